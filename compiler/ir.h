@@ -1,0 +1,124 @@
+/* ir.h — the graph IR: what elaboration produces and every later phase reads.
+ *
+ * A program is one or more graphs (one per domain: the same net instantiated with that
+ * domain's parameters) over ONE parameter table: a `shared block` contributes the same
+ * parameters (same names, same ir_param) to every graph and to every place it is used.
+ * Nodes of a graph are in topological order: every input index is smaller than the node's.
+ * Shapes are per sample (no batch dimension): [F], [C, H, W] or [C, D, H, W].
+ * Memory policy: everything hangs off the program's arena (ir_arena), freed at once.
+ */
+#ifndef HSICC_IR_H
+#define HSICC_IR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "span.h"
+
+#define IR_MAX_DIMS 4   /* per-sample rank: C + up to 3 spatial */
+#define IR_MAX_PARAMS 4
+
+typedef struct ir_shape {
+    int ndim;                  /* 1..4 */
+    int64_t d[IR_MAX_DIMS];    /* d[0] = channels (or features when ndim == 1) */
+} ir_shape;
+
+typedef enum ir_op {
+    IR_INPUT,    /* no inputs; shape = the declared input */
+    IR_CONV,     /* in[0]; a.conv; params: weight [O, C/groups, k...], then bias [O] if a.conv.bias */
+    IR_BN,       /* in[0]; a.bn; params: gamma [C], beta [C], running_mean [C], running_var [C] */
+    IR_ACT,      /* in[0]; a.act */
+    IR_DROPOUT,  /* in[0]; a.dropout */
+    IR_POOL,     /* in[0]; a.pool (global pooling is lowered to kernel = the spatial dims) */
+    IR_DENSE,    /* in[0] of any rank, flattened (PyTorch flatten(1) order); a.dense;
+                    params: weight [out, numel(in)], then bias [out] if a.dense.bias */
+    IR_RESHAPE,  /* in[0]; shape = target; numel unchanged (fold, flatten, reshape) */
+    IR_CONCAT,   /* in[0..n_in-1] concatenated along channels; other dims equal */
+    IR_ADD,      /* in[0] + in[1], equal shapes (residual add) */
+    IR_LOSS      /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
+} ir_op;
+
+typedef enum ir_act_kind { IR_RELU, IR_LEAKY_RELU, IR_ELU, IR_SIGMOID, IR_TANH } ir_act_kind;
+
+typedef struct ir_conv {
+    int nsp;                       /* 2 (conv2d) or 3 (conv3d) */
+    int64_t out_ch, groups;
+    int64_t kernel[3], stride[3], pad_lo[3], pad_hi[3], dilation[3];  /* dilation 1 = dense */
+    int bias;
+} ir_conv;
+
+typedef struct ir_bn { float eps, momentum; /* PyTorch convention: new = (1-m) old + m batch */ } ir_bn;
+typedef struct ir_act { ir_act_kind kind; float alpha; } ir_act;
+typedef struct ir_dropout { float p; } ir_dropout;
+typedef struct ir_pool {
+    int nsp, max;                  /* max = 1: max pooling, 0: average */
+    int global;                    /* came from `global`: kernel = the input's spatial dims */
+    int64_t kernel[3], stride[3], pad_lo[3], pad_hi[3];
+    int count_include_pad;
+} ir_pool;
+typedef struct ir_dense { int64_t out; int bias; } ir_dense;
+typedef struct ir_loss { int kind; /* 0: softmax cross-entropy */ } ir_loss;
+
+typedef enum ir_init_kind {
+    IR_INIT_DEFAULT,               /* not given: the op's default (see elaborate.c) */
+    IR_INIT_ZEROS, IR_INIT_ONES, IR_INIT_CONSTANT, IR_INIT_GAUSSIAN, IR_INIT_UNIFORM,
+    IR_INIT_HE_NORMAL, IR_INIT_HE_UNIFORM, IR_INIT_GLOROT_UNIFORM, IR_INIT_GLOROT_NORMAL,
+    IR_INIT_TORCH_DEFAULT
+} ir_init_kind;
+
+typedef enum ir_role { IR_WEIGHT, IR_BIAS, IR_GAMMA, IR_BETA, IR_RUNNING_MEAN, IR_RUNNING_VAR } ir_role;
+
+typedef struct ir_param {
+    const char *name;              /* "trunk.0.conv1.weight" */
+    ir_role role;
+    int ndim;
+    int64_t dims[5];               /* PyTorch layout */
+    int64_t numel;
+    ir_init_kind init;             /* resolved: never IR_INIT_DEFAULT after elaboration */
+    float init_a, init_b;          /* constant: a; gaussian: mean a, std b; uniform: [a, b] */
+    int64_t fan_in, fan_out;
+    float lr_mult, decay_mult;
+    int freeze;                    /* no gradient */
+    int shared;                    /* declared inside a `shared block` */
+    int trainable;                 /* 0 for running statistics */
+    src_span span;                 /* the layer that declared it */
+} ir_param;
+
+typedef struct ir_node {
+    ir_op op;
+    const char *name;              /* hierarchical layer name, "trunk.0.conv1" */
+    src_span span;
+    int n_in;
+    int *in;                       /* indices of input nodes in the same graph */
+    ir_shape shape;                /* output shape, per sample */
+    int n_param;
+    int param[IR_MAX_PARAMS];      /* indices into ir_program.params, in the order listed above */
+    union {
+        ir_conv conv; ir_bn bn; ir_act act; ir_dropout dropout; ir_pool pool; ir_dense dense;
+        ir_loss loss;
+    } a;
+} ir_node;
+
+typedef struct ir_graph {
+    const char *domain;            /* "" for a single-domain program */
+    int n_nodes;
+    ir_node *nodes;
+    int input;                     /* index of the IR_INPUT node */
+    int logits;                    /* index of the node feeding the loss */
+    int loss;                      /* index of the IR_LOSS node */
+    /* The net parameters this graph was elaborated with, after -D overrides (for headers). */
+    int n_values;
+    const char **value_names;
+    const char **value_text;       /* printed values, e.g. "200", "0.5", "true" */
+} ir_graph;
+
+typedef struct ir_program {
+    const char *net;               /* net name */
+    const char *file;              /* netdef path */
+    int n_graphs;
+    ir_graph *graphs;
+    int n_params;
+    ir_param *params;              /* shared params appear once */
+} ir_program;
+
+#endif

@@ -1,0 +1,171 @@
+/* hsi_kernels.h — the layer kernels that emitted networks call, on two backends.
+ *
+ * HSI_BACKEND_DNNL runs oneDNN 2.6 primitives (C API) with memory formats chosen by oneDNN
+ * (format `any`): activations may live in blocked layouts between ops, reorders are inserted
+ * only where a kernel's preferred layout differs from its producer's. HSI_BACKEND_REF is the
+ * oracle: plain row-major layouts, naive loops, double accumulation, no oneDNN.
+ *
+ * Life cycle (all decided once, nothing allocated per step):
+ *   rt  = hsi_rt_create(backend)                 engine, stream
+ *   op  = hsi_conv_create(rt, src_layout, ...)   primitive descriptors, primitives, the op's
+ *                                                private buffers (reordered weights, scratchpad)
+ *   hsi_op_dst(op), hsi_op_ws_bytes(op)          sizes the caller places in its arena
+ *   hsi_conv_forward(op, ...) / _backward(...)   execute on caller-owned pointers
+ *   hsi_rt_destroy(rt)                           frees every op and layout it created
+ *
+ * Shapes are logical PyTorch shapes including the batch: [N, C, (D,) (H,) W]. Tensor pointers
+ * (activations, gradients, workspaces) point into the caller's arena and are in the layout the
+ * op reports; parameter pointers (w, b, gamma, ...) are always plain PyTorch layout.
+ * Parameter gradients (dw, db, dgamma, dbeta) are ACCUMULATED (+=); activation gradients (dsrc)
+ * are OVERWRITTEN. Any gradient pointer may be NULL: that gradient is not computed.
+ * On an unsupported configuration a create function returns NULL and hsi_rt_error(rt) says why.
+ */
+#ifndef HSI_KERNELS_H
+#define HSI_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hsi_rt hsi_rt;         /* execution context: backend, engine, stream, owned ops */
+typedef struct hsi_layout hsi_layout; /* how one tensor lies in memory (owned by the rt) */
+typedef struct hsi_op hsi_op;         /* one created kernel (owned by the rt) */
+
+/* NULL if the backend is not built in (e.g. DNNL in a reference-only build). */
+hsi_rt *hsi_rt_create(hsi_backend backend);
+void hsi_rt_destroy(hsi_rt *rt);
+hsi_backend hsi_rt_backend(const hsi_rt *rt);
+const char *hsi_rt_error(const hsi_rt *rt);   /* last create failure, "" if none */
+
+/* ---- layouts ------------------------------------------------------------------------------ */
+/* Plain row-major layout of logical shape dims[0..ndim-1] (ndim 2..5, dims[0] = batch). */
+const hsi_layout *hsi_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims);
+size_t hsi_layout_bytes(const hsi_layout *l);  /* bytes incl. blocking padding */
+int hsi_layout_ndim(const hsi_layout *l);
+const int64_t *hsi_layout_dims(const hsi_layout *l);
+int hsi_layout_is_plain(const hsi_layout *l);
+
+/* ---- every op ----------------------------------------------------------------------------- */
+const hsi_layout *hsi_op_dst(const hsi_op *op);  /* layout of the op's output */
+/* Bytes of the forward->backward workspace the caller keeps in its arena for this op
+ * (BN batch mean/var, max-pool indices, dropout mask, a ReLU mask); 0 if none. */
+size_t hsi_op_ws_bytes(const hsi_op *op);
+/* 1 if the op's output is its input reinterpreted (reshape of a compatible layout): forward
+ * and backward are then no-ops and the caller must alias dst to src, dsrc to ddst. */
+int hsi_op_is_view(const hsi_op *op);
+
+/* ---- convolution (2-D and 3-D) ------------------------------------------------------------ */
+typedef struct hsi_conv_desc {
+    int nsp;                       /* spatial rank: 1, 2 or 3 */
+    int64_t out_ch, groups;
+    int64_t kernel[3], stride[3];
+    int64_t pad_lo[3], pad_hi[3];  /* zero padding before / after, per spatial dim */
+    int64_t dilation[3];           /* PyTorch convention: 1 = dense */
+    int bias;                      /* 1: b has out_ch floats */
+} hsi_conv_desc;
+/* w: [out_ch, C/groups, k...] plain. need_dsrc = 0 skips the backward-data primitive. */
+hsi_op *hsi_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *d, int need_dsrc,
+                        int need_dw);
+void hsi_conv_forward(hsi_op *op, const float *src, const float *w, const float *b, float *dst);
+void hsi_conv_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                       float *dsrc, float *dw, float *db);
+
+/* ---- batch normalisation (over N and all spatial dims, per channel) ----------------------- */
+/* fuse_relu: dst = max(0, bn(src)); backward then masks ddst itself (the mask is in ws).
+ * Running statistics follow PyTorch: r = (1 - momentum) r + momentum * batch, running var
+ * uses the unbiased batch variance; normalisation uses the biased one. */
+hsi_op *hsi_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_relu);
+void hsi_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
+                    const float *beta, float *running_mean, float *running_var, float momentum,
+                    float *dst, void *ws);
+void hsi_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
+                     const void *ws, float *dsrc, float *dgamma, float *dbeta);
+
+/* ---- element-wise activations (in place allowed: dst == src, dsrc == ddst) ---------------- */
+typedef enum hsi_act_kind {
+    HSI_ACT_RELU, HSI_ACT_LEAKY_RELU /* alpha = negative slope */, HSI_ACT_ELU /* alpha */,
+    HSI_ACT_SIGMOID, HSI_ACT_TANH
+} hsi_act_kind;
+hsi_op *hsi_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, float alpha);
+void hsi_act_forward(hsi_op *op, const float *src, float *dst);
+/* Derivative taken from the forward OUTPUT dst (valid for every kind above with alpha >= 0). */
+void hsi_act_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc);
+
+/* ---- dropout (inverted: kept values scaled by 1/(1-p)) ------------------------------------ */
+/* Element i (row-major logical index over [N, ...]) is kept iff
+ * hsi_dropout_uniform(seed, i) >= p, so both backends draw the same mask. dst layout is plain. */
+hsi_op *hsi_dropout_create(hsi_rt *rt, const hsi_layout *src, float p);
+void hsi_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *src, float *dst,
+                         void *ws);
+void hsi_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc);
+float hsi_dropout_uniform(uint64_t seed, uint64_t i);  /* in [0, 1), counter-based hash */
+
+/* ---- pooling ------------------------------------------------------------------------------ */
+typedef struct hsi_pool_desc {
+    int nsp;
+    int max;                       /* 1 max, 0 average */
+    int64_t kernel[3], stride[3], pad_lo[3], pad_hi[3];
+    int count_include_pad;         /* average only; PyTorch default 1 */
+} hsi_pool_desc;
+hsi_op *hsi_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d);
+void hsi_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws);
+void hsi_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc);
+
+/* ---- dense (inner product over everything but the batch; dst plain [N, out]) -------------- */
+/* w: [out, prod(src dims[1..])] plain, i.e. PyTorch's Linear after flatten(1). */
+hsi_op *hsi_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int bias, int need_dsrc,
+                         int need_dw);
+void hsi_dense_forward(hsi_op *op, const float *src, const float *w, const float *b, float *dst);
+void hsi_dense_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                        float *dsrc, float *dw, float *db);
+
+/* ---- residual add: dst = a + b, then optional ReLU (dst may alias a) ---------------------- */
+hsi_op *hsi_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, int relu);
+void hsi_add_forward(hsi_op *op, const float *a, const float *b, float *dst);
+/* d(a+b): ddst masked by dst > 0 when relu; written to da in a's layout and db in b's
+ * layout (either may be NULL; da may alias ddst). */
+void hsi_add_backward(hsi_op *op, const float *dst, const float *ddst, float *da, float *db);
+
+/* ---- accumulate a gradient: acc += g (g in layout gl, acc in layout accl) ------------------ */
+hsi_op *hsi_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *gl);
+void hsi_accum(hsi_op *op, float *acc, const float *g);
+
+/* ---- concat along channels (axis 1) ------------------------------------------------------- */
+hsi_op *hsi_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs);
+void hsi_concat_forward(hsi_op *op, const float *const *srcs, float *dst);
+void hsi_concat_backward(hsi_op *op, const float *ddst, float *const *dsrcs);
+
+/* ---- reshape (PyTorch .reshape on the logical row-major order; numel unchanged) ----------- */
+hsi_op *hsi_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const int64_t *dims);
+void hsi_reshape_forward(hsi_op *op, const float *src, float *dst);     /* no-op if a view */
+void hsi_reshape_backward(hsi_op *op, const float *ddst, float *dsrc);  /* no-op if a view */
+
+/* ---- softmax cross-entropy on logits [N, K] (or [N, K, 1, ...]) ----------------------------- */
+hsi_op *hsi_xent_create(hsi_rt *rt, const hsi_layout *logits);
+/* Reads the logits of the first n samples. Writes dlogits = weight * (softmax - onehot) / m
+ * in the logits' layout (0 for samples >= n and for ignored samples), where m is the number of
+ * samples with a label in [0, K); a label outside [0, K) is ignored. Returns the mean loss over
+ * those m samples (0 if m == 0). */
+float hsi_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *labels, int n,
+                                float weight, float *dlogits);
+/* Copies logits into a plain [N, K] buffer (a reorder if the layout is blocked). */
+void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain);
+
+/* ---- arena planning (shared by the compiler's memory report and create()) ----------------- */
+typedef struct hsi_buf {
+    size_t bytes;
+    int first, last;   /* live over steps first..last inclusive */
+} hsi_buf;
+/* Deterministic first-fit by decreasing size; offsets aligned to align bytes. Returns the
+ * arena size. Two buffers whose intervals overlap never overlap in memory. */
+size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HSI_KERNELS_H */

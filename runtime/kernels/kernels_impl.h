@@ -1,0 +1,109 @@
+/* kernels_impl.h — what the two backends of hsi_kernels.h share, and how they split.
+ *
+ * kernels.c implements every public hsi_* function of hsi_kernels.h by dispatching on the
+ * backend: hsi_X(...) calls hk_ref_X(...) (ref.c) or hk_dnnl_X(...) (dnnl.c, only when built
+ * with HSICC_WITH_DNNL). Both have exactly the public signature. Layout-independent pieces
+ * (the arena planner, the dropout hash, hsi_layout_* accessors, op bookkeeping) live in
+ * kernels.c. Memory policy: everything an rt creates is on its lists and freed by
+ * hsi_rt_destroy; nothing is allocated after create.
+ */
+#ifndef HSI_KERNELS_IMPL_H
+#define HSI_KERNELS_IMPL_H
+
+#include "hsi_kernels.h"
+
+struct hsi_layout {
+    int ndim;
+    int64_t dims[5];     /* logical, batch first */
+    size_t bytes;
+    int plain;           /* 1: row-major, no padding */
+    void *md;            /* DNNL: a dnnl_memory_desc_t (owned); REF: NULL */
+    struct hsi_layout *next;
+};
+
+typedef enum hk_kind {
+    HK_CONV, HK_BN, HK_ACT, HK_DROPOUT, HK_POOL, HK_DENSE, HK_ADD, HK_ACCUM, HK_CONCAT,
+    HK_RESHAPE, HK_XENT
+} hk_kind;
+
+struct hsi_op {
+    hsi_rt *rt;
+    hk_kind kind;
+    const hsi_layout *dst;
+    size_t ws_bytes;
+    int view;
+    void *impl;          /* backend-specific state, allocated with hk_alloc */
+    struct hsi_op *next;
+};
+
+struct hsi_rt {
+    hsi_backend backend;
+    char err[512];
+    hsi_layout *layouts;
+    hsi_op *ops;
+    void **allocs;       /* every hk_alloc, freed by hsi_rt_destroy */
+    int n_allocs, cap_allocs;
+    void *dnnl;          /* DNNL: engine + stream (dnnl.c); REF: NULL */
+};
+
+/* Zeroed memory owned by the rt (aligned to 64 bytes); NULL only when out of memory. */
+void *hk_alloc(hsi_rt *rt, size_t bytes);
+/* A new op on the rt's list with kind and dst set; ws_bytes, view, impl left 0. */
+hsi_op *hk_op_new(hsi_rt *rt, hk_kind kind, const hsi_layout *dst);
+/* A new layout on the rt's list; md NULL, plain 0, bytes 0 (the backend fills them). */
+hsi_layout *hk_layout_new(hsi_rt *rt, int ndim, const int64_t *dims);
+/* Record a create failure (printf-style) and return NULL. */
+void *hk_fail(hsi_rt *rt, const char *fmt, ...);
+int64_t hk_numel(int ndim, const int64_t *dims);
+
+/* Backend hooks for the rt itself. */
+int hk_dnnl_rt_init(hsi_rt *rt);       /* 0 ok; engine + stream into rt->dnnl */
+void hk_dnnl_rt_fini(hsi_rt *rt);
+const hsi_layout *hk_ref_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims);
+const hsi_layout *hk_dnnl_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims);
+
+#define HK_DECLARE(be)                                                                         \
+    hsi_op *hk_##be##_conv_create(hsi_rt *, const hsi_layout *, const hsi_conv_desc *, int, int); \
+    void hk_##be##_conv_forward(hsi_op *, const float *, const float *, const float *, float *); \
+    void hk_##be##_conv_backward(hsi_op *, const float *, const float *, const float *, float *, \
+                                 float *, float *);                                              \
+    hsi_op *hk_##be##_bn_create(hsi_rt *, const hsi_layout *, float, int);                     \
+    void hk_##be##_bn_forward(hsi_op *, int, const float *, const float *, const float *,      \
+                              float *, float *, float, float *, void *);                        \
+    void hk_##be##_bn_backward(hsi_op *, const float *, const float *, const float *,          \
+                               const void *, float *, float *, float *);                       \
+    hsi_op *hk_##be##_act_create(hsi_rt *, const hsi_layout *, hsi_act_kind, float);           \
+    void hk_##be##_act_forward(hsi_op *, const float *, float *);                              \
+    void hk_##be##_act_backward(hsi_op *, const float *, const float *, float *);              \
+    hsi_op *hk_##be##_dropout_create(hsi_rt *, const hsi_layout *, float);                     \
+    void hk_##be##_dropout_forward(hsi_op *, int, uint64_t, const float *, float *, void *);   \
+    void hk_##be##_dropout_backward(hsi_op *, const float *, const void *, float *);           \
+    hsi_op *hk_##be##_pool_create(hsi_rt *, const hsi_layout *, const hsi_pool_desc *);        \
+    void hk_##be##_pool_forward(hsi_op *, int, const float *, float *, void *);                \
+    void hk_##be##_pool_backward(hsi_op *, const float *, const void *, float *);               \
+    hsi_op *hk_##be##_dense_create(hsi_rt *, const hsi_layout *, int64_t, int, int, int);      \
+    void hk_##be##_dense_forward(hsi_op *, const float *, const float *, const float *, float *); \
+    void hk_##be##_dense_backward(hsi_op *, const float *, const float *, const float *,       \
+                                  float *, float *, float *);                                  \
+    hsi_op *hk_##be##_add_create(hsi_rt *, const hsi_layout *, const hsi_layout *, int);       \
+    void hk_##be##_add_forward(hsi_op *, const float *, const float *, float *);               \
+    void hk_##be##_add_backward(hsi_op *, const float *, const float *, float *, float *);     \
+    hsi_op *hk_##be##_accum_create(hsi_rt *, const hsi_layout *, const hsi_layout *);          \
+    void hk_##be##_accum(hsi_op *, float *, const float *);                                    \
+    hsi_op *hk_##be##_concat_create(hsi_rt *, int, const hsi_layout *const *);                 \
+    void hk_##be##_concat_forward(hsi_op *, const float *const *, float *);                    \
+    void hk_##be##_concat_backward(hsi_op *, const float *, float *const *);                   \
+    hsi_op *hk_##be##_reshape_create(hsi_rt *, const hsi_layout *, int, const int64_t *);      \
+    void hk_##be##_reshape_forward(hsi_op *, const float *, float *);                          \
+    void hk_##be##_reshape_backward(hsi_op *, const float *, float *);                         \
+    hsi_op *hk_##be##_xent_create(hsi_rt *, const hsi_layout *);                               \
+    float hk_##be##_xent_forward_backward(hsi_op *, const float *, const int32_t *, int, float, \
+                                          float *);                                            \
+    void hk_##be##_xent_plain_logits(hsi_op *, const float *, float *);
+
+HK_DECLARE(ref)
+#ifdef HSICC_WITH_DNNL
+HK_DECLARE(dnnl)
+#endif
+
+#endif
