@@ -150,7 +150,7 @@ hsi_op *hsi_xent_create(hsi_rt *rt, const hsi_layout *logits);
 /* Reads the logits of the first n samples. Writes dlogits = weight * (softmax - onehot) / m
  * in the logits' layout (0 for samples >= n and for ignored samples), where m is the number of
  * samples with a label in [0, K); a label outside [0, K) is ignored. Returns the mean loss over
- * those m samples (0 if m == 0). */
+ * those m samples (0 if m == 0). dlogits may be NULL: the loss only. */
 float hsi_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *labels, int n,
                                 float weight, float *dlogits);
 /* Copies logits into a plain [N, K] buffer (a reorder if the layout is blocked). */
@@ -164,6 +164,10 @@ typedef struct hsi_buf {
 /* Deterministic first-fit by decreasing size; offsets aligned to align bytes. Returns the
  * arena size. Two buffers whose intervals overlap never overlap in memory. */
 size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets);
+/* The same, where alias[i] >= 0 makes buffer i share the memory of buffer alias[i] (chains
+ * allowed): each group is placed once, with the union of its live ranges and its largest size. */
+size_t hsi_arena_plan_aliased(int n, const hsi_buf *bufs, const int *alias, size_t align,
+                              size_t *offsets);
 
 #ifdef __cplusplus
 }

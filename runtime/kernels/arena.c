@@ -74,3 +74,43 @@ size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets)
     free(done);
     return total;
 }
+
+static int root_of(const int *alias, int i, int n)
+{
+    for (int hops = 0; alias[i] >= 0 && hops < n; hops++) i = alias[i];
+    return i;
+}
+
+size_t hsi_arena_plan_aliased(int n, const hsi_buf *bufs, const int *alias, size_t align,
+                              size_t *offsets)
+{
+    if (n <= 0) return 0;
+    hsi_buf *roots = malloc(sizeof *roots * (size_t)n);
+    size_t *roff = malloc(sizeof *roff * (size_t)n);
+    int *root = malloc(sizeof *root * (size_t)n);
+    if (!roots || !roff || !root) {
+        free(roots);
+        free(roff);
+        free(root);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        root[i] = root_of(alias, i, n);
+        roots[i] = (hsi_buf){0, bufs[i].first, bufs[i].last};
+    }
+    for (int i = 0; i < n; i++) {
+        hsi_buf *r = &roots[root[i]];
+        if (bufs[i].bytes > r->bytes) r->bytes = bufs[i].bytes;
+        if (bufs[i].first < r->first) r->first = bufs[i].first;
+        if (bufs[i].last > r->last) r->last = bufs[i].last;
+    }
+    /* Non-roots become empty buffers that live nowhere, so they take no room. */
+    for (int i = 0; i < n; i++)
+        if (root[i] != i) roots[i] = (hsi_buf){0, -1, -2};
+    size_t total = hsi_arena_plan(n, roots, align, roff);
+    for (int i = 0; i < n; i++) offsets[i] = roff[root[i]];
+    free(roots);
+    free(roff);
+    free(root);
+    return total;
+}

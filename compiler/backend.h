@@ -1,0 +1,101 @@
+/* backend.h — from the checked IR to a schedule the emitter writes out.
+ *
+ * be_lower copies each ir_graph into a list of kernel calls (be_op) that map one-to-one onto
+ * hsi_kernels.h, applies the rewrites and fusions a static graph allows, decides which
+ * gradients are needed (autodiff), and computes the live range of every buffer (plan).
+ * Buffers are numbered per graph: activations, gradients, workspaces and temporaries. Which
+ * reshapes are views is only known in create() (oneDNN picks layouts), so aliases that depend
+ * on it are described here and resolved there.
+ */
+#ifndef HSICC_BACKEND_H
+#define HSICC_BACKEND_H
+
+#include <stdio.h>
+
+#include "ir.h"
+
+typedef struct be_options {
+    int fuse;          /* 1: BN+ReLU, add+ReLU fusions and in-place activations */
+    int rewrite;       /* 1: conv3d spanning the depth -> conv2d; conv covering the input -> dense */
+    int batch;         /* for the memory report */
+} be_options;
+
+typedef enum be_kind {
+    BE_INPUT, BE_CONV, BE_BN, BE_ACT, BE_DROPOUT, BE_POOL, BE_DENSE, BE_RESHAPE, BE_CONCAT,
+    BE_ADD, BE_XENT
+} be_kind;
+
+#define BE_MAX_IN 16
+
+typedef struct be_op {
+    be_kind kind;
+    const ir_node *ir;        /* the node it came from (name, span, attributes) */
+    char cname[96];           /* C identifier of its output tensor, unique in the graph */
+    const char *note;         /* why it exists if synthesized ("conv3d over the whole depth -> conv2d") */
+    int n_in;
+    int in[BE_MAX_IN];        /* producer ops (indices into be_graph.ops) */
+    ir_shape shape;           /* output shape per sample */
+    int relu;                 /* BN / add: ReLU fused into the op */
+    ir_conv conv;             /* BE_CONV (possibly rewritten), geometry as called */
+    int64_t dense_out;        /* BE_DENSE */
+    int bias;                 /* BE_CONV / BE_DENSE */
+    int param[IR_MAX_PARAMS]; /* as in ir_node (program parameter indices), n_param of them */
+    int n_param;
+    /* autodiff */
+    int need_grad;            /* the gradient of this op's output is needed */
+    int need_dsrc[BE_MAX_IN]; /* the gradient wrt input slot i is needed */
+    int need_dw;              /* parameter gradients are computed (trainable and not frozen) */
+    int first_writer[BE_MAX_IN]; /* slot i's backward writes the input's gradient first (else it
+                                    goes to a temporary and is accumulated) */
+    /* plan: buffer ids (-1 none) */
+    int act, grad, ws;
+    int tmp[BE_MAX_IN];       /* temporaries for accumulated input gradients */
+    int inplace;              /* activation computed in place over its input */
+    int fwd_step, bwd_step;
+} be_op;
+
+typedef enum be_buf_kind { BE_BUF_ACT, BE_BUF_GRAD, BE_BUF_WS, BE_BUF_TMP } be_buf_kind;
+
+typedef struct be_buf {
+    be_buf_kind kind;
+    int op;                   /* the op whose output / workspace / slot it holds */
+    int slot;                 /* BE_BUF_TMP: input slot */
+    int first, last;          /* live steps (inclusive) */
+    int alias;                /* static alias (in-place): another buffer id, or -1 */
+    int64_t plain_bytes;      /* bytes per batch in plain layout, for the compile-time report */
+} be_buf;
+
+typedef struct be_graph {
+    const ir_graph *ir;
+    int n_ops, cap_ops;
+    be_op *ops;
+    int n_bufs, cap_bufs;
+    be_buf *bufs;
+    int input, logits, loss;  /* op indices */
+    int n_steps;              /* forward steps then backward steps */
+} be_graph;
+
+typedef struct be_program {
+    const ir_program *ir;
+    be_options opt;
+    int n_graphs;
+    be_graph *graphs;
+} be_program;
+
+be_program *be_lower(const ir_program *p, const be_options *opt);
+void be_free(be_program *bp);
+
+/* Bytes of parameters, gradients, optimizer state and activations at opt.batch. */
+typedef struct be_memory {
+    int64_t params, grads, opt_state_sgd, opt_state_adam;
+    int64_t act_sum, arena;   /* all activation/gradient/workspace buffers vs the planned arena */
+} be_memory;
+void be_memory_report(const be_program *bp, be_memory *out);
+void be_print_memory(FILE *f, const be_program *bp);
+
+/* Writes DIR/<stem>.c and DIR/<stem>.h. backend: "dnnl" or "ref" (the default of create()).
+ * Returns 0, or 1 after printing an error. */
+int emit_program(const be_program *bp, const char *dir, const char *stem, const char *backend,
+                 const char *command_line);
+
+#endif

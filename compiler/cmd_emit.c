@@ -1,0 +1,166 @@
+/* cmd_emit.c — `hsicc emit`: netdef -> DIR/<stem>.c + DIR/<stem>.h, and the memory report.
+ *
+ *   hsicc emit FILE.hsn -o DIR [-D k=v ...] [--domain NAME[:k=v,...] ...] [--name STEM]
+ *              [--backend dnnl|ref] [--batch N] [--no-fuse] [--no-rewrite] [--net NAME]
+ *
+ * Several --domain give one program with one graph per domain and shared blocks shared.
+ * Exit status: 0, 1 errors in the input, 2 usage.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cmd.h"
+#include "driver.h"
+#include "frontend.h"
+
+#define MAX_DEFS 256
+#define MAX_DOMAINS 32
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: hsicc emit FILE.hsn -o DIR [-D name=value ...] [--domain NAME[:k=v,...] ...]\n"
+            "                  [--name STEM] [--backend dnnl|ref] [--batch N] [--no-fuse]\n"
+            "                  [--no-rewrite] [--net NAME]\n");
+    return 2;
+}
+
+int cmd_compile_args(int argc, char **argv, cmd_compile *c)
+{
+    static drv_common com;
+    static fe_define dom_defs[MAX_DOMAINS][MAX_DEFS];
+    static fe_domain doms[MAX_DOMAINS];
+    static char *dom_names[MAX_DOMAINS];
+    int n_dom_defs[MAX_DOMAINS] = {0};
+    memset(c, 0, sizeof *c);
+    c->batch = 16;
+    c->opt = (be_options){1, 1, 16};
+    c->backend = "dnnl";
+    for (int i = 1; i < argc; i++) {   /* argv[0] is the subcommand */
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int took = drv_take_common(argc, argv, &i, &com);
+        if (took < 0) return DRV_USAGE;
+        if (took) {
+            i--;   /* drv_take_common advanced past the option; the loop does too */
+            continue;
+        }
+        if (!strcmp(a, "-o") && val) {
+            c->out_dir = val;
+            i++;
+        } else if (!strcmp(a, "--name") && val) {
+            c->stem = val;
+            i++;
+        } else if (!strcmp(a, "--backend") && val) {
+            c->backend = val;
+            i++;
+        } else if (!strncmp(a, "--backend=", 10)) {
+            c->backend = a + 10;
+        } else if (!strcmp(a, "--batch") && val) {
+            c->batch = atoi(val);
+            i++;
+        } else if (!strcmp(a, "--no-fuse")) {
+            c->opt.fuse = 0;
+        } else if (!strcmp(a, "--no-rewrite")) {
+            c->opt.rewrite = 0;
+        } else if (!strcmp(a, "--domain") && val) {
+            if (c->n_domains == MAX_DOMAINS) return usage();
+            int d = c->n_domains++;
+            dom_names[d] = strdup(val);
+            char *colon = strchr(dom_names[d], ':');
+            if (colon) {
+                *colon = 0;
+                for (char *kv = strtok(colon + 1, ","); kv; kv = strtok(NULL, ","))
+                    if (n_dom_defs[d] == MAX_DEFS || drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
+                        fprintf(stderr, "hsicc: error: --domain %s: expected k=v, got '%s'\n", val, kv);
+                        return 2;
+                    }
+            }
+            i++;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
+            return usage();
+        } else if (!c->file) {
+            c->file = a;
+            com.file = a;
+        } else {
+            fprintf(stderr, "hsicc: error: more than one netdef: '%s' and '%s'\n", c->file, a);
+            return usage();
+        }
+    }
+    if (!c->file) return usage();
+    if (c->batch <= 0) {
+        fprintf(stderr, "hsicc: error: --batch must be a positive integer\n");
+        return 2;
+    }
+    if (strcmp(c->backend, "dnnl") && strcmp(c->backend, "ref")) {
+        fprintf(stderr, "hsicc: error: --backend must be dnnl or ref, got '%s'\n", c->backend);
+        return 2;
+    }
+    c->opt.batch = c->batch;
+    c->net = com.net;
+    int n_defs = com.n_defines;
+    const fe_define *defs = com.defines;
+    /* every domain gets the global -D first, then its own (later wins) */
+    if (c->n_domains == 0) {
+        doms[0] = (fe_domain){"", n_defs, defs};
+        c->n_domains = 1;
+    } else {
+        for (int d = 0; d < c->n_domains; d++) {
+            fe_define *all = calloc((size_t)(n_defs + n_dom_defs[d]) + 1, sizeof *all);
+            memcpy(all, defs, sizeof *all * (size_t)n_defs);
+            memcpy(all + n_defs, dom_defs[d], sizeof *all * (size_t)n_dom_defs[d]);
+            doms[d] = (fe_domain){dom_names[d], n_defs + n_dom_defs[d], all};
+        }
+    }
+    c->domains = doms;
+    return 0;
+}
+
+/* The stem: --name, else the netdef's file name without directory and extension, as a C
+ * identifier. */
+static void default_stem(const char *file, char *out, size_t n)
+{
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    size_t k = 0;
+    for (const char *c = base; *c && *c != '.' && k + 1 < n; c++)
+        out[k++] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+                       ? *c : '_';
+    out[k] = 0;
+    if (!k || (out[0] >= '0' && out[0] <= '9')) snprintf(out, n, "net_%s", base);
+}
+
+int cmd_emit(int argc, char **argv)
+{
+    cmd_compile c;
+    int rc = cmd_compile_args(argc, argv, &c);
+    if (rc) return rc;
+    if (!c.out_dir) {
+        fprintf(stderr, "hsicc: error: emit needs -o DIR\n");
+        return usage();
+    }
+    ir_program *p = fe_compile(c.file, NULL, 0, c.net, c.n_domains, c.domains, stderr);
+    if (!p) return 1;
+    be_program *bp = be_lower(p, &c.opt);
+    char stem[128];
+    if (c.stem) snprintf(stem, sizeof stem, "%s", c.stem);
+    else default_stem(c.file, stem, sizeof stem);
+    char cmdline[2048];
+    int k = snprintf(cmdline, sizeof cmdline, "hsicc emit");
+    for (int i = 1; i < argc && k < (int)sizeof cmdline - 200; i++) {
+        if (!strcmp(argv[i], "-o")) { i++; continue; }   /* keep the output path out: golden files */
+        k += snprintf(cmdline + k, sizeof cmdline - (size_t)k, " %s", argv[i]);
+    }
+    rc = emit_program(bp, c.out_dir, stem, c.backend, cmdline);
+    if (!rc) {
+        printf("wrote %s/%s.c and %s/%s.h\n", c.out_dir, stem, c.out_dir, stem);
+        be_print_memory(stdout, bp);
+    }
+    be_free(bp);
+    fe_free(p);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* driver.h — command-line pieces shared by the hsicc subcommands (check, emit, build,
+ * sweep): -D name=value (repeatable) and --net NAME, and the exit-status convention:
+ * 0 ok, 1 errors in the input, 2 usage errors.
+ */
+#ifndef HSICC_DRIVER_H
+#define HSICC_DRIVER_H
+
+#include "frontend.h"
+
+enum { DRV_OK = 0, DRV_INPUT_ERROR = 1, DRV_USAGE = 2 };
+
+typedef struct drv_common {
+    const char *file;        /* the netdef (first positional argument) */
+    const char *net;         /* --net NAME, or NULL (the last net of the file) */
+    int n_defines, cap_defines;
+    fe_define *defines;      /* -D name=value, in command-line order (the last one wins) */
+} drv_common;
+
+/* Consumes argv[*i] (and its value) if it is -D k=v, -Dk=v, --define k=v, --net NAME or
+ * --net=NAME, advancing *i past it. Returns 1 if consumed, 0 if not one of these, -1 after
+ * printing a usage error to stderr. Strings point into argv. */
+int drv_take_common(int argc, char **argv, int *i, drv_common *c);
+/* Splits "name=value" (name a non-empty identifier); 0 ok, 1 malformed. */
+int drv_parse_define(const char *arg, fe_define *out);
+void drv_common_free(drv_common *c);
+/* "364,168" */
+const char *drv_thousands(long long v, char *buf, int n);
+
+#endif

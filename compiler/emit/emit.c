@@ -1,0 +1,898 @@
+/* emit.c — writes the lowered program as one readable C file and its header.
+ *
+ * The file reads top to bottom like a hand-written trainer: the parameter table, then per
+ * domain the ops and buffers, create() (every primitive and the arena decided once), forward
+ * (one call per op, shapes in comments) and backward (the same ops in reverse), then the
+ * hsi_netdesc the runtime links against. Output is a pure function of the program, so the
+ * committed files under generated/ can be diffed. It does not format numbers by locale and
+ * does not print paths other than the netdef's as given.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "passes/passes.h"
+
+#ifndef HSICC_VERSION
+#define HSICC_VERSION "0.1.0"
+#endif
+
+typedef struct emitter {
+    FILE *f;
+    const be_program *bp;
+    const be_graph *g;
+    int dom;
+    char pre[16];   /* "" or "D1_" */
+} emitter;
+
+static void out(emitter *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(e->f, fmt, ap);
+    va_end(ap);
+    fputc('\n', e->f);
+}
+
+static const char *pre_of(const be_program *bp, int d)
+{
+    static char b[8][16];
+    if (bp->n_graphs == 1) return "";
+    snprintf(b[d % 8], sizeof b[d % 8], "D%d_", d);
+    return b[d % 8];
+}
+
+/* A float literal that is valid C: "1.0f", "0.00999999978f", "1e-05f". */
+static const char *flt(double v)
+{
+    static char b[16][40];
+    static int r;
+    r = (r + 1) % 16;
+    snprintf(b[r], sizeof b[r], "%.9g", v);
+    if (!strpbrk(b[r], ".eEn")) strcat(b[r], ".0");
+    strcat(b[r], "f");
+    return b[r];
+}
+
+/* FNV-1a of a layer name: keys the layer's dropout masks, so they do not depend on the op's
+ * position (fusions, rewrites, other layers added). */
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* ---- names ---------------------------------------------------------------------------- */
+
+static void param_enum(const ir_param *q, char *buf, size_t n)
+{
+    size_t k = (size_t)snprintf(buf, n, "P_");
+    for (const char *c = q->name; *c && k + 1 < n; c++)
+        buf[k++] = isalnum((unsigned char)*c) ? *c : '_';
+    buf[k] = 0;
+}
+
+static const char *pname(emitter *e, int p)
+{
+    static char b[16][128];
+    static int r;
+    r = (r + 1) % 16;
+    param_enum(&e->bp->ir->params[p], b[r], sizeof b[r]);
+    return b[r];
+}
+
+static const char *opname(emitter *e, int op)
+{
+    static char b[16][128];
+    static int r;
+    r = (r + 1) % 16;
+    snprintf(b[r], sizeof b[r], "%sOP_%s", e->pre, e->g->ops[op].cname);
+    return b[r];
+}
+
+static const char *bufname(emitter *e, int id)
+{
+    static char b[16][128];
+    static int r;
+    r = (r + 1) % 16;
+    const be_buf *u = &e->g->bufs[id];
+    const char *k = u->kind == BE_BUF_ACT ? "A" : u->kind == BE_BUF_GRAD ? "G"
+                  : u->kind == BE_BUF_WS ? "W" : "T";
+    if (u->kind == BE_BUF_TMP)
+        snprintf(b[r], sizeof b[r], "%s%s_%s_%d", e->pre, k, e->g->ops[u->op].cname, u->slot);
+    else
+        snprintf(b[r], sizeof b[r], "%s%s_%s", e->pre, k, e->g->ops[u->op].cname);
+    return b[r];
+}
+
+/* "s->buf[A_c1]" or "NULL" */
+static const char *B(emitter *e, int id)
+{
+    static char b[16][160];
+    static int r;
+    if (id < 0) return "NULL";
+    r = (r + 1) % 16;
+    snprintf(b[r], sizeof b[r], "s->buf[%s]", bufname(e, id));
+    return b[r];
+}
+
+static const char *shape_str(const ir_shape *s)
+{
+    static char b[16][64];
+    static int r;
+    r = (r + 1) % 16;
+    int k = snprintf(b[r], sizeof b[r], "[");
+    for (int i = 0; i < s->ndim; i++)
+        k += snprintf(b[r] + k, sizeof b[r] - (size_t)k, "%s%lld", i ? "," : "", (long long)s->d[i]);
+    snprintf(b[r] + k, sizeof b[r] - (size_t)k, "]");
+    return b[r];
+}
+
+static const char *ints(const int64_t *v, int n)
+{
+    static char b[16][64];
+    static int r;
+    r = (r + 1) % 16;
+    int k = snprintf(b[r], sizeof b[r], "{");
+    for (int i = 0; i < 3; i++)
+        k += snprintf(b[r] + k, sizeof b[r] - (size_t)k, "%s%lld", i ? ", " : "",
+                      (long long)(i < n ? v[i] : 0));
+    snprintf(b[r] + k, sizeof b[r] - (size_t)k, "}");
+    return b[r];
+}
+
+static const char *kind_name(const be_op *o)
+{
+    switch (o->kind) {
+    case BE_INPUT: return "input";
+    case BE_CONV: return o->conv.nsp == 3 ? "conv3d" : o->conv.nsp == 2 ? "conv2d" : "conv1d";
+    case BE_BN: return o->relu ? "bn+relu" : "bn";
+    case BE_ACT: return "activation";
+    case BE_DROPOUT: return "dropout";
+    case BE_POOL: return o->ir->a.pool.max ? "maxpool" : "avgpool";
+    case BE_DENSE: return "dense";
+    case BE_RESHAPE: return "reshape";
+    case BE_CONCAT: return "concat";
+    case BE_ADD: return o->relu ? "add+relu" : "add";
+    case BE_XENT: return "softmax cross-entropy";
+    }
+    return "?";
+}
+
+static void op_comment(emitter *e, int i)
+{
+    const be_op *o = &e->g->ops[i];
+    char from[160] = "";
+    if (o->n_in > 0) {
+        int k = 0;
+        for (int j = 0; j < o->n_in; j++)
+            k += snprintf(from + k, sizeof from - (size_t)k, "%s%s", j ? " + " : "",
+                          shape_str(&e->g->ops[o->in[j]].shape));
+    }
+    const char *where = o->ir && o->ir->span.file ? o->ir->span.file : "";
+    out(e, "    /* %s: %s  %s%s%s  (%s:%d) */", o->cname, kind_name(o), from, o->n_in ? " -> " : "",
+        o->kind == BE_XENT ? "loss" : shape_str(&o->shape), where, o->ir ? o->ir->span.line : 0);
+    if (o->note) out(e, "    /*   %s */", o->note);
+}
+
+/* ---- per-domain pieces --------------------------------------------------------------- */
+
+static int64_t numel(const ir_shape *s) { return be_numel(s); }
+
+static void emit_enums(emitter *e)
+{
+    const be_graph *g = e->g;
+    out(e, "enum {   /* ops of domain %d; one output tensor each */", e->dom);
+    for (int i = 0; i < g->n_ops; i++)
+        out(e, "    %s,%*s/* %s %s */", opname(e, i), (int)(40 - strlen(opname(e, i))), "",
+            kind_name(&g->ops[i]), g->ops[i].kind == BE_XENT ? "" : shape_str(&g->ops[i].shape));
+    out(e, "    %sN_OPS", e->pre);
+    out(e, "};");
+    out(e, "");
+    out(e, "enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to accumulate */");
+    for (int b = 0; b < g->n_bufs; b++)
+        out(e, "    %s,%*s/* live steps %d..%d */", bufname(e, b), (int)(40 - strlen(bufname(e, b))), "",
+            g->bufs[b].first, g->bufs[b].last);
+    out(e, "    %sN_BUFS", e->pre);
+    out(e, "};");
+    out(e, "");
+    out(e, "typedef struct %sstate {", e->pre);
+    out(e, "    hsi_op *op[%sN_OPS];", e->pre);
+    out(e, "    hsi_op *acc[%sN_BUFS];   /* for T buffers: G += T */", e->pre);
+    out(e, "    size_t off[%sN_BUFS];", e->pre);
+    out(e, "    float *buf[%sN_BUFS];", e->pre);
+    out(e, "    float *logits;   /* plain [batch, %lld] */", (long long)numel(&g->ops[g->logits].shape));
+    out(e, "    size_t arena, sum;");
+    out(e, "} %sstate;", e->pre);
+    out(e, "");
+}
+
+static void emit_create_op(emitter *e, int i)
+{
+    const be_op *o = &e->g->ops[i];
+    const char *L = "lay";
+    char in0[160] = "";
+    if (o->n_in) snprintf(in0, sizeof in0, "%s[%s]", L, opname(e, o->in[0]));
+    op_comment(e, i);
+    switch (o->kind) {
+    case BE_INPUT: {
+        char dims[96];
+        int k = snprintf(dims, sizeof dims, "N");
+        for (int d = 0; d < o->shape.ndim; d++)
+            k += snprintf(dims + k, sizeof dims - (size_t)k, ", %lld", (long long)o->shape.d[d]);
+        out(e, "    {");
+        out(e, "        const int64_t dims[] = {%s};", dims);
+        out(e, "        lay[%s] = hsi_layout_plain(rt, %d, dims);", opname(e, i), o->shape.ndim + 1);
+        out(e, "    }");
+        return;
+    }
+    case BE_CONV: {
+        const ir_conv *c = &o->conv;
+        out(e, "    {");
+        out(e, "        const hsi_conv_desc d = {%d, %lld, %lld, %s, %s, %s, %s, %s, %d};", c->nsp,
+            (long long)c->out_ch, (long long)c->groups, ints(c->kernel, c->nsp),
+            ints(c->stride, c->nsp), ints(c->pad_lo, c->nsp), ints(c->pad_hi, c->nsp),
+            ints(c->dilation, c->nsp), o->bias);
+        out(e, "        s->op[%s] = hsi_conv_create(rt, %s, &d, %d, %d);", opname(e, i), in0,
+            o->need_dsrc[0], o->need_dw);
+        out(e, "    }");
+        break;
+    }
+    case BE_DENSE:
+        out(e, "    s->op[%s] = hsi_dense_create(rt, %s, %lld, %d, %d, %d);", opname(e, i), in0,
+            (long long)o->dense_out, o->bias, o->need_dsrc[0], o->need_dw);
+        break;
+    case BE_BN:
+        out(e, "    s->op[%s] = hsi_bn_create(rt, %s, %s, %d);", opname(e, i), in0,
+            flt(o->ir->a.bn.eps), o->relu);
+        break;
+    case BE_ACT: {
+        static const char *k[] = {"HSI_ACT_RELU", "HSI_ACT_LEAKY_RELU", "HSI_ACT_ELU",
+                                  "HSI_ACT_SIGMOID", "HSI_ACT_TANH"};
+        out(e, "    s->op[%s] = hsi_act_create(rt, %s, %s, %s);", opname(e, i), in0,
+            k[o->ir->a.act.kind], flt(o->ir->a.act.alpha));
+        break;
+    }
+    case BE_DROPOUT:
+        out(e, "    s->op[%s] = hsi_dropout_create(rt, %s, %s);", opname(e, i), in0,
+            flt(o->ir->a.dropout.p));
+        break;
+    case BE_POOL: {
+        const ir_pool *p = &o->ir->a.pool;
+        out(e, "    {");
+        out(e, "        const hsi_pool_desc d = {%d, %d, %s, %s, %s, %s, %d};", p->nsp, p->max,
+            ints(p->kernel, p->nsp), ints(p->stride, p->nsp), ints(p->pad_lo, p->nsp),
+            ints(p->pad_hi, p->nsp), p->count_include_pad);
+        out(e, "        s->op[%s] = hsi_pool_create(rt, %s, &d);", opname(e, i), in0);
+        out(e, "    }");
+        break;
+    }
+    case BE_RESHAPE: {
+        char dims[96];
+        int k = snprintf(dims, sizeof dims, "N");
+        for (int d = 0; d < o->shape.ndim; d++)
+            k += snprintf(dims + k, sizeof dims - (size_t)k, ", %lld", (long long)o->shape.d[d]);
+        out(e, "    {");
+        out(e, "        const int64_t dims[] = {%s};", dims);
+        out(e, "        s->op[%s] = hsi_reshape_create(rt, %s, %d, dims);", opname(e, i), in0,
+            o->shape.ndim + 1);
+        out(e, "    }");
+        break;
+    }
+    case BE_CONCAT: {
+        char list[1024];
+        int k = 0;
+        for (int j = 0; j < o->n_in; j++)
+            k += snprintf(list + k, sizeof list - (size_t)k, "%slay[%s]", j ? ", " : "",
+                          opname(e, o->in[j]));
+        out(e, "    {");
+        out(e, "        const hsi_layout *srcs[] = {%s};", list);
+        out(e, "        s->op[%s] = hsi_concat_create(rt, %d, srcs);", opname(e, i), o->n_in);
+        out(e, "    }");
+        break;
+    }
+    case BE_ADD:
+        out(e, "    s->op[%s] = hsi_add_create(rt, %s, lay[%s], %d);", opname(e, i), in0,
+            opname(e, o->in[1]), o->relu);
+        break;
+    case BE_XENT:
+        out(e, "    s->op[%s] = hsi_xent_create(rt, %s);", opname(e, i), in0);
+        out(e, "    if (!s->op[%s]) return fail(rt, \"%s\", err, errlen);", opname(e, i),
+            o->ir ? o->ir->name : o->cname);
+        return;
+    }
+    out(e, "    if (!s->op[%s]) return fail(rt, \"%s\", err, errlen);", opname(e, i),
+        o->ir ? o->ir->name : o->cname);
+    out(e, "    lay[%s] = hsi_op_dst(s->op[%s]);", opname(e, i), opname(e, i));
+}
+
+static void emit_buffers(emitter *e)
+{
+    const be_graph *g = e->g;
+    out(e, "    /* ---- the arena: sizes from the chosen layouts, live ranges from the compiler */");
+    out(e, "    hsi_buf b[%sN_BUFS];", e->pre);
+    out(e, "    int alias[%sN_BUFS];", e->pre);
+    for (int id = 0; id < g->n_bufs; id++) {
+        const be_buf *u = &g->bufs[id];
+        const be_op *o = &g->ops[u->op];
+        char size[200];
+        if (u->kind == BE_BUF_WS)
+            snprintf(size, sizeof size, "hsi_op_ws_bytes(s->op[%s])", opname(e, u->op));
+        else if (u->kind == BE_BUF_TMP)
+            snprintf(size, sizeof size, "hsi_layout_bytes(lay[%s])", opname(e, o->in[u->slot]));
+        else
+            snprintf(size, sizeof size, "hsi_layout_bytes(lay[%s])", opname(e, u->op));
+        out(e, "    b[%s] = (hsi_buf){%s, %d, %d};", bufname(e, id), size, u->first, u->last);
+        out(e, "    alias[%s] = %s;", bufname(e, id), u->alias >= 0 ? bufname(e, u->alias) : "-1");
+    }
+    out(e, "    /* reshapes that oneDNN can do without moving data share their input's memory */");
+    for (int i = 0; i < g->n_ops; i++) {
+        const be_op *o = &g->ops[i];
+        if (o->kind != BE_RESHAPE) continue;
+        const be_op *src = &g->ops[o->in[0]];
+        out(e, "    if (hsi_op_is_view(s->op[%s])) {", opname(e, i));
+        out(e, "        alias[%s] = %s;", bufname(e, o->act), bufname(e, src->act));
+        if (o->need_dsrc[0] && o->first_writer[0])
+            out(e, "        alias[%s] = %s;", bufname(e, src->grad), bufname(e, o->grad));
+        out(e, "    }");
+    }
+    out(e, "    size_t sum = 0;");
+    out(e, "    for (int i = 0; i < %sN_BUFS; i++) sum += b[i].bytes;", e->pre);
+    out(e, "    s->sum = sum;");
+    out(e, "    s->arena = hsi_arena_plan_aliased(%sN_BUFS, b, alias, 64, s->off);", e->pre);
+    /* accumulation ops */
+    for (int i = 0; i < g->n_ops; i++) {
+        const be_op *o = &g->ops[i];
+        for (int j = 0; j < o->n_in; j++) {
+            if (o->tmp[j] < 0) continue;
+            const char *src = opname(e, o->in[j]);
+            out(e, "    s->acc[%s] = hsi_accum_create(rt, lay[%s], lay[%s]);", bufname(e, o->tmp[j]),
+                src, src);
+            out(e, "    if (!s->acc[%s]) return fail(rt, \"%s (gradient accumulation)\", err, errlen);",
+                bufname(e, o->tmp[j]), o->cname);
+        }
+    }
+}
+
+static void emit_create(emitter *e)
+{
+    const be_graph *g = e->g;
+    out(e, "static int %screate_domain(hsi_model *m, %sstate *s, char *err, size_t errlen)",
+        e->pre[0] ? e->pre : "", e->pre);
+    out(e, "{");
+    out(e, "    hsi_rt *rt = m->rt;");
+    out(e, "    const int64_t N = m->batch;");
+    out(e, "    const hsi_layout *lay[%sN_OPS] = {0};", e->pre);
+    out(e, "");
+    for (int i = 0; i < g->n_ops; i++) {
+        emit_create_op(e, i);
+        out(e, "");
+    }
+    emit_buffers(e);
+    out(e, "    s->logits = malloc(sizeof(float) * (size_t)N * %lld);",
+        (long long)numel(&g->ops[g->logits].shape));
+    out(e, "    if (!s->logits) return fail(rt, \"logits\", err, errlen);");
+    out(e, "    return 0;");
+    out(e, "}");
+    out(e, "");
+}
+
+static void param_args(emitter *e, const be_op *o, int k, char *v, char *gd, size_t n)
+{
+    if (k < o->n_param) {
+        snprintf(v, n, "V(%s)", pname(e, o->param[k]));
+        if (o->need_dw && e->bp->ir->params[o->param[k]].trainable)
+            snprintf(gd, n, "D(%s)", pname(e, o->param[k]));
+        else
+            snprintf(gd, n, "NULL");
+    } else {
+        snprintf(v, n, "NULL");
+        snprintf(gd, n, "NULL");
+    }
+}
+
+static void emit_forward_op(emitter *e, int i)
+{
+    const be_op *o = &e->g->ops[i];
+    const char *src = o->n_in ? B(e, e->g->ops[o->in[0]].act) : "";
+    const char *dst = B(e, o->act);
+    const char *ws = B(e, o->ws);
+    char w[96], dw[96], b[96], db[96];
+    param_args(e, o, 0, w, dw, sizeof w);
+    param_args(e, o, 1, b, db, sizeof b);
+    const char *op = opname(e, i);
+    switch (o->kind) {
+    case BE_INPUT:
+        out(e, "    /* %s: the batch, copied in; samples past n are zero */", o->cname);
+        out(e, "    memcpy(%s, x, sizeof(float) * (size_t)n * %lld);", dst, (long long)numel(&o->shape));
+        out(e, "    if (n < m->batch)");
+        out(e, "        memset(%s + (size_t)n * %lld, 0, sizeof(float) * (size_t)(m->batch - n) * %lld);",
+            dst, (long long)numel(&o->shape), (long long)numel(&o->shape));
+        return;
+    case BE_CONV:
+        op_comment(e, i);
+        out(e, "    hsi_conv_forward(s->op[%s], %s, %s, %s, %s);", op, src, w, o->bias ? b : "NULL", dst);
+        return;
+    case BE_DENSE:
+        op_comment(e, i);
+        out(e, "    hsi_dense_forward(s->op[%s], %s, %s, %s, %s);", op, src, w, o->bias ? b : "NULL", dst);
+        return;
+    case BE_BN: {
+        char rm[96], rv[96], x1[96], x2[96];
+        param_args(e, o, 2, rm, x1, sizeof rm);
+        param_args(e, o, 3, rv, x2, sizeof rv);
+        op_comment(e, i);
+        out(e, "    hsi_bn_forward(s->op[%s], train, %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b,
+            rm, rv, flt(o->ir->a.bn.momentum), dst, ws);
+        return;
+    }
+    case BE_ACT:
+        op_comment(e, i);
+        out(e, "    hsi_act_forward(s->op[%s], %s, %s);%s", op, src, dst, o->inplace ? "   /* in place */" : "");
+        return;
+    case BE_DROPOUT:
+        op_comment(e, i);
+        out(e, "    hsi_dropout_forward(s->op[%s], train, mix(m->seed, rng, 0x%016llxull), %s, %s, %s);",
+            op, (unsigned long long)name_hash(o->ir->name), src, dst, ws);
+        return;
+    case BE_POOL:
+        op_comment(e, i);
+        out(e, "    hsi_pool_forward(s->op[%s], train, %s, %s, %s);", op, src, dst, ws);
+        return;
+    case BE_RESHAPE:
+        op_comment(e, i);
+        out(e, "    hsi_reshape_forward(s->op[%s], %s, %s);", op, src, dst);
+        return;
+    case BE_CONCAT: {
+        char list[1024];
+        int k = 0;
+        for (int j = 0; j < o->n_in; j++)
+            k += snprintf(list + k, sizeof list - (size_t)k, "%s%s", j ? ", " : "",
+                          B(e, e->g->ops[o->in[j]].act));
+        op_comment(e, i);
+        out(e, "    {");
+        out(e, "        const float *srcs[] = {%s};", list);
+        out(e, "        hsi_concat_forward(s->op[%s], srcs, %s);", op, dst);
+        out(e, "    }");
+        return;
+    }
+    case BE_ADD:
+        op_comment(e, i);
+        out(e, "    hsi_add_forward(s->op[%s], %s, %s, %s);", op, src, B(e, e->g->ops[o->in[1]].act), dst);
+        return;
+    case BE_XENT:
+        out(e, "    /* %s: logits as plain [n, classes] for the runtime */", o->cname);
+        out(e, "    hsi_xent_plain_logits(s->op[%s], %s, s->logits);", op, src);
+        return;
+    }
+}
+
+/* Where slot j's input gradient goes: the input's G buffer, or a T buffer to accumulate. */
+static const char *dsrc_of(emitter *e, const be_op *o, int j)
+{
+    if (!o->need_dsrc[j]) return "NULL";
+    return o->first_writer[j] ? B(e, e->g->ops[o->in[j]].grad) : B(e, o->tmp[j]);
+}
+
+static void emit_accumulate(emitter *e, const be_op *o)
+{
+    for (int j = 0; j < o->n_in; j++)
+        if (o->tmp[j] >= 0)
+            out(e, "    hsi_accum(s->acc[%s], %s, %s);", bufname(e, o->tmp[j]),
+                B(e, e->g->ops[o->in[j]].grad), B(e, o->tmp[j]));
+}
+
+static void emit_backward_op(emitter *e, int i)
+{
+    const be_op *o = &e->g->ops[i];
+    if (!o->need_grad || o->kind == BE_INPUT) return;
+    const char *src = o->n_in ? B(e, e->g->ops[o->in[0]].act) : "";
+    const char *ddst = B(e, o->grad);
+    char w[96], dw[96], b[96], db[96];
+    param_args(e, o, 0, w, dw, sizeof w);
+    param_args(e, o, 1, b, db, sizeof b);
+    const char *op = opname(e, i);
+    op_comment(e, i);
+    switch (o->kind) {
+    case BE_CONV:
+        out(e, "    hsi_conv_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
+            dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
+        break;
+    case BE_DENSE:
+        out(e, "    hsi_dense_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
+            dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
+        break;
+    case BE_BN:
+        out(e, "    hsi_bn_backward(s->op[%s], %s, %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
+            B(e, o->ws), dsrc_of(e, o, 0), dw, db);
+        break;
+    case BE_ACT:
+        out(e, "    hsi_act_backward(s->op[%s], %s, %s, %s);", op, B(e, o->act), ddst, dsrc_of(e, o, 0));
+        break;
+    case BE_DROPOUT:
+        out(e, "    hsi_dropout_backward(s->op[%s], %s, %s, %s);", op, ddst, B(e, o->ws), dsrc_of(e, o, 0));
+        break;
+    case BE_POOL:
+        out(e, "    hsi_pool_backward(s->op[%s], %s, %s, %s);", op, ddst, B(e, o->ws), dsrc_of(e, o, 0));
+        break;
+    case BE_RESHAPE:
+        if (!o->need_dsrc[0]) break;
+        if (o->first_writer[0]) {
+            out(e, "    hsi_reshape_backward(s->op[%s], %s, %s);   /* no-op when a view */", op, ddst,
+                dsrc_of(e, o, 0));
+        } else {
+            out(e, "    if (hsi_op_is_view(s->op[%s])) {", op);
+            out(e, "        hsi_accum(s->acc[%s], %s, %s);", bufname(e, o->tmp[0]),
+                B(e, e->g->ops[o->in[0]].grad), ddst);
+            out(e, "    } else {");
+            out(e, "        hsi_reshape_backward(s->op[%s], %s, %s);", op, ddst, B(e, o->tmp[0]));
+            out(e, "        hsi_accum(s->acc[%s], %s, %s);", bufname(e, o->tmp[0]),
+                B(e, e->g->ops[o->in[0]].grad), B(e, o->tmp[0]));
+            out(e, "    }");
+        }
+        return;
+    case BE_CONCAT: {
+        char list[1024];
+        int k = 0;
+        for (int j = 0; j < o->n_in; j++)
+            k += snprintf(list + k, sizeof list - (size_t)k, "%s%s", j ? ", " : "", dsrc_of(e, o, j));
+        out(e, "    {");
+        out(e, "        float *dsrcs[] = {%s};", list);
+        out(e, "        hsi_concat_backward(s->op[%s], %s, dsrcs);", op, ddst);
+        out(e, "    }");
+        break;
+    }
+    case BE_ADD:
+        out(e, "    hsi_add_backward(s->op[%s], %s, %s, %s, %s);", op, B(e, o->act), ddst,
+            dsrc_of(e, o, 0), dsrc_of(e, o, 1));
+        break;
+    case BE_INPUT:
+    case BE_XENT:
+        break;
+    }
+    emit_accumulate(e, o);
+}
+
+static void emit_passes(emitter *e)
+{
+    const be_graph *g = e->g;
+    const char *p = e->pre[0] ? e->pre : "";
+    out(e, "static void %sforward_domain(hsi_model *m, const float *x, int n, int train, uint64_t rng)", p);
+    out(e, "{");
+    out(e, "    %sstate *s = &m->%sst;", e->pre, e->pre);
+    out(e, "    (void)train;");
+    out(e, "    (void)rng;");
+    for (int i = 0; i < g->n_ops; i++) emit_forward_op(e, i);
+    out(e, "}");
+    out(e, "");
+    out(e, "static float %sloss_backward_domain(hsi_model *m, const int32_t *labels, int n, float weight)", p);
+    out(e, "{");
+    out(e, "    %sstate *s = &m->%sst;", e->pre, e->pre);
+    const be_op *lg = &g->ops[g->logits];
+    out(e, "    /* %s: mean softmax cross-entropy; d/dlogits = weight * (softmax - onehot) / n */",
+        g->ops[g->loss].cname);
+    out(e, "    float loss = hsi_xent_forward_backward(s->op[%s], %s, labels, n, weight, %s);",
+        opname(e, g->loss), B(e, lg->act), lg->need_grad ? B(e, lg->grad) : "NULL");
+    for (int i = g->n_ops - 1; i >= 0; i--) emit_backward_op(e, i);
+    out(e, "    return loss;");
+    out(e, "}");
+    out(e, "");
+}
+
+/* ---- whole file --------------------------------------------------------------------- */
+
+static void emit_param_table(emitter *e)
+{
+    const ir_program *p = e->bp->ir;
+    static const char *roles[] = {"HSI_ROLE_WEIGHT", "HSI_ROLE_BIAS", "HSI_ROLE_BN_GAMMA",
+                                  "HSI_ROLE_BN_BETA", "HSI_ROLE_BN_MEAN", "HSI_ROLE_BN_VAR"};
+    static const char *inits[] = {"HSI_INIT_TORCH_DEFAULT", "HSI_INIT_ZEROS", "HSI_INIT_ONES",
+                                  "HSI_INIT_CONSTANT", "HSI_INIT_GAUSSIAN", "HSI_INIT_UNIFORM",
+                                  "HSI_INIT_HE_NORMAL", "HSI_INIT_HE_UNIFORM",
+                                  "HSI_INIT_GLOROT_UNIFORM", "HSI_INIT_GLOROT_NORMAL",
+                                  "HSI_INIT_TORCH_DEFAULT"};
+    out(e, "/* ---- parameters: PyTorch layouts, stable names -------------------------------- */");
+    out(e, "enum {");
+    for (int i = 0; i < p->n_params; i++) out(e, "    %s,", pname(e, i));
+    out(e, "    N_PARAMS");
+    out(e, "};");
+    out(e, "");
+    out(e, "static const hsi_param param_table[N_PARAMS] = {");
+    out(e, "    /* name, ndim, dims, numel, value, grad, role, lr_mult, decay_mult, shared, frozen,");
+    out(e, "       init {kind, a, b, fan_in, fan_out} */");
+    for (int i = 0; i < p->n_params; i++) {
+        const ir_param *q = &p->params[i];
+        char dims[96];
+        int k = snprintf(dims, sizeof dims, "{");
+        for (int d = 0; d < q->ndim; d++)
+            k += snprintf(dims + k, sizeof dims - (size_t)k, "%s%lld", d ? ", " : "", (long long)q->dims[d]);
+        snprintf(dims + k, sizeof dims - (size_t)k, "}");
+        out(e, "    {\"%s\", %d, %s, %lld, NULL, NULL, %s, %s, %s, %d, %d,", q->name, q->ndim, dims,
+            (long long)q->numel, roles[q->role], flt(q->lr_mult), flt(q->decay_mult), q->shared,
+            q->freeze);
+        out(e, "     {%s, %s, %s, %lld, %lld}},", inits[q->init], flt(q->init_a),
+            flt(q->init_b), (long long)q->fan_in, (long long)q->fan_out);
+    }
+    out(e, "};");
+    out(e, "");
+}
+
+static void emit_prologue(emitter *e, const char *stem, const char *backend, const char *cmd)
+{
+    const ir_program *p = e->bp->ir;
+    out(e, "/* %s.c — generated by hsicc %s; do not edit (regenerate instead).", stem, HSICC_VERSION);
+    out(e, " *");
+    out(e, " * netdef:   %s, net %s", p->file ? p->file : "?", p->net);
+    for (int d = 0; d < p->n_graphs; d++) {
+        const ir_graph *g = &p->graphs[d];
+        char vals[1024];
+        int k = 0;
+        vals[0] = 0;
+        for (int v = 0; v < g->n_values && k < (int)sizeof vals - 64; v++)
+            k += snprintf(vals + k, sizeof vals - (size_t)k, "%s%s = %s", v ? ", " : "",
+                          g->value_names[v], g->value_text[v]);
+        out(e, " * domain %d%s%s%s: %s(%s)", d, g->domain[0] ? " \"" : "", g->domain,
+            g->domain[0] ? "\"" : "", p->net, vals);
+    }
+    out(e, " * command:  %s", cmd);
+    out(e, " * backend:  %s by default (hsi_model_opts.backend chooses at create)", backend);
+    out(e, " *");
+    out(e, " * Per domain: the ops in forward order, the arena buffers with their live steps,");
+    out(e, " * create() (every primitive, layout and offset decided once), forward, and");
+    out(e, " * loss_backward (the ops in reverse; parameter gradients accumulate into .grad).");
+    out(e, " * Shapes in comments are per sample; every tensor has the batch in front.");
+    out(e, " */");
+    out(e, "#include <stdint.h>");
+    out(e, "#include <stdio.h>");
+    out(e, "#include <stdlib.h>");
+    out(e, "#include <string.h>");
+    out(e, "");
+    out(e, "#include \"hsi_kernels.h\"");
+    out(e, "#include \"%s.h\"", stem);
+    out(e, "");
+}
+
+static void emit_model(emitter *e, const char *stem, const char *backend)
+{
+    const be_program *bp = e->bp;
+    const ir_program *p = bp->ir;
+    out(e, "struct hsi_model {");
+    out(e, "    hsi_rt *rt;");
+    out(e, "    int batch;");
+    out(e, "    uint64_t seed;");
+    out(e, "    hsi_param params[N_PARAMS];");
+    out(e, "    float *values, *grads;   /* every parameter, every gradient: one block each */");
+    out(e, "    void *arena;             /* activations, gradients, workspaces of all domains */");
+    out(e, "    size_t arena_bytes;");
+    for (int d = 0; d < bp->n_graphs; d++) out(e, "    %sstate %sst;", pre_of(bp, d), pre_of(bp, d));
+    out(e, "};");
+    out(e, "");
+    out(e, "#define V(p) (m->params[p].value)");
+    out(e, "#define D(p) (m->params[p].grad)");
+    out(e, "");
+    out(e, "/* Dropout masks depend on (seed, step, layer name): a resumed run draws the same masks. */");
+    out(e, "static uint64_t mix(uint64_t seed, uint64_t step, uint64_t op)");
+    out(e, "{");
+    out(e, "    uint64_t z = seed ^ (step * 0x9E3779B97F4A7C15ull) ^ (op * 0xD1B54A32D192ED03ull);");
+    out(e, "    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;");
+    out(e, "    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;");
+    out(e, "    return z ^ (z >> 31);");
+    out(e, "}");
+    out(e, "");
+    out(e, "static int fail(hsi_rt *rt, const char *layer, char *err, size_t errlen)");
+    out(e, "{");
+    out(e, "    snprintf(err, errlen, \"%s: layer '%%s': %%s\", layer, hsi_rt_error(rt));", stem);
+    out(e, "    return 1;");
+    out(e, "}");
+    out(e, "");
+    (void)backend;
+    (void)p;
+}
+
+static void emit_descriptor(emitter *e, const char *stem)
+{
+    const be_program *bp = e->bp;
+    const ir_program *p = bp->ir;
+    out(e, "/* ---- the descriptor ------------------------------------------------------------ */");
+    out(e, "static void destroy(hsi_model *m)");
+    out(e, "{");
+    out(e, "    if (!m) return;");
+    for (int d = 0; d < bp->n_graphs; d++) out(e, "    free(m->%sst.logits);", pre_of(bp, d));
+    out(e, "    hsi_rt_destroy(m->rt);");
+    out(e, "    free(m->arena);");
+    out(e, "    free(m->values);");
+    out(e, "    free(m->grads);");
+    out(e, "    free(m);");
+    out(e, "}");
+    out(e, "");
+    out(e, "static hsi_model *create(const hsi_model_opts *o, char *err, size_t errlen)");
+    out(e, "{");
+    out(e, "    hsi_model *m = calloc(1, sizeof *m);");
+    out(e, "    if (!m) {");
+    out(e, "        snprintf(err, errlen, \"%s: out of memory\");", stem);
+    out(e, "        return NULL;");
+    out(e, "    }");
+    out(e, "    m->batch = o->batch;");
+    out(e, "    m->seed = o->seed;");
+    out(e, "    m->rt = hsi_rt_create(o->backend);");
+    out(e, "    if (!m->rt) {");
+    out(e, "        snprintf(err, errlen, \"%s: backend %%d is not built in\", (int)o->backend);", stem);
+    out(e, "        free(m);");
+    out(e, "        return NULL;");
+    out(e, "    }");
+    out(e, "    size_t nv = 0, ng = 0;");
+    out(e, "    for (int i = 0; i < N_PARAMS; i++) {");
+    out(e, "        nv += (size_t)param_table[i].numel;");
+    out(e, "        if (param_table[i].role < HSI_ROLE_BN_MEAN && !param_table[i].frozen)");
+    out(e, "            ng += (size_t)param_table[i].numel;");
+    out(e, "    }");
+    out(e, "    m->values = calloc(nv ? nv : 1, sizeof(float));");
+    out(e, "    m->grads = calloc(ng ? ng : 1, sizeof(float));");
+    out(e, "    if (!m->values || !m->grads) {");
+    out(e, "        snprintf(err, errlen, \"%s: out of memory for parameters\");", stem);
+    out(e, "        destroy(m);");
+    out(e, "        return NULL;");
+    out(e, "    }");
+    out(e, "    float *v = m->values, *g = m->grads;");
+    out(e, "    for (int i = 0; i < N_PARAMS; i++) {");
+    out(e, "        hsi_param *q = &m->params[i];");
+    out(e, "        *q = param_table[i];");
+    out(e, "        q->value = v;");
+    out(e, "        v += q->numel;");
+    out(e, "        if (q->role < HSI_ROLE_BN_MEAN && !q->frozen) {");
+    out(e, "            q->grad = g;");
+    out(e, "            g += q->numel;");
+    out(e, "        }");
+    out(e, "        /* constant initialisations here; random ones are the runtime's (seeded) */");
+    out(e, "        float c = q->init.kind == HSI_INIT_ONES ? 1.0f : q->init.kind == HSI_INIT_CONSTANT ? q->init.a : 0.0f;");
+    out(e, "        for (int64_t k = 0; k < q->numel; k++) q->value[k] = c;");
+    out(e, "    }");
+    out(e, "    size_t arena = 0;");
+    for (int d = 0; d < bp->n_graphs; d++) {
+        const char *pr = pre_of(bp, d);
+        out(e, "    if (%screate_domain(m, &m->%sst, err, errlen)) {", pr, pr);
+        out(e, "        destroy(m);");
+        out(e, "        return NULL;");
+        out(e, "    }");
+        out(e, "    if (m->%sst.arena > arena) arena = m->%sst.arena;", pr, pr);
+    }
+    out(e, "    m->arena_bytes = arena;");
+    out(e, "    m->arena = aligned_alloc(64, (arena + 63) / 64 * 64 + 64);");
+    out(e, "    if (!m->arena) {");
+    out(e, "        snprintf(err, errlen, \"%s: cannot allocate the %%zu-byte arena\", arena);", stem);
+    out(e, "        destroy(m);");
+    out(e, "        return NULL;");
+    out(e, "    }");
+    out(e, "    memset(m->arena, 0, arena);");
+    for (int d = 0; d < bp->n_graphs; d++) {
+        const char *pr = pre_of(bp, d);
+        out(e, "    for (int i = 0; i < %sN_BUFS; i++)", pr);
+        out(e, "        m->%sst.buf[i] = (float *)((char *)m->arena + m->%sst.off[i]);", pr, pr);
+    }
+    out(e, "    return m;");
+    out(e, "}");
+    out(e, "");
+    out(e, "static void forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng)");
+    out(e, "{");
+    out(e, "    switch (domain) {");
+    for (int d = 0; d < bp->n_graphs; d++)
+        out(e, "    case %d: %sforward_domain(m, x, n, train, rng); break;", d, pre_of(bp, d));
+    out(e, "    default: break;");
+    out(e, "    }");
+    out(e, "}");
+    out(e, "");
+    out(e, "static float loss_backward(hsi_model *m, int domain, const int32_t *labels, int n, float weight)");
+    out(e, "{");
+    out(e, "    switch (domain) {");
+    for (int d = 0; d < bp->n_graphs; d++)
+        out(e, "    case %d: return %sloss_backward_domain(m, labels, n, weight);", d, pre_of(bp, d));
+    out(e, "    default: return 0.0f;");
+    out(e, "    }");
+    out(e, "}");
+    out(e, "");
+    out(e, "static const float *logits(hsi_model *m, int domain)");
+    out(e, "{");
+    out(e, "    switch (domain) {");
+    for (int d = 0; d < bp->n_graphs; d++)
+        out(e, "    case %d: return m->%sst.logits;", d, pre_of(bp, d));
+    out(e, "    default: return NULL;");
+    out(e, "    }");
+    out(e, "}");
+    out(e, "");
+    out(e, "static int params(hsi_model *m, hsi_param **o)");
+    out(e, "{");
+    out(e, "    *o = m->params;");
+    out(e, "    return N_PARAMS;");
+    out(e, "}");
+    out(e, "");
+    out(e, "static void zero_grad(hsi_model *m)");
+    out(e, "{");
+    out(e, "    for (int i = 0; i < N_PARAMS; i++)");
+    out(e, "        if (m->params[i].grad) memset(m->params[i].grad, 0, sizeof(float) * (size_t)m->params[i].numel);");
+    out(e, "}");
+    out(e, "");
+    out(e, "static void memory(hsi_model *m, hsi_memory_report *r)");
+    out(e, "{");
+    out(e, "    memset(r, 0, sizeof *r);");
+    out(e, "    for (int i = 0; i < N_PARAMS; i++) {");
+    out(e, "        r->params += sizeof(float) * (size_t)m->params[i].numel;");
+    out(e, "        if (m->params[i].grad) r->grads += sizeof(float) * (size_t)m->params[i].numel;");
+    out(e, "    }");
+    out(e, "    r->activations_arena = m->arena_bytes;");
+    for (int d = 0; d < bp->n_graphs; d++) out(e, "    r->activations_sum += m->%sst.sum;", pre_of(bp, d));
+    out(e, "}");
+    out(e, "");
+    out(e, "static const hsi_domain domains[] = {");
+    for (int d = 0; d < bp->n_graphs; d++) {
+        const be_graph *g = &bp->graphs[d];
+        const ir_shape *in = &g->ops[g->input].shape;
+        int64_t classes = numel(&g->ops[g->logits].shape);
+        int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
+        int64_t patch = in->d[in->ndim - 1];
+        out(e, "    {\"%s\", %d, {%lld, %lld, %lld, %lld}, %lld, %lld, %lld},", g->ir->domain, in->ndim,
+            (long long)in->d[0], (long long)(in->ndim > 1 ? in->d[1] : 0),
+            (long long)(in->ndim > 2 ? in->d[2] : 0), (long long)(in->ndim > 3 ? in->d[3] : 0),
+            (long long)bands, (long long)classes, (long long)patch);
+    }
+    out(e, "};");
+    out(e, "");
+    out(e, "const hsi_netdesc %s_net = {", stem);
+    out(e, "    \"%s\", \"%s\", %d, domains,", p->net, p->file ? p->file : "", bp->n_graphs);
+    out(e, "    create, forward, loss_backward, logits, params, zero_grad, memory, destroy,");
+    out(e, "};");
+}
+
+static FILE *open_out(const char *dir, const char *stem, const char *ext, char *path, size_t n)
+{
+    snprintf(path, n, "%s/%s%s", dir, stem, ext);
+    FILE *f = fopen(path, "w");
+    if (!f) fprintf(stderr, "hsicc: error: cannot write %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+int emit_program(const be_program *bp, const char *dir, const char *stem, const char *backend,
+                 const char *command_line)
+{
+    char path[4096];
+    FILE *h = open_out(dir, stem, ".h", path, sizeof path);
+    if (!h) return 1;
+    fprintf(h, "/* %s.h — generated by hsicc %s from %s; do not edit. */\n", stem, HSICC_VERSION,
+            bp->ir->file ? bp->ir->file : "?");
+    fprintf(h, "#ifndef HSIGEN_%s_H\n#define HSIGEN_%s_H\n\n#include \"hsi.h\"\n\n", stem, stem);
+    fprintf(h, "/* net %s: %d domain(s); see %s.c */\nextern const hsi_netdesc %s_net;\n\n#endif\n",
+            bp->ir->net, bp->n_graphs, stem, stem);
+    if (fclose(h)) return 1;
+
+    FILE *f = open_out(dir, stem, ".c", path, sizeof path);
+    if (!f) return 1;
+    emitter e = {f, bp, NULL, 0, ""};
+    emit_prologue(&e, stem, backend, command_line);
+    emit_param_table(&e);
+    for (int d = 0; d < bp->n_graphs; d++) {
+        e.g = &bp->graphs[d];
+        e.dom = d;
+        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        out(&e, "/* ==== domain %d%s%s%s ======================================================== */", d,
+            e.g->ir->domain[0] ? " \"" : "", e.g->ir->domain, e.g->ir->domain[0] ? "\"" : "");
+        emit_enums(&e);
+    }
+    emit_model(&e, stem, backend);
+    for (int d = 0; d < bp->n_graphs; d++) {
+        e.g = &bp->graphs[d];
+        e.dom = d;
+        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        emit_create(&e);
+        emit_passes(&e);
+    }
+    emit_descriptor(&e, stem);
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "hsicc: error: writing %s failed\n", path);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* main.c — the hsicc command: dispatches to a subcommand (commands.h). Each subcommand lives
+ * in its own cmd_<name>.c; add a row to the table below for a new one. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "diag.h"
+#include "driver.h"
+
+#ifndef HSICC_VERSION
+#define HSICC_VERSION "dev"
+#endif
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"check", cmd_check, "check a netdef: layers, shapes, parameter counts"},
+    {"emit", cmd_emit, "emit C (oneDNN or reference kernels) for a netdef"},
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hsicc COMMAND [options]\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nhsicc COMMAND --help for its options; hsicc --version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return DRV_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return DRV_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("hsicc %s\n", HSICC_VERSION);
+        return DRV_OK;
+    }
+    const char *names[N_COMMANDS];
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        names[i] = commands[i].name;
+    }
+    fprintf(stderr, "hsicc: error: unknown command '%s'\n", cmd);
+    const char *s = diag_suggest(cmd, names, N_COMMANDS);
+    if (s) fprintf(stderr, "hint: did you mean '%s'?\n", s);
+    usage(stderr);
+    return DRV_USAGE;
+}

@@ -1,0 +1,292 @@
+/* lower.c — IR graph -> list of kernel calls, with the rewrites and fusions a static graph
+ * makes possible. Each IR node becomes one be_op except:
+ *  - conv3d whose kernel spans the whole input depth (no depth padding) -> reshape
+ *    [C,D,H,W] -> [C*D,H,W], conv2d, reshape back to [O,1,H',W'] (weights are the same bytes:
+ *    OIDHW [O,C,D,kh,kw] is OIHW [O,C*D,kh,kw]);
+ *  - a conv without padding whose kernel covers its whole input -> dense + reshape [O,1,..];
+ *  - relu after bn or add, when it is the only reader -> fused into that op;
+ *  - reshape after reshape -> one reshape.
+ * It does not decide memory formats: oneDNN does, in create().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/passes.h"
+
+int64_t be_numel(const ir_shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++) n *= s->d[i];
+    return n;
+}
+
+int be_add_op(be_graph *g, be_kind kind, const ir_node *ir)
+{
+    if (g->n_ops == g->cap_ops) {
+        g->cap_ops = g->cap_ops ? 2 * g->cap_ops : 64;
+        g->ops = realloc(g->ops, sizeof *g->ops * (size_t)g->cap_ops);
+        if (!g->ops) { perror("hsicc"); exit(1); }
+    }
+    be_op *o = &g->ops[g->n_ops];
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->ir = ir;
+    o->act = o->grad = o->ws = -1;
+    for (int i = 0; i < BE_MAX_IN; i++) o->tmp[i] = -1;
+    return g->n_ops++;
+}
+
+int be_consumers(const be_graph *g, int op, int *out, int max)
+{
+    int n = 0;
+    for (int i = op + 1; i < g->n_ops; i++)
+        for (int j = 0; j < g->ops[i].n_in; j++)
+            if (g->ops[i].in[j] == op) {
+                if (n < max && out) out[n] = i;
+                n++;
+            }
+    return n;
+}
+
+static int ir_consumers(const ir_graph *ig, int node)
+{
+    int n = 0;
+    for (int i = node + 1; i < ig->n_nodes; i++)
+        for (int j = 0; j < ig->nodes[i].n_in; j++)
+            n += ig->nodes[i].in[j] == node;
+    return n;
+}
+
+static int add_reshape(be_graph *g, const ir_node *ir, int in, ir_shape shape, const char *note)
+{
+    int r = be_add_op(g, BE_RESHAPE, ir);
+    g->ops[r].n_in = 1;
+    g->ops[r].in[0] = in;
+    g->ops[r].shape = shape;
+    g->ops[r].note = note;
+    return r;
+}
+
+/* conv3d spanning the depth: returns the op producing [O,1,H',W'], or -1 if not applicable. */
+static int rewrite_depth_conv(be_graph *g, const ir_node *n, int in)
+{
+    const ir_conv *c = &n->a.conv;
+    const ir_shape *s = &g->ops[in].shape;
+    if (c->nsp != 3 || c->groups != 1 || s->ndim != 4 || c->kernel[0] != s->d[1] ||
+        c->pad_lo[0] || c->pad_hi[0] || c->dilation[0] != 1)
+        return -1;
+    ir_shape flat = {3, {s->d[0] * s->d[1], s->d[2], s->d[3], 0}};
+    int r = add_reshape(g, n, in, flat, "conv3d over the whole depth: fold depth into channels");
+    int cv = be_add_op(g, BE_CONV, n);
+    be_op *o = &g->ops[cv];
+    o->n_in = 1;
+    o->in[0] = r;
+    o->conv = *c;
+    o->conv.nsp = 2;
+    for (int i = 0; i < 2; i++) {
+        o->conv.kernel[i] = c->kernel[i + 1];
+        o->conv.stride[i] = c->stride[i + 1];
+        o->conv.pad_lo[i] = c->pad_lo[i + 1];
+        o->conv.pad_hi[i] = c->pad_hi[i + 1];
+        o->conv.dilation[i] = c->dilation[i + 1];
+    }
+    o->conv.kernel[2] = o->conv.stride[2] = o->conv.dilation[2] = 1;
+    o->conv.pad_lo[2] = o->conv.pad_hi[2] = 0;
+    o->shape = (ir_shape){3, {n->shape.d[0], n->shape.d[2], n->shape.d[3], 0}};
+    o->bias = c->bias;
+    o->note = "rewritten from conv3d: the kernel spans the whole depth";
+    return cv;
+}
+
+/* A conv (as called by op cv) whose kernel covers its unpadded input -> dense. */
+static int rewrite_covering_conv(be_graph *g, int cv)
+{
+    be_op *o = &g->ops[cv];
+    const ir_shape *s = &g->ops[o->in[0]].shape;
+    if (o->conv.groups != 1) return -1;
+    for (int i = 0; i < o->conv.nsp; i++)
+        if (o->conv.kernel[i] != s->d[i + 1] || o->conv.pad_lo[i] || o->conv.pad_hi[i] ||
+            o->conv.dilation[i] != 1)
+            return -1;
+    o->kind = BE_DENSE;
+    o->dense_out = o->conv.out_ch;
+    o->note = o->note ? "rewritten from conv3d: spans the depth and covers the input: dense"
+                      : "rewritten from conv: the kernel covers the whole input: dense";
+    ir_shape out = o->shape;
+    o->shape = (ir_shape){1, {o->conv.out_ch, 0, 0, 0}};
+    return add_reshape(g, o->ir, cv, out, "dense output back to the conv's shape");
+}
+
+static void copy_params(be_op *o, const ir_node *n)
+{
+    o->n_param = n->n_param;
+    memcpy(o->param, n->param, sizeof o->param);
+}
+
+void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_options *opt)
+{
+    (void)p;
+    int *map = calloc((size_t)ig->n_nodes, sizeof *map);
+    if (!map) { perror("hsicc"); exit(1); }
+    for (int i = 0; i < ig->n_nodes; i++) {
+        const ir_node *n = &ig->nodes[i];
+        int in0 = n->n_in > 0 ? map[n->in[0]] : -1;
+        int op = -1;
+        if (opt->fuse && n->op == IR_ACT && n->a.act.kind == IR_RELU && i != ig->logits) {
+            be_op *prod = &g->ops[in0];
+            int sole = ir_consumers(ig, n->in[0]) == 1 && n->in[0] != ig->logits;
+            if (sole && !prod->relu && (prod->kind == BE_BN || prod->kind == BE_ADD)) {
+                prod->relu = 1;
+                map[i] = in0;
+                continue;
+            }
+        }
+        switch (n->op) {
+        case IR_INPUT:
+            op = be_add_op(g, BE_INPUT, n);
+            g->input = op;
+            break;
+        case IR_CONV: {
+            int cv = opt->rewrite ? rewrite_depth_conv(g, n, in0) : -1;
+            if (cv < 0) {
+                cv = be_add_op(g, BE_CONV, n);
+                g->ops[cv].n_in = 1;
+                g->ops[cv].in[0] = in0;
+                g->ops[cv].conv = n->a.conv;
+                g->ops[cv].bias = n->a.conv.bias;
+                g->ops[cv].shape = n->shape;
+            }
+            copy_params(&g->ops[cv], n);
+            op = cv;
+            int d = opt->rewrite ? rewrite_covering_conv(g, cv) : -1;
+            if (d >= 0) op = d;
+            else if (g->ops[cv].in[0] != in0)
+                op = add_reshape(g, n, cv, n->shape, "conv2d output back to [O,1,H,W]");
+            break;
+        }
+        case IR_DENSE:
+            op = be_add_op(g, BE_DENSE, n);
+            g->ops[op].dense_out = n->a.dense.out;
+            g->ops[op].bias = n->a.dense.bias;
+            copy_params(&g->ops[op], n);
+            break;
+        case IR_BN: op = be_add_op(g, BE_BN, n); copy_params(&g->ops[op], n); break;
+        case IR_ACT: op = be_add_op(g, BE_ACT, n); break;
+        case IR_DROPOUT: op = be_add_op(g, BE_DROPOUT, n); break;
+        case IR_POOL: op = be_add_op(g, BE_POOL, n); break;
+        case IR_RESHAPE: op = be_add_op(g, BE_RESHAPE, n); break;
+        case IR_CONCAT: op = be_add_op(g, BE_CONCAT, n); break;
+        case IR_ADD: op = be_add_op(g, BE_ADD, n); break;
+        case IR_LOSS:
+            op = be_add_op(g, BE_XENT, n);
+            g->loss = op;
+            break;
+        }
+        be_op *o = &g->ops[op];
+        if (o->n_in == 0 && n->op != IR_INPUT && n->op != IR_CONV) {
+            o->n_in = n->n_in;
+            for (int j = 0; j < n->n_in; j++) o->in[j] = map[n->in[j]];
+        }
+        if (n->op != IR_CONV || o->kind == BE_CONV) o->shape = n->shape;
+        if (i == ig->logits) g->logits = op;
+        map[i] = op;
+    }
+    free(map);
+    /* reshape of a reshape read by nothing else: one reshape */
+    for (int i = 0; i < g->n_ops; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind != BE_RESHAPE) continue;
+        int src = o->in[0];
+        while (g->ops[src].kind == BE_RESHAPE && be_consumers(g, src, NULL, 0) == 1 &&
+               src != g->logits)
+            src = g->ops[src].in[0];
+        o->in[0] = src;
+    }
+    be_compact(g);
+}
+
+void be_compact(be_graph *g)
+{
+    int *live = calloc((size_t)g->n_ops, sizeof *live);
+    int *newidx = calloc((size_t)g->n_ops, sizeof *newidx);
+    if (!live || !newidx) { perror("hsicc"); exit(1); }
+    live[g->loss] = 1;
+    live[g->input] = 1;
+    for (int i = g->n_ops - 1; i >= 0; i--)
+        if (live[i])
+            for (int j = 0; j < g->ops[i].n_in; j++) live[g->ops[i].in[j]] = 1;
+    int k = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        newidx[i] = live[i] ? k : -1;
+        if (live[i]) g->ops[k++] = g->ops[i];
+    }
+    g->n_ops = k;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < g->ops[i].n_in; j++) g->ops[i].in[j] = newidx[g->ops[i].in[j]];
+    g->input = newidx[g->input];
+    g->logits = newidx[g->logits];
+    g->loss = newidx[g->loss];
+    free(live);
+    free(newidx);
+}
+
+/* C identifier for every op's output: the layer name with dots as underscores, unique. */
+static void name_ops(be_graph *g)
+{
+    for (int i = 0; i < g->n_ops; i++) {
+        be_op *o = &g->ops[i];
+        const char *base = o->ir && o->ir->name && o->ir->name[0] ? o->ir->name : "t";
+        char tmp[80];
+        int k = 0;
+        for (const char *c = base; *c && k < 60; c++)
+            tmp[k++] = ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                        (*c >= '0' && *c <= '9') || *c == '_') ? *c : '_';
+        tmp[k] = 0;
+        if (tmp[0] >= '0' && tmp[0] <= '9') {
+            memmove(tmp + 1, tmp, (size_t)k + 1);
+            tmp[0] = '_';
+        }
+        const char *suffix = "";
+        if (o->kind == BE_RESHAPE && o->ir && o->ir->op != IR_RESHAPE)
+            suffix = i + 1 < g->n_ops && g->ops[i + 1].ir == o->ir ? "_in" : "_out";
+        snprintf(o->cname, sizeof o->cname, "%s%s", tmp, suffix);
+        for (int n = 2, clash = 1; clash; n++) {
+            clash = 0;
+            for (int j = 0; j < i; j++)
+                if (!strcmp(g->ops[j].cname, o->cname)) clash = 1;
+            if (clash) snprintf(o->cname, sizeof o->cname, "%s%s_%d", tmp, suffix, n);
+        }
+    }
+}
+
+be_program *be_lower(const ir_program *p, const be_options *opt)
+{
+    be_program *bp = calloc(1, sizeof *bp);
+    if (!bp) { perror("hsicc"); exit(1); }
+    bp->ir = p;
+    bp->opt = *opt;
+    bp->n_graphs = p->n_graphs;
+    bp->graphs = calloc((size_t)p->n_graphs, sizeof *bp->graphs);
+    if (!bp->graphs) { perror("hsicc"); exit(1); }
+    for (int d = 0; d < p->n_graphs; d++) {
+        be_graph *g = &bp->graphs[d];
+        g->ir = &p->graphs[d];
+        be_build(g, p, g->ir, opt);
+        name_ops(g);
+        ad_mark(g, p);
+        plan_buffers(g, opt);
+    }
+    return bp;
+}
+
+void be_free(be_program *bp)
+{
+    if (!bp) return;
+    for (int d = 0; d < bp->n_graphs; d++) {
+        free(bp->graphs[d].ops);
+        free(bp->graphs[d].bufs);
+    }
+    free(bp->graphs);
+    free(bp);
+}

@@ -1,0 +1,186 @@
+/* plan.c — steps and live ranges of every buffer, and the compile-time memory report.
+ *
+ * Step i is op i's forward; the backward of op i runs at step n_ops + (n_ops - 1 - i), the
+ * loss first. An activation lives from its forward step to its last reader, forward or
+ * backward (conv/bn/dense read their input in backward, activations and add+ReLU their
+ * output); a workspace from forward to backward; a gradient from its first writer to its op's
+ * backward. In-place activations alias their input when nothing else needs it. Byte sizes
+ * here are plain layouts; create() re-plans with the sizes oneDNN actually chose, using the
+ * same planner (hsi_arena_plan) and the same live ranges.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hsi_kernels.h"
+#include "passes/passes.h"
+
+static int add_buf(be_graph *g, be_buf_kind kind, int op, int slot, int first, int last,
+                   int64_t bytes)
+{
+    if (g->n_bufs == g->cap_bufs) {
+        g->cap_bufs = g->cap_bufs ? 2 * g->cap_bufs : 128;
+        g->bufs = realloc(g->bufs, sizeof *g->bufs * (size_t)g->cap_bufs);
+        if (!g->bufs) abort();
+    }
+    g->bufs[g->n_bufs] = (be_buf){kind, op, slot, first, last, -1, bytes};
+    return g->n_bufs++;
+}
+
+static int reads_input_in_backward(const be_op *o)
+{
+    return o->kind == BE_CONV || o->kind == BE_BN || o->kind == BE_DENSE;
+}
+
+static int reads_output_in_backward(const be_op *o)
+{
+    return o->kind == BE_ACT || (o->kind == BE_ADD && o->relu);
+}
+
+static int64_t ws_estimate(const be_graph *g, const be_op *o, int64_t batch)
+{
+    int64_t n = be_numel(&o->shape) * batch;
+    switch (o->kind) {
+    case BE_BN: return 2 * 4 * o->shape.d[0] + (o->relu ? n : 0);
+    case BE_POOL: return o->ir->a.pool.max ? 4 * n : 0;
+    case BE_DROPOUT: return be_numel(&g->ops[o->in[0]].shape) * batch;
+    default: return 0;
+    }
+}
+
+void plan_buffers(be_graph *g, const be_options *opt)
+{
+    int n = g->n_ops;
+    int64_t batch = opt->batch > 0 ? opt->batch : 1;
+    g->n_steps = 2 * n;
+    for (int i = 0; i < n; i++) {
+        g->ops[i].fwd_step = i;
+        g->ops[i].bwd_step = n + (n - 1 - i);
+    }
+    /* activations */
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind == BE_XENT) continue;
+        int last = i;
+        for (int c = i + 1; c < n; c++) {
+            const be_op *r = &g->ops[c];
+            for (int j = 0; j < r->n_in; j++) {
+                if (r->in[j] != i) continue;
+                if (c > last) last = c;
+                if (r->kind == BE_XENT) last = r->bwd_step;
+                else if (r->need_grad && reads_input_in_backward(r) && r->bwd_step > last)
+                    last = r->bwd_step;
+            }
+        }
+        if (o->need_grad && reads_output_in_backward(o) && o->bwd_step > last) last = o->bwd_step;
+        o->act = add_buf(g, BE_BUF_ACT, i, 0, i, last, 4 * be_numel(&o->shape) * batch);
+    }
+    /* workspaces */
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind == BE_BN || o->kind == BE_POOL || o->kind == BE_DROPOUT)
+            o->ws = add_buf(g, BE_BUF_WS, i, 0, i, o->need_grad ? o->bwd_step : i,
+                            ws_estimate(g, o, batch));
+    }
+    /* gradients and temporaries */
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (!o->need_grad) continue;
+        int first = o->bwd_step;
+        for (int c = i + 1; c < n; c++)
+            for (int j = 0; j < g->ops[c].n_in; j++)
+                if (g->ops[c].in[j] == i && g->ops[c].need_dsrc[j] && g->ops[c].bwd_step < first)
+                    first = g->ops[c].bwd_step;
+        o->grad = add_buf(g, BE_BUF_GRAD, i, 0, first, o->bwd_step, 4 * be_numel(&o->shape) * batch);
+    }
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        for (int j = 0; j < o->n_in; j++)
+            if (o->need_dsrc[j] && !o->first_writer[j])
+                o->tmp[j] = add_buf(g, BE_BUF_TMP, i, j, o->bwd_step, o->bwd_step,
+                                    4 * be_numel(&g->ops[o->in[j]].shape) * batch);
+    }
+    /* in-place activations: the input is read by nothing else and its producer's backward
+     * does not read its own output */
+    if (!opt->fuse) return;
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind != BE_ACT) continue;
+        int t = o->in[0];
+        const be_op *p = &g->ops[t];
+        if (be_consumers(g, t, NULL, 0) != 1 || t == g->logits || i == g->logits) continue;
+        if (p->kind == BE_ACT || p->kind == BE_RESHAPE || p->kind == BE_ADD || p->kind == BE_INPUT)
+            continue;
+        o->inplace = 1;
+        g->bufs[o->act].alias = p->act;
+        if (o->need_dsrc[0] && p->grad >= 0) g->bufs[p->grad].alias = o->grad;
+    }
+}
+
+/* Union the live ranges of alias chains into their roots, like create() does. */
+static int64_t plan_arena(const be_graph *g, int64_t *sum)
+{
+    int n = g->n_bufs;
+    hsi_buf *b = calloc((size_t)n + 1, sizeof *b);
+    size_t *off = calloc((size_t)n + 1, sizeof *off);
+    int *alias = calloc((size_t)n + 1, sizeof *alias);
+    if (!b || !off || !alias) abort();
+    *sum = 0;
+    for (int i = 0; i < n; i++) {
+        b[i] = (hsi_buf){(size_t)g->bufs[i].plain_bytes, g->bufs[i].first, g->bufs[i].last};
+        alias[i] = g->bufs[i].alias;
+        *sum += g->bufs[i].plain_bytes;
+    }
+    /* reshapes in plain layouts are views */
+    for (int i = 0; i < g->n_ops; i++) {
+        const be_op *o = &g->ops[i];
+        if (o->kind != BE_RESHAPE) continue;
+        alias[o->act] = g->ops[o->in[0]].act;
+        if (o->need_dsrc[0] && o->first_writer[0]) alias[g->ops[o->in[0]].grad] = o->grad;
+    }
+    size_t total = hsi_arena_plan_aliased(n, b, alias, 64, off);
+    free(b);
+    free(off);
+    free(alias);
+    return (int64_t)total;
+}
+
+void be_memory_report(const be_program *bp, be_memory *m)
+{
+    const ir_program *p = bp->ir;
+    *m = (be_memory){0};
+    for (int i = 0; i < p->n_params; i++) {
+        const ir_param *q = &p->params[i];
+        m->params += 4 * q->numel;
+        if (q->trainable && !q->freeze) {
+            m->grads += 4 * q->numel;
+            m->opt_state_sgd += 4 * q->numel;
+            m->opt_state_adam += 8 * q->numel;
+        }
+    }
+    for (int d = 0; d < bp->n_graphs; d++) {
+        int64_t sum, arena = plan_arena(&bp->graphs[d], &sum);
+        if (arena > m->arena) m->arena = arena;   /* domains run one after another: one arena */
+        m->act_sum += sum;
+    }
+}
+
+static void print_bytes(FILE *f, const char *what, int64_t b)
+{
+    fprintf(f, "  %-34s %12lld bytes  (%.2f MiB)\n", what, (long long)b, (double)b / 1048576.0);
+}
+
+void be_print_memory(FILE *f, const be_program *bp)
+{
+    be_memory m;
+    be_memory_report(bp, &m);
+    fprintf(f, "memory at batch %d (plain layouts; oneDNN's blocked layouts may pad channels):\n",
+            bp->opt.batch);
+    print_bytes(f, "parameters", m.params);
+    print_bytes(f, "gradients", m.grads);
+    print_bytes(f, "optimizer state (SGD/RMSProp)", m.opt_state_sgd);
+    print_bytes(f, "optimizer state (Adam/AdamW)", m.opt_state_adam);
+    print_bytes(f, "activations+gradients, summed", m.act_sum);
+    print_bytes(f, "activation arena (liveness)", m.arena);
+    if (m.arena > 0)
+        fprintf(f, "  arena / sum = %.3f\n", (double)m.arena / (double)(m.act_sum ? m.act_sum : 1));
+}

@@ -1,0 +1,66 @@
+/* data_internal.h — what the readers of runtime/data share: a view of an n-d array as it lies
+ * in a file buffer (element type, byte order, strides), converted once into hsi_cube,
+ * hsi_labels or hsi_array by raw.c. Private to libhsirt; not installed. */
+#ifndef HSI_DATA_INTERNAL_H
+#define HSI_DATA_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsi_data.h"
+
+/* Element types as they appear in files. */
+typedef enum data_type {
+    DATA_I8, DATA_U8, DATA_I16, DATA_U16, DATA_I32, DATA_U32, DATA_I64, DATA_U64,
+    DATA_F32, DATA_F64, DATA_BOOL
+} data_type;
+
+/* An n-d array in memory: element (i0, i1, ...) lies at data + elem * sum(ik * stride[k]).
+ * Axes are logical: (rows, cols, bands) for a cube, (rows, cols) for a gt. */
+typedef struct data_raw {
+    int ndim;
+    int64_t dims[8];
+    int64_t stride[8];     /* in elements */
+    data_type type;
+    int swap;              /* 1: bytes are in the other endianness than this machine's */
+    const void *data;
+    void *owner;           /* what holds data: freed by release(owner) (data_raw_release) */
+    void (*release)(void *owner);
+} data_raw;
+
+/* Writes a message into err (NUL-terminated, truncated to errlen); returns -1. */
+int data_err(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+size_t data_type_size(data_type t);
+const char *data_type_name(data_type t);
+/* Sets C-order (last axis fastest) or Fortran-order strides from dims. */
+void data_raw_strides(data_raw *r, int fortran);
+/* "83 x 86 x 204" into buf. */
+const char *data_shape_str(const int64_t *dims, int ndim, char *buf, size_t n);
+
+/* what names the origin in messages, e.g. "x.mat: variable 'gt'". */
+int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *err, size_t errlen);
+int data_raw_to_labels(const data_raw *r, const char *what, hsi_labels *out, char *err, size_t errlen);
+int data_raw_to_array(const data_raw *r, const char *what, hsi_dtype want, hsi_array *out,
+                      char *err, size_t errlen);
+
+void data_raw_release(data_raw *r);
+
+/* Readers: fill *r; the caller calls data_raw_release(r). what gets the origin for messages.
+ * rank: the wanted rank (2 gt, 3 cube) for the .mat auto-pick and its message; 0 = any. */
+int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char *what,
+                  size_t whatlen, char *err, size_t errlen);
+int data_envi_load(const char *path, data_raw *r, char *err, size_t errlen);
+int data_npy_load(const char *path, data_raw *r, char *err, size_t errlen);
+
+/* Whole-file read (malloc'd, *len bytes, NUL appended). */
+int data_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen);
+/* Atomic write: path.tmp.<pid> then rename. */
+int data_write_atomic(const char *path, const void *a, size_t na, const void *b, size_t nb,
+                      char *err, size_t errlen);
+
+#endif /* HSI_DATA_INTERNAL_H */

@@ -1,0 +1,310 @@
+/* fetch.c — the data folder: makes sure a registered dataset's files are present and verified
+ * (size + SHA-256, cached in a <file>.sha256 sidecar keyed by size and mtime), copying them from
+ * a local mirror or downloading them with libcurl into a temporary file that is verified, then
+ * renamed. Also loads a scene (cube + gt) and checks their shapes. It never deletes a user's
+ * file: a present file with the wrong hash is an error, not a re-download. */
+#define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data_internal.h"
+
+const char *hsi_data_dir(const hsi_fetch_opts *opts)
+{
+    if (opts && opts->data_dir && *opts->data_dir)
+        return opts->data_dir;
+    const char *e = getenv("HSICC_DATA");
+    return e && *e ? e : "./data";
+}
+
+static const char *mirror_dir(const hsi_fetch_opts *opts)
+{
+    if (opts && opts->mirror && *opts->mirror)
+        return opts->mirror;
+    const char *e = getenv("HSICC_DATA_MIRROR");
+    return e && *e ? e : NULL;
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir, char *err, size_t errlen)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == 0) {
+            char c = *s;
+            *s = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return data_err(err, errlen, "%s: cannot create folder: %s", p, strerror(errno));
+            *s = c;
+            if (!c)
+                return 0;
+        }
+    }
+}
+
+/* ---- verification -------------------------------------------------------------------------- */
+
+static void sidecar_path(const char *path, char *out, size_t n)
+{
+    snprintf(out, n, "%s.sha256", path);
+}
+
+/* 1 if the sidecar records exactly this size, mtime and hash. */
+static int sidecar_ok(const char *path, const struct stat *st, const char *sha)
+{
+    char sp[4200], line[256], hex[65];
+    long long size, sec, nsec;
+    sidecar_path(path, sp, sizeof sp);
+    FILE *f = fopen(sp, "r");
+    if (!f)
+        return 0;
+    int ok = fgets(line, sizeof line, f) != NULL
+             && sscanf(line, "%64s %lld %lld %lld", hex, &size, &sec, &nsec) == 4
+             && strcmp(hex, sha) == 0 && size == (long long)st->st_size
+             && sec == (long long)st->st_mtim.tv_sec && nsec == (long long)st->st_mtim.tv_nsec;
+    fclose(f);
+    return ok;
+}
+
+static void sidecar_write(const char *path, const char *sha)
+{
+    struct stat st;
+    char sp[4200], line[256];
+    if (stat(path, &st) != 0)
+        return;
+    sidecar_path(path, sp, sizeof sp);
+    int n = snprintf(line, sizeof line, "%s %lld %lld %lld\n", sha, (long long)st.st_size,
+                     (long long)st.st_mtim.tv_sec, (long long)st.st_mtim.tv_nsec);
+    char dummy[8];
+    data_write_atomic(sp, line, (size_t)n, NULL, 0, dummy, sizeof dummy);  /* a cache: best effort */
+}
+
+/* Checks path against f (size, then hash). shown names the file in messages (the mirror file
+ * for a copy, the final path otherwise). use_cache: trust a matching sidecar. */
+static int verify(const char *path, const char *shown, const hsi_dataset_file *f, int use_cache,
+                  char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return data_err(err, errlen, "%s: %s", shown, strerror(errno));
+    if (!f->sha256) {
+        if (f->size >= 0 && (int64_t)st.st_size != f->size)
+            return data_err(err, errlen, "%s: size %lld bytes, expected %lld", shown,
+                            (long long)st.st_size, (long long)f->size);
+        return 0;
+    }
+    if (use_cache && sidecar_ok(path, &st, f->sha256))
+        return 0;
+    char hex[65];
+    if (hsi_sha256_file(path, hex, err, errlen) != 0)
+        return -1;
+    if (strcmp(hex, f->sha256) != 0)
+        return data_err(err, errlen, "%s: SHA-256 mismatch: expected %s, actual %s (size %lld "
+                        "bytes, expected %lld)", shown, f->sha256, hex, (long long)st.st_size,
+                        (long long)f->size);
+    if (use_cache)
+        sidecar_write(path, f->sha256);
+    return 0;
+}
+
+/* ---- getting a file ------------------------------------------------------------------------ */
+
+static int copy_file(const char *from, const char *to, char *err, size_t errlen)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return data_err(err, errlen, "%s: cannot open: %s", from, strerror(errno));
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return data_err(err, errlen, "%s: cannot create: %s", to, strerror(errno));
+    }
+    char buf[1 << 16];
+    size_t n;
+    int ok = 1;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    fclose(in);
+    ok = (fclose(out) == 0) && ok;
+    if (!ok) {
+        remove(to);
+        return data_err(err, errlen, "copying %s to %s failed: %s", from, to, strerror(errno));
+    }
+    return 0;
+}
+
+static int download(const char *url, const char *to, int verbose, char *err, size_t errlen)
+{
+    static int curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+            return data_err(err, errlen, "libcurl initialisation failed");
+        curl_ready = 1;
+    }
+    FILE *out = fopen(to, "wb");
+    if (!out)
+        return data_err(err, errlen, "%s: cannot create: %s", to, strerror(errno));
+    CURL *h = curl_easy_init();
+    if (!h) {
+        fclose(out);
+        remove(to);
+        return data_err(err, errlen, "libcurl: cannot create a handle");
+    }
+    char cerr[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, verbose ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "hsicc-fetch/0.1");
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    int ok = (fclose(out) == 0) && rc == CURLE_OK;
+    if (!ok) {
+        remove(to);
+        return data_err(err, errlen, "%s: download failed: %s", url,
+                        cerr[0] ? cerr : curl_easy_strerror(rc));
+    }
+    return 0;
+}
+
+static int ensure_file(const hsi_dataset *ds, const hsi_dataset_file *f, const hsi_fetch_opts *o,
+                       char *err, size_t errlen)
+{
+    const char *dir = hsi_data_dir(o), *mirror = mirror_dir(o);
+    int verbose = o && o->verbose;
+    char folder[4096], path[4400], tmp[4500], src[4400];
+    snprintf(folder, sizeof folder, "%s/%s", dir, ds->folder);
+    snprintf(path, sizeof path, "%s/%s", folder, f->file);
+    if (is_file(path))
+        return verify(path, path, f, 1, err, errlen);
+
+    const char *from = NULL;
+    if (mirror) {
+        snprintf(src, sizeof src, "%s/%s/%s", mirror, ds->folder, f->file);
+        if (!is_file(src))
+            snprintf(src, sizeof src, "%s/%s", mirror, f->file);
+        if (is_file(src))
+            from = src;
+    }
+    int can_download = o && o->download && f->n_urls > 0;
+    if (!from && !can_download) {
+        char where[4200] = "";
+        if (mirror)
+            snprintf(where, sizeof where, "; the mirror %s has no %s/%s or %s either", mirror,
+                     ds->folder, f->file, f->file);
+        return data_err(err, errlen, "dataset '%s' not found in %s (%s)%s; fetch it with: "
+                        "hsi-fetch %s  (or set HSICC_DATA_MIRROR / --from DIR)", ds->name,
+                        folder, f->file, where, ds->name);
+    }
+    if (make_dirs(folder, err, errlen) != 0)
+        return -1;
+    snprintf(tmp, sizeof tmp, "%s.part.%ld", path, (long)getpid());
+    if (from) {
+        if (verbose)
+            fprintf(stderr, "hsi-fetch: %s: copying %s\n", ds->name, from);
+        if (copy_file(from, tmp, err, errlen) != 0)
+            return -1;
+        if (verify(tmp, from, f, 0, err, errlen) != 0) {
+            remove(tmp);
+            return -1;
+        }
+    } else {
+        int got = 0;
+        char last[1024] = "";
+        for (int u = 0; u < f->n_urls && !got; u++) {
+            if (verbose)
+                fprintf(stderr, "hsi-fetch: %s: downloading %s\n", ds->name, f->urls[u]);
+            if (download(f->urls[u], tmp, verbose, last, sizeof last) == 0
+                && verify(tmp, f->urls[u], f, 0, last, sizeof last) == 0)
+                got = 1;
+            else
+                remove(tmp);
+        }
+        if (!got)
+            return data_err(err, errlen, "dataset '%s': could not get %s: %s (copy the file into "
+                            "%s, or set HSICC_DATA_MIRROR / --from DIR)", ds->name, f->file, last,
+                            folder);
+    }
+    if (rename(tmp, path) != 0) {
+        data_err(err, errlen, "%s: rename from %s failed: %s", path, tmp, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    if (f->sha256)
+        sidecar_write(path, f->sha256);
+    if (verbose)
+        fprintf(stderr, "hsi-fetch: %s: %s verified\n", ds->name, path);
+    return 0;
+}
+
+int hsi_dataset_ensure(const hsi_dataset *ds, const hsi_fetch_opts *opts, char *err, size_t errlen)
+{
+    if (ensure_file(ds, &ds->cube, opts, err, errlen) != 0)
+        return -1;
+    return ensure_file(ds, &ds->gt, opts, err, errlen);
+}
+
+/* ---- scenes -------------------------------------------------------------------------------- */
+
+int hsi_scene_read(const char *cube_path, const char *cube_var, const char *gt_path,
+                   const char *gt_var, hsi_scene *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (hsi_cube_read(cube_path, cube_var, &out->cube, err, errlen) != 0)
+        return -1;
+    if (hsi_labels_read(gt_path, gt_var, &out->gt, err, errlen) != 0) {
+        hsi_scene_free(out);
+        return -1;
+    }
+    if (out->cube.h != out->gt.h || out->cube.w != out->gt.w) {
+        data_err(err, errlen, "shape mismatch: cube %s is %d x %d x %d but gt %s is %d x %d",
+                 cube_path, out->cube.h, out->cube.w, out->cube.bands, gt_path, out->gt.h,
+                 out->gt.w);
+        hsi_scene_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene *out,
+                   char *err, size_t errlen)
+{
+    char cp[4400], gp[4400];
+    memset(out, 0, sizeof *out);
+    if (hsi_dataset_ensure(ds, opts, err, errlen) != 0)
+        return -1;
+    snprintf(cp, sizeof cp, "%s/%s/%s", hsi_data_dir(opts), ds->folder, ds->cube.file);
+    snprintf(gp, sizeof gp, "%s/%s/%s", hsi_data_dir(opts), ds->folder, ds->gt.file);
+    if (hsi_scene_read(cp, ds->cube.var, gp, ds->gt.var, out, err, errlen) != 0)
+        return -1;
+    const char *bad = NULL;
+    if (ds->bands > 0 && out->cube.bands != ds->bands)
+        bad = "band count";
+    else if (ds->h > 0 && (out->cube.h != ds->h || out->cube.w != ds->w))
+        bad = "shape";
+    if (bad) {
+        data_err(err, errlen, "dataset '%s': %s has %s %d x %d x %d, the registry says %d x %d x %d",
+                 ds->name, cp, bad, out->cube.h, out->cube.w, out->cube.bands, ds->h, ds->w,
+                 ds->bands);
+        hsi_scene_free(out);
+        return -1;
+    }
+    out->ds = ds;
+    return 0;
+}

@@ -1,0 +1,157 @@
+/* mat.c — MATLAB .mat reader (v5, compressed or not, and v7.3/HDF5) through matio: finds the
+ * variable (by name, or the only 2-D/3-D numeric one), checks it is a real numeric array and
+ * hands it to raw.c as a column-major view. It does not read cells, structs, sparse or complex
+ * arrays, and never lets matio print. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <matio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data_internal.h"
+
+static void quiet_log(int level, char *message)
+{
+    (void)level;
+    (void)message;
+}
+
+static int numeric_class(enum matio_classes c)
+{
+    return c >= MAT_C_DOUBLE && c <= MAT_C_UINT64;
+}
+
+static int map_type(enum matio_types t, data_type *out)
+{
+    switch (t) {
+    case MAT_T_INT8: *out = DATA_I8; return 0;
+    case MAT_T_UINT8: *out = DATA_U8; return 0;
+    case MAT_T_INT16: *out = DATA_I16; return 0;
+    case MAT_T_UINT16: *out = DATA_U16; return 0;
+    case MAT_T_INT32: *out = DATA_I32; return 0;
+    case MAT_T_UINT32: *out = DATA_U32; return 0;
+    case MAT_T_INT64: *out = DATA_I64; return 0;
+    case MAT_T_UINT64: *out = DATA_U64; return 0;
+    case MAT_T_SINGLE: *out = DATA_F32; return 0;
+    case MAT_T_DOUBLE: *out = DATA_F64; return 0;
+    default: return -1;
+    }
+}
+
+/* "'a' (double 3 x 4), 'b' (struct)" — every variable in the file, for messages. */
+static void list_vars(const char *path, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
+    if (!mat)
+        return;
+    matvar_t *v;
+    while ((v = Mat_VarReadNextInfo(mat)) != NULL && used < n) {
+        int64_t dims[8];
+        char sh[96];
+        int rank = v->rank < 8 ? v->rank : 8;
+        for (int k = 0; k < rank; k++)
+            dims[k] = (int64_t)v->dims[k];
+        const char *cls = numeric_class(v->class_type)
+                              ? (v->isComplex ? "complex" : "numeric")
+                              : v->class_type == MAT_C_STRUCT ? "struct"
+                              : v->class_type == MAT_C_CELL   ? "cell"
+                              : v->class_type == MAT_C_CHAR   ? "char"
+                              : v->class_type == MAT_C_SPARSE ? "sparse"
+                                                              : "other";
+        used += (size_t)snprintf(buf + used, n - used, "%s'%s' (%s %s)", used ? ", " : "",
+                                 v->name ? v->name : "?", cls,
+                                 data_shape_str(dims, rank, sh, sizeof sh));
+        Mat_VarFree(v);
+    }
+    Mat_Close(mat);
+    if (!buf[0])
+        snprintf(buf, n, "none");
+}
+
+/* The only real numeric variable of rank `rank` (0: of rank 2 or 3) that is not a scalar or a
+ * vector (rows and cols > 1), copied into name. */
+static int pick_var(mat_t *mat, const char *path, int rank, char *name, size_t n, char *err,
+                    size_t errlen)
+{
+    int found = 0;
+    matvar_t *v;
+    name[0] = 0;
+    while ((v = Mat_VarReadNextInfo(mat)) != NULL) {
+        int r = v->rank;
+        if (numeric_class(v->class_type) && !v->isComplex && (r == 2 || r == 3) && v->name
+            && (rank == 0 || r == rank) && v->dims[0] > 1 && v->dims[1] > 1) {
+            found++;
+            snprintf(name, n, "%s", v->name);
+        }
+        Mat_VarFree(v);
+    }
+    if (found == 1)
+        return 0;
+    char vars[1024];
+    list_vars(path, vars, sizeof vars);
+    if (found == 0)
+        return data_err(err, errlen, "%s: no %s numeric variable in the file (variables: %s)",
+                        path, rank == 3 ? "3-D" : rank == 2 ? "2-D" : "2-D or 3-D", vars);
+    return data_err(err, errlen,
+                    "%s: %d candidate variables, name one (variables: %s)", path, found, vars);
+}
+
+static void release_var(void *owner)
+{
+    Mat_VarFree(owner);
+}
+
+int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char *what,
+                  size_t whatlen, char *err, size_t errlen)
+{
+    static int log_set;
+    struct stat st;
+    memset(r, 0, sizeof *r);
+    if (!log_set) {
+        Mat_LogInitFunc("hsirt", quiet_log);
+        log_set = 1;
+    }
+    if (stat(path, &st) != 0)
+        return data_err(err, errlen, "%s: %s", path, strerror(errno));
+    mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
+    if (!mat)
+        return data_err(err, errlen, "%s: not a MATLAB MAT file (v5 or v7.3)", path);
+    char name[256];
+    if (var && var[0]) {
+        snprintf(name, sizeof name, "%s", var);
+    } else if (pick_var(mat, path, rank, name, sizeof name, err, errlen) != 0) {
+        Mat_Close(mat);
+        return -1;
+    }
+    snprintf(what, whatlen, "%s: variable '%s'", path, name);
+    matvar_t *v = Mat_VarRead(mat, name);
+    Mat_Close(mat);
+    if (!v) {
+        char vars[1024];
+        list_vars(path, vars, sizeof vars);
+        return data_err(err, errlen, "%s: no variable '%s' (variables: %s)", path, name, vars);
+    }
+    data_type t;
+    if (!numeric_class(v->class_type) || v->isComplex || map_type(v->data_type, &t) != 0
+        || !v->data) {
+        Mat_VarFree(v);
+        return data_err(err, errlen, "%s: not a real numeric array", what);
+    }
+    if (v->rank < 1 || v->rank > 8) {
+        Mat_VarFree(v);
+        return data_err(err, errlen, "%s: unsupported rank %d", what, v->rank);
+    }
+    r->ndim = v->rank;
+    for (int k = 0; k < v->rank; k++)
+        r->dims[k] = (int64_t)v->dims[k];
+    data_raw_strides(r, 1);
+    r->type = t;
+    r->data = v->data;
+    r->owner = v;
+    r->release = release_var;
+    return 0;
+}

@@ -1,0 +1,400 @@
+/* raw.c — the common end of every reader: converts an n-d array as it lies in a file buffer
+ * (any element type, byte order and strides) into a band-major hsi_cube, a row-major
+ * hsi_labels or a C-order hsi_array; picks the reader from the file name; small file helpers.
+ * It does not parse any format itself (mat.c, envi.c, npy.c do). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data_internal.h"
+
+int data_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+size_t data_type_size(data_type t)
+{
+    static const size_t size[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8, 1};
+    return size[t];
+}
+
+const char *data_type_name(data_type t)
+{
+    static const char *name[] = {"int8", "uint8", "int16", "uint16", "int32", "uint32",
+                                 "int64", "uint64", "single", "double", "logical"};
+    return name[t];
+}
+
+void data_raw_strides(data_raw *r, int fortran)
+{
+    int64_t s = 1;
+    for (int k = 0; k < r->ndim; k++) {
+        int a = fortran ? k : r->ndim - 1 - k;
+        r->stride[a] = s;
+        s *= r->dims[a];
+    }
+}
+
+const char *data_shape_str(const int64_t *dims, int ndim, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int k = 0; k < ndim && used < n; k++)
+        used += (size_t)snprintf(buf + used, n - used, k ? " x %lld" : "%lld", (long long)dims[k]);
+    if (ndim == 0)
+        snprintf(buf, n, "scalar");
+    return buf;
+}
+
+void data_raw_release(data_raw *r)
+{
+    if (r->release && r->owner)
+        r->release(r->owner);
+    r->owner = NULL;
+    r->release = NULL;
+    r->data = NULL;
+}
+
+/* ---- element access ------------------------------------------------------------------------ */
+
+static void swap_bytes(uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        uint8_t t = b[i];
+        b[i] = b[n - 1 - i];
+        b[n - 1 - i] = t;
+    }
+}
+
+/* Element at element offset off, as double (64-bit integers beyond 2^53 lose low bits). */
+static double raw_get(const data_raw *r, int64_t off)
+{
+    size_t es = data_type_size(r->type);
+    uint8_t b[8];
+    memcpy(b, (const uint8_t *)r->data + (size_t)off * es, es);
+    if (r->swap)
+        swap_bytes(b, es);
+    union { int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32; uint32_t u32;
+            int64_t i64; uint64_t u64; float f; double d; } v;
+    memcpy(&v, b, es);
+    switch (r->type) {
+    case DATA_I8: return v.i8;
+    case DATA_U8: case DATA_BOOL: return v.u8;
+    case DATA_I16: return v.i16;
+    case DATA_U16: return v.u16;
+    case DATA_I32: return v.i32;
+    case DATA_U32: return v.u32;
+    case DATA_I64: return (double)v.i64;
+    case DATA_U64: return (double)v.u64;
+    case DATA_F32: return v.f;
+    case DATA_F64: return v.d;
+    }
+    return 0;
+}
+
+static int64_t numel(const int64_t *dims, int ndim)
+{
+    int64_t n = 1;
+    for (int k = 0; k < ndim; k++)
+        n *= dims[k];
+    return n;
+}
+
+int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *err, size_t errlen)
+{
+    char sh[96];
+    memset(out, 0, sizeof *out);
+    if (r->ndim != 3)
+        return data_err(err, errlen, "%s: a cube must be 3-D (rows x cols x bands), found %s",
+                        what, data_shape_str(r->dims, r->ndim, sh, sizeof sh));
+    if (r->dims[0] < 1 || r->dims[1] < 1 || r->dims[2] < 1 || r->dims[0] > INT32_MAX
+        || r->dims[1] > INT32_MAX || r->dims[2] > INT32_MAX)
+        return data_err(err, errlen, "%s: unusable cube shape %s", what,
+                        data_shape_str(r->dims, 3, sh, sizeof sh));
+    int h = (int)r->dims[0], w = (int)r->dims[1], nb = (int)r->dims[2];
+    float *d = malloc(sizeof *d * (size_t)h * (size_t)w * (size_t)nb);
+    if (!d)
+        return data_err(err, errlen, "%s: out of memory for a %s cube", what,
+                        data_shape_str(r->dims, 3, sh, sizeof sh));
+    /* 64 x 64 tiles per band: reads and writes both stay in cache whatever the source order
+     * (MATLAB files are column-major, so a row of the output is a strided column there). */
+    enum { T = 64 };
+    const int64_t sy = r->stride[0], sx = r->stride[1];
+    for (int b = 0; b < nb; b++) {
+        float *ob = d + (size_t)b * h * w;
+        const int64_t base = b * r->stride[2];
+        for (int y0 = 0; y0 < h; y0 += T)
+            for (int x0 = 0; x0 < w; x0 += T) {
+                int y1 = y0 + T < h ? y0 + T : h, x1 = x0 + T < w ? x0 + T : w;
+                if (r->swap) {
+                    for (int y = y0; y < y1; y++)
+                        for (int x = x0; x < x1; x++)
+                            ob[(size_t)y * w + x] = (float)raw_get(r, base + y * sy + x * sx);
+                    continue;
+                }
+#define TILE(T_)                                                                          \
+    for (int y = y0; y < y1; y++) {                                                       \
+        const T_ *src = (const T_ *)r->data + base + y * sy;                              \
+        for (int x = x0; x < x1; x++)                                                     \
+            ob[(size_t)y * w + x] = (float)src[x * sx];                                   \
+    }                                                                                     \
+    break
+                switch (r->type) {
+                case DATA_I8: TILE(int8_t);
+                case DATA_U8: case DATA_BOOL: TILE(uint8_t);
+                case DATA_I16: TILE(int16_t);
+                case DATA_U16: TILE(uint16_t);
+                case DATA_I32: TILE(int32_t);
+                case DATA_U32: TILE(uint32_t);
+                case DATA_I64: TILE(int64_t);
+                case DATA_U64: TILE(uint64_t);
+                case DATA_F32: TILE(float);
+                case DATA_F64: TILE(double);
+                }
+#undef TILE
+            }
+    }
+    out->h = h;
+    out->w = w;
+    out->bands = nb;
+    out->data = d;
+    return 0;
+}
+
+/* Converts one value to an integer of [lo, hi]; -1 with a message if it is not one. */
+static int to_int(double v, double lo, double hi, const char *what, int64_t idx, int64_t *o,
+                  char *err, size_t errlen)
+{
+    if (!(v == floor(v)) || v < lo || v > hi)
+        return data_err(err, errlen, "%s: element %lld is %g, not an integer in [%g, %g]", what,
+                        (long long)idx, v, lo, hi);
+    *o = (int64_t)v;
+    return 0;
+}
+
+int data_raw_to_labels(const data_raw *r, const char *what, hsi_labels *out, char *err,
+                       size_t errlen)
+{
+    char sh[96];
+    memset(out, 0, sizeof *out);
+    if (r->ndim != 2 && !(r->ndim == 3 && r->dims[2] == 1))   /* ENVI: 1 band */
+        return data_err(err, errlen, "%s: a ground truth must be 2-D (rows x cols), found %s",
+                        what, data_shape_str(r->dims, r->ndim, sh, sizeof sh));
+    if (r->dims[0] < 1 || r->dims[1] < 1 || r->dims[0] > INT32_MAX || r->dims[1] > INT32_MAX)
+        return data_err(err, errlen, "%s: unusable shape %s", what,
+                        data_shape_str(r->dims, 2, sh, sizeof sh));
+    int h = (int)r->dims[0], w = (int)r->dims[1];
+    int32_t *g = malloc(sizeof *g * (size_t)h * (size_t)w);
+    if (!g)
+        return data_err(err, errlen, "%s: out of memory", what);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int64_t v = 0;
+            if (to_int(raw_get(r, y * r->stride[0] + x * r->stride[1]), INT32_MIN, INT32_MAX,
+                       what, (int64_t)y * w + x, &v, err, errlen) != 0) {
+                free(g);
+                return -1;
+            }
+            g[(size_t)y * w + x] = (int32_t)v;
+        }
+    out->h = h;
+    out->w = w;
+    out->gt = g;
+    return 0;
+}
+
+int data_raw_to_array(const data_raw *r, const char *what, hsi_dtype want, hsi_array *out,
+                      char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int64_t n = numel(r->dims, r->ndim);
+    size_t es = want == HSI_DT_F32 ? 4 : want == HSI_DT_I32 ? 4 : 1;
+    void *d = malloc(n ? (size_t)n * es : 1);
+    if (!d)
+        return data_err(err, errlen, "%s: out of memory", what);
+    int64_t idx[8] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = 0;
+        for (int k = 0; k < r->ndim; k++)
+            off += idx[k] * r->stride[k];
+        double v = raw_get(r, off);
+        int64_t iv = 0;
+        if (want == HSI_DT_F32) {
+            ((float *)d)[i] = (float)v;
+        } else if (want == HSI_DT_I32) {
+            if (to_int(v, INT32_MIN, INT32_MAX, what, i, &iv, err, errlen) != 0)
+                goto fail;
+            ((int32_t *)d)[i] = (int32_t)iv;
+        } else {
+            if (to_int(v, INT8_MIN, INT8_MAX, what, i, &iv, err, errlen) != 0)
+                goto fail;
+            ((int8_t *)d)[i] = (int8_t)iv;
+        }
+        for (int k = r->ndim - 1; k >= 0; k--) {
+            if (++idx[k] < r->dims[k])
+                break;
+            idx[k] = 0;
+        }
+    }
+    out->ndim = r->ndim;
+    memcpy(out->dims, r->dims, sizeof out->dims);
+    out->dtype = want;
+    out->data = d;
+    return 0;
+fail:
+    free(d);
+    return -1;
+}
+
+/* ---- format dispatch ----------------------------------------------------------------------- */
+
+static int has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), m = strlen(ext);
+    return n >= m && strcasecmp(path + n - m, ext) == 0;
+}
+
+static int load_any(const char *path, const char *var, int rank, data_raw *r, char *what,
+                    size_t whatlen, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(what, whatlen, "%s", path);
+    if (has_ext(path, ".mat"))
+        return data_mat_load(path, var, rank, r, what, whatlen, err, errlen);
+    if (has_ext(path, ".npy"))
+        return data_npy_load(path, r, err, errlen);
+    return data_envi_load(path, r, err, errlen);
+}
+
+/* Reads path and converts to a cube (rank 3) or labels (rank 2). */
+static int read_as(const char *path, const char *var, int rank, hsi_cube *cube, hsi_labels *lab,
+                   char *err, size_t errlen)
+{
+    data_raw r;
+    char what[1024];
+    if (load_any(path, var, rank, &r, what, sizeof what, err, errlen) != 0)
+        return -1;
+    int rc = rank == 3 ? data_raw_to_cube(&r, what, cube, err, errlen)
+                       : data_raw_to_labels(&r, what, lab, err, errlen);
+    data_raw_release(&r);
+    return rc;
+}
+
+int hsi_cube_read(const char *path, const char *var, hsi_cube *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return read_as(path, var, 3, out, NULL, err, errlen);
+}
+
+int hsi_labels_read(const char *path, const char *var, hsi_labels *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return read_as(path, var, 2, NULL, out, err, errlen);
+}
+
+int hsi_npy_read(const char *path, hsi_dtype want, hsi_array *out, char *err, size_t errlen)
+{
+    data_raw r;
+    memset(out, 0, sizeof *out);
+    if (data_npy_load(path, &r, err, errlen) != 0)
+        return -1;
+    int rc = data_raw_to_array(&r, path, want, out, err, errlen);
+    data_raw_release(&r);
+    return rc;
+}
+
+void hsi_cube_free(hsi_cube *c)
+{
+    free(c->data);
+    memset(c, 0, sizeof *c);
+}
+
+void hsi_labels_free(hsi_labels *l)
+{
+    free(l->gt);
+    memset(l, 0, sizeof *l);
+}
+
+void hsi_scene_free(hsi_scene *s)
+{
+    hsi_cube_free(&s->cube);
+    hsi_labels_free(&s->gt);
+    s->ds = NULL;
+}
+
+void hsi_array_free(hsi_array *a)
+{
+    free(a->data);
+    memset(a, 0, sizeof *a);
+}
+
+/* ---- files --------------------------------------------------------------------------------- */
+
+int data_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return data_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return data_err(err, errlen, "%s: not a regular file", path);
+    }
+    char *b = malloc((size_t)st.st_size + 1);
+    if (!b) {
+        fclose(f);
+        return data_err(err, errlen, "%s: out of memory (%lld bytes)", path, (long long)st.st_size);
+    }
+    size_t n = fread(b, 1, (size_t)st.st_size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || n != (size_t)st.st_size) {
+        free(b);
+        return data_err(err, errlen, "%s: read error", path);
+    }
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int data_write_atomic(const char *path, const void *a, size_t na, const void *b, size_t nb,
+                      char *err, size_t errlen)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return data_err(err, errlen, "%s: out of memory", path);
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        data_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    int ok = fwrite(a, 1, na, f) == na && (!nb || fwrite(b, 1, nb, f) == nb);
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        data_err(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        remove(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}

@@ -1,0 +1,121 @@
+/* evaluate.c — batched inference of a compiled net over a pixel list or a whole scene: patches,
+ * forward in inference mode, argmax, cross-entropy and the confusion matrix; and the result
+ * files of one domain (metrics, confusion.csv, maps). Batches are at most the model's batch
+ * size, the last one partial. It never trains and never reads a split (the caller picks pixels).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsi_eval.h"
+#include "hsi_trainer.h"
+#include "train/trainer_internal.h"
+
+double hsi_xent_row(const float *z, int k, int y)
+{
+    double mx = z[0], s = 0;
+    for (int c = 1; c < k; c++) mx = z[c] > mx ? z[c] : mx;
+    for (int c = 0; c < k; c++) s += exp((double)z[c] - mx);
+    return log(s) + mx - (double)z[y];
+}
+
+int hsi_evaluate(const hsi_netdesc *net, hsi_model *m, int domain, int batch, hsi_eval_req *r,
+                 char *err, size_t errlen)
+{
+    int32_t *all = NULL;
+    const int32_t *index = r->index;
+    if (!index) {
+        all = malloc(sizeof *all * (size_t)(r->n ? r->n : 1));
+        if (!all) return tr_fail(err, errlen, "out of memory");
+        for (int64_t i = 0; i < r->n; i++) all[i] = (int32_t)i;
+        index = all;
+    }
+    hsi_evaliter it;
+    if (hsi_evaliter_init(&it, r->cube, r->labels, index, r->n, batch, r->patch, r->pad, err,
+                          errlen)) {
+        free(all);
+        return -1;
+    }
+    r->loss_sum = 0;
+    r->n_labelled = r->correct = 0;
+    int64_t done = 0;
+    const hsi_batch *b;
+    while ((b = hsi_evaliter_next(&it))) {
+        net->forward(m, domain, b->x, b->n, 0, 0);
+        const float *z = net->logits(m, domain);
+        for (int i = 0; i < b->n; i++) {
+            const float *zi = z + (int64_t)i * r->k;
+            int best = 0;
+            for (int c = 1; c < r->k; c++)
+                if (zi[c] > zi[best]) best = c;
+            if (r->pred) r->pred[done + i] = best;
+            int32_t y = r->labels ? b->y[i] : -1;
+            if (y < 0 || y >= r->k) continue;
+            r->n_labelled++;
+            r->correct += best == y;
+            r->loss_sum += hsi_xent_row(zi, r->k, y);
+            if (r->cm) r->cm[(int64_t)y * r->k + best]++;
+        }
+        done += b->n;
+    }
+    hsi_evaliter_free(&it);
+    free(all);
+    return 0;
+}
+
+/* ---- result files of one domain ------------------------------------------------------------- */
+
+int tr_confusion_csv(const char *path, const hsi_metrics *mt, const char *const *names, char *err,
+                     size_t errlen)
+{
+    hsi_atomic_file af;
+    if (hsi_atomic_open(&af, path, err, errlen)) return -1;
+    fprintf(af.fp, "true\\predicted");
+    for (int p = 0; p < mt->k; p++) fprintf(af.fp, ",%s", names[p]);
+    fprintf(af.fp, "\n");
+    for (int t = 0; t < mt->k; t++) {
+        fprintf(af.fp, "%s", names[t]);
+        for (int p = 0; p < mt->k; p++) fprintf(af.fp, ",%lld", (long long)mt->cm[t * mt->k + p]);
+        fprintf(af.fp, "\n");
+    }
+    return hsi_atomic_commit(&af, err, errlen);
+}
+
+int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, int batch, const hsi_tr_data *D, int d,
+                    hsi_metrics *out, char *err, size_t errlen)
+{
+    const hsi_tr_domain *dm = &D->d[d];
+    int64_t *cm = calloc((size_t)dm->k * (size_t)dm->k, sizeof *cm);
+    if (!cm) return tr_fail(err, errlen, "out of memory");
+    hsi_eval_req r = {&dm->cube, dm->y, dm->test, dm->n_test, D->patch, D->pad, dm->k, NULL, cm,
+                      0, 0, 0};
+    int rc = hsi_evaluate(net, m, d, batch, &r, err, errlen);
+    if (rc == 0 && hsi_metrics_compute(cm, dm->k, out)) rc = tr_fail(err, errlen, "out of memory");
+    free(cm);
+    return rc;
+}
+
+int tr_scene_predict(const hsi_netdesc *net, hsi_model *m, int batch, const hsi_tr_data *D, int d,
+                     int32_t *pred, char *err, size_t errlen)
+{
+    const hsi_tr_domain *dm = &D->d[d];
+    hsi_eval_req r = {&dm->cube, NULL, NULL, (int64_t)dm->h * dm->w, D->patch, D->pad, dm->k, pred,
+                      NULL, 0, 0, 0};
+    return hsi_evaluate(net, m, d, batch, &r, err, errlen);
+}
+
+int tr_write_maps(const char *dir, const hsi_tr_domain *dm, const int32_t *pred, int test_only,
+                  char *err, size_t errlen)
+{
+    hsi_map_style st = {0, dm->palette, dm->class_names, NULL};
+    size_t n = (size_t)dm->h * (size_t)dm->w;
+    uint8_t *test = NULL;
+    if (test_only) {
+        if (!(test = malloc(n))) return tr_fail(err, errlen, "out of memory");
+        for (size_t i = 0; i < n; i++) test[i] = dm->split.mask[i] == HSI_MASK_TEST;
+    }
+    int rc = hsi_maps_write(dir, dm->y, pred, test, dm->h, dm->w, dm->k, &st, err, errlen);
+    free(test);
+    return rc;
+}

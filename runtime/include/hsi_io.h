@@ -1,0 +1,235 @@
+/* hsi_io.h — output files of libhsirt: atomic writes, JSON, safetensors, PNG, CSV log, progress.
+ *
+ * Error convention: functions that can fail return 0 on success and -1 on failure, with one
+ * message in err[errlen] that starts with the file it concerns ("run/weights.safetensors: ...").
+ * Nothing here calls exit() or prints, except the progress reporter (its job).
+ * The run-folder files written with these functions are described in runtime/io/OUTPUTS.md.
+ */
+#ifndef HSI_IO_H
+#define HSI_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hsi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- atomic.c: files appear whole or not at all ------------------------------------------- */
+
+/* Creates path and every missing parent directory (mode 0777 & umask). Existing dirs are fine. */
+int hsi_mkdirs(const char *path, char *err, size_t errlen);
+
+/* Writes n bytes to path atomically: temp file in the same directory, fflush, fsync, rename.
+ * On failure the temp file is removed and an existing file at path is left untouched. */
+int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, size_t errlen);
+
+/* Streaming variant: open, write through fp (any stdio call), then commit or abort.
+ *   hsi_atomic_file af;
+ *   if (hsi_atomic_open(&af, path, err, errlen)) return -1;
+ *   fprintf(af.fp, ...);
+ *   return hsi_atomic_commit(&af, err, errlen);   // checks ferror, fsyncs, renames; aborts on error
+ * After commit (success or not) or abort, af holds nothing and needs no other call. */
+typedef struct hsi_atomic_file {
+    FILE *fp;      /* the temp file; write through it */
+    char *path;    /* final name (owned copy) */
+    char *tmp;     /* temp name "<path>.tmp.XXXXXX" in the same directory (owned) */
+} hsi_atomic_file;
+
+int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t errlen);
+int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen);
+void hsi_atomic_abort(hsi_atomic_file *af);   /* closes and removes the temp file */
+
+/* ---- json.c: writer -------------------------------------------------------------------------
+ * Builds a JSON text in memory. Objects put one member per line; arrays stay on one line unless
+ * they hold containers (so a confusion matrix prints one row per line). Floats are written with
+ * "%.9g" (float) or "%.17g" (double), which round-trip exactly; NaN and +-inf are written as null.
+ * Misuse (a value without a key in an object, unbalanced end) is caught by assert in debug builds;
+ * allocation failure is sticky and reported by hsi_json_write_file. */
+typedef struct hsi_json {
+    char *buf;            /* NUL-terminated text so far */
+    size_t len, cap;
+    int depth;            /* open containers */
+    int oom;              /* 1 after an allocation failure */
+    struct {
+        char kind;        /* '{' or '[' */
+        int count;        /* members/elements written so far */
+        int multiline;    /* this array has put an element on its own line */
+    } stack[32];
+    int after_key;        /* a key was written; the next value completes the member */
+} hsi_json;
+
+void hsi_json_init(hsi_json *j);
+void hsi_json_free(hsi_json *j);
+void hsi_json_begin_object(hsi_json *j);
+void hsi_json_end_object(hsi_json *j);
+void hsi_json_begin_array(hsi_json *j);
+void hsi_json_end_array(hsi_json *j);
+void hsi_json_key(hsi_json *j, const char *key);     /* inside an object, before each value */
+void hsi_json_string(hsi_json *j, const char *s);     /* NULL writes null */
+void hsi_json_double(hsi_json *j, double v);          /* %.17g; null if not finite */
+void hsi_json_float(hsi_json *j, float v);            /* %.9g; null if not finite */
+void hsi_json_int(hsi_json *j, int64_t v);
+void hsi_json_bool(hsi_json *j, int v);
+void hsi_json_null(hsi_json *j);
+/* Writes the text (plus a final newline) to path atomically. */
+int hsi_json_write_file(const hsi_json *j, const char *path, char *err, size_t errlen);
+
+/* ---- json.c: reader (a DOM for small documents such as a safetensors header) ----------------
+ * Strict RFC 8259 grammar, nesting limited to HSI_JSON_MAX_DEPTH, any input length; never reads
+ * past len; \u escapes decoded to UTF-8 (surrogate pairs joined). Object keys keep file order. */
+#define HSI_JSON_MAX_DEPTH 64
+
+typedef enum hsi_jtype {
+    HSI_JNULL, HSI_JBOOL, HSI_JNUMBER, HSI_JSTRING, HSI_JARRAY, HSI_JOBJECT
+} hsi_jtype;
+
+typedef struct hsi_jval {
+    hsi_jtype type;
+    int boolean;             /* HSI_JBOOL */
+    double num;              /* HSI_JNUMBER */
+    int is_int;              /* HSI_JNUMBER written as an integer that fits int64: i holds it */
+    int64_t i;
+    char *str;               /* HSI_JSTRING: NUL-terminated UTF-8 (may hold \0 if escaped) */
+    size_t n;                /* HSI_JSTRING: bytes; HSI_JARRAY/HSI_JOBJECT: count */
+    struct hsi_jval *items;  /* HSI_JARRAY/HSI_JOBJECT: n values */
+    char **keys;             /* HSI_JOBJECT: n keys */
+} hsi_jval;
+
+/* Parses text[0..len). NULL on failure with "byte <offset>: <what>" in err. */
+hsi_jval *hsi_json_parse(const char *text, size_t len, char *err, size_t errlen);
+void hsi_jval_free(hsi_jval *v);
+/* Member of an object by key (first match), or NULL (also when v is not an object). */
+const hsi_jval *hsi_jval_get(const hsi_jval *v, const char *key);
+
+/* ---- safetensors.c --------------------------------------------------------------------------
+ * File layout: u64 little-endian N, N bytes of JSON header (padded with spaces to a multiple of
+ * 8), then the data buffer. Header: {"__metadata__": {str: str}, "<name>": {"dtype": "F32",
+ * "shape": [..], "data_offsets": [begin, end]}, ...}, offsets relative to the data buffer.
+ * We write F32 only, tensors in the order given, little-endian, atomically. We read any dtype's
+ * entry (listing) but load only F32. */
+#define HSI_ST_MAXDIM 8
+
+typedef struct hsi_st_meta { const char *key, *value; } hsi_st_meta;
+
+/* A tensor to write. */
+typedef struct hsi_st_tensor {
+    const char *name;
+    int ndim;                       /* 0..HSI_ST_MAXDIM (0 = scalar, 1 element) */
+    int64_t dims[HSI_ST_MAXDIM];
+    const float *data;              /* prod(dims) floats */
+} hsi_st_tensor;
+
+int hsi_st_save(const char *path, const hsi_st_tensor *ts, int n,
+                const hsi_st_meta *meta, int n_meta, char *err, size_t errlen);
+/* Saves p.value under p.name for every param (state included). */
+int hsi_st_save_params(const char *path, const hsi_param *ps, int n,
+                       const hsi_st_meta *meta, int n_meta, char *err, size_t errlen);
+/* Same, followed by extra tensors (e.g. optimizer moments "opt.m.<name>") for a training state. */
+int hsi_st_save_params_extra(const char *path, const hsi_param *ps, int n,
+                             const hsi_st_tensor *extra, int n_extra,
+                             const hsi_st_meta *meta, int n_meta, char *err, size_t errlen);
+
+/* One entry of an opened file's header. */
+typedef struct hsi_st_info {
+    const char *name;
+    char dtype[8];                  /* "F32", "F16", "I64", ... as in the file */
+    int ndim;
+    int64_t dims[HSI_ST_MAXDIM];
+    int64_t numel;
+    uint64_t begin, end;            /* byte offsets in the data buffer */
+} hsi_st_info;
+
+typedef struct hsi_st_file hsi_st_file;
+
+/* Opens and validates a file: magic/length, header JSON, every entry's dtype, shape and
+ * offsets (inside the file, size = numel * dtype size). NULL with a message on failure. */
+hsi_st_file *hsi_st_open(const char *path, char *err, size_t errlen);
+void hsi_st_close(hsi_st_file *f);
+int hsi_st_count(const hsi_st_file *f);                              /* tensors, metadata excluded */
+const hsi_st_info *hsi_st_at(const hsi_st_file *f, int i);           /* header order */
+const hsi_st_info *hsi_st_find(const hsi_st_file *f, const char *name); /* NULL if absent */
+const char *hsi_st_metadata(const hsi_st_file *f, const char *key);  /* NULL if absent */
+/* Reads tensor `name` into out[numel], checking it is F32 and has shape dims[ndim]. Errors:
+ * "<file>: no tensor 'x' (the file has 12 tensors)",
+ * "<file>: tensor 'x': checkpoint has [128,128,1,1], the net expects [128,64,1,1]",
+ * "<file>: tensor 'x': dtype I64, only F32 can be loaded". */
+int hsi_st_read(hsi_st_file *f, const char *name, int ndim, const int64_t *dims, float *out,
+                char *err, size_t errlen);
+/* hsi_st_read(f, p->name, p->ndim, p->dims, p->value). */
+int hsi_st_read_param(hsi_st_file *f, const hsi_param *p, char *err, size_t errlen);
+/* Formats dims as "[a,b,c]" into buf; returns buf. */
+const char *hsi_st_shape_str(int ndim, const int64_t *dims, char *buf, size_t buflen);
+
+/* ---- png.c ----------------------------------------------------------------------------------- */
+
+/* An RGB raster: pixel (x, y) is rgb[3 * (y * w + x) + 0..2]. */
+typedef struct hsi_image {
+    int w, h;
+    uint8_t *rgb;
+} hsi_image;
+
+int hsi_image_alloc(hsi_image *im, int w, int h, uint8_t r, uint8_t g, uint8_t b);  /* filled */
+void hsi_image_free(hsi_image *im);
+/* 8-bit RGB PNG, written atomically. */
+int hsi_png_write(const char *path, const hsi_image *im, char *err, size_t errlen);
+
+/* ---- csv.c: log.csv -------------------------------------------------------------------------
+ * One row per call, flushed at once, so a killed run keeps every finished row. The header is
+ * written once: when the file is new or empty. Appending to a file whose header differs is an
+ * error (a resumed run must log the same columns). */
+typedef struct hsi_csv {
+    FILE *fp;
+    int ncols;
+    char *path;
+} hsi_csv;
+
+int hsi_csv_open(hsi_csv *c, const char *path, const char *const *cols, int ncols,
+                 char *err, size_t errlen);
+/* Numbers with "%.9g"; NaN is an empty field; integral values print without exponent up to 2^53. */
+int hsi_csv_row(hsi_csv *c, const double *vals, char *err, size_t errlen);
+/* Text fields, quoted (RFC 4180) when they hold a comma, quote or newline; NULL is empty. */
+int hsi_csv_row_text(hsi_csv *c, const char *const *fields, char *err, size_t errlen);
+void hsi_csv_close(hsi_csv *c);
+
+/* ---- progress.c ------------------------------------------------------------------------------
+ * On a terminal: one status line redrawn with '\r' at most every 0.2 s:
+ *   epoch 3/200 step 412/27400 [####......] loss 0.4132 812 samples/s ETA 31m12s val OA 93.41%
+ * Otherwise: a plain line every `every` steps, and one per validation. */
+typedef struct hsi_progress {
+    FILE *out;                 /* stderr usually */
+    int tty;                   /* redraw mode (isatty at init; tests may set it) */
+    int64_t total_steps;       /* for the bar and ETA; 0 = unknown */
+    int epochs;                /* total epochs (display only) */
+    int batch;                 /* samples per step, for samples/s */
+    int every;                 /* plain mode: a line every `every` steps */
+    double (*clock)(void);     /* seconds, monotonic; tests may replace it */
+    double t0, last_draw, rate_t;
+    int64_t rate_step;
+    double rate;               /* samples/s, smoothed */
+    double val_oa;             /* last validation OA (fraction), NaN if none yet */
+    int line_open;             /* tty: a status line is on screen without '\n' */
+} hsi_progress;
+
+void hsi_progress_init(hsi_progress *p, FILE *out, int64_t total_steps, int epochs, int batch,
+                       int every);
+/* After each training step (step counts from 1). */
+void hsi_progress_step(hsi_progress *p, int64_t step, int epoch, double loss);
+/* After each validation: always prints (a full line in both modes). */
+void hsi_progress_val(hsi_progress *p, int64_t step, int epoch, double val_loss, double val_oa);
+/* A free-form line that does not garble the status line. */
+void hsi_progress_note(hsi_progress *p, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Ends the status line. */
+void hsi_progress_done(hsi_progress *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HSI_IO_H */

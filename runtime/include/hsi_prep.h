@@ -1,0 +1,234 @@
+/* hsi_prep.h — from a loaded scene to training batches: seeded PRNG, per-band standardisation,
+ * patch extraction with border padding, train/val/test splits (masks), the 8 dihedral
+ * augmentations, a prefetching training batcher with a resumable cursor, and an in-order
+ * evaluation iterator.
+ *
+ * Conventions: a pixel index is r * w + c (row-major over the scene). Labels given to splits and
+ * batchers are REMAPPED labels (hsi_labels_remap): 0..K-1 for a class, -1 for anything else.
+ * A patch is [bands, p, p] row-major floats (p odd, centred on the pixel): the 2-D net input
+ * [C=bands, H, W] and, as the same bytes, the 3-D net input [1, D=bands, H, W].
+ * Randomness: xoshiro256** seeded through splitmix64 (never rand()); the same seed gives the
+ * same split, permutation and augmentation on every machine and whatever the thread timing.
+ * Functions that can fail return 0 / -1 with a message in err, as in hsi_data.h.
+ *
+ * Usage (the SSRN protocol on Indian Pines; error checks left out):
+ *
+ *     hsi_scene sc;  ... hsi_scene_load(ds, NULL, &sc, err, sizeof err);
+ *     int32_t *y = ...;  hsi_labels_remap(&sc.gt, ids, 16, y, err, sizeof err);
+ *     hsi_split sp;
+ *     hsi_split_opts so = {.kind = HSI_SPLIT_SSRN, .train = 0.8, .val = 1025, .seed = 1334};
+ *     hsi_split_make(y, sc.gt.h, sc.gt.w, 16, &so, &sp, err, sizeof err);
+ *     hsi_standardize(&sc.cube, NULL, NULL, NULL, err, sizeof err);   // all pixels, like SSRN
+ *     int32_t *tr = malloc(sizeof *tr * sp.n_train);
+ *     hsi_split_indices(&sp, HSI_MASK_TRAIN, tr);
+ *     hsi_batcher_opts bo = {.cube = &sc.cube, .labels = y, .index = tr, .n = sp.n_train,
+ *                            .batch = 16, .patch = 7, .pad = HSI_PAD_ZERO, .seed = 1334,
+ *                            .prefetch = 1};
+ *     hsi_batcher *b = hsi_batcher_create(&bo, err, sizeof err);
+ *     for (step = 0; step < steps; step++) {
+ *         const hsi_batch *bt = hsi_batcher_next(b);     // bt->x [16,200,7,7], bt->y [16]
+ *         net->forward(model, 0, bt->x, bt->n, 1, step); ...
+ *     }
+ *     hsi_batcher_state st; hsi_batcher_get_state(b, &st);   // into the checkpoint
+ *     hsi_batcher_free(b);
+ */
+#ifndef HSI_PREP_H
+#define HSI_PREP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsi_data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- PRNG ---------------------------------------------------------------------------------- */
+/* xoshiro256** (Blackman & Vigna). State from the seed by four splitmix64 steps. */
+typedef struct hsi_rng {
+    uint64_t s[4];
+} hsi_rng;
+uint64_t hsi_splitmix64(uint64_t *state);           /* one splitmix64 step */
+void hsi_rng_seed(hsi_rng *r, uint64_t seed);
+uint64_t hsi_rng_next(hsi_rng *r);
+uint64_t hsi_rng_below(hsi_rng *r, uint64_t n);     /* uniform in [0, n), unbiased; n >= 1 */
+/* Fisher-Yates: for i = n-1 down to 1, swap a[i] with a[below(i+1)]. */
+void hsi_shuffle_i32(hsi_rng *r, int32_t *a, int64_t n);
+/* A stateless mix of two words (splitmix64 finaliser of a ^ rotated b): counter-based draws. */
+uint64_t hsi_hash64(uint64_t a, uint64_t b);
+
+/* ---- standardisation ----------------------------------------------------------------------- */
+/* Per band: mean and standard deviation (population, divisor N, like sklearn.preprocessing.scale;
+ * a band with std 0 gets std 1) over the pixels with use[i] != 0 (use NULL: ALL pixels of the
+ * scene, labelled or not, as in the SSRN code; pass the training mask for train-only
+ * statistics), then every pixel of the cube becomes (x - mean) / std. mean/std (bands floats
+ * each) receive the statistics if not NULL. Sums are in double. Error: no pixel selected. */
+int hsi_standardize(hsi_cube *c, const uint8_t *use, float *mean, float *std, char *err,
+                    size_t errlen);
+/* Apply given statistics (e.g. from a checkpoint) to every pixel. */
+void hsi_standardize_apply(hsi_cube *c, const float *mean, const float *std);
+
+/* ---- patches ------------------------------------------------------------------------------- */
+typedef enum hsi_pad {
+    HSI_PAD_ZERO = 0,      /* outside the scene is 0 (= the band mean after standardisation) */
+    HSI_PAD_REFLECT,       /* mirror without repeating the edge (numpy 'reflect'): -1 -> 1 */
+    HSI_PAD_REPLICATE      /* repeat the edge pixel (numpy 'edge'): -1 -> 0 */
+} hsi_pad;
+/* "zero" | "reflect" | "replicate" -> 0, else -1. */
+int hsi_pad_parse(const char *name, hsi_pad *out);
+/* out[b][i][j] = cube(band b, row r - p/2 + i, col c - p/2 + j), padded as `pad` says.
+ * p odd >= 1; out has bands * p * p floats. */
+void hsi_patch(const hsi_cube *c, int r, int col, int p, hsi_pad pad, float *out);
+/* n patches around pixel indices pix[k] (= r * w + c) into out [n, bands, p, p]. */
+void hsi_patches(const hsi_cube *c, const int32_t *pix, int64_t n, int p, hsi_pad pad, float *out);
+
+/* ---- splits -------------------------------------------------------------------------------- */
+enum { HSI_MASK_UNUSED = 0, HSI_MASK_TRAIN = 1, HSI_MASK_VAL = 2, HSI_MASK_TEST = 3 };
+
+typedef enum hsi_split_kind {
+    /* Per class c with n_c labelled pixels: train_c = min(train, floor(n_c / 2)) random pixels
+     * (at most half a class is used for training, so every class keeps test pixels). */
+    HSI_SPLIT_COUNT = 0,
+    /* Per class: train_c = round(train * n_c), at least 1 when n_c >= 2, at most n_c - 1. */
+    HSI_SPLIT_FRACTION,
+    /* The SSRN code's rule: per class, train_c = n_c - floor(s * n_c) with s = train (0.8 for
+     * Indian Pines, 0.9 for Pavia University); validation is drawn from the pooled rest. */
+    HSI_SPLIT_SSRN,
+    /* Spatially disjoint: the scene is cut into block x block squares; whole blocks (in a seeded
+     * random order) go to training until it holds >= train * (labelled pixels), then to
+     * validation until val is reached; the remaining blocks are test. */
+    HSI_SPLIT_BLOCKS
+} hsi_split_kind;
+
+typedef struct hsi_split_opts {
+    hsi_split_kind kind;
+    double train;         /* COUNT: pixels per class; FRACTION / BLOCKS: fraction; SSRN: s */
+    double val;           /* >= 1: a pixel count; in (0, 1): that fraction of the labelled
+                             pixels left after training; 0: no validation. Taken from the
+                             non-training pixels, the rest is test. */
+    int val_stratified;   /* 1: validation per class (proportional, largest remainder);
+                             0: from the pooled rest (the SSRN code); BLOCKS ignores it */
+    int block;            /* BLOCKS: block side in pixels (>= 1) */
+    uint64_t seed;
+} hsi_split_opts;
+
+typedef struct hsi_split {
+    int h, w;
+    int8_t *mask;                       /* h * w: HSI_MASK_*; malloc'd, owned */
+    int64_t n_train, n_val, n_test;
+} hsi_split;
+
+/* y: h * w remapped labels (0..n_classes-1, -1 unlabelled: always UNUSED). Deterministic for
+ * o->seed. Errors: bad options, a class with no pixel, a split leaving training empty. */
+int hsi_split_make(const int32_t *y, int h, int w, int n_classes, const hsi_split_opts *o,
+                   hsi_split *out, char *err, size_t errlen);
+/* Pixel indices with mask == which, in raster order, into out (room for the count); returns
+ * the count. out NULL: only count. */
+int64_t hsi_split_indices(const hsi_split *s, int which, int32_t *out);
+/* Masks as .npy int8 [h, w] (0 unused, 1 train, 2 val, 3 test), written atomically. */
+int hsi_split_save(const hsi_split *s, const char *path, char *err, size_t errlen);
+/* Reload and check it against the labels: same h x w, values 0..3, every train/val/test pixel
+ * labelled (y >= 0). y NULL: only the shape check (against h, w). */
+int hsi_split_load(const char *path, const int32_t *y, int h, int w, hsi_split *out, char *err,
+                   size_t errlen);
+void hsi_split_free(hsi_split *s);
+/* Test pixels lying inside the p x p patch of some training pixel (Chebyshev distance <= p/2):
+ * their patches share pixels with training patches. The trainer prints a warning if > 0. */
+int64_t hsi_split_overlap_warning(const hsi_split *s, int p);
+
+/* ---- augmentation -------------------------------------------------------------------------- */
+/* The 8 symmetries of the square, on a [bands, p, p] patch (out must not alias in):
+ *   0 identity         out[i][j] = in[i][j]
+ *   1 rot90  (counter-clockwise, numpy rot90)   out[i][j] = in[j][p-1-i]
+ *   2 rot180           out[i][j] = in[p-1-i][p-1-j]
+ *   3 rot270           out[i][j] = in[p-1-j][i]
+ *   4 flip left-right  out[i][j] = in[i][p-1-j]
+ *   5 flip up-down     out[i][j] = in[p-1-i][j]
+ *   6 transpose        out[i][j] = in[j][i]
+ *   7 anti-transpose   out[i][j] = in[p-1-j][p-1-i]
+ * Every band gets the same spatial transform. */
+enum { HSI_DIHEDRAL_COUNT = 8 };
+void hsi_dihedral(const float *in, float *out, int bands, int p, int t);
+const char *hsi_dihedral_name(int t);
+
+/* ---- training batcher ---------------------------------------------------------------------- */
+typedef enum hsi_augment {
+    HSI_AUG_NONE = 0,
+    HSI_AUG_RANDOM,       /* each sample of each batch gets a random one of the 8 transforms */
+    HSI_AUG_EXPAND8       /* the training set is n x 8 samples (each pixel under every
+                             transform), shuffled together: an epoch is 8n samples */
+} hsi_augment;
+
+typedef struct hsi_batcher_opts {
+    const hsi_cube *cube;     /* standardised; NOT copied: must outlive the batcher */
+    const int32_t *labels;    /* h * w remapped labels; y of a sample = labels[pixel]; not copied */
+    const int32_t *index;     /* n pixel indices of the training set (copied) */
+    int64_t n;                /* >= 1 */
+    int batch;                /* B >= 1 */
+    int patch;                /* p, odd */
+    hsi_pad pad;
+    hsi_augment augment;
+    uint64_t seed;
+    int prefetch;             /* 1: a thread prepares the next batch while the caller works;
+                                 0: batches made in hsi_batcher_next. Same batches either way. */
+} hsi_batcher_opts;
+
+/* One batch. Valid until the next hsi_batcher_next / hsi_evaliter_next on the same object. */
+typedef struct hsi_batch {
+    const float *x;           /* [n, bands, p, p] */
+    const int32_t *y;         /* [n] labels (-1 if the iterator has no labels) */
+    const int32_t *pix;       /* [n] pixel index of each sample */
+    int n;                    /* training: always B; evaluation: B, the last one 1..B */
+} hsi_batch;
+
+/* The batcher's cursor: a small POD saved in checkpoints. The sample stream is a pure function
+ * of (seed, n, augment) — epoch e is a permutation of the n (or 8n) samples drawn from an RNG
+ * seeded with hash64(seed, e); the transform of slot k of batch `step` is hash64(seed', step*B+k)
+ * mod 8 — so restoring a state reproduces the following batches bit for bit. */
+typedef struct hsi_batcher_state {
+    uint64_t seed;            /* as created (set_state checks it) */
+    uint64_t epoch;           /* epoch of the next sample */
+    uint64_t pos;             /* position of the next sample in that epoch's permutation */
+    uint64_t step;            /* batches handed out so far */
+} hsi_batcher_state;
+
+typedef struct hsi_batcher hsi_batcher;
+
+/* Full batches always: an epoch's last partial batch is topped up with the first samples of
+ * the next epoch's permutation, so every batch has exactly B samples and every sample appears
+ * once per epoch. NULL on error (bad options, out of memory, thread creation). */
+hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t errlen);
+const hsi_batch *hsi_batcher_next(hsi_batcher *b);
+/* State after the batches handed out so far (what to save with a checkpoint). */
+void hsi_batcher_get_state(const hsi_batcher *b, hsi_batcher_state *out);
+/* Continue from a saved state (discards prefetched work). Error: a different seed. */
+int hsi_batcher_set_state(hsi_batcher *b, const hsi_batcher_state *s, char *err, size_t errlen);
+/* Samples per epoch: n, or 8n with HSI_AUG_EXPAND8. */
+int64_t hsi_batcher_epoch_size(const hsi_batcher *b);
+void hsi_batcher_free(hsi_batcher *b);
+
+/* ---- evaluation iterator ------------------------------------------------------------------- */
+/* In order over index[0..n-1], no augmentation, no thread; the last batch has 1..B samples. */
+typedef struct hsi_evaliter {
+    const hsi_cube *cube;
+    const int32_t *labels;    /* may be NULL: y = -1 */
+    const int32_t *index;     /* not copied */
+    int64_t n, pos;
+    int batch, patch;
+    hsi_pad pad;
+    float *x;                 /* [batch, bands, p, p], owned */
+    int32_t *y;               /* [batch], owned */
+    hsi_batch cur;
+} hsi_evaliter;
+int hsi_evaliter_init(hsi_evaliter *it, const hsi_cube *cube, const int32_t *labels,
+                      const int32_t *index, int64_t n, int batch, int patch, hsi_pad pad,
+                      char *err, size_t errlen);
+/* Next batch, or NULL at the end. */
+const hsi_batch *hsi_evaliter_next(hsi_evaliter *it);
+void hsi_evaliter_free(hsi_evaliter *it);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HSI_PREP_H */

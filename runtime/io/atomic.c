@@ -1,0 +1,136 @@
+/* atomic.c — result files appear whole or not at all: temp file in the target's directory,
+ * write, fflush, fsync, rename over the target; on any failure the temp file is removed and the
+ * old target stays. Also hsi_mkdirs (mkdir -p).
+ * Not here: fsync of the directory after rename (a power cut may lose the new name, never the
+ * content of either version), and locking against concurrent writers of the same path.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hsi_io.h"
+
+int hsi_mkdirs(const char *path, char *err, size_t errlen)
+{
+    size_t n = strlen(path);
+    char *p = malloc(n + 1);
+    if (!p) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char saved = p[i];
+        p[i] = '\0';
+        struct stat st;
+        if (mkdir(p, 0777) != 0) {
+            int e = errno;
+            if (e != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                snprintf(err, errlen, "%s: cannot create directory: %s", p,
+                         e == EEXIST ? "a file of that name exists" : strerror(e));
+                free(p);
+                return -1;
+            }
+        }
+        p[i] = saved;
+    }
+    free(p);
+    return 0;
+}
+
+int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t errlen)
+{
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    af->path = malloc(n + 1);
+    af->tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    if (!af->path || !af->tmp) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        hsi_atomic_abort(af);
+        return -1;
+    }
+    memcpy(af->path, path, n + 1);
+    memcpy(af->tmp, path, n);
+    memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(af->tmp);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
+                 strerror(errno));
+        free(af->tmp);
+        af->tmp = NULL;
+        hsi_atomic_abort(af);
+        return -1;
+    }
+    /* mkstemp makes 0600; result files are ordinary files (0666 & umask). */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um);
+    af->fp = fdopen(fd, "wb");
+    if (!af->fp) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        hsi_atomic_abort(af);
+        return -1;
+    }
+    return 0;
+}
+
+void hsi_atomic_abort(hsi_atomic_file *af)
+{
+    if (af->fp)
+        fclose(af->fp);
+    if (af->tmp)
+        remove(af->tmp);
+    free(af->tmp);
+    free(af->path);
+    memset(af, 0, sizeof *af);
+}
+
+int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen)
+{
+    const char *what = NULL;
+    int e = 0;
+    if (ferror(af->fp))
+        what = "write failed", e = EIO;
+    else if (fflush(af->fp) != 0)
+        what = "write failed", e = errno;
+    else if (fsync(fileno(af->fp)) != 0)
+        what = "fsync failed", e = errno;
+    if (!what) {
+        int rc = fclose(af->fp);
+        af->fp = NULL;
+        if (rc != 0)
+            what = "close failed", e = errno;
+        else if (rename(af->tmp, af->path) != 0)
+            what = "rename failed", e = errno;
+    }
+    if (what) {
+        snprintf(err, errlen, "%s: %s: %s (the previous file, if any, is unchanged)", af->path,
+                 what, strerror(e));
+        hsi_atomic_abort(af);
+        return -1;
+    }
+    free(af->tmp);
+    free(af->path);
+    memset(af, 0, sizeof *af);
+    return 0;
+}
+
+int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, size_t errlen)
+{
+    hsi_atomic_file af;
+    if (hsi_atomic_open(&af, path, err, errlen))
+        return -1;
+    if (n && fwrite(bytes, 1, n, af.fp) != n) {
+        snprintf(err, errlen, "%s: write failed: %s (the previous file, if any, is unchanged)",
+                 path, strerror(errno));
+        hsi_atomic_abort(&af);
+        return -1;
+    }
+    return hsi_atomic_commit(&af, err, errlen);
+}

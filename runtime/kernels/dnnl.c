@@ -1,0 +1,1283 @@
+/* dnnl.c — the oneDNN 2.6 backend of hsi_kernels.h: every primitive, memory object and reorder
+ * is built at create (formats `any`); a call binds the caller's pointers and executes. An op
+ * reorders only where a primitive wants another layout than it is given ("ports"). Per-call
+ * temporaries and the user-mode scratchpad live in two buffers shared by the rt's ops, sized at
+ * create by their largest user (ops of one rt run one at a time). Not done: types other than
+ * f32, concurrent ops on one rt. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include "kernels_impl.h"
+
+typedef dnnl_memory_desc_t md_t;
+
+/* ---- the rt's oneDNN state ---------------------------------------------------------------- */
+
+typedef enum dn_obj_kind { DN_PD, DN_PRIM, DN_MEM, DN_ATTR } dn_obj_kind;
+typedef struct dn_obj { dn_obj_kind kind; void *p; } dn_obj;
+
+typedef struct dn_rt {
+    dnnl_engine_t eng;
+    dnnl_stream_t st;
+    dn_obj *objs;                 /* every oneDNN object created, destroyed by hk_dnnl_rt_fini */
+    int n_objs, cap_objs;
+    void *scratch;                /* user-mode scratchpad of every primitive (the largest) */
+    size_t scratch_bytes;
+    void *tmp;                    /* staging buffers of the running op (offsets per op) */
+    size_t tmp_bytes;
+} dn_rt;
+
+static void *dn_failf(hsi_rt *rt, const char *what, dnnl_status_t s)
+{
+    return hk_fail(rt, "oneDNN: %s: %s", what, dnnl_status2str(s));
+}
+
+/* 0 on success; otherwise records the failure and returns -1. */
+static int dn_check(hsi_rt *rt, dnnl_status_t s, const char *what)
+{
+    if (s == dnnl_success) return 0;
+    dn_failf(rt, what, s);
+    return -1;
+}
+
+/* A failure while executing is a bug in this file (every shape was checked at create). */
+static void dn_ok(dnnl_status_t s, const char *what)
+{
+    if (s == dnnl_success) return;
+    fprintf(stderr, "hsi dnnl backend: %s failed: %s\n", what, dnnl_status2str(s));
+    abort();
+}
+
+static int dn_keep(hsi_rt *rt, dn_obj_kind kind, void *p)
+{
+    dn_rt *d = rt->dnnl;
+    if (d->n_objs == d->cap_objs) {
+        int cap = d->cap_objs ? 2 * d->cap_objs : 256;
+        dn_obj *o = realloc(d->objs, (size_t)cap * sizeof *o);
+        if (!o) {
+            hk_fail(rt, "out of memory");
+            return -1;
+        }
+        d->objs = o;
+        d->cap_objs = cap;
+    }
+    d->objs[d->n_objs++] = (dn_obj){kind, p};
+    return 0;
+}
+
+static int dn_grow(hsi_rt *rt, void **buf, size_t *have, size_t need)
+{
+    if (need <= *have) return 0;
+    size_t bytes = (need + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes);
+    if (!p) {
+        hk_fail(rt, "out of memory (%zu bytes of oneDNN buffers)", bytes);
+        return -1;
+    }
+    free(*buf);
+    *buf = p;
+    *have = bytes;
+    return 0;
+}
+
+int hk_dnnl_rt_init(hsi_rt *rt)
+{
+    dn_rt *d = calloc(1, sizeof *d);
+    if (!d) return -1;
+    rt->dnnl = d;
+    if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success
+        || dnnl_stream_create(&d->st, d->eng, dnnl_stream_default_flags) != dnnl_success) {
+        hk_dnnl_rt_fini(rt);
+        return -1;
+    }
+    return 0;
+}
+
+void hk_dnnl_rt_fini(hsi_rt *rt)
+{
+    dn_rt *d = rt->dnnl;
+    if (!d) return;
+    for (int i = d->n_objs - 1; i >= 0; i--) {
+        void *p = d->objs[i].p;
+        switch (d->objs[i].kind) {
+        case DN_PD: dnnl_primitive_desc_destroy(p); break;
+        case DN_PRIM: dnnl_primitive_destroy(p); break;
+        case DN_MEM: dnnl_memory_destroy(p); break;
+        case DN_ATTR: dnnl_primitive_attr_destroy(p); break;
+        }
+    }
+    free(d->objs);
+    free(d->scratch);
+    free(d->tmp);
+    if (d->st) dnnl_stream_destroy(d->st);
+    if (d->eng) dnnl_engine_destroy(d->eng);
+    free(d);
+    rt->dnnl = NULL;
+}
+
+/* ---- memory descriptors and layouts ------------------------------------------------------- */
+
+static int dn_md_tag(md_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag)
+{
+    static const dnnl_format_tag_t rowmajor[] = {dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd,
+                                                 dnnl_abcde, dnnl_abcdef};
+    if (ndim < 1 || ndim > 6) return -1;
+    dnnl_dims_t d = {0};
+    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    if (tag == dnnl_format_tag_undef) tag = rowmajor[ndim - 1];
+    return dnnl_memory_desc_init_by_tag(md, ndim, d, dnnl_f32, tag) == dnnl_success ? 0 : -1;
+}
+
+/* Dense row-major without blocking, padding or offset (strides of size-1 dims are free). */
+static int dn_rowmajor(const md_t *md)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (md->format_kind != dnnl_blocked || b->inner_nblks != 0 || md->offset0 != 0) return 0;
+    int64_t stride = 1;
+    for (int i = md->ndims - 1; i >= 0; i--) {
+        if (md->padded_dims[i] != md->dims[i]) return 0;
+        if (md->dims[i] != 1 && b->strides[i] != stride) return 0;
+        stride *= md->dims[i];
+    }
+    return 1;
+}
+
+/* Same bytes for the same logical element (row-major descriptors compare as equal). */
+static int dn_same(const md_t *a, const md_t *b)
+{
+    if (dnnl_memory_desc_equal(a, b)) return 1;
+    if (a->ndims != b->ndims || a->data_type != b->data_type) return 0;
+    for (int i = 0; i < a->ndims; i++)
+        if (a->dims[i] != b->dims[i]) return 0;
+    return dn_rowmajor(a) && dn_rowmajor(b);
+}
+
+static const md_t *dn_lmd(const hsi_layout *l) { return l->md; }
+
+/* A layout owned by the rt for md; row-major descriptors become the canonical plain one. */
+static const hsi_layout *dn_layout(hsi_rt *rt, const md_t *md)
+{
+    hsi_layout *l = hk_layout_new(rt, md->ndims, md->dims);
+    md_t *copy = hk_alloc(rt, sizeof *copy);
+    if (!l || !copy) return hk_fail(rt, "out of memory");
+    *copy = *md;
+    l->plain = dn_rowmajor(md);
+    if (l->plain && dn_md_tag(copy, md->ndims, md->dims, dnnl_format_tag_undef))
+        return hk_fail(rt, "oneDNN: cannot describe a plain tensor of rank %d", md->ndims);
+    l->md = copy;
+    l->bytes = dnnl_memory_desc_get_size(copy);
+    return l;
+}
+
+const hsi_layout *hk_dnnl_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims)
+{
+    md_t md;
+    if (ndim < 2 || ndim > 5 || dn_md_tag(&md, ndim, dims, dnnl_format_tag_undef))
+        return hk_fail(rt, "plain layout: rank %d is not in 2..5 or a dim is not positive", ndim);
+    return dn_layout(rt, &md);
+}
+
+/* ---- primitives --------------------------------------------------------------------------- */
+
+#define DN_MAXARGS 16
+
+/* One built primitive and its memory objects; dn_run binds pointers in args order. */
+typedef struct dn_prim {
+    dnnl_primitive_t p;           /* NULL: not built, the step is skipped */
+    int nargs;                    /* caller-bound arguments */
+    int scratch;                  /* 1: args[nargs] is the shared scratchpad */
+    dnnl_exec_arg_t args[DN_MAXARGS];
+} dn_prim;
+
+/* Attributes: user-mode scratchpad, then optionally a sum (accumulate) and a ReLU post-op. */
+static const_dnnl_primitive_attr_t dn_attr(hsi_rt *rt, int sum, int relu)
+{
+    dnnl_primitive_attr_t a;
+    dnnl_post_ops_t po = NULL;
+    if (dn_check(rt, dnnl_primitive_attr_create(&a), "attribute")) return NULL;
+    if (dn_keep(rt, DN_ATTR, a)) {
+        dnnl_primitive_attr_destroy(a);
+        return NULL;
+    }
+    if (dn_check(rt, dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user),
+                 "scratchpad mode"))
+        return NULL;
+    if (!sum && !relu) return a;
+    if (dn_check(rt, dnnl_post_ops_create(&po), "post-ops")) return NULL;
+    int bad = (sum && dnnl_post_ops_append_sum(po, 1.f) != dnnl_success)
+              || (relu && dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f)
+                              != dnnl_success)
+              || dnnl_primitive_attr_set_post_ops(a, po) != dnnl_success;
+    dnnl_post_ops_destroy(po);
+    if (bad) return hk_fail(rt, "oneDNN: cannot set post-ops");
+    return a;
+}
+
+/* A primitive descriptor (kept until the rt dies); NULL with the error recorded. */
+static const_dnnl_primitive_desc_t dn_pd(hsi_rt *rt, const void *desc,
+                                         const_dnnl_primitive_attr_t attr,
+                                         const_dnnl_primitive_desc_t hint, const char *what)
+{
+    dnnl_primitive_desc_t pd;
+    if (!attr) return NULL;
+    dnnl_status_t s = dnnl_primitive_desc_create(&pd, desc, attr, ((dn_rt *)rt->dnnl)->eng, hint);
+    if (s != dnnl_success) return dn_failf(rt, what, s);
+    if (dn_keep(rt, DN_PD, pd)) {
+        dnnl_primitive_desc_destroy(pd);
+        return NULL;
+    }
+    return pd;
+}
+
+static const md_t *dn_md(const_dnnl_primitive_desc_t pd, int arg)
+{
+    return dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+}
+
+static const char *dn_impl(const_dnnl_primitive_desc_t pd)
+{
+    const char *s = "";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s);
+    return s;
+}
+
+static dnnl_memory_t dn_mem(hsi_rt *rt, const md_t *md)
+{
+    dnnl_memory_t m;
+    if (dn_check(rt, dnnl_memory_create(&m, md, ((dn_rt *)rt->dnnl)->eng, DNNL_MEMORY_NONE),
+                 "memory object"))
+        return NULL;
+    if (dn_keep(rt, DN_MEM, m)) {
+        dnnl_memory_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Builds pd's primitive with memory objects for args[0..nargs-1] and its scratchpad. */
+static int dn_build(hsi_rt *rt, dn_prim *pr, const_dnnl_primitive_desc_t pd, int nargs,
+                    const int *args, const char *what)
+{
+    dn_rt *d = rt->dnnl;
+    if (!pd) return -1;
+    if (nargs > DN_MAXARGS - 1) {
+        hk_fail(rt, "%s: too many arguments (%d)", what, nargs);
+        return -1;
+    }
+    if (dn_check(rt, dnnl_primitive_create(&pr->p, pd), what)) return -1;
+    if (dn_keep(rt, DN_PRIM, pr->p)) {
+        dnnl_primitive_destroy(pr->p);
+        pr->p = NULL;
+        return -1;
+    }
+    for (int i = 0; i < nargs; i++) {
+        const md_t *md = dn_md(pd, args[i]);
+        if (!md || md->ndims == 0) {
+            hk_fail(rt, "%s: primitive has no argument %d", what, args[i]);
+            return -1;
+        }
+        pr->args[i] = (dnnl_exec_arg_t){args[i], dn_mem(rt, md)};
+        if (!pr->args[i].memory) return -1;
+    }
+    pr->nargs = nargs;
+    const md_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t sbytes = smd && smd->ndims ? dnnl_memory_desc_get_size(smd) : 0;
+    if (sbytes) {
+        pr->args[nargs] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, dn_mem(rt, smd)};
+        if (!pr->args[nargs].memory || dn_grow(rt, &d->scratch, &d->scratch_bytes, sbytes))
+            return -1;
+        pr->scratch = 1;
+    }
+    return 0;
+}
+
+static void dn_run(hsi_rt *rt, const dn_prim *pr, const void *const *ptrs)
+{
+    dn_rt *d = rt->dnnl;
+    for (int i = 0; i < pr->nargs; i++)
+        dn_ok(dnnl_memory_set_data_handle_v2(pr->args[i].memory, (void *)ptrs[i], d->st),
+              "binding a tensor");
+    if (pr->scratch)
+        dn_ok(dnnl_memory_set_data_handle_v2(pr->args[pr->nargs].memory, d->scratch, d->st),
+              "binding the scratchpad");
+    dn_ok(dnnl_primitive_execute(pr->p, d->st, pr->nargs + pr->scratch, pr->args), "execute");
+    dn_ok(dnnl_stream_wait(d->st), "stream wait");
+}
+
+/* A reorder from -> to; acc: to += reordered from. */
+static int dn_reorder(hsi_rt *rt, dn_prim *pr, const md_t *from, const md_t *to, int acc)
+{
+    dn_rt *d = rt->dnnl;
+    dnnl_primitive_desc_t pd;
+    const_dnnl_primitive_attr_t attr = dn_attr(rt, acc, 0);
+    if (!attr) return -1;
+    if (dn_check(rt, dnnl_reorder_primitive_desc_create(&pd, from, d->eng, to, d->eng, attr),
+                 "reorder"))
+        return -1;
+    if (dn_keep(rt, DN_PD, pd)) {
+        dnnl_primitive_desc_destroy(pd);
+        return -1;
+    }
+    return dn_build(rt, pr, pd, 2, (const int[]){DNNL_ARG_FROM, DNNL_ARG_TO}, "reorder");
+}
+
+/* ---- staging buffers and ports ------------------------------------------------------------ */
+
+/* Reserves bytes of the shared tmp for the op being created; returns the offset. */
+static int dn_stage(hsi_rt *rt, size_t *used, size_t bytes, size_t *off)
+{
+    dn_rt *d = rt->dnnl;
+    *off = *used;
+    *used += (bytes + 63) / 64 * 64;
+    return dn_grow(rt, &d->tmp, &d->tmp_bytes, *used);
+}
+
+static void *dn_tmp(hsi_rt *rt, size_t off) { return (char *)((dn_rt *)rt->dnnl)->tmp + off; }
+
+/* A port joins a tensor in the caller's layout to the layout a primitive wants.
+ * In: caller -> primitive (staged only when the layouts differ).
+ * Out: primitive -> caller, overwrite or accumulate; staged when the layouts differ, when
+ * accumulating, or when the caller passes NULL (the primitive must still write somewhere). */
+typedef struct dn_port {
+    dn_prim re;                   /* reorder; re.p NULL when the layouts agree (no accumulate) */
+    size_t off;                   /* staging in the shared tmp */
+} dn_port;
+
+static int dn_port_in(hsi_rt *rt, size_t *used, dn_port *pt, const md_t *user, const md_t *prim)
+{
+    if (dn_same(user, prim)) return 0;
+    if (dn_reorder(rt, &pt->re, user, prim, 0)) return -1;
+    return dn_stage(rt, used, dnnl_memory_desc_get_size(prim), &pt->off);
+}
+
+static int dn_port_out(hsi_rt *rt, size_t *used, dn_port *pt, const md_t *prim,
+                       const md_t *user, int acc)
+{
+    if ((acc || !dn_same(user, prim)) && dn_reorder(rt, &pt->re, prim, user, acc)) return -1;
+    return dn_stage(rt, used, dnnl_memory_desc_get_size(prim), &pt->off);
+}
+
+static const void *dn_in(hsi_rt *rt, const dn_port *pt, const void *user)
+{
+    if (!pt->re.p) return user;
+    void *t = dn_tmp(rt, pt->off);
+    dn_run(rt, &pt->re, (const void *[]){user, t});
+    return t;
+}
+
+/* Where the primitive writes; then dn_out_done moves it to the caller. */
+static void *dn_out(hsi_rt *rt, const dn_port *pt, void *user)
+{
+    return pt->re.p || !user ? dn_tmp(rt, pt->off) : user;
+}
+
+static void dn_out_done(hsi_rt *rt, const dn_port *pt, void *user)
+{
+    if (pt->re.p && user) dn_run(rt, &pt->re, (const void *[]){dn_tmp(rt, pt->off), user});
+}
+
+static hsi_op *dn_op(hsi_rt *rt, hk_kind kind, const hsi_layout *dst, void *impl)
+{
+    if (!dst) return NULL;
+    hsi_op *op = hk_op_new(rt, kind, dst);
+    if (!op) return hk_fail(rt, "out of memory");
+    op->impl = impl;
+    return op;
+}
+
+static void *dn_impl_alloc(hsi_rt *rt, size_t bytes)
+{
+    void *p = hk_alloc(rt, bytes);
+    return p ? p : hk_fail(rt, "out of memory");
+}
+
+/* ---- weighted layers: convolution and inner product --------------------------------------- */
+
+typedef union dn_desc {
+    dnnl_convolution_desc_t conv;
+    dnnl_inner_product_desc_t ip;
+} dn_desc;
+
+typedef struct dn_geom {
+    int conv;                     /* 1 convolution, 0 inner product */
+    dnnl_prop_kind_t prop;        /* forward_training or forward_inference */
+    dnnl_dims_t strides, dilates, pad_l, pad_r;   /* conv only; dilates in oneDNN's d - 1 */
+} dn_geom;
+
+enum { DN_FWD, DN_BWD_DATA, DN_BWD_W };
+
+/* Descriptor of one of the three primitives; src/dst are diff_src/diff_dst for backward data,
+ * w/b are diff_weights/diff_bias for backward weights. */
+static dnnl_status_t dn_wl_desc(const dn_geom *g, int which, dn_desc *d, const md_t *src,
+                                const md_t *w, const md_t *b, const md_t *dst)
+{
+    if (g->conv) {
+        if (which == DN_FWD)
+            return dnnl_dilated_convolution_forward_desc_init(
+                &d->conv, g->prop, dnnl_convolution_direct, src, w, b, dst, g->strides,
+                g->dilates, g->pad_l, g->pad_r);
+        if (which == DN_BWD_DATA)
+            return dnnl_dilated_convolution_backward_data_desc_init(
+                &d->conv, dnnl_convolution_direct, src, w, dst, g->strides, g->dilates,
+                g->pad_l, g->pad_r);
+        return dnnl_dilated_convolution_backward_weights_desc_init(
+            &d->conv, dnnl_convolution_direct, src, w, b, dst, g->strides, g->dilates, g->pad_l,
+            g->pad_r);
+    }
+    if (which == DN_FWD) return dnnl_inner_product_forward_desc_init(&d->ip, g->prop, src, w, b, dst);
+    if (which == DN_BWD_DATA) return dnnl_inner_product_backward_data_desc_init(&d->ip, src, w, dst);
+    return dnnl_inner_product_backward_weights_desc_init(&d->ip, src, w, b, dst);
+}
+
+typedef struct dn_wl {
+    dn_prim fwd, bwd_data, bwd_w;
+    dn_port src_in, w_in;                    /* forward */
+    dn_port w_bd, ddst_bd, dsrc_out;         /* backward data */
+    dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
+} dn_wl;
+
+static void dn_md_any(md_t *out, const md_t *like)
+{
+    dnnl_memory_desc_init_by_tag(out, like->ndims, like->dims, dnnl_f32, dnnl_format_tag_any);
+}
+
+/* The pd of one of the three primitives, given the layouts src and dst the tensors have (dst
+ * of the forward is whatever the caller passes: `any` for conv). oneDNN first chooses every
+ * format; if it wants other src/dst layouts than the tensors', the tensors' own layouts are
+ * taken when the same implementation accepts them (no reorder); else the ports reorder. */
+static const_dnnl_primitive_desc_t dn_wl_pd(hsi_rt *rt, const dn_geom *g, int which,
+                                            const md_t *src, const md_t *w, const md_t *b,
+                                            const md_t *dst, const_dnnl_primitive_desc_t hint,
+                                            const char *what)
+{
+    md_t src_any, dst_any;
+    dn_desc desc;
+    int sarg = which == DN_BWD_DATA ? DNNL_ARG_DIFF_SRC : DNNL_ARG_SRC;
+    int darg = which == DN_FWD ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST;
+    dn_md_any(&src_any, src);
+    if (which == DN_FWD) dst_any = *dst;
+    else dn_md_any(&dst_any, dst);
+    dnnl_status_t s = dn_wl_desc(g, which, &desc, &src_any, w, b, &dst_any);
+    if (s != dnnl_success) return dn_failf(rt, what, s);
+    const_dnnl_primitive_desc_t pd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), hint, what);
+    if (!pd || (dn_same(dn_md(pd, sarg), src) && (which == DN_FWD || dn_same(dn_md(pd, darg), dst))))
+        return pd;
+    dnnl_primitive_desc_t exact;
+    if (dn_wl_desc(g, which, &desc, src, w, b, which == DN_FWD ? &dst_any : dst) != dnnl_success
+        || dnnl_primitive_desc_create(&exact, &desc, dn_attr(rt, 0, 0), ((dn_rt *)rt->dnnl)->eng,
+                                      hint) != dnnl_success)
+        return pd;
+    if (strcmp(dn_impl(exact), dn_impl(pd)) != 0 || dn_keep(rt, DN_PD, exact)) {
+        dnnl_primitive_desc_destroy(exact);
+        return pd;
+    }
+    return exact;
+}
+
+/* sl: the src tensor as the primitives see it (src's descriptor, or a reshaped view of it);
+ * view_dims: the dst layout's dims when the primitives see dst with other dims (a convolution
+ * computed as an inner product, [N, OC] for [N, OC, 1, ...], or as a lower-rank conv). */
+static hsi_op *dn_wl_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, const md_t *sl,
+                            const dn_geom *g, const md_t *w_plain, int64_t nbias,
+                            const md_t *dst, const int64_t *view_dims, int need_dsrc,
+                            int need_dw, const char *what)
+{
+    dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
+    md_t w_any, b_md, view;
+    const md_t *bmd = nbias ? &b_md : NULL;
+    size_t used = 0;
+    if (!wl) return NULL;
+    dn_md_any(&w_any, w_plain);
+    if (nbias && dn_md_tag(&b_md, 1, &nbias, dnnl_format_tag_undef))
+        return hk_fail(rt, "%s: bad bias size", what);
+    const_dnnl_primitive_desc_t fwd = dn_wl_pd(rt, g, DN_FWD, sl, &w_any, bmd, dst, NULL, what);
+    const int fargs[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
+    if (!fwd || dn_build(rt, &wl->fwd, fwd, nbias ? 4 : 3, fargs, what)
+        || dn_port_in(rt, &used, &wl->src_in, sl, dn_md(fwd, DNNL_ARG_SRC))
+        || dn_port_in(rt, &used, &wl->w_in, w_plain, dn_md(fwd, DNNL_ARG_WEIGHTS)))
+        return NULL;
+    const md_t *dm = dn_md(fwd, DNNL_ARG_DST);   /* the dst tensor, as the primitives see it */
+    if (view_dims) {
+        dnnl_dims_t vd = {0};
+        memcpy(vd, view_dims, (size_t)src->ndim * sizeof *vd);
+        if (dn_check(rt, dnnl_memory_desc_reshape(&view, dm, src->ndim, vd), what)) return NULL;
+    }
+    const hsi_layout *dl = dn_layout(rt, view_dims ? &view : dm);
+    if (!dl) return NULL;
+    if (need_dsrc) {
+        const_dnnl_primitive_desc_t pd = dn_wl_pd(rt, g, DN_BWD_DATA, sl, &w_any, NULL, dm, fwd, what);
+        const int args[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
+        if (!pd || dn_build(rt, &wl->bwd_data, pd, 3, args, what)
+            || dn_port_in(rt, &used, &wl->w_bd, w_plain, dn_md(pd, DNNL_ARG_WEIGHTS))
+            || dn_port_in(rt, &used, &wl->ddst_bd, dm, dn_md(pd, DNNL_ARG_DIFF_DST))
+            || dn_port_out(rt, &used, &wl->dsrc_out, dn_md(pd, DNNL_ARG_DIFF_SRC), sl, 0))
+            return NULL;
+    }
+    if (need_dw) {
+        const_dnnl_primitive_desc_t pd = dn_wl_pd(rt, g, DN_BWD_W, sl, &w_any, bmd, dm, fwd, what);
+        const int args[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
+                            DNNL_ARG_DIFF_BIAS};
+        if (!pd || dn_build(rt, &wl->bwd_w, pd, nbias ? 4 : 3, args, what)
+            || dn_port_in(rt, &used, &wl->src_bw, sl, dn_md(pd, DNNL_ARG_SRC))
+            || dn_port_in(rt, &used, &wl->ddst_bw, dm, dn_md(pd, DNNL_ARG_DIFF_DST))
+            || dn_port_out(rt, &used, &wl->dw_acc, dn_md(pd, DNNL_ARG_DIFF_WEIGHTS), w_plain, 1)
+            || (nbias && dn_port_out(rt, &used, &wl->db_acc, dn_md(pd, DNNL_ARG_DIFF_BIAS), bmd, 1)))
+            return NULL;
+    }
+    return dn_op(rt, kind, dl, wl);
+}
+
+static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                          float *dst)
+{
+    dn_wl *wl = op->impl;
+    const void *s = dn_in(op->rt, &wl->src_in, src), *wt = dn_in(op->rt, &wl->w_in, w);
+    dn_run(op->rt, &wl->fwd, (const void *[]){s, wt, dst, b});
+}
+
+static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                           float *dsrc, float *dw, float *db)
+{
+    dn_wl *wl = op->impl;
+    hsi_rt *rt = op->rt;
+    if (dsrc && wl->bwd_data.p) {
+        const void *dd = dn_in(rt, &wl->ddst_bd, ddst), *wt = dn_in(rt, &wl->w_bd, w);
+        void *ds = dn_out(rt, &wl->dsrc_out, dsrc);
+        dn_run(rt, &wl->bwd_data, (const void *[]){dd, wt, ds});
+        dn_out_done(rt, &wl->dsrc_out, dsrc);
+    }
+    int has_bias = wl->bwd_w.nargs == 4;
+    if ((dw || (db && has_bias)) && wl->bwd_w.p) {
+        const void *s = dn_in(rt, &wl->src_bw, src), *dd = dn_in(rt, &wl->ddst_bw, ddst);
+        void *gw = dn_out(rt, &wl->dw_acc, dw), *gb = has_bias ? dn_out(rt, &wl->db_acc, db) : NULL;
+        dn_run(rt, &wl->bwd_w, (const void *[]){s, dd, gw, gb});
+        dn_out_done(rt, &wl->dw_acc, dw);
+        if (has_bias) dn_out_done(rt, &wl->db_acc, db);
+    }
+}
+
+hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd,
+                            int need_dsrc, int need_dw)
+{
+    int nsp = cd->nsp, nd = nsp + 2;
+    if (nsp < 1 || nsp > 3 || src->ndim != nd)
+        return hk_fail(rt, "conv: a %d-D convolution needs a rank-%d input, got rank %d", nsp,
+                       nd, src->ndim);
+    int64_t C = src->dims[1], G = cd->groups, OC = cd->out_ch, ddims[5] = {src->dims[0], OC};
+    if (G < 1 || OC < 1 || C % G || OC % G)
+        return hk_fail(rt, "conv: %lld groups do not divide %lld input and %lld output channels",
+                       (long long)G, (long long)C, (long long)OC);
+    for (int i = 0; i < nsp; i++) {
+        int64_t k = cd->kernel[i], s = cd->stride[i], dil = cd->dilation[i];
+        int64_t lo = cd->pad_lo[i], hi = cd->pad_hi[i], in = src->dims[2 + i];
+        int64_t span = (k - 1) * dil + 1;
+        if (k < 1 || s < 1 || dil < 1 || lo < 0 || hi < 0 || in + lo + hi < span)
+            return hk_fail(rt, "conv: spatial dim %d: kernel %lld (dilation %lld) does not fit "
+                           "input %lld padded by %lld+%lld with stride %lld", i, (long long)k,
+                           (long long)dil, (long long)in, (long long)lo, (long long)hi,
+                           (long long)s);
+        ddims[2 + i] = (in + lo + hi - span) / s + 1;
+    }
+    /* The geometry the primitives see. A 3-D conv that is pointwise in H and W (SSRN's
+     * spectral [k,1,1]) runs as 2-D over [D, H*W], where oneDNN's kernels block better. */
+    hsi_conv_desc pc = *cd;
+    int64_t pdims[5];
+    md_t sview;
+    const md_t *smd = dn_lmd(src);
+    memcpy(pdims, src->dims, sizeof pdims);
+    int fold = nsp == 3;
+    for (int i = 1; i < nsp; i++)
+        fold &= cd->kernel[i] == 1 && cd->stride[i] == 1 && cd->dilation[i] == 1
+                && !cd->pad_lo[i] && !cd->pad_hi[i];
+    if (fold) {
+        pc.nsp = 2;
+        pdims[3] = src->dims[3] * src->dims[4];
+        pc.kernel[1] = pc.stride[1] = pc.dilation[1] = 1;
+        pc.pad_lo[1] = pc.pad_hi[1] = 0;
+        dnnl_dims_t d = {0};
+        memcpy(d, pdims, 4 * sizeof *d);
+        fold = dnnl_memory_desc_reshape(&sview, smd, 4, d) == dnnl_success;
+        if (fold) smd = &sview;
+        else pc = *cd;
+    }
+    /* A kernel covering the whole unpadded input is an inner product (a plain GEMM). */
+    int full = G == 1;
+    for (int i = 0; i < pc.nsp; i++)
+        full &= pc.kernel[i] == pdims[2 + i] && pc.dilation[i] == 1 && !pc.pad_lo[i]
+                && !pc.pad_hi[i];
+    dn_geom g = {.conv = !full,
+                 .prop = need_dsrc || need_dw ? dnnl_forward_training : dnnl_forward_inference};
+    int64_t wdims[6], pddims[5] = {src->dims[0], OC};
+    int wn = 0;
+    if (G > 1) wdims[wn++] = G;
+    wdims[wn++] = OC / G;
+    wdims[wn++] = C / G;
+    for (int i = 0; i < pc.nsp; i++) {
+        g.strides[i] = pc.stride[i];
+        g.dilates[i] = pc.dilation[i] - 1;
+        g.pad_l[i] = pc.pad_lo[i];
+        g.pad_r[i] = pc.pad_hi[i];
+        wdims[wn++] = pc.kernel[i];
+        pddims[2 + i] = (pdims[2 + i] + pc.pad_lo[i] + pc.pad_hi[i]
+                         - (pc.kernel[i] - 1) * pc.dilation[i] - 1) / pc.stride[i] + 1;
+    }
+    md_t w_plain, dst;
+    if (dn_md_tag(&w_plain, wn, wdims, dnnl_format_tag_undef)
+        || dn_md_tag(&dst, full ? 2 : pc.nsp + 2, pddims, full ? dnnl_ab : dnnl_format_tag_any))
+        return hk_fail(rt, "conv: bad shapes");
+    return dn_wl_create(rt, HK_CONV, src, smd, &g, &w_plain, cd->bias ? OC : 0, &dst,
+                        full || fold ? ddims : NULL, need_dsrc, need_dw, "conv");
+}
+
+void hk_dnnl_conv_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                          float *dst)
+{
+    dn_wl_forward(op, src, w, b, dst);
+}
+
+void hk_dnnl_conv_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                           float *dsrc, float *dw, float *db)
+{
+    dn_wl_backward(op, src, w, ddst, dsrc, dw, db);
+}
+
+hsi_op *hk_dnnl_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int bias,
+                             int need_dsrc, int need_dw)
+{
+    int64_t wdims[5] = {out}, ddims[2] = {src->dims[0], out};
+    md_t w_plain, dst;
+    for (int i = 1; i < src->ndim; i++) wdims[i] = src->dims[i];
+    if (out < 1 || dn_md_tag(&w_plain, src->ndim, wdims, dnnl_format_tag_undef)
+        || dn_md_tag(&dst, 2, ddims, dnnl_format_tag_undef))
+        return hk_fail(rt, "dense: bad output size %lld", (long long)out);
+    dn_geom g = {.conv = 0,
+                 .prop = need_dsrc || need_dw ? dnnl_forward_training : dnnl_forward_inference};
+    return dn_wl_create(rt, HK_DENSE, src, dn_lmd(src), &g, &w_plain, bias ? out : 0, &dst, NULL,
+                        need_dsrc, need_dw, "dense");
+}
+
+void hk_dnnl_dense_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                           float *dst)
+{
+    dn_wl_forward(op, src, w, b, dst);
+}
+
+void hk_dnnl_dense_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                            float *dsrc, float *dw, float *db)
+{
+    dn_wl_backward(op, src, w, ddst, dsrc, dw, db);
+}
+
+/* ---- batch normalisation ------------------------------------------------------------------ */
+
+/* ws = [batch mean: C floats][batch variance: C floats][oneDNN workspace (ReLU mask)]. */
+typedef struct dn_bn {
+    dn_prim train, infer, bwd;
+    dn_port dsrc_out;             /* staging only when the caller passes dsrc NULL */
+    int64_t C;
+    double count;                 /* elements per channel: N * spatial */
+    size_t var_off, mask_off;     /* in ws */
+    size_t dscale_off, dshift_off;/* in tmp */
+} dn_bn;
+
+static size_t dn_align(size_t n) { return (n + 63) / 64 * 64; }
+
+hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_relu)
+{
+    dn_bn *bn = dn_impl_alloc(rt, sizeof *bn);
+    dnnl_batch_normalization_desc_t desc;
+    const md_t *md = dn_lmd(src);
+    md_t last;
+    /* A plain [N, C, 1, ...] tensor is also channels-last, where oneDNN's BN is much faster. */
+    int64_t spatial = hk_numel(src->ndim, src->dims) / (src->dims[0] * src->dims[1]);
+    if (src->plain && src->ndim > 2 && spatial == 1
+        && !dn_md_tag(&last, src->ndim, src->dims, src->ndim == 3   ? dnnl_acb
+                                                   : src->ndim == 4 ? dnnl_acdb
+                                                                    : dnnl_acdeb))
+        md = &last;
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (fuse_relu ? dnnl_fuse_norm_relu : 0u);
+    size_t used = 0;
+    if (!bn) return NULL;
+    bn->C = src->dims[1];
+    bn->count = (double)hk_numel(src->ndim, src->dims) / (double)bn->C;
+    if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, md,
+                                                                eps, flags), "bn"))
+        return NULL;
+    const_dnnl_primitive_desc_t tpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "bn training");
+    const int targs[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT,
+                         DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_WORKSPACE};
+    if (dn_build(rt, &bn->train, tpd, fuse_relu ? 7 : 6, targs, "bn training")) return NULL;
+    bn->var_off = dn_align((size_t)bn->C * sizeof(float));
+    bn->mask_off = 2 * bn->var_off;
+    size_t ws = bn->mask_off;
+    if (fuse_relu) ws += dnnl_memory_desc_get_size(dn_md(tpd, DNNL_ARG_WORKSPACE));
+
+    if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(
+                         &desc, dnnl_forward_inference, md, eps, flags | dnnl_use_global_stats),
+                 "bn"))
+        return NULL;
+    const_dnnl_primitive_desc_t ipd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "bn inference");
+    if (dn_build(rt, &bn->infer, ipd, 6, targs, "bn inference")) return NULL;
+
+    if (dn_check(rt, dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, md, md,
+                                                                 eps, flags), "bn backward"))
+        return NULL;
+    const_dnnl_primitive_desc_t bpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), tpd, "bn backward");
+    const int bargs[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT,
+                         DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_SRC,
+                         DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT, DNNL_ARG_WORKSPACE};
+    if (dn_build(rt, &bn->bwd, bpd, fuse_relu ? 10 : 9, bargs, "bn backward")
+        || dn_port_out(rt, &used, &bn->dsrc_out, md, md, 0)
+        || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dscale_off)
+        || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dshift_off))
+        return NULL;
+    hsi_op *op = dn_op(rt, HK_BN, src, bn);
+    if (op) op->ws_bytes = ws;
+    return op;
+}
+
+void hk_dnnl_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
+                        const float *beta, float *running_mean, float *running_var,
+                        float momentum, float *dst, void *ws)
+{
+    dn_bn *bn = op->impl;
+    if (!train) {
+        dn_run(op->rt, &bn->infer,
+               (const void *[]){src, dst, gamma, beta, running_mean, running_var});
+        return;
+    }
+    float *mean = ws, *var = (float *)((char *)ws + bn->var_off);
+    dn_run(op->rt, &bn->train,
+           (const void *[]){src, dst, gamma, beta, mean, var, (char *)ws + bn->mask_off});
+    double unbias = bn->count > 1 ? bn->count / (bn->count - 1) : 1;
+    for (int64_t c = 0; c < bn->C; c++) {
+        if (running_mean) running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mean[c];
+        if (running_var)
+            running_var[c] = (float)((1 - momentum) * running_var[c] + momentum * var[c] * unbias);
+    }
+}
+
+void hk_dnnl_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
+                         const void *ws, float *dsrc, float *dgamma, float *dbeta)
+{
+    dn_bn *bn = op->impl;
+    hsi_rt *rt = op->rt;
+    const char *w = ws;
+    float *ds = dn_out(rt, &bn->dsrc_out, dsrc);
+    float *dscale = dn_tmp(rt, bn->dscale_off), *dshift = dn_tmp(rt, bn->dshift_off);
+    /* oneDNN wants a SHIFT argument here but does not read it (the ReLU mask is in ws). */
+    dn_run(rt, &bn->bwd, (const void *[]){src, ddst, gamma, gamma, w, w + bn->var_off, ds,
+                                          dscale, dshift, w + bn->mask_off});
+    for (int64_t c = 0; c < bn->C; c++) {
+        if (dgamma) dgamma[c] += dscale[c];
+        if (dbeta) dbeta[c] += dshift[c];
+    }
+}
+
+/* ---- element-wise activations ------------------------------------------------------------- */
+
+typedef struct dn_act { dn_prim fwd, bwd; } dn_act;
+
+hsi_op *hk_dnnl_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, float alpha)
+{
+    dnnl_alg_kind_t alg;
+    dnnl_eltwise_desc_t desc;
+    switch (kind) {
+    case HSI_ACT_RELU: alg = dnnl_eltwise_relu_use_dst_for_bwd; alpha = 0; break;
+    case HSI_ACT_LEAKY_RELU: alg = dnnl_eltwise_relu_use_dst_for_bwd; break;
+    case HSI_ACT_ELU: alg = dnnl_eltwise_elu_use_dst_for_bwd; break;
+    case HSI_ACT_SIGMOID: alg = dnnl_eltwise_logistic_use_dst_for_bwd; alpha = 0; break;
+    case HSI_ACT_TANH: alg = dnnl_eltwise_tanh_use_dst_for_bwd; alpha = 0; break;
+    default: return hk_fail(rt, "act: unknown kind %d", (int)kind);
+    }
+    if (alpha < 0) return hk_fail(rt, "act: alpha %g < 0 (backward uses the output)", alpha);
+    dn_act *a = dn_impl_alloc(rt, sizeof *a);
+    if (!a || dn_check(rt, dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, alg,
+                                                          dn_lmd(src), alpha, 0.f), "act"))
+        return NULL;
+    const_dnnl_primitive_desc_t fpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "act");
+    if (dn_build(rt, &a->fwd, fpd, 2, (const int[]){DNNL_ARG_SRC, DNNL_ARG_DST}, "act")
+        || dn_check(rt, dnnl_eltwise_backward_desc_init(&desc, alg, dn_lmd(src), dn_lmd(src),
+                                                        alpha, 0.f), "act backward"))
+        return NULL;
+    const_dnnl_primitive_desc_t bpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), fpd, "act backward");
+    if (dn_build(rt, &a->bwd, bpd, 3,
+                 (const int[]){DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}, "act backward"))
+        return NULL;
+    return dn_op(rt, HK_ACT, src, a);
+}
+
+void hk_dnnl_act_forward(hsi_op *op, const float *src, float *dst)
+{
+    dn_act *a = op->impl;
+    dn_run(op->rt, &a->fwd, (const void *[]){src, dst});
+}
+
+void hk_dnnl_act_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc)
+{
+    dn_act *a = op->impl;
+    dn_run(op->rt, &a->bwd, (const void *[]){dst, ddst, dsrc});
+}
+
+/* ---- dropout (no oneDNN primitive: plain C over the logical order) ------------------------ */
+
+/* ws = one byte per element: 1 kept. */
+typedef struct dn_drop {
+    dn_prim to_plain;             /* src layout -> plain dst; p NULL when src is plain */
+    dn_port dsrc_out;             /* plain gradient -> src layout */
+    float p;
+    int64_t n;
+} dn_drop;
+
+static const md_t *dn_plain_of(hsi_rt *rt, const hsi_layout *l)
+{
+    const hsi_layout *p = l->plain ? l : hk_dnnl_layout_plain(rt, l->ndim, l->dims);
+    return p ? dn_lmd(p) : NULL;
+}
+
+hsi_op *hk_dnnl_dropout_create(hsi_rt *rt, const hsi_layout *src, float p)
+{
+    dn_drop *dr = dn_impl_alloc(rt, sizeof *dr);
+    const md_t *plain = dn_plain_of(rt, src);
+    size_t used = 0;
+    if (!dr || !plain) return NULL;
+    if (!(p >= 0 && p <= 1)) return hk_fail(rt, "dropout: p = %g is not in [0, 1]", p);
+    dr->p = p;
+    dr->n = hk_numel(src->ndim, src->dims);
+    if ((!src->plain && dn_reorder(rt, &dr->to_plain, dn_lmd(src), plain, 0))
+        || dn_port_out(rt, &used, &dr->dsrc_out, plain, dn_lmd(src), 0))
+        return NULL;
+    hsi_op *op = dn_op(rt, HK_DROPOUT, hk_dnnl_layout_plain(rt, src->ndim, src->dims), dr);
+    if (op) op->ws_bytes = (size_t)dr->n;
+    return op;
+}
+
+static float dn_drop_scale(float p) { return p < 1 ? 1.f / (1.f - p) : 0.f; }
+
+void hk_dnnl_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *src, float *dst,
+                             void *ws)
+{
+    dn_drop *dr = op->impl;
+    const float *x = src;
+    if (dr->to_plain.p) {
+        dn_run(op->rt, &dr->to_plain, (const void *[]){src, dst});
+        x = dst;
+    }
+    if (!train) {
+        if (x != dst) memmove(dst, x, (size_t)dr->n * sizeof *dst);
+        return;
+    }
+    unsigned char *mask = ws;
+    float scale = dn_drop_scale(dr->p);
+    for (int64_t i = 0; i < dr->n; i++) {
+        mask[i] = hsi_dropout_uniform(seed, (uint64_t)i) >= dr->p;
+        dst[i] = mask[i] ? x[i] * scale : 0.f;
+    }
+}
+
+void hk_dnnl_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
+{
+    dn_drop *dr = op->impl;
+    const unsigned char *mask = ws;
+    float scale = dn_drop_scale(dr->p);
+    if (!dsrc) return;
+    float *g = dn_out(op->rt, &dr->dsrc_out, dsrc);
+    for (int64_t i = 0; i < dr->n; i++) g[i] = mask[i] ? ddst[i] * scale : 0.f;
+    dn_out_done(op->rt, &dr->dsrc_out, dsrc);
+}
+
+/* ---- pooling ------------------------------------------------------------------------------ */
+
+/* ws (max only) = oneDNN's pooling workspace (argmax indices). */
+typedef struct dn_pool { dn_prim train, infer, bwd; } dn_pool;
+
+hsi_op *hk_dnnl_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *pd_)
+{
+    int nsp = pd_->nsp, nd = nsp + 2;
+    if (nsp < 1 || nsp > 3 || src->ndim != nd)
+        return hk_fail(rt, "pool: a %d-D pooling needs a rank-%d input, got rank %d", nsp, nd,
+                       src->ndim);
+    dnnl_dims_t strides, kernel, dil = {0}, lo, hi;
+    int64_t ddims[5] = {src->dims[0], src->dims[1]};
+    for (int i = 0; i < nsp; i++) {
+        int64_t k = pd_->kernel[i], s = pd_->stride[i], in = src->dims[2 + i];
+        if (k < 1 || s < 1 || pd_->pad_lo[i] < 0 || pd_->pad_hi[i] < 0
+            || pd_->pad_lo[i] >= k || pd_->pad_hi[i] >= k
+            || in + pd_->pad_lo[i] + pd_->pad_hi[i] < k)
+            return hk_fail(rt, "pool: spatial dim %d: kernel %lld, stride %lld, padding "
+                           "%lld+%lld do not fit input %lld", i, (long long)k, (long long)s,
+                           (long long)pd_->pad_lo[i], (long long)pd_->pad_hi[i], (long long)in);
+        strides[i] = s;
+        kernel[i] = k;
+        lo[i] = pd_->pad_lo[i];
+        hi[i] = pd_->pad_hi[i];
+        ddims[2 + i] = (in + lo[i] + hi[i] - k) / s + 1;
+    }
+    dnnl_alg_kind_t alg = pd_->max ? dnnl_pooling_max
+                          : pd_->count_include_pad ? dnnl_pooling_avg_include_padding
+                                                   : dnnl_pooling_avg_exclude_padding;
+    dn_pool *pl = dn_impl_alloc(rt, sizeof *pl);
+    dnnl_pooling_v2_desc_t desc;
+    md_t dst_any;
+    if (!pl || dn_md_tag(&dst_any, nd, ddims, dnnl_format_tag_any)
+        || dn_check(rt, dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_training, alg,
+                                                         dn_lmd(src), &dst_any, strides, kernel,
+                                                         dil, lo, hi), "pool"))
+        return NULL;
+    const_dnnl_primitive_desc_t tpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "pool");
+    const int fargs[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE};
+    if (dn_build(rt, &pl->train, tpd, pd_->max ? 3 : 2, fargs, "pool")) return NULL;
+    const md_t *dmd = dn_md(tpd, DNNL_ARG_DST);
+    const hsi_layout *dl = dn_layout(rt, dmd);
+    if (!dl) return NULL;
+    if (pd_->max) {
+        if (dn_check(rt, dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, alg,
+                                                          dn_lmd(src), dmd, strides, kernel, dil,
+                                                          lo, hi), "pool inference")
+            || dn_build(rt, &pl->infer, dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "pool"), 2,
+                        fargs, "pool inference"))
+            return NULL;
+    } else {
+        pl->infer = pl->train;
+    }
+    if (dn_check(rt, dnnl_pooling_v2_backward_desc_init(&desc, alg, dn_lmd(src), dmd, strides,
+                                                       kernel, dil, lo, hi), "pool backward"))
+        return NULL;
+    const_dnnl_primitive_desc_t bpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), tpd, "pool backward");
+    const int bargs[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_WORKSPACE};
+    if (dn_build(rt, &pl->bwd, bpd, pd_->max ? 3 : 2, bargs, "pool backward")) return NULL;
+    hsi_op *op = dn_op(rt, HK_POOL, dl, pl);
+    if (op && pd_->max) op->ws_bytes = dnnl_memory_desc_get_size(dn_md(tpd, DNNL_ARG_WORKSPACE));
+    return op;
+}
+
+void hk_dnnl_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)
+{
+    dn_pool *pl = op->impl;
+    dn_run(op->rt, train ? &pl->train : &pl->infer, (const void *[]){src, dst, ws});
+}
+
+void hk_dnnl_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
+{
+    dn_pool *pl = op->impl;
+    if (dsrc) dn_run(op->rt, &pl->bwd, (const void *[]){ddst, dsrc, ws});
+}
+
+/* ---- residual add ------------------------------------------------------------------------- */
+
+typedef struct dn_add {
+    dn_prim fwd;                  /* binary add (+ ReLU post-op), dst in a's layout */
+    dn_prim relu_fwd;             /* ReLU in place on dst, instead of the post-op (see create) */
+    dn_port b_in;                 /* b -> a's layout */
+    dn_prim relu_bwd;             /* ddst * (dst > 0), when relu */
+    dn_prim copy_a, to_b;         /* gradient (a's layout) -> da / -> db (b's layout) */
+    size_t g_off;                 /* staging of the masked gradient when da is NULL */
+} dn_add;
+
+static int dn_same_dims(const hsi_layout *a, const hsi_layout *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->dims[i] != b->dims[i]) return 0;
+    return 1;
+}
+
+/* Eltwise ReLU over md: the forward into fwd if not NULL, the backward from dst into bwd. */
+static int dn_relu(hsi_rt *rt, dn_prim *fwd, dn_prim *bwd, const md_t *md)
+{
+    dnnl_eltwise_desc_t desc;
+    if (dn_check(rt, dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training,
+                                                    dnnl_eltwise_relu_use_dst_for_bwd, md, 0, 0),
+                 "relu"))
+        return -1;
+    const_dnnl_primitive_desc_t hint = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "relu");
+    if (fwd && dn_build(rt, fwd, hint, 2, (const int[]){DNNL_ARG_SRC, DNNL_ARG_DST}, "relu"))
+        return -1;
+    if (!hint || dn_check(rt, dnnl_eltwise_backward_desc_init(&desc,
+                                                              dnnl_eltwise_relu_use_dst_for_bwd,
+                                                              md, md, 0, 0), "relu backward"))
+        return -1;
+    return dn_build(rt, bwd, dn_pd(rt, &desc, dn_attr(rt, 0, 0), hint, "relu backward"), 3,
+                    (const int[]){DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC},
+                    "relu backward");
+}
+
+hsi_op *hk_dnnl_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, int relu)
+{
+    if (!dn_same_dims(a, b)) return hk_fail(rt, "add: the two inputs differ in shape");
+    dn_add *ad = dn_impl_alloc(rt, sizeof *ad);
+    dnnl_binary_desc_t desc;
+    const md_t *am = dn_lmd(a);
+    size_t used = 0;
+    if (!ad || dn_port_in(rt, &used, &ad->b_in, dn_lmd(b), am)
+        || dn_check(rt, dnnl_binary_desc_init(&desc, dnnl_binary_add, am, am, am), "add"))
+        return NULL;
+    /* oneDNN 2.6 computes an in-place binary with an eltwise post-op wrongly when the channels
+     * are padded to the block (e.g. 24 in nCdhw16c): such layouts get a separate ReLU. */
+    int padded = 0;
+    for (int i = 0; i < am->ndims; i++) padded |= am->padded_dims[i] != am->dims[i];
+    const int args[] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST};
+    if (dn_build(rt, &ad->fwd, dn_pd(rt, &desc, dn_attr(rt, 0, relu && !padded), NULL, "add"), 3,
+                 args, "add")
+        || (relu && dn_relu(rt, padded ? &ad->relu_fwd : NULL, &ad->relu_bwd, am))
+        || dn_reorder(rt, &ad->copy_a, am, am, 0) || dn_reorder(rt, &ad->to_b, am, dn_lmd(b), 0)
+        || dn_stage(rt, &used, a->bytes, &ad->g_off))
+        return NULL;
+    return dn_op(rt, HK_ADD, a, ad);
+}
+
+void hk_dnnl_add_forward(hsi_op *op, const float *a, const float *b, float *dst)
+{
+    dn_add *ad = op->impl;
+    dn_run(op->rt, &ad->fwd, (const void *[]){a, dn_in(op->rt, &ad->b_in, b), dst});
+    if (ad->relu_fwd.p) dn_run(op->rt, &ad->relu_fwd, (const void *[]){dst, dst});
+}
+
+void hk_dnnl_add_backward(hsi_op *op, const float *dst, const float *ddst, float *da, float *db)
+{
+    dn_add *ad = op->impl;
+    const void *g = ddst;
+    if (ad->relu_bwd.p) {
+        void *m = da ? da : dn_tmp(op->rt, ad->g_off);
+        dn_run(op->rt, &ad->relu_bwd, (const void *[]){dst, ddst, m});
+        g = m;
+    } else if (da && da != ddst) {
+        dn_run(op->rt, &ad->copy_a, (const void *[]){ddst, da});
+    }
+    if (db && db != g) dn_run(op->rt, &ad->to_b, (const void *[]){g, db});
+}
+
+/* ---- gradient accumulation ---------------------------------------------------------------- */
+
+typedef struct dn_accum { dn_prim p; int binary; } dn_accum;
+
+hsi_op *hk_dnnl_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *gl)
+{
+    if (!dn_same_dims(accl, gl)) return hk_fail(rt, "accum: the two gradients differ in shape");
+    dn_accum *ac = dn_impl_alloc(rt, sizeof *ac);
+    if (!ac) return NULL;
+    ac->binary = dn_same(dn_lmd(accl), dn_lmd(gl));
+    if (ac->binary) {
+        dnnl_binary_desc_t desc;
+        const md_t *m = dn_lmd(accl);
+        if (dn_check(rt, dnnl_binary_desc_init(&desc, dnnl_binary_add, m, m, m), "accum")
+            || dn_build(rt, &ac->p, dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "accum"), 3,
+                        (const int[]){DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST}, "accum"))
+            return NULL;
+    } else if (dn_reorder(rt, &ac->p, dn_lmd(gl), dn_lmd(accl), 1)) {
+        return NULL;
+    }
+    return dn_op(rt, HK_ACCUM, accl, ac);
+}
+
+void hk_dnnl_accum(hsi_op *op, float *acc, const float *g)
+{
+    dn_accum *ac = op->impl;
+    if (ac->binary) dn_run(op->rt, &ac->p, (const void *[]){acc, g, acc});
+    else dn_run(op->rt, &ac->p, (const void *[]){g, acc});
+}
+
+/* ---- concat along channels ---------------------------------------------------------------- */
+
+typedef struct dn_concat {
+    int n;
+    dn_prim fwd;
+    dn_prim *bwd;                 /* n reorders: a channel slice of ddst -> dsrc i */
+} dn_concat;
+
+/* Concat into dst (format any or plain) and the backward slices; -1 if a slice cannot be
+ * described in dst's layout (channel offset not a multiple of its blocking). */
+static int dn_concat_build(hsi_rt *rt, dn_concat *cc, const hsi_layout *const *srcs,
+                           const md_t *dst, const hsi_layout **dl)
+{
+    dn_rt *d = rt->dnnl;
+    md_t mds[DN_MAXARGS];
+    int args[DN_MAXARGS];
+    dnnl_primitive_desc_t pd;
+    for (int i = 0; i < cc->n; i++) {
+        mds[i] = *dn_lmd(srcs[i]);
+        args[i] = DNNL_ARG_MULTIPLE_SRC + i;
+    }
+    args[cc->n] = DNNL_ARG_DST;
+    const_dnnl_primitive_attr_t attr = dn_attr(rt, 0, 0);
+    if (!attr || dn_check(rt, dnnl_concat_primitive_desc_create(&pd, dst, cc->n, 1, mds, attr,
+                                                                d->eng), "concat"))
+        return -1;
+    if (dn_keep(rt, DN_PD, pd)) {
+        dnnl_primitive_desc_destroy(pd);
+        return -1;
+    }
+    const md_t *dmd = dn_md(pd, DNNL_ARG_DST);
+    dnnl_dims_t offs = {0};
+    for (int i = 0; i < cc->n; i++) {
+        md_t sub;
+        if (dnnl_memory_desc_init_submemory(&sub, dmd, mds[i].dims, offs) != dnnl_success)
+            return -1;
+        if (dn_reorder(rt, &cc->bwd[i], &sub, &mds[i], 0)) return -1;
+        offs[1] += mds[i].dims[1];
+    }
+    if (dn_build(rt, &cc->fwd, pd, cc->n + 1, args, "concat")) return -1;
+    *dl = dn_layout(rt, dmd);
+    return *dl ? 0 : -1;
+}
+
+hsi_op *hk_dnnl_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs)
+{
+    if (n < 1 || n > DN_MAXARGS - 2)
+        return hk_fail(rt, "concat: %d inputs (1..%d supported)", n, DN_MAXARGS - 2);
+    int64_t dims[5];
+    memcpy(dims, srcs[0]->dims, sizeof dims);
+    dims[1] = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < srcs[0]->ndim; j++)
+            if (srcs[i]->ndim != srcs[0]->ndim || (j != 1 && srcs[i]->dims[j] != dims[j]))
+                return hk_fail(rt, "concat: input %d differs from input 0 outside axis 1", i);
+        dims[1] += srcs[i]->dims[1];
+    }
+    dn_concat *cc = dn_impl_alloc(rt, sizeof *cc);
+    if (!cc) return NULL;
+    cc->n = n;
+    cc->bwd = dn_impl_alloc(rt, (size_t)n * sizeof *cc->bwd);
+    md_t any, plain;
+    const hsi_layout *dl = NULL;
+    if (!cc->bwd || dn_md_tag(&any, srcs[0]->ndim, dims, dnnl_format_tag_any)
+        || dn_md_tag(&plain, srcs[0]->ndim, dims, dnnl_format_tag_undef))
+        return hk_fail(rt, "concat: bad shapes");
+    if (dn_concat_build(rt, cc, srcs, &any, &dl)) {
+        memset(cc->bwd, 0, (size_t)n * sizeof *cc->bwd);
+        memset(&cc->fwd, 0, sizeof cc->fwd);
+        if (dn_concat_build(rt, cc, srcs, &plain, &dl)) return NULL;
+    }
+    return dn_op(rt, HK_CONCAT, dl, cc);
+}
+
+void hk_dnnl_concat_forward(hsi_op *op, const float *const *srcs, float *dst)
+{
+    dn_concat *cc = op->impl;
+    const void *ptrs[DN_MAXARGS];
+    for (int i = 0; i < cc->n; i++) ptrs[i] = srcs[i];
+    ptrs[cc->n] = dst;
+    dn_run(op->rt, &cc->fwd, ptrs);
+}
+
+void hk_dnnl_concat_backward(hsi_op *op, const float *ddst, float *const *dsrcs)
+{
+    dn_concat *cc = op->impl;
+    for (int i = 0; i < cc->n; i++)
+        if (dsrcs[i]) dn_run(op->rt, &cc->bwd[i], (const void *[]){ddst, dsrcs[i]});
+}
+
+/* ---- reshape ------------------------------------------------------------------------------ */
+
+/* A view when oneDNN can reshape the src descriptor; otherwise src -> plain, then viewed. */
+typedef struct dn_reshape { dn_prim fwd, bwd; } dn_reshape;
+
+hsi_op *hk_dnnl_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const int64_t *dims)
+{
+    if (ndim < 2 || ndim > 5 || hk_numel(ndim, dims) != hk_numel(src->ndim, src->dims)
+        || dims[0] != src->dims[0])
+        return hk_fail(rt, "reshape: a rank-%d shape with another batch or element count",
+                       ndim);
+    dn_reshape *rs = dn_impl_alloc(rt, sizeof *rs);
+    md_t view;
+    dnnl_dims_t d = {0};
+    if (!rs) return NULL;
+    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    if (dnnl_memory_desc_reshape(&view, dn_lmd(src), ndim, d) == dnnl_success) {
+        hsi_op *op = dn_op(rt, HK_RESHAPE, dn_layout(rt, &view), rs);
+        if (op) op->view = 1;
+        return op;
+    }
+    const md_t *plain = dn_plain_of(rt, src);
+    if (!plain || dn_reorder(rt, &rs->fwd, dn_lmd(src), plain, 0)
+        || dn_reorder(rt, &rs->bwd, plain, dn_lmd(src), 0))
+        return NULL;
+    return dn_op(rt, HK_RESHAPE, hk_dnnl_layout_plain(rt, ndim, dims), rs);
+}
+
+void hk_dnnl_reshape_forward(hsi_op *op, const float *src, float *dst)
+{
+    dn_reshape *rs = op->impl;
+    if (rs->fwd.p) dn_run(op->rt, &rs->fwd, (const void *[]){src, dst});
+}
+
+void hk_dnnl_reshape_backward(hsi_op *op, const float *ddst, float *dsrc)
+{
+    dn_reshape *rs = op->impl;
+    if (rs->bwd.p) dn_run(op->rt, &rs->bwd, (const void *[]){ddst, dsrc});
+}
+
+/* ---- softmax cross-entropy ---------------------------------------------------------------- */
+
+typedef struct dn_xent {
+    dn_prim to_plain, from_plain; /* p NULL when the logits are plain */
+    int64_t N, K;
+    size_t lp_off, dl_off;        /* plain logits / plain dlogits in tmp */
+} dn_xent;
+
+hsi_op *hk_dnnl_xent_create(hsi_rt *rt, const hsi_layout *logits)
+{
+    for (int i = 2; i < logits->ndim; i++)
+        if (logits->dims[i] != 1)
+            return hk_fail(rt, "xent: logits must be [N, K] or [N, K, 1, ...]");
+    dn_xent *xe = dn_impl_alloc(rt, sizeof *xe);
+    const md_t *plain = dn_plain_of(rt, logits);
+    size_t used = 0;
+    if (!xe || !plain) return NULL;
+    xe->N = logits->dims[0];
+    xe->K = logits->dims[1];
+    size_t bytes = (size_t)(xe->N * xe->K) * sizeof(float);
+    if (!logits->plain
+        && (dn_reorder(rt, &xe->to_plain, dn_lmd(logits), plain, 0)
+            || dn_reorder(rt, &xe->from_plain, plain, dn_lmd(logits), 0)
+            || dn_stage(rt, &used, bytes, &xe->lp_off) || dn_stage(rt, &used, bytes, &xe->dl_off)))
+        return NULL;
+    return dn_op(rt, HK_XENT, logits, xe);
+}
+
+void hk_dnnl_xent_plain_logits(hsi_op *op, const float *logits, float *plain)
+{
+    dn_xent *xe = op->impl;
+    if (xe->to_plain.p) dn_run(op->rt, &xe->to_plain, (const void *[]){logits, plain});
+    else memcpy(plain, logits, (size_t)(xe->N * xe->K) * sizeof *plain);
+}
+
+float hk_dnnl_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *labels,
+                                    int n, float weight, float *dlogits)
+{
+    dn_xent *xe = op->impl;
+    const float *x = logits;
+    float *g = dlogits;
+    int64_t K = xe->K, m = 0;
+    if (xe->to_plain.p) {
+        x = dn_tmp(op->rt, xe->lp_off);
+        dn_run(op->rt, &xe->to_plain, (const void *[]){logits, x});
+        if (g) g = dn_tmp(op->rt, xe->dl_off);
+    }
+    for (int i = 0; i < n && i < xe->N; i++) m += labels[i] >= 0 && labels[i] < K;
+    double loss = 0;
+    for (int64_t i = 0; i < xe->N; i++) {
+        const float *row = x + i * K;
+        float *grow = g ? g + i * K : NULL;
+        int valid = i < n && labels[i] >= 0 && labels[i] < K;
+        if (!valid) {
+            if (grow) memset(grow, 0, (size_t)K * sizeof *grow);
+            continue;
+        }
+        double mx = row[0], sum = 0;
+        for (int64_t k = 1; k < K; k++) mx = row[k] > mx ? row[k] : mx;
+        for (int64_t k = 0; k < K; k++) sum += exp(row[k] - mx);
+        double lse = mx + log(sum);
+        loss += lse - row[labels[i]];
+        if (grow)
+            for (int64_t k = 0; k < K; k++)
+                grow[k] = (float)(weight * (exp(row[k] - lse) - (k == labels[i])) / (double)m);
+    }
+    if (g && g != dlogits) dn_run(op->rt, &xe->from_plain, (const void *[]){g, dlogits});
+    return m ? (float)(loss / (double)m) : 0.f;
+}

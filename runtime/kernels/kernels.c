@@ -1,0 +1,462 @@
+/* kernels.c — the backend-independent half of the kernel library (hsi_kernels.h).
+ *
+ * Owns the rt (allocations, op and layout lists, error text), checks the arguments of every
+ * create once for both backends (so both give the same message), and dispatches each call to
+ * ref.c or dnnl.c by rt->backend. It computes nothing itself but the dropout hash and never
+ * looks inside a backend's op state.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "ref.h"
+
+#ifdef HSICC_WITH_DNNL
+#define HK_CALL(rt, fn, ...) \
+    ((rt)->backend == HSI_BACKEND_DNNL ? hk_dnnl_##fn(__VA_ARGS__) : hk_ref_##fn(__VA_ARGS__))
+#else
+#define HK_CALL(rt, fn, ...) hk_ref_##fn(__VA_ARGS__)
+#endif
+
+/* ---- the rt and its memory ---------------------------------------------------------------- */
+
+void *hk_alloc(hsi_rt *rt, size_t bytes)
+{
+    if (bytes > SIZE_MAX - 64) return NULL;
+    size_t size = bytes ? (bytes + 63) / 64 * 64 : 64;
+    if (rt->n_allocs == rt->cap_allocs) {
+        int cap = rt->cap_allocs ? 2 * rt->cap_allocs : 64;
+        void **grown = realloc(rt->allocs, sizeof *grown * (size_t)cap);
+        if (!grown) return NULL;
+        rt->allocs = grown;
+        rt->cap_allocs = cap;
+    }
+    void *p = aligned_alloc(64, size);
+    if (!p) return NULL;
+    memset(p, 0, size);
+    rt->allocs[rt->n_allocs++] = p;
+    return p;
+}
+
+hsi_op *hk_op_new(hsi_rt *rt, hk_kind kind, const hsi_layout *dst)
+{
+    hsi_op *op = hk_alloc(rt, sizeof *op);
+    if (!op) return NULL;
+    op->rt = rt;
+    op->kind = kind;
+    op->dst = dst;
+    op->next = rt->ops;
+    rt->ops = op;
+    return op;
+}
+
+hsi_layout *hk_layout_new(hsi_rt *rt, int ndim, const int64_t *dims)
+{
+    hsi_layout *l = hk_alloc(rt, sizeof *l);
+    if (!l) return NULL;
+    l->ndim = ndim;
+    memcpy(l->dims, dims, sizeof *dims * (size_t)ndim);
+    l->next = rt->layouts;
+    rt->layouts = l;
+    return l;
+}
+
+void *hk_fail(hsi_rt *rt, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rt->err, sizeof rt->err, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+int64_t hk_numel(int ndim, const int64_t *dims)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= dims[i];
+    return n;
+}
+
+/* Frees every hk_alloc and the rt itself (the backend has released its own objects). */
+static void rt_free(hsi_rt *rt)
+{
+    for (int i = 0; i < rt->n_allocs; i++) free(rt->allocs[i]);
+    free(rt->allocs);
+    free(rt);
+}
+
+hsi_rt *hsi_rt_create(hsi_backend backend)
+{
+    if (backend != HSI_BACKEND_REF && backend != HSI_BACKEND_DNNL) return NULL;
+#ifndef HSICC_WITH_DNNL
+    if (backend == HSI_BACKEND_DNNL) return NULL;
+#endif
+    hsi_rt *rt = calloc(1, sizeof *rt);
+    if (!rt) return NULL;
+    rt->backend = backend;
+#ifdef HSICC_WITH_DNNL
+    if (backend == HSI_BACKEND_DNNL && hk_dnnl_rt_init(rt) != 0) {
+        rt_free(rt);
+        return NULL;
+    }
+#endif
+    return rt;
+}
+
+void hsi_rt_destroy(hsi_rt *rt)
+{
+    if (!rt) return;
+#ifdef HSICC_WITH_DNNL
+    if (rt->backend == HSI_BACKEND_DNNL) hk_dnnl_rt_fini(rt);
+#endif
+    rt_free(rt);
+}
+
+hsi_backend hsi_rt_backend(const hsi_rt *rt) { return rt->backend; }
+const char *hsi_rt_error(const hsi_rt *rt) { return rt ? rt->err : "no runtime"; }
+
+/* ---- layouts and ops ---------------------------------------------------------------------- */
+
+/* "[8, 24, 97, 7, 7]" into buf. */
+static const char *dims_str(char *buf, size_t size, int ndim, const int64_t *dims)
+{
+    size_t at = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (at < size) snprintf(buf + at, size - at, "]");
+    return buf;
+}
+#define DIMS(l) dims_str((char[96]){0}, 96, (l)->ndim, (l)->dims)
+
+static int check_dims(hsi_rt *rt, const char *what, int ndim, const int64_t *dims)
+{
+    if (ndim < 2 || ndim > 5 || !dims) {
+        hk_fail(rt, "%s: a tensor needs 2 to 5 dims (batch first), not %d", what, ndim);
+        return 0;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] < 1) {
+            hk_fail(rt, "%s: shape %s has a dim < 1", what,
+                    dims_str((char[96]){0}, 96, ndim, dims));
+            return 0;
+        }
+    return 1;
+}
+
+const hsi_layout *hsi_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims)
+{
+    if (!rt || !check_dims(rt, "layout", ndim, dims)) return NULL;
+    return HK_CALL(rt, layout_plain, rt, ndim, dims);
+}
+
+size_t hsi_layout_bytes(const hsi_layout *l) { return l->bytes; }
+int hsi_layout_ndim(const hsi_layout *l) { return l->ndim; }
+const int64_t *hsi_layout_dims(const hsi_layout *l) { return l->dims; }
+int hsi_layout_is_plain(const hsi_layout *l) { return l->plain; }
+
+const hsi_layout *hsi_op_dst(const hsi_op *op) { return op->dst; }
+size_t hsi_op_ws_bytes(const hsi_op *op) { return op->ws_bytes; }
+int hsi_op_is_view(const hsi_op *op) { return op->view; }
+
+/* ---- argument checks shared by both backends ---------------------------------------------- */
+
+static int need_layout(hsi_rt *rt, const char *what, const hsi_layout *l)
+{
+    if (l) return 1;
+    hk_fail(rt, "%s: no input layout", what);
+    return 0;
+}
+
+/* Spatial window parameters of conv and pool; dil NULL for pooling. */
+static int check_window(hsi_rt *rt, const char *what, const hsi_layout *src, int nsp,
+                        const int64_t *k, const int64_t *s, const int64_t *lo, const int64_t *hi,
+                        const int64_t *dil)
+{
+    if (nsp < 1 || nsp > 3) {
+        hk_fail(rt, "%s: spatial rank must be 1, 2 or 3, not %d", what, nsp);
+        return 0;
+    }
+    if (src->ndim != nsp + 2) {
+        hk_fail(rt, "%s: a %d-D window needs a %d-dim input, got %s", what, nsp, nsp + 2,
+                DIMS(src));
+        return 0;
+    }
+    for (int i = 0; i < nsp; i++) {
+        int64_t d = dil ? dil[i] : 1;
+        if (k[i] < 1 || s[i] < 1 || d < 1 || lo[i] < 0 || hi[i] < 0) {
+            hk_fail(rt, "%s: spatial dim %d: kernel %lld, stride %lld, dilation %lld must be >= 1 "
+                        "and padding %lld/%lld >= 0", what, i, (long long)k[i], (long long)s[i],
+                    (long long)d, (long long)lo[i], (long long)hi[i]);
+            return 0;
+        }
+        if (!dil && (lo[i] >= k[i] || hi[i] >= k[i])) {
+            hk_fail(rt, "%s: spatial dim %d: padding %lld/%lld must be smaller than the "
+                        "kernel %lld", what, i, (long long)lo[i], (long long)hi[i],
+                    (long long)k[i]);
+            return 0;
+        }
+        if (ref_out_size(src->dims[2 + i], k[i], s[i], lo[i], hi[i], d) < 1) {
+            hk_fail(rt, "%s: the window (kernel %lld, dilation %lld) does not fit spatial dim %d "
+                        "of input %s padded by %lld/%lld", what, (long long)k[i], (long long)d, i,
+                    DIMS(src), (long long)lo[i], (long long)hi[i]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int same_dims(const hsi_layout *a, const hsi_layout *b)
+{
+    return a->ndim == b->ndim && !memcmp(a->dims, b->dims, sizeof *a->dims * (size_t)a->ndim);
+}
+
+/* ---- ops: check, then dispatch ------------------------------------------------------------ */
+
+hsi_op *hsi_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *d, int need_dsrc,
+                        int need_dw)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "conv", src)) return NULL;
+    if (!d) return hk_fail(rt, "conv: no descriptor");
+    if (!check_window(rt, "conv", src, d->nsp, d->kernel, d->stride, d->pad_lo, d->pad_hi,
+                      d->dilation))
+        return NULL;
+    if (d->out_ch < 1 || d->groups < 1 || src->dims[1] % d->groups || d->out_ch % d->groups)
+        return hk_fail(rt, "conv: groups %lld must divide both the input channels of %s and the "
+                           "%lld output channels", (long long)d->groups, DIMS(src),
+                       (long long)d->out_ch);
+    return HK_CALL(rt, conv_create, rt, src, d, need_dsrc, need_dw);
+}
+
+void hsi_conv_forward(hsi_op *op, const float *src, const float *w, const float *b, float *dst)
+{
+    HK_CALL(op->rt, conv_forward, op, src, w, b, dst);
+}
+
+void hsi_conv_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                       float *dsrc, float *dw, float *db)
+{
+    HK_CALL(op->rt, conv_backward, op, src, w, ddst, dsrc, dw, db);
+}
+
+hsi_op *hsi_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_relu)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "bn", src)) return NULL;
+    if (!(eps >= 0)) return hk_fail(rt, "bn: eps %g must be >= 0", eps);
+    return HK_CALL(rt, bn_create, rt, src, eps, fuse_relu);
+}
+
+void hsi_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
+                    const float *beta, float *running_mean, float *running_var, float momentum,
+                    float *dst, void *ws)
+{
+    HK_CALL(op->rt, bn_forward, op, train, src, gamma, beta, running_mean, running_var, momentum,
+            dst, ws);
+}
+
+void hsi_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
+                     const void *ws, float *dsrc, float *dgamma, float *dbeta)
+{
+    HK_CALL(op->rt, bn_backward, op, src, gamma, ddst, ws, dsrc, dgamma, dbeta);
+}
+
+hsi_op *hsi_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, float alpha)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "activation", src)) return NULL;
+    if (kind < HSI_ACT_RELU || kind > HSI_ACT_TANH)
+        return hk_fail(rt, "activation: unknown kind %d", (int)kind);
+    if ((kind == HSI_ACT_LEAKY_RELU || kind == HSI_ACT_ELU) && !(alpha >= 0))
+        return hk_fail(rt, "activation: alpha %g must be >= 0 (the backward reads the output)",
+                       alpha);
+    return HK_CALL(rt, act_create, rt, src, kind, alpha);
+}
+
+void hsi_act_forward(hsi_op *op, const float *src, float *dst)
+{
+    HK_CALL(op->rt, act_forward, op, src, dst);
+}
+
+void hsi_act_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc)
+{
+    HK_CALL(op->rt, act_backward, op, dst, ddst, dsrc);
+}
+
+hsi_op *hsi_dropout_create(hsi_rt *rt, const hsi_layout *src, float p)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "dropout", src)) return NULL;
+    if (!(p >= 0 && p < 1)) return hk_fail(rt, "dropout: p = %g must be in [0, 1)", p);
+    return HK_CALL(rt, dropout_create, rt, src, p);
+}
+
+void hsi_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *src, float *dst,
+                         void *ws)
+{
+    HK_CALL(op->rt, dropout_forward, op, train, seed, src, dst, ws);
+}
+
+void hsi_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
+{
+    HK_CALL(op->rt, dropout_backward, op, ddst, ws, dsrc);
+}
+
+/* splitmix64's finaliser. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Output i of a splitmix64 stream whose state starts at mix64(seed); the top 24 bits, so the
+ * float is exact and lies in [0, 1). */
+float hsi_dropout_uniform(uint64_t seed, uint64_t i)
+{
+    uint64_t z = mix64(mix64(seed) + (i + 1) * 0x9E3779B97F4A7C15ULL);
+    return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
+hsi_op *hsi_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "pool", src)) return NULL;
+    if (!d) return hk_fail(rt, "pool: no descriptor");
+    if (!check_window(rt, "pool", src, d->nsp, d->kernel, d->stride, d->pad_lo, d->pad_hi, NULL))
+        return NULL;
+    return HK_CALL(rt, pool_create, rt, src, d);
+}
+
+void hsi_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)
+{
+    HK_CALL(op->rt, pool_forward, op, train, src, dst, ws);
+}
+
+void hsi_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
+{
+    HK_CALL(op->rt, pool_backward, op, ddst, ws, dsrc);
+}
+
+hsi_op *hsi_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int bias, int need_dsrc,
+                         int need_dw)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "dense", src)) return NULL;
+    if (out < 1) return hk_fail(rt, "dense: %lld outputs; need >= 1", (long long)out);
+    return HK_CALL(rt, dense_create, rt, src, out, bias, need_dsrc, need_dw);
+}
+
+void hsi_dense_forward(hsi_op *op, const float *src, const float *w, const float *b, float *dst)
+{
+    HK_CALL(op->rt, dense_forward, op, src, w, b, dst);
+}
+
+void hsi_dense_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                        float *dsrc, float *dw, float *db)
+{
+    HK_CALL(op->rt, dense_backward, op, src, w, ddst, dsrc, dw, db);
+}
+
+hsi_op *hsi_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, int relu)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "add", a) || !need_layout(rt, "add", b)) return NULL;
+    if (!same_dims(a, b))
+        return hk_fail(rt, "add: shapes differ: %s vs %s", DIMS(a), DIMS(b));
+    return HK_CALL(rt, add_create, rt, a, b, relu);
+}
+
+void hsi_add_forward(hsi_op *op, const float *a, const float *b, float *dst)
+{
+    HK_CALL(op->rt, add_forward, op, a, b, dst);
+}
+
+void hsi_add_backward(hsi_op *op, const float *dst, const float *ddst, float *da, float *db)
+{
+    HK_CALL(op->rt, add_backward, op, dst, ddst, da, db);
+}
+
+hsi_op *hsi_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *gl)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "accum", accl) || !need_layout(rt, "accum", gl)) return NULL;
+    if (!same_dims(accl, gl))
+        return hk_fail(rt, "accum: shapes differ: %s vs %s", DIMS(accl), DIMS(gl));
+    return HK_CALL(rt, accum_create, rt, accl, gl);
+}
+
+void hsi_accum(hsi_op *op, float *acc, const float *g) { HK_CALL(op->rt, accum, op, acc, g); }
+
+hsi_op *hsi_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs)
+{
+    if (!rt) return NULL;
+    if (n < 1 || !srcs) return hk_fail(rt, "concat: needs at least one input");
+    for (int i = 0; i < n; i++) {
+        if (!need_layout(rt, "concat", srcs[i])) return NULL;
+        const hsi_layout *a = srcs[0], *b = srcs[i];
+        int ok = a->ndim == b->ndim && a->dims[0] == b->dims[0];
+        for (int j = 2; ok && j < a->ndim; j++) ok = a->dims[j] == b->dims[j];
+        if (!ok)
+            return hk_fail(rt, "concat: input %d has shape %s, input 0 %s: only dim 1 may differ",
+                           i, DIMS(b), DIMS(a));
+    }
+    return HK_CALL(rt, concat_create, rt, n, srcs);
+}
+
+void hsi_concat_forward(hsi_op *op, const float *const *srcs, float *dst)
+{
+    HK_CALL(op->rt, concat_forward, op, srcs, dst);
+}
+
+void hsi_concat_backward(hsi_op *op, const float *ddst, float *const *dsrcs)
+{
+    HK_CALL(op->rt, concat_backward, op, ddst, dsrcs);
+}
+
+hsi_op *hsi_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const int64_t *dims)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "reshape", src) || !check_dims(rt, "reshape", ndim, dims)) return NULL;
+    if (hk_numel(ndim, dims) != hk_numel(src->ndim, src->dims))
+        return hk_fail(rt, "reshape: %s and %s hold different numbers of elements", DIMS(src),
+                       dims_str((char[96]){0}, 96, ndim, dims));
+    return HK_CALL(rt, reshape_create, rt, src, ndim, dims);
+}
+
+void hsi_reshape_forward(hsi_op *op, const float *src, float *dst)
+{
+    HK_CALL(op->rt, reshape_forward, op, src, dst);
+}
+
+void hsi_reshape_backward(hsi_op *op, const float *ddst, float *dsrc)
+{
+    HK_CALL(op->rt, reshape_backward, op, ddst, dsrc);
+}
+
+hsi_op *hsi_xent_create(hsi_rt *rt, const hsi_layout *logits)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "softmax cross-entropy", logits)) return NULL;
+    for (int i = 2; i < logits->ndim; i++)
+        if (logits->dims[i] != 1)
+            return hk_fail(rt, "softmax cross-entropy: logits %s must be [N, K] or [N, K, 1, ...]",
+                           DIMS(logits));
+    return HK_CALL(rt, xent_create, rt, logits);
+}
+
+float hsi_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *labels, int n,
+                                float weight, float *dlogits)
+{
+    int64_t batch = op->dst->dims[0];
+    if (n < 0) n = 0;
+    if (n > batch) n = (int)batch;
+    return HK_CALL(op->rt, xent_forward_backward, op, logits, labels, n, weight, dlogits);
+}
+
+void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain)
+{
+    HK_CALL(op->rt, xent_plain_logits, op, logits, plain);
+}

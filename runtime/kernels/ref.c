@@ -1,0 +1,872 @@
+/* ref.c — the reference backend: the oracle every other kernel is tested against.
+ *
+ * Plain row-major layouts only, naive loops, all arithmetic in double (the cores of ref.h).
+ * The float API converts its inputs into double scratch buffers that create() allocated, runs
+ * the core, and rounds the results back, so REF holds roughly twice an op's tensors again in
+ * doubles: simple and exact, not fast or lean. Arguments were already checked by kernels.c.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "ref.h"
+
+/* ---- the double cores -------------------------------------------------------------------- */
+
+int64_t ref_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi,
+                     int64_t dilation)
+{
+    int64_t span = in + pad_lo + pad_hi - dilation * (k - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+/* Places spatial parameters of rank nsp into the last nsp of 3 slots; leading slots get the
+ * identity (size 1, kernel 1, stride 1, no pad, dilation 1). Returns -1 if an output < 1. */
+static int spatial3(int nsp, const int64_t *sp_in, const int64_t *k, const int64_t *s,
+                    const int64_t *plo, const int64_t *phi, const int64_t *dil, int64_t *in3,
+                    int64_t *out3, int64_t *k3, int64_t *s3, int64_t *plo3, int64_t *dil3)
+{
+    for (int i = 0; i < 3; i++) {
+        int j = i - (3 - nsp);
+        in3[i] = j < 0 ? 1 : sp_in[j];
+        k3[i] = j < 0 ? 1 : k[j];
+        s3[i] = j < 0 ? 1 : s[j];
+        plo3[i] = j < 0 ? 0 : plo[j];
+        dil3[i] = j < 0 || !dil ? 1 : dil[j];
+        out3[i] = ref_out_size(in3[i], k3[i], s3[i], plo3[i], j < 0 ? 0 : phi[j], dil3[i]);
+        if (out3[i] < 1) return -1;
+    }
+    return 0;
+}
+
+int ref_conv_init(ref_conv *c, int ndim, const int64_t *src_dims, const hsi_conv_desc *d)
+{
+    memset(c, 0, sizeof *c);
+    c->n = src_dims[0];
+    c->c = src_dims[1];
+    c->o = d->out_ch;
+    c->g = d->groups;
+    c->bias = d->bias;
+    return spatial3(ndim - 2, src_dims + 2, d->kernel, d->stride, d->pad_lo, d->pad_hi,
+                    d->dilation, c->in, c->out, c->k, c->s, c->plo, c->dil);
+}
+
+void ref_dense_init(ref_conv *c, int64_t n, int64_t f, int64_t o, int bias)
+{
+    *c = (ref_conv){.n = n, .c = f, .o = o, .g = 1, .bias = bias};
+    for (int i = 0; i < 3; i++) c->in[i] = c->out[i] = c->k[i] = c->s[i] = c->dil[i] = 1;
+}
+
+static int64_t prod3(const int64_t *v) { return v[0] * v[1] * v[2]; }
+int64_t ref_conv_src_numel(const ref_conv *c) { return c->n * c->c * prod3(c->in); }
+int64_t ref_conv_dst_numel(const ref_conv *c) { return c->n * c->o * prod3(c->out); }
+int64_t ref_conv_w_numel(const ref_conv *c) { return c->o * (c->c / c->g) * prod3(c->k); }
+
+typedef enum conv_mode { CONV_FWD, CONV_BWD_DATA, CONV_BWD_W } conv_mode;
+
+/* The one loop nest of convolution: visits every (output, input channel, kernel tap) triple
+ * whose input cell is not padding, and does the mode's multiply-add:
+ *   CONV_FWD       y[o]  += x[i] * w[t]
+ *   CONV_BWD_DATA  dx[i] += w[t] * y[o]   (y holds dy)
+ *   CONV_BWD_W     dw[t] += x[i] * y[o]   (y holds dy)
+ * Taps outside, output positions inside, so the innermost loop runs along a row of outputs. */
+static void conv_walk(const ref_conv *c, conv_mode mode, const double *x, const double *w,
+                      double *y, double *dx, double *dw)
+{
+    const int64_t cpg = c->c / c->g, opg = c->o / c->g;
+    const int64_t isz = prod3(c->in), osz = prod3(c->out), ksz = prod3(c->k);
+    for (int64_t n = 0; n < c->n; n++)
+        for (int64_t o = 0; o < c->o; o++)
+            for (int64_t ci = 0; ci < cpg; ci++) {
+                const int64_t xbase = (n * c->c + o / opg * cpg + ci) * isz;
+                const int64_t ybase = (n * c->o + o) * osz;
+                for (int64_t t = 0; t < ksz; t++) {
+                    const int64_t wi = (o * cpg + ci) * ksz + t;
+                    const int64_t kd = t / (c->k[1] * c->k[2]), kh = t / c->k[2] % c->k[1];
+                    const int64_t kw = t % c->k[2];
+                    for (int64_t od = 0; od < c->out[0]; od++) {
+                        int64_t id = od * c->s[0] - c->plo[0] + kd * c->dil[0];
+                        if (id < 0 || id >= c->in[0]) continue;
+                        for (int64_t oh = 0; oh < c->out[1]; oh++) {
+                            int64_t ih = oh * c->s[1] - c->plo[1] + kh * c->dil[1];
+                            if (ih < 0 || ih >= c->in[1]) continue;
+                            for (int64_t ow = 0; ow < c->out[2]; ow++) {
+                                int64_t iw = ow * c->s[2] - c->plo[2] + kw * c->dil[2];
+                                if (iw < 0 || iw >= c->in[2]) continue;
+                                int64_t xi = xbase + (id * c->in[1] + ih) * c->in[2] + iw;
+                                int64_t yi = ybase + (od * c->out[1] + oh) * c->out[2] + ow;
+                                switch (mode) {
+                                case CONV_FWD: y[yi] += x[xi] * w[wi]; break;
+                                case CONV_BWD_DATA: dx[xi] += w[wi] * y[yi]; break;
+                                case CONV_BWD_W: dw[wi] += x[xi] * y[yi]; break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+}
+
+void ref_conv_fwd_d(const ref_conv *c, const double *x, const double *w, const double *b,
+                    double *y)
+{
+    const int64_t osz = prod3(c->out);
+    for (int64_t n = 0; n < c->n; n++)
+        for (int64_t o = 0; o < c->o; o++)
+            for (int64_t i = 0; i < osz; i++) y[(n * c->o + o) * osz + i] = c->bias ? b[o] : 0.0;
+    conv_walk(c, CONV_FWD, x, w, y, NULL, NULL);
+}
+
+void ref_conv_bwd_data_d(const ref_conv *c, const double *w, const double *dy, double *dx)
+{
+    memset(dx, 0, sizeof *dx * (size_t)ref_conv_src_numel(c));
+    conv_walk(c, CONV_BWD_DATA, NULL, w, (double *)dy, dx, NULL);
+}
+
+void ref_conv_bwd_w_d(const ref_conv *c, const double *x, const double *dy, double *dw,
+                      double *db)
+{
+    if (dw) conv_walk(c, CONV_BWD_W, x, NULL, (double *)dy, NULL, dw);
+    if (!db || !c->bias) return;
+    const int64_t osz = prod3(c->out);
+    for (int64_t n = 0; n < c->n; n++)
+        for (int64_t o = 0; o < c->o; o++)
+            for (int64_t i = 0; i < osz; i++) db[o] += dy[(n * c->o + o) * osz + i];
+}
+
+/* Element (n, ch, i) of a [n, c, sp] tensor. */
+#define BN_AT(b, n, ch, i) (((n) * (b)->c + (ch)) * (b)->sp + (i))
+
+void ref_bn_fwd_d(const ref_bn *b, int train, const double *x, const double *gamma,
+                  const double *beta, double *mean, double *var, double *y,
+                  unsigned char *relu_mask)
+{
+    const double m = (double)(b->n * b->sp);
+    for (int64_t ch = 0; ch < b->c; ch++) {
+        if (train) {
+            double s = 0, ss = 0;
+            for (int64_t n = 0; n < b->n; n++)
+                for (int64_t i = 0; i < b->sp; i++) s += x[BN_AT(b, n, ch, i)];
+            mean[ch] = s / m;
+            for (int64_t n = 0; n < b->n; n++)
+                for (int64_t i = 0; i < b->sp; i++) {
+                    double dev = x[BN_AT(b, n, ch, i)] - mean[ch];
+                    ss += dev * dev;
+                }
+            var[ch] = ss / m;
+        }
+        const double inv = 1.0 / sqrt(var[ch] + b->eps);
+        for (int64_t n = 0; n < b->n; n++)
+            for (int64_t i = 0; i < b->sp; i++) {
+                int64_t at = BN_AT(b, n, ch, i);
+                double v = gamma[ch] * (x[at] - mean[ch]) * inv + beta[ch];
+                if (b->relu) {
+                    if (relu_mask) relu_mask[at] = v > 0;
+                    if (!(v > 0)) v = 0;
+                }
+                y[at] = v;
+            }
+    }
+}
+
+void ref_bn_bwd_d(const ref_bn *b, const double *x, const double *gamma, const double *mean,
+                  const double *var, const unsigned char *relu_mask, const double *dy,
+                  double *dx, double *dgamma, double *dbeta)
+{
+    const double m = (double)(b->n * b->sp);
+#define BN_G(at) (b->relu && !relu_mask[at] ? 0.0 : dy[at])
+    for (int64_t ch = 0; ch < b->c; ch++) {
+        const double inv = 1.0 / sqrt(var[ch] + b->eps);
+        double sg = 0, sgx = 0;  /* sum of g, sum of g * xhat */
+        for (int64_t n = 0; n < b->n; n++)
+            for (int64_t i = 0; i < b->sp; i++) {
+                int64_t at = BN_AT(b, n, ch, i);
+                sg += BN_G(at);
+                sgx += BN_G(at) * (x[at] - mean[ch]) * inv;
+            }
+        if (dgamma) dgamma[ch] += sgx;
+        if (dbeta) dbeta[ch] += sg;
+        if (!dx) continue;
+        /* dx = gamma inv / m (m g - sum g - xhat sum(g xhat)) */
+        for (int64_t n = 0; n < b->n; n++)
+            for (int64_t i = 0; i < b->sp; i++) {
+                int64_t at = BN_AT(b, n, ch, i);
+                double xhat = (x[at] - mean[ch]) * inv;
+                dx[at] = gamma[ch] * inv / m * (m * BN_G(at) - sg - xhat * sgx);
+            }
+    }
+#undef BN_G
+}
+
+void ref_bn_running_d(const ref_bn *b, const double *mean, const double *var, double momentum,
+                      double *running_mean, double *running_var)
+{
+    const int64_t m = b->n * b->sp;
+    const double unbias = m > 1 ? (double)m / (double)(m - 1) : 1.0;
+    for (int64_t ch = 0; ch < b->c; ch++) {
+        running_mean[ch] = (1 - momentum) * running_mean[ch] + momentum * mean[ch];
+        running_var[ch] = (1 - momentum) * running_var[ch] + momentum * var[ch] * unbias;
+    }
+}
+
+void ref_act_fwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *x, double *y)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i];
+        switch (kind) {
+        case HSI_ACT_RELU: y[i] = v > 0 ? v : 0; break;
+        case HSI_ACT_LEAKY_RELU: y[i] = v > 0 ? v : alpha * v; break;
+        case HSI_ACT_ELU: y[i] = v > 0 ? v : alpha * expm1(v); break;
+        case HSI_ACT_SIGMOID: y[i] = 1 / (1 + exp(-v)); break;
+        case HSI_ACT_TANH: y[i] = tanh(v); break;
+        }
+    }
+}
+
+void ref_act_bwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *y,
+                   const double *dy, double *dx)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double v = y[i];
+        switch (kind) {
+        case HSI_ACT_RELU: dx[i] = v > 0 ? dy[i] : 0; break;
+        case HSI_ACT_LEAKY_RELU: dx[i] = v > 0 ? dy[i] : alpha * dy[i]; break;
+        case HSI_ACT_ELU: dx[i] = v > 0 ? dy[i] : (v + alpha) * dy[i]; break;
+        case HSI_ACT_SIGMOID: dx[i] = dy[i] * v * (1 - v); break;
+        case HSI_ACT_TANH: dx[i] = dy[i] * (1 - v * v); break;
+        }
+    }
+}
+
+void ref_dropout_fwd_d(int64_t n, double p, uint64_t seed, const double *x, double *y,
+                       unsigned char *mask)
+{
+    const double scale = 1 / (1 - p);
+    for (int64_t i = 0; i < n; i++) {
+        int keep = hsi_dropout_uniform(seed, (uint64_t)i) >= p;
+        if (mask) mask[i] = (unsigned char)keep;
+        y[i] = keep ? x[i] * scale : 0.0;
+    }
+}
+
+void ref_dropout_bwd_d(int64_t n, double p, const unsigned char *mask, const double *dy,
+                       double *dx)
+{
+    const double scale = 1 / (1 - p);
+    for (int64_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0;
+}
+
+int ref_pool_init(ref_pool *p, int ndim, const int64_t *src_dims, const hsi_pool_desc *d)
+{
+    memset(p, 0, sizeof *p);
+    p->n = src_dims[0];
+    p->c = src_dims[1];
+    p->max = d->max;
+    p->count_include_pad = d->count_include_pad;
+    for (int i = 0; i < ndim - 2; i++)
+        if (d->pad_lo[i] >= d->kernel[i] || d->pad_hi[i] >= d->kernel[i]) return -1;
+    int64_t dil3[3];
+    return spatial3(ndim - 2, src_dims + 2, d->kernel, d->stride, d->pad_lo, d->pad_hi, NULL,
+                    p->in, p->out, p->k, p->s, p->plo, dil3);
+}
+
+int64_t ref_pool_src_numel(const ref_pool *p) { return p->n * p->c * prod3(p->in); }
+int64_t ref_pool_dst_numel(const ref_pool *p) { return p->n * p->c * prod3(p->out); }
+
+/* The window of output cell (od, oh, ow) clipped to the input: [lo[i], hi[i]) per dim.
+ * Returns the average's divisor. Every window holds a real cell, since pad < k. */
+static double pool_window(const ref_pool *p, const int64_t *o3, int64_t *lo, int64_t *hi)
+{
+    double cells = 1, full = 1;
+    for (int i = 0; i < 3; i++) {
+        int64_t start = o3[i] * p->s[i] - p->plo[i];
+        lo[i] = start < 0 ? 0 : start;
+        hi[i] = start + p->k[i] > p->in[i] ? p->in[i] : start + p->k[i];
+        cells *= (double)(hi[i] - lo[i]);
+        full *= (double)p->k[i];
+    }
+    return p->count_include_pad ? full : cells;
+}
+
+/* The one loop nest of pooling: forward (dy == NULL) writes y and argmax; backward (dy set)
+ * scatters dy into dx, which the caller zeroed. */
+static void pool_walk(const ref_pool *p, const double *x, double *y, int32_t *argmax,
+                      const double *dy, const int32_t *argmax_in, double *dx)
+{
+    const int64_t isz = prod3(p->in), osz = prod3(p->out);
+    for (int64_t plane = 0; plane < p->n * p->c; plane++) {
+        int64_t o3[3];
+        for (o3[0] = 0; o3[0] < p->out[0]; o3[0]++)
+            for (o3[1] = 0; o3[1] < p->out[1]; o3[1]++)
+                for (o3[2] = 0; o3[2] < p->out[2]; o3[2]++) {
+                    int64_t yi = plane * osz + (o3[0] * p->out[1] + o3[1]) * p->out[2] + o3[2];
+                    if (dy && p->max) {
+                        dx[plane * isz + argmax_in[yi]] += dy[yi];
+                        continue;
+                    }
+                    int64_t lo[3], hi[3], best = -1;
+                    double div = pool_window(p, o3, lo, hi), acc = 0;
+                    for (int64_t d = lo[0]; d < hi[0]; d++)
+                        for (int64_t h = lo[1]; h < hi[1]; h++)
+                            for (int64_t w = lo[2]; w < hi[2]; w++) {
+                                int64_t at = (d * p->in[1] + h) * p->in[2] + w;
+                                if (dy) dx[plane * isz + at] += dy[yi] / div;
+                                else if (!p->max) acc += x[plane * isz + at];
+                                else if (best < 0 || x[plane * isz + at] > acc) {
+                                    best = at;
+                                    acc = x[plane * isz + at];
+                                }
+                            }
+                    if (dy) continue;
+                    y[yi] = p->max ? acc : acc / div;
+                    if (p->max && argmax) argmax[yi] = (int32_t)best;
+                }
+    }
+}
+
+void ref_pool_fwd_d(const ref_pool *p, const double *x, double *y, int32_t *argmax)
+{
+    pool_walk(p, x, y, argmax, NULL, NULL, NULL);
+}
+
+void ref_pool_bwd_d(const ref_pool *p, const double *dy, const int32_t *argmax, double *dx)
+{
+    memset(dx, 0, sizeof *dx * (size_t)ref_pool_src_numel(p));
+    pool_walk(p, NULL, NULL, NULL, dy, argmax, dx);
+}
+
+void ref_add_fwd_d(int64_t n, int relu, const double *a, const double *b, double *y)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double v = a[i] + b[i];
+        y[i] = relu && !(v > 0) ? 0.0 : v;
+    }
+}
+
+void ref_add_bwd_d(int64_t n, int relu, const double *y, const double *dy, double *da,
+                   double *db)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double g = relu && !(y[i] > 0) ? 0.0 : dy[i];
+        if (db) db[i] = g;
+        if (da) da[i] = g;
+    }
+}
+
+void ref_concat_move(const ref_concat *c, size_t elem, int to_whole, void *const *parts,
+                     void *whole)
+{
+    char *w = whole;
+    for (int64_t n = 0; n < c->batch; n++) {
+        int64_t ch0 = 0;
+        for (int i = 0; i < c->n_parts; i++) {
+            size_t bytes = (size_t)(c->ch[i] * c->inner) * elem;
+            char *wp = w + (size_t)((n * c->total_ch + ch0) * c->inner) * elem;
+            char *pp = parts[i] ? (char *)parts[i] + (size_t)n * bytes : NULL;
+            ch0 += c->ch[i];
+            if (!pp) continue;
+            if (to_whole) memcpy(wp, pp, bytes);
+            else memcpy(pp, wp, bytes);
+        }
+    }
+}
+
+double ref_xent_d(int64_t n_all, int64_t k, const double *logits, const int32_t *labels, int n,
+                  double weight, double *dlogits)
+{
+    int64_t m = 0;
+    for (int i = 0; i < n; i++) m += labels[i] >= 0 && labels[i] < k;
+    if (dlogits) memset(dlogits, 0, sizeof *dlogits * (size_t)(n_all * k));
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= k) continue;
+        const double *z = logits + (int64_t)i * k;
+        double zmax = z[0], sum = 0;
+        for (int64_t j = 1; j < k; j++) zmax = z[j] > zmax ? z[j] : zmax;
+        for (int64_t j = 0; j < k; j++) sum += exp(z[j] - zmax);
+        double lse = zmax + log(sum);
+        loss += lse - z[labels[i]];
+        if (!dlogits) continue;
+        for (int64_t j = 0; j < k; j++)
+            dlogits[(int64_t)i * k + j] = weight * (exp(z[j] - lse) - (j == labels[i])) / (double)m;
+    }
+    return m ? loss / (double)m : 0.0;
+}
+
+/* ---- the float API ----------------------------------------------------------------------- */
+
+static void to_d(double *d, const float *s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] = s[i];
+}
+
+static void to_f(float *d, const double *s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] = (float)s[i];
+}
+
+static void acc_f(float *d, const double *s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] += (float)s[i];
+}
+
+/* n doubles of scratch, or NULL (rt error set) when out of memory. */
+static double *scratch(hsi_rt *rt, int64_t n)
+{
+    double *p = hk_alloc(rt, sizeof(double) * (size_t)(n > 0 ? n : 1));
+    if (!p) hk_fail(rt, "reference backend: out of memory (%lld doubles of scratch)", (long long)n);
+    return p;
+}
+
+static int64_t lnumel(const hsi_layout *l) { return hk_numel(l->ndim, l->dims); }
+
+const hsi_layout *hk_ref_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims)
+{
+    hsi_layout *l = hk_layout_new(rt, ndim, dims);
+    if (!l) return hk_fail(rt, "reference backend: out of memory (layout)");
+    l->plain = 1;
+    l->bytes = sizeof(float) * (size_t)hk_numel(ndim, dims);
+    return l;
+}
+
+static int need_plain(hsi_rt *rt, const char *what, const hsi_layout *l)
+{
+    if (l->plain && !l->md) return 1;
+    hk_fail(rt, "%s: the reference backend needs plain layouts (from the same rt)", what);
+    return 0;
+}
+
+/* New op with its impl of impl_bytes, or NULL. */
+static hsi_op *new_op(hsi_rt *rt, hk_kind kind, const hsi_layout *dst, size_t impl_bytes)
+{
+    hsi_op *op = hk_op_new(rt, kind, dst);
+    if (op) op->impl = hk_alloc(rt, impl_bytes);
+    if (!op || !op->impl) return hk_fail(rt, "reference backend: out of memory (op)");
+    return op;
+}
+
+/* conv and dense share one impl: a ref_conv and its scratch. */
+typedef struct ref_conv_op {
+    ref_conv c;
+    double *x, *w, *b, *y, *dx, *dw, *db;
+} ref_conv_op;
+
+static hsi_op *conv_op_new(hsi_rt *rt, hk_kind kind, const ref_conv *c, const hsi_layout *dst,
+                           int need_dsrc, int need_dw)
+{
+    if (!dst) return NULL;
+    hsi_op *op = new_op(rt, kind, dst, sizeof(ref_conv_op));
+    if (!op) return NULL;
+    ref_conv_op *r = op->impl;
+    r->c = *c;
+    int64_t nw = ref_conv_w_numel(c);
+    if (!(r->x = scratch(rt, ref_conv_src_numel(c))) || !(r->w = scratch(rt, nw)) ||
+        !(r->b = scratch(rt, c->o)) || !(r->y = scratch(rt, ref_conv_dst_numel(c))))
+        return NULL;
+    if (need_dsrc && !(r->dx = scratch(rt, ref_conv_src_numel(c)))) return NULL;
+    if (need_dw && (!(r->dw = scratch(rt, nw)) || !(r->db = scratch(rt, c->o)))) return NULL;
+    return op;
+}
+
+void hk_ref_conv_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                         float *dst)
+{
+    ref_conv_op *r = op->impl;
+    to_d(r->x, src, ref_conv_src_numel(&r->c));
+    to_d(r->w, w, ref_conv_w_numel(&r->c));
+    if (r->c.bias) to_d(r->b, b, r->c.o);
+    ref_conv_fwd_d(&r->c, r->x, r->w, r->b, r->y);
+    to_f(dst, r->y, ref_conv_dst_numel(&r->c));
+}
+
+void hk_ref_conv_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                          float *dsrc, float *dw, float *db)
+{
+    ref_conv_op *r = op->impl;
+    int64_t nw = ref_conv_w_numel(&r->c);
+    to_d(r->y, ddst, ref_conv_dst_numel(&r->c));
+    if (dsrc && r->dx) {
+        to_d(r->w, w, nw);
+        ref_conv_bwd_data_d(&r->c, r->w, r->y, r->dx);
+        to_f(dsrc, r->dx, ref_conv_src_numel(&r->c));
+    }
+    if ((!dw && !(db && r->c.bias)) || !r->dw) return;
+    to_d(r->x, src, ref_conv_src_numel(&r->c));
+    memset(r->dw, 0, sizeof(double) * (size_t)nw);
+    memset(r->db, 0, sizeof(double) * (size_t)r->c.o);
+    ref_conv_bwd_w_d(&r->c, r->x, r->y, dw ? r->dw : NULL, r->db);
+    if (dw) acc_f(dw, r->dw, nw);
+    if (db && r->c.bias) acc_f(db, r->db, r->c.o);
+}
+
+hsi_op *hk_ref_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *d,
+                           int need_dsrc, int need_dw)
+{
+    if (!need_plain(rt, "conv", src)) return NULL;
+    ref_conv c;
+    if (ref_conv_init(&c, src->ndim, src->dims, d))
+        return hk_fail(rt, "conv: the kernel does not fit the input");
+    int64_t dims[5] = {c.n, c.o};
+    for (int i = 0; i < d->nsp; i++) dims[2 + i] = c.out[3 - d->nsp + i];
+    return conv_op_new(rt, HK_CONV, &c, hk_ref_layout_plain(rt, src->ndim, dims), need_dsrc,
+                       need_dw);
+}
+
+hsi_op *hk_ref_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int bias,
+                            int need_dsrc, int need_dw)
+{
+    if (!need_plain(rt, "dense", src)) return NULL;
+    ref_conv c;
+    ref_dense_init(&c, src->dims[0], lnumel(src) / src->dims[0], out, bias);
+    int64_t dims[2] = {c.n, out};
+    return conv_op_new(rt, HK_DENSE, &c, hk_ref_layout_plain(rt, 2, dims), need_dsrc, need_dw);
+}
+
+void hk_ref_dense_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                          float *dst)
+{
+    hk_ref_conv_forward(op, src, w, b, dst);
+}
+
+void hk_ref_dense_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                           float *dsrc, float *dw, float *db)
+{
+    hk_ref_conv_backward(op, src, w, ddst, dsrc, dw, db);
+}
+
+/* BN workspace: double mean[C], double var[C] (biased batch statistics), then, with fuse_relu,
+ * one byte per element: 1 where the output is > 0. */
+typedef struct ref_bn_op {
+    ref_bn b;
+    double *x, *y, *dx, *gamma, *beta, *mean, *var, *dgamma, *dbeta;
+} ref_bn_op;
+
+hsi_op *hk_ref_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_relu)
+{
+    if (!need_plain(rt, "bn", src)) return NULL;
+    hsi_op *op = new_op(rt, HK_BN, src, sizeof(ref_bn_op));
+    if (!op) return NULL;
+    ref_bn_op *r = op->impl;
+    int64_t numel = lnumel(src);
+    r->b = (ref_bn){src->dims[0], src->dims[1], numel / (src->dims[0] * src->dims[1]), eps,
+                    fuse_relu};
+    int64_t c = r->b.c;
+    if (!(r->x = scratch(rt, numel)) || !(r->y = scratch(rt, numel)) ||
+        !(r->dx = scratch(rt, numel)) || !(r->gamma = scratch(rt, c)) ||
+        !(r->beta = scratch(rt, c)) || !(r->mean = scratch(rt, c)) ||
+        !(r->var = scratch(rt, c)) || !(r->dgamma = scratch(rt, c)) ||
+        !(r->dbeta = scratch(rt, c)))
+        return NULL;
+    op->ws_bytes = 2 * sizeof(double) * (size_t)c + (fuse_relu ? (size_t)numel : 0);
+    return op;
+}
+
+void hk_ref_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
+                       const float *beta, float *running_mean, float *running_var,
+                       float momentum, float *dst, void *ws)
+{
+    ref_bn_op *r = op->impl;
+    int64_t numel = lnumel(op->dst), c = r->b.c;
+    to_d(r->x, src, numel);
+    to_d(r->gamma, gamma, c);
+    to_d(r->beta, beta, c);
+    if (!train) {
+        to_d(r->mean, running_mean, c);
+        to_d(r->var, running_var, c);
+        ref_bn_fwd_d(&r->b, 0, r->x, r->gamma, r->beta, r->mean, r->var, r->y, NULL);
+        to_f(dst, r->y, numel);
+        return;
+    }
+    unsigned char *mask = ws ? (unsigned char *)ws + 2 * sizeof(double) * (size_t)c : NULL;
+    ref_bn_fwd_d(&r->b, 1, r->x, r->gamma, r->beta, r->mean, r->var, r->y, mask);
+    to_f(dst, r->y, numel);
+    if (ws) {
+        memcpy(ws, r->mean, sizeof(double) * (size_t)c);
+        memcpy((char *)ws + sizeof(double) * (size_t)c, r->var, sizeof(double) * (size_t)c);
+    }
+    if (running_mean && running_var) {
+        to_d(r->dgamma, running_mean, c);   /* dgamma, dbeta: free until backward */
+        to_d(r->dbeta, running_var, c);
+        ref_bn_running_d(&r->b, r->mean, r->var, momentum, r->dgamma, r->dbeta);
+        to_f(running_mean, r->dgamma, c);
+        to_f(running_var, r->dbeta, c);
+    }
+}
+
+void hk_ref_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
+                        const void *ws, float *dsrc, float *dgamma, float *dbeta)
+{
+    ref_bn_op *r = op->impl;
+    int64_t numel = lnumel(op->dst), c = r->b.c;
+    to_d(r->x, src, numel);
+    to_d(r->gamma, gamma, c);
+    to_d(r->y, ddst, numel);
+    memcpy(r->mean, ws, sizeof(double) * (size_t)c);
+    memcpy(r->var, (const char *)ws + sizeof(double) * (size_t)c, sizeof(double) * (size_t)c);
+    const unsigned char *mask = (const unsigned char *)ws + 2 * sizeof(double) * (size_t)c;
+    memset(r->dgamma, 0, sizeof(double) * (size_t)c);
+    memset(r->dbeta, 0, sizeof(double) * (size_t)c);
+    ref_bn_bwd_d(&r->b, r->x, r->gamma, r->mean, r->var, mask, r->y, dsrc ? r->dx : NULL,
+                 r->dgamma, r->dbeta);
+    if (dsrc) to_f(dsrc, r->dx, numel);
+    if (dgamma) acc_f(dgamma, r->dgamma, c);
+    if (dbeta) acc_f(dbeta, r->dbeta, c);
+}
+
+/* Element-wise ops (act, dropout, add) share one impl: two or three arrays of scratch. */
+typedef struct ref_ew_op {
+    int64_t n;
+    hsi_act_kind kind;
+    double alpha;      /* act: alpha; dropout: p */
+    int relu;          /* add */
+    double *u, *v, *w;
+} ref_ew_op;
+
+static hsi_op *ew_op_new(hsi_rt *rt, hk_kind kind, const hsi_layout *l, int arrays)
+{
+    hsi_op *op = new_op(rt, kind, l, sizeof(ref_ew_op));
+    if (!op) return NULL;
+    ref_ew_op *r = op->impl;
+    r->n = lnumel(l);
+    if (!(r->u = scratch(rt, r->n)) || !(r->v = scratch(rt, r->n)) ||
+        (arrays > 2 && !(r->w = scratch(rt, r->n))))
+        return NULL;
+    return op;
+}
+
+hsi_op *hk_ref_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, float alpha)
+{
+    if (!need_plain(rt, "activation", src)) return NULL;
+    hsi_op *op = ew_op_new(rt, HK_ACT, src, 2);
+    if (!op) return NULL;
+    ref_ew_op *r = op->impl;
+    r->kind = kind;
+    r->alpha = alpha;
+    return op;
+}
+
+void hk_ref_act_forward(hsi_op *op, const float *src, float *dst)
+{
+    ref_ew_op *r = op->impl;
+    to_d(r->u, src, r->n);
+    ref_act_fwd_d(r->kind, r->alpha, r->n, r->u, r->v);
+    to_f(dst, r->v, r->n);
+}
+
+void hk_ref_act_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc)
+{
+    ref_ew_op *r = op->impl;
+    to_d(r->u, dst, r->n);
+    to_d(r->v, ddst, r->n);
+    ref_act_bwd_d(r->kind, r->alpha, r->n, r->u, r->v, r->v);
+    to_f(dsrc, r->v, r->n);
+}
+
+/* Dropout workspace: one byte per element, 1 where kept. */
+hsi_op *hk_ref_dropout_create(hsi_rt *rt, const hsi_layout *src, float p)
+{
+    if (!need_plain(rt, "dropout", src)) return NULL;
+    hsi_op *op = ew_op_new(rt, HK_DROPOUT, src, 2);
+    if (!op) return NULL;
+    ref_ew_op *r = op->impl;
+    r->alpha = p;
+    op->ws_bytes = (size_t)r->n;
+    return op;
+}
+
+void hk_ref_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *src, float *dst,
+                            void *ws)
+{
+    ref_ew_op *r = op->impl;
+    if (!train) {
+        if (dst != src) memcpy(dst, src, sizeof(float) * (size_t)r->n);
+        return;
+    }
+    to_d(r->u, src, r->n);
+    ref_dropout_fwd_d(r->n, r->alpha, seed, r->u, r->v, ws);
+    to_f(dst, r->v, r->n);
+}
+
+void hk_ref_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
+{
+    ref_ew_op *r = op->impl;
+    to_d(r->u, ddst, r->n);
+    ref_dropout_bwd_d(r->n, r->alpha, ws, r->u, r->v);
+    to_f(dsrc, r->v, r->n);
+}
+
+/* Max-pool workspace: one int32 per output, the argmax's offset within its (n, c) input plane
+ * (row-major over the spatial dims). Average pooling needs none. */
+typedef struct ref_pool_op {
+    ref_pool p;
+    double *x, *y;
+} ref_pool_op;
+
+hsi_op *hk_ref_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d)
+{
+    if (!need_plain(rt, "pool", src)) return NULL;
+    ref_pool p;
+    if (ref_pool_init(&p, src->ndim, src->dims, d))
+        return hk_fail(rt, "pool: the window does not fit the input");
+    int64_t dims[5] = {p.n, p.c};
+    for (int i = 0; i < d->nsp; i++) dims[2 + i] = p.out[3 - d->nsp + i];
+    const hsi_layout *dst = hk_ref_layout_plain(rt, src->ndim, dims);
+    hsi_op *op = dst ? new_op(rt, HK_POOL, dst, sizeof(ref_pool_op)) : NULL;
+    if (!op) return NULL;
+    ref_pool_op *r = op->impl;
+    r->p = p;
+    if (!(r->x = scratch(rt, lnumel(src))) || !(r->y = scratch(rt, lnumel(dst)))) return NULL;
+    op->ws_bytes = p.max ? sizeof(int32_t) * (size_t)lnumel(dst) : 0;
+    return op;
+}
+
+void hk_ref_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)
+{
+    ref_pool_op *r = op->impl;
+    to_d(r->x, src, ref_pool_src_numel(&r->p));
+    ref_pool_fwd_d(&r->p, r->x, r->y, train && r->p.max ? ws : NULL);
+    to_f(dst, r->y, ref_pool_dst_numel(&r->p));
+}
+
+void hk_ref_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
+{
+    ref_pool_op *r = op->impl;
+    to_d(r->y, ddst, ref_pool_dst_numel(&r->p));
+    ref_pool_bwd_d(&r->p, r->y, ws, r->x);
+    to_f(dsrc, r->x, ref_pool_src_numel(&r->p));
+}
+
+hsi_op *hk_ref_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, int relu)
+{
+    if (!need_plain(rt, "add", a) || !need_plain(rt, "add", b)) return NULL;
+    hsi_op *op = ew_op_new(rt, HK_ADD, a, 3);
+    if (!op) return NULL;
+    ((ref_ew_op *)op->impl)->relu = relu;
+    return op;
+}
+
+void hk_ref_add_forward(hsi_op *op, const float *a, const float *b, float *dst)
+{
+    ref_ew_op *r = op->impl;
+    to_d(r->u, a, r->n);
+    to_d(r->v, b, r->n);
+    ref_add_fwd_d(r->n, r->relu, r->u, r->v, r->w);
+    to_f(dst, r->w, r->n);
+}
+
+void hk_ref_add_backward(hsi_op *op, const float *dst, const float *ddst, float *da, float *db)
+{
+    ref_ew_op *r = op->impl;
+    to_d(r->u, dst, r->n);
+    to_d(r->v, ddst, r->n);
+    ref_add_bwd_d(r->n, r->relu, r->u, r->v, r->w, NULL);
+    if (db) to_f(db, r->w, r->n);
+    if (da) to_f(da, r->w, r->n);
+}
+
+hsi_op *hk_ref_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *gl)
+{
+    if (!need_plain(rt, "accum", accl) || !need_plain(rt, "accum", gl)) return NULL;
+    hsi_op *op = hk_op_new(rt, HK_ACCUM, accl);
+    if (!op) return hk_fail(rt, "reference backend: out of memory (op)");
+    return op;
+}
+
+/* A float sum rounded once is what double addition rounded to float gives: no scratch. */
+void hk_ref_accum(hsi_op *op, float *acc, const float *g)
+{
+    int64_t n = lnumel(op->dst);
+    for (int64_t i = 0; i < n; i++) acc[i] += g[i];
+}
+
+typedef struct ref_concat_op {
+    ref_concat c;
+    int64_t ch[];
+} ref_concat_op;
+
+hsi_op *hk_ref_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs)
+{
+    int64_t dims[5];
+    memcpy(dims, srcs[0]->dims, sizeof dims);
+    dims[1] = 0;
+    for (int i = 0; i < n; i++) {
+        if (!need_plain(rt, "concat", srcs[i])) return NULL;
+        dims[1] += srcs[i]->dims[1];
+    }
+    const hsi_layout *dst = hk_ref_layout_plain(rt, srcs[0]->ndim, dims);
+    size_t bytes = sizeof(ref_concat_op) + sizeof(int64_t) * (size_t)n;
+    hsi_op *op = dst ? new_op(rt, HK_CONCAT, dst, bytes) : NULL;
+    if (!op) return NULL;
+    ref_concat_op *r = op->impl;
+    for (int i = 0; i < n; i++) r->ch[i] = srcs[i]->dims[1];
+    r->c = (ref_concat){n, dims[0], lnumel(dst) / (dims[0] * dims[1]), dims[1], r->ch};
+    return op;
+}
+
+void hk_ref_concat_forward(hsi_op *op, const float *const *srcs, float *dst)
+{
+    ref_concat_op *r = op->impl;
+    ref_concat_move(&r->c, sizeof(float), 1, (void *const *)srcs, dst);
+}
+
+void hk_ref_concat_backward(hsi_op *op, const float *ddst, float *const *dsrcs)
+{
+    ref_concat_op *r = op->impl;
+    ref_concat_move(&r->c, sizeof(float), 0, (void *const *)dsrcs, (void *)ddst);
+}
+
+hsi_op *hk_ref_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const int64_t *dims)
+{
+    if (!need_plain(rt, "reshape", src)) return NULL;
+    const hsi_layout *dst = hk_ref_layout_plain(rt, ndim, dims);
+    hsi_op *op = dst ? hk_op_new(rt, HK_RESHAPE, dst) : NULL;
+    if (!op) return hk_fail(rt, "reference backend: out of memory (op)");
+    op->view = 1;
+    return op;
+}
+
+/* Plain row-major reshape is always a view: the caller aliases, nothing to do. */
+void hk_ref_reshape_forward(hsi_op *op, const float *src, float *dst)
+{
+    (void)op, (void)src, (void)dst;
+}
+
+void hk_ref_reshape_backward(hsi_op *op, const float *ddst, float *dsrc)
+{
+    (void)op, (void)ddst, (void)dsrc;
+}
+
+typedef struct ref_xent_op {
+    int64_t n, k;
+    double *z, *dz;
+} ref_xent_op;
+
+hsi_op *hk_ref_xent_create(hsi_rt *rt, const hsi_layout *logits)
+{
+    if (!need_plain(rt, "softmax cross-entropy", logits)) return NULL;
+    int64_t dims[2] = {logits->dims[0], logits->dims[1]};
+    const hsi_layout *dst = hk_ref_layout_plain(rt, 2, dims);
+    hsi_op *op = dst ? new_op(rt, HK_XENT, dst, sizeof(ref_xent_op)) : NULL;
+    if (!op) return NULL;
+    ref_xent_op *r = op->impl;
+    r->n = dims[0];
+    r->k = dims[1];
+    if (!(r->z = scratch(rt, r->n * r->k)) || !(r->dz = scratch(rt, r->n * r->k))) return NULL;
+    return op;
+}
+
+float hk_ref_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *labels, int n,
+                                   float weight, float *dlogits)
+{
+    ref_xent_op *r = op->impl;
+    to_d(r->z, logits, (int64_t)n * r->k);
+    double loss = ref_xent_d(r->n, r->k, r->z, labels, n, weight, dlogits ? r->dz : NULL);
+    if (dlogits) to_f(dlogits, r->dz, r->n * r->k);
+    return (float)loss;
+}
+
+void hk_ref_xent_plain_logits(hsi_op *op, const float *logits, float *plain)
+{
+    ref_xent_op *r = op->impl;
+    memcpy(plain, logits, sizeof(float) * (size_t)(r->n * r->k));
+}

@@ -1,0 +1,319 @@
+/* batcher.c — training batches (patches + labels, shuffled per epoch, augmented, always full)
+ * made by a prefetch thread into two buffers while the caller's step runs; the sample stream is
+ * a pure function of the seed and the cursor, so thread timing never changes it and a saved
+ * cursor resumes bit-exactly. Also the in-order evaluation iterator. It does not standardise
+ * (the cube is already) and does not balance classes. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsi_prep.h"
+
+enum { AUG_KEY = 0x61756775 };   /* decorrelates augmentation draws from epoch permutations */
+
+typedef struct slot {
+    float *x;
+    int32_t *y, *pix;
+    hsi_batch batch;
+    hsi_batcher_state after;   /* cursor once this batch is handed out */
+    int ready;                 /* produced and not yet released by the caller */
+} slot;
+
+struct hsi_batcher {
+    hsi_batcher_opts o;
+    int32_t *index;            /* copy of o.index */
+    int64_t epoch_size;
+    size_t per;                /* floats per sample: bands * p * p */
+    int32_t *perm;             /* producer's permutation of the epoch perm_epoch */
+    uint64_t perm_epoch;
+    int perm_valid;
+    float *tmp;                /* one un-augmented patch */
+    slot slots[2];
+    hsi_batcher_state prod;    /* cursor of the next batch to produce */
+    hsi_batcher_state cons;    /* cursor after the batches handed out */
+    int held, next_slot, fill_slot;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int running, quit;
+};
+
+static void make_perm(hsi_batcher *b, uint64_t epoch)
+{
+    if (b->perm_valid && b->perm_epoch == epoch)
+        return;
+    hsi_rng rng;
+    hsi_rng_seed(&rng, hsi_hash64(b->o.seed, epoch));
+    for (int64_t i = 0; i < b->epoch_size; i++)
+        b->perm[i] = (int32_t)i;
+    hsi_shuffle_i32(&rng, b->perm, b->epoch_size);
+    b->perm_epoch = epoch;
+    b->perm_valid = 1;
+}
+
+/* Fills s with the batch at cursor b->prod and advances b->prod. */
+static void produce(hsi_batcher *b, slot *s)
+{
+    const hsi_batcher_opts *o = &b->o;
+    hsi_batcher_state *st = &b->prod;
+    for (int k = 0; k < o->batch; k++) {
+        if (st->pos == (uint64_t)b->epoch_size) {
+            st->epoch++;
+            st->pos = 0;
+        }
+        make_perm(b, st->epoch);
+        int64_t sample = b->perm[st->pos++];
+        int32_t pix = b->index[sample % o->n];
+        int t = 0;
+        if (o->augment == HSI_AUG_EXPAND8)
+            t = (int)(sample / o->n);
+        else if (o->augment == HSI_AUG_RANDOM)
+            t = (int)(hsi_hash64(o->seed ^ AUG_KEY, st->step * (uint64_t)o->batch + (uint64_t)k) & 7);
+        float *dst = s->x + (size_t)k * b->per;
+        int r = pix / o->cube->w, c = pix % o->cube->w;
+        if (t == 0) {
+            hsi_patch(o->cube, r, c, o->patch, o->pad, dst);
+        } else {
+            hsi_patch(o->cube, r, c, o->patch, o->pad, b->tmp);
+            hsi_dihedral(b->tmp, dst, o->cube->bands, o->patch, t);
+        }
+        s->y[k] = o->labels[pix];
+        s->pix[k] = pix;
+    }
+    st->step++;
+    s->batch = (hsi_batch){s->x, s->y, s->pix, o->batch};
+    s->after = *st;
+}
+
+static void *worker(void *arg)
+{
+    hsi_batcher *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->quit) {
+        slot *s = &b->slots[b->fill_slot];
+        if (s->ready) {
+            pthread_cond_wait(&b->cv, &b->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&b->mu);
+        produce(b, s);
+        pthread_mutex_lock(&b->mu);
+        s->ready = 1;
+        b->fill_slot ^= 1;
+        pthread_cond_broadcast(&b->cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+static void stop(hsi_batcher *b)
+{
+    if (!b->running)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->quit = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->th, NULL);
+    b->running = 0;
+    b->quit = 0;
+}
+
+/* Resets the buffers to cursor st and (re)starts the thread. */
+static int start(hsi_batcher *b, const hsi_batcher_state *st)
+{
+    b->prod = b->cons = *st;
+    b->slots[0].ready = b->slots[1].ready = 0;
+    b->held = -1;
+    b->next_slot = b->fill_slot = 0;
+    if (!b->o.prefetch)
+        return 0;
+    if (pthread_create(&b->th, NULL, worker, b) != 0)
+        return -1;
+    b->running = 1;
+    return 0;
+}
+
+hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t errlen)
+{
+    const char *bad = NULL;
+    if (!o->cube || !o->cube->data || !o->labels || !o->index)
+        bad = "cube, labels and index are required";
+    else if (o->n < 1 || o->batch < 1)
+        bad = "need n >= 1 samples and batch >= 1";
+    else if (o->patch < 1 || o->patch % 2 == 0)
+        bad = "the patch size must be odd";
+    else if (o->augment == HSI_AUG_EXPAND8 && o->n > INT32_MAX / 8)
+        bad = "too many samples for x8 expansion";
+    if (bad) {
+        if (err && errlen)
+            snprintf(err, errlen, "batcher: %s", bad);
+        return NULL;
+    }
+    for (int64_t i = 0; i < o->n; i++)
+        if (o->index[i] < 0 || o->index[i] >= o->cube->h * o->cube->w || o->labels[o->index[i]] < 0) {
+            if (err && errlen)
+                snprintf(err, errlen, "batcher: sample %lld (pixel %d) is outside the scene or "
+                         "unlabelled", (long long)i, (int)o->index[i]);
+            return NULL;
+        }
+    hsi_batcher *b = calloc(1, sizeof *b);
+    if (!b)
+        goto oom;
+    b->o = *o;
+    b->epoch_size = o->augment == HSI_AUG_EXPAND8 ? 8 * o->n : o->n;
+    b->per = (size_t)o->cube->bands * (size_t)o->patch * (size_t)o->patch;
+    b->index = malloc(sizeof *b->index * (size_t)o->n);
+    b->perm = malloc(sizeof *b->perm * (size_t)b->epoch_size);
+    b->tmp = malloc(sizeof *b->tmp * b->per);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    if (!b->index || !b->perm || !b->tmp)
+        goto oom;
+    memcpy(b->index, o->index, sizeof *b->index * (size_t)o->n);
+    for (int k = 0; k < 2; k++) {
+        slot *s = &b->slots[k];
+        s->x = malloc(sizeof *s->x * b->per * (size_t)o->batch);
+        s->y = malloc(sizeof *s->y * (size_t)o->batch);
+        s->pix = malloc(sizeof *s->pix * (size_t)o->batch);
+        if (!s->x || !s->y || !s->pix)
+            goto oom;
+    }
+    hsi_batcher_state st = {o->seed, 0, 0, 0};
+    if (start(b, &st) != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "batcher: cannot start the prefetch thread");
+        hsi_batcher_free(b);
+        return NULL;
+    }
+    return b;
+oom:
+    if (err && errlen)
+        snprintf(err, errlen, "batcher: out of memory");
+    hsi_batcher_free(b);
+    return NULL;
+}
+
+const hsi_batch *hsi_batcher_next(hsi_batcher *b)
+{
+    if (!b->o.prefetch) {
+        produce(b, &b->slots[0]);
+        b->cons = b->slots[0].after;
+        return &b->slots[0].batch;
+    }
+    pthread_mutex_lock(&b->mu);
+    if (b->held >= 0) {
+        b->slots[b->held].ready = 0;
+        pthread_cond_broadcast(&b->cv);
+    }
+    slot *s = &b->slots[b->next_slot];
+    while (!s->ready)
+        pthread_cond_wait(&b->cv, &b->mu);
+    b->held = b->next_slot;
+    b->next_slot ^= 1;
+    b->cons = s->after;
+    pthread_mutex_unlock(&b->mu);
+    return &s->batch;
+}
+
+void hsi_batcher_get_state(const hsi_batcher *b, hsi_batcher_state *out)
+{
+    *out = b->cons;
+}
+
+int hsi_batcher_set_state(hsi_batcher *b, const hsi_batcher_state *s, char *err, size_t errlen)
+{
+    if (s->seed != b->o.seed || s->pos > (uint64_t)b->epoch_size) {
+        if (err && errlen)
+            snprintf(err, errlen, "batcher: saved cursor (seed %llu, position %llu) does not fit "
+                     "this batcher (seed %llu, %lld samples per epoch)",
+                     (unsigned long long)s->seed, (unsigned long long)s->pos,
+                     (unsigned long long)b->o.seed, (long long)b->epoch_size);
+        return -1;
+    }
+    stop(b);
+    if (start(b, s) != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "batcher: cannot restart the prefetch thread");
+        return -1;
+    }
+    return 0;
+}
+
+int64_t hsi_batcher_epoch_size(const hsi_batcher *b)
+{
+    return b->epoch_size;
+}
+
+void hsi_batcher_free(hsi_batcher *b)
+{
+    if (!b)
+        return;
+    stop(b);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    for (int k = 0; k < 2; k++) {
+        free(b->slots[k].x);
+        free(b->slots[k].y);
+        free(b->slots[k].pix);
+    }
+    free(b->index);
+    free(b->perm);
+    free(b->tmp);
+    free(b);
+}
+
+/* ---- evaluation iterator ------------------------------------------------------------------- */
+
+int hsi_evaliter_init(hsi_evaliter *it, const hsi_cube *cube, const int32_t *labels,
+                      const int32_t *index, int64_t n, int batch, int patch, hsi_pad pad,
+                      char *err, size_t errlen)
+{
+    memset(it, 0, sizeof *it);
+    if (!cube || !index || n < 0 || batch < 1 || patch < 1 || patch % 2 == 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "evaluation iterator: bad arguments (batch %d, odd patch %d)",
+                     batch, patch);
+        return -1;
+    }
+    size_t per = (size_t)cube->bands * (size_t)patch * (size_t)patch;
+    it->x = malloc(sizeof *it->x * per * (size_t)batch);
+    it->y = malloc(sizeof *it->y * (size_t)batch);
+    if (!it->x || !it->y) {
+        hsi_evaliter_free(it);
+        if (err && errlen)
+            snprintf(err, errlen, "evaluation iterator: out of memory");
+        return -1;
+    }
+    it->cube = cube;
+    it->labels = labels;
+    it->index = index;
+    it->n = n;
+    it->batch = batch;
+    it->patch = patch;
+    it->pad = pad;
+    return 0;
+}
+
+const hsi_batch *hsi_evaliter_next(hsi_evaliter *it)
+{
+    if (it->pos >= it->n)
+        return NULL;
+    int64_t m = it->n - it->pos < it->batch ? it->n - it->pos : it->batch;
+    const int32_t *pix = it->index + it->pos;
+    hsi_patches(it->cube, pix, m, it->patch, it->pad, it->x);
+    for (int64_t k = 0; k < m; k++)
+        it->y[k] = it->labels ? it->labels[pix[k]] : -1;
+    it->pos += m;
+    it->cur = (hsi_batch){it->x, it->y, pix, (int)m};
+    return &it->cur;
+}
+
+void hsi_evaliter_free(hsi_evaliter *it)
+{
+    free(it->x);
+    free(it->y);
+    memset(it, 0, sizeof *it);
+}

@@ -1,0 +1,440 @@
+/* checkpoint.c — parameters between runs and files: which domains use each parameter (probe),
+ * per-phase learning-rate scales, seeded init then fine-tune loading by name patterns with a
+ * load map, weights files (safetensors, PyTorch layouts, running statistics included), and the
+ * training state that makes --resume bit-exact (params, solver moments, counters, batcher
+ * cursors, best weights, early-stopping counter, the log so far).
+ * It does not decide when to save (loop.c) and never exits.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsi_init.h"
+#include "hsi_io.h"
+#include "hsi_trainer.h"
+#include "trainer_internal.h"
+
+/* ---- ownership and lr scales ---------------------------------------------------------------- */
+
+int hsi_trainer_param_owners(const hsi_netdesc *net, hsi_model *m, int batch, uint32_t *owners,
+                             char *err, size_t errlen)
+{
+    hsi_param *ps;
+    int np = net->params(m, &ps);
+    const uint32_t all = net->n_domains >= 32 ? 0xffffffffu : (1u << net->n_domains) - 1;
+    if (net->n_domains > 32) return tr_fail(err, errlen, "at most 32 domains are supported");
+    for (int i = 0; i < np; i++) owners[i] = net->n_domains == 1 ? all : 0;
+    if (net->n_domains == 1) return 0;
+    int64_t per = 0;
+    for (int d = 0; d < net->n_domains; d++) {
+        int64_t n = 1;
+        for (int k = 0; k < net->domains[d].ndim; k++) n *= net->domains[d].in_dims[k];
+        per = n > per ? n : per;
+    }
+    float *x = malloc(sizeof *x * (size_t)(per * batch));
+    int32_t *y = malloc(sizeof *y * (size_t)batch);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return tr_fail(err, errlen, "out of memory");
+    }
+    hsi_init_params(ps, np, 0x70726f6265ull);
+    for (int d = 0; d < net->n_domains; d++) {
+        for (int64_t i = 0; i < per * batch; i++)
+            x[i] = (float)((double)(hsi_hash64((uint64_t)d, (uint64_t)i) >> 11) / 4503599627370496.0 - 1.0);
+        for (int i = 0; i < batch; i++) y[i] = i % net->domains[d].classes;
+        net->zero_grad(m);
+        net->forward(m, d, x, batch, 1, 0);
+        net->loss_backward(m, d, y, batch, 1.0f);
+        for (int i = 0; i < np; i++) {
+            if (!ps[i].grad) continue;
+            for (int64_t j = 0; j < ps[i].numel; j++)
+                if (ps[i].grad[j] != 0) {
+                    owners[i] |= 1u << d;
+                    break;
+                }
+        }
+    }
+    net->zero_grad(m);
+    for (int i = 0; i < np; i++)
+        if (!owners[i]) owners[i] = all;
+    free(x);
+    free(y);
+    return 0;
+}
+
+int tr_match_any(char *const *patterns, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (fnmatch(patterns[i], name, 0) == 0) return 1;
+    return 0;
+}
+
+void hsi_trainer_lr_scales(const hsi_experiment *x, int ph, const hsi_param *ps, int np,
+                           const uint32_t *owners, float *out)
+{
+    const hsi_exp_phase *p = &x->phases[ph];
+    uint32_t active = 0;
+    for (int i = 0; i < p->n_domains; i++) active |= 1u << p->domains[i];
+    for (int i = 0; i < np; i++) {
+        uint32_t used = owners[i] & active;
+        int users = 0;
+        for (uint32_t u = used; u; u &= u - 1) users++;
+        if (!used || tr_match_any(x->init.freeze, x->init.n_freeze, ps[i].name))
+            out[i] = 0;
+        else if (ps[i].shared || users > 1)
+            out[i] = x->shared_lr_scale > 0 ? x->shared_lr_scale : 1.0f / (float)p->n_domains;
+        else
+            out[i] = 1;
+    }
+}
+
+/* ---- init and fine-tune loading ------------------------------------------------------------- */
+
+static int same_shape(const hsi_st_info *t, const hsi_param *p)
+{
+    if (t->ndim != p->ndim) return 0;
+    for (int k = 0; k < p->ndim; k++)
+        if (t->dims[k] != p->dims[k]) return 0;
+    return 1;
+}
+
+static const hsi_param *find_param(const hsi_param *ps, int np, const char *name)
+{
+    for (int i = 0; i < np; i++)
+        if (strcmp(ps[i].name, name) == 0) return &ps[i];
+    return NULL;
+}
+
+int hsi_trainer_init_params(const hsi_experiment *x, hsi_param *ps, int np, uint64_t seed,
+                            FILE *log, char *err, size_t errlen)
+{
+    hsi_init_params(ps, np, seed);
+    const hsi_exp_init *in = &x->init;
+    if (!in->checkpoint) return 0;
+    hsi_st_file *f = hsi_st_open(in->checkpoint, err, errlen);
+    if (!f) return -1;
+    char a[96], b[96];
+    int loaded = 0, fresh = 0, skipped = 0, rc = 0;
+    if (log) fprintf(log, "init from %s:\n", in->checkpoint);
+    for (int i = 0; i < np && rc == 0; i++) {
+        const hsi_param *p = &ps[i];
+        const char *what = "initialised (not in init.load)";
+        const hsi_st_info *t = hsi_st_find(f, p->name);
+        if (tr_match_any(in->load, in->n_load, p->name)) {
+            if (!t) {
+                what = "initialised (not in the checkpoint)";
+            } else if (!same_shape(t, p)) {
+                rc = tr_fail(err, errlen, "init.checkpoint %s: tensor '%s': the checkpoint has "
+                             "%s, the net expects %s; leave it out of init.load (e.g. load: "
+                             "[\"trunk.*\"]) or start from a checkpoint of this architecture",
+                             in->checkpoint, p->name, hsi_st_shape_str(t->ndim, t->dims, a, sizeof a),
+                             hsi_st_shape_str(p->ndim, p->dims, b, sizeof b));
+                break;
+            } else if (hsi_st_read_param(f, p, err, errlen)) {
+                rc = -1;
+                break;
+            } else {
+                what = "loaded";
+            }
+        }
+        if (what[0] == 'l') loaded++; else fresh++;
+        if (log)
+            fprintf(log, "  %-38s %s %s%s\n", what, p->name,
+                    hsi_st_shape_str(p->ndim, p->dims, a, sizeof a),
+                    tr_match_any(in->freeze, in->n_freeze, p->name) ? " (frozen)" : "");
+    }
+    for (int j = 0; j < hsi_st_count(f) && rc == 0; j++) {
+        const hsi_st_info *t = hsi_st_at(f, j);
+        if (find_param(ps, np, t->name)) continue;
+        skipped++;
+        if (log && strncmp(t->name, "opt.", 4) && strncmp(t->name, "best.", 5))
+            fprintf(log, "  %-38s %s %s\n",
+                    tr_match_any(in->load, in->n_load, t->name) ? "skipped (not in this net)"
+                                                                : "skipped (not in init.load)",
+                    t->name, hsi_st_shape_str(t->ndim, t->dims, a, sizeof a));
+    }
+    if (log && rc == 0)
+        fprintf(log, "init: %d loaded, %d initialised, %d checkpoint tensors skipped\n", loaded,
+                fresh, skipped);
+    hsi_st_close(f);
+    return rc;
+}
+
+/* ---- weights files -------------------------------------------------------------------------- */
+
+/* Base metadata plus the caller's pairs into out (room for n_meta + 3). */
+static int weights_meta(const hsi_netdesc *net, const hsi_st_meta *meta, int n_meta,
+                        hsi_st_meta *out)
+{
+    out[0] = (hsi_st_meta){"format", "pt"};
+    out[1] = (hsi_st_meta){"net", net->name};
+    out[2] = (hsi_st_meta){"source", net->source ? net->source : ""};
+    for (int i = 0; i < n_meta; i++) out[3 + i] = meta[i];
+    return n_meta + 3;
+}
+
+int hsi_ckpt_save_weights(const char *path, const hsi_netdesc *net, const hsi_param *ps, int np,
+                          const hsi_st_meta *meta, int n_meta, char *err, size_t errlen)
+{
+    hsi_st_meta all[16];
+    if (n_meta > 13) return tr_fail(err, errlen, "%s: too many metadata pairs", path);
+    int n = weights_meta(net, meta, n_meta, all);
+    return hsi_st_save_params(path, ps, np, all, n, err, errlen);
+}
+
+int hsi_ckpt_load_weights(const char *path, hsi_param *ps, int np, char *err, size_t errlen)
+{
+    hsi_st_file *f = hsi_st_open(path, err, errlen);
+    if (!f) return -1;
+    int rc = 0;
+    for (int i = 0; i < np && rc == 0; i++) {
+        if (!hsi_st_find(f, ps[i].name))
+            rc = tr_fail(err, errlen, "%s: no tensor '%s': these weights are not for this net "
+                         "(the file has %d tensors)", path, ps[i].name, hsi_st_count(f));
+        else
+            rc = hsi_st_read_param(f, &ps[i], err, errlen);
+    }
+    hsi_st_close(f);
+    return rc;
+}
+
+/* ---- training state ------------------------------------------------------------------------- */
+
+void tr_state_free(tr_state *s)
+{
+    free(s->bst);
+    free(s->log);
+    free(s->best_values);
+    memset(s, 0, sizeof *s);
+}
+
+int tr_state_log_row(tr_state *s, const double *row)
+{
+    if (s->log_rows == s->log_cap) {
+        int cap = s->log_cap ? 2 * s->log_cap : 64;
+        double *l = realloc(s->log, sizeof *l * (size_t)cap * TR_LOG_COLS);
+        if (!l) return -1;
+        s->log = l;
+        s->log_cap = cap;
+    }
+    memcpy(s->log + (size_t)s->log_rows * TR_LOG_COLS, row, sizeof *row * TR_LOG_COLS);
+    s->log_rows++;
+    return 0;
+}
+
+/* Metadata values are text; doubles with %.17g round-trip exactly. */
+typedef struct metabuf {
+    hsi_st_meta m[24];
+    char text[20][64];
+    int n;
+} metabuf;
+
+static void put_meta(metabuf *b, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void put_meta(metabuf *b, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->text[b->n], sizeof b->text[b->n], fmt, ap);
+    va_end(ap);
+    b->m[b->n] = (hsi_st_meta){key, b->text[b->n]};
+    b->n++;
+}
+
+static char *log_text(const tr_state *s)
+{
+    size_t cap = (size_t)s->log_rows * TR_LOG_COLS * 26 + 1, len = 0;
+    char *t = malloc(cap);
+    if (!t) return NULL;
+    t[0] = 0;
+    for (int r = 0; r < s->log_rows; r++)
+        for (int c = 0; c < TR_LOG_COLS; c++)
+            len += (size_t)snprintf(t + len, cap - len, "%.17g%c", s->log[r * TR_LOG_COLS + c],
+                                    c + 1 < TR_LOG_COLS ? ',' : ';');
+    return t;
+}
+
+static int parse_log(tr_state *s, const char *t)
+{
+    double row[TR_LOG_COLS];
+    while (t && *t) {
+        for (int c = 0; c < TR_LOG_COLS; c++) {
+            char *end;
+            row[c] = strtod(t, &end);
+            if (end == t || (*end != ',' && *end != ';')) return -1;
+            t = end + 1;
+        }
+        if (tr_state_log_row(s, row)) return -1;
+    }
+    return 0;
+}
+
+int tr_state_save(const char *path, const tr_state *s, const hsi_param *ps, int np,
+                  hsi_solver *solver, char *err, size_t errlen)
+{
+    const hsi_solver_tensor *sv;
+    int nsv = hsi_solver_state(solver, &sv);
+    int n_extra = nsv + (s->has_best ? np : 0);
+    hsi_st_tensor *extra = calloc((size_t)n_extra + 1, sizeof *extra);
+    char **names = calloc((size_t)np + 1, sizeof *names);
+    char *log = log_text(s);
+    char *bst = malloc((size_t)s->n_dom * 90 + 1);
+    if (!extra || !names || !log || !bst) {
+        free(extra);
+        free(names);
+        free(log);
+        free(bst);
+        return tr_fail(err, errlen, "%s: out of memory", path);
+    }
+    for (int i = 0; i < nsv; i++) {
+        extra[i].name = sv[i].name;
+        extra[i].ndim = sv[i].ndim;
+        memcpy(extra[i].dims, sv[i].dims, sizeof(int64_t) * (size_t)sv[i].ndim);
+        extra[i].data = sv[i].data;
+    }
+    const float *bv = s->best_values;
+    for (int i = 0; s->has_best && i < np; i++) {
+        hsi_st_tensor *t = &extra[nsv + i];
+        size_t len = strlen(ps[i].name) + 6;
+        if (!(names[i] = malloc(len))) break;
+        snprintf(names[i], len, "best.%s", ps[i].name);
+        t->name = names[i];
+        t->ndim = ps[i].ndim;
+        memcpy(t->dims, ps[i].dims, sizeof(int64_t) * (size_t)ps[i].ndim);
+        t->data = bv;
+        bv += ps[i].numel;
+    }
+    size_t bl = 0;
+    bst[0] = 0;
+    for (int d = 0; d < s->n_dom; d++)
+        bl += (size_t)snprintf(bst + bl, 90, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 ";",
+                               s->bst[d].seed, s->bst[d].epoch, s->bst[d].pos, s->bst[d].step);
+    metabuf mb;
+    mb.n = 0;
+    put_meta(&mb, "kind", "hsicc training state");
+    put_meta(&mb, "seed", "%" PRIu64, s->seed);
+    put_meta(&mb, "step", "%" PRId64, s->step);
+    put_meta(&mb, "phase", "%d", s->phase);
+    put_meta(&mb, "phase_it", "%" PRId64, s->phase_it);
+    put_meta(&mb, "has_best", "%d", s->has_best);
+    put_meta(&mb, "best", "%.17g", s->best);
+    put_meta(&mb, "best_step", "%" PRId64, s->best_step);
+    put_meta(&mb, "es_best", "%.17g", s->es_best);
+    put_meta(&mb, "es_bad", "%d", s->es_bad);
+    put_meta(&mb, "loss_sum", "%.17g", s->loss_sum);
+    put_meta(&mb, "loss_n", "%" PRId64, s->loss_n);
+    put_meta(&mb, "train_seconds", "%.17g", s->train_seconds);
+    put_meta(&mb, "samples", "%" PRId64, s->samples);
+    put_meta(&mb, "row_seconds", "%.17g", s->row_seconds);
+    put_meta(&mb, "row_samples", "%" PRId64, s->row_samples);
+    mb.m[mb.n++] = (hsi_st_meta){"batchers", bst};
+    mb.m[mb.n++] = (hsi_st_meta){"log", log};
+    int rc = hsi_st_save_params_extra(path, ps, np, extra, n_extra, mb.m, mb.n, err, errlen);
+    for (int i = 0; i < np; i++) free(names[i]);
+    free(names);
+    free(extra);
+    free(log);
+    free(bst);
+    return rc;
+}
+
+/* A metadata value of a state file, or NULL with the message. */
+static const char *meta(hsi_st_file *f, const char *path, const char *key, char *err, size_t errlen)
+{
+    const char *v = hsi_st_metadata(f, key);
+    if (!v || !*v) tr_fail(err, errlen, "%s: not a training state (metadata '%s' missing)", path, key);
+    return v && *v ? v : NULL;
+}
+
+static int meta_num(hsi_st_file *f, const char *path, const char *key, double *out, char *err,
+                    size_t errlen)
+{
+    const char *v = meta(f, path, key, err, errlen);
+    return v ? (*out = strtod(v, NULL), 0) : -1;
+}
+
+/* Every integer of the state is >= 0 (seeds use the full uint64 range). */
+static int meta_int(hsi_st_file *f, const char *path, const char *key, uint64_t *out, char *err,
+                    size_t errlen)
+{
+    const char *v = meta(f, path, key, err, errlen);
+    return v ? (*out = strtoull(v, NULL, 10), 0) : -1;
+}
+
+int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solver *solver,
+                  char *err, size_t errlen)
+{
+    hsi_st_file *f = hsi_st_open(path, err, errlen);
+    if (!f) return -1;
+    uint64_t phase = 0, has_best = 0, es_bad = 0, seed = 0, step = 0, phase_it = 0, best_step = 0,
+             loss_n = 0, samples = 0, row_samples = 0;
+    int rc = 0;
+    if (meta_int(f, path, "seed", &seed, err, errlen) ||
+        meta_int(f, path, "step", &step, err, errlen) ||
+        meta_int(f, path, "phase", &phase, err, errlen) ||
+        meta_int(f, path, "phase_it", &phase_it, err, errlen) ||
+        meta_int(f, path, "has_best", &has_best, err, errlen) ||
+        meta_num(f, path, "best", &s->best, err, errlen) ||
+        meta_int(f, path, "best_step", &best_step, err, errlen) ||
+        meta_num(f, path, "es_best", &s->es_best, err, errlen) ||
+        meta_int(f, path, "es_bad", &es_bad, err, errlen) ||
+        meta_num(f, path, "loss_sum", &s->loss_sum, err, errlen) ||
+        meta_int(f, path, "loss_n", &loss_n, err, errlen) ||
+        meta_num(f, path, "train_seconds", &s->train_seconds, err, errlen) ||
+        meta_int(f, path, "samples", &samples, err, errlen) ||
+        meta_num(f, path, "row_seconds", &s->row_seconds, err, errlen) ||
+        meta_int(f, path, "row_samples", &row_samples, err, errlen))
+        rc = -1;
+    if (rc == 0 && seed != s->seed)
+        rc = tr_fail(err, errlen, "%s: the state is of a run with seed %" PRIu64 ", this run's "
+                     "seed is %" PRIu64 " (was the experiment changed?)", path, seed, s->seed);
+    s->step = (int64_t)step;
+    s->phase_it = (int64_t)phase_it;
+    s->best_step = (int64_t)best_step;
+    s->loss_n = (int64_t)loss_n;
+    s->samples = (int64_t)samples;
+    s->row_samples = (int64_t)row_samples;
+    s->phase = (int)phase;
+    s->has_best = (int)has_best;
+    s->es_bad = (int)es_bad;
+    const char *b = hsi_st_metadata(f, "batchers");
+    for (int d = 0; rc == 0 && d < s->n_dom; d++) {
+        int used = 0;
+        if (!b || sscanf(b, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 ";%n", &s->bst[d].seed,
+                         &s->bst[d].epoch, &s->bst[d].pos, &s->bst[d].step, &used) != 4 || !used)
+            rc = tr_fail(err, errlen, "%s: bad batcher cursors in the state", path);
+        else
+            b += used;
+    }
+    s->log_rows = 0;
+    if (rc == 0 && parse_log(s, hsi_st_metadata(f, "log")))
+        rc = tr_fail(err, errlen, "%s: bad log in the state", path);
+    for (int i = 0; i < np && rc == 0; i++) rc = hsi_st_read_param(f, &ps[i], err, errlen);
+    const hsi_solver_tensor *sv;
+    int nsv = hsi_solver_state(solver, &sv);
+    for (int i = 0; i < nsv && rc == 0; i++) {
+        const hsi_st_info *t = hsi_st_find(f, sv[i].name);
+        if (!t) {
+            rc = tr_fail(err, errlen, "%s: no solver tensor '%s' (a state of another solver?)",
+                         path, sv[i].name);
+            break;
+        }
+        rc = hsi_st_read(f, sv[i].name, sv[i].ndim, sv[i].dims, sv[i].data, err, errlen);
+    }
+    float *bv = s->best_values;
+    for (int i = 0; i < np && rc == 0 && s->has_best; i++) {
+        char name[512];
+        snprintf(name, sizeof name, "best.%s", ps[i].name);
+        rc = hsi_st_read(f, name, ps[i].ndim, ps[i].dims, bv, err, errlen);
+        bv += ps[i].numel;
+    }
+    if (rc == 0) hsi_solver_set_steps(solver, s->step);
+    hsi_st_close(f);
+    return rc;
+}

@@ -1,0 +1,487 @@
+/* cli.c — the command line of every trainer: train | eval | predict | forward | grad, their
+ * options, loading the experiment (embedded, --experiment, or a resumed run's), and the four
+ * commands that use saved weights. Training itself is loop.c.
+ * Exit status: 0 ok, 1 input error (one message), 2 usage, 130 stopped with the state saved.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hsi_eval.h"
+#include "hsi_io.h"
+#include "hsi_trainer.h"
+#include "trainer_internal.h"
+
+enum { C_TRAIN = 1, C_EVAL = 2, C_PREDICT = 4, C_FORWARD = 8, C_GRAD = 16, C_ALL = 31,
+       C_DATA = C_TRAIN | C_EVAL | C_PREDICT };
+
+typedef struct cli {
+    int cmd;
+    const char *experiment, *out, *resume, *weights, *masks, *input, *labels, *domain;
+    const char *datasets, *data, *mirror, *backend, *runs, *point, *stop_after, *state_every;
+    const char *seed, *counter;
+    const char **sets;
+    int n_sets, quiet, overwrite, download, train_mode;
+} cli;
+
+typedef struct opt {
+    const char *name;
+    int cmds;              /* commands that accept it */
+    size_t off;            /* offset of the const char * (valued) or int (flag) field */
+    int flag;
+    const char *help;
+} opt;
+
+#define S(f) offsetof(cli, f), 0
+#define F(f) offsetof(cli, f), 1
+static const opt opts[] = {
+    {"experiment", C_ALL, S(experiment), "FILE  use this experiment instead of the embedded one"},
+    {"set", C_DATA, 0, 0, "KEY=VALUE  override an experiment key (repeatable), e.g. solver.lr=1e-3"},
+    {"point", C_DATA, S(point), "I  sweep point to run (experiments with a sweep)"},
+    {"datasets", C_DATA, S(datasets), "FILE  extra dataset registry (default $HSICC_DATASETS)"},
+    {"data", C_DATA, S(data), "DIR  data folder (default $HSICC_DATA, else ./data)"},
+    {"mirror", C_DATA, S(mirror), "DIR  local mirror to copy missing datasets from"},
+    {"download", C_DATA, F(download), "  download missing datasets from the registry URLs"},
+    {"backend", C_ALL, S(backend), "dnnl|ref  kernel backend (default: the experiment's)"},
+    {"out", C_ALL, S(out), "DIR|FILE  output folder (train/eval/predict) or file (forward/grad)"},
+    {"resume", C_TRAIN, S(resume), "DIR  continue the interrupted or partial training in DIR"},
+    {"runs", C_TRAIN, S(runs), "N  number of runs (seeds) instead of the experiment's"},
+    {"quiet", C_TRAIN, F(quiet), "  no progress and no load map; only the summary"},
+    {"overwrite", C_TRAIN, F(overwrite), "  train into a folder that already holds results"},
+    {"stop-after", C_TRAIN, S(stop_after), "N  stop each run after N steps, state saved (resume later)"},
+    {"state-every", C_TRAIN, S(state_every), "N  also write the state every N steps"},
+    {"weights", C_EVAL | C_PREDICT | C_FORWARD | C_GRAD, S(weights), "W.safetensors  weights to use"},
+    {"masks", C_EVAL | C_PREDICT, S(masks), "M  saved split: masks.npy or a run folder"},
+    {"input", C_FORWARD | C_GRAD, S(input), "X.npy  inputs [n, sample dims...]"},
+    {"labels", C_GRAD, S(labels), "Y.npy  labels [n], 0..classes-1"},
+    {"domain", C_FORWARD | C_GRAD, S(domain), "NAME  domain of a multi-domain net"},
+    {"train-mode", C_FORWARD, F(train_mode), "  batch statistics and dropout (forward(train=1))"},
+    {"seed", C_FORWARD | C_GRAD, S(seed), "S  model seed for dropout masks (default 1)"},
+    {"counter", C_FORWARD | C_GRAD, S(counter), "C  rng counter for dropout masks (default 0)"},
+};
+#undef S
+#undef F
+
+static const struct { const char *name; int cmd; const char *help; } cmds[] = {
+    {"train", C_TRAIN, "train every run of the experiment; OA / AA / kappa, maps, weights"},
+    {"eval", C_EVAL, "metrics of saved weights on the test pixels of a split"},
+    {"predict", C_PREDICT, "classification map and labels of every domain's whole scene"},
+    {"forward", C_FORWARD, "logits of given inputs"},
+    {"grad", C_GRAD, "loss, logits and every parameter's gradient for given inputs and labels"},
+};
+
+static void usage(FILE *f, const char *prog, const hsi_netdesc *net)
+{
+    fprintf(f, "usage: %s COMMAND [options]\n\nnet %s (%s), %d domain(s)\n\ncommands:\n", prog,
+            net->name, net->source ? net->source : "", net->n_domains);
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+    fprintf(f, "\noptions (commands):\n");
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
+        const char *sp = strchr(opts[i].help, ' ');
+        int n = (int)(sp - opts[i].help);
+        char which[64] = "";
+        for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++)
+            if (opts[i].cmds & cmds[c].cmd)
+                snprintf(which + strlen(which), sizeof which - strlen(which), "%s%s",
+                         which[0] ? "," : "", cmds[c].name);
+        fprintf(f, "  --%s %.*s\n      %s (%s)\n", opts[i].name, n, opts[i].help, sp + 2, which);
+    }
+    fprintf(f, "\nSee runtime/TRAINER.md.\n");
+}
+
+static int usage_error(const char *prog, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(run %s --help for the commands and options)\n", prog);
+    return 2;
+}
+
+/* 0 ok, 1 help printed, 2 usage error (printed). */
+static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
+{
+    const char *prog = argv[0];
+    memset(a, 0, sizeof *a);
+    if (argc < 2) return usage(stderr, prog, net), 2;
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+        return usage(stdout, prog, net), 1;
+    for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++)
+        if (!strcmp(argv[1], cmds[c].name)) a->cmd = cmds[c].cmd;
+    if (!a->cmd) return usage_error(prog, "unknown command '%s'", argv[1]);
+    if (!(a->sets = calloc((size_t)argc, sizeof *a->sets))) return 2;
+    for (int i = 2; i < argc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) return usage(stdout, prog, net), 1;
+        if (strncmp(s, "--", 2)) return usage_error(prog, "unexpected argument '%s'", s);
+        const char *eq = strchr(s, '=');
+        size_t len = eq ? (size_t)(eq - s - 2) : strlen(s + 2);
+        const opt *o = NULL;
+        for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
+            if (strlen(opts[k].name) == len && !strncmp(opts[k].name, s + 2, len)) o = &opts[k];
+        if (!o) return usage_error(prog, "unknown option '%s'", s);
+        if (!(o->cmds & a->cmd)) return usage_error(prog, "option '%s' does not apply to this command", s);
+        if (o->flag) {
+            if (eq) return usage_error(prog, "option '%s' takes no value", s);
+            *(int *)((char *)a + o->off) = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) return usage_error(prog, "option '%s' needs a value", s);
+        if (!strcmp(o->name, "set"))
+            a->sets[a->n_sets++] = v;
+        else
+            *(const char **)((char *)a + o->off) = v;
+    }
+    return 0;
+}
+
+/* A non-negative integer option; -1 (message printed) if malformed. */
+static int64_t int_opt(const char *prog, const char *name, const char *v, int64_t dflt)
+{
+    if (!v) return dflt;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || *end || n < 0) {
+        fprintf(stderr, "%s: --%s: expected a non-negative integer, got '%s'\n", prog, name, v);
+        return -1;
+    }
+    return n;
+}
+
+/* ---- experiment ------------------------------------------------------------------------------- */
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static hsi_experiment *load_experiment(const cli *a, const char *text, const char *origin,
+                                       int with_registry, char *err, size_t errlen)
+{
+    hsi_registry *reg = NULL;
+    if (with_registry && !(reg = hsi_registry_load(a->datasets, err, errlen))) return NULL;
+    hsi_experiment_opts eo = {NULL, a->sets, a->n_sets, -1, reg};
+    if (a->point) {
+        char *end;
+        eo.sweep_point = (int)strtol(a->point, &end, 10);
+        if (end == a->point || *end || eo.sweep_point < 0) {
+            hsi_registry_free(reg);
+            tr_fail(err, errlen, "--point: expected a sweep point index, got '%s'", a->point);
+            return NULL;
+        }
+    }
+    char path[4200];
+    hsi_experiment *x;
+    if (a->resume) {
+        snprintf(path, sizeof path, "%s/experiment.yaml", a->resume);
+        if (!file_exists(path)) {
+            hsi_registry_free(reg);
+            tr_fail(err, errlen, "--resume %s: no training to resume there (no experiment.yaml)",
+                    a->resume);
+            return NULL;
+        }
+        eo.path = path;
+        x = hsi_experiment_load(&eo, err, errlen);
+    } else if (a->experiment || !text || !text[0]) {
+        if (!a->experiment) {
+            tr_fail(err, errlen, "this trainer has no embedded experiment: give --experiment FILE");
+            hsi_registry_free(reg);
+            return NULL;
+        }
+        eo.path = a->experiment;
+        x = hsi_experiment_load(&eo, err, errlen);
+    } else {
+        eo.path = origin;
+        x = hsi_experiment_load_text(text, strlen(text), origin, &eo, err, errlen);
+    }
+    hsi_registry_free(reg);
+    if (x && x->sweep_points > 1 && x->sweep_point < 0) {
+        tr_fail(err, errlen, "experiment '%s' is a sweep of %d points: give --point I (0..%d), "
+                "as hsicc sweep does", x->name, x->sweep_points, x->sweep_points - 1);
+        hsi_experiment_free(x);
+        return NULL;
+    }
+    if (x && a->backend) {
+        if (strcmp(a->backend, "dnnl") && strcmp(a->backend, "ref")) {
+            tr_fail(err, errlen, "--backend: expected dnnl or ref, got '%s'", a->backend);
+            hsi_experiment_free(x);
+            return NULL;
+        }
+        x->backend = strcmp(a->backend, "ref") ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;
+    }
+    return x;
+}
+
+static hsi_trainer_env env_of(const cli *a)
+{
+    hsi_trainer_env e = {a->datasets, a->data, a->mirror, a->download, NULL};
+    return e;
+}
+
+/* ---- train ---------------------------------------------------------------------------------- */
+
+static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, const char *prog,
+                     char *err, size_t errlen)
+{
+    if (a->resume && a->n_sets)
+        return usage_error(prog, "%s", "--set cannot be combined with --resume (a run continues "
+                           "with its saved experiment.yaml)");
+    int64_t runs = int_opt(prog, "runs", a->runs, 0), stop = int_opt(prog, "stop-after", a->stop_after, 0),
+            every = int_opt(prog, "state-every", a->state_every, 0);
+    if (runs < 0 || stop < 0 || every < 0) return 2;
+    if (runs) {
+        if (x->runs.seeds && runs > x->runs.n_seeds)
+            return tr_fail(err, errlen, "--runs %" PRId64 ": the experiment lists only %d seeds "
+                           "(runs.seeds)", runs, x->runs.n_seeds), 1;
+        x->runs.count = (int)runs;
+        if (x->runs.seeds) x->runs.n_seeds = (int)runs;
+    }
+    const char *out = a->resume ? a->resume : a->out ? a->out : x->outputs.dir;
+    x->outputs.dir = (char *)out;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/experiment.yaml", out);
+    if (!a->resume && !a->overwrite && file_exists(path))
+        return tr_fail(err, errlen, "%s already holds a training: continue it with --resume %s, "
+                       "or train into another folder (--out DIR), or pass --overwrite", out, out), 1;
+    if (x->train.threads > 0) {
+        char t[16];
+        snprintf(t, sizeof t, "%d", x->train.threads);
+        setenv("OMP_NUM_THREADS", t, 0);
+    }
+    hsi_train_opts o = {net, x, out, a->resume != NULL, stop, every, a->quiet, env_of(a)};
+    return hsi_trainer_train(&o, err, errlen);
+}
+
+/* ---- commands on saved weights -------------------------------------------------------------- */
+
+static hsi_model *make_model(const hsi_netdesc *net, int batch, hsi_backend backend, uint64_t seed,
+                             const char *weights, hsi_param **ps, int *np, char *err, size_t errlen)
+{
+    hsi_model_opts mo = {batch, backend, seed};
+    char e2[512];
+    hsi_model *m = net->create(&mo, e2, sizeof e2);
+    if (!m) {
+        tr_fail(err, errlen, "cannot create the net: %s", e2);
+        return NULL;
+    }
+    *np = net->params(m, ps);
+    if (hsi_ckpt_load_weights(weights, *ps, *np, err, errlen)) {
+        net->destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void out_dir_of(const hsi_tr_data *D, const char *out, int d, char *buf, size_t n)
+{
+    if (D->n == 1) snprintf(buf, n, "%s", out);
+    else snprintf(buf, n, "%s/%s", out, D->d[d].name);
+}
+
+/* eval and predict: data, split, weights, then per domain. */
+static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, char *err,
+                    size_t errlen)
+{
+    if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
+    hsi_trainer_env env = env_of(a);
+    hsi_tr_data D;
+    int rc = 1;
+    hsi_model *m = NULL;
+    hsi_param *ps;
+    int np;
+    const char *out = a->out ? a->out : a->cmd == C_EVAL ? NULL : "predict";
+    hsi_json j;
+    hsi_json_init(&j);
+    hsi_json_begin_object(&j);
+    hsi_json_key(&j, "weights");
+    hsi_json_string(&j, a->weights);
+    hsi_json_key(&j, "domains");
+    hsi_json_begin_object(&j);
+    if (hsi_tr_data_load(&D, x, net, &env, err, errlen) ||
+        hsi_tr_data_split(&D, x, hsi_experiment_run_seed(x, 0), a->masks, err, errlen) ||
+        !(m = make_model(net, x->train.batch, x->backend, hsi_experiment_run_seed(x, 0), a->weights,
+                         &ps, &np, err, errlen)))
+        goto done;
+    if (!a->masks && !x->split.masks && a->cmd == C_EVAL)
+        fprintf(stderr, "note: no --masks: using the split of run 0 (seed %" PRIu64 ")\n",
+                hsi_experiment_run_seed(x, 0));
+    for (int d = 0; d < D.n; d++) {
+        const hsi_tr_domain *dm = &D.d[d];
+        char dir[4200], path[4300];
+        if (out) {
+            out_dir_of(&D, out, d, dir, sizeof dir);
+            if (hsi_mkdirs(dir, err, errlen)) goto done;
+        }
+        if (a->cmd == C_EVAL) {
+            if (!dm->n_test) continue;
+            hsi_metrics mt;
+            if (tr_test_metrics(net, m, x->train.batch, &D, d, &mt, err, errlen)) goto done;
+            printf("%s: OA %.4f  AA %.4f  kappa %.4f  (%" PRId64 " test pixels)\n", dm->name,
+                   mt.oa, mt.aa, mt.kappa, mt.total);
+            hsi_json_key(&j, dm->name);
+            hsi_metrics_json(&j, &mt, dm->class_names);
+            snprintf(path, sizeof path, "%s/confusion.csv", dir);
+            int bad = out && tr_confusion_csv(path, &mt, dm->class_names, err, errlen);
+            hsi_metrics_free(&mt);
+            if (bad) goto done;
+        } else {
+            int32_t *pred = malloc(sizeof *pred * (size_t)dm->h * (size_t)dm->w);
+            hsi_array arr = {2, {dm->h, dm->w}, HSI_DT_I32, pred};
+            snprintf(path, sizeof path, "%s/pred.npy", dir);
+            int bad = !pred || tr_scene_predict(net, m, x->train.batch, &D, d, pred, err, errlen) ||
+                      hsi_npy_write(path, &arr, err, errlen) ||
+                      tr_write_maps(dir, dm, pred, 0, err, errlen);
+            free(pred);
+            if (bad) goto done;
+            printf("%s: %s/pred.npy, %s/map_pred.png\n", dm->name, dir, dir);
+        }
+    }
+    hsi_json_end_object(&j);
+    hsi_json_end_object(&j);
+    if (a->cmd == C_EVAL && out) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/metrics.json", out);
+        if (hsi_json_write_file(&j, path, err, errlen)) goto done;
+    }
+    rc = 0;
+done:
+    hsi_json_free(&j);
+    if (m) net->destroy(m);
+    hsi_tr_data_free(&D);
+    return rc;
+}
+
+static int find_domain(const hsi_netdesc *net, const char *name, char *err, size_t errlen)
+{
+    if (!name) {
+        if (net->n_domains == 1) return 0;
+        return tr_fail(err, errlen, "this net has %d domains: give --domain NAME", net->n_domains);
+    }
+    for (int d = 0; d < net->n_domains; d++)
+        if (!strcmp(net->domains[d].name, name)) return d;
+    return tr_fail(err, errlen, "--domain: the net has no domain '%s'", name);
+}
+
+/* forward and grad. */
+static int cmd_tensor(const cli *a, const hsi_netdesc *net, const hsi_experiment *x,
+                      const char *prog, char *err, size_t errlen)
+{
+    const char *need = !a->weights ? "--weights" : !a->input ? "--input" : !a->out ? "--out"
+                     : a->cmd == C_GRAD && !a->labels ? "--labels" : NULL;
+    if (need) return tr_fail(err, errlen, "%s is required", need), 2;
+    int64_t seed = int_opt(prog, "seed", a->seed, 1), counter = int_opt(prog, "counter", a->counter, 0);
+    if (seed < 0 || counter < 0) return 2;
+    int d = find_domain(net, a->domain, err, errlen);
+    if (d < 0) return 1;
+    const hsi_domain *nd = &net->domains[d];
+    hsi_array X = {0}, Y = {0};
+    if (hsi_npy_read(a->input, HSI_DT_F32, &X, err, errlen)) return 1;
+    int64_t per = 1, n = X.ndim ? X.dims[0] : 0, got = 1;
+    for (int i = 0; i < nd->ndim; i++) per *= nd->in_dims[i];
+    for (int i = 1; i < X.ndim; i++) got *= X.dims[i];
+    int rc = 1;
+    hsi_model *m = NULL;
+    hsi_param *ps;
+    int np;
+    char shape[128];
+    if (X.ndim < 2 || n < 1 || got != per || n > INT32_MAX) {
+        hsi_st_shape_str(nd->ndim, nd->in_dims, shape, sizeof shape);
+        tr_fail(err, errlen, "%s: expected [n, %s] samples for domain %d (%" PRId64 " values "
+                "each), got an array with %" PRId64 " values per row", a->input, shape + 1, d, per,
+                got);
+        goto done;
+    }
+    if (a->cmd == C_GRAD) {
+        if (hsi_npy_read(a->labels, HSI_DT_I32, &Y, err, errlen)) goto done;
+        if (Y.ndim != 1 || Y.dims[0] != n) {
+            tr_fail(err, errlen, "%s: expected %" PRId64 " labels (shape [%" PRId64 "]), got %s",
+                    a->labels, n, n, hsi_st_shape_str(Y.ndim, Y.dims, shape, sizeof shape));
+            goto done;
+        }
+        for (int64_t i = 0; i < n; i++)
+            if (((int32_t *)Y.data)[i] < 0 || ((int32_t *)Y.data)[i] >= nd->classes) {
+                tr_fail(err, errlen, "%s: label %d at index %" PRId64 " is outside 0..%d", a->labels,
+                        ((int32_t *)Y.data)[i], i, nd->classes - 1);
+                goto done;
+            }
+    }
+    int whole = a->cmd == C_GRAD || a->train_mode;   /* one forward over all n: batch statistics */
+    int batch = whole ? (int)n : (int)(n < 256 ? n : 256);
+    if (!(m = make_model(net, batch, x->backend, (uint64_t)seed, a->weights, &ps, &np, err, errlen)))
+        goto done;
+    float *logits = malloc(sizeof *logits * (size_t)(n * nd->classes));
+    if (!logits) {
+        tr_fail(err, errlen, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i += batch) {
+        int k = (int)(n - i < batch ? n - i : batch);
+        net->forward(m, d, (const float *)X.data + i * per, k, whole, (uint64_t)counter);
+        memcpy(logits + i * nd->classes, net->logits(m, d), sizeof *logits * (size_t)k * nd->classes);
+    }
+    if (a->cmd == C_FORWARD) {
+        hsi_array L = {2, {n, nd->classes}, HSI_DT_F32, logits};
+        rc = hsi_npy_write(a->out, &L, err, errlen) ? 1 : 0;
+    } else {
+        net->zero_grad(m);
+        float loss = net->loss_backward(m, d, (const int32_t *)Y.data, (int)n, 1.0f);
+        hsi_st_tensor *ts = calloc((size_t)np + 1, sizeof *ts);
+        int nt = 0;
+        for (int i = 0; ts && i < np; i++) {
+            if (!ps[i].grad) continue;
+            ts[nt].name = ps[i].name;
+            ts[nt].ndim = ps[i].ndim;
+            memcpy(ts[nt].dims, ps[i].dims, sizeof(int64_t) * (size_t)ps[i].ndim);
+            ts[nt++].data = ps[i].grad;
+        }
+        if (ts) ts[nt++] = (hsi_st_tensor){"logits", 2, {n, nd->classes}, logits};
+        char lt[32];
+        snprintf(lt, sizeof lt, "%.9g", loss);
+        hsi_st_meta meta[2] = {{"loss", lt}, {"net", net->name}};
+        rc = !ts || hsi_st_save(a->out, ts, nt, meta, 2, err, errlen) ? 1 : 0;
+        if (!ts) tr_fail(err, errlen, "out of memory");
+        free(ts);
+        if (rc == 0) printf("loss %.9g\n", loss);
+    }
+    free(logits);
+done:
+    if (m) net->destroy(m);
+    hsi_array_free(&X);
+    hsi_array_free(&Y);
+    return rc;
+}
+
+/* ---- main ----------------------------------------------------------------------------------- */
+
+int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *exp_path,
+                     int argc, char **argv)
+{
+    cli a;
+    const char *prog = argc > 0 ? argv[0] : "trainer";
+    int rc = parse_args(&a, net, argc, argv);
+    if (rc) {
+        free(a.sets);
+        return rc == 1 ? 0 : 2;
+    }
+    char err[2048] = "";
+    hsi_experiment *x = load_experiment(&a, exp_text, exp_path, a.cmd & C_DATA, err, sizeof err);
+    if (!x) {
+        rc = 1;
+    } else if (a.cmd == C_TRAIN) {
+        rc = cmd_train(&a, net, x, prog, err, sizeof err);
+    } else if (a.cmd & (C_EVAL | C_PREDICT)) {
+        rc = cmd_data(&a, net, x, err, sizeof err);
+    } else {
+        rc = cmd_tensor(&a, net, x, prog, err, sizeof err);
+    }
+    if (rc && err[0]) fprintf(stderr, "%s: %s\n", prog, err);
+    if (rc == 2 && err[0]) fprintf(stderr, "(run %s --help for the commands and options)\n", prog);
+    hsi_experiment_free(x);
+    free(a.sets);
+    return rc;
+}

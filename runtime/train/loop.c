@@ -1,0 +1,745 @@
+/* loop.c — the training loop of the trainer: for every run, split, init (fine-tune loading),
+ * phases (each with its domains, length and schedule), one solver step per iteration over the
+ * summed domain losses, validation, model selection, early stopping, log.csv and progress, the
+ * state file for --resume, and at the end the test evaluation, maps, curves, weights and
+ * metrics.json (per run, then mean/std over runs).
+ * Memory policy: everything a step touches is allocated before the first step (the model's
+ * arena, the batchers' buffers, the solver's moments); a step allocates nothing. Test pixels are
+ * read only by the final evaluation.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hsi_eval.h"
+#include "hsi_io.h"
+#include "hsi_trainer.h"
+#include "trainer_internal.h"
+
+static volatile sig_atomic_t g_stop;   /* SIGINT / SIGTERM: finish the step, save, exit 130 */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static const char *const log_cols[TR_LOG_COLS] = {
+    "step", "epoch", "phase", "lr", "train_loss", "val_loss", "val_oa", "samples_per_s", "elapsed"};
+
+/* One run's results per domain, kept for the aggregate. */
+typedef struct run_result {
+    uint64_t seed;
+    hsi_metrics *m;            /* [n_dom]; k == 0 where the domain has no test pixel */
+    double train_seconds;
+    int64_t samples;
+} run_result;
+
+/* Everything one run works with. */
+typedef struct run_ctx {
+    const hsi_train_opts *o;
+    const hsi_experiment *x;
+    const hsi_netdesc *net;
+    hsi_tr_data *D;
+    FILE *log;                 /* NULL when quiet */
+    int r;
+    char dir[4096];
+    hsi_model *m;
+    hsi_param *ps;
+    int np;
+    uint32_t *owners;
+    float *scale;
+    hsi_solver *solver;
+    tr_state s;
+    hsi_csv csv;
+    hsi_progress pg;
+    int use_pg;
+    double wall0, wall_base;   /* elapsed = wall_base + now() - wall0 */
+} run_ctx;
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static void domain_dir(const run_ctx *c, int d, char *out, size_t n)
+{
+    if (c->D->n == 1)
+        snprintf(out, n, "%s", c->dir);
+    else
+        snprintf(out, n, "%s/%s", c->dir, c->D->d[d].name);
+}
+
+static int64_t epoch_iters(const run_ctx *c, const hsi_exp_phase *P)
+{
+    int64_t best = 1, B = c->x->train.batch;
+    for (int i = 0; i < P->n_domains; i++) {
+        const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
+        int64_t e = (hsi_batcher_epoch_size(dm->batcher) + B - 1) / B;
+        best = e > best ? e : best;
+    }
+    return best;
+}
+
+static int64_t phase_iters(const run_ctx *c, const hsi_exp_phase *P)
+{
+    return P->iterations ? P->iterations : (int64_t)P->epochs * epoch_iters(c, P);
+}
+
+static int primary_domain(const hsi_experiment *x)
+{
+    return x->phases[x->n_phases - 1].domains[0];
+}
+
+static void copy_values(hsi_param *ps, int np, float *buf, int to_params)
+{
+    for (int i = 0; i < np; i++) {
+        size_t n = sizeof(float) * (size_t)ps[i].numel;
+        if (to_params) memcpy(ps[i].value, buf, n);
+        else memcpy(buf, ps[i].value, n);
+        buf += ps[i].numel;
+    }
+}
+
+/* ---- validation ----------------------------------------------------------------------------- */
+
+/* Mean over the active domains of their mean val loss; OA over all their val pixels. */
+static int validate(run_ctx *c, const hsi_exp_phase *P, double *vloss, double *voa, char *err,
+                    size_t errlen)
+{
+    double loss = 0;
+    int64_t correct = 0, total = 0;
+    int nd = 0;
+    for (int i = 0; i < P->n_domains; i++) {
+        const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
+        if (!dm->n_val) continue;
+        hsi_eval_req r = {&dm->cube, dm->y, dm->val, dm->n_val, c->D->patch, c->D->pad, dm->k,
+                          NULL, NULL, 0, 0, 0};
+        if (hsi_evaluate(c->net, c->m, dm->index, c->x->train.batch, &r, err, errlen)) return -1;
+        loss += r.loss_sum / (double)r.n_labelled;
+        correct += r.correct;
+        total += r.n_labelled;
+        nd++;
+    }
+    *vloss = nd ? loss / nd : NAN;
+    *voa = total ? (double)correct / (double)total : NAN;
+    return 0;
+}
+
+static int better(hsi_select by, double v, double than)
+{
+    return by == HSI_SELECT_VAL_OA ? v > than : v < than;
+}
+
+/* ---- state ---------------------------------------------------------------------------------- */
+
+static int save_state(run_ctx *c, char *err, size_t errlen)
+{
+    for (int d = 0; d < c->D->n; d++)
+        if (c->D->d[d].batcher) hsi_batcher_get_state(c->D->d[d].batcher, &c->s.bst[d]);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/state.safetensors", c->dir);
+    return tr_state_save(path, &c->s, c->ps, c->np, c->solver, err, errlen);
+}
+
+/* Restores a saved state, rewrites log.csv from it; 1 if there was one, 0 if not, -1 error. */
+static int load_state(run_ctx *c, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/state.safetensors", c->dir);
+    if (!c->o->resume || !exists(path)) return 0;
+    if (tr_state_load(path, &c->s, c->ps, c->np, c->solver, err, errlen)) return -1;
+    for (int d = 0; d < c->D->n; d++)
+        if (c->D->d[d].batcher &&
+            hsi_batcher_set_state(c->D->d[d].batcher, &c->s.bst[d], err, errlen))
+            return -1;
+    if (c->s.log_rows) c->wall_base = c->s.log[(c->s.log_rows - 1) * TR_LOG_COLS + TR_LOG_ELAPSED];
+    if (c->log)
+        fprintf(c->log, "run %d: resuming at step %" PRId64 " (phase %d, iteration %" PRId64 ")\n",
+                c->r, c->s.step, c->s.phase, c->s.phase_it);
+    return 1;
+}
+
+static int open_log(run_ctx *c, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/log.csv", c->dir);
+    if (unlink(path) && errno != ENOENT) return tr_fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (hsi_csv_open(&c->csv, path, log_cols, TR_LOG_COLS, err, errlen)) return -1;
+    for (int i = 0; i < c->s.log_rows; i++)
+        if (hsi_csv_row(&c->csv, c->s.log + (size_t)i * TR_LOG_COLS, err, errlen)) return -1;
+    return 0;
+}
+
+/* ---- the phases ----------------------------------------------------------------------------- */
+
+static int log_row(run_ctx *c, int ph, double epoch, float lr, double vloss, double voa, char *err,
+                   size_t errlen)
+{
+    tr_state *s = &c->s;
+    double row[TR_LOG_COLS];
+    row[TR_LOG_STEP] = (double)s->step;
+    row[TR_LOG_EPOCH] = epoch;
+    row[TR_LOG_PHASE] = ph;
+    row[TR_LOG_LR] = lr;
+    row[TR_LOG_TRAIN_LOSS] = s->loss_n ? s->loss_sum / (double)s->loss_n : NAN;
+    row[TR_LOG_VAL_LOSS] = vloss;
+    row[TR_LOG_VAL_OA] = voa;
+    row[TR_LOG_SPS] = s->row_seconds > 0 ? (double)s->row_samples / s->row_seconds : NAN;
+    row[TR_LOG_ELAPSED] = c->wall_base + now() - c->wall0;
+    s->loss_sum = 0;
+    s->loss_n = 0;
+    s->row_seconds = 0;
+    s->row_samples = 0;
+    if (tr_state_log_row(s, row)) return tr_fail(err, errlen, "out of memory");
+    return hsi_csv_row(&c->csv, row, err, errlen);
+}
+
+/* After a validation: selection (best weights) and early stopping. Returns 1 to end the phase. */
+static int select_and_stop(run_ctx *c, double vloss, double voa)
+{
+    tr_state *s = &c->s;
+    const hsi_exp_train *t = &c->x->train;
+    if (t->select != HSI_SELECT_LAST) {
+        double v = t->select == HSI_SELECT_VAL_OA ? voa : vloss;
+        if (!isnan(v) && (!s->has_best || better(t->select, v, s->best))) {
+            copy_values(c->ps, c->np, s->best_values, 0);
+            s->has_best = 1;
+            s->best = v;
+            s->best_step = s->step;
+        }
+    }
+    if (!t->patience) return 0;
+    double v = t->stop_metric == HSI_SELECT_VAL_OA ? voa : vloss;
+    if (isnan(v)) return 0;
+    if (isnan(s->es_best) || better(t->stop_metric, v, s->es_best)) {
+        s->es_best = v;
+        s->es_bad = 0;
+        return 0;
+    }
+    return ++s->es_bad >= t->patience;
+}
+
+/* Returns 0 when the phase is done, 130 when stopped (state saved), -1 on error. */
+static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
+{
+    const hsi_experiment *x = c->x;
+    const hsi_exp_phase *P = &x->phases[ph];
+    tr_state *s = &c->s;
+    const int B = x->train.batch;
+    hsi_batcher *bat[32];
+    float w[32];
+    for (int i = 0; i < P->n_domains; i++) {
+        const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
+        if (!dm->batcher)
+            return tr_fail(err, errlen, "phase '%s': domain '%s' has no training pixels", P->name,
+                           dm->name);
+        bat[i] = dm->batcher;
+        w[i] = x->domains[P->domains[i]].loss_weight;
+    }
+    const int64_t ep = epoch_iters(c, P), iters = phase_iters(c, P);
+    const int64_t val_iters = P->epochs ? (int64_t)x->train.val_every * ep : x->train.val_every;
+    hsi_schedule sched = P->schedule;
+    if ((sched.policy == HSI_LR_POLY || sched.policy == HSI_LR_COSINE) && !sched.max_iter)
+        sched.max_iter = iters;
+    hsi_trainer_lr_scales(x, ph, c->ps, c->np, c->owners, c->scale);
+    hsi_solver_set_lr_scale(c->solver, c->scale);
+    if (c->log && s->phase_it == 0 && x->n_phases > 1)
+        hsi_progress_note(&c->pg, "phase %d '%s': %d domain(s), %" PRId64 " iterations", ph,
+                          P->name, P->n_domains, iters);
+    const int per_step = B * P->n_domains;
+    float lr = hsi_schedule_lr(&sched, s->phase_it);
+    while (s->phase_it < iters) {
+        double t0 = now();
+        c->net->zero_grad(c->m);
+        double loss = 0;
+        for (int i = 0; i < P->n_domains; i++) {
+            const hsi_batch *b = hsi_batcher_next(bat[i]);
+            c->net->forward(c->m, P->domains[i], b->x, b->n, 1, (uint64_t)s->step);
+            loss += (double)w[i] * c->net->loss_backward(c->m, P->domains[i], b->y, b->n, w[i]);
+        }
+        lr = hsi_schedule_lr(&sched, s->phase_it);
+        hsi_solver_step(c->solver, lr);
+        s->step++;
+        s->phase_it++;
+        double dt = now() - t0;
+        s->train_seconds += dt;
+        s->row_seconds += dt;
+        s->samples += per_step;
+        s->row_samples += per_step;
+        s->loss_sum += loss;
+        s->loss_n++;
+        if (c->use_pg) hsi_progress_step(&c->pg, s->step, (int)(s->phase_it / ep), loss);
+        int end_phase = 0, saved = 0;
+        if (s->phase_it % val_iters == 0 || s->phase_it == iters) {
+            double vloss, voa;
+            if (validate(c, P, &vloss, &voa, err, errlen) ||
+                log_row(c, ph, (double)s->phase_it / (double)ep, lr, vloss, voa, err, errlen))
+                return -1;
+            if (c->use_pg && (!isnan(vloss) || !isnan(voa)))
+                hsi_progress_val(&c->pg, s->step, (int)(s->phase_it / ep), vloss, voa);
+            end_phase = select_and_stop(c, vloss, voa);
+            if (save_state(c, err, errlen)) return -1;
+            saved = 1;
+        }
+        if (!saved && c->o->state_every && s->step % c->o->state_every == 0 &&
+            save_state(c, err, errlen))
+            return -1;
+        if (g_stop || (c->o->stop_after && s->step >= c->o->stop_after)) {
+            if (!saved && save_state(c, err, errlen)) return -1;
+            return 130;
+        }
+        if (end_phase) {
+            if (c->use_pg)
+                hsi_progress_note(&c->pg, "early stopping at step %" PRId64 " (%d validations "
+                                  "without improvement)", s->step, s->es_bad);
+            break;
+        }
+    }
+    return 0;
+}
+
+static int train_phases(run_ctx *c, char *err, size_t errlen)
+{
+    tr_state *s = &c->s;
+    const hsi_experiment *x = c->x;
+    for (int ph = s->phase; ph < x->n_phases; ph++) {
+        int rc = run_phase(c, ph, err, errlen);
+        if (rc) return rc;
+        s->phase = ph + 1;
+        s->phase_it = 0;
+        if (ph + 1 < x->n_phases) {   /* selection and early stopping start over per phase */
+            s->has_best = 0;
+            s->es_bad = 0;
+            s->es_best = NAN;
+        }
+    }
+    if (c->use_pg) hsi_progress_done(&c->pg);
+    return save_state(c, err, errlen);
+}
+
+/* ---- results of a run ----------------------------------------------------------------------- */
+
+static int write_curves(run_ctx *c, char *err, size_t errlen)
+{
+    int n = c->s.log_rows;
+    if (!n) return 0;
+    double *col = malloc(sizeof *col * (size_t)n * 4);
+    if (!col) return tr_fail(err, errlen, "out of memory");
+    double *st = col, *tl = col + n, *vl = col + 2 * n, *va = col + 3 * n;
+    for (int i = 0; i < n; i++) {
+        const double *row = c->s.log + (size_t)i * TR_LOG_COLS;
+        st[i] = row[TR_LOG_STEP];
+        tl[i] = row[TR_LOG_TRAIN_LOSS];
+        vl[i] = row[TR_LOG_VAL_LOSS];
+        va[i] = row[TR_LOG_VAL_OA];
+    }
+    hsi_series loss[2] = {{"train loss", st, tl, n}, {"val loss", st, vl, n}};
+    hsi_series acc[1] = {{"val OA", st, va, n}};
+    hsi_panel panels[2] = {{"loss", "step", "loss", loss, 2}, {"validation accuracy", "step", "OA", acc, 1}};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/curves.png", c->dir);
+    int rc = hsi_plot_write_png(path, panels, 2, 0, 0, err, errlen);
+    free(col);
+    return rc;
+}
+
+static int save_weights(run_ctx *c, const char *file, const char *which, char *err, size_t errlen)
+{
+    char path[4200], step[32];
+    snprintf(path, sizeof path, "%s/%s", c->dir, file);
+    snprintf(step, sizeof step, "%" PRId64, which[0] == 'b' && c->s.has_best ? c->s.best_step
+                                                                                : c->s.step);
+    hsi_st_meta meta[3] = {{"experiment", c->x->name}, {"weights", which}, {"step", step}};
+    return hsi_ckpt_save_weights(path, c->net, c->ps, c->np, meta, 3, err, errlen);
+}
+
+static const char *select_name(hsi_select s)
+{
+    return s == HSI_SELECT_VAL_LOSS ? "val_loss" : s == HSI_SELECT_VAL_OA ? "val_oa" : "last";
+}
+
+/* Weights, test metrics, maps, curves and metrics.json of a trained run. */
+static int finish_run(run_ctx *c, run_result *res, char *err, size_t errlen)
+{
+    const hsi_experiment *x = c->x;
+    hsi_ckpt_keep keep = x->outputs.checkpoints;
+    if ((keep == HSI_CKPT_LAST || keep == HSI_CKPT_BOTH) && save_weights(c, "last.safetensors", "last", err, errlen))
+        return -1;
+    if (x->train.select != HSI_SELECT_LAST && c->s.has_best)
+        copy_values(c->ps, c->np, c->s.best_values, 1);
+    if ((keep == HSI_CKPT_BEST || keep == HSI_CKPT_BOTH) && save_weights(c, "best.safetensors", "best", err, errlen))
+        return -1;
+    hsi_json j;
+    hsi_json_init(&j);
+    hsi_json_begin_object(&j);
+    hsi_json_key(&j, "run"); hsi_json_int(&j, c->r);
+    hsi_json_key(&j, "seed"); hsi_json_int(&j, (int64_t)c->s.seed);
+    hsi_json_key(&j, "steps"); hsi_json_int(&j, c->s.step);
+    hsi_json_key(&j, "select"); hsi_json_string(&j, select_name(x->train.select));
+    hsi_json_key(&j, "selected_step");
+    hsi_json_int(&j, x->train.select != HSI_SELECT_LAST && c->s.has_best ? c->s.best_step : c->s.step);
+    hsi_json_key(&j, "train_seconds"); hsi_json_double(&j, c->s.train_seconds);
+    hsi_json_key(&j, "train_samples"); hsi_json_int(&j, c->s.samples);
+    hsi_json_key(&j, "samples_per_s");
+    hsi_json_double(&j, c->s.train_seconds > 0 ? (double)c->s.samples / c->s.train_seconds : NAN);
+    int prim = primary_domain(x), rc = 0;
+    hsi_json_key(&j, "domain"); hsi_json_string(&j, c->D->d[prim].name);
+    int32_t *pred = NULL;
+    for (int d = 0; d < c->D->n && rc == 0; d++) {
+        const hsi_tr_domain *dm = &c->D->d[d];
+        char dir[4200], path[4300];
+        domain_dir(c, d, dir, sizeof dir);
+        if (!dm->n_test) continue;
+        if ((rc = tr_test_metrics(c->net, c->m, x->train.batch, c->D, d, &res->m[d], err, errlen)))
+            break;
+        snprintf(path, sizeof path, "%s/confusion.csv", dir);
+        if ((rc = tr_confusion_csv(path, &res->m[d], dm->class_names, err, errlen))) break;
+        if (x->outputs.maps) {
+            free(pred);
+            if (!(pred = malloc(sizeof *pred * (size_t)dm->h * (size_t)dm->w))) {
+                rc = tr_fail(err, errlen, "out of memory");
+                break;
+            }
+            if ((rc = tr_scene_predict(c->net, c->m, x->train.batch, c->D, d, pred, err, errlen)) ||
+                (rc = tr_write_maps(dir, dm, pred, 1, err, errlen)))
+                break;
+        }
+    }
+    free(pred);
+    if (rc == 0 && res->m[prim].k) {
+        hsi_json_key(&j, "oa"); hsi_json_double(&j, res->m[prim].oa);
+        hsi_json_key(&j, "aa"); hsi_json_double(&j, res->m[prim].aa);
+        hsi_json_key(&j, "kappa"); hsi_json_double(&j, res->m[prim].kappa);
+    }
+    hsi_json_key(&j, "domains");
+    hsi_json_begin_object(&j);
+    for (int d = 0; d < c->D->n && rc == 0; d++) {
+        if (!res->m[d].k) continue;
+        hsi_json_key(&j, c->D->d[d].name);
+        hsi_metrics_json(&j, &res->m[d], c->D->d[d].class_names);
+    }
+    hsi_json_end_object(&j);
+    hsi_json_end_object(&j);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.json", c->dir);
+    if (rc == 0 && x->outputs.curves) rc = write_curves(c, err, errlen);
+    if (rc == 0) rc = hsi_json_write_file(&j, path, err, errlen);
+    hsi_json_free(&j);
+    res->train_seconds = c->s.train_seconds;
+    res->samples = c->s.samples;
+    return rc;
+}
+
+/* A finished run (metrics.json present) read back for the aggregate. 1 if found. */
+static int load_finished(const run_ctx *c, run_result *res, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.json", c->dir);
+    if (!c->o->resume || !exists(path)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return tr_fail(err, errlen, "%s: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0, cap = 0, k;
+    char buf[65536];
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (len + k + 1 > cap) {
+            cap = 2 * (len + k + 1);
+            char *t = realloc(text, cap);
+            if (!t) break;
+            text = t;
+        }
+        memcpy(text + len, buf, k);
+        len += k;
+    }
+    fclose(f);
+    hsi_jval *v = text ? hsi_json_parse(text, len, err, errlen) : NULL;
+    free(text);
+    if (!v) return tr_fail(err, errlen, "%s: cannot read it back; remove the run folder to redo "
+                           "the run", path);
+    int rc = 1;
+    const hsi_jval *doms = hsi_jval_get(v, "domains"), *ts = hsi_jval_get(v, "train_seconds"),
+                   *sm = hsi_jval_get(v, "train_samples");
+    res->train_seconds = ts && ts->type == HSI_JNUMBER ? ts->num : 0;
+    res->samples = sm && sm->type == HSI_JNUMBER ? (int64_t)sm->num : 0;
+    for (int d = 0; d < c->D->n && rc == 1; d++) {
+        const hsi_jval *cm = hsi_jval_get(hsi_jval_get(doms, c->D->d[d].name), "confusion");
+        if (!cm) continue;
+        int K = c->D->d[d].k;
+        int64_t *m = calloc((size_t)K * (size_t)K, sizeof *m);
+        if (!m || cm->type != HSI_JARRAY || (int)cm->n != K) {
+            free(m);
+            rc = tr_fail(err, errlen, "%s: bad confusion matrix of domain '%s'", path,
+                         c->D->d[d].name);
+            break;
+        }
+        for (int t = 0; t < K; t++)
+            for (int p = 0; p < K && (int)cm->items[t].n == K; p++)
+                m[t * K + p] = (int64_t)cm->items[t].items[p].num;
+        if (hsi_metrics_compute(m, K, &res->m[d])) rc = tr_fail(err, errlen, "out of memory");
+        free(m);
+    }
+    hsi_jval_free(v);
+    if (rc == 1 && c->log) fprintf(c->log, "run %d: already finished (%s)\n", c->r, path);
+    return rc;
+}
+
+/* ---- one run -------------------------------------------------------------------------------- */
+
+static int write_masks(run_ctx *c, char *err, size_t errlen)
+{
+    for (int d = 0; d < c->D->n; d++) {
+        char dir[4200], path[4300];
+        domain_dir(c, d, dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/masks.npy", dir);
+        if (hsi_mkdirs(dir, err, errlen) || hsi_split_save(&c->D->d[d].split, path, err, errlen))
+            return -1;
+        int64_t ov = hsi_split_overlap_warning(&c->D->d[d].split, c->D->patch);
+        if (ov && c->log)
+            fprintf(c->log, "warning: domain '%s': %" PRId64 " test pixels lie inside the %dx%d "
+                    "patch of a training pixel (their patches overlap training data)\n",
+                    c->D->d[d].name, ov, c->D->patch, c->D->patch);
+    }
+    return 0;
+}
+
+static int setup_run(run_ctx *c, char *err, size_t errlen)
+{
+    const hsi_experiment *x = c->x;
+    uint64_t seed = c->s.seed;
+    if (hsi_tr_data_split(c->D, x, seed, NULL, err, errlen) || write_masks(c, err, errlen) ||
+        hsi_tr_data_batchers(c->D, x, seed, err, errlen))
+        return -1;
+    hsi_model_opts mo = {x->train.batch, x->backend, seed};
+    char e2[512];
+    if (!(c->m = c->net->create(&mo, e2, sizeof e2)))
+        return tr_fail(err, errlen, "cannot create the net: %s", e2);
+    c->np = c->net->params(c->m, &c->ps);
+    int64_t total = 0;
+    for (int i = 0; i < c->np; i++) total += c->ps[i].numel;
+    c->owners = calloc((size_t)c->np + 1, sizeof *c->owners);
+    c->scale = calloc((size_t)c->np + 1, sizeof *c->scale);
+    c->s.n_dom = c->D->n;
+    c->s.bst = calloc((size_t)c->D->n, sizeof *c->s.bst);
+    c->s.best_values = malloc(sizeof(float) * (size_t)(total + 1));
+    c->s.es_best = NAN;
+    if (!c->owners || !c->scale || !c->s.bst || !c->s.best_values)
+        return tr_fail(err, errlen, "out of memory");
+    if (hsi_trainer_param_owners(c->net, c->m, x->train.batch, c->owners, err, errlen) ||
+        hsi_trainer_init_params(x, c->ps, c->np, seed, c->log, err, errlen))
+        return -1;
+    if (!(c->solver = hsi_solver_create(&x->solver, c->ps, c->np, NULL, err, errlen))) return -1;
+    int rc = load_state(c, err, errlen);
+    if (rc < 0 || open_log(c, err, errlen)) return -1;
+    return 0;
+}
+
+static void free_run(run_ctx *c)
+{
+    hsi_csv_close(&c->csv);
+    hsi_solver_free(c->solver);
+    if (c->m) c->net->destroy(c->m);
+    free(c->owners);
+    free(c->scale);
+    tr_state_free(&c->s);
+}
+
+static int64_t total_steps(run_ctx *c)
+{
+    int64_t t = 0;
+    for (int ph = 0; ph < c->x->n_phases; ph++) t += phase_iters(c, &c->x->phases[ph]);
+    return t;
+}
+
+static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
+{
+    c->s.seed = res->seed;
+    int rc = load_finished(c, res, err, errlen);
+    if (rc) return rc < 0 ? -1 : 0;
+    if (hsi_mkdirs(c->dir, err, errlen)) return -1;
+    c->wall0 = now();
+    if (setup_run(c, err, errlen)) return -1;
+    c->use_pg = c->log != NULL;
+    if (c->use_pg) {
+        int64_t tot = total_steps(c);
+        hsi_progress_init(&c->pg, stderr, tot, 0, c->x->train.batch, (int)(tot / 20 > 0 ? tot / 20 : 1));
+        hsi_progress_note(&c->pg, "run %d/%d (seed %" PRIu64 "): %s", c->r + 1, c->x->runs.count,
+                          res->seed, c->dir);
+    }
+    rc = train_phases(c, err, errlen);
+    if (rc) return rc;
+    return finish_run(c, res, err, errlen);
+}
+
+/* ---- all runs ------------------------------------------------------------------------------- */
+
+static int write_summary(const hsi_train_opts *o, const hsi_tr_data *D, run_result *res, int runs,
+                         double wall, char *err, size_t errlen)
+{
+    const hsi_experiment *x = o->x;
+    int prim = primary_domain(x), rc = 0;
+    double secs = 0;
+    int64_t samples = 0;
+    for (int r = 0; r < runs; r++) {
+        secs += res[r].train_seconds;
+        samples += res[r].samples;
+    }
+    hsi_json j;
+    hsi_json_init(&j);
+    hsi_json_begin_object(&j);
+    hsi_json_key(&j, "experiment"); hsi_json_string(&j, x->name);
+    hsi_json_key(&j, "net"); hsi_json_string(&j, o->net->name);
+    hsi_json_key(&j, "domain"); hsi_json_string(&j, D->d[prim].name);
+    hsi_json_key(&j, "n_runs"); hsi_json_int(&j, runs);
+    hsi_json_key(&j, "wall_seconds"); hsi_json_double(&j, wall);
+    hsi_json_key(&j, "train_samples_per_s"); hsi_json_double(&j, secs > 0 ? samples / secs : NAN);
+    hsi_metrics_agg *agg = calloc((size_t)D->n, sizeof *agg);
+    hsi_metrics *col = calloc((size_t)runs, sizeof *col);
+    if (!agg || !col) rc = tr_fail(err, errlen, "out of memory");
+    for (int d = 0; d < D->n && rc == 0; d++) {
+        if (!res[0].m[d].k) continue;
+        for (int r = 0; r < runs; r++) col[r] = res[r].m[d];
+        if (hsi_metrics_aggregate(col, runs, &agg[d])) rc = tr_fail(err, errlen, "out of memory");
+    }
+    if (rc == 0 && agg[prim].k) {
+        const hsi_metrics_agg *a = &agg[prim];
+        hsi_json_key(&j, "oa"); hsi_json_double(&j, a->oa.mean);
+        hsi_json_key(&j, "aa"); hsi_json_double(&j, a->aa.mean);
+        hsi_json_key(&j, "kappa"); hsi_json_double(&j, a->kappa.mean);
+        const char *keys[2] = {"mean", "std"};
+        for (int w = 0; w < 2; w++) {
+            hsi_json_key(&j, keys[w]);
+            hsi_json_begin_object(&j);
+            hsi_json_key(&j, "oa"); hsi_json_double(&j, w ? a->oa.std : a->oa.mean);
+            hsi_json_key(&j, "aa"); hsi_json_double(&j, w ? a->aa.std : a->aa.mean);
+            hsi_json_key(&j, "kappa"); hsi_json_double(&j, w ? a->kappa.std : a->kappa.mean);
+            hsi_json_end_object(&j);
+        }
+        hsi_json_key(&j, "runs");
+        hsi_json_begin_array(&j);
+        for (int r = 0; r < runs; r++) {
+            hsi_json_begin_object(&j);
+            hsi_json_key(&j, "run"); hsi_json_int(&j, r);
+            hsi_json_key(&j, "seed"); hsi_json_int(&j, (int64_t)res[r].seed);
+            hsi_json_key(&j, "oa"); hsi_json_double(&j, res[r].m[prim].oa);
+            hsi_json_key(&j, "aa"); hsi_json_double(&j, res[r].m[prim].aa);
+            hsi_json_key(&j, "kappa"); hsi_json_double(&j, res[r].m[prim].kappa);
+            hsi_json_key(&j, "train_seconds"); hsi_json_double(&j, res[r].train_seconds);
+            hsi_json_end_object(&j);
+        }
+        hsi_json_end_array(&j);
+    }
+    hsi_json_key(&j, "domains");
+    hsi_json_begin_object(&j);
+    for (int d = 0; d < D->n && rc == 0; d++) {
+        if (!agg[d].k) continue;
+        hsi_json_key(&j, D->d[d].name);
+        hsi_metrics_agg_json(&j, &agg[d], D->d[d].class_names);
+    }
+    hsi_json_end_object(&j);
+    hsi_json_end_object(&j);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.json", o->out_dir);
+    if (rc == 0) rc = hsi_json_write_file(&j, path, err, errlen);
+    hsi_json_free(&j);
+    for (int d = 0; d < D->n && rc == 0; d++) {
+        const hsi_metrics_agg *a = &agg[d];
+        if (!a->k) continue;
+        if (runs > 1)
+            printf("%s: OA %.4f ± %.4f  AA %.4f ± %.4f  kappa %.4f ± %.4f  (%d runs)\n",
+                   D->d[d].name, a->oa.mean, a->oa.std, a->aa.mean, a->aa.std, a->kappa.mean,
+                   a->kappa.std, runs);
+        else
+            printf("%s: OA %.4f  AA %.4f  kappa %.4f  (1 run)\n", D->d[d].name, a->oa.mean,
+                   a->aa.mean, a->kappa.mean);
+    }
+    if (rc == 0)
+        printf("wall time %.1f s, training %.0f samples/s; results in %s\n", wall,
+               secs > 0 ? samples / secs : 0.0, o->out_dir);
+    for (int d = 0; d < D->n && agg; d++) hsi_metrics_agg_free(&agg[d]);
+    free(agg);
+    free(col);
+    return rc;
+}
+
+int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
+{
+    double wall0 = now();
+    const hsi_experiment *x = o->x;
+    FILE *log = o->quiet ? NULL : stderr;
+    hsi_trainer_env env = o->env;
+    env.log = log;
+    hsi_tr_data D;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/experiment.yaml", o->out_dir);
+    if (hsi_tr_data_load(&D, x, o->net, &env, err, errlen) || hsi_mkdirs(o->out_dir, err, errlen) ||
+        hsi_experiment_write(x, path, err, errlen)) {
+        hsi_tr_data_free(&D);
+        return 1;
+    }
+    int runs = x->runs.count, rc = 0;
+    run_result *res = calloc((size_t)runs, sizeof *res);
+    for (int r = 0; res && r < runs; r++)
+        if (!(res[r].m = calloc((size_t)D.n, sizeof *res[r].m))) rc = 1;
+    if (!res || rc) {
+        snprintf(err, errlen, "out of memory");
+        rc = 1;
+    }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    g_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    for (int r = 0; r < runs && rc == 0; r++) {
+        run_ctx c;
+        memset(&c, 0, sizeof c);
+        c.o = o;
+        c.x = x;
+        c.net = o->net;
+        c.D = &D;
+        c.log = log;
+        c.r = r;
+        snprintf(c.dir, sizeof c.dir, "%s/run%d", o->out_dir, r);
+        res[r].seed = hsi_experiment_run_seed(x, r);
+        int k = run_one(&c, &res[r], err, errlen);
+        int64_t step = c.s.step;
+        free_run(&c);
+        if (k == 130) {
+            snprintf(err, errlen, "stopped at step %" PRId64 " of run %d; the state is saved: "
+                     "continue with  train --resume %s", step, r, o->out_dir);
+            rc = 130;
+        } else if (k) {
+            rc = 1;
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rc == 0 && write_summary(o, &D, res, runs, now() - wall0, err, errlen)) rc = 1;
+    for (int r = 0; res && r < runs; r++) {
+        for (int d = 0; d < D.n && res[r].m; d++) hsi_metrics_free(&res[r].m[d]);
+        free(res[r].m);
+    }
+    free(res);
+    hsi_tr_data_free(&D);
+    return rc;
+}

@@ -1,0 +1,95 @@
+/* schedule.c — learning-rate policies (Caffe's fixed/step/multistep/exp/poly, cosine) and linear
+ * warmup, as pure functions of the iteration number (formulas in hsi_train.h).
+ *
+ * No state: resuming at iteration k gives the same rate as never stopping. Phases restart the
+ * count; that is the trainer's business, not this file's.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hsi_train.h"
+
+static const char *const policy_names[] = {"fixed", "step", "multistep", "exp", "poly", "cosine"};
+
+hsi_schedule hsi_schedule_defaults(double base_lr)
+{
+    hsi_schedule s;
+    memset(&s, 0, sizeof s);
+    s.policy = HSI_LR_FIXED;
+    s.base_lr = base_lr;
+    s.gamma = 0.1;
+    s.power = 1.0;
+    s.warmup_start = 1.0 / 3.0;
+    return s;
+}
+
+const char *hsi_lr_policy_name(hsi_lr_policy p)
+{
+    return (unsigned)p < sizeof policy_names / sizeof *policy_names ? policy_names[p] : "?";
+}
+
+int hsi_lr_policy_parse(const char *s)
+{
+    for (int i = 0; i < (int)(sizeof policy_names / sizeof *policy_names); i++)
+        if (strcmp(s, policy_names[i]) == 0) return i;
+    return -1;
+}
+
+int hsi_schedule_check(const hsi_schedule *s, char *err, size_t errlen)
+{
+    const char *bad = NULL;
+    if (!(s->base_lr > 0)) bad = "base_lr must be > 0";
+    else if ((unsigned)s->policy > HSI_LR_COSINE) bad = "unknown policy";
+    else if ((s->policy == HSI_LR_STEP || s->policy == HSI_LR_MULTISTEP ||
+              s->policy == HSI_LR_EXP) && !(s->gamma > 0)) bad = "gamma must be > 0";
+    else if (s->policy == HSI_LR_STEP && s->stepsize <= 0) bad = "stepsize must be > 0";
+    else if (s->policy == HSI_LR_MULTISTEP && (s->n_steps < 1 || s->n_steps > HSI_LR_MAX_STEPS))
+        bad = "steps: 1..32 iterations needed";
+    else if (s->policy == HSI_LR_POLY && !(s->power > 0)) bad = "power must be > 0";
+    else if ((s->policy == HSI_LR_POLY || s->policy == HSI_LR_COSINE) && s->max_iter <= 0)
+        bad = "max_iter must be > 0";
+    else if (s->policy == HSI_LR_COSINE && !(s->min_lr >= 0 && s->min_lr <= s->base_lr))
+        bad = "min_lr must be in [0, base_lr]";
+    else if (s->warmup < 0 || !(s->warmup_start >= 0 && s->warmup_start <= 1))
+        bad = "warmup must be >= 0 and warmup_start in [0, 1]";
+    for (int i = 1; !bad && s->policy == HSI_LR_MULTISTEP && i < s->n_steps; i++)
+        if (s->steps[i] <= s->steps[i - 1]) bad = "steps must increase";
+    if (!bad) return 0;
+    snprintf(err, errlen, "schedule %s: %s", hsi_lr_policy_name(s->policy), bad);
+    return -1;
+}
+
+float hsi_schedule_lr(const hsi_schedule *s, int64_t iter)
+{
+    const double pi = 3.14159265358979323846;
+    double lr = s->base_lr;
+    switch (s->policy) {
+    case HSI_LR_FIXED:
+        break;
+    case HSI_LR_STEP:
+        lr *= pow(s->gamma, (double)(iter / s->stepsize));
+        break;
+    case HSI_LR_MULTISTEP: {
+        int k = 0;
+        while (k < s->n_steps && s->steps[k] <= iter) k++;
+        lr *= pow(s->gamma, k);
+        break;
+    }
+    case HSI_LR_EXP:
+        lr *= pow(s->gamma, (double)iter);
+        break;
+    case HSI_LR_POLY:
+        lr = iter >= s->max_iter ? 0.0
+                                 : lr * pow(1.0 - (double)iter / (double)s->max_iter, s->power);
+        break;
+    case HSI_LR_COSINE:
+        lr = iter >= s->max_iter ? s->min_lr
+                                 : s->min_lr + (lr - s->min_lr) *
+                                                   (1.0 + cos(pi * (double)iter / (double)s->max_iter)) / 2.0;
+        break;
+    }
+    if (iter < s->warmup)
+        lr *= s->warmup_start + (1.0 - s->warmup_start) * (double)iter / (double)s->warmup;
+    return (float)lr;
+}

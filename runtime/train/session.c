@@ -1,0 +1,385 @@
+/* session.c — the trainer's data per domain: load the scene, crop the region, select and
+ * resample bands, remap labels, check the compiled net against the data, standardise, split
+ * (or reload saved masks) and create the training batchers of a run.
+ * It does not train or evaluate (loop.c, evaluate.c), and it never prints.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hsi_trainer.h"
+#include "trainer_internal.h"
+
+int tr_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- scene edits ---------------------------------------------------------------------------- */
+
+/* Keeps rows r0..r0+hh-1 and columns c0..c0+ww-1 of the cube and the gt. */
+static int crop(hsi_scene *sc, int r0, int c0, int hh, int ww, char *err, size_t errlen)
+{
+    hsi_cube *c = &sc->cube;
+    float *data = malloc(sizeof *data * (size_t)c->bands * (size_t)hh * (size_t)ww);
+    int32_t *gt = malloc(sizeof *gt * (size_t)hh * (size_t)ww);
+    if (!data || !gt) {
+        free(data);
+        free(gt);
+        return tr_fail(err, errlen, "out of memory cropping the scene");
+    }
+    for (int b = 0; b < c->bands; b++)
+        for (int r = 0; r < hh; r++)
+            memcpy(data + ((size_t)b * hh + r) * ww,
+                   c->data + ((size_t)b * c->h + r0 + r) * c->w + c0, sizeof *data * (size_t)ww);
+    for (int r = 0; r < hh; r++)
+        memcpy(gt + (size_t)r * ww, sc->gt.gt + (size_t)(r0 + r) * sc->gt.w + c0,
+               sizeof *gt * (size_t)ww);
+    free(c->data);
+    free(sc->gt.gt);
+    c->data = data;
+    sc->gt.gt = gt;
+    c->h = sc->gt.h = hh;
+    c->w = sc->gt.w = ww;
+    return 0;
+}
+
+static int apply_region(hsi_scene *sc, const hsi_exp_domain *xd, char *err, size_t errlen)
+{
+    const int *rc = xd->region_rect;
+    if (rc[2] > 0) {
+        if (rc[0] < 0 || rc[1] < 0 || rc[0] + rc[2] > sc->cube.h || rc[1] + rc[3] > sc->cube.w)
+            return tr_fail(err, errlen, "domain '%s': region.rect [%d, %d, %d, %d] is outside "
+                           "the %d x %d scene", xd->name, rc[0], rc[1], rc[2], rc[3],
+                           sc->cube.h, sc->cube.w);
+        if (crop(sc, rc[0], rc[1], rc[2], rc[3], err, errlen)) return -1;
+    }
+    int h = sc->cube.h, w = sc->cube.w;
+    switch (xd->region_half) {
+    case HSI_HALF_LEFT: return crop(sc, 0, 0, h, w / 2, err, errlen);
+    case HSI_HALF_RIGHT: return crop(sc, 0, w / 2, h, w - w / 2, err, errlen);
+    case HSI_HALF_TOP: return crop(sc, 0, 0, h / 2, w, err, errlen);
+    case HSI_HALF_BOTTOM: return crop(sc, h / 2, 0, h - h / 2, w, err, errlen);
+    case HSI_HALF_NONE: break;
+    }
+    return 0;
+}
+
+/* bands.range [start, end) then bands.resample R: output band j is the mean of input bands
+ * floor(j*n/R) .. floor((j+1)*n/R)-1 of the n selected ones. */
+static int apply_bands(hsi_cube *c, const hsi_exp_domain *xd, char *err, size_t errlen)
+{
+    int start = xd->band_start, end = xd->band_end ? xd->band_end : c->bands;
+    if (start < 0 || end > c->bands || start >= end)
+        return tr_fail(err, errlen, "domain '%s': bands.range [%d, %d] does not fit the %d bands "
+                       "of the cube", xd->name, start, end, c->bands);
+    int n = end - start, R = xd->resample ? xd->resample : n;
+    if (R > n)
+        return tr_fail(err, errlen, "domain '%s': bands.resample %d is more than the %d bands "
+                       "selected", xd->name, R, n);
+    if (start == 0 && n == c->bands && R == n) return 0;
+    size_t plane = (size_t)c->h * (size_t)c->w;
+    float *out = calloc((size_t)R * plane, sizeof *out);
+    if (!out) return tr_fail(err, errlen, "out of memory resampling bands");
+    for (int j = 0; j < R; j++) {
+        int b0 = (int)((int64_t)j * n / R), b1 = (int)((int64_t)(j + 1) * n / R);
+        float *o = out + (size_t)j * plane;
+        for (int b = b0; b < b1; b++) {
+            const float *src = c->data + (size_t)(start + b) * plane;
+            for (size_t i = 0; i < plane; i++) o[i] += src[i];
+        }
+        for (size_t i = 0; i < plane; i++) o[i] /= (float)(b1 - b0);
+    }
+    free(c->data);
+    c->data = out;
+    c->bands = R;
+    return 0;
+}
+
+static int copy_cube(hsi_cube *dst, const hsi_cube *src)
+{
+    size_t n = (size_t)src->bands * (size_t)src->h * (size_t)src->w;
+    if (!dst->data && !(dst->data = malloc(sizeof(float) * n))) return -1;
+    dst->h = src->h;
+    dst->w = src->w;
+    dst->bands = src->bands;
+    memcpy(dst->data, src->data, sizeof(float) * n);
+    return 0;
+}
+
+/* ---- net vs data ---------------------------------------------------------------------------- */
+
+#define REBUILD "; rebuild the trainer with hsicc build"
+
+static int check_net(const hsi_tr_domain *dm, const hsi_domain *nd, int bands, int patch,
+                     char *err, size_t errlen)
+{
+    if (nd->bands != bands)
+        return tr_fail(err, errlen, "domain '%s': the data has %d bands (after bands.range / "
+                       "resample) but the trainer's net was compiled for %d bands" REBUILD,
+                       dm->name, bands, nd->bands);
+    if (nd->classes != dm->k)
+        return tr_fail(err, errlen, "domain '%s': the experiment has %d classes but the trainer's "
+                       "net was compiled for %d" REBUILD, dm->name, dm->k, nd->classes);
+    if (patch && nd->patch != patch)
+        return tr_fail(err, errlen, "domain '%s': preprocess.patch is %d but the trainer's net "
+                       "was compiled for patch %d" REBUILD, dm->name, patch, nd->patch);
+    int64_t numel = 1;
+    for (int i = 0; i < nd->ndim; i++) numel *= nd->in_dims[i];
+    if (numel != (int64_t)bands * nd->patch * nd->patch)
+        return tr_fail(err, errlen, "domain '%s': the net's input has %lld values per sample, a "
+                       "[%d, %d, %d] patch has %lld" REBUILD, dm->name, (long long)numel, bands,
+                       nd->patch, nd->patch, (long long)bands * nd->patch * nd->patch);
+    return 0;
+}
+
+static const char *class_name(const hsi_dataset *ds, int32_t id, const uint8_t **rgb)
+{
+    for (int c = 0; c < ds->n_classes; c++)
+        if (ds->classes[c].id == id) {
+            *rgb = ds->classes[c].rgb;
+            return ds->classes[c].name;
+        }
+    *rgb = NULL;
+    return "?";
+}
+
+static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi_netdesc *net,
+                       const hsi_trainer_env *env, char *err, size_t errlen)
+{
+    const hsi_exp_domain *xd = &x->domains[d];
+    const hsi_domain *nd = &net->domains[d];
+    hsi_tr_domain *dm = &D->d[d];
+    dm->index = d;
+    dm->name = xd->name;
+    if (nd->name && nd->name[0] && strcmp(nd->name, xd->name))
+        return tr_fail(err, errlen, "domain %d: the experiment calls it '%s' but the trainer's "
+                       "net was compiled with domain '%s' there" REBUILD, d, xd->name, nd->name);
+    dm->ds = hsi_registry_find(D->reg, xd->dataset);
+    if (!dm->ds)
+        return tr_fail(err, errlen, "domain '%s': no dataset '%s' in the registry (add it with "
+                       "--datasets FILE or $HSICC_DATASETS)", xd->name, xd->dataset);
+    hsi_fetch_opts fo = {env->data_dir, env->mirror, env->download, 0};
+    hsi_scene sc;
+    memset(&sc, 0, sizeof sc);
+    if (hsi_scene_load(dm->ds, &fo, &sc, err, errlen)) return -1;
+    if (apply_region(&sc, xd, err, errlen) || apply_bands(&sc.cube, xd, err, errlen)) {
+        hsi_scene_free(&sc);
+        return -1;
+    }
+    dm->h = sc.cube.h;
+    dm->w = sc.cube.w;
+    dm->k = xd->n_labels ? xd->n_labels : dm->ds->n_classes;
+    int32_t *ids = malloc(sizeof *ids * (size_t)(dm->ds->n_classes + dm->k));
+    dm->y = malloc(sizeof *dm->y * (size_t)dm->h * (size_t)dm->w);
+    dm->class_names = malloc(sizeof *dm->class_names * (size_t)dm->k);
+    dm->palette = malloc((size_t)dm->k * 3);
+    if (!ids || !dm->y || !dm->class_names || !dm->palette) {
+        free(ids);
+        hsi_scene_free(&sc);
+        return tr_fail(err, errlen, "out of memory loading domain '%s'", xd->name);
+    }
+    if (xd->n_labels)
+        memcpy(ids, xd->label_ids, sizeof *ids * (size_t)dm->k);
+    else
+        hsi_dataset_class_ids(dm->ds, ids);
+    for (int c = 0; c < dm->k; c++) {
+        const uint8_t *rgb;
+        dm->class_names[c] = class_name(dm->ds, ids[c], &rgb);
+        memcpy(dm->palette + 3 * c, rgb ? rgb : hsi_default_palette + 3 * (c % HSI_PALETTE_MAX), 3);
+    }
+    int rc = hsi_labels_remap(&sc.gt, ids, dm->k, dm->y, err, errlen);
+    free(ids);
+    if (rc == 0) rc = check_net(dm, nd, sc.cube.bands, x->patch, err, errlen);
+    if (rc) {
+        hsi_scene_free(&sc);
+        return -1;
+    }
+    dm->cube = sc.cube;
+    sc.cube.data = NULL;
+    hsi_scene_free(&sc);
+    if (x->standardize == HSI_EXP_STD_ALL)
+        return hsi_standardize(&dm->cube, NULL, NULL, NULL, err, errlen);
+    if (x->standardize == HSI_EXP_STD_TRAIN && copy_cube(&dm->raw, &dm->cube))
+        return tr_fail(err, errlen, "out of memory");
+    return 0;
+}
+
+int hsi_tr_data_load(hsi_tr_data *D, const hsi_experiment *x, const hsi_netdesc *net,
+                     const hsi_trainer_env *env, char *err, size_t errlen)
+{
+    memset(D, 0, sizeof *D);
+    if (net->n_domains != x->n_domains)
+        return tr_fail(err, errlen, "the experiment has %d domain(s) but the trainer's net was "
+                       "compiled for %d" REBUILD, x->n_domains, net->n_domains);
+    if (!(D->reg = hsi_registry_load(env->datasets, err, errlen))) return -1;
+    D->n = x->n_domains;
+    D->patch = net->domains[0].patch;
+    D->pad = x->padding == HSI_EXP_PAD_REFLECT ? HSI_PAD_REFLECT
+           : x->padding == HSI_EXP_PAD_REPLICATE ? HSI_PAD_REPLICATE : HSI_PAD_ZERO;
+    if (!(D->d = calloc((size_t)D->n, sizeof *D->d))) return tr_fail(err, errlen, "out of memory");
+    for (int d = 0; d < D->n; d++)
+        if (load_domain(D, d, x, net, env, err, errlen)) return -1;
+    return 0;
+}
+
+/* ---- splits --------------------------------------------------------------------------------- */
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The masks file of domain d from a file or a run folder. */
+static int masks_path(const hsi_tr_data *D, int d, const char *masks, char *out, size_t n,
+                      char *err, size_t errlen)
+{
+    if (!is_dir(masks)) {
+        if (D->n > 1)
+            return tr_fail(err, errlen, "%s: with %d domains, give a run folder holding "
+                           "<domain>/masks.npy", masks, D->n);
+        if (!is_file(masks)) return tr_fail(err, errlen, "%s: no such masks file", masks);
+        snprintf(out, n, "%s", masks);
+        return 0;
+    }
+    snprintf(out, n, "%s/%s/masks.npy", masks, D->d[d].name);
+    if (D->n > 1 || is_file(out)) return is_file(out) ? 0 : tr_fail(err, errlen, "%s: not found", out);
+    snprintf(out, n, "%s/masks.npy", masks);
+    return is_file(out) ? 0 : tr_fail(err, errlen, "%s: not found", out);
+}
+
+static int make_split(hsi_tr_domain *dm, const hsi_experiment *x, uint64_t seed, char *err,
+                      size_t errlen)
+{
+    const hsi_exp_split *s = &x->split;
+    hsi_split_opts o;
+    memset(&o, 0, sizeof o);
+    o.train = s->train.is_fraction ? s->train.fraction : (double)s->train.count;
+    o.val = s->val.is_fraction ? s->val.fraction : (double)s->val.count;
+    o.val_stratified = s->stratified;
+    o.seed = s->has_seed ? s->seed : seed;
+    if (s->rule == HSI_EXP_SPLIT_SSRN) {
+        o.kind = HSI_SPLIT_SSRN;
+    } else if (s->spatial_blocks) {
+        if (!s->train.is_fraction)
+            return tr_fail(err, errlen, "split.spatial_blocks needs split.train as a fraction "
+                           "(e.g. 0.3), got %lld pixels", (long long)s->train.count);
+        o.kind = HSI_SPLIT_BLOCKS;
+        int side = dm->h > dm->w ? dm->h : dm->w;
+        o.block = (side + s->spatial_blocks - 1) / s->spatial_blocks;
+    } else {
+        o.kind = s->train.is_fraction ? HSI_SPLIT_FRACTION : HSI_SPLIT_COUNT;
+    }
+    char e2[512];
+    if (hsi_split_make(dm->y, dm->h, dm->w, dm->k, &o, &dm->split, e2, sizeof e2))
+        return tr_fail(err, errlen, "domain '%s': %s", dm->name, e2);
+    return 0;
+}
+
+static void free_split(hsi_tr_domain *dm)
+{
+    hsi_split_free(&dm->split);
+    free(dm->train);
+    free(dm->val);
+    free(dm->test);
+    dm->train = dm->val = dm->test = NULL;
+    dm->n_train = dm->n_val = dm->n_test = 0;
+}
+
+int hsi_tr_data_split(hsi_tr_data *D, const hsi_experiment *x, uint64_t seed, const char *masks,
+                      char *err, size_t errlen)
+{
+    if (!masks) masks = x->split.masks;
+    for (int d = 0; d < D->n; d++) {
+        hsi_tr_domain *dm = &D->d[d];
+        free_split(dm);
+        if (masks) {
+            char path[4096];
+            if (masks_path(D, d, masks, path, sizeof path, err, errlen) ||
+                hsi_split_load(path, dm->y, dm->h, dm->w, &dm->split, err, errlen))
+                return -1;
+        } else if (make_split(dm, x, seed, err, errlen)) {
+            return -1;
+        }
+        const int which[3] = {HSI_MASK_TRAIN, HSI_MASK_VAL, HSI_MASK_TEST};
+        int32_t **lists[3] = {&dm->train, &dm->val, &dm->test};
+        int64_t *counts[3] = {&dm->n_train, &dm->n_val, &dm->n_test};
+        for (int i = 0; i < 3; i++) {
+            *counts[i] = hsi_split_indices(&dm->split, which[i], NULL);
+            *lists[i] = malloc(sizeof(int32_t) * (size_t)(*counts[i] + 1));
+            if (!*lists[i]) return tr_fail(err, errlen, "out of memory");
+            hsi_split_indices(&dm->split, which[i], *lists[i]);
+        }
+        if (x->standardize == HSI_EXP_STD_TRAIN) {
+            uint8_t *use = malloc((size_t)dm->h * (size_t)dm->w);
+            if (!use || copy_cube(&dm->cube, &dm->raw)) {
+                free(use);
+                return tr_fail(err, errlen, "out of memory");
+            }
+            for (int64_t i = 0; i < (int64_t)dm->h * dm->w; i++)
+                use[i] = dm->split.mask[i] == HSI_MASK_TRAIN;
+            int rc = hsi_standardize(&dm->cube, use, NULL, NULL, err, errlen);
+            free(use);
+            if (rc) return -1;
+        }
+    }
+    return 0;
+}
+
+int hsi_tr_data_batchers(hsi_tr_data *D, const hsi_experiment *x, uint64_t seed, char *err,
+                         size_t errlen)
+{
+    for (int d = 0; d < D->n; d++) {
+        hsi_tr_domain *dm = &D->d[d];
+        hsi_batcher_free(dm->batcher);
+        dm->batcher = NULL;
+        if (!dm->n_train) continue;
+        hsi_batcher_opts bo;
+        memset(&bo, 0, sizeof bo);
+        bo.cube = &dm->cube;
+        bo.labels = dm->y;
+        bo.index = dm->train;
+        bo.n = dm->n_train;
+        bo.batch = x->train.batch;
+        bo.patch = D->patch;
+        bo.pad = D->pad;
+        bo.augment = x->augment == HSI_EXP_AUG_DIHEDRAL ? HSI_AUG_RANDOM
+                   : x->augment == HSI_EXP_AUG_DIHEDRAL_X8 ? HSI_AUG_EXPAND8 : HSI_AUG_NONE;
+        bo.seed = hsi_hash64(seed, (uint64_t)d);
+        bo.prefetch = 1;
+        if (!(dm->batcher = hsi_batcher_create(&bo, err, errlen))) return -1;
+    }
+    return 0;
+}
+
+void hsi_tr_data_free(hsi_tr_data *D)
+{
+    for (int d = 0; d < D->n && D->d; d++) {
+        hsi_tr_domain *dm = &D->d[d];
+        hsi_batcher_free(dm->batcher);
+        free_split(dm);
+        hsi_cube_free(&dm->raw);
+        hsi_cube_free(&dm->cube);
+        free(dm->y);
+        free(dm->class_names);
+        free(dm->palette);
+    }
+    free(D->d);
+    hsi_registry_free(D->reg);
+    memset(D, 0, sizeof *D);
+}

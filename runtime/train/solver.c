@@ -1,0 +1,274 @@
+/* solver.c — SGD (Caffe and PyTorch momentum), RMSProp (Keras 2.0), Adam and AdamW over the
+ * hsi_param table; optimizer state exposed as named tensors for checkpoints.
+ *
+ * Formulas and their sources are in hsi_train.h. Everything is allocated in create(); step()
+ * allocates nothing. Params with grad == NULL (state, frozen) and params whose lr scale is 0
+ * (inactive in this phase, frozen by the experiment) are not touched at all.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsi_train.h"
+
+/* Per-param solver data. */
+typedef struct slot {
+    hsi_param *p;
+    int index;         /* in the params array given to create() */
+    float lr_scale;
+    float *m;          /* SGD velocity / Adam first moment, or NULL */
+    float *v;          /* RMSProp average / Adam second moment, or NULL */
+    float *t;          /* Adam: this param's update count (1 float), or NULL */
+} slot;
+
+struct hsi_solver {
+    hsi_solver_opts o;
+    int n;             /* params updated (grad != NULL) */
+    slot *slots;
+    int n_state;
+    hsi_solver_tensor *state;
+    int64_t steps;
+    float *mem;        /* every state buffer, one block */
+    char *names;       /* every state name, one block */
+};
+
+static const char *const type_names[] = {"sgd", "rmsprop", "adam", "adamw"};
+
+hsi_solver_opts hsi_solver_defaults(hsi_solver_type type)
+{
+    hsi_solver_opts o;
+    memset(&o, 0, sizeof o);
+    o.type = type;
+    o.momentum_style = HSI_MOMENTUM_CAFFE;
+    o.weight_decay = type == HSI_SOLVER_ADAMW ? 0.01f : 0.0f;
+    o.rho = 0.9f;
+    o.eps = 1e-8f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.999f;
+    return o;
+}
+
+const char *hsi_solver_type_name(hsi_solver_type t)
+{
+    return (unsigned)t <= HSI_SOLVER_ADAMW ? type_names[t] : "?";
+}
+
+int hsi_solver_type_parse(const char *s)
+{
+    for (int i = 0; i <= HSI_SOLVER_ADAMW; i++)
+        if (strcmp(s, type_names[i]) == 0) return i;
+    return -1;
+}
+
+static const char *check_opts(const hsi_solver_opts *o)
+{
+    if ((unsigned)o->type > HSI_SOLVER_ADAMW) return "unknown solver type";
+    if (!(o->weight_decay >= 0)) return "weight_decay must be >= 0";
+    if (!(o->momentum >= 0 && o->momentum < 1)) return "momentum must be in [0, 1)";
+    if (o->nesterov && o->type == HSI_SOLVER_SGD && o->momentum == 0)
+        return "nesterov needs momentum > 0";
+    if (!(o->rho >= 0 && o->rho < 1)) return "rho must be in [0, 1)";
+    if (!(o->eps > 0)) return "eps must be > 0";
+    if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
+        return "betas must be in [0, 1)";
+    return NULL;
+}
+
+hsi_solver *hsi_solver_create(const hsi_solver_opts *opts, hsi_param *params, int n,
+                              const float *lr_scale, char *err, size_t errlen)
+{
+    const char *bad = check_opts(opts);
+    if (bad) {
+        snprintf(err, errlen, "solver %s: %s", hsi_solver_type_name(opts->type), bad);
+        return NULL;
+    }
+    int use_m = opts->type != HSI_SOLVER_RMSPROP &&
+                (opts->type != HSI_SOLVER_SGD || opts->momentum > 0);
+    int use_v = opts->type != HSI_SOLVER_SGD;
+    int use_t = opts->type == HSI_SOLVER_ADAM || opts->type == HSI_SOLVER_ADAMW;
+    int per = use_m + use_v + use_t;
+    hsi_solver *s = calloc(1, sizeof *s);
+    if (!s) goto oom;
+    s->o = *opts;
+    size_t floats = 0, chars = 0;
+    for (int i = 0; i < n; i++) {
+        if (!params[i].grad) continue;
+        s->n++;
+        floats += (size_t)(use_m + use_v) * (size_t)params[i].numel + (size_t)use_t;
+        chars += (size_t)per * (strlen(params[i].name) + 8);
+    }
+    s->slots = calloc((size_t)s->n + 1, sizeof *s->slots);
+    s->state = calloc((size_t)(s->n * per) + 1, sizeof *s->state);
+    s->mem = calloc(floats + 1, sizeof *s->mem);
+    s->names = malloc(chars + 1);
+    if (!s->slots || !s->state || !s->mem || !s->names) goto oom;
+    float *f = s->mem;
+    char *nm = s->names;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        hsi_param *p = &params[i];
+        if (!p->grad) continue;
+        slot *sl = &s->slots[k++];
+        sl->p = p;
+        sl->index = i;
+        sl->lr_scale = lr_scale ? lr_scale[i] : 1.0f;
+        float **bufs[3] = {use_m ? &sl->m : NULL, use_v ? &sl->v : NULL, use_t ? &sl->t : NULL};
+        static const char *const prefix[3] = {"opt.m.", "opt.v.", "opt.t."};
+        for (int b = 0; b < 3; b++) {
+            if (!bufs[b]) continue;
+            hsi_solver_tensor *t = &s->state[s->n_state++];
+            int64_t numel = b == 2 ? 1 : p->numel;
+            *bufs[b] = t->data = f;
+            f += numel;
+            t->numel = numel;
+            t->ndim = b == 2 ? 1 : p->ndim;
+            if (b == 2) t->dims[0] = 1;
+            else memcpy(t->dims, p->dims, sizeof t->dims);
+            t->name = nm;
+            nm += sprintf(nm, "%s%s", prefix[b], p->name) + 1;
+        }
+    }
+    return s;
+oom:
+    snprintf(err, errlen, "solver: out of memory");
+    hsi_solver_free(s);
+    return NULL;
+}
+
+void hsi_solver_free(hsi_solver *s)
+{
+    if (!s) return;
+    free(s->slots);
+    free(s->state);
+    free(s->mem);
+    free(s->names);
+    free(s);
+}
+
+void hsi_solver_set_lr_scale(hsi_solver *s, const float *lr_scale)
+{
+    for (int i = 0; i < s->n; i++)
+        s->slots[i].lr_scale = lr_scale ? lr_scale[s->slots[i].index] : 1.0f;
+}
+
+int64_t hsi_solver_steps(const hsi_solver *s) { return s->steps; }
+void hsi_solver_set_steps(hsi_solver *s, int64_t steps) { s->steps = steps; }
+
+/* ---- updates, one param at a time ---------------------------------------------------------- */
+
+static void sgd(const hsi_solver_opts *o, const slot *sl, float lr, float wd)
+{
+    hsi_param *p = sl->p;
+    float *w = p->value, *m = sl->m;
+    const float *g = p->grad;
+    float mu = o->momentum;
+    int64_t n = p->numel;
+    if (!m) {
+        for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
+        return;
+    }
+    if (o->momentum_style == HSI_MOMENTUM_CAFFE) {
+        for (int64_t i = 0; i < n; i++) {
+            float prev = m[i];
+            m[i] = mu * m[i] + lr * (g[i] + wd * w[i]);
+            w[i] -= o->nesterov ? (1.0f + mu) * m[i] - mu * prev : m[i];
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i] + wd * w[i];
+        m[i] = mu * m[i] + d;
+        w[i] -= lr * (o->nesterov ? d + mu * m[i] : m[i]);
+    }
+}
+
+static void rmsprop(const hsi_solver_opts *o, const slot *sl, float lr, float wd)
+{
+    hsi_param *p = sl->p;
+    float *w = p->value, *a = sl->v;
+    const float *g = p->grad;
+    for (int64_t i = 0; i < p->numel; i++) {
+        float d = g[i] + wd * w[i];
+        a[i] = o->rho * a[i] + (1.0f - o->rho) * d * d;
+        w[i] -= lr * d / (sqrtf(a[i]) + o->eps);
+    }
+}
+
+/* torch.optim.Adam's single-tensor path: bias corrections in double, the rest in float. */
+static void adam(const hsi_solver_opts *o, const slot *sl, float lr, float wd, int decoupled)
+{
+    hsi_param *p = sl->p;
+    float *w = p->value, *m = sl->m, *v = sl->v;
+    const float *g = p->grad;
+    double t = (double)(*sl->t += 1.0f);
+    float b1 = o->beta1, b2 = o->beta2;
+    float step_size = (float)((double)lr / (1.0 - pow(b1, t)));
+    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
+    float shrink = (float)(1.0 - (double)lr * wd);
+    for (int64_t i = 0; i < p->numel; i++) {
+        float d = g[i];
+        if (decoupled) w[i] *= shrink;
+        else d += wd * w[i];
+        m[i] = m[i] * b1 + (1.0f - b1) * d;
+        v[i] = v[i] * b2 + (1.0f - b2) * d * d;
+        w[i] += -step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + o->eps));
+    }
+}
+
+void hsi_solver_step(hsi_solver *s, float lr)
+{
+    for (int i = 0; i < s->n; i++) {
+        const slot *sl = &s->slots[i];
+        if (sl->lr_scale == 0.0f) continue;
+        float lr_i = lr * sl->p->lr_mult * sl->lr_scale;
+        float wd_i = s->o.weight_decay * sl->p->decay_mult;
+        switch (s->o.type) {
+        case HSI_SOLVER_SGD: sgd(&s->o, sl, lr_i, wd_i); break;
+        case HSI_SOLVER_RMSPROP: rmsprop(&s->o, sl, lr_i, wd_i); break;
+        case HSI_SOLVER_ADAM: adam(&s->o, sl, lr_i, wd_i, 0); break;
+        case HSI_SOLVER_ADAMW: adam(&s->o, sl, lr_i, wd_i, 1); break;
+        }
+    }
+    s->steps++;
+}
+
+/* ---- state ------------------------------------------------------------------------------------ */
+
+int hsi_solver_state(hsi_solver *s, const hsi_solver_tensor **out)
+{
+    *out = s->state;
+    return s->n_state;
+}
+
+static void shape_str(int ndim, const int64_t *dims, char *buf, size_t n)
+{
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)dims[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+int hsi_solver_load_tensor(hsi_solver *s, const char *name, int ndim, const int64_t *dims,
+                           const float *data, char *err, size_t errlen)
+{
+    for (int i = 0; i < s->n_state; i++) {
+        hsi_solver_tensor *t = &s->state[i];
+        if (strcmp(t->name, name)) continue;
+        int same = ndim == t->ndim;
+        for (int d = 0; same && d < ndim; d++) same = dims[d] == t->dims[d];
+        if (!same) {
+            char a[96], b[96];
+            shape_str(ndim, dims, a, sizeof a);
+            shape_str(t->ndim, t->dims, b, sizeof b);
+            snprintf(err, errlen, "tensor '%s': checkpoint has %s, the solver expects %s", name,
+                     a, b);
+            return -1;
+        }
+        memcpy(t->data, data, sizeof *data * (size_t)t->numel);
+        return 0;
+    }
+    snprintf(err, errlen, "checkpoint tensor '%s' is not a state of this %s solver", name,
+             hsi_solver_type_name(s->o.type));
+    return -1;
+}

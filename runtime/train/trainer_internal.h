@@ -1,0 +1,69 @@
+/* trainer_internal.h — pieces shared by the trainer's files (session.c, checkpoint.c, loop.c,
+ * cli.c, evaluate.c) that are not part of the public hsi_trainer.h: the training state of a
+ * run and the result-file helpers. Not installed, not for emitted code.
+ */
+#ifndef HSI_TRAINER_INTERNAL_H
+#define HSI_TRAINER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsi_eval.h"
+#include "hsi_trainer.h"
+
+/* log.csv columns, in order (see TRAINER.md). */
+enum { TR_LOG_STEP, TR_LOG_EPOCH, TR_LOG_PHASE, TR_LOG_LR, TR_LOG_TRAIN_LOSS, TR_LOG_VAL_LOSS,
+       TR_LOG_VAL_OA, TR_LOG_SPS, TR_LOG_ELAPSED, TR_LOG_COLS };
+
+/* Everything of a run that is not a tensor but must survive --resume. */
+typedef struct tr_state {
+    uint64_t seed;             /* the run's seed (checked on load) */
+    int64_t step;              /* optimizer steps done in this run, all phases */
+    int phase;                 /* phase in progress; n_phases once training is over */
+    int64_t phase_it;          /* iterations done in that phase (the schedule's iter) */
+    int has_best;              /* best_values holds the selected weights of this phase */
+    double best;               /* its selection metric (val loss or val OA) */
+    int64_t best_step;
+    double es_best;            /* early stopping: best value of the stop metric so far */
+    int es_bad;                /* validations since it last improved */
+    double loss_sum;           /* training loss summed since the last log row ... */
+    int64_t loss_n;            /* ... over this many steps */
+    double train_seconds;      /* time in training steps only (not validation, not I/O) */
+    int64_t samples;           /* training samples processed */
+    double row_seconds;        /* the same two since the last log row */
+    int64_t row_samples;
+    int n_dom;
+    hsi_batcher_state *bst;    /* [n_dom] cursors (unused for domains without a batcher) */
+    int log_rows, log_cap;
+    double *log;               /* [log_rows][TR_LOG_COLS] */
+    float *best_values;        /* every param's values concatenated (param order) */
+} tr_state;
+
+int tr_fail(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int tr_match_any(char *const *patterns, int n, const char *name);
+
+void tr_state_free(tr_state *s);
+int tr_state_log_row(tr_state *s, const double *row);
+/* state.safetensors: params, solver tensors ("opt.*"), best weights ("best.*"), counters. */
+int tr_state_save(const char *path, const tr_state *s, const hsi_param *ps, int np,
+                  hsi_solver *solver, char *err, size_t errlen);
+/* s->seed, s->n_dom, s->bst and s->best_values must be set up (sizes) by the caller. */
+int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solver *solver,
+                  char *err, size_t errlen);
+
+/* evaluate.c: the result files of one domain. */
+int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, int batch, const hsi_tr_data *D, int d,
+                    hsi_metrics *out, char *err, size_t errlen);
+int tr_scene_predict(const hsi_netdesc *net, hsi_model *m, int batch, const hsi_tr_data *D, int d,
+                     int32_t *pred, char *err, size_t errlen);
+int tr_confusion_csv(const char *path, const hsi_metrics *mt, const char *const *names, char *err,
+                     size_t errlen);
+/* map_gt.png, map_pred.png and (test_only) map_test.png into dir. */
+int tr_write_maps(const char *dir, const hsi_tr_domain *dm, const int32_t *pred, int test_only,
+                  char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,162 @@
+/* test_prep.c — standardisation (brute-force statistics in double; the Salinas-A band-0 mean and
+ * population std from numpy; train-only statistics; re-applying saved statistics is bit-exact)
+ * and patch extraction (hand-written 3x3 / 5x5 patches for zero, reflect and replicate borders;
+ * every pixel of a small scene against a padded-image oracle). */
+#include "tdata.h"
+
+#include <math.h>
+
+#include "hsi_prep.h"
+
+static void standardisation(const char *sh)
+{
+    enum { H = 5, W = 7, NB = 3 };
+    float d[NB * H * W];
+    hsi_rng rng;
+    hsi_rng_seed(&rng, 42);
+    for (int i = 0; i < NB * H * W; i++)
+        d[i] = i / (H * W) == 2 ? 7.0f : (float)(hsi_rng_next(&rng) % 1000) / 10.0f - 20.0f;
+    float orig[NB * H * W];
+    memcpy(orig, d, sizeof d);
+    hsi_cube c = {H, W, NB, d};
+    float mean[NB], sd[NB];
+    char err[256];
+    CHECK(hsi_standardize(&c, NULL, mean, sd, err, sizeof err) == 0);
+    for (int b = 0; b < NB; b++) {
+        double s = 0, ss = 0, t = 0, tt = 0;
+        for (int i = 0; i < H * W; i++) {
+            s += orig[b * H * W + i];
+            t += d[b * H * W + i];
+        }
+        double m = s / (H * W);
+        for (int i = 0; i < H * W; i++) {
+            ss += (orig[b * H * W + i] - m) * (orig[b * H * W + i] - m);
+            tt += (double)d[b * H * W + i] * d[b * H * W + i];
+        }
+        double dev = sqrt(ss / (H * W));
+        CHECK(fabs(mean[b] - m) < 1e-4);
+        CHECK(fabs(sd[b] - (dev > 0 ? dev : 1)) < 1e-4);
+        CHECK(fabs(t / (H * W)) < 1e-5);                          /* mean 0 */
+        CHECK(fabs(tt / (H * W) - (b == 2 ? 0 : 1)) < 1e-4);      /* variance 1; constant band 0 */
+    }
+    /* Re-applying the saved statistics gives the same bits. */
+    float again[NB * H * W];
+    memcpy(again, orig, sizeof orig);
+    hsi_cube c2 = {H, W, NB, again};
+    hsi_standardize_apply(&c2, mean, sd);
+    CHECK(memcmp(again, d, sizeof d) == 0);
+    /* Training-pixel statistics: the selected pixels end with mean 0. */
+    uint8_t use[H * W] = {0};
+    for (int i = 0; i < H * W; i += 3)
+        use[i] = 1;
+    memcpy(again, orig, sizeof orig);
+    CHECK(hsi_standardize(&c2, use, mean, sd, err, sizeof err) == 0);
+    double s = 0;
+    int n = 0;
+    for (int i = 0; i < H * W; i++)
+        if (use[i]) {
+            s += again[i];
+            n++;
+        }
+    CHECK(fabs(s / n) < 1e-5);
+    memset(use, 0, sizeof use);
+    CHECK(hsi_standardize(&c2, use, NULL, NULL, err, sizeof err) == -1);
+    CHECK_HAS(err, "no pixel");
+
+    if (!sh)
+        return;
+    char path[4096];
+    hsi_cube sa;
+    snprintf(path, sizeof path, "%s/SalinasA/SalinasA_corrected.mat", sh);
+    CHECK(hsi_cube_read(path, NULL, &sa, err, sizeof err) == 0);
+    float m2[204], s2[204];
+    CHECK(hsi_standardize(&sa, NULL, m2, s2, err, sizeof err) == 0);
+    /* numpy: c[:,:,0].mean() = 374.35990473521997, .std() = 49.646199082302246 */
+    CHECK(fabs(m2[0] - 374.35990473521997) < 1e-3);
+    CHECK(fabs(s2[0] - 49.646199082302246) < 1e-3);
+    hsi_cube_free(&sa);
+}
+
+/* Oracle: the value at (r, c) of band b after padding the image by `half` on every side, built
+ * as numpy.pad does (mode constant / reflect / edge), computed coordinate by coordinate. */
+static float padded(const hsi_cube *c, int b, int r, int col, hsi_pad pad)
+{
+    int rr = r, cc = col;
+    for (int pass = 0; pass < 64 && (rr < 0 || rr >= c->h || cc < 0 || cc >= c->w); pass++) {
+        if (pad == HSI_PAD_ZERO)
+            return 0;
+        if (pad == HSI_PAD_REPLICATE) {
+            rr = rr < 0 ? 0 : rr >= c->h ? c->h - 1 : rr;
+            cc = cc < 0 ? 0 : cc >= c->w ? c->w - 1 : cc;
+        } else {                                  /* reflect about the edge pixel, repeatedly */
+            if (rr < 0) rr = -rr;
+            if (rr >= c->h) rr = 2 * (c->h - 1) - rr;
+            if (cc < 0) cc = -cc;
+            if (cc >= c->w) cc = 2 * (c->w - 1) - cc;
+        }
+    }
+    return c->data[((size_t)b * c->h + rr) * c->w + cc];
+}
+
+static void patches(void)
+{
+    /* One band, 3 x 4, values 1..12 row by row. */
+    float d[12];
+    for (int i = 0; i < 12; i++)
+        d[i] = (float)(i + 1);
+    hsi_cube c = {3, 4, 1, d};
+    float out[25];
+    static const float zero00[9] = {0, 0, 0, 0, 1, 2, 0, 5, 6};
+    static const float repl00[9] = {1, 1, 2, 1, 1, 2, 5, 5, 6};
+    static const float refl00[9] = {6, 5, 6, 2, 1, 2, 6, 5, 6};
+    hsi_patch(&c, 0, 0, 3, HSI_PAD_ZERO, out);
+    CHECK(memcmp(out, zero00, sizeof zero00) == 0);
+    hsi_patch(&c, 0, 0, 3, HSI_PAD_REPLICATE, out);
+    CHECK(memcmp(out, repl00, sizeof repl00) == 0);
+    hsi_patch(&c, 0, 0, 3, HSI_PAD_REFLECT, out);
+    CHECK(memcmp(out, refl00, sizeof refl00) == 0);
+    /* 5 x 5 at (0, 3), reflect: rows -2..2 -> 2 1 0 1 2, cols 1..5 -> 1 2 3 2 1. */
+    static const float refl03[25] = {10, 11, 12, 11, 10, 6, 7, 8, 7, 6, 2, 3, 4, 3, 2,
+                                     6, 7, 8, 7, 6, 10, 11, 12, 11, 10};
+    hsi_patch(&c, 0, 3, 5, HSI_PAD_REFLECT, out);
+    CHECK(memcmp(out, refl03, sizeof refl03) == 0);
+    static const float mid[9] = {1, 2, 3, 5, 6, 7, 9, 10, 11};   /* interior (fast path) */
+    hsi_patch(&c, 1, 1, 3, HSI_PAD_ZERO, out);
+    CHECK(memcmp(out, mid, sizeof mid) == 0);
+    hsi_pad p;
+    CHECK(hsi_pad_parse("reflect", &p) == 0 && p == HSI_PAD_REFLECT);
+    CHECK(hsi_pad_parse("mirror", &p) == -1);
+
+    /* Every pixel of a 3-band 6 x 5 scene, p = 1, 3, 5, 7, 9 (9 > the scene), all pads. */
+    enum { H = 6, W = 5, NB = 3 };
+    float e[NB * H * W];
+    for (int i = 0; i < NB * H * W; i++)
+        e[i] = (float)(i * 7 % 31) - 15.0f;
+    hsi_cube s = {H, W, NB, e};
+    float *buf = malloc(sizeof *buf * NB * 81 * H * W);
+    int32_t pix[H * W];
+    for (int i = 0; i < H * W; i++)
+        pix[i] = i;
+    for (int pd = 0; pd < 3; pd++)
+        for (int pp = 1; pp <= 9; pp += 2) {
+            hsi_patches(&s, pix, H * W, pp, (hsi_pad)pd, buf);
+            int bad = 0, half = pp / 2;
+            for (int k = 0; k < H * W; k++)
+                for (int b = 0; b < NB; b++)
+                    for (int i = 0; i < pp; i++)
+                        for (int j = 0; j < pp; j++)
+                            bad += buf[(((size_t)k * NB + b) * pp + i) * pp + j]
+                                   != padded(&s, b, k / W - half + i, k % W - half + j, (hsi_pad)pd);
+            if (bad)
+                fprintf(stderr, "pad %d p %d: %d values differ\n", pd, pp, bad);
+            CHECK_EQ(bad, 0);
+        }
+    free(buf);
+}
+
+int main(void)
+{
+    standardisation(t_shared());
+    patches();
+    return t_done("data.prep");
+}

@@ -1,0 +1,706 @@
+/* test_dnnl.c — the oneDNN backend against the reference backend, op by op.
+ *
+ * Each case is a scenario run twice through the public hsi_* API, once on a REF rt and once on
+ * a DNNL rt, from the same deterministic inputs; every output (forward and each gradient) is
+ * read back as plain row-major and compared. Inputs of the DNNL run are put in blocked layouts
+ * (the output layout of a 1x1 convolution) where the case says so. Tolerance: max |dnnl - ref|
+ * <= tol * max(|ref|) with tol 1e-4 for forward values and 1e-3 for gradients.
+ * Usage: test_dnnl <case>  (see the table at the bottom; "all" runs every case).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "hsi_kernels.h"
+#include "kernels_impl.h"
+
+#define TOL_FWD 1e-4
+#define TOL_GRAD 1e-3
+
+/* ---- buffers owned by one scenario run ------------------------------------------------------ */
+
+static void *allocs[4096];
+static int n_allocs;
+
+static void *zalloc(size_t bytes)
+{
+    size_t size = (bytes + 63) / 64 * 64 + 64;
+    void *p = aligned_alloc(64, size);
+    if (!p || n_allocs == 4096) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    memset(p, 0, size);
+    allocs[n_allocs++] = p;
+    return p;
+}
+
+static void free_all(void)
+{
+    while (n_allocs) free(allocs[--n_allocs]);
+}
+
+/* Uniform values in [lo, hi) from a counter hash: the same for both runs. */
+static float *rnd(int64_t n, uint64_t seed, float lo, float hi)
+{
+    float *p = zalloc((size_t)n * sizeof *p);
+    for (int64_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * hsi_dropout_uniform(seed, (uint64_t)i);
+    return p;
+}
+
+/* ---- layout conversions (test-only: a reorder built per call) ------------------------------- */
+
+static dnnl_engine_t eng;
+static dnnl_stream_t stream;
+
+static int64_t lnumel(const hsi_layout *l) { return hk_numel(l->ndim, l->dims); }
+
+/* Moves a tensor between layout l and plain row-major: to_plain 1: buf (layout l) -> plain. */
+static void convert(const hsi_layout *l, int to_plain, float *buf, float *plain)
+{
+    if (l->plain) {
+        if (to_plain) memcpy(plain, buf, (size_t)lnumel(l) * sizeof *buf);
+        else memcpy(buf, plain, (size_t)lnumel(l) * sizeof *buf);
+        return;
+    }
+    dnnl_memory_desc_t pmd;
+    dnnl_dims_t dims = {0};
+    static const dnnl_format_tag_t tags[] = {dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde};
+    memcpy(dims, l->dims, sizeof *dims * (size_t)l->ndim);
+    dnnl_memory_desc_init_by_tag(&pmd, l->ndim, dims, dnnl_f32, tags[l->ndim - 2]);
+    const dnnl_memory_desc_t *from = to_plain ? l->md : &pmd, *to = to_plain ? &pmd : l->md;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t p;
+    dnnl_memory_t mf, mt;
+    if (dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL) != dnnl_success
+        || dnnl_primitive_create(&p, pd) != dnnl_success) {
+        fprintf(stderr, "test reorder failed\n");
+        exit(2);
+    }
+    dnnl_memory_create(&mf, from, eng, to_plain ? buf : plain);
+    dnnl_memory_create(&mt, to, eng, to_plain ? plain : buf);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, mf}, {DNNL_ARG_TO, mt}};
+    dnnl_primitive_execute(p, stream, 2, args);
+    dnnl_stream_wait(stream);
+    dnnl_memory_destroy(mf);
+    dnnl_memory_destroy(mt);
+    dnnl_primitive_destroy(p);
+    dnnl_primitive_desc_destroy(pd);
+}
+
+/* A zeroed tensor in layout l. */
+static float *tbuf(const hsi_layout *l) { return zalloc(l->bytes); }
+
+/* A tensor in layout l holding the plain values rnd(seed). */
+static float *tin(const hsi_layout *l, uint64_t seed, float lo, float hi)
+{
+    float *t = tbuf(l);
+    convert(l, 0, t, rnd(lnumel(l), seed, lo, hi));
+    return t;
+}
+
+/* ---- recorded outputs of one run ------------------------------------------------------------ */
+
+#define MAX_OUT 24
+typedef struct outs {
+    int n;
+    const char *name[MAX_OUT];
+    float *v[MAX_OUT];            /* plain copies */
+    int64_t len[MAX_OUT];
+    double tol[MAX_OUT];
+} outs;
+
+static void keep_plain(outs *o, const char *name, const float *v, int64_t n, double tol)
+{
+    float *c = malloc((size_t)n * sizeof *c);
+    memcpy(c, v, (size_t)n * sizeof *c);
+    o->name[o->n] = name;
+    o->v[o->n] = c;
+    o->len[o->n] = n;
+    o->tol[o->n++] = tol;
+}
+
+static void keep(outs *o, const char *name, const hsi_layout *l, float *t, double tol)
+{
+    float *plain = zalloc((size_t)lnumel(l) * sizeof *plain);
+    convert(l, 1, t, plain);
+    keep_plain(o, name, plain, lnumel(l), tol);
+}
+
+static int failures;
+
+static void check_op(hsi_rt *rt, const void *op, const char *what)
+{
+    if (op) return;
+    fprintf(stderr, "FAIL: %s create on %s: %s\n", what,
+            hsi_rt_backend(rt) == HSI_BACKEND_DNNL ? "dnnl" : "ref", hsi_rt_error(rt));
+    exit(1);
+}
+
+/* A tensor layout on rt: plain (kind 0, and always on the reference backend), channels
+ * blocked by 16 like nChw16c (kind 1), channels-last like nhwc (kind 2), or SSRN's fold
+ * (kind 3): the view a reshape makes of [N, D, C, ...] in kind 1 (C and D swapped). */
+static const hsi_layout *layout(hsi_rt *rt, int kind, int ndim, const int64_t *dims)
+{
+    if (kind == 3 && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
+        int64_t swapped[5];
+        memcpy(swapped, dims, sizeof swapped);
+        swapped[1] = dims[2];
+        swapped[2] = dims[1];
+        hsi_op *fold = hsi_reshape_create(rt, layout(rt, 1, ndim, swapped), ndim, dims);
+        check_op(rt, fold, "fold reshape");
+        return hsi_op_dst(fold);
+    }
+    static const dnnl_format_tag_t blocked[] = {dnnl_aBc16b, dnnl_aBcd16b, dnnl_aBcde16b};
+    static const dnnl_format_tag_t last[] = {dnnl_acb, dnnl_acdb, dnnl_acdeb};
+    const hsi_layout *p = hsi_layout_plain(rt, ndim, dims);
+    check_op(rt, p, "layout");
+    if (!kind || ndim < 3 || hsi_rt_backend(rt) != HSI_BACKEND_DNNL) return p;
+    hsi_layout *l = hk_layout_new(rt, ndim, dims);
+    dnnl_memory_desc_t *md = hk_alloc(rt, sizeof *md);
+    dnnl_dims_t d = {0};
+    memcpy(d, dims, sizeof *d * (size_t)ndim);
+    dnnl_memory_desc_init_by_tag(md, ndim, d, dnnl_f32,
+                                 (kind == 1 ? blocked : last)[ndim - 3]);
+    l->md = md;
+    l->bytes = dnnl_memory_desc_get_size(md);
+    return l;
+}
+
+/* ---- scenarios: each runs one op (or a chain) on rt and records its outputs ----------------- */
+
+typedef struct conv_spec {
+    const char *name;
+    int blocked, ndim;
+    int64_t dims[5];
+    int64_t oc, groups;
+    int64_t k[3], s[3], lo[3], hi[3], dil[3];
+    int bias;
+} conv_spec;
+
+static const conv_spec conv_specs[] = {
+    /* SSRN, 3-D [N, C, D, H, W]; C3 also as the 2-D conv the compiler makes of it */
+    {"ssrn_c1", 0, 5, {16, 1, 200, 7, 7}, 24, 1, {7, 1, 1}, {2, 1, 1}, {0}, {0}, {1, 1, 1}, 1},
+    {"ssrn_spectral", 1, 5, {16, 24, 97, 7, 7}, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0},
+     {3, 0, 0}, {1, 1, 1}, 1},
+    {"ssrn_spectral_ndhwc", 2, 5, {16, 24, 97, 7, 7}, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0},
+     {3, 0, 0}, {1, 1, 1}, 1},
+    {"ssrn_c2", 1, 5, {16, 24, 97, 7, 7}, 128, 1, {97, 1, 1}, {1, 1, 1}, {0}, {0}, {1, 1, 1}, 1},
+    {"ssrn_c3_3d_folded", 3, 5, {16, 1, 128, 7, 7}, 24, 1, {128, 3, 3}, {1, 1, 1}, {0}, {0},
+     {1, 1, 1}, 1},
+    {"ssrn_c3_2d", 1, 4, {16, 128, 7, 7}, 24, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"ssrn_spatial", 1, 4, {16, 24, 5, 5}, 24, 1, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1},
+    /* contextual CNN, 2-D [N, C, H, W] */
+    {"ctx_1x1", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"ctx_3x3", 0, 4, {128, 200, 5, 5}, 128, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"ctx_5x5", 0, 4, {128, 200, 5, 5}, 128, 1, {5, 5}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"ctx_trunk", 1, 4, {128, 128, 1, 1}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    /* geometry */
+    {"stride_asym_pad", 1, 4, {4, 16, 9, 8}, 20, 1, {3, 2}, {2, 3}, {2, 0}, {0, 1}, {1, 1}, 1},
+    {"dilation", 0, 4, {3, 5, 11, 10}, 7, 1, {3, 3}, {1, 2}, {2, 1}, {1, 2}, {2, 3}, 0},
+    {"groups_2d", 1, 4, {4, 32, 6, 6}, 48, 4, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1},
+    {"groups_3d", 0, 5, {2, 6, 5, 4, 4}, 9, 3, {3, 1, 3}, {1, 1, 2}, {1, 0, 1}, {0, 0, 1},
+     {1, 1, 1}, 0},
+    {"groups_3d_pointwise_hw", 1, 5, {2, 6, 5, 4, 4}, 9, 3, {3, 1, 1}, {2, 1, 1}, {1, 0, 0},
+     {0, 0, 0}, {1, 1, 1}, 1},
+    {"conv1d", 0, 3, {4, 8, 30}, 16, 1, {5}, {2}, {2}, {1}, {2}, 1},
+};
+
+static void s_conv(hsi_rt *rt, outs *o, int v)
+{
+    const conv_spec *c = &conv_specs[v];
+    hsi_conv_desc d = {.nsp = c->ndim - 2, .out_ch = c->oc, .groups = c->groups, .bias = c->bias};
+    int64_t wn = c->oc * c->dims[1] / c->groups;
+    for (int i = 0; i < d.nsp; i++) {
+        d.kernel[i] = c->k[i];
+        d.stride[i] = c->s[i];
+        d.pad_lo[i] = c->lo[i];
+        d.pad_hi[i] = c->hi[i];
+        d.dilation[i] = c->dil[i];
+        wn *= c->k[i];
+    }
+    const hsi_layout *ls = layout(rt, c->blocked, c->ndim, c->dims);
+    hsi_op *op = hsi_conv_create(rt, ls, &d, 1, 1);
+    check_op(rt, op, c->name);
+    const hsi_layout *ld = hsi_op_dst(op);
+    float *x = tin(ls, 1, -1, 1), *w = rnd(wn, 2, -0.3f, 0.3f), *b = rnd(c->oc, 3, -1, 1);
+    float *y = tbuf(ld), *dy = tin(ld, 4, -1, 1), *dx = tbuf(ls);
+    float *dw = rnd(wn, 5, -1, 1), *db = rnd(c->oc, 6, -1, 1);
+    hsi_conv_forward(op, x, w, b, y);
+    keep(o, "dst", ld, y, TOL_FWD);
+    hsi_conv_backward(op, x, w, dy, dx, dw, db);
+    keep(o, "dsrc", ls, dx, TOL_GRAD);
+    keep_plain(o, "dw (+=)", dw, wn, TOL_GRAD);
+    if (c->bias) keep_plain(o, "db (+=)", db, c->oc, TOL_GRAD);
+}
+
+typedef struct shape_spec {
+    const char *name;
+    int blocked, ndim;
+    int64_t dims[5];
+    int flag;                     /* per op: fuse_relu, act kind, ... */
+    float f;                      /* per op: alpha, p, ... */
+} shape_spec;
+
+static const shape_spec bn_specs[] = {
+    {"ssrn_blocked", 1, 5, {16, 24, 97, 7, 7}, 0, 0},
+    {"ssrn_blocked_relu", 1, 5, {16, 24, 97, 7, 7}, 1, 0},
+    {"ctx_blocked_relu", 1, 4, {128, 128, 1, 1}, 1, 0},
+    {"plain_relu", 0, 4, {8, 10, 5, 5}, 1, 0},
+    {"ctx_plain_spatial1", 0, 4, {128, 128, 1, 1}, 0, 0},
+    {"plain_2d", 0, 2, {16, 24}, 0, 0},
+};
+
+static void s_bn(hsi_rt *rt, outs *o, int v)
+{
+    const shape_spec *c = &bn_specs[v];
+    const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
+    hsi_op *op = hsi_bn_create(rt, l, 1e-3f, c->flag);
+    check_op(rt, op, c->name);
+    int64_t C = c->dims[1];
+    float *x = tin(l, 1, -2, 3), *y = tbuf(l), *yi = tbuf(l), *dy = tin(l, 2, -1, 1);
+    float *dx = tbuf(l), *gamma = rnd(C, 3, 0.5f, 1.5f), *beta = rnd(C, 4, -0.5f, 0.5f);
+    if (c->flag) {
+        /* With the fused ReLU, a value normalised to ~0 may be kept in double and dropped in
+         * float. So x clusters around 0..4 (variance ~2) and beta puts every channel's ReLU
+         * threshold near x = mean - 0.5 ~ 1.5, inside the gap between two clusters. */
+        int64_t n = lnumel(l);
+        float *u = rnd(n, 11, 0, 1), *noise = rnd(n, 12, -0.1f, 0.1f);
+        for (int64_t i = 0; i < n; i++) u[i] = floorf(5 * u[i]) + noise[i];
+        convert(l, 0, x, u);
+        for (int64_t k = 0; k < C; k++) beta[k] = 0.5f * gamma[k] / sqrtf(2.0033f);
+    }
+    float *rm = rnd(C, 5, -1, 1), *rv = rnd(C, 6, 0.5f, 2), *dg = rnd(C, 7, -1, 1);
+    float *dbt = rnd(C, 8, -1, 1);
+    void *ws = zalloc(hsi_op_ws_bytes(op));
+    hsi_bn_forward(op, 1, x, gamma, beta, rm, rv, 0.1f, y, ws);
+    keep(o, "dst (train)", l, y, TOL_FWD);
+    keep_plain(o, "running mean", rm, C, TOL_FWD);
+    keep_plain(o, "running var", rv, C, TOL_FWD);
+    hsi_bn_backward(op, x, gamma, dy, ws, dx, dg, dbt);
+    keep(o, "dsrc", l, dx, TOL_GRAD);
+    keep_plain(o, "dgamma (+=)", dg, C, TOL_GRAD);
+    keep_plain(o, "dbeta (+=)", dbt, C, TOL_GRAD);
+    hsi_bn_forward(op, 0, x, gamma, beta, rm, rv, 0.1f, yi, NULL);
+    keep(o, "dst (inference)", l, yi, TOL_FWD);
+}
+
+static const shape_spec act_specs[] = {
+    {"relu_ndhwc", 2, 5, {4, 24, 9, 7, 7}, HSI_ACT_RELU, 0},
+    {"relu", 1, 5, {4, 24, 9, 7, 7}, HSI_ACT_RELU, 0},
+    {"leaky_relu", 1, 5, {4, 24, 9, 7, 7}, HSI_ACT_LEAKY_RELU, 0.1f},
+    {"elu", 1, 5, {4, 24, 9, 7, 7}, HSI_ACT_ELU, 1.0f},
+    {"sigmoid", 1, 4, {4, 24, 5, 5}, HSI_ACT_SIGMOID, 0},
+    {"tanh", 1, 4, {4, 24, 5, 5}, HSI_ACT_TANH, 0},
+    {"elu_plain", 0, 3, {4, 7, 11}, HSI_ACT_ELU, 0.5f},
+};
+
+static void s_act(hsi_rt *rt, outs *o, int v)
+{
+    const shape_spec *c = &act_specs[v];
+    const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
+    hsi_op *op = hsi_act_create(rt, l, (hsi_act_kind)c->flag, c->f);
+    check_op(rt, op, c->name);
+    float *x = tin(l, 1, -3, 3), *y = tbuf(l), *dy = tin(l, 2, -1, 1), *dx = tbuf(l);
+    hsi_act_forward(op, x, y);
+    keep(o, "dst", l, y, TOL_FWD);
+    hsi_act_backward(op, y, dy, dx);
+    keep(o, "dsrc", l, dx, TOL_GRAD);
+    hsi_act_forward(op, x, x);
+    hsi_act_backward(op, x, dy, dy);
+    keep(o, "dst (in place)", l, x, TOL_FWD);
+    keep(o, "dsrc (in place)", l, dy, TOL_GRAD);
+}
+
+static const shape_spec drop_specs[] = {
+    {"ssrn_blocked", 1, 5, {16, 24, 1, 1, 1}, 0, 0.5f},
+    {"ctx_blocked", 1, 4, {128, 128, 1, 1}, 0, 0.5f},
+    {"plain", 0, 2, {7, 13}, 0, 0.3f},
+};
+
+static void s_dropout(hsi_rt *rt, outs *o, int v)
+{
+    const shape_spec *c = &drop_specs[v];
+    const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
+    hsi_op *op = hsi_dropout_create(rt, l, c->f);
+    check_op(rt, op, c->name);
+    const hsi_layout *ld = hsi_op_dst(op);
+    int64_t n = lnumel(l);
+    float *x = tin(l, 1, 0.5f, 2), *y = tbuf(ld), *yi = tbuf(ld), *dy = tin(ld, 2, -1, 1);
+    float *dx = tbuf(l), *kept = zalloc((size_t)n * sizeof *kept);
+    void *ws = zalloc(hsi_op_ws_bytes(op));
+    hsi_dropout_forward(op, 1, 12345, x, y, ws);
+    keep(o, "dst", ld, y, TOL_FWD);
+    convert(ld, 1, y, kept);
+    for (int64_t i = 0; i < n; i++) kept[i] = kept[i] != 0;
+    keep_plain(o, "mask (exact)", kept, n, 0);
+    hsi_dropout_backward(op, dy, ws, dx);
+    keep(o, "dsrc", l, dx, TOL_GRAD);
+    hsi_dropout_forward(op, 0, 12345, x, yi, NULL);
+    keep(o, "dst (inference)", ld, yi, TOL_FWD);
+}
+
+typedef struct pool_spec {
+    const char *name;
+    int blocked, ndim;
+    int64_t dims[5];
+    hsi_pool_desc d;
+} pool_spec;
+
+static const pool_spec pool_specs[] = {
+    {"ctx_max5", 1, 4, {128, 128, 5, 5}, {2, 1, {5, 5}, {1, 1}, {0}, {0}, 1}},
+    {"ctx_max3", 1, 4, {128, 128, 3, 3}, {2, 1, {3, 3}, {1, 1}, {0}, {0}, 1}},
+    {"ssrn_avg", 1, 5, {16, 24, 1, 5, 5}, {3, 0, {1, 5, 5}, {1, 1, 1}, {0}, {0}, 1}},
+    {"avg_incl_pad", 1, 4, {4, 20, 9, 9}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1}},
+    {"avg_excl_pad", 1, 4, {4, 20, 9, 9}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 0}},
+    {"max_asym_plain", 0, 4, {4, 6, 8, 8}, {2, 1, {3, 3}, {2, 2}, {1, 0}, {0, 1}, 1}},
+};
+
+static void s_pool(hsi_rt *rt, outs *o, int v)
+{
+    const pool_spec *c = &pool_specs[v];
+    const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
+    hsi_op *op = hsi_pool_create(rt, l, &c->d);
+    check_op(rt, op, c->name);
+    const hsi_layout *ld = hsi_op_dst(op);
+    float *x = tin(l, 1, -1, 1), *y = tbuf(ld), *yi = tbuf(ld), *dy = tin(ld, 2, -1, 1);
+    float *dx = tbuf(l);
+    void *ws = zalloc(hsi_op_ws_bytes(op));
+    hsi_pool_forward(op, 1, x, y, ws);
+    keep(o, "dst", ld, y, TOL_FWD);
+    hsi_pool_backward(op, dy, ws, dx);
+    keep(o, "dsrc", l, dx, TOL_GRAD);
+    hsi_pool_forward(op, 0, x, yi, NULL);
+    keep(o, "dst (inference)", ld, yi, TOL_FWD);
+}
+
+static const shape_spec dense_specs[] = {
+    {"ssrn_blocked5d", 1, 5, {16, 24, 1, 1, 1}, 1, 16},
+    {"blocked4d", 1, 4, {16, 128, 7, 7}, 1, 10},
+    {"plain2d_nobias", 0, 2, {16, 24}, 0, 9},
+    {"blocked5d_spatial", 1, 5, {4, 24, 3, 5, 5}, 1, 7},
+};
+
+static void s_dense(hsi_rt *rt, outs *o, int v)
+{
+    const shape_spec *c = &dense_specs[v];
+    const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
+    int64_t out = (int64_t)c->f, wn = out * lnumel(l) / c->dims[0];
+    hsi_op *op = hsi_dense_create(rt, l, out, c->flag, 1, 1);
+    check_op(rt, op, c->name);
+    const hsi_layout *ld = hsi_op_dst(op);
+    float *x = tin(l, 1, -1, 1), *w = rnd(wn, 2, -0.2f, 0.2f), *b = rnd(out, 3, -1, 1);
+    float *y = tbuf(ld), *dy = tin(ld, 4, -1, 1), *dx = tbuf(l);
+    float *dw = rnd(wn, 5, -1, 1), *db = rnd(out, 6, -1, 1);
+    hsi_dense_forward(op, x, w, b, y);
+    keep(o, "dst", ld, y, TOL_FWD);
+    hsi_dense_backward(op, x, w, dy, dx, dw, db);
+    keep(o, "dsrc", l, dx, TOL_GRAD);
+    keep_plain(o, "dw (+=)", dw, wn, TOL_GRAD);
+    if (c->flag) keep_plain(o, "db (+=)", db, out, TOL_GRAD);
+}
+
+/* flag: bit 0 relu, bit 1 b plain, bit 2 da aliases ddst, bit 3 da NULL, bit 4 b channels-last */
+static const shape_spec add_specs[] = {
+    {"ssrn_same", 1, 5, {16, 24, 97, 7, 7}, 0, 0},
+    {"relu_mixed_alias", 1, 5, {4, 24, 9, 7, 7}, 1 | 16 | 4, 0},
+    {"ctx_relu_db_only", 1, 4, {128, 128, 1, 1}, 1 | 8, 0},
+    {"mixed_norelu", 1, 4, {4, 20, 5, 5}, 2, 0},
+};
+
+static void s_add(hsi_rt *rt, outs *o, int v)
+{
+    const shape_spec *c = &add_specs[v];
+    const hsi_layout *la = layout(rt, c->blocked, c->ndim, c->dims);
+    const hsi_layout *lb = layout(rt, c->flag & 2 ? 0 : c->flag & 16 ? 2 : c->blocked, c->ndim,
+                                  c->dims);
+    hsi_op *op = hsi_add_create(rt, la, lb, c->flag & 1);
+    check_op(rt, op, c->name);
+    const hsi_layout *ld = hsi_op_dst(op);
+    float *a = tin(la, 1, -1, 1), *b = tin(lb, 2, -1, 1), *y = tbuf(ld);
+    float *dy = tin(ld, 3, -1, 1), *da = tbuf(la), *db = tbuf(lb);
+    hsi_add_forward(op, a, b, y);
+    keep(o, "dst", ld, y, TOL_FWD);
+    if (c->flag & 4) da = dy;
+    hsi_add_backward(op, y, dy, c->flag & 8 ? NULL : da, db);
+    if (!(c->flag & 8)) keep(o, "da", la, da, TOL_GRAD);
+    keep(o, "db", lb, db, TOL_GRAD);
+    hsi_add_forward(op, a, b, a);
+    keep(o, "dst (aliasing a)", ld, a, TOL_FWD);
+}
+
+/* flag: layout kind of acc in bits 0-1, of g in bits 2-3 (see layout()) */
+static const shape_spec accum_specs[] = {
+    {"same_blocked", 1, 5, {4, 24, 9, 7, 7}, 1 | 1 << 2, 0},
+    {"acc_blocked_g_plain", 1, 5, {4, 24, 9, 7, 7}, 1, 0},
+    {"acc_plain_g_blocked", 1, 4, {4, 20, 5, 5}, 1 << 2, 0},
+    {"acc_nhwc_g_blocked", 1, 4, {4, 20, 5, 5}, 2 | 1 << 2, 0},
+};
+
+static void s_accum(hsi_rt *rt, outs *o, int v)
+{
+    const shape_spec *c = &accum_specs[v];
+    const hsi_layout *la = layout(rt, c->flag & 3, c->ndim, c->dims);
+    const hsi_layout *lg = layout(rt, c->flag >> 2 & 3, c->ndim, c->dims);
+    hsi_op *op = hsi_accum_create(rt, la, lg);
+    check_op(rt, op, c->name);
+    float *acc = tin(la, 1, -1, 1), *g = tin(lg, 2, -1, 1);
+    hsi_accum(op, acc, g);
+    hsi_accum(op, acc, g);
+    keep(o, "acc (+= twice)", la, acc, TOL_GRAD);
+}
+
+typedef struct concat_spec {
+    const char *name;
+    int n, ndim;
+    int blocked[3];
+    int64_t dims[3][5];
+} concat_spec;
+
+static const concat_spec concat_specs[] = {
+    {"ctx_bank", 3, 4, {1, 1, 1}, {{128, 128, 1, 1}, {128, 128, 1, 1}, {128, 128, 1, 1}}},
+    {"unaligned_mixed", 3, 4, {1, 0, 1}, {{4, 24, 5, 5}, {4, 8, 5, 5}, {4, 16, 5, 5}}},
+};
+
+static void s_concat(hsi_rt *rt, outs *o, int v)
+{
+    const concat_spec *c = &concat_specs[v];
+    const hsi_layout *ls[3] = {0};
+    float *x[3], *dx[3];
+    for (int i = 0; i < c->n; i++) ls[i] = layout(rt, c->blocked[i], c->ndim, c->dims[i]);
+    hsi_op *op = hsi_concat_create(rt, c->n, ls);
+    check_op(rt, op, c->name);
+    const hsi_layout *ld = hsi_op_dst(op);
+    for (int i = 0; i < c->n; i++) {
+        x[i] = tin(ls[i], 1 + (uint64_t)i, -1, 1);
+        dx[i] = tbuf(ls[i]);
+    }
+    float *y = tbuf(ld), *dy = tin(ld, 9, -1, 1);
+    hsi_concat_forward(op, (const float *const *)x, y);
+    keep(o, "dst", ld, y, 0);
+    hsi_concat_backward(op, dy, dx);
+    for (int i = 0; i < c->n; i++) keep(o, "dsrc i", ls[i], dx[i], 0);
+}
+
+typedef struct reshape_spec {
+    const char *name;
+    int blocked, ndim, ndim2;
+    int64_t dims[5], dims2[5];
+} reshape_spec;
+
+static const reshape_spec reshape_specs[] = {
+    {"ssrn_fold", 1, 5, 5, {16, 128, 1, 7, 7}, {16, 1, 128, 7, 7}},
+    {"ssrn_squeeze", 1, 5, 4, {16, 128, 1, 7, 7}, {16, 128, 7, 7}},
+    {"plain_flatten", 0, 5, 2, {16, 24, 1, 1, 1}, {16, 24}},
+    {"blocked_flatten", 1, 5, 2, {16, 24, 1, 1, 1}, {16, 24}},
+};
+
+static void s_reshape(hsi_rt *rt, outs *o, int v)
+{
+    const reshape_spec *c = &reshape_specs[v];
+    const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
+    hsi_op *op = hsi_reshape_create(rt, l, c->ndim2, c->dims2);
+    check_op(rt, op, c->name);
+    const hsi_layout *ld = hsi_op_dst(op);
+    float *x = tin(l, 1, -1, 1), *y = tbuf(ld), *dy = tin(ld, 2, -1, 1), *dx = tbuf(l);
+    if (hsi_op_is_view(op)) {
+        y = x;
+        dx = dy;
+        if (hsi_rt_backend(rt) == HSI_BACKEND_DNNL) printf("  (dnnl: a view)\n");
+    }
+    hsi_reshape_forward(op, x, y);
+    keep(o, "dst", ld, y, 0);
+    hsi_reshape_backward(op, dy, dx);
+    keep(o, "dsrc", l, dx, 0);
+}
+
+static const shape_spec xent_specs[] = {
+    {"ctx_blocked", 1, 4, {128, 9, 1, 1}, 100, 0.7f},
+    {"plain", 0, 2, {16, 16}, 16, 1.0f},
+};
+
+static void s_xent(hsi_rt *rt, outs *o, int v)
+{
+    const shape_spec *c = &xent_specs[v];
+    const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
+    hsi_op *op = hsi_xent_create(rt, l);
+    check_op(rt, op, c->name);
+    int64_t N = c->dims[0], K = c->dims[1];
+    int32_t *labels = zalloc((size_t)N * sizeof *labels);
+    for (int64_t i = 0; i < N; i++) labels[i] = (int32_t)((i * 7) % (K + 2)) - 1;
+    float *x = tin(l, 1, -4, 4), *dx = tbuf(l), *plain = zalloc((size_t)(N * K) * sizeof *plain);
+    float loss = hsi_xent_forward_backward(op, x, labels, c->flag, c->f, dx);
+    keep_plain(o, "loss", &loss, 1, TOL_FWD);
+    keep(o, "dlogits", l, dx, TOL_GRAD);
+    hsi_xent_plain_logits(op, x, plain);
+    keep_plain(o, "plain logits", plain, N * K, 0);
+}
+
+/* A small SSRN-like chain in the layouts oneDNN picks:
+ * x -conv1-> y1 -bn-> y2 -relu-> y3 -conv2-> y4; y5 = relu(y4 + y3) -dense-> y6 -xent- */
+static void s_chain(hsi_rt *rt, outs *o, int v)
+{
+    (void)v;
+    int64_t xd[5] = {8, 1, 30, 7, 7};
+    const hsi_layout *lx = hsi_layout_plain(rt, 5, xd);
+    hsi_conv_desc c1 = {.nsp = 3, .out_ch = 24, .groups = 1, .kernel = {7, 1, 1},
+                        .stride = {2, 1, 1}, .dilation = {1, 1, 1}, .bias = 1};
+    hsi_conv_desc c2 = {.nsp = 3, .out_ch = 24, .groups = 1, .kernel = {7, 1, 1},
+                        .stride = {1, 1, 1}, .pad_lo = {3}, .pad_hi = {3},
+                        .dilation = {1, 1, 1}, .bias = 1};
+    hsi_op *conv1 = hsi_conv_create(rt, lx, &c1, 0, 1);
+    check_op(rt, conv1, "chain conv1");
+    const hsi_layout *l1 = hsi_op_dst(conv1);
+    hsi_op *bn = hsi_bn_create(rt, l1, 1e-5f, 0);
+    check_op(rt, bn, "chain bn");
+    hsi_op *relu = hsi_act_create(rt, hsi_op_dst(bn), HSI_ACT_RELU, 0);
+    check_op(rt, relu, "chain relu");
+    const hsi_layout *l3 = hsi_op_dst(relu);
+    hsi_op *conv2 = hsi_conv_create(rt, l3, &c2, 1, 1);
+    check_op(rt, conv2, "chain conv2");
+    const hsi_layout *l4 = hsi_op_dst(conv2);
+    hsi_op *add = hsi_add_create(rt, l4, l3, 1);
+    check_op(rt, add, "chain add");
+    const hsi_layout *l5 = hsi_op_dst(add);
+    hsi_op *dense = hsi_dense_create(rt, l5, 5, 1, 1, 1);
+    check_op(rt, dense, "chain dense");
+    const hsi_layout *l6 = hsi_op_dst(dense);
+    hsi_op *xent = hsi_xent_create(rt, l6);
+    check_op(rt, xent, "chain xent");
+    hsi_op *acc = hsi_accum_create(rt, l3, l3);
+    check_op(rt, acc, "chain accum");
+    if (hsi_rt_backend(rt) == HSI_BACKEND_DNNL)
+        printf("  (dnnl: conv1 dst %s, conv2 dst %s)\n", l1->plain ? "plain" : "blocked",
+               l4->plain ? "plain" : "blocked");
+
+    int64_t w1n = 24 * 7, w2n = 24 * 24 * 7, wdn = 5 * lnumel(l5) / 8;
+    float *x = tin(lx, 1, -1, 1), *w1 = rnd(w1n, 2, -0.5f, 0.5f), *b1 = rnd(24, 3, -1, 1);
+    float *w2 = rnd(w2n, 4, -0.2f, 0.2f), *b2 = rnd(24, 5, -1, 1);
+    float *gamma = rnd(24, 6, 0.5f, 1.5f), *beta = rnd(24, 7, -0.5f, 0.5f);
+    float *rm = rnd(24, 8, 0, 0), *rv = rnd(24, 9, 1, 1);
+    float *wd = rnd(wdn, 10, -0.1f, 0.1f), *bd = rnd(5, 11, -1, 1);
+    float *dw1 = rnd(w1n, 0, 0, 0), *db1 = rnd(24, 0, 0, 0), *dw2 = rnd(w2n, 0, 0, 0);
+    float *db2 = rnd(24, 0, 0, 0), *dg = rnd(24, 0, 0, 0), *dbt = rnd(24, 0, 0, 0);
+    float *dwd = rnd(wdn, 0, 0, 0), *dbd = rnd(5, 0, 0, 0);
+    float *y1 = tbuf(l1), *y2 = tbuf(l1), *y3 = tbuf(l3), *y4 = tbuf(l4), *y5 = tbuf(l5);
+    float *y6 = tbuf(l6), *d6 = tbuf(l6), *d5 = tbuf(l5), *d4 = tbuf(l4), *d3 = tbuf(l3);
+    float *d3b = tbuf(l3), *d2 = tbuf(l1), *d1 = tbuf(l1);
+    void *ws = zalloc(hsi_op_ws_bytes(bn));
+    int32_t labels[8] = {0, 1, 2, 3, 4, 0, 1, 2};
+
+    hsi_conv_forward(conv1, x, w1, b1, y1);
+    hsi_bn_forward(bn, 1, y1, gamma, beta, rm, rv, 0.1f, y2, ws);
+    hsi_act_forward(relu, y2, y3);
+    hsi_conv_forward(conv2, y3, w2, b2, y4);
+    hsi_add_forward(add, y4, y3, y5);
+    hsi_dense_forward(dense, y5, wd, bd, y6);
+    float loss = hsi_xent_forward_backward(xent, y6, labels, 8, 1.0f, d6);
+    hsi_dense_backward(dense, y5, wd, d6, d5, dwd, dbd);
+    hsi_add_backward(add, y5, d5, d4, d3b);
+    hsi_conv_backward(conv2, y3, w2, d4, d3, dw2, db2);
+    hsi_accum(acc, d3, d3b);
+    hsi_act_backward(relu, y3, d3, d2);
+    hsi_bn_backward(bn, y1, gamma, d2, ws, d1, dg, dbt);
+    hsi_conv_backward(conv1, x, w1, d1, NULL, dw1, db1);
+
+    keep(o, "y5 (add out)", l5, y5, TOL_FWD);
+    keep(o, "logits", l6, y6, TOL_FWD);
+    keep_plain(o, "loss", &loss, 1, TOL_FWD);
+    keep(o, "d3 (accumulated)", l3, d3, TOL_GRAD);
+    keep_plain(o, "dw dense", dwd, wdn, TOL_GRAD);
+    keep_plain(o, "dw conv2", dw2, w2n, TOL_GRAD);
+    keep_plain(o, "db conv2", db2, 24, TOL_GRAD);
+    keep_plain(o, "dgamma", dg, 24, TOL_GRAD);
+    keep_plain(o, "dbeta", dbt, 24, TOL_GRAD);
+    keep_plain(o, "dw conv1", dw1, w1n, TOL_GRAD); /* db conv1 is 0 (BN follows): not compared */
+    keep_plain(o, "running mean", rm, 24, TOL_FWD);
+}
+
+/* ---- driver --------------------------------------------------------------------------------- */
+
+typedef void (*scenario)(hsi_rt *, outs *, int);
+
+static int compare(const outs *r, const outs *d)
+{
+    int bad = 0;
+    for (int k = 0; k < r->n; k++) {
+        double scale = 0, err = 0;
+        for (int64_t i = 0; i < r->len[k]; i++) {
+            double a = r->v[k][i], b = d->v[k][i];
+            scale = fmax(scale, fabs(a));
+            err = fmax(err, isnan(b) ? INFINITY : fabs(a - b));
+        }
+        int ok = err <= r->tol[k] * fmax(scale, 1e-6);
+        printf("  %-20s max |err| %.3g  max |ref| %.3g  tol %.0e  %s\n", r->name[k], err, scale,
+               r->tol[k], ok ? "ok" : "FAIL");
+        bad += !ok;
+    }
+    return bad;
+}
+
+static void outs_free(outs *o)
+{
+    for (int k = 0; k < o->n; k++) free(o->v[k]);
+}
+
+static void run_case(const char *group, const char *name, scenario fn, int v)
+{
+    outs r = {0}, d = {0};
+    printf("%s.%s\n", group, name);
+    hsi_rt *R = hsi_rt_create(HSI_BACKEND_REF), *D = hsi_rt_create(HSI_BACKEND_DNNL);
+    if (!R || !D) {
+        fprintf(stderr, "FAIL: cannot create the runtimes\n");
+        exit(1);
+    }
+    fn(R, &r, v);
+    fn(D, &d, v);
+    failures += compare(&r, &d);
+    outs_free(&r);
+    outs_free(&d);
+    hsi_rt_destroy(R);
+    hsi_rt_destroy(D);
+    free_all();
+}
+
+#define NSPEC(a) ((int)(sizeof a / sizeof a[0]))
+#define GROUP(nm, fn, specs) \
+    if (!strcmp(which, "all") || !strcmp(which, nm)) { \
+        for (int i = 0; i < NSPEC(specs); i++) run_case(nm, specs[i].name, fn, i); \
+        found = 1; \
+    }
+
+int main(int argc, char **argv)
+{
+    const char *which = argc > 1 ? argv[1] : "all";
+    int found = 0;
+    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success
+        || dnnl_stream_create(&stream, eng, dnnl_stream_default_flags) != dnnl_success)
+        return 2;
+    GROUP("conv", s_conv, conv_specs)
+    GROUP("bn", s_bn, bn_specs)
+    GROUP("act", s_act, act_specs)
+    GROUP("dropout", s_dropout, drop_specs)
+    GROUP("pool", s_pool, pool_specs)
+    GROUP("dense", s_dense, dense_specs)
+    GROUP("add", s_add, add_specs)
+    GROUP("accum", s_accum, accum_specs)
+    GROUP("concat", s_concat, concat_specs)
+    GROUP("reshape", s_reshape, reshape_specs)
+    GROUP("xent", s_xent, xent_specs)
+    if (!strcmp(which, "all") || !strcmp(which, "chain")) {
+        run_case("chain", "ssrn_mini", s_chain, 0);
+        found = 1;
+    }
+    dnnl_stream_destroy(stream);
+    dnnl_engine_destroy(eng);
+    if (!found) {
+        fprintf(stderr, "usage: test_dnnl all|conv|bn|act|dropout|pool|dense|add|accum|concat|"
+                        "reshape|xent|chain\n");
+        return 2;
+    }
+    if (failures) printf("%d comparison(s) FAILED\n", failures);
+    return failures ? 1 : 0;
+}

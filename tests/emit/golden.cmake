@@ -1,0 +1,27 @@
+# Regenerates generated/ into OUT with the same commands and fails on any difference.
+# The commands are those in generated/REGENERATE (one `hsicc emit ...` per line).
+file(STRINGS ${SRC}/generated/REGENERATE lines REGEX "^hsicc emit ")
+file(REMOVE_RECURSE ${OUT})
+file(MAKE_DIRECTORY ${OUT})
+foreach(line ${lines})
+  string(REPLACE "hsicc emit " "" args "${line}")
+  separate_arguments(args UNIX_COMMAND "${args}")
+  execute_process(COMMAND ${HSICC} emit ${args} -o ${OUT} WORKING_DIRECTORY ${SRC}
+                  RESULT_VARIABLE rc OUTPUT_QUIET)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "hsicc emit ${args} failed (${rc})")
+  endif()
+endforeach()
+file(GLOB outs RELATIVE ${OUT} ${OUT}/*.c ${OUT}/*.h)
+file(GLOB want RELATIVE ${SRC}/generated ${SRC}/generated/*.c ${SRC}/generated/*.h)
+if(NOT "${outs}" STREQUAL "${want}")
+  message(FATAL_ERROR "generated/ holds [${want}] but hsicc emits [${outs}]")
+endif()
+foreach(f ${outs})
+  execute_process(COMMAND diff -u ${SRC}/generated/${f} ${OUT}/${f} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "generated/${f} differs from what hsicc emits now: regenerate with "
+                        "the commands in generated/REGENERATE")
+  endif()
+endforeach()
+message(STATUS "generated/: ${outs} match")

@@ -1,0 +1,250 @@
+/* net_check.c — a whole emitted network checked against oracles.
+ *
+ * Built once per netdef with -DNET=<stem>_net (and optionally -DNET_PLAIN=<stem>_plain_net,
+ * the same netdef emitted with --no-fuse --no-rewrite). For every domain it runs a training
+ * step (forward with batch statistics, loss, backward) with the same parameters and inputs on
+ *   - the reference backend (naive loops, double accumulation): the oracle,
+ *   - the oneDNN backend (when built in): logits, loss and every gradient must match,
+ *   - the plain variant (no fusion, no rewrites) on the reference backend: must match,
+ * and, with -DFD_CHECK (nets with smooth activations: through ReLU kinks float finite
+ * differences are noise), checks every parameter's gradient on the reference backend against
+ * central finite differences along a random direction (the autodiff wiring: accumulation,
+ * aliasing, in-place, views, shared parameters).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsi.h"
+
+extern const hsi_netdesc NET;
+#ifdef NET_PLAIN
+extern const hsi_netdesc NET_PLAIN;
+#endif
+
+#ifndef BATCH
+#define BATCH 4
+#endif
+
+static uint64_t rs = 0x243F6A8885A308D3ull;
+static double urand(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (double)(rs >> 11) / 9007199254740992.0;
+}
+static double nrand(void)
+{
+    double u = urand() + 1e-12, v = urand();
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static hsi_model *make(const hsi_netdesc *d, hsi_backend be)
+{
+    char err[512] = "";
+    hsi_model_opts o = {BATCH, be, 1234};
+    hsi_model *m = d->create(&o, err, sizeof err);
+    if (!m) printf("create (%s): %s\n", be == HSI_BACKEND_REF ? "ref" : "dnnl", err);
+    return m;
+}
+
+/* Random but well-scaled values, by name order, so every model gets the same ones. */
+static void init_params(hsi_param *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        double fan = p[i].init.fan_in > 0 ? (double)p[i].init.fan_in : 1.0;
+        for (int64_t k = 0; k < p[i].numel; k++) {
+            double v;
+            switch (p[i].role) {
+            case HSI_ROLE_BN_GAMMA: v = 1.0 + 0.2 * (urand() - 0.5); break;
+            case HSI_ROLE_BN_VAR: v = 1.0 + 0.5 * urand(); break;
+            case HSI_ROLE_BN_BETA: case HSI_ROLE_BN_MEAN: case HSI_ROLE_BIAS: v = 0.1 * (urand() - 0.5); break;
+            default: v = nrand() * sqrt(2.0 / fan); break;
+            }
+            p[i].value[k] = (float)v;
+        }
+    }
+}
+
+static void copy_params(hsi_model *dst, const hsi_netdesc *dd, hsi_model *src, const hsi_netdesc *sd)
+{
+    hsi_param *a, *b;
+    int na = dd->params(dst, &a), nb = sd->params(src, &b);
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++)
+            if (!strcmp(a[i].name, b[j].name) && a[i].numel == b[j].numel)
+                memcpy(a[i].value, b[j].value, sizeof(float) * (size_t)a[i].numel);
+}
+
+static double max_abs(const float *x, int64_t n)
+{
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+/* |a - b| <= tol * max(|b|_inf, floor) element-wise; prints the worst. */
+static int close_enough(const char *what, const float *a, const float *b, int64_t n, double tol)
+{
+    double scale = fmax(max_abs(b, n), 1e-2), worst = 0;
+    int64_t at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > worst) { worst = d; at = i; }
+    }
+    int ok = worst <= tol * scale;
+    if (!ok) printf("  MISMATCH %-40s max |diff| %.3g at %lld (%g vs %g), scale %.3g\n", what, worst,
+                    (long long)at, (double)a[at], (double)b[at], scale);
+    return ok;
+}
+
+typedef struct step { float loss; float *logits; } step;
+
+static float train_step(const hsi_netdesc *d, hsi_model *m, int dom, const float *x,
+                        const int32_t *y)
+{
+    d->zero_grad(m);
+    d->forward(m, dom, x, BATCH, 1, 7);
+    return d->loss_backward(m, dom, y, BATCH, 1.0f);
+}
+
+static int compare_models(const char *label, const hsi_netdesc *da, hsi_model *a,
+                          const hsi_netdesc *db, hsi_model *b, int dom, const float *x,
+                          const int32_t *y, double tol_fwd, double tol_grad)
+{
+    int classes = da->domains[dom].classes, ok = 1;
+    copy_params(b, db, a, da);   /* same values, running statistics included */
+    float la = train_step(da, a, dom, x, y), lb = train_step(db, b, dom, x, y);
+    ok &= close_enough("loss", &la, &lb, 1, tol_fwd);
+    ok &= close_enough("logits", da->logits(a, dom), db->logits(b, dom), (int64_t)BATCH * classes, tol_fwd);
+    hsi_param *pa, *pb;
+    int na = da->params(a, &pa), nb = db->params(b, &pb);
+    int compared = 0;
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++) {
+            if (strcmp(pa[i].name, pb[j].name)) continue;
+            if (pa[i].grad && pb[j].grad) {
+                ok &= close_enough(pa[i].name, pa[i].grad, pb[j].grad, pa[i].numel, tol_grad);
+                compared++;
+            }
+            if (pa[i].role == HSI_ROLE_BN_MEAN || pa[i].role == HSI_ROLE_BN_VAR)
+                ok &= close_enough(pa[i].name, pa[i].value, pb[j].value, pa[i].numel, tol_fwd);
+        }
+    /* inference: running statistics, no dropout */
+    da->forward(a, dom, x, BATCH - 1, 0, 0);
+    db->forward(b, dom, x, BATCH - 1, 0, 0);
+    ok &= close_enough("logits (inference, partial batch)", da->logits(a, dom), db->logits(b, dom),
+                       (int64_t)(BATCH - 1) * classes, tol_fwd);
+    printf("%s domain %d: loss %.6f vs %.6f, %d gradients compared: %s\n", label, dom, la, lb,
+           compared, ok ? "ok" : "FAIL");
+    return ok;
+}
+
+/* Directional derivative of the loss along a random v over one parameter tensor, central
+ * differences, against the backward pass's grad . v (both returned). */
+static void fd_one(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, const int32_t *y,
+                   int i, double *fd, double *gv, double *noise)
+{
+    hsi_param *p;
+    d->params(m, &p);
+    train_step(d, m, dom, x, y);
+    float *v = malloc(sizeof(float) * (size_t)p[i].numel);
+    double s = max_abs(p[i].value, p[i].numel) + 1e-2, vv = 0;
+    *gv = 0;
+    for (int64_t k = 0; k < p[i].numel; k++) {
+        v[k] = (float)(nrand() * s);
+        *gv += (double)p[i].grad[k] * v[k];
+        vv += (double)v[k] * v[k];
+    }
+    /* each element moves by about 1e-4 of the tensor's scale: clear of most ReLU kinks, large
+     * enough for float losses */
+    double h = 1e-4 / sqrt(vv / (double)p[i].numel + 1e-12), f[2];
+    for (int side = 0; side < 2; side++) {
+        double sgn = side ? -1.0 : 1.0;
+        for (int64_t k = 0; k < p[i].numel; k++) p[i].value[k] += (float)(sgn * h * v[k]);
+        f[side] = train_step(d, m, dom, x, y);
+        for (int64_t k = 0; k < p[i].numel; k++) p[i].value[k] -= (float)(sgn * h * v[k]);
+    }
+    *fd = (f[0] - f[1]) / (2 * h);
+    /* the loss is a float: differences below a few ulps of it are noise */
+    *noise = 8 * FLT_EPSILON * fabs(f[0]) / (2 * h);
+    free(v);
+}
+
+/* Every trainable tensor: |fd - grad.v| <= 2% of |grad.v| + the float resolution of the
+ * difference quotient (a bias feeding a BN has an exact zero gradient: noise must not count). */
+static int fd_check(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, const int32_t *y)
+{
+    hsi_param *p;
+    int n = d->params(m, &p), ok = 1, checked = 0;
+    double *fd = calloc((size_t)n, sizeof *fd), *gv = calloc((size_t)n, sizeof *gv);
+    double *noise = calloc((size_t)n, sizeof *noise);
+    for (int i = 0; i < n; i++)
+        if (p[i].grad) fd_one(d, m, dom, x, y, i, &fd[i], &gv[i], &noise[i]);
+    for (int i = 0; i < n; i++) {
+        if (!p[i].grad) continue;
+        checked++;
+        double err = fabs(fd[i] - gv[i]);
+        int good = err <= 2e-2 * fabs(gv[i]) + noise[i];
+        if (!good || getenv("NET_CHECK_VERBOSE"))
+            printf("  %s %-40s finite differences %.6g, backward %.6g\n", good ? "ok  " : "FAIL",
+                   p[i].name, fd[i], gv[i]);
+        ok &= good;
+    }
+    printf("finite differences domain %d: %d parameter tensors: %s\n", dom, checked, ok ? "ok" : "FAIL");
+    free(fd);
+    free(gv);
+    free(noise);
+    return ok;
+}
+
+int main(void)
+{
+    int ok = 1;
+    hsi_model *ref = make(&NET, HSI_BACKEND_REF);
+    if (!ref) return 1;
+    hsi_param *p;
+    int n = NET.params(ref, &p);
+    init_params(p, n);
+#ifdef HSICC_WITH_DNNL
+    hsi_model *dn = make(&NET, HSI_BACKEND_DNNL);
+    if (!dn) return 1;
+    copy_params(dn, &NET, ref, &NET);
+#endif
+#ifdef NET_PLAIN
+    hsi_model *plain = make(&NET_PLAIN, HSI_BACKEND_REF);
+    if (!plain) return 1;
+    copy_params(plain, &NET_PLAIN, ref, &NET);
+#endif
+    for (int dom = 0; dom < NET.n_domains; dom++) {
+        const hsi_domain *dm = &NET.domains[dom];
+        int64_t per = 1;
+        for (int k = 0; k < dm->ndim; k++) per *= dm->in_dims[k];
+        float *x = malloc(sizeof(float) * (size_t)(per * BATCH));
+        int32_t y[BATCH];
+        for (int64_t k = 0; k < per * BATCH; k++) x[k] = (float)nrand();
+        for (int k = 0; k < BATCH; k++) y[k] = (int32_t)(urand() * dm->classes);
+#ifdef HSICC_WITH_DNNL
+        ok &= compare_models("oneDNN vs reference", &NET, dn, &NET, ref, dom, x, y, 2e-4, 5e-3);
+#endif
+#ifdef NET_PLAIN
+        ok &= compare_models("fused+rewritten vs plain", &NET, ref, &NET_PLAIN, plain, dom, x, y, 1e-5, 1e-4);
+#endif
+#if FD_CHECK
+        ok &= fd_check(&NET, ref, dom, x, y);
+#endif
+        free(x);
+    }
+    NET.destroy(ref);
+#ifdef HSICC_WITH_DNNL
+    NET.destroy(dn);
+#endif
+#ifdef NET_PLAIN
+    NET_PLAIN.destroy(plain);
+#endif
+    printf("%s\n", ok ? "ok" : "FAIL");
+    return !ok;
+}

@@ -1,0 +1,108 @@
+/* test_atomic.c — atomic writes: a new file appears whole; a writer that fails midway (the file
+ * size limit makes write() fail with EFBIG) or aborts leaves the previous file byte for byte and
+ * no temporary file; a rename onto a directory fails cleanly; hsi_mkdirs creates nested dirs
+ * and reports a file in the way.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "check.h"
+#include "hsi_io.h"
+
+static char dir[512];
+
+static const char *at(const char *name)
+{
+    static char buf[2][640];
+    static int k;
+    k ^= 1;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static int same_content(const char *path, const char *want)
+{
+    static char buf[256];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return n == strlen(want) && memcmp(buf, want, n) == 0;
+}
+
+/* Files in dir whose name contains ".tmp.". */
+static int temp_files(void)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    snprintf(dir, sizeof dir, "%s/a/b", argc > 1 ? argv[1] : "tmp_atomic");
+    CHECK(hsi_mkdirs(dir, err, sizeof err) == 0);
+    CHECK(hsi_mkdirs(dir, err, sizeof err) == 0);   /* existing: fine */
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+
+    const char *path = at("metrics.json");
+    CHECK(hsi_atomic_write(path, "old contents\n", 13, err, sizeof err) == 0);
+    CHECK(same_content(path, "old contents\n"));
+
+    /* Writer fails midway: 1 MiB against a 64 KiB file size limit. */
+    struct rlimit saved, small;
+    getrlimit(RLIMIT_FSIZE, &saved);
+    small = saved;
+    small.rlim_cur = 64 * 1024;
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    size_t big = 1 << 20;
+    char *junk = malloc(big);
+    memset(junk, 'x', big);
+    CHECK(hsi_atomic_write(path, junk, big, err, sizeof err) == -1);
+    CHECK_MSG(err, "metrics.json: write failed");
+    CHECK_MSG(err, "the previous file, if any, is unchanged");
+    /* The streaming variant: the failure surfaces at commit. */
+    hsi_atomic_file af;
+    CHECK(hsi_atomic_open(&af, path, err, sizeof err) == 0);
+    fwrite(junk, 1, big, af.fp);
+    CHECK(hsi_atomic_commit(&af, err, sizeof err) == -1);
+    CHECK_MSG(err, "metrics.json: write failed");
+    setrlimit(RLIMIT_FSIZE, &saved);
+    free(junk);
+    CHECK(same_content(path, "old contents\n"));
+    CHECK(temp_files() == 0);
+
+    /* Abort leaves the old file; commit replaces it. */
+    CHECK(hsi_atomic_open(&af, path, err, sizeof err) == 0);
+    fputs("half", af.fp);
+    hsi_atomic_abort(&af);
+    CHECK(same_content(path, "old contents\n") && temp_files() == 0);
+    CHECK(hsi_atomic_open(&af, path, err, sizeof err) == 0);
+    fprintf(af.fp, "new %d\n", 42);
+    CHECK(hsi_atomic_commit(&af, err, sizeof err) == 0);
+    CHECK(same_content(path, "new 42\n") && temp_files() == 0);
+    CHECK(af.fp == NULL && af.tmp == NULL);
+
+    /* Rename onto a non-empty directory fails; the directory stays. */
+    CHECK(hsi_mkdirs(at("adir/inner"), err, sizeof err) == 0);
+    CHECK(hsi_atomic_write(at("adir"), "x", 1, err, sizeof err) == -1);
+    CHECK_MSG(err, "adir: rename failed");
+    CHECK(stat(at("adir/inner"), &st) == 0 && temp_files() == 0);
+
+    /* A file where a directory should be. */
+    CHECK(hsi_mkdirs(at("metrics.json/sub"), err, sizeof err) == -1);
+    CHECK_MSG(err, "metrics.json: cannot create directory");
+    CHECK_DONE();
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""ref_vs_torch.py — the reference kernels against PyTorch, forward and backward.
+
+For each case: random float32 inputs (fixed seed) go to test_ref_torch_drv, which runs the
+reference backend; PyTorch recomputes everything in float64 from the same float32 inputs
+(autograd for the gradients) and the two must agree to float precision:
+max |ref - torch| / max(1, max |torch|) < 2e-7 per tensor (float32 rounding is 6e-8).
+Usage: ref_vs_torch.py DRIVER. Exits 77 (CTest skip) when torch cannot be imported.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    print("torch or numpy missing: skipped")
+    sys.exit(77)
+
+TOL = 2e-7
+torch.set_num_threads(1)
+rng = np.random.default_rng(20240611)
+failures = 0
+
+
+def rand(*shape, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def run(driver, op, cfg, inputs, outputs):
+    """Writes cfg and inputs, runs the driver, returns the named outputs as float64 arrays."""
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "cfg.txt"), "w") as f:
+            f.write(" ".join(str(v) for v in cfg) + "\n")
+        for name, arr in inputs.items():
+            arr.astype("<f4").tofile(os.path.join(d, name + ".f32"))
+        subprocess.run([driver, op, d], check=True)
+        return {n: np.fromfile(os.path.join(d, n + ".f32"), dtype="<f4").astype(np.float64)
+                for n in outputs}
+
+
+def compare(case, got, want):
+    global failures
+    for name, w in want.items():
+        w = w.detach().numpy().ravel() if torch.is_tensor(w) else np.ravel(w)
+        g = got[name]
+        if g.shape != w.shape:
+            print(f"{case} {name}: {g.size} values, torch has {w.size}  FAIL")
+            failures += 1
+            continue
+        err = np.max(np.abs(g - w)) / max(1.0, np.max(np.abs(w))) if w.size else 0.0
+        bad = not err < TOL
+        failures += bad
+        print(f"{case:48s} {name:5s} max err {err:.2e}{'  FAIL' if bad else ''}")
+
+
+def t64(a, grad=False):
+    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+
+def torch_pads(lo, hi):
+    """F.pad's order: last dim first, (lo, hi) per dim."""
+    return [v for i in reversed(range(len(lo))) for v in (lo[i], hi[i])]
+
+
+def conv_case(driver, name, shape, out_ch, groups, k, s, lo, hi, dil, bias):
+    nsp = len(shape) - 2
+    x = rand(*shape)
+    w = rand(out_ch, shape[1] // groups, *k)
+    b = rand(out_ch) if bias else np.zeros(out_ch, np.float32)
+    xt, wt, bt = t64(x, True), t64(w, True), t64(b, True)
+    conv = (F.conv1d, F.conv2d, F.conv3d)[nsp - 1]
+    y = conv(F.pad(xt, torch_pads(lo, hi)), wt, bt if bias else None, stride=s, dilation=dil,
+             groups=groups)
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    cfg = [len(shape), *shape, out_ch, groups]
+    for i in range(nsp):
+        cfg += [k[i], s[i], lo[i], hi[i], dil[i]]
+    cfg.append(int(bias))
+    got = run(driver, "conv", cfg, {"x": x, "w": w, "b": b, "dy": dy}, ["y", "dx", "dw", "db"])
+    want = {"y": y, "dx": xt.grad, "dw": wt.grad}
+    if bias:
+        want["db"] = bt.grad
+    compare(name, got, want)
+
+
+def dense_case(driver, name, shape, out, bias):
+    x = rand(*shape)
+    f = int(np.prod(shape[1:]))
+    w, b = rand(out, f), rand(out) if bias else np.zeros(out, np.float32)
+    xt, wt, bt = t64(x, True), t64(w, True), t64(b, True)
+    y = F.linear(xt.flatten(1), wt, bt if bias else None)
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    got = run(driver, "dense", [len(shape), *shape, out, int(bias)],
+              {"x": x, "w": w, "b": b, "dy": dy}, ["y", "dx", "dw", "db"])
+    want = {"y": y, "dx": xt.grad, "dw": wt.grad}
+    if bias:
+        want["db"] = bt.grad
+    compare(name, got, want)
+
+
+def bn_case(driver, name, shape, eps, momentum, relu):
+    c = shape[1]
+    x, dy = rand(*shape, lo=-2, hi=2), rand(*shape)
+    g, be = rand(c, lo=0.5, hi=1.5), rand(c, lo=-0.5, hi=0.5)
+    rm, rv = rand(c, lo=-0.2, hi=0.2), rand(c, lo=0.8, hi=1.2)
+    xt, gt, bt = t64(x, True), t64(g, True), t64(be, True)
+    rmt, rvt = t64(rm), t64(rv)
+    # the float32 values the kernel sees
+    eps32, mom32 = float(np.float32(eps)), float(np.float32(momentum))
+    y = F.batch_norm(xt, rmt, rvt, gt, bt, training=True, momentum=mom32, eps=eps32)
+    if relu:
+        y = F.relu(y)
+    y.backward(t64(dy))
+    # inference with the running statistics the kernel updated (as float32)
+    rm_upd, rv_upd = rmt.float().double(), rvt.float().double()
+    yinf = F.batch_norm(t64(x), rm_upd, rv_upd, t64(g), t64(be), training=False, eps=eps32)
+    if relu:
+        yinf = F.relu(yinf)
+    got = run(driver, "bn", [len(shape), *shape, repr(eps), repr(momentum), int(relu)],
+              {"x": x, "gamma": g, "beta": be, "rm": rm, "rv": rv, "dy": dy},
+              ["y", "rm", "rv", "dx", "dg", "db", "yinf"])
+    compare(name, got, {"y": y, "rm": rmt, "rv": rvt, "dx": xt.grad, "dg": gt.grad,
+                        "db": bt.grad, "yinf": yinf})
+
+
+def pool_case(driver, name, shape, is_max, k, s, lo, hi, cip):
+    nsp = len(shape) - 2
+    # distinct values, so max pooling has no ties
+    x = (rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 - 1).astype(np.float32)
+    xt = t64(x, True)
+    if is_max:
+        mp = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[nsp - 1]
+        y = mp(F.pad(xt, torch_pads(lo, hi), value=-np.inf), k, s)
+    elif cip:
+        ap = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[nsp - 1]
+        y = ap(F.pad(xt, torch_pads(lo, hi)), k, s)
+    else:
+        assert lo == hi, "PyTorch excludes padding only with symmetric padding"
+        ap = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[nsp - 1]
+        y = ap(xt, k, s, padding=lo, count_include_pad=False)
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    cfg = [len(shape), *shape, int(is_max)]
+    for i in range(nsp):
+        cfg += [k[i], s[i], lo[i], hi[i]]
+    cfg.append(int(cip))
+    got = run(driver, "pool", cfg, {"x": x, "dy": dy}, ["y", "dx"])
+    compare(name, got, {"y": y, "dx": xt.grad})
+
+
+def main():
+    driver = sys.argv[1]
+    conv_case(driver, "conv3d SSRN spectral k(7,1,1) s(2,1,1)", (2, 1, 20, 5, 5), 6, 1,
+              (7, 1, 1), (2, 1, 1), (0, 0, 0), (0, 0, 0), (1, 1, 1), True)
+    conv_case(driver, "conv3d g2 asym pad dil", (2, 4, 6, 5, 6), 6, 2,
+              (3, 3, 2), (1, 2, 1), (1, 1, 0), (2, 0, 1), (2, 1, 2), True)
+    conv_case(driver, "conv2d same pad k3", (3, 5, 7, 7), 8, 1,
+              (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), True)
+    conv_case(driver, "conv2d depthwise s2 no bias", (2, 4, 9, 8), 4, 4,
+              (3, 2), (2, 2), (0, 1), (1, 0), (1, 1), False)
+    conv_case(driver, "conv1d g3 dil2", (2, 6, 15), 9, 3,
+              (4,), (3,), (2,), (1,), (2,), True)
+    bn_case(driver, "bn3d train", (4, 3, 5, 3, 3), 1e-5, 0.1, False)
+    bn_case(driver, "bn2d train + relu, momentum 0.01", (6, 5, 3, 3), 1e-3, 0.01, True)
+    pool_case(driver, "maxpool2d k3 s2 pad 1/0", (2, 3, 7, 8), True,
+              (3, 3), (2, 2), (1, 1), (0, 1), 1)
+    pool_case(driver, "maxpool3d k(2,2,2) s(1,2,2)", (1, 2, 5, 6, 6), True,
+              (2, 2, 2), (1, 2, 2), (0, 0, 0), (1, 0, 1), 1)
+    pool_case(driver, "avgpool2d incl pad asym", (2, 3, 7, 7), False,
+              (3, 3), (2, 2), (1, 0), (1, 2), 1)
+    pool_case(driver, "avgpool2d excl pad", (2, 3, 7, 7), False,
+              (3, 3), (2, 2), (1, 1), (1, 1), 0)
+    pool_case(driver, "avgpool3d global", (3, 4, 2, 5, 5), False,
+              (2, 5, 5), (1, 1, 1), (0, 0, 0), (0, 0, 0), 1)
+    dense_case(driver, "dense [4,3,2,5] -> 7", (4, 3, 2, 5), 7, True)
+    dense_case(driver, "dense [3,10] -> 4, no bias", (3, 10), 4, False)
+    print("FAIL" if failures else "ok")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+/* test_ref_torch_drv.c — runs one reference kernel (float API, HSI_BACKEND_REF) on tensors that
+ * ref_vs_torch.py wrote, and writes the results back for it to compare with PyTorch.
+ *
+ * Usage: test_ref_torch_drv conv|bn|pool|dense DIR. DIR/cfg.txt holds the shape and options
+ * (see each run_* below); inputs and outputs are raw little-endian float32 files NAME.f32.
+ * It decides nothing: the cases and the comparison live in the Python script.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsi_kernels.h"
+
+static const char *dir;
+
+static void die(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "test_ref_torch_drv: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+/* n floats from DIR/name.f32 (the file must hold exactly n). */
+static float *load(const char *name, int64_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.f32", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) die("cannot open %s", path);
+    float *v = calloc((size_t)n + 1, sizeof *v);
+    size_t got = fread(v, sizeof *v, (size_t)n + 1, f);
+    fclose(f);
+    if (got != (size_t)n) die("%s does not hold the expected number of floats", path);
+    return v;
+}
+
+static void save(const char *name, const float *v, int64_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.f32", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(v, sizeof *v, (size_t)n, f) != (size_t)n || fclose(f))
+        die("cannot write %s", path);
+}
+
+static FILE *cfg;
+static int64_t geti(void)
+{
+    long long v;
+    if (fscanf(cfg, "%lld", &v) != 1) die("%s/cfg.txt: expected an integer", dir);
+    return v;
+}
+static float getf(void)
+{
+    float v;
+    if (fscanf(cfg, "%f", &v) != 1) die("%s/cfg.txt: expected a number", dir);
+    return v;
+}
+
+static hsi_rt *rt;
+static int ndim;
+static int64_t dims[5];
+
+/* Reads "ndim d0 d1 ..." and returns the plain layout. */
+static const hsi_layout *read_src(void)
+{
+    ndim = (int)geti();
+    if (ndim < 2 || ndim > 5) die("%s/cfg.txt: bad rank", dir);
+    for (int i = 0; i < ndim; i++) dims[i] = geti();
+    const hsi_layout *l = hsi_layout_plain(rt, ndim, dims);
+    if (!l) die("%s", hsi_rt_error(rt));
+    return l;
+}
+
+static int64_t count(const hsi_layout *l) { return (int64_t)(hsi_layout_bytes(l) / sizeof(float)); }
+
+static hsi_op *must(hsi_op *op)
+{
+    if (!op) die("%s", hsi_rt_error(rt));
+    return op;
+}
+
+/* Shared by conv and dense: forward, then backward of dy into dx, dw, db. */
+static void run_linear(hsi_op *op, int64_t nx, int64_t nw, int64_t nb, int is_dense)
+{
+    int64_t ny = count(hsi_op_dst(op));
+    float *x = load("x", nx), *w = load("w", nw), *b = load("b", nb), *dy = load("dy", ny);
+    float *y = calloc((size_t)ny, 4), *dx = calloc((size_t)nx, 4);
+    float *dw = calloc((size_t)nw, 4), *db = calloc((size_t)nb, 4);
+    (is_dense ? hsi_dense_forward : hsi_conv_forward)(op, x, w, b, y);
+    (is_dense ? hsi_dense_backward : hsi_conv_backward)(op, x, w, dy, dx, dw, db);
+    save("y", y, ny), save("dx", dx, nx), save("dw", dw, nw), save("db", db, nb);
+}
+
+/* cfg: ndim dims out_ch groups, then per spatial dim: kernel stride pad_lo pad_hi dilation;
+ * then bias. */
+static void run_conv(void)
+{
+    const hsi_layout *l = read_src();
+    hsi_conv_desc d = {.nsp = ndim - 2};
+    d.out_ch = geti();
+    d.groups = geti();
+    for (int i = 0; i < d.nsp; i++) {
+        d.kernel[i] = geti(), d.stride[i] = geti(), d.pad_lo[i] = geti(), d.pad_hi[i] = geti();
+        d.dilation[i] = geti();
+    }
+    d.bias = (int)geti();
+    hsi_op *op = must(hsi_conv_create(rt, l, &d, 1, 1));
+    int64_t kk = 1;
+    for (int i = 0; i < d.nsp; i++) kk *= d.kernel[i];
+    run_linear(op, count(l), d.out_ch * dims[1] / d.groups * kk, d.out_ch, 0);
+}
+
+/* cfg: ndim dims out bias. */
+static void run_dense(void)
+{
+    const hsi_layout *l = read_src();
+    int64_t out = geti();
+    int bias = (int)geti();
+    hsi_op *op = must(hsi_dense_create(rt, l, out, bias, 1, 1));
+    run_linear(op, count(l), out * (count(l) / dims[0]), out, 1);
+}
+
+/* cfg: ndim dims eps momentum relu. Train forward (y, updated rm rv), backward (dx, dg, db),
+ * then inference with the updated running statistics (yinf). */
+static void run_bn(void)
+{
+    const hsi_layout *l = read_src();
+    float eps = getf(), mom = getf();
+    int relu = (int)geti();
+    hsi_op *op = must(hsi_bn_create(rt, l, eps, relu));
+    int64_t n = count(l), c = dims[1];
+    float *x = load("x", n), *g = load("gamma", c), *be = load("beta", c), *rm = load("rm", c);
+    float *rv = load("rv", c), *dy = load("dy", n), *y = calloc((size_t)n, 4);
+    float *dx = calloc((size_t)n, 4), *dg = calloc((size_t)c, 4), *db = calloc((size_t)c, 4);
+    void *ws = calloc(hsi_op_ws_bytes(op), 1);
+    hsi_bn_forward(op, 1, x, g, be, rm, rv, mom, y, ws);
+    hsi_bn_backward(op, x, g, dy, ws, dx, dg, db);
+    save("y", y, n), save("rm", rm, c), save("rv", rv, c), save("dx", dx, n);
+    save("dg", dg, c), save("db", db, c);
+    hsi_bn_forward(op, 0, x, g, be, rm, rv, mom, y, NULL);
+    save("yinf", y, n);
+}
+
+/* cfg: ndim dims max, then per spatial dim: kernel stride pad_lo pad_hi; then
+ * count_include_pad. */
+static void run_pool(void)
+{
+    const hsi_layout *l = read_src();
+    hsi_pool_desc d = {.nsp = ndim - 2};
+    d.max = (int)geti();
+    for (int i = 0; i < d.nsp; i++)
+        d.kernel[i] = geti(), d.stride[i] = geti(), d.pad_lo[i] = geti(), d.pad_hi[i] = geti();
+    d.count_include_pad = (int)geti();
+    hsi_op *op = must(hsi_pool_create(rt, l, &d));
+    int64_t nx = count(l), ny = count(hsi_op_dst(op));
+    float *x = load("x", nx), *dy = load("dy", ny), *y = calloc((size_t)ny, 4);
+    float *dx = calloc((size_t)nx, 4);
+    void *ws = calloc(hsi_op_ws_bytes(op) + 1, 1);
+    hsi_pool_forward(op, 1, x, y, ws);
+    hsi_pool_backward(op, dy, ws, dx);
+    save("y", y, ny), save("dx", dx, nx);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_ref_torch_drv conv|bn|pool|dense DIR\n");
+        return 2;
+    }
+    dir = argv[2];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/cfg.txt", dir);
+    if (!(cfg = fopen(path, "r"))) die("cannot open %s", path);
+    rt = hsi_rt_create(HSI_BACKEND_REF);
+    if (!strcmp(argv[1], "conv")) run_conv();
+    else if (!strcmp(argv[1], "bn")) run_bn();
+    else if (!strcmp(argv[1], "pool")) run_pool();
+    else if (!strcmp(argv[1], "dense")) run_dense();
+    else die("unknown op %s", argv[1]);
+    fclose(cfg);
+    hsi_rt_destroy(rt);
+    return 0;
+}

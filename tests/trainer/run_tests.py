@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""run_tests.py — end-to-end tests of the trainer CLI with the hand-written tiny nets.
+
+usage: run_tests.py TEST TRAINER_TINY TRAINER_TINY2 WORKDIR
+Each test makes synthetic scenes (the class is a linear function of the spectrum: mechanics
+only, not learning power), runs the trainer binaries and checks their files. Exit 0 = pass.
+"""
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+TEST, TINY, TINY2, WORK = sys.argv[1:5]
+DATA = os.path.join(WORK, "data")
+REG = os.path.join(WORK, "datasets.yaml")
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def make_scene(name, h, w, bands, classes, seed):
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0, 1, (classes, bands))
+    r, c = np.mgrid[0:h, 0:w]
+    lab = 1 + ((r // 6) + (c // 6)) % classes
+    lab[(r * 7 + c * 3) % 11 == 0] = 0
+    cube = means[np.maximum(lab - 1, 0)] + 0.5 * rng.normal(0, 1, (h, w, bands))
+    os.makedirs(os.path.join(DATA, name), exist_ok=True)
+    np.save(os.path.join(DATA, name, "cube.npy"), cube.astype(np.float32))
+    np.save(os.path.join(DATA, name, "gt.npy"), lab.astype(np.int32))
+    cls = "\n".join("      - {id: %d, name: c%d}" % (k + 1, k + 1) for k in range(classes))
+    return ("  - name: %s\n    bands: %d\n    shape: [%d, %d]\n    ignored: [0]\n"
+            "    cube: {file: cube.npy}\n    gt: {file: gt.npy}\n    classes:\n%s\n"
+            % (name, bands, h, w, cls))
+
+
+def setup():
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    reg = "datasets:\n" + make_scene("Synth6", 24, 24, 6, 3, 1) + make_scene("Synth4", 20, 20, 4, 2, 2)
+    with open(REG, "w") as f:
+        f.write(reg)
+
+
+def run(binary, *args, code=0, env=None):
+    e = dict(os.environ, HSICC_DATASETS=REG, HSICC_DATA=DATA)
+    e.pop("HSICC_DATA_MIRROR", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([binary] + list(args), capture_output=True, text=True, env=e, cwd=WORK)
+    if p.returncode != code:
+        fail("%s %s: exit %d (expected %d)\nstdout:\n%s\nstderr:\n%s"
+             % (os.path.basename(binary), " ".join(args), p.returncode, code, p.stdout, p.stderr))
+    return p
+
+
+def read_st(path):
+    """Minimal safetensors reader: {name: array}, metadata."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    head = json.loads(raw[8:8 + n])
+    meta = head.pop("__metadata__", {})
+    base = 8 + n
+    out = {}
+    for k, v in head.items():
+        a, b = v["data_offsets"]
+        out[k] = np.frombuffer(raw[base + a:base + b], dtype=np.float32).reshape(v["shape"])
+    return out, meta
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_log(path):
+    with open(path) as f:
+        lines = f.read().strip().split("\n")
+    cols = lines[0].split(",")
+    return cols, [dict(zip(cols, l.split(","))) for l in lines[1:]]
+
+
+# ---- tests ---------------------------------------------------------------------------------------
+
+def t_train():
+    out = os.path.join(WORK, "out")
+    p = run(TINY, "train", "--out", out)
+    check("OA " in p.stdout and "samples/s" in p.stdout, "summary line missing:\n" + p.stdout)
+    m = load_json(os.path.join(out, "metrics.json"))
+    check(m["oa"] > 0.9, "OA %.3f <= 0.9 on a linearly separable scene" % m["oa"])
+    rd = os.path.join(out, "run0")
+    for f in ["metrics.json", "log.csv", "confusion.csv", "map_gt.png", "map_pred.png",
+              "map_test.png", "curves.png", "masks.npy", "best.safetensors", "state.safetensors"]:
+        check(os.path.isfile(os.path.join(rd, f)), "run0/%s missing" % f)
+    check(os.path.isfile(os.path.join(out, "experiment.yaml")), "experiment.yaml missing")
+    cols, rows = read_log(os.path.join(rd, "log.csv"))
+    check(cols == ["step", "epoch", "phase", "lr", "train_loss", "val_loss", "val_oa",
+                   "samples_per_s", "elapsed"], "log.csv columns: %s" % cols)
+    check([int(r["step"]) for r in rows] == [40, 80, 120, 160], "validation steps %s" % rows)
+    check(float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"]), "loss did not go down")
+    # The test pixels were never trained on: masks say so, and metrics count exactly them.
+    masks = np.load(os.path.join(rd, "masks.npy"))
+    rm = load_json(os.path.join(rd, "metrics.json"))
+    check(rm["domains"]["Synth6"]["test_pixels"] == int((masks == 3).sum()), "test pixel count")
+    check(int((masks == 1).sum()) == 60 and int((masks == 2).sum()) == 12, "split counts")
+    w, meta = read_st(os.path.join(rd, "best.safetensors"))
+    check(set(w) == {"in.weight", "in.bias", "norm.running_mean", "trunk.weight", "trunk.bias",
+                     "head.weight", "head.bias"}, "weights: %s" % sorted(w))
+    check(meta.get("format") == "pt" and meta.get("net") == "tiny", "metadata %s" % meta)
+    check(np.abs(w["norm.running_mean"]).sum() > 0, "running statistics not saved")
+    # A second train into the same folder is refused without --overwrite.
+    p = run(TINY, "train", "--out", out, code=1)
+    check("--resume" in p.stderr, "no hint to --resume:\n" + p.stderr)
+
+
+def t_runs2():
+    out = os.path.join(WORK, "out")
+    run(TINY, "train", "--out", out, "--runs", "2", "--quiet")
+    m = load_json(os.path.join(out, "metrics.json"))
+    for k in ["oa", "aa", "kappa", "mean", "std", "runs"]:
+        check(k in m, "metrics.json lacks %s" % k)
+    check(len(m["runs"]) == 2, "runs: %s" % m["runs"])
+    oas = [r["oa"] for r in m["runs"]]
+    check(abs(m["mean"]["oa"] - np.mean(oas)) < 1e-12, "mean OA")
+    check(abs(m["std"]["oa"] - np.std(oas, ddof=1)) < 1e-12, "std OA (sample)")
+    check(oas[0] != oas[1] or m["runs"][0]["seed"] != m["runs"][1]["seed"], "runs identical")
+    for r in range(2):
+        rm = load_json(os.path.join(out, "run%d" % r, "metrics.json"))
+        check(abs(rm["oa"] - oas[r]) < 1e-12, "run%d OA differs from the summary" % r)
+    check("Synth6" in m["domains"] and "classes" in m["domains"]["Synth6"], "per-class values")
+
+
+def t_resume():
+    a, b = os.path.join(WORK, "straight"), os.path.join(WORK, "stopped")
+    sets = ["--set", "outputs.checkpoints=both", "--set", "train.iterations=100",
+            "--set", "train.val_every=30", "--set", "augment=dihedral", "--quiet"]
+    run(TINY, "train", "--out", a, *sets)
+    p = run(TINY, "train", "--out", b, "--stop-after", "45", *sets, code=130)
+    check("--resume" in p.stderr, "stop message lacks --resume:\n" + p.stderr)
+    check(not os.path.exists(os.path.join(b, "run0", "last.safetensors")), "stopped run finished?")
+    run(TINY, "train", "--resume", b, "--quiet")
+    for f in ["last.safetensors", "best.safetensors"]:
+        wa, _ = read_st(os.path.join(a, "run0", f))
+        wb, _ = read_st(os.path.join(b, "run0", f))
+        for k in wa:
+            check(np.array_equal(wa[k], wb[k]), "%s: %s differs after resume" % (f, k))
+    sa, _ = read_st(os.path.join(a, "run0", "state.safetensors"))
+    sb, _ = read_st(os.path.join(b, "run0", "state.safetensors"))
+    check(set(sa) == set(sb) and all(np.array_equal(sa[k], sb[k]) for k in sa), "state differs")
+    check(any(k.startswith("opt.m.") for k in sa), "no solver moments in the state")
+    _, ra = read_log(os.path.join(a, "run0", "log.csv"))
+    _, rb = read_log(os.path.join(b, "run0", "log.csv"))
+    keep = ["step", "epoch", "phase", "lr", "train_loss", "val_loss", "val_oa"]
+    check([[r[k] for k in keep] for r in ra] == [[r[k] for k in keep] for r in rb],
+          "log.csv differs after resume")
+    ma, mb = load_json(os.path.join(a, "metrics.json")), load_json(os.path.join(b, "metrics.json"))
+    check(ma["oa"] == mb["oa"], "metrics differ after resume")
+    # Resuming a finished training redoes nothing and keeps the results.
+    run(TINY, "train", "--resume", b, "--quiet")
+    check(load_json(os.path.join(b, "metrics.json"))["oa"] == mb["oa"], "re-resume changed OA")
+
+
+def t_finetune():
+    a = os.path.join(WORK, "pre")
+    run(TINY, "train", "--out", a, "--quiet")
+    ck = os.path.join(a, "run0", "best.safetensors")
+    p = run(TINY, "train", "--out", os.path.join(WORK, "ft"), "--set", "init.checkpoint=" + ck,
+            "--set", "init.load=[trunk.*]", "--set", "init.freeze=[trunk.*]")
+    lines = {}
+    for l in p.stderr.split("\n"):
+        t = l.split()
+        shape = [i for i, w in enumerate(t) if w.startswith("[")]
+        if l.startswith("  ") and shape:
+            lines[t[shape[0] - 1]] = l
+    check("loaded" in lines.get("trunk.weight", "") and "(frozen)" in lines["trunk.weight"],
+          "load map for trunk.weight:\n" + p.stderr)
+    check("loaded" in lines.get("trunk.bias", ""), "load map for trunk.bias")
+    for n in ["in.weight", "in.bias", "head.weight", "head.bias", "norm.running_mean"]:
+        check("initialised (not in init.load)" in lines.get(n, ""), "load map for %s:\n%s" % (n, p.stderr))
+    check("2 loaded, 5 initialised" in p.stderr, "load map summary:\n" + p.stderr)
+    # Frozen trunk: still exactly the pre-trained tensors after fine-tuning.
+    pre, _ = read_st(ck)
+    ft, _ = read_st(os.path.join(WORK, "ft", "run0", "best.safetensors"))
+    check(np.array_equal(pre["trunk.weight"], ft["trunk.weight"]), "frozen trunk.weight moved")
+    check(not np.array_equal(pre["head.weight"], ft["head.weight"]), "head not trained")
+    # A checkpoint of another net: the shape mismatch names the tensor, both shapes, the fix.
+    other, _ = read_st(ck)
+    bad = os.path.join(WORK, "bad.safetensors")
+    write_st(bad, {"trunk.weight": np.zeros((16, 8), np.float32)})
+    p = run(TINY, "train", "--out", os.path.join(WORK, "ft2"), "--set", "init.checkpoint=" + bad,
+            code=1)
+    check("trunk.weight" in p.stderr and "[16,8]" in p.stderr and "[16,16]" in p.stderr
+          and "init.load" in p.stderr, "shape mismatch message:\n" + p.stderr)
+
+
+def write_st(path, tensors):
+    head, off, blobs = {}, 0, []
+    for k, v in tensors.items():
+        b = v.astype("<f4").tobytes()
+        head[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(head).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def t_phases():
+    out = os.path.join(WORK, "out")
+    run(TINY2, "train", "--out", out, "--quiet")
+    cols, rows = read_log(os.path.join(out, "run0", "log.csv"))
+    ph = [(int(r["step"]), int(r["phase"])) for r in rows]
+    check(ph == [(20, 0), (40, 0), (60, 0), (80, 1), (100, 1), (120, 1), (140, 1), (160, 1)],
+          "phase switch: %s" % ph)
+    m = load_json(os.path.join(out, "run0", "metrics.json"))
+    for d in ["a", "b"]:
+        check(m["domains"][d]["oa"] > 0.9, "domain %s OA %.3f" % (d, m["domains"][d]["oa"]))
+        for f in ["masks.npy", "map_pred.png", "confusion.csv"]:
+            check(os.path.isfile(os.path.join(out, "run0", d, f)), "run0/%s/%s missing" % (d, f))
+    w, _ = read_st(os.path.join(out, "run0", "best.safetensors"))
+    check(sum(k.startswith("trunk.") for k in w) == 2 and "a.head.weight" in w and "b.head.weight" in w,
+          "one shared trunk, per-domain heads: %s" % sorted(w))
+
+
+def t_missing_dataset():
+    p = run(TINY, "train", "--out", os.path.join(WORK, "o"), code=1,
+            env={"HSICC_DATA": os.path.join(WORK, "empty")})
+    check("Synth6" in p.stderr and "fetch" in p.stderr, "missing dataset message:\n" + p.stderr)
+    check(p.stderr.count("\n") <= 2, "more than one message:\n" + p.stderr)
+
+
+def t_bad_set():
+    p = run(TINY, "train", "--out", os.path.join(WORK, "o"), "--set", "solver.lr=abc", code=1)
+    check("solver.lr" in p.stderr, "key path missing:\n" + p.stderr)
+    p = run(TINY, "train", "--bogus", code=2)
+    check("--help" in p.stderr, "usage hint")
+    p = run(TINY, "--help")
+    for c in ["train", "eval", "predict", "forward", "grad"]:
+        check(c in p.stdout, "--help lacks " + c)
+    # The net is compiled for 3 classes: an experiment with 2 says both values and the fix.
+    p = run(TINY, "train", "--out", os.path.join(WORK, "o"), "--set", "domains.0.labels=[1, 2]", code=1)
+    check("2 classes" in p.stderr and "3" in p.stderr and "hsicc build" in p.stderr,
+          "class mismatch message:\n" + p.stderr)
+
+
+def t_commands():
+    out = os.path.join(WORK, "out")
+    run(TINY, "train", "--out", out, "--quiet")
+    rd = os.path.join(out, "run0")
+    m = load_json(os.path.join(rd, "metrics.json"))
+    w = os.path.join(rd, "best.safetensors")
+    p = run(TINY, "eval", "--weights", w, "--masks", rd, "--out", os.path.join(WORK, "ev"))
+    ev = load_json(os.path.join(WORK, "ev", "metrics.json"))
+    check(ev["domains"]["Synth6"]["oa"] == m["oa"], "eval OA %s != train OA %s" % (ev["domains"]["Synth6"]["oa"], m["oa"]))
+    run(TINY, "predict", "--weights", w, "--out", os.path.join(WORK, "pr"))
+    pred = np.load(os.path.join(WORK, "pr", "pred.npy"))
+    check(pred.shape == (24, 24) and pred.dtype == np.int32 and pred.min() >= 0 and pred.max() < 3,
+          "pred.npy %s %s" % (pred.shape, pred.dtype))
+    gt = np.load(os.path.join(DATA, "Synth6", "gt.npy"))
+    check(((pred + 1) == gt)[gt > 0].mean() > 0.9, "predicted map disagrees with the gt")
+    x = np.random.default_rng(5).normal(0, 1, (7, 6, 3, 3)).astype(np.float32)
+    np.save(os.path.join(WORK, "x.npy"), x)
+    run(TINY, "forward", "--weights", w, "--input", "x.npy", "--out", "l.npy")
+    lg = np.load(os.path.join(WORK, "l.npy"))
+    # Oracle: the tiny net in numpy (inference: running mean, no dropout).
+    wt, _ = read_st(w)
+    xc = x.reshape(7, -1) - wt["norm.running_mean"]
+    ref = ((xc @ wt["in.weight"].T + wt["in.bias"]) @ wt["trunk.weight"].T + wt["trunk.bias"]) \
+        @ wt["head.weight"].T + wt["head.bias"]
+    check(lg.shape == (7, 3) and np.allclose(lg, ref, atol=1e-4), "forward logits vs numpy")
+    y = np.array([0, 1, 2, 0, 1, 2, 0], np.int32)
+    np.save(os.path.join(WORK, "y.npy"), y)
+    p = run(TINY, "grad", "--weights", w, "--input", "x.npy", "--labels", "y.npy", "--out", "g.safetensors")
+    g, meta = read_st(os.path.join(WORK, "g.safetensors"))
+    z = g["logits"].astype(np.float64)
+    sm = np.exp(z - z.max(1, keepdims=True))
+    sm /= sm.sum(1, keepdims=True)
+    loss = -np.log(sm[np.arange(7), y]).mean()
+    check(abs(float(meta["loss"]) - loss) < 1e-5, "grad loss %s vs %s" % (meta["loss"], loss))
+    onehot = np.eye(3)[y]
+    check(np.allclose(g["head.bias"], (sm - onehot).mean(0), atol=1e-6), "head.bias gradient")
+    check("norm.running_mean" not in g and "trunk.weight" in g, "grad tensors: %s" % sorted(g))
+    p = run(TINY, "forward", "--weights", w, "--input", "y.npy", "--out", "l.npy", code=1)
+    check("y.npy" in p.stderr and "54" in p.stderr, "bad input shape message:\n" + p.stderr)
+
+
+def t_atomic():
+    """Kill -9 a training at random moments: every result file present is whole."""
+    out = os.path.join(WORK, "out")
+    e = dict(os.environ, HSICC_DATASETS=REG, HSICC_DATA=DATA)
+    for delay in [0.05, 0.15, 0.3, 0.6]:
+        shutil.rmtree(out, ignore_errors=True)
+        p = subprocess.Popen([TINY, "train", "--out", out, "--quiet", "--runs", "3",
+                              "--set", "train.val_every=5", "--set", "outputs.checkpoints=both"],
+                             env=e, cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        for root, _, files in os.walk(out):
+            for f in files:
+                path = os.path.join(root, f)
+                if ".tmp." in f:
+                    continue
+                if f.endswith(".json"):
+                    load_json(path)
+                elif f.endswith(".safetensors"):
+                    read_st(path)
+                elif f.endswith(".npy"):
+                    np.load(path)
+                elif f.endswith(".png"):
+                    with open(path, "rb") as fh:
+                        data = fh.read()
+                    check(data.endswith(b"IEND\xaeB`\x82"), "truncated PNG " + path)
+    # A killed training resumes to the end.
+    run(TINY, "train", "--resume", out, "--quiet")
+    check(os.path.isfile(os.path.join(out, "metrics.json")), "resume after kill -9")
+
+
+setup()
+globals()["t_" + TEST]()
+print("ok", TEST)
