@@ -6,6 +6,7 @@
  *   bench_<stem> [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref]
  * prints lines like:  hsicc ssrn train_step ms_per_batch=12.3 samples_per_s=1300
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

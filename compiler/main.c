@@ -18,6 +18,7 @@ static const struct command {
 } commands[] = {
     {"check", cmd_check, "check a netdef: layers, shapes, parameter counts"},
     {"emit", cmd_emit, "emit C (oneDNN or reference kernels) for a netdef"},
+    {"build", cmd_build, "build a standalone trainer for an experiment (YAML)"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -179,7 +179,7 @@ static void backward(layer *y)
     switch (y->kind) {
     case B_CONV: hsi_conv_backward(y->op, x, y->w, y->ddst, y->src < 0 ? NULL : y->dsrc, y->dw, y->db); break;
     case B_BN: hsi_bn_backward(y->op, x, y->b, y->ddst, y->ws, y->dsrc, y->db, y->dw ? y->dw : y->rm); break;
-    case B_ADD: hsi_add_backward(y->op, y->dst, y->ddst, y->dsrc, y->dsrc2); break;
+    case B_ADD: hsi_add_backward(y->op, y->dst, y->ddst, y->ddst, y->dsrc2); break; /* da aliases ddst */
     case B_POOL: hsi_pool_backward(y->op, y->ddst, y->ws, y->dsrc); break;
     case B_DROP: hsi_dropout_backward(y->op, y->ddst, y->ws, y->dsrc); break;
     case B_DENSE: hsi_dense_backward(y->op, x, y->w, y->ddst, y->dsrc, y->dw, y->db); break;

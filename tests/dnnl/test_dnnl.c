@@ -164,7 +164,7 @@ static const hsi_layout *layout(hsi_rt *rt, int kind, int ndim, const int64_t *d
     dnnl_dims_t d = {0};
     memcpy(d, dims, sizeof *d * (size_t)ndim);
     dnnl_memory_desc_init_by_tag(md, ndim, d, dnnl_f32,
-                                 (kind == 1 ? blocked : last)[ndim - 3]);
+                                 kind == 1 ? blocked[ndim - 3] : last[ndim - 3]);
     l->md = md;
     l->bytes = dnnl_memory_desc_get_size(md);
     return l;
