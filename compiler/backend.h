@@ -36,6 +36,8 @@ typedef struct be_op {
     int in[BE_MAX_IN];        /* producer ops (indices into be_graph.ops) */
     ir_shape shape;           /* output shape per sample */
     int relu;                 /* BN / add: ReLU fused into the op */
+    int fold;                 /* BN: the conv/dense op whose weights absorb it for inference
+                                 (train = 0), or -1 */
     ir_conv conv;             /* BE_CONV (possibly rewritten), geometry as called */
     int64_t dense_out;        /* BE_DENSE */
     int bias;                 /* BE_CONV / BE_DENSE */

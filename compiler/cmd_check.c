@@ -3,8 +3,10 @@
  * It emits nothing; `emit` and `build` do.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "commands.h"
 #include "driver.h"
 #include "frontend.h"
@@ -75,14 +77,28 @@ void check_print(FILE *f, const ir_program *p)
 int cmd_check(int argc, char **argv)
 {
     drv_common c = {0};
-    int rc = DRV_OK;
+    int rc = DRV_OK, batch = 16;
     for (int i = 1; i < argc;) {
         int t = drv_take_common(argc, argv, &i, &c);
         if (t < 0) { rc = DRV_USAGE; goto out; }
         if (t) continue;
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            if (*end || v <= 0 || v > 1 << 20) {
+                fprintf(stderr, "hsicc: error: --batch expects a positive integer, got '%s'\n", argv[i + 1]);
+                rc = DRV_USAGE;
+                goto out;
+            }
+            batch = (int)v;
+            i += 2;
+            continue;
+        }
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: hsicc check FILE.hsn [-D name=value ...] [--net NAME]\n"
-                   "Checks a netdef and prints every layer's output shape and parameter count.\n");
+            printf("usage: hsicc check FILE.hsn [-D name=value ...] [--net NAME] [--batch N]\n"
+                   "Checks a netdef and prints every layer's output shape and parameter count,\n"
+                   "then the memory of parameters, gradients, optimizer state and activations\n"
+                   "at batch N (default 16).\n");
             goto out;
         }
         if (argv[i][0] == '-' || c.file) {
@@ -105,6 +121,10 @@ int cmd_check(int argc, char **argv)
         goto out;
     }
     check_print(stdout, p);
+    be_options opt = {1, 1, batch};
+    be_program *bp = be_lower(p, &opt);
+    be_print_memory(stdout, bp);
+    be_free(bp);
     fe_free(p);
 out:
     drv_common_free(&c);

@@ -356,6 +356,8 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
 typedef struct state {
     hsi_op *op[N_OPS];
     hsi_op *acc[N_BUFS];   /* for T buffers: G += T */
+    float *wf[N_OPS], *bf[N_OPS];   /* BN ops folded for inference: weights, biases */
+    hsi_op *infer_relu[N_OPS];          /* and their ReLU, when fused */
     size_t off[N_BUFS];
     float *buf[N_BUFS];
     float *logits;   /* plain [batch, 8] */
@@ -415,6 +417,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
     s->op[OP_bank1_bn] = hsi_bn_create(rt, lay[OP_bank1], 9.99999975e-06f, 1);
     if (!s->op[OP_bank1_bn]) return fail(rt, "bank1_bn", err, errlen);
     lay[OP_bank1_bn] = hsi_op_dst(s->op[OP_bank1_bn]);
+    /*   for inference bank1_bn is folded into bank1: its weights scaled, its bias shifted */
+    s->wf[OP_bank1_bn] = malloc(sizeof(float) * 25600);
+    s->bf[OP_bank1_bn] = malloc(sizeof(float) * 128);
+    if (!s->wf[OP_bank1_bn] || !s->bf[OP_bank1_bn]) return fail(rt, "bank1_bn (inference)", err, errlen);
+    s->infer_relu[OP_bank1_bn] = hsi_act_create(rt, lay[OP_bank1_bn], HSI_ACT_RELU, 0.0f);
+    if (!s->infer_relu[OP_bank1_bn]) return fail(rt, "bank1_bn (inference)", err, errlen);
 
     /* maxpool0: maxpool  [128,5,5] -> [128,1,1]  (netdefs/contextual.hsn:30) */
     {
@@ -436,6 +444,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
     s->op[OP_bank3_bn] = hsi_bn_create(rt, lay[OP_bank3], 9.99999975e-06f, 1);
     if (!s->op[OP_bank3_bn]) return fail(rt, "bank3_bn", err, errlen);
     lay[OP_bank3_bn] = hsi_op_dst(s->op[OP_bank3_bn]);
+    /*   for inference bank3_bn is folded into bank3: its weights scaled, its bias shifted */
+    s->wf[OP_bank3_bn] = malloc(sizeof(float) * 230400);
+    s->bf[OP_bank3_bn] = malloc(sizeof(float) * 128);
+    if (!s->wf[OP_bank3_bn] || !s->bf[OP_bank3_bn]) return fail(rt, "bank3_bn (inference)", err, errlen);
+    s->infer_relu[OP_bank3_bn] = hsi_act_create(rt, lay[OP_bank3_bn], HSI_ACT_RELU, 0.0f);
+    if (!s->infer_relu[OP_bank3_bn]) return fail(rt, "bank3_bn (inference)", err, errlen);
 
     /* maxpool1: maxpool  [128,3,3] -> [128,1,1]  (netdefs/contextual.hsn:31) */
     {
@@ -897,15 +911,29 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     if (n < m->batch)
         memset(s->buf[A_input] + (size_t)n * 5000, 0, sizeof(float) * (size_t)(m->batch - n) * 5000);
     /* bank1: conv2d  [200,5,5] -> [128,5,5]  (netdefs/contextual.hsn:30) */
-    hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], V(P_bank1_weight), V(P_bank1_bias), s->buf[A_bank1]);
+    if (train)   /* inference: with bank1_bn folded in, below */
+        hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], V(P_bank1_weight), V(P_bank1_bias), s->buf[A_bank1]);
     /* bank1_bn: bn+relu  [128,5,5] -> [128,5,5]  (netdefs/contextual.hsn:30) */
-    hsi_bn_forward(s->op[OP_bank1_bn], train, s->buf[A_bank1], V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 0.100000001f, s->buf[A_bank1_bn], s->buf[W_bank1_bn]);
+    if (train) {
+        hsi_bn_forward(s->op[OP_bank1_bn], train, s->buf[A_bank1], V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 0.100000001f, s->buf[A_bank1_bn], s->buf[W_bank1_bn]);
+    } else {   /* inference: bank1 with the BN folded into its weights */
+        hsi_fold_bn(128, 200, V(P_bank1_weight), V(P_bank1_bias), V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 9.99999975e-06f, s->wf[OP_bank1_bn], s->bf[OP_bank1_bn]);
+        hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], s->wf[OP_bank1_bn], s->bf[OP_bank1_bn], s->buf[A_bank1_bn]);
+        hsi_act_forward(s->infer_relu[OP_bank1_bn], s->buf[A_bank1_bn], s->buf[A_bank1_bn]);
+    }
     /* maxpool0: maxpool  [128,5,5] -> [128,1,1]  (netdefs/contextual.hsn:30) */
     hsi_pool_forward(s->op[OP_maxpool0], train, s->buf[A_bank1_bn], s->buf[A_maxpool0], s->buf[W_maxpool0]);
     /* bank3: conv2d  [200,5,5] -> [128,3,3]  (netdefs/contextual.hsn:31) */
-    hsi_conv_forward(s->op[OP_bank3], s->buf[A_input], V(P_bank3_weight), V(P_bank3_bias), s->buf[A_bank3]);
+    if (train)   /* inference: with bank3_bn folded in, below */
+        hsi_conv_forward(s->op[OP_bank3], s->buf[A_input], V(P_bank3_weight), V(P_bank3_bias), s->buf[A_bank3]);
     /* bank3_bn: bn+relu  [128,3,3] -> [128,3,3]  (netdefs/contextual.hsn:31) */
-    hsi_bn_forward(s->op[OP_bank3_bn], train, s->buf[A_bank3], V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 0.100000001f, s->buf[A_bank3_bn], s->buf[W_bank3_bn]);
+    if (train) {
+        hsi_bn_forward(s->op[OP_bank3_bn], train, s->buf[A_bank3], V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 0.100000001f, s->buf[A_bank3_bn], s->buf[W_bank3_bn]);
+    } else {   /* inference: bank3 with the BN folded into its weights */
+        hsi_fold_bn(128, 1800, V(P_bank3_weight), V(P_bank3_bias), V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 9.99999975e-06f, s->wf[OP_bank3_bn], s->bf[OP_bank3_bn]);
+        hsi_conv_forward(s->op[OP_bank3], s->buf[A_input], s->wf[OP_bank3_bn], s->bf[OP_bank3_bn], s->buf[A_bank3_bn]);
+        hsi_act_forward(s->infer_relu[OP_bank3_bn], s->buf[A_bank3_bn], s->buf[A_bank3_bn]);
+    }
     /* maxpool1: maxpool  [128,3,3] -> [128,1,1]  (netdefs/contextual.hsn:31) */
     hsi_pool_forward(s->op[OP_maxpool1], train, s->buf[A_bank3_bn], s->buf[A_maxpool1], s->buf[W_maxpool1]);
     /* bank5: dense  [200,5,5] -> [128]  (netdefs/contextual.hsn:32) */
@@ -1105,6 +1133,10 @@ static void destroy(hsi_model *m)
 {
     if (!m) return;
     free(m->st.logits);
+    for (int i = 0; i < N_OPS; i++) {
+        free(m->st.wf[i]);
+        free(m->st.bf[i]);
+    }
     hsi_rt_destroy(m->rt);
     free(m->arena);
     free(m->values);

@@ -387,6 +387,8 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
 typedef struct state {
     hsi_op *op[N_OPS];
     hsi_op *acc[N_BUFS];   /* for T buffers: G += T */
+    float *wf[N_OPS], *bf[N_OPS];   /* BN ops folded for inference: weights, biases */
+    hsi_op *infer_relu[N_OPS];          /* and their ReLU, when fused */
     size_t off[N_BUFS];
     float *buf[N_BUFS];
     float *logits;   /* plain [batch, 16] */
@@ -446,6 +448,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
     s->op[OP_bn1] = hsi_bn_create(rt, lay[OP_conv1], 0.00100000005f, 1);
     if (!s->op[OP_bn1]) return fail(rt, "bn1", err, errlen);
     lay[OP_bn1] = hsi_op_dst(s->op[OP_bn1]);
+    /*   for inference bn1 is folded into conv1: its weights scaled, its bias shifted */
+    s->wf[OP_bn1] = malloc(sizeof(float) * 168);
+    s->bf[OP_bn1] = malloc(sizeof(float) * 24);
+    if (!s->wf[OP_bn1] || !s->bf[OP_bn1]) return fail(rt, "bn1 (inference)", err, errlen);
+    s->infer_relu[OP_bn1] = hsi_act_create(rt, lay[OP_bn1], HSI_ACT_RELU, 0.0f);
+    if (!s->infer_relu[OP_bn1]) return fail(rt, "bn1 (inference)", err, errlen);
 
     /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:21) */
     {
@@ -459,6 +467,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
     s->op[OP_spectral_0_bn_b] = hsi_bn_create(rt, lay[OP_spectral_0_conv_a], 0.00100000005f, 1);
     if (!s->op[OP_spectral_0_bn_b]) return fail(rt, "spectral.0.bn_b", err, errlen);
     lay[OP_spectral_0_bn_b] = hsi_op_dst(s->op[OP_spectral_0_bn_b]);
+    /*   for inference spectral_0_bn_b is folded into spectral_0_conv_a: its weights scaled, its bias shifted */
+    s->wf[OP_spectral_0_bn_b] = malloc(sizeof(float) * 4032);
+    s->bf[OP_spectral_0_bn_b] = malloc(sizeof(float) * 24);
+    if (!s->wf[OP_spectral_0_bn_b] || !s->bf[OP_spectral_0_bn_b]) return fail(rt, "spectral.0.bn_b (inference)", err, errlen);
+    s->infer_relu[OP_spectral_0_bn_b] = hsi_act_create(rt, lay[OP_spectral_0_bn_b], HSI_ACT_RELU, 0.0f);
+    if (!s->infer_relu[OP_spectral_0_bn_b]) return fail(rt, "spectral.0.bn_b (inference)", err, errlen);
 
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
     {
@@ -490,6 +504,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
     s->op[OP_spectral_1_bn_b] = hsi_bn_create(rt, lay[OP_spectral_1_conv_a], 0.00100000005f, 1);
     if (!s->op[OP_spectral_1_bn_b]) return fail(rt, "spectral.1.bn_b", err, errlen);
     lay[OP_spectral_1_bn_b] = hsi_op_dst(s->op[OP_spectral_1_bn_b]);
+    /*   for inference spectral_1_bn_b is folded into spectral_1_conv_a: its weights scaled, its bias shifted */
+    s->wf[OP_spectral_1_bn_b] = malloc(sizeof(float) * 4032);
+    s->bf[OP_spectral_1_bn_b] = malloc(sizeof(float) * 24);
+    if (!s->wf[OP_spectral_1_bn_b] || !s->bf[OP_spectral_1_bn_b]) return fail(rt, "spectral.1.bn_b (inference)", err, errlen);
+    s->infer_relu[OP_spectral_1_bn_b] = hsi_act_create(rt, lay[OP_spectral_1_bn_b], HSI_ACT_RELU, 0.0f);
+    if (!s->infer_relu[OP_spectral_1_bn_b]) return fail(rt, "spectral.1.bn_b (inference)", err, errlen);
 
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
     {
@@ -1011,13 +1031,27 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     if (n < m->batch)
         memset(s->buf[A_input] + (size_t)n * 9800, 0, sizeof(float) * (size_t)(m->batch - n) * 9800);
     /* conv1: conv3d  [1,200,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:41) */
-    hsi_conv_forward(s->op[OP_conv1], s->buf[A_input], V(P_conv1_weight), V(P_conv1_bias), s->buf[A_conv1]);
+    if (train)   /* inference: with bn1 folded in, below */
+        hsi_conv_forward(s->op[OP_conv1], s->buf[A_input], V(P_conv1_weight), V(P_conv1_bias), s->buf[A_conv1]);
     /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:42) */
-    hsi_bn_forward(s->op[OP_bn1], train, s->buf[A_conv1], V(P_bn1_weight), V(P_bn1_bias), V(P_bn1_running_mean), V(P_bn1_running_var), 0.00999999978f, s->buf[A_bn1], s->buf[W_bn1]);
+    if (train) {
+        hsi_bn_forward(s->op[OP_bn1], train, s->buf[A_conv1], V(P_bn1_weight), V(P_bn1_bias), V(P_bn1_running_mean), V(P_bn1_running_var), 0.00999999978f, s->buf[A_bn1], s->buf[W_bn1]);
+    } else {   /* inference: conv1 with the BN folded into its weights */
+        hsi_fold_bn(24, 7, V(P_conv1_weight), V(P_conv1_bias), V(P_bn1_weight), V(P_bn1_bias), V(P_bn1_running_mean), V(P_bn1_running_var), 0.00100000005f, s->wf[OP_bn1], s->bf[OP_bn1]);
+        hsi_conv_forward(s->op[OP_conv1], s->buf[A_input], s->wf[OP_bn1], s->bf[OP_bn1], s->buf[A_bn1]);
+        hsi_act_forward(s->infer_relu[OP_bn1], s->buf[A_bn1], s->buf[A_bn1]);
+    }
     /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:21) */
-    hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], V(P_spectral_0_conv_a_weight), V(P_spectral_0_conv_a_bias), s->buf[A_spectral_0_conv_a]);
+    if (train)   /* inference: with spectral_0_bn_b folded in, below */
+        hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], V(P_spectral_0_conv_a_weight), V(P_spectral_0_conv_a_bias), s->buf[A_spectral_0_conv_a]);
     /* spectral_0_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
-    hsi_bn_forward(s->op[OP_spectral_0_bn_b], train, s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_0_bn_b], s->buf[W_spectral_0_bn_b]);
+    if (train) {
+        hsi_bn_forward(s->op[OP_spectral_0_bn_b], train, s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_0_bn_b], s->buf[W_spectral_0_bn_b]);
+    } else {   /* inference: spectral_0_conv_a with the BN folded into its weights */
+        hsi_fold_bn(24, 168, V(P_spectral_0_conv_a_weight), V(P_spectral_0_conv_a_bias), V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00100000005f, s->wf[OP_spectral_0_bn_b], s->bf[OP_spectral_0_bn_b]);
+        hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], s->wf[OP_spectral_0_bn_b], s->bf[OP_spectral_0_bn_b], s->buf[A_spectral_0_bn_b]);
+        hsi_act_forward(s->infer_relu[OP_spectral_0_bn_b], s->buf[A_spectral_0_bn_b], s->buf[A_spectral_0_bn_b]);
+    }
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
     hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:20) */
@@ -1025,9 +1059,16 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:28) */
     hsi_bn_forward(s->op[OP_spectral_1_bn_a], train, s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_a], s->buf[W_spectral_1_bn_a]);
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
-    hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), s->buf[A_spectral_1_conv_a]);
+    if (train)   /* inference: with spectral_1_bn_b folded in, below */
+        hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), s->buf[A_spectral_1_conv_a]);
     /* spectral_1_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
-    hsi_bn_forward(s->op[OP_spectral_1_bn_b], train, s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_b], s->buf[W_spectral_1_bn_b]);
+    if (train) {
+        hsi_bn_forward(s->op[OP_spectral_1_bn_b], train, s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_b], s->buf[W_spectral_1_bn_b]);
+    } else {   /* inference: spectral_1_conv_a with the BN folded into its weights */
+        hsi_fold_bn(24, 168, V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00100000005f, s->wf[OP_spectral_1_bn_b], s->bf[OP_spectral_1_bn_b]);
+        hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], s->wf[OP_spectral_1_bn_b], s->bf[OP_spectral_1_bn_b], s->buf[A_spectral_1_bn_b]);
+        hsi_act_forward(s->infer_relu[OP_spectral_1_bn_b], s->buf[A_spectral_1_bn_b], s->buf[A_spectral_1_bn_b]);
+    }
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
     hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:27) */
@@ -1235,6 +1276,10 @@ static void destroy(hsi_model *m)
 {
     if (!m) return;
     free(m->st.logits);
+    for (int i = 0; i < N_OPS; i++) {
+        free(m->st.wf[i]);
+        free(m->st.bf[i]);
+    }
     hsi_rt_destroy(m->rt);
     free(m->arena);
     free(m->values);

@@ -204,12 +204,36 @@ static void emit_enums(emitter *e)
     out(e, "typedef struct %sstate {", e->pre);
     out(e, "    hsi_op *op[%sN_OPS];", e->pre);
     out(e, "    hsi_op *acc[%sN_BUFS];   /* for T buffers: G += T */", e->pre);
+    out(e, "    float *wf[%sN_OPS], *bf[%sN_OPS];   /* BN ops folded for inference: weights, biases */",
+        e->pre, e->pre);
+    out(e, "    hsi_op *infer_relu[%sN_OPS];          /* and their ReLU, when fused */", e->pre);
     out(e, "    size_t off[%sN_BUFS];", e->pre);
     out(e, "    float *buf[%sN_BUFS];", e->pre);
     out(e, "    float *logits;   /* plain [batch, %lld] */", (long long)numel(&g->ops[g->logits].shape));
     out(e, "    size_t arena, sum;");
     out(e, "} %sstate;", e->pre);
     out(e, "");
+}
+
+/* Inference with the BN folded into the conv/dense before it: the same op runs with scaled
+ * weights and a shifted bias (buffers allocated here), writing the BN's output directly. */
+static void emit_create_fold(emitter *e, int j)
+{
+    const be_op *o = &e->g->ops[j], *c = &e->g->ops[o->fold];
+    const char *op = opname(e, j);
+    const ir_param *w = &e->bp->ir->params[c->param[0]];
+    int64_t out_ch = c->kind == BE_CONV ? c->conv.out_ch : c->dense_out;
+    out(e, "    /*   for inference %s is folded into %s: its weights scaled, its bias shifted */",
+        o->cname, c->cname);
+    out(e, "    s->wf[%s] = malloc(sizeof(float) * %lld);", op, (long long)w->numel);
+    out(e, "    s->bf[%s] = malloc(sizeof(float) * %lld);", op, (long long)out_ch);
+    out(e, "    if (!s->wf[%s] || !s->bf[%s]) return fail(rt, \"%s (inference)\", err, errlen);", op, op,
+        o->ir ? o->ir->name : o->cname);
+    if (o->relu) {
+        out(e, "    s->infer_relu[%s] = hsi_act_create(rt, lay[%s], HSI_ACT_RELU, 0.0f);", op, op);
+        out(e, "    if (!s->infer_relu[%s]) return fail(rt, \"%s (inference)\", err, errlen);", op,
+            o->ir ? o->ir->name : o->cname);
+    }
 }
 
 static void emit_create_op(emitter *e, int i)
@@ -250,7 +274,11 @@ static void emit_create_op(emitter *e, int i)
     case BE_BN:
         out(e, "    s->op[%s] = hsi_bn_create(rt, %s, %s, %d);", opname(e, i), in0,
             flt(o->ir->a.bn.eps), o->relu);
-        break;
+        out(e, "    if (!s->op[%s]) return fail(rt, \"%s\", err, errlen);", opname(e, i),
+            o->ir ? o->ir->name : o->cname);
+        out(e, "    lay[%s] = hsi_op_dst(s->op[%s]);", opname(e, i), opname(e, i));
+        if (o->fold >= 0) emit_create_fold(e, i);
+        return;
     case BE_ACT: {
         static const char *k[] = {"HSI_ACT_RELU", "HSI_ACT_LEAKY_RELU", "HSI_ACT_ELU",
                                   "HSI_ACT_SIGMOID", "HSI_ACT_TANH"};
@@ -396,6 +424,14 @@ static void param_args(emitter *e, const be_op *o, int k, char *v, char *gd, siz
     }
 }
 
+/* The BN op folded into op i for inference, or -1. */
+static int folded_by(const be_graph *g, int i)
+{
+    for (int j = i + 1; j < g->n_ops; j++)
+        if (g->ops[j].kind == BE_BN && g->ops[j].fold == i) return j;
+    return -1;
+}
+
 static void emit_forward_op(emitter *e, int i)
 {
     const be_op *o = &e->g->ops[i];
@@ -415,20 +451,42 @@ static void emit_forward_op(emitter *e, int i)
             dst, (long long)numel(&o->shape), (long long)numel(&o->shape));
         return;
     case BE_CONV:
+    case BE_DENSE: {
+        int j = folded_by(e->g, i);
         op_comment(e, i);
-        out(e, "    hsi_conv_forward(s->op[%s], %s, %s, %s, %s);", op, src, w, o->bias ? b : "NULL", dst);
+        if (j >= 0) out(e, "    if (train)   /* inference: with %s folded in, below */", e->g->ops[j].cname);
+        out(e, "    %shsi_%s_forward(s->op[%s], %s, %s, %s, %s);", j >= 0 ? "    " : "",
+            o->kind == BE_CONV ? "conv" : "dense", op, src, w, o->bias ? b : "NULL", dst);
         return;
-    case BE_DENSE:
-        op_comment(e, i);
-        out(e, "    hsi_dense_forward(s->op[%s], %s, %s, %s, %s);", op, src, w, o->bias ? b : "NULL", dst);
-        return;
+    }
     case BE_BN: {
         char rm[96], rv[96], x1[96], x2[96];
         param_args(e, o, 2, rm, x1, sizeof rm);
         param_args(e, o, 3, rv, x2, sizeof rv);
         op_comment(e, i);
-        out(e, "    hsi_bn_forward(s->op[%s], train, %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b,
+        if (o->fold < 0) {
+            out(e, "    hsi_bn_forward(s->op[%s], train, %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b,
+                rm, rv, flt(o->ir->a.bn.momentum), dst, ws);
+            return;
+        }
+        const be_op *c = &e->g->ops[o->fold];
+        const ir_param *cw = &e->bp->ir->params[c->param[0]];
+        int64_t out_ch = c->kind == BE_CONV ? c->conv.out_ch : c->dense_out;
+        char cwv[96], cwd[96], cbv[96], cbd[96];
+        param_args(e, c, 0, cwv, cwd, sizeof cwv);
+        param_args(e, c, 1, cbv, cbd, sizeof cbv);
+        out(e, "    if (train) {");
+        out(e, "        hsi_bn_forward(s->op[%s], train, %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b,
             rm, rv, flt(o->ir->a.bn.momentum), dst, ws);
+        out(e, "    } else {   /* inference: %s with the BN folded into its weights */", c->cname);
+        out(e, "        hsi_fold_bn(%lld, %lld, %s, %s, %s, %s, %s, %s, %s, s->wf[%s], s->bf[%s]);",
+            (long long)out_ch, (long long)(cw->numel / out_ch), cwv, c->bias ? cbv : "NULL", w, b, rm, rv,
+            flt(o->ir->a.bn.eps), op, op);
+        out(e, "        hsi_%s_forward(s->op[%s], %s, s->wf[%s], s->bf[%s], %s);",
+            c->kind == BE_CONV ? "conv" : "dense", opname(e, o->fold), B(e, e->g->ops[c->in[0]].act), op,
+            op, dst);
+        if (o->relu) out(e, "        hsi_act_forward(s->infer_relu[%s], %s, %s);", op, dst, dst);
+        out(e, "    }");
         return;
     }
     case BE_ACT:
@@ -702,7 +760,13 @@ static void emit_descriptor(emitter *e, const char *stem)
     out(e, "static void destroy(hsi_model *m)");
     out(e, "{");
     out(e, "    if (!m) return;");
-    for (int d = 0; d < bp->n_graphs; d++) out(e, "    free(m->%sst.logits);", pre_of(bp, d));
+    for (int d = 0; d < bp->n_graphs; d++) {
+        out(e, "    free(m->%sst.logits);", pre_of(bp, d));
+        out(e, "    for (int i = 0; i < %sN_OPS; i++) {", pre_of(bp, d));
+        out(e, "        free(m->%sst.wf[i]);", pre_of(bp, d));
+        out(e, "        free(m->%sst.bf[i]);", pre_of(bp, d));
+        out(e, "    }");
+    }
     out(e, "    hsi_rt_destroy(m->rt);");
     out(e, "    free(m->arena);");
     out(e, "    free(m->values);");

@@ -5,7 +5,9 @@
  *    OIDHW [O,C,D,kh,kw] is OIHW [O,C*D,kh,kw]);
  *  - a conv without padding whose kernel covers its whole input -> dense + reshape [O,1,..];
  *  - relu after bn or add, when it is the only reader -> fused into that op;
- *  - reshape after reshape -> one reshape.
+ *  - reshape after reshape -> one reshape;
+ *  - BN after a conv/dense (with a bias) that only it reads -> folded into that op's weights
+ *    for inference (the same primitive, so the same layouts).
  * It does not decide memory formats: oneDNN does, in create().
  */
 #include <stdio.h>
@@ -32,7 +34,7 @@ int be_add_op(be_graph *g, be_kind kind, const ir_node *ir)
     memset(o, 0, sizeof *o);
     o->kind = kind;
     o->ir = ir;
-    o->act = o->grad = o->ws = -1;
+    o->act = o->grad = o->ws = o->fold = -1;
     for (int i = 0; i < BE_MAX_IN; i++) o->tmp[i] = -1;
     return g->n_ops++;
 }
@@ -204,6 +206,14 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
         o->in[0] = src;
     }
     be_compact(g);
+    /* BN right after the conv/dense that only it reads: folded into that op for inference */
+    for (int j = 0; opt->fuse && j < g->n_ops; j++) {
+        be_op *o = &g->ops[j];
+        int i = o->n_in ? o->in[0] : -1;
+        if (o->kind == BE_BN && i >= 0 && (g->ops[i].kind == BE_CONV || g->ops[i].kind == BE_DENSE) &&
+            g->ops[i].bias && be_consumers(g, i, NULL, 0) == 1)
+            o->fold = i;
+    }
 }
 
 void be_compact(be_graph *g)

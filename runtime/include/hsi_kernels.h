@@ -156,6 +156,13 @@ float hsi_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *
 /* Copies logits into a plain [N, K] buffer (a reorder if the layout is blocked). */
 void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain);
 
+/* ---- BN folded into the conv before it, for inference -------------------------------------- */
+/* w: [out, per_out] plain, b: [out] or NULL; writes wf = w * s, bf = (b - mean) * s + beta with
+ * s = gamma / sqrt(var + eps), per output channel. */
+void hsi_fold_bn(int64_t out, int64_t per_out, const float *w, const float *b, const float *gamma,
+                 const float *beta, const float *mean, const float *var, float eps, float *wf,
+                 float *bf);
+
 /* ---- arena planning (shared by the compiler's memory report and create()) ----------------- */
 typedef struct hsi_buf {
     size_t bytes;

@@ -5,6 +5,7 @@
  * ref.c or dnnl.c by rt->backend. It computes nothing itself but the dropout hash and never
  * looks inside a backend's op state.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +156,17 @@ size_t hsi_layout_bytes(const hsi_layout *l) { return l->bytes; }
 int hsi_layout_ndim(const hsi_layout *l) { return l->ndim; }
 const int64_t *hsi_layout_dims(const hsi_layout *l) { return l->dims; }
 int hsi_layout_is_plain(const hsi_layout *l) { return l->plain; }
+
+void hsi_fold_bn(int64_t out, int64_t per_out, const float *w, const float *b, const float *gamma,
+                 const float *beta, const float *mean, const float *var, float eps, float *wf,
+                 float *bf)
+{
+    for (int64_t o = 0; o < out; o++) {
+        double sc = (double)gamma[o] / sqrt((double)var[o] + (double)eps);
+        for (int64_t k = 0; k < per_out; k++) wf[o * per_out + k] = (float)(w[o * per_out + k] * sc);
+        bf[o] = (float)(((b ? (double)b[o] : 0.0) - mean[o]) * sc + beta[o]);
+    }
+}
 
 const hsi_layout *hsi_op_dst(const hsi_op *op) { return op->dst; }
 size_t hsi_op_ws_bytes(const hsi_op *op) { return op->ws_bytes; }
