@@ -263,6 +263,36 @@ static int masks_path(const hsi_tr_data *D, int d, const char *masks, char *out,
     return is_file(out) ? 0 : tr_fail(err, errlen, "%s: not found", out);
 }
 
+/* Validation drawn per class (split.stratified): `count` pixels of every class, or that
+ * fraction of every class, from the class's non-training pixels, at random. */
+static void draw_val_per_class(hsi_tr_domain *dm, const hsi_amount *val, uint64_t seed)
+{
+    hsi_split *sp = &dm->split;
+    int64_t n = (int64_t)dm->h * dm->w;
+    int32_t *cand = malloc(sizeof *cand * (size_t)(n + 1));
+    if (!cand) return;
+    hsi_rng r;
+    hsi_rng_seed(&r, seed ^ 0x76616C6964617465ull);   /* "validate": its own stream */
+    for (int c = 0; c < dm->k; c++) {
+        int64_t m = 0, total = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (dm->y[i] != c) continue;
+            total++;
+            if (sp->mask[i] == HSI_MASK_TEST) cand[m++] = (int32_t)i;
+        }
+        int64_t want = val->is_fraction ? (int64_t)(val->fraction * (double)total + 0.5) : val->count;
+        if (want > m) want = m;
+        hsi_shuffle_i32(&r, cand, m);
+        for (int64_t j = 0; j < want; j++) sp->mask[cand[j]] = HSI_MASK_VAL;
+        sp->n_val += want;
+        sp->n_test -= want;
+    }
+    free(cand);
+}
+
+/* The experiment's split (hsi_config.h, EXPERIMENTS.md) in hsi_split_make's terms:
+ * train: per-class count or fraction (the SSRN rule takes the fraction NOT trained);
+ * val: stratified = per class (drawn here), else of all labelled pixels, pooled. */
 static int make_split(hsi_tr_domain *dm, const hsi_experiment *x, uint64_t seed, char *err,
                       size_t errlen)
 {
@@ -270,11 +300,18 @@ static int make_split(hsi_tr_domain *dm, const hsi_experiment *x, uint64_t seed,
     hsi_split_opts o;
     memset(&o, 0, sizeof o);
     o.train = s->train.is_fraction ? s->train.fraction : (double)s->train.count;
-    o.val = s->val.is_fraction ? s->val.fraction : (double)s->val.count;
-    o.val_stratified = s->stratified;
     o.seed = s->has_seed ? s->seed : seed;
+    int per_class_val = s->stratified && s->rule != HSI_EXP_SPLIT_SSRN && !s->spatial_blocks;
+    if (!per_class_val) {
+        int64_t labelled = 0;
+        for (int64_t i = 0; i < (int64_t)dm->h * dm->w; i++) labelled += dm->y[i] >= 0;
+        o.val = s->val.is_fraction ? (double)(int64_t)(s->val.fraction * (double)labelled + 0.5)
+                                   : (double)s->val.count;
+        o.val_stratified = s->stratified;
+    }
     if (s->rule == HSI_EXP_SPLIT_SSRN) {
         o.kind = HSI_SPLIT_SSRN;
+        o.train = 1.0 - s->train.fraction;   /* hsi_split_opts: s = the share not trained */
     } else if (s->spatial_blocks) {
         if (!s->train.is_fraction)
             return tr_fail(err, errlen, "split.spatial_blocks needs split.train as a fraction "
@@ -288,6 +325,8 @@ static int make_split(hsi_tr_domain *dm, const hsi_experiment *x, uint64_t seed,
     char e2[512];
     if (hsi_split_make(dm->y, dm->h, dm->w, dm->k, &o, &dm->split, e2, sizeof e2))
         return tr_fail(err, errlen, "domain '%s': %s", dm->name, e2);
+    if (per_class_val && (s->val.is_fraction ? s->val.fraction > 0 : s->val.count > 0))
+        draw_val_per_class(dm, &s->val, o.seed);
     return 0;
 }
 
