@@ -116,8 +116,8 @@ def t_train():
     masks = np.load(os.path.join(rd, "masks.npy"))
     rm = load_json(os.path.join(rd, "metrics.json"))
     check(rm["domains"]["Synth6"]["test_pixels"] == int((masks == 3).sum()), "test pixel count")
-    # split.train: 10 and split.val: 12 (stratified, the default): per class, 6 classes
-    check(int((masks == 1).sum()) == 60 and int((masks == 2).sum()) == 72, "split counts")
+    # split.train: 20 and split.val: 12 (stratified, the default): per class, 3 classes
+    check(int((masks == 1).sum()) == 60 and int((masks == 2).sum()) == 36, "split counts")
     w, meta = read_st(os.path.join(rd, "best.safetensors"))
     check(set(w) == {"in.weight", "in.bias", "norm.running_mean", "trunk.weight", "trunk.bias",
                      "head.weight", "head.bias"}, "weights: %s" % sorted(w))
