@@ -1,0 +1,47 @@
+# hsicc_add_trainer(NAME EXPERIMENT file.yaml [SET key=value ...] [ALL])
+#
+# Builds the standalone trainer of an experiment with `hsicc build` as part of a CMake project:
+# the trainer is rebuilt when the experiment, its netdef or hsicc change. Inside the hsicc
+# tree the `hsicc` target is used; elsewhere set HSICC_EXECUTABLE to the hsicc binary (built
+# from this tree: it knows where its runtime library lives) and include this file:
+#     set(HSICC_EXECUTABLE /path/to/build/compiler/hsicc)
+#     include(/path/to/hsicc/compiler/hsicc.cmake)
+#     hsicc_add_trainer(my-ssrn EXPERIMENT experiments/my-ssrn.yaml SET train.epochs=100 ALL)
+function(hsicc_add_trainer name)
+  cmake_parse_arguments(T "ALL" "EXPERIMENT;NETDEF" "SET" ${ARGN})
+  if(NOT T_EXPERIMENT)
+    message(FATAL_ERROR "hsicc_add_trainer(${name}): EXPERIMENT file.yaml is required")
+  endif()
+  get_filename_component(exp ${T_EXPERIMENT} ABSOLUTE)
+  if(TARGET hsicc)
+    set(cc $<TARGET_FILE:hsicc>)
+    set(deps hsicc hsirt)
+  elseif(HSICC_EXECUTABLE)
+    set(cc ${HSICC_EXECUTABLE})
+    set(deps ${HSICC_EXECUTABLE})
+  else()
+    message(FATAL_ERROR "hsicc_add_trainer(${name}): set HSICC_EXECUTABLE to the hsicc binary")
+  endif()
+  set(sets "")
+  foreach(s ${T_SET})
+    list(APPEND sets --set ${s})
+  endforeach()
+  # the netdef named by the experiment, so editing it rebuilds the trainer
+  file(STRINGS ${exp} netline REGEX "^net:")
+  if(netline)
+    string(REGEX REPLACE "^net:[ \t]*([^ \t#]+).*" "\\1" net "${netline}")
+    get_filename_component(expdir ${exp} DIRECTORY)
+    get_filename_component(net ${net} ABSOLUTE BASE_DIR ${expdir})
+    list(APPEND deps ${net})
+  endif()
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${name})
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${cc} build ${exp} -o ${out} ${sets}
+    DEPENDS ${deps} ${exp}
+    COMMENT "hsicc build ${T_EXPERIMENT} -> ${name}" VERBATIM)
+  if(T_ALL)
+    add_custom_target(${name} ALL DEPENDS ${out})
+  else()
+    add_custom_target(${name} DEPENDS ${out})
+  endif()
+endfunction()
