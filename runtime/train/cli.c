@@ -24,7 +24,7 @@ typedef struct cli {
     const char *datasets, *data, *mirror, *backend, *runs, *point, *stop_after, *state_every;
     const char *seed, *counter;
     const char **sets;
-    int n_sets, quiet, overwrite, download, train_mode;
+    int n_sets, quiet, overwrite, no_download, train_mode;
 } cli;
 
 typedef struct opt {
@@ -44,7 +44,7 @@ static const opt opts[] = {
     {"datasets", C_DATA, S(datasets), "FILE  extra dataset registry (default $HSICC_DATASETS)"},
     {"data", C_DATA, S(data), "DIR  data folder (default $HSICC_DATA, else ./data)"},
     {"mirror", C_DATA, S(mirror), "DIR  local mirror to copy missing datasets from"},
-    {"download", C_DATA, F(download), "  download missing datasets from the registry URLs"},
+    {"no-download", C_DATA, F(no_download), "  never download: only the data folder and the mirror"},
     {"backend", C_ALL, S(backend), "dnnl|ref  kernel backend (default: the experiment's)"},
     {"out", C_ALL, S(out), "DIR|FILE  output folder (train/eval/predict) or file (forward/grad)"},
     {"resume", C_TRAIN, S(resume), "DIR  continue the interrupted or partial training in DIR"},
@@ -219,7 +219,7 @@ static hsi_experiment *load_experiment(const cli *a, const char *text, const cha
 
 static hsi_trainer_env env_of(const cli *a)
 {
-    hsi_trainer_env e = {a->datasets, a->data, a->mirror, a->download, NULL};
+    hsi_trainer_env e = {a->datasets, a->data, a->mirror, !a->no_download, NULL};
     return e;
 }
 

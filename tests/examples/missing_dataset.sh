@@ -6,7 +6,7 @@ set -u
 hsicc=$1; exp=$2; work=$3; mirror=$4
 rm -rf "$work" && mkdir -p "$work/data"
 "$hsicc" build "$exp" -o "$work/trainer" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-HSICC_DATA="$work/data" HSICC_DATA_MIRROR="$mirror" "$work/trainer" train --out "$work/out" \
+HSICC_DATA="$work/data" HSICC_DATA_MIRROR="$mirror" "$work/trainer" train --no-download --out "$work/out" \
     > "$work/train.log" 2>&1
 rc=$?
 cat "$work/train.log"
