@@ -752,6 +752,23 @@ static void emit_model(emitter *e, const char *stem, const char *backend)
     (void)p;
 }
 
+/* A descriptor entry point that switches on the domain: `body` gets the domain's prefix. */
+static void emit_dispatch(emitter *e, const char *signature, const char *body, const char *dflt)
+{
+    out(e, "%s", signature);
+    out(e, "{");
+    out(e, "    switch (domain) {");
+    for (int d = 0; d < e->bp->n_graphs; d++) {
+        char line[256];
+        snprintf(line, sizeof line, body, pre_of(e->bp, d));
+        out(e, "    case %d: %s", d, line);
+    }
+    out(e, "    default: %s", dflt);
+    out(e, "    }");
+    out(e, "}");
+    out(e, "");
+}
+
 static void emit_descriptor(emitter *e, const char *stem)
 {
     const be_program *bp = e->bp;
@@ -841,33 +858,12 @@ static void emit_descriptor(emitter *e, const char *stem)
     out(e, "    return m;");
     out(e, "}");
     out(e, "");
-    out(e, "static void forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng)");
-    out(e, "{");
-    out(e, "    switch (domain) {");
-    for (int d = 0; d < bp->n_graphs; d++)
-        out(e, "    case %d: %sforward_domain(m, x, n, train, rng); break;", d, pre_of(bp, d));
-    out(e, "    default: break;");
-    out(e, "    }");
-    out(e, "}");
-    out(e, "");
-    out(e, "static float loss_backward(hsi_model *m, int domain, const int32_t *labels, int n, float weight)");
-    out(e, "{");
-    out(e, "    switch (domain) {");
-    for (int d = 0; d < bp->n_graphs; d++)
-        out(e, "    case %d: return %sloss_backward_domain(m, labels, n, weight);", d, pre_of(bp, d));
-    out(e, "    default: return 0.0f;");
-    out(e, "    }");
-    out(e, "}");
-    out(e, "");
-    out(e, "static const float *logits(hsi_model *m, int domain)");
-    out(e, "{");
-    out(e, "    switch (domain) {");
-    for (int d = 0; d < bp->n_graphs; d++)
-        out(e, "    case %d: return m->%sst.logits;", d, pre_of(bp, d));
-    out(e, "    default: return NULL;");
-    out(e, "    }");
-    out(e, "}");
-    out(e, "");
+    emit_dispatch(e, "static void forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng)",
+                  "%sforward_domain(m, x, n, train, rng); break;", "break;");
+    emit_dispatch(e, "static float loss_backward(hsi_model *m, int domain, const int32_t *labels, int n, float weight)",
+                  "return %sloss_backward_domain(m, labels, n, weight);", "return 0.0f;");
+    emit_dispatch(e, "static const float *logits(hsi_model *m, int domain)", "return m->%sst.logits;",
+                  "return NULL;");
     out(e, "static int params(hsi_model *m, hsi_param **o)");
     out(e, "{");
     out(e, "    *o = m->params;");
