@@ -346,6 +346,8 @@ static void *dn_tmp(hsi_rt *rt, size_t off) { return (char *)((dn_rt *)rt->dnnl)
 typedef struct dn_port {
     dn_prim re;                   /* reorder; re.p NULL when the layouts agree (no accumulate) */
     size_t off;                   /* staging in the shared tmp */
+    size_t add;                   /* accumulate into the same layout: floats to add in a C loop
+                                     (a reorder primitive costs more than the add for these) */
 } dn_port;
 
 static int dn_port_in(hsi_rt *rt, size_t *used, dn_port *pt, const md_t *user, const md_t *prim)
@@ -358,8 +360,10 @@ static int dn_port_in(hsi_rt *rt, size_t *used, dn_port *pt, const md_t *user, c
 static int dn_port_out(hsi_rt *rt, size_t *used, dn_port *pt, const md_t *prim,
                        const md_t *user, int acc)
 {
-    if ((acc || !dn_same(user, prim)) && dn_reorder(rt, &pt->re, prim, user, acc)) return -1;
-    return dn_stage(rt, used, dnnl_memory_desc_get_size(prim), &pt->off);
+    size_t bytes = dnnl_memory_desc_get_size(prim);
+    if (acc && dn_same(user, prim)) pt->add = bytes / sizeof(float);
+    else if ((acc || !dn_same(user, prim)) && dn_reorder(rt, &pt->re, prim, user, acc)) return -1;
+    return dn_stage(rt, used, bytes, &pt->off);
 }
 
 static const void *dn_in(hsi_rt *rt, const dn_port *pt, const void *user)
@@ -373,12 +377,17 @@ static const void *dn_in(hsi_rt *rt, const dn_port *pt, const void *user)
 /* Where the primitive writes; then dn_out_done moves it to the caller. */
 static void *dn_out(hsi_rt *rt, const dn_port *pt, void *user)
 {
-    return pt->re.p || !user ? dn_tmp(rt, pt->off) : user;
+    return pt->re.p || pt->add || !user ? dn_tmp(rt, pt->off) : user;
 }
 
 static void dn_out_done(hsi_rt *rt, const dn_port *pt, void *user)
 {
     if (pt->re.p && user) dn_run(rt, &pt->re, (const void *[]){dn_tmp(rt, pt->off), user});
+    if (pt->add && user) {
+        const float *t = dn_tmp(rt, pt->off);
+        float *u = user;
+        for (size_t i = 0; i < pt->add; i++) u[i] += t[i];
+    }
 }
 
 static hsi_op *dn_op(hsi_rt *rt, hk_kind kind, const hsi_layout *dst, void *impl)
