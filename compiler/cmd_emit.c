@@ -7,9 +7,11 @@
  * Exit status: 0, 1 errors in the input, 2 usage.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backend.h"
 #include "cmd.h"
@@ -145,6 +147,11 @@ int cmd_emit(int argc, char **argv)
     }
     ir_program *p = fe_compile(c.file, NULL, 0, c.net, c.n_domains, c.domains, stderr);
     if (!p) return 1;
+    if (mkdir(c.out_dir, 0777) && errno != EEXIST) {
+        fprintf(stderr, "hsicc: error: cannot create %s: %s\n", c.out_dir, strerror(errno));
+        fe_free(p);
+        return 1;
+    }
     be_program *bp = be_lower(p, &c.opt);
     char stem[128];
     if (c.stem) snprintf(stem, sizeof stem, "%s", c.stem);
