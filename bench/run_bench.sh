@@ -3,6 +3,7 @@
 # PyTorch (Debian python3-torch), on this machine, 2 threads each, alternating A B A B so drift
 # hits both. Prints every measurement and the median samples/s ratio per net.
 #   bench/run_bench.sh [ROUNDS] [SECONDS]      (default 3 rounds of 5 s per measurement)
+#   THREADS=1 bench/run_bench.sh               (per-core comparison; default 2 threads)
 # Needs a build (./hsi build) and /usr/bin/python3 with torch. Quote only runs on an idle
 # machine: the script prints the load average before each round.
 set -euo pipefail
@@ -11,14 +12,15 @@ rounds=${1:-3}
 secs=${2:-5}
 build=${BUILD:-build}
 cmake --build "$build" --target bench_ssrn bench_contextual -j "$(nproc)" >/dev/null
-export OMP_NUM_THREADS=2
+threads=${THREADS:-2}
+export OMP_NUM_THREADS=$threads
 log=$(mktemp)
 for r in $(seq "$rounds"); do
   echo "round $r: load $(cut -d' ' -f1-3 /proc/loadavg)"
   "$build/bench/bench_ssrn" --batch 16 --solver rmsprop --seconds "$secs" | tee -a "$log"
-  (cd bench && /usr/bin/python3 torch_step.py --net ssrn --seconds "$secs" --profile-iters 0) | grep train_step | tee -a "$log"
+  (cd bench && /usr/bin/python3 torch_step.py --net ssrn --seconds "$secs" --threads "$threads" --profile-iters 0) | grep train_step | tee -a "$log"
   "$build/bench/bench_contextual" --batch 128 --solver sgd --seconds "$secs" | tee -a "$log"
-  (cd bench && /usr/bin/python3 torch_step.py --net contextual --seconds "$secs" --profile-iters 0) | grep train_step | tee -a "$log"
+  (cd bench && /usr/bin/python3 torch_step.py --net contextual --seconds "$secs" --threads "$threads" --profile-iters 0) | grep train_step | tee -a "$log"
 done
 /usr/bin/python3 - "$log" <<'PY'
 import re, statistics, sys
