@@ -1,6 +1,9 @@
-/* cmd.h — the hsicc subcommands beyond `check`, and their shared argument parsing. */
+/* cmd.h — the hsicc subcommands beyond `check`, and what they share: compile-option parsing
+ * (emit/build), building one trainer from an experiment (build/sweep), starting a child. */
 #ifndef HSICC_CMD_H
 #define HSICC_CMD_H
+
+#include <sys/types.h>
 
 #include "backend.h"
 #include "frontend.h"
@@ -15,5 +18,30 @@ typedef struct cmd_compile {
 
 /* Parses the compile options shared by emit/build (see cmd_emit.c). 0 ok, else an exit status. */
 int cmd_compile_args(int argc, char **argv, cmd_compile *c);
+
+/* How far build_trainer goes: check the experiment and compile the net in memory (nothing
+ * written); also emit OUT.src/; also run the C compiler into the executable OUT. */
+typedef enum build_stage { BUILD_CHECK, BUILD_EMIT, BUILD_TRAINER } build_stage;
+
+typedef struct build_opts {
+    const char *const *sets;   /* --set overrides for the experiment */
+    int n_sets;
+    int sweep_point;           /* -1: none (every point is checked) */
+    build_stage stage;
+    be_options be;             /* fuse / rewrite; batch is taken from the experiment */
+    const char *cc;            /* C compiler; NULL: $CC, else cc */
+    int verbose;               /* print the compiler command */
+} build_opts;
+
+/* hsicc build's work (cmd_build.c): experiment -> trainer OUT (sources in OUT.src/), the
+ * experiment file embedded as written. Diagnostics on stderr; returns 0 or 1. */
+int build_trainer(const char *exp_path, const char *out, const build_opts *o);
+
+/* fork + exec argv[0] (PATH searched). log_path: stdout and stderr appended there (NULL:
+ * inherited); omp_threads: OMP_NUM_THREADS for the child (NULL: inherited). Returns the pid,
+ * or -1 when fork fails. */
+pid_t cmd_spawn(char *const argv[], const char *log_path, const char *omp_threads);
+/* A waitpid status as an exit status: the code, 128 + signal, or -1. */
+int cmd_status(int st);
 
 #endif

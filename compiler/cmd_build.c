@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,22 +83,39 @@ static int write_embed(const char *path, const char *text, size_t len, const cha
     return fclose(f) != 0;
 }
 
+pid_t cmd_spawn(char *const argv[], const char *log_path, const char *omp_threads)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    if (log_path) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+            fprintf(stderr, "hsicc: error: cannot write %s: %s\n", log_path, strerror(errno));
+            _exit(127);
+        }
+        close(fd);
+    }
+    if (omp_threads) setenv("OMP_NUM_THREADS", omp_threads, 1);
+    execvp(argv[0], argv);
+    fprintf(stderr, "hsicc: error: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+int cmd_status(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+}
+
 static int run(char *const argv[], int verbose)
 {
     if (verbose) {
         for (int i = 0; argv[i]; i++) fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
         fputc('\n', stderr);
     }
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        fprintf(stderr, "hsicc: error: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
+    pid_t pid = cmd_spawn(argv, NULL, NULL);
     int st;
-    if (waitpid(pid, &st, 0) < 0) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0) return -1;
+    return cmd_status(st);
 }
 
 /* Splits a ';'-separated CMake list into argv entries appended at argv[*n]. */
@@ -109,38 +127,18 @@ static void add_list(char **argv, int *n, int max, const char *list)
     free(copy);
 }
 
-int cmd_build(int argc, char **argv)
+int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
 {
-    const char *exp_path = NULL, *out = NULL, *cc = getenv("CC");
-    const char *sets[MAX_SETS];
-    int n_sets = 0, sweep_point = -1, emit_only = 0, verbose = 0;
-    be_options opt = {1, 1, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-o") && v) out = argv[++i];
-        else if (!strcmp(a, "--set") && v && n_sets < MAX_SETS) sets[n_sets++] = argv[++i];
-        else if (!strcmp(a, "--sweep-point") && v) sweep_point = atoi(argv[++i]);
-        else if (!strcmp(a, "--emit-only")) emit_only = 1;
-        else if (!strcmp(a, "--no-fuse")) opt.fuse = 0;
-        else if (!strcmp(a, "--no-rewrite")) opt.rewrite = 0;
-        else if (!strcmp(a, "--cc") && v) cc = argv[++i];
-        else if (!strcmp(a, "--verbose")) verbose = 1;
-        else if (a[0] == '-') {
-            fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
-            return usage();
-        } else if (!exp_path) exp_path = a;
-        else return usage();
-    }
-    if (!exp_path || !out) return usage();
+    const char *cc = bo->cc ? bo->cc : getenv("CC");
     if (!cc || !*cc) cc = "cc";
-
+    be_options opt = bo->be;
     char err[4096];
     hsi_registry *reg = hsi_registry_load(NULL, err, sizeof err);
     if (!reg) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    hsi_experiment_opts xo = {exp_path, sets, n_sets, sweep_point, reg};
+    hsi_experiment_opts xo = {exp_path, bo->sets, bo->n_sets, bo->sweep_point, reg};
     hsi_experiment *x = hsi_experiment_load(&xo, err, sizeof err);
     if (!x) {
         fprintf(stderr, "%s\n", err);
@@ -176,6 +174,10 @@ int cmd_build(int argc, char **argv)
         fprintf(stderr, "hsicc: note: while building %s (net %s)\n", exp_path, x->net);
         goto done;
     }
+    if (bo->stage == BUILD_CHECK) {
+        rc = 0;
+        goto done;
+    }
     char src[4096];
     snprintf(src, sizeof src, "%s.src", out);
     if (mkdir(src, 0777) && errno != EEXIST) {
@@ -199,7 +201,7 @@ int cmd_build(int argc, char **argv)
         goto done;
     }
     free(text);
-    if (emit_only) {
+    if (bo->stage == BUILD_EMIT) {
         printf("wrote %s/%s.c, %s/%s.h, %s/experiment.c\n", src, p->net, src, p->net, src);
         rc = 0;
         goto done;
@@ -226,7 +228,7 @@ int cmd_build(int argc, char **argv)
     av[n++] = "-o";
     av[n++] = (char *)out;
     av[n] = NULL;
-    rc = run(av, verbose);
+    rc = run(av, bo->verbose);
     if (rc) {
         fprintf(stderr, "hsicc: error: the C compiler failed (status %d) building %s; rerun with "
                         "--verbose to see the command\n", rc, out);
@@ -242,4 +244,29 @@ done:
     hsi_experiment_free(x);
     hsi_registry_free(reg);
     return rc;
+}
+
+int cmd_build(int argc, char **argv)
+{
+    const char *exp_path = NULL, *out = NULL;
+    const char *sets[MAX_SETS];
+    build_opts o = {sets, 0, -1, BUILD_TRAINER, {1, 1, 0}, NULL, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-o") && v) out = argv[++i];
+        else if (!strcmp(a, "--set") && v && o.n_sets < MAX_SETS) sets[o.n_sets++] = argv[++i];
+        else if (!strcmp(a, "--sweep-point") && v) o.sweep_point = atoi(argv[++i]);
+        else if (!strcmp(a, "--emit-only")) o.stage = BUILD_EMIT;
+        else if (!strcmp(a, "--no-fuse")) o.be.fuse = 0;
+        else if (!strcmp(a, "--no-rewrite")) o.be.rewrite = 0;
+        else if (!strcmp(a, "--cc") && v) o.cc = argv[++i];
+        else if (!strcmp(a, "--verbose")) o.verbose = 1;
+        else if (a[0] == '-') {
+            fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
+            return usage();
+        } else if (!exp_path) exp_path = a;
+        else return usage();
+    }
+    if (!exp_path || !out) return usage();
+    return build_trainer(exp_path, out, &o);
 }

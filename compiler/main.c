@@ -19,6 +19,7 @@ static const struct command {
     {"check", cmd_check, "check a netdef: layers, shapes, parameter counts"},
     {"emit", cmd_emit, "emit C (oneDNN or reference kernels) for a netdef"},
     {"build", cmd_build, "build a standalone trainer for an experiment (YAML)"},
+    {"sweep", cmd_sweep, "build and run one trainer per point of an experiment's sweep"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -268,7 +268,7 @@ static int get_string(V *v, const cfg_node *map, const char *prefix, const char 
 /* A path relative to the experiment file's folder, stored joined with that folder. */
 static int get_path(V *v, const cfg_node *map, const char *prefix, const char *key, char **out)
 {
-    char *p;
+    char *p = NULL;
     int rc = get_string(v, map, prefix, key, &p);
     if (rc != 1) return rc;
     *out = p[0] == '/' ? p : path_join(v, v->dir, p);
@@ -852,7 +852,18 @@ static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
                          "either train.epochs or train.iterations, not both");
     if (!cfg_get(root, "phases") && !t->epochs && !t->iterations)
         return missing(v, n, "train", "epochs", " (or train.iterations)");
-    if (!t->val_every) t->val_every = t->iterations ? 100 : 1;
+    if (!t->val_every) {
+        /* every 100 iterations when the length is in iterations (top level, or every phase),
+         * else every epoch */
+        const cfg_node *ph = cfg_get(root, "phases");
+        int in_iters = t->iterations != 0;
+        if (ph && ph->kind == CFG_SEQ && !t->epochs) {
+            in_iters = 1;
+            for (int i = 0; i < ph->n; i++)
+                if (ph->kids[i]->kind == CFG_MAP && cfg_get(ph->kids[i], "epochs")) in_iters = 0;
+        }
+        t->val_every = in_iters ? 100 : 1;
+    }
     t->select = s >= 0 ? (hsi_select)s : has_val ? HSI_SELECT_VAL_LOSS : HSI_SELECT_LAST;
     t->stop_metric = HSI_SELECT_VAL_LOSS;
     const cfg_node *es = cfg_get(n, "early_stopping");

@@ -297,6 +297,21 @@ static int make_split(hsi_tr_domain *dm, const hsi_experiment *x, uint64_t seed,
                       size_t errlen)
 {
     const hsi_exp_split *s = &x->split;
+    if (s->train.is_fraction && s->train.fraction >= 1.0) {
+        /* `train: all` (pre-training sources): every labelled pixel trains */
+        hsi_split *sp = &dm->split;
+        int64_t n = (int64_t)dm->h * dm->w;
+        memset(sp, 0, sizeof *sp);
+        sp->h = dm->h;
+        sp->w = dm->w;
+        sp->mask = malloc((size_t)n);
+        if (!sp->mask) return tr_fail(err, errlen, "out of memory");
+        for (int64_t i = 0; i < n; i++) {
+            sp->mask[i] = dm->y[i] >= 0 ? HSI_MASK_TRAIN : HSI_MASK_UNUSED;
+            sp->n_train += dm->y[i] >= 0;
+        }
+        return 0;
+    }
     hsi_split_opts o;
     memset(&o, 0, sizeof o);
     o.train = s->train.is_fraction ? s->train.fraction : (double)s->train.count;

@@ -80,7 +80,7 @@ static void test_ssrn(const char *dir)
     const ir_node *pool = find_node(g, "avgpool0");
     CHECK(pool && pool->a.pool.global && pool->a.pool.kernel[0] == 1 && pool->a.pool.kernel[1] == 5);
     CHECK(g->nodes[g->logits].op == IR_DENSE && g->nodes[g->logits].shape.d[0] == 16);
-    CHECK(g->n_values == 6 && !strcmp(g->value_names[0], "bands") && !strcmp(g->value_text[0], "200"));
+    CHECK(g->n_values == 7 && !strcmp(g->value_names[0], "bands") && !strcmp(g->value_text[0], "200"));
     fe_free(p);
 }
 

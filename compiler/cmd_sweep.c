@@ -1,0 +1,838 @@
+/* cmd_sweep.c — `hsicc sweep EXPERIMENT.yaml`: one trainer per point of the experiment's
+ * `sweep:` (the crossed product of its values), run N at a time or listed as shell lines for a
+ * job array, then every point's metrics.json gathered into sweep.csv and an accuracy plot
+ * sweep.png. Per point it writes the resolved experiment (point and --set applied, `{key}`
+ * placeholders of init.checkpoint filled in) and builds it with build_trainer (cmd_build.c).
+ * It does not retry failed points, spread jobs over machines, or read the per-run files.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "commands.h"
+#include "hsi_config.h"
+#include "hsi_data.h"
+#include "hsi_eval.h"
+#include "hsi_io.h"
+
+#define MAX_SETS 128
+#define MANIFEST "sweep.json"
+
+typedef enum sw_state { SW_PENDING, SW_OK, SW_FAILED, SW_MISSING } sw_state;
+
+/* One point: its folder, the value of every key (short form), and its results. */
+typedef struct sw_point {
+    char *label;               /* folder name: key=value,... (values in short form) */
+    char **vals;               /* [n_keys] short values */
+    char *checkpoint;          /* init.checkpoint after filling placeholders, or NULL */
+    sw_state state;
+    int exit_code;             /* of the trainer (or of the build), when failed */
+    char why[600];             /* failure text */
+    double mean[3], std[3];    /* oa, aa, kappa */
+    int runs;
+    double wall;
+} sw_point;
+
+typedef struct sweep {
+    char *exp;                 /* experiment file */
+    char *out;                 /* output folder */
+    int n_keys;
+    char **keys;
+    int n;
+    sw_point *p;
+} sweep;
+
+static const char *const METRIC[3] = {"oa", "aa", "kappa"};
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: hsicc sweep EXPERIMENT.yaml [-j N] [--out DIR] [--jobs-file FILE]\n"
+            "                   [--set key=value ...] [--dry-run] [--cc COMPILER] [--verbose]\n"
+            "       hsicc sweep --collect DIR\n");
+    return 2;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+
+static char *path_of(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *s = malloc(n);
+    snprintf(s, n, "%s/%s", dir, name);
+    return s;
+}
+
+static void sweep_free(sweep *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        for (int k = 0; k < s->n_keys; k++) free(s->p[i].vals[k]);
+        free(s->p[i].vals);
+        free(s->p[i].label);
+        free(s->p[i].checkpoint);
+    }
+    for (int k = 0; k < s->n_keys; k++) free(s->keys[k]);
+    free(s->keys);
+    free(s->p);
+    free(s->exp);
+    free(s->out);
+}
+
+/* ---- point labels and placeholders -------------------------------------------------------- */
+
+/* A value as it appears in folder names, the CSV and the plot legend: a scalar as written
+ * (quotes dropped, '/' ',' and blanks made '_'); a list or map by the `name:` of its maps
+ * joined with '+' (a `phases` or `domains` value: "step1+step2"); an `init` map with a
+ * checkpoint "pretrained"; another list or map "<last key part>#<index>". */
+static char *short_value(const char *key, const char *v, int j)
+{
+    char buf[256];
+    size_t n = 0;
+    if (v[0] == '{' || v[0] == '[') {
+        const char *last = strrchr(key, '.');
+        last = last ? last + 1 : key;
+        for (const char *c = strstr(v, "{name: "); c && n < sizeof buf - 2; c = strstr(c, "{name: ")) {
+            c += 7;
+            if (n) buf[n++] = '+';
+            while (*c && *c != ',' && *c != '}' && n < sizeof buf - 1)
+                if (*c != '"' && *c != '\'') buf[n++] = *c++ == '/' ? '_' : c[-1];
+                else c++;
+        }
+        buf[n] = 0;
+        if (n) return strdup(buf);
+        if (!strcmp(last, "init") && v[0] == '{' && strstr(v, "checkpoint"))
+            snprintf(buf, sizeof buf, "pretrained");
+        else snprintf(buf, sizeof buf, "%s#%d", last, j);
+        return strdup(buf);
+    }
+    for (const char *c = v; *c && n < sizeof buf - 1; c++) {
+        if (*c == '"' || *c == '\'') continue;
+        buf[n++] = (*c == '/' || *c == ' ' || *c == ',') ? '_' : *c;
+    }
+    buf[n] = 0;
+    return strdup(buf);
+}
+
+/* The short value of value j of sweep key k, made unique among the key's values by "#j". */
+static char *unique_value(const hsi_exp_sweep_key *k, int j)
+{
+    char *s = short_value(k->key, k->values[j], j);
+    int dup = 0;
+    for (int i = 0; i < k->n_values && !dup; i++) {
+        char *o = i == j ? NULL : short_value(k->key, k->values[i], i);
+        dup = o && !strcmp(o, s);
+        free(o);
+    }
+    if (!dup) return s;
+    char *u = malloc(strlen(s) + 16);
+    sprintf(u, "%s#%d", s, j);
+    free(s);
+    return u;
+}
+
+/* init.checkpoint with every {key} replaced by the point's short value of that sweep key (full
+ * path, or its last part: {defines.depth} or {depth}). NULL with a message on an unknown name. */
+static char *fill_placeholders(const char *s, const sweep *w, const sw_point *p, char *err,
+                               size_t errlen)
+{
+    size_t cap = strlen(s) + 1, n = 0;
+    for (int k = 0; k < w->n_keys; k++) cap += strlen(p->vals[k]) * (strlen(s) / 2 + 1);
+    char *out = malloc(cap);
+    for (const char *c = s; *c;) {
+        const char *e = *c == '{' ? strchr(c, '}') : NULL;
+        if (!e) {
+            out[n++] = *c++;
+            continue;
+        }
+        int found = -1;
+        for (int k = 0; k < w->n_keys && found < 0; k++) {
+            const char *key = w->keys[k], *last = strrchr(key, '.');
+            last = last ? last + 1 : key;
+            size_t len = (size_t)(e - c - 1);
+            if ((strlen(key) == len && !strncmp(c + 1, key, len)) ||
+                (strlen(last) == len && !strncmp(c + 1, last, len)))
+                found = k;
+        }
+        if (found < 0) {
+            int m = snprintf(err, errlen, "init.checkpoint %s: unknown placeholder %.*s; the "
+                             "sweep keys are:", s, (int)(e - c + 1), c);
+            for (int k = 0; k < w->n_keys && m > 0 && (size_t)m < errlen; k++)
+                m += snprintf(err + m, errlen - (size_t)m, " {%s}", w->keys[k]);
+            free(out);
+            return NULL;
+        }
+        size_t len = strlen(p->vals[found]);
+        memcpy(out + n, p->vals[found], len);
+        n += len;
+        c = e + 1;
+    }
+    out[n] = 0;
+    return out;
+}
+
+/* ---- the manifest: what --collect needs to find the points again --------------------------- */
+
+static int manifest_write(const sweep *w, char *err, size_t errlen)
+{
+    hsi_json j;
+    hsi_json_init(&j);
+    hsi_json_begin_object(&j);
+    hsi_json_key(&j, "experiment");
+    hsi_json_string(&j, w->exp);
+    hsi_json_key(&j, "keys");
+    hsi_json_begin_array(&j);
+    for (int k = 0; k < w->n_keys; k++) hsi_json_string(&j, w->keys[k]);
+    hsi_json_end_array(&j);
+    hsi_json_key(&j, "points");
+    hsi_json_begin_array(&j);
+    for (int i = 0; i < w->n; i++) {
+        hsi_json_begin_object(&j);
+        hsi_json_key(&j, "label");
+        hsi_json_string(&j, w->p[i].label);
+        hsi_json_key(&j, "values");
+        hsi_json_begin_array(&j);
+        for (int k = 0; k < w->n_keys; k++) hsi_json_string(&j, w->p[i].vals[k]);
+        hsi_json_end_array(&j);
+        hsi_json_end_object(&j);
+    }
+    hsi_json_end_array(&j);
+    hsi_json_end_object(&j);
+    char *path = path_of(w->out, MANIFEST);
+    int rc = hsi_json_write_file(&j, path, err, errlen);
+    free(path);
+    hsi_json_free(&j);
+    return rc;
+}
+
+static hsi_jval *json_load(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (len + 65536 > cap) text = realloc(text, cap = 2 * cap + 65536);
+        got = fread(text + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    char e2[256];
+    hsi_jval *v = hsi_json_parse(text, len, e2, sizeof e2);
+    if (!v) snprintf(err, errlen, "%s: %s", path, e2);
+    free(text);
+    return v;
+}
+
+static const char *jstr(const hsi_jval *v) { return v && v->type == HSI_JSTRING ? v->str : NULL; }
+
+static int manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
+{
+    char *path = path_of(dir, MANIFEST);
+    hsi_jval *m = json_load(path, err, errlen);
+    int rc = -1;
+    const hsi_jval *keys = m ? hsi_jval_get(m, "keys") : NULL,
+                   *pts = m ? hsi_jval_get(m, "points") : NULL;
+    if (!m) {
+        snprintf(err + strlen(err), errlen - strlen(err), " (is %s the folder of a sweep?)", dir);
+        goto done;
+    }
+    if (!keys || keys->type != HSI_JARRAY || !pts || pts->type != HSI_JARRAY || !jstr(hsi_jval_get(m, "experiment"))) {
+        snprintf(err, errlen, "%s: not a sweep manifest (keys, points, experiment)", path);
+        goto done;
+    }
+    w->exp = strdup(jstr(hsi_jval_get(m, "experiment")));
+    w->out = strdup(dir);
+    w->n_keys = (int)keys->n;
+    w->keys = calloc(keys->n + 1, sizeof *w->keys);
+    for (size_t k = 0; k < keys->n; k++) w->keys[k] = xstrdup(jstr(&keys->items[k]));
+    w->p = calloc(pts->n + 1, sizeof *w->p);
+    for (size_t i = 0; i < pts->n; i++) {
+        const hsi_jval *vals = hsi_jval_get(&pts->items[i], "values");
+        const char *label = jstr(hsi_jval_get(&pts->items[i], "label"));
+        if (!label || !vals || vals->type != HSI_JARRAY || vals->n != keys->n) {
+            snprintf(err, errlen, "%s: point %zu: expected a label and %zu values", path, i, keys->n);
+            goto done;
+        }
+        sw_point *p = &w->p[w->n++];
+        p->label = strdup(label);
+        p->vals = calloc(keys->n + 1, sizeof *p->vals);
+        for (size_t k = 0; k < keys->n; k++) p->vals[k] = xstrdup(jstr(&vals->items[k]));
+    }
+    rc = 0;
+done:
+    free(path);
+    hsi_jval_free(m);
+    return rc;
+}
+
+/* ---- collecting ----------------------------------------------------------------------------- */
+
+static double jnum(const hsi_jval *v) { return v && v->type == HSI_JNUMBER ? v->num : NAN; }
+
+/* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
+static void collect_point(const sweep *w, sw_point *p)
+{
+    char *dir = path_of(w->out, p->label), *path = path_of(dir, "metrics.json");
+    char err[512];
+    hsi_jval *m = file_exists(path) ? json_load(path, err, sizeof err) : NULL;
+    if (m) {
+        for (int k = 0; k < 3; k++) {
+            p->mean[k] = jnum(hsi_jval_get(hsi_jval_get(m, "mean"), METRIC[k]));
+            p->std[k] = jnum(hsi_jval_get(hsi_jval_get(m, "std"), METRIC[k]));
+        }
+        const hsi_jval *runs = hsi_jval_get(m, "runs");
+        p->runs = runs && runs->type == HSI_JARRAY ? (int)runs->n : 0;
+        p->wall = jnum(hsi_jval_get(m, "wall_seconds"));
+        p->state = SW_OK;
+        hsi_jval_free(m);
+    } else if (p->state != SW_FAILED) {
+        p->state = SW_MISSING;
+        snprintf(p->why, sizeof p->why, "no %s (not run yet, or stopped: see %s/train.log)",
+                 path, dir);
+    }
+    free(path);
+    free(dir);
+}
+
+static void buf_add(char **b, size_t *n, size_t *cap, const char *s)
+{
+    size_t len = strlen(s);
+    if (*n + len + 1 > *cap) *b = realloc(*b, *cap = 2 * (*n + len + 1));
+    memcpy(*b + *n, s, len + 1);
+    *n += len;
+}
+
+/* A CSV field, quoted (RFC 4180) when it holds a comma, quote or newline. */
+static void csv_field(char **b, size_t *n, size_t *cap, const char *s, int first)
+{
+    if (!first) buf_add(b, n, cap, ",");
+    if (!strpbrk(s, ",\"\n")) {
+        buf_add(b, n, cap, s);
+        return;
+    }
+    buf_add(b, n, cap, "\"");
+    for (const char *c = s; *c; c++) {
+        char t[3] = {*c, *c == '"' ? '"' : 0, 0};
+        buf_add(b, n, cap, t);
+    }
+    buf_add(b, n, cap, "\"");
+}
+
+static int write_csv(const sweep *w, char *err, size_t errlen)
+{
+    char *b = NULL, num[64];
+    size_t n = 0, cap = 0;
+    csv_field(&b, &n, &cap, "point", 1);
+    for (int k = 0; k < w->n_keys; k++) csv_field(&b, &n, &cap, w->keys[k], 0);
+    buf_add(&b, &n, &cap, ",status,oa_mean,oa_std,aa_mean,aa_std,kappa_mean,kappa_std,runs,"
+                          "wall_seconds,folder\n");
+    for (int i = 0; i < w->n; i++) {
+        const sw_point *p = &w->p[i];
+        snprintf(num, sizeof num, "%d", i);
+        csv_field(&b, &n, &cap, num, 1);
+        for (int k = 0; k < w->n_keys; k++) csv_field(&b, &n, &cap, p->vals[k], 0);
+        csv_field(&b, &n, &cap, p->state == SW_OK ? "ok" : p->state == SW_FAILED ? "failed"
+                                                                                  : "missing", 0);
+        for (int k = 0; k < 3; k++)
+            for (int s = 0; s < 2; s++) {
+                double v = s ? p->std[k] : p->mean[k];
+                if (p->state == SW_OK && isfinite(v)) snprintf(num, sizeof num, "%.6f", v);
+                else num[0] = 0;
+                csv_field(&b, &n, &cap, num, 0);
+            }
+        snprintf(num, sizeof num, "%d", p->state == SW_OK ? p->runs : 0);
+        csv_field(&b, &n, &cap, num, 0);
+        if (p->state == SW_OK && isfinite(p->wall)) snprintf(num, sizeof num, "%.1f", p->wall);
+        else num[0] = 0;
+        csv_field(&b, &n, &cap, num, 0);
+        csv_field(&b, &n, &cap, p->label, 0);
+        buf_add(&b, &n, &cap, "\n");
+    }
+    char *path = path_of(w->out, "sweep.csv");
+    int rc = hsi_atomic_write(path, b, n, err, errlen);
+    free(path);
+    free(b);
+    return rc;
+}
+
+static int is_number(const char *s, double *v)
+{
+    char *end;
+    *v = strtod(s, &end);
+    return end != s && !*end && isfinite(*v);
+}
+
+/* Accuracy (percent) against the first key whose values are all numbers (else the point's
+ * position along the first key), one line per combination of the other keys' values: one
+ * panel for OA, one for kappa. Failed points leave a gap. */
+static int write_plot(const sweep *w, char *err, size_t errlen)
+{
+    int xk = -1;
+    double v;
+    for (int k = 0; k < w->n_keys && xk < 0; k++) {
+        int all = 1;
+        for (int i = 0; i < w->n && all; i++) all = is_number(w->p[i].vals[k], &v);
+        if (all) xk = k;
+    }
+    int xkey = xk >= 0 ? xk : 0;
+    /* lines: points with equal values on every key but xkey */
+    int *line = malloc(sizeof *line * (size_t)w->n), n_lines = 0;
+    int *first = malloc(sizeof *first * (size_t)w->n);
+    for (int i = 0; i < w->n; i++) {
+        line[i] = xk < 0 ? i : -1;   /* no numeric key: one marker per point, named */
+        if (xk < 0) first[n_lines++] = i;
+        for (int l = 0; l < n_lines && line[i] < 0; l++) {
+            int same = 1;
+            for (int k = 0; k < w->n_keys && same; k++)
+                if (k != xkey) same = !strcmp(w->p[i].vals[k], w->p[first[l]].vals[k]);
+            if (same) line[i] = l;
+        }
+        if (line[i] < 0) {
+            first[n_lines] = i;
+            line[i] = n_lines++;
+        }
+    }
+    hsi_series *ser = calloc((size_t)(2 * n_lines), sizeof *ser);
+    double *xs = malloc(sizeof *xs * (size_t)w->n), *ys = malloc(sizeof *ys * (size_t)(2 * w->n));
+    char **names = calloc((size_t)n_lines, sizeof *names);
+    int pos = 0;
+    for (int l = 0; l < n_lines; l++) {
+        char name[512] = "";   /* the other keys' values; "key=value" when several */
+        size_t m = 0;
+        for (int k = 0; k < w->n_keys; k++)
+            if (k != xkey && m < sizeof name)
+                m += (size_t)snprintf(name + m, sizeof name - m, "%s%s%s%s", m ? ", " : "",
+                                      w->n_keys > 2 ? w->keys[k] : "", w->n_keys > 2 ? "=" : "",
+                                      w->p[first[l]].vals[k]);
+        names[l] = strdup(xk < 0 ? w->p[first[l]].label : w->n_keys == 1 ? "mean over runs" : name);
+        int start = pos;
+        for (int i = 0; i < w->n; i++) {
+            if (line[i] != l) continue;
+            xs[pos] = xk >= 0 ? strtod(w->p[i].vals[xkey], NULL) : i + 1;
+            int ok = w->p[i].state == SW_OK;
+            ys[pos] = ok ? 100 * w->p[i].mean[0] : NAN;
+            ys[w->n + pos] = ok ? 100 * w->p[i].mean[2] : NAN;
+            pos++;
+        }
+        ser[l] = (hsi_series){names[l], xs + start, ys + start, pos - start};
+        ser[n_lines + l] = (hsi_series){names[l], xs + start, ys + w->n + start, pos - start};
+    }
+    char xlabel[300];
+    snprintf(xlabel, sizeof xlabel, "%s", xk >= 0 ? w->keys[xkey] : "sweep point (1-based)");
+    hsi_panel panels[2] = {{"test OA (%), mean over runs", xlabel, "%", ser, n_lines},
+                           {"test kappa x 100, mean over runs", xlabel, "x100", ser + n_lines,
+                            n_lines}};
+    char *path = path_of(w->out, "sweep.png");
+    int rc = hsi_plot_write_png(path, panels, 2, 0, 0, err, errlen);
+    free(path);
+    for (int l = 0; l < n_lines; l++) free(names[l]);
+    free(names);
+    free(ser);
+    free(xs);
+    free(ys);
+    free(line);
+    free(first);
+    return rc;
+}
+
+/* Collects every point, writes sweep.csv and sweep.png, prints the table. Returns 0 when every
+ * point has results, 1 otherwise (or when a file cannot be written). */
+static int collect(sweep *w)
+{
+    char err[1024];
+    int bad = 0;
+    for (int i = 0; i < w->n; i++) {
+        collect_point(w, &w->p[i]);
+        bad += w->p[i].state != SW_OK;
+    }
+    if (write_csv(w, err, sizeof err) || write_plot(w, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: %s\n", err);
+        return 1;
+    }
+    printf("\n%-40s %17s %17s %5s %8s\n", "point", "OA", "kappa", "runs", "wall s");
+    for (int i = 0; i < w->n; i++) {
+        const sw_point *p = &w->p[i];
+        if (p->state == SW_OK) {
+            char ms[2][64];
+            for (int k = 0; k < 2; k++) {
+                int m = k ? 2 : 0;
+                if (isfinite(p->std[m])) snprintf(ms[k], sizeof ms[k], "%.4f ± %.4f", p->mean[m], p->std[m]);
+                else snprintf(ms[k], sizeof ms[k], "%.4f         ", p->mean[m]);
+            }
+            printf("%-40s %17s %17s %5d %8.1f\n", p->label, ms[0], ms[1], p->runs, p->wall);
+        } else printf("%-40s %s: %s\n", p->label, p->state == SW_FAILED ? "FAILED" : "missing", p->why);
+    }
+    printf("wrote %s/sweep.csv, %s/sweep.png\n", w->out, w->out);
+    if (bad) fprintf(stderr, "hsicc: error: %d of %d sweep points have no results\n", bad, w->n);
+    return bad ? 1 : 0;
+}
+
+/* ---- preparing the points ----------------------------------------------------------------- */
+
+/* Loads point k, names it, fills the checkpoint placeholders; with `write`, writes its resolved
+ * experiment OUT/label/build/point.yaml and builds OUT/label/build/trainer from it; else only
+ * checks it (the net is compiled in memory). */
+static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const build_opts *bo,
+                         int write)
+{
+    sw_point *p = &w->p[k];
+    char err[4096];
+    hsi_experiment_opts xo = *base;
+    xo.sweep_point = k;
+    hsi_experiment *x = hsi_experiment_load(&xo, err, sizeof err);
+    if (!x) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    p->vals = calloc((size_t)w->n_keys + 1, sizeof *p->vals);
+    size_t cap = 1, n = 0;
+    int stride = x->sweep_points;
+    for (int i = 0; i < w->n_keys; i++) {
+        stride /= x->sweep[i].n_values;
+        int j = (k / stride) % x->sweep[i].n_values;
+        p->vals[i] = unique_value(&x->sweep[i], j);
+        cap += strlen(w->keys[i]) + strlen(p->vals[i]) + 2;
+    }
+    p->label = malloc(cap);
+    for (int i = 0; i < w->n_keys; i++)
+        n += (size_t)sprintf(p->label + n, "%s%s=%s", i ? "," : "", w->keys[i], p->vals[i]);
+    int rc = 0;
+    char *orig = x->init.checkpoint;
+    if (orig && strchr(orig, '{')) {
+        p->checkpoint = fill_placeholders(orig, w, p, err, sizeof err);
+        if (!p->checkpoint) {
+            fprintf(stderr, "%s: error: sweep point %d (%s): %s\n", w->exp, k, p->label, err);
+            rc = -1;
+        }
+        x->init.checkpoint = p->checkpoint;
+    } else {
+        p->checkpoint = xstrdup(orig);
+    }
+    char *dir = path_of(w->out, p->label), *bdir = path_of(dir, "build");
+    char *yaml = path_of(bdir, "point.yaml"), *trainer = path_of(bdir, "trainer");
+    if (!rc && write && (hsi_mkdirs(bdir, err, sizeof err) ||
+                         hsi_experiment_write(x, yaml, err, sizeof err))) {
+        fprintf(stderr, "hsicc: error: %s\n", err);
+        rc = -1;
+    }
+    x->init.checkpoint = orig;
+    hsi_experiment_free(x);
+    if (!rc) {
+        build_opts o = *bo;
+        if (write) {
+            o.sets = NULL;
+            o.n_sets = 0;
+            o.sweep_point = -1;
+        } else {
+            o.sweep_point = k;
+            o.stage = BUILD_CHECK;
+        }
+        if (build_trainer(write ? yaml : w->exp, trainer, &o)) {
+            fprintf(stderr, "hsicc: note: while building sweep point %d (%s)\n", k, p->label);
+            rc = -1;
+        }
+    }
+    free(dir);
+    free(bdir);
+    free(yaml);
+    free(trainer);
+    return rc;
+}
+
+/* ---- running ------------------------------------------------------------------------------ */
+
+/* Single-quoted for sh. */
+static void sh_quote(char **b, size_t *n, size_t *cap, const char *s)
+{
+    buf_add(b, n, cap, "'");
+    for (const char *c = s; *c; c++) buf_add(b, n, cap, *c == '\'' ? "'\\''" : (char[2]){*c, 0});
+    buf_add(b, n, cap, "'");
+}
+
+/* One line per point: train into the point's folder, or resume it when a training is there. */
+static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen)
+{
+    char *b = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < w->n; i++) {
+        char *dir = path_of(w->out, w->p[i].label), *tr = path_of(dir, "build/trainer");
+        char *ey = path_of(dir, "experiment.yaml"), *log = path_of(dir, "train.log");
+        /* literal text, then a quoted path, in turn */
+        const char *parts[] = {"if [ -f ", ey, " ]; then ", tr, " train --resume ", dir,
+                               "; else ", tr, " train --out ", dir, "; fi >> ", log};
+        for (int k = 0; k < 12; k++) {
+            if (k % 2) sh_quote(&b, &n, &cap, parts[k]);
+            else buf_add(&b, &n, &cap, parts[k]);
+        }
+        buf_add(&b, &n, &cap, " 2>&1\n");
+        free(dir);
+        free(tr);
+        free(ey);
+        free(log);
+    }
+    int rc = hsi_atomic_write(file, b, n, err, errlen);
+    free(b);
+    return rc;
+}
+
+/* The last lines of a log, indented, to stderr. */
+static void print_tail(const char *path, int lines)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    char tail[4096];
+    fseek(f, 0, SEEK_END);
+    long end = ftell(f), start = end > (long)sizeof tail - 1 ? end - (long)sizeof tail + 1 : 0;
+    fseek(f, start, SEEK_SET);
+    size_t n = fread(tail, 1, sizeof tail - 1, f);
+    fclose(f);
+    while (n && tail[n - 1] == '\n') n--;
+    tail[n] = 0;
+    char *c = tail + n;
+    for (int k = 0; c > tail && k < lines; k += *c == '\n') c--;
+    if (*c == '\n') c++;
+    for (char *l = strtok(c, "\n"); l; l = strtok(NULL, "\n")) fprintf(stderr, "    | %s\n", l);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void report_done(const sweep *w, sw_point *p, int st, int done, double secs)
+{
+    char *dir = path_of(w->out, p->label), *log = path_of(dir, "train.log");
+    p->exit_code = cmd_status(st);
+    if (p->exit_code == 0) {
+        printf("[%d/%d] %s: done in %.0f s\n", done, w->n, p->label, secs);
+    } else {
+        p->state = SW_FAILED;
+        snprintf(p->why, sizeof p->why, "trainer exit status %d; log %s", p->exit_code, log);
+        fprintf(stderr, "[%d/%d] %s: FAILED (exit status %d); its log is %s:\n", done, w->n,
+                p->label, p->exit_code, log);
+        print_tail(log, 4);
+    }
+    fflush(stdout);
+    free(dir);
+    free(log);
+}
+
+/* Runs the points that are neither finished (metrics.json) nor failed, `jobs` at a time. */
+static void run_points(sweep *w, int jobs)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    char omp[24];
+    const char *user = getenv("OMP_NUM_THREADS");   /* the user's choice wins */
+    if (user && *user) snprintf(omp, sizeof omp, "%.20s", user);
+    else snprintf(omp, sizeof omp, "%ld", cores / jobs > 1 ? cores / jobs : 1);
+    pid_t *pids = calloc((size_t)jobs, sizeof *pids);
+    int *who = calloc((size_t)jobs, sizeof *who), running = 0, next = 0, done = 0;
+    double *t0 = calloc((size_t)jobs, sizeof *t0);
+    printf("running %d sweep point(s), %d at a time, OMP_NUM_THREADS=%s; logs in %s/<point>/train.log\n",
+           w->n, jobs, omp, w->out);
+    for (;;) {
+        while (running < jobs && next < w->n) {
+            sw_point *p = &w->p[next++];
+            char *dir = path_of(w->out, p->label), *metrics = path_of(dir, "metrics.json");
+            char *ey = path_of(dir, "experiment.yaml"), *log = path_of(dir, "train.log");
+            char *tr = path_of(dir, "build/trainer");
+            if (p->state == SW_FAILED) {
+                done++;
+            } else if (file_exists(metrics)) {
+                printf("[%d/%d] %s: already done (%s)\n", ++done, w->n, p->label, metrics);
+            } else if (p->checkpoint && !file_exists(p->checkpoint)) {
+                p->state = SW_FAILED;
+                snprintf(p->why, sizeof p->why, "init.checkpoint %s does not exist (run the "
+                         "pre-training first)", p->checkpoint);
+                fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
+            } else {
+                int resume = file_exists(ey);
+                char *av[] = {tr, "train", resume ? "--resume" : "--out", dir, NULL};
+                int slot = 0;
+                while (pids[slot]) slot++;
+                pids[slot] = cmd_spawn(av, log, omp);
+                if (pids[slot] < 0) {
+                    pids[slot] = 0;
+                    p->state = SW_FAILED;
+                    snprintf(p->why, sizeof p->why, "cannot start %s: %s", tr, strerror(errno));
+                    fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
+                } else {
+                    who[slot] = (int)(p - w->p);
+                    t0[slot] = now();
+                    running++;
+                    printf("[start] %s%s\n", p->label, resume ? " (resuming)" : "");
+                    fflush(stdout);
+                }
+            }
+            free(dir);
+            free(metrics);
+            free(ey);
+            free(log);
+            free(tr);
+        }
+        if (!running) break;
+        int st;
+        pid_t pid = waitpid(-1, &st, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int s = 0; s < jobs; s++)
+            if (pids[s] == pid) {
+                pids[s] = 0;
+                running--;
+                report_done(w, &w->p[who[s]], st, ++done, now() - t0[s]);
+            }
+    }
+    free(pids);
+    free(who);
+    free(t0);
+}
+
+/* ---- the command ---------------------------------------------------------------------------- */
+
+static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file, int jobs,
+                     int dry, const char *const *sets, int n_sets, const build_opts *bo)
+{
+    char err[4096];
+    hsi_registry *reg = hsi_registry_load(NULL, err, sizeof err);
+    if (!reg) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    hsi_experiment_opts xo = {exp, sets, n_sets, -1, reg};
+    hsi_experiment *x = hsi_experiment_load(&xo, err, sizeof err);
+    if (!x) {
+        fprintf(stderr, "%s\n", err);
+        hsi_registry_free(reg);
+        return 1;
+    }
+    sweep w = {0};
+    int rc = 1;
+    if (x->n_sweep == 0) {
+        fprintf(stderr, "%s: error: the experiment has no 'sweep:' (build it with hsicc build, "
+                        "or add sweep: {key.path: [values]})\n", exp);
+        goto done;
+    }
+    w.exp = strdup(exp);
+    const char *o = out_opt ? out_opt : x->outputs.dir;
+    char cwd[4096];
+    if (o[0] != '/' && getcwd(cwd, sizeof cwd)) {   /* absolute: the job lines run anywhere */
+        w.out = malloc(strlen(cwd) + strlen(o) + 2);
+        sprintf(w.out, "%s/%s", cwd, o);
+    } else {
+        w.out = strdup(o);
+    }
+    w.n_keys = x->n_sweep;
+    w.keys = calloc((size_t)w.n_keys, sizeof *w.keys);
+    for (int k = 0; k < w.n_keys; k++) w.keys[k] = strdup(x->sweep[k].key);
+    w.n = x->sweep_points;
+    w.p = calloc((size_t)w.n, sizeof *w.p);
+    int bad = 0;
+    for (int k = 0; k < w.n; k++) {
+        if (prepare_point(&w, k, &xo, bo, !dry)) {
+            if (!w.p[k].label) goto done;   /* the point itself does not load */
+            w.p[k].state = SW_FAILED;
+            snprintf(w.p[k].why, sizeof w.p[k].why, "its trainer could not be built");
+            bad++;
+        }
+        if (dry) {
+            char *dir = path_of(w.out, w.p[k].label);
+            printf("point %d: %s -> %s/%s%s%s\n", k, w.p[k].label, dir,
+                   w.p[k].checkpoint ? "  init from " : "", w.p[k].checkpoint ? w.p[k].checkpoint : "",
+                   w.p[k].state == SW_FAILED ? "  [does not build]" : "");
+            free(dir);
+        }
+    }
+    if (dry) {
+        printf("%d point(s) checked%s; nothing written\n", w.n, bad ? ", some do not build" : "");
+        rc = bad ? 1 : 0;
+        goto done;
+    }
+    if (manifest_write(&w, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: %s\n", err);
+        goto done;
+    }
+    if (jobs_file) {
+        if (write_jobs(&w, jobs_file, err, sizeof err)) {
+            fprintf(stderr, "hsicc: error: %s\n", err);
+            goto done;
+        }
+        printf("wrote %s: %d line(s), one per point (e.g. sed -n \"${SLURM_ARRAY_TASK_ID}p\" %s "
+               "| sh with --array=1-%d); afterwards: hsicc sweep --collect %s\n",
+               jobs_file, w.n, jobs_file, w.n, w.out);
+        rc = bad ? 1 : 0;
+        goto done;
+    }
+    run_points(&w, jobs);
+    rc = collect(&w);
+done:
+    sweep_free(&w);
+    hsi_experiment_free(x);
+    hsi_registry_free(reg);
+    return rc;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    const char *exp = NULL, *out = NULL, *jobs_file = NULL, *collect_dir = NULL;
+    const char *sets[MAX_SETS];
+    int n_sets = 0, jobs = 1, dry = 0;
+    build_opts bo = {NULL, 0, -1, BUILD_TRAINER, {1, 1, 0}, NULL, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-j") && v) jobs = atoi(argv[++i]);
+        else if (!strncmp(a, "-j", 2) && a[2]) jobs = atoi(a + 2);
+        else if (!strcmp(a, "--out") && v) out = argv[++i];
+        else if (!strcmp(a, "--jobs-file") && v) jobs_file = argv[++i];
+        else if (!strcmp(a, "--collect") && v) collect_dir = argv[++i];
+        else if (!strcmp(a, "--set") && v && n_sets < MAX_SETS) sets[n_sets++] = argv[++i];
+        else if (!strcmp(a, "--dry-run")) dry = 1;
+        else if (!strcmp(a, "--cc") && v) bo.cc = argv[++i];
+        else if (!strcmp(a, "--verbose")) bo.verbose = 1;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 0;
+        else if (a[0] == '-') {
+            fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
+            return usage();
+        } else if (!exp) exp = a;
+        else return usage();
+    }
+    if (jobs < 1) {
+        fprintf(stderr, "hsicc: error: -j: expected a number of parallel jobs >= 1\n");
+        return 2;
+    }
+    if (collect_dir) {
+        if (exp) return usage();
+        sweep w = {0};
+        char err[1024];
+        if (manifest_read(&w, collect_dir, err, sizeof err)) {
+            fprintf(stderr, "hsicc: error: %s\n", err);
+            sweep_free(&w);
+            return 1;
+        }
+        int rc = collect(&w);
+        sweep_free(&w);
+        return rc;
+    }
+    if (!exp) return usage();
+    return sweep_run(exp, out, jobs_file, jobs, dry, sets, n_sets, &bo);
+}

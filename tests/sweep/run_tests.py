@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""hsicc sweep and the cross-domain workflow end to end, on the real contextual CNN and the
+Salinas-A cube (from HSICC_DATA_MIRROR). Usage: run_tests.py TEST HSICC WORKDIR.
+
+  run          a 2-point sweep, -j 2: one csv row per point, its means = the mean of the
+               point's per-run metrics, a PNG, --collect gives the same table
+  jobs_file    --jobs-file: one line per point; running one line with sh gives that point's
+               results, --collect reports the other as missing (exit 1)
+  failing      a point whose trainer fails: named with its exit status and log, csv 'failed'
+  placeholder  {depth} in init.checkpoint filled per point (--dry-run); unknown names rejected
+  phases       log.csv: phase index per step switches after 2 and 5 steps; one shared trunk
+  lr_scale     one step with two active domains: the shared trunk moves by exactly half the
+               step it makes with shared_lr_scale 1 (1/N, N = 2); unshared params identical
+  finetune     a single-domain net from a two-domain checkpoint: exactly trunk.* loaded (load
+               map and values), everything else freshly initialised, other tensors skipped
+"""
+import csv
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEST, HSICC, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+
+
+def check(cond, msg):
+    if not cond:
+        print("FAIL:", msg)
+        sys.exit(1)
+
+
+def run(*args, code=0, env=None):
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=WORK, env=env)
+    check(p.returncode == code, "%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s"
+          % (" ".join(map(str, args)), p.returncode, code, p.stdout, p.stderr))
+    return p
+
+
+def read_st(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        head = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in head.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        out[k] = np.frombuffer(data[a:b], "<f4").reshape(v["shape"])
+    return out
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def build(yaml, out):
+    run(HSICC, "build", os.path.join(HERE, yaml), "-o", out)
+    return out
+
+
+def trainable(name):
+    return "running_" not in name
+
+
+def t_run():
+    out = os.path.join(WORK, "sw")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}   # sweep divides
+    p = run(HSICC, "sweep", os.path.join(HERE, "tiny-sweep.yaml"), "-j", "2", "--out", out, env=env)
+    rows = read_csv(os.path.join(out, "sweep.csv"))
+    check([r["defines.depth"] for r in rows] == ["1", "2"], "one row per depth: %s" % rows)
+    for r in rows:
+        check(r["status"] == "ok" and r["runs"] == "2", "row %s" % r)
+        folder = os.path.join(out, r["folder"])
+        runs = [json.load(open(os.path.join(folder, "run%d" % i, "metrics.json"))) for i in range(2)]
+        for m in ["oa", "aa", "kappa"]:
+            v = [x[m] for x in runs]
+            check(abs(float(r[m + "_mean"]) - np.mean(v)) < 2e-6, "%s mean %s vs runs %s" % (m, r[m + "_mean"], v))
+            check(abs(float(r[m + "_std"]) - np.std(v, ddof=1)) < 2e-6, "%s std %s vs runs %s" % (m, r[m + "_std"], v))
+        check(float(r["wall_seconds"]) > 0, "wall seconds %s" % r)
+    png = open(os.path.join(out, "sweep.png"), "rb").read()
+    check(png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000, "sweep.png")
+    want = "OMP_NUM_THREADS=%d" % max(1, os.cpu_count() // 2)
+    check(want in p.stdout, "2 jobs share the cores (%s):\n%s" % (want, p.stdout))
+    before = open(os.path.join(out, "sweep.csv")).read()
+    os.remove(os.path.join(out, "sweep.csv"))
+    run(HSICC, "sweep", "--collect", out)
+    check(open(os.path.join(out, "sweep.csv")).read() == before, "--collect gives another table")
+    # A second sweep into the same folder redoes nothing.
+    p = run(HSICC, "sweep", os.path.join(HERE, "tiny-sweep.yaml"), "--out", out)
+    check(p.stdout.count("already done") == 2, "rerun:\n" + p.stdout)
+
+
+def t_jobs_file():
+    out, jobs = os.path.join(WORK, "sw"), os.path.join(WORK, "jobs.txt")
+    p = run(HSICC, "sweep", os.path.join(HERE, "tiny-sweep.yaml"), "--out", out, "--jobs-file", jobs)
+    lines = open(jobs).read().splitlines()
+    check(len(lines) == 2 and "defines.depth=1" in lines[0] and "defines.depth=2" in lines[1],
+          "one line per point:\n" + "\n".join(lines))
+    check(not os.path.exists(os.path.join(out, "defines.depth=1", "metrics.json")), "jobs-file ran a point")
+    subprocess.run(["sh", "-c", lines[1]], cwd="/", check=True)   # paths are absolute
+    p = run(HSICC, "sweep", "--collect", out, code=1)
+    rows = read_csv(os.path.join(out, "sweep.csv"))
+    check([r["status"] for r in rows] == ["missing", "ok"], "statuses %s" % rows)
+    check("defines.depth=1" in p.stdout and "missing" in p.stdout, "report:\n" + p.stdout)
+
+
+def t_failing():
+    bad = os.path.join(WORK, "garbage.safetensors")
+    with open(bad, "wb") as f:
+        f.write(b"this is not a safetensors file")
+    y = open(os.path.join(HERE, "tiny-sweep.yaml")).read().replace(
+        "  defines.depth: [1, 2]", "  init: [scratch, {checkpoint: %s, load: [\"trunk.*\"]}]" % bad)
+    y = y.replace("../../netdefs", os.path.join(HERE, "../../netdefs"))
+    exp = os.path.join(WORK, "failing.yaml")
+    open(exp, "w").write(y)
+    out = os.path.join(WORK, "sw")
+    p = run(HSICC, "sweep", exp, "--out", out, code=1)
+    log = os.path.join(out, "init=pretrained", "train.log")
+    check("init=pretrained: FAILED (exit status 1)" in p.stderr and log in p.stderr,
+          "failure report:\n" + p.stderr)
+    check("garbage.safetensors" in p.stderr, "log tail shown:\n" + p.stderr)
+    rows = read_csv(os.path.join(out, "sweep.csv"))
+    check([r["status"] for r in rows] == ["ok", "failed"], "statuses %s" % rows)
+
+
+def t_placeholder():
+    base = open(os.path.join(HERE, "tiny-sweep.yaml")).read().replace(
+        "../../netdefs", os.path.join(HERE, "../../netdefs"))
+    y = base.replace("  defines.depth: [1, 2]", "  defines.depth: [1, 2]\n  init: [scratch, "
+                     "{checkpoint: \"/pre/d={depth}/x{defines.depth}.safetensors\"}]")
+    open(os.path.join(WORK, "ph.yaml"), "w").write(y)
+    p = run(HSICC, "sweep", "ph.yaml", "--dry-run")
+    check("point 3: defines.depth=2,init=pretrained" in p.stdout and
+          "init from /pre/d=2/x2.safetensors" in p.stdout, "filled:\n" + p.stdout)
+    check("init from /pre/d=1/x1.safetensors" in p.stdout, "filled:\n" + p.stdout)
+    check(not os.path.exists(os.path.join(WORK, "runs")), "--dry-run wrote files")
+    open(os.path.join(WORK, "ph2.yaml"), "w").write(y.replace("{depth}", "{width}"))
+    p = run(HSICC, "sweep", "ph2.yaml", "--dry-run", code=1)
+    check("unknown placeholder {width}" in p.stderr and "{defines.depth}" in p.stderr,
+          "unknown placeholder:\n" + p.stderr)
+
+
+def t_phases():
+    tr = build("cd2.yaml", os.path.join(WORK, "cd2"))
+    out = os.path.join(WORK, "o")
+    run(tr, "train", "--out", out, "--quiet")
+    rows = read_csv(os.path.join(out, "run0", "log.csv"))
+    got = [(int(r["step"]), int(r["phase"])) for r in rows]
+    check(got == [(1, 0), (2, 0), (3, 1), (4, 1), (5, 1), (6, 2), (7, 2)], "phase per step %s" % got)
+    w = read_st(os.path.join(out, "run0", "last.safetensors"))
+    trunk = [k for k in w if k.startswith("trunk.")]
+    check(len(trunk) > 0 and not any(".trunk." in k for k in w), "one shared trunk: %s" % sorted(w))
+    for d in ["a", "b"]:
+        check(any(k.startswith(d + ".c9") for k in w), "per-domain head of %s: %s" % (d, sorted(w)))
+    check(w["a.c9.weight"].shape[0] == 6 and w["b.c9.weight"].shape[0] == 5, "head sizes")
+
+
+def t_lr_scale():
+    tr = build("cd2.yaml", os.path.join(WORK, "cd2"))
+    one = ["--set", "phases=[{name: both, iterations: 1}]", "--set", "train.val_every=1"]
+    w = {}
+    for tag, extra in [("inv_n", []), ("half", ["--set", "shared_lr_scale=0.5"]),
+                       ("one", ["--set", "shared_lr_scale=1"]),
+                       ("quarter", ["--set", "shared_lr_scale=0.25"])]:
+        out = os.path.join(WORK, tag)
+        run(tr, "train", "--out", out, "--quiet", *one, *extra)
+        w[tag] = read_st(os.path.join(out, "run0", "last.safetensors"))
+    # w_s = w0 - s lr g: (w_1/N - w_1) = 2 (w_1/4 - w_1/N) exactly when 1/N = 1/2.
+    n = 0
+    for k, v in w["inv_n"].items():
+        if not trainable(k):
+            continue
+        check(np.array_equal(v, w["half"][k]), "%s: 1/N differs from shared_lr_scale 0.5" % k)
+        if k.startswith("trunk."):
+            d_big, d_small = v - w["one"][k], w["quarter"][k] - v
+            check(np.abs(d_big).max() > 0, "%s did not move" % k)
+            err = np.abs(d_big - 2 * d_small).max() / np.abs(d_big).max()
+            check(err < 1e-3, "%s: steps not proportional to the shared scale (rel err %g)" % (k, err))
+            n += 1
+        else:
+            check(np.array_equal(v, w["one"][k]), "unshared %s depends on the shared scale" % k)
+    check(n >= 4, "trunk tensors checked: %d" % n)
+
+
+def t_finetune():
+    src = build("cd2.yaml", os.path.join(WORK, "cd2"))
+    run(src, "train", "--out", os.path.join(WORK, "pre"), "--quiet")
+    ck = os.path.join(WORK, "pre", "run0", "last.safetensors")
+    tr = build("ft.yaml", os.path.join(WORK, "ft"))
+    frozen = ["--set", "init.freeze=[\"*\"]"]      # lr 0 everywhere: weights stay as initialised
+    p = run(tr, "train", "--out", os.path.join(WORK, "loaded"), "--set", "init.checkpoint=" + ck,
+            "--set", "init.load=[trunk.*]", *frozen)
+    run(tr, "train", "--out", os.path.join(WORK, "scratch"), "--quiet", "--set",
+        "init.checkpoint=" + ck, "--set", "init.load=[none]", *frozen)
+    pre = read_st(ck)
+    got = read_st(os.path.join(WORK, "loaded", "run0", "last.safetensors"))
+    fresh = read_st(os.path.join(WORK, "scratch", "run0", "last.safetensors"))
+    status = {}
+    for line in p.stderr.splitlines():
+        t = line.split()
+        for i, word in enumerate(t):
+            if word.startswith("[") and i > 0:
+                status[t[i - 1]] = line
+                break
+    for k in got:
+        if not trainable(k):
+            continue
+        if k.startswith("trunk."):
+            check(np.array_equal(got[k], pre[k]), "%s not loaded from the checkpoint" % k)
+            check("loaded" in status.get(k, ""), "load map for %s: %s" % (k, status.get(k)))
+        else:
+            check(np.array_equal(got[k], fresh[k]), "%s is not the fresh initialisation" % k)
+            check("initialised (not in init.load)" in status.get(k, ""), "load map for %s" % k)
+    skipped = [k for k in pre if not k.startswith("trunk.")]
+    check(all("skipped" in status.get(k, "") for k in skipped), "a.*/b.* skipped:\n" + p.stderr)
+
+
+if __name__ == "__main__":
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    globals()["t_" + TEST]()
+    print("ok")
