@@ -443,11 +443,21 @@ static dnnl_status_t dn_wl_desc(const dn_geom *g, int which, dn_desc *d, const m
     return dnnl_inner_product_backward_weights_desc_init(&d->ip, src, w, b, dst);
 }
 
+/* A convolution computed as im2col + one GEMM over the whole batch (dn_col_wanted): src in
+ * NHWC, columns ordered (kh, kw, c), weights as [OC, KH, KW, C], dst NHWC = [N*OH*OW, OC]. */
+typedef struct dn_col {
+    int on;
+    int64_t n, c, h, w, oc, kh, kw, sh, sw, oh, ow;
+    size_t col_off;                          /* the column matrix, in tmp */
+    int bias;
+} dn_col;
+
 typedef struct dn_wl {
     dn_prim fwd, bwd_data, bwd_w;
     dn_port src_in, w_in;                    /* forward */
     dn_port w_bd, ddst_bd, dsrc_out;         /* backward data */
     dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
+    dn_col col;
 } dn_wl;
 
 static void dn_md_any(md_t *out, const md_t *like)
@@ -541,10 +551,19 @@ static hsi_op *dn_wl_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, con
     return dn_op(rt, kind, dl, wl);
 }
 
+static void dn_col_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                           float *dst);
+static void dn_col_backward_weights(hsi_op *op, const float *src, const float *ddst, float *dw,
+                                    float *db);
+
 static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const float *b,
                           float *dst)
 {
     dn_wl *wl = op->impl;
+    if (wl->col.on) {
+        dn_col_forward(op, src, w, b, dst);
+        return;
+    }
     const void *s = dn_in(op->rt, &wl->src_in, src), *wt = dn_in(op->rt, &wl->w_in, w);
     dn_run(op->rt, &wl->fwd, (const void *[]){s, wt, dst, b});
 }
@@ -560,6 +579,10 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         dn_run(rt, &wl->bwd_data, (const void *[]){dd, wt, ds});
         dn_out_done(rt, &wl->dsrc_out, dsrc);
     }
+    if (wl->col.on) {
+        if (dw || (db && wl->col.bias)) dn_col_backward_weights(op, src, ddst, dw, db);
+        return;
+    }
     int has_bias = wl->bwd_w.nargs == 4;
     if ((dw || (db && has_bias)) && wl->bwd_w.p) {
         const void *s = dn_in(rt, &wl->src_bw, src), *dd = dn_in(rt, &wl->ddst_bw, ddst);
@@ -568,6 +591,128 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         dn_out_done(rt, &wl->dw_acc, dw);
         if (has_bias) dn_out_done(rt, &wl->db_acc, db);
     }
+}
+
+/* ---- convolution as im2col + GEMM ---------------------------------------------------------
+ * oneDNN's direct convolutions block over output pixels; with a handful of them (the
+ * contextual CNN's 3x3 branch: 5x5 -> 3x3 over 200 bands) they run at about half of what one
+ * GEMM over the whole batch reaches ([N*OH*OW, C*KH*KW] x [C*KH*KW, OC]). Taken for 2-D,
+ * ungrouped, unpadded, undilated convolutions with at most 16 output pixels and a reduction of
+ * at least 256; HSICC_DNNL_NO_GEMM_CONV=1 turns it off (for A/B runs). Backward data, when
+ * needed, stays oneDNN's primitive. */
+static int dn_col_wanted(const hsi_conv_desc *pc, int64_t C, int64_t H, int64_t W, int64_t oh,
+                         int64_t ow)
+{
+    const char *off = getenv("HSICC_DNNL_NO_GEMM_CONV");
+    if (off && *off && strcmp(off, "0")) return 0;
+    if (pc->nsp != 2 || pc->groups != 1 || oh * ow > 16 || C * pc->kernel[0] * pc->kernel[1] < 256)
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (pc->pad_lo[i] || pc->pad_hi[i] || pc->dilation[i] != 1) return 0;
+    return H >= pc->kernel[0] && W >= pc->kernel[1];
+}
+
+/* col[(n, oh, ow)][(kh, kw, c)] from an NHWC src: KW*C contiguous floats per (row, kh). */
+static void dn_im2col(const dn_col *c, const float *src, float *col)
+{
+    size_t run = (size_t)(c->kw * c->c);
+    for (int64_t n = 0; n < c->n; n++)
+        for (int64_t y = 0; y < c->oh; y++)
+            for (int64_t x = 0; x < c->ow; x++)
+                for (int64_t i = 0; i < c->kh; i++) {
+                    const float *from = src + ((n * c->h + y * c->sh + i) * c->w + x * c->sw) * c->c;
+                    memcpy(col, from, run * sizeof *col);
+                    col += run;
+                }
+}
+
+static void dn_col_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                           float *dst)
+{
+    dn_wl *wl = op->impl;
+    const dn_col *c = &wl->col;
+    hsi_rt *rt = op->rt;
+    const float *s = dn_in(rt, &wl->src_in, src), *wt = dn_in(rt, &wl->w_in, w);
+    float *col = dn_tmp(rt, c->col_off);
+    int64_t rows = c->n * c->oh * c->ow, k = c->kh * c->kw * c->c;
+    dn_im2col(c, s, col);
+    if (c->bias && b)
+        for (int64_t r = 0; r < rows; r++) memcpy(dst + r * c->oc, b, (size_t)c->oc * sizeof *b);
+    dn_ok(dnnl_sgemm('N', 'T', rows, c->oc, k, 1.f, col, k, wt, k, c->bias && b ? 1.f : 0.f, dst,
+                     c->oc), "gemm convolution");
+}
+
+/* dw += ddst^T col (ddst NHWC = [rows, OC]); db += column sums of ddst. */
+static void dn_col_backward_weights(hsi_op *op, const float *src, const float *ddst, float *dw,
+                                    float *db)
+{
+    dn_wl *wl = op->impl;
+    const dn_col *c = &wl->col;
+    hsi_rt *rt = op->rt;
+    int64_t rows = c->n * c->oh * c->ow, k = c->kh * c->kw * c->c;
+    if (dw) {
+        const float *s = dn_in(rt, &wl->src_in, src);
+        float *col = dn_tmp(rt, c->col_off);
+        dn_im2col(c, s, col);
+        float *gw = dn_out(rt, &wl->dw_acc, dw);
+        dn_ok(dnnl_sgemm('T', 'N', c->oc, k, rows, 1.f, ddst, c->oc, col, k, 0.f, gw, k),
+              "gemm convolution (weights)");
+        dn_out_done(rt, &wl->dw_acc, dw);
+    }
+    if (db && c->bias)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t o = 0; o < c->oc; o++) db[o] += ddst[r * c->oc + o];
+}
+
+static hsi_op *dn_col_create(hsi_rt *rt, const hsi_layout *src, const md_t *smd,
+                             const hsi_conv_desc *pc, const int64_t *pdims, int64_t oh,
+                             int64_t ow, int need_dsrc, int need_dw)
+{
+    dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
+    if (!wl) return NULL;
+    dn_col *c = &wl->col;
+    *c = (dn_col){.on = 1, .n = pdims[0], .c = pdims[1], .h = pdims[2], .w = pdims[3],
+                  .oc = pc->out_ch, .kh = pc->kernel[0], .kw = pc->kernel[1],
+                  .sh = pc->stride[0], .sw = pc->stride[1], .oh = oh, .ow = ow, .bias = pc->bias};
+    int64_t sdims[4] = {c->n, c->c, c->h, c->w}, wdims[4] = {c->oc, c->c, c->kh, c->kw};
+    int64_t ddims[4] = {c->n, c->oc, oh, ow};
+    md_t s_nhwc, w_plain, w_hwc, d_nhwc;
+    size_t used = 0;
+    if (dn_md_tag(&s_nhwc, 4, sdims, dnnl_acdb) || dn_md_tag(&w_plain, 4, wdims, dnnl_abcd)
+        || dn_md_tag(&w_hwc, 4, wdims, dnnl_acdb) || dn_md_tag(&d_nhwc, 4, ddims, dnnl_acdb))
+        return hk_fail(rt, "conv: bad shapes");
+    if (dn_port_in(rt, &used, &wl->src_in, smd, &s_nhwc)
+        || dn_port_in(rt, &used, &wl->w_in, &w_plain, &w_hwc)
+        || dn_stage(rt, &used, (size_t)(c->n * oh * ow * c->kh * c->kw * c->c) * sizeof(float),
+                    &c->col_off))
+        return NULL;
+    if (need_dw && dn_port_out(rt, &used, &wl->dw_acc, &w_hwc, &w_plain, 1)) return NULL;
+    if (need_dsrc) {
+        /* oneDNN's backward data, on the NHWC ddst this op hands out */
+        dn_geom g = {.conv = 1, .prop = dnnl_forward_training};
+        for (int i = 0; i < 2; i++) {
+            g.strides[i] = pc->stride[i];
+            g.dilates[i] = 0;
+            g.pad_l[i] = g.pad_r[i] = 0;
+        }
+        md_t w_any, b_md;
+        int64_t nb = c->oc;
+        dn_md_any(&w_any, &w_plain);
+        if (c->bias && dn_md_tag(&b_md, 1, &nb, dnnl_format_tag_undef))
+            return hk_fail(rt, "conv: bad bias size");
+        const_dnnl_primitive_desc_t fwd =
+            dn_wl_pd(rt, &g, DN_FWD, smd, &w_any, c->bias ? &b_md : NULL, &d_nhwc, NULL, "conv");
+        const_dnnl_primitive_desc_t pd =
+            fwd ? dn_wl_pd(rt, &g, DN_BWD_DATA, smd, &w_any, NULL, &d_nhwc, fwd, "conv") : NULL;
+        const int args[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
+        if (!pd || dn_build(rt, &wl->bwd_data, pd, 3, args, "conv")
+            || dn_port_in(rt, &used, &wl->w_bd, &w_plain, dn_md(pd, DNNL_ARG_WEIGHTS))
+            || dn_port_in(rt, &used, &wl->ddst_bd, &d_nhwc, dn_md(pd, DNNL_ARG_DIFF_DST))
+            || dn_port_out(rt, &used, &wl->dsrc_out, dn_md(pd, DNNL_ARG_DIFF_SRC), smd, 0))
+            return NULL;
+    }
+    (void)src;
+    return dn_op(rt, HK_CONV, dn_layout(rt, &d_nhwc), wl);
 }
 
 hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd,
@@ -635,6 +780,8 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
         pddims[2 + i] = (pdims[2 + i] + pc.pad_lo[i] + pc.pad_hi[i]
                          - (pc.kernel[i] - 1) * pc.dilation[i] - 1) / pc.stride[i] + 1;
     }
+    if (!full && !fold && dn_col_wanted(&pc, C, pdims[2], pdims[3], pddims[2], pddims[3]))
+        return dn_col_create(rt, src, smd, &pc, pdims, pddims[2], pddims[3], need_dsrc, need_dw);
     md_t w_plain, dst;
     if (dn_md_tag(&w_plain, wn, wdims, dnnl_format_tag_undef)
         || dn_md_tag(&dst, full ? 2 : pc.nsp + 2, pddims, full ? dnnl_ab : dnnl_format_tag_any))
