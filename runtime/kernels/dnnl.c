@@ -1131,7 +1131,8 @@ typedef struct dn_add {
     dn_prim relu_fwd;             /* ReLU in place on dst, instead of the post-op (see create) */
     dn_port b_in;                 /* b -> a's layout */
     dn_prim relu_bwd;             /* ddst * (dst > 0), when relu */
-    dn_prim copy_a, to_b;         /* gradient (a's layout) -> da / -> db (b's layout) */
+    dn_prim to_b;                 /* gradient (a's layout) -> db in b's layout, if it differs */
+    size_t bytes;                 /* of a's layout: da (and db in the same layout) are copies */
     size_t g_off;                 /* staging of the masked gradient when da is NULL */
 } dn_add;
 
@@ -1181,9 +1182,11 @@ hsi_op *hk_dnnl_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b,
     if (dn_build(rt, &ad->fwd, dn_pd(rt, &desc, dn_attr(rt, 0, relu && !padded), NULL, "add"), 3,
                  args, "add")
         || (relu && dn_relu(rt, padded ? &ad->relu_fwd : NULL, &ad->relu_bwd, am))
-        || dn_reorder(rt, &ad->copy_a, am, am, 0) || dn_reorder(rt, &ad->to_b, am, dn_lmd(b), 0)
+        || (!dn_same(am, dn_lmd(b)) && dn_reorder(rt, &ad->to_b, am, dn_lmd(b), 0))
         || dn_stage(rt, &used, a->bytes, &ad->g_off))
         return NULL;
+    /* same-layout copies are memcpy: oneDNN's reorder for them is its slow generic one */
+    ad->bytes = a->bytes;
     return dn_op(rt, HK_ADD, a, ad);
 }
 
@@ -1203,9 +1206,12 @@ void hk_dnnl_add_backward(hsi_op *op, const float *dst, const float *ddst, float
         dn_run(op->rt, &ad->relu_bwd, (const void *[]){dst, ddst, m});
         g = m;
     } else if (da && da != ddst) {
-        dn_run(op->rt, &ad->copy_a, (const void *[]){ddst, da});
+        memcpy(da, ddst, ad->bytes);
     }
-    if (db && db != g) dn_run(op->rt, &ad->to_b, (const void *[]){g, db});
+    if (db && db != g) {
+        if (ad->to_b.p) dn_run(op->rt, &ad->to_b, (const void *[]){g, db});
+        else memcpy(db, g, ad->bytes);
+    }
 }
 
 /* ---- gradient accumulation ---------------------------------------------------------------- */
