@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,15 +68,17 @@ static int write_embed(const char *path, const char *text, size_t len, const cha
     fprintf(f, "#include \"hsi.h\"\n#include \"%s.h\"\n\n", stem);
     fprintf(f, "const hsi_netdesc *const hsi_trainer_net = &%s_net;\n", stem);
     fprintf(f, "const char hsi_embedded_experiment_path[] = \"");
-    for (const char *c = origin; *c; c++) {
-        if (*c == '"' || *c == '\\') fputc('\\', f);
-        fputc(*c, f);
+    for (const char *c = origin; *c; c++) {   /* '?' too: "??/" is a trigraph in -std=c11 */
+        unsigned char u = (unsigned char)*c;
+        if (u == '"' || u == '\\' || u == '?') fprintf(f, "\\%c", u);
+        else if (u < 32 || u == 127) fprintf(f, "\\%03o", u);
+        else fputc(u, f);
     }
     fprintf(f, "\";\nconst char hsi_embedded_experiment[] =\n    \"");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c == '\n') fprintf(f, "\\n\"\n    \"");
-        else if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c == '"' || c == '\\' || c == '?') fprintf(f, "\\%c", c);   /* no trigraphs */
         else if (c < 32 || c >= 127) fprintf(f, "\\%03o", c);
         else fputc(c, f);
     }
@@ -255,13 +258,29 @@ int cmd_build(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-o") && v) out = argv[++i];
         else if (!strcmp(a, "--set") && v && o.n_sets < MAX_SETS) sets[o.n_sets++] = argv[++i];
-        else if (!strcmp(a, "--sweep-point") && v) o.sweep_point = atoi(argv[++i]);
+        else if (!strcmp(a, "--sweep-point") && v) {
+            char *end;
+            long pt = strtol(argv[++i], &end, 10);
+            if (end == v || *end || pt < 0 || pt > INT32_MAX) {
+                fprintf(stderr, "hsicc: error: --sweep-point expects a point index (0, 1, ...), "
+                                "got '%s'\n", v);
+                return 2;
+            }
+            o.sweep_point = (int)pt;
+        }
         else if (!strcmp(a, "--emit-only")) o.stage = BUILD_EMIT;
         else if (!strcmp(a, "--no-fuse")) o.be.fuse = 0;
         else if (!strcmp(a, "--no-rewrite")) o.be.rewrite = 0;
         else if (!strcmp(a, "--cc") && v) o.cc = argv[++i];
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
-        else if (a[0] == '-') {
+        else if (!strcmp(a, "--set") && v) {
+            fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
+            return 2;
+        } else if (!v && (!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--sweep-point") ||
+                          !strcmp(a, "--cc"))) {
+            fprintf(stderr, "hsicc: error: %s needs a value\n", a);
+            return usage();
+        } else if (a[0] == '-') {
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
             return usage();
         } else if (!exp_path) exp_path = a;

@@ -101,6 +101,12 @@ int cmd_check(int argc, char **argv)
                    "at batch N (default 16).\n");
             goto out;
         }
+        if (!strcmp(argv[i], "--batch")) {
+            fprintf(stderr, "hsicc: error: --batch needs a value\nusage: hsicc check FILE.hsn "
+                            "[-D name=value ...] [--net NAME] [--batch N]\n");
+            rc = DRV_USAGE;
+            goto out;
+        }
         if (argv[i][0] == '-' || c.file) {
             fprintf(stderr, "hsicc: error: %s '%s'\nusage: hsicc check FILE.hsn [-D name=value ...] [--net NAME]\n",
                     argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i]);

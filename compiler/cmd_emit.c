@@ -62,7 +62,13 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
         } else if (!strncmp(a, "--backend=", 10)) {
             c->backend = a + 10;
         } else if (!strcmp(a, "--batch") && val) {
-            c->batch = atoi(val);
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (end == val || *end || v <= 0 || v > 1 << 20) {
+                fprintf(stderr, "hsicc: error: --batch expects a positive integer, got '%s'\n", val);
+                return 2;
+            }
+            c->batch = (int)v;
             i++;
         } else if (!strcmp(a, "--no-fuse")) {
             c->opt.fuse = 0;
@@ -82,6 +88,10 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
                     }
             }
             i++;
+        } else if (!val && (!strcmp(a, "-o") || !strcmp(a, "--name") || !strcmp(a, "--backend") ||
+                            !strcmp(a, "--batch") || !strcmp(a, "--domain"))) {
+            fprintf(stderr, "hsicc: error: %s needs a value\n", a);
+            return usage();
         } else if (a[0] == '-') {
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
             return usage();
@@ -133,7 +143,11 @@ static void default_stem(const char *file, char *out, size_t n)
         out[k++] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
                        ? *c : '_';
     out[k] = 0;
-    if (!k || (out[0] >= '0' && out[0] <= '9')) snprintf(out, n, "net_%s", base);
+    if (!k || (out[0] >= '0' && out[0] <= '9')) {   /* "1net.hsn" -> net_1net, as a C name */
+        char tmp[128];
+        snprintf(tmp, sizeof tmp, "%s", out);
+        snprintf(out, n, "net_%.100s", tmp);
+    }
 }
 
 int cmd_emit(int argc, char **argv)
@@ -156,6 +170,17 @@ int cmd_emit(int argc, char **argv)
     char stem[128];
     if (c.stem) snprintf(stem, sizeof stem, "%s", c.stem);
     else default_stem(c.file, stem, sizeof stem);
+    int word = stem[0] && !(stem[0] >= '0' && stem[0] <= '9');
+    for (const char *q = stem; *q; q++)
+        word &= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+                *q == '_';
+    if (!word) {   /* <stem>_net, <stem>_create ... are C identifiers */
+        fprintf(stderr, "hsicc: error: --name '%s' is not a C identifier (letters, digits, _; not "
+                        "starting with a digit)\n", stem);
+        be_free(bp);
+        fe_free(p);
+        return 2;
+    }
     char cmdline[2048];
     int k = snprintf(cmdline, sizeof cmdline, "hsicc emit");
     for (int i = 1; i < argc && k < (int)sizeof cmdline - 200; i++) {

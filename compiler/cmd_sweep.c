@@ -259,6 +259,11 @@ static int manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
     }
     w->exp = strdup(jstr(hsi_jval_get(m, "experiment")));
     w->out = strdup(dir);
+    for (size_t k = 0; k < keys->n; k++)
+        if (!jstr(&keys->items[k])) {   /* a null key crashed the CSV writer */
+            snprintf(err, errlen, "%s: key %zu is not a string", path, k);
+            goto done;
+        }
     w->n_keys = (int)keys->n;
     w->keys = calloc(keys->n + 1, sizeof *w->keys);
     for (size_t k = 0; k < keys->n; k++) w->keys[k] = xstrdup(jstr(&keys->items[k]));
@@ -266,8 +271,11 @@ static int manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
     for (size_t i = 0; i < pts->n; i++) {
         const hsi_jval *vals = hsi_jval_get(&pts->items[i], "values");
         const char *label = jstr(hsi_jval_get(&pts->items[i], "label"));
-        if (!label || !vals || vals->type != HSI_JARRAY || vals->n != keys->n) {
-            snprintf(err, errlen, "%s: point %zu: expected a label and %zu values", path, i, keys->n);
+        int strings = vals && vals->type == HSI_JARRAY;
+        for (size_t k = 0; strings && k < vals->n; k++) strings = jstr(&vals->items[k]) != NULL;
+        if (!label || !strings || vals->n != keys->n) {
+            snprintf(err, errlen, "%s: point %zu: expected a label and %zu values (strings)", path,
+                     i, keys->n);
             goto done;
         }
         sw_point *p = &w->p[w->n++];
@@ -792,6 +800,14 @@ done:
     return rc;
 }
 
+/* -j N: 0 (refused below) unless N is a whole number in 1..1024 ("-j 4x" is not 4). */
+static int parse_jobs(const char *s)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    return end == s || *end || n < 1 || n > 1024 ? 0 : (int)n;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     const char *exp = NULL, *out = NULL, *jobs_file = NULL, *collect_dir = NULL;
@@ -800,8 +816,8 @@ int cmd_sweep(int argc, char **argv)
     build_opts bo = {NULL, 0, -1, BUILD_TRAINER, {1, 1, 0}, NULL, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-j") && v) jobs = atoi(argv[++i]);
-        else if (!strncmp(a, "-j", 2) && a[2]) jobs = atoi(a + 2);
+        if (!strcmp(a, "-j") && v) jobs = parse_jobs(argv[++i]);
+        else if (!strncmp(a, "-j", 2) && a[2]) jobs = parse_jobs(a + 2);
         else if (!strcmp(a, "--out") && v) out = argv[++i];
         else if (!strcmp(a, "--jobs-file") && v) jobs_file = argv[++i];
         else if (!strcmp(a, "--collect") && v) collect_dir = argv[++i];
@@ -810,7 +826,14 @@ int cmd_sweep(int argc, char **argv)
         else if (!strcmp(a, "--cc") && v) bo.cc = argv[++i];
         else if (!strcmp(a, "--verbose")) bo.verbose = 1;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 0;
-        else if (a[0] == '-') {
+        else if (!strcmp(a, "--set") && v) {
+            fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
+            return 2;
+        } else if (!v && (!strcmp(a, "-j") || !strcmp(a, "--out") || !strcmp(a, "--jobs-file") ||
+                          !strcmp(a, "--collect") || !strcmp(a, "--set") || !strcmp(a, "--cc"))) {
+            fprintf(stderr, "hsicc: error: %s needs a value\n", a);
+            return usage();
+        } else if (a[0] == '-') {
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
             return usage();
         } else if (!exp) exp = a;

@@ -299,6 +299,15 @@ static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, cons
     for (int k = 0; k < n_domains; k++) {
         const fe_domain *dom = &domains[k];
         const char *dname = dom->name ? dom->name : "";
+        int word = *dname && !(*dname >= '0' && *dname <= '9');
+        for (const char *q = dname; *q; q++)
+            word &= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                    (*q >= '0' && *q <= '9') || *q == '_';
+        if (*dname && !word) {   /* it prefixes parameter names and lands in the emitted C */
+            diag_error_noloc(&c->d, "domain name '%s' is not a name (letters, digits, _; not "
+                             "starting with a digit)", dname);
+            return 1;
+        }
         if (n_domains > 1) {
             int dup = 0;
             for (int j = 0; j < k; j++) dup |= domains[j].name && !strcmp(domains[j].name, dname);

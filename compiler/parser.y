@@ -58,11 +58,21 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, void *scanner);
 %code {
 #include <string.h>
 
+/* Brackets nest at most LEX_MAX_NEST deep, so only a chain of unary '-' (right-recursive:
+ * "- - - ... 1") can fill the parser's stack; it is reported as the expression depth it is,
+ * not as bison's "memory exhausted". */
+#define YYMAXDEPTH 2000
+
 static void yyerror(YYLTYPE *loc, void *scanner, lex_ctx *x, const char *msg)
 {
     (void)scanner;
     int at_eof = strstr(msg, "unexpected end of file") != NULL;
     if (at_eof && x->eof_reported) return;
+    if (strcmp(msg, "memory exhausted") == 0) {
+        diag_error(x->d, *loc, "expression nested too deeply (more than %d levels)",
+                   PARSE_MAX_EXPR_DEPTH);
+        return;
+    }
     diag_error(x->d, *loc, "%s", msg);
     if (at_eof && x->depth > 0 && x->depth <= LEX_MAX_NEST) {
         src_span o = x->open[x->depth - 1];

@@ -100,6 +100,8 @@ int data_npy_load(const char *path, data_raw *r, char *err, size_t errlen)
     }
     memcpy(hdr, buf + hstart, hlen);
     hdr[hlen] = 0;
+    for (size_t k = hlen; k > 0 && (hdr[k - 1] == ' ' || hdr[k - 1] == '\n'); k--)
+        hdr[k - 1] = 0;   /* messages quote the dict without its padding */
     const char *descr = dict_value(hdr, "descr");
     const char *fort = dict_value(hdr, "fortran_order");
     const char *shape = dict_value(hdr, "shape");
@@ -122,8 +124,15 @@ int data_npy_load(const char *path, data_raw *r, char *err, size_t errlen)
             goto fail;
         }
         r->dims[r->ndim++] = d;
-        count *= d;
         p = end;
+    }
+    for (int k = 0; k < r->ndim; k++) {   /* the product is checked before it can wrap */
+        if (r->dims[k] && count > ((int64_t)1 << 50) / r->dims[k]) {
+            data_err(err, errlen, "%s: the shape in the .npy header is impossibly large: %s",
+                     path, hdr);
+            goto fail;
+        }
+        count *= r->dims[k];
     }
     size_t need = (size_t)count * data_type_size(r->type);
     if (len - hstart - hlen < need) {

@@ -299,11 +299,44 @@ static void yaml_syntax_error(cfg_ctx *c, const yaml_parser_t *p, const char *or
         cfg_error(c, &m, "YAML syntax: %s", problem);
 }
 
+/* libyaml's scanner is quadratic in the nesting of flow collections ('[[[[...' of 200,000
+ * brackets takes minutes), so before loading a document the nesting is checked on the event
+ * stream, which stops at the first collection deeper than the tree may be. Returns 0 when
+ * the nesting is fine or the text has a syntax error (the load reports that), -1 after an
+ * error. */
+static int check_nesting(cfg_ctx *c, const char *text, size_t len, const char *origin)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return 0;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int depth = 0, rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) break;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > CFG_MAX_DEPTH + 1) {
+                cfg_mark m = {origin, text, len, (int)ev.start_mark.line + 1,
+                              (int)ev.start_mark.column + 1};
+                cfg_error(c, &m, "the document is too large or too deeply nested (aliases?)");
+                rc = -1;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (rc || t == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 cfg_node *cfg_parse(cfg_ctx *c, const char *text, size_t len, const char *origin)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
     cfg_mark top = {origin, text, len, 1, 1};
+    if (check_nesting(c, text, len, origin)) return NULL;
     if (!yaml_parser_initialize(&parser)) {
         cfg_error(c, &top, "out of memory");
         return NULL;
@@ -370,8 +403,8 @@ int cfg_put_path(cfg_ctx *c, cfg_node *root, const char *path, cfg_node *val, co
                                  (int)(seg - buf - 1), path, seg);
             long i = strtol(seg, NULL, 10);
             if (i > at->n)
-                return cfg_error(c, m, "key '%.*s' has %d items; index %ld is past the end",
-                                 (int)(seg - buf - 1), path, at->n, i);
+                return cfg_error(c, m, "key '%.*s' has %d items; index %s is past the end",
+                                 (int)(seg - buf - 1), path, at->n, seg);
             if (i == at->n) {
                 next = dot ? cfg_new_map(c, m) : val;
                 if (!next || node_push(c, at, NULL, NULL, next)) return -1;
@@ -413,13 +446,14 @@ int cfg_apply_set(cfg_ctx *c, cfg_node *root, const char *set)
         val = new_node(c, CFG_SCALAR, &m);
         if (!val || !(val->str = cfg_strdup(c->arena, ""))) return -1;
     } else {
-        /* Parse the value as YAML, then relocate every message to the --set itself. */
+        /* Parse the value as YAML, then relocate every message to the --set itself (the
+         * inner origin is short: a long value must not push the problem out of 'inner'). */
         char *save = c->err;
         size_t savelen = c->errlen;
         char inner[256];
         c->err = inner;
         c->errlen = sizeof inner;
-        val = cfg_parse(c, value, strlen(value), where);
+        val = cfg_parse(c, value, strlen(value), "--set");
         c->err = save;
         c->errlen = savelen;
         if (!val) {
@@ -427,8 +461,10 @@ int cfg_apply_set(cfg_ctx *c, cfg_node *root, const char *set)
             const char *what = strstr(inner, "error: ");
             const char *nl = strchr(inner, '\n');
             if (nl) *(char *)nl = 0;
-            return cfg_error(c, &m, "key '%s': the value is not valid YAML (%s)", key,
-                             what ? what + 7 : inner);
+            int glob = strchr(value, '*') && strstr(inner, "alias");   /* [*] reads as an alias */
+            return cfg_error(c, &m, "key '%s': the value is not valid YAML (%s)%s", key,
+                             what ? what + 7 : inner,
+                             glob ? "; quote glob patterns, e.g. '[\"trunk.*\"]'" : "");
         }
     }
     cfg_node *stack[CFG_MAX_DEPTH + 2];

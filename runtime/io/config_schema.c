@@ -1126,6 +1126,11 @@ int cfg_build(cfg_ctx *c, cfg_node *root, const char *origin, const hsi_experime
         get_string(&v, root, "", "description", &x->description) < 0)
         return -1;
     if (!x->name) x->name = file_stem(&v, origin);
+    else if (strchr(x->name, '/') || !strcmp(x->name, ".") || !strcmp(x->name, ".."))
+        /* it names the default output folder runs/<name> (and the sweep's folders) */
+        return cfg_error(c, &cfg_get(root, "name")->mark, "key 'name': '%s' is not a folder name "
+                         "(no '/', not '.' or '..'); outputs go to runs/<name> (use outputs.dir "
+                         "for another place)", x->name);
     if ((rc = get_path(&v, root, "", "net", &x->net)) < 0) return -1;
     if (rc == 0) return missing(&v, root, "", "net", " (the netdef file, e.g. ../netdefs/ssrn.hsn)");
     if (get_defines(&v, root, "", &x->defines, &x->n_defines) < 0 ||

@@ -261,6 +261,7 @@ static int parse_entry(hsi_st_file *f, const char *name, const hsi_jval *v, hsi_
     }
     info->ndim = (int)sh->n;
     info->numel = 1;
+    int empty = 0;
     for (size_t d = 0; d < sh->n; d++) {
         const hsi_jval *x = &sh->items[d];
         if (x->type != HSI_JNUMBER || !x->is_int || x->i < 0 || x->i > ((int64_t)1 << 40)) {
@@ -268,12 +269,16 @@ static int parse_entry(hsi_st_file *f, const char *name, const hsi_jval *v, hsi_
             return -1;
         }
         info->dims[d] = x->i;
-        info->numel *= x->i;
-        if (info->numel > ((int64_t)1 << 40)) {
+        empty |= x->i == 0;
+    }
+    for (size_t d = 0; d < sh->n && !empty; d++) {   /* checked before each product: no wrap */
+        if (info->numel > ((int64_t)1 << 40) / info->dims[d]) {
             snprintf(err, errlen, "%s: bad header: tensor '%s' is impossibly large", f->path, name);
             return -1;
         }
+        info->numel *= info->dims[d];
     }
+    if (empty) info->numel = 0;
     for (int b = 0; b < 2; b++)
         if (off->items[b].type != HSI_JNUMBER || !off->items[b].is_int || off->items[b].i < 0) {
             snprintf(err, errlen, "%s: bad header: tensor '%s' has bad data_offsets", f->path, name);
@@ -327,6 +332,39 @@ static int parse_metadata(hsi_st_file *f, const hsi_jval *v, char *err, size_t e
     return 0;
 }
 
+static int by_begin(const void *a, const void *b)
+{
+    const hsi_st_info *x = *(const hsi_st_info *const *)a, *y = *(const hsi_st_info *const *)b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* Two tensors must not share bytes (the format forbids it, and a reader would silently get
+ * one tensor's values in another). */
+static int check_overlap(hsi_st_file *f, char *err, size_t errlen)
+{
+    if (f->n < 2) return 0;
+    const hsi_st_info **v = malloc(sizeof *v * (size_t)f->n);
+    if (!v) {
+        snprintf(err, errlen, "%s: out of memory", f->path);
+        return -1;
+    }
+    int k = 0;
+    for (int i = 0; i < f->n; i++)
+        if (f->infos[i].end > f->infos[i].begin) v[k++] = &f->infos[i];
+    qsort(v, (size_t)k, sizeof *v, by_begin);
+    int rc = 0;
+    for (int i = 1; i < k && !rc; i++)
+        if (v[i]->begin < v[i - 1]->end) {
+            snprintf(err, errlen, "%s: bad header: tensors '%s' (data_offsets [%" PRIu64 ", %"
+                     PRIu64 "]) and '%s' ([%" PRIu64 ", %" PRIu64 "]) overlap", f->path,
+                     v[i - 1]->name, v[i - 1]->begin, v[i - 1]->end, v[i]->name, v[i]->begin,
+                     v[i]->end);
+            rc = -1;
+        }
+    free(v);
+    return rc;
+}
+
 static int parse_header(hsi_st_file *f, const char *text, size_t len, char *err, size_t errlen)
 {
     char jerr[160];
@@ -366,7 +404,7 @@ static int parse_header(hsi_st_file *f, const char *text, size_t len, char *err,
         }
         f->n++;
     }
-    rc = 0;
+    rc = check_overlap(f, err, errlen);
 out:
     hsi_jval_free(root);
     return rc;

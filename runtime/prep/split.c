@@ -283,10 +283,19 @@ int hsi_split_load(const char *path, const int32_t *y, int h, int w, hsi_split *
     if (hsi_npy_read(path, HSI_DT_I8, &a, err, errlen) != 0)
         return -1;
     if (a.ndim != 2 || a.dims[0] != h || a.dims[1] != w) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: split mask is %lld x %lld (ndim %d), the scene is %d x %d",
-                     path, a.ndim > 0 ? (long long)a.dims[0] : 0LL,
-                     a.ndim > 1 ? (long long)a.dims[1] : 0LL, a.ndim, h, w);
+        char shape[128];   /* "[576]" for a 1-D array, not "576 x 0" */
+        size_t k = 0;
+        shape[0] = 0;
+        for (int i = 0; i < a.ndim && k < sizeof shape - 24; i++)
+            k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%lld", i ? ", " : "[",
+                                  (long long)a.dims[i]);
+        snprintf(shape + k, sizeof shape - k, a.ndim ? "]" : "[]");
+        if (err && errlen && a.ndim == 2)
+            snprintf(err, errlen, "%s: split mask is %lld x %lld, the scene is %d x %d", path,
+                     (long long)a.dims[0], (long long)a.dims[1], h, w);
+        else if (err && errlen)
+            snprintf(err, errlen, "%s: the split mask has shape %s, the scene is %d x %d (expected "
+                     "[%d, %d])", path, shape, h, w, h, w);
         hsi_array_free(&a);
         return -1;
     }

@@ -6,6 +6,7 @@
  * It does not decide when to save (loop.c) and never exits.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <math.h>
@@ -162,6 +163,17 @@ int hsi_trainer_init_params(const hsi_experiment *x, hsi_param *ps, int np, uint
     if (log && rc == 0)
         fprintf(log, "init: %d loaded, %d initialised, %d checkpoint tensors skipped\n", loaded,
                 fresh, skipped);
+    if (log && rc == 0 && loaded == 0) {   /* a wrong file or a pattern typo, said once */
+        int shared = 0;
+        for (int i = 0; i < np; i++) shared += hsi_st_find(f, ps[i].name) != NULL;
+        if (shared)
+            fprintf(log, "warning: init.checkpoint: nothing loaded: init.load matches none of the "
+                    "%d parameters this net shares with the checkpoint\n", shared);
+        else
+            fprintf(log, "warning: init.checkpoint: nothing loaded: none of the %d tensors of the "
+                    "checkpoint is a parameter of this net (a checkpoint of another net?)\n",
+                    hsi_st_count(f));
+    }
     hsi_st_close(f);
     return rc;
 }
@@ -352,19 +364,38 @@ static const char *meta(hsi_st_file *f, const char *path, const char *key, char 
     return v && *v ? v : NULL;
 }
 
+static int bad_meta(const char *path, const char *key, const char *v, const char *want, char *err,
+                    size_t errlen)
+{
+    return tr_fail(err, errlen, "%s: bad training state: metadata '%s' is '%.40s', expected %s",
+                   path, key, v, want);
+}
+
 static int meta_num(hsi_st_file *f, const char *path, const char *key, double *out, char *err,
                     size_t errlen)
 {
     const char *v = meta(f, path, key, err, errlen);
-    return v ? (*out = strtod(v, NULL), 0) : -1;
+    if (!v) return -1;
+    char *end;
+    *out = strtod(v, &end);
+    return end == v || *end ? bad_meta(path, key, v, "a number", err, errlen) : 0;
 }
 
-/* Every integer of the state is >= 0 (seeds use the full uint64 range). */
-static int meta_int(hsi_st_file *f, const char *path, const char *key, uint64_t *out, char *err,
-                    size_t errlen)
+/* Every integer of the state is >= 0 (seeds use the full uint64 range); at most max. */
+static int meta_int(hsi_st_file *f, const char *path, const char *key, uint64_t *out,
+                    uint64_t max, char *err, size_t errlen)
 {
     const char *v = meta(f, path, key, err, errlen);
-    return v ? (*out = strtoull(v, NULL, 10), 0) : -1;
+    if (!v) return -1;
+    char *end;
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end || errno == ERANGE || *out > max) {
+        char want[64];
+        snprintf(want, sizeof want, "an integer in 0..%" PRIu64, max);
+        return bad_meta(path, key, v, want, err, errlen);
+    }
+    return 0;
 }
 
 int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solver *solver,
@@ -375,22 +406,32 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
     uint64_t phase = 0, has_best = 0, es_bad = 0, seed = 0, step = 0, phase_it = 0, best_step = 0,
              loss_n = 0, samples = 0, row_samples = 0;
     int rc = 0;
-    if (meta_int(f, path, "seed", &seed, err, errlen) ||
-        meta_int(f, path, "step", &step, err, errlen) ||
-        meta_int(f, path, "phase", &phase, err, errlen) ||
-        meta_int(f, path, "phase_it", &phase_it, err, errlen) ||
-        meta_int(f, path, "has_best", &has_best, err, errlen) ||
+    const uint64_t I64 = INT64_MAX, I32 = INT32_MAX;
+    const char *kind = hsi_st_metadata(f, "kind");
+    if (!kind || strcmp(kind, "hsicc training state"))
+        rc = tr_fail(err, errlen, "%s: not a training state (metadata 'kind' is %s%.40s%s, not "
+                     "'hsicc training state')", path, kind ? "'" : "", kind ? kind : "missing",
+                     kind ? "'" : "");
+    else if (meta_int(f, path, "seed", &seed, UINT64_MAX, err, errlen) ||
+        meta_int(f, path, "step", &step, I64, err, errlen) ||
+        meta_int(f, path, "phase", &phase, I32, err, errlen) ||
+        meta_int(f, path, "phase_it", &phase_it, I64, err, errlen) ||
+        meta_int(f, path, "has_best", &has_best, 1, err, errlen) ||
         meta_num(f, path, "best", &s->best, err, errlen) ||
-        meta_int(f, path, "best_step", &best_step, err, errlen) ||
+        meta_int(f, path, "best_step", &best_step, I64, err, errlen) ||
         meta_num(f, path, "es_best", &s->es_best, err, errlen) ||
-        meta_int(f, path, "es_bad", &es_bad, err, errlen) ||
+        meta_int(f, path, "es_bad", &es_bad, I32, err, errlen) ||
         meta_num(f, path, "loss_sum", &s->loss_sum, err, errlen) ||
-        meta_int(f, path, "loss_n", &loss_n, err, errlen) ||
+        meta_int(f, path, "loss_n", &loss_n, I64, err, errlen) ||
         meta_num(f, path, "train_seconds", &s->train_seconds, err, errlen) ||
-        meta_int(f, path, "samples", &samples, err, errlen) ||
+        meta_int(f, path, "samples", &samples, I64, err, errlen) ||
         meta_num(f, path, "row_seconds", &s->row_seconds, err, errlen) ||
-        meta_int(f, path, "row_samples", &row_samples, err, errlen))
+        meta_int(f, path, "row_samples", &row_samples, I64, err, errlen))
         rc = -1;
+    if (rc == 0 && (phase_it > step || best_step > step))
+        rc = tr_fail(err, errlen, "%s: bad training state: step %" PRIu64 " is before the "
+                     "phase's iteration %" PRIu64 " or the best step %" PRIu64, path, step,
+                     phase_it, best_step);
     if (rc == 0 && seed != s->seed)
         rc = tr_fail(err, errlen, "%s: the state is of a run with seed %" PRIu64 ", this run's "
                      "seed is %" PRIu64 " (was the experiment changed?)", path, seed, s->seed);

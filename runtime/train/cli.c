@@ -4,6 +4,7 @@
  * Exit status: 0 ok, 1 input error (one message), 2 usage, 130 stopped with the state saved.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,8 +145,9 @@ static int64_t int_opt(const char *prog, const char *name, const char *v, int64_
 {
     if (!v) return dflt;
     char *end;
+    errno = 0;
     long long n = strtoll(v, &end, 10);
-    if (end == v || *end || n < 0) {
+    if (end == v || *end || n < 0 || errno == ERANGE) {
         fprintf(stderr, "%s: --%s: expected a non-negative integer, got '%s'\n", prog, name, v);
         return -1;
     }
@@ -168,7 +170,8 @@ static hsi_experiment *load_experiment(const cli *a, const char *text, const cha
     hsi_experiment_opts eo = {NULL, a->sets, a->n_sets, -1, reg};
     if (a->point) {
         char *end;
-        eo.sweep_point = (int)strtol(a->point, &end, 10);
+        long long pt = strtoll(a->point, &end, 10);
+        eo.sweep_point = pt >= 0 && pt <= INT32_MAX ? (int)pt : -1;
         if (end == a->point || *end || eo.sweep_point < 0) {
             hsi_registry_free(reg);
             tr_fail(err, errlen, "--point: expected a sweep point index, got '%s'", a->point);
@@ -234,6 +237,7 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     int64_t runs = int_opt(prog, "runs", a->runs, 0), stop = int_opt(prog, "stop-after", a->stop_after, 0),
             every = int_opt(prog, "state-every", a->state_every, 0);
     if (runs < 0 || stop < 0 || every < 0) return 2;
+    if (runs > INT32_MAX) return usage_error(prog, "--runs: %s is too many runs", a->runs);
     if (runs) {
         if (x->runs.seeds && runs > x->runs.n_seeds)
             return tr_fail(err, errlen, "--runs %" PRId64 ": the experiment lists only %d seeds "
@@ -310,6 +314,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
     if (!a->masks && !x->split.masks && a->cmd == C_EVAL)
         fprintf(stderr, "note: no --masks: using the split of run 0 (seed %" PRIu64 ")\n",
                 hsi_experiment_run_seed(x, 0));
+    int evaluated = 0;
     for (int d = 0; d < D.n; d++) {
         const hsi_tr_domain *dm = &D.d[d];
         char dir[4200], path[4300];
@@ -318,7 +323,11 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
             if (hsi_mkdirs(dir, err, errlen)) goto done;
         }
         if (a->cmd == C_EVAL) {
-            if (!dm->n_test) continue;
+            if (!dm->n_test) {   /* said, so an empty split is not a silent success */
+                printf("%s: no test pixels in the split, not evaluated\n", dm->name);
+                continue;
+            }
+            evaluated++;
             hsi_metrics mt;
             if (tr_test_metrics(net, m, x->train.batch, &D, d, &mt, err, errlen)) goto done;
             printf("%s: OA %.4f  AA %.4f  kappa %.4f  (%" PRId64 " test pixels)\n", dm->name,
@@ -340,6 +349,11 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
             if (bad) goto done;
             printf("%s: %s/pred.npy, %s/map_pred.png\n", dm->name, dir, dir);
         }
+    }
+    if (a->cmd == C_EVAL && !evaluated) {
+        tr_fail(err, errlen, "%s: no test pixels in any domain: nothing to evaluate", a->masks ?
+                a->masks : x->split.masks ? x->split.masks : "the split");
+        goto done;
     }
     hsi_json_end_object(&j);
     hsi_json_end_object(&j);
@@ -390,10 +404,12 @@ static int cmd_tensor(const cli *a, const hsi_netdesc *net, const hsi_experiment
     int np;
     char shape[128];
     if (X.ndim < 2 || n < 1 || got != per || n > INT32_MAX) {
+        char xs[128];
         hsi_st_shape_str(nd->ndim, nd->in_dims, shape, sizeof shape);
+        shape[strlen(shape) - 1] = 0;   /* "[1,204,7,7]" -> "[n, 1,204,7,7]" below */
         tr_fail(err, errlen, "%s: expected [n, %s] samples for domain %d (%" PRId64 " values "
-                "each), got an array with %" PRId64 " values per row", a->input, shape + 1, d, per,
-                got);
+                "each, 1 <= n <= %d), got an array of shape %s", a->input, shape + 1, d, per,
+                INT32_MAX, hsi_st_shape_str(X.ndim, X.dims, xs, sizeof xs));
         goto done;
     }
     if (a->cmd == C_GRAD) {

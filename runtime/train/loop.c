@@ -167,6 +167,12 @@ static int load_state(run_ctx *c, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/state.safetensors", c->dir);
     if (!c->o->resume || !exists(path)) return 0;
     if (tr_state_load(path, &c->s, c->ps, c->np, c->solver, err, errlen)) return -1;
+    const hsi_experiment *x = c->x;
+    if (c->s.phase > x->n_phases ||
+        (c->s.phase < x->n_phases && c->s.phase_it > phase_iters(c, &x->phases[c->s.phase])))
+        return tr_fail(err, errlen, "%s: bad training state: phase %d, iteration %" PRId64
+                       ", but the experiment has %d phase(s)%s", path, c->s.phase, c->s.phase_it,
+                       x->n_phases, c->s.phase < x->n_phases ? " and that phase is shorter" : "");
     for (int d = 0; d < c->D->n; d++)
         if (c->D->d[d].batcher &&
             hsi_batcher_set_state(c->D->d[d].batcher, &c->s.bst[d], err, errlen))

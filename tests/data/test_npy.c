@@ -148,6 +148,15 @@ int main(void)
     CHECK(hsi_cube_read(path, NULL, &cb, err, sizeof err) == -1);
     CHECK_HAS(err, "3-D");
 
+    /* 2^62 x 2^62 x 4 wrapped to 0 elements (and passed for an empty array) before the product
+     * was checked; the message quotes the dict without its padding. */
+    snprintf(path, sizeof path, "%s/huge.npy", dir);
+    craft(path, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, "
+                   "4611686018427387904, 4), }", fv, 8);
+    CHECK(hsi_npy_read(path, HSI_DT_F32, &b, err, sizeof err) == -1);
+    CHECK_HAS(err, "impossibly large: {'descr'");
+    CHECK(err[strlen(err) - 1] == '}');
+
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
     return t_done("data.npy");

@@ -179,6 +179,13 @@ static void test_bad_files(void)
           "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
           "tensor 'w' appears twice" },
         { "{\"__metadata__\":{\"k\":1}}", 0, "metadata 'k' is not a string" },
+        /* 2^40 * 2^40 wrapped to 0 elements before the product was checked */
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],"
+          "\"data_offsets\":[0,4]}}", 4, "tensor 'w' is impossibly large" },
+        /* two tensors on the same bytes: b would silently read a's values */
+        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+          "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8,
+          "bad header: tensors 'a' (data_offsets [0, 8]) and 'b' ([4, 8]) overlap" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_raw(p, cases[i].header, strlen(cases[i].header), cases[i].data);

@@ -60,7 +60,8 @@ def run(binary, *args, code=0, env=None):
     e.pop("HSICC_DATA_MIRROR", None)
     if env:
         e.update(env)
-    p = subprocess.run([binary] + list(args), capture_output=True, text=True, env=e, cwd=WORK)
+    p = subprocess.run([binary] + list(args), capture_output=True, text=True, env=e, cwd=WORK,
+                       timeout=300)
     if p.returncode != code:
         fail("%s %s: exit %d (expected %d)\nstdout:\n%s\nstderr:\n%s"
              % (os.path.basename(binary), " ".join(args), p.returncode, code, p.stdout, p.stderr))
@@ -175,6 +176,40 @@ def t_resume():
     check(load_json(os.path.join(b, "metrics.json"))["oa"] == mb["oa"], "re-resume changed OA")
 
 
+def t_bad_state():
+    """A damaged state.safetensors: one message naming the file and the entry, exit 1 (a phase of
+    -1 used to loop for ever, a step of 'abc' resumed from 0)."""
+    base = os.path.join(WORK, "base")
+    sets = ["--set", "train.iterations=100", "--set", "train.val_every=30", "--quiet"]
+    run(TINY, "train", "--out", base, "--stop-after", "45", *sets, code=130)
+    cases = [({"phase": "-1"}, "metadata 'phase' is '-1', expected an integer in 0..2147483647"),
+             ({"phase": "99"}, "phase 99, iteration 45, but the experiment has 1 phase(s)"),
+             ({"step": "abc"}, "metadata 'step' is 'abc', expected an integer"),
+             ({"phase_it": "1000000", "step": "1000000"}, "and that phase is shorter"),
+             ({"has_best": "2"}, "metadata 'has_best' is '2', expected an integer in 0..1"),
+             ({"kind": "other"}, "not a training state (metadata 'kind' is 'other'")]
+    for i, (meta, msg) in enumerate(cases):
+        d = os.path.join(WORK, "bad%d" % i)
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(base, d)
+        st = os.path.join(d, "run0", "state.safetensors")
+        with open(st, "rb") as f:
+            raw = f.read()
+        (n,) = struct.unpack("<Q", raw[:8])
+        head = json.loads(raw[8:8 + n])
+        head["__metadata__"].update(meta)
+        h = json.dumps(head).encode()
+        with open(st, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+        try:
+            p = run(TINY, "train", "--resume", d, "--quiet", code=1)
+        except subprocess.TimeoutExpired:
+            fail("resume with %s hangs" % meta)
+        check(msg in p.stderr and "state.safetensors" in p.stderr and p.stderr.count("\n") <= 2,
+              "state %s: message\n%s" % (meta, p.stderr))
+    run(TINY, "train", "--resume", base, "--quiet")   # the undamaged state still resumes
+
+
 def t_finetune():
     a = os.path.join(WORK, "pre")
     run(TINY, "train", "--out", a, "--quiet")
@@ -206,6 +241,17 @@ def t_finetune():
             code=1)
     check("trunk.weight" in p.stderr and "[16,8]" in p.stderr and "[16,16]" in p.stderr
           and "init.load" in p.stderr, "shape mismatch message:\n" + p.stderr)
+    # Nothing loaded (a checkpoint of another net, or init.load matching nothing): said, not only
+    # implied by "0 loaded" in the load map.
+    other = os.path.join(WORK, "other.safetensors")
+    write_st(other, {"conv9.weight": np.zeros((2, 2), np.float32)})
+    p = run(TINY, "train", "--out", os.path.join(WORK, "ft3"), "--set", "init.checkpoint=" + other)
+    check("warning: init.checkpoint: nothing loaded: none of the 1 tensors" in p.stderr,
+          "nothing-loaded warning:\n" + p.stderr)
+    p = run(TINY, "train", "--out", os.path.join(WORK, "ft4"), "--set", "init.checkpoint=" + ck,
+            "--set", "init.load=[trunc.*]")
+    check("warning: init.checkpoint: nothing loaded: init.load matches none of the 7" in p.stderr,
+          "nothing-loaded warning (pattern):\n" + p.stderr)
 
 
 def write_st(path, tensors):
@@ -268,6 +314,16 @@ def t_commands():
     p = run(TINY, "eval", "--weights", w, "--masks", rd, "--out", os.path.join(WORK, "ev"))
     ev = load_json(os.path.join(WORK, "ev", "metrics.json"))
     check(ev["domains"]["Synth6"]["oa"] == m["oa"], "eval OA %s != train OA %s" % (ev["domains"]["Synth6"]["oa"], m["oa"]))
+    # A split without test pixels: an error, not an empty success (it printed nothing, exit 0).
+    np.save(os.path.join(WORK, "m0.npy"), np.zeros((24, 24), np.int8))
+    p = run(TINY, "eval", "--weights", w, "--masks", "m0.npy", code=1)
+    check("Synth6: no test pixels in the split" in p.stdout and
+          "m0.npy: no test pixels in any domain: nothing to evaluate" in p.stderr,
+          "empty split message:\n" + p.stdout + p.stderr)
+    np.save(os.path.join(WORK, "m1.npy"), np.zeros(576, np.int8))   # said "576 x 0 (ndim 1)"
+    p = run(TINY, "eval", "--weights", w, "--masks", "m1.npy", code=1)
+    check("m1.npy: the split mask has shape [576], the scene is 24 x 24" in p.stderr,
+          "1-D mask message:\n" + p.stderr)
     run(TINY, "predict", "--weights", w, "--out", os.path.join(WORK, "pr"))
     pred = np.load(os.path.join(WORK, "pr", "pred.npy"))
     check(pred.shape == (24, 24) and pred.dtype == np.int32 and pred.min() >= 0 and pred.max() < 3,
@@ -298,6 +354,22 @@ def t_commands():
     check("norm.running_mean" not in g and "trunk.weight" in g, "grad tensors: %s" % sorted(g))
     p = run(TINY, "forward", "--weights", w, "--input", "y.npy", "--out", "l.npy", code=1)
     check("y.npy" in p.stderr and "54" in p.stderr, "bad input shape message:\n" + p.stderr)
+    # No samples: the message gives the array's shape (it said "got 54 values per row", and
+    # "[n, 6,3,3]]").
+    np.save(os.path.join(WORK, "x0.npy"), np.zeros((0, 6, 3, 3), np.float32))
+    p = run(TINY, "forward", "--weights", w, "--input", "x0.npy", "--out", "l.npy", code=1)
+    check("expected [n, 6,3,3] samples" in p.stderr and "got an array of shape [0,6,3,3]" in p.stderr,
+          "empty input message:\n" + p.stderr)
+    # Two tensors on the same bytes of a weights file: refused, both named.
+    raw = open(w, "rb").read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    head = json.loads(raw[8:8 + n])
+    head["in.bias"]["data_offsets"] = [0, head["in.bias"]["data_offsets"][1] - head["in.bias"]["data_offsets"][0]]
+    h = json.dumps(head).encode()
+    with open(os.path.join(WORK, "overlap.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+    p = run(TINY, "forward", "--weights", "overlap.safetensors", "--input", "x.npy", "--out", "l.npy", code=1)
+    check("overlap" in p.stderr and "'in.bias'" in p.stderr, "overlap message:\n" + p.stderr)
 
 
 def t_atomic():

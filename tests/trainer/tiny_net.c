@@ -89,6 +89,11 @@ static hsi_model *create(const hsi_netdesc *net, const hsi_model_opts *o, char *
     for (int i = 0; i < m->np; i++) total += m->ps[i].numel * (m->ps[i].role == HSI_ROLE_BN_MEAN ? 1 : 2);
     for (int d = 0; d < m->nd; d++) total += (int64_t)m->B * (m->d[d].F + 7 * HID + 2 * m->d[d].K);
     m->store = calloc((size_t)total, sizeof(float));
+    if (!m->store) {   /* e.g. --set train.batch=100000000: a message, not a crash */
+        snprintf(err, errlen, "tiny: out of memory (%lld floats)", (long long)total);
+        free(m);
+        return NULL;
+    }
     float *s = m->store;
     for (int i = 0; i < m->np; i++) {
         m->ps[i].value = s;
