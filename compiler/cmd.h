@@ -19,6 +19,12 @@ typedef struct cmd_compile {
 /* Parses the compile options shared by emit/build (see cmd_emit.c). 0 ok, else an exit status. */
 int cmd_compile_args(int argc, char **argv, cmd_compile *c);
 
+/* s as a whole decimal number in lo..hi into *out: 0, or -1 ("4x", "", out of range). */
+int cmd_int_arg(const char *s, long lo, long hi, int *out);
+/* 1 (after "hsicc: error: OPT needs a value" on stderr) if a is one of the NULL-terminated
+ * opts, i.e. an option given last without its value; else 0. */
+int cmd_missing_value(const char *a, const char *const *opts);
+
 /* How far build_trainer goes: check the experiment and compile the net in memory (nothing
  * written); also emit OUT.src/; also run the C compiler into the executable OUT. */
 typedef enum build_stage { BUILD_CHECK, BUILD_EMIT, BUILD_TRAINER } build_stage;

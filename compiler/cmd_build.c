@@ -259,14 +259,11 @@ int cmd_build(int argc, char **argv)
         if (!strcmp(a, "-o") && v) out = argv[++i];
         else if (!strcmp(a, "--set") && v && o.n_sets < MAX_SETS) sets[o.n_sets++] = argv[++i];
         else if (!strcmp(a, "--sweep-point") && v) {
-            char *end;
-            long pt = strtol(argv[++i], &end, 10);
-            if (end == v || *end || pt < 0 || pt > INT32_MAX) {
+            if (cmd_int_arg(argv[++i], 0, INT32_MAX, &o.sweep_point)) {
                 fprintf(stderr, "hsicc: error: --sweep-point expects a point index (0, 1, ...), "
                                 "got '%s'\n", v);
                 return 2;
             }
-            o.sweep_point = (int)pt;
         }
         else if (!strcmp(a, "--emit-only")) o.stage = BUILD_EMIT;
         else if (!strcmp(a, "--no-fuse")) o.be.fuse = 0;
@@ -276,9 +273,8 @@ int cmd_build(int argc, char **argv)
         else if (!strcmp(a, "--set") && v) {
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;
-        } else if (!v && (!strcmp(a, "-o") || !strcmp(a, "--set") || !strcmp(a, "--sweep-point") ||
-                          !strcmp(a, "--cc"))) {
-            fprintf(stderr, "hsicc: error: %s needs a value\n", a);
+        } else if (!v && cmd_missing_value(a, (const char *const[]){"-o", "--set", "--sweep-point",
+                                                                     "--cc", NULL})) {
             return usage();
         } else if (a[0] == '-') {
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);

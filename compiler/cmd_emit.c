@@ -30,6 +30,25 @@ static int usage(void)
     return 2;
 }
 
+int cmd_int_arg(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int cmd_missing_value(const char *a, const char *const *opts)
+{
+    for (; *opts; opts++)
+        if (!strcmp(a, *opts)) {
+            fprintf(stderr, "hsicc: error: %s needs a value\n", a);
+            return 1;
+        }
+    return 0;
+}
+
 int cmd_compile_args(int argc, char **argv, cmd_compile *c)
 {
     static drv_common com;
@@ -62,13 +81,10 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
         } else if (!strncmp(a, "--backend=", 10)) {
             c->backend = a + 10;
         } else if (!strcmp(a, "--batch") && val) {
-            char *end;
-            long v = strtol(val, &end, 10);
-            if (end == val || *end || v <= 0 || v > 1 << 20) {
+            if (cmd_int_arg(val, 1, 1 << 20, &c->batch)) {
                 fprintf(stderr, "hsicc: error: --batch expects a positive integer, got '%s'\n", val);
                 return 2;
             }
-            c->batch = (int)v;
             i++;
         } else if (!strcmp(a, "--no-fuse")) {
             c->opt.fuse = 0;
@@ -88,9 +104,8 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
                     }
             }
             i++;
-        } else if (!val && (!strcmp(a, "-o") || !strcmp(a, "--name") || !strcmp(a, "--backend") ||
-                            !strcmp(a, "--batch") || !strcmp(a, "--domain"))) {
-            fprintf(stderr, "hsicc: error: %s needs a value\n", a);
+        } else if (!val && cmd_missing_value(a, (const char *const[]){"-o", "--name", "--backend",
+                                                                       "--batch", "--domain", NULL})) {
             return usage();
         } else if (a[0] == '-') {
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);

@@ -803,9 +803,8 @@ done:
 /* -j N: 0 (refused below) unless N is a whole number in 1..1024 ("-j 4x" is not 4). */
 static int parse_jobs(const char *s)
 {
-    char *end;
-    long n = strtol(s, &end, 10);
-    return end == s || *end || n < 1 || n > 1024 ? 0 : (int)n;
+    int n;
+    return cmd_int_arg(s, 1, 1024, &n) ? 0 : n;
 }
 
 int cmd_sweep(int argc, char **argv)
@@ -829,9 +828,9 @@ int cmd_sweep(int argc, char **argv)
         else if (!strcmp(a, "--set") && v) {
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;
-        } else if (!v && (!strcmp(a, "-j") || !strcmp(a, "--out") || !strcmp(a, "--jobs-file") ||
-                          !strcmp(a, "--collect") || !strcmp(a, "--set") || !strcmp(a, "--cc"))) {
-            fprintf(stderr, "hsicc: error: %s needs a value\n", a);
+        } else if (!v && cmd_missing_value(a, (const char *const[]){"-j", "--out", "--jobs-file",
+                                                                     "--collect", "--set", "--cc",
+                                                                     NULL})) {
             return usage();
         } else if (a[0] == '-') {
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);

@@ -664,9 +664,9 @@ static void dn_col_backward_weights(hsi_op *op, const float *src, const float *d
             for (int64_t o = 0; o < c->oc; o++) db[o] += ddst[r * c->oc + o];
 }
 
-static hsi_op *dn_col_create(hsi_rt *rt, const hsi_layout *src, const md_t *smd,
-                             const hsi_conv_desc *pc, const int64_t *pdims, int64_t oh,
-                             int64_t ow, int need_dsrc, int need_dw)
+static hsi_op *dn_col_create(hsi_rt *rt, const md_t *smd, const hsi_conv_desc *pc,
+                             const dn_geom *g, const int64_t *pdims, int64_t oh, int64_t ow,
+                             int need_dsrc, int need_dw)
 {
     dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
     if (!wl) return NULL;
@@ -688,22 +688,17 @@ static hsi_op *dn_col_create(hsi_rt *rt, const hsi_layout *src, const md_t *smd,
         return NULL;
     if (need_dw && dn_port_out(rt, &used, &wl->dw_acc, &w_hwc, &w_plain, 1)) return NULL;
     if (need_dsrc) {
-        /* oneDNN's backward data, on the NHWC ddst this op hands out */
-        dn_geom g = {.conv = 1, .prop = dnnl_forward_training};
-        for (int i = 0; i < 2; i++) {
-            g.strides[i] = pc->stride[i];
-            g.dilates[i] = 0;
-            g.pad_l[i] = g.pad_r[i] = 0;
-        }
+        /* oneDNN's backward data, on the NHWC ddst this op hands out; the forward pd is only
+         * its hint (never executed) */
         md_t w_any, b_md;
         int64_t nb = c->oc;
         dn_md_any(&w_any, &w_plain);
         if (c->bias && dn_md_tag(&b_md, 1, &nb, dnnl_format_tag_undef))
             return hk_fail(rt, "conv: bad bias size");
         const_dnnl_primitive_desc_t fwd =
-            dn_wl_pd(rt, &g, DN_FWD, smd, &w_any, c->bias ? &b_md : NULL, &d_nhwc, NULL, "conv");
+            dn_wl_pd(rt, g, DN_FWD, smd, &w_any, c->bias ? &b_md : NULL, &d_nhwc, NULL, "conv");
         const_dnnl_primitive_desc_t pd =
-            fwd ? dn_wl_pd(rt, &g, DN_BWD_DATA, smd, &w_any, NULL, &d_nhwc, fwd, "conv") : NULL;
+            fwd ? dn_wl_pd(rt, g, DN_BWD_DATA, smd, &w_any, NULL, &d_nhwc, fwd, "conv") : NULL;
         const int args[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
         if (!pd || dn_build(rt, &wl->bwd_data, pd, 3, args, "conv")
             || dn_port_in(rt, &used, &wl->w_bd, &w_plain, dn_md(pd, DNNL_ARG_WEIGHTS))
@@ -711,7 +706,6 @@ static hsi_op *dn_col_create(hsi_rt *rt, const hsi_layout *src, const md_t *smd,
             || dn_port_out(rt, &used, &wl->dsrc_out, dn_md(pd, DNNL_ARG_DIFF_SRC), smd, 0))
             return NULL;
     }
-    (void)src;
     return dn_op(rt, HK_CONV, dn_layout(rt, &d_nhwc), wl);
 }
 
@@ -781,7 +775,7 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
                          - (pc.kernel[i] - 1) * pc.dilation[i] - 1) / pc.stride[i] + 1;
     }
     if (!full && !fold && dn_col_wanted(&pc, C, pdims[2], pdims[3], pddims[2], pddims[3]))
-        return dn_col_create(rt, src, smd, &pc, pdims, pddims[2], pddims[3], need_dsrc, need_dw);
+        return dn_col_create(rt, smd, &pc, &g, pdims, pddims[2], pddims[3], need_dsrc, need_dw);
     md_t w_plain, dst;
     if (dn_md_tag(&w_plain, wn, wdims, dnnl_format_tag_undef)
         || dn_md_tag(&dst, full ? 2 : pc.nsp + 2, pddims, full ? dnnl_ab : dnnl_format_tag_any))
