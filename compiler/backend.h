@@ -54,6 +54,11 @@ typedef struct be_op {
     int tmp[BE_MAX_IN];       /* temporaries for accumulated input gradients */
     int inplace;              /* activation computed in place over its input */
     int fwd_step, bwd_step;
+    /* scene inference (passes/scene.c): where the op runs when a whole scene is classified
+     * (hsi_region: 0 pixel, 1 window, 2 patch), its output's spatial size in the patch net,
+     * and its FLOPs per output position (scene regions) or per patch */
+    int region, sh, sw;
+    double flops;
 } be_op;
 
 typedef enum be_buf_kind { BE_BUF_ACT, BE_BUF_GRAD, BE_BUF_WS, BE_BUF_TMP } be_buf_kind;
@@ -75,6 +80,10 @@ typedef struct be_graph {
     be_buf *bufs;
     int input, logits, loss;  /* op indices */
     int n_steps;              /* forward steps then backward steps */
+    /* scene inference: hsi_scene_kind (0 fcn, 1 hoisted, 2 patch), the patch size and the
+     * FLOPs per scene pixel of the patch net and of the scene program */
+    int scene_kind, patch;
+    double flops_patch, flops_scene;
 } be_graph;
 
 typedef struct be_program {
@@ -94,6 +103,8 @@ typedef struct be_memory {
 } be_memory;
 void be_memory_report(const be_program *bp, be_memory *out);
 void be_print_memory(FILE *f, const be_program *bp);
+/* The whole-scene inference program of every domain: which ops are hoisted, FLOPs per pixel. */
+void be_print_scene(FILE *f, const be_program *bp);
 
 /* Writes DIR/<stem>.c and DIR/<stem>.h. backend: "dnnl" or "ref" (the default of create()).
  * Returns 0, or 1 after printing an error. */

@@ -130,6 +130,7 @@ int cmd_check(int argc, char **argv)
     be_options opt = {1, 1, batch};
     be_program *bp = be_lower(p, &opt);
     be_print_memory(stdout, bp);
+    be_print_scene(stdout, bp);
     be_free(bp);
     fe_free(p);
 out:

@@ -206,6 +206,7 @@ int cmd_emit(int argc, char **argv)
     if (!rc) {
         printf("wrote %s/%s.c and %s/%s.h\n", c.out_dir, stem, c.out_dir, stem);
         be_print_memory(stdout, bp);
+        be_print_scene(stdout, bp);
     }
     be_free(bp);
     fe_free(p);

@@ -1128,6 +1128,128 @@ static float loss_backward_domain(hsi_model *m, const int32_t *labels, int n, fl
     return loss;
 }
 
+/* Whole-scene inference of domain 0: fully convolutional; FLOPs per pixel 2.089 M (patch net 7.004 M). */
+static const int scene_in[] = {
+    0,   /* bank1 */
+    1,   /* bank1_bn */
+    2,   /* maxpool0 */
+    0,   /* bank3 */
+    4,   /* bank3_bn */
+    5,   /* maxpool1 */
+    0,   /* bank5 */
+    7,   /* bank5_out */
+    8,   /* bank5_bn */
+    3, 6, 9,   /* branch0 */
+    10,   /* c2 */
+    11,   /* c2_out */
+    12,   /* c2_bn */
+    13,   /* trunk_0_conv_a */
+    14,   /* trunk_0_conv_a_out */
+    15,   /* trunk_0_bn_a */
+    16,   /* trunk_0_conv_b */
+    17,   /* trunk_0_conv_b_out */
+    18,   /* trunk_0_bn_b */
+    13, 19,   /* trunk_0_res0 */
+    20,   /* trunk_1_conv_a */
+    21,   /* trunk_1_conv_a_out */
+    22,   /* trunk_1_bn_a */
+    23,   /* trunk_1_conv_b */
+    24,   /* trunk_1_conv_b_out */
+    25,   /* trunk_1_bn_b */
+    20, 26,   /* trunk_1_res0 */
+    27,   /* c7 */
+    28,   /* c7_out */
+    29,   /* c7_bn */
+    30,   /* dropout0 */
+    31,   /* c8 */
+    32,   /* c8_out */
+    33,   /* c8_bn */
+    34,   /* dropout1 */
+    35,   /* c9 */
+    36,   /* c9_out */
+};
+static const hsi_scene_op scene_ops[] = {
+    /* name, kind, region, sh, sw, n_in, in, ndim, dims, nsp, out_ch, groups, kernel, stride,
+       pad_lo, pad_hi, dilation, bias, max, count_include_pad, act, alpha, eps, relu, param,
+       fold, flops */
+    {"input", HSI_SOP_INPUT, HSI_REGION_PIXEL, 5, 5, 0, NULL, 3, {200, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"bank1", HSI_SOP_CONV, HSI_REGION_PIXEL, 5, 5, 1, scene_in + 0, 3, {128, 5, 5, 0}, 2, 128, 1, {1, 1, 0}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_bank1_weight, P_bank1_bias, -1, -1}, 2, 1280000.0},
+    {"bank1_bn", HSI_SOP_BN, HSI_REGION_PIXEL, 5, 5, 1, scene_in + 1, 3, {128, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 1,
+     {P_bank1_bn_weight, P_bank1_bn_bias, P_bank1_bn_running_mean, P_bank1_bn_running_var}, 1, 0.0},
+    {"maxpool0", HSI_SOP_POOL, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 2, 3, {128, 1, 1, 0}, 2, 0, 1, {5, 5, 0}, {1, 1, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 1, 1, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"bank3", HSI_SOP_CONV, HSI_REGION_WINDOW, 3, 3, 1, scene_in + 3, 3, {128, 3, 3, 0}, 2, 128, 1, {3, 3, 0}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_bank3_weight, P_bank3_bias, -1, -1}, 5, 4147200.0},
+    {"bank3_bn", HSI_SOP_BN, HSI_REGION_WINDOW, 3, 3, 1, scene_in + 4, 3, {128, 3, 3, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 1,
+     {P_bank3_bn_weight, P_bank3_bn_bias, P_bank3_bn_running_mean, P_bank3_bn_running_var}, 1, 0.0},
+    {"maxpool1", HSI_SOP_POOL, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 5, 3, {128, 1, 1, 0}, 2, 0, 1, {3, 3, 0}, {1, 1, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 1, 1, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"bank5", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 6, 1, {128, 0, 0, 0}, 2, 128, 1, {5, 5, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_bank5_weight, P_bank5_bias, -1, -1}, -1, 1280000.0},
+    {"bank5", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 7, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"bank5_bn", HSI_SOP_BN, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 8, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 1,
+     {P_bank5_bn_weight, P_bank5_bn_bias, P_bank5_bn_running_mean, P_bank5_bn_running_var}, 0, 0.0},
+    {"branch0", HSI_SOP_CONCAT, HSI_REGION_WINDOW, 1, 1, 3, scene_in + 9, 3, {384, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"c2", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 12, 1, {128, 0, 0, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_c2_weight, P_c2_bias, -1, -1}, -1, 98304.0},
+    {"c2", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 13, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"c2_bn", HSI_SOP_BN, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 14, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 1,
+     {P_c2_bn_weight, P_c2_bn_bias, P_c2_bn_running_mean, P_c2_bn_running_var}, 0, 0.0},
+    {"trunk.0.conv_a", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 15, 1, {128, 0, 0, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_trunk_0_conv_a_weight, P_trunk_0_conv_a_bias, -1, -1}, -1, 32768.0},
+    {"trunk.0.conv_a", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 16, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"trunk.0.bn_a", HSI_SOP_BN, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 17, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 1,
+     {P_trunk_0_bn_a_weight, P_trunk_0_bn_a_bias, P_trunk_0_bn_a_running_mean, P_trunk_0_bn_a_running_var}, 0, 0.0},
+    {"trunk.0.conv_b", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 18, 1, {128, 0, 0, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_trunk_0_conv_b_weight, P_trunk_0_conv_b_bias, -1, -1}, -1, 32768.0},
+    {"trunk.0.conv_b", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 19, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"trunk.0.bn_b", HSI_SOP_BN, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 20, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 0,
+     {P_trunk_0_bn_b_weight, P_trunk_0_bn_b_bias, P_trunk_0_bn_b_running_mean, P_trunk_0_bn_b_running_var}, 0, 0.0},
+    {"trunk.0.res0", HSI_SOP_ADD, HSI_REGION_WINDOW, 1, 1, 2, scene_in + 21, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 1,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"trunk.1.conv_a", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 23, 1, {128, 0, 0, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_trunk_1_conv_a_weight, P_trunk_1_conv_a_bias, -1, -1}, -1, 32768.0},
+    {"trunk.1.conv_a", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 24, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"trunk.1.bn_a", HSI_SOP_BN, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 25, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 1,
+     {P_trunk_1_bn_a_weight, P_trunk_1_bn_a_bias, P_trunk_1_bn_a_running_mean, P_trunk_1_bn_a_running_var}, 0, 0.0},
+    {"trunk.1.conv_b", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 26, 1, {128, 0, 0, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_trunk_1_conv_b_weight, P_trunk_1_conv_b_bias, -1, -1}, -1, 32768.0},
+    {"trunk.1.conv_b", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 27, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"trunk.1.bn_b", HSI_SOP_BN, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 28, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 0,
+     {P_trunk_1_bn_b_weight, P_trunk_1_bn_b_bias, P_trunk_1_bn_b_running_mean, P_trunk_1_bn_b_running_var}, 0, 0.0},
+    {"trunk.1.res0", HSI_SOP_ADD, HSI_REGION_WINDOW, 1, 1, 2, scene_in + 29, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 1,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"c7", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 31, 1, {128, 0, 0, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_c7_weight, P_c7_bias, -1, -1}, -1, 32768.0},
+    {"c7", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 32, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"c7_bn", HSI_SOP_BN, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 33, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 1,
+     {P_c7_bn_weight, P_c7_bn_bias, P_c7_bn_running_mean, P_c7_bn_running_var}, 0, 0.0},
+    {"dropout0", HSI_SOP_IDENTITY, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 34, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"c8", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 35, 1, {128, 0, 0, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_c8_weight, P_c8_bias, -1, -1}, -1, 32768.0},
+    {"c8", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 36, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"c8_bn", HSI_SOP_BN, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 37, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 9.99999975e-06f, 1,
+     {P_c8_bn_weight, P_c8_bn_bias, P_c8_bn_running_mean, P_c8_bn_running_var}, 0, 0.0},
+    {"dropout1", HSI_SOP_IDENTITY, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 38, 3, {128, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"c9", HSI_SOP_DENSE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 39, 1, {8, 0, 0, 0}, 2, 8, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_c9_weight, P_c9_bias, -1, -1}, -1, 2048.0},
+    {"c9", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 1, 1, 1, scene_in + 40, 3, {8, 1, 1, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+};
+
 /* ---- the descriptor ------------------------------------------------------------ */
 static void destroy(hsi_model *m)
 {
@@ -1256,7 +1378,11 @@ static const hsi_domain domains[] = {
     {"", 3, {200, 5, 5, 0}, 200, 8, 5},
 };
 
+static const hsi_scene_prog scene_progs[] = {
+    {HSI_SCENE_FCN, 38, scene_ops, 37, 5, 7004160.0, 2088960.0},
+};
+
 const hsi_netdesc contextual_net = {
     "contextual", "netdefs/contextual.hsn", 1, domains,
-    create, forward, loss_backward, logits, params, zero_grad, memory, destroy,
+    create, forward, loss_backward, logits, params, zero_grad, memory, destroy, scene_progs,
 };

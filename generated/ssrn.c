@@ -1271,6 +1271,140 @@ static float loss_backward_domain(hsi_model *m, const int32_t *labels, int n, fl
     return loss;
 }
 
+/* Whole-scene inference of domain 0: hoisted prefix; FLOPs per pixel 4.850 M (patch net 186.532 M). */
+static const int scene_in[] = {
+    0,   /* conv1 */
+    1,   /* bn1 */
+    2,   /* spectral_0_conv_a */
+    3,   /* spectral_0_bn_b */
+    4,   /* spectral_0_conv_b */
+    2, 5,   /* spectral_0_res0 */
+    6,   /* spectral_1_bn_a */
+    7,   /* spectral_1_conv_a */
+    8,   /* spectral_1_bn_b */
+    9,   /* spectral_1_conv_b */
+    6, 10,   /* spectral_1_res0 */
+    11,   /* spectral_bn */
+    12,   /* conv2_in */
+    13,   /* conv2 */
+    14,   /* conv2_out */
+    15,   /* bn2 */
+    16,   /* conv3_in */
+    17,   /* conv3 */
+    18,   /* conv3_out */
+    19,   /* bn3 */
+    20,   /* spatial_0_conv_a_in */
+    21,   /* spatial_0_conv_a */
+    22,   /* spatial_0_conv_a_out */
+    23,   /* spatial_0_bn_b */
+    24,   /* spatial_0_conv_b_in */
+    25,   /* spatial_0_conv_b */
+    26,   /* spatial_0_conv_b_out */
+    20, 27,   /* spatial_0_res0 */
+    28,   /* spatial_1_bn_a */
+    29,   /* spatial_1_conv_a_in */
+    30,   /* spatial_1_conv_a */
+    31,   /* spatial_1_conv_a_out */
+    32,   /* spatial_1_bn_b */
+    33,   /* spatial_1_conv_b_in */
+    34,   /* spatial_1_conv_b */
+    35,   /* spatial_1_conv_b_out */
+    28, 36,   /* spatial_1_res0 */
+    37,   /* spatial_bn */
+    38,   /* avgpool0 */
+    39,   /* dropout0 */
+    40,   /* fc */
+};
+static const hsi_scene_op scene_ops[] = {
+    /* name, kind, region, sh, sw, n_in, in, ndim, dims, nsp, out_ch, groups, kernel, stride,
+       pad_lo, pad_hi, dilation, bias, max, count_include_pad, act, alpha, eps, relu, param,
+       fold, flops */
+    {"input", HSI_SOP_INPUT, HSI_REGION_PIXEL, 7, 7, 0, NULL, 4, {1, 200, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"conv1", HSI_SOP_CONV, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 0, 4, {24, 97, 7, 7}, 3, 24, 1, {7, 1, 1}, {2, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_conv1_weight, P_conv1_bias, -1, -1}, 2, 1597008.0},
+    {"bn1", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 1, 4, {24, 97, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_bn1_weight, P_bn1_bias, P_bn1_running_mean, P_bn1_running_var}, 1, 0.0},
+    {"spectral.0.conv_a", HSI_SOP_CONV, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 2, 4, {24, 97, 7, 7}, 3, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0}, {3, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_spectral_0_conv_a_weight, P_spectral_0_conv_a_bias, -1, -1}, 4, 38328192.0},
+    {"spectral.0.bn_b", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 3, 4, {24, 97, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_spectral_0_bn_b_weight, P_spectral_0_bn_b_bias, P_spectral_0_bn_b_running_mean, P_spectral_0_bn_b_running_var}, 1, 0.0},
+    {"spectral.0.conv_b", HSI_SOP_CONV, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 4, 4, {24, 97, 7, 7}, 3, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0}, {3, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_spectral_0_conv_b_weight, P_spectral_0_conv_b_bias, -1, -1}, -1, 38328192.0},
+    {"spectral.0.res0", HSI_SOP_ADD, HSI_REGION_PIXEL, 7, 7, 2, scene_in + 5, 4, {24, 97, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spectral.1.bn_a", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 7, 4, {24, 97, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_spectral_1_bn_a_weight, P_spectral_1_bn_a_bias, P_spectral_1_bn_a_running_mean, P_spectral_1_bn_a_running_var}, 0, 0.0},
+    {"spectral.1.conv_a", HSI_SOP_CONV, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 8, 4, {24, 97, 7, 7}, 3, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0}, {3, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_spectral_1_conv_a_weight, P_spectral_1_conv_a_bias, -1, -1}, 9, 38328192.0},
+    {"spectral.1.bn_b", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 9, 4, {24, 97, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_spectral_1_bn_b_weight, P_spectral_1_bn_b_bias, P_spectral_1_bn_b_running_mean, P_spectral_1_bn_b_running_var}, 1, 0.0},
+    {"spectral.1.conv_b", HSI_SOP_CONV, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 10, 4, {24, 97, 7, 7}, 3, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0}, {3, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_spectral_1_conv_b_weight, P_spectral_1_conv_b_bias, -1, -1}, -1, 38328192.0},
+    {"spectral.1.res0", HSI_SOP_ADD, HSI_REGION_PIXEL, 7, 7, 2, scene_in + 11, 4, {24, 97, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spectral.bn", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 13, 4, {24, 97, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_spectral_bn_weight, P_spectral_bn_bias, P_spectral_bn_running_mean, P_spectral_bn_running_var}, 0, 0.0},
+    {"conv2", HSI_SOP_RESHAPE, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 14, 3, {2328, 7, 7, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"conv2", HSI_SOP_CONV, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 15, 3, {128, 7, 7, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_conv2_weight, P_conv2_bias, -1, -1}, -1, 29202432.0},
+    {"conv2", HSI_SOP_RESHAPE, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 16, 4, {128, 1, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"bn2", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 17, 4, {128, 1, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_bn2_weight, P_bn2_bias, P_bn2_running_mean, P_bn2_running_var}, 0, 0.0},
+    {"conv3", HSI_SOP_RESHAPE, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 18, 3, {128, 7, 7, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"conv3", HSI_SOP_CONV, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 19, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_conv3_weight, P_conv3_bias, -1, -1}, -1, 1382400.0},
+    {"conv3", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 20, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"bn3", HSI_SOP_BN, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 21, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_bn3_weight, P_bn3_bias, P_bn3_running_mean, P_bn3_running_var}, 0, 0.0},
+    {"spatial.0.conv_a", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 22, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.0.conv_a", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 23, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_spatial_0_conv_a_weight, P_spatial_0_conv_a_bias, -1, -1}, -1, 259200.0},
+    {"spatial.0.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 24, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.0.bn_b", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 25, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_spatial_0_bn_b_weight, P_spatial_0_bn_b_bias, P_spatial_0_bn_b_running_mean, P_spatial_0_bn_b_running_var}, 0, 0.0},
+    {"spatial.0.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 26, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.0.conv_b", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 27, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_spatial_0_conv_b_weight, P_spatial_0_conv_b_bias, -1, -1}, -1, 259200.0},
+    {"spatial.0.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 28, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.0.res0", HSI_SOP_ADD, HSI_REGION_PATCH, 0, 0, 2, scene_in + 29, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.1.bn_a", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 31, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_spatial_1_bn_a_weight, P_spatial_1_bn_a_bias, P_spatial_1_bn_a_running_mean, P_spatial_1_bn_a_running_var}, 0, 0.0},
+    {"spatial.1.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 32, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.1.conv_a", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 33, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_spatial_1_conv_a_weight, P_spatial_1_conv_a_bias, -1, -1}, -1, 259200.0},
+    {"spatial.1.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 34, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.1.bn_b", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 35, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_spatial_1_bn_b_weight, P_spatial_1_bn_b_bias, P_spatial_1_bn_b_running_mean, P_spatial_1_bn_b_running_var}, 0, 0.0},
+    {"spatial.1.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 36, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.1.conv_b", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 37, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_spatial_1_conv_b_weight, P_spatial_1_conv_b_bias, -1, -1}, -1, 259200.0},
+    {"spatial.1.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 38, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.1.res0", HSI_SOP_ADD, HSI_REGION_PATCH, 0, 0, 2, scene_in + 39, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"spatial.bn", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 41, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_spatial_bn_weight, P_spatial_bn_bias, P_spatial_bn_running_mean, P_spatial_bn_running_var}, 0, 0.0},
+    {"avgpool0", HSI_SOP_POOL, HSI_REGION_PATCH, 0, 0, 1, scene_in + 42, 4, {24, 1, 1, 1}, 3, 0, 1, {1, 5, 5}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 1, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"dropout0", HSI_SOP_IDENTITY, HSI_REGION_PATCH, 0, 0, 1, scene_in + 43, 4, {24, 1, 1, 1}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+     {-1, -1, -1, -1}, -1, 0.0},
+    {"fc", HSI_SOP_DENSE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 44, 1, {16, 0, 0, 0}, 3, 16, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_fc_weight, P_fc_bias, -1, -1}, -1, 768.0},
+};
+
 /* ---- the descriptor ------------------------------------------------------------ */
 static void destroy(hsi_model *m)
 {
@@ -1399,7 +1533,11 @@ static const hsi_domain domains[] = {
     {"", 4, {1, 200, 7, 7}, 200, 16, 7},
 };
 
+static const hsi_scene_prog scene_progs[] = {
+    {HSI_SCENE_HOISTED, 42, scene_ops, 41, 7, 186532176.0, 4850256.0},
+};
+
 const hsi_netdesc ssrn_net = {
     "ssrn", "netdefs/ssrn.hsn", 1, domains,
-    create, forward, loss_backward, logits, params, zero_grad, memory, destroy,
+    create, forward, loss_backward, logits, params, zero_grad, memory, destroy, scene_progs,
 };

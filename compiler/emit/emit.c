@@ -681,6 +681,97 @@ static void emit_passes(emitter *e)
     out(e, "");
 }
 
+
+/* ---- the whole-scene inference program: one table row per op (see hsi.h, passes/scene.c) */
+static void emit_scene(emitter *e)
+{
+    const be_graph *g = e->g;
+    static const char *kinds[] = {"HSI_SOP_INPUT", "HSI_SOP_CONV", "HSI_SOP_BN", "HSI_SOP_IDENTITY",
+                                  "HSI_SOP_POOL", "HSI_SOP_DENSE", "HSI_SOP_RESHAPE",
+                                  "HSI_SOP_CONCAT", "HSI_SOP_ADD"};
+    static const char *regions[] = {"HSI_REGION_PIXEL", "HSI_REGION_WINDOW", "HSI_REGION_PATCH"};
+    int n = g->loss;   /* every op before the loss */
+    out(e, "/* Whole-scene inference of domain %d: %s; FLOPs per pixel %.3f M (patch net %.3f M). */",
+        e->dom, g->scene_kind == 0 ? "fully convolutional" : g->scene_kind == 1 ? "hoisted prefix"
+        : "patch by patch", g->flops_scene / 1e6, g->flops_patch / 1e6);
+    out(e, "static const int %sscene_in[] = {", e->pre);
+    int total = 0;
+    for (int i = 0; i < n; i++) {
+        const be_op *o = &g->ops[i];
+        if (!o->n_in) continue;
+        char list[1024];
+        int k = 0;
+        for (int j = 0; j < o->n_in && k < (int)sizeof list - 16; j++)
+            k += snprintf(list + k, sizeof list - (size_t)k, "%d, ", o->in[j]);
+        out(e, "    %s  /* %s */", list, o->cname);
+        total += o->n_in;
+    }
+    if (!total) out(e, "    0");
+    out(e, "};");
+    out(e, "static const hsi_scene_op %sscene_ops[] = {", e->pre);
+    out(e, "    /* name, kind, region, sh, sw, n_in, in, ndim, dims, nsp, out_ch, groups, kernel, stride,");
+    out(e, "       pad_lo, pad_hi, dilation, bias, max, count_include_pad, act, alpha, eps, relu, param,");
+    out(e, "       fold, flops */");
+    int off = 0;
+    for (int i = 0; i < n; i++) {
+        const be_op *o = &g->ops[i];
+        int kind = o->kind == BE_INPUT ? 0 : o->kind == BE_CONV ? 1 : o->kind == BE_BN ? 2
+                 : o->kind == BE_ACT ? -1 : o->kind == BE_DROPOUT ? 3 : o->kind == BE_POOL ? 4
+                 : o->kind == BE_DENSE ? 5 : o->kind == BE_RESHAPE ? 6 : o->kind == BE_CONCAT ? 7 : 8;
+        int64_t k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, pl[3] = {0}, ph[3] = {0}, dl[3] = {1, 1, 1};
+        int nsp = 0, mx = 0, cip = 0, act = 0;
+        int64_t oc = 0, groups = 1;
+        float alpha = 0, eps = 0;
+        if (o->kind == BE_CONV) {
+            nsp = o->conv.nsp, oc = o->conv.out_ch, groups = o->conv.groups;
+            for (int a = 0; a < 3; a++) {
+                k[a] = o->conv.kernel[a], st[a] = o->conv.stride[a], dl[a] = o->conv.dilation[a];
+                pl[a] = o->conv.pad_lo[a], ph[a] = o->conv.pad_hi[a];
+            }
+        } else if (o->kind == BE_POOL) {
+            const ir_pool *q = &o->ir->a.pool;
+            nsp = q->nsp, mx = q->max, cip = q->count_include_pad;
+            for (int a = 0; a < 3; a++)
+                k[a] = q->kernel[a], st[a] = q->stride[a], pl[a] = q->pad_lo[a], ph[a] = q->pad_hi[a];
+        } else if (o->kind == BE_DENSE) {
+            const ir_shape *in = &g->ops[o->in[0]].shape;
+            oc = o->dense_out;
+            nsp = in->ndim == 4 ? 3 : 2;   /* in a scene region: the conv covering what is left */
+            for (int a = 0; a < nsp && in->ndim >= 3; a++) k[a] = in->d[in->ndim - nsp + a];
+        } else if (o->kind == BE_BN) {
+            eps = o->ir->a.bn.eps;
+        } else if (o->kind == BE_ACT) {
+            act = o->ir->a.act.kind, alpha = o->ir->a.act.alpha;
+        }
+        if (o->region != 2 && nsp)   /* a window that slides over the scene: stride 1 */
+            st[nsp - 2] = st[nsp - 1] = 1;
+        char dims[96], prm[600];
+        int q = snprintf(dims, sizeof dims, "{");
+        for (int d = 0; d < 4; d++)
+            q += snprintf(dims + q, sizeof dims - (size_t)q, "%s%lld", d ? ", " : "",
+                          (long long)(d < o->shape.ndim ? o->shape.d[d] : 0));
+        snprintf(dims + q, sizeof dims - (size_t)q, "}");
+        q = snprintf(prm, sizeof prm, "{");
+        for (int d = 0; d < 4; d++)
+            q += snprintf(prm + q, sizeof prm - (size_t)q, "%s%s", d ? ", " : "",
+                          d < o->n_param ? pname(e, o->param[d]) : "-1");
+        snprintf(prm + q, sizeof prm - (size_t)q, "}");
+        int fold = o->kind == BE_BN ? o->fold >= 0 : folded_by(g, i);
+        char inref[64];
+        if (o->n_in) snprintf(inref, sizeof inref, "%sscene_in + %d", e->pre, off);
+        else snprintf(inref, sizeof inref, "NULL");
+        out(e, "    {\"%s\", %s, %s, %d, %d, %d, %s, %d, %s, %d, %lld, %lld, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, %s, %d,",
+            in_string(o->ir && o->ir->name ? o->ir->name : o->cname),
+            kind < 0 ? "HSI_SOP_ACT" : kinds[kind], regions[o->region], o->sh, o->sw, o->n_in, inref,
+            o->shape.ndim, dims, nsp, (long long)oc, (long long)groups, ints(k, 3), ints(st, 3),
+            ints(pl, 3), ints(ph, 3), ints(dl, 3), o->bias, mx, cip, act, flt(alpha), flt(eps), o->relu);
+        out(e, "     %s, %d, %.1f},", prm, fold, o->flops);
+        off += o->n_in;
+    }
+    out(e, "};");
+    out(e, "");
+}
+
 /* ---- whole file --------------------------------------------------------------------- */
 
 static void emit_param_table(emitter *e)
@@ -940,10 +1031,19 @@ static void emit_descriptor(emitter *e, const char *stem)
     }
     out(e, "};");
     out(e, "");
+    out(e, "static const hsi_scene_prog scene_progs[] = {");
+    for (int d = 0; d < bp->n_graphs; d++) {
+        const be_graph *g = &bp->graphs[d];
+        out(e, "    {%s, %d, %sscene_ops, %d, %d, %.1f, %.1f},",
+            g->scene_kind == 0 ? "HSI_SCENE_FCN" : g->scene_kind == 1 ? "HSI_SCENE_HOISTED" : "HSI_SCENE_PATCH",
+            g->loss, pre_of(bp, d), g->logits, g->patch, g->flops_patch, g->flops_scene);
+    }
+    out(e, "};");
+    out(e, "");
     out(e, "const hsi_netdesc %s_net = {", stem);
     out(e, "    \"%s\", \"%s\", %d, domains,", p->net, p->file ? in_string(p->file) : "",
         bp->n_graphs);
-    out(e, "    create, forward, loss_backward, logits, params, zero_grad, memory, destroy,");
+    out(e, "    create, forward, loss_backward, logits, params, zero_grad, memory, destroy, scene_progs,");
     out(e, "};");
 }
 
@@ -988,6 +1088,7 @@ int emit_program(const be_program *bp, const char *dir, const char *stem, const 
         snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
         emit_create(&e);
         emit_passes(&e);
+        emit_scene(&e);
     }
     emit_descriptor(&e, stem);
     if (ferror(f) | fclose(f)) {

@@ -286,6 +286,7 @@ be_program *be_lower(const ir_program *p, const be_options *opt)
         name_ops(g);
         ad_mark(g, p);
         plan_buffers(g, opt);
+        scene_mark(g);
     }
     return bp;
 }

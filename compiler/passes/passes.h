@@ -11,5 +11,6 @@ void be_compact(be_graph *g);        /* drop ops nothing reads (keeps input and 
 void ad_mark(be_graph *g, const ir_program *p);   /* autodiff: which gradients are needed */
 void plan_buffers(be_graph *g, const be_options *opt); /* steps, buffers, live ranges */
 int64_t be_numel(const ir_shape *s);
+void scene_mark(be_graph *g);        /* regions of the whole-scene inference program */
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hsi_eval.h"
+#include "hsi_infer.h"
 #include "hsi_trainer.h"
 #include "train/trainer_internal.h"
 
@@ -82,24 +83,109 @@ int tr_confusion_csv(const char *path, const hsi_metrics *mt, const char *const 
     return hsi_atomic_commit(&af, err, errlen);
 }
 
-int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, int batch, const hsi_tr_data *D, int d,
-                    hsi_metrics *out, char *err, size_t errlen)
+/* ---- whole scenes: the compiled scene program (hsi_infer.h) ---------------------------------- */
+
+static int cube_rows(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)
+{
+    const hsi_cube *c = ctx;
+    (void)err, (void)errlen;
+    for (int b = 0; b < c->bands; b++)
+        memcpy(dst + (size_t)b * n * c->w, c->data + ((size_t)b * c->h + r0) * c->w,
+               sizeof(float) * (size_t)n * c->w);
+    return 0;
+}
+
+typedef struct scene_sink {
+    int w, k;
+    int32_t *pred;            /* or NULL */
+    const int32_t *labels;    /* remapped; with `use`: the pixels scored */
+    const uint8_t *use;
+    int64_t *cm;
+    double loss;
+    int64_t n, correct;
+} scene_sink;
+
+static int scene_take(void *ctx, int r0, int n, const float *z, char *err, size_t errlen)
+{
+    scene_sink *s = ctx;
+    (void)err, (void)errlen;
+    for (int64_t i = 0; i < (int64_t)n * s->w; i++) {
+        const float *zi = z + i * s->k;
+        int64_t px = (int64_t)r0 * s->w + i;
+        int best = 0;
+        for (int c = 1; c < s->k; c++)
+            if (zi[c] > zi[best]) best = c;
+        if (s->pred) s->pred[px] = best;
+        if (!s->use || !s->use[px]) continue;
+        int32_t y = s->labels[px];
+        if (y < 0 || y >= s->k) continue;
+        s->n++;
+        s->correct += best == y;
+        s->loss += hsi_xent_row(zi, s->k, y);
+        if (s->cm) s->cm[(int64_t)y * s->k + best]++;
+    }
+    return 0;
+}
+
+/* Every pixel of domain d's scene through the scene program: argmax into pred (may be NULL),
+ * and the confusion matrix over the pixels with use[px] (may be NULL). */
+static int scene_classify(const hsi_netdesc *net, hsi_model *m, hsi_backend be, const hsi_tr_data *D,
+                          int d, int32_t *pred, const uint8_t *use, int64_t *cm, char *err,
+                          size_t errlen)
 {
     const hsi_tr_domain *dm = &D->d[d];
-    int64_t *cm = calloc((size_t)dm->k * (size_t)dm->k, sizeof *cm);
-    if (!cm) return tr_fail(err, errlen, "out of memory");
-    hsi_eval_req r = {&dm->cube, dm->y, dm->test, dm->n_test, D->patch, D->pad, dm->k, NULL, cm,
-                      0, 0, 0};
-    int rc = hsi_evaluate(net, m, d, batch, &r, err, errlen);
-    if (rc == 0 && hsi_metrics_compute(cm, dm->k, out)) rc = tr_fail(err, errlen, "out of memory");
-    free(cm);
+    hsi_infer_opts o = {be, D->pad, 0, 0, 0};
+    hsi_infer *inf = hsi_infer_create(net, m, d, dm->h, dm->w, &o, err, errlen);
+    if (!inf) return -1;
+    scene_sink sk = {dm->w, dm->k, pred, dm->y, use, cm, 0, 0, 0};
+    int rc = hsi_infer_run(inf, cube_rows, (void *)&dm->cube, scene_take, &sk, err, errlen);
+    hsi_infer_free(inf);
     return rc;
 }
 
-int tr_scene_predict(const hsi_netdesc *net, hsi_model *m, int batch, const hsi_tr_data *D, int d,
-                     int32_t *pred, char *err, size_t errlen)
+/* The scene program pays off unless the pixels asked for are a small part of the scene. */
+static int scene_pays(const hsi_netdesc *net, const hsi_tr_data *D, int d, int64_t n)
+{
+    if (!net->scene) return 0;
+    const hsi_scene_prog *sp = &net->scene[d];
+    int64_t wp = D->d[d].w + D->patch - 1, hp = D->d[d].h + D->patch - 1;
+    return (double)n * sp->flops_patch >= (double)hp * (double)wp * sp->flops_scene;
+}
+
+int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
+                    const hsi_tr_data *D, int d, int32_t *pred, hsi_metrics *out, char *err,
+                    size_t errlen)
 {
     const hsi_tr_domain *dm = &D->d[d];
+    int64_t *cm = calloc((size_t)dm->k * (size_t)dm->k, sizeof *cm);
+    uint8_t *use = NULL;
+    int rc;
+    if (!cm) return tr_fail(err, errlen, "out of memory");
+    if (pred || scene_pays(net, D, d, dm->n_test)) {
+        size_t n = (size_t)dm->h * (size_t)dm->w;
+        if (!(use = calloc(n ? n : 1, 1))) return free(cm), tr_fail(err, errlen, "out of memory");
+        for (int64_t i = 0; i < dm->n_test; i++) use[dm->test[i]] = 1;
+        rc = net->scene ? scene_classify(net, m, be, D, d, pred, use, cm, err, errlen)
+                        : tr_scene_predict(net, m, be, batch, D, d, pred, err, errlen);
+        if (!net->scene && rc == 0)   /* a hand-written net: score the predictions */
+            for (size_t i = 0; i < n; i++)
+                if (use[i] && dm->y[i] >= 0 && dm->y[i] < dm->k) cm[(int64_t)dm->y[i] * dm->k + pred[i]]++;
+    } else {
+        hsi_eval_req r = {&dm->cube, dm->y, dm->test, dm->n_test, D->patch, D->pad, dm->k, NULL, cm,
+                          0, 0, 0};
+        rc = hsi_evaluate(net, m, d, batch, &r, err, errlen);
+    }
+    if (rc == 0 && hsi_metrics_compute(cm, dm->k, out)) rc = tr_fail(err, errlen, "out of memory");
+    free(cm);
+    free(use);
+    return rc;
+}
+
+int tr_scene_predict(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
+                     const hsi_tr_data *D, int d, int32_t *pred, char *err, size_t errlen)
+{
+    const hsi_tr_domain *dm = &D->d[d];
+    if (net->scene) return scene_classify(net, m, be, D, d, pred, NULL, NULL, err, errlen);
     hsi_eval_req r = {&dm->cube, NULL, NULL, (int64_t)dm->h * dm->w, D->patch, D->pad, dm->k, pred,
                       NULL, 0, 0, 0};
     return hsi_evaluate(net, m, d, batch, &r, err, errlen);

@@ -85,6 +85,63 @@ typedef struct hsi_memory_report {
     size_t params, grads, activations_arena, activations_sum, workspace;
 } hsi_memory_report;
 
+/* ---- whole-scene inference program (derived by the compiler; run by hsi_scene.h) ---------- */
+/* Every op of a domain's inference graph, in the order of the patch net, with the REGION it
+ * runs in when a whole scene is classified. A patch net reads a p x p window of the padded
+ * scene; an op whose output at patch position (i, j) is the same function of the scene at
+ * (r + i, c + j) for every patch (r, c) of the scene -- 1x1 spatial kernels, valid stride-1
+ * convolutions and pools, windows covering the whole remaining map -- is computed ONCE over the
+ * scene instead of once per patch:
+ *   PIXEL   spatially pointwise from the input (output spatial size = p): run over row blocks of
+ *           the padded scene as one image [1, C, (D,) rows, W + p - 1];
+ *   WINDOW  sliding (valid, stride 1) over PIXEL/WINDOW tensors: run over row tiles with their
+ *           halo, output [1, C, (D,) rows + sh - 1, W + sw - 1];
+ *   PATCH   everything else: per pixel, on sh x sw crops of the scene tensors it reads, in
+ *           batches, exactly as the patch net. */
+typedef enum hsi_sop_kind {
+    HSI_SOP_INPUT, HSI_SOP_CONV, HSI_SOP_DENSE, HSI_SOP_BN, HSI_SOP_ACT, HSI_SOP_POOL,
+    HSI_SOP_RESHAPE, HSI_SOP_CONCAT, HSI_SOP_ADD, HSI_SOP_IDENTITY /* dropout at inference */
+} hsi_sop_kind;
+typedef enum hsi_region { HSI_REGION_PIXEL, HSI_REGION_WINDOW, HSI_REGION_PATCH } hsi_region;
+typedef enum hsi_scene_kind {
+    HSI_SCENE_FCN,       /* the whole net slides over the scene: no patches at all */
+    HSI_SCENE_HOISTED,   /* a prefix runs once per scene pixel, the rest per patch */
+    HSI_SCENE_PATCH      /* nothing hoisted: patches of the input */
+} hsi_scene_kind;
+
+typedef struct hsi_scene_op {
+    const char *name;        /* layer name (for messages) */
+    int kind;                /* hsi_sop_kind */
+    int region;              /* hsi_region */
+    int sh, sw;              /* scene regions: the op's output spatial size in the patch net */
+    int n_in;
+    const int *in;           /* producer op indices (smaller than this op's) */
+    int ndim;
+    int64_t dims[4];         /* per-sample output shape in the patch net ([F], [C,H,W], [C,D,H,W]) */
+    /* CONV and POOL as in the patch net; for DENSE in a scene region, the conv it becomes
+     * (kernel = the input's remaining extent). nsp: spatial rank of the call (2 or 3). */
+    int nsp;
+    int64_t out_ch, groups, kernel[3], stride[3], pad_lo[3], pad_hi[3], dilation[3];
+    int bias, max, count_include_pad;
+    int act;                 /* ACT: hsi_act_kind */
+    float alpha, eps;        /* ACT alpha; BN eps */
+    int relu;                /* BN, ADD: ReLU fused */
+    int param[4];            /* CONV/DENSE: weight, bias; BN: gamma, beta, mean, var; -1 none */
+    int fold;                /* CONV/DENSE: the BN op folded into it for inference, else -1;
+                                BN: 1 when folded (its output is the conv's, ReLU'd if relu) */
+    double flops;            /* multiply-adds x 2 per output position (scene) or per patch */
+} hsi_scene_op;
+
+typedef struct hsi_scene_prog {
+    int kind;                /* hsi_scene_kind */
+    int n_ops;
+    const hsi_scene_op *ops;
+    int logits;              /* op index of the logits */
+    int patch;               /* p: the patch net's input window */
+    double flops_patch;      /* per pixel: the patch net on its patch */
+    double flops_scene;      /* per pixel: the scene program */
+} hsi_scene_prog;
+
 typedef struct hsi_netdesc {
     const char *name;                  /* net name from the netdef */
     const char *source;                /* netdef file and -D parameters it was compiled with */
@@ -105,6 +162,9 @@ typedef struct hsi_netdesc {
     void (*zero_grad)(hsi_model *);
     void (*memory)(hsi_model *, hsi_memory_report *out);
     void (*destroy)(hsi_model *);
+    /* Per domain, the whole-scene inference program (NULL: a hand-written net without one;
+     * the runtime then classifies scenes patch by patch through forward). */
+    const hsi_scene_prog *scene;
 } hsi_netdesc;
 
 #ifdef __cplusplus

@@ -145,6 +145,11 @@ hsi_op *hsi_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const in
 void hsi_reshape_forward(hsi_op *op, const float *src, float *dst);     /* no-op if a view */
 void hsi_reshape_backward(hsi_op *op, const float *ddst, float *dsrc);  /* no-op if a view */
 
+/* ---- to plain: dst = src in plain row-major layout (whole-scene inference reads crops) ---- */
+/* A view (hsi_op_is_view: read src directly) when src is already plain, else a reorder. */
+hsi_op *hsi_plain_create(hsi_rt *rt, const hsi_layout *src);
+void hsi_plain_forward(hsi_op *op, const float *src, float *dst);
+
 /* ---- softmax cross-entropy on logits [N, K] (or [N, K, 1, ...]) ----------------------------- */
 hsi_op *hsi_xent_create(hsi_rt *rt, const hsi_layout *logits);
 /* Reads the logits of the first n samples. Writes dlogits = weight * (softmax - onehot) / m

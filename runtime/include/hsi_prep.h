@@ -75,6 +75,9 @@ typedef enum hsi_pad {
     HSI_PAD_REFLECT,       /* mirror without repeating the edge (numpy 'reflect'): -1 -> 1 */
     HSI_PAD_REPLICATE      /* repeat the edge pixel (numpy 'edge'): -1 -> 0 */
 } hsi_pad;
+/* Source index of coordinate i (any integer) on an axis of n under pad; -1 means a zero. Every
+ * patch is a window of the scene padded this way (scene inference relies on it). */
+int hsi_pad_index(int i, int n, hsi_pad pad);
 /* "zero" | "reflect" | "replicate" -> 0, else -1. */
 int hsi_pad_parse(const char *name, hsi_pad *out);
 /* out[b][i][j] = cube(band b, row r - p/2 + i, col c - p/2 + j), padded as `pad` says.

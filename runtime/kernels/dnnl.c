@@ -1356,6 +1356,15 @@ hsi_op *hk_dnnl_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, cons
     return dn_op(rt, HK_RESHAPE, hk_dnnl_layout_plain(rt, ndim, dims), rs);
 }
 
+hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src)
+{
+    dn_reshape *rs = dn_impl_alloc(rt, sizeof *rs);
+    if (!rs) return NULL;
+    const md_t *plain = dn_plain_of(rt, src);
+    if (!plain || dn_reorder(rt, &rs->fwd, dn_lmd(src), plain, 0)) return NULL;
+    return dn_op(rt, HK_RESHAPE, hk_dnnl_layout_plain(rt, src->ndim, src->dims), rs);
+}
+
 void hk_dnnl_reshape_forward(hsi_op *op, const float *src, float *dst)
 {
     dn_reshape *rs = op->impl;

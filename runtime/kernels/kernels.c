@@ -448,6 +448,22 @@ void hsi_reshape_backward(hsi_op *op, const float *ddst, float *dsrc)
     HK_CALL(op->rt, reshape_backward, op, ddst, dsrc);
 }
 
+hsi_op *hsi_plain_create(hsi_rt *rt, const hsi_layout *src)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "plain", src)) return NULL;
+    if (src->plain) return hsi_reshape_create(rt, src, src->ndim, src->dims);   /* a view */
+#ifdef HSICC_WITH_DNNL
+    if (rt->backend == HSI_BACKEND_DNNL) return hk_dnnl_plain_create(rt, src);
+#endif
+    return hk_fail(rt, "plain: a blocked layout on a backend without blocked layouts");
+}
+
+void hsi_plain_forward(hsi_op *op, const float *src, float *dst)
+{
+    HK_CALL(op->rt, reshape_forward, op, src, dst);
+}
+
 hsi_op *hsi_xent_create(hsi_rt *rt, const hsi_layout *logits)
 {
     if (!rt) return NULL;

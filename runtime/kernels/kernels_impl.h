@@ -56,6 +56,10 @@ hsi_layout *hk_layout_new(hsi_rt *rt, int ndim, const int64_t *dims);
 void *hk_fail(hsi_rt *rt, const char *fmt, ...);
 int64_t hk_numel(int ndim, const int64_t *dims);
 
+/* The layout conversion behind hsi_plain_create for blocked oneDNN layouts (a reorder op of
+ * kind HK_RESHAPE, so hsi_plain_forward is the reshape's forward). */
+hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
+
 /* Backend hooks for the rt itself. */
 int hk_dnnl_rt_init(hsi_rt *rt);       /* 0 ok; engine + stream into rt->dnnl */
 void hk_dnnl_rt_fini(hsi_rt *rt);

@@ -17,8 +17,7 @@ int hsi_pad_parse(const char *name, hsi_pad *out)
     return -1;
 }
 
-/* Source index of coordinate i in [0, n) under pad; -1 means a zero. */
-static int map_index(int i, int n, hsi_pad pad)
+int hsi_pad_index(int i, int n, hsi_pad pad)
 {
     if (i >= 0 && i < n)
         return i;
@@ -48,8 +47,8 @@ void hsi_patch(const hsi_cube *c, int r, int col, int p, hsi_pad pad, float *out
     }
     int rmap[p], cmap[p];
     for (int i = 0; i < p; i++) {
-        rmap[i] = map_index(r - half + i, h, pad);
-        cmap[i] = map_index(col - half + i, w, pad);
+        rmap[i] = hsi_pad_index(r - half + i, h, pad);
+        cmap[i] = hsi_pad_index(col - half + i, w, pad);
     }
     for (int b = 0; b < c->bands; b++) {
         const float *band = c->data + (size_t)b * hw;

@@ -329,7 +329,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
             }
             evaluated++;
             hsi_metrics mt;
-            if (tr_test_metrics(net, m, x->train.batch, &D, d, &mt, err, errlen)) goto done;
+            if (tr_test_metrics(net, m, x->backend, x->train.batch, &D, d, NULL, &mt, err, errlen)) goto done;
             printf("%s: OA %.4f  AA %.4f  kappa %.4f  (%" PRId64 " test pixels)\n", dm->name,
                    mt.oa, mt.aa, mt.kappa, mt.total);
             hsi_json_key(&j, dm->name);
@@ -342,7 +342,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
             int32_t *pred = malloc(sizeof *pred * (size_t)dm->h * (size_t)dm->w);
             hsi_array arr = {2, {dm->h, dm->w}, HSI_DT_I32, pred};
             snprintf(path, sizeof path, "%s/pred.npy", dir);
-            int bad = !pred || tr_scene_predict(net, m, x->train.batch, &D, d, pred, err, errlen) ||
+            int bad = !pred || tr_scene_predict(net, m, x->backend, x->train.batch, &D, d, pred, err, errlen) ||
                       hsi_npy_write(path, &arr, err, errlen) ||
                       tr_write_maps(dir, dm, pred, 0, err, errlen);
             free(pred);

@@ -415,20 +415,19 @@ static int finish_run(run_ctx *c, run_result *res, char *err, size_t errlen)
         char dir[4200], path[4300];
         domain_dir(c, d, dir, sizeof dir);
         if (!dm->n_test) continue;
-        if ((rc = tr_test_metrics(c->net, c->m, x->train.batch, c->D, d, &res->m[d], err, errlen)))
-            break;
-        snprintf(path, sizeof path, "%s/confusion.csv", dir);
-        if ((rc = tr_confusion_csv(path, &res->m[d], dm->class_names, err, errlen))) break;
         if (x->outputs.maps) {
             free(pred);
             if (!(pred = malloc(sizeof *pred * (size_t)dm->h * (size_t)dm->w))) {
                 rc = tr_fail(err, errlen, "out of memory");
                 break;
             }
-            if ((rc = tr_scene_predict(c->net, c->m, x->train.batch, c->D, d, pred, err, errlen)) ||
-                (rc = tr_write_maps(dir, dm, pred, 1, err, errlen)))
-                break;
         }
+        if ((rc = tr_test_metrics(c->net, c->m, x->backend, x->train.batch, c->D, d,
+                                  x->outputs.maps ? pred : NULL, &res->m[d], err, errlen)))
+            break;
+        snprintf(path, sizeof path, "%s/confusion.csv", dir);
+        if ((rc = tr_confusion_csv(path, &res->m[d], dm->class_names, err, errlen))) break;
+        if (x->outputs.maps && (rc = tr_write_maps(dir, dm, pred, 1, err, errlen))) break;
     }
     free(pred);
     if (rc == 0 && res->m[prim].k) {

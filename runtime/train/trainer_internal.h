@@ -56,10 +56,14 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
                   char *err, size_t errlen);
 
 /* evaluate.c: the result files of one domain. */
-int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, int batch, const hsi_tr_data *D, int d,
-                    hsi_metrics *out, char *err, size_t errlen);
-int tr_scene_predict(const hsi_netdesc *net, hsi_model *m, int batch, const hsi_tr_data *D, int d,
-                     int32_t *pred, char *err, size_t errlen);
+/* Test metrics of domain d; with pred (h * w ints) the whole scene is classified too, in the same
+ * pass. Whole scenes run the compiled scene program (BN folded once, pixels shared between
+ * patches); a handful of test pixels, or a net without a scene program, run patch by patch. */
+int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
+                    const hsi_tr_data *D, int d, int32_t *pred, hsi_metrics *out, char *err,
+                    size_t errlen);
+int tr_scene_predict(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
+                     const hsi_tr_data *D, int d, int32_t *pred, char *err, size_t errlen);
 int tr_confusion_csv(const char *path, const hsi_metrics *mt, const char *const *names, char *err,
                      size_t errlen);
 /* map_gt.png, map_pred.png and (test_only) map_test.png into dir. */

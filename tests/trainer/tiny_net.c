@@ -243,6 +243,6 @@ static hsi_model *create2(const hsi_model_opts *o, char *err, size_t errlen)
 }
 
 const hsi_netdesc tiny_net = {"tiny", "tests/trainer/tiny_net.c", 1, dom1, create1, forward,
-                              loss_backward, logits, params, zero_grad, memory, destroy};
+                              loss_backward, logits, params, zero_grad, memory, destroy, NULL};
 const hsi_netdesc tiny2_net = {"tiny2", "tests/trainer/tiny_net.c", 2, dom2, create2, forward,
-                               loss_backward, logits, params, zero_grad, memory, destroy};
+                               loss_backward, logits, params, zero_grad, memory, destroy, NULL};

@@ -1,0 +1,65 @@
+/* hsi_infer.h — whole-scene inference: every pixel of an h x w scene classified by a trained
+ * net, running the scene program the compiler derived (hsi_scene_prog in hsi.h).
+ *
+ * The scene is read by row callbacks and processed in row tiles of `tile rows` output rows:
+ *  - PIXEL ops run over blocks of rows of the padded scene ([1, C, (D,) rows, w + p - 1]),
+ *    each padded row exactly once; what later ops read is kept for the tile and its halo
+ *    (tile rows + p - 1 rows), so peak memory is bounded by the tile, not the scene;
+ *  - WINDOW ops run over the tile with its halo (valid, stride-1 windows: no patches);
+ *  - PATCH ops run per pixel on crops of those maps, in batches.
+ * BN layers are folded into the conv/dense before them once, at create. Padding is exact: the
+ * scene is padded as the patches are (hsi_pad_index), and the PIXEL ops run on the pad pixels.
+ * With force_patch (or a net without a scene program) every pixel runs through the patch net:
+ * the reference the scene program is tested against.
+ *
+ * Usage:
+ *     hsi_infer_opts so = {.backend = HSI_BACKEND_DNNL, .pad = HSI_PAD_ZERO};
+ *     hsi_infer *sc = hsi_infer_create(net, model, domain, h, w, &so, err, sizeof err);
+ *     hsi_infer_run(sc, read_rows, &cube, take_logits, &out, err, sizeof err);
+ *     hsi_infer_free(sc);
+ */
+#ifndef HSI_INFER_H
+#define HSI_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Rows r0 .. r0 + n - 1 of the scene (0 <= r0, r0 + n <= h), band-major like hsi_cube:
+ * dst[(b * n + i) * w + c]. Returns 0, or -1 with a message in err. */
+typedef int (*hsi_rows_fn)(void *ctx, int r0, int n, float *dst, char *err, size_t errlen);
+/* Logits of rows r0 .. r0 + n - 1: z[(i * w + c) * k + j] for class j. Returns 0 or -1. */
+typedef int (*hsi_logits_fn)(void *ctx, int r0, int n, const float *z, char *err, size_t errlen);
+
+typedef struct hsi_infer_opts {
+    hsi_backend backend;
+    int pad;            /* hsi_pad of the patches the net was trained on */
+    int batch;          /* pixels per PATCH batch; 0: 128 */
+    int tile_pixels;    /* about this many pixels per row block; 0: 1024 */
+    int force_patch;    /* 1: every pixel through the patch net (the reference path) */
+} hsi_infer_opts;
+
+typedef struct hsi_infer hsi_infer;
+
+/* The model's current weights are read (and BN folded) here: create again after they change. */
+hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, int h, int w,
+                            const hsi_infer_opts *o, char *err, size_t errlen);
+int hsi_infer_run(hsi_infer *s, hsi_rows_fn rows, void *rows_ctx, hsi_logits_fn sink,
+                  void *sink_ctx, char *err, size_t errlen);
+void hsi_infer_free(hsi_infer *s);
+
+/* What create chose: rows per tile, the program kind (hsi_scene_kind, or -1 for the patch
+ * net itself), bytes of buffers it holds. */
+int hsi_infer_tile_rows(const hsi_infer *s);
+int hsi_infer_kind(const hsi_infer *s);
+size_t hsi_infer_bytes(const hsi_infer *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HSI_INFER_H */

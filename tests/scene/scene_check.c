@@ -1,0 +1,151 @@
+/* scene_check.c — the whole-scene inference program against the patch net, pixel by pixel.
+ *
+ * Built once per netdef with -DNET=<stem>_net. For every domain, on random weights (BN
+ * statistics away from identity) and a random scene whose size is not a multiple of anything,
+ * it classifies every pixel twice: with the compiled scene program (hsi_infer) and with the
+ * patch net's own forward on every patch (force_patch: the path the trainer used before).
+ * Both backends, every padding, tiles of a couple of rows (many tiles, halos crossing tile
+ * borders) and the default tile. Contract: logits within 1e-4 of the largest |logit| and the
+ * same argmax on every pixel (a pixel whose two best logits are within that tolerance in the
+ * reference is a tie, counted and allowed).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsi.h"
+#include "hsi_infer.h"
+#include "hsi_prep.h"
+
+extern const hsi_netdesc NET;
+
+#include "../kernels/test_rng.h"
+
+static double urand(void) { return test_uniform(0.0, 1.0); }
+static double nrand(void)
+{
+    double u = urand() + 1e-12, v = urand();
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+typedef struct scene { int h, w, bands; float *x; } scene;   /* band-major */
+
+static int rows(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)
+{
+    scene *s = ctx;
+    (void)err, (void)errlen;
+    for (int b = 0; b < s->bands; b++)
+        memcpy(dst + (size_t)b * n * s->w, s->x + ((size_t)b * s->h + r0) * s->w,
+               sizeof(float) * (size_t)n * s->w);
+    return 0;
+}
+
+typedef struct sink { int w, k; float *z; } sink;
+static int take(void *ctx, int r0, int n, const float *z, char *err, size_t errlen)
+{
+    sink *s = ctx;
+    (void)err, (void)errlen;
+    memcpy(s->z + (size_t)r0 * s->w * s->k, z, sizeof(float) * (size_t)n * s->w * s->k);
+    return 0;
+}
+
+static int classify(hsi_model *m, int d, scene *sc, hsi_backend be, int pad, int force, int tile,
+                    float *z)
+{
+    char err[512] = "";
+    hsi_infer_opts o = {be, pad, force ? 4 : 5, tile, force};
+    hsi_infer *inf = hsi_infer_create(&NET, m, d, sc->h, sc->w, &o, err, sizeof err);
+    if (!inf) {
+        printf("  create failed: %s\n", err);
+        return -1;
+    }
+    sink sk = {sc->w, NET.domains[d].classes, z};
+    int rc = hsi_infer_run(inf, rows, sc, take, &sk, err, sizeof err);
+    if (rc) printf("  run failed: %s\n", err);
+    if (!force) printf("    kind %d, %d rows per tile, %zu bytes\n", hsi_infer_kind(inf),
+                       hsi_infer_tile_rows(inf), hsi_infer_bytes(inf));
+    hsi_infer_free(inf);
+    return rc;
+}
+
+static int compare(const char *what, const float *a, const float *ref, int64_t npx, int k)
+{
+    double scale = 1e-6, worst = 0;
+    for (int64_t i = 0; i < npx * k; i++) scale = fmax(scale, fabs(ref[i]));
+    int64_t wrong = 0, ties = 0;
+    for (int64_t i = 0; i < npx * k; i++) worst = fmax(worst, fabs((double)a[i] - ref[i]));
+    for (int64_t p = 0; p < npx; p++) {
+        const float *x = a + p * k, *y = ref + p * k;
+        int ba = 0, by = 0;
+        for (int j = 1; j < k; j++) {
+            if (x[j] > x[ba]) ba = j;
+            if (y[j] > y[by]) by = j;
+        }
+        if (ba == by) continue;
+        if (fabs((double)y[ba] - y[by]) <= 1e-4 * scale) ties++;
+        else wrong++;
+    }
+    int ok = worst <= 1e-4 * scale && !wrong;
+    printf("  %-44s max |diff| / max |logit| = %.2e, argmax differs on %lld of %lld pixels (%lld ties)  %s\n",
+           what, worst / scale, (long long)wrong, (long long)npx, (long long)ties, ok ? "ok" : "FAIL");
+    return ok ? 0 : 1;
+}
+
+int main(void)
+{
+    int fails = 0;
+    hsi_backend bes[2] = {HSI_BACKEND_REF, HSI_BACKEND_DNNL};
+    for (int bi = 0; bi < 2; bi++) {
+        hsi_model_opts mo = {4, bes[bi], 7};
+        char err[512] = "";
+        hsi_model *m = NET.create(&mo, err, sizeof err);
+        if (!m) {
+            if (bes[bi] == HSI_BACKEND_DNNL) { printf("oneDNN not built in: %s\n", err); continue; }
+            printf("create: %s\n", err);
+            return 1;
+        }
+        hsi_param *ps;
+        int np = NET.params(m, &ps);
+        test_rng_state = 0x9E3779B97F4A7C15ull;
+        for (int i = 0; i < np; i++) {
+            double fan = ps[i].init.fan_in > 0 ? (double)ps[i].init.fan_in : 1.0;
+            for (int64_t k = 0; k < ps[i].numel; k++) {
+                double v;
+                switch (ps[i].role) {
+                case HSI_ROLE_BN_GAMMA: v = 1.0 + 0.4 * (urand() - 0.5); break;
+                case HSI_ROLE_BN_VAR: v = 0.5 + urand(); break;
+                case HSI_ROLE_BN_BETA: case HSI_ROLE_BN_MEAN: case HSI_ROLE_BIAS: v = 0.3 * (urand() - 0.5); break;
+                default: v = nrand() * sqrt(2.0 / fan); break;
+                }
+                ps[i].value[k] = (float)v;
+            }
+        }
+        for (int d = 0; d < NET.n_domains; d++) {
+            const hsi_domain *dm = &NET.domains[d];
+            scene sc = {dm->patch + 6, dm->patch + 4, dm->bands, NULL};
+            int64_t npx = (int64_t)sc.h * sc.w;
+            sc.x = malloc(sizeof(float) * (size_t)npx * sc.bands);
+            float *ref = malloc(sizeof(float) * (size_t)npx * dm->classes);
+            float *got = malloc(sizeof(float) * (size_t)npx * dm->classes);
+            if (!sc.x || !ref || !got) return 1;
+            for (int64_t i = 0; i < npx * sc.bands; i++) sc.x[i] = (float)nrand();
+            for (int pad = 0; pad < 3; pad++) {
+                printf("%s domain %d (%s), %dx%dx%d scene, pad %s:\n", bi ? "dnnl" : "ref", d,
+                       dm->name, sc.h, sc.w, sc.bands, pad == 0 ? "zero" : pad == 1 ? "reflect" : "replicate");
+                if (classify(m, d, &sc, bes[bi], pad, 1, 0, ref)) { fails++; continue; }
+                int tiles[2] = {2 * (sc.w + dm->patch - 1), 0};
+                for (int t = 0; t < 2; t++) {
+                    char what[96];
+                    snprintf(what, sizeof what, "scene program, %s tiles", t ? "default" : "2-row");
+                    if (classify(m, d, &sc, bes[bi], pad, 0, tiles[t], got)) { fails++; continue; }
+                    fails += compare(what, got, ref, npx, dm->classes);
+                }
+            }
+            free(sc.x), free(ref), free(got);
+        }
+        NET.destroy(m);
+    }
+    printf("%s\n", fails ? "FAILED" : "all equal");
+    return fails ? 1 : 0;
+}
