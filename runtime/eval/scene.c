@@ -53,6 +53,8 @@ struct hsi_infer {
     hsi_rt *rt;
     hsi_param *ps;
     int h, w, p, half, wp, th, bands, k, pad, batch, force;
+    int patches;               /* hsi_infer_patches_create: every op per patch */
+    hsi_scene_op *ops_copy;    /* the table with every region PATCH (patches mode) */
     float *block;              /* PIXEL input: [bands, th, wp] */
     float *row;                /* one scene row [bands, w] */
     int row_r;                 /* which row is in `row`, -1 none */
@@ -63,6 +65,8 @@ struct hsi_infer {
     float *ws;
     int next_g;                /* first padded row of the next block */
 };
+
+static void run_op(hsi_infer *s, int i);
 
 static int region(const hsi_infer *s, int i) { return s->op[i].t->region; }
 
@@ -264,13 +268,13 @@ static void *xcalloc(hsi_infer *s, size_t bytes)
     return calloc(1, bytes ? bytes : 1);
 }
 
-hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, int h, int w,
-                            const hsi_infer_opts *o, char *err, size_t errlen)
+static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h, int w,
+                         const hsi_infer_opts *o, int patches, char *err, size_t errlen)
 {
     const hsi_domain *dm = &net->domains[domain];
     hsi_infer *s = calloc(1, sizeof *s);
     if (!s) return snprintf(err, errlen, "scene inference: out of memory"), NULL;
-    s->net = net, s->m = m, s->domain = domain, s->h = h, s->w = w;
+    s->net = net, s->m = m, s->domain = domain, s->h = h, s->w = w, s->patches = patches;
     s->p = dm->patch, s->half = dm->patch / 2, s->wp = w + dm->patch - 1;
     s->bands = dm->bands, s->k = dm->classes, s->pad = o->pad;
     s->force = o->force_patch || !net->scene;
@@ -298,6 +302,12 @@ hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, in
     }
     s->n = s->prog->n_ops;
     s->op = calloc((size_t)s->n, sizeof *s->op);
+    if (patches) {   /* every op per patch: the patch net, from the same table */
+        s->ops_copy = malloc(sizeof *s->ops_copy * (size_t)s->n);
+        if (!s->ops_copy) goto oom;
+        memcpy(s->ops_copy, s->prog->ops, sizeof *s->ops_copy * (size_t)s->n);
+        for (int i = 0; i < s->n; i++) s->ops_copy[i].region = HSI_REGION_PATCH;
+    }
     s->rt = hsi_rt_create(o->backend);
     if (!s->op) goto oom;
     if (!s->rt) {
@@ -307,7 +317,7 @@ hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, in
     net->params(m, &s->ps);
     for (int i = 0; i < s->n; i++) {
         sc_op *q = &s->op[i];
-        q->t = &s->prog->ops[i];
+        q->t = s->ops_copy ? &s->ops_copy[i] : &s->prog->ops[i];
         const hsi_scene_op *t = q->t;
         q->lead = t->ndim >= 3 ? t->dims[0] * (t->ndim == 4 ? t->dims[1] : 1) : t->dims[0];
         q->rows = t->region == HSI_REGION_PIXEL ? s->th : s->th + t->sh - 1;
@@ -366,7 +376,7 @@ hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, in
     if (!s->ws) goto oom;
     for (int r = 0; r < 3; r++)
         if (plan_region(s, r)) goto oom;
-    s->op[0].out = s->block;
+    if (!patches) s->op[0].out = s->block;
     for (int i = 0; i < s->n; i++) {   /* aliases and views: their input's memory */
         sc_op *q = &s->op[i];
         if (q->alias) q->out = src_of(s, q->t->in[0], q->t->region);
@@ -382,6 +392,43 @@ fail:
     return NULL;
 }
 
+hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, int h, int w,
+                            const hsi_infer_opts *o, char *err, size_t errlen)
+{
+    if (h < 1 || w < 1)
+        return snprintf(err, errlen, "scene inference: a %d x %d scene has no pixel", h, w), NULL;
+    return create(net, m, domain, h, w, o, 0, err, errlen);
+}
+
+hsi_infer *hsi_infer_patches_create(const hsi_netdesc *net, hsi_model *m, int domain,
+                                    const hsi_infer_opts *o, char *err, size_t errlen)
+{
+    if (!net->scene)
+        return snprintf(err, errlen, "net %s has no inference program (rebuild it with hsicc)", net->name), NULL;
+    hsi_infer_opts po = *o;
+    po.force_patch = 0;
+    return create(net, m, domain, 1, 1, &po, 1, err, errlen);
+}
+
+int hsi_infer_patches(hsi_infer *s, const float *x, int64_t n, float *logits, char *err,
+                      size_t errlen)
+{
+    if (!s->patches)
+        return snprintf(err, errlen, "scene inference: not created by hsi_infer_patches_create"), -1;
+    const hsi_scene_op *t0 = s->op[0].t;
+    int64_t per = 1;
+    for (int j = 0; j < t0->ndim; j++) per *= t0->dims[j];
+    sc_op *lg = &s->op[s->prog->logits];
+    for (int64_t i0 = 0; i0 < n; i0 += s->batch) {
+        int64_t nb = n - i0 < s->batch ? n - i0 : s->batch;
+        memcpy(s->op[0].out, x + i0 * per, sizeof(float) * (size_t)(nb * per));
+        for (int i = 1; i < s->n; i++) run_op(s, i);
+        if (lg->tile != lg->out) hsi_plain_forward(lg->plain, lg->out, lg->tile);
+        memcpy(logits + i0 * s->k, lg->tile, sizeof(float) * (size_t)(nb * s->k));
+    }
+    return 0;
+}
+
 void hsi_infer_free(hsi_infer *s)
 {
     if (!s) return;
@@ -392,7 +439,7 @@ void hsi_infer_free(hsi_infer *s)
     }
     for (int r = 0; r < 3; r++) free(s->arena[r]);
     if (s->rt) hsi_rt_destroy(s->rt);
-    free(s->op), free(s->colmap), free(s->row), free(s->block), free(s->z), free(s->zq), free(s->ws);
+    free(s->op), free(s->ops_copy), free(s->colmap), free(s->row), free(s->block), free(s->z), free(s->zq), free(s->ws);
     free(s);
 }
 

@@ -53,6 +53,14 @@ int hsi_infer_run(hsi_infer *s, hsi_rows_fn rows, void *rows_ctx, hsi_logits_fn 
                   void *sink_ctx, char *err, size_t errlen);
 void hsi_infer_free(hsi_infer *s);
 
+/* The same program run per patch (every op in the PATCH region): the net on given patches
+ * [n, input dims...] (as the trainer's `forward` takes them), logits [n, classes]. BN folded
+ * once, inference-only buffers, batches of o->batch. */
+hsi_infer *hsi_infer_patches_create(const hsi_netdesc *net, hsi_model *m, int domain,
+                                    const hsi_infer_opts *o, char *err, size_t errlen);
+int hsi_infer_patches(hsi_infer *s, const float *x, int64_t n, float *logits, char *err,
+                      size_t errlen);
+
 /* What create chose: rows per tile, the program kind (hsi_scene_kind, or -1 for the patch
  * net itself), bytes of buffers it holds. */
 int hsi_infer_tile_rows(const hsi_infer *s);

@@ -142,6 +142,31 @@ int main(void)
                     fails += compare(what, got, ref, npx, dm->classes);
                 }
             }
+            /* the patch mode (hsi_infer_patches) against the model's own inference forward */
+            {
+                int64_t per = 1, n = 11;
+                for (int j = 0; j < dm->ndim; j++) per *= dm->in_dims[j];
+                float *x = malloc(sizeof(float) * (size_t)(n * per));
+                float *zr = malloc(sizeof(float) * (size_t)(n * dm->classes));
+                float *zp = malloc(sizeof(float) * (size_t)(n * dm->classes));
+                for (int64_t i = 0; i < n * per; i++) x[i] = (float)nrand();
+                for (int64_t i0 = 0; i0 < n; i0 += 4) {
+                    int nb = n - i0 < 4 ? (int)(n - i0) : 4;
+                    NET.forward(m, d, x + i0 * per, nb, 0, 0);
+                    memcpy(zr + i0 * dm->classes, NET.logits(m, d), sizeof(float) * (size_t)nb * dm->classes);
+                }
+                hsi_infer_opts po = {bes[bi], 0, 5, 0, 0};
+                hsi_infer *pi = hsi_infer_patches_create(&NET, m, d, &po, err, sizeof err);
+                if (!pi || hsi_infer_patches(pi, x, n, zp, err, sizeof err)) {
+                    printf("  patch mode failed: %s\n", err);
+                    fails++;
+                } else {
+                    printf("%s domain %d, %lld patches:\n", bi ? "dnnl" : "ref", d, (long long)n);
+                    fails += compare("patch mode vs the model's forward", zp, zr, n, dm->classes);
+                }
+                hsi_infer_free(pi);
+                free(x), free(zr), free(zp);
+            }
             free(sc.x), free(ref), free(got);
         }
         NET.destroy(m);
