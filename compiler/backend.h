@@ -111,4 +111,10 @@ void be_print_scene(FILE *f, const be_program *bp);
 int emit_program(const be_program *bp, const char *dir, const char *stem, const char *backend,
                  const char *command_line);
 
+/* hsicc emit --infer: DIR/<stem>_infer.c and .h (inference-only: parameter table, scene
+ * programs, the weights of `weights` embedded when given) and DIR/hsirt/ (the runtime subset it
+ * builds with, copied from runtime_dir). Returns 0, or 1 after printing an error. */
+int emit_infer_module(const be_program *bp, const char *dir, const char *stem, const char *weights,
+                      const char *runtime_dir, const char *command_line);
+
 #endif

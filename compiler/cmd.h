@@ -11,6 +11,8 @@
 typedef struct cmd_compile {
     const char *file, *net, *out_dir, *stem, *backend;
     int batch;
+    int infer;                 /* emit --infer: the inference-only module */
+    const char *weights;       /* emit --infer --weights W.safetensors: embedded */
     be_options opt;
     int n_domains;
     const fe_domain *domains;
@@ -37,6 +39,8 @@ typedef struct build_opts {
     be_options be;             /* fuse / rewrite; batch is taken from the experiment */
     const char *cc;            /* C compiler; NULL: $CC, else cc */
     int verbose;               /* print the compiler command */
+    const char *infer_dir;     /* --infer DIR: write the inference module there, no trainer */
+    const char *weights;       /* --weights W.safetensors: embedded in the inference module */
 } build_opts;
 
 /* hsicc build's work (cmd_build.c): experiment -> trainer OUT (sources in OUT.src/), the

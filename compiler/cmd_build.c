@@ -31,7 +31,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: hsicc build EXPERIMENT.yaml -o TRAINER [--set key=value ...]\n"
                     "                   [--sweep-point K] [--emit-only] [--no-fuse] [--no-rewrite]\n"
-                    "                   [--cc COMPILER] [--verbose]\n");
+                    "                   [--cc COMPILER] [--verbose]\n"
+                    "       hsicc build EXPERIMENT.yaml --infer DIR [--weights W.safetensors] [--set ...]\n");
     return 2;
 }
 
@@ -181,15 +182,29 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         rc = 0;
         goto done;
     }
+    be_program *bp = be_lower(p, &opt);
+    char cmdline[512];
+    snprintf(cmdline, sizeof cmdline, "hsicc build %s", exp_path);
+    if (bo->infer_dir) {   /* the trainer's net as an inference module: no trainer */
+        if (mkdir(bo->infer_dir, 0777) && errno != EEXIST) {
+            fprintf(stderr, "hsicc: error: cannot create %s: %s\n", bo->infer_dir, strerror(errno));
+            be_free(bp);
+            goto done;
+        }
+        rc = emit_infer_module(bp, bo->infer_dir, p->net, bo->weights, HSICC_RUNTIME_SRC, cmdline);
+        if (!rc)
+            printf("wrote %s/%s_infer.c, %s/%s_infer.h and %s/hsirt/ (weights %s)\n", bo->infer_dir,
+                   p->net, bo->infer_dir, p->net, bo->infer_dir, bo->weights ? "embedded" : "from a file at create");
+        be_free(bp);
+        goto done;
+    }
     char src[4096];
     snprintf(src, sizeof src, "%s.src", out);
     if (mkdir(src, 0777) && errno != EEXIST) {
         fprintf(stderr, "hsicc: error: cannot create %s: %s\n", src, strerror(errno));
+        be_free(bp);
         goto done;
     }
-    be_program *bp = be_lower(p, &opt);
-    char cmdline[512];
-    snprintf(cmdline, sizeof cmdline, "hsicc build %s", exp_path);
     rc = emit_program(bp, src, p->net, x->backend == HSI_BACKEND_REF ? "ref" : "dnnl", cmdline);
     be_free(bp);
     if (rc) goto done;
@@ -270,11 +285,13 @@ int cmd_build(int argc, char **argv)
         else if (!strcmp(a, "--no-rewrite")) o.be.rewrite = 0;
         else if (!strcmp(a, "--cc") && v) o.cc = argv[++i];
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
+        else if (!strcmp(a, "--infer") && v) o.infer_dir = argv[++i];
+        else if (!strcmp(a, "--weights") && v) o.weights = argv[++i];
         else if (!strcmp(a, "--set") && v) {
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;
         } else if (!v && cmd_missing_value(a, (const char *const[]){"-o", "--set", "--sweep-point",
-                                                                     "--cc", NULL})) {
+                                                                     "--cc", "--infer", "--weights", NULL})) {
             return usage();
         } else if (a[0] == '-') {
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
@@ -282,6 +299,6 @@ int cmd_build(int argc, char **argv)
         } else if (!exp_path) exp_path = a;
         else return usage();
     }
-    if (!exp_path || !out) return usage();
+    if (!exp_path || (!out && !o.infer_dir)) return usage();
     return build_trainer(exp_path, out, &o);
 }

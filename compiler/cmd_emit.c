@@ -2,6 +2,7 @@
  *
  *   hsicc emit FILE.hsn -o DIR [-D k=v ...] [--domain NAME[:k=v,...] ...] [--name STEM]
  *              [--backend dnnl|ref] [--batch N] [--no-fuse] [--no-rewrite] [--net NAME]
+ *   hsicc emit FILE.hsn --infer [--weights W.safetensors] -o DIR ...   (the inference module)
  *
  * Several --domain give one program with one graph per domain and shared blocks shared.
  * Exit status: 0, 1 errors in the input, 2 usage.
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "hsicc_config.h"
 #include "cmd.h"
 #include "driver.h"
 #include "frontend.h"
@@ -26,7 +28,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: hsicc emit FILE.hsn -o DIR [-D name=value ...] [--domain NAME[:k=v,...] ...]\n"
             "                  [--name STEM] [--backend dnnl|ref] [--batch N] [--no-fuse]\n"
-            "                  [--no-rewrite] [--net NAME]\n");
+            "                  [--no-rewrite] [--net NAME] [--infer [--weights W.safetensors]]\n");
     return 2;
 }
 
@@ -86,6 +88,11 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
                 return 2;
             }
             i++;
+        } else if (!strcmp(a, "--infer")) {
+            c->infer = 1;
+        } else if (!strcmp(a, "--weights") && val) {
+            c->weights = val;
+            i++;
         } else if (!strcmp(a, "--no-fuse")) {
             c->opt.fuse = 0;
         } else if (!strcmp(a, "--no-rewrite")) {
@@ -104,7 +111,7 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
                     }
             }
             i++;
-        } else if (!val && cmd_missing_value(a, (const char *const[]){"-o", "--name", "--backend",
+        } else if (!val && cmd_missing_value(a, (const char *const[]){"-o", "--name", "--backend", "--weights",
                                                                        "--batch", "--domain", NULL})) {
             return usage();
         } else if (a[0] == '-') {
@@ -202,8 +209,20 @@ int cmd_emit(int argc, char **argv)
         if (!strcmp(argv[i], "-o")) { i++; continue; }   /* keep the output path out: golden files */
         k += snprintf(cmdline + k, sizeof cmdline - (size_t)k, " %s", argv[i]);
     }
-    rc = emit_program(bp, c.out_dir, stem, c.backend, cmdline);
-    if (!rc) {
+    if (c.weights && !c.infer) {
+        fprintf(stderr, "hsicc: error: --weights goes with --infer (the inference module)\n");
+        rc = 2;
+    } else if (c.infer) {
+        rc = emit_infer_module(bp, c.out_dir, stem, c.weights, HSICC_RUNTIME_SRC, cmdline);
+        if (!rc) {
+            printf("wrote %s/%s_infer.c, %s/%s_infer.h and %s/hsirt/ (the runtime subset)\n",
+                   c.out_dir, stem, c.out_dir, stem, c.out_dir);
+            be_print_scene(stdout, bp);
+        }
+    } else {
+        rc = emit_program(bp, c.out_dir, stem, c.backend, cmdline);
+    }
+    if (!rc && !c.infer) {
         printf("wrote %s/%s.c and %s/%s.h\n", c.out_dir, stem, c.out_dir, stem);
         be_print_memory(stdout, bp);
         be_print_scene(stdout, bp);

@@ -14,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+#include <sys/stat.h>
+
 #include "backend.h"
+#include "hsi_io.h"
 #include "passes/passes.h"
 
 #ifndef HSICC_VERSION
@@ -863,15 +867,20 @@ static void emit_model(emitter *e, const char *stem, const char *backend)
     out(e, "#define V(p) (m->params[p].value)");
     out(e, "#define D(p) (m->params[p].grad)");
     out(e, "");
-    out(e, "/* Dropout masks depend on (seed, step, layer name): a resumed run draws the same masks. */");
-    out(e, "static uint64_t mix(uint64_t seed, uint64_t step, uint64_t op)");
-    out(e, "{");
-    out(e, "    uint64_t z = seed ^ (step * 0x9E3779B97F4A7C15ull) ^ (op * 0xD1B54A32D192ED03ull);");
-    out(e, "    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;");
-    out(e, "    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;");
-    out(e, "    return z ^ (z >> 31);");
-    out(e, "}");
-    out(e, "");
+    int dropout = 0;
+    for (int d = 0; d < bp->n_graphs; d++)
+        for (int i = 0; i < bp->graphs[d].n_ops; i++) dropout |= bp->graphs[d].ops[i].kind == BE_DROPOUT;
+    if (dropout) {
+        out(e, "/* Dropout masks depend on (seed, step, layer name): a resumed run draws the same masks. */");
+        out(e, "static uint64_t mix(uint64_t seed, uint64_t step, uint64_t op)");
+        out(e, "{");
+        out(e, "    uint64_t z = seed ^ (step * 0x9E3779B97F4A7C15ull) ^ (op * 0xD1B54A32D192ED03ull);");
+        out(e, "    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;");
+        out(e, "    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;");
+        out(e, "    return z ^ (z >> 31);");
+        out(e, "}");
+        out(e, "");
+    }
     out(e, "static int fail(hsi_rt *rt, const char *layer, char *err, size_t errlen)");
     out(e, "{");
     out(e, "    snprintf(err, errlen, \"%s: layer '%%s': %%s\", layer, hsi_rt_error(rt));", stem);
@@ -896,6 +905,36 @@ static void emit_dispatch(emitter *e, const char *signature, const char *body, c
     out(e, "    default: %s", dflt);
     out(e, "    }");
     out(e, "}");
+    out(e, "");
+}
+
+/* The domains table and the per-domain scene programs, shared by the trainer's net and the
+ * inference module. */
+static void emit_domains(emitter *e)
+{
+    const be_program *bp = e->bp;
+    out(e, "static const hsi_domain domains[] = {");
+    for (int d = 0; d < bp->n_graphs; d++) {
+        const be_graph *g = &bp->graphs[d];
+        const ir_shape *in = &g->ops[g->input].shape;
+        int64_t classes = numel(&g->ops[g->logits].shape);
+        int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
+        int64_t patch = in->d[in->ndim - 1];
+        out(e, "    {\"%s\", %d, {%lld, %lld, %lld, %lld}, %lld, %lld, %lld},", g->ir->domain, in->ndim,
+            (long long)in->d[0], (long long)(in->ndim > 1 ? in->d[1] : 0),
+            (long long)(in->ndim > 2 ? in->d[2] : 0), (long long)(in->ndim > 3 ? in->d[3] : 0),
+            (long long)bands, (long long)classes, (long long)patch);
+    }
+    out(e, "};");
+    out(e, "");
+    out(e, "static const hsi_scene_prog scene_progs[] = {");
+    for (int d = 0; d < bp->n_graphs; d++) {
+        const be_graph *g = &bp->graphs[d];
+        out(e, "    {%s, %d, %sscene_ops, %d, %d, %.1f, %.1f},",
+            g->scene_kind == 0 ? "HSI_SCENE_FCN" : g->scene_kind == 1 ? "HSI_SCENE_HOISTED" : "HSI_SCENE_PATCH",
+            g->loss, pre_of(bp, d), g->logits, g->patch, g->flops_patch, g->flops_scene);
+    }
+    out(e, "};");
     out(e, "");
 }
 
@@ -1017,29 +1056,7 @@ static void emit_descriptor(emitter *e, const char *stem)
     for (int d = 0; d < bp->n_graphs; d++) out(e, "    r->activations_sum += m->%sst.sum;", pre_of(bp, d));
     out(e, "}");
     out(e, "");
-    out(e, "static const hsi_domain domains[] = {");
-    for (int d = 0; d < bp->n_graphs; d++) {
-        const be_graph *g = &bp->graphs[d];
-        const ir_shape *in = &g->ops[g->input].shape;
-        int64_t classes = numel(&g->ops[g->logits].shape);
-        int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
-        int64_t patch = in->d[in->ndim - 1];
-        out(e, "    {\"%s\", %d, {%lld, %lld, %lld, %lld}, %lld, %lld, %lld},", g->ir->domain, in->ndim,
-            (long long)in->d[0], (long long)(in->ndim > 1 ? in->d[1] : 0),
-            (long long)(in->ndim > 2 ? in->d[2] : 0), (long long)(in->ndim > 3 ? in->d[3] : 0),
-            (long long)bands, (long long)classes, (long long)patch);
-    }
-    out(e, "};");
-    out(e, "");
-    out(e, "static const hsi_scene_prog scene_progs[] = {");
-    for (int d = 0; d < bp->n_graphs; d++) {
-        const be_graph *g = &bp->graphs[d];
-        out(e, "    {%s, %d, %sscene_ops, %d, %d, %.1f, %.1f},",
-            g->scene_kind == 0 ? "HSI_SCENE_FCN" : g->scene_kind == 1 ? "HSI_SCENE_HOISTED" : "HSI_SCENE_PATCH",
-            g->loss, pre_of(bp, d), g->logits, g->patch, g->flops_patch, g->flops_scene);
-    }
-    out(e, "};");
-    out(e, "");
+    emit_domains(e);
     out(e, "const hsi_netdesc %s_net = {", stem);
     out(e, "    \"%s\", \"%s\", %d, domains,", p->net, p->file ? in_string(p->file) : "",
         bp->n_graphs);
@@ -1094,6 +1111,316 @@ int emit_program(const be_program *bp, const char *dir, const char *stem, const 
     if (ferror(f) | fclose(f)) {
         fprintf(stderr, "hsicc: error: writing %s failed\n", path);
         return 1;
+    }
+    return 0;
+}
+
+/* ---- the inference module (hsicc emit --infer) ---------------------------------------------- */
+
+/* Weights from a trainer's safetensors as C arrays, every parameter checked by name and shape. */
+static int emit_weights(emitter *e, const char *path)
+{
+    const ir_program *p = e->bp->ir;
+    char err[1024];
+    hsi_st_file *f = hsi_st_open(path, err, sizeof err);
+    if (!f) {
+        fprintf(stderr, "hsicc: error: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < p->n_params && !rc; i++) {
+        const ir_param *q = &p->params[i];
+        float *v = malloc(sizeof(float) * (size_t)(q->numel ? q->numel : 1));
+        hsi_param hp = {0};
+        hp.name = q->name, hp.ndim = q->ndim, hp.numel = q->numel, hp.value = v;
+        memcpy(hp.dims, q->dims, sizeof hp.dims);
+        if (!v || hsi_st_read_param(f, &hp, err, sizeof err)) {
+            fprintf(stderr, "hsicc: error: %s\n", v ? err : "out of memory");
+            rc = 1;
+        }
+        for (int64_t k = 0; !rc && k < q->numel; k++)
+            if (!isfinite(v[k])) {
+                fprintf(stderr, "hsicc: error: %s: tensor '%s' holds a non-finite value at %lld\n",
+                        path, q->name, (long long)k);
+                rc = 1;
+            }
+        if (!rc) {
+            fprintf(e->f, "static const float W%d[%lld] = {   /* %s */\n", i, (long long)q->numel, q->name);
+            for (int64_t k = 0; k < q->numel; k++)
+                fprintf(e->f, "%s%s%s", k % 8 ? " " : "    ", flt(v[k]), k + 1 < q->numel ? "," : "");
+            fprintf(e->f, "%s};\n", q->numel % 8 ? "\n" : "\n");
+        }
+        free(v);
+    }
+    hsi_st_close(f);
+    if (rc) return 1;
+    out(e, "static const float *const embedded[N_PARAMS] = {");
+    for (int i = 0; i < p->n_params; i++) out(e, "    W%d,", i);
+    out(e, "};");
+    return 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = a ? fopen(to, "wb") : NULL;
+    char buf[65536];
+    size_t n;
+    int rc = !a || !b;
+    while (!rc && (n = fread(buf, 1, sizeof buf, a)) > 0) rc = fwrite(buf, 1, n, b) != n;
+    if (a) fclose(a);
+    if (b && fclose(b)) rc = 1;
+    if (rc) fprintf(stderr, "hsicc: error: cannot copy %s to %s: %s\n", from, to, strerror(errno));
+    return rc;
+}
+
+/* The runtime subset an inference module compiles with: kernels (reference, and oneDNN when
+ * HSICC_WITH_DNNL is defined), the scene program runner, patches' padding, safetensors. */
+static const char *const infer_runtime[] = {
+    "include/hsi.h", "include/hsi_kernels.h", "include/hsi_infer.h", "include/hsi_prep.h",
+    "include/hsi_data.h", "include/hsi_io.h", "kernels/kernels_impl.h", "kernels/ref.h",
+    "kernels/kernels.c", "kernels/ref.c", "kernels/arena.c", "kernels/dnnl.c", "eval/scene.c",
+    "prep/patches.c", "io/atomic.c", "io/json.c", "io/safetensors.c", NULL};
+
+static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
+{
+    const be_graph *g = &bp->graphs[0];
+    const ir_shape *in = &g->ops[g->input].shape;
+    fprintf(h, "/* %s_infer.h — generated by hsicc %s from %s; do not edit.\n *\n", stem,
+            HSICC_VERSION, bp->ir->file ? in_comment(bp->ir->file) : "?");
+    fprintf(h, " * Inference-only model of net %s: the parameter table, the whole-scene program the\n"
+               " * compiler derived, and (with --weights) the trained weights; runs on the reference\n"
+               " * kernels with a C compiler alone, or on oneDNN (-DHSICC_WITH_DNNL -ldnnl).\n *\n"
+               " *   %s_model *m = %s_create(NULL, 1, err, sizeof err);   // embedded weights, oneDNN\n"
+               " *   %s_classify_scene(m, 0, cube, h, w, %s_PAD_ZERO, classes, NULL, err, sizeof err);\n"
+               " *   %s_destroy(m);\n */\n", bp->ir->net, stem, stem, stem, stem, stem);
+    fprintf(h, "#ifndef HSIGEN_%s_INFER_H\n#define HSIGEN_%s_INFER_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n",
+            stem, stem);
+    fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    fprintf(h, "#define %s_DOMAINS %d\n", stem, bp->n_graphs);
+    fprintf(h, "/* domain 0: input [n, %s%lld, %lld, %lld] per patch, %lld classes, patch %lld */\n",
+            in->ndim == 4 ? "1, " : "", (long long)(in->ndim == 4 ? in->d[1] : in->d[0]),
+            (long long)in->d[in->ndim - 2], (long long)in->d[in->ndim - 1],
+            (long long)numel(&g->ops[g->logits].shape), (long long)in->d[in->ndim - 1]);
+    fprintf(h, "enum { %s_PAD_ZERO = 0, %s_PAD_REFLECT = 1, %s_PAD_REPLICATE = 2 };\n\n", stem, stem, stem);
+    fprintf(h, "typedef struct %s_model %s_model;\n\n", stem, stem);
+    fprintf(h, "/* weights: a safetensors file written by the trainer (names as in the netdef), or NULL for\n"
+               " * the weights embedded at emit time. use_onednn: 1 oneDNN (if compiled in), 0 reference.\n"
+               " * NULL on error (message in err: the file, the tensor and both shapes). */\n");
+    fprintf(h, "%s_model *%s_create(const char *weights, int use_onednn, char *err, size_t errlen);\n\n", stem, stem);
+    fprintf(h, "/* The net on n patches x [n, input dims] (standardised as in training): logits [n, classes]. */\n");
+    fprintf(h, "int %s_classify_patches(%s_model *m, int domain, const float *x, int64_t n, float *logits,\n"
+               "                        char *err, size_t errlen);\n\n", stem, stem);
+    fprintf(h, "/* Every pixel of a scene: cube band-major [bands][h][w] (standardised as in training), pad\n"
+               " * as the patches of training; classes [h * w] (0..k-1), logits [h * w][k] or NULL. */\n");
+    fprintf(h, "int %s_classify_scene(%s_model *m, int domain, const float *cube, int h, int w, int pad,\n"
+               "                     int32_t *classes, float *logits, char *err, size_t errlen);\n\n", stem, stem);
+    fprintf(h, "/* Bands, classes and patch size of a domain. */\n");
+    fprintf(h, "void %s_shape(int domain, int *bands, int *classes, int *patch);\n", stem);
+    fprintf(h, "void %s_destroy(%s_model *m);\n\n", stem, stem);
+    fprintf(h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
+}
+
+int emit_infer_module(const be_program *bp, const char *dir, const char *stem, const char *weights,
+                      const char *runtime_dir, const char *command_line)
+{
+    char path[4096], name[160];
+    snprintf(name, sizeof name, "%s_infer", stem);
+    FILE *h = open_out(dir, name, ".h", path, sizeof path);
+    if (!h) return 1;
+    emit_infer_header(h, bp, stem);
+    if (ferror(h) | fclose(h)) return 1;
+    FILE *f = open_out(dir, name, ".c", path, sizeof path);
+    if (!f) return 1;
+    emitter e = {f, bp, NULL, 0, ""};
+    const ir_program *p = bp->ir;
+    out(&e, "/* %s_infer.c — generated by hsicc %s; do not edit (regenerate instead).", stem, HSICC_VERSION);
+    out(&e, " *");
+    out(&e, " * netdef:   %s, net %s", p->file ? in_comment(p->file) : "?", p->net);
+    out(&e, " * command:  %s", in_comment(command_line));
+    out(&e, " * weights:  %s", weights ? in_comment(weights) : "none embedded (create() takes a file)");
+    out(&e, " *");
+    out(&e, " * Inference only: the parameter table, per domain the whole-scene program (which ops run");
+    out(&e, " * once per scene pixel, which slide, which run per patch), and the three calls of");
+    out(&e, " * %s_infer.h on top of hsirt/ (reference kernels; oneDNN with -DHSICC_WITH_DNNL).", stem);
+    out(&e, " * Build: cc -std=c11 -O2 -Ihsirt %s_infer.c your.c hsirt/<every .c> -lm -lpthread", stem);
+    out(&e, " *        (without oneDNN leave hsirt/dnnl.c out; with it add -DHSICC_WITH_DNNL=1 -ldnnl)");
+    out(&e, " */");
+    out(&e, "#include <math.h>");
+    out(&e, "#include <stdint.h>");
+    out(&e, "#include <stdio.h>");
+    out(&e, "#include <stdlib.h>");
+    out(&e, "#include <string.h>");
+    out(&e, "");
+    out(&e, "#include \"hsi_infer.h\"");
+    out(&e, "#include \"hsi_io.h\"");
+    out(&e, "#include \"hsi_kernels.h\"");
+    out(&e, "#include \"%s_infer.h\"", stem);
+    out(&e, "");
+    emit_param_table(&e);
+    for (int d = 0; d < bp->n_graphs; d++) {
+        e.g = &bp->graphs[d];
+        e.dom = d;
+        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        emit_scene(&e);
+    }
+    emit_domains(&e);
+    if (weights) {
+        if (emit_weights(&e, weights)) {
+            fclose(f);
+            remove(path);
+            return 1;
+        }
+    } else {
+        out(&e, "static const float *const embedded[N_PARAMS] = {0};");
+    }
+    out(&e, "");
+    out(&e, "struct hsi_model {");
+    out(&e, "    hsi_param params[N_PARAMS];");
+    out(&e, "    float *values;");
+    out(&e, "};");
+    out(&e, "");
+    out(&e, "static int params(hsi_model *m, hsi_param **o)");
+    out(&e, "{");
+    out(&e, "    *o = m->params;");
+    out(&e, "    return N_PARAMS;");
+    out(&e, "}");
+    out(&e, "");
+    out(&e, "static const hsi_netdesc net_desc = {\"%s\", \"%s\", %d, domains, NULL, NULL, NULL, NULL, params,",
+        p->net, p->file ? in_string(p->file) : "", bp->n_graphs);
+    out(&e, "                                     NULL, NULL, NULL, scene_progs};");
+    out(&e, "");
+    out(&e, "struct %s_model {", stem);
+    out(&e, "    hsi_model m;");
+    out(&e, "    hsi_backend backend;");
+    out(&e, "    hsi_infer *patches[%d];", bp->n_graphs);
+    out(&e, "};");
+    out(&e, "");
+    out(&e, "void %s_destroy(%s_model *mm)", stem, stem);
+    out(&e, "{");
+    out(&e, "    if (!mm) return;");
+    out(&e, "    for (int d = 0; d < %d; d++) hsi_infer_free(mm->patches[d]);", bp->n_graphs);
+    out(&e, "    free(mm->m.values);");
+    out(&e, "    free(mm);");
+    out(&e, "}");
+    out(&e, "");
+    out(&e, "%s_model *%s_create(const char *weights, int use_onednn, char *err, size_t errlen)", stem, stem);
+    out(&e, "{");
+    out(&e, "    %s_model *mm = calloc(1, sizeof *mm);", stem);
+    out(&e, "    size_t nv = 0;");
+    out(&e, "    for (int i = 0; i < N_PARAMS; i++) nv += (size_t)param_table[i].numel;");
+    out(&e, "    if (!mm || !(mm->m.values = calloc(nv ? nv : 1, sizeof(float)))) {");
+    out(&e, "        snprintf(err, errlen, \"%s: out of memory\");", stem);
+    out(&e, "        %s_destroy(mm);", stem);
+    out(&e, "        return NULL;");
+    out(&e, "    }");
+    out(&e, "    mm->backend = use_onednn ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;");
+    out(&e, "    float *v = mm->m.values;");
+    out(&e, "    for (int i = 0; i < N_PARAMS; i++, v += param_table[i - 1].numel) {");
+    out(&e, "        mm->m.params[i] = param_table[i];");
+    out(&e, "        mm->m.params[i].value = v;");
+    out(&e, "    }");
+    out(&e, "    if (weights) {");
+    out(&e, "        hsi_st_file *f = hsi_st_open(weights, err, errlen);");
+    out(&e, "        int bad = !f;");
+    out(&e, "        for (int i = 0; i < N_PARAMS && !bad; i++) bad = hsi_st_read_param(f, &mm->m.params[i], err, errlen);");
+    out(&e, "        hsi_st_close(f);");
+    out(&e, "        if (bad) {");
+    out(&e, "            %s_destroy(mm);", stem);
+    out(&e, "            return NULL;");
+    out(&e, "        }");
+    out(&e, "    } else if (!embedded[0]) {");
+    out(&e, "        snprintf(err, errlen, \"%s: no weights embedded (emitted without --weights): give a file\");", stem);
+    out(&e, "        %s_destroy(mm);", stem);
+    out(&e, "        return NULL;");
+    out(&e, "    } else {");
+    out(&e, "        for (int i = 0; i < N_PARAMS; i++)");
+    out(&e, "            memcpy(mm->m.params[i].value, embedded[i], sizeof(float) * (size_t)param_table[i].numel);");
+    out(&e, "    }");
+    out(&e, "    for (size_t k = 0; k < nv; k++)");
+    out(&e, "        if (!isfinite(mm->m.values[k])) {");
+    out(&e, "            snprintf(err, errlen, \"%s: the weights hold a non-finite value\");", stem);
+    out(&e, "            %s_destroy(mm);", stem);
+    out(&e, "            return NULL;");
+    out(&e, "        }");
+    out(&e, "    return mm;");
+    out(&e, "}");
+    out(&e, "");
+    out(&e, "void %s_shape(int domain, int *bands, int *classes, int *patch)", stem);
+    out(&e, "{");
+    out(&e, "    const hsi_domain *d = &domains[domain >= 0 && domain < %d ? domain : 0];", bp->n_graphs);
+    out(&e, "    if (bands) *bands = d->bands;");
+    out(&e, "    if (classes) *classes = d->classes;");
+    out(&e, "    if (patch) *patch = d->patch;");
+    out(&e, "}");
+    out(&e, "");
+    out(&e, "int %s_classify_patches(%s_model *mm, int domain, const float *x, int64_t n, float *logits,", stem, stem);
+    out(&e, "                        char *err, size_t errlen)");
+    out(&e, "{");
+    out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
+    out(&e, "    if (!mm->patches[domain]) {");
+    out(&e, "        hsi_infer_opts o = {mm->backend, 0, 128, 0, 0};");
+    out(&e, "        mm->patches[domain] = hsi_infer_patches_create(&net_desc, &mm->m, domain, &o, err, errlen);");
+    out(&e, "        if (!mm->patches[domain]) return -1;");
+    out(&e, "    }");
+    out(&e, "    return hsi_infer_patches(mm->patches[domain], x, n, logits, err, errlen);");
+    out(&e, "}");
+    out(&e, "");
+    out(&e, "typedef struct scene_io { const float *cube; int h, w, bands, k; int32_t *classes; float *logits; } scene_io;");
+    out(&e, "");
+    out(&e, "static int scene_rows(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)");
+    out(&e, "{");
+    out(&e, "    const scene_io *s = ctx;");
+    out(&e, "    (void)err, (void)errlen;");
+    out(&e, "    for (int b = 0; b < s->bands; b++)");
+    out(&e, "        memcpy(dst + (size_t)b * n * s->w, s->cube + ((size_t)b * s->h + r0) * s->w, sizeof(float) * (size_t)n * s->w);");
+    out(&e, "    return 0;");
+    out(&e, "}");
+    out(&e, "");
+    out(&e, "static int scene_take(void *ctx, int r0, int n, const float *z, char *err, size_t errlen)");
+    out(&e, "{");
+    out(&e, "    const scene_io *s = ctx;");
+    out(&e, "    int k = s->k;");
+    out(&e, "    (void)err, (void)errlen;");
+    out(&e, "    for (int64_t i = 0; i < (int64_t)n * s->w; i++) {");
+    out(&e, "        const float *zi = z + i * k;");
+    out(&e, "        int best = 0;");
+    out(&e, "        for (int c = 1; c < k; c++)");
+    out(&e, "            if (zi[c] > zi[best]) best = c;");
+    out(&e, "        if (s->classes) s->classes[(int64_t)r0 * s->w + i] = best;");
+    out(&e, "        if (s->logits) memcpy(s->logits + ((int64_t)r0 * s->w + i) * k, zi, sizeof(float) * (size_t)k);");
+    out(&e, "    }");
+    out(&e, "    return 0;");
+    out(&e, "}");
+    out(&e, "");
+    out(&e, "int %s_classify_scene(%s_model *mm, int domain, const float *cube, int h, int w, int pad,", stem, stem);
+    out(&e, "                     int32_t *classes, float *logits, char *err, size_t errlen)");
+    out(&e, "{");
+    out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
+    out(&e, "    if (pad < 0 || pad > 2) return snprintf(err, errlen, \"%s: pad must be 0, 1 or 2\"), -1;", stem);
+    out(&e, "    hsi_infer_opts o = {mm->backend, pad, 0, 0, 0};");
+    out(&e, "    hsi_infer *s = hsi_infer_create(&net_desc, &mm->m, domain, h, w, &o, err, errlen);");
+    out(&e, "    if (!s) return -1;");
+    out(&e, "    scene_io io = {cube, h, w, domains[domain].bands, domains[domain].classes, classes, logits};");
+    out(&e, "    int rc = hsi_infer_run(s, scene_rows, &io, scene_take, &io, err, errlen);");
+    out(&e, "    hsi_infer_free(s);");
+    out(&e, "    return rc;");
+    out(&e, "}");
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "hsicc: error: writing %s failed\n", path);
+        return 1;
+    }
+    /* the runtime subset, beside it */
+    snprintf(path, sizeof path, "%s/hsirt", dir);
+    if (mkdir(path, 0777) && errno != EEXIST) {
+        fprintf(stderr, "hsicc: error: cannot create %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    for (const char *const *r = infer_runtime; *r; r++) {
+        char from[4096], to[4096];
+        const char *base = strrchr(*r, '/') + 1;
+        snprintf(from, sizeof from, "%s/%s", runtime_dir, *r);
+        snprintf(to, sizeof to, "%s/hsirt/%s", dir, base);
+        if (copy_file(from, to)) return 1;
     }
     return 0;
 }

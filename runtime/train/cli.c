@@ -25,7 +25,7 @@ typedef struct cli {
     const char *datasets, *data, *mirror, *backend, *runs, *point, *stop_after, *state_every;
     const char *seed, *counter;
     const char **sets;
-    int n_sets, quiet, overwrite, no_download, train_mode;
+    int n_sets, quiet, overwrite, no_download, train_mode, save_cube;
 } cli;
 
 typedef struct opt {
@@ -56,6 +56,7 @@ static const opt opts[] = {
     {"state-every", C_TRAIN, S(state_every), "N  also write the state every N steps"},
     {"weights", C_EVAL | C_PREDICT | C_FORWARD | C_GRAD, S(weights), "W.safetensors  weights to use"},
     {"masks", C_EVAL | C_PREDICT, S(masks), "M  saved split: masks.npy or a run folder"},
+    {"save-cube", C_PREDICT, F(save_cube), "  also write cube.npy: the preprocessed cube the net classified"},
     {"input", C_FORWARD | C_GRAD, S(input), "X.npy  inputs [n, sample dims...]"},
     {"labels", C_GRAD, S(labels), "Y.npy  labels [n], 0..classes-1"},
     {"domain", C_FORWARD | C_GRAD, S(domain), "NAME  domain of a multi-domain net"},
@@ -345,6 +346,11 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
             int bad = !pred || tr_scene_predict(net, m, x->backend, x->train.batch, &D, d, pred, err, errlen) ||
                       hsi_npy_write(path, &arr, err, errlen) ||
                       tr_write_maps(dir, dm, pred, 0, err, errlen);
+            if (!bad && a->save_cube) {   /* what a deployed model must be given, band-major */
+                hsi_array cube = {3, {dm->cube.bands, dm->h, dm->w}, HSI_DT_F32, dm->cube.data};
+                snprintf(path, sizeof path, "%s/cube.npy", dir);
+                bad = hsi_npy_write(path, &cube, err, errlen);
+            }
             free(pred);
             if (bad) goto done;
             printf("%s: %s/pred.npy, %s/map_pred.png\n", dm->name, dir, dir);
