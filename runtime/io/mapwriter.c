@@ -372,15 +372,16 @@ int hsi_mapwriter_rows(hsi_mapwriter *mw, int r0, int n, const int32_t *cls, con
                  "confidence.tif and were not given");
         return -1;
     }
+    for (size_t i = 0; i < (size_t)n * w; i++)   /* all checked before any row is taken */
+        if (cls[i] < -1 || cls[i] >= k) {
+            snprintf(err, errlen, "map writer: class %d at row %d, column %d (expected -1 or "
+                     "0..%d)", cls[i], r0 + (int)(i / w), (int)(i % w), k - 1);
+            return -1;
+        }
     for (int i = 0; i < n; i++) {
         const size_t s = (size_t)mw->staged * w;   /* first pixel of this row in the strip */
         for (int c = 0; c < w; c++) {
             int32_t v = cls[(size_t)i * w + c];
-            if (v < -1 || v >= k) {
-                snprintf(err, errlen, "map writer: class %d at row %d, column %d (expected -1 "
-                         "or 0..%d)", v, r0 + i, c, k - 1);
-                return -1;
-            }
             mw->nodata += v < 0;
             if (mw->wide)
                 ((uint16_t *)mw->cls_buf)[s + c] = (uint16_t)(v + 1);
