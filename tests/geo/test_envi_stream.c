@@ -287,7 +287,7 @@ static void test_wide(const char *dir)
 
 int main(void)
 {
-    char dir[64], cmd[128], stem[256], path[300], err[1024];
+    char dir[64], stem[256], path[300], err[1024];
     t_tmpdir(dir, sizeof dir);
     for (int n = 0; n < T_ENVI_CASES; n++) {
         t_envi_case k = t_envi_case_at(n);
@@ -321,7 +321,6 @@ int main(void)
     test_nodata(dir);
     test_bad(dir);
     test_wide(dir);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    t_rmtree(dir);
     return t_done("geo.envi_stream");
 }

@@ -219,7 +219,6 @@ static void test_from_file(void)
 
 int main(void)
 {
-    char cmd[128];
     t_tmpdir(dir, sizeof dir);
     GDALAllRegister();
     CPLPushErrorHandler(CPLQuietErrorHandler);
@@ -227,7 +226,6 @@ int main(void)
     test_rotation_about_reference();
     test_malformed();
     test_from_file();
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    t_rmtree(dir);
     return t_done("geo.georef");
 }

@@ -497,7 +497,7 @@ static int test_disk_full(void)
 
 int main(int argc, char **argv)
 {
-    char dir[64], cmd[128];
+    char dir[64];
     GDALAllRegister();
     CPLPushErrorHandler(CPLQuietErrorHandler);
     if (argc == 2 && strcmp(argv[1], "--diskfull") == 0)
@@ -519,7 +519,6 @@ int main(int argc, char **argv)
     test_outputs(dir);
     test_misuse(dir);
     test_file_size_limit(dir);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    t_rmtree(dir);
     return t_done("geo.mapwriter");
 }
