@@ -83,7 +83,8 @@ typedef struct envi_hdr {
     int envi_type;                   /* 'data type' as written: 1,2,3,4,5,12,13,14,15 */
     data_type type;                  /* the same as a data_type */
     size_t es;                       /* bytes per element */
-    int swap;                        /* 1: 'byte order' differs from this machine's */
+    int byte_order;                  /* 'byte order': 0 little-endian, 1 big-endian */
+    int swap;                        /* 1: byte_order differs from this machine's */
     char interleave[4];              /* "bsq", "bil" or "bip" */
     int has_ignore;                  /* 1: 'data ignore value' given, in ignore */
     double ignore;

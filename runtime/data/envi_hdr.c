@@ -121,6 +121,7 @@ static int hdr_key(const char *path, int line, const char *key, char *val, int l
         {"header offset", 0, LLONG_MAX}, {"data type", 0, INT32_MAX}, {"byte order", 0, 1},
     };
     int64_t *dst[] = {&h->samples, &h->lines, &h->bands, &h->offset, NULL, NULL};
+    int *idst[] = {NULL, NULL, NULL, NULL, &h->envi_type, &h->byte_order};
     for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
         if (strcasecmp(key, nums[k].key) != 0)
             continue;
@@ -130,10 +131,8 @@ static int hdr_key(const char *path, int line, const char *key, char *val, int l
                             "to %lld", path, line, nums[k].key, val, nums[k].lo, nums[k].hi);
         if (dst[k])
             *dst[k] = v;
-        else if (k == 4)
-            h->envi_type = (int)v;
         else
-            h->swap = (int)v;   /* the byte order for now; envi_hdr_open compares with ours */
+            *idst[k] = (int)v;
         return 0;
     }
     if (strcasecmp(key, "interleave") == 0) {
@@ -149,14 +148,15 @@ static int hdr_key(const char *path, int line, const char *key, char *val, int l
         char *end;
         double v = strtod(val, &end);
         if (end == val || *trim(end)) {
-            snprintf(h->warn, sizeof h->warn, "%.300s:%d: 'data ignore value = %.40s' is not a number; "
-                     "ignored (only NaN and Inf pixels are nodata)", path, line, val);
+            snprintf(h->warn, sizeof h->warn, "%.300s:%d: 'data ignore value = %.40s' is not a "
+                     "number; ignored (only NaN and Inf pixels are nodata)", path, line, val);
             h->has_ignore = 0;
         } else {
             h->has_ignore = 1;
             h->ignore = v;
         }
-    } else if (strcasecmp(key, "map info") == 0 || strcasecmp(key, "coordinate system string") == 0) {
+    } else if (strcasecmp(key, "map info") == 0
+               || strcasecmp(key, "coordinate system string") == 0) {
         char **slot = tolower((unsigned char)key[0]) == 'm' ? &h->map_info : &h->cs_string;
         free(*slot);
         *slot = strdup(val);
@@ -298,7 +298,7 @@ int envi_hdr_open(const char *path, envi_hdr *h, int *fd, char *err, size_t errl
     uint8_t le;
     memcpy(&le, &one, 1);
     h->es = data_type_size(h->type);
-    h->swap = h->es > 1 && (h->swap == 1) == (le == 1);
+    h->swap = h->es > 1 && (h->byte_order == 1) == (le == 1);
 
     /* Every product checked before it is used: a header is not trusted to be sane. */
     int64_t px, need;

@@ -61,8 +61,8 @@ static inline void t_envi_write(const char *stem, const char *ext, int type, con
         perror(p);
         exit(2);
     }
-    fprintf(f, "ENVI\ndescription = {\n  a test file,\n  with = signs}\nsamples = %d\nlines   = %d\n"
-               "bands = %d\nheader offset = %d\nfile type = ENVI Standard\ndata type = %d\n"
+    fprintf(f, "ENVI\ndescription = {\n  a test file,\n  with = signs}\nsamples = %d\n"
+               "lines   = %d\nbands = %d\nheader offset = %d\nfile type = ENVI Standard\ndata type = %d\n"
                "interleave = %s\nbyte order = %d\nband names = {\n b1,\n b2}\n%s",
             samples, lines, bands, offset, type, il, big, extra ? extra : "");
     fclose(f);

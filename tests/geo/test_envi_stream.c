@@ -171,7 +171,7 @@ static void test_nodata(const char *dir)
     }
 }
 
-/* ---- corrupt headers and files that are not files --------------------------------------------- */
+/* ---- corrupt headers and files that are not files ------------------------------------------ */
 
 static void expect_refused(const char *path, const char *want)
 {
@@ -254,9 +254,9 @@ static void test_bad(const char *dir)
     alarm(30);
     for (size_t k = 0; k < sizeof odd / sizeof *odd; k++) {
         char other[300];
-        const char *sp = odd[k].special_hdr ? "hdr" : "img", *ot = odd[k].special_hdr ? "img" : "hdr";
-        snprintf(path, sizeof path, "%s/%s.%s", dir, odd[k].stem, sp);
-        snprintf(other, sizeof other, "%s/%s.%s", dir, odd[k].stem, ot);
+        int sh = odd[k].special_hdr;
+        snprintf(path, sizeof path, "%s/%s.%s", dir, odd[k].stem, sh ? "hdr" : "img");
+        snprintf(other, sizeof other, "%s/%s.%s", dir, odd[k].stem, sh ? "img" : "hdr");
         t_write(other, "w", "ENVI\nsamples = 2\nlines = 2\nbands = 1\ndata type = 1\n");
         CHECK(odd[k].fifo ? mkfifo(path, 0600) == 0 : mkdir(path, 0700) == 0);
         snprintf(path, sizeof path, "%s/%s.hdr", dir, odd[k].stem);

@@ -6,7 +6,7 @@
  * a full tmpfs with --diskfull) that leave no file under a final name and no temporaries.
  *   test_geo_mapwriter                 all of the above but the full disk
  *   test_geo_mapwriter --write-only D  writes the UTM case into D (for the gdalinfo test)
- *   test_geo_mapwriter --diskfull      the full-disk case (exit 77 when a tmpfs cannot be mounted) */
+ *   test_geo_mapwriter --diskfull      the full-disk case (exit 77 if no tmpfs can be mounted) */
 #include "tdata.h"   /* first: it sets the POSIX feature level */
 
 #include <dirent.h>
@@ -30,7 +30,11 @@ static const char utm_map_info[] =
     "UTM, 1.000, 1.000, 724500.0, 3715300.0, 3.0000000000e+001, 3.0000000000e+001, 11, North, "
     "WGS-84, units=Meters";
 
-static int32_t cls_at(int r, int c, int k) { return (r * 7 + c * 3) % 9 == 0 ? -1 : (r + 2 * c) % k; }
+/* The class of pixel (r, c) among k; -1 (nodata) on a diagonal pattern. */
+static int32_t cls_at(int r, int c, int k)
+{
+    return (r * 7 + c * 3) % 9 == 0 ? -1 : (r + 2 * c) % k;
+}
 
 /* A pseudo-random weight (hash of the position), so that DEFLATE cannot shrink the floats. */
 static double weight(int r, int c, int j)
