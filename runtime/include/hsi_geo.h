@@ -99,7 +99,8 @@ int hsi_envi_band_stats(hsi_envi_stream *s, double *mean, double *std, int64_t *
                         int64_t *n_nodata, char *err, size_t errlen);
 /* The georeference from the header (map info, coordinate system string); never NULL. */
 const hsi_georef *hsi_envi_georef(const hsi_envi_stream *s);
-/* What was wrong with the header's georeference, or "" (the image itself was fine). */
+/* Header problems that did not stop the read (a malformed georeference or 'data ignore
+ * value'), or "". */
 const char *hsi_envi_warning(const hsi_envi_stream *s);
 /* 'data ignore value' of the header: 1 and *v set if there is one, else 0. */
 int hsi_envi_ignore_value(const hsi_envi_stream *s, double *v);
@@ -129,8 +130,9 @@ hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t
 /* Rows r0..r0+n-1, in order (r0 = the number of rows written so far). cls[i*w + c] is a class in
  * 0..k-1 or -1 = nodata (written as 0 in the class maps, -1 in the float outputs). prob
  * (pixel-major [n][w][k], softmax probabilities) is needed when prob or confidence is on, else
- * may be NULL. Writes through GDAL / write(2) by row window; never holds the whole scene. On
- * error the writer stays open: call hsi_mapwriter_abort. */
+ * may be NULL. Rows are staged into 16-row strips, each written (GDALRasterIO on its row window,
+ * write(2) for ENVI) and flushed when full: the writer never holds more than one strip. On error
+ * the writer stays open: call hsi_mapwriter_abort. */
 int hsi_mapwriter_rows(hsi_mapwriter *mw, int r0, int n, const int32_t *cls, const float *prob,
                        char *err, size_t errlen);
 /* Pixels written with cls = -1 so far. */
