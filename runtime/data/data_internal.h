@@ -16,6 +16,21 @@ typedef enum data_type {
     DATA_F32, DATA_F64, DATA_BOOL
 } data_type;
 
+/* The cases of a switch over data_type, one per C element type (logical reads as uint8):
+ * switch (t) { DATA_TYPE_CASES(BODY) }, where BODY(T) handles elements of type T and ends
+ * with break. */
+#define DATA_TYPE_CASES(BODY)                                                              \
+    case DATA_I8: BODY(int8_t);                                                            \
+    case DATA_U8: case DATA_BOOL: BODY(uint8_t);                                           \
+    case DATA_I16: BODY(int16_t);                                                          \
+    case DATA_U16: BODY(uint16_t);                                                         \
+    case DATA_I32: BODY(int32_t);                                                          \
+    case DATA_U32: BODY(uint32_t);                                                         \
+    case DATA_I64: BODY(int64_t);                                                          \
+    case DATA_U64: BODY(uint64_t);                                                         \
+    case DATA_F32: BODY(float);                                                            \
+    case DATA_F64: BODY(double);
+
 /* An n-d array in memory: element (i0, i1, ...) lies at data + elem * sum(ik * stride[k]).
  * Axes are logical: (rows, cols, bands) for a cube, (rows, cols) for a gt. */
 typedef struct data_raw {
@@ -56,6 +71,39 @@ int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char
                   size_t whatlen, char *err, size_t errlen);
 int data_envi_load(const char *path, data_raw *r, char *err, size_t errlen);
 int data_npy_load(const char *path, data_raw *r, char *err, size_t errlen);
+
+/* ---- ENVI headers (envi_hdr.c), shared by envi.c (whole cube) and envi_stream.c (rows) ---- */
+
+/* An ENVI header, parsed and checked against its data file. */
+typedef struct envi_hdr {
+    char hdr_path[4096], dat_path[4096];
+    int64_t samples, lines, bands;   /* w, h, bands: each in 1..INT32_MAX */
+    int64_t offset;                  /* 'header offset': bytes before the data */
+    int64_t data_bytes;              /* samples * lines * bands * es (checked for overflow) */
+    int envi_type;                   /* 'data type' as written: 1,2,3,4,5,12,13,14,15 */
+    data_type type;                  /* the same as a data_type */
+    size_t es;                       /* bytes per element */
+    int byte_order;                  /* 'byte order': 0 little-endian, 1 big-endian */
+    int swap;                        /* 1: byte_order differs from this machine's */
+    char interleave[4];              /* "bsq", "bil" or "bip" */
+    int has_ignore;                  /* 1: 'data ignore value' given, in ignore */
+    double ignore;
+    char *map_info, *cs_string;      /* {}-list values without the braces, malloc'd, or NULL */
+    char warn[512];                  /* a key that was skipped because it was malformed, or "" */
+} envi_hdr;
+
+/* path: the .hdr or the data file (the other is looked for beside it). Parses the header and
+ * checks sizes (no overflow; the data file is a regular file holding offset + data_bytes);
+ * *fd gets the data file, open read-only. On error nothing is left open or allocated. */
+int envi_hdr_open(const char *path, envi_hdr *h, int *fd, char *err, size_t errlen);
+void envi_hdr_free(envi_hdr *h);
+
+/* Opens path read-only without blocking (a FIFO or a device is refused, not waited on) and
+ * checks it is a regular file; *size gets its length. */
+int data_open_regular(const char *path, int *fd, int64_t *size, char *err, size_t errlen);
+/* Reads exactly n bytes at offset off (retries short reads and EINTR). */
+int data_pread_full(int fd, void *buf, size_t n, int64_t off, const char *path, char *err,
+                    size_t errlen);
 
 /* Whole-file read (malloc'd, *len bytes, NUL appended). */
 int data_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen);

@@ -153,16 +153,7 @@ int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *e
     }                                                                                     \
     break
                 switch (r->type) {
-                case DATA_I8: TILE(int8_t);
-                case DATA_U8: case DATA_BOOL: TILE(uint8_t);
-                case DATA_I16: TILE(int16_t);
-                case DATA_U16: TILE(uint16_t);
-                case DATA_I32: TILE(int32_t);
-                case DATA_U32: TILE(uint32_t);
-                case DATA_I64: TILE(int64_t);
-                case DATA_U64: TILE(uint64_t);
-                case DATA_F32: TILE(float);
-                case DATA_F64: TILE(double);
+                DATA_TYPE_CASES(TILE)
                 }
 #undef TILE
             }

@@ -83,6 +83,9 @@ void hsi_array_free(hsi_array *a);
  *   *.hdr, or a data file next to a .hdr (x.img / x.dat / x.raw / x with x.hdr)
  *              ENVI: samples = w, lines = h, bands, data type 1,2,3,4,5,12,13,14,15,
  *              interleave bsq/bil/bip, byte order 0/1, header offset. var is ignored.
+ *              Sizes are checked (no overflow, the data file holds them) before allocating;
+ *              non-regular files are refused. Scenes larger than memory: hsi_envi_open and
+ *              hsi_envi_read_rows in hsi_geo.h read them by rows.
  *   *.npy      numpy: cube (h, w, bands), labels (h, w); any numeric dtype, C or Fortran
  *              order, either endianness. var is ignored.
  * Label values must be integers (a float gt with 2.5 in it is an error). */

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,6 +486,9 @@ int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *e
 {
     cli a;
     const char *prog = argc > 0 ? argv[0] : "trainer";
+    /* Over a file size limit (ulimit -f), a write must fail with EFBIG and be reported with
+     * its file name by the atomic writers, not kill the trainer with SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     int rc = parse_args(&a, net, argc, argv);
     if (rc) {
         free(a.sets);

@@ -74,4 +74,12 @@ static inline const char *t_tmpdir(char *buf, size_t n)
     }
     return buf;
 }
+
+/* Removes a t_tmpdir folder and everything in it; counts a failure if that fails. */
+static inline void t_rmtree(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
 #endif
