@@ -67,6 +67,37 @@ int hsi_infer_tile_rows(const hsi_infer *s);
 int hsi_infer_kind(const hsi_infer *s);
 size_t hsi_infer_bytes(const hsi_infer *s);
 
+/* ---- a scene on disk to maps on disk (eval/predict_scene.c) ------------------------------- */
+#define HSI_PREDICT_MAX_CLASSES 256
+
+typedef struct hsi_predict_opts {
+    hsi_backend backend;
+    int pad;                          /* hsi_pad of training */
+    int standardize;                  /* 1: per band with the scene's own statistics (valid
+                                         pixels), as `standardize: all` did in training; 0: as is */
+    const char *const *class_names;   /* k names, or NULL */
+    const uint8_t *palette;           /* k RGB triples, or NULL */
+    int geotiff, envi, prob, confidence, png, npy;   /* which outputs */
+    int progress;                     /* a progress line with ETA on stderr when it is a TTY */
+    int tile_pixels;                  /* 0: the default */
+} hsi_predict_opts;
+
+typedef struct hsi_predict_summary {
+    int h, w, bands, kind, tile_rows;
+    int64_t pixels, nodata;
+    int64_t count[HSI_PREDICT_MAX_CLASSES];   /* pixels per class (nodata excluded) */
+    double seconds;
+} hsi_predict_summary;
+
+/* Classifies every pixel of the ENVI cube `cube` (any interleave and type, read by rows) with
+ * domain `domain` of the model, into out_dir (which exists): map.tif (class + 1, 0 nodata, colour
+ * table, names) and map.envi/.hdr (ENVI classification) with the cube's georeference, optional
+ * prob.tif / confidence.tif, pred.npy (int32 [h, w], -1 nodata) and map_pred.png. Every file
+ * appears whole or not at all. The cube must have the net's band count (the error names both). */
+int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const char *cube,
+                      const char *out_dir, const hsi_predict_opts *o, hsi_predict_summary *sum,
+                      char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -80,6 +80,18 @@ typedef struct hsi_tr_data {
  * build"). Standardises with all pixels when x->standardize is all. */
 int hsi_tr_data_load(hsi_tr_data *D, const hsi_experiment *x, const hsi_netdesc *net,
                      const hsi_trainer_env *env, char *err, size_t errlen);
+
+/* Class names and map colours of experiment domain d, from the registry alone (no data read):
+ * what maps of other scenes are labelled with. */
+typedef struct hsi_tr_classes {
+    hsi_registry *reg;         /* owns the names */
+    int k;
+    const char **names;        /* [k] */
+    uint8_t *palette;          /* [k * 3] */
+} hsi_tr_classes;
+int hsi_tr_domain_classes(const hsi_experiment *x, int d, const hsi_trainer_env *env,
+                          hsi_tr_classes *out, char *err, size_t errlen);
+void hsi_tr_classes_free(hsi_tr_classes *c);
 /* The split of one run for every domain: from masks (a .npy for one domain, or a folder holding
  * masks.npy or <domain>/masks.npy), else from split.masks, else made with split.seed or seed.
  * Then train-only standardisation if asked, and the index lists. */

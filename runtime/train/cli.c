@@ -14,6 +14,7 @@
 
 #include "hsi_eval.h"
 #include "hsi_io.h"
+#include "hsi_infer.h"
 #include "hsi_trainer.h"
 #include "trainer_internal.h"
 
@@ -24,9 +25,9 @@ typedef struct cli {
     int cmd;
     const char *experiment, *out, *resume, *weights, *masks, *input, *labels, *domain;
     const char *datasets, *data, *mirror, *backend, *runs, *point, *stop_after, *state_every;
-    const char *seed, *counter;
+    const char *seed, *counter, *scene;
     const char **sets;
-    int n_sets, quiet, overwrite, no_download, train_mode, save_cube;
+    int n_sets, quiet, overwrite, no_download, train_mode, save_cube, prob, confidence, no_std;
 } cli;
 
 typedef struct opt {
@@ -57,10 +58,14 @@ static const opt opts[] = {
     {"state-every", C_TRAIN, S(state_every), "N  also write the state every N steps"},
     {"weights", C_EVAL | C_PREDICT | C_FORWARD | C_GRAD, S(weights), "W.safetensors  weights to use"},
     {"masks", C_EVAL | C_PREDICT, S(masks), "M  saved split: masks.npy or a run folder"},
+    {"scene", C_PREDICT, S(scene), "CUBE.hdr  classify this ENVI cube (read by rows) into GIS maps"},
+    {"prob", C_PREDICT, F(prob), "  with --scene: also prob.tif, the per-class probabilities"},
+    {"confidence", C_PREDICT, F(confidence), "  with --scene: also confidence.tif (max probability)"},
+    {"no-standardize", C_PREDICT, F(no_std), "  with --scene: the cube is already standardised"},
     {"save-cube", C_PREDICT, F(save_cube), "  also write cube.npy: the preprocessed cube the net classified"},
     {"input", C_FORWARD | C_GRAD, S(input), "X.npy  inputs [n, sample dims...]"},
     {"labels", C_GRAD, S(labels), "Y.npy  labels [n], 0..classes-1"},
-    {"domain", C_FORWARD | C_GRAD, S(domain), "NAME  domain of a multi-domain net"},
+    {"domain", C_FORWARD | C_GRAD | C_PREDICT, S(domain), "NAME  domain of a multi-domain net"},
     {"train-mode", C_FORWARD, F(train_mode), "  batch statistics and dropout (forward(train=1))"},
     {"seed", C_FORWARD | C_GRAD, S(seed), "S  model seed for dropout masks (default 1)"},
     {"counter", C_FORWARD | C_GRAD, S(counter), "C  rng counter for dropout masks (default 0)"},
@@ -289,10 +294,52 @@ static void out_dir_of(const hsi_tr_data *D, const char *out, int d, char *buf, 
     else snprintf(buf, n, "%s/%s", out, D->d[d].name);
 }
 
+static int find_domain(const hsi_netdesc *net, const char *name, char *err, size_t errlen);
+
+/* predict --scene: an ENVI cube from disk to GIS maps, by rows (eval/predict_scene.c). */
+static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experiment *x, char *err,
+                             size_t errlen)
+{
+    if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
+    int d = find_domain(net, a->domain, err, errlen);
+    if (d < 0) return 1;
+    const char *out = a->out ? a->out : "predict";
+    hsi_trainer_env env = env_of(a);
+    hsi_tr_classes cl;
+    hsi_param *ps;
+    int np, rc = 1;
+    if (hsi_tr_domain_classes(x, d, &env, &cl, err, errlen)) return 1;
+    hsi_model *m = make_model(net, x->train.batch, x->backend, hsi_experiment_run_seed(x, 0),
+                              a->weights, &ps, &np, err, errlen);
+    if (m && !hsi_mkdirs(out, err, errlen)) {
+        int std = !a->no_std && x->standardize != HSI_EXP_STD_NONE;
+        hsi_predict_opts o = {x->backend, (int)x->padding, std, cl.names, cl.palette,
+                              1, 1, a->prob, a->confidence, 1, 1, 1, 0};
+        hsi_predict_summary s;
+        if (x->standardize == HSI_EXP_STD_TRAIN && std)
+            fprintf(stderr, "note: the net was trained with training-pixel statistics; this cube "
+                            "is standardised with its own (all valid pixels)\n");
+        if (!hsi_predict_scene(net, m, d, a->scene, out, &o, &s, err, errlen)) {
+            printf("%s: %d x %d x %d, %lld pixels classified, %lld nodata, %.2f s (%.0f pixels/s); "
+                   "%s/map.tif, map.envi, pred.npy, map_pred.png%s%s\n", a->scene, s.h, s.w,
+                   s.bands, (long long)(s.pixels - s.nodata), (long long)s.nodata, s.seconds,
+                   s.seconds > 0 ? (double)s.pixels / s.seconds : 0.0, out,
+                   a->prob ? ", prob.tif" : "", a->confidence ? ", confidence.tif" : "");
+            for (int c = 0; c < cl.k && c < HSI_PREDICT_MAX_CLASSES; c++)
+                printf("  %-28s %10lld pixels\n", cl.names[c], (long long)s.count[c]);
+            rc = 0;
+        }
+    }
+    if (m) net->destroy(m);
+    hsi_tr_classes_free(&cl);
+    return rc;
+}
+
 /* eval and predict: data, split, weights, then per domain. */
 static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, char *err,
                     size_t errlen)
 {
+    if (a->cmd == C_PREDICT && a->scene) return cmd_predict_scene(a, net, x, err, errlen);
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
     hsi_trainer_env env = env_of(a);
     hsi_tr_data D;

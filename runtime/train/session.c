@@ -152,6 +152,56 @@ static const char *class_name(const hsi_dataset *ds, int32_t id, const uint8_t *
     return "?";
 }
 
+/* The k class ids of an experiment domain (its labels, else the dataset's), their names and
+ * map colours (the registry's, else the default palette). */
+static void domain_classes(const hsi_dataset *ds, const hsi_exp_domain *xd, int k, int32_t *ids,
+                           const char **names, uint8_t *palette)
+{
+    if (xd->n_labels)
+        memcpy(ids, xd->label_ids, sizeof *ids * (size_t)k);
+    else
+        hsi_dataset_class_ids(ds, ids);
+    for (int c = 0; c < k; c++) {
+        const uint8_t *rgb;
+        names[c] = class_name(ds, ids[c], &rgb);
+        memcpy(palette + 3 * c, rgb ? rgb : hsi_default_palette + 3 * (c % HSI_PALETTE_MAX), 3);
+    }
+}
+
+int hsi_tr_domain_classes(const hsi_experiment *x, int d, const hsi_trainer_env *env,
+                          hsi_tr_classes *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    const hsi_exp_domain *xd = &x->domains[d];
+    if (!(out->reg = hsi_registry_load(env->datasets, err, errlen))) return -1;
+    const hsi_dataset *ds = hsi_registry_find(out->reg, xd->dataset);
+    if (!ds) {
+        hsi_tr_classes_free(out);
+        return tr_fail(err, errlen, "domain '%s': no dataset '%s' in the registry", xd->name,
+                       xd->dataset);
+    }
+    out->k = xd->n_labels ? xd->n_labels : ds->n_classes;
+    int32_t *ids = malloc(sizeof *ids * (size_t)(ds->n_classes + out->k));
+    out->names = malloc(sizeof *out->names * (size_t)out->k);
+    out->palette = malloc((size_t)out->k * 3);
+    if (!ids || !out->names || !out->palette) {
+        free(ids);
+        hsi_tr_classes_free(out);
+        return tr_fail(err, errlen, "out of memory");
+    }
+    domain_classes(ds, xd, out->k, ids, out->names, out->palette);
+    free(ids);
+    return 0;
+}
+
+void hsi_tr_classes_free(hsi_tr_classes *c)
+{
+    free(c->names);
+    free(c->palette);
+    hsi_registry_free(c->reg);
+    memset(c, 0, sizeof *c);
+}
+
 static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi_netdesc *net,
                        const hsi_trainer_env *env, char *err, size_t errlen)
 {
@@ -187,15 +237,7 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
         hsi_scene_free(&sc);
         return tr_fail(err, errlen, "out of memory loading domain '%s'", xd->name);
     }
-    if (xd->n_labels)
-        memcpy(ids, xd->label_ids, sizeof *ids * (size_t)dm->k);
-    else
-        hsi_dataset_class_ids(dm->ds, ids);
-    for (int c = 0; c < dm->k; c++) {
-        const uint8_t *rgb;
-        dm->class_names[c] = class_name(dm->ds, ids[c], &rgb);
-        memcpy(dm->palette + 3 * c, rgb ? rgb : hsi_default_palette + 3 * (c % HSI_PALETTE_MAX), 3);
-    }
+    domain_classes(dm->ds, xd, dm->k, ids, dm->class_names, dm->palette);
     int rc = hsi_labels_remap(&sc.gt, ids, dm->k, dm->y, err, errlen);
     free(ids);
     if (rc == 0) rc = check_net(dm, nd, sc.cube.bands, x->patch, err, errlen);

@@ -1,0 +1,199 @@
+/* predict_scene.c — a whole scene from disk to GIS maps: an ENVI cube read by rows (never whole),
+ * standardised per band with its own statistics (valid pixels only), classified by the compiled
+ * scene program in row tiles, written as it goes (class-map GeoTIFF and ENVI classification with
+ * the input's georeference, optional probabilities and confidence), then pred.npy and a PNG.
+ * Nodata pixels (the header's `data ignore value`, NaN, Inf in any band) are classified as 0
+ * (the band mean) so they do not disturb their neighbours' patches, and written as nodata.
+ * Peak memory: the tile's buffers, one row of the cube, h * w labels and bytes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hsi_data.h"
+#include "hsi_eval.h"
+#include "hsi_geo.h"
+#include "hsi_infer.h"
+#include "hsi_io.h"
+
+typedef struct pctx {
+    hsi_envi_stream *in;
+    int h, w, bands, k;
+    float *mean, *inv;          /* standardisation, or NULL */
+    uint8_t *nodata;            /* [h * w] */
+    uint8_t *row_nd;            /* [w] */
+    int32_t *pred;              /* [h * w] */
+    float *prob;                /* [tile rows * w * k] for the writer, or NULL */
+    int tile_rows;
+    hsi_mapwriter *mw;
+    int64_t *count;             /* [k] pixels per class */
+    int tty;
+    double t0, last;
+} pctx;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int rows_in(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)
+{
+    pctx *c = ctx;
+    for (int i = 0; i < n; i++) {
+        float *d = dst + (size_t)i * c->w;   /* band b of row i at d + b * n * w */
+        if (n == 1) {
+            if (hsi_envi_read_rows(c->in, r0 + i, 1, dst, c->row_nd, err, errlen)) return -1;
+        } else {
+            return snprintf(err, errlen, "predict: rows are read one at a time"), -1;
+        }
+        memcpy(c->nodata + (size_t)(r0 + i) * c->w, c->row_nd, (size_t)c->w);
+        for (int b = 0; b < c->bands; b++) {
+            float *x = d + (size_t)b * n * c->w;
+            for (int col = 0; col < c->w; col++) {
+                if (c->row_nd[col]) x[col] = 0.0f;
+                else if (c->mean) x[col] = (x[col] - c->mean[b]) * c->inv[b];
+            }
+        }
+    }
+    return 0;
+}
+
+static int logits_out(void *ctx, int r0, int n, const float *z, char *err, size_t errlen)
+{
+    pctx *c = ctx;
+    int k = c->k;
+    for (int64_t i = 0; i < (int64_t)n * c->w; i++) {
+        const float *zi = z + i * k;
+        int64_t px = (int64_t)r0 * c->w + i;
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (zi[j] > zi[best]) best = j;
+        c->pred[px] = c->nodata[px] ? -1 : best;
+        if (!c->nodata[px]) c->count[best]++;
+        if (c->prob) {   /* softmax */
+            float *p = c->prob + i * k;
+            double s = 0;
+            for (int j = 0; j < k; j++) s += p[j] = (float)exp((double)zi[j] - zi[best]);
+            for (int j = 0; j < k; j++) p[j] = (float)(p[j] / s);
+        }
+    }
+    if (hsi_mapwriter_rows(c->mw, r0, n, c->pred + (size_t)r0 * c->w, c->prob, err, errlen)) return -1;
+    double t = now();
+    if (c->tty && (t - c->last > 0.2 || r0 + n == c->h)) {
+        double done = (double)(r0 + n) / c->h, el = t - c->t0;
+        fprintf(stderr, "\rpredict: row %d/%d  %.0f pixels/s  ETA %.0f s   ", r0 + n, c->h,
+                (double)(r0 + n) * c->w / (el > 0 ? el : 1e-9), el / (done > 0 ? done : 1) - el);
+        if (r0 + n == c->h) fputc('\n', stderr);
+        fflush(stderr);
+        c->last = t;
+    }
+    return 0;
+}
+
+int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const char *cube,
+                      const char *out_dir, const hsi_predict_opts *o, hsi_predict_summary *sum,
+                      char *err, size_t errlen)
+{
+    const hsi_domain *dm = &net->domains[domain];
+    pctx c;
+    memset(&c, 0, sizeof c);
+    memset(sum, 0, sizeof *sum);
+    hsi_infer *inf = NULL;
+    int rc = -1;
+    double t0 = now();
+    if (!(c.in = hsi_envi_open(cube, err, errlen))) return -1;
+    hsi_envi_dims(c.in, &c.h, &c.w, &c.bands);
+    c.k = dm->classes;
+    if (c.bands != dm->bands) {
+        snprintf(err, errlen, "%s: the cube has %d bands, the net%s%s%s expects %d: give a cube "
+                 "with the bands it was trained on", cube, c.bands, dm->name[0] ? " (domain '" : "",
+                 dm->name, dm->name[0] ? "')" : "", dm->bands);
+        goto done;
+    }
+    if (hsi_envi_warning(c.in)[0])
+        fprintf(stderr, "warning: %s: %s; the outputs carry no georeference\n", cube,
+                hsi_envi_warning(c.in));
+    size_t npx = (size_t)c.h * (size_t)c.w;
+    c.nodata = calloc(npx ? npx : 1, 1);
+    c.row_nd = calloc((size_t)c.w, 1);
+    c.pred = malloc(sizeof *c.pred * (npx ? npx : 1));
+    c.count = calloc((size_t)c.k, sizeof *c.count);
+    if (!c.nodata || !c.row_nd || !c.pred || !c.count) {
+        snprintf(err, errlen, "predict: out of memory for a %d x %d scene", c.h, c.w);
+        goto done;
+    }
+    if (o->standardize) {
+        double *mean = malloc(sizeof *mean * (size_t)c.bands), *sd = malloc(sizeof *sd * (size_t)c.bands);
+        int64_t nv, nn;
+        c.mean = malloc(sizeof *c.mean * (size_t)c.bands);
+        c.inv = malloc(sizeof *c.inv * (size_t)c.bands);
+        int bad = !mean || !sd || !c.mean || !c.inv ||
+                  hsi_envi_band_stats(c.in, mean, sd, &nv, &nn, err, errlen);
+        for (int b = 0; !bad && b < c.bands; b++) {
+            c.mean[b] = (float)mean[b];
+            c.inv[b] = (float)(1.0 / sd[b]);
+        }
+        free(mean), free(sd);
+        if (bad) {
+            if (!err[0]) snprintf(err, errlen, "predict: out of memory");
+            goto done;
+        }
+    }
+    hsi_infer_opts io = {o->backend, o->pad, 0, o->tile_pixels, 0};
+    if (!(inf = hsi_infer_create(net, m, domain, c.h, c.w, &io, err, errlen))) goto done;
+    c.tile_rows = hsi_infer_tile_rows(inf);
+    if (o->prob || o->confidence) {
+        c.prob = malloc(sizeof(float) * (size_t)c.tile_rows * c.w * c.k);
+        if (!c.prob) {
+            snprintf(err, errlen, "predict: out of memory");
+            goto done;
+        }
+    }
+    hsi_mapwriter_opts mo = {out_dir, "map", c.h, c.w, c.k, o->class_names,
+                             (const uint8_t(*)[3])o->palette, hsi_envi_georef(c.in), o->geotiff,
+                             o->envi, o->prob, o->confidence};
+    if (!(c.mw = hsi_mapwriter_open(&mo, err, errlen))) goto done;
+    c.tty = o->progress && isatty(2);
+    c.t0 = c.last = now();
+    if (hsi_infer_run(inf, rows_in, &c, logits_out, &c, err, errlen)) {
+        hsi_mapwriter_abort(c.mw);
+        c.mw = NULL;
+        goto done;
+    }
+    sum->nodata = hsi_mapwriter_nodata(c.mw);
+    if (hsi_mapwriter_close(c.mw, err, errlen)) {
+        c.mw = NULL;
+        goto done;
+    }
+    c.mw = NULL;
+    char path[4300];
+    if (o->npy) {
+        hsi_array arr = {2, {c.h, c.w}, HSI_DT_I32, c.pred};
+        snprintf(path, sizeof path, "%s/pred.npy", out_dir);
+        if (hsi_npy_write(path, &arr, err, errlen)) goto done;
+    }
+    if (o->png) {
+        hsi_map_style st = {0, o->palette, o->class_names, NULL};
+        snprintf(path, sizeof path, "%s/map_pred.png", out_dir);
+        if (hsi_map_write_png(path, c.pred, c.h, c.w, c.k, &st, err, errlen)) goto done;
+    }
+    sum->h = c.h, sum->w = c.w, sum->bands = c.bands;
+    sum->pixels = (int64_t)npx;
+    sum->kind = hsi_infer_kind(inf);
+    sum->tile_rows = c.tile_rows;
+    sum->seconds = now() - t0;
+    for (int j = 0; j < c.k && j < HSI_PREDICT_MAX_CLASSES; j++) sum->count[j] = c.count[j];
+    rc = 0;
+done:
+    if (c.mw) hsi_mapwriter_abort(c.mw);
+    hsi_infer_free(inf);
+    hsi_envi_close(c.in);
+    free(c.nodata), free(c.row_nd), free(c.pred), free(c.prob), free(c.count), free(c.mean), free(c.inv);
+    return rc;
+}
