@@ -2,8 +2,9 @@
 # Whole-scene inference, side by side in one command: hsicc's compiled scene program against
 # PyTorch's best of eager / channels_last / TorchScript (batch 128, zero padding, the same
 # weights and pixels), SSRN and the contextual CNN on an H x W x 200 synthetic scene, and the
-# machine's FMA peak. Then `predict` on a synthetic 2,000 x 1,000 x 425 int16 ENVI cube (made
-# here, never committed) when LARGE=1: peak RSS and time per megapixel.
+# machine's FMA peak. Then `predict --scene` on a synthetic H x W x 200 int16 ENVI cube, and with
+# LARGE=1 on a 2,000 x 1,000 x 425 one (1.7 GB, made in a temporary folder, never committed):
+# wall time, time per megapixel and peak RSS.
 #   bench/scene_bench.sh [H W]          (default 145 145; THREADS=2; RUNS=3)
 # Needs a build (./hsi build) and /usr/bin/python3 with torch; quote only runs on an idle machine.
 set -euo pipefail
@@ -25,3 +26,57 @@ for net in ssrn contextual; do
   ts=$(sed -n 's/.*best mode=\([a-z_]*\) wall_s=\([0-9.]*\).*/\2 (\1)/p' "$tmp/$net.torch")
   /usr/bin/python3 -c "import sys; h=float(sys.argv[1]); t=float(sys.argv[2].split()[0]); print(f'$net: hsicc {h:.3f} s, PyTorch best {sys.argv[2]} s, ratio {t / h:.1f}x')" "$hs" "$ts"
 done
+
+# ---- predict --scene on ENVI cubes: wall time, time per megapixel, peak RSS -------------------
+# A registry entry and an SSRN experiment per synthetic cube (the trainer reads no data for
+# --scene; weights are `init`'s), int16 BSQ cubes with a UTM map info, made here.
+hsicc="$build/compiler/hsicc"
+scene_case() {   # scene_case NAME H W BANDS
+  local name=$1 H=$2 W=$3 B=$4 d="$tmp/$1"
+  mkdir -p "$d"
+  cat > "$d/registry.yaml" <<YAML
+datasets:
+  - name: $name
+    folder: $name
+    bands: $B
+    shape: [$H, $W]
+    cube: {file: cube.mat}
+    gt: {file: gt.mat}
+    classes:
+$(for c in $(seq 1 16); do echo "      - {id: $c, name: \"class $c\"}"; done)
+YAML
+  cat > "$d/exp.yaml" <<YAML
+name: $name
+net: $PWD/netdefs/ssrn.hsn
+domains: [{name: scene, dataset: $name}]
+preprocess: {standardize: all, padding: zero, patch: 7}
+split: {train: 10, val: 10}
+solver: {type: rmsprop, lr: 3.0e-4}
+train: {batch: 16, epochs: 1}
+YAML
+  HSICC_DATASETS="$d/registry.yaml" "$hsicc" build "$d/exp.yaml" -o "$d/trainer" >/dev/null
+  "$d/trainer" --datasets "$d/registry.yaml" init --out "$d/w.safetensors" >/dev/null
+  /usr/bin/python3 - "$d/cube" "$H" "$W" "$B" <<'PY'
+import sys, numpy as np
+path, h, w, b = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(7)
+with open(path, "wb") as f:
+    for band in range(b):   # BSQ, one band at a time: never the whole cube in memory
+        base = (np.sin(np.arange(w) / 40.0 + band / 30.0)[None, :] * 800 + 2000).astype(np.float32)
+        f.write((base + rng.normal(0, 100, (h, w))).astype("<i2").tobytes())
+open(path + ".hdr", "w").write(
+    "ENVI\nsamples = %d\nlines = %d\nbands = %d\nheader offset = 0\nfile type = ENVI Standard\n"
+    "data type = 2\ninterleave = bsq\nbyte order = 0\n"
+    "map info = {UTM, 1.0, 1.0, 500000.0, 4100000.0, 1.0, 1.0, 11, North, WGS-84, units=Meters}\n"
+    % (w, h, b))
+PY
+  /usr/bin/time -v "$d/trainer" --datasets "$d/registry.yaml" predict --weights "$d/w.safetensors" \
+      --scene "$d/cube.hdr" --out "$d/out" > "$d/predict.log" 2> "$d/time.log"
+  local rss wall
+  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$d/time.log")
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$d/time.log")
+  head -1 "$d/predict.log"
+  /usr/bin/python3 -c "import sys; w=sys.argv[1].split(':'); s=float(w[-1])+60*float(w[-2] if len(w)>1 else 0); mp=$H*$W/1e6; print(f'predict --scene $name ${H}x${W}x${B} int16: wall {s:.2f} s, {s/mp:.2f} s per megapixel, peak RSS {int(sys.argv[2])/1024:.1f} MB')" "$wall" "$rss"
+}
+scene_case synth145 "$h" "$w" 200
+if [ "${LARGE:-0}" = 1 ]; then scene_case synth2000 2000 1000 425; fi

@@ -1358,7 +1358,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "{");
     out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
     out(&e, "    if (!mm->patches[domain]) {");
-    out(&e, "        hsi_infer_opts o = {mm->backend, 0, 128, 0, 0};");
+    out(&e, "        hsi_infer_opts o = {mm->backend, 0, 16, 0, 0};");
     out(&e, "        mm->patches[domain] = hsi_infer_patches_create(&net_desc, &mm->m, domain, &o, err, errlen);");
     out(&e, "        if (!mm->patches[domain]) return -1;");
     out(&e, "    }");

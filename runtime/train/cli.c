@@ -15,10 +15,11 @@
 #include "hsi_eval.h"
 #include "hsi_io.h"
 #include "hsi_infer.h"
+#include "hsi_init.h"
 #include "hsi_trainer.h"
 #include "trainer_internal.h"
 
-enum { C_TRAIN = 1, C_EVAL = 2, C_PREDICT = 4, C_FORWARD = 8, C_GRAD = 16, C_ALL = 31,
+enum { C_TRAIN = 1, C_EVAL = 2, C_PREDICT = 4, C_FORWARD = 8, C_GRAD = 16, C_INIT = 32, C_ALL = 63,
        C_DATA = C_TRAIN | C_EVAL | C_PREDICT };
 
 typedef struct cli {
@@ -67,7 +68,7 @@ static const opt opts[] = {
     {"labels", C_GRAD, S(labels), "Y.npy  labels [n], 0..classes-1"},
     {"domain", C_FORWARD | C_GRAD | C_PREDICT, S(domain), "NAME  domain of a multi-domain net"},
     {"train-mode", C_FORWARD, F(train_mode), "  batch statistics and dropout (forward(train=1))"},
-    {"seed", C_FORWARD | C_GRAD, S(seed), "S  model seed for dropout masks (default 1)"},
+    {"seed", C_FORWARD | C_GRAD | C_INIT, S(seed), "S  model seed for dropout masks (init: of the weights; default 1)"},
     {"counter", C_FORWARD | C_GRAD, S(counter), "C  rng counter for dropout masks (default 0)"},
 };
 #undef S
@@ -79,6 +80,7 @@ static const struct { const char *name; int cmd; const char *help; } cmds[] = {
     {"predict", C_PREDICT, "classification map and labels of every domain's whole scene"},
     {"forward", C_FORWARD, "logits of given inputs"},
     {"grad", C_GRAD, "loss, logits and every parameter's gradient for given inputs and labels"},
+    {"init", C_INIT, "the seeded initial weights into --out W.safetensors (no data read)"},
 };
 
 static void usage(FILE *f, const char *prog, const hsi_netdesc *net)
@@ -309,8 +311,9 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
     hsi_param *ps;
     int np, rc = 1;
     if (hsi_tr_domain_classes(x, d, &env, &cl, err, errlen)) return 1;
-    hsi_model *m = make_model(net, x->train.batch, x->backend, hsi_experiment_run_seed(x, 0),
-                              a->weights, &ps, &np, err, errlen);
+    /* batch 1: the scene program has its own buffers; the model only holds the weights */
+    hsi_model *m = make_model(net, 1, x->backend, hsi_experiment_run_seed(x, 0), a->weights, &ps,
+                              &np, err, errlen);
     if (m && !hsi_mkdirs(out, err, errlen)) {
         int std = !a->no_std && x->standardize != HSI_EXP_STD_NONE;
         hsi_predict_opts o = {x->backend, (int)x->padding, std, cl.names, cl.palette,
@@ -526,6 +529,29 @@ done:
     return rc;
 }
 
+/* init: the weights a run starts from (hsi_init_params with --seed), written like best.safetensors:
+ * to try predict, export or a deployed module before any training. */
+static int cmd_init(const cli *a, const hsi_netdesc *net, char *err, size_t errlen)
+{
+    if (!a->out) return tr_fail(err, errlen, "init needs --out W.safetensors"), 2;
+    char *end = NULL;
+    uint64_t seed = a->seed ? strtoull(a->seed, &end, 10) : 1;
+    if (a->seed && (end == a->seed || *end))
+        return tr_fail(err, errlen, "--seed: expected a whole number, got '%s'", a->seed), 2;
+    hsi_model_opts mo = {1, HSI_BACKEND_REF, seed};
+    char e2[512];
+    hsi_model *m = net->create(&mo, e2, sizeof e2);
+    if (!m) return tr_fail(err, errlen, "cannot create the net: %s", e2);
+    hsi_param *ps;
+    int np = net->params(m, &ps);
+    hsi_init_params(ps, np, seed);
+    hsi_st_meta meta[1] = {{"weights", "init"}};
+    int rc = hsi_ckpt_save_weights(a->out, net, ps, np, meta, 1, err, errlen) ? 1 : 0;
+    if (!rc) printf("%s: the initial weights (seed %llu)\n", a->out, (unsigned long long)seed);
+    net->destroy(m);
+    return rc;
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *exp_path,
@@ -549,6 +575,8 @@ int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *e
         rc = cmd_train(&a, net, x, prog, err, sizeof err);
     } else if (a.cmd & (C_EVAL | C_PREDICT)) {
         rc = cmd_data(&a, net, x, err, sizeof err);
+    } else if (a.cmd == C_INIT) {
+        rc = cmd_init(&a, net, err, sizeof err);
     } else {
         rc = cmd_tensor(&a, net, x, prog, err, sizeof err);
     }
