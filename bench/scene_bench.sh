@@ -6,6 +6,8 @@
 # LARGE=1 on a 2,000 x 1,000 x 425 one (1.7 GB, made in a temporary folder, never committed):
 # wall time, time per megapixel and peak RSS.
 #   bench/scene_bench.sh [H W]          (default 145 145; THREADS=2; RUNS=3)
+#   NETS= bench/scene_bench.sh          (only the predict --scene part; NETS=ssrn: one net)
+#   KEEP=DIR bench/scene_bench.sh       (work in DIR and keep it: cubes, trainers, outputs)
 # Needs a build (./hsi build) and /usr/bin/python3 with torch; quote only runs on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +18,9 @@ threads=${THREADS:-2}
 runs=${RUNS:-3}
 export OMP_NUM_THREADS=$threads
 cmake --build "$build" --target scene_bench_ssrn scene_bench_contextual -j "$(nproc)" >/dev/null
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+if [ -n "${KEEP:-}" ]; then tmp=$KEEP; mkdir -p "$tmp"; else tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
-for net in ssrn contextual; do
+for net in ${NETS-ssrn contextual}; do
   "$build/bench/scene_bench_$net" --h "$h" --w "$w" --runs "$runs" --dump "$tmp/$net" | tee "$tmp/$net.hsicc"
   /usr/bin/python3 bench/torch_scene.py --net "$net" --threads "$threads" "$tmp/$net" | tee "$tmp/$net.torch"
   hs=$(sed -n 's/.*scene_program wall_s=\([0-9.]*\).*/\1/p' "$tmp/$net.hsicc")
@@ -55,7 +56,7 @@ solver: {type: rmsprop, lr: 3.0e-4}
 train: {batch: 16, epochs: 1}
 YAML
   HSICC_DATASETS="$d/registry.yaml" "$hsicc" build "$d/exp.yaml" -o "$d/trainer" >/dev/null
-  "$d/trainer" --datasets "$d/registry.yaml" init --out "$d/w.safetensors" >/dev/null
+  "$d/trainer" init --out "$d/w.safetensors" >/dev/null
   /usr/bin/python3 - "$d/cube" "$H" "$W" "$B" <<'PY'
 import sys, numpy as np
 path, h, w, b = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -70,7 +71,7 @@ open(path + ".hdr", "w").write(
     "map info = {UTM, 1.0, 1.0, 500000.0, 4100000.0, 1.0, 1.0, 11, North, WGS-84, units=Meters}\n"
     % (w, h, b))
 PY
-  /usr/bin/time -v "$d/trainer" --datasets "$d/registry.yaml" predict --weights "$d/w.safetensors" \
+  /usr/bin/time -v "$d/trainer" predict --datasets "$d/registry.yaml" --weights "$d/w.safetensors" \
       --scene "$d/cube.hdr" --out "$d/out" > "$d/predict.log" 2> "$d/time.log"
   local rss wall
   rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$d/time.log")

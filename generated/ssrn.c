@@ -1463,6 +1463,8 @@ static hsi_model *create(const hsi_model_opts *o, char *err, size_t errlen)
         float c = q->init.kind == HSI_INIT_ONES ? 1.0f : q->init.kind == HSI_INIT_CONSTANT ? q->init.a : 0.0f;
         for (int64_t k = 0; k < q->numel; k++) q->value[k] = c;
     }
+    if (o->batch <= 0)   /* parameters only: for whole-scene inference (hsi_infer.h) */
+        return m;
     size_t arena = 0;
     if (create_domain(m, &m->st, err, errlen)) {
         destroy(m);

@@ -1002,6 +1002,8 @@ static void emit_descriptor(emitter *e, const char *stem)
     out(e, "        float c = q->init.kind == HSI_INIT_ONES ? 1.0f : q->init.kind == HSI_INIT_CONSTANT ? q->init.a : 0.0f;");
     out(e, "        for (int64_t k = 0; k < q->numel; k++) q->value[k] = c;");
     out(e, "    }");
+    out(e, "    if (o->batch <= 0)   /* parameters only: for whole-scene inference (hsi_infer.h) */");
+    out(e, "        return m;");
     out(e, "    size_t arena = 0;");
     for (int d = 0; d < bp->n_graphs; d++) {
         const char *pr = pre_of(bp, d);

@@ -187,6 +187,7 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
     sum->pixels = (int64_t)npx;
     sum->kind = hsi_infer_kind(inf);
     sum->tile_rows = c.tile_rows;
+    sum->bytes = hsi_infer_bytes(inf);
     sum->seconds = now() - t0;
     for (int j = 0; j < c.k && j < HSI_PREDICT_MAX_CLASSES; j++) sum->count[j] = c.count[j];
     rc = 0;

@@ -397,7 +397,16 @@ hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, in
 {
     if (h < 1 || w < 1)
         return snprintf(err, errlen, "scene inference: a %d x %d scene has no pixel", h, w), NULL;
-    return create(net, m, domain, h, w, o, 0, err, errlen);
+    hsi_infer *s = create(net, m, domain, h, w, o, 0, err, errlen);
+    if (!s || o->tile_pixels > 0 || s->force || s->th == 1) return s;
+    /* the default tile: as large as the memory budget lets the row arenas be */
+    size_t rows = s->arena_bytes[HSI_REGION_PIXEL] + s->arena_bytes[HSI_REGION_WINDOW];
+    if (rows <= HSI_INFER_BUDGET) return s;
+    hsi_infer_opts o2 = *o;
+    o2.tile_pixels = (int)((double)s->th * s->wp * HSI_INFER_BUDGET / (double)rows);
+    if (o2.tile_pixels < 1) o2.tile_pixels = 1;
+    hsi_infer_free(s);
+    return create(net, m, domain, h, w, &o2, 0, err, errlen);
 }
 
 hsi_infer *hsi_infer_patches_create(const hsi_netdesc *net, hsi_model *m, int domain,

@@ -74,7 +74,8 @@ typedef struct hsi_domain {
 typedef enum hsi_backend { HSI_BACKEND_DNNL = 0, HSI_BACKEND_REF = 1 } hsi_backend;
 
 typedef struct hsi_model_opts {
-    int batch;             /* samples per step; every buffer is sized for it */
+    int batch;             /* samples per step; every buffer is sized for it. 0: the parameters
+                              only (no kernel, no buffer): for hsi_infer, never for forward */
     hsi_backend backend;
     uint64_t seed;         /* dropout masks: hash(seed, rng_counter, layer, element) */
 } hsi_model_opts;

@@ -40,11 +40,15 @@ typedef struct hsi_infer_opts {
     hsi_backend backend;
     int pad;            /* hsi_pad of the patches the net was trained on */
     int batch;          /* pixels per PATCH batch; 0: 128 */
-    int tile_pixels;    /* about this many pixels per row block; 0: 1024 */
+    int tile_pixels;    /* about this many pixels per row block; 0: 1024, fewer when the row
+                           buffers would exceed HSI_INFER_BUDGET bytes */
     int force_patch;    /* 1: every pixel through the patch net (the reference path) */
 } hsi_infer_opts;
 
 typedef struct hsi_infer hsi_infer;
+
+/* Bytes the row buffers of the default tile may take (pixel and window regions together). */
+#define HSI_INFER_BUDGET ((size_t)24 << 20)
 
 /* The model's current weights are read (and BN folded) here: create again after they change. */
 hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, int h, int w,
@@ -85,6 +89,7 @@ typedef struct hsi_predict_opts {
 typedef struct hsi_predict_summary {
     int h, w, bands, kind, tile_rows;
     int64_t pixels, nodata;
+    size_t bytes;                     /* buffers of the scene program */
     int64_t count[HSI_PREDICT_MAX_CLASSES];   /* pixels per class (nodata excluded) */
     double seconds;
 } hsi_predict_summary;

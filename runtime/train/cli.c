@@ -311,8 +311,9 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
     hsi_param *ps;
     int np, rc = 1;
     if (hsi_tr_domain_classes(x, d, &env, &cl, err, errlen)) return 1;
-    /* batch 1: the scene program has its own buffers; the model only holds the weights */
-    hsi_model *m = make_model(net, 1, x->backend, hsi_experiment_run_seed(x, 0), a->weights, &ps,
+    /* The scene program has its own kernels and buffers: the model only holds the weights
+     * (batch 0: no kernel, no buffer of its own). */
+    hsi_model *m = make_model(net, 0, x->backend, hsi_experiment_run_seed(x, 0), a->weights, &ps,
                               &np, err, errlen);
     if (m && !hsi_mkdirs(out, err, errlen)) {
         int std = !a->no_std && x->standardize != HSI_EXP_STD_NONE;
@@ -328,6 +329,9 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
                    s.bands, (long long)(s.pixels - s.nodata), (long long)s.nodata, s.seconds,
                    s.seconds > 0 ? (double)s.pixels / s.seconds : 0.0, out,
                    a->prob ? ", prob.tif" : "", a->confidence ? ", confidence.tif" : "");
+            printf("scene program: %s, %d rows per tile, %.1f MB of buffers\n",
+                   s.kind == HSI_SCENE_FCN ? "fully convolutional" : s.kind == HSI_SCENE_HOISTED
+                   ? "hoisted prefix" : "patch by patch", s.tile_rows, (double)s.bytes / 1048576.0);
             for (int c = 0; c < cl.k && c < HSI_PREDICT_MAX_CLASSES; c++)
                 printf("  %-28s %10lld pixels\n", cl.names[c], (long long)s.count[c]);
             rc = 0;
@@ -538,7 +542,7 @@ static int cmd_init(const cli *a, const hsi_netdesc *net, char *err, size_t errl
     uint64_t seed = a->seed ? strtoull(a->seed, &end, 10) : 1;
     if (a->seed && (end == a->seed || *end))
         return tr_fail(err, errlen, "--seed: expected a whole number, got '%s'", a->seed), 2;
-    hsi_model_opts mo = {1, HSI_BACKEND_REF, seed};
+    hsi_model_opts mo = {0, HSI_BACKEND_REF, seed};   /* parameters only */
     char e2[512];
     hsi_model *m = net->create(&mo, e2, sizeof e2);
     if (!m) return tr_fail(err, errlen, "cannot create the net: %s", e2);
