@@ -74,6 +74,9 @@ static int load_weights(const ir_program *p, int g, const char *path, float **w)
         fprintf(stderr, "hsicc: error: %s\n", err);
         return 1;
     }
+    const char *net = hsi_st_metadata(f, "net");   /* a trainer's checkpoint names its net */
+    if (net && strcmp(net, p->net))
+        fprintf(stderr, "hsicc: warning: %s holds weights of net '%s', not '%s'\n", path, net, p->net);
     unsigned char *used = calloc((size_t)p->n_params + 1, 1);
     int rc = !used;
     if (used) onnx_used_params(p, g, used);
@@ -156,6 +159,11 @@ int cmd_onnx(int argc, char **argv)
     onnx_options o = {batch, weights};
     if (onnx_encode(p, g, (const float *const *)w, &o, &model, &st)) {
         fprintf(stderr, "hsicc: error: out of memory while encoding the model\n");
+        goto done;
+    }
+    if (model.len > INT32_MAX) {   /* protobuf's limit for one message; no external data here */
+        fprintf(stderr, "hsicc: error: the model would take %zu bytes; an ONNX file holds at most "
+                        "2 GiB (weights in external data files are not supported)\n", model.len);
         goto done;
     }
     if (hsi_atomic_write(out, model.p, model.len, err, sizeof err)) {

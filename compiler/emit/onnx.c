@@ -28,8 +28,8 @@ typedef struct ctx {
     pb_buf *b;                /* the GraphProto being written */
     unsigned char *live;      /* per node: reaches the logits */
     const char **val;         /* per node: the name of its output value */
-    char **names;             /* every value name given out (owned) */
-    int n_names, cap_names;
+    char **names;             /* every value name given out (owned): a hash set, open */
+    size_t n_names, cap_names;/*   addressing, cap a power of two, at most half full */
     onnx_stats *st;
 } ctx;
 
@@ -40,23 +40,41 @@ static void *xalloc(size_t n)
     return v;
 }
 
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037u;   /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* The slot of s in the set: where it is, or the empty slot where it would go. */
+static size_t name_slot(char *const *set, size_t cap, const char *s)
+{
+    size_t i = name_hash(s) & (cap - 1);
+    while (set[i] && strcmp(set[i], s)) i = (i + 1) & (cap - 1);
+    return i;
+}
+
 static int taken(const ctx *c, const char *s)
 {
-    for (int i = 0; i < c->n_names; i++)
-        if (!strcmp(c->names[i], s)) return 1;
-    return 0;
+    return c->cap_names && c->names[name_slot(c->names, c->cap_names, s)];
 }
 
 static const char *keep_name(ctx *c, const char *s)
 {
-    if (c->n_names == c->cap_names) {
-        c->cap_names = c->cap_names ? 2 * c->cap_names : 64;
-        c->names = realloc(c->names, sizeof *c->names * (size_t)c->cap_names);
-        if (!c->names) { perror("hsicc"); exit(1); }
+    if (2 * (c->n_names + 1) > c->cap_names) {
+        size_t cap = c->cap_names ? 2 * c->cap_names : 256;
+        char **set = xalloc(sizeof *set * cap);
+        for (size_t i = 0; i < c->cap_names; i++)
+            if (c->names[i]) set[name_slot(set, cap, c->names[i])] = c->names[i];
+        free(c->names);
+        c->names = set;
+        c->cap_names = cap;
     }
     char *copy = xalloc(strlen(s) + 1);
     strcpy(copy, s);
-    return c->names[c->n_names++] = copy;
+    c->n_names++;
+    return c->names[name_slot(c->names, c->cap_names, s)] = copy;
 }
 
 /* A value name not given out yet: base, else base_2, base_3, ... */
@@ -406,7 +424,7 @@ int onnx_encode(const ir_program *p, int gi, const float *const *weights, const 
     }
     pb_end(b, gm);
 
-    for (int i = 0; i < c.n_names; i++) free(c.names[i]);
+    for (size_t i = 0; i < c.cap_names; i++) free(c.names[i]);
     free(c.names);
     free(c.val);
     free(c.live);
