@@ -11,11 +11,13 @@ Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
                  failing export leaves an existing model alone, usage errors (no ORT needed)
   coverage       the random nets of the CTest seeds cover every feature random_net knows
 
-For a net: build its trainer (`hsicc build`), train 2 steps, perturb every BN (gamma, beta,
-running mean and variance) and bias so none is an identity, `TRAINER forward` on random X, export
+For a net: build its trainer (`hsicc build`), train 2 steps, draw new conv/dense weights and
+perturb every BN (gamma, beta, running mean and variance) and bias so none is an identity and
+the logits depend on the input (checked), `TRAINER forward` on random X, export
 (`hsicc onnx`), check the file with onnx.checker (full_check), run it in onnxruntime-node
 (ORTDIR/node_modules, installed by the onnx.setup test), and require
-max |ORT - forward| <= 1e-4 * max |forward|. Dynamic-batch models also run on one sample.
+max |ORT - forward| <= 1e-4 * max |forward| for the forward of either backend (oneDNN and the
+reference loops). Dynamic-batch models also run on one sample.
 Needs the Salinas-A cube (HSICC_DATA_MIRROR) like the sweep tests. Exit 0 pass, 1 fail.
 """
 import json
@@ -70,7 +72,9 @@ def experiment(name, netdef, domains):
 
 
 def trained_weights(exp):
-    """Builds and trains the experiment's trainer; returns (trainer, perturbed weights path)."""
+    """Builds and trains the experiment's trainer; returns (trainer, weights path): the trained
+    weights with every conv/dense weight drawn anew (He-scaled) and every bias and BN tensor
+    perturbed, so no BN is an identity and the logits depend on the input."""
     tr = os.path.join(WORK, "trainer")
     run(HSICC, "build", exp, "-o", tr)
     run(tr, "train", "--out", os.path.join(WORK, "run"), "--quiet")
@@ -86,6 +90,10 @@ def trained_weights(exp):
             t = t + 0.3 * rng.standard_normal(t.shape)
         elif bn and name.endswith(".weight"):
             t = rng.uniform(0.5, 1.5, t.shape)
+        elif name.endswith(".weight"):
+            # conv / dense weights anew, He-scaled: contextual's gaussian(0.01) init would leave
+            # logits that are almost only biases
+            t = rng.standard_normal(t.shape) * np.sqrt(2 / np.prod(t.shape[1:]))
         elif name.endswith(".bias"):
             t = t + 0.2 * rng.standard_normal(t.shape)
         out.append((name, t.astype(np.float32)))
@@ -148,30 +156,44 @@ def compare(what, ref, got):
     return err
 
 
+def forward(tr, w, xp, stem, *more):
+    """TRAINER forward on both backends: [(backend, logits)]."""
+    refs = []
+    for backend in ("dnnl", "ref"):
+        out = os.path.join(WORK, "%s_%s.npy" % (stem, backend))
+        run(tr, "forward", "--weights", w, "--input", xp, "--out", out, "--backend", backend, *more)
+        refs.append((backend, np.load(out)))
+    logits = refs[0][1]
+    spread = float(np.ptp(logits, axis=0).max() / np.abs(logits).max())
+    if spread < 1e-2:   # else the comparison would hardly see the path from the input
+        fail("the logits hardly depend on the input (spread %.3g of max |logit|)" % spread)
+    return refs
+
+
 def check_net(name, netdef, batch=0):
     """Trainer forward vs the exported model in ORT, for a single-domain net."""
     defines = ["bands=20", "classes=5"]
     tr, w = trained_weights(experiment(name, netdef, [("a", "[10, 11, 12, 13, 14]", 20)]))
     shape = input_shape(netdef, defines)
     x = np.random.default_rng(11).standard_normal([N] + shape).astype(np.float32)
-    xp, lp = os.path.join(WORK, "x.npy"), os.path.join(WORK, "logits.npy")
+    xp = os.path.join(WORK, "x.npy")
     np.save(xp, x)
-    run(tr, "forward", "--weights", w, "--input", xp, "--out", lp)
+    refs = forward(tr, w, xp, "logits")
     model = os.path.join(WORK, name + ".onnx")
     opts = ["--batch", str(batch)] if batch else []
     p = run(HSICC, "onnx", netdef, *sum((["-D", d] for d in defines), []), "--weights", w,
             "-o", model, *opts)
     print(p.stdout.strip())
     check_model(model, batch, shape, 5)
-    ref = np.load(lp)
     jobs = [(model, xp, os.path.join(WORK, "ort.npy"))]
     if not batch:   # a symbolic batch: one sample too
         np.save(os.path.join(WORK, "x1.npy"), x[:1])
         jobs.append((model, os.path.join(WORK, "x1.npy"), os.path.join(WORK, "ort1.npy")))
     outs = ort(jobs)
-    compare(name, ref, outs[0])
-    if not batch:
-        compare(name + " (N = 1)", ref[:1], outs[1])
+    for backend, ref in refs:
+        compare("%s vs forward (%s)" % (name, backend), ref, outs[0])
+        if not batch:
+            compare("%s vs forward (%s), N = 1" % (name, backend), ref[:1], outs[1])
 
 
 def t_domains():
@@ -182,17 +204,17 @@ def t_domains():
     jobs, refs = [], []
     for pick, dname, bands, classes in [("b", "b", 16, 3), ("0", "a", 20, 5)]:
         x = np.random.default_rng(bands).standard_normal([N, bands, 5, 5]).astype(np.float32)
-        xp, lp = os.path.join(WORK, "x_%s.npy" % dname), os.path.join(WORK, "l_%s.npy" % dname)
+        xp = os.path.join(WORK, "x_%s.npy" % dname)
         np.save(xp, x)
-        run(tr, "forward", "--weights", w, "--input", xp, "--domain", dname, "--out", lp)
+        refs.append(("contextual domain %s" % dname, forward(tr, w, xp, "l_" + dname, "--domain", dname)))
         model = os.path.join(WORK, "contextual_%s.onnx" % dname)
         print(run(HSICC, "onnx", netdef, *specs, "--domain-name", pick, "--weights", w,
                   "-o", model).stdout.strip())
         check_model(model, 0, [bands, 5, 5], classes)
         jobs.append((model, xp, os.path.join(WORK, "ort_%s.npy" % dname)))
-        refs.append(("contextual domain %s" % dname, np.load(lp)))
-    for (what, ref), got in zip(refs, ort(jobs)):
-        compare(what, ref, got)
+    for (what, by_backend), got in zip(refs, ort(jobs)):
+        for backend, ref in by_backend:
+            compare("%s vs forward (%s)" % (what, backend), ref, got)
     p = run(HSICC, "onnx", netdef, *specs, "--domain-name", "c", "--weights", w, "-o",
             os.path.join(WORK, "c.onnx"), code=1)
     if "0 ('a'), 1 ('b')" not in p.stderr:
