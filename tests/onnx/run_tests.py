@@ -7,6 +7,8 @@ Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
   random:SEED    the net random_net.make(SEED) generates
   domains        the contextual CNN with two domains (other bands and classes each), both
                  exported (by name and by index) and compared with `forward --domain`
+  edge           logits through a dropout, logits = the input, a dead layer and a layer
+                 named `logits`, against numpy
   bad            weights missing a tensor or with a wrong shape, -o into a missing folder, a
                  failing export leaves an existing model alone, usage errors (no ORT needed)
   coverage       the random nets of the CTest seeds cover every feature random_net knows
@@ -294,6 +296,56 @@ def t_bad():
     check_model(model, 0, [4, 3, 3], 3)
 
 
+EDGE = """net ends_in_dropout(classes = 4) {
+  input [6]
+  dense(classes, name = fc) dropout(0.5)
+  loss softmax_cross_entropy
+}
+net no_layers() {
+  input [3]
+  loss softmax_cross_entropy
+}
+net dead_layer(classes = 3) {
+  x = input [2, 3, 3]
+  conv2d(4, 1, name = dead)
+  x flatten dense(classes, name = logits)
+  loss softmax_cross_entropy
+}
+"""
+
+
+def t_edge():
+    """Nets whose logits come through a dropout, are the input itself, or come from a layer
+    named `logits` while another layer is read by nothing (its weights are not needed): the
+    models against numpy."""
+    netdef = os.path.join(WORK, "edge.hsn")
+    with open(netdef, "w") as f:
+        f.write(EDGE)
+    rng = np.random.default_rng(5)
+    w_fc, b_fc = rng.standard_normal((4, 6)), rng.standard_normal(4)
+    w_lg, b_lg = rng.standard_normal((3, 18)), rng.standard_normal(3)
+    cases = [("ends_in_dropout", [6], [("fc.weight", w_fc), ("fc.bias", b_fc)],
+              lambda x: x @ w_fc.T + b_fc),
+             ("no_layers", [3], [], lambda x: x),
+             ("dead_layer", [2, 3, 3], [("logits.weight", w_lg), ("logits.bias", b_lg)],
+              lambda x: x.reshape(len(x), -1) @ w_lg.T + b_lg)]
+    jobs, want = [], []
+    for net, shape, tensors, f in cases:
+        w = os.path.join(WORK, net + ".safetensors")
+        st_io.write(w, [(n, t.astype(np.float32)) for n, t in tensors] or
+                    [("unused", np.zeros(1, np.float32))])
+        model = os.path.join(WORK, net + ".onnx")
+        run(HSICC, "onnx", netdef, "--net", net, "--weights", w, "-o", model)
+        x = rng.standard_normal([N] + shape).astype(np.float32)
+        check_model(model, 0, shape, f(x).shape[1])
+        xp = os.path.join(WORK, net + "_x.npy")
+        np.save(xp, x)
+        jobs.append((model, xp, os.path.join(WORK, net + "_ort.npy")))
+        want.append((net, f(x.astype(np.float64))))
+    for (net, ref), got in zip(want, ort(jobs)):
+        compare(net + " vs numpy", ref, got)
+
+
 def t_coverage():
     seen = set()
     for s in RANDOM_SEEDS:
@@ -322,6 +374,8 @@ def main():
         t_domains()
     elif kind == "bad":
         t_bad()
+    elif kind == "edge":
+        t_edge()
     elif kind == "coverage":
         t_coverage()
     else:
