@@ -1,8 +1,10 @@
 // ort_run.js — runs ONNX models in ONNX Runtime (npm onnxruntime-node) for tests/onnx.
 //   node ort_run.js ORT_MODULE_DIR JOBS.json
-// JOBS.json: [{"model": M.onnx, "input": X.npy, "out": Y.npy}, ...]. Each model is run on its
-// X (float32 .npy, C order) as the feed "input"; the output "logits" is written to Y as float32
-// .npy. One process for every job: onnxruntime-node loads once. Exit status 1 on any failure.
+// JOBS.json: [{"model": M.onnx, "input": X.npy, "out": Y.npy, "optimization": LEVEL}, ...].
+// Each model is run on its X (float32 .npy, C order) as the feed "input", with ORT's graph
+// optimization level LEVEL ("disabled", "basic", "extended", "all"; default "all"), on one
+// thread; the output "logits" is written to Y as float32 .npy. One process for every job:
+// onnxruntime-node loads once. Exit status 1 on any failure.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -46,11 +48,14 @@ async function main() {
   const jobs = JSON.parse(fs.readFileSync(jobsFile, 'utf8'));
   for (const job of jobs) {
     const x = readNpy(job.input);
-    const session = await ort.InferenceSession.create(job.model, { intraOpNumThreads: 1 });
+    const session = await ort.InferenceSession.create(job.model, {
+      intraOpNumThreads: 1,
+      graphOptimizationLevel: job.optimization || 'all',
+    });
     const res = await session.run({ input: new ort.Tensor('float32', x.data, x.shape) });
     const y = res.logits;
     writeNpy(job.out, y.dims, y.data);
-    console.log(`${job.model}: logits [${y.dims.join(', ')}]`);
+    console.log(`${job.model} (optimization ${job.optimization || 'all'}): logits [${y.dims.join(', ')}]`);
   }
 }
 

@@ -17,9 +17,9 @@ For a net: build its trainer (`hsicc build`), train 2 steps, draw new conv/dense
 perturb every BN (gamma, beta, running mean and variance) and bias so none is an identity and
 the logits depend on the input (checked), `TRAINER forward` on random X, export
 (`hsicc onnx`), check the file with onnx.checker (full_check), run it in onnxruntime-node
-(ORTDIR/node_modules, installed by the onnx.setup test), and require
-max |ORT - forward| <= 1e-4 * max |forward| for the forward of either backend (oneDNN and the
-reference loops). Dynamic-batch models also run on one sample.
+(ORTDIR/node_modules, installed by the onnx.setup test) with its graph optimizations on and
+off, and require max |ORT - forward| <= 1e-4 * max |forward| for the forward of either backend
+(oneDNN and the reference loops). Dynamic-batch models also run on one sample.
 Needs the Salinas-A cube (HSICC_DATA_MIRROR) like the sweep tests. Exit 0 pass, 1 fail.
 """
 import json
@@ -137,25 +137,34 @@ def check_model(path, batch, shape, classes):
                                                      model.opset_import[0].version, ", ".join(ops)))
 
 
+ORT_LEVELS = ("all", "disabled")   # graph optimizations: ORT's fusions on, and the graph as is
+
+
 def ort(jobs):
-    """Runs [(model, X path, out path)] in onnxruntime-node; returns the outputs."""
+    """Runs [(model, X path, out path)] in onnxruntime-node at each of ORT_LEVELS; returns per
+    job [(level, logits)]."""
     jf = os.path.join(WORK, "ort_jobs.json")
+    runs = [(m, x, "%s.%s.npy" % (o[:-4], level), level) for m, x, o in jobs for level in ORT_LEVELS]
     with open(jf, "w") as f:
-        json.dump([{"model": m, "input": x, "out": o} for m, x, o in jobs], f)
+        json.dump([{"model": m, "input": x, "out": o, "optimization": level}
+                   for m, x, o, level in runs], f)
     if not os.path.isdir(os.path.join(ORTDIR, "node_modules", "onnxruntime-node")):
         fail("onnxruntime-node is not installed in %s (the onnx.setup test installs it)" % ORTDIR)
     run("node", os.path.join(HERE, "ort_run.js"), ORTDIR, jf)
-    return [np.load(o) for _, _, o in jobs]
+    outs = [(level, np.load(o)) for _, _, o, level in runs]
+    return [outs[i:i + len(ORT_LEVELS)] for i in range(0, len(outs), len(ORT_LEVELS))]
 
 
-def compare(what, ref, got):
-    if ref.shape != got.shape:
-        fail("%s: ONNX Runtime gives %s, the trainer %s" % (what, got.shape, ref.shape))
-    err = float(np.abs(ref.astype(np.float64) - got).max() / np.abs(ref).max())
-    print("%s: max rel err %.3g (max |logit| %.3g)" % (what, err, np.abs(ref).max()))
-    if not err <= TOL:
-        fail("%s: max rel err %.3g > %g\ntrainer:\n%s\nort:\n%s" % (what, err, TOL, ref, got))
-    return err
+def compare(what, ref, results):
+    """Every ORT result within TOL of ref (relative to max |ref|)."""
+    for level, got in results:
+        label = "%s, ORT optimizations %s" % (what, level)
+        if ref.shape != got.shape:
+            fail("%s: ONNX Runtime gives %s, the reference %s" % (label, got.shape, ref.shape))
+        err = float(np.abs(ref.astype(np.float64) - got).max() / np.abs(ref).max())
+        print("%s: max rel err %.3g (max |logit| %.3g)" % (label, err, np.abs(ref).max()))
+        if not err <= TOL:
+            fail("%s: max rel err %.3g > %g\nreference:\n%s\nort:\n%s" % (label, err, TOL, ref, got))
 
 
 def forward(tr, w, xp, stem, *more):
