@@ -168,9 +168,9 @@ def compare(what, ref, results):
 
 
 def forward(tr, w, xp, stem, *more):
-    """TRAINER forward on both backends: [(backend, logits)]."""
+    """TRAINER forward on each backend built (HSICC_ONNX_BACKENDS): [(backend, logits)]."""
     refs = []
-    for backend in ("dnnl", "ref"):
+    for backend in os.environ.get("HSICC_ONNX_BACKENDS", "dnnl,ref").split(","):
         out = os.path.join(WORK, "%s_%s.npy" % (stem, backend))
         run(tr, "forward", "--weights", w, "--input", xp, "--out", out, "--backend", backend, *more)
         refs.append((backend, np.load(out)))
