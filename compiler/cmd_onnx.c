@@ -6,7 +6,8 @@
  *
  * Compiles the netdef as `emit` does (the same -D and --domain, so parameter names match the
  * trainer's), reads every parameter the chosen domain's graph uses from the safetensors file by
- * its netdef name (shape checked), and writes the model atomically (emit/onnx.c translates).
+ * its netdef name (emit_read_weights: shape checked, finite), and writes the model atomically
+ * (emit/onnx.c translates).
  * It does not check that -D matches the experiment the weights were trained with beyond the
  * parameter shapes. Exit status: 0, 1 errors in the input (netdef, weights, output), 2 usage.
  */
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "cmd.h"
 #include "commands.h"
 #include "driver.h"
@@ -62,36 +64,6 @@ static int pick_graph(const ir_program *p, const char *which)
         fprintf(stderr, "%s %d ('%s')", k ? "," : "", k, p->graphs[k].domain);
     fprintf(stderr, "\n");
     return -1;
-}
-
-/* Every parameter graph g uses, read from the weights file into w[i] (NULL for the others).
- * 0, or 1 after printing the one error (missing tensor, shape, dtype, unreadable file). */
-static int load_weights(const ir_program *p, int g, const char *path, float **w)
-{
-    char err[1024];
-    hsi_st_file *f = hsi_st_open(path, err, sizeof err);
-    if (!f) {
-        fprintf(stderr, "hsicc: error: %s\n", err);
-        return 1;
-    }
-    const char *net = hsi_st_metadata(f, "net");   /* a trainer's checkpoint names its net */
-    if (net && strcmp(net, p->net))
-        fprintf(stderr, "hsicc: warning: %s holds weights of net '%s', not '%s'\n", path, net, p->net);
-    unsigned char *used = calloc((size_t)p->n_params + 1, 1);
-    int rc = !used;
-    if (used) onnx_used_params(p, g, used);
-    for (int i = 0; !rc && i < p->n_params; i++) {
-        if (!used[i]) continue;
-        const ir_param *q = &p->params[i];
-        w[i] = malloc(sizeof **w * (size_t)q->numel + 1);
-        if (!w[i] || hsi_st_read(f, q->name, q->ndim, q->dims, w[i], err, sizeof err)) {
-            fprintf(stderr, "hsicc: error: %s\n", w[i] ? err : "out of memory");
-            rc = 1;
-        }
-    }
-    free(used);
-    hsi_st_close(f);
-    return rc;
 }
 
 int cmd_onnx(int argc, char **argv)
@@ -152,10 +124,13 @@ int cmd_onnx(int argc, char **argv)
     if (!p) return DRV_INPUT_ERROR;
     int rc = DRV_INPUT_ERROR, g = pick_graph(p, which);
     float **w = calloc((size_t)p->n_params + 1, sizeof *w);
+    unsigned char *used = calloc((size_t)p->n_params + 1, 1);
     pb_buf model = {0};
     onnx_stats st;
     char err[1024];
-    if (g < 0 || !w || load_weights(p, g, weights, w)) goto done;
+    if (g < 0 || !w || !used) goto done;
+    onnx_used_params(p, g, used);
+    if (emit_read_weights(p, weights, used, w)) goto done;
     onnx_options o = {batch, weights};
     if (onnx_encode(p, g, (const float *const *)w, &o, &model, &st)) {
         fprintf(stderr, "hsicc: error: out of memory while encoding the model\n");
@@ -183,6 +158,7 @@ int cmd_onnx(int argc, char **argv)
     printf("], logits [%s, %lld]\n", n_str, (long long)k);
     rc = DRV_OK;
 done:
+    free(used);
     pb_free(&model);
     for (int i = 0; w && i < p->n_params; i++) free(w[i]);
     free(w);

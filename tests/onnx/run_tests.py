@@ -9,7 +9,7 @@ Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
                  exported (by name and by index) and compared with `forward --domain`
   edge           logits through a dropout, logits = the input, a dead layer and a layer
                  named `logits`, against numpy
-  bad            weights missing a tensor or with a wrong shape, -o into a missing folder, a
+  bad            weights missing a tensor, with a wrong shape or a NaN, -o into a missing folder, a
                  failing export leaves an existing model alone, usage errors (no ORT needed)
   coverage       the random nets of the CTest seeds cover every feature random_net knows
 
@@ -278,6 +278,12 @@ def t_bad():
     if msg != ("hsicc: error: %s: tensor 'c.weight': checkpoint has [4,4,3,2], the net expects "
                "[4,4,3,3]" % shaped):
         fail("wrong shape: " + msg)
+    nan = os.path.join(WORK, "nan.safetensors")
+    st_io.write(nan, [(n, np.full(sh, np.nan if n == "b.running_var" else 1, np.float32))
+                      for n, sh in good])
+    msg = onnx(nan, model, 1)
+    if msg != "hsicc: error: %s: tensor 'b.running_var' holds a non-finite value at 0" % nan:
+        fail("non-finite weights: " + msg)
     if open(model, "rb").read() != before:
         fail("a failed export changed the existing model")
 
