@@ -111,6 +111,12 @@ void be_print_scene(FILE *f, const be_program *bp);
 int emit_program(const be_program *bp, const char *dir, const char *stem, const char *backend,
                  const char *command_line);
 
+/* Reads the parameters p->params[i] with want[i] (every one when want is NULL) by name from
+ * the safetensors file at path into w[i] (malloc'ed, numel floats; the caller frees them, also
+ * after an error), checking shape, dtype and that every value is finite; warns when the file
+ * names another net. Returns 0, or 1 after printing the one error. */
+int emit_read_weights(const ir_program *p, const char *path, const unsigned char *want, float **w);
+
 /* hsicc emit --infer: DIR/<stem>_infer.c and .h (inference-only: parameter table, scene
  * programs, the weights of `weights` embedded when given) and DIR/hsirt/ (the runtime subset it
  * builds with, copied from runtime_dir). Returns 0, or 1 after printing an error. */

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "driver.h"
 #include "frontend.h"
 
 typedef struct cmd_compile {
@@ -20,6 +21,13 @@ typedef struct cmd_compile {
 
 /* Parses the compile options shared by emit/build (see cmd_emit.c). 0 ok, else an exit status. */
 int cmd_compile_args(int argc, char **argv, cmd_compile *c);
+
+/* --domain NAME[:k=v,...] (emit, onnx): records one domain; 0, or 2 after a usage error on
+ * stderr (a malformed k=v, too many domains). */
+int cmd_domain_arg(const char *val);
+/* The domains to compile: one per --domain so far, each with the global -D (com) first and its
+ * own after them (the later wins), or one domain "" with the global -D when none was given. */
+const fe_domain *cmd_domains(const drv_common *com, int *n);
 
 /* s as a whole decimal number in lo..hi into *out: 0, or -1 ("4x", "", out of range). */
 int cmd_int_arg(const char *s, long lo, long hi, int *out);

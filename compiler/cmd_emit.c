@@ -51,13 +51,57 @@ int cmd_missing_value(const char *a, const char *const *opts)
     return 0;
 }
 
+/* The --domain options seen so far (one command per process: static). */
+static fe_define dom_defs[MAX_DOMAINS][MAX_DEFS];
+static int n_dom_defs[MAX_DOMAINS];
+static char *dom_names[MAX_DOMAINS];
+static int n_doms;
+
+int cmd_domain_arg(const char *val)
+{
+    if (n_doms == MAX_DOMAINS) {
+        fprintf(stderr, "hsicc: error: more than %d --domain options\n", MAX_DOMAINS);
+        return 2;
+    }
+    int d = n_doms++;
+    dom_names[d] = strdup(val);
+    char *colon = strchr(dom_names[d], ':');
+    if (colon) {
+        *colon = 0;
+        for (char *kv = strtok(colon + 1, ","); kv; kv = strtok(NULL, ","))
+            if (n_dom_defs[d] == MAX_DEFS || drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
+                fprintf(stderr, "hsicc: error: --domain %s: expected k=v, got '%s'\n", val, kv);
+                return 2;
+            }
+    }
+    return 0;
+}
+
+const fe_domain *cmd_domains(const drv_common *com, int *n)
+{
+    static fe_domain doms[MAX_DOMAINS];
+    int n_defs = com->n_defines;
+    const fe_define *defs = com->defines;
+    /* every domain gets the global -D first, then its own (later wins) */
+    if (n_doms == 0) {
+        doms[0] = (fe_domain){"", n_defs, defs};
+        *n = 1;
+        return doms;
+    }
+    for (int d = 0; d < n_doms; d++) {
+        fe_define *all = calloc((size_t)(n_defs + n_dom_defs[d]) + 1, sizeof *all);
+        if (!all) { perror("hsicc"); exit(1); }
+        memcpy(all, defs, sizeof *all * (size_t)n_defs);
+        memcpy(all + n_defs, dom_defs[d], sizeof *all * (size_t)n_dom_defs[d]);
+        doms[d] = (fe_domain){dom_names[d], n_defs + n_dom_defs[d], all};
+    }
+    *n = n_doms;
+    return doms;
+}
+
 int cmd_compile_args(int argc, char **argv, cmd_compile *c)
 {
     static drv_common com;
-    static fe_define dom_defs[MAX_DOMAINS][MAX_DEFS];
-    static fe_domain doms[MAX_DOMAINS];
-    static char *dom_names[MAX_DOMAINS];
-    int n_dom_defs[MAX_DOMAINS] = {0};
     memset(c, 0, sizeof *c);
     c->batch = 16;
     c->opt = (be_options){1, 1, 16};
@@ -98,18 +142,7 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
         } else if (!strcmp(a, "--no-rewrite")) {
             c->opt.rewrite = 0;
         } else if (!strcmp(a, "--domain") && val) {
-            if (c->n_domains == MAX_DOMAINS) return usage();
-            int d = c->n_domains++;
-            dom_names[d] = strdup(val);
-            char *colon = strchr(dom_names[d], ':');
-            if (colon) {
-                *colon = 0;
-                for (char *kv = strtok(colon + 1, ","); kv; kv = strtok(NULL, ","))
-                    if (n_dom_defs[d] == MAX_DEFS || drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
-                        fprintf(stderr, "hsicc: error: --domain %s: expected k=v, got '%s'\n", val, kv);
-                        return 2;
-                    }
-            }
+            if (cmd_domain_arg(val)) return usage();
             i++;
         } else if (!val && cmd_missing_value(a, (const char *const[]){"-o", "--name", "--backend", "--weights",
                                                                        "--batch", "--domain", NULL})) {
@@ -136,21 +169,7 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
     }
     c->opt.batch = c->batch;
     c->net = com.net;
-    int n_defs = com.n_defines;
-    const fe_define *defs = com.defines;
-    /* every domain gets the global -D first, then its own (later wins) */
-    if (c->n_domains == 0) {
-        doms[0] = (fe_domain){"", n_defs, defs};
-        c->n_domains = 1;
-    } else {
-        for (int d = 0; d < c->n_domains; d++) {
-            fe_define *all = calloc((size_t)(n_defs + n_dom_defs[d]) + 1, sizeof *all);
-            memcpy(all, defs, sizeof *all * (size_t)n_defs);
-            memcpy(all + n_defs, dom_defs[d], sizeof *all * (size_t)n_dom_defs[d]);
-            doms[d] = (fe_domain){dom_names[d], n_defs + n_dom_defs[d], all};
-        }
-    }
-    c->domains = doms;
+    c->domains = cmd_domains(&com, &c->n_domains);
     return 0;
 }
 

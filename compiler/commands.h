@@ -11,6 +11,7 @@ int cmd_check(int argc, char **argv);
 int cmd_emit(int argc, char **argv);    /* cmd_emit.c */
 int cmd_build(int argc, char **argv);   /* cmd_build.c */
 int cmd_sweep(int argc, char **argv);   /* cmd_sweep.c */
+int cmd_onnx(int argc, char **argv);    /* cmd_onnx.c */
 
 /* The `hsicc check` report: one row per layer of every graph, then the parameter totals. */
 void check_print(FILE *f, const ir_program *p);

@@ -20,6 +20,7 @@ static const struct command {
     {"emit", cmd_emit, "emit C (oneDNN or reference kernels) for a netdef"},
     {"build", cmd_build, "build a standalone trainer for an experiment (YAML)"},
     {"sweep", cmd_sweep, "build and run one trainer per point of an experiment's sweep"},
+    {"onnx", cmd_onnx, "export a net with trained weights as an ONNX model (inference)"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

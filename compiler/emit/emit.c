@@ -1119,24 +1119,23 @@ int emit_program(const be_program *bp, const char *dir, const char *stem, const 
 
 /* ---- the inference module (hsicc emit --infer) ---------------------------------------------- */
 
-/* Weights from a trainer's safetensors as C arrays, every parameter checked by name and shape. */
-static int emit_weights(emitter *e, const char *path)
+int emit_read_weights(const ir_program *p, const char *path, const unsigned char *want, float **w)
 {
-    const ir_program *p = e->bp->ir;
     char err[1024];
     hsi_st_file *f = hsi_st_open(path, err, sizeof err);
     if (!f) {
         fprintf(stderr, "hsicc: error: %s\n", err);
         return 1;
     }
+    const char *net = hsi_st_metadata(f, "net");   /* a trainer's checkpoint names its net */
+    if (net && strcmp(net, p->net))
+        fprintf(stderr, "hsicc: warning: %s holds weights of net '%s', not '%s'\n", path, net, p->net);
     int rc = 0;
     for (int i = 0; i < p->n_params && !rc; i++) {
+        if (want && !want[i]) continue;
         const ir_param *q = &p->params[i];
-        float *v = malloc(sizeof(float) * (size_t)(q->numel ? q->numel : 1));
-        hsi_param hp = {0};
-        hp.name = q->name, hp.ndim = q->ndim, hp.numel = q->numel, hp.value = v;
-        memcpy(hp.dims, q->dims, sizeof hp.dims);
-        if (!v || hsi_st_read_param(f, &hp, err, sizeof err)) {
+        float *v = w[i] = malloc(sizeof(float) * (size_t)(q->numel ? q->numel : 1));
+        if (!v || hsi_st_read(f, q->name, q->ndim, q->dims, v, err, sizeof err)) {
             fprintf(stderr, "hsicc: error: %s\n", v ? err : "out of memory");
             rc = 1;
         }
@@ -1146,15 +1145,28 @@ static int emit_weights(emitter *e, const char *path)
                         path, q->name, (long long)k);
                 rc = 1;
             }
+    }
+    hsi_st_close(f);
+    return rc;
+}
+
+/* Weights from a trainer's safetensors as C arrays, every parameter checked by name and shape. */
+static int emit_weights(emitter *e, const char *path)
+{
+    const ir_program *p = e->bp->ir;
+    float **w = calloc((size_t)p->n_params + 1, sizeof *w);
+    int rc = !w || emit_read_weights(p, path, NULL, w);
+    for (int i = 0; w && i < p->n_params; i++) {
+        const ir_param *q = &p->params[i];
         if (!rc) {
             fprintf(e->f, "static const float W%d[%lld] = {   /* %s */\n", i, (long long)q->numel, q->name);
             for (int64_t k = 0; k < q->numel; k++)
-                fprintf(e->f, "%s%s%s", k % 8 ? " " : "    ", flt(v[k]), k + 1 < q->numel ? "," : "");
+                fprintf(e->f, "%s%s%s", k % 8 ? " " : "    ", flt(w[i][k]), k + 1 < q->numel ? "," : "");
             fprintf(e->f, "%s};\n", q->numel % 8 ? "\n" : "\n");
         }
-        free(v);
+        free(w[i]);
     }
-    hsi_st_close(f);
+    free(w);
     if (rc) return 1;
     out(e, "static const float *const embedded[N_PARAMS] = {");
     for (int i = 0; i < p->n_params; i++) out(e, "    W%d,", i);

@@ -1169,13 +1169,17 @@ hsi_op *hk_dnnl_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b,
         || dn_check(rt, dnnl_binary_desc_init(&desc, dnnl_binary_add, am, am, am), "add"))
         return NULL;
     /* oneDNN 2.6 computes an in-place binary with an eltwise post-op wrongly when the channels
-     * are padded to the block (e.g. 24 in nCdhw16c): such layouts get a separate ReLU. */
-    int padded = 0;
-    for (int i = 0; i < am->ndims; i++) padded |= am->padded_dims[i] != am->dims[i];
+     * are padded to the block (e.g. 24 in nCdhw16c), and any binary with a post-op when the
+     * block is on another dim than the channels (abCde8c: a fold's view of a conv2d output):
+     * such layouts get a separate ReLU. */
+    int separate = 0;
+    for (int i = 0; i < am->ndims; i++) separate |= am->padded_dims[i] != am->dims[i];
+    for (int i = 0; am->format_kind == dnnl_blocked && i < am->format_desc.blocking.inner_nblks; i++)
+        separate |= am->format_desc.blocking.inner_idxs[i] != 1;
     const int args[] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST};
-    if (dn_build(rt, &ad->fwd, dn_pd(rt, &desc, dn_attr(rt, 0, relu && !padded), NULL, "add"), 3,
+    if (dn_build(rt, &ad->fwd, dn_pd(rt, &desc, dn_attr(rt, 0, relu && !separate), NULL, "add"), 3,
                  args, "add")
-        || (relu && dn_relu(rt, padded ? &ad->relu_fwd : NULL, &ad->relu_bwd, am))
+        || (relu && dn_relu(rt, separate ? &ad->relu_fwd : NULL, &ad->relu_bwd, am))
         || (!dn_same(am, dn_lmd(b)) && dn_reorder(rt, &ad->to_b, am, dn_lmd(b), 0))
         || dn_stage(rt, &used, a->bytes, &ad->g_off))
         return NULL;

@@ -412,6 +412,7 @@ static const shape_spec add_specs[] = {
     {"relu_mixed_alias", 1, 5, {4, 24, 9, 7, 7}, 1 | 16 | 4, 0},
     {"ctx_relu_db_only", 1, 4, {128, 128, 1, 1}, 1 | 8, 0},
     {"mixed_norelu", 1, 4, {4, 20, 5, 5}, 2, 0},
+    {"fold_relu", 3, 5, {4, 1, 16, 5, 5}, 1, 0},   /* blocked on D, not C: no ReLU post-op */
 };
 
 static void s_add(hsi_rt *rt, outs *o, int v)

@@ -1,0 +1,433 @@
+/* onnx.c — an IR graph as an ONNX ModelProto (onnx.h), written with the wire-format writer
+ * of pb.c. Field numbers are those of onnx/onnx.proto (quoted beside each use).
+ *
+ * Two passes over the graph: the first names every value (layer names, made unique against
+ * the parameters and each other; dropout passes its input's name on; the layer feeding the
+ * loss is "logits" when it is already [N, K]), the second writes the nodes in the IR's order,
+ * which is topological as ONNX requires. Layers nothing reads on the way to the logits are
+ * left out, and so are their parameters. It does not fold BN or fuse anything: ONNX runtimes
+ * do that themselves, and the graph stays the netdef's, layer for layer.
+ */
+#include "emit/onnx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef HSICC_VERSION
+#define HSICC_VERSION "0.1.0"
+#endif
+
+/* onnx.proto enums */
+enum { T_FLOAT = 1, T_INT64 = 7 };                        /* TensorProto.DataType */
+enum { A_FLOAT = 1, A_INT = 2, A_INTS = 7 };              /* AttributeProto.AttributeType */
+
+typedef struct ctx {
+    const ir_program *p;
+    const ir_graph *g;
+    pb_buf *b;                /* the GraphProto being written */
+    unsigned char *live;      /* per node: reaches the logits */
+    const char **val;         /* per node: the name of its output value */
+    char **names;             /* every value name given out (owned): a hash set, open */
+    size_t n_names, cap_names;/*   addressing, cap a power of two, at most half full */
+    onnx_stats *st;
+} ctx;
+
+static void *xalloc(size_t n)
+{
+    void *v = calloc(1, n ? n : 1);
+    if (!v) { perror("hsicc"); exit(1); }
+    return v;
+}
+
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037u;   /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* The slot of s in the set: where it is, or the empty slot where it would go. */
+static size_t name_slot(char *const *set, size_t cap, const char *s)
+{
+    size_t i = name_hash(s) & (cap - 1);
+    while (set[i] && strcmp(set[i], s)) i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static int taken(const ctx *c, const char *s)
+{
+    return c->cap_names && c->names[name_slot(c->names, c->cap_names, s)];
+}
+
+static const char *keep_name(ctx *c, const char *s)
+{
+    if (2 * (c->n_names + 1) > c->cap_names) {
+        size_t cap = c->cap_names ? 2 * c->cap_names : 256;
+        char **set = xalloc(sizeof *set * cap);
+        for (size_t i = 0; i < c->cap_names; i++)
+            if (c->names[i]) set[name_slot(set, cap, c->names[i])] = c->names[i];
+        free(c->names);
+        c->names = set;
+        c->cap_names = cap;
+    }
+    char *copy = xalloc(strlen(s) + 1);
+    strcpy(copy, s);
+    c->n_names++;
+    return c->names[name_slot(c->names, c->cap_names, s)] = copy;
+}
+
+/* A value name not given out yet: base, else base_2, base_3, ... */
+static const char *new_name(ctx *c, const char *base)
+{
+    if (!taken(c, base)) return keep_name(c, base);
+    size_t n = strlen(base) + 24;
+    char *s = xalloc(n);
+    for (int k = 2;; k++) {
+        snprintf(s, n, "%s_%d", base, k);
+        if (!taken(c, s)) break;
+    }
+    const char *r = keep_name(c, s);
+    free(s);
+    return r;
+}
+
+/* ---- messages ---------------------------------------------------------------------------- */
+
+/* TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9 (little-endian). */
+static void tensor_f32(ctx *c, const char *name, int ndim, const int64_t *dims, const float *v,
+                       int64_t numel)
+{
+    size_t m = pb_begin(c->b, 5);   /* GraphProto.initializer */
+    for (int i = 0; i < ndim; i++) pb_int(c->b, 1, dims[i]);
+    pb_int(c->b, 2, T_FLOAT);
+    pb_str(c->b, 8, name);
+    pb_le32(c->b, 9, v, (size_t)numel);
+    pb_end(c->b, m);
+    c->st->initializers++;
+    c->st->values += numel;
+}
+
+static void tensor_i64(ctx *c, const char *name, int n, const int64_t *v)
+{
+    uint8_t raw[8 * (IR_MAX_DIMS + 1)];
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 8; k++) raw[8 * i + k] = (uint8_t)((uint64_t)v[i] >> (8 * k));
+    size_t m = pb_begin(c->b, 5);
+    pb_int(c->b, 1, n);
+    pb_int(c->b, 2, T_INT64);
+    pb_str(c->b, 8, name);
+    pb_bytes(c->b, 9, raw, 8 * (size_t)n);
+    pb_end(c->b, m);
+    c->st->initializers++;
+}
+
+/* ValueInfoProto (name = 1, type = 2) of a float tensor [batch, dims...]:
+ * TypeProto.tensor_type = 1 { elem_type = 1, shape = 2 { dim = 1 { dim_value = 1 | dim_param = 2 } } } */
+static void value_info(pb_buf *b, int field, const char *name, int64_t batch, const ir_shape *s)
+{
+    size_t vi = pb_begin(b, field);
+    pb_str(b, 1, name);
+    size_t ty = pb_begin(b, 2), tt = pb_begin(b, 1);
+    pb_int(b, 1, T_FLOAT);
+    size_t sh = pb_begin(b, 2);
+    for (int i = -1; i < s->ndim; i++) {
+        size_t d = pb_begin(b, 1);
+        if (i >= 0) pb_int(b, 1, s->d[i]);
+        else if (batch > 0) pb_int(b, 1, batch);
+        else pb_str(b, 2, "N");
+        pb_end(b, d);
+    }
+    pb_end(b, sh);
+    pb_end(b, tt);
+    pb_end(b, ty);
+    pb_end(b, vi);
+}
+
+/* NodeProto: input = 1, output = 2, name = 3, op_type = 4, attribute = 5. The node is named
+ * after its output. Attributes follow; node_end closes it. */
+static size_t node_begin(ctx *c, const char *op, const char *out, int n_in, const char *const *in)
+{
+    size_t m = pb_begin(c->b, 1);   /* GraphProto.node */
+    for (int i = 0; i < n_in; i++) pb_str(c->b, 1, in[i]);
+    pb_str(c->b, 2, out);
+    pb_str(c->b, 3, out);
+    pb_str(c->b, 4, op);
+    c->st->nodes++;
+    return m;
+}
+
+static void node_end(ctx *c, size_t m) { pb_end(c->b, m); }
+
+/* AttributeProto: name = 1, type = 20, then its value: f = 2, i = 3 or ints = 8. */
+static size_t attr_begin(ctx *c, const char *name, int type)
+{
+    size_t m = pb_begin(c->b, 5);   /* NodeProto.attribute */
+    pb_str(c->b, 1, name);
+    pb_int(c->b, 20, type);
+    return m;
+}
+
+static void attr_int(ctx *c, const char *name, int64_t v)
+{
+    size_t m = attr_begin(c, name, A_INT);
+    pb_int(c->b, 3, v);
+    pb_end(c->b, m);
+}
+
+static void attr_float(ctx *c, const char *name, float v)
+{
+    size_t m = attr_begin(c, name, A_FLOAT);
+    pb_float(c->b, 2, v);
+    pb_end(c->b, m);
+}
+
+/* ints: a[0..n) then, if b, b[0..n) (ONNX pads are all begins, then all ends). */
+static void attr_ints(ctx *c, const char *name, int n, const int64_t *a, const int64_t *b)
+{
+    size_t m = attr_begin(c, name, A_INTS);
+    for (int i = 0; i < n; i++) pb_int(c->b, 8, a[i]);
+    for (int i = 0; b && i < n; i++) pb_int(c->b, 8, b[i]);
+    pb_end(c->b, m);
+}
+
+/* kernel_shape, strides, pads of Conv / MaxPool / AveragePool */
+static void window_attrs(ctx *c, int nsp, const int64_t *k, const int64_t *s, const int64_t *lo,
+                         const int64_t *hi)
+{
+    attr_ints(c, "kernel_shape", nsp, k, NULL);
+    attr_ints(c, "strides", nsp, s, NULL);
+    attr_ints(c, "pads", nsp, lo, hi);
+}
+
+/* A node of one input and no attributes. */
+static void unary(ctx *c, const char *op, const char *x, const char *y)
+{
+    node_end(c, node_begin(c, op, y, 1, &x));
+}
+
+/* ---- layers -------------------------------------------------------------------------------- */
+
+static const char *pname(const ctx *c, const ir_node *n, int k) { return c->p->params[n->param[k]].name; }
+
+static void emit_conv(ctx *c, const ir_node *n, const char *x, const char *y)
+{
+    const ir_conv *a = &n->a.conv;
+    const char *in[3] = {x, pname(c, n, 0), a->bias ? pname(c, n, 1) : NULL};
+    size_t m = node_begin(c, "Conv", y, a->bias ? 3 : 2, in);
+    window_attrs(c, a->nsp, a->kernel, a->stride, a->pad_lo, a->pad_hi);
+    attr_ints(c, "dilations", a->nsp, a->dilation, NULL);
+    attr_int(c, "group", a->groups);
+    node_end(c, m);
+}
+
+static void emit_pool(ctx *c, const ir_node *n, const char *x, const char *y)
+{
+    const ir_pool *a = &n->a.pool;
+    int padded = 0;
+    for (int i = 0; i < a->nsp; i++) padded |= a->pad_lo[i] || a->pad_hi[i];
+    if (a->global && !padded) {   /* the window is the whole map: stride and padding play no part */
+        unary(c, a->max ? "GlobalMaxPool" : "GlobalAveragePool", x, y);
+        return;
+    }
+    size_t m = node_begin(c, a->max ? "MaxPool" : "AveragePool", y, 1, &x);
+    window_attrs(c, a->nsp, a->kernel, a->stride, a->pad_lo, a->pad_hi);
+    if (!a->max) attr_int(c, "count_include_pad", a->count_include_pad);
+    node_end(c, m);
+}
+
+/* dense = Flatten(axis 1, PyTorch's flatten(1) order) when the input has spatial dims, then
+ * Gemm(x, W [out, in], b, transB = 1). */
+static void emit_dense(ctx *c, const ir_node *n, const char *x, const char *y)
+{
+    if (c->g->nodes[n->in[0]].shape.ndim > 1) {
+        char base[300];
+        snprintf(base, sizeof base, "%s.flatten", y);
+        const char *f = new_name(c, base);
+        size_t m = node_begin(c, "Flatten", f, 1, &x);
+        attr_int(c, "axis", 1);
+        node_end(c, m);
+        x = f;
+    }
+    const char *in[3] = {x, pname(c, n, 0), n->a.dense.bias ? pname(c, n, 1) : NULL};
+    size_t m = node_begin(c, "Gemm", y, n->a.dense.bias ? 3 : 2, in);
+    attr_int(c, "transB", 1);
+    node_end(c, m);
+}
+
+/* Reshape to [N, shape...]: the target is an int64 initializer whose leading 0 copies the
+ * batch dimension. */
+static void emit_reshape(ctx *c, const ir_node *n, const char *x, const char *y)
+{
+    char base[300];
+    snprintf(base, sizeof base, "%s.shape", y);
+    const char *s = new_name(c, base);
+    int64_t dims[IR_MAX_DIMS + 1] = {0};
+    for (int i = 0; i < n->shape.ndim; i++) dims[i + 1] = n->shape.d[i];
+    tensor_i64(c, s, n->shape.ndim + 1, dims);
+    const char *in[2] = {x, s};
+    node_end(c, node_begin(c, "Reshape", y, 2, in));
+}
+
+static void emit_node(ctx *c, int i)
+{
+    const ir_node *n = &c->g->nodes[i];
+    const char *x = n->n_in ? c->val[n->in[0]] : NULL, *y = c->val[i];
+    switch (n->op) {
+    case IR_INPUT:     /* the graph input */
+    case IR_DROPOUT:   /* identity for inference: its value is its input's (named so in pass 1) */
+    case IR_LOSS:      /* not exported */
+        return;
+    case IR_CONV: emit_conv(c, n, x, y); return;
+    case IR_POOL: emit_pool(c, n, x, y); return;
+    case IR_DENSE: emit_dense(c, n, x, y); return;
+    case IR_RESHAPE: emit_reshape(c, n, x, y); return;
+    case IR_BN: {
+        const char *in[5] = {x, pname(c, n, 0), pname(c, n, 1), pname(c, n, 2), pname(c, n, 3)};
+        size_t m = node_begin(c, "BatchNormalization", y, 5, in);
+        attr_float(c, "epsilon", n->a.bn.eps);
+        node_end(c, m);
+        return;
+    }
+    case IR_ACT: {
+        static const char *const op[] = {"Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh"};
+        size_t m = node_begin(c, op[n->a.act.kind], y, 1, &x);
+        if (n->a.act.kind == IR_LEAKY_RELU || n->a.act.kind == IR_ELU)
+            attr_float(c, "alpha", n->a.act.alpha);
+        node_end(c, m);
+        return;
+    }
+    case IR_CONCAT:
+    case IR_ADD: {
+        const char **in = xalloc(sizeof *in * (size_t)n->n_in);
+        for (int j = 0; j < n->n_in; j++) in[j] = c->val[n->in[j]];
+        size_t m = node_begin(c, n->op == IR_ADD ? "Add" : "Concat", y, n->n_in, in);
+        if (n->op == IR_CONCAT) attr_int(c, "axis", 1);
+        node_end(c, m);
+        free(in);
+        return;
+    }
+    }
+}
+
+/* ---- the model ------------------------------------------------------------------------------ */
+
+static void mark_live(const ir_graph *g, unsigned char *live)
+{
+    memset(live, 0, (size_t)g->n_nodes);
+    live[g->logits] = 1;
+    live[g->input] = 1;
+    for (int i = g->n_nodes - 1; i >= 0; i--)
+        if (live[i])
+            for (int j = 0; j < g->nodes[i].n_in; j++) live[g->nodes[i].in[j]] = 1;
+}
+
+void onnx_used_params(const ir_program *p, int gi, unsigned char *used)
+{
+    const ir_graph *g = &p->graphs[gi];
+    unsigned char *live = xalloc((size_t)g->n_nodes);
+    mark_live(g, live);
+    memset(used, 0, (size_t)p->n_params);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; live[i] && k < g->nodes[i].n_param; k++) used[g->nodes[i].param[k]] = 1;
+    free(live);
+}
+
+/* Pass 1: the name of every live node's output. */
+static int name_values(ctx *c)
+{
+    const ir_graph *g = c->g;
+    int src = g->logits;   /* the layer whose value the logits are (dropout passes values on) */
+    while (g->nodes[src].op == IR_DROPOUT) src = g->nodes[src].in[0];
+    int direct = g->nodes[src].op != IR_INPUT && g->nodes[src].shape.ndim == 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        if (!c->live[i] || n->op == IR_LOSS) continue;
+        if (n->op == IR_INPUT) c->val[i] = "input";
+        else if (n->op == IR_DROPOUT) c->val[i] = c->val[n->in[0]];
+        else if (i == src && direct) c->val[i] = "logits";
+        else c->val[i] = new_name(c, n->name && n->name[0] ? n->name : "t");
+    }
+    return direct;
+}
+
+/* metadata_props = 14: StringStringEntryProto { key = 1, value = 2 } */
+static void meta(pb_buf *b, const char *key, const char *value)
+{
+    size_t m = pb_begin(b, 14);
+    pb_str(b, 1, key);
+    pb_str(b, 2, value);
+    pb_end(b, m);
+}
+
+int onnx_encode(const ir_program *p, int gi, const float *const *weights, const onnx_options *o,
+                pb_buf *b, onnx_stats *st)
+{
+    const ir_graph *g = &p->graphs[gi];
+    memset(st, 0, sizeof *st);
+    ctx c = {p, g, b, xalloc((size_t)g->n_nodes), xalloc(sizeof(char *) * (size_t)g->n_nodes),
+             NULL, 0, 0, st};
+    mark_live(g, c.live);
+    unsigned char *used = xalloc((size_t)p->n_params);
+    onnx_used_params(p, gi, used);
+    keep_name(&c, "input");
+    keep_name(&c, "logits");
+    for (int i = 0; i < p->n_params; i++)
+        if (used[i]) keep_name(&c, p->params[i].name);
+    int direct = name_values(&c);
+
+    /* ModelProto: ir_version = 1, producer_name = 2, producer_version = 3, doc_string = 6,
+     * graph = 7, opset_import = 8 { domain = 1 (default ""), version = 2 }, metadata_props = 14 */
+    pb_int(b, 1, ONNX_IR_VERSION);
+    pb_str(b, 2, "hsicc");
+    pb_str(b, 3, HSICC_VERSION);
+    char doc[1200];
+    snprintf(doc, sizeof doc, "net %.200s%s%.200s from %.500s: inference graph (BN with running "
+             "statistics, dropout removed)", p->net, *g->domain ? ", domain " : "", g->domain,
+             p->file ? p->file : "?");
+    pb_str(b, 6, doc);
+    size_t os = pb_begin(b, 8);
+    pb_int(b, 2, ONNX_OPSET);
+    pb_end(b, os);
+    meta(b, "hsicc.net", p->net);
+    if (*g->domain) meta(b, "hsicc.domain", g->domain);
+    if (p->file) meta(b, "hsicc.netdef", p->file);
+    if (o->weights) meta(b, "hsicc.weights", o->weights);
+    size_t vl = 0;
+    for (int i = 0; i < g->n_values; i++) vl += strlen(g->value_names[i]) + strlen(g->value_text[i]) + 2;
+    char *values = xalloc(vl + 1);
+    for (int i = 0; i < g->n_values; i++)
+        sprintf(values + strlen(values), "%s%s=%s", i ? " " : "", g->value_names[i], g->value_text[i]);
+    meta(b, "hsicc.values", values);   /* the net's parameters after -D: "bands=200 classes=16 ..." */
+    free(values);
+
+    /* GraphProto: node = 1, name = 2, initializer = 5, input = 11, output = 12 */
+    size_t gm = pb_begin(b, 7);
+    char gname[300];
+    snprintf(gname, sizeof gname, "%.140s%s%.140s", p->net, *g->domain ? "." : "", g->domain);
+    pb_str(b, 2, gname);
+    for (int i = 0; i < p->n_params; i++)
+        if (used[i])
+            tensor_f32(&c, p->params[i].name, p->params[i].ndim, p->params[i].dims, weights[i],
+                       p->params[i].numel);
+    value_info(b, 11, "input", o->batch, &g->nodes[g->input].shape);
+    ir_shape k = {1, {1}};   /* logits [N, classes] */
+    for (int i = 0; i < g->nodes[g->logits].shape.ndim; i++) k.d[0] *= g->nodes[g->logits].shape.d[i];
+    value_info(b, 12, "logits", o->batch, &k);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (c.live[i]) emit_node(&c, i);
+    if (!direct) {   /* [N, K, 1, ...] (a 1x1 conv head), or the input itself: flattened */
+        const char *x = c.val[g->logits];
+        size_t m = node_begin(&c, "Flatten", "logits", 1, &x);
+        attr_int(&c, "axis", 1);
+        node_end(&c, m);
+    }
+    pb_end(b, gm);
+
+    for (size_t i = 0; i < c.cap_names; i++) free(c.names[i]);
+    free(c.names);
+    free(c.val);
+    free(c.live);
+    free(used);
+    return b->oom ? -1 : 0;
+}

@@ -1,0 +1,402 @@
+#!/usr/bin/python3
+"""onnx.*: `hsicc onnx` models run in ONNX Runtime against the trainer's own forward.
+
+Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
+
+  shipped:NAME   netdefs/NAME.hsn at 20 bands and 5 classes (Salinas-A, resampled)
+  random:SEED    the net random_net.make(SEED) generates
+  domains        the contextual CNN with two domains (other bands and classes each), both
+                 exported (by name and by index) and compared with `forward --domain`
+  edge           logits through a dropout, logits = the input, a dead layer and a layer
+                 named `logits`, against numpy
+  bad            weights missing a tensor, with a wrong shape or a NaN, -o into a missing folder, a
+                 failing export leaves an existing model alone, usage errors (no ORT needed)
+  coverage       the random nets of the CTest seeds cover every feature random_net knows
+
+For a net: build its trainer (`hsicc build`), train 2 steps, draw new conv/dense weights and
+perturb every BN (gamma, beta, running mean and variance) and bias so none is an identity and
+the logits depend on the input (checked), `TRAINER forward` on random X, export
+(`hsicc onnx`), check the file with onnx.checker (full_check), run it in onnxruntime-node
+(ORTDIR/node_modules, installed by the onnx.setup test) with its graph optimizations on and
+off, and require max |ORT - forward| <= 1e-4 * max |forward| for the forward of either backend
+(oneDNN and the reference loops). Dynamic-batch models also run on one sample.
+Needs the Salinas-A cube (HSICC_DATA_MIRROR) like the sweep tests. Exit 0 pass, 1 fail.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "torch"))
+import random_net  # noqa: E402
+import st_io  # noqa: E402
+
+TEST, HSICC, WORK, ORTDIR = sys.argv[1], os.path.abspath(sys.argv[2]), \
+    os.path.abspath(sys.argv[3]), os.path.abspath(sys.argv[4])
+RANDOM_SEEDS = range(12)   # the onnx.random.* tests (CMakeLists.txt), for `coverage`
+TOL = 1e-4
+N = 6                      # samples per comparison
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def run(*args, code=0):
+    args = [str(a) for a in args]
+    print("$ " + " ".join(args), flush=True)
+    p = subprocess.run(args, capture_output=True, text=True, cwd=WORK)
+    if p.returncode != code:
+        fail("exit %d, want %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, code, p.stdout, p.stderr))
+    return p
+
+
+def experiment(name, netdef, domains):
+    """An experiment YAML on Salinas-A: domains = [(name, labels, bands)]; 2 SGD steps."""
+    text = "name: onnx-%s\nnet: %s\ndomains:\n" % (name, netdef)
+    for dname, labels, bands in domains:
+        text += "  - name: %s\n    dataset: SalinasA\n    labels: %s\n    bands: {resample: %d}\n" \
+                % (dname, labels, bands)
+    text += ("split: {train: 3}\nsolver: {type: sgd, lr: 0.01}\n"
+             "train: {batch: 8, iterations: 2, select: last}\nruns: {count: 1, seed: 3}\n"
+             "outputs: {maps: false, curves: false, checkpoints: last}\n")
+    path = os.path.join(WORK, "experiment.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def trained_weights(exp):
+    """Builds and trains the experiment's trainer; returns (trainer, weights path): the trained
+    weights with every conv/dense weight drawn anew (He-scaled) and every bias and BN tensor
+    perturbed, so no BN is an identity and the logits depend on the input."""
+    tr = os.path.join(WORK, "trainer")
+    run(HSICC, "build", exp, "-o", tr)
+    run(tr, "train", "--out", os.path.join(WORK, "run"), "--quiet")
+    tensors, order = st_io.read(os.path.join(WORK, "run", "run0", "last.safetensors"))
+    rng = np.random.default_rng(7)
+    out = []
+    for name in order:
+        t = tensors[name].astype(np.float64)
+        bn = name.rsplit(".", 1)[0] + ".running_var" in tensors
+        if name.endswith(".running_var"):
+            t = t * np.exp(rng.uniform(-0.7, 0.7, t.shape))
+        elif name.endswith(".running_mean"):
+            t = t + 0.3 * rng.standard_normal(t.shape)
+        elif bn and name.endswith(".weight"):
+            t = rng.uniform(0.5, 1.5, t.shape)
+        elif name.endswith(".weight"):
+            # conv / dense weights anew, He-scaled: contextual's gaussian(0.01) init would leave
+            # logits that are almost only biases
+            t = rng.standard_normal(t.shape) * np.sqrt(2 / np.prod(t.shape[1:]))
+        elif name.endswith(".bias"):
+            t = t + 0.2 * rng.standard_normal(t.shape)
+        out.append((name, t.astype(np.float32)))
+    w = os.path.join(WORK, "weights.safetensors")
+    st_io.write(w, out, {"format": "pt"})
+    return tr, w
+
+
+def input_shape(netdef, defines):
+    """The per-sample input shape `hsicc check` reports."""
+    p = run(HSICC, "check", netdef, *sum((["-D", d] for d in defines), []))
+    m = re.search(r"^\s+input\s+input\s+\[([\d, ]+)\]", p.stdout, re.M)
+    return [int(x) for x in m.group(1).split(",")]
+
+
+def check_model(path, batch, shape, classes):
+    """onnx.checker with full_check, and the graph's input and output as documented."""
+    try:
+        import onnx
+    except ImportError as e:
+        fail("%s: /usr/bin/python3 needs Debian's python3-onnx (./hsi setup installs it)" % e)
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+
+    def dims(v):
+        return [d.dim_value if d.HasField("dim_value") else d.dim_param
+                for d in v.type.tensor_type.shape.dim]
+    n = batch if batch else "N"
+    g = model.graph
+    if [v.name for v in g.input] != ["input"] or dims(g.input[0]) != [n] + shape:
+        fail("%s: inputs %s, want input %s" % (path, [(v.name, dims(v)) for v in g.input], [n] + shape))
+    if [v.name for v in g.output] != ["logits"] or dims(g.output[0]) != [n, classes]:
+        fail("%s: outputs %s, want logits %s" % (path, [(v.name, dims(v)) for v in g.output],
+                                                  [n, classes]))
+    ops = sorted({node.op_type for node in g.node})
+    if "Dropout" in ops:
+        fail("%s: dropout exported" % path)
+    print("%s: onnx.checker ok, opset %d, ops %s" % (os.path.basename(path),
+                                                     model.opset_import[0].version, ", ".join(ops)))
+
+
+ORT_LEVELS = ("all", "disabled")   # graph optimizations: ORT's fusions on, and the graph as is
+
+
+def ort(jobs):
+    """Runs [(model, X path, out path)] in onnxruntime-node at each of ORT_LEVELS; returns per
+    job [(level, logits)]."""
+    jf = os.path.join(WORK, "ort_jobs.json")
+    runs = [(m, x, "%s.%s.npy" % (o[:-4], level), level) for m, x, o in jobs for level in ORT_LEVELS]
+    with open(jf, "w") as f:
+        json.dump([{"model": m, "input": x, "out": o, "optimization": level}
+                   for m, x, o, level in runs], f)
+    if not os.path.isdir(os.path.join(ORTDIR, "node_modules", "onnxruntime-node")):
+        fail("onnxruntime-node is not installed in %s (the onnx.setup test installs it)" % ORTDIR)
+    run("node", os.path.join(HERE, "ort_run.js"), ORTDIR, jf)
+    outs = [(level, np.load(o)) for _, _, o, level in runs]
+    return [outs[i:i + len(ORT_LEVELS)] for i in range(0, len(outs), len(ORT_LEVELS))]
+
+
+def compare(what, ref, results):
+    """Every ORT result within TOL of ref (relative to max |ref|)."""
+    for level, got in results:
+        label = "%s, ORT optimizations %s" % (what, level)
+        if ref.shape != got.shape:
+            fail("%s: ONNX Runtime gives %s, the reference %s" % (label, got.shape, ref.shape))
+        err = float(np.abs(ref.astype(np.float64) - got).max() / np.abs(ref).max())
+        print("%s: max rel err %.3g (max |logit| %.3g)" % (label, err, np.abs(ref).max()))
+        if not err <= TOL:
+            fail("%s: max rel err %.3g > %g\nreference:\n%s\nort:\n%s" % (label, err, TOL, ref, got))
+
+
+def forward(tr, w, xp, stem, *more):
+    """TRAINER forward on each backend built (HSICC_ONNX_BACKENDS): [(backend, logits)]."""
+    refs = []
+    for backend in os.environ.get("HSICC_ONNX_BACKENDS", "dnnl,ref").split(","):
+        out = os.path.join(WORK, "%s_%s.npy" % (stem, backend))
+        run(tr, "forward", "--weights", w, "--input", xp, "--out", out, "--backend", backend, *more)
+        refs.append((backend, np.load(out)))
+    logits = refs[0][1]
+    spread = float(np.ptp(logits, axis=0).max() / np.abs(logits).max())
+    if spread < 1e-2:   # else the comparison would hardly see the path from the input
+        fail("the logits hardly depend on the input (spread %.3g of max |logit|)" % spread)
+    return refs
+
+
+def check_net(name, netdef, batch=0):
+    """Trainer forward vs the exported model in ORT, for a single-domain net."""
+    defines = ["bands=20", "classes=5"]
+    tr, w = trained_weights(experiment(name, netdef, [("a", "[10, 11, 12, 13, 14]", 20)]))
+    shape = input_shape(netdef, defines)
+    x = np.random.default_rng(11).standard_normal([N] + shape).astype(np.float32)
+    xp = os.path.join(WORK, "x.npy")
+    np.save(xp, x)
+    refs = forward(tr, w, xp, "logits")
+    model = os.path.join(WORK, name + ".onnx")
+    opts = ["--batch", str(batch)] if batch else []
+    p = run(HSICC, "onnx", netdef, *sum((["-D", d] for d in defines), []), "--weights", w,
+            "-o", model, *opts)
+    print(p.stdout.strip())
+    check_model(model, batch, shape, 5)
+    jobs = [(model, xp, os.path.join(WORK, "ort.npy"))]
+    if not batch:   # a symbolic batch: one sample too
+        np.save(os.path.join(WORK, "x1.npy"), x[:1])
+        jobs.append((model, os.path.join(WORK, "x1.npy"), os.path.join(WORK, "ort1.npy")))
+    outs = ort(jobs)
+    for backend, ref in refs:
+        compare("%s vs forward (%s)" % (name, backend), ref, outs[0])
+        if not batch:
+            compare("%s vs forward (%s), N = 1" % (name, backend), ref[:1], outs[1])
+
+
+def t_domains():
+    netdef = os.path.join(ROOT, "netdefs", "contextual.hsn")
+    doms = [("a", "[10, 11, 12, 13, 14]", 20), ("b", "[1, 10, 11]", 16)]
+    tr, w = trained_weights(experiment("domains", netdef, doms))
+    specs = ["--domain", "a:bands=20,classes=5", "--domain", "b:bands=16,classes=3"]
+    jobs, refs = [], []
+    for pick, dname, bands, classes in [("b", "b", 16, 3), ("0", "a", 20, 5)]:
+        x = np.random.default_rng(bands).standard_normal([N, bands, 5, 5]).astype(np.float32)
+        xp = os.path.join(WORK, "x_%s.npy" % dname)
+        np.save(xp, x)
+        refs.append(("contextual domain %s" % dname, forward(tr, w, xp, "l_" + dname, "--domain", dname)))
+        model = os.path.join(WORK, "contextual_%s.onnx" % dname)
+        print(run(HSICC, "onnx", netdef, *specs, "--domain-name", pick, "--weights", w,
+                  "-o", model).stdout.strip())
+        check_model(model, 0, [bands, 5, 5], classes)
+        jobs.append((model, xp, os.path.join(WORK, "ort_%s.npy" % dname)))
+    for (what, by_backend), got in zip(refs, ort(jobs)):
+        for backend, ref in by_backend:
+            compare("%s vs forward (%s)" % (what, backend), ref, got)
+    p = run(HSICC, "onnx", netdef, *specs, "--domain-name", "c", "--weights", w, "-o",
+            os.path.join(WORK, "c.onnx"), code=1)
+    if "0 ('a'), 1 ('b')" not in p.stderr:
+        fail("unknown domain: the error should list the domains:\n" + p.stderr)
+
+
+TINY = """net t(bands = 4, classes = 3, patch = 3) {
+  input [bands, patch, patch]
+  conv2d(4, 3, name = c) bn(name = b) relu dense(classes, name = fc)
+  loss softmax_cross_entropy
+}
+"""
+
+
+def t_bad():
+    netdef = os.path.join(WORK, "t.hsn")
+    with open(netdef, "w") as f:
+        f.write(TINY)
+    rng = np.random.default_rng(1)
+    good = [("c.weight", [4, 4, 3, 3]), ("c.bias", [4]), ("b.weight", [4]), ("b.bias", [4]),
+            ("b.running_mean", [4]), ("b.running_var", [4]), ("fc.weight", [3, 4]),
+            ("fc.bias", [3])]
+
+    def weights(name, tensors):
+        path = os.path.join(WORK, name)
+        st_io.write(path, [(n, rng.uniform(0.5, 1, s).astype(np.float32)) for n, s in tensors])
+        return path
+
+    def onnx(w, out, code, *more):
+        p = run(HSICC, "onnx", netdef, "--weights", w, "-o", out, *more, code=code)
+        if code:
+            lines = p.stderr.strip().splitlines()
+            if len(lines) != 1:
+                fail("one message expected:\n" + p.stderr)
+            return lines[0]
+        return p.stdout
+
+    ok = weights("good.safetensors", good)
+    model = os.path.join(WORK, "t.onnx")
+    onnx(ok, model, 0, "--batch", "3")
+    check_model(model, 3, [4, 3, 3], 3)
+    before = open(model, "rb").read()
+
+    missing = weights("missing.safetensors", good[:-1])
+    msg = onnx(missing, model, 1)
+    if msg != "hsicc: error: %s: no tensor 'fc.bias' (the file has 7 tensors)" % missing:
+        fail("missing tensor: " + msg)
+    shaped = weights("shape.safetensors", [("c.weight", [4, 4, 3, 2])] + good[1:])
+    msg = onnx(shaped, model, 1)
+    if msg != ("hsicc: error: %s: tensor 'c.weight': checkpoint has [4,4,3,2], the net expects "
+               "[4,4,3,3]" % shaped):
+        fail("wrong shape: " + msg)
+    nan = os.path.join(WORK, "nan.safetensors")
+    st_io.write(nan, [(n, np.full(sh, np.nan if n == "b.running_var" else 1, np.float32))
+                      for n, sh in good])
+    msg = onnx(nan, model, 1)
+    if msg != "hsicc: error: %s: tensor 'b.running_var' holds a non-finite value at 0" % nan:
+        fail("non-finite weights: " + msg)
+    if open(model, "rb").read() != before:
+        fail("a failed export changed the existing model")
+
+    nowhere = os.path.join(WORK, "no", "such", "folder", "t.onnx")
+    msg = onnx(ok, nowhere, 1)
+    if not msg.startswith("hsicc: error: %s: cannot create a temporary file" % nowhere):
+        fail("-o into a missing folder: " + msg)
+    msg = onnx(os.path.join(WORK, "absent.safetensors"), model, 1)
+    if "absent.safetensors: cannot open" not in msg:
+        fail("missing weights file: " + msg)
+    leftovers = [f for f in os.listdir(WORK) if ".tmp." in f]
+    if leftovers:
+        fail("temporary files left behind: %s" % leftovers)
+
+    p = run(HSICC, "onnx", "--help")
+    if not p.stdout.startswith("usage: hsicc onnx"):
+        fail("--help prints the usage on stdout:\n" + p.stdout)
+    run(HSICC, "onnx", code=2)
+    run(HSICC, "onnx", netdef, "--weights", ok, code=2)              # no -o
+    run(HSICC, "onnx", netdef, "--weights", ok, "-o", model, "--batch", "0", code=2)
+    run(HSICC, "onnx", netdef, "--weights", ok, "-o", model, "--bogus", code=2)
+    run(HSICC, "onnx", netdef, "--weights", ok, "-o", code=2)
+    run(HSICC, "onnx", netdef, "--weights", ok, "-o", model, "-D", "bands=5", code=1)
+    run(HSICC, "onnx", netdef, "--weights", ok, "-o", model, "--batch", "dynamic")
+    check_model(model, 0, [4, 3, 3], 3)
+
+
+EDGE = """net ends_in_dropout(classes = 4) {
+  input [6]
+  dense(classes, name = fc) dropout(0.5)
+  loss softmax_cross_entropy
+}
+net no_layers() {
+  input [3]
+  loss softmax_cross_entropy
+}
+net dead_layer(classes = 3) {
+  x = input [2, 3, 3]
+  conv2d(4, 1, name = dead)
+  x flatten dense(classes, name = logits)
+  loss softmax_cross_entropy
+}
+"""
+
+
+def t_edge():
+    """Nets whose logits come through a dropout, are the input itself, or come from a layer
+    named `logits` while another layer is read by nothing (its weights are not needed): the
+    models against numpy."""
+    netdef = os.path.join(WORK, "edge.hsn")
+    with open(netdef, "w") as f:
+        f.write(EDGE)
+    rng = np.random.default_rng(5)
+    w_fc, b_fc = rng.standard_normal((4, 6)), rng.standard_normal(4)
+    w_lg, b_lg = rng.standard_normal((3, 18)), rng.standard_normal(3)
+    cases = [("ends_in_dropout", [6], [("fc.weight", w_fc), ("fc.bias", b_fc)],
+              lambda x: x @ w_fc.T + b_fc),
+             ("no_layers", [3], [], lambda x: x),
+             ("dead_layer", [2, 3, 3], [("logits.weight", w_lg), ("logits.bias", b_lg)],
+              lambda x: x.reshape(len(x), -1) @ w_lg.T + b_lg)]
+    jobs, want = [], []
+    for net, shape, tensors, f in cases:
+        w = os.path.join(WORK, net + ".safetensors")
+        st_io.write(w, [(n, t.astype(np.float32)) for n, t in tensors] or
+                    [("unused", np.zeros(1, np.float32))])
+        model = os.path.join(WORK, net + ".onnx")
+        run(HSICC, "onnx", netdef, "--net", net, "--weights", w, "-o", model)
+        x = rng.standard_normal([N] + shape).astype(np.float32)
+        check_model(model, 0, shape, f(x).shape[1])
+        xp = os.path.join(WORK, net + "_x.npy")
+        np.save(xp, x)
+        jobs.append((model, xp, os.path.join(WORK, net + "_ort.npy")))
+        want.append((net, f(x.astype(np.float64))))
+    for (net, ref), got in zip(want, ort(jobs)):
+        compare(net + " vs numpy", ref, got)
+
+
+def t_coverage():
+    seen = set()
+    for s in RANDOM_SEEDS:
+        seen |= random_net.features(random_net.make(s)[0])
+    missing = sorted(set(random_net.FEATURES) - seen)
+    if missing:
+        fail("the random nets of seeds %s do not cover %s" % (list(RANDOM_SEEDS), missing))
+    print("%d features covered by %d random nets" % (len(seen), len(RANDOM_SEEDS)))
+
+
+def main():
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    kind, _, arg = TEST.partition(":")
+    if kind == "shipped":
+        # one shipped net gets a fixed batch: the others keep the symbolic N
+        check_net(arg, os.path.join(ROOT, "netdefs", arg + ".hsn"), N if arg == "ssrn-spa" else 0)
+    elif kind == "random":
+        text, _ = random_net.make(int(arg))
+        netdef = os.path.join(WORK, "rnd%s.hsn" % arg)
+        with open(netdef, "w") as f:
+            f.write(text)
+        print(text)
+        check_net("rnd" + arg, netdef)
+    elif kind == "domains":
+        t_domains()
+    elif kind == "bad":
+        t_bad()
+    elif kind == "edge":
+        t_edge()
+    elif kind == "coverage":
+        t_coverage()
+    else:
+        fail("unknown test " + TEST)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
