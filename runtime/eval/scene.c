@@ -40,7 +40,8 @@ typedef struct sc_op {
     int cropped;               /* scene op read by a PATCH op */
     float *crop;               /* [batch, dims...] plain */
     const hsi_layout *crop_lay;
-    float *tile;               /* WINDOW op cropped or the logits: its map, plain */
+    int tiled;                 /* WINDOW op cropped, or the logits outside PIXEL: */
+    float *tile;               /* its map (or batch) in plain layout */
 } sc_op;
 
 struct hsi_infer {
@@ -243,7 +244,7 @@ static int plan_region(hsi_infer *s, int r)
             int q = owner[o->t->in[j]];
             if (q >= 0 && b[q].last < i) b[q].last = i;
         }
-        if ((o->stored || o->cropped || o->tile || i == s->prog->logits) && owner[i] >= 0)
+        if ((o->stored || o->cropped || o->tiled || i == s->prog->logits) && owner[i] >= 0)
             b[owner[i]].last = s->n;
     }
     size_t bytes = hsi_arena_plan(n, b, 64, off);
@@ -367,7 +368,7 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
             if (!q->staging) goto oom;
             q->own_staging = 1;
         }
-        if (!q->stored) q->tile = q->staging ? q->staging : (float *)1;   /* set after planning */
+        if (!q->stored) q->tiled = 1;   /* q->tile is set once the arenas are placed */
     }
     size_t ws = 0;
     for (int i = 0; i < s->n; i++)
@@ -380,7 +381,7 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
     for (int i = 0; i < s->n; i++) {   /* aliases and views: their input's memory */
         sc_op *q = &s->op[i];
         if (q->alias) q->out = src_of(s, q->t->in[0], q->t->region);
-        if (q->tile == (float *)1) q->tile = q->out;
+        if (q->tiled) q->tile = q->own_staging ? q->staging : q->out;
         if (q->stored && !q->staging) q->staging = q->out;
     }
     for (int r = 0; r < 3; r++) s->bytes += s->arena_bytes[r];
