@@ -25,7 +25,7 @@ typedef enum be_kind {
     BE_ADD, BE_XENT
 } be_kind;
 
-#define BE_MAX_IN 16
+#define BE_MAX_IN IR_MAX_IN   /* the front end guarantees ir_node.n_in <= IR_MAX_IN */
 
 typedef struct be_op {
     be_kind kind;

@@ -602,6 +602,12 @@ static int add_param(sema_ctx *E, const scope *s, const char *layer, ir_role rol
                      const wattr *w, src_span sp)
 {
     const char *name = mem_printf(E->a, "%s%s.%s", s->ppath, layer, role_names[role]);
+    if (strlen(name) > IR_MAX_NAME) {
+        diag_error(E->d, sp, "the parameter name '%s' has %zu characters, more than %d", name,
+                   strlen(name), IR_MAX_NAME);
+        diag_hint(E->d, "give this layer, or the blocks and branches around it, shorter names");
+        return fail(E), -1;
+    }
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++)
         if (__builtin_mul_overflow(numel, dims[i], &numel) || numel > FE_MAX_NUMEL) {
@@ -631,6 +637,19 @@ static int add_param(sema_ctx *E, const scope *s, const char *layer, ir_role rol
         }
         return e->val;
     }
+    /* the emitted C names it P_<name> with '.' as '_': "x.a_b" and "x_a.b" would clash there */
+    char *cname = mem_printf(E->a, "%s", name);
+    for (char *c = cname; *c; c++)
+        if (*c == '.') *c = '_';
+    sema_ent *ce = sema_map_put(E->a, &E->pcmap, cname);
+    if (ce->val >= 0) {
+        diag_error(E->d, sp, "parameter '%s' would have the same C name as '%s' (%s)", name,
+                   E->params[ce->val].name, cname);
+        diag_note(E->d, E->params[ce->val].span, "'%s' is made here", E->params[ce->val].name);
+        diag_hint(E->d, "give one of the layers (or blocks) another name = ...");
+        return fail(E), -1;
+    }
+    ce->val = E->n_params;
     E->params = reserve(E->a, E->params, E->n_params, &E->cap_params, sizeof *E->params);
     ir_param *p = &E->params[E->n_params];
     p->name = name;
@@ -779,7 +798,7 @@ static int value_arg(sema_ctx *E, scope *s, const ast_arg *a, int *node)
 
 static int elab_join(sema_ctx *E, scope *s, int k, const ast_elem *el, int *cur)
 {
-    int ins[64], n = 0;
+    int ins[IR_MAX_IN + 1], n = 0;   /* ins[0]: the current value for concat(x) / add(x) */
     const ast_expr *name = NULL;
     src_span name_sp = el->span;
     for (int i = 0; i < el->args.n; i++) {
@@ -789,8 +808,9 @@ static int elab_join(sema_ctx *E, scope *s, int k, const ast_elem *el, int *cur)
             name_sp = a->name_span;
             continue;
         }
-        if (n >= 63) {
-            diag_error(E->d, a->name_span, "%s takes at most 63 values", el->name);
+        if (n >= IR_MAX_IN) {
+            diag_error(E->d, a->value->span, "%s takes at most %d values", el->name, IR_MAX_IN);
+            diag_hint(E->d, "join the first values in one %s, then that with the others", el->name);
             return fail(E);
         }
         if (a->name) {
@@ -1151,14 +1171,16 @@ static int elab_branch(sema_ctx *E, scope *s, const ast_elem *el, int *cur)
         diag_did_you_mean(E->d, el->combine, combines, 2);
         return fail(E);
     }
-    if (el->arms.n > 64) {
-        diag_error(E->d, el->span, "a branch has at most 64 arms");
+    if (el->arms.n > IR_MAX_IN) {
+        diag_error(E->d, el->span, "a branch has at most %d arms, this one has %d", IR_MAX_IN,
+                   el->arms.n);
+        diag_hint(E->d, "nest branches: one arm can be a branch of its own");
         return fail(E);
     }
     const char *ln = make_name(E, s, slot[0], "branch", 0, el->span, "branch");
     if (!ln) return fail(E);
     scope c = slot[0] ? child(E, s, ln) : *s;
-    int outs[64];
+    int outs[IR_MAX_IN];
     for (int i = 0; i < el->arms.n; i++) {
         scope arm = slot[0] ? child(E, &c, mem_printf(E->a, "%d", i)) : *s;
         outs[i] = *cur;

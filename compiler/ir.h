@@ -15,8 +15,13 @@
 
 #include "span.h"
 
+/* Limits of the seam between the front end and the back end: the front end refuses (with a
+ * located error) any netdef that exceeds them, so the back end's fixed arrays never overflow. */
 #define IR_MAX_DIMS 4   /* per-sample rank: C + up to 3 spatial */
-#define IR_MAX_PARAMS 4
+#define IR_MAX_PARAMS 4 /* parameters of one node (BN: gamma, beta, running mean and variance) */
+#define IR_MAX_IN 16    /* inputs of one node (concat values, branch arms) */
+#define IR_MAX_NAME 200 /* characters of a parameter name ("trunk.0.conv1.weight", domain prefix
+                           included): emitted C spells it in fixed buffers */
 
 typedef struct ir_shape {
     int ndim;                  /* 1..4 */
@@ -33,7 +38,7 @@ typedef enum ir_op {
     IR_DENSE,    /* in[0] of any rank, flattened (PyTorch flatten(1) order); a.dense;
                     params: weight [out, numel(in)], then bias [out] if a.dense.bias */
     IR_RESHAPE,  /* in[0]; shape = target; numel unchanged (fold, flatten, reshape) */
-    IR_CONCAT,   /* in[0..n_in-1] concatenated along channels; other dims equal */
+    IR_CONCAT,   /* in[0..n_in-1] (n_in <= IR_MAX_IN) concatenated along channels; other dims equal */
     IR_ADD,      /* in[0] + in[1], equal shapes (residual add) */
     IR_LOSS      /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
 } ir_op;

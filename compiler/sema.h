@@ -40,6 +40,7 @@ typedef struct sema_ctx {
     int n_params, cap_params;
     ir_param *params;
     sema_map pmap;             /* parameter name -> index */
+    sema_map pcmap;            /* parameter name as a C identifier (dots as '_') -> index */
     int total_nodes;           /* all graphs, for FE_MAX_NODES */
     int iterations;            /* repeat iterations + block calls, all graphs (FE_MAX_ITERATIONS) */
     /* the graph being built */

@@ -81,6 +81,15 @@ static const char *in_string(const char *t)
     return o;
 }
 
+/* Bytes of one item of an emitted list ("lay[D1_OP_<cname>], " or "s->buf[D1_G_<cname>], "):
+ * lists of op inputs hold at most BE_MAX_IN of them. */
+#define EMIT_ITEM_MAX (sizeof ((be_op *)0)->cname + 32)
+/* The name helpers below return one of EMIT_RING rotating static buffers: a statement may hold
+ * a few names and the list of an op's inputs (up to BE_MAX_IN), all still in use together. */
+#define EMIT_RING (2 * BE_MAX_IN)
+/* Bytes of a parameter argument: "V(P_<name>)", "D(P_<name>)" or "NULL". */
+#define EMIT_PARAM_MAX (IR_MAX_NAME + 16)
+
 static const char *pre_of(const be_program *bp, int d)
 {
     static char b[8][16];
@@ -122,27 +131,27 @@ static void param_enum(const ir_param *q, char *buf, size_t n)
 
 static const char *pname(emitter *e, int p)
 {
-    static char b[16][128];
+    static char b[EMIT_RING][IR_MAX_NAME + 3];
     static int r;
-    r = (r + 1) % 16;
+    r = (r + 1) % EMIT_RING;
     param_enum(&e->bp->ir->params[p], b[r], sizeof b[r]);
     return b[r];
 }
 
 static const char *opname(emitter *e, int op)
 {
-    static char b[16][128];
+    static char b[EMIT_RING][128];
     static int r;
-    r = (r + 1) % 16;
+    r = (r + 1) % EMIT_RING;
     snprintf(b[r], sizeof b[r], "%sOP_%s", e->pre, e->g->ops[op].cname);
     return b[r];
 }
 
 static const char *bufname(emitter *e, int id)
 {
-    static char b[16][128];
+    static char b[EMIT_RING][128];
     static int r;
-    r = (r + 1) % 16;
+    r = (r + 1) % EMIT_RING;
     const be_buf *u = &e->g->bufs[id];
     const char *k = u->kind == BE_BUF_ACT ? "A" : u->kind == BE_BUF_GRAD ? "G"
                   : u->kind == BE_BUF_WS ? "W" : "T";
@@ -156,19 +165,19 @@ static const char *bufname(emitter *e, int id)
 /* "s->buf[A_c1]" or "NULL" */
 static const char *B(emitter *e, int id)
 {
-    static char b[16][160];
+    static char b[EMIT_RING][160];
     static int r;
     if (id < 0) return "NULL";
-    r = (r + 1) % 16;
+    r = (r + 1) % EMIT_RING;
     snprintf(b[r], sizeof b[r], "s->buf[%s]", bufname(e, id));
     return b[r];
 }
 
 static const char *shape_str(const ir_shape *s)
 {
-    static char b[16][64];
+    static char b[EMIT_RING][64];
     static int r;
-    r = (r + 1) % 16;
+    r = (r + 1) % EMIT_RING;
     int k = snprintf(b[r], sizeof b[r], "[");
     for (int i = 0; i < s->ndim; i++)
         k += snprintf(b[r] + k, sizeof b[r] - (size_t)k, "%s%lld", i ? "," : "", (long long)s->d[i]);
@@ -210,7 +219,7 @@ static const char *kind_name(const be_op *o)
 static void op_comment(emitter *e, int i)
 {
     const be_op *o = &e->g->ops[i];
-    char from[160] = "";
+    char from[BE_MAX_IN * 72] = "";   /* shape_str()s joined by " + " */
     if (o->n_in > 0) {
         int k = 0;
         for (int j = 0; j < o->n_in; j++)
@@ -356,7 +365,7 @@ static void emit_create_op(emitter *e, int i)
         break;
     }
     case BE_CONCAT: {
-        char list[1024];
+        char list[BE_MAX_IN * EMIT_ITEM_MAX];
         int k = 0;
         for (int j = 0; j < o->n_in; j++)
             k += snprintf(list + k, sizeof list - (size_t)k, "%slay[%s]", j ? ", " : "",
@@ -481,7 +490,7 @@ static void emit_forward_op(emitter *e, int i)
     const char *src = o->n_in ? B(e, e->g->ops[o->in[0]].act) : "";
     const char *dst = B(e, o->act);
     const char *ws = B(e, o->ws);
-    char w[96], dw[96], b[96], db[96];
+    char w[EMIT_PARAM_MAX], dw[EMIT_PARAM_MAX], b[EMIT_PARAM_MAX], db[EMIT_PARAM_MAX];
     param_args(e, o, 0, w, dw, sizeof w);
     param_args(e, o, 1, b, db, sizeof b);
     const char *op = opname(e, i);
@@ -503,7 +512,7 @@ static void emit_forward_op(emitter *e, int i)
         return;
     }
     case BE_BN: {
-        char rm[96], rv[96], x1[96], x2[96];
+        char rm[EMIT_PARAM_MAX], rv[EMIT_PARAM_MAX], x1[EMIT_PARAM_MAX], x2[EMIT_PARAM_MAX];
         param_args(e, o, 2, rm, x1, sizeof rm);
         param_args(e, o, 3, rv, x2, sizeof rv);
         op_comment(e, i);
@@ -515,7 +524,7 @@ static void emit_forward_op(emitter *e, int i)
         const be_op *c = &e->g->ops[o->fold];
         const ir_param *cw = &e->bp->ir->params[c->param[0]];
         int64_t out_ch = c->kind == BE_CONV ? c->conv.out_ch : c->dense_out;
-        char cwv[96], cwd[96], cbv[96], cbd[96];
+        char cwv[EMIT_PARAM_MAX], cwd[EMIT_PARAM_MAX], cbv[EMIT_PARAM_MAX], cbd[EMIT_PARAM_MAX];
         param_args(e, c, 0, cwv, cwd, sizeof cwv);
         param_args(e, c, 1, cbv, cbd, sizeof cbv);
         out(e, "    if (train) {");
@@ -550,7 +559,7 @@ static void emit_forward_op(emitter *e, int i)
         out(e, "    hsi_reshape_forward(s->op[%s], %s, %s);", op, src, dst);
         return;
     case BE_CONCAT: {
-        char list[1024];
+        char list[BE_MAX_IN * EMIT_ITEM_MAX];
         int k = 0;
         for (int j = 0; j < o->n_in; j++)
             k += snprintf(list + k, sizeof list - (size_t)k, "%s%s", j ? ", " : "",
@@ -594,7 +603,7 @@ static void emit_backward_op(emitter *e, int i)
     if (!o->need_grad || o->kind == BE_INPUT) return;
     const char *src = o->n_in ? B(e, e->g->ops[o->in[0]].act) : "";
     const char *ddst = B(e, o->grad);
-    char w[96], dw[96], b[96], db[96];
+    char w[EMIT_PARAM_MAX], dw[EMIT_PARAM_MAX], b[EMIT_PARAM_MAX], db[EMIT_PARAM_MAX];
     param_args(e, o, 0, w, dw, sizeof w);
     param_args(e, o, 1, b, db, sizeof b);
     const char *op = opname(e, i);
@@ -638,7 +647,7 @@ static void emit_backward_op(emitter *e, int i)
         }
         return;
     case BE_CONCAT: {
-        char list[1024];
+        char list[BE_MAX_IN * EMIT_ITEM_MAX];
         int k = 0;
         for (int j = 0; j < o->n_in; j++)
             k += snprintf(list + k, sizeof list - (size_t)k, "%s%s", j ? ", " : "", dsrc_of(e, o, j));

@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsi_kernels.h"
 #include "passes/passes.h"
+
+_Static_assert(IR_MAX_IN <= HSI_CONCAT_MAX_IN, "a concat the front end accepts must run");
 
 int64_t be_numel(const ir_shape *s)
 {

@@ -136,6 +136,7 @@ hsi_op *hsi_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *g
 void hsi_accum(hsi_op *op, float *acc, const float *g);
 
 /* ---- concat along channels (axis 1) ------------------------------------------------------- */
+#define HSI_CONCAT_MAX_IN 16   /* inputs of one concat, both backends (hsicc: IR_MAX_IN) */
 hsi_op *hsi_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs);
 void hsi_concat_forward(hsi_op *op, const float *const *srcs, float *dst);
 void hsi_concat_backward(hsi_op *op, const float *ddst, float *const *dsrcs);

@@ -405,7 +405,8 @@ void hsi_accum(hsi_op *op, float *acc, const float *g) { HK_CALL(op->rt, accum, 
 hsi_op *hsi_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs)
 {
     if (!rt) return NULL;
-    if (n < 1 || !srcs) return hk_fail(rt, "concat: needs at least one input");
+    if (n < 1 || n > HSI_CONCAT_MAX_IN || !srcs)
+        return hk_fail(rt, "concat: %d inputs (1..%d supported)", n, HSI_CONCAT_MAX_IN);
     for (int i = 0; i < n; i++) {
         if (!need_layout(rt, "concat", srcs[i])) return NULL;
         const hsi_layout *a = srcs[0], *b = srcs[i];
