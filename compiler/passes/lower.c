@@ -118,9 +118,10 @@ static int rewrite_covering_conv(be_graph *g, int cv)
     o->dense_out = o->conv.out_ch;
     o->note = o->note ? "rewritten from conv3d: spans the depth and covers the input: dense"
                       : "rewritten from conv: the kernel covers the whole input: dense";
-    ir_shape out = o->shape;
     o->shape = (ir_shape){1, {o->conv.out_ch, 0, 0, 0}};
-    return add_reshape(g, o->ir, cv, out, "dense output back to the conv's shape");
+    /* back to the shape of the netdef's conv: a conv3d rewritten over the depth first has a
+     * 2-D op here, but what reads it expects the conv3d's [O,1,1,1] */
+    return add_reshape(g, o->ir, cv, o->ir->shape, "dense output back to the conv's shape");
 }
 
 static void copy_params(be_op *o, const ir_node *n)
