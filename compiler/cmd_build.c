@@ -162,10 +162,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         if (xd->band_end > xd->band_start) bands = xd->band_end - xd->band_start;
         if (xd->resample > 0) bands = xd->resample;
         int classes = xd->n_labels ? xd->n_labels : ds->n_classes;
-        hsi_define tmp[256];
-        int n = hsi_experiment_domain_defines(x, d, tmp, 254);
+        int max = x->n_defines + xd->n_defines;
+        hsi_define *tmp = calloc((size_t)max + 1, sizeof *tmp);
+        int n = tmp ? hsi_experiment_domain_defines(x, d, tmp, max) : 0;
         fe_define *defs = calloc((size_t)n + 2, sizeof *defs);
         for (int k = 0; k < n; k++) defs[k] = (fe_define){tmp[k].key, tmp[k].value};
+        free(tmp);
         snprintf(num[d][0], sizeof num[d][0], "%d", bands);
         snprintf(num[d][1], sizeof num[d][1], "%d", classes);
         defs[n] = (fe_define){"bands", num[d][0]};

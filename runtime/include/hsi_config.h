@@ -157,6 +157,8 @@ typedef struct hsi_exp_outputs {
     hsi_ckpt_keep checkpoints; /* `checkpoints`: best | last | both | none, default best */
 } hsi_exp_outputs;
 
+#define HSI_MAX_DOMAINS 32     /* domains of an experiment (the trainer sizes per-step arrays by it) */
+
 typedef struct hsi_experiment {
     char *path;                /* the experiment file as given */
     char *name;                /* `name`: default the file name without .yaml / .yml */
@@ -168,7 +170,7 @@ typedef struct hsi_experiment {
                                   preprocess.patch is added here when not given */
     hsi_backend backend;       /* `backend`: dnnl (default) | ref */
     int n_domains;
-    hsi_exp_domain *domains;   /* `domains`: required, >= 1 */
+    hsi_exp_domain *domains;   /* `domains`: required, 1..HSI_MAX_DOMAINS */
     hsi_exp_standardize standardize; /* `preprocess.standardize`: all (default) | train | none */
     hsi_exp_padding padding;   /* `preprocess.padding`: zero (default) | reflect | replicate */
     int patch;                 /* `preprocess.patch`: odd >= 1, sets the net's `patch`

@@ -587,6 +587,9 @@ static int build_domains(V *v, const cfg_node *root, hsi_experiment *x)
     if (!l) return missing(v, root, "", "domains", " (a list with one entry per dataset)");
     if (need_kind(v, l, "domains", CFG_SEQ)) return -1;
     if (l->n == 0) return cfg_error(v->c, &l->mark, "key 'domains': the list is empty");
+    if (l->n > HSI_MAX_DOMAINS)
+        return cfg_error(v->c, &l->kids[HSI_MAX_DOMAINS]->mark, "key 'domains': at most %d "
+                         "domains, got %d", HSI_MAX_DOMAINS, l->n);
     x->n_domains = l->n;
     x->domains = cfg_alloc(v->a, sizeof *x->domains * (size_t)l->n);
     if (!x->domains) return -1;

@@ -251,8 +251,8 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
     const hsi_exp_phase *P = &x->phases[ph];
     tr_state *s = &c->s;
     const int B = x->train.batch;
-    hsi_batcher *bat[32];
-    float w[32];
+    hsi_batcher *bat[HSI_MAX_DOMAINS];
+    float w[HSI_MAX_DOMAINS];
     for (int i = 0; i < P->n_domains; i++) {
         const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
         if (!dm->batcher)
