@@ -23,6 +23,7 @@
 #include "frontend.h"
 #include "hsi_config.h"
 #include "hsi_data.h"
+#include "hsi_io.h"
 #include "hsicc_config.h"
 
 #define MAX_SETS 128
@@ -38,7 +39,8 @@ static int usage(void)
 
 static char *read_all(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    char why[512];
+    FILE *f = hsi_open_input(path, why, sizeof why);
     if (!f) return NULL;
     char *buf = NULL;
     size_t cap = 0, n = 0;

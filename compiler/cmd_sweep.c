@@ -220,11 +220,8 @@ static int manifest_write(const sweep *w, char *err, size_t errlen)
 
 static hsi_jval *json_load(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
+    FILE *f = hsi_open_input(path, err, errlen);
+    if (!f) return NULL;
     char *text = NULL;
     size_t len = 0, cap = 0, got;
     do {

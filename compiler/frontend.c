@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsi_io.h"
 #include "sema.h"
 
 typedef struct fe_unit { mem_arena arena; ir_program prog; } fe_unit;
@@ -21,9 +22,10 @@ typedef struct fe_ctx {        /* heap-allocated: it must survive a longjmp on o
 
 static const char *read_source(fe_ctx *c, const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    char why[512];
+    FILE *f = hsi_open_input(path, why, sizeof why);
     if (!f) {
-        diag_error_noloc(&c->d, "cannot open '%s': %s", path, strerror(errno));
+        diag_error_noloc(&c->d, "%s", why);
         return NULL;
     }
     char *buf = mem_alloc(&c->a, FE_MAX_SOURCE + 1);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hsi_data.h"
+#include "hsi_io.h"
 
 /* Element types as they appear in files. */
 typedef enum data_type {

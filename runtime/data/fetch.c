@@ -123,9 +123,9 @@ static int verify(const char *path, const char *shown, const hsi_dataset_file *f
 
 static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
-    FILE *in = fopen(from, "rb");
+    FILE *in = hsi_open_input(from, err, errlen);
     if (!in)
-        return data_err(err, errlen, "%s: cannot open: %s", from, strerror(errno));
+        return -1;
     FILE *out = fopen(to, "wb");
     if (!out) {
         fclose(in);
@@ -191,8 +191,10 @@ static int ensure_file(const hsi_dataset *ds, const hsi_dataset_file *f, const h
     char folder[4096], path[4400], tmp[4500], src[4400];
     snprintf(folder, sizeof folder, "%s/%s", dir, ds->folder);
     snprintf(path, sizeof path, "%s/%s", folder, f->file);
-    if (is_file(path))
-        return verify(path, path, f, 1, err, errlen);
+    struct stat st;
+    if (stat(path, &st) == 0)   /* there: a FIFO, directory or device is refused, not replaced */
+        return S_ISREG(st.st_mode) ? verify(path, path, f, 1, err, errlen)
+                                   : hsi_check_input(path, err, errlen);
 
     const char *from = NULL;
     if (mirror) {

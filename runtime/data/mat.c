@@ -109,14 +109,13 @@ int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char
                   size_t whatlen, char *err, size_t errlen)
 {
     static int log_set;
-    struct stat st;
     memset(r, 0, sizeof *r);
     if (!log_set) {
         Mat_LogInitFunc("hsirt", quiet_log);
         log_set = 1;
     }
-    if (stat(path, &st) != 0)
-        return data_err(err, errlen, "%s: %s", path, strerror(errno));
+    if (hsi_check_input(path, err, errlen))   /* matio would block on a FIFO */
+        return -1;
     mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
     if (!mat)
         return data_err(err, errlen, "%s: not a MATLAB MAT file (v5 or v7.3)", path);

@@ -338,13 +338,13 @@ int data_read_file(const char *path, char **buf, size_t *len, char *err, size_t 
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
+    FILE *f = hsi_open_input(path, err, errlen);
     if (!f)
-        return data_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
         fclose(f);
-        return data_err(err, errlen, "%s: not a regular file", path);
+        return data_err(err, errlen, "%s: %s", path, strerror(errno));
     }
     char *b = malloc((size_t)st.st_size + 1);
     if (!b) {

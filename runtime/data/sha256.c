@@ -101,9 +101,9 @@ void hsi_sha256_final(hsi_sha256 *s, uint8_t digest[32])
 
 int hsi_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = hsi_open_input(path, err, errlen);
     if (!f)
-        return data_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     hsi_sha256 s;
     hsi_sha256_init(&s);
     enum { CHUNK = 1 << 20 };

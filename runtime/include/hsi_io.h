@@ -18,6 +18,14 @@
 extern "C" {
 #endif
 
+/* ---- infile.c: input files ------------------------------------------------------------------
+ * Every file a user names for reading is opened through these: a FIFO, directory, device or
+ * socket is refused at once ("PATH: is a directory", "PATH: is a FIFO (named pipe), not a
+ * regular file"), never blocked on. */
+FILE *hsi_open_input(const char *path, char *err, size_t errlen);   /* "rb"; NULL + message */
+/* 0 if path is a regular file that can be opened, for readers that open by name (matio). */
+int hsi_check_input(const char *path, char *err, size_t errlen);
+
 /* ---- atomic.c: files appear whole or not at all ------------------------------------------- */
 
 /* Creates path and every missing parent directory (mode 0777 & umask). Existing dirs are fine. */

@@ -636,9 +636,11 @@ hsi_experiment *hsi_experiment_load_text(const char *text, size_t len, const cha
 
 hsi_experiment *hsi_experiment_load(const hsi_experiment_opts *o, char *err, size_t errlen)
 {
-    FILE *f = fopen(o->path, "rb");
+    char why[1024];
+    FILE *f = hsi_open_input(o->path, why, sizeof why);
     if (!f) {
-        snprintf(err, errlen, "%s: error: cannot open: %s", o->path, strerror(errno));
+        /* why is "<path>: <reason>": the message here is "<path>: error: <reason>" */
+        snprintf(err, errlen, "%s: error: %s", o->path, why + strlen(o->path) + 2);
         return NULL;
     }
     size_t cap = 1 << 14, len = 0;

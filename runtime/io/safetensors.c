@@ -419,11 +419,7 @@ hsi_st_file *hsi_st_open(const char *path, char *err, size_t errlen)
         free(f);
         return NULL;
     }
-    f->fp = fopen(path, "rb");
-    if (!f->fp) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        goto fail;
-    }
+    if (!(f->fp = hsi_open_input(path, err, errlen))) goto fail;
     if (fseeko(f->fp, 0, SEEK_END) != 0) {
         snprintf(err, errlen, "%s: cannot seek: %s", path, strerror(errno));
         goto fail;

@@ -460,8 +460,8 @@ static int load_finished(const run_ctx *c, run_result *res, char *err, size_t er
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.json", c->dir);
     if (!c->o->resume || !exists(path)) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return tr_fail(err, errlen, "%s: %s", path, strerror(errno));
+    FILE *f = hsi_open_input(path, err, errlen);
+    if (!f) return -1;
     char *text = NULL;
     size_t len = 0, cap = 0, k;
     char buf[65536];

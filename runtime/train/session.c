@@ -295,7 +295,7 @@ static int masks_path(const hsi_tr_data *D, int d, const char *masks, char *out,
         if (D->n > 1)
             return tr_fail(err, errlen, "%s: with %d domains, give a run folder holding "
                            "<domain>/masks.npy", masks, D->n);
-        if (!is_file(masks)) return tr_fail(err, errlen, "%s: no such masks file", masks);
+        if (hsi_check_input(masks, err, errlen)) return -1;   /* missing, a FIFO, a device */
         snprintf(out, n, "%s", masks);
         return 0;
     }

@@ -55,13 +55,17 @@ def setup():
         f.write(reg)
 
 
-def run(binary, *args, code=0, env=None):
+def run(binary, *args, code=0, env=None, timeout=300):
     e = dict(os.environ, HSICC_DATASETS=REG, HSICC_DATA=DATA)
     e.pop("HSICC_DATA_MIRROR", None)
     if env:
         e.update(env)
-    p = subprocess.run([binary] + list(args), capture_output=True, text=True, env=e, cwd=WORK,
-                       timeout=300)
+    try:
+        p = subprocess.run([binary] + list(args), capture_output=True, text=True, env=e, cwd=WORK,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        fail("%s %s: still running after %d s (hangs?)" % (os.path.basename(binary), " ".join(args),
+                                                           timeout))
     if p.returncode != code:
         fail("%s %s: exit %d (expected %d)\nstdout:\n%s\nstderr:\n%s"
              % (os.path.basename(binary), " ".join(args), p.returncode, code, p.stdout, p.stderr))
@@ -402,6 +406,43 @@ def t_atomic():
     # A killed training resumes to the end.
     run(TINY, "train", "--resume", out, "--quiet")
     check(os.path.isfile(os.path.join(out, "metrics.json")), "resume after kill -9")
+
+
+def t_not_regular():
+    """A FIFO (or a directory) where a file is expected: refused at once, never blocked on (open()
+    of a FIFO without a writer waited for ever), with what it is."""
+    out = os.path.join(WORK, "out")
+    run(TINY, "train", "--out", out, "--quiet")
+    w = os.path.join(out, "run0", "best.safetensors")
+    fifo = os.path.join(WORK, "fifo")
+    os.mkfifo(fifo)
+    np.save(os.path.join(WORK, "x.npy"), np.zeros((2, 6, 3, 3), np.float32))
+    is_fifo = "is a FIFO (named pipe), not a regular file"
+    cases = [(["train", "--out", "o1", "--set", "init.checkpoint=" + fifo], is_fifo, None),
+             (["train", "--out", "o2", "--experiment", fifo], is_fifo, None),
+             (["eval", "--weights", fifo], is_fifo, None),
+             (["eval", "--weights", w, "--masks", fifo], is_fifo, None),
+             (["forward", "--weights", w, "--input", fifo, "--out", "l.npy"], is_fifo, None),
+             (["train", "--out", "o3"], is_fifo, {"HSICC_DATASETS": fifo}),
+             # a directory as a weights file said "9223372036854775807 bytes"
+             (["forward", "--weights", out, "--input", "x.npy", "--out", "l.npy"],
+              "out: is a directory", None)]
+    for args, msg, env in cases:
+        p = run(TINY, *args, code=1, env=env, timeout=20)
+        check(msg in p.stderr and ("/fifo:" in p.stderr or msg != is_fifo) and p.stderr.count("\n") <= 2,
+              "%s: message\n%s" % (args, p.stderr))
+    # the state of a run folder
+    st = os.path.join(WORK, "st")
+    run(TINY, "train", "--out", st, "--stop-after", "10", "--quiet", code=130)
+    os.remove(os.path.join(st, "run0", "state.safetensors"))
+    os.mkfifo(os.path.join(st, "run0", "state.safetensors"))
+    p = run(TINY, "train", "--resume", st, "--quiet", code=1, timeout=20)
+    check("state.safetensors: is a FIFO" in p.stderr, "state FIFO:\n" + p.stderr)
+    # a dataset file
+    os.remove(os.path.join(DATA, "Synth6", "cube.npy"))
+    os.mkfifo(os.path.join(DATA, "Synth6", "cube.npy"))
+    p = run(TINY, "train", "--out", "o4", code=1, timeout=20)
+    check("cube.npy: is a FIFO (named pipe), not a regular file" in p.stderr, "cube FIFO:\n" + p.stderr)
 
 
 setup()
