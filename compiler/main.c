@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "diag.h"
 #include "driver.h"
+#include "hsi_io.h"
 
 #ifndef HSICC_VERSION
 #define HSICC_VERSION "dev"
@@ -33,6 +34,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    hsi_write_faults_as_errors();
     if (argc < 2) {
         usage(stderr);
         return DRV_USAGE;

@@ -1120,7 +1120,7 @@ int emit_program(const be_program *bp, const char *dir, const char *stem, const 
     }
     emit_descriptor(&e, stem);
     if (ferror(f) | fclose(f)) {
-        fprintf(stderr, "hsicc: error: writing %s failed\n", path);
+        fprintf(stderr, "hsicc: error: writing %s failed: %s\n", path, hsi_write_strerror(errno));
         return 1;
     }
     return 0;

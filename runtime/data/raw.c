@@ -381,7 +381,7 @@ int data_write_atomic(const char *path, const void *a, size_t na, const void *b,
     int ok = fwrite(a, 1, na, f) == na && (!nb || fwrite(b, 1, nb, f) == nb);
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        data_err(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        data_err(err, errlen, "%s: write failed: %s", path, hsi_write_strerror(errno));
         remove(tmp);
         free(tmp);
         return -1;

@@ -28,6 +28,14 @@ int hsi_check_input(const char *path, char *err, size_t errlen);
 
 /* ---- atomic.c: files appear whole or not at all ------------------------------------------- */
 
+/* Makes a write past the file-size limit (ulimit -f) fail with EFBIG, reported like a full disk,
+ * instead of killing the process with SIGXFSZ (no message, a temporary file left behind).
+ * Called first thing by every trainer and by hsicc; inherited by the programs they run. */
+void hsi_write_faults_as_errors(void);
+/* strerror(e) for a failed write, with what to do for the limits: "File too large (the
+ * file-size limit, ulimit -f, was reached)", "No space left on device". */
+const char *hsi_write_strerror(int e);
+
 /* Creates path and every missing parent directory (mode 0777 & umask). Existing dirs are fine. */
 int hsi_mkdirs(const char *path, char *err, size_t errlen);
 

@@ -1,17 +1,31 @@
 /* atomic.c — result files appear whole or not at all: temp file in the target's directory,
  * write, fflush, fsync, rename over the target; on any failure the temp file is removed and the
- * old target stays. Also hsi_mkdirs (mkdir -p).
+ * old target stays. Also hsi_mkdirs (mkdir -p), and write faults as errors: SIGXFSZ ignored, so
+ * the file-size limit is a failed write like a full disk (hsicc links this file too).
  * Not here: fsync of the directory after rename (a power cut may lose the new name, never the
  * content of either version), and locking against concurrent writers of the same path.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "hsi_io.h"
+
+void hsi_write_faults_as_errors(void)
+{
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+const char *hsi_write_strerror(int e)
+{
+    if (e == EFBIG) return "File too large (the file-size limit, ulimit -f, was reached)";
+    if (e == ENOSPC) return "No space left on device";
+    return strerror(e);
+}
 
 int hsi_mkdirs(const char *path, char *err, size_t errlen)
 {
@@ -95,9 +109,13 @@ int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen)
 {
     const char *what = NULL;
     int e = 0;
-    if (ferror(af->fp))
-        what = "write failed", e = EIO;
-    else if (fflush(af->fp) != 0)
+    if (ferror(af->fp)) {
+        /* an earlier write failed and stdio kept no errno: one more byte at the end of the temp
+         * file (removed below) fails the same way (EFBIG past ulimit -f, ENOSPC...) */
+        int fd = fileno(af->fp);
+        e = lseek(fd, 0, SEEK_END) >= 0 && write(fd, "", 1) < 0 ? errno : EIO;
+        what = "write failed";
+    } else if (fflush(af->fp) != 0)
         what = "write failed", e = errno;
     else if (fsync(fileno(af->fp)) != 0)
         what = "fsync failed", e = errno;
@@ -111,7 +129,7 @@ int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen)
     }
     if (what) {
         snprintf(err, errlen, "%s: %s: %s (the previous file, if any, is unchanged)", af->path,
-                 what, strerror(e));
+                 what, hsi_write_strerror(e));
         hsi_atomic_abort(af);
         return -1;
     }
@@ -126,11 +144,6 @@ int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, s
     hsi_atomic_file af;
     if (hsi_atomic_open(&af, path, err, errlen))
         return -1;
-    if (n && fwrite(bytes, 1, n, af.fp) != n) {
-        snprintf(err, errlen, "%s: write failed: %s (the previous file, if any, is unchanged)",
-                 path, strerror(errno));
-        hsi_atomic_abort(&af);
-        return -1;
-    }
-    return hsi_atomic_commit(&af, err, errlen);
+    if (n) fwrite(bytes, 1, n, af.fp);
+    return hsi_atomic_commit(&af, err, errlen);   /* reports a failed fwrite (ferror) */
 }

@@ -93,7 +93,7 @@ static int end_row(hsi_csv *c, char *err, size_t errlen)
 {
     fputc('\n', c->fp);
     if (fflush(c->fp) != 0 || ferror(c->fp)) {
-        snprintf(err, errlen, "%s: write failed: %s", c->path, strerror(errno));
+        snprintf(err, errlen, "%s: write failed: %s", c->path, hsi_write_strerror(errno));
         return -1;
     }
     return 0;

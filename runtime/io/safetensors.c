@@ -149,13 +149,7 @@ static int save_all(const char *path, const hsi_st_tensor *const *ts, int n,
     hsi_json_free(&j);
     for (int i = 0; i < n && !bad; i++)
         bad = put_f32(af.fp, ts[i]->data, numel_of(ts[i]->ndim, ts[i]->dims)) != 0;
-    if (bad) {
-        snprintf(err, errlen, "%s: write failed: %s (the previous file, if any, is unchanged)",
-                 path, strerror(errno));
-        hsi_atomic_abort(&af);
-        return -1;
-    }
-    return hsi_atomic_commit(&af, err, errlen);
+    return hsi_atomic_commit(&af, err, errlen);   /* a failed write: its message, no temp file */
 }
 
 int hsi_st_save_params_extra(const char *path, const hsi_param *ps, int n,

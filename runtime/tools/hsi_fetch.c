@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "hsi_data.h"
+#include "hsi_io.h"
 
 static void usage(FILE *f)
 {
@@ -38,6 +39,7 @@ static int present(const char *dir, const hsi_dataset *d)
 
 int main(int argc, char **argv)
 {
+    hsi_write_faults_as_errors();
     hsi_fetch_opts o = {.download = 1, .verbose = 1};
     const char *reg_path = NULL;
     int list = 0, n_names = 0;

@@ -565,7 +565,7 @@ int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *e
     const char *prog = argc > 0 ? argv[0] : "trainer";
     /* Over a file size limit (ulimit -f), a write must fail with EFBIG and be reported with
      * its file name by the atomic writers, not kill the trainer with SIGXFSZ. */
-    signal(SIGXFSZ, SIG_IGN);
+    hsi_write_faults_as_errors();
     int rc = parse_args(&a, net, argc, argv);
     if (rc) {
         free(a.sets);

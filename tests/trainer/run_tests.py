@@ -445,6 +445,26 @@ def t_not_regular():
     check("cube.npy: is a FIFO (named pipe), not a regular file" in p.stderr, "cube FIFO:\n" + p.stderr)
 
 
+def t_fsize():
+    """The file-size limit (ulimit -f): SIGXFSZ killed the trainer without a word and left a
+    temporary file; now the write fails like on a full disk: one message, exit 1, no temp file."""
+    import resource
+
+    def limit(n):
+        return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+    e = dict(os.environ, HSICC_DATASETS=REG, HSICC_DATA=DATA)
+    # 512 bytes: experiment.yaml (855) fails; 10000: state.safetensors (17908) at the first validation
+    for n, name in [(512, "experiment.yaml"), (10000, "state.safetensors")]:
+        out = os.path.join(WORK, "out%d" % n)
+        p = subprocess.run([TINY, "train", "--out", out, "--quiet"], capture_output=True, text=True,
+                           env=e, cwd=WORK, timeout=120, preexec_fn=limit(n))
+        check(p.returncode == 1, "limit %d: exit %d (expected 1)\n%s" % (n, p.returncode, p.stderr))
+        check(name + ": write failed: File too large (the file-size limit, ulimit -f, was reached)"
+              in p.stderr and p.stderr.count("\n") <= 2, "limit %d: message\n%s" % (n, p.stderr))
+        tmp = [os.path.join(r, f) for r, _, fs in os.walk(out) for f in fs if ".tmp." in f]
+        check(not tmp, "limit %d: temporary files left: %s" % (n, tmp))
+
+
 setup()
 globals()["t_" + TEST]()
 print("ok", TEST)
