@@ -10,10 +10,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,8 +93,11 @@ static int write_embed(const char *path, const char *text, size_t len, const cha
 
 pid_t cmd_spawn(char *const argv[], const char *log_path, const char *omp_threads)
 {
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid != 0) return pid;
+    /* hsicc killed (sweep, build): its child gets SIGTERM (a trainer saves its state and ends)
+     * instead of running on unseen; if hsicc is already gone, the child does not start */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(130);
     if (log_path) {
         int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0666);
         if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {

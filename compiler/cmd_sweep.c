@@ -39,6 +39,7 @@ typedef struct sw_point {
     double mean[3], std[3];    /* oa, aa, kappa */
     int runs;
     double wall;
+    int lock;                  /* descriptor of the point's lock (another sweep keeps out), or -1 */
 } sw_point;
 
 typedef struct sweep {
@@ -77,6 +78,14 @@ static char *path_of(const char *dir, const char *name)
     return s;
 }
 
+/* n points, none locked */
+static sw_point *new_points(size_t n)
+{
+    sw_point *p = calloc(n + 1, sizeof *p);
+    for (size_t i = 0; p && i < n; i++) p[i].lock = -1;
+    return p;
+}
+
 static void sweep_free(sweep *s)
 {
     for (int i = 0; i < s->n; i++) {
@@ -84,6 +93,7 @@ static void sweep_free(sweep *s)
         free(s->p[i].vals);
         free(s->p[i].label);
         free(s->p[i].checkpoint);
+        hsi_unlock_dir(s->p[i].lock);
     }
     for (int k = 0; k < s->n_keys; k++) free(s->keys[k]);
     free(s->keys);
@@ -264,7 +274,7 @@ static int manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
     w->n_keys = (int)keys->n;
     w->keys = calloc(keys->n + 1, sizeof *w->keys);
     for (size_t k = 0; k < keys->n; k++) w->keys[k] = xstrdup(jstr(&keys->items[k]));
-    w->p = calloc(pts->n + 1, sizeof *w->p);
+    w->p = new_points(pts->n);
     for (size_t i = 0; i < pts->n; i++) {
         const hsi_jval *vals = hsi_jval_get(&pts->items[i], "values");
         const char *label = jstr(hsi_jval_get(&pts->items[i], "label"));
@@ -532,9 +542,12 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     }
     char *dir = path_of(w->out, p->label), *bdir = path_of(dir, "build");
     char *yaml = path_of(bdir, "point.yaml"), *trainer = path_of(bdir, "trainer");
+    /* the point is this sweep's while it builds and trains it (its trainer locks the run too) */
     if (!rc && write && (hsi_mkdirs(bdir, err, sizeof err) ||
+                         (p->lock = hsi_lock_dir(dir, ".sweep.lock", "hsicc sweep", err, sizeof err)) < 0 ||
                          hsi_experiment_write(x, yaml, err, sizeof err))) {
         fprintf(stderr, "hsicc: error: %s\n", err);
+        snprintf(p->why, sizeof p->why, "%s", err);
         rc = -1;
     }
     x->init.checkpoint = orig;
@@ -751,13 +764,14 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
     w.keys = calloc((size_t)w.n_keys, sizeof *w.keys);
     for (int k = 0; k < w.n_keys; k++) w.keys[k] = strdup(x->sweep[k].key);
     w.n = x->sweep_points;
-    w.p = calloc((size_t)w.n, sizeof *w.p);
+    w.p = new_points((size_t)w.n);
     int bad = 0;
     for (int k = 0; k < w.n; k++) {
         if (prepare_point(&w, k, &xo, bo, !dry)) {
             if (!w.p[k].label) goto done;   /* the point itself does not load */
             w.p[k].state = SW_FAILED;
-            snprintf(w.p[k].why, sizeof w.p[k].why, "its trainer could not be built");
+            if (!w.p[k].why[0])
+                snprintf(w.p[k].why, sizeof w.p[k].why, "its trainer could not be built");
             bad++;
         }
         if (dry) {

@@ -26,6 +26,13 @@ FILE *hsi_open_input(const char *path, char *err, size_t errlen);   /* "rb"; NUL
 /* 0 if path is a regular file that can be opened, for readers that open by name (matio). */
 int hsi_check_input(const char *path, char *err, size_t errlen);
 
+/* ---- lock.c: a folder in use ------------------------------------------------------------------
+ * An exclusive lock on DIR/NAME (created; DIR must exist) for as long as the returned descriptor
+ * is open or the process lives: who ("trainer", "hsicc sweep") and the pid are written in it.
+ * -1 with "DIR is in use by another process (trainer, pid 123): ..." when another holds it. */
+int hsi_lock_dir(const char *dir, const char *name, const char *who, char *err, size_t errlen);
+void hsi_unlock_dir(int fd);
+
 /* ---- atomic.c: files appear whole or not at all ------------------------------------------- */
 
 /* Makes a write past the file-size limit (ulimit -f) fail with EFBIG, reported like a full disk,

@@ -256,18 +256,27 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     }
     const char *out = a->resume ? a->resume : a->out ? a->out : x->outputs.dir;
     x->outputs.dir = (char *)out;
+    /* one trainer per run folder, for as long as it runs */
+    int lock = -1;
+    if (hsi_mkdirs(out, err, errlen) || (lock = hsi_lock_dir(out, ".lock", "trainer", err, errlen)) < 0)
+        return 1;
     char path[4200];
     snprintf(path, sizeof path, "%s/experiment.yaml", out);
-    if (!a->resume && !a->overwrite && file_exists(path))
-        return tr_fail(err, errlen, "%s already holds a training: continue it with --resume %s, "
-                       "or train into another folder (--out DIR), or pass --overwrite", out, out), 1;
-    if (x->train.threads > 0) {
-        char t[16];
-        snprintf(t, sizeof t, "%d", x->train.threads);
-        setenv("OMP_NUM_THREADS", t, 0);
+    int rc = 1;
+    if (!a->resume && !a->overwrite && file_exists(path)) {
+        tr_fail(err, errlen, "%s already holds a training: continue it with --resume %s, "
+                "or train into another folder (--out DIR), or pass --overwrite", out, out);
+    } else {
+        if (x->train.threads > 0) {
+            char t[16];
+            snprintf(t, sizeof t, "%d", x->train.threads);
+            setenv("OMP_NUM_THREADS", t, 0);
+        }
+        hsi_train_opts o = {net, x, out, a->resume != NULL, stop, every, a->quiet, env_of(a)};
+        rc = hsi_trainer_train(&o, err, errlen);
     }
-    hsi_train_opts o = {net, x, out, a->resume != NULL, stop, every, a->quiet, env_of(a)};
-    return hsi_trainer_train(&o, err, errlen);
+    hsi_unlock_dir(lock);
+    return rc;
 }
 
 /* ---- commands on saved weights -------------------------------------------------------------- */

@@ -222,6 +222,40 @@ def t_finetune():
     check(all("skipped" in status.get(k, "") for k in skipped), "a.*/b.* skipped:\n" + p.stderr)
 
 
+def t_kill():
+    """hsicc sweep killed left its trainer running, and a rerun trained the same point at the
+    same time. Now the trainer gets SIGTERM when hsicc dies (it saves its state), and a point is
+    locked by the sweep that works on it."""
+    import signal
+    import time
+    out = os.path.join(WORK, "sw")
+    args = [HSICC, "sweep", os.path.join(HERE, "tiny-sweep.yaml"), "--out", out,
+            "--set", "train.iterations=10000000"]
+    a = subprocess.Popen(args, cwd=WORK, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lock = os.path.join(out, "defines.depth=1", ".lock")     # the trainer's, with its pid
+    for _ in range(600):
+        if os.path.isfile(lock) and open(lock).read().startswith("trainer, pid "):
+            break
+        time.sleep(0.1)
+    text = open(lock).read()
+    check(text.startswith("trainer, pid "), "no trainer started: %r" % text)
+    pid = int(text.split("pid ")[1])
+    # a second sweep on the same points is refused at once (the first holds them)
+    p = run(*args, code=1)
+    check("is in use by another process (hsicc sweep, pid %d)" % a.pid in p.stderr,
+          "second sweep:\n" + p.stdout + p.stderr)
+    a.send_signal(signal.SIGKILL)
+    a.wait()
+    for _ in range(300):
+        if not os.path.exists("/proc/%d" % pid):
+            break
+        time.sleep(0.1)
+    check(not os.path.exists("/proc/%d" % pid), "the trainer of a killed sweep still runs")
+    # it saved its state: the point resumes
+    check(os.path.isfile(os.path.join(out, "defines.depth=1", "run0", "state.safetensors")),
+          "no state saved by the stopped trainer")
+
+
 if __name__ == "__main__":
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)

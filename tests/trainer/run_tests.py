@@ -465,6 +465,28 @@ def t_fsize():
         check(not tmp, "limit %d: temporary files left: %s" % (n, tmp))
 
 
+def t_lock():
+    """Two trainers on one run folder: both exited 0 and the first one's results were lost. The
+    folder is locked while a trainer runs; the second is refused at once, with the owner's pid."""
+    out = os.path.join(WORK, "out")
+    e = dict(os.environ, HSICC_DATASETS=REG, HSICC_DATA=DATA)
+    a = subprocess.Popen([TINY, "train", "--out", out, "--quiet", "--set", "train.iterations=1000000"],
+                         env=e, cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for _ in range(200):
+        if os.path.isfile(os.path.join(out, "experiment.yaml")):
+            break
+        time.sleep(0.05)
+    owner = "trainer, pid %d" % a.pid
+    for args in (["train", "--out", out], ["train", "--out", out, "--overwrite"],
+                 ["train", "--resume", out]):
+        p = run(TINY, *args, code=1, timeout=20)
+        check("is in use by another process (%s)" % owner in p.stderr and p.stderr.count("\n") <= 2,
+              "%s while another trainer runs:\n%s" % (args, p.stderr))
+    a.send_signal(signal.SIGTERM)
+    check(a.wait(timeout=60) == 130, "the first trainer, stopped: exit %s\n%s" % (a.returncode, a.stderr.read()))
+    run(TINY, "train", "--resume", out, "--quiet", "--stop-after", "5", code=130)   # free again
+
+
 setup()
 globals()["t_" + TEST]()
 print("ok", TEST)
