@@ -217,8 +217,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     rc = emit_program(bp, src, p->net, x->backend == HSI_BACKEND_REF ? "ref" : "dnnl", cmdline);
     be_free(bp);
     if (rc) goto done;
+    /* the trainer runs what was built: with --set or a sweep point, the resolved experiment
+     * (every override applied: solver, train, preprocess... not only the net's defines) */
     size_t len = 0;
-    char *text = read_all(exp_path, &len);
+    int resolved = bo->n_sets > 0 || bo->sweep_point >= 0;
+    char *text = resolved ? hsi_experiment_to_yaml(x, err, sizeof err) : read_all(exp_path, &len);
+    if (text && resolved) len = strlen(text);
     char embed[4200];
     snprintf(embed, sizeof embed, "%s/experiment.c", src);
     if (!text || write_embed(embed, text, len, exp_path, p->net)) {

@@ -256,6 +256,21 @@ def t_kill():
           "no state saved by the stopped trainer")
 
 
+def t_build_set():
+    """hsicc build --set (and hsicc_add_trainer SET) applied net defines only: solver, train and
+    the rest were dropped, and the run folder's experiment.yaml did not say so. Every key is in
+    the trainer now, and experiment.yaml records what ran."""
+    tr = os.path.join(WORK, "ft")
+    run(HSICC, "build", os.path.join(HERE, "ft.yaml"), "-o", tr, "--set", "solver.lr=0.0123",
+        "--set", "train.batch=4", "--set", "train.iterations=3", "--set", "defines={depth: 2}")
+    out = os.path.join(WORK, "o")
+    run(tr, "train", "--out", out, "--quiet")
+    y = open(os.path.join(out, "experiment.yaml")).read()
+    for want in ["  lr: 0.0123\n", "  batch: 4\n", "  iterations: 3\n", "defines: {depth: 2, patch: 5}"]:
+        check(want in y, "experiment.yaml lacks %r:\n%s" % (want, y))
+    check(json.load(open(os.path.join(out, "run0", "metrics.json")))["steps"] == 3, "3 steps ran")
+
+
 if __name__ == "__main__":
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
