@@ -331,6 +331,7 @@ int tr_state_save(const char *path, const tr_state *s, const hsi_param *ps, int 
     mb.n = 0;
     put_meta(&mb, "kind", "hsicc training state");
     put_meta(&mb, "seed", "%" PRIu64, s->seed);
+    put_meta(&mb, "experiment", "%016" PRIx64, s->experiment);
     put_meta(&mb, "step", "%" PRId64, s->step);
     put_meta(&mb, "phase", "%d", s->phase);
     put_meta(&mb, "phase_it", "%" PRId64, s->phase_it);
@@ -398,6 +399,31 @@ static int meta_int(hsi_st_file *f, const char *path, const char *key, uint64_t 
     return 0;
 }
 
+uint64_t tr_experiment_hash(const hsi_experiment *x)
+{
+    hsi_experiment c = *x;   /* what does not change how a run trains is left out */
+    c.path = "";
+    c.outputs.dir = "";
+    c.runs = (hsi_exp_runs){1, 0, NULL, 0};
+    c.train.threads = 0;
+    c.sweep_point = -1;      /* a point's values are applied; its resolved file has no sweep */
+    c.n_sweep = 0;
+    char e[64];
+    char *text = hsi_experiment_to_yaml(&c, e, sizeof e);
+    if (!text) return 0;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *t = text; *t; t++) h = (h ^ (unsigned char)*t) * 1099511628211ull;
+    free(text);
+    return h;
+}
+
+/* The state was written by this experiment (or by a trainer that did not record it). */
+static int experiment_matches(const hsi_st_file *f, uint64_t want)
+{
+    const char *v = hsi_st_metadata(f, "experiment");
+    return !v || !want || strtoull(v, NULL, 16) == want;
+}
+
 int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solver *solver,
                   char *err, size_t errlen)
 {
@@ -412,6 +438,10 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
         rc = tr_fail(err, errlen, "%s: not a training state (metadata 'kind' is %s%.40s%s, not "
                      "'hsicc training state')", path, kind ? "'" : "", kind ? kind : "missing",
                      kind ? "'" : "");
+    else if (!experiment_matches(f, s->experiment))
+        rc = tr_fail(err, errlen, "%s: the run folder's experiment.yaml was changed after this "
+                     "state was written (batch, lr, ...): put it back as it was, or train the "
+                     "changed experiment into a new folder (--out DIR)", path);
     else if (meta_int(f, path, "seed", &seed, UINT64_MAX, err, errlen) ||
         meta_int(f, path, "step", &step, I64, err, errlen) ||
         meta_int(f, path, "phase", &phase, I32, err, errlen) ||

@@ -240,12 +240,14 @@ static hsi_trainer_env env_of(const cli *a)
 static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, const char *prog,
                      char *err, size_t errlen)
 {
-    if (a->resume && a->n_sets)
-        return usage_error(prog, "%s", "--set cannot be combined with --resume (a run continues "
-                           "with its saved experiment.yaml)");
+    if (a->resume && (a->n_sets || a->experiment))
+        return usage_error(prog, "%s", a->n_sets ? "--set cannot be combined with --resume (a run "
+                           "continues with its saved experiment.yaml)" : "--experiment cannot be "
+                           "combined with --resume (a run continues with its saved experiment.yaml)");
     int64_t runs = int_opt(prog, "runs", a->runs, 0), stop = int_opt(prog, "stop-after", a->stop_after, 0),
             every = int_opt(prog, "state-every", a->state_every, 0);
     if (runs < 0 || stop < 0 || every < 0) return 2;
+    if (a->runs && runs == 0) return usage_error(prog, "--runs: expected at least 1 run, got '%s'", a->runs);
     if (runs > INT32_MAX) return usage_error(prog, "--runs: %s is too many runs", a->runs);
     if (runs) {
         if (x->runs.seeds && runs > x->runs.n_seeds)

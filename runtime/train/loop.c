@@ -54,6 +54,7 @@ typedef struct run_result {
     hsi_metrics *m;            /* [n_dom]; k == 0 where the domain has no test pixel */
     double train_seconds;
     int64_t samples;
+    int finished_before;       /* read back from its metrics.json: nothing trained now */
 } run_result;
 
 /* Everything one run works with. */
@@ -530,6 +531,7 @@ static int setup_run(run_ctx *c, char *err, size_t errlen)
 {
     const hsi_experiment *x = c->x;
     uint64_t seed = c->s.seed;
+    c->s.experiment = tr_experiment_hash(x);
     if (hsi_tr_data_split(c->D, x, seed, NULL, err, errlen) || write_masks(c, err, errlen) ||
         hsi_tr_data_batchers(c->D, x, seed, err, errlen))
         return -1;
@@ -578,6 +580,7 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
 {
     c->s.seed = res->seed;
     int rc = load_finished(c, res, err, errlen);
+    res->finished_before = rc == 1;
     if (rc) return rc < 0 ? -1 : 0;
     if (hsi_mkdirs(c->dir, err, errlen)) return -1;
     c->wall0 = now();
@@ -596,8 +599,9 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
 
 /* ---- all runs ------------------------------------------------------------------------------- */
 
+/* Prints the summary and, with write_file, writes it as metrics.json. */
 static int write_summary(const hsi_train_opts *o, const hsi_tr_data *D, run_result *res, int runs,
-                         double wall, char *err, size_t errlen)
+                         double wall, int write_file, char *err, size_t errlen)
 {
     const hsi_experiment *x = o->x;
     int prim = primary_domain(x), rc = 0;
@@ -663,7 +667,7 @@ static int write_summary(const hsi_train_opts *o, const hsi_tr_data *D, run_resu
     hsi_json_end_object(&j);
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.json", o->out_dir);
-    if (rc == 0) rc = hsi_json_write_file(&j, path, err, errlen);
+    if (rc == 0 && write_file) rc = hsi_json_write_file(&j, path, err, errlen);
     hsi_json_free(&j);
     for (int d = 0; d < D->n && rc == 0; d++) {
         const hsi_metrics_agg *a = &agg[d];
@@ -739,7 +743,13 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (rc == 0 && write_summary(o, &D, res, runs, now() - wall0, err, errlen)) rc = 1;
+    /* every run finished before this (a resumed finished training): its metrics.json, with the
+     * wall time of the training, stays as it is */
+    int trained = 0;
+    for (int r = 0; res && r < runs; r++) trained |= !res[r].finished_before;
+    snprintf(path, sizeof path, "%s/metrics.json", o->out_dir);
+    int keep = !trained && exists(path);
+    if (rc == 0 && write_summary(o, &D, res, runs, now() - wall0, !keep, err, errlen)) rc = 1;
     for (int r = 0; res && r < runs; r++) {
         for (int d = 0; d < D.n && res[r].m; d++) hsi_metrics_free(&res[r].m[d]);
         free(res[r].m);

@@ -18,6 +18,8 @@ enum { TR_LOG_STEP, TR_LOG_EPOCH, TR_LOG_PHASE, TR_LOG_LR, TR_LOG_TRAIN_LOSS, TR
 /* Everything of a run that is not a tensor but must survive --resume. */
 typedef struct tr_state {
     uint64_t seed;             /* the run's seed (checked on load) */
+    uint64_t experiment;       /* hash of the experiment that trains (tr_experiment_hash; checked
+                                  on load, so an edited experiment.yaml is not resumed) */
     int64_t step;              /* optimizer steps done in this run, all phases */
     int phase;                 /* phase in progress; n_phases once training is over */
     int64_t phase_it;          /* iterations done in that phase (the schedule's iter) */
@@ -47,6 +49,9 @@ int tr_fail(char *err, size_t errlen, const char *fmt, ...)
 int tr_match_any(char *const *patterns, int n, const char *name);
 
 void tr_state_free(tr_state *s);
+/* FNV-1a of the resolved experiment as far as it decides how a run trains (not its file name,
+ * output folder, run count, thread count or sweep). 0 if it cannot be rendered. */
+uint64_t tr_experiment_hash(const hsi_experiment *x);
 int tr_state_log_row(tr_state *s, const double *row);
 /* state.safetensors: params, solver tensors ("opt.*"), best weights ("best.*"), counters. */
 int tr_state_save(const char *path, const tr_state *s, const hsi_param *ps, int np,

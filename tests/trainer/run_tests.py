@@ -175,9 +175,23 @@ def t_resume():
           "log.csv differs after resume")
     ma, mb = load_json(os.path.join(a, "metrics.json")), load_json(os.path.join(b, "metrics.json"))
     check(ma["oa"] == mb["oa"], "metrics differ after resume")
-    # Resuming a finished training redoes nothing and keeps the results.
+    # Resuming a finished training redoes nothing and keeps the results, timing included (the
+    # summary's wall_seconds became the few ms of the re-resume).
+    before = open(os.path.join(b, "metrics.json")).read()
     run(TINY, "train", "--resume", b, "--quiet")
-    check(load_json(os.path.join(b, "metrics.json"))["oa"] == mb["oa"], "re-resume changed OA")
+    check(open(os.path.join(b, "metrics.json")).read() == before, "re-resume rewrote metrics.json")
+    # An edited experiment.yaml is not resumed: the state records the experiment it trained.
+    c = os.path.join(WORK, "edited")
+    run(TINY, "train", "--out", c, "--stop-after", "45", *sets, code=130)
+    orig = open(os.path.join(c, "experiment.yaml")).read()
+    for old, new in [("  batch: 16\n", "  batch: 8\n"), ("  lr: 0.01\n", "  lr: 0.02\n")]:
+        check(old in orig, "experiment.yaml lacks %r:\n%s" % (old, orig))
+        open(os.path.join(c, "experiment.yaml"), "w").write(orig.replace(old, new))
+        p = run(TINY, "train", "--resume", c, "--quiet", code=1)
+        check("experiment.yaml was changed after this state was written" in p.stderr and
+              "state.safetensors" in p.stderr, "edited %s: message\n%s" % (new.strip(), p.stderr))
+    open(os.path.join(c, "experiment.yaml"), "w").write(orig)
+    run(TINY, "train", "--resume", c, "--quiet")   # put back: it resumes
 
 
 def t_bad_state():
@@ -300,6 +314,12 @@ def t_bad_set():
     check("solver.lr" in p.stderr, "key path missing:\n" + p.stderr)
     p = run(TINY, "train", "--bogus", code=2)
     check("--help" in p.stderr, "usage hint")
+    # --runs 0 ran once; --resume ignored --experiment
+    p = run(TINY, "train", "--out", os.path.join(WORK, "o"), "--runs", "0", code=2)
+    check("--runs: expected at least 1 run, got '0'" in p.stderr, "--runs 0:\n" + p.stderr)
+    p = run(TINY, "train", "--out", os.path.join(WORK, "r"), "--stop-after", "1", "--quiet", code=130)
+    p = run(TINY, "train", "--resume", os.path.join(WORK, "r"), "--experiment", "x.yaml", code=2)
+    check("--experiment cannot be combined with --resume" in p.stderr, "--resume --experiment:\n" + p.stderr)
     p = run(TINY, "--help")
     for c in ["train", "eval", "predict", "forward", "grad"]:
         check(c in p.stdout, "--help lacks " + c)
