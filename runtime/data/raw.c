@@ -307,6 +307,29 @@ int hsi_npy_read(const char *path, hsi_dtype want, hsi_array *out, char *err, si
     return rc;
 }
 
+int hsi_cube_check_finite(const hsi_cube *c, const char *what, char *err, size_t errlen)
+{
+    size_t plane = (size_t)c->h * (size_t)c->w;
+    long long total = 0, first_count = 0;
+    int bands_bad = 0, first = -1;
+    size_t first_at = 0;
+    for (int b = 0; b < c->bands; b++) {
+        const float *p = c->data + (size_t)b * plane;
+        long long n = 0;
+        for (size_t i = 0; i < plane; i++)
+            if (!isfinite(p[i]) && n++ == 0 && first < 0) first_at = i;
+        if (!n) continue;
+        if (first < 0) first = b, first_count = n;
+        total += n;
+        bands_bad++;
+    }
+    if (!total) return 0;
+    return data_err(err, errlen, "%s: %lld values are not finite (NaN or Inf) in %d band(s); band "
+                    "%d (0-based) has %lld, the first at row %zu, column %zu: repair or drop them "
+                    "(bands.range) before training", what, total, bands_bad, first, first_count,
+                    first_at / (size_t)c->w, first_at % (size_t)c->w);
+}
+
 void hsi_cube_free(hsi_cube *c)
 {
     free(c->data);

@@ -179,7 +179,8 @@ const char *hsi_st_metadata(const hsi_st_file *f, const char *key);  /* NULL if 
 /* Reads tensor `name` into out[numel], checking it is F32 and has shape dims[ndim]. Errors:
  * "<file>: no tensor 'x' (the file has 12 tensors)",
  * "<file>: tensor 'x': checkpoint has [128,128,1,1], the net expects [128,64,1,1]",
- * "<file>: tensor 'x': dtype I64, only F32 can be loaded". */
+ * "<file>: tensor 'x': dtype I64, only F32 can be loaded",
+ * "<file>: tensor 'x' holds 3 non-finite values (NaN or Inf; ...)" (weights, init, state). */
 int hsi_st_read(hsi_st_file *f, const char *name, int ndim, const int64_t *dims, float *out,
                 char *err, size_t errlen);
 /* hsi_st_read(f, p->name, p->ndim, p->dims, p->value). */

@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -524,6 +525,15 @@ int hsi_st_read(hsi_st_file *f, const char *name, int ndim, const int64_t *dims,
                          (uint32_t)b[3] << 24;
             memcpy(&out[i], &u, 4);
         }
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!isfinite(out[i]) && bad++ == 0) first = i;
+    if (bad) {   /* the weights of a diverged training: refused as weights, init or resume */
+        snprintf(err, errlen, "%s: tensor '%s' holds %" PRId64 " non-finite values (NaN or Inf; "
+                 "the first at index %" PRId64 "): these weights come from a diverged training",
+                 f->path, name, bad, first);
+        return -1;
+    }
     return 0;
 }
 

@@ -77,6 +77,7 @@ typedef struct run_ctx {
     hsi_progress pg;
     int use_pg;
     double wall0, wall_base;   /* elapsed = wall_base + now() - wall0 */
+    int64_t saved_step;        /* step of the last state written, or -1 */
 } run_ctx;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -158,7 +159,36 @@ static int save_state(run_ctx *c, char *err, size_t errlen)
         if (c->D->d[d].batcher) hsi_batcher_get_state(c->D->d[d].batcher, &c->s.bst[d]);
     char path[4200];
     snprintf(path, sizeof path, "%s/state.safetensors", c->dir);
-    return tr_state_save(path, &c->s, c->ps, c->np, c->solver, err, errlen);
+    if (tr_state_save(path, &c->s, c->ps, c->np, c->solver, err, errlen)) return -1;
+    c->saved_step = c->s.step;
+    return 0;
+}
+
+/* ---- divergence guard ----------------------------------------------------------------------- */
+
+/* The first parameter with a non-finite value, or NULL. */
+static const char *nonfinite_param(const run_ctx *c)
+{
+    for (int i = 0; i < c->np; i++)
+        for (int64_t k = 0; k < c->ps[i].numel; k++)
+            if (!isfinite(c->ps[i].value[k])) return c->ps[i].name;
+    return NULL;
+}
+
+/* A non-finite loss or weight ends the run at once: nothing more is written, so the state on
+ * disk stays the last good one. Returns -1 with the message. */
+static int diverged(const run_ctx *c, int ph, int64_t step, const char *what, char *err,
+                    size_t errlen)
+{
+    char kept[4300];
+    if (c->saved_step >= 0)
+        snprintf(kept, sizeof kept, "the last good state (step %" PRId64 ") is kept in "
+                 "%s/state.safetensors", c->saved_step, c->dir);
+    else
+        snprintf(kept, sizeof kept, "no state was written before it");
+    return tr_fail(err, errlen, "training diverged: %s at step %" PRId64 " (run %d, phase %d "
+                   "'%s'); stopped, %s; lower solver.lr or check the data", what, step,
+                   c->r, ph, c->x->phases[ph].name, kept);
 }
 
 /* Restores a saved state, rewrites log.csv from it; 1 if there was one, 0 if not, -1 error. */
@@ -179,6 +209,7 @@ static int load_state(run_ctx *c, char *err, size_t errlen)
             hsi_batcher_set_state(c->D->d[d].batcher, &c->s.bst[d], err, errlen))
             return -1;
     if (c->s.log_rows) c->wall_base = c->s.log[(c->s.log_rows - 1) * TR_LOG_COLS + TR_LOG_ELAPSED];
+    c->saved_step = c->s.step;
     if (c->log)
         fprintf(c->log, "run %d: resuming at step %" PRId64 " (phase %d, iteration %" PRId64 ")\n",
                 c->r, c->s.step, c->s.phase, c->s.phase_it);
@@ -283,9 +314,20 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
             c->net->forward(c->m, P->domains[i], b->x, b->n, 1, (uint64_t)s->step);
             loss += (double)w[i] * c->net->loss_backward(c->m, P->domains[i], b->y, b->n, w[i]);
         }
+        if (!isfinite(loss)) {
+            char what[64];
+            snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf");
+            return diverged(c, ph, s->step + 1, what, err, errlen);
+        }
         lr = hsi_schedule_lr(&sched, s->phase_it);
         hsi_solver_step(c->solver, lr);
         s->step++;
+        const char *bad = nonfinite_param(c);
+        if (bad) {
+            char what[600];
+            snprintf(what, sizeof what, "parameter '%.500s' is not finite", bad);
+            return diverged(c, ph, s->step, what, err, errlen);
+        }
         s->phase_it++;
         double dt = now() - t0;
         s->train_seconds += dt;
@@ -510,6 +552,25 @@ static int load_finished(const run_ctx *c, run_result *res, char *err, size_t er
 
 /* ---- one run -------------------------------------------------------------------------------- */
 
+/* A split that trains no pixel of a class, or tests none at all, is said (even with --quiet):
+ * the run still goes on, its metrics say less than they seem to. */
+static void split_warnings(const run_ctx *c, int d)
+{
+    const hsi_tr_domain *dm = &c->D->d[d];
+    const hsi_split *sp = &dm->split;
+    int64_t *per = calloc((size_t)dm->k + 1, sizeof *per);
+    for (int64_t i = 0; per && i < (int64_t)sp->h * sp->w; i++)
+        if (sp->mask[i] == HSI_MASK_TRAIN && dm->y[i] >= 0) per[dm->y[i]]++;
+    for (int k = 0; per && k < dm->k; k++)
+        if (!per[k])
+            fprintf(stderr, "warning: run %d, domain '%s': class %d (%s) has no training pixel: "
+                    "the net never sees it\n", c->r, dm->name, k, dm->class_names[k]);
+    free(per);
+    if (!sp->n_test)
+        fprintf(stderr, "warning: run %d, domain '%s': the split leaves no test pixel: it is not "
+                "evaluated\n", c->r, dm->name);
+}
+
 static int write_masks(run_ctx *c, char *err, size_t errlen)
 {
     for (int d = 0; d < c->D->n; d++) {
@@ -518,6 +579,7 @@ static int write_masks(run_ctx *c, char *err, size_t errlen)
         snprintf(path, sizeof path, "%s/masks.npy", dir);
         if (hsi_mkdirs(dir, err, errlen) || hsi_split_save(&c->D->d[d].split, path, err, errlen))
             return -1;
+        split_warnings(c, d);
         int64_t ov = hsi_split_overlap_warning(&c->D->d[d].split, c->D->patch);
         if (ov && c->log)
             fprintf(c->log, "warning: domain '%s': %" PRId64 " test pixels lie inside the %dx%d "
@@ -728,6 +790,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
         c.D = &D;
         c.log = log;
         c.r = r;
+        c.saved_step = -1;
         snprintf(c.dir, sizeof c.dir, "%s/run%d", o->out_dir, r);
         res[r].seed = hsi_experiment_run_seed(x, r);
         int k = run_one(&c, &res[r], err, errlen);

@@ -233,8 +233,9 @@ def t_kill():
             "--set", "train.iterations=10000000"]
     a = subprocess.Popen(args, cwd=WORK, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lock = os.path.join(out, "defines.depth=1", ".lock")     # the trainer's, with its pid
+    masks = os.path.join(out, "defines.depth=1", "run0", "masks.npy")   # it is training
     for _ in range(600):
-        if os.path.isfile(lock) and open(lock).read().startswith("trainer, pid "):
+        if os.path.isfile(masks) and open(lock).read().startswith("trainer, pid "):
             break
         time.sleep(0.1)
     text = open(lock).read()

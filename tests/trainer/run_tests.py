@@ -507,6 +507,62 @@ def t_lock():
     run(TINY, "train", "--resume", out, "--quiet", "--stop-after", "5", code=130)   # free again
 
 
+def t_numerics():
+    """Silently wrong, now said: lr 1e30 trained a one-class model and exited 0 (divergence guard);
+    a NaN checkpoint was accepted as init, weights or state; a class without training pixels and
+    a split without test pixels gave no warning; a NaN in the cube trained on."""
+    out = os.path.join(WORK, "out")
+    p = run(TINY, "train", "--out", out, "--quiet", "--set", "solver.lr=1e30", "--set",
+            "train.val_every=1", code=1)
+    check("training diverged: " in p.stderr and "(run 0, phase 0 'main')" in p.stderr and
+          "the last good state (step 1) is kept in" in p.stderr and p.stderr.count("\n") <= 2,
+          "divergence message:\n" + p.stderr)
+    st, meta = read_st(os.path.join(out, "run0", "state.safetensors"))
+    check(meta["step"] == "1" and all(np.isfinite(v).all() for v in st.values()), "kept state")
+    check(not os.path.exists(os.path.join(out, "metrics.json")), "a diverged training has results")
+    # non-finite tensors: refused as init, as weights, and in a state
+    good = os.path.join(WORK, "good")
+    run(TINY, "train", "--out", good, "--quiet", "--stop-after", "45", code=130)
+    w, _ = read_st(os.path.join(good, "run0", "state.safetensors"))
+    w = {k: v.copy() for k, v in w.items() if not k.startswith(("opt.", "best."))}
+    w["trunk.weight"][1, 2] = np.nan
+    bad = os.path.join(WORK, "nan.safetensors")
+    write_st(bad, w)
+    msg = "tensor 'trunk.weight' holds 1 non-finite values (NaN or Inf; the first at index 18)"
+    p = run(TINY, "train", "--out", os.path.join(WORK, "ft"), "--set", "init.checkpoint=" + bad, code=1)
+    check(msg in p.stderr, "NaN init:\n" + p.stderr)
+    p = run(TINY, "eval", "--weights", bad, code=1)
+    check(msg in p.stderr, "NaN weights:\n" + p.stderr)
+    stf = os.path.join(good, "run0", "state.safetensors")
+    raw = open(stf, "rb").read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    a = json.loads(raw[8:8 + n])["trunk.weight"]["data_offsets"][0] + 8 + n
+    open(stf, "wb").write(raw[:a] + struct.pack("<f", float("inf")) + raw[a + 4:])
+    p = run(TINY, "train", "--resume", good, "--quiet", code=1)
+    check("state.safetensors: tensor 'trunk.weight' holds 1 non-finite values" in p.stderr,
+          "Inf state:\n" + p.stderr)
+    # a split (saved masks) that trains no pixel of class 3 and tests none
+    gt = np.load(os.path.join(DATA, "Synth6", "gt.npy"))
+    m = np.zeros(gt.shape, np.int8)
+    m[(gt == 1) | (gt == 2)] = 1
+    v = np.argwhere(gt == 3)[:5]
+    m[v[:, 0], v[:, 1]] = 2
+    np.save(os.path.join(WORK, "m.npy"), m)
+    p = run(TINY, "train", "--out", os.path.join(WORK, "m"), "--quiet", "--set",
+            "split={masks: %s}" % os.path.join(WORK, "m.npy"), "--set", "train.iterations=2")
+    check("warning: run 0, domain 'Synth6': class 2 (c3) has no training pixel" in p.stderr and
+          "warning: run 0, domain 'Synth6': the split leaves no test pixel" in p.stderr,
+          "split warnings:\n" + p.stderr)
+    # non-finite values in the cube: band and count
+    cube = np.load(os.path.join(DATA, "Synth6", "cube.npy"))
+    cube[3, 4, 2] = np.nan
+    cube[7, 1, 2] = np.inf
+    np.save(os.path.join(DATA, "Synth6", "cube.npy"), cube)
+    p = run(TINY, "train", "--out", os.path.join(WORK, "c"), code=1)
+    check("cube.npy: 2 values are not finite (NaN or Inf) in 1 band(s); band 2 (0-based) has 2, "
+          "the first at row 3, column 4" in p.stderr, "NaN cube:\n" + p.stderr)
+
+
 setup()
 globals()["t_" + TEST]()
 print("ok", TEST)
