@@ -27,15 +27,21 @@
 #include "hsi_data.h"
 #include "hsi_io.h"
 #include "hsicc_config.h"
+#include "shape.h"
 
 #define MAX_SETS 128
 
+static void print_usage(FILE *f)
+{
+    fprintf(f, "usage: hsicc build EXPERIMENT.yaml -o TRAINER [--set key=value ...]\n"
+               "                   [--sweep-point K] [--emit-only] [--no-fuse] [--no-rewrite]\n"
+               "                   [--cc COMPILER] [--verbose]\n"
+               "       hsicc build EXPERIMENT.yaml --infer DIR [--weights W.safetensors] [--set ...]\n");
+}
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: hsicc build EXPERIMENT.yaml -o TRAINER [--set key=value ...]\n"
-                    "                   [--sweep-point K] [--emit-only] [--no-fuse] [--no-rewrite]\n"
-                    "                   [--cc COMPILER] [--verbose]\n"
-                    "       hsicc build EXPERIMENT.yaml --infer DIR [--weights W.safetensors] [--set ...]\n");
+    print_usage(stderr);
     return 2;
 }
 
@@ -187,6 +193,20 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         fprintf(stderr, "hsicc: note: while building %s (net %s)\n", exp_path, x->net);
         goto done;
     }
+    /* a netdef that does not take its input size from `patch` builds a net the experiment's
+     * patches do not fit: every trainer command would fail, and rebuilding cannot help */
+    for (int d = 0; x->patch && d < p->n_graphs; d++) {
+        const ir_shape *in = &p->graphs[d].nodes[p->graphs[d].input].shape;
+        if (in->ndim < 3 || (in->d[in->ndim - 1] == x->patch && in->d[in->ndim - 2] == x->patch))
+            continue;
+        char sh[96];
+        fprintf(stderr, "hsicc: error: %s: preprocess.patch is %d, but the net's input%s%s is %s "
+                "whatever the patch: its netdef %s does not size the input with its `patch` "
+                "parameter; set preprocess.patch to the input's size, or write the input as "
+                "[..., patch, patch]\n", exp_path, x->patch, p->n_graphs > 1 ? " for domain " : "",
+                p->graphs[d].domain, shape_str(in, sh, sizeof sh), x->net);
+        goto done;
+    }
     if (bo->stage == BUILD_CHECK) {
         rc = 0;
         goto done;
@@ -282,6 +302,7 @@ int cmd_build(int argc, char **argv)
     const char *exp_path = NULL, *out = NULL;
     const char *sets[MAX_SETS];
     build_opts o = {sets, 0, -1, BUILD_TRAINER, {1, 1, 0}, NULL, 0};
+    if (cmd_wants_help(argc, argv)) return print_usage(stdout), 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-o") && v) out = argv[++i];

@@ -23,13 +23,25 @@
 #define MAX_DEFS 256
 #define MAX_DOMAINS 32
 
-static int usage(void)
+static void print_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: hsicc emit FILE.hsn -o DIR [-D name=value ...] [--domain NAME[:k=v,...] ...]\n"
             "                  [--name STEM] [--backend dnnl|ref] [--batch N] [--no-fuse]\n"
             "                  [--no-rewrite] [--net NAME] [--infer [--weights W.safetensors]]\n");
+}
+
+static int usage(void)
+{
+    print_usage(stderr);
     return 2;
+}
+
+int cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+    return 0;
 }
 
 int cmd_int_arg(const char *s, long lo, long hi, int *out)
@@ -193,6 +205,7 @@ static void default_stem(const char *file, char *out, size_t n)
 
 int cmd_emit(int argc, char **argv)
 {
+    if (cmd_wants_help(argc, argv)) return print_usage(stdout), 0;
     cmd_compile c;
     int rc = cmd_compile_args(argc, argv, &c);
     if (rc) return rc;

@@ -116,6 +116,14 @@ void plan_buffers(be_graph *g, const be_options *opt)
     }
 }
 
+/* a + b, or INT64_MAX (printed as "more than") when it does not fit: huge nets and batches must
+ * not wrap into nonsense in the report */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t s;
+    return __builtin_add_overflow(a, b, &s) ? INT64_MAX : s;
+}
+
 /* Union the live ranges of alias chains into their roots, like create() does. */
 static int64_t plan_arena(const be_graph *g, int64_t *sum)
 {
@@ -128,7 +136,7 @@ static int64_t plan_arena(const be_graph *g, int64_t *sum)
     for (int i = 0; i < n; i++) {
         b[i] = (hsi_buf){(size_t)g->bufs[i].plain_bytes, g->bufs[i].first, g->bufs[i].last};
         alias[i] = g->bufs[i].alias;
-        *sum += g->bufs[i].plain_bytes;
+        *sum = sat_add(*sum, g->bufs[i].plain_bytes);
     }
     /* reshapes in plain layouts are views */
     for (int i = 0; i < g->n_ops; i++) {
@@ -141,7 +149,7 @@ static int64_t plan_arena(const be_graph *g, int64_t *sum)
     free(b);
     free(off);
     free(alias);
-    return (int64_t)total;
+    return total >= HSI_ARENA_TOO_LARGE ? INT64_MAX : (int64_t)total;
 }
 
 void be_memory_report(const be_program *bp, be_memory *m)
@@ -150,23 +158,26 @@ void be_memory_report(const be_program *bp, be_memory *m)
     *m = (be_memory){0};
     for (int i = 0; i < p->n_params; i++) {
         const ir_param *q = &p->params[i];
-        m->params += 4 * q->numel;
+        m->params = sat_add(m->params, 4 * q->numel);   /* numel <= 2^40: no wrap here */
         if (q->trainable && !q->freeze) {
-            m->grads += 4 * q->numel;
-            m->opt_state_sgd += 4 * q->numel;
-            m->opt_state_adam += 8 * q->numel;
+            m->grads = sat_add(m->grads, 4 * q->numel);
+            m->opt_state_sgd = sat_add(m->opt_state_sgd, 4 * q->numel);
+            m->opt_state_adam = sat_add(m->opt_state_adam, 8 * q->numel);
         }
     }
     for (int d = 0; d < bp->n_graphs; d++) {
         int64_t sum, arena = plan_arena(&bp->graphs[d], &sum);
         if (arena > m->arena) m->arena = arena;   /* domains run one after another: one arena */
-        m->act_sum += sum;
+        m->act_sum = sat_add(m->act_sum, sum);
     }
 }
 
 static void print_bytes(FILE *f, const char *what, int64_t b)
 {
-    fprintf(f, "  %-34s %12lld bytes  (%.2f MiB)\n", what, (long long)b, (double)b / 1048576.0);
+    if (b == INT64_MAX)
+        fprintf(f, "  %-34s more than %lld bytes (8 EiB): far too large\n", what, (long long)b);
+    else
+        fprintf(f, "  %-34s %12lld bytes  (%.2f MiB)\n", what, (long long)b, (double)b / 1048576.0);
 }
 
 void be_print_memory(FILE *f, const be_program *bp)
@@ -181,6 +192,6 @@ void be_print_memory(FILE *f, const be_program *bp)
     print_bytes(f, "optimizer state (Adam/AdamW)", m.opt_state_adam);
     print_bytes(f, "activations+gradients, summed", m.act_sum);
     print_bytes(f, "activation arena (liveness)", m.arena);
-    if (m.arena > 0)
+    if (m.arena > 0 && m.arena < INT64_MAX && m.act_sum < INT64_MAX)
         fprintf(f, "  arena / sum = %.3f\n", (double)m.arena / (double)(m.act_sum ? m.act_sum : 1));
 }

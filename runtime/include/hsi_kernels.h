@@ -175,7 +175,10 @@ typedef struct hsi_buf {
     int first, last;   /* live over steps first..last inclusive */
 } hsi_buf;
 /* Deterministic first-fit by decreasing size; offsets aligned to align bytes. Returns the
- * arena size. Two buffers whose intervals overlap never overlap in memory. */
+ * arena size. Two buffers whose intervals overlap never overlap in memory. An arena that does
+ * not fit in size_t is HSI_ARENA_TOO_LARGE: no allocation of it can succeed, and adding an
+ * alignment to it cannot wrap (the offsets are then meaningless). */
+#define HSI_ARENA_TOO_LARGE (SIZE_MAX / 2)
 size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets);
 /* The same, where alias[i] >= 0 makes buffer i share the memory of buffer alias[i] (chains
  * allowed): each group is placed once, with the union of its live ranges and its largest size. */

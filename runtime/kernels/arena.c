@@ -51,6 +51,10 @@ size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets)
     int n_done = 0;
     for (int k = 0; k < n; k++) {
         const hsi_buf *b = &bufs[idx[k]];
+        if (b->bytes > HSI_ARENA_TOO_LARGE) {
+            total = HSI_ARENA_TOO_LARGE;
+            break;
+        }
         size_t size = align_up(b->bytes ? b->bytes : 1, align);
         size_t off = 0;
         /* Lowest offset that clears every placed buffer whose life overlaps b's. Restart the
@@ -65,6 +69,10 @@ size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets)
                     moved = 1;
                 }
             }
+        }
+        if (off > HSI_ARENA_TOO_LARGE - size) {   /* off + size would not fit */
+            total = HSI_ARENA_TOO_LARGE;
+            break;
         }
         offsets[idx[k]] = off;
         done[n_done++] = (placed){off, off + size, b->first, b->last};

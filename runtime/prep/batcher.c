@@ -173,6 +173,8 @@ hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t err
     if (!b->index || !b->perm || !b->tmp)
         goto oom;
     memcpy(b->index, o->index, sizeof *b->index * (size_t)o->n);
+    if (b->per > SIZE_MAX / 2 / sizeof(float) / (size_t)o->batch)   /* the size would wrap */
+        goto oom;
     for (int k = 0; k < 2; k++) {
         slot *s = &b->slots[k];
         s->x = malloc(sizeof *s->x * b->per * (size_t)o->batch);
@@ -190,8 +192,11 @@ hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t err
     }
     return b;
 oom:
-    if (err && errlen)
-        snprintf(err, errlen, "batcher: out of memory");
+    if (err && errlen)   /* the size it tried: the two prefetch slots of a batch dominate */
+        snprintf(err, errlen, "batcher: out of memory: two batches of %d samples of %zu values "
+                 "take %.0f bytes (lower train.batch)", o->batch,
+                 (size_t)o->cube->bands * (size_t)o->patch * (size_t)o->patch,
+                 2.0 * sizeof(float) * o->cube->bands * o->patch * o->patch * (double)o->batch);
     hsi_batcher_free(b);
     return NULL;
 }
@@ -279,12 +284,15 @@ int hsi_evaliter_init(hsi_evaliter *it, const hsi_cube *cube, const int32_t *lab
         return -1;
     }
     size_t per = (size_t)cube->bands * (size_t)patch * (size_t)patch;
-    it->x = malloc(sizeof *it->x * per * (size_t)batch);
+    it->x = per <= SIZE_MAX / sizeof(float) / (size_t)batch ? malloc(sizeof *it->x * per * (size_t)batch)
+                                                            : NULL;   /* the size would wrap */
     it->y = malloc(sizeof *it->y * (size_t)batch);
     if (!it->x || !it->y) {
         hsi_evaliter_free(it);
         if (err && errlen)
-            snprintf(err, errlen, "evaluation iterator: out of memory");
+            snprintf(err, errlen, "evaluation iterator: out of memory: a batch of %d samples of "
+                     "%zu values takes %.0f bytes (lower train.batch)", batch, per,
+                     (double)sizeof(float) * (double)per * batch);
         return -1;
     }
     it->cube = cube;

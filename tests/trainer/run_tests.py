@@ -320,6 +320,10 @@ def t_bad_set():
     p = run(TINY, "train", "--out", os.path.join(WORK, "r"), "--stop-after", "1", "--quiet", code=130)
     p = run(TINY, "train", "--resume", os.path.join(WORK, "r"), "--experiment", "x.yaml", code=2)
     check("--experiment cannot be combined with --resume" in p.stderr, "--resume --experiment:\n" + p.stderr)
+    # a batch too large to allocate says how many bytes it tried ("batcher: out of memory")
+    p = run(TINY, "train", "--out", os.path.join(WORK, "big"), "--set", "train.batch=2000000000", code=1)
+    check("batcher: out of memory: two batches of 2000000000 samples of 54 values take "
+          "864000000000 bytes" in p.stderr, "out-of-memory message:\n" + p.stderr)
     p = run(TINY, "--help")
     for c in ["train", "eval", "predict", "forward", "grad"]:
         check(c in p.stdout, "--help lacks " + c)
