@@ -1290,7 +1290,8 @@ static hsi_model *create(const hsi_model_opts *o, char *err, size_t errlen)
     m->values = calloc(nv ? nv : 1, sizeof(float));
     m->grads = calloc(ng ? ng : 1, sizeof(float));
     if (!m->values || !m->grads) {
-        snprintf(err, errlen, "contextual: out of memory for parameters");
+        snprintf(err, errlen, "contextual: out of memory for parameters (%zu bytes of values and %zu of gradients)",
+                 nv * sizeof(float), ng * sizeof(float));
         destroy(m);
         return NULL;
     }

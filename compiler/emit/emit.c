@@ -993,7 +993,8 @@ static void emit_descriptor(emitter *e, const char *stem)
     out(e, "    m->values = calloc(nv ? nv : 1, sizeof(float));");
     out(e, "    m->grads = calloc(ng ? ng : 1, sizeof(float));");
     out(e, "    if (!m->values || !m->grads) {");
-    out(e, "        snprintf(err, errlen, \"%s: out of memory for parameters\");", stem);
+    out(e, "        snprintf(err, errlen, \"%s: out of memory for parameters (%%zu bytes of values and %%zu of gradients)\",", stem);
+    out(e, "                 nv * sizeof(float), ng * sizeof(float));");
     out(e, "        destroy(m);");
     out(e, "        return NULL;");
     out(e, "    }");
