@@ -758,7 +758,7 @@ static void emit_scene(emitter *e)
         }
         if (o->region != 2 && nsp)   /* a window that slides over the scene: stride 1 */
             st[nsp - 2] = st[nsp - 1] = 1;
-        char dims[96], prm[600];
+        char dims[96], prm[4 * (IR_MAX_NAME + 8)];   /* 4 parameter enums of IR_MAX_NAME */
         int q = snprintf(dims, sizeof dims, "{");
         for (int d = 0; d < 4; d++)
             q += snprintf(dims + q, sizeof dims - (size_t)q, "%s%lld", d ? ", " : "",
@@ -1198,12 +1198,13 @@ static int copy_file(const char *from, const char *to)
 }
 
 /* The runtime subset an inference module compiles with: kernels (reference, and oneDNN when
- * HSICC_WITH_DNNL is defined), the scene program runner, patches' padding, safetensors. */
+ * HSICC_WITH_DNNL is defined), the scene program runner, patches' padding, safetensors (with
+ * the input-file opener it reads through). */
 static const char *const infer_runtime[] = {
     "include/hsi.h", "include/hsi_kernels.h", "include/hsi_infer.h", "include/hsi_prep.h",
     "include/hsi_data.h", "include/hsi_io.h", "kernels/kernels_impl.h", "kernels/ref.h",
     "kernels/kernels.c", "kernels/ref.c", "kernels/arena.c", "kernels/dnnl.c", "eval/scene.c",
-    "prep/patches.c", "io/atomic.c", "io/json.c", "io/safetensors.c", NULL};
+    "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
 
 static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
 {

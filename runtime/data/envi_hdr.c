@@ -23,28 +23,8 @@ enum { HDR_MAX_BYTES = 16 << 20 };   /* a header is text: anything larger is not
 
 int data_open_regular(const char *path, int *fd, int64_t *size, char *err, size_t errlen)
 {
-    *fd = -1;
-    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (f < 0)
-        return data_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(f, &st) != 0) {
-        int e = errno;
-        close(f);
-        return data_err(err, errlen, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(f);
-        return data_err(err, errlen, "%s: not a regular file (%s); give the path of a file on "
-                        "disk", path, S_ISDIR(st.st_mode) ? "a directory"
-                        : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
-    }
-    int fl = fcntl(f, F_GETFL);
-    if (fl >= 0)
-        fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
-    *fd = f;
-    *size = (int64_t)st.st_size;
-    return 0;
+    *fd = hsi_open_regular(path, size, err, errlen);   /* the one opener of input files */
+    return *fd < 0 ? -1 : 0;
 }
 
 int data_pread_full(int fd, void *buf, size_t n, int64_t off, const char *path, char *err,

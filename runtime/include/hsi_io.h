@@ -23,6 +23,8 @@ extern "C" {
  * socket is refused at once ("PATH: is a directory", "PATH: is a FIFO (named pipe), not a
  * regular file"), never blocked on. */
 FILE *hsi_open_input(const char *path, char *err, size_t errlen);   /* "rb"; NULL + message */
+/* The same as a descriptor (blocking mode, close-on-exec) and the file's size: fd, or -1. */
+int hsi_open_regular(const char *path, int64_t *size, char *err, size_t errlen);
 /* 0 if path is a regular file that can be opened, for readers that open by name (matio). */
 int hsi_check_input(const char *path, char *err, size_t errlen);
 

@@ -24,8 +24,7 @@ static const char *kind_of(mode_t m)
                        : "is not a regular file";
 }
 
-/* A descriptor of the regular file at path (blocking mode), or -1 with the message. */
-static int open_regular(const char *path, char *err, size_t errlen)
+int hsi_open_regular(const char *path, int64_t *size, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -42,12 +41,13 @@ static int open_regular(const char *path, char *err, size_t errlen)
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (size) *size = (int64_t)st.st_size;
     return fd;
 }
 
 FILE *hsi_open_input(const char *path, char *err, size_t errlen)
 {
-    int fd = open_regular(path, err, errlen);
+    int fd = hsi_open_regular(path, NULL, err, errlen);
     if (fd < 0) return NULL;
     FILE *f = fdopen(fd, "rb");
     if (!f) {
@@ -59,7 +59,7 @@ FILE *hsi_open_input(const char *path, char *err, size_t errlen)
 
 int hsi_check_input(const char *path, char *err, size_t errlen)
 {
-    int fd = open_regular(path, err, errlen);
+    int fd = hsi_open_regular(path, NULL, err, errlen);
     if (fd < 0) return -1;
     close(fd);
     return 0;

@@ -246,10 +246,10 @@ static void test_bad(const char *dir)
         int fifo;            /* 1: a FIFO, else a directory */
         const char *want;
     } odd[] = {
-        {"dird", 0, 0, "dird.img: not a regular file (a directory)"},
-        {"fifo", 0, 1, "fifo.img: not a regular file (a FIFO)"},
-        {"fifoh", 1, 1, "fifoh.hdr: not a regular file (a FIFO)"},
-        {"dirh", 1, 0, "dirh.hdr: not a regular file (a directory)"},
+        {"dird", 0, 0, "dird.img: is a directory"},
+        {"fifo", 0, 1, "fifo.img: is a FIFO (named pipe), not a regular file"},
+        {"fifoh", 1, 1, "fifoh.hdr: is a FIFO (named pipe), not a regular file"},
+        {"dirh", 1, 0, "dirh.hdr: is a directory"},
     };
     alarm(30);
     for (size_t k = 0; k < sizeof odd / sizeof *odd; k++) {
