@@ -136,7 +136,9 @@ static int check_net(const hsi_tr_domain *dm, const hsi_domain *nd, int bands, i
     for (int i = 0; i < nd->ndim; i++) numel *= nd->in_dims[i];
     if (numel != (int64_t)bands * nd->patch * nd->patch)
         return tr_fail(err, errlen, "domain '%s': the net's input has %lld values per sample, a "
-                       "[%d, %d, %d] patch has %lld" REBUILD, dm->name, (long long)numel, bands,
+                       "[%d, %d, %d] patch has %lld; the netdef's input is not sized by its bands "
+                       "and patch parameters, so rebuilding gives the same net: fix the netdef",
+                       dm->name, (long long)numel, bands,
                        nd->patch, nd->patch, (long long)bands * nd->patch * nd->patch);
     return 0;
 }

@@ -272,6 +272,23 @@ def t_build_set():
     check(json.load(open(os.path.join(out, "run0", "metrics.json")))["steps"] == 3, "3 steps ran")
 
 
+def t_input_not_patch():
+    """A netdef whose input is not [1, bands, patch, patch]: the trainer said "rebuild the
+    trainer", which gives the same net; now it says the netdef is the thing to fix."""
+    net = open(os.path.join(HERE, "../../netdefs/ssrn.hsn")).read().replace(
+        "input [1, bands, patch, patch]", "input [2, bands, patch, patch]")
+    open(os.path.join(WORK, "two.hsn"), "w").write(net)
+    y = open(os.path.join(HERE, "ft.yaml")).read().replace(
+        "net: ../../netdefs/contextual.hsn", "net: two.hsn")
+    open(os.path.join(WORK, "two.yaml"), "w").write(y)
+    tr = os.path.join(WORK, "two")
+    run(HSICC, "build", os.path.join(WORK, "two.yaml"), "-o", tr, "--set", "defines={k: 4}")
+    p = run(tr, "train", "--out", os.path.join(WORK, "o"), code=1)
+    check("the net's input has 850 values per sample, a [17, 5, 5] patch has 425" in p.stderr and
+          "rebuilding gives the same net" in p.stderr and "rebuild the trainer" not in p.stderr,
+          "message:\n" + p.stderr)
+
+
 if __name__ == "__main__":
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
