@@ -103,7 +103,7 @@ const fe_domain *cmd_domains(const drv_common *com, int *n)
     for (int d = 0; d < n_doms; d++) {
         fe_define *all = calloc((size_t)(n_defs + n_dom_defs[d]) + 1, sizeof *all);
         if (!all) { perror("hsicc"); exit(1); }
-        memcpy(all, defs, sizeof *all * (size_t)n_defs);
+        if (n_defs) memcpy(all, defs, sizeof *all * (size_t)n_defs);   /* defs may be NULL */
         memcpy(all + n_defs, dom_defs[d], sizeof *all * (size_t)n_dom_defs[d]);
         doms[d] = (fe_domain){dom_names[d], n_defs + n_dom_defs[d], all};
     }
