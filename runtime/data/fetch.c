@@ -307,10 +307,6 @@ int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene 
         hsi_scene_free(out);
         return -1;
     }
-    if (hsi_cube_check_finite(&out->cube, cp, err, errlen)) {
-        hsi_scene_free(out);
-        return -1;
-    }
     out->ds = ds;
     return 0;
 }

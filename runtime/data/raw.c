@@ -325,8 +325,9 @@ int hsi_cube_check_finite(const hsi_cube *c, const char *what, char *err, size_t
     }
     if (!total) return 0;
     return data_err(err, errlen, "%s: %lld values are not finite (NaN or Inf) in %d band(s); band "
-                    "%d (0-based) has %lld, the first at row %zu, column %zu: repair or drop them "
-                    "(bands.range) before training", what, total, bands_bad, first, first_count,
+                    "%d (0-based) has %lld, the first at row %zu, column %zu: repair them, drop "
+                    "the band (bands.range), or set preprocess.nonfinite: zero", what, total,
+                    bands_bad, first, first_count,
                     first_at / (size_t)c->w, first_at % (size_t)c->w);
 }
 

@@ -66,6 +66,7 @@ typedef enum hsi_exp_standardize { HSI_EXP_STD_ALL, HSI_EXP_STD_TRAIN, HSI_EXP_S
     hsi_exp_standardize;
 typedef enum hsi_exp_padding { HSI_EXP_PAD_ZERO, HSI_EXP_PAD_REFLECT, HSI_EXP_PAD_REPLICATE }
     hsi_exp_padding;
+typedef enum hsi_exp_nonfinite { HSI_EXP_NONFINITE_ERROR, HSI_EXP_NONFINITE_ZERO } hsi_exp_nonfinite;
 typedef enum hsi_exp_augment { HSI_EXP_AUG_NONE, HSI_EXP_AUG_DIHEDRAL, HSI_EXP_AUG_DIHEDRAL_X8 }
     hsi_exp_augment;
 typedef enum hsi_select { HSI_SELECT_VAL_LOSS, HSI_SELECT_VAL_OA, HSI_SELECT_LAST } hsi_select;
@@ -173,6 +174,9 @@ typedef struct hsi_experiment {
     hsi_exp_domain *domains;   /* `domains`: required, 1..HSI_MAX_DOMAINS */
     hsi_exp_standardize standardize; /* `preprocess.standardize`: all (default) | train | none */
     hsi_exp_padding padding;   /* `preprocess.padding`: zero (default) | reflect | replicate */
+    hsi_exp_nonfinite nonfinite; /* `preprocess.nonfinite`: error (default) | zero: NaN / Inf values
+                                    of the selected bands refused, or set to 0 (before
+                                    standardisation) */
     int patch;                 /* `preprocess.patch`: odd >= 1, sets the net's `patch`
                                   define; 0 = the netdef's default */
     hsi_exp_split split;

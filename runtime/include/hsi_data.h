@@ -92,7 +92,7 @@ void hsi_array_free(hsi_array *a);
 int hsi_cube_read(const char *path, const char *var, hsi_cube *out, char *err, size_t errlen);
 /* 0 if every value of the cube is finite; else -1 and "<what>: N values are not finite (NaN or
  * Inf) in K band(s); band B has M, the first at row r, column c" (a NaN trains a one-class
- * model without a word: it is refused where the cube is loaded). */
+ * model without a word: the trainer refuses it unless preprocess.nonfinite is zero). */
 int hsi_cube_check_finite(const hsi_cube *c, const char *what, char *err, size_t errlen);
 int hsi_labels_read(const char *path, const char *var, hsi_labels *out, char *err, size_t errlen);
 

@@ -608,21 +608,24 @@ static int build_domains(V *v, const cfg_node *root, hsi_experiment *x)
 
 static int build_preprocess(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    static const char *const keys[] = {"standardize", "padding", "patch"};
+    static const char *const keys[] = {"standardize", "padding", "patch", "nonfinite"};
     static const char *const std[] = {"all", "train", "none"};
     static const char *const pad[] = {"zero", "reflect", "replicate"};
+    static const char *const nonfin[] = {"error", "zero"};
     const cfg_node *p = cfg_get(root, "preprocess");
     if (!p) return 0;
     if (need_kind(v, p, "preprocess", CFG_MAP) ||
         keys_check(v, p, "preprocess", keys, COUNT(keys), NULL))
         return -1;
-    int s = 0, d = 0;
+    int s = 0, d = 0, nf = 0;
     if (get_enum(v, p, "preprocess", "standardize", std, COUNT(std), &s) < 0 ||
         get_enum(v, p, "preprocess", "padding", pad, COUNT(pad), &d) < 0 ||
+        get_enum(v, p, "preprocess", "nonfinite", nonfin, COUNT(nonfin), &nf) < 0 ||
         get_int(v, p, "preprocess", "patch", R_ONE_UP, &x->patch) < 0)
         return -1;
     x->standardize = (hsi_exp_standardize)s;
     x->padding = (hsi_exp_padding)d;
+    x->nonfinite = (hsi_exp_nonfinite)nf;
     if (x->patch && x->patch % 2 == 0)
         return cfg_error(v->c, &cfg_get(p, "patch")->mark, "key 'preprocess.patch': expected an "
                          "odd patch size (the labelled pixel is the centre), got %d", x->patch);
@@ -1481,6 +1484,7 @@ char *hsi_experiment_to_yaml(const hsi_experiment *x, char *err, size_t errlen)
     cfg_buf_printf(&b, "preprocess:\n");
     put_s(&b, 2, "standardize", std[x->standardize]);
     put_s(&b, 2, "padding", pad[x->padding]);
+    put_s(&b, 2, "nonfinite", x->nonfinite == HSI_EXP_NONFINITE_ZERO ? "zero" : "error");
     if (x->patch) put_i(&b, 2, "patch", x->patch);
     cfg_buf_printf(&b, "split:\n");
     if (x->split.masks) {

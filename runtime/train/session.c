@@ -143,6 +143,27 @@ static int check_net(const hsi_tr_domain *dm, const hsi_domain *nd, int bands, i
     return 0;
 }
 
+/* preprocess.nonfinite on the selected region and bands: error (a NaN trains a one-class model
+ * without a word) or zero. */
+static int nonfinite_policy(hsi_cube *c, const hsi_experiment *x, const hsi_exp_domain *xd,
+                            const char *data_dir, const hsi_dataset *ds, FILE *log, char *err,
+                            size_t errlen)
+{
+    if (x->nonfinite == HSI_EXP_NONFINITE_ERROR) {
+        char what[4600];
+        snprintf(what, sizeof what, "%s/%s/%s (domain '%s')", data_dir, ds->folder, ds->cube.file,
+                 xd->name);
+        return hsi_cube_check_finite(c, what, err, errlen);
+    }
+    int64_t n = 0;
+    for (size_t i = 0; i < (size_t)c->bands * (size_t)c->h * (size_t)c->w; i++)
+        if (!isfinite(c->data[i])) c->data[i] = 0, n++;
+    if (n && log)
+        fprintf(log, "note: domain '%s': %lld non-finite values set to 0 (preprocess.nonfinite: "
+                "zero)\n", xd->name, (long long)n);
+    return 0;
+}
+
 static const char *class_name(const hsi_dataset *ds, int32_t id, const uint8_t **rgb)
 {
     for (int c = 0; c < ds->n_classes; c++)
@@ -223,7 +244,8 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     hsi_scene sc;
     memset(&sc, 0, sizeof sc);
     if (hsi_scene_load(dm->ds, &fo, &sc, err, errlen)) return -1;
-    if (apply_region(&sc, xd, err, errlen) || apply_bands(&sc.cube, xd, err, errlen)) {
+    if (apply_region(&sc, xd, err, errlen) || apply_bands(&sc.cube, xd, err, errlen) ||
+        nonfinite_policy(&sc.cube, x, xd, hsi_data_dir(&fo), dm->ds, env->log, err, errlen)) {
         hsi_scene_free(&sc);
         return -1;
     }

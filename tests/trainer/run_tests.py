@@ -563,8 +563,15 @@ def t_numerics():
     cube[7, 1, 2] = np.inf
     np.save(os.path.join(DATA, "Synth6", "cube.npy"), cube)
     p = run(TINY, "train", "--out", os.path.join(WORK, "c"), code=1)
-    check("cube.npy: 2 values are not finite (NaN or Inf) in 1 band(s); band 2 (0-based) has 2, "
-          "the first at row 3, column 4" in p.stderr, "NaN cube:\n" + p.stderr)
+    check("cube.npy (domain 'Synth6'): 2 values are not finite (NaN or Inf) in 1 band(s); band 2 "
+          "(0-based) has 2, the first at row 3, column 4" in p.stderr, "NaN cube:\n" + p.stderr)
+    # ... unless the experiment says what to do with them, or the band is left out
+    p = run(TINY, "train", "--out", os.path.join(WORK, "z"), "--set", "preprocess.nonfinite=zero",
+            "--set", "train.iterations=2")
+    check("note: domain 'Synth6': 2 non-finite values set to 0 (preprocess.nonfinite: zero)"
+          in p.stderr, "nonfinite: zero:\n" + p.stderr)
+    check("  nonfinite: zero\n" in open(os.path.join(WORK, "z", "experiment.yaml")).read(),
+          "the policy is not in the resolved experiment")
 
 
 setup()
