@@ -42,7 +42,8 @@ typedef struct hsi_infer_opts {
     int batch;          /* pixels per PATCH batch; 0: 128 */
     int tile_pixels;    /* about this many pixels per row block; 0: 1024, fewer when the row
                            buffers would exceed HSI_INFER_BUDGET bytes */
-    int force_patch;    /* 1: every pixel through the patch net (the reference path) */
+    int force_patch;    /* 1: every pixel through the patch net's own forward (the reference
+                           path of the tests); batch must then not exceed the model's batch */
 } hsi_infer_opts;
 
 typedef struct hsi_infer hsi_infer;
