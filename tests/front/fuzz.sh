@@ -1,5 +1,6 @@
 #!/bin/sh
-# fuzz.sh SECONDS — builds the libFuzzer front-end target (compiler/fuzz_parser.c) in
+# fuzz.sh SECONDS — builds the libFuzzer compiler target (compiler/fuzz_parser.c: the front end,
+# then lowering, autodiff, planning, the scene pass and emission for what compiles) in
 # build-fuzz with clang (ASan + UBSan; the stand-alone project tests/front/fuzz) and runs it for SECONDS, seeded with the shipped
 # netdefs and the good and bad test netdefs. Crashers land in build-fuzz/fuzz-artifacts/;
 # add each one to tests/front/bad/ with its expected message once fixed.
