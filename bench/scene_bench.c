@@ -110,16 +110,7 @@ static double fma_peak(int threads, int *width)
 #endif
 }
 
-typedef struct scene { int h, w, bands; float *x; } scene;   /* band-major */
-static int rows(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)
-{
-    scene *s = ctx;
-    (void)err, (void)errlen;
-    for (int b = 0; b < s->bands; b++)
-        memcpy(dst + (size_t)b * n * s->w, s->x + ((size_t)b * s->h + r0) * s->w,
-               sizeof(float) * (size_t)n * s->w);
-    return 0;
-}
+typedef hsi_cube scene;   /* band-major: the ctx of hsi_cube_rows */
 typedef struct sink { int w, k; float *z; } sink;
 static int take(void *ctx, int r0, int n, const float *z, char *err, size_t errlen)
 {
@@ -140,7 +131,7 @@ static double run(hsi_model *m, scene *sc, hsi_infer_opts *o, float *z, double *
     }
     double t1 = now();
     sink sk = {sc->w, NET.domains[0].classes, z};
-    if (hsi_infer_run(inf, rows, sc, take, &sk, err, sizeof err)) {
+    if (hsi_infer_run(inf, hsi_cube_rows, sc, take, &sk, err, sizeof err)) {
         fprintf(stderr, "scene_bench: %s\n", err);
         exit(1);
     }
@@ -196,8 +187,8 @@ int main(int argc, char **argv)
     }
     scene sc = {h, w, dm->bands, malloc(sizeof(float) * (size_t)h * w * dm->bands)};
     float *z = malloc(sizeof(float) * (size_t)h * w * k);
-    if (!sc.x || !z) return 1;
-    for (size_t i = 0; i < (size_t)h * w * dm->bands; i++) sc.x[i] = (float)(2 * urand() - 1);
+    if (!sc.data || !z) return 1;
+    for (size_t i = 0; i < (size_t)h * w * dm->bands; i++) sc.data[i] = (float)(2 * urand() - 1);
     const hsi_scene_prog *sp = NET.scene ? &NET.scene[0] : NULL;
     const char *kinds[] = {"fully convolutional", "hoisted", "patch by patch"};
     if (sp)
@@ -233,7 +224,7 @@ int main(int argc, char **argv)
         }
         float *hwb = malloc(sizeof(float) * (size_t)h * w * dm->bands);
         for (int b = 0; b < dm->bands; b++)
-            for (size_t p = 0; p < (size_t)h * w; p++) hwb[p * dm->bands + b] = sc.x[(size_t)b * h * w + p];
+            for (size_t p = 0; p < (size_t)h * w; p++) hwb[p * dm->bands + b] = sc.data[(size_t)b * h * w + p];
         hsi_array a = {3, {h, w, dm->bands}, HSI_DT_F32, hwb};
         hsi_array l = {2, {(int64_t)h * w, k}, HSI_DT_F32, z};
         snprintf(path, sizeof path, "%s/scene.npy", dump);
@@ -268,6 +259,6 @@ int main(int argc, char **argv)
         free(zp);
     }
     NET.destroy(m);
-    free(sc.x), free(z);
+    free(sc.data), free(z);
     return 0;
 }

@@ -21,6 +21,14 @@ double hsi_xent_row(const float *z, int k, int y)
     return log(s) + mx - (double)z[y];
 }
 
+int hsi_argmax(const float *z, int k)
+{
+    int best = 0;
+    for (int c = 1; c < k; c++)
+        if (z[c] > z[best]) best = c;
+    return best;
+}
+
 int hsi_evaluate(const hsi_netdesc *net, hsi_model *m, int domain, int batch, hsi_eval_req *r,
                  char *err, size_t errlen)
 {
@@ -47,9 +55,7 @@ int hsi_evaluate(const hsi_netdesc *net, hsi_model *m, int domain, int batch, hs
         const float *z = net->logits(m, domain);
         for (int i = 0; i < b->n; i++) {
             const float *zi = z + (int64_t)i * r->k;
-            int best = 0;
-            for (int c = 1; c < r->k; c++)
-                if (zi[c] > zi[best]) best = c;
+            int best = hsi_argmax(zi, r->k);
             if (r->pred) r->pred[done + i] = best;
             int32_t y = r->labels ? b->y[i] : -1;
             if (y < 0 || y >= r->k) continue;
@@ -85,16 +91,6 @@ int tr_confusion_csv(const char *path, const hsi_metrics *mt, const char *const 
 
 /* ---- whole scenes: the compiled scene program (hsi_infer.h) ---------------------------------- */
 
-static int cube_rows(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)
-{
-    const hsi_cube *c = ctx;
-    (void)err, (void)errlen;
-    for (int b = 0; b < c->bands; b++)
-        memcpy(dst + (size_t)b * n * c->w, c->data + ((size_t)b * c->h + r0) * c->w,
-               sizeof(float) * (size_t)n * c->w);
-    return 0;
-}
-
 typedef struct scene_sink {
     int w, k;
     int32_t *pred;            /* or NULL */
@@ -112,9 +108,7 @@ static int scene_take(void *ctx, int r0, int n, const float *z, char *err, size_
     for (int64_t i = 0; i < (int64_t)n * s->w; i++) {
         const float *zi = z + i * s->k;
         int64_t px = (int64_t)r0 * s->w + i;
-        int best = 0;
-        for (int c = 1; c < s->k; c++)
-            if (zi[c] > zi[best]) best = c;
+        int best = hsi_argmax(zi, s->k);
         if (s->pred) s->pred[px] = best;
         if (!s->use || !s->use[px]) continue;
         int32_t y = s->labels[px];
@@ -138,7 +132,7 @@ static int scene_classify(const hsi_netdesc *net, hsi_model *m, hsi_backend be, 
     hsi_infer *inf = hsi_infer_create(net, m, d, dm->h, dm->w, &o, err, errlen);
     if (!inf) return -1;
     scene_sink sk = {dm->w, dm->k, pred, dm->y, use, cm, 0, 0, 0};
-    int rc = hsi_infer_run(inf, cube_rows, (void *)&dm->cube, scene_take, &sk, err, errlen);
+    int rc = hsi_infer_run(inf, hsi_cube_rows, (void *)&dm->cube, scene_take, &sk, err, errlen);
     hsi_infer_free(inf);
     return rc;
 }

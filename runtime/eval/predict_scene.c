@@ -19,6 +19,7 @@
 #include "hsi_geo.h"
 #include "hsi_infer.h"
 #include "hsi_io.h"
+#include "hsi_trainer.h"
 
 typedef struct pctx {
     hsi_envi_stream *in;
@@ -42,23 +43,18 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int rows_in(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)
+/* The scene program reads one row at a time: dst [bands, w]. */
+static int rows_in(void *ctx, int r, int n, float *dst, char *err, size_t errlen)
 {
     pctx *c = ctx;
-    for (int i = 0; i < n; i++) {
-        float *d = dst + (size_t)i * c->w;   /* band b of row i at d + b * n * w */
-        if (n == 1) {
-            if (hsi_envi_read_rows(c->in, r0 + i, 1, dst, c->row_nd, err, errlen)) return -1;
-        } else {
-            return snprintf(err, errlen, "predict: rows are read one at a time"), -1;
-        }
-        memcpy(c->nodata + (size_t)(r0 + i) * c->w, c->row_nd, (size_t)c->w);
-        for (int b = 0; b < c->bands; b++) {
-            float *x = d + (size_t)b * n * c->w;
-            for (int col = 0; col < c->w; col++) {
-                if (c->row_nd[col]) x[col] = 0.0f;
-                else if (c->mean) x[col] = (x[col] - c->mean[b]) * c->inv[b];
-            }
+    if (n != 1) return snprintf(err, errlen, "predict: rows are read one at a time"), -1;
+    if (hsi_envi_read_rows(c->in, r, 1, dst, c->row_nd, err, errlen)) return -1;
+    memcpy(c->nodata + (size_t)r * c->w, c->row_nd, (size_t)c->w);
+    for (int b = 0; b < c->bands; b++) {
+        float *x = dst + (size_t)b * c->w;
+        for (int col = 0; col < c->w; col++) {
+            if (c->row_nd[col]) x[col] = 0.0f;
+            else if (c->mean) x[col] = (x[col] - c->mean[b]) * c->inv[b];
         }
     }
     return 0;
@@ -71,9 +67,7 @@ static int logits_out(void *ctx, int r0, int n, const float *z, char *err, size_
     for (int64_t i = 0; i < (int64_t)n * c->w; i++) {
         const float *zi = z + i * k;
         int64_t px = (int64_t)r0 * c->w + i;
-        int best = 0;
-        for (int j = 1; j < k; j++)
-            if (zi[j] > zi[best]) best = j;
+        int best = hsi_argmax(zi, k);
         c->pred[px] = c->nodata[px] ? -1 : best;
         if (!c->nodata[px]) c->count[best]++;
         if (c->prob) {   /* softmax */

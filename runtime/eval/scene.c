@@ -60,7 +60,7 @@ struct hsi_infer {
     float *row;                /* one scene row [bands, w] */
     int row_r;                 /* which row is in `row`, -1 none */
     int *colmap;               /* padded column -> scene column or -1 */
-    float *z, *zq;             /* logits of a tile [th * w, k]; of a PATCH batch [batch, k] */
+    float *z;                  /* logits of a tile [th * w, k] */
     void *arena[3];
     size_t arena_bytes[3], bytes;
     float *ws;
@@ -68,6 +68,16 @@ struct hsi_infer {
 };
 
 static void run_op(hsi_infer *s, int i);
+
+int hsi_cube_rows(void *cube, int r0, int n, float *dst, char *err, size_t errlen)
+{
+    const hsi_cube *c = cube;
+    (void)err, (void)errlen;
+    for (int b = 0; b < c->bands; b++)
+        memcpy(dst + (size_t)b * n * c->w, c->data + ((size_t)b * c->h + r0) * c->w,
+               sizeof(float) * (size_t)n * c->w);
+    return 0;
+}
 
 static int region(const hsi_infer *s, int i) { return s->op[i].t->region; }
 
@@ -292,7 +302,6 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
     s->z = xcalloc(s, sizeof(float) * (size_t)s->th * (size_t)w * (size_t)s->k);
     if (!s->colmap || !s->row || !s->block || !s->z) goto oom;
     for (int x = 0; x < s->wp; x++) s->colmap[x] = hsi_pad_index(x - s->half, w, (hsi_pad)s->pad);
-    s->next_g = R - s->th * ((R + s->th - 1) / s->th);
     if (s->force) {   /* the patch net: the input's store and batches of patches */
         s->op = calloc(1, sizeof *s->op);
         if (!s->op) goto oom;
@@ -449,7 +458,7 @@ void hsi_infer_free(hsi_infer *s)
     }
     for (int r = 0; r < 3; r++) free(s->arena[r]);
     if (s->rt) hsi_rt_destroy(s->rt);
-    free(s->op), free(s->ops_copy), free(s->colmap), free(s->row), free(s->block), free(s->z), free(s->zq), free(s->ws);
+    free(s->op), free(s->ops_copy), free(s->colmap), free(s->row), free(s->block), free(s->z), free(s->ws);
     free(s);
 }
 
@@ -558,6 +567,14 @@ static int run_block(hsi_infer *s, int g0, int base, hsi_rows_fn rows, void *ctx
     return 0;
 }
 
+/* The plain map of scene op q for the current tile ([lead, *rows, q->cols]): a PIXEL op's store
+ * (tile + p - 1 rows), else the WINDOW op's map made plain. */
+static const float *tile_map(const hsi_infer *s, const sc_op *q, int *rows)
+{
+    *rows = q->stored ? s->th + s->p - 1 : q->rows;
+    return q->stored ? q->store : q->tile;
+}
+
 /* Crops of the pixels idx0 .. idx0 + nb - 1 of the tile (row-major over th x w) into every
  * cropped map's batch buffer. */
 static void gather(hsi_infer *s, int idx0, int nb)
@@ -566,10 +583,8 @@ static void gather(hsi_infer *s, int idx0, int nb)
         sc_op *q = &s->op[j];
         if (!q->cropped) continue;
         int sh = q->t->sh, sw = q->t->sw;
-        const float *src = q->stored ? q->store : q->tile;
-        int R = q->t->region == HSI_REGION_PIXEL ? s->th + s->p - 1 : q->rows;
-        int C = q->cols;
-        if (q->t->region == HSI_REGION_PIXEL) C = s->wp;
+        int R, C = q->cols;
+        const float *src = tile_map(s, q, &R);
         for (int b = 0; b < nb; b++) {
             int i = (idx0 + b) / s->w, c = (idx0 + b) % s->w;
             float *d = q->crop + (size_t)b * (size_t)q->lead * (size_t)(sh * sw);
@@ -605,10 +620,6 @@ int hsi_infer_run(hsi_infer *s, hsi_rows_fn rows, void *rows_ctx, hsi_logits_fn 
     int R = s->th + s->p - 1;
     s->row_r = -1;
     s->next_g = R - s->th * ((R + s->th - 1) / s->th);
-    if (!s->zq && !s->force) {
-        s->zq = malloc(sizeof(float) * (size_t)s->batch * (size_t)s->k);
-        if (!s->zq) return snprintf(err, errlen, "scene inference: out of memory"), -1;
-    }
     for (int base = 0; base < s->h; base += s->th) {
         int nrows = s->h - base < s->th ? s->h - base : s->th;
         if (s->force) {
@@ -636,8 +647,8 @@ int hsi_infer_run(hsi_infer *s, hsi_rows_fn rows, void *rows_ctx, hsi_logits_fn 
         sc_op *lg = &s->op[s->prog->logits];
         int npx = nrows * s->w;
         if (lg->t->region != HSI_REGION_PATCH) {   /* the net slid over the scene */
-            const float *src = lg->stored ? lg->store : lg->tile;
-            int C = lg->stored ? s->wp : lg->cols, RR = lg->stored ? R : lg->rows;
+            int RR, C = lg->cols;
+            const float *src = tile_map(s, lg, &RR);
             for (int i = 0; i < nrows; i++)
                 for (int c = 0; c < s->w; c++)
                     for (int j = 0; j < s->k; j++)

@@ -33,6 +33,8 @@ extern "C" {
 /* Rows r0 .. r0 + n - 1 of the scene (0 <= r0, r0 + n <= h), band-major like hsi_cube:
  * dst[(b * n + i) * w + c]. Returns 0, or -1 with a message in err. */
 typedef int (*hsi_rows_fn)(void *ctx, int r0, int n, float *dst, char *err, size_t errlen);
+/* The hsi_rows_fn of a scene in memory: ctx is a const hsi_cube * (hsi_data.h). */
+int hsi_cube_rows(void *cube, int r0, int n, float *dst, char *err, size_t errlen);
 /* Logits of rows r0 .. r0 + n - 1: z[(i * w + c) * k + j] for class j. Returns 0 or -1. */
 typedef int (*hsi_logits_fn)(void *ctx, int r0, int n, const float *z, char *err, size_t errlen);
 

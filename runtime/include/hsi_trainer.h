@@ -153,6 +153,8 @@ int hsi_evaluate(const hsi_netdesc *net, hsi_model *m, int domain, int batch, hs
                  char *err, size_t errlen);
 /* Softmax cross-entropy of one row of logits for class y (log-sum-exp in double). */
 double hsi_xent_row(const float *z, int k, int y);
+/* The class of one row of logits: the first index of the largest. */
+int hsi_argmax(const float *z, int k);
 
 /* ---- training ------------------------------------------------------------------------------- */
 

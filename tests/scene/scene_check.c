@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hsi.h"
+#include "hsi_data.h"
 #include "hsi_infer.h"
 #include "hsi_prep.h"
 
@@ -29,18 +30,7 @@ static double nrand(void)
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
-typedef struct scene { int h, w, bands; float *x; } scene;   /* band-major */
-
-static int rows(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)
-{
-    scene *s = ctx;
-    (void)err, (void)errlen;
-    for (int b = 0; b < s->bands; b++)
-        memcpy(dst + (size_t)b * n * s->w, s->x + ((size_t)b * s->h + r0) * s->w,
-               sizeof(float) * (size_t)n * s->w);
-    return 0;
-}
-
+typedef hsi_cube scene;   /* band-major: the ctx of hsi_cube_rows */
 typedef struct sink { int w, k; float *z; } sink;
 static int take(void *ctx, int r0, int n, const float *z, char *err, size_t errlen)
 {
@@ -61,7 +51,7 @@ static int classify(hsi_model *m, int d, scene *sc, hsi_backend be, int pad, int
         return -1;
     }
     sink sk = {sc->w, NET.domains[d].classes, z};
-    int rc = hsi_infer_run(inf, rows, sc, take, &sk, err, sizeof err);
+    int rc = hsi_infer_run(inf, hsi_cube_rows, sc, take, &sk, err, sizeof err);
     if (rc) printf("  run failed: %s\n", err);
     if (!force) printf("    kind %d, %d rows per tile, %zu bytes\n", hsi_infer_kind(inf),
                        hsi_infer_tile_rows(inf), hsi_infer_bytes(inf));
@@ -125,11 +115,11 @@ int main(void)
             const hsi_domain *dm = &NET.domains[d];
             scene sc = {dm->patch + 6, dm->patch + 4, dm->bands, NULL};
             int64_t npx = (int64_t)sc.h * sc.w;
-            sc.x = malloc(sizeof(float) * (size_t)npx * sc.bands);
+            sc.data = malloc(sizeof(float) * (size_t)npx * sc.bands);
             float *ref = malloc(sizeof(float) * (size_t)npx * dm->classes);
             float *got = malloc(sizeof(float) * (size_t)npx * dm->classes);
-            if (!sc.x || !ref || !got) return 1;
-            for (int64_t i = 0; i < npx * sc.bands; i++) sc.x[i] = (float)nrand();
+            if (!sc.data || !ref || !got) return 1;
+            for (int64_t i = 0; i < npx * sc.bands; i++) sc.data[i] = (float)nrand();
             for (int pad = 0; pad < 3; pad++) {
                 printf("%s domain %d (%s), %dx%dx%d scene, pad %s:\n", bi ? "dnnl" : "ref", d,
                        dm->name, sc.h, sc.w, sc.bands, pad == 0 ? "zero" : pad == 1 ? "reflect" : "replicate");
@@ -167,7 +157,7 @@ int main(void)
                 hsi_infer_free(pi);
                 free(x), free(zr), free(zp);
             }
-            free(sc.x), free(ref), free(got);
+            free(sc.data), free(ref), free(got);
         }
         NET.destroy(m);
     }
