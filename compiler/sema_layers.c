@@ -137,6 +137,7 @@ static int collect_args(sema_ctx *E, int k, const ast_elem *el, const ast_expr *
     return 0;
 }
 
+/* "<layer> needs '<arg>'" when a required argument x is missing */
 static int need(sema_ctx *E, const ast_expr *x, const ast_elem *el, const char *arg, const char *example)
 {
     if (x) return 0;
@@ -145,6 +146,7 @@ static int need(sema_ctx *E, const ast_expr *x, const ast_elem *el, const char *
     return sema_fail(E);
 }
 
+/* init, bias_init, lr_mult, decay_mult, freeze (slots left NULL keep their defaults) */
 static int get_wattr(sema_ctx *E, sema_scope *s, const ast_expr **slot, sema_wattr *w)
 {
     w->lr = w->decay = 1;
@@ -173,7 +175,7 @@ static int weight_bias(sema_ctx *E, sema_scope *s, ir_node *nd, const char *lnam
     nd->param[nd->n_param++] = pw;
     if (bias) {
         int pb = sema_add_param(E, s, lname, IR_BIAS, 1, wdims, w->has_binit ? w->binit : w->has_init ? zi : ti,
-                           fan_in, fan_out, w, nd->span);
+                                fan_in, fan_out, w, nd->span);
         if (pb < 0) return 1;
         nd->param[nd->n_param++] = pb;
     } else if (w->has_binit) {
@@ -506,7 +508,7 @@ static int elab_join(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* dispatch */
+/* dispatch: arguments, the kind's handler, the node, its parameters */
 
 int sema_layer(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int *cur)
 {
