@@ -1,5 +1,5 @@
 /* ast.h — the syntax tree of a netdef, as the parser builds it (no names resolved, no values
- * computed; elaborate.c does that). Every node carries its source span. All nodes live in the
+ * computed; the elaborator, sema_*.c, does that). Every node carries its source span. All nodes live in the
  * compilation's arena (mem.h); lists are ast_vec arrays of pointers.
  */
 #ifndef HSICC_AST_H

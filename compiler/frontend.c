@@ -1,6 +1,6 @@
 /* frontend.c — fe_compile: reads the netdef, parses it, checks the declarations (names,
  * duplicates, block cycles), binds the net's parameters per domain (-D values), and has
- * elaborate.c build one graph per domain over one parameter table.
+ * the elaborator (sema_struct.c) build one graph per domain over one parameter table.
  * Memory: one arena per compilation; the ir_program lives in it and fe_free releases it.
  */
 #include <errno.h>

@@ -65,7 +65,7 @@ typedef struct ir_dense { int64_t out; int bias; } ir_dense;
 typedef struct ir_loss { int kind; /* 0: softmax cross-entropy */ } ir_loss;
 
 typedef enum ir_init_kind {
-    IR_INIT_DEFAULT,               /* not given: the op's default (see elaborate.c) */
+    IR_INIT_DEFAULT,               /* not given: the op's default (see sema_layers.c) */
     IR_INIT_ZEROS, IR_INIT_ONES, IR_INIT_CONSTANT, IR_INIT_GAUSSIAN, IR_INIT_UNIFORM,
     IR_INIT_HE_NORMAL, IR_INIT_HE_UNIFORM, IR_INIT_GLOROT_UNIFORM, IR_INIT_GLOROT_NORMAL,
     IR_INIT_TORCH_DEFAULT

@@ -11,7 +11,7 @@
  *   args   := [ID "="] expr { "," [ID "="] expr }
  *   expr   := expr (+ - * / %) expr | "-" expr | "(" expr ")" | INT | FLOAT | true | false
  *           | ID | ID "(" [args] ")" | "[" [exprs] "]" | body
- * It does not resolve names or compute anything (elaborate.c). After a syntax error it skips
+ * It does not resolve names or compute anything (sema_*.c). After a syntax error it skips
  * to the end of the statement and goes on, so several errors can be reported at once; memory
  * is the arena's, so no %destructor is needed.
  */

@@ -1,5 +1,8 @@
-/* sema.h — the elaborator's state, shared by frontend.c (declarations, domains, -D) and
- * elaborate.c (bodies -> IR nodes). Not a public interface: the lead uses frontend.h.
+/* sema.h — the elaborator's state, shared by frontend.c (declarations, domains, -D) and the
+ * elaborator (bodies -> IR nodes): sema_expr.c (values), sema_graph.c (names, nodes,
+ * parameters), sema_layers.c (built-in layers), sema_struct.c (blocks, repeat, residual,
+ * branch, statements); what those share among themselves is in sema_internal.h.
+ * Not a public interface: the lead uses frontend.h.
  */
 #ifndef HSICC_SEMA_H
 #define HSICC_SEMA_H

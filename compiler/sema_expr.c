@@ -1,0 +1,404 @@
+/* sema_expr.c — values: the string maps of the elaborator, the evaluator of netdef expressions
+ * (parameters, shape variables, arithmetic with overflow checks, lists) and the typed getters
+ * that check what a layer or block argument evaluates to (integer, sizes, padding, init).
+ * It makes no node and no name: that is sema_graph.c's; which arguments a layer takes is
+ * sema_layers.c's.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sema_internal.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* maps */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+sema_ent *sema_map_get(const sema_map *m, const char *key)
+{
+    if (!m->cap) return NULL;
+    for (uint64_t i = hash_str(key) & (uint64_t)(m->cap - 1);; i = (i + 1) & (uint64_t)(m->cap - 1)) {
+        if (!m->e[i].key) return NULL;
+        if (!strcmp(m->e[i].key, key)) return &m->e[i];
+    }
+}
+
+sema_ent *sema_map_put(mem_arena *a, sema_map *m, const char *key)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        sema_map g = {m->cap ? 2 * m->cap : 64, 0, NULL};
+        g.e = mem_alloc(a, (size_t)g.cap * sizeof *g.e);
+        for (int i = 0; i < m->cap; i++)
+            if (m->e[i].key) *sema_map_put(a, &g, m->e[i].key) = m->e[i];
+        *m = g;
+    }
+    uint64_t i = hash_str(key) & (uint64_t)(m->cap - 1);
+    for (; m->e[i].key; i = (i + 1) & (uint64_t)(m->cap - 1))
+        if (!strcmp(m->e[i].key, key)) return &m->e[i];
+    m->e[i].key = key;
+    m->e[i].val = -1;
+    m->n++;
+    return &m->e[i];
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* expressions */
+
+static const char *const shape_vars[] = {"channels", "depth", "height", "width"};
+
+const char *sema_val_str(sema_ctx *E, const sema_val *v)
+{
+    switch (v->k) {
+    case V_INT: return mem_printf(E->a, "%lld", (long long)v->i);
+    case V_BOOL: return v->i ? "true" : "false";
+    case V_FLOAT: {
+        char buf[40];
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, v->f);
+            if (strtod(buf, NULL) == v->f) break;
+        }
+        if (!strpbrk(buf, ".eEni")) strcat(buf, ".0");
+        return mem_strdup(E->a, buf);
+    }
+    case V_LIST: {
+        const char *s = "[";
+        for (int i = 0; i < v->n; i++)
+            s = mem_printf(E->a, "%s%s%s", s, i ? ", " : "", sema_val_str(E, &v->items[i]));
+        return mem_printf(E->a, "%s]", s);
+    }
+    }
+    return "?";
+}
+
+static const char *kind_str(sema_vkind k)
+{
+    return k == V_INT ? "an integer" : k == V_FLOAT ? "a number" : k == V_BOOL ? "a boolean" : "a list";
+}
+
+static int shape_var(sema_ctx *E, const ast_expr *x, sema_val *out)
+{
+    int which = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(x->name, shape_vars[i])) which = i;
+    if (which < 0) return -1;
+    const ir_shape *s = E->cur_shape;
+    if (!s) {
+        diag_error(E->d, x->span, "'%s' is a dimension of a layer's input, but there is no input here",
+                   x->name);
+        return 1;
+    }
+    int idx = which == 0 ? 0 : s->ndim == 4 ? which : s->ndim == 3 && which > 1 ? which - 1 : -1;
+    if (idx < 0) {
+        char b[96];
+        diag_error(E->d, x->span, "the current input %s has no %s", shape_str(s, b, sizeof b), x->name);
+        diag_hint(E->d, "channels, depth, height, width name the dims of [C, D, H, W]; "
+                        "[C, H, W] has no depth, [F] only channels");
+        return 1;
+    }
+    *out = (sema_val){V_INT, s->d[idx], 0, 0, NULL};
+    return 0;
+}
+
+static int undefined_name(sema_ctx *E, sema_bind *env, const ast_expr *x)
+{
+    const char *cands[64];
+    int n = 0;
+    for (sema_bind *b = env; b && n < 60; b = b->next) cands[n++] = b->name;
+    for (int i = 0; i < 4; i++) cands[n++] = shape_vars[i];
+    diag_error(E->d, x->span, "undefined name '%s'", x->name);
+    diag_did_you_mean(E->d, x->name, cands, n);
+    return 1;
+}
+
+static int arith(sema_ctx *E, const ast_expr *x, const sema_val *l, const sema_val *r, sema_val *out)
+{
+    if ((l->k != V_INT && l->k != V_FLOAT) || (r->k != V_INT && r->k != V_FLOAT)) {
+        diag_error(E->d, x->span, "operator '%c' needs numbers, got %s and %s", x->op,
+                   kind_str(l->k), kind_str(r->k));
+        return 1;
+    }
+    if (l->k == V_INT && r->k == V_INT) {
+        int64_t a = l->i, b = r->i, v = 0;
+        int ovf = 0;
+        switch (x->op) {
+        case '+': ovf = __builtin_add_overflow(a, b, &v); break;
+        case '-': ovf = __builtin_sub_overflow(a, b, &v); break;
+        case '*': ovf = __builtin_mul_overflow(a, b, &v); break;
+        default:
+            if (b == 0) {
+                diag_error(E->d, x->span, "division by zero");
+                return 1;
+            }
+            if (a == INT64_MIN && b == -1) { ovf = 1; break; }
+            if (x->op == '/') {
+                v = a / b;
+                if (a % b != 0 && ((a < 0) != (b < 0))) v--;
+            } else {
+                v = a % b;
+                if (v != 0 && ((v < 0) != (b < 0))) v += b;
+            }
+        }
+        if (ovf) {
+            diag_error(E->d, x->span, "integer overflow in %lld %c %lld", (long long)a, x->op,
+                       (long long)b);
+            return 1;
+        }
+        *out = (sema_val){V_INT, v, 0, 0, NULL};
+        return 0;
+    }
+    double a = l->k == V_INT ? (double)l->i : l->f, b = r->k == V_INT ? (double)r->i : r->f, v;
+    if ((x->op == '/' || x->op == '%') && b == 0) {
+        diag_error(E->d, x->span, "division by zero");
+        return 1;
+    }
+    switch (x->op) {
+    case '+': v = a + b; break;
+    case '-': v = a - b; break;
+    case '*': v = a * b; break;
+    case '/': v = a / b; break;
+    default: v = a - b * floor(a / b); break;
+    }
+    if (!isfinite(v)) {
+        diag_error(E->d, x->span, "the result of %g %c %g is not a finite number", a, x->op, b);
+        return 1;
+    }
+    *out = (sema_val){V_FLOAT, 0, v, 0, NULL};
+    return 0;
+}
+
+int sema_eval(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_val *out)
+{
+    switch (x->kind) {
+    case AE_INT: *out = (sema_val){V_INT, x->i, 0, 0, NULL}; return 0;
+    case AE_FLOAT: *out = (sema_val){V_FLOAT, 0, x->f, 0, NULL}; return 0;
+    case AE_BOOL: *out = (sema_val){V_BOOL, x->i, 0, 0, NULL}; return 0;
+    case AE_NAME: {
+        for (sema_bind *b = env; b; b = b->next)
+            if (!strcmp(b->name, x->name)) {
+                *out = b->v;
+                return 0;
+            }
+        int r = shape_var(E, x, out);
+        return r >= 0 ? r : undefined_name(E, env, x);
+    }
+    case AE_NEG: {
+        sema_val v;
+        if (sema_eval(E, env, x->lhs, &v)) return 1;
+        if (v.k == V_INT && v.i != INT64_MIN) *out = (sema_val){V_INT, -v.i, 0, 0, NULL};
+        else if (v.k == V_FLOAT) *out = (sema_val){V_FLOAT, 0, -v.f, 0, NULL};
+        else {
+            diag_error(E->d, x->span, v.k == V_INT ? "integer overflow in negation"
+                                                    : "'-' needs a number, got %s", kind_str(v.k));
+            return 1;
+        }
+        return 0;
+    }
+    case AE_BIN: {
+        sema_val l, r;
+        if (sema_eval(E, env, x->lhs, &l) || sema_eval(E, env, x->rhs, &r)) return 1;
+        return arith(E, x, &l, &r, out);
+    }
+    case AE_LIST: {
+        *out = (sema_val){V_LIST, 0, 0, x->items.n, NULL};
+        out->items = mem_alloc(E->a, (size_t)(x->items.n + 1) * sizeof *out->items);
+        for (int i = 0; i < x->items.n; i++)
+            if (sema_eval(E, env, x->items.v[i], &out->items[i])) return 1;
+        return 0;
+    }
+    case AE_CALL:
+        diag_error(E->d, x->span, "'%s(...)' is not a value here", x->name);
+        diag_hint(E->d, "calls are inits (init = gaussian(0.01)) or layers (shortcut = conv2d(64, 1))");
+        return 1;
+    case AE_PIPE:
+        diag_error(E->d, x->span, "a { ... } list of layers is not a value here");
+        return 1;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* typed getters (sema_internal.h): each reports its own error */
+
+/* Evaluates x and checks its kind is in `kinds` (a bit per sema_vkind); else "WHAT must be
+ * EXPECTED, got VALUE". */
+static int eval_kind(sema_ctx *E, sema_bind *env, const ast_expr *x, unsigned kinds, const char *what,
+                     const char *expected, sema_val *v)
+{
+    if (sema_eval(E, env, x, v)) return 1;
+    if (kinds & (1u << v->k)) return 0;
+    diag_error(E->d, x->span, "%s must be %s, got %s", what, expected, sema_val_str(E, v));
+    return 1;
+}
+
+int sema_get_int(sema_ctx *E, sema_bind *env, const ast_expr *x, int64_t lo, int64_t hi,
+                 const char *what, int64_t *out)
+{
+    sema_val v;
+    if (eval_kind(E, env, x, 1u << V_INT, what, "an integer", &v)) return 1;
+    if (v.i < lo || v.i > hi) {
+        diag_error(E->d, x->span, "%s must be at %s %lld, got %lld", what, v.i < lo ? "least" : "most",
+                   (long long)(v.i < lo ? lo : hi), (long long)v.i);
+        return 1;
+    }
+    *out = v.i;
+    return 0;
+}
+
+int sema_get_num(sema_ctx *E, sema_bind *env, const ast_expr *x, double lo, double hi,
+                 const char *what, double *out)
+{
+    sema_val v;
+    if (eval_kind(E, env, x, 1u << V_INT | 1u << V_FLOAT, what, "a number", &v)) return 1;
+    double f = v.k == V_INT ? (double)v.i : v.f;
+    if (!(f >= lo && f <= hi) || fabs(f) > 3.4e38) {
+        diag_error(E->d, x->span, "%s must be between %g and %g, got %g", what, lo, hi, f);
+        return 1;
+    }
+    *out = f;
+    return 0;
+}
+
+int sema_get_bool(sema_ctx *E, sema_bind *env, const ast_expr *x, const char *what, int *out)
+{
+    sema_val v;
+    if (eval_kind(E, env, x, 1u << V_BOOL, what, "true or false", &v)) return 1;
+    *out = (int)v.i;
+    return 0;
+}
+
+/* an integer for every spatial dim: one integer (all dims) or a list of nsp */
+int sema_get_ints(sema_ctx *E, sema_bind *env, const ast_expr *x, int nsp, int64_t lo,
+                  const char *what, int64_t *out)
+{
+    sema_val v;
+    if (sema_eval(E, env, x, &v)) return 1;
+    if (v.k == V_LIST && v.n == nsp) {
+        for (int i = 0; i < nsp; i++) {
+            if (v.items[i].k != V_INT) goto bad;
+            out[i] = v.items[i].i;
+        }
+    } else if (v.k == V_INT) {
+        for (int i = 0; i < nsp; i++) out[i] = v.i;
+    } else {
+    bad:
+        diag_error(E->d, x->span, "%s must be an integer or a list of %d integers, got %s", what,
+                   nsp, sema_val_str(E, &v));
+        return 1;
+    }
+    for (int i = 0; i < nsp; i++)
+        if (out[i] < lo || out[i] > FE_MAX_SIZE) {
+            diag_error(E->d, x->span, "%s must be %s, got %s", what,
+                       lo ? "at least 1" : "at least 0", sema_val_str(E, &v));
+            if (out[i] > FE_MAX_SIZE) diag_hint(E->d, "sizes are at most %d", FE_MAX_SIZE);
+            return 1;
+        }
+    return 0;
+}
+
+int sema_get_pad(sema_ctx *E, sema_bind *env, const ast_expr *x, int nsp, shape_pad *mode,
+                 int64_t *lo, int64_t *hi)
+{
+    if (x->kind == AE_NAME && (!strcmp(x->name, "same") || !strcmp(x->name, "valid"))) {
+        *mode = x->name[0] == 's' ? PAD_SAME : PAD_VALID;
+        return 0;
+    }
+    *mode = PAD_EXPLICIT;
+    sema_val v;
+    if (sema_eval(E, env, x, &v)) return 1;
+    if (v.k == V_INT) {
+        for (int i = 0; i < nsp; i++) lo[i] = hi[i] = v.i;
+    } else if (v.k == V_LIST && v.n == nsp) {
+        for (int i = 0; i < nsp; i++) {
+            const sema_val *e = &v.items[i];
+            if (e->k == V_INT) lo[i] = hi[i] = e->i;
+            else if (e->k == V_LIST && e->n == 2 && e->items[0].k == V_INT && e->items[1].k == V_INT) {
+                lo[i] = e->items[0].i;
+                hi[i] = e->items[1].i;
+            } else goto bad;
+        }
+    } else {
+    bad:
+        diag_error(E->d, x->span, "pad must be same, valid, an integer or a list of %d entries "
+                                  "(each an integer or [before, after]), got %s", nsp,
+                   sema_val_str(E, &v));
+        return 1;
+    }
+    for (int i = 0; i < nsp; i++)
+        if (lo[i] < 0 || hi[i] < 0 || lo[i] > FE_MAX_SIZE || hi[i] > FE_MAX_SIZE) {
+            diag_error(E->d, x->span, "padding must be between 0 and %d, got %s", FE_MAX_SIZE,
+                       sema_val_str(E, &v));
+            return 1;
+        }
+    return 0;
+}
+
+static const struct { const char *name; ir_init_kind kind; int min_args, max_args; } inits[] = {
+    {"zeros", IR_INIT_ZEROS, 0, 0},           {"ones", IR_INIT_ONES, 0, 0},
+    {"constant", IR_INIT_CONSTANT, 1, 1},     {"gaussian", IR_INIT_GAUSSIAN, 1, 2},
+    {"uniform", IR_INIT_UNIFORM, 2, 2},       {"he_normal", IR_INIT_HE_NORMAL, 0, 0},
+    {"he_uniform", IR_INIT_HE_UNIFORM, 0, 0}, {"glorot_uniform", IR_INIT_GLOROT_UNIFORM, 0, 0},
+    {"glorot_normal", IR_INIT_GLOROT_NORMAL, 0, 0}, {"torch_default", IR_INIT_TORCH_DEFAULT, 0, 0},
+};
+#define N_INITS ((int)(sizeof inits / sizeof inits[0]))
+
+
+int sema_get_init(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_init *out)
+{
+    if (x->kind != AE_NAME && x->kind != AE_CALL) {
+        diag_error(E->d, x->span, "an init is a name such as he_normal or a call such as gaussian(0.01)");
+        return 1;
+    }
+    int k = -1;
+    for (int i = 0; i < N_INITS; i++)
+        if (!strcmp(x->name, inits[i].name)) k = i;
+    if (k < 0) {
+        const char *cands[N_INITS];
+        for (int i = 0; i < N_INITS; i++) cands[i] = inits[i].name;
+        diag_error(E->d, x->span, "unknown init '%s'", x->name);
+        if (!diag_did_you_mean(E->d, x->name, cands, N_INITS))
+            diag_hint(E->d, "inits: zeros, ones, constant(v), gaussian(std), gaussian(mean, std), "
+                            "uniform(a, b), he_normal, he_uniform, glorot_uniform, glorot_normal, "
+                            "torch_default");
+        return 1;
+    }
+    int n = x->kind == AE_CALL ? x->items.n : 0;
+    if (n < inits[k].min_args || n > inits[k].max_args) {
+        static const char *const usage[] = {"zeros", "ones", "constant(value)",
+                                            "gaussian(std) or gaussian(mean, std)", "uniform(a, b)"};
+        diag_error(E->d, x->span, "init '%s' takes %s, got %d", x->name,
+                   inits[k].max_args == 0 ? "no arguments"
+                   : inits[k].min_args == inits[k].max_args ? (inits[k].max_args == 1 ? "1 argument" : "2 arguments")
+                   : "1 or 2 arguments", n);
+        diag_hint(E->d, "write %s", k < 5 ? usage[k] : inits[k].name);
+        return 1;
+    }
+    double v[2] = {0, 0};
+    for (int i = 0; i < n; i++) {
+        const ast_arg *a = x->items.v[i];
+        if (a->name) {
+            diag_error(E->d, a->name_span, "init arguments are positional");
+            return 1;
+        }
+        if (sema_get_num(E, env, a->value, -3.4e38, 3.4e38, "an init argument", &v[i])) return 1;
+    }
+    out->kind = inits[k].kind;
+    out->a = (float)v[0];
+    out->b = (float)v[1];
+    if (out->kind == IR_INIT_GAUSSIAN && n == 1) {
+        out->a = 0;
+        out->b = (float)v[0];
+    }
+    if ((out->kind == IR_INIT_GAUSSIAN && out->b < 0) || (out->kind == IR_INIT_UNIFORM && out->a > out->b)) {
+        diag_error(E->d, x->span, out->kind == IR_INIT_GAUSSIAN ? "the standard deviation must not be negative"
+                                                                 : "uniform(a, b) needs a <= b");
+        return 1;
+    }
+    return 0;
+}

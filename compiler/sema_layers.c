@@ -1,0 +1,534 @@
+/* sema_layers.c — the built-in layers: one table of layer kinds (name, automatic name base,
+ * IR op, accepted arguments) whose entries point at a handler per kind. A call's arguments are
+ * matched to the table's slots here; each handler checks its arguments, infers the output shape
+ * and makes the node's parameters. Blocks, repeat, residual and branch are sema_struct.c's;
+ * evaluating argument values is sema_expr.c's; window arithmetic is shape.c's.
+ */
+#include <string.h>
+
+#include "sema_internal.h"
+
+enum {
+    A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS, A_EPS, A_MOMENTUM, A_ALPHA,
+    A_P, A_SHAPE, A_CIP, A_NAME, A_INIT, A_BIAS_INIT, A_LR, A_DECAY, A_FREEZE, A_N
+};
+static const char *const arg_names[A_N] = {
+    "out", "kernel", "stride", "pad", "dilation", "groups", "bias", "eps", "momentum", "alpha",
+    "p", "shape", "count_include_pad", "name", "init", "bias_init", "lr_mult", "decay_mult",
+    "freeze",
+};
+
+typedef enum lkind {
+    K_CONV2D, K_CONV3D, K_BN, K_RELU, K_LRELU, K_ELU, K_SIGMOID, K_TANH, K_DROPOUT, K_MAXPOOL,
+    K_AVGPOOL, K_DENSE, K_FLATTEN, K_FOLD, K_RESHAPE, K_ADD, K_CONCAT, K_N
+} lkind;
+
+/* A built-in layer call being elaborated: its arguments by slot, the input shape, and what the
+ * kind's handler works out from them (the output shape and the node's attributes). */
+typedef struct layer {
+    int k;                      /* lkind */
+    const ast_elem *el;
+    const ast_expr *slot[A_N];  /* argument values by slot; NULL: not given */
+    src_span sp[A_N];           /* where each given argument is */
+    ir_shape in, out;           /* out starts as a copy of in */
+    ir_node node;               /* node.a: the attributes of the node to make */
+    sema_wattr w;               /* init, bias_init, lr_mult, decay_mult, freeze */
+} layer;
+
+/* Checks the arguments, fills L->node.a and L->out. */
+typedef int layer_check(sema_ctx *E, sema_scope *s, layer *L);
+/* Makes the parameters of node nd (local name lname), once the node exists. */
+typedef int layer_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd, const char *lname);
+
+static layer_check check_conv, check_bn, check_act, check_dropout, check_pool, check_dense,
+    check_flatten, check_fold, check_reshape;
+static layer_params conv_params, bn_params, dense_params;
+
+#define W_ATTRS A_NAME, A_INIT, A_BIAS_INIT, A_LR, A_DECAY, A_FREEZE
+#define CONV_ARGS A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS, W_ATTRS, -1
+static const struct layer_spec {
+    const char *kind, *base;
+    ir_op op;
+    int npos;                   /* the first npos of args are also positional, in this order */
+    signed char args[14];       /* accepted arguments, -1 terminated */
+    layer_check *check;         /* NULL: add and concat, whose arguments are values (elab_join) */
+    layer_params *params;       /* NULL: no parameters */
+} specs[K_N] = {
+    [K_CONV2D] = {"conv2d", "conv", IR_CONV, 2, {CONV_ARGS}, check_conv, conv_params},
+    [K_CONV3D] = {"conv3d", "conv", IR_CONV, 2, {CONV_ARGS}, check_conv, conv_params},
+    [K_BN] = {"bn", "bn", IR_BN, 0, {A_EPS, A_MOMENTUM, W_ATTRS, -1}, check_bn, bn_params},
+    [K_RELU] = {"relu", "relu", IR_ACT, 0, {A_NAME, -1}, check_act, NULL},
+    [K_LRELU] = {"leaky_relu", "leaky_relu", IR_ACT, 1, {A_ALPHA, A_NAME, -1}, check_act, NULL},
+    [K_ELU] = {"elu", "elu", IR_ACT, 1, {A_ALPHA, A_NAME, -1}, check_act, NULL},
+    [K_SIGMOID] = {"sigmoid", "sigmoid", IR_ACT, 0, {A_NAME, -1}, check_act, NULL},
+    [K_TANH] = {"tanh", "tanh", IR_ACT, 0, {A_NAME, -1}, check_act, NULL},
+    [K_DROPOUT] = {"dropout", "dropout", IR_DROPOUT, 1, {A_P, A_NAME, -1}, check_dropout, NULL},
+    [K_MAXPOOL] = {"maxpool", "maxpool", IR_POOL, 3, {A_KERNEL, A_STRIDE, A_PAD, A_NAME, -1}, check_pool, NULL},
+    [K_AVGPOOL] = {"avgpool", "avgpool", IR_POOL, 3, {A_KERNEL, A_STRIDE, A_PAD, A_CIP, A_NAME, -1},
+                   check_pool, NULL},
+    [K_DENSE] = {"dense", "dense", IR_DENSE, 1, {A_OUT, A_BIAS, W_ATTRS, -1}, check_dense, dense_params},
+    [K_FLATTEN] = {"flatten", "flatten", IR_RESHAPE, 0, {A_NAME, -1}, check_flatten, NULL},
+    [K_FOLD] = {"fold", "fold", IR_RESHAPE, 0, {A_NAME, -1}, check_fold, NULL},
+    [K_RESHAPE] = {"reshape", "reshape", IR_RESHAPE, 1, {A_SHAPE, A_NAME, -1}, check_reshape, NULL},
+    [K_ADD] = {"add", "add", IR_ADD, 0, {A_NAME, -1}, NULL, NULL},
+    [K_CONCAT] = {"concat", "concat", IR_CONCAT, 0, {A_NAME, -1}, NULL, NULL},
+};
+
+int sema_layer_kind(const char *name)
+{
+    for (int k = 0; k < K_N; k++)
+        if (!strcmp(specs[k].kind, name)) return k;
+    return -1;
+}
+
+int sema_is_builtin(const char *name) { return sema_layer_kind(name) >= 0; }
+
+const char *sema_layer_name(int k) { return k >= 0 && k < K_N ? specs[k].kind : NULL; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* arguments */
+
+/* Matches call arguments to the spec's slots. */
+static int collect_args(sema_ctx *E, int k, const ast_elem *el, const ast_expr **slot, src_span *sp)
+{
+    const struct layer_spec *ls = &specs[k];
+    int npos = 0;
+    for (int i = 0; i < el->args.n; i++) {
+        const ast_arg *a = el->args.v[i];
+        int which = -1;
+        if (!a->name) {
+            if (npos >= ls->npos) {
+                const char *list = "";
+                for (int j = 0; j < ls->npos; j++) list = mem_printf(E->a, "%s%s%s", list, j ? ", " : "", arg_names[ls->args[j]]);
+                if (ls->npos)
+                    diag_error(E->d, a->name_span, "too many arguments for %s: it takes at most %d (%s) "
+                               "before named ones", ls->kind, ls->npos, list);
+                else
+                    diag_error(E->d, a->name_span, "%s takes only named arguments", ls->kind);
+                return sema_fail(E);
+            }
+            which = ls->args[npos++];
+        } else {
+            const char *n = !strcmp(a->name, "padding") ? "pad" : a->name;
+            const char *cands[16];
+            int nc = 0;
+            for (int j = 0; ls->args[j] >= 0; j++) {
+                cands[nc++] = arg_names[ls->args[j]];
+                if (!strcmp(n, arg_names[ls->args[j]])) which = ls->args[j];
+            }
+            if (which < 0) {
+                diag_error(E->d, a->name_span, "unknown attribute '%s' for %s", a->name, ls->kind);
+                if (!diag_did_you_mean(E->d, a->name, cands, nc)) {
+                    const char *list = "";
+                    for (int j = 0; j < nc; j++) list = mem_printf(E->a, "%s%s%s", list, j ? ", " : "", cands[j]);
+                    diag_hint(E->d, "%s takes: %s", ls->kind, list);
+                }
+                return sema_fail(E);
+            }
+        }
+        if (slot[which]) {
+            diag_error(E->d, a->name_span, "'%s' is given twice", arg_names[which]);
+            diag_note(E->d, sp[which], "first given here");
+            return sema_fail(E);
+        }
+        slot[which] = a->value;
+        sp[which] = a->name_span;
+    }
+    return 0;
+}
+
+/* "<layer> needs '<arg>'" when a required argument x is missing */
+static int need(sema_ctx *E, const ast_expr *x, const ast_elem *el, const char *arg, const char *example)
+{
+    if (x) return 0;
+    diag_error(E->d, el->span, "%s needs '%s'", el->name, arg);
+    diag_hint(E->d, "e.g. %s", example);
+    return sema_fail(E);
+}
+
+/* init, bias_init, lr_mult, decay_mult, freeze (slots left NULL keep their defaults) */
+static int get_wattr(sema_ctx *E, sema_scope *s, const ast_expr **slot, sema_wattr *w)
+{
+    w->lr = w->decay = 1;
+    double v;
+    if (slot[A_INIT] && (w->has_init = 1, sema_get_init(E, s->env, slot[A_INIT], &w->init))) return sema_fail(E);
+    if (slot[A_BIAS_INIT] && (w->has_binit = 1, sema_get_init(E, s->env, slot[A_BIAS_INIT], &w->binit))) return sema_fail(E);
+    if (slot[A_LR]) {
+        if (sema_get_num(E, s->env, slot[A_LR], 0, 1e6, "lr_mult", &v)) return sema_fail(E);
+        w->lr = (float)v;
+    }
+    if (slot[A_DECAY]) {
+        if (sema_get_num(E, s->env, slot[A_DECAY], 0, 1e6, "decay_mult", &v)) return sema_fail(E);
+        w->decay = (float)v;
+    }
+    if (slot[A_FREEZE] && sema_get_bool(E, s->env, slot[A_FREEZE], "freeze", &w->freeze)) return sema_fail(E);
+    return 0;
+}
+
+/* weight and bias of conv/dense: PyTorch defaults unless init is given (then bias zeros) */
+static int weight_bias(sema_ctx *E, sema_scope *s, ir_node *nd, const char *lname, const sema_wattr *w,
+                       int ndim, const int64_t *wdims, int bias, int64_t fan_in, int64_t fan_out)
+{
+    sema_init ti = {IR_INIT_TORCH_DEFAULT, 0, 0}, zi = {IR_INIT_ZEROS, 0, 0};
+    int pw = sema_add_param(E, s, lname, IR_WEIGHT, ndim, wdims, w->has_init ? w->init : ti, fan_in, fan_out, w, nd->span);
+    if (pw < 0) return 1;
+    nd->param[nd->n_param++] = pw;
+    if (bias) {
+        int pb = sema_add_param(E, s, lname, IR_BIAS, 1, wdims, w->has_binit ? w->binit : w->has_init ? zi : ti,
+                                fan_in, fan_out, w, nd->span);
+        if (pb < 0) return 1;
+        nd->param[nd->n_param++] = pb;
+    } else if (w->has_binit) {
+        diag_error(E->d, nd->span, "bias_init is given but the layer has bias = false");
+        return sema_fail(E);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* one handler per kind: arguments -> attributes and output shape */
+
+static int check_conv(sema_ctx *E, sema_scope *s, layer *L)
+{
+    const ast_elem *el = L->el;
+    const ast_expr *const *slot = L->slot;
+    const ir_shape *in = &L->in;
+    int nsp = L->k == K_CONV2D ? 2 : 3;
+    char b[96];
+    if (in->ndim != nsp + 1) {
+        diag_error(E->d, el->span, "%s needs a %s input, but its input is %s", el->name,
+                   nsp == 2 ? "[C, H, W]" : "[C, D, H, W]", shape_str(in, b, sizeof b));
+        if (in->ndim == 4 || in->ndim == 3) diag_hint(E->d, "use %s for this input", nsp == 2 ? "conv3d" : "conv2d");
+        return sema_fail(E);
+    }
+    ir_conv *c = &L->node.a.conv;
+    c->nsp = nsp;
+    int64_t ones[3] = {1, 1, 1};
+    memcpy(c->stride, ones, sizeof ones);
+    memcpy(c->dilation, ones, sizeof ones);
+    c->groups = 1;
+    c->bias = 1;
+    shape_pad pm = PAD_VALID;
+    if (need(E, slot[A_OUT], el, "out", "conv2d(64, kernel = 3)") ||
+        need(E, slot[A_KERNEL], el, "kernel", "conv2d(64, kernel = 3)") ||
+        sema_get_int(E, s->env, slot[A_OUT], 1, FE_MAX_SIZE, "out", &c->out_ch) ||
+        sema_get_ints(E, s->env, slot[A_KERNEL], nsp, 1, "kernel", c->kernel) ||
+        (slot[A_STRIDE] && sema_get_ints(E, s->env, slot[A_STRIDE], nsp, 1, "stride", c->stride)) ||
+        (slot[A_DILATION] && sema_get_ints(E, s->env, slot[A_DILATION], nsp, 1, "dilation", c->dilation)) ||
+        (slot[A_PAD] && sema_get_pad(E, s->env, slot[A_PAD], nsp, &pm, c->pad_lo, c->pad_hi)) ||
+        (slot[A_GROUPS] && sema_get_int(E, s->env, slot[A_GROUPS], 1, FE_MAX_SIZE, "groups", &c->groups)) ||
+        (slot[A_BIAS] && sema_get_bool(E, s->env, slot[A_BIAS], "bias", &c->bias)))
+        return sema_fail(E);
+    if (in->d[0] % c->groups || c->out_ch % c->groups) {
+        diag_error(E->d, slot[A_GROUPS]->span, "groups = %lld must divide the input channels (%lld) "
+                   "and the output channels (%lld)", (long long)c->groups, (long long)in->d[0],
+                   (long long)c->out_ch);
+        return sema_fail(E);
+    }
+    if (shape_window(E->d, el->span, el->name, in, nsp, c->kernel, c->stride, c->dilation, pm,
+                     c->pad_lo, c->pad_hi, &L->out))
+        return sema_fail(E);
+    L->out.d[0] = c->out_ch;
+    return 0;
+}
+
+static int check_bn(sema_ctx *E, sema_scope *s, layer *L)
+{
+    double eps = 1e-5, mom = 0.1;
+    if ((L->slot[A_EPS] && sema_get_num(E, s->env, L->slot[A_EPS], 1e-30, 1, "eps", &eps)) ||
+        (L->slot[A_MOMENTUM] && sema_get_num(E, s->env, L->slot[A_MOMENTUM], 0, 1, "momentum", &mom)))
+        return sema_fail(E);
+    L->node.a.bn.eps = (float)eps;
+    L->node.a.bn.momentum = (float)mom;
+    return 0;
+}
+
+/* relu, leaky_relu, elu, sigmoid, tanh (consecutive kinds, in the order of acts[]) */
+static int check_act(sema_ctx *E, sema_scope *s, layer *L)
+{
+    static const ir_act_kind acts[] = {IR_RELU, IR_LEAKY_RELU, IR_ELU, IR_SIGMOID, IR_TANH};
+    int k = L->k;
+    double alpha = k == K_LRELU ? 0.01 : 1.0;
+    if (L->slot[A_ALPHA] && sema_get_num(E, s->env, L->slot[A_ALPHA], -1e6, 1e6, "alpha", &alpha))
+        return sema_fail(E);
+    L->node.a.act.kind = acts[k - K_RELU];
+    L->node.a.act.alpha = k == K_LRELU || k == K_ELU ? (float)alpha : 0;
+    return 0;
+}
+
+static int check_dropout(sema_ctx *E, sema_scope *s, layer *L)
+{
+    double p = 0.5;
+    if (L->slot[A_P] && sema_get_num(E, s->env, L->slot[A_P], 0, 0.999999, "p", &p)) return sema_fail(E);
+    L->node.a.dropout.p = (float)p;
+    return 0;
+}
+
+/* maxpool, avgpool: kernel (or global), stride (default: the kernel), pad, count_include_pad */
+static int check_pool(sema_ctx *E, sema_scope *s, layer *L)
+{
+    const ast_elem *el = L->el;
+    const ast_expr *const *slot = L->slot;
+    const ir_shape *in = &L->in;
+    int nsp = in->ndim - 1;
+    ir_pool *p = &L->node.a.pool;
+    char b[96];
+    if (nsp != 2 && nsp != 3) {
+        diag_error(E->d, el->span, "%s needs a [C, H, W] or [C, D, H, W] input, but its input is %s",
+                   el->name, shape_str(in, b, sizeof b));
+        return sema_fail(E);
+    }
+    p->nsp = nsp;
+    p->max = L->k == K_MAXPOOL;
+    p->count_include_pad = 1;
+    int64_t ones[3] = {1, 1, 1};
+    memcpy(p->stride, ones, sizeof ones);
+    shape_pad pm = PAD_VALID;
+    if (need(E, slot[A_KERNEL], el, "kernel", "maxpool(2) or avgpool(global)")) return 1;
+    if (slot[A_KERNEL]->kind == AE_NAME && !strcmp(slot[A_KERNEL]->name, "global")) {
+        if (slot[A_STRIDE] || slot[A_PAD]) {
+            diag_error(E->d, L->sp[slot[A_STRIDE] ? A_STRIDE : A_PAD], "global pooling takes no stride or padding");
+            return sema_fail(E);
+        }
+        p->global = 1;
+        for (int i = 0; i < nsp; i++) p->kernel[i] = in->d[1 + i];
+    } else {
+        if (sema_get_ints(E, s->env, slot[A_KERNEL], nsp, 1, "kernel", p->kernel)) return sema_fail(E);
+        memcpy(p->stride, p->kernel, sizeof p->stride);
+        if ((slot[A_STRIDE] && sema_get_ints(E, s->env, slot[A_STRIDE], nsp, 1, "stride", p->stride)) ||
+            (slot[A_PAD] && sema_get_pad(E, s->env, slot[A_PAD], nsp, &pm, p->pad_lo, p->pad_hi)))
+            return sema_fail(E);
+    }
+    if (slot[A_CIP] && sema_get_bool(E, s->env, slot[A_CIP], "count_include_pad", &p->count_include_pad))
+        return sema_fail(E);
+    if (shape_window(E->d, el->span, el->name, in, nsp, p->kernel, p->stride, ones, pm, p->pad_lo,
+                     p->pad_hi, &L->out))
+        return sema_fail(E);
+    return 0;
+}
+
+static int check_dense(sema_ctx *E, sema_scope *s, layer *L)
+{
+    ir_dense *d = &L->node.a.dense;
+    d->bias = 1;
+    if (need(E, L->slot[A_OUT], L->el, "out", "dense(classes)") ||
+        sema_get_int(E, s->env, L->slot[A_OUT], 1, FE_MAX_SIZE, "out", &d->out) ||
+        (L->slot[A_BIAS] && sema_get_bool(E, s->env, L->slot[A_BIAS], "bias", &d->bias)))
+        return sema_fail(E);
+    L->out = (ir_shape){1, {d->out}};
+    return 0;
+}
+
+static int check_flatten(sema_ctx *E, sema_scope *s, layer *L)
+{
+    (void)E, (void)s;
+    L->out = (ir_shape){1, {shape_numel(&L->in)}};
+    return 0;
+}
+
+static int check_fold(sema_ctx *E, sema_scope *s, layer *L)
+{
+    (void)s;
+    const ir_shape *in = &L->in;
+    char b[96];
+    if (!(in->ndim == 3 || (in->ndim == 4 && in->d[1] == 1))) {
+        diag_error(E->d, L->el->span, "fold turns [C, 1, H, W] or [C, H, W] into [1, C, H, W], "
+                   "but its input is %s", shape_str(in, b, sizeof b));
+        return sema_fail(E);
+    }
+    L->out = (ir_shape){4, {1, in->d[0], in->d[in->ndim - 2], in->d[in->ndim - 1]}};
+    return 0;
+}
+
+/* reshape [sizes]: 1, 3 or 4 sizes, at most one -1 (inferred); the element count is kept */
+static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
+{
+    const ast_expr *x = L->slot[A_SHAPE];
+    ir_shape *out = &L->out;
+    sema_val v;
+    char b[96];
+    if (need(E, x, L->el, "a shape", "reshape [1, 128, 7, 7]") || sema_eval(E, s->env, x, &v))
+        return sema_fail(E);
+    int infer = -1;
+    int64_t known = 1;
+    if (v.k != V_LIST || (v.n != 1 && v.n != 3 && v.n != 4)) goto bad;
+    out->ndim = v.n;
+    for (int i = 0; i < v.n; i++) {
+        if (v.items[i].k != V_INT) goto bad;
+        int64_t d = v.items[i].i;
+        if (d == -1 && infer < 0) infer = i;
+        else if (d < 1 || d > FE_MAX_SIZE) goto bad;
+        else known *= d;
+        out->d[i] = d;
+    }
+    int64_t n = shape_numel(&L->in);
+    if (infer >= 0 && n % known == 0) out->d[infer] = n / known;
+    if (infer >= 0 ? n % known != 0 : known != n) {
+        diag_error(E->d, x->span, "reshape to %s needs %lld elements, but its input %s has %lld",
+                   sema_val_str(E, &v), (long long)known, shape_str(&L->in, b, sizeof b), (long long)n);
+        return sema_fail(E);
+    }
+    return 0;
+bad:
+    diag_error(E->d, x->span, "reshape needs a list of 1, 3 or 4 sizes (one may be -1), got %s",
+               sema_val_str(E, &v));
+    return sema_fail(E);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* parameters, made once the node exists */
+
+static int conv_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd, const char *lname)
+{
+    const ir_conv *c = &nd->a.conv;
+    int64_t dims[5] = {c->out_ch, L->in.d[0] / c->groups}, rf = 1;
+    for (int i = 0; i < c->nsp; i++) rf *= dims[2 + i] = c->kernel[i];
+    if (__builtin_mul_overflow(rf, dims[1], &rf) && (rf = -1)) {}
+    if (rf < 0 || rf > FE_MAX_NUMEL) {
+        diag_error(E->d, L->el->span, "the kernel of this layer is too large");
+        return sema_fail(E);
+    }
+    return weight_bias(E, s, nd, lname, &L->w, 2 + c->nsp, dims, c->bias, rf, rf / dims[1] * c->out_ch);
+}
+
+static int dense_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd, const char *lname)
+{
+    int64_t dims[2] = {nd->a.dense.out, shape_numel(&L->in)};
+    return weight_bias(E, s, nd, lname, &L->w, 2, dims, nd->a.dense.bias, dims[1], dims[0]);
+}
+
+/* gamma, beta, running mean and variance; init and bias_init set gamma and beta */
+static int bn_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd, const char *lname)
+{
+    const sema_wattr *w = &L->w;
+    const int64_t *ch = &L->in.d[0];
+    sema_init one = {IR_INIT_ONES, 0, 0}, zero = {IR_INIT_ZEROS, 0, 0};
+    const sema_init in4[4] = {w->has_init ? w->init : one, w->has_binit ? w->binit : zero, zero, one};
+    for (int r = 0; r < 4; r++) {
+        int p = sema_add_param(E, s, lname, (ir_role)(IR_GAMMA + r), 1, ch, in4[r], *ch, *ch, w, L->el->span);
+        if (p < 0) return 1;
+        nd->param[nd->n_param++] = p;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* add and concat of named values */
+
+/* the value named by a positional argument of add/concat */
+static int value_arg(sema_ctx *E, sema_scope *s, const ast_arg *a, int *node)
+{
+    if (a->name || a->value->kind != AE_NAME) {
+        diag_error(E->d, a->name_span, "expected the name of a value (x = ... earlier in the body)");
+        return sema_fail(E);
+    }
+    const char *cands[64];
+    int nc = 0;
+    for (sema_value *v = s->values; v; v = v->next) {
+        if (!strcmp(v->name, a->value->name)) {
+            *node = v->node;
+            return 0;
+        }
+        if (nc < 64) cands[nc++] = v->name;
+    }
+    diag_error(E->d, a->value->span, "undefined value '%s'", a->value->name);
+    if (!diag_did_you_mean(E->d, a->value->name, cands, nc))
+        diag_hint(E->d, "name a value with '%s = layers...' on an earlier line of this body", a->value->name);
+    return sema_fail(E);
+}
+
+/* add(x, y), concat(x, y, ...): values named earlier in the body; one value joins it with the
+ * current one (concat(x) = concat(current, x)). */
+static int elab_join(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int *cur)
+{
+    int ins[IR_MAX_IN + 1], n = 0;   /* ins[0]: the current value for concat(x) / add(x) */
+    const ast_expr *name = NULL;
+    for (int i = 0; i < el->args.n; i++) {
+        const ast_arg *a = el->args.v[i];
+        if (a->name && !strcmp(a->name, "name")) {
+            name = a->value;
+            continue;
+        }
+        if (n >= IR_MAX_IN) {
+            diag_error(E->d, a->value->span, "%s takes at most %d values", el->name, IR_MAX_IN);
+            diag_hint(E->d, "join the first values in one %s, then that with the others", el->name);
+            return sema_fail(E);
+        }
+        if (a->name) {
+            diag_error(E->d, a->name_span, "unknown attribute '%s' for %s", a->name, el->name);
+            diag_hint(E->d, "%s takes values and name = ...", el->name);
+            return sema_fail(E);
+        }
+        if (value_arg(E, s, a, &ins[n + 1])) return 1;
+        n++;
+    }
+    int *in = ins + 1;
+    if (n == 0) {
+        diag_error(E->d, el->span, "%s needs values, e.g. %s(x, y)", el->name, el->name);
+        return sema_fail(E);
+    }
+    if (n == 1) {
+        if (*cur < 0) return sema_no_input(E, el->span, el->name);
+        in = ins;
+        ins[0] = *cur;
+        n = 2;
+    }
+    if (k == K_ADD && n != 2) {
+        diag_error(E->d, el->span, "add takes two values, got %d", n);
+        return sema_fail(E);
+    }
+    ir_shape out = E->nodes[in[0]].shape;
+    int ok = 1;
+    for (int i = 1; i < n; i++) {
+        const ir_shape *t = &E->nodes[in[i]].shape;
+        if (k == K_ADD) ok &= shape_equal(&out, t);
+        else {
+            ir_shape a = out, b = *t;
+            a.d[0] = b.d[0] = 0;
+            ok &= shape_equal(&a, &b);
+            out.d[0] += t->d[0];
+        }
+    }
+    if (!ok) {
+        const char *list = "";
+        char b[96];
+        for (int i = 0; i < n; i++)
+            list = mem_printf(E->a, "%s%s%s", list, i ? (i == n - 1 ? " and " : ", ") : "",
+                              shape_str(&E->nodes[in[i]].shape, b, sizeof b));
+        diag_error(E->d, el->span, k == K_ADD ? "add needs equal shapes, got %s"
+                                              : "concat needs equal shapes but for the channels, got %s", list);
+        return sema_fail(E);
+    }
+    const char *ln = sema_make_name(E, s, name, specs[k].base, 0, el->span, "layer");
+    if (!ln) return sema_fail(E);
+    int id = sema_add_node(E, specs[k].op, sema_full_name(E, s, ln), el->span, n, in, &out);
+    if (id < 0) return 1;
+    *cur = id;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* dispatch: arguments, the kind's handler, the node, its parameters */
+
+int sema_layer(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int *cur)
+{
+    const struct layer_spec *ls = &specs[k];
+    if (!ls->check) return elab_join(E, s, k, el, cur);
+    if (*cur < 0) return sema_no_input(E, el->span, el->name);
+    layer L = {.k = k, .el = el};
+    if (collect_args(E, k, el, L.slot, L.sp)) return 1;
+    L.in = L.out = E->nodes[*cur].shape;
+    E->cur_shape = &L.in;      /* channels, height... in the arguments */
+    int r = get_wattr(E, s, L.slot, &L.w) || ls->check(E, s, &L);
+    E->cur_shape = NULL;
+    if (r) return 1;
+    const char *ln = sema_make_name(E, s, L.slot[A_NAME], ls->base, 0, el->span, "layer");
+    if (!ln) return sema_fail(E);
+    int id = sema_add_node(E, ls->op, sema_full_name(E, s, ln), el->span, 1, cur, &L.out);
+    if (id < 0) return 1;
+    ir_node *nd = &E->nodes[id];
+    nd->a = L.node.a;
+    if (ls->params && ls->params(E, s, &L, nd, ln)) return 1;
+    *cur = id;
+    return 0;
+}
