@@ -331,8 +331,13 @@ int cmd_build(int argc, char **argv)
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
             return usage();
         } else if (!exp_path) exp_path = a;
-        else return usage();
+        else {
+            fprintf(stderr, "hsicc: error: unexpected argument '%s' (one experiment per build)\n", a);
+            return usage();
+        }
     }
-    if (!exp_path || (!out && !o.infer_dir)) return usage();
+    if (!exp_path) return fprintf(stderr, "hsicc: error: build needs an experiment (YAML)\n"), usage();
+    if (!out && !o.infer_dir)
+        return fprintf(stderr, "hsicc: error: build needs -o TRAINER (or --infer DIR)\n"), usage();
     return build_trainer(exp_path, out, &o);
 }

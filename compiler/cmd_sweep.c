@@ -53,13 +53,18 @@ typedef struct sweep {
 
 static const char *const METRIC[3] = {"oa", "aa", "kappa"};
 
-static int usage(void)
+static int print_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: hsicc sweep EXPERIMENT.yaml [-j N] [--out DIR] [--jobs-file FILE]\n"
             "                   [--set key=value ...] [--dry-run] [--cc COMPILER] [--verbose]\n"
             "       hsicc sweep --collect DIR\n");
     return 2;
+}
+
+static int usage(void)
+{
+    return print_usage(stderr);
 }
 
 static int file_exists(const char *path)
@@ -835,7 +840,7 @@ int cmd_sweep(int argc, char **argv)
         else if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--cc") && v) bo.cc = argv[++i];
         else if (!strcmp(a, "--verbose")) bo.verbose = 1;
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 0;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return print_usage(stdout), 0;
         else if (!strcmp(a, "--set") && v) {
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;
@@ -847,14 +852,20 @@ int cmd_sweep(int argc, char **argv)
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
             return usage();
         } else if (!exp) exp = a;
-        else return usage();
+        else {
+            fprintf(stderr, "hsicc: error: unexpected argument '%s' (one experiment per sweep)\n", a);
+            return usage();
+        }
     }
     if (jobs < 1) {
         fprintf(stderr, "hsicc: error: -j: expected a number of parallel jobs >= 1\n");
         return 2;
     }
     if (collect_dir) {
-        if (exp) return usage();
+        if (exp) {
+            fprintf(stderr, "hsicc: error: --collect takes no experiment (it reads DIR/sweep.json)\n");
+            return usage();
+        }
         sweep w = {0};
         char err[1024];
         if (manifest_read(&w, collect_dir, err, sizeof err)) {
@@ -866,6 +877,6 @@ int cmd_sweep(int argc, char **argv)
         sweep_free(&w);
         return rc;
     }
-    if (!exp) return usage();
+    if (!exp) return fprintf(stderr, "hsicc: error: sweep needs an experiment (YAML) or --collect DIR\n"), usage();
     return sweep_run(exp, out, jobs_file, jobs, dry, sets, n_sets, &bo);
 }
