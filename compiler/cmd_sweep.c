@@ -94,7 +94,7 @@ static sw_point *new_points(size_t n)
 static void sweep_free(sweep *s)
 {
     for (int i = 0; i < s->n; i++) {
-        for (int k = 0; k < s->n_keys; k++) free(s->p[i].vals[k]);
+        for (int k = 0; s->p[i].vals && k < s->n_keys; k++) free(s->p[i].vals[k]);   /* a point not prepared has none */
         free(s->p[i].vals);
         free(s->p[i].label);
         free(s->p[i].checkpoint);
@@ -737,6 +737,7 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
                      int dry, const char *const *sets, int n_sets, const build_opts *bo)
 {
     char err[4096];
+    int out_lock = -1;   /* the sweep folder's, once it is written in */
     hsi_registry *reg = hsi_registry_load(NULL, err, sizeof err);
     if (!reg) {
         fprintf(stderr, "%s\n", err);
@@ -771,6 +772,13 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
     w.n = x->sweep_points;
     w.p = new_points((size_t)w.n);
     int bad = 0;
+    /* the whole sweep folder is this sweep's: a second sweep on the same --out stops here,
+     * before it touches a point or rewrites the manifest and the table of the first */
+    if (!dry && (hsi_mkdirs(w.out, err, sizeof err) ||
+                 (out_lock = hsi_lock_dir(w.out, ".sweep.lock", "hsicc sweep", err, sizeof err)) < 0)) {
+        fprintf(stderr, "hsicc: error: %s\n", err);
+        goto done;
+    }
     for (int k = 0; k < w.n; k++) {
         if (prepare_point(&w, k, &xo, bo, !dry)) {
             if (!w.p[k].label) goto done;   /* the point itself does not load */
@@ -810,6 +818,7 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
     run_points(&w, jobs);
     rc = collect(&w);
 done:
+    hsi_unlock_dir(out_lock);
     sweep_free(&w);
     hsi_experiment_free(x);
     hsi_registry_free(reg);

@@ -212,6 +212,8 @@ static int find_pair(const char *path, char *hdr, char *dat, size_t n, char *err
         snprintf(hdr, n, "%s", path);
         if (access(path, F_OK) != 0)   /* the header itself: say it is missing, and why */
             return data_err(err, errlen, "%s: %s", path, strerror(errno));
+        if (hsi_check_input(path, err, errlen))   /* a FIFO or a directory: said first */
+            return -1;
         for (size_t k = 0; k < sizeof ext / sizeof *ext; k++) {
             snprintf(dat, n, "%.*s%s", (int)stem, path, ext[k]);
             if (access(dat, R_OK) == 0)

@@ -256,6 +256,8 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     int lock = -1;
     if (hsi_mkdirs(out, err, errlen) || (lock = hsi_lock_dir(out, ".lock", "trainer", err, errlen)) < 0)
         return 1;
+    /* the folder is ours: temp files of a trainer killed while writing (kill -9) go */
+    hsi_remove_stale_temps(out, 2);
     char path[4200];
     snprintf(path, sizeof path, "%s/experiment.yaml", out);
     int rc = 1;
@@ -360,6 +362,24 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
     hsi_param *ps;
     int np;
     const char *out = a->out ? a->out : a->cmd == C_EVAL ? NULL : "predict";
+    /* the output folder: locked like a run folder while we write in it (a trainer working
+     * there keeps us out), and never a training's own folder, whose metrics.json, confusion
+     * and maps this command would overwrite */
+    int lock = -1;
+    char path0[4200];
+    if (out) {
+        snprintf(path0, sizeof path0, "%s/experiment.yaml", out);
+        if (hsi_mkdirs(out, err, errlen) ||
+            (lock = hsi_lock_dir(out, ".lock", a->cmd == C_EVAL ? "trainer eval" : "trainer predict",
+                                 err, errlen)) < 0)
+            return 1;
+        if (file_exists(path0)) {
+            hsi_unlock_dir(lock);
+            return tr_fail(err, errlen, "--out %s holds a training (experiment.yaml): %s would "
+                           "overwrite its results; give another --out", out,
+                           a->cmd == C_EVAL ? "eval" : "predict"), 1;
+        }
+    }
     hsi_json j;
     hsi_json_init(&j);
     hsi_json_begin_object(&j);
@@ -433,6 +453,7 @@ done:
     hsi_json_free(&j);
     if (m) net->destroy(m);
     hsi_tr_data_free(&D);
+    hsi_unlock_dir(lock);
     return rc;
 }
 

@@ -207,6 +207,24 @@ def sh(cmd, env, cwd, timeout, limit=None):
         return None, out, err, True
 
 
+def stop_group(b, sig):
+    """Signals b's process group (b and what it started) and waits until all of it is gone:
+    SIGKILL after 30 s."""
+    t = time.time() + 30
+    try:
+        os.killpg(b.pid, sig)
+        while True:
+            b.poll()
+            os.killpg(b.pid, 0)   # ProcessLookupError once the group is empty
+            if time.time() > t:
+                os.killpg(b.pid, signal.SIGKILL)
+                t = time.time() + 30
+            time.sleep(0.02)
+    except ProcessLookupError:
+        pass
+    b.wait()
+
+
 def run_case(c, hsicc, shared, work):
     d = os.path.join(work, c.category, re.sub(r"[^A-Za-z0-9_.-]", "_", c.name))
     if os.path.ismount(d):
@@ -236,7 +254,7 @@ def run_case(c, hsicc, shared, work):
         rc, out, err, hung = sh(c.run, env, d, c.timeout, c.limit)
         if hung:
             problems.append("still running after %g s (a hang?)" % c.timeout)
-        elif rc > 128 or rc < 0:
+        elif (rc > 128 or rc < 0) and rc != c.status:
             problems.append("killed by signal %d" % (rc - 128 if rc > 128 else -rc))
         elif rc != c.status:
             problems.append("exit status %d, expected %d" % (rc, c.status))
@@ -256,14 +274,8 @@ def run_case(c, hsicc, shared, work):
             arc, aout, aerr, _ = sh(a, env, d, 60)
             if arc != 0:
                 problems.append("check '%s' failed:\n%s%s" % (a, aout, aerr))
-        for b in bgs:
-            if b.poll() is None:
-                os.killpg(b.pid, signal.SIGTERM)
-            try:
-                b.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(b.pid, signal.SIGKILL)
-                b.wait()
+        for b in bgs:   # SIGTERM to the whole group, and wait for every process in it to end
+            stop_group(b, signal.SIGTERM)
         bgs = []
         left = [os.path.join(r, f) for r, ds, fs in os.walk(d) for f in fs + ds if TEMP.search(f)]
         if left:
@@ -276,9 +288,7 @@ def run_case(c, hsicc, shared, work):
         return None
     finally:
         for b in bgs:
-            if b.poll() is None:
-                os.killpg(b.pid, signal.SIGKILL)
-                b.wait()
+            stop_group(b, signal.SIGKILL)
         for s in c.cleanup:
             sh(s, env, d, 30)
 
