@@ -28,8 +28,18 @@ const char *hsi_write_strerror(int e)
     return strerror(e);
 }
 
+/* A path in a message: as it is, or (past 200 bytes) its start, its end and its length, so
+ * that the reason after it still fits the message. */
+static void short_path(const char *p, char *buf, size_t n)
+{
+    size_t len = strlen(p);
+    if (len <= 200) snprintf(buf, n, "%s", p);
+    else snprintf(buf, n, "%.60s...%s (%zu bytes)", p, p + len - 20, len);
+}
+
 int hsi_mkdirs(const char *path, char *err, size_t errlen)
 {
+    char shown[320];
     size_t n = strlen(path);
     char *p = malloc(n + 1);
     if (!p) {
@@ -45,15 +55,16 @@ int hsi_mkdirs(const char *path, char *err, size_t errlen)
         struct stat st;
         if (mkdir(p, 0777) != 0) {
             int e = errno;
+            short_path(p, shown, sizeof shown);
             if (e == EEXIST && stat(p, &st) != 0) {   /* a link to nothing, or a link loop */
                 e = errno;
-                snprintf(err, errlen, "%s: cannot create directory: %s", p,
+                snprintf(err, errlen, "%s: cannot create directory: %s", shown,
                          e == ENOENT ? "a symbolic link to a missing directory" : strerror(e));
                 free(p);
                 return -1;
             }
             if (e != EEXIST || !S_ISDIR(st.st_mode)) {
-                snprintf(err, errlen, "%s: cannot create directory: %s", p,
+                snprintf(err, errlen, "%s: cannot create directory: %s", shown,
                          e == EEXIST ? "a file of that name exists" : strerror(e));
                 free(p);
                 return -1;
