@@ -208,6 +208,22 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
                 p->graphs[d].domain, shape_str(in, sh, sizeof sh), x->net);
         goto done;
     }
+    /* the same for the bands: a netdef whose input ignores `bands` (when the registry gives the
+     * band count; the trainer checks the cube when it loads it) */
+    for (int d = 0; d < p->n_graphs && d < nd; d++) {
+        const ir_shape *in = &p->graphs[d].nodes[p->graphs[d].input].shape;
+        long bands = strtol(num[d][0], NULL, 10);
+        int dim = in->ndim == 3 ? 0 : in->ndim == 4 ? 1 : -1;
+        if (bands <= 0 || dim < 0 || in->d[dim] == bands)
+            continue;
+        char sh[96];
+        fprintf(stderr, "hsicc: error: %s: domain '%s' has %ld bands, but the net's input%s%s is "
+                "%s: its netdef %s does not size the input with its `bands` parameter; write the "
+                "input as [bands, patch, patch] (or [1, bands, patch, patch])\n", exp_path,
+                x->domains[d].name, bands, p->n_graphs > 1 ? " for domain " : "",
+                p->graphs[d].domain, shape_str(in, sh, sizeof sh), x->net);
+        goto done;
+    }
     if (bo->stage == BUILD_CHECK) {
         rc = 0;
         goto done;
