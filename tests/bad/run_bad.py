@@ -225,10 +225,20 @@ def stop_group(b, sig):
     b.wait()
 
 
+def unmount_below(d):
+    try:
+        with open("/proc/mounts") as f:
+            points = [l.split()[1] for l in f]
+    except OSError:
+        return
+    for m in sorted(points, key=len, reverse=True):
+        if m == d or m.startswith(d + "/"):
+            subprocess.run(["umount", "-l", m], stderr=subprocess.DEVNULL)
+
+
 def run_case(c, hsicc, shared, work):
     d = os.path.join(work, c.category, re.sub(r"[^A-Za-z0-9_.-]", "_", c.name))
-    if os.path.ismount(d):
-        subprocess.run(["umount", "-l", d])
+    unmount_below(d)   # mounts a killed earlier run left (its cleanup never ran)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     env = case_env(hsicc, shared, d)
