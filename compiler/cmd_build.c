@@ -292,11 +292,14 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     av[n++] = netc;
     av[n++] = embed;
     av[n++] = HSICC_RUNTIME_LIB;
+    int link0 = n;
     add_list(av, &n, 250, HSICC_RUNTIME_LINK);
+    int link1 = n;
     av[n++] = "-o";
     av[n++] = (char *)out;
     av[n] = NULL;
     rc = run(av, bo->verbose);
+    for (int k = link0; k < link1; k++) free(av[k]);   /* add_list's copies */
     if (rc) {
         fprintf(stderr, "hsicc: error: the C compiler failed (status %d) building %s; rerun with "
                         "--verbose to see the command\n", rc, out);
