@@ -53,13 +53,18 @@ typedef struct sweep {
 
 static const char *const METRIC[3] = {"oa", "aa", "kappa"};
 
-static int usage(void)
+static int print_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: hsicc sweep EXPERIMENT.yaml [-j N] [--out DIR] [--jobs-file FILE]\n"
             "                   [--set key=value ...] [--dry-run] [--cc COMPILER] [--verbose]\n"
             "       hsicc sweep --collect DIR\n");
     return 2;
+}
+
+static int usage(void)
+{
+    return print_usage(stderr);
 }
 
 static int file_exists(const char *path)
@@ -89,7 +94,7 @@ static sw_point *new_points(size_t n)
 static void sweep_free(sweep *s)
 {
     for (int i = 0; i < s->n; i++) {
-        for (int k = 0; k < s->n_keys; k++) free(s->p[i].vals[k]);
+        for (int k = 0; s->p[i].vals && k < s->n_keys; k++) free(s->p[i].vals[k]);   /* a point not prepared has none */
         free(s->p[i].vals);
         free(s->p[i].label);
         free(s->p[i].checkpoint);
@@ -732,6 +737,7 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
                      int dry, const char *const *sets, int n_sets, const build_opts *bo)
 {
     char err[4096];
+    int out_lock = -1;   /* the sweep folder's, once it is written in */
     hsi_registry *reg = hsi_registry_load(NULL, err, sizeof err);
     if (!reg) {
         fprintf(stderr, "%s\n", err);
@@ -766,6 +772,13 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
     w.n = x->sweep_points;
     w.p = new_points((size_t)w.n);
     int bad = 0;
+    /* the whole sweep folder is this sweep's: a second sweep on the same --out stops here,
+     * before it touches a point or rewrites the manifest and the table of the first */
+    if (!dry && (hsi_mkdirs(w.out, err, sizeof err) ||
+                 (out_lock = hsi_lock_dir(w.out, ".sweep.lock", "hsicc sweep", err, sizeof err)) < 0)) {
+        fprintf(stderr, "hsicc: error: %s\n", err);
+        goto done;
+    }
     for (int k = 0; k < w.n; k++) {
         if (prepare_point(&w, k, &xo, bo, !dry)) {
             if (!w.p[k].label) goto done;   /* the point itself does not load */
@@ -805,6 +818,7 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
     run_points(&w, jobs);
     rc = collect(&w);
 done:
+    hsi_unlock_dir(out_lock);
     sweep_free(&w);
     hsi_experiment_free(x);
     hsi_registry_free(reg);
@@ -835,7 +849,7 @@ int cmd_sweep(int argc, char **argv)
         else if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--cc") && v) bo.cc = argv[++i];
         else if (!strcmp(a, "--verbose")) bo.verbose = 1;
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 0;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return print_usage(stdout), 0;
         else if (!strcmp(a, "--set") && v) {
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;
@@ -847,14 +861,20 @@ int cmd_sweep(int argc, char **argv)
             fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
             return usage();
         } else if (!exp) exp = a;
-        else return usage();
+        else {
+            fprintf(stderr, "hsicc: error: unexpected argument '%s' (one experiment per sweep)\n", a);
+            return usage();
+        }
     }
     if (jobs < 1) {
         fprintf(stderr, "hsicc: error: -j: expected a number of parallel jobs >= 1\n");
         return 2;
     }
     if (collect_dir) {
-        if (exp) return usage();
+        if (exp) {
+            fprintf(stderr, "hsicc: error: --collect takes no experiment (it reads DIR/sweep.json)\n");
+            return usage();
+        }
         sweep w = {0};
         char err[1024];
         if (manifest_read(&w, collect_dir, err, sizeof err)) {
@@ -866,6 +886,6 @@ int cmd_sweep(int argc, char **argv)
         sweep_free(&w);
         return rc;
     }
-    if (!exp) return usage();
+    if (!exp) return fprintf(stderr, "hsicc: error: sweep needs an experiment (YAML) or --collect DIR\n"), usage();
     return sweep_run(exp, out, jobs_file, jobs, dry, sets, n_sets, &bo);
 }

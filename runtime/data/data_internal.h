@@ -108,7 +108,7 @@ int data_pread_full(int fd, void *buf, size_t n, int64_t off, const char *path, 
 
 /* Whole-file read (malloc'd, *len bytes, NUL appended). */
 int data_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen);
-/* Atomic write: path.tmp.<pid> then rename. */
+/* Atomic write through hsi_atomic_open/commit (temp file beside it, then rename). */
 int data_write_atomic(const char *path, const void *a, size_t na, const void *b, size_t nb,
                       char *err, size_t errlen);
 

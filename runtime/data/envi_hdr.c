@@ -186,8 +186,12 @@ static int parse_hdr(const char *path, char *text, envi_hdr *h, char *err, size_
             return -1;
         p = next;
     }
-    if (h->samples < 1 || h->lines < 1 || h->bands < 1)
-        return data_err(err, errlen, "%s: missing or bad 'samples', 'lines' or 'bands'", path);
+    /* hdr_key refused bad values with their line: what is left here is a key never given */
+    const char *missing = h->samples < 1 ? "samples" : h->lines < 1 ? "lines"
+                        : h->bands < 1 ? "bands" : h->envi_type < 0 ? "data type" : NULL;
+    if (missing)
+        return data_err(err, errlen, "%s: no '%s = ...' line: an ENVI header needs samples, "
+                        "lines, bands and data type", path, missing);
     if (map_type(h->envi_type, &h->type) != 0)
         return data_err(err, errlen, "%s: unsupported 'data type = %d' (supported: 1 2 3 4 5 12 "
                         "13 14 15)", path, h->envi_type);
@@ -206,6 +210,10 @@ static int find_pair(const char *path, char *hdr, char *dat, size_t n, char *err
     if (len >= 4 && strcasecmp(path + len - 4, ".hdr") == 0) {
         static const char *ext[] = {"", ".img", ".dat", ".raw", ".bsq", ".bil", ".bip"};
         snprintf(hdr, n, "%s", path);
+        if (access(path, F_OK) != 0)   /* the header itself: say it is missing, and why */
+            return data_err(err, errlen, "%s: %s", path, strerror(errno));
+        if (hsi_check_input(path, err, errlen))   /* a FIFO or a directory: said first */
+            return -1;
         for (size_t k = 0; k < sizeof ext / sizeof *ext; k++) {
             snprintf(dat, n, "%.*s%s", (int)stem, path, ext[k]);
             if (access(dat, R_OK) == 0)
@@ -222,7 +230,7 @@ static int find_pair(const char *path, char *hdr, char *dat, size_t n, char *err
     if (access(hdr, R_OK) == 0)
         return 0;
     if (access(path, R_OK) != 0)
-        return data_err(err, errlen, "%s: no such file", path);
+        return data_err(err, errlen, "%s: %s", path, strerror(errno));
     return data_err(err, errlen, "%s: unknown format (not .mat, not .npy, and no ENVI .hdr "
                     "beside it)", path);
 }

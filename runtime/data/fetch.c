@@ -110,10 +110,16 @@ static int verify(const char *path, const char *shown, const hsi_dataset_file *f
     char hex[65];
     if (hsi_sha256_file(path, hex, err, errlen) != 0)
         return -1;
-    if (strcmp(hex, f->sha256) != 0)
-        return data_err(err, errlen, "%s: SHA-256 mismatch: expected %s, actual %s (size %lld "
-                        "bytes, expected %lld)", shown, f->sha256, hex, (long long)st.st_size,
-                        (long long)f->size);
+    if (strcmp(hex, f->sha256) != 0) {
+        char sizes[96];   /* the registry's size, when it gives one (-1: none) */
+        if (f->size >= 0)
+            snprintf(sizes, sizeof sizes, "size %lld bytes, expected %lld", (long long)st.st_size,
+                     (long long)f->size);
+        else
+            snprintf(sizes, sizeof sizes, "size %lld bytes", (long long)st.st_size);
+        return data_err(err, errlen, "%s: SHA-256 mismatch: expected %s, actual %s (%s)", shown,
+                        f->sha256, hex, sizes);
+    }
     if (use_cache)
         sidecar_write(path, f->sha256);
     return 0;
@@ -195,6 +201,11 @@ static int ensure_file(const hsi_dataset *ds, const hsi_dataset_file *f, const h
     if (stat(path, &st) == 0)   /* there: a FIFO, directory or device is refused, not replaced */
         return S_ISREG(st.st_mode) ? verify(path, path, f, 1, err, errlen)
                                    : hsi_check_input(path, err, errlen);
+    if (errno != ENOENT)        /* a symlink loop, a file where a folder should be: not "missing" */
+        return data_err(err, errlen, "%s: %s", path, strerror(errno));
+    if (lstat(path, &st) == 0)  /* a link to nothing: a copy would land at its target, elsewhere */
+        return data_err(err, errlen, "%s: a symbolic link to a missing file (remove it, or restore "
+                        "its target)", path);
 
     const char *from = NULL;
     if (mirror) {
@@ -299,11 +310,12 @@ int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene 
     if (ds->bands > 0 && out->cube.bands != ds->bands)
         bad = "band count";
     else if (ds->h > 0 && (out->cube.h != ds->h || out->cube.w != ds->w))
-        bad = "shape";
+        bad = "rows x columns";
     if (bad) {
-        data_err(err, errlen, "dataset '%s': %s has %s %d x %d x %d, the registry says %d x %d x %d",
-                 ds->name, cp, bad, out->cube.h, out->cube.w, out->cube.bands, ds->h, ds->w,
-                 ds->bands);
+        data_err(err, errlen, "dataset '%s': %s is %d x %d x %d (rows x columns x bands), the "
+                 "registry says %d x %d x %d: the %s differs", ds->name, cp, out->cube.h,
+                 out->cube.w, out->cube.bands, ds->h > 0 ? ds->h : out->cube.h,
+                 ds->h > 0 ? ds->w : out->cube.w, ds->bands > 0 ? ds->bands : out->cube.bands, bad);
         hsi_scene_free(out);
         return -1;
     }

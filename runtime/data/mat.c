@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data_internal.h"
 
@@ -100,6 +101,59 @@ static int pick_var(mat_t *mat, const char *path, int rank, char *name, size_t n
                     "%s: %d candidate variables, name one (variables: %s)", path, found, vars);
 }
 
+static uint32_t u32(const uint8_t *p, int little)
+{
+    return little ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+                  : (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+}
+
+/* A v5 file is a 128-byte header and top-level data elements (type, byte count, data); matio
+ * reads a variable cut short by a truncated file as if it were whole (the rest zeros or
+ * garbage). Every element must therefore end inside the file. v7.3 (HDF5) checks itself. */
+static int check_v5_extent(const char *path, char *err, size_t errlen)
+{
+    int fd;
+    int64_t size;
+    uint8_t h[128];
+    if (data_open_regular(path, &fd, &size, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    if (size < 128 || data_pread_full(fd, h, sizeof h, 0, path, err, errlen) != 0) {
+        rc = size < 128 ? data_err(err, errlen, "%s: %lld bytes: too short for a MATLAB MAT file "
+                                   "(the header alone is 128)", path, (long long)size) : -1;
+    } else if ((h[126] == 'I' && h[127] == 'M') || (h[126] == 'M' && h[127] == 'I')) {
+        int little = h[126] == 'I';
+        uint8_t hsig[4];
+        int hdf5 = size >= 516 && data_pread_full(fd, hsig, 4, 512, path, err, errlen) == 0
+                   && !memcmp(hsig, "\x89HDF", 4);
+        for (int64_t off = 128, k = 0; !hdf5 && off < size; k++) {
+            uint8_t tag[8];
+            if (size - off < 8) {
+                rc = data_err(err, errlen, "%s: truncated: %lld stray bytes after variable %lld "
+                              "(a data element needs 8)", path, (long long)(size - off), (long long)k);
+                break;
+            }
+            if (data_pread_full(fd, tag, 8, off, path, err, errlen) != 0) {
+                rc = -1;
+                break;
+            }
+            uint32_t type = u32(tag, little), nb = u32(tag + 4, little);
+            int64_t end = off + 8 + (int64_t)nb;
+            if (type != 15)   /* miCOMPRESSED is not padded; the others end on 8 bytes */
+                end = (end + 7) / 8 * 8;
+            if (off + 8 + (int64_t)nb > size) {
+                rc = data_err(err, errlen, "%s: truncated: variable %lld (byte %lld) needs %lld "
+                              "bytes, the file ends %lld bytes after it starts", path, (long long)k,
+                              (long long)off, (long long)(8 + (int64_t)nb), (long long)(size - off));
+                break;
+            }
+            off = end;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 static void release_var(void *owner)
 {
     Mat_VarFree(owner);
@@ -114,7 +168,7 @@ int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char
         Mat_LogInitFunc("hsirt", quiet_log);
         log_set = 1;
     }
-    if (hsi_check_input(path, err, errlen))   /* matio would block on a FIFO */
+    if (check_v5_extent(path, err, errlen))   /* a regular file (matio would block on a FIFO), whole */
         return -1;
     mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
     if (!mat)

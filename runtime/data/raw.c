@@ -391,25 +391,10 @@ int data_read_file(const char *path, char **buf, size_t *len, char *err, size_t 
 int data_write_atomic(const char *path, const void *a, size_t na, const void *b, size_t nb,
                       char *err, size_t errlen)
 {
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return data_err(err, errlen, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        data_err(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
+    hsi_atomic_file af;   /* the one atomic writer: checks the target, temp file, rename */
+    if (hsi_atomic_open(&af, path, err, errlen))
         return -1;
-    }
-    int ok = fwrite(a, 1, na, f) == na && (!nb || fwrite(b, 1, nb, f) == nb);
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        data_err(err, errlen, "%s: write failed: %s", path, hsi_write_strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    if (fwrite(a, 1, na, af.fp) == na && nb)
+        fwrite(b, 1, nb, af.fp);
+    return hsi_atomic_commit(&af, err, errlen);
 }

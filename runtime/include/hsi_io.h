@@ -27,6 +27,10 @@ FILE *hsi_open_input(const char *path, char *err, size_t errlen);   /* "rb"; NUL
 int hsi_open_regular(const char *path, int64_t *size, char *err, size_t errlen);
 /* 0 if path is a regular file that can be opened, for readers that open by name (matio). */
 int hsi_check_input(const char *path, char *err, size_t errlen);
+/* 0 if path (links followed) does not exist or is a regular file: what the atomic writers may
+ * replace. A directory, FIFO or device (--out /dev/full, a FIFO) is refused with its kind: the
+ * rename over it would put a regular file in its place. */
+int hsi_check_output(const char *path, char *err, size_t errlen);
 
 /* ---- lock.c: a folder in use ------------------------------------------------------------------
  * An exclusive lock on DIR/NAME (created; DIR must exist) for as long as the returned descriptor
@@ -67,6 +71,9 @@ typedef struct hsi_atomic_file {
 int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t errlen);
 int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen);
 void hsi_atomic_abort(hsi_atomic_file *af);   /* closes and removes the temp file */
+/* Removes the temp files ("NAME.tmp.XXXXXX") a killed writer left in dir and its folders up to
+ * depth levels down; for a folder whose lock is held (no other writer). Returns how many. */
+int hsi_remove_stale_temps(const char *dir, int depth);
 
 /* ---- json.c: writer -------------------------------------------------------------------------
  * Builds a JSON text in memory. Objects put one member per line; arrays stay on one line unless

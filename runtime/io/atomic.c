@@ -6,6 +6,7 @@
  * content of either version), and locking against concurrent writers of the same path.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -27,8 +28,18 @@ const char *hsi_write_strerror(int e)
     return strerror(e);
 }
 
+/* A path in a message: as it is, or (past 200 bytes) its start, its end and its length, so
+ * that the reason after it still fits the message. */
+static void short_path(const char *p, char *buf, size_t n)
+{
+    size_t len = strlen(p);
+    if (len <= 200) snprintf(buf, n, "%s", p);
+    else snprintf(buf, n, "%.60s...%s (%zu bytes)", p, p + len - 20, len);
+}
+
 int hsi_mkdirs(const char *path, char *err, size_t errlen)
 {
+    char shown[320];
     size_t n = strlen(path);
     char *p = malloc(n + 1);
     if (!p) {
@@ -44,8 +55,16 @@ int hsi_mkdirs(const char *path, char *err, size_t errlen)
         struct stat st;
         if (mkdir(p, 0777) != 0) {
             int e = errno;
-            if (e != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                snprintf(err, errlen, "%s: cannot create directory: %s", p,
+            short_path(p, shown, sizeof shown);
+            if (e == EEXIST && stat(p, &st) != 0) {   /* a link to nothing, or a link loop */
+                e = errno;
+                snprintf(err, errlen, "%s: cannot create directory: %s", shown,
+                         e == ENOENT ? "a symbolic link to a missing directory" : strerror(e));
+                free(p);
+                return -1;
+            }
+            if (e != EEXIST || !S_ISDIR(st.st_mode)) {
+                snprintf(err, errlen, "%s: cannot create directory: %s", shown,
                          e == EEXIST ? "a file of that name exists" : strerror(e));
                 free(p);
                 return -1;
@@ -60,6 +79,8 @@ int hsi_mkdirs(const char *path, char *err, size_t errlen)
 int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t errlen)
 {
     memset(af, 0, sizeof *af);
+    if (hsi_check_output(path, err, errlen))
+        return -1;
     size_t n = strlen(path);
     af->path = malloc(n + 1);
     af->tmp = malloc(n + sizeof ".tmp.XXXXXX");
@@ -146,4 +167,36 @@ int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, s
         return -1;
     if (n) fwrite(bytes, 1, n, af.fp);
     return hsi_atomic_commit(&af, err, errlen);   /* reports a failed fwrite (ferror) */
+}
+
+/* A name hsi_atomic_open makes: "<name>.tmp." and mkstemp's 6 characters. */
+static int is_atomic_temp(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name || strlen(t + 5) != 6) return 0;
+    for (const char *c = t + 5; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))) return 0;
+    return 1;
+}
+
+int hsi_remove_stale_temps(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(len);
+        if (!p) break;
+        snprintf(p, len, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0) {
+            if (S_ISREG(st.st_mode) && is_atomic_temp(e->d_name)) n += remove(p) == 0;
+            else if (S_ISDIR(st.st_mode) && depth > 0) n += hsi_remove_stale_temps(p, depth - 1);
+        }
+        free(p);
+    }
+    closedir(d);
+    return n;
 }

@@ -287,6 +287,18 @@ static void yaml_syntax_error(cfg_ctx *c, const yaml_parser_t *p, const char *or
     cfg_mark m = {origin, text, len, (int)p->problem_mark.line + 1,
                   (int)p->problem_mark.column + 1};
     size_t at = p->problem_mark.index;
+    if (p->error == YAML_READER_ERROR) {   /* the reader gives a byte offset, not a mark */
+        size_t off = p->problem_offset < len ? p->problem_offset : len;
+        m.line = 1;
+        m.col = 1;
+        for (size_t i = 0; i < off; i++) {
+            if (text[i] == '\n') m.line++, m.col = 1;
+            else if (((unsigned char)text[i] & 0xC0) != 0x80) m.col++;
+        }
+        cfg_error(c, &m, "YAML syntax: %s (byte 0x%02x)", p->problem ? p->problem : "unreadable text",
+                  (unsigned)p->problem_value & 0xFF);
+        return;
+    }
     if (at < len && text[at] == '\t') {
         cfg_error(c, &m, "YAML syntax: a tab character; YAML indents with spaces only");
         return;

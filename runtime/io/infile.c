@@ -64,3 +64,12 @@ int hsi_check_input(const char *path, char *err, size_t errlen)
     close(fd);
     return 0;
 }
+
+int hsi_check_output(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;   /* new, or a file to replace */
+    snprintf(err, errlen, "%s: %s; a result file would replace it: give another path", path,
+             kind_of(st.st_mode));
+    return -1;
+}

@@ -145,6 +145,16 @@ static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
         else
             *(const char **)((char *)a + o->off) = v;
     }
+    /* option values with a fixed form are usage errors (2), like the numbers of int_opt */
+    if (a->backend && strcmp(a->backend, "dnnl") && strcmp(a->backend, "ref"))
+        return usage_error(prog, "--backend: expected dnnl or ref, got '%s'", a->backend);
+    if (a->point) {
+        char *end;
+        errno = 0;
+        long long pt = strtoll(a->point, &end, 10);
+        if (end == a->point || *end || pt < 0 || pt > INT32_MAX || errno == ERANGE)
+            return usage_error(prog, "--point: expected a sweep point index, got '%s'", a->point);
+    }
     return 0;
 }
 
@@ -176,16 +186,7 @@ static hsi_experiment *load_experiment(const cli *a, const char *text, const cha
     hsi_registry *reg = NULL;
     if (with_registry && !(reg = hsi_registry_load(a->datasets, err, errlen))) return NULL;
     hsi_experiment_opts eo = {NULL, a->sets, a->n_sets, -1, reg};
-    if (a->point) {
-        char *end;
-        long long pt = strtoll(a->point, &end, 10);
-        eo.sweep_point = pt >= 0 && pt <= INT32_MAX ? (int)pt : -1;
-        if (end == a->point || *end || eo.sweep_point < 0) {
-            hsi_registry_free(reg);
-            tr_fail(err, errlen, "--point: expected a sweep point index, got '%s'", a->point);
-            return NULL;
-        }
-    }
+    if (a->point) eo.sweep_point = (int)strtoll(a->point, NULL, 10);   /* checked by parse_args */
     char path[4200];
     hsi_experiment *x;
     if (a->resume) {
@@ -217,14 +218,8 @@ static hsi_experiment *load_experiment(const cli *a, const char *text, const cha
         hsi_experiment_free(x);
         return NULL;
     }
-    if (x && a->backend) {
-        if (strcmp(a->backend, "dnnl") && strcmp(a->backend, "ref")) {
-            tr_fail(err, errlen, "--backend: expected dnnl or ref, got '%s'", a->backend);
-            hsi_experiment_free(x);
-            return NULL;
-        }
+    if (x && a->backend)
         x->backend = strcmp(a->backend, "ref") ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;
-    }
     return x;
 }
 
@@ -261,6 +256,8 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     int lock = -1;
     if (hsi_mkdirs(out, err, errlen) || (lock = hsi_lock_dir(out, ".lock", "trainer", err, errlen)) < 0)
         return 1;
+    /* the folder is ours: temp files of a trainer killed while writing (kill -9) go */
+    hsi_remove_stale_temps(out, 2);
     char path[4200];
     snprintf(path, sizeof path, "%s/experiment.yaml", out);
     int rc = 1;
@@ -365,6 +362,24 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
     hsi_param *ps;
     int np;
     const char *out = a->out ? a->out : a->cmd == C_EVAL ? NULL : "predict";
+    /* the output folder: locked like a run folder while we write in it (a trainer working
+     * there keeps us out), and never a training's own folder, whose metrics.json, confusion
+     * and maps this command would overwrite */
+    int lock = -1;
+    char path0[4200];
+    if (out) {
+        snprintf(path0, sizeof path0, "%s/experiment.yaml", out);
+        if (hsi_mkdirs(out, err, errlen) ||
+            (lock = hsi_lock_dir(out, ".lock", a->cmd == C_EVAL ? "trainer eval" : "trainer predict",
+                                 err, errlen)) < 0)
+            return 1;
+        if (file_exists(path0)) {
+            hsi_unlock_dir(lock);
+            return tr_fail(err, errlen, "--out %s holds a training (experiment.yaml): %s would "
+                           "overwrite its results; give another --out", out,
+                           a->cmd == C_EVAL ? "eval" : "predict"), 1;
+        }
+    }
     hsi_json j;
     hsi_json_init(&j);
     hsi_json_begin_object(&j);
@@ -438,6 +453,7 @@ done:
     hsi_json_free(&j);
     if (m) net->destroy(m);
     hsi_tr_data_free(&D);
+    hsi_unlock_dir(lock);
     return rc;
 }
 

@@ -95,10 +95,10 @@ int main(int argc, char **argv)
     CHECK(same_content(path, "new 42\n") && temp_files() == 0);
     CHECK(af.fp == NULL && af.tmp == NULL);
 
-    /* Rename onto a non-empty directory fails; the directory stays. */
+    /* A directory as the target is refused before anything is written; it stays. */
     CHECK(hsi_mkdirs(at("adir/inner"), err, sizeof err) == 0);
     CHECK(hsi_atomic_write(at("adir"), "x", 1, err, sizeof err) == -1);
-    CHECK_MSG(err, "adir: rename failed");
+    CHECK_MSG(err, "adir: is a directory; a result file would replace it");
     CHECK(stat(at("adir/inner"), &st) == 0 && temp_files() == 0);
 
     /* A file where a directory should be. */
