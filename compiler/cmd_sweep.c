@@ -53,12 +53,17 @@ typedef struct sweep {
 
 static const char *const METRIC[3] = {"oa", "aa", "kappa"};
 
-static int usage(void)
+static void print_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: hsicc sweep EXPERIMENT.yaml [-j N] [--out DIR] [--jobs-file FILE]\n"
             "                   [--set key=value ...] [--dry-run] [--cc COMPILER] [--verbose]\n"
             "       hsicc sweep --collect DIR\n");
+}
+
+static int usage(void)
+{
+    print_usage(stderr);
     return 2;
 }
 
@@ -835,7 +840,7 @@ int cmd_sweep(int argc, char **argv)
         else if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--cc") && v) bo.cc = argv[++i];
         else if (!strcmp(a, "--verbose")) bo.verbose = 1;
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(), 0;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return print_usage(stdout), 0;
         else if (!strcmp(a, "--set") && v) {
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;

@@ -2,11 +2,11 @@
 #
 # Builds the standalone trainer of an experiment with `hsicc build` as part of a CMake project:
 # the trainer is rebuilt when the experiment, its netdef or hsicc change. Inside the hsicc
-# tree the `hsicc` target is used; elsewhere set HSICC_EXECUTABLE to the hsicc binary (built
-# from this tree: it knows where its runtime library lives) and include this file:
-#     set(HSICC_EXECUTABLE /path/to/build/compiler/hsicc)
-#     include(/path/to/hsicc/compiler/hsicc.cmake)
+# tree the `hsicc` target is used; with an installed hsicc, find_package(hsicc) defines this
+# function on its imported hsicc::hsicc:
+#     find_package(hsicc 0.1 REQUIRED)
 #     hsicc_add_trainer(my-ssrn EXPERIMENT experiments/my-ssrn.yaml SET train.epochs=100 ALL)
+# (or set HSICC_EXECUTABLE to an hsicc binary and include this file).
 function(hsicc_add_trainer name)
   cmake_parse_arguments(T "ALL" "EXPERIMENT;NETDEF" "SET" ${ARGN})
   if(NOT T_EXPERIMENT)
@@ -16,11 +16,15 @@ function(hsicc_add_trainer name)
   if(TARGET hsicc)
     set(cc $<TARGET_FILE:hsicc>)
     set(deps hsicc hsirt)
+  elseif(TARGET hsicc::hsicc)
+    set(cc $<TARGET_FILE:hsicc::hsicc>)
+    set(deps $<TARGET_FILE:hsicc::hsicc> $<TARGET_FILE:hsicc::hsirt>)
   elseif(HSICC_EXECUTABLE)
     set(cc ${HSICC_EXECUTABLE})
     set(deps ${HSICC_EXECUTABLE})
   else()
-    message(FATAL_ERROR "hsicc_add_trainer(${name}): set HSICC_EXECUTABLE to the hsicc binary")
+    message(FATAL_ERROR "hsicc_add_trainer(${name}): no hsicc: find_package(hsicc), or set "
+                        "HSICC_EXECUTABLE to the hsicc binary")
   endif()
   set(sets "")
   foreach(s ${T_SET})
