@@ -39,13 +39,22 @@ function(hsicc_add_trainer name)
     list(APPEND deps ${net})
   endif()
   set(out ${CMAKE_CURRENT_BINARY_DIR}/${name})
-  add_custom_command(OUTPUT ${out}
+  set(rule ${out})
+  set(extra "")
+  if(CMAKE_CURRENT_BINARY_DIR STREQUAL CMAKE_BINARY_DIR)
+    # In the top-level build folder the trainer's file has the target's own name, and the
+    # Makefile generator then rebuilds it on every make: the rule's output is a stamp there.
+    set(rule ${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/${name}.hsicc-stamp)
+    set(extra BYPRODUCTS ${out} COMMAND ${CMAKE_COMMAND} -E touch ${rule})
+  endif()
+  add_custom_command(OUTPUT ${rule}
     COMMAND ${cc} build ${exp} -o ${out} ${sets}
+    ${extra}
     DEPENDS ${deps} ${exp}
     COMMENT "hsicc build ${T_EXPERIMENT} -> ${name}" VERBATIM)
   if(T_ALL)
-    add_custom_target(${name} ALL DEPENDS ${out})
+    add_custom_target(${name} ALL DEPENDS ${rule})
   else()
-    add_custom_target(${name} DEPENDS ${out})
+    add_custom_target(${name} DEPENDS ${rule})
   endif()
 endfunction()

@@ -1,10 +1,11 @@
 /* paths.c — hsicc_locate (paths.h). Built twice, with hsicc_config.h from two folders: the
  * build tree's (absolute source/build paths, HSICC_TREE) and the installed one's (paths
  * relative to the executable's folder: no source or build path in an installed binary). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* realpath */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,5 +59,9 @@ const hsicc_paths *hsicc_locate(char *err, size_t errlen)
         missing(main_c, "the trainer main", where, err, errlen) ||
         missing(lib, "the runtime library", where, err, errlen))
         return NULL;
+    /* bin/../include/hsicc -> include/hsicc: shorter compiler commands (all three exist) */
+    char *bufs[3] = {inc, src, lib}, canon[PATH_MAX];
+    for (int i = 0; i < 3; i++)
+        if (realpath(bufs[i], canon) && strlen(canon) < sizeof inc) strcpy(bufs[i], canon);
     return &found;
 }

@@ -55,8 +55,11 @@ pages = sorted(p for p in os.listdir(man) if re.search(r"\.[15]$", p))
 for p in ["hsicc.1", "hsi-fetch.1", "hsicc-netdef.5", "hsicc-experiment.5"]:
     if p not in pages:
         bad.append(f"{p}: missing from man/")
+version = subprocess.run([hsicc, "--version"], capture_output=True, text=True).stdout.split()[-1]
 for p in pages:
     render(p)
+    if f'"hsicc {version}"' not in open(os.path.join(man, p), encoding="ascii").read():
+        bad.append(f"{p}: its .TH line does not say hsicc {version} (hsicc --version)")
 
 # hsicc(1): commands and options
 t = text_of("hsicc.1")
