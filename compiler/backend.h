@@ -119,8 +119,9 @@ int emit_read_weights(const ir_program *p, const char *path, const unsigned char
 
 /* hsicc emit --infer: DIR/<stem>_infer.c and .h (inference-only: parameter table, scene
  * programs, the weights of `weights` embedded when given) and DIR/hsirt/ (the runtime subset it
- * builds with, copied from runtime_dir). Returns 0, or 1 after printing an error. */
+ * builds with: the headers from runtime_include, the sources from runtime_src). Returns 0, or 1
+ * after printing an error. */
 int emit_infer_module(const be_program *bp, const char *dir, const char *stem, const char *weights,
-                      const char *runtime_dir, const char *command_line);
+                      const char *runtime_include, const char *runtime_src, const char *command_line);
 
 #endif

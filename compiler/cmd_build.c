@@ -26,7 +26,7 @@
 #include "hsi_config.h"
 #include "hsi_data.h"
 #include "hsi_io.h"
-#include "hsicc_config.h"
+#include "paths.h"
 #include "shape.h"
 
 #define MAX_SETS 128
@@ -237,7 +237,10 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
             be_free(bp);
             goto done;
         }
-        rc = emit_infer_module(bp, bo->infer_dir, p->net, bo->weights, HSICC_RUNTIME_SRC, cmdline);
+        const hsicc_paths *rt = hsicc_locate(err, sizeof err);
+        if (!rt) fprintf(stderr, "%s\n", err);
+        rc = !rt || emit_infer_module(bp, bo->infer_dir, p->net, bo->weights, rt->include,
+                                      rt->runtime_src, cmdline);
         if (!rc)
             printf("wrote %s/%s_infer.c, %s/%s_infer.h and %s/hsirt/ (weights %s)\n", bo->infer_dir,
                    p->net, bo->infer_dir, p->net, bo->infer_dir, bo->weights ? "embedded" : "from a file at create");
@@ -275,11 +278,18 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         goto done;
     }
     /* compile: trainer main + net + experiment + libhsirt */
+    const hsicc_paths *rt = hsicc_locate(err, sizeof err);
+    if (!rt) {
+        fprintf(stderr, "%s\n", err);
+        rc = 1;
+        goto done;
+    }
     char *av[256];
     int n = 0;
-    char inc1[4200], inc2[4200], netc[4200], sym[200];
+    char inc1[4200], inc2[4200], netc[4200], mainc[4200], sym[200];
     snprintf(sym, sizeof sym, "-DHSI_NETDESC=%s_net", p->net);
-    snprintf(inc1, sizeof inc1, "-I%s", HSICC_RUNTIME_INCLUDE);
+    snprintf(inc1, sizeof inc1, "-I%s", rt->include);
+    snprintf(mainc, sizeof mainc, "%s/trainer_main.c", rt->runtime_src);
     snprintf(inc2, sizeof inc2, "-I%s", src);
     snprintf(netc, sizeof netc, "%s/%s.c", src, p->net);
     av[n++] = (char *)cc;
@@ -288,12 +298,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     av[n++] = sym;
     av[n++] = inc1;
     av[n++] = inc2;
-    av[n++] = HSICC_TRAINER_MAIN;
+    av[n++] = mainc;
     av[n++] = netc;
     av[n++] = embed;
-    av[n++] = HSICC_RUNTIME_LIB;
+    av[n++] = (char *)rt->runtime_lib;
     int link0 = n;
-    add_list(av, &n, 250, HSICC_RUNTIME_LINK);
+    add_list(av, &n, 250, rt->link);
     int link1 = n;
     av[n++] = "-o";
     av[n++] = (char *)out;

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
-#include "hsicc_config.h"
+#include "paths.h"
 #include "cmd.h"
 #include "driver.h"
 #include "frontend.h"
@@ -245,7 +245,11 @@ int cmd_emit(int argc, char **argv)
         fprintf(stderr, "hsicc: error: --weights goes with --infer (the inference module)\n");
         rc = 2;
     } else if (c.infer) {
-        rc = emit_infer_module(bp, c.out_dir, stem, c.weights, HSICC_RUNTIME_SRC, cmdline);
+        char err[4096];
+        const hsicc_paths *rt = hsicc_locate(err, sizeof err);
+        if (!rt) fprintf(stderr, "%s\n", err);
+        rc = !rt || emit_infer_module(bp, c.out_dir, stem, c.weights, rt->include, rt->runtime_src,
+                                      cmdline);
         if (!rc) {
             printf("wrote %s/%s_infer.c, %s/%s_infer.h and %s/hsirt/ (the runtime subset)\n",
                    c.out_dir, stem, c.out_dir, stem, c.out_dir);

@@ -1217,6 +1217,8 @@ static int copy_file(const char *from, const char *to)
 /* The runtime subset an inference module compiles with: kernels (reference, and oneDNN when
  * HSICC_WITH_DNNL is defined), the scene program runner, patches' padding, safetensors (with
  * the input-file opener it reads through). */
+/* what the inference module copies: "include/" names the runtime's public headers, the others
+ * are runtime sources (the install rules of runtime/CMakeLists.txt ship these) */
 static const char *const infer_runtime[] = {
     "include/hsi.h", "include/hsi_kernels.h", "include/hsi_infer.h", "include/hsi_prep.h",
     "include/hsi_data.h", "include/hsi_io.h", "kernels/kernels_impl.h", "kernels/ref.h",
@@ -1263,7 +1265,7 @@ static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
 }
 
 int emit_infer_module(const be_program *bp, const char *dir, const char *stem, const char *weights,
-                      const char *runtime_dir, const char *command_line)
+                      const char *runtime_include, const char *runtime_src, const char *command_line)
 {
     char path[4096], name[160];
     snprintf(name, sizeof name, "%s_infer", stem);
@@ -1450,7 +1452,8 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     for (const char *const *r = infer_runtime; *r; r++) {
         char from[4096], to[4096];
         const char *base = strrchr(*r, '/') + 1;
-        snprintf(from, sizeof from, "%s/%s", runtime_dir, *r);
+        int header = !strncmp(*r, "include/", 8);
+        snprintf(from, sizeof from, "%s/%s", header ? runtime_include : runtime_src, header ? *r + 8 : *r);
         snprintf(to, sizeof to, "%s/hsirt/%s", dir, base);
         if (copy_file(from, to)) return 1;
     }
