@@ -396,7 +396,9 @@ static void emit_buffers(emitter *e)
     const be_graph *g = e->g;
     out(e, "    /* ---- the arena: sizes from the chosen layouts, live ranges from the compiler */");
     out(e, "    hsi_buf b[%sN_BUFS];", e->pre);
-    out(e, "    int alias[%sN_BUFS];", e->pre);
+    out(e, "    int alias[%sN_BUFS];   /* -1: memory of its own; else the buffer whose memory it shares */",
+        e->pre);
+    out(e, "    for (int i = 0; i < %sN_BUFS; i++) alias[i] = -1;", e->pre);
     for (int id = 0; id < g->n_bufs; id++) {
         const be_buf *u = &g->bufs[id];
         const be_op *o = &g->ops[u->op];
@@ -408,7 +410,7 @@ static void emit_buffers(emitter *e)
         else
             snprintf(size, sizeof size, "hsi_layout_bytes(lay[%s])", opname(e, u->op));
         out(e, "    b[%s] = (hsi_buf){%s, %d, %d};", bufname(e, id), size, u->first, u->last);
-        out(e, "    alias[%s] = %s;", bufname(e, id), u->alias >= 0 ? bufname(e, u->alias) : "-1");
+        if (u->alias >= 0) out(e, "    alias[%s] = %s;", bufname(e, id), bufname(e, u->alias));
     }
     out(e, "    /* reshapes that oneDNN can do without moving data share their input's memory */");
     for (int i = 0; i < g->n_ops; i++) {
