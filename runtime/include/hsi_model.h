@@ -77,7 +77,9 @@ struct hsi_model {
     hsi_dstate *dom;             /* [n_domains] */
 };
 
-/* The hsi_netdesc entry points (hsi.h). create with opts->batch <= 0: the parameters only. */
+/* The hsi_netdesc entry points (hsi.h). create with opts->batch <= 0: the parameters only
+ * (forward and loss_backward then run nothing, logits is NULL). A domain out of range: the
+ * same. */
 hsi_model *hsi_model_create(const hsi_model_spec *spec, const hsi_model_opts *opts, char *err,
                             size_t errlen);
 void hsi_model_forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng);

@@ -101,7 +101,8 @@ static int create_params(hsi_model *m, char *err, size_t errlen)
     m->values = calloc(nv ? nv : 1, sizeof(float));
     m->grads = calloc(ng ? ng : 1, sizeof(float));
     if (!m->values || !m->grads) {
-        snprintf(err, errlen, "%s: out of memory for parameters (%zu bytes of values and %zu of gradients)",
+        snprintf(err, errlen,
+                 "%s: out of memory for parameters (%zu bytes of values and %zu of gradients)",
                  sp->name, nv * sizeof(float), ng * sizeof(float));
         return 1;
     }
@@ -115,7 +116,9 @@ static int create_params(hsi_model *m, char *err, size_t errlen)
             q->grad = g;
             g += q->numel;
         }
-        float c = q->init.kind == HSI_INIT_ONES ? 1.0f : q->init.kind == HSI_INIT_CONSTANT ? q->init.a : 0.0f;
+        float c = q->init.kind == HSI_INIT_ONES       ? 1.0f
+                : q->init.kind == HSI_INIT_CONSTANT ? q->init.a
+                                                    : 0.0f;
         for (int64_t k = 0; k < q->numel; k++) q->value[k] = c;
     }
     return 0;
@@ -133,7 +136,8 @@ static int create_domains(hsi_model *m, char *err, size_t errlen)
     for (int d = 0; d < sp->n_domains; d++) {
         hsi_dstate *s = &m->dom[d];
         const hsi_domain_code *c = &sp->code[d];
-        if (alloc_state(s, c->n_ops, c->n_bufs, (size_t)m->batch * (size_t)sp->domains[d].classes)) {
+        size_t logits = (size_t)m->batch * (size_t)sp->domains[d].classes;
+        if (alloc_state(s, c->n_ops, c->n_bufs, logits)) {
             snprintf(err, errlen, "%s: out of memory for the state of domain %d", sp->name, d);
             return 1;
         }
@@ -182,9 +186,15 @@ hsi_model *hsi_model_create(const hsi_model_spec *spec, const hsi_model_opts *o,
     return m;   /* batch <= 0: the parameters only, for whole-scene inference (hsi_infer.h) */
 }
 
+/* A domain with passes to run: in range, and a model created with a batch (not parameters only). */
+static int runnable(const hsi_model *m, int domain)
+{
+    return domain >= 0 && domain < m->spec->n_domains && m->spec->code && m->batch > 0;
+}
+
 void hsi_model_forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng)
 {
-    if (domain < 0 || domain >= m->spec->n_domains || !m->spec->code) return;
+    if (!runnable(m, domain)) return;
     const hsi_domain_code *c = &m->spec->code[domain];
     if (train)
         c->forward_train(m, &m->dom[domain], x, n, rng);
@@ -194,7 +204,7 @@ void hsi_model_forward(hsi_model *m, int domain, const float *x, int n, int trai
 
 float hsi_model_loss_backward(hsi_model *m, int domain, const int32_t *labels, int n, float weight)
 {
-    if (domain < 0 || domain >= m->spec->n_domains || !m->spec->code) return 0.0f;
+    if (!runnable(m, domain)) return 0.0f;
     return m->spec->code[domain].loss_backward(m, &m->dom[domain], labels, n, weight);
 }
 
@@ -213,7 +223,8 @@ int hsi_model_params(hsi_model *m, hsi_param **out)
 void hsi_model_zero_grad(hsi_model *m)
 {
     for (int i = 0; i < m->spec->n_params; i++)
-        if (m->params[i].grad) memset(m->params[i].grad, 0, sizeof(float) * (size_t)m->params[i].numel);
+        if (m->params[i].grad)
+            memset(m->params[i].grad, 0, sizeof(float) * (size_t)m->params[i].numel);
 }
 
 void hsi_model_memory(hsi_model *m, hsi_memory_report *r)
