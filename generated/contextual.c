@@ -6,16 +6,16 @@
  * backend:  dnnl by default (hsi_model_opts.backend chooses at create)
  *
  * Per domain: the ops in forward order, the arena buffers with their live steps,
- * create() (every primitive, layout and offset decided once), forward, and
- * loss_backward (the ops in reverse; parameter gradients accumulate into .grad).
+ * create_<d> (every primitive, layout and offset decided once), forward_train_<d>,
+ * forward_infer_<d> (running statistics, folded BN, no dropout), and loss_backward_<d>
+ * (the ops in reverse; parameter gradients accumulate into .grad). The model around them
+ * (parameter blocks, arena, the hsi_netdesc entry points) is the runtime's: hsi_model.h.
  * Shapes in comments are per sample; every tensor has the batch in front.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "hsi_kernels.h"
+#include "hsi_model.h"
 #include "contextual.h"
 
 /* ---- parameters: PyTorch layouts, stable names -------------------------------- */
@@ -353,47 +353,10 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     N_BUFS
 };
 
-typedef struct state {
-    hsi_op *op[N_OPS];
-    hsi_op *acc[N_BUFS];   /* for T buffers: G += T */
-    float *wf[N_OPS], *bf[N_OPS];   /* BN ops folded for inference: weights, biases */
-    hsi_op *infer_relu[N_OPS];          /* and their ReLU, when fused */
-    size_t off[N_BUFS];
-    float *buf[N_BUFS];
-    float *logits;   /* plain [batch, 8] */
-    size_t arena, sum;
-} state;
-
-struct hsi_model {
-    hsi_rt *rt;
-    int batch;
-    uint64_t seed;
-    hsi_param params[N_PARAMS];
-    float *values, *grads;   /* every parameter, every gradient: one block each */
-    void *arena;             /* activations, gradients, workspaces of all domains */
-    size_t arena_bytes;
-    state st;
-};
-
 #define V(p) (m->params[p].value)
 #define D(p) (m->params[p].grad)
 
-/* Dropout masks depend on (seed, step, layer name): a resumed run draws the same masks. */
-static uint64_t mix(uint64_t seed, uint64_t step, uint64_t op)
-{
-    uint64_t z = seed ^ (step * 0x9E3779B97F4A7C15ull) ^ (op * 0xD1B54A32D192ED03ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static int fail(hsi_rt *rt, const char *layer, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "contextual: layer '%s': %s", layer, hsi_rt_error(rt));
-    return 1;
-}
-
-static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
+static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
 {
     hsi_rt *rt = m->rt;
     const int64_t N = m->batch;
@@ -410,26 +373,26 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {2, 128, 1, {1, 1, 0}, {1, 1, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 0}, 1};
         s->op[OP_bank1] = hsi_conv_create(rt, lay[OP_input], &d, 0, 1);
     }
-    if (!s->op[OP_bank1]) return fail(rt, "bank1", err, errlen);
+    if (!s->op[OP_bank1]) return hsi_model_fail(m, "bank1", err, errlen);
     lay[OP_bank1] = hsi_op_dst(s->op[OP_bank1]);
 
     /* bank1_bn: bn+relu  [128,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
     s->op[OP_bank1_bn] = hsi_bn_create(rt, lay[OP_bank1], 9.99999975e-06f, 1);
-    if (!s->op[OP_bank1_bn]) return fail(rt, "bank1_bn", err, errlen);
+    if (!s->op[OP_bank1_bn]) return hsi_model_fail(m, "bank1_bn", err, errlen);
     lay[OP_bank1_bn] = hsi_op_dst(s->op[OP_bank1_bn]);
     /*   for inference bank1_bn is folded into bank1: its weights scaled, its bias shifted */
     s->wf[OP_bank1_bn] = malloc(sizeof(float) * 25600);
     s->bf[OP_bank1_bn] = malloc(sizeof(float) * 128);
-    if (!s->wf[OP_bank1_bn] || !s->bf[OP_bank1_bn]) return fail(rt, "bank1_bn (inference)", err, errlen);
+    if (!s->wf[OP_bank1_bn] || !s->bf[OP_bank1_bn]) return hsi_model_fail(m, "bank1_bn (inference)", err, errlen);
     s->infer_relu[OP_bank1_bn] = hsi_act_create(rt, lay[OP_bank1_bn], HSI_ACT_RELU, 0.0f);
-    if (!s->infer_relu[OP_bank1_bn]) return fail(rt, "bank1_bn (inference)", err, errlen);
+    if (!s->infer_relu[OP_bank1_bn]) return hsi_model_fail(m, "bank1_bn (inference)", err, errlen);
 
     /* maxpool0: maxpool  [128,5,5] -> [128,1,1]  (netdefs/contextual.hsn:31) */
     {
         const hsi_pool_desc d = {2, 1, {5, 5, 0}, {5, 5, 0}, {0, 0, 0}, {0, 0, 0}, 1};
         s->op[OP_maxpool0] = hsi_pool_create(rt, lay[OP_bank1_bn], &d);
     }
-    if (!s->op[OP_maxpool0]) return fail(rt, "maxpool0", err, errlen);
+    if (!s->op[OP_maxpool0]) return hsi_model_fail(m, "maxpool0", err, errlen);
     lay[OP_maxpool0] = hsi_op_dst(s->op[OP_maxpool0]);
 
     /* bank3: conv2d  [200,5,5] -> [128,3,3]  (netdefs/contextual.hsn:32) */
@@ -437,32 +400,32 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {2, 128, 1, {3, 3, 0}, {1, 1, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 0}, 1};
         s->op[OP_bank3] = hsi_conv_create(rt, lay[OP_input], &d, 0, 1);
     }
-    if (!s->op[OP_bank3]) return fail(rt, "bank3", err, errlen);
+    if (!s->op[OP_bank3]) return hsi_model_fail(m, "bank3", err, errlen);
     lay[OP_bank3] = hsi_op_dst(s->op[OP_bank3]);
 
     /* bank3_bn: bn+relu  [128,3,3] -> [128,3,3]  (netdefs/contextual.hsn:32) */
     s->op[OP_bank3_bn] = hsi_bn_create(rt, lay[OP_bank3], 9.99999975e-06f, 1);
-    if (!s->op[OP_bank3_bn]) return fail(rt, "bank3_bn", err, errlen);
+    if (!s->op[OP_bank3_bn]) return hsi_model_fail(m, "bank3_bn", err, errlen);
     lay[OP_bank3_bn] = hsi_op_dst(s->op[OP_bank3_bn]);
     /*   for inference bank3_bn is folded into bank3: its weights scaled, its bias shifted */
     s->wf[OP_bank3_bn] = malloc(sizeof(float) * 230400);
     s->bf[OP_bank3_bn] = malloc(sizeof(float) * 128);
-    if (!s->wf[OP_bank3_bn] || !s->bf[OP_bank3_bn]) return fail(rt, "bank3_bn (inference)", err, errlen);
+    if (!s->wf[OP_bank3_bn] || !s->bf[OP_bank3_bn]) return hsi_model_fail(m, "bank3_bn (inference)", err, errlen);
     s->infer_relu[OP_bank3_bn] = hsi_act_create(rt, lay[OP_bank3_bn], HSI_ACT_RELU, 0.0f);
-    if (!s->infer_relu[OP_bank3_bn]) return fail(rt, "bank3_bn (inference)", err, errlen);
+    if (!s->infer_relu[OP_bank3_bn]) return hsi_model_fail(m, "bank3_bn (inference)", err, errlen);
 
     /* maxpool1: maxpool  [128,3,3] -> [128,1,1]  (netdefs/contextual.hsn:32) */
     {
         const hsi_pool_desc d = {2, 1, {3, 3, 0}, {3, 3, 0}, {0, 0, 0}, {0, 0, 0}, 1};
         s->op[OP_maxpool1] = hsi_pool_create(rt, lay[OP_bank3_bn], &d);
     }
-    if (!s->op[OP_maxpool1]) return fail(rt, "maxpool1", err, errlen);
+    if (!s->op[OP_maxpool1]) return hsi_model_fail(m, "maxpool1", err, errlen);
     lay[OP_maxpool1] = hsi_op_dst(s->op[OP_maxpool1]);
 
     /* bank5: dense  [200,5,5] -> [128]  (netdefs/contextual.hsn:33) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_bank5] = hsi_dense_create(rt, lay[OP_input], 128, 1, 0, 1);
-    if (!s->op[OP_bank5]) return fail(rt, "bank5", err, errlen);
+    if (!s->op[OP_bank5]) return hsi_model_fail(m, "bank5", err, errlen);
     lay[OP_bank5] = hsi_op_dst(s->op[OP_bank5]);
 
     /* bank5_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:33) */
@@ -471,12 +434,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 1};
         s->op[OP_bank5_out] = hsi_reshape_create(rt, lay[OP_bank5], 4, dims);
     }
-    if (!s->op[OP_bank5_out]) return fail(rt, "bank5", err, errlen);
+    if (!s->op[OP_bank5_out]) return hsi_model_fail(m, "bank5", err, errlen);
     lay[OP_bank5_out] = hsi_op_dst(s->op[OP_bank5_out]);
 
     /* bank5_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:33) */
     s->op[OP_bank5_bn] = hsi_bn_create(rt, lay[OP_bank5_out], 9.99999975e-06f, 1);
-    if (!s->op[OP_bank5_bn]) return fail(rt, "bank5_bn", err, errlen);
+    if (!s->op[OP_bank5_bn]) return hsi_model_fail(m, "bank5_bn", err, errlen);
     lay[OP_bank5_bn] = hsi_op_dst(s->op[OP_bank5_bn]);
 
     /* branch0: concat  [128,1,1] + [128,1,1] + [128,1,1] -> [384,1,1]  (netdefs/contextual.hsn:30) */
@@ -484,13 +447,13 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_layout *srcs[] = {lay[OP_maxpool0], lay[OP_maxpool1], lay[OP_bank5_bn]};
         s->op[OP_branch0] = hsi_concat_create(rt, 3, srcs);
     }
-    if (!s->op[OP_branch0]) return fail(rt, "branch0", err, errlen);
+    if (!s->op[OP_branch0]) return hsi_model_fail(m, "branch0", err, errlen);
     lay[OP_branch0] = hsi_op_dst(s->op[OP_branch0]);
 
     /* c2: dense  [384,1,1] -> [128]  (netdefs/contextual.hsn:35) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_c2] = hsi_dense_create(rt, lay[OP_branch0], 128, 1, 1, 1);
-    if (!s->op[OP_c2]) return fail(rt, "c2", err, errlen);
+    if (!s->op[OP_c2]) return hsi_model_fail(m, "c2", err, errlen);
     lay[OP_c2] = hsi_op_dst(s->op[OP_c2]);
 
     /* c2_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:35) */
@@ -499,18 +462,18 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 1};
         s->op[OP_c2_out] = hsi_reshape_create(rt, lay[OP_c2], 4, dims);
     }
-    if (!s->op[OP_c2_out]) return fail(rt, "c2", err, errlen);
+    if (!s->op[OP_c2_out]) return hsi_model_fail(m, "c2", err, errlen);
     lay[OP_c2_out] = hsi_op_dst(s->op[OP_c2_out]);
 
     /* c2_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:35) */
     s->op[OP_c2_bn] = hsi_bn_create(rt, lay[OP_c2_out], 9.99999975e-06f, 1);
-    if (!s->op[OP_c2_bn]) return fail(rt, "c2_bn", err, errlen);
+    if (!s->op[OP_c2_bn]) return hsi_model_fail(m, "c2_bn", err, errlen);
     lay[OP_c2_bn] = hsi_op_dst(s->op[OP_c2_bn]);
 
     /* trunk_0_conv_a: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:19) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_trunk_0_conv_a] = hsi_dense_create(rt, lay[OP_c2_bn], 128, 1, 1, 1);
-    if (!s->op[OP_trunk_0_conv_a]) return fail(rt, "trunk.0.conv_a", err, errlen);
+    if (!s->op[OP_trunk_0_conv_a]) return hsi_model_fail(m, "trunk.0.conv_a", err, errlen);
     lay[OP_trunk_0_conv_a] = hsi_op_dst(s->op[OP_trunk_0_conv_a]);
 
     /* trunk_0_conv_a_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:19) */
@@ -519,18 +482,18 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 1};
         s->op[OP_trunk_0_conv_a_out] = hsi_reshape_create(rt, lay[OP_trunk_0_conv_a], 4, dims);
     }
-    if (!s->op[OP_trunk_0_conv_a_out]) return fail(rt, "trunk.0.conv_a", err, errlen);
+    if (!s->op[OP_trunk_0_conv_a_out]) return hsi_model_fail(m, "trunk.0.conv_a", err, errlen);
     lay[OP_trunk_0_conv_a_out] = hsi_op_dst(s->op[OP_trunk_0_conv_a_out]);
 
     /* trunk_0_bn_a: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:20) */
     s->op[OP_trunk_0_bn_a] = hsi_bn_create(rt, lay[OP_trunk_0_conv_a_out], 9.99999975e-06f, 1);
-    if (!s->op[OP_trunk_0_bn_a]) return fail(rt, "trunk.0.bn_a", err, errlen);
+    if (!s->op[OP_trunk_0_bn_a]) return hsi_model_fail(m, "trunk.0.bn_a", err, errlen);
     lay[OP_trunk_0_bn_a] = hsi_op_dst(s->op[OP_trunk_0_bn_a]);
 
     /* trunk_0_conv_b: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:21) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_trunk_0_conv_b] = hsi_dense_create(rt, lay[OP_trunk_0_bn_a], 128, 1, 1, 1);
-    if (!s->op[OP_trunk_0_conv_b]) return fail(rt, "trunk.0.conv_b", err, errlen);
+    if (!s->op[OP_trunk_0_conv_b]) return hsi_model_fail(m, "trunk.0.conv_b", err, errlen);
     lay[OP_trunk_0_conv_b] = hsi_op_dst(s->op[OP_trunk_0_conv_b]);
 
     /* trunk_0_conv_b_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:21) */
@@ -539,23 +502,23 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 1};
         s->op[OP_trunk_0_conv_b_out] = hsi_reshape_create(rt, lay[OP_trunk_0_conv_b], 4, dims);
     }
-    if (!s->op[OP_trunk_0_conv_b_out]) return fail(rt, "trunk.0.conv_b", err, errlen);
+    if (!s->op[OP_trunk_0_conv_b_out]) return hsi_model_fail(m, "trunk.0.conv_b", err, errlen);
     lay[OP_trunk_0_conv_b_out] = hsi_op_dst(s->op[OP_trunk_0_conv_b_out]);
 
     /* trunk_0_bn_b: bn  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:22) */
     s->op[OP_trunk_0_bn_b] = hsi_bn_create(rt, lay[OP_trunk_0_conv_b_out], 9.99999975e-06f, 0);
-    if (!s->op[OP_trunk_0_bn_b]) return fail(rt, "trunk.0.bn_b", err, errlen);
+    if (!s->op[OP_trunk_0_bn_b]) return hsi_model_fail(m, "trunk.0.bn_b", err, errlen);
     lay[OP_trunk_0_bn_b] = hsi_op_dst(s->op[OP_trunk_0_bn_b]);
 
     /* trunk_0_res0: add+relu  [128,1,1] + [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:18) */
     s->op[OP_trunk_0_res0] = hsi_add_create(rt, lay[OP_c2_bn], lay[OP_trunk_0_bn_b], 1);
-    if (!s->op[OP_trunk_0_res0]) return fail(rt, "trunk.0.res0", err, errlen);
+    if (!s->op[OP_trunk_0_res0]) return hsi_model_fail(m, "trunk.0.res0", err, errlen);
     lay[OP_trunk_0_res0] = hsi_op_dst(s->op[OP_trunk_0_res0]);
 
     /* trunk_1_conv_a: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:19) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_trunk_1_conv_a] = hsi_dense_create(rt, lay[OP_trunk_0_res0], 128, 1, 1, 1);
-    if (!s->op[OP_trunk_1_conv_a]) return fail(rt, "trunk.1.conv_a", err, errlen);
+    if (!s->op[OP_trunk_1_conv_a]) return hsi_model_fail(m, "trunk.1.conv_a", err, errlen);
     lay[OP_trunk_1_conv_a] = hsi_op_dst(s->op[OP_trunk_1_conv_a]);
 
     /* trunk_1_conv_a_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:19) */
@@ -564,18 +527,18 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 1};
         s->op[OP_trunk_1_conv_a_out] = hsi_reshape_create(rt, lay[OP_trunk_1_conv_a], 4, dims);
     }
-    if (!s->op[OP_trunk_1_conv_a_out]) return fail(rt, "trunk.1.conv_a", err, errlen);
+    if (!s->op[OP_trunk_1_conv_a_out]) return hsi_model_fail(m, "trunk.1.conv_a", err, errlen);
     lay[OP_trunk_1_conv_a_out] = hsi_op_dst(s->op[OP_trunk_1_conv_a_out]);
 
     /* trunk_1_bn_a: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:20) */
     s->op[OP_trunk_1_bn_a] = hsi_bn_create(rt, lay[OP_trunk_1_conv_a_out], 9.99999975e-06f, 1);
-    if (!s->op[OP_trunk_1_bn_a]) return fail(rt, "trunk.1.bn_a", err, errlen);
+    if (!s->op[OP_trunk_1_bn_a]) return hsi_model_fail(m, "trunk.1.bn_a", err, errlen);
     lay[OP_trunk_1_bn_a] = hsi_op_dst(s->op[OP_trunk_1_bn_a]);
 
     /* trunk_1_conv_b: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:21) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_trunk_1_conv_b] = hsi_dense_create(rt, lay[OP_trunk_1_bn_a], 128, 1, 1, 1);
-    if (!s->op[OP_trunk_1_conv_b]) return fail(rt, "trunk.1.conv_b", err, errlen);
+    if (!s->op[OP_trunk_1_conv_b]) return hsi_model_fail(m, "trunk.1.conv_b", err, errlen);
     lay[OP_trunk_1_conv_b] = hsi_op_dst(s->op[OP_trunk_1_conv_b]);
 
     /* trunk_1_conv_b_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:21) */
@@ -584,23 +547,23 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 1};
         s->op[OP_trunk_1_conv_b_out] = hsi_reshape_create(rt, lay[OP_trunk_1_conv_b], 4, dims);
     }
-    if (!s->op[OP_trunk_1_conv_b_out]) return fail(rt, "trunk.1.conv_b", err, errlen);
+    if (!s->op[OP_trunk_1_conv_b_out]) return hsi_model_fail(m, "trunk.1.conv_b", err, errlen);
     lay[OP_trunk_1_conv_b_out] = hsi_op_dst(s->op[OP_trunk_1_conv_b_out]);
 
     /* trunk_1_bn_b: bn  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:22) */
     s->op[OP_trunk_1_bn_b] = hsi_bn_create(rt, lay[OP_trunk_1_conv_b_out], 9.99999975e-06f, 0);
-    if (!s->op[OP_trunk_1_bn_b]) return fail(rt, "trunk.1.bn_b", err, errlen);
+    if (!s->op[OP_trunk_1_bn_b]) return hsi_model_fail(m, "trunk.1.bn_b", err, errlen);
     lay[OP_trunk_1_bn_b] = hsi_op_dst(s->op[OP_trunk_1_bn_b]);
 
     /* trunk_1_res0: add+relu  [128,1,1] + [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:18) */
     s->op[OP_trunk_1_res0] = hsi_add_create(rt, lay[OP_trunk_0_res0], lay[OP_trunk_1_bn_b], 1);
-    if (!s->op[OP_trunk_1_res0]) return fail(rt, "trunk.1.res0", err, errlen);
+    if (!s->op[OP_trunk_1_res0]) return hsi_model_fail(m, "trunk.1.res0", err, errlen);
     lay[OP_trunk_1_res0] = hsi_op_dst(s->op[OP_trunk_1_res0]);
 
     /* c7: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:37) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_c7] = hsi_dense_create(rt, lay[OP_trunk_1_res0], 128, 1, 1, 1);
-    if (!s->op[OP_c7]) return fail(rt, "c7", err, errlen);
+    if (!s->op[OP_c7]) return hsi_model_fail(m, "c7", err, errlen);
     lay[OP_c7] = hsi_op_dst(s->op[OP_c7]);
 
     /* c7_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:37) */
@@ -609,23 +572,23 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 1};
         s->op[OP_c7_out] = hsi_reshape_create(rt, lay[OP_c7], 4, dims);
     }
-    if (!s->op[OP_c7_out]) return fail(rt, "c7", err, errlen);
+    if (!s->op[OP_c7_out]) return hsi_model_fail(m, "c7", err, errlen);
     lay[OP_c7_out] = hsi_op_dst(s->op[OP_c7_out]);
 
     /* c7_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:37) */
     s->op[OP_c7_bn] = hsi_bn_create(rt, lay[OP_c7_out], 9.99999975e-06f, 1);
-    if (!s->op[OP_c7_bn]) return fail(rt, "c7_bn", err, errlen);
+    if (!s->op[OP_c7_bn]) return hsi_model_fail(m, "c7_bn", err, errlen);
     lay[OP_c7_bn] = hsi_op_dst(s->op[OP_c7_bn]);
 
     /* dropout0: dropout  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:37) */
     s->op[OP_dropout0] = hsi_dropout_create(rt, lay[OP_c7_bn], 0.5f);
-    if (!s->op[OP_dropout0]) return fail(rt, "dropout0", err, errlen);
+    if (!s->op[OP_dropout0]) return hsi_model_fail(m, "dropout0", err, errlen);
     lay[OP_dropout0] = hsi_op_dst(s->op[OP_dropout0]);
 
     /* c8: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:38) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_c8] = hsi_dense_create(rt, lay[OP_dropout0], 128, 1, 1, 1);
-    if (!s->op[OP_c8]) return fail(rt, "c8", err, errlen);
+    if (!s->op[OP_c8]) return hsi_model_fail(m, "c8", err, errlen);
     lay[OP_c8] = hsi_op_dst(s->op[OP_c8]);
 
     /* c8_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:38) */
@@ -634,23 +597,23 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 1};
         s->op[OP_c8_out] = hsi_reshape_create(rt, lay[OP_c8], 4, dims);
     }
-    if (!s->op[OP_c8_out]) return fail(rt, "c8", err, errlen);
+    if (!s->op[OP_c8_out]) return hsi_model_fail(m, "c8", err, errlen);
     lay[OP_c8_out] = hsi_op_dst(s->op[OP_c8_out]);
 
     /* c8_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:38) */
     s->op[OP_c8_bn] = hsi_bn_create(rt, lay[OP_c8_out], 9.99999975e-06f, 1);
-    if (!s->op[OP_c8_bn]) return fail(rt, "c8_bn", err, errlen);
+    if (!s->op[OP_c8_bn]) return hsi_model_fail(m, "c8_bn", err, errlen);
     lay[OP_c8_bn] = hsi_op_dst(s->op[OP_c8_bn]);
 
     /* dropout1: dropout  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:38) */
     s->op[OP_dropout1] = hsi_dropout_create(rt, lay[OP_c8_bn], 0.5f);
-    if (!s->op[OP_dropout1]) return fail(rt, "dropout1", err, errlen);
+    if (!s->op[OP_dropout1]) return hsi_model_fail(m, "dropout1", err, errlen);
     lay[OP_dropout1] = hsi_op_dst(s->op[OP_dropout1]);
 
     /* c9: dense  [128,1,1] -> [8]  (netdefs/contextual.hsn:39) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     s->op[OP_c9] = hsi_dense_create(rt, lay[OP_dropout1], 8, 1, 1, 1);
-    if (!s->op[OP_c9]) return fail(rt, "c9", err, errlen);
+    if (!s->op[OP_c9]) return hsi_model_fail(m, "c9", err, errlen);
     lay[OP_c9] = hsi_op_dst(s->op[OP_c9]);
 
     /* c9_out: reshape  [8] -> [8,1,1]  (netdefs/contextual.hsn:39) */
@@ -659,198 +622,108 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 8, 1, 1};
         s->op[OP_c9_out] = hsi_reshape_create(rt, lay[OP_c9], 4, dims);
     }
-    if (!s->op[OP_c9_out]) return fail(rt, "c9", err, errlen);
+    if (!s->op[OP_c9_out]) return hsi_model_fail(m, "c9", err, errlen);
     lay[OP_c9_out] = hsi_op_dst(s->op[OP_c9_out]);
 
     /* loss: softmax cross-entropy  [8,1,1] -> loss  (netdefs/contextual.hsn:40) */
     s->op[OP_loss] = hsi_xent_create(rt, lay[OP_c9_out]);
-    if (!s->op[OP_loss]) return fail(rt, "loss", err, errlen);
+    if (!s->op[OP_loss]) return hsi_model_fail(m, "loss", err, errlen);
 
     /* ---- the arena: sizes from the chosen layouts, live ranges from the compiler */
     hsi_buf b[N_BUFS];
-    int alias[N_BUFS];
+    int alias[N_BUFS];   /* -1: memory of its own; else the buffer whose memory it shares */
+    for (int i = 0; i < N_BUFS; i++) alias[i] = -1;
     b[A_input] = (hsi_buf){hsi_layout_bytes(lay[OP_input]), 0, 76};
-    alias[A_input] = -1;
     b[A_bank1] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1]), 1, 75};
-    alias[A_bank1] = -1;
     b[A_bank1_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1_bn]), 2, 3};
-    alias[A_bank1_bn] = -1;
     b[A_maxpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool0]), 3, 10};
-    alias[A_maxpool0] = -1;
     b[A_bank3] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3]), 4, 72};
-    alias[A_bank3] = -1;
     b[A_bank3_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3_bn]), 5, 6};
-    alias[A_bank3_bn] = -1;
     b[A_maxpool1] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool1]), 6, 10};
-    alias[A_maxpool1] = -1;
     b[A_bank5] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5]), 7, 8};
-    alias[A_bank5] = -1;
     b[A_bank5_out] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5_out]), 8, 68};
-    alias[A_bank5_out] = -1;
     b[A_bank5_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5_bn]), 9, 10};
-    alias[A_bank5_bn] = -1;
     b[A_branch0] = (hsi_buf){hsi_layout_bytes(lay[OP_branch0]), 10, 66};
-    alias[A_branch0] = -1;
     b[A_c2] = (hsi_buf){hsi_layout_bytes(lay[OP_c2]), 11, 12};
-    alias[A_c2] = -1;
     b[A_c2_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_out]), 12, 64};
-    alias[A_c2_out] = -1;
     b[A_c2_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_bn]), 13, 63};
-    alias[A_c2_bn] = -1;
     b[A_trunk_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_a]), 14, 15};
-    alias[A_trunk_0_conv_a] = -1;
     b[A_trunk_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_a_out]), 15, 61};
-    alias[A_trunk_0_conv_a_out] = -1;
     b[A_trunk_0_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_bn_a]), 16, 60};
-    alias[A_trunk_0_bn_a] = -1;
     b[A_trunk_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_b]), 17, 18};
-    alias[A_trunk_0_conv_b] = -1;
     b[A_trunk_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_b_out]), 18, 58};
-    alias[A_trunk_0_conv_b_out] = -1;
     b[A_trunk_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_bn_b]), 19, 20};
-    alias[A_trunk_0_bn_b] = -1;
     b[A_trunk_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_res0]), 20, 57};
-    alias[A_trunk_0_res0] = -1;
     b[A_trunk_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_a]), 21, 22};
-    alias[A_trunk_1_conv_a] = -1;
     b[A_trunk_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_a_out]), 22, 54};
-    alias[A_trunk_1_conv_a_out] = -1;
     b[A_trunk_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_bn_a]), 23, 53};
-    alias[A_trunk_1_bn_a] = -1;
     b[A_trunk_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_b]), 24, 25};
-    alias[A_trunk_1_conv_b] = -1;
     b[A_trunk_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_b_out]), 25, 51};
-    alias[A_trunk_1_conv_b_out] = -1;
     b[A_trunk_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_bn_b]), 26, 27};
-    alias[A_trunk_1_bn_b] = -1;
     b[A_trunk_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_res0]), 27, 50};
-    alias[A_trunk_1_res0] = -1;
     b[A_c7] = (hsi_buf){hsi_layout_bytes(lay[OP_c7]), 28, 29};
-    alias[A_c7] = -1;
     b[A_c7_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c7_out]), 29, 47};
-    alias[A_c7_out] = -1;
     b[A_c7_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c7_bn]), 30, 31};
-    alias[A_c7_bn] = -1;
     b[A_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 31, 45};
-    alias[A_dropout0] = -1;
     b[A_c8] = (hsi_buf){hsi_layout_bytes(lay[OP_c8]), 32, 33};
-    alias[A_c8] = -1;
     b[A_c8_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c8_out]), 33, 43};
-    alias[A_c8_out] = -1;
     b[A_c8_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c8_bn]), 34, 35};
-    alias[A_c8_bn] = -1;
     b[A_dropout1] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout1]), 35, 41};
-    alias[A_dropout1] = -1;
     b[A_c9] = (hsi_buf){hsi_layout_bytes(lay[OP_c9]), 36, 37};
-    alias[A_c9] = -1;
     b[A_c9_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c9_out]), 37, 39};
-    alias[A_c9_out] = -1;
     b[W_bank1_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bank1_bn]), 2, 75};
-    alias[W_bank1_bn] = -1;
     b[W_maxpool0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_maxpool0]), 3, 74};
-    alias[W_maxpool0] = -1;
     b[W_bank3_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bank3_bn]), 5, 72};
-    alias[W_bank3_bn] = -1;
     b[W_maxpool1] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_maxpool1]), 6, 71};
-    alias[W_maxpool1] = -1;
     b[W_bank5_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bank5_bn]), 9, 68};
-    alias[W_bank5_bn] = -1;
     b[W_c2_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_c2_bn]), 13, 64};
-    alias[W_c2_bn] = -1;
     b[W_trunk_0_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_trunk_0_bn_a]), 16, 61};
-    alias[W_trunk_0_bn_a] = -1;
     b[W_trunk_0_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_trunk_0_bn_b]), 19, 58};
-    alias[W_trunk_0_bn_b] = -1;
     b[W_trunk_1_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_trunk_1_bn_a]), 23, 54};
-    alias[W_trunk_1_bn_a] = -1;
     b[W_trunk_1_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_trunk_1_bn_b]), 26, 51};
-    alias[W_trunk_1_bn_b] = -1;
     b[W_c7_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_c7_bn]), 30, 47};
-    alias[W_c7_bn] = -1;
     b[W_dropout0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_dropout0]), 31, 46};
-    alias[W_dropout0] = -1;
     b[W_c8_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_c8_bn]), 34, 43};
-    alias[W_c8_bn] = -1;
     b[W_dropout1] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_dropout1]), 35, 42};
-    alias[W_dropout1] = -1;
     b[G_bank1] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1]), 75, 76};
-    alias[G_bank1] = -1;
     b[G_bank1_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1_bn]), 74, 75};
-    alias[G_bank1_bn] = -1;
     b[G_maxpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool0]), 67, 74};
-    alias[G_maxpool0] = -1;
     b[G_bank3] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3]), 72, 73};
-    alias[G_bank3] = -1;
     b[G_bank3_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3_bn]), 71, 72};
-    alias[G_bank3_bn] = -1;
     b[G_maxpool1] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool1]), 67, 71};
-    alias[G_maxpool1] = -1;
     b[G_bank5] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5]), 69, 70};
-    alias[G_bank5] = -1;
     b[G_bank5_out] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5_out]), 68, 69};
-    alias[G_bank5_out] = -1;
     b[G_bank5_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5_bn]), 67, 68};
-    alias[G_bank5_bn] = -1;
     b[G_branch0] = (hsi_buf){hsi_layout_bytes(lay[OP_branch0]), 66, 67};
-    alias[G_branch0] = -1;
     b[G_c2] = (hsi_buf){hsi_layout_bytes(lay[OP_c2]), 65, 66};
-    alias[G_c2] = -1;
     b[G_c2_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_out]), 64, 65};
-    alias[G_c2_out] = -1;
     b[G_c2_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_bn]), 57, 64};
-    alias[G_c2_bn] = -1;
     b[G_trunk_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_a]), 62, 63};
-    alias[G_trunk_0_conv_a] = -1;
     b[G_trunk_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_a_out]), 61, 62};
-    alias[G_trunk_0_conv_a_out] = -1;
     b[G_trunk_0_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_bn_a]), 60, 61};
-    alias[G_trunk_0_bn_a] = -1;
     b[G_trunk_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_b]), 59, 60};
-    alias[G_trunk_0_conv_b] = -1;
     b[G_trunk_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_b_out]), 58, 59};
-    alias[G_trunk_0_conv_b_out] = -1;
     b[G_trunk_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_bn_b]), 57, 58};
-    alias[G_trunk_0_bn_b] = -1;
     b[G_trunk_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_res0]), 50, 57};
-    alias[G_trunk_0_res0] = -1;
     b[G_trunk_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_a]), 55, 56};
-    alias[G_trunk_1_conv_a] = -1;
     b[G_trunk_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_a_out]), 54, 55};
-    alias[G_trunk_1_conv_a_out] = -1;
     b[G_trunk_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_bn_a]), 53, 54};
-    alias[G_trunk_1_bn_a] = -1;
     b[G_trunk_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_b]), 52, 53};
-    alias[G_trunk_1_conv_b] = -1;
     b[G_trunk_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_b_out]), 51, 52};
-    alias[G_trunk_1_conv_b_out] = -1;
     b[G_trunk_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_bn_b]), 50, 51};
-    alias[G_trunk_1_bn_b] = -1;
     b[G_trunk_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_res0]), 49, 50};
-    alias[G_trunk_1_res0] = -1;
     b[G_c7] = (hsi_buf){hsi_layout_bytes(lay[OP_c7]), 48, 49};
-    alias[G_c7] = -1;
     b[G_c7_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c7_out]), 47, 48};
-    alias[G_c7_out] = -1;
     b[G_c7_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c7_bn]), 46, 47};
-    alias[G_c7_bn] = -1;
     b[G_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 45, 46};
-    alias[G_dropout0] = -1;
     b[G_c8] = (hsi_buf){hsi_layout_bytes(lay[OP_c8]), 44, 45};
-    alias[G_c8] = -1;
     b[G_c8_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c8_out]), 43, 44};
-    alias[G_c8_out] = -1;
     b[G_c8_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c8_bn]), 42, 43};
-    alias[G_c8_bn] = -1;
     b[G_dropout1] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout1]), 41, 42};
-    alias[G_dropout1] = -1;
     b[G_c9] = (hsi_buf){hsi_layout_bytes(lay[OP_c9]), 40, 41};
-    alias[G_c9] = -1;
     b[G_c9_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c9_out]), 39, 40};
-    alias[G_c9_out] = -1;
     b[T_trunk_0_conv_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_bn]), 63, 63};
-    alias[T_trunk_0_conv_a_0] = -1;
     b[T_trunk_1_conv_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_res0]), 56, 56};
-    alias[T_trunk_1_conv_a_0] = -1;
     /* reshapes that oneDNN can do without moving data share their input's memory */
     if (hsi_op_is_view(s->op[OP_bank5_out])) {
         alias[A_bank5_out] = A_bank5;
@@ -888,54 +761,30 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         alias[A_c9_out] = A_c9;
         alias[G_c9] = G_c9_out;
     }
-    size_t sum = 0;
-    for (int i = 0; i < N_BUFS; i++) sum += b[i].bytes;
-    s->sum = sum;
-    s->arena = hsi_arena_plan_aliased(N_BUFS, b, alias, 64, s->off);
+    hsi_dstate_plan(s, N_BUFS, b, alias);
     s->acc[T_trunk_0_conv_a_0] = hsi_accum_create(rt, lay[OP_c2_bn], lay[OP_c2_bn]);
-    if (!s->acc[T_trunk_0_conv_a_0]) return fail(rt, "trunk_0_conv_a (gradient accumulation)", err, errlen);
+    if (!s->acc[T_trunk_0_conv_a_0]) return hsi_model_fail(m, "trunk_0_conv_a (gradient accumulation)", err, errlen);
     s->acc[T_trunk_1_conv_a_0] = hsi_accum_create(rt, lay[OP_trunk_0_res0], lay[OP_trunk_0_res0]);
-    if (!s->acc[T_trunk_1_conv_a_0]) return fail(rt, "trunk_1_conv_a (gradient accumulation)", err, errlen);
-    s->logits = malloc(sizeof(float) * (size_t)N * 8);
-    if (!s->logits) return fail(rt, "logits", err, errlen);
+    if (!s->acc[T_trunk_1_conv_a_0]) return hsi_model_fail(m, "trunk_1_conv_a (gradient accumulation)", err, errlen);
     return 0;
 }
 
-static void forward_domain(hsi_model *m, const float *x, int n, int train, uint64_t rng)
+static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, uint64_t rng)
 {
-    state *s = &m->st;
-    (void)train;
-    (void)rng;
     /* input: the batch, copied in; samples past n are zero */
-    memcpy(s->buf[A_input], x, sizeof(float) * (size_t)n * 5000);
-    if (n < m->batch)
-        memset(s->buf[A_input] + (size_t)n * 5000, 0, sizeof(float) * (size_t)(m->batch - n) * 5000);
+    hsi_model_input(m, s->buf[A_input], x, n, 5000);
     /* bank1: conv2d  [200,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
-    if (train)   /* inference: with bank1_bn folded in, below */
-        hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], V(P_bank1_weight), V(P_bank1_bias), s->buf[A_bank1]);
+    hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], V(P_bank1_weight), V(P_bank1_bias), s->buf[A_bank1]);
     /* bank1_bn: bn+relu  [128,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
-    if (train) {
-        hsi_bn_forward(s->op[OP_bank1_bn], train, s->buf[A_bank1], V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 0.100000001f, s->buf[A_bank1_bn], s->buf[W_bank1_bn]);
-    } else {   /* inference: bank1 with the BN folded into its weights */
-        hsi_fold_bn(128, 200, V(P_bank1_weight), V(P_bank1_bias), V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 9.99999975e-06f, s->wf[OP_bank1_bn], s->bf[OP_bank1_bn]);
-        hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], s->wf[OP_bank1_bn], s->bf[OP_bank1_bn], s->buf[A_bank1_bn]);
-        hsi_act_forward(s->infer_relu[OP_bank1_bn], s->buf[A_bank1_bn], s->buf[A_bank1_bn]);
-    }
+    hsi_bn_train(s->op[OP_bank1_bn], s->buf[A_bank1], V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 0.100000001f, s->buf[A_bank1_bn], s->buf[W_bank1_bn]);
     /* maxpool0: maxpool  [128,5,5] -> [128,1,1]  (netdefs/contextual.hsn:31) */
-    hsi_pool_forward(s->op[OP_maxpool0], train, s->buf[A_bank1_bn], s->buf[A_maxpool0], s->buf[W_maxpool0]);
+    hsi_pool_train(s->op[OP_maxpool0], s->buf[A_bank1_bn], s->buf[A_maxpool0], s->buf[W_maxpool0]);
     /* bank3: conv2d  [200,5,5] -> [128,3,3]  (netdefs/contextual.hsn:32) */
-    if (train)   /* inference: with bank3_bn folded in, below */
-        hsi_conv_forward(s->op[OP_bank3], s->buf[A_input], V(P_bank3_weight), V(P_bank3_bias), s->buf[A_bank3]);
+    hsi_conv_forward(s->op[OP_bank3], s->buf[A_input], V(P_bank3_weight), V(P_bank3_bias), s->buf[A_bank3]);
     /* bank3_bn: bn+relu  [128,3,3] -> [128,3,3]  (netdefs/contextual.hsn:32) */
-    if (train) {
-        hsi_bn_forward(s->op[OP_bank3_bn], train, s->buf[A_bank3], V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 0.100000001f, s->buf[A_bank3_bn], s->buf[W_bank3_bn]);
-    } else {   /* inference: bank3 with the BN folded into its weights */
-        hsi_fold_bn(128, 1800, V(P_bank3_weight), V(P_bank3_bias), V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 9.99999975e-06f, s->wf[OP_bank3_bn], s->bf[OP_bank3_bn]);
-        hsi_conv_forward(s->op[OP_bank3], s->buf[A_input], s->wf[OP_bank3_bn], s->bf[OP_bank3_bn], s->buf[A_bank3_bn]);
-        hsi_act_forward(s->infer_relu[OP_bank3_bn], s->buf[A_bank3_bn], s->buf[A_bank3_bn]);
-    }
+    hsi_bn_train(s->op[OP_bank3_bn], s->buf[A_bank3], V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 0.100000001f, s->buf[A_bank3_bn], s->buf[W_bank3_bn]);
     /* maxpool1: maxpool  [128,3,3] -> [128,1,1]  (netdefs/contextual.hsn:32) */
-    hsi_pool_forward(s->op[OP_maxpool1], train, s->buf[A_bank3_bn], s->buf[A_maxpool1], s->buf[W_maxpool1]);
+    hsi_pool_train(s->op[OP_maxpool1], s->buf[A_bank3_bn], s->buf[A_maxpool1], s->buf[W_maxpool1]);
     /* bank5: dense  [200,5,5] -> [128]  (netdefs/contextual.hsn:33) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     hsi_dense_forward(s->op[OP_bank5], s->buf[A_input], V(P_bank5_weight), V(P_bank5_bias), s->buf[A_bank5]);
@@ -943,7 +792,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   dense output back to the conv's shape */
     hsi_reshape_forward(s->op[OP_bank5_out], s->buf[A_bank5], s->buf[A_bank5_out]);
     /* bank5_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:33) */
-    hsi_bn_forward(s->op[OP_bank5_bn], train, s->buf[A_bank5_out], V(P_bank5_bn_weight), V(P_bank5_bn_bias), V(P_bank5_bn_running_mean), V(P_bank5_bn_running_var), 0.100000001f, s->buf[A_bank5_bn], s->buf[W_bank5_bn]);
+    hsi_bn_train(s->op[OP_bank5_bn], s->buf[A_bank5_out], V(P_bank5_bn_weight), V(P_bank5_bn_bias), V(P_bank5_bn_running_mean), V(P_bank5_bn_running_var), 0.100000001f, s->buf[A_bank5_bn], s->buf[W_bank5_bn]);
     /* branch0: concat  [128,1,1] + [128,1,1] + [128,1,1] -> [384,1,1]  (netdefs/contextual.hsn:30) */
     {
         const float *srcs[] = {s->buf[A_maxpool0], s->buf[A_maxpool1], s->buf[A_bank5_bn]};
@@ -956,7 +805,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   dense output back to the conv's shape */
     hsi_reshape_forward(s->op[OP_c2_out], s->buf[A_c2], s->buf[A_c2_out]);
     /* c2_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:35) */
-    hsi_bn_forward(s->op[OP_c2_bn], train, s->buf[A_c2_out], V(P_c2_bn_weight), V(P_c2_bn_bias), V(P_c2_bn_running_mean), V(P_c2_bn_running_var), 0.100000001f, s->buf[A_c2_bn], s->buf[W_c2_bn]);
+    hsi_bn_train(s->op[OP_c2_bn], s->buf[A_c2_out], V(P_c2_bn_weight), V(P_c2_bn_bias), V(P_c2_bn_running_mean), V(P_c2_bn_running_var), 0.100000001f, s->buf[A_c2_bn], s->buf[W_c2_bn]);
     /* trunk_0_conv_a: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:19) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     hsi_dense_forward(s->op[OP_trunk_0_conv_a], s->buf[A_c2_bn], V(P_trunk_0_conv_a_weight), V(P_trunk_0_conv_a_bias), s->buf[A_trunk_0_conv_a]);
@@ -964,7 +813,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   dense output back to the conv's shape */
     hsi_reshape_forward(s->op[OP_trunk_0_conv_a_out], s->buf[A_trunk_0_conv_a], s->buf[A_trunk_0_conv_a_out]);
     /* trunk_0_bn_a: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:20) */
-    hsi_bn_forward(s->op[OP_trunk_0_bn_a], train, s->buf[A_trunk_0_conv_a_out], V(P_trunk_0_bn_a_weight), V(P_trunk_0_bn_a_bias), V(P_trunk_0_bn_a_running_mean), V(P_trunk_0_bn_a_running_var), 0.100000001f, s->buf[A_trunk_0_bn_a], s->buf[W_trunk_0_bn_a]);
+    hsi_bn_train(s->op[OP_trunk_0_bn_a], s->buf[A_trunk_0_conv_a_out], V(P_trunk_0_bn_a_weight), V(P_trunk_0_bn_a_bias), V(P_trunk_0_bn_a_running_mean), V(P_trunk_0_bn_a_running_var), 0.100000001f, s->buf[A_trunk_0_bn_a], s->buf[W_trunk_0_bn_a]);
     /* trunk_0_conv_b: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:21) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     hsi_dense_forward(s->op[OP_trunk_0_conv_b], s->buf[A_trunk_0_bn_a], V(P_trunk_0_conv_b_weight), V(P_trunk_0_conv_b_bias), s->buf[A_trunk_0_conv_b]);
@@ -972,7 +821,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   dense output back to the conv's shape */
     hsi_reshape_forward(s->op[OP_trunk_0_conv_b_out], s->buf[A_trunk_0_conv_b], s->buf[A_trunk_0_conv_b_out]);
     /* trunk_0_bn_b: bn  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:22) */
-    hsi_bn_forward(s->op[OP_trunk_0_bn_b], train, s->buf[A_trunk_0_conv_b_out], V(P_trunk_0_bn_b_weight), V(P_trunk_0_bn_b_bias), V(P_trunk_0_bn_b_running_mean), V(P_trunk_0_bn_b_running_var), 0.100000001f, s->buf[A_trunk_0_bn_b], s->buf[W_trunk_0_bn_b]);
+    hsi_bn_train(s->op[OP_trunk_0_bn_b], s->buf[A_trunk_0_conv_b_out], V(P_trunk_0_bn_b_weight), V(P_trunk_0_bn_b_bias), V(P_trunk_0_bn_b_running_mean), V(P_trunk_0_bn_b_running_var), 0.100000001f, s->buf[A_trunk_0_bn_b], s->buf[W_trunk_0_bn_b]);
     /* trunk_0_res0: add+relu  [128,1,1] + [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:18) */
     hsi_add_forward(s->op[OP_trunk_0_res0], s->buf[A_c2_bn], s->buf[A_trunk_0_bn_b], s->buf[A_trunk_0_res0]);
     /* trunk_1_conv_a: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:19) */
@@ -982,7 +831,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   dense output back to the conv's shape */
     hsi_reshape_forward(s->op[OP_trunk_1_conv_a_out], s->buf[A_trunk_1_conv_a], s->buf[A_trunk_1_conv_a_out]);
     /* trunk_1_bn_a: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:20) */
-    hsi_bn_forward(s->op[OP_trunk_1_bn_a], train, s->buf[A_trunk_1_conv_a_out], V(P_trunk_1_bn_a_weight), V(P_trunk_1_bn_a_bias), V(P_trunk_1_bn_a_running_mean), V(P_trunk_1_bn_a_running_var), 0.100000001f, s->buf[A_trunk_1_bn_a], s->buf[W_trunk_1_bn_a]);
+    hsi_bn_train(s->op[OP_trunk_1_bn_a], s->buf[A_trunk_1_conv_a_out], V(P_trunk_1_bn_a_weight), V(P_trunk_1_bn_a_bias), V(P_trunk_1_bn_a_running_mean), V(P_trunk_1_bn_a_running_var), 0.100000001f, s->buf[A_trunk_1_bn_a], s->buf[W_trunk_1_bn_a]);
     /* trunk_1_conv_b: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:21) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     hsi_dense_forward(s->op[OP_trunk_1_conv_b], s->buf[A_trunk_1_bn_a], V(P_trunk_1_conv_b_weight), V(P_trunk_1_conv_b_bias), s->buf[A_trunk_1_conv_b]);
@@ -990,7 +839,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   dense output back to the conv's shape */
     hsi_reshape_forward(s->op[OP_trunk_1_conv_b_out], s->buf[A_trunk_1_conv_b], s->buf[A_trunk_1_conv_b_out]);
     /* trunk_1_bn_b: bn  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:22) */
-    hsi_bn_forward(s->op[OP_trunk_1_bn_b], train, s->buf[A_trunk_1_conv_b_out], V(P_trunk_1_bn_b_weight), V(P_trunk_1_bn_b_bias), V(P_trunk_1_bn_b_running_mean), V(P_trunk_1_bn_b_running_var), 0.100000001f, s->buf[A_trunk_1_bn_b], s->buf[W_trunk_1_bn_b]);
+    hsi_bn_train(s->op[OP_trunk_1_bn_b], s->buf[A_trunk_1_conv_b_out], V(P_trunk_1_bn_b_weight), V(P_trunk_1_bn_b_bias), V(P_trunk_1_bn_b_running_mean), V(P_trunk_1_bn_b_running_var), 0.100000001f, s->buf[A_trunk_1_bn_b], s->buf[W_trunk_1_bn_b]);
     /* trunk_1_res0: add+relu  [128,1,1] + [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:18) */
     hsi_add_forward(s->op[OP_trunk_1_res0], s->buf[A_trunk_0_res0], s->buf[A_trunk_1_bn_b], s->buf[A_trunk_1_res0]);
     /* c7: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:37) */
@@ -1000,9 +849,9 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   dense output back to the conv's shape */
     hsi_reshape_forward(s->op[OP_c7_out], s->buf[A_c7], s->buf[A_c7_out]);
     /* c7_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:37) */
-    hsi_bn_forward(s->op[OP_c7_bn], train, s->buf[A_c7_out], V(P_c7_bn_weight), V(P_c7_bn_bias), V(P_c7_bn_running_mean), V(P_c7_bn_running_var), 0.100000001f, s->buf[A_c7_bn], s->buf[W_c7_bn]);
+    hsi_bn_train(s->op[OP_c7_bn], s->buf[A_c7_out], V(P_c7_bn_weight), V(P_c7_bn_bias), V(P_c7_bn_running_mean), V(P_c7_bn_running_var), 0.100000001f, s->buf[A_c7_bn], s->buf[W_c7_bn]);
     /* dropout0: dropout  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:37) */
-    hsi_dropout_forward(s->op[OP_dropout0], train, mix(m->seed, rng, 0x8138906b6f4d507aull), s->buf[A_c7_bn], s->buf[A_dropout0], s->buf[W_dropout0]);
+    hsi_dropout_train(s->op[OP_dropout0], hsi_model_dropout_seed(m, rng, 0x8138906b6f4d507aull), s->buf[A_c7_bn], s->buf[A_dropout0], s->buf[W_dropout0]);
     /* c8: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:38) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     hsi_dense_forward(s->op[OP_c8], s->buf[A_dropout0], V(P_c8_weight), V(P_c8_bias), s->buf[A_c8]);
@@ -1010,9 +859,9 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   dense output back to the conv's shape */
     hsi_reshape_forward(s->op[OP_c8_out], s->buf[A_c8], s->buf[A_c8_out]);
     /* c8_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:38) */
-    hsi_bn_forward(s->op[OP_c8_bn], train, s->buf[A_c8_out], V(P_c8_bn_weight), V(P_c8_bn_bias), V(P_c8_bn_running_mean), V(P_c8_bn_running_var), 0.100000001f, s->buf[A_c8_bn], s->buf[W_c8_bn]);
+    hsi_bn_train(s->op[OP_c8_bn], s->buf[A_c8_out], V(P_c8_bn_weight), V(P_c8_bn_bias), V(P_c8_bn_running_mean), V(P_c8_bn_running_var), 0.100000001f, s->buf[A_c8_bn], s->buf[W_c8_bn]);
     /* dropout1: dropout  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:38) */
-    hsi_dropout_forward(s->op[OP_dropout1], train, mix(m->seed, rng, 0x8138916b6f4d522dull), s->buf[A_c8_bn], s->buf[A_dropout1], s->buf[W_dropout1]);
+    hsi_dropout_train(s->op[OP_dropout1], hsi_model_dropout_seed(m, rng, 0x8138916b6f4d522dull), s->buf[A_c8_bn], s->buf[A_dropout1], s->buf[W_dropout1]);
     /* c9: dense  [128,1,1] -> [8]  (netdefs/contextual.hsn:39) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     hsi_dense_forward(s->op[OP_c9], s->buf[A_dropout1], V(P_c9_weight), V(P_c9_bias), s->buf[A_c9]);
@@ -1023,9 +872,117 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     hsi_xent_plain_logits(s->op[OP_loss], s->buf[A_c9_out], s->logits);
 }
 
-static float loss_backward_domain(hsi_model *m, const int32_t *labels, int n, float weight)
+static void forward_infer_0(hsi_model *m, hsi_dstate *s, const float *x, int n)
 {
-    state *s = &m->st;
+    /* input: the batch, copied in; samples past n are zero */
+    hsi_model_input(m, s->buf[A_input], x, n, 5000);
+    /* bank1: conv2d  [200,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
+    /*   runs with bank1_bn folded into its weights: below */
+    /* bank1_bn: bn+relu  [128,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
+    /*   bank1 with the BN folded into its weights */
+    hsi_fold_bn(128, 200, V(P_bank1_weight), V(P_bank1_bias), V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 9.99999975e-06f, s->wf[OP_bank1_bn], s->bf[OP_bank1_bn]);
+    hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], s->wf[OP_bank1_bn], s->bf[OP_bank1_bn], s->buf[A_bank1_bn]);
+    hsi_act_forward(s->infer_relu[OP_bank1_bn], s->buf[A_bank1_bn], s->buf[A_bank1_bn]);
+    /* maxpool0: maxpool  [128,5,5] -> [128,1,1]  (netdefs/contextual.hsn:31) */
+    hsi_pool_infer(s->op[OP_maxpool0], s->buf[A_bank1_bn], s->buf[A_maxpool0]);
+    /* bank3: conv2d  [200,5,5] -> [128,3,3]  (netdefs/contextual.hsn:32) */
+    /*   runs with bank3_bn folded into its weights: below */
+    /* bank3_bn: bn+relu  [128,3,3] -> [128,3,3]  (netdefs/contextual.hsn:32) */
+    /*   bank3 with the BN folded into its weights */
+    hsi_fold_bn(128, 1800, V(P_bank3_weight), V(P_bank3_bias), V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 9.99999975e-06f, s->wf[OP_bank3_bn], s->bf[OP_bank3_bn]);
+    hsi_conv_forward(s->op[OP_bank3], s->buf[A_input], s->wf[OP_bank3_bn], s->bf[OP_bank3_bn], s->buf[A_bank3_bn]);
+    hsi_act_forward(s->infer_relu[OP_bank3_bn], s->buf[A_bank3_bn], s->buf[A_bank3_bn]);
+    /* maxpool1: maxpool  [128,3,3] -> [128,1,1]  (netdefs/contextual.hsn:32) */
+    hsi_pool_infer(s->op[OP_maxpool1], s->buf[A_bank3_bn], s->buf[A_maxpool1]);
+    /* bank5: dense  [200,5,5] -> [128]  (netdefs/contextual.hsn:33) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_bank5], s->buf[A_input], V(P_bank5_weight), V(P_bank5_bias), s->buf[A_bank5]);
+    /* bank5_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:33) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_bank5_out], s->buf[A_bank5], s->buf[A_bank5_out]);
+    /* bank5_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:33) */
+    hsi_bn_infer(s->op[OP_bank5_bn], s->buf[A_bank5_out], V(P_bank5_bn_weight), V(P_bank5_bn_bias), V(P_bank5_bn_running_mean), V(P_bank5_bn_running_var), s->buf[A_bank5_bn]);
+    /* branch0: concat  [128,1,1] + [128,1,1] + [128,1,1] -> [384,1,1]  (netdefs/contextual.hsn:30) */
+    {
+        const float *srcs[] = {s->buf[A_maxpool0], s->buf[A_maxpool1], s->buf[A_bank5_bn]};
+        hsi_concat_forward(s->op[OP_branch0], srcs, s->buf[A_branch0]);
+    }
+    /* c2: dense  [384,1,1] -> [128]  (netdefs/contextual.hsn:35) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_c2], s->buf[A_branch0], V(P_c2_weight), V(P_c2_bias), s->buf[A_c2]);
+    /* c2_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:35) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_c2_out], s->buf[A_c2], s->buf[A_c2_out]);
+    /* c2_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:35) */
+    hsi_bn_infer(s->op[OP_c2_bn], s->buf[A_c2_out], V(P_c2_bn_weight), V(P_c2_bn_bias), V(P_c2_bn_running_mean), V(P_c2_bn_running_var), s->buf[A_c2_bn]);
+    /* trunk_0_conv_a: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:19) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_trunk_0_conv_a], s->buf[A_c2_bn], V(P_trunk_0_conv_a_weight), V(P_trunk_0_conv_a_bias), s->buf[A_trunk_0_conv_a]);
+    /* trunk_0_conv_a_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:19) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_trunk_0_conv_a_out], s->buf[A_trunk_0_conv_a], s->buf[A_trunk_0_conv_a_out]);
+    /* trunk_0_bn_a: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:20) */
+    hsi_bn_infer(s->op[OP_trunk_0_bn_a], s->buf[A_trunk_0_conv_a_out], V(P_trunk_0_bn_a_weight), V(P_trunk_0_bn_a_bias), V(P_trunk_0_bn_a_running_mean), V(P_trunk_0_bn_a_running_var), s->buf[A_trunk_0_bn_a]);
+    /* trunk_0_conv_b: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:21) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_trunk_0_conv_b], s->buf[A_trunk_0_bn_a], V(P_trunk_0_conv_b_weight), V(P_trunk_0_conv_b_bias), s->buf[A_trunk_0_conv_b]);
+    /* trunk_0_conv_b_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:21) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_trunk_0_conv_b_out], s->buf[A_trunk_0_conv_b], s->buf[A_trunk_0_conv_b_out]);
+    /* trunk_0_bn_b: bn  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:22) */
+    hsi_bn_infer(s->op[OP_trunk_0_bn_b], s->buf[A_trunk_0_conv_b_out], V(P_trunk_0_bn_b_weight), V(P_trunk_0_bn_b_bias), V(P_trunk_0_bn_b_running_mean), V(P_trunk_0_bn_b_running_var), s->buf[A_trunk_0_bn_b]);
+    /* trunk_0_res0: add+relu  [128,1,1] + [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:18) */
+    hsi_add_forward(s->op[OP_trunk_0_res0], s->buf[A_c2_bn], s->buf[A_trunk_0_bn_b], s->buf[A_trunk_0_res0]);
+    /* trunk_1_conv_a: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:19) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_trunk_1_conv_a], s->buf[A_trunk_0_res0], V(P_trunk_1_conv_a_weight), V(P_trunk_1_conv_a_bias), s->buf[A_trunk_1_conv_a]);
+    /* trunk_1_conv_a_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:19) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_trunk_1_conv_a_out], s->buf[A_trunk_1_conv_a], s->buf[A_trunk_1_conv_a_out]);
+    /* trunk_1_bn_a: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:20) */
+    hsi_bn_infer(s->op[OP_trunk_1_bn_a], s->buf[A_trunk_1_conv_a_out], V(P_trunk_1_bn_a_weight), V(P_trunk_1_bn_a_bias), V(P_trunk_1_bn_a_running_mean), V(P_trunk_1_bn_a_running_var), s->buf[A_trunk_1_bn_a]);
+    /* trunk_1_conv_b: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:21) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_trunk_1_conv_b], s->buf[A_trunk_1_bn_a], V(P_trunk_1_conv_b_weight), V(P_trunk_1_conv_b_bias), s->buf[A_trunk_1_conv_b]);
+    /* trunk_1_conv_b_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:21) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_trunk_1_conv_b_out], s->buf[A_trunk_1_conv_b], s->buf[A_trunk_1_conv_b_out]);
+    /* trunk_1_bn_b: bn  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:22) */
+    hsi_bn_infer(s->op[OP_trunk_1_bn_b], s->buf[A_trunk_1_conv_b_out], V(P_trunk_1_bn_b_weight), V(P_trunk_1_bn_b_bias), V(P_trunk_1_bn_b_running_mean), V(P_trunk_1_bn_b_running_var), s->buf[A_trunk_1_bn_b]);
+    /* trunk_1_res0: add+relu  [128,1,1] + [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:18) */
+    hsi_add_forward(s->op[OP_trunk_1_res0], s->buf[A_trunk_0_res0], s->buf[A_trunk_1_bn_b], s->buf[A_trunk_1_res0]);
+    /* c7: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:37) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_c7], s->buf[A_trunk_1_res0], V(P_c7_weight), V(P_c7_bias), s->buf[A_c7]);
+    /* c7_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:37) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_c7_out], s->buf[A_c7], s->buf[A_c7_out]);
+    /* c7_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:37) */
+    hsi_bn_infer(s->op[OP_c7_bn], s->buf[A_c7_out], V(P_c7_bn_weight), V(P_c7_bn_bias), V(P_c7_bn_running_mean), V(P_c7_bn_running_var), s->buf[A_c7_bn]);
+    /* dropout0: dropout  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:37) */
+    hsi_dropout_infer(s->op[OP_dropout0], s->buf[A_c7_bn], s->buf[A_dropout0]);   /* the identity */
+    /* c8: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:38) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_c8], s->buf[A_dropout0], V(P_c8_weight), V(P_c8_bias), s->buf[A_c8]);
+    /* c8_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:38) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_c8_out], s->buf[A_c8], s->buf[A_c8_out]);
+    /* c8_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:38) */
+    hsi_bn_infer(s->op[OP_c8_bn], s->buf[A_c8_out], V(P_c8_bn_weight), V(P_c8_bn_bias), V(P_c8_bn_running_mean), V(P_c8_bn_running_var), s->buf[A_c8_bn]);
+    /* dropout1: dropout  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:38) */
+    hsi_dropout_infer(s->op[OP_dropout1], s->buf[A_c8_bn], s->buf[A_dropout1]);   /* the identity */
+    /* c9: dense  [128,1,1] -> [8]  (netdefs/contextual.hsn:39) */
+    /*   rewritten from conv: the kernel covers the whole input: dense */
+    hsi_dense_forward(s->op[OP_c9], s->buf[A_dropout1], V(P_c9_weight), V(P_c9_bias), s->buf[A_c9]);
+    /* c9_out: reshape  [8] -> [8,1,1]  (netdefs/contextual.hsn:39) */
+    /*   dense output back to the conv's shape */
+    hsi_reshape_forward(s->op[OP_c9_out], s->buf[A_c9], s->buf[A_c9_out]);
+    /* loss: logits as plain [n, classes] for the runtime */
+    hsi_xent_plain_logits(s->op[OP_loss], s->buf[A_c9_out], s->logits);
+}
+
+static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels, int n, float weight)
+{
     /* loss: mean softmax cross-entropy; d/dlogits = weight * (softmax - onehot) / n */
     float loss = hsi_xent_forward_backward(s->op[OP_loss], s->buf[A_c9_out], labels, n, weight, s->buf[G_c9_out]);
     /* c9_out: reshape  [8] -> [8,1,1]  (netdefs/contextual.hsn:39) */
@@ -1250,133 +1207,7 @@ static const hsi_scene_op scene_ops[] = {
      {-1, -1, -1, -1}, -1, 0.0},
 };
 
-/* ---- the descriptor ------------------------------------------------------------ */
-static void destroy(hsi_model *m)
-{
-    if (!m) return;
-    free(m->st.logits);
-    for (int i = 0; i < N_OPS; i++) {
-        free(m->st.wf[i]);
-        free(m->st.bf[i]);
-    }
-    hsi_rt_destroy(m->rt);
-    free(m->arena);
-    free(m->values);
-    free(m->grads);
-    free(m);
-}
-
-static hsi_model *create(const hsi_model_opts *o, char *err, size_t errlen)
-{
-    hsi_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        snprintf(err, errlen, "contextual: out of memory");
-        return NULL;
-    }
-    m->batch = o->batch;
-    m->seed = o->seed;
-    m->rt = hsi_rt_create(o->backend);
-    if (!m->rt) {
-        snprintf(err, errlen, "contextual: backend %d is not built in", (int)o->backend);
-        free(m);
-        return NULL;
-    }
-    size_t nv = 0, ng = 0;
-    for (int i = 0; i < N_PARAMS; i++) {
-        nv += (size_t)param_table[i].numel;
-        if (param_table[i].role < HSI_ROLE_BN_MEAN && !param_table[i].frozen)
-            ng += (size_t)param_table[i].numel;
-    }
-    m->values = calloc(nv ? nv : 1, sizeof(float));
-    m->grads = calloc(ng ? ng : 1, sizeof(float));
-    if (!m->values || !m->grads) {
-        snprintf(err, errlen, "contextual: out of memory for parameters (%zu bytes of values and %zu of gradients)",
-                 nv * sizeof(float), ng * sizeof(float));
-        destroy(m);
-        return NULL;
-    }
-    float *v = m->values, *g = m->grads;
-    for (int i = 0; i < N_PARAMS; i++) {
-        hsi_param *q = &m->params[i];
-        *q = param_table[i];
-        q->value = v;
-        v += q->numel;
-        if (q->role < HSI_ROLE_BN_MEAN && !q->frozen) {
-            q->grad = g;
-            g += q->numel;
-        }
-        /* constant initialisations here; random ones are the runtime's (seeded) */
-        float c = q->init.kind == HSI_INIT_ONES ? 1.0f : q->init.kind == HSI_INIT_CONSTANT ? q->init.a : 0.0f;
-        for (int64_t k = 0; k < q->numel; k++) q->value[k] = c;
-    }
-    if (o->batch <= 0)   /* parameters only: for whole-scene inference (hsi_infer.h) */
-        return m;
-    size_t arena = 0;
-    if (create_domain(m, &m->st, err, errlen)) {
-        destroy(m);
-        return NULL;
-    }
-    if (m->st.arena > arena) arena = m->st.arena;
-    m->arena_bytes = arena;
-    m->arena = aligned_alloc(64, (arena + 63) / 64 * 64 + 64);
-    if (!m->arena) {
-        snprintf(err, errlen, "contextual: cannot allocate the %zu-byte arena", arena);
-        destroy(m);
-        return NULL;
-    }
-    memset(m->arena, 0, arena);
-    for (int i = 0; i < N_BUFS; i++)
-        m->st.buf[i] = (float *)((char *)m->arena + m->st.off[i]);
-    return m;
-}
-
-static void forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng)
-{
-    switch (domain) {
-    case 0: forward_domain(m, x, n, train, rng); break;
-    default: break;
-    }
-}
-
-static float loss_backward(hsi_model *m, int domain, const int32_t *labels, int n, float weight)
-{
-    switch (domain) {
-    case 0: return loss_backward_domain(m, labels, n, weight);
-    default: return 0.0f;
-    }
-}
-
-static const float *logits(hsi_model *m, int domain)
-{
-    switch (domain) {
-    case 0: return m->st.logits;
-    default: return NULL;
-    }
-}
-
-static int params(hsi_model *m, hsi_param **o)
-{
-    *o = m->params;
-    return N_PARAMS;
-}
-
-static void zero_grad(hsi_model *m)
-{
-    for (int i = 0; i < N_PARAMS; i++)
-        if (m->params[i].grad) memset(m->params[i].grad, 0, sizeof(float) * (size_t)m->params[i].numel);
-}
-
-static void memory(hsi_model *m, hsi_memory_report *r)
-{
-    memset(r, 0, sizeof *r);
-    for (int i = 0; i < N_PARAMS; i++) {
-        r->params += sizeof(float) * (size_t)m->params[i].numel;
-        if (m->params[i].grad) r->grads += sizeof(float) * (size_t)m->params[i].numel;
-    }
-    r->activations_arena = m->arena_bytes;
-    r->activations_sum += m->st.sum;
-}
-
+/* ---- the descriptor: the runtime's model (hsi_model.h) driven by the tables above ---- */
 static const hsi_domain domains[] = {
     {"", 3, {200, 5, 5, 0}, 200, 8, 5},
 };
@@ -1385,7 +1216,20 @@ static const hsi_scene_prog scene_progs[] = {
     {HSI_SCENE_FCN, 38, scene_ops, 37, 5, 7004160.0, 2088960.0},
 };
 
+static const hsi_domain_code code[] = {
+    /* n_ops, n_bufs, create, forward_train, forward_infer, loss_backward */
+    {N_OPS, N_BUFS, create_0, forward_train_0, forward_infer_0, loss_backward_0},
+};
+
+static const hsi_model_spec spec = {"contextual", N_PARAMS, param_table, 1, domains, code};
+
+static hsi_model *create(const hsi_model_opts *o, char *err, size_t errlen)
+{
+    return hsi_model_create(&spec, o, err, errlen);
+}
+
 const hsi_netdesc contextual_net = {
     "contextual", "netdefs/contextual.hsn", 1, domains,
-    create, forward, loss_backward, logits, params, zero_grad, memory, destroy, scene_progs,
+    create, hsi_model_forward, hsi_model_loss_backward, hsi_model_logits, hsi_model_params,
+    hsi_model_zero_grad, hsi_model_memory, hsi_model_destroy, scene_progs,
 };

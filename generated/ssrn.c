@@ -6,16 +6,16 @@
  * backend:  dnnl by default (hsi_model_opts.backend chooses at create)
  *
  * Per domain: the ops in forward order, the arena buffers with their live steps,
- * create() (every primitive, layout and offset decided once), forward, and
- * loss_backward (the ops in reverse; parameter gradients accumulate into .grad).
+ * create_<d> (every primitive, layout and offset decided once), forward_train_<d>,
+ * forward_infer_<d> (running statistics, folded BN, no dropout), and loss_backward_<d>
+ * (the ops in reverse; parameter gradients accumulate into .grad). The model around them
+ * (parameter blocks, arena, the hsi_netdesc entry points) is the runtime's: hsi_model.h.
  * Shapes in comments are per sample; every tensor has the batch in front.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "hsi_kernels.h"
+#include "hsi_model.h"
 #include "ssrn.h"
 
 /* ---- parameters: PyTorch layouts, stable names -------------------------------- */
@@ -384,47 +384,10 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     N_BUFS
 };
 
-typedef struct state {
-    hsi_op *op[N_OPS];
-    hsi_op *acc[N_BUFS];   /* for T buffers: G += T */
-    float *wf[N_OPS], *bf[N_OPS];   /* BN ops folded for inference: weights, biases */
-    hsi_op *infer_relu[N_OPS];          /* and their ReLU, when fused */
-    size_t off[N_BUFS];
-    float *buf[N_BUFS];
-    float *logits;   /* plain [batch, 16] */
-    size_t arena, sum;
-} state;
-
-struct hsi_model {
-    hsi_rt *rt;
-    int batch;
-    uint64_t seed;
-    hsi_param params[N_PARAMS];
-    float *values, *grads;   /* every parameter, every gradient: one block each */
-    void *arena;             /* activations, gradients, workspaces of all domains */
-    size_t arena_bytes;
-    state st;
-};
-
 #define V(p) (m->params[p].value)
 #define D(p) (m->params[p].grad)
 
-/* Dropout masks depend on (seed, step, layer name): a resumed run draws the same masks. */
-static uint64_t mix(uint64_t seed, uint64_t step, uint64_t op)
-{
-    uint64_t z = seed ^ (step * 0x9E3779B97F4A7C15ull) ^ (op * 0xD1B54A32D192ED03ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static int fail(hsi_rt *rt, const char *layer, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "ssrn: layer '%s': %s", layer, hsi_rt_error(rt));
-    return 1;
-}
-
-static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
+static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
 {
     hsi_rt *rt = m->rt;
     const int64_t N = m->batch;
@@ -441,55 +404,55 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {3, 24, 1, {7, 1, 1}, {2, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1};
         s->op[OP_conv1] = hsi_conv_create(rt, lay[OP_input], &d, 0, 1);
     }
-    if (!s->op[OP_conv1]) return fail(rt, "conv1", err, errlen);
+    if (!s->op[OP_conv1]) return hsi_model_fail(m, "conv1", err, errlen);
     lay[OP_conv1] = hsi_op_dst(s->op[OP_conv1]);
 
     /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:44) */
     s->op[OP_bn1] = hsi_bn_create(rt, lay[OP_conv1], 0.00100000005f, 1);
-    if (!s->op[OP_bn1]) return fail(rt, "bn1", err, errlen);
+    if (!s->op[OP_bn1]) return hsi_model_fail(m, "bn1", err, errlen);
     lay[OP_bn1] = hsi_op_dst(s->op[OP_bn1]);
     /*   for inference bn1 is folded into conv1: its weights scaled, its bias shifted */
     s->wf[OP_bn1] = malloc(sizeof(float) * 168);
     s->bf[OP_bn1] = malloc(sizeof(float) * 24);
-    if (!s->wf[OP_bn1] || !s->bf[OP_bn1]) return fail(rt, "bn1 (inference)", err, errlen);
+    if (!s->wf[OP_bn1] || !s->bf[OP_bn1]) return hsi_model_fail(m, "bn1 (inference)", err, errlen);
     s->infer_relu[OP_bn1] = hsi_act_create(rt, lay[OP_bn1], HSI_ACT_RELU, 0.0f);
-    if (!s->infer_relu[OP_bn1]) return fail(rt, "bn1 (inference)", err, errlen);
+    if (!s->infer_relu[OP_bn1]) return hsi_model_fail(m, "bn1 (inference)", err, errlen);
 
     /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
     {
         const hsi_conv_desc d = {3, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0}, {3, 0, 0}, {1, 1, 1}, 1};
         s->op[OP_spectral_0_conv_a] = hsi_conv_create(rt, lay[OP_bn1], &d, 1, 1);
     }
-    if (!s->op[OP_spectral_0_conv_a]) return fail(rt, "spectral.0.conv_a", err, errlen);
+    if (!s->op[OP_spectral_0_conv_a]) return hsi_model_fail(m, "spectral.0.conv_a", err, errlen);
     lay[OP_spectral_0_conv_a] = hsi_op_dst(s->op[OP_spectral_0_conv_a]);
 
     /* spectral_0_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:24) */
     s->op[OP_spectral_0_bn_b] = hsi_bn_create(rt, lay[OP_spectral_0_conv_a], 0.00100000005f, 1);
-    if (!s->op[OP_spectral_0_bn_b]) return fail(rt, "spectral.0.bn_b", err, errlen);
+    if (!s->op[OP_spectral_0_bn_b]) return hsi_model_fail(m, "spectral.0.bn_b", err, errlen);
     lay[OP_spectral_0_bn_b] = hsi_op_dst(s->op[OP_spectral_0_bn_b]);
     /*   for inference spectral_0_bn_b is folded into spectral_0_conv_a: its weights scaled, its bias shifted */
     s->wf[OP_spectral_0_bn_b] = malloc(sizeof(float) * 4032);
     s->bf[OP_spectral_0_bn_b] = malloc(sizeof(float) * 24);
-    if (!s->wf[OP_spectral_0_bn_b] || !s->bf[OP_spectral_0_bn_b]) return fail(rt, "spectral.0.bn_b (inference)", err, errlen);
+    if (!s->wf[OP_spectral_0_bn_b] || !s->bf[OP_spectral_0_bn_b]) return hsi_model_fail(m, "spectral.0.bn_b (inference)", err, errlen);
     s->infer_relu[OP_spectral_0_bn_b] = hsi_act_create(rt, lay[OP_spectral_0_bn_b], HSI_ACT_RELU, 0.0f);
-    if (!s->infer_relu[OP_spectral_0_bn_b]) return fail(rt, "spectral.0.bn_b (inference)", err, errlen);
+    if (!s->infer_relu[OP_spectral_0_bn_b]) return hsi_model_fail(m, "spectral.0.bn_b (inference)", err, errlen);
 
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:25) */
     {
         const hsi_conv_desc d = {3, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0}, {3, 0, 0}, {1, 1, 1}, 1};
         s->op[OP_spectral_0_conv_b] = hsi_conv_create(rt, lay[OP_spectral_0_bn_b], &d, 1, 1);
     }
-    if (!s->op[OP_spectral_0_conv_b]) return fail(rt, "spectral.0.conv_b", err, errlen);
+    if (!s->op[OP_spectral_0_conv_b]) return hsi_model_fail(m, "spectral.0.conv_b", err, errlen);
     lay[OP_spectral_0_conv_b] = hsi_op_dst(s->op[OP_spectral_0_conv_b]);
 
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
     s->op[OP_spectral_0_res0] = hsi_add_create(rt, lay[OP_bn1], lay[OP_spectral_0_conv_b], 0);
-    if (!s->op[OP_spectral_0_res0]) return fail(rt, "spectral.0.res0", err, errlen);
+    if (!s->op[OP_spectral_0_res0]) return hsi_model_fail(m, "spectral.0.res0", err, errlen);
     lay[OP_spectral_0_res0] = hsi_op_dst(s->op[OP_spectral_0_res0]);
 
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
     s->op[OP_spectral_1_bn_a] = hsi_bn_create(rt, lay[OP_spectral_0_res0], 0.00100000005f, 1);
-    if (!s->op[OP_spectral_1_bn_a]) return fail(rt, "spectral.1.bn_a", err, errlen);
+    if (!s->op[OP_spectral_1_bn_a]) return hsi_model_fail(m, "spectral.1.bn_a", err, errlen);
     lay[OP_spectral_1_bn_a] = hsi_op_dst(s->op[OP_spectral_1_bn_a]);
 
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
@@ -497,36 +460,36 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {3, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0}, {3, 0, 0}, {1, 1, 1}, 1};
         s->op[OP_spectral_1_conv_a] = hsi_conv_create(rt, lay[OP_spectral_1_bn_a], &d, 1, 1);
     }
-    if (!s->op[OP_spectral_1_conv_a]) return fail(rt, "spectral.1.conv_a", err, errlen);
+    if (!s->op[OP_spectral_1_conv_a]) return hsi_model_fail(m, "spectral.1.conv_a", err, errlen);
     lay[OP_spectral_1_conv_a] = hsi_op_dst(s->op[OP_spectral_1_conv_a]);
 
     /* spectral_1_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:32) */
     s->op[OP_spectral_1_bn_b] = hsi_bn_create(rt, lay[OP_spectral_1_conv_a], 0.00100000005f, 1);
-    if (!s->op[OP_spectral_1_bn_b]) return fail(rt, "spectral.1.bn_b", err, errlen);
+    if (!s->op[OP_spectral_1_bn_b]) return hsi_model_fail(m, "spectral.1.bn_b", err, errlen);
     lay[OP_spectral_1_bn_b] = hsi_op_dst(s->op[OP_spectral_1_bn_b]);
     /*   for inference spectral_1_bn_b is folded into spectral_1_conv_a: its weights scaled, its bias shifted */
     s->wf[OP_spectral_1_bn_b] = malloc(sizeof(float) * 4032);
     s->bf[OP_spectral_1_bn_b] = malloc(sizeof(float) * 24);
-    if (!s->wf[OP_spectral_1_bn_b] || !s->bf[OP_spectral_1_bn_b]) return fail(rt, "spectral.1.bn_b (inference)", err, errlen);
+    if (!s->wf[OP_spectral_1_bn_b] || !s->bf[OP_spectral_1_bn_b]) return hsi_model_fail(m, "spectral.1.bn_b (inference)", err, errlen);
     s->infer_relu[OP_spectral_1_bn_b] = hsi_act_create(rt, lay[OP_spectral_1_bn_b], HSI_ACT_RELU, 0.0f);
-    if (!s->infer_relu[OP_spectral_1_bn_b]) return fail(rt, "spectral.1.bn_b (inference)", err, errlen);
+    if (!s->infer_relu[OP_spectral_1_bn_b]) return hsi_model_fail(m, "spectral.1.bn_b (inference)", err, errlen);
 
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:33) */
     {
         const hsi_conv_desc d = {3, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0}, {3, 0, 0}, {1, 1, 1}, 1};
         s->op[OP_spectral_1_conv_b] = hsi_conv_create(rt, lay[OP_spectral_1_bn_b], &d, 1, 1);
     }
-    if (!s->op[OP_spectral_1_conv_b]) return fail(rt, "spectral.1.conv_b", err, errlen);
+    if (!s->op[OP_spectral_1_conv_b]) return hsi_model_fail(m, "spectral.1.conv_b", err, errlen);
     lay[OP_spectral_1_conv_b] = hsi_op_dst(s->op[OP_spectral_1_conv_b]);
 
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
     s->op[OP_spectral_1_res0] = hsi_add_create(rt, lay[OP_spectral_0_res0], lay[OP_spectral_1_conv_b], 0);
-    if (!s->op[OP_spectral_1_res0]) return fail(rt, "spectral.1.res0", err, errlen);
+    if (!s->op[OP_spectral_1_res0]) return hsi_model_fail(m, "spectral.1.res0", err, errlen);
     lay[OP_spectral_1_res0] = hsi_op_dst(s->op[OP_spectral_1_res0]);
 
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
     s->op[OP_spectral_bn] = hsi_bn_create(rt, lay[OP_spectral_1_res0], 0.00100000005f, 1);
-    if (!s->op[OP_spectral_bn]) return fail(rt, "spectral.bn", err, errlen);
+    if (!s->op[OP_spectral_bn]) return hsi_model_fail(m, "spectral.bn", err, errlen);
     lay[OP_spectral_bn] = hsi_op_dst(s->op[OP_spectral_bn]);
 
     /* conv2_in: reshape  [24,97,7,7] -> [2328,7,7]  (netdefs/ssrn.hsn:49) */
@@ -535,7 +498,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 2328, 7, 7};
         s->op[OP_conv2_in] = hsi_reshape_create(rt, lay[OP_spectral_bn], 4, dims);
     }
-    if (!s->op[OP_conv2_in]) return fail(rt, "conv2", err, errlen);
+    if (!s->op[OP_conv2_in]) return hsi_model_fail(m, "conv2", err, errlen);
     lay[OP_conv2_in] = hsi_op_dst(s->op[OP_conv2_in]);
 
     /* conv2: conv2d  [2328,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:49) */
@@ -544,7 +507,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {2, 128, 1, {1, 1, 0}, {1, 1, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 0}, 1};
         s->op[OP_conv2] = hsi_conv_create(rt, lay[OP_conv2_in], &d, 1, 1);
     }
-    if (!s->op[OP_conv2]) return fail(rt, "conv2", err, errlen);
+    if (!s->op[OP_conv2]) return hsi_model_fail(m, "conv2", err, errlen);
     lay[OP_conv2] = hsi_op_dst(s->op[OP_conv2]);
 
     /* conv2_out: reshape  [128,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
@@ -553,12 +516,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 1, 7, 7};
         s->op[OP_conv2_out] = hsi_reshape_create(rt, lay[OP_conv2], 5, dims);
     }
-    if (!s->op[OP_conv2_out]) return fail(rt, "conv2", err, errlen);
+    if (!s->op[OP_conv2_out]) return hsi_model_fail(m, "conv2", err, errlen);
     lay[OP_conv2_out] = hsi_op_dst(s->op[OP_conv2_out]);
 
     /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
     s->op[OP_bn2] = hsi_bn_create(rt, lay[OP_conv2_out], 0.00100000005f, 1);
-    if (!s->op[OP_bn2]) return fail(rt, "bn2", err, errlen);
+    if (!s->op[OP_bn2]) return hsi_model_fail(m, "bn2", err, errlen);
     lay[OP_bn2] = hsi_op_dst(s->op[OP_bn2]);
 
     /* conv3_in: reshape  [128,1,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:54) */
@@ -567,7 +530,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 128, 7, 7};
         s->op[OP_conv3_in] = hsi_reshape_create(rt, lay[OP_bn2], 4, dims);
     }
-    if (!s->op[OP_conv3_in]) return fail(rt, "conv3", err, errlen);
+    if (!s->op[OP_conv3_in]) return hsi_model_fail(m, "conv3", err, errlen);
     lay[OP_conv3_in] = hsi_op_dst(s->op[OP_conv3_in]);
 
     /* conv3: conv2d  [128,7,7] -> [24,5,5]  (netdefs/ssrn.hsn:54) */
@@ -576,7 +539,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {2, 24, 1, {3, 3, 0}, {1, 1, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 0}, 1};
         s->op[OP_conv3] = hsi_conv_create(rt, lay[OP_conv3_in], &d, 1, 1);
     }
-    if (!s->op[OP_conv3]) return fail(rt, "conv3", err, errlen);
+    if (!s->op[OP_conv3]) return hsi_model_fail(m, "conv3", err, errlen);
     lay[OP_conv3] = hsi_op_dst(s->op[OP_conv3]);
 
     /* conv3_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:54) */
@@ -585,12 +548,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 1, 5, 5};
         s->op[OP_conv3_out] = hsi_reshape_create(rt, lay[OP_conv3], 5, dims);
     }
-    if (!s->op[OP_conv3_out]) return fail(rt, "conv3", err, errlen);
+    if (!s->op[OP_conv3_out]) return hsi_model_fail(m, "conv3", err, errlen);
     lay[OP_conv3_out] = hsi_op_dst(s->op[OP_conv3_out]);
 
     /* bn3: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:55) */
     s->op[OP_bn3] = hsi_bn_create(rt, lay[OP_conv3_out], 0.00100000005f, 1);
-    if (!s->op[OP_bn3]) return fail(rt, "bn3", err, errlen);
+    if (!s->op[OP_bn3]) return hsi_model_fail(m, "bn3", err, errlen);
     lay[OP_bn3] = hsi_op_dst(s->op[OP_bn3]);
 
     /* spatial_0_conv_a_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:23) */
@@ -599,7 +562,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 5, 5};
         s->op[OP_spatial_0_conv_a_in] = hsi_reshape_create(rt, lay[OP_bn3], 4, dims);
     }
-    if (!s->op[OP_spatial_0_conv_a_in]) return fail(rt, "spatial.0.conv_a", err, errlen);
+    if (!s->op[OP_spatial_0_conv_a_in]) return hsi_model_fail(m, "spatial.0.conv_a", err, errlen);
     lay[OP_spatial_0_conv_a_in] = hsi_op_dst(s->op[OP_spatial_0_conv_a_in]);
 
     /* spatial_0_conv_a: conv2d  [24,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:23) */
@@ -608,7 +571,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {2, 24, 1, {3, 3, 0}, {1, 1, 0}, {1, 1, 0}, {1, 1, 0}, {1, 1, 0}, 1};
         s->op[OP_spatial_0_conv_a] = hsi_conv_create(rt, lay[OP_spatial_0_conv_a_in], &d, 1, 1);
     }
-    if (!s->op[OP_spatial_0_conv_a]) return fail(rt, "spatial.0.conv_a", err, errlen);
+    if (!s->op[OP_spatial_0_conv_a]) return hsi_model_fail(m, "spatial.0.conv_a", err, errlen);
     lay[OP_spatial_0_conv_a] = hsi_op_dst(s->op[OP_spatial_0_conv_a]);
 
     /* spatial_0_conv_a_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:23) */
@@ -617,12 +580,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 1, 5, 5};
         s->op[OP_spatial_0_conv_a_out] = hsi_reshape_create(rt, lay[OP_spatial_0_conv_a], 5, dims);
     }
-    if (!s->op[OP_spatial_0_conv_a_out]) return fail(rt, "spatial.0.conv_a", err, errlen);
+    if (!s->op[OP_spatial_0_conv_a_out]) return hsi_model_fail(m, "spatial.0.conv_a", err, errlen);
     lay[OP_spatial_0_conv_a_out] = hsi_op_dst(s->op[OP_spatial_0_conv_a_out]);
 
     /* spatial_0_bn_b: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:24) */
     s->op[OP_spatial_0_bn_b] = hsi_bn_create(rt, lay[OP_spatial_0_conv_a_out], 0.00100000005f, 1);
-    if (!s->op[OP_spatial_0_bn_b]) return fail(rt, "spatial.0.bn_b", err, errlen);
+    if (!s->op[OP_spatial_0_bn_b]) return hsi_model_fail(m, "spatial.0.bn_b", err, errlen);
     lay[OP_spatial_0_bn_b] = hsi_op_dst(s->op[OP_spatial_0_bn_b]);
 
     /* spatial_0_conv_b_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:25) */
@@ -631,7 +594,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 5, 5};
         s->op[OP_spatial_0_conv_b_in] = hsi_reshape_create(rt, lay[OP_spatial_0_bn_b], 4, dims);
     }
-    if (!s->op[OP_spatial_0_conv_b_in]) return fail(rt, "spatial.0.conv_b", err, errlen);
+    if (!s->op[OP_spatial_0_conv_b_in]) return hsi_model_fail(m, "spatial.0.conv_b", err, errlen);
     lay[OP_spatial_0_conv_b_in] = hsi_op_dst(s->op[OP_spatial_0_conv_b_in]);
 
     /* spatial_0_conv_b: conv2d  [24,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:25) */
@@ -640,7 +603,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {2, 24, 1, {3, 3, 0}, {1, 1, 0}, {1, 1, 0}, {1, 1, 0}, {1, 1, 0}, 1};
         s->op[OP_spatial_0_conv_b] = hsi_conv_create(rt, lay[OP_spatial_0_conv_b_in], &d, 1, 1);
     }
-    if (!s->op[OP_spatial_0_conv_b]) return fail(rt, "spatial.0.conv_b", err, errlen);
+    if (!s->op[OP_spatial_0_conv_b]) return hsi_model_fail(m, "spatial.0.conv_b", err, errlen);
     lay[OP_spatial_0_conv_b] = hsi_op_dst(s->op[OP_spatial_0_conv_b]);
 
     /* spatial_0_conv_b_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:25) */
@@ -649,17 +612,17 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 1, 5, 5};
         s->op[OP_spatial_0_conv_b_out] = hsi_reshape_create(rt, lay[OP_spatial_0_conv_b], 5, dims);
     }
-    if (!s->op[OP_spatial_0_conv_b_out]) return fail(rt, "spatial.0.conv_b", err, errlen);
+    if (!s->op[OP_spatial_0_conv_b_out]) return hsi_model_fail(m, "spatial.0.conv_b", err, errlen);
     lay[OP_spatial_0_conv_b_out] = hsi_op_dst(s->op[OP_spatial_0_conv_b_out]);
 
     /* spatial_0_res0: add  [24,1,5,5] + [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:22) */
     s->op[OP_spatial_0_res0] = hsi_add_create(rt, lay[OP_bn3], lay[OP_spatial_0_conv_b_out], 0);
-    if (!s->op[OP_spatial_0_res0]) return fail(rt, "spatial.0.res0", err, errlen);
+    if (!s->op[OP_spatial_0_res0]) return hsi_model_fail(m, "spatial.0.res0", err, errlen);
     lay[OP_spatial_0_res0] = hsi_op_dst(s->op[OP_spatial_0_res0]);
 
     /* spatial_1_bn_a: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:30) */
     s->op[OP_spatial_1_bn_a] = hsi_bn_create(rt, lay[OP_spatial_0_res0], 0.00100000005f, 1);
-    if (!s->op[OP_spatial_1_bn_a]) return fail(rt, "spatial.1.bn_a", err, errlen);
+    if (!s->op[OP_spatial_1_bn_a]) return hsi_model_fail(m, "spatial.1.bn_a", err, errlen);
     lay[OP_spatial_1_bn_a] = hsi_op_dst(s->op[OP_spatial_1_bn_a]);
 
     /* spatial_1_conv_a_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:31) */
@@ -668,7 +631,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 5, 5};
         s->op[OP_spatial_1_conv_a_in] = hsi_reshape_create(rt, lay[OP_spatial_1_bn_a], 4, dims);
     }
-    if (!s->op[OP_spatial_1_conv_a_in]) return fail(rt, "spatial.1.conv_a", err, errlen);
+    if (!s->op[OP_spatial_1_conv_a_in]) return hsi_model_fail(m, "spatial.1.conv_a", err, errlen);
     lay[OP_spatial_1_conv_a_in] = hsi_op_dst(s->op[OP_spatial_1_conv_a_in]);
 
     /* spatial_1_conv_a: conv2d  [24,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:31) */
@@ -677,7 +640,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {2, 24, 1, {3, 3, 0}, {1, 1, 0}, {1, 1, 0}, {1, 1, 0}, {1, 1, 0}, 1};
         s->op[OP_spatial_1_conv_a] = hsi_conv_create(rt, lay[OP_spatial_1_conv_a_in], &d, 1, 1);
     }
-    if (!s->op[OP_spatial_1_conv_a]) return fail(rt, "spatial.1.conv_a", err, errlen);
+    if (!s->op[OP_spatial_1_conv_a]) return hsi_model_fail(m, "spatial.1.conv_a", err, errlen);
     lay[OP_spatial_1_conv_a] = hsi_op_dst(s->op[OP_spatial_1_conv_a]);
 
     /* spatial_1_conv_a_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:31) */
@@ -686,12 +649,12 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 1, 5, 5};
         s->op[OP_spatial_1_conv_a_out] = hsi_reshape_create(rt, lay[OP_spatial_1_conv_a], 5, dims);
     }
-    if (!s->op[OP_spatial_1_conv_a_out]) return fail(rt, "spatial.1.conv_a", err, errlen);
+    if (!s->op[OP_spatial_1_conv_a_out]) return hsi_model_fail(m, "spatial.1.conv_a", err, errlen);
     lay[OP_spatial_1_conv_a_out] = hsi_op_dst(s->op[OP_spatial_1_conv_a_out]);
 
     /* spatial_1_bn_b: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:32) */
     s->op[OP_spatial_1_bn_b] = hsi_bn_create(rt, lay[OP_spatial_1_conv_a_out], 0.00100000005f, 1);
-    if (!s->op[OP_spatial_1_bn_b]) return fail(rt, "spatial.1.bn_b", err, errlen);
+    if (!s->op[OP_spatial_1_bn_b]) return hsi_model_fail(m, "spatial.1.bn_b", err, errlen);
     lay[OP_spatial_1_bn_b] = hsi_op_dst(s->op[OP_spatial_1_bn_b]);
 
     /* spatial_1_conv_b_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:33) */
@@ -700,7 +663,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 5, 5};
         s->op[OP_spatial_1_conv_b_in] = hsi_reshape_create(rt, lay[OP_spatial_1_bn_b], 4, dims);
     }
-    if (!s->op[OP_spatial_1_conv_b_in]) return fail(rt, "spatial.1.conv_b", err, errlen);
+    if (!s->op[OP_spatial_1_conv_b_in]) return hsi_model_fail(m, "spatial.1.conv_b", err, errlen);
     lay[OP_spatial_1_conv_b_in] = hsi_op_dst(s->op[OP_spatial_1_conv_b_in]);
 
     /* spatial_1_conv_b: conv2d  [24,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:33) */
@@ -709,7 +672,7 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_conv_desc d = {2, 24, 1, {3, 3, 0}, {1, 1, 0}, {1, 1, 0}, {1, 1, 0}, {1, 1, 0}, 1};
         s->op[OP_spatial_1_conv_b] = hsi_conv_create(rt, lay[OP_spatial_1_conv_b_in], &d, 1, 1);
     }
-    if (!s->op[OP_spatial_1_conv_b]) return fail(rt, "spatial.1.conv_b", err, errlen);
+    if (!s->op[OP_spatial_1_conv_b]) return hsi_model_fail(m, "spatial.1.conv_b", err, errlen);
     lay[OP_spatial_1_conv_b] = hsi_op_dst(s->op[OP_spatial_1_conv_b]);
 
     /* spatial_1_conv_b_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:33) */
@@ -718,17 +681,17 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const int64_t dims[] = {N, 24, 1, 5, 5};
         s->op[OP_spatial_1_conv_b_out] = hsi_reshape_create(rt, lay[OP_spatial_1_conv_b], 5, dims);
     }
-    if (!s->op[OP_spatial_1_conv_b_out]) return fail(rt, "spatial.1.conv_b", err, errlen);
+    if (!s->op[OP_spatial_1_conv_b_out]) return hsi_model_fail(m, "spatial.1.conv_b", err, errlen);
     lay[OP_spatial_1_conv_b_out] = hsi_op_dst(s->op[OP_spatial_1_conv_b_out]);
 
     /* spatial_1_res0: add  [24,1,5,5] + [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:29) */
     s->op[OP_spatial_1_res0] = hsi_add_create(rt, lay[OP_spatial_0_res0], lay[OP_spatial_1_conv_b_out], 0);
-    if (!s->op[OP_spatial_1_res0]) return fail(rt, "spatial.1.res0", err, errlen);
+    if (!s->op[OP_spatial_1_res0]) return hsi_model_fail(m, "spatial.1.res0", err, errlen);
     lay[OP_spatial_1_res0] = hsi_op_dst(s->op[OP_spatial_1_res0]);
 
     /* spatial_bn: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:36) */
     s->op[OP_spatial_bn] = hsi_bn_create(rt, lay[OP_spatial_1_res0], 0.00100000005f, 1);
-    if (!s->op[OP_spatial_bn]) return fail(rt, "spatial.bn", err, errlen);
+    if (!s->op[OP_spatial_bn]) return hsi_model_fail(m, "spatial.bn", err, errlen);
     lay[OP_spatial_bn] = hsi_op_dst(s->op[OP_spatial_bn]);
 
     /* avgpool0: avgpool  [24,1,5,5] -> [24,1,1,1]  (netdefs/ssrn.hsn:59) */
@@ -736,226 +699,127 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         const hsi_pool_desc d = {3, 0, {1, 5, 5}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, 1};
         s->op[OP_avgpool0] = hsi_pool_create(rt, lay[OP_spatial_bn], &d);
     }
-    if (!s->op[OP_avgpool0]) return fail(rt, "avgpool0", err, errlen);
+    if (!s->op[OP_avgpool0]) return hsi_model_fail(m, "avgpool0", err, errlen);
     lay[OP_avgpool0] = hsi_op_dst(s->op[OP_avgpool0]);
 
     /* dropout0: dropout  [24,1,1,1] -> [24,1,1,1]  (netdefs/ssrn.hsn:60) */
     s->op[OP_dropout0] = hsi_dropout_create(rt, lay[OP_avgpool0], 0.5f);
-    if (!s->op[OP_dropout0]) return fail(rt, "dropout0", err, errlen);
+    if (!s->op[OP_dropout0]) return hsi_model_fail(m, "dropout0", err, errlen);
     lay[OP_dropout0] = hsi_op_dst(s->op[OP_dropout0]);
 
     /* fc: dense  [24,1,1,1] -> [16]  (netdefs/ssrn.hsn:61) */
     s->op[OP_fc] = hsi_dense_create(rt, lay[OP_dropout0], 16, 1, 1, 1);
-    if (!s->op[OP_fc]) return fail(rt, "fc", err, errlen);
+    if (!s->op[OP_fc]) return hsi_model_fail(m, "fc", err, errlen);
     lay[OP_fc] = hsi_op_dst(s->op[OP_fc]);
 
     /* loss: softmax cross-entropy  [16] -> loss  (netdefs/ssrn.hsn:62) */
     s->op[OP_loss] = hsi_xent_create(rt, lay[OP_fc]);
-    if (!s->op[OP_loss]) return fail(rt, "loss", err, errlen);
+    if (!s->op[OP_loss]) return hsi_model_fail(m, "loss", err, errlen);
 
     /* ---- the arena: sizes from the chosen layouts, live ranges from the compiler */
     hsi_buf b[N_BUFS];
-    int alias[N_BUFS];
+    int alias[N_BUFS];   /* -1: memory of its own; else the buffer whose memory it shares */
+    for (int i = 0; i < N_BUFS; i++) alias[i] = -1;
     b[A_input] = (hsi_buf){hsi_layout_bytes(lay[OP_input]), 0, 84};
-    alias[A_input] = -1;
     b[A_conv1] = (hsi_buf){hsi_layout_bytes(lay[OP_conv1]), 1, 83};
-    alias[A_conv1] = -1;
     b[A_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 2, 82};
-    alias[A_bn1] = -1;
     b[A_spectral_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_a]), 3, 81};
-    alias[A_spectral_0_conv_a] = -1;
     b[A_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 4, 80};
-    alias[A_spectral_0_bn_b] = -1;
     b[A_spectral_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_b]), 5, 6};
-    alias[A_spectral_0_conv_b] = -1;
     b[A_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 6, 78};
-    alias[A_spectral_0_res0] = -1;
     b[A_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 7, 77};
-    alias[A_spectral_1_bn_a] = -1;
     b[A_spectral_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_a]), 8, 76};
-    alias[A_spectral_1_conv_a] = -1;
     b[A_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 9, 75};
-    alias[A_spectral_1_bn_b] = -1;
     b[A_spectral_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_b]), 10, 11};
-    alias[A_spectral_1_conv_b] = -1;
     b[A_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 11, 73};
-    alias[A_spectral_1_res0] = -1;
     b[A_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 12, 13};
-    alias[A_spectral_bn] = -1;
     b[A_conv2_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2_in]), 13, 71};
-    alias[A_conv2_in] = -1;
     b[A_conv2] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2]), 14, 15};
-    alias[A_conv2] = -1;
     b[A_conv2_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2_out]), 15, 69};
-    alias[A_conv2_out] = -1;
     b[A_bn2] = (hsi_buf){hsi_layout_bytes(lay[OP_bn2]), 16, 17};
-    alias[A_bn2] = -1;
     b[A_conv3_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_in]), 17, 67};
-    alias[A_conv3_in] = -1;
     b[A_conv3] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3]), 18, 19};
-    alias[A_conv3] = -1;
     b[A_conv3_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_out]), 19, 65};
-    alias[A_conv3_out] = -1;
     b[A_bn3] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 20, 28};
-    alias[A_bn3] = -1;
     b[A_spatial_0_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_in]), 21, 63};
-    alias[A_spatial_0_conv_a_in] = -1;
     b[A_spatial_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a]), 22, 23};
-    alias[A_spatial_0_conv_a] = -1;
     b[A_spatial_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_out]), 23, 61};
-    alias[A_spatial_0_conv_a_out] = -1;
     b[A_spatial_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_bn_b]), 24, 25};
-    alias[A_spatial_0_bn_b] = -1;
     b[A_spatial_0_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_in]), 25, 59};
-    alias[A_spatial_0_conv_b_in] = -1;
     b[A_spatial_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b]), 26, 27};
-    alias[A_spatial_0_conv_b] = -1;
     b[A_spatial_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_out]), 27, 28};
-    alias[A_spatial_0_conv_b_out] = -1;
     b[A_spatial_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 28, 56};
-    alias[A_spatial_0_res0] = -1;
     b[A_spatial_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_a]), 29, 30};
-    alias[A_spatial_1_bn_a] = -1;
     b[A_spatial_1_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_in]), 30, 54};
-    alias[A_spatial_1_conv_a_in] = -1;
     b[A_spatial_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a]), 31, 32};
-    alias[A_spatial_1_conv_a] = -1;
     b[A_spatial_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_out]), 32, 52};
-    alias[A_spatial_1_conv_a_out] = -1;
     b[A_spatial_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_b]), 33, 34};
-    alias[A_spatial_1_bn_b] = -1;
     b[A_spatial_1_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_in]), 34, 50};
-    alias[A_spatial_1_conv_b_in] = -1;
     b[A_spatial_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b]), 35, 36};
-    alias[A_spatial_1_conv_b] = -1;
     b[A_spatial_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_out]), 36, 37};
-    alias[A_spatial_1_conv_b_out] = -1;
     b[A_spatial_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_res0]), 37, 47};
-    alias[A_spatial_1_res0] = -1;
     b[A_spatial_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_bn]), 38, 39};
-    alias[A_spatial_bn] = -1;
     b[A_avgpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_avgpool0]), 39, 40};
-    alias[A_avgpool0] = -1;
     b[A_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 40, 44};
-    alias[A_dropout0] = -1;
     b[A_fc] = (hsi_buf){hsi_layout_bytes(lay[OP_fc]), 41, 43};
-    alias[A_fc] = -1;
     b[W_bn1] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn1]), 2, 83};
-    alias[W_bn1] = -1;
     b[W_spectral_0_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_0_bn_b]), 4, 81};
-    alias[W_spectral_0_bn_b] = -1;
     b[W_spectral_1_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_1_bn_a]), 7, 78};
-    alias[W_spectral_1_bn_a] = -1;
     b[W_spectral_1_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_1_bn_b]), 9, 76};
-    alias[W_spectral_1_bn_b] = -1;
     b[W_spectral_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_bn]), 12, 73};
-    alias[W_spectral_bn] = -1;
     b[W_bn2] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn2]), 16, 69};
-    alias[W_bn2] = -1;
     b[W_bn3] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn3]), 20, 65};
-    alias[W_bn3] = -1;
     b[W_spatial_0_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_0_bn_b]), 24, 61};
-    alias[W_spatial_0_bn_b] = -1;
     b[W_spatial_1_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_1_bn_a]), 29, 56};
-    alias[W_spatial_1_bn_a] = -1;
     b[W_spatial_1_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_1_bn_b]), 33, 52};
-    alias[W_spatial_1_bn_b] = -1;
     b[W_spatial_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_bn]), 38, 47};
-    alias[W_spatial_bn] = -1;
     b[W_avgpool0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_avgpool0]), 39, 46};
-    alias[W_avgpool0] = -1;
     b[W_dropout0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_dropout0]), 40, 45};
-    alias[W_dropout0] = -1;
     b[G_conv1] = (hsi_buf){hsi_layout_bytes(lay[OP_conv1]), 83, 84};
-    alias[G_conv1] = -1;
     b[G_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 79, 83};
-    alias[G_bn1] = -1;
     b[G_spectral_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_a]), 81, 82};
-    alias[G_spectral_0_conv_a] = -1;
     b[G_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 80, 81};
-    alias[G_spectral_0_bn_b] = -1;
     b[G_spectral_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_b]), 79, 80};
-    alias[G_spectral_0_conv_b] = -1;
     b[G_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 74, 79};
-    alias[G_spectral_0_res0] = -1;
     b[G_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 77, 78};
-    alias[G_spectral_1_bn_a] = -1;
     b[G_spectral_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_a]), 76, 77};
-    alias[G_spectral_1_conv_a] = -1;
     b[G_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 75, 76};
-    alias[G_spectral_1_bn_b] = -1;
     b[G_spectral_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_b]), 74, 75};
-    alias[G_spectral_1_conv_b] = -1;
     b[G_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 73, 74};
-    alias[G_spectral_1_res0] = -1;
     b[G_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 72, 73};
-    alias[G_spectral_bn] = -1;
     b[G_conv2_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2_in]), 71, 72};
-    alias[G_conv2_in] = -1;
     b[G_conv2] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2]), 70, 71};
-    alias[G_conv2] = -1;
     b[G_conv2_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2_out]), 69, 70};
-    alias[G_conv2_out] = -1;
     b[G_bn2] = (hsi_buf){hsi_layout_bytes(lay[OP_bn2]), 68, 69};
-    alias[G_bn2] = -1;
     b[G_conv3_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_in]), 67, 68};
-    alias[G_conv3_in] = -1;
     b[G_conv3] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3]), 66, 67};
-    alias[G_conv3] = -1;
     b[G_conv3_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_out]), 65, 66};
-    alias[G_conv3_out] = -1;
     b[G_bn3] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 57, 65};
-    alias[G_bn3] = -1;
     b[G_spatial_0_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_in]), 63, 64};
-    alias[G_spatial_0_conv_a_in] = -1;
     b[G_spatial_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a]), 62, 63};
-    alias[G_spatial_0_conv_a] = -1;
     b[G_spatial_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_out]), 61, 62};
-    alias[G_spatial_0_conv_a_out] = -1;
     b[G_spatial_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_bn_b]), 60, 61};
-    alias[G_spatial_0_bn_b] = -1;
     b[G_spatial_0_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_in]), 59, 60};
-    alias[G_spatial_0_conv_b_in] = -1;
     b[G_spatial_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b]), 58, 59};
-    alias[G_spatial_0_conv_b] = -1;
     b[G_spatial_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_out]), 57, 58};
-    alias[G_spatial_0_conv_b_out] = -1;
     b[G_spatial_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 48, 57};
-    alias[G_spatial_0_res0] = -1;
     b[G_spatial_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_a]), 55, 56};
-    alias[G_spatial_1_bn_a] = -1;
     b[G_spatial_1_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_in]), 54, 55};
-    alias[G_spatial_1_conv_a_in] = -1;
     b[G_spatial_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a]), 53, 54};
-    alias[G_spatial_1_conv_a] = -1;
     b[G_spatial_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_out]), 52, 53};
-    alias[G_spatial_1_conv_a_out] = -1;
     b[G_spatial_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_b]), 51, 52};
-    alias[G_spatial_1_bn_b] = -1;
     b[G_spatial_1_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_in]), 50, 51};
-    alias[G_spatial_1_conv_b_in] = -1;
     b[G_spatial_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b]), 49, 50};
-    alias[G_spatial_1_conv_b] = -1;
     b[G_spatial_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_out]), 48, 49};
-    alias[G_spatial_1_conv_b_out] = -1;
     b[G_spatial_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_res0]), 47, 48};
-    alias[G_spatial_1_res0] = -1;
     b[G_spatial_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_bn]), 46, 47};
-    alias[G_spatial_bn] = -1;
     b[G_avgpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_avgpool0]), 45, 46};
-    alias[G_avgpool0] = -1;
     b[G_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 44, 45};
-    alias[G_dropout0] = -1;
     b[G_fc] = (hsi_buf){hsi_layout_bytes(lay[OP_fc]), 43, 44};
-    alias[G_fc] = -1;
     b[T_spectral_0_conv_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 82, 82};
-    alias[T_spectral_0_conv_a_0] = -1;
     b[T_spectral_1_bn_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 78, 78};
-    alias[T_spectral_1_bn_a_0] = -1;
     b[T_spatial_0_conv_a_in_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 64, 64};
-    alias[T_spatial_0_conv_a_in_0] = -1;
     b[T_spatial_1_bn_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 56, 56};
-    alias[T_spatial_1_bn_a_0] = -1;
     /* reshapes that oneDNN can do without moving data share their input's memory */
     if (hsi_op_is_view(s->op[OP_conv2_in])) {
         alias[A_conv2_in] = A_spectral_bn;
@@ -1004,77 +868,46 @@ static int create_domain(hsi_model *m, state *s, char *err, size_t errlen)
         alias[A_spatial_1_conv_b_out] = A_spatial_1_conv_b;
         alias[G_spatial_1_conv_b] = G_spatial_1_conv_b_out;
     }
-    size_t sum = 0;
-    for (int i = 0; i < N_BUFS; i++) sum += b[i].bytes;
-    s->sum = sum;
-    s->arena = hsi_arena_plan_aliased(N_BUFS, b, alias, 64, s->off);
+    hsi_dstate_plan(s, N_BUFS, b, alias);
     s->acc[T_spectral_0_conv_a_0] = hsi_accum_create(rt, lay[OP_bn1], lay[OP_bn1]);
-    if (!s->acc[T_spectral_0_conv_a_0]) return fail(rt, "spectral_0_conv_a (gradient accumulation)", err, errlen);
+    if (!s->acc[T_spectral_0_conv_a_0]) return hsi_model_fail(m, "spectral_0_conv_a (gradient accumulation)", err, errlen);
     s->acc[T_spectral_1_bn_a_0] = hsi_accum_create(rt, lay[OP_spectral_0_res0], lay[OP_spectral_0_res0]);
-    if (!s->acc[T_spectral_1_bn_a_0]) return fail(rt, "spectral_1_bn_a (gradient accumulation)", err, errlen);
+    if (!s->acc[T_spectral_1_bn_a_0]) return hsi_model_fail(m, "spectral_1_bn_a (gradient accumulation)", err, errlen);
     s->acc[T_spatial_0_conv_a_in_0] = hsi_accum_create(rt, lay[OP_bn3], lay[OP_bn3]);
-    if (!s->acc[T_spatial_0_conv_a_in_0]) return fail(rt, "spatial_0_conv_a_in (gradient accumulation)", err, errlen);
+    if (!s->acc[T_spatial_0_conv_a_in_0]) return hsi_model_fail(m, "spatial_0_conv_a_in (gradient accumulation)", err, errlen);
     s->acc[T_spatial_1_bn_a_0] = hsi_accum_create(rt, lay[OP_spatial_0_res0], lay[OP_spatial_0_res0]);
-    if (!s->acc[T_spatial_1_bn_a_0]) return fail(rt, "spatial_1_bn_a (gradient accumulation)", err, errlen);
-    s->logits = malloc(sizeof(float) * (size_t)N * 16);
-    if (!s->logits) return fail(rt, "logits", err, errlen);
+    if (!s->acc[T_spatial_1_bn_a_0]) return hsi_model_fail(m, "spatial_1_bn_a (gradient accumulation)", err, errlen);
     return 0;
 }
 
-static void forward_domain(hsi_model *m, const float *x, int n, int train, uint64_t rng)
+static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, uint64_t rng)
 {
-    state *s = &m->st;
-    (void)train;
-    (void)rng;
     /* input: the batch, copied in; samples past n are zero */
-    memcpy(s->buf[A_input], x, sizeof(float) * (size_t)n * 9800);
-    if (n < m->batch)
-        memset(s->buf[A_input] + (size_t)n * 9800, 0, sizeof(float) * (size_t)(m->batch - n) * 9800);
+    hsi_model_input(m, s->buf[A_input], x, n, 9800);
     /* conv1: conv3d  [1,200,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:43) */
-    if (train)   /* inference: with bn1 folded in, below */
-        hsi_conv_forward(s->op[OP_conv1], s->buf[A_input], V(P_conv1_weight), V(P_conv1_bias), s->buf[A_conv1]);
+    hsi_conv_forward(s->op[OP_conv1], s->buf[A_input], V(P_conv1_weight), V(P_conv1_bias), s->buf[A_conv1]);
     /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:44) */
-    if (train) {
-        hsi_bn_forward(s->op[OP_bn1], train, s->buf[A_conv1], V(P_bn1_weight), V(P_bn1_bias), V(P_bn1_running_mean), V(P_bn1_running_var), 0.00999999978f, s->buf[A_bn1], s->buf[W_bn1]);
-    } else {   /* inference: conv1 with the BN folded into its weights */
-        hsi_fold_bn(24, 7, V(P_conv1_weight), V(P_conv1_bias), V(P_bn1_weight), V(P_bn1_bias), V(P_bn1_running_mean), V(P_bn1_running_var), 0.00100000005f, s->wf[OP_bn1], s->bf[OP_bn1]);
-        hsi_conv_forward(s->op[OP_conv1], s->buf[A_input], s->wf[OP_bn1], s->bf[OP_bn1], s->buf[A_bn1]);
-        hsi_act_forward(s->infer_relu[OP_bn1], s->buf[A_bn1], s->buf[A_bn1]);
-    }
+    hsi_bn_train(s->op[OP_bn1], s->buf[A_conv1], V(P_bn1_weight), V(P_bn1_bias), V(P_bn1_running_mean), V(P_bn1_running_var), 0.00999999978f, s->buf[A_bn1], s->buf[W_bn1]);
     /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
-    if (train)   /* inference: with spectral_0_bn_b folded in, below */
-        hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], V(P_spectral_0_conv_a_weight), V(P_spectral_0_conv_a_bias), s->buf[A_spectral_0_conv_a]);
+    hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], V(P_spectral_0_conv_a_weight), V(P_spectral_0_conv_a_bias), s->buf[A_spectral_0_conv_a]);
     /* spectral_0_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:24) */
-    if (train) {
-        hsi_bn_forward(s->op[OP_spectral_0_bn_b], train, s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_0_bn_b], s->buf[W_spectral_0_bn_b]);
-    } else {   /* inference: spectral_0_conv_a with the BN folded into its weights */
-        hsi_fold_bn(24, 168, V(P_spectral_0_conv_a_weight), V(P_spectral_0_conv_a_bias), V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00100000005f, s->wf[OP_spectral_0_bn_b], s->bf[OP_spectral_0_bn_b]);
-        hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], s->wf[OP_spectral_0_bn_b], s->bf[OP_spectral_0_bn_b], s->buf[A_spectral_0_bn_b]);
-        hsi_act_forward(s->infer_relu[OP_spectral_0_bn_b], s->buf[A_spectral_0_bn_b], s->buf[A_spectral_0_bn_b]);
-    }
+    hsi_bn_train(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_0_bn_b], s->buf[W_spectral_0_bn_b]);
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:25) */
     hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
     hsi_add_forward(s->op[OP_spectral_0_res0], s->buf[A_bn1], s->buf[A_spectral_0_conv_b], s->buf[A_spectral_0_res0]);
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
-    hsi_bn_forward(s->op[OP_spectral_1_bn_a], train, s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_a], s->buf[W_spectral_1_bn_a]);
+    hsi_bn_train(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_a], s->buf[W_spectral_1_bn_a]);
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
-    if (train)   /* inference: with spectral_1_bn_b folded in, below */
-        hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), s->buf[A_spectral_1_conv_a]);
+    hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), s->buf[A_spectral_1_conv_a]);
     /* spectral_1_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:32) */
-    if (train) {
-        hsi_bn_forward(s->op[OP_spectral_1_bn_b], train, s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_b], s->buf[W_spectral_1_bn_b]);
-    } else {   /* inference: spectral_1_conv_a with the BN folded into its weights */
-        hsi_fold_bn(24, 168, V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00100000005f, s->wf[OP_spectral_1_bn_b], s->bf[OP_spectral_1_bn_b]);
-        hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], s->wf[OP_spectral_1_bn_b], s->bf[OP_spectral_1_bn_b], s->buf[A_spectral_1_bn_b]);
-        hsi_act_forward(s->infer_relu[OP_spectral_1_bn_b], s->buf[A_spectral_1_bn_b], s->buf[A_spectral_1_bn_b]);
-    }
+    hsi_bn_train(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_b], s->buf[W_spectral_1_bn_b]);
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:33) */
     hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
     hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
-    hsi_bn_forward(s->op[OP_spectral_bn], train, s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), 0.00999999978f, s->buf[A_spectral_bn], s->buf[W_spectral_bn]);
+    hsi_bn_train(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), 0.00999999978f, s->buf[A_spectral_bn], s->buf[W_spectral_bn]);
     /* conv2_in: reshape  [24,97,7,7] -> [2328,7,7]  (netdefs/ssrn.hsn:49) */
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_forward(s->op[OP_conv2_in], s->buf[A_spectral_bn], s->buf[A_conv2_in]);
@@ -1085,7 +918,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   conv2d output back to [O,1,H,W] */
     hsi_reshape_forward(s->op[OP_conv2_out], s->buf[A_conv2], s->buf[A_conv2_out]);
     /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
-    hsi_bn_forward(s->op[OP_bn2], train, s->buf[A_conv2_out], V(P_bn2_weight), V(P_bn2_bias), V(P_bn2_running_mean), V(P_bn2_running_var), 0.00999999978f, s->buf[A_bn2], s->buf[W_bn2]);
+    hsi_bn_train(s->op[OP_bn2], s->buf[A_conv2_out], V(P_bn2_weight), V(P_bn2_bias), V(P_bn2_running_mean), V(P_bn2_running_var), 0.00999999978f, s->buf[A_bn2], s->buf[W_bn2]);
     /* conv3_in: reshape  [128,1,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:54) */
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_forward(s->op[OP_conv3_in], s->buf[A_bn2], s->buf[A_conv3_in]);
@@ -1096,7 +929,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   conv2d output back to [O,1,H,W] */
     hsi_reshape_forward(s->op[OP_conv3_out], s->buf[A_conv3], s->buf[A_conv3_out]);
     /* bn3: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:55) */
-    hsi_bn_forward(s->op[OP_bn3], train, s->buf[A_conv3_out], V(P_bn3_weight), V(P_bn3_bias), V(P_bn3_running_mean), V(P_bn3_running_var), 0.00999999978f, s->buf[A_bn3], s->buf[W_bn3]);
+    hsi_bn_train(s->op[OP_bn3], s->buf[A_conv3_out], V(P_bn3_weight), V(P_bn3_bias), V(P_bn3_running_mean), V(P_bn3_running_var), 0.00999999978f, s->buf[A_bn3], s->buf[W_bn3]);
     /* spatial_0_conv_a_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:23) */
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_forward(s->op[OP_spatial_0_conv_a_in], s->buf[A_bn3], s->buf[A_spatial_0_conv_a_in]);
@@ -1107,7 +940,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   conv2d output back to [O,1,H,W] */
     hsi_reshape_forward(s->op[OP_spatial_0_conv_a_out], s->buf[A_spatial_0_conv_a], s->buf[A_spatial_0_conv_a_out]);
     /* spatial_0_bn_b: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:24) */
-    hsi_bn_forward(s->op[OP_spatial_0_bn_b], train, s->buf[A_spatial_0_conv_a_out], V(P_spatial_0_bn_b_weight), V(P_spatial_0_bn_b_bias), V(P_spatial_0_bn_b_running_mean), V(P_spatial_0_bn_b_running_var), 0.00999999978f, s->buf[A_spatial_0_bn_b], s->buf[W_spatial_0_bn_b]);
+    hsi_bn_train(s->op[OP_spatial_0_bn_b], s->buf[A_spatial_0_conv_a_out], V(P_spatial_0_bn_b_weight), V(P_spatial_0_bn_b_bias), V(P_spatial_0_bn_b_running_mean), V(P_spatial_0_bn_b_running_var), 0.00999999978f, s->buf[A_spatial_0_bn_b], s->buf[W_spatial_0_bn_b]);
     /* spatial_0_conv_b_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:25) */
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_forward(s->op[OP_spatial_0_conv_b_in], s->buf[A_spatial_0_bn_b], s->buf[A_spatial_0_conv_b_in]);
@@ -1120,7 +953,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /* spatial_0_res0: add  [24,1,5,5] + [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:22) */
     hsi_add_forward(s->op[OP_spatial_0_res0], s->buf[A_bn3], s->buf[A_spatial_0_conv_b_out], s->buf[A_spatial_0_res0]);
     /* spatial_1_bn_a: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:30) */
-    hsi_bn_forward(s->op[OP_spatial_1_bn_a], train, s->buf[A_spatial_0_res0], V(P_spatial_1_bn_a_weight), V(P_spatial_1_bn_a_bias), V(P_spatial_1_bn_a_running_mean), V(P_spatial_1_bn_a_running_var), 0.00999999978f, s->buf[A_spatial_1_bn_a], s->buf[W_spatial_1_bn_a]);
+    hsi_bn_train(s->op[OP_spatial_1_bn_a], s->buf[A_spatial_0_res0], V(P_spatial_1_bn_a_weight), V(P_spatial_1_bn_a_bias), V(P_spatial_1_bn_a_running_mean), V(P_spatial_1_bn_a_running_var), 0.00999999978f, s->buf[A_spatial_1_bn_a], s->buf[W_spatial_1_bn_a]);
     /* spatial_1_conv_a_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:31) */
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_forward(s->op[OP_spatial_1_conv_a_in], s->buf[A_spatial_1_bn_a], s->buf[A_spatial_1_conv_a_in]);
@@ -1131,7 +964,7 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /*   conv2d output back to [O,1,H,W] */
     hsi_reshape_forward(s->op[OP_spatial_1_conv_a_out], s->buf[A_spatial_1_conv_a], s->buf[A_spatial_1_conv_a_out]);
     /* spatial_1_bn_b: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:32) */
-    hsi_bn_forward(s->op[OP_spatial_1_bn_b], train, s->buf[A_spatial_1_conv_a_out], V(P_spatial_1_bn_b_weight), V(P_spatial_1_bn_b_bias), V(P_spatial_1_bn_b_running_mean), V(P_spatial_1_bn_b_running_var), 0.00999999978f, s->buf[A_spatial_1_bn_b], s->buf[W_spatial_1_bn_b]);
+    hsi_bn_train(s->op[OP_spatial_1_bn_b], s->buf[A_spatial_1_conv_a_out], V(P_spatial_1_bn_b_weight), V(P_spatial_1_bn_b_bias), V(P_spatial_1_bn_b_running_mean), V(P_spatial_1_bn_b_running_var), 0.00999999978f, s->buf[A_spatial_1_bn_b], s->buf[W_spatial_1_bn_b]);
     /* spatial_1_conv_b_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:33) */
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_forward(s->op[OP_spatial_1_conv_b_in], s->buf[A_spatial_1_bn_b], s->buf[A_spatial_1_conv_b_in]);
@@ -1144,20 +977,136 @@ static void forward_domain(hsi_model *m, const float *x, int n, int train, uint6
     /* spatial_1_res0: add  [24,1,5,5] + [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:29) */
     hsi_add_forward(s->op[OP_spatial_1_res0], s->buf[A_spatial_0_res0], s->buf[A_spatial_1_conv_b_out], s->buf[A_spatial_1_res0]);
     /* spatial_bn: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:36) */
-    hsi_bn_forward(s->op[OP_spatial_bn], train, s->buf[A_spatial_1_res0], V(P_spatial_bn_weight), V(P_spatial_bn_bias), V(P_spatial_bn_running_mean), V(P_spatial_bn_running_var), 0.00999999978f, s->buf[A_spatial_bn], s->buf[W_spatial_bn]);
+    hsi_bn_train(s->op[OP_spatial_bn], s->buf[A_spatial_1_res0], V(P_spatial_bn_weight), V(P_spatial_bn_bias), V(P_spatial_bn_running_mean), V(P_spatial_bn_running_var), 0.00999999978f, s->buf[A_spatial_bn], s->buf[W_spatial_bn]);
     /* avgpool0: avgpool  [24,1,5,5] -> [24,1,1,1]  (netdefs/ssrn.hsn:59) */
-    hsi_pool_forward(s->op[OP_avgpool0], train, s->buf[A_spatial_bn], s->buf[A_avgpool0], s->buf[W_avgpool0]);
+    hsi_pool_train(s->op[OP_avgpool0], s->buf[A_spatial_bn], s->buf[A_avgpool0], s->buf[W_avgpool0]);
     /* dropout0: dropout  [24,1,1,1] -> [24,1,1,1]  (netdefs/ssrn.hsn:60) */
-    hsi_dropout_forward(s->op[OP_dropout0], train, mix(m->seed, rng, 0x8138906b6f4d507aull), s->buf[A_avgpool0], s->buf[A_dropout0], s->buf[W_dropout0]);
+    hsi_dropout_train(s->op[OP_dropout0], hsi_model_dropout_seed(m, rng, 0x8138906b6f4d507aull), s->buf[A_avgpool0], s->buf[A_dropout0], s->buf[W_dropout0]);
     /* fc: dense  [24,1,1,1] -> [16]  (netdefs/ssrn.hsn:61) */
     hsi_dense_forward(s->op[OP_fc], s->buf[A_dropout0], V(P_fc_weight), V(P_fc_bias), s->buf[A_fc]);
     /* loss: logits as plain [n, classes] for the runtime */
     hsi_xent_plain_logits(s->op[OP_loss], s->buf[A_fc], s->logits);
 }
 
-static float loss_backward_domain(hsi_model *m, const int32_t *labels, int n, float weight)
+static void forward_infer_0(hsi_model *m, hsi_dstate *s, const float *x, int n)
 {
-    state *s = &m->st;
+    /* input: the batch, copied in; samples past n are zero */
+    hsi_model_input(m, s->buf[A_input], x, n, 9800);
+    /* conv1: conv3d  [1,200,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:43) */
+    /*   runs with bn1 folded into its weights: below */
+    /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:44) */
+    /*   conv1 with the BN folded into its weights */
+    hsi_fold_bn(24, 7, V(P_conv1_weight), V(P_conv1_bias), V(P_bn1_weight), V(P_bn1_bias), V(P_bn1_running_mean), V(P_bn1_running_var), 0.00100000005f, s->wf[OP_bn1], s->bf[OP_bn1]);
+    hsi_conv_forward(s->op[OP_conv1], s->buf[A_input], s->wf[OP_bn1], s->bf[OP_bn1], s->buf[A_bn1]);
+    hsi_act_forward(s->infer_relu[OP_bn1], s->buf[A_bn1], s->buf[A_bn1]);
+    /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
+    /*   runs with spectral_0_bn_b folded into its weights: below */
+    /* spectral_0_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:24) */
+    /*   spectral_0_conv_a with the BN folded into its weights */
+    hsi_fold_bn(24, 168, V(P_spectral_0_conv_a_weight), V(P_spectral_0_conv_a_bias), V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00100000005f, s->wf[OP_spectral_0_bn_b], s->bf[OP_spectral_0_bn_b]);
+    hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], s->wf[OP_spectral_0_bn_b], s->bf[OP_spectral_0_bn_b], s->buf[A_spectral_0_bn_b]);
+    hsi_act_forward(s->infer_relu[OP_spectral_0_bn_b], s->buf[A_spectral_0_bn_b], s->buf[A_spectral_0_bn_b]);
+    /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:25) */
+    hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
+    /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
+    hsi_add_forward(s->op[OP_spectral_0_res0], s->buf[A_bn1], s->buf[A_spectral_0_conv_b], s->buf[A_spectral_0_res0]);
+    /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
+    hsi_bn_infer(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), s->buf[A_spectral_1_bn_a]);
+    /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
+    /*   runs with spectral_1_bn_b folded into its weights: below */
+    /* spectral_1_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:32) */
+    /*   spectral_1_conv_a with the BN folded into its weights */
+    hsi_fold_bn(24, 168, V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00100000005f, s->wf[OP_spectral_1_bn_b], s->bf[OP_spectral_1_bn_b]);
+    hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], s->wf[OP_spectral_1_bn_b], s->bf[OP_spectral_1_bn_b], s->buf[A_spectral_1_bn_b]);
+    hsi_act_forward(s->infer_relu[OP_spectral_1_bn_b], s->buf[A_spectral_1_bn_b], s->buf[A_spectral_1_bn_b]);
+    /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:33) */
+    hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
+    /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
+    hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
+    /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
+    hsi_bn_infer(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), s->buf[A_spectral_bn]);
+    /* conv2_in: reshape  [24,97,7,7] -> [2328,7,7]  (netdefs/ssrn.hsn:49) */
+    /*   conv3d over the whole depth: fold depth into channels */
+    hsi_reshape_forward(s->op[OP_conv2_in], s->buf[A_spectral_bn], s->buf[A_conv2_in]);
+    /* conv2: conv2d  [2328,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:49) */
+    /*   rewritten from conv3d: the kernel spans the whole depth */
+    hsi_conv_forward(s->op[OP_conv2], s->buf[A_conv2_in], V(P_conv2_weight), V(P_conv2_bias), s->buf[A_conv2]);
+    /* conv2_out: reshape  [128,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
+    /*   conv2d output back to [O,1,H,W] */
+    hsi_reshape_forward(s->op[OP_conv2_out], s->buf[A_conv2], s->buf[A_conv2_out]);
+    /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
+    hsi_bn_infer(s->op[OP_bn2], s->buf[A_conv2_out], V(P_bn2_weight), V(P_bn2_bias), V(P_bn2_running_mean), V(P_bn2_running_var), s->buf[A_bn2]);
+    /* conv3_in: reshape  [128,1,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:54) */
+    /*   conv3d over the whole depth: fold depth into channels */
+    hsi_reshape_forward(s->op[OP_conv3_in], s->buf[A_bn2], s->buf[A_conv3_in]);
+    /* conv3: conv2d  [128,7,7] -> [24,5,5]  (netdefs/ssrn.hsn:54) */
+    /*   rewritten from conv3d: the kernel spans the whole depth */
+    hsi_conv_forward(s->op[OP_conv3], s->buf[A_conv3_in], V(P_conv3_weight), V(P_conv3_bias), s->buf[A_conv3]);
+    /* conv3_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:54) */
+    /*   conv2d output back to [O,1,H,W] */
+    hsi_reshape_forward(s->op[OP_conv3_out], s->buf[A_conv3], s->buf[A_conv3_out]);
+    /* bn3: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:55) */
+    hsi_bn_infer(s->op[OP_bn3], s->buf[A_conv3_out], V(P_bn3_weight), V(P_bn3_bias), V(P_bn3_running_mean), V(P_bn3_running_var), s->buf[A_bn3]);
+    /* spatial_0_conv_a_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:23) */
+    /*   conv3d over the whole depth: fold depth into channels */
+    hsi_reshape_forward(s->op[OP_spatial_0_conv_a_in], s->buf[A_bn3], s->buf[A_spatial_0_conv_a_in]);
+    /* spatial_0_conv_a: conv2d  [24,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:23) */
+    /*   rewritten from conv3d: the kernel spans the whole depth */
+    hsi_conv_forward(s->op[OP_spatial_0_conv_a], s->buf[A_spatial_0_conv_a_in], V(P_spatial_0_conv_a_weight), V(P_spatial_0_conv_a_bias), s->buf[A_spatial_0_conv_a]);
+    /* spatial_0_conv_a_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:23) */
+    /*   conv2d output back to [O,1,H,W] */
+    hsi_reshape_forward(s->op[OP_spatial_0_conv_a_out], s->buf[A_spatial_0_conv_a], s->buf[A_spatial_0_conv_a_out]);
+    /* spatial_0_bn_b: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:24) */
+    hsi_bn_infer(s->op[OP_spatial_0_bn_b], s->buf[A_spatial_0_conv_a_out], V(P_spatial_0_bn_b_weight), V(P_spatial_0_bn_b_bias), V(P_spatial_0_bn_b_running_mean), V(P_spatial_0_bn_b_running_var), s->buf[A_spatial_0_bn_b]);
+    /* spatial_0_conv_b_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:25) */
+    /*   conv3d over the whole depth: fold depth into channels */
+    hsi_reshape_forward(s->op[OP_spatial_0_conv_b_in], s->buf[A_spatial_0_bn_b], s->buf[A_spatial_0_conv_b_in]);
+    /* spatial_0_conv_b: conv2d  [24,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:25) */
+    /*   rewritten from conv3d: the kernel spans the whole depth */
+    hsi_conv_forward(s->op[OP_spatial_0_conv_b], s->buf[A_spatial_0_conv_b_in], V(P_spatial_0_conv_b_weight), V(P_spatial_0_conv_b_bias), s->buf[A_spatial_0_conv_b]);
+    /* spatial_0_conv_b_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:25) */
+    /*   conv2d output back to [O,1,H,W] */
+    hsi_reshape_forward(s->op[OP_spatial_0_conv_b_out], s->buf[A_spatial_0_conv_b], s->buf[A_spatial_0_conv_b_out]);
+    /* spatial_0_res0: add  [24,1,5,5] + [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:22) */
+    hsi_add_forward(s->op[OP_spatial_0_res0], s->buf[A_bn3], s->buf[A_spatial_0_conv_b_out], s->buf[A_spatial_0_res0]);
+    /* spatial_1_bn_a: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:30) */
+    hsi_bn_infer(s->op[OP_spatial_1_bn_a], s->buf[A_spatial_0_res0], V(P_spatial_1_bn_a_weight), V(P_spatial_1_bn_a_bias), V(P_spatial_1_bn_a_running_mean), V(P_spatial_1_bn_a_running_var), s->buf[A_spatial_1_bn_a]);
+    /* spatial_1_conv_a_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:31) */
+    /*   conv3d over the whole depth: fold depth into channels */
+    hsi_reshape_forward(s->op[OP_spatial_1_conv_a_in], s->buf[A_spatial_1_bn_a], s->buf[A_spatial_1_conv_a_in]);
+    /* spatial_1_conv_a: conv2d  [24,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:31) */
+    /*   rewritten from conv3d: the kernel spans the whole depth */
+    hsi_conv_forward(s->op[OP_spatial_1_conv_a], s->buf[A_spatial_1_conv_a_in], V(P_spatial_1_conv_a_weight), V(P_spatial_1_conv_a_bias), s->buf[A_spatial_1_conv_a]);
+    /* spatial_1_conv_a_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:31) */
+    /*   conv2d output back to [O,1,H,W] */
+    hsi_reshape_forward(s->op[OP_spatial_1_conv_a_out], s->buf[A_spatial_1_conv_a], s->buf[A_spatial_1_conv_a_out]);
+    /* spatial_1_bn_b: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:32) */
+    hsi_bn_infer(s->op[OP_spatial_1_bn_b], s->buf[A_spatial_1_conv_a_out], V(P_spatial_1_bn_b_weight), V(P_spatial_1_bn_b_bias), V(P_spatial_1_bn_b_running_mean), V(P_spatial_1_bn_b_running_var), s->buf[A_spatial_1_bn_b]);
+    /* spatial_1_conv_b_in: reshape  [24,1,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:33) */
+    /*   conv3d over the whole depth: fold depth into channels */
+    hsi_reshape_forward(s->op[OP_spatial_1_conv_b_in], s->buf[A_spatial_1_bn_b], s->buf[A_spatial_1_conv_b_in]);
+    /* spatial_1_conv_b: conv2d  [24,5,5] -> [24,5,5]  (netdefs/ssrn.hsn:33) */
+    /*   rewritten from conv3d: the kernel spans the whole depth */
+    hsi_conv_forward(s->op[OP_spatial_1_conv_b], s->buf[A_spatial_1_conv_b_in], V(P_spatial_1_conv_b_weight), V(P_spatial_1_conv_b_bias), s->buf[A_spatial_1_conv_b]);
+    /* spatial_1_conv_b_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:33) */
+    /*   conv2d output back to [O,1,H,W] */
+    hsi_reshape_forward(s->op[OP_spatial_1_conv_b_out], s->buf[A_spatial_1_conv_b], s->buf[A_spatial_1_conv_b_out]);
+    /* spatial_1_res0: add  [24,1,5,5] + [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:29) */
+    hsi_add_forward(s->op[OP_spatial_1_res0], s->buf[A_spatial_0_res0], s->buf[A_spatial_1_conv_b_out], s->buf[A_spatial_1_res0]);
+    /* spatial_bn: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:36) */
+    hsi_bn_infer(s->op[OP_spatial_bn], s->buf[A_spatial_1_res0], V(P_spatial_bn_weight), V(P_spatial_bn_bias), V(P_spatial_bn_running_mean), V(P_spatial_bn_running_var), s->buf[A_spatial_bn]);
+    /* avgpool0: avgpool  [24,1,5,5] -> [24,1,1,1]  (netdefs/ssrn.hsn:59) */
+    hsi_pool_infer(s->op[OP_avgpool0], s->buf[A_spatial_bn], s->buf[A_avgpool0]);
+    /* dropout0: dropout  [24,1,1,1] -> [24,1,1,1]  (netdefs/ssrn.hsn:60) */
+    hsi_dropout_infer(s->op[OP_dropout0], s->buf[A_avgpool0], s->buf[A_dropout0]);   /* the identity */
+    /* fc: dense  [24,1,1,1] -> [16]  (netdefs/ssrn.hsn:61) */
+    hsi_dense_forward(s->op[OP_fc], s->buf[A_dropout0], V(P_fc_weight), V(P_fc_bias), s->buf[A_fc]);
+    /* loss: logits as plain [n, classes] for the runtime */
+    hsi_xent_plain_logits(s->op[OP_loss], s->buf[A_fc], s->logits);
+}
+
+static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels, int n, float weight)
+{
     /* loss: mean softmax cross-entropy; d/dlogits = weight * (softmax - onehot) / n */
     float loss = hsi_xent_forward_backward(s->op[OP_loss], s->buf[A_fc], labels, n, weight, s->buf[G_fc]);
     /* fc: dense  [24,1,1,1] -> [16]  (netdefs/ssrn.hsn:61) */
@@ -1405,133 +1354,7 @@ static const hsi_scene_op scene_ops[] = {
      {P_fc_weight, P_fc_bias, -1, -1}, -1, 768.0},
 };
 
-/* ---- the descriptor ------------------------------------------------------------ */
-static void destroy(hsi_model *m)
-{
-    if (!m) return;
-    free(m->st.logits);
-    for (int i = 0; i < N_OPS; i++) {
-        free(m->st.wf[i]);
-        free(m->st.bf[i]);
-    }
-    hsi_rt_destroy(m->rt);
-    free(m->arena);
-    free(m->values);
-    free(m->grads);
-    free(m);
-}
-
-static hsi_model *create(const hsi_model_opts *o, char *err, size_t errlen)
-{
-    hsi_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        snprintf(err, errlen, "ssrn: out of memory");
-        return NULL;
-    }
-    m->batch = o->batch;
-    m->seed = o->seed;
-    m->rt = hsi_rt_create(o->backend);
-    if (!m->rt) {
-        snprintf(err, errlen, "ssrn: backend %d is not built in", (int)o->backend);
-        free(m);
-        return NULL;
-    }
-    size_t nv = 0, ng = 0;
-    for (int i = 0; i < N_PARAMS; i++) {
-        nv += (size_t)param_table[i].numel;
-        if (param_table[i].role < HSI_ROLE_BN_MEAN && !param_table[i].frozen)
-            ng += (size_t)param_table[i].numel;
-    }
-    m->values = calloc(nv ? nv : 1, sizeof(float));
-    m->grads = calloc(ng ? ng : 1, sizeof(float));
-    if (!m->values || !m->grads) {
-        snprintf(err, errlen, "ssrn: out of memory for parameters (%zu bytes of values and %zu of gradients)",
-                 nv * sizeof(float), ng * sizeof(float));
-        destroy(m);
-        return NULL;
-    }
-    float *v = m->values, *g = m->grads;
-    for (int i = 0; i < N_PARAMS; i++) {
-        hsi_param *q = &m->params[i];
-        *q = param_table[i];
-        q->value = v;
-        v += q->numel;
-        if (q->role < HSI_ROLE_BN_MEAN && !q->frozen) {
-            q->grad = g;
-            g += q->numel;
-        }
-        /* constant initialisations here; random ones are the runtime's (seeded) */
-        float c = q->init.kind == HSI_INIT_ONES ? 1.0f : q->init.kind == HSI_INIT_CONSTANT ? q->init.a : 0.0f;
-        for (int64_t k = 0; k < q->numel; k++) q->value[k] = c;
-    }
-    if (o->batch <= 0)   /* parameters only: for whole-scene inference (hsi_infer.h) */
-        return m;
-    size_t arena = 0;
-    if (create_domain(m, &m->st, err, errlen)) {
-        destroy(m);
-        return NULL;
-    }
-    if (m->st.arena > arena) arena = m->st.arena;
-    m->arena_bytes = arena;
-    m->arena = aligned_alloc(64, (arena + 63) / 64 * 64 + 64);
-    if (!m->arena) {
-        snprintf(err, errlen, "ssrn: cannot allocate the %zu-byte arena", arena);
-        destroy(m);
-        return NULL;
-    }
-    memset(m->arena, 0, arena);
-    for (int i = 0; i < N_BUFS; i++)
-        m->st.buf[i] = (float *)((char *)m->arena + m->st.off[i]);
-    return m;
-}
-
-static void forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng)
-{
-    switch (domain) {
-    case 0: forward_domain(m, x, n, train, rng); break;
-    default: break;
-    }
-}
-
-static float loss_backward(hsi_model *m, int domain, const int32_t *labels, int n, float weight)
-{
-    switch (domain) {
-    case 0: return loss_backward_domain(m, labels, n, weight);
-    default: return 0.0f;
-    }
-}
-
-static const float *logits(hsi_model *m, int domain)
-{
-    switch (domain) {
-    case 0: return m->st.logits;
-    default: return NULL;
-    }
-}
-
-static int params(hsi_model *m, hsi_param **o)
-{
-    *o = m->params;
-    return N_PARAMS;
-}
-
-static void zero_grad(hsi_model *m)
-{
-    for (int i = 0; i < N_PARAMS; i++)
-        if (m->params[i].grad) memset(m->params[i].grad, 0, sizeof(float) * (size_t)m->params[i].numel);
-}
-
-static void memory(hsi_model *m, hsi_memory_report *r)
-{
-    memset(r, 0, sizeof *r);
-    for (int i = 0; i < N_PARAMS; i++) {
-        r->params += sizeof(float) * (size_t)m->params[i].numel;
-        if (m->params[i].grad) r->grads += sizeof(float) * (size_t)m->params[i].numel;
-    }
-    r->activations_arena = m->arena_bytes;
-    r->activations_sum += m->st.sum;
-}
-
+/* ---- the descriptor: the runtime's model (hsi_model.h) driven by the tables above ---- */
 static const hsi_domain domains[] = {
     {"", 4, {1, 200, 7, 7}, 200, 16, 7},
 };
@@ -1540,7 +1363,20 @@ static const hsi_scene_prog scene_progs[] = {
     {HSI_SCENE_HOISTED, 42, scene_ops, 41, 7, 186532176.0, 4850256.0},
 };
 
+static const hsi_domain_code code[] = {
+    /* n_ops, n_bufs, create, forward_train, forward_infer, loss_backward */
+    {N_OPS, N_BUFS, create_0, forward_train_0, forward_infer_0, loss_backward_0},
+};
+
+static const hsi_model_spec spec = {"ssrn", N_PARAMS, param_table, 1, domains, code};
+
+static hsi_model *create(const hsi_model_opts *o, char *err, size_t errlen)
+{
+    return hsi_model_create(&spec, o, err, errlen);
+}
+
 const hsi_netdesc ssrn_net = {
     "ssrn", "netdefs/ssrn.hsn", 1, domains,
-    create, forward, loss_backward, logits, params, zero_grad, memory, destroy, scene_progs,
+    create, hsi_model_forward, hsi_model_loss_backward, hsi_model_logits, hsi_model_params,
+    hsi_model_zero_grad, hsi_model_memory, hsi_model_destroy, scene_progs,
 };

@@ -1,10 +1,12 @@
 /* emit.c — writes the lowered program as one readable C file and its header.
  *
  * The file reads top to bottom like a hand-written trainer: the parameter table, then per
- * domain the ops and buffers, create() (every primitive and the arena decided once), forward
- * (one call per op, shapes in comments) and backward (the same ops in reverse), then the
- * hsi_netdesc the runtime links against. Output is a pure function of the program, so the
- * committed files under generated/ can be diffed. It does not format numbers by locale and
+ * domain the ops and buffers, create_<d> (every primitive and the arena plan decided once),
+ * forward_train_<d> and forward_infer_<d> (one call per op, shapes in comments) and
+ * loss_backward_<d> (the same ops in reverse), then the tables that hand them to the runtime's
+ * model (runtime/model/model.c, hsi_model.h: parameter and gradient blocks, the arena, the
+ * hsi_netdesc entry points) and the hsi_netdesc the trainer links against. Output is a pure
+ * function of the program, so the committed files under generated/ can be diffed. It does not format numbers by locale and
  * does not print paths other than the netdef's as given.
  */
 #include <ctype.h>
@@ -120,6 +122,16 @@ static uint64_t name_hash(const char *s)
 }
 
 /* ---- names ---------------------------------------------------------------------------- */
+
+/* "forward_train_0": a function of the domain being emitted. */
+static const char *dfn(emitter *e, const char *what)
+{
+    static char b[4][64];
+    static int r;
+    r = (r + 1) % 4;
+    snprintf(b[r], sizeof b[r], "%s_%d", what, e->dom);
+    return b[r];
+}
 
 static void param_enum(const ir_param *q, char *buf, size_t n)
 {
@@ -253,18 +265,6 @@ static void emit_enums(emitter *e)
     out(e, "    %sN_BUFS", e->pre);
     out(e, "};");
     out(e, "");
-    out(e, "typedef struct %sstate {", e->pre);
-    out(e, "    hsi_op *op[%sN_OPS];", e->pre);
-    out(e, "    hsi_op *acc[%sN_BUFS];   /* for T buffers: G += T */", e->pre);
-    out(e, "    float *wf[%sN_OPS], *bf[%sN_OPS];   /* BN ops folded for inference: weights, biases */",
-        e->pre, e->pre);
-    out(e, "    hsi_op *infer_relu[%sN_OPS];          /* and their ReLU, when fused */", e->pre);
-    out(e, "    size_t off[%sN_BUFS];", e->pre);
-    out(e, "    float *buf[%sN_BUFS];", e->pre);
-    out(e, "    float *logits;   /* plain [batch, %lld] */", (long long)numel(&g->ops[g->logits].shape));
-    out(e, "    size_t arena, sum;");
-    out(e, "} %sstate;", e->pre);
-    out(e, "");
 }
 
 /* Inference with the BN folded into the conv/dense before it: the same op runs with scaled
@@ -279,11 +279,11 @@ static void emit_create_fold(emitter *e, int j)
         o->cname, c->cname);
     out(e, "    s->wf[%s] = malloc(sizeof(float) * %lld);", op, (long long)w->numel);
     out(e, "    s->bf[%s] = malloc(sizeof(float) * %lld);", op, (long long)out_ch);
-    out(e, "    if (!s->wf[%s] || !s->bf[%s]) return fail(rt, \"%s (inference)\", err, errlen);", op, op,
+    out(e, "    if (!s->wf[%s] || !s->bf[%s]) return hsi_model_fail(m, \"%s (inference)\", err, errlen);", op, op,
         o->ir ? o->ir->name : o->cname);
     if (o->relu) {
         out(e, "    s->infer_relu[%s] = hsi_act_create(rt, lay[%s], HSI_ACT_RELU, 0.0f);", op, op);
-        out(e, "    if (!s->infer_relu[%s]) return fail(rt, \"%s (inference)\", err, errlen);", op,
+        out(e, "    if (!s->infer_relu[%s]) return hsi_model_fail(m, \"%s (inference)\", err, errlen);", op,
             o->ir ? o->ir->name : o->cname);
     }
 }
@@ -326,7 +326,7 @@ static void emit_create_op(emitter *e, int i)
     case BE_BN:
         out(e, "    s->op[%s] = hsi_bn_create(rt, %s, %s, %d);", opname(e, i), in0,
             flt(o->ir->a.bn.eps), o->relu);
-        out(e, "    if (!s->op[%s]) return fail(rt, \"%s\", err, errlen);", opname(e, i),
+        out(e, "    if (!s->op[%s]) return hsi_model_fail(m, \"%s\", err, errlen);", opname(e, i),
             o->ir ? o->ir->name : o->cname);
         out(e, "    lay[%s] = hsi_op_dst(s->op[%s]);", opname(e, i), opname(e, i));
         if (o->fold >= 0) emit_create_fold(e, i);
@@ -382,11 +382,11 @@ static void emit_create_op(emitter *e, int i)
         break;
     case BE_XENT:
         out(e, "    s->op[%s] = hsi_xent_create(rt, %s);", opname(e, i), in0);
-        out(e, "    if (!s->op[%s]) return fail(rt, \"%s\", err, errlen);", opname(e, i),
+        out(e, "    if (!s->op[%s]) return hsi_model_fail(m, \"%s\", err, errlen);", opname(e, i),
             o->ir ? o->ir->name : o->cname);
         return;
     }
-    out(e, "    if (!s->op[%s]) return fail(rt, \"%s\", err, errlen);", opname(e, i),
+    out(e, "    if (!s->op[%s]) return hsi_model_fail(m, \"%s\", err, errlen);", opname(e, i),
         o->ir ? o->ir->name : o->cname);
     out(e, "    lay[%s] = hsi_op_dst(s->op[%s]);", opname(e, i), opname(e, i));
 }
@@ -396,7 +396,9 @@ static void emit_buffers(emitter *e)
     const be_graph *g = e->g;
     out(e, "    /* ---- the arena: sizes from the chosen layouts, live ranges from the compiler */");
     out(e, "    hsi_buf b[%sN_BUFS];", e->pre);
-    out(e, "    int alias[%sN_BUFS];", e->pre);
+    out(e, "    int alias[%sN_BUFS];   /* -1: memory of its own; else the buffer whose memory it shares */",
+        e->pre);
+    out(e, "    for (int i = 0; i < %sN_BUFS; i++) alias[i] = -1;", e->pre);
     for (int id = 0; id < g->n_bufs; id++) {
         const be_buf *u = &g->bufs[id];
         const be_op *o = &g->ops[u->op];
@@ -408,7 +410,7 @@ static void emit_buffers(emitter *e)
         else
             snprintf(size, sizeof size, "hsi_layout_bytes(lay[%s])", opname(e, u->op));
         out(e, "    b[%s] = (hsi_buf){%s, %d, %d};", bufname(e, id), size, u->first, u->last);
-        out(e, "    alias[%s] = %s;", bufname(e, id), u->alias >= 0 ? bufname(e, u->alias) : "-1");
+        if (u->alias >= 0) out(e, "    alias[%s] = %s;", bufname(e, id), bufname(e, u->alias));
     }
     out(e, "    /* reshapes that oneDNN can do without moving data share their input's memory */");
     for (int i = 0; i < g->n_ops; i++) {
@@ -421,10 +423,7 @@ static void emit_buffers(emitter *e)
             out(e, "        alias[%s] = %s;", bufname(e, src->grad), bufname(e, o->grad));
         out(e, "    }");
     }
-    out(e, "    size_t sum = 0;");
-    out(e, "    for (int i = 0; i < %sN_BUFS; i++) sum += b[i].bytes;", e->pre);
-    out(e, "    s->sum = sum;");
-    out(e, "    s->arena = hsi_arena_plan_aliased(%sN_BUFS, b, alias, 64, s->off);", e->pre);
+    out(e, "    hsi_dstate_plan(s, %sN_BUFS, b, alias);", e->pre);
     /* accumulation ops */
     for (int i = 0; i < g->n_ops; i++) {
         const be_op *o = &g->ops[i];
@@ -433,7 +432,7 @@ static void emit_buffers(emitter *e)
             const char *src = opname(e, o->in[j]);
             out(e, "    s->acc[%s] = hsi_accum_create(rt, lay[%s], lay[%s]);", bufname(e, o->tmp[j]),
                 src, src);
-            out(e, "    if (!s->acc[%s]) return fail(rt, \"%s (gradient accumulation)\", err, errlen);",
+            out(e, "    if (!s->acc[%s]) return hsi_model_fail(m, \"%s (gradient accumulation)\", err, errlen);",
                 bufname(e, o->tmp[j]), o->cname);
         }
     }
@@ -442,8 +441,7 @@ static void emit_buffers(emitter *e)
 static void emit_create(emitter *e)
 {
     const be_graph *g = e->g;
-    out(e, "static int %screate_domain(hsi_model *m, %sstate *s, char *err, size_t errlen)",
-        e->pre[0] ? e->pre : "", e->pre);
+    out(e, "static int %s(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)", dfn(e, "create"));
     out(e, "{");
     out(e, "    hsi_rt *rt = m->rt;");
     out(e, "    const int64_t N = m->batch;");
@@ -454,9 +452,6 @@ static void emit_create(emitter *e)
         out(e, "");
     }
     emit_buffers(e);
-    out(e, "    s->logits = malloc(sizeof(float) * (size_t)N * %lld);",
-        (long long)numel(&g->ops[g->logits].shape));
-    out(e, "    if (!s->logits) return fail(rt, \"logits\", err, errlen);");
     out(e, "    return 0;");
     out(e, "}");
     out(e, "");
@@ -484,7 +479,10 @@ static int folded_by(const be_graph *g, int i)
     return -1;
 }
 
-static void emit_forward_op(emitter *e, int i)
+/* One op of forward_train_<d> (train: batch statistics, dropout masks, workspaces saved for
+ * the backward pass) or of forward_infer_<d> (running statistics, BN folded where the compiler
+ * folded it, dropout the identity, no workspace). */
+static void emit_forward_op(emitter *e, int i, int train)
 {
     const be_op *o = &e->g->ops[i];
     const char *src = o->n_in ? B(e, e->g->ops[o->in[0]].act) : "";
@@ -497,18 +495,18 @@ static void emit_forward_op(emitter *e, int i)
     switch (o->kind) {
     case BE_INPUT:
         out(e, "    /* %s: the batch, copied in; samples past n are zero */", o->cname);
-        out(e, "    memcpy(%s, x, sizeof(float) * (size_t)n * %lld);", dst, (long long)numel(&o->shape));
-        out(e, "    if (n < m->batch)");
-        out(e, "        memset(%s + (size_t)n * %lld, 0, sizeof(float) * (size_t)(m->batch - n) * %lld);",
-            dst, (long long)numel(&o->shape), (long long)numel(&o->shape));
+        out(e, "    hsi_model_input(m, %s, x, n, %lld);", dst, (long long)numel(&o->shape));
         return;
     case BE_CONV:
     case BE_DENSE: {
         int j = folded_by(e->g, i);
         op_comment(e, i);
-        if (j >= 0) out(e, "    if (train)   /* inference: with %s folded in, below */", e->g->ops[j].cname);
-        out(e, "    %shsi_%s_forward(s->op[%s], %s, %s, %s, %s);", j >= 0 ? "    " : "",
-            o->kind == BE_CONV ? "conv" : "dense", op, src, w, o->bias ? b : "NULL", dst);
+        if (j >= 0 && !train) {
+            out(e, "    /*   runs with %s folded into its weights: below */", e->g->ops[j].cname);
+            return;
+        }
+        out(e, "    hsi_%s_forward(s->op[%s], %s, %s, %s, %s);", o->kind == BE_CONV ? "conv" : "dense", op,
+            src, w, o->bias ? b : "NULL", dst);
         return;
     }
     case BE_BN: {
@@ -516,9 +514,13 @@ static void emit_forward_op(emitter *e, int i)
         param_args(e, o, 2, rm, x1, sizeof rm);
         param_args(e, o, 3, rv, x2, sizeof rv);
         op_comment(e, i);
+        if (train) {
+            out(e, "    hsi_bn_train(s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b, rm, rv,
+                flt(o->ir->a.bn.momentum), dst, ws);
+            return;
+        }
         if (o->fold < 0) {
-            out(e, "    hsi_bn_forward(s->op[%s], train, %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b,
-                rm, rv, flt(o->ir->a.bn.momentum), dst, ws);
+            out(e, "    hsi_bn_infer(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, b, rm, rv, dst);
             return;
         }
         const be_op *c = &e->g->ops[o->fold];
@@ -527,18 +529,14 @@ static void emit_forward_op(emitter *e, int i)
         char cwv[EMIT_PARAM_MAX], cwd[EMIT_PARAM_MAX], cbv[EMIT_PARAM_MAX], cbd[EMIT_PARAM_MAX];
         param_args(e, c, 0, cwv, cwd, sizeof cwv);
         param_args(e, c, 1, cbv, cbd, sizeof cbv);
-        out(e, "    if (train) {");
-        out(e, "        hsi_bn_forward(s->op[%s], train, %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b,
-            rm, rv, flt(o->ir->a.bn.momentum), dst, ws);
-        out(e, "    } else {   /* inference: %s with the BN folded into its weights */", c->cname);
-        out(e, "        hsi_fold_bn(%lld, %lld, %s, %s, %s, %s, %s, %s, %s, s->wf[%s], s->bf[%s]);",
+        out(e, "    /*   %s with the BN folded into its weights */", c->cname);
+        out(e, "    hsi_fold_bn(%lld, %lld, %s, %s, %s, %s, %s, %s, %s, s->wf[%s], s->bf[%s]);",
             (long long)out_ch, (long long)(cw->numel / out_ch), cwv, c->bias ? cbv : "NULL", w, b, rm, rv,
             flt(o->ir->a.bn.eps), op, op);
-        out(e, "        hsi_%s_forward(s->op[%s], %s, s->wf[%s], s->bf[%s], %s);",
+        out(e, "    hsi_%s_forward(s->op[%s], %s, s->wf[%s], s->bf[%s], %s);",
             c->kind == BE_CONV ? "conv" : "dense", opname(e, o->fold), B(e, e->g->ops[c->in[0]].act), op,
             op, dst);
-        if (o->relu) out(e, "        hsi_act_forward(s->infer_relu[%s], %s, %s);", op, dst, dst);
-        out(e, "    }");
+        if (o->relu) out(e, "    hsi_act_forward(s->infer_relu[%s], %s, %s);", op, dst, dst);
         return;
     }
     case BE_ACT:
@@ -547,12 +545,18 @@ static void emit_forward_op(emitter *e, int i)
         return;
     case BE_DROPOUT:
         op_comment(e, i);
-        out(e, "    hsi_dropout_forward(s->op[%s], train, mix(m->seed, rng, 0x%016llxull), %s, %s, %s);",
-            op, (unsigned long long)name_hash(o->ir->name), src, dst, ws);
+        if (train)
+            out(e, "    hsi_dropout_train(s->op[%s], hsi_model_dropout_seed(m, rng, 0x%016llxull), %s, %s, %s);",
+                op, (unsigned long long)name_hash(o->ir->name), src, dst, ws);
+        else
+            out(e, "    hsi_dropout_infer(s->op[%s], %s, %s);   /* the identity */", op, src, dst);
         return;
     case BE_POOL:
         op_comment(e, i);
-        out(e, "    hsi_pool_forward(s->op[%s], train, %s, %s, %s);", op, src, dst, ws);
+        if (train)
+            out(e, "    hsi_pool_train(s->op[%s], %s, %s, %s);", op, src, dst, ws);
+        else
+            out(e, "    hsi_pool_infer(s->op[%s], %s, %s);", op, src, dst);
         return;
     case BE_RESHAPE:
         op_comment(e, i);
@@ -671,18 +675,23 @@ static void emit_backward_op(emitter *e, int i)
 static void emit_passes(emitter *e)
 {
     const be_graph *g = e->g;
-    const char *p = e->pre[0] ? e->pre : "";
-    out(e, "static void %sforward_domain(hsi_model *m, const float *x, int n, int train, uint64_t rng)", p);
+    int dropout = 0;
+    for (int i = 0; i < g->n_ops; i++) dropout |= g->ops[i].kind == BE_DROPOUT;
+    out(e, "static void %s(hsi_model *m, hsi_dstate *s, const float *x, int n, uint64_t rng)",
+        dfn(e, "forward_train"));
     out(e, "{");
-    out(e, "    %sstate *s = &m->%sst;", e->pre, e->pre);
-    out(e, "    (void)train;");
-    out(e, "    (void)rng;");
-    for (int i = 0; i < g->n_ops; i++) emit_forward_op(e, i);
+    if (!dropout) out(e, "    (void)rng;   /* no dropout */");
+    for (int i = 0; i < g->n_ops; i++) emit_forward_op(e, i, 1);
     out(e, "}");
     out(e, "");
-    out(e, "static float %sloss_backward_domain(hsi_model *m, const int32_t *labels, int n, float weight)", p);
+    out(e, "static void %s(hsi_model *m, hsi_dstate *s, const float *x, int n)", dfn(e, "forward_infer"));
     out(e, "{");
-    out(e, "    %sstate *s = &m->%sst;", e->pre, e->pre);
+    for (int i = 0; i < g->n_ops; i++) emit_forward_op(e, i, 0);
+    out(e, "}");
+    out(e, "");
+    out(e, "static float %s(hsi_model *m, hsi_dstate *s, const int32_t *labels, int n, float weight)",
+        dfn(e, "loss_backward"));
+    out(e, "{");
     const be_op *lg = &g->ops[g->logits];
     out(e, "    /* %s: mean softmax cross-entropy; d/dlogits = weight * (softmax - onehot) / n */",
         g->ops[g->loss].cname);
@@ -844,76 +853,25 @@ static void emit_prologue(emitter *e, const char *stem, const char *backend, con
     out(e, " * backend:  %s by default (hsi_model_opts.backend chooses at create)", backend);
     out(e, " *");
     out(e, " * Per domain: the ops in forward order, the arena buffers with their live steps,");
-    out(e, " * create() (every primitive, layout and offset decided once), forward, and");
-    out(e, " * loss_backward (the ops in reverse; parameter gradients accumulate into .grad).");
+    out(e, " * create_<d> (every primitive, layout and offset decided once), forward_train_<d>,");
+    out(e, " * forward_infer_<d> (running statistics, folded BN, no dropout), and loss_backward_<d>");
+    out(e, " * (the ops in reverse; parameter gradients accumulate into .grad). The model around them");
+    out(e, " * (parameter blocks, arena, the hsi_netdesc entry points) is the runtime's: hsi_model.h.");
     out(e, " * Shapes in comments are per sample; every tensor has the batch in front.");
     out(e, " */");
     out(e, "#include <stdint.h>");
-    out(e, "#include <stdio.h>");
     out(e, "#include <stdlib.h>");
-    out(e, "#include <string.h>");
     out(e, "");
-    out(e, "#include \"hsi_kernels.h\"");
+    out(e, "#include \"hsi_model.h\"");
     out(e, "#include \"%s.h\"", stem);
     out(e, "");
 }
 
-static void emit_model(emitter *e, const char *stem, const char *backend)
+/* Shorthands of the passes: a parameter's value and gradient (NULL when it has none). */
+static void emit_macros(emitter *e)
 {
-    const be_program *bp = e->bp;
-    const ir_program *p = bp->ir;
-    out(e, "struct hsi_model {");
-    out(e, "    hsi_rt *rt;");
-    out(e, "    int batch;");
-    out(e, "    uint64_t seed;");
-    out(e, "    hsi_param params[N_PARAMS];");
-    out(e, "    float *values, *grads;   /* every parameter, every gradient: one block each */");
-    out(e, "    void *arena;             /* activations, gradients, workspaces of all domains */");
-    out(e, "    size_t arena_bytes;");
-    for (int d = 0; d < bp->n_graphs; d++) out(e, "    %sstate %sst;", pre_of(bp, d), pre_of(bp, d));
-    out(e, "};");
-    out(e, "");
     out(e, "#define V(p) (m->params[p].value)");
     out(e, "#define D(p) (m->params[p].grad)");
-    out(e, "");
-    int dropout = 0;
-    for (int d = 0; d < bp->n_graphs; d++)
-        for (int i = 0; i < bp->graphs[d].n_ops; i++) dropout |= bp->graphs[d].ops[i].kind == BE_DROPOUT;
-    if (dropout) {
-        out(e, "/* Dropout masks depend on (seed, step, layer name): a resumed run draws the same masks. */");
-        out(e, "static uint64_t mix(uint64_t seed, uint64_t step, uint64_t op)");
-        out(e, "{");
-        out(e, "    uint64_t z = seed ^ (step * 0x9E3779B97F4A7C15ull) ^ (op * 0xD1B54A32D192ED03ull);");
-        out(e, "    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;");
-        out(e, "    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;");
-        out(e, "    return z ^ (z >> 31);");
-        out(e, "}");
-        out(e, "");
-    }
-    out(e, "static int fail(hsi_rt *rt, const char *layer, char *err, size_t errlen)");
-    out(e, "{");
-    out(e, "    snprintf(err, errlen, \"%s: layer '%%s': %%s\", layer, hsi_rt_error(rt));", stem);
-    out(e, "    return 1;");
-    out(e, "}");
-    out(e, "");
-    (void)backend;
-    (void)p;
-}
-
-/* A descriptor entry point that switches on the domain: `body` gets the domain's prefix. */
-static void emit_dispatch(emitter *e, const char *signature, const char *body, const char *dflt)
-{
-    out(e, "%s", signature);
-    out(e, "{");
-    out(e, "    switch (domain) {");
-    for (int d = 0; d < e->bp->n_graphs; d++) {
-        char line[256];
-        snprintf(line, sizeof line, body, pre_of(e->bp, d));
-        out(e, "    case %d: %s", d, line);
-    }
-    out(e, "    default: %s", dflt);
-    out(e, "    }");
-    out(e, "}");
     out(e, "");
 }
 
@@ -947,132 +905,36 @@ static void emit_domains(emitter *e)
     out(e, "");
 }
 
+/* The tables that hand the net to the runtime's model (hsi_model.h), and the descriptor. */
 static void emit_descriptor(emitter *e, const char *stem)
 {
     const be_program *bp = e->bp;
     const ir_program *p = bp->ir;
-    out(e, "/* ---- the descriptor ------------------------------------------------------------ */");
-    out(e, "static void destroy(hsi_model *m)");
-    out(e, "{");
-    out(e, "    if (!m) return;");
+    out(e, "/* ---- the descriptor: the runtime's model (hsi_model.h) driven by the tables above ---- */");
+    emit_domains(e);
+    out(e, "static const hsi_domain_code code[] = {");
+    out(e, "    /* n_ops, n_bufs, create, forward_train, forward_infer, loss_backward */");
     for (int d = 0; d < bp->n_graphs; d++) {
-        out(e, "    free(m->%sst.logits);", pre_of(bp, d));
-        out(e, "    for (int i = 0; i < %sN_OPS; i++) {", pre_of(bp, d));
-        out(e, "        free(m->%sst.wf[i]);", pre_of(bp, d));
-        out(e, "        free(m->%sst.bf[i]);", pre_of(bp, d));
-        out(e, "    }");
+        emitter ed = *e;
+        ed.dom = d;
+        out(e, "    {%sN_OPS, %sN_BUFS, %s, %s, %s, %s},", pre_of(bp, d), pre_of(bp, d), dfn(&ed, "create"),
+            dfn(&ed, "forward_train"), dfn(&ed, "forward_infer"), dfn(&ed, "loss_backward"));
     }
-    out(e, "    hsi_rt_destroy(m->rt);");
-    out(e, "    free(m->arena);");
-    out(e, "    free(m->values);");
-    out(e, "    free(m->grads);");
-    out(e, "    free(m);");
-    out(e, "}");
+    out(e, "};");
+    out(e, "");
+    out(e, "static const hsi_model_spec spec = {\"%s\", N_PARAMS, param_table, %d, domains, code};", stem,
+        bp->n_graphs);
     out(e, "");
     out(e, "static hsi_model *create(const hsi_model_opts *o, char *err, size_t errlen)");
     out(e, "{");
-    out(e, "    hsi_model *m = calloc(1, sizeof *m);");
-    out(e, "    if (!m) {");
-    out(e, "        snprintf(err, errlen, \"%s: out of memory\");", stem);
-    out(e, "        return NULL;");
-    out(e, "    }");
-    out(e, "    m->batch = o->batch;");
-    out(e, "    m->seed = o->seed;");
-    out(e, "    m->rt = hsi_rt_create(o->backend);");
-    out(e, "    if (!m->rt) {");
-    out(e, "        snprintf(err, errlen, \"%s: backend %%d is not built in\", (int)o->backend);", stem);
-    out(e, "        free(m);");
-    out(e, "        return NULL;");
-    out(e, "    }");
-    out(e, "    size_t nv = 0, ng = 0;");
-    out(e, "    for (int i = 0; i < N_PARAMS; i++) {");
-    out(e, "        nv += (size_t)param_table[i].numel;");
-    out(e, "        if (param_table[i].role < HSI_ROLE_BN_MEAN && !param_table[i].frozen)");
-    out(e, "            ng += (size_t)param_table[i].numel;");
-    out(e, "    }");
-    out(e, "    m->values = calloc(nv ? nv : 1, sizeof(float));");
-    out(e, "    m->grads = calloc(ng ? ng : 1, sizeof(float));");
-    out(e, "    if (!m->values || !m->grads) {");
-    out(e, "        snprintf(err, errlen, \"%s: out of memory for parameters (%%zu bytes of values and %%zu of gradients)\",", stem);
-    out(e, "                 nv * sizeof(float), ng * sizeof(float));");
-    out(e, "        destroy(m);");
-    out(e, "        return NULL;");
-    out(e, "    }");
-    out(e, "    float *v = m->values, *g = m->grads;");
-    out(e, "    for (int i = 0; i < N_PARAMS; i++) {");
-    out(e, "        hsi_param *q = &m->params[i];");
-    out(e, "        *q = param_table[i];");
-    out(e, "        q->value = v;");
-    out(e, "        v += q->numel;");
-    out(e, "        if (q->role < HSI_ROLE_BN_MEAN && !q->frozen) {");
-    out(e, "            q->grad = g;");
-    out(e, "            g += q->numel;");
-    out(e, "        }");
-    out(e, "        /* constant initialisations here; random ones are the runtime's (seeded) */");
-    out(e, "        float c = q->init.kind == HSI_INIT_ONES ? 1.0f : q->init.kind == HSI_INIT_CONSTANT ? q->init.a : 0.0f;");
-    out(e, "        for (int64_t k = 0; k < q->numel; k++) q->value[k] = c;");
-    out(e, "    }");
-    out(e, "    if (o->batch <= 0)   /* parameters only: for whole-scene inference (hsi_infer.h) */");
-    out(e, "        return m;");
-    out(e, "    size_t arena = 0;");
-    for (int d = 0; d < bp->n_graphs; d++) {
-        const char *pr = pre_of(bp, d);
-        out(e, "    if (%screate_domain(m, &m->%sst, err, errlen)) {", pr, pr);
-        out(e, "        destroy(m);");
-        out(e, "        return NULL;");
-        out(e, "    }");
-        out(e, "    if (m->%sst.arena > arena) arena = m->%sst.arena;", pr, pr);
-    }
-    out(e, "    m->arena_bytes = arena;");
-    out(e, "    m->arena = aligned_alloc(64, (arena + 63) / 64 * 64 + 64);");
-    out(e, "    if (!m->arena) {");
-    out(e, "        snprintf(err, errlen, \"%s: cannot allocate the %%zu-byte arena\", arena);", stem);
-    out(e, "        destroy(m);");
-    out(e, "        return NULL;");
-    out(e, "    }");
-    out(e, "    memset(m->arena, 0, arena);");
-    for (int d = 0; d < bp->n_graphs; d++) {
-        const char *pr = pre_of(bp, d);
-        out(e, "    for (int i = 0; i < %sN_BUFS; i++)", pr);
-        out(e, "        m->%sst.buf[i] = (float *)((char *)m->arena + m->%sst.off[i]);", pr, pr);
-    }
-    out(e, "    return m;");
+    out(e, "    return hsi_model_create(&spec, o, err, errlen);");
     out(e, "}");
     out(e, "");
-    emit_dispatch(e, "static void forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng)",
-                  "%sforward_domain(m, x, n, train, rng); break;", "break;");
-    emit_dispatch(e, "static float loss_backward(hsi_model *m, int domain, const int32_t *labels, int n, float weight)",
-                  "return %sloss_backward_domain(m, labels, n, weight);", "return 0.0f;");
-    emit_dispatch(e, "static const float *logits(hsi_model *m, int domain)", "return m->%sst.logits;",
-                  "return NULL;");
-    out(e, "static int params(hsi_model *m, hsi_param **o)");
-    out(e, "{");
-    out(e, "    *o = m->params;");
-    out(e, "    return N_PARAMS;");
-    out(e, "}");
-    out(e, "");
-    out(e, "static void zero_grad(hsi_model *m)");
-    out(e, "{");
-    out(e, "    for (int i = 0; i < N_PARAMS; i++)");
-    out(e, "        if (m->params[i].grad) memset(m->params[i].grad, 0, sizeof(float) * (size_t)m->params[i].numel);");
-    out(e, "}");
-    out(e, "");
-    out(e, "static void memory(hsi_model *m, hsi_memory_report *r)");
-    out(e, "{");
-    out(e, "    memset(r, 0, sizeof *r);");
-    out(e, "    for (int i = 0; i < N_PARAMS; i++) {");
-    out(e, "        r->params += sizeof(float) * (size_t)m->params[i].numel;");
-    out(e, "        if (m->params[i].grad) r->grads += sizeof(float) * (size_t)m->params[i].numel;");
-    out(e, "    }");
-    out(e, "    r->activations_arena = m->arena_bytes;");
-    for (int d = 0; d < bp->n_graphs; d++) out(e, "    r->activations_sum += m->%sst.sum;", pre_of(bp, d));
-    out(e, "}");
-    out(e, "");
-    emit_domains(e);
     out(e, "const hsi_netdesc %s_net = {", stem);
     out(e, "    \"%s\", \"%s\", %d, domains,", p->net, p->file ? in_string(p->file) : "",
         bp->n_graphs);
-    out(e, "    create, forward, loss_backward, logits, params, zero_grad, memory, destroy, scene_progs,");
+    out(e, "    create, hsi_model_forward, hsi_model_loss_backward, hsi_model_logits, hsi_model_params,");
+    out(e, "    hsi_model_zero_grad, hsi_model_memory, hsi_model_destroy, scene_progs,");
     out(e, "};");
 }
 
@@ -1126,7 +988,7 @@ int emit_program(const be_program *bp, const char *dir, const char *stem, const 
             e.g->ir->domain[0] ? " \"" : "", e.g->ir->domain, e.g->ir->domain[0] ? "\"" : "");
         emit_enums(&e);
     }
-    emit_model(&e, stem, backend);
+    emit_macros(&e);
     for (int d = 0; d < bp->n_graphs; d++) {
         e.g = &bp->graphs[d];
         e.dom = d;
@@ -1215,14 +1077,15 @@ static int copy_file(const char *from, const char *to)
 }
 
 /* The runtime subset an inference module compiles with: kernels (reference, and oneDNN when
- * HSICC_WITH_DNNL is defined), the scene program runner, patches' padding, safetensors (with
- * the input-file opener it reads through). */
+ * HSICC_WITH_DNNL is defined), the model (its parameters), the scene program runner, patches'
+ * padding, safetensors (with the input-file opener it reads through). */
 /* what the inference module copies: "include/" names the runtime's public headers, the others
  * are runtime sources (the install rules of runtime/CMakeLists.txt ship these) */
 static const char *const infer_runtime[] = {
     "include/hsi.h", "include/hsi_kernels.h", "include/hsi_infer.h", "include/hsi_prep.h",
-    "include/hsi_data.h", "include/hsi_io.h", "kernels/kernels_impl.h", "kernels/ref.h",
-    "kernels/kernels.c", "kernels/ref.c", "kernels/arena.c", "kernels/dnnl.c", "eval/scene.c",
+    "include/hsi_data.h", "include/hsi_io.h", "include/hsi_model.h", "kernels/kernels_impl.h",
+    "kernels/ref.h", "model/model.c", "kernels/kernels.c", "kernels/ref.c", "kernels/arena.c",
+    "kernels/dnnl.c", "eval/scene.c",
     "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
 
 static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
@@ -1300,6 +1163,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "#include \"hsi_infer.h\"");
     out(&e, "#include \"hsi_io.h\"");
     out(&e, "#include \"hsi_kernels.h\"");
+    out(&e, "#include \"hsi_model.h\"");
     out(&e, "#include \"%s_infer.h\"", stem);
     out(&e, "");
     emit_param_table(&e);
@@ -1319,23 +1183,16 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
         out(&e, "static const float *const embedded[N_PARAMS] = {0};");
     }
     out(&e, "");
-    out(&e, "struct hsi_model {");
-    out(&e, "    hsi_param params[N_PARAMS];");
-    out(&e, "    float *values;");
-    out(&e, "};");
+    out(&e, "/* The runtime's model (hsi_model.h) of the parameters only: no kernel, no buffer. */");
+    out(&e, "static const hsi_model_spec spec = {\"%s\", N_PARAMS, param_table, %d, domains, NULL};", stem,
+        bp->n_graphs);
     out(&e, "");
-    out(&e, "static int params(hsi_model *m, hsi_param **o)");
-    out(&e, "{");
-    out(&e, "    *o = m->params;");
-    out(&e, "    return N_PARAMS;");
-    out(&e, "}");
-    out(&e, "");
-    out(&e, "static const hsi_netdesc net_desc = {\"%s\", \"%s\", %d, domains, NULL, NULL, NULL, NULL, params,",
+    out(&e, "static const hsi_netdesc net_desc = {\"%s\", \"%s\", %d, domains, NULL, NULL, NULL, NULL,",
         p->net, p->file ? in_string(p->file) : "", bp->n_graphs);
-    out(&e, "                                     NULL, NULL, NULL, scene_progs};");
+    out(&e, "                                     hsi_model_params, NULL, NULL, NULL, scene_progs};");
     out(&e, "");
     out(&e, "struct %s_model {", stem);
-    out(&e, "    hsi_model m;");
+    out(&e, "    hsi_model *m;");
     out(&e, "    hsi_backend backend;");
     out(&e, "    hsi_infer *patches[%d];", bp->n_graphs);
     out(&e, "};");
@@ -1344,30 +1201,28 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "{");
     out(&e, "    if (!mm) return;");
     out(&e, "    for (int d = 0; d < %d; d++) hsi_infer_free(mm->patches[d]);", bp->n_graphs);
-    out(&e, "    free(mm->m.values);");
+    out(&e, "    hsi_model_destroy(mm->m);");
     out(&e, "    free(mm);");
     out(&e, "}");
     out(&e, "");
     out(&e, "%s_model *%s_create(const char *weights, int use_onednn, char *err, size_t errlen)", stem, stem);
     out(&e, "{");
     out(&e, "    %s_model *mm = calloc(1, sizeof *mm);", stem);
-    out(&e, "    size_t nv = 0;");
-    out(&e, "    for (int i = 0; i < N_PARAMS; i++) nv += (size_t)param_table[i].numel;");
-    out(&e, "    if (!mm || !(mm->m.values = calloc(nv ? nv : 1, sizeof(float)))) {");
+    out(&e, "    if (!mm) {");
     out(&e, "        snprintf(err, errlen, \"%s: out of memory\");", stem);
-    out(&e, "        %s_destroy(mm);", stem);
     out(&e, "        return NULL;");
     out(&e, "    }");
     out(&e, "    mm->backend = use_onednn ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;");
-    out(&e, "    float *v = mm->m.values;");
-    out(&e, "    for (int i = 0; i < N_PARAMS; i++, v += param_table[i - 1].numel) {");
-    out(&e, "        mm->m.params[i] = param_table[i];");
-    out(&e, "        mm->m.params[i].value = v;");
+    out(&e, "    const hsi_model_opts params_only = {0, HSI_BACKEND_REF, 0};   /* batch 0: no kernel runs */");
+    out(&e, "    mm->m = hsi_model_create(&spec, &params_only, err, errlen);");
+    out(&e, "    if (!mm->m) {");
+    out(&e, "        %s_destroy(mm);", stem);
+    out(&e, "        return NULL;");
     out(&e, "    }");
     out(&e, "    if (weights) {");
     out(&e, "        hsi_st_file *f = hsi_st_open(weights, err, errlen);");
     out(&e, "        int bad = !f;");
-    out(&e, "        for (int i = 0; i < N_PARAMS && !bad; i++) bad = hsi_st_read_param(f, &mm->m.params[i], err, errlen);");
+    out(&e, "        for (int i = 0; i < N_PARAMS && !bad; i++) bad = hsi_st_read_param(f, &mm->m->params[i], err, errlen);");
     out(&e, "        hsi_st_close(f);");
     out(&e, "        if (bad) {");
     out(&e, "            %s_destroy(mm);", stem);
@@ -1379,14 +1234,15 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "        return NULL;");
     out(&e, "    } else {");
     out(&e, "        for (int i = 0; i < N_PARAMS; i++)");
-    out(&e, "            memcpy(mm->m.params[i].value, embedded[i], sizeof(float) * (size_t)param_table[i].numel);");
+    out(&e, "            memcpy(mm->m->params[i].value, embedded[i], sizeof(float) * (size_t)param_table[i].numel);");
     out(&e, "    }");
-    out(&e, "    for (size_t k = 0; k < nv; k++)");
-    out(&e, "        if (!isfinite(mm->m.values[k])) {");
-    out(&e, "            snprintf(err, errlen, \"%s: the weights hold a non-finite value\");", stem);
-    out(&e, "            %s_destroy(mm);", stem);
-    out(&e, "            return NULL;");
-    out(&e, "        }");
+    out(&e, "    for (int i = 0; i < N_PARAMS; i++)");
+    out(&e, "        for (int64_t k = 0; k < param_table[i].numel; k++)");
+    out(&e, "            if (!isfinite(mm->m->params[i].value[k])) {");
+    out(&e, "                snprintf(err, errlen, \"%s: the weights hold a non-finite value\");", stem);
+    out(&e, "                %s_destroy(mm);", stem);
+    out(&e, "                return NULL;");
+    out(&e, "            }");
     out(&e, "    return mm;");
     out(&e, "}");
     out(&e, "");
@@ -1404,7 +1260,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
     out(&e, "    if (!mm->patches[domain]) {");
     out(&e, "        hsi_infer_opts o = {mm->backend, 0, 16, 0, 0};");
-    out(&e, "        mm->patches[domain] = hsi_infer_patches_create(&net_desc, &mm->m, domain, &o, err, errlen);");
+    out(&e, "        mm->patches[domain] = hsi_infer_patches_create(&net_desc, mm->m, domain, &o, err, errlen);");
     out(&e, "        if (!mm->patches[domain]) return -1;");
     out(&e, "    }");
     out(&e, "    return hsi_infer_patches(mm->patches[domain], x, n, logits, err, errlen);");
@@ -1434,7 +1290,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
     out(&e, "    if (pad < 0 || pad > 2) return snprintf(err, errlen, \"%s: pad must be 0, 1 or 2\"), -1;", stem);
     out(&e, "    hsi_infer_opts o = {mm->backend, pad, 0, 0, 0};");
-    out(&e, "    hsi_infer *s = hsi_infer_create(&net_desc, &mm->m, domain, h, w, &o, err, errlen);");
+    out(&e, "    hsi_infer *s = hsi_infer_create(&net_desc, mm->m, domain, h, w, &o, err, errlen);");
     out(&e, "    if (!s) return -1;");
     out(&e, "    hsi_cube in = {h, w, domains[domain].bands, (float *)cube};   /* read only */");
     out(&e, "    scene_out so = {w, domains[domain].classes, classes, logits};");

@@ -124,7 +124,7 @@ static int64_t sat_add(int64_t a, int64_t b)
     return __builtin_add_overflow(a, b, &s) ? INT64_MAX : s;
 }
 
-/* Union the live ranges of alias chains into their roots, like create() does. */
+/* Union the live ranges of alias chains into their roots, like the emitted create_<d> does. */
 static int64_t plan_arena(const be_graph *g, int64_t *sum)
 {
     int n = g->n_bufs;

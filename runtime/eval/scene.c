@@ -63,7 +63,6 @@ struct hsi_infer {
     float *z;                  /* logits of a tile [th * w, k] */
     void *arena[3];
     size_t arena_bytes[3], bytes;
-    float *ws;
     int next_g;                /* first padded row of the next block */
 };
 
@@ -379,11 +378,6 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
         }
         if (!q->stored) q->tiled = 1;   /* q->tile is set once the arenas are placed */
     }
-    size_t ws = 0;
-    for (int i = 0; i < s->n; i++)
-        if (s->op[i].k && hsi_op_ws_bytes(s->op[i].k) > ws) ws = hsi_op_ws_bytes(s->op[i].k);
-    s->ws = xcalloc(s, ws);
-    if (!s->ws) goto oom;
     for (int r = 0; r < 3; r++)
         if (plan_region(s, r)) goto oom;
     if (!patches) s->op[0].out = s->block;
@@ -458,7 +452,7 @@ void hsi_infer_free(hsi_infer *s)
     }
     for (int r = 0; r < 3; r++) free(s->arena[r]);
     if (s->rt) hsi_rt_destroy(s->rt);
-    free(s->op), free(s->ops_copy), free(s->colmap), free(s->row), free(s->block), free(s->z), free(s->ws);
+    free(s->op), free(s->ops_copy), free(s->colmap), free(s->row), free(s->block), free(s->z);
     free(s);
 }
 
@@ -490,11 +484,10 @@ static void run_op(hsi_infer *s, int i)
             if (o->post) hsi_act_forward(o->post, o->out, o->out);
             return;
         }
-        hsi_bn_forward(o->k, 0, x, w, b, s->ps[t->param[2]].value, s->ps[t->param[3]].value, 0.0f,
-                       o->out, s->ws);
+        hsi_bn_infer(o->k, x, w, b, s->ps[t->param[2]].value, s->ps[t->param[3]].value, o->out);
         return;
     case HSI_SOP_ACT: hsi_act_forward(o->k, x, o->out); return;
-    case HSI_SOP_POOL: hsi_pool_forward(o->k, 0, x, o->out, s->ws); return;
+    case HSI_SOP_POOL: hsi_pool_infer(o->k, x, o->out); return;
     case HSI_SOP_RESHAPE:
         if (!o->alias) hsi_reshape_forward(o->k, x, o->out);
         return;

@@ -1,7 +1,9 @@
 /* hsi.h — the seam between code emitted by hsicc and the runtime (libhsirt).
  *
  * The runtime knows no network; the emitted code knows no solver or dataset. An emitted
- * network exports one hsi_netdesc; a trainer is libhsirt's main linked with it.
+ * network exports one hsi_netdesc; a trainer is libhsirt's main linked with it. Emitted nets
+ * fill it with the runtime's model (hsi_model.h) driven by their tables; a hand-written net
+ * implements the entry points itself.
  *
  * Conventions every emitted network follows:
  *  - Tensors are float32. Parameters are stored in PyTorch layouts (conv OIDHW / OIHW,

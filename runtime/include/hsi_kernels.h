@@ -85,6 +85,12 @@ void hsi_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
                     float *dst, void *ws);
 void hsi_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
                      const void *ws, float *dsrc, float *dgamma, float *dbeta);
+/* hsi_bn_forward with train = 1 (batch statistics, running ones updated, ws saved for backward)
+ * and train = 0 (the running statistics; no workspace). */
+void hsi_bn_train(hsi_op *op, const float *src, const float *gamma, const float *beta,
+                  float *running_mean, float *running_var, float momentum, float *dst, void *ws);
+void hsi_bn_infer(hsi_op *op, const float *src, const float *gamma, const float *beta,
+                  const float *running_mean, const float *running_var, float *dst);
 
 /* ---- element-wise activations (in place allowed: dst == src, dsrc == ddst) ---------------- */
 typedef enum hsi_act_kind {
@@ -103,6 +109,10 @@ hsi_op *hsi_dropout_create(hsi_rt *rt, const hsi_layout *src, float p);
 void hsi_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *src, float *dst,
                          void *ws);
 void hsi_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc);
+/* hsi_dropout_forward with train = 1 (the mask in ws), and train = 0: the identity (into dst's
+ * plain layout), no seed, no workspace. */
+void hsi_dropout_train(hsi_op *op, uint64_t seed, const float *src, float *dst, void *ws);
+void hsi_dropout_infer(hsi_op *op, const float *src, float *dst);
 float hsi_dropout_uniform(uint64_t seed, uint64_t i);  /* in [0, 1), counter-based hash */
 
 /* ---- pooling ------------------------------------------------------------------------------ */
@@ -115,6 +125,9 @@ typedef struct hsi_pool_desc {
 hsi_op *hsi_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d);
 void hsi_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws);
 void hsi_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc);
+/* hsi_pool_forward with train = 1 (max pooling keeps its indices in ws) and train = 0 (none). */
+void hsi_pool_train(hsi_op *op, const float *src, float *dst, void *ws);
+void hsi_pool_infer(hsi_op *op, const float *src, float *dst);
 
 /* ---- dense (inner product over everything but the batch; dst plain [N, out]) -------------- */
 /* w: [out, prod(src dims[1..])] plain, i.e. PyTorch's Linear after flatten(1). */

@@ -1,6 +1,6 @@
 /* arena.c — placing buffers with known live ranges in one block of memory.
  *
- * Shared by the compiler (memory report) and by the emitted create() (real offsets, once the
+ * Shared by the compiler (memory report) and by the emitted create_<d> (real offsets, once the
  * backend has said how many bytes each blocked tensor takes). Greedy first-fit in order of
  * decreasing size (ties: lower index first), so the result is deterministic. Not optimal:
  * the problem is NP-hard, and for chain-like nets this is within a few percent of the peak.

@@ -275,6 +275,20 @@ void hsi_bn_backward(hsi_op *op, const float *src, const float *gamma, const flo
     HK_CALL(op->rt, bn_backward, op, src, gamma, ddst, ws, dsrc, dgamma, dbeta);
 }
 
+void hsi_bn_train(hsi_op *op, const float *src, const float *gamma, const float *beta,
+                  float *running_mean, float *running_var, float momentum, float *dst, void *ws)
+{
+    hsi_bn_forward(op, 1, src, gamma, beta, running_mean, running_var, momentum, dst, ws);
+}
+
+/* Inference reads the running statistics and writes neither them nor a workspace. */
+void hsi_bn_infer(hsi_op *op, const float *src, const float *gamma, const float *beta,
+                  const float *running_mean, const float *running_var, float *dst)
+{
+    hsi_bn_forward(op, 0, src, gamma, beta, (float *)running_mean, (float *)running_var, 0.0f, dst,
+                   NULL);
+}
+
 hsi_op *hsi_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, float alpha)
 {
     if (!rt) return NULL;
@@ -316,6 +330,16 @@ void hsi_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *
     HK_CALL(op->rt, dropout_backward, op, ddst, ws, dsrc);
 }
 
+void hsi_dropout_train(hsi_op *op, uint64_t seed, const float *src, float *dst, void *ws)
+{
+    hsi_dropout_forward(op, 1, seed, src, dst, ws);
+}
+
+void hsi_dropout_infer(hsi_op *op, const float *src, float *dst)
+{
+    hsi_dropout_forward(op, 0, 0, src, dst, NULL);
+}
+
 /* splitmix64's finaliser. */
 static uint64_t mix64(uint64_t z)
 {
@@ -345,6 +369,16 @@ hsi_op *hsi_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *
 void hsi_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)
 {
     HK_CALL(op->rt, pool_forward, op, train, src, dst, ws);
+}
+
+void hsi_pool_train(hsi_op *op, const float *src, float *dst, void *ws)
+{
+    hsi_pool_forward(op, 1, src, dst, ws);
+}
+
+void hsi_pool_infer(hsi_op *op, const float *src, float *dst)
+{
+    hsi_pool_forward(op, 0, src, dst, NULL);
 }
 
 void hsi_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)

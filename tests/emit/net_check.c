@@ -10,7 +10,8 @@
  * and, with -DFD_CHECK (nets with smooth activations: through ReLU kinks float finite
  * differences are noise), checks every parameter's gradient on the reference backend against
  * central finite differences along a random direction (the autodiff wiring: accumulation,
- * aliasing, in-place, views, shared parameters).
+ * aliasing, in-place, views, shared parameters), and the inference pass on its own
+ * (infer_check).
  */
 #include <float.h>
 #include <math.h>
@@ -154,6 +155,46 @@ static int compare_models(const char *label, const hsi_netdesc *da, hsi_model *a
     return ok;
 }
 
+/* The inference pass (forward_infer_<d>) on its own: it writes no parameter (running
+ * statistics included) and reads nothing a training pass leaves behind (workspaces, dropout
+ * masks, batch statistics): after a training step, with the parameters put back, it gives the
+ * same logits bit for bit. A domain the net does not have is refused quietly (no pass runs). */
+static int infer_check(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, const int32_t *y)
+{
+    hsi_param *p;
+    int n = d->params(m, &p), ok = 1, classes = d->domains[dom].classes;
+    size_t nv = 0;
+    for (int i = 0; i < n; i++) nv += (size_t)p[i].numel;
+    float *saved = malloc(sizeof(float) * (nv + 1)), *before = malloc(sizeof(float) * (size_t)BATCH * classes);
+    for (int i = 0, k = 0; i < n; k += (int)p[i].numel, i++)
+        memcpy(saved + k, p[i].value, sizeof(float) * (size_t)p[i].numel);
+    d->forward(m, dom, x, BATCH, 0, 0);
+    memcpy(before, d->logits(m, dom), sizeof(float) * (size_t)BATCH * classes);
+    for (int i = 0, k = 0; i < n; k += (int)p[i].numel, i++)
+        if (memcmp(saved + k, p[i].value, sizeof(float) * (size_t)p[i].numel)) {
+            printf("  MISMATCH the inference pass wrote %s\n", p[i].name);
+            ok = 0;
+        }
+    train_step(d, m, dom, x, y);
+    for (int i = 0, k = 0; i < n; k += (int)p[i].numel, i++)
+        memcpy(p[i].value, saved + k, sizeof(float) * (size_t)p[i].numel);
+    d->forward(m, dom, x, BATCH, 0, 99);
+    if (memcmp(before, d->logits(m, dom), sizeof(float) * (size_t)BATCH * classes)) {
+        printf("  MISMATCH inference logits changed after a training step\n");
+        ok = 0;
+    }
+    if (d->logits(m, d->n_domains) || d->logits(m, -1)
+        || d->loss_backward(m, d->n_domains, y, BATCH, 1.0f) != 0.0f) {
+        printf("  MISMATCH a domain out of range was not refused\n");
+        ok = 0;
+    }
+    d->forward(m, d->n_domains, x, BATCH, 1, 0);   /* must not run (or crash) */
+    printf("inference pass domain %d: %s\n", dom, ok ? "ok" : "FAIL");
+    free(saved);
+    free(before);
+    return ok;
+}
+
 /* Directional derivative of the loss along a random v over one parameter tensor, central
  * differences, against the backward pass's grad . v (both returned). */
 static void fd_one(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, const int32_t *y,
@@ -257,6 +298,7 @@ int main(void)
 #ifdef NET_PLAIN
         ok &= compare_models("fused+rewritten vs plain", &NET, ref, &NET_PLAIN, plain, dom, x, y, 1e-5, 1e-4);
 #endif
+        ok &= infer_check(&NET, ref, dom, x, y);
 #if FD_CHECK
         ok &= fd_check(&NET, ref, dom, x, y);
 #endif
