@@ -302,11 +302,12 @@ typedef struct key_def {
     int flags;               /* KF_ */
     unsigned only;           /* bit i: applies when the section's selector key is i; 0: always */
     const char *why;         /* KF_REQUIRED: said after "missing required key '...'" */
-    const char *dflt;        /* the default as YAML text, read before the file's value; NULL:
+    const char *dflt;        /* the default as YAML text, read in place of an absent key; NULL:
                                 none, or set by the code */
     const char *after;       /* the resolved file writes it after this key ("": first); NULL: in
-                                table order (the writing order is also the order of the "it
-                                takes" lists) */
+                                table order. The resolved file keeps the key order it always had
+                                (its text is hashed into run states, so --resume of an older run
+                                still matches); the "it takes ..." lists follow this order too */
     int (*omit)(const void *base);   /* not written when this says so */
     /* K_CODE (and how a map is written when it is not a block): write key and value at indent */
     void (*put)(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
@@ -324,17 +325,18 @@ struct section {
 #define ENUM(names) {names, COUNT(names)}
 #define BIT(x) (1u << (x))
 
-/* One name table per enum, in the enum's order: the reader, the writer and the messages use it. */
-static const char *const backend_names[] = {"dnnl", "ref"};                   /* hsi_backend */
+/* One name table per enum, in the enum's order: the reader, the writer and the messages use it.
+ * Solver types and policies are hsi_train.h's (hsi_solver_type_names, hsi_lr_policy_names). */
+static const char *const backend_names[] = {"dnnl", "ref"}; /* hsi_backend */
 static const char *const standardize_names[] = {"all", "train", "none"}; /* hsi_exp_standardize */
-static const char *const padding_names[] = {"zero", "reflect", "replicate"};  /* hsi_exp_padding */
+static const char *const padding_names[] = {"zero", "reflect", "replicate"}; /* hsi_exp_padding */
 static const char *const nonfinite_names[] = {"error", "zero"}; /* hsi_exp_nonfinite */
 static const char *const augment_names[] = {"none", "dihedral", "dihedral_x8"}; /* hsi_exp_augment */
 static const char *const rule_names[] = {"random", "ssrn"}; /* hsi_exp_split_rule */
 static const char *const style_names[] = {"caffe", "pytorch"}; /* hsi_momentum_style */
-static const char *const half_names[] = {"none", "left", "right", "top", "bottom"};  /* hsi_half */
-static const char *const keep_names[] = {"best", "last", "both", "none"};     /* hsi_ckpt_keep */
-const char *const hsi_select_names[3] = {"val_loss", "val_oa", "last"};      /* hsi_select */
+static const char *const half_names[] = {"none", "left", "right", "top", "bottom"}; /* hsi_half */
+static const char *const keep_names[] = {"best", "last", "both", "none"}; /* hsi_ckpt_keep */
+const char *const hsi_select_names[3] = {"val_loss", "val_oa", "last"}; /* hsi_select */
 static const enum_names E_BACKEND = ENUM(backend_names), E_STANDARDIZE = ENUM(standardize_names),
     E_PADDING = ENUM(padding_names), E_NONFINITE = ENUM(nonfinite_names),
     E_AUGMENT = ENUM(augment_names), E_RULE = ENUM(rule_names), E_STYLE = ENUM(style_names),
