@@ -104,6 +104,11 @@ void diag_hint(diag *d, const char *fmt, ...)
     if (d->shown) MESSAGE(NULL, "hint: ");
 }
 
+size_t diag_utf8_len(const unsigned char *s, size_t n)
+{
+    return hsi_utf8_len(s, n);
+}
+
 const char *diag_suggest(const char *name, const char *const *cands, int n)
 {
     return hsi_suggest(name, cands, n, 1, 0);

@@ -35,6 +35,10 @@ void diag_note(diag *d, src_span sp, const char *fmt, ...) __attribute__((format
 /* `hint: ...`, attached to the last error. */
 void diag_hint(diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Length of the valid UTF-8 sequence at s (n bytes available); 0 if invalid or NUL: the lexer's
+ * name for hsi_utf8_len. */
+size_t diag_utf8_len(const unsigned char *s, size_t n);
+
 /* The candidate closest to `name` by edit distance if it is close enough to be a likely typo
  * (distance <= max(1, len/3), no prefix matching: hsi_suggest(name, cands, n, 1, 0)), else NULL. */
 const char *diag_suggest(const char *name, const char *const *cands, int n);
