@@ -1,5 +1,6 @@
 /* diag.h — diagnostics for every phase: `file:line:col: error: message`, the source line with
- * a caret under the span, then optional `hint:` / `note:` lines.
+ * a caret under the span, then optional `hint:` / `note:` lines. The pieces of that text are
+ * shared with the runtime's experiment loader (hsi_diagtext.h).
  *
  * One diag per compilation. It counts errors and stops printing after DIAG_MAX_ERRORS (the
  * phases check diag.stop to give up early). It never exits; callers decide the exit status.
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "hsi_diagtext.h"   /* hsi_utf8_len, hsi_suggest: shared with the runtime */
 #include "span.h"
 
 #define DIAG_MAX_ERRORS 20
@@ -33,11 +35,12 @@ void diag_note(diag *d, src_span sp, const char *fmt, ...) __attribute__((format
 /* `hint: ...`, attached to the last error. */
 void diag_hint(diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Length of the valid UTF-8 sequence at s (n bytes available); 0 if invalid or NUL. */
+/* Length of the valid UTF-8 sequence at s (n bytes available); 0 if invalid or NUL: the lexer's
+ * name for hsi_utf8_len. */
 size_t diag_utf8_len(const unsigned char *s, size_t n);
 
 /* The candidate closest to `name` by edit distance if it is close enough to be a likely typo
- * (distance <= max(1, len/3)), else NULL. */
+ * (distance <= max(1, len/3), no prefix matching: hsi_suggest(name, cands, n, 1, 0)), else NULL. */
 const char *diag_suggest(const char *name, const char *const *cands, int n);
 /* diag_hint("did you mean '%s'?") when diag_suggest finds one; returns 1 if it did. */
 int diag_did_you_mean(diag *d, const char *name, const char *const *cands, int n);

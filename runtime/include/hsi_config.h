@@ -70,6 +70,7 @@ typedef enum hsi_exp_nonfinite { HSI_EXP_NONFINITE_ERROR, HSI_EXP_NONFINITE_ZERO
 typedef enum hsi_exp_augment { HSI_EXP_AUG_NONE, HSI_EXP_AUG_DIHEDRAL, HSI_EXP_AUG_DIHEDRAL_X8 }
     hsi_exp_augment;
 typedef enum hsi_select { HSI_SELECT_VAL_LOSS, HSI_SELECT_VAL_OA, HSI_SELECT_LAST } hsi_select;
+extern const char *const hsi_select_names[3];   /* "val_loss", "val_oa", "last" */
 typedef enum hsi_exp_split_rule { HSI_EXP_SPLIT_RANDOM, HSI_EXP_SPLIT_SSRN } hsi_exp_split_rule;
 typedef enum hsi_ckpt_keep { HSI_CKPT_BEST, HSI_CKPT_LAST, HSI_CKPT_BOTH, HSI_CKPT_NONE }
     hsi_ckpt_keep;
@@ -227,6 +228,20 @@ int hsi_experiment_write(const hsi_experiment *x, const char *path, char *err, s
 int hsi_experiment_domain_defines(const hsi_experiment *x, int d, hsi_define *out, int max);
 /* The seed of run r (0-based). */
 uint64_t hsi_experiment_run_seed(const hsi_experiment *x, int r);
+
+/* One key of the schema, as hsi_experiment_each_key lists them (the schema's tables are the one
+ * place keys are declared; the test train.config_doc holds EXPERIMENTS.md to them). */
+typedef struct hsi_exp_key {
+    char path[64];             /* "solver.lr", "domains.*.bands.range" ('*': every list item) */
+    const char *type;          /* int number bool enum text path texts defines amount map code */
+    int required;
+    const char *const *names;  /* enum: the accepted values, in the enum's order */
+    int n_names;
+    int nested;                /* 1: the keys of its map follow, listed under path */
+} hsi_exp_key;
+/* Calls fn for every key, in the order the file's tables declare them (a map that occurs twice,
+ * as `schedule` in a phase, is listed once: its keys under the first). */
+void hsi_experiment_each_key(void (*fn)(const hsi_exp_key *k, void *ctx), void *ctx);
 
 #ifdef __cplusplus
 }

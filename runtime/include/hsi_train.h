@@ -82,7 +82,9 @@ typedef struct hsi_solver_opts {
 /* Defaults per type: momentum 0, nesterov 0, CAFFE style, weight_decay 0 (AdamW: 0.01, as
  * PyTorch), rho 0.9, eps 1e-8, beta1 0.9, beta2 0.999. */
 hsi_solver_opts hsi_solver_defaults(hsi_solver_type type);
-/* "sgd", "rmsprop", "adam", "adamw"; and back (-1 if unknown). */
+/* "sgd", "rmsprop", "adam", "adamw" (the names, indexed by type: the experiment schema reads
+ * and writes solver.type with this table); and back (-1 if unknown). */
+extern const char *const hsi_solver_type_names[HSI_SOLVER_ADAMW + 1];
 const char *hsi_solver_type_name(hsi_solver_type t);
 int hsi_solver_type_parse(const char *s);
 
@@ -159,7 +161,9 @@ typedef struct hsi_schedule {
 
 /* FIXED at base_lr, gamma 0.1, power 1, no warmup, warmup_start 1/3 (torch LinearLR default). */
 hsi_schedule hsi_schedule_defaults(double base_lr);
-/* "fixed", "step", "multistep", "exp", "poly", "cosine"; and back (-1 if unknown). */
+/* "fixed", "step", "multistep", "exp", "poly", "cosine" (the names, indexed by policy: the
+ * experiment schema reads and writes schedule.policy with this table); and back (-1 if unknown). */
+extern const char *const hsi_lr_policy_names[HSI_LR_COSINE + 1];
 const char *hsi_lr_policy_name(hsi_lr_policy p);
 int hsi_lr_policy_parse(const char *s);
 /* 0 if the fields the policy uses are in range, else -1 with a message naming the field. */

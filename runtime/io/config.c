@@ -1,13 +1,13 @@
 /* config.c — experiment files, the YAML half: libyaml text -> a tree of nodes that remember
  * their file:line:col, --set overrides and sweep points grafted onto that tree, messages with
- * the source line and a caret, did-you-mean, and the load / write entry points.
+ * the source line and a caret (laid out from hsi_diagtext.h's pieces, shared with hsicc), and
+ * the load / write entry points.
  *
  * It does not know the schema: config_schema.c turns the tree into hsi_experiment (and back).
  * Memory policy: one arena per load, freed by hsi_experiment_free.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "config_internal.h"
+#include "hsi_diagtext.h"
 #include "hsi_io.h"
 
 /* ---- arena ----------------------------------------------------------------------------------- */
@@ -59,75 +60,29 @@ int cfg_error(cfg_ctx *c, const cfg_mark *m, const char *fmt, ...)
     if (c->failed) return -1;
     c->failed = 1;
     if (!c->err || !c->errlen) return -1;
-    size_t k;
-    if (m && m->line > 0)
-        k = (size_t)snprintf(c->err, c->errlen, "%s:%d:%d: error: ", m->origin, m->line, m->col);
-    else
-        k = (size_t)snprintf(c->err, c->errlen, "%s: error: ", m ? m->origin : "experiment");
+    size_t k = (size_t)hsi_diag_where(c->err, c->errlen, m ? m->origin : "experiment",
+                                      m ? m->line : 0, m ? m->col : 0, "error");
     if (k >= c->errlen) return -1;
     va_list ap;
     va_start(ap, fmt);
     k += (size_t)vsnprintf(c->err + k, c->errlen - k, fmt, ap);
     va_end(ap);
     if (k >= c->errlen || !m || m->line <= 0 || !m->text) return -1;
-    /* The source line, then a caret under the column (tabs kept so the caret lines up). */
-    const char *p = m->text, *end = m->text + m->len;
-    for (int line = 1; line < m->line && p < end; p++)
-        if (*p == '\n') line++;
-    const char *eol = p;
-    while (eol < end && *eol != '\n' && *eol != '\r') eol++;
-    if (eol - p > 200) return -1;
-    k += (size_t)snprintf(c->err + k, c->errlen - k, "\n  %.*s\n  ", (int)(eol - p), p);
-    for (int i = 1; i < m->col && k + 2 < c->errlen; i++) {
-        c->err[k++] = (p + i - 1 < eol && p[i - 1] == '\t') ? '\t' : ' ';
-        c->err[k] = 0;
-    }
+    /* The source line (up to a '\r'), then a caret under the column. */
+    const char *p;
+    long n = hsi_diag_line(m->text, m->len, m->line, &p);
+    const char *cr = n > 0 ? memchr(p, '\r', (size_t)n) : NULL;
+    if (cr) n = cr - p;
+    if (n < 0 || n > 200) return -1;
+    k += (size_t)snprintf(c->err + k, c->errlen - k, "\n  %.*s\n  ", (int)n, p);
+    if (k + 2 < c->errlen) k += hsi_diag_caret_pad(p, (size_t)n, m->col, c->err + k, c->errlen - k - 1);
     if (k + 2 < c->errlen) snprintf(c->err + k, c->errlen - k, "^");
     return -1;
 }
 
-/* ---- did-you-mean ---------------------------------------------------------------------------- */
-
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return INT_MAX;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 const char *cfg_suggest(const char *word, const char *const *cands, int n)
 {
-    int limit = (int)strlen(word) / 3;
-    if (limit < 2) limit = 2;
-    const char *best = NULL;
-    int bestd = limit + 1;
-    for (int i = 0; i < n; i++) {
-        int d = edit_distance(word, cands[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = cands[i];
-        }
-    }
-    /* Else a candidate that starts the word or that the word starts ("lrate" -> "lr"). */
-    for (int i = 0; i < n && !best; i++) {
-        size_t lw = strlen(word), lc = strlen(cands[i]), k = lw < lc ? lw : lc;
-        if (k >= 2 && strncmp(word, cands[i], k) == 0) best = cands[i];
-    }
-    return best;
+    return hsi_suggest(word, cands, n, 2, 1);
 }
 
 /* ---- the tree -------------------------------------------------------------------------------- */

@@ -77,7 +77,8 @@ int cfg_apply_set(cfg_ctx *c, cfg_node *root, const char *set);
 int cfg_put_path(cfg_ctx *c, cfg_node *root, const char *path, cfg_node *val, const cfg_mark *m);
 
 /* The closest of cands[0..n) to word (edit distance <= max(2, len/3); else one that is a
- * prefix of word or has word as prefix, at least 2 characters), or NULL. */
+ * prefix of word or has word as prefix, at least 2 characters), or NULL: hsi_suggest's
+ * choice (hsi_diagtext.h, shared with hsicc) with the loader's looser limits. */
 const char *cfg_suggest(const char *word, const char *const *cands, int n);
 
 /* Text building for the YAML writer and for sweep values. */

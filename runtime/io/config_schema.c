@@ -2,12 +2,19 @@
  * checked: unknown keys with did-you-mean, types, ranges, required keys, cross-key rules), the
  * sweep points, and the resolved experiment written back as YAML.
  *
- * The user documentation of every key is runtime/io/EXPERIMENTS.md; keep the two in step.
+ * Every key is declared once, in the tables of "the schema" below: its name, type, field, range,
+ * enum names, default, whether it is required, which solver type / policy it applies to, and
+ * where the resolved file writes it. The generic reader (read_key) and writer (put_section) work
+ * from those tables, and so do the unknown-key messages and hsi_experiment_each_key (which the
+ * test train.config_doc checks against runtime/io/EXPERIMENTS.md, the user documentation).
+ * What stays code: lists (domains, phases), pairs and ranges ([start, end], betas), the forms a
+ * key can take (runs: 5, init: scratch, shared_lr_scale: 1/N), the sweep, and cross-key rules.
  * It does not read datasets: with a registry it checks names and class ids only.
  */
 #define _XOPEN_SOURCE 700   /* realpath, getcwd */
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,28 +78,6 @@ static int ident_ok(const char *s)
     return 1;
 }
 
-/* Unknown keys: "unknown key 'solver.lrr'; did you mean 'solver.lr'?" */
-static int keys_check(V *v, const cfg_node *map, const char *prefix, const char *const *allowed,
-                      int n, const char *hint)
-{
-    for (int i = 0; i < map->n; i++) {
-        int ok = 0;
-        for (int j = 0; j < n && !ok; j++) ok = strcmp(map->keys[i], allowed[j]) == 0;
-        if (ok) continue;
-        const char *s = cfg_suggest(map->keys[i], allowed, n);
-        if (s)
-            return cfg_error(v->c, &map->key_marks[i], "unknown key '%s'; did you mean '%s'?",
-                             join(v, prefix, map->keys[i]), join(v, prefix, s));
-        cfg_buf b = {0};
-        for (int j = 0; j < n; j++) cfg_buf_printf(&b, "%s%s", j ? ", " : "", allowed[j]);
-        int rc = cfg_error(v->c, &map->key_marks[i], "unknown key '%s' (known here: %s)%s",
-                           join(v, prefix, map->keys[i]), b.s ? b.s : "", hint ? hint : "");
-        free(b.s);
-        return rc;
-    }
-    return 0;
-}
-
 static int need_kind(V *v, const cfg_node *n, const char *path, cfg_kind kind)
 {
     if (n->kind == kind) return 0;
@@ -108,14 +93,17 @@ static int missing(V *v, const cfg_node *map, const char *prefix, const char *ke
                      why ? why : "");
 }
 
-/* ---- scalar readers: each returns 1 when the key was given and read, 0 when absent, -1 ------ */
+/* ---- scalars: each reader returns 1 when the value was read, -1 after an error --------------- */
 
 typedef struct range { double lo, hi; int lo_open, hi_open; } range;
-static const range R_POS = {0, INFINITY, 1, 0};
-static const range R_NONNEG = {0, INFINITY, 0, 0};
-static const range R_ONE_UP = {1, INFINITY, 0, 0};
-static const range R_UNIT_HALF_OPEN = {0, 1, 0, 1};   /* [0, 1) */
-static const range R_UNIT = {0, 1, 0, 0};             /* [0, 1] */
+#define RANGE_POS {0, INFINITY, 1, 0}
+#define RANGE_NONNEG {0, INFINITY, 0, 0}
+#define RANGE_ONE_UP {1, INFINITY, 0, 0}
+#define RANGE_UNIT_HALF_OPEN {0, 1, 0, 1}   /* [0, 1) */
+#define RANGE_UNIT {0, 1, 0, 0}             /* [0, 1] */
+static const range R_NONNEG = RANGE_NONNEG;
+static const range R_ONE_UP = RANGE_ONE_UP;
+static const range R_UNIT_HALF_OPEN = RANGE_UNIT_HALF_OPEN;
 static const range R_FRACTION = {0, 1, 1, 1};         /* (0, 1) */
 
 static void range_text(range r, int integer, char *buf, size_t n)
@@ -171,47 +159,8 @@ static int node_number(V *v, const cfg_node *n, const char *path, range r, int i
     return 1;
 }
 
-static int get_double(V *v, const cfg_node *map, const char *prefix, const char *key, range r,
-                      double *out)
+static int node_bool(V *v, const cfg_node *n, const char *path, int *out)
 {
-    const cfg_node *n = cfg_get(map, key);
-    return n ? node_number(v, n, join(v, prefix, key), r, 0, out) : 0;
-}
-
-static int get_float(V *v, const cfg_node *map, const char *prefix, const char *key, range r,
-                     float *out)
-{
-    double d;
-    int rc = get_double(v, map, prefix, key, r, &d);
-    if (rc == 1) *out = (float)d;
-    return rc;
-}
-
-static int get_i64(V *v, const cfg_node *map, const char *prefix, const char *key, range r,
-                   int64_t *out)
-{
-    const cfg_node *n = cfg_get(map, key);
-    double d;
-    if (!n) return 0;
-    if (node_number(v, n, join(v, prefix, key), r, 1, &d) < 0) return -1;
-    *out = (int64_t)d;
-    return 1;
-}
-
-static int get_int(V *v, const cfg_node *map, const char *prefix, const char *key, range r,
-                   int *out)
-{
-    if (isinf(r.hi)) r.hi = INT32_MAX;
-    int64_t x;
-    int rc = get_i64(v, map, prefix, key, r, &x);
-    if (rc == 1) *out = (int)x;
-    return rc;
-}
-
-static int get_bool(V *v, const cfg_node *map, const char *prefix, const char *key, int *out)
-{
-    const cfg_node *n = cfg_get(map, key);
-    if (!n) return 0;
     if (n->kind == CFG_SCALAR && !n->quoted) {
         static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False", "FALSE"};
         for (int i = 0; i < 3; i++) {
@@ -219,8 +168,7 @@ static int get_bool(V *v, const cfg_node *map, const char *prefix, const char *k
             if (strcmp(n->str, f[i]) == 0) return (*out = 0), 1;
         }
     }
-    return cfg_error(v->c, &n->mark, "key '%s': expected true or false, got %s",
-                     join(v, prefix, key), got(v, n));
+    return cfg_error(v->c, &n->mark, "key '%s': expected true or false, got %s", path, got(v, n));
 }
 
 static int node_enum(V *v, const cfg_node *n, const char *path, const char *const *names, int k,
@@ -243,13 +191,6 @@ static int node_enum(V *v, const cfg_node *n, const char *path, const char *cons
     return rc;
 }
 
-static int get_enum(V *v, const cfg_node *map, const char *prefix, const char *key,
-                    const char *const *names, int k, int *out)
-{
-    const cfg_node *n = cfg_get(map, key);
-    return n ? node_enum(v, n, join(v, prefix, key), names, k, out) : 0;
-}
-
 static int node_string(V *v, const cfg_node *n, const char *path, char **out)
 {
     if (n->kind != CFG_SCALAR || cfg_is_null(n) || !n->str[0])
@@ -259,29 +200,9 @@ static int node_string(V *v, const cfg_node *n, const char *path, char **out)
     return 1;
 }
 
-static int get_string(V *v, const cfg_node *map, const char *prefix, const char *key, char **out)
+/* A list of texts (NULL-terminated), and its length. */
+static int node_strings(V *v, const cfg_node *l, const char *path, char ***out, int *n)
 {
-    const cfg_node *n = cfg_get(map, key);
-    return n ? node_string(v, n, join(v, prefix, key), out) : 0;
-}
-
-/* A path relative to the experiment file's folder, stored joined with that folder. */
-static int get_path(V *v, const cfg_node *map, const char *prefix, const char *key, char **out)
-{
-    char *p = NULL;
-    int rc = get_string(v, map, prefix, key, &p);
-    if (rc != 1) return rc;
-    *out = p[0] == '/' ? p : path_join(v, v->dir, p);
-    return *out ? 1 : -1;
-}
-
-/* A list of strings (NULL-free). */
-static int get_strings(V *v, const cfg_node *map, const char *prefix, const char *key,
-                       char ***out, int *n)
-{
-    const cfg_node *l = cfg_get(map, key);
-    if (!l) return 0;
-    const char *path = join(v, prefix, key);
     if (need_kind(v, l, path, CFG_SEQ)) return -1;
     *out = cfg_alloc(v->a, sizeof **out * (size_t)(l->n + 1));
     if (!*out) return -1;
@@ -292,11 +213,8 @@ static int get_strings(V *v, const cfg_node *map, const char *prefix, const char
 }
 
 /* `defines:` a map from identifiers to single values. */
-static int get_defines(V *v, const cfg_node *map, const char *prefix, hsi_define **out, int *n)
+static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **out, int *n)
 {
-    const cfg_node *d = cfg_get(map, "defines");
-    if (!d) return 0;
-    const char *path = join(v, prefix, "defines");
     if (need_kind(v, d, path, CFG_MAP)) return -1;
     *out = cfg_alloc(v->a, sizeof **out * (size_t)(d->n + 1));
     if (!*out) return -1;
@@ -317,6 +235,488 @@ static int get_defines(V *v, const cfg_node *map, const char *prefix, hsi_define
     }
     *n = d->n;
     return 1;
+}
+
+/* A count (an integer >= min_count), a fraction in (0, 1), or (allow_all) "all" = fraction 1. */
+static int node_amount(V *v, const cfg_node *n, const char *path, int min_count, int allow_all,
+                       hsi_amount *out)
+{
+    double x;
+    if (allow_all && n->kind == CFG_SCALAR && strcmp(n->str, "all") == 0) {
+        out->is_fraction = 1;
+        out->fraction = 1.0;
+        return 1;
+    }
+    if (n->kind == CFG_SCALAR && !n->quoted && is_int_text(n->str)) {
+        range r = {min_count, INT32_MAX, 0, 0};
+        if (node_number(v, n, path, r, 1, &x) < 0) return -1;
+        out->is_fraction = 0;
+        out->count = (int64_t)x;
+        return 1;
+    }
+    if (!scalar_number(n, 0, &x) || !in_range(x, R_FRACTION))
+        return cfg_error(v->c, &n->mark, "key '%s': expected a count (an integer >= %d)%s or a "
+                         "fraction in (0, 1), got %s", path, min_count, allow_all ? ", all," : "",
+                         got(v, n));
+    out->is_fraction = 1;
+    out->fraction = x;
+    return 1;
+}
+
+/* ---- the schema: one table per map of the file, every key once ------------------------------- */
+
+typedef enum ktype {
+    K_INT, K_I64, K_FLOAT, K_DOUBLE,   /* a number in r: int, int64_t (or uint64_t), float,
+                                          double */
+    K_BOOL,                            /* int 0 / 1 */
+    K_ENUM,                            /* an enum field; its names in e, in the enum's order */
+    K_TEXT,                            /* char *: a non-empty single value */
+    K_PATH,                            /* char *: relative to the experiment file's folder */
+    K_TEXTS,                           /* char ** (NULL-terminated), its length at count */
+    K_DEFINES,                         /* hsi_define *, its length at count */
+    K_AMOUNT,                          /* hsi_amount: a count >= r.lo, a fraction, (KF_ALL) all */
+    K_MAP,                             /* a block map of sub's keys (its reader is code) */
+    K_CODE,                            /* read and written by code (sub: its map's keys) */
+} ktype;
+
+enum {
+    KF_REQUIRED = 1,   /* absent: "missing required key 'k'" + why */
+    KF_SET = 2,        /* written only when the field is not 0 / NULL */
+    KF_ALL = 4,        /* K_AMOUNT: `all` accepted */
+    KF_LIST = 8,       /* K_CODE: a list whose items are maps of sub's keys */
+    KF_LAST = 16,      /* KF_REQUIRED: reported after the section's other keys are read (a
+                          wrong value given with it is named first); else where the key comes */
+};
+
+typedef struct enum_names { const char *const *s; int n; } enum_names;
+typedef struct section section;
+
+typedef struct key_def {
+    const char *key;
+    ktype type;
+    size_t off;              /* the field, from the base the section is read into */
+    size_t count;            /* K_TEXTS, K_DEFINES: the int field holding the length */
+    range r;                 /* numbers: accepted values (K_AMOUNT: r.lo = the least count) */
+    const enum_names *e;     /* K_ENUM */
+    const section *sub;      /* K_MAP, K_CODE: the keys of the nested map */
+    int flags;               /* KF_ */
+    unsigned only;           /* bit i: applies when the section's selector key is i; 0: always */
+    const char *why;         /* KF_REQUIRED: said after "missing required key '...'" */
+    const char *dflt;        /* the default as YAML text, read in place of an absent key; NULL:
+                                none, or set by the code */
+    const char *after;       /* the resolved file writes it after this key ("": first); NULL: in
+                                table order. The resolved file keeps the key order it always had
+                                (its text is hashed into run states, so --resume of an older run
+                                still matches); the "it takes ..." lists follow this order too */
+    int (*omit)(const void *base);   /* not written when this says so */
+    /* K_CODE (and how a map is written when it is not a block): write key and value at indent */
+    void (*put)(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+} key_def;
+
+struct section {
+    const key_def *k;
+    int n;
+    int selector;            /* index of the key whose value decides `only`, or -1 */
+    const char *hint;        /* appended to the "unknown key ... (known here: ...)" message */
+};
+
+#define SECTION(name, sel, hint) \
+    static const section name = {name##_keys, COUNT(name##_keys), sel, hint}
+#define ENUM(names) {names, COUNT(names)}
+#define BIT(x) (1u << (x))
+
+/* One name table per enum, in the enum's order: the reader, the writer and the messages use it.
+ * Solver types and policies are hsi_train.h's (hsi_solver_type_names, hsi_lr_policy_names). */
+static const char *const backend_names[] = {"dnnl", "ref"}; /* hsi_backend */
+static const char *const standardize_names[] = {"all", "train", "none"}; /* hsi_exp_standardize */
+static const char *const padding_names[] = {"zero", "reflect", "replicate"}; /* hsi_exp_padding */
+static const char *const nonfinite_names[] = {"error", "zero"}; /* hsi_exp_nonfinite */
+static const char *const augment_names[] = {"none", "dihedral", "dihedral_x8"}; /* hsi_exp_augment */
+static const char *const rule_names[] = {"random", "ssrn"}; /* hsi_exp_split_rule */
+static const char *const style_names[] = {"caffe", "pytorch"}; /* hsi_momentum_style */
+static const char *const half_names[] = {"none", "left", "right", "top", "bottom"}; /* hsi_half */
+static const char *const keep_names[] = {"best", "last", "both", "none"}; /* hsi_ckpt_keep */
+const char *const hsi_select_names[3] = {"val_loss", "val_oa", "last"}; /* hsi_select */
+static const enum_names E_BACKEND = ENUM(backend_names), E_STANDARDIZE = ENUM(standardize_names),
+    E_PADDING = ENUM(padding_names), E_NONFINITE = ENUM(nonfinite_names),
+    E_AUGMENT = ENUM(augment_names), E_RULE = ENUM(rule_names), E_STYLE = ENUM(style_names),
+    E_HALF = ENUM(half_names), E_KEEP = ENUM(keep_names), E_SELECT = ENUM(hsi_select_names),
+    E_METRIC = {hsi_select_names, 2},   /* early stopping: val_loss | val_oa */
+    E_SOLVER = ENUM(hsi_solver_type_names), E_POLICY = ENUM(hsi_lr_policy_names);
+
+/* The writer's code for the keys that are not a plain value or block map (defined with it). */
+static void put_labels(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_bands(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_region(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_domains(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_betas(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_steps(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_early_stopping(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_phase_domains(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_phases(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_shared_lr_scale(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_init(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_sweep(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_runs(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+static void put_seeds(cfg_buf *b, int indent, const void *field, const hsi_experiment *x);
+
+/* What the resolved file leaves out (a saved split has no rule; ssrn is never stratified). */
+static int omit_with_masks(const void *s) { return ((const hsi_exp_split *)s)->masks != NULL; }
+static int omit_unstratifiable(const void *s)
+{
+    const hsi_exp_split *p = s;
+    return p->masks || p->rule == HSI_EXP_SPLIT_SSRN;
+}
+static int omit_seed_unless_given(const void *s) { return !((const hsi_exp_split *)s)->has_seed; }
+static int omit_with_seeds(const void *r) { return ((const hsi_exp_runs *)r)->seeds != NULL; }
+
+#define DOM(f) offsetof(hsi_exp_domain, f)
+static const key_def bands_keys[] = {   /* domains.*.bands, into hsi_exp_domain */
+    {.key = "range", .type = K_CODE},
+    {.key = "resample", .type = K_INT, .off = DOM(resample), .r = RANGE_ONE_UP},
+};
+SECTION(bands, -1, NULL);
+static const key_def region_keys[] = {   /* domains.*.region, into hsi_exp_domain */
+    {.key = "rect", .type = K_CODE},
+    {.key = "half", .type = K_ENUM, .off = DOM(region_half), .e = &E_HALF},
+};
+SECTION(region, -1, NULL);
+static const key_def domain_keys[] = {
+    {.key = "name", .type = K_TEXT, .off = DOM(name)},
+    {.key = "dataset", .type = K_TEXT, .off = DOM(dataset), .flags = KF_REQUIRED,
+     .why = " (a registry name such as IndianPines)"},
+    {.key = "labels", .type = K_CODE, .put = put_labels},
+    {.key = "bands", .type = K_CODE, .sub = &bands, .put = put_bands},
+    {.key = "region", .type = K_CODE, .sub = &region, .put = put_region},
+    {.key = "defines", .type = K_DEFINES, .off = DOM(defines), .count = DOM(n_defines)},
+    {.key = "loss_weight", .type = K_FLOAT, .off = DOM(loss_weight), .r = RANGE_POS, .dflt = "1"},
+};
+SECTION(domain, -1, NULL);
+
+#define EXP(f) offsetof(hsi_experiment, f)
+static const key_def preprocess_keys[] = {   /* into hsi_experiment */
+    {.key = "standardize", .type = K_ENUM, .off = EXP(standardize), .e = &E_STANDARDIZE},
+    {.key = "padding", .type = K_ENUM, .off = EXP(padding), .e = &E_PADDING},
+    {.key = "patch", .type = K_INT, .off = EXP(patch), .r = RANGE_ONE_UP, .flags = KF_SET,
+     .after = "nonfinite"},
+    {.key = "nonfinite", .type = K_ENUM, .off = EXP(nonfinite), .e = &E_NONFINITE},
+};
+SECTION(preprocess, -1, NULL);
+
+#define SPLIT(f) offsetof(hsi_exp_split, f)
+static const key_def split_keys[] = {
+    {.key = "rule", .type = K_ENUM, .off = SPLIT(rule), .e = &E_RULE, .omit = omit_with_masks},
+    {.key = "train", .type = K_AMOUNT, .off = SPLIT(train), .r = {1, INT32_MAX, 0, 0},
+     .flags = KF_REQUIRED | KF_LAST | KF_ALL, .why = " (pixels per class, or a fraction)",
+     .omit = omit_with_masks},
+    {.key = "val", .type = K_AMOUNT, .off = SPLIT(val), .r = {0, INT32_MAX, 0, 0},
+     .omit = omit_with_masks},
+    {.key = "stratified", .type = K_BOOL, .off = SPLIT(stratified), .dflt = "true",
+     .omit = omit_unstratifiable},
+    {.key = "spatial_blocks", .type = K_INT, .off = SPLIT(spatial_blocks), .r = RANGE_NONNEG,
+     .omit = omit_unstratifiable},
+    {.key = "seed", .type = K_I64, .off = SPLIT(seed), .r = RANGE_NONNEG,
+     .omit = omit_seed_unless_given},
+    {.key = "masks", .type = K_PATH, .off = SPLIT(masks), .flags = KF_SET, .after = ""},
+};
+SECTION(split, -1, NULL);
+
+#define SGD BIT(HSI_SOLVER_SGD)
+#define ADAMS (BIT(HSI_SOLVER_ADAM) | BIT(HSI_SOLVER_ADAMW))
+static const key_def solver_keys[] = {   /* into hsi_experiment: lr is the schedule's base */
+    {.key = "type", .type = K_ENUM, .off = EXP(solver.type), .e = &E_SOLVER, .flags = KF_REQUIRED,
+     .why = " (sgd, rmsprop, adam or adamw)"},
+    {.key = "lr", .type = K_DOUBLE, .off = EXP(schedule.base_lr), .r = RANGE_POS,
+     .flags = KF_REQUIRED, .why = " (the base learning rate)"},
+    {.key = "weight_decay", .type = K_FLOAT, .off = EXP(solver.weight_decay), .r = RANGE_NONNEG},
+    {.key = "momentum", .type = K_FLOAT, .off = EXP(solver.momentum), .r = RANGE_UNIT_HALF_OPEN,
+     .only = SGD},
+    {.key = "nesterov", .type = K_BOOL, .off = EXP(solver.nesterov), .only = SGD},
+    {.key = "momentum_style", .type = K_ENUM, .off = EXP(solver.momentum_style), .e = &E_STYLE,
+     .only = SGD},
+    {.key = "rho", .type = K_FLOAT, .off = EXP(solver.rho), .r = RANGE_UNIT_HALF_OPEN,
+     .only = BIT(HSI_SOLVER_RMSPROP)},
+    {.key = "eps", .type = K_FLOAT, .off = EXP(solver.eps), .r = RANGE_POS,
+     .only = BIT(HSI_SOLVER_RMSPROP) | ADAMS, .after = "betas"},
+    {.key = "betas", .type = K_CODE, .only = ADAMS, .put = put_betas},
+};
+SECTION(solver, 0, NULL);
+
+#define SCHED(f) offsetof(hsi_schedule, f)
+static const key_def schedule_keys[] = {
+    {.key = "policy", .type = K_ENUM, .off = SCHED(policy), .e = &E_POLICY},
+    {.key = "gamma", .type = K_DOUBLE, .off = SCHED(gamma), .r = RANGE_POS,
+     .only = BIT(HSI_LR_STEP) | BIT(HSI_LR_MULTISTEP) | BIT(HSI_LR_EXP)},
+    {.key = "stepsize", .type = K_I64, .off = SCHED(stepsize), .r = RANGE_ONE_UP,
+     .only = BIT(HSI_LR_STEP)},
+    {.key = "steps", .type = K_CODE, .only = BIT(HSI_LR_MULTISTEP), .put = put_steps},
+    {.key = "power", .type = K_DOUBLE, .off = SCHED(power), .r = RANGE_POS,
+     .only = BIT(HSI_LR_POLY)},
+    {.key = "max_iter", .type = K_I64, .off = SCHED(max_iter), .r = RANGE_ONE_UP, .flags = KF_SET,
+     .only = BIT(HSI_LR_POLY) | BIT(HSI_LR_COSINE), .after = "min_lr"},
+    {.key = "min_lr", .type = K_DOUBLE, .off = SCHED(min_lr), .r = RANGE_NONNEG,
+     .only = BIT(HSI_LR_COSINE)},
+    {.key = "warmup", .type = K_I64, .off = SCHED(warmup), .r = RANGE_NONNEG},
+    {.key = "warmup_start", .type = K_DOUBLE, .off = SCHED(warmup_start), .r = RANGE_UNIT},
+};
+SECTION(schedule, 0, NULL);
+
+#define TRAIN(f) offsetof(hsi_exp_train, f)
+static const key_def early_stopping_keys[] = {
+    {.key = "patience", .type = K_INT, .off = TRAIN(patience), .r = RANGE_ONE_UP,
+     .flags = KF_REQUIRED | KF_LAST},
+    {.key = "metric", .type = K_ENUM, .off = TRAIN(stop_metric), .e = &E_METRIC},
+};
+SECTION(early_stopping, -1, NULL);
+static const key_def train_keys[] = {
+    {.key = "batch", .type = K_INT, .off = TRAIN(batch), .r = RANGE_ONE_UP, .flags = KF_REQUIRED,
+     .why = " (samples per step)"},
+    {.key = "epochs", .type = K_INT, .off = TRAIN(epochs), .r = RANGE_ONE_UP, .flags = KF_SET},
+    {.key = "iterations", .type = K_I64, .off = TRAIN(iterations), .r = RANGE_ONE_UP,
+     .flags = KF_SET},
+    {.key = "val_every", .type = K_INT, .off = TRAIN(val_every), .r = RANGE_ONE_UP},
+    {.key = "select", .type = K_ENUM, .off = TRAIN(select), .e = &E_SELECT},
+    {.key = "early_stopping", .type = K_CODE, .sub = &early_stopping, .put = put_early_stopping},
+    {.key = "threads", .type = K_INT, .off = TRAIN(threads), .r = RANGE_NONNEG},
+};
+SECTION(train, -1, NULL);
+
+#define PHASE(f) offsetof(hsi_exp_phase, f)
+static const key_def phase_keys[] = {
+    {.key = "name", .type = K_TEXT, .off = PHASE(name)},
+    {.key = "domains", .type = K_CODE, .put = put_phase_domains},
+    {.key = "epochs", .type = K_INT, .off = PHASE(epochs), .r = RANGE_ONE_UP, .flags = KF_SET},
+    {.key = "iterations", .type = K_I64, .off = PHASE(iterations), .r = RANGE_ONE_UP,
+     .flags = KF_SET},
+    {.key = "schedule", .type = K_MAP, .off = PHASE(schedule), .sub = &schedule, .after = "lr"},
+    {.key = "lr", .type = K_DOUBLE, .off = PHASE(schedule.base_lr), .r = RANGE_POS},
+};
+SECTION(phase, -1, NULL);
+
+static const key_def init_keys[] = {
+    {.key = "checkpoint", .type = K_PATH, .off = offsetof(hsi_exp_init, checkpoint),
+     .flags = KF_REQUIRED, .why = " (a .safetensors file)"},
+    {.key = "load", .type = K_TEXTS, .off = offsetof(hsi_exp_init, load),
+     .count = offsetof(hsi_exp_init, n_load)},
+    {.key = "freeze", .type = K_TEXTS, .off = offsetof(hsi_exp_init, freeze),
+     .count = offsetof(hsi_exp_init, n_freeze)},
+};
+SECTION(init, -1, NULL);
+
+static const key_def runs_keys[] = {
+    {.key = "count", .type = K_INT, .off = offsetof(hsi_exp_runs, count), .r = RANGE_ONE_UP,
+     .dflt = "1"},
+    {.key = "seed", .type = K_I64, .off = offsetof(hsi_exp_runs, seed), .r = RANGE_NONNEG,
+     .dflt = "1", .omit = omit_with_seeds},
+    {.key = "seeds", .type = K_CODE, .put = put_seeds},
+};
+SECTION(runs, -1, NULL);
+
+static const key_def outputs_keys[] = {
+    {.key = "dir", .type = K_TEXT, .off = offsetof(hsi_exp_outputs, dir)},
+    {.key = "maps", .type = K_BOOL, .off = offsetof(hsi_exp_outputs, maps), .dflt = "true"},
+    {.key = "curves", .type = K_BOOL, .off = offsetof(hsi_exp_outputs, curves), .dflt = "true"},
+    {.key = "checkpoints", .type = K_ENUM, .off = offsetof(hsi_exp_outputs, checkpoints),
+     .e = &E_KEEP},
+};
+SECTION(outputs, -1, NULL);
+
+static const key_def top_keys[] = {   /* into hsi_experiment */
+    {.key = "name", .type = K_TEXT, .off = EXP(name)},
+    {.key = "description", .type = K_TEXT, .off = EXP(description), .flags = KF_SET},
+    {.key = "net", .type = K_PATH, .off = EXP(net), .flags = KF_REQUIRED,
+     .why = " (the netdef file, e.g. ../netdefs/ssrn.hsn)"},
+    {.key = "defines", .type = K_DEFINES, .off = EXP(defines), .count = EXP(n_defines)},
+    {.key = "backend", .type = K_ENUM, .off = EXP(backend), .e = &E_BACKEND},
+    {.key = "domains", .type = K_CODE, .sub = &domain, .flags = KF_REQUIRED | KF_LIST,
+     .why = " (a list with one entry per dataset)", .put = put_domains},
+    {.key = "preprocess", .type = K_MAP, .sub = &preprocess},
+    {.key = "split", .type = K_MAP, .off = EXP(split), .sub = &split, .flags = KF_REQUIRED,
+     .why = " (at least split.train)"},
+    {.key = "augment", .type = K_ENUM, .off = EXP(augment), .e = &E_AUGMENT},
+    {.key = "solver", .type = K_MAP, .sub = &solver, .flags = KF_REQUIRED, .why = " (type and lr)"},
+    {.key = "schedule", .type = K_MAP, .off = EXP(schedule), .sub = &schedule},
+    {.key = "train", .type = K_MAP, .off = EXP(train), .sub = &train, .flags = KF_REQUIRED,
+     .why = " (batch, and epochs or iterations)"},
+    {.key = "phases", .type = K_CODE, .sub = &phase, .flags = KF_LIST, .put = put_phases},
+    {.key = "shared_lr_scale", .type = K_CODE, .put = put_shared_lr_scale},
+    {.key = "init", .type = K_CODE, .off = EXP(init), .sub = &init, .put = put_init},
+    {.key = "sweep", .type = K_CODE, .put = put_sweep},
+    {.key = "runs", .type = K_CODE, .off = EXP(runs), .sub = &runs, .put = put_runs},
+    {.key = "outputs", .type = K_MAP, .off = EXP(outputs), .sub = &outputs},
+};
+SECTION(top, -1, " (net parameters go under 'defines')");
+
+/* ---- the generic reader ---------------------------------------------------------------------- */
+
+static const key_def *key_of(const section *s, const char *key)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->k[i].key, key) == 0) return &s->k[i];
+    return NULL;
+}
+
+/* Unknown keys: "unknown key 'solver.lrr'; did you mean 'solver.lr'?" */
+static int keys_check(V *v, const cfg_node *map, const char *prefix, const section *s)
+{
+    const char *names[32];
+    int n = 0;
+    for (int j = 0; j < s->n && n < COUNT(names); j++) names[n++] = s->k[j].key;
+    for (int i = 0; i < map->n; i++) {
+        if (key_of(s, map->keys[i])) continue;
+        const char *sug = cfg_suggest(map->keys[i], names, n);
+        if (sug)
+            return cfg_error(v->c, &map->key_marks[i], "unknown key '%s'; did you mean '%s'?",
+                             join(v, prefix, map->keys[i]), join(v, prefix, sug));
+        cfg_buf b = {0};
+        for (int j = 0; j < n; j++) cfg_buf_printf(&b, "%s%s", j ? ", " : "", names[j]);
+        int rc = cfg_error(v->c, &map->key_marks[i], "unknown key '%s' (known here: %s)%s",
+                           join(v, prefix, map->keys[i]), b.s ? b.s : "", s->hint ? s->hint : "");
+        free(b.s);
+        return rc;
+    }
+    return 0;
+}
+
+/* A map of s's keys at path: kind and unknown keys checked. */
+static int open_map(V *v, const cfg_node *n, const char *path, const section *s)
+{
+    return need_kind(v, n, path, CFG_MAP) || keys_check(v, n, path, s) ? -1 : 0;
+}
+
+/* The node of key k in map, or NULL: absent (then a required key is an error: *rc = -1). */
+static const cfg_node *key_node(V *v, const cfg_node *map, const char *prefix, const key_def *k,
+                                int *rc)
+{
+    const cfg_node *n = cfg_get(map, k->key);
+    *rc = !n && (k->flags & (KF_REQUIRED | KF_LAST)) == KF_REQUIRED ?
+          missing(v, map, prefix, k->key, k->why) : 0;
+    return n;
+}
+
+/* Key k (a plain value) of map into base + k->off: 1 when given and read, 0 when absent (its
+ * default, if any, applied), -1 after an error. */
+static int read_key(V *v, const cfg_node *map, const char *prefix, const key_def *k, void *base)
+{
+    int rc;
+    const cfg_node *n = key_node(v, map, prefix, k, &rc);
+    cfg_node dflt = {.kind = CFG_SCALAR, .str = (char *)k->dflt};
+    if (rc < 0) return -1;
+    if (!n && !k->dflt) return 0;
+    int given = n != NULL;
+    if (!n) {
+        if (map) dflt.mark = map->mark;
+        n = &dflt;
+    }
+    const char *path = join(v, prefix, k->key);
+    void *f = (char *)base + k->off;
+    range r = k->r;
+    double d;
+    switch (k->type) {
+    case K_INT:
+        if (isinf(r.hi)) r.hi = INT32_MAX;
+        /* fallthrough */
+    case K_I64:
+        if (node_number(v, n, path, r, 1, &d) < 0) return -1;
+        if (k->type == K_INT) *(int *)f = (int)d;
+        else *(int64_t *)f = (int64_t)d;
+        break;
+    case K_FLOAT:
+    case K_DOUBLE:
+        if (node_number(v, n, path, r, 0, &d) < 0) return -1;
+        if (k->type == K_FLOAT) *(float *)f = (float)d;
+        else *(double *)f = d;
+        break;
+    case K_BOOL:
+        if (node_bool(v, n, path, (int *)f) < 0) return -1;
+        break;
+    case K_ENUM: {
+        int e = 0;
+        if (node_enum(v, n, path, k->e->s, k->e->n, &e) < 0) return -1;
+        *(int *)f = e;   /* an enum field: int-sized, values 0..n-1 */
+        break;
+    }
+    case K_TEXT:
+    case K_PATH:
+        if (node_string(v, n, path, (char **)f) < 0) return -1;
+        if (k->type == K_PATH && (*(char **)f)[0] != '/' &&
+            !(*(char **)f = path_join(v, v->dir, *(char **)f)))
+            return -1;
+        break;
+    case K_TEXTS:
+        if (node_strings(v, n, path, (char ***)f, (int *)((char *)base + k->count)) < 0) return -1;
+        break;
+    case K_DEFINES:
+        if (node_defines(v, n, path, (hsi_define **)f, (int *)((char *)base + k->count)) < 0)
+            return -1;
+        break;
+    case K_AMOUNT:
+        if (node_amount(v, n, path, (int)r.lo, (k->flags & KF_ALL) != 0, (hsi_amount *)f) < 0)
+            return -1;
+        break;
+    case K_MAP:
+    case K_CODE:
+        return 0;   /* the section's code reads these */
+    }
+    return given;
+}
+
+/* Every plain value of s in map, in table order. */
+static int read_keys(V *v, const cfg_node *map, const char *prefix, const section *s, void *base)
+{
+    for (int i = 0; i < s->n; i++)
+        if (read_key(v, map, prefix, &s->k[i], base) < 0) return -1;
+    for (int i = 0; i < s->n; i++)
+        if ((s->k[i].flags & KF_LAST) && !cfg_get(map, s->k[i].key))
+            return missing(v, map, prefix, s->k[i].key, s->k[i].why);
+    return 0;
+}
+
+/* read_key by name: for the keys the code reads in an order of its own (those that others
+ * depend on, and so that of two mistakes the same one is reported first as before the tables). */
+static int get(V *v, const cfg_node *map, const char *prefix, const section *s, const char *key,
+               void *base)
+{
+    return read_key(v, map, prefix, key_of(s, key), base);
+}
+
+/* The order the resolved file writes s's keys in: table order, a key with `after` moved behind
+ * that key (to the front for ""). */
+static int write_order(const section *s, int *order)
+{
+    int n = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->k[i].after && !s->k[i].after[0]) order[n++] = i;
+    for (int i = 0; i < s->n; i++) {
+        if (s->k[i].after) continue;
+        order[n++] = i;
+        for (int j = 0; j < s->n; j++)
+            if (s->k[j].after && strcmp(s->k[j].after, s->k[i].key) == 0) order[n++] = j;
+    }
+    return n;
+}
+
+/* The keys that apply to selector value sel ("momentum, nesterov, momentum_style"), in writing
+ * order: own = 1 those of sel alone, own = 0 those of every value (the selector left out). */
+static void applying_keys(cfg_buf *b, const section *s, int sel, int own)
+{
+    int order[32], n = write_order(s, order), first = 1;
+    for (int i = 0; i < n; i++) {
+        const key_def *k = &s->k[order[i]];
+        if (order[i] == s->selector || (own ? !(k->only & BIT(sel)) : k->only != 0)) continue;
+        cfg_buf_printf(b, "%s%s", first ? "" : ", ", k->key);
+        first = 0;
+    }
+}
+
+/* The first key of map that does not apply to selector value sel, or -1. */
+static int not_applying(const cfg_node *map, const section *s, int sel)
+{
+    for (int i = 0; i < map->n; i++) {
+        const key_def *k = key_of(s, map->keys[i]);
+        if (k && k->only && !(k->only & BIT(sel))) return i;
+    }
+    return -1;
 }
 
 /* ---- sweep ----------------------------------------------------------------------------------- */
@@ -484,12 +884,10 @@ static int build_labels(V *v, const cfg_node *l, const char *path, const hsi_dat
     }
     return 0;
 }
-
 static int build_bands(V *v, const cfg_node *b, const char *path, const hsi_dataset *ds,
                        hsi_exp_domain *d)
 {
-    static const char *const keys[] = {"range", "resample"};
-    if (need_kind(v, b, path, CFG_MAP) || keys_check(v, b, path, keys, COUNT(keys), NULL)) return -1;
+    if (open_map(v, b, path, &bands)) return -1;
     int total = ds ? ds->bands : INT32_MAX;
     const cfg_node *r = cfg_get(b, "range");
     if (r) {
@@ -508,7 +906,7 @@ static int build_bands(V *v, const cfg_node *b, const char *path, const hsi_data
         d->band_end = (int)hi;
         total = d->band_end - d->band_start;
     }
-    if (get_int(v, b, path, "resample", R_ONE_UP, &d->resample) < 0) return -1;
+    if (read_keys(v, b, path, &bands, d)) return -1;
     if (d->resample > total)
         return cfg_error(v->c, &cfg_get(b, "resample")->mark, "key '%s.resample': %d is more "
                          "than the %d bands selected", path, d->resample, total);
@@ -518,16 +916,11 @@ static int build_bands(V *v, const cfg_node *b, const char *path, const hsi_data
 static int build_region(V *v, const cfg_node *r, const char *path, const hsi_dataset *ds,
                         hsi_exp_domain *d)
 {
-    static const char *const keys[] = {"rect", "half"};
-    static const char *const halves[] = {"none", "left", "right", "top", "bottom"};
-    if (need_kind(v, r, path, CFG_MAP) || keys_check(v, r, path, keys, COUNT(keys), NULL)) return -1;
+    if (open_map(v, r, path, &region) || read_keys(v, r, path, &region, d)) return -1;
     const cfg_node *rect = cfg_get(r, "rect");
-    int half = 0;
-    if (get_enum(v, r, path, "half", halves, COUNT(halves), &half) < 0) return -1;
-    if ((rect != NULL) == (half != 0))
+    if ((rect != NULL) == (d->region_half != HSI_HALF_NONE))
         return cfg_error(v->c, &r->mark, "key '%s': give exactly one of 'rect' and 'half' "
                          "(left|right|top|bottom)", path);
-    d->region_half = (hsi_half)half;
     if (!rect) return 0;
     const char *rp = join(v, path, "rect");
     if (rect->kind != CFG_SEQ || rect->n != 4)
@@ -549,19 +942,14 @@ static int build_region(V *v, const cfg_node *r, const char *path, const hsi_dat
 
 static int build_domain(V *v, const cfg_node *n, const char *path, hsi_exp_domain *d)
 {
-    static const char *const keys[] = {"name", "dataset", "labels", "bands", "region", "defines",
-                                       "loss_weight"};
-    if (need_kind(v, n, path, CFG_MAP) || keys_check(v, n, path, keys, COUNT(keys), NULL)) return -1;
-    int rc = get_string(v, n, path, "dataset", &d->dataset);
-    if (rc < 0) return -1;
-    if (rc == 0) return missing(v, n, path, "dataset", " (a registry name such as IndianPines)");
+    if (open_map(v, n, path, &domain) || get(v, n, path, &domain, "dataset", d) < 0) return -1;
     const hsi_dataset *ds = NULL;
     if (v->o->registry) {
         ds = find_dataset(v, cfg_get(n, "dataset"), join(v, path, "dataset"), d->dataset);
         if (!ds) return -1;
     }
-    if ((rc = get_string(v, n, path, "name", &d->name)) < 0) return -1;
-    if (rc == 0) d->name = d->dataset;
+    if (get(v, n, path, &domain, "name", d) < 0) return -1;
+    if (!d->name) d->name = d->dataset;
     if (!ident_ok(d->name))
         return cfg_error(v->c, &(cfg_get(n, "name") ? cfg_get(n, "name") : cfg_get(n, "dataset"))->mark,
                          "key '%s.name': '%s' is not a name (letters, digits, _; not starting "
@@ -572,19 +960,19 @@ static int build_domain(V *v, const cfg_node *n, const char *path, hsi_exp_domai
     if (b && build_bands(v, b, join(v, path, "bands"), ds, d)) return -1;
     const cfg_node *r = cfg_get(n, "region");
     if (r && build_region(v, r, join(v, path, "region"), ds, d)) return -1;
-    if (get_defines(v, n, path, &d->defines, &d->n_defines) < 0) return -1;
+    if (get(v, n, path, &domain, "defines", d) < 0) return -1;
     for (int i = 0; i < d->n_defines; i++)
         if (strcmp(d->defines[i].key, "patch") == 0)
             return cfg_error(v->c, &cfg_get(n, "defines")->key_marks[i], "key '%s.defines.patch': "
                              "the patch size is one for every domain: set preprocess.patch", path);
-    d->loss_weight = 1.0f;
-    return get_float(v, n, path, "loss_weight", R_POS, &d->loss_weight) < 0 ? -1 : 0;
+    return read_keys(v, n, path, &domain, d);
 }
 
 static int build_domains(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    const cfg_node *l = cfg_get(root, "domains");
-    if (!l) return missing(v, root, "", "domains", " (a list with one entry per dataset)");
+    int rc;
+    const cfg_node *l = key_node(v, root, "", key_of(&top, "domains"), &rc);
+    if (!l) return rc;
     if (need_kind(v, l, "domains", CFG_SEQ)) return -1;
     if (l->n == 0) return cfg_error(v->c, &l->mark, "key 'domains': the list is empty");
     if (l->n > HSI_MAX_DOMAINS)
@@ -604,95 +992,47 @@ static int build_domains(V *v, const cfg_node *root, hsi_experiment *x)
     return 0;
 }
 
-/* ---- preprocess, split, augment -------------------------------------------------------------- */
+/* ---- preprocess, split ----------------------------------------------------------------------- */
+
+/* The node of map section key `key` of the top level, opened; NULL when absent (*rc: 0, or -1
+ * for a missing required section or an error). */
+static const cfg_node *top_map(V *v, const cfg_node *root, const char *key, int *rc)
+{
+    const key_def *k = key_of(&top, key);
+    const cfg_node *n = key_node(v, root, "", k, rc);
+    if (n && open_map(v, n, key, k->sub)) *rc = -1;
+    return *rc ? NULL : n;
+}
 
 static int build_preprocess(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    static const char *const keys[] = {"standardize", "padding", "patch", "nonfinite"};
-    static const char *const std[] = {"all", "train", "none"};
-    static const char *const pad[] = {"zero", "reflect", "replicate"};
-    static const char *const nonfin[] = {"error", "zero"};
-    const cfg_node *p = cfg_get(root, "preprocess");
-    if (!p) return 0;
-    if (need_kind(v, p, "preprocess", CFG_MAP) ||
-        keys_check(v, p, "preprocess", keys, COUNT(keys), NULL))
-        return -1;
-    int s = 0, d = 0, nf = 0;
-    if (get_enum(v, p, "preprocess", "standardize", std, COUNT(std), &s) < 0 ||
-        get_enum(v, p, "preprocess", "padding", pad, COUNT(pad), &d) < 0 ||
-        get_enum(v, p, "preprocess", "nonfinite", nonfin, COUNT(nonfin), &nf) < 0 ||
-        get_int(v, p, "preprocess", "patch", R_ONE_UP, &x->patch) < 0)
-        return -1;
-    x->standardize = (hsi_exp_standardize)s;
-    x->padding = (hsi_exp_padding)d;
-    x->nonfinite = (hsi_exp_nonfinite)nf;
+    int rc;
+    const cfg_node *p = top_map(v, root, "preprocess", &rc);
+    if (!p) return rc;
+    if (read_keys(v, p, "preprocess", &preprocess, x)) return -1;
     if (x->patch && x->patch % 2 == 0)
         return cfg_error(v->c, &cfg_get(p, "patch")->mark, "key 'preprocess.patch': expected an "
                          "odd patch size (the labelled pixel is the centre), got %d", x->patch);
     return 0;
 }
 
-/* A count ("10"), a fraction ("0.1", "1e-1"), or (allow_all) "all" = fraction 1. */
-static int get_amount(V *v, const cfg_node *map, const char *prefix, const char *key, int min_count,
-                      int allow_all, hsi_amount *out)
-{
-    const cfg_node *n = cfg_get(map, key);
-    if (!n) return 0;
-    const char *path = join(v, prefix, key);
-    double x;
-    if (allow_all && n->kind == CFG_SCALAR && strcmp(n->str, "all") == 0) {
-        out->is_fraction = 1;
-        out->fraction = 1.0;
-        return 1;
-    }
-    if (n->kind == CFG_SCALAR && !n->quoted && is_int_text(n->str)) {
-        range r = {min_count, INT32_MAX, 0, 0};
-        if (node_number(v, n, path, r, 1, &x) < 0) return -1;
-        out->is_fraction = 0;
-        out->count = (int64_t)x;
-        return 1;
-    }
-    if (!scalar_number(n, 0, &x) || !in_range(x, R_FRACTION))
-        return cfg_error(v->c, &n->mark, "key '%s': expected a count (an integer >= %d)%s or a "
-                         "fraction in (0, 1), got %s", path, min_count, allow_all ? ", all," : "",
-                         got(v, n));
-    out->is_fraction = 1;
-    out->fraction = x;
-    return 1;
-}
-
 static int build_split(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    static const char *const keys[] = {"rule", "train", "val", "stratified", "spatial_blocks",
-                                       "seed", "masks"};
-    static const char *const rules[] = {"random", "ssrn"};
     hsi_exp_split *s = &x->split;
-    s->stratified = 1;
-    const cfg_node *n = cfg_get(root, "split");
-    if (!n) return missing(v, root, "", "split", " (at least split.train)");
-    if (need_kind(v, n, "split", CFG_MAP) || keys_check(v, n, "split", keys, COUNT(keys), NULL))
-        return -1;
-    int rule = 0;
-    int64_t seed = 0;
-    if (get_path(v, n, "split", "masks", &s->masks) < 0) return -1;
+    int rc;
+    const cfg_node *n = top_map(v, root, "split", &rc);
+    if (!n) return rc;
+    if (get(v, n, "split", &split, "masks", s) < 0) return -1;
     if (s->masks) {
         for (int i = 0; i < n->n; i++)
             if (strcmp(n->keys[i], "masks") && strcmp(n->keys[i], "seed"))
                 return cfg_error(v->c, &n->key_marks[i], "key 'split.%s': a saved split "
                                  "('split.masks') fixes the split; remove this key", n->keys[i]);
-        return 0;
+        if (get(v, n, "split", &split, "stratified", s) < 0) return -1;   /* its default */
+        return (s->has_seed = get(v, n, "split", &split, "seed", s)) < 0 ? -1 : 0;
     }
-    int rc;
-    if (get_enum(v, n, "split", "rule", rules, COUNT(rules), &rule) < 0 ||
-        (rc = get_amount(v, n, "split", "train", 1, 1, &s->train)) < 0 ||
-        get_amount(v, n, "split", "val", 0, 0, &s->val) < 0 ||
-        get_bool(v, n, "split", "stratified", &s->stratified) < 0 ||
-        get_int(v, n, "split", "spatial_blocks", R_NONNEG, &s->spatial_blocks) < 0 ||
-        (s->has_seed = get_i64(v, n, "split", "seed", R_NONNEG, &seed)) < 0)
-        return -1;
-    s->seed = (uint64_t)seed;
-    s->rule = (hsi_exp_split_rule)rule;
-    if (rc == 0) return missing(v, n, "split", "train", " (pixels per class, or a fraction)");
+    if (read_keys(v, n, "split", &split, s)) return -1;
+    s->has_seed = cfg_get(n, "seed") != NULL;
     if (s->spatial_blocks == 1)
         return cfg_error(v->c, &cfg_get(n, "spatial_blocks")->mark, "key 'split.spatial_blocks': "
                          "expected 0 (off) or a grid of at least 2 x 2 blocks, got 1");
@@ -720,44 +1060,26 @@ static int build_split(V *v, const cfg_node *root, hsi_experiment *x)
 
 static int build_solver(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    static const char *const all[] = {"type", "lr", "weight_decay", "momentum", "nesterov",
-                                      "momentum_style", "rho", "eps", "betas"};
-    static const char *const types[] = {"sgd", "rmsprop", "adam", "adamw"};
-    /* Keys each type takes, after type, lr, weight_decay. */
-    static const char *const own[][3] = {{"momentum", "nesterov", "momentum_style"},
-                                         {"rho", "eps", NULL}, {"betas", "eps", NULL},
-                                         {"betas", "eps", NULL}};
-    static const char *const styles[] = {"caffe", "pytorch"};
-    const cfg_node *n = cfg_get(root, "solver");
-    if (!n) return missing(v, root, "", "solver", " (type and lr)");
-    if (need_kind(v, n, "solver", CFG_MAP) || keys_check(v, n, "solver", all, COUNT(all), NULL))
+    int rc;
+    const cfg_node *n = top_map(v, root, "solver", &rc);
+    if (!n) return rc;
+    if (get(v, n, "solver", &solver, "type", x) < 0) return -1;
+    hsi_solver_type t = x->solver.type;
+    x->solver = hsi_solver_defaults(t);
+    int bad = not_applying(n, &solver, (int)t);
+    if (bad >= 0) {
+        cfg_buf all = {0}, own = {0};
+        applying_keys(&all, &solver, (int)t, 0);
+        applying_keys(&own, &solver, (int)t, 1);
+        cfg_error(v->c, &n->key_marks[bad], "key 'solver.%s' does not apply to solver type '%s' "
+                  "(it takes %s, %s)", n->keys[bad], hsi_solver_type_names[t],
+                  all.s ? all.s : "", own.s ? own.s : "");
+        free(all.s);
+        free(own.s);
         return -1;
-    int t, rc = get_enum(v, n, "solver", "type", types, COUNT(types), &t);
-    if (rc < 0) return -1;
-    if (rc == 0) return missing(v, n, "solver", "type", " (sgd, rmsprop, adam or adamw)");
-    x->solver = hsi_solver_defaults((hsi_solver_type)t);
-    for (int i = 0; i < n->n; i++) {
-        const char *k = n->keys[i];
-        int ok = !strcmp(k, "type") || !strcmp(k, "lr") || !strcmp(k, "weight_decay");
-        for (int j = 0; j < 3 && !ok; j++) ok = own[t][j] && !strcmp(k, own[t][j]);
-        if (!ok)
-            return cfg_error(v->c, &n->key_marks[i], "key 'solver.%s' does not apply to solver "
-                             "type '%s' (it takes lr, weight_decay, %s%s%s%s%s)", k, types[t],
-                             own[t][0], own[t][1] ? ", " : "", own[t][1] ? own[t][1] : "",
-                             own[t][2] ? ", " : "", own[t][2] ? own[t][2] : "");
     }
+    if (read_keys(v, n, "solver", &solver, x)) return -1;
     hsi_solver_opts *s = &x->solver;
-    int style = 0;
-    if ((rc = get_double(v, n, "solver", "lr", R_POS, &x->schedule.base_lr)) < 0) return -1;
-    if (rc == 0) return missing(v, n, "solver", "lr", " (the base learning rate)");
-    if (get_float(v, n, "solver", "weight_decay", R_NONNEG, &s->weight_decay) < 0 ||
-        get_float(v, n, "solver", "momentum", R_UNIT_HALF_OPEN, &s->momentum) < 0 ||
-        get_bool(v, n, "solver", "nesterov", &s->nesterov) < 0 ||
-        get_enum(v, n, "solver", "momentum_style", styles, COUNT(styles), &style) < 0 ||
-        get_float(v, n, "solver", "rho", R_UNIT_HALF_OPEN, &s->rho) < 0 ||
-        get_float(v, n, "solver", "eps", R_POS, &s->eps) < 0)
-        return -1;
-    s->momentum_style = (hsi_momentum_style)style;
     if (s->nesterov && s->momentum == 0)
         return cfg_error(v->c, &cfg_get(n, "nesterov")->mark, "key 'solver.nesterov': Nesterov "
                          "momentum needs solver.momentum > 0");
@@ -779,34 +1101,18 @@ static int build_solver(V *v, const cfg_node *root, hsi_experiment *x)
 /* Reads a `schedule:` map over *s (so a phase's schedule inherits the top-level one). */
 static int parse_schedule(V *v, const cfg_node *n, const char *path, hsi_schedule *s)
 {
-    static const char *const all[] = {"policy", "gamma", "stepsize", "steps", "power", "max_iter",
-                                      "min_lr", "warmup", "warmup_start"};
-    static const char *const policies[] = {"fixed", "step", "multistep", "exp", "poly", "cosine"};
-    static const char *const own[][2] = {{NULL, NULL}, {"gamma", "stepsize"}, {"gamma", "steps"},
-                                         {"gamma", NULL}, {"power", "max_iter"},
-                                         {"min_lr", "max_iter"}};
-    if (need_kind(v, n, path, CFG_MAP) || keys_check(v, n, path, all, COUNT(all), NULL)) return -1;
-    int p = (int)s->policy;
-    if (get_enum(v, n, path, "policy", policies, COUNT(policies), &p) < 0) return -1;
-    s->policy = (hsi_lr_policy)p;
-    for (int i = 0; i < n->n; i++) {
-        const char *k = n->keys[i];
-        int ok = !strcmp(k, "policy") || !strcmp(k, "warmup") || !strcmp(k, "warmup_start");
-        for (int j = 0; j < 2 && !ok; j++) ok = own[p][j] && !strcmp(k, own[p][j]);
-        if (!ok)
-            return cfg_error(v->c, &n->key_marks[i], "key '%s.%s' does not apply to policy '%s'%s%s%s%s%s",
-                             path, k, policies[p], own[p][0] ? " (it takes " : "",
-                             own[p][0] ? own[p][0] : "", own[p][1] ? ", " : "",
-                             own[p][1] ? own[p][1] : "", own[p][0] ? ")" : "");
-    }
-    if (get_double(v, n, path, "gamma", R_POS, &s->gamma) < 0 ||
-        get_i64(v, n, path, "stepsize", R_ONE_UP, &s->stepsize) < 0 ||
-        get_double(v, n, path, "power", R_POS, &s->power) < 0 ||
-        get_i64(v, n, path, "max_iter", R_ONE_UP, &s->max_iter) < 0 ||
-        get_double(v, n, path, "min_lr", R_NONNEG, &s->min_lr) < 0 ||
-        get_i64(v, n, path, "warmup", R_NONNEG, &s->warmup) < 0 ||
-        get_double(v, n, path, "warmup_start", R_UNIT, &s->warmup_start) < 0)
+    if (open_map(v, n, path, &schedule) || get(v, n, path, &schedule, "policy", s) < 0) return -1;
+    int p = (int)s->policy, bad = not_applying(n, &schedule, p);
+    if (bad >= 0) {
+        cfg_buf own = {0};
+        applying_keys(&own, &schedule, p, 1);
+        cfg_error(v->c, &n->key_marks[bad], "key '%s.%s' does not apply to policy '%s'%s%s%s",
+                  path, n->keys[bad], hsi_lr_policy_names[p], own.s ? " (it takes " : "",
+                  own.s ? own.s : "", own.s ? ")" : "");
+        free(own.s);
         return -1;
+    }
+    if (read_keys(v, n, path, &schedule, s)) return -1;
     const cfg_node *st = cfg_get(n, "steps");
     if (st) {
         const char *sp = join(v, path, "steps");
@@ -835,24 +1141,12 @@ static int parse_schedule(V *v, const cfg_node *n, const char *path, hsi_schedul
 
 static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    static const char *const keys[] = {"batch", "epochs", "iterations", "val_every", "select",
-                                       "early_stopping", "threads"};
-    static const char *const sel[] = {"val_loss", "val_oa", "last"};
-    static const char *const es_keys[] = {"patience", "metric"};
     hsi_exp_train *t = &x->train;
-    const cfg_node *n = cfg_get(root, "train");
-    if (!n) return missing(v, root, "", "train", " (batch, and epochs or iterations)");
-    if (need_kind(v, n, "train", CFG_MAP) || keys_check(v, n, "train", keys, COUNT(keys), NULL))
-        return -1;
-    int rc, s = -1, has_val = x->split.masks || x->split.val.is_fraction || x->split.val.count;
-    if ((rc = get_int(v, n, "train", "batch", R_ONE_UP, &t->batch)) < 0) return -1;
-    if (rc == 0) return missing(v, n, "train", "batch", " (samples per step)");
-    if (get_int(v, n, "train", "epochs", R_ONE_UP, &t->epochs) < 0 ||
-        get_i64(v, n, "train", "iterations", R_ONE_UP, &t->iterations) < 0 ||
-        get_int(v, n, "train", "val_every", R_ONE_UP, &t->val_every) < 0 ||
-        get_enum(v, n, "train", "select", sel, COUNT(sel), &s) < 0 ||
-        get_int(v, n, "train", "threads", R_NONNEG, &t->threads) < 0)
-        return -1;
+    int rc;
+    const cfg_node *n = top_map(v, root, "train", &rc);
+    if (!n) return rc;
+    int has_val = x->split.masks || x->split.val.is_fraction || x->split.val.count;
+    if (read_keys(v, n, "train", &train, t)) return -1;
     if (t->epochs && t->iterations)
         return cfg_error(v->c, &cfg_get(n, "iterations")->mark, "key 'train.iterations': give "
                          "either train.epochs or train.iterations, not both");
@@ -870,18 +1164,13 @@ static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
         }
         t->val_every = in_iters ? 100 : 1;
     }
-    t->select = s >= 0 ? (hsi_select)s : has_val ? HSI_SELECT_VAL_LOSS : HSI_SELECT_LAST;
+    if (!cfg_get(n, "select")) t->select = has_val ? HSI_SELECT_VAL_LOSS : HSI_SELECT_LAST;
     t->stop_metric = HSI_SELECT_VAL_LOSS;
     const cfg_node *es = cfg_get(n, "early_stopping");
     if (es) {
-        int m = 0;
-        if (need_kind(v, es, "train.early_stopping", CFG_MAP) ||
-            keys_check(v, es, "train.early_stopping", es_keys, COUNT(es_keys), NULL) ||
-            (rc = get_int(v, es, "train.early_stopping", "patience", R_ONE_UP, &t->patience)) < 0 ||
-            get_enum(v, es, "train.early_stopping", "metric", sel, 2, &m) < 0)
+        if (open_map(v, es, "train.early_stopping", &early_stopping) ||
+            read_keys(v, es, "train.early_stopping", &early_stopping, t))
             return -1;
-        if (rc == 0) return missing(v, es, "train.early_stopping", "patience", NULL);
-        t->stop_metric = (hsi_select)m;
         if (!has_val)
             return cfg_error(v->c, &es->mark, "key 'train.early_stopping': needs validation "
                              "pixels, but split.val is 0");
@@ -889,7 +1178,7 @@ static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
     if (t->select != HSI_SELECT_LAST && !has_val)
         return cfg_error(v->c, &cfg_get(n, "select")->mark, "key 'train.select': %s needs "
                          "validation pixels, but split.val is 0 (use last, or set split.val)",
-                         sel[t->select]);
+                         hsi_select_names[t->select]);
     return 0;
 }
 
@@ -918,9 +1207,8 @@ static int check_schedule(V *v, const cfg_node *at, const char *path, hsi_schedu
 static int build_phase(V *v, const cfg_node *n, const char *path, hsi_experiment *x,
                        hsi_exp_phase *ph, int index)
 {
-    static const char *const keys[] = {"name", "domains", "epochs", "iterations", "schedule", "lr"};
-    if (need_kind(v, n, path, CFG_MAP) || keys_check(v, n, path, keys, COUNT(keys), NULL)) return -1;
-    if (get_string(v, n, path, "name", &ph->name) < 0) return -1;
+    ph->schedule = x->schedule;   /* `lr` and `schedule` are read over the top-level schedule */
+    if (open_map(v, n, path, &phase) || get(v, n, path, &phase, "name", ph) < 0) return -1;
     if (!ph->name) {
         char buf[24];
         snprintf(buf, sizeof buf, "phase%d", index);
@@ -928,8 +1216,8 @@ static int build_phase(V *v, const cfg_node *n, const char *path, hsi_experiment
     }
     char **names = NULL;
     int nn = 0;
-    if (get_strings(v, n, path, "domains", &names, &nn) < 0) return -1;
     const cfg_node *dl = cfg_get(n, "domains");
+    if (dl && node_strings(v, dl, join(v, path, "domains"), &names, &nn) < 0) return -1;
     if (dl && nn == 0) return cfg_error(v->c, &dl->mark, "key '%s.domains': empty list", path);
     ph->n_domains = names ? nn : x->n_domains;
     ph->domains = cfg_alloc(v->a, sizeof *ph->domains * (size_t)ph->n_domains);
@@ -951,14 +1239,12 @@ static int build_phase(V *v, const cfg_node *n, const char *path, hsi_experiment
                                  path, names[i]);
         ph->domains[i] = d;
     }
-    if (get_int(v, n, path, "epochs", R_ONE_UP, &ph->epochs) < 0 ||
-        get_i64(v, n, path, "iterations", R_ONE_UP, &ph->iterations) < 0)
+    if (get(v, n, path, &phase, "epochs", ph) < 0 || get(v, n, path, &phase, "iterations", ph) < 0)
         return -1;
     if (!ph->epochs == !ph->iterations)
         return cfg_error(v->c, &n->mark, "key '%s': give exactly one of 'epochs' and 'iterations'",
                          path);
-    ph->schedule = x->schedule;
-    if (get_double(v, n, path, "lr", R_POS, &ph->schedule.base_lr) < 0) return -1;
+    if (read_keys(v, n, path, &phase, ph)) return -1;
     const cfg_node *sn = cfg_get(n, "schedule");
     const char *sp = join(v, path, "schedule");
     if (sn && parse_schedule(v, sn, sp, &ph->schedule)) return -1;
@@ -1011,7 +1297,6 @@ static int build_phases(V *v, const cfg_node *root, hsi_experiment *x)
 
 static int build_init(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    static const char *const keys[] = {"checkpoint", "load", "freeze"};
     static char *const star[] = {"*"};
     const cfg_node *n = cfg_get(root, "init");
     if (!n) return 0;
@@ -1020,14 +1305,7 @@ static int build_init(V *v, const cfg_node *root, hsi_experiment *x)
         return cfg_error(v->c, &n->mark, "key 'init': expected scratch or {checkpoint: FILE, "
                          "load: [patterns], freeze: [patterns]}, got %s", got(v, n));
     }
-    if (need_kind(v, n, "init", CFG_MAP) || keys_check(v, n, "init", keys, COUNT(keys), NULL))
-        return -1;
-    int rc = get_path(v, n, "init", "checkpoint", &x->init.checkpoint);
-    if (rc < 0) return -1;
-    if (rc == 0) return missing(v, n, "init", "checkpoint", " (a .safetensors file)");
-    if (get_strings(v, n, "init", "load", &x->init.load, &x->init.n_load) < 0 ||
-        get_strings(v, n, "init", "freeze", &x->init.freeze, &x->init.n_freeze) < 0)
-        return -1;
+    if (open_map(v, n, "init", &init) || read_keys(v, n, "init", &init, &x->init)) return -1;
     if (!x->init.load) {
         x->init.load = (char **)star;
         x->init.n_load = 1;
@@ -1037,25 +1315,16 @@ static int build_init(V *v, const cfg_node *root, hsi_experiment *x)
 
 static int build_runs(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    static const char *const keys[] = {"count", "seed", "seeds"};
     hsi_exp_runs *r = &x->runs;
-    r->count = 1;
-    r->seed = 1;
     const cfg_node *n = cfg_get(root, "runs");
-    if (!n) return 0;
-    if (n->kind == CFG_SCALAR) {
+    if (n && n->kind == CFG_SCALAR) {   /* runs: N */
         double c;
         if (node_number(v, n, "runs", R_ONE_UP, 1, &c) < 0) return -1;
         r->count = (int)c;
+        r->seed = 1;
         return 0;
     }
-    int64_t seed = 1;
-    int rc;
-    if (need_kind(v, n, "runs", CFG_MAP) || keys_check(v, n, "runs", keys, COUNT(keys), NULL) ||
-        (rc = get_int(v, n, "runs", "count", R_ONE_UP, &r->count)) < 0 ||
-        get_i64(v, n, "runs", "seed", R_NONNEG, &seed) < 0)
-        return -1;
-    r->seed = (uint64_t)seed;
+    if ((n && open_map(v, n, "runs", &runs)) || read_keys(v, n, "runs", &runs, r)) return -1;
     const cfg_node *s = cfg_get(n, "seeds");
     if (!s) return 0;
     if (cfg_get(n, "seed"))
@@ -1064,7 +1333,7 @@ static int build_runs(V *v, const cfg_node *root, hsi_experiment *x)
     if (s->kind != CFG_SEQ || s->n == 0)
         return cfg_error(v->c, &s->mark, "key 'runs.seeds': expected a non-empty list of "
                          "integers, got %s", got(v, s));
-    if (rc == 1 && r->count != s->n)
+    if (cfg_get(n, "count") && r->count != s->n)
         return cfg_error(v->c, &s->mark, "key 'runs.seeds': %d seeds for runs.count %d", s->n,
                          r->count);
     r->count = r->n_seeds = s->n;
@@ -1081,20 +1350,10 @@ static int build_runs(V *v, const cfg_node *root, hsi_experiment *x)
 
 static int build_outputs(V *v, const cfg_node *root, hsi_experiment *x)
 {
-    static const char *const keys[] = {"dir", "maps", "curves", "checkpoints"};
-    static const char *const keep[] = {"best", "last", "both", "none"};
     hsi_exp_outputs *o = &x->outputs;
-    o->maps = o->curves = 1;
     const cfg_node *n = cfg_get(root, "outputs");
-    int k = 0;
-    if (n && (need_kind(v, n, "outputs", CFG_MAP) ||
-              keys_check(v, n, "outputs", keys, COUNT(keys), NULL) ||
-              get_string(v, n, "outputs", "dir", &o->dir) < 0 ||
-              get_bool(v, n, "outputs", "maps", &o->maps) < 0 ||
-              get_bool(v, n, "outputs", "curves", &o->curves) < 0 ||
-              get_enum(v, n, "outputs", "checkpoints", keep, COUNT(keep), &k) < 0))
+    if ((n && open_map(v, n, "outputs", &outputs)) || read_keys(v, n, "outputs", &outputs, o))
         return -1;
-    o->checkpoints = (hsi_ckpt_keep)k;
     if (!o->dir) o->dir = path_join(v, "runs", x->name);
     return o->dir ? 0 : -1;
 }
@@ -1111,25 +1370,45 @@ static char *file_stem(V *v, const char *path)
     return cfg_strndup(v->a, base, n);
 }
 
+/* preprocess.patch sets the net's `patch`; a define saying otherwise is a conflict. Without a
+ * define, preprocess.patch becomes one (one place for the compiler). */
+static int patch_define(V *v, const cfg_node *root, hsi_experiment *x)
+{
+    const cfg_node *dn = cfg_get(cfg_get(root, "defines"), "patch");
+    for (int i = 0; i < x->n_defines; i++) {
+        if (strcmp(x->defines[i].key, "patch")) continue;
+        char *end;
+        long p = strtol(x->defines[i].value, &end, 10);
+        if (*end || p < 1 || p % 2 == 0)
+            return cfg_error(v->c, &dn->mark, "key 'defines.patch': expected an odd patch size, "
+                             "got \"%s\"", x->defines[i].value);
+        if (x->patch && x->patch != p)
+            return cfg_error(v->c, &dn->mark, "key 'defines.patch': %ld disagrees with "
+                             "preprocess.patch %d; give it once", p, x->patch);
+        x->patch = (int)p;
+    }
+    if (!x->patch || dn) return 0;
+    hsi_define *d = cfg_alloc(v->a, sizeof *d * (size_t)(x->n_defines + 1));
+    char num[16];
+    snprintf(num, sizeof num, "%d", x->patch);
+    if (!d) return -1;
+    if (x->n_defines) memcpy(d, x->defines, sizeof *d * (size_t)x->n_defines);
+    d[x->n_defines].key = "patch";
+    d[x->n_defines].value = cfg_strdup(v->a, num);
+    x->defines = d;
+    x->n_defines++;
+    return 0;
+}
+
 int cfg_build(cfg_ctx *c, cfg_node *root, const char *origin, const hsi_experiment_opts *o,
               hsi_experiment *x)
 {
-    static const char *const top[] = {"name", "description", "net", "defines", "backend",
-                                      "domains", "preprocess", "split", "augment", "solver",
-                                      "schedule", "train", "phases", "shared_lr_scale", "init",
-                                      "sweep", "runs", "outputs"};
-    static const char *const backends[] = {"dnnl", "ref"};
-    static const char *const augs[] = {"none", "dihedral", "dihedral_x8"};
     const char *slash = strrchr(origin, '/');
     V v = {c, c->arena, o, slash ? cfg_strndup(c->arena, origin, (size_t)(slash - origin)) : ""};
     if (!v.dir) return -1;
     x->path = cfg_strdup(v.a, origin);
-    if (build_sweep(&v, root, x, o->sweep_point)) return -1;
-    if (keys_check(&v, root, "", top, COUNT(top), " (net parameters go under 'defines')"))
-        return -1;
-    int rc, b = 0, aug = 0;
-    if (get_string(&v, root, "", "name", &x->name) < 0 ||
-        get_string(&v, root, "", "description", &x->description) < 0)
+    if (build_sweep(&v, root, x, o->sweep_point) || keys_check(&v, root, "", &top) ||
+        get(&v, root, "", &top, "name", x) < 0 || get(&v, root, "", &top, "description", x) < 0)
         return -1;
     if (!x->name) x->name = file_stem(&v, origin);
     else if (strchr(x->name, '/') || !strcmp(x->name, ".") || !strcmp(x->name, ".."))
@@ -1137,42 +1416,11 @@ int cfg_build(cfg_ctx *c, cfg_node *root, const char *origin, const hsi_experime
         return cfg_error(c, &cfg_get(root, "name")->mark, "key 'name': '%s' is not a folder name "
                          "(no '/', not '.' or '..'); outputs go to runs/<name> (use outputs.dir "
                          "for another place)", x->name);
-    if ((rc = get_path(&v, root, "", "net", &x->net)) < 0) return -1;
-    if (rc == 0) return missing(&v, root, "", "net", " (the netdef file, e.g. ../netdefs/ssrn.hsn)");
-    if (get_defines(&v, root, "", &x->defines, &x->n_defines) < 0 ||
-        get_enum(&v, root, "", "backend", backends, COUNT(backends), &b) < 0)
+    if (get(&v, root, "", &top, "net", x) < 0 || get(&v, root, "", &top, "defines", x) < 0 ||
+        get(&v, root, "", &top, "backend", x) < 0 || build_domains(&v, root, x) ||
+        build_preprocess(&v, root, x) || build_split(&v, root, x) ||
+        get(&v, root, "", &top, "augment", x) < 0 || patch_define(&v, root, x))
         return -1;
-    x->backend = b ? HSI_BACKEND_REF : HSI_BACKEND_DNNL;
-    if (build_domains(&v, root, x) || build_preprocess(&v, root, x) || build_split(&v, root, x) ||
-        get_enum(&v, root, "", "augment", augs, COUNT(augs), &aug) < 0)
-        return -1;
-    x->augment = (hsi_exp_augment)aug;
-    /* patch: preprocess.patch sets the net's `patch`; a define saying otherwise is a conflict. */
-    for (int i = 0; i < x->n_defines; i++) {
-        if (strcmp(x->defines[i].key, "patch")) continue;
-        char *end;
-        long p = strtol(x->defines[i].value, &end, 10);
-        const cfg_node *dn = cfg_get(cfg_get(root, "defines"), "patch");
-        if (*end || p < 1 || p % 2 == 0)
-            return cfg_error(c, &dn->mark, "key 'defines.patch': expected an odd patch size, got "
-                             "\"%s\"", x->defines[i].value);
-        if (x->patch && x->patch != p)
-            return cfg_error(c, &dn->mark, "key 'defines.patch': %ld disagrees with "
-                             "preprocess.patch %d; give it once", p, x->patch);
-        x->patch = (int)p;
-    }
-    if (x->patch && !cfg_get(cfg_get(root, "defines"), "patch")) {
-        /* preprocess.patch becomes the net's `patch` define (one place for the compiler). */
-        hsi_define *d = cfg_alloc(v.a, sizeof *d * (size_t)(x->n_defines + 1));
-        char num[16];
-        snprintf(num, sizeof num, "%d", x->patch);
-        if (!d) return -1;
-        if (x->n_defines) memcpy(d, x->defines, sizeof *d * (size_t)x->n_defines);
-        d[x->n_defines].key = "patch";
-        d[x->n_defines].value = cfg_strdup(v.a, num);
-        x->defines = d;
-        x->n_defines++;
-    }
     x->schedule = hsi_schedule_defaults(0);
     if (build_solver(&v, root, x)) return -1;
     const cfg_node *sn = cfg_get(root, "schedule");
@@ -1210,6 +1458,36 @@ int hsi_experiment_domain_defines(const hsi_experiment *x, int d, hsi_define *ou
 uint64_t hsi_experiment_run_seed(const hsi_experiment *x, int r)
 {
     return x->runs.seeds ? x->runs.seeds[r] : x->runs.seed + (uint64_t)r;
+}
+
+/* Walks the tables: every key once (a map met again, as a phase's schedule, is not entered). */
+static void each_key(const section *s, const char *prefix, const section **seen, int *n_seen,
+                     void (*fn)(const hsi_exp_key *k, void *ctx), void *ctx)
+{
+    static const char *const types[] = {"int", "int", "number", "number", "bool", "enum", "text",
+                                        "path", "texts", "defines", "amount", "map", "code"};
+    for (int i = 0; i < s->n; i++) {
+        const key_def *d = &s->k[i];
+        hsi_exp_key k = {.type = types[d->type], .required = (d->flags & KF_REQUIRED) != 0,
+                         .names = d->e ? d->e->s : NULL, .n_names = d->e ? d->e->n : 0};
+        snprintf(k.path, sizeof k.path, "%s%s%s", prefix, *prefix ? "." : "", d->key);
+        int enter = d->sub != NULL;
+        for (int j = 0; j < *n_seen && enter; j++) enter = seen[j] != d->sub;
+        k.nested = enter;
+        fn(&k, ctx);
+        if (!enter) continue;
+        seen[(*n_seen)++] = d->sub;
+        char sub[sizeof k.path + 2];
+        snprintf(sub, sizeof sub, "%s%s", k.path, d->flags & KF_LIST ? ".*" : "");
+        each_key(d->sub, sub, seen, n_seen, fn, ctx);
+    }
+}
+
+void hsi_experiment_each_key(void (*fn)(const hsi_exp_key *k, void *ctx), void *ctx)
+{
+    const section *seen[32];
+    int n_seen = 0;
+    each_key(&top, "", seen, &n_seen, fn, ctx);
 }
 
 /* ---- the resolved experiment as YAML --------------------------------------------------------- */
@@ -1307,204 +1585,241 @@ static void put_path(cfg_buf *b, int indent, const char *key, const char *path)
     put_s(b, indent, key, path);
 }
 
-static void put_amount(cfg_buf *b, const char *key, hsi_amount a)
+
+static void put_amount(cfg_buf *b, int indent, const char *key, hsi_amount a)
 {
-    if (a.is_fraction && a.fraction == 1.0) cfg_buf_printf(b, "  %s: all\n", key);
-    else if (a.is_fraction) put_f(b, 2, key, a.fraction, 0);
-    else put_i(b, 2, key, a.count);
+    if (a.is_fraction && a.fraction == 1.0) cfg_buf_printf(b, "%*s%s: all\n", indent, "", key);
+    else if (a.is_fraction) put_f(b, indent, key, a.fraction, 0);
+    else put_i(b, indent, key, a.count);
 }
 
-/* The keys of one schedule, as parse_schedule reads them. */
-static void put_schedule(cfg_buf *b, int indent, const hsi_schedule *s)
-{
-    put_key(b, indent, "schedule");
-    cfg_buf_printf(b, "\n");
-    indent += 2;
-    put_s(b, indent, "policy", hsi_lr_policy_name(s->policy));
-    if (s->policy == HSI_LR_STEP || s->policy == HSI_LR_MULTISTEP || s->policy == HSI_LR_EXP)
-        put_f(b, indent, "gamma", s->gamma, 0);
-    if (s->policy == HSI_LR_STEP) put_i(b, indent, "stepsize", s->stepsize);
-    if (s->policy == HSI_LR_MULTISTEP) {
-        put_key(b, indent, "steps");
-        for (int i = 0; i < s->n_steps; i++)
-            cfg_buf_printf(b, "%s%lld", i ? ", " : " [", (long long)s->steps[i]);
-        cfg_buf_printf(b, "]\n");
-    }
-    if (s->policy == HSI_LR_POLY) put_f(b, indent, "power", s->power, 0);
-    if (s->policy == HSI_LR_COSINE) put_f(b, indent, "min_lr", s->min_lr, 0);
-    if ((s->policy == HSI_LR_POLY || s->policy == HSI_LR_COSINE) && s->max_iter)
-        put_i(b, indent, "max_iter", s->max_iter);
-    put_i(b, indent, "warmup", s->warmup);
-    put_f(b, indent, "warmup_start", s->warmup_start, 0);
-}
+static void put_section(cfg_buf *b, int indent, const section *s, const void *base,
+                        const hsi_experiment *x, const char *item);
 
-static void put_domain(cfg_buf *b, const hsi_exp_domain *d)
+/* Key k of base at indent, as read_key reads it back. */
+static void put_value(cfg_buf *b, int indent, const key_def *k, const void *base,
+                      const hsi_experiment *x)
 {
-    static const char *const halves[] = {"none", "left", "right", "top", "bottom"};
-    cfg_buf_printf(b, "  - name: %s\n", d->name);
-    put_s(b, 4, "dataset", d->dataset);
-    if (d->n_labels) {
-        put_key(b, 4, "labels");
-        for (int k = 0; k < d->n_labels; k++)
-            cfg_buf_printf(b, "%s%d", k ? ", " : " [", (int)d->label_ids[k]);
-        cfg_buf_printf(b, "]\n");
-    }
-    if (d->band_end || d->resample) {
-        cfg_buf_printf(b, "    bands: {");
-        if (d->band_end) cfg_buf_printf(b, "range: [%d, %d]", d->band_start, d->band_end);
-        if (d->resample) cfg_buf_printf(b, "%sresample: %d", d->band_end ? ", " : "", d->resample);
-        cfg_buf_printf(b, "}\n");
-    }
-    if (d->region_rect[2])
-        cfg_buf_printf(b, "    region: {rect: [%d, %d, %d, %d]}\n", d->region_rect[0],
-                       d->region_rect[1], d->region_rect[2], d->region_rect[3]);
-    if (d->region_half) cfg_buf_printf(b, "    region: {half: %s}\n", halves[d->region_half]);
-    put_defines(b, 4, d->defines, d->n_defines);
-    put_f(b, 4, "loss_weight", d->loss_weight, 1);
-}
-
-static void put_solver(cfg_buf *b, const hsi_experiment *x)
-{
-    static const char *const styles[] = {"caffe", "pytorch"};
-    const hsi_solver_opts *s = &x->solver;
-    cfg_buf_printf(b, "solver:\n");
-    put_s(b, 2, "type", hsi_solver_type_name(s->type));
-    put_f(b, 2, "lr", x->schedule.base_lr, 0);
-    put_f(b, 2, "weight_decay", s->weight_decay, 1);
-    if (s->type == HSI_SOLVER_SGD) {
-        put_f(b, 2, "momentum", s->momentum, 1);
-        put_bool(b, 2, "nesterov", s->nesterov);
-        put_s(b, 2, "momentum_style", styles[s->momentum_style]);
-    } else if (s->type == HSI_SOLVER_RMSPROP) {
-        put_f(b, 2, "rho", s->rho, 1);
-    } else {
-        cfg_buf_printf(b, "  betas: [");
-        put_num(b, s->beta1, 1);
-        cfg_buf_printf(b, ", ");
-        put_num(b, s->beta2, 1);
-        cfg_buf_printf(b, "]\n");
-    }
-    if (s->type != HSI_SOLVER_SGD) put_f(b, 2, "eps", s->eps, 1);
-}
-
-static void put_train(cfg_buf *b, const hsi_experiment *x)
-{
-    static const char *const sel[] = {"val_loss", "val_oa", "last"};
-    const hsi_exp_train *t = &x->train;
-    cfg_buf_printf(b, "train:\n");
-    put_i(b, 2, "batch", t->batch);
-    if (t->epochs) put_i(b, 2, "epochs", t->epochs);
-    if (t->iterations) put_i(b, 2, "iterations", t->iterations);
-    put_i(b, 2, "val_every", t->val_every);
-    put_s(b, 2, "select", sel[t->select]);
-    if (t->patience)
-        cfg_buf_printf(b, "  early_stopping: {patience: %d, metric: %s}\n", t->patience,
-                       sel[t->stop_metric]);
-    put_i(b, 2, "threads", t->threads);
-}
-
-static void put_phases(cfg_buf *b, const hsi_experiment *x)
-{
-    cfg_buf_printf(b, "phases:\n");
-    for (int i = 0; i < x->n_phases; i++) {
-        const hsi_exp_phase *p = &x->phases[i];
-        cfg_buf_printf(b, "  - name: ");
-        cfg_buf_scalar(b, p->name);
-        cfg_buf_printf(b, "\n    domains: [");
-        for (int j = 0; j < p->n_domains; j++)
-            cfg_buf_printf(b, "%s%s", j ? ", " : "", x->domains[p->domains[j]].name);
-        cfg_buf_printf(b, "]\n");
-        if (p->epochs) put_i(b, 4, "epochs", p->epochs);
-        else put_i(b, 4, "iterations", p->iterations);
-        put_f(b, 4, "lr", p->schedule.base_lr, 0);
-        put_schedule(b, 4, &p->schedule);
+    const void *f = (const char *)base + k->off;
+    int count = k->count ? *(const int *)((const char *)base + k->count) : 0;
+    switch (k->type) {
+    case K_INT: put_i(b, indent, k->key, *(const int *)f); break;
+    case K_I64: put_i(b, indent, k->key, *(const int64_t *)f); break;
+    case K_FLOAT: put_f(b, indent, k->key, *(const float *)f, 1); break;
+    case K_DOUBLE: put_f(b, indent, k->key, *(const double *)f, 0); break;
+    case K_BOOL: put_bool(b, indent, k->key, *(const int *)f); break;
+    case K_ENUM: put_s(b, indent, k->key, k->e->s[*(const int *)f]); break;
+    case K_TEXT: put_s(b, indent, k->key, *(char *const *)f); break;
+    case K_PATH: put_path(b, indent, k->key, *(char *const *)f); break;
+    case K_TEXTS: put_strings(b, indent, k->key, *(char **const *)f, count); break;
+    case K_DEFINES: put_defines(b, indent, *(hsi_define *const *)f, count); break;
+    case K_AMOUNT: put_amount(b, indent, k->key, *(const hsi_amount *)f); break;
+    case K_MAP:
+        put_key(b, indent, k->key);
+        cfg_buf_printf(b, "\n");
+        put_section(b, indent + 2, k->sub, f, x, NULL);
+        break;
+    case K_CODE: k->put(b, indent, f, x); break;
     }
 }
 
-static void put_tail(cfg_buf *b, const hsi_experiment *x)
+/* 1 if field f of key k holds nothing (0, NULL). */
+static int unset(const key_def *k, const void *f)
 {
-    static const char *const keep[] = {"best", "last", "both", "none"};
-    if (x->shared_lr_scale > 0) put_f(b, 0, "shared_lr_scale", x->shared_lr_scale, 1);
-    else cfg_buf_printf(b, "shared_lr_scale: 1/N\n");
-    if (x->init.checkpoint) {
-        cfg_buf_printf(b, "init:\n");
-        put_path(b, 2, "checkpoint", x->init.checkpoint);
-        put_strings(b, 2, "load", x->init.load, x->init.n_load);
-        put_strings(b, 2, "freeze", x->init.freeze, x->init.n_freeze);
-    } else {
-        cfg_buf_printf(b, "init: scratch\n");
+    switch (k->type) {
+    case K_INT: return *(const int *)f == 0;
+    case K_I64: return *(const int64_t *)f == 0;
+    case K_TEXT: case K_PATH: return *(char *const *)f == NULL;
+    default: return 0;
     }
-    if (x->n_sweep && x->sweep_point < 0) {
-        cfg_buf_printf(b, "sweep:\n");
-        for (int i = 0; i < x->n_sweep; i++) {
-            cfg_buf_printf(b, "  ");
-            cfg_buf_scalar(b, x->sweep[i].key);
-            cfg_buf_printf(b, ": [");
-            for (int j = 0; j < x->sweep[i].n_values; j++)
-                cfg_buf_printf(b, "%s%s", j ? ", " : "", x->sweep[i].values[j]);
-            cfg_buf_printf(b, "]\n");
+}
+
+/* The keys of s that apply, in writing order. item: a list item's "- " prefix for its first key
+ * (written at indent - 2 + item). */
+static void put_section(cfg_buf *b, int indent, const section *s, const void *base,
+                        const hsi_experiment *x, const char *item)
+{
+    int order[32], n = write_order(s, order);
+    int sel = s->selector >= 0 ? *(const int *)((const char *)base + s->k[s->selector].off) : 0;
+    for (int i = 0; i < n; i++) {
+        const key_def *k = &s->k[order[i]];
+        if ((k->only && !(k->only & BIT(sel))) || (k->omit && k->omit(base)) ||
+            ((k->flags & KF_SET) && unset(k, (const char *)base + k->off)))
+            continue;
+        if (item) {
+            cfg_buf_printf(b, "%*s%s", indent - 2, "", item);
+            put_value(b, 0, k, base, x);
+            item = NULL;
+            continue;
         }
+        put_value(b, indent, k, base, x);
     }
-    cfg_buf_printf(b, "runs:\n");
-    put_i(b, 2, "count", x->runs.count);
-    if (x->runs.seeds) {
-        cfg_buf_printf(b, "  seeds: [");
-        for (int i = 0; i < x->runs.n_seeds; i++)
-            cfg_buf_printf(b, "%s%llu", i ? ", " : "", (unsigned long long)x->runs.seeds[i]);
+}
+
+/* key: [a, b, ...]: n integers of `size` bytes (4: int32_t; 8: int64_t, or uint64_t below 2^63). */
+static void put_ints(cfg_buf *b, int indent, const char *key, const void *a, int n, size_t size)
+{
+    put_key(b, indent, key);
+    for (int i = 0; i < n; i++)
+        cfg_buf_printf(b, "%s%lld", i ? ", " : " [",
+                       size == 4 ? (long long)((const int32_t *)a)[i]
+                                 : (long long)((const int64_t *)a)[i]);
+    cfg_buf_printf(b, "]\n");
+}
+
+static void put_labels(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    const hsi_exp_domain *d = field;
+    (void)x;
+    if (d->n_labels) put_ints(b, indent, "labels", d->label_ids, d->n_labels, sizeof *d->label_ids);
+}
+
+static void put_bands(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    const hsi_exp_domain *d = field;
+    (void)x;
+    if (!d->band_end && !d->resample) return;
+    put_key(b, indent, "bands");
+    cfg_buf_printf(b, " {");
+    if (d->band_end) cfg_buf_printf(b, "range: [%d, %d]", d->band_start, d->band_end);
+    if (d->resample) cfg_buf_printf(b, "%sresample: %d", d->band_end ? ", " : "", d->resample);
+    cfg_buf_printf(b, "}\n");
+}
+
+static void put_region(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    const hsi_exp_domain *d = field;
+    (void)x;
+    if (d->region_rect[2]) {
+        put_key(b, indent, "region");
+        cfg_buf_printf(b, " {rect: [%d, %d, %d, %d]}\n", d->region_rect[0], d->region_rect[1],
+                       d->region_rect[2], d->region_rect[3]);
+    }
+    if (d->region_half) {
+        put_key(b, indent, "region");
+        cfg_buf_printf(b, " {half: %s}\n", half_names[d->region_half]);
+    }
+}
+
+/* key:, then n list items, maps of s's keys (item i at items + i * size). */
+static void put_items(cfg_buf *b, int indent, const char *key, const section *s, const void *items,
+                      int n, size_t size, const hsi_experiment *x)
+{
+    put_key(b, indent, key);
+    cfg_buf_printf(b, "\n");
+    for (int i = 0; i < n; i++)
+        put_section(b, indent + 4, s, (const char *)items + (size_t)i * size, x, "- ");
+}
+
+static void put_domains(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    (void)field;
+    put_items(b, indent, "domains", &domain, x->domains, x->n_domains, sizeof *x->domains, x);
+}
+
+static void put_betas(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    (void)field;
+    put_key(b, indent, "betas");
+    cfg_buf_printf(b, " [");
+    put_num(b, x->solver.beta1, 1);
+    cfg_buf_printf(b, ", ");
+    put_num(b, x->solver.beta2, 1);
+    cfg_buf_printf(b, "]\n");
+}
+
+static void put_steps(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    const hsi_schedule *s = field;
+    (void)x;
+    put_ints(b, indent, "steps", s->steps, s->n_steps, sizeof *s->steps);
+}
+
+static void put_early_stopping(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    const hsi_exp_train *t = field;
+    (void)x;
+    if (!t->patience) return;
+    put_key(b, indent, "early_stopping");
+    cfg_buf_printf(b, " {patience: %d, metric: %s}\n", t->patience,
+                   hsi_select_names[t->stop_metric]);
+}
+
+static void put_phase_domains(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    const hsi_exp_phase *p = field;
+    put_key(b, indent, "domains");
+    cfg_buf_printf(b, " [");
+    for (int j = 0; j < p->n_domains; j++)
+        cfg_buf_printf(b, "%s%s", j ? ", " : "", x->domains[p->domains[j]].name);
+    cfg_buf_printf(b, "]\n");
+}
+
+static void put_phases(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    (void)field;
+    if (x->phases_given)
+        put_items(b, indent, "phases", &phase, x->phases, x->n_phases, sizeof *x->phases, x);
+}
+
+static void put_shared_lr_scale(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    (void)field;
+    if (x->shared_lr_scale > 0) put_f(b, indent, "shared_lr_scale", x->shared_lr_scale, 1);
+    else cfg_buf_printf(b, "%*sshared_lr_scale: 1/N\n", indent, "");
+}
+
+static void put_init(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    const hsi_exp_init *in = field;
+    put_key(b, indent, "init");
+    if (!in->checkpoint) {
+        cfg_buf_printf(b, " scratch\n");
+        return;
+    }
+    cfg_buf_printf(b, "\n");
+    put_section(b, indent + 2, &init, in, x, NULL);
+}
+
+static void put_sweep(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    (void)field;
+    if (!x->n_sweep || x->sweep_point >= 0) return;
+    put_key(b, indent, "sweep");
+    cfg_buf_printf(b, "\n");
+    for (int i = 0; i < x->n_sweep; i++) {
+        cfg_buf_printf(b, "%*s", indent + 2, "");
+        cfg_buf_scalar(b, x->sweep[i].key);
+        cfg_buf_printf(b, ": [");
+        for (int j = 0; j < x->sweep[i].n_values; j++)
+            cfg_buf_printf(b, "%s%s", j ? ", " : "", x->sweep[i].values[j]);
         cfg_buf_printf(b, "]\n");
-    } else {
-        put_i(b, 2, "seed", (int64_t)x->runs.seed);
     }
-    cfg_buf_printf(b, "outputs:\n");
-    put_s(b, 2, "dir", x->outputs.dir);
-    put_bool(b, 2, "maps", x->outputs.maps);
-    put_bool(b, 2, "curves", x->outputs.curves);
-    put_s(b, 2, "checkpoints", keep[x->outputs.checkpoints]);
+}
+
+static void put_runs(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    put_key(b, indent, "runs");
+    cfg_buf_printf(b, "\n");
+    put_section(b, indent + 2, &runs, field, x, NULL);
+}
+
+static void put_seeds(cfg_buf *b, int indent, const void *field, const hsi_experiment *x)
+{
+    const hsi_exp_runs *r = field;
+    (void)x;
+    if (r->seeds) put_ints(b, indent, "seeds", r->seeds, r->n_seeds, sizeof *r->seeds);
 }
 
 char *hsi_experiment_to_yaml(const hsi_experiment *x, char *err, size_t errlen)
 {
-    static const char *const std[] = {"all", "train", "none"};
-    static const char *const pad[] = {"zero", "reflect", "replicate"};
-    static const char *const augs[] = {"none", "dihedral", "dihedral_x8"};
-    static const char *const rules[] = {"random", "ssrn"};
     cfg_buf b = {0};
     cfg_buf_printf(&b, "# Resolved experiment (defaults filled in, overrides applied) from %s\n",
                    x->path);
     if (x->sweep_point >= 0)
         cfg_buf_printf(&b, "# sweep point %d of %d: %s\n", x->sweep_point, x->sweep_points,
                        x->sweep_label);
-    put_s(&b, 0, "name", x->name);
-    if (x->description) put_s(&b, 0, "description", x->description);
-    put_path(&b, 0, "net", x->net);
-    put_defines(&b, 0, x->defines, x->n_defines);
-    put_s(&b, 0, "backend", x->backend == HSI_BACKEND_REF ? "ref" : "dnnl");
-    cfg_buf_printf(&b, "domains:\n");
-    for (int i = 0; i < x->n_domains; i++) put_domain(&b, &x->domains[i]);
-    cfg_buf_printf(&b, "preprocess:\n");
-    put_s(&b, 2, "standardize", std[x->standardize]);
-    put_s(&b, 2, "padding", pad[x->padding]);
-    put_s(&b, 2, "nonfinite", x->nonfinite == HSI_EXP_NONFINITE_ZERO ? "zero" : "error");
-    if (x->patch) put_i(&b, 2, "patch", x->patch);
-    cfg_buf_printf(&b, "split:\n");
-    if (x->split.masks) {
-        put_path(&b, 2, "masks", x->split.masks);
-    } else {
-        put_s(&b, 2, "rule", rules[x->split.rule]);
-        put_amount(&b, "train", x->split.train);
-        put_amount(&b, "val", x->split.val);
-        if (x->split.rule != HSI_EXP_SPLIT_SSRN) {
-            put_bool(&b, 2, "stratified", x->split.stratified);
-            put_i(&b, 2, "spatial_blocks", x->split.spatial_blocks);
-        }
-    }
-    if (x->split.has_seed) put_i(&b, 2, "seed", (int64_t)x->split.seed);
-    put_s(&b, 0, "augment", augs[x->augment]);
-    put_solver(&b, x);
-    put_schedule(&b, 0, &x->schedule);
-    put_train(&b, x);
-    if (x->phases_given) put_phases(&b, x);
-    put_tail(&b, x);
+    put_section(&b, 0, &top, x, x, NULL);
     if (b.oom || !b.s) {
         free(b.s);
         snprintf(err, errlen, "%s: error: out of memory", x->path);

@@ -421,11 +421,6 @@ static int save_weights(run_ctx *c, const char *file, const char *which, char *e
     return hsi_ckpt_save_weights(path, c->net, c->ps, c->np, meta, 3, err, errlen);
 }
 
-static const char *select_name(hsi_select s)
-{
-    return s == HSI_SELECT_VAL_LOSS ? "val_loss" : s == HSI_SELECT_VAL_OA ? "val_oa" : "last";
-}
-
 /* Weights, test metrics, maps, curves and metrics.json of a trained run. */
 static int finish_run(run_ctx *c, run_result *res, char *err, size_t errlen)
 {
@@ -443,7 +438,7 @@ static int finish_run(run_ctx *c, run_result *res, char *err, size_t errlen)
     hsi_json_key(&j, "run"); hsi_json_int(&j, c->r);
     hsi_json_key(&j, "seed"); hsi_json_int(&j, (int64_t)c->s.seed);
     hsi_json_key(&j, "steps"); hsi_json_int(&j, c->s.step);
-    hsi_json_key(&j, "select"); hsi_json_string(&j, select_name(x->train.select));
+    hsi_json_key(&j, "select"); hsi_json_string(&j, hsi_select_names[x->train.select]);
     hsi_json_key(&j, "selected_step");
     hsi_json_int(&j, x->train.select != HSI_SELECT_LAST && c->s.has_best ? c->s.best_step : c->s.step);
     hsi_json_key(&j, "train_seconds"); hsi_json_double(&j, c->s.train_seconds);

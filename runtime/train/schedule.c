@@ -10,7 +10,8 @@
 
 #include "hsi_train.h"
 
-static const char *const policy_names[] = {"fixed", "step", "multistep", "exp", "poly", "cosine"};
+const char *const hsi_lr_policy_names[HSI_LR_COSINE + 1] = {"fixed", "step", "multistep", "exp",
+                                                          "poly", "cosine"};
 
 hsi_schedule hsi_schedule_defaults(double base_lr)
 {
@@ -26,13 +27,13 @@ hsi_schedule hsi_schedule_defaults(double base_lr)
 
 const char *hsi_lr_policy_name(hsi_lr_policy p)
 {
-    return (unsigned)p < sizeof policy_names / sizeof *policy_names ? policy_names[p] : "?";
+    return (unsigned)p <= HSI_LR_COSINE ? hsi_lr_policy_names[p] : "?";
 }
 
 int hsi_lr_policy_parse(const char *s)
 {
-    for (int i = 0; i < (int)(sizeof policy_names / sizeof *policy_names); i++)
-        if (strcmp(s, policy_names[i]) == 0) return i;
+    for (int i = 0; i <= HSI_LR_COSINE; i++)
+        if (strcmp(s, hsi_lr_policy_names[i]) == 0) return i;
     return -1;
 }
 

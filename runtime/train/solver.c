@@ -33,7 +33,8 @@ struct hsi_solver {
     char *names;       /* every state name, one block */
 };
 
-static const char *const type_names[] = {"sgd", "rmsprop", "adam", "adamw"};
+const char *const hsi_solver_type_names[HSI_SOLVER_ADAMW + 1] = {"sgd", "rmsprop", "adam",
+                                                              "adamw"};
 
 hsi_solver_opts hsi_solver_defaults(hsi_solver_type type)
 {
@@ -51,13 +52,13 @@ hsi_solver_opts hsi_solver_defaults(hsi_solver_type type)
 
 const char *hsi_solver_type_name(hsi_solver_type t)
 {
-    return (unsigned)t <= HSI_SOLVER_ADAMW ? type_names[t] : "?";
+    return (unsigned)t <= HSI_SOLVER_ADAMW ? hsi_solver_type_names[t] : "?";
 }
 
 int hsi_solver_type_parse(const char *s)
 {
     for (int i = 0; i <= HSI_SOLVER_ADAMW; i++)
-        if (strcmp(s, type_names[i]) == 0) return i;
+        if (strcmp(s, hsi_solver_type_names[i]) == 0) return i;
     return -1;
 }
 
