@@ -2,6 +2,8 @@
  * loader accepts has a row in the documentation's key tables (under the heading of its map),
  * every row names a key the loader accepts, and an enum key's row lists exactly the values the
  * loader accepts. Usage: test_train_config_doc EXPERIMENTS.md
+ * `test_train_config_doc --list` prints every key's last name and every enum value, one a line
+ * (tests/install/man_check.py holds the man page hsicc-experiment(5) to that list).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -126,8 +128,20 @@ static int read_doc(const char *file)
     return 0;
 }
 
+static void list_key(const hsi_exp_key *k, void *ctx)
+{
+    (void)ctx;
+    const char *leaf = strrchr(k->path, '.');
+    printf("%s\n", leaf ? leaf + 1 : k->path);
+    for (int i = 0; i < k->n_names; i++) printf("%s\n", k->names[i]);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "--list")) {
+        hsi_experiment_each_key(list_key, NULL);
+        return 0;
+    }
     if (argc != 2) {
         fprintf(stderr, "usage: test_train_config_doc EXPERIMENTS.md\n");
         return 2;
