@@ -35,7 +35,7 @@ static void print_usage(FILE *f)
 {
     fprintf(f, "usage: hsicc build EXPERIMENT.yaml -o TRAINER [--set key=value ...]\n"
                "                   [--sweep-point K] [--emit-only] [--no-fuse] [--no-rewrite]\n"
-               "                   [--cc COMPILER] [--verbose]\n"
+               "                   [--cc COMPILER] [--verbose] [--mpi]\n"
                "       hsicc build EXPERIMENT.yaml --infer DIR [--weights W.safetensors] [--set ...]\n");
 }
 
@@ -150,6 +150,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     if (!cc || !*cc) cc = "cc";
     be_options opt = bo->be;
     char err[4096];
+    if (bo->mpi && !HSICC_WITH_MPI) {
+        fprintf(stderr, "hsicc: error: --mpi: this hsicc was built without MPI (CMake found no "
+                        "MPI C library): install Open MPI (apt-get install libopenmpi-dev "
+                        "openmpi-bin, or ./hsi setup) and rebuild hsicc\n");
+        return 1;
+    }
     hsi_registry *reg = hsi_registry_load(NULL, err, sizeof err);
     if (!reg) {
         fprintf(stderr, "%s\n", err);
@@ -271,11 +277,17 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     av[n++] = sym;
     av[n++] = inc1;
     av[n++] = inc2;
+    if (bo->mpi) {   /* trainer_main.c as a rank of MPI_COMM_WORLD, libhsirt_mpi before libhsirt */
+        av[n++] = "-DHSI_MPI=1";
+        add_list(av, &n, 250, HSICC_MPI_CFLAGS);
+    }
     av[n++] = HSICC_TRAINER_MAIN;
     av[n++] = netc;
     av[n++] = embed;
+    if (bo->mpi) av[n++] = HSICC_MPI_LIB;
     av[n++] = HSICC_RUNTIME_LIB;
     add_list(av, &n, 250, HSICC_RUNTIME_LINK);
+    if (bo->mpi) add_list(av, &n, 250, HSICC_MPI_LINK);
     av[n++] = "-o";
     av[n++] = (char *)out;
     av[n] = NULL;
@@ -319,6 +331,7 @@ int cmd_build(int argc, char **argv)
         else if (!strcmp(a, "--no-rewrite")) o.be.rewrite = 0;
         else if (!strcmp(a, "--cc") && v) o.cc = argv[++i];
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
+        else if (!strcmp(a, "--mpi")) o.mpi = 1;
         else if (!strcmp(a, "--infer") && v) o.infer_dir = argv[++i];
         else if (!strcmp(a, "--weights") && v) o.weights = argv[++i];
         else if (!strcmp(a, "--set") && v) {
@@ -334,5 +347,9 @@ int cmd_build(int argc, char **argv)
         else return usage();
     }
     if (!exp_path || (!out && !o.infer_dir)) return usage();
+    if (o.mpi && o.infer_dir) {
+        fprintf(stderr, "hsicc: error: --mpi builds a trainer; it cannot be combined with --infer\n");
+        return 2;
+    }
     return build_trainer(exp_path, out, &o);
 }

@@ -836,7 +836,7 @@ static int parse_schedule(V *v, const cfg_node *n, const char *path, hsi_schedul
 static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
 {
     static const char *const keys[] = {"batch", "epochs", "iterations", "val_every", "select",
-                                       "early_stopping", "threads"};
+                                       "early_stopping", "threads", "bn_sync"};
     static const char *const sel[] = {"val_loss", "val_oa", "last"};
     static const char *const es_keys[] = {"patience", "metric"};
     hsi_exp_train *t = &x->train;
@@ -851,7 +851,8 @@ static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
         get_i64(v, n, "train", "iterations", R_ONE_UP, &t->iterations) < 0 ||
         get_int(v, n, "train", "val_every", R_ONE_UP, &t->val_every) < 0 ||
         get_enum(v, n, "train", "select", sel, COUNT(sel), &s) < 0 ||
-        get_int(v, n, "train", "threads", R_NONNEG, &t->threads) < 0)
+        get_int(v, n, "train", "threads", R_NONNEG, &t->threads) < 0 ||
+        (t->bn_sync = 1, get_bool(v, n, "train", "bn_sync", &t->bn_sync) < 0))
         return -1;
     if (t->epochs && t->iterations)
         return cfg_error(v->c, &cfg_get(n, "iterations")->mark, "key 'train.iterations': give "
@@ -1401,6 +1402,7 @@ static void put_train(cfg_buf *b, const hsi_experiment *x)
         cfg_buf_printf(b, "  early_stopping: {patience: %d, metric: %s}\n", t->patience,
                        sel[t->stop_metric]);
     put_i(b, 2, "threads", t->threads);
+    if (!t->bn_sync) put_bool(b, 2, "bn_sync", 0);   /* the default stays out: older runs' hashes */
 }
 
 static void put_phases(cfg_buf *b, const hsi_experiment *x)
