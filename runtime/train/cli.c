@@ -277,9 +277,9 @@ static int ranks_agree(const hsi_comm *comm, const hsi_netdesc *net, const hsi_e
         if (errlen) err[0] = 0;
         return 1;
     }
-    return tr_fail(err, errlen, "%.0f of the %d MPI ranks do not run what rank 0 runs (another "
-                   "trainer, experiment, --set, --runs, --out or --resume): start every rank "
-                   "with the same command", differ, comm->size), 1;
+    return tr_fail(err, errlen, "the MPI ranks disagree: %.0f of the %d were started with "
+                   "another trainer, experiment, --set, --runs, --out or --resume than rank 0; "
+                   "start every rank with the same command", differ, comm->size), 1;
 }
 
 static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, const char *prog,

@@ -343,12 +343,13 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
             loss += (double)w[i] * share *
                     c->net->loss_backward(c->m, P->domains[i], by, dp->n, w[i] * share);
         }
+        int stop = 0;     /* several ranks: a stop request as it was when the ranks agreed */
         if (dp->comm) {   /* with the stop request, so that every rank stops at the same step */
             double v[2] = {loss, g_stop};
             tr_dp_grads(dp, c->ps, c->np);
             tr_dp_sum(dp, v, 2);
             loss = v[0];
-            if (v[1] > 0) g_stop = 1;
+            stop = v[1] > 0;
         }
         if (!isfinite(loss)) {
             char what[64];
@@ -389,7 +390,7 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
         if (!saved && c->o->state_every && s->step % c->o->state_every == 0 &&
             save_state(c, err, errlen))
             return -1;
-        if (g_stop || (c->o->stop_after && s->step >= c->o->stop_after)) {
+        if ((dp->comm ? stop : g_stop) || (c->o->stop_after && s->step >= c->o->stop_after)) {
             if (!saved && save_state(c, err, errlen)) return -1;
             return 130;
         }
