@@ -503,7 +503,7 @@ static int finish_run(run_ctx *c, run_result *res, char *err, size_t errlen)
                 break;
             }
         }
-        if ((rc = tr_test_metrics(c->net, c->m, x->backend, x->train.batch, c->D, d,
+        if ((rc = tr_test_metrics(c->net, c->m, x->backend, c->mb, c->D, d,
                                   x->outputs.maps ? pred : NULL, &res->m[d], err, errlen)))
             break;
         snprintf(path, sizeof path, "%s/confusion.csv", dir);
