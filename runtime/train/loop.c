@@ -133,22 +133,30 @@ static void copy_values(hsi_param *ps, int np, float *buf, int to_params)
 static int validate(run_ctx *c, const hsi_exp_phase *P, double *vloss, double *voa, char *err,
                     size_t errlen)
 {
-    double loss = 0, sums[3 * HSI_MAX_DOMAINS] = {0};
+    double loss = 0, sums[3 * HSI_MAX_DOMAINS + 1] = {0};   /* + a rank that failed */
     int64_t correct = 0, total = 0;
-    int nd = 0;
-    for (int i = 0; i < P->n_domains; i++) {   /* each rank: its share of the val pixels */
+    int nd = 0, failed = 0;
+    for (int i = 0; i < P->n_domains && !failed; i++) {   /* each rank: its share of val pixels */
         const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
         int64_t lo = dm->n_val * c->dp->rank / c->dp->size,
                 hi = dm->n_val * (c->dp->rank + 1) / c->dp->size;
         if (hi == lo) continue;
         hsi_eval_req r = {&dm->cube, dm->y, dm->val + lo, hi - lo, c->D->patch, c->D->pad, dm->k,
                           NULL, NULL, 0, 0, 0};
-        if (hsi_evaluate(c->net, c->m, dm->index, c->mb, &r, err, errlen)) return -1;
+        if (hsi_evaluate(c->net, c->m, dm->index, c->mb, &r, err, errlen)) {
+            failed = 1;
+            break;
+        }
         sums[3 * i] = r.loss_sum;
         sums[3 * i + 1] = (double)r.correct;
         sums[3 * i + 2] = (double)r.n_labelled;
     }
-    tr_dp_sum(c->dp, sums, 3 * P->n_domains);
+    sums[3 * P->n_domains] = failed;
+    tr_dp_sum(c->dp, sums, 3 * P->n_domains + 1);
+    if (sums[3 * P->n_domains] > 0) {   /* every rank stops; the failed one says why */
+        if (!failed && errlen) err[0] = 0;
+        return -1;
+    }
     for (int i = 0; i < P->n_domains; i++) {
         if (!c->D->d[P->domains[i]].n_val) continue;
         loss += sums[3 * i] / sums[3 * i + 2];
