@@ -51,6 +51,7 @@ typedef struct build_opts {
     int verbose;               /* print the compiler command */
     const char *infer_dir;     /* --infer DIR: write the inference module there, no trainer */
     const char *weights;       /* --weights W.safetensors: embedded in the inference module */
+    int mpi;                   /* --mpi: an MPI data-parallel trainer (docs/MPI.md) */
 } build_opts;
 
 /* hsicc build's work (cmd_build.c): experiment -> trainer OUT (sources in OUT.src/), the

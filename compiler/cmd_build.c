@@ -35,7 +35,7 @@ static void print_usage(FILE *f)
 {
     fprintf(f, "usage: hsicc build EXPERIMENT.yaml -o TRAINER [--set key=value ...]\n"
                "                   [--sweep-point K] [--emit-only] [--no-fuse] [--no-rewrite]\n"
-               "                   [--cc COMPILER] [--verbose]\n"
+               "                   [--cc COMPILER] [--verbose] [--mpi]\n"
                "       hsicc build EXPERIMENT.yaml --infer DIR [--weights W.safetensors] [--set ...]\n");
 }
 
@@ -151,6 +151,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     if (!cc || !*cc) cc = "cc";
     be_options opt = bo->be;
     char err[4096];
+    if (bo->mpi && !hsicc_has_mpi()) {
+        fprintf(stderr, "hsicc: error: --mpi: this hsicc was built without MPI (CMake found no "
+                        "MPI C library): install Open MPI (apt-get install libopenmpi-dev "
+                        "openmpi-bin, or ./hsi setup) and rebuild hsicc\n");
+        return 1;
+    }
     hsi_registry *reg = hsi_registry_load(NULL, err, sizeof err);
     if (!reg) {
         fprintf(stderr, "%s\n", err);
@@ -284,6 +290,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         rc = 1;
         goto done;
     }
+    if (bo->mpi && access(rt->mpi_lib, R_OK)) {
+        fprintf(stderr, "hsicc: error: --mpi: the MPI runtime library %s is missing (%s); "
+                        "reinstall hsicc or rebuild it\n", rt->mpi_lib, strerror(errno));
+        rc = 1;
+        goto done;
+    }
     char *av[256];
     int n = 0;
     char inc1[4200], inc2[4200], netc[4200], mainc[4200], sym[200];
@@ -298,18 +310,28 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     av[n++] = sym;
     av[n++] = inc1;
     av[n++] = inc2;
+    int cflags0 = n, cflags1 = n;   /* add_list's copies: av[cflags0..cflags1), av[link0..link1) */
+    if (bo->mpi) {    /* trainer_main.c as a rank of MPI_COMM_WORLD, libhsirt_mpi before libhsirt */
+        av[n++] = "-DHSI_MPI=1";
+        cflags0 = n;
+        add_list(av, &n, 250, rt->mpi_cflags);
+        cflags1 = n;
+    }
     av[n++] = mainc;
     av[n++] = netc;
     av[n++] = embed;
+    if (bo->mpi) av[n++] = (char *)rt->mpi_lib;
     av[n++] = (char *)rt->runtime_lib;
     int link0 = n;
     add_list(av, &n, 250, rt->link);
+    if (bo->mpi) add_list(av, &n, 250, rt->mpi_link);
     int link1 = n;
     av[n++] = "-o";
     av[n++] = (char *)out;
     av[n] = NULL;
     rc = run(av, bo->verbose);
-    for (int k = link0; k < link1; k++) free(av[k]);   /* add_list's copies */
+    for (int k = cflags0; k < cflags1; k++) free(av[k]);
+    for (int k = link0; k < link1; k++) free(av[k]);
     if (rc) {
         fprintf(stderr, "hsicc: error: the C compiler failed (status %d) building %s; rerun with "
                         "--verbose to see the command\n", rc, out);
@@ -349,6 +371,7 @@ int cmd_build(int argc, char **argv)
         else if (!strcmp(a, "--no-rewrite")) o.be.rewrite = 0;
         else if (!strcmp(a, "--cc") && v) o.cc = argv[++i];
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
+        else if (!strcmp(a, "--mpi")) o.mpi = 1;
         else if (!strcmp(a, "--infer") && v) o.infer_dir = argv[++i];
         else if (!strcmp(a, "--weights") && v) o.weights = argv[++i];
         else if (!strcmp(a, "--set") && v) {
@@ -372,5 +395,9 @@ int cmd_build(int argc, char **argv)
         return fprintf(stderr, "hsicc: error: -o %s\n", err), 1;
     if (!out && !o.infer_dir)
         return fprintf(stderr, "hsicc: error: build needs -o TRAINER (or --infer DIR)\n"), usage();
+    if (o.mpi && o.infer_dir) {
+        fprintf(stderr, "hsicc: error: --mpi builds a trainer; it cannot be combined with --infer\n");
+        return 2;
+    }
     return build_trainer(exp_path, out, &o);
 }

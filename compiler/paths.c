@@ -17,8 +17,10 @@
 #define PATH_MAX 4096
 #endif
 
-static char inc[PATH_MAX + 256], src[PATH_MAX + 256], lib[PATH_MAX + 256];
-static hsicc_paths found = {inc, src, lib, HSICC_RUNTIME_LINK};
+static char inc[PATH_MAX + 256], src[PATH_MAX + 256], lib[PATH_MAX + 256], mpi[PATH_MAX + 256];
+static hsicc_paths found = {inc, src, lib, HSICC_RUNTIME_LINK, mpi, HSICC_MPI_CFLAGS, HSICC_MPI_LINK};
+
+int hsicc_has_mpi(void) { return HSICC_WITH_MPI; }
 
 static int missing(const char *path, const char *what, const char *where, char *err, size_t errlen)
 {
@@ -36,6 +38,7 @@ const hsicc_paths *hsicc_locate(char *err, size_t errlen)
     snprintf(inc, sizeof inc, "%s", HSICC_RUNTIME_INCLUDE);
     snprintf(src, sizeof src, "%s", HSICC_RUNTIME_SRC);
     snprintf(lib, sizeof lib, "%s", HSICC_RUNTIME_LIB);
+    snprintf(mpi, sizeof mpi, "%s", HSICC_MPI_LIB);
 #else
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -49,6 +52,7 @@ const hsicc_paths *hsicc_locate(char *err, size_t errlen)
     snprintf(inc, sizeof inc, "%s/%s", exe, HSICC_RUNTIME_INCLUDE);
     snprintf(src, sizeof src, "%s/%s", exe, HSICC_RUNTIME_SRC);
     snprintf(lib, sizeof lib, "%s/%s", exe, HSICC_RUNTIME_LIB);
+    snprintf(mpi, sizeof mpi, "%s/%s", exe, HSICC_MPI_LIB);
     char where[PATH_MAX + 80];
     snprintf(where, sizeof where, "looked for relative to the executable's folder %s", exe);
 #endif

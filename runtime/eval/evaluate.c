@@ -124,15 +124,18 @@ static int scene_take(void *ctx, int r0, int n, const float *z, char *err, size_
 /* Every pixel of domain d's scene through the scene program: argmax into pred (may be NULL),
  * and the confusion matrix over the pixels with use[px] (may be NULL). */
 static int scene_classify(const hsi_netdesc *net, hsi_model *m, hsi_backend be, const hsi_tr_data *D,
-                          int d, int32_t *pred, const uint8_t *use, int64_t *cm, char *err,
-                          size_t errlen)
+                          int d, int32_t *pred, const uint8_t *use, int64_t *cm,
+                          const hsi_band *band, char *err, size_t errlen)
 {
     const hsi_tr_domain *dm = &D->d[d];
     hsi_infer_opts o = {be, D->pad, 0, 0, 0};
-    hsi_infer *inf = hsi_infer_create(net, m, d, dm->h, dm->w, &o, err, errlen);
+    hsi_band whole = {0, dm->h, 0, dm->h};
+    if (!band) band = &whole;
+    hsi_infer *inf = hsi_infer_create(net, m, d, band->e1 - band->e0, dm->w, &o, err, errlen);
     if (!inf) return -1;
     scene_sink sk = {dm->w, dm->k, pred, dm->y, use, cm, 0, 0, 0};
-    int rc = hsi_infer_run(inf, hsi_cube_rows, (void *)&dm->cube, scene_take, &sk, err, errlen);
+    int rc = hsi_infer_run_band(inf, band, hsi_cube_rows, (void *)&dm->cube, scene_take, &sk, err,
+                                errlen);
     hsi_infer_free(inf);
     return rc;
 }
@@ -159,7 +162,7 @@ int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int ba
         size_t n = (size_t)dm->h * (size_t)dm->w;
         if (!(use = calloc(n ? n : 1, 1))) return free(cm), tr_fail(err, errlen, "out of memory");
         for (int64_t i = 0; i < dm->n_test; i++) use[dm->test[i]] = 1;
-        rc = net->scene ? scene_classify(net, m, be, D, d, pred, use, cm, err, errlen)
+        rc = net->scene ? scene_classify(net, m, be, D, d, pred, use, cm, NULL, err, errlen)
                         : tr_scene_predict(net, m, be, batch, D, d, pred, err, errlen);
         if (!net->scene && rc == 0)   /* a hand-written net: score the predictions */
             for (size_t i = 0; i < n; i++)
@@ -178,11 +181,26 @@ int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int ba
 int tr_scene_predict(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
                      const hsi_tr_data *D, int d, int32_t *pred, char *err, size_t errlen)
 {
+    return tr_scene_predict_part(net, m, be, batch, D, d, 0, 1, pred, err, errlen);
+}
+
+int tr_scene_predict_part(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
+                          const hsi_tr_data *D, int d, int part, int parts, int32_t *pred,
+                          char *err, size_t errlen)
+{
     const hsi_tr_domain *dm = &D->d[d];
-    if (net->scene) return scene_classify(net, m, be, D, d, pred, NULL, NULL, err, errlen);
-    hsi_eval_req r = {&dm->cube, NULL, NULL, (int64_t)dm->h * dm->w, D->patch, D->pad, dm->k, pred,
+    hsi_band b = hsi_infer_band(dm->h, D->patch - 1, part, parts);
+    if (net->scene) return scene_classify(net, m, be, D, d, pred, NULL, NULL, &b, err, errlen);
+    /* a net without a scene program: the band's pixels patch by patch */
+    int64_t n = (int64_t)(b.b1 - b.b0) * dm->w;
+    int32_t *idx = malloc(sizeof *idx * (size_t)(n ? n : 1)), *out = pred + (size_t)b.b0 * dm->w;
+    if (!idx) return tr_fail(err, errlen, "out of memory");
+    for (int64_t i = 0; i < n; i++) idx[i] = (int32_t)((int64_t)b.b0 * dm->w + i);
+    hsi_eval_req r = {&dm->cube, NULL, parts > 1 ? idx : NULL, n, D->patch, D->pad, dm->k, out,
                       NULL, 0, 0, 0};
-    return hsi_evaluate(net, m, d, batch, &r, err, errlen);
+    int rc = hsi_evaluate(net, m, d, batch, &r, err, errlen);
+    free(idx);
+    return rc;
 }
 
 int tr_write_maps(const char *dir, const hsi_tr_domain *dm, const int32_t *pred, int test_only,

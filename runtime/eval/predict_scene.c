@@ -5,6 +5,8 @@
  * Nodata pixels (the header's `data ignore value`, NaN, Inf in any band) are classified as 0
  * (the band mean) so they do not disturb their neighbours' patches, and written as nodata.
  * Peak memory: the tile's buffers, one row of the cube, h * w labels and bytes.
+ * Under MPI (o->comm) each rank classifies a band of rows into its copy of the maps, the copies
+ * are merged (a max over the labels, a sum over the probabilities) and rank 0 writes them all.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -28,7 +30,9 @@ typedef struct pctx {
     uint8_t *nodata;            /* [h * w] */
     uint8_t *row_nd;            /* [w] */
     int32_t *pred;              /* [h * w] */
-    float *prob;                /* [tile rows * w * k] for the writer, or NULL */
+    float *prob;                /* [tile rows * w * k] for the writer (several ranks: [h * w * k]),
+                                   or NULL */
+    int whole;                  /* 1: prob holds the whole scene (several ranks) */
     int tile_rows;
     hsi_mapwriter *mw;
     int64_t *count;             /* [k] pixels per class */
@@ -71,13 +75,14 @@ static int logits_out(void *ctx, int r0, int n, const float *z, char *err, size_
         c->pred[px] = c->nodata[px] ? -1 : best;
         if (!c->nodata[px]) c->count[best]++;
         if (c->prob) {   /* softmax */
-            float *p = c->prob + i * k;
+            float *p = c->prob + (c->whole ? px : i) * k;
             double s = 0;
             for (int j = 0; j < k; j++) s += p[j] = (float)exp((double)zi[j] - zi[best]);
             for (int j = 0; j < k; j++) p[j] = (float)(p[j] / s);
         }
     }
-    if (hsi_mapwriter_rows(c->mw, r0, n, c->pred + (size_t)r0 * c->w, c->prob, err, errlen)) return -1;
+    if (c->mw && hsi_mapwriter_rows(c->mw, r0, n, c->pred + (size_t)r0 * c->w, c->prob, err, errlen))
+        return -1;
     double t = now();
     if (c->tty && (t - c->last > 0.2 || r0 + n == c->h)) {
         double done = (double)(r0 + n) / c->h, el = t - c->t0;
@@ -95,6 +100,7 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
                       char *err, size_t errlen)
 {
     const hsi_domain *dm = &net->domains[domain];
+    const hsi_comm *comm = o->comm && o->comm->size > 1 ? o->comm : NULL;
     pctx c;
     memset(&c, 0, sizeof c);
     memset(sum, 0, sizeof *sum);
@@ -140,10 +146,15 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
         }
     }
     hsi_infer_opts io = {o->backend, o->pad, 0, o->tile_pixels, 0};
-    if (!(inf = hsi_infer_create(net, m, domain, c.h, c.w, &io, err, errlen))) goto done;
+    hsi_band band = hsi_infer_band(c.h, dm->patch - 1, comm ? comm->rank : 0, comm ? comm->size : 1);
+    if (!(inf = hsi_infer_create(net, m, domain, band.e1 - band.e0, c.w, &io, err, errlen)))
+        goto done;
     c.tile_rows = hsi_infer_tile_rows(inf);
+    c.whole = comm != NULL;
     if (o->prob || o->confidence) {
-        c.prob = malloc(sizeof(float) * (size_t)c.tile_rows * c.w * c.k);
+        size_t rows = c.whole ? (size_t)c.h : (size_t)c.tile_rows;
+        c.prob = c.whole ? calloc(rows * c.w * c.k, sizeof(float))
+                         : malloc(sizeof(float) * rows * c.w * c.k);
         if (!c.prob) {
             snprintf(err, errlen, "predict: out of memory");
             goto done;
@@ -152,13 +163,41 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
     hsi_mapwriter_opts mo = {out_dir, "map", c.h, c.w, c.k, o->class_names,
                              (const uint8_t(*)[3])o->palette, hsi_envi_georef(c.in), o->geotiff,
                              o->envi, o->prob, o->confidence};
-    if (!(c.mw = hsi_mapwriter_open(&mo, err, errlen))) goto done;
-    c.tty = o->progress && isatty(2);
+    /* one rank: written tile by tile; several: rank 0 writes once the bands are merged */
+    if (!comm && !(c.mw = hsi_mapwriter_open(&mo, err, errlen))) goto done;
+    c.tty = o->progress && isatty(2) && !comm;
     c.t0 = c.last = now();
-    if (hsi_infer_run(inf, rows_in, &c, logits_out, &c, err, errlen)) {
-        hsi_mapwriter_abort(c.mw);
+    if (comm)
+        for (size_t i = 0; i < npx; i++) c.pred[i] = INT32_MIN;
+    int failed = hsi_infer_run_band(inf, &band, rows_in, &c, logits_out, &c, err, errlen) != 0;
+    if (comm) {   /* a rank that could not read its band: every rank stops here */
+        double f = failed;
+        comm->sum_d(comm->ctx, &f, 1);
+        if (f > 0 && !failed) {
+            err[0] = 0;
+            failed = 1;
+        }
+    }
+    if (failed) {
+        if (c.mw) hsi_mapwriter_abort(c.mw);
         c.mw = NULL;
         goto done;
+    }
+    if (comm) {
+        double *cnt = calloc((size_t)c.k, sizeof *cnt);
+        for (int j = 0; cnt && j < c.k; j++) cnt[j] = (double)c.count[j];
+        comm->max_i32(comm->ctx, c.pred, (int64_t)npx);
+        if (c.prob) comm->sum_f(comm->ctx, c.prob, (int64_t)npx * c.k);
+        if (cnt) comm->sum_d(comm->ctx, cnt, c.k);
+        for (int j = 0; cnt && j < c.k; j++) c.count[j] = (int64_t)cnt[j];
+        free(cnt);
+        if (comm->rank > 0) {   /* rank 0 writes */
+            rc = 0;
+            goto done;
+        }
+        if (!(c.mw = hsi_mapwriter_open(&mo, err, errlen)) ||
+            hsi_mapwriter_rows(c.mw, 0, c.h, c.pred, c.prob, err, errlen))
+            goto done;
     }
     sum->nodata = hsi_mapwriter_nodata(c.mw);
     if (hsi_mapwriter_close(c.mw, err, errlen)) {

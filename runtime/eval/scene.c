@@ -662,3 +662,48 @@ int hsi_infer_run(hsi_infer *s, hsi_rows_fn rows, void *rows_ctx, hsi_logits_fn 
     }
     return 0;
 }
+
+/* ---- a band of the scene (one MPI rank's share) --------------------------------------------- */
+
+hsi_band hsi_infer_band(int h, int halo, int part, int parts)
+{
+    hsi_band b;
+    b.b0 = (int)((int64_t)h * part / parts);
+    b.b1 = (int)((int64_t)h * (part + 1) / parts);
+    b.e0 = b.b0 - halo > 0 ? b.b0 - halo : 0;
+    b.e1 = b.b1 + halo < h ? b.b1 + halo : h;
+    return b;
+}
+
+typedef struct band_ctx {
+    const hsi_band *b;
+    int w, k;
+    hsi_rows_fn rows;
+    void *rows_ctx;
+    hsi_logits_fn sink;
+    void *sink_ctx;
+} band_ctx;
+
+static int band_rows(void *ctx, int r0, int n, float *dst, char *err, size_t errlen)
+{
+    band_ctx *c = ctx;
+    return c->rows(c->rows_ctx, c->b->e0 + r0, n, dst, err, errlen);
+}
+
+static int band_sink(void *ctx, int r0, int n, const float *z, char *err, size_t errlen)
+{
+    band_ctx *c = ctx;
+    int lo = c->b->e0 + r0, hi = lo + n;   /* scene rows, clipped to the band */
+    if (lo < c->b->b0) lo = c->b->b0;
+    if (hi > c->b->b1) hi = c->b->b1;
+    if (hi <= lo) return 0;
+    const float *zl = z + (size_t)(lo - c->b->e0 - r0) * c->w * c->k;
+    return c->sink(c->sink_ctx, lo, hi - lo, zl, err, errlen);
+}
+
+int hsi_infer_run_band(hsi_infer *s, const hsi_band *b, hsi_rows_fn rows, void *rows_ctx,
+                       hsi_logits_fn sink, void *sink_ctx, char *err, size_t errlen)
+{
+    band_ctx c = {b, s->w, s->k, rows, rows_ctx, sink, sink_ctx};
+    return hsi_infer_run(s, band_rows, &c, band_sink, &c, err, errlen);
+}

@@ -111,6 +111,8 @@ typedef struct hsi_exp_train {
                                   0 = no early stopping */
     hsi_select stop_metric;    /* `early_stopping.metric`: val_loss | val_oa; default val_loss */
     int threads;               /* `threads`: 0 = every core */
+    int bn_sync;               /* `bn_sync`: under MPI, training BN statistics over the global
+                                  batch (1, default) or each rank's shard (0); docs/MPI.md */
 } hsi_exp_train;
 
 /* One training phase (`phases:` item; without `phases`, one phase "main" with every domain,

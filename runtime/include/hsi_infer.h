@@ -60,6 +60,17 @@ int hsi_infer_run(hsi_infer *s, hsi_rows_fn rows, void *rows_ctx, hsi_logits_fn 
                   void *sink_ctx, char *err, size_t errlen);
 void hsi_infer_free(hsi_infer *s);
 
+/* A part of a scene for one of several processes (MPI ranks): rows [b0, b1) are classified by
+ * part `part` of `parts` (consecutive, as even as can be), rows [e0, e1) are read: b0 - halo ..
+ * b1 + halo where the scene goes on, so that with halo >= patch - 1 every classified pixel sees
+ * the same scene as in one pass. */
+typedef struct hsi_band { int b0, b1, e0, e1; } hsi_band;
+hsi_band hsi_infer_band(int h, int halo, int part, int parts);
+/* hsi_infer_run on a program created for e1 - e0 rows: rows and sink see scene rows, and sink
+ * only rows [b0, b1). */
+int hsi_infer_run_band(hsi_infer *s, const hsi_band *b, hsi_rows_fn rows, void *rows_ctx,
+                       hsi_logits_fn sink, void *sink_ctx, char *err, size_t errlen);
+
 /* The same program run per patch (every op in the PATCH region): the net on given patches
  * [n, input dims...] (as the trainer's `forward` takes them), logits [n, classes]. BN folded
  * once, inference-only buffers, batches of o->batch. */
@@ -87,6 +98,10 @@ typedef struct hsi_predict_opts {
     int geotiff, envi, prob, confidence, png, npy;   /* which outputs */
     int progress;                     /* a progress line with ETA on stderr when it is a TTY */
     int tile_pixels;                  /* 0: the default */
+    /* several MPI ranks (hsi_trainer.h's hsi_comm; NULL: one process): each classifies a band
+     * of rows (hsi_infer_band), rank 0 gathers them and writes every file; with prob or
+     * confidence each rank holds h * w * k floats */
+    const struct hsi_comm *comm;
 } hsi_predict_opts;
 
 typedef struct hsi_predict_summary {

@@ -182,6 +182,21 @@ void hsi_fold_bn(int64_t out, int64_t per_out, const float *w, const float *b, c
                  const float *beta, const float *mean, const float *var, float eps, float *wf,
                  float *bf);
 
+/* ---- data-parallel training: several processes, one shard of each batch each ----------------- */
+/* Set by a trainer run under MPI (runtime/train/dp.c); NULL, the default, is one process.
+ * Process-wide: set it before creating models (oneDNN's synchronized BN builds one more
+ * primitive at create) and keep it alive while they train. */
+typedef struct hsi_dp {
+    /* v[0..n) summed in place over every process; every process gets the same result */
+    void (*sum)(double *v, int n, void *ctx);
+    void *ctx;
+    int64_t first_sample;  /* this process's first sample in the global batch: dropout draws
+                              element i of sample s as sample first_sample + s of one process */
+    int sync_bn;           /* 1: training BN normalises with the mean and variance of the global
+                              batch, and its backward reduces over the global batch too */
+} hsi_dp;
+void hsi_kernels_set_dp(const hsi_dp *dp);
+
 /* ---- arena planning (shared by the compiler's memory report and create()) ----------------- */
 typedef struct hsi_buf {
     size_t bytes;

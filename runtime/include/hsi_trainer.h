@@ -36,6 +36,32 @@ extern "C" {
 int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *exp_path,
                      int argc, char **argv);
 
+/* ---- several processes (MPI data parallelism; docs/MPI.md) ---------------------------------- */
+/* The group a trainer runs in. libhsirt knows no MPI: a trainer built with hsicc build --mpi
+ * passes Open MPI's (runtime/mpi/comm_mpi.c) to hsi_trainer_main_comm; NULL is one process.
+ * Every function is collective: every rank calls it, in the same order. */
+struct hsi_comm {
+    int rank, size;
+    void *ctx;
+    /* v[0..n) summed in place over the ranks; every rank gets the same result */
+    void (*sum_d)(void *ctx, double *v, int64_t n);
+    void (*sum_f)(void *ctx, float *v, int64_t n);
+    /* rank 0's bytes to every rank */
+    void (*bcast)(void *ctx, void *buf, size_t bytes);
+    /* max over the ranks of v[0..n) (int32), in place, every rank */
+    void (*max_i32)(void *ctx, int32_t *v, int64_t n);
+    /* ends every rank now with this status (an error one rank met alone: the others may be
+     * waiting in a collective); never returns */
+    void (*abort)(void *ctx, int status);
+};
+typedef struct hsi_comm hsi_comm;
+
+/* hsi_trainer_main run by every rank of comm (NULL: one process). A trainer without comm that
+ * finds itself one of several MPI processes (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE > 1)
+ * refuses to start: N copies would write the same files. */
+int hsi_trainer_main_comm(const hsi_netdesc *net, const char *exp_text, const char *exp_path,
+                          int argc, char **argv, const hsi_comm *comm);
+
 /* ---- environment: where datasets come from -------------------------------------------------- */
 typedef struct hsi_trainer_env {
     const char *datasets;      /* --datasets FILE: extra registry (NULL: $HSICC_DATASETS) */
@@ -169,6 +195,7 @@ typedef struct hsi_train_opts {
                                   validation and at the end of training) */
     int quiet;                 /* no progress, no load map, summary only */
     hsi_trainer_env env;
+    const hsi_comm *comm;      /* NULL or 1 rank: one process; else data-parallel (docs/MPI.md) */
 } hsi_train_opts;
 
 /* Runs every run of the experiment, writes the run folders and DIR/metrics.json, prints the

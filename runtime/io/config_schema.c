@@ -369,6 +369,8 @@ static int omit_unstratifiable(const void *s)
 }
 static int omit_seed_unless_given(const void *s) { return !((const hsi_exp_split *)s)->has_seed; }
 static int omit_with_seeds(const void *r) { return ((const hsi_exp_runs *)r)->seeds != NULL; }
+/* train.bn_sync: the default (true) stays out of the resolved file, as older runs' hashes had it */
+static int omit_bn_sync_default(const void *t) { return ((const hsi_exp_train *)t)->bn_sync; }
 
 #define DOM(f) offsetof(hsi_exp_domain, f)
 static const key_def bands_keys[] = {   /* domains.*.bands, into hsi_exp_domain */
@@ -478,6 +480,7 @@ static const key_def train_keys[] = {
     {.key = "select", .type = K_ENUM, .off = TRAIN(select), .e = &E_SELECT},
     {.key = "early_stopping", .type = K_CODE, .sub = &early_stopping, .put = put_early_stopping},
     {.key = "threads", .type = K_INT, .off = TRAIN(threads), .r = RANGE_NONNEG},
+    {.key = "bn_sync", .type = K_BOOL, .off = TRAIN(bn_sync), .dflt = "true", .omit = omit_bn_sync_default},
 };
 SECTION(train, -1, NULL);
 

@@ -833,6 +833,15 @@ typedef struct dn_bn {
     double count;                 /* elements per channel: N * spatial */
     size_t var_off, mask_off;     /* in ws */
     size_t dscale_off, dshift_off;/* in tmp */
+    /* synchronized BN (hk_bn_sync() at create): training with given (global) statistics, and
+     * the correction of the local backward: an inference BN without ReLU whose scale and shift
+     * make it the per-channel affine map that turns local batch sums into global ones */
+    dn_prim gtrain, corr;
+    size_t cscale_off, cshift_off, ctmp_off;   /* in tmp */
+    double *red;                  /* [2C] sums reduced over the processes */
+    double gcount;                /* elements per channel of the global batch (last forward) */
+    size_t corr_floats;           /* floats of a tensor in md (padding included) */
+    float eps;
 } dn_bn;
 
 static size_t dn_align(size_t n) { return (n + 63) / 64 * 64; }
@@ -854,6 +863,7 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
     size_t used = 0;
     if (!bn) return NULL;
     bn->C = src->dims[1];
+    bn->eps = eps;
     bn->count = (double)hk_numel(src->ndim, src->dims) / (double)bn->C;
     if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, md,
                                                                 eps, flags), "bn"))
@@ -886,9 +896,50 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
         || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dscale_off)
         || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dshift_off))
         return NULL;
+    if (hk_bn_sync()) {
+        if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(
+                             &desc, dnnl_forward_training, md, eps, flags | dnnl_use_global_stats),
+                     "bn (synchronized)")
+            || dn_build(rt, &bn->gtrain,
+                        dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "bn training, given statistics"),
+                        fuse_relu ? 7 : 6, targs, "bn training, given statistics")
+            || dn_check(rt, dnnl_batch_normalization_forward_desc_init(
+                                &desc, dnnl_forward_inference, md, eps,
+                                dnnl_use_scale | dnnl_use_shift | dnnl_use_global_stats),
+                        "bn (synchronized backward)")
+            || dn_build(rt, &bn->corr,
+                        dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "bn backward correction"), 6,
+                        targs, "bn backward correction")
+            || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->cscale_off)
+            || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->cshift_off)
+            || dn_stage(rt, &used, dnnl_memory_desc_get_size(md), &bn->ctmp_off))
+            return NULL;
+        bn->corr_floats = dnnl_memory_desc_get_size(md) / sizeof(float);
+        if (!(bn->red = hk_alloc(rt, 2 * sizeof(double) * (size_t)bn->C)))
+            return hk_fail(rt, "out of memory");
+    }
     hsi_op *op = dn_op(rt, HK_BN, src, bn);
     if (op) op->ws_bytes = ws;
     return op;
+}
+
+/* The global batch's mean and biased variance from every process's (Chan's combination of
+ * per-shard moments), written over the local ones in mean, var. */
+static void dn_bn_global_stats(dn_bn *bn, float *mean, float *var)
+{
+    const int64_t C = bn->C;
+    double *r = bn->red, m = bn->count, M = m;
+    hk_dp->sum(&M, 1, hk_dp->ctx);
+    for (int64_t c = 0; c < C; c++) r[c] = m * mean[c];
+    hk_dp->sum(r, (int)C, hk_dp->ctx);
+    for (int64_t c = 0; c < C; c++) {
+        double g = r[c] / M, d = mean[c] - g;
+        r[C + c] = m * var[c] + m * d * d;
+        mean[c] = (float)g;
+    }
+    hk_dp->sum(r + C, (int)C, hk_dp->ctx);
+    for (int64_t c = 0; c < C; c++) var[c] = (float)(r[C + c] / M);
+    bn->gcount = M;
 }
 
 void hk_dnnl_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
@@ -904,7 +955,14 @@ void hk_dnnl_bn_forward(hsi_op *op, int train, const float *src, const float *ga
     float *mean = ws, *var = (float *)((char *)ws + bn->var_off);
     dn_run(op->rt, &bn->train,
            (const void *[]){src, dst, gamma, beta, mean, var, (char *)ws + bn->mask_off});
-    double unbias = bn->count > 1 ? bn->count / (bn->count - 1) : 1;
+    double count = bn->count;
+    if (bn->gtrain.p && hk_bn_sync()) {   /* again, normalised with the global statistics */
+        dn_bn_global_stats(bn, mean, var);
+        count = bn->gcount;
+        dn_run(op->rt, &bn->gtrain,
+               (const void *[]){src, dst, gamma, beta, mean, var, (char *)ws + bn->mask_off});
+    }
+    double unbias = count > 1 ? count / (count - 1) : 1;
     for (int64_t c = 0; c < bn->C; c++) {
         if (running_mean) running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mean[c];
         if (running_var)
@@ -926,6 +984,29 @@ void hk_dnnl_bn_backward(hsi_op *op, const float *src, const float *gamma, const
     for (int64_t c = 0; c < bn->C; c++) {
         if (dgamma) dgamma[c] += dscale[c];
         if (dbeta) dbeta[c] += dshift[c];
+    }
+    if (dsrc && bn->corr.p && hk_bn_sync()) {
+        /* oneDNN's dsrc = gamma inv (g - sg/m - xhat sgx/m) from this shard's sums sg, sgx over
+         * m elements; the global one has SG, SGX over M: add gamma inv ((sg/m - SG/M)
+         * + xhat (sgx/m - SGX/M)), an inference BN of src with these scale and shift */
+        const int64_t C = bn->C;
+        const float *mean = (const float *)w, *var = (const float *)(w + bn->var_off);
+        double *r = bn->red, m = bn->count, M = bn->gcount;
+        float *cs = dn_tmp(rt, bn->cscale_off), *csh = dn_tmp(rt, bn->cshift_off);
+        for (int64_t c = 0; c < C; c++) {
+            r[c] = dshift[c];
+            r[C + c] = dscale[c];
+        }
+        hk_dp->sum(r, (int)(2 * C), hk_dp->ctx);
+        for (int64_t c = 0; c < C; c++) {
+            double gi = gamma[c] / sqrt((double)var[c] + bn->eps);
+            csh[c] = (float)(gi * (dshift[c] / m - r[c] / M));
+            cs[c] = (float)(gi * (dscale[c] / m - r[C + c] / M));
+        }
+        float *y = dn_tmp(rt, bn->ctmp_off);
+        dn_run(rt, &bn->corr, (const void *[]){src, y, cs, csh, mean, var});
+        size_t n = bn->corr_floats;
+        for (size_t i = 0; i < n; i++) ds[i] += y[i];
     }
 }
 
@@ -1024,8 +1105,9 @@ void hk_dnnl_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *
     }
     unsigned char *mask = ws;
     float scale = dn_drop_scale(dr->p);
+    const uint64_t base = hk_dropout_base(op->dst);
     for (int64_t i = 0; i < dr->n; i++) {
-        mask[i] = hsi_dropout_uniform(seed, (uint64_t)i) >= dr->p;
+        mask[i] = hsi_dropout_uniform(seed, base + (uint64_t)i) >= dr->p;
         dst[i] = mask[i] ? x[i] * scale : 0.f;
     }
 }

@@ -340,6 +340,24 @@ void hsi_dropout_infer(hsi_op *op, const float *src, float *dst)
     hsi_dropout_forward(op, 0, 0, src, dst, NULL);
 }
 
+const hsi_dp *hk_dp;
+
+void hsi_kernels_set_dp(const hsi_dp *dp)
+{
+    hk_dp = dp;
+}
+
+int hk_bn_sync(void)
+{
+    return hk_dp && hk_dp->sync_bn && hk_dp->sum;
+}
+
+uint64_t hk_dropout_base(const hsi_layout *dst)
+{
+    if (!hk_dp || !hk_dp->first_sample) return 0;
+    return (uint64_t)hk_dp->first_sample * (uint64_t)(hk_numel(dst->ndim, dst->dims) / dst->dims[0]);
+}
+
 /* splitmix64's finaliser. */
 static uint64_t mix64(uint64_t z)
 {

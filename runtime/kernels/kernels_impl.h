@@ -60,6 +60,13 @@ int64_t hk_numel(int ndim, const int64_t *dims);
  * kind HK_RESHAPE, so hsi_plain_forward is the reshape's forward). */
 hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
 
+/* hsi_kernels_set_dp's setting (NULL: one process). */
+extern const hsi_dp *hk_dp;
+/* 1 when training BN reduces over every process. */
+int hk_bn_sync(void);
+/* Logical index of element 0 of a training dropout op's batch in the global batch. */
+uint64_t hk_dropout_base(const hsi_layout *dst);
+
 /* Backend hooks for the rt itself. */
 int hk_dnnl_rt_init(hsi_rt *rt);       /* 0 ok; engine + stream into rt->dnnl */
 void hk_dnnl_rt_fini(hsi_rt *rt);

@@ -137,24 +137,41 @@ void ref_conv_bwd_w_d(const ref_conv *c, const double *x, const double *dy, doub
 /* Element (n, ch, i) of a [n, c, sp] tensor. */
 #define BN_AT(b, n, ch, i) (((n) * (b)->c + (ch)) * (b)->sp + (i))
 
+/* Batch mean and biased variance per channel (two passes); with dp, over every process's
+ * shard (the sums reduced), and *count the elements per channel over all of them. */
+static void bn_stats(const ref_bn *b, const double *x, double *mean, double *var, double *count,
+                     const hsi_dp *dp)
+{
+    double m = (double)(b->n * b->sp);
+    if (dp) dp->sum(&m, 1, dp->ctx);
+    for (int64_t ch = 0; ch < b->c; ch++) {
+        double s = 0;
+        for (int64_t n = 0; n < b->n; n++)
+            for (int64_t i = 0; i < b->sp; i++) s += x[BN_AT(b, n, ch, i)];
+        mean[ch] = s;
+    }
+    if (dp) dp->sum(mean, (int)b->c, dp->ctx);
+    for (int64_t ch = 0; ch < b->c; ch++) {
+        double ss = 0;
+        mean[ch] /= m;
+        for (int64_t n = 0; n < b->n; n++)
+            for (int64_t i = 0; i < b->sp; i++) {
+                double dev = x[BN_AT(b, n, ch, i)] - mean[ch];
+                ss += dev * dev;
+            }
+        var[ch] = ss;
+    }
+    if (dp) dp->sum(var, (int)b->c, dp->ctx);
+    for (int64_t ch = 0; ch < b->c; ch++) var[ch] /= m;
+    if (count) *count = m;
+}
+
 void ref_bn_fwd_d(const ref_bn *b, int train, const double *x, const double *gamma,
                   const double *beta, double *mean, double *var, double *y,
                   unsigned char *relu_mask)
 {
-    const double m = (double)(b->n * b->sp);
+    if (train) bn_stats(b, x, mean, var, NULL, NULL);
     for (int64_t ch = 0; ch < b->c; ch++) {
-        if (train) {
-            double s = 0, ss = 0;
-            for (int64_t n = 0; n < b->n; n++)
-                for (int64_t i = 0; i < b->sp; i++) s += x[BN_AT(b, n, ch, i)];
-            mean[ch] = s / m;
-            for (int64_t n = 0; n < b->n; n++)
-                for (int64_t i = 0; i < b->sp; i++) {
-                    double dev = x[BN_AT(b, n, ch, i)] - mean[ch];
-                    ss += dev * dev;
-                }
-            var[ch] = ss / m;
-        }
         const double inv = 1.0 / sqrt(var[ch] + b->eps);
         for (int64_t n = 0; n < b->n; n++)
             for (int64_t i = 0; i < b->sp; i++) {
@@ -169,12 +186,28 @@ void ref_bn_fwd_d(const ref_bn *b, int train, const double *x, const double *gam
     }
 }
 
+#define BN_G(at) (b->relu && !relu_mask[at] ? 0.0 : dy[at])
+
+/* dx of one channel from the sums of g and g * xhat over m elements (of every shard). */
+static void bn_dx(const ref_bn *b, int64_t ch, const double *x, const double *gamma,
+                  const double *mean, const double *var, const unsigned char *relu_mask,
+                  const double *dy, double sg, double sgx, double m, double *dx)
+{
+    const double inv = 1.0 / sqrt(var[ch] + b->eps);
+    /* dx = gamma inv / m (m g - sum g - xhat sum(g xhat)) */
+    for (int64_t n = 0; n < b->n; n++)
+        for (int64_t i = 0; i < b->sp; i++) {
+            int64_t at = BN_AT(b, n, ch, i);
+            double xhat = (x[at] - mean[ch]) * inv;
+            dx[at] = gamma[ch] * inv / m * (m * BN_G(at) - sg - xhat * sgx);
+        }
+}
+
 void ref_bn_bwd_d(const ref_bn *b, const double *x, const double *gamma, const double *mean,
                   const double *var, const unsigned char *relu_mask, const double *dy,
                   double *dx, double *dgamma, double *dbeta)
 {
     const double m = (double)(b->n * b->sp);
-#define BN_G(at) (b->relu && !relu_mask[at] ? 0.0 : dy[at])
     for (int64_t ch = 0; ch < b->c; ch++) {
         const double inv = 1.0 / sqrt(var[ch] + b->eps);
         double sg = 0, sgx = 0;  /* sum of g, sum of g * xhat */
@@ -186,27 +219,26 @@ void ref_bn_bwd_d(const ref_bn *b, const double *x, const double *gamma, const d
             }
         if (dgamma) dgamma[ch] += sgx;
         if (dbeta) dbeta[ch] += sg;
-        if (!dx) continue;
-        /* dx = gamma inv / m (m g - sum g - xhat sum(g xhat)) */
-        for (int64_t n = 0; n < b->n; n++)
-            for (int64_t i = 0; i < b->sp; i++) {
-                int64_t at = BN_AT(b, n, ch, i);
-                double xhat = (x[at] - mean[ch]) * inv;
-                dx[at] = gamma[ch] * inv / m * (m * BN_G(at) - sg - xhat * sgx);
-            }
+        if (dx) bn_dx(b, ch, x, gamma, mean, var, relu_mask, dy, sg, sgx, m, dx);
     }
+}
 #undef BN_G
+
+/* r = (1 - momentum) r + momentum * batch over m elements per channel. */
+static void bn_running(const ref_bn *b, double m, const double *mean, const double *var,
+                       double momentum, double *running_mean, double *running_var)
+{
+    const double unbias = m > 1 ? m / (m - 1) : 1.0;
+    for (int64_t ch = 0; ch < b->c; ch++) {
+        running_mean[ch] = (1 - momentum) * running_mean[ch] + momentum * mean[ch];
+        running_var[ch] = (1 - momentum) * running_var[ch] + momentum * var[ch] * unbias;
+    }
 }
 
 void ref_bn_running_d(const ref_bn *b, const double *mean, const double *var, double momentum,
                       double *running_mean, double *running_var)
 {
-    const int64_t m = b->n * b->sp;
-    const double unbias = m > 1 ? (double)m / (double)(m - 1) : 1.0;
-    for (int64_t ch = 0; ch < b->c; ch++) {
-        running_mean[ch] = (1 - momentum) * running_mean[ch] + momentum * mean[ch];
-        running_var[ch] = (1 - momentum) * running_var[ch] + momentum * var[ch] * unbias;
-    }
+    bn_running(b, (double)(b->n * b->sp), mean, var, momentum, running_mean, running_var);
 }
 
 void ref_act_fwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *x, double *y)
@@ -241,9 +273,15 @@ void ref_act_bwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *y,
 void ref_dropout_fwd_d(int64_t n, double p, uint64_t seed, const double *x, double *y,
                        unsigned char *mask)
 {
+    ref_dropout_fwd_at_d(n, 0, p, seed, x, y, mask);
+}
+
+void ref_dropout_fwd_at_d(int64_t n, uint64_t base, double p, uint64_t seed, const double *x,
+                          double *y, unsigned char *mask)
+{
     const double scale = 1 / (1 - p);
     for (int64_t i = 0; i < n; i++) {
-        int keep = hsi_dropout_uniform(seed, (uint64_t)i) >= p;
+        int keep = hsi_dropout_uniform(seed, base + (uint64_t)i) >= p;
         if (mask) mask[i] = (unsigned char)keep;
         y[i] = keep ? x[i] * scale : 0.0;
     }
@@ -539,6 +577,8 @@ void hk_ref_dense_backward(hsi_op *op, const float *src, const float *w, const f
 typedef struct ref_bn_op {
     ref_bn b;
     double *x, *y, *dx, *gamma, *beta, *mean, *var, *dgamma, *dbeta;
+    double *red;       /* [2c]: sums reduced over every process (synchronized BN) */
+    double count;      /* elements per channel of the last training forward, every shard */
 } ref_bn_op;
 
 hsi_op *hk_ref_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_relu)
@@ -555,7 +595,7 @@ hsi_op *hk_ref_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_
         !(r->dx = scratch(rt, numel)) || !(r->gamma = scratch(rt, c)) ||
         !(r->beta = scratch(rt, c)) || !(r->mean = scratch(rt, c)) ||
         !(r->var = scratch(rt, c)) || !(r->dgamma = scratch(rt, c)) ||
-        !(r->dbeta = scratch(rt, c)))
+        !(r->dbeta = scratch(rt, c)) || !(r->red = scratch(rt, 2 * c)))
         return NULL;
     op->ws_bytes = 2 * sizeof(double) * (size_t)c + (fuse_relu ? (size_t)numel : 0);
     return op;
@@ -578,7 +618,11 @@ void hk_ref_bn_forward(hsi_op *op, int train, const float *src, const float *gam
         return;
     }
     unsigned char *mask = ws ? (unsigned char *)ws + 2 * sizeof(double) * (size_t)c : NULL;
-    ref_bn_fwd_d(&r->b, 1, r->x, r->gamma, r->beta, r->mean, r->var, r->y, mask);
+    const hsi_dp *dp = hk_bn_sync() ? hk_dp : NULL;
+    /* the statistics of this batch, or of the global batch (then used as given) */
+    r->count = (double)(r->b.n * r->b.sp);
+    if (dp) bn_stats(&r->b, r->x, r->mean, r->var, &r->count, dp);
+    ref_bn_fwd_d(&r->b, !dp, r->x, r->gamma, r->beta, r->mean, r->var, r->y, mask);
     to_f(dst, r->y, numel);
     if (ws) {
         memcpy(ws, r->mean, sizeof(double) * (size_t)c);
@@ -587,7 +631,7 @@ void hk_ref_bn_forward(hsi_op *op, int train, const float *src, const float *gam
     if (running_mean && running_var) {
         to_d(r->dgamma, running_mean, c);   /* dgamma, dbeta: free until backward */
         to_d(r->dbeta, running_var, c);
-        ref_bn_running_d(&r->b, r->mean, r->var, momentum, r->dgamma, r->dbeta);
+        bn_running(&r->b, r->count, r->mean, r->var, momentum, r->dgamma, r->dbeta);
         to_f(running_mean, r->dgamma, c);
         to_f(running_var, r->dbeta, c);
     }
@@ -606,8 +650,17 @@ void hk_ref_bn_backward(hsi_op *op, const float *src, const float *gamma, const 
     const unsigned char *mask = (const unsigned char *)ws + 2 * sizeof(double) * (size_t)c;
     memset(r->dgamma, 0, sizeof(double) * (size_t)c);
     memset(r->dbeta, 0, sizeof(double) * (size_t)c);
-    ref_bn_bwd_d(&r->b, r->x, r->gamma, r->mean, r->var, mask, r->y, dsrc ? r->dx : NULL,
-                 r->dgamma, r->dbeta);
+    const int sync = hk_bn_sync();
+    ref_bn_bwd_d(&r->b, r->x, r->gamma, r->mean, r->var, mask, r->y,
+                 dsrc && !sync ? r->dx : NULL, r->dgamma, r->dbeta);
+    if (dsrc && sync) {   /* dx from the sums over the global batch; dgamma, dbeta stay local */
+        memcpy(r->red, r->dbeta, sizeof(double) * (size_t)c);
+        memcpy(r->red + c, r->dgamma, sizeof(double) * (size_t)c);
+        hk_dp->sum(r->red, (int)(2 * c), hk_dp->ctx);
+        for (int64_t ch = 0; ch < c; ch++)
+            bn_dx(&r->b, ch, r->x, r->gamma, r->mean, r->var, mask, r->y, r->red[ch],
+                  r->red[c + ch], r->count, r->dx);
+    }
     if (dsrc) to_f(dsrc, r->dx, numel);
     if (dgamma) acc_f(dgamma, r->dgamma, c);
     if (dbeta) acc_f(dbeta, r->dbeta, c);
@@ -683,7 +736,7 @@ void hk_ref_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *s
         return;
     }
     to_d(r->u, src, r->n);
-    ref_dropout_fwd_d(r->n, r->alpha, seed, r->u, r->v, ws);
+    ref_dropout_fwd_at_d(r->n, hk_dropout_base(op->dst), r->alpha, seed, r->u, r->v, ws);
     to_f(dst, r->v, r->n);
 }
 

@@ -81,6 +81,9 @@ void ref_act_bwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *y,
  * (1 - p). Both may run in place. */
 void ref_dropout_fwd_d(int64_t n, double p, uint64_t seed, const double *x, double *y,
                        unsigned char *mask);
+/* The same for elements base, base + 1, ... of a larger batch (one shard of it). */
+void ref_dropout_fwd_at_d(int64_t n, uint64_t base, double p, uint64_t seed, const double *x,
+                          double *y, unsigned char *mask);
 void ref_dropout_bwd_d(int64_t n, double p, const unsigned char *mask, const double *dy,
                        double *dx);
 

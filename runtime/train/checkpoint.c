@@ -346,6 +346,7 @@ int tr_state_save(const char *path, const tr_state *s, const hsi_param *ps, int 
     put_meta(&mb, "samples", "%" PRId64, s->samples);
     put_meta(&mb, "row_seconds", "%.17g", s->row_seconds);
     put_meta(&mb, "row_samples", "%" PRId64, s->row_samples);
+    put_meta(&mb, "ranks", "%d", s->ranks > 1 ? s->ranks : 1);
     mb.m[mb.n++] = (hsi_st_meta){"batchers", bst};
     mb.m[mb.n++] = (hsi_st_meta){"log", log};
     int rc = hsi_st_save_params_extra(path, ps, np, extra, n_extra, mb.m, mb.n, err, errlen);
@@ -462,6 +463,19 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
         rc = tr_fail(err, errlen, "%s: bad training state: step %" PRIu64 " is before the "
                      "phase's iteration %" PRIu64 " or the best step %" PRIu64, path, step,
                      phase_it, best_step);
+    /* the batch of every step is sharded over the ranks: a state continues only with as many
+     * (states without the key were written by one process) */
+    const char *rk = hsi_st_metadata(f, "ranks");
+    long ranks = rk ? strtol(rk, NULL, 10) : 1;
+    int want = s->ranks > 1 ? s->ranks : 1;
+    if (rc == 0 && ranks != want) {
+        char how[64] = "one process (no mpirun, or mpirun -np 1)";
+        if (ranks > 1) snprintf(how, sizeof how, "mpirun -np %ld", ranks);
+        rc = tr_fail(err, errlen, "%s: this training state was written by a run on %ld MPI "
+                     "rank%s, this one has %d: resume it with %s (the same ranks share every "
+                     "batch the same way), or train into a new folder", path, ranks,
+                     ranks == 1 ? "" : "s", want, how);
+    }
     if (rc == 0 && seed != s->seed)
         rc = tr_fail(err, errlen, "%s: the state is of a run with seed %" PRIu64 ", this run's "
                      "seed is %" PRIu64 " (was the experiment changed?)", path, seed, s->seed);

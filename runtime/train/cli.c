@@ -231,8 +231,54 @@ static hsi_trainer_env env_of(const cli *a)
 
 /* ---- train ---------------------------------------------------------------------------------- */
 
+/* ---- several ranks (MPI) --------------------------------------------------------------------- */
+
+static int several(const hsi_comm *comm)
+{
+    return comm && comm->size > 1;
+}
+
+/* Collective: rank 0's status (and message) is every rank's; the others say nothing. */
+static int from_rank0(const hsi_comm *comm, int rc, char *err, size_t errlen)
+{
+    if (!several(comm)) return rc;
+    int v = rc;
+    comm->bcast(comm->ctx, &v, sizeof v);
+    if (comm->rank > 0 && errlen) err[0] = 0;
+    return v;
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull;
+}
+
+/* Collective: every rank trains what rank 0 trains (the same net, experiment, runs, folder),
+ * else all refuse (rank 0 says it). */
+static int ranks_agree(const hsi_comm *comm, const hsi_netdesc *net, const hsi_experiment *x,
+                       const char *out, int resume, char *err, size_t errlen)
+{
+    if (!several(comm)) return 0;
+    char n[64];
+    snprintf(n, sizeof n, "%d %d", x->runs.count, resume);
+    uint64_t mine = fnv(fnv(fnv(fnv(tr_experiment_hash(x), net->name), net->source), out), n),
+             root = mine;
+    comm->bcast(comm->ctx, &root, sizeof root);
+    double differ = root != mine;
+    comm->sum_d(comm->ctx, &differ, 1);
+    if (differ == 0) return 0;
+    if (comm->rank > 0) {
+        if (errlen) err[0] = 0;
+        return 1;
+    }
+    return tr_fail(err, errlen, "the MPI ranks disagree: %.0f of the %d were started with "
+                   "another trainer, experiment, --set, --runs, --out or --resume than rank 0; "
+                   "start every rank with the same command", differ, comm->size), 1;
+}
+
 static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, const char *prog,
-                     char *err, size_t errlen)
+                     const hsi_comm *comm, char *err, size_t errlen)
 {
     if (a->resume && (a->n_sets || a->experiment))
         return usage_error(prog, "%s", a->n_sets ? "--set cannot be combined with --resume (a run "
@@ -252,25 +298,31 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     }
     const char *out = a->resume ? a->resume : a->out ? a->out : x->outputs.dir;
     x->outputs.dir = (char *)out;
-    /* one trainer per run folder, for as long as it runs */
-    int lock = -1;
-    if (hsi_mkdirs(out, err, errlen) || (lock = hsi_lock_dir(out, ".lock", "trainer", err, errlen)) < 0)
-        return 1;
+    if (ranks_agree(comm, net, x, out, a->resume != NULL, err, errlen)) return 1;
+    /* one trainer per run folder, for as long as it runs (under MPI: rank 0 holds it) */
+    int lock = -1, r0 = !several(comm) || comm->rank == 0;
+    int bad = r0 && (hsi_mkdirs(out, err, errlen) ||
+                     (lock = hsi_lock_dir(out, ".lock", "trainer", err, errlen)) < 0);
+    if (from_rank0(comm, bad, err, errlen)) return 1;
     /* the folder is ours: temp files of a trainer killed while writing (kill -9) go */
-    hsi_remove_stale_temps(out, 2);
+    if (r0) hsi_remove_stale_temps(out, 2);
     char path[4200];
     snprintf(path, sizeof path, "%s/experiment.yaml", out);
     int rc = 1;
-    if (!a->resume && !a->overwrite && file_exists(path)) {
+    bad = r0 && !a->resume && !a->overwrite && file_exists(path);
+    if (bad)
         tr_fail(err, errlen, "%s already holds a training: continue it with --resume %s, "
                 "or train into another folder (--out DIR), or pass --overwrite", out, out);
+    if (from_rank0(comm, bad, err, errlen)) {
+        rc = 1;
     } else {
         if (x->train.threads > 0) {
             char t[16];
             snprintf(t, sizeof t, "%d", x->train.threads);
             setenv("OMP_NUM_THREADS", t, 0);
         }
-        hsi_train_opts o = {net, x, out, a->resume != NULL, stop, every, a->quiet, env_of(a)};
+        hsi_train_opts o = {net, x, out, a->resume != NULL, stop, every, a->quiet, env_of(a),
+                            comm};
         rc = hsi_trainer_train(&o, err, errlen);
     }
     hsi_unlock_dir(lock);
@@ -306,8 +358,8 @@ static void out_dir_of(const hsi_tr_data *D, const char *out, int d, char *buf, 
 static int find_domain(const hsi_netdesc *net, const char *name, char *err, size_t errlen);
 
 /* predict --scene: an ENVI cube from disk to GIS maps, by rows (eval/predict_scene.c). */
-static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experiment *x, char *err,
-                             size_t errlen)
+static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
+                             const hsi_comm *comm, char *err, size_t errlen)
 {
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
     int d = find_domain(net, a->domain, err, errlen);
@@ -322,15 +374,21 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
      * (batch 0: no kernel, no buffer of its own). */
     hsi_model *m = make_model(net, 0, x->backend, hsi_experiment_run_seed(x, 0), a->weights, &ps,
                               &np, err, errlen);
-    if (m && !hsi_mkdirs(out, err, errlen)) {
+    const int r0 = !several(comm) || comm->rank == 0;
+    if (tr_comm_agree(comm, !m, err, errlen) && m) {   /* another rank could not load them */
+        net->destroy(m);
+        m = NULL;
+    }
+    if (m && !from_rank0(comm, r0 && hsi_mkdirs(out, err, errlen), err, errlen)) {
         int std = !a->no_std && x->standardize != HSI_EXP_STD_NONE;
         hsi_predict_opts o = {x->backend, (int)x->padding, std, cl.names, cl.palette,
-                              1, 1, a->prob, a->confidence, 1, 1, 1, 0};
+                              1, 1, a->prob, a->confidence, 1, 1, 1, 0, comm};
         hsi_predict_summary s;
-        if (x->standardize == HSI_EXP_STD_TRAIN && std)
+        if (x->standardize == HSI_EXP_STD_TRAIN && std && r0)
             fprintf(stderr, "note: the net was trained with training-pixel statistics; this cube "
                             "is standardised with its own (all valid pixels)\n");
-        if (!hsi_predict_scene(net, m, d, a->scene, out, &o, &s, err, errlen)) {
+        rc = hsi_predict_scene(net, m, d, a->scene, out, &o, &s, err, errlen) ? 1 : 0;
+        if (rc == 0 && r0) {
             printf("%s: %d x %d x %d, %lld pixels classified, %lld nodata, %.2f s (%.0f pixels/s); "
                    "%s/map.tif, map.envi, pred.npy, map_pred.png%s%s\n", a->scene, s.h, s.w,
                    s.bands, (long long)(s.pixels - s.nodata), (long long)s.nodata, s.seconds,
@@ -341,7 +399,6 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
                    ? "hoisted prefix" : "patch by patch", s.tile_rows, (double)s.bytes / 1048576.0);
             for (int c = 0; c < cl.k && c < HSI_PREDICT_MAX_CLASSES; c++)
                 printf("  %-28s %10lld pixels\n", cl.names[c], (long long)s.count[c]);
-            rc = 0;
         }
     }
     if (m) net->destroy(m);
@@ -350,10 +407,10 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
 }
 
 /* eval and predict: data, split, weights, then per domain. */
-static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, char *err,
-                    size_t errlen)
+static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
+                    const hsi_comm *comm, char *err, size_t errlen)
 {
-    if (a->cmd == C_PREDICT && a->scene) return cmd_predict_scene(a, net, x, err, errlen);
+    if (a->cmd == C_PREDICT && a->scene) return cmd_predict_scene(a, net, x, comm, err, errlen);
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
     hsi_trainer_env env = env_of(a);
     hsi_tr_data D;
@@ -387,11 +444,13 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
     hsi_json_string(&j, a->weights);
     hsi_json_key(&j, "domains");
     hsi_json_begin_object(&j);
-    if (hsi_tr_data_load(&D, x, net, &env, err, errlen) ||
-        hsi_tr_data_split(&D, x, hsi_experiment_run_seed(x, 0), a->masks, err, errlen) ||
-        !(m = make_model(net, x->train.batch, x->backend, hsi_experiment_run_seed(x, 0), a->weights,
-                         &ps, &np, err, errlen)))
-        goto done;
+    /* predict under MPI: each rank classifies a band of rows, rank 0 writes (eval: rank 0 only) */
+    const int parts = several(comm) ? comm->size : 1, part = parts > 1 ? comm->rank : 0;
+    int bad = hsi_tr_data_load(&D, x, net, &env, err, errlen) ||
+              hsi_tr_data_split(&D, x, hsi_experiment_run_seed(x, 0), a->masks, err, errlen) ||
+              !(m = make_model(net, x->train.batch, x->backend, hsi_experiment_run_seed(x, 0),
+                               a->weights, &ps, &np, err, errlen));
+    if (tr_comm_agree(comm, bad, err, errlen)) goto done;
     if (!a->masks && !x->split.masks && a->cmd == C_EVAL)
         fprintf(stderr, "note: no --masks: using the split of run 0 (seed %" PRIu64 ")\n",
                 hsi_experiment_run_seed(x, 0));
@@ -401,7 +460,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
         char dir[4200], path[4300];
         if (out) {
             out_dir_of(&D, out, d, dir, sizeof dir);
-            if (hsi_mkdirs(dir, err, errlen)) goto done;
+            if (from_rank0(comm, part == 0 && hsi_mkdirs(dir, err, errlen), err, errlen)) goto done;
         }
         if (a->cmd == C_EVAL) {
             if (!dm->n_test) {   /* said, so an empty split is not a silent success */
@@ -420,19 +479,32 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x, cha
             hsi_metrics_free(&mt);
             if (bad) goto done;
         } else {
-            int32_t *pred = malloc(sizeof *pred * (size_t)dm->h * (size_t)dm->w);
+            size_t npx = (size_t)dm->h * (size_t)dm->w;
+            int32_t *pred = malloc(sizeof *pred * (npx ? npx : 1));
             hsi_array arr = {2, {dm->h, dm->w}, HSI_DT_I32, pred};
             snprintf(path, sizeof path, "%s/pred.npy", dir);
-            int bad = !pred || tr_scene_predict(net, m, x->backend, x->train.batch, &D, d, pred, err, errlen) ||
-                      hsi_npy_write(path, &arr, err, errlen) ||
-                      tr_write_maps(dir, dm, pred, 0, err, errlen);
+            for (size_t i = 0; pred && parts > 1 && i < npx; i++) pred[i] = INT32_MIN;
+            bad = !pred ? tr_fail(err, errlen, "out of memory") :
+                  tr_scene_predict_part(net, m, x->backend, x->train.batch, &D, d, part, parts,
+                                        pred, err, errlen);
+            if (parts > 1) {   /* every rank's band into every rank's map */
+                if (tr_comm_agree(comm, bad, err, errlen)) bad = 1;
+                else comm->max_i32(comm->ctx, pred, (int64_t)npx);
+            }
+            if (part > 0) {
+                free(pred);
+                if (bad) goto done;
+                continue;
+            }
+            bad = bad || hsi_npy_write(path, &arr, err, errlen) ||
+                  tr_write_maps(dir, dm, pred, 0, err, errlen);
             if (!bad && a->save_cube) {   /* what a deployed model must be given, band-major */
                 hsi_array cube = {3, {dm->cube.bands, dm->h, dm->w}, HSI_DT_F32, dm->cube.data};
                 snprintf(path, sizeof path, "%s/cube.npy", dir);
                 bad = hsi_npy_write(path, &cube, err, errlen);
             }
             free(pred);
-            if (bad) goto done;
+            if (tr_comm_rank0(comm, bad, err)) goto done;
             printf("%s: %s/pred.npy, %s/map_pred.png\n", dm->name, dir, dir);
         }
     }
@@ -584,33 +656,78 @@ static int cmd_init(const cli *a, const hsi_netdesc *net, char *err, size_t errl
 
 /* ---- main ----------------------------------------------------------------------------------- */
 
+/* The size of the MPI job this process was started in, from its launcher's environment (0: not
+ * started by one), and this process's rank in it. */
+static long launcher_size(const char **var, long *rank)
+{
+    static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE",
+                                            "MV2_COMM_WORLD_SIZE"};
+    static const char *const rank_vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK",
+                                            "MV2_COMM_WORLD_RANK"};
+    for (int i = 0; i < 4; i++) {
+        const char *v = getenv(size_vars[i]), *r = getenv(rank_vars[i]);
+        if (!v || !*v) continue;
+        *var = size_vars[i];
+        *rank = r ? strtol(r, NULL, 10) : 0;
+        return strtol(v, NULL, 10);
+    }
+    return 0;
+}
+
 int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *exp_path,
                      int argc, char **argv)
+{
+    return hsi_trainer_main_comm(net, exp_text, exp_path, argc, argv, NULL);
+}
+
+int hsi_trainer_main_comm(const hsi_netdesc *net, const char *exp_text, const char *exp_path,
+                          int argc, char **argv, const hsi_comm *comm)
 {
     cli a;
     const char *prog = argc > 0 ? argv[0] : "trainer";
     /* Over a file size limit (ulimit -f), a write must fail with EFBIG and be reported with
      * its file name by the atomic writers, not kill the trainer with SIGXFSZ. */
     hsi_write_faults_as_errors();
+    const char *var = NULL;
+    long rank = 0, launched = comm ? 0 : launcher_size(&var, &rank);
+    if (launched > 1) {   /* N copies of one trainer would write the same files */
+        if (rank == 0)
+            fprintf(stderr, "%s: error: this trainer was built without MPI but runs as one of %ld "
+                    "processes (%s=%ld): build it with hsicc build --mpi to train data-parallel "
+                    "(docs/MPI.md), or start it without mpirun\n", prog, launched, var, launched);
+        return 1;
+    }
     int rc = parse_args(&a, net, argc, argv);
     if (rc) {
         free(a.sets);
         return rc == 1 ? 0 : 2;
     }
     char err[2048] = "";
+    /* rank 0 alone runs the commands that are not data-parallel (their files are written once) */
+    int idle = several(comm) && comm->rank > 0 && a.cmd != C_TRAIN && a.cmd != C_PREDICT;
     hsi_experiment *x = load_experiment(&a, exp_text, exp_path, a.cmd & C_DATA, err, sizeof err);
     if (!x) {
         rc = 1;
+    } else if (idle) {
+        rc = 0;
     } else if (a.cmd == C_TRAIN) {
-        rc = cmd_train(&a, net, x, prog, err, sizeof err);
+        rc = cmd_train(&a, net, x, prog, comm, err, sizeof err);
     } else if (a.cmd & (C_EVAL | C_PREDICT)) {
-        rc = cmd_data(&a, net, x, err, sizeof err);
+        rc = cmd_data(&a, net, x, a.cmd == C_PREDICT ? comm : NULL, err, sizeof err);
     } else if (a.cmd == C_INIT) {
         rc = cmd_init(&a, net, err, sizeof err);
     } else {
         rc = cmd_tensor(&a, net, x, prog, err, sizeof err);
     }
-    if (rc && err[0]) fprintf(stderr, "%s: %s\n", prog, err);
+    if (several(comm)) {   /* an error every rank met is said once, by rank 0 */
+        double r0_failed = comm->rank == 0 && rc;
+        comm->sum_d(comm->ctx, &r0_failed, 1);
+        if (comm->rank > 0 && r0_failed > 0) err[0] = 0;
+        if (comm->rank > 0 && err[0]) fprintf(stderr, "%s: rank %d: %s\n", prog, comm->rank, err);
+        else if (rc && err[0]) fprintf(stderr, "%s: %s\n", prog, err);
+    } else if (rc && err[0]) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+    }
     if (rc == 2 && err[0]) fprintf(stderr, "(run %s --help for the commands and options)\n", prog);
     hsi_experiment_free(x);
     free(a.sets);

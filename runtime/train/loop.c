@@ -6,6 +6,9 @@
  * Memory policy: everything a step touches is allocated before the first step (the model's
  * arena, the batchers' buffers, the solver's moments); a step allocates nothing. Test pixels are
  * read only by the final evaluation.
+ * Under MPI (o->comm, docs/MPI.md) every rank draws the same global batches and trains on its
+ * shard of each; gradients, losses and validation counts are summed over the ranks; rank 0
+ * alone writes files, prints, and evaluates the test pixels.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -78,6 +81,9 @@ typedef struct run_ctx {
     int use_pg;
     double wall0, wall_base;   /* elapsed = wall_base + now() - wall0 */
     int64_t saved_step;        /* step of the last state written, or -1 */
+    const tr_dp *dp;           /* the ranks (one process: size 1) */
+    int r0;                    /* 1 on the rank that writes (rank 0) */
+    int mb;                    /* the model's batch: this rank's shard of train.batch */
 } run_ctx;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -127,18 +133,35 @@ static void copy_values(hsi_param *ps, int np, float *buf, int to_params)
 static int validate(run_ctx *c, const hsi_exp_phase *P, double *vloss, double *voa, char *err,
                     size_t errlen)
 {
-    double loss = 0;
+    double loss = 0, sums[3 * HSI_MAX_DOMAINS + 1] = {0};   /* + a rank that failed */
     int64_t correct = 0, total = 0;
-    int nd = 0;
-    for (int i = 0; i < P->n_domains; i++) {
+    int nd = 0, failed = 0;
+    for (int i = 0; i < P->n_domains && !failed; i++) {   /* each rank: its share of val pixels */
         const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
-        if (!dm->n_val) continue;
-        hsi_eval_req r = {&dm->cube, dm->y, dm->val, dm->n_val, c->D->patch, c->D->pad, dm->k,
+        int64_t lo = dm->n_val * c->dp->rank / c->dp->size,
+                hi = dm->n_val * (c->dp->rank + 1) / c->dp->size;
+        if (hi == lo) continue;
+        hsi_eval_req r = {&dm->cube, dm->y, dm->val + lo, hi - lo, c->D->patch, c->D->pad, dm->k,
                           NULL, NULL, 0, 0, 0};
-        if (hsi_evaluate(c->net, c->m, dm->index, c->x->train.batch, &r, err, errlen)) return -1;
-        loss += r.loss_sum / (double)r.n_labelled;
-        correct += r.correct;
-        total += r.n_labelled;
+        if (hsi_evaluate(c->net, c->m, dm->index, c->mb, &r, err, errlen)) {
+            failed = 1;
+            break;
+        }
+        sums[3 * i] = r.loss_sum;
+        sums[3 * i + 1] = (double)r.correct;
+        sums[3 * i + 2] = (double)r.n_labelled;
+    }
+    sums[3 * P->n_domains] = failed;
+    tr_dp_sum(c->dp, sums, 3 * P->n_domains + 1);
+    if (sums[3 * P->n_domains] > 0) {   /* every rank stops; the failed one says why */
+        if (!failed && errlen) err[0] = 0;
+        return -1;
+    }
+    for (int i = 0; i < P->n_domains; i++) {
+        if (!c->D->d[P->domains[i]].n_val) continue;
+        loss += sums[3 * i] / sums[3 * i + 2];
+        correct += (int64_t)sums[3 * i + 1];
+        total += (int64_t)sums[3 * i + 2];
         nd++;
     }
     *vloss = nd ? loss / nd : NAN;
@@ -159,7 +182,9 @@ static int save_state(run_ctx *c, char *err, size_t errlen)
         if (c->D->d[d].batcher) hsi_batcher_get_state(c->D->d[d].batcher, &c->s.bst[d]);
     char path[4200];
     snprintf(path, sizeof path, "%s/state.safetensors", c->dir);
-    if (tr_state_save(path, &c->s, c->ps, c->np, c->solver, err, errlen)) return -1;
+    if (c->r0 && tr_dp_rank0(c->dp, tr_state_save(path, &c->s, c->ps, c->np, c->solver, err,
+                                                   errlen), err))
+        return -1;
     c->saved_step = c->s.step;
     return 0;
 }
@@ -218,6 +243,7 @@ static int load_state(run_ctx *c, char *err, size_t errlen)
 
 static int open_log(run_ctx *c, char *err, size_t errlen)
 {
+    if (!c->r0) return 0;
     char path[4200];
     snprintf(path, sizeof path, "%s/log.csv", c->dir);
     if (unlink(path) && errno != ENOENT) return tr_fail(err, errlen, "%s: %s", path, strerror(errno));
@@ -248,7 +274,7 @@ static int log_row(run_ctx *c, int ph, double epoch, float lr, double vloss, dou
     s->row_seconds = 0;
     s->row_samples = 0;
     if (tr_state_log_row(s, row)) return tr_fail(err, errlen, "out of memory");
-    return hsi_csv_row(&c->csv, row, err, errlen);
+    return c->r0 ? tr_dp_rank0(c->dp, hsi_csv_row(&c->csv, row, err, errlen), err) : 0;
 }
 
 /* After a validation: selection (best weights) and early stopping. Returns 1 to end the phase. */
@@ -285,14 +311,22 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
     const int B = x->train.batch;
     hsi_batcher *bat[HSI_MAX_DOMAINS];
     float w[HSI_MAX_DOMAINS];
+    size_t stride[HSI_MAX_DOMAINS];   /* floats per sample */
+    const tr_dp *dp = c->dp;
     for (int i = 0; i < P->n_domains; i++) {
         const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
+        const hsi_domain *nd = &c->net->domains[P->domains[i]];
         if (!dm->batcher)
             return tr_fail(err, errlen, "phase '%s': domain '%s' has no training pixels", P->name,
                            dm->name);
         bat[i] = dm->batcher;
         w[i] = x->domains[P->domains[i]].loss_weight;
+        stride[i] = 1;
+        for (int k = 0; k < nd->ndim; k++) stride[i] *= (size_t)nd->in_dims[k];
     }
+    /* a shard's mean loss weighs n / B of the global batch's: the summed gradients are the
+     * gradients of the global batch's mean loss */
+    const float share = (float)dp->n / (float)B;
     const int64_t ep = epoch_iters(c, P), iters = phase_iters(c, P);
     const int64_t val_iters = P->epochs ? (int64_t)x->train.val_every * ep : x->train.val_every;
     hsi_schedule sched = P->schedule;
@@ -311,8 +345,19 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
         double loss = 0;
         for (int i = 0; i < P->n_domains; i++) {
             const hsi_batch *b = hsi_batcher_next(bat[i]);
-            c->net->forward(c->m, P->domains[i], b->x, b->n, 1, (uint64_t)s->step);
-            loss += (double)w[i] * c->net->loss_backward(c->m, P->domains[i], b->y, b->n, w[i]);
+            const float *bx = b->x + stride[i] * (size_t)dp->lo;
+            const int32_t *by = b->y + dp->lo;
+            c->net->forward(c->m, P->domains[i], bx, dp->n, 1, (uint64_t)s->step);
+            loss += (double)w[i] * share *
+                    c->net->loss_backward(c->m, P->domains[i], by, dp->n, w[i] * share);
+        }
+        int stop = 0;     /* several ranks: a stop request as it was when the ranks agreed */
+        if (dp->comm) {   /* with the stop request, so that every rank stops at the same step */
+            double v[2] = {loss, g_stop};
+            tr_dp_grads(dp, c->ps, c->np);
+            tr_dp_sum(dp, v, 2);
+            loss = v[0];
+            stop = v[1] > 0;
         }
         if (!isfinite(loss)) {
             char what[64];
@@ -340,6 +385,7 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
         int end_phase = 0, saved = 0;
         if (s->phase_it % val_iters == 0 || s->phase_it == iters) {
             double vloss, voa;
+            tr_dp_bcast_values(dp, c->ps, c->np);   /* rank 0's BN running statistics */
             if (validate(c, P, &vloss, &voa, err, errlen) ||
                 log_row(c, ph, (double)s->phase_it / (double)ep, lr, vloss, voa, err, errlen))
                 return -1;
@@ -352,7 +398,7 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
         if (!saved && c->o->state_every && s->step % c->o->state_every == 0 &&
             save_state(c, err, errlen))
             return -1;
-        if (g_stop || (c->o->stop_after && s->step >= c->o->stop_after)) {
+        if ((dp->comm ? stop : g_stop) || (c->o->stop_after && s->step >= c->o->stop_after)) {
             if (!saved && save_state(c, err, errlen)) return -1;
             return 130;
         }
@@ -460,7 +506,7 @@ static int finish_run(run_ctx *c, run_result *res, char *err, size_t errlen)
                 break;
             }
         }
-        if ((rc = tr_test_metrics(c->net, c->m, x->backend, x->train.batch, c->D, d,
+        if ((rc = tr_test_metrics(c->net, c->m, x->backend, c->mb, c->D, d,
                                   x->outputs.maps ? pred : NULL, &res->m[d], err, errlen)))
             break;
         snprintf(path, sizeof path, "%s/confusion.csv", dir);
@@ -568,11 +614,13 @@ static void split_warnings(const run_ctx *c, int d)
 
 static int write_masks(run_ctx *c, char *err, size_t errlen)
 {
+    if (!c->r0) return 0;
     for (int d = 0; d < c->D->n; d++) {
         char dir[4200], path[4300];
         domain_dir(c, d, dir, sizeof dir);
         snprintf(path, sizeof path, "%s/masks.npy", dir);
-        if (hsi_mkdirs(dir, err, errlen) || hsi_split_save(&c->D->d[d].split, path, err, errlen))
+        if (tr_dp_rank0(c->dp, hsi_mkdirs(dir, err, errlen) ||
+                                   hsi_split_save(&c->D->d[d].split, path, err, errlen), err))
             return -1;
         split_warnings(c, d);
         int64_t ov = hsi_split_overlap_warning(&c->D->d[d].split, c->D->patch);
@@ -592,7 +640,7 @@ static int setup_run(run_ctx *c, char *err, size_t errlen)
     if (hsi_tr_data_split(c->D, x, seed, NULL, err, errlen) || write_masks(c, err, errlen) ||
         hsi_tr_data_batchers(c->D, x, seed, err, errlen))
         return -1;
-    hsi_model_opts mo = {x->train.batch, x->backend, seed};
+    hsi_model_opts mo = {c->mb, x->backend, seed};
     char e2[512];
     if (!(c->m = c->net->create(&mo, e2, sizeof e2)))
         return tr_fail(err, errlen, "cannot create the net: %s", e2);
@@ -607,10 +655,11 @@ static int setup_run(run_ctx *c, char *err, size_t errlen)
     c->s.es_best = NAN;
     if (!c->owners || !c->scale || !c->s.bst || !c->s.best_values)
         return tr_fail(err, errlen, "out of memory");
-    if (hsi_trainer_param_owners(c->net, c->m, x->train.batch, c->owners, err, errlen) ||
+    if (hsi_trainer_param_owners(c->net, c->m, c->mb, c->owners, err, errlen) ||
         hsi_trainer_init_params(x, c->ps, c->np, seed, c->log, err, errlen))
         return -1;
     if (!(c->solver = hsi_solver_create(&x->solver, c->ps, c->np, NULL, err, errlen))) return -1;
+    c->s.ranks = c->dp->size;
     int rc = load_state(c, err, errlen);
     if (rc < 0 || open_log(c, err, errlen)) return -1;
     return 0;
@@ -637,11 +686,12 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
 {
     c->s.seed = res->seed;
     int rc = load_finished(c, res, err, errlen);
+    if (tr_dp_agree(c->dp, rc < 0, err, errlen)) return -1;
     res->finished_before = rc == 1;
-    if (rc) return rc < 0 ? -1 : 0;
-    if (hsi_mkdirs(c->dir, err, errlen)) return -1;
+    if (rc) return 0;
+    if (c->r0 && tr_dp_rank0(c->dp, hsi_mkdirs(c->dir, err, errlen), err)) return -1;
     c->wall0 = now();
-    if (setup_run(c, err, errlen)) return -1;
+    if (tr_dp_agree(c->dp, setup_run(c, err, errlen), err, errlen)) return -1;
     c->use_pg = c->log != NULL;
     if (c->use_pg) {
         int64_t tot = total_steps(c);
@@ -651,7 +701,9 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
     }
     rc = train_phases(c, err, errlen);
     if (rc) return rc;
-    return finish_run(c, res, err, errlen);
+    tr_dp_bcast_values(c->dp, c->ps, c->np);
+    /* the test pixels and every result file: rank 0 (the others go on to the next run) */
+    return c->r0 ? tr_dp_rank0(c->dp, finish_run(c, res, err, errlen), err) : 0;
 }
 
 /* ---- all runs ------------------------------------------------------------------------------- */
@@ -750,15 +802,25 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
 {
     double wall0 = now();
     const hsi_experiment *x = o->x;
-    FILE *log = o->quiet ? NULL : stderr;
+    tr_dp dp;
+    if (tr_dp_init(&dp, o->comm, x->train.batch, x->train.bn_sync, err, errlen)) return 1;
+    const int r0 = dp.rank == 0;
+    FILE *log = o->quiet || !r0 ? NULL : stderr;
     hsi_trainer_env env = o->env;
     env.log = log;
     hsi_tr_data D;
+    memset(&D, 0, sizeof D);
     char path[4200];
     snprintf(path, sizeof path, "%s/experiment.yaml", o->out_dir);
-    if (hsi_tr_data_load(&D, x, o->net, &env, err, errlen) || hsi_mkdirs(o->out_dir, err, errlen) ||
-        hsi_experiment_write(x, path, err, errlen)) {
+    /* rank 0 first: a dataset it copies from the mirror or downloads is then there for all */
+    int bad = r0 && hsi_tr_data_load(&D, x, o->net, &env, err, errlen);
+    if (!tr_dp_agree(&dp, bad, err, errlen))
+        bad = !r0 && hsi_tr_data_load(&D, x, o->net, &env, err, errlen);
+    if (tr_dp_agree(&dp, bad, err, errlen) ||
+        (r0 && tr_dp_rank0(&dp, hsi_mkdirs(o->out_dir, err, errlen) ||
+                                    hsi_experiment_write(x, path, err, errlen), err))) {
         hsi_tr_data_free(&D);
+        tr_dp_done(&dp);
         return 1;
     }
     int runs = x->runs.count, rc = 0;
@@ -786,6 +848,9 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
         c.log = log;
         c.r = r;
         c.saved_step = -1;
+        c.dp = &dp;
+        c.r0 = r0;
+        c.mb = dp.n;
         snprintf(c.dir, sizeof c.dir, "%s/run%d", o->out_dir, r);
         res[r].seed = hsi_experiment_run_seed(x, r);
         int k = run_one(&c, &res[r], err, errlen);
@@ -807,12 +872,14 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     for (int r = 0; res && r < runs; r++) trained |= !res[r].finished_before;
     snprintf(path, sizeof path, "%s/metrics.json", o->out_dir);
     int keep = !trained && exists(path);
-    if (rc == 0 && write_summary(o, &D, res, runs, now() - wall0, !keep, err, errlen)) rc = 1;
+    if (rc == 0 && r0 && write_summary(o, &D, res, runs, now() - wall0, !keep, err, errlen))
+        rc = tr_dp_rank0(&dp, 1, err);
     for (int r = 0; res && r < runs; r++) {
         for (int d = 0; d < D.n && res[r].m; d++) hsi_metrics_free(&res[r].m[d]);
         free(res[r].m);
     }
     free(res);
     hsi_tr_data_free(&D);
+    tr_dp_done(&dp);
     return rc;
 }

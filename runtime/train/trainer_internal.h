@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hsi_eval.h"
+#include "hsi_kernels.h"
 #include "hsi_trainer.h"
 
 /* log.csv columns, in order (see TRAINER.md). */
@@ -34,12 +35,38 @@ typedef struct tr_state {
     int64_t samples;           /* training samples processed */
     double row_seconds;        /* the same two since the last log row */
     int64_t row_samples;
+    int ranks;                 /* MPI ranks the run trains with (checked on load) */
     int n_dom;
     hsi_batcher_state *bst;    /* [n_dom] cursors (unused for domains without a batcher) */
     int log_rows, log_cap;
     double *log;               /* [log_rows][TR_LOG_COLS] */
     float *best_values;        /* every param's values concatenated (param order) */
 } tr_state;
+
+/* dp.c: data parallelism over an hsi_comm (docs/MPI.md). comm NULL: one process. */
+typedef struct tr_dp {
+    const hsi_comm *comm;      /* NULL when one process */
+    int rank, size;
+    int batch;                 /* the global batch B */
+    int lo, n;                 /* this rank's shard of every global batch: [lo, lo + n) */
+    hsi_dp kdp;                /* the kernels' hook (synchronized BN, dropout positions) */
+} tr_dp;
+/* The shard, and the kernels' hook set (size > 1). Error: more ranks than samples per batch. */
+int tr_dp_init(tr_dp *dp, const hsi_comm *comm, int batch, int bn_sync, char *err, size_t errlen);
+void tr_dp_done(tr_dp *dp);
+double tr_dp_sum1(const tr_dp *dp, double v);
+void tr_dp_sum(const tr_dp *dp, double *v, int n);
+/* Every gradient summed over the ranks (one allreduce over the block when contiguous). */
+void tr_dp_grads(const tr_dp *dp, hsi_param *ps, int np);
+/* Rank 0's parameter values (running statistics included) to every rank. */
+void tr_dp_bcast_values(const tr_dp *dp, hsi_param *ps, int np);
+/* Collective: rc of this rank -> nonzero on every rank when any failed. The message stays with
+ * the rank that has it (rank 0's only, when rank 0 failed too); the others' err is emptied. */
+int tr_dp_agree(const tr_dp *dp, int rc, char *err, size_t errlen);
+int tr_comm_agree(const hsi_comm *comm, int rc, char *err, size_t errlen);
+/* After a write only rank 0 does: a failure ends every rank (error printed, exit 1). */
+int tr_dp_rank0(const tr_dp *dp, int rc, const char *err);
+int tr_comm_rank0(const hsi_comm *comm, int rc, const char *err);
 
 int tr_fail(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -69,6 +96,11 @@ int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int ba
                     size_t errlen);
 int tr_scene_predict(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
                      const hsi_tr_data *D, int d, int32_t *pred, char *err, size_t errlen);
+/* The same for rows [h part / parts, h (part + 1) / parts) of the scene only (one MPI rank's
+ * share, hsi_infer_band); pred's other rows are left as they are. */
+int tr_scene_predict_part(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
+                          const hsi_tr_data *D, int d, int part, int parts, int32_t *pred,
+                          char *err, size_t errlen);
 int tr_confusion_csv(const char *path, const hsi_metrics *mt, const char *const *names, char *err,
                      size_t errlen);
 /* map_gt.png, map_pred.png and (test_only) map_test.png into dir. */

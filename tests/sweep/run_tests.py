@@ -18,11 +18,13 @@ import csv
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from safetensors_np import read_st  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEST, HSICC, WORK = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
@@ -39,20 +41,6 @@ def run(*args, code=0, env=None):
     check(p.returncode == code, "%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s"
           % (" ".join(map(str, args)), p.returncode, code, p.stdout, p.stderr))
     return p
-
-
-def read_st(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        head = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in head.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(data[a:b], "<f4").reshape(v["shape"])
-    return out
 
 
 def read_csv(path):
