@@ -268,11 +268,6 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
         tr_fail(err, errlen, "%s already holds a training: continue it with --resume %s, "
                 "or train into another folder (--out DIR), or pass --overwrite", out, out);
     } else {
-        if (x->train.threads > 0) {
-            char t[16];
-            snprintf(t, sizeof t, "%d", x->train.threads);
-            setenv("OMP_NUM_THREADS", t, 0);
-        }
         hsi_train_opts o = {net, x, out, a->resume != NULL, stop, every, a->quiet, env_of(a)};
         rc = hsi_trainer_train(&o, err, errlen);
     }
@@ -568,6 +563,15 @@ static int cmd_init(const cli *a, const hsi_netdesc *net, char *err, size_t errl
 
 /* ---- main ----------------------------------------------------------------------------------- */
 
+/* The compute threads (hsi_threads_setup: OMP_NUM_THREADS, train.threads, SLURM_CPUS_PER_TASK,
+ * the usable CPUs), given to OpenMP before the first kernel; a training's log names them. */
+static void set_threads(const hsi_experiment *x)
+{
+    char warn[600];
+    hsi_threads_setup(x->train.threads, warn, sizeof warn);
+    if (warn[0]) fprintf(stderr, "warning: %s\n", warn);
+}
+
 int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *exp_path,
                      int argc, char **argv)
 {
@@ -583,6 +587,7 @@ int hsi_trainer_main(const hsi_netdesc *net, const char *exp_text, const char *e
     }
     char err[2048] = "";
     hsi_experiment *x = load_experiment(&a, exp_text, exp_path, a.cmd & C_DATA, err, sizeof err);
+    if (x) set_threads(x);
     if (!x) {
         rc = 1;
     } else if (a.cmd == C_TRAIN) {
