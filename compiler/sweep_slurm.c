@@ -362,6 +362,21 @@ static int producer(const char *path, char *job, size_t n)
     return rc;
 }
 
+/* NULL while job id waits or runs; else its final state ("FAILED", ...), or "(forgotten by
+ * Slurm)" when neither squeue nor sacct knows it. */
+static const char *job_ended(const char *id)
+{
+    static char state[64];
+    sl_jobs js = {0};
+    query_job(&js, id);
+    const sl_job *j = find_job(&js, id);
+    const char *rc = NULL;
+    if (!j) rc = "(forgotten by Slurm)";
+    else if (!strcmp(state_class(j->state), "ended")) rc = strcpy(state, j->state);
+    free(js.j);
+    return rc;
+}
+
 /* ---- submitting ------------------------------------------------------------------------------ */
 
 /* Writes the script text b[0..n) (and frees it) to path, executable. */
@@ -559,6 +574,7 @@ int sw_slurm_submit(sweep *w, char *const *opts, int n_opts)
     for (int i = 0; i < w->n; i++) {
         sw_point *p = &w->p[i];
         char *dir = sw_path(w->out, p->label), *metrics = sw_path(dir, "metrics.json"), dep[128];
+        const char *ended = NULL;   /* the state of a producer job that can no longer write */
         if (p->state == SW_FAILED) {
             failed++;
         } else if (sw_exists(metrics)) {
@@ -568,6 +584,12 @@ int sw_slurm_submit(sweep *w, char *const *opts, int n_opts)
             fprintf(stderr, "%s: FAILED: init.checkpoint %s does not exist, and no Slurm job of "
                             "another sweep writes it (submit the pre-training first)\n",
                     p->label, p->checkpoint);
+            p->state = SW_FAILED;
+            failed++;
+        } else if (p->checkpoint && !sw_exists(p->checkpoint) && (ended = job_ended(dep))) {
+            fprintf(stderr, "%s: FAILED: init.checkpoint %s does not exist, and job %s, which was "
+                            "to write it, ended %s (see its point's train.log; submit that sweep "
+                            "again)\n", p->label, p->checkpoint, dep, ended);
             p->state = SW_FAILED;
             failed++;
         } else {
@@ -634,12 +656,16 @@ int sw_slurm_submit(sweep *w, char *const *opts, int n_opts)
         printf("submitted %d point(s) as Slurm job array %s (tasks ", n_idx, array);
         char spec[4096];
         ranges(idx, n_idx, spec, sizeof spec);
-        printf("%s)%s%s, then the collect job %s; job ids in %s/%s\n", spec,
-               n_all ? ", after " : "", n_all ? all[0] : "", coll, w->out, JOBS);
-        if (n_all > 1) printf("  (the array waits for %d jobs of other sweeps)\n", n_all);
+        printf("%s), then the collect job %s; job ids in %s/%s\n", spec, coll, w->out, JOBS);
+        for (int k = 0; k < n_idx; k++)
+            if (n_after[idx[k]]) {
+                afterok(after[idx[k]], n_after[idx[k]], spec, sizeof spec);
+                printf("  %s waits for %s\n", w->p[idx[k]].label, spec + 8);
+            }
         printf("follow it with: hsicc sweep --status %s\n", w->out);
     } else {
-        printf("nothing to submit: every point is done%s\n", failed ? " or failed" : "");
+        printf("nothing to submit: every point is done%s (the table: hsicc sweep --collect %s)\n",
+               failed ? " or failed" : "", w->out);
     }
     rc = failed ? 1 : 0;
 done:
@@ -704,7 +730,9 @@ int sw_status(const char *dir)
         if (id && id[0])
             printf("  job %s %s%s%s%s", id, sj ? sj->state : "(not known to Slurm any more)",
                    sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "", sj && sj->reason[0] ? ")" : "");
-        if (s == 3) printf("  log %s/train.log", pdir);
+        char *log = sw_path(pdir, "train.log");
+        if (s == 3 && sw_exists(log)) printf("  log %s", log);
+        free(log);
         if (s == 4) printf("  (running here, or stopped: hsicc sweep resumes it)");
         printf("\n");
         free(pdir);

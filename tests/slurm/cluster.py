@@ -111,6 +111,7 @@ class Cluster:
             "SelectType=select/cons_tres",
             "SelectTypeParameters=CR_CPU",
             "SchedulerType=sched/backfill",
+            "SchedulerParameters=sched_interval=2,bf_interval=2",   # start what waits at once
             "JobAcctGatherType=jobacct_gather/none",
             "AccountingStorageType=accounting_storage/none",
             "MpiDefault=none",

@@ -13,6 +13,8 @@ with the tiny contextual CNN on Salinas-A of tests/sweep. Usage: run_tests.py TE
                (SIGUSR1 to the batch shell: the job requeues itself), scancel and a second
                hsicc sweep --slurm; every time the trainer saved its state and resumed from it,
                and the final weights equal an uninterrupted run's, bit for bit.
+  broken_chain a pre-training that fails: the fine-tuning tasks waiting for it are cancelled,
+               the others run, the table and --status say so, a new submission names the job
   unreachable  --slurm where Slurm is not installed, not configured, or its controller is down:
                one error each, exit 1, nothing built.
 Exit 77 (skipped) where no cluster can be started (not root, slurm-wlm or munge missing).
@@ -171,6 +173,37 @@ def t_chain():
           "final status:\n" + p.stdout)
 
 
+def t_broken_chain():
+    """A pre-training whose points fail: the fine-tuning tasks that wait for them are cancelled
+    by Slurm, the scratch ones run, the table marks the others missing; submitting the
+    fine-tuning again fails those points at once, naming the failed job."""
+    pre_extra = "init: {checkpoint: not-a-checkpoint.safetensors}\nsweep:\n  defines.depth: [1, 2]\n"
+    ft_extra = ("sweep:\n  defines.depth: [1, 2]\n  init: [scratch, {checkpoint: "
+                "\"pre/defines.depth={depth}/run0/last.safetensors\", load: [\"trunk.*\"]}]\n")
+    experiment("cd2.yaml", "pre", pre_extra, WORK)
+    experiment("ft.yaml", "ft", ft_extra, WORK)
+    open(os.path.join(WORK, "not-a-checkpoint.safetensors"), "w").write("garbage")
+    run(HSICC, "sweep", "pre.yaml", "--out", "pre", "--slurm", "--hold")
+    pre = jobs_of(os.path.join(WORK, "pre"))
+    p = run(HSICC, "sweep", "ft.yaml", "--out", "ft", "--slurm")
+    check("defines.depth=2,init=pretrained waits for %s_1" % pre["array"] in p.stdout, p.stdout)
+    ft = jobs_of(os.path.join(WORK, "ft"))
+    run("scontrol", "release", pre["array"], pre["collect"])
+    states = wait_ended([pre["array"], pre["collect"], ft["array"], ft["collect"]], 120)
+    want = {"0": "COMPLETED", "1": "CANCELLED", "2": "COMPLETED", "3": "CANCELLED"}
+    for task, st in want.items():
+        check(states["%s_%s" % (ft["array"], task)][0] == st, "fine-tuning task %s: %s" % (task, states))
+    check(states["%s_0" % pre["array"]][0] == "FAILED", "pre-training: %s" % states)
+    rows = table(os.path.join(WORK, "ft", "sweep.csv"))
+    check([r["status"] for r in rows] == ["ok", "missing", "ok", "missing"], "table %s" % rows)
+    p = run(HSICC, "sweep", "--status", os.path.join(WORK, "ft"))
+    check("2 done, 0 running, 0 pending, 2 failed" in p.stdout and "DependencyNeverSatisfied" in p.stdout,
+          "status:\n" + p.stdout)
+    p = run(HSICC, "sweep", "ft.yaml", "--out", "ft", "--slurm", code=1)
+    check("job %s_0, which was to write it, ended FAILED" % pre["array"] in p.stderr and
+          "nothing to submit" in p.stdout, "resubmitted:\n" + p.stdout + p.stderr)
+
+
 def steps_since_resume(log, n_resumed):
     """The last step shown after the n-th 'resuming at step' line of the log, or 0."""
     parts = log.split("resuming at step")
@@ -180,9 +213,16 @@ def steps_since_resume(log, n_resumed):
     return int(steps[-1]) if steps else 0
 
 
+STEPS = 10000   # about 20 s on one core of the development machine
+
+
 def t_requeue():
+    t0 = time.time()
+
+    def stage(what):
+        print("%5.1f s  %s" % (time.time() - t0, what), flush=True)
     exp = experiment("ft.yaml", "long", "sweep:\n  defines.depth: [2]\n", WORK)
-    y = open(exp).read().replace("iterations: 1,", "iterations: 20000,")
+    y = open(exp).read().replace("iterations: 1,", "iterations: %d," % STEPS)
     open(exp, "w").write(y)
     sw = os.path.join(WORK, "sw")
     label = "defines.depth=2"
@@ -203,15 +243,16 @@ def t_requeue():
         st = wait_for(what + ": the job pending again",
                       lambda: squeue(job).get(job, [""])[0] == "PENDING" and squeue(job)[job], 60)
         check(st[1] == "BeginTime", "requeued job waits for %s" % st)
-        # Slurm holds a requeued job for two minutes: let it start in a few seconds (a launch
-        # in the second its previous run was killed has a revoked credential, and fails)
+        # Slurm holds a requeued job for two minutes: let it start now (but not in the second
+        # its previous run was killed: that launch has a revoked credential, and fails)
         time.sleep(2)
-        run("scontrol", "update", "JobId=" + job, "StartTime=now+2")
+        run("scontrol", "update", "JobId=" + job, "StartTime=now")
 
     for n in range(3):
         wait_for("training progress after resume %d" % n, lambda: steps_since_resume(log(), n) > 0, 120)
         check("metrics.json" not in os.listdir(os.path.join(sw, label)),
               "the training ended before it was interrupted (%d): make it longer" % n)
+        stage("interruption %d at step %d" % (n + 1, steps_since_resume(log(), n)))
         if n == 0:
             run("scontrol", "requeue", job)
             requeued_and_restarted("scontrol requeue")
@@ -227,11 +268,13 @@ def t_requeue():
             check(second["array"] != first["array"], "resubmitted:\n" + p.stdout)
             job = second["points"][0]["job"]
     ended = wait_ended([job.split("_")[0], jobs_of(sw)["collect"]], 150)
+    stage("the resubmitted job and its collect job ended")
     check(all(v[0] == "COMPLETED" for v in ended.values()), "final job states %s" % ended)
     check(ref.wait(timeout=300) == 0, "the uninterrupted run failed:\n" + ref.stderr.read())
+    stage("the uninterrupted run ended")
     text = log()
     resumed = [int(s) for s in re.findall(r"resuming at step (\d+)", text)]
-    check(len(resumed) == 3 and 0 < resumed[0] < resumed[1] < resumed[2] < 20000,
+    check(len(resumed) == 3 and 0 < resumed[0] < resumed[1] < resumed[2] < STEPS,
           "three resumes from saved states: %s\n%s" % (resumed, text[-3000:]))
     check(text.count("the state is saved") == 3, "three stops that saved the state:\n" + text[-3000:])
     got = weights(sw, label)
@@ -239,7 +282,7 @@ def t_requeue():
           "the interrupted training ends with other weights than the uninterrupted one")
     a = json.load(open(os.path.join(sw, label, "run0", "metrics.json")))
     b = json.load(open(os.path.join(WORK, "ref", "run0", "metrics.json")))
-    check(a["oa"] == b["oa"] and a["steps"] == b["steps"] == 20000, "metrics %s vs %s" % (a, b))
+    check(a["oa"] == b["oa"] and a["steps"] == b["steps"] == STEPS, "metrics %s vs %s" % (a, b))
     print("resumed at steps", resumed)
 
 
