@@ -3,7 +3,7 @@
  * job array, then every point's metrics.json gathered into sweep.csv and an accuracy plot
  * sweep.png. Per point it writes the resolved experiment (point and --set applied, `{key}`
  * placeholders of init.checkpoint filled in) and builds it with build_trainer (cmd_build.c).
- * Submitting to Slurm (--slurm) and --status are sweep_slurm.c. It does not retry failed points
+ * Submitting to Slurm (--slurm) and --status are cmd_slurm.c. It does not retry failed points
  * or read the per-run files.
  */
 #define _POSIX_C_SOURCE 200809L

@@ -1,5 +1,5 @@
 /* sweep.h — what the two halves of `hsicc sweep` share: cmd_sweep.c (points, local runs,
- * job files, collection) and sweep_slurm.c (Slurm job arrays, chains, --status). A sweep's
+ * job files, collection) and cmd_slurm.c (Slurm job arrays, chains, --status). A sweep's
  * folder holds sweep.json (the manifest: experiment, keys, points in order), one folder per
  * point named by its label, and with --slurm the folder slurm/ (job scripts, jobs.json).
  */
@@ -48,7 +48,7 @@ int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen);
 void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s);   /* appends to a growing buffer */
 void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s);  /* appends 's', quoted for sh */
 
-/* ---- sweep_slurm.c ---- */
+/* ---- cmd_slurm.c ---- */
 /* 0 when sbatch is installed and the controller answers; else one error on stderr and -1. */
 int sw_slurm_check(void);
 /* Refuses (-1, message) when jobs of an earlier submission into w->out still wait or run. */

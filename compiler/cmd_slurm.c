@@ -1,4 +1,4 @@
-/* sweep_slurm.c — `hsicc sweep EXPERIMENT.yaml --slurm [sbatch options]` and
+/* cmd_slurm.c — `hsicc sweep EXPERIMENT.yaml --slurm [sbatch options]` and
  * `hsicc sweep --status DIR`.
  *
  * Submitting: the points that have no results yet become one job array (task i = point i of
