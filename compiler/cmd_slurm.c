@@ -726,15 +726,19 @@ int sw_status(const char *dir)
         else if (sj) s = 3;
         else s = sw_exists(ey) ? 4 : 5;
         count[s]++;
-        printf("  %-*s  %-11s", (int)width, label, names[s]);
+        char more[1200] = "", *log = sw_path(pdir, "train.log");
+        size_t m = 0;
         if (id && id[0])
-            printf("  job %s %s%s%s%s", id, sj ? sj->state : "(not known to Slurm any more)",
-                   sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "", sj && sj->reason[0] ? ")" : "");
-        char *log = sw_path(pdir, "train.log");
-        if (s == 3 && sw_exists(log)) printf("  log %s", log);
+            m += (size_t)snprintf(more, sizeof more, "  job %s %s%s%s%s", id,
+                                  sj ? sj->state : "(not known to Slurm any more)",
+                                  sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "",
+                                  sj && sj->reason[0] ? ")" : "");
+        if (s == 3 && sw_exists(log) && m < sizeof more)
+            snprintf(more + m, sizeof more - m, "  log %s", log);
+        if (s == 4) snprintf(more, sizeof more, "  (running here, or stopped: hsicc sweep resumes it)");
         free(log);
-        if (s == 4) printf("  (running here, or stopped: hsicc sweep resumes it)");
-        printf("\n");
+        if (more[0]) printf("  %-*s  %-11s%s\n", (int)width, label, names[s], more);
+        else printf("  %-*s  %s\n", (int)width, label, names[s]);
         free(pdir);
         free(metrics);
         free(ey);
