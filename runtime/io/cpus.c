@@ -24,6 +24,15 @@ static int count_of(const char *s)
     return *end == 0 && v >= 1 && v <= (1 << 20) ? (int)v : 0;
 }
 
+/* 1 if the comma-separated list (cut up in place) names the cpu controller. */
+static int has_cpu(char *list)
+{
+    char *save = NULL;
+    for (char *o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save))
+        if (!strcmp(o, "cpu")) return 1;
+    return 0;
+}
+
 /* The mount point of the cgroup v2 hierarchy, or of the v1 hierarchy with the cpu controller
  * (v2 when want_v2), from /proc/self/mountinfo; 0 if found. */
 static int cgroup_mount(int want_v2, char *out, size_t n)
@@ -38,9 +47,7 @@ static int cgroup_mount(int want_v2, char *out, size_t n)
         if (!dash || sscanf(line, "%*s %*s %*s %*s %2047s", mnt) != 1 ||
             sscanf(dash + 3, "%63s %*s %1023s", fs, super) < 1)
             continue;
-        int cpu = 0;
-        for (char *o = strtok(super, ","); o; o = strtok(NULL, ",")) cpu |= !strcmp(o, "cpu");
-        if (want_v2 ? !strcmp(fs, "cgroup2") : (!strcmp(fs, "cgroup") && cpu)) {
+        if (want_v2 ? !strcmp(fs, "cgroup2") : (!strcmp(fs, "cgroup") && has_cpu(super))) {
             snprintf(out, n, "%s", mnt);
             found = 0;
         }
@@ -62,9 +69,7 @@ static int cgroup_path(int want_v2, char *out, size_t n)
         char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
         if (!c2) continue;
         *c2 = 0;
-        int cpu = 0;
-        for (char *o = strtok(c1 + 1, ","); o; o = strtok(NULL, ",")) cpu |= !strcmp(o, "cpu");
-        if (want_v2 ? !strcmp(line, "0") && c2 == c1 + 1 : cpu) {
+        if (want_v2 ? !strcmp(line, "0") && c2 == c1 + 1 : has_cpu(c1 + 1)) {
             snprintf(out, n, "%s", c2 + 1);
             found = 0;
         }
