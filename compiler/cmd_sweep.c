@@ -3,7 +3,8 @@
  * job array, then every point's metrics.json gathered into sweep.csv and an accuracy plot
  * sweep.png. Per point it writes the resolved experiment (point and --set applied, `{key}`
  * placeholders of init.checkpoint filled in) and builds it with build_trainer (cmd_build.c).
- * It does not retry failed points, spread jobs over machines, or read the per-run files.
+ * Submitting to Slurm (--slurm) and --status are cmd_slurm.c. It does not retry failed points
+ * or read the per-run files.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -22,35 +23,9 @@
 #include "hsi_data.h"
 #include "hsi_eval.h"
 #include "hsi_io.h"
+#include "sweep.h"
 
 #define MAX_SETS 128
-#define MANIFEST "sweep.json"
-
-typedef enum sw_state { SW_PENDING, SW_OK, SW_FAILED, SW_MISSING } sw_state;
-
-/* One point: its folder, the value of every key (short form), and its results. */
-typedef struct sw_point {
-    char *label;               /* folder name: key=value,... (values in short form) */
-    char **vals;               /* [n_keys] short values */
-    char *checkpoint;          /* init.checkpoint after filling placeholders, or NULL */
-    sw_state state;
-    int exit_code;             /* of the trainer (or of the build), when failed */
-    char why[600];             /* failure text */
-    double mean[3], std[3];    /* oa, aa, kappa */
-    int runs;
-    double wall;
-    int lock;                  /* descriptor of the point's lock (another sweep keeps out), or -1 */
-} sw_point;
-
-typedef struct sweep {
-    char *exp;                 /* experiment file */
-    char *out;                 /* output folder */
-    int n_keys;
-    char **keys;
-    int n;
-    sw_point *p;
-} sweep;
-
 static const char *const METRIC[3] = {"oa", "aa", "kappa"};
 
 static int print_usage(FILE *f)
@@ -58,7 +33,9 @@ static int print_usage(FILE *f)
     fprintf(f,
             "usage: hsicc sweep EXPERIMENT.yaml [-j N] [--out DIR] [--jobs-file FILE]\n"
             "                   [--set key=value ...] [--dry-run] [--cc COMPILER] [--verbose]\n"
-            "       hsicc sweep --collect DIR\n");
+            "                   [--slurm [sbatch options ...]]\n"
+            "       hsicc sweep --collect DIR\n"
+            "       hsicc sweep --status DIR\n");
     return 2;
 }
 
@@ -67,7 +44,7 @@ static int usage(void)
     return print_usage(stderr);
 }
 
-static int file_exists(const char *path)
+int sw_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
@@ -75,7 +52,7 @@ static int file_exists(const char *path)
 
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
-static char *path_of(const char *dir, const char *name)
+char *sw_path(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *s = malloc(n);
@@ -91,7 +68,7 @@ static sw_point *new_points(size_t n)
     return p;
 }
 
-static void sweep_free(sweep *s)
+void sw_free(sweep *s)
 {
     for (int i = 0; i < s->n; i++) {
         for (int k = 0; s->p[i].vals && k < s->n_keys; k++) free(s->p[i].vals[k]);   /* a point not prepared has none */
@@ -226,14 +203,14 @@ static int manifest_write(const sweep *w, char *err, size_t errlen)
     }
     hsi_json_end_array(&j);
     hsi_json_end_object(&j);
-    char *path = path_of(w->out, MANIFEST);
+    char *path = sw_path(w->out, MANIFEST);
     int rc = hsi_json_write_file(&j, path, err, errlen);
     free(path);
     hsi_json_free(&j);
     return rc;
 }
 
-static hsi_jval *json_load(const char *path, char *err, size_t errlen)
+hsi_jval *sw_json_load(const char *path, char *err, size_t errlen)
 {
     FILE *f = hsi_open_input(path, err, errlen);
     if (!f) return NULL;
@@ -252,12 +229,12 @@ static hsi_jval *json_load(const char *path, char *err, size_t errlen)
     return v;
 }
 
-static const char *jstr(const hsi_jval *v) { return v && v->type == HSI_JSTRING ? v->str : NULL; }
+const char *sw_jstr(const hsi_jval *v) { return v && v->type == HSI_JSTRING ? v->str : NULL; }
 
-static int manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
+int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
 {
-    char *path = path_of(dir, MANIFEST);
-    hsi_jval *m = json_load(path, err, errlen);
+    char *path = sw_path(dir, MANIFEST);
+    hsi_jval *m = sw_json_load(path, err, errlen);
     int rc = -1;
     const hsi_jval *keys = m ? hsi_jval_get(m, "keys") : NULL,
                    *pts = m ? hsi_jval_get(m, "points") : NULL;
@@ -265,26 +242,26 @@ static int manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
         snprintf(err + strlen(err), errlen - strlen(err), " (is %s the folder of a sweep?)", dir);
         goto done;
     }
-    if (!keys || keys->type != HSI_JARRAY || !pts || pts->type != HSI_JARRAY || !jstr(hsi_jval_get(m, "experiment"))) {
+    if (!keys || keys->type != HSI_JARRAY || !pts || pts->type != HSI_JARRAY || !sw_jstr(hsi_jval_get(m, "experiment"))) {
         snprintf(err, errlen, "%s: not a sweep manifest (keys, points, experiment)", path);
         goto done;
     }
-    w->exp = strdup(jstr(hsi_jval_get(m, "experiment")));
+    w->exp = strdup(sw_jstr(hsi_jval_get(m, "experiment")));
     w->out = strdup(dir);
     for (size_t k = 0; k < keys->n; k++)
-        if (!jstr(&keys->items[k])) {   /* a null key crashed the CSV writer */
+        if (!sw_jstr(&keys->items[k])) {   /* a null key crashed the CSV writer */
             snprintf(err, errlen, "%s: key %zu is not a string", path, k);
             goto done;
         }
     w->n_keys = (int)keys->n;
     w->keys = calloc(keys->n + 1, sizeof *w->keys);
-    for (size_t k = 0; k < keys->n; k++) w->keys[k] = xstrdup(jstr(&keys->items[k]));
+    for (size_t k = 0; k < keys->n; k++) w->keys[k] = xstrdup(sw_jstr(&keys->items[k]));
     w->p = new_points(pts->n);
     for (size_t i = 0; i < pts->n; i++) {
         const hsi_jval *vals = hsi_jval_get(&pts->items[i], "values");
-        const char *label = jstr(hsi_jval_get(&pts->items[i], "label"));
+        const char *label = sw_jstr(hsi_jval_get(&pts->items[i], "label"));
         int strings = vals && vals->type == HSI_JARRAY;
-        for (size_t k = 0; strings && k < vals->n; k++) strings = jstr(&vals->items[k]) != NULL;
+        for (size_t k = 0; strings && k < vals->n; k++) strings = sw_jstr(&vals->items[k]) != NULL;
         if (!label || !strings || vals->n != keys->n) {
             snprintf(err, errlen, "%s: point %zu: expected a label and %zu values (strings)", path,
                      i, keys->n);
@@ -293,7 +270,7 @@ static int manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
         sw_point *p = &w->p[w->n++];
         p->label = strdup(label);
         p->vals = calloc(keys->n + 1, sizeof *p->vals);
-        for (size_t k = 0; k < keys->n; k++) p->vals[k] = xstrdup(jstr(&vals->items[k]));
+        for (size_t k = 0; k < keys->n; k++) p->vals[k] = xstrdup(sw_jstr(&vals->items[k]));
     }
     rc = 0;
 done:
@@ -309,9 +286,9 @@ static double jnum(const hsi_jval *v) { return v && v->type == HSI_JNUMBER ? v->
 /* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
 static void collect_point(const sweep *w, sw_point *p)
 {
-    char *dir = path_of(w->out, p->label), *path = path_of(dir, "metrics.json");
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, "metrics.json");
     char err[512];
-    hsi_jval *m = file_exists(path) ? json_load(path, err, sizeof err) : NULL;
+    hsi_jval *m = sw_exists(path) ? sw_json_load(path, err, sizeof err) : NULL;
     if (m) {
         for (int k = 0; k < 3; k++) {
             p->mean[k] = jnum(hsi_jval_get(hsi_jval_get(m, "mean"), METRIC[k]));
@@ -331,7 +308,7 @@ static void collect_point(const sweep *w, sw_point *p)
     free(dir);
 }
 
-static void buf_add(char **b, size_t *n, size_t *cap, const char *s)
+void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s)
 {
     size_t len = strlen(s);
     if (*n + len + 1 > *cap) *b = realloc(*b, *cap = 2 * (*n + len + 1));
@@ -342,17 +319,17 @@ static void buf_add(char **b, size_t *n, size_t *cap, const char *s)
 /* A CSV field, quoted (RFC 4180) when it holds a comma, quote or newline. */
 static void csv_field(char **b, size_t *n, size_t *cap, const char *s, int first)
 {
-    if (!first) buf_add(b, n, cap, ",");
+    if (!first) sw_buf_add(b, n, cap, ",");
     if (!strpbrk(s, ",\"\n")) {
-        buf_add(b, n, cap, s);
+        sw_buf_add(b, n, cap, s);
         return;
     }
-    buf_add(b, n, cap, "\"");
+    sw_buf_add(b, n, cap, "\"");
     for (const char *c = s; *c; c++) {
         char t[3] = {*c, *c == '"' ? '"' : 0, 0};
-        buf_add(b, n, cap, t);
+        sw_buf_add(b, n, cap, t);
     }
-    buf_add(b, n, cap, "\"");
+    sw_buf_add(b, n, cap, "\"");
 }
 
 static int write_csv(const sweep *w, char *err, size_t errlen)
@@ -361,7 +338,7 @@ static int write_csv(const sweep *w, char *err, size_t errlen)
     size_t n = 0, cap = 0;
     csv_field(&b, &n, &cap, "point", 1);
     for (int k = 0; k < w->n_keys; k++) csv_field(&b, &n, &cap, w->keys[k], 0);
-    buf_add(&b, &n, &cap, ",status,oa_mean,oa_std,aa_mean,aa_std,kappa_mean,kappa_std,runs,"
+    sw_buf_add(&b, &n, &cap, ",status,oa_mean,oa_std,aa_mean,aa_std,kappa_mean,kappa_std,runs,"
                           "wall_seconds,folder\n");
     for (int i = 0; i < w->n; i++) {
         const sw_point *p = &w->p[i];
@@ -383,9 +360,9 @@ static int write_csv(const sweep *w, char *err, size_t errlen)
         else num[0] = 0;
         csv_field(&b, &n, &cap, num, 0);
         csv_field(&b, &n, &cap, p->label, 0);
-        buf_add(&b, &n, &cap, "\n");
+        sw_buf_add(&b, &n, &cap, "\n");
     }
-    char *path = path_of(w->out, "sweep.csv");
+    char *path = sw_path(w->out, "sweep.csv");
     int rc = hsi_atomic_write(path, b, n, err, errlen);
     free(path);
     free(b);
@@ -459,7 +436,7 @@ static int write_plot(const sweep *w, char *err, size_t errlen)
     hsi_panel panels[2] = {{"test OA (%), mean over runs", xlabel, "%", ser, n_lines},
                            {"test kappa x 100, mean over runs", xlabel, "x100", ser + n_lines,
                             n_lines}};
-    char *path = path_of(w->out, "sweep.png");
+    char *path = sw_path(w->out, "sweep.png");
     int rc = hsi_plot_write_png(path, panels, 2, 0, 0, err, errlen);
     free(path);
     for (int l = 0; l < n_lines; l++) free(names[l]);
@@ -545,8 +522,8 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     } else {
         p->checkpoint = xstrdup(orig);
     }
-    char *dir = path_of(w->out, p->label), *bdir = path_of(dir, "build");
-    char *yaml = path_of(bdir, "point.yaml"), *trainer = path_of(bdir, "trainer");
+    char *dir = sw_path(w->out, p->label), *bdir = sw_path(dir, "build");
+    char *yaml = sw_path(bdir, "point.yaml"), *trainer = sw_path(bdir, "trainer");
     /* the point is this sweep's while it builds and trains it (its trainer locks the run too) */
     if (!rc && write && (hsi_mkdirs(bdir, err, sizeof err) ||
                          (p->lock = hsi_lock_dir(dir, ".sweep.lock", "hsicc sweep", err, sizeof err)) < 0 ||
@@ -582,11 +559,11 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
 /* ---- running ------------------------------------------------------------------------------ */
 
 /* Single-quoted for sh. */
-static void sh_quote(char **b, size_t *n, size_t *cap, const char *s)
+void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s)
 {
-    buf_add(b, n, cap, "'");
-    for (const char *c = s; *c; c++) buf_add(b, n, cap, *c == '\'' ? "'\\''" : (char[2]){*c, 0});
-    buf_add(b, n, cap, "'");
+    sw_buf_add(b, n, cap, "'");
+    for (const char *c = s; *c; c++) sw_buf_add(b, n, cap, *c == '\'' ? "'\\''" : (char[2]){*c, 0});
+    sw_buf_add(b, n, cap, "'");
 }
 
 /* One line per point: train into the point's folder, or resume it when a training is there. */
@@ -595,16 +572,16 @@ static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen
     char *b = NULL;
     size_t n = 0, cap = 0;
     for (int i = 0; i < w->n; i++) {
-        char *dir = path_of(w->out, w->p[i].label), *tr = path_of(dir, "build/trainer");
-        char *ey = path_of(dir, "experiment.yaml"), *log = path_of(dir, "train.log");
+        char *dir = sw_path(w->out, w->p[i].label), *tr = sw_path(dir, "build/trainer");
+        char *ey = sw_path(dir, "experiment.yaml"), *log = sw_path(dir, "train.log");
         /* literal text, then a quoted path, in turn */
         const char *parts[] = {"if [ -f ", ey, " ]; then ", tr, " train --resume ", dir,
                                "; else ", tr, " train --out ", dir, "; fi >> ", log};
         for (int k = 0; k < 12; k++) {
-            if (k % 2) sh_quote(&b, &n, &cap, parts[k]);
-            else buf_add(&b, &n, &cap, parts[k]);
+            if (k % 2) sw_sh_quote(&b, &n, &cap, parts[k]);
+            else sw_buf_add(&b, &n, &cap, parts[k]);
         }
-        buf_add(&b, &n, &cap, " 2>&1\n");
+        sw_buf_add(&b, &n, &cap, " 2>&1\n");
         free(dir);
         free(tr);
         free(ey);
@@ -643,7 +620,7 @@ static double now(void)
 
 static void report_done(const sweep *w, sw_point *p, int st, int done, double secs)
 {
-    char *dir = path_of(w->out, p->label), *log = path_of(dir, "train.log");
+    char *dir = sw_path(w->out, p->label), *log = sw_path(dir, "train.log");
     p->exit_code = cmd_status(st);
     if (p->exit_code == 0) {
         printf("[%d/%d] %s: done in %.0f s\n", done, w->n, p->label, secs);
@@ -662,11 +639,20 @@ static void report_done(const sweep *w, sw_point *p, int st, int done, double se
 /* Runs the points that are neither finished (metrics.json) nor failed, `jobs` at a time. */
 static void run_points(sweep *w, int jobs)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    char omp[24];
+    char why[256], omp[24];
+    int cores = hsi_cpus_usable(why, sizeof why), each = cores / jobs > 1 ? cores / jobs : 1;
     const char *user = getenv("OMP_NUM_THREADS");   /* the user's choice wins */
-    if (user && *user) snprintf(omp, sizeof omp, "%.20s", user);
-    else snprintf(omp, sizeof omp, "%ld", cores / jobs > 1 ? cores / jobs : 1);
+    if (user && *user) {
+        snprintf(omp, sizeof omp, "%.20s", user);
+        each = atoi(user) > 0 ? atoi(user) : each;
+    } else {
+        snprintf(omp, sizeof omp, "%d", each);
+    }
+    if ((long)each * (jobs < w->n ? jobs : w->n) > cores)
+        fprintf(stderr, "hsicc: warning: %d trainers at a time with %d thread(s) each on %d usable "
+                "CPU(s) (%s): oversubscribed, which makes every trainer slower; use -j %d or "
+                "fewer%s\n", jobs < w->n ? jobs : w->n, each, cores, why,
+                cores / each > 1 ? cores / each : 1, user && *user ? ", or a smaller OMP_NUM_THREADS" : "");
     pid_t *pids = calloc((size_t)jobs, sizeof *pids);
     int *who = calloc((size_t)jobs, sizeof *who), running = 0, next = 0, done = 0;
     double *t0 = calloc((size_t)jobs, sizeof *t0);
@@ -675,20 +661,20 @@ static void run_points(sweep *w, int jobs)
     for (;;) {
         while (running < jobs && next < w->n) {
             sw_point *p = &w->p[next++];
-            char *dir = path_of(w->out, p->label), *metrics = path_of(dir, "metrics.json");
-            char *ey = path_of(dir, "experiment.yaml"), *log = path_of(dir, "train.log");
-            char *tr = path_of(dir, "build/trainer");
+            char *dir = sw_path(w->out, p->label), *metrics = sw_path(dir, "metrics.json");
+            char *ey = sw_path(dir, "experiment.yaml"), *log = sw_path(dir, "train.log");
+            char *tr = sw_path(dir, "build/trainer");
             if (p->state == SW_FAILED) {
                 done++;
-            } else if (file_exists(metrics)) {
+            } else if (sw_exists(metrics)) {
                 printf("[%d/%d] %s: already done (%s)\n", ++done, w->n, p->label, metrics);
-            } else if (p->checkpoint && !file_exists(p->checkpoint)) {
+            } else if (p->checkpoint && !sw_exists(p->checkpoint)) {
                 p->state = SW_FAILED;
                 snprintf(p->why, sizeof p->why, "init.checkpoint %s does not exist (run the "
                          "pre-training first)", p->checkpoint);
                 fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
             } else {
-                int resume = file_exists(ey);
+                int resume = sw_exists(ey);
                 char *av[] = {tr, "train", resume ? "--resume" : "--out", dir, NULL};
                 int slot = 0;
                 while (pids[slot]) slot++;
@@ -733,8 +719,10 @@ static void run_points(sweep *w, int jobs)
 
 /* ---- the command ---------------------------------------------------------------------------- */
 
+/* slurm: NULL, or the sbatch options after --slurm (n_slurm of them) */
 static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file, int jobs,
-                     int dry, const char *const *sets, int n_sets, const build_opts *bo)
+                     int dry, const char *const *sets, int n_sets, const build_opts *bo,
+                     char *const *slurm, int n_slurm)
 {
     char err[4096];
     int out_lock = -1;   /* the sweep folder's, once it is written in */
@@ -769,6 +757,7 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
     w.n_keys = x->n_sweep;
     w.keys = calloc((size_t)w.n_keys, sizeof *w.keys);
     for (int k = 0; k < w.n_keys; k++) w.keys[k] = strdup(x->sweep[k].key);
+    if (slurm && sw_slurm_busy(&w)) goto done;   /* before a trainer is rebuilt under a job */
     w.n = x->sweep_points;
     w.p = new_points((size_t)w.n);
     int bad = 0;
@@ -788,7 +777,7 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
             bad++;
         }
         if (dry) {
-            char *dir = path_of(w.out, w.p[k].label);
+            char *dir = sw_path(w.out, w.p[k].label);
             printf("point %d: %s -> %s/%s%s%s\n", k, w.p[k].label, dir,
                    w.p[k].checkpoint ? "  init from " : "", w.p[k].checkpoint ? w.p[k].checkpoint : "",
                    w.p[k].state == SW_FAILED ? "  [does not build]" : "");
@@ -815,11 +804,15 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
         rc = bad ? 1 : 0;
         goto done;
     }
+    if (slurm) {
+        rc = sw_slurm_submit(&w, slurm, n_slurm) || bad ? 1 : 0;
+        goto done;
+    }
     run_points(&w, jobs);
     rc = collect(&w);
 done:
     hsi_unlock_dir(out_lock);
-    sweep_free(&w);
+    sw_free(&w);
     hsi_experiment_free(x);
     hsi_registry_free(reg);
     return rc;
@@ -834,17 +827,25 @@ static int parse_jobs(const char *s)
 
 int cmd_sweep(int argc, char **argv)
 {
-    const char *exp = NULL, *out = NULL, *jobs_file = NULL, *collect_dir = NULL;
+    const char *exp = NULL, *out = NULL, *jobs_file = NULL, *collect_dir = NULL, *status_dir = NULL;
     const char *sets[MAX_SETS];
-    int n_sets = 0, jobs = 1, dry = 0;
+    char **slurm = NULL;
+    int n_sets = 0, jobs = 1, dry = 0, jobs_given = 0, n_slurm = 0;
     build_opts bo = {NULL, 0, -1, BUILD_TRAINER, {1, 1, 0}, NULL, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--slurm")) {   /* the rest is for sbatch */
+            slurm = argv + i + 1;
+            n_slurm = argc - i - 1;
+            break;
+        }
+        jobs_given |= !strncmp(a, "-j", 2);
         if (!strcmp(a, "-j") && v) jobs = parse_jobs(argv[++i]);
         else if (!strncmp(a, "-j", 2) && a[2]) jobs = parse_jobs(a + 2);
         else if (!strcmp(a, "--out") && v) out = argv[++i];
         else if (!strcmp(a, "--jobs-file") && v) jobs_file = argv[++i];
         else if (!strcmp(a, "--collect") && v) collect_dir = argv[++i];
+        else if (!strcmp(a, "--status") && v) status_dir = argv[++i];
         else if (!strcmp(a, "--set") && v && n_sets < MAX_SETS) sets[n_sets++] = argv[++i];
         else if (!strcmp(a, "--dry-run")) dry = 1;
         else if (!strcmp(a, "--cc") && v) bo.cc = argv[++i];
@@ -854,7 +855,7 @@ int cmd_sweep(int argc, char **argv)
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;
         } else if (!v && cmd_missing_value(a, (const char *const[]){"-j", "--out", "--jobs-file",
-                                                                     "--collect", "--set", "--cc",
+                                                                     "--collect", "--status", "--set", "--cc",
                                                                      NULL})) {
             return usage();
         } else if (a[0] == '-') {
@@ -870,6 +871,17 @@ int cmd_sweep(int argc, char **argv)
         fprintf(stderr, "hsicc: error: -j: expected a number of parallel jobs >= 1\n");
         return 2;
     }
+    if (slurm && (jobs_given || jobs_file || dry || collect_dir || status_dir)) {
+        fprintf(stderr, "hsicc: error: --slurm submits the points to Slurm: it does not go with %s "
+                "(and every option after --slurm is passed to sbatch)\n",
+                jobs_given ? "-j" : jobs_file ? "--jobs-file" : dry ? "--dry-run" :
+                collect_dir ? "--collect" : "--status");
+        return 2;
+    }
+    if (status_dir) {
+        if (exp || collect_dir) return usage();
+        return sw_status(status_dir);
+    }
     if (collect_dir) {
         if (exp) {
             fprintf(stderr, "hsicc: error: --collect takes no experiment (it reads DIR/sweep.json)\n");
@@ -877,15 +889,16 @@ int cmd_sweep(int argc, char **argv)
         }
         sweep w = {0};
         char err[1024];
-        if (manifest_read(&w, collect_dir, err, sizeof err)) {
+        if (sw_manifest_read(&w, collect_dir, err, sizeof err)) {
             fprintf(stderr, "hsicc: error: %s\n", err);
-            sweep_free(&w);
+            sw_free(&w);
             return 1;
         }
         int rc = collect(&w);
-        sweep_free(&w);
+        sw_free(&w);
         return rc;
     }
-    if (!exp) return fprintf(stderr, "hsicc: error: sweep needs an experiment (YAML) or --collect DIR\n"), usage();
-    return sweep_run(exp, out, jobs_file, jobs, dry, sets, n_sets, &bo);
+    if (!exp) return fprintf(stderr, "hsicc: error: sweep needs an experiment (YAML), --collect DIR or --status DIR\n"), usage();
+    if (slurm && sw_slurm_check()) return 1;
+    return sweep_run(exp, out, jobs_file, jobs, dry, sets, n_sets, &bo, slurm, n_slurm);
 }

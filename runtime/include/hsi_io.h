@@ -39,6 +39,23 @@ int hsi_check_output(const char *path, char *err, size_t errlen);
 int hsi_lock_dir(const char *dir, const char *name, const char *who, char *err, size_t errlen);
 void hsi_unlock_dir(int fd);
 
+/* ---- cpus.c: CPUs and compute threads --------------------------------------------------------
+ * hsi_cpus_usable: the CPUs this process may run on: the affinity mask's count (sched_getaffinity;
+ * taskset, Slurm's task binding), fewer when a cgroup CPU quota of its cgroup or an ancestor
+ * allows fewer (v2 cpu.max, v1 cpu.cfs_quota_us: quota / period rounded up); at least 1. why (or
+ * NULL) gets how: "4 CPUs in the affinity mask, cgroup CPU quota 2".
+ * hsi_threads_setup: chooses the compute threads (the first that is set wins: OMP_NUM_THREADS,
+ * its first number; `configured` (train.threads) when > 0; SLURM_CPUS_PER_TASK; else
+ * hsi_cpus_usable) and makes that the thread count of the OpenMP runtime oneDNN runs on (found at
+ * run time; call it before the first kernel) and OMP_NUM_THREADS of the programs started later.
+ * warn gets a warning or "" (more threads than usable CPUs; an OMP_NUM_THREADS that is not a
+ * number, which is then ignored). Returns the count.
+ * hsi_threads_note: "2 (2 CPUs in the affinity mask)": the count and why, for a log; NULL before
+ * hsi_threads_setup. */
+int hsi_cpus_usable(char *why, size_t whylen);
+int hsi_threads_setup(int configured, char *warn, size_t warnlen);
+const char *hsi_threads_note(void);
+
 /* ---- atomic.c: files appear whole or not at all ------------------------------------------- */
 
 /* Makes a write past the file-size limit (ulimit -f) fail with EFBIG, reported like a full disk,

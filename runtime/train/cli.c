@@ -316,11 +316,6 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     if (from_rank0(comm, bad, err, errlen)) {
         rc = 1;
     } else {
-        if (x->train.threads > 0) {
-            char t[16];
-            snprintf(t, sizeof t, "%d", x->train.threads);
-            setenv("OMP_NUM_THREADS", t, 0);
-        }
         hsi_train_opts o = {net, x, out, a->resume != NULL, stop, every, a->quiet, env_of(a),
                             comm};
         rc = hsi_trainer_train(&o, err, errlen);
@@ -656,6 +651,15 @@ static int cmd_init(const cli *a, const hsi_netdesc *net, char *err, size_t errl
 
 /* ---- main ----------------------------------------------------------------------------------- */
 
+/* The compute threads (hsi_threads_setup: OMP_NUM_THREADS, train.threads, SLURM_CPUS_PER_TASK,
+ * the usable CPUs), given to OpenMP before the first kernel; a training's log names them. */
+static void set_threads(const hsi_experiment *x)
+{
+    char warn[600];
+    hsi_threads_setup(x->train.threads, warn, sizeof warn);
+    if (warn[0]) fprintf(stderr, "warning: %s\n", warn);
+}
+
 /* The size of the MPI job this process was started in, from its launcher's environment (0: not
  * started by one), and this process's rank in it. */
 static long launcher_size(const char **var, long *rank)
@@ -706,6 +710,7 @@ int hsi_trainer_main_comm(const hsi_netdesc *net, const char *exp_text, const ch
     /* rank 0 alone runs the commands that are not data-parallel (their files are written once) */
     int idle = several(comm) && comm->rank > 0 && a.cmd != C_TRAIN && a.cmd != C_PREDICT;
     hsi_experiment *x = load_experiment(&a, exp_text, exp_path, a.cmd & C_DATA, err, sizeof err);
+    if (x) set_threads(x);
     if (!x) {
         rc = 1;
     } else if (idle) {

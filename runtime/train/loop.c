@@ -696,6 +696,7 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
     if (c->use_pg) {
         int64_t tot = total_steps(c);
         hsi_progress_init(&c->pg, stderr, tot, 0, c->x->train.batch, (int)(tot / 20 > 0 ? tot / 20 : 1));
+        if (c->r == 0 && hsi_threads_note()) hsi_progress_note(&c->pg, "threads: %s", hsi_threads_note());
         hsi_progress_note(&c->pg, "run %d/%d (seed %" PRIu64 "): %s", c->r + 1, c->x->runs.count,
                           res->seed, c->dir);
     }

@@ -13,6 +13,10 @@ Salinas-A cube (from HSICC_DATA_MIRROR). Usage: run_tests.py TEST HSICC WORKDIR.
                step it makes with shared_lr_scale 1 (1/N, N = 2); unshared params identical
   finetune     a single-domain net from a two-domain checkpoint: exactly trunk.* loaded (load
                map and values), everything else freshly initialised, other tensors skipped
+  threads      a trainer's thread count and its reason in the log: the usable CPUs (affinity
+               mask, cgroup quota), SLURM_CPUS_PER_TASK, train.threads, OMP_NUM_THREADS (which
+               wins); OpenMP really runs that many; oversubscription warned about, by the
+               trainer and by hsicc sweep -j
 """
 import csv
 import json
@@ -53,6 +57,34 @@ def build(yaml, out):
     return out
 
 
+def usable_cpus():
+    """(CPUs this process may use, the trainer's reason text): the affinity mask, capped by a
+    cgroup v2 CPU quota (cpu.max of this cgroup or a parent) when there is one."""
+    n = len(os.sched_getaffinity(0))
+    why = "%d CPU%s in the affinity mask" % (n, "" if n == 1 else "s")
+    quota = None
+    try:
+        rel = [l.split("::", 1)[1].strip() for l in open("/proc/self/cgroup") if l.startswith("0::")][0]
+        mnt = [l.split(" - ")[0].split()[4] for l in open("/proc/self/mountinfo")
+               if l.split(" - ")[1].split()[0] == "cgroup2"][0]
+        while True:
+            try:
+                q, per = open(mnt + rel.rstrip("/") + "/cpu.max").read().split()
+                if q != "max":
+                    c = -(-int(q) // int(per))
+                    quota = c if quota is None else min(quota, c)
+            except OSError:
+                pass
+            if rel in ("", "/"):
+                break
+            rel = rel.rsplit("/", 1)[0] or "/"
+    except (OSError, IndexError):
+        pass
+    if quota is not None and quota < n:
+        return quota, why + ", cgroup CPU quota %d" % quota
+    return n, why
+
+
 def trainable(name):
     return "running_" not in name
 
@@ -74,7 +106,7 @@ def t_run():
         check(float(r["wall_seconds"]) > 0, "wall seconds %s" % r)
     png = open(os.path.join(out, "sweep.png"), "rb").read()
     check(png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000, "sweep.png")
-    want = "OMP_NUM_THREADS=%d" % max(1, os.cpu_count() // 2)
+    want = "OMP_NUM_THREADS=%d" % max(1, usable_cpus()[0] // 2)
     check(want in p.stdout, "2 jobs share the cores (%s):\n%s" % (want, p.stdout))
     before = open(os.path.join(out, "sweep.csv")).read()
     os.remove(os.path.join(out, "sweep.csv"))
@@ -275,6 +307,70 @@ def t_input_not_patch():
     check("the net's input has 850 values per sample, a [17, 5, 5] patch has 425" in p.stderr and
           "rebuilding gives the same net" in p.stderr and "rebuild the trainer" not in p.stderr,
           "message:\n" + p.stderr)
+
+
+def t_threads():
+    """Trainers ran as many OpenMP threads as the machine had cores, whatever CPUs they were
+    given (taskset, a cgroup, a Slurm allocation), and said nothing about it."""
+    import re
+    import time
+    tr = build("ft.yaml", os.path.join(WORK, "ft"))
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK")}
+    usable, why = usable_cpus()
+
+    def train(env, iterations=1, affinity=None):
+        """(stderr, most threads the trainer had at once)"""
+        out = os.path.join(WORK, "o")
+        shutil.rmtree(out, ignore_errors=True)
+        p = subprocess.Popen([tr, "train", "--out", out, "--set", "train.iterations=%d" % iterations],
+                             env=dict(base, **env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, preexec_fn=(lambda: os.sched_setaffinity(0, affinity)) if affinity else None)
+        most = 0
+        while p.poll() is None:
+            try:
+                most = max(most, len(os.listdir("/proc/%d/task" % p.pid)))
+            except OSError:
+                pass
+            time.sleep(0.02)
+        err = p.stderr.read()
+        check(p.returncode == 0, "trainer failed:\n" + err)
+        return err, most
+
+    def header(err):
+        m = re.search(r"(?m)^threads: (.*)$", err)
+        check(m, "no thread count in the log:\n" + err)
+        return m.group(1)
+
+    err, _ = train({})
+    check(header(err) == "%d (%s)" % (usable, why), "default: %r, want %d (%s)" % (header(err), usable, why))
+    one = sorted(os.sched_getaffinity(0))[:1]
+    err, _ = train({}, affinity=one)
+    check(header(err) == "1 (1 CPU in the affinity mask)", "taskset to one CPU: %r" % header(err))
+    check(header(train({"SLURM_CPUS_PER_TASK": "1"})[0]) == "1 (SLURM_CPUS_PER_TASK=1)", "Slurm")
+    err, _ = train({"SLURM_CPUS_PER_TASK": "1", "OMP_NUM_THREADS": "1"}, affinity=one)
+    check(header(err) == "1 (OMP_NUM_THREADS=1)", "OMP_NUM_THREADS wins: %r" % header(err))
+    err = run(tr, "train", "--out", os.path.join(WORK, "o2"), "--set", "train.threads=1",
+              env=dict(base, SLURM_CPUS_PER_TASK="3")).stderr
+    check(header(err) == "1 (train.threads: 1)", "train.threads over Slurm: %r" % header(err))
+    err, _ = train({"OMP_NUM_THREADS": "two", "SLURM_CPUS_PER_TASK": "1"})
+    check("warning: OMP_NUM_THREADS='two' is not a number of threads: ignored" in err and
+          header(err) == "1 (SLURM_CPUS_PER_TASK=1)", "a bad OMP_NUM_THREADS:\n" + err)
+    # OpenMP runs what was chosen (it read no OMP_NUM_THREADS): n threads more for n + 1 than for 1
+    big = usable + 1
+    err1, t1 = train({"SLURM_CPUS_PER_TASK": "1"}, iterations=50)
+    errb, tb = train({"SLURM_CPUS_PER_TASK": str(big)}, iterations=50)
+    check(tb - t1 == big - 1, "threads seen: %d with 1, %d with %d" % (t1, tb, big))
+    check("warning: %d threads on %d usable CPU" % (big, usable) in errb and "oversubscribed" in errb
+          and "oversubscribed" not in err1, "oversubscription warning:\n" + errb)
+    # hsicc sweep -j: the cores divided among the jobs; more threads than cores warned about
+    out = os.path.join(WORK, "sw")
+    p = run(HSICC, "sweep", os.path.join(HERE, "tiny-sweep.yaml"), "-j", "2", "--out", out,
+            "--set", "runs.count=1", "--set", "train.iterations=1", env=dict(base, OMP_NUM_THREADS=str(usable)))
+    check("hsicc: warning: 2 trainers at a time with %d thread(s) each on %d usable CPU(s)" % (usable, usable)
+          in p.stderr and "oversubscribed" in p.stderr, "sweep -j 2 oversubscribed:\n" + p.stderr)
+    for d in ["defines.depth=1", "defines.depth=2"]:
+        log = open(os.path.join(out, d, "train.log")).read()
+        check("threads: %d (OMP_NUM_THREADS=%d)" % (usable, usable) in log, "%s: %s" % (d, log))
 
 
 if __name__ == "__main__":
