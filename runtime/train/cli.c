@@ -353,6 +353,31 @@ static void out_dir_of(const hsi_tr_data *D, const char *out, int d, char *buf, 
 static int find_domain(const hsi_netdesc *net, const char *name, char *err, size_t errlen);
 
 /* predict --scene: an ENVI cube from disk to GIS maps, by rows (eval/predict_scene.c). */
+/* The output folder of eval and predict: made, and locked like a run folder while we write in
+ * it (a trainer working there keeps us out); never a training's own folder, whose
+ * metrics.json, confusion and maps the command would overwrite. Under MPI rank 0 alone writes,
+ * so it alone holds the lock; the ranks agree on the outcome. Collective. */
+static int lock_out(const char *out, const char *what, const hsi_comm *comm, int *lock, char *err,
+                    size_t errlen)
+{
+    int bad = 0;
+    *lock = -1;
+    if (!several(comm) || comm->rank == 0) {
+        char who[32], path[4200];
+        snprintf(who, sizeof who, "trainer %s", what);
+        snprintf(path, sizeof path, "%s/experiment.yaml", out);
+        bad = hsi_mkdirs(out, err, errlen) || (*lock = hsi_lock_dir(out, ".lock", who, err, errlen)) < 0;
+        if (!bad && file_exists(path)) {
+            hsi_unlock_dir(*lock);
+            *lock = -1;
+            bad = 1;
+            tr_fail(err, errlen, "--out %s holds a training (experiment.yaml): %s would overwrite "
+                    "its results; give another --out", out, what);
+        }
+    }
+    return from_rank0(comm, bad, err, errlen);
+}
+
 static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
                              const hsi_comm *comm, char *err, size_t errlen)
 {
@@ -374,7 +399,8 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
         net->destroy(m);
         m = NULL;
     }
-    if (m && !from_rank0(comm, r0 && hsi_mkdirs(out, err, errlen), err, errlen)) {
+    int lock = -1;
+    if (m && !lock_out(out, "predict", comm, &lock, err, errlen)) {
         int std = !a->no_std && x->standardize != HSI_EXP_STD_NONE;
         hsi_predict_opts o = {x->backend, (int)x->padding, std, cl.names, cl.palette,
                               1, 1, a->prob, a->confidence, 1, 1, 1, 0, comm};
@@ -396,6 +422,7 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
                 printf("  %-28s %10lld pixels\n", cl.names[c], (long long)s.count[c]);
         }
     }
+    hsi_unlock_dir(lock);
     if (m) net->destroy(m);
     hsi_tr_classes_free(&cl);
     return rc;
@@ -414,24 +441,9 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     hsi_param *ps;
     int np;
     const char *out = a->out ? a->out : a->cmd == C_EVAL ? NULL : "predict";
-    /* the output folder: locked like a run folder while we write in it (a trainer working
-     * there keeps us out), and never a training's own folder, whose metrics.json, confusion
-     * and maps this command would overwrite */
-    int lock = -1;
-    char path0[4200];
-    if (out) {
-        snprintf(path0, sizeof path0, "%s/experiment.yaml", out);
-        if (hsi_mkdirs(out, err, errlen) ||
-            (lock = hsi_lock_dir(out, ".lock", a->cmd == C_EVAL ? "trainer eval" : "trainer predict",
-                                 err, errlen)) < 0)
-            return 1;
-        if (file_exists(path0)) {
-            hsi_unlock_dir(lock);
-            return tr_fail(err, errlen, "--out %s holds a training (experiment.yaml): %s would "
-                           "overwrite its results; give another --out", out,
-                           a->cmd == C_EVAL ? "eval" : "predict"), 1;
-        }
-    }
+    int lock = -1, bad = 0;
+    if (out && lock_out(out, a->cmd == C_EVAL ? "eval" : "predict", comm, &lock, err, errlen))
+        return 1;
     hsi_json j;
     hsi_json_init(&j);
     hsi_json_begin_object(&j);
@@ -441,7 +453,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     hsi_json_begin_object(&j);
     /* predict under MPI: each rank classifies a band of rows, rank 0 writes (eval: rank 0 only) */
     const int parts = several(comm) ? comm->size : 1, part = parts > 1 ? comm->rank : 0;
-    int bad = hsi_tr_data_load(&D, x, net, &env, err, errlen) ||
+    bad = hsi_tr_data_load(&D, x, net, &env, err, errlen) ||
               hsi_tr_data_split(&D, x, hsi_experiment_run_seed(x, 0), a->masks, err, errlen) ||
               !(m = make_model(net, x->train.batch, x->backend, hsi_experiment_run_seed(x, 0),
                                a->weights, &ps, &np, err, errlen));
