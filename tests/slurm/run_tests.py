@@ -240,8 +240,11 @@ def t_requeue():
         return open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
 
     def requeued_and_restarted(what):
-        st = wait_for(what + ": the job pending again",
-                      lambda: squeue(job).get(job, [""])[0] == "PENDING" and squeue(job)[job], 60)
+        # (for a moment after the requeue the job is PENDING with no reason yet: wait past it)
+        def pending():
+            st = squeue(job).get(job, [""])
+            return st[0] == "PENDING" and st[1] not in (None, "None", "(null)", "") and st
+        st = wait_for(what + ": the job pending again, with its reason", pending, 60)
         check(st[1] == "BeginTime", "requeued job waits for %s" % st)
         # Slurm holds a requeued job for two minutes: let it start now (but not in the second
         # its previous run was killed: that launch has a revoked credential, and fails)
