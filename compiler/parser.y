@@ -9,8 +9,10 @@
  *           | "residual" ["(" [args] ")"] body
  *           | "branch" ["(" [args] ")"] "{" stmts { "|" stmts } "}" ID
  *   args   := [ID "="] expr { "," [ID "="] expr }
- *   expr   := expr (+ - * / %) expr | "-" expr | "(" expr ")" | INT | FLOAT | true | false
- *           | ID | ID "(" [args] ")" | "[" [exprs] "]" | body
+ *   expr   := expr (+ - * / %) expr | expr (< <= > >= == !=) expr | "-" expr | "(" expr ")"
+ *           | INT | FLOAT | true | false | ID | ID "(" [args] ")" | "[" [exprs] "]" | body
+ *             (comparisons bind looser than + -, and do not chain: a < b < c is an error;
+ *              functions such as min, max, if are calls, evaluated by sema_expr.c)
  * It does not resolve names or compute anything (sema_*.c). After a syntax error it skips
  * to the end of the statement and goes on, so several errors can be reported at once; memory
  * is the arena's, so no %destructor is needed.
@@ -153,6 +155,7 @@ static ast_vec *mk_vec(lex_ctx *x, void *first)
 %token NET "'net'" BLOCK "'block'" SHARED "'shared'" INPUT "'input'" REPEAT "'repeat'"
 %token RESIDUAL "'residual'" BRANCH "'branch'" LOSS "'loss'"
 %token NL "end of line"
+%token LE "'<='" GE "'>='" EQ "'=='" NE "'!='"
 %token <str> IDENT "identifier"
 %token <i> INT "integer" BOOL "'true' or 'false'"
 %token <f> FLOAT "number"
@@ -166,6 +169,7 @@ static ast_vec *mk_vec(lex_ctx *x, void *first)
 %type <body> body
 %type <decl> decl
 
+%nonassoc '<' '>' LE GE EQ NE
 %left '+' '-'
 %left '*' '/' '%'
 %precedence NEG
@@ -335,6 +339,12 @@ expr
     | expr '*' expr           { $$ = mk_bin(x, '*', $1, $3, @$); }
     | expr '/' expr           { $$ = mk_bin(x, '/', $1, $3, @$); }
     | expr '%' expr           { $$ = mk_bin(x, '%', $1, $3, @$); }
+    | expr '<' expr           { $$ = mk_bin(x, '<', $1, $3, @$); }
+    | expr '>' expr           { $$ = mk_bin(x, '>', $1, $3, @$); }
+    | expr LE expr            { $$ = mk_bin(x, AST_OP_LE, $1, $3, @$); }
+    | expr GE expr            { $$ = mk_bin(x, AST_OP_GE, $1, $3, @$); }
+    | expr EQ expr            { $$ = mk_bin(x, AST_OP_EQ, $1, $3, @$); }
+    | expr NE expr            { $$ = mk_bin(x, AST_OP_NE, $1, $3, @$); }
     ;
 
 %%
