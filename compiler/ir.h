@@ -39,7 +39,7 @@ typedef enum ir_op {
                     params: weight [out, numel(in)], then bias [out] if a.dense.bias */
     IR_RESHAPE,  /* in[0]; shape = target; numel unchanged (fold, flatten, reshape) */
     IR_CONCAT,   /* in[0..n_in-1] (n_in <= IR_MAX_IN) concatenated along channels; other dims equal */
-    IR_ADD,      /* in[0] + in[1], equal shapes (residual add) */
+    IR_ADD,      /* in[0] + in[1] + ... (n_in >= 2), equal shapes; lowered to binary adds */
     IR_LOSS      /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
 } ir_op;
 

@@ -473,10 +473,6 @@ static int elab_join(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int 
         ins[0] = *cur;
         n = 2;
     }
-    if (k == K_ADD && n != 2) {
-        diag_error(E->d, el->span, "add takes two values, got %d", n);
-        return sema_fail(E);
-    }
     ir_shape out = E->nodes[in[0]].shape;
     int ok = 1;
     for (int i = 1; i < n; i++) {

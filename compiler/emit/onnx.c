@@ -301,7 +301,8 @@ static void emit_node(ctx *c, int i)
     case IR_ADD: {
         const char **in = xalloc(sizeof *in * (size_t)n->n_in);
         for (int j = 0; j < n->n_in; j++) in[j] = c->val[n->in[j]];
-        size_t m = node_begin(c, n->op == IR_ADD ? "Add" : "Concat", y, n->n_in, in);
+        size_t m = node_begin(c, n->op == IR_CONCAT ? "Concat" : n->n_in > 2 ? "Sum" : "Add", y,
+                              n->n_in, in);
         if (n->op == IR_CONCAT) attr_int(c, "axis", 1);
         node_end(c, m);
         free(in);
