@@ -231,7 +231,8 @@ static void emit_pool(ctx *c, const ir_node *n, const char *x, const char *y)
         return;
     }
     size_t m = node_begin(c, a->max ? "MaxPool" : "AveragePool", y, 1, &x);
-    window_attrs(c, a->nsp, a->kernel, a->stride, a->pad_lo, a->pad_hi);
+    window_attrs(c, a->nsp, a->kernel, a->stride, a->pad_lo, a->pad_hi);   /* no ceil_mode extra:
+                                                                               cmd_onnx.c */
     if (!a->max) attr_int(c, "count_include_pad", a->count_include_pad);
     node_end(c, m);
 }
