@@ -76,6 +76,10 @@ static void yyerror(YYLTYPE *loc, void *scanner, lex_ctx *x, const char *msg)
         return;
     }
     diag_error(x->d, *loc, "%s", msg);
+    const char *u = strstr(msg, "unexpected '");   /* a comparison where none can be */
+    if (u && (((u[12] == '<' || u[12] == '>') && (u[13] == '\'' || u[13] == '=')) ||
+              ((u[12] == '=' || u[12] == '!') && u[13] == '=')))
+        diag_hint(x->d, "comparisons do not chain: a < b < c is an error; compare two values");
     if (at_eof && x->depth > 0 && x->depth <= LEX_MAX_NEST) {
         src_span o = x->open[x->depth - 1];
         diag_note(x->d, o, "this '%c' is not closed", x->stack[x->depth - 1]);
