@@ -20,12 +20,14 @@ typedef enum ast_expr_kind {
     AE_FLOAT,  /* f */
     AE_BOOL,   /* i = 0 or 1 */
     AE_NAME,   /* name: a parameter, a shape variable, or a symbol (same, valid, he_normal, ...) */
-    AE_BIN,    /* op in + - * / %; lhs, rhs */
+    AE_BIN,    /* op in + - * / % < > or an AST_OP_ below; lhs, rhs */
     AE_NEG,    /* -lhs */
     AE_LIST,   /* items: [a, b, ...] */
     AE_CALL,   /* name(args): an init such as gaussian(0.01), or a layer given as a value */
     AE_PIPE    /* body: { layers } given as a value (residual shortcut) */
 } ast_expr_kind;
+
+enum { AST_OP_LE = 256, AST_OP_GE, AST_OP_EQ, AST_OP_NE };   /* <= >= == != */
 
 typedef struct ast_expr {
     ast_expr_kind kind;

@@ -39,7 +39,7 @@ typedef enum ir_op {
                     params: weight [out, numel(in)], then bias [out] if a.dense.bias */
     IR_RESHAPE,  /* in[0]; shape = target; numel unchanged (fold, flatten, reshape) */
     IR_CONCAT,   /* in[0..n_in-1] (n_in <= IR_MAX_IN) concatenated along channels; other dims equal */
-    IR_ADD,      /* in[0] + in[1], equal shapes (residual add) */
+    IR_ADD,      /* in[0] + in[1] + ... (n_in >= 2), equal shapes; lowered to binary adds */
     IR_LOSS      /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
 } ir_op;
 
@@ -60,6 +60,9 @@ typedef struct ir_pool {
     int global;                    /* came from `global`: kernel = the input's spatial dims */
     int64_t kernel[3], stride[3], pad_lo[3], pad_hi[3];
     int count_include_pad;
+    int ceil_mode;                 /* output size rounded up (PyTorch ceil_mode) */
+    int64_t ceil_extra[3];         /* ceil_mode: how far the last window runs past pad_hi (its
+                                      cells count as padding for max, not for the average) */
 } ir_pool;
 typedef struct ir_dense { int64_t out; int bias; } ir_dense;
 typedef struct ir_loss { int kind; /* 0: softmax cross-entropy */ } ir_loss;

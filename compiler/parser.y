@@ -9,8 +9,10 @@
  *           | "residual" ["(" [args] ")"] body
  *           | "branch" ["(" [args] ")"] "{" stmts { "|" stmts } "}" ID
  *   args   := [ID "="] expr { "," [ID "="] expr }
- *   expr   := expr (+ - * / %) expr | "-" expr | "(" expr ")" | INT | FLOAT | true | false
- *           | ID | ID "(" [args] ")" | "[" [exprs] "]" | body
+ *   expr   := expr (+ - * / %) expr | expr (< <= > >= == !=) expr | "-" expr | "(" expr ")"
+ *           | INT | FLOAT | true | false | ID | ID "(" [args] ")" | "[" [exprs] "]" | body
+ *             (comparisons bind looser than + -, and do not chain: a < b < c is an error;
+ *              functions such as min, max, if are calls, evaluated by sema_expr.c)
  * It does not resolve names or compute anything (sema_*.c). After a syntax error it skips
  * to the end of the statement and goes on, so several errors can be reported at once; memory
  * is the arena's, so no %destructor is needed.
@@ -74,6 +76,10 @@ static void yyerror(YYLTYPE *loc, void *scanner, lex_ctx *x, const char *msg)
         return;
     }
     diag_error(x->d, *loc, "%s", msg);
+    const char *u = strstr(msg, "unexpected '");   /* a comparison where none can be */
+    if (u && (((u[12] == '<' || u[12] == '>') && (u[13] == '\'' || u[13] == '=')) ||
+              ((u[12] == '=' || u[12] == '!') && u[13] == '=')))
+        diag_hint(x->d, "comparisons do not chain: a < b < c is an error; compare two values");
     if (at_eof && x->depth > 0 && x->depth <= LEX_MAX_NEST) {
         src_span o = x->open[x->depth - 1];
         diag_note(x->d, o, "this '%c' is not closed", x->stack[x->depth - 1]);
@@ -153,6 +159,7 @@ static ast_vec *mk_vec(lex_ctx *x, void *first)
 %token NET "'net'" BLOCK "'block'" SHARED "'shared'" INPUT "'input'" REPEAT "'repeat'"
 %token RESIDUAL "'residual'" BRANCH "'branch'" LOSS "'loss'"
 %token NL "end of line"
+%token LE "'<='" GE "'>='" EQ "'=='" NE "'!='"
 %token <str> IDENT "identifier"
 %token <i> INT "integer" BOOL "'true' or 'false'"
 %token <f> FLOAT "number"
@@ -166,6 +173,7 @@ static ast_vec *mk_vec(lex_ctx *x, void *first)
 %type <body> body
 %type <decl> decl
 
+%nonassoc '<' '>' LE GE EQ NE
 %left '+' '-'
 %left '*' '/' '%'
 %precedence NEG
@@ -335,6 +343,12 @@ expr
     | expr '*' expr           { $$ = mk_bin(x, '*', $1, $3, @$); }
     | expr '/' expr           { $$ = mk_bin(x, '/', $1, $3, @$); }
     | expr '%' expr           { $$ = mk_bin(x, '%', $1, $3, @$); }
+    | expr '<' expr           { $$ = mk_bin(x, '<', $1, $3, @$); }
+    | expr '>' expr           { $$ = mk_bin(x, '>', $1, $3, @$); }
+    | expr LE expr            { $$ = mk_bin(x, AST_OP_LE, $1, $3, @$); }
+    | expr GE expr            { $$ = mk_bin(x, AST_OP_GE, $1, $3, @$); }
+    | expr EQ expr            { $$ = mk_bin(x, AST_OP_EQ, $1, $3, @$); }
+    | expr NE expr            { $$ = mk_bin(x, AST_OP_NE, $1, $3, @$); }
     ;
 
 %%

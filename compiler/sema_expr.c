@@ -173,6 +173,134 @@ static int arith(sema_ctx *E, const ast_expr *x, const sema_val *l, const sema_v
     return 0;
 }
 
+static const char *op_str(int op)
+{
+    switch (op) {
+    case AST_OP_LE: return "<=";
+    case AST_OP_GE: return ">=";
+    case AST_OP_EQ: return "==";
+    case AST_OP_NE: return "!=";
+    case '<': return "<";
+    case '>': return ">";
+    default: return "?";
+    }
+}
+
+static int is_num(const sema_val *v) { return v->k == V_INT || v->k == V_FLOAT; }
+static double num(const sema_val *v) { return v->k == V_INT ? (double)v->i : v->f; }
+
+/* < <= > >= on numbers; == != on numbers or on booleans: a boolean */
+static int compare(sema_ctx *E, const ast_expr *x, const sema_val *l, const sema_val *r, sema_val *out)
+{
+    int eq_op = x->op == AST_OP_EQ || x->op == AST_OP_NE;
+    int c;   /* -1, 0, 1: l <=> r */
+    if (is_num(l) && is_num(r)) {
+        if (l->k == V_INT && r->k == V_INT) c = (l->i > r->i) - (l->i < r->i);
+        else c = (num(l) > num(r)) - (num(l) < num(r));
+    } else if (eq_op && l->k == V_BOOL && r->k == V_BOOL) {
+        c = l->i != r->i;
+    } else {
+        diag_error(E->d, x->span, "operator '%s' needs %s, got %s and %s", op_str(x->op),
+                   eq_op ? "two numbers or two booleans" : "numbers", kind_str(l->k), kind_str(r->k));
+        return 1;
+    }
+    int v = x->op == '<' ? c < 0 : x->op == '>' ? c > 0 : x->op == AST_OP_LE ? c <= 0
+          : x->op == AST_OP_GE ? c >= 0 : x->op == AST_OP_EQ ? c == 0 : c != 0;
+    *out = (sema_val){V_BOOL, v, 0, 0, NULL};
+    return 0;
+}
+
+/* the expression functions: name, arguments (max -1: any number from min) */
+static const struct { const char *name; int min_args, max_args; const char *usage; } funcs[] = {
+    {"ceil", 1, 1, "ceil(x)"},   {"floor", 1, 1, "floor(x)"}, {"log2", 1, 1, "log2(x)"},
+    {"min", 2, -1, "min(a, b, ...)"}, {"max", 2, -1, "max(a, b, ...)"},
+    {"if", 3, 3, "if(condition, value_if_true, value_if_false)"},
+};
+#define N_FUNCS ((int)(sizeof funcs / sizeof funcs[0]))
+
+/* a number as an integer for ceil and floor */
+static int to_int(sema_ctx *E, const ast_expr *x, double f, sema_val *out)
+{
+    if (!(f >= -9.2e18 && f <= 9.2e18)) {
+        diag_error(E->d, x->span, "%s(...) = %g does not fit in an integer", x->name, f);
+        return 1;
+    }
+    *out = (sema_val){V_INT, (int64_t)f, 0, 0, NULL};
+    return 0;
+}
+
+/* ceil, floor, log2, min, max, if; args are evaluated left to right, if() evaluates only the
+ * chosen value. */
+static int call(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_val *out)
+{
+    int k = -1, n = x->items.n;
+    for (int i = 0; i < N_FUNCS; i++)
+        if (!strcmp(x->name, funcs[i].name)) k = i;
+    if (k < 0) {
+        const char *cands[N_FUNCS];
+        for (int i = 0; i < N_FUNCS; i++) cands[i] = funcs[i].name;
+        diag_error(E->d, x->span, "'%s(...)' is not a value here", x->name);
+        if (!diag_did_you_mean(E->d, x->name, cands, N_FUNCS))
+            diag_hint(E->d, "calls are inits (init = gaussian(0.01)), layers (shortcut = conv2d(64, 1)) "
+                            "or functions: ceil, floor, log2, min, max, if");
+        return 1;
+    }
+    if (n < funcs[k].min_args || (funcs[k].max_args >= 0 && n > funcs[k].max_args)) {
+        if (funcs[k].max_args < 0)
+            diag_error(E->d, x->span, "%s takes at least %d arguments, got %d", x->name, funcs[k].min_args, n);
+        else
+            diag_error(E->d, x->span, "%s takes %d argument%s, got %d", x->name, funcs[k].min_args,
+                       funcs[k].min_args == 1 ? "" : "s", n);
+        diag_hint(E->d, "write %s", funcs[k].usage);
+        return 1;
+    }
+    const ast_arg *const *a = (const ast_arg *const *)x->items.v;
+    for (int i = 0; i < n; i++)
+        if (a[i]->name) {
+            diag_error(E->d, a[i]->name_span, "the arguments of %s are positional", x->name);
+            diag_hint(E->d, "write %s", funcs[k].usage);
+            return 1;
+        }
+    sema_val v;
+    if (!strcmp(x->name, "if")) {
+        if (sema_eval(E, env, a[0]->value, &v)) return 1;
+        if (v.k != V_BOOL) {
+            diag_error(E->d, a[0]->value->span, "the condition of if must be true or false, got %s",
+                       sema_val_str(E, &v));
+            diag_hint(E->d, "compare with < <= > >= == !=, e.g. if(bands > 100, 5, 3)");
+            return 1;
+        }
+        return sema_eval(E, env, a[v.i ? 1 : 2]->value, out);
+    }
+    for (int i = 0; i < n; i++) {
+        if (sema_eval(E, env, a[i]->value, &v)) return 1;
+        if (!is_num(&v)) {
+            diag_error(E->d, a[i]->value->span, "%s needs numbers, got %s", x->name, sema_val_str(E, &v));
+            return 1;
+        }
+        if (k == 0 || k == 1) {   /* ceil, floor: integers stay, numbers round to integers */
+            if (v.k == V_INT) *out = v;
+            else return to_int(E, x, k == 0 ? ceil(v.f) : floor(v.f), out);
+        } else if (k == 2) {      /* log2: a number; exact for powers of two */
+            if (num(&v) <= 0) {
+                diag_error(E->d, a[0]->value->span, "log2 needs a positive number, got %s", sema_val_str(E, &v));
+                return 1;
+            }
+            *out = (sema_val){V_FLOAT, 0, log2(num(&v)), 0, NULL};
+        } else if (i == 0) {
+            *out = v;
+        } else {                  /* min, max: integers if all are; the first of equal values */
+            int less = v.k == V_INT && out->k == V_INT ? v.i < out->i : num(&v) < num(out);
+            int more = v.k == V_INT && out->k == V_INT ? v.i > out->i : num(&v) > num(out);
+            int take = k == 3 ? less : more;
+            int all_int = out->k == V_INT && v.k == V_INT;
+            if (take) *out = v;
+            if (!all_int && out->k == V_INT) *out = (sema_val){V_FLOAT, 0, (double)out->i, 0, NULL};
+        }
+    }
+    return 0;
+}
+
 int sema_eval(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_val *out)
 {
     switch (x->kind) {
@@ -203,6 +331,7 @@ int sema_eval(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_val *out)
     case AE_BIN: {
         sema_val l, r;
         if (sema_eval(E, env, x->lhs, &l) || sema_eval(E, env, x->rhs, &r)) return 1;
+        if (x->op >= AST_OP_LE || x->op == '<' || x->op == '>') return compare(E, x, &l, &r, out);
         return arith(E, x, &l, &r, out);
     }
     case AE_LIST: {
@@ -213,9 +342,7 @@ int sema_eval(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_val *out)
         return 0;
     }
     case AE_CALL:
-        diag_error(E->d, x->span, "'%s(...)' is not a value here", x->name);
-        diag_hint(E->d, "calls are inits (init = gaussian(0.01)) or layers (shortcut = conv2d(64, 1))");
-        return 1;
+        return call(E, env, x, out);
     case AE_PIPE:
         diag_error(E->d, x->span, "a { ... } list of layers is not a value here");
         return 1;
@@ -226,6 +353,12 @@ int sema_eval(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_val *out)
 /* ------------------------------------------------------------------------------------------ */
 /* typed getters (sema_internal.h): each reports its own error */
 
+/* after "must be an integer, got 2.5" */
+static void float_hint(sema_ctx *E)
+{
+    diag_hint(E->d, "make it an integer with floor(...) or ceil(...)");
+}
+
 /* Evaluates x and checks its kind is in `kinds` (a bit per sema_vkind); else "WHAT must be
  * EXPECTED, got VALUE". */
 static int eval_kind(sema_ctx *E, sema_bind *env, const ast_expr *x, unsigned kinds, const char *what,
@@ -234,6 +367,7 @@ static int eval_kind(sema_ctx *E, sema_bind *env, const ast_expr *x, unsigned ki
     if (sema_eval(E, env, x, v)) return 1;
     if (kinds & (1u << v->k)) return 0;
     diag_error(E->d, x->span, "%s must be %s, got %s", what, expected, sema_val_str(E, v));
+    if (kinds == 1u << V_INT && v->k == V_FLOAT) float_hint(E);
     return 1;
 }
 
@@ -290,6 +424,9 @@ int sema_get_ints(sema_ctx *E, sema_bind *env, const ast_expr *x, int nsp, int64
     bad:
         diag_error(E->d, x->span, "%s must be an integer or a list of %d integers, got %s", what,
                    nsp, sema_val_str(E, &v));
+        int fl = v.k == V_FLOAT;
+        for (int i = 0; v.k == V_LIST && i < v.n; i++) fl |= v.items[i].k == V_FLOAT;
+        if (fl) float_hint(E);
         return 1;
     }
     for (int i = 0; i < nsp; i++)

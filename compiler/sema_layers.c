@@ -10,12 +10,12 @@
 
 enum {
     A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS, A_EPS, A_MOMENTUM, A_ALPHA,
-    A_P, A_SHAPE, A_CIP, A_NAME, A_INIT, A_BIAS_INIT, A_LR, A_DECAY, A_FREEZE, A_N
+    A_P, A_SHAPE, A_CIP, A_NAME, A_INIT, A_BIAS_INIT, A_LR, A_DECAY, A_FREEZE, A_CEIL, A_N
 };
 static const char *const arg_names[A_N] = {
     "out", "kernel", "stride", "pad", "dilation", "groups", "bias", "eps", "momentum", "alpha",
     "p", "shape", "count_include_pad", "name", "init", "bias_init", "lr_mult", "decay_mult",
-    "freeze",
+    "freeze", "ceil_mode",
 };
 
 typedef enum lkind {
@@ -63,8 +63,9 @@ static const struct layer_spec {
     [K_SIGMOID] = {"sigmoid", "sigmoid", IR_ACT, 0, {A_NAME, -1}, check_act, NULL},
     [K_TANH] = {"tanh", "tanh", IR_ACT, 0, {A_NAME, -1}, check_act, NULL},
     [K_DROPOUT] = {"dropout", "dropout", IR_DROPOUT, 1, {A_P, A_NAME, -1}, check_dropout, NULL},
-    [K_MAXPOOL] = {"maxpool", "maxpool", IR_POOL, 3, {A_KERNEL, A_STRIDE, A_PAD, A_NAME, -1}, check_pool, NULL},
-    [K_AVGPOOL] = {"avgpool", "avgpool", IR_POOL, 3, {A_KERNEL, A_STRIDE, A_PAD, A_CIP, A_NAME, -1},
+    [K_MAXPOOL] = {"maxpool", "maxpool", IR_POOL, 3, {A_KERNEL, A_STRIDE, A_PAD, A_CEIL, A_NAME, -1},
+                   check_pool, NULL},
+    [K_AVGPOOL] = {"avgpool", "avgpool", IR_POOL, 3, {A_KERNEL, A_STRIDE, A_PAD, A_CIP, A_CEIL, A_NAME, -1},
                    check_pool, NULL},
     [K_DENSE] = {"dense", "dense", IR_DENSE, 1, {A_OUT, A_BIAS, W_ATTRS, -1}, check_dense, dense_params},
     [K_FLATTEN] = {"flatten", "flatten", IR_RESHAPE, 0, {A_NAME, -1}, check_flatten, NULL},
@@ -264,7 +265,10 @@ static int check_dropout(sema_ctx *E, sema_scope *s, layer *L)
     return 0;
 }
 
-/* maxpool, avgpool: kernel (or global), stride (default: the kernel), pad, count_include_pad */
+/* maxpool, avgpool: kernel (or global), stride (default: the kernel), pad, count_include_pad,
+ * ceil_mode (PyTorch's: the output size rounds up, but the last window starts in the input or
+ * its left padding; it may run past the right padding by ceil_extra, which is not counted by
+ * count_include_pad) */
 static int check_pool(sema_ctx *E, sema_scope *s, layer *L)
 {
     const ast_elem *el = L->el;
@@ -301,9 +305,19 @@ static int check_pool(sema_ctx *E, sema_scope *s, layer *L)
     }
     if (slot[A_CIP] && sema_get_bool(E, s->env, slot[A_CIP], "count_include_pad", &p->count_include_pad))
         return sema_fail(E);
+    if (slot[A_CEIL] && sema_get_bool(E, s->env, slot[A_CEIL], "ceil_mode", &p->ceil_mode))
+        return sema_fail(E);
     if (shape_window(E->d, el->span, el->name, in, nsp, p->kernel, p->stride, ones, pm, p->pad_lo,
                      p->pad_hi, &L->out))
         return sema_fail(E);
+    for (int i = 0; p->ceil_mode && i < nsp; i++) {
+        int64_t n = in->d[1 + i], lo = p->pad_lo[i], k = p->kernel[i], st = p->stride[i];
+        int64_t o = (n + lo + p->pad_hi[i] - k + st - 1) / st + 1;
+        if ((o - 1) * st >= n + lo) o--;   /* the last window must start inside */
+        L->out.d[1 + i] = o;
+        p->ceil_extra[i] = (o - 1) * st + k - (n + lo + p->pad_hi[i]);
+        if (p->ceil_extra[i] < 0) p->ceil_extra[i] = 0;
+    }
     return 0;
 }
 
@@ -472,10 +486,6 @@ static int elab_join(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int 
         in = ins;
         ins[0] = *cur;
         n = 2;
-    }
-    if (k == K_ADD && n != 2) {
-        diag_error(E->d, el->span, "add takes two values, got %d", n);
-        return sema_fail(E);
     }
     ir_shape out = E->nodes[in[0]].shape;
     int ok = 1;

@@ -146,10 +146,6 @@ static int elab_branch(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
                    is_add ? "add needs equal shapes" : "concat needs all dims but the channels equal");
         return sema_fail(E);
     }
-    if (is_add && el->arms.n > 2) {
-        diag_error(E->d, el->span, "a branch ending with 'add' has two arms, this one has %d", el->arms.n);
-        return sema_fail(E);
-    }
     if (el->arms.n == 1) {
         *cur = outs[0];
         return 0;

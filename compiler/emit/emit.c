@@ -210,6 +210,12 @@ static const char *ints(const int64_t *v, int n)
     return b[r];
 }
 
+/* a ceil_mode pool whose last window runs past its padding (else it is an ordinary pool) */
+static int pool_ceil(const ir_pool *p)
+{
+    return p->ceil_extra[0] || p->ceil_extra[1] || p->ceil_extra[2];
+}
+
 static const char *kind_name(const be_op *o)
 {
     switch (o->kind) {
@@ -348,7 +354,12 @@ static void emit_create_op(emitter *e, int i)
         out(e, "        const hsi_pool_desc d = {%d, %d, %s, %s, %s, %s, %d};", p->nsp, p->max,
             ints(p->kernel, p->nsp), ints(p->stride, p->nsp), ints(p->pad_lo, p->nsp),
             ints(p->pad_hi, p->nsp), p->count_include_pad);
-        out(e, "        s->op[%s] = hsi_pool_create(rt, %s, &d);", opname(e, i), in0);
+        if (pool_ceil(p)) {
+            out(e, "        const int64_t ceil_extra[3] = %s;   /* ceil_mode */", ints(p->ceil_extra, 3));
+            out(e, "        s->op[%s] = hsi_pool_create_ceil(rt, %s, &d, ceil_extra);", opname(e, i), in0);
+        } else {
+            out(e, "        s->op[%s] = hsi_pool_create(rt, %s, &d);", opname(e, i), in0);
+        }
         out(e, "    }");
         break;
     }
@@ -705,12 +716,14 @@ static void emit_passes(emitter *e)
 
 
 /* ---- the whole-scene inference program: one table row per op (see hsi.h, passes/scene.c) */
+/* (a ceil_mode pool whose last window runs past its padding is HSI_SOP_POOL_CEIL, with the
+ * extra in the row's dilation) */
 static void emit_scene(emitter *e)
 {
     const be_graph *g = e->g;
     static const char *kinds[] = {"HSI_SOP_INPUT", "HSI_SOP_CONV", "HSI_SOP_BN", "HSI_SOP_IDENTITY",
                                   "HSI_SOP_POOL", "HSI_SOP_DENSE", "HSI_SOP_RESHAPE",
-                                  "HSI_SOP_CONCAT", "HSI_SOP_ADD"};
+                                  "HSI_SOP_CONCAT", "HSI_SOP_ADD", "HSI_SOP_POOL_CEIL"};
     static const char *regions[] = {"HSI_REGION_PIXEL", "HSI_REGION_WINDOW", "HSI_REGION_PATCH"};
     int n = g->loss;   /* every op before the loss */
     out(e, "/* Whole-scene inference of domain %d: %s; FLOPs per pixel %.3f M (patch net %.3f M). */",
@@ -755,6 +768,10 @@ static void emit_scene(emitter *e)
             nsp = q->nsp, mx = q->max, cip = q->count_include_pad;
             for (int a = 0; a < 3; a++)
                 k[a] = q->kernel[a], st[a] = q->stride[a], pl[a] = q->pad_lo[a], ph[a] = q->pad_hi[a];
+            if (pool_ceil(q)) {
+                kind = 9;
+                for (int a = 0; a < 3; a++) dl[a] = q->ceil_extra[a];
+            }
         } else if (o->kind == BE_DENSE) {
             const ir_shape *in = &g->ops[o->in[0]].shape;
             oc = o->dense_out;

@@ -231,7 +231,8 @@ static void emit_pool(ctx *c, const ir_node *n, const char *x, const char *y)
         return;
     }
     size_t m = node_begin(c, a->max ? "MaxPool" : "AveragePool", y, 1, &x);
-    window_attrs(c, a->nsp, a->kernel, a->stride, a->pad_lo, a->pad_hi);
+    window_attrs(c, a->nsp, a->kernel, a->stride, a->pad_lo, a->pad_hi);   /* no ceil_mode extra:
+                                                                               cmd_onnx.c */
     if (!a->max) attr_int(c, "count_include_pad", a->count_include_pad);
     node_end(c, m);
 }
@@ -301,7 +302,8 @@ static void emit_node(ctx *c, int i)
     case IR_ADD: {
         const char **in = xalloc(sizeof *in * (size_t)n->n_in);
         for (int j = 0; j < n->n_in; j++) in[j] = c->val[n->in[j]];
-        size_t m = node_begin(c, n->op == IR_ADD ? "Add" : "Concat", y, n->n_in, in);
+        size_t m = node_begin(c, n->op == IR_CONCAT ? "Concat" : n->n_in > 2 ? "Sum" : "Add", y,
+                              n->n_in, in);
         if (n->op == IR_CONCAT) attr_int(c, "axis", 1);
         node_end(c, m);
         free(in);

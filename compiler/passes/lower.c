@@ -183,7 +183,17 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
         case IR_POOL: op = be_add_op(g, BE_POOL, n); break;
         case IR_RESHAPE: op = be_add_op(g, BE_RESHAPE, n); break;
         case IR_CONCAT: op = be_add_op(g, BE_CONCAT, n); break;
-        case IR_ADD: op = be_add_op(g, BE_ADD, n); break;
+        case IR_ADD:   /* add(a, b, c, ...): ((a + b) + c) + ..., binary adds */
+            for (int j = 1; j < n->n_in; j++) {
+                int prev = op < 0 ? in0 : op;
+                op = be_add_op(g, BE_ADD, n);
+                g->ops[op].n_in = 2;
+                g->ops[op].in[0] = prev;
+                g->ops[op].in[1] = map[n->in[j]];
+                g->ops[op].shape = n->shape;
+                if (j + 1 < n->n_in) g->ops[op].note = "a partial sum of an add of more than two values";
+            }
+            break;
         case IR_LOSS:
             op = be_add_op(g, BE_XENT, n);
             g->loss = op;
@@ -264,6 +274,7 @@ static void name_ops(be_graph *g)
         const char *suffix = "";
         if (o->kind == BE_RESHAPE && o->ir && o->ir->op != IR_RESHAPE)
             suffix = i + 1 < g->n_ops && g->ops[i + 1].ir == o->ir ? "_in" : "_out";
+        if (o->kind == BE_ADD && i + 1 < g->n_ops && g->ops[i + 1].ir == o->ir) suffix = "_partial";
         snprintf(o->cname, sizeof o->cname, "%s%s", tmp, suffix);
         for (int n = 2, clash = 1; clash; n++) {
             clash = 0;

@@ -95,6 +95,10 @@ void scene_mark(be_graph *g)
                 dl = o->conv.dilation;
             } else {
                 const ir_pool *q = &o->ir->a.pool;
+                if (q->ceil_extra[0] || q->ceil_extra[1] || q->ceil_extra[2]) {   /* past the padding */
+                    scene = 0;
+                    break;
+                }
                 nsp = q->nsp;
                 k = q->kernel, st = q->stride, pl = q->pad_lo, ph = q->pad_hi, dl = one;
             }

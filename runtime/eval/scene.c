@@ -196,14 +196,15 @@ static int create_op(hsi_infer *s, int i, char *err, size_t errlen)
         o->alias = 1;
         o->lay = in;
         return 0;
-    case HSI_SOP_POOL: {
+    case HSI_SOP_POOL:
+    case HSI_SOP_POOL_CEIL: {
         hsi_pool_desc pd;
         memset(&pd, 0, sizeof pd);
         pd.nsp = t->nsp, pd.max = t->max, pd.count_include_pad = t->count_include_pad;
         for (int a = 0; a < 3; a++)
             pd.kernel[a] = t->kernel[a], pd.stride[a] = t->stride[a], pd.pad_lo[a] = t->pad_lo[a],
             pd.pad_hi[a] = t->pad_hi[a];
-        o->k = hsi_pool_create(rt, in, &pd);
+        o->k = hsi_pool_create_ceil(rt, in, &pd, t->kind == HSI_SOP_POOL_CEIL ? t->dilation : NULL);
         break;
     }
     case HSI_SOP_RESHAPE:
@@ -487,7 +488,8 @@ static void run_op(hsi_infer *s, int i)
         hsi_bn_infer(o->k, x, w, b, s->ps[t->param[2]].value, s->ps[t->param[3]].value, o->out);
         return;
     case HSI_SOP_ACT: hsi_act_forward(o->k, x, o->out); return;
-    case HSI_SOP_POOL: hsi_pool_infer(o->k, x, o->out); return;
+    case HSI_SOP_POOL:
+    case HSI_SOP_POOL_CEIL: hsi_pool_infer(o->k, x, o->out); return;
     case HSI_SOP_RESHAPE:
         if (!o->alias) hsi_reshape_forward(o->k, x, o->out);
         return;

@@ -103,7 +103,8 @@ typedef struct hsi_memory_report {
  *           batches, exactly as the patch net. */
 typedef enum hsi_sop_kind {
     HSI_SOP_INPUT, HSI_SOP_CONV, HSI_SOP_DENSE, HSI_SOP_BN, HSI_SOP_ACT, HSI_SOP_POOL,
-    HSI_SOP_RESHAPE, HSI_SOP_CONCAT, HSI_SOP_ADD, HSI_SOP_IDENTITY /* dropout at inference */
+    HSI_SOP_RESHAPE, HSI_SOP_CONCAT, HSI_SOP_ADD, HSI_SOP_IDENTITY /* dropout at inference */,
+    HSI_SOP_POOL_CEIL /* a ceil_mode pool (hsi_pool_create_ceil): dilation holds ceil_extra */
 } hsi_sop_kind;
 typedef enum hsi_region { HSI_REGION_PIXEL, HSI_REGION_WINDOW, HSI_REGION_PATCH } hsi_region;
 typedef enum hsi_scene_kind {

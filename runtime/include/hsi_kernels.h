@@ -123,6 +123,12 @@ typedef struct hsi_pool_desc {
     int count_include_pad;         /* average only; PyTorch default 1 */
 } hsi_pool_desc;
 hsi_op *hsi_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d);
+/* PyTorch's ceil_mode: the window also runs ceil_extra[i] (< stride) cells past pad_hi[i] so the
+ * last output is the last window that starts in the input or its left padding; those cells are
+ * padding for max and are not counted by count_include_pad (the divisor of a window is its
+ * part inside [-pad_lo, in + pad_hi)). ceil_extra NULL: hsi_pool_create. */
+hsi_op *hsi_pool_create_ceil(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d,
+                             const int64_t *ceil_extra);
 void hsi_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws);
 void hsi_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc);
 /* hsi_pool_forward with train = 1 (max pooling keeps its indices in ws) and train = 0 (none). */

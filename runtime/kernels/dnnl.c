@@ -1125,10 +1125,47 @@ void hk_dnnl_dropout_backward(hsi_op *op, const float *ddst, const void *ws, flo
 
 /* ---- pooling ------------------------------------------------------------------------------ */
 
-/* ws (max only) = oneDNN's pooling workspace (argmax indices). */
-typedef struct dn_pool { dn_prim train, infer, bwd; } dn_pool;
+/* ws (max only) = oneDNN's pooling workspace (argmax indices). ceil_mode average with
+ * count_include_pad: oneDNN divides every window by the kernel size, PyTorch the last window by
+ * its part before the ceil_mode extra: dst is then plain and each output cell is rescaled by
+ * scale[spatial cell] (forward: dst; backward: ddst into tmp). */
+typedef struct dn_pool {
+    dn_prim train, infer, bwd;
+    float *scale, *tmp;           /* NULL unless rescaled */
+    int64_t planes, osz;          /* n * c, output cells per plane */
+} dn_pool;
 
-hsi_op *hk_dnnl_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *pd_)
+/* scale[] of a ceil_mode average with count_include_pad; 0 when no window needs one */
+static int pool_scale(hsi_rt *rt, dn_pool *pl, const hsi_pool_desc *d, const int64_t *in,
+                      const int64_t *out, const int64_t *extra)
+{
+    int nsp = d->nsp, any = 0;
+    for (int i = 0; i < nsp; i++) any |= extra[i] > 0;
+    if (d->max || !d->count_include_pad || !any) return 0;
+    pl->osz = 1;
+    for (int i = 0; i < nsp; i++) pl->osz *= out[i];
+    if (!(pl->scale = dn_impl_alloc(rt, sizeof *pl->scale * (size_t)pl->osz))) return -1;
+    for (int64_t c = 0; c < pl->osz; c++) {
+        double full = 1, counted = 1;
+        for (int64_t i = nsp - 1, r = c; i >= 0; r /= out[i], i--) {
+            int64_t start = r % out[i] * d->stride[i] - d->pad_lo[i];
+            int64_t end = in[i] + d->pad_hi[i] - extra[i];
+            full *= (double)d->kernel[i];
+            counted *= (double)((start + d->kernel[i] < end ? start + d->kernel[i] : end) - start);
+        }
+        pl->scale[c] = (float)(full / counted);
+    }
+    return 1;
+}
+
+static void pool_rescale(const dn_pool *pl, const float *x, float *y)
+{
+    for (int64_t p = 0; p < pl->planes; p++)
+        for (int64_t c = 0; c < pl->osz; c++) y[p * pl->osz + c] = x[p * pl->osz + c] * pl->scale[c];
+}
+
+hsi_op *hk_dnnl_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *pd_,
+                            const int64_t *ceil_extra)
 {
     int nsp = pd_->nsp, nd = nsp + 2;
     if (nsp < 1 || nsp > 3 || src->ndim != nd)
@@ -1154,9 +1191,15 @@ hsi_op *hk_dnnl_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_de
                           : pd_->count_include_pad ? dnnl_pooling_avg_include_padding
                                                    : dnnl_pooling_avg_exclude_padding;
     dn_pool *pl = dn_impl_alloc(rt, sizeof *pl);
+    if (!pl) return NULL;
+    memset(pl, 0, sizeof *pl);
+    int rescale = pool_scale(rt, pl, pd_, src->dims + 2, ddims + 2, ceil_extra);
+    pl->planes = ddims[0] * ddims[1];
+    if (rescale < 0 || (rescale && !(pl->tmp = dn_impl_alloc(rt, sizeof *pl->tmp * (size_t)(pl->planes * pl->osz)))))
+        return NULL;
     dnnl_pooling_v2_desc_t desc;
     md_t dst_any;
-    if (!pl || dn_md_tag(&dst_any, nd, ddims, dnnl_format_tag_any)
+    if (dn_md_tag(&dst_any, nd, ddims, rescale ? dnnl_format_tag_undef : dnnl_format_tag_any)
         || dn_check(rt, dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_training, alg,
                                                          dn_lmd(src), &dst_any, strides, kernel,
                                                          dil, lo, hi), "pool"))
@@ -1192,12 +1235,18 @@ void hk_dnnl_pool_forward(hsi_op *op, int train, const float *src, float *dst, v
 {
     dn_pool *pl = op->impl;
     dn_run(op->rt, train ? &pl->train : &pl->infer, (const void *[]){src, dst, ws});
+    if (pl->scale) pool_rescale(pl, dst, dst);
 }
 
 void hk_dnnl_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
 {
     dn_pool *pl = op->impl;
-    if (dsrc) dn_run(op->rt, &pl->bwd, (const void *[]){ddst, dsrc, ws});
+    if (!dsrc) return;
+    if (pl->scale) {
+        pool_rescale(pl, ddst, pl->tmp);
+        ddst = pl->tmp;
+    }
+    dn_run(op->rt, &pl->bwd, (const void *[]){ddst, dsrc, ws});
 }
 
 /* ---- residual add ------------------------------------------------------------------------- */

@@ -376,12 +376,27 @@ float hsi_dropout_uniform(uint64_t seed, uint64_t i)
 
 hsi_op *hsi_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d)
 {
+    return hsi_pool_create_ceil(rt, src, d, NULL);
+}
+
+hsi_op *hsi_pool_create_ceil(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d,
+                             const int64_t *ceil_extra)
+{
     if (!rt) return NULL;
     if (!need_layout(rt, "pool", src)) return NULL;
     if (!d) return hk_fail(rt, "pool: no descriptor");
-    if (!check_window(rt, "pool", src, d->nsp, d->kernel, d->stride, d->pad_lo, d->pad_hi, NULL))
+    hsi_pool_desc t = *d;   /* the backends see the window's whole right padding */
+    int64_t extra[3] = {0, 0, 0};
+    for (int i = 0; ceil_extra && i < 3 && i < d->nsp; i++) {
+        if (ceil_extra[i] < 0 || ceil_extra[i] >= d->stride[i])
+            return hk_fail(rt, "pool: spatial dim %d: ceil_mode extra %lld must be in [0, stride %lld)",
+                           i, (long long)ceil_extra[i], (long long)d->stride[i]);
+        extra[i] = ceil_extra[i];
+        t.pad_hi[i] += extra[i];
+    }
+    if (!check_window(rt, "pool", src, t.nsp, t.kernel, t.stride, t.pad_lo, t.pad_hi, NULL))
         return NULL;
-    return HK_CALL(rt, pool_create, rt, src, d);
+    return HK_CALL(rt, pool_create, rt, src, &t, extra);
 }
 
 void hsi_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)

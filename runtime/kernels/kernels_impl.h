@@ -89,7 +89,8 @@ const hsi_layout *hk_dnnl_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims
     hsi_op *hk_##be##_dropout_create(hsi_rt *, const hsi_layout *, float);                     \
     void hk_##be##_dropout_forward(hsi_op *, int, uint64_t, const float *, float *, void *);   \
     void hk_##be##_dropout_backward(hsi_op *, const float *, const void *, float *);           \
-    hsi_op *hk_##be##_pool_create(hsi_rt *, const hsi_layout *, const hsi_pool_desc *);        \
+    hsi_op *hk_##be##_pool_create(hsi_rt *, const hsi_layout *, const hsi_pool_desc *,         \
+                                  const int64_t *);                                             \
     void hk_##be##_pool_forward(hsi_op *, int, const float *, float *, void *);                \
     void hk_##be##_pool_backward(hsi_op *, const float *, const void *, float *);               \
     hsi_op *hk_##be##_dense_create(hsi_rt *, const hsi_layout *, int64_t, int, int, int);      \

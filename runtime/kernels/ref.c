@@ -304,8 +304,19 @@ int ref_pool_init(ref_pool *p, int ndim, const int64_t *src_dims, const hsi_pool
     for (int i = 0; i < ndim - 2; i++)
         if (d->pad_lo[i] >= d->kernel[i] || d->pad_hi[i] >= d->kernel[i]) return -1;
     int64_t dil3[3];
-    return spatial3(ndim - 2, src_dims + 2, d->kernel, d->stride, d->pad_lo, d->pad_hi, NULL,
-                    p->in, p->out, p->k, p->s, p->plo, dil3);
+    if (spatial3(ndim - 2, src_dims + 2, d->kernel, d->stride, d->pad_lo, d->pad_hi, NULL,
+                 p->in, p->out, p->k, p->s, p->plo, dil3))
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        int j = i - (3 - (ndim - 2));
+        p->cend[i] = p->in[i] + (j < 0 ? 0 : d->pad_hi[j]);
+    }
+    return 0;
+}
+
+void ref_pool_ceil(ref_pool *p, int nsp, const int64_t *extra)
+{
+    for (int j = 0; extra && j < nsp; j++) p->cend[3 - nsp + j] -= extra[j];
 }
 
 int64_t ref_pool_src_numel(const ref_pool *p) { return p->n * p->c * prod3(p->in); }
@@ -321,7 +332,7 @@ static double pool_window(const ref_pool *p, const int64_t *o3, int64_t *lo, int
         lo[i] = start < 0 ? 0 : start;
         hi[i] = start + p->k[i] > p->in[i] ? p->in[i] : start + p->k[i];
         cells *= (double)(hi[i] - lo[i]);
-        full *= (double)p->k[i];
+        full *= (double)((start + p->k[i] < p->cend[i] ? start + p->k[i] : p->cend[i]) - start);
     }
     return p->count_include_pad ? full : cells;
 }
@@ -755,12 +766,14 @@ typedef struct ref_pool_op {
     double *x, *y;
 } ref_pool_op;
 
-hsi_op *hk_ref_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d)
+hsi_op *hk_ref_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d,
+                           const int64_t *ceil_extra)
 {
     if (!need_plain(rt, "pool", src)) return NULL;
     ref_pool p;
     if (ref_pool_init(&p, src->ndim, src->dims, d))
         return hk_fail(rt, "pool: the window does not fit the input");
+    ref_pool_ceil(&p, d->nsp, ceil_extra);
     int64_t dims[5] = {p.n, p.c};
     for (int i = 0; i < d->nsp; i++) dims[2 + i] = p.out[3 - d->nsp + i];
     const hsi_layout *dst = hk_ref_layout_plain(rt, src->ndim, dims);

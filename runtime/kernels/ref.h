@@ -91,12 +91,16 @@ void ref_dropout_bwd_d(int64_t n, double p, const unsigned char *mask, const dou
 typedef struct ref_pool {
     int64_t n, c;
     int64_t in[3], out[3], k[3], s[3], plo[3];
+    int64_t cend[3];          /* average, count_include_pad: a window counts cells < cend
+                                 (in + pad_hi without a ceil_mode extra) */
     int max;                  /* 1 max, 0 average */
     int count_include_pad;    /* average: divide by prod(k) (1) or by the real cells (0) */
 } ref_pool;
 /* -1 if an output size < 1 or a padding is not smaller than its kernel (so that every window
  * holds a real cell). */
 int ref_pool_init(ref_pool *p, int ndim, const int64_t *src_dims, const hsi_pool_desc *d);
+/* ceil_mode (hsi_pool_create_ceil): d->pad_hi includes extra[i], which the divisor does not count */
+void ref_pool_ceil(ref_pool *p, int nsp, const int64_t *extra);
 int64_t ref_pool_src_numel(const ref_pool *p);
 int64_t ref_pool_dst_numel(const ref_pool *p);
 /* Max: argmax (if not NULL) receives, per output, the offset of the winning input cell within

@@ -351,22 +351,27 @@ typedef struct pool_spec {
     int blocked, ndim;
     int64_t dims[5];
     hsi_pool_desc d;
+    int64_t extra[3];   /* ceil_mode (hsi_pool_create_ceil) */
 } pool_spec;
 
 static const pool_spec pool_specs[] = {
-    {"ctx_max5", 1, 4, {128, 128, 5, 5}, {2, 1, {5, 5}, {1, 1}, {0}, {0}, 1}},
-    {"ctx_max3", 1, 4, {128, 128, 3, 3}, {2, 1, {3, 3}, {1, 1}, {0}, {0}, 1}},
-    {"ssrn_avg", 1, 5, {16, 24, 1, 5, 5}, {3, 0, {1, 5, 5}, {1, 1, 1}, {0}, {0}, 1}},
-    {"avg_incl_pad", 1, 4, {4, 20, 9, 9}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1}},
-    {"avg_excl_pad", 1, 4, {4, 20, 9, 9}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 0}},
-    {"max_asym_plain", 0, 4, {4, 6, 8, 8}, {2, 1, {3, 3}, {2, 2}, {1, 0}, {0, 1}, 1}},
+    {"ctx_max5", 1, 4, {128, 128, 5, 5}, {2, 1, {5, 5}, {1, 1}, {0}, {0}, 1}, {0}},
+    {"ctx_max3", 1, 4, {128, 128, 3, 3}, {2, 1, {3, 3}, {1, 1}, {0}, {0}, 1}, {0}},
+    {"ssrn_avg", 1, 5, {16, 24, 1, 5, 5}, {3, 0, {1, 5, 5}, {1, 1, 1}, {0}, {0}, 1}, {0}},
+    {"avg_incl_pad", 1, 4, {4, 20, 9, 9}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1}, {0}},
+    {"avg_excl_pad", 1, 4, {4, 20, 9, 9}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 0}, {0}},
+    {"max_asym_plain", 0, 4, {4, 6, 8, 8}, {2, 1, {3, 3}, {2, 2}, {1, 0}, {0, 1}, 1}, {0}},
+    {"max_ceil_blocked", 1, 4, {4, 20, 8, 6}, {2, 1, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1}, {1, 1}},
+    {"avg_incl_ceil_blocked", 1, 4, {4, 20, 8, 6}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1}, {1, 1}},
+    {"avg_incl_ceil_plain", 0, 5, {2, 3, 6, 5, 7}, {3, 0, {3, 2, 3}, {2, 2, 3}, {0, 0, 1}, {0, 0, 1}, 1}, {1, 1, 0}},
+    {"avg_excl_ceil_blocked", 1, 4, {4, 20, 7, 5}, {2, 0, {2, 2}, {2, 2}, {0}, {0}, 0}, {1, 1}},
 };
 
 static void s_pool(hsi_rt *rt, outs *o, int v)
 {
     const pool_spec *c = &pool_specs[v];
     const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
-    hsi_op *op = hsi_pool_create(rt, l, &c->d);
+    hsi_op *op = hsi_pool_create_ceil(rt, l, &c->d, c->extra);
     check_op(rt, op, c->name);
     const hsi_layout *ld = hsi_op_dst(op);
     float *x = tin(l, 1, -1, 1), *y = tbuf(ld), *yi = tbuf(ld), *dy = tin(ld, 2, -1, 1);

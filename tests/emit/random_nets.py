@@ -114,7 +114,7 @@ class Gen:
     def branch(self, s, ind, depth):
         """Arms that each end with a conv of the same kernel (so only channels may differ)."""
         add = self.r.random() < 0.3
-        arms = 2 if add else self.r.randint(2, 4)
+        arms = self.r.randint(2, 4)   # add of 3 or 4 arms: n-ary add, lowered to binary adds
         if s[0] == '3d':
             k = [self.kernel(s[2]), self.kernel(s[3]), self.kernel(s[4])]
             kt = f"[{k[0]}, {k[1]}, {k[2]}]"

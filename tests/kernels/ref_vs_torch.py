@@ -129,12 +129,22 @@ def bn_case(driver, name, shape, eps, momentum, relu):
                         "db": bt.grad, "yinf": yinf})
 
 
-def pool_case(driver, name, shape, is_max, k, s, lo, hi, cip):
+def pool_case(driver, name, shape, is_max, k, s, lo, hi, cip, ceil=False):
     nsp = len(shape) - 2
     # distinct values, so max pooling has no ties
     x = (rng.permutation(int(np.prod(shape))).reshape(shape) * 0.01 - 1).astype(np.float32)
     xt = t64(x, True)
-    if is_max:
+    extra = [0] * nsp
+    if ceil:   # PyTorch's ceil_mode (symmetric padding): the extra is how far its last window
+        assert lo == hi  # runs past the padding, from PyTorch's output size
+        f = ((F.max_pool1d, F.max_pool2d, F.max_pool3d) if is_max
+             else (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d))[nsp - 1]
+        kw = {} if is_max else {"count_include_pad": bool(cip)}
+        y = f(xt, k, s, padding=lo, ceil_mode=True, **kw)
+        extra = [max(0, (y.shape[2 + i] - 1) * s[i] + k[i] - (shape[2 + i] + lo[i] + hi[i]))
+                 for i in range(nsp)]
+        assert any(extra), name + ": no window runs past the padding"
+    elif is_max:
         mp = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[nsp - 1]
         y = mp(F.pad(xt, torch_pads(lo, hi), value=-np.inf), k, s)
     elif cip:
@@ -150,6 +160,7 @@ def pool_case(driver, name, shape, is_max, k, s, lo, hi, cip):
     for i in range(nsp):
         cfg += [k[i], s[i], lo[i], hi[i]]
     cfg.append(int(cip))
+    cfg += extra
     got = run(driver, "pool", cfg, {"x": x, "dy": dy}, ["y", "dx"])
     compare(name, got, {"y": y, "dx": xt.grad})
 
@@ -178,6 +189,16 @@ def main():
               (3, 3), (2, 2), (1, 1), (1, 1), 0)
     pool_case(driver, "avgpool3d global", (3, 4, 2, 5, 5), False,
               (2, 5, 5), (1, 1, 1), (0, 0, 0), (0, 0, 0), 1)
+    pool_case(driver, "maxpool2d ceil_mode k3 s2 pad 1", (2, 3, 8, 6), True,
+              (3, 3), (2, 2), (1, 1), (1, 1), 1, ceil=True)
+    pool_case(driver, "avgpool2d ceil_mode incl pad k3 s2 pad 1", (2, 3, 8, 6), False,
+              (3, 3), (2, 2), (1, 1), (1, 1), 1, ceil=True)
+    pool_case(driver, "avgpool2d ceil_mode excl pad k2 s2", (2, 3, 7, 5), False,
+              (2, 2), (2, 2), (0, 0), (0, 0), 0, ceil=True)
+    pool_case(driver, "avgpool3d ceil_mode incl pad k(3,2,3) s(2,2,3)", (1, 2, 6, 5, 7), False,
+              (3, 2, 3), (2, 2, 3), (0, 0, 1), (0, 0, 1), 1, ceil=True)
+    pool_case(driver, "maxpool1d ceil_mode k4 s3", (2, 3, 9), True,
+              (4,), (3,), (0,), (0,), 1, ceil=True)
     dense_case(driver, "dense [4,3,2,5] -> 7", (4, 3, 2, 5), 7, True)
     dense_case(driver, "dense [3,10] -> 4, no bias", (3, 10), 4, False)
     print("FAIL" if failures else "ok")

@@ -144,7 +144,7 @@ static void run_bn(void)
 }
 
 /* cfg: ndim dims max, then per spatial dim: kernel stride pad_lo pad_hi; then
- * count_include_pad. */
+ * count_include_pad, then per spatial dim the ceil_mode extra (hsi_pool_create_ceil). */
 static void run_pool(void)
 {
     const hsi_layout *l = read_src();
@@ -153,7 +153,9 @@ static void run_pool(void)
     for (int i = 0; i < d.nsp; i++)
         d.kernel[i] = geti(), d.stride[i] = geti(), d.pad_lo[i] = geti(), d.pad_hi[i] = geti();
     d.count_include_pad = (int)geti();
-    hsi_op *op = must(hsi_pool_create(rt, l, &d));
+    int64_t extra[3] = {0, 0, 0};
+    for (int i = 0; i < d.nsp; i++) extra[i] = geti();
+    hsi_op *op = must(hsi_pool_create_ceil(rt, l, &d, extra));
     int64_t nx = count(l), ny = count(hsi_op_dst(op));
     float *x = load("x", nx), *dy = load("dy", ny), *y = calloc((size_t)ny, 4);
     float *dx = calloc((size_t)nx, 4);

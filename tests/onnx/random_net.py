@@ -6,7 +6,7 @@ are tracked here so every kernel fits, then a head giving the logits. The layers
 conv2d/conv3d with stride, padding (valid, an integer, same, asymmetric [before, after]),
 dilation, groups and bias = false; bn; relu, leaky_relu, elu, sigmoid, tanh; dropout; max and
 average pooling (strided, padded, count_include_pad both ways); residual blocks (identity or a
-projection shortcut, add + relu); branches joined by concat or add; fold and reshape between
+projection shortcut, add + relu); branches joined by concat or add (of 2 or 3 arms); fold and reshape between
 3-D and 2-D; heads: global pooling + dense, flatten + dense + bn (1-D BN) + dense, dense over a
 whole map, or a conv covering the map ([classes, 1, 1] logits). FEATURES / features() tell which
 features a net text shows, for the coverage check over the seeds the tests use.
@@ -27,7 +27,7 @@ FEATURES = {
     "count_include_pad false": r"count_include_pad = false", "padded pool": r"# pool_pad",
     "global avgpool": r"avgpool\(global\)", "global maxpool": r"maxpool\(global\)",
     "residual": r"residual \{", "projection shortcut": r"residual\(shortcut",
-    "concat": r"\} concat", "branch add": r"\} add", "fold": r"\bfold\b", "reshape": r"reshape \[",
+    "concat": r"\} concat", "branch add": r"\} add", "add of 3": r"\{[^{}|]*\|[^{}|]*\|[^{}|]*\} add", "fold": r"\bfold\b", "reshape": r"reshape \[",
     "flatten": r"\bflatten\b", "dense": r"dense\(", "conv head": r"# head: conv",
     "1-D bn": r"dense\(16\) bn",
 }
@@ -164,8 +164,10 @@ class Gen:
                 c += shape[0]
             return "branch { %s } concat" % " | ".join(arms), [c] + shape[1:]
         c = r.choice([4, 6])
-        return ("branch { %s | %s } add" % (self.conv_text(shape, c, [1] * n),
-                                             self.same_conv(shape, c) + " bn")), [c] + shape[1:]
+        arms = [self.conv_text(shape, c, [1] * n), self.same_conv(shape, c) + " bn"]
+        if r.random() >= 0.5:   # an add of three values (ONNX Sum; 2 values: residual)
+            arms.append(self.conv_text(shape, c, [1] * n) + " tanh")
+        return "branch { %s } add" % " | ".join(arms), [c] + shape[1:]
 
     def to_2d(self, shape):
         """3-D -> 2-D: a conv over the whole depth and fold (SSRN's way: [1, C, H, W], still
