@@ -535,13 +535,7 @@ static int record_write(const sweep *w, const char *array, const char *collect, 
         hsi_json_end_array(&j);
         hsi_json_end_object(&j);
     }
-    hsi_json_end_array(&j);
-    hsi_json_end_object(&j);
-    char *path = sw_path(w->out, JOBS);
-    int rc = hsi_json_write_file(&j, path, err, errlen);
-    free(path);
-    hsi_json_free(&j);
-    return rc;
+    return sw_json_finish(&j, w->out, JOBS, err, errlen);
 }
 
 /* A string list with no repeats: adds s unless it is there. */

@@ -201,12 +201,17 @@ static int manifest_write(const sweep *w, char *err, size_t errlen)
         hsi_json_end_array(&j);
         hsi_json_end_object(&j);
     }
-    hsi_json_end_array(&j);
-    hsi_json_end_object(&j);
-    char *path = sw_path(w->out, MANIFEST);
-    int rc = hsi_json_write_file(&j, path, err, errlen);
+    return sw_json_finish(&j, w->out, MANIFEST, err, errlen);
+}
+
+int sw_json_finish(hsi_json *j, const char *dir, const char *name, char *err, size_t errlen)
+{
+    hsi_json_end_array(j);
+    hsi_json_end_object(j);
+    char *path = sw_path(dir, name);
+    int rc = hsi_json_write_file(j, path, err, errlen);
     free(path);
-    hsi_json_free(&j);
+    hsi_json_free(j);
     return rc;
 }
 

@@ -42,6 +42,8 @@ int sw_exists(const char *path);
 char *sw_path(const char *dir, const char *name);               /* "dir/name", malloc'd */
 void sw_free(sweep *s);
 hsi_jval *sw_json_load(const char *path, char *err, size_t errlen);
+/* Ends j's open array and top object, writes it atomically to dir/name, frees j. 0 or 1. */
+int sw_json_finish(hsi_json *j, const char *dir, const char *name, char *err, size_t errlen);
 const char *sw_jstr(const hsi_jval *v);                          /* a string value, or NULL */
 /* Reads DIR/sweep.json into w (points without results). 0, or -1 with a message. */
 int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen);

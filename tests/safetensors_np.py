@@ -6,15 +6,26 @@ import struct
 import numpy as np
 
 
-def read_st(path):
+def read_st_raw(path):
+    """({name: [dtype, shape, bytes]}, metadata): any dtype, the bytes as stored."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         head = json.loads(f.read(n))
         data = f.read()
+    meta = head.pop("__metadata__", {})
     out = {}
     for k, v in head.items():
-        if k == "__metadata__":
-            continue
         a, b = v["data_offsets"]
-        out[k] = np.frombuffer(data[a:b], "<f4").reshape(v["shape"])
-    return out
+        out[k] = [v["dtype"], v["shape"], data[a:b]]
+    return out, meta
+
+
+def read_st_meta(path):
+    """({name: float32 array}, metadata)."""
+    raw, meta = read_st_raw(path)
+    return {k: np.frombuffer(b, "<f4").reshape(shape) for k, (_, shape, b) in raw.items()}, meta
+
+
+def read_st(path):
+    """{name: float32 array}."""
+    return read_st_meta(path)[0]

@@ -18,6 +18,9 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from safetensors_np import read_st_raw as read_st  # noqa: E402
+
 
 def opt(args, name, default=None, conv=str):
     if name in args:
@@ -93,19 +96,6 @@ def scene(args):
                     "    cube: {file: %s%s}\n    gt: {file: gt.npy}\n    classes:\n"
                     "      - {id: 1, name: a}\n      - {id: 2, name: b}\n      - {id: 3, name: c}\n"
                     % (name, rb, h, w, cf, extra))
-
-
-def read_st(path):
-    raw = open(path, "rb").read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    head = json.loads(raw[8:8 + n])
-    meta = head.pop("__metadata__", {})
-    base = 8 + n
-    t = {}
-    for k, v in head.items():
-        a, b = v["data_offsets"]
-        t[k] = [v["dtype"], v["shape"], raw[base + a:base + b]]
-    return t, meta
 
 
 def write_st(path, t, meta, hlen=None, truncate=None):

@@ -16,6 +16,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from safetensors_np import read_st_meta as read_st  # noqa: E402
+
 TEST, TINY, TINY2, WORK = sys.argv[1:5]
 DATA = os.path.join(WORK, "data")
 REG = os.path.join(WORK, "datasets.yaml")
@@ -70,21 +73,6 @@ def run(binary, *args, code=0, env=None, timeout=300):
         fail("%s %s: exit %d (expected %d)\nstdout:\n%s\nstderr:\n%s"
              % (os.path.basename(binary), " ".join(args), p.returncode, code, p.stdout, p.stderr))
     return p
-
-
-def read_st(path):
-    """Minimal safetensors reader: {name: array}, metadata."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    head = json.loads(raw[8:8 + n])
-    meta = head.pop("__metadata__", {})
-    base = 8 + n
-    out = {}
-    for k, v in head.items():
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(raw[base + a:base + b], dtype=np.float32).reshape(v["shape"])
-    return out, meta
 
 
 def load_json(path):
