@@ -185,7 +185,9 @@ def build(net, **opts):
 
 
 def input_shape(model):
-    """Per-sample input shape of a built model."""
+    """Per-sample input shape of a built model (a model that states it in `shape` first)."""
+    if hasattr(model, "shape"):
+        return tuple(model.shape)
     if isinstance(model, SSRN):
         return (1, model.bands, model.patch, model.patch)
     return (model.bank1.conv.in_channels, 5, 5)
@@ -224,10 +226,12 @@ def param_keys(model):
     return [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
 
 
-def load_params(model, tensors, order):
+def load_params(model, tensors, order, unit_dims=False):
     """Copy hsicc's tensors (name -> array, taken in `order`) into model by position.
 
-    Every tensor's shape must equal the state_dict entry at the same position. When the hsicc
+    Every tensor's shape must equal the state_dict entry at the same position (with unit_dims,
+    equal once the dims of size 1 are dropped: a netdef writing a 1-D conv as a 3-D one over
+    [C, L, 1, 1] has weights [O, C, k, 1, 1] for PyTorch's [O, C, k]). When the hsicc
     name's last component states a BN role (gamma, beta, mean, var, running_*), it must agree too:
     these all have shape [C], so a shape check alone would not catch a swap.
     Raises ValueError naming both tensors on any mismatch. Returns [(hsicc name, torch key)].
@@ -246,6 +250,8 @@ def load_params(model, tensors, order):
     for i, (name, key) in enumerate(zip(order, keys)):
         arr = np.asarray(tensors[name])
         want = tuple(sd[key].shape)
+        if unit_dims and tuple(d for d in arr.shape if d != 1) == tuple(d for d in want if d != 1):
+            arr = arr.reshape(want)
         if tuple(arr.shape) != want:
             raise ValueError("tensor #%d: hsicc %r has shape %s but PyTorch %r has shape %s"
                              % (i, name, list(arr.shape), key, list(want)))
@@ -256,7 +262,8 @@ def load_params(model, tensors, order):
         pairs.append((name, key))
     with torch.no_grad():
         for name, key in pairs:
-            sd[key].copy_(torch.from_numpy(np.ascontiguousarray(tensors[name], dtype=np.float32)))
+            sd[key].copy_(torch.from_numpy(np.ascontiguousarray(tensors[name], dtype=np.float32))
+                          .reshape(sd[key].shape))
     return pairs
 
 

@@ -32,8 +32,15 @@ fi
 for f in bin/hsicc bin/hsi-fetch lib/libhsirt.a include/hsicc/hsi.h lib/pkgconfig/hsicc.pc \
          lib/cmake/hsicc/hsiccConfig.cmake lib/cmake/hsicc/hsicc.cmake share/hsicc/netdefs/ssrn.hsn \
          share/hsicc/runtime/trainer_main.c share/man/man1/hsicc.1 share/man/man5/hsicc-netdef.5 \
-         share/man/man5/hsicc-experiment.5 share/doc/hsicc/README.md; do
+         share/man/man5/hsicc-experiment.5 share/doc/hsicc/README.md \
+         share/doc/hsicc/netdefs/zoo/README.md; do
   [ -f "$P/$f" ] || { echo "FAIL: $f not installed" >&2; exit 1; }
+done
+# the zoo: every netdef of the tree's netdefs/zoo/ installed, and checked by the installed hsicc
+for f in "$src"/netdefs/zoo/*.hsn; do
+  z=share/hsicc/netdefs/zoo/$(basename "$f")
+  cmp -s "$f" "$P/$z" || { echo "FAIL: $z not installed (or not $f)" >&2; exit 1; }
+  "$P/bin/hsicc" check "$P/$z" >/dev/null || { echo "FAIL: the installed hsicc cannot check $z" >&2; exit 1; }
 done
 "$P/bin/hsicc" --version | grep -q '^hsicc [0-9]'
 

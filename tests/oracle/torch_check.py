@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,12 +24,9 @@ except ImportError as e:
     sys.exit(77)
 import compare_logits  # noqa: E402
 import st_io  # noqa: E402
+from proc import Failure, run  # noqa: E402
 
 RUNNING = ("running_mean", "running_var")
-
-
-class Failure(Exception):
-    pass
 
 
 def parse_args(argv):
@@ -47,15 +43,6 @@ def parse_args(argv):
     a = ap.parse_args(argv)
     a.net_flags = [f for f in a.net_flags if f != "--"]
     return a
-
-
-def run(cmd):
-    """Runs a command; returns its stdout; raises Failure on a non-zero exit."""
-    print("$ " + " ".join(cmd), flush=True)
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if p.returncode != 0:
-        raise Failure("exit status %d:\n%s" % (p.returncode, p.stdout))
-    return p.stdout
 
 
 def oracle(argv, want_pass):

@@ -1,6 +1,7 @@
 """PyTorch oracle: checks hsicc's logits and parameter gradients for one batch against PyTorch.
 
-Loads hsicc's weights (safetensors, PyTorch layouts) into bench/torch_models.py by position,
+Loads hsicc's weights (safetensors, PyTorch layouts) by position into bench/torch_models.py (SSRN,
+the contextual CNN) or tests/zoo/torch_zoo.py (the netdefs/zoo/ models, --net hu ... hybridsn),
 runs the batch, and compares logits, the mean softmax cross-entropy and every gradient.
 --mode train uses BN batch statistics with every Dropout module in eval mode (dropout OFF: the C
 side must run with dropout disabled); --mode eval uses running statistics.
@@ -21,16 +22,19 @@ except ImportError as e:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+sys.path.insert(0, os.path.join(HERE, "..", "zoo"))
 import st_io  # noqa: E402
 import torch_models  # noqa: E402
+import torch_zoo  # noqa: E402
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--net", choices=["ssrn", "contextual"], required=True)
+    ap.add_argument("--net", choices=["ssrn", "contextual"] + list(torch_zoo.MODELS), required=True)
     ap.add_argument("--bands", type=int, default=200)
     ap.add_argument("--classes", type=int, default=16)
-    ap.add_argument("--patch", type=int, help="SSRN patch (default 7); contextual is 5 only")
+    ap.add_argument("--patch", type=int, help="SSRN patch (default 7), a zoo model's (default its "
+                    "own: torch_zoo.PATCH); contextual is 5 only")
     ap.add_argument("--k", type=int, help="SSRN kernels per layer (default 24)")
     ap.add_argument("--spectral", type=int, help="SSRN spectral blocks (default 2)")
     ap.add_argument("--spatial", type=int, help="SSRN spatial blocks (default 2)")
@@ -50,6 +54,8 @@ def parse_args(argv):
 
 
 def build_model(a):
+    if a.net in torch_zoo.MODELS:
+        return torch_zoo.build(a.net, bands=a.bands, classes=a.classes, patch=a.patch)
     if a.net == "ssrn":
         return torch_models.build("ssrn", bands=a.bands, classes=a.classes, patch=a.patch, k=a.k,
                                   spectral=a.spectral, spatial=a.spatial, variant=a.variant)
@@ -90,7 +96,8 @@ def run(a):
     order = read_order(a.order) if a.order else header_order
     model = build_model(a)
     try:
-        pairs = torch_models.load_params(model, tensors, order)
+        pairs = torch_models.load_params(model, tensors, order,
+                                         getattr(model, "unit_dims", False))
     except ValueError as e:
         raise ValueError("%s: %s" % (a.weights, e)) from None
     shape = torch_models.input_shape(model)
