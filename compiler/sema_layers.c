@@ -541,8 +541,12 @@ static int check_lrn(sema_ctx *E, sema_scope *s, layer *L)
         sema_get_int(E, s->env, slot[A_SIZE], 1, FE_MAX_SIZE, "size", &r->size) ||
         (slot[A_ALPHA] && sema_get_num(E, s->env, slot[A_ALPHA], 0, 1e6, "alpha", &alpha)) ||
         (slot[A_BETA] && sema_get_num(E, s->env, slot[A_BETA], 0, 1e6, "beta", &beta)) ||
-        (slot[A_K] && sema_get_num(E, s->env, slot[A_K], 1e-30, 1e6, "k", &k)))
+        (slot[A_K] && sema_get_num(E, s->env, slot[A_K], 1e-30, 1e6, "k", &k))) {
+        if (slot[A_SIZE])
+            diag_hint(E->d, "as PyTorch's LocalResponseNorm: size >= 1 channels (any, even or odd), "
+                      "alpha >= 0, beta >= 0, k > 0");
         return sema_fail(E);
+    }
     if (L->in.ndim < 2) {
         diag_error(E->d, L->el->span, "lrn normalises across the channels of each position: it needs "
                    "[C, H, W] or [C, D, H, W], but its input is %s", shape_str(&L->in, b, sizeof b));
@@ -563,8 +567,13 @@ static int crop_list(sema_ctx *E, sema_scope *s, const ast_expr *x, const ir_sha
     if (sema_eval(E, s->env, x, &v)) return 1;
     int n = v.k == V_LIST ? v.n : 2;
     if (v.k == V_LIST && n != 2 && n != nsp) {
-        diag_error(E->d, x->span, "crop %s needs one integer (H and W), 2 (H, W) or %d (one per "
-                   "spatial dim), got %s", is_size ? "size" : "offset", nsp, sema_val_str(E, &v));
+        if (nsp == 2)
+            diag_error(E->d, x->span, "crop %s needs one integer or a list of 2 (H, W), got %s",
+                       is_size ? "size" : "offset", sema_val_str(E, &v));
+        else
+            diag_error(E->d, x->span, "crop %s needs one integer (H and W), a list of 2 (H, W) or of "
+                       "3 (D, H, W), got %s", is_size ? "size" : "offset", sema_val_str(E, &v));
+        diag_hint(E->d, "one entry per spatial dim of the input %s", shape_str(in, (char[96]){0}, 96));
         return 1;
     }
     int64_t t[3];
@@ -583,6 +592,7 @@ static int check_crop(sema_ctx *E, sema_scope *s, layer *L)
     if (in->ndim < 3) {
         diag_error(E->d, L->el->span, "crop cuts a window of the spatial dims: it needs [C, H, W] or "
                    "[C, D, H, W], but its input is %s", shape_str(in, b, sizeof b));
+        diag_hint(E->d, "crop before flatten or dense");
         return sema_fail(E);
     }
     c->nsp = in->ndim - 1;
