@@ -284,39 +284,74 @@ static const char *ints_init(ctx *c, const char *y, const char *what, int n, con
     return s;
 }
 
-/* Slice(x, starts, ends, axes[, steps]) into a new value named y */
+/* Slice(x, starts, ends, axes) into a new value named y */
 static void emit_slice(ctx *c, const char *x, const char *y, int n, const int64_t *starts,
-                       const int64_t *ends, const int64_t *axes, const int64_t *steps)
+                       const int64_t *ends, const int64_t *axes)
 {
-    const char *in[5] = {x, ints_init(c, y, "starts", n, starts), ints_init(c, y, "ends", n, ends),
-                         ints_init(c, y, "axes", n, axes), steps ? ints_init(c, y, "steps", n, steps) : NULL};
-    node_end(c, node_begin(c, "Slice", y, steps ? 5 : 4, in));
+    const char *in[4] = {x, ints_init(c, y, "starts", n, starts), ints_init(c, y, "ends", n, ends),
+                         ints_init(c, y, "axes", n, axes)};
+    node_end(c, node_begin(c, "Slice", y, 4, in));
 }
 
-/* ONNX's LRN window is PyTorch's for an odd size; for an even one it reaches one channel further
- * after than before, PyTorch's one further before: PyTorch's LRN is ONNX's on the channels in
- * reverse order, reversed back (Slice with step -1 on axis 1). */
+/* A float scalar initializer named "<y>.<what>"; its name. */
+static const char *scalar_init(ctx *c, const char *y, const char *what, float v)
+{
+    char base[300];
+    snprintf(base, sizeof base, "%s.%s", y, what);
+    const char *s = new_name(c, base);
+    tensor_f32(c, s, 0, NULL, &v, 1);
+    return s;
+}
+
+/* "<y>.<what>": a fresh value name for an intermediate of y's layer */
+static const char *part(ctx *c, const char *y, const char *what)
+{
+    char base[300];
+    snprintf(base, sizeof base, "%s.%s", y, what);
+    return new_name(c, base);
+}
+
+static const char *binary(ctx *c, const char *op, const char *a, const char *b, const char *y)
+{
+    const char *in[2] = {a, b};
+    node_end(c, node_begin(c, op, y, 2, in));
+    return y;
+}
+
+/* ONNX's LRN is PyTorch's for an odd size. An even size reaches one channel further before
+ * than after in PyTorch (the other way round in ONNX, and ONNX Runtime refuses even sizes), so
+ * it is written out as PyTorch computes it: the squares as [N, 1, C, rest], an average pool of
+ * size x 1 with zero padding size/2 before and (size-1)/2 after on the channels (divisor size),
+ * back to x's shape, then x / (k + alpha * avg)^beta. */
 static void emit_lrn(ctx *c, const ir_node *n, const char *x, const char *y)
 {
     const ir_lrn *r = &n->a.lrn;
-    int even = r->size % 2 == 0;
-    const int64_t first[1] = {-1}, last[1] = {INT64_MIN}, axis[1] = {1}, back[1] = {-1};
-    char base[300];
-    const char *in = x, *out = y;
-    if (even) {
-        snprintf(base, sizeof base, "%s.reversed", y);
-        in = new_name(c, base);
-        emit_slice(c, x, in, 1, first, last, axis, back);
-        snprintf(base, sizeof base, "%s.lrn", y);
-        out = new_name(c, base);
+    if (r->size % 2) {
+        size_t m = node_begin(c, "LRN", y, 1, &x);
+        attr_float(c, "alpha", r->alpha);
+        attr_float(c, "beta", r->beta);
+        attr_float(c, "bias", r->k);
+        attr_int(c, "size", r->size);
+        node_end(c, m);
+        return;
     }
-    size_t m = node_begin(c, "LRN", out, 1, &in);
-    attr_float(c, "alpha", r->alpha);
-    attr_float(c, "beta", r->beta);
-    attr_float(c, "bias", r->k);
-    attr_int(c, "size", r->size);
+    const int64_t sq_shape[4] = {0, 1, n->shape.d[0], -1};
+    int64_t back[IR_MAX_DIMS + 1] = {0};
+    for (int i = 0; i < n->shape.ndim; i++) back[i + 1] = n->shape.d[i];
+    const char *sq = binary(c, "Mul", x, x, part(c, y, "square"));
+    const char *sq4 = binary(c, "Reshape", sq, ints_init(c, y, "square_shape", 4, sq_shape), part(c, y, "square4"));
+    const char *avg4 = part(c, y, "window_mean");
+    size_t m = node_begin(c, "AveragePool", avg4, 1, &sq4);
+    const int64_t k[2] = {r->size, 1}, st[2] = {1, 1}, lo[2] = {r->size / 2, 0}, hi[2] = {(r->size - 1) / 2, 0};
+    window_attrs(c, 2, k, st, lo, hi);
+    attr_int(c, "count_include_pad", 1);
     node_end(c, m);
-    if (even) emit_slice(c, out, y, 1, first, last, axis, back);
+    const char *avg = binary(c, "Reshape", avg4, ints_init(c, y, "shape", n->shape.ndim + 1, back),
+                             part(c, y, "window_mean_x"));
+    const char *sc = binary(c, "Mul", avg, scalar_init(c, y, "alpha", r->alpha), part(c, y, "scaled"));
+    const char *den = binary(c, "Add", sc, scalar_init(c, y, "k", r->k), part(c, y, "base"));
+    const char *pw = binary(c, "Pow", den, scalar_init(c, y, "beta", r->beta), part(c, y, "divisor"));
+    binary(c, "Div", x, pw, y);
 }
 
 static void emit_crop(ctx *c, const ir_node *n, const char *x, const char *y)
@@ -324,7 +359,7 @@ static void emit_crop(ctx *c, const ir_node *n, const char *x, const char *y)
     const ir_crop *r = &n->a.crop;
     int64_t ends[3], axes[3];
     for (int i = 0; i < r->nsp; i++) ends[i] = r->offset[i] + r->size[i], axes[i] = 2 + i;
-    emit_slice(c, x, y, r->nsp, r->offset, ends, axes, NULL);
+    emit_slice(c, x, y, r->nsp, r->offset, ends, axes);
 }
 
 /* PRelu's slope broadcasts from the right: [C] is reshaped to [C, 1, ...] for a map */
