@@ -29,6 +29,7 @@ typedef struct tr_state {
     int64_t best_step;
     double es_best;            /* early stopping: best value of the stop metric so far */
     int es_bad;                /* validations since it last improved */
+    hsi_plateau plateau;       /* schedule policy plateau: the phase's rate and its counters */
     double loss_sum;           /* training loss summed since the last log row ... */
     int64_t loss_n;            /* ... over this many steps */
     double train_seconds;      /* time in training steps only (not validation, not I/O) */
