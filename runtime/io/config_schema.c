@@ -338,12 +338,13 @@ static const char *const half_names[] = {"none", "left", "right", "top", "bottom
 static const char *const keep_names[] = {"best", "last", "both", "none"}; /* hsi_ckpt_keep */
 const char *const hsi_select_names[3] = {"val_loss", "val_oa", "last"}; /* hsi_select */
 static const char *const threshold_mode_names[] = {"rel", "abs"}; /* hsi_threshold_mode */
+static const char *const pca_fit_names[] = {"all", "train"}; /* hsi_exp_pca_fit */
 static const enum_names E_BACKEND = ENUM(backend_names), E_STANDARDIZE = ENUM(standardize_names),
     E_PADDING = ENUM(padding_names), E_NONFINITE = ENUM(nonfinite_names),
     E_AUGMENT = ENUM(augment_names), E_RULE = ENUM(rule_names), E_STYLE = ENUM(style_names),
     E_HALF = ENUM(half_names), E_KEEP = ENUM(keep_names), E_SELECT = ENUM(hsi_select_names),
     E_METRIC = {hsi_select_names, 2},   /* early stopping, plateau (hsi_plateau_metric): val_loss | val_oa */
-    E_THRESHOLD_MODE = ENUM(threshold_mode_names),
+    E_THRESHOLD_MODE = ENUM(threshold_mode_names), E_PCA_FIT = ENUM(pca_fit_names),
     E_SOLVER = ENUM(hsi_solver_type_names), E_POLICY = ENUM(hsi_lr_policy_names);
 
 /* The writer's code for the keys that are not a plain value or block map (defined with it). */
@@ -398,12 +399,29 @@ static const key_def domain_keys[] = {
 SECTION(domain, -1, NULL);
 
 #define EXP(f) offsetof(hsi_experiment, f)
+#define PCA(f) offsetof(hsi_exp_pca, f)
+static int omit_no_variance(const void *p) { return ((const hsi_exp_pca *)p)->variance == 0; }
+static int omit_no_pca(const void *x)
+{
+    const hsi_exp_pca *p = &((const hsi_experiment *)x)->pca;
+    return !p->components && p->variance == 0;
+}
+static const key_def pca_keys[] = {   /* preprocess.pca, into hsi_exp_pca */
+    {.key = "components", .type = K_INT, .off = PCA(components), .r = RANGE_ONE_UP,
+     .flags = KF_SET},
+    {.key = "variance", .type = K_DOUBLE, .off = PCA(variance), .r = {0, 1, 1, 0},
+     .omit = omit_no_variance},
+    {.key = "fit", .type = K_ENUM, .off = PCA(fit), .e = &E_PCA_FIT},
+    {.key = "whiten", .type = K_BOOL, .off = PCA(whiten), .dflt = "false"},
+};
+SECTION(pca, -1, NULL);
 static const key_def preprocess_keys[] = {   /* into hsi_experiment */
     {.key = "standardize", .type = K_ENUM, .off = EXP(standardize), .e = &E_STANDARDIZE},
     {.key = "padding", .type = K_ENUM, .off = EXP(padding), .e = &E_PADDING},
     {.key = "patch", .type = K_INT, .off = EXP(patch), .r = RANGE_ONE_UP, .flags = KF_SET,
      .after = "nonfinite"},
     {.key = "nonfinite", .type = K_ENUM, .off = EXP(nonfinite), .e = &E_NONFINITE},
+    {.key = "pca", .type = K_MAP, .off = EXP(pca), .sub = &pca, .omit = omit_no_pca},
 };
 SECTION(preprocess, -1, NULL);
 
@@ -1034,6 +1052,21 @@ static int build_preprocess(V *v, const cfg_node *root, hsi_experiment *x)
     if (x->patch && x->patch % 2 == 0)
         return cfg_error(v->c, &cfg_get(p, "patch")->mark, "key 'preprocess.patch': expected an "
                          "odd patch size (the labelled pixel is the centre), got %d", x->patch);
+    const cfg_node *pn = cfg_get(p, "pca");
+    hsi_exp_pca *pc = &x->pca;
+    if (!pn) return 0;
+    if (open_map(v, pn, "preprocess.pca", &pca) || read_keys(v, pn, "preprocess.pca", &pca, pc))
+        return -1;
+    if (pc->components && pc->variance > 0)
+        return cfg_error(v->c, &cfg_get(pn, "variance")->mark, "key 'preprocess.pca.variance': "
+                         "give either components or variance, not both");
+    if (!pc->components && pc->variance == 0)
+        return missing(v, pn, "preprocess.pca", "components", " (or preprocess.pca.variance)");
+    if (pc->variance > 0 && (pc->fit == HSI_EXP_PCA_FIT_TRAIN || x->standardize == HSI_EXP_STD_TRAIN))
+        return cfg_error(v->c, &cfg_get(pn, "variance")->mark, "key 'preprocess.pca.variance': "
+                         "with %s the component count would change with each run's split, but "
+                         "the net is compiled for one band count; give preprocess.pca.components",
+                         pc->fit == HSI_EXP_PCA_FIT_TRAIN ? "fit: train" : "standardize: train");
     return 0;
 }
 

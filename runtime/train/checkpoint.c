@@ -191,13 +191,20 @@ static int weights_meta(const hsi_netdesc *net, const hsi_st_meta *meta, int n_m
     return n_meta + 3;
 }
 
-int hsi_ckpt_save_weights(const char *path, const hsi_netdesc *net, const hsi_param *ps, int np,
-                          const hsi_st_meta *meta, int n_meta, char *err, size_t errlen)
+int tr_ckpt_save_weights_extra(const char *path, const hsi_netdesc *net, const hsi_param *ps,
+                               int np, const hsi_st_tensor *extra, int n_extra,
+                               const hsi_st_meta *meta, int n_meta, char *err, size_t errlen)
 {
     hsi_st_meta all[16];
     if (n_meta > 13) return tr_fail(err, errlen, "%s: too many metadata pairs", path);
     int n = weights_meta(net, meta, n_meta, all);
-    return hsi_st_save_params(path, ps, np, all, n, err, errlen);
+    return hsi_st_save_params_extra(path, ps, np, extra, n_extra, all, n, err, errlen);
+}
+
+int hsi_ckpt_save_weights(const char *path, const hsi_netdesc *net, const hsi_param *ps, int np,
+                          const hsi_st_meta *meta, int n_meta, char *err, size_t errlen)
+{
+    return tr_ckpt_save_weights_extra(path, net, ps, np, NULL, 0, meta, n_meta, err, errlen);
 }
 
 int hsi_ckpt_load_weights(const char *path, hsi_param *ps, int np, char *err, size_t errlen)

@@ -485,7 +485,15 @@ static int save_weights(run_ctx *c, const char *file, const char *which, char *e
     snprintf(step, sizeof step, "%" PRId64, which[0] == 'b' && c->s.has_best ? c->s.best_step
                                                                                 : c->s.step);
     hsi_st_meta meta[3] = {{"experiment", c->x->name}, {"weights", which}, {"step", step}};
-    return hsi_ckpt_save_weights(path, c->net, c->ps, c->np, meta, 3, err, errlen);
+    hsi_st_tensor *pca;   /* preprocess.pca goes with the weights (eval and predict apply it) */
+    char *names;
+    int npca = tr_pca_tensors(c->D, &pca, &names);
+    int rc = npca < 0 ? tr_fail(err, errlen, "out of memory")
+                      : tr_ckpt_save_weights_extra(path, c->net, c->ps, c->np, pca, npca, meta, 3,
+                                                   err, errlen);
+    free(pca);
+    free(names);
+    return rc;
 }
 
 /* Weights, test metrics, maps, curves and metrics.json of a trained run. */
