@@ -228,12 +228,13 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         hsi_define *tmp = calloc((size_t)max + 1, sizeof *tmp);
         int n = tmp ? hsi_experiment_domain_defines(x, d, tmp, max) : 0;
         fe_define *defs = calloc((size_t)n + 2, sizeof *defs);
-        for (int k = 0; k < n; k++) defs[k] = (fe_define){tmp[k].key, tmp[k].value};
+        for (int k = 0; k < n; k++)
+            defs[k] = (fe_define){tmp[k].key, tmp[k].value, tmp[k].where, tmp[k].path};
         free(tmp);
         snprintf(num[d][0], sizeof num[d][0], "%d", bands);
         snprintf(num[d][1], sizeof num[d][1], "%d", classes);
-        defs[n] = (fe_define){"bands", num[d][0]};
-        defs[n + 1] = (fe_define){"classes", num[d][1]};
+        defs[n] = (fe_define){.name = "bands", .value = num[d][0]};
+        defs[n + 1] = (fe_define){.name = "classes", .value = num[d][1]};
         doms[d] = (fe_domain){nd == 1 ? "" : xd->name, n + 2, defs};
     }
     ir_program *p = fe_compile(x->net, NULL, 0, NULL, nd, doms, stderr);
@@ -395,7 +396,7 @@ int cmd_build(int argc, char **argv)
 {
     const char *exp_path = NULL, *out = NULL;
     const char *sets[MAX_SETS];
-    build_opts o = {sets, 0, -1, BUILD_TRAINER, {1, 1, 0}, NULL, 0};
+    build_opts o = {.sets = sets, .sweep_point = -1, .stage = BUILD_TRAINER, .be = {1, 1, 0}};
     if (cmd_wants_help(argc, argv)) return print_usage(stdout), 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

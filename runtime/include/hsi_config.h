@@ -36,6 +36,8 @@ struct hsi_registry;
 typedef struct hsi_define {
     char *key;                 /* identifier, e.g. "k" */
     char *value;               /* "24", "0.5", "same" */
+    char *where;               /* "file:line:col" of the key, or the --set text; NULL: unknown */
+    char *path;                /* its key path, "defines.k" or "domains.0.defines.k"; or NULL */
 } hsi_define;
 
 typedef enum hsi_half { HSI_HALF_NONE, HSI_HALF_LEFT, HSI_HALF_RIGHT, HSI_HALF_TOP,

@@ -232,6 +232,12 @@ static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **
                              "got %s", path, k, got(v, d->kids[i]));
         (*out)[i].key = d->keys[i];
         (*out)[i].value = d->kids[i]->str;
+        const cfg_mark *m = &d->key_marks[i];
+        char where[4200];
+        if (m->line > 0) snprintf(where, sizeof where, "%s:%d:%d", m->origin, m->line, m->col);
+        else snprintf(where, sizeof where, "%s", m->origin ? m->origin : "experiment");
+        (*out)[i].where = cfg_strdup(v->a, where);
+        (*out)[i].path = join(v, path, k);
     }
     *n = d->n;
     return 1;
