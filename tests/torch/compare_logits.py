@@ -133,6 +133,11 @@ def run(a):
     if y is not None:
         loss = torch.nn.functional.cross_entropy(logits, y)
         print("     torch mean cross-entropy %.6f" % float(loss))
+        if getattr(model, "aux_weight", None) is not None:   # a zoo model's reconstruction head
+            rec = torch.nn.functional.mse_loss(model.aux, model.centre(x))
+            loss = loss + model.aux_weight * rec
+            print("     torch reconstruction MSE %.6f x %g, total %.6f"
+                  % (float(rec), model.aux_weight, float(loss)))
         if a.loss is not None:
             ok &= compare("loss", np.array(a.loss), loss.detach().numpy(), a.rtol, a.atol)
         loss.backward()
@@ -149,8 +154,10 @@ def run(a):
             if name not in grads:
                 print("note %-40s no hsicc gradient (frozen?)" % name)
                 continue
-            ok &= compare("grad %s (%s)" % (name, key), grads[name], params[key].grad.numpy(),
-                          a.rtol, a.atol)
+            g = grads[name]
+            if getattr(model, "unit_dims", False) and g.size == params[key].numel():
+                g = g.reshape(params[key].shape)       # as load_params took the weights
+            ok &= compare("grad %s (%s)" % (name, key), g, params[key].grad.numpy(), a.rtol, a.atol)
     return ok
 
 

@@ -7,8 +7,9 @@ parameters, so that hsicc's weights map onto state_dict() by position (load_para
 
 Every port takes the per-sample input the trainer feeds: [1, bands, patch, patch] for the 3-D
 nets, [bands, patch, patch] for the 2-D ones, [bands] for the spectral (patch 1) ones; forward
-returns the classification logits [N, classes] (the semi-supervised models also keep their
-reconstruction in `self.aux` after each call).
+returns the classification logits [N, classes]; the semi-supervised models (Liu, Boulch) also
+keep their reconstruction in `self.aux` after each call, and their loss adds
+`aux_weight * MSE(aux, centre(x))` (tests/torch/compare_logits.py does).
 
 Run directly (/usr/bin/python3, torch 1.13) to assert every trainable parameter count at Indian
 Pines shapes (200 bands, 16 classes, each model's own patch).
@@ -264,6 +265,12 @@ class Liu(nn.Module):
         self.fc3_dec_bn = nn.BatchNorm1d(s0)
         self.fc4_dec = nn.Linear(s0, bands)
         self.aux = None
+        self.aux_weight = 1.0       # DeepHyperX's aux_loss_weight: loss = CE + 1.0 * MSE
+
+    @staticmethod
+    def centre(x):
+        """The reconstruction target: the centre pixel's spectrum [N, bands]."""
+        return x[:, :, x.shape[2] // 2, x.shape[3] // 2]
 
     def forward(self, x):
         c = self.conv1_bn(self.conv1(x))
@@ -297,6 +304,12 @@ class Boulch(nn.Module):
         self.classifier = nn.Linear(n, classes)
         self.regressor = nn.Linear(n, bands)
         self.aux = None
+        self.aux_weight = 0.1       # DeepHyperX's aux_loss_weight: loss = CE + 0.1 * MSE
+
+    @staticmethod
+    def centre(x):
+        """The reconstruction target: the spectrum itself [N, bands]."""
+        return x.reshape(x.shape[0], -1)
 
     def forward(self, x):
         z = self.encoder(x.reshape(x.shape[0], 1, -1)).flatten(1)

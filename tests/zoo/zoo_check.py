@@ -8,7 +8,9 @@
       random weights (the trainer's `init` file, every tensor redrawn: weights of unit gain,
       biases, BN affine and running statistics away from their initial values) and a random
       batch: `T forward` (eval mode) against the port through tests/torch/compare_logits.py,
-      within 1e-4 of the largest logit.
+      within 1e-4 of the largest logit. With --grads (nets without dropout) also `T grad` in
+      training mode on the same batch: logits, the loss (with a reconstruction head the weighted
+      total) and every parameter's gradient within 1e-3 of the tensor's largest value.
   zoo_check.py train --trainer T --work DIR [--set k=v ...]
       `T train` on Salinas-A ($HSICC_DATA_MIRROR) for the experiment's few iterations, on a split
       of 4 training and 2 test pixels per class: a finite loss every step, metrics.json with
@@ -32,6 +34,8 @@ try:
         import torch
         import compare_logits
         import torch_zoo
+        sys.path.insert(0, os.path.join(HERE, "..", "oracle"))
+        from torch_check import split_grads
 except ImportError as e:
     print("zoo_check: SKIP: %s (run with /usr/bin/python3, Debian python3-torch)" % e)
     sys.exit(77)
@@ -127,6 +131,23 @@ def logits(a):
     print("$ compare_logits " + " ".join(argv), flush=True)
     if compare_logits.main(argv) != 0:
         raise Failure("the emitted net's logits differ from the PyTorch port's")
+    if a.grads:
+        # training mode (batch statistics) on the same batch: the loss (with a reconstruction
+        # head: the weighted total) and every parameter's gradient
+        for k in ("y.npy", "g.safetensors", "grads.safetensors", "glogits.npy"):
+            p[k] = os.path.join(w, k)
+        np.save(p["y.npy"], (np.arange(a.n) % a.classes).astype(np.int32))
+        run([a.trainer, "grad", "--weights", p["w.safetensors"], "--input", p["x.npy"],
+             "--labels", p["y.npy"], "--out", p["g.safetensors"]])
+        names = st_io.read(p["w.safetensors"])[1]
+        glogits, loss = split_grads(p["g.safetensors"], names, p["grads.safetensors"])
+        np.save(p["glogits.npy"], glogits)
+        argv = flags + ["--weights", p["w.safetensors"], "--input", p["x.npy"], "--labels",
+                        p["y.npy"], "--logits", p["glogits.npy"], "--grads", p["grads.safetensors"],
+                        "--loss", repr(loss), "--mode", "train", "--rtol", "1e-3", "--atol", "1e-6"]
+        print("$ compare_logits " + " ".join(argv), flush=True)
+        if compare_logits.main(argv) != 0:
+            raise Failure("the emitted net's training-mode loss or gradients differ from PyTorch's")
     if not a.keep:
         shutil.rmtree(w, ignore_errors=True)
 
@@ -193,6 +214,8 @@ def main(argv):
     lp.add_argument("--n", type=int, default=4, help="batch size")
     lp.add_argument("--seed", type=int, default=0)
     lp.add_argument("--keep", action="store_true", help="keep the work folder")
+    lp.add_argument("--grads", action="store_true",
+                    help="also the training-mode loss and gradients (nets without dropout)")
     lp.add_argument("--model", choices=list(MODELS), required=True)
     lp.add_argument("--bands", type=int, default=200)
     lp.add_argument("--classes", type=int, default=16)
