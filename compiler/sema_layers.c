@@ -261,6 +261,11 @@ static int check_act(sema_ctx *E, sema_scope *s, layer *L)
     double alpha = k == K_LRELU ? 0.01 : 1.0;
     if (L->slot[A_ALPHA] && sema_get_num(E, s->env, L->slot[A_ALPHA], -1e6, 1e6, "alpha", &alpha))
         return sema_fail(E);
+    if (alpha < 0) {   /* the backward reads the output: a negative slope hides the input's sign */
+        diag_error(E->d, L->slot[A_ALPHA]->span, "%s needs alpha >= 0, got %g", L->el->name, alpha);
+        diag_hint(E->d, "a negative slope is PReLU territory: prelu learns it (init = constant(%g))", alpha);
+        return sema_fail(E);
+    }
     L->node.a.act.kind = acts[k - K_RELU];
     L->node.a.act.alpha = k == K_LRELU || k == K_ELU ? (float)alpha : 0;
     return 0;

@@ -165,6 +165,17 @@ def pool_case(driver, name, shape, is_max, k, s, lo, hi, cip, ceil=False):
     compare(name, got, {"y": y, "dx": xt.grad})
 
 
+def act_case(driver, name, shape, kind, alpha):
+    """kind: hsi_act_kind (1 leaky_relu, 2 elu); PyTorch's LeakyReLU / ELU"""
+    x = rand(*shape, lo=-3, hi=3)
+    xt = t64(x, True)
+    y = F.leaky_relu(xt, alpha) if kind == 1 else F.elu(xt, alpha)
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    got = run(driver, "act", [len(shape), *shape, kind, repr(alpha)], {"x": x, "dy": dy}, ["y", "dx"])
+    compare(name, got, {"y": y, "dx": xt.grad})
+
+
 def lrn_case(driver, name, shape, size, alpha, beta, k):
     x = rand(*shape, lo=-2, hi=2)
     xt = t64(x, True)
@@ -247,6 +258,9 @@ def main():
               (4,), (3,), (0,), (0,), 1, ceil=True)
     dense_case(driver, "dense [4,3,2,5] -> 7", (4, 3, 2, 5), 7, True)
     dense_case(driver, "dense [3,10] -> 4, no bias", (3, 10), 4, False)
+    act_case(driver, "leaky_relu 0.01 (PyTorch's default slope)", (3, 4, 5, 5), 1, 0.01)
+    act_case(driver, "leaky_relu 0.2", (2, 6, 7), 1, 0.2)
+    act_case(driver, "elu 0.5", (2, 6, 7), 2, 0.5)
     lrn_case(driver, "lrn 5 [N,C,H,W] (odd, PyTorch defaults)", (2, 9, 3, 4), 5, 1e-4, 0.75, 1.0)
     lrn_case(driver, "lrn 4 [N,C,D,H,W] (even)", (2, 7, 3, 2, 3), 4, 0.7, 0.6, 1.3)
     lrn_case(driver, "lrn 256 > C (Lee et al.)", (2, 20, 2, 2), 256, 0.5, 0.75, 2.0)

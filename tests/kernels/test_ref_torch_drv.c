@@ -1,7 +1,7 @@
 /* test_ref_torch_drv.c — runs one reference kernel (float API, HSI_BACKEND_REF) on tensors that
  * ref_vs_torch.py wrote, and writes the results back for it to compare with PyTorch.
  *
- * Usage: test_ref_torch_drv conv|bn|pool|dense|lrn|crop|prelu|softmax DIR. DIR/cfg.txt holds the shape and options
+ * Usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax DIR. DIR/cfg.txt holds the shape and options
  * (see each run_* below); inputs and outputs are raw little-endian float32 files NAME.f32.
  * It decides nothing: the cases and the comparison live in the Python script.
  */
@@ -165,6 +165,20 @@ static void run_pool(void)
     save("y", y, ny), save("dx", dx, nx);
 }
 
+/* cfg: ndim dims kind alpha (hsi_act_kind). Forward (y), backward of dy from y (dx). */
+static void run_act(void)
+{
+    const hsi_layout *l = read_src();
+    int kind = (int)geti();
+    float alpha = getf();
+    hsi_op *op = must(hsi_act_create(rt, l, (hsi_act_kind)kind, alpha));
+    int64_t n = count(l);
+    float *x = load("x", n), *dy = load("dy", n), *y = calloc((size_t)n, 4), *dx = calloc((size_t)n, 4);
+    hsi_act_forward(op, x, y);
+    hsi_act_backward(op, y, dy, dx);
+    save("y", y, n), save("dx", dx, n);
+}
+
 /* lrn, crop, prelu, softmax. cfg: ndim dims, then lrn: size alpha beta k; crop: per spatial
  * dim offset size; prelu: slopes; softmax: nothing. Forward (y), backward of dy (dx, and dw of
  * prelu). */
@@ -212,7 +226,7 @@ static void run_xop(const char *kind)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: test_ref_torch_drv conv|bn|pool|dense|lrn|crop|prelu|softmax DIR\n");
+        fprintf(stderr, "usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax DIR\n");
         return 2;
     }
     dir = argv[2];
@@ -224,6 +238,7 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "bn")) run_bn();
     else if (!strcmp(argv[1], "pool")) run_pool();
     else if (!strcmp(argv[1], "dense")) run_dense();
+    else if (!strcmp(argv[1], "act")) run_act();
     else if (!strcmp(argv[1], "lrn") || !strcmp(argv[1], "crop") || !strcmp(argv[1], "prelu") ||
              !strcmp(argv[1], "softmax"))
         run_xop(argv[1]);
