@@ -266,10 +266,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         if (bands <= 0 || dim < 0 || in->d[dim] == bands)
             continue;
         char sh[96];
-        fprintf(stderr, "hsicc: error: %s: domain '%s' has %ld bands, but the net's input%s%s is "
-                "%s: its netdef %s does not size the input with its `bands` parameter; write the "
-                "input as [bands, patch, patch] (or [1, bands, patch, patch])\n", exp_path,
-                x->domains[d].name, bands, p->n_graphs > 1 ? " for domain " : "",
+        fprintf(stderr, "hsicc: error: %s: domain '%s' has %ld bands%s, but the net's input%s%s "
+                "is %s: its netdef %s does not size the input with its `bands` parameter; write "
+                "the input as [bands, patch, patch] (or [1, bands, patch, patch])\n", exp_path,
+                x->domains[d].name, bands,
+                x->pca.components || x->pca.variance > 0 ? " (its preprocess.pca components)" : "",
+                p->n_graphs > 1 ? " for domain " : "",
                 p->graphs[d].domain, shape_str(in, sh, sizeof sh), x->net);
         goto done;
     }

@@ -466,7 +466,18 @@ def t_atomic():
                     with open(path, "rb") as fh:
                         data = fh.read()
                     check(data.endswith(b"IEND\xaeB`\x82"), "truncated PNG " + path)
-    # A killed training resumes to the end.
+    # A training killed once it has started (its experiment.yaml written: on a loaded machine
+    # 0.6 s may come before that) resumes to the end.
+    shutil.rmtree(out, ignore_errors=True)
+    p = subprocess.Popen([TINY, "train", "--out", out, "--quiet", "--runs", "3",
+                          "--set", "train.val_every=5", "--set", "outputs.checkpoints=both"],
+                         env=e, cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not os.path.isfile(os.path.join(out, "experiment.yaml")) and time.time() - t0 < 60:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
     run(TINY, "train", "--resume", out, "--quiet")
     check(os.path.isfile(os.path.join(out, "metrics.json")), "resume after kill -9")
 
