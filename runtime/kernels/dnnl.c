@@ -13,6 +13,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "kernels_impl.h"
+#include "tapconv.h"
 
 typedef dnnl_memory_desc_t md_t;
 
@@ -458,6 +459,7 @@ typedef struct dn_wl {
     dn_port w_bd, ddst_bd, dsrc_out;         /* backward data */
     dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
     dn_col col;
+    struct { int on; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c */
 } dn_wl;
 
 static void dn_md_any(md_t *out, const md_t *like)
@@ -564,6 +566,10 @@ static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const fl
         dn_col_forward(op, src, w, b, dst);
         return;
     }
+    if (wl->tap.on) {
+        hk_tap_forward(&wl->tap.g, src, w, b, dst, dn_tmp(op->rt, wl->tap.off));
+        return;
+    }
     const void *s = dn_in(op->rt, &wl->src_in, src), *wt = dn_in(op->rt, &wl->w_in, w);
     dn_run(op->rt, &wl->fwd, (const void *[]){s, wt, dst, b});
 }
@@ -573,6 +579,10 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
 {
     dn_wl *wl = op->impl;
     hsi_rt *rt = op->rt;
+    if (wl->tap.on) {
+        hk_tap_backward(&wl->tap.g, src, w, ddst, dsrc, dw, db, dn_tmp(rt, wl->tap.off));
+        return;
+    }
     if (dsrc && wl->bwd_data.p) {
         const void *dd = dn_in(rt, &wl->ddst_bd, ddst), *wt = dn_in(rt, &wl->w_bd, w);
         void *ds = dn_out(rt, &wl->dsrc_out, dsrc);
@@ -709,6 +719,47 @@ static hsi_op *dn_col_create(hsi_rt *rt, const md_t *smd, const hsi_conv_desc *p
     return dn_op(rt, HK_CONV, dn_layout(rt, &d_nhwc), wl);
 }
 
+/* ---- k x 1 x 1 convolutions by tapconv.c ------------------------------------------------
+ * SSRN's spectral convs ([7,1,1], 24 channels, pad 3 along the bands) on the nCdhw8c tensors
+ * the rest of the net hands them: oneDNN's direct kernels reach about 65 % of the FMA peak
+ * forward and 45 % for the weights on these shapes. Taken for ungrouped 3-D convs with kernel
+ * [K, 1, 1], unit strides and dilations, no H/W padding, input and output channels multiples
+ * of 8, K * C <= 512 (a chunk's weights stay in L2; not C2 over the whole depth) and the src
+ * in exactly that layout (so nothing is reordered); the dst gets it too.
+ * HSICC_DNNL_NO_TAP_CONV=1 turns it off (for A/B runs). */
+static int dn_tap_wanted(const hsi_layout *src, const hsi_conv_desc *cd, md_t *dst)
+{
+    const char *off = getenv("HSICC_DNNL_NO_TAP_CONV");
+    if ((off && *off && strcmp(off, "0")) || cd->nsp != 3 || cd->groups != 1 || src->ndim != 5
+        || src->dims[1] % 8 || cd->out_ch % 8 || cd->kernel[0] * src->dims[1] > 512)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        if (cd->stride[i] != 1 || cd->dilation[i] != 1
+            || (i && (cd->kernel[i] != 1 || cd->pad_lo[i] || cd->pad_hi[i])))
+            return 0;
+    int64_t dout = src->dims[2] + cd->pad_lo[0] + cd->pad_hi[0] - cd->kernel[0] + 1;
+    int64_t ddims[5] = {src->dims[0], cd->out_ch, dout, src->dims[3], src->dims[4]};
+    md_t blk;
+    return dout >= 1 && !dn_md_tag(&blk, 5, src->dims, dnnl_aBcde8b) && dn_same(&blk, dn_lmd(src))
+           && !dn_md_tag(dst, 5, ddims, dnnl_aBcde8b);
+}
+
+static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd,
+                             const md_t *dst)
+{
+    dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
+    if (!wl) return NULL;
+    wl->tap.on = 1;
+    wl->tap.g = (hk_tap){.n = src->dims[0], .c = src->dims[1], .oc = cd->out_ch,
+                         .din = src->dims[2], .dout = dst->dims[2],
+                         .hw = src->dims[3] * src->dims[4], .k = cd->kernel[0],
+                         .pad = cd->pad_lo[0], .bias = cd->bias};
+    size_t used = 0;
+    if (dn_stage(rt, &used, hk_tap_scratch_floats(&wl->tap.g) * sizeof(float), &wl->tap.off))
+        return NULL;
+    return dn_op(rt, HK_CONV, dn_layout(rt, dst), wl);
+}
+
 hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd,
                             int need_dsrc, int need_dw)
 {
@@ -731,6 +782,8 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
                            (long long)s);
         ddims[2 + i] = (in + lo + hi - span) / s + 1;
     }
+    md_t tap_dst;
+    if (dn_tap_wanted(src, cd, &tap_dst)) return dn_tap_create(rt, src, cd, &tap_dst);
     /* The geometry the primitives see. A 3-D conv that is pointwise in H and W (SSRN's
      * spectral [k,1,1]) runs as 2-D over [D, H*W], where oneDNN's kernels block better. */
     hsi_conv_desc pc = *cd;
@@ -782,6 +835,13 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
         return hk_fail(rt, "conv: bad shapes");
     return dn_wl_create(rt, HK_CONV, src, smd, &g, &w_plain, cd->bias ? OC : 0, &dst,
                         full || fold ? ddims : NULL, need_dsrc, need_dw, "conv");
+}
+
+const char *hk_dnnl_conv_impl(const hsi_op *op)
+{
+    const dn_wl *wl = op->impl;
+    if (wl->tap.on) return strcmp(hk_tap_isa(), "avx2") ? "tapconv:generic" : "tapconv:avx2";
+    return wl->col.on ? "gemm" : "onednn";
 }
 
 void hk_dnnl_conv_forward(hsi_op *op, const float *src, const float *w, const float *b,
