@@ -459,7 +459,8 @@ typedef struct dn_wl {
     dn_port w_bd, ddst_bd, dsrc_out;         /* backward data */
     dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
     dn_col col;
-    struct { int on; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c */
+    struct { int on, w1; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c
+                                                          (w1: only its weights' gradient) */
 } dn_wl;
 
 static void dn_md_any(md_t *out, const md_t *like)
@@ -591,6 +592,10 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
     }
     if (wl->col.on) {
         if (dw || (db && wl->col.bias)) dn_col_backward_weights(op, src, ddst, dw, db);
+        return;
+    }
+    if (wl->tap.w1) {
+        if (dw || db) hk_tap_backward(&wl->tap.g, src, w, ddst, NULL, dw, db, dn_tmp(rt, wl->tap.off));
         return;
     }
     int has_bias = wl->bwd_w.nargs == 4;
@@ -753,11 +758,41 @@ static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_d
     wl->tap.g = (hk_tap){.n = src->dims[0], .c = src->dims[1], .oc = cd->out_ch,
                          .din = src->dims[2], .dout = dst->dims[2],
                          .hw = src->dims[3] * src->dims[4], .k = cd->kernel[0],
-                         .pad = cd->pad_lo[0], .bias = cd->bias};
+                         .pad = cd->pad_lo[0], .stride = 1, .bias = cd->bias};
     size_t used = 0;
     if (dn_stage(rt, &used, hk_tap_scratch_floats(&wl->tap.g) * sizeof(float), &wl->tap.off))
         return NULL;
     return dn_op(rt, HK_CONV, dn_layout(rt, dst), wl);
+}
+
+/* SSRN's C1 ([7,1,1], stride 2 along the bands, one input channel, no dsrc): oneDNN's
+ * backward weights takes about 9 times its forward for the same FLOPs; tapconv.c computes
+ * dw and db from the plain src and the nCdhw8c ddst instead (the forward stays oneDNN's). */
+static int dn_tap_w1(hsi_rt *rt, hsi_op *op, const hsi_layout *src, const hsi_conv_desc *cd,
+                     int need_dsrc, int need_dw)
+{
+    const char *off = getenv("HSICC_DNNL_NO_TAP_CONV");
+    dn_wl *wl = op->impl;
+    if ((off && *off && strcmp(off, "0")) || need_dsrc || !need_dw || wl->col.on
+        || cd->nsp != 3 || cd->groups != 1 || src->dims[1] != 1 || cd->out_ch % 8
+        || !dn_rowmajor(dn_lmd(src)))
+        return 0;
+    for (int i = 0; i < 3; i++)
+        if (cd->dilation[i] != 1
+            || (i && (cd->kernel[i] != 1 || cd->stride[i] != 1 || cd->pad_lo[i] || cd->pad_hi[i])))
+            return 0;
+    md_t blk;
+    if (dn_md_tag(&blk, 5, op->dst->dims, dnnl_aBcde8b) || !dn_same(&blk, dn_lmd(op->dst)))
+        return 0;
+    wl->tap.g = (hk_tap){.n = src->dims[0], .c = 1, .oc = cd->out_ch, .din = src->dims[2],
+                         .dout = op->dst->dims[2], .hw = src->dims[3] * src->dims[4],
+                         .k = cd->kernel[0], .pad = cd->pad_lo[0], .stride = cd->stride[0],
+                         .bias = cd->bias};
+    size_t used = 0;
+    if (dn_stage(rt, &used, hk_tap_scratch_floats(&wl->tap.g) * sizeof(float), &wl->tap.off))
+        return -1;
+    wl->tap.w1 = 1;
+    return 0;
 }
 
 hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd,
@@ -833,14 +868,18 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     if (dn_md_tag(&w_plain, wn, wdims, dnnl_format_tag_undef)
         || dn_md_tag(&dst, full ? 2 : pc.nsp + 2, pddims, full ? dnnl_ab : dnnl_format_tag_any))
         return hk_fail(rt, "conv: bad shapes");
-    return dn_wl_create(rt, HK_CONV, src, smd, &g, &w_plain, cd->bias ? OC : 0, &dst,
-                        full || fold ? ddims : NULL, need_dsrc, need_dw, "conv");
+    hsi_op *op = dn_wl_create(rt, HK_CONV, src, smd, &g, &w_plain, cd->bias ? OC : 0, &dst,
+                              full || fold ? ddims : NULL, need_dsrc, need_dw, "conv");
+    return op && dn_tap_w1(rt, op, src, cd, need_dsrc, need_dw) ? NULL : op;
 }
 
 const char *hk_dnnl_conv_impl(const hsi_op *op)
 {
     const dn_wl *wl = op->impl;
     if (wl->tap.on) return strcmp(hk_tap_isa(), "avx2") ? "tapconv:generic" : "tapconv:avx2";
+    if (wl->tap.w1)
+        return strcmp(hk_tap_isa(), "avx2") ? "onednn, weights tapconv:generic"
+                                            : "onednn, weights tapconv:avx2";
     return wl->col.on ? "gemm" : "onednn";
 }
 

@@ -317,9 +317,111 @@ static void tc_wk_run(const tc_wk *m, int NV, int avx2)
     tc_wk_generic(m, NV);
 }
 
+/* One input channel (SSRN's C1: a plain [N, 1, D, H*W] input, any stride along D):
+ * dwp[k0 + i][oc0 + 8 j + l] += sum_p x[i * xi + p] dy[p, oc0 + 8 j + l] over the H*W pixels
+ * of one output plane, ni <= 4 taps (xi = H*W floats apart) at a time. */
+typedef struct tc_w1 {
+    const float *x, *dy;          /* x: the plane of tap k0; dy: the output plane, block oc0/8 */
+    int64_t xi, dybs, hw;
+    float *dw;                    /* dwp + k0 * cout + oc0 */
+    int64_t wc;                   /* cout */
+} tc_w1;
+
+static inline void tc_w1_generic(const tc_w1 *m, int NI, int NV)
+{
+    for (int i = 0; i < NI; i++)
+        for (int64_t p = 0; p < m->hw; p++)
+            for (int j = 0; j < NV * 8; j++)
+                m->dw[i * m->wc + j] += m->x[i * m->xi + p] * m->dy[j / 8 * m->dybs + p * 8 + j % 8];
+}
+
+#if TC_X86 && defined(__GNUC__)
+#define TC_1ACC(i)                                                                             \
+    __m256 a##i##0 = _mm256_setzero_ps(), a##i##1 = a##i##0, a##i##2 = a##i##0;
+#define TC_1FMA(i)                                                                             \
+    if (NI > i) {                                                                              \
+        __m256 xv = _mm256_broadcast_ss(m->x + i * m->xi + p);                                 \
+        a##i##0 = _mm256_fmadd_ps(xv, d0, a##i##0);                                            \
+        if (NV > 1) a##i##1 = _mm256_fmadd_ps(xv, d1, a##i##1);                                \
+        if (NV > 2) a##i##2 = _mm256_fmadd_ps(xv, d2, a##i##2);                                \
+    }
+#define TC_1ADD(i, j)                                                                          \
+    _mm256_storeu_ps(m->dw + i * m->wc + 8 * j,                                                \
+                     _mm256_add_ps(_mm256_loadu_ps(m->dw + i * m->wc + 8 * j), a##i##j));
+#define TC_1STORE(i)                                                                           \
+    if (NI > i) {                                                                              \
+        TC_1ADD(i, 0)                                                                          \
+        if (NV > 1) { TC_1ADD(i, 1) }                                                          \
+        if (NV > 2) { TC_1ADD(i, 2) }                                                          \
+    }
+static inline __attribute__((always_inline)) TC_AVX2 void tc_w1_avx2(const tc_w1 *m, const int NI,
+                                                                     const int NV)
+{
+    TC_1ACC(0) TC_1ACC(1) TC_1ACC(2) TC_1ACC(3)
+    for (int64_t p = 0; p < m->hw; p++) {
+        const float *dy = m->dy + p * 8;
+        __m256 d0 = _mm256_loadu_ps(dy), d1 = d0, d2 = d0;
+        if (NV > 1) d1 = _mm256_loadu_ps(dy + m->dybs);
+        if (NV > 2) d2 = _mm256_loadu_ps(dy + 2 * m->dybs);
+        TC_1FMA(0) TC_1FMA(1) TC_1FMA(2) TC_1FMA(3)
+    }
+    TC_1STORE(0) TC_1STORE(1) TC_1STORE(2) TC_1STORE(3)
+}
+#undef TC_1ACC
+#undef TC_1FMA
+#undef TC_1ADD
+#undef TC_1STORE
+#define TC_W1(NI, NV) \
+    static TC_AVX2 void tc_w1_##NI##_##NV(const tc_w1 *m) { tc_w1_avx2(m, NI, NV); }
+TC_W1(1, 1) TC_W1(1, 2) TC_W1(1, 3) TC_W1(2, 1) TC_W1(2, 2) TC_W1(2, 3)
+TC_W1(3, 1) TC_W1(3, 2) TC_W1(3, 3) TC_W1(4, 1) TC_W1(4, 2) TC_W1(4, 3)
+#undef TC_W1
+static void (*const tc_w1_tab[4][3])(const tc_w1 *) = {
+    {tc_w1_1_1, tc_w1_1_2, tc_w1_1_3}, {tc_w1_2_1, tc_w1_2_2, tc_w1_2_3},
+    {tc_w1_3_1, tc_w1_3_2, tc_w1_3_3}, {tc_w1_4_1, tc_w1_4_2, tc_w1_4_3}};
+#endif
+
+/* Sample n's contribution to dwp [K][1][OC] (one input channel, plain, stride along D). */
+static void tc_weights_sample_c1(const hk_tap *g, const float *x, const float *dy, int64_t n,
+                                 float *dwp, int avx2)
+{
+    int64_t hw = g->hw, dybs = g->dout * hw * 8, s = g->stride;
+    const float *xn = x + n * g->din * hw, *dyn = dy + n * g->oc * g->dout * hw;
+    for (int64_t o = 0; o < g->dout; o++) {
+        int64_t lo = g->pad - o * s, hi = g->din + g->pad - o * s;
+        int64_t k0 = lo > 0 ? lo : 0, k1 = hi < g->k ? hi : g->k;
+        for (int64_t k = k0; k < k1; k += 4) {
+            int ni = k1 - k >= 4 ? 4 : (int)(k1 - k);
+            for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
+                int nv = g->oc - oc0 >= 24 ? 3 : (int)((g->oc - oc0) / 8);
+                tc_w1 m = {.x = xn + (o * s + k - g->pad) * hw, .xi = hw,
+                           .dy = dyn + (oc0 / 8) * dybs + o * hw * 8, .dybs = dybs, .hw = hw,
+                           .dw = dwp + k * g->oc + oc0, .wc = g->oc};
+#if TC_X86 && defined(__GNUC__)
+                if (avx2) {
+                    tc_w1_tab[ni - 1][nv - 1](&m);
+                    continue;
+                }
+#endif
+                tc_w1_generic(&m, ni, nv);
+            }
+        }
+    }
+}
+
+/* Sample n's contribution to db [OC] (dy [OC/8, rows, 8]). */
+static void tc_bias_sample(const hk_tap *g, const float *dy, int64_t n, float *db)
+{
+    int64_t rows = g->dout * g->hw;
+    const float *dyn = dy + n * g->oc * rows;
+    for (int64_t ob = 0; ob < g->oc / 8; ob++)
+        for (int64_t r = 0; r < rows; r++)
+            for (int l = 0; l < 8; l++) db[ob * 8 + l] += dyn[ob * rows * 8 + r * 8 + l];
+}
+
 /* Sample n's contribution to dwp [K][C][OC] and db [OC]. */
 static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, int64_t n,
-                              float *dwp, float *db, int avx2)
+                              float *dwp, int avx2)
 {
     int64_t hw = g->hw, rows = g->dout * hw;
     int64_t xbs = g->din * hw * 8, dybs = rows * 8;
@@ -341,10 +443,6 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, 
                     tc_wk_run(&m, nv, avx2);
                 }
         }
-        if (db)
-            for (int64_t ob = 0; ob < g->oc / 8; ob++)
-                for (int64_t r = c0; r < c1; r++)
-                    for (int l = 0; l < 8; l++) db[ob * 8 + l] += dyn[ob * dybs + r * 8 + l];
     }
 }
 
@@ -383,7 +481,7 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
                      float *dw, float *db, float *scratch)
 {
     size_t kco = (size_t)(g->k * g->c * g->oc);
-    if (dx) {
+    if (dx && g->c % 8 == 0 && g->stride <= 1) {
         float *wd = scratch + kco;
         tc_pack(g, w, 1, wd);
         tc_geo geo = {.in = dy, .in_bs = g->dout * g->hw * 8, .in_ns = g->oc * g->dout * g->hw,
@@ -407,9 +505,12 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
         nt = omp_get_num_threads();
 #endif
         int64_t lo = g->n * t / nt, hi = g->n * (t + 1) / nt;
-        for (int64_t n = lo; n < hi; n++)
-            tc_weights_sample(g, x, dy, n, part + (size_t)t * per, db ? part + (size_t)t * per + kco : NULL,
-                              avx2);
+        float *pw = part + (size_t)t * per;
+        for (int64_t n = lo; n < hi; n++) {
+            if (dw && g->c == 1) tc_weights_sample_c1(g, x, dy, n, pw, avx2);
+            else if (dw) tc_weights_sample(g, x, dy, n, pw, avx2);
+            if (db) tc_bias_sample(g, dy, n, pw + kco);
+        }
     }
     for (int t = 1; t < T; t++)
         for (size_t i = 0; i < per; i++) part[i] += part[(size_t)t * per + i];

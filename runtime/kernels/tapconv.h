@@ -3,7 +3,8 @@
  * A 3-D convolution whose kernel is [K, 1, 1] (stride 1, no dilation, no padding in H and W)
  * is, per sample, a sum over the K taps of GEMMs over the rows (depth, pixel): tap k reads the
  * input rows shifted by (k - pad) planes. Tensors are [N, C/8, D, H*W, 8] (oneDNN's aBcde8b,
- * nCdhw8c), C and OC multiples of 8. Every row block keeps its outputs in registers over the
+ * nCdhw8c), C and OC multiples of 8 (for the weights' gradient also C = 1, plain, any stride
+ * along D: SSRN's C1). Every row block keeps its outputs in registers over the
  * whole reduction (taps x channels) and writes them once; backward data is the same kernel on
  * the flipped, transposed weights; backward weights accumulates per thread (over samples) and
  * reduces in thread order, so results are deterministic for a given thread count.
@@ -22,6 +23,7 @@ typedef struct hk_tap {
     int64_t n, c, oc;             /* batch, input and output channels (multiples of 8) */
     int64_t din, dout, hw;        /* input depth, output depth, H*W */
     int64_t k, pad;               /* taps, zero planes before the input (after: implied) */
+    int64_t stride;               /* along D: 1, or more with c == 1 (backward weights only) */
     int bias;
     int threads;                  /* set by hk_tap_scratch_floats: the scratch's thread count */
 } hk_tap;
@@ -38,7 +40,8 @@ void hk_tap_forward(const hk_tap *g, const float *x, const float *w, const float
                     float *scratch);
 
 /* dx = conv^T(dy, w) (overwrites; dx NULL: skipped); dw += dL/dw (plain, NULL: skipped);
- * db += column sums of dy (NULL or no bias: skipped). */
+ * db += column sums of dy (NULL or no bias: skipped). With c == 1 (a plain [N, 1, D, H, W]
+ * input, any stride: SSRN's C1) only dw and db: dx must be NULL. */
 void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const float *dy, float *dx,
                      float *dw, float *db, float *scratch);
 
