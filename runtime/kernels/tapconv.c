@@ -268,6 +268,12 @@ static inline void tc_wk_generic(const tc_wk *m, int NV)
 }
 
 #if TC_X86 && defined(__GNUC__)
+/* d0..d2: NV vectors of one dy row (blocks m->dybs floats apart) */
+#define TC_DY_LOAD(row)                                                                        \
+    const float *dy = (row);                                                                   \
+    __m256 d0 = _mm256_loadu_ps(dy), d1 = d0, d2 = d0;                                         \
+    if (NV > 1) d1 = _mm256_loadu_ps(dy + m->dybs);                                            \
+    if (NV > 2) d2 = _mm256_loadu_ps(dy + 2 * m->dybs);
 #define TC_WACC(i)                                                                             \
     __m256 a##i##0 = _mm256_loadu_ps(m->dw + i * m->wc), a##i##1 = a##i##0, a##i##2 = a##i##0; \
     if (NV > 1) a##i##1 = _mm256_loadu_ps(m->dw + i * m->wc + 8);                              \
@@ -287,10 +293,7 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_wk_avx2(const tc_wk
 {
     TC_WACC(0) TC_WACC(1) TC_WACC(2) TC_WACC(3)
     for (int64_t r = m->r0; r < m->r1; r++) {
-        const float *dy = m->dy + r * 8;
-        __m256 d0 = _mm256_loadu_ps(dy), d1 = d0, d2 = d0;
-        if (NV > 1) d1 = _mm256_loadu_ps(dy + m->dybs);
-        if (NV > 2) d2 = _mm256_loadu_ps(dy + 2 * m->dybs);
+        TC_DY_LOAD(m->dy + r * 8)
         TC_WFMA(0) TC_WFMA(1) TC_WFMA(2) TC_WFMA(3)
     }
     TC_WSTORE(0) TC_WSTORE(1) TC_WSTORE(2) TC_WSTORE(3)
@@ -359,10 +362,7 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_w1_avx2(const tc_w1
 {
     TC_1ACC(0) TC_1ACC(1) TC_1ACC(2) TC_1ACC(3)
     for (int64_t p = 0; p < m->hw; p++) {
-        const float *dy = m->dy + p * 8;
-        __m256 d0 = _mm256_loadu_ps(dy), d1 = d0, d2 = d0;
-        if (NV > 1) d1 = _mm256_loadu_ps(dy + m->dybs);
-        if (NV > 2) d2 = _mm256_loadu_ps(dy + 2 * m->dybs);
+        TC_DY_LOAD(m->dy + p * 8)
         TC_1FMA(0) TC_1FMA(1) TC_1FMA(2) TC_1FMA(3)
     }
     TC_1STORE(0) TC_1STORE(1) TC_1STORE(2) TC_1STORE(3)
@@ -371,6 +371,7 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_w1_avx2(const tc_w1
 #undef TC_1FMA
 #undef TC_1ADD
 #undef TC_1STORE
+#undef TC_DY_LOAD
 #define TC_W1(NI, NV) \
     static TC_AVX2 void tc_w1_##NI##_##NV(const tc_w1 *m) { tc_w1_avx2(m, NI, NV); }
 TC_W1(1, 1) TC_W1(1, 2) TC_W1(1, 3) TC_W1(2, 1) TC_W1(2, 2) TC_W1(2, 3)
