@@ -17,6 +17,12 @@
 
 typedef dnnl_memory_desc_t md_t;
 
+#ifdef _OPENMP
+#define DN_OMP(x) _Pragma(x)
+#else
+#define DN_OMP(x)
+#endif
+
 /* ---- the rt's oneDNN state ---------------------------------------------------------------- */
 
 typedef enum dn_obj_kind { DN_PD, DN_PRIM, DN_MEM, DN_ATTR } dn_obj_kind;
@@ -627,18 +633,20 @@ static int dn_col_wanted(const hsi_conv_desc *pc, int64_t C, int64_t H, int64_t 
     return H >= pc->kernel[0] && W >= pc->kernel[1];
 }
 
-/* col[(n, oh, ow)][(kh, kw, c)] from an NHWC src: KW*C contiguous floats per (row, kh). */
+/* col[(n, oh, ow)][(kh, kw, c)] from an NHWC src: KW*C contiguous floats per (row, kh); the
+ * rows on OpenMP's threads (when dnnl.c is compiled with it). */
 static void dn_im2col(const dn_col *c, const float *src, float *col)
 {
     size_t run = (size_t)(c->kw * c->c);
-    for (int64_t n = 0; n < c->n; n++)
-        for (int64_t y = 0; y < c->oh; y++)
-            for (int64_t x = 0; x < c->ow; x++)
-                for (int64_t i = 0; i < c->kh; i++) {
-                    const float *from = src + ((n * c->h + y * c->sh + i) * c->w + x * c->sw) * c->c;
-                    memcpy(col, from, run * sizeof *col);
-                    col += run;
-                }
+    int64_t rows = c->n * c->oh * c->ow;
+    DN_OMP("omp parallel for schedule(static)")
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t n = r / (c->oh * c->ow), y = r / c->ow % c->oh, x = r % c->ow;
+        for (int64_t i = 0; i < c->kh; i++) {
+            const float *from = src + ((n * c->h + y * c->sh + i) * c->w + x * c->sw) * c->c;
+            memcpy(col + (size_t)(r * c->kh + i) * run, from, run * sizeof *col);
+        }
+    }
 }
 
 static void dn_col_forward(hsi_op *op, const float *src, const float *w, const float *b,
