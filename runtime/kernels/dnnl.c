@@ -13,8 +13,15 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "kernels_impl.h"
+#include "tapconv.h"
 
 typedef dnnl_memory_desc_t md_t;
+
+#ifdef _OPENMP
+#define DN_OMP(x) _Pragma(x)
+#else
+#define DN_OMP(x)
+#endif
 
 /* ---- the rt's oneDNN state ---------------------------------------------------------------- */
 
@@ -458,6 +465,8 @@ typedef struct dn_wl {
     dn_port w_bd, ddst_bd, dsrc_out;         /* backward data */
     dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
     dn_col col;
+    struct { int on, w1; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c
+                                                          (w1: only its weights' gradient) */
 } dn_wl;
 
 static void dn_md_any(md_t *out, const md_t *like)
@@ -564,6 +573,10 @@ static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const fl
         dn_col_forward(op, src, w, b, dst);
         return;
     }
+    if (wl->tap.on) {
+        hk_tap_forward(&wl->tap.g, src, w, b, dst, dn_tmp(op->rt, wl->tap.off));
+        return;
+    }
     const void *s = dn_in(op->rt, &wl->src_in, src), *wt = dn_in(op->rt, &wl->w_in, w);
     dn_run(op->rt, &wl->fwd, (const void *[]){s, wt, dst, b});
 }
@@ -573,6 +586,10 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
 {
     dn_wl *wl = op->impl;
     hsi_rt *rt = op->rt;
+    if (wl->tap.on) {
+        hk_tap_backward(&wl->tap.g, src, w, ddst, dsrc, dw, db, dn_tmp(rt, wl->tap.off));
+        return;
+    }
     if (dsrc && wl->bwd_data.p) {
         const void *dd = dn_in(rt, &wl->ddst_bd, ddst), *wt = dn_in(rt, &wl->w_bd, w);
         void *ds = dn_out(rt, &wl->dsrc_out, dsrc);
@@ -581,6 +598,10 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
     }
     if (wl->col.on) {
         if (dw || (db && wl->col.bias)) dn_col_backward_weights(op, src, ddst, dw, db);
+        return;
+    }
+    if (wl->tap.w1) {
+        if (dw || db) hk_tap_backward(&wl->tap.g, src, w, ddst, NULL, dw, db, dn_tmp(rt, wl->tap.off));
         return;
     }
     int has_bias = wl->bwd_w.nargs == 4;
@@ -612,18 +633,20 @@ static int dn_col_wanted(const hsi_conv_desc *pc, int64_t C, int64_t H, int64_t 
     return H >= pc->kernel[0] && W >= pc->kernel[1];
 }
 
-/* col[(n, oh, ow)][(kh, kw, c)] from an NHWC src: KW*C contiguous floats per (row, kh). */
+/* col[(n, oh, ow)][(kh, kw, c)] from an NHWC src: KW*C contiguous floats per (row, kh); the
+ * rows on OpenMP's threads (when dnnl.c is compiled with it). */
 static void dn_im2col(const dn_col *c, const float *src, float *col)
 {
     size_t run = (size_t)(c->kw * c->c);
-    for (int64_t n = 0; n < c->n; n++)
-        for (int64_t y = 0; y < c->oh; y++)
-            for (int64_t x = 0; x < c->ow; x++)
-                for (int64_t i = 0; i < c->kh; i++) {
-                    const float *from = src + ((n * c->h + y * c->sh + i) * c->w + x * c->sw) * c->c;
-                    memcpy(col, from, run * sizeof *col);
-                    col += run;
-                }
+    int64_t rows = c->n * c->oh * c->ow;
+    DN_OMP("omp parallel for schedule(static)")
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t n = r / (c->oh * c->ow), y = r / c->ow % c->oh, x = r % c->ow;
+        for (int64_t i = 0; i < c->kh; i++) {
+            const float *from = src + ((n * c->h + y * c->sh + i) * c->w + x * c->sw) * c->c;
+            memcpy(col + (size_t)(r * c->kh + i) * run, from, run * sizeof *col);
+        }
+    }
 }
 
 static void dn_col_forward(hsi_op *op, const float *src, const float *w, const float *b,
@@ -709,6 +732,77 @@ static hsi_op *dn_col_create(hsi_rt *rt, const md_t *smd, const hsi_conv_desc *p
     return dn_op(rt, HK_CONV, dn_layout(rt, &d_nhwc), wl);
 }
 
+/* ---- k x 1 x 1 convolutions by tapconv.c ------------------------------------------------
+ * SSRN's spectral convs ([7,1,1], 24 channels, pad 3 along the bands) on the nCdhw8c tensors
+ * the rest of the net hands them: oneDNN's direct kernels reach about 65 % of the FMA peak
+ * forward and 45 % for the weights on these shapes. Taken for ungrouped 3-D convs with kernel
+ * [K, 1, 1], unit strides and dilations, no H/W padding, input and output channels multiples
+ * of 8, K * C <= 512 (a chunk's weights stay in L2; not C2 over the whole depth) and the src
+ * in exactly that layout (so nothing is reordered); the dst gets it too.
+ * HSICC_DNNL_NO_TAP_CONV=1 turns it off (for A/B runs). */
+static int dn_tap_wanted(const hsi_layout *src, const hsi_conv_desc *cd, md_t *dst)
+{
+    const char *off = getenv("HSICC_DNNL_NO_TAP_CONV");
+    if ((off && *off && strcmp(off, "0")) || cd->nsp != 3 || cd->groups != 1 || src->ndim != 5
+        || src->dims[1] % 8 || cd->out_ch % 8 || cd->kernel[0] * src->dims[1] > 512)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        if (cd->stride[i] != 1 || cd->dilation[i] != 1
+            || (i && (cd->kernel[i] != 1 || cd->pad_lo[i] || cd->pad_hi[i])))
+            return 0;
+    int64_t dout = src->dims[2] + cd->pad_lo[0] + cd->pad_hi[0] - cd->kernel[0] + 1;
+    int64_t ddims[5] = {src->dims[0], cd->out_ch, dout, src->dims[3], src->dims[4]};
+    md_t blk;
+    return dout >= 1 && !dn_md_tag(&blk, 5, src->dims, dnnl_aBcde8b) && dn_same(&blk, dn_lmd(src))
+           && !dn_md_tag(dst, 5, ddims, dnnl_aBcde8b);
+}
+
+static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd,
+                             const md_t *dst)
+{
+    dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
+    if (!wl) return NULL;
+    wl->tap.on = 1;
+    wl->tap.g = (hk_tap){.n = src->dims[0], .c = src->dims[1], .oc = cd->out_ch,
+                         .din = src->dims[2], .dout = dst->dims[2],
+                         .hw = src->dims[3] * src->dims[4], .k = cd->kernel[0],
+                         .pad = cd->pad_lo[0], .stride = 1, .bias = cd->bias};
+    size_t used = 0;
+    if (dn_stage(rt, &used, hk_tap_scratch_floats(&wl->tap.g) * sizeof(float), &wl->tap.off))
+        return NULL;
+    return dn_op(rt, HK_CONV, dn_layout(rt, dst), wl);
+}
+
+/* SSRN's C1 ([7,1,1], stride 2 along the bands, one input channel, no dsrc): oneDNN's
+ * backward weights takes about 9 times its forward for the same FLOPs; tapconv.c computes
+ * dw and db from the plain src and the nCdhw8c ddst instead (the forward stays oneDNN's). */
+static int dn_tap_w1(hsi_rt *rt, hsi_op *op, const hsi_layout *src, const hsi_conv_desc *cd,
+                     int need_dsrc, int need_dw)
+{
+    const char *off = getenv("HSICC_DNNL_NO_TAP_CONV");
+    dn_wl *wl = op->impl;
+    if ((off && *off && strcmp(off, "0")) || need_dsrc || !need_dw || wl->col.on
+        || cd->nsp != 3 || cd->groups != 1 || src->dims[1] != 1 || cd->out_ch % 8
+        || !dn_rowmajor(dn_lmd(src)))
+        return 0;
+    for (int i = 0; i < 3; i++)
+        if (cd->dilation[i] != 1
+            || (i && (cd->kernel[i] != 1 || cd->stride[i] != 1 || cd->pad_lo[i] || cd->pad_hi[i])))
+            return 0;
+    md_t blk;
+    if (dn_md_tag(&blk, 5, op->dst->dims, dnnl_aBcde8b) || !dn_same(&blk, dn_lmd(op->dst)))
+        return 0;
+    wl->tap.g = (hk_tap){.n = src->dims[0], .c = 1, .oc = cd->out_ch, .din = src->dims[2],
+                         .dout = op->dst->dims[2], .hw = src->dims[3] * src->dims[4],
+                         .k = cd->kernel[0], .pad = cd->pad_lo[0], .stride = cd->stride[0],
+                         .bias = cd->bias};
+    size_t used = 0;
+    if (dn_stage(rt, &used, hk_tap_scratch_floats(&wl->tap.g) * sizeof(float), &wl->tap.off))
+        return -1;
+    wl->tap.w1 = 1;
+    return 0;
+}
+
 hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd,
                             int need_dsrc, int need_dw)
 {
@@ -731,6 +825,8 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
                            (long long)s);
         ddims[2 + i] = (in + lo + hi - span) / s + 1;
     }
+    md_t tap_dst;
+    if (dn_tap_wanted(src, cd, &tap_dst)) return dn_tap_create(rt, src, cd, &tap_dst);
     /* The geometry the primitives see. A 3-D conv that is pointwise in H and W (SSRN's
      * spectral [k,1,1]) runs as 2-D over [D, H*W], where oneDNN's kernels block better. */
     hsi_conv_desc pc = *cd;
@@ -780,8 +876,19 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     if (dn_md_tag(&w_plain, wn, wdims, dnnl_format_tag_undef)
         || dn_md_tag(&dst, full ? 2 : pc.nsp + 2, pddims, full ? dnnl_ab : dnnl_format_tag_any))
         return hk_fail(rt, "conv: bad shapes");
-    return dn_wl_create(rt, HK_CONV, src, smd, &g, &w_plain, cd->bias ? OC : 0, &dst,
-                        full || fold ? ddims : NULL, need_dsrc, need_dw, "conv");
+    hsi_op *op = dn_wl_create(rt, HK_CONV, src, smd, &g, &w_plain, cd->bias ? OC : 0, &dst,
+                              full || fold ? ddims : NULL, need_dsrc, need_dw, "conv");
+    return op && dn_tap_w1(rt, op, src, cd, need_dsrc, need_dw) ? NULL : op;
+}
+
+const char *hk_dnnl_conv_impl(const hsi_op *op)
+{
+    const dn_wl *wl = op->impl;
+    if (wl->tap.on) return strcmp(hk_tap_isa(), "avx2") ? "tapconv:generic" : "tapconv:avx2";
+    if (wl->tap.w1)
+        return strcmp(hk_tap_isa(), "avx2") ? "onednn, weights tapconv:generic"
+                                            : "onednn, weights tapconv:avx2";
+    return wl->col.on ? "gemm" : "onednn";
 }
 
 void hk_dnnl_conv_forward(hsi_op *op, const float *src, const float *w, const float *b,

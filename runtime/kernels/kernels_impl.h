@@ -84,6 +84,10 @@ int64_t hk_numel(int ndim, const int64_t *dims);
  * kind HK_RESHAPE, so hsi_plain_forward is the reshape's forward). */
 hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
 
+/* Which code a DNNL conv op runs: "tapconv:avx2", "tapconv:generic" (tapconv.c), "gemm"
+ * (im2col + GEMM) or "onednn" (oneDNN's primitives). For tests. */
+const char *hk_dnnl_conv_impl(const hsi_op *op);
+
 /* hsi_kernels_set_dp's setting (NULL: one process). */
 extern const hsi_dp *hk_dp;
 /* 1 when training BN reduces over every process. */

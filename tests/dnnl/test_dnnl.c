@@ -141,8 +141,9 @@ static void check_op(hsi_rt *rt, const void *op, const char *what)
 }
 
 /* A tensor layout on rt: plain (kind 0, and always on the reference backend), channels
- * blocked by 16 like nChw16c (kind 1), channels-last like nhwc (kind 2), or SSRN's fold
- * (kind 3): the view a reshape makes of [N, D, C, ...] in kind 1 (C and D swapped). */
+ * blocked by 16 like nChw16c (kind 1), channels-last like nhwc (kind 2), SSRN's fold
+ * (kind 3): the view a reshape makes of [N, D, C, ...] in kind 1 (C and D swapped), or
+ * channels blocked by 8 like nCdhw8c (kind 4, what AVX2 oneDNN gives SSRN's spectral part). */
 static const hsi_layout *layout(hsi_rt *rt, int kind, int ndim, const int64_t *dims)
 {
     if (kind == 3 && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
@@ -156,6 +157,7 @@ static const hsi_layout *layout(hsi_rt *rt, int kind, int ndim, const int64_t *d
     }
     static const dnnl_format_tag_t blocked[] = {dnnl_aBc16b, dnnl_aBcd16b, dnnl_aBcde16b};
     static const dnnl_format_tag_t last[] = {dnnl_acb, dnnl_acdb, dnnl_acdeb};
+    static const dnnl_format_tag_t blocked8[] = {dnnl_aBc8b, dnnl_aBcd8b, dnnl_aBcde8b};
     const hsi_layout *p = hsi_layout_plain(rt, ndim, dims);
     check_op(rt, p, "layout");
     if (!kind || ndim < 3 || hsi_rt_backend(rt) != HSI_BACKEND_DNNL) return p;
@@ -164,7 +166,9 @@ static const hsi_layout *layout(hsi_rt *rt, int kind, int ndim, const int64_t *d
     dnnl_dims_t d = {0};
     memcpy(d, dims, sizeof *d * (size_t)ndim);
     dnnl_memory_desc_init_by_tag(md, ndim, d, dnnl_f32,
-                                 kind == 1 ? blocked[ndim - 3] : last[ndim - 3]);
+                                 kind == 1   ? blocked[ndim - 3]
+                                 : kind == 4 ? blocked8[ndim - 3]
+                                             : last[ndim - 3]);
     l->md = md;
     l->bytes = dnnl_memory_desc_get_size(md);
     return l;
@@ -210,6 +214,23 @@ static const conv_spec conv_specs[] = {
     {"groups_3d_pointwise_hw", 1, 5, {2, 6, 5, 4, 4}, 9, 3, {3, 1, 1}, {2, 1, 1}, {1, 0, 0},
      {0, 0, 0}, {1, 1, 1}, 1},
     {"conv1d", 0, 3, {4, 8, 30}, 16, 1, {5}, {2}, {2}, {1}, {2}, 1},
+    /* k x 1 x 1 on nCdhw8c by tapconv.c (checked: these must take it): SSRN's spectral conv;
+     * 40 outputs (24 + 16 per register block), asymmetric padding, no bias, rows per sample
+     * not a multiple of 4; a kernel over the whole depth (C2); 8 channels, padding 6 > half */
+    {"tap_ssrn_spectral", 4, 5, {16, 24, 97, 7, 7}, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0},
+     {3, 0, 0}, {1, 1, 1}, 1},
+    {"tap_oc40_asym_nobias", 4, 5, {3, 16, 11, 3, 5}, 40, 1, {5, 1, 1}, {1, 1, 1}, {1, 0, 0},
+     {3, 0, 0}, {1, 1, 1}, 0},
+    {"tap_full_depth", 4, 5, {4, 16, 9, 2, 3}, 8, 1, {9, 1, 1}, {1, 1, 1}, {0}, {0}, {1, 1, 1},
+     1},
+    {"tap_wide_pad", 4, 5, {5, 8, 3, 1, 1}, 16, 1, {7, 1, 1}, {1, 1, 1}, {6, 0, 0}, {6, 0, 0},
+     {1, 1, 1}, 1},
+    /* one plain input channel, stride along D (SSRN's C1; weights' gradient by tapconv.c, no
+     * dsrc: tap_w1_* runs without it); 5 taps in groups of 4 + 1, 40 outputs, padding */
+    {"tap_w1_ssrn_c1", 0, 5, {16, 1, 200, 7, 7}, 24, 1, {7, 1, 1}, {2, 1, 1}, {0}, {0},
+     {1, 1, 1}, 1},
+    {"tap_w1_pad_stride3", 0, 5, {3, 1, 17, 2, 3}, 40, 1, {5, 1, 1}, {3, 1, 1}, {2, 0, 0},
+     {1, 0, 0}, {1, 1, 1}, 0},
 };
 
 static void s_conv(hsi_rt *rt, outs *o, int v)
@@ -226,16 +247,26 @@ static void s_conv(hsi_rt *rt, outs *o, int v)
         wn *= c->k[i];
     }
     const hsi_layout *ls = layout(rt, c->blocked, c->ndim, c->dims);
-    hsi_op *op = hsi_conv_create(rt, ls, &d, 1, 1);
+    int w1 = !strncmp(c->name, "tap_w1_", 7);
+    hsi_op *op = hsi_conv_create(rt, ls, &d, !w1, 1);
     check_op(rt, op, c->name);
+    if (!strncmp(c->name, "tap_", 4) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
+        const char *impl = hk_dnnl_conv_impl(op), *want = getenv("HSICC_KERNEL_ISA");
+        int generic = want && !strcmp(want, "generic");
+        printf("  impl %s\n", impl);
+        if (!strstr(impl, "tapconv:") || (generic && !strstr(impl, "tapconv:generic"))) {
+            printf("  FAIL: %s runs %s, not tapconv%s\n", c->name, impl, generic ? ":generic" : "");
+            failures++;
+        }
+    }
     const hsi_layout *ld = hsi_op_dst(op);
     float *x = tin(ls, 1, -1, 1), *w = rnd(wn, 2, -0.3f, 0.3f), *b = rnd(c->oc, 3, -1, 1);
     float *y = tbuf(ld), *dy = tin(ld, 4, -1, 1), *dx = tbuf(ls);
     float *dw = rnd(wn, 5, -1, 1), *db = rnd(c->oc, 6, -1, 1);
     hsi_conv_forward(op, x, w, b, y);
     keep(o, "dst", ld, y, TOL_FWD);
-    hsi_conv_backward(op, x, w, dy, dx, dw, db);
-    keep(o, "dsrc", ls, dx, TOL_GRAD);
+    hsi_conv_backward(op, x, w, dy, w1 ? NULL : dx, dw, db);
+    if (!w1) keep(o, "dsrc", ls, dx, TOL_GRAD);
     keep_plain(o, "dw (+=)", dw, wn, TOL_GRAD);
     if (c->bias) keep_plain(o, "db (+=)", db, c->oc, TOL_GRAD);
 }

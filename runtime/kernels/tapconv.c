@@ -1,0 +1,525 @@
+/* tapconv.c — k x 1 x 1 convolutions on [N, C/8, D, H*W, 8] tensors (see tapconv.h).
+ *
+ * One routine, tc_rows, computes out[r, :] = bias + sum_k sum_c in[r + (k - pad) * HW, c] *
+ * wp[k][c][:] for the rows r of every sample: the forward (wp = w as [K][C][OC]) and the
+ * backward data (in = dy, wp = w flipped in k as [K][OC][C], pad' = K - 1 - pad). The
+ * micro-kernel computes 4 rows x 24 output channels (3 vectors of 8) over all taps and input
+ * channels the rows' planes see: 12 accumulators, each input value broadcast once per 3 FMAs.
+ * Backward weights, per tap and group of 4 input channels, keeps a 4 x 24 block of dw in
+ * registers over a chunk of TC_CHUNK rows.
+ */
+#include "tapconv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#define TC_OMP(x) _Pragma(x)
+#else
+#define TC_OMP(x)
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TC_X86 1
+#else
+#define TC_X86 0
+#endif
+
+#define TC_CHUNK 256                /* rows per work item (a multiple of 4) */
+
+static int tc_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int tc_thread(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* 1: AVX2 + FMA; 0: portable C. Decided once. */
+static int tc_avx2(void)
+{
+    static int isa = -1;
+    if (isa < 0) {
+        const char *e = getenv("HSICC_KERNEL_ISA");
+        int want = !(e && !strcmp(e, "generic"));
+#if TC_X86 && defined(__GNUC__)
+        isa = want && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+        (void)want;
+        isa = 0;
+#endif
+    }
+    return isa;
+}
+
+const char *hk_tap_isa(void) { return tc_avx2() ? "avx2" : "generic"; }
+
+/* Scratch: [wp: K*C*OC] [wd: K*OC*C] [per thread: dw K*C*OC, db OC] x threads. */
+size_t hk_tap_scratch_floats(hk_tap *g)
+{
+    size_t kco = (size_t)(g->k * g->c * g->oc);
+    g->threads = tc_threads();
+    return 2 * kco + (size_t)g->threads * (kco + (size_t)g->oc);
+}
+
+/* ---- the row kernel ----------------------------------------------------------------------- */
+
+typedef struct tc_geo {
+    const float *in;              /* sample 0, block 0 */
+    int64_t in_bs, in_ns, cin;    /* floats between channel blocks / samples; channels */
+    float *out;
+    int64_t out_bs, out_ns, cout;
+    int64_t din, dout, hw, k, pad;
+    const float *wp;              /* per chunk of 24 outputs: [K][cin][24] (tc_pack) */
+    const float *bias;            /* [cout] or NULL */
+} tc_geo;
+
+/* One micro-kernel call: R rows x NV vectors of 8 outputs, ntap taps from k0. Weights of an
+ * output-channel chunk (width 8 NV) are packed [k][c][8 NV], so every offset is a constant. */
+typedef struct tc_mk {
+    const float *x;               /* the first row at tap k0, block 0 (rows 8 floats apart) */
+    int64_t ts, bs;               /* floats between taps (hw * 8), between input blocks */
+    int ntap, ncb;                /* taps, input blocks */
+    const float *w;               /* the chunk's packed weights at tap k0 */
+    float *y;                     /* the first row, output block oc0 / 8 */
+    int64_t ybs;
+    const float *b;               /* bias + oc0 or NULL */
+} tc_mk;
+
+static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
+{
+    float acc[4][24];
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < NV * 8; j++) acc[r][j] = m->b ? m->b[j] : 0.f;
+    for (int t = 0; t < m->ntap; t++)
+        for (int cb = 0; cb < m->ncb; cb++) {
+            const float *xp = m->x + t * m->ts + cb * m->bs;
+            const float *wq = m->w + (t * m->ncb + cb) * 64 * NV;
+            for (int l = 0; l < 8; l++)
+                for (int r = 0; r < R; r++) {
+                    float xv = xp[r * 8 + l];
+                    for (int j = 0; j < NV * 8; j++) acc[r][j] += xv * wq[l * NV * 8 + j];
+                }
+        }
+    for (int j = 0; j < NV; j++)
+        for (int r = 0; r < R; r++) memcpy(m->y + j * m->ybs + r * 8, &acc[r][j * 8], 32);
+}
+
+#if TC_X86 && defined(__GNUC__)
+#define TC_AVX2 __attribute__((target("avx2,fma")))
+/* Named accumulators (an array of __m256 ends up on the stack): row r, vector j = a##r##j. */
+#define TC_ACC_FMA(r)                                                                          \
+    if (R > r) {                                                                               \
+        __m256 xv = _mm256_broadcast_ss(xp + r * 8 + l);                                       \
+        a##r##0 = _mm256_fmadd_ps(xv, w0, a##r##0);                                            \
+        if (NV > 1) a##r##1 = _mm256_fmadd_ps(xv, w1, a##r##1);                                \
+        if (NV > 2) a##r##2 = _mm256_fmadd_ps(xv, w2, a##r##2);                                \
+    }
+#define TC_ACC_STORE(r)                                                                        \
+    if (R > r) {                                                                               \
+        _mm256_storeu_ps(m->y + r * 8, a##r##0);                                               \
+        if (NV > 1) _mm256_storeu_ps(m->y + m->ybs + r * 8, a##r##1);                          \
+        if (NV > 2) _mm256_storeu_ps(m->y + 2 * m->ybs + r * 8, a##r##2);                      \
+    }
+static inline __attribute__((always_inline)) TC_AVX2 void tc_mk_avx2(const tc_mk *m, const int R,
+                                                                     const int NV)
+{
+    __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0;
+    if (m->b) {
+        b0 = _mm256_loadu_ps(m->b);
+        if (NV > 1) b1 = _mm256_loadu_ps(m->b + 8);
+        if (NV > 2) b2 = _mm256_loadu_ps(m->b + 16);
+    }
+    __m256 a00 = b0, a01 = b1, a02 = b2, a10 = b0, a11 = b1, a12 = b2;
+    __m256 a20 = b0, a21 = b1, a22 = b2, a30 = b0, a31 = b1, a32 = b2;
+    const float *wq = m->w;
+    for (int t = 0; t < m->ntap; t++) {
+        const float *xt = m->x + t * m->ts;
+        for (int cb = 0; cb < m->ncb; cb++, wq += 64 * NV) {
+            const float *xp = xt + cb * m->bs;
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++) {
+                __m256 w0 = _mm256_loadu_ps(wq + l * NV * 8), w1 = w0, w2 = w0;
+                if (NV > 1) w1 = _mm256_loadu_ps(wq + l * NV * 8 + 8);
+                if (NV > 2) w2 = _mm256_loadu_ps(wq + l * NV * 8 + 16);
+                TC_ACC_FMA(0) TC_ACC_FMA(1) TC_ACC_FMA(2) TC_ACC_FMA(3)
+            }
+        }
+    }
+    TC_ACC_STORE(0) TC_ACC_STORE(1) TC_ACC_STORE(2) TC_ACC_STORE(3)
+}
+#undef TC_ACC_FMA
+#undef TC_ACC_STORE
+
+#define TC_MK(R, NV) \
+    static TC_AVX2 void tc_mk_##R##_##NV(const tc_mk *m) { tc_mk_avx2(m, R, NV); }
+TC_MK(4, 1) TC_MK(4, 2) TC_MK(4, 3) TC_MK(1, 1) TC_MK(1, 2) TC_MK(1, 3)
+#undef TC_MK
+static void (*const tc_mk_tab[2][3])(const tc_mk *) = {
+    {tc_mk_1_1, tc_mk_1_2, tc_mk_1_3}, {tc_mk_4_1, tc_mk_4_2, tc_mk_4_3}};
+#endif
+
+static void tc_mk_run(const tc_mk *m, int R, int NV, int avx2)
+{
+#if TC_X86 && defined(__GNUC__)
+    if (avx2) {
+        tc_mk_tab[R == 4][NV - 1](m);
+        return;
+    }
+#endif
+    (void)avx2;
+    tc_mk_generic(m, R, NV);
+}
+
+/* Taps of output plane o that read an input plane: [*k0, *k1). */
+static void tc_taps(const tc_geo *g, int64_t o, int64_t *k0, int64_t *k1)
+{
+    int64_t lo = g->pad - o, hi = g->din + g->pad - o;
+    *k0 = lo > 0 ? lo : 0;
+    *k1 = hi < g->k ? hi : g->k;
+    if (*k1 < *k0) *k1 = *k0;
+}
+
+/* Rows [r0, r1) of sample n, all of whose planes see the taps [k0, k1). */
+static void tc_run(const tc_geo *g, int64_t n, int64_t r0, int64_t r1, int64_t k0, int64_t k1,
+                   int avx2)
+{
+    const float *xin = g->in + n * g->in_ns + (k0 - g->pad) * g->hw * 8;
+    float *yout = g->out + n * g->out_ns;
+    tc_mk m = {.ts = g->hw * 8, .bs = g->in_bs, .ntap = (int)(k1 - k0),
+               .ncb = (int)(g->cin / 8), .ybs = g->out_bs};
+    for (int64_t oc0 = 0; oc0 < g->cout; oc0 += 24) {
+        int nv = g->cout - oc0 >= 24 ? 3 : (int)((g->cout - oc0) / 8);
+        m.w = g->wp + oc0 * g->k * g->cin + k0 * g->cin * nv * 8;
+        m.b = g->bias ? g->bias + oc0 : NULL;
+        for (int64_t r = r0; r < r1;) {
+            int R = r1 - r >= 4 ? 4 : 1;
+            m.x = xin + r * 8;
+            m.y = yout + (oc0 / 8) * g->out_bs + r * 8;
+            tc_mk_run(&m, R, nv, avx2);
+            r += R;
+        }
+    }
+}
+
+/* Work items: (sample, chunk of TC_CHUNK rows), the rows in order (the input streams through
+ * the prefetchers; running down the planes instead, so that taps reuse rows in L1, measured
+ * slower). Inside a chunk, runs of planes with the same taps go to tc_run together. */
+static void tc_rows(const tc_geo *g, int64_t n_samples)
+{
+    int avx2 = tc_avx2();
+    int64_t rows = g->dout * g->hw, nch = (rows + TC_CHUNK - 1) / TC_CHUNK;
+    int64_t items = n_samples * nch;
+    TC_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        int64_t n = it / nch, c0 = it % nch * TC_CHUNK;
+        int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
+        for (int64_t r = c0; r < c1;) {
+            int64_t k0, k1, a, b, e = (r / g->hw + 1) * g->hw;
+            tc_taps(g, r / g->hw, &k0, &k1);
+            while (e < c1) {
+                tc_taps(g, e / g->hw, &a, &b);
+                if (a != k0 || b != k1) break;
+                e += g->hw;
+            }
+            if (e > c1) e = c1;
+            tc_run(g, n, r, e, k0, k1, avx2);
+            r = e;
+        }
+    }
+}
+
+/* ---- backward weights --------------------------------------------------------------------- */
+
+/* dwp[k][c0 + i][oc0 + 8 j + l] += sum_r x[r + shift, c0 + i] dy[r, oc0 + 8 j + l] over rows
+ * [r0, r1) of one sample; x at block c0 / 8, offset c0 % 8 (4 channels), dy at block oc0 / 8. */
+typedef struct tc_wk {
+    const float *x, *dy;          /* x: row 0 of the tap's shifted input; dy: row 0 */
+    int64_t dybs;
+    int64_t r0, r1;
+    float *dw;                    /* dwp + (k * cin + c0) * cout + oc0 */
+    int64_t wc;                   /* cout */
+} tc_wk;
+
+static inline void tc_wk_generic(const tc_wk *m, int NV)
+{
+    for (int i = 0; i < 4; i++) {
+        float acc[24];
+        memcpy(acc, m->dw + i * m->wc, (size_t)NV * 32);
+        for (int64_t r = m->r0; r < m->r1; r++) {
+            float xv = m->x[r * 8 + i];
+            for (int j = 0; j < NV; j++)
+                for (int l = 0; l < 8; l++) acc[j * 8 + l] += xv * m->dy[j * m->dybs + r * 8 + l];
+        }
+        memcpy(m->dw + i * m->wc, acc, (size_t)NV * 32);
+    }
+}
+
+#if TC_X86 && defined(__GNUC__)
+/* d0..d2: NV vectors of one dy row (blocks m->dybs floats apart) */
+#define TC_DY_LOAD(row)                                                                        \
+    const float *dy = (row);                                                                   \
+    __m256 d0 = _mm256_loadu_ps(dy), d1 = d0, d2 = d0;                                         \
+    if (NV > 1) d1 = _mm256_loadu_ps(dy + m->dybs);                                            \
+    if (NV > 2) d2 = _mm256_loadu_ps(dy + 2 * m->dybs);
+#define TC_WACC(i)                                                                             \
+    __m256 a##i##0 = _mm256_loadu_ps(m->dw + i * m->wc), a##i##1 = a##i##0, a##i##2 = a##i##0; \
+    if (NV > 1) a##i##1 = _mm256_loadu_ps(m->dw + i * m->wc + 8);                              \
+    if (NV > 2) a##i##2 = _mm256_loadu_ps(m->dw + i * m->wc + 16);
+#define TC_WFMA(i)                                                                             \
+    {                                                                                          \
+        __m256 xv = _mm256_broadcast_ss(m->x + r * 8 + i);                                     \
+        a##i##0 = _mm256_fmadd_ps(xv, d0, a##i##0);                                            \
+        if (NV > 1) a##i##1 = _mm256_fmadd_ps(xv, d1, a##i##1);                                \
+        if (NV > 2) a##i##2 = _mm256_fmadd_ps(xv, d2, a##i##2);                                \
+    }
+#define TC_WSTORE(i)                                                                           \
+    _mm256_storeu_ps(m->dw + i * m->wc, a##i##0);                                              \
+    if (NV > 1) _mm256_storeu_ps(m->dw + i * m->wc + 8, a##i##1);                              \
+    if (NV > 2) _mm256_storeu_ps(m->dw + i * m->wc + 16, a##i##2);
+static inline __attribute__((always_inline)) TC_AVX2 void tc_wk_avx2(const tc_wk *m, const int NV)
+{
+    TC_WACC(0) TC_WACC(1) TC_WACC(2) TC_WACC(3)
+    for (int64_t r = m->r0; r < m->r1; r++) {
+        TC_DY_LOAD(m->dy + r * 8)
+        TC_WFMA(0) TC_WFMA(1) TC_WFMA(2) TC_WFMA(3)
+    }
+    TC_WSTORE(0) TC_WSTORE(1) TC_WSTORE(2) TC_WSTORE(3)
+}
+#undef TC_WACC
+#undef TC_WFMA
+#undef TC_WSTORE
+#define TC_WK(NV) \
+    static TC_AVX2 void tc_wk_##NV(const tc_wk *m) { tc_wk_avx2(m, NV); }
+TC_WK(1) TC_WK(2) TC_WK(3)
+#undef TC_WK
+static void (*const tc_wk_tab[3])(const tc_wk *) = {tc_wk_1, tc_wk_2, tc_wk_3};
+#endif
+
+static void tc_wk_run(const tc_wk *m, int NV, int avx2)
+{
+#if TC_X86 && defined(__GNUC__)
+    if (avx2) {
+        tc_wk_tab[NV - 1](m);
+        return;
+    }
+#endif
+    (void)avx2;
+    tc_wk_generic(m, NV);
+}
+
+/* One input channel (SSRN's C1: a plain [N, 1, D, H*W] input, any stride along D):
+ * dwp[k0 + i][oc0 + 8 j + l] += sum_p x[i * xi + p] dy[p, oc0 + 8 j + l] over the H*W pixels
+ * of one output plane, ni <= 4 taps (xi = H*W floats apart) at a time. */
+typedef struct tc_w1 {
+    const float *x, *dy;          /* x: the plane of tap k0; dy: the output plane, block oc0/8 */
+    int64_t xi, dybs, hw;
+    float *dw;                    /* dwp + k0 * cout + oc0 */
+    int64_t wc;                   /* cout */
+} tc_w1;
+
+static inline void tc_w1_generic(const tc_w1 *m, int NI, int NV)
+{
+    for (int i = 0; i < NI; i++)
+        for (int64_t p = 0; p < m->hw; p++)
+            for (int j = 0; j < NV * 8; j++)
+                m->dw[i * m->wc + j] += m->x[i * m->xi + p] * m->dy[j / 8 * m->dybs + p * 8 + j % 8];
+}
+
+#if TC_X86 && defined(__GNUC__)
+#define TC_1ACC(i)                                                                             \
+    __m256 a##i##0 = _mm256_setzero_ps(), a##i##1 = a##i##0, a##i##2 = a##i##0;
+#define TC_1FMA(i)                                                                             \
+    if (NI > i) {                                                                              \
+        __m256 xv = _mm256_broadcast_ss(m->x + i * m->xi + p);                                 \
+        a##i##0 = _mm256_fmadd_ps(xv, d0, a##i##0);                                            \
+        if (NV > 1) a##i##1 = _mm256_fmadd_ps(xv, d1, a##i##1);                                \
+        if (NV > 2) a##i##2 = _mm256_fmadd_ps(xv, d2, a##i##2);                                \
+    }
+#define TC_1ADD(i, j)                                                                          \
+    _mm256_storeu_ps(m->dw + i * m->wc + 8 * j,                                                \
+                     _mm256_add_ps(_mm256_loadu_ps(m->dw + i * m->wc + 8 * j), a##i##j));
+#define TC_1STORE(i)                                                                           \
+    if (NI > i) {                                                                              \
+        TC_1ADD(i, 0)                                                                          \
+        if (NV > 1) { TC_1ADD(i, 1) }                                                          \
+        if (NV > 2) { TC_1ADD(i, 2) }                                                          \
+    }
+static inline __attribute__((always_inline)) TC_AVX2 void tc_w1_avx2(const tc_w1 *m, const int NI,
+                                                                     const int NV)
+{
+    TC_1ACC(0) TC_1ACC(1) TC_1ACC(2) TC_1ACC(3)
+    for (int64_t p = 0; p < m->hw; p++) {
+        TC_DY_LOAD(m->dy + p * 8)
+        TC_1FMA(0) TC_1FMA(1) TC_1FMA(2) TC_1FMA(3)
+    }
+    TC_1STORE(0) TC_1STORE(1) TC_1STORE(2) TC_1STORE(3)
+}
+#undef TC_1ACC
+#undef TC_1FMA
+#undef TC_1ADD
+#undef TC_1STORE
+#undef TC_DY_LOAD
+#define TC_W1(NI, NV) \
+    static TC_AVX2 void tc_w1_##NI##_##NV(const tc_w1 *m) { tc_w1_avx2(m, NI, NV); }
+TC_W1(1, 1) TC_W1(1, 2) TC_W1(1, 3) TC_W1(2, 1) TC_W1(2, 2) TC_W1(2, 3)
+TC_W1(3, 1) TC_W1(3, 2) TC_W1(3, 3) TC_W1(4, 1) TC_W1(4, 2) TC_W1(4, 3)
+#undef TC_W1
+static void (*const tc_w1_tab[4][3])(const tc_w1 *) = {
+    {tc_w1_1_1, tc_w1_1_2, tc_w1_1_3}, {tc_w1_2_1, tc_w1_2_2, tc_w1_2_3},
+    {tc_w1_3_1, tc_w1_3_2, tc_w1_3_3}, {tc_w1_4_1, tc_w1_4_2, tc_w1_4_3}};
+#endif
+
+/* Sample n's contribution to dwp [K][1][OC] (one input channel, plain, stride along D). */
+static void tc_weights_sample_c1(const hk_tap *g, const float *x, const float *dy, int64_t n,
+                                 float *dwp, int avx2)
+{
+    int64_t hw = g->hw, dybs = g->dout * hw * 8, s = g->stride;
+    const float *xn = x + n * g->din * hw, *dyn = dy + n * g->oc * g->dout * hw;
+    for (int64_t o = 0; o < g->dout; o++) {
+        int64_t lo = g->pad - o * s, hi = g->din + g->pad - o * s;
+        int64_t k0 = lo > 0 ? lo : 0, k1 = hi < g->k ? hi : g->k;
+        for (int64_t k = k0; k < k1; k += 4) {
+            int ni = k1 - k >= 4 ? 4 : (int)(k1 - k);
+            for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
+                int nv = g->oc - oc0 >= 24 ? 3 : (int)((g->oc - oc0) / 8);
+                tc_w1 m = {.x = xn + (o * s + k - g->pad) * hw, .xi = hw,
+                           .dy = dyn + (oc0 / 8) * dybs + o * hw * 8, .dybs = dybs, .hw = hw,
+                           .dw = dwp + k * g->oc + oc0, .wc = g->oc};
+#if TC_X86 && defined(__GNUC__)
+                if (avx2) {
+                    tc_w1_tab[ni - 1][nv - 1](&m);
+                    continue;
+                }
+#endif
+                tc_w1_generic(&m, ni, nv);
+            }
+        }
+    }
+}
+
+/* Sample n's contribution to db [OC] (dy [OC/8, rows, 8]). */
+static void tc_bias_sample(const hk_tap *g, const float *dy, int64_t n, float *db)
+{
+    int64_t rows = g->dout * g->hw;
+    const float *dyn = dy + n * g->oc * rows;
+    for (int64_t ob = 0; ob < g->oc / 8; ob++)
+        for (int64_t r = 0; r < rows; r++)
+            for (int l = 0; l < 8; l++) db[ob * 8 + l] += dyn[ob * rows * 8 + r * 8 + l];
+}
+
+/* Sample n's contribution to dwp [K][C][OC] and db [OC]. */
+static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, int64_t n,
+                              float *dwp, int avx2)
+{
+    int64_t hw = g->hw, rows = g->dout * hw;
+    int64_t xbs = g->din * hw * 8, dybs = rows * 8;
+    const float *xn = x + n * g->c * g->din * hw, *dyn = dy + n * g->oc * rows;
+    for (int64_t c0 = 0; c0 < rows; c0 += TC_CHUNK) {
+        int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
+        for (int64_t k = 0; k < g->k; k++) {
+            /* output planes o with 0 <= o + k - pad < din */
+            int64_t olo = g->pad - k > 0 ? g->pad - k : 0, ohi = g->din + g->pad - k;
+            if (ohi > g->dout) ohi = g->dout;
+            int64_t r0 = olo * hw > c0 ? olo * hw : c0, r1 = ohi * hw < c1 ? ohi * hw : c1;
+            if (r1 <= r0) continue;
+            for (int64_t ci = 0; ci < g->c; ci += 4)
+                for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
+                    int nv = g->oc - oc0 >= 24 ? 3 : (int)((g->oc - oc0) / 8);
+                    tc_wk m = {.x = xn + (ci / 8) * xbs + (k - g->pad) * hw * 8 + ci % 8,
+                               .dy = dyn + (oc0 / 8) * dybs, .dybs = dybs, .r0 = r0, .r1 = r1,
+                               .dw = dwp + (k * g->c + ci) * g->oc + oc0, .wc = g->oc};
+                    tc_wk_run(&m, nv, avx2);
+                }
+        }
+    }
+}
+
+/* ---- public entry points ------------------------------------------------------------------ */
+
+/* wp for tc_rows: chunks of 24 outputs (the last 8 or 16), each [K][cin][width], from w plain
+ * [OC, C, K]; transposed: inputs and outputs swapped and the taps flipped (backward data). */
+static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
+{
+    int64_t cin = transposed ? g->oc : g->c, cout = transposed ? g->c : g->oc, K = g->k;
+    for (int64_t o = 0; o < cout; o++) {
+        int64_t oc0 = o / 24 * 24, width = cout - oc0 < 24 ? cout - oc0 : 24;
+        float *chunk = wp + oc0 * K * cin;
+        for (int64_t c = 0; c < cin; c++)
+            for (int64_t k = 0; k < K; k++) {
+                float v = transposed ? w[(c * g->c + o) * K + (K - 1 - k)] : w[(o * g->c + c) * K + k];
+                chunk[(k * cin + c) * width + o - oc0] = v;
+            }
+    }
+}
+
+void hk_tap_forward(const hk_tap *g, const float *x, const float *w, const float *b, float *y,
+                    float *scratch)
+{
+    float *wp = scratch;
+    tc_pack(g, w, 0, wp);
+    tc_geo geo = {.in = x, .in_bs = g->din * g->hw * 8, .in_ns = g->c * g->din * g->hw,
+                  .cin = g->c, .out = y, .out_bs = g->dout * g->hw * 8,
+                  .out_ns = g->oc * g->dout * g->hw, .cout = g->oc, .din = g->din,
+                  .dout = g->dout, .hw = g->hw, .k = g->k, .pad = g->pad, .wp = wp,
+                  .bias = g->bias ? b : NULL};
+    tc_rows(&geo, g->n);
+}
+
+void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const float *dy, float *dx,
+                     float *dw, float *db, float *scratch)
+{
+    size_t kco = (size_t)(g->k * g->c * g->oc);
+    if (dx && g->c % 8 == 0 && g->stride <= 1) {
+        float *wd = scratch + kco;
+        tc_pack(g, w, 1, wd);
+        tc_geo geo = {.in = dy, .in_bs = g->dout * g->hw * 8, .in_ns = g->oc * g->dout * g->hw,
+                      .cin = g->oc, .out = dx, .out_bs = g->din * g->hw * 8,
+                      .out_ns = g->c * g->din * g->hw, .cout = g->c, .din = g->dout,
+                      .dout = g->din, .hw = g->hw, .k = g->k, .pad = g->k - 1 - g->pad,
+                      .wp = wd, .bias = NULL};
+        tc_rows(&geo, g->n);
+    }
+    if (!g->bias) db = NULL;
+    if (!dw && !db) return;
+    int avx2 = tc_avx2(), T = tc_threads() < g->threads ? tc_threads() : g->threads;
+    float *part = scratch + 2 * kco;
+    size_t per = kco + (size_t)g->oc;
+    memset(part, 0, (size_t)T * per * sizeof *part);
+    /* samples split in T contiguous ranges; partial sums reduced in thread order below */
+    TC_OMP("omp parallel num_threads(T)")
+    {
+        int t = tc_thread(), nt = 1;
+#ifdef _OPENMP
+        nt = omp_get_num_threads();
+#endif
+        int64_t lo = g->n * t / nt, hi = g->n * (t + 1) / nt;
+        float *pw = part + (size_t)t * per;
+        for (int64_t n = lo; n < hi; n++) {
+            if (dw && g->c == 1) tc_weights_sample_c1(g, x, dy, n, pw, avx2);
+            else if (dw) tc_weights_sample(g, x, dy, n, pw, avx2);
+            if (db) tc_bias_sample(g, dy, n, pw + kco);
+        }
+    }
+    for (int t = 1; t < T; t++)
+        for (size_t i = 0; i < per; i++) part[i] += part[(size_t)t * per + i];
+    if (dw)
+        for (int64_t o = 0; o < g->oc; o++)
+            for (int64_t c = 0; c < g->c; c++)
+                for (int64_t k = 0; k < g->k; k++)
+                    dw[(o * g->c + c) * g->k + k] += part[(k * g->c + c) * g->oc + o];
+    if (db)
+        for (int64_t o = 0; o < g->oc; o++) db[o] += part[kco + o];
+}

@@ -1,0 +1,48 @@
+/* tapconv.h — k x 1 x 1 convolutions (SSRN's spectral convs) on channel-blocked tensors.
+ *
+ * A 3-D convolution whose kernel is [K, 1, 1] (stride 1, no dilation, no padding in H and W)
+ * is, per sample, a sum over the K taps of GEMMs over the rows (depth, pixel): tap k reads the
+ * input rows shifted by (k - pad) planes. Tensors are [N, C/8, D, H*W, 8] (oneDNN's aBcde8b,
+ * nCdhw8c), C and OC multiples of 8 (for the weights' gradient also C = 1, plain, any stride
+ * along D: SSRN's C1). Every row block keeps its outputs in registers over the
+ * whole reduction (taps x channels) and writes them once; backward data is the same kernel on
+ * the flipped, transposed weights; backward weights accumulates per thread (over samples) and
+ * reduces in thread order, so results are deterministic for a given thread count.
+ *
+ * ISA: AVX2+FMA micro-kernels when the CPU has them, else portable C (the same blocking, the
+ * compiler's own vectorisation). HSICC_KERNEL_ISA=generic forces the portable path (to test it
+ * on AVX2 machines). Threads: OpenMP when the runtime is compiled with it.
+ */
+#ifndef HSI_TAPCONV_H
+#define HSI_TAPCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hk_tap {
+    int64_t n, c, oc;             /* batch, input and output channels (multiples of 8) */
+    int64_t din, dout, hw;        /* input depth, output depth, H*W */
+    int64_t k, pad;               /* taps, zero planes before the input (after: implied) */
+    int64_t stride;               /* along D: 1, or more with c == 1 (backward weights only) */
+    int bias;
+    int threads;                  /* set by hk_tap_scratch_floats: the scratch's thread count */
+} hk_tap;
+
+/* "avx2" or "generic": the path the kernels take on this machine (and environment). */
+const char *hk_tap_isa(void);
+
+/* Floats of scratch hk_tap_forward / _backward need (packed weights, per-thread partials),
+ * for the threads OpenMP would run now (at most that many run later). */
+size_t hk_tap_scratch_floats(hk_tap *g);
+
+/* y = conv(x, w) + b; w plain [OC, C, K] (the [OC, C, K, 1, 1] weights), b NULL or [OC]. */
+void hk_tap_forward(const hk_tap *g, const float *x, const float *w, const float *b, float *y,
+                    float *scratch);
+
+/* dx = conv^T(dy, w) (overwrites; dx NULL: skipped); dw += dL/dw (plain, NULL: skipped);
+ * db += column sums of dy (NULL or no bias: skipped). With c == 1 (a plain [N, 1, D, H, W]
+ * input, any stride: SSRN's C1) only dw and db: dx must be NULL. */
+void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const float *dy, float *dx,
+                     float *dw, float *db, float *scratch);
+
+#endif
