@@ -44,7 +44,7 @@ typedef enum ir_op {
     /* layers added for the DeepHyperX zoo (issue 12) */
     IR_LRN,      /* in[0] [C, ...]; a.lrn: PyTorch LocalResponseNorm across channels */
     IR_CROP,     /* in[0] [C, sp...]; a.crop: the window offset..offset+size of the spatial dims */
-    IR_PRELU,    /* in[0] [C, ...]; params: weight [slopes] (slopes = 1 or C) */
+    IR_PRELU,    /* in[0] [C, ...]; a.prelu; params: weight [slopes] (slopes = 1 or C) */
     IR_SOFTMAX   /* in[0] [C, ...]; softmax over the channels (axis 0 of the sample). Right before
                     the loss it is the net's inference output only: lowering drops it (the loss
                     applies softmax itself), ONNX export keeps it */
@@ -76,6 +76,7 @@ typedef struct ir_loss { int kind; /* 0: softmax cross-entropy */ } ir_loss;
 /* b_c = a_c / (k + alpha / size * sum of a_j^2 over j in [c - size/2, c + (size-1)/2])^beta */
 typedef struct ir_lrn { int64_t size; float alpha, beta, k; } ir_lrn;
 typedef struct ir_crop { int nsp; int64_t offset[3], size[3]; /* per spatial dim */ } ir_crop;
+typedef struct ir_prelu { int64_t slopes; /* 1 (shared) or the channels */ } ir_prelu;
 
 typedef enum ir_init_kind {
     IR_INIT_DEFAULT,               /* not given: the op's default (see sema_layers.c) */
@@ -113,7 +114,7 @@ typedef struct ir_node {
     int param[IR_MAX_PARAMS];      /* indices into ir_program.params, in the order listed above */
     union {
         ir_conv conv; ir_bn bn; ir_act act; ir_dropout dropout; ir_pool pool; ir_dense dense;
-        ir_loss loss; ir_lrn lrn; ir_crop crop;
+        ir_loss loss; ir_lrn lrn; ir_crop crop; ir_prelu prelu;
     } a;
 } ir_node;
 

@@ -642,14 +642,14 @@ static int check_prelu(sema_ctx *E, sema_scope *s, layer *L)
         diag_hint(E->d, "leave channels out (a slope per channel) or write prelu(channels = 1)");
         return sema_fail(E);
     }
-    L->node.a.dense.out = n;   /* the number of slopes */
+    L->node.a.prelu.slopes = n;
     return 0;
 }
 
 static int prelu_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd, const char *lname)
 {
     sema_init quarter = {IR_INIT_CONSTANT, 0.25f, 0};
-    int64_t n = nd->a.dense.out;
+    int64_t n = nd->a.prelu.slopes;
     int p = sema_add_param(E, s, lname, IR_WEIGHT, 1, &n, L->w.has_init ? L->w.init : quarter, n, n, &L->w,
                            L->el->span);
     if (p < 0) return 1;

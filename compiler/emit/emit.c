@@ -320,8 +320,7 @@ static void emit_create_xop(emitter *e, int i, const char *in0)
         break;
     }
     case BE_PRELU:
-        out(e, "    s->op[%s] = hsi_prelu_create(rt, %s, %lld);", op, in0,
-            (long long)e->bp->ir->params[o->param[0]].numel);
+        out(e, "    s->op[%s] = hsi_prelu_create(rt, %s, %lld);", op, in0, (long long)o->ir->a.prelu.slopes);
         break;
     default:
         out(e, "    s->op[%s] = hsi_softmax_create(rt, %s);", op, in0);
@@ -787,8 +786,7 @@ static void emit_scene(emitter *e)
     const be_graph *g = e->g;
     static const char *kinds[] = {"HSI_SOP_INPUT", "HSI_SOP_CONV", "HSI_SOP_BN", "HSI_SOP_IDENTITY",
                                   "HSI_SOP_POOL", "HSI_SOP_DENSE", "HSI_SOP_RESHAPE",
-                                  "HSI_SOP_CONCAT", "HSI_SOP_ADD", "HSI_SOP_POOL_CEIL",
-                                  "HSI_SOP_LRN", "HSI_SOP_CROP", "HSI_SOP_PRELU", "HSI_SOP_SOFTMAX"};
+                                  "HSI_SOP_CONCAT", "HSI_SOP_ADD", "HSI_SOP_POOL_CEIL"};
     static const char *regions[] = {"HSI_REGION_PIXEL", "HSI_REGION_WINDOW", "HSI_REGION_PATCH"};
     int n = g->loss;   /* every op before the loss */
     out(e, "/* Whole-scene inference of domain %d: %s; FLOPs per pixel %.3f M (patch net %.3f M). */",
@@ -817,9 +815,10 @@ static void emit_scene(emitter *e)
         const be_op *o = &g->ops[i];
         int kind = o->kind == BE_INPUT ? 0 : o->kind == BE_CONV ? 1 : o->kind == BE_BN ? 2
                  : o->kind == BE_ACT ? -1 : o->kind == BE_DROPOUT ? 3 : o->kind == BE_POOL ? 4
-                 : o->kind == BE_DENSE ? 5 : o->kind == BE_RESHAPE ? 6 : o->kind == BE_CONCAT ? 7
-                 : o->kind == BE_LRN ? 10 : o->kind == BE_CROP ? 11 : o->kind == BE_PRELU ? 12
-                 : o->kind == BE_SOFTMAX ? 13 : 8;
+                 : o->kind == BE_DENSE ? 5 : o->kind == BE_RESHAPE ? 6 : o->kind == BE_CONCAT ? 7 : 8;
+        const char *xkind = o->kind == BE_LRN ? "HSI_SOP_LRN" : o->kind == BE_CROP ? "HSI_SOP_CROP"
+                          : o->kind == BE_PRELU ? "HSI_SOP_PRELU" : o->kind == BE_SOFTMAX ? "HSI_SOP_SOFTMAX"
+                          : NULL;   /* lrn, crop, prelu, softmax */
         int64_t k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, pl[3] = {0}, ph[3] = {0}, dl[3] = {1, 1, 1};
         int nsp = 0, mx = 0, cip = 0, act = 0;
         int64_t oc = 0, groups = 1;
@@ -856,7 +855,7 @@ static void emit_scene(emitter *e)
             nsp = c->nsp;
             for (int a = 0; a < nsp; a++) k[a] = c->size[a], pl[a] = c->offset[a];
         } else if (o->kind == BE_PRELU) {
-            oc = e->bp->ir->params[o->param[0]].numel;
+            oc = o->ir->a.prelu.slopes;
         }
         if (o->region != 2 && nsp && o->kind != BE_CROP)   /* a window that slides over the scene: stride 1 */
             st[nsp - 2] = st[nsp - 1] = 1;
@@ -877,7 +876,7 @@ static void emit_scene(emitter *e)
         else snprintf(inref, sizeof inref, "NULL");
         out(e, "    {\"%s\", %s, %s, %d, %d, %d, %s, %d, %s, %d, %lld, %lld, %s, %s, %s, %s, %s, %d, %d, %d, %d, %s, %s, %d,",
             in_string(o->ir && o->ir->name ? o->ir->name : o->cname),
-            kind < 0 ? "HSI_SOP_ACT" : kinds[kind], regions[o->region], o->sh, o->sw, o->n_in, inref,
+            xkind ? xkind : kind < 0 ? "HSI_SOP_ACT" : kinds[kind], regions[o->region], o->sh, o->sw, o->n_in, inref,
             o->shape.ndim, dims, nsp, (long long)oc, (long long)groups, ints(k, 3), ints(st, 3),
             ints(pl, 3), ints(ph, 3), ints(dl, 3), o->bias, mx, cip, act, flt(alpha), flt(eps), o->relu);
         out(e, "     %s, %d, %.1f, %s, %s},", prm, fold, o->flops, flt(beta), flt(lrn_k));

@@ -184,7 +184,9 @@ void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain);
 /* ---- layers of the DeepHyperX zoo: lrn, crop, prelu, softmax -------------------------------- */
 /* Both backends run them on plain layouts with the reference math (ref.h, double accumulation):
  * the oneDNN backend reorders a blocked input to plain first and the input gradient back; their
- * outputs are plain. dsrc / dw may be NULL (not computed); dw is accumulated (+=). */
+ * outputs are plain. Except LRN of an odd size on oneDNN: its lrn_across_channels primitive, in
+ * the input's layout (the same window and alpha / size; for an even size oneDNN's window holds
+ * size - 1 channels). dsrc / dw may be NULL (not computed); dw is accumulated (+=). */
 
 /* Local response normalisation across channels, PyTorch's nn.LocalResponseNorm exactly:
  * dst[c] = src[c] / (k + alpha / size * sum of src[j]^2, j in [c - size/2, c + (size-1)/2])^beta

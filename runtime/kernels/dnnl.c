@@ -1687,22 +1687,61 @@ float hk_dnnl_xent_forward_backward(hsi_op *op, const float *logits, const int32
     return m ? (float)(loss / (double)m) : 0.f;
 }
 
-/* ---- lrn, crop, prelu, softmax: the reference math on plain layouts ------------------------- */
-/* (kernels_impl.h: hk_xop). A blocked input is reordered to plain (src_in) and its gradient
- * back (dsrc_out); the output is plain. oneDNN's LRN sums an even size's window the other way
- * round from PyTorch (one more channel after than before), so one path serves every size. */
+/* ---- lrn, crop, prelu, softmax ------------------------------------------------------------- */
+/* (kernels_impl.h: hk_xop) The reference math on plain layouts: a blocked input is reordered to
+ * plain (src_in) and its gradient back (dsrc_out); the output is plain. Except LRN of an odd
+ * size: oneDNN's lrn_across_channels (alpha / size like PyTorch) in the input's layout, with
+ * its workspace kept by the op (training forward then backward). For an even size oneDNN sums
+ * only size - 1 channels, centred, where PyTorch sums size channels, size/2 before and
+ * size/2 - 1 after: those run the reference math. */
 typedef struct dn_xop {
     hk_xop x;
     dn_port src_in, dsrc_out;
+    dn_prim lrn_fwd, lrn_bwd;     /* p NULL: the reference math */
+    void *lrn_ws;                 /* oneDNN's LRN workspace, or NULL */
 } dn_xop;
+
+/* oneDNN's LRN for src's layout; its dst layout, or NULL (the caller falls back) */
+static const hsi_layout *dn_lrn_build(hsi_rt *rt, dn_xop *xo, const hsi_layout *src,
+                                      const hk_xop_desc *d)
+{
+    dnnl_lrn_desc_t desc;
+    const md_t *m = dn_lmd(src);
+    if (dnnl_lrn_forward_desc_init(&desc, dnnl_forward_training, dnnl_lrn_across_channels, m,
+                                   d->size, d->alpha, d->beta, d->k) != dnnl_success)
+        return NULL;
+    const_dnnl_primitive_desc_t fpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "lrn");
+    if (!fpd) return NULL;
+    const md_t *wmd = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
+    int ws = wmd && wmd->ndims;
+    if (dn_build(rt, &xo->lrn_fwd, fpd, 2 + ws,
+                 (const int[]){DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE}, "lrn")
+        || dnnl_lrn_backward_desc_init(&desc, dnnl_lrn_across_channels, m, m, d->size, d->alpha,
+                                       d->beta, d->k) != dnnl_success)
+        return NULL;
+    const_dnnl_primitive_desc_t bpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), fpd, "lrn backward");
+    if (dn_build(rt, &xo->lrn_bwd, bpd, 3 + ws,
+                 ws ? (const int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE, DNNL_ARG_DIFF_SRC}
+                    : (const int[]){DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC}, "lrn backward")
+        || (ws && !(xo->lrn_ws = hk_alloc(rt, dnnl_memory_desc_get_size(wmd)))))
+        return NULL;
+    return dn_layout(rt, dn_md(fpd, DNNL_ARG_DST));
+}
 
 hsi_op *hk_dnnl_xop_create(hsi_rt *rt, const hsi_layout *src, const hk_xop_desc *d)
 {
     dn_xop *xo = dn_impl_alloc(rt, sizeof *xo);
     const md_t *plain = dn_plain_of(rt, src);
     size_t used = 0;
-    if (!xo || !plain || hk_xop_init(rt, &xo->x, src->ndim, src->dims, d)
-        || dn_port_in(rt, &used, &xo->src_in, dn_lmd(src), plain)
+    if (!xo || !plain || hk_xop_init(rt, &xo->x, src->ndim, src->dims, d)) return NULL;
+    if (d->kind == HK_XOP_LRN && d->size % 2) {
+        const hsi_layout *dl = dn_lrn_build(rt, xo, src, d);
+        if (dl) return dn_op(rt, HK_XOP, dl, xo);
+        memset(&xo->lrn_fwd, 0, sizeof xo->lrn_fwd);   /* not supported here: the reference math */
+        memset(&xo->lrn_bwd, 0, sizeof xo->lrn_bwd);
+        rt->err[0] = 0;
+    }
+    if (dn_port_in(rt, &used, &xo->src_in, dn_lmd(src), plain)
         || dn_port_out(rt, &used, &xo->dsrc_out, plain, dn_lmd(src), 0))
         return NULL;
     return dn_op(rt, HK_XOP, hk_dnnl_layout_plain(rt, src->ndim, xo->x.dst_dims), xo);
@@ -1711,6 +1750,10 @@ hsi_op *hk_dnnl_xop_create(hsi_rt *rt, const hsi_layout *src, const hk_xop_desc 
 void hk_dnnl_xop_forward(hsi_op *op, const float *src, const float *w, float *dst)
 {
     dn_xop *xo = op->impl;
+    if (xo->lrn_fwd.p) {
+        dn_run(op->rt, &xo->lrn_fwd, (const void *[]){src, dst, xo->lrn_ws});
+        return;
+    }
     hk_xop_forward(&xo->x, dn_in(op->rt, &xo->src_in, src), w, dst);
 }
 
@@ -1718,6 +1761,13 @@ void hk_dnnl_xop_backward(hsi_op *op, const float *src, const float *dst, const 
                           const float *ddst, float *dsrc, float *dw)
 {
     dn_xop *xo = op->impl;
+    if (xo->lrn_bwd.p) {
+        if (dsrc && xo->lrn_ws)
+            dn_run(op->rt, &xo->lrn_bwd, (const void *[]){src, ddst, xo->lrn_ws, dsrc});
+        else if (dsrc)
+            dn_run(op->rt, &xo->lrn_bwd, (const void *[]){src, ddst, dsrc});
+        return;
+    }
     const float *x = src ? dn_in(op->rt, &xo->src_in, src) : NULL;
     float *g = dsrc ? dn_out(op->rt, &xo->dsrc_out, dsrc) : NULL;
     hk_xop_backward(&xo->x, x, dst, w, ddst, g, dw);

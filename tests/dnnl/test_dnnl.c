@@ -664,12 +664,15 @@ static void s_chain(hsi_rt *rt, outs *o, int v)
 typedef void (*scenario)(hsi_rt *, outs *, int);
 
 /* lrn, crop, prelu, softmax: blocked and channels-last inputs reordered to plain and their
- * gradients back. flag: 0 lrn (f = its size), 1 crop (centre, 2 smaller per spatial dim),
+ * gradients back (LRN of an odd size: oneDNN's primitive in the input's layout). flag: 0 lrn (f = its size), 1 crop (centre, 2 smaller per spatial dim),
  * 2 prelu (f slopes: 1 or 0 for one per channel), 3 softmax */
 static const shape_spec xop_specs[] = {
     {"lrn_even_blocked", 1, 4, {4, 24, 5, 5}, 0, 4},
     {"lrn_lee_ndhwc", 2, 5, {3, 20, 2, 3, 3}, 0, 256},
     {"lrn_odd_plain", 0, 4, {2, 9, 3, 4}, 0, 5},
+    {"lrn_odd_blocked", 1, 4, {4, 24, 5, 5}, 0, 5},         /* oneDNN's LRN primitive */
+    {"lrn_odd_ndhwc", 2, 5, {2, 20, 3, 4, 4}, 0, 3},
+    {"lrn_1_blocked", 1, 4, {2, 16, 3, 3}, 0, 1},
     {"crop_blocked", 1, 4, {4, 24, 7, 7}, 1, 0},
     {"crop_3d_ndhwc", 2, 5, {2, 16, 5, 6, 6}, 1, 0},
     {"prelu_per_channel_blocked", 1, 4, {4, 24, 5, 5}, 2, 0},
