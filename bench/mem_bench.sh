@@ -19,16 +19,6 @@ cmake --build "$build" --target hsicc hsirt -j "$(nproc)" >/dev/null
 if [ -n "${KEEP:-}" ]; then tmp=$KEEP; mkdir -p "$tmp"; else tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; fi
 tmp=$(cd "$tmp" && pwd)
 /usr/bin/python3 bench/synth_scene.py "$tmp/synth" "$h" "$w" 200 --gt
-datasets:
-  - name: Synth
-    folder: synth
-    bands: 200
-    shape: [$h, $w]
-    cube: {file: cube.hdr}
-    gt: {file: gt.npy}
-    classes:
-$(for c in $(seq 1 16); do echo "      - {id: $c, name: \"class $c\"}"; done)
-YAML
 cat > "$tmp/exp.yaml" <<YAML
 name: mem
 net: $PWD/netdefs/ssrn.hsn
