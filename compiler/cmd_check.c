@@ -42,6 +42,10 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
     case IR_CONCAT: return "concat";
     case IR_ADD: return "add";
     case IR_LOSS: return "softmax_cross_entropy";
+    case IR_LRN: snprintf(buf, len, "lrn %lld", (long long)n->a.lrn.size); return buf;
+    case IR_CROP: return "crop";
+    case IR_PRELU: return "prelu";
+    case IR_SOFTMAX: return "softmax";
     }
     return "?";
 }

@@ -40,7 +40,14 @@ typedef enum ir_op {
     IR_RESHAPE,  /* in[0]; shape = target; numel unchanged (fold, flatten, reshape) */
     IR_CONCAT,   /* in[0..n_in-1] (n_in <= IR_MAX_IN) concatenated along channels; other dims equal */
     IR_ADD,      /* in[0] + in[1] + ... (n_in >= 2), equal shapes; lowered to binary adds */
-    IR_LOSS      /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
+    IR_LOSS,     /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
+    /* layers added for the DeepHyperX zoo (issue 12) */
+    IR_LRN,      /* in[0] [C, ...]; a.lrn: PyTorch LocalResponseNorm across channels */
+    IR_CROP,     /* in[0] [C, sp...]; a.crop: the window offset..offset+size of the spatial dims */
+    IR_PRELU,    /* in[0] [C, ...]; params: weight [slopes] (slopes = 1 or C) */
+    IR_SOFTMAX   /* in[0] [C, ...]; softmax over the channels (axis 0 of the sample). Right before
+                    the loss it is the net's inference output only: lowering drops it (the loss
+                    applies softmax itself), ONNX export keeps it */
 } ir_op;
 
 typedef enum ir_act_kind { IR_RELU, IR_LEAKY_RELU, IR_ELU, IR_SIGMOID, IR_TANH } ir_act_kind;
@@ -66,6 +73,9 @@ typedef struct ir_pool {
 } ir_pool;
 typedef struct ir_dense { int64_t out; int bias; } ir_dense;
 typedef struct ir_loss { int kind; /* 0: softmax cross-entropy */ } ir_loss;
+/* b_c = a_c / (k + alpha / size * sum of a_j^2 over j in [c - size/2, c + (size-1)/2])^beta */
+typedef struct ir_lrn { int64_t size; float alpha, beta, k; } ir_lrn;
+typedef struct ir_crop { int nsp; int64_t offset[3], size[3]; /* per spatial dim */ } ir_crop;
 
 typedef enum ir_init_kind {
     IR_INIT_DEFAULT,               /* not given: the op's default (see sema_layers.c) */
@@ -103,7 +113,7 @@ typedef struct ir_node {
     int param[IR_MAX_PARAMS];      /* indices into ir_program.params, in the order listed above */
     union {
         ir_conv conv; ir_bn bn; ir_act act; ir_dropout dropout; ir_pool pool; ir_dense dense;
-        ir_loss loss;
+        ir_loss loss; ir_lrn lrn; ir_crop crop;
     } a;
 } ir_node;
 
