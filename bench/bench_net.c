@@ -4,7 +4,13 @@
  * numbers are throughput, never accuracy. Built with -DNET=<stem>_net.
  *
  *   bench_<stem> [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref]
- * prints lines like:  hsicc ssrn train_step ms_per_batch=12.3 samples_per_s=1300
+ *                [--peak GFLOPS] [--profile ITERS]
+ * prints lines like:  hsicc ssrn train_step ms_per_batch=12.3 samples_per_s=1300 gflops=..
+ * FLOPs of a step: forward + backward data + backward weights of every conv and dense op, from
+ * the compiled net's shapes (hsi_rt_profile); --peak (bench_fma's figure) adds peak_pct=.
+ * --profile ITERS: HSI_PROFILE on, ITERS more training steps timed per kernel call, then one
+ * line per op (the roofline of bench/BENCH.md):
+ *   hsicc ssrn op <layer> <kind>[dims] fwd_ms=.. fwd_gflops=.. fwd_pct=.. bwd_ms=.. bwd_gflops=.. bwd_pct=..
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -14,6 +20,8 @@
 
 #include "hsi.h"
 #include "hsi_init.h"
+#include "hsi_kernels.h"
+#include "hsi_model.h"
 #include "hsi_train.h"
 
 extern const hsi_netdesc NET;
@@ -25,22 +33,70 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The layer an op belongs to: the parameter it was given (conv1.weight -> conv1), else its kind
+ * and position. */
+static void op_name(const hsi_op_profile *p, int i, const hsi_param *ps, int np, char *out, size_t n)
+{
+    snprintf(out, n, "(%s#%d)", p->kind, i);
+    for (int k = 0; p->key && k < np; k++)
+        if (ps[k].value == p->key) {
+            snprintf(out, n, "%s", ps[k].name);
+            char *dot = strrchr(out, '.');
+            if (dot) *dot = 0;
+        }
+}
+
+static void print_profile(const hsi_op_profile *prof, int nops, const hsi_param *ps, int np,
+                          int iters, double peak)
+{
+    double tot[2] = {0, 0};
+    for (int i = 0; i < nops; i++)
+        for (int k = 0; k < 2; k++) tot[k] += prof[i].seconds[k];
+    printf("hsicc %s op_total fwd_ms=%.3f bwd_ms=%.3f iters=%d\n", NET.name, 1e3 * tot[0] / iters,
+           1e3 * tot[1] / iters, iters);
+    for (int i = 0; i < nops; i++) {
+        const hsi_op_profile *p = &prof[i];
+        if (p->calls[0] + p->calls[1] == 0) continue;
+        char name[160], dims[96] = "";
+        op_name(p, i, ps, np, name, sizeof name);
+        for (int d = 0, o = 0; d < p->ndim && o < (int)sizeof dims - 12; d++)
+            o += snprintf(dims + o, sizeof dims - (size_t)o, "%s%lld", d ? "," : "", (long long)p->dims[d]);
+        printf("hsicc %s op %-28s %s[%s]", NET.name, name, p->kind, dims);
+        for (int k = 0; k < 2; k++) {
+            double ms = p->calls[k] ? 1e3 * p->seconds[k] / iters : 0;
+            double g = p->seconds[k] > 0 ? p->flops[k] * (double)p->calls[k] / p->seconds[k] / 1e9 : 0;
+            printf(" %s_ms=%.3f %s_pct_time=%.1f", k ? "bwd" : "fwd", ms, k ? "bwd" : "fwd",
+                   tot[k] > 0 ? 100 * p->seconds[k] / tot[k] : 0);
+            if (p->flops[k] > 0) {
+                printf(" %s_gflops=%.1f", k ? "bwd" : "fwd", g);
+                if (peak > 0) printf(" %s_peak_pct=%.1f", k ? "bwd" : "fwd", 100 * g / peak);
+            }
+        }
+        printf("\n");
+    }
+}
+
 int main(int argc, char **argv)
 {
     int batch = 16;
     double seconds = 5;
     const char *solver = "rmsprop";
     hsi_backend be = HSI_BACKEND_DNNL;
+    double peak = 0;
+    int profile = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--solver")) solver = argv[i + 1];
         else if (!strcmp(argv[i], "--backend")) be = strcmp(argv[i + 1], "ref") ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;
+        else if (!strcmp(argv[i], "--peak")) peak = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--peak GFLOPS] [--profile ITERS]\n", argv[0]);
             return 2;
         }
     }
+    if (profile > 0) setenv("HSI_PROFILE", "1", 1);   /* read when the net's rt is created */
     char err[512];
     hsi_model_opts o = {batch, be, 1};
     hsi_model *m = NET.create(&o, err, sizeof err);
@@ -70,6 +126,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    /* FLOPs of one training step: every conv / dense op's forward and backward at this batch */
+    hsi_rt *rt = ((hsi_model *)m)->rt;
+    int nops = hsi_rt_profile(rt, NULL, 0);
+    hsi_op_profile *prof = calloc((size_t)nops + 1, sizeof *prof);
+    hsi_rt_profile(rt, prof, nops);
+    double step_flops = 0;
+    for (int i = 0; i < nops; i++) step_flops += prof[i].flops[0] + prof[i].flops[1];
     for (int with_step = 0; with_step < 2; with_step++) {
         double fwd = 0, bwd = 0, upd = 0;
         int iters = 0;
@@ -93,11 +156,28 @@ int main(int argc, char **argv)
             upd += e - c;
             iters++;
         }
-        double per_batch = (fwd + bwd + upd) / iters;
+        double per_batch = (fwd + bwd + upd) / iters, g = step_flops / per_batch / 1e9;
         printf("hsicc %s %s ms_per_batch=%.3f samples_per_s=%.1f fwd_ms=%.3f bwd_ms=%.3f step_ms=%.3f "
-               "batch=%d iters=%d\n", NET.name, with_step ? "train_step" : "fwd_bwd", 1e3 * per_batch,
-               batch / per_batch, 1e3 * fwd / iters, 1e3 * bwd / iters, 1e3 * upd / iters, batch, iters);
+               "batch=%d iters=%d gflop_per_step=%.4f gflops=%.1f", NET.name,
+               with_step ? "train_step" : "fwd_bwd", 1e3 * per_batch, batch / per_batch,
+               1e3 * fwd / iters, 1e3 * bwd / iters, 1e3 * upd / iters, batch, iters,
+               step_flops / 1e9, g);
+        if (peak > 0) printf(" peak_pct=%.1f", 100 * g / peak);
+        printf("\n");
+        fflush(stdout);
     }
+    if (profile > 0) {
+        hsi_rt_profile_reset(rt);
+        for (int it = 0; it < profile; it++) {
+            NET.zero_grad(m);
+            NET.forward(m, 0, x, batch, 1, (uint64_t)it);
+            NET.loss_backward(m, 0, y, batch, 1.0f);
+            hsi_solver_step(s, 1e-4f);
+        }
+        hsi_rt_profile(rt, prof, nops);
+        print_profile(prof, nops, ps, np, profile, peak);
+    }
+    free(prof);
     hsi_memory_report r;
     NET.memory(m, &r);
     printf("hsicc %s memory params=%zu grads=%zu arena=%zu sum=%zu\n", NET.name, r.params, r.grads,

@@ -12,7 +12,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "hsi_data.h"
 #include "hsi_infer.h"
 #include "hsi_io.h"
+#include "fma_peak.h"
 
 extern const hsi_netdesc NET;
 
@@ -41,73 +41,6 @@ static double urand(void)
     rs ^= rs >> 7;
     rs ^= rs << 17;
     return (double)(rs >> 11) / 9007199254740992.0;
-}
-
-/* ---- FMA peak: 12 independent chains of 8-wide FMAs per thread (AVX2), or 16-wide (AVX-512) */
-#if defined(__x86_64__)
-#include <immintrin.h>
-__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters)
-{
-    __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
-    for (long it = 0; it < iters; it++)
-        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
-    float s = 0, o[8];
-    for (int i = 0; i < 12; i++) {
-        _mm256_storeu_ps(o, a[i]);
-        s += o[0];
-    }
-    return s;
-}
-__attribute__((target("avx512f"))) static double fma_loop_avx512(long iters)
-{
-    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
-    for (long it = 0; it < iters; it++)
-        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
-    float s = 0;
-    for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(a[i]);
-    return s;
-}
-#endif
-
-typedef struct peak_arg { long iters; int wide; double sink; } peak_arg;
-static void *peak_thread(void *p)
-{
-    peak_arg *a = p;
-#if defined(__x86_64__)
-    a->sink = a->wide ? fma_loop_avx512(a->iters) : fma_loop_avx2(a->iters);
-#endif
-    return NULL;
-}
-
-/* GFLOP/s (2 per FMA lane) over `threads` threads, best of 3. */
-static double fma_peak(int threads, int *width)
-{
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    int wide = __builtin_cpu_supports("avx512f");
-    if (!wide && !__builtin_cpu_supports("fma")) return 0;
-    *width = wide ? 16 : 8;
-    long iters = 20000000;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        pthread_t t[64];
-        peak_arg a[64];
-        double t0 = now();
-        for (int i = 0; i < threads; i++) {
-            a[i] = (peak_arg){iters, wide, 0};
-            pthread_create(&t[i], NULL, peak_thread, &a[i]);
-        }
-        for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
-        double g = 2.0 * 12 * (*width) * (double)iters * threads / (now() - t0) / 1e9;
-        if (g > best) best = g;
-    }
-    return best;
-#else
-    (void)threads, (void)width;
-    return 0;
-#endif
 }
 
 typedef hsi_cube scene;   /* band-major: the ctx of hsi_cube_rows */
@@ -195,9 +128,7 @@ int main(int argc, char **argv)
         printf("hsicc %s scene %dx%dx%d: %s; FLOPs/pixel patch net %.3f M -> scene program %.3f M (%.1fx fewer)\n",
                NET.name, h, w, dm->bands, kinds[sp->kind], sp->flops_patch / 1e6, sp->flops_scene / 1e6,
                sp->flops_patch / sp->flops_scene);
-    int threads = 1;
-    const char *omp = getenv("OMP_NUM_THREADS");
-    threads = omp && atoi(omp) > 0 ? atoi(omp) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = fma_threads();
     int width = 0;
     double peak = fma_peak(threads, &width);
     printf("machine FMA peak: %.1f GFLOP/s (%d threads, %d-wide float FMA)\n", peak, threads, width);

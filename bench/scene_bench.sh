@@ -29,23 +29,13 @@ for net in ${NETS-ssrn contextual}; do
 done
 
 # ---- predict --scene on ENVI cubes: wall time, time per megapixel, peak RSS -------------------
-# A registry entry and an SSRN experiment per synthetic cube (the trainer reads no data for
-# --scene; weights are `init`'s), int16 BSQ cubes with a UTM map info, made here.
+# A synthetic int16 BSQ cube with a UTM map info and its registry entry (bench/synth_scene.py)
+# and an SSRN experiment per case (the trainer reads no data for --scene; weights are `init`'s).
 hsicc="$build/compiler/hsicc"
 scene_case() {   # scene_case NAME H W BANDS
   local name=$1 H=$2 W=$3 B=$4 d="$tmp/$1"
   mkdir -p "$d"
-  cat > "$d/registry.yaml" <<YAML
-datasets:
-  - name: $name
-    folder: $name
-    bands: $B
-    shape: [$H, $W]
-    cube: {file: cube.mat}
-    gt: {file: gt.mat}
-    classes:
-$(for c in $(seq 1 16); do echo "      - {id: $c, name: \"class $c\"}"; done)
-YAML
+  /usr/bin/python3 bench/synth_scene.py "$d" "$H" "$W" "$B"   # the cube and $d/registry.yaml
   cat > "$d/exp.yaml" <<YAML
 name: $name
 net: $PWD/netdefs/ssrn.hsn
@@ -57,20 +47,6 @@ train: {batch: 16, epochs: 1}
 YAML
   HSICC_DATASETS="$d/registry.yaml" "$hsicc" build "$d/exp.yaml" -o "$d/trainer" >/dev/null
   "$d/trainer" init --out "$d/w.safetensors" >/dev/null
-  /usr/bin/python3 - "$d/cube" "$H" "$W" "$B" <<'PY'
-import sys, numpy as np
-path, h, w, b = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rng = np.random.default_rng(7)
-with open(path, "wb") as f:
-    for band in range(b):   # BSQ, one band at a time: never the whole cube in memory
-        base = (np.sin(np.arange(w) / 40.0 + band / 30.0)[None, :] * 800 + 2000).astype(np.float32)
-        f.write((base + rng.normal(0, 100, (h, w))).astype("<i2").tobytes())
-open(path + ".hdr", "w").write(
-    "ENVI\nsamples = %d\nlines = %d\nbands = %d\nheader offset = 0\nfile type = ENVI Standard\n"
-    "data type = 2\ninterleave = bsq\nbyte order = 0\n"
-    "map info = {UTM, 1.0, 1.0, 500000.0, 4100000.0, 1.0, 1.0, 11, North, WGS-84, units=Meters}\n"
-    % (w, h, b))
-PY
   /usr/bin/time -v "$d/trainer" predict --datasets "$d/registry.yaml" --weights "$d/w.safetensors" \
       --scene "$d/cube.hdr" --out "$d/out" > "$d/predict.log" 2> "$d/time.log"
   local rss wall

@@ -32,13 +32,23 @@ def load_salinas_a(data_dir):
     gt = scipy.io.loadmat(gt_path)["salinasA_gt"]
     if cube.shape[:2] != gt.shape:
         raise ValueError("%s %s and %s %s differ in size" % (cube_path, cube.shape, gt_path, gt.shape))
-    flat = cube.reshape(-1, cube.shape[2])
+    return standardize(cube), remap(gt, LABELS)
+
+
+def standardize(cube):
+    """[H, W, B] -> float32, per band zero mean and unit variance over all pixels (in float64)."""
+    flat = cube.reshape(-1, cube.shape[2]).astype(np.float64)
     std = flat.std(axis=0)
     flat = (flat - flat.mean(axis=0)) / np.where(std > 0, std, 1.0)  # sklearn.preprocessing.scale
+    return flat.reshape(cube.shape).astype(np.float32)
+
+
+def remap(gt, ids):
+    """Raw gt ids -> 0..len(ids)-1 in the order given; everything else -1."""
     labels = np.full(gt.shape, -1, dtype=np.int64)
-    for i, c in enumerate(LABELS):
+    for i, c in enumerate(ids):
         labels[gt == c] = i
-    return flat.reshape(cube.shape).astype(np.float32), labels
+    return labels
 
 
 def patches(cube, pixels, patch):

@@ -31,6 +31,20 @@ def build(net, args):
     return torch_models.Contextual(bands=args.bands, classes=NETS[net][1], depth=args.depth)
 
 
+def apply_mode(model, x, mode):
+    """The model and input for --mode: eager as built; channels_last moves both to the
+    channels-last memory format (channels_last_3d for SSRN's 5-D tensors); torchscript traces
+    the model in training mode (BN batch statistics, dropout), so autograd runs through it."""
+    if mode == "channels_last":
+        fmt = torch.channels_last_3d if x.dim() == 5 else torch.channels_last
+        return model.to(memory_format=fmt), x.contiguous(memory_format=fmt)
+    if mode == "torchscript":
+        model.train()
+        traced = torch.jit.trace(model, x, check_trace=False)
+        return traced, x
+    return model, x
+
+
 def timed_loop(body, warmup, seconds):
     """Runs body() warmup times, then until `seconds` have passed; returns (iterations, total s)."""
     for _ in range(warmup):
@@ -56,8 +70,10 @@ def measure(net, model, x, y, opt, args):
 
     n, s = timed_loop(train_step, args.warmup, args.seconds)
     print("torch %s train_step ms_per_batch=%.3f samples_per_s=%.1f batch=%d iters=%d threads=%d "
-          "params=%d" % (net, 1e3 * s / n, batch * n / s, batch, n, torch.get_num_threads(),
-                         torch_models.count_trainable(model)), flush=True)
+          "params=%d mode=%s" % (net, 1e3 * s / n, batch * n / s, batch, n, torch.get_num_threads(),
+                                 torch_models.count_trainable(model), args.mode), flush=True)
+    if args.train_only:
+        return
 
     split = [0.0, 0.0]
 
@@ -194,6 +210,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--profile-iters", type=int, default=20, help="0 disables the layer profile")
+    ap.add_argument("--mode", choices=["eager", "channels_last", "torchscript"], default="eager",
+                    help="eager modules; channels_last (3d) memory format for the model and input; "
+                         "torchscript: torch.jit.trace of the model in training mode")
+    ap.add_argument("--train-only", action="store_true", help="only the train_step line")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -209,8 +229,9 @@ def main():
         model = build(net, args)
         x = torch.randn(batch, *shape)
         y = torch.randint(0, classes, (batch,))
+        model, x = apply_mode(model, x, args.mode)
         measure(net, model, x, y, make_opt(model.parameters()), args)
-        if args.profile_iters > 0:
+        if args.profile_iters > 0 and not args.train_only:   # hooks: the eager model, always
             model = build(net, args)
             profile(net, model, x, y, make_opt(model.parameters()), args.profile_iters)
 

@@ -10,6 +10,7 @@
 
 #include "hsi_eval.h"
 #include "hsi_infer.h"
+#include "hsi_model.h"
 #include "hsi_trainer.h"
 #include "train/trainer_internal.h"
 
@@ -131,6 +132,9 @@ static int scene_classify(const hsi_netdesc *net, hsi_model *m, hsi_backend be, 
     hsi_infer_opts o = {be, D->pad, 0, 0, 0};
     hsi_band whole = {0, dm->h, 0, dm->h};
     if (!band) band = &whole;
+    /* The scene program needs the parameters, not the patch net's activations: an emitted
+     * model's arena goes back to the system meanwhile (it comes back zeroed, as created). */
+    if (net->destroy == hsi_model_destroy) hsi_model_trim(m);
     hsi_infer *inf = hsi_infer_create(net, m, d, band->e1 - band->e0, dm->w, &o, err, errlen);
     if (!inf) return -1;
     scene_sink sk = {dm->w, dm->k, pred, dm->y, use, cm, 0, 0, 0};

@@ -238,6 +238,28 @@ typedef struct hsi_dp {
 } hsi_dp;
 void hsi_kernels_set_dp(const hsi_dp *dp);
 
+/* ---- per-op profile (HSI_PROFILE=1 in the environment when the rt is created) ---------------
+ * Every kernel call of a profiling rt is timed (wall clock around the call; calls are
+ * synchronous) and summed per op, forward and backward apart. Without HSI_PROFILE nothing is
+ * timed: one predictable branch per call. FLOPs are 2 x the multiply-adds of conv and dense ops
+ * (0 for the others), per call at the op's batch: flops[1] counts the backward-data and
+ * backward-weights passes the op was created with. bench/BENCH.md, "Roofline". */
+typedef struct hsi_op_profile {
+    const char *kind;        /* "conv", "bn", "act", "dropout", "pool", "dense", "add", "accum",
+                                "concat", "reshape", "xent", "xop" (lrn, crop, prelu, softmax) */
+    const void *key;         /* the first parameter passed to it (conv/dense weights, BN gamma):
+                                match it against the model's hsi_param values for a name; NULL */
+    int ndim;
+    const int64_t *dims;     /* its output's dims (batch first) */
+    double flops[2];         /* per forward call, per backward call */
+    double seconds[2];       /* summed since create or hsi_rt_profile_reset: forward, backward */
+    int64_t calls[2];
+} hsi_op_profile;
+int hsi_rt_profiling(const hsi_rt *rt);
+/* The rt's ops in creation order into out[0..max-1]; returns how many ops there are. */
+int hsi_rt_profile(const hsi_rt *rt, hsi_op_profile *out, int max);
+void hsi_rt_profile_reset(hsi_rt *rt);
+
 /* ---- arena planning (shared by the compiler's memory report and create()) ----------------- */
 typedef struct hsi_buf {
     size_t bytes;

@@ -74,6 +74,7 @@ struct hsi_model {
     float *values, *grads;       /* every parameter, every gradient: one block each */
     void *arena;                 /* activations, gradients, workspaces of all domains */
     size_t arena_bytes;
+    size_t arena_map;            /* bytes of the arena's mapping (mmap'd, page-aligned) */
     hsi_dstate *dom;             /* [n_domains] */
 };
 
@@ -89,6 +90,10 @@ int hsi_model_params(hsi_model *m, hsi_param **out);
 void hsi_model_zero_grad(hsi_model *m);
 void hsi_model_memory(hsi_model *m, hsi_memory_report *out);
 void hsi_model_destroy(hsi_model *m);
+/* Gives the arena's pages back to the system (RSS drops by up to its size) while the model
+ * stays usable: the next pass finds the arena zeroed, as after create(), so no result changes.
+ * For phases that need the parameters but not the activations (whole-scene inference). */
+void hsi_model_trim(hsi_model *m);
 
 /* ---- for the emitted code ---------------------------------------------------------------- */
 /* A layer's kernel could not be created: "<name>: layer '<layer>': <why>" into err; returns 1. */

@@ -15,10 +15,13 @@ typedef struct geo_gdal_msgs {
     char first[512];     /* its message */
     int sys_errno;       /* errno at that moment if it names a write failure (ENOSPC, EFBIG,
                             EDQUOT, EIO), else 0: GDAL's text often omits the reason */
+    int unloaded;        /* GDAL could not be loaded (first says why): call nothing of it */
 } geo_gdal_msgs;
 
-/* Registers GDAL's drivers (once per process) and pushes a handler that fills m. */
-void geo_gdal_begin(geo_gdal_msgs *m);
+/* Loads GDAL and registers its drivers (once per process; geo_gdal.h) and pushes a handler
+ * that fills m: 0; or -1 when GDAL cannot be loaded (m->failed, m->unloaded, m->first says
+ * why), and then no GDAL function may be called. */
+int geo_gdal_begin(geo_gdal_msgs *m);
 /* Pops the handler; returns m->failed. */
 int geo_gdal_end(geo_gdal_msgs *m);
 

@@ -14,23 +14,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <cpl_conv.h>
-#include <cpl_error.h>
-#include <gdal.h>
-#include <ogr_srs_api.h>
-
+#include "geo_gdal.h"
 #include "geo_internal.h"
 
 #define HSI_PI 3.14159265358979323846
 
 /* ---- GDAL messages ------------------------------------------------------------------------- */
-
-static pthread_once_t gdal_once = PTHREAD_ONCE_INIT;
-
-static void gdal_register(void)
-{
-    GDALAllRegister();
-}
 
 static void CPL_STDCALL gdal_handler(CPLErr cls, CPLErrorNum no, const char *msg)
 {
@@ -44,16 +33,20 @@ static void CPL_STDCALL gdal_handler(CPLErr cls, CPLErrorNum no, const char *msg
     }
 }
 
-void geo_gdal_begin(geo_gdal_msgs *m)
+int geo_gdal_begin(geo_gdal_msgs *m)
 {
     memset(m, 0, sizeof *m);
-    pthread_once(&gdal_once, gdal_register);
+    if (geo_gdal_load(m->first, sizeof m->first)) {
+        m->failed = m->unloaded = 1;
+        return -1;
+    }
     CPLPushErrorHandlerEx(gdal_handler, m);
+    return 0;
 }
 
 int geo_gdal_end(geo_gdal_msgs *m)
 {
-    CPLPopErrorHandler();
+    if (!m->unloaded) CPLPopErrorHandler();
     return m->failed;
 }
 
@@ -245,7 +238,12 @@ void hsi_georef_from_envi(const char *map_info, const char *cs_string, hsi_geore
     if (!map_info && !cs_string)
         return;
     geo_gdal_msgs msgs;
-    geo_gdal_begin(&msgs);
+    if (geo_gdal_begin(&msgs)) {
+        if (warn && warnlen)
+            snprintf(warn, warnlen, "map info / coordinate system string ignored, the outputs "
+                     "will have no georeference: %s", msgs.first);
+        return;
+    }
     const char *why = NULL;
     char *buf = map_info ? strdup(map_info) : NULL;
     if (map_info && !buf) {
@@ -311,7 +309,10 @@ int hsi_georef_from_file(const char *path, hsi_georef *g, char *warn, size_t war
     if (warn && warnlen)
         warn[0] = 0;
     geo_gdal_msgs msgs;
-    geo_gdal_begin(&msgs);
+    if (geo_gdal_begin(&msgs)) {
+        if (warn && warnlen) snprintf(warn, warnlen, "%s: %s", path, msgs.first);
+        return -1;
+    }
     GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
     if (!ds) {
         if (warn)
@@ -359,7 +360,7 @@ char *geo_envi_cs_string(const hsi_georef *g)
     if (!g || !g->wkt)
         return NULL;
     geo_gdal_msgs msgs;
-    geo_gdal_begin(&msgs);
+    if (geo_gdal_begin(&msgs)) return NULL;
     char *out = convert_wkt(g->wkt, 1);
     geo_gdal_end(&msgs);
     return out;

@@ -17,9 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cpl_string.h>
-#include <gdal.h>
-
+#include "geo_gdal.h"
 #include "geo_internal.h"
 #include "hsi_eval.h"
 
@@ -147,12 +145,13 @@ static int create_tif(hsi_mapwriter *mw, int f, int bands, GDALDataType t, const
 {
     char p[4096], why[700], rows[16];
     snprintf(rows, sizeof rows, "%d", STRIP);
+    geo_gdal_msgs m;
+    if (geo_gdal_begin(&m))
+        return fail(mw, f, "cannot create the GeoTIFF", m.first, err, errlen);
     char **opt = NULL;
     opt = CSLSetNameValue(opt, "COMPRESS", "DEFLATE");
     opt = CSLSetNameValue(opt, "BIGTIFF", "IF_SAFER");
     opt = CSLSetNameValue(opt, "BLOCKYSIZE", rows);
-    geo_gdal_msgs m;
-    geo_gdal_begin(&m);
     GDALDriverH drv = GDALGetDriverByName("GTiff");
     mw->ds[f] = drv ? GDALCreate(drv, path_of(mw, f, 0, p, sizeof p), mw->w, mw->h, bands, t, opt)
                     : NULL;

@@ -5,11 +5,13 @@
  * ref.c or dnnl.c by rt->backend. It computes nothing itself but the dropout hash and never
  * looks inside a backend's op state.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kernels_impl.h"
 #include "ref.h"
@@ -20,6 +22,34 @@
 #else
 #define HK_CALL(rt, fn, ...) hk_ref_##fn(__VA_ARGS__)
 #endif
+
+/* A run call, timed when the rt profiles (HSI_PROFILE set when it was created): phase 0 is the
+ * forward pass, 1 the backward; key is the op's first parameter (weights, BN gamma) or NULL.
+ * Off, it costs one predictable branch per kernel call. */
+#define HK_RUN(op, phase, key, fn, ...)                    \
+    do {                                                   \
+        if (!(op)->rt->prof) {                             \
+            HK_CALL((op)->rt, fn, __VA_ARGS__);            \
+            break;                                         \
+        }                                                  \
+        double t0_ = hk_now();                             \
+        HK_CALL((op)->rt, fn, __VA_ARGS__);                \
+        hk_prof_add(op, phase, key, t0_);                  \
+    } while (0)
+
+static double hk_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void hk_prof_add(hsi_op *op, int phase, const void *key, double t0)
+{
+    op->prof_s[phase] += hk_now() - t0;
+    op->prof_n[phase]++;
+    if (key && !op->prof_key) op->prof_key = key;
+}
 
 /* ---- the rt and its memory ---------------------------------------------------------------- */
 
@@ -97,6 +127,8 @@ hsi_rt *hsi_rt_create(hsi_backend backend)
     hsi_rt *rt = calloc(1, sizeof *rt);
     if (!rt) return NULL;
     rt->backend = backend;
+    const char *prof = getenv("HSI_PROFILE");
+    rt->prof = prof && *prof && strcmp(prof, "0") != 0;
 #ifdef HSICC_WITH_DNNL
     if (backend == HSI_BACKEND_DNNL && hk_dnnl_rt_init(rt) != 0) {
         rt_free(rt);
@@ -239,18 +271,25 @@ hsi_op *hsi_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *
         return hk_fail(rt, "conv: groups %lld must divide both the input channels of %s and the "
                            "%lld output channels", (long long)d->groups, DIMS(src),
                        (long long)d->out_ch);
-    return HK_CALL(rt, conv_create, rt, src, d, need_dsrc, need_dw);
+    hsi_op *op = HK_CALL(rt, conv_create, rt, src, d, need_dsrc, need_dw);
+    if (op) {   /* multiply-adds of one pass: every output element, (in / groups) x kernel */
+        double k = (double)(src->dims[1] / d->groups);
+        for (int i = 0; i < d->nsp; i++) k *= (double)d->kernel[i];
+        op->macs = k * (double)hk_numel(op->dst->ndim, op->dst->dims);
+        op->macs_bwd = op->macs * ((need_dsrc != 0) + (need_dw != 0));
+    }
+    return op;
 }
 
 void hsi_conv_forward(hsi_op *op, const float *src, const float *w, const float *b, float *dst)
 {
-    HK_CALL(op->rt, conv_forward, op, src, w, b, dst);
+    HK_RUN(op, 0, w, conv_forward, op, src, w, b, dst);
 }
 
 void hsi_conv_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
                        float *dsrc, float *dw, float *db)
 {
-    HK_CALL(op->rt, conv_backward, op, src, w, ddst, dsrc, dw, db);
+    HK_RUN(op, 1, w, conv_backward, op, src, w, ddst, dsrc, dw, db);
 }
 
 hsi_op *hsi_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_relu)
@@ -265,14 +304,14 @@ void hsi_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
                     const float *beta, float *running_mean, float *running_var, float momentum,
                     float *dst, void *ws)
 {
-    HK_CALL(op->rt, bn_forward, op, train, src, gamma, beta, running_mean, running_var, momentum,
+    HK_RUN(op, 0, gamma, bn_forward, op, train, src, gamma, beta, running_mean, running_var, momentum,
             dst, ws);
 }
 
 void hsi_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
                      const void *ws, float *dsrc, float *dgamma, float *dbeta)
 {
-    HK_CALL(op->rt, bn_backward, op, src, gamma, ddst, ws, dsrc, dgamma, dbeta);
+    HK_RUN(op, 1, gamma, bn_backward, op, src, gamma, ddst, ws, dsrc, dgamma, dbeta);
 }
 
 void hsi_bn_train(hsi_op *op, const float *src, const float *gamma, const float *beta,
@@ -303,12 +342,12 @@ hsi_op *hsi_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, flo
 
 void hsi_act_forward(hsi_op *op, const float *src, float *dst)
 {
-    HK_CALL(op->rt, act_forward, op, src, dst);
+    HK_RUN(op, 0, NULL, act_forward, op, src, dst);
 }
 
 void hsi_act_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc)
 {
-    HK_CALL(op->rt, act_backward, op, dst, ddst, dsrc);
+    HK_RUN(op, 1, NULL, act_backward, op, dst, ddst, dsrc);
 }
 
 hsi_op *hsi_dropout_create(hsi_rt *rt, const hsi_layout *src, float p)
@@ -322,12 +361,12 @@ hsi_op *hsi_dropout_create(hsi_rt *rt, const hsi_layout *src, float p)
 void hsi_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *src, float *dst,
                          void *ws)
 {
-    HK_CALL(op->rt, dropout_forward, op, train, seed, src, dst, ws);
+    HK_RUN(op, 0, NULL, dropout_forward, op, train, seed, src, dst, ws);
 }
 
 void hsi_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
 {
-    HK_CALL(op->rt, dropout_backward, op, ddst, ws, dsrc);
+    HK_RUN(op, 1, NULL, dropout_backward, op, ddst, ws, dsrc);
 }
 
 void hsi_dropout_train(hsi_op *op, uint64_t seed, const float *src, float *dst, void *ws)
@@ -401,7 +440,7 @@ hsi_op *hsi_pool_create_ceil(hsi_rt *rt, const hsi_layout *src, const hsi_pool_d
 
 void hsi_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)
 {
-    HK_CALL(op->rt, pool_forward, op, train, src, dst, ws);
+    HK_RUN(op, 0, NULL, pool_forward, op, train, src, dst, ws);
 }
 
 void hsi_pool_train(hsi_op *op, const float *src, float *dst, void *ws)
@@ -416,7 +455,7 @@ void hsi_pool_infer(hsi_op *op, const float *src, float *dst)
 
 void hsi_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
 {
-    HK_CALL(op->rt, pool_backward, op, ddst, ws, dsrc);
+    HK_RUN(op, 1, NULL, pool_backward, op, ddst, ws, dsrc);
 }
 
 hsi_op *hsi_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int bias, int need_dsrc,
@@ -425,18 +464,23 @@ hsi_op *hsi_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int bia
     if (!rt) return NULL;
     if (!need_layout(rt, "dense", src)) return NULL;
     if (out < 1) return hk_fail(rt, "dense: %lld outputs; need >= 1", (long long)out);
-    return HK_CALL(rt, dense_create, rt, src, out, bias, need_dsrc, need_dw);
+    hsi_op *op = HK_CALL(rt, dense_create, rt, src, out, bias, need_dsrc, need_dw);
+    if (op) {
+        op->macs = (double)hk_numel(src->ndim, src->dims) * (double)out;
+        op->macs_bwd = op->macs * ((need_dsrc != 0) + (need_dw != 0));
+    }
+    return op;
 }
 
 void hsi_dense_forward(hsi_op *op, const float *src, const float *w, const float *b, float *dst)
 {
-    HK_CALL(op->rt, dense_forward, op, src, w, b, dst);
+    HK_RUN(op, 0, w, dense_forward, op, src, w, b, dst);
 }
 
 void hsi_dense_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
                         float *dsrc, float *dw, float *db)
 {
-    HK_CALL(op->rt, dense_backward, op, src, w, ddst, dsrc, dw, db);
+    HK_RUN(op, 1, w, dense_backward, op, src, w, ddst, dsrc, dw, db);
 }
 
 hsi_op *hsi_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, int relu)
@@ -450,12 +494,12 @@ hsi_op *hsi_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, int
 
 void hsi_add_forward(hsi_op *op, const float *a, const float *b, float *dst)
 {
-    HK_CALL(op->rt, add_forward, op, a, b, dst);
+    HK_RUN(op, 0, NULL, add_forward, op, a, b, dst);
 }
 
 void hsi_add_backward(hsi_op *op, const float *dst, const float *ddst, float *da, float *db)
 {
-    HK_CALL(op->rt, add_backward, op, dst, ddst, da, db);
+    HK_RUN(op, 1, NULL, add_backward, op, dst, ddst, da, db);
 }
 
 hsi_op *hsi_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *gl)
@@ -467,7 +511,7 @@ hsi_op *hsi_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *g
     return HK_CALL(rt, accum_create, rt, accl, gl);
 }
 
-void hsi_accum(hsi_op *op, float *acc, const float *g) { HK_CALL(op->rt, accum, op, acc, g); }
+void hsi_accum(hsi_op *op, float *acc, const float *g) { HK_RUN(op, 1, NULL, accum, op, acc, g); }
 
 hsi_op *hsi_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs)
 {
@@ -488,12 +532,12 @@ hsi_op *hsi_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs)
 
 void hsi_concat_forward(hsi_op *op, const float *const *srcs, float *dst)
 {
-    HK_CALL(op->rt, concat_forward, op, srcs, dst);
+    HK_RUN(op, 0, NULL, concat_forward, op, srcs, dst);
 }
 
 void hsi_concat_backward(hsi_op *op, const float *ddst, float *const *dsrcs)
 {
-    HK_CALL(op->rt, concat_backward, op, ddst, dsrcs);
+    HK_RUN(op, 1, NULL, concat_backward, op, ddst, dsrcs);
 }
 
 hsi_op *hsi_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const int64_t *dims)
@@ -508,12 +552,12 @@ hsi_op *hsi_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const in
 
 void hsi_reshape_forward(hsi_op *op, const float *src, float *dst)
 {
-    HK_CALL(op->rt, reshape_forward, op, src, dst);
+    HK_RUN(op, 0, NULL, reshape_forward, op, src, dst);
 }
 
 void hsi_reshape_backward(hsi_op *op, const float *ddst, float *dsrc)
 {
-    HK_CALL(op->rt, reshape_backward, op, ddst, dsrc);
+    HK_RUN(op, 1, NULL, reshape_backward, op, ddst, dsrc);
 }
 
 hsi_op *hsi_plain_create(hsi_rt *rt, const hsi_layout *src)
@@ -529,7 +573,7 @@ hsi_op *hsi_plain_create(hsi_rt *rt, const hsi_layout *src)
 
 void hsi_plain_forward(hsi_op *op, const float *src, float *dst)
 {
-    HK_CALL(op->rt, reshape_forward, op, src, dst);
+    HK_RUN(op, 0, NULL, reshape_forward, op, src, dst);
 }
 
 hsi_op *hsi_xent_create(hsi_rt *rt, const hsi_layout *logits)
@@ -549,7 +593,11 @@ float hsi_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *
     int64_t batch = op->dst->dims[0];
     if (n < 0) n = 0;
     if (n > batch) n = (int)batch;
-    return HK_CALL(op->rt, xent_forward_backward, op, logits, labels, n, weight, dlogits);
+    if (!op->rt->prof) return HK_CALL(op->rt, xent_forward_backward, op, logits, labels, n, weight, dlogits);
+    double t0 = hk_now();
+    float loss = HK_CALL(op->rt, xent_forward_backward, op, logits, labels, n, weight, dlogits);
+    hk_prof_add(op, 1, NULL, t0);
+    return loss;
 }
 
 void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain)
@@ -581,12 +629,12 @@ hsi_op *hsi_lrn_create(hsi_rt *rt, const hsi_layout *src, int64_t size, float al
 
 void hsi_lrn_forward(hsi_op *op, const float *src, float *dst)
 {
-    HK_CALL(op->rt, xop_forward, op, src, NULL, dst);
+    HK_RUN(op, 0, NULL, xop_forward, op, src, NULL, dst);
 }
 
 void hsi_lrn_backward(hsi_op *op, const float *src, const float *ddst, float *dsrc)
 {
-    HK_CALL(op->rt, xop_backward, op, src, NULL, NULL, ddst, dsrc, NULL);
+    HK_RUN(op, 1, NULL, xop_backward, op, src, NULL, NULL, ddst, dsrc, NULL);
 }
 
 hsi_op *hsi_crop_create(hsi_rt *rt, const hsi_layout *src, const hsi_crop_desc *d)
@@ -606,12 +654,12 @@ hsi_op *hsi_crop_create(hsi_rt *rt, const hsi_layout *src, const hsi_crop_desc *
 
 void hsi_crop_forward(hsi_op *op, const float *src, float *dst)
 {
-    HK_CALL(op->rt, xop_forward, op, src, NULL, dst);
+    HK_RUN(op, 0, NULL, xop_forward, op, src, NULL, dst);
 }
 
 void hsi_crop_backward(hsi_op *op, const float *ddst, float *dsrc)
 {
-    HK_CALL(op->rt, xop_backward, op, NULL, NULL, NULL, ddst, dsrc, NULL);
+    HK_RUN(op, 1, NULL, xop_backward, op, NULL, NULL, NULL, ddst, dsrc, NULL);
 }
 
 hsi_op *hsi_prelu_create(hsi_rt *rt, const hsi_layout *src, int64_t slopes)
@@ -625,13 +673,13 @@ hsi_op *hsi_prelu_create(hsi_rt *rt, const hsi_layout *src, int64_t slopes)
 
 void hsi_prelu_forward(hsi_op *op, const float *src, const float *w, float *dst)
 {
-    HK_CALL(op->rt, xop_forward, op, src, w, dst);
+    HK_RUN(op, 0, w, xop_forward, op, src, w, dst);
 }
 
 void hsi_prelu_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
                         float *dsrc, float *dw)
 {
-    HK_CALL(op->rt, xop_backward, op, src, NULL, w, ddst, dsrc, dw);
+    HK_RUN(op, 1, w, xop_backward, op, src, NULL, w, ddst, dsrc, dw);
 }
 
 hsi_op *hsi_softmax_create(hsi_rt *rt, const hsi_layout *src)
@@ -642,10 +690,46 @@ hsi_op *hsi_softmax_create(hsi_rt *rt, const hsi_layout *src)
 
 void hsi_softmax_forward(hsi_op *op, const float *src, float *dst)
 {
-    HK_CALL(op->rt, xop_forward, op, src, NULL, dst);
+    HK_RUN(op, 0, NULL, xop_forward, op, src, NULL, dst);
 }
 
 void hsi_softmax_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc)
 {
-    HK_CALL(op->rt, xop_backward, op, NULL, dst, NULL, ddst, dsrc, NULL);
+    HK_RUN(op, 1, NULL, xop_backward, op, NULL, dst, NULL, ddst, dsrc, NULL);
+}
+
+/* ---- profiling (HSI_PROFILE) -------------------------------------------------------------- */
+
+int hsi_rt_profiling(const hsi_rt *rt) { return rt && rt->prof; }
+
+int hsi_rt_profile(const hsi_rt *rt, hsi_op_profile *out, int max)
+{
+    static const char *kinds[] = {"conv", "bn", "act", "dropout", "pool", "dense", "add",
+                                  "accum", "concat", "reshape", "xent", "xop"};
+    int n = 0;
+    for (const hsi_op *op = rt ? rt->ops : NULL; op; op = op->next) n++;
+    int i = n;   /* the list is newest first: fill from the back for creation order */
+    for (const hsi_op *op = rt ? rt->ops : NULL; op; op = op->next) {
+        if (--i >= max) continue;
+        hsi_op_profile *p = &out[i];
+        p->kind = kinds[op->kind];
+        p->key = op->prof_key;
+        p->ndim = op->dst ? op->dst->ndim : 0;
+        p->dims = op->dst ? op->dst->dims : NULL;
+        p->flops[0] = 2 * op->macs;
+        p->flops[1] = 2 * op->macs_bwd;
+        for (int k = 0; k < 2; k++) {
+            p->seconds[k] = op->prof_s[k];
+            p->calls[k] = op->prof_n[k];
+        }
+    }
+    return n;
+}
+
+void hsi_rt_profile_reset(hsi_rt *rt)
+{
+    for (hsi_op *op = rt ? rt->ops : NULL; op; op = op->next) {
+        op->prof_s[0] = op->prof_s[1] = 0;
+        op->prof_n[0] = op->prof_n[1] = 0;
+    }
 }

@@ -58,6 +58,10 @@ struct hsi_op {
     int view;
     void *impl;          /* backend-specific state, allocated with hk_alloc */
     struct hsi_op *next;
+    double macs, macs_bwd;          /* conv / dense: multiply-adds of a forward, a backward */
+    double prof_s[2];               /* HSI_PROFILE: seconds in forward / backward calls */
+    int64_t prof_n[2];              /*              and their count */
+    const void *prof_key;           /*              the first parameter passed, or NULL */
 };
 
 struct hsi_rt {
@@ -68,6 +72,7 @@ struct hsi_rt {
     void **allocs;       /* every hk_alloc, freed by hsi_rt_destroy */
     int n_allocs, cap_allocs;
     void *dnnl;          /* DNNL: engine + stream (dnnl.c); REF: NULL */
+    int prof;            /* HSI_PROFILE was set at create: time every kernel call */
 };
 
 /* Zeroed memory owned by the rt (aligned to 64 bytes); NULL only when out of memory. */

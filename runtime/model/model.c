@@ -6,9 +6,11 @@
  * it: its size is the largest domain's plan), and dispatches the hsi_netdesc entry points to
  * the domain's emitted passes.
  */
+#define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hsi_model.h"
 
@@ -79,7 +81,7 @@ void hsi_model_destroy(hsi_model *m)
     for (int d = 0; m->dom && m->spec->code && d < m->spec->n_domains; d++)
         free_state(&m->dom[d], m->spec->code[d].n_ops);
     hsi_rt_destroy(m->rt);
-    free(m->arena);
+    if (m->arena) munmap(m->arena, m->arena_map);
     free(m->values);
     free(m->grads);
     free(m->params);
@@ -145,12 +147,15 @@ static int create_domains(hsi_model *m, char *err, size_t errlen)
         if (s->arena > arena) arena = s->arena;
     }
     m->arena_bytes = arena;
-    m->arena = aligned_alloc(64, (arena + 63) / 64 * 64 + 64);
-    if (!m->arena) {
+    /* Its own anonymous mapping: page-aligned, zero-filled, and its pages can be handed back
+     * (hsi_model_trim) and come back zero on the next touch. */
+    m->arena_map = (arena + 63) / 64 * 64 + 64;
+    m->arena = mmap(NULL, m->arena_map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m->arena == MAP_FAILED) {
+        m->arena = NULL;
         snprintf(err, errlen, "%s: cannot allocate the %zu-byte arena", sp->name, arena);
         return 1;
     }
-    memset(m->arena, 0, arena);
     for (int d = 0; d < sp->n_domains; d++)
         for (int i = 0; i < sp->code[d].n_bufs; i++)
             m->dom[d].buf[i] = (float *)((char *)m->arena + m->dom[d].off[i]);
@@ -225,6 +230,13 @@ void hsi_model_zero_grad(hsi_model *m)
     for (int i = 0; i < m->spec->n_params; i++)
         if (m->params[i].grad)
             memset(m->params[i].grad, 0, sizeof(float) * (size_t)m->params[i].numel);
+}
+
+void hsi_model_trim(hsi_model *m)
+{
+    /* MADV_DONTNEED on a private anonymous mapping: the next touch sees zero pages, which is
+     * the arena as create() left it, so results do not depend on whether this ran. */
+    if (m && m->arena) madvise(m->arena, m->arena_map, MADV_DONTNEED);
 }
 
 void hsi_model_memory(hsi_model *m, hsi_memory_report *r)

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Training throughput at the machine's limit, in one command (issue 13): the machine's FMA peak
+# (bench_fma), then per thread count, rounds that alternate hsicc and PyTorch in its three modes
+# (eager, channels_last, TorchScript) for SSRN (batch 16, Indian Pines shape: [1, 200, 7, 7],
+# 16 classes, RMSprop) and the contextual CNN (batch 128, [200, 5, 5], 8 classes, SGD momentum).
+# Prints per net and thread count: samples/s, GFLOP/s (conv and dense forward + backward data +
+# backward weights, from the compiled net's shapes), % of the FMA peak, each PyTorch mode and the
+# ratio to PyTorch's best mode.
+#   bench/train_bench.sh [--seconds S] [--rounds R] [--threads "2 1"] [--nets "ssrn contextual"]
+#                        [--depth-sweep] [--roofline [ITERS]] [--no-torch]
+#   --depth-sweep   also the contextual CNN at depth 1, 2, 4, 8: each residual module's marginal
+#                   time against its FLOP share
+#   --roofline      also per layer, forward and backward: hsicc's time, GFLOP/s and % of peak
+#                   (HSI_PROFILE, ITERS steps, default 20), then PyTorch's eager layer profile
+# Defaults: 5 s per measurement, 3 rounds, 2 then 1 thread. Quote only figures from an idle
+# machine (the load average is printed before every round).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=5 rounds=3 threads="2 1" nets="ssrn contextual" sweep=0 roof=0 torch=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) secs=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --nets) nets=$2; shift 2 ;;
+    --depth-sweep) sweep=1; shift ;;
+    --roofline) roof=20; if [[ ${2:-} =~ ^[0-9]+$ ]]; then roof=$2; shift; fi; shift ;;
+    --no-torch) torch=0; shift ;;
+    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+  esac
+done
+build=${BUILD:-build}
+targets="bench_fma"
+for n in $nets; do targets="$targets bench_$n"; done
+[ $sweep = 1 ] && targets="$targets bench_contextual_d1 bench_contextual_d2 bench_contextual_d4 bench_contextual_d8"
+cmake --build "$build" --target $targets -j "$(nproc)" >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+opts() { if [ "$1" = ssrn ]; then echo "--batch 16 --solver rmsprop"; else echo "--batch 128 --solver sgd"; fi; }
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs"
+for t in $threads; do
+  export OMP_NUM_THREADS=$t
+  peak=$("$build/bench/bench_fma" "$t" | tee -a "$log" | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p')
+  echo "threads $t: FMA peak $peak GFLOP/s"
+  for r in $(seq "$rounds"); do
+    echo "threads $t round $r: load $(cut -d' ' -f1-3 /proc/loadavg)"
+    for n in $nets; do
+      "$build/bench/bench_$n" $(opts "$n") --seconds "$secs" --peak "$peak" | grep train_step \
+          | sed "s/^/T$t /" | tee -a "$log"
+      if [ $torch = 1 ]; then
+        for m in eager channels_last torchscript; do
+          (cd bench && /usr/bin/python3 torch_step.py --net "$n" --seconds "$secs" --threads "$t" \
+              --mode "$m" --train-only) | grep train_step | sed "s/^/T$t /" | tee -a "$log"
+        done
+      fi
+    done
+  done
+  if [ $sweep = 1 ]; then
+    for d in 1 2 4 8; do
+      for r in $(seq "$rounds"); do
+        "$build/bench/bench_contextual_d$d" $(opts contextual) --seconds "$secs" --peak "$peak" \
+            | grep train_step | sed "s/^/T$t depth=$d /" | tee -a "$log"
+      done
+    done
+  fi
+  if [ "$roof" -gt 0 ]; then
+    for n in $nets; do
+      echo "# roofline, hsicc $n, $t threads: per op, forward and backward (HSI_PROFILE, $roof steps)"
+      "$build/bench/bench_$n" $(opts "$n") --seconds 1 --peak "$peak" --profile "$roof" \
+          | grep -E " op |op_total"
+      if [ $torch = 1 ]; then
+        echo "# PyTorch eager per-layer profile, $n, $t threads (module hooks; compare shares)"
+        (cd bench && /usr/bin/python3 torch_step.py --net "$n" --seconds 1 --threads "$t" \
+            --profile-iters "$roof") | grep -E "layer|^# " | grep -v "^# torch"
+      fi
+    done
+  fi
+done
+echo "# summary (medians over rounds)"
+/usr/bin/python3 - "$log" <<'PY'
+import re, statistics, sys
+rates, flops, peaks, sweep = {}, {}, {}, {}
+for line in open(sys.argv[1]):
+    m = re.match(r"machine fma_peak_gflops=([\d.]+) threads=(\d+)", line)
+    if m:
+        peaks[int(m.group(2))] = float(m.group(1))
+        continue
+    m = re.match(r"T(\d+) (depth=(\d+) )?(hsicc|torch) (\w+) train_step .*samples_per_s=([\d.]+)", line)
+    if not m:
+        continue
+    t, depth, who, net, sps = int(m.group(1)), m.group(3), m.group(4), m.group(5), float(m.group(6))
+    batch = int(re.search(r" batch=(\d+)", line).group(1))
+    g = re.search(r"gflop_per_step=([\d.]+)", line)
+    if g:
+        flops[(net, depth)] = float(g.group(1)) / batch      # GFLOP per sample
+    if depth:
+        sweep.setdefault((t, int(depth)), []).append(sps)
+        continue
+    mode = re.search(r"mode=(\w+)", line)
+    rates.setdefault((t, net, who if who == "hsicc" else mode.group(1)), []).append(sps)
+for t in sorted(peaks, reverse=True):
+    for net in ("ssrn", "contextual"):
+        h = rates.get((t, net, "hsicc"))
+        if not h:
+            continue
+        sps = statistics.median(h)
+        g = sps * flops[(net, None)]
+        line = (f"{net} {t} thread(s): hsicc {sps:.1f} samples/s = {g:.1f} GFLOP/s = "
+                f"{100 * g / peaks[t]:.1f} % of the FMA peak ({peaks[t]:.1f})")
+        modes = {m: statistics.median(rates[(t, net, m)]) for m in ("eager", "channels_last", "torchscript")
+                 if (t, net, m) in rates}
+        if modes:
+            best = max(modes, key=modes.get)
+            line += "; PyTorch " + ", ".join(f"{m} {v:.1f}" for m, v in modes.items())
+            line += f"; ratio to PyTorch's best ({best}) {sps / modes[best]:.2f}x"
+        print(line)
+for t in sorted({t for t, _ in sweep}, reverse=True):
+    depths = sorted(d for tt, d in sweep if tt == t)
+    ms = {d: 1e3 * 128 / statistics.median(sweep[(t, d)]) for d in depths}   # ms per batch
+    fl = {d: flops[("contextual", str(d))] * 128 for d in depths}           # GFLOP per batch
+    print(f"depth sweep, contextual, {t} thread(s): " +
+          ", ".join(f"depth {d} {128e3 / ms[d]:.0f} samples/s ({ms[d]:.2f} ms/batch)" for d in depths))
+    for a, b in zip(depths, depths[1:]):
+        k = b - a
+        tshare = (ms[b] - ms[a]) / k / ms[b]          # one module's share of the depth-b step time
+        fshare = (fl[b] - fl[a]) / k / fl[b]          # and of its FLOPs
+        verdict = "ok" if tshare <= fshare + 0.10 else "OVER"   # issue 13: FLOP share + 10 %
+        print(f"  module {a}->{b}: {(ms[b] - ms[a]) / k:.2f} ms each = {100 * tshare:.1f} % of the "
+              f"depth-{b} step; FLOP share {100 * fshare:.1f} %, limit {100 * (fshare + 0.10):.1f} % "
+              f"{verdict} (time/FLOP share {tshare / fshare:.2f})")
+PY
