@@ -1211,6 +1211,16 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
                       const char *runtime_include, const char *runtime_src, const char *command_line)
 {
     char path[4096], name[160];
+    for (int d = 0; d < bp->n_graphs; d++) {
+        const ir_node *cl = &bp->ir->graphs[d].nodes[bp->ir->graphs[d].loss];
+        if (cl->a.loss.kind == IR_LOSS_PIXEL_XENT) {
+            fprintf(stderr, "%s:%d:%d: error: an inference module of a net whose classification loss "
+                    "is pixel_cross_entropy is not supported\n", cl->span.file, cl->span.line, cl->span.col);
+            fprintf(stderr, "hint: classify with the trainer (predict): its logits are the map's centre "
+                            "pixel\n");
+            return 1;
+        }
+    }
     snprintf(name, sizeof name, "%s_infer", stem);
     hsi_atomic_file ah, af;
     FILE *h = open_out(&ah, dir, name, ".h", path, sizeof path);
