@@ -40,10 +40,17 @@ typedef enum ir_op {
     IR_RESHAPE,  /* in[0]; shape = target; numel unchanged (fold, flatten, reshape) */
     IR_CONCAT,   /* in[0..n_in-1] (n_in <= IR_MAX_IN) concatenated along channels; other dims equal */
     IR_ADD,      /* in[0] + in[1] + ... (n_in >= 2), equal shapes; lowered to binary adds */
-    IR_LOSS      /* in[0] = its head (the logits [K] or [K,1,...], a logit map [K,H,W], or a
+    IR_LOSS,     /* in[0] = its head (the logits [K] or [K,1,...], a logit map [K,H,W], or a
                     value the shape of the target); in[1] = the input when the target is read
                     from it (mse/l1); a.loss; shape = [1]. Every loss is a node at the end of
                     the graph, after every layer */
+    /* layers added for the DeepHyperX zoo (issue 12) */
+    IR_LRN,      /* in[0] [C, ...]; a.lrn: PyTorch LocalResponseNorm across channels */
+    IR_CROP,     /* in[0] [C, sp...]; a.crop: the window offset..offset+size of the spatial dims */
+    IR_PRELU,    /* in[0] [C, ...]; params: weight [slopes] (slopes = 1 or C) */
+    IR_SOFTMAX   /* in[0] [C, ...]; softmax over the channels (axis 0 of the sample). Right before
+                    the loss it is the net's inference output only: lowering drops it (the loss
+                    applies softmax itself), ONNX export keeps it */
 } ir_op;
 
 typedef enum ir_act_kind { IR_RELU, IR_LEAKY_RELU, IR_ELU, IR_SIGMOID, IR_TANH } ir_act_kind;
@@ -86,6 +93,9 @@ typedef struct ir_loss {
     float weight;                  /* the total loss is the sum of weight * loss */
     float label_smoothing;         /* cross-entropy: PyTorch's label_smoothing (0: none) */
 } ir_loss;
+/* b_c = a_c / (k + alpha / size * sum of a_j^2 over j in [c - size/2, c + (size-1)/2])^beta */
+typedef struct ir_lrn { int64_t size; float alpha, beta, k; } ir_lrn;
+typedef struct ir_crop { int nsp; int64_t offset[3], size[3]; /* per spatial dim */ } ir_crop;
 
 typedef enum ir_init_kind {
     IR_INIT_DEFAULT,               /* not given: the op's default (see sema_layers.c) */
@@ -123,7 +133,7 @@ typedef struct ir_node {
     int param[IR_MAX_PARAMS];      /* indices into ir_program.params, in the order listed above */
     union {
         ir_conv conv; ir_bn bn; ir_act act; ir_dropout dropout; ir_pool pool; ir_dense dense;
-        ir_loss loss;
+        ir_loss loss; ir_lrn lrn; ir_crop crop;
     } a;
 } ir_node;
 
