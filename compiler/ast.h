@@ -71,7 +71,7 @@ typedef struct ast_elem {
 typedef enum ast_stmt_kind {
     ST_PIPE,   /* [assign =] elems...: layers applied in order to the current value */
     ST_INPUT,  /* [assign =] input [dims] */
-    ST_LOSS    /* loss kind */
+    ST_LOSS    /* loss kind [(args)] */
 } ast_stmt_kind;
 
 typedef struct ast_stmt {
@@ -83,6 +83,7 @@ typedef struct ast_stmt {
     ast_expr *dims;            /* ST_INPUT: an AE_LIST */
     const char *loss;          /* ST_LOSS */
     src_span loss_span;
+    ast_vec loss_args;         /* ST_LOSS: ast_arg* (head = x, weight = 0.5, ...) */
 } ast_stmt;
 
 struct ast_body { src_span span; ast_vec stmts; /* ast_stmt* */ };

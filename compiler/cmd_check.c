@@ -41,7 +41,12 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
     case IR_RESHAPE: return "reshape";
     case IR_CONCAT: return "concat";
     case IR_ADD: return "add";
-    case IR_LOSS: return "softmax_cross_entropy";
+    case IR_LOSS: {
+        static const char *const kinds[] = {"softmax_cross_entropy", "pixel_cross_entropy", "mse", "l1"};
+        if (n->a.loss.weight == 1.0f) return kinds[n->a.loss.kind];
+        snprintf(buf, len, "%s x%g", kinds[n->a.loss.kind], (double)n->a.loss.weight);
+        return buf;
+    }
     case IR_LRN: snprintf(buf, len, "lrn %lld", (long long)n->a.lrn.size); return buf;
     case IR_CROP: return "crop";
     case IR_PRELU: return "prelu";

@@ -24,6 +24,7 @@
 #include "emit/onnx.h"
 #include "frontend.h"
 #include "hsi_io.h"
+#include "shape.h"
 
 static const char synopsis[] =
     "usage: hsicc onnx FILE.hsn --weights W.safetensors -o MODEL.onnx [-D name=value ...]\n"
@@ -130,6 +131,16 @@ int cmd_onnx(int argc, char **argv)
     onnx_stats st;
     char err[1024];
     if (g < 0 || !w || !used) goto done;
+    const ir_node *cl = &p->graphs[g].nodes[p->graphs[g].loss];
+    if (cl->a.loss.kind == IR_LOSS_PIXEL_XENT) {   /* the other heads are simply not exported */
+        fprintf(stderr, "%s:%d:%d: error: a net whose classification loss is pixel_cross_entropy "
+                "(logits %s per sample, a map) is not exported to ONNX\n", cl->span.file,
+                cl->span.line, cl->span.col, shape_str(&p->graphs[g].nodes[p->graphs[g].logits].shape,
+                                                       (char[96]){0}, 96));
+        fprintf(stderr, "hint: the exported output is logits [N, classes]: classify with the trainer "
+                        "(predict) or export a net that ends in softmax_cross_entropy\n");
+        goto done;
+    }
     for (int i = 0; i < p->graphs[g].n_nodes; i++) {
         const ir_node *n = &p->graphs[g].nodes[i];
         const ir_pool *q = &n->a.pool;

@@ -346,6 +346,10 @@ static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, cons
         g->input = E->input;
         g->logits = E->logits;
         g->loss = E->loss;
+        g->n_losses = E->n_losses;
+        int *losses = mem_alloc(&c->a, sizeof *losses * (size_t)E->n_losses);
+        memcpy(losses, E->losses, sizeof *losses * (size_t)E->n_losses);
+        g->losses = losses;
     }
     return 0;
 }

@@ -40,7 +40,10 @@ typedef enum ir_op {
     IR_RESHAPE,  /* in[0]; shape = target; numel unchanged (fold, flatten, reshape) */
     IR_CONCAT,   /* in[0..n_in-1] (n_in <= IR_MAX_IN) concatenated along channels; other dims equal */
     IR_ADD,      /* in[0] + in[1] + ... (n_in >= 2), equal shapes; lowered to binary adds */
-    IR_LOSS,     /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
+    IR_LOSS,     /* in[0] = its head (the logits [K] or [K,1,...], a logit map [K,H,W], or a
+                    value the shape of the target); in[1] = the input when the target is read
+                    from it (mse/l1); a.loss; shape = [1]. Every loss is a node at the end of
+                    the graph, after every layer */
     /* layers added for the DeepHyperX zoo (issue 12) */
     IR_LRN,      /* in[0] [C, ...]; a.lrn: PyTorch LocalResponseNorm across channels */
     IR_CROP,     /* in[0] [C, sp...]; a.crop: the window offset..offset+size of the spatial dims */
@@ -72,7 +75,24 @@ typedef struct ir_pool {
                                       cells count as padding for max, not for the average) */
 } ir_pool;
 typedef struct ir_dense { int64_t out; int bias; } ir_dense;
-typedef struct ir_loss { int kind; /* 0: softmax cross-entropy */ } ir_loss;
+typedef enum ir_loss_kind {
+    IR_LOSS_XENT,        /* softmax cross-entropy, one label per sample (the classification head) */
+    IR_LOSS_PIXEL_XENT,  /* softmax cross-entropy per pixel of a [K, H, W] logit map against the
+                            label window (the classification head: metrics use its centre pixel) */
+    IR_LOSS_MSE,         /* mean squared error, mean over every element (PyTorch MSELoss) */
+    IR_LOSS_L1           /* mean absolute error (PyTorch L1Loss) */
+} ir_loss_kind;
+typedef enum ir_loss_target {
+    IR_TARGET_LABELS,    /* the sample's label, or its label window (pixel cross-entropy) */
+    IR_TARGET_INPUT,     /* the input patch itself */
+    IR_TARGET_CENTRE     /* the input's centre pixel spectrum [bands] */
+} ir_loss_target;
+typedef struct ir_loss {
+    ir_loss_kind kind;
+    ir_loss_target target;
+    float weight;                  /* the total loss is the sum of weight * loss */
+    float label_smoothing;         /* cross-entropy: PyTorch's label_smoothing (0: none) */
+} ir_loss;
 /* b_c = a_c / (k + alpha / size * sum of a_j^2 over j in [c - size/2, c + (size-1)/2])^beta */
 typedef struct ir_lrn { int64_t size; float alpha, beta, k; } ir_lrn;
 typedef struct ir_crop { int nsp; int64_t offset[3], size[3]; /* per spatial dim */ } ir_crop;
@@ -123,8 +143,10 @@ typedef struct ir_graph {
     int n_nodes;
     ir_node *nodes;
     int input;                     /* index of the IR_INPUT node */
-    int logits;                    /* index of the node feeding the loss */
-    int loss;                      /* index of the IR_LOSS node */
+    int logits;                    /* index of the classification head (what metrics read) */
+    int loss;                      /* index of its IR_LOSS node (cross-entropy) */
+    int n_losses;                  /* every IR_LOSS node (1 + the other heads' losses) */
+    const int *losses;
     /* The net parameters this graph was elaborated with, after -D overrides (for headers). */
     int n_values;
     const char **value_names;

@@ -4,7 +4,7 @@
  *   decl   := "net" ID "(" [params] ")" body  |  ["shared"] "block" ID ["(" [params] ")"] body
  *   params := ID ["=" expr] { "," ID ["=" expr] }
  *   body   := "{" stmt { (NL | ";") stmt } "}"          (empty statements allowed)
- *   stmt   := [ID "="] elem { elem }  |  [ID "="] "input" "[" exprs "]"  |  "loss" ID
+ *   stmt   := [ID "="] elem { elem }  |  [ID "="] "input" "[" exprs "]"  |  "loss" ID ["(" args ")"]
  *   elem   := ID ["(" [args] ")"]  |  ID list  |  "repeat" expr ["from" expr] body
  *           | "residual" ["(" [args] ")"] body
  *           | "branch" ["(" [args] ")"] "{" stmts { "|" stmts } "}" ID
@@ -249,8 +249,9 @@ stmt
     | IDENT '=' INPUT list    { $$ = mem_alloc(x->arena, sizeof *$$); $$->kind = ST_INPUT;
                                 $$->span = @3; $$->dims = $4; $$->assign = $1;
                                 $$->assign_span = @1; }
-    | LOSS IDENT              { $$ = mem_alloc(x->arena, sizeof *$$); $$->kind = ST_LOSS;
-                                $$->span = @$; $$->loss = $2; $$->loss_span = @2; }
+    | LOSS IDENT call_args    { $$ = mem_alloc(x->arena, sizeof *$$); $$->kind = ST_LOSS;
+                                $$->span = @$; $$->loss = $2; $$->loss_span = @2;
+                                $$->loss_args = *$3; }
     ;
 
 elems

@@ -53,8 +53,10 @@ typedef struct sema_ctx {
     ir_node *nodes;
     sema_map names;            /* full layer/scope paths used -> span */
     sema_map counters;         /* automatic name counters per scope and kind */
-    int input, logits, loss;
-    src_span loss_span;
+    int input, logits, loss;   /* loss: the classification loss node, or -1 */
+    int n_losses;              /* every loss node, in order */
+    int losses[FE_MAX_LOSSES];
+    src_span loss_span;        /* the first loss statement */
     const char *blocks[FE_MAX_BLOCK_DEPTH + 1];   /* block call stack */
     int n_blocks;
     const ir_shape *cur_shape; /* shape variables (channels, depth, height, width) */

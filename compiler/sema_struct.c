@@ -431,36 +431,228 @@ static int elab_input(sema_ctx *E, sema_scope *s, const ast_stmt *st, int *cur)
     return 0;
 }
 
+/* ---- losses: `loss KIND [(head = x, target = t, weight = w, label_smoothing = e)]` ------- */
+
+enum { L_XENT, L_PIXEL, L_MSE, L_L1, L_N };
+static const char *const loss_names[L_N] = {"softmax_cross_entropy", "pixel_cross_entropy", "mse", "l1"};
+enum { LA_HEAD, LA_TARGET, LA_WEIGHT, LA_SMOOTH, LA_N };
+static const char *const loss_arg_names[LA_N] = {"head", "target", "weight", "label_smoothing"};
+
+/* The shape with its 1-sized dims dropped ([1, 204, 1, 1] -> [204]): what mse/l1 compare. */
+static ir_shape squeezed(const ir_shape *s)
+{
+    ir_shape q = {0, {0}};
+    for (int i = 0; i < s->ndim; i++)
+        if (s->d[i] != 1) q.d[q.ndim++] = s->d[i];
+    if (!q.ndim) q = (ir_shape){1, {1}};
+    return q;
+}
+
+/* The loss statement's arguments by slot (all named). */
+static int loss_args(sema_ctx *E, const ast_stmt *st, int kind, const ast_arg **slot)
+{
+    static const unsigned char allowed[L_N][LA_N] = {
+        [L_XENT] = {1, 0, 1, 1}, [L_PIXEL] = {1, 0, 1, 1}, [L_MSE] = {1, 1, 1, 0}, [L_L1] = {1, 1, 1, 0}};
+    for (int i = 0; i < st->loss_args.n; i++) {
+        const ast_arg *a = st->loss_args.v[i];
+        if (!a->name) {
+            diag_error(E->d, a->name_span, "the arguments of a loss are named");
+            diag_hint(E->d, "e.g. loss mse(head = rec, target = centre_spectrum, weight = 0.5)");
+            return sema_fail(E);
+        }
+        int which = -1;
+        const char *cands[LA_N];
+        int nc = 0;
+        for (int j = 0; j < LA_N; j++) {
+            if (!allowed[kind][j]) continue;
+            cands[nc++] = loss_arg_names[j];
+            if (!strcmp(a->name, loss_arg_names[j])) which = j;
+        }
+        if (which < 0) {
+            diag_error(E->d, a->name_span, "unknown attribute '%s' for loss %s", a->name, loss_names[kind]);
+            if (!diag_did_you_mean(E->d, a->name, cands, nc)) {
+                const char *list = "";
+                for (int j = 0; j < nc; j++) list = mem_printf(E->a, "%s%s%s", list, j ? ", " : "", cands[j]);
+                diag_hint(E->d, "%s takes: %s", loss_names[kind], list);
+            }
+            return sema_fail(E);
+        }
+        if (slot[which]) {
+            diag_error(E->d, a->name_span, "'%s' is given twice", loss_arg_names[which]);
+            diag_note(E->d, slot[which]->name_span, "first given here");
+            return sema_fail(E);
+        }
+        slot[which] = a;
+    }
+    return 0;
+}
+
+/* head = NAME: a value named earlier in the net's body. */
+static int loss_head(sema_ctx *E, sema_scope *s, const ast_arg *a, int *node)
+{
+    const ast_expr *x = a->value;
+    if (x->kind != AE_NAME) {
+        diag_error(E->d, x->span, "head = needs the name of a value (x = ... earlier in the body)");
+        return sema_fail(E);
+    }
+    const char *cands[64];
+    int nc = 0;
+    for (sema_value *v = s->values; v; v = v->next) {
+        if (!strcmp(v->name, x->name)) {
+            *node = v->node;
+            return 0;
+        }
+        if (nc < 64) cands[nc++] = v->name;
+    }
+    diag_error(E->d, x->span, "undefined value '%s'", x->name);
+    if (!diag_did_you_mean(E->d, x->name, cands, nc))
+        diag_hint(E->d, "name the head with '%s = layers...' on an earlier line of the net's body", x->name);
+    return sema_fail(E);
+}
+
+/* The shape a target stands for, from the input's: [bands] for the centre pixel's spectrum. */
+static ir_shape target_shape(const ir_shape *in, ir_loss_target t)
+{
+    if (t == IR_TARGET_INPUT) return *in;
+    int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
+    return (ir_shape){1, {bands}};
+}
+
+/* mse / l1: target = centre_spectrum | input, and a head of the target's shape. */
+static int regression_target(sema_ctx *E, const ast_stmt *st, const ast_arg *a, int kind, int head,
+                             ir_loss *L)
+{
+    static const char *const targets[] = {"centre_spectrum", "center_spectrum", "input_patch"};
+    if (!a) {
+        diag_error(E->d, st->loss_span, "loss %s needs 'target'", loss_names[kind]);
+        diag_hint(E->d, "target = centre_spectrum (the centre pixel's spectrum, [bands]) or target = input_patch "
+                        "(the input itself)");
+        return sema_fail(E);
+    }
+    const ast_expr *x = a->value;
+    int t = -1;
+    for (int i = 0; x->kind == AE_NAME && i < 3; i++)
+        if (!strcmp(x->name, targets[i])) t = i;
+    if (t < 0) {
+        diag_error(E->d, x->span, "unknown target%s%s for loss %s", x->kind == AE_NAME ? " '" : "",
+                   x->kind == AE_NAME ? mem_printf(E->a, "%s'", x->name) : "", loss_names[kind]);
+        if (x->kind != AE_NAME || !diag_did_you_mean(E->d, x->name, targets, 3))
+            diag_hint(E->d, "targets: centre_spectrum (the centre pixel's spectrum, [bands]), input_patch (the input itself)");
+        return sema_fail(E);
+    }
+    L->target = t == 2 ? IR_TARGET_INPUT : IR_TARGET_CENTRE;
+    const ir_shape *in = &E->nodes[E->input].shape, *hs = &E->nodes[head].shape;
+    ir_shape ts = target_shape(in, L->target), qh = squeezed(hs), qt = squeezed(&ts);
+    int same = qh.ndim == qt.ndim;
+    for (int i = 0; same && i < qh.ndim; i++) same = qh.d[i] == qt.d[i];
+    if (!same) {
+        char b1[96], b2[96];
+        diag_error(E->d, st->span, "loss %s: its head '%s' is %s but the target %s is %s", loss_names[kind],
+                   E->nodes[head].name, shape_str(hs, b1, sizeof b1), targets[t], shape_str(&ts, b2, sizeof b2));
+        diag_hint(E->d, "the head must have the target's shape (dims of size 1 aside): e.g. end it with "
+                        "%s", L->target == IR_TARGET_CENTRE ? mem_printf(E->a, "dense(%lld)", (long long)ts.d[0])
+                                                            : "a conv back to the input's channels");
+        return sema_fail(E);
+    }
+    return 0;
+}
+
+/* The head of a cross-entropy: logits [K] (or [K, 1, ...]); a logit map [K, H, W] for the
+ * per-pixel loss, square, no larger than the input patch and centred on it. */
+static int xent_head(sema_ctx *E, const ast_stmt *st, int kind, int head)
+{
+    const ir_shape *lg = &E->nodes[head].shape, *in = &E->nodes[E->input].shape;
+    char b[96], b2[96];
+    if (kind == L_XENT) {
+        int ok = 1;
+        for (int i = 1; i < lg->ndim; i++) ok &= lg->d[i] == 1;
+        if (ok) return 0;
+        diag_error(E->d, st->span, "the loss needs logits [K] or [K, 1, ...], but its input is %s",
+                   shape_str(lg, b, sizeof b));
+        diag_hint(E->d, lg->ndim == 3 ? "reduce the spatial dims first, e.g. avgpool(global) or dense(classes); "
+                                        "for a label per pixel of a logit map use pixel_cross_entropy"
+                                      : "reduce the spatial dims first, e.g. avgpool(global) or dense(classes)");
+        return sema_fail(E);
+    }
+    if (lg->ndim != 3 || in->ndim < 3) {
+        diag_error(E->d, st->span, "pixel_cross_entropy needs a logit map [K, H, W] on a patch input, but its "
+                   "head '%s' is %s and the input %s", E->nodes[head].name, shape_str(lg, b, sizeof b),
+                   shape_str(in, b2, sizeof b2));
+        diag_hint(E->d, lg->ndim == 1 || (lg->ndim > 1 && lg->d[1] == 1)
+                            ? "for one label per sample use softmax_cross_entropy"
+                            : "fold a [C, 1, H, W] map to [C, H, W] first (reshape) and end with conv2d(classes, 1)");
+        return sema_fail(E);
+    }
+    int64_t ph = in->d[in->ndim - 2], pw = in->d[in->ndim - 1];
+    if (lg->d[1] != lg->d[2] || lg->d[1] > ph || lg->d[2] > pw || (ph - lg->d[1]) % 2 || (pw - lg->d[2]) % 2) {
+        diag_error(E->d, st->span, "pixel_cross_entropy: the logit map %s must be a square window centred on "
+                   "the input patch %s", shape_str(lg, b, sizeof b), shape_str(in, b2, sizeof b2));
+        diag_hint(E->d, "keep the patch size with pad = same, or crop the same number of pixels on every side");
+        return sema_fail(E);
+    }
+    return 0;
+}
+
 static int elab_loss(sema_ctx *E, sema_scope *s, const ast_stmt *st, int *cur)
 {
-    static const char *const losses[] = {"softmax_cross_entropy"};
     if (!s->top) {
         diag_error(E->d, st->span, "'loss' belongs to the net's own body, after its last layer");
         return sema_fail(E);
     }
-    if (strcmp(st->loss, losses[0])) {
+    int kind = -1;
+    for (int k = 0; k < L_N; k++)
+        if (!strcmp(st->loss, loss_names[k])) kind = k;
+    if (kind < 0) {
         diag_error(E->d, st->loss_span, "unknown loss '%s'", st->loss);
-        if (!diag_did_you_mean(E->d, st->loss, losses, 1)) diag_hint(E->d, "losses: softmax_cross_entropy");
+        if (!diag_did_you_mean(E->d, st->loss, loss_names, L_N))
+            diag_hint(E->d, "losses: softmax_cross_entropy, pixel_cross_entropy, mse, l1");
         return sema_fail(E);
     }
     if (*cur < 0) return sema_no_input(E, st->span, "the loss");
-    const ir_shape *lg = &E->nodes[*cur].shape;
-    int ok = 1;
-    for (int i = 1; i < lg->ndim; i++) ok &= lg->d[i] == 1;
-    if (!ok) {
-        char b[96];
-        diag_error(E->d, st->span, "the loss needs logits [K] or [K, 1, ...], but its input is %s",
-                   shape_str(lg, b, sizeof b));
-        diag_hint(E->d, "reduce the spatial dims first, e.g. avgpool(global) or dense(classes)");
+    if (E->n_losses == FE_MAX_LOSSES) {
+        diag_error(E->d, st->span, "more than %d losses", FE_MAX_LOSSES);
         return sema_fail(E);
     }
-    if (fixed_name(E, "loss", st->span)) return 1;
+    const ast_arg *slot[LA_N] = {0};
+    if (loss_args(E, st, kind, slot)) return 1;
+    int head = *cur;
+    if (slot[LA_HEAD] && loss_head(E, s, slot[LA_HEAD], &head)) return 1;
+    ir_loss L = {(ir_loss_kind)kind, IR_TARGET_LABELS, 1.0f, 0.0f};
+    double v;
+    if (slot[LA_WEIGHT]) {
+        if (sema_get_num(E, s->env, slot[LA_WEIGHT]->value, 0, 1e6, "the loss weight", &v)) return sema_fail(E);
+        L.weight = (float)v;
+    }
+    if (slot[LA_SMOOTH]) {
+        if (sema_get_num(E, s->env, slot[LA_SMOOTH]->value, 0, 1, "label_smoothing", &v)) return sema_fail(E);
+        L.label_smoothing = (float)v;
+    }
+    if (kind == L_MSE || kind == L_L1) {
+        if (regression_target(E, st, slot[LA_TARGET], kind, head, &L)) return 1;
+    } else {
+        if (xent_head(E, st, kind, head)) return 1;
+        if (E->loss >= 0) {
+            diag_error(E->d, st->span, "a second classification loss (%s)", loss_names[kind]);
+            diag_note(E->d, E->nodes[E->loss].span, "the first is here");
+            diag_hint(E->d, "metrics and predictions come from one classification head; give the other heads "
+                            "mse or l1");
+            return sema_fail(E);
+        }
+    }
+    const char *name = E->n_losses ? mem_printf(E->a, "loss%d", E->n_losses) : "loss";
+    if (fixed_name(E, name, st->span)) return 1;
     ir_shape one = {1, {1}};
-    int id = sema_add_node(E, IR_LOSS, "loss", st->span, 1, cur, &one);
+    int ins[2] = {head, E->input};
+    int id = sema_add_node(E, IR_LOSS, name, st->span, L.target == IR_TARGET_LABELS ? 1 : 2, ins, &one);
     if (id < 0) return 1;
-    E->logits = *cur;
-    E->loss = *cur = id;
-    E->loss_span = st->span;
+    E->nodes[id].a.loss = L;
+    if (L.target == IR_TARGET_LABELS) {
+        E->logits = head;
+        E->loss = id;
+    }
+    if (!E->n_losses) E->loss_span = st->span;
+    E->losses[E->n_losses++] = id;
+    *cur = head;   /* the next loss's head defaults to this one's */
     return 0;
 }
 
@@ -471,9 +663,9 @@ static int elab_body(sema_ctx *E, sema_scope *s, const ast_body *b, int *cur)
     for (int i = 0; i < b->stmts.n; i++) {
         const ast_stmt *st = b->stmts.v[i];
         if (E->failed || E->d->stop) return 1;
-        if (E->loss >= 0) {
-            diag_error(E->d, st->span, "nothing may follow the loss");
-            diag_note(E->d, E->loss_span, "the loss is here");
+        if (E->n_losses && st->kind != ST_LOSS) {
+            diag_error(E->d, st->span, "nothing but another loss may follow a loss");
+            diag_note(E->d, E->loss_span, "the first loss is here");
             return sema_fail(E);
         }
         int c = *cur;
@@ -499,15 +691,23 @@ int sema_net_body(sema_ctx *E, const ast_decl *net, sema_bind *env)
     sema_scope s = {"", E->pprefix, 0, 1, env, NULL, NULL, 1, 1, 0};
     int cur = -1;
     E->input = E->logits = E->loss = -1;
+    E->n_losses = 0;
     if (elab_body(E, &s, net->body, &cur)) return 1;
     if (E->input < 0) {
         diag_error(E->d, net->span, "net '%s' has no input", net->name);
         diag_hint(E->d, "start its body with input [C, H, W] or input [C, D, H, W]");
         return sema_fail(E);
     }
-    if (E->loss < 0) {
+    if (!E->n_losses) {
         diag_error(E->d, net->span, "net '%s' has no loss", net->name);
         diag_hint(E->d, "end its body with: loss softmax_cross_entropy");
+        return sema_fail(E);
+    }
+    if (E->loss < 0) {
+        diag_error(E->d, E->loss_span, "net '%s' has no classification loss: only %s", net->name,
+                   E->n_losses > 1 ? "regression losses (mse, l1)" : "a regression loss");
+        diag_hint(E->d, "metrics and predictions need one: loss softmax_cross_entropy(head = logits) on a [classes] "
+                        "head, or pixel_cross_entropy on a [classes, H, W] map");
         return sema_fail(E);
     }
     return 0;

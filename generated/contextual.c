@@ -1209,7 +1209,7 @@ static const hsi_scene_op scene_ops[] = {
 
 /* ---- the descriptor: the runtime's model (hsi_model.h) driven by the tables above ---- */
 static const hsi_domain domains[] = {
-    {"", 3, {200, 5, 5, 0}, 200, 8, 5},
+    {"", 3, {200, 5, 5, 0}, 200, 8, 5, 0},
 };
 
 static const hsi_scene_prog scene_progs[] = {

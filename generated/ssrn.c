@@ -1356,7 +1356,7 @@ static const hsi_scene_op scene_ops[] = {
 
 /* ---- the descriptor: the runtime's model (hsi_model.h) driven by the tables above ---- */
 static const hsi_domain domains[] = {
-    {"", 4, {1, 200, 7, 7}, 200, 16, 7},
+    {"", 4, {1, 200, 7, 7}, 200, 16, 7, 0},
 };
 
 static const hsi_scene_prog scene_progs[] = {

@@ -229,13 +229,24 @@ static const char *kind_name(const be_op *o)
     case BE_RESHAPE: return "reshape";
     case BE_CONCAT: return "concat";
     case BE_ADD: return o->relu ? "add+relu" : "add";
-    case BE_XENT: return "softmax cross-entropy";
+    case BE_XENT: {
+        static const char *const kinds[] = {"softmax cross-entropy", "pixel softmax cross-entropy",
+                                            "mse", "l1"};
+        return kinds[o->ir->a.loss.kind];
+    }
     case BE_LRN: return "lrn";
     case BE_CROP: return "crop";
     case BE_PRELU: return "prelu";
     case BE_SOFTMAX: return "softmax";
     }
     return "?";
+}
+
+/* The loss op of the original single loss: softmax cross-entropy without label smoothing
+ * (hsi_xent); every other loss is an hsi_loss. */
+static int plain_xent(const be_op *o)
+{
+    return o->ir->a.loss.kind == IR_LOSS_XENT && o->ir->a.loss.label_smoothing == 0.0f;
 }
 
 static void op_comment(emitter *e, int i)
@@ -426,7 +437,23 @@ static void emit_create_op(emitter *e, int i)
             opname(e, o->in[1]), o->relu);
         break;
     case BE_XENT:
-        out(e, "    s->op[%s] = hsi_xent_create(rt, %s);", opname(e, i), in0);
+        if (plain_xent(o)) {
+            out(e, "    s->op[%s] = hsi_xent_create(rt, %s);", opname(e, i), in0);
+        } else {
+            static const char *const kinds[] = {"HSI_LOSS_XENT", "HSI_LOSS_PIXEL_XENT", "HSI_LOSS_MSE",
+                                                "HSI_LOSS_L1"};
+            static const char *const targets[] = {"HSI_TARGET_LABELS", "HSI_TARGET_INPUT", "HSI_TARGET_CENTRE"};
+            const ir_loss *L = &o->ir->a.loss;
+            const ir_shape *in = &e->g->ops[e->g->input].shape;
+            int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
+            int64_t h = in->ndim >= 3 ? in->d[in->ndim - 2] : 1, w = in->ndim >= 3 ? in->d[in->ndim - 1] : 1;
+            out(e, "    {");
+            out(e, "        const hsi_loss_desc d = {%s, %s, %s, %lld, %lld, %lld, %lld};", kinds[L->kind],
+                targets[L->target], flt(L->label_smoothing), (long long)numel(in), (long long)bands,
+                (long long)h, (long long)w);
+            out(e, "        s->op[%s] = hsi_loss_create(rt, %s, &d);", opname(e, i), in0);
+            out(e, "    }");
+        }
         out(e, "    if (!s->op[%s]) return hsi_model_fail(m, \"%s\", err, errlen);", opname(e, i),
             o->ir ? o->ir->name : o->cname);
         return;
@@ -631,8 +658,10 @@ static void emit_forward_op(emitter *e, int i, int train)
         out(e, "    hsi_add_forward(s->op[%s], %s, %s, %s);", op, src, B(e, e->g->ops[o->in[1]].act), dst);
         return;
     case BE_XENT:
-        out(e, "    /* %s: logits as plain [n, classes] for the runtime */", o->cname);
-        out(e, "    hsi_xent_plain_logits(s->op[%s], %s, s->logits);", op, src);
+        if (i != e->g->loss) return;   /* a regression head's loss: all in loss_backward */
+        out(e, "    /* %s: logits as plain [n, classes] for the runtime%s */", o->cname,
+            o->ir->a.loss.kind == IR_LOSS_PIXEL_XENT ? " (the map's centre pixel)" : "");
+        out(e, "    hsi_%s_plain_logits(s->op[%s], %s, s->logits);", plain_xent(o) ? "xent" : "loss", op, src);
         return;
     case BE_LRN:
     case BE_CROP:
@@ -662,9 +691,34 @@ static void emit_accumulate(emitter *e, const be_op *o)
                 B(e, e->g->ops[o->in[j]].grad), B(e, o->tmp[j]));
 }
 
+/* One loss of several (or one other than plain cross-entropy): its value times its weight
+ * added to the total, its head's gradient scaled by the weight. */
+static void emit_loss_backward(emitter *e, int i)
+{
+    const be_op *o = &e->g->ops[i];
+    const ir_loss *L = &o->ir->a.loss;
+    if (e->g->ir->n_losses == 1 && plain_xent(o)) return;   /* written before the loop */
+    char w[64] = "weight";
+    if (L->weight != 1.0f) snprintf(w, sizeof w, "weight * %s", flt(L->weight));
+    op_comment(e, i);
+    const char *head = B(e, e->g->ops[o->in[0]].act);
+    if (plain_xent(o))
+        out(e, "    loss += %s * hsi_xent_forward_backward(s->op[%s], %s, labels, n, %s, %s);",
+            flt(L->weight), opname(e, i), head, w, dsrc_of(e, o, 0));
+    else
+        out(e, "    loss += %s * hsi_loss_forward_backward(s->op[%s], %s, %s, labels, n, %s, %s);",
+            flt(L->weight), opname(e, i), head, o->n_in > 1 ? B(e, e->g->ops[o->in[1]].act) : "NULL", w,
+            dsrc_of(e, o, 0));
+    emit_accumulate(e, o);
+}
+
 static void emit_backward_op(emitter *e, int i)
 {
     const be_op *o = &e->g->ops[i];
+    if (o->kind == BE_XENT) {
+        emit_loss_backward(e, i);
+        return;
+    }
     if (!o->need_grad || o->kind == BE_INPUT) return;
     const char *src = o->n_in ? B(e, e->g->ops[o->in[0]].act) : "";
     const char *ddst = B(e, o->grad);
@@ -739,8 +793,8 @@ static void emit_backward_op(emitter *e, int i)
     case BE_SOFTMAX:
         out(e, "    hsi_softmax_backward(s->op[%s], %s, %s, %s);", op, B(e, o->act), ddst, dsrc_of(e, o, 0));
         break;
-    case BE_INPUT:
     case BE_XENT:
+    case BE_INPUT:
         break;
     }
     emit_accumulate(e, o);
@@ -760,17 +814,23 @@ static void emit_passes(emitter *e)
     out(e, "");
     out(e, "static void %s(hsi_model *m, hsi_dstate *s, const float *x, int n)", dfn(e, "forward_infer"));
     out(e, "{");
-    for (int i = 0; i < g->n_ops; i++) emit_forward_op(e, i, 0);
+    for (int i = 0; i < g->n_ops; i++)   /* the classification head only */
+        if (i <= g->logits || i == g->loss) emit_forward_op(e, i, 0);
     out(e, "}");
     out(e, "");
     out(e, "static float %s(hsi_model *m, hsi_dstate *s, const int32_t *labels, int n, float weight)",
         dfn(e, "loss_backward"));
     out(e, "{");
     const be_op *lg = &g->ops[g->logits];
-    out(e, "    /* %s: mean softmax cross-entropy; d/dlogits = weight * (softmax - onehot) / n */",
-        g->ops[g->loss].cname);
-    out(e, "    float loss = hsi_xent_forward_backward(s->op[%s], %s, labels, n, weight, %s);",
-        opname(e, g->loss), B(e, lg->act), lg->need_grad ? B(e, lg->grad) : "NULL");
+    if (g->ir->n_losses == 1 && plain_xent(&g->ops[g->loss])) {
+        out(e, "    /* %s: mean softmax cross-entropy; d/dlogits = weight * (softmax - onehot) / n */",
+            g->ops[g->loss].cname);
+        out(e, "    float loss = hsi_xent_forward_backward(s->op[%s], %s, labels, n, weight, %s);",
+            opname(e, g->loss), B(e, lg->act), lg->need_grad ? B(e, lg->grad) : "NULL");
+    } else {
+        out(e, "    /* the total loss: the sum of each loss times its weight, gradients scaled alike */");
+        out(e, "    float loss = 0.0f;");
+    }
     for (int i = g->n_ops - 1; i >= 0; i--) emit_backward_op(e, i);
     out(e, "    return loss;");
     out(e, "}");
@@ -788,7 +848,7 @@ static void emit_scene(emitter *e)
                                   "HSI_SOP_POOL", "HSI_SOP_DENSE", "HSI_SOP_RESHAPE",
                                   "HSI_SOP_CONCAT", "HSI_SOP_ADD", "HSI_SOP_POOL_CEIL"};
     static const char *regions[] = {"HSI_REGION_PIXEL", "HSI_REGION_WINDOW", "HSI_REGION_PATCH"};
-    int n = g->loss;   /* every op before the loss */
+    int n = g->logits + 1;   /* the inference net: up to the logits */
     out(e, "/* Whole-scene inference of domain %d: %s; FLOPs per pixel %.3f M (patch net %.3f M). */",
         e->dom, g->scene_kind == 0 ? "fully convolutional" : g->scene_kind == 1 ? "hoisted prefix"
         : "patch by patch", g->flops_scene / 1e6, g->flops_patch / 1e6);
@@ -976,13 +1036,16 @@ static void emit_domains(emitter *e)
     for (int d = 0; d < bp->n_graphs; d++) {
         const be_graph *g = &bp->graphs[d];
         const ir_shape *in = &g->ops[g->input].shape;
-        int64_t classes = numel(&g->ops[g->logits].shape);
+        const ir_shape *lg = &g->ops[g->logits].shape;
+        int pixel = g->ops[g->loss].ir->a.loss.kind == IR_LOSS_PIXEL_XENT;
+        int64_t classes = pixel ? lg->d[0] : numel(lg);
         int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
         int64_t patch = in->d[in->ndim - 1];
-        out(e, "    {\"%s\", %d, {%lld, %lld, %lld, %lld}, %lld, %lld, %lld},", g->ir->domain, in->ndim,
+        int64_t label_patch = pixel ? lg->d[1] : 0;   /* the label window of a per-pixel loss */
+        out(e, "    {\"%s\", %d, {%lld, %lld, %lld, %lld}, %lld, %lld, %lld, %lld},", g->ir->domain, in->ndim,
             (long long)in->d[0], (long long)(in->ndim > 1 ? in->d[1] : 0),
             (long long)(in->ndim > 2 ? in->d[2] : 0), (long long)(in->ndim > 3 ? in->d[3] : 0),
-            (long long)bands, (long long)classes, (long long)patch);
+            (long long)bands, (long long)classes, (long long)patch, (long long)label_patch);
     }
     out(e, "};");
     out(e, "");
@@ -991,7 +1054,7 @@ static void emit_domains(emitter *e)
         const be_graph *g = &bp->graphs[d];
         out(e, "    {%s, %d, %sscene_ops, %d, %d, %.1f, %.1f},",
             g->scene_kind == 0 ? "HSI_SCENE_FCN" : g->scene_kind == 1 ? "HSI_SCENE_HOISTED" : "HSI_SCENE_PATCH",
-            g->loss, pre_of(bp, d), g->logits, g->patch, g->flops_patch, g->flops_scene);
+            g->logits + 1, pre_of(bp, d), g->logits, g->patch, g->flops_patch, g->flops_scene);
     }
     out(e, "};");
     out(e, "");
@@ -1223,6 +1286,16 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
                       const char *runtime_include, const char *runtime_src, const char *command_line)
 {
     char path[4096], name[160];
+    for (int d = 0; d < bp->n_graphs; d++) {
+        const ir_node *cl = &bp->ir->graphs[d].nodes[bp->ir->graphs[d].loss];
+        if (cl->a.loss.kind == IR_LOSS_PIXEL_XENT) {
+            fprintf(stderr, "%s:%d:%d: error: an inference module of a net whose classification loss "
+                    "is pixel_cross_entropy is not supported\n", cl->span.file, cl->span.line, cl->span.col);
+            fprintf(stderr, "hint: classify with the trainer (predict): its logits are the map's centre "
+                            "pixel\n");
+            return 1;
+        }
+    }
     snprintf(name, sizeof name, "%s_infer", stem);
     hsi_atomic_file ah, af;
     FILE *h = open_out(&ah, dir, name, ".h", path, sizeof path);

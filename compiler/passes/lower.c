@@ -199,10 +199,12 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
              * applies softmax itself): the loss and the logits are the softmax's input */
             const ir_node *in = &ig->nodes[n->in[0]];
             op = be_add_op(g, BE_XENT, n);
-            g->loss = op;
-            g->ops[op].n_in = 1;
-            g->ops[op].in[0] = in->op == IR_SOFTMAX ? map[in->in[0]] : in0;
-            if (in->op == IR_SOFTMAX) g->logits = g->ops[op].in[0];
+            if (i == ig->loss) {   /* the classification loss (the others: head and input) */
+                g->loss = op;
+                g->ops[op].n_in = 1;
+                g->ops[op].in[0] = in->op == IR_SOFTMAX ? map[in->in[0]] : in0;
+                if (in->op == IR_SOFTMAX) g->logits = g->ops[op].in[0];
+            }
             break;
         }
         case IR_LRN: op = be_add_op(g, BE_LRN, n); break;
@@ -245,23 +247,37 @@ void be_compact(be_graph *g)
 {
     int *live = calloc((size_t)g->n_ops, sizeof *live);
     int *newidx = calloc((size_t)g->n_ops, sizeof *newidx);
-    if (!live || !newidx) { perror("hsicc"); exit(1); }
-    live[g->loss] = 1;
+    be_op *ops = malloc(sizeof *ops * (size_t)(g->n_ops ? g->n_ops : 1));
+    if (!live || !newidx || !ops) { perror("hsicc"); exit(1); }
+    for (int i = 0; i < g->n_ops; i++) live[i] = g->ops[i].kind == BE_XENT;   /* every loss */
     live[g->input] = 1;
     for (int i = g->n_ops - 1; i >= 0; i--)
         if (live[i])
             for (int j = 0; j < g->ops[i].n_in; j++) live[g->ops[i].in[j]] = 1;
+    /* what the classification head reads first (2), then the other heads and the losses (1),
+     * each in order: the ops up to the logits are the inference net (scene programs, infer) */
+    live[g->logits] = 2;
+    for (int i = g->logits; i >= 0; i--)
+        if (live[i] == 2)
+            for (int j = 0; j < g->ops[i].n_in; j++) live[g->ops[i].in[j]] = 2;
+    live[g->input] = 2;
     int k = 0;
-    for (int i = 0; i < g->n_ops; i++) {
-        newidx[i] = live[i] ? k : -1;
-        if (live[i]) g->ops[k++] = g->ops[i];
-    }
+    for (int pass = 2; pass >= 1; pass--)
+        for (int i = 0; i < g->n_ops; i++)
+            if (live[i] == pass) {
+                newidx[i] = k;
+                ops[k++] = g->ops[i];
+            } else if (!live[i]) {
+                newidx[i] = -1;
+            }
+    memcpy(g->ops, ops, sizeof *ops * (size_t)k);
     g->n_ops = k;
     for (int i = 0; i < k; i++)
         for (int j = 0; j < g->ops[i].n_in; j++) g->ops[i].in[j] = newidx[g->ops[i].in[j]];
     g->input = newidx[g->input];
     g->logits = newidx[g->logits];
     g->loss = newidx[g->loss];
+    free(ops);
     free(live);
     free(newidx);
 }

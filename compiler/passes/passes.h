@@ -7,7 +7,8 @@
 int be_add_op(be_graph *g, be_kind kind, const ir_node *ir);   /* zeroed op, returns index */
 int be_consumers(const be_graph *g, int op, int *out, int max); /* ops reading op's output */
 void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_options *opt);
-void be_compact(be_graph *g);        /* drop ops nothing reads (keeps input and loss) */
+void be_compact(be_graph *g);        /* drop ops nothing reads (keeps input and losses); the
+                                        logits' ancestors first */
 void ad_mark(be_graph *g, const ir_program *p);   /* autodiff: which gradients are needed */
 void plan_buffers(be_graph *g, const be_options *opt); /* steps, buffers, live ranges */
 int64_t be_numel(const ir_shape *s);

@@ -67,7 +67,7 @@ void plan_buffers(be_graph *g, const be_options *opt)
             for (int j = 0; j < r->n_in; j++) {
                 if (r->in[j] != i) continue;
                 if (c > last) last = c;
-                if (r->kind == BE_XENT) last = r->bwd_step;
+                if (r->kind == BE_XENT && r->bwd_step > last) last = r->bwd_step;   /* a loss */
                 else if (r->need_grad && reads_input_in_backward(r) && r->bwd_step > last)
                     last = r->bwd_step;
             }

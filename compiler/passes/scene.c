@@ -61,7 +61,7 @@ void scene_mark(be_graph *g)
         o->region = R_PATCH;
         o->sh = o->sw = 0;
         o->flops = 0;
-        if (o->kind == BE_XENT) continue;
+        if (o->kind == BE_XENT || i > g->logits) continue;   /* losses, other heads */
         const ir_shape *in = o->n_in ? &g->ops[o->in[0]].shape : NULL;
         if (o->kind == BE_CONV) o->flops = conv_flops(o, in);
         if (o->kind == BE_DENSE) o->flops = 2.0 * (double)be_numel(in) * (double)o->dense_out;
@@ -154,7 +154,7 @@ void scene_mark(be_graph *g)
 static void print_region(FILE *f, const be_graph *g, int r, const char *what)
 {
     int n = 0, first = -1, last = -1;
-    for (int i = 0; i < g->n_ops; i++) {
+    for (int i = 0; i <= g->logits; i++) {   /* the inference net */
         const be_op *o = &g->ops[i];
         if (o->region != r || o->kind == BE_XENT || o->kind == BE_INPUT) continue;
         if (first < 0) first = i;

@@ -147,7 +147,7 @@ static int scene_classify(const hsi_netdesc *net, hsi_model *m, hsi_backend be, 
 /* The scene program pays off unless the pixels asked for are a small part of the scene. */
 static int scene_pays(const hsi_netdesc *net, const hsi_tr_data *D, int d, int64_t n)
 {
-    if (!net->scene) return 0;
+    if (!net->scene || D->d[d].label_patch) return 0;
     const hsi_scene_prog *sp = &net->scene[d];
     int64_t wp = D->d[d].w + D->patch - 1, hp = D->d[d].h + D->patch - 1;
     return (double)n * sp->flops_patch >= (double)hp * (double)wp * sp->flops_scene;
@@ -166,9 +166,10 @@ int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int ba
         size_t n = (size_t)dm->h * (size_t)dm->w;
         if (!(use = calloc(n ? n : 1, 1))) return free(cm), tr_fail(err, errlen, "out of memory");
         for (int64_t i = 0; i < dm->n_test; i++) use[dm->test[i]] = 1;
-        rc = net->scene ? scene_classify(net, m, be, D, d, pred, use, cm, NULL, err, errlen)
-                        : tr_scene_predict(net, m, be, batch, D, d, pred, err, errlen);
-        if (!net->scene && rc == 0)   /* a hand-written net: score the predictions */
+        int scene = net->scene && !dm->label_patch;   /* a per-pixel loss: the patch net */
+        rc = scene ? scene_classify(net, m, be, D, d, pred, use, cm, NULL, err, errlen)
+                   : tr_scene_predict(net, m, be, batch, D, d, pred, err, errlen);
+        if (!scene && rc == 0)   /* a hand-written net or a per-pixel loss: score the predictions */
             for (size_t i = 0; i < n; i++)
                 if (use[i] && dm->y[i] >= 0 && dm->y[i] < dm->k) cm[(int64_t)dm->y[i] * dm->k + pred[i]]++;
     } else {
@@ -194,8 +195,10 @@ int tr_scene_predict_part(const hsi_netdesc *net, hsi_model *m, hsi_backend be, 
 {
     const hsi_tr_domain *dm = &D->d[d];
     hsi_band b = hsi_infer_band(dm->h, D->patch - 1, part, parts);
-    if (net->scene) return scene_classify(net, m, be, D, d, pred, NULL, NULL, &b, err, errlen);
-    /* a net without a scene program: the band's pixels patch by patch */
+    if (net->scene && !dm->label_patch)
+        return scene_classify(net, m, be, D, d, pred, NULL, NULL, &b, err, errlen);
+    /* a net without a scene program, or whose logits are the centre of a per-pixel loss's map
+     * (the patch net's forward gives them): the band's pixels patch by patch */
     int64_t n = (int64_t)(b.b1 - b.b0) * dm->w;
     int32_t *idx = malloc(sizeof *idx * (size_t)(n ? n : 1)), *out = pred + (size_t)b.b0 * dm->w;
     if (!idx) return tr_fail(err, errlen, "out of memory");

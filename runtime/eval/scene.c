@@ -297,7 +297,9 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
     s->net = net, s->m = m, s->domain = domain, s->h = h, s->w = w, s->patches = patches;
     s->p = dm->patch, s->half = dm->patch / 2, s->wp = w + dm->patch - 1;
     s->bands = dm->bands, s->k = dm->classes, s->pad = o->pad;
-    s->force = o->force_patch || !net->scene;
+    /* a per-pixel loss's logits are the centre of a map: only the patch net (forward, logits)
+     * gives them */
+    s->force = o->force_patch || !net->scene || dm->label_patch;
     s->batch = o->batch > 0 ? o->batch : 128;
     s->prog = net->scene ? &net->scene[domain] : NULL;
     int px = o->tile_pixels > 0 ? o->tile_pixels : 1024;
@@ -428,6 +430,9 @@ hsi_infer *hsi_infer_patches_create(const hsi_netdesc *net, hsi_model *m, int do
 {
     if (!net->scene)
         return snprintf(err, errlen, "net %s has no inference program (rebuild it with hsicc)", net->name), NULL;
+    if (net->domains[domain].label_patch)
+        return snprintf(err, errlen, "net %s: its logits are the centre of a per-pixel loss's map: "
+                        "classify patches with its forward", net->name), NULL;
     hsi_infer_opts po = *o;
     po.force_patch = 0;
     return create(net, m, domain, 1, 1, &po, 1, err, errlen);

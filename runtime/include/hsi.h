@@ -71,6 +71,8 @@ typedef struct hsi_domain {
     int ndim;              /* per-sample input rank: 3 ([C,H,W]) or 4 ([C,D,H,W]) */
     int64_t in_dims[4];    /* per-sample input shape */
     int bands, classes, patch;
+    int label_patch;       /* 0: one label per sample; L: the loss reads the L x L window of labels
+                              centred on the sample (pixel cross-entropy), [n, L, L] */
 } hsi_domain;
 
 typedef enum hsi_backend { HSI_BACKEND_DNNL = 0, HSI_BACKEND_REF = 1 } hsi_backend;
@@ -159,8 +161,10 @@ typedef struct hsi_netdesc {
     /* x: [n, in_dims...]; train: 1 batch statistics + dropout, 0 inference.
      * rng_counter: the runtime's step counter (dropout masks depend on it, so resume is exact). */
     void (*forward)(hsi_model *, int domain, const float *x, int n, int train, uint64_t rng_counter);
-    /* After forward(train=1) of the same domain: softmax cross-entropy mean over n, scaled by
-     * weight; grads accumulated (+=). Returns the unscaled mean loss. */
+    /* After forward(train=1) of the same domain: the net's loss (softmax cross-entropy mean over
+     * n, or the sum of its losses times their netdef weights), its gradient scaled by weight;
+     * grads accumulated (+=). Returns the loss not scaled by weight. labels: [n], or [n, L, L]
+     * when the domain's label_patch is L (label -1, or outside 0..classes-1: ignored). */
     float (*loss_backward)(hsi_model *, int domain, const int32_t *labels, int n, float weight);
     /* Plain [n, classes] logits of the last forward of this domain. */
     const float *(*logits)(hsi_model *, int domain);

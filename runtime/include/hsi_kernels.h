@@ -181,6 +181,35 @@ float hsi_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *
 /* Copies logits into a plain [N, K] buffer (a reorder if the layout is blocked). */
 void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain);
 
+/* ---- every other loss on a head [N, ...] in any layout: hsi_loss_* ---------------------------
+ * kind HSI_LOSS_XENT: logits [N, K] (or [N, K, 1, ...]) against labels [N]; PIXEL_XENT: a logit
+ * map [N, K, H, W] against labels [N, H, W]. Both are PyTorch's CrossEntropyLoss(ignore_index,
+ * label_smoothing): a label outside [0, K) is ignored, the mean is over the labelled samples
+ * (pixels), and with smoothing e the target is (1 - e) onehot + e / K. MSE / L1: the mean over
+ * every element of the first n samples of (head - target)^2 / |head - target| (PyTorch MSELoss,
+ * L1Loss; the L1 gradient at 0 is 0); the target is read from the net's input [N, in_numel]
+ * (plain, as hsi_model_input writes it): the input itself, or its centre pixel's spectrum
+ * (element (b, in_h / 2, in_w / 2) of the input seen as [in_bands, in_h, in_w]). */
+typedef enum hsi_loss_kind { HSI_LOSS_XENT, HSI_LOSS_PIXEL_XENT, HSI_LOSS_MSE, HSI_LOSS_L1 } hsi_loss_kind;
+typedef enum hsi_loss_target { HSI_TARGET_LABELS, HSI_TARGET_INPUT, HSI_TARGET_CENTRE } hsi_loss_target;
+typedef struct hsi_loss_desc {
+    hsi_loss_kind kind;
+    hsi_loss_target target;
+    float label_smoothing;             /* cross-entropy only, in [0, 1] */
+    int64_t in_numel;                  /* input floats per sample */
+    int64_t in_bands, in_h, in_w;      /* the input as [bands, h, w] (a 3-D input [1, B, H, W]
+                                          is [B, H, W]; an [F] input is [F, 1, 1]) */
+} hsi_loss_desc;
+hsi_op *hsi_loss_create(hsi_rt *rt, const hsi_layout *head, const hsi_loss_desc *d);
+/* The first n samples: returns the mean loss (not scaled by weight); writes dhead = weight *
+ * d loss / d head in the head's layout (0 for samples >= n), unless dhead is NULL. input: the
+ * net's input batch (MSE/L1), labels: [N] or [N, H, W] (cross-entropy); either may be NULL when
+ * the kind does not read it. */
+float hsi_loss_forward_backward(hsi_op *op, const float *head, const float *input,
+                                const int32_t *labels, int n, float weight, float *dhead);
+/* Cross-entropy kinds: the logits as plain [N, K] (a logit map: its centre pixel's). */
+void hsi_loss_plain_logits(hsi_op *op, const float *head, float *plain);
+
 /* ---- layers of the DeepHyperX zoo: lrn, crop, prelu, softmax -------------------------------- */
 /* Both backends run them on plain layouts with the reference math (ref.h, double accumulation):
  * the oneDNN backend reorders a blocked input to plain first and the input gradient back; their

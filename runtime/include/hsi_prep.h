@@ -202,6 +202,11 @@ typedef struct hsi_batcher_opts {
     uint64_t seed;
     int prefetch;             /* 1: a thread prepares the next batch while the caller works;
                                  0: batches made in hsi_batcher_next. Same batches either way. */
+    /* A per-pixel loss: label_patch L >= 1 (odd, <= patch) adds to each sample the L x L window
+     * of window_labels (h * w; -1 outside the scene) centred on its pixel, transformed like its
+     * patch (hsi_batch.yw). Pass labels of training pixels only: others must be -1. */
+    int label_patch;
+    const int32_t *window_labels;
 } hsi_batcher_opts;
 
 /* One batch. Valid until the next hsi_batcher_next / hsi_evaliter_next on the same object. */
@@ -210,6 +215,7 @@ typedef struct hsi_batch {
     const int32_t *y;         /* [n] labels (-1 if the iterator has no labels) */
     const int32_t *pix;       /* [n] pixel index of each sample */
     int n;                    /* training: always B; evaluation: B, the last one 1..B */
+    const int32_t *yw;        /* [n, L, L] label windows (batcher with label_patch L), else NULL */
 } hsi_batch;
 
 /* The batcher's cursor: a small POD saved in checkpoints. The sample stream is a pure function

@@ -95,6 +95,9 @@ typedef struct hsi_tr_domain {
     int32_t *train, *val, *test;   /* pixel indices of the split, raster order */
     int64_t n_train, n_val, n_test;
     hsi_batcher *batcher;      /* training batches of the current run, or NULL */
+    int label_patch;           /* the net's per-pixel loss reads L x L label windows (0: none) */
+    int32_t *ytrain;           /* label_patch: [h * w] the labels of training pixels, -1 elsewhere
+                                  (validation and test labels never reach the loss) */
 } hsi_tr_domain;
 
 typedef struct hsi_tr_data {

@@ -2,8 +2,9 @@
  *
  * Owns the rt (allocations, op and layout lists, error text), checks the arguments of every
  * create once for both backends (so both give the same message), and dispatches each call to
- * ref.c or dnnl.c by rt->backend. It computes nothing itself but the dropout hash and never
- * looks inside a backend's op state.
+ * ref.c or dnnl.c by rt->backend. It computes nothing itself but the dropout hash and the
+ * losses other than plain cross-entropy (hsi_loss_*, on plain copies made by the backend's
+ * ops), and never looks inside a backend's op state.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -603,6 +604,148 @@ float hsi_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *
 void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain)
 {
     HK_CALL(op->rt, xent_plain_logits, op, logits, plain);
+}
+
+/* ---- the other losses (hsi_loss_*): backend-independent ------------------------------------
+ * The head is brought to plain layout by the backend's own ops (hsi_plain, a view when it is
+ * plain already), the loss and its gradient are computed here in double on the plain copy,
+ * and the gradient goes back to the head's layout by an accumulation into zeros (hsi_accum).
+ * Both backends thus share the arithmetic; only the layout moves differ. */
+
+typedef struct hk_loss {
+    hsi_loss_desc d;
+    int64_t N, M;            /* batch, floats per sample of the head */
+    int64_t K, S;            /* cross-entropy: classes and pixels per sample (1: one label) */
+    int64_t centre;          /* pixel cross-entropy: the map's centre pixel (h / 2, w / 2) */
+    hsi_op *to_plain;        /* head -> plain (a view when the head is plain) */
+    hsi_op *from_plain;      /* dhead += plain gradient; NULL when the head is plain */
+    float *ph, *pg;          /* plain head (when not a view), plain gradient */
+} hk_loss;
+
+hsi_op *hsi_loss_create(hsi_rt *rt, const hsi_layout *head, const hsi_loss_desc *d)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "loss", head)) return NULL;
+    if (!d || d->kind < HSI_LOSS_XENT || d->kind > HSI_LOSS_L1 || !(d->label_smoothing >= 0.0f) ||
+        d->label_smoothing > 1.0f)
+        return hk_fail(rt, "loss: bad description");
+    int64_t N = head->dims[0], M = hk_numel(head->ndim, head->dims) / N, K = 1, S = 1;
+    if (d->kind == HSI_LOSS_XENT) {
+        for (int i = 2; i < head->ndim; i++)
+            if (head->dims[i] != 1)
+                return hk_fail(rt, "softmax cross-entropy: logits %s must be [N, K] or [N, K, 1, ...]",
+                               DIMS(head));
+        K = M;
+    } else if (d->kind == HSI_LOSS_PIXEL_XENT) {
+        if (head->ndim != 4)
+            return hk_fail(rt, "pixel cross-entropy: logits %s must be [N, K, H, W]", DIMS(head));
+        K = head->dims[1];
+        S = head->dims[2] * head->dims[3];
+    } else {
+        int64_t want = d->target == HSI_TARGET_CENTRE ? d->in_bands : d->in_numel;
+        if ((d->target != HSI_TARGET_CENTRE && d->target != HSI_TARGET_INPUT) || want != M ||
+            d->in_bands * d->in_h * d->in_w != d->in_numel)
+            return hk_fail(rt, "loss: head %s does not match its target (%lld floats per sample)",
+                           DIMS(head), (long long)want);
+    }
+    hsi_op *op = hk_op_new(rt, HK_LOSS, head);
+    hk_loss *L = op ? hk_alloc(rt, sizeof *L) : NULL;
+    if (!L) return hk_fail(rt, "loss: out of memory");
+    op->impl = L;
+    *L = (hk_loss){*d, N, M, K, S, 0, NULL, NULL, NULL, NULL};
+    if (d->kind == HSI_LOSS_PIXEL_XENT) L->centre = head->dims[2] / 2 * head->dims[3] + head->dims[3] / 2;
+    if (!(L->to_plain = hsi_plain_create(rt, head))) return NULL;
+    if (!head->plain) {
+        if (!(L->from_plain = hsi_accum_create(rt, head, hsi_op_dst(L->to_plain)))) return NULL;
+        if (!(L->ph = hk_alloc(rt, sizeof(float) * (size_t)(N * M)))) return hk_fail(rt, "loss: out of memory");
+    }
+    if (!(L->pg = hk_alloc(rt, sizeof(float) * (size_t)(N * M)))) return hk_fail(rt, "loss: out of memory");
+    return op;
+}
+
+/* The head in plain layout: the head itself when it is plain, else the copy. */
+static const float *loss_plain_head(hk_loss *L, const float *head)
+{
+    if (!L->ph) return head;
+    hsi_plain_forward(L->to_plain, head, L->ph);
+    return L->ph;
+}
+
+/* Softmax cross-entropy with label smoothing e over the labelled (sample, pixel)s of the first
+ * n samples; g (plain) gets weight * d/dz or is NULL. */
+static double loss_xent(const hk_loss *L, const float *z, const int32_t *labels, int n, double weight,
+                        float *g)
+{
+    int64_t K = L->K, S = L->S, m = 0;
+    double e = L->d.label_smoothing, loss = 0;
+    for (int64_t i = 0; i < (int64_t)n * S; i++) m += labels[i] >= 0 && labels[i] < K;
+    for (int i = 0; i < n; i++)
+        for (int64_t p = 0; p < S; p++) {
+            int32_t y = labels[(int64_t)i * S + p];
+            const float *zi = z + (int64_t)i * K * S + p;   /* class k at zi[k * S] */
+            float *gi = g ? g + (int64_t)i * K * S + p : NULL;
+            if (y < 0 || y >= K) continue;   /* ignored: its gradient stays 0 */
+            double mx = zi[0], sum = 0, zsum = 0;
+            for (int64_t k = 1; k < K; k++) mx = zi[k * S] > mx ? zi[k * S] : mx;
+            for (int64_t k = 0; k < K; k++) sum += exp(zi[k * S] - mx), zsum += zi[k * S];
+            double lse = mx + log(sum);
+            loss += lse - (1 - e) * zi[(int64_t)y * S] - e / (double)K * zsum;
+            for (int64_t k = 0; gi && k < K; k++)
+                gi[k * S] = (float)(weight * (exp(zi[k * S] - lse) - (1 - e) * (k == y) - e / (double)K) /
+                                    (double)m);
+        }
+    return m ? loss / (double)m : 0.0;
+}
+
+/* MSE or L1 against the input (or its centre spectrum) over the first n samples. */
+static double loss_regression(const hk_loss *L, const float *h, const float *in, int n, double weight,
+                              float *g)
+{
+    const hsi_loss_desc *d = &L->d;
+    int64_t M = L->M, hw = d->in_h * d->in_w, centre = (d->in_h / 2) * d->in_w + d->in_w / 2;
+    double count = (double)n * (double)M, loss = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < M; j++) {
+            const float *x = in + i * d->in_numel;
+            double t = d->target == HSI_TARGET_CENTRE ? x[j * hw + centre] : x[j];
+            double r = (double)h[i * M + j] - t;
+            loss += d->kind == HSI_LOSS_MSE ? r * r : fabs(r);
+            if (g)
+                g[i * M + j] = (float)(weight * (d->kind == HSI_LOSS_MSE ? 2 * r : (r > 0) - (r < 0)) / count);
+        }
+    return n ? loss / count : 0.0;
+}
+
+float hsi_loss_forward_backward(hsi_op *op, const float *head, const float *input,
+                                const int32_t *labels, int n, float weight, float *dhead)
+{
+    hk_loss *L = op->impl;
+    if (n < 0) n = 0;
+    if (n > L->N) n = (int)L->N;
+    const float *h = loss_plain_head(L, head);
+    float *g = dhead ? L->pg : NULL;
+    if (g) memset(g, 0, sizeof(float) * (size_t)(L->N * L->M));
+    double loss = L->d.kind == HSI_LOSS_XENT || L->d.kind == HSI_LOSS_PIXEL_XENT
+                      ? loss_xent(L, h, labels, n, weight, g)
+                      : loss_regression(L, h, input, n, weight, g);
+    if (g) {
+        if (L->from_plain) {
+            memset(dhead, 0, hsi_layout_bytes(op->dst));
+            hsi_accum(L->from_plain, dhead, g);
+        } else {
+            memcpy(dhead, g, sizeof(float) * (size_t)(L->N * L->M));
+        }
+    }
+    return (float)loss;
+}
+
+void hsi_loss_plain_logits(hsi_op *op, const float *head, float *plain)
+{
+    hk_loss *L = op->impl;
+    const float *h = loss_plain_head(L, head);
+    int64_t K = L->K, S = L->S, c = L->centre;
+    for (int64_t i = 0; i < L->N; i++)
+        for (int64_t k = 0; k < K; k++) plain[i * K + k] = h[(i * K + k) * S + c];
 }
 
 /* ---- lrn, crop, prelu, softmax (one backend op kind: HK_XOP) ------------------------------ */

@@ -23,7 +23,7 @@ struct hsi_layout {
 
 typedef enum hk_kind {
     HK_CONV, HK_BN, HK_ACT, HK_DROPOUT, HK_POOL, HK_DENSE, HK_ADD, HK_ACCUM, HK_CONCAT,
-    HK_RESHAPE, HK_XENT, HK_XOP
+    HK_RESHAPE, HK_XENT, HK_LOSS, HK_XOP
 } hk_kind;
 
 /* lrn, crop, prelu, softmax: one op kind (HK_XOP) on both backends, the reference math on plain

@@ -15,7 +15,7 @@ enum { AUG_KEY = 0x61756775 };   /* decorrelates augmentation draws from epoch p
 
 typedef struct slot {
     float *x;
-    int32_t *y, *pix;
+    int32_t *y, *pix, *yw;
     hsi_batch batch;
     hsi_batcher_state after;   /* cursor once this batch is handed out */
     int ready;                 /* produced and not yet released by the caller */
@@ -30,6 +30,7 @@ struct hsi_batcher {
     uint64_t perm_epoch;
     int perm_valid;
     float *tmp;                /* one un-augmented patch */
+    float *wtmp;               /* label_patch: a label window as floats, and its transform */
     slot slots[2];
     hsi_batcher_state prod;    /* cursor of the next batch to produce */
     hsi_batcher_state cons;    /* cursor after the batches handed out */
@@ -51,6 +52,23 @@ static void make_perm(hsi_batcher *b, uint64_t epoch)
     hsi_shuffle_i32(&rng, b->perm, b->epoch_size);
     b->perm_epoch = epoch;
     b->perm_valid = 1;
+}
+
+/* The label_patch window of window_labels centred on (r, c), -1 outside the scene, under the
+ * sample's transform t (hsi_dihedral of the labels as floats: exact for any class index). */
+static void label_window(hsi_batcher *b, int r, int c, int t, int32_t *out)
+{
+    const hsi_batcher_opts *o = &b->o;
+    int L = o->label_patch, h = o->cube->h, w = o->cube->w;
+    float *win = b->wtmp, *tw = b->wtmp + L * L;
+    for (int i = 0; i < L; i++)
+        for (int j = 0; j < L; j++) {
+            int rr = r - L / 2 + i, cc = c - L / 2 + j;
+            win[i * L + j] = rr < 0 || rr >= h || cc < 0 || cc >= w ? -1.0f
+                           : (float)o->window_labels[(size_t)rr * (size_t)w + (size_t)cc];
+        }
+    if (t) hsi_dihedral(win, tw, 1, L, t);
+    for (int k = 0; k < L * L; k++) out[k] = (int32_t)(t ? tw[k] : win[k]);
 }
 
 /* Fills s with the batch at cursor b->prod and advances b->prod. */
@@ -81,9 +99,10 @@ static void produce(hsi_batcher *b, slot *s)
         }
         s->y[k] = o->labels[pix];
         s->pix[k] = pix;
+        if (o->label_patch) label_window(b, r, c, t, s->yw + (size_t)k * (size_t)(o->label_patch * o->label_patch));
     }
     st->step++;
-    s->batch = (hsi_batch){s->x, s->y, s->pix, o->batch};
+    s->batch = (hsi_batch){s->x, s->y, s->pix, o->batch, o->label_patch ? s->yw : NULL};
     s->after = *st;
 }
 
@@ -147,6 +166,9 @@ hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t err
         bad = "the patch size must be odd";
     else if (o->augment == HSI_AUG_EXPAND8 && o->n > INT32_MAX / 8)
         bad = "too many samples for x8 expansion";
+    else if (o->label_patch && (o->label_patch < 0 || o->label_patch % 2 == 0 ||
+                                o->label_patch > o->patch || !o->window_labels))
+        bad = "a label window must be odd, at most the patch, with its labels";
     if (bad) {
         if (err && errlen)
             snprintf(err, errlen, "batcher: %s", bad);
@@ -168,9 +190,10 @@ hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t err
     b->index = malloc(sizeof *b->index * (size_t)o->n);
     b->perm = malloc(sizeof *b->perm * (size_t)b->epoch_size);
     b->tmp = malloc(sizeof *b->tmp * b->per);
+    b->wtmp = malloc(sizeof *b->wtmp * (size_t)(2 * o->label_patch * o->label_patch + 1));
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
-    if (!b->index || !b->perm || !b->tmp)
+    if (!b->index || !b->perm || !b->tmp || !b->wtmp)
         goto oom;
     memcpy(b->index, o->index, sizeof *b->index * (size_t)o->n);
     if (b->per > SIZE_MAX / 2 / sizeof(float) / (size_t)o->batch)   /* the size would wrap */
@@ -180,7 +203,8 @@ hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t err
         s->x = malloc(sizeof *s->x * b->per * (size_t)o->batch);
         s->y = malloc(sizeof *s->y * (size_t)o->batch);
         s->pix = malloc(sizeof *s->pix * (size_t)o->batch);
-        if (!s->x || !s->y || !s->pix)
+        s->yw = malloc(sizeof *s->yw * (size_t)(o->batch * o->label_patch * o->label_patch + 1));
+        if (!s->x || !s->y || !s->pix || !s->yw)
             goto oom;
     }
     hsi_batcher_state st = {o->seed, 0, 0, 0};
@@ -263,10 +287,12 @@ void hsi_batcher_free(hsi_batcher *b)
         free(b->slots[k].x);
         free(b->slots[k].y);
         free(b->slots[k].pix);
+        free(b->slots[k].yw);
     }
     free(b->index);
     free(b->perm);
     free(b->tmp);
+    free(b->wtmp);
     free(b);
 }
 
@@ -315,7 +341,7 @@ const hsi_batch *hsi_evaliter_next(hsi_evaliter *it)
     for (int64_t k = 0; k < m; k++)
         it->y[k] = it->labels ? it->labels[pix[k]] : -1;
     it->pos += m;
-    it->cur = (hsi_batch){it->x, it->y, pix, (int)m};
+    it->cur = (hsi_batch){it->x, it->y, pix, (int)m, NULL};
     return &it->cur;
 }
 

@@ -38,7 +38,12 @@ int hsi_trainer_param_owners(const hsi_netdesc *net, hsi_model *m, int batch, ui
         per = n > per ? n : per;
     }
     float *x = malloc(sizeof *x * (size_t)(per * batch));
-    int32_t *y = malloc(sizeof *y * (size_t)batch);
+    int64_t ny = batch;   /* labels per batch: a per-pixel loss reads windows */
+    for (int d = 0; d < net->n_domains; d++)
+        if (net->domains[d].label_patch)
+            ny = ny > (int64_t)batch * net->domains[d].label_patch * net->domains[d].label_patch ? ny
+                 : (int64_t)batch * net->domains[d].label_patch * net->domains[d].label_patch;
+    int32_t *y = malloc(sizeof *y * (size_t)ny);
     if (!x || !y) {
         free(x);
         free(y);
@@ -48,7 +53,7 @@ int hsi_trainer_param_owners(const hsi_netdesc *net, hsi_model *m, int batch, ui
     for (int d = 0; d < net->n_domains; d++) {
         for (int64_t i = 0; i < per * batch; i++)
             x[i] = (float)((double)(hsi_hash64((uint64_t)d, (uint64_t)i) >> 11) / 4503599627370496.0 - 1.0);
-        for (int i = 0; i < batch; i++) y[i] = i % net->domains[d].classes;
+        for (int64_t i = 0; i < ny; i++) y[i] = (int32_t)(i % net->domains[d].classes);
         net->zero_grad(m);
         net->forward(m, d, x, batch, 1, 0);
         net->loss_backward(m, d, y, batch, 1.0f);

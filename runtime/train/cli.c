@@ -64,7 +64,7 @@ static const opt opts[] = {
     {"no-standardize", C_PREDICT, F(no_std), "  with --scene: the cube is already standardised"},
     {"save-cube", C_PREDICT, F(save_cube), "  also write cube.npy: the preprocessed cube the net classified"},
     {"input", C_FORWARD | C_GRAD, S(input), "X.npy  inputs [n, sample dims...]"},
-    {"labels", C_GRAD, S(labels), "Y.npy  labels [n], 0..classes-1"},
+    {"labels", C_GRAD, S(labels), "Y.npy  labels [n], 0..classes-1 ([n, L, L] windows, -1 unlabelled, for a per-pixel loss)"},
     {"domain", C_FORWARD | C_GRAD | C_PREDICT, S(domain), "NAME  domain of a multi-domain net"},
     {"train-mode", C_FORWARD, F(train_mode), "  batch statistics and dropout (forward(train=1))"},
     {"seed", C_FORWARD | C_GRAD | C_INIT, S(seed), "S  model seed for dropout masks (init: of the weights; default 1)"},
@@ -398,8 +398,9 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
         return 1;
     }
     /* The scene program has its own kernels and buffers: the model only holds the weights
-     * (batch 0: no kernel, no buffer of its own). */
-    hsi_model *m = make_model(net, 0, x->backend, hsi_experiment_run_seed(x, 0), a->weights, &ps,
+     * (batch 0: no kernel, no buffer of its own). A per-pixel loss's logits (the centre of its
+     * map) come from the patch net's forward: batches of 128 pixels, scene.c's default. */
+    hsi_model *m = make_model(net, net->domains[d].label_patch ? 128 : 0, x->backend, hsi_experiment_run_seed(x, 0), a->weights, &ps,
                               &np, err, errlen);
     const int r0 = !several(comm) || comm->rank == 0;
     if (tr_comm_agree(comm, !m, err, errlen) && m) {   /* another rank could not load them */
@@ -590,15 +591,22 @@ static int cmd_tensor(const cli *a, const hsi_netdesc *net, const hsi_experiment
     }
     if (a->cmd == C_GRAD) {
         if (hsi_npy_read(a->labels, HSI_DT_I32, &Y, err, errlen)) goto done;
-        if (Y.ndim != 1 || Y.dims[0] != n) {
-            tr_fail(err, errlen, "%s: expected %" PRId64 " labels (shape [%" PRId64 "]), got %s",
-                    a->labels, n, n, hsi_st_shape_str(Y.ndim, Y.dims, shape, sizeof shape));
+        int64_t L = nd->label_patch;   /* a per-pixel loss: [n, L, L], -1 unlabelled */
+        if (L ? Y.ndim != 3 || Y.dims[0] != n || Y.dims[1] != L || Y.dims[2] != L
+              : Y.ndim != 1 || Y.dims[0] != n) {
+            char want[96];
+            if (L) snprintf(want, sizeof want, "[%" PRId64 ", %" PRId64 ", %" PRId64 "]", n, L, L);
+            else snprintf(want, sizeof want, "[%" PRId64 "]", n);
+            tr_fail(err, errlen, "%s: expected %s (shape %s%s), got %s", a->labels,
+                    L ? "a label window per sample" : "one label per sample", want,
+                    L ? ": the net's per-pixel loss reads the window centred on each sample" : "",
+                    hsi_st_shape_str(Y.ndim, Y.dims, shape, sizeof shape));
             goto done;
         }
-        for (int64_t i = 0; i < n; i++)
-            if (((int32_t *)Y.data)[i] < 0 || ((int32_t *)Y.data)[i] >= nd->classes) {
-                tr_fail(err, errlen, "%s: label %d at index %" PRId64 " is outside 0..%d", a->labels,
-                        ((int32_t *)Y.data)[i], i, nd->classes - 1);
+        for (int64_t i = 0; i < n * (L ? L * L : 1); i++)
+            if (((int32_t *)Y.data)[i] < (L ? -1 : 0) || ((int32_t *)Y.data)[i] >= nd->classes) {
+                tr_fail(err, errlen, "%s: label %d at index %" PRId64 " is outside %s..%d", a->labels,
+                        ((int32_t *)Y.data)[i], i, L ? "-1" : "0", nd->classes - 1);
                 goto done;
             }
     }

@@ -331,6 +331,7 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
     hsi_batcher *bat[HSI_MAX_DOMAINS];
     float w[HSI_MAX_DOMAINS];
     size_t stride[HSI_MAX_DOMAINS];   /* floats per sample */
+    size_t lstride[HSI_MAX_DOMAINS];  /* labels per sample: 1, or a label window's L * L */
     const tr_dp *dp = c->dp;
     for (int i = 0; i < P->n_domains; i++) {
         const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
@@ -342,6 +343,7 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
         w[i] = x->domains[P->domains[i]].loss_weight;
         stride[i] = 1;
         for (int k = 0; k < nd->ndim; k++) stride[i] *= (size_t)nd->in_dims[k];
+        lstride[i] = nd->label_patch ? (size_t)nd->label_patch * (size_t)nd->label_patch : 1;
     }
     /* a shard's mean loss weighs n / B of the global batch's: the summed gradients are the
      * gradients of the global batch's mean loss */
@@ -366,7 +368,7 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
         for (int i = 0; i < P->n_domains; i++) {
             const hsi_batch *b = hsi_batcher_next(bat[i]);
             const float *bx = b->x + stride[i] * (size_t)dp->lo;
-            const int32_t *by = b->y + dp->lo;
+            const int32_t *by = (b->yw ? b->yw : b->y) + lstride[i] * (size_t)dp->lo;
             c->net->forward(c->m, P->domains[i], bx, dp->n, 1, (uint64_t)s->step);
             loss += (double)w[i] * share *
                     c->net->loss_backward(c->m, P->domains[i], by, dp->n, w[i] * share);

@@ -351,8 +351,10 @@ int hsi_tr_data_load(hsi_tr_data *D, const hsi_experiment *x, const hsi_netdesc 
     D->pad = x->padding == HSI_EXP_PAD_REFLECT ? HSI_PAD_REFLECT
            : x->padding == HSI_EXP_PAD_REPLICATE ? HSI_PAD_REPLICATE : HSI_PAD_ZERO;
     if (!(D->d = calloc((size_t)D->n, sizeof *D->d))) return tr_fail(err, errlen, "out of memory");
-    for (int d = 0; d < D->n; d++)
+    for (int d = 0; d < D->n; d++) {
         if (load_domain(D, d, x, net, env, err, errlen)) return -1;
+        D->d[d].label_patch = net->domains[d].label_patch;
+    }
     return 0;
 }
 
@@ -536,6 +538,15 @@ int hsi_tr_data_batchers(hsi_tr_data *D, const hsi_experiment *x, uint64_t seed,
         if (!dm->n_train) continue;
         hsi_batcher_opts bo;
         memset(&bo, 0, sizeof bo);
+        if (dm->label_patch) {   /* a per-pixel loss: label windows of training pixels only */
+            free(dm->ytrain);
+            if (!(dm->ytrain = malloc(sizeof *dm->ytrain * (size_t)dm->h * (size_t)dm->w)))
+                return tr_fail(err, errlen, "out of memory");
+            for (size_t i = 0; i < (size_t)dm->h * (size_t)dm->w; i++)
+                dm->ytrain[i] = dm->split.mask[i] == HSI_MASK_TRAIN ? dm->y[i] : -1;
+            bo.label_patch = dm->label_patch;
+            bo.window_labels = dm->ytrain;
+        }
         bo.cube = &dm->cube;
         bo.labels = dm->y;
         bo.index = dm->train;
@@ -562,6 +573,7 @@ void hsi_tr_data_free(hsi_tr_data *D)
         hsi_cube_free(&dm->cube);
         hsi_pca_free(&dm->pca);
         free(dm->y);
+        free(dm->ytrain);
         free(dm->class_names);
         free(dm->palette);
     }

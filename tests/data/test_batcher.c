@@ -2,8 +2,9 @@
  * shapes and contents (each x is the patch of its pixel, or one of its 8 transforms), always
  * full batches, every sample once per epoch (x8 expansion: every pixel under every transform),
  * identical streams for the same seed with or without the prefetch thread and whatever the
- * consumer's timing, bit-exact resume from a saved cursor, and in-order evaluation with a
- * partial last batch. */
+ * consumer's timing, bit-exact resume from a saved cursor, label windows for a per-pixel loss
+ * (the labels around each sample, -1 outside the scene, transformed like its patch), and
+ * in-order evaluation with a partial last batch. */
 #include "tdata.h"
 
 #include <time.h>
@@ -132,6 +133,51 @@ static void stream_checks(hsi_augment aug)
     hsi_batcher_free(bd);
 }
 
+/* label_patch: each sample's window of wl is the L x L labels around its pixel (-1 outside the
+ * scene) under the transform that made its patch. */
+static void window_checks(void)
+{
+    enum { L = 3 };
+    static int32_t wl[H * W];
+    for (int i = 0; i < H * W; i++) wl[i] = i % 7 == 0 ? -1 : labels[i];   /* "training only" */
+    char err[256];
+    hsi_batcher_opts o = {.cube = &cube, .labels = labels, .index = index_, .n = 37, .batch = B,
+                          .patch = P, .pad = HSI_PAD_ZERO, .augment = HSI_AUG_RANDOM, .seed = 5,
+                          .prefetch = 1, .label_patch = L, .window_labels = wl};
+    hsi_batcher *b = hsi_batcher_create(&o, err, sizeof err);
+    CHECK(b != NULL);
+    int outside = 0, turned = 0;
+    for (int s = 0; s < STEPS; s++) {
+        const hsi_batch *bt = hsi_batcher_next(b);
+        CHECK(bt->yw != NULL);
+        for (int k = 0; k < B; k++) {
+            int32_t pix = bt->pix[k];
+            int t = transform_of(bt->x + (size_t)k * PER, pix);
+            float win[L * L], tw[L * L];
+            for (int i = 0; i < L; i++)
+                for (int j = 0; j < L; j++) {
+                    int r = pix / W - L / 2 + i, c = pix % W - L / 2 + j;
+                    int in = r >= 0 && r < H && c >= 0 && c < W;
+                    win[i * L + j] = in ? (float)wl[r * W + c] : -1.0f;
+                    outside += !in;
+                }
+            hsi_dihedral(win, tw, 1, L, t);
+            turned += t != 0;
+            CHECK_EQ(bt->yw[k * L * L + L * L / 2], wl[pix]);   /* the centre: the sample's */
+            for (int q = 0; q < L * L; q++) CHECK_EQ(bt->yw[k * L * L + q], (int32_t)tw[q]);
+        }
+    }
+    CHECK(outside > 0 && turned > 0);
+    hsi_batcher_free(b);
+    o.label_patch = 5;   /* larger than the patch */
+    CHECK(hsi_batcher_create(&o, err, sizeof err) == NULL);
+    CHECK_HAS(err, "label window");
+    o.label_patch = 1;
+    o.window_labels = NULL;
+    CHECK(hsi_batcher_create(&o, err, sizeof err) == NULL);
+    CHECK_HAS(err, "label window");
+}
+
 int main(void)
 {
     for (int i = 0; i < NB * H * W; i++)
@@ -155,6 +201,7 @@ int main(void)
     stream_checks(HSI_AUG_NONE);
     stream_checks(HSI_AUG_RANDOM);
     stream_checks(HSI_AUG_EXPAND8);
+    window_checks();
 
     /* Bad options. */
     char err[256];

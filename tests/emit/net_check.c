@@ -107,10 +107,13 @@ static int close_enough(const char *what, const float *a, const float *b, int64_
 #define DRAWS 4
 #endif
 
-static void draw_batch(float *x, int64_t n, int32_t *y, int classes)
+/* x: n floats; y: ny labels, one per sample, or a label window per sample (a per-pixel loss:
+ * then about one label in 5 is -1, unlabelled, which the loss must ignore). */
+static void draw_batch(float *x, int64_t n, int32_t *y, int64_t ny, int classes)
 {
     for (int64_t k = 0; k < n; k++) x[k] = (float)nrand();
-    for (int k = 0; k < BATCH; k++) y[k] = (int32_t)(urand() * classes);
+    for (int64_t k = 0; k < ny; k++)
+        y[k] = ny > BATCH && urand() < 0.2 ? -1 : (int32_t)(urand() * classes);
 }
 
 typedef struct step { float loss; float *logits; } step;
@@ -276,8 +279,9 @@ int main(void)
         int64_t per = 1;
         for (int k = 0; k < dm->ndim; k++) per *= dm->in_dims[k];
         float *x = malloc(sizeof(float) * (size_t)(per * BATCH));
-        int32_t y[BATCH];
-        draw_batch(x, per * BATCH, y, dm->classes);
+        int64_t ny = (int64_t)BATCH * (dm->label_patch ? dm->label_patch * dm->label_patch : 1);
+        int32_t *y = malloc(sizeof *y * (size_t)ny);
+        draw_batch(x, per * BATCH, y, ny, dm->classes);
 #ifdef HSICC_WITH_DNNL
         /* oneDNN computes in float, the reference in double: where a ReLU's (or max-pool's)
          * input lies within rounding of its kink, the two take different branches and the
@@ -289,7 +293,7 @@ int main(void)
         for (int draw = 0; draw < DRAWS && !dok; draw++) {
             if (draw) {
                 printf("  (input draw %d mismatched; a kink flip is the usual cause: next draw)\n", draw);
-                draw_batch(x, per * BATCH, y, dm->classes);
+                draw_batch(x, per * BATCH, y, ny, dm->classes);
             }
             dok = compare_models("oneDNN vs reference", &NET, dn, &NET, ref, dom, x, y, 2e-4, 5e-3);
         }
@@ -303,6 +307,7 @@ int main(void)
         ok &= fd_check(&NET, ref, dom, x, y);
 #endif
         free(x);
+        free(y);
     }
     NET.destroy(ref);
 #ifdef HSICC_WITH_DNNL

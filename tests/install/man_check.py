@@ -92,8 +92,10 @@ import glob
 e = "\n".join(open(f).read() for f in sorted(glob.glob(os.path.join(src, "compiler/sema_*.c"))))
 specs = re.search(r"\} specs\[K_N\] = \{(.*?)\n\};", e, re.S)
 args = re.search(r"arg_names\[A_N\] = \{(.*?)\};", e, re.S)
-losses = re.search(r"losses\[\] = \{(.*?)\};", e, re.S)
-if not (specs and args and losses):
+losses = re.search(r"loss_names\[L_N\] = \{(.*?)\};", e, re.S)
+largs = re.search(r"loss_arg_names\[LA_N\] = \{(.*?)\};", e, re.S)
+targets = re.search(r"targets\[\] = \{(.*?)\};", e, re.S)
+if not (specs and args and losses and largs and targets):
     bad.append("compiler/sema_*.c: the layer, argument or loss table was not found (renamed?)")
 else:
     t = text_of("hsicc-netdef.5")
@@ -102,6 +104,8 @@ else:
         bad.append(f"sema_*.c: {len(layers)} layers parsed: parse error?")
     words = [("layer", w) for w in layers] + [("argument", w) for w in re.findall(r'"(\w+)"', args.group(1))]
     words += [("loss", w) for w in re.findall(r'"(\w+)"', losses.group(1))]
+    words += [("loss argument", w) for w in re.findall(r'"(\w+)"', largs.group(1))]
+    words += [("loss target", w) for w in re.findall(r'"(\w+)"', targets.group(1))]
     for kind, w in words:
         if not has(t, w):
             bad.append(f"hsicc-netdef.5: {kind} '{w}' (compiler/sema_*.c) is not described")

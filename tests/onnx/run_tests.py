@@ -7,6 +7,8 @@ Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
   random:SEED    the net random_net.make(SEED) generates
   domains        the contextual CNN with two domains (other bands and classes each), both
                  exported (by name and by index) and compared with `forward --domain`
+  heads          a net with a classification head and a decoder (tests/onnx/heads.hsn): the
+                 model is the classification head's
   edge           logits through a dropout, logits = the input, a dead layer and a layer
                  named `logits`, against numpy
   bad            weights missing a tensor, with a wrong shape or a NaN, -o into a missing folder, a
@@ -437,6 +439,8 @@ def main():
         t_bad()
     elif kind == "edge":
         t_edge()
+    elif kind == "heads":   # two heads: only the classification head is exported
+        check_net("heads", os.path.join(HERE, "heads.hsn"))
     elif kind == "coverage":
         t_coverage()
     elif kind == "ops":

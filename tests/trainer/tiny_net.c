@@ -32,8 +32,8 @@ struct hsi_model {
     tdom d[MAXDOM];
 };
 
-static const hsi_domain dom1[] = {{"", 3, {6, 3, 3, 0}, 6, 3, 3}};
-static const hsi_domain dom2[] = {{"a", 3, {6, 3, 3, 0}, 6, 3, 3}, {"b", 3, {4, 3, 3, 0}, 4, 2, 3}};
+static const hsi_domain dom1[] = {{"", 3, {6, 3, 3, 0}, 6, 3, 3, 0}};
+static const hsi_domain dom2[] = {{"a", 3, {6, 3, 3, 0}, 6, 3, 3, 0}, {"b", 3, {4, 3, 3, 0}, 4, 2, 3, 0}};
 
 static int add_param(hsi_model *m, const char *dom, const char *name, int64_t d0, int64_t d1,
                      hsi_param_role role, hsi_init_kind init, int shared)
