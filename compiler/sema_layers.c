@@ -20,7 +20,9 @@ static const char *const arg_names[A_N] = {
 
 typedef enum lkind {
     K_CONV2D, K_CONV3D, K_BN, K_RELU, K_LRELU, K_ELU, K_SIGMOID, K_TANH, K_DROPOUT, K_MAXPOOL,
-    K_AVGPOOL, K_DENSE, K_FLATTEN, K_FOLD, K_RESHAPE, K_ADD, K_CONCAT, K_N
+    K_AVGPOOL, K_DENSE, K_FLATTEN, K_FOLD, K_RESHAPE, K_ADD, K_CONCAT,
+    K_CONV1D, /* sequence layers (below): */
+    K_N
 } lkind;
 
 /* A built-in layer call being elaborated: its arguments by slot, the input shape, and what the
@@ -73,6 +75,7 @@ static const struct layer_spec {
     [K_RESHAPE] = {"reshape", "reshape", IR_RESHAPE, 1, {A_SHAPE, A_NAME, -1}, check_reshape, NULL},
     [K_ADD] = {"add", "add", IR_ADD, 0, {A_NAME, -1}, NULL, NULL},
     [K_CONCAT] = {"concat", "concat", IR_CONCAT, 0, {A_NAME, -1}, NULL, NULL},
+    [K_CONV1D] = {"conv1d", "conv", IR_CONV, 2, {CONV_ARGS}, check_conv, conv_params},
 };
 
 int sema_layer_kind(const char *name)
@@ -194,12 +197,15 @@ static int check_conv(sema_ctx *E, sema_scope *s, layer *L)
     const ast_elem *el = L->el;
     const ast_expr *const *slot = L->slot;
     const ir_shape *in = &L->in;
-    int nsp = L->k == K_CONV2D ? 2 : 3;
+    int nsp = L->k == K_CONV1D ? 1 : L->k == K_CONV2D ? 2 : 3;
     char b[96];
     if (in->ndim != nsp + 1) {
+        static const char *const want[] = {"", "[C, L]", "[C, H, W]", "[C, D, H, W]"};
+        static const char *const conv_of[] = {"", "conv1d", "conv2d", "conv3d"};
         diag_error(E->d, el->span, "%s needs a %s input, but its input is %s", el->name,
-                   nsp == 2 ? "[C, H, W]" : "[C, D, H, W]", shape_str(in, b, sizeof b));
-        if (in->ndim == 4 || in->ndim == 3) diag_hint(E->d, "use %s for this input", nsp == 2 ? "conv3d" : "conv2d");
+                   want[nsp], shape_str(in, b, sizeof b));
+        if (in->ndim >= 2 && in->ndim <= 4) diag_hint(E->d, "use %s for this input", conv_of[in->ndim - 1]);
+        else diag_hint(E->d, "reshape it first, e.g. reshape [1, channels] for a spectrum [F]");
         return sema_fail(E);
     }
     ir_conv *c = &L->node.a.conv;
@@ -277,9 +283,10 @@ static int check_pool(sema_ctx *E, sema_scope *s, layer *L)
     int nsp = in->ndim - 1;
     ir_pool *p = &L->node.a.pool;
     char b[96];
-    if (nsp != 2 && nsp != 3) {
-        diag_error(E->d, el->span, "%s needs a [C, H, W] or [C, D, H, W] input, but its input is %s",
-                   el->name, shape_str(in, b, sizeof b));
+    if (nsp < 1 || nsp > 3) {
+        diag_error(E->d, el->span, "%s needs a [C, L], [C, H, W] or [C, D, H, W] input, but its "
+                   "input is %s", el->name, shape_str(in, b, sizeof b));
+        diag_hint(E->d, "reshape it first, e.g. reshape [1, channels] to pool a spectrum [F]");
         return sema_fail(E);
     }
     p->nsp = nsp;
@@ -354,7 +361,7 @@ static int check_fold(sema_ctx *E, sema_scope *s, layer *L)
     return 0;
 }
 
-/* reshape [sizes]: 1, 3 or 4 sizes, at most one -1 (inferred); the element count is kept */
+/* reshape [sizes]: 1 to 4 sizes, at most one -1 (inferred); the element count is kept */
 static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
 {
     const ast_expr *x = L->slot[A_SHAPE];
@@ -365,7 +372,7 @@ static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
         return sema_fail(E);
     int infer = -1;
     int64_t known = 1;
-    if (v.k != V_LIST || (v.n != 1 && v.n != 3 && v.n != 4)) goto bad;
+    if (v.k != V_LIST || v.n < 1 || v.n > 4) goto bad;
     out->ndim = v.n;
     for (int i = 0; i < v.n; i++) {
         if (v.items[i].k != V_INT) goto bad;
@@ -384,7 +391,7 @@ static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
     }
     return 0;
 bad:
-    diag_error(E->d, x->span, "reshape needs a list of 1, 3 or 4 sizes (one may be -1), got %s",
+    diag_error(E->d, x->span, "reshape needs a list of 1 to 4 sizes (one may be -1), got %s",
                sema_val_str(E, &v));
     return sema_fail(E);
 }

@@ -902,8 +902,10 @@ static void emit_domains(emitter *e)
         const be_graph *g = &bp->graphs[d];
         const ir_shape *in = &g->ops[g->input].shape;
         int64_t classes = numel(&g->ops[g->logits].shape);
-        int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
-        int64_t patch = in->d[in->ndim - 1];
+        /* patch nets read [bands, p, p] patches; spectral ones ([F], [C, L]) the centre pixel's
+         * spectrum: bands = every value, patch 1 */
+        int64_t bands = in->ndim == 4 ? in->d[1] : in->ndim == 3 ? in->d[0] : numel(in);
+        int64_t patch = in->ndim >= 3 ? in->d[in->ndim - 1] : 1;
         out(e, "    {\"%s\", %d, {%lld, %lld, %lld, %lld}, %lld, %lld, %lld},", g->ir->domain, in->ndim,
             (long long)in->d[0], (long long)(in->ndim > 1 ? in->d[1] : 0),
             (long long)(in->ndim > 2 ? in->d[2] : 0), (long long)(in->ndim > 3 ? in->d[3] : 0),
@@ -1121,10 +1123,14 @@ static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
             stem, stem);
     fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     fprintf(h, "#define %s_DOMAINS %d\n", stem, bp->n_graphs);
-    fprintf(h, "/* domain 0: input [n, %s%lld, %lld, %lld] per patch, %lld classes, patch %lld */\n",
-            in->ndim == 4 ? "1, " : "", (long long)(in->ndim == 4 ? in->d[1] : in->d[0]),
-            (long long)in->d[in->ndim - 2], (long long)in->d[in->ndim - 1],
-            (long long)numel(&g->ops[g->logits].shape), (long long)in->d[in->ndim - 1]);
+    if (in->ndim >= 3)
+        fprintf(h, "/* domain 0: input [n, %s%lld, %lld, %lld] per patch, %lld classes, patch %lld */\n",
+                in->ndim == 4 ? "1, " : "", (long long)(in->ndim == 4 ? in->d[1] : in->d[0]),
+                (long long)in->d[in->ndim - 2], (long long)in->d[in->ndim - 1],
+                (long long)numel(&g->ops[g->logits].shape), (long long)in->d[in->ndim - 1]);
+    else
+        fprintf(h, "/* domain 0: input [n, %s] per pixel (its spectrum), %lld classes, patch 1 */\n",
+                shape_str(in) + 1, (long long)numel(&g->ops[g->logits].shape));
     fprintf(h, "enum { %s_PAD_ZERO = 0, %s_PAD_REFLECT = 1, %s_PAD_REPLICATE = 2 };\n\n", stem, stem, stem);
     fprintf(h, "typedef struct %s_model %s_model;\n\n", stem, stem);
     fprintf(h, "/* weights: a safetensors file written by the trainer (names as in the netdef), or NULL for\n"

@@ -92,7 +92,8 @@ static int map_dims(const hsi_scene_op *t, int64_t n, int rows, int cols, int64_
         d[1] = t->dims[0], d[2] = t->dims[1], d[3] = rows, d[4] = cols;
         return 5;
     }
-    d[1] = t->dims[0], d[2] = rows, d[3] = cols;
+    /* [F] and (the input of a spectral net) [C, L]: every value of the pixel is a channel */
+    d[1] = t->ndim == 2 ? t->dims[0] * t->dims[1] : t->dims[0], d[2] = rows, d[3] = cols;
     return 4;
 }
 
@@ -329,7 +330,8 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
         sc_op *q = &s->op[i];
         q->t = s->ops_copy ? &s->ops_copy[i] : &s->prog->ops[i];
         const hsi_scene_op *t = q->t;
-        q->lead = t->ndim >= 3 ? t->dims[0] * (t->ndim == 4 ? t->dims[1] : 1) : t->dims[0];
+        q->lead = t->ndim >= 3 ? t->dims[0] * (t->ndim == 4 ? t->dims[1] : 1)
+                : t->dims[0] * (t->ndim == 2 ? t->dims[1] : 1);
         q->rows = t->region == HSI_REGION_PIXEL ? s->th : s->th + t->sh - 1;
         q->cols = t->region == HSI_REGION_PIXEL ? s->wp : w + t->sw - 1;
         for (int j = 0; j < t->n_in; j++) {

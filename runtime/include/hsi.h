@@ -68,7 +68,8 @@ typedef struct hsi_param {
 /* One instantiation of the net: one dataset's band count and class count. */
 typedef struct hsi_domain {
     const char *name;      /* experiment's domain name ("" for a single-domain net) */
-    int ndim;              /* per-sample input rank: 3 ([C,H,W]) or 4 ([C,D,H,W]) */
+    int ndim;              /* per-sample input rank: 3 ([C,H,W]) or 4 ([C,D,H,W]) for patch
+                              nets; 1 ([F]) or 2 ([C,L]) for spectral nets (patch 1) */
     int64_t in_dims[4];    /* per-sample input shape */
     int bands, classes, patch;
 } hsi_domain;
