@@ -42,6 +42,17 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
     case IR_CONCAT: return "concat";
     case IR_ADD: return "add";
     case IR_LOSS: return "softmax_cross_entropy";
+    case IR_PERMUTE: {
+        int k = snprintf(buf, len, "permute [");
+        for (int i = 0; i < n->shape.ndim; i++)
+            k += snprintf(buf + k, len - (size_t)k, "%s%d", i ? ", " : "", n->a.permute.perm[i]);
+        snprintf(buf + k, len - (size_t)k, "]");
+        return buf;
+    }
+    case IR_RNN:
+        snprintf(buf, len, "%s%s%s", n->a.rnn.lstm ? "lstm" : "gru", n->a.rnn.reverse ? " reverse" : "",
+                 n->a.rnn.sequence ? "" : " last");
+        return buf;
     }
     return "?";
 }

@@ -40,7 +40,13 @@ typedef enum ir_op {
     IR_RESHAPE,  /* in[0]; shape = target; numel unchanged (fold, flatten, reshape) */
     IR_CONCAT,   /* in[0..n_in-1] (n_in <= IR_MAX_IN) concatenated along channels; other dims equal */
     IR_ADD,      /* in[0] + in[1] + ... (n_in >= 2), equal shapes; lowered to binary adds */
-    IR_LOSS      /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
+    IR_LOSS,     /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
+    IR_PERMUTE,  /* in[0]; a.permute: output dim i is input dim perm[i] (per-sample dims) */
+    IR_RNN       /* in[0] = a sequence [F, L] (F features per step); a.rnn: ONE layer in ONE
+                    direction (gru/lstm with num_layers, bidirectional are several nodes and
+                    concats); params: weight_ih [G*H, F], weight_hh [G*H, H], then bias_ih,
+                    bias_hh [G*H] if a.rnn.bias (G = 3 GRU, 4 LSTM; PyTorch's gate order);
+                    shape [H, L] (every hidden state) or [H] (the last one) */
 } ir_op;
 
 typedef enum ir_act_kind { IR_RELU, IR_LEAKY_RELU, IR_ELU, IR_SIGMOID, IR_TANH } ir_act_kind;
@@ -66,6 +72,15 @@ typedef struct ir_pool {
 } ir_pool;
 typedef struct ir_dense { int64_t out; int bias; } ir_dense;
 typedef struct ir_loss { int kind; /* 0: softmax cross-entropy */ } ir_loss;
+typedef struct ir_permute { int perm[IR_MAX_DIMS]; } ir_permute;
+typedef struct ir_rnn {
+    int lstm;                      /* 0: GRU (gates r, z, n), 1: LSTM (gates i, f, g, o) */
+    int64_t hidden;
+    int reverse;                   /* runs from the last step to the first (bidirectional) */
+    int sequence;                  /* 1: every hidden state [H, L]; 0: the last one [H] */
+    int bias;
+    int layer;                     /* 0-based layer of a stacked gru/lstm (for names) */
+} ir_rnn;
 
 typedef enum ir_init_kind {
     IR_INIT_DEFAULT,               /* not given: the op's default (see sema_layers.c) */
@@ -103,7 +118,7 @@ typedef struct ir_node {
     int param[IR_MAX_PARAMS];      /* indices into ir_program.params, in the order listed above */
     union {
         ir_conv conv; ir_bn bn; ir_act act; ir_dropout dropout; ir_pool pool; ir_dense dense;
-        ir_loss loss;
+        ir_loss loss; ir_permute permute; ir_rnn rnn;
     } a;
 } ir_node;
 

@@ -230,6 +230,8 @@ static const char *kind_name(const be_op *o)
     case BE_CONCAT: return "concat";
     case BE_ADD: return o->relu ? "add+relu" : "add";
     case BE_XENT: return "softmax cross-entropy";
+    case BE_PERMUTE: return "permute";
+    case BE_RNN: return o->ir->a.rnn.lstm ? "lstm" : "gru";
     }
     return "?";
 }
@@ -391,6 +393,30 @@ static void emit_create_op(emitter *e, int i)
         out(e, "    s->op[%s] = hsi_add_create(rt, %s, lay[%s], %d);", opname(e, i), in0,
             opname(e, o->in[1]), o->relu);
         break;
+    case BE_PERMUTE: {
+        const int *pm = o->ir->a.permute.perm;
+        char list[64];
+        int k = 0;
+        for (int j = 0; j < o->shape.ndim; j++)
+            k += snprintf(list + k, sizeof list - (size_t)k, "%s%d", j ? ", " : "", pm[j]);
+        out(e, "    {");
+        out(e, "        const int perm[] = {%s};   /* output axis i = input axis perm[i] */", list);
+        out(e, "        s->op[%s] = hsi_permute_create(rt, %s, %d, perm);", opname(e, i), in0,
+            o->shape.ndim);
+        out(e, "    }");
+        break;
+    }
+    case BE_RNN: {
+        const ir_rnn *r = &o->ir->a.rnn;
+        out(e, "    {");
+        out(e, "        const hsi_rnn_desc d = {%d, %lld, %d, %d, %d};   /* %s, hidden, reverse, "
+            "sequence, bias */", r->lstm, (long long)r->hidden, r->reverse, r->sequence, r->bias,
+            r->lstm ? "lstm" : "gru");
+        out(e, "        s->op[%s] = hsi_rnn_create(rt, %s, &d, %d, %d);", opname(e, i), in0,
+            o->need_dsrc[0], o->need_dw);
+        out(e, "    }");
+        break;
+    }
     case BE_XENT:
         out(e, "    s->op[%s] = hsi_xent_create(rt, %s);", opname(e, i), in0);
         out(e, "    if (!s->op[%s]) return hsi_model_fail(m, \"%s\", err, errlen);", opname(e, i),
@@ -590,6 +616,18 @@ static void emit_forward_op(emitter *e, int i, int train)
         op_comment(e, i);
         out(e, "    hsi_add_forward(s->op[%s], %s, %s, %s);", op, src, B(e, e->g->ops[o->in[1]].act), dst);
         return;
+    case BE_PERMUTE:
+        op_comment(e, i);
+        out(e, "    hsi_permute_forward(s->op[%s], %s, %s);", op, src, dst);
+        return;
+    case BE_RNN: {
+        char bh[EMIT_PARAM_MAX], dbh[EMIT_PARAM_MAX];   /* w, b: weight_ih, _hh; then biases */
+        param_args(e, o, 3, bh, dbh, sizeof bh);
+        param_args(e, o, 2, dw, db, sizeof dw);
+        op_comment(e, i);
+        out(e, "    hsi_rnn_forward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, b, dw, bh, dst);
+        return;
+    }
     case BE_XENT:
         out(e, "    /* %s: logits as plain [n, classes] for the runtime */", o->cname);
         out(e, "    hsi_xent_plain_logits(s->op[%s], %s, s->logits);", op, src);
@@ -676,6 +714,18 @@ static void emit_backward_op(emitter *e, int i)
         out(e, "    hsi_add_backward(s->op[%s], %s, %s, %s, %s);", op, B(e, o->act), ddst,
             dsrc_of(e, o, 0), dsrc_of(e, o, 1));
         break;
+    case BE_PERMUTE:
+        if (!o->need_dsrc[0]) break;
+        out(e, "    hsi_permute_backward(s->op[%s], %s, %s);", op, ddst, dsrc_of(e, o, 0));
+        break;
+    case BE_RNN: {   /* parameters: weight_ih, weight_hh, bias_ih, bias_hh */
+        char b2[4][EMIT_PARAM_MAX];   /* bias_ih, its gradient, bias_hh, its gradient */
+        param_args(e, o, 2, b2[0], b2[1], sizeof b2[0]);
+        param_args(e, o, 3, b2[2], b2[3], sizeof b2[0]);
+        out(e, "    hsi_rnn_backward(s->op[%s], %s, %s, %s, %s, %s, %s,", op, src, w, b, b2[0], b2[2], ddst);
+        out(e, "                     %s, %s, %s, %s, %s);", dsrc_of(e, o, 0), dw, db, b2[1], b2[3]);
+        break;
+    }
     case BE_INPUT:
     case BE_XENT:
         break;
@@ -723,7 +773,8 @@ static void emit_scene(emitter *e)
     const be_graph *g = e->g;
     static const char *kinds[] = {"HSI_SOP_INPUT", "HSI_SOP_CONV", "HSI_SOP_BN", "HSI_SOP_IDENTITY",
                                   "HSI_SOP_POOL", "HSI_SOP_DENSE", "HSI_SOP_RESHAPE",
-                                  "HSI_SOP_CONCAT", "HSI_SOP_ADD", "HSI_SOP_POOL_CEIL"};
+                                  "HSI_SOP_CONCAT", "HSI_SOP_ADD", "HSI_SOP_POOL_CEIL",
+                                  "HSI_SOP_PERMUTE", "HSI_SOP_RNN"};
     static const char *regions[] = {"HSI_REGION_PIXEL", "HSI_REGION_WINDOW", "HSI_REGION_PATCH"};
     int n = g->loss;   /* every op before the loss */
     out(e, "/* Whole-scene inference of domain %d: %s; FLOPs per pixel %.3f M (patch net %.3f M). */",
@@ -752,7 +803,8 @@ static void emit_scene(emitter *e)
         const be_op *o = &g->ops[i];
         int kind = o->kind == BE_INPUT ? 0 : o->kind == BE_CONV ? 1 : o->kind == BE_BN ? 2
                  : o->kind == BE_ACT ? -1 : o->kind == BE_DROPOUT ? 3 : o->kind == BE_POOL ? 4
-                 : o->kind == BE_DENSE ? 5 : o->kind == BE_RESHAPE ? 6 : o->kind == BE_CONCAT ? 7 : 8;
+                 : o->kind == BE_DENSE ? 5 : o->kind == BE_RESHAPE ? 6 : o->kind == BE_CONCAT ? 7
+                 : o->kind == BE_PERMUTE ? 10 : o->kind == BE_RNN ? 11 : 8;
         int64_t k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, pl[3] = {0}, ph[3] = {0}, dl[3] = {1, 1, 1};
         int nsp = 0, mx = 0, cip = 0, act = 0;
         int64_t oc = 0, groups = 1;
@@ -781,6 +833,8 @@ static void emit_scene(emitter *e)
             eps = o->ir->a.bn.eps;
         } else if (o->kind == BE_ACT) {
             act = o->ir->a.act.kind, alpha = o->ir->a.act.alpha;
+        } else if (o->kind == BE_RNN) {
+            oc = o->ir->a.rnn.hidden;
         }
         if (o->region != 2 && nsp)   /* a window that slides over the scene: stride 1 */
             st[nsp - 2] = st[nsp - 1] = 1;
@@ -804,7 +858,17 @@ static void emit_scene(emitter *e)
             kind < 0 ? "HSI_SOP_ACT" : kinds[kind], regions[o->region], o->sh, o->sw, o->n_in, inref,
             o->shape.ndim, dims, nsp, (long long)oc, (long long)groups, ints(k, 3), ints(st, 3),
             ints(pl, 3), ints(ph, 3), ints(dl, 3), o->bias, mx, cip, act, flt(alpha), flt(eps), o->relu);
-        out(e, "     %s, %d, %.1f},", prm, fold, o->flops);
+        if (o->kind == BE_PERMUTE || o->kind == BE_RNN) {   /* seq: hsi_scene_op */
+            const ir_rnn *rn = &o->ir->a.rnn;
+            const int *pm = o->ir->a.permute.perm;
+            int sq[4] = {0};
+            for (int a = 0; a < 4; a++)
+                sq[a] = o->kind == BE_PERMUTE ? (a < o->shape.ndim ? pm[a] : 0)
+                      : a == 0 ? rn->lstm : a == 1 ? rn->reverse : a == 2 ? rn->sequence : 0;
+            out(e, "     %s, %d, %.1f, {%d, %d, %d, %d}},", prm, fold, o->flops, sq[0], sq[1], sq[2], sq[3]);
+        } else {
+            out(e, "     %s, %d, %.1f},", prm, fold, o->flops);
+        }
         off += o->n_in;
     }
     out(e, "};");

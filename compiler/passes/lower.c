@@ -198,6 +198,12 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
             op = be_add_op(g, BE_XENT, n);
             g->loss = op;
             break;
+        case IR_PERMUTE: op = be_add_op(g, BE_PERMUTE, n); break;
+        case IR_RNN:
+            op = be_add_op(g, BE_RNN, n);
+            g->ops[op].bias = n->a.rnn.bias;
+            copy_params(&g->ops[op], n);
+            break;
         }
         be_op *o = &g->ops[op];
         if (o->n_in == 0 && n->op != IR_INPUT && n->op != IR_CONV) {

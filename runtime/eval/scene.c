@@ -222,6 +222,14 @@ static int create_op(hsi_infer *s, int i, char *err, size_t errlen)
     case HSI_SOP_ADD:
         o->k = hsi_add_create(rt, in, lay_of(s, t->in[1], r), t->relu);
         break;
+    case HSI_SOP_PERMUTE:
+        o->k = hsi_permute_create(rt, in, t->ndim, t->seq);
+        break;
+    case HSI_SOP_RNN: {
+        hsi_rnn_desc rd = {t->seq[0], t->out_ch, t->seq[1], t->seq[2], t->bias};
+        o->k = hsi_rnn_create(rt, in, &rd, 0, 0);
+        break;
+    }
     default:
         return snprintf(err, errlen, "scene inference: %s: unknown op kind %d", t->name, t->kind), -1;
     }
@@ -502,6 +510,11 @@ static void run_op(hsi_infer *s, int i)
         return;
     }
     case HSI_SOP_ADD: hsi_add_forward(o->k, x, src_of(s, t->in[1], r), o->out); return;
+    case HSI_SOP_PERMUTE: hsi_permute_forward(o->k, x, o->out); return;
+    case HSI_SOP_RNN:
+        hsi_rnn_forward(o->k, x, w, s->ps[t->param[1]].value, t->param[2] >= 0 ? s->ps[t->param[2]].value : NULL,
+                        t->param[3] >= 0 ? s->ps[t->param[3]].value : NULL, o->out);
+        return;
     default: return;   /* input, identity */
     }
 }

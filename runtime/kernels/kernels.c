@@ -14,12 +14,7 @@
 #include "kernels_impl.h"
 #include "ref.h"
 
-#ifdef HSICC_WITH_DNNL
-#define HK_CALL(rt, fn, ...) \
-    ((rt)->backend == HSI_BACKEND_DNNL ? hk_dnnl_##fn(__VA_ARGS__) : hk_ref_##fn(__VA_ARGS__))
-#else
-#define HK_CALL(rt, fn, ...) hk_ref_##fn(__VA_ARGS__)
-#endif
+/* HK_CALL: kernels_impl.h */
 
 /* ---- the rt and its memory ---------------------------------------------------------------- */
 
