@@ -1194,7 +1194,7 @@ static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
                 (long long)in->d[in->ndim - 2], (long long)in->d[in->ndim - 1],
                 (long long)numel(&g->ops[g->logits].shape), (long long)in->d[in->ndim - 1]);
     else
-        fprintf(h, "/* domain 0: input [n, %s] per pixel (its spectrum), %lld classes, patch 1 */\n",
+        fprintf(h, "/* domain 0: input [n, %s per pixel (its spectrum), %lld classes, patch 1 */\n",
                 shape_str(in) + 1, (long long)numel(&g->ops[g->logits].shape));
     fprintf(h, "enum { %s_PAD_ZERO = 0, %s_PAD_REFLECT = 1, %s_PAD_REPLICATE = 2 };\n\n", stem, stem, stem);
     fprintf(h, "typedef struct %s_model %s_model;\n\n", stem, stem);
