@@ -26,6 +26,7 @@
 #include "hsi_config.h"
 #include "hsi_data.h"
 #include "hsi_io.h"
+#include "hsi_trainer.h"
 #include "paths.h"
 #include "shape.h"
 
@@ -137,6 +138,40 @@ static int run(char *const argv[], int verbose)
 }
 
 /* Splits a ';'-separated CMake list into argv entries appended at argv[*n]. */
+/* preprocess.pca: the net takes the components (their count given, or fitted on the data as the
+ * trainer will for a variance share). bands: the domain's band count (0: the registry does not
+ * say), replaced by the component count. */
+static int pca_bands(const char *exp_path, const hsi_experiment *x, int d, int *bands)
+{
+    const hsi_exp_pca *p = &x->pca;
+    const char *dn = x->domains[d].name;
+    if (p->components) {
+        if (*bands > 0 && p->components > *bands) {
+            fprintf(stderr, "hsicc: error: %s: preprocess.pca.components %d is more than the %d "
+                    "bands of domain '%s' (after bands.range / resample)\n", exp_path,
+                    p->components, *bands, dn);
+            return -1;
+        }
+        *bands = p->components;
+        return 0;
+    }
+    if (!(p->variance > 0)) return 0;
+    hsi_trainer_env env = {NULL, NULL, NULL, 0, NULL, NULL};
+    char err[2048];
+    int k;
+    double share;
+    if (hsi_tr_pca_components(x, d, &env, &k, &share, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: %s: preprocess.pca.variance %g: the component count comes "
+                "from the data, which could not be read: %s\n", exp_path, p->variance, err);
+        return -1;
+    }
+    fprintf(stderr, "hsicc: note: domain '%s': preprocess.pca.variance %g keeps %d of %d "
+            "components (%.6f of the variance); the net takes %d bands\n", dn, p->variance, k,
+            *bands > 0 ? *bands : k, share, k);
+    *bands = k;
+    return 0;
+}
+
 static void add_list(char **argv, int *n, int max, const char *list)
 {
     char *copy = strdup(list);
@@ -181,17 +216,25 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         int bands = ds->bands;
         if (xd->band_end > xd->band_start) bands = xd->band_end - xd->band_start;
         if (xd->resample > 0) bands = xd->resample;
+        if (pca_bands(exp_path, x, d, &bands)) {
+            free(num);
+            free(doms);
+            hsi_experiment_free(x);
+            hsi_registry_free(reg);
+            return 1;
+        }
         int classes = xd->n_labels ? xd->n_labels : ds->n_classes;
         int max = x->n_defines + xd->n_defines;
         hsi_define *tmp = calloc((size_t)max + 1, sizeof *tmp);
         int n = tmp ? hsi_experiment_domain_defines(x, d, tmp, max) : 0;
         fe_define *defs = calloc((size_t)n + 2, sizeof *defs);
-        for (int k = 0; k < n; k++) defs[k] = (fe_define){tmp[k].key, tmp[k].value};
+        for (int k = 0; k < n; k++)
+            defs[k] = (fe_define){tmp[k].key, tmp[k].value, tmp[k].where, tmp[k].path};
         free(tmp);
         snprintf(num[d][0], sizeof num[d][0], "%d", bands);
         snprintf(num[d][1], sizeof num[d][1], "%d", classes);
-        defs[n] = (fe_define){"bands", num[d][0]};
-        defs[n + 1] = (fe_define){"classes", num[d][1]};
+        defs[n] = (fe_define){.name = "bands", .value = num[d][0]};
+        defs[n + 1] = (fe_define){.name = "classes", .value = num[d][1]};
         doms[d] = (fe_domain){nd == 1 ? "" : xd->name, n + 2, defs};
     }
     ir_program *p = fe_compile(x->net, NULL, 0, NULL, nd, doms, stderr);
@@ -238,9 +281,11 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
             continue;
         char sh[96];
         int square = in->ndim >= 3 && in->d[in->ndim - 1] == in->d[in->ndim - 2];
-        fprintf(stderr, "%s:%d:%d: error: domain '%s' of %s has %ld bands, but the net's input%s%s "
+        fprintf(stderr, "%s:%d:%d: error: domain '%s' of %s has %ld bands%s, but the net's input%s%s "
                 "is %s: %s\nhint: %s\n", inn->span.file, inn->span.line, inn->span.col,
-                x->domains[d].name, exp_path, bands, p->n_graphs > 1 ? " for domain " : "",
+                x->domains[d].name, exp_path, bands,
+                x->pca.components || x->pca.variance > 0 ? " (its preprocess.pca components)" : "",
+                p->n_graphs > 1 ? " for domain " : "",
                 p->graphs[d].domain, shape_str(in, sh, sizeof sh),
                 spectral ? "a trainer feeds a spectral net the centre pixel's spectrum, [bands] "
                            "values, as [bands], [1, bands] or [bands, 1]"
@@ -376,7 +421,7 @@ int cmd_build(int argc, char **argv)
 {
     const char *exp_path = NULL, *out = NULL;
     const char *sets[MAX_SETS];
-    build_opts o = {sets, 0, -1, BUILD_TRAINER, {1, 1, 0}, NULL, 0};
+    build_opts o = {.sets = sets, .sweep_point = -1, .stage = BUILD_TRAINER, .be = {1, 1, 0}};
     if (cmd_wants_help(argc, argv)) return print_usage(stdout), 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

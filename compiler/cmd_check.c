@@ -53,6 +53,10 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
         snprintf(buf, len, "%s%s%s", n->a.rnn.lstm ? "lstm" : "gru", n->a.rnn.reverse ? " reverse" : "",
                  n->a.rnn.sequence ? "" : " last");
         return buf;
+    case IR_LRN: snprintf(buf, len, "lrn %lld", (long long)n->a.lrn.size); return buf;
+    case IR_CROP: return "crop";
+    case IR_PRELU: return "prelu";
+    case IR_SOFTMAX: return "softmax";
     }
     return "?";
 }

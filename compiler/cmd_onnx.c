@@ -41,7 +41,8 @@ static int help(void)
     fputs(synopsis, stdout);
     fputs("\nWrites the inference graph of the net with the weights of W (a trainer's checkpoint:\n"
           "tensors named as in the netdef, PyTorch layouts) as an ONNX model, opset 13: input\n"
-          "\"input\" [N, per-sample input dims...], output \"logits\" [N, classes].\n\n"
+          "\"input\" [N, per-sample input dims...], output \"logits\" [N, classes] (\"probabilities\"\n"
+          "when the net ends in softmax right before its loss).\n\n"
           "  -D name=value        net parameter, as given to the trainer (bands, classes, patch...)\n"
           "  --domain NAME:k=v,.. one per domain of a multi-domain trainer, as in its experiment\n"
           "  --domain-name D      the domain to export, by name or index (default: the first)\n"
@@ -174,7 +175,8 @@ int cmd_onnx(int argc, char **argv)
     for (int i = 0; i < in->ndim; i++) printf(", %lld", (long long)in->d[i]);
     int64_t k = 1;
     for (int i = 0; i < ig->nodes[ig->logits].shape.ndim; i++) k *= ig->nodes[ig->logits].shape.d[i];
-    printf("], logits [%s, %lld]\n", n_str, (long long)k);
+    printf("], %s [%s, %lld]\n", ig->nodes[ig->logits].op == IR_SOFTMAX ? "probabilities" : "logits",
+           n_str, (long long)k);
     rc = DRV_OK;
 done:
     free(used);

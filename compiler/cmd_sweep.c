@@ -534,7 +534,7 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
                          (p->lock = hsi_lock_dir(dir, ".sweep.lock", "hsicc sweep", err, sizeof err)) < 0 ||
                          hsi_experiment_write(x, yaml, err, sizeof err))) {
         fprintf(stderr, "hsicc: error: %s\n", err);
-        snprintf(p->why, sizeof p->why, "%s", err);
+        snprintf(p->why, sizeof p->why, "%.*s", (int)sizeof p->why - 1, err);
         rc = -1;
     }
     x->init.checkpoint = orig;
@@ -836,7 +836,7 @@ int cmd_sweep(int argc, char **argv)
     const char *sets[MAX_SETS];
     char **slurm = NULL;
     int n_sets = 0, jobs = 1, dry = 0, jobs_given = 0, n_slurm = 0;
-    build_opts bo = {NULL, 0, -1, BUILD_TRAINER, {1, 1, 0}, NULL, 0};
+    build_opts bo = {.sweep_point = -1, .stage = BUILD_TRAINER, .be = {1, 1, 0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--slurm")) {   /* the rest is for sbatch */

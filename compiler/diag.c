@@ -94,6 +94,13 @@ void diag_error_noloc(diag *d, const char *fmt, ...)
     if (admit(d)) MESSAGE(NULL, "hsicc: error: ");
 }
 
+void diag_error_at(diag *d, const char *where, const char *fmt, ...)
+{
+    if (!admit(d)) return;
+    if (where) fprintf(d->out, "%s: ", where);
+    MESSAGE(NULL, where ? "error: " : "hsicc: error: ");
+}
+
 void diag_note(diag *d, src_span sp, const char *fmt, ...)
 {
     if (d->shown) MESSAGE(&sp, "note");

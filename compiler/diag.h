@@ -30,6 +30,8 @@ typedef struct diag {
 void diag_error(diag *d, src_span sp, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* An error without a source place (command line): `hsicc: error: ...`. */
 void diag_error_noloc(diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An error located outside the netdef ("x.yaml:9:3: error: ..."); where NULL: as _noloc. */
+void diag_error_at(diag *d, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* `file:line:col: note: ...` + quoted source, attached to the last error. */
 void diag_note(diag *d, src_span sp, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* `hint: ...`, attached to the last error. */

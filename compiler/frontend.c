@@ -212,8 +212,13 @@ static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_dom
         int found = 0;
         for (int j = 0; j < np; j++) found |= df->name && !strcmp(df->name, cands[j]);
         if (!found) {
-            diag_error_noloc(E->d, "net '%s' has no parameter '%s' (-D %s=%s)", net->name,
-                             df->name ? df->name : "", df->name ? df->name : "", df->value ? df->value : "");
+            if (df->path)
+                diag_error_at(E->d, df->where, "key '%s': net '%s' has no parameter '%s'", df->path,
+                              net->name, df->name ? df->name : "");
+            else
+                diag_error_noloc(E->d, "net '%s' has no parameter '%s' (-D %s=%s)", net->name,
+                                 df->name ? df->name : "", df->name ? df->name : "",
+                                 df->value ? df->value : "");
             if (!df->name || !diag_did_you_mean(E->d, df->name, cands, np)) {
                 const char *list = "";
                 for (int j = 0; j < np; j++) list = mem_printf(E->a, "%s%s%s", list, j ? ", " : "", cands[j]);
@@ -242,8 +247,13 @@ static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_dom
             else if (p->def && def.k == V_BOOL && v.k != V_BOOL) want = "true or false";
             else if (p->def && def.k == V_FLOAT && v.k != V_FLOAT && v.k != V_INT) want = "a number";
             if (want) {
-                diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s': expected %s",
-                                 df->value ? df->value : "", p->name, net->name, want);
+                if (df->path)
+                    diag_error_at(E->d, df->where, "key '%s': bad value '%s' for parameter '%s' of net "
+                                  "'%s': expected %s", df->path, df->value ? df->value : "", p->name,
+                                  net->name, want);
+                else
+                    diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s': expected %s",
+                                     df->value ? df->value : "", p->name, net->name, want);
                 diag_note(E->d, p->span, "'%s' is declared here", p->name);
                 return NULL;
             }
@@ -340,7 +350,7 @@ static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, cons
     return 0;
 }
 
-ir_program *fe_compile(const char *path, const char *text, size_t len, const char *net,
+ir_program *fe_compile(const char *path, const char *text_arg, size_t len, const char *net,
                        int n_domains, const fe_domain *domains, FILE *diag_out)
 {
     fe_ctx *c = calloc(1, sizeof *c);
@@ -354,6 +364,7 @@ ir_program *fe_compile(const char *path, const char *text, size_t len, const cha
         return NULL;
     }
     fe_unit *u = NULL;
+    const char *volatile text = text_arg; /* set after setjmp: volatile keeps it exact */
     c->d.file = mem_strdup(&c->a, path ? path : "<input>");
     if (!text) text = path ? read_source(c, path, &len) : NULL;
     if (text && len > FE_MAX_SOURCE) {

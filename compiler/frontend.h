@@ -13,7 +13,8 @@
 
 #include "ir.h"
 
-typedef struct fe_define { const char *name, *value; } fe_define;   /* -D name=value */
+/* -D name=value; or from an experiment's `defines:` (where: "file:line:col", path: the key). */
+typedef struct fe_define { const char *name, *value, *where, *path; } fe_define;
 typedef struct fe_domain { const char *name; int n_defines; const fe_define *defines; } fe_domain;
 
 /* Parse, elaborate and shape-check `path` (or the in-memory text when text != NULL) once per

@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(dir, sizeof dir, "%s/hsicc-fuzz-%ld", base, (long)getpid());
         have_dir = mkdir(dir, 0700) == 0;
     }
-    static const fe_define d1[] = {{"bands", "103"}, {"classes", "9"}};
-    static const fe_define d2[] = {{"bands", "7"}, {"depth", "1"}};
+    static const fe_define d1[] = {{.name = "bands", .value = "103"}, {.name = "classes", .value = "9"}};
+    static const fe_define d2[] = {{.name = "bands", .value = "7"}, {.name = "depth", .value = "1"}};
     static const fe_domain two[] = {{"a", 2, d1}, {"b", 2, d2}};
     const char *text = size ? (const char *)data : "";
     ir_program *p = fe_compile("fuzz.hsn", text, size, NULL, 0, NULL, null_out);

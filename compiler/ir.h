@@ -42,11 +42,18 @@ typedef enum ir_op {
     IR_ADD,      /* in[0] + in[1] + ... (n_in >= 2), equal shapes; lowered to binary adds */
     IR_LOSS,     /* in[0] = logits [K] (or [K,1,...]); a.loss; shape = [1] */
     IR_PERMUTE,  /* in[0]; a.permute: output dim i is input dim perm[i] (per-sample dims) */
-    IR_RNN       /* in[0] = a sequence [F, L] (F features per step); a.rnn: ONE layer in ONE
+    IR_RNN,      /* in[0] = a sequence [F, L] (F features per step); a.rnn: ONE layer in ONE
                     direction (gru/lstm with num_layers, bidirectional are several nodes and
                     concats); params: weight_ih [G*H, F], weight_hh [G*H, H], then bias_ih,
                     bias_hh [G*H] if a.rnn.bias (G = 3 GRU, 4 LSTM; PyTorch's gate order);
                     shape [H, L] (every hidden state) or [H] (the last one) */
+    /* layers added for the DeepHyperX zoo (issue 12) */
+    IR_LRN,      /* in[0] [C, ...]; a.lrn: PyTorch LocalResponseNorm across channels */
+    IR_CROP,     /* in[0] [C, sp...]; a.crop: the window offset..offset+size of the spatial dims */
+    IR_PRELU,    /* in[0] [C, ...]; params: weight [slopes] (slopes = 1 or C) */
+    IR_SOFTMAX   /* in[0] [C, ...]; softmax over the channels (axis 0 of the sample). Right before
+                    the loss it is the net's inference output only: lowering drops it (the loss
+                    applies softmax itself), ONNX export keeps it */
 } ir_op;
 
 typedef enum ir_act_kind { IR_RELU, IR_LEAKY_RELU, IR_ELU, IR_SIGMOID, IR_TANH } ir_act_kind;
@@ -81,6 +88,9 @@ typedef struct ir_rnn {
     int bias;
     int layer;                     /* 0-based layer of a stacked gru/lstm (for names) */
 } ir_rnn;
+/* b_c = a_c / (k + alpha / size * sum of a_j^2 over j in [c - size/2, c + (size-1)/2])^beta */
+typedef struct ir_lrn { int64_t size; float alpha, beta, k; } ir_lrn;
+typedef struct ir_crop { int nsp; int64_t offset[3], size[3]; /* per spatial dim */ } ir_crop;
 
 typedef enum ir_init_kind {
     IR_INIT_DEFAULT,               /* not given: the op's default (see sema_layers.c) */
@@ -118,7 +128,7 @@ typedef struct ir_node {
     int param[IR_MAX_PARAMS];      /* indices into ir_program.params, in the order listed above */
     union {
         ir_conv conv; ir_bn bn; ir_act act; ir_dropout dropout; ir_pool pool; ir_dense dense;
-        ir_loss loss; ir_permute permute; ir_rnn rnn;
+        ir_loss loss; ir_permute permute; ir_rnn rnn; ir_lrn lrn; ir_crop crop;
     } a;
 } ir_node;
 

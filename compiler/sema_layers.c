@@ -12,19 +12,21 @@
 enum {
     A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS, A_EPS, A_MOMENTUM, A_ALPHA,
     A_P, A_SHAPE, A_CIP, A_NAME, A_INIT, A_BIAS_INIT, A_LR, A_DECAY, A_FREEZE, A_CEIL,
+    A_SIZE, A_BETA, A_K, A_OFFSET, A_CHANNELS,
     A_DIMS, A_DIM0, A_DIM1, A_HIDDEN, A_LAYERS, A_BIDIR, A_SEQ, /* sequence layers */
     A_N
 };
 static const char *const arg_names[A_N] = {
     "out", "kernel", "stride", "pad", "dilation", "groups", "bias", "eps", "momentum", "alpha",
     "p", "shape", "count_include_pad", "name", "init", "bias_init", "lr_mult", "decay_mult",
-    "freeze", "ceil_mode",
+    "freeze", "ceil_mode", "size", "beta", "k", "offset", "channels",
     "dims", "dim0", "dim1", "hidden", "num_layers", "bidirectional", "sequence",
 };
 
 typedef enum lkind {
     K_CONV2D, K_CONV3D, K_BN, K_RELU, K_LRELU, K_ELU, K_SIGMOID, K_TANH, K_DROPOUT, K_MAXPOOL,
     K_AVGPOOL, K_DENSE, K_FLATTEN, K_FOLD, K_RESHAPE, K_ADD, K_CONCAT,
+    K_LRN, K_CROP, K_PRELU, K_SOFTMAX,
     K_CONV1D, K_PERMUTE, K_TRANSPOSE, K_GRU, K_LSTM, /* sequence layers */
     K_N
 } lkind;
@@ -51,6 +53,8 @@ typedef int layer_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd
 static layer_check check_conv, check_bn, check_act, check_dropout, check_pool, check_dense,
     check_flatten, check_fold, check_reshape;
 static layer_params conv_params, bn_params, dense_params;
+static layer_check check_lrn, check_crop, check_prelu, check_softmax;   /* at the end */
+static layer_params prelu_params;
 static layer_check check_permute, check_rnn;
 
 #define W_ATTRS A_NAME, A_INIT, A_BIAS_INIT, A_LR, A_DECAY, A_FREEZE
@@ -83,6 +87,11 @@ static const struct layer_spec {
     [K_RESHAPE] = {"reshape", "reshape", IR_RESHAPE, 1, {A_SHAPE, A_NAME, -1}, check_reshape, NULL},
     [K_ADD] = {"add", "add", IR_ADD, 0, {A_NAME, -1}, NULL, NULL},
     [K_CONCAT] = {"concat", "concat", IR_CONCAT, 0, {A_NAME, -1}, NULL, NULL},
+    [K_LRN] = {"lrn", "lrn", IR_LRN, 4, {A_SIZE, A_ALPHA, A_BETA, A_K, A_NAME, -1}, check_lrn, NULL},
+    [K_CROP] = {"crop", "crop", IR_CROP, 1, {A_SIZE, A_OFFSET, A_NAME, -1}, check_crop, NULL},
+    [K_PRELU] = {"prelu", "prelu", IR_PRELU, 1, {A_CHANNELS, A_NAME, A_INIT, A_LR, A_DECAY, A_FREEZE, -1},
+                 check_prelu, prelu_params},
+    [K_SOFTMAX] = {"softmax", "softmax", IR_SOFTMAX, 0, {A_NAME, -1}, check_softmax, NULL},
     [K_CONV1D] = {"conv1d", "conv", IR_CONV, 2, {CONV_ARGS}, check_conv, conv_params},
     [K_PERMUTE] = {"permute", "permute", IR_PERMUTE, 1, {A_DIMS, A_NAME, -1}, check_permute, NULL},
     [K_TRANSPOSE] = {"transpose", "transpose", IR_PERMUTE, 2, {A_DIM0, A_DIM1, A_NAME, -1},
@@ -271,6 +280,11 @@ static int check_act(sema_ctx *E, sema_scope *s, layer *L)
     double alpha = k == K_LRELU ? 0.01 : 1.0;
     if (L->slot[A_ALPHA] && sema_get_num(E, s->env, L->slot[A_ALPHA], -1e6, 1e6, "alpha", &alpha))
         return sema_fail(E);
+    if (alpha < 0) {   /* the backward reads the output: a negative slope hides the input's sign */
+        diag_error(E->d, L->slot[A_ALPHA]->span, "%s needs alpha >= 0, got %g", L->el->name, alpha);
+        diag_hint(E->d, "a negative slope is PReLU territory: prelu learns it (init = constant(%g))", alpha);
+        return sema_fail(E);
+    }
     L->node.a.act.kind = acts[k - K_RELU];
     L->node.a.act.alpha = k == K_LRELU || k == K_ELU ? (float)alpha : 0;
     return 0;
@@ -693,6 +707,146 @@ static int elab_join(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int 
     int id = sema_add_node(E, specs[k].op, sema_full_name(E, s, ln), el->span, n, in, &out);
     if (id < 0) return 1;
     *cur = id;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* lrn, crop, prelu, softmax (issue 12: the DeepHyperX zoo) */
+
+/* lrn(size, alpha = 1e-4, beta = 0.75, k = 1): PyTorch nn.LocalResponseNorm, across channels
+ * (the window of an even size reaches size/2 channels before and size/2 - 1 after) */
+static int check_lrn(sema_ctx *E, sema_scope *s, layer *L)
+{
+    const ast_expr *const *slot = L->slot;
+    ir_lrn *r = &L->node.a.lrn;
+    double alpha = 1e-4, beta = 0.75, k = 1.0;
+    char b[96];
+    if (need(E, slot[A_SIZE], L->el, "size", "lrn(5) or lrn(256, alpha = 1e-4, beta = 0.75, k = 1)") ||
+        sema_get_int(E, s->env, slot[A_SIZE], 1, FE_MAX_SIZE, "size", &r->size) ||
+        (slot[A_ALPHA] && sema_get_num(E, s->env, slot[A_ALPHA], 0, 1e6, "alpha", &alpha)) ||
+        (slot[A_BETA] && sema_get_num(E, s->env, slot[A_BETA], 0, 1e6, "beta", &beta)) ||
+        (slot[A_K] && sema_get_num(E, s->env, slot[A_K], 1e-30, 1e6, "k", &k))) {
+        if (slot[A_SIZE])
+            diag_hint(E->d, "as PyTorch's LocalResponseNorm: size >= 1 channels (any, even or odd), "
+                      "alpha >= 0, beta >= 0, k > 0");
+        return sema_fail(E);
+    }
+    if (L->in.ndim < 2) {
+        diag_error(E->d, L->el->span, "lrn normalises across the channels of each position: it needs "
+                   "[C, H, W] or [C, D, H, W], but its input is %s", shape_str(&L->in, b, sizeof b));
+        diag_hint(E->d, "PyTorch's LocalResponseNorm refuses a [N, F] input too; put lrn before the dense layer");
+        return sema_fail(E);
+    }
+    r->alpha = (float)alpha, r->beta = (float)beta, r->k = (float)k;
+    return 0;
+}
+
+/* crop(size) (centre) or crop(size = .., offset = ..): one integer crops H and W; a list has
+ * 2 entries (H, W) or one per spatial dim */
+static int crop_list(sema_ctx *E, sema_scope *s, const ast_expr *x, const ir_shape *in, int is_size,
+                     int64_t *out)
+{
+    int nsp = in->ndim - 1;
+    sema_val v;
+    if (sema_eval(E, s->env, x, &v)) return 1;
+    int n = v.k == V_LIST ? v.n : 2;
+    if (v.k == V_LIST && n != 2 && n != nsp) {
+        if (nsp == 2)
+            diag_error(E->d, x->span, "crop %s needs one integer or a list of 2 (H, W), got %s",
+                       is_size ? "size" : "offset", sema_val_str(E, &v));
+        else
+            diag_error(E->d, x->span, "crop %s needs one integer (H and W), a list of 2 (H, W) or of "
+                       "3 (D, H, W), got %s", is_size ? "size" : "offset", sema_val_str(E, &v));
+        diag_hint(E->d, "one entry per spatial dim of the input %s", shape_str(in, (char[96]){0}, 96));
+        return 1;
+    }
+    int64_t t[3];
+    if (sema_get_ints(E, s->env, x, n, is_size, is_size ? "crop size" : "crop offset", t)) return 1;
+    for (int i = 0; i < nsp; i++) out[i] = is_size ? in->d[1 + i] : 0;   /* D kept when not given */
+    for (int i = 0; i < n; i++) out[nsp - n + i] = t[i];
+    return 0;
+}
+
+static int check_crop(sema_ctx *E, sema_scope *s, layer *L)
+{
+    const ast_expr *const *slot = L->slot;
+    const ir_shape *in = &L->in;
+    ir_crop *c = &L->node.a.crop;
+    char b[96], w[96];
+    if (in->ndim < 3) {
+        diag_error(E->d, L->el->span, "crop cuts a window of the spatial dims: it needs [C, H, W] or "
+                   "[C, D, H, W], but its input is %s", shape_str(in, b, sizeof b));
+        diag_hint(E->d, "crop before flatten or dense");
+        return sema_fail(E);
+    }
+    c->nsp = in->ndim - 1;
+    if (need(E, slot[A_SIZE], L->el, "size", "crop(3) (centre) or crop(size = [3, 3], offset = [1, 1])") ||
+        crop_list(E, s, slot[A_SIZE], in, 1, c->size) ||
+        (slot[A_OFFSET] && crop_list(E, s, slot[A_OFFSET], in, 0, c->offset)))
+        return sema_fail(E);
+    ir_shape win = {in->ndim, {in->d[0]}};
+    for (int i = 0; i < c->nsp; i++) {
+        if (!slot[A_OFFSET] && c->size[i] <= in->d[1 + i]) c->offset[i] = (in->d[1 + i] - c->size[i]) / 2;
+        win.d[1 + i] = c->offset[i] + c->size[i];
+    }
+    for (int i = 0; i < c->nsp; i++)
+        if (win.d[1 + i] > in->d[1 + i]) {
+            ir_shape sz = {in->ndim, {in->d[0]}};
+            for (int j = 0; j < c->nsp; j++) sz.d[1 + j] = c->size[j];
+            if (slot[A_OFFSET])
+                diag_error(E->d, slot[A_OFFSET]->span,
+                           "the crop window (offset + size, %s) runs past its input %s",
+                           shape_str(&win, w, sizeof w), shape_str(in, b, sizeof b));
+            else
+                diag_error(E->d, slot[A_SIZE]->span, "crop to %s is larger than its input %s",
+                           shape_str(&sz, w, sizeof w), shape_str(in, b, sizeof b));
+            diag_hint(E->d, "a crop can only shrink the spatial dims; pad with a conv (pad = ...) to grow them");
+            return sema_fail(E);
+        }
+    for (int i = 0; i < c->nsp; i++) L->out.d[1 + i] = c->size[i];
+    return 0;
+}
+
+/* prelu (a slope per channel) or prelu(channels = 1) (one slope); PyTorch's init 0.25 */
+static int check_prelu(sema_ctx *E, sema_scope *s, layer *L)
+{
+    int64_t ch = L->in.d[0], n = ch;
+    if (L->slot[A_CHANNELS] && sema_get_int(E, s->env, L->slot[A_CHANNELS], 1, FE_MAX_SIZE, "channels", &n))
+        return sema_fail(E);
+    if (n != 1 && n != ch) {
+        char b[96];
+        diag_error(E->d, L->slot[A_CHANNELS]->span, "prelu has one slope or one per channel: channels = "
+                   "%lld does not match its input %s (%lld channels)", (long long)n,
+                   shape_str(&L->in, b, sizeof b), (long long)ch);
+        diag_hint(E->d, "leave channels out (a slope per channel) or write prelu(channels = 1)");
+        return sema_fail(E);
+    }
+    L->node.a.dense.out = n;   /* the number of slopes */
+    return 0;
+}
+
+static int prelu_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd, const char *lname)
+{
+    sema_init quarter = {IR_INIT_CONSTANT, 0.25f, 0};
+    int64_t n = nd->a.dense.out;
+    int p = sema_add_param(E, s, lname, IR_WEIGHT, 1, &n, L->w.has_init ? L->w.init : quarter, n, n, &L->w,
+                           L->el->span);
+    if (p < 0) return 1;
+    nd->param[nd->n_param++] = p;
+    return 0;
+}
+
+/* softmax over the channels (PyTorch nn.Softmax(dim = 1)) */
+static int check_softmax(sema_ctx *E, sema_scope *s, layer *L)
+{
+    (void)s;
+    if (L->in.d[0] < 2) {
+        char b[96];
+        diag_error(E->d, L->el->span, "softmax is over the channels, but its input %s has one: the "
+                   "output would always be 1", shape_str(&L->in, b, sizeof b));
+        diag_hint(E->d, "use sigmoid for one channel, or reshape so the classes are the channels");
+        return sema_fail(E);
+    }
     return 0;
 }
 

@@ -332,8 +332,8 @@ static int unknown_layer(sema_ctx *E, const sema_scope *s, const ast_elem *el)
     diag_error(E->d, el->span, "unknown layer '%s'", el->name);
     if (!diag_did_you_mean(E->d, el->name, cands, nc))
         diag_hint(E->d, "layers: conv1d conv2d conv3d bn relu leaky_relu elu sigmoid tanh dropout "
-                        "maxpool avgpool dense flatten fold reshape permute transpose gru lstm add "
-                        "concat, or a block of this file");
+                        "maxpool avgpool dense flatten fold reshape permute transpose gru lstm lrn "
+                        "crop prelu softmax add concat, or a block of this file");
     return sema_fail(E);
 }
 

@@ -230,6 +230,10 @@ static const char *kind_name(const be_op *o)
     case BE_CONCAT: return "concat";
     case BE_ADD: return o->relu ? "add+relu" : "add";
     case BE_XENT: return "softmax cross-entropy";
+    case BE_LRN: return "lrn";
+    case BE_CROP: return "crop";
+    case BE_PRELU: return "prelu";
+    case BE_SOFTMAX: return "softmax";
     case BE_PERMUTE: return "permute";
     case BE_RNN: return o->ir->a.rnn.lstm ? "lstm" : "gru";
     }
@@ -293,6 +297,37 @@ static void emit_create_fold(emitter *e, int j)
         out(e, "    s->infer_relu[%s] = hsi_act_create(rt, lay[%s], HSI_ACT_RELU, 0.0f);", op, op);
         out(e, "    if (!s->infer_relu[%s]) return hsi_model_fail(m, \"%s (inference)\", err, errlen);", op,
             o->ir ? o->ir->name : o->cname);
+    }
+}
+
+/* lrn, crop, prelu, softmax */
+static void emit_create_xop(emitter *e, int i, const char *in0)
+{
+    const be_op *o = &e->g->ops[i];
+    const char *op = opname(e, i);
+    switch (o->kind) {
+    case BE_LRN: {
+        const ir_lrn *r = &o->ir->a.lrn;
+        out(e, "    s->op[%s] = hsi_lrn_create(rt, %s, %lld, %s, %s, %s);", op, in0, (long long)r->size,
+            flt(r->alpha), flt(r->beta), flt(r->k));
+        break;
+    }
+    case BE_CROP: {
+        const ir_crop *c = &o->ir->a.crop;
+        out(e, "    {");
+        out(e, "        const hsi_crop_desc d = {%d, %s, %s};", c->nsp, ints(c->offset, c->nsp),
+            ints(c->size, c->nsp));
+        out(e, "        s->op[%s] = hsi_crop_create(rt, %s, &d);", op, in0);
+        out(e, "    }");
+        break;
+    }
+    case BE_PRELU:
+        out(e, "    s->op[%s] = hsi_prelu_create(rt, %s, %lld);", op, in0,
+            (long long)e->bp->ir->params[o->param[0]].numel);
+        break;
+    default:
+        out(e, "    s->op[%s] = hsi_softmax_create(rt, %s);", op, in0);
+        break;
     }
 }
 
@@ -422,6 +457,12 @@ static void emit_create_op(emitter *e, int i)
         out(e, "    if (!s->op[%s]) return hsi_model_fail(m, \"%s\", err, errlen);", opname(e, i),
             o->ir ? o->ir->name : o->cname);
         return;
+    case BE_LRN:
+    case BE_CROP:
+    case BE_PRELU:
+    case BE_SOFTMAX:
+        emit_create_xop(e, i, in0);
+        break;
     }
     out(e, "    if (!s->op[%s]) return hsi_model_fail(m, \"%s\", err, errlen);", opname(e, i),
         o->ir ? o->ir->name : o->cname);
@@ -632,6 +673,16 @@ static void emit_forward_op(emitter *e, int i, int train)
         out(e, "    /* %s: logits as plain [n, classes] for the runtime */", o->cname);
         out(e, "    hsi_xent_plain_logits(s->op[%s], %s, s->logits);", op, src);
         return;
+    case BE_LRN:
+    case BE_CROP:
+    case BE_SOFTMAX:
+        op_comment(e, i);
+        out(e, "    hsi_%s_forward(s->op[%s], %s, %s);", kind_name(o), op, src, dst);
+        return;
+    case BE_PRELU:
+        op_comment(e, i);
+        out(e, "    hsi_prelu_forward(s->op[%s], %s, %s, %s);", op, src, w, dst);
+        return;
     }
 }
 
@@ -714,6 +765,19 @@ static void emit_backward_op(emitter *e, int i)
         out(e, "    hsi_add_backward(s->op[%s], %s, %s, %s, %s);", op, B(e, o->act), ddst,
             dsrc_of(e, o, 0), dsrc_of(e, o, 1));
         break;
+    case BE_LRN:
+        out(e, "    hsi_lrn_backward(s->op[%s], %s, %s, %s);", op, src, ddst, dsrc_of(e, o, 0));
+        break;
+    case BE_CROP:
+        out(e, "    hsi_crop_backward(s->op[%s], %s, %s);", op, ddst, dsrc_of(e, o, 0));
+        break;
+    case BE_PRELU:
+        out(e, "    hsi_prelu_backward(s->op[%s], %s, %s, %s, %s, %s);", op, src, w, ddst,
+            dsrc_of(e, o, 0), dw);
+        break;
+    case BE_SOFTMAX:
+        out(e, "    hsi_softmax_backward(s->op[%s], %s, %s, %s);", op, B(e, o->act), ddst, dsrc_of(e, o, 0));
+        break;
     case BE_PERMUTE:
         if (!o->need_dsrc[0]) break;
         out(e, "    hsi_permute_backward(s->op[%s], %s, %s);", op, ddst, dsrc_of(e, o, 0));
@@ -774,6 +838,7 @@ static void emit_scene(emitter *e)
     static const char *kinds[] = {"HSI_SOP_INPUT", "HSI_SOP_CONV", "HSI_SOP_BN", "HSI_SOP_IDENTITY",
                                   "HSI_SOP_POOL", "HSI_SOP_DENSE", "HSI_SOP_RESHAPE",
                                   "HSI_SOP_CONCAT", "HSI_SOP_ADD", "HSI_SOP_POOL_CEIL",
+                                  "HSI_SOP_LRN", "HSI_SOP_CROP", "HSI_SOP_PRELU", "HSI_SOP_SOFTMAX",
                                   "HSI_SOP_PERMUTE", "HSI_SOP_RNN"};
     static const char *regions[] = {"HSI_REGION_PIXEL", "HSI_REGION_WINDOW", "HSI_REGION_PATCH"};
     int n = g->loss;   /* every op before the loss */
@@ -797,18 +862,19 @@ static void emit_scene(emitter *e)
     out(e, "static const hsi_scene_op %sscene_ops[] = {", e->pre);
     out(e, "    /* name, kind, region, sh, sw, n_in, in, ndim, dims, nsp, out_ch, groups, kernel, stride,");
     out(e, "       pad_lo, pad_hi, dilation, bias, max, count_include_pad, act, alpha, eps, relu, param,");
-    out(e, "       fold, flops */");
+    out(e, "       fold, flops, beta, k */");
     int off = 0;
     for (int i = 0; i < n; i++) {
         const be_op *o = &g->ops[i];
         int kind = o->kind == BE_INPUT ? 0 : o->kind == BE_CONV ? 1 : o->kind == BE_BN ? 2
                  : o->kind == BE_ACT ? -1 : o->kind == BE_DROPOUT ? 3 : o->kind == BE_POOL ? 4
                  : o->kind == BE_DENSE ? 5 : o->kind == BE_RESHAPE ? 6 : o->kind == BE_CONCAT ? 7
-                 : o->kind == BE_PERMUTE ? 10 : o->kind == BE_RNN ? 11 : 8;
+                 : o->kind == BE_LRN ? 10 : o->kind == BE_CROP ? 11 : o->kind == BE_PRELU ? 12
+                 : o->kind == BE_SOFTMAX ? 13 : o->kind == BE_PERMUTE ? 14 : o->kind == BE_RNN ? 15 : 8;
         int64_t k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, pl[3] = {0}, ph[3] = {0}, dl[3] = {1, 1, 1};
         int nsp = 0, mx = 0, cip = 0, act = 0;
         int64_t oc = 0, groups = 1;
-        float alpha = 0, eps = 0;
+        float alpha = 0, eps = 0, beta = 0, lrn_k = 0;
         if (o->kind == BE_CONV) {
             nsp = o->conv.nsp, oc = o->conv.out_ch, groups = o->conv.groups;
             for (int a = 0; a < 3; a++) {
@@ -833,10 +899,19 @@ static void emit_scene(emitter *e)
             eps = o->ir->a.bn.eps;
         } else if (o->kind == BE_ACT) {
             act = o->ir->a.act.kind, alpha = o->ir->a.act.alpha;
+        } else if (o->kind == BE_LRN) {
+            const ir_lrn *r = &o->ir->a.lrn;
+            k[0] = r->size, alpha = r->alpha, beta = r->beta, lrn_k = r->k;
+        } else if (o->kind == BE_CROP) {
+            const ir_crop *c = &o->ir->a.crop;
+            nsp = c->nsp;
+            for (int a = 0; a < nsp; a++) k[a] = c->size[a], pl[a] = c->offset[a];
+        } else if (o->kind == BE_PRELU) {
+            oc = e->bp->ir->params[o->param[0]].numel;
         } else if (o->kind == BE_RNN) {
             oc = o->ir->a.rnn.hidden;
         }
-        if (o->region != 2 && nsp)   /* a window that slides over the scene: stride 1 */
+        if (o->region != 2 && nsp && o->kind != BE_CROP)   /* a window that slides over the scene: stride 1 */
             st[nsp - 2] = st[nsp - 1] = 1;
         char dims[96], prm[4 * (IR_MAX_NAME + 8)];   /* 4 parameter enums of IR_MAX_NAME */
         int q = snprintf(dims, sizeof dims, "{");
@@ -865,9 +940,10 @@ static void emit_scene(emitter *e)
             for (int a = 0; a < 4; a++)
                 sq[a] = o->kind == BE_PERMUTE ? (a < o->shape.ndim ? pm[a] : 0)
                       : a == 0 ? rn->lstm : a == 1 ? rn->reverse : a == 2 ? rn->sequence : 0;
-            out(e, "     %s, %d, %.1f, {%d, %d, %d, %d}},", prm, fold, o->flops, sq[0], sq[1], sq[2], sq[3]);
+            out(e, "     %s, %d, %.1f, %s, %s, {%d, %d, %d, %d}},", prm, fold, o->flops, flt(beta),
+                flt(lrn_k), sq[0], sq[1], sq[2], sq[3]);
         } else {
-            out(e, "     %s, %d, %.1f},", prm, fold, o->flops);
+            out(e, "     %s, %d, %.1f, %s, %s},", prm, fold, o->flops, flt(beta), flt(lrn_k));
         }
         off += o->n_in;
     }

@@ -31,6 +31,8 @@ typedef struct ctx {
     char **names;             /* every value name given out (owned): a hash set, open */
     size_t n_names, cap_names;/*   addressing, cap a power of two, at most half full */
     onnx_stats *st;
+    const char *out;          /* the output: "logits", or "probabilities" when the net ends in
+                                 softmax (right before its loss) */
 } ctx;
 
 static void *xalloc(size_t n)
@@ -270,6 +272,114 @@ static void emit_reshape(ctx *c, const ir_node *n, const char *x, const char *y)
     node_end(c, node_begin(c, "Reshape", y, 2, in));
 }
 
+/* ---- lrn, crop, prelu, softmax ---------------------------------------------------------- */
+
+/* An int64 initializer named after y ("<y>.<what>"); its name. */
+static const char *ints_init(ctx *c, const char *y, const char *what, int n, const int64_t *v)
+{
+    char base[300];
+    snprintf(base, sizeof base, "%s.%s", y, what);
+    const char *s = new_name(c, base);
+    tensor_i64(c, s, n, v);
+    return s;
+}
+
+/* Slice(x, starts, ends, axes) into a new value named y */
+static void emit_slice(ctx *c, const char *x, const char *y, int n, const int64_t *starts,
+                       const int64_t *ends, const int64_t *axes)
+{
+    const char *in[4] = {x, ints_init(c, y, "starts", n, starts), ints_init(c, y, "ends", n, ends),
+                         ints_init(c, y, "axes", n, axes)};
+    node_end(c, node_begin(c, "Slice", y, 4, in));
+}
+
+/* A float scalar initializer named "<y>.<what>"; its name. */
+static const char *scalar_init(ctx *c, const char *y, const char *what, float v)
+{
+    char base[300];
+    snprintf(base, sizeof base, "%s.%s", y, what);
+    const char *s = new_name(c, base);
+    tensor_f32(c, s, 0, NULL, &v, 1);
+    return s;
+}
+
+/* "<y>.<what>": a fresh value name for an intermediate of y's layer */
+static const char *part(ctx *c, const char *y, const char *what)
+{
+    char base[300];
+    snprintf(base, sizeof base, "%s.%s", y, what);
+    return new_name(c, base);
+}
+
+static const char *binary(ctx *c, const char *op, const char *a, const char *b, const char *y)
+{
+    const char *in[2] = {a, b};
+    node_end(c, node_begin(c, op, y, 2, in));
+    return y;
+}
+
+/* ONNX's LRN is PyTorch's for an odd size. An even size reaches one channel further before
+ * than after in PyTorch (the other way round in ONNX, and ONNX Runtime refuses even sizes), so
+ * it is written out as PyTorch computes it: the squares as [N, 1, C, rest], an average pool of
+ * size x 1 with zero padding size/2 before and (size-1)/2 after on the channels (divisor size),
+ * back to x's shape, then x / (k + alpha * avg)^beta. */
+static void emit_lrn(ctx *c, const ir_node *n, const char *x, const char *y)
+{
+    const ir_lrn *r = &n->a.lrn;
+    if (r->size % 2) {
+        size_t m = node_begin(c, "LRN", y, 1, &x);
+        attr_float(c, "alpha", r->alpha);
+        attr_float(c, "beta", r->beta);
+        attr_float(c, "bias", r->k);
+        attr_int(c, "size", r->size);
+        node_end(c, m);
+        return;
+    }
+    const int64_t sq_shape[4] = {0, 1, n->shape.d[0], -1};
+    int64_t back[IR_MAX_DIMS + 1] = {0};
+    for (int i = 0; i < n->shape.ndim; i++) back[i + 1] = n->shape.d[i];
+    const char *sq = binary(c, "Mul", x, x, part(c, y, "square"));
+    const char *sq4 = binary(c, "Reshape", sq, ints_init(c, y, "square_shape", 4, sq_shape), part(c, y, "square4"));
+    const char *avg4 = part(c, y, "window_mean");
+    size_t m = node_begin(c, "AveragePool", avg4, 1, &sq4);
+    const int64_t k[2] = {r->size, 1}, st[2] = {1, 1}, lo[2] = {r->size / 2, 0}, hi[2] = {(r->size - 1) / 2, 0};
+    window_attrs(c, 2, k, st, lo, hi);
+    attr_int(c, "count_include_pad", 1);
+    node_end(c, m);
+    const char *avg = binary(c, "Reshape", avg4, ints_init(c, y, "shape", n->shape.ndim + 1, back),
+                             part(c, y, "window_mean_x"));
+    const char *sc = binary(c, "Mul", avg, scalar_init(c, y, "alpha", r->alpha), part(c, y, "scaled"));
+    const char *den = binary(c, "Add", sc, scalar_init(c, y, "k", r->k), part(c, y, "base"));
+    const char *pw = binary(c, "Pow", den, scalar_init(c, y, "beta", r->beta), part(c, y, "divisor"));
+    binary(c, "Div", x, pw, y);
+}
+
+static void emit_crop(ctx *c, const ir_node *n, const char *x, const char *y)
+{
+    const ir_crop *r = &n->a.crop;
+    int64_t ends[3], axes[3];
+    for (int i = 0; i < r->nsp; i++) ends[i] = r->offset[i] + r->size[i], axes[i] = 2 + i;
+    emit_slice(c, x, y, r->nsp, r->offset, ends, axes);
+}
+
+/* PRelu's slope broadcasts from the right: [C] is reshaped to [C, 1, ...] for a map */
+static void emit_prelu(ctx *c, const ir_node *n, const char *x, const char *y)
+{
+    const ir_param *w = &c->p->params[n->param[0]];
+    const char *slope = w->name;
+    if (n->shape.ndim > 1 && w->numel > 1) {
+        int64_t dims[IR_MAX_DIMS] = {w->numel, 1, 1, 1};
+        const char *shape = ints_init(c, y, "slope_shape", n->shape.ndim, dims);
+        char base[300];
+        snprintf(base, sizeof base, "%s.slope", y);
+        slope = new_name(c, base);
+        const char *in[2] = {w->name, shape};
+        node_end(c, node_begin(c, "Reshape", slope, 2, in));
+    }
+    const char *in[2] = {x, slope};
+    node_end(c, node_begin(c, "PRelu", y, 2, in));
+}
+
 static void emit_node(ctx *c, int i)
 {
     const ir_node *n = &c->g->nodes[i];
@@ -308,6 +418,15 @@ static void emit_node(ctx *c, int i)
     }
     case IR_RNN:   /* refused by cmd_onnx.c before encoding */
         return;
+    case IR_LRN: emit_lrn(c, n, x, y); return;
+    case IR_CROP: emit_crop(c, n, x, y); return;
+    case IR_PRELU: emit_prelu(c, n, x, y); return;
+    case IR_SOFTMAX: {
+        size_t m = node_begin(c, "Softmax", y, 1, &x);
+        attr_int(c, "axis", 1);
+        node_end(c, m);
+        return;
+    }
     case IR_CONCAT:
     case IR_ADD: {
         const char **in = xalloc(sizeof *in * (size_t)n->n_in);
@@ -357,7 +476,7 @@ static int name_values(ctx *c)
         if (!c->live[i] || n->op == IR_LOSS) continue;
         if (n->op == IR_INPUT) c->val[i] = "input";
         else if (n->op == IR_DROPOUT) c->val[i] = c->val[n->in[0]];
-        else if (i == src && direct) c->val[i] = "logits";
+        else if (i == src && direct) c->val[i] = c->out;
         else c->val[i] = new_name(c, n->name && n->name[0] ? n->name : "t");
     }
     return direct;
@@ -378,12 +497,12 @@ int onnx_encode(const ir_program *p, int gi, const float *const *weights, const 
     const ir_graph *g = &p->graphs[gi];
     memset(st, 0, sizeof *st);
     ctx c = {p, g, b, xalloc((size_t)g->n_nodes), xalloc(sizeof(char *) * (size_t)g->n_nodes),
-             NULL, 0, 0, st};
+             NULL, 0, 0, st, g->nodes[g->logits].op == IR_SOFTMAX ? "probabilities" : "logits"};
     mark_live(g, c.live);
     unsigned char *used = xalloc((size_t)p->n_params);
     onnx_used_params(p, gi, used);
     keep_name(&c, "input");
-    keep_name(&c, "logits");
+    keep_name(&c, c.out);
     for (int i = 0; i < p->n_params; i++)
         if (used[i]) keep_name(&c, p->params[i].name);
     int direct = name_values(&c);
@@ -425,12 +544,12 @@ int onnx_encode(const ir_program *p, int gi, const float *const *weights, const 
     value_info(b, 11, "input", o->batch, &g->nodes[g->input].shape);
     ir_shape k = {1, {1}};   /* logits [N, classes] */
     for (int i = 0; i < g->nodes[g->logits].shape.ndim; i++) k.d[0] *= g->nodes[g->logits].shape.d[i];
-    value_info(b, 12, "logits", o->batch, &k);
+    value_info(b, 12, c.out, o->batch, &k);
     for (int i = 0; i < g->n_nodes; i++)
         if (c.live[i]) emit_node(&c, i);
     if (!direct) {   /* [N, K, 1, ...] (a 1x1 conv head), or the input itself: flattened */
         const char *x = c.val[g->logits];
-        size_t m = node_begin(&c, "Flatten", "logits", 1, &x);
+        size_t m = node_begin(&c, "Flatten", c.out, 1, &x);
         attr_int(&c, "axis", 1);
         node_end(&c, m);
     }

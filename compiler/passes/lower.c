@@ -194,9 +194,15 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
                 if (j + 1 < n->n_in) g->ops[op].note = "a partial sum of an add of more than two values";
             }
             break;
-        case IR_LOSS:
+        case IR_LOSS: {
+            /* a softmax right before the loss is the net's inference output only (the loss
+             * applies softmax itself): the loss and the logits are the softmax's input */
+            const ir_node *in = &ig->nodes[n->in[0]];
             op = be_add_op(g, BE_XENT, n);
             g->loss = op;
+            g->ops[op].n_in = 1;
+            g->ops[op].in[0] = in->op == IR_SOFTMAX ? map[in->in[0]] : in0;
+            if (in->op == IR_SOFTMAX) g->logits = g->ops[op].in[0];
             break;
         case IR_PERMUTE: op = be_add_op(g, BE_PERMUTE, n); break;
         case IR_RNN:
@@ -205,13 +211,18 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
             copy_params(&g->ops[op], n);
             break;
         }
+        case IR_LRN: op = be_add_op(g, BE_LRN, n); break;
+        case IR_CROP: op = be_add_op(g, BE_CROP, n); break;
+        case IR_PRELU: op = be_add_op(g, BE_PRELU, n); copy_params(&g->ops[op], n); break;
+        case IR_SOFTMAX: op = be_add_op(g, BE_SOFTMAX, n); break;
+        }
         be_op *o = &g->ops[op];
         if (o->n_in == 0 && n->op != IR_INPUT && n->op != IR_CONV) {
             o->n_in = n->n_in;
             for (int j = 0; j < n->n_in; j++) o->in[j] = map[n->in[j]];
         }
         if (n->op != IR_CONV || o->kind == BE_CONV) o->shape = n->shape;
-        if (i == ig->logits) g->logits = op;
+        if (i == ig->logits && n->op != IR_SOFTMAX) g->logits = op;
         map[i] = op;
     }
     free(map);

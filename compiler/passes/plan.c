@@ -28,12 +28,13 @@ static int add_buf(be_graph *g, be_buf_kind kind, int op, int slot, int first, i
 
 static int reads_input_in_backward(const be_op *o)
 {
-    return o->kind == BE_CONV || o->kind == BE_BN || o->kind == BE_DENSE || o->kind == BE_RNN;
+    return o->kind == BE_CONV || o->kind == BE_BN || o->kind == BE_DENSE || o->kind == BE_LRN ||
+           o->kind == BE_PRELU || o->kind == BE_RNN;
 }
 
 static int reads_output_in_backward(const be_op *o)
 {
-    return o->kind == BE_ACT || (o->kind == BE_ADD && o->relu);
+    return o->kind == BE_ACT || (o->kind == BE_ADD && o->relu) || o->kind == BE_SOFTMAX;
 }
 
 static int64_t ws_estimate(const be_graph *g, const be_op *o, int64_t batch)

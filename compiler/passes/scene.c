@@ -5,8 +5,9 @@
  * the scene around (r + i, c + j) can be computed once over the scene and cropped, instead of
  * once per patch. By induction from the input (patch[i] = padded_scene[r + i]), that holds for
  *  - spatially pointwise ops: 1x1 spatial kernels with stride 1 and no spatial padding (any
- *    spectral extent), BN, activations, dropout (identity at inference), reshapes that keep the
- *    two spatial axes, adds and concats of such values;
+ *    spectral extent), BN, activations, prelu, lrn and softmax (across channels at one
+ *    position), dropout (identity at inference), reshapes that keep the two spatial axes, adds
+ *    and concats of such values (a crop is not: it runs per patch);
  *  - valid stride-1 convolutions and pools (output i reads input i .. i + k_eff - 1);
  *  - windows that cover their whole input (output 1x1, any stride): a dense layer on a map, a
  *    pool to 1x1; over the scene they become the same window at stride 1.
@@ -123,6 +124,9 @@ void scene_mark(be_graph *g)
         case BE_DROPOUT:
         case BE_ADD:
         case BE_CONCAT:
+        case BE_LRN:        /* across channels, at each position */
+        case BE_PRELU:
+        case BE_SOFTMAX:    /* over the channels */
             break;
         default:
             scene = 0;

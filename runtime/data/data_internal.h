@@ -82,6 +82,7 @@ typedef struct envi_hdr {
     int64_t offset;                  /* 'header offset': bytes before the data */
     int64_t data_bytes;              /* samples * lines * bands * es (checked for overflow) */
     int envi_type;                   /* 'data type' as written: 1,2,3,4,5,12,13,14,15 */
+    int envi_type_line;              /* the header line it is on */
     data_type type;                  /* the same as a data_type */
     size_t es;                       /* bytes per element */
     int byte_order;                  /* 'byte order': 0 little-endian, 1 big-endian */

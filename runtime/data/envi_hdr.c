@@ -113,6 +113,8 @@ static int hdr_key(const char *path, int line, const char *key, char *val, int l
             *dst[k] = v;
         else
             *idst[k] = (int)v;
+        if (idst[k] == &h->envi_type)
+            h->envi_type_line = line;
         return 0;
     }
     if (strcasecmp(key, "interleave") == 0) {
@@ -193,8 +195,8 @@ static int parse_hdr(const char *path, char *text, envi_hdr *h, char *err, size_
         return data_err(err, errlen, "%s: no '%s = ...' line: an ENVI header needs samples, "
                         "lines, bands and data type", path, missing);
     if (map_type(h->envi_type, &h->type) != 0)
-        return data_err(err, errlen, "%s: unsupported 'data type = %d' (supported: 1 2 3 4 5 12 "
-                        "13 14 15)", path, h->envi_type);
+        return data_err(err, errlen, "%s:%d: unsupported 'data type = %d' (supported: 1 2 3 4 5 "
+                        "12 13 14 15)", path, h->envi_type_line, h->envi_type);
     return 0;
 }
 

@@ -56,17 +56,24 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 
 /* ---- verification -------------------------------------------------------------------------- */
 
-static void sidecar_path(const char *path, char *out, size_t n)
+/* The hash cache beside path; 0 when the name does not fit (then there is no cache). */
+static int sidecar_path(const char *path, char *out, size_t n)
 {
-    snprintf(out, n, "%s.sha256", path);
+    size_t len = strlen(path);
+    if (len + sizeof ".sha256" > n)
+        return 0;
+    memcpy(out, path, len);
+    memcpy(out + len, ".sha256", sizeof ".sha256");
+    return 1;
 }
 
 /* 1 if the sidecar records exactly this size, mtime and hash. */
 static int sidecar_ok(const char *path, const struct stat *st, const char *sha)
 {
-    char sp[4200], line[256], hex[65];
+    char sp[4608], line[256], hex[65];
     long long size, sec, nsec;
-    sidecar_path(path, sp, sizeof sp);
+    if (!sidecar_path(path, sp, sizeof sp))
+        return 0;
     FILE *f = fopen(sp, "r");
     if (!f)
         return 0;
@@ -81,10 +88,9 @@ static int sidecar_ok(const char *path, const struct stat *st, const char *sha)
 static void sidecar_write(const char *path, const char *sha)
 {
     struct stat st;
-    char sp[4200], line[256];
-    if (stat(path, &st) != 0)
+    char sp[4608], line[256];
+    if (stat(path, &st) != 0 || !sidecar_path(path, sp, sizeof sp))
         return;
-    sidecar_path(path, sp, sizeof sp);
     int n = snprintf(line, sizeof line, "%s %lld %lld %lld\n", sha, (long long)st.st_size,
                      (long long)st.st_mtim.tv_sec, (long long)st.st_mtim.tv_nsec);
     char dummy[8];

@@ -1,5 +1,6 @@
 /* predict_scene.c — a whole scene from disk to GIS maps: an ENVI cube read by rows (never whole),
- * standardised per band with its own statistics (valid pixels only), classified by the compiled
+ * standardised per band with its own statistics (valid pixels only), projected onto the PCA of
+ * training when there was one (preprocess.pca), classified by the compiled
  * scene program in row tiles, written as it goes (class-map GeoTIFF and ENVI classification with
  * the input's georeference, optional probabilities and confidence), then pred.npy and a PNG.
  * Nodata pixels (the header's `data ignore value`, NaN, Inf in any band) are classified as 0
@@ -21,12 +22,15 @@
 #include "hsi_geo.h"
 #include "hsi_infer.h"
 #include "hsi_io.h"
+#include "hsi_prep.h"
 #include "hsi_trainer.h"
 
 typedef struct pctx {
     hsi_envi_stream *in;
     int h, w, bands, k;
     float *mean, *inv;          /* standardisation, or NULL */
+    const hsi_pca *pca;         /* preprocess.pca, or NULL */
+    float *row;                 /* with pca: one row of the cube [bands, w] */
     uint8_t *nodata;            /* [h * w] */
     uint8_t *row_nd;            /* [w] */
     int32_t *pred;              /* [h * w] */
@@ -52,15 +56,21 @@ static int rows_in(void *ctx, int r, int n, float *dst, char *err, size_t errlen
 {
     pctx *c = ctx;
     if (n != 1) return snprintf(err, errlen, "predict: rows are read one at a time"), -1;
-    if (hsi_envi_read_rows(c->in, r, 1, dst, c->row_nd, err, errlen)) return -1;
+    float *row = c->pca ? c->row : dst;
+    if (hsi_envi_read_rows(c->in, r, 1, row, c->row_nd, err, errlen)) return -1;
     memcpy(c->nodata + (size_t)r * c->w, c->row_nd, (size_t)c->w);
     for (int b = 0; b < c->bands; b++) {
-        float *x = dst + (size_t)b * c->w;
+        float *x = row + (size_t)b * c->w;
         for (int col = 0; col < c->w; col++) {
             if (c->row_nd[col]) x[col] = 0.0f;
             else if (c->mean) x[col] = (x[col] - c->mean[b]) * c->inv[b];
         }
     }
+    if (!c->pca) return 0;
+    hsi_pca_project(c->pca, row, (size_t)c->w, dst, (size_t)c->w, (size_t)c->w);
+    for (int j = 0; j < c->pca->k; j++)   /* nodata: the components' mean, as bands get theirs */
+        for (int col = 0; col < c->w; col++)
+            if (c->row_nd[col]) dst[(size_t)j * c->w + col] = 0.0f;
     return 0;
 }
 
@@ -110,10 +120,18 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
     if (!(c.in = hsi_envi_open(cube, err, errlen))) return -1;
     hsi_envi_dims(c.in, &c.h, &c.w, &c.bands);
     c.k = dm->classes;
-    if (c.bands != dm->bands) {
-        snprintf(err, errlen, "%s: the cube has %d bands, the net%s%s%s expects %d: give a cube "
+    c.pca = o->pca;
+    int want = c.pca ? c.pca->bands : dm->bands;
+    if (c.bands != want) {
+        snprintf(err, errlen, "%s: the cube has %d bands, the net%s%s%s expects %d%s: give a cube "
                  "with the bands it was trained on", cube, c.bands, dm->name[0] ? " (domain '" : "",
-                 dm->name, dm->name[0] ? "')" : "", dm->bands);
+                 dm->name, dm->name[0] ? "')" : "", want,
+                 c.pca ? " (projected onto its PCA's components)" : "");
+        goto done;
+    }
+    if (c.pca && c.pca->k != dm->bands) {
+        snprintf(err, errlen, "predict: the PCA keeps %d components, the net takes %d bands",
+                 c.pca->k, dm->bands);
         goto done;
     }
     if (hsi_envi_warning(c.in)[0])
@@ -124,7 +142,8 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
     c.row_nd = calloc((size_t)c.w, 1);
     c.pred = malloc(sizeof *c.pred * (npx ? npx : 1));
     c.count = calloc((size_t)c.k, sizeof *c.count);
-    if (!c.nodata || !c.row_nd || !c.pred || !c.count) {
+    c.row = c.pca ? malloc(sizeof *c.row * (size_t)c.bands * (size_t)c.w) : NULL;
+    if (!c.nodata || !c.row_nd || !c.pred || !c.count || (c.pca && !c.row)) {
         snprintf(err, errlen, "predict: out of memory for a %d x %d scene", c.h, c.w);
         goto done;
     }
@@ -229,5 +248,6 @@ done:
     hsi_infer_free(inf);
     hsi_envi_close(c.in);
     free(c.nodata), free(c.row_nd), free(c.pred), free(c.prob), free(c.count), free(c.mean), free(c.inv);
+    free(c.row);
     return rc;
 }

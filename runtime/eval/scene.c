@@ -222,6 +222,15 @@ static int create_op(hsi_infer *s, int i, char *err, size_t errlen)
     case HSI_SOP_ADD:
         o->k = hsi_add_create(rt, in, lay_of(s, t->in[1], r), t->relu);
         break;
+    case HSI_SOP_LRN: o->k = hsi_lrn_create(rt, in, t->kernel[0], t->alpha, t->beta, t->k); break;
+    case HSI_SOP_CROP: {
+        hsi_crop_desc cd = {t->nsp, {0}, {0}};
+        for (int a = 0; a < 3; a++) cd.offset[a] = t->pad_lo[a], cd.size[a] = t->kernel[a];
+        o->k = hsi_crop_create(rt, in, &cd);
+        break;
+    }
+    case HSI_SOP_PRELU: o->k = hsi_prelu_create(rt, in, t->out_ch); break;
+    case HSI_SOP_SOFTMAX: o->k = hsi_softmax_create(rt, in); break;
     case HSI_SOP_PERMUTE:
         o->k = hsi_permute_create(rt, in, t->ndim, t->seq);
         break;
@@ -510,6 +519,10 @@ static void run_op(hsi_infer *s, int i)
         return;
     }
     case HSI_SOP_ADD: hsi_add_forward(o->k, x, src_of(s, t->in[1], r), o->out); return;
+    case HSI_SOP_LRN: hsi_lrn_forward(o->k, x, o->out); return;
+    case HSI_SOP_CROP: hsi_crop_forward(o->k, x, o->out); return;
+    case HSI_SOP_PRELU: hsi_prelu_forward(o->k, x, w, o->out); return;
+    case HSI_SOP_SOFTMAX: hsi_softmax_forward(o->k, x, o->out); return;
     case HSI_SOP_PERMUTE: hsi_permute_forward(o->k, x, o->out); return;
     case HSI_SOP_RNN:
         hsi_rnn_forward(o->k, x, w, s->ps[t->param[1]].value, t->param[2] >= 0 ? s->ps[t->param[2]].value : NULL,

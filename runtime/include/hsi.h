@@ -106,6 +106,8 @@ typedef enum hsi_sop_kind {
     HSI_SOP_INPUT, HSI_SOP_CONV, HSI_SOP_DENSE, HSI_SOP_BN, HSI_SOP_ACT, HSI_SOP_POOL,
     HSI_SOP_RESHAPE, HSI_SOP_CONCAT, HSI_SOP_ADD, HSI_SOP_IDENTITY /* dropout at inference */,
     HSI_SOP_POOL_CEIL /* a ceil_mode pool (hsi_pool_create_ceil): dilation holds ceil_extra */,
+    HSI_SOP_LRN /* kernel[0] = size, alpha, beta, k */, HSI_SOP_CROP /* pad_lo = offset, kernel = size */,
+    HSI_SOP_PRELU /* param[0] = the slopes, out_ch of them */, HSI_SOP_SOFTMAX,
     HSI_SOP_PERMUTE /* seq = the permutation */, HSI_SOP_RNN /* out_ch = hidden, bias, seq =
                                                     lstm, reverse, sequence; param: the 4 */
 } hsi_sop_kind;
@@ -137,6 +139,7 @@ typedef struct hsi_scene_op {
     int fold;                /* CONV/DENSE: the BN op folded into it for inference, else -1;
                                 BN: 1 when folded (its output is the conv's, ReLU'd if relu) */
     double flops;            /* multiply-adds x 2 per output position (scene) or per patch */
+    float beta, k;           /* LRN (its alpha is alpha above) */
     int seq[4];              /* PERMUTE: output axis i = input axis seq[i]; RNN: lstm, reverse,
                                 sequence (both run per patch only) */
 } hsi_scene_op;

@@ -36,6 +36,8 @@ struct hsi_registry;
 typedef struct hsi_define {
     char *key;                 /* identifier, e.g. "k" */
     char *value;               /* "24", "0.5", "same" */
+    char *where;               /* "file:line:col" of the key, or the --set text; NULL: unknown */
+    char *path;                /* its key path, "defines.k" or "domains.0.defines.k"; or NULL */
 } hsi_define;
 
 typedef enum hsi_half { HSI_HALF_NONE, HSI_HALF_LEFT, HSI_HALF_RIGHT, HSI_HALF_TOP,
@@ -74,6 +76,17 @@ extern const char *const hsi_select_names[3];   /* "val_loss", "val_oa", "last" 
 typedef enum hsi_exp_split_rule { HSI_EXP_SPLIT_RANDOM, HSI_EXP_SPLIT_SSRN } hsi_exp_split_rule;
 typedef enum hsi_ckpt_keep { HSI_CKPT_BEST, HSI_CKPT_LAST, HSI_CKPT_BOTH, HSI_CKPT_NONE }
     hsi_ckpt_keep;
+
+/* `preprocess.pca:` — principal components after standardisation (enabled: components > 0 or
+ * variance > 0). The net's `bands` is the component count. */
+typedef enum hsi_exp_pca_fit { HSI_EXP_PCA_FIT_ALL, HSI_EXP_PCA_FIT_TRAIN } hsi_exp_pca_fit;
+typedef struct hsi_exp_pca {
+    int components;            /* `components`: >= 1, or 0 with variance */
+    double variance;           /* `variance`: in (0, 1]: the fewest components reaching this share
+                                  of the variance (needs fit all, standardize all or none) */
+    hsi_exp_pca_fit fit;       /* `fit`: all (default: every pixel of the scene) | train */
+    int whiten;                /* `whiten`: default 0 */
+} hsi_exp_pca;
 
 /* A count (integer >= 0) or a fraction (a number with a point or exponent, in (0, 1)). */
 typedef struct hsi_amount {
@@ -182,6 +195,7 @@ typedef struct hsi_experiment {
                                     standardisation) */
     int patch;                 /* `preprocess.patch`: odd >= 1, sets the net's `patch`
                                   define; 0 = the netdef's default */
+    hsi_exp_pca pca;           /* `preprocess.pca` */
     hsi_exp_split split;
     hsi_exp_augment augment;   /* `augment`: none (default) | dihedral | dihedral_x8 */
     hsi_solver_opts solver;    /* `solver`: type required; see hsi_train.h */

@@ -102,6 +102,9 @@ typedef struct hsi_predict_opts {
      * of rows (hsi_infer_band), rank 0 gathers them and writes every file; with prob or
      * confidence each rank holds h * w * k floats */
     const struct hsi_comm *comm;
+    /* preprocess.pca of training (hsi_prep.h), or NULL: the cube has pca->bands bands, and each
+     * row is standardised as above, then projected onto the pca->k components the net takes */
+    const struct hsi_pca *pca;
 } hsi_predict_opts;
 
 typedef struct hsi_predict_summary {
@@ -116,7 +119,8 @@ typedef struct hsi_predict_summary {
  * domain `domain` of the model, into out_dir (which exists): map.tif (class + 1, 0 nodata, colour
  * table, names) and map.envi/.hdr (ENVI classification) with the cube's georeference, optional
  * prob.tif / confidence.tif, pred.npy (int32 [h, w], -1 nodata) and map_pred.png. Every file
- * appears whole or not at all. The cube must have the net's band count (the error names both). */
+ * appears whole or not at all. The cube must have the net's band count, or the PCA's input band
+ * count with o->pca (the error names both). */
 int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const char *cube,
                       const char *out_dir, const hsi_predict_opts *o, hsi_predict_summary *sum,
                       char *err, size_t errlen);

@@ -181,6 +181,39 @@ float hsi_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *
 /* Copies logits into a plain [N, K] buffer (a reorder if the layout is blocked). */
 void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain);
 
+/* ---- layers of the DeepHyperX zoo: lrn, crop, prelu, softmax -------------------------------- */
+/* Both backends run them on plain layouts with the reference math (ref.h, double accumulation):
+ * the oneDNN backend reorders a blocked input to plain first and the input gradient back; their
+ * outputs are plain. dsrc / dw may be NULL (not computed); dw is accumulated (+=). */
+
+/* Local response normalisation across channels, PyTorch's nn.LocalResponseNorm exactly:
+ * dst[c] = src[c] / (k + alpha / size * sum of src[j]^2, j in [c - size/2, c + (size-1)/2])^beta
+ * (channels outside [0, C) count as 0; the divisor is size everywhere). Any rank >= 3. */
+hsi_op *hsi_lrn_create(hsi_rt *rt, const hsi_layout *src, int64_t size, float alpha, float beta,
+                       float k);
+void hsi_lrn_forward(hsi_op *op, const float *src, float *dst);
+void hsi_lrn_backward(hsi_op *op, const float *src, const float *ddst, float *dsrc);
+
+/* dst = src[:, :, offset[0] : offset[0] + size[0], ...] over the nsp = ndim - 2 spatial dims;
+ * backward writes ddst into the window of dsrc and zeros elsewhere. */
+typedef struct hsi_crop_desc { int nsp; int64_t offset[3], size[3]; } hsi_crop_desc;
+hsi_op *hsi_crop_create(hsi_rt *rt, const hsi_layout *src, const hsi_crop_desc *d);
+void hsi_crop_forward(hsi_op *op, const float *src, float *dst);
+void hsi_crop_backward(hsi_op *op, const float *ddst, float *dsrc);
+
+/* PReLU: dst = src > 0 ? src : w[c] src, w has `slopes` values: 1 (shared) or the channels.
+ * Backward: dsrc = ddst (src > 0) or w[c] ddst; dw[c] += sum of ddst src where src <= 0. */
+hsi_op *hsi_prelu_create(hsi_rt *rt, const hsi_layout *src, int64_t slopes);
+void hsi_prelu_forward(hsi_op *op, const float *src, const float *w, float *dst);
+void hsi_prelu_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                        float *dsrc, float *dw);
+
+/* Softmax over the channels (axis 1) at every other index; backward from the OUTPUT:
+ * dsrc = dst (ddst - sum over channels of ddst dst). */
+hsi_op *hsi_softmax_create(hsi_rt *rt, const hsi_layout *src);
+void hsi_softmax_forward(hsi_op *op, const float *src, float *dst);
+void hsi_softmax_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc);
+
 /* ---- sequence ops: permute of the per-sample axes, one recurrent layer ---------------------- */
 /* dst = src with its per-sample axes permuted: dst axis 1 + i is src axis 1 + perm[i]
  * (n = ndim - 1 axes; the batch stays first). dst is plain. Backward: the inverse movement. */

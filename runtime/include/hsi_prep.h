@@ -69,6 +69,33 @@ int hsi_standardize(hsi_cube *c, const uint8_t *use, float *mean, float *std, ch
 /* Apply given statistics (e.g. from a checkpoint) to every pixel. */
 void hsi_standardize_apply(hsi_cube *c, const float *mean, const float *std);
 
+/* ---- PCA (pca.c) -------------------------------------------------------------------------- */
+typedef struct hsi_pca_opts {
+    int components;        /* > 0: keep this many (<= bands) */
+    double variance;       /* components 0: keep the fewest whose share of the variance reaches
+                              this, in (0, 1] */
+    int whiten;            /* 1: each component divided by its standard deviation */
+} hsi_pca_opts;
+typedef struct hsi_pca {
+    int bands, k;          /* input bands, components kept */
+    float *mean;           /* [bands] */
+    float *comp;           /* [k][bands] unit rows, decreasing variance; largest entry > 0 */
+    float *scale;          /* [k] 1, or 1/sqrt(variance) when whitened */
+    double *explained;     /* [k] share of the total variance (fit only; NULL when loaded) */
+} hsi_pca;
+/* Fits on the pixels with use[i] != 0 (use NULL: all) of the band-major cube: mean, sample
+ * covariance (sums in double), its eigenvectors. Errors: more components than bands, fewer
+ * than 2 pixels, out of memory. */
+int hsi_pca_fit(const hsi_cube *c, const uint8_t *use, const hsi_pca_opts *o, hsi_pca *out,
+                char *err, size_t errlen);
+/* n pixels of band-major in (band b at in + b * stride_in) -> out (component j at out + j *
+ * stride_out): y_j = scale_j * sum_b comp[j][b] (x_b - mean_b), summed in double. */
+void hsi_pca_project(const hsi_pca *p, const float *in, size_t stride_in, float *out,
+                     size_t stride_out, size_t n);
+/* The cube replaced by its k components (error: the cube's band count is not p->bands). */
+int hsi_pca_apply(const hsi_pca *p, hsi_cube *c, char *err, size_t errlen);
+void hsi_pca_free(hsi_pca *p);
+
 /* ---- patches ------------------------------------------------------------------------------- */
 typedef enum hsi_pad {
     HSI_PAD_ZERO = 0,      /* outside the scene is 0 (= the band mean after standardisation) */

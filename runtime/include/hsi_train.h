@@ -1,4 +1,4 @@
-/* hsi_train.h — solvers (SGD, RMSProp, Adam, AdamW) over the hsi_param table, and learning-rate
+/* hsi_train.h — solvers (SGD, RMSProp, Adam, AdamW, Adagrad, Adadelta) over the hsi_param table, and learning-rate
  * schedules (pure functions of the iteration number).
  *
  * The solver never allocates per step, never prints and never exits. It updates every param
@@ -55,13 +55,21 @@ extern "C" {
  *   g' = g + wd_i*w;  m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2
  *   w -= lr_i/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
  * ADAMW (torch.optim.AdamW): decoupled decay first, w *= 1 - lr_i*wd_i, then ADAM with wd 0.
- * Every moment buffer starts at 0. Arithmetic is float32, in the order of the formulas above
+ * ADAGRAD (torch.optim.Adagrad), t = this param's own update count, sum starts at
+ *   initial_accumulator_value:
+ *   g' = g + wd_i*w;  sum += g'^2;  w -= lr_i/(1 + (t-1)*lr_decay) * g' / (sqrt(sum) + eps)
+ * ADADELTA (torch.optim.Adadelta), v and u start at 0:
+ *   g' = g + wd_i*w;  v = rho*v + (1-rho)*g'^2;  d = sqrt(u + eps)/sqrt(v + eps) * g'
+ *   u = rho*u + (1-rho)*d^2;  w -= lr_i*d
+ * Every moment buffer starts at 0 (Adagrad's sum: initial_accumulator_value). Arithmetic is float32, in the order of the formulas above
  * (the same order as PyTorch's for-each-free implementation), so results match torch.optim
  * to a few ulps per step. */
 
 typedef enum hsi_solver_type {
-    HSI_SOLVER_SGD, HSI_SOLVER_RMSPROP, HSI_SOLVER_ADAM, HSI_SOLVER_ADAMW
+    HSI_SOLVER_SGD, HSI_SOLVER_RMSPROP, HSI_SOLVER_ADAM, HSI_SOLVER_ADAMW, HSI_SOLVER_ADAGRAD,
+    HSI_SOLVER_ADADELTA
 } hsi_solver_type;
+#define HSI_SOLVER_LAST HSI_SOLVER_ADADELTA
 
 typedef enum hsi_momentum_style {
     HSI_MOMENTUM_CAFFE,      /* lr inside the velocity (see above) */
@@ -74,17 +82,20 @@ typedef struct hsi_solver_opts {
     int nesterov;                     /* SGD: 1 = Nesterov momentum (needs momentum > 0) */
     hsi_momentum_style momentum_style;/* SGD only */
     float weight_decay;               /* >= 0; coupled (added to g) except AdamW (decoupled) */
-    float rho;                        /* RMSProp decay of the squared-gradient average */
-    float eps;                        /* RMSProp / Adam / AdamW denominator epsilon */
+    float rho;                        /* RMSProp / Adadelta decay of the running averages */
+    float eps;                        /* denominator epsilon (all but SGD) */
     float beta1, beta2;               /* Adam / AdamW moment decays */
+    float lr_decay;                   /* Adagrad: >= 0 */
+    float initial_accumulator_value;  /* Adagrad: >= 0, the sum's start */
 } hsi_solver_opts;
 
 /* Defaults per type: momentum 0, nesterov 0, CAFFE style, weight_decay 0 (AdamW: 0.01, as
- * PyTorch), rho 0.9, eps 1e-8, beta1 0.9, beta2 0.999. */
+ * PyTorch), rho 0.9, eps 1e-8 (Adagrad 1e-10, Adadelta 1e-6, as PyTorch), beta1 0.9,
+ * beta2 0.999, lr_decay 0, initial_accumulator_value 0. */
 hsi_solver_opts hsi_solver_defaults(hsi_solver_type type);
-/* "sgd", "rmsprop", "adam", "adamw" (the names, indexed by type: the experiment schema reads
- * and writes solver.type with this table); and back (-1 if unknown). */
-extern const char *const hsi_solver_type_names[HSI_SOLVER_ADAMW + 1];
+/* "sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta" (the names, indexed by type: the
+ * experiment schema reads and writes solver.type with this table); and back (-1 if unknown). */
+extern const char *const hsi_solver_type_names[HSI_SOLVER_LAST + 1];
 const char *hsi_solver_type_name(hsi_solver_type t);
 int hsi_solver_type_parse(const char *s);
 
@@ -107,7 +118,8 @@ void hsi_solver_set_steps(hsi_solver *s, int64_t steps);
 /* ---- solver state as named tensors ----------------------------------------------------------
  * SGD with momentum: "opt.m.<p>" (velocity). RMSProp: "opt.v.<p>" (squared-gradient average).
  * Adam/AdamW: "opt.m.<p>", "opt.v.<p>" and "opt.t.<p>" (this param's update count t, one
- * float: exact up to 2^24 updates). Only params the solver updates (grad != NULL) have state.
+ * float: exact up to 2^24 updates). Adagrad: "opt.v.<p>" (the sum) and "opt.t.<p>". Adadelta:
+ * "opt.d.<p>" (squared-update average) and "opt.v.<p>" (squared-gradient average). Only params the solver updates (grad != NULL) have state.
  * Shapes are the param's. */
 typedef struct hsi_solver_tensor {
     const char *name;        /* "opt.m.trunk.0.conv1.weight" (owned by the solver) */
@@ -137,11 +149,21 @@ int hsi_solver_load_tensor(hsi_solver *s, const char *name, int ndim, const int6
  * Warmup (any policy): for iter < warmup, lr is multiplied by
  *   warmup_start + (1 - warmup_start) * iter / warmup
  * (linear from warmup_start*lr(0) towards the policy's value; the policy itself is not delayed,
- * as torch's LinearLR chained with another scheduler). Computed in double, returned as float. */
+ * as torch's LinearLR chained with another scheduler). Computed in double, returned as float.
 
+ *   PLATEAU    the rate of hsi_plateau (below): base, cut by factor when the validation metric
+ *              stops improving (torch.optim.lr_scheduler.ReduceLROnPlateau); warmup applies on top
+ */
 typedef enum hsi_lr_policy {
-    HSI_LR_FIXED, HSI_LR_STEP, HSI_LR_MULTISTEP, HSI_LR_EXP, HSI_LR_POLY, HSI_LR_COSINE
+    HSI_LR_FIXED, HSI_LR_STEP, HSI_LR_MULTISTEP, HSI_LR_EXP, HSI_LR_POLY, HSI_LR_COSINE,
+    HSI_LR_PLATEAU
 } hsi_lr_policy;
+#define HSI_LR_LAST HSI_LR_PLATEAU
+
+/* PLATEAU: the metric watched (its mode: min for the loss, max for the accuracy) and how a
+ * change counts (rel: relative to the best, abs: absolute). */
+typedef enum hsi_plateau_metric { HSI_PLATEAU_VAL_LOSS, HSI_PLATEAU_VAL_OA } hsi_plateau_metric;
+typedef enum hsi_threshold_mode { HSI_THRESHOLD_REL, HSI_THRESHOLD_ABS } hsi_threshold_mode;
 
 #define HSI_LR_MAX_STEPS 32
 
@@ -157,19 +179,49 @@ typedef struct hsi_schedule {
     double min_lr;           /* COSINE: floor, 0 <= min_lr <= base_lr */
     int64_t warmup;          /* iterations of linear warmup, 0 = none */
     double warmup_start;     /* warmup factor at iter 0, in [0, 1] */
+    /* PLATEAU (min_lr above is its floor too) */
+    hsi_plateau_metric metric;   /* val_loss (mode min) | val_oa (mode max) */
+    double factor;           /* (0, 1): lr *= factor on a plateau (torch default 0.1) */
+    int patience;            /* >= 0: validations without improvement tolerated (10) */
+    double threshold;        /* >= 0 (1e-4) */
+    hsi_threshold_mode threshold_mode;   /* rel (default) | abs */
+    int cooldown;            /* >= 0: validations ignored after a cut (0) */
+    double eps;              /* > 0: a cut smaller than this is not made (1e-8) */
 } hsi_schedule;
 
-/* FIXED at base_lr, gamma 0.1, power 1, no warmup, warmup_start 1/3 (torch LinearLR default). */
+/* FIXED at base_lr, gamma 0.1, power 1, no warmup, warmup_start 1/3 (torch LinearLR default);
+ * plateau keys as torch's ReduceLROnPlateau: val_loss, factor 0.1, patience 10, threshold 1e-4
+ * rel, cooldown 0, eps 1e-8. */
 hsi_schedule hsi_schedule_defaults(double base_lr);
-/* "fixed", "step", "multistep", "exp", "poly", "cosine" (the names, indexed by policy: the
+/* "fixed", "step", "multistep", "exp", "poly", "cosine", "plateau" (the names, indexed by policy: the
  * experiment schema reads and writes schedule.policy with this table); and back (-1 if unknown). */
-extern const char *const hsi_lr_policy_names[HSI_LR_COSINE + 1];
+extern const char *const hsi_lr_policy_names[HSI_LR_LAST + 1];
 const char *hsi_lr_policy_name(hsi_lr_policy p);
 int hsi_lr_policy_parse(const char *s);
 /* 0 if the fields the policy uses are in range, else -1 with a message naming the field. */
 int hsi_schedule_check(const hsi_schedule *s, char *err, size_t errlen);
-/* The learning rate for iteration iter >= 0. */
+/* The learning rate for iteration iter >= 0 (PLATEAU: base_lr with warmup; the trainer passes
+ * a copy whose base_lr is hsi_plateau.lr). */
 float hsi_schedule_lr(const hsi_schedule *s, int64_t iter);
+
+/* ---- reduce on plateau ----------------------------------------------------------------------
+ * torch's ReduceLROnPlateau.step(metric), once per validation:
+ *   better = mode min: m < best*(1 - threshold) (rel) | m < best - threshold (abs)
+ *            mode max: m > best*(1 + threshold) (rel) | m > best + threshold (abs)
+ *   better: best = m, bad = 0; else bad++ (NaN is never better)
+ *   cooldown > 0: cooldown--, bad = 0
+ *   bad > patience: new = max(lr*factor, min_lr); if lr - new > eps: lr = new;
+ *                   cooldown = s.cooldown; bad = 0
+ * The state is plain numbers: the trainer saves it with the training state (resume is exact). */
+typedef struct hsi_plateau {
+    double lr;               /* the current base rate */
+    double best;             /* +inf (min) / -inf (max) before the first validation */
+    int bad;                 /* validations since the best */
+    int cooldown;            /* validations of cooldown left */
+} hsi_plateau;
+void hsi_plateau_init(hsi_plateau *p, const hsi_schedule *s);
+/* One validation's metric; returns 1 when the rate was cut. */
+int hsi_plateau_step(hsi_plateau *p, const hsi_schedule *s, double metric);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,8 @@ typedef struct hsi_trainer_env {
     const char *mirror;        /* --mirror DIR (NULL: $HSICC_DATA_MIRROR) */
     int download;              /* --download: fetch missing files from the registry URLs */
     FILE *log;                 /* messages (load map, warnings); NULL: silent */
+    const char *pca_weights;   /* eval, predict: apply the PCA saved in these weights instead of
+                                  fitting one (preprocess.pca); NULL: fit */
 } hsi_trainer_env;
 
 /* ---- per-domain data (session.c) ------------------------------------------------------------ */
@@ -82,9 +84,12 @@ typedef struct hsi_tr_domain {
     const char **class_names;  /* [k], pointers into the registry */
     uint8_t *palette;          /* [k * 3] map colours from the registry */
     int h, w;
-    hsi_cube raw;              /* bands selected/resampled, region cropped; kept only when
-                                  standardize = train (statistics change per split) */
-    hsi_cube cube;             /* what the net sees (standardised) */
+    hsi_cube raw;              /* bands selected/resampled, region cropped (and standardised
+                                  when standardize = all); kept only when the split changes the
+                                  preprocessing (standardize: train, or pca.fit: train) */
+    hsi_cube cube;             /* what the net sees (standardised; then PCA components) */
+    int net_bands;             /* the band count the net was compiled for */
+    hsi_pca pca;               /* preprocess.pca applied to cube (k == 0: none) */
     int32_t *y;                /* [h * w] remapped labels, -1 = no class */
     hsi_split split;           /* of the current run (mask all zero before hsi_tr_data_split) */
     int32_t *train, *val, *test;   /* pixel indices of the split, raster order */
@@ -98,6 +103,7 @@ typedef struct hsi_tr_data {
     hsi_tr_domain *d;          /* [n] */
     int patch;                 /* the net's patch (every domain) */
     hsi_pad pad;
+    const char *pca_from;      /* hsi_trainer_env.pca_weights */
 } hsi_tr_data;
 
 /* Loads every domain's scene (ensure: mirror / download as env says), selects bands, crops the
@@ -106,6 +112,12 @@ typedef struct hsi_tr_data {
  * build"). Standardises with all pixels when x->standardize is all. */
 int hsi_tr_data_load(hsi_tr_data *D, const hsi_experiment *x, const hsi_netdesc *net,
                      const hsi_trainer_env *env, char *err, size_t errlen);
+
+/* preprocess.pca.variance: the component count of domain d, fitted as the trainer fits it (the
+ * scene loaded, standardised with every pixel when standardize is all), and the share of the
+ * variance they hold. hsicc build sizes the net with it. */
+int hsi_tr_pca_components(const hsi_experiment *x, int d, const hsi_trainer_env *env, int *k,
+                          double *share, char *err, size_t errlen);
 
 /* Class names and map colours of experiment domain d, from the registry alone (no data read):
  * what maps of other scenes are labelled with. */

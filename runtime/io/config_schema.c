@@ -232,6 +232,12 @@ static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **
                              "got %s", path, k, got(v, d->kids[i]));
         (*out)[i].key = d->keys[i];
         (*out)[i].value = d->kids[i]->str;
+        const cfg_mark *m = &d->key_marks[i];
+        char where[4200];
+        if (m->line > 0) snprintf(where, sizeof where, "%s:%d:%d", m->origin, m->line, m->col);
+        else snprintf(where, sizeof where, "%s", m->origin ? m->origin : "experiment");
+        (*out)[i].where = cfg_strdup(v->a, where);
+        (*out)[i].path = join(v, path, k);
     }
     *n = d->n;
     return 1;
@@ -337,11 +343,14 @@ static const char *const style_names[] = {"caffe", "pytorch"}; /* hsi_momentum_s
 static const char *const half_names[] = {"none", "left", "right", "top", "bottom"}; /* hsi_half */
 static const char *const keep_names[] = {"best", "last", "both", "none"}; /* hsi_ckpt_keep */
 const char *const hsi_select_names[3] = {"val_loss", "val_oa", "last"}; /* hsi_select */
+static const char *const threshold_mode_names[] = {"rel", "abs"}; /* hsi_threshold_mode */
+static const char *const pca_fit_names[] = {"all", "train"}; /* hsi_exp_pca_fit */
 static const enum_names E_BACKEND = ENUM(backend_names), E_STANDARDIZE = ENUM(standardize_names),
     E_PADDING = ENUM(padding_names), E_NONFINITE = ENUM(nonfinite_names),
     E_AUGMENT = ENUM(augment_names), E_RULE = ENUM(rule_names), E_STYLE = ENUM(style_names),
     E_HALF = ENUM(half_names), E_KEEP = ENUM(keep_names), E_SELECT = ENUM(hsi_select_names),
-    E_METRIC = {hsi_select_names, 2},   /* early stopping: val_loss | val_oa */
+    E_METRIC = {hsi_select_names, 2},   /* early stopping, plateau (hsi_plateau_metric): val_loss | val_oa */
+    E_THRESHOLD_MODE = ENUM(threshold_mode_names), E_PCA_FIT = ENUM(pca_fit_names),
     E_SOLVER = ENUM(hsi_solver_type_names), E_POLICY = ENUM(hsi_lr_policy_names);
 
 /* The writer's code for the keys that are not a plain value or block map (defined with it). */
@@ -396,12 +405,29 @@ static const key_def domain_keys[] = {
 SECTION(domain, -1, NULL);
 
 #define EXP(f) offsetof(hsi_experiment, f)
+#define PCA(f) offsetof(hsi_exp_pca, f)
+static int omit_no_variance(const void *p) { return ((const hsi_exp_pca *)p)->variance == 0; }
+static int omit_no_pca(const void *x)
+{
+    const hsi_exp_pca *p = &((const hsi_experiment *)x)->pca;
+    return !p->components && p->variance == 0;
+}
+static const key_def pca_keys[] = {   /* preprocess.pca, into hsi_exp_pca */
+    {.key = "components", .type = K_INT, .off = PCA(components), .r = RANGE_ONE_UP,
+     .flags = KF_SET},
+    {.key = "variance", .type = K_DOUBLE, .off = PCA(variance), .r = {0, 1, 1, 0},
+     .omit = omit_no_variance},
+    {.key = "fit", .type = K_ENUM, .off = PCA(fit), .e = &E_PCA_FIT},
+    {.key = "whiten", .type = K_BOOL, .off = PCA(whiten), .dflt = "false"},
+};
+SECTION(pca, -1, NULL);
 static const key_def preprocess_keys[] = {   /* into hsi_experiment */
     {.key = "standardize", .type = K_ENUM, .off = EXP(standardize), .e = &E_STANDARDIZE},
     {.key = "padding", .type = K_ENUM, .off = EXP(padding), .e = &E_PADDING},
     {.key = "patch", .type = K_INT, .off = EXP(patch), .r = RANGE_ONE_UP, .flags = KF_SET,
      .after = "nonfinite"},
     {.key = "nonfinite", .type = K_ENUM, .off = EXP(nonfinite), .e = &E_NONFINITE},
+    {.key = "pca", .type = K_MAP, .off = EXP(pca), .sub = &pca, .omit = omit_no_pca},
 };
 SECTION(preprocess, -1, NULL);
 
@@ -427,7 +453,7 @@ SECTION(split, -1, NULL);
 #define ADAMS (BIT(HSI_SOLVER_ADAM) | BIT(HSI_SOLVER_ADAMW))
 static const key_def solver_keys[] = {   /* into hsi_experiment: lr is the schedule's base */
     {.key = "type", .type = K_ENUM, .off = EXP(solver.type), .e = &E_SOLVER, .flags = KF_REQUIRED,
-     .why = " (sgd, rmsprop, adam or adamw)"},
+     .why = " (sgd, rmsprop, adam, adamw, adagrad or adadelta)"},
     {.key = "lr", .type = K_DOUBLE, .off = EXP(schedule.base_lr), .r = RANGE_POS,
      .flags = KF_REQUIRED, .why = " (the base learning rate)"},
     {.key = "weight_decay", .type = K_FLOAT, .off = EXP(solver.weight_decay), .r = RANGE_NONNEG},
@@ -437,14 +463,21 @@ static const key_def solver_keys[] = {   /* into hsi_experiment: lr is the sched
     {.key = "momentum_style", .type = K_ENUM, .off = EXP(solver.momentum_style), .e = &E_STYLE,
      .only = SGD},
     {.key = "rho", .type = K_FLOAT, .off = EXP(solver.rho), .r = RANGE_UNIT_HALF_OPEN,
-     .only = BIT(HSI_SOLVER_RMSPROP)},
+     .only = BIT(HSI_SOLVER_RMSPROP) | BIT(HSI_SOLVER_ADADELTA)},
     {.key = "eps", .type = K_FLOAT, .off = EXP(solver.eps), .r = RANGE_POS,
-     .only = BIT(HSI_SOLVER_RMSPROP) | ADAMS, .after = "betas"},
+     .only = BIT(HSI_SOLVER_RMSPROP) | ADAMS | BIT(HSI_SOLVER_ADAGRAD) | BIT(HSI_SOLVER_ADADELTA),
+     .after = "betas"},
     {.key = "betas", .type = K_CODE, .only = ADAMS, .put = put_betas},
+    {.key = "lr_decay", .type = K_FLOAT, .off = EXP(solver.lr_decay), .r = RANGE_NONNEG,
+     .only = BIT(HSI_SOLVER_ADAGRAD)},
+    {.key = "initial_accumulator_value", .type = K_FLOAT,
+     .off = EXP(solver.initial_accumulator_value), .r = RANGE_NONNEG,
+     .only = BIT(HSI_SOLVER_ADAGRAD)},
 };
 SECTION(solver, 0, NULL);
 
 #define SCHED(f) offsetof(hsi_schedule, f)
+#define PLATEAU BIT(HSI_LR_PLATEAU)
 static const key_def schedule_keys[] = {
     {.key = "policy", .type = K_ENUM, .off = SCHED(policy), .e = &E_POLICY},
     {.key = "gamma", .type = K_DOUBLE, .off = SCHED(gamma), .r = RANGE_POS,
@@ -457,9 +490,18 @@ static const key_def schedule_keys[] = {
     {.key = "max_iter", .type = K_I64, .off = SCHED(max_iter), .r = RANGE_ONE_UP, .flags = KF_SET,
      .only = BIT(HSI_LR_POLY) | BIT(HSI_LR_COSINE), .after = "min_lr"},
     {.key = "min_lr", .type = K_DOUBLE, .off = SCHED(min_lr), .r = RANGE_NONNEG,
-     .only = BIT(HSI_LR_COSINE)},
+     .only = BIT(HSI_LR_COSINE) | PLATEAU},
     {.key = "warmup", .type = K_I64, .off = SCHED(warmup), .r = RANGE_NONNEG},
     {.key = "warmup_start", .type = K_DOUBLE, .off = SCHED(warmup_start), .r = RANGE_UNIT},
+    {.key = "metric", .type = K_ENUM, .off = SCHED(metric), .e = &E_METRIC, .only = PLATEAU},
+    {.key = "factor", .type = K_DOUBLE, .off = SCHED(factor), .r = {0, 1, 1, 1}, .only = PLATEAU},
+    {.key = "patience", .type = K_INT, .off = SCHED(patience), .r = RANGE_NONNEG, .only = PLATEAU},
+    {.key = "threshold", .type = K_DOUBLE, .off = SCHED(threshold), .r = RANGE_NONNEG,
+     .only = PLATEAU},
+    {.key = "threshold_mode", .type = K_ENUM, .off = SCHED(threshold_mode),
+     .e = &E_THRESHOLD_MODE, .only = PLATEAU},
+    {.key = "cooldown", .type = K_INT, .off = SCHED(cooldown), .r = RANGE_NONNEG, .only = PLATEAU},
+    {.key = "eps", .type = K_DOUBLE, .off = SCHED(eps), .r = RANGE_POS, .only = PLATEAU},
 };
 SECTION(schedule, 0, NULL);
 
@@ -1016,6 +1058,21 @@ static int build_preprocess(V *v, const cfg_node *root, hsi_experiment *x)
     if (x->patch && x->patch % 2 == 0)
         return cfg_error(v->c, &cfg_get(p, "patch")->mark, "key 'preprocess.patch': expected an "
                          "odd patch size (the labelled pixel is the centre), got %d", x->patch);
+    const cfg_node *pn = cfg_get(p, "pca");
+    hsi_exp_pca *pc = &x->pca;
+    if (!pn) return 0;
+    if (open_map(v, pn, "preprocess.pca", &pca) || read_keys(v, pn, "preprocess.pca", &pca, pc))
+        return -1;
+    if (pc->components && pc->variance > 0)
+        return cfg_error(v->c, &cfg_get(pn, "variance")->mark, "key 'preprocess.pca.variance': "
+                         "give either components or variance, not both");
+    if (!pc->components && pc->variance == 0)
+        return missing(v, pn, "preprocess.pca", "components", " (or preprocess.pca.variance)");
+    if (pc->variance > 0 && (pc->fit == HSI_EXP_PCA_FIT_TRAIN || x->standardize == HSI_EXP_STD_TRAIN))
+        return cfg_error(v->c, &cfg_get(pn, "variance")->mark, "key 'preprocess.pca.variance': "
+                         "with %s the component count would change with each run's split, but "
+                         "the net is compiled for one band count; give preprocess.pca.components",
+                         pc->fit == HSI_EXP_PCA_FIT_TRAIN ? "fit: train" : "standardize: train");
     return 0;
 }
 
@@ -1142,13 +1199,17 @@ static int parse_schedule(V *v, const cfg_node *n, const char *path, hsi_schedul
 
 /* ---- train and phases ------------------------------------------------------------------------ */
 
+static int has_val(const hsi_experiment *x)
+{
+    return x->split.masks || x->split.val.is_fraction || x->split.val.count;
+}
+
 static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
 {
     hsi_exp_train *t = &x->train;
     int rc;
     const cfg_node *n = top_map(v, root, "train", &rc);
     if (!n) return rc;
-    int has_val = x->split.masks || x->split.val.is_fraction || x->split.val.count;
     if (read_keys(v, n, "train", &train, t)) return -1;
     if (t->epochs && t->iterations)
         return cfg_error(v->c, &cfg_get(n, "iterations")->mark, "key 'train.iterations': give "
@@ -1167,18 +1228,18 @@ static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
         }
         t->val_every = in_iters ? 100 : 1;
     }
-    if (!cfg_get(n, "select")) t->select = has_val ? HSI_SELECT_VAL_LOSS : HSI_SELECT_LAST;
+    if (!cfg_get(n, "select")) t->select = has_val(x) ? HSI_SELECT_VAL_LOSS : HSI_SELECT_LAST;
     t->stop_metric = HSI_SELECT_VAL_LOSS;
     const cfg_node *es = cfg_get(n, "early_stopping");
     if (es) {
         if (open_map(v, es, "train.early_stopping", &early_stopping) ||
             read_keys(v, es, "train.early_stopping", &early_stopping, t))
             return -1;
-        if (!has_val)
+        if (!has_val(x))
             return cfg_error(v->c, &es->mark, "key 'train.early_stopping': needs validation "
                              "pixels, but split.val is 0");
     }
-    if (t->select != HSI_SELECT_LAST && !has_val)
+    if (t->select != HSI_SELECT_LAST && !has_val(x))
         return cfg_error(v->c, &cfg_get(n, "select")->mark, "key 'train.select': %s needs "
                          "validation pixels, but split.val is 0 (use last, or set split.val)",
                          hsi_select_names[t->select]);
@@ -1199,11 +1260,18 @@ static void fit_schedule(hsi_schedule *s, int64_t iterations)
         s->max_iter = iterations;
 }
 
-static int check_schedule(V *v, const cfg_node *at, const char *path, hsi_schedule *s)
+static int check_schedule(V *v, const cfg_node *at, const char *path, hsi_schedule *s,
+                          const hsi_experiment *x)
 {
-    if (s->policy == HSI_LR_COSINE && s->min_lr > s->base_lr)
+    if ((s->policy == HSI_LR_COSINE || s->policy == HSI_LR_PLATEAU) && s->min_lr > s->base_lr)
         return cfg_error(v->c, &at->mark, "key '%s.min_lr': %g is above the base lr %g", path,
                          s->min_lr, s->base_lr);
+    if (s->policy == HSI_LR_PLATEAU && !has_val(x)) {
+        const cfg_node *pn = at->kind == CFG_MAP ? cfg_get(at, "policy") : NULL;
+        return cfg_error(v->c, pn ? &pn->mark : &at->mark, "key '%s.policy': plateau watches the "
+                         "validation %s, but split.val is 0 (set split.val, or use another "
+                         "policy)", path, s->metric == HSI_PLATEAU_VAL_OA ? "OA" : "loss");
+    }
     return 0;
 }
 
@@ -1252,7 +1320,7 @@ static int build_phase(V *v, const cfg_node *n, const char *path, hsi_experiment
     const char *sp = join(v, path, "schedule");
     if (sn && parse_schedule(v, sn, sp, &ph->schedule)) return -1;
     fit_schedule(&ph->schedule, ph->iterations);
-    return check_schedule(v, sn ? sn : n, sp, &ph->schedule);
+    return check_schedule(v, sn ? sn : n, sp, &ph->schedule, x);
 }
 
 static int build_phases(V *v, const cfg_node *root, hsi_experiment *x)
@@ -1428,7 +1496,7 @@ int cfg_build(cfg_ctx *c, cfg_node *root, const char *origin, const hsi_experime
     if (build_solver(&v, root, x)) return -1;
     const cfg_node *sn = cfg_get(root, "schedule");
     if (sn && parse_schedule(&v, sn, "schedule", &x->schedule)) return -1;
-    if (check_schedule(&v, sn ? sn : root, "schedule", &x->schedule) || build_train(&v, root, x) ||
+    if (check_schedule(&v, sn ? sn : root, "schedule", &x->schedule, x) || build_train(&v, root, x) ||
         build_phases(&v, root, x))
         return -1;
     const cfg_node *sl = cfg_get(root, "shared_lr_scale");

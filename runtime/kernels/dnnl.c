@@ -1580,6 +1580,43 @@ float hk_dnnl_xent_forward_backward(hsi_op *op, const float *logits, const int32
     return m ? (float)(loss / (double)m) : 0.f;
 }
 
+/* ---- lrn, crop, prelu, softmax: the reference math on plain layouts ------------------------- */
+/* (kernels_impl.h: hk_xop). A blocked input is reordered to plain (src_in) and its gradient
+ * back (dsrc_out); the output is plain. oneDNN's LRN sums an even size's window the other way
+ * round from PyTorch (one more channel after than before), so one path serves every size. */
+typedef struct dn_xop {
+    hk_xop x;
+    dn_port src_in, dsrc_out;
+} dn_xop;
+
+hsi_op *hk_dnnl_xop_create(hsi_rt *rt, const hsi_layout *src, const hk_xop_desc *d)
+{
+    dn_xop *xo = dn_impl_alloc(rt, sizeof *xo);
+    const md_t *plain = dn_plain_of(rt, src);
+    size_t used = 0;
+    if (!xo || !plain || hk_xop_init(rt, &xo->x, src->ndim, src->dims, d)
+        || dn_port_in(rt, &used, &xo->src_in, dn_lmd(src), plain)
+        || dn_port_out(rt, &used, &xo->dsrc_out, plain, dn_lmd(src), 0))
+        return NULL;
+    return dn_op(rt, HK_XOP, hk_dnnl_layout_plain(rt, src->ndim, xo->x.dst_dims), xo);
+}
+
+void hk_dnnl_xop_forward(hsi_op *op, const float *src, const float *w, float *dst)
+{
+    dn_xop *xo = op->impl;
+    hk_xop_forward(&xo->x, dn_in(op->rt, &xo->src_in, src), w, dst);
+}
+
+void hk_dnnl_xop_backward(hsi_op *op, const float *src, const float *dst, const float *w,
+                          const float *ddst, float *dsrc, float *dw)
+{
+    dn_xop *xo = op->impl;
+    const float *x = src ? dn_in(op->rt, &xo->src_in, src) : NULL;
+    float *g = dsrc ? dn_out(op->rt, &xo->dsrc_out, dsrc) : NULL;
+    hk_xop_backward(&xo->x, x, dst, w, ddst, g, dw);
+    if (dsrc) dn_out_done(op->rt, &xo->dsrc_out, dsrc);
+}
+
 /* ---- sequence ops: permute and one recurrent layer ---------------------------------------- */
 
 /* No oneDNN primitive (a oneDNN RNN takes [L, N, F] and other gate orders): the reference op

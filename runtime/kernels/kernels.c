@@ -551,3 +551,96 @@ void hsi_xent_plain_logits(hsi_op *op, const float *logits, float *plain)
 {
     HK_CALL(op->rt, xent_plain_logits, op, logits, plain);
 }
+
+/* ---- lrn, crop, prelu, softmax (one backend op kind: HK_XOP) ------------------------------ */
+
+static hsi_op *xop_create(hsi_rt *rt, const char *what, const hsi_layout *src, int min_ndim,
+                          const hk_xop_desc *d)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, what, src)) return NULL;
+    if (src->ndim < min_ndim)
+        return hk_fail(rt, "%s: input %s needs at least %d dims (batch first)", what, DIMS(src), min_ndim);
+    return HK_CALL(rt, xop_create, rt, src, d);
+}
+
+hsi_op *hsi_lrn_create(hsi_rt *rt, const hsi_layout *src, int64_t size, float alpha, float beta,
+                       float k)
+{
+    if (rt && !(size >= 1 && alpha >= 0 && beta >= 0 && k > 0))
+        return hk_fail(rt, "lrn: size %lld must be >= 1, alpha %g and beta %g >= 0, k %g > 0",
+                       (long long)size, alpha, beta, k);
+    hk_xop_desc d = {.kind = HK_XOP_LRN, .size = size, .alpha = alpha, .beta = beta, .k = k};
+    return xop_create(rt, "lrn", src, 3, &d);
+}
+
+void hsi_lrn_forward(hsi_op *op, const float *src, float *dst)
+{
+    HK_CALL(op->rt, xop_forward, op, src, NULL, dst);
+}
+
+void hsi_lrn_backward(hsi_op *op, const float *src, const float *ddst, float *dsrc)
+{
+    HK_CALL(op->rt, xop_backward, op, src, NULL, NULL, ddst, dsrc, NULL);
+}
+
+hsi_op *hsi_crop_create(hsi_rt *rt, const hsi_layout *src, const hsi_crop_desc *d)
+{
+    if (!rt) return NULL;
+    if (!need_layout(rt, "crop", src)) return NULL;
+    if (d->nsp < 1 || d->nsp > 3 || src->ndim != d->nsp + 2)
+        return hk_fail(rt, "crop: a window of %d spatial dims needs a %d-dim input, got %s", d->nsp,
+                       d->nsp + 2, DIMS(src));
+    for (int i = 0; i < d->nsp; i++)
+        if (d->offset[i] < 0 || d->size[i] < 1 || d->offset[i] + d->size[i] > src->dims[2 + i])
+            return hk_fail(rt, "crop: the window %lld..%lld of spatial dim %d is not inside input %s",
+                           (long long)d->offset[i], (long long)(d->offset[i] + d->size[i]), i, DIMS(src));
+    hk_xop_desc x = {.kind = HK_XOP_CROP, .crop = *d};
+    return xop_create(rt, "crop", src, 3, &x);
+}
+
+void hsi_crop_forward(hsi_op *op, const float *src, float *dst)
+{
+    HK_CALL(op->rt, xop_forward, op, src, NULL, dst);
+}
+
+void hsi_crop_backward(hsi_op *op, const float *ddst, float *dsrc)
+{
+    HK_CALL(op->rt, xop_backward, op, NULL, NULL, NULL, ddst, dsrc, NULL);
+}
+
+hsi_op *hsi_prelu_create(hsi_rt *rt, const hsi_layout *src, int64_t slopes)
+{
+    if (rt && src && slopes != 1 && slopes != src->dims[1])
+        return hk_fail(rt, "prelu: %lld slopes for input %s: one, or one per channel",
+                       (long long)slopes, DIMS(src));
+    hk_xop_desc d = {.kind = HK_XOP_PRELU, .slopes = slopes};
+    return xop_create(rt, "prelu", src, 2, &d);
+}
+
+void hsi_prelu_forward(hsi_op *op, const float *src, const float *w, float *dst)
+{
+    HK_CALL(op->rt, xop_forward, op, src, w, dst);
+}
+
+void hsi_prelu_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                        float *dsrc, float *dw)
+{
+    HK_CALL(op->rt, xop_backward, op, src, NULL, w, ddst, dsrc, dw);
+}
+
+hsi_op *hsi_softmax_create(hsi_rt *rt, const hsi_layout *src)
+{
+    hk_xop_desc d = {.kind = HK_XOP_SOFTMAX};
+    return xop_create(rt, "softmax", src, 2, &d);
+}
+
+void hsi_softmax_forward(hsi_op *op, const float *src, float *dst)
+{
+    HK_CALL(op->rt, xop_forward, op, src, NULL, dst);
+}
+
+void hsi_softmax_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc)
+{
+    HK_CALL(op->rt, xop_backward, op, NULL, dst, NULL, ddst, dsrc, NULL);
+}

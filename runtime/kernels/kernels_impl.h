@@ -23,8 +23,32 @@ struct hsi_layout {
 
 typedef enum hk_kind {
     HK_CONV, HK_BN, HK_ACT, HK_DROPOUT, HK_POOL, HK_DENSE, HK_ADD, HK_ACCUM, HK_CONCAT,
-    HK_RESHAPE, HK_XENT, HK_PERMUTE, HK_RNN
+    HK_RESHAPE, HK_XENT, HK_XOP, HK_PERMUTE, HK_RNN
 } hk_kind;
+
+/* lrn, crop, prelu, softmax: one op kind (HK_XOP) on both backends, the reference math on plain
+ * layouts (ref.c: hk_xop_*), which the oneDNN backend wraps in reorders. */
+typedef enum hk_xop_kind { HK_XOP_LRN, HK_XOP_CROP, HK_XOP_PRELU, HK_XOP_SOFTMAX } hk_xop_kind;
+typedef struct hk_xop_desc {
+    hk_xop_kind kind;
+    int64_t size; float alpha, beta, k;   /* lrn */
+    hsi_crop_desc crop;                   /* crop */
+    int64_t slopes;                       /* prelu */
+} hk_xop_desc;
+/* The plain-layout state: shapes, double scratch (all made at create). */
+typedef struct hk_xop {
+    hk_xop_desc d;
+    int ndim;
+    int64_t n, c, sp;                     /* src as [n, c, sp] */
+    int64_t src_dims[5], dst_dims[5];
+    double *x, *y, *g, *t, *w, *dw;      /* src, dst, gradient, channel scratch, slopes */
+} hk_xop;
+/* Checks and sizes x for src dims; 0 ok, else -1 with the rt error set. */
+int hk_xop_init(hsi_rt *rt, hk_xop *x, int ndim, const int64_t *src_dims, const hk_xop_desc *d);
+/* On plain float arrays. */
+void hk_xop_forward(hk_xop *x, const float *src, const float *w, float *dst);
+void hk_xop_backward(hk_xop *x, const float *src, const float *dst, const float *w,
+                     const float *ddst, float *dsrc, float *dw);
 
 struct hsi_op {
     hsi_rt *rt;
@@ -111,7 +135,11 @@ const hsi_layout *hk_dnnl_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims
     hsi_op *hk_##be##_xent_create(hsi_rt *, const hsi_layout *);                               \
     float hk_##be##_xent_forward_backward(hsi_op *, const float *, const int32_t *, int, float, \
                                           float *);                                            \
-    void hk_##be##_xent_plain_logits(hsi_op *, const float *, float *);
+    void hk_##be##_xent_plain_logits(hsi_op *, const float *, float *);                     \
+    hsi_op *hk_##be##_xop_create(hsi_rt *, const hsi_layout *, const hk_xop_desc *);           \
+    void hk_##be##_xop_forward(hsi_op *, const float *, const float *, float *);               \
+    void hk_##be##_xop_backward(hsi_op *, const float *, const float *, const float *,         \
+                                const float *, float *, float *);
 
 HK_DECLARE(ref)
 #ifdef HSICC_WITH_DNNL

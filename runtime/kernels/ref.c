@@ -442,6 +442,128 @@ double ref_xent_d(int64_t n_all, int64_t k, const double *logits, const int32_t 
     return m ? loss / (double)m : 0.0;
 }
 
+/* ---- lrn, crop, prelu, softmax ------------------------------------------------------------ */
+
+/* The LRN window of channel ch: [ch - size/2, ch + (size-1)/2] clipped to [0, c), as [lo, hi). */
+static void lrn_window(int64_t c, int64_t size, int64_t ch, int64_t *lo, int64_t *hi)
+{
+    *lo = ch - size / 2 < 0 ? 0 : ch - size / 2;
+    *hi = ch + (size - 1) / 2 + 1 > c ? c : ch + (size - 1) / 2 + 1;
+}
+
+/* s[ch] of one position (channel stride sp) into t[0..c), using t[c..2c+1) for prefix sums */
+static void lrn_scale(int64_t c, int64_t sp, int64_t size, double alpha, double k, const double *x,
+                      double *t)
+{
+    double *pre = t + c;
+    pre[0] = 0;
+    for (int64_t j = 0; j < c; j++) pre[j + 1] = pre[j] + x[j * sp] * x[j * sp];
+    for (int64_t j = 0; j < c; j++) {
+        int64_t lo, hi;
+        lrn_window(c, size, j, &lo, &hi);
+        t[j] = k + alpha / (double)size * (pre[hi] - pre[lo]);
+    }
+}
+
+void ref_lrn_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha, double beta,
+                   double k, const double *x, double *y, double *t)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t p = 0; p < sp; p++) {
+            const double *xp = x + b * c * sp + p;
+            double *yp = y + b * c * sp + p;
+            lrn_scale(c, sp, size, alpha, k, xp, t);
+            for (int64_t j = 0; j < c; j++) yp[j * sp] = xp[j * sp] * pow(t[j], -beta);
+        }
+}
+
+void ref_lrn_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha, double beta,
+                   double k, const double *x, const double *dy, double *dx, double *t)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t p = 0; p < sp; p++) {
+            const double *xp = x + b * c * sp + p, *gp = dy + b * c * sp + p;
+            double *dp = dx + b * c * sp + p;
+            lrn_scale(c, sp, size, alpha, k, xp, t);
+            /* u[ch] = dy x s^(-beta-1), prefix-summed in place of the squares */
+            double *pre = t + c;
+            pre[0] = 0;
+            for (int64_t j = 0; j < c; j++)
+                pre[j + 1] = pre[j] + gp[j * sp] * xp[j * sp] * pow(t[j], -beta - 1);
+            for (int64_t j = 0; j < c; j++) {
+                /* the channels whose window holds j: [j - (size-1)/2, j + size/2] */
+                int64_t lo = j - (size - 1) / 2 < 0 ? 0 : j - (size - 1) / 2;
+                int64_t hi = j + size / 2 + 1 > c ? c : j + size / 2 + 1;
+                dp[j * sp] = gp[j * sp] * pow(t[j], -beta)
+                           - 2.0 * alpha * beta / (double)size * xp[j * sp] * (pre[hi] - pre[lo]);
+            }
+        }
+}
+
+void ref_prelu_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const double *x,
+                     const double *a, double *y)
+{
+    for (int64_t i = 0; i < n * c * sp; i++) {
+        double s = a[slopes == 1 ? 0 : i / sp % c];
+        y[i] = x[i] > 0 ? x[i] : s * x[i];
+    }
+}
+
+void ref_prelu_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const double *x,
+                     const double *a, const double *dy, double *dx, double *da)
+{
+    for (int64_t i = 0; i < n * c * sp; i++) {
+        int64_t ch = slopes == 1 ? 0 : i / sp % c;
+        if (dx) dx[i] = x[i] > 0 ? dy[i] : a[ch] * dy[i];
+        if (da && x[i] <= 0) da[ch] += dy[i] * x[i];
+    }
+}
+
+void ref_softmax_fwd_d(int64_t n, int64_t c, int64_t sp, const double *x, double *y)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t p = 0; p < sp; p++) {
+            const double *xp = x + b * c * sp + p;
+            double *yp = y + b * c * sp + p;
+            double mx = xp[0], sum = 0;
+            for (int64_t j = 1; j < c; j++) mx = xp[j * sp] > mx ? xp[j * sp] : mx;
+            for (int64_t j = 0; j < c; j++) sum += yp[j * sp] = exp(xp[j * sp] - mx);
+            for (int64_t j = 0; j < c; j++) yp[j * sp] /= sum;
+        }
+}
+
+void ref_softmax_bwd_d(int64_t n, int64_t c, int64_t sp, const double *y, const double *dy,
+                       double *dx)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t p = 0; p < sp; p++) {
+            int64_t o = b * c * sp + p;
+            double dot = 0;
+            for (int64_t j = 0; j < c; j++) dot += dy[o + j * sp] * y[o + j * sp];
+            for (int64_t j = 0; j < c; j++) dx[o + j * sp] = y[o + j * sp] * (dy[o + j * sp] - dot);
+        }
+}
+
+void ref_crop_move(int ndim, const int64_t *dims, const hsi_crop_desc *d, int to_window,
+                   double *whole, double *win)
+{
+    /* walked as [planes, D, H, W] with leading spatial dims of size 1 */
+    int64_t in[3] = {1, 1, 1}, off[3] = {0, 0, 0}, sz[3] = {1, 1, 1}, planes = dims[0] * dims[1];
+    for (int i = 0; i < d->nsp && i < ndim - 2; i++) {
+        int a = 3 - d->nsp + i;
+        in[a] = dims[2 + i], off[a] = d->offset[i], sz[a] = d->size[i];
+    }
+    if (!to_window) memset(whole, 0, sizeof *whole * (size_t)(planes * in[0] * in[1] * in[2]));
+    for (int64_t q = 0; q < planes; q++)
+        for (int64_t z = 0; z < sz[0]; z++)
+            for (int64_t r = 0; r < sz[1]; r++) {
+                double *w = whole + ((q * in[0] + off[0] + z) * in[1] + off[1] + r) * in[2] + off[2];
+                double *c = win + ((q * sz[0] + z) * sz[1] + r) * sz[2];
+                if (to_window) memcpy(c, w, sizeof *c * (size_t)sz[2]);
+                else memcpy(w, c, sizeof *c * (size_t)sz[2]);
+            }
+}
+
 /* ---- the float API ----------------------------------------------------------------------- */
 
 static void to_d(double *d, const float *s, int64_t n)
@@ -935,6 +1057,106 @@ void hk_ref_xent_plain_logits(hsi_op *op, const float *logits, float *plain)
 {
     ref_xent_op *r = op->impl;
     memcpy(plain, logits, sizeof(float) * (size_t)(r->n * r->k));
+}
+
+/* ---- lrn, crop, prelu, softmax: the plain-layout math both backends run -------------------- */
+
+int hk_xop_init(hsi_rt *rt, hk_xop *x, int ndim, const int64_t *src_dims, const hk_xop_desc *d)
+{
+    x->d = *d;
+    x->ndim = ndim;
+    memcpy(x->src_dims, src_dims, sizeof *src_dims * (size_t)ndim);
+    memcpy(x->dst_dims, src_dims, sizeof *src_dims * (size_t)ndim);
+    if (d->kind == HK_XOP_CROP)
+        for (int i = 0; i < d->crop.nsp; i++) x->dst_dims[2 + i] = d->crop.size[i];
+    x->n = src_dims[0];
+    x->c = src_dims[1];
+    x->sp = hk_numel(ndim, src_dims) / (x->n * x->c);
+    int64_t ns = hk_numel(ndim, src_dims), nd = hk_numel(ndim, x->dst_dims);
+    if (!(x->x = scratch(rt, ns)) || !(x->y = scratch(rt, nd)) || !(x->g = scratch(rt, ns)) ||
+        !(x->t = scratch(rt, 2 * (x->c + 1))) || !(x->w = scratch(rt, x->c)) ||
+        !(x->dw = scratch(rt, x->c)))
+        return -1;
+    return 0;
+}
+
+void hk_xop_forward(hk_xop *x, const float *src, const float *w, float *dst)
+{
+    const hk_xop_desc *d = &x->d;
+    int64_t ns = x->n * x->c * x->sp;
+    to_d(x->x, src, ns);
+    switch (d->kind) {
+    case HK_XOP_LRN:
+        ref_lrn_fwd_d(x->n, x->c, x->sp, d->size, d->alpha, d->beta, d->k, x->x, x->y, x->t);
+        break;
+    case HK_XOP_CROP:
+        ref_crop_move(x->ndim, x->src_dims, &d->crop, 1, x->x, x->y);
+        to_f(dst, x->y, hk_numel(x->ndim, x->dst_dims));
+        return;
+    case HK_XOP_PRELU:
+        to_d(x->w, w, d->slopes);
+        ref_prelu_fwd_d(x->n, x->c, x->sp, d->slopes, x->x, x->w, x->y);
+        break;
+    case HK_XOP_SOFTMAX: ref_softmax_fwd_d(x->n, x->c, x->sp, x->x, x->y); break;
+    }
+    to_f(dst, x->y, ns);
+}
+
+void hk_xop_backward(hk_xop *x, const float *src, const float *dst, const float *w,
+                     const float *ddst, float *dsrc, float *dw)
+{
+    const hk_xop_desc *d = &x->d;
+    int64_t ns = x->n * x->c * x->sp;
+    to_d(x->y, ddst, hk_numel(x->ndim, x->dst_dims));
+    switch (d->kind) {
+    case HK_XOP_LRN:
+        if (!dsrc) return;
+        to_d(x->x, src, ns);
+        ref_lrn_bwd_d(x->n, x->c, x->sp, d->size, d->alpha, d->beta, d->k, x->x, x->y, x->g, x->t);
+        break;
+    case HK_XOP_CROP:
+        if (!dsrc) return;
+        ref_crop_move(x->ndim, x->src_dims, &d->crop, 0, x->g, x->y);
+        break;
+    case HK_XOP_PRELU:
+        to_d(x->x, src, ns);
+        to_d(x->w, w, d->slopes);
+        memset(x->dw, 0, sizeof *x->dw * (size_t)d->slopes);
+        ref_prelu_bwd_d(x->n, x->c, x->sp, d->slopes, x->x, x->w, x->y, dsrc ? x->g : NULL,
+                        dw ? x->dw : NULL);
+        if (dw) acc_f(dw, x->dw, d->slopes);
+        if (!dsrc) return;
+        break;
+    case HK_XOP_SOFTMAX:
+        if (!dsrc) return;
+        to_d(x->x, dst, ns);
+        ref_softmax_bwd_d(x->n, x->c, x->sp, x->x, x->y, x->g);
+        break;
+    }
+    to_f(dsrc, x->g, ns);
+}
+
+hsi_op *hk_ref_xop_create(hsi_rt *rt, const hsi_layout *src, const hk_xop_desc *d)
+{
+    if (!need_plain(rt, "layer", src)) return NULL;
+    hk_xop x;
+    memset(&x, 0, sizeof x);
+    if (hk_xop_init(rt, &x, src->ndim, src->dims, d)) return NULL;
+    const hsi_layout *dst = hk_ref_layout_plain(rt, src->ndim, x.dst_dims);
+    hsi_op *op = dst ? new_op(rt, HK_XOP, dst, sizeof(hk_xop)) : NULL;
+    if (op) *(hk_xop *)op->impl = x;
+    return op;
+}
+
+void hk_ref_xop_forward(hsi_op *op, const float *src, const float *w, float *dst)
+{
+    hk_xop_forward(op->impl, src, w, dst);
+}
+
+void hk_ref_xop_backward(hsi_op *op, const float *src, const float *dst, const float *w,
+                         const float *ddst, float *dsrc, float *dw)
+{
+    hk_xop_backward(op->impl, src, dst, w, ddst, dsrc, dw);
 }
 
 /* ---- sequence ops: permute and one recurrent layer (the math in seq.c) -------------------- */

@@ -131,6 +131,31 @@ void ref_concat_move(const ref_concat *c, size_t elem, int to_whole, void *const
 double ref_xent_d(int64_t n_all, int64_t k, const double *logits, const int32_t *labels, int n,
                   double weight, double *dlogits);
 
+/* ---- lrn, crop, prelu, softmax on [n, c, sp] (sp = product of the dims after the channels) --- */
+/* LRN across channels (PyTorch): s[c] = k + alpha / size * sum of x[j]^2 over j in
+ * [c - size/2, c + (size-1)/2] within [0, c); y = x s^-beta. t: 2 * (c + 1) doubles of scratch.
+ * Backward: dx[j] = dy[j] s[j]^-beta - 2 alpha beta / size x[j] sum over the c whose window holds
+ * j of dy[c] x[c] s[c]^(-beta-1). */
+void ref_lrn_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha, double beta,
+                   double k, const double *x, double *y, double *t);
+void ref_lrn_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha, double beta,
+                   double k, const double *x, const double *dy, double *dx, double *t);
+/* y = x > 0 ? x : a[ch] x with a of `slopes` values (1: shared, else one per channel);
+ * dx = dy or a dy (x <= 0), da[ch] += sum of dy x where x <= 0 (dx, da may be NULL). */
+void ref_prelu_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const double *x,
+                     const double *a, double *y);
+void ref_prelu_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const double *x,
+                     const double *a, const double *dy, double *dx, double *da);
+/* Softmax over c; backward from the output: dx = y (dy - sum_c dy y). */
+void ref_softmax_fwd_d(int64_t n, int64_t c, int64_t sp, const double *x, double *y);
+void ref_softmax_bwd_d(int64_t n, int64_t c, int64_t sp, const double *y, const double *dy,
+                       double *dx);
+/* The window offset..offset+size of the nsp trailing dims of src [dims...] (ndim dims, batch
+ * and channels first): to_window 1 copies it from whole into win; 0 writes win into whole and
+ * zeros the rest. */
+void ref_crop_move(int ndim, const int64_t *dims, const hsi_crop_desc *d, int to_window,
+                   double *whole, double *win);
+
 /* Sequence ops (seq.c). Permute: [dims[0], ...] (nd axes) to the layout whose axis 1 + i is
  * axis 1 + perm[i]; elements of elem bytes. inverse = 1: the other way (from is the permuted). */
 void ref_permute_move(int nd, const int64_t *dims, const int *perm, int inverse, size_t elem,

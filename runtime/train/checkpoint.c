@@ -191,13 +191,20 @@ static int weights_meta(const hsi_netdesc *net, const hsi_st_meta *meta, int n_m
     return n_meta + 3;
 }
 
-int hsi_ckpt_save_weights(const char *path, const hsi_netdesc *net, const hsi_param *ps, int np,
-                          const hsi_st_meta *meta, int n_meta, char *err, size_t errlen)
+int tr_ckpt_save_weights_extra(const char *path, const hsi_netdesc *net, const hsi_param *ps,
+                               int np, const hsi_st_tensor *extra, int n_extra,
+                               const hsi_st_meta *meta, int n_meta, char *err, size_t errlen)
 {
     hsi_st_meta all[16];
     if (n_meta > 13) return tr_fail(err, errlen, "%s: too many metadata pairs", path);
     int n = weights_meta(net, meta, n_meta, all);
-    return hsi_st_save_params(path, ps, np, all, n, err, errlen);
+    return hsi_st_save_params_extra(path, ps, np, extra, n_extra, all, n, err, errlen);
+}
+
+int hsi_ckpt_save_weights(const char *path, const hsi_netdesc *net, const hsi_param *ps, int np,
+                          const hsi_st_meta *meta, int n_meta, char *err, size_t errlen)
+{
+    return tr_ckpt_save_weights_extra(path, net, ps, np, NULL, 0, meta, n_meta, err, errlen);
 }
 
 int hsi_ckpt_load_weights(const char *path, hsi_param *ps, int np, char *err, size_t errlen)
@@ -347,6 +354,8 @@ int tr_state_save(const char *path, const tr_state *s, const hsi_param *ps, int 
     put_meta(&mb, "row_seconds", "%.17g", s->row_seconds);
     put_meta(&mb, "row_samples", "%" PRId64, s->row_samples);
     put_meta(&mb, "ranks", "%d", s->ranks > 1 ? s->ranks : 1);
+    put_meta(&mb, "plateau", "%.17g %.17g %d %d", s->plateau.lr, s->plateau.best, s->plateau.bad,
+             s->plateau.cooldown);
     mb.m[mb.n++] = (hsi_st_meta){"batchers", bst};
     mb.m[mb.n++] = (hsi_st_meta){"log", log};
     int rc = hsi_st_save_params_extra(path, ps, np, extra, n_extra, mb.m, mb.n, err, errlen);
@@ -488,6 +497,12 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
     s->phase = (int)phase;
     s->has_best = (int)has_best;
     s->es_bad = (int)es_bad;
+    /* reduce-on-plateau: lr, best, bad, cooldown (states of older trainers have none: they
+     * cannot have trained with policy plateau, whose state starts over then) */
+    const char *pl = hsi_st_metadata(f, "plateau");
+    if (rc == 0 && pl && sscanf(pl, "%lf %lf %d %d", &s->plateau.lr, &s->plateau.best,
+                                &s->plateau.bad, &s->plateau.cooldown) != 4)
+        rc = bad_meta(path, "plateau", pl, "'lr best bad cooldown'", err, errlen);
     const char *b = hsi_st_metadata(f, "batchers");
     for (int d = 0; rc == 0 && d < s->n_dom; d++) {
         int used = 0;

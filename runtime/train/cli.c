@@ -225,7 +225,7 @@ static hsi_experiment *load_experiment(const cli *a, const char *text, const cha
 
 static hsi_trainer_env env_of(const cli *a)
 {
-    hsi_trainer_env e = {a->datasets, a->data, a->mirror, !a->no_download, NULL};
+    hsi_trainer_env e = {a->datasets, a->data, a->mirror, !a->no_download, NULL, NULL};
     return e;
 }
 
@@ -388,8 +388,15 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
     hsi_trainer_env env = env_of(a);
     hsi_tr_classes cl;
     hsi_param *ps;
+    hsi_pca pca;
     int np, rc = 1;
-    if (hsi_tr_domain_classes(x, d, &env, &cl, err, errlen)) return 1;
+    if (tr_pca_load_scene(a->weights, x, x->domains[d].name, net->domains[d].bands, &pca, err,
+                          errlen))
+        return 1;
+    if (hsi_tr_domain_classes(x, d, &env, &cl, err, errlen)) {
+        hsi_pca_free(&pca);
+        return 1;
+    }
     /* The scene program has its own kernels and buffers: the model only holds the weights
      * (batch 0: no kernel, no buffer of its own). */
     hsi_model *m = make_model(net, 0, x->backend, hsi_experiment_run_seed(x, 0), a->weights, &ps,
@@ -403,7 +410,8 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
     if (m && !lock_out(out, "predict", comm, &lock, err, errlen)) {
         int std = !a->no_std && x->standardize != HSI_EXP_STD_NONE;
         hsi_predict_opts o = {x->backend, (int)x->padding, std, cl.names, cl.palette,
-                              1, 1, a->prob, a->confidence, 1, 1, 1, 0, comm};
+                              1, 1, a->prob, a->confidence, 1, 1, 1, 0, comm,
+                              pca.k ? &pca : NULL};
         hsi_predict_summary s;
         if (x->standardize == HSI_EXP_STD_TRAIN && std && r0)
             fprintf(stderr, "note: the net was trained with training-pixel statistics; this cube "
@@ -425,6 +433,7 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
     hsi_unlock_dir(lock);
     if (m) net->destroy(m);
     hsi_tr_classes_free(&cl);
+    hsi_pca_free(&pca);
     return rc;
 }
 
@@ -435,6 +444,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     if (a->cmd == C_PREDICT && a->scene) return cmd_predict_scene(a, net, x, comm, err, errlen);
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
     hsi_trainer_env env = env_of(a);
+    env.pca_weights = a->weights;   /* preprocess.pca: the PCA the weights were trained with */
     hsi_tr_data D;
     int rc = 1;
     hsi_model *m = NULL;

@@ -302,6 +302,25 @@ static int select_and_stop(run_ctx *c, double vloss, double voa)
     return ++s->es_bad >= t->patience;
 }
 
+/* The rate of the phase's iteration s->phase_it (policy plateau: from the plateau's rate). */
+static float step_lr(const hsi_schedule *sched, const tr_state *s)
+{
+    hsi_schedule t = *sched;
+    if (t.policy == HSI_LR_PLATEAU) t.base_lr = s->plateau.lr;
+    return hsi_schedule_lr(&t, s->phase_it);
+}
+
+/* Policy plateau, after a validation: the rate for the steps that follow. */
+static void plateau_step(run_ctx *c, const hsi_schedule *sched, double vloss, double voa)
+{
+    if (sched->policy != HSI_LR_PLATEAU) return;
+    double was = c->s.plateau.lr;
+    if (hsi_plateau_step(&c->s.plateau, sched, sched->metric == HSI_PLATEAU_VAL_OA ? voa : vloss) &&
+        c->use_pg)
+        hsi_progress_note(&c->pg, "plateau: lr %g -> %g at step %" PRId64, was, c->s.plateau.lr,
+                          c->s.step);
+}
+
 /* Returns 0 when the phase is done, 130 when stopped (state saved), -1 on error. */
 static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
 {
@@ -338,7 +357,8 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
         hsi_progress_note(&c->pg, "phase %d '%s': %d domain(s), %" PRId64 " iterations", ph,
                           P->name, P->n_domains, iters);
     const int per_step = B * P->n_domains;
-    float lr = hsi_schedule_lr(&sched, s->phase_it);
+    if (s->phase_it == 0) hsi_plateau_init(&s->plateau, &sched);   /* per phase, as the count */
+    float lr = step_lr(&sched, s);
     while (s->phase_it < iters) {
         double t0 = now();
         c->net->zero_grad(c->m);
@@ -364,7 +384,7 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
             snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf");
             return diverged(c, ph, s->step + 1, what, err, errlen);
         }
-        lr = hsi_schedule_lr(&sched, s->phase_it);
+        lr = step_lr(&sched, s);
         hsi_solver_step(c->solver, lr);
         s->step++;
         const char *bad = nonfinite_param(c);
@@ -392,6 +412,7 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
             if (c->use_pg && (!isnan(vloss) || !isnan(voa)))
                 hsi_progress_val(&c->pg, s->step, (int)(s->phase_it / ep), vloss, voa);
             end_phase = select_and_stop(c, vloss, voa);
+            plateau_step(c, &sched, vloss, voa);
             if (save_state(c, err, errlen)) return -1;
             saved = 1;
         }
@@ -464,7 +485,15 @@ static int save_weights(run_ctx *c, const char *file, const char *which, char *e
     snprintf(step, sizeof step, "%" PRId64, which[0] == 'b' && c->s.has_best ? c->s.best_step
                                                                                 : c->s.step);
     hsi_st_meta meta[3] = {{"experiment", c->x->name}, {"weights", which}, {"step", step}};
-    return hsi_ckpt_save_weights(path, c->net, c->ps, c->np, meta, 3, err, errlen);
+    hsi_st_tensor *pca;   /* preprocess.pca goes with the weights (eval and predict apply it) */
+    char *names;
+    int npca = tr_pca_tensors(c->D, &pca, &names);
+    int rc = npca < 0 ? tr_fail(err, errlen, "out of memory")
+                      : tr_ckpt_save_weights_extra(path, c->net, c->ps, c->np, pca, npca, meta, 3,
+                                                   err, errlen);
+    free(pca);
+    free(names);
+    return rc;
 }
 
 /* Weights, test metrics, maps, curves and metrics.json of a trained run. */

@@ -225,6 +225,54 @@ void hsi_tr_classes_free(hsi_tr_classes *c)
     memset(c, 0, sizeof *c);
 }
 
+/* The scene of a domain: region, bands and the nonfinite policy applied. */
+static int load_scene(const hsi_dataset *ds, const hsi_experiment *x, const hsi_exp_domain *xd,
+                      const hsi_trainer_env *env, hsi_scene *sc, char *err, size_t errlen)
+{
+    hsi_fetch_opts fo = {env->data_dir, env->mirror, env->download, 0};
+    memset(sc, 0, sizeof *sc);
+    if (hsi_scene_load(ds, &fo, sc, err, errlen)) return -1;
+    if (apply_region(sc, xd, err, errlen) || apply_bands(&sc->cube, xd, err, errlen) ||
+        nonfinite_policy(&sc->cube, x, xd, hsi_data_dir(&fo), ds, env->log, err, errlen)) {
+        hsi_scene_free(sc);
+        return -1;
+    }
+    return 0;
+}
+
+int hsi_tr_pca_components(const hsi_experiment *x, int d, const hsi_trainer_env *env, int *k,
+                          double *share, char *err, size_t errlen)
+{
+    const hsi_exp_domain *xd = &x->domains[d];
+    hsi_registry *reg = hsi_registry_load(env->datasets, err, errlen);
+    if (!reg) return -1;
+    const hsi_dataset *ds = hsi_registry_find(reg, xd->dataset);
+    hsi_scene sc;
+    int rc = !ds ? tr_fail(err, errlen, "domain '%s': no dataset '%s' in the registry", xd->name,
+                           xd->dataset)
+                 : load_scene(ds, x, xd, env, &sc, err, errlen);
+    if (rc) {
+        hsi_registry_free(reg);
+        return -1;
+    }
+    hsi_pca p;
+    hsi_pca_opts po = {x->pca.components, x->pca.variance, 0};
+    char e2[256];
+    if (x->standardize == HSI_EXP_STD_ALL)
+        rc = hsi_standardize(&sc.cube, NULL, NULL, NULL, err, errlen);
+    if (rc == 0 && hsi_pca_fit(&sc.cube, NULL, &po, &p, e2, sizeof e2))
+        rc = tr_fail(err, errlen, "domain '%s': %s", xd->name, e2);
+    if (rc == 0) {
+        *k = p.k;
+        *share = 0;
+        for (int j = 0; j < p.k; j++) *share += p.explained[j];
+        hsi_pca_free(&p);
+    }
+    hsi_scene_free(&sc);
+    hsi_registry_free(reg);
+    return rc;
+}
+
 static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi_netdesc *net,
                        const hsi_trainer_env *env, char *err, size_t errlen)
 {
@@ -240,15 +288,8 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     if (!dm->ds)
         return tr_fail(err, errlen, "domain '%s': no dataset '%s' in the registry (add it with "
                        "--datasets FILE or $HSICC_DATASETS)", xd->name, xd->dataset);
-    hsi_fetch_opts fo = {env->data_dir, env->mirror, env->download, 0};
     hsi_scene sc;
-    memset(&sc, 0, sizeof sc);
-    if (hsi_scene_load(dm->ds, &fo, &sc, err, errlen)) return -1;
-    if (apply_region(&sc, xd, err, errlen) || apply_bands(&sc.cube, xd, err, errlen) ||
-        nonfinite_policy(&sc.cube, x, xd, hsi_data_dir(&fo), dm->ds, env->log, err, errlen)) {
-        hsi_scene_free(&sc);
-        return -1;
-    }
+    if (load_scene(dm->ds, x, xd, env, &sc, err, errlen)) return -1;
     dm->h = sc.cube.h;
     dm->w = sc.cube.w;
     dm->k = xd->n_labels ? xd->n_labels : dm->ds->n_classes;
@@ -264,7 +305,21 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     domain_classes(dm->ds, xd, dm->k, ids, dm->class_names, dm->palette);
     int rc = hsi_labels_remap(&sc.gt, ids, dm->k, dm->y, err, errlen);
     free(ids);
-    if (rc == 0) rc = check_net(dm, nd, sc.cube.bands, x->patch, err, errlen);
+    /* with PCA the net takes the components: their count is preprocess.pca.components, or what
+     * variance kept when hsicc build fitted it (checked once fitted) */
+    int pca = tr_pca_enabled(x), net_bands = sc.cube.bands;
+    dm->net_bands = nd->bands;
+    if (rc == 0 && pca && x->pca.components > sc.cube.bands)
+        rc = tr_fail(err, errlen, "domain '%s': preprocess.pca.components %d is more than the %d "
+                     "bands of the data (after bands.range / resample)", xd->name,
+                     x->pca.components, sc.cube.bands);
+    else if (pca)
+        net_bands = x->pca.components ? x->pca.components : nd->bands;
+    if (rc == 0 && pca && nd->bands != net_bands)
+        rc = tr_fail(err, errlen, "domain '%s': preprocess.pca.components is %d, but the "
+                     "trainer's net was compiled for %d bands" REBUILD, xd->name, net_bands,
+                     nd->bands);
+    if (rc == 0) rc = check_net(dm, nd, net_bands, x->patch, err, errlen);
     if (rc) {
         hsi_scene_free(&sc);
         return -1;
@@ -272,11 +327,14 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     dm->cube = sc.cube;
     sc.cube.data = NULL;
     hsi_scene_free(&sc);
-    if (x->standardize == HSI_EXP_STD_ALL)
-        return hsi_standardize(&dm->cube, NULL, NULL, NULL, err, errlen);
-    if (x->standardize == HSI_EXP_STD_TRAIN && copy_cube(&dm->raw, &dm->cube))
-        return tr_fail(err, errlen, "out of memory");
-    return 0;
+    /* order: nonfinite, standardisation, PCA; what depends on the split waits for it */
+    if (x->standardize == HSI_EXP_STD_ALL && hsi_standardize(&dm->cube, NULL, NULL, NULL, err, errlen))
+        return -1;
+    int per_split = x->standardize == HSI_EXP_STD_TRAIN ||
+                    (pca && x->pca.fit == HSI_EXP_PCA_FIT_TRAIN && !D->pca_from);
+    if (per_split)
+        return copy_cube(&dm->raw, &dm->cube) ? tr_fail(err, errlen, "out of memory") : 0;
+    return tr_pca_domain(D, d, x, NULL, err, errlen);
 }
 
 int hsi_tr_data_load(hsi_tr_data *D, const hsi_experiment *x, const hsi_netdesc *net,
@@ -288,6 +346,7 @@ int hsi_tr_data_load(hsi_tr_data *D, const hsi_experiment *x, const hsi_netdesc 
                        "compiled for %d" REBUILD, x->n_domains, net->n_domains);
     if (!(D->reg = hsi_registry_load(env->datasets, err, errlen))) return -1;
     D->n = x->n_domains;
+    D->pca_from = env->pca_weights;
     D->patch = net->domains[0].patch;
     D->pad = x->padding == HSI_EXP_PAD_REFLECT ? HSI_PAD_REFLECT
            : x->padding == HSI_EXP_PAD_REPLICATE ? HSI_PAD_REPLICATE : HSI_PAD_ZERO;
@@ -445,15 +504,21 @@ int hsi_tr_data_split(hsi_tr_data *D, const hsi_experiment *x, uint64_t seed, co
             if (!*lists[i]) return tr_fail(err, errlen, "out of memory");
             hsi_split_indices(&dm->split, which[i], *lists[i]);
         }
-        if (x->standardize == HSI_EXP_STD_TRAIN) {
+        if (dm->raw.data) {   /* standardize: train and / or pca.fit: train, then PCA */
             uint8_t *use = malloc((size_t)dm->h * (size_t)dm->w);
+            if (dm->cube.bands != dm->raw.bands) {   /* the components of another split */
+                free(dm->cube.data);
+                dm->cube.data = NULL;
+            }
             if (!use || copy_cube(&dm->cube, &dm->raw)) {
                 free(use);
                 return tr_fail(err, errlen, "out of memory");
             }
             for (int64_t i = 0; i < (int64_t)dm->h * dm->w; i++)
                 use[i] = dm->split.mask[i] == HSI_MASK_TRAIN;
-            int rc = hsi_standardize(&dm->cube, use, NULL, NULL, err, errlen);
+            int rc = x->standardize == HSI_EXP_STD_TRAIN &&
+                     hsi_standardize(&dm->cube, use, NULL, NULL, err, errlen);
+            if (!rc) rc = tr_pca_domain(D, d, x, use, err, errlen);
             free(use);
             if (rc) return -1;
         }
@@ -495,6 +560,7 @@ void hsi_tr_data_free(hsi_tr_data *D)
         free_split(dm);
         hsi_cube_free(&dm->raw);
         hsi_cube_free(&dm->cube);
+        hsi_pca_free(&dm->pca);
         free(dm->y);
         free(dm->class_names);
         free(dm->palette);

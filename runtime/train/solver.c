@@ -1,5 +1,5 @@
-/* solver.c — SGD (Caffe and PyTorch momentum), RMSProp (Keras 2.0), Adam and AdamW over the
- * hsi_param table; optimizer state exposed as named tensors for checkpoints.
+/* solver.c — SGD (Caffe and PyTorch momentum), RMSProp (Keras 2.0), Adam, AdamW, Adagrad and
+ * Adadelta over the hsi_param table; optimizer state exposed as named tensors for checkpoints.
  *
  * Formulas and their sources are in hsi_train.h. Everything is allocated in create(); step()
  * allocates nothing. Params with grad == NULL (state, frozen) and params whose lr scale is 0
@@ -17,9 +17,9 @@ typedef struct slot {
     hsi_param *p;
     int index;         /* in the params array given to create() */
     float lr_scale;
-    float *m;          /* SGD velocity / Adam first moment, or NULL */
-    float *v;          /* RMSProp average / Adam second moment, or NULL */
-    float *t;          /* Adam: this param's update count (1 float), or NULL */
+    float *m;          /* SGD velocity / Adam first moment / Adadelta delta average, or NULL */
+    float *v;          /* RMSProp, Adadelta average / Adam second moment / Adagrad sum, or NULL */
+    float *t;          /* Adam, Adagrad: this param's update count (1 float), or NULL */
 } slot;
 
 struct hsi_solver {
@@ -33,8 +33,8 @@ struct hsi_solver {
     char *names;       /* every state name, one block */
 };
 
-const char *const hsi_solver_type_names[HSI_SOLVER_ADAMW + 1] = {"sgd", "rmsprop", "adam",
-                                                              "adamw"};
+const char *const hsi_solver_type_names[HSI_SOLVER_LAST + 1] = {"sgd", "rmsprop", "adam", "adamw",
+                                                             "adagrad", "adadelta"};
 
 hsi_solver_opts hsi_solver_defaults(hsi_solver_type type)
 {
@@ -44,7 +44,7 @@ hsi_solver_opts hsi_solver_defaults(hsi_solver_type type)
     o.momentum_style = HSI_MOMENTUM_CAFFE;
     o.weight_decay = type == HSI_SOLVER_ADAMW ? 0.01f : 0.0f;
     o.rho = 0.9f;
-    o.eps = 1e-8f;
+    o.eps = type == HSI_SOLVER_ADAGRAD ? 1e-10f : type == HSI_SOLVER_ADADELTA ? 1e-6f : 1e-8f;
     o.beta1 = 0.9f;
     o.beta2 = 0.999f;
     return o;
@@ -52,19 +52,19 @@ hsi_solver_opts hsi_solver_defaults(hsi_solver_type type)
 
 const char *hsi_solver_type_name(hsi_solver_type t)
 {
-    return (unsigned)t <= HSI_SOLVER_ADAMW ? hsi_solver_type_names[t] : "?";
+    return (unsigned)t <= HSI_SOLVER_LAST ? hsi_solver_type_names[t] : "?";
 }
 
 int hsi_solver_type_parse(const char *s)
 {
-    for (int i = 0; i <= HSI_SOLVER_ADAMW; i++)
+    for (int i = 0; i <= HSI_SOLVER_LAST; i++)
         if (strcmp(s, hsi_solver_type_names[i]) == 0) return i;
     return -1;
 }
 
 static const char *check_opts(const hsi_solver_opts *o)
 {
-    if ((unsigned)o->type > HSI_SOLVER_ADAMW) return "unknown solver type";
+    if ((unsigned)o->type > HSI_SOLVER_LAST) return "unknown solver type";
     if (!(o->weight_decay >= 0)) return "weight_decay must be >= 0";
     if (!(o->momentum >= 0 && o->momentum < 1)) return "momentum must be in [0, 1)";
     if (o->nesterov && o->type == HSI_SOLVER_SGD && o->momentum == 0)
@@ -73,6 +73,8 @@ static const char *check_opts(const hsi_solver_opts *o)
     if (!(o->eps > 0)) return "eps must be > 0";
     if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
         return "betas must be in [0, 1)";
+    if (!(o->lr_decay >= 0)) return "lr_decay must be >= 0";
+    if (!(o->initial_accumulator_value >= 0)) return "initial_accumulator_value must be >= 0";
     return NULL;
 }
 
@@ -84,10 +86,11 @@ hsi_solver *hsi_solver_create(const hsi_solver_opts *opts, hsi_param *params, in
         snprintf(err, errlen, "solver %s: %s", hsi_solver_type_name(opts->type), bad);
         return NULL;
     }
-    int use_m = opts->type != HSI_SOLVER_RMSPROP &&
-                (opts->type != HSI_SOLVER_SGD || opts->momentum > 0);
-    int use_v = opts->type != HSI_SOLVER_SGD;
-    int use_t = opts->type == HSI_SOLVER_ADAM || opts->type == HSI_SOLVER_ADAMW;
+    hsi_solver_type ty = opts->type;
+    int use_m = ty == HSI_SOLVER_ADAM || ty == HSI_SOLVER_ADAMW || ty == HSI_SOLVER_ADADELTA ||
+                (ty == HSI_SOLVER_SGD && opts->momentum > 0);
+    int use_v = ty != HSI_SOLVER_SGD;
+    int use_t = ty == HSI_SOLVER_ADAM || ty == HSI_SOLVER_ADAMW || ty == HSI_SOLVER_ADAGRAD;
     int per = use_m + use_v + use_t;
     hsi_solver *s = calloc(1, sizeof *s);
     if (!s) goto oom;
@@ -116,6 +119,7 @@ hsi_solver *hsi_solver_create(const hsi_solver_opts *opts, hsi_param *params, in
         sl->lr_scale = lr_scale ? lr_scale[i] : 1.0f;
         float **bufs[3] = {use_m ? &sl->m : NULL, use_v ? &sl->v : NULL, use_t ? &sl->t : NULL};
         static const char *const prefix[3] = {"opt.m.", "opt.v.", "opt.t."};
+        const char *pre_m = ty == HSI_SOLVER_ADADELTA ? "opt.d." : prefix[0];
         for (int b = 0; b < 3; b++) {
             if (!bufs[b]) continue;
             hsi_solver_tensor *t = &s->state[s->n_state++];
@@ -127,8 +131,10 @@ hsi_solver *hsi_solver_create(const hsi_solver_opts *opts, hsi_param *params, in
             if (b == 2) t->dims[0] = 1;
             else memcpy(t->dims, p->dims, sizeof t->dims);
             t->name = nm;
-            nm += sprintf(nm, "%s%s", prefix[b], p->name) + 1;
+            nm += sprintf(nm, "%s%s", b == 0 ? pre_m : prefix[b], p->name) + 1;
         }
+        if (ty == HSI_SOLVER_ADAGRAD)
+            for (int64_t j = 0; j < p->numel; j++) sl->v[j] = opts->initial_accumulator_value;
     }
     return s;
 oom:
@@ -217,6 +223,36 @@ static void adam(const hsi_solver_opts *o, const slot *sl, float lr, float wd, i
     }
 }
 
+/* torch.optim.Adagrad's single-tensor path: clr in double, the rest in float. */
+static void adagrad(const hsi_solver_opts *o, const slot *sl, float lr, float wd)
+{
+    hsi_param *p = sl->p;
+    float *w = p->value, *a = sl->v;
+    const float *g = p->grad;
+    double t = (double)(*sl->t += 1.0f);
+    float clr = (float)((double)lr / (1.0 + (t - 1.0) * (double)o->lr_decay));
+    for (int64_t i = 0; i < p->numel; i++) {
+        float d = g[i] + wd * w[i];
+        a[i] += d * d;
+        w[i] += -clr * d / (sqrtf(a[i]) + o->eps);
+    }
+}
+
+/* torch.optim.Adadelta: v = squared-gradient average, m = squared-update average. */
+static void adadelta(const hsi_solver_opts *o, const slot *sl, float lr, float wd)
+{
+    hsi_param *p = sl->p;
+    float *w = p->value, *v = sl->v, *u = sl->m;
+    const float *g = p->grad;
+    for (int64_t i = 0; i < p->numel; i++) {
+        float d = g[i] + wd * w[i];
+        v[i] = v[i] * o->rho + (1.0f - o->rho) * d * d;
+        float delta = sqrtf(u[i] + o->eps) / sqrtf(v[i] + o->eps) * d;
+        u[i] = u[i] * o->rho + (1.0f - o->rho) * delta * delta;
+        w[i] += -lr * delta;
+    }
+}
+
 void hsi_solver_step(hsi_solver *s, float lr)
 {
     for (int i = 0; i < s->n; i++) {
@@ -229,6 +265,8 @@ void hsi_solver_step(hsi_solver *s, float lr)
         case HSI_SOLVER_RMSPROP: rmsprop(&s->o, sl, lr_i, wd_i); break;
         case HSI_SOLVER_ADAM: adam(&s->o, sl, lr_i, wd_i, 0); break;
         case HSI_SOLVER_ADAMW: adam(&s->o, sl, lr_i, wd_i, 1); break;
+        case HSI_SOLVER_ADAGRAD: adagrad(&s->o, sl, lr_i, wd_i); break;
+        case HSI_SOLVER_ADADELTA: adadelta(&s->o, sl, lr_i, wd_i); break;
         }
     }
     s->steps++;

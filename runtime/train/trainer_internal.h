@@ -29,6 +29,7 @@ typedef struct tr_state {
     int64_t best_step;
     double es_best;            /* early stopping: best value of the stop metric so far */
     int es_bad;                /* validations since it last improved */
+    hsi_plateau plateau;       /* schedule policy plateau: the phase's rate and its counters */
     double loss_sum;           /* training loss summed since the last log row ... */
     int64_t loss_n;            /* ... over this many steps */
     double train_seconds;      /* time in training steps only (not validation, not I/O) */
@@ -83,9 +84,26 @@ int tr_state_log_row(tr_state *s, const double *row);
 /* state.safetensors: params, solver tensors ("opt.*"), best weights ("best.*"), counters. */
 int tr_state_save(const char *path, const tr_state *s, const hsi_param *ps, int np,
                   hsi_solver *solver, char *err, size_t errlen);
+/* hsi_ckpt_save_weights followed by extra tensors (preprocess.pca's). */
+int tr_ckpt_save_weights_extra(const char *path, const hsi_netdesc *net, const hsi_param *ps,
+                               int np, const hsi_st_tensor *extra, int n_extra,
+                               const hsi_st_meta *meta, int n_meta, char *err, size_t errlen);
 /* s->seed, s->n_dom, s->bst and s->best_values must be set up (sizes) by the caller. */
 int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solver *solver,
                   char *err, size_t errlen);
+
+/* pca_data.c: preprocess.pca of the trainer's domains. */
+int tr_pca_enabled(const hsi_experiment *x);
+/* Domain d's PCA: taken from D->pca_from's tensors, or fitted (fit train: on the pixels where
+ * train[i] != 0), checked against the net's band count, applied to its cube, kept in its pca. */
+int tr_pca_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const uint8_t *train,
+                  char *err, size_t errlen);
+/* The tensors of every domain's PCA (pca.<domain>.mean, .components, .scale) for a weights
+ * file: their count (0: no PCA, -1: out of memory); *out and *names are freed by the caller. */
+int tr_pca_tensors(const hsi_tr_data *D, hsi_st_tensor **out, char **names);
+/* predict --scene: the PCA of the weights for a domain (p->k == 0: none), checked as above. */
+int tr_pca_load_scene(const char *weights, const hsi_experiment *x, const char *domain,
+                      int net_bands, hsi_pca *p, char *err, size_t errlen);
 
 /* evaluate.c: the result files of one domain. */
 /* Test metrics of domain d; with pred (h * w ints) the whole scene is classified too, in the same

@@ -632,6 +632,60 @@ static void s_chain(hsi_rt *rt, outs *o, int v)
 
 typedef void (*scenario)(hsi_rt *, outs *, int);
 
+/* lrn, crop, prelu, softmax: blocked and channels-last inputs reordered to plain and their
+ * gradients back. flag: 0 lrn (f = its size), 1 crop (centre, 2 smaller per spatial dim),
+ * 2 prelu (f slopes: 1 or 0 for one per channel), 3 softmax */
+static const shape_spec xop_specs[] = {
+    {"lrn_even_blocked", 1, 4, {4, 24, 5, 5}, 0, 4},
+    {"lrn_lee_ndhwc", 2, 5, {3, 20, 2, 3, 3}, 0, 256},
+    {"lrn_odd_plain", 0, 4, {2, 9, 3, 4}, 0, 5},
+    {"crop_blocked", 1, 4, {4, 24, 7, 7}, 1, 0},
+    {"crop_3d_ndhwc", 2, 5, {2, 16, 5, 6, 6}, 1, 0},
+    {"prelu_per_channel_blocked", 1, 4, {4, 24, 5, 5}, 2, 0},
+    {"prelu_shared_ndhwc", 2, 5, {2, 16, 3, 4, 4}, 2, 1},
+    {"softmax_blocked", 1, 4, {4, 24, 3, 3}, 3, 0},
+    {"softmax_2d", 0, 2, {6, 10}, 3, 0},
+};
+
+static void s_xop(hsi_rt *rt, outs *o, int v)
+{
+    const shape_spec *c = &xop_specs[v];
+    const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
+    int64_t slopes = c->flag == 2 ? (c->f == 1 ? 1 : c->dims[1]) : 0;
+    hsi_op *op;
+    if (c->flag == 0) {
+        op = hsi_lrn_create(rt, l, (int64_t)c->f, 0.8f, 0.75f, 1.5f);
+    } else if (c->flag == 1) {
+        hsi_crop_desc d = {.nsp = c->ndim - 2};
+        for (int i = 0; i < d.nsp; i++) d.offset[i] = 1, d.size[i] = c->dims[2 + i] - 2;
+        op = hsi_crop_create(rt, l, &d);
+    } else if (c->flag == 2) {
+        op = hsi_prelu_create(rt, l, slopes);
+    } else {
+        op = hsi_softmax_create(rt, l);
+    }
+    check_op(rt, op, c->name);
+    const hsi_layout *ld = hsi_op_dst(op);
+    float *x = tin(l, 1, -2, 2), *y = tbuf(ld), *dy = tin(ld, 2, -1, 1), *dx = tbuf(l);
+    float *w = rnd(slopes + 1, 3, -0.5f, 0.5f), *dw = rnd(slopes + 1, 4, -1, 1);
+    if (c->flag == 0) {
+        hsi_lrn_forward(op, x, y);
+        hsi_lrn_backward(op, x, dy, dx);
+    } else if (c->flag == 1) {
+        hsi_crop_forward(op, x, y);
+        hsi_crop_backward(op, dy, dx);
+    } else if (c->flag == 2) {
+        hsi_prelu_forward(op, x, w, y);
+        hsi_prelu_backward(op, x, w, dy, dx, dw);
+        keep_plain(o, "dw (+=)", dw, slopes, TOL_GRAD);
+    } else {
+        hsi_softmax_forward(op, x, y);
+        hsi_softmax_backward(op, y, dy, dx);
+    }
+    keep(o, "dst", ld, y, TOL_FWD);
+    keep(o, "dsrc", l, dx, TOL_GRAD);
+}
+
 static int compare(const outs *r, const outs *d)
 {
     int bad = 0;
@@ -699,6 +753,7 @@ int main(int argc, char **argv)
     GROUP("concat", s_concat, concat_specs)
     GROUP("reshape", s_reshape, reshape_specs)
     GROUP("xent", s_xent, xent_specs)
+    GROUP("xop", s_xop, xop_specs)
     if (!strcmp(which, "all") || !strcmp(which, "chain")) {
         run_case("chain", "ssrn_mini", s_chain, 0);
         found = 1;
@@ -707,7 +762,7 @@ int main(int argc, char **argv)
     dnnl_engine_destroy(eng);
     if (!found) {
         fprintf(stderr, "usage: test_dnnl all|conv|bn|act|dropout|pool|dense|add|accum|concat|"
-                        "reshape|xent|chain\n");
+                        "reshape|xent|xop|chain\n");
         return 2;
     }
     if (failures) printf("%d comparison(s) FAILED\n", failures);

@@ -100,8 +100,10 @@ static const char two_text[] =
 
 static void test_domains(void)
 {
-    const fe_define da[] = {{"bands", "5"}};
-    const fe_define db[] = {{"bands", "7"}, {"classes", "4"}, {"p", "0.25"}};
+    const fe_define da[] = {{.name = "bands", .value = "5"}};
+    const fe_define db[] = {{.name = "bands", .value = "7"},
+                            {.name = "classes", .value = "4"},
+                            {.name = "p", .value = "0.25"}};
     const fe_domain doms[] = {{"A", 1, da}, {"B", 3, db}};
     ir_program *p = fe_compile("two.hsn", two_text, sizeof two_text - 1, NULL, 2, doms, stdout);
     CHECK(p != NULL);
@@ -154,7 +156,7 @@ static void test_shared_mismatch(void)
 {
     const char *text = "shared block s() { conv2d(4, 1, name = c) }\n"
                        "net n(bands) { input [bands, 2, 2]\n s\n conv2d(2, 2)\n loss softmax_cross_entropy }\n";
-    const fe_define da[] = {{"bands", "3"}}, db[] = {{"bands", "5"}};
+    const fe_define da[] = {{.name = "bands", .value = "3"}}, db[] = {{.name = "bands", .value = "5"}};
     const fe_domain doms[] = {{"IN", 1, da}, {"UP", 1, db}};
     char *out = compile_fails(text, 2, doms);
     CHECK(strstr(out, "bad.hsn:1:20: error: shared parameter 's.c.weight' is [4, 5, 1, 1] here (domain 'UP') "
@@ -170,7 +172,7 @@ static void test_shared_mismatch(void)
     out = compile_fails(text, 2, same);
     CHECK(strstr(out, "domain names must be distinct") != NULL);
     /* an unknown -D in the second domain */
-    const fe_define bad[] = {{"bnads", "5"}};
+    const fe_define bad[] = {{.name = "bnads", .value = "5"}};
     const fe_domain d2[] = {{"A", 1, da}, {"B", 1, bad}};
     out = compile_fails(text, 2, d2);
     CHECK(strstr(out, "has no parameter 'bnads'") != NULL && strstr(out, "did you mean 'bands'?") != NULL);

@@ -208,6 +208,63 @@ def rnn_case(driver, name, n, f, steps, h, lstm, reverse, sequence, bias):
     compare(name, got, want)
 
 
+def act_case(driver, name, shape, kind, alpha):
+    """kind: hsi_act_kind (1 leaky_relu, 2 elu); PyTorch's LeakyReLU / ELU"""
+    x = rand(*shape, lo=-3, hi=3)
+    xt = t64(x, True)
+    y = F.leaky_relu(xt, alpha) if kind == 1 else F.elu(xt, alpha)
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    got = run(driver, "act", [len(shape), *shape, kind, repr(alpha)], {"x": x, "dy": dy}, ["y", "dx"])
+    compare(name, got, {"y": y, "dx": xt.grad})
+
+
+def lrn_case(driver, name, shape, size, alpha, beta, k):
+    x = rand(*shape, lo=-2, hi=2)
+    xt = t64(x, True)
+    y = torch.nn.LocalResponseNorm(size, alpha, beta, k)(xt)
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    got = run(driver, "lrn", [len(shape), *shape, size, repr(alpha), repr(beta), repr(k)],
+              {"x": x, "dy": dy}, ["y", "dx"])
+    compare(name, got, {"y": y, "dx": xt.grad})
+
+
+def crop_case(driver, name, shape, offset, size):
+    x = rand(*shape)
+    xt = t64(x, True)
+    y = xt[(slice(None), slice(None)) + tuple(slice(o, o + s) for o, s in zip(offset, size))]
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    cfg = [len(shape), *shape]
+    for o, s in zip(offset, size):
+        cfg += [o, s]
+    got = run(driver, "crop", cfg, {"x": x, "dy": dy}, ["y", "dx"])
+    compare(name, got, {"y": y, "dx": xt.grad})
+
+
+def prelu_case(driver, name, shape, slopes):
+    x = rand(*shape)
+    w = rand(slopes, lo=-0.5, hi=0.5)
+    xt, wt = t64(x, True), t64(w, True)
+    y = F.prelu(xt, wt)
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    got = run(driver, "prelu", [len(shape), *shape, slopes], {"x": x, "w": w, "dy": dy},
+              ["y", "dx", "dw"])
+    compare(name, got, {"y": y, "dx": xt.grad, "dw": wt.grad})
+
+
+def softmax_case(driver, name, shape):
+    x = rand(*shape, lo=-3, hi=3)
+    xt = t64(x, True)
+    y = torch.nn.Softmax(dim=1)(xt)
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    got = run(driver, "softmax", [len(shape), *shape], {"x": x, "dy": dy}, ["y", "dx"])
+    compare(name, got, {"y": y, "dx": xt.grad})
+
+
 def main():
     driver = sys.argv[1]
     conv_case(driver, "conv3d SSRN spectral k(7,1,1) s(2,1,1)", (2, 1, 20, 5, 5), 6, 1,
@@ -244,6 +301,20 @@ def main():
               (4,), (3,), (0,), (0,), 1, ceil=True)
     dense_case(driver, "dense [4,3,2,5] -> 7", (4, 3, 2, 5), 7, True)
     dense_case(driver, "dense [3,10] -> 4, no bias", (3, 10), 4, False)
+    act_case(driver, "leaky_relu 0.01 (PyTorch's default slope)", (3, 4, 5, 5), 1, 0.01)
+    act_case(driver, "leaky_relu 0.2", (2, 6, 7), 1, 0.2)
+    act_case(driver, "elu 0.5", (2, 6, 7), 2, 0.5)
+    lrn_case(driver, "lrn 5 [N,C,H,W] (odd, PyTorch defaults)", (2, 9, 3, 4), 5, 1e-4, 0.75, 1.0)
+    lrn_case(driver, "lrn 4 [N,C,D,H,W] (even)", (2, 7, 3, 2, 3), 4, 0.7, 0.6, 1.3)
+    lrn_case(driver, "lrn 256 > C (Lee et al.)", (2, 20, 2, 2), 256, 0.5, 0.75, 2.0)
+    lrn_case(driver, "lrn 1", (1, 3, 2, 2), 1, 0.4, 0.75, 1.0)
+    crop_case(driver, "crop [N,C,H,W] window", (2, 3, 7, 6), (1, 2), (4, 3))
+    crop_case(driver, "crop [N,C,D,H,W] centre", (2, 2, 5, 7, 7), (0, 2, 2), (5, 3, 3))
+    prelu_case(driver, "prelu per channel [N,C,H,W]", (3, 4, 3, 3), 4)
+    prelu_case(driver, "prelu shared [N,C,D,H,W]", (2, 3, 2, 3, 3), 1)
+    prelu_case(driver, "prelu per feature [N,F]", (4, 6), 6)
+    softmax_case(driver, "softmax [N,K]", (5, 7))
+    softmax_case(driver, "softmax over channels [N,C,H,W]", (2, 4, 3, 5))
     permute_case(driver, "permute [C,L] -> [L,C]", (3, 4, 7), [1, 0])
     permute_case(driver, "permute [C,D,H,W] (2,0,3,1)", (2, 3, 4, 2, 5), [2, 0, 3, 1])
     rnn_case(driver, "gru sequence", 3, 2, 7, 5, False, False, True, True)

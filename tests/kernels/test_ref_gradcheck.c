@@ -489,13 +489,70 @@ static void test_rnn(void)
     rnn_case("lstm [1,4,4] h2 last no bias", (ref_rnn){1, 4, 4, 2, 1, 0, 0, 0});
 }
 
+/* ---- lrn, prelu, softmax on [n, c, sp] ----------------------------------------------------- */
+
+typedef struct xop_ctx {
+    int which;                /* 0 lrn, 1 prelu, 2 softmax */
+    int64_t n, c, sp, size, slopes;
+    double alpha, beta, k;
+    double *x, *a, *r, *y, *t;
+} xop_ctx;
+
+static double xop_obj(void *v)
+{
+    xop_ctx *t = v;
+    int64_t m = t->n * t->c * t->sp;
+    if (t->which == 0) ref_lrn_fwd_d(t->n, t->c, t->sp, t->size, t->alpha, t->beta, t->k, t->x, t->y, t->t);
+    else if (t->which == 1) ref_prelu_fwd_d(t->n, t->c, t->sp, t->slopes, t->x, t->a, t->y);
+    else ref_softmax_fwd_d(t->n, t->c, t->sp, t->x, t->y);
+    return dot(t->y, t->r, m);
+}
+
+static void xop_case(const char *name, xop_ctx t)
+{
+    int64_t m = t.n * t.c * t.sp;
+    t.x = vec(m, -2, 2), t.r = vec(m, -1, 1), t.y = vec(m, 0, 0), t.t = vec(2 * (t.c + 1), 0, 0);
+    t.a = vec(t.c, -0.5, 0.5);
+    if (t.which == 1) away_from_zero(t.x, m, 1e-3);
+    double *dx = vec(m, 0, 0), *da = vec(t.c, 0, 0);
+    if (t.which == 0) ref_lrn_bwd_d(t.n, t.c, t.sp, t.size, t.alpha, t.beta, t.k, t.x, t.r, dx, t.t);
+    else if (t.which == 1) ref_prelu_bwd_d(t.n, t.c, t.sp, t.slopes, t.x, t.a, t.r, dx, da);
+    else {
+        xop_obj(&t);
+        ref_softmax_bwd_d(t.n, t.c, t.sp, t.y, t.r, dx);
+    }
+    check(xop_obj, &t, t.x, m, dx, "%s dx", name);
+    if (t.which == 1) check(xop_obj, &t, t.a, t.slopes, da, "%s da", name);
+    free(t.x), free(t.r), free(t.y), free(t.t), free(t.a), free(dx), free(da);
+}
+
+static void test_lrn(void)
+{
+    xop_case("lrn 5 (odd)", (xop_ctx){0, 2, 8, 6, 5, 0, 0.3, 0.75, 1.0, 0, 0, 0, 0, 0});
+    xop_case("lrn 4 (even)", (xop_ctx){0, 2, 7, 5, 4, 0, 0.9, 0.6, 1.5, 0, 0, 0, 0, 0});
+    xop_case("lrn 12 > channels", (xop_ctx){0, 1, 5, 3, 12, 0, 2.0, 1.2, 0.5, 0, 0, 0, 0, 0});
+}
+
+static void test_prelu(void)
+{
+    xop_case("prelu per channel", (xop_ctx){1, 3, 4, 5, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0});
+    xop_case("prelu shared", (xop_ctx){1, 2, 3, 6, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0});
+}
+
+static void test_softmax(void)
+{
+    xop_case("softmax over channels", (xop_ctx){2, 3, 5, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+    xop_case("softmax [n, k]", (xop_ctx){2, 4, 6, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+}
+
 int main(int argc, char **argv)
 {
     static const struct { const char *name; void (*run)(void); } ops[] = {
         {"conv", test_conv},       {"bn", test_bn},     {"act", test_act},
         {"dropout", test_dropout}, {"pool", test_pool}, {"dense", test_dense},
         {"add", test_add},         {"concat", test_concat}, {"xent", test_xent},
-        {"selftest", test_selftest}, {"permute", test_permute}, {"rnn", test_rnn},
+        {"selftest", test_selftest}, {"lrn", test_lrn}, {"prelu", test_prelu},
+        {"softmax", test_softmax}, {"permute", test_permute}, {"rnn", test_rnn},
     };
     int ran = 0;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
@@ -505,7 +562,7 @@ int main(int argc, char **argv)
         }
     if (!ran) {
         fprintf(stderr, "usage: test_ref_gradcheck [conv|bn|act|dropout|pool|dense|add|concat|"
-                        "xent|selftest|permute|rnn]\n");
+                        "xent|selftest|lrn|prelu|softmax|permute|rnn]\n");
         return 2;
     }
     printf("%s\n", fails ? "FAIL" : "ok");

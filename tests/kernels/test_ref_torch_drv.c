@@ -1,7 +1,7 @@
 /* test_ref_torch_drv.c — runs one reference kernel (float API, HSI_BACKEND_REF) on tensors that
  * ref_vs_torch.py wrote, and writes the results back for it to compare with PyTorch.
  *
- * Usage: test_ref_torch_drv conv|bn|pool|dense|permute|rnn DIR. DIR/cfg.txt holds the shape and options
+ * Usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax|permute|rnn DIR. DIR/cfg.txt holds the shape and options
  * (see each run_* below); inputs and outputs are raw little-endian float32 files NAME.f32.
  * It decides nothing: the cases and the comparison live in the Python script.
  */
@@ -200,10 +200,68 @@ static void run_rnn(void)
     save("dbih", dbih, g), save("dbhh", dbhh, g);
 }
 
+/* cfg: ndim dims kind alpha (hsi_act_kind). Forward (y), backward of dy from y (dx). */
+static void run_act(void)
+{
+    const hsi_layout *l = read_src();
+    int kind = (int)geti();
+    float alpha = getf();
+    hsi_op *op = must(hsi_act_create(rt, l, (hsi_act_kind)kind, alpha));
+    int64_t n = count(l);
+    float *x = load("x", n), *dy = load("dy", n), *y = calloc((size_t)n, 4), *dx = calloc((size_t)n, 4);
+    hsi_act_forward(op, x, y);
+    hsi_act_backward(op, y, dy, dx);
+    save("y", y, n), save("dx", dx, n);
+}
+
+/* lrn, crop, prelu, softmax. cfg: ndim dims, then lrn: size alpha beta k; crop: per spatial
+ * dim offset size; prelu: slopes; softmax: nothing. Forward (y), backward of dy (dx, and dw of
+ * prelu). */
+static void run_xop(const char *kind)
+{
+    const hsi_layout *l = read_src();
+    hsi_op *op;
+    int64_t slopes = 0;
+    if (!strcmp(kind, "lrn")) {
+        int64_t size = geti();
+        float alpha = getf(), beta = getf(), k = getf();
+        op = hsi_lrn_create(rt, l, size, alpha, beta, k);
+    } else if (!strcmp(kind, "crop")) {
+        hsi_crop_desc d = {.nsp = ndim - 2};
+        for (int i = 0; i < d.nsp; i++) d.offset[i] = geti(), d.size[i] = geti();
+        op = hsi_crop_create(rt, l, &d);
+    } else if (!strcmp(kind, "prelu")) {
+        slopes = geti();
+        op = hsi_prelu_create(rt, l, slopes);
+    } else {
+        op = hsi_softmax_create(rt, l);
+    }
+    must(op);
+    int64_t nx = count(l), ny = count(hsi_op_dst(op));
+    float *x = load("x", nx), *dy = load("dy", ny), *y = calloc((size_t)ny, 4);
+    float *dx = calloc((size_t)nx, 4), *w = slopes ? load("w", slopes) : NULL;
+    float *dw = calloc((size_t)slopes + 1, 4);
+    if (!strcmp(kind, "lrn")) {
+        hsi_lrn_forward(op, x, y);
+        hsi_lrn_backward(op, x, dy, dx);
+    } else if (!strcmp(kind, "crop")) {
+        hsi_crop_forward(op, x, y);
+        hsi_crop_backward(op, dy, dx);
+    } else if (slopes) {
+        hsi_prelu_forward(op, x, w, y);
+        hsi_prelu_backward(op, x, w, dy, dx, dw);
+        save("dw", dw, slopes);
+    } else {
+        hsi_softmax_forward(op, x, y);
+        hsi_softmax_backward(op, y, dy, dx);
+    }
+    save("y", y, ny), save("dx", dx, nx);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: test_ref_torch_drv conv|bn|pool|dense|permute|rnn DIR\n");
+        fprintf(stderr, "usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax|permute|rnn DIR\n");
         return 2;
     }
     dir = argv[2];
@@ -215,6 +273,10 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "bn")) run_bn();
     else if (!strcmp(argv[1], "pool")) run_pool();
     else if (!strcmp(argv[1], "dense")) run_dense();
+    else if (!strcmp(argv[1], "act")) run_act();
+    else if (!strcmp(argv[1], "lrn") || !strcmp(argv[1], "crop") || !strcmp(argv[1], "prelu") ||
+             !strcmp(argv[1], "softmax"))
+        run_xop(argv[1]);
     else if (!strcmp(argv[1], "permute")) run_permute();
     else if (!strcmp(argv[1], "rnn")) run_rnn();
     else die("unknown op %s", argv[1]);

@@ -53,9 +53,10 @@ async function main() {
       graphOptimizationLevel: job.optimization || 'all',
     });
     const res = await session.run({ input: new ort.Tensor('float32', x.data, x.shape) });
-    const y = res.logits;
+    const name = session.outputNames[0];   // logits, or probabilities (softmax before the loss)
+    const y = res[name];
     writeNpy(job.out, y.dims, y.data);
-    console.log(`${job.model} (optimization ${job.optimization || 'all'}): logits [${y.dims.join(', ')}]`);
+    console.log(`${job.model} (optimization ${job.optimization || 'all'}): ${name} [${y.dims.join(', ')}]`);
   }
 }
 

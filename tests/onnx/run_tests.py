@@ -13,6 +13,9 @@ Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
   bad            weights missing a tensor, with a wrong shape or a NaN, -o into a missing folder, a
                  failing export leaves an existing model alone, usage errors (no ORT needed)
   coverage       the random nets of the CTest seeds cover every feature random_net knows
+  ops            lrn (even and odd sizes), crop (centre, window), prelu (per channel, shared),
+                 softmax in the middle; and a net ending in softmax before its loss, whose model
+                 outputs `probabilities` (= softmax of the trainer's logits)
 
 For a net: build its trainer (`hsicc build`), train 2 steps, draw new conv/dense weights and
 perturb every BN (gamma, beta, running mean and variance) and bias so none is an identity and
@@ -112,7 +115,7 @@ def input_shape(netdef, defines):
     return [int(x) for x in m.group(1).split(",")]
 
 
-def check_model(path, batch, shape, classes):
+def check_model(path, batch, shape, classes, output="logits"):
     """onnx.checker with full_check, and the graph's input and output as documented."""
     try:
         import onnx
@@ -128,9 +131,9 @@ def check_model(path, batch, shape, classes):
     g = model.graph
     if [v.name for v in g.input] != ["input"] or dims(g.input[0]) != [n] + shape:
         fail("%s: inputs %s, want input %s" % (path, [(v.name, dims(v)) for v in g.input], [n] + shape))
-    if [v.name for v in g.output] != ["logits"] or dims(g.output[0]) != [n, classes]:
-        fail("%s: outputs %s, want logits %s" % (path, [(v.name, dims(v)) for v in g.output],
-                                                  [n, classes]))
+    if [v.name for v in g.output] != [output] or dims(g.output[0]) != [n, classes]:
+        fail("%s: outputs %s, want %s %s" % (path, [(v.name, dims(v)) for v in g.output], output,
+                                             [n, classes]))
     ops = sorted({node.op_type for node in g.node})
     if "Dropout" in ops:
         fail("%s: dropout exported" % path)
@@ -182,8 +185,14 @@ def forward(tr, w, xp, stem, *more):
     return refs
 
 
-def check_net(name, netdef, batch=0):
-    """Trainer forward vs the exported model in ORT, for a single-domain net."""
+def softmax(z):
+    e = np.exp(z.astype(np.float64) - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def check_net(name, netdef, batch=0, probs=False):
+    """Trainer forward vs the exported model in ORT, for a single-domain net (probs: the net
+    ends in softmax before its loss, the model outputs the softmax of the trainer's logits)."""
     defines = ["bands=20", "classes=5"]
     tr, w = trained_weights(experiment(name, netdef, [("a", "[10, 11, 12, 13, 14]", 20)]))
     shape = input_shape(netdef, defines)
@@ -191,12 +200,14 @@ def check_net(name, netdef, batch=0):
     xp = os.path.join(WORK, "x.npy")
     np.save(xp, x)
     refs = forward(tr, w, xp, "logits")
+    if probs:
+        refs = [(b, softmax(r)) for b, r in refs]
     model = os.path.join(WORK, name + ".onnx")
     opts = ["--batch", str(batch)] if batch else []
     p = run(HSICC, "onnx", netdef, *sum((["-D", d] for d in defines), []), "--weights", w,
             "-o", model, *opts)
     print(p.stdout.strip())
-    check_model(model, batch, shape, 5)
+    check_model(model, batch, shape, 5, "probabilities" if probs else "logits")
     jobs = [(model, xp, os.path.join(WORK, "ort.npy"))]
     if not batch:   # a symbolic batch: one sample too
         np.save(os.path.join(WORK, "x1.npy"), x[:1])
@@ -363,6 +374,40 @@ def t_edge():
         compare(net + " vs numpy", ref, got)
 
 
+OPS_NET = """net ops(bands, classes, patch = 7) {
+  input [1, bands, patch, patch]
+  conv3d(8, [3, 1, 1], stride = [2, 1, 1]) tanh
+  lrn(4, alpha = 0.5, beta = 0.75, k = 1.5)
+  crop(5)
+  reshape [-1, height, width]
+  conv2d(12, 1) prelu
+  lrn(3, alpha = 0.3)
+  crop(size = [3, 4], offset = [1, 0])
+  softmax
+  conv2d(6, 1) prelu(channels = 1)
+  flatten dense(classes)
+  loss softmax_cross_entropy
+}
+"""
+
+PROBS_NET = """net probs(bands, classes, patch = 5) {
+  input [bands, patch, patch]
+  conv2d(10, 3) bn prelu
+  flatten dense(classes) softmax
+  loss softmax_cross_entropy
+}
+"""
+
+
+def t_ops():
+    for name, text, probs in (("ops", OPS_NET, False), ("probs", PROBS_NET, True)):
+        netdef = os.path.join(WORK, name + ".hsn")
+        with open(netdef, "w") as f:
+            f.write(text)
+        shutil.rmtree(os.path.join(WORK, "run"), ignore_errors=True)   # the previous net's training
+        check_net(name, netdef, probs=probs)
+
+
 def t_coverage():
     seen = set()
     for s in RANDOM_SEEDS:
@@ -397,6 +442,8 @@ def main():
         t_edge()
     elif kind == "coverage":
         t_coverage()
+    elif kind == "ops":
+        t_ops()
     else:
         fail("unknown test " + TEST)
     print("PASS")

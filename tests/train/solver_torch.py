@@ -18,6 +18,11 @@ def make_opt(kind, kv, p):
                                weight_decay=f("wd"))
     if kind == "rmsprop":
         return torch.optim.RMSprop([p], lr=0.1, alpha=f("rho"), eps=f("eps"), weight_decay=f("wd"))
+    if kind == "adagrad":
+        return torch.optim.Adagrad([p], lr=0.1, lr_decay=f("lr_decay"), eps=f("eps"),
+                                   initial_accumulator_value=f("acc0"), weight_decay=f("wd"))
+    if kind == "adadelta":
+        return torch.optim.Adadelta([p], lr=0.1, rho=f("rho"), eps=f("eps"), weight_decay=f("wd"))
     betas = (f("beta1"), f("beta2"))
     if kind == "adam":
         return torch.optim.Adam([p], lr=0.1, betas=betas, eps=f("eps"), weight_decay=f("wd"))

@@ -122,6 +122,35 @@ static void test_good(const char *path, const hsi_registry *reg)
         hsi_experiment_free(x);
     }
 
+    /* The PCA, the Adagrad and plateau keys: read, and written back (round trip). */
+    const char *more[] = {"preprocess.pca={components: 30, fit: train, whiten: true}",
+                          "solver={type: adagrad, lr: 0.1, lr_decay: 0.01, "
+                          "initial_accumulator_value: 0.5}",
+                          "schedule={policy: plateau, metric: val_oa, patience: 3, factor: 0.5, "
+                          "threshold_mode: abs, cooldown: 2, min_lr: 1e-4}"};
+    x = load(path, more, 3, 0, reg);
+    if (x) {
+        CHECK(x->pca.components == 30 && x->pca.variance == 0 &&
+              x->pca.fit == HSI_EXP_PCA_FIT_TRAIN && x->pca.whiten);
+        CHECK(x->solver.type == HSI_SOLVER_ADAGRAD && x->solver.lr_decay == 0.01f &&
+              x->solver.initial_accumulator_value == 0.5f && x->solver.eps == 1e-10f);
+        const hsi_schedule *ps = &x->phases[0].schedule;
+        CHECK(ps->policy == HSI_LR_PLATEAU && ps->metric == HSI_PLATEAU_VAL_OA &&
+              ps->patience == 3 && ps->factor == 0.5 && ps->threshold == 1e-4 &&
+              ps->threshold_mode == HSI_THRESHOLD_ABS && ps->cooldown == 2 && ps->min_lr == 1e-4);
+        round_trip(x, reg);
+        hsi_experiment_free(x);
+    }
+    const char *var[] = {"preprocess.pca={variance: 0.99}", "preprocess.standardize=all",
+                         "solver={type: adadelta, lr: 1.0}"};
+    x = load(path, var, 3, 0, reg);
+    if (x) {
+        CHECK(x->pca.components == 0 && x->pca.variance == 0.99 && x->pca.fit == HSI_EXP_PCA_FIT_ALL);
+        CHECK(x->solver.type == HSI_SOLVER_ADADELTA && x->solver.eps == 1e-6f && x->solver.rho == 0.9f);
+        round_trip(x, reg);
+        hsi_experiment_free(x);
+    }
+
     /* --set: a number, a list item's key, a new list item, a flow map. */
     const char *sets[] = {"solver.lr=2e-3", "domains.1.dataset=Salinas", "domains.1.labels=[1, 2]",
                           "domains.1.name=IndianPines", "domains.2={dataset: KSC, name: ksc}",

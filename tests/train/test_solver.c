@@ -160,11 +160,72 @@ static void test_rmsprop_adam(void)
     so = hsi_solver_defaults(HSI_SOLVER_ADAMW);
     so.weight_decay = 0.1f;
     two_steps("adamw", &so, 0.01f, 0.989, 0.978011);
+    /* Adagrad lr 0.1, lr_decay 0.5, initial sum 0.75, eps 1e-10, g 0.5:
+     * sum1 = 0.75 + 0.25 = 1;  w -= 0.1*0.5/1 = 0.05 -> 0.95
+     * sum2 = 1.25;  clr = 0.1/(1 + 0.5) = 0.0666667;  w -= 0.0666667*0.5/sqrt(1.25) = 0.0298142
+     *   -> 0.9201858 */
+    so = hsi_solver_defaults(HSI_SOLVER_ADAGRAD);
+    so.lr_decay = 0.5f;
+    so.initial_accumulator_value = 0.75f;
+    two_steps("adagrad", &so, 0.1f, 0.95, 0.92018576);
+    /* Adadelta rho 0.9, eps 1e-6, lr 1, g 0.5:
+     * v1 = 0.025;  d1 = sqrt(1e-6)/sqrt(0.025001)*0.5 = 0.00316221;  u1 = 0.1*d1^2 = 9.9996e-7;
+     *   w = 1 - 0.00316221 = 0.99683779
+     * v2 = 0.0475;  d2 = sqrt(1.99996e-6)/sqrt(0.047501)*0.5 = 0.00324436;  w = 0.99359342 */
+    so = hsi_solver_defaults(HSI_SOLVER_ADADELTA);
+    two_steps("adadelta", &so, 1.0f, 0.99683779, 0.99359342);
 }
 
-/* Two steps, save the state, continue in a fresh solver after restoring: bit-exact. */
+/* Two steps, save the state, continue in a fresh solver after restoring: bit-exact, for a
+ * solver with per-param step counts (Adagrad, lr_decay) and one with two averages (Adadelta). */
+static void resume_exact(hsi_solver_type type, const char *const *names, int n_names)
+{
+    static const float w0[3] = {0.3f, -0.7f, 1.1f}, g[3] = {0.2f, -0.1f, 0.4f};
+    one a, b;
+    one_init(&a, "l.w", 3, w0, g);
+    hsi_solver_opts so = hsi_solver_defaults(type);
+    so.lr_decay = 0.25f;
+    so.initial_accumulator_value = 0.1f;
+    so.weight_decay = 0.01f;
+    hsi_solver *s = make(&so, &a.p, 1, NULL);
+    hsi_solver_step(s, 0.5f);
+    hsi_solver_step(s, 0.5f);
+    const hsi_solver_tensor *ts;
+    int nt = hsi_solver_state(s, &ts);
+    int ok = nt == n_names;
+    for (int i = 0; ok && i < nt; i++) ok = strcmp(ts[i].name, names[i]) == 0;
+    if (!ok) {
+        printf("FAIL %s state names/count: %d\n", hsi_solver_type_name(type), nt);
+        failures++;
+        hsi_solver_free(s);
+        return;
+    }
+    one_init(&b, "l.w", 3, a.w, g);
+    hsi_solver *r = make(&so, &b.p, 1, NULL);
+    char err[256];
+    for (int i = 0; i < nt; i++)
+        if (hsi_solver_load_tensor(r, ts[i].name, ts[i].ndim, ts[i].dims, ts[i].data, err, sizeof err)) {
+            printf("FAIL %s restore: %s\n", hsi_solver_type_name(type), err);
+            failures++;
+        }
+    for (int k = 0; k < 3; k++) {
+        hsi_solver_step(s, 0.5f);
+        hsi_solver_step(r, 0.5f);
+    }
+    if (memcmp(a.w, b.w, sizeof a.w)) {
+        printf("FAIL %s resume is not bit-exact\n", hsi_solver_type_name(type));
+        failures++;
+    }
+    hsi_solver_free(s);
+    hsi_solver_free(r);
+}
+
 static void test_state(void)
 {
+    static const char *const adagrad[] = {"opt.v.l.w", "opt.t.l.w"};
+    static const char *const adadelta[] = {"opt.d.l.w", "opt.v.l.w"};
+    resume_exact(HSI_SOLVER_ADAGRAD, adagrad, 2);
+    resume_exact(HSI_SOLVER_ADADELTA, adadelta, 2);
     static const float w0[3] = {0.3f, -0.7f, 1.1f}, g[3] = {0.2f, -0.1f, 0.4f};
     one a, b, state;
     one_init(&a, "layer.weight", 3, w0, g);
@@ -220,17 +281,22 @@ static void test_state(void)
 static void trace(void)
 {
     enum { N = 6, STEPS = 6 };
-    struct { const char *name; hsi_solver_type t; int style, nesterov; float mu, wd; int lr_drop; } cfgs[] = {
-        {"sgd_torch_momentum_wd", HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 0, 0.9f, 0.01f, 1},
-        {"sgd_torch_nesterov_wd", HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 1, 0.9f, 0.01f, 1},
-        {"sgd_caffe_momentum_wd", HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 0, 0.9f, 0.01f, 0},
-        {"sgd_caffe_nesterov", HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 1, 0.8f, 0.0f, 0},
-        {"sgd_plain_wd", HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 0, 0.0f, 0.05f, 1},
-        {"rmsprop", HSI_SOLVER_RMSPROP, 0, 0, 0, 0.0f, 0},
-        {"rmsprop_wd", HSI_SOLVER_RMSPROP, 0, 0, 0, 0.01f, 1},
-        {"adam", HSI_SOLVER_ADAM, 0, 0, 0, 0.0f, 0},
-        {"adam_wd", HSI_SOLVER_ADAM, 0, 0, 0, 0.01f, 1},
-        {"adamw", HSI_SOLVER_ADAMW, 0, 0, 0, 0.05f, 1},
+    struct { const char *name; hsi_solver_type t; int style, nesterov; float mu, wd; int lr_drop;
+             float lr_decay, acc0; } cfgs[] = {
+        {"sgd_torch_momentum_wd", HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 0, 0.9f, 0.01f, 1, 0, 0},
+        {"sgd_torch_nesterov_wd", HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 1, 0.9f, 0.01f, 1, 0, 0},
+        {"sgd_caffe_momentum_wd", HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 0, 0.9f, 0.01f, 0, 0, 0},
+        {"sgd_caffe_nesterov", HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 1, 0.8f, 0.0f, 0, 0, 0},
+        {"sgd_plain_wd", HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 0, 0.0f, 0.05f, 1, 0, 0},
+        {"rmsprop", HSI_SOLVER_RMSPROP, 0, 0, 0, 0.0f, 0, 0, 0},
+        {"rmsprop_wd", HSI_SOLVER_RMSPROP, 0, 0, 0, 0.01f, 1, 0, 0},
+        {"adam", HSI_SOLVER_ADAM, 0, 0, 0, 0.0f, 0, 0, 0},
+        {"adam_wd", HSI_SOLVER_ADAM, 0, 0, 0, 0.01f, 1, 0, 0},
+        {"adamw", HSI_SOLVER_ADAMW, 0, 0, 0, 0.05f, 1, 0, 0},
+        {"adagrad", HSI_SOLVER_ADAGRAD, 0, 0, 0, 0.0f, 0, 0, 0},
+        {"adagrad_decay_wd", HSI_SOLVER_ADAGRAD, 0, 0, 0, 0.01f, 1, 0.3f, 0.1f},
+        {"adadelta", HSI_SOLVER_ADADELTA, 0, 0, 0, 0.0f, 0, 0, 0},
+        {"adadelta_wd", HSI_SOLVER_ADADELTA, 0, 0, 0, 0.02f, 1, 0, 0},
     };
     for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
         float w[N], g[N] = {0};
@@ -243,11 +309,15 @@ static void trace(void)
         so.momentum_style = (hsi_momentum_style)cfgs[c].style;
         so.weight_decay = cfgs[c].wd;
         so.beta2 = 0.99f;
+        so.lr_decay = cfgs[c].lr_decay;
+        so.initial_accumulator_value = cfgs[c].acc0;
         hsi_solver *s = make(&so, &o.p, 1, NULL);
         printf("cfg %s %s style=%s nesterov=%d momentum=%.9g wd=%.9g rho=%.9g eps=%.9g "
-               "beta1=%.9g beta2=%.9g\n", cfgs[c].name, hsi_solver_type_name(so.type),
+               "beta1=%.9g beta2=%.9g lr_decay=%.9g acc0=%.9g\n", cfgs[c].name,
+               hsi_solver_type_name(so.type),
                so.momentum_style == HSI_MOMENTUM_CAFFE ? "caffe" : "pytorch", so.nesterov,
-               so.momentum, so.weight_decay, so.rho, so.eps, so.beta1, so.beta2);
+               so.momentum, so.weight_decay, so.rho, so.eps, so.beta1, so.beta2, so.lr_decay,
+               so.initial_accumulator_value);
         printf("init");
         for (int i = 0; i < N; i++) printf(" %.9g", o.w[i]);
         printf("\n");

@@ -182,6 +182,57 @@ def t_resume():
     run(TINY, "train", "--resume", c, "--quiet")   # put back: it resumes
 
 
+def stopped_equals_straight(tag, sets):
+    """Trains with sets straight, and stopped at step 45 then resumed: the same weights, state
+    and log. Returns the straight run's log rows and state tensors."""
+    a, b = os.path.join(WORK, tag + "_straight"), os.path.join(WORK, tag + "_stopped")
+    run(TINY, "train", "--out", a, *sets)
+    run(TINY, "train", "--out", b, "--stop-after", "45", *sets, code=130)
+    run(TINY, "train", "--resume", b, "--quiet")
+    for f in ["last.safetensors", "best.safetensors"]:
+        wa, _ = read_st(os.path.join(a, "run0", f))
+        wb, _ = read_st(os.path.join(b, "run0", f))
+        for k in wa:
+            check(np.array_equal(wa[k], wb[k]), "%s %s: %s differs after resume" % (tag, f, k))
+    sa, ma = read_st(os.path.join(a, "run0", "state.safetensors"))
+    sb, mb = read_st(os.path.join(b, "run0", "state.safetensors"))
+    check(set(sa) == set(sb) and all(np.array_equal(sa[k], sb[k]) for k in sa),
+          "%s: state differs" % tag)
+    check(ma["plateau"] == mb["plateau"], "%s: plateau state %s vs %s" % (tag, ma["plateau"],
+                                                                        mb["plateau"]))
+    _, ra = read_log(os.path.join(a, "run0", "log.csv"))
+    _, rb = read_log(os.path.join(b, "run0", "log.csv"))
+    keep = ["step", "lr", "train_loss", "val_loss", "val_oa"]
+    check([[r[k] for k in keep] for r in ra] == [[r[k] for k in keep] for r in rb],
+          "%s: log.csv differs after resume" % tag)
+    return ra, sa
+
+
+def t_resume_solvers():
+    """Adagrad and Adadelta with reduce-on-plateau: a run stopped in the middle (between two
+    validations, after a cut) and resumed equals the straight run bit for bit."""
+    base = ["--set", "outputs.checkpoints=both", "--set", "train.iterations=100",
+            "--set", "train.val_every=10", "--quiet"]
+    plateau = ["--set", "schedule={policy: plateau, patience: 0, factor: 0.5, threshold: 0.5}"]
+    rows, st = stopped_equals_straight("adagrad", base + plateau + [
+        "--set", "solver={type: adagrad, lr: 0.05, lr_decay: 0.01, initial_accumulator_value: 0.1}"])
+    check(any(k.startswith("opt.v.") for k in st) and any(k.startswith("opt.t.") for k in st),
+          "adagrad: no sum / step count in the state: %s" % sorted(st)[:4])
+    lrs = [float(r["lr"]) for r in rows]
+    check(abs(lrs[0] - 0.05) < 1e-8 and min(lrs) < 0.04, "plateau never cut the lr: %s" % lrs)
+    check(any(x < 0.04 for x in lrs[:4]), "no cut before the stop at step 45: %s" % lrs)
+    rows, st = stopped_equals_straight("adadelta", base + plateau + [
+        "--set", "solver={type: adadelta, lr: 1.0, rho: 0.8}",
+        "--set", "schedule.metric=val_oa", "--set", "schedule.cooldown=1"])
+    check(any(k.startswith("opt.d.") for k in st) and any(k.startswith("opt.v.") for k in st),
+          "adadelta: no averages in the state: %s" % sorted(st)[:4])
+    # no validation pixels: refused with the key path
+    p = run(TINY, "train", "--out", os.path.join(WORK, "noval"), "--set", "split.val=0",
+            *plateau, code=1)
+    check("key 'schedule.policy': plateau watches the validation loss, but split.val is 0"
+          in p.stderr, "plateau without validation:\n" + p.stderr)
+
+
 def t_bad_state():
     """A damaged state.safetensors: one message naming the file and the entry, exit 1 (a phase of
     -1 used to loop for ever, a step of 'abc' resumed from 0)."""
@@ -415,7 +466,18 @@ def t_atomic():
                     with open(path, "rb") as fh:
                         data = fh.read()
                     check(data.endswith(b"IEND\xaeB`\x82"), "truncated PNG " + path)
-    # A killed training resumes to the end.
+    # A training killed once it has started (its experiment.yaml written: on a loaded machine
+    # 0.6 s may come before that) resumes to the end.
+    shutil.rmtree(out, ignore_errors=True)
+    p = subprocess.Popen([TINY, "train", "--out", out, "--quiet", "--runs", "3",
+                          "--set", "train.val_every=5", "--set", "outputs.checkpoints=both"],
+                         env=e, cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not os.path.isfile(os.path.join(out, "experiment.yaml")) and time.time() - t0 < 60:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
     run(TINY, "train", "--resume", out, "--quiet")
     check(os.path.isfile(os.path.join(out, "metrics.json")), "resume after kill -9")
 
