@@ -23,6 +23,7 @@ typedef struct be_options {
 typedef enum be_kind {
     BE_INPUT, BE_CONV, BE_BN, BE_ACT, BE_DROPOUT, BE_POOL, BE_DENSE, BE_RESHAPE, BE_CONCAT,
     BE_ADD, BE_XENT,
+    BE_PERMUTE, BE_RNN,  /* sequence ops: permute of the per-sample axes, one gru/lstm layer */
     BE_LRN, BE_CROP, BE_PRELU, BE_SOFTMAX   /* issue 12: ir.h's IR_LRN ... IR_SOFTMAX */
 } be_kind;
 

@@ -47,6 +47,17 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
         snprintf(buf, len, "%s x%g", kinds[n->a.loss.kind], (double)n->a.loss.weight);
         return buf;
     }
+    case IR_PERMUTE: {
+        int k = snprintf(buf, len, "permute [");
+        for (int i = 0; i < n->shape.ndim; i++)
+            k += snprintf(buf + k, len - (size_t)k, "%s%d", i ? ", " : "", n->a.permute.perm[i]);
+        snprintf(buf + k, len - (size_t)k, "]");
+        return buf;
+    }
+    case IR_RNN:
+        snprintf(buf, len, "%s%s%s", n->a.rnn.lstm ? "lstm" : "gru", n->a.rnn.reverse ? " reverse" : "",
+                 n->a.rnn.sequence ? "" : " last");
+        return buf;
     case IR_LRN: snprintf(buf, len, "lrn %lld", (long long)n->a.lrn.size); return buf;
     case IR_CROP: return "crop";
     case IR_PRELU: return "prelu";

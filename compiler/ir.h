@@ -44,6 +44,12 @@ typedef enum ir_op {
                     value the shape of the target); in[1] = the input when the target is read
                     from it (mse/l1); a.loss; shape = [1]. Every loss is a node at the end of
                     the graph, after every layer */
+    IR_PERMUTE,  /* in[0]; a.permute: output dim i is input dim perm[i] (per-sample dims) */
+    IR_RNN,      /* in[0] = a sequence [F, L] (F features per step); a.rnn: ONE layer in ONE
+                    direction (gru/lstm with num_layers, bidirectional are several nodes and
+                    concats); params: weight_ih [G*H, F], weight_hh [G*H, H], then bias_ih,
+                    bias_hh [G*H] if a.rnn.bias (G = 3 GRU, 4 LSTM; PyTorch's gate order);
+                    shape [H, L] (every hidden state) or [H] (the last one) */
     /* layers added for the DeepHyperX zoo (issue 12) */
     IR_LRN,      /* in[0] [C, ...]; a.lrn: PyTorch LocalResponseNorm across channels */
     IR_CROP,     /* in[0] [C, sp...]; a.crop: the window offset..offset+size of the spatial dims */
@@ -93,6 +99,15 @@ typedef struct ir_loss {
     float weight;                  /* the total loss is the sum of weight * loss */
     float label_smoothing;         /* cross-entropy: PyTorch's label_smoothing (0: none) */
 } ir_loss;
+typedef struct ir_permute { int perm[IR_MAX_DIMS]; } ir_permute;
+typedef struct ir_rnn {
+    int lstm;                      /* 0: GRU (gates r, z, n), 1: LSTM (gates i, f, g, o) */
+    int64_t hidden;
+    int reverse;                   /* runs from the last step to the first (bidirectional) */
+    int sequence;                  /* 1: every hidden state [H, L]; 0: the last one [H] */
+    int bias;
+    int layer;                     /* 0-based layer of a stacked gru/lstm (for names) */
+} ir_rnn;
 /* b_c = a_c / (k + alpha / size * sum of a_j^2 over j in [c - size/2, c + (size-1)/2])^beta */
 typedef struct ir_lrn { int64_t size; float alpha, beta, k; } ir_lrn;
 typedef struct ir_crop { int nsp; int64_t offset[3], size[3]; /* per spatial dim */ } ir_crop;
@@ -134,7 +149,7 @@ typedef struct ir_node {
     int param[IR_MAX_PARAMS];      /* indices into ir_program.params, in the order listed above */
     union {
         ir_conv conv; ir_bn bn; ir_act act; ir_dropout dropout; ir_pool pool; ir_dense dense;
-        ir_loss loss; ir_lrn lrn; ir_crop crop; ir_prelu prelu;
+        ir_loss loss; ir_permute permute; ir_rnn rnn; ir_lrn lrn; ir_crop crop; ir_prelu prelu;
     } a;
 } ir_node;
 

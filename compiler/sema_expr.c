@@ -51,7 +51,8 @@ sema_ent *sema_map_put(mem_arena *a, sema_map *m, const char *key)
 /* ------------------------------------------------------------------------------------------ */
 /* expressions */
 
-static const char *const shape_vars[] = {"channels", "depth", "height", "width"};
+static const char *const shape_vars[] = {"channels", "depth", "height", "width", "length"};
+#define N_SHAPE_VARS 5
 
 const char *sema_val_str(sema_ctx *E, const sema_val *v)
 {
@@ -85,7 +86,7 @@ static const char *kind_str(sema_vkind k)
 static int shape_var(sema_ctx *E, const ast_expr *x, sema_val *out)
 {
     int which = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_SHAPE_VARS; i++)
         if (!strcmp(x->name, shape_vars[i])) which = i;
     if (which < 0) return -1;
     const ir_shape *s = E->cur_shape;
@@ -94,12 +95,13 @@ static int shape_var(sema_ctx *E, const ast_expr *x, sema_val *out)
                    x->name);
         return 1;
     }
-    int idx = which == 0 ? 0 : s->ndim == 4 ? which : s->ndim == 3 && which > 1 ? which - 1 : -1;
+    int idx = which == 0 ? 0 : which == 4 ? (s->ndim == 2 ? 1 : -1)
+            : s->ndim == 4 ? which : s->ndim == 3 && which > 1 ? which - 1 : -1;
     if (idx < 0) {
         char b[96];
         diag_error(E->d, x->span, "the current input %s has no %s", shape_str(s, b, sizeof b), x->name);
         diag_hint(E->d, "channels, depth, height, width name the dims of [C, D, H, W]; "
-                        "[C, H, W] has no depth, [F] only channels");
+                        "[C, H, W] has no depth, [C, L] has channels and length, [F] only channels");
         return 1;
     }
     *out = (sema_val){V_INT, s->d[idx], 0, 0, NULL};
@@ -111,7 +113,7 @@ static int undefined_name(sema_ctx *E, sema_bind *env, const ast_expr *x)
     const char *cands[64];
     int n = 0;
     for (sema_bind *b = env; b && n < 60; b = b->next) cands[n++] = b->name;
-    for (int i = 0; i < 4; i++) cands[n++] = shape_vars[i];
+    for (int i = 0; i < N_SHAPE_VARS; i++) cands[n++] = shape_vars[i];
     diag_error(E->d, x->span, "undefined name '%s'", x->name);
     diag_did_you_mean(E->d, x->name, cands, n);
     return 1;

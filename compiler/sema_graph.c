@@ -173,7 +173,15 @@ int sema_add_param(sema_ctx *E, const sema_scope *s, const char *layer, ir_role 
                    const int64_t *dims, sema_init init, int64_t fan_in, int64_t fan_out,
                    const sema_wattr *w, src_span sp)
 {
-    const char *name = mem_printf(E->a, "%s%s.%s", s->ppath, layer, role_names[role]);
+    return sema_add_param_as(E, s, layer, role_names[role], role, ndim, dims, init, fan_in,
+                             fan_out, w, sp);
+}
+
+int sema_add_param_as(sema_ctx *E, const sema_scope *s, const char *layer, const char *suffix,
+                      ir_role role, int ndim, const int64_t *dims, sema_init init, int64_t fan_in,
+                      int64_t fan_out, const sema_wattr *w, src_span sp)
+{
+    const char *name = mem_printf(E->a, "%s%s.%s", s->ppath, layer, suffix);
     if (strlen(name) > IR_MAX_NAME) {
         diag_error(E->d, sp, "the parameter name '%s' has %zu characters, more than %d", name,
                    strlen(name), IR_MAX_NAME);

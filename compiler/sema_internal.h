@@ -76,6 +76,10 @@ int sema_add_node(sema_ctx *E, ir_op op, const char *name, src_span sp, int n_in
 int sema_add_param(sema_ctx *E, const sema_scope *s, const char *layer, ir_role role, int ndim,
                    const int64_t *dims, sema_init init, int64_t fan_in, int64_t fan_out,
                    const sema_wattr *w, src_span sp);
+/* The same, named <ppath><layer>.<suffix> (gru/lstm: "weight_ih_l0", "bias_hh_l1_reverse"). */
+int sema_add_param_as(sema_ctx *E, const sema_scope *s, const char *layer, const char *suffix,
+                      ir_role role, int ndim, const int64_t *dims, sema_init init, int64_t fan_in,
+                      int64_t fan_out, const sema_wattr *w, src_span sp);
 /* "<what> has no input" with a hint; returns 1. */
 int sema_no_input(sema_ctx *E, src_span sp, const char *what);
 

@@ -4,6 +4,7 @@
  * and makes the node's parameters. Blocks, repeat, residual and branch are sema_struct.c's;
  * evaluating argument values is sema_expr.c's; window arithmetic is shape.c's.
  */
+#include <math.h>
 #include <string.h>
 
 #include "sema_internal.h"
@@ -11,18 +12,23 @@
 enum {
     A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS, A_EPS, A_MOMENTUM, A_ALPHA,
     A_P, A_SHAPE, A_CIP, A_NAME, A_INIT, A_BIAS_INIT, A_LR, A_DECAY, A_FREEZE, A_CEIL,
-    A_SIZE, A_BETA, A_K, A_OFFSET, A_CHANNELS, A_N
+    A_SIZE, A_BETA, A_K, A_OFFSET, A_CHANNELS,
+    A_DIMS, A_DIM0, A_DIM1, A_HIDDEN, A_LAYERS, A_BIDIR, A_SEQ, /* sequence layers */
+    A_N
 };
 static const char *const arg_names[A_N] = {
     "out", "kernel", "stride", "pad", "dilation", "groups", "bias", "eps", "momentum", "alpha",
     "p", "shape", "count_include_pad", "name", "init", "bias_init", "lr_mult", "decay_mult",
     "freeze", "ceil_mode", "size", "beta", "k", "offset", "channels",
+    "dims", "dim0", "dim1", "hidden", "num_layers", "bidirectional", "sequence",
 };
 
 typedef enum lkind {
     K_CONV2D, K_CONV3D, K_BN, K_RELU, K_LRELU, K_ELU, K_SIGMOID, K_TANH, K_DROPOUT, K_MAXPOOL,
     K_AVGPOOL, K_DENSE, K_FLATTEN, K_FOLD, K_RESHAPE, K_ADD, K_CONCAT,
-    K_LRN, K_CROP, K_PRELU, K_SOFTMAX, K_N
+    K_LRN, K_CROP, K_PRELU, K_SOFTMAX,
+    K_CONV1D, K_PERMUTE, K_TRANSPOSE, K_GRU, K_LSTM, /* sequence layers */
+    K_N
 } lkind;
 
 /* A built-in layer call being elaborated: its arguments by slot, the input shape, and what the
@@ -35,6 +41,8 @@ typedef struct layer {
     ir_shape in, out;           /* out starts as a copy of in */
     ir_node node;               /* node.a: the attributes of the node to make */
     sema_wattr w;               /* init, bias_init, lr_mult, decay_mult, freeze */
+    int64_t layers;             /* gru, lstm: num_layers */
+    int bidir;                  /* gru, lstm: bidirectional */
 } layer;
 
 /* Checks the arguments, fills L->node.a and L->out. */
@@ -47,8 +55,10 @@ static layer_check check_conv, check_bn, check_act, check_dropout, check_pool, c
 static layer_params conv_params, bn_params, dense_params;
 static layer_check check_lrn, check_crop, check_prelu, check_softmax;   /* at the end */
 static layer_params prelu_params;
+static layer_check check_permute, check_rnn;
 
 #define W_ATTRS A_NAME, A_INIT, A_BIAS_INIT, A_LR, A_DECAY, A_FREEZE
+#define RNN_ARGS A_HIDDEN, A_LAYERS, A_BIDIR, A_SEQ, A_BIAS, W_ATTRS, -1
 #define CONV_ARGS A_OUT, A_KERNEL, A_STRIDE, A_PAD, A_DILATION, A_GROUPS, A_BIAS, W_ATTRS, -1
 static const struct layer_spec {
     const char *kind, *base;
@@ -82,6 +92,12 @@ static const struct layer_spec {
     [K_PRELU] = {"prelu", "prelu", IR_PRELU, 1, {A_CHANNELS, A_NAME, A_INIT, A_LR, A_DECAY, A_FREEZE, -1},
                  check_prelu, prelu_params},
     [K_SOFTMAX] = {"softmax", "softmax", IR_SOFTMAX, 0, {A_NAME, -1}, check_softmax, NULL},
+    [K_CONV1D] = {"conv1d", "conv", IR_CONV, 2, {CONV_ARGS}, check_conv, conv_params},
+    [K_PERMUTE] = {"permute", "permute", IR_PERMUTE, 1, {A_DIMS, A_NAME, -1}, check_permute, NULL},
+    [K_TRANSPOSE] = {"transpose", "transpose", IR_PERMUTE, 2, {A_DIM0, A_DIM1, A_NAME, -1},
+                     check_permute, NULL},
+    [K_GRU] = {"gru", "gru", IR_RNN, 1, {RNN_ARGS}, check_rnn, NULL},
+    [K_LSTM] = {"lstm", "lstm", IR_RNN, 1, {RNN_ARGS}, check_rnn, NULL},
 };
 
 int sema_layer_kind(const char *name)
@@ -203,12 +219,15 @@ static int check_conv(sema_ctx *E, sema_scope *s, layer *L)
     const ast_elem *el = L->el;
     const ast_expr *const *slot = L->slot;
     const ir_shape *in = &L->in;
-    int nsp = L->k == K_CONV2D ? 2 : 3;
+    int nsp = L->k == K_CONV1D ? 1 : L->k == K_CONV2D ? 2 : 3;
     char b[96];
     if (in->ndim != nsp + 1) {
+        static const char *const want[] = {"", "[C, L]", "[C, H, W]", "[C, D, H, W]"};
+        static const char *const conv_of[] = {"", "conv1d", "conv2d", "conv3d"};
         diag_error(E->d, el->span, "%s needs a %s input, but its input is %s", el->name,
-                   nsp == 2 ? "[C, H, W]" : "[C, D, H, W]", shape_str(in, b, sizeof b));
-        if (in->ndim == 4 || in->ndim == 3) diag_hint(E->d, "use %s for this input", nsp == 2 ? "conv3d" : "conv2d");
+                   want[nsp], shape_str(in, b, sizeof b));
+        if (in->ndim >= 2 && in->ndim <= 4) diag_hint(E->d, "use %s for this input", conv_of[in->ndim - 1]);
+        else diag_hint(E->d, "reshape it first, e.g. reshape [1, channels] for a spectrum [F]");
         return sema_fail(E);
     }
     ir_conv *c = &L->node.a.conv;
@@ -291,9 +310,10 @@ static int check_pool(sema_ctx *E, sema_scope *s, layer *L)
     int nsp = in->ndim - 1;
     ir_pool *p = &L->node.a.pool;
     char b[96];
-    if (nsp != 2 && nsp != 3) {
-        diag_error(E->d, el->span, "%s needs a [C, H, W] or [C, D, H, W] input, but its input is %s",
-                   el->name, shape_str(in, b, sizeof b));
+    if (nsp < 1 || nsp > 3) {
+        diag_error(E->d, el->span, "%s needs a [C, L], [C, H, W] or [C, D, H, W] input, but its "
+                   "input is %s", el->name, shape_str(in, b, sizeof b));
+        diag_hint(E->d, "reshape it first, e.g. reshape [1, channels] to pool a spectrum [F]");
         return sema_fail(E);
     }
     p->nsp = nsp;
@@ -368,7 +388,7 @@ static int check_fold(sema_ctx *E, sema_scope *s, layer *L)
     return 0;
 }
 
-/* reshape [sizes]: 1, 3 or 4 sizes, at most one -1 (inferred); the element count is kept */
+/* reshape [sizes]: 1 to 4 sizes, at most one -1 (inferred); the element count is kept */
 static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
 {
     const ast_expr *x = L->slot[A_SHAPE];
@@ -379,7 +399,7 @@ static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
         return sema_fail(E);
     int infer = -1;
     int64_t known = 1;
-    if (v.k != V_LIST || (v.n != 1 && v.n != 3 && v.n != 4)) goto bad;
+    if (v.k != V_LIST || v.n < 1 || v.n > 4) goto bad;
     out->ndim = v.n;
     for (int i = 0; i < v.n; i++) {
         if (v.items[i].k != V_INT) goto bad;
@@ -391,16 +411,175 @@ static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
     }
     int64_t n = shape_numel(&L->in);
     if (infer >= 0 && n % known == 0) out->d[infer] = n / known;
-    if (infer >= 0 ? n % known != 0 : known != n) {
+    if (infer >= 0 && n % known != 0) {
+        diag_error(E->d, x->span, "reshape to %s: the %lld elements of its input %s do not divide "
+                   "by %lld", sema_val_str(E, &v), (long long)n, shape_str(&L->in, b, sizeof b),
+                   (long long)known);
+        diag_hint(E->d, "the sizes other than -1 must multiply to a divisor of %lld", (long long)n);
+        return sema_fail(E);
+    }
+    if (infer < 0 && known != n) {
         diag_error(E->d, x->span, "reshape to %s needs %lld elements, but its input %s has %lld",
                    sema_val_str(E, &v), (long long)known, shape_str(&L->in, b, sizeof b), (long long)n);
         return sema_fail(E);
     }
     return 0;
 bad:
-    diag_error(E->d, x->span, "reshape needs a list of 1, 3 or 4 sizes (one may be -1), got %s",
+    diag_error(E->d, x->span, "reshape needs a list of 1 to 4 sizes (one may be -1), got %s",
                sema_val_str(E, &v));
     return sema_fail(E);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* sequence layers: permute, transpose, gru, lstm (conv1d is check_conv's) */
+
+#define AXIS_HINT "axes number the per-sample dims from 0 (channels), the batch is not counted: " \
+                  "PyTorch's x.permute(0, 2, 1) is permute([1, 0]), x.transpose(1, 2) transpose(0, 1)"
+
+/* An axis of the per-sample dims of in (negative: from the end). */
+static int axis_of(sema_ctx *E, sema_scope *s, const ast_expr *x, const ir_shape *in,
+                   const char *what, int *out)
+{
+    int64_t v;
+    if (sema_get_int(E, s->env, x, -in->ndim, in->ndim - 1, what, &v)) {
+        diag_hint(E->d, AXIS_HINT);
+        return sema_fail(E);
+    }
+    *out = (int)(v < 0 ? v + in->ndim : v);
+    return 0;
+}
+
+/* permute([axes]) (a permutation of every axis) and transpose(dim0, dim1) (two axes swapped) */
+static int check_permute(sema_ctx *E, sema_scope *s, layer *L)
+{
+    const ir_shape *in = &L->in;
+    int *perm = L->node.a.permute.perm;
+    for (int i = 0; i < in->ndim; i++) perm[i] = i;
+    if (L->k == K_TRANSPOSE) {
+        int a, b;
+        if (need(E, L->slot[A_DIM0], L->el, "dim0", "transpose(0, 1)") ||
+            need(E, L->slot[A_DIM1], L->el, "dim1", "transpose(0, 1)") ||
+            axis_of(E, s, L->slot[A_DIM0], in, "dim0", &a) ||
+            axis_of(E, s, L->slot[A_DIM1], in, "dim1", &b))
+            return 1;
+        perm[a] = b;
+        perm[b] = a;
+    } else {
+        sema_val v;
+        char sb[96];
+        if (need(E, L->slot[A_DIMS], L->el, "dims", "permute([1, 0])") ||
+            sema_eval(E, s->env, L->slot[A_DIMS], &v))
+            return sema_fail(E);
+        int seen[IR_MAX_DIMS] = {0}, ok = v.k == V_LIST && v.n == in->ndim;
+        for (int i = 0; ok && i < v.n; i++) {
+            int64_t a = v.items[i].i;
+            ok = v.items[i].k == V_INT && a >= -in->ndim && a < in->ndim;
+            if (ok && a < 0) a += in->ndim;
+            if (ok && (ok = !seen[a])) seen[a] = 1, perm[i] = (int)a;
+        }
+        if (!ok) {
+            diag_error(E->d, L->slot[A_DIMS]->span, "permute needs a permutation of the %d axes of "
+                       "its input %s (each of 0..%d once), got %s", in->ndim,
+                       shape_str(in, sb, sizeof sb), in->ndim - 1, sema_val_str(E, &v));
+            diag_hint(E->d, AXIS_HINT);
+            return sema_fail(E);
+        }
+    }
+    L->out.ndim = in->ndim;
+    for (int i = 0; i < in->ndim; i++) L->out.d[i] = in->d[perm[i]];
+    return 0;
+}
+
+/* gru(hidden), lstm(hidden): num_layers (1), bidirectional (false), sequence (true: every hidden
+ * state [H, L]; false: the last [H]), bias (true) */
+static int check_rnn(sema_ctx *E, sema_scope *s, layer *L)
+{
+    const ast_elem *el = L->el;
+    const ast_expr *const *slot = L->slot;
+    const ir_shape *in = &L->in;
+    ir_rnn *r = &L->node.a.rnn;
+    char b[96];
+    if (in->ndim != 2) {
+        diag_error(E->d, el->span, "%s reads a sequence [F, L] (F features per step, L steps), but "
+                   "its input is %s", el->name, shape_str(in, b, sizeof b));
+        diag_hint(E->d, in->ndim == 1 ? "make a spectrum a sequence of one value per band first: "
+                                        "reshape [1, channels]"
+                                      : "make it [F, L] first, e.g. reshape [channels, -1] (the "
+                                        "steps along the last axis), or permute the axes");
+        return sema_fail(E);
+    }
+    r->lstm = L->k == K_LSTM;
+    r->sequence = r->bias = 1;
+    L->layers = 1;
+    if (need(E, slot[A_HIDDEN], el, "hidden", "gru(64)") ||
+        sema_get_int(E, s->env, slot[A_HIDDEN], 1, FE_MAX_SIZE, "hidden", &r->hidden) ||
+        (slot[A_LAYERS] && sema_get_int(E, s->env, slot[A_LAYERS], 1, 64, "num_layers", &L->layers)) ||
+        (slot[A_BIDIR] && sema_get_bool(E, s->env, slot[A_BIDIR], "bidirectional", &L->bidir)) ||
+        (slot[A_SEQ] && sema_get_bool(E, s->env, slot[A_SEQ], "sequence", &r->sequence)) ||
+        (slot[A_BIAS] && sema_get_bool(E, s->env, slot[A_BIAS], "bias", &r->bias)))
+        return sema_fail(E);
+    if (!r->bias && L->w.has_binit) {
+        diag_error(E->d, L->sp[A_BIAS_INIT], "bias_init is given but the layer has bias = false");
+        return sema_fail(E);
+    }
+    int64_t h = r->hidden * (L->bidir ? 2 : 1);
+    L->out = r->sequence ? (ir_shape){2, {h, in->d[1]}} : (ir_shape){1, {h}};
+    return 0;
+}
+
+/* A gru/lstm layer ln: one IR_RNN node per layer and direction, the two directions joined by a
+ * concat on the features ([2H, L], PyTorch's output permuted to channels-first). Parameters are
+ * PyTorch's: <ln>.weight_ih_l<k>[_reverse], weight_hh, bias_ih, bias_hh, each by default
+ * uniform(-1/sqrt(H), 1/sqrt(H)); `init` sets the weights (biases then zeros), bias_init the
+ * biases. */
+static int elab_rnn(sema_ctx *E, sema_scope *s, const layer *L, const char *ln, int *cur)
+{
+    const ir_rnn *a = &L->node.a.rnn;
+    const int64_t H = a->hidden, GH = (a->lstm ? 4 : 3) * H;
+    const int dirs = L->bidir ? 2 : 1, single = L->layers == 1 && dirs == 1;
+    const float k = (float)(1.0 / sqrt((double)H));
+    const sema_init def = {IR_INIT_UNIFORM, -k, k}, zero = {IR_INIT_ZEROS, 0, 0};
+    const sema_init wi = L->w.has_init ? L->w.init : def;
+    const sema_init bi = L->w.has_binit ? L->w.binit : L->w.has_init ? zero : def;
+    int x = *cur;
+    for (int l = 0; l < L->layers; l++) {
+        const int last = l == L->layers - 1;
+        const ir_shape xin = E->nodes[x].shape;
+        int outs[2];
+        for (int d = 0; d < dirs; d++) {
+            ir_rnn r = *a;
+            r.reverse = d;
+            r.layer = l;
+            r.sequence = last ? a->sequence : 1;
+            ir_shape sh = r.sequence ? (ir_shape){2, {H, xin.d[1]}} : (ir_shape){1, {H}};
+            const char *sfx = mem_printf(E->a, "l%d%s", l, d ? "_reverse" : "");
+            const char *nn = single ? ln : mem_printf(E->a, "%s.%s", ln, sfx);
+            int id = sema_add_node(E, IR_RNN, sema_full_name(E, s, nn), L->el->span, 1, &x, &sh);
+            if (id < 0) return 1;
+            E->nodes[id].a.rnn = r;
+            const int64_t wih[2] = {GH, xin.d[0]}, whh[2] = {GH, H};
+            const char *names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+            for (int q = 0; q < (r.bias ? 4 : 2); q++) {
+                int p = sema_add_param_as(E, s, ln, mem_printf(E->a, "%s_%s", names[q], sfx),
+                                          q < 2 ? IR_WEIGHT : IR_BIAS, q < 2 ? 2 : 1,
+                                          q == 0 ? wih : whh, q < 2 ? wi : bi, q == 0 ? xin.d[0] : H,
+                                          GH, &L->w, L->el->span);
+                if (p < 0) return 1;
+                E->nodes[id].param[E->nodes[id].n_param++] = p;
+            }
+            outs[d] = id;
+        }
+        x = outs[0];
+        if (dirs == 2) {
+            ir_shape cs = E->nodes[outs[0]].shape;
+            cs.d[0] = 2 * H;
+            const char *cn = last ? ln : mem_printf(E->a, "%s.l%d_concat", ln, l);
+            x = sema_add_node(E, IR_CONCAT, sema_full_name(E, s, cn), L->el->span, 2, outs, &cs);
+            if (x < 0) return 1;
+        }
+    }
+    *cur = x;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -688,6 +867,7 @@ int sema_layer(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int *cur)
     if (r) return 1;
     const char *ln = sema_make_name(E, s, L.slot[A_NAME], ls->base, 0, el->span, "layer");
     if (!ln) return sema_fail(E);
+    if (ls->op == IR_RNN) return elab_rnn(E, s, &L, ln, cur);
     int id = sema_add_node(E, ls->op, sema_full_name(E, s, ln), el->span, 1, cur, &L.out);
     if (id < 0) return 1;
     ir_node *nd = &E->nodes[id];

@@ -331,8 +331,9 @@ static int unknown_layer(sema_ctx *E, const sema_scope *s, const ast_elem *el)
     for (sema_value *v = s->values; v && nc < 256; v = v->next) cands[nc++] = v->name;
     diag_error(E->d, el->span, "unknown layer '%s'", el->name);
     if (!diag_did_you_mean(E->d, el->name, cands, nc))
-        diag_hint(E->d, "layers: conv2d conv3d bn relu leaky_relu elu sigmoid tanh dropout maxpool "
-                        "avgpool dense flatten fold reshape add concat, or a block of this file");
+        diag_hint(E->d, "layers: conv1d conv2d conv3d bn relu leaky_relu elu sigmoid tanh dropout "
+                        "maxpool avgpool dense flatten fold reshape permute transpose gru lstm lrn "
+                        "crop prelu softmax add concat, or a block of this file");
     return sema_fail(E);
 }
 
@@ -418,8 +419,11 @@ static int elab_input(sema_ctx *E, sema_scope *s, const ast_stmt *st, int *cur)
     }
     const ast_expr *x = st->dims;
     ir_shape sh = {x->items.n, {0}};
-    if (x->items.n != 1 && x->items.n != 3 && x->items.n != 4) {
-        diag_error(E->d, x->span, "input must be [F], [C, H, W] or [C, D, H, W], got %d dims", x->items.n);
+    if (x->items.n < 1 || x->items.n > 4) {
+        diag_error(E->d, x->span, "input must be [F], [C, L], [C, H, W] or [C, D, H, W], got %d dims",
+                   x->items.n);
+        diag_hint(E->d, "a spectral net reads the centre pixel's spectrum: input [1, bands]; a patch "
+                        "net input [bands, patch, patch] or [1, bands, patch, patch]");
         return sema_fail(E);
     }
     for (int i = 0; i < x->items.n; i++)
@@ -695,7 +699,7 @@ int sema_net_body(sema_ctx *E, const ast_decl *net, sema_bind *env)
     if (elab_body(E, &s, net->body, &cur)) return 1;
     if (E->input < 0) {
         diag_error(E->d, net->span, "net '%s' has no input", net->name);
-        diag_hint(E->d, "start its body with input [C, H, W] or input [C, D, H, W]");
+        diag_hint(E->d, "start its body with input [C, H, W], [C, D, H, W] or (spectral) [1, bands]");
         return sema_fail(E);
     }
     if (!E->n_losses) {

@@ -238,6 +238,8 @@ static const char *kind_name(const be_op *o)
     case BE_CROP: return "crop";
     case BE_PRELU: return "prelu";
     case BE_SOFTMAX: return "softmax";
+    case BE_PERMUTE: return "permute";
+    case BE_RNN: return o->ir->a.rnn.lstm ? "lstm" : "gru";
     }
     return "?";
 }
@@ -339,6 +341,13 @@ static void emit_create_xop(emitter *e, int i, const char *in0)
     }
 }
 
+/* The band count of an input: [bands, p, p], [1, bands, p, p]; a spectral net's [F] or [C, L]
+ * holds the centre pixel's spectrum, every value a band. */
+static int64_t in_bands(const ir_shape *in)
+{
+    return in->ndim == 4 ? in->d[1] : in->ndim == 3 ? in->d[0] : numel(in);
+}
+
 static void emit_create_op(emitter *e, int i)
 {
     const be_op *o = &e->g->ops[i];
@@ -436,6 +445,30 @@ static void emit_create_op(emitter *e, int i)
         out(e, "    s->op[%s] = hsi_add_create(rt, %s, lay[%s], %d);", opname(e, i), in0,
             opname(e, o->in[1]), o->relu);
         break;
+    case BE_PERMUTE: {
+        const int *pm = o->ir->a.permute.perm;
+        char list[64];
+        int k = 0;
+        for (int j = 0; j < o->shape.ndim; j++)
+            k += snprintf(list + k, sizeof list - (size_t)k, "%s%d", j ? ", " : "", pm[j]);
+        out(e, "    {");
+        out(e, "        const int perm[] = {%s};   /* output axis i = input axis perm[i] */", list);
+        out(e, "        s->op[%s] = hsi_permute_create(rt, %s, %d, perm);", opname(e, i), in0,
+            o->shape.ndim);
+        out(e, "    }");
+        break;
+    }
+    case BE_RNN: {
+        const ir_rnn *r = &o->ir->a.rnn;
+        out(e, "    {");
+        out(e, "        const hsi_rnn_desc d = {%d, %lld, %d, %d, %d};   /* %s, hidden, reverse, "
+            "sequence, bias */", r->lstm, (long long)r->hidden, r->reverse, r->sequence, r->bias,
+            r->lstm ? "lstm" : "gru");
+        out(e, "        s->op[%s] = hsi_rnn_create(rt, %s, &d, %d, %d);", opname(e, i), in0,
+            o->need_dsrc[0], o->need_dw);
+        out(e, "    }");
+        break;
+    }
     case BE_XENT:
         if (plain_xent(o)) {
             out(e, "    s->op[%s] = hsi_xent_create(rt, %s);", opname(e, i), in0);
@@ -445,7 +478,7 @@ static void emit_create_op(emitter *e, int i)
             static const char *const targets[] = {"HSI_TARGET_LABELS", "HSI_TARGET_INPUT", "HSI_TARGET_CENTRE"};
             const ir_loss *L = &o->ir->a.loss;
             const ir_shape *in = &e->g->ops[e->g->input].shape;
-            int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
+            int64_t bands = in_bands(in);
             int64_t h = in->ndim >= 3 ? in->d[in->ndim - 2] : 1, w = in->ndim >= 3 ? in->d[in->ndim - 1] : 1;
             out(e, "    {");
             out(e, "        const hsi_loss_desc d = {%s, %s, %s, %lld, %lld, %lld, %lld};", kinds[L->kind],
@@ -657,6 +690,18 @@ static void emit_forward_op(emitter *e, int i, int train)
         op_comment(e, i);
         out(e, "    hsi_add_forward(s->op[%s], %s, %s, %s);", op, src, B(e, e->g->ops[o->in[1]].act), dst);
         return;
+    case BE_PERMUTE:
+        op_comment(e, i);
+        out(e, "    hsi_permute_forward(s->op[%s], %s, %s);", op, src, dst);
+        return;
+    case BE_RNN: {
+        char bh[EMIT_PARAM_MAX], dbh[EMIT_PARAM_MAX];   /* w, b: weight_ih, _hh; then biases */
+        param_args(e, o, 3, bh, dbh, sizeof bh);
+        param_args(e, o, 2, dw, db, sizeof dw);
+        op_comment(e, i);
+        out(e, "    hsi_rnn_forward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, b, dw, bh, dst);
+        return;
+    }
     case BE_XENT:
         if (i != e->g->loss) return;   /* a regression head's loss: all in loss_backward */
         out(e, "    /* %s: logits as plain [n, classes] for the runtime%s */", o->cname,
@@ -793,6 +838,18 @@ static void emit_backward_op(emitter *e, int i)
     case BE_SOFTMAX:
         out(e, "    hsi_softmax_backward(s->op[%s], %s, %s, %s);", op, B(e, o->act), ddst, dsrc_of(e, o, 0));
         break;
+    case BE_PERMUTE:
+        if (!o->need_dsrc[0]) break;
+        out(e, "    hsi_permute_backward(s->op[%s], %s, %s);", op, ddst, dsrc_of(e, o, 0));
+        break;
+    case BE_RNN: {   /* parameters: weight_ih, weight_hh, bias_ih, bias_hh */
+        char b2[4][EMIT_PARAM_MAX];   /* bias_ih, its gradient, bias_hh, its gradient */
+        param_args(e, o, 2, b2[0], b2[1], sizeof b2[0]);
+        param_args(e, o, 3, b2[2], b2[3], sizeof b2[0]);
+        out(e, "    hsi_rnn_backward(s->op[%s], %s, %s, %s, %s, %s, %s,", op, src, w, b, b2[0], b2[2], ddst);
+        out(e, "                     %s, %s, %s, %s, %s);", dsrc_of(e, o, 0), dw, db, b2[1], b2[3]);
+        break;
+    }
     case BE_XENT:
     case BE_INPUT:
         break;
@@ -878,7 +935,8 @@ static void emit_scene(emitter *e)
                  : o->kind == BE_DENSE ? 5 : o->kind == BE_RESHAPE ? 6 : o->kind == BE_CONCAT ? 7 : 8;
         const char *xkind = o->kind == BE_LRN ? "HSI_SOP_LRN" : o->kind == BE_CROP ? "HSI_SOP_CROP"
                           : o->kind == BE_PRELU ? "HSI_SOP_PRELU" : o->kind == BE_SOFTMAX ? "HSI_SOP_SOFTMAX"
-                          : NULL;   /* lrn, crop, prelu, softmax */
+                          : o->kind == BE_PERMUTE ? "HSI_SOP_PERMUTE" : o->kind == BE_RNN ? "HSI_SOP_RNN"
+                          : NULL;   /* lrn, crop, prelu, softmax, permute, gru/lstm */
         int64_t k[3] = {1, 1, 1}, st[3] = {1, 1, 1}, pl[3] = {0}, ph[3] = {0}, dl[3] = {1, 1, 1};
         int nsp = 0, mx = 0, cip = 0, act = 0;
         int64_t oc = 0, groups = 1;
@@ -916,6 +974,8 @@ static void emit_scene(emitter *e)
             for (int a = 0; a < nsp; a++) k[a] = c->size[a], pl[a] = c->offset[a];
         } else if (o->kind == BE_PRELU) {
             oc = o->ir->a.prelu.slopes;
+        } else if (o->kind == BE_RNN) {
+            oc = o->ir->a.rnn.hidden;
         }
         if (o->region != 2 && nsp && o->kind != BE_CROP)   /* a window that slides over the scene: stride 1 */
             st[nsp - 2] = st[nsp - 1] = 1;
@@ -939,7 +999,18 @@ static void emit_scene(emitter *e)
             xkind ? xkind : kind < 0 ? "HSI_SOP_ACT" : kinds[kind], regions[o->region], o->sh, o->sw, o->n_in, inref,
             o->shape.ndim, dims, nsp, (long long)oc, (long long)groups, ints(k, 3), ints(st, 3),
             ints(pl, 3), ints(ph, 3), ints(dl, 3), o->bias, mx, cip, act, flt(alpha), flt(eps), o->relu);
-        out(e, "     %s, %d, %.1f, %s, %s},", prm, fold, o->flops, flt(beta), flt(lrn_k));
+        if (o->kind == BE_PERMUTE || o->kind == BE_RNN) {   /* seq: hsi_scene_op */
+            const ir_rnn *rn = &o->ir->a.rnn;
+            const int *pm = o->ir->a.permute.perm;
+            int sq[4] = {0};
+            for (int a = 0; a < 4; a++)
+                sq[a] = o->kind == BE_PERMUTE ? (a < o->shape.ndim ? pm[a] : 0)
+                      : a == 0 ? rn->lstm : a == 1 ? rn->reverse : a == 2 ? rn->sequence : 0;
+            out(e, "     %s, %d, %.1f, %s, %s, {%d, %d, %d, %d}},", prm, fold, o->flops, flt(beta),
+                flt(lrn_k), sq[0], sq[1], sq[2], sq[3]);
+        } else {
+            out(e, "     %s, %d, %.1f, %s, %s},", prm, fold, o->flops, flt(beta), flt(lrn_k));
+        }
         off += o->n_in;
     }
     out(e, "};");
@@ -1039,8 +1110,10 @@ static void emit_domains(emitter *e)
         const ir_shape *lg = &g->ops[g->logits].shape;
         int pixel = g->ops[g->loss].ir->a.loss.kind == IR_LOSS_PIXEL_XENT;
         int64_t classes = pixel ? lg->d[0] : numel(lg);
-        int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
-        int64_t patch = in->d[in->ndim - 1];
+        /* patch nets read [bands, p, p] patches; spectral ones ([F], [C, L]) the centre pixel's
+         * spectrum: bands = every value, patch 1 */
+        int64_t bands = in_bands(in);
+        int64_t patch = in->ndim >= 3 ? in->d[in->ndim - 1] : 1;
         int64_t label_patch = pixel ? lg->d[1] : 0;   /* the label window of a per-pixel loss */
         out(e, "    {\"%s\", %d, {%lld, %lld, %lld, %lld}, %lld, %lld, %lld, %lld},", g->ir->domain, in->ndim,
             (long long)in->d[0], (long long)(in->ndim > 1 ? in->d[1] : 0),
@@ -1239,8 +1312,8 @@ static int copy_file(const char *from, const char *to)
 static const char *const infer_runtime[] = {
     "include/hsi.h", "include/hsi_kernels.h", "include/hsi_infer.h", "include/hsi_prep.h",
     "include/hsi_data.h", "include/hsi_io.h", "include/hsi_model.h", "kernels/kernels_impl.h",
-    "kernels/ref.h", "model/model.c", "kernels/kernels.c", "kernels/ref.c", "kernels/arena.c",
-    "kernels/dnnl.c", "kernels/tapconv.h", "kernels/tapconv.c", "eval/scene.c",
+    "kernels/ref.h", "model/model.c", "kernels/kernels.c", "kernels/ref.c", "kernels/seq.c",
+    "kernels/arena.c", "kernels/dnnl.c", "kernels/tapconv.h", "kernels/tapconv.c", "eval/scene.c",
     "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
 
 static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
@@ -1259,10 +1332,14 @@ static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
             stem, stem);
     fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     fprintf(h, "#define %s_DOMAINS %d\n", stem, bp->n_graphs);
-    fprintf(h, "/* domain 0: input [n, %s%lld, %lld, %lld] per patch, %lld classes, patch %lld */\n",
-            in->ndim == 4 ? "1, " : "", (long long)(in->ndim == 4 ? in->d[1] : in->d[0]),
-            (long long)in->d[in->ndim - 2], (long long)in->d[in->ndim - 1],
-            (long long)numel(&g->ops[g->logits].shape), (long long)in->d[in->ndim - 1]);
+    if (in->ndim >= 3)
+        fprintf(h, "/* domain 0: input [n, %s%lld, %lld, %lld] per patch, %lld classes, patch %lld */\n",
+                in->ndim == 4 ? "1, " : "", (long long)(in->ndim == 4 ? in->d[1] : in->d[0]),
+                (long long)in->d[in->ndim - 2], (long long)in->d[in->ndim - 1],
+                (long long)numel(&g->ops[g->logits].shape), (long long)in->d[in->ndim - 1]);
+    else
+        fprintf(h, "/* domain 0: input [n, %s per pixel (its spectrum), %lld classes, patch 1 */\n",
+                shape_str(in) + 1, (long long)numel(&g->ops[g->logits].shape));
     fprintf(h, "enum { %s_PAD_ZERO = 0, %s_PAD_REFLECT = 1, %s_PAD_REPLICATE = 2 };\n\n", stem, stem, stem);
     fprintf(h, "typedef struct %s_model %s_model;\n\n", stem, stem);
     fprintf(h, "/* weights: a safetensors file written by the trainer (names as in the netdef), or NULL for\n"

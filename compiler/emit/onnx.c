@@ -408,6 +408,16 @@ static void emit_node(ctx *c, int i)
         node_end(c, m);
         return;
     }
+    case IR_PERMUTE: {   /* Transpose over [N, dims...]: the batch stays axis 0 */
+        int64_t perm[IR_MAX_DIMS + 1] = {0};
+        for (int j = 0; j < n->shape.ndim; j++) perm[j + 1] = n->a.permute.perm[j] + 1;
+        size_t m = node_begin(c, "Transpose", y, 1, &x);
+        attr_ints(c, "perm", n->shape.ndim + 1, perm, NULL);
+        node_end(c, m);
+        return;
+    }
+    case IR_RNN:   /* refused by cmd_onnx.c before encoding */
+        return;
     case IR_LRN: emit_lrn(c, n, x, y); return;
     case IR_CROP: emit_crop(c, n, x, y); return;
     case IR_PRELU: emit_prelu(c, n, x, y); return;

@@ -206,6 +206,12 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
                 if (in->op == IR_SOFTMAX) g->logits = g->ops[op].in[0];
             }
             break;
+        case IR_PERMUTE: op = be_add_op(g, BE_PERMUTE, n); break;
+        case IR_RNN:
+            op = be_add_op(g, BE_RNN, n);
+            g->ops[op].bias = n->a.rnn.bias;
+            copy_params(&g->ops[op], n);
+            break;
         }
         case IR_LRN: op = be_add_op(g, BE_LRN, n); break;
         case IR_CROP: op = be_add_op(g, BE_CROP, n); break;

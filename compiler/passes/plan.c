@@ -29,7 +29,7 @@ static int add_buf(be_graph *g, be_buf_kind kind, int op, int slot, int first, i
 static int reads_input_in_backward(const be_op *o)
 {
     return o->kind == BE_CONV || o->kind == BE_BN || o->kind == BE_DENSE || o->kind == BE_LRN ||
-           o->kind == BE_PRELU;
+           o->kind == BE_PRELU || o->kind == BE_RNN;
 }
 
 static int reads_output_in_backward(const be_op *o)

@@ -131,6 +131,9 @@ void scene_mark(be_graph *g)
         default:
             scene = 0;
         }
+        /* a [C, L] sequence (conv1d, BN over C, gru...) is not a per-pixel channel vector: the
+         * scene maps are [1, channels, rows, cols], so it runs per patch */
+        if (o->shape.ndim == 2) scene = 0;
         if (!scene || oh < 1 || ow < 1 || oh != sh_ || ow != sw_) continue;
         o->sh = (int)oh;
         o->sw = (int)ow;

@@ -92,7 +92,8 @@ static int map_dims(const hsi_scene_op *t, int64_t n, int rows, int cols, int64_
         d[1] = t->dims[0], d[2] = t->dims[1], d[3] = rows, d[4] = cols;
         return 5;
     }
-    d[1] = t->dims[0], d[2] = rows, d[3] = cols;
+    /* [F] and (the input of a spectral net) [C, L]: every value of the pixel is a channel */
+    d[1] = t->ndim == 2 ? t->dims[0] * t->dims[1] : t->dims[0], d[2] = rows, d[3] = cols;
     return 4;
 }
 
@@ -230,6 +231,14 @@ static int create_op(hsi_infer *s, int i, char *err, size_t errlen)
     }
     case HSI_SOP_PRELU: o->k = hsi_prelu_create(rt, in, t->out_ch); break;
     case HSI_SOP_SOFTMAX: o->k = hsi_softmax_create(rt, in); break;
+    case HSI_SOP_PERMUTE:
+        o->k = hsi_permute_create(rt, in, t->ndim, t->seq);
+        break;
+    case HSI_SOP_RNN: {
+        hsi_rnn_desc rd = {t->seq[0], t->out_ch, t->seq[1], t->seq[2], t->bias};
+        o->k = hsi_rnn_create(rt, in, &rd, 0, 0);
+        break;
+    }
     default:
         return snprintf(err, errlen, "scene inference: %s: unknown op kind %d", t->name, t->kind), -1;
     }
@@ -340,7 +349,8 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
         sc_op *q = &s->op[i];
         q->t = s->ops_copy ? &s->ops_copy[i] : &s->prog->ops[i];
         const hsi_scene_op *t = q->t;
-        q->lead = t->ndim >= 3 ? t->dims[0] * (t->ndim == 4 ? t->dims[1] : 1) : t->dims[0];
+        q->lead = t->ndim >= 3 ? t->dims[0] * (t->ndim == 4 ? t->dims[1] : 1)
+                : t->dims[0] * (t->ndim == 2 ? t->dims[1] : 1);
         q->rows = t->region == HSI_REGION_PIXEL ? s->th : s->th + t->sh - 1;
         q->cols = t->region == HSI_REGION_PIXEL ? s->wp : w + t->sw - 1;
         for (int j = 0; j < t->n_in; j++) {
@@ -518,6 +528,11 @@ static void run_op(hsi_infer *s, int i)
     case HSI_SOP_CROP: hsi_crop_forward(o->k, x, o->out); return;
     case HSI_SOP_PRELU: hsi_prelu_forward(o->k, x, w, o->out); return;
     case HSI_SOP_SOFTMAX: hsi_softmax_forward(o->k, x, o->out); return;
+    case HSI_SOP_PERMUTE: hsi_permute_forward(o->k, x, o->out); return;
+    case HSI_SOP_RNN:
+        hsi_rnn_forward(o->k, x, w, s->ps[t->param[1]].value, t->param[2] >= 0 ? s->ps[t->param[2]].value : NULL,
+                        t->param[3] >= 0 ? s->ps[t->param[3]].value : NULL, o->out);
+        return;
     default: return;   /* input, identity */
     }
 }

@@ -68,7 +68,8 @@ typedef struct hsi_param {
 /* One instantiation of the net: one dataset's band count and class count. */
 typedef struct hsi_domain {
     const char *name;      /* experiment's domain name ("" for a single-domain net) */
-    int ndim;              /* per-sample input rank: 3 ([C,H,W]) or 4 ([C,D,H,W]) */
+    int ndim;              /* per-sample input rank: 3 ([C,H,W]) or 4 ([C,D,H,W]) for patch
+                              nets; 1 ([F]) or 2 ([C,L]) for spectral nets (patch 1) */
     int64_t in_dims[4];    /* per-sample input shape */
     int bands, classes, patch;
     int label_patch;       /* 0: one label per sample; L: the loss reads the L x L window of labels
@@ -108,7 +109,9 @@ typedef enum hsi_sop_kind {
     HSI_SOP_RESHAPE, HSI_SOP_CONCAT, HSI_SOP_ADD, HSI_SOP_IDENTITY /* dropout at inference */,
     HSI_SOP_POOL_CEIL /* a ceil_mode pool (hsi_pool_create_ceil): dilation holds ceil_extra */,
     HSI_SOP_LRN /* kernel[0] = size, alpha, beta, k */, HSI_SOP_CROP /* pad_lo = offset, kernel = size */,
-    HSI_SOP_PRELU /* param[0] = the slopes, out_ch of them */, HSI_SOP_SOFTMAX
+    HSI_SOP_PRELU /* param[0] = the slopes, out_ch of them */, HSI_SOP_SOFTMAX,
+    HSI_SOP_PERMUTE /* seq = the permutation */, HSI_SOP_RNN /* out_ch = hidden, bias, seq =
+                                                    lstm, reverse, sequence; param: the 4 */
 } hsi_sop_kind;
 typedef enum hsi_region { HSI_REGION_PIXEL, HSI_REGION_WINDOW, HSI_REGION_PATCH } hsi_region;
 typedef enum hsi_scene_kind {
@@ -139,6 +142,8 @@ typedef struct hsi_scene_op {
                                 BN: 1 when folded (its output is the conv's, ReLU'd if relu) */
     double flops;            /* multiply-adds x 2 per output position (scene) or per patch */
     float beta, k;           /* LRN (its alpha is alpha above) */
+    int seq[4];              /* PERMUTE: output axis i = input axis seq[i]; RNN: lstm, reverse,
+                                sequence (both run per patch only) */
 } hsi_scene_op;
 
 typedef struct hsi_scene_prog {

@@ -245,6 +245,34 @@ hsi_op *hsi_softmax_create(hsi_rt *rt, const hsi_layout *src);
 void hsi_softmax_forward(hsi_op *op, const float *src, float *dst);
 void hsi_softmax_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc);
 
+/* ---- sequence ops: permute of the per-sample axes, one recurrent layer ---------------------- */
+/* dst = src with its per-sample axes permuted: dst axis 1 + i is src axis 1 + perm[i]
+ * (n = ndim - 1 axes; the batch stays first). dst is plain. Backward: the inverse movement. */
+hsi_op *hsi_permute_create(hsi_rt *rt, const hsi_layout *src, int n, const int *perm);
+void hsi_permute_forward(hsi_op *op, const float *src, float *dst);
+void hsi_permute_backward(hsi_op *op, const float *ddst, float *dsrc);
+
+/* One layer of PyTorch's nn.GRU (gates r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn)))
+ * or nn.LSTM (gates i, f, g, o) in one direction, over src [N, F, L] (channels-first: F
+ * features per step, L steps), from a zero state. dst: every hidden state [N, H, L]
+ * (sequence = 1; PyTorch's output permuted to channels-first) or the last one [N, H]; with
+ * reverse the steps run from L - 1 to 0 (the last state is then the one at step 0).
+ * Parameters as PyTorch's: w_ih [G*H, F], w_hh [G*H, H], b_ih, b_hh [G*H] (G = 3 GRU, 4 LSTM;
+ * NULL without bias). dst is plain. The backward recomputes the forward (no workspace).
+ * oneDNN backend: the reference math on plain copies (no oneDNN RNN primitive). */
+typedef struct hsi_rnn_desc {
+    int lstm;                      /* 0 GRU, 1 LSTM */
+    int64_t hidden;
+    int reverse, sequence, bias;
+} hsi_rnn_desc;
+hsi_op *hsi_rnn_create(hsi_rt *rt, const hsi_layout *src, const hsi_rnn_desc *d, int need_dsrc,
+                       int need_dw);
+void hsi_rnn_forward(hsi_op *op, const float *src, const float *w_ih, const float *w_hh,
+                     const float *b_ih, const float *b_hh, float *dst);
+void hsi_rnn_backward(hsi_op *op, const float *src, const float *w_ih, const float *w_hh,
+                      const float *b_ih, const float *b_hh, const float *ddst, float *dsrc,
+                      float *dw_ih, float *dw_hh, float *db_ih, float *db_hh);
+
 /* ---- BN folded into the conv before it, for inference -------------------------------------- */
 /* w: [out, per_out] plain, b: [out] or NULL; writes wf = w * s, bf = (b - mean) * s + beta with
  * s = gamma / sqrt(var + eps), per output channel. */
@@ -275,7 +303,8 @@ void hsi_kernels_set_dp(const hsi_dp *dp);
  * backward-weights passes the op was created with. bench/BENCH.md, "Roofline". */
 typedef struct hsi_op_profile {
     const char *kind;        /* "conv", "bn", "act", "dropout", "pool", "dense", "add", "accum",
-                                "concat", "reshape", "xent", "xop" (lrn, crop, prelu, softmax) */
+                                "concat", "reshape", "xent", "loss", "xop" (lrn, crop, prelu, softmax),
+                                "permute", "rnn" */
     const void *key;         /* the first parameter passed to it (conv/dense weights, BN gamma):
                                 match it against the model's hsi_param values for a name; NULL */
     int ndim;

@@ -1773,3 +1773,86 @@ void hk_dnnl_xop_backward(hsi_op *op, const float *src, const float *dst, const 
     hk_xop_backward(&xo->x, x, dst, w, ddst, g, dw);
     if (dsrc) dn_out_done(op->rt, &xo->dsrc_out, dsrc);
 }
+
+/* ---- sequence ops: permute and one recurrent layer ---------------------------------------- */
+
+/* No oneDNN primitive (a oneDNN RNN takes [L, N, F] and other gate orders): the reference op
+ * (seq.c's math) runs on a plain copy of src, its gradient reordered back into src's layout;
+ * dst is plain. */
+typedef struct dn_seq {
+    hsi_op *ref;                  /* the reference op, created on a plain twin of src */
+    dn_prim to_plain;             /* src -> plain; p NULL when src is plain */
+    dn_port dsrc_out;             /* plain gradient -> src's layout */
+    size_t x_off;                 /* the plain src in tmp */
+} dn_seq;
+
+static hsi_op *dn_seq_op(hsi_rt *rt, hk_kind kind, const hsi_layout *src, hsi_op *ref)
+{
+    dn_seq *q = ref ? dn_impl_alloc(rt, sizeof *q) : NULL;
+    const md_t *plain = q ? dn_plain_of(rt, src) : NULL;
+    size_t used = 0;
+    if (!plain) return NULL;
+    q->ref = ref;
+    if (!src->plain && (dn_reorder(rt, &q->to_plain, dn_lmd(src), plain, 0)
+                        || dn_stage(rt, &used, dnnl_memory_desc_get_size(plain), &q->x_off)))
+        return NULL;
+    if (dn_port_out(rt, &used, &q->dsrc_out, plain, dn_lmd(src), 0)) return NULL;
+    const hsi_layout *rd = hsi_op_dst(ref);
+    return dn_op(rt, kind, hk_dnnl_layout_plain(rt, rd->ndim, rd->dims), q);
+}
+
+/* src as plain floats */
+static const float *dn_seq_src(hsi_op *op, const float *src)
+{
+    dn_seq *q = op->impl;
+    if (!q->to_plain.p) return src;
+    float *x = dn_tmp(op->rt, q->x_off);
+    dn_run(op->rt, &q->to_plain, (const void *[]){src, x});
+    return x;
+}
+
+hsi_op *hk_dnnl_permute_create(hsi_rt *rt, const hsi_layout *src, int n, const int *perm)
+{
+    const hsi_layout *twin = hk_ref_layout_plain(rt, src->ndim, src->dims);
+    return dn_seq_op(rt, HK_PERMUTE, src, twin ? hk_ref_permute_create(rt, twin, n, perm) : NULL);
+}
+
+void hk_dnnl_permute_forward(hsi_op *op, const float *src, float *dst)
+{
+    dn_seq *q = op->impl;
+    hk_ref_permute_forward(q->ref, dn_seq_src(op, src), dst);
+}
+
+void hk_dnnl_permute_backward(hsi_op *op, const float *ddst, float *dsrc)
+{
+    dn_seq *q = op->impl;
+    if (!dsrc) return;
+    hk_ref_permute_backward(q->ref, ddst, dn_out(op->rt, &q->dsrc_out, dsrc));
+    dn_out_done(op->rt, &q->dsrc_out, dsrc);
+}
+
+hsi_op *hk_dnnl_rnn_create(hsi_rt *rt, const hsi_layout *src, const hsi_rnn_desc *d,
+                           int need_dsrc, int need_dw)
+{
+    const hsi_layout *twin = hk_ref_layout_plain(rt, src->ndim, src->dims);
+    return dn_seq_op(rt, HK_RNN, src,
+                     twin ? hk_ref_rnn_create(rt, twin, d, need_dsrc, need_dw) : NULL);
+}
+
+void hk_dnnl_rnn_forward(hsi_op *op, const float *src, const float *w_ih, const float *w_hh,
+                         const float *b_ih, const float *b_hh, float *dst)
+{
+    dn_seq *q = op->impl;
+    hk_ref_rnn_forward(q->ref, dn_seq_src(op, src), w_ih, w_hh, b_ih, b_hh, dst);
+}
+
+void hk_dnnl_rnn_backward(hsi_op *op, const float *src, const float *w_ih, const float *w_hh,
+                          const float *b_ih, const float *b_hh, const float *ddst, float *dsrc,
+                          float *dw_ih, float *dw_hh, float *db_ih, float *db_hh)
+{
+    dn_seq *q = op->impl;
+    float *g = dsrc ? dn_out(op->rt, &q->dsrc_out, dsrc) : NULL;
+    hk_ref_rnn_backward(q->ref, dn_seq_src(op, src), w_ih, w_hh, b_ih, b_hh, ddst, g, dw_ih,
+                        dw_hh, db_ih, db_hh);
+    if (dsrc) dn_out_done(op->rt, &q->dsrc_out, dsrc);
+}

@@ -17,12 +17,7 @@
 #include "kernels_impl.h"
 #include "ref.h"
 
-#ifdef HSICC_WITH_DNNL
-#define HK_CALL(rt, fn, ...) \
-    ((rt)->backend == HSI_BACKEND_DNNL ? hk_dnnl_##fn(__VA_ARGS__) : hk_ref_##fn(__VA_ARGS__))
-#else
-#define HK_CALL(rt, fn, ...) hk_ref_##fn(__VA_ARGS__)
-#endif
+/* HK_CALL: kernels_impl.h */
 
 /* A run call, timed when the rt profiles (HSI_PROFILE set when it was created): phase 0 is the
  * forward pass, 1 the backward; key is the op's first parameter (weights, BN gamma) or NULL.
@@ -847,8 +842,12 @@ int hsi_rt_profiling(const hsi_rt *rt) { return rt && rt->prof; }
 
 int hsi_rt_profile(const hsi_rt *rt, hsi_op_profile *out, int max)
 {
-    static const char *kinds[] = {"conv", "bn", "act", "dropout", "pool", "dense", "add",
-                                  "accum", "concat", "reshape", "xent", "xop"};
+    static const char *const kinds[] = {
+        [HK_CONV] = "conv", [HK_BN] = "bn", [HK_ACT] = "act", [HK_DROPOUT] = "dropout",
+        [HK_POOL] = "pool", [HK_DENSE] = "dense", [HK_ADD] = "add", [HK_ACCUM] = "accum",
+        [HK_CONCAT] = "concat", [HK_RESHAPE] = "reshape", [HK_XENT] = "xent", [HK_LOSS] = "loss",
+        [HK_XOP] = "xop", [HK_PERMUTE] = "permute", [HK_RNN] = "rnn"};
+    _Static_assert(sizeof kinds / sizeof *kinds == HK_RNN + 1, "a name per hk_kind");
     int n = 0;
     for (const hsi_op *op = rt ? rt->ops : NULL; op; op = op->next) n++;
     int i = n;   /* the list is newest first: fill from the back for creation order */

@@ -23,7 +23,7 @@ struct hsi_layout {
 
 typedef enum hk_kind {
     HK_CONV, HK_BN, HK_ACT, HK_DROPOUT, HK_POOL, HK_DENSE, HK_ADD, HK_ACCUM, HK_CONCAT,
-    HK_RESHAPE, HK_XENT, HK_LOSS, HK_XOP
+    HK_RESHAPE, HK_XENT, HK_LOSS, HK_XOP, HK_PERMUTE, HK_RNN
 } hk_kind;
 
 /* lrn, crop, prelu, softmax: one op kind (HK_XOP) on both backends, the reference math on plain
@@ -153,6 +153,29 @@ const hsi_layout *hk_dnnl_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims
 HK_DECLARE(ref)
 #ifdef HSICC_WITH_DNNL
 HK_DECLARE(dnnl)
+#endif
+/* The sequence ops (seq.c dispatches, ref.c and dnnl.c implement). */
+#define HK_DECLARE_SEQ(be)                                                                     \
+    hsi_op *hk_##be##_permute_create(hsi_rt *, const hsi_layout *, int, const int *);          \
+    void hk_##be##_permute_forward(hsi_op *, const float *, float *);                          \
+    void hk_##be##_permute_backward(hsi_op *, const float *, float *);                         \
+    hsi_op *hk_##be##_rnn_create(hsi_rt *, const hsi_layout *, const hsi_rnn_desc *, int, int); \
+    void hk_##be##_rnn_forward(hsi_op *, const float *, const float *, const float *,          \
+                               const float *, const float *, float *);                         \
+    void hk_##be##_rnn_backward(hsi_op *, const float *, const float *, const float *,         \
+                                const float *, const float *, const float *, float *, float *, \
+                                float *, float *, float *);
+HK_DECLARE_SEQ(ref)
+#ifdef HSICC_WITH_DNNL
+HK_DECLARE_SEQ(dnnl)
+#endif
+
+/* hsi_X(...) -> hk_ref_X(...) or hk_dnnl_X(...) by the rt's backend */
+#ifdef HSICC_WITH_DNNL
+#define HK_CALL(rt, fn, ...) \
+    ((rt)->backend == HSI_BACKEND_DNNL ? hk_dnnl_##fn(__VA_ARGS__) : hk_ref_##fn(__VA_ARGS__))
+#else
+#define HK_CALL(rt, fn, ...) hk_ref_##fn(__VA_ARGS__)
 #endif
 
 #endif

@@ -1158,3 +1158,119 @@ void hk_ref_xop_backward(hsi_op *op, const float *src, const float *dst, const f
 {
     hk_xop_backward(op->impl, src, dst, w, ddst, dsrc, dw);
 }
+
+/* ---- sequence ops: permute and one recurrent layer (the math in seq.c) -------------------- */
+
+typedef struct ref_perm_op {
+    int nd, perm[4];
+    int64_t dims[5];           /* the src's */
+} ref_perm_op;
+
+hsi_op *hk_ref_permute_create(hsi_rt *rt, const hsi_layout *src, int n, const int *perm)
+{
+    if (!need_plain(rt, "permute", src)) return NULL;
+    int64_t dims[5] = {src->dims[0]};
+    for (int i = 0; i < n; i++) dims[1 + i] = src->dims[1 + perm[i]];
+    const hsi_layout *dst = hk_ref_layout_plain(rt, src->ndim, dims);
+    hsi_op *op = dst ? new_op(rt, HK_PERMUTE, dst, sizeof(ref_perm_op)) : NULL;
+    if (!op) return NULL;
+    ref_perm_op *r = op->impl;
+    r->nd = src->ndim;
+    memcpy(r->perm, perm, sizeof(int) * (size_t)n);
+    memcpy(r->dims, src->dims, sizeof(int64_t) * (size_t)src->ndim);
+    return op;
+}
+
+void hk_ref_permute_forward(hsi_op *op, const float *src, float *dst)
+{
+    const ref_perm_op *r = op->impl;
+    ref_permute_move(r->nd, r->dims, r->perm, 0, sizeof(float), src, dst);
+}
+
+void hk_ref_permute_backward(hsi_op *op, const float *ddst, float *dsrc)
+{
+    const ref_perm_op *r = op->impl;
+    if (dsrc) ref_permute_move(r->nd, r->dims, r->perm, 1, sizeof(float), ddst, dsrc);
+}
+
+typedef struct ref_rnn_op {
+    ref_rnn r;
+    double *x, *wih, *whh, *bih, *bhh, *y, *ws, *tmp, *dx, *dwih, *dwhh, *dbih, *dbhh;
+} ref_rnn_op;
+
+hsi_op *hk_ref_rnn_create(hsi_rt *rt, const hsi_layout *src, const hsi_rnn_desc *d,
+                          int need_dsrc, int need_dw)
+{
+    if (!need_plain(rt, "rnn", src)) return NULL;
+    ref_rnn rr = {src->dims[0], src->dims[1], src->dims[2], d->hidden, d->lstm, d->reverse,
+                  d->sequence, d->bias};
+    int64_t dims[3] = {rr.n, rr.h, rr.l};
+    const hsi_layout *dst = hk_ref_layout_plain(rt, d->sequence ? 3 : 2, dims);
+    hsi_op *op = dst ? new_op(rt, HK_RNN, dst, sizeof(ref_rnn_op)) : NULL;
+    if (!op) return NULL;
+    ref_rnn_op *r = op->impl;
+    r->r = rr;
+    int64_t G = ref_rnn_gates(&rr), nx = rr.n * rr.f * rr.l;
+    if (!(r->x = scratch(rt, nx)) || !(r->wih = scratch(rt, G * rr.f)) ||
+        !(r->whh = scratch(rt, G * rr.h)) || !(r->bih = scratch(rt, G)) ||
+        !(r->bhh = scratch(rt, G)) || !(r->y = scratch(rt, lnumel(dst))) ||
+        !(r->ws = scratch(rt, ref_rnn_ws_numel(&rr))) || !(r->tmp = scratch(rt, 2 * rr.h + 2 * G)))
+        return NULL;
+    if (need_dsrc && !(r->dx = scratch(rt, nx))) return NULL;
+    if (need_dw && (!(r->dwih = scratch(rt, G * rr.f)) || !(r->dwhh = scratch(rt, G * rr.h)) ||
+                    !(r->dbih = scratch(rt, G)) || !(r->dbhh = scratch(rt, G))))
+        return NULL;
+    return op;
+}
+
+/* x and the parameters into the op's doubles, then the forward into y and ws */
+static void rnn_run(ref_rnn_op *r, const float *src, const float *w_ih, const float *w_hh,
+                    const float *b_ih, const float *b_hh)
+{
+    const ref_rnn *rr = &r->r;
+    int64_t G = ref_rnn_gates(rr);
+    to_d(r->x, src, rr->n * rr->f * rr->l);
+    to_d(r->wih, w_ih, G * rr->f);
+    to_d(r->whh, w_hh, G * rr->h);
+    if (rr->bias) {
+        to_d(r->bih, b_ih, G);
+        to_d(r->bhh, b_hh, G);
+    }
+    ref_rnn_fwd_d(rr, r->x, r->wih, r->whh, r->bih, r->bhh, r->y, r->ws);
+}
+
+void hk_ref_rnn_forward(hsi_op *op, const float *src, const float *w_ih, const float *w_hh,
+                        const float *b_ih, const float *b_hh, float *dst)
+{
+    ref_rnn_op *r = op->impl;
+    rnn_run(r, src, w_ih, w_hh, b_ih, b_hh);
+    to_f(dst, r->y, lnumel(op->dst));
+}
+
+void hk_ref_rnn_backward(hsi_op *op, const float *src, const float *w_ih, const float *w_hh,
+                         const float *b_ih, const float *b_hh, const float *ddst, float *dsrc,
+                         float *dw_ih, float *dw_hh, float *db_ih, float *db_hh)
+{
+    ref_rnn_op *r = op->impl;
+    const ref_rnn *rr = &r->r;
+    int64_t G = ref_rnn_gates(rr);
+    int dw = r->dwih != NULL;
+    rnn_run(r, src, w_ih, w_hh, b_ih, b_hh);   /* the states again: no workspace kept */
+    to_d(r->y, ddst, lnumel(op->dst));
+    if (dw) {
+        memset(r->dwih, 0, sizeof(double) * (size_t)(G * rr->f));
+        memset(r->dwhh, 0, sizeof(double) * (size_t)(G * rr->h));
+        memset(r->dbih, 0, sizeof(double) * (size_t)G);
+        memset(r->dbhh, 0, sizeof(double) * (size_t)G);
+    }
+    ref_rnn_bwd_d(rr, r->x, r->wih, r->whh, r->ws, r->y, dsrc ? r->dx : NULL,
+                  dw && dw_ih ? r->dwih : NULL, dw && dw_hh ? r->dwhh : NULL,
+                  dw && db_ih && rr->bias ? r->dbih : NULL, dw && db_hh && rr->bias ? r->dbhh : NULL,
+                  r->tmp);
+    if (dsrc && r->dx) to_f(dsrc, r->dx, rr->n * rr->f * rr->l);
+    if (!dw) return;
+    if (dw_ih) acc_f(dw_ih, r->dwih, G * rr->f);
+    if (dw_hh) acc_f(dw_hh, r->dwhh, G * rr->h);
+    if (db_ih && rr->bias) acc_f(db_ih, r->dbih, G);
+    if (db_hh && rr->bias) acc_f(db_hh, r->dbhh, G);
+}

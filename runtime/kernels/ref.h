@@ -156,4 +156,25 @@ void ref_softmax_bwd_d(int64_t n, int64_t c, int64_t sp, const double *y, const 
 void ref_crop_move(int ndim, const int64_t *dims, const hsi_crop_desc *d, int to_window,
                    double *whole, double *win);
 
+/* Sequence ops (seq.c). Permute: [dims[0], ...] (nd axes) to the layout whose axis 1 + i is
+ * axis 1 + perm[i]; elements of elem bytes. inverse = 1: the other way (from is the permuted). */
+void ref_permute_move(int nd, const int64_t *dims, const int *perm, int inverse, size_t elem,
+                      const void *from, void *to);
+/* One GRU or LSTM layer (hsi_rnn_create) over x [n, f, l]: y [n, h, l] (sequence) or [n, h].
+ * ws (ref_rnn_ws_numel doubles) keeps the gates and states for the backward. */
+typedef struct ref_rnn {
+    int64_t n, f, l, h;
+    int lstm, reverse, sequence, bias;
+} ref_rnn;
+int64_t ref_rnn_gates(const ref_rnn *r);     /* G * h */
+int64_t ref_rnn_ws_numel(const ref_rnn *r);
+/* bih, bhh ignored unless r->bias. */
+void ref_rnn_fwd_d(const ref_rnn *r, const double *x, const double *wih, const double *whh,
+                   const double *bih, const double *bhh, double *y, double *ws);
+/* Through the forward's ws: dx overwritten (may be NULL); dwih, dwhh, dbih, dbhh += (each may
+ * be NULL); tmp: 2h + 2 * gates doubles. */
+void ref_rnn_bwd_d(const ref_rnn *r, const double *x, const double *wih, const double *whh,
+                   const double *ws, const double *dy, double *dx, double *dwih, double *dwhh,
+                   double *dbih, double *dbhh, double *tmp);
+
 #endif

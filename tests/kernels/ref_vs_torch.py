@@ -165,6 +165,49 @@ def pool_case(driver, name, shape, is_max, k, s, lo, hi, cip, ceil=False):
     compare(name, got, {"y": y, "dx": xt.grad})
 
 
+def permute_case(driver, name, shape, perm):
+    x, dy = rand(*shape), None
+    xt = t64(x, True)
+    y = xt.permute(0, *[p + 1 for p in perm])
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    got = run(driver, "permute", [len(shape), *shape, *perm], {"x": x, "dy": dy}, ["y", "dx"])
+    compare(name, got, {"y": y, "dx": xt.grad})
+
+
+def rnn_case(driver, name, n, f, steps, h, lstm, reverse, sequence, bias):
+    """One layer of nn.GRU / nn.LSTM on x [n, f, steps] (channels-first), PyTorch's weights."""
+    g = (4 if lstm else 3) * h
+    x = rand(n, f, steps)
+    wih, whh = rand(g, f, lo=-0.6, hi=0.6), rand(g, h, lo=-0.6, hi=0.6)
+    bih, bhh = rand(g, lo=-0.3, hi=0.3), rand(g, lo=-0.3, hi=0.3)
+    mod = (torch.nn.LSTM if lstm else torch.nn.GRU)(f, h, bias=bias).double()
+    with torch.no_grad():
+        mod.weight_ih_l0.copy_(t64(wih))
+        mod.weight_hh_l0.copy_(t64(whh))
+        if bias:
+            mod.bias_ih_l0.copy_(t64(bih))
+            mod.bias_hh_l0.copy_(t64(bhh))
+    xt = t64(x, True)
+    seq = xt.permute(2, 0, 1)          # [steps, n, f]
+    if reverse:
+        seq = seq.flip(0)
+    out, _ = mod(seq)                  # [steps, n, h]
+    if reverse:
+        out = out.flip(0)
+    y = out.permute(1, 2, 0) if sequence else (out[0] if reverse else out[-1])
+    dy = rand(*y.shape)
+    y.backward(t64(dy))
+    got = run(driver, "rnn", [3, n, f, steps, int(lstm), h, int(reverse), int(sequence), int(bias)],
+              {"x": x, "wih": wih, "whh": whh, "bih": bih, "bhh": bhh, "dy": dy},
+              ["y", "dx", "dwih", "dwhh", "dbih", "dbhh"])
+    want = {"y": y, "dx": xt.grad, "dwih": mod.weight_ih_l0.grad, "dwhh": mod.weight_hh_l0.grad}
+    if bias:
+        want["dbih"] = mod.bias_ih_l0.grad
+        want["dbhh"] = mod.bias_hh_l0.grad
+    compare(name, got, want)
+
+
 def act_case(driver, name, shape, kind, alpha):
     """kind: hsi_act_kind (1 leaky_relu, 2 elu); PyTorch's LeakyReLU / ELU"""
     x = rand(*shape, lo=-3, hi=3)
@@ -272,6 +315,14 @@ def main():
     prelu_case(driver, "prelu per feature [N,F]", (4, 6), 6)
     softmax_case(driver, "softmax [N,K]", (5, 7))
     softmax_case(driver, "softmax over channels [N,C,H,W]", (2, 4, 3, 5))
+    permute_case(driver, "permute [C,L] -> [L,C]", (3, 4, 7), [1, 0])
+    permute_case(driver, "permute [C,D,H,W] (2,0,3,1)", (2, 3, 4, 2, 5), [2, 0, 3, 1])
+    rnn_case(driver, "gru sequence", 3, 2, 7, 5, False, False, True, True)
+    rnn_case(driver, "gru reverse, last state", 2, 3, 6, 4, False, True, False, True)
+    rnn_case(driver, "gru no bias, Mou-like (1 feature)", 2, 1, 9, 6, False, False, True, False)
+    rnn_case(driver, "lstm sequence", 3, 2, 7, 5, True, False, True, True)
+    rnn_case(driver, "lstm reverse sequence", 2, 3, 5, 4, True, True, True, True)
+    rnn_case(driver, "lstm last state, no bias", 2, 4, 6, 3, True, False, False, False)
     print("FAIL" if failures else "ok")
     return 1 if failures else 0
 

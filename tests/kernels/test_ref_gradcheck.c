@@ -420,6 +420,75 @@ static void test_xent(void)
     free(t.z), free(dz);
 }
 
+/* ---- sequence ops: permute and one GRU / LSTM layer (seq.c) ------------------------------ */
+
+typedef struct perm_ctx {
+    int nd, perm[4];
+    int64_t dims[5], n;
+    double *x, *r, *y;
+} perm_ctx;
+
+static double perm_obj(void *v)
+{
+    perm_ctx *t = v;
+    ref_permute_move(t->nd, t->dims, t->perm, 0, sizeof(double), t->x, t->y);
+    return dot(t->y, t->r, t->n);
+}
+
+static void test_permute(void)
+{
+    perm_ctx t = {4, {2, 0, 1}, {2, 3, 4, 5}, 120, vec(120, -1, 1), vec(120, -1, 1), vec(120, 0, 0)};
+    double *dx = vec(t.n, 0, 0);
+    ref_permute_move(t.nd, t.dims, t.perm, 1, sizeof(double), t.r, dx);
+    check(perm_obj, &t, t.x, t.n, dx, "permute [2,3,4,5] (2,0,1) dsrc");
+    free(t.x), free(t.r), free(t.y), free(dx);
+}
+
+typedef struct rnn_ctx {
+    ref_rnn r;
+    double *x, *wih, *whh, *bih, *bhh, *ry, *y, *ws;
+} rnn_ctx;
+
+static double rnn_obj(void *v)
+{
+    rnn_ctx *t = v;
+    ref_rnn_fwd_d(&t->r, t->x, t->wih, t->whh, t->bih, t->bhh, t->y, t->ws);
+    return dot(t->y, t->ry, t->r.n * t->r.h * (t->r.sequence ? t->r.l : 1));
+}
+
+static void rnn_case(const char *name, ref_rnn r)
+{
+    int64_t g = ref_rnn_gates(&r), nx = r.n * r.f * r.l, ny = r.n * r.h * (r.sequence ? r.l : 1);
+    rnn_ctx t = {r, vec(nx, -1, 1), vec(g * r.f, -0.7, 0.7), vec(g * r.h, -0.7, 0.7),
+                 vec(g, -0.5, 0.5), vec(g, -0.5, 0.5), vec(ny, -1, 1), vec(ny, 0, 0),
+                 vec(ref_rnn_ws_numel(&r), 0, 0)};
+    double *dx = vec(nx, 0, 0), *dwih = vec(g * r.f, 0, 0), *dwhh = vec(g * r.h, 0, 0);
+    double *dbih = vec(g, 0, 0), *dbhh = vec(g, 0, 0), *tmp = vec(2 * r.h + 2 * g, 0, 0);
+    rnn_obj(&t);   /* the states of the forward into ws */
+    ref_rnn_bwd_d(&r, t.x, t.wih, t.whh, t.ws, t.ry, dx, dwih, dwhh, r.bias ? dbih : NULL,
+                  r.bias ? dbhh : NULL, tmp);
+    check(rnn_obj, &t, t.x, nx, dx, "%s dsrc", name);
+    check(rnn_obj, &t, t.wih, g * r.f, dwih, "%s dw_ih", name);
+    check(rnn_obj, &t, t.whh, g * r.h, dwhh, "%s dw_hh", name);
+    if (r.bias) {
+        check(rnn_obj, &t, t.bih, g, dbih, "%s db_ih", name);
+        check(rnn_obj, &t, t.bhh, g, dbhh, "%s db_hh", name);
+    }
+    free(t.x), free(t.wih), free(t.whh), free(t.bih), free(t.bhh), free(t.ry), free(t.y);
+    free(t.ws), free(dx), free(dwih), free(dwhh), free(dbih), free(dbhh), free(tmp);
+}
+
+static void test_rnn(void)
+{
+    /* n, f, l, h, lstm, reverse, sequence, bias */
+    rnn_case("gru [2,3,5] h4 sequence", (ref_rnn){2, 3, 5, 4, 0, 0, 1, 1});
+    rnn_case("gru [2,2,6] h3 reverse last", (ref_rnn){2, 2, 6, 3, 0, 1, 0, 1});
+    rnn_case("gru [1,1,7] h5 no bias", (ref_rnn){1, 1, 7, 5, 0, 0, 1, 0});
+    rnn_case("lstm [2,3,5] h4 sequence", (ref_rnn){2, 3, 5, 4, 1, 0, 1, 1});
+    rnn_case("lstm [2,2,6] h3 reverse last", (ref_rnn){2, 2, 6, 3, 1, 1, 0, 1});
+    rnn_case("lstm [1,4,4] h2 last no bias", (ref_rnn){1, 4, 4, 2, 1, 0, 0, 0});
+}
+
 /* ---- lrn, prelu, softmax on [n, c, sp] ----------------------------------------------------- */
 
 typedef struct xop_ctx {
@@ -483,7 +552,7 @@ int main(int argc, char **argv)
         {"dropout", test_dropout}, {"pool", test_pool}, {"dense", test_dense},
         {"add", test_add},         {"concat", test_concat}, {"xent", test_xent},
         {"selftest", test_selftest}, {"lrn", test_lrn}, {"prelu", test_prelu},
-        {"softmax", test_softmax},
+        {"softmax", test_softmax}, {"permute", test_permute}, {"rnn", test_rnn},
     };
     int ran = 0;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
@@ -493,7 +562,7 @@ int main(int argc, char **argv)
         }
     if (!ran) {
         fprintf(stderr, "usage: test_ref_gradcheck [conv|bn|act|dropout|pool|dense|add|concat|"
-                        "xent|selftest|lrn|prelu|softmax]\n");
+                        "xent|selftest|lrn|prelu|softmax|permute|rnn]\n");
         return 2;
     }
     printf("%s\n", fails ? "FAIL" : "ok");

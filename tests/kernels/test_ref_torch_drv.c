@@ -1,7 +1,7 @@
 /* test_ref_torch_drv.c — runs one reference kernel (float API, HSI_BACKEND_REF) on tensors that
  * ref_vs_torch.py wrote, and writes the results back for it to compare with PyTorch.
  *
- * Usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax DIR. DIR/cfg.txt holds the shape and options
+ * Usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax|permute|rnn DIR. DIR/cfg.txt holds the shape and options
  * (see each run_* below); inputs and outputs are raw little-endian float32 files NAME.f32.
  * It decides nothing: the cases and the comparison live in the Python script.
  */
@@ -165,6 +165,41 @@ static void run_pool(void)
     save("y", y, ny), save("dx", dx, nx);
 }
 
+/* cfg: ndim dims, then the per-sample permutation (ndim - 1 axes). Forward y, backward dx. */
+static void run_permute(void)
+{
+    const hsi_layout *l = read_src();
+    int perm[4];
+    for (int i = 0; i < ndim - 1; i++) perm[i] = (int)geti();
+    hsi_op *op = must(hsi_permute_create(rt, l, ndim - 1, perm));
+    int64_t n = count(l);
+    float *x = load("x", n), *dy = load("dy", n), *y = calloc((size_t)n, 4), *dx = calloc((size_t)n, 4);
+    hsi_permute_forward(op, x, y);
+    hsi_permute_backward(op, dy, dx);
+    save("y", y, n), save("dx", dx, n);
+}
+
+/* cfg: 3 N F L lstm hidden reverse sequence bias. Forward y, backward dx and the parameters'
+ * gradients (dwih, dwhh, dbih, dbhh). */
+static void run_rnn(void)
+{
+    const hsi_layout *l = read_src();
+    hsi_rnn_desc d;
+    d.lstm = (int)geti(), d.hidden = geti(), d.reverse = (int)geti(), d.sequence = (int)geti();
+    d.bias = (int)geti();
+    hsi_op *op = must(hsi_rnn_create(rt, l, &d, 1, 1));
+    int64_t g = (d.lstm ? 4 : 3) * d.hidden, nx = count(l), ny = count(hsi_op_dst(op));
+    int64_t nih = g * dims[1], nhh = g * d.hidden;
+    float *x = load("x", nx), *wih = load("wih", nih), *whh = load("whh", nhh);
+    float *bih = load("bih", g), *bhh = load("bhh", g), *dy = load("dy", ny);
+    float *y = calloc((size_t)ny, 4), *dx = calloc((size_t)nx, 4), *dwih = calloc((size_t)nih, 4);
+    float *dwhh = calloc((size_t)nhh, 4), *dbih = calloc((size_t)g, 4), *dbhh = calloc((size_t)g, 4);
+    hsi_rnn_forward(op, x, wih, whh, bih, bhh, y);
+    hsi_rnn_backward(op, x, wih, whh, bih, bhh, dy, dx, dwih, dwhh, dbih, dbhh);
+    save("y", y, ny), save("dx", dx, nx), save("dwih", dwih, nih), save("dwhh", dwhh, nhh);
+    save("dbih", dbih, g), save("dbhh", dbhh, g);
+}
+
 /* cfg: ndim dims kind alpha (hsi_act_kind). Forward (y), backward of dy from y (dx). */
 static void run_act(void)
 {
@@ -226,7 +261,7 @@ static void run_xop(const char *kind)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax DIR\n");
+        fprintf(stderr, "usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax|permute|rnn DIR\n");
         return 2;
     }
     dir = argv[2];
@@ -242,6 +277,8 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "lrn") || !strcmp(argv[1], "crop") || !strcmp(argv[1], "prelu") ||
              !strcmp(argv[1], "softmax"))
         run_xop(argv[1]);
+    else if (!strcmp(argv[1], "permute")) run_permute();
+    else if (!strcmp(argv[1], "rnn")) run_rnn();
     else die("unknown op %s", argv[1]);
     fclose(cfg);
     hsi_rt_destroy(rt);

@@ -4,6 +4,7 @@
 Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
 
   shipped:NAME   netdefs/NAME.hsn at 20 bands and 5 classes (Salinas-A, resampled)
+  netdef:PATH    the netdef at PATH (relative to the source tree) at 20 bands and 5 classes
   random:SEED    the net random_net.make(SEED) generates
   domains        the contextual CNN with two domains (other bands and classes each), both
                  exported (by name and by index) and compared with `forward --domain`
@@ -426,6 +427,8 @@ def main():
     if kind == "shipped":
         # one shipped net gets a fixed batch: the others keep the symbolic N
         check_net(arg, os.path.join(ROOT, "netdefs", arg + ".hsn"), N if arg == "ssrn-spa" else 0)
+    elif kind == "netdef":   # a netdef of the tree (it takes bands and classes)
+        check_net(os.path.splitext(os.path.basename(arg))[0], os.path.join(ROOT, arg))
     elif kind == "random":
         text, _ = random_net.make(int(arg))
         netdef = os.path.join(WORK, "rnd%s.hsn" % arg)
