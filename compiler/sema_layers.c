@@ -456,7 +456,7 @@ static int check_permute(sema_ctx *E, sema_scope *s, layer *L)
     int *perm = L->node.a.permute.perm;
     for (int i = 0; i < in->ndim; i++) perm[i] = i;
     if (L->k == K_TRANSPOSE) {
-        int a, b;
+        int a = 0, b = 0;
         if (need(E, L->slot[A_DIM0], L->el, "dim0", "transpose(0, 1)") ||
             need(E, L->slot[A_DIM1], L->el, "dim1", "transpose(0, 1)") ||
             axis_of(E, s, L->slot[A_DIM0], in, "dim0", &a) ||

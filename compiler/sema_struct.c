@@ -518,7 +518,9 @@ static int loss_head(sema_ctx *E, sema_scope *s, const ast_arg *a, int *node)
 static ir_shape target_shape(const ir_shape *in, ir_loss_target t)
 {
     if (t == IR_TARGET_INPUT) return *in;
-    int64_t bands = in->ndim == 4 ? in->d[1] : in->d[0];
+    /* [bands, p, p], [1, bands, p, p]; a spectral input ([F], [C, L]) is the spectrum itself */
+    int64_t bands = in->ndim == 4 ? in->d[1] : in->ndim == 3 ? in->d[0] : 1;
+    for (int i = 0; in->ndim < 3 && i < in->ndim; i++) bands *= in->d[i];
     return (ir_shape){1, {bands}};
 }
 

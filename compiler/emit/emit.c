@@ -999,18 +999,16 @@ static void emit_scene(emitter *e)
             xkind ? xkind : kind < 0 ? "HSI_SOP_ACT" : kinds[kind], regions[o->region], o->sh, o->sw, o->n_in, inref,
             o->shape.ndim, dims, nsp, (long long)oc, (long long)groups, ints(k, 3), ints(st, 3),
             ints(pl, 3), ints(ph, 3), ints(dl, 3), o->bias, mx, cip, act, flt(alpha), flt(eps), o->relu);
-        if (o->kind == BE_PERMUTE || o->kind == BE_RNN) {   /* seq: hsi_scene_op */
+        int sq[4] = {0};   /* PERMUTE: the axes; RNN: lstm, reverse, sequence */
+        if (o->kind == BE_PERMUTE || o->kind == BE_RNN) {
             const ir_rnn *rn = &o->ir->a.rnn;
             const int *pm = o->ir->a.permute.perm;
-            int sq[4] = {0};
             for (int a = 0; a < 4; a++)
                 sq[a] = o->kind == BE_PERMUTE ? (a < o->shape.ndim ? pm[a] : 0)
                       : a == 0 ? rn->lstm : a == 1 ? rn->reverse : a == 2 ? rn->sequence : 0;
-            out(e, "     %s, %d, %.1f, %s, %s, {%d, %d, %d, %d}},", prm, fold, o->flops, flt(beta),
-                flt(lrn_k), sq[0], sq[1], sq[2], sq[3]);
-        } else {
-            out(e, "     %s, %d, %.1f, %s, %s},", prm, fold, o->flops, flt(beta), flt(lrn_k));
         }
+        out(e, "     %s, %d, %.1f, %s, %s, {%d, %d, %d, %d}},", prm, fold, o->flops, flt(beta),
+            flt(lrn_k), sq[0], sq[1], sq[2], sq[3]);
         off += o->n_in;
     }
     out(e, "};");
