@@ -83,11 +83,19 @@ typedef struct hsi_atomic_file {
     FILE *fp;      /* the temp file; write through it */
     char *path;    /* final name (owned copy) */
     char *tmp;     /* temp name "<path>.tmp.XXXXXX" in the same directory (owned) */
+    int slot;      /* its hsi_temp_register slot */
 } hsi_atomic_file;
 
 int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t errlen);
 int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen);
 void hsi_atomic_abort(hsi_atomic_file *af);   /* closes and removes the temp file */
+/* Registers a temporary file or folder name (the string must stay valid until unregistered):
+ * if SIGINT, SIGTERM or SIGHUP ends the process while it is registered, the name is removed
+ * first (a folder with the files in it). The handler is installed on first use
+ * for those signals still at their default action; a program's own handlers are left alone.
+ * Returns the slot for hsi_temp_unregister, or -1 when all slots are taken. */
+int hsi_temp_register(const char *path);
+void hsi_temp_unregister(int slot);
 /* Removes the temp files ("NAME.tmp.XXXXXX") a killed writer left in dir and its folders up to
  * depth levels down; for a folder whose lock is held (no other writer). Returns how many. */
 int hsi_remove_stale_temps(const char *dir, int depth);

@@ -2,16 +2,23 @@
  * write, fflush, fsync, rename over the target; on any failure the temp file is removed and the
  * old target stays. Also hsi_mkdirs (mkdir -p), and write faults as errors: SIGXFSZ ignored, so
  * the file-size limit is a failed write like a full disk (hsicc links this file too).
+ * Temporary names are registered while they exist: SIGINT, SIGTERM or SIGHUP arriving while a
+ * write is open (and not caught by the program) removes them before the process ends as the
+ * signal says, so an interrupted writer leaves no "NAME.tmp.XXXXXX" behind (SIGKILL still can:
+ * hsi_remove_stale_temps clears those under a held lock).
  * Not here: fsync of the directory after rename (a power cut may lose the new name, never the
  * content of either version), and locking against concurrent writers of the same path.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE   /* syscall(SYS_getdents64) in the signal handler */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hsi_io.h"
@@ -26,6 +33,78 @@ const char *hsi_write_strerror(int e)
     if (e == EFBIG) return "File too large (the file-size limit, ulimit -f, was reached)";
     if (e == ENOSPC) return "No space left on device";
     return strerror(e);
+}
+
+/* ---- temporary names removed on a terminating signal ------------------------------------ */
+
+#define TEMP_SLOTS 64
+static _Atomic(const char *) g_temps[TEMP_SLOTS];
+static const int g_term_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static atomic_int g_handlers_installed;
+
+/* Removes the files of folder p (one level: a writer's temporary folder), then p; with raw
+ * getdents64 records, since opendir/readdir may allocate and are not async-signal-safe. */
+static void remove_flat_folder(const char *p)
+{
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[4096];
+        long n;
+        while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+            for (long off = 0; off < n;) {
+                /* struct linux_dirent64: ino 8, off 8, reclen 2, type 1, then the name */
+                unsigned short reclen;
+                memcpy(&reclen, buf + off + 16, sizeof reclen);
+                const char *name = buf + off + 19;
+                if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) unlinkat(fd, name, 0);
+                off += reclen;
+            }
+        close(fd);
+    }
+    rmdir(p);
+}
+
+/* Removes every registered name (a folder with its files), then ends the process as the signal
+ * would have. Only async-signal-safe calls. */
+static void on_terminating_signal(int sig)
+{
+    for (int i = TEMP_SLOTS - 1; i >= 0; i--) {
+        const char *p = atomic_load(&g_temps[i]);
+        if (p && unlink(p) != 0 && (errno == EISDIR || errno == EPERM)) remove_flat_folder(p);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_temp_handlers(void)
+{
+    if (atomic_exchange(&g_handlers_installed, 1)) return;
+    for (size_t i = 0; i < sizeof g_term_signals / sizeof *g_term_signals; i++) {
+        struct sigaction old, sa;
+        /* a program's own handler (the trainer's "save and stop") or SIG_IGN stays as it is */
+        if (sigaction(g_term_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL
+            || (old.sa_flags & SA_SIGINFO))
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_terminating_signal;
+        sigfillset(&sa.sa_mask);
+        sigaction(g_term_signals[i], &sa, NULL);
+    }
+}
+
+int hsi_temp_register(const char *path)
+{
+    install_temp_handlers();
+    for (int i = 0; i < TEMP_SLOTS; i++) {
+        const char *none = NULL;
+        if (atomic_compare_exchange_strong(&g_temps[i], &none, path)) return i;
+    }
+    return -1;   /* more than TEMP_SLOTS open at once: that one is left to hsi_remove_stale_temps */
+}
+
+void hsi_temp_unregister(int slot)
+{
+    if (slot >= 0 && slot < TEMP_SLOTS) atomic_store(&g_temps[slot], NULL);
 }
 
 /* A path in a message: as it is, or (past 200 bytes) its start, its end and its length, so
@@ -79,6 +158,7 @@ int hsi_mkdirs(const char *path, char *err, size_t errlen)
 int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t errlen)
 {
     memset(af, 0, sizeof *af);
+    af->slot = -1;
     if (hsi_check_output(path, err, errlen))
         return -1;
     size_t n = strlen(path);
@@ -92,10 +172,12 @@ int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t err
     memcpy(af->path, path, n + 1);
     memcpy(af->tmp, path, n);
     memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    af->slot = hsi_temp_register(af->tmp);
     int fd = mkstemp(af->tmp);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
                  strerror(errno));
+        hsi_temp_unregister(af->slot);
         free(af->tmp);
         af->tmp = NULL;
         hsi_atomic_abort(af);
@@ -121,6 +203,8 @@ void hsi_atomic_abort(hsi_atomic_file *af)
         fclose(af->fp);
     if (af->tmp)
         remove(af->tmp);
+    if (af->tmp)
+        hsi_temp_unregister(af->slot);
     free(af->tmp);
     free(af->path);
     memset(af, 0, sizeof *af);
@@ -154,6 +238,7 @@ int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen)
         hsi_atomic_abort(af);
         return -1;
     }
+    hsi_temp_unregister(af->slot);   /* after the rename: a signal in between removes nothing */
     free(af->tmp);
     free(af->path);
     memset(af, 0, sizeof *af);

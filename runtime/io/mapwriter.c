@@ -30,6 +30,7 @@ struct hsi_mapwriter {
     int h, w, k;
     int wide;                  /* 1: class maps are uint16 (k >= 255), else uint8 */
     char *dir, *tmp;           /* output folder; the temporary folder inside it */
+    int tmp_slot;              /* tmp's hsi_temp_register slot: removed on SIGINT/SIGTERM/SIGHUP */
     char *name[F_N];           /* file names (no folder) of the outputs asked for, else NULL */
     GDALDatasetH ds[F_N];      /* F_TIF, F_PROB, F_CONF */
     int envi_fd;               /* F_ENVI, or -1 */
@@ -253,6 +254,7 @@ hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t
         snprintf(err, errlen, "map writer: out of memory");
         return NULL;
     }
+    mw->tmp_slot = -1;
     mw->h = o->h;
     mw->w = o->w;
     mw->k = o->k;
@@ -295,6 +297,7 @@ hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t
         hsi_mapwriter_abort(mw);
         return NULL;
     }
+    mw->tmp_slot = hsi_temp_register(mw->tmp);
     char p[4096];
     int rc = 0;
     if (o->geotiff)
@@ -487,6 +490,8 @@ static void free_writer(hsi_mapwriter *mw)
     for (int f = 0; f < F_N; f++)
         free(mw->name[f]);
     free(mw->dir);
+    if (mw->tmp)
+        hsi_temp_unregister(mw->tmp_slot);
     free(mw->tmp);
     free(mw->cls_buf);
     free(mw->prob_buf);

@@ -1,7 +1,9 @@
 /* test_atomic.c — atomic writes: a new file appears whole; a writer that fails midway (the file
  * size limit makes write() fail with EFBIG) or aborts leaves the previous file byte for byte and
  * no temporary file; a rename onto a directory fails cleanly; hsi_mkdirs creates nested dirs
- * and reports a file in the way.
+ * and reports a file in the way; a writer ended by SIGTERM, SIGINT or SIGHUP while a file (or a
+ * registered temporary folder with files in it) is open leaves no temporary name, dies of that
+ * signal, and a program's own handler is left in place.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -9,6 +11,8 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "hsi_io.h"
@@ -22,6 +26,44 @@ static const char *at(const char *name)
     k ^= 1;
     snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
     return buf[k];
+}
+
+static volatile sig_atomic_t g_caught;
+static void catch_signal(int sig) { g_caught = sig; }
+
+/* A child opens an atomic file (and, with folder, a registered temporary folder holding two
+ * files), writes half of it, then gets sig from itself. Returns the child's wait status. */
+static int killed_writer(int sig, int folder, int own_handler)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char e[256];
+        if (own_handler) signal(sig, catch_signal);
+        hsi_atomic_file af;
+        if (hsi_atomic_open(&af, at("killed.json"), e, sizeof e) != 0) _exit(3);
+        fputs("{\"half\": ", af.fp);
+        fflush(af.fp);
+        if (folder) {
+            static char tdir[640];
+            snprintf(tdir, sizeof tdir, "%s", at(".maps.tmp.AbC123"));
+            if (mkdir(tdir, 0777) != 0) _exit(4);
+            hsi_temp_register(tdir);
+            for (int i = 0; i < 2; i++) {
+                char f[700];
+                snprintf(f, sizeof f, "%s/part%d.tif", tdir, i);
+                FILE *fp = fopen(f, "w");
+                if (!fp) _exit(5);
+                fputs("x", fp);
+                fclose(fp);
+            }
+        }
+        kill(getpid(), sig);
+        /* reached only when the program's own handler took the signal */
+        _exit(g_caught == sig ? hsi_atomic_commit(&af, e, sizeof e) == 0 ? 42 : 6 : 7);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
 }
 
 static int same_content(const char *path, const char *want)
@@ -100,6 +142,23 @@ int main(int argc, char **argv)
     CHECK(hsi_atomic_write(at("adir"), "x", 1, err, sizeof err) == -1);
     CHECK_MSG(err, "adir: is a directory; a result file would replace it");
     CHECK(stat(at("adir/inner"), &st) == 0 && temp_files() == 0);
+
+    /* Ended by a signal mid-write: no temporary name stays, the old file stays, the process
+     * still dies of that signal (its parent sees it). */
+    const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        CHECK(hsi_atomic_write(at("killed.json"), "old", 3, err, sizeof err) == 0);
+        int status = killed_writer(sigs[i], i == 0, 0);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == sigs[i]);
+        CHECK(temp_files() == 0);
+        CHECK(stat(at(".maps.tmp.AbC123"), &st) != 0);
+        CHECK(same_content(at("killed.json"), "old"));
+    }
+    /* A program's own handler (the trainer's "save and stop") is not replaced: the write goes on
+     * and commits. */
+    int status = killed_writer(SIGTERM, 0, 1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
+    CHECK(same_content(at("killed.json"), "{\"half\": ") && temp_files() == 0);
 
     /* A file where a directory should be. */
     CHECK(hsi_mkdirs(at("metrics.json/sub"), err, sizeof err) == -1);
