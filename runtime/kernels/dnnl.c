@@ -13,6 +13,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "kernels_impl.h"
+#include "bnorm.h"
 #include "tapconv.h"
 
 typedef dnnl_memory_desc_t md_t;
@@ -932,7 +933,8 @@ void hk_dnnl_dense_backward(hsi_op *op, const float *src, const float *w, const 
 
 /* ---- batch normalisation ------------------------------------------------------------------ */
 
-/* ws = [batch mean: C floats][batch variance: C floats][oneDNN workspace (ReLU mask)]. */
+/* ws = [batch mean: C floats][batch variance: C floats][oneDNN workspace (ReLU mask)], or with
+ * bnorm.c [mean][variance][beta as the forward saw it: the backward recomputes the mask]. */
 typedef struct dn_bn {
     dn_prim train, infer, bwd;
     dn_port dsrc_out;             /* staging only when the caller passes dsrc NULL */
@@ -949,9 +951,36 @@ typedef struct dn_bn {
     double gcount;                /* elements per channel of the global batch (last forward) */
     size_t corr_floats;           /* floats of a tensor in md (padding included) */
     float eps;
+    /* training by bnorm.c (double sums) when the layout is one it walks (synchronized BN
+     * included); HSICC_DNNL_BN=onednn keeps oneDNN's */
+    int own;
+    hk_bnorm g;
+    size_t own_off;               /* its scratch (doubles) in tmp */
 } dn_bn;
 
 static size_t dn_align(size_t n) { return (n + 63) / 64 * 64; }
+
+/* The channel block bnorm.c walks md with: 1 (plain [N, C, ...], or channels-last with one
+ * spatial element), 8 or 16 (oneDNN's aBc8b ... aBcde16b), C (channels-last); 0: another
+ * layout (oneDNN's BN).
+ * HSICC_DNNL_BN=onednn keeps oneDNN's training BN everywhere (for A/B runs). */
+static int64_t dn_bn_block(const hsi_layout *src, const md_t *md)
+{
+    const char *e = getenv("HSICC_DNNL_BN");
+    if ((e && !strcmp(e, "onednn")) || src->ndim < 2 || src->ndim > 5) return 0;
+    md_t t;
+    if (dn_rowmajor(md)) return 1;   /* channels-last with one spatial element is row-major too */
+    if (src->ndim >= 3) {
+        static const dnnl_format_tag_t b8[] = {dnnl_aBc8b, dnnl_aBcd8b, dnnl_aBcde8b};
+        static const dnnl_format_tag_t b16[] = {dnnl_aBc16b, dnnl_aBcd16b, dnnl_aBcde16b};
+        if (!dn_md_tag(&t, src->ndim, src->dims, b8[src->ndim - 3]) && dn_same(&t, md)) return 8;
+        if (!dn_md_tag(&t, src->ndim, src->dims, b16[src->ndim - 3]) && dn_same(&t, md)) return 16;
+        static const dnnl_format_tag_t last[] = {dnnl_acb, dnnl_acdb, dnnl_acdeb};
+        if (!dn_md_tag(&t, src->ndim, src->dims, last[src->ndim - 3]) && dn_same(&t, md))
+            return src->dims[1];   /* channels-last: one block of every channel */
+    }
+    return 0;
+}
 
 hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_relu)
 {
@@ -972,6 +1001,14 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
     bn->C = src->dims[1];
     bn->eps = eps;
     bn->count = (double)hk_numel(src->ndim, src->dims) / (double)bn->C;
+    int64_t B = dn_bn_block(src, md);
+    if (B) {
+        bn->own = 1;
+        bn->g = (hk_bnorm){.n = src->dims[0], .c = bn->C, .b = B, .s = spatial, .eps = eps,
+                           .relu = fuse_relu};
+        if (dn_stage(rt, &used, hk_bnorm_scratch_doubles(&bn->g) * sizeof(double), &bn->own_off))
+            return NULL;
+    }
     if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, md,
                                                                 eps, flags), "bn"))
         return NULL;
@@ -982,7 +1019,8 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
     bn->var_off = dn_align((size_t)bn->C * sizeof(float));
     bn->mask_off = 2 * bn->var_off;
     size_t ws = bn->mask_off;
-    if (fuse_relu) ws += dnnl_memory_desc_get_size(dn_md(tpd, DNNL_ARG_WORKSPACE));
+    if (bn->own) ws += (size_t)bn->C * sizeof(float);   /* beta, for the backward's ReLU mask */
+    else if (fuse_relu) ws += dnnl_memory_desc_get_size(dn_md(tpd, DNNL_ARG_WORKSPACE));
 
     if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(
                          &desc, dnnl_forward_inference, md, eps, flags | dnnl_use_global_stats),
@@ -1003,7 +1041,7 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
         || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dscale_off)
         || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dshift_off))
         return NULL;
-    if (hk_bn_sync()) {
+    if (hk_bn_sync() && !bn->own) {
         if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(
                              &desc, dnnl_forward_training, md, eps, flags | dnnl_use_global_stats),
                      "bn (synchronized)")
@@ -1049,6 +1087,25 @@ static void dn_bn_global_stats(dn_bn *bn, float *mean, float *var)
     bn->gcount = M;
 }
 
+const char *hk_dnnl_bn_impl(const hsi_op *op)
+{
+    const dn_bn *bn = op->impl;
+    if (!bn->own) return "onednn";
+    return strcmp(hk_bnorm_isa(), "avx2") ? "bnorm:generic" : "bnorm:avx2";
+}
+
+/* The running statistics' update from a training batch's (count elements per channel). */
+static void dn_bn_running(const dn_bn *bn, const float *mean, const float *var, double count,
+                          float momentum, float *running_mean, float *running_var)
+{
+    double unbias = count > 1 ? count / (count - 1) : 1;
+    for (int64_t c = 0; c < bn->C; c++) {
+        if (running_mean) running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mean[c];
+        if (running_var)
+            running_var[c] = (float)((1 - momentum) * running_var[c] + momentum * var[c] * unbias);
+    }
+}
+
 void hk_dnnl_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
                         const float *beta, float *running_mean, float *running_var,
                         float momentum, float *dst, void *ws)
@@ -1060,6 +1117,16 @@ void hk_dnnl_bn_forward(hsi_op *op, int train, const float *src, const float *ga
         return;
     }
     float *mean = ws, *var = (float *)((char *)ws + bn->var_off);
+    if (bn->own) {
+        double count;
+        memcpy((char *)ws + bn->mask_off, beta, (size_t)bn->C * sizeof(float));
+        int sync = hk_bn_sync();
+        hk_bnorm_forward(&bn->g, src, gamma, beta, dst, mean, var, &count,
+                         dn_tmp(op->rt, bn->own_off), sync ? hk_dp->sum : NULL,
+                         sync ? hk_dp->ctx : NULL);
+        dn_bn_running(bn, mean, var, count, momentum, running_mean, running_var);
+        return;
+    }
     dn_run(op->rt, &bn->train,
            (const void *[]){src, dst, gamma, beta, mean, var, (char *)ws + bn->mask_off});
     double count = bn->count;
@@ -1069,12 +1136,7 @@ void hk_dnnl_bn_forward(hsi_op *op, int train, const float *src, const float *ga
         dn_run(op->rt, &bn->gtrain,
                (const void *[]){src, dst, gamma, beta, mean, var, (char *)ws + bn->mask_off});
     }
-    double unbias = count > 1 ? count / (count - 1) : 1;
-    for (int64_t c = 0; c < bn->C; c++) {
-        if (running_mean) running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mean[c];
-        if (running_var)
-            running_var[c] = (float)((1 - momentum) * running_var[c] + momentum * var[c] * unbias);
-    }
+    dn_bn_running(bn, mean, var, count, momentum, running_mean, running_var);
 }
 
 void hk_dnnl_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
@@ -1083,6 +1145,14 @@ void hk_dnnl_bn_backward(hsi_op *op, const float *src, const float *gamma, const
     dn_bn *bn = op->impl;
     hsi_rt *rt = op->rt;
     const char *w = ws;
+    if (bn->own) {
+        int sync = hk_bn_sync();
+        hk_bnorm_backward(&bn->g, src, gamma, (const float *)(w + bn->mask_off),
+                          (const float *)w, (const float *)(w + bn->var_off), ddst, dsrc, dgamma,
+                          dbeta, dn_tmp(rt, bn->own_off), sync ? hk_dp->sum : NULL,
+                          sync ? hk_dp->ctx : NULL);
+        return;
+    }
     float *ds = dn_out(rt, &bn->dsrc_out, dsrc);
     float *dscale = dn_tmp(rt, bn->dscale_off), *dshift = dn_tmp(rt, bn->dshift_off);
     /* oneDNN wants a SHIFT argument here but does not read it (the ReLU mask is in ws). */

@@ -93,6 +93,10 @@ hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
  * (im2col + GEMM) or "onednn" (oneDNN's primitives). For tests. */
 const char *hk_dnnl_conv_impl(const hsi_op *op);
 
+/* Which code a DNNL training BN op runs: "bnorm:avx2", "bnorm:generic" (bnorm.c) or "onednn".
+ * For tests. */
+const char *hk_dnnl_bn_impl(const hsi_op *op);
+
 /* hsi_kernels_set_dp's setting (NULL: one process). */
 extern const hsi_dp *hk_dp;
 /* 1 when training BN reduces over every process. */

@@ -1,0 +1,291 @@
+/* bnorm.c — training BN [+ ReLU] with double sums (see bnorm.h).
+ *
+ * A work item is one sample's channel block: S * B contiguous floats (channels-last is one
+ * block of all C channels). Its sums go to its own
+ * slot of the scratch (per channel of the block), and the slots are added per channel in
+ * sample order afterwards, so the result is the same for any thread count. Within an item the
+ * floats are taken L = max(B, 8) at a time into L double accumulators (lane j is channel j % B),
+ * which the compiler turns into vector code; the loops are compiled twice, for AVX2 + FMA and
+ * portable, and chosen at run time as tapconv.c chooses (HSICC_KERNEL_ISA=generic forces the
+ * portable ones).
+ */
+#include "bnorm.h"
+#include "tapconv.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#define BN_OMP(x) _Pragma(x)
+#else
+#define BN_OMP(x)
+#endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define BN_X86 1
+#else
+#define BN_X86 0
+#endif
+
+/* 1: the AVX2 + FMA loops; the same run-time choice as tapconv.c's (HSICC_KERNEL_ISA). */
+static int bn_avx2(void) { return BN_X86 && !strcmp(hk_tap_isa(), "avx2"); }
+
+const char *hk_bnorm_isa(void) { return bn_avx2() ? "avx2" : "generic"; }
+
+static int64_t bn_blocks(const hk_bnorm *g) { return (g->c + g->b - 1) / g->b; }
+
+size_t hk_bnorm_scratch_doubles(const hk_bnorm *g)
+{
+    /* per item and channel of its block: 2 sums; per channel: 2 totals, 1 count; then the
+     * per-channel float constants (K_N of them, in doubles: K_N / 2 + 1 per channel) */
+    int64_t cp = bn_blocks(g) * g->b;
+    return (size_t)(g->n * cp * 2 + 2 * cp + 1 + (cp * 7 + 1) / 2 + 1);
+}
+
+/* Per item: statistics pass (sum x, sum x^2), the normalise pass, and the backward's two
+ * passes. p: the item's S * B floats; lanes L; per-channel constants indexed by lane % B.
+ * Wider blocks (channels-last) accumulate per channel in the item's output slots. */
+#define BN_ITEM_KERNELS(SUF, ATTR)                                                            \
+    ATTR static void stats_##SUF(const float *p, int64_t len, int B, double *o1, double *o2)    \
+    {                                                                                         \
+        enum { L = 16 };                                                                      \
+        if (B > L) { /* channels-last: the item's accumulators are its output slots */        \
+            for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                    \
+            for (int64_t i = 0; i < len; i += B)                                              \
+                for (int b = 0; b < B; b++) {                                                 \
+                    double v = p[i + b];                                                      \
+                    o1[b] += v;                                                               \
+                    o2[b] += v * v;                                                           \
+                }                                                                             \
+            return;                                                                           \
+        }                                                                                     \
+        double a1[L] = {0}, a2[L] = {0};                                                      \
+        int64_t i = 0;                                                                        \
+        for (; i + L <= len; i += L)                                                          \
+            for (int j = 0; j < L; j++) {                                                     \
+                double v = p[i + j];                                                          \
+                a1[j] += v;                                                                   \
+                a2[j] += v * v;                                                               \
+            }                                                                                 \
+        for (int j = 0; i < len; i++, j++) {                                                  \
+            double v = p[i];                                                                  \
+            a1[j] += v;                                                                       \
+            a2[j] += v * v;                                                                   \
+        }                                                                                     \
+        for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                        \
+        for (int j = 0; j < L; j++) {                                                         \
+            o1[j % B] += a1[j];                                                               \
+            o2[j % B] += a2[j];                                                               \
+        }                                                                                     \
+    }                                                                                         \
+    ATTR static void norm_##SUF(const float *x, float *y, int64_t len, int B,                 \
+                                const float *scale, const float *shift, int relu)             \
+    {                                                                                         \
+        for (int64_t i = 0; i < len; i += B)                                                  \
+            for (int b = 0; b < B; b++) {                                                     \
+                float v = x[i + b] * scale[b] + shift[b];                                     \
+                y[i + b] = relu && !(v > 0) ? 0.0f : v;                                       \
+            }                                                                                 \
+    }                                                                                         \
+    ATTR static void bsums_##SUF(const float *x, const float *dy, int64_t len, int B,         \
+                                 const float *scale, const float *shift, const float *mean,   \
+                                 const float *inv, int relu, double *o1, double *o2)          \
+    {                                                                                         \
+        enum { L = 16 };                                                                      \
+        if (B > L) {                                                                          \
+            for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                    \
+            for (int64_t i = 0; i < len; i += B)                                              \
+                for (int b = 0; b < B; b++) {                                                 \
+                    float xv = x[i + b], d = dy[i + b];                                       \
+                    if (relu && !(xv * scale[b] + shift[b] > 0)) d = 0;                       \
+                    o1[b] += d;                                                               \
+                    o2[b] += (double)d * (double)((xv - mean[b]) * inv[b]);                   \
+                }                                                                             \
+            return;                                                                           \
+        }                                                                                     \
+        double a1[L] = {0}, a2[L] = {0};                                                      \
+        int64_t i = 0;                                                                        \
+        for (; i + L <= len; i += L)                                                          \
+            for (int j = 0; j < L; j++) {                                                     \
+                int b = j % B;                                                                \
+                float xv = x[i + j], d = dy[i + j];                                           \
+                if (relu && !(xv * scale[b] + shift[b] > 0)) d = 0;                           \
+                a1[j] += d;                                                                   \
+                a2[j] += (double)d * (double)((xv - mean[b]) * inv[b]);                       \
+            }                                                                                 \
+        for (int j = 0; i < len; i++, j++) {                                                  \
+            int b = j % B;                                                                    \
+            float xv = x[i], d = dy[i];                                                       \
+            if (relu && !(xv * scale[b] + shift[b] > 0)) d = 0;                               \
+            a1[j] += d;                                                                       \
+            a2[j] += (double)d * (double)((xv - mean[b]) * inv[b]);                           \
+        }                                                                                     \
+        for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                        \
+        for (int j = 0; j < L; j++) {                                                         \
+            o1[j % B] += a1[j];                                                               \
+            o2[j % B] += a2[j];                                                               \
+        }                                                                                     \
+    }                                                                                         \
+    ATTR static void bdata_##SUF(const float *x, const float *dy, float *dx, int64_t len,     \
+                                 int B, const float *scale, const float *shift,               \
+                                 const float *mean, const float *inv, const float *k1,        \
+                                 const float *m1, const float *m2, int relu)                  \
+    {                                                                                         \
+        for (int64_t i = 0; i < len; i += B)                                                  \
+            for (int b = 0; b < B; b++) {                                                     \
+                float xv = x[i + b], d = dy[i + b];                                           \
+                if (relu && !(xv * scale[b] + shift[b] > 0)) d = 0;                           \
+                dx[i + b] = k1[b] * (d - m1[b] - (xv - mean[b]) * inv[b] * m2[b]);            \
+            }                                                                                 \
+    }
+
+BN_ITEM_KERNELS(generic, )
+#if BN_X86
+BN_ITEM_KERNELS(avx2, __attribute__((target("avx2,fma"))))
+#endif
+
+/* Per-channel float constants, Cp each (zero past C, so padded channels come out 0):
+ * [scale][shift][mean][inv][k1][m1][m2]; after the doubles of the scratch. */
+enum { K_SCALE, K_SHIFT, K_MEAN, K_INV, K_K1, K_M1, K_M2, K_N };
+
+static float *bn_consts(const hk_bnorm *g, double *scratch)
+{
+    return (float *)(scratch + g->n * bn_blocks(g) * g->b * 2 + 2 * bn_blocks(g) * g->b + 1);
+}
+
+/* The forward's scale and shift (float, the same in both passes), mean and 1/sqrt(var + eps). */
+static void bn_affine(const hk_bnorm *g, const float *gamma, const float *beta, const float *mean,
+                      const float *var, float *k)
+{
+    int64_t cp = bn_blocks(g) * g->b;
+    memset(k, 0, (size_t)(K_N * cp) * sizeof *k);
+    for (int64_t c = 0; c < g->c; c++) {
+        float inv = (float)(1.0 / sqrt((double)var[c] + g->eps));
+        k[K_INV * cp + c] = inv;
+        k[K_MEAN * cp + c] = mean[c];
+        k[K_SCALE * cp + c] = gamma[c] * inv;
+        k[K_SHIFT * cp + c] = beta[c] - mean[c] * k[K_SCALE * cp + c];
+    }
+}
+
+/* Per channel: the items' sums added in sample order, into tot[0..Cp) and tot[Cp..2Cp). */
+static void bn_total(const hk_bnorm *g, const double *part, double *tot)
+{
+    int64_t nb = bn_blocks(g), cp = nb * g->b;
+    for (int64_t c = 0; c < 2 * cp; c++) tot[c] = 0;
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t cb = 0; cb < nb; cb++) {
+            const double *q = part + ((n * nb + cb) * g->b) * 2;
+            for (int64_t b = 0; b < g->b; b++) {
+                tot[cb * g->b + b] += q[b];
+                tot[cp + cb * g->b + b] += q[g->b + b];
+            }
+        }
+}
+
+/* tot (channels at [0, Cp) and [Cp, 2Cp)) and the count m summed over the processes. */
+static double bn_reduce(const hk_bnorm *g, double *tot, double m, hk_bnorm_reduce reduce,
+                        void *ctx)
+{
+    int64_t cp = bn_blocks(g) * g->b;
+    if (!reduce) return m;
+    for (int64_t c = 0; c < g->c; c++) tot[g->c + c] = tot[cp + c];   /* compact: 2C + 1 */
+    tot[2 * g->c] = m;
+    reduce(tot, (int)(2 * g->c + 1), ctx);
+    m = tot[2 * g->c];
+    for (int64_t c = g->c - 1; c >= 0; c--) tot[cp + c] = tot[g->c + c];
+    return m;
+}
+
+void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                      float *y, float *mean, float *var, double *count, double *scratch,
+                      hk_bnorm_reduce reduce, void *ctx)
+{
+    const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
+    const int B = (int)g->b, avx2 = bn_avx2();
+    double *part = scratch, *tot = scratch + items * g->b * 2;
+    float *k = bn_consts(g, scratch);
+    BN_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        double *q = part + it * g->b * 2;
+        const float *p = x + it * len;
+#if BN_X86
+        if (avx2) stats_avx2(p, len, B, q, q + B);
+        else
+#endif
+            stats_generic(p, len, B, q, q + B);
+    }
+    bn_total(g, part, tot);
+    double m = bn_reduce(g, tot, (double)(g->n * g->s), reduce, ctx);
+    *count = m;
+    for (int64_t c = 0; c < g->c; c++) {
+        double mu = tot[c] / m, v = tot[cp + c] / m - mu * mu;
+        mean[c] = (float)mu;
+        var[c] = (float)(v > 0 ? v : 0);
+    }
+    bn_affine(g, gamma, beta, mean, var, k);
+    const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp;
+    BN_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        int64_t c0 = (it % nb) * B;
+#if BN_X86
+        if (avx2) norm_avx2(x + it * len, y + it * len, len, B, sc + c0, sh + c0, g->relu);
+        else
+#endif
+            norm_generic(x + it * len, y + it * len, len, B, sc + c0, sh + c0, g->relu);
+    }
+}
+
+void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                       const float *mean, const float *var, const float *dy, float *dx,
+                       float *dgamma, float *dbeta, double *scratch, hk_bnorm_reduce reduce,
+                       void *ctx)
+{
+    const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
+    const int B = (int)g->b, avx2 = bn_avx2();
+    double *part = scratch, *tot = scratch + items * g->b * 2;
+    float *k = bn_consts(g, scratch);
+    bn_affine(g, gamma, beta, mean, var, k);
+    const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp, *mu = k + K_MEAN * cp;
+    const float *inv = k + K_INV * cp;
+    BN_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        int64_t c0 = (it % nb) * B;
+        double *q = part + it * g->b * 2;
+#if BN_X86
+        if (avx2)
+            bsums_avx2(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0, inv + c0,
+                       g->relu, q, q + B);
+        else
+#endif
+            bsums_generic(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
+                          inv + c0, g->relu, q, q + B);
+    }
+    bn_total(g, part, tot);
+    /* dgamma, dbeta: this process's sums (the trainer adds the processes' gradients) */
+    for (int64_t c = 0; c < g->c; c++) {
+        if (dbeta) dbeta[c] += (float)tot[c];
+        if (dgamma) dgamma[c] += (float)tot[cp + c];
+    }
+    if (!dx) return;
+    double m = bn_reduce(g, tot, (double)(g->n * g->s), reduce, ctx);   /* dx: the global sums */
+    float *k1 = k + K_K1 * cp, *m1 = k + K_M1 * cp, *m2 = k + K_M2 * cp;
+    for (int64_t c = 0; c < g->c; c++) {
+        k1[c] = sc[c];
+        m1[c] = (float)(tot[c] / m);
+        m2[c] = (float)(tot[cp + c] / m);
+    }
+    BN_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        int64_t c0 = (it % nb) * B;
+#if BN_X86
+        if (avx2)
+            bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, sc + c0, sh + c0,
+                       mu + c0, inv + c0, k1 + c0, m1 + c0, m2 + c0, g->relu);
+        else
+#endif
+            bdata_generic(x + it * len, dy + it * len, dx + it * len, len, B, sc + c0, sh + c0,
+                          mu + c0, inv + c0, k1 + c0, m1 + c0, m2 + c0, g->relu);
+    }
+}

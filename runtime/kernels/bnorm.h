@@ -1,0 +1,53 @@
+/* bnorm.h — training batch normalisation (optionally with its ReLU) on channel-blocked tensors,
+ * with every per-channel sum accumulated in double.
+ *
+ * Why not oneDNN's: its backward accumulates sum(dy) and sum(dy * xhat) in float over
+ * N * spatial elements (77,616 per channel for SSRN's spectral tensors); when dy has a large
+ * common part those sums cancel, and the float error reached 0.2-5 % of SSRN's spectral
+ * gradients against the reference backend and PyTorch (tests/oracle/README.md). Here each work
+ * item (one sample, one channel block) sums in double and the items are added in a fixed order,
+ * so results do not depend on the thread count either.
+ *
+ * Tensors are [N, Cp/B, S, B] (B = 8 or 16: oneDNN's aBcde8b / aBcde16b ..., Cp = C rounded up
+ * to B; channels C..Cp-1 are written as zeros), B = 1 (plain [N, C, S]) or B = C
+ * (channels-last [N, S, C]). The forward keeps the
+ * batch mean and biased variance (float, as the statistics oneDNN returned); the ReLU mask is
+ * recomputed in the backward from src with the forward's own float arithmetic, so no mask is
+ * stored. Synchronized BN (several processes): the statistics' sums and, for dx, the
+ * backward's sums are added over the processes by the caller's reduce; dgamma and dbeta stay
+ * this process's (the trainer adds the processes' gradients).
+ */
+#ifndef HSI_BNORM_H
+#define HSI_BNORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hk_bnorm {
+    int64_t n, c, b, s;           /* batch, channels, block (1, 8, 16 or C), spatial elements */
+    float eps;
+    int relu;
+} hk_bnorm;
+
+/* "avx2" or "generic": the loops this machine (and HSICC_KERNEL_ISA) runs. */
+const char *hk_bnorm_isa(void);
+
+/* Doubles of scratch the two calls need. */
+size_t hk_bnorm_scratch_doubles(const hk_bnorm *g);
+
+/* reduce(v, n, ctx): v[0..n) summed in place over every process (NULL: one process). */
+typedef void (*hk_bnorm_reduce)(double *v, int n, void *ctx);
+
+/* y = gamma (x - mean) / sqrt(var + eps) + beta [ReLU]; mean, var: [C] out; *count: the
+ * elements per channel (of the global batch with reduce). */
+void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                      float *y, float *mean, float *var, double *count, double *scratch,
+                      hk_bnorm_reduce reduce, void *ctx);
+
+/* dx = the gradient through BN [and ReLU] (may be dy itself); dgamma, dbeta += (NULL: not). */
+void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                       const float *mean, const float *var, const float *dy, float *dx,
+                       float *dgamma, float *dbeta, double *scratch, hk_bnorm_reduce reduce,
+                       void *ctx);
+
+#endif
