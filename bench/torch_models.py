@@ -226,12 +226,10 @@ def param_keys(model):
     return [k for k in model.state_dict() if not k.endswith("num_batches_tracked")]
 
 
-def load_params(model, tensors, order, unit_dims=False):
+def load_params(model, tensors, order):
     """Copy hsicc's tensors (name -> array, taken in `order`) into model by position.
 
-    Every tensor's shape must equal the state_dict entry at the same position (with unit_dims,
-    equal once the dims of size 1 are dropped: a netdef writing a 1-D conv as a 3-D one over
-    [C, L, 1, 1] has weights [O, C, k, 1, 1] for PyTorch's [O, C, k]). When the hsicc
+    Every tensor's shape must equal the state_dict entry at the same position. When the hsicc
     name's last component states a BN role (gamma, beta, mean, var, running_*), it must agree too:
     these all have shape [C], so a shape check alone would not catch a swap.
     Raises ValueError naming both tensors on any mismatch. Returns [(hsicc name, torch key)].
@@ -250,8 +248,6 @@ def load_params(model, tensors, order, unit_dims=False):
     for i, (name, key) in enumerate(zip(order, keys)):
         arr = np.asarray(tensors[name])
         want = tuple(sd[key].shape)
-        if unit_dims and tuple(d for d in arr.shape if d != 1) == tuple(d for d in want if d != 1):
-            arr = arr.reshape(want)
         if tuple(arr.shape) != want:
             raise ValueError("tensor #%d: hsicc %r has shape %s but PyTorch %r has shape %s"
                              % (i, name, list(arr.shape), key, list(want)))

@@ -2,6 +2,7 @@
  * print one row per layer (name, op, output shape, trainable parameters) and the totals.
  * It emits nothing; `emit` and `build` do.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,36 @@
 #include "frontend.h"
 #include "shape.h"
 
+/* appends to buf (length k so far, at most len - 1: the text is cut, never overrun) */
+static int add(char *buf, size_t len, int k, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + k, len - (size_t)k, fmt, ap);
+    va_end(ap);
+    return w < 0 ? k : (size_t)k + (size_t)w >= len ? (int)len - 1 : k + w;
+}
+
+/* appends " <tag>AxBxC", one value per spatial dim */
+static int dims_text(char *buf, size_t len, int k, const char *tag, int nsp, const int64_t *v)
+{
+    k = add(buf, len, k, " %s", tag);
+    for (int i = 0; i < nsp; i++) k = add(buf, len, k, "%s%lld", i ? "x" : "", (long long)v[i]);
+    return k;
+}
+
+/* 1 when any of the nsp values differs from `dflt` */
+static int any_not(int nsp, const int64_t *v, int64_t dflt)
+{
+    for (int i = 0; i < nsp; i++)
+        if (v[i] != dflt) return 1;
+    return 0;
+}
+
+/* The op column: the op and the attributes that are not their defaults, in one style for
+ * convs and pools: k<kernel>, s<stride> (shown when not 1), d<dilation> (conv, when not 1),
+ * `pad` (any padding), then the flags (g<groups>; pools: ceil = ceil_mode, excl_pad =
+ * count_include_pad false on a padded average pool; `global` pools show nothing else). */
 static const char *op_text(const ir_node *n, char *buf, size_t len)
 {
     static const char *const acts[] = {"relu", "leaky_relu", "elu", "sigmoid", "tanh"};
@@ -19,24 +50,32 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
     case IR_INPUT: return "input";
     case IR_CONV: {
         const ir_conv *c = &n->a.conv;
-        int k = snprintf(buf, len, "conv%dd k", c->nsp);
-        for (int i = 0; i < c->nsp; i++) k += snprintf(buf + k, len - (size_t)k, "%s%lld", i ? "x" : "", (long long)c->kernel[i]);
-        int st = 0, pd = 0;
-        for (int i = 0; i < c->nsp; i++) st |= c->stride[i] != 1, pd |= c->pad_lo[i] || c->pad_hi[i];
-        if (st) {
-            k += snprintf(buf + k, len - (size_t)k, " s");
-            for (int i = 0; i < c->nsp; i++) k += snprintf(buf + k, len - (size_t)k, "%s%lld", i ? "x" : "", (long long)c->stride[i]);
+        int k = add(buf, len, 0, "conv%dd", c->nsp);
+        k = dims_text(buf, len, k, "k", c->nsp, c->kernel);
+        if (any_not(c->nsp, c->stride, 1)) k = dims_text(buf, len, k, "s", c->nsp, c->stride);
+        if (any_not(c->nsp, c->dilation, 1)) k = dims_text(buf, len, k, "d", c->nsp, c->dilation);
+        if (any_not(c->nsp, c->pad_lo, 0) || any_not(c->nsp, c->pad_hi, 0)) k = add(buf, len, k, " pad");
+        if (c->groups > 1) add(buf, len, k, " g%lld", (long long)c->groups);
+        return buf;
+    }
+    case IR_POOL: {
+        const ir_pool *q = &n->a.pool;
+        int k = add(buf, len, 0, "%spool", q->max ? "max" : "avg");
+        if (q->global) {
+            add(buf, len, k, " global");
+            return buf;
         }
-        if (pd) k += snprintf(buf + k, len - (size_t)k, " pad");
-        if (c->groups > 1) snprintf(buf + k, len - (size_t)k, " g%lld", (long long)c->groups);
+        k = dims_text(buf, len, k, "k", q->nsp, q->kernel);
+        if (any_not(q->nsp, q->stride, 1)) k = dims_text(buf, len, k, "s", q->nsp, q->stride);
+        int pad = any_not(q->nsp, q->pad_lo, 0) || any_not(q->nsp, q->pad_hi, 0);
+        if (pad) k = add(buf, len, k, " pad");
+        if (q->ceil_mode) k = add(buf, len, k, " ceil");
+        if (!q->max && !q->count_include_pad && pad) add(buf, len, k, " excl_pad");
         return buf;
     }
     case IR_BN: return "bn";
     case IR_ACT: return acts[n->a.act.kind];
     case IR_DROPOUT: return "dropout";
-    case IR_POOL:
-        snprintf(buf, len, "%spool%s", n->a.pool.max ? "max" : "avg", n->a.pool.global ? " global" : "");
-        return buf;
     case IR_DENSE: return "dense";
     case IR_RESHAPE: return "reshape";
     case IR_CONCAT: return "concat";
@@ -68,18 +107,23 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
 
 void check_print(FILE *f, const ir_program *p)
 {
-    char b1[64], b2[96], b3[32];
+    char b1[128], b2[96], b3[32];
     for (int gi = 0; gi < p->n_graphs; gi++) {
         const ir_graph *g = &p->graphs[gi];
+        int w = 22;                /* the op column: as wide as its widest entry */
+        for (int i = 0; i < g->n_nodes; i++) {
+            int l = (int)strlen(op_text(&g->nodes[i], b1, sizeof b1));
+            if (l > w) w = l;
+        }
         fprintf(f, "net %s%s%s:", p->net, *g->domain ? ", domain " : "", g->domain);
         for (int i = 0; i < g->n_values; i++) fprintf(f, " %s=%s", g->value_names[i], g->value_text[i]);
-        fprintf(f, "\n  %-32s %-22s %-20s %12s\n", "layer", "op", "output", "params");
+        fprintf(f, "\n  %-32s %-*s %-20s %12s\n", "layer", w, "op", "output", "params");
         for (int i = 0; i < g->n_nodes; i++) {
             const ir_node *n = &g->nodes[i];
             long long cnt = 0;
             for (int k = 0; k < n->n_param; k++)
                 if (p->params[n->param[k]].trainable) cnt += p->params[n->param[k]].numel;
-            fprintf(f, "  %-32s %-22s %-20s %12s\n", n->name, op_text(n, b1, sizeof b1),
+            fprintf(f, "  %-32s %-*s %-20s %12s\n", n->name, w, op_text(n, b1, sizeof b1),
                     shape_str(&n->shape, b2, sizeof b2), drv_thousands(cnt, b3, sizeof b3));
         }
     }

@@ -4,7 +4,11 @@
 For each seed a generator (random.Random(seed): the same nets on every run) writes a valid
 netdef that tracks its shapes: small inputs, so kernels often span the whole depth or cover the
 whole input (the conv3d -> conv2d and conv -> dense rewrites), 3-D ops after such convs, folds,
-reshapes between 2-D and 3-D, pools, residuals, concat and add branches, BN and ReLU (fusions).
+reshapes between 2-D and 3-D, pools, residuals, concat and add branches, BN and ReLU (fusions);
+and sequence ops on [C, L]: spectral nets (input [1, bands]) and 2-D / 3-D nets reshaped to
+[C, L] part way, with conv1d (strided, padded, dilated), 1-D pools, transpose / permute, and
+gru / lstm (stacked, bidirectional, every state or the last one). The sequence decisions draw
+from a second generator, so a net that takes none is the one its seed gave before.
 Every net is emitted twice, as shipped and with --no-rewrite, and net_check.c (built with both)
 compares them on the reference backend (and oneDNN against the reference): logits, loss, every
 gradient, inference. A failing seed prints its netdef; rerun one with --first SEED --count 1.
@@ -24,6 +28,7 @@ class Gen:
 
     def __init__(self, seed):
         self.r = random.Random(seed)
+        self.q = random.Random(seed + 1000003)   # the sequence decisions (see the docstring)
         self.lines = []
         self.n = 0
         self.blocks = []
@@ -71,7 +76,70 @@ class Gen:
             self.lines.append(f"{ind}conv2d({s[1]}, {k}, pad = same, name = {self.name('c')})")
         return s
 
+    def to_seq(self, s, ind):
+        """[C, D, H, W] or [C, H, W] read as a sequence [C, L] (PyTorch's view)."""
+        c, n = s[1], 1
+        for x in s[2:]:
+            n *= x
+        self.lines.append(f"{ind}reshape [{c}, {n}]")
+        return ('1d', c, n)
+
+    def seq_step(self, s, ind, depth):
+        """One op on a sequence [C, L]; returns the new shape (('vec', F) ends the body)."""
+        q = self.q
+        _, c, n = s
+        r = q.random()
+        if r < 0.30:
+            out = q.choice([2, 3, 4])
+            k = q.randint(1, min(n, 5))
+            stride = q.choice([1, 1, 2]) if n > k else 1
+            dil = q.choice([1, 1, 2]) if stride == 1 and 2 * (k - 1) + 1 <= n else 1
+            pad = q.choice([0, 0, k // 2])
+            attrs = "".join([f", stride = {stride}" if stride > 1 else "",
+                             f", dilation = {dil}" if dil > 1 else "",
+                             f", pad = {pad}" if pad else ""])
+            self.lines.append(f"{ind}conv1d({out}, {k}{attrs}, name = {self.name('c')})")
+            span = dil * (k - 1) + 1
+            return ('1d', out, (n + 2 * pad - span) // stride + 1)
+        if r < 0.40:
+            self.lines.append(f"{ind}bn(name = {self.name('b')}) {q.choice(['relu', 'tanh'])}")
+            return s
+        if r < 0.50 and n >= 2:
+            kind, k = q.choice(['maxpool', 'avgpool']), q.choice([2, min(n, 3)])
+            st = q.choice([k, 1])
+            self.lines.append(f"{ind}{kind}({k}, stride = {st})")
+            return ('1d', c, (n - k) // st + 1)
+        if r < 0.62:
+            self.lines.append(f"{ind}{q.choice(['transpose(0, 1)', 'permute([1, 0])'])}")
+            return ('1d', n, c)
+        if r < 0.85 and n <= 12:
+            kind, h = q.choice(['gru', 'lstm']), q.choice([2, 3])
+            layers, bi, seq = q.choice([1, 1, 2]), q.random() < 0.4, q.random() < 0.7
+            attrs = "".join([f", num_layers = {layers}" if layers > 1 else "",
+                             ", bidirectional = true" if bi else "",
+                             "" if seq else ", sequence = false",
+                             ", bias = false" if q.random() < 0.2 else ""])
+            self.lines.append(f"{ind}{kind}({h}{attrs}, name = {self.name('r')})")
+            f = h * (2 if bi else 1)
+            return ('1d', f, n) if seq else ('vec', f)
+        if r < 0.93 and depth < 2:
+            k = q.choice([1, 3])
+            self.lines.append(f"{ind}residual {{ bn(name = {self.name('b')}) relu "
+                              f"conv1d({c}, {k}, pad = same, name = {self.name('c')}) }}")
+            return s
+        if depth < 2:
+            outs = [q.choice([1, 2, 3]) for _ in range(q.randint(2, 3))]
+            k = q.randint(1, min(n, 3))
+            arms = [f"conv1d({o}, {k}, name = {self.name('c')})" for o in outs]
+            self.lines.append(f"{ind}branch {{ {' | '.join(arms)} }} concat")
+            return ('1d', sum(outs), n - k + 1)
+        return s
+
     def step(self, s, ind, depth):
+        if s[0] == '1d':
+            return self.seq_step(s, ind, depth)
+        if self.q.random() < 0.1:
+            return self.to_seq(s, ind)
         r = self.r.random()
         if r < 0.35:
             return self.conv(s, ind)
@@ -142,9 +210,14 @@ class Gen:
         bands, patch, classes = r.randint(2, 6), r.choice([1, 3, 5]), r.randint(2, 4)
         s = ('3d', 1, bands, patch, patch) if three else ('2d', bands, patch, patch)
         inp = "[1, bands, patch, patch]" if three else "[bands, patch, patch]"
+        if self.q.random() < 0.3:   # a spectral net: the centre pixel's spectrum
+            bands, patch = self.q.randint(6, 16), 1
+            s, inp = ('1d', 1, bands), "[1, bands]"
         for _ in range(r.randint(2, 7)):
+            if s[0] == 'vec':
+                break
             s = self.step(s, "  ", 0)
-        if r.random() < 0.5:
+        if s[0] != 'vec' and r.random() < 0.5:
             self.lines.append("  avgpool(global)")
         body = "\n".join(self.lines)
         return (f"# random net, seed {seed} (tests/emit/random_nets.py)\n"

@@ -5,7 +5,8 @@
 #         "L:C: error: msg" is prefixed with the file name, "hsicc: error: ..." is verbatim;
 #         every `# hint:` / `# note:` line must appear in the diagnostics as "hint: ..." etc.
 #   good: `hsicc check` must exit 0 and every `# check: ...` line must appear in its output,
-#         whitespace-insensitive (a layer row "name op... shape params" or a totals line).
+#         whitespace-insensitive (a layer row "name op... shape params" or a totals line),
+#         and every layer row's output shape must start under the header's "output".
 # Both: `# args: ...` lines are passed to hsicc check (e.g. -D bands=3).
 set -u
 mode=$1 hsicc=$2 f=$3
@@ -42,5 +43,12 @@ else
     sed -n 's/^# check: //p' "$meta" | norm | while IFS= read -r line; do
         printf '%s\n' "$outn" | grep -F -x -q -- "$line" || { echo "missing line: $line"; exit 1; }
     done || fail "a checked line is missing"
+    # the layer table's columns line up: every row has its output shape ('[') at the column
+    # of the header's "output", however wide the op column had to grow
+    printf '%s\n' "$out" | awk '
+        /^  layer  / { col = index($0, " output ") + 1; next }
+        /^trainable parameters:/ { col = 0 }
+        col && substr($0, col, 1) != "[" { print "misaligned: " $0; bad = 1 }
+        END { exit bad }' || fail "a row of the layer table is not aligned with its header"
 fi
 exit 0

@@ -3,7 +3,8 @@
 # installing it (this machine is shared; README "Installing" shows apt-get install):
 #   - its control file: Package, Version, and a Depends that names the package of every shared
 #     library the packaged hsicc and hsi-fetch load, the package of every library `hsicc build`
-#     links trainers with (compiler/relocatable/hsicc_config.h), and a C compiler;
+#     links trainers with (compiler/relocatable/hsicc_config.h), and a C compiler; no GDAL
+#     package in Depends, and a Recommends naming the package of the libgdal the runtime loads;
 #   - its files: programs, runtime, headers, CMake package, pkg-config file, netdefs, man pages,
 #     documentation; no source or build path in them;
 #   - the packaged hsicc, extracted elsewhere, runs from there.
@@ -62,6 +63,21 @@ for f in $link; do
   needs "$pkg" "hsicc build links trainers with $f"
 done
 needs gcc "hsicc build runs cc"
+# GDAL: loaded by libhsirt at run time (GIS outputs, georeferences) by the SONAME compiled into
+# it, never linked: Recommends names the package of that library, Depends no GDAL package
+recommends=$(field Recommends)
+soname=$(strings "$build/runtime/libhsirt.a" | grep -m 1 '^libgdal[.]so' || true)
+[ -n "$soname" ] || { echo "FAIL: no GDAL SONAME in libhsirt.a" >&2; fail=1; }
+gdal=$(ldconfig -p | sed -n "s/^[[:space:]]*$soname (.*) => \(.*\)$/\1/p" | head -1)
+gpkg=$(owner "$(realpath "${gdal:-/nonexistent}")" | head -1 | cut -d: -f1)
+if [ -z "$gpkg" ]; then
+  echo "FAIL: no package owns $soname (${gdal:-not found by ldconfig})" >&2; fail=1
+elif ! echo ", $recommends," | grep -Eq "[,|] *$gpkg( \([^)]*\))? *[,|]"; then
+  echo "FAIL: Recommends ($recommends) lacks $gpkg (trainers load $soname)" >&2; fail=1
+fi
+if echo "$depends" | grep -q gdal; then
+  echo "FAIL: Depends names GDAL, which nothing links: $depends" >&2; fail=1
+fi
 [ $fail -eq 0 ] || exit 1
 for f in usr/bin/hsicc usr/bin/hsi-fetch usr/lib/libhsirt.a usr/include/hsicc/hsi.h \
          usr/include/hsicc/hsi_kernels.h usr/lib/cmake/hsicc/hsiccConfig.cmake \

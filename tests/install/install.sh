@@ -5,7 +5,8 @@
 #   2. an out-of-tree CMake project: find_package(hsicc) + hsicc_add_trainer() from a tiny
 #      experiment (its own netdef, Salinas-A), and a program on hsicc::hsirt; the trainer trains
 #      briefly and writes its metrics;
-#   3. pkg-config --cflags --libs hsicc compiles and links the same program;
+#   3. pkg-config --cflags --libs hsicc compiles and links the same program and one on the
+#      kernels (OpenMP); neither hsicc.pc nor any program linking libhsirt links GDAL;
 #   4. the installed hsicc builds an inference module (hsicc build --infer) that compiles with
 #      the reference kernels alone, and --emit-only on a shipped example (../netdefs from share/);
 #   5. a prefix without its runtime library: hsicc build fails with one message naming it.
@@ -117,6 +118,31 @@ echo "pkg-config: $flags"
 # shellcheck disable=SC2086
 "$cc" -std=c11 "$work/proj/uses.c" -o "$work/uses-pc" $flags
 "$work/uses-pc" | cmp - "$work/uses.out"
+# a program on the kernels (their OpenMP objects come along: the flags must link libgomp)
+cat >"$work/kern.c" <<'C'
+#include <stdio.h>
+#include "hsi_kernels.h"
+int main(void)
+{
+    hsi_rt *rt = hsi_rt_create(HSI_BACKEND_REF);
+    if (!rt) return 1;
+    printf("backend ref %d\n", hsi_rt_backend(rt) == HSI_BACKEND_REF);
+    hsi_rt_destroy(rt);
+    return 0;
+}
+C
+# shellcheck disable=SC2086
+"$cc" -std=c11 "$work/kern.c" -o "$work/kern-pc" $flags
+[ "$("$work/kern-pc")" = "backend ref 1" ] || { echo "FAIL: kern-pc" >&2; exit 1; }
+# GDAL is loaded at run time, never linked: not in the flags, not NEEDED by what links libhsirt
+case " $(pkg-config --print-requires hsicc | tr '\n' ' ') $flags " in
+  *gdal*) echo "FAIL: hsicc.pc names GDAL: $flags" >&2; exit 1 ;;
+esac
+for exe in "$work/uses-pc" "$work/kern-pc" "$work/proj/build/uses" "$work/proj/build/tiny"; do
+  if objdump -p "$exe" | grep -q 'NEEDED *libgdal'; then
+    echo "FAIL: $exe links GDAL" >&2; exit 1
+  fi
+done
 
 # 4. the inference module and a shipped example, from the prefix
 "$P/bin/hsicc" build "$work/proj/tiny.yaml" --infer "$work/inf" >/dev/null

@@ -4,7 +4,9 @@ Trains the given trainer (built with dropout 0) for a few steps on the real data
 and the BN running statistics are no longer the initial ones, then runs `trainer forward`
 (inference), `trainer forward --train-mode` and `trainer grad` on a random batch and hands the
 same weights file to tests/torch/compare_logits.py (eval: logits; train: logits, loss and every
-parameter gradient). It does not judge accuracy (oracle.e2e.* does) and does not cover dropout.
+parameter gradient). It does not judge accuracy (heads.train.* does) and does not cover dropout.
+--backend runs forward and grad on that backend (default: the experiment's). The CTests are in
+tests/oracle/CMakeLists.txt; tests/oracle/README.md describes them and every other PyTorch oracle.
 Exit status: 0 all within tolerance, 1 a failure (printed), 77 torch/numpy missing.
 """
 import argparse
@@ -34,6 +36,8 @@ def parse_args(argv):
     ap.add_argument("--trainer", required=True, help="a trainer built with defines.drop=0")
     ap.add_argument("--work", required=True, help="scratch folder (emptied first)")
     ap.add_argument("--set", action="append", default=[], help="trainer train --set (repeatable)")
+    ap.add_argument("--backend", choices=["dnnl", "ref"], help="kernel backend of forward and grad "
+                    "(default: the experiment's)")
     ap.add_argument("--n", type=int, default=8, help="batch size of the compared batch")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random batch")
     ap.add_argument("--eval-tol", type=float, nargs=2, default=[1e-4, 1e-6], metavar=("RTOL", "ATOL"))
@@ -110,11 +114,12 @@ def main(argv):
     np.save(p["x.npy"], rng.standard_normal((a.n,) + shape).astype(np.float32))
     np.save(p["y.npy"], (np.arange(a.n) % flags.classes).astype(np.int32))
 
-    run([a.trainer, "forward", "--weights", weights, "--input", p["x.npy"], "--out", p["eval.npy"]])
+    be = ["--backend", a.backend] if a.backend else []
+    run([a.trainer, "forward", "--weights", weights, "--input", p["x.npy"], "--out", p["eval.npy"]] + be)
     run([a.trainer, "forward", "--weights", weights, "--input", p["x.npy"], "--out", p["train.npy"],
-         "--train-mode"])
+         "--train-mode"] + be)
     run([a.trainer, "grad", "--weights", weights, "--input", p["x.npy"], "--labels", p["y.npy"],
-         "--out", p["g.safetensors"]])
+         "--out", p["g.safetensors"]] + be)
     glogits, loss = split_grads(p["g.safetensors"], names, p["grads.safetensors"])
     np.save(p["glogits.npy"], glogits)
     if not np.array_equal(glogits, np.load(p["train.npy"])):

@@ -2,8 +2,11 @@
 """Random netdefs for the scene-inference equality tests (and anything else that wants nets
 which mix every kind of op the scene lowering classifies): pointwise, valid and same-padded
 convs, strided convs, sliding and covering pools, dense heads on maps, residuals, concat
-branches, BN, every activation, 2-D and 3-D. Deterministic: random_nets.py OUT_DIR COUNT SEED.
-Each net tracks its shapes so that every file compiles."""
+branches, BN, every activation, 2-D and 3-D; half the 2-D nets end with their maps read as a
+sequence [C, H*W] through conv1d, 1-D pools, transpose and gru / lstm (ops a scene program runs
+per patch). Deterministic: random_nets.py OUT_DIR COUNT SEED. Each net tracks its shapes so that
+every file compiles. The sequence tails draw from a second generator: without them the nets
+are the ones the seed gave before they were added."""
 import os
 import random
 import sys
@@ -13,7 +16,28 @@ def act(r):
     return r.choice(["relu", "relu", "sigmoid", "tanh", "leaky_relu(0.1)", "elu"])
 
 
-def net2d(r, i):
+def seq_tail(q, c, n):
+    """[C, H, W] read as [C, L = H * W], then 1 to 3 sequence ops."""
+    body = [f"reshape [{c}, {n}]"]
+    for _ in range(q.randint(1, 3)):
+        k = q.choice(["conv", "conv", "pool", "transpose", "rnn", "rnn"])
+        if k == "conv":
+            c = q.randint(2, 6)
+            body.append(f"conv1d({c}, 3, pad = same) bn {q.choice(['relu', 'tanh'])}")
+        elif k == "pool" and n >= 2:
+            body.append(f"{q.choice(['maxpool', 'avgpool'])}(2)")
+            n //= 2
+        elif k == "transpose":
+            body.append(q.choice(["transpose(0, 1)", "permute([1, 0])"]))
+            c, n = n, c
+        elif k == "rnn":
+            h, bi = q.randint(2, 4), q.random() < 0.4
+            body.append(f"{q.choice(['gru', 'lstm'])}({h}{', bidirectional = true' if bi else ''})")
+            c = h * (2 if bi else 1)
+    return body
+
+
+def net2d(r, i, q):
     bands, classes, p = r.randint(5, 12), r.randint(2, 5), r.choice([5, 7])
     c, h = bands, p
     body = []
@@ -59,6 +83,9 @@ def net2d(r, i):
         elif k == "drop":
             body.append("dropout(0.3)")
     head = r.choice(["gap", "dense", "conv"])
+    if q.random() < 0.5:
+        body += seq_tail(q, c, h * h)
+        head = "dense" if head == "conv" else head
     if head == "gap":
         body.append(f"avgpool(global) dense({classes})")
     elif head == "dense":
@@ -68,7 +95,7 @@ def net2d(r, i):
     return bands, classes, p, f"input [bands, patch, patch]", body
 
 
-def net3d(r, i):
+def net3d(r, i, q):
     bands, classes, p = r.randint(12, 24), r.randint(2, 5), r.choice([5, 7])
     c, d, h = 1, bands, p
     body = []
@@ -105,9 +132,9 @@ def net3d(r, i):
 def main():
     out, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     os.makedirs(out, exist_ok=True)
-    r = random.Random(seed)
+    r, q = random.Random(seed), random.Random(seed + 1)
     for i in range(count):
-        bands, classes, p, inp, body = (net2d if i % 2 == 0 else net3d)(r, i)
+        bands, classes, p, inp, body = (net2d if i % 2 == 0 else net3d)(r, i, q)
         text = [f"# random net {i} (tests/scene/random_nets.py, seed {seed})",
                 f"net rnd{i}(bands = {bands}, classes = {classes}, patch = {p}) {{", f"  {inp}"]
         text += [f"  {line}" for line in body]

@@ -96,8 +96,7 @@ def run(a):
     order = read_order(a.order) if a.order else header_order
     model = build_model(a)
     try:
-        pairs = torch_models.load_params(model, tensors, order,
-                                         getattr(model, "unit_dims", False))
+        pairs = torch_models.load_params(model, tensors, order)
     except ValueError as e:
         raise ValueError("%s: %s" % (a.weights, e)) from None
     shape = torch_models.input_shape(model)
@@ -154,10 +153,8 @@ def run(a):
             if name not in grads:
                 print("note %-40s no hsicc gradient (frozen?)" % name)
                 continue
-            g = grads[name]
-            if getattr(model, "unit_dims", False) and g.size == params[key].numel():
-                g = g.reshape(params[key].shape)       # as load_params took the weights
-            ok &= compare("grad %s (%s)" % (name, key), g, params[key].grad.numpy(), a.rtol, a.atol)
+            ok &= compare("grad %s (%s)" % (name, key), grads[name], params[key].grad.numpy(),
+                          a.rtol, a.atol)
     return ok
 
 

@@ -45,8 +45,6 @@ class Hu(nn.Module):
     """Hu et al., Journal of Sensors 2015: conv1d (20 kernels of ceil(B/9)), maxpool
     ceil(k1/5), tanh, FC 100, tanh, FC classes, on the centre pixel's spectrum."""
 
-    unit_dims = True    # the netdef's workaround: conv3d over [1, bands, 1, 1] (weights [20, 1, k1, 1, 1])
-
     def __init__(self, bands, classes, patch=1):
         super().__init__()
         k1 = math.ceil(bands / 9)
