@@ -55,6 +55,9 @@ typedef struct be_op {
     int act, grad, ws;
     int tmp[BE_MAX_IN];       /* temporaries for accumulated input gradients */
     int inplace;              /* activation computed in place over its input */
+    int grad_share[BE_MAX_IN];/* BE_ADD: slot i's input gradient may live in this op's output
+                                 gradient's memory (d(a+b) is the output gradient itself: no
+                                 copy), when the runtime's layouts allow (hsi_add_grad_shares) */
     int fwd_step, bwd_step;
     /* scene inference (passes/scene.c): where the op runs when a whole scene is classified
      * (hsi_region: 0 pixel, 1 window, 2 patch), its output's spatial size in the patch net,

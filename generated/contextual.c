@@ -761,6 +761,12 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
         alias[A_c9_out] = A_c9;
         alias[G_c9] = G_c9_out;
     }
+    /* trunk_0_res0: d(a + b) is the output gradient: no copies */
+    if (hsi_add_grad_shares(s->op[OP_trunk_0_res0], 0)) alias[G_c2_bn] = G_trunk_0_res0;
+    if (hsi_add_grad_shares(s->op[OP_trunk_0_res0], 1)) alias[G_trunk_0_bn_b] = G_trunk_0_res0;
+    /* trunk_1_res0: d(a + b) is the output gradient: no copies */
+    if (hsi_add_grad_shares(s->op[OP_trunk_1_res0], 0)) alias[G_trunk_0_res0] = G_trunk_1_res0;
+    if (hsi_add_grad_shares(s->op[OP_trunk_1_res0], 1)) alias[G_trunk_1_bn_b] = G_trunk_1_res0;
     hsi_dstate_plan(s, N_BUFS, b, alias);
     s->acc[T_trunk_0_conv_a_0] = hsi_accum_create(rt, lay[OP_c2_bn], lay[OP_c2_bn]);
     if (!s->acc[T_trunk_0_conv_a_0]) return hsi_model_fail(m, "trunk_0_conv_a (gradient accumulation)", err, errlen);

@@ -868,6 +868,16 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
         alias[A_spatial_1_conv_b_out] = A_spatial_1_conv_b;
         alias[G_spatial_1_conv_b] = G_spatial_1_conv_b_out;
     }
+    /* spectral_0_res0: d(a + b) is the output gradient: no copies */
+    if (hsi_add_grad_shares(s->op[OP_spectral_0_res0], 0)) alias[G_bn1] = G_spectral_0_res0;
+    if (hsi_add_grad_shares(s->op[OP_spectral_0_res0], 1)) alias[G_spectral_0_conv_b] = G_spectral_0_res0;
+    /* spectral_1_res0: d(a + b) is the output gradient: no copies */
+    if (hsi_add_grad_shares(s->op[OP_spectral_1_res0], 0)) alias[G_spectral_0_res0] = G_spectral_1_res0;
+    if (hsi_add_grad_shares(s->op[OP_spectral_1_res0], 1)) alias[G_spectral_1_conv_b] = G_spectral_1_res0;
+    /* spatial_0_res0: d(a + b) is the output gradient: no copies */
+    if (hsi_add_grad_shares(s->op[OP_spatial_0_res0], 0)) alias[G_bn3] = G_spatial_0_res0;
+    /* spatial_1_res0: d(a + b) is the output gradient: no copies */
+    if (hsi_add_grad_shares(s->op[OP_spatial_1_res0], 0)) alias[G_spatial_0_res0] = G_spatial_1_res0;
     hsi_dstate_plan(s, N_BUFS, b, alias);
     s->acc[T_spectral_0_conv_a_0] = hsi_accum_create(rt, lay[OP_bn1], lay[OP_bn1]);
     if (!s->acc[T_spectral_0_conv_a_0]) return hsi_model_fail(m, "spectral_0_conv_a (gradient accumulation)", err, errlen);

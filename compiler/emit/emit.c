@@ -534,6 +534,16 @@ static void emit_buffers(emitter *e)
             out(e, "        alias[%s] = %s;", bufname(e, src->grad), bufname(e, o->grad));
         out(e, "    }");
     }
+    for (int i = 0; i < g->n_ops; i++) {
+        const be_op *o = &g->ops[i];
+        for (int j = 0; o->kind == BE_ADD && j < 2; j++)
+            if (o->grad_share[j]) {
+                if (j == 0 || !o->grad_share[0])
+                    out(e, "    /* %s: d(a + b) is the output gradient: no copies */", o->cname);
+                out(e, "    if (hsi_add_grad_shares(s->op[%s], %d)) alias[%s] = %s;", opname(e, i), j,
+                    bufname(e, g->ops[o->in[j]].grad), bufname(e, o->grad));
+            }
+    }
     out(e, "    hsi_dstate_plan(s, %sN_BUFS, b, alias);", e->pre);
     /* accumulation ops */
     for (int i = 0; i < g->n_ops; i++) {

@@ -100,9 +100,33 @@ void plan_buffers(be_graph *g, const be_options *opt)
                 o->tmp[j] = add_buf(g, BE_BUF_TMP, i, j, o->bwd_step, o->bwd_step,
                                     4 * be_numel(&g->ops[o->in[j]].shape) * batch);
     }
+    if (!opt->fuse) return;
+    /* residual adds: d(a + b) is the output gradient (masked by ReLU): an input gradient the
+     * add writes first can be that memory. Either slot alone is safe (the output gradient is
+     * dead after the add's backward); both only when b's gradient is read (at b's backward)
+     * before anything else changes a's: b has no other reader, nothing else shares its
+     * gradient's memory (not an act, reshape or add), and its backward runs before a's and
+     * before any other reader of a accumulates into a's gradient. */
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind != BE_ADD || o->grad < 0) continue;
+        int a = o->in[0], b = o->in[1];
+        o->grad_share[0] = o->need_dsrc[0] && o->first_writer[0];
+        int ok = o->need_dsrc[1] && o->first_writer[1] && b != a;
+        if (ok && o->grad_share[0]) {
+            const be_op *pb = &g->ops[b];
+            ok = be_consumers(g, b, NULL, 0) == 1 && pb->kind != BE_ACT &&
+                 pb->kind != BE_RESHAPE && pb->kind != BE_ADD && pb->bwd_step < g->ops[a].bwd_step;
+            for (int c = a + 1; ok && c < n; c++)
+                for (int j = 0; j < g->ops[c].n_in; j++)
+                    if (c != i && g->ops[c].in[j] == a && g->ops[c].need_dsrc[j] &&
+                        g->ops[c].bwd_step <= pb->bwd_step)
+                        ok = 0;
+        }
+        o->grad_share[1] = ok;
+    }
     /* in-place activations: the input is read by nothing else and its producer's backward
      * does not read its own output */
-    if (!opt->fuse) return;
     for (int i = 0; i < n; i++) {
         be_op *o = &g->ops[i];
         if (o->kind != BE_ACT) continue;
@@ -146,6 +170,11 @@ static int64_t plan_arena(const be_graph *g, int64_t *sum)
         alias[o->act] = g->ops[o->in[0]].act;
         if (o->need_dsrc[0] && o->first_writer[0]) alias[g->ops[o->in[0]].grad] = o->grad;
     }
+    /* so are adds' input gradients that may share the output gradient's memory */
+    for (int i = 0; i < g->n_ops; i++)
+        for (int j = 0; j < 2; j++)
+            if (g->ops[i].kind == BE_ADD && g->ops[i].grad_share[j])
+                alias[g->ops[g->ops[i].in[j]].grad] = g->ops[i].grad;
     size_t total = hsi_arena_plan_aliased(n, b, alias, 64, off);
     free(b);
     free(off);

@@ -149,6 +149,10 @@ void hsi_add_forward(hsi_op *op, const float *a, const float *b, float *dst);
 /* d(a+b): ddst masked by dst > 0 when relu; written to da in a's layout and db in b's
  * layout (either may be NULL; da may alias ddst). */
 void hsi_add_backward(hsi_op *op, const float *dst, const float *ddst, float *da, float *db);
+/* 1 when input slot's gradient (0: a, 1: b) may be ddst itself (same memory, da == ddst or
+ * db == ddst: the backward then copies nothing): its layout is ddst's. The caller decides
+ * whether the two may share (hsicc does when b's gradient is read before a's changes). */
+int hsi_add_grad_shares(const hsi_op *op, int slot);
 
 /* ---- accumulate a gradient: acc += g (g in layout gl, acc in layout accl) ------------------ */
 hsi_op *hsi_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *gl);

@@ -1493,7 +1493,10 @@ hsi_op *hk_dnnl_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b,
         return NULL;
     /* same-layout copies are memcpy: oneDNN's reorder for them is its slow generic one */
     ad->bytes = a->bytes;
-    return dn_op(rt, HK_ADD, a, ad);
+    hsi_op *op = dn_op(rt, HK_ADD, a, ad);
+    /* da is always in ddst's layout (the ReLU mask runs in place); db when b's is the same */
+    if (op) op->grad_shares = 1 | (ad->to_b.p ? 0 : 2);
+    return op;
 }
 
 void hk_dnnl_add_forward(hsi_op *op, const float *a, const float *b, float *dst)

@@ -200,6 +200,11 @@ const hsi_layout *hsi_op_dst(const hsi_op *op) { return op->dst; }
 size_t hsi_op_ws_bytes(const hsi_op *op) { return op->ws_bytes; }
 int hsi_op_is_view(const hsi_op *op) { return op->view; }
 
+int hsi_add_grad_shares(const hsi_op *op, int slot)
+{
+    return op && op->kind == HK_ADD && slot >= 0 && slot < 2 && (op->grad_shares >> slot & 1);
+}
+
 /* ---- argument checks shared by both backends ---------------------------------------------- */
 
 static int need_layout(hsi_rt *rt, const char *what, const hsi_layout *l)

@@ -56,6 +56,7 @@ struct hsi_op {
     const hsi_layout *dst;
     size_t ws_bytes;
     int view;
+    int grad_shares;     /* add: bit j set when input j's gradient may be ddst's memory */
     void *impl;          /* backend-specific state, allocated with hk_alloc */
     struct hsi_op *next;
     double macs, macs_bwd;          /* conv / dense: multiply-adds of a forward, a backward */

@@ -930,6 +930,7 @@ hsi_op *hk_ref_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, 
     hsi_op *op = ew_op_new(rt, HK_ADD, a, 3);
     if (!op) return NULL;
     ((ref_ew_op *)op->impl)->relu = relu;
+    op->grad_shares = 3;   /* plain layouts; the backward reads ddst before writing */
     return op;
 }
 

@@ -476,8 +476,12 @@ static void s_dense(hsi_rt *rt, outs *o, int v)
     if (c->flag) keep_plain(o, "db (+=)", db, out, TOL_GRAD);
 }
 
-/* flag: bit 0 relu, bit 1 b plain, bit 2 da aliases ddst, bit 3 da NULL, bit 4 b channels-last */
+/* flag: bit 0 relu, bit 1 b plain, bit 2 da aliases ddst, bit 3 da NULL, bit 4 b channels-last,
+ * bit 5 da and db alias ddst where hsi_add_grad_shares allows (as hsicc's arena plans them) */
 static const shape_spec add_specs[] = {
+    {"ssrn_relu_shared", 1, 5, {4, 24, 9, 7, 7}, 1 | 32, 0},
+    {"shared_norelu_b_nhwc", 1, 4, {4, 20, 5, 5}, 16 | 32, 0},
+    {"shared_relu_b_plain", 1, 4, {3, 10, 5, 4}, 1 | 2 | 32, 0},
     {"ssrn_same", 1, 5, {16, 24, 97, 7, 7}, 0, 0},
     {"relu_mixed_alias", 1, 5, {4, 24, 9, 7, 7}, 1 | 16 | 4, 0},
     {"ctx_relu_db_only", 1, 4, {128, 128, 1, 1}, 1 | 8, 0},
@@ -499,6 +503,17 @@ static void s_add(hsi_rt *rt, outs *o, int v)
     hsi_add_forward(op, a, b, y);
     keep(o, "dst", ld, y, TOL_FWD);
     if (c->flag & 4) da = dy;
+    if (c->flag & 32) {
+        /* slot 0 always may; slot 1 exactly when b's layout is the dst's */
+        int same_b = hsi_rt_backend(rt) != HSI_BACKEND_DNNL || !(c->flag & (2 | 16));
+        if (!hsi_add_grad_shares(op, 0) || hsi_add_grad_shares(op, 1) != same_b) {
+            printf("  FAIL: hsi_add_grad_shares %d %d, want 1 %d\n", hsi_add_grad_shares(op, 0),
+                   hsi_add_grad_shares(op, 1), same_b);
+            failures++;
+        }
+        da = dy;
+        if (same_b) db = dy;
+    }
     hsi_add_backward(op, y, dy, c->flag & 8 ? NULL : da, db);
     if (!(c->flag & 8)) keep(o, "da", la, da, TOL_GRAD);
     keep(o, "db", lb, db, TOL_GRAD);
