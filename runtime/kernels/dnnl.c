@@ -127,6 +127,12 @@ void hk_dnnl_rt_fini(hsi_rt *rt)
     rt->dnnl = NULL;
 }
 
+size_t hk_dnnl_rt_bytes(const hsi_rt *rt)
+{
+    const dn_rt *d = rt->dnnl;
+    return d->tmp_bytes + d->scratch_bytes;
+}
+
 /* ---- memory descriptors and layouts ------------------------------------------------------- */
 
 static int dn_md_tag(md_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag)
