@@ -118,7 +118,8 @@ int main(int argc, char **argv)
             ps[i].value[j] = (float)v;
         }
     }
-    scene sc = {h, w, dm->bands, malloc(sizeof(float) * (size_t)h * w * dm->bands)};
+    scene sc = {.h = h, .w = w, .bands = dm->bands,
+                .data = malloc(sizeof(float) * (size_t)h * w * dm->bands)};
     float *z = malloc(sizeof(float) * (size_t)h * w * k);
     if (!sc.data || !z) return 1;
     for (size_t i = 0; i < (size_t)h * w * dm->bands; i++) sc.data[i] = (float)(2 * urand() - 1);

@@ -1543,7 +1543,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "    hsi_infer_opts o = {mm->backend, pad, 0, 0, 0};");
     out(&e, "    hsi_infer *s = hsi_infer_create(&net_desc, mm->m, domain, h, w, &o, err, errlen);");
     out(&e, "    if (!s) return -1;");
-    out(&e, "    hsi_cube in = {h, w, domains[domain].bands, (float *)cube};   /* read only */");
+    out(&e, "    hsi_cube in = {.h = h, .w = w, .bands = domains[domain].bands, .data = (float *)cube};   /* read only */");
     out(&e, "    scene_out so = {w, domains[domain].classes, classes, logits};");
     out(&e, "    int rc = hsi_infer_run(s, hsi_cube_rows, &in, scene_take, &so, err, errlen);");
     out(&e, "    hsi_infer_free(s);");

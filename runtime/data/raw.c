@@ -334,6 +334,9 @@ int hsi_cube_check_finite(const hsi_cube *c, const char *what, char *err, size_t
 void hsi_cube_free(hsi_cube *c)
 {
     free(c->data);
+    free(c->s16);
+    free(c->mean);
+    free(c->std);
     memset(c, 0, sizeof *c);
 }
 

@@ -73,8 +73,7 @@ int hsi_cube_rows(void *cube, int r0, int n, float *dst, char *err, size_t errle
     const hsi_cube *c = cube;
     (void)err, (void)errlen;
     for (int b = 0; b < c->bands; b++)
-        memcpy(dst + (size_t)b * n * c->w, c->data + ((size_t)b * c->h + r0) * c->w,
-               sizeof(float) * (size_t)n * c->w);
+        hsi_cube_span(c, b, (size_t)r0 * c->w, (size_t)n * c->w, dst + (size_t)b * n * c->w);
     return 0;
 }
 

@@ -88,7 +88,8 @@ typedef struct hsi_model_opts {
 typedef struct hsi_model hsi_model;
 
 typedef struct hsi_memory_report {
-    size_t params, grads, activations_arena, activations_sum, workspace;
+    size_t params, grads, activations_arena, activations_sum;
+    size_t workspace;   /* the backend's buffers shared by the ops (hsi_rt_buffer_bytes) */
 } hsi_memory_report;
 
 /* ---- whole-scene inference program (derived by the compiler; run by hsi_scene.h) ---------- */

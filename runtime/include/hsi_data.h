@@ -39,7 +39,14 @@ extern "C" {
  * Rows and columns are those of the array as MATLAB/numpy show it (Salinas-A: h 83, w 86). */
 typedef struct hsi_cube {
     int h, w, bands;
-    float *data;      /* bands * h * w floats, malloc'd, owned */
+    float *data;      /* bands * h * w floats, malloc'd, owned; NULL when compact (below) */
+    /* Compact (hsi_cube_compact, hsi_prep.h): a cube whose samples are 16-bit integers keeps
+     * them, at half the memory, with per band the standardisation a sample gets when it is read
+     * (hsi_cube_span): (float)((s - mean[b]) / std[b]) in double, as hsi_standardize_apply
+     * computes it, so the values read are the float cube's bit for bit. */
+    void *s16;        /* bands * h * w int16_t, or uint16_t when s16_unsigned; owned, or NULL */
+    int s16_unsigned;
+    double *mean, *std;   /* bands each, owned: the statistics (0 and 1: not standardised) */
 } hsi_cube;
 
 /* A ground-truth map with its RAW label values (0 = unlabelled in every shipped dataset). */

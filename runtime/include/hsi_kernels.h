@@ -41,6 +41,9 @@ hsi_rt *hsi_rt_create(hsi_backend backend);
 void hsi_rt_destroy(hsi_rt *rt);
 hsi_backend hsi_rt_backend(const hsi_rt *rt);
 const char *hsi_rt_error(const hsi_rt *rt);   /* last create failure, "" if none */
+/* Bytes of the buffers the rt's ops share (oneDNN: the staging for reorders and the
+ * scratchpad, each sized by its largest user at create); 0 for the reference backend. */
+size_t hsi_rt_buffer_bytes(const hsi_rt *rt);
 
 /* ---- layouts ------------------------------------------------------------------------------ */
 /* Plain row-major layout of logical shape dims[0..ndim-1] (ndim 2..5, dims[0] = batch). */

@@ -68,6 +68,24 @@ int hsi_standardize(hsi_cube *c, const uint8_t *use, float *mean, float *std, ch
                     size_t errlen);
 /* Apply given statistics (e.g. from a checkpoint) to every pixel. */
 void hsi_standardize_apply(hsi_cube *c, const float *mean, const float *std);
+/* hsi_standardize's statistics alone (the cube is left as it is). */
+int hsi_standardize_stats(const hsi_cube *c, const uint8_t *use, float *mean, float *std,
+                          char *err, size_t errlen);
+/* One standardised value: x - mean over std (std 0 taken as 1), in double, rounded once. */
+static inline float hsi_standardize_value(double x, double mean, double std)
+{
+    return (float)((x - mean) / std);
+}
+/* A float cube whose every value is an integer that 16 bits hold (int16, else uint16; no -0)
+ * becomes compact (hsi_data.h): the samples kept as 16-bit integers, the floats freed, and
+ * every later read standardised with mean/std (NULL: not standardised), bit for bit what
+ * hsi_standardize_apply(c, mean, std) would have stored. Returns 0 when compacted, 1 when the
+ * cube stays float (not such integers, already compact, or out of memory: nothing changed).
+ * Only patch extraction and row reads (hsi_cube_span) know the compact form: standardise
+ * again, PCA or band selection need the floats. */
+int hsi_cube_compact(hsi_cube *c, const float *mean, const float *std);
+/* n values of band b from pixel offset off (= r * w + c) on, as floats. */
+void hsi_cube_span(const hsi_cube *c, int b, size_t off, size_t n, float *out);
 
 /* ---- PCA (pca.c) -------------------------------------------------------------------------- */
 typedef struct hsi_pca_opts {

@@ -1,9 +1,14 @@
 /* arena.c — placing buffers with known live ranges in one block of memory.
  *
  * Shared by the compiler (memory report) and by the emitted create_<d> (real offsets, once the
- * backend has said how many bytes each blocked tensor takes). Greedy first-fit in order of
- * decreasing size (ties: lower index first), so the result is deterministic. Not optimal:
- * the problem is NP-hard, and for chain-like nets this is within a few percent of the peak.
+ * backend has said how many bytes each blocked tensor takes). Greedy first-fit (each buffer at
+ * the lowest offset that clears the placed buffers whose lives overlap its own), run for a few
+ * orders of the buffers: decreasing size with ties broken by index, by first live step, and by
+ * longer life first; the smallest total wins (the earlier order on a tie), so the result is
+ * deterministic. Equal-sized tensors are the rule in a CNN (SSRN's spectral section: a dozen of
+ * 7.3 MB), and which of them goes first decides the fragmentation: ordered by first step,
+ * SSRN's arena at batch 16 is the largest sum of buffers live at one step (82.5 MB), by index
+ * 89.4 MB. Not optimal in general: the problem is NP-hard.
  */
 #include <stdlib.h>
 
@@ -11,20 +16,25 @@
 
 typedef struct placed { size_t off, end; int first, last; } placed;
 
-static int by_size_desc(const void *pa, const void *pb, void *ctx)
+enum { ORDER_INDEX, ORDER_FIRST, ORDER_LONGER, N_ORDERS };
+
+/* Decreasing size, then the order's tie-breaker, then the index. */
+static int before(const hsi_buf *bufs, int order, int a, int b)
 {
-    const hsi_buf *bufs = ctx;
-    int a = *(const int *)pa, b = *(const int *)pb;
-    if (bufs[a].bytes != bufs[b].bytes) return bufs[a].bytes > bufs[b].bytes ? -1 : 1;
-    return a - b;
+    const hsi_buf *x = &bufs[a], *y = &bufs[b];
+    if (x->bytes != y->bytes) return x->bytes > y->bytes;
+    if (order == ORDER_FIRST && x->first != y->first) return x->first < y->first;
+    if (order == ORDER_LONGER && x->last - x->first != y->last - y->first)
+        return x->last - x->first > y->last - y->first;
+    return a < b;
 }
 
 /* Insertion sort with a context: n is a few hundred at most, and qsort_r is not C11. */
-static void sort_idx(int *idx, int n, const hsi_buf *bufs)
+static void sort_idx(int *idx, int n, const hsi_buf *bufs, int order)
 {
     for (int i = 1; i < n; i++) {
         int v = idx[i], j = i - 1;
-        while (j >= 0 && by_size_desc(&idx[j], &v, (void *)bufs) > 0) {
+        while (j >= 0 && before(bufs, order, v, idx[j])) {
             idx[j + 1] = idx[j];
             j--;
         }
@@ -34,27 +44,17 @@ static void sort_idx(int *idx, int n, const hsi_buf *bufs)
 
 static size_t align_up(size_t x, size_t a) { return a ? (x + a - 1) / a * a : x; }
 
-size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets)
+/* First-fit in one order: the total (HSI_ARENA_TOO_LARGE when it does not fit), offsets in off. */
+static size_t first_fit(int n, const hsi_buf *bufs, size_t align, int order, int *idx,
+                        placed *done, size_t *off_out)
 {
-    if (n <= 0) return 0;
-    int *idx = malloc(sizeof *idx * (size_t)n);
-    placed *done = malloc(sizeof *done * (size_t)n);
-    if (!idx || !done) {
-        free(idx);
-        free(done);
-        return 0;
-    }
     for (int i = 0; i < n; i++) idx[i] = i;
-    sort_idx(idx, n, bufs);
-
+    sort_idx(idx, n, bufs, order);
     size_t total = 0;
     int n_done = 0;
     for (int k = 0; k < n; k++) {
         const hsi_buf *b = &bufs[idx[k]];
-        if (b->bytes > HSI_ARENA_TOO_LARGE) {
-            total = HSI_ARENA_TOO_LARGE;
-            break;
-        }
+        if (b->bytes > HSI_ARENA_TOO_LARGE) return HSI_ARENA_TOO_LARGE;
         size_t size = align_up(b->bytes ? b->bytes : 1, align);
         size_t off = 0;
         /* Lowest offset that clears every placed buffer whose life overlaps b's. Restart the
@@ -70,17 +70,34 @@ size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets)
                 }
             }
         }
-        if (off > HSI_ARENA_TOO_LARGE - size) {   /* off + size would not fit */
-            total = HSI_ARENA_TOO_LARGE;
-            break;
-        }
-        offsets[idx[k]] = off;
+        if (off > HSI_ARENA_TOO_LARGE - size) return HSI_ARENA_TOO_LARGE;   /* off + size */
+        off_out[idx[k]] = off;
         done[n_done++] = (placed){off, off + size, b->first, b->last};
         if (off + size > total) total = off + size;
     }
+    return total;
+}
+
+size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets)
+{
+    if (n <= 0) return 0;
+    int *idx = malloc(sizeof *idx * (size_t)n);
+    placed *done = malloc(sizeof *done * (size_t)n);
+    size_t *off = malloc(sizeof *off * (size_t)n);
+    size_t best = 0;
+    if (idx && done && off)
+        for (int order = 0; order < N_ORDERS; order++) {
+            size_t total = first_fit(n, bufs, align, order, idx, done, off);
+            if (order == 0 || total < best) {
+                best = total;
+                for (int i = 0; i < n; i++) offsets[i] = off[i];
+            }
+            if (total == HSI_ARENA_TOO_LARGE) break;
+        }
     free(idx);
     free(done);
-    return total;
+    free(off);
+    return best;
 }
 
 static int root_of(const int *alias, int i, int n)

@@ -128,6 +128,12 @@ void hk_dnnl_rt_fini(hsi_rt *rt)
     rt->dnnl = NULL;
 }
 
+size_t hk_dnnl_rt_bytes(const hsi_rt *rt)
+{
+    const dn_rt *d = rt->dnnl;
+    return d->tmp_bytes + d->scratch_bytes;
+}
+
 /* ---- memory descriptors and layouts ------------------------------------------------------- */
 
 static int dn_md_tag(md_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag)
@@ -336,7 +342,11 @@ static int dn_reorder(hsi_rt *rt, dn_prim *pr, const md_t *from, const md_t *to,
 
 /* ---- staging buffers and ports ------------------------------------------------------------ */
 
-/* Reserves bytes of the shared tmp for the op being created; returns the offset. */
+/* Reserves bytes of the shared tmp for the op being created; returns the offset. An op's
+ * stagings are grouped by the step that uses them (forward, backward data, backward weights):
+ * the steps run one after another, so each group starts again at offset 0 (dn_phase) and the
+ * tmp is the largest group of any op, not the sum of an op's groups (SSRN's C2: 8.5 MB for the
+ * three steps instead of 25.5 MB). */
 static int dn_stage(hsi_rt *rt, size_t *used, size_t bytes, size_t *off)
 {
     dn_rt *d = rt->dnnl;
@@ -344,6 +354,8 @@ static int dn_stage(hsi_rt *rt, size_t *used, size_t bytes, size_t *off)
     *used += (bytes + 63) / 64 * 64;
     return dn_grow(rt, &d->tmp, &d->tmp_bytes, *used);
 }
+
+static void dn_phase(size_t *used) { *used = 0; }
 
 static void *dn_tmp(hsi_rt *rt, size_t off) { return (char *)((dn_rt *)rt->dnnl)->tmp + off; }
 
@@ -539,6 +551,7 @@ static hsi_op *dn_wl_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, con
     const hsi_layout *dl = dn_layout(rt, view_dims ? &view : dm);
     if (!dl) return NULL;
     if (need_dsrc) {
+        dn_phase(&used);
         const_dnnl_primitive_desc_t pd = dn_wl_pd(rt, g, DN_BWD_DATA, sl, &w_any, NULL, dm, fwd, what);
         const int args[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
         if (!pd || dn_build(rt, &wl->bwd_data, pd, 3, args, what)
@@ -548,6 +561,7 @@ static hsi_op *dn_wl_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, con
             return NULL;
     }
     if (need_dw) {
+        dn_phase(&used);
         const_dnnl_primitive_desc_t pd = dn_wl_pd(rt, g, DN_BWD_W, sl, &w_any, bmd, dm, fwd, what);
         const int args[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
                             DNNL_ARG_DIFF_BIAS};
@@ -713,7 +727,8 @@ static hsi_op *dn_col_create(hsi_rt *rt, const md_t *smd, const hsi_conv_desc *p
     if (need_dw && dn_port_out(rt, &used, &wl->dw_acc, &w_hwc, &w_plain, 1)) return NULL;
     if (need_dsrc) {
         /* oneDNN's backward data, on the NHWC ddst this op hands out; the forward pd is only
-         * its hint (never executed) */
+         * its hint (never executed); it runs before the weights' GEMM, never with it */
+        dn_phase(&used);
         md_t w_any, b_md;
         int64_t nb = c->oc;
         dn_md_any(&w_any, &w_plain);
@@ -1435,7 +1450,7 @@ typedef struct dn_add {
     dn_prim relu_bwd;             /* ddst * (dst > 0), when relu */
     dn_prim to_b;                 /* gradient (a's layout) -> db in b's layout, if it differs */
     size_t bytes;                 /* of a's layout: da (and db in the same layout) are copies */
-    size_t g_off;                 /* staging of the masked gradient when da is NULL */
+    size_t g_off;                 /* staging of the masked gradient when da is NULL (relu) */
 } dn_add;
 
 static int dn_same_dims(const hsi_layout *a, const hsi_layout *b)
@@ -1488,9 +1503,10 @@ hsi_op *hk_dnnl_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b,
     if (dn_build(rt, &ad->fwd, dn_pd(rt, &desc, dn_attr(rt, 0, relu && !separate), NULL, "add"), 3,
                  args, "add")
         || (relu && dn_relu(rt, separate ? &ad->relu_fwd : NULL, &ad->relu_bwd, am))
-        || (!dn_same(am, dn_lmd(b)) && dn_reorder(rt, &ad->to_b, am, dn_lmd(b), 0))
-        || dn_stage(rt, &used, a->bytes, &ad->g_off))
+        || (!dn_same(am, dn_lmd(b)) && dn_reorder(rt, &ad->to_b, am, dn_lmd(b), 0)))
         return NULL;
+    dn_phase(&used);   /* the backward's staging: b_in is the forward's */
+    if (relu && dn_stage(rt, &used, a->bytes, &ad->g_off)) return NULL;
     /* same-layout copies are memcpy: oneDNN's reorder for them is its slow generic one */
     ad->bytes = a->bytes;
     hsi_op *op = dn_op(rt, HK_ADD, a, ad);

@@ -146,6 +146,15 @@ void hsi_rt_destroy(hsi_rt *rt)
 hsi_backend hsi_rt_backend(const hsi_rt *rt) { return rt->backend; }
 const char *hsi_rt_error(const hsi_rt *rt) { return rt ? rt->err : "no runtime"; }
 
+size_t hsi_rt_buffer_bytes(const hsi_rt *rt)
+{
+#ifdef HSICC_WITH_DNNL
+    if (rt && rt->backend == HSI_BACKEND_DNNL && rt->dnnl) return hk_dnnl_rt_bytes(rt);
+#endif
+    (void)rt;
+    return 0;
+}
+
 /* ---- layouts and ops ---------------------------------------------------------------------- */
 
 /* "[8, 24, 97, 7, 7]" into buf. */

@@ -108,6 +108,7 @@ uint64_t hk_dropout_base(const hsi_layout *dst);
 /* Backend hooks for the rt itself. */
 int hk_dnnl_rt_init(hsi_rt *rt);       /* 0 ok; engine + stream into rt->dnnl */
 void hk_dnnl_rt_fini(hsi_rt *rt);
+size_t hk_dnnl_rt_bytes(const hsi_rt *rt);   /* the shared staging + scratchpad */
 const hsi_layout *hk_ref_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims);
 const hsi_layout *hk_dnnl_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims);
 

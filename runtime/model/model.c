@@ -247,5 +247,6 @@ void hsi_model_memory(hsi_model *m, hsi_memory_report *r)
         if (m->params[i].grad) r->grads += sizeof(float) * (size_t)m->params[i].numel;
     }
     r->activations_arena = m->arena_bytes;
+    r->workspace = hsi_rt_buffer_bytes(m->rt);
     for (int d = 0; d < m->spec->n_domains; d++) r->activations_sum += m->dom[d].sum;
 }

@@ -158,7 +158,7 @@ static int start(hsi_batcher *b, const hsi_batcher_state *st)
 hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t errlen)
 {
     const char *bad = NULL;
-    if (!o->cube || !o->cube->data || !o->labels || !o->index)
+    if (!o->cube || (!o->cube->data && !o->cube->s16) || !o->labels || !o->index)
         bad = "cube, labels and index are required";
     else if (o->n < 1 || o->batch < 1)
         bad = "need n >= 1 samples and batch >= 1";

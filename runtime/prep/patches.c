@@ -1,5 +1,6 @@
 /* patches.c — [bands, p, p] patches around pixels of a band-major cube, with zero, reflect or
- * replicate borders. Interior patches are p * bands row copies; border patches go through a
+ * replicate borders. Interior patches are p * bands row copies (a compact cube's 16-bit samples
+ * converted and standardised on the way, hsi_cube_span); border patches go through a
  * row/column index map. It does not resample, scale or augment (augment.c does). */
 #include <string.h>
 #include <strings.h>
@@ -34,15 +35,32 @@ int hsi_pad_index(int i, int n, hsi_pad pad)
     return i < n ? i : period - i;
 }
 
+void hsi_cube_span(const hsi_cube *c, int b, size_t off, size_t n, float *out)
+{
+    size_t at = (size_t)b * (size_t)c->h * (size_t)c->w + off;
+    if (c->data) {
+        memcpy(out, c->data + at, sizeof *out * n);
+        return;
+    }
+    double m = c->mean[b], sd = c->std[b];
+    if (c->s16_unsigned) {
+        const uint16_t *s = (const uint16_t *)c->s16 + at;
+        for (size_t i = 0; i < n; i++) out[i] = hsi_standardize_value(s[i], m, sd);
+    } else {
+        const int16_t *s = (const int16_t *)c->s16 + at;
+        for (size_t i = 0; i < n; i++) out[i] = hsi_standardize_value(s[i], m, sd);
+    }
+}
+
 void hsi_patch(const hsi_cube *c, int r, int col, int p, hsi_pad pad, float *out)
 {
     int half = p / 2, h = c->h, w = c->w;
     size_t hw = (size_t)h * (size_t)w;
     if (r - half >= 0 && r + half < h && col - half >= 0 && col + half < w) {
-        const float *src = c->data + (size_t)(r - half) * w + (col - half);
-        for (int b = 0; b < c->bands; b++, src += hw)
+        size_t at = (size_t)(r - half) * w + (col - half);
+        for (int b = 0; b < c->bands; b++)
             for (int i = 0; i < p; i++, out += p)
-                memcpy(out, src + (size_t)i * w, sizeof *out * (size_t)p);
+                hsi_cube_span(c, b, at + (size_t)i * w, (size_t)p, out);
         return;
     }
     int rmap[p], cmap[p];
@@ -51,10 +69,14 @@ void hsi_patch(const hsi_cube *c, int r, int col, int p, hsi_pad pad, float *out
         cmap[i] = hsi_pad_index(col - half + i, w, pad);
     }
     for (int b = 0; b < c->bands; b++) {
-        const float *band = c->data + (size_t)b * hw;
+        const float *band = c->data ? c->data + (size_t)b * hw : NULL;
         for (int i = 0; i < p; i++)
-            for (int j = 0; j < p; j++)
-                *out++ = rmap[i] < 0 || cmap[j] < 0 ? 0.0f : band[(size_t)rmap[i] * w + cmap[j]];
+            for (int j = 0; j < p; j++, out++) {
+                size_t at = (size_t)rmap[i] * w + cmap[j];
+                if (rmap[i] < 0 || cmap[j] < 0) *out = 0.0f;
+                else if (band) *out = band[at];
+                else hsi_cube_span(c, b, at, 1, out);   /* compact */
+            }
     }
 }
 

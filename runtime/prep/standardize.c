@@ -1,14 +1,36 @@
 /* standardize.c — per-band standardisation of a band-major cube: statistics over all pixels or
- * over a pixel subset (the training pixels), applied to every pixel. It does not clip, rescale
- * to [0,1] or reduce bands (no PCA). */
+ * over a pixel subset (the training pixels), applied to every pixel, or kept beside the 16-bit
+ * samples of a compact cube (hsi_cube_compact) and applied as they are read. It does not clip,
+ * rescale to [0,1] or reduce bands (no PCA). */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "hsi_prep.h"
 
 int hsi_standardize(hsi_cube *c, const uint8_t *use, float *mean, float *std, char *err,
                     size_t errlen)
+{
+    float *m = mean ? mean : calloc((size_t)c->bands, sizeof *m);
+    float *sd = std ? std : calloc((size_t)c->bands, sizeof *sd);
+    int rc = !m || !sd ? -1 : hsi_standardize_stats(c, use, m, sd, err, errlen);
+    if (!m || !sd) {
+        if (err && errlen)
+            snprintf(err, errlen, "standardisation: out of memory");
+    } else if (rc == 0) {
+        /* Applied from the float statistics, so that re-applying saved statistics is bit-exact. */
+        hsi_standardize_apply(c, m, sd);
+    }
+    if (!mean)
+        free(m);
+    if (!std)
+        free(sd);
+    return rc;
+}
+
+int hsi_standardize_stats(const hsi_cube *c, const uint8_t *use, float *m, float *sd, char *err,
+                          size_t errlen)
 {
     size_t hw = (size_t)c->h * (size_t)c->w;
     size_t cnt = 0;
@@ -17,17 +39,6 @@ int hsi_standardize(hsi_cube *c, const uint8_t *use, float *mean, float *std, ch
     if (cnt == 0) {
         if (err && errlen)
             snprintf(err, errlen, "standardisation: no pixel selected for the statistics");
-        return -1;
-    }
-    float *m = mean ? mean : calloc((size_t)c->bands, sizeof *m);
-    float *sd = std ? std : calloc((size_t)c->bands, sizeof *sd);
-    if (!m || !sd) {
-        if (!mean)
-            free(m);
-        if (!std)
-            free(sd);
-        if (err && errlen)
-            snprintf(err, errlen, "standardisation: out of memory");
         return -1;
     }
     for (int b = 0; b < c->bands; b++) {
@@ -44,12 +55,6 @@ int hsi_standardize(hsi_cube *c, const uint8_t *use, float *mean, float *std, ch
         m[b] = (float)mu;
         sd[b] = dev > 0 ? (float)dev : 1.0f;
     }
-    /* Applied from the float statistics, so that re-applying saved statistics is bit-exact. */
-    hsi_standardize_apply(c, m, sd);
-    if (!mean)
-        free(m);
-    if (!std)
-        free(sd);
     return 0;
 }
 
@@ -60,6 +65,50 @@ void hsi_standardize_apply(hsi_cube *c, const float *mean, const float *std)
         float *x = c->data + (size_t)b * hw;
         double m = mean[b], sd = std[b] != 0 ? std[b] : 1;
         for (size_t i = 0; i < hw; i++)
-            x[i] = (float)((x[i] - m) / sd);
+            x[i] = hsi_standardize_value(x[i], m, sd);
     }
+}
+
+/* 1: int16, 2: uint16, 0: not 16-bit integers (or a -0, which the integers cannot keep). */
+static int int16_kind(const float *x, size_t n)
+{
+    float lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (!(v >= -32768.f && v <= 65535.f) || v != (float)(int32_t)v || (v == 0 && signbit(v)))
+            return 0;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    return hi <= 32767.f ? 1 : lo >= 0 ? 2 : 0;
+}
+
+int hsi_cube_compact(hsi_cube *c, const float *mean, const float *std)
+{
+    size_t hw = (size_t)c->h * (size_t)c->w, n = hw * (size_t)c->bands;
+    int kind = c->data && !c->s16 ? int16_kind(c->data, n) : 0;
+    if (!kind) return 1;
+    void *s = malloc(2 * (n ? n : 1));
+    double *m = malloc(sizeof *m * (size_t)c->bands), *sd = malloc(sizeof *sd * (size_t)c->bands);
+    if (!s || !m || !sd) {
+        free(s);
+        free(m);
+        free(sd);
+        return 1;
+    }
+    for (int b = 0; b < c->bands; b++) {   /* as hsi_standardize_apply takes them */
+        m[b] = mean ? mean[b] : 0;
+        sd[b] = std && std[b] != 0 ? std[b] : 1;
+    }
+    if (kind == 1)
+        for (size_t i = 0; i < n; i++) ((int16_t *)s)[i] = (int16_t)c->data[i];
+    else
+        for (size_t i = 0; i < n; i++) ((uint16_t *)s)[i] = (uint16_t)c->data[i];
+    free(c->data);
+    c->data = NULL;
+    c->s16 = s;
+    c->s16_unsigned = kind == 2;
+    c->mean = m;
+    c->std = sd;
+    return 0;
 }

@@ -517,9 +517,16 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
             bad = bad || hsi_npy_write(path, &arr, err, errlen) ||
                   tr_write_maps(dir, dm, pred, 0, err, errlen);
             if (!bad && a->save_cube) {   /* what a deployed model must be given, band-major */
-                hsi_array cube = {3, {dm->cube.bands, dm->h, dm->w}, HSI_DT_F32, dm->cube.data};
+                size_t n = (size_t)dm->cube.bands * (size_t)dm->h * (size_t)dm->w;
+                float *f = dm->cube.data ? dm->cube.data : malloc(sizeof *f * (n ? n : 1));
+                hsi_array cube = {3, {dm->cube.bands, dm->h, dm->w}, HSI_DT_F32, f};
                 snprintf(path, sizeof path, "%s/cube.npy", dir);
-                bad = hsi_npy_write(path, &cube, err, errlen);
+                if (f && f != dm->cube.data)   /* compact: its floats, band by band */
+                    for (int b = 0; b < dm->cube.bands; b++)
+                        hsi_cube_span(&dm->cube, b, 0, (size_t)dm->h * dm->w,
+                                      f + (size_t)b * dm->h * dm->w);
+                bad = !f ? tr_fail(err, errlen, "out of memory") : hsi_npy_write(path, &cube, err, errlen);
+                if (f != dm->cube.data) free(f);
             }
             free(pred);
             if (tr_comm_rank0(comm, bad, err)) goto done;

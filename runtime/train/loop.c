@@ -713,6 +713,27 @@ static int64_t total_steps(run_ctx *c)
     return t;
 }
 
+/* The note "memory: ..." of a run's start: the scenes as kept (16-bit samples or floats), the
+ * model's activation arena and the backend's shared buffers, in MB. */
+static void memory_note(run_ctx *c)
+{
+    size_t cube = 0;
+    int compact = 0, floats = 0;
+    for (int d = 0; d < c->D->n; d++) {
+        const hsi_tr_domain *dm = &c->D->d[d];
+        size_t n = (size_t)dm->cube.bands * (size_t)dm->h * (size_t)dm->w;
+        cube += (dm->cube.s16 ? 2 : 4) * n + (dm->raw.data ? 4 * n : 0);
+        compact += dm->cube.s16 != NULL;
+        floats += dm->cube.s16 == NULL;
+    }
+    hsi_memory_report r = {0};
+    if (c->net->memory) c->net->memory(c->m, &r);
+    hsi_progress_note(&c->pg, "memory: scene %.1f MB (%s), activation arena %.1f MB, backend "
+                      "buffers %.1f MB", (double)cube / 1e6,
+                      !floats ? "16-bit samples" : compact ? "16-bit samples and floats" : "floats",
+                      (double)r.activations_arena / 1e6, (double)r.workspace / 1e6);
+}
+
 static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
 {
     c->s.seed = res->seed;
@@ -728,6 +749,7 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
         int64_t tot = total_steps(c);
         hsi_progress_init(&c->pg, stderr, tot, 0, c->x->train.batch, (int)(tot / 20 > 0 ? tot / 20 : 1));
         if (c->r == 0 && hsi_threads_note()) hsi_progress_note(&c->pg, "threads: %s", hsi_threads_note());
+        if (c->r == 0) memory_note(c);
         hsi_progress_note(&c->pg, "run %d/%d (seed %" PRIu64 "): %s", c->r + 1, c->x->runs.count,
                           res->seed, c->dir);
     }

@@ -273,6 +273,24 @@ int hsi_tr_pca_components(const hsi_experiment *x, int d, const hsi_trainer_env 
     return rc;
 }
 
+/* The cube the net sees, when neither PCA nor the split changes it: standardised (std: over all
+ * pixels) and kept compact when its samples are 16-bit integers (hsi_cube_compact: half the
+ * memory, the same values read); HSICC_FLOAT_CUBE=1 keeps the floats (for A/B runs). */
+static int compact_domain(hsi_tr_domain *dm, int std, char *err, size_t errlen)
+{
+    hsi_cube *c = &dm->cube;
+    const char *off = getenv("HSICC_FLOAT_CUBE");
+    int keep_float = off && *off && strcmp(off, "0");
+    float *m = std ? malloc(sizeof *m * (size_t)c->bands) : NULL;
+    float *sd = std ? malloc(sizeof *sd * (size_t)c->bands) : NULL;
+    int rc = std && (!m || !sd) ? tr_fail(err, errlen, "out of memory")
+           : std ? hsi_standardize_stats(c, NULL, m, sd, err, errlen) : 0;
+    if (rc == 0 && (keep_float || hsi_cube_compact(c, m, sd)) && std) hsi_standardize_apply(c, m, sd);
+    free(m);
+    free(sd);
+    return rc ? -1 : 0;
+}
+
 static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi_netdesc *net,
                        const hsi_trainer_env *env, char *err, size_t errlen)
 {
@@ -328,10 +346,13 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     sc.cube.data = NULL;
     hsi_scene_free(&sc);
     /* order: nonfinite, standardisation, PCA; what depends on the split waits for it */
-    if (x->standardize == HSI_EXP_STD_ALL && hsi_standardize(&dm->cube, NULL, NULL, NULL, err, errlen))
-        return -1;
     int per_split = x->standardize == HSI_EXP_STD_TRAIN ||
                     (pca && x->pca.fit == HSI_EXP_PCA_FIT_TRAIN && !D->pca_from);
+    if (!pca && !per_split)   /* tr_pca_domain: only the check that weights hold no PCA */
+        return compact_domain(dm, x->standardize == HSI_EXP_STD_ALL, err, errlen)
+                   ? -1 : tr_pca_domain(D, d, x, NULL, err, errlen);
+    if (x->standardize == HSI_EXP_STD_ALL && hsi_standardize(&dm->cube, NULL, NULL, NULL, err, errlen))
+        return -1;
     if (per_split)
         return copy_cube(&dm->raw, &dm->cube) ? tr_fail(err, errlen, "out of memory") : 0;
     return tr_pca_domain(D, d, x, NULL, err, errlen);

@@ -17,7 +17,7 @@ enum { H = 9, W = 11, NB = 3, P = 3, B = 8, STEPS = 40 };
 static float cube_data[NB * H * W];
 static int32_t labels[H * W];
 static int32_t index_[37];
-static hsi_cube cube = {H, W, NB, cube_data};
+static hsi_cube cube = {.h = H, .w = W, .bands = NB, .data = cube_data};
 
 typedef struct rec {
     float x[STEPS][B * PER];

@@ -1,7 +1,9 @@
 /* test_prep.c — standardisation (brute-force statistics in double; the Salinas-A band-0 mean and
  * population std from numpy; train-only statistics; re-applying saved statistics is bit-exact)
  * and patch extraction (hand-written 3x3 / 5x5 patches for zero, reflect and replicate borders;
- * every pixel of a small scene against a padded-image oracle). */
+ * every pixel of a small scene against a padded-image oracle); a compact cube (16-bit samples,
+ * standardised when read) gives the float cube's bits in every read and patch, and a cube that
+ * 16-bit integers cannot hold exactly stays float. */
 #include "tdata.h"
 
 #include <math.h>
@@ -18,7 +20,7 @@ static void standardisation(const char *sh)
         d[i] = i / (H * W) == 2 ? 7.0f : (float)(hsi_rng_next(&rng) % 1000) / 10.0f - 20.0f;
     float orig[NB * H * W];
     memcpy(orig, d, sizeof d);
-    hsi_cube c = {H, W, NB, d};
+    hsi_cube c = {.h = H, .w = W, .bands = NB, .data = d};
     float mean[NB], sd[NB];
     char err[256];
     CHECK(hsi_standardize(&c, NULL, mean, sd, err, sizeof err) == 0);
@@ -42,7 +44,7 @@ static void standardisation(const char *sh)
     /* Re-applying the saved statistics gives the same bits. */
     float again[NB * H * W];
     memcpy(again, orig, sizeof orig);
-    hsi_cube c2 = {H, W, NB, again};
+    hsi_cube c2 = {.h = H, .w = W, .bands = NB, .data = again};
     hsi_standardize_apply(&c2, mean, sd);
     CHECK(memcmp(again, d, sizeof d) == 0);
     /* Training-pixel statistics: the selected pixels end with mean 0. */
@@ -104,7 +106,7 @@ static void patches(void)
     float d[12];
     for (int i = 0; i < 12; i++)
         d[i] = (float)(i + 1);
-    hsi_cube c = {3, 4, 1, d};
+    hsi_cube c = {.h = 3, .w = 4, .bands = 1, .data = d};
     float out[25];
     static const float zero00[9] = {0, 0, 0, 0, 1, 2, 0, 5, 6};
     static const float repl00[9] = {1, 1, 2, 1, 1, 2, 5, 5, 6};
@@ -132,7 +134,7 @@ static void patches(void)
     float e[NB * H * W];
     for (int i = 0; i < NB * H * W; i++)
         e[i] = (float)(i * 7 % 31) - 15.0f;
-    hsi_cube s = {H, W, NB, e};
+    hsi_cube s = {.h = H, .w = W, .bands = NB, .data = e};
     float *buf = malloc(sizeof *buf * NB * 81 * H * W);
     int32_t pix[H * W];
     for (int i = 0; i < H * W; i++)
@@ -154,9 +156,63 @@ static void patches(void)
     free(buf);
 }
 
+/* A band-major cube of n values from gen(i) as floats, malloc'd. */
+static float *cube_of(int n, float (*gen)(int))
+{
+    float *x = malloc(sizeof *x * (size_t)n);
+    for (int i = 0; i < n; i++) x[i] = gen(i);
+    return x;
+}
+
+static float gen_i16(int i) { return i / 63 == 2 ? 9.0f : (float)((i * 2654435761u) % 60000) - 30000.0f; }
+static float gen_u16(int i) { return (float)((i * 40503u) % 65536); }
+static float gen_half(int i) { return i == 17 ? 0.5f : (float)i; }
+static float gen_negzero(int i) { return i == 5 ? -0.0f : (float)i; }
+static float gen_wide(int i) { return i == 9 ? 70000.0f : (float)i; }
+static float gen_span(int i) { return i == 3 ? -1.0f : i == 4 ? 40000.0f : (float)i; }
+
+static void compact(void)
+{
+    enum { H = 7, W = 9, NB = 3, N = NB * H * W, P = 5 };
+    float (*gens[2])(int) = {gen_i16, gen_u16};
+    for (int g = 0; g < 2; g++)
+        for (int std = 0; std < 2; std++) {
+            float *f = cube_of(N, gens[g]), *s = cube_of(N, gens[g]);
+            hsi_cube fc = {.h = H, .w = W, .bands = NB, .data = f};
+            hsi_cube sc = {.h = H, .w = W, .bands = NB, .data = s};
+            float mean[NB], sd[NB], got[N], a[NB * P * P], b[NB * P * P];
+            char err[128];
+            if (std) CHECK(hsi_standardize(&fc, NULL, mean, sd, err, sizeof err) == 0);
+            CHECK(hsi_cube_compact(&sc, std ? mean : NULL, std ? sd : NULL) == 0);
+            CHECK(sc.data == NULL && sc.s16 != NULL && sc.s16_unsigned == g);
+            for (int k = 0; k < NB; k++) hsi_cube_span(&sc, k, 0, H * W, got + k * H * W);
+            CHECK(memcmp(got, f, sizeof got) == 0);
+            int bad = 0;
+            for (int pd = 0; pd < 3; pd++)
+                for (int px = 0; px < H * W; px++) {
+                    hsi_patch(&fc, px / W, px % W, P, (hsi_pad)pd, a);
+                    hsi_patch(&sc, px / W, px % W, P, (hsi_pad)pd, b);
+                    bad += memcmp(a, b, sizeof a) != 0;
+                }
+            CHECK_EQ(bad, 0);
+            CHECK(hsi_cube_compact(&sc, NULL, NULL) == 1);   /* already compact */
+            hsi_cube_free(&sc);
+            free(f);
+        }
+    /* 0.5, -0, 70000, or both -1 and 40000: 16-bit integers cannot hold them */
+    float (*no[4])(int) = {gen_half, gen_negzero, gen_wide, gen_span};
+    for (int g = 0; g < 4; g++) {
+        float *f = cube_of(N, no[g]);
+        hsi_cube c = {.h = H, .w = W, .bands = NB, .data = f};
+        CHECK(hsi_cube_compact(&c, NULL, NULL) == 1 && c.data == f && c.s16 == NULL);
+        free(f);
+    }
+}
+
 int main(void)
 {
     standardisation(t_shared());
     patches();
+    compact();
     return t_done("data.prep");
 }

@@ -1,5 +1,7 @@
 /* test_arena.c — the arena planner never overlaps two live buffers, reuses dead ones, and is
- * deterministic. Random interval sets are checked against the definition (brute force). */
+ * deterministic. Random interval sets are checked against the definition (brute force); SSRN's
+ * spectral section at batch 16 (its 7.3 MB activations and gradients, live steps as the
+ * compiler plans them, sizes scaled to 1000 bytes) fits in the most bytes live at one step. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,6 +19,27 @@ int main(void)
     size_t total = hsi_arena_plan(3, chain, 64, off);
     if (total != 2048 || off[0] != off[2]) {
         printf("chain: total %zu offsets %zu %zu %zu\n", total, off[0], off[1], off[2]);
+        fails++;
+    }
+    /* 11 of them live at once; first-fit by size and index alone needed room for 12 */
+    hsi_buf ssrn[] = {{1000, 1, 83}, {1000, 2, 82}, {1000, 3, 81}, {1000, 4, 80}, {1000, 5, 6},
+                      {1000, 6, 78}, {1000, 7, 77}, {1000, 8, 76}, {1000, 9, 75}, {1000, 10, 11},
+                      {1000, 11, 73}, {1000, 12, 13}, {1000, 13, 71}, {1000, 83, 84},
+                      {1000, 79, 83}, {1000, 81, 82}, {1000, 80, 81}, {1000, 79, 80},
+                      {1000, 74, 79}, {1000, 77, 78}, {1000, 76, 77}, {1000, 75, 76},
+                      {1000, 74, 75}, {1000, 73, 74}, {1000, 72, 73}, {1000, 71, 72},
+                      {1000, 82, 82}, {1000, 78, 78}};
+    enum { N_SSRN = sizeof ssrn / sizeof *ssrn };
+    size_t soff[N_SSRN], most = 0;
+    for (int s = 0; s <= 84; s++) {
+        size_t live = 0;
+        for (int i = 0; i < N_SSRN; i++)
+            if (ssrn[i].first <= s && s <= ssrn[i].last) live += 1024;
+        if (live > most) most = live;
+    }
+    total = hsi_arena_plan(N_SSRN, ssrn, 64, soff);
+    if (most != 11 * 1024 || total != most) {
+        printf("ssrn: total %zu, most live at one step %zu\n", total, most);
         fails++;
     }
     for (int trial = 0; trial < 500; trial++) {

@@ -113,7 +113,7 @@ int main(void)
         }
         for (int d = 0; d < NET.n_domains; d++) {
             const hsi_domain *dm = &NET.domains[d];
-            scene sc = {dm->patch + 6, dm->patch + 4, dm->bands, NULL};
+            scene sc = {.h = dm->patch + 6, .w = dm->patch + 4, .bands = dm->bands};
             int64_t npx = (int64_t)sc.h * sc.w;
             sc.data = malloc(sizeof(float) * (size_t)npx * sc.bands);
             float *ref = malloc(sizeof(float) * (size_t)npx * dm->classes);
