@@ -3,8 +3,10 @@
  * optimizer step (RMSProp for SSRN, SGD+momentum for the contextual CNN). Random data; the
  * numbers are throughput, never accuracy. Built with -DNET=<stem>_net.
  *
- *   bench_<stem> [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref]
+ *   bench_<stem> [--batch N] [--seconds S] [--iters N] [--solver rmsprop|sgd] [--backend dnnl|ref]
  *                [--peak GFLOPS] [--profile ITERS]
+ * --iters N: exactly N timed steps per loop instead of --seconds (a fixed amount of work, for
+ * A/B comparisons of CPU seconds on a loaded machine).
  * prints lines like:  hsicc ssrn train_step ms_per_batch=12.3 samples_per_s=1300 gflops=..
  * FLOPs of a step: forward + backward data + backward weights of every conv and dense op, from
  * the compiled net's shapes (hsi_rt_profile); --peak (bench_fma's figure) adds peak_pct=.
@@ -83,7 +85,7 @@ int main(int argc, char **argv)
     const char *solver = "rmsprop";
     hsi_backend be = HSI_BACKEND_DNNL;
     double peak = 0;
-    int profile = 0;
+    int profile = 0, fixed = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
@@ -91,8 +93,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--backend")) be = strcmp(argv[i + 1], "ref") ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;
         else if (!strcmp(argv[i], "--peak")) peak = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--iters")) fixed = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--peak GFLOPS] [--profile ITERS]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--iters N] [--peak GFLOPS] [--profile ITERS]\n", argv[0]);
             return 2;
         }
     }
@@ -142,7 +145,7 @@ int main(int argc, char **argv)
             NET.loss_backward(m, 0, y, batch, 1.0f);
         }
         double t0 = now();
-        while (now() - t0 < seconds) {
+        while (fixed > 0 ? iters < fixed : now() - t0 < seconds) {
             double a = now();
             NET.zero_grad(m);
             NET.forward(m, 0, x, batch, 1, (uint64_t)iters);

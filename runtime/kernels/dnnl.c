@@ -465,6 +465,7 @@ typedef struct dn_wl {
     dn_port w_bd, ddst_bd, dsrc_out;         /* backward data */
     dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
     dn_col col;
+    struct { int on; int64_t n, k, oc; int bias; } mm;   /* dense as one sgemm (dn_mm_wanted) */
     struct { int on, w1; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c
                                                           (w1: only its weights' gradient) */
 } dn_wl;
@@ -565,10 +566,19 @@ static void dn_col_forward(hsi_op *op, const float *src, const float *w, const f
 static void dn_col_backward_weights(hsi_op *op, const float *src, const float *ddst, float *dw,
                                     float *db);
 
+static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                          float *dst);
+static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                           float *dsrc, float *dw, float *db);
+
 static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const float *b,
                           float *dst)
 {
     dn_wl *wl = op->impl;
+    if (wl->mm.on) {
+        dn_mm_forward(op, src, w, b, dst);
+        return;
+    }
     if (wl->col.on) {
         dn_col_forward(op, src, w, b, dst);
         return;
@@ -586,6 +596,10 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
 {
     dn_wl *wl = op->impl;
     hsi_rt *rt = op->rt;
+    if (wl->mm.on) {
+        dn_mm_backward(op, src, w, ddst, dsrc, dw, db);
+        return;
+    }
     if (wl->tap.on) {
         hk_tap_backward(&wl->tap.g, src, w, ddst, dsrc, dw, db, dn_tmp(rt, wl->tap.off));
         return;
@@ -612,6 +626,61 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         dn_out_done(rt, &wl->dw_acc, dw);
         if (has_bias) dn_out_done(rt, &wl->db_acc, db);
     }
+}
+
+/* ---- dense as one GEMM on the row-major src -------------------------------------------------
+ * A dense layer (or a convolution whose kernel covers its whole unpadded input) on a row-major
+ * src is dst[N, OC] = src[N, K] w[OC, K]^T + b: one dnnl_sgemm on the caller's tensors, no
+ * reorder; dsrc = ddst w and dw += ddst^T src (accumulated by the GEMM itself, beta 1).
+ * oneDNN's inner product reorders src and weights and reached 40-57 % of the FMA peak on the
+ * contextual CNN's bank5 ([128, 5000] x [5000, 128]), the GEMM ~85 %.
+ * HSICC_DNNL_NO_GEMM_DENSE=1 turns it off (for A/B runs). */
+static int dn_mm_wanted(const hsi_layout *src)
+{
+    const char *off = getenv("HSICC_DNNL_NO_GEMM_DENSE");
+    return !(off && *off && strcmp(off, "0")) && dn_rowmajor(dn_lmd(src));
+}
+
+/* dst: the plain layout of [N, OC] (dense) or of the conv's [N, OC, 1, ...] */
+static hsi_op *dn_mm_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, int64_t oc,
+                            int bias, int ndst, const int64_t *ddims)
+{
+    dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
+    if (!wl) return NULL;
+    wl->mm.on = 1;
+    wl->mm.n = src->dims[0];
+    wl->mm.k = hk_numel(src->ndim, src->dims) / src->dims[0];
+    wl->mm.oc = oc;
+    wl->mm.bias = bias;
+    return dn_op(rt, kind, hk_dnnl_layout_plain(rt, ndst, ddims), wl);
+}
+
+static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                          float *dst)
+{
+    const dn_wl *wl = op->impl;
+    int64_t n = wl->mm.n, k = wl->mm.k, oc = wl->mm.oc;
+    int add_b = wl->mm.bias && b;
+    if (add_b)
+        for (int64_t r = 0; r < n; r++) memcpy(dst + r * oc, b, (size_t)oc * sizeof *b);
+    dn_ok(dnnl_sgemm('N', 'T', n, oc, k, 1.f, src, k, w, k, add_b ? 1.f : 0.f, dst, oc),
+          "gemm dense");
+}
+
+static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                           float *dsrc, float *dw, float *db)
+{
+    const dn_wl *wl = op->impl;
+    int64_t n = wl->mm.n, k = wl->mm.k, oc = wl->mm.oc;
+    if (dsrc)
+        dn_ok(dnnl_sgemm('N', 'N', n, k, oc, 1.f, ddst, oc, w, k, 0.f, dsrc, k),
+              "gemm dense (data)");
+    if (dw)
+        dn_ok(dnnl_sgemm('T', 'N', oc, k, n, 1.f, ddst, oc, src, k, 1.f, dw, k),
+              "gemm dense (weights)");
+    if (db && wl->mm.bias)
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t o = 0; o < oc; o++) db[o] += ddst[r * oc + o];
 }
 
 /* ---- convolution as im2col + GEMM ---------------------------------------------------------
@@ -870,6 +939,8 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
         pddims[2 + i] = (pdims[2 + i] + pc.pad_lo[i] + pc.pad_hi[i]
                          - (pc.kernel[i] - 1) * pc.dilation[i] - 1) / pc.stride[i] + 1;
     }
+    if (full && dn_mm_wanted(src))
+        return dn_mm_create(rt, HK_CONV, src, OC, cd->bias, nd, ddims);
     if (!full && !fold && dn_col_wanted(&pc, C, pdims[2], pdims[3], pddims[2], pddims[3]))
         return dn_col_create(rt, smd, &pc, &g, pdims, pddims[2], pddims[3], need_dsrc, need_dw);
     md_t w_plain, dst;
@@ -888,7 +959,7 @@ const char *hk_dnnl_conv_impl(const hsi_op *op)
     if (wl->tap.w1)
         return strcmp(hk_tap_isa(), "avx2") ? "onednn, weights tapconv:generic"
                                             : "onednn, weights tapconv:avx2";
-    return wl->col.on ? "gemm" : "onednn";
+    return wl->col.on || wl->mm.on ? "gemm" : "onednn";
 }
 
 void hk_dnnl_conv_forward(hsi_op *op, const float *src, const float *w, const float *b,
@@ -909,6 +980,7 @@ hsi_op *hk_dnnl_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int
     int64_t wdims[5] = {out}, ddims[2] = {src->dims[0], out};
     md_t w_plain, dst;
     for (int i = 1; i < src->ndim; i++) wdims[i] = src->dims[i];
+    if (out >= 1 && dn_mm_wanted(src)) return dn_mm_create(rt, HK_DENSE, src, out, bias, 2, ddims);
     if (out < 1 || dn_md_tag(&w_plain, src->ndim, wdims, dnnl_format_tag_undef)
         || dn_md_tag(&dst, 2, ddims, dnnl_format_tag_undef))
         return hk_fail(rt, "dense: bad output size %lld", (long long)out);

@@ -89,8 +89,9 @@ int64_t hk_numel(int ndim, const int64_t *dims);
  * kind HK_RESHAPE, so hsi_plain_forward is the reshape's forward). */
 hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
 
-/* Which code a DNNL conv op runs: "tapconv:avx2", "tapconv:generic" (tapconv.c), "gemm"
- * (im2col + GEMM) or "onednn" (oneDNN's primitives). For tests. */
+/* Which code a DNNL conv or dense op runs: "tapconv:avx2", "tapconv:generic" (tapconv.c),
+ * "gemm" (im2col + GEMM, or one GEMM on a row-major src) or "onednn" (oneDNN's primitives).
+ * For tests. */
 const char *hk_dnnl_conv_impl(const hsi_op *op);
 
 /* hsi_kernels_set_dp's setting (NULL: one process). */

@@ -421,6 +421,11 @@ static const shape_spec dense_specs[] = {
     {"blocked4d", 1, 4, {16, 128, 7, 7}, 1, 10},
     {"plain2d_nobias", 0, 2, {16, 24}, 0, 9},
     {"blocked5d_spatial", 1, 5, {4, 24, 3, 5, 5}, 1, 7},
+    /* one sgemm on the row-major src (checked: these must take it): the contextual CNN's
+     * bank5 ([200, 5, 5] -> 128), odd sizes without bias */
+    {"gemm_ctx_bank5", 0, 4, {128, 200, 5, 5}, 1, 128},
+    {"gemm_odd_nobias", 0, 4, {7, 3, 5, 3}, 0, 11},
+    {"gemm_plain2d_odd", 0, 2, {13, 29}, 1, 5},
 };
 
 static void s_dense(hsi_rt *rt, outs *o, int v)
@@ -430,6 +435,11 @@ static void s_dense(hsi_rt *rt, outs *o, int v)
     int64_t out = (int64_t)c->f, wn = out * lnumel(l) / c->dims[0];
     hsi_op *op = hsi_dense_create(rt, l, out, c->flag, 1, 1);
     check_op(rt, op, c->name);
+    if (!strncmp(c->name, "gemm_", 5) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL
+        && strcmp(hk_dnnl_conv_impl(op), "gemm")) {
+        printf("  FAIL: %s runs %s, not gemm\n", c->name, hk_dnnl_conv_impl(op));
+        failures++;
+    }
     const hsi_layout *ld = hsi_op_dst(op);
     float *x = tin(l, 1, -1, 1), *w = rnd(wn, 2, -0.2f, 0.2f), *b = rnd(out, 3, -1, 1);
     float *y = tbuf(ld), *dy = tin(ld, 4, -1, 1), *dx = tbuf(l);
