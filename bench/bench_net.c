@@ -7,7 +7,8 @@
  *                [--peak GFLOPS] [--profile ITERS]
  * --iters N: exactly N timed steps per loop instead of --seconds (a fixed amount of work, for
  * A/B comparisons of CPU seconds on a loaded machine).
- * prints lines like:  hsicc ssrn train_step ms_per_batch=12.3 samples_per_s=1300 gflops=..
+ * prints lines like:  hsicc ssrn train_step ms_per_batch=12.3 samples_per_s=1300 gflops=.. median_ms=..
+ * (median_ms: the median of the loop's per-step times, robust to a few slow steps)
  * FLOPs of a step: forward + backward data + backward weights of every conv and dense op, from
  * the compiled net's shapes (hsi_rt_profile); --peak (bench_fma's figure) adds peak_pct=.
  * --profile ITERS: HSI_PROFILE on, ITERS more training steps timed per kernel call, then one
@@ -27,6 +28,12 @@
 #include "hsi_train.h"
 
 extern const hsi_netdesc NET;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static double now(void)
 {
@@ -136,6 +143,8 @@ int main(int argc, char **argv)
     hsi_rt_profile(rt, prof, nops);
     double step_flops = 0;
     for (int i = 0; i < nops; i++) step_flops += prof[i].flops[0] + prof[i].flops[1];
+    double *steps = NULL;   /* per-step times (train_step loop): their median */
+    int cap = 0;
     for (int with_step = 0; with_step < 2; with_step++) {
         double fwd = 0, bwd = 0, upd = 0;
         int iters = 0;
@@ -157,14 +166,25 @@ int main(int argc, char **argv)
             fwd += b - a;
             bwd += c - b;
             upd += e - c;
-            iters++;
+            if (iters >= cap) {
+                cap = cap ? 2 * cap : 256;
+                double *t = realloc(steps, sizeof *steps * (size_t)cap);
+                if (!t) {
+                    fprintf(stderr, "out of memory\n");
+                    return 1;
+                }
+                steps = t;
+            }
+            steps[iters++] = e - a;
         }
+        qsort(steps, (size_t)iters, sizeof *steps, cmp_double);
+        double med = iters % 2 ? steps[iters / 2] : (steps[iters / 2 - 1] + steps[iters / 2]) / 2;
         double per_batch = (fwd + bwd + upd) / iters, g = step_flops / per_batch / 1e9;
         printf("hsicc %s %s ms_per_batch=%.3f samples_per_s=%.1f fwd_ms=%.3f bwd_ms=%.3f step_ms=%.3f "
-               "batch=%d iters=%d gflop_per_step=%.4f gflops=%.1f", NET.name,
+               "batch=%d iters=%d gflop_per_step=%.4f gflops=%.1f median_ms=%.3f", NET.name,
                with_step ? "train_step" : "fwd_bwd", 1e3 * per_batch, batch / per_batch,
                1e3 * fwd / iters, 1e3 * bwd / iters, 1e3 * upd / iters, batch, iters,
-               step_flops / 1e9, g);
+               step_flops / 1e9, g, 1e3 * med);
         if (peak > 0) printf(" peak_pct=%.1f", 100 * g / peak);
         printf("\n");
         fflush(stdout);
@@ -181,6 +201,7 @@ int main(int argc, char **argv)
         print_profile(prof, nops, ps, np, profile, peak);
     }
     free(prof);
+    free(steps);
     hsi_memory_report r;
     NET.memory(m, &r);
     printf("hsicc %s memory params=%zu grads=%zu arena=%zu sum=%zu\n", NET.name, r.params, r.grads,

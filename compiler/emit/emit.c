@@ -1311,8 +1311,8 @@ static const char *const infer_runtime[] = {
     "include/hsi.h", "include/hsi_kernels.h", "include/hsi_infer.h", "include/hsi_prep.h",
     "include/hsi_data.h", "include/hsi_io.h", "include/hsi_model.h", "kernels/kernels_impl.h",
     "kernels/ref.h", "model/model.c", "kernels/kernels.c", "kernels/ref.c", "kernels/seq.c",
-    "kernels/arena.c", "kernels/dnnl.c", "kernels/tapconv.h", "kernels/tapconv.c", "eval/scene.c",
-    "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
+    "kernels/arena.c", "kernels/dnnl.c", "kernels/tapconv.h", "kernels/tapconv.c",
+    "kernels/smallconv.h", "kernels/smallconv.c", "eval/scene.c", "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
 
 static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
 {

@@ -13,6 +13,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "kernels_impl.h"
+#include "smallconv.h"
 #include "tapconv.h"
 
 typedef dnnl_memory_desc_t md_t;
@@ -466,6 +467,7 @@ typedef struct dn_wl {
     dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
     dn_col col;
     struct { int on; int64_t n, k, oc; int bias; } mm;   /* dense as one sgemm (dn_mm_wanted) */
+    struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
     struct { int on, w1; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c
                                                           (w1: only its weights' gradient) */
 } dn_wl;
@@ -579,6 +581,10 @@ static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const fl
         dn_mm_forward(op, src, w, b, dst);
         return;
     }
+    if (wl->sc.on) {
+        hk_sc_forward(&wl->sc.g, src, w, b, dst, dn_tmp(op->rt, wl->sc.off));
+        return;
+    }
     if (wl->col.on) {
         dn_col_forward(op, src, w, b, dst);
         return;
@@ -598,6 +604,11 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
     hsi_rt *rt = op->rt;
     if (wl->mm.on) {
         dn_mm_backward(op, src, w, ddst, dsrc, dw, db);
+        return;
+    }
+    if (wl->sc.on) {   /* created without an input gradient: dsrc is never wanted */
+        if (dw || (db && wl->sc.g.bias))
+            hk_sc_backward_weights(&wl->sc.g, src, ddst, dw, db, dn_tmp(rt, wl->sc.off));
         return;
     }
     if (wl->tap.on) {
@@ -681,6 +692,52 @@ static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const f
     if (db && wl->mm.bias)
         for (int64_t r = 0; r < n; r++)
             for (int64_t o = 0; o < oc; o++) db[o] += ddst[r * oc + o];
+}
+
+/* ---- first-layer convolutions with few output pixels by smallconv.c ------------------------
+ * The contextual CNN's 3x3 filter bank (200 bands of a 5x5 patch, no input gradient): an
+ * implicit GEMM straight from the plain NCHW input, where the im2col + GEMM path first
+ * reorders the input to NHWC and then copies it into columns (twice a step, the
+ * weights' gradient redoes both). Measured on the 3x3 bank at 1 thread (loaded machine, best of
+ * 30): forward 6.1-7.1 ms against 8.1-9.0, weights 6.2-7.0 against 8.0-8.7. Taken for 2-D
+ * ungrouped, unpadded, undilated convolutions on a row-major src, no input gradient, at most
+ * 64 output pixels, a kernel of more than one pixel (a 1x1 kernel measured no faster than
+ * oneDNN's direct one) and a reduction of at least 64. HSICC_DNNL_NO_SMALL_CONV=1 turns it off
+ * (for A/B runs). dst is NHWC. */
+static int dn_sc_wanted(const hsi_layout *src, const hsi_conv_desc *pc, int64_t oh, int64_t ow,
+                        int need_dsrc)
+{
+    const char *off = getenv("HSICC_DNNL_NO_SMALL_CONV");
+    if ((off && *off && strcmp(off, "0")) || need_dsrc || pc->nsp != 2 || pc->groups != 1
+        || oh * ow > 64 || pc->kernel[0] * pc->kernel[1] < 2
+        || src->dims[1] * pc->kernel[0] * pc->kernel[1] < 64 || !dn_rowmajor(dn_lmd(src)))
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (pc->pad_lo[i] || pc->pad_hi[i] || pc->dilation[i] != 1) return 0;
+    return 1;
+}
+
+static hsi_op *dn_sc_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *pc,
+                            int64_t oh, int64_t ow)
+{
+    dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
+    if (!wl) return NULL;
+    hk_sc *g = &wl->sc.g;
+    *g = (hk_sc){.n = src->dims[0], .c = src->dims[1], .h = src->dims[2], .w = src->dims[3],
+                 .oc = pc->out_ch, .kh = pc->kernel[0], .kw = pc->kernel[1],
+                 .sh = pc->stride[0], .sw = pc->stride[1], .oh = oh, .ow = ow,
+                 .bias = pc->bias};
+    g->rowoff = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)(g->n * oh * ow));
+    g->koff = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)(g->c * g->kh * g->kw));
+    if (!g->rowoff || !g->koff) return NULL;
+    hk_sc_init(g);
+    wl->sc.on = 1;
+    int64_t ddims[4] = {g->n, g->oc, oh, ow};
+    md_t d_nhwc;
+    size_t used = 0;
+    if (dn_md_tag(&d_nhwc, 4, ddims, dnnl_acdb)) return hk_fail(rt, "conv: bad shapes");
+    if (dn_stage(rt, &used, hk_sc_scratch_floats(g) * sizeof(float), &wl->sc.off)) return NULL;
+    return dn_op(rt, HK_CONV, dn_layout(rt, &d_nhwc), wl);
 }
 
 /* ---- convolution as im2col + GEMM ---------------------------------------------------------
@@ -941,6 +998,8 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     }
     if (full && dn_mm_wanted(src))
         return dn_mm_create(rt, HK_CONV, src, OC, cd->bias, nd, ddims);
+    if (!full && !fold && dn_sc_wanted(src, &pc, pddims[2], pddims[3], need_dsrc))
+        return dn_sc_create(rt, src, &pc, pddims[2], pddims[3]);
     if (!full && !fold && dn_col_wanted(&pc, C, pdims[2], pdims[3], pddims[2], pddims[3]))
         return dn_col_create(rt, smd, &pc, &g, pdims, pddims[2], pddims[3], need_dsrc, need_dw);
     md_t w_plain, dst;
@@ -956,6 +1015,7 @@ const char *hk_dnnl_conv_impl(const hsi_op *op)
 {
     const dn_wl *wl = op->impl;
     if (wl->tap.on) return strcmp(hk_tap_isa(), "avx2") ? "tapconv:generic" : "tapconv:avx2";
+    if (wl->sc.on) return strcmp(hk_sc_isa(), "avx2") ? "smallconv:generic" : "smallconv:avx2";
     if (wl->tap.w1)
         return strcmp(hk_tap_isa(), "avx2") ? "onednn, weights tapconv:generic"
                                             : "onednn, weights tapconv:avx2";
@@ -1284,9 +1344,10 @@ void hk_dnnl_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *
     }
     unsigned char *mask = ws;
     float scale = dn_drop_scale(dr->p);
-    const uint64_t base = hk_dropout_base(op->dst);
+    const uint64_t base = hk_dropout_base(op->dst), key = hk_mix64(seed);
+    const float p = dr->p;
     for (int64_t i = 0; i < dr->n; i++) {
-        mask[i] = hsi_dropout_uniform(seed, base + (uint64_t)i) >= dr->p;
+        mask[i] = hk_dropout_u(key, base + (uint64_t)i) >= p;
         dst[i] = mask[i] ? x[i] * scale : 0.f;
     }
 }
@@ -1312,7 +1373,104 @@ typedef struct dn_pool {
     dn_prim train, infer, bwd;
     float *scale, *tmp;           /* NULL unless rescaled */
     int64_t planes, osz;          /* n * c, output cells per plane */
+    struct {                      /* global max pooling by dn_gmax_* (dn_gmax_wanted) */
+        int on;
+        int64_t n, c, px, sn;     /* batch, channels, pixels, sample stride */
+        int64_t *co, *po;         /* offset of channel c, of pixel p within a sample */
+        size_t src_bytes;
+    } g;
 } dn_pool;
+
+/* Max pooling whose window is the whole unpadded input (the contextual CNN's 5x5 and 3x3
+ * pools to 1x1): oneDNN's pooling took 0.5-1.5 ms a pass on [128, 128, 5, 5] for 0.4 M
+ * compares; a loop per sample over the pixels, channels innermost, with the argmax pixel per
+ * (sample, channel) as the workspace (int32), in any layout whose channels are plain or in one
+ * block (nChw8c, nhwc, nchw). dst is plain [N, C, 1, ...]. HSICC_DNNL_NO_GLOBAL_POOL=1 turns it
+ * off (for A/B runs). */
+static int dn_gmax_wanted(const hsi_layout *src, const hsi_pool_desc *d, const int64_t *extra)
+{
+    const char *off = getenv("HSICC_DNNL_NO_GLOBAL_POOL");
+    const md_t *md = dn_lmd(src);
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if ((off && *off && strcmp(off, "0")) || !d->max || md->format_kind != dnnl_blocked
+        || md->offset0 != 0 || b->inner_nblks > 1 || (b->inner_nblks == 1 && b->inner_idxs[0] != 1))
+        return 0;
+    for (int i = 0; i < d->nsp; i++)
+        if (d->kernel[i] != src->dims[2 + i] || d->pad_lo[i] || d->pad_hi[i]
+            || (extra && extra[i]))
+            return 0;
+    return 1;
+}
+
+static hsi_op *dn_gmax_create(hsi_rt *rt, const hsi_layout *src, int nsp)
+{
+    const md_t *md = dn_lmd(src);
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    int64_t blk = b->inner_nblks ? b->inner_blks[0] : 1, ddims[5] = {src->dims[0], src->dims[1]};
+    dn_pool *pl = dn_impl_alloc(rt, sizeof *pl);
+    if (!pl) return NULL;
+    memset(pl, 0, sizeof *pl);
+    pl->g.on = 1;
+    pl->g.n = src->dims[0];
+    pl->g.c = src->dims[1];
+    pl->g.px = 1;
+    for (int i = 0; i < nsp; i++) {
+        pl->g.px *= src->dims[2 + i];
+        ddims[2 + i] = 1;
+    }
+    pl->g.sn = b->strides[0];
+    pl->g.src_bytes = dnnl_memory_desc_get_size(md);
+    pl->g.co = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)pl->g.c);
+    pl->g.po = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)pl->g.px);
+    if (!pl->g.co || !pl->g.po) return NULL;
+    for (int64_t c = 0; c < pl->g.c; c++) pl->g.co[c] = c / blk * b->strides[1] + c % blk;
+    for (int64_t p = 0; p < pl->g.px; p++) {
+        int64_t off = 0;
+        for (int64_t i = nsp - 1, r = p; i >= 0; r /= src->dims[2 + i], i--)
+            off += r % src->dims[2 + i] * b->strides[2 + i];
+        pl->g.po[p] = off;
+    }
+    md_t plain;
+    if (dn_md_tag(&plain, nsp + 2, ddims, dnnl_format_tag_undef))
+        return hk_fail(rt, "pool: bad shapes");
+    hsi_op *op = dn_op(rt, HK_POOL, dn_layout(rt, &plain), pl);
+    if (op) op->ws_bytes = sizeof(int32_t) * (size_t)(pl->g.n * pl->g.c);
+    return op;
+}
+
+static void dn_gmax_forward(const dn_pool *pl, const float *src, float *dst, int32_t *arg)
+{
+    int64_t C = pl->g.c;
+    DN_OMP("omp parallel for schedule(static)")
+    for (int64_t n = 0; n < pl->g.n; n++) {
+        const float *x = src + n * pl->g.sn;
+        float *m = dst + n * C;
+        int32_t *a = arg ? arg + n * C : NULL;
+        for (int64_t c = 0; c < C; c++) m[c] = x[pl->g.co[c] + pl->g.po[0]];
+        if (a) memset(a, 0, sizeof *a * (size_t)C);
+        for (int64_t p = 1; p < pl->g.px; p++) {
+            const float *xp = x + pl->g.po[p];
+            for (int64_t c = 0; c < C; c++) {
+                float v = xp[pl->g.co[c]];
+                if (v > m[c]) {
+                    m[c] = v;
+                    if (a) a[c] = (int32_t)p;
+                }
+            }
+        }
+    }
+}
+
+static void dn_gmax_backward(const dn_pool *pl, const float *ddst, const int32_t *arg,
+                             float *dsrc)
+{
+    int64_t C = pl->g.c;
+    memset(dsrc, 0, pl->g.src_bytes);
+    DN_OMP("omp parallel for schedule(static)")
+    for (int64_t n = 0; n < pl->g.n; n++)
+        for (int64_t c = 0; c < C; c++)
+            dsrc[n * pl->g.sn + pl->g.co[c] + pl->g.po[arg[n * C + c]]] = ddst[n * C + c];
+}
 
 /* scale[] of a ceil_mode average with count_include_pad; 0 when no window needs one */
 static int pool_scale(hsi_rt *rt, dn_pool *pl, const hsi_pool_desc *d, const int64_t *in,
@@ -1366,6 +1524,7 @@ hsi_op *hk_dnnl_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_de
         hi[i] = pd_->pad_hi[i];
         ddims[2 + i] = (in + lo[i] + hi[i] - k) / s + 1;
     }
+    if (dn_gmax_wanted(src, pd_, ceil_extra)) return dn_gmax_create(rt, src, nsp);
     dnnl_alg_kind_t alg = pd_->max ? dnnl_pooling_max
                           : pd_->count_include_pad ? dnnl_pooling_avg_include_padding
                                                    : dnnl_pooling_avg_exclude_padding;
@@ -1413,6 +1572,10 @@ hsi_op *hk_dnnl_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_de
 void hk_dnnl_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)
 {
     dn_pool *pl = op->impl;
+    if (pl->g.on) {
+        dn_gmax_forward(pl, src, dst, train ? ws : NULL);
+        return;
+    }
     dn_run(op->rt, train ? &pl->train : &pl->infer, (const void *[]){src, dst, ws});
     if (pl->scale) pool_rescale(pl, dst, dst);
 }
@@ -1421,6 +1584,10 @@ void hk_dnnl_pool_backward(hsi_op *op, const float *ddst, const void *ws, float 
 {
     dn_pool *pl = op->impl;
     if (!dsrc) return;
+    if (pl->g.on) {
+        dn_gmax_backward(pl, ddst, ws, dsrc);
+        return;
+    }
     if (pl->scale) {
         pool_rescale(pl, ddst, pl->tmp);
         ddst = pl->tmp;
