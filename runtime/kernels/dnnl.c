@@ -1376,7 +1376,9 @@ typedef struct dn_pool {
     struct {                      /* global max pooling by dn_gmax_* (dn_gmax_wanted) */
         int on;
         int64_t n, c, px, sn;     /* batch, channels, pixels, sample stride */
+        int64_t run;              /* channels contiguous in memory from a multiple of run */
         int64_t *co, *po;         /* offset of channel c, of pixel p within a sample */
+        int32_t *arg;             /* argmax when the caller has no workspace (inference) */
         size_t src_bytes;
     } g;
 } dn_pool;
@@ -1422,8 +1424,10 @@ static hsi_op *dn_gmax_create(hsi_rt *rt, const hsi_layout *src, int nsp)
     pl->g.src_bytes = dnnl_memory_desc_get_size(md);
     pl->g.co = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)pl->g.c);
     pl->g.po = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)pl->g.px);
-    if (!pl->g.co || !pl->g.po) return NULL;
+    pl->g.arg = dn_impl_alloc(rt, sizeof(int32_t) * (size_t)(pl->g.n * pl->g.c));
+    if (!pl->g.co || !pl->g.po || !pl->g.arg) return NULL;
     for (int64_t c = 0; c < pl->g.c; c++) pl->g.co[c] = c / blk * b->strides[1] + c % blk;
+    pl->g.run = blk > 1 ? blk : b->strides[1] == 1 ? pl->g.c : 1;
     for (int64_t p = 0; p < pl->g.px; p++) {
         int64_t off = 0;
         for (int64_t i = nsp - 1, r = p; i >= 0; r /= src->dims[2 + i], i--)
@@ -1445,16 +1449,38 @@ static void dn_gmax_forward(const dn_pool *pl, const float *src, float *dst, int
     for (int64_t n = 0; n < pl->g.n; n++) {
         const float *x = src + n * pl->g.sn;
         float *m = dst + n * C;
-        int32_t *a = arg ? arg + n * C : NULL;
+        int32_t *a = (arg ? arg : pl->g.arg) + n * C;   /* inference: the op's own buffer */
+        if (pl->g.run == 1) {   /* one channel at a time (nchw: its pixels contiguous) */
+            for (int64_t c = 0; c < C; c++) {
+                const float *xc = x + pl->g.co[c];
+                float best = xc[pl->g.po[0]];
+                int32_t at = 0;
+                for (int64_t p = 1; p < pl->g.px; p++) {
+                    float v = xc[pl->g.po[p]];
+                    int gt = v > best;
+                    best = gt ? v : best;
+                    at = gt ? (int32_t)p : at;
+                }
+                m[c] = best;
+                a[c] = at;
+            }
+            continue;
+        }
         for (int64_t c = 0; c < C; c++) m[c] = x[pl->g.co[c] + pl->g.po[0]];
-        if (a) memset(a, 0, sizeof *a * (size_t)C);
+        memset(a, 0, sizeof *a * (size_t)C);
         for (int64_t p = 1; p < pl->g.px; p++) {
             const float *xp = x + pl->g.po[p];
-            for (int64_t c = 0; c < C; c++) {
-                float v = xp[pl->g.co[c]];
-                if (v > m[c]) {
-                    m[c] = v;
-                    if (a) a[c] = (int32_t)p;
+            for (int64_t c0 = 0; c0 < C; c0 += pl->g.run) {   /* runs of contiguous channels */
+                const float *restrict xr = xp + pl->g.co[c0];
+                int64_t nr = C - c0 < pl->g.run ? C - c0 : pl->g.run;
+                float *restrict mr = m + c0;
+                int32_t *restrict ar = a + c0;
+                DN_OMP("omp simd")
+                for (int64_t i = 0; i < nr; i++) {   /* branch-free (vectorised): random compares */
+                    float v = xr[i], mv = mr[i];
+                    int32_t gt = -(int32_t)(v > mv);   /* all ones where v wins */
+                    mr[i] = v > mv ? v : mv;
+                    ar[i] = ((int32_t)p & gt) | (ar[i] & ~gt);
                 }
             }
         }
