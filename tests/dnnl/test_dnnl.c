@@ -236,8 +236,8 @@ static const conv_spec conv_specs[] = {
      * and 19 outputs (16 + 3), strides, no bias; 40 outputs, a 2x2 stride-2; a reduction of
      * 1350 > one forward chunk (240) and 2 output pixels per sample */
     {"sc_ctx_3x3", 0, 4, {128, 200, 5, 5}, 128, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
-    {"sc_odd_stride_nobias", 0, 4, {5, 13, 6, 5}, 19, 1, {3, 2}, {2, 1}, {0}, {0}, {1, 1}, 0},
-    {"sc_oc40_k2s2", 0, 4, {3, 17, 4, 5}, 40, 1, {2, 2}, {2, 2}, {0}, {0}, {1, 1}, 1},
+    {"sc_odd_stride_nobias", 0, 4, {5, 43, 6, 5}, 19, 1, {3, 2}, {2, 1}, {0}, {0}, {1, 1}, 0},
+    {"sc_oc40_k2s2", 0, 4, {3, 67, 4, 5}, 40, 1, {2, 2}, {2, 2}, {0}, {0}, {1, 1}, 1},
     {"sc_k_chunks_2px", 0, 4, {7, 150, 3, 4}, 24, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
     /* the 1x1 bank stays on oneDNN without dsrc */
     {"ctx_1x1_nodsrc_onednn", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
