@@ -3,9 +3,12 @@
  * optimizer step (RMSProp for SSRN, SGD+momentum for the contextual CNN). Random data; the
  * numbers are throughput, never accuracy. Built with -DNET=<stem>_net.
  *
- *   bench_<stem> [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref]
+ *   bench_<stem> [--batch N] [--seconds S] [--iters N] [--solver rmsprop|sgd] [--backend dnnl|ref]
  *                [--peak GFLOPS] [--profile ITERS]
- * prints lines like:  hsicc ssrn train_step ms_per_batch=12.3 samples_per_s=1300 gflops=..
+ * --iters N: exactly N timed steps per loop instead of --seconds (a fixed amount of work, for
+ * A/B comparisons of CPU seconds on a loaded machine).
+ * prints lines like:  hsicc ssrn train_step ms_per_batch=12.3 samples_per_s=1300 gflops=.. median_ms=..
+ * (median_ms: the median of the loop's per-step times, robust to a few slow steps)
  * FLOPs of a step: forward + backward data + backward weights of every conv and dense op, from
  * the compiled net's shapes (hsi_rt_profile); --peak (bench_fma's figure) adds peak_pct=.
  * --profile ITERS: HSI_PROFILE on, ITERS more training steps timed per kernel call, then one
@@ -25,6 +28,12 @@
 #include "hsi_train.h"
 
 extern const hsi_netdesc NET;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static double now(void)
 {
@@ -83,7 +92,7 @@ int main(int argc, char **argv)
     const char *solver = "rmsprop";
     hsi_backend be = HSI_BACKEND_DNNL;
     double peak = 0;
-    int profile = 0;
+    int profile = 0, fixed = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
@@ -91,8 +100,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--backend")) be = strcmp(argv[i + 1], "ref") ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;
         else if (!strcmp(argv[i], "--peak")) peak = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--iters")) fixed = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--peak GFLOPS] [--profile ITERS]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--iters N] [--peak GFLOPS] [--profile ITERS]\n", argv[0]);
             return 2;
         }
     }
@@ -133,6 +143,8 @@ int main(int argc, char **argv)
     hsi_rt_profile(rt, prof, nops);
     double step_flops = 0;
     for (int i = 0; i < nops; i++) step_flops += prof[i].flops[0] + prof[i].flops[1];
+    double *steps = NULL;   /* per-step times (train_step loop): their median */
+    int cap = 0;
     for (int with_step = 0; with_step < 2; with_step++) {
         double fwd = 0, bwd = 0, upd = 0;
         int iters = 0;
@@ -142,7 +154,7 @@ int main(int argc, char **argv)
             NET.loss_backward(m, 0, y, batch, 1.0f);
         }
         double t0 = now();
-        while (now() - t0 < seconds) {
+        while (fixed > 0 ? iters < fixed : now() - t0 < seconds) {
             double a = now();
             NET.zero_grad(m);
             NET.forward(m, 0, x, batch, 1, (uint64_t)iters);
@@ -154,14 +166,25 @@ int main(int argc, char **argv)
             fwd += b - a;
             bwd += c - b;
             upd += e - c;
-            iters++;
+            if (iters >= cap) {
+                cap = cap ? 2 * cap : 256;
+                double *t = realloc(steps, sizeof *steps * (size_t)cap);
+                if (!t) {
+                    fprintf(stderr, "out of memory\n");
+                    return 1;
+                }
+                steps = t;
+            }
+            steps[iters++] = e - a;
         }
+        qsort(steps, (size_t)iters, sizeof *steps, cmp_double);
+        double med = iters % 2 ? steps[iters / 2] : (steps[iters / 2 - 1] + steps[iters / 2]) / 2;
         double per_batch = (fwd + bwd + upd) / iters, g = step_flops / per_batch / 1e9;
         printf("hsicc %s %s ms_per_batch=%.3f samples_per_s=%.1f fwd_ms=%.3f bwd_ms=%.3f step_ms=%.3f "
-               "batch=%d iters=%d gflop_per_step=%.4f gflops=%.1f", NET.name,
+               "batch=%d iters=%d gflop_per_step=%.4f gflops=%.1f median_ms=%.3f", NET.name,
                with_step ? "train_step" : "fwd_bwd", 1e3 * per_batch, batch / per_batch,
                1e3 * fwd / iters, 1e3 * bwd / iters, 1e3 * upd / iters, batch, iters,
-               step_flops / 1e9, g);
+               step_flops / 1e9, g, 1e3 * med);
         if (peak > 0) printf(" peak_pct=%.1f", 100 * g / peak);
         printf("\n");
         fflush(stdout);
@@ -178,6 +201,7 @@ int main(int argc, char **argv)
         print_profile(prof, nops, ps, np, profile, peak);
     }
     free(prof);
+    free(steps);
     hsi_memory_report r;
     NET.memory(m, &r);
     printf("hsicc %s memory params=%zu grads=%zu arena=%zu sum=%zu\n", NET.name, r.params, r.grads,

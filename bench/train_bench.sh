@@ -8,8 +8,8 @@
 # ratio to PyTorch's best mode.
 #   bench/train_bench.sh [--seconds S] [--rounds R] [--threads "2 1"] [--nets "ssrn contextual"]
 #                        [--depth-sweep] [--roofline [ITERS]] [--no-torch]
-#   --depth-sweep   also the contextual CNN at depth 1, 2, 4, 8: each residual module's marginal
-#                   time against its FLOP share
+#   --depth-sweep   also the contextual CNN at depth 1, 2, 4, 8 (rounds interleaved, at least 5;
+#                   per-step medians): each residual module's marginal time against its FLOP share
 #   --roofline      also per layer, forward and backward: hsicc's time, GFLOP/s and % of peak
 #                   (HSI_PROFILE, ITERS steps, default 20), then PyTorch's eager layer profile
 # Defaults: 5 s per measurement, 3 rounds, 2 then 1 thread. Quote only figures from an idle
@@ -56,8 +56,10 @@ for t in $threads; do
     done
   done
   if [ $sweep = 1 ]; then
-    for d in 1 2 4 8; do
-      for r in $(seq "$rounds"); do
+    # interleaved (each round runs every depth in turn, so a drift of the machine's speed hits
+    # all depths alike); at least 5 rounds; each run reports its per-step median
+    for r in $(seq $(( rounds > 5 ? rounds : 5 ))); do
+      for d in 1 2 4 8; do
         "$build/bench/bench_contextual_d$d" $(opts contextual) --seconds "$secs" --peak "$peak" \
             | grep train_step | sed "s/^/T$t depth=$d /" | tee -a "$log"
       done
@@ -93,8 +95,8 @@ for line in open(sys.argv[1]):
     g = re.search(r"gflop_per_step=([\d.]+)", line)
     if g:
         flops[(net, depth)] = float(g.group(1)) / batch      # GFLOP per sample
-    if depth:
-        sweep.setdefault((t, int(depth)), []).append(sps)
+    if depth:   # per-step median (ms) of the run
+        sweep.setdefault((t, int(depth)), []).append(float(re.search(r"median_ms=([\d.]+)", line).group(1)))
         continue
     mode = re.search(r"mode=(\w+)", line)
     rates.setdefault((t, net, who if who == "hsicc" else mode.group(1)), []).append(sps)
@@ -116,7 +118,7 @@ for t in sorted(peaks, reverse=True):
         print(line)
 for t in sorted({t for t, _ in sweep}, reverse=True):
     depths = sorted(d for tt, d in sweep if tt == t)
-    ms = {d: 1e3 * 128 / statistics.median(sweep[(t, d)]) for d in depths}   # ms per batch
+    ms = {d: statistics.median(sweep[(t, d)]) for d in depths}   # ms per batch: median of runs' medians
     fl = {d: flops[("contextual", str(d))] * 128 for d in depths}           # GFLOP per batch
     print(f"depth sweep, contextual, {t} thread(s): " +
           ", ".join(f"depth {d} {128e3 / ms[d]:.0f} samples/s ({ms[d]:.2f} ms/batch)" for d in depths))

@@ -14,6 +14,7 @@
 
 #include "kernels_impl.h"
 #include "bnorm.h"
+#include "smallconv.h"
 #include "tapconv.h"
 
 typedef dnnl_memory_desc_t md_t;
@@ -478,6 +479,8 @@ typedef struct dn_wl {
     dn_port w_bd, ddst_bd, dsrc_out;         /* backward data */
     dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
     dn_col col;
+    struct { int on; int64_t n, k, oc; int bias; } mm;   /* dense as one sgemm (dn_mm_wanted) */
+    struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
     struct { int on, w1; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c
                                                           (w1: only its weights' gradient) */
 } dn_wl;
@@ -580,10 +583,23 @@ static void dn_col_forward(hsi_op *op, const float *src, const float *w, const f
 static void dn_col_backward_weights(hsi_op *op, const float *src, const float *ddst, float *dw,
                                     float *db);
 
+static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                          float *dst);
+static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                           float *dsrc, float *dw, float *db);
+
 static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const float *b,
                           float *dst)
 {
     dn_wl *wl = op->impl;
+    if (wl->mm.on) {
+        dn_mm_forward(op, src, w, b, dst);
+        return;
+    }
+    if (wl->sc.on) {
+        hk_sc_forward(&wl->sc.g, src, w, b, dst, dn_tmp(op->rt, wl->sc.off));
+        return;
+    }
     if (wl->col.on) {
         dn_col_forward(op, src, w, b, dst);
         return;
@@ -601,6 +617,15 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
 {
     dn_wl *wl = op->impl;
     hsi_rt *rt = op->rt;
+    if (wl->mm.on) {
+        dn_mm_backward(op, src, w, ddst, dsrc, dw, db);
+        return;
+    }
+    if (wl->sc.on) {   /* created without an input gradient: dsrc is never wanted */
+        if (dw || (db && wl->sc.g.bias))
+            hk_sc_backward_weights(&wl->sc.g, src, ddst, dw, db, dn_tmp(rt, wl->sc.off));
+        return;
+    }
     if (wl->tap.on) {
         hk_tap_backward(&wl->tap.g, src, w, ddst, dsrc, dw, db, dn_tmp(rt, wl->tap.off));
         return;
@@ -627,6 +652,109 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         dn_out_done(rt, &wl->dw_acc, dw);
         if (has_bias) dn_out_done(rt, &wl->db_acc, db);
     }
+}
+
+/* ---- dense as one GEMM on the row-major src -------------------------------------------------
+ * A dense layer (or a convolution whose kernel covers its whole unpadded input) on a row-major
+ * src is dst[N, OC] = src[N, K] w[OC, K]^T + b: one dnnl_sgemm on the caller's tensors, no
+ * reorder; dsrc = ddst w and dw += ddst^T src (accumulated by the GEMM itself, beta 1).
+ * oneDNN's inner product reorders src and weights and reached 40-57 % of the FMA peak on the
+ * contextual CNN's bank5 ([128, 5000] x [5000, 128]), the GEMM ~85 %.
+ * HSICC_DNNL_NO_GEMM_DENSE=1 turns it off (for A/B runs). */
+static int dn_mm_wanted(const hsi_layout *src)
+{
+    const char *off = getenv("HSICC_DNNL_NO_GEMM_DENSE");
+    return !(off && *off && strcmp(off, "0")) && dn_rowmajor(dn_lmd(src));
+}
+
+/* dst: the plain layout of [N, OC] (dense) or of the conv's [N, OC, 1, ...] */
+static hsi_op *dn_mm_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, int64_t oc,
+                            int bias, int ndst, const int64_t *ddims)
+{
+    dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
+    if (!wl) return NULL;
+    wl->mm.on = 1;
+    wl->mm.n = src->dims[0];
+    wl->mm.k = hk_numel(src->ndim, src->dims) / src->dims[0];
+    wl->mm.oc = oc;
+    wl->mm.bias = bias;
+    return dn_op(rt, kind, hk_dnnl_layout_plain(rt, ndst, ddims), wl);
+}
+
+static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const float *b,
+                          float *dst)
+{
+    const dn_wl *wl = op->impl;
+    int64_t n = wl->mm.n, k = wl->mm.k, oc = wl->mm.oc;
+    int add_b = wl->mm.bias && b;
+    if (add_b)
+        for (int64_t r = 0; r < n; r++) memcpy(dst + r * oc, b, (size_t)oc * sizeof *b);
+    dn_ok(dnnl_sgemm('N', 'T', n, oc, k, 1.f, src, k, w, k, add_b ? 1.f : 0.f, dst, oc),
+          "gemm dense");
+}
+
+static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
+                           float *dsrc, float *dw, float *db)
+{
+    const dn_wl *wl = op->impl;
+    int64_t n = wl->mm.n, k = wl->mm.k, oc = wl->mm.oc;
+    if (dsrc)
+        dn_ok(dnnl_sgemm('N', 'N', n, k, oc, 1.f, ddst, oc, w, k, 0.f, dsrc, k),
+              "gemm dense (data)");
+    if (dw)
+        dn_ok(dnnl_sgemm('T', 'N', oc, k, n, 1.f, ddst, oc, src, k, 1.f, dw, k),
+              "gemm dense (weights)");
+    if (db && wl->mm.bias)
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t o = 0; o < oc; o++) db[o] += ddst[r * oc + o];
+}
+
+/* ---- first-layer convolutions with few output pixels by smallconv.c ------------------------
+ * The contextual CNN's 3x3 filter bank (200 bands of a 5x5 patch, no input gradient): an
+ * implicit GEMM straight from the plain NCHW input, where the im2col + GEMM path first
+ * reorders the input to NHWC and then copies it into columns (twice a step, the
+ * weights' gradient redoes both). Measured on the 3x3 bank at 1 thread (loaded machine, best of
+ * 30): forward 6.1-7.1 ms against 8.1-9.0, weights 6.2-7.0 against 8.0-8.7. Taken for 2-D
+ * ungrouped, unpadded, undilated convolutions on a row-major src, no input gradient, at most
+ * 64 output pixels, a kernel of more than one pixel (a 1x1 kernel measured no faster than
+ * oneDNN's direct one) and a reduction of at least 256 (as the im2col path; smaller ones stay
+ * oneDNN's: on the 17-band domain of tests/mpi/dp2.yaml, whose BN amplifies float rounding,
+ * the 1- and 2-rank loss curves then drifted apart by 5e-3). HSICC_DNNL_NO_SMALL_CONV=1 turns
+ * it off (for A/B runs). dst is NHWC. */
+static int dn_sc_wanted(const hsi_layout *src, const hsi_conv_desc *pc, int64_t oh, int64_t ow,
+                        int need_dsrc)
+{
+    const char *off = getenv("HSICC_DNNL_NO_SMALL_CONV");
+    if ((off && *off && strcmp(off, "0")) || need_dsrc || pc->nsp != 2 || pc->groups != 1
+        || oh * ow > 64 || pc->kernel[0] * pc->kernel[1] < 2
+        || src->dims[1] * pc->kernel[0] * pc->kernel[1] < 256 || !dn_rowmajor(dn_lmd(src)))
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (pc->pad_lo[i] || pc->pad_hi[i] || pc->dilation[i] != 1) return 0;
+    return 1;
+}
+
+static hsi_op *dn_sc_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *pc,
+                            int64_t oh, int64_t ow)
+{
+    dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
+    if (!wl) return NULL;
+    hk_sc *g = &wl->sc.g;
+    *g = (hk_sc){.n = src->dims[0], .c = src->dims[1], .h = src->dims[2], .w = src->dims[3],
+                 .oc = pc->out_ch, .kh = pc->kernel[0], .kw = pc->kernel[1],
+                 .sh = pc->stride[0], .sw = pc->stride[1], .oh = oh, .ow = ow,
+                 .bias = pc->bias};
+    g->rowoff = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)(g->n * oh * ow));
+    g->koff = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)(g->c * g->kh * g->kw));
+    if (!g->rowoff || !g->koff) return NULL;
+    hk_sc_init(g);
+    wl->sc.on = 1;
+    int64_t ddims[4] = {g->n, g->oc, oh, ow};
+    md_t d_nhwc;
+    size_t used = 0;
+    if (dn_md_tag(&d_nhwc, 4, ddims, dnnl_acdb)) return hk_fail(rt, "conv: bad shapes");
+    if (dn_stage(rt, &used, hk_sc_scratch_floats(g) * sizeof(float), &wl->sc.off)) return NULL;
+    return dn_op(rt, HK_CONV, dn_layout(rt, &d_nhwc), wl);
 }
 
 /* ---- convolution as im2col + GEMM ---------------------------------------------------------
@@ -886,6 +1014,10 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
         pddims[2 + i] = (pdims[2 + i] + pc.pad_lo[i] + pc.pad_hi[i]
                          - (pc.kernel[i] - 1) * pc.dilation[i] - 1) / pc.stride[i] + 1;
     }
+    if (full && dn_mm_wanted(src))
+        return dn_mm_create(rt, HK_CONV, src, OC, cd->bias, nd, ddims);
+    if (!full && !fold && dn_sc_wanted(src, &pc, pddims[2], pddims[3], need_dsrc))
+        return dn_sc_create(rt, src, &pc, pddims[2], pddims[3]);
     if (!full && !fold && dn_col_wanted(&pc, C, pdims[2], pdims[3], pddims[2], pddims[3]))
         return dn_col_create(rt, smd, &pc, &g, pdims, pddims[2], pddims[3], need_dsrc, need_dw);
     md_t w_plain, dst;
@@ -901,10 +1033,11 @@ const char *hk_dnnl_conv_impl(const hsi_op *op)
 {
     const dn_wl *wl = op->impl;
     if (wl->tap.on) return strcmp(hk_tap_isa(), "avx2") ? "tapconv:generic" : "tapconv:avx2";
+    if (wl->sc.on) return strcmp(hk_sc_isa(), "avx2") ? "smallconv:generic" : "smallconv:avx2";
     if (wl->tap.w1)
         return strcmp(hk_tap_isa(), "avx2") ? "onednn, weights tapconv:generic"
                                             : "onednn, weights tapconv:avx2";
-    return wl->col.on ? "gemm" : "onednn";
+    return wl->col.on || wl->mm.on ? "gemm" : "onednn";
 }
 
 void hk_dnnl_conv_forward(hsi_op *op, const float *src, const float *w, const float *b,
@@ -925,6 +1058,7 @@ hsi_op *hk_dnnl_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int
     int64_t wdims[5] = {out}, ddims[2] = {src->dims[0], out};
     md_t w_plain, dst;
     for (int i = 1; i < src->ndim; i++) wdims[i] = src->dims[i];
+    if (out >= 1 && dn_mm_wanted(src)) return dn_mm_create(rt, HK_DENSE, src, out, bias, 2, ddims);
     if (out < 1 || dn_md_tag(&w_plain, src->ndim, wdims, dnnl_format_tag_undef)
         || dn_md_tag(&dst, 2, ddims, dnnl_format_tag_undef))
         return hk_fail(rt, "dense: bad output size %lld", (long long)out);
@@ -1297,9 +1431,10 @@ void hk_dnnl_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *
     }
     unsigned char *mask = ws;
     float scale = dn_drop_scale(dr->p);
-    const uint64_t base = hk_dropout_base(op->dst);
+    const uint64_t base = hk_dropout_base(op->dst), key = hk_mix64(seed);
+    const float p = dr->p;
     for (int64_t i = 0; i < dr->n; i++) {
-        mask[i] = hsi_dropout_uniform(seed, base + (uint64_t)i) >= dr->p;
+        mask[i] = hk_dropout_u(key, base + (uint64_t)i) >= p;
         dst[i] = mask[i] ? x[i] * scale : 0.f;
     }
 }
@@ -1325,7 +1460,130 @@ typedef struct dn_pool {
     dn_prim train, infer, bwd;
     float *scale, *tmp;           /* NULL unless rescaled */
     int64_t planes, osz;          /* n * c, output cells per plane */
+    struct {                      /* global max pooling by dn_gmax_* (dn_gmax_wanted) */
+        int on;
+        int64_t n, c, px, sn;     /* batch, channels, pixels, sample stride */
+        int64_t run;              /* channels contiguous in memory from a multiple of run */
+        int64_t *co, *po;         /* offset of channel c, of pixel p within a sample */
+        int32_t *arg;             /* argmax when the caller has no workspace (inference) */
+        size_t src_bytes;
+    } g;
 } dn_pool;
+
+/* Max pooling whose window is the whole unpadded input (the contextual CNN's 5x5 and 3x3
+ * pools to 1x1): oneDNN's pooling took 0.5-1.5 ms a pass on [128, 128, 5, 5] for 0.4 M
+ * compares; a loop per sample over the pixels, channels innermost, with the argmax pixel per
+ * (sample, channel) as the workspace (int32), in any layout whose channels are plain or in one
+ * block (nChw8c, nhwc, nchw). dst is plain [N, C, 1, ...]. HSICC_DNNL_NO_GLOBAL_POOL=1 turns it
+ * off (for A/B runs). */
+static int dn_gmax_wanted(const hsi_layout *src, const hsi_pool_desc *d, const int64_t *extra)
+{
+    const char *off = getenv("HSICC_DNNL_NO_GLOBAL_POOL");
+    const md_t *md = dn_lmd(src);
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if ((off && *off && strcmp(off, "0")) || !d->max || md->format_kind != dnnl_blocked
+        || md->offset0 != 0 || b->inner_nblks > 1 || (b->inner_nblks == 1 && b->inner_idxs[0] != 1))
+        return 0;
+    for (int i = 0; i < d->nsp; i++)
+        if (d->kernel[i] != src->dims[2 + i] || d->pad_lo[i] || d->pad_hi[i]
+            || (extra && extra[i]))
+            return 0;
+    return 1;
+}
+
+static hsi_op *dn_gmax_create(hsi_rt *rt, const hsi_layout *src, int nsp)
+{
+    const md_t *md = dn_lmd(src);
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    int64_t blk = b->inner_nblks ? b->inner_blks[0] : 1, ddims[5] = {src->dims[0], src->dims[1]};
+    dn_pool *pl = dn_impl_alloc(rt, sizeof *pl);
+    if (!pl) return NULL;
+    memset(pl, 0, sizeof *pl);
+    pl->g.on = 1;
+    pl->g.n = src->dims[0];
+    pl->g.c = src->dims[1];
+    pl->g.px = 1;
+    for (int i = 0; i < nsp; i++) {
+        pl->g.px *= src->dims[2 + i];
+        ddims[2 + i] = 1;
+    }
+    pl->g.sn = b->strides[0];
+    pl->g.src_bytes = dnnl_memory_desc_get_size(md);
+    pl->g.co = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)pl->g.c);
+    pl->g.po = dn_impl_alloc(rt, sizeof(int64_t) * (size_t)pl->g.px);
+    pl->g.arg = dn_impl_alloc(rt, sizeof(int32_t) * (size_t)(pl->g.n * pl->g.c));
+    if (!pl->g.co || !pl->g.po || !pl->g.arg) return NULL;
+    for (int64_t c = 0; c < pl->g.c; c++) pl->g.co[c] = c / blk * b->strides[1] + c % blk;
+    pl->g.run = blk > 1 ? blk : b->strides[1] == 1 ? pl->g.c : 1;
+    for (int64_t p = 0; p < pl->g.px; p++) {
+        int64_t off = 0;
+        for (int64_t i = nsp - 1, r = p; i >= 0; r /= src->dims[2 + i], i--)
+            off += r % src->dims[2 + i] * b->strides[2 + i];
+        pl->g.po[p] = off;
+    }
+    md_t plain;
+    if (dn_md_tag(&plain, nsp + 2, ddims, dnnl_format_tag_undef))
+        return hk_fail(rt, "pool: bad shapes");
+    hsi_op *op = dn_op(rt, HK_POOL, dn_layout(rt, &plain), pl);
+    if (op) op->ws_bytes = sizeof(int32_t) * (size_t)(pl->g.n * pl->g.c);
+    return op;
+}
+
+static void dn_gmax_forward(const dn_pool *pl, const float *src, float *dst, int32_t *arg)
+{
+    int64_t C = pl->g.c;
+    DN_OMP("omp parallel for schedule(static)")
+    for (int64_t n = 0; n < pl->g.n; n++) {
+        const float *x = src + n * pl->g.sn;
+        float *m = dst + n * C;
+        int32_t *a = (arg ? arg : pl->g.arg) + n * C;   /* inference: the op's own buffer */
+        if (pl->g.run == 1) {   /* one channel at a time (nchw: its pixels contiguous) */
+            for (int64_t c = 0; c < C; c++) {
+                const float *xc = x + pl->g.co[c];
+                float best = xc[pl->g.po[0]];
+                int32_t at = 0;
+                for (int64_t p = 1; p < pl->g.px; p++) {
+                    float v = xc[pl->g.po[p]];
+                    int gt = v > best;
+                    best = gt ? v : best;
+                    at = gt ? (int32_t)p : at;
+                }
+                m[c] = best;
+                a[c] = at;
+            }
+            continue;
+        }
+        for (int64_t c = 0; c < C; c++) m[c] = x[pl->g.co[c] + pl->g.po[0]];
+        memset(a, 0, sizeof *a * (size_t)C);
+        for (int64_t p = 1; p < pl->g.px; p++) {
+            const float *xp = x + pl->g.po[p];
+            for (int64_t c0 = 0; c0 < C; c0 += pl->g.run) {   /* runs of contiguous channels */
+                const float *restrict xr = xp + pl->g.co[c0];
+                int64_t nr = C - c0 < pl->g.run ? C - c0 : pl->g.run;
+                float *restrict mr = m + c0;
+                int32_t *restrict ar = a + c0;
+                DN_OMP("omp simd")
+                for (int64_t i = 0; i < nr; i++) {   /* branch-free (vectorised): random compares */
+                    float v = xr[i], mv = mr[i];
+                    int32_t gt = -(int32_t)(v > mv);   /* all ones where v wins */
+                    mr[i] = v > mv ? v : mv;
+                    ar[i] = ((int32_t)p & gt) | (ar[i] & ~gt);
+                }
+            }
+        }
+    }
+}
+
+static void dn_gmax_backward(const dn_pool *pl, const float *ddst, const int32_t *arg,
+                             float *dsrc)
+{
+    int64_t C = pl->g.c;
+    memset(dsrc, 0, pl->g.src_bytes);
+    DN_OMP("omp parallel for schedule(static)")
+    for (int64_t n = 0; n < pl->g.n; n++)
+        for (int64_t c = 0; c < C; c++)
+            dsrc[n * pl->g.sn + pl->g.co[c] + pl->g.po[arg[n * C + c]]] = ddst[n * C + c];
+}
 
 /* scale[] of a ceil_mode average with count_include_pad; 0 when no window needs one */
 static int pool_scale(hsi_rt *rt, dn_pool *pl, const hsi_pool_desc *d, const int64_t *in,
@@ -1379,6 +1637,7 @@ hsi_op *hk_dnnl_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_de
         hi[i] = pd_->pad_hi[i];
         ddims[2 + i] = (in + lo[i] + hi[i] - k) / s + 1;
     }
+    if (dn_gmax_wanted(src, pd_, ceil_extra)) return dn_gmax_create(rt, src, nsp);
     dnnl_alg_kind_t alg = pd_->max ? dnnl_pooling_max
                           : pd_->count_include_pad ? dnnl_pooling_avg_include_padding
                                                    : dnnl_pooling_avg_exclude_padding;
@@ -1426,6 +1685,10 @@ hsi_op *hk_dnnl_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_de
 void hk_dnnl_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)
 {
     dn_pool *pl = op->impl;
+    if (pl->g.on) {
+        dn_gmax_forward(pl, src, dst, train ? ws : NULL);
+        return;
+    }
     dn_run(op->rt, train ? &pl->train : &pl->infer, (const void *[]){src, dst, ws});
     if (pl->scale) pool_rescale(pl, dst, dst);
 }
@@ -1434,6 +1697,10 @@ void hk_dnnl_pool_backward(hsi_op *op, const float *ddst, const void *ws, float 
 {
     dn_pool *pl = op->impl;
     if (!dsrc) return;
+    if (pl->g.on) {
+        dn_gmax_backward(pl, ddst, ws, dsrc);
+        return;
+    }
     if (pl->scale) {
         pool_rescale(pl, ddst, pl->tmp);
         ddst = pl->tmp;

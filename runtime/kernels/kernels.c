@@ -407,20 +407,11 @@ uint64_t hk_dropout_base(const hsi_layout *dst)
     return (uint64_t)hk_dp->first_sample * (uint64_t)(hk_numel(dst->ndim, dst->dims) / dst->dims[0]);
 }
 
-/* splitmix64's finaliser. */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Output i of a splitmix64 stream whose state starts at mix64(seed); the top 24 bits, so the
- * float is exact and lies in [0, 1). */
+/* Output i of a splitmix64 stream whose state starts at hk_mix64(seed) (splitmix64's
+ * finaliser); the top 24 bits, so the float is exact and lies in [0, 1). */
 float hsi_dropout_uniform(uint64_t seed, uint64_t i)
 {
-    uint64_t z = mix64(mix64(seed) + (i + 1) * 0x9E3779B97F4A7C15ULL);
-    return (float)(z >> 40) * (1.0f / 16777216.0f);
+    return hk_dropout_u(hk_mix64(seed), i);
 }
 
 hsi_op *hsi_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d)

@@ -12,6 +12,20 @@
 
 #include "hsi_kernels.h"
 
+/* hsi_dropout_uniform(seed, i) == hk_dropout_u(hk_mix64(seed), i): the stream's key computed
+ * once per call and the hash inlined, for the backends' mask loops (same bits). */
+static inline uint64_t hk_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static inline float hk_dropout_u(uint64_t key, uint64_t i)
+{
+    return (float)(hk_mix64(key + (i + 1) * 0x9E3779B97F4A7C15ULL) >> 40) * (1.0f / 16777216.0f);
+}
+
 struct hsi_layout {
     int ndim;
     int64_t dims[5];     /* logical, batch first */
@@ -90,8 +104,10 @@ int64_t hk_numel(int ndim, const int64_t *dims);
  * kind HK_RESHAPE, so hsi_plain_forward is the reshape's forward). */
 hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
 
-/* Which code a DNNL conv op runs: "tapconv:avx2", "tapconv:generic" (tapconv.c), "gemm"
- * (im2col + GEMM) or "onednn" (oneDNN's primitives). For tests. */
+/* Which code a DNNL conv or dense op runs: "tapconv:avx2", "tapconv:generic" (tapconv.c),
+ * "smallconv:avx2", "smallconv:generic" (smallconv.c),
+ * "gemm" (im2col + GEMM, or one GEMM on a row-major src) or "onednn" (oneDNN's primitives).
+ * For tests. */
 const char *hk_dnnl_conv_impl(const hsi_op *op);
 
 /* Which code a DNNL training BN op runs: "bnorm:avx2", "bnorm:generic" (bnorm.c) or "onednn".

@@ -164,6 +164,15 @@ void hsi_solver_set_steps(hsi_solver *s, int64_t steps) { s->steps = steps; }
 
 /* ---- updates, one param at a time ---------------------------------------------------------- */
 
+/* SGD and RMSProp split a large parameter over OpenMP's threads (when solver.c is compiled
+ * with it): the update is element-wise, so the results do not depend on the thread count. */
+#ifdef _OPENMP
+#define SV_PAR(n) _Pragma("omp parallel for schedule(static) if (n >= SV_PAR_MIN)")
+#else
+#define SV_PAR(n)
+#endif
+#define SV_PAR_MIN 65536
+
 static void sgd(const hsi_solver_opts *o, const slot *sl, float lr, float wd)
 {
     hsi_param *p = sl->p;
@@ -171,22 +180,26 @@ static void sgd(const hsi_solver_opts *o, const slot *sl, float lr, float wd)
     const float *g = p->grad;
     float mu = o->momentum;
     int64_t n = p->numel;
+    int nesterov = o->nesterov;
     if (!m) {
+        SV_PAR(n)
         for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
         return;
     }
     if (o->momentum_style == HSI_MOMENTUM_CAFFE) {
+        SV_PAR(n)
         for (int64_t i = 0; i < n; i++) {
             float prev = m[i];
             m[i] = mu * m[i] + lr * (g[i] + wd * w[i]);
-            w[i] -= o->nesterov ? (1.0f + mu) * m[i] - mu * prev : m[i];
+            w[i] -= nesterov ? (1.0f + mu) * m[i] - mu * prev : m[i];
         }
         return;
     }
+    SV_PAR(n)
     for (int64_t i = 0; i < n; i++) {
         float d = g[i] + wd * w[i];
         m[i] = mu * m[i] + d;
-        w[i] -= lr * (o->nesterov ? d + mu * m[i] : m[i]);
+        w[i] -= lr * (nesterov ? d + mu * m[i] : m[i]);
     }
 }
 
@@ -195,10 +208,13 @@ static void rmsprop(const hsi_solver_opts *o, const slot *sl, float lr, float wd
     hsi_param *p = sl->p;
     float *w = p->value, *a = sl->v;
     const float *g = p->grad;
-    for (int64_t i = 0; i < p->numel; i++) {
+    float rho = o->rho, eps = o->eps;
+    int64_t n = p->numel;
+    SV_PAR(n)
+    for (int64_t i = 0; i < n; i++) {
         float d = g[i] + wd * w[i];
-        a[i] = o->rho * a[i] + (1.0f - o->rho) * d * d;
-        w[i] -= lr * d / (sqrtf(a[i]) + o->eps);
+        a[i] = rho * a[i] + (1.0f - rho) * d * d;
+        w[i] -= lr * d / (sqrtf(a[i]) + eps);
     }
 }
 

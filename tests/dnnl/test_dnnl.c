@@ -231,6 +231,17 @@ static const conv_spec conv_specs[] = {
      {1, 1, 1}, 1},
     {"tap_w1_pad_stride3", 0, 5, {3, 1, 17, 2, 3}, 40, 1, {5, 1, 1}, {3, 1, 1}, {2, 0, 0},
      {1, 0, 0}, {1, 1, 1}, 0},
+    /* first-layer convs (no dsrc) with few output pixels on a plain input by smallconv.c
+     * (checked: these must take it): the contextual CNN's 3x3 bank; rows not a multiple of 6
+     * and 19 outputs (16 + 3), strides, no bias; 40 outputs, a 2x2 stride-2; a reduction of
+     * 1350 > one forward chunk (240) and 2 output pixels per sample */
+    {"sc_ctx_3x3", 0, 4, {128, 200, 5, 5}, 128, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"sc_odd_stride_nobias", 0, 4, {5, 43, 6, 5}, 19, 1, {3, 2}, {2, 1}, {0}, {0}, {1, 1}, 0},
+    {"sc_oc40_k2s2", 0, 4, {3, 67, 4, 5}, 40, 1, {2, 2}, {2, 2}, {0}, {0}, {1, 1}, 1},
+    {"sc_k_chunks_2px", 0, 4, {7, 150, 3, 4}, 24, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    /* the 1x1 bank stays on oneDNN without dsrc */
+    {"ctx_1x1_nodsrc_onednn", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
+     1},
 };
 
 static void s_conv(hsi_rt *rt, outs *o, int v)
@@ -247,15 +258,19 @@ static void s_conv(hsi_rt *rt, outs *o, int v)
         wn *= c->k[i];
     }
     const hsi_layout *ls = layout(rt, c->blocked, c->ndim, c->dims);
-    int w1 = !strncmp(c->name, "tap_w1_", 7);
+    int sc = !strncmp(c->name, "sc_", 3);
+    int w1 = sc || !strncmp(c->name, "tap_w1_", 7) || strstr(c->name, "_nodsrc");
     hsi_op *op = hsi_conv_create(rt, ls, &d, !w1, 1);
     check_op(rt, op, c->name);
-    if (!strncmp(c->name, "tap_", 4) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
+    if ((sc || !strncmp(c->name, "tap_", 4)) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
         const char *impl = hk_dnnl_conv_impl(op), *want = getenv("HSICC_KERNEL_ISA");
+        const char *kern = sc ? "smallconv" : "tapconv";
         int generic = want && !strcmp(want, "generic");
+        char full[32];
+        snprintf(full, sizeof full, "%s:%s", kern, generic ? "generic" : "");
         printf("  impl %s\n", impl);
-        if (!strstr(impl, "tapconv:") || (generic && !strstr(impl, "tapconv:generic"))) {
-            printf("  FAIL: %s runs %s, not tapconv%s\n", c->name, impl, generic ? ":generic" : "");
+        if (!strstr(impl, full)) {
+            printf("  FAIL: %s runs %s, not %s\n", c->name, impl, full);
             failures++;
         }
     }
@@ -422,6 +437,11 @@ typedef struct pool_spec {
 static const pool_spec pool_specs[] = {
     {"ctx_max5", 1, 4, {128, 128, 5, 5}, {2, 1, {5, 5}, {1, 1}, {0}, {0}, 1}, {0}},
     {"ctx_max3", 1, 4, {128, 128, 3, 3}, {2, 1, {3, 3}, {1, 1}, {0}, {0}, 1}, {0}},
+    /* global max pooling (dnnl.c's own loop; ctx_max5/3 above take it too): channels-last,
+     * plain, odd sizes, 3-D */
+    {"gmax_nhwc", 2, 4, {5, 19, 3, 3}, {2, 1, {3, 3}, {1, 1}, {0}, {0}, 1}, {0}},
+    {"gmax_plain", 0, 4, {3, 7, 2, 5}, {2, 1, {2, 5}, {1, 1}, {0}, {0}, 1}, {0}},
+    {"gmax_blocked_3d", 1, 5, {2, 20, 3, 2, 2}, {3, 1, {3, 2, 2}, {1, 1, 1}, {0}, {0}, 1}, {0}},
     {"ssrn_avg", 1, 5, {16, 24, 1, 5, 5}, {3, 0, {1, 5, 5}, {1, 1, 1}, {0}, {0}, 1}, {0}},
     {"avg_incl_pad", 1, 4, {4, 20, 9, 9}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 1}, {0}},
     {"avg_excl_pad", 1, 4, {4, 20, 9, 9}, {2, 0, {3, 3}, {2, 2}, {1, 1}, {1, 1}, 0}, {0}},
@@ -455,6 +475,11 @@ static const shape_spec dense_specs[] = {
     {"blocked4d", 1, 4, {16, 128, 7, 7}, 1, 10},
     {"plain2d_nobias", 0, 2, {16, 24}, 0, 9},
     {"blocked5d_spatial", 1, 5, {4, 24, 3, 5, 5}, 1, 7},
+    /* one sgemm on the row-major src (checked: these must take it): the contextual CNN's
+     * bank5 ([200, 5, 5] -> 128), odd sizes without bias */
+    {"gemm_ctx_bank5", 0, 4, {128, 200, 5, 5}, 1, 128},
+    {"gemm_odd_nobias", 0, 4, {7, 3, 5, 3}, 0, 11},
+    {"gemm_plain2d_odd", 0, 2, {13, 29}, 1, 5},
 };
 
 static void s_dense(hsi_rt *rt, outs *o, int v)
@@ -464,6 +489,11 @@ static void s_dense(hsi_rt *rt, outs *o, int v)
     int64_t out = (int64_t)c->f, wn = out * lnumel(l) / c->dims[0];
     hsi_op *op = hsi_dense_create(rt, l, out, c->flag, 1, 1);
     check_op(rt, op, c->name);
+    if (!strncmp(c->name, "gemm_", 5) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL
+        && strcmp(hk_dnnl_conv_impl(op), "gemm")) {
+        printf("  FAIL: %s runs %s, not gemm\n", c->name, hk_dnnl_conv_impl(op));
+        failures++;
+    }
     const hsi_layout *ld = hsi_op_dst(op);
     float *x = tin(l, 1, -1, 1), *w = rnd(wn, 2, -0.2f, 0.2f), *b = rnd(out, 3, -1, 1);
     float *y = tbuf(ld), *dy = tin(ld, 4, -1, 1), *dx = tbuf(l);

@@ -1,0 +1,252 @@
+/* smallconv.c — 2-D convolutions with few output pixels on a plain NCHW input (see
+ * smallconv.h). Forward: blocks of SC_MR rows x SC_NR output channels, 12 AVX2 accumulators,
+ * each input value broadcast once per 2 FMAs; the reduction in chunks of SC_KC (the chunk of
+ * packed weights, [OC/16][K][16], packed at every call, stays in L1 over all rows), the
+ * partial sums in a padded [rows][OC] buffer. Weights' gradient: blocks of SC_MR reduction
+ * indices x SC_NR channels over chunks of SC_RC rows (that chunk of the packed dy,
+ * [OC/16][rows][16], stays in L1 over the whole reduction), partial sums in a [OC/16][K][16]
+ * buffer added to dw at the end.
+ */
+#include "smallconv.h"
+#include "tapconv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#define SC_OMP(x) _Pragma(x)
+#else
+#define SC_OMP(x)
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SC_X86 1
+#else
+#define SC_X86 0
+#endif
+
+#define SC_MR 6                     /* rows (forward) or reduction indices (weights) per block */
+#define SC_NR 16                    /* output channels per block */
+#define SC_KC 240                   /* reduction indices per forward chunk */
+#define SC_RC 128                   /* rows per weights' gradient chunk */
+#define SC_L2 (256 * 1024)          /* bytes of input a forward chunk may read to stay in L2 */
+
+/* 1: AVX2 + FMA; 0: portable C: the decision of tapconv.c (one for all own kernels, the same
+ * HSICC_KERNEL_ISA). */
+static int sc_avx2(void) { return !strcmp(hk_tap_isa(), "avx2"); }
+
+const char *hk_sc_isa(void) { return sc_avx2() ? "avx2" : "generic"; }
+
+static int64_t sc_rows(const hk_sc *g) { return g->n * g->oh * g->ow; }
+static int64_t sc_k(const hk_sc *g) { return g->c * g->kh * g->kw; }
+static int64_t sc_ocp(const hk_sc *g) { return (g->oc + SC_NR - 1) / SC_NR * SC_NR; }
+
+void hk_sc_init(hk_sc *g)
+{
+    int64_t hw = g->h * g->w, rows = sc_rows(g), k = sc_k(g);
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t n = r / (g->oh * g->ow), y = r / g->ow % g->oh, x = r % g->ow;
+        g->rowoff[r] = n * g->c * hw + y * g->sh * g->w + x * g->sw;
+    }
+    for (int64_t i = 0; i < k; i++) {
+        int64_t c = i / (g->kh * g->kw), ky = i / g->kw % g->kh, kx = i % g->kw;
+        g->koff[i] = c * hw + ky * g->w + kx;
+    }
+}
+
+static int64_t sc_up(int64_t v) { return (v + SC_MR - 1) / SC_MR * SC_MR; }
+
+/* forward: packed weights, bias, padded partial sums; weights' gradient: packed dy, partial
+ * sums of dw (the two never coexist) */
+size_t hk_sc_scratch_floats(const hk_sc *g)
+{
+    size_t ocp = (size_t)sc_ocp(g), k = (size_t)sc_k(g), rows = (size_t)sc_rows(g);
+    size_t fwd = ocp * k + ocp + (size_t)sc_up((int64_t)rows) * ocp;
+    size_t bwd = ocp * rows + ocp * (size_t)sc_up((int64_t)k);
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* ---- micro-kernels: a 6 x 16 block, acc[q][o] at acc + q * lda + o ------------------------ */
+
+/* acc[q][:] = init[q][:] + sum_{i < k} a[q][koff[i]] * wpan[i][:] (init at stride ldi) */
+static void sc_fwd_c(const float *const *a, const int64_t *koff, int64_t k, const float *wpan,
+                     const float *init, int64_t ldi, float *acc, int64_t lda)
+{
+    float t[SC_MR][SC_NR];
+    for (int q = 0; q < SC_MR; q++)
+        for (int o = 0; o < SC_NR; o++) t[q][o] = init[q * ldi + o];
+    for (int64_t i = 0; i < k; i++) {
+        const float *wr = wpan + i * SC_NR;
+        for (int q = 0; q < SC_MR; q++) {
+            float v = a[q][koff[i]];
+            for (int o = 0; o < SC_NR; o++) t[q][o] += v * wr[o];
+        }
+    }
+    for (int q = 0; q < SC_MR; q++)
+        for (int o = 0; o < SC_NR; o++) acc[q * lda + o] = t[q][o];
+}
+
+/* acc[q][:] += sum_{r < rows} x[rowoff[r] + ko[q]] * dpan[r][:] (acc contiguous 6 x 16) */
+static void sc_bww_c(const float *x, const int64_t *rowoff, int64_t rows, const int64_t *ko,
+                     const float *dpan, float *acc)
+{
+    float t[SC_MR][SC_NR];
+    memcpy(t, acc, sizeof t);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *p = x + rowoff[r], *d = dpan + r * SC_NR;
+        for (int q = 0; q < SC_MR; q++) {
+            float v = p[ko[q]];
+            for (int o = 0; o < SC_NR; o++) t[q][o] += v * d[o];
+        }
+    }
+    memcpy(acc, t, sizeof t);
+}
+
+#if SC_X86 && defined(__GNUC__)
+#define SC_AVX2 __attribute__((target("avx2,fma")))
+#define SC_ROW(q, v, w0, w1)                                                                   \
+    c##q##0 = _mm256_fmadd_ps(v, w0, c##q##0);                                                 \
+    c##q##1 = _mm256_fmadd_ps(v, w1, c##q##1)
+/* one reduction step of the 6 x 16 block: the 6 broadcast values at p0..p5 times w0, w1 */
+#define SC_6(p0, p1, p2, p3, p4, p5, w0, w1)                                                   \
+    do {                                                                                       \
+        __m256 v = _mm256_broadcast_ss(p0);                                                    \
+        SC_ROW(0, v, w0, w1);                                                                  \
+        v = _mm256_broadcast_ss(p1);                                                           \
+        SC_ROW(1, v, w0, w1);                                                                  \
+        v = _mm256_broadcast_ss(p2);                                                           \
+        SC_ROW(2, v, w0, w1);                                                                  \
+        v = _mm256_broadcast_ss(p3);                                                           \
+        SC_ROW(3, v, w0, w1);                                                                  \
+        v = _mm256_broadcast_ss(p4);                                                           \
+        SC_ROW(4, v, w0, w1);                                                                  \
+        v = _mm256_broadcast_ss(p5);                                                           \
+        SC_ROW(5, v, w0, w1);                                                                  \
+    } while (0)
+#define SC_LOAD(q, p, ld)                                                                      \
+    __m256 c##q##0 = _mm256_loadu_ps((p) + (q) * (ld)), c##q##1 = _mm256_loadu_ps((p) + (q) * (ld) + 8)
+#define SC_STORE(q, p, ld)                                                                     \
+    _mm256_storeu_ps((p) + (q) * (ld), c##q##0);                                               \
+    _mm256_storeu_ps((p) + (q) * (ld) + 8, c##q##1)
+
+SC_AVX2 static void sc_fwd_avx2(const float *const *a, const int64_t *koff, int64_t k,
+                                const float *wpan, const float *init, int64_t ldi, float *acc,
+                                int64_t lda)
+{
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    SC_LOAD(0, init, ldi); SC_LOAD(1, init, ldi); SC_LOAD(2, init, ldi);
+    SC_LOAD(3, init, ldi); SC_LOAD(4, init, ldi); SC_LOAD(5, init, ldi);
+    for (int64_t i = 0; i < k; i++) {
+        int64_t o = koff[i];
+        __m256 w0 = _mm256_loadu_ps(wpan + i * SC_NR), w1 = _mm256_loadu_ps(wpan + i * SC_NR + 8);
+        SC_6(a0 + o, a1 + o, a2 + o, a3 + o, a4 + o, a5 + o, w0, w1);
+    }
+    SC_STORE(0, acc, lda); SC_STORE(1, acc, lda); SC_STORE(2, acc, lda);
+    SC_STORE(3, acc, lda); SC_STORE(4, acc, lda); SC_STORE(5, acc, lda);
+}
+
+SC_AVX2 static void sc_bww_avx2(const float *x, const int64_t *rowoff, int64_t rows,
+                                const int64_t *ko, const float *dpan, float *acc)
+{
+    int64_t o0 = ko[0], o1 = ko[1], o2 = ko[2], o3 = ko[3], o4 = ko[4], o5 = ko[5];
+    SC_LOAD(0, acc, SC_NR); SC_LOAD(1, acc, SC_NR); SC_LOAD(2, acc, SC_NR);
+    SC_LOAD(3, acc, SC_NR); SC_LOAD(4, acc, SC_NR); SC_LOAD(5, acc, SC_NR);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *p = x + rowoff[r];
+        __m256 w0 = _mm256_loadu_ps(dpan + r * SC_NR), w1 = _mm256_loadu_ps(dpan + r * SC_NR + 8);
+        SC_6(p + o0, p + o1, p + o2, p + o3, p + o4, p + o5, w0, w1);
+    }
+    SC_STORE(0, acc, SC_NR); SC_STORE(1, acc, SC_NR); SC_STORE(2, acc, SC_NR);
+    SC_STORE(3, acc, SC_NR); SC_STORE(4, acc, SC_NR); SC_STORE(5, acc, SC_NR);
+}
+#else
+#define sc_fwd_avx2 sc_fwd_c
+#define sc_bww_avx2 sc_bww_c
+#endif
+
+/* ---- the calls ------------------------------------------------------------------------------ */
+
+void hk_sc_forward(const hk_sc *g, const float *x, const float *w, const float *b, float *y,
+                   float *scratch)
+{
+    int64_t k = sc_k(g), rows = sc_rows(g), ocp = sc_ocp(g), nob = ocp / SC_NR;
+    int64_t nrb = sc_up(rows) / SC_MR;
+    float *wp = scratch, *bp = scratch + ocp * k, *yp = bp + ocp;
+    int avx2 = sc_avx2();
+    SC_OMP("omp parallel for schedule(static)")
+    for (int64_t ob = 0; ob < nob; ob++)
+        for (int64_t o = 0; o < SC_NR; o++) {
+            int64_t oc = ob * SC_NR + o;
+            float *d = wp + ob * k * SC_NR + o;
+            for (int64_t i = 0; i < k; i++) d[i * SC_NR] = oc < g->oc ? w[oc * k + i] : 0.f;
+        }
+    for (int64_t o = 0; o < ocp; o++) bp[o] = g->bias && b && o < g->oc ? b[o] : 0.f;
+    /* The input a chunk reads: when it fits in L2, the output blocks go round it channel
+     * block by channel block (the chunk of weights stays in L1); else row block by row block
+     * (the rows' input stays in L1 over all channel blocks). */
+    int64_t chunk = SC_KC < k ? SC_KC : k, planes = (chunk + g->kh * g->kw - 1) / (g->kh * g->kw);
+    int rows_outer = planes * g->h * g->w * g->n * (int64_t)sizeof(float) > SC_L2;
+    SC_OMP("omp parallel")
+    for (int64_t k0 = 0; k0 < k; k0 += SC_KC) {
+        int64_t kn = k - k0 < SC_KC ? k - k0 : SC_KC;
+        for (int64_t ob0 = 0; ob0 < (rows_outer ? 1 : nob); ob0++) {
+            SC_OMP("omp for schedule(static)")
+            for (int64_t rb = 0; rb < nrb; rb++) {
+                int64_t r0 = rb * SC_MR;
+                const float *a[SC_MR];
+                for (int q = 0; q < SC_MR; q++) a[q] = x + g->rowoff[r0 + q < rows ? r0 + q : r0];
+                for (int64_t ob = rows_outer ? 0 : ob0; ob < (rows_outer ? nob : ob0 + 1); ob++) {
+                    float *acc = yp + r0 * ocp + ob * SC_NR;
+                    (avx2 ? sc_fwd_avx2 : sc_fwd_c)(a, g->koff + k0, kn,
+                                                    wp + (ob * k + k0) * SC_NR,
+                                                    k0 ? acc : bp + ob * SC_NR, k0 ? ocp : 0,
+                                                    acc, ocp);
+                }
+            }
+        }
+    }
+    SC_OMP("omp parallel for schedule(static)")
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(y + r * g->oc, yp + r * ocp, (size_t)g->oc * sizeof *y);
+}
+
+void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, float *dw,
+                            float *db, float *scratch)
+{
+    int64_t k = sc_k(g), rows = sc_rows(g), ocp = sc_ocp(g), nob = ocp / SC_NR;
+    int64_t kp = sc_up(k), nkb = kp / SC_MR;
+    if (db && g->bias)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t o = 0; o < g->oc; o++) db[o] += dy[r * g->oc + o];
+    if (!dw) return;
+    float *dp = scratch, *dwt = scratch + ocp * rows;
+    int avx2 = sc_avx2();
+    memset(dwt, 0, sizeof *dwt * (size_t)(ocp * kp));
+    SC_OMP("omp parallel for schedule(static)")
+    for (int64_t ob = 0; ob < nob; ob++)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t o = 0; o < SC_NR; o++) {
+                int64_t oc = ob * SC_NR + o;
+                dp[(ob * rows + r) * SC_NR + o] = oc < g->oc ? dy[r * g->oc + oc] : 0.f;
+            }
+    SC_OMP("omp parallel")
+    for (int64_t r0 = 0; r0 < rows; r0 += SC_RC) {
+        int64_t rn = rows - r0 < SC_RC ? rows - r0 : SC_RC;
+        for (int64_t ob = 0; ob < nob; ob++) {
+            SC_OMP("omp for schedule(static)")
+            for (int64_t kb = 0; kb < nkb; kb++) {
+                int64_t k0 = kb * SC_MR, ko[SC_MR];
+                for (int q = 0; q < SC_MR; q++) ko[q] = g->koff[k0 + q < k ? k0 + q : k0];
+                (avx2 ? sc_bww_avx2 : sc_bww_c)(x, g->rowoff + r0, rn, ko,
+                                                dp + (ob * rows + r0) * SC_NR,
+                                                dwt + (ob * kp + k0) * SC_NR);
+            }
+        }
+    }
+    SC_OMP("omp parallel for schedule(static)")
+    for (int64_t oc = 0; oc < g->oc; oc++) {
+        const float *t = dwt + ((oc / SC_NR) * kp) * SC_NR + oc % SC_NR;
+        for (int64_t i = 0; i < k; i++) dw[oc * k + i] += t[i * SC_NR];
+    }
+}
