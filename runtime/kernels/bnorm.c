@@ -55,7 +55,7 @@ size_t hk_bnorm_scratch_doubles(const hk_bnorm *g)
     ATTR static void stats_##SUF(const float *p, int64_t len, int B, double *o1, double *o2)    \
     {                                                                                         \
         enum { L = 16 };                                                                      \
-        if (B > L) { /* channels-last: the item's accumulators are its output slots */        \
+        if (B > L || L % B) { /* channels-last: the item accumulates in its output slots */ \
             for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                    \
             for (int64_t i = 0; i < len; i += B)                                              \
                 for (int b = 0; b < B; b++) {                                                 \
@@ -98,7 +98,7 @@ size_t hk_bnorm_scratch_doubles(const hk_bnorm *g)
                                  const float *inv, int relu, double *o1, double *o2)          \
     {                                                                                         \
         enum { L = 16 };                                                                      \
-        if (B > L) {                                                                          \
+        if (B > L || L % B) {                                                                 \
             for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                    \
             for (int64_t i = 0; i < len; i += B)                                              \
                 for (int b = 0; b < B; b++) {                                                 \

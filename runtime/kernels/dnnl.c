@@ -1118,7 +1118,10 @@ static int64_t dn_bn_block(const hsi_layout *src, const md_t *md)
     const char *e = getenv("HSICC_DNNL_BN");
     if ((e && !strcmp(e, "onednn")) || src->ndim < 2 || src->ndim > 5) return 0;
     md_t t;
-    if (dn_rowmajor(md)) return 1;   /* channels-last with one spatial element is row-major too */
+    int64_t spatial = hk_numel(src->ndim, src->dims) / (src->dims[0] * src->dims[1]);
+    /* row-major with one spatial element ([N, C], or channels-last [N, C, 1, 1]): one block of
+     * every channel, a sample's C floats per work item */
+    if (dn_rowmajor(md)) return spatial == 1 ? src->dims[1] : 1;
     if (src->ndim >= 3) {
         static const dnnl_format_tag_t b8[] = {dnnl_aBc8b, dnnl_aBcd8b, dnnl_aBcde8b};
         static const dnnl_format_tag_t b16[] = {dnnl_aBc16b, dnnl_aBcd16b, dnnl_aBcde16b};
