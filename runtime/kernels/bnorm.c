@@ -48,6 +48,16 @@ size_t hk_bnorm_scratch_doubles(const hk_bnorm *g)
     return (size_t)(g->n * cp * 2 + 2 * cp + 1 + (cp * 7 + 1) / 2 + 1);
 }
 
+/* The 16 lane accumulators of an item into its B channels' sums (lane j is channel j % B). */
+static void bn_fold(const double *a1, const double *a2, int B, double *o1, double *o2)
+{
+    for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;
+    for (int j = 0; j < 16; j++) {
+        o1[j % B] += a1[j];
+        o2[j % B] += a2[j];
+    }
+}
+
 /* Per item: statistics pass (sum x, sum x^2), the normalise pass, and the backward's two
  * passes. p: the item's S * B floats; lanes L; per-channel constants indexed by lane % B.
  * Wider blocks (channels-last) accumulate per channel in the item's output slots. */
@@ -78,11 +88,7 @@ size_t hk_bnorm_scratch_doubles(const hk_bnorm *g)
             a1[j] += v;                                                                       \
             a2[j] += v * v;                                                                   \
         }                                                                                     \
-        for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                        \
-        for (int j = 0; j < L; j++) {                                                         \
-            o1[j % B] += a1[j];                                                               \
-            o2[j % B] += a2[j];                                                               \
-        }                                                                                     \
+        bn_fold(a1, a2, B, o1, o2);                                                           \
     }                                                                                         \
     ATTR static void norm_##SUF(const float *x, float *y, int64_t len, int B,                 \
                                 const float *scale, const float *shift, int relu)             \
@@ -139,11 +145,7 @@ size_t hk_bnorm_scratch_doubles(const hk_bnorm *g)
             a1[j] += d;                                                                       \
             a2[j] += (double)d * (double)((xv - lmu[j]) * linv[j]);                           \
         }                                                                                     \
-        for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                        \
-        for (int j = 0; j < L; j++) {                                                         \
-            o1[j % B] += a1[j];                                                               \
-            o2[j % B] += a2[j];                                                               \
-        }                                                                                     \
+        bn_fold(a1, a2, B, o1, o2);                                                           \
     }                                                                                         \
     ATTR static void bdata_##SUF(const float *x, const float *dy, float *dx, int64_t len,     \
                                  int B, const float *scale, const float *shift,               \
