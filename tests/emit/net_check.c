@@ -198,6 +198,7 @@ static int infer_check(const hsi_netdesc *d, hsi_model *m, int dom, const float 
     return ok;
 }
 
+#if FD_CHECK
 /* Directional derivative of the loss along a random v over one parameter tensor, central
  * differences, against the backward pass's grad . v (both returned). */
 static void fd_one(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, const int32_t *y,
@@ -255,6 +256,7 @@ static int fd_check(const hsi_netdesc *d, hsi_model *m, int dom, const float *x,
     free(noise);
     return ok;
 }
+#endif
 
 int main(void)
 {
