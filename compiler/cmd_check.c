@@ -42,7 +42,10 @@ static int any_not(int nsp, const int64_t *v, int64_t dflt)
 /* The op column: the op and the attributes that are not their defaults, in one style for
  * convs and pools: k<kernel>, s<stride> (shown when not 1), d<dilation> (conv, when not 1),
  * `pad` (any padding), then the flags (g<groups>; pools: ceil = ceil_mode, excl_pad =
- * count_include_pad false on a padded average pool; `global` pools show nothing else). */
+ * count_include_pad false on a padded average pool; `global` pools show nothing else;
+ * `nobias` on a conv, dense, gru or lstm without bias). Other layers show their parameters
+ * the same way: dropout its rate, lrn its size, and bn (eps, momentum), lrn (alpha, beta, k),
+ * leaky_relu and elu (alpha) those that differ from their defaults, as name=value. */
 static const char *op_text(const ir_node *n, char *buf, size_t len)
 {
     static const char *const acts[] = {"relu", "leaky_relu", "elu", "sigmoid", "tanh"};
@@ -55,7 +58,8 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
         if (any_not(c->nsp, c->stride, 1)) k = dims_text(buf, len, k, "s", c->nsp, c->stride);
         if (any_not(c->nsp, c->dilation, 1)) k = dims_text(buf, len, k, "d", c->nsp, c->dilation);
         if (any_not(c->nsp, c->pad_lo, 0) || any_not(c->nsp, c->pad_hi, 0)) k = add(buf, len, k, " pad");
-        if (c->groups > 1) add(buf, len, k, " g%lld", (long long)c->groups);
+        if (c->groups > 1) k = add(buf, len, k, " g%lld", (long long)c->groups);
+        if (!c->bias) add(buf, len, k, " nobias");
         return buf;
     }
     case IR_POOL: {
@@ -73,10 +77,22 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
         if (!q->max && !q->count_include_pad && pad) add(buf, len, k, " excl_pad");
         return buf;
     }
-    case IR_BN: return "bn";
-    case IR_ACT: return acts[n->a.act.kind];
-    case IR_DROPOUT: return "dropout";
-    case IR_DENSE: return "dense";
+    case IR_BN: {
+        int k = add(buf, len, 0, "bn");
+        if (n->a.bn.eps != 1e-5f) k = add(buf, len, k, " eps=%g", (double)n->a.bn.eps);
+        if (n->a.bn.momentum != 0.1f) add(buf, len, k, " momentum=%g", (double)n->a.bn.momentum);
+        return buf;
+    }
+    case IR_ACT: {
+        const ir_act *a = &n->a.act;
+        float dflt = a->kind == IR_LEAKY_RELU ? 0.01f : 1.0f;
+        int k = add(buf, len, 0, "%s", acts[a->kind]);
+        if ((a->kind == IR_LEAKY_RELU || a->kind == IR_ELU) && a->alpha != dflt)
+            add(buf, len, k, " alpha=%g", (double)a->alpha);
+        return buf;
+    }
+    case IR_DROPOUT: add(buf, len, 0, "dropout %g", (double)n->a.dropout.p); return buf;
+    case IR_DENSE: return n->a.dense.bias ? "dense" : "dense nobias";
     case IR_RESHAPE: return "reshape";
     case IR_CONCAT: return "concat";
     case IR_ADD: return "add";
@@ -94,10 +110,17 @@ static const char *op_text(const ir_node *n, char *buf, size_t len)
         return buf;
     }
     case IR_RNN:
-        snprintf(buf, len, "%s%s%s", n->a.rnn.lstm ? "lstm" : "gru", n->a.rnn.reverse ? " reverse" : "",
-                 n->a.rnn.sequence ? "" : " last");
+        snprintf(buf, len, "%s%s%s%s", n->a.rnn.lstm ? "lstm" : "gru", n->a.rnn.reverse ? " reverse" : "",
+                 n->a.rnn.sequence ? "" : " last", n->a.rnn.bias ? "" : " nobias");
         return buf;
-    case IR_LRN: snprintf(buf, len, "lrn %lld", (long long)n->a.lrn.size); return buf;
+    case IR_LRN: {
+        const ir_lrn *r = &n->a.lrn;
+        int k = add(buf, len, 0, "lrn %lld", (long long)r->size);
+        if (r->alpha != 1e-4f) k = add(buf, len, k, " alpha=%g", (double)r->alpha);
+        if (r->beta != 0.75f) k = add(buf, len, k, " beta=%g", (double)r->beta);
+        if (r->k != 1.0f) add(buf, len, k, " k=%g", (double)r->k);
+        return buf;
+    }
     case IR_CROP: return "crop";
     case IR_PRELU: return "prelu";
     case IR_SOFTMAX: return "softmax";
