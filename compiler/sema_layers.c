@@ -433,6 +433,8 @@ static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
 bad:
     diag_error(E->d, x->span, "reshape needs a list of 1 to 4 sizes (one may be -1), got %s",
                sema_val_str(E, &v));
+    diag_hint(E->d, "the sizes are per sample (the batch is not counted), each >= 1 or one -1: "
+              "e.g. reshape [channels, -1] or reshape [-1, height, width]");
     return sema_fail(E);
 }
 
