@@ -448,6 +448,9 @@ int sema_get_ints(sema_ctx *E, sema_bind *env, const ast_expr *x, int nsp, int64
         int fl = v.k == V_FLOAT;
         for (int i = 0; v.k == V_LIST && i < v.n; i++) fl |= v.items[i].k == V_FLOAT;
         if (fl) float_hint(E);
+        else if (E->arg_hint) diag_hint(E->d, "%s", E->arg_hint);
+        else diag_hint(E->d, "write one integer (used for every spatial dim) or a list of %d "
+                       "integers, one per spatial dim of this layer's input", nsp);
         return 1;
     }
     for (int i = 0; i < nsp; i++)
@@ -455,6 +458,7 @@ int sema_get_ints(sema_ctx *E, sema_bind *env, const ast_expr *x, int nsp, int64
             diag_error(E->d, x->span, "%s must be %s, got %s", what,
                        lo ? "at least 1" : "at least 0", sema_val_str(E, &v));
             if (out[i] > FE_MAX_SIZE) diag_hint(E->d, "sizes are at most %d", FE_MAX_SIZE);
+            else range_hint(E, what, lo ? "integers >= 1" : "integers >= 0");
             return 1;
         }
     return 0;

@@ -131,6 +131,10 @@ static int collect_args(sema_ctx *E, int k, const ast_elem *el, const ast_expr *
                                "before named ones", ls->kind, ls->npos, list);
                 else
                     diag_error(E->d, a->name_span, "%s takes only named arguments", ls->kind);
+                const char *named = "";
+                for (int j = 0; ls->args[j] >= 0; j++)
+                    named = mem_printf(E->a, "%s%s%s", named, j ? ", " : "", arg_names[ls->args[j]]);
+                diag_hint(E->d, "%s takes: %s (write name = value)", ls->kind, *named ? named : "nothing");
                 return sema_fail(E);
             }
             which = ls->args[npos++];
@@ -681,6 +685,8 @@ static int elab_join(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int 
     int *in = ins + 1;
     if (n == 0) {
         diag_error(E->d, el->span, "%s needs values, e.g. %s(x, y)", el->name, el->name);
+        diag_hint(E->d, "name the values first (x = ..., y = ...), then %s(x, y, ...) joins them; "
+                  "%s(x) joins the current value with x", el->name, el->name);
         return sema_fail(E);
     }
     if (n == 1) {
@@ -775,7 +781,12 @@ static int crop_list(sema_ctx *E, sema_scope *s, const ast_expr *x, const ir_sha
         return 1;
     }
     int64_t t[3];
-    if (sema_get_ints(E, s->env, x, n, is_size, is_size ? "crop size" : "crop offset", t)) return 1;
+    E->arg_hint = is_size ? "crop(3) keeps the centre 3x3; crop([3, 5]) gives H and W"
+                          : "the offset is the window's first index per dim, from 0; leave it out "
+                            "for the centre";
+    int bad = sema_get_ints(E, s->env, x, n, is_size, is_size ? "crop size" : "crop offset", t);
+    E->arg_hint = NULL;
+    if (bad) return 1;
     for (int i = 0; i < nsp; i++) out[i] = is_size ? in->d[1 + i] : 0;   /* D kept when not given */
     for (int i = 0; i < n; i++) out[nsp - n + i] = t[i];
     return 0;
