@@ -243,6 +243,49 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         fprintf(stderr, "hsicc: note: while building %s (net %s)\n", exp_path, x->net);
         goto done;
     }
+    /* a netdef whose input ignores `bands` (when the registry gives the band count; the trainer
+     * checks the cube when it loads it), or is no square patch (checked before the patch: the
+     * input [1, bands, 1] is a 1-channel image, not a spectrum). A trainer feeds [bands, p, p]
+     * patches to [bands, p, p] and [1, bands, p, p] inputs, and the centre pixel's spectrum to
+     * [bands], [1, bands] and [bands, 1] inputs (LANGUAGE.md, "Inputs a trainer feeds"). */
+    for (int d = 0; d < p->n_graphs && d < nd; d++) {
+        const ir_node *inn = &p->graphs[d].nodes[p->graphs[d].input];
+        const ir_shape *in = &inn->shape;
+        long bands = strtol(num[d][0], NULL, 10);
+        int64_t have = in->ndim == 3 ? in->d[0] : in->ndim == 4 ? in->d[1] : shape_numel(in);
+        int spectral = in->ndim < 3;
+        int square = in->ndim >= 3 && in->d[in->ndim - 1] == in->d[in->ndim - 2];
+        char sh[96];
+        if (have == bands && !spectral && !square) {
+            fprintf(stderr, "%s:%d:%d: error: the net's input%s%s is %s, not a square patch: a "
+                    "trainer feeds a patch net [bands, patch, patch] or [1, bands, patch, patch] "
+                    "patches (%s)\nhint: for a spectral net write input [1, bands] (conv1d, gru, "
+                    "lstm read [C, L]) or input [bands]; for a patch net input [bands, patch, "
+                    "patch]\n", inn->span.file, inn->span.line, inn->span.col,
+                    p->n_graphs > 1 ? " for domain " : "", p->graphs[d].domain,
+                    shape_str(in, sh, sizeof sh), exp_path);
+            goto done;
+        }
+        if (bands <= 0 || (have == bands && (!spectral || in->ndim == 1 || in->d[0] == 1 ||
+                                             in->d[1] == 1)))
+            continue;
+        fprintf(stderr, "%s:%d:%d: error: domain '%s' of %s has %ld bands%s, but the net's input%s%s "
+                "is %s: %s\nhint: %s\n", inn->span.file, inn->span.line, inn->span.col,
+                x->domains[d].name, exp_path, bands,
+                x->pca.components || x->pca.variance > 0 ? " (its preprocess.pca components)" : "",
+                p->n_graphs > 1 ? " for domain " : "",
+                p->graphs[d].domain, shape_str(in, sh, sizeof sh),
+                spectral ? "a trainer feeds a spectral net the centre pixel's spectrum, [bands] "
+                           "values, as [bands], [1, bands] or [bands, 1]"
+                : square ? "its netdef does not size the input with its `bands` parameter"
+                         : "a trainer feeds a patch net [bands, patch, patch] or [1, bands, patch, "
+                           "patch] patches",
+                spectral || !square
+                    ? "for a spectral net write input [1, bands] (conv1d, gru, lstm read [C, L]) "
+                      "or input [bands]; for a patch net input [bands, patch, patch]"
+                    : "write the input as [bands, patch, patch] (or [1, bands, patch, patch])");
+        goto done;
+    }
     /* a netdef that does not take its input size from `patch` builds a net the experiment's
      * patches do not fit: every trainer command would fail, and rebuilding cannot help */
     for (int d = 0; x->patch && d < p->n_graphs; d++) {
@@ -264,38 +307,6 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
                 "parameter; set preprocess.patch to the input's size, or write the input as "
                 "[..., patch, patch]\n", exp_path, x->patch, p->n_graphs > 1 ? " for domain " : "",
                 p->graphs[d].domain, shape_str(in, sh, sizeof sh), x->net);
-        goto done;
-    }
-    /* the same for the bands: a netdef whose input ignores `bands` (when the registry gives the
-     * band count; the trainer checks the cube when it loads it). A trainer feeds [bands, p, p]
-     * patches to [bands, p, p] and [1, bands, p, p] inputs, and the centre pixel's spectrum to
-     * [bands], [1, bands] and [bands, 1] inputs (LANGUAGE.md, "Inputs a trainer feeds"). */
-    for (int d = 0; d < p->n_graphs && d < nd; d++) {
-        const ir_node *inn = &p->graphs[d].nodes[p->graphs[d].input];
-        const ir_shape *in = &inn->shape;
-        long bands = strtol(num[d][0], NULL, 10);
-        int64_t have = in->ndim == 3 ? in->d[0] : in->ndim == 4 ? in->d[1] : shape_numel(in);
-        int spectral = in->ndim < 3;
-        if (bands <= 0 || (have == bands && (!spectral || in->ndim == 1 || in->d[0] == 1 ||
-                                             in->d[1] == 1)))
-            continue;
-        char sh[96];
-        int square = in->ndim >= 3 && in->d[in->ndim - 1] == in->d[in->ndim - 2];
-        fprintf(stderr, "%s:%d:%d: error: domain '%s' of %s has %ld bands%s, but the net's input%s%s "
-                "is %s: %s\nhint: %s\n", inn->span.file, inn->span.line, inn->span.col,
-                x->domains[d].name, exp_path, bands,
-                x->pca.components || x->pca.variance > 0 ? " (its preprocess.pca components)" : "",
-                p->n_graphs > 1 ? " for domain " : "",
-                p->graphs[d].domain, shape_str(in, sh, sizeof sh),
-                spectral ? "a trainer feeds a spectral net the centre pixel's spectrum, [bands] "
-                           "values, as [bands], [1, bands] or [bands, 1]"
-                : square ? "its netdef does not size the input with its `bands` parameter"
-                         : "a trainer feeds a patch net [bands, patch, patch] or [1, bands, patch, "
-                           "patch] patches",
-                spectral || !square
-                    ? "for a spectral net write input [1, bands] (conv1d, gru, lstm read [C, L]) "
-                      "or input [bands]; for a patch net input [bands, patch, patch]"
-                    : "write the input as [bands, patch, patch] (or [1, bands, patch, patch])");
         goto done;
     }
     if (bo->stage == BUILD_CHECK) {

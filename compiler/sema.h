@@ -60,6 +60,8 @@ typedef struct sema_ctx {
     const char *blocks[FE_MAX_BLOCK_DEPTH + 1];   /* block call stack */
     int n_blocks;
     const ir_shape *cur_shape; /* shape variables (channels, depth, height, width) */
+    const char *arg_hint;      /* the hint of a getter's range error (sema_get_int...) instead
+                                  of its generic one; the caller sets and clears it */
     int failed;
 } sema_ctx;
 

@@ -278,6 +278,7 @@ static int call(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_val *out)
         if (sema_eval(E, env, a[i]->value, &v)) return 1;
         if (!is_num(&v)) {
             diag_error(E->d, a[i]->value->span, "%s needs numbers, got %s", x->name, sema_val_str(E, &v));
+            diag_hint(E->d, "write %s", funcs[k].usage);
             return 1;
         }
         if (k == 0 || k == 1) {   /* ceil, floor: integers stay, numbers round to integers */
@@ -286,6 +287,7 @@ static int call(sema_ctx *E, sema_bind *env, const ast_expr *x, sema_val *out)
         } else if (k == 2) {      /* log2: a number; exact for powers of two */
             if (num(&v) <= 0) {
                 diag_error(E->d, a[0]->value->span, "log2 needs a positive number, got %s", sema_val_str(E, &v));
+                diag_hint(E->d, "guard it with max: log2(max(x, 1))");
                 return 1;
             }
             *out = (sema_val){V_FLOAT, 0, log2(num(&v)), 0, NULL};
@@ -369,8 +371,21 @@ static int eval_kind(sema_ctx *E, sema_bind *env, const ast_expr *x, unsigned ki
     if (sema_eval(E, env, x, v)) return 1;
     if (kinds & (1u << v->k)) return 0;
     diag_error(E->d, x->span, "%s must be %s, got %s", what, expected, sema_val_str(E, v));
-    if (kinds == 1u << V_INT && v->k == V_FLOAT) float_hint(E);
+    if (E->arg_hint) diag_hint(E->d, "%s", E->arg_hint);
+    else if (kinds == 1u << V_INT && v->k == V_FLOAT) float_hint(E);
+    else if (kinds == 1u << V_BOOL)
+        diag_hint(E->d, "write %s = true or %s = false, or a comparison (e.g. patch >= 9)", what, what);
+    else if (v->k == V_LIST) diag_hint(E->d, "%s takes one value here, not a list", what);
+    else if (v->k == V_BOOL)
+        diag_hint(E->d, "booleans take part in no arithmetic: use if(cond, a, b) to choose a number");
     return 1;
+}
+
+/* The hint of a range error: the caller's (E->arg_hint), else the range itself. */
+static void range_hint(sema_ctx *E, const char *what, const char *range)
+{
+    if (E->arg_hint) diag_hint(E->d, "%s", E->arg_hint);
+    else diag_hint(E->d, "%s takes %s", what, range);
 }
 
 int sema_get_int(sema_ctx *E, sema_bind *env, const ast_expr *x, int64_t lo, int64_t hi,
@@ -381,6 +396,9 @@ int sema_get_int(sema_ctx *E, sema_bind *env, const ast_expr *x, int64_t lo, int
     if (v.i < lo || v.i > hi) {
         diag_error(E->d, x->span, "%s must be at %s %lld, got %lld", what, v.i < lo ? "least" : "most",
                    (long long)(v.i < lo ? lo : hi), (long long)v.i);
+        range_hint(E, what, hi >= FE_MAX_SIZE ? mem_printf(E->a, "an integer >= %lld", (long long)lo)
+                                              : mem_printf(E->a, "an integer from %lld to %lld",
+                                                           (long long)lo, (long long)hi));
         return 1;
     }
     *out = v.i;
@@ -395,6 +413,7 @@ int sema_get_num(sema_ctx *E, sema_bind *env, const ast_expr *x, double lo, doub
     double f = v.k == V_INT ? (double)v.i : v.f;
     if (!(f >= lo && f <= hi) || fabs(f) > 3.4e38) {
         diag_error(E->d, x->span, "%s must be between %g and %g, got %g", what, lo, hi, f);
+        range_hint(E, what, mem_printf(E->a, "a number from %g to %g", lo, hi));
         return 1;
     }
     *out = f;
@@ -429,6 +448,9 @@ int sema_get_ints(sema_ctx *E, sema_bind *env, const ast_expr *x, int nsp, int64
         int fl = v.k == V_FLOAT;
         for (int i = 0; v.k == V_LIST && i < v.n; i++) fl |= v.items[i].k == V_FLOAT;
         if (fl) float_hint(E);
+        else if (E->arg_hint) diag_hint(E->d, "%s", E->arg_hint);
+        else diag_hint(E->d, "write one integer (used for every spatial dim) or a list of %d "
+                       "integers, one per spatial dim of this layer's input", nsp);
         return 1;
     }
     for (int i = 0; i < nsp; i++)
@@ -436,6 +458,7 @@ int sema_get_ints(sema_ctx *E, sema_bind *env, const ast_expr *x, int nsp, int64
             diag_error(E->d, x->span, "%s must be %s, got %s", what,
                        lo ? "at least 1" : "at least 0", sema_val_str(E, &v));
             if (out[i] > FE_MAX_SIZE) diag_hint(E->d, "sizes are at most %d", FE_MAX_SIZE);
+            else range_hint(E, what, lo ? "integers >= 1" : "integers >= 0");
             return 1;
         }
     return 0;

@@ -131,6 +131,10 @@ static int collect_args(sema_ctx *E, int k, const ast_elem *el, const ast_expr *
                                "before named ones", ls->kind, ls->npos, list);
                 else
                     diag_error(E->d, a->name_span, "%s takes only named arguments", ls->kind);
+                const char *named = "";
+                for (int j = 0; ls->args[j] >= 0; j++)
+                    named = mem_printf(E->a, "%s%s%s", named, j ? ", " : "", arg_names[ls->args[j]]);
+                diag_hint(E->d, "%s takes: %s (write name = value)", ls->kind, *named ? named : "nothing");
                 return sema_fail(E);
             }
             which = ls->args[npos++];
@@ -206,6 +210,7 @@ static int weight_bias(sema_ctx *E, sema_scope *s, ir_node *nd, const char *lnam
         nd->param[nd->n_param++] = pb;
     } else if (w->has_binit) {
         diag_error(E->d, nd->span, "bias_init is given but the layer has bias = false");
+        diag_hint(E->d, "remove bias_init: a layer with bias = false has no bias to initialise");
         return sema_fail(E);
     }
     return 0;
@@ -252,6 +257,9 @@ static int check_conv(sema_ctx *E, sema_scope *s, layer *L)
         diag_error(E->d, slot[A_GROUPS]->span, "groups = %lld must divide the input channels (%lld) "
                    "and the output channels (%lld)", (long long)c->groups, (long long)in->d[0],
                    (long long)c->out_ch);
+        diag_hint(E->d, "groups splits the channels into equal groups: pick a common divisor of "
+                  "%lld and %lld (groups = 1 is an ordinary convolution, groups = channels a "
+                  "depthwise one)", (long long)in->d[0], (long long)c->out_ch);
         return sema_fail(E);
     }
     if (shape_window(E->d, el->span, el->name, in, nsp, c->kernel, c->stride, c->dilation, pm,
@@ -421,12 +429,16 @@ static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
     if (infer < 0 && known != n) {
         diag_error(E->d, x->span, "reshape to %s needs %lld elements, but its input %s has %lld",
                    sema_val_str(E, &v), (long long)known, shape_str(&L->in, b, sizeof b), (long long)n);
+        diag_hint(E->d, "the sizes must multiply to %lld; write -1 for one of them to have it "
+                  "computed (e.g. reshape [channels, -1])", (long long)n);
         return sema_fail(E);
     }
     return 0;
 bad:
     diag_error(E->d, x->span, "reshape needs a list of 1 to 4 sizes (one may be -1), got %s",
                sema_val_str(E, &v));
+    diag_hint(E->d, "the sizes are per sample (the batch is not counted), each >= 1 or one -1: "
+              "e.g. reshape [channels, -1] or reshape [-1, height, width]");
     return sema_fail(E);
 }
 
@@ -441,10 +453,10 @@ static int axis_of(sema_ctx *E, sema_scope *s, const ast_expr *x, const ir_shape
                    const char *what, int *out)
 {
     int64_t v;
-    if (sema_get_int(E, s->env, x, -in->ndim, in->ndim - 1, what, &v)) {
-        diag_hint(E->d, AXIS_HINT);
-        return sema_fail(E);
-    }
+    E->arg_hint = AXIS_HINT;
+    int bad = sema_get_int(E, s->env, x, -in->ndim, in->ndim - 1, what, &v);
+    E->arg_hint = NULL;
+    if (bad) return sema_fail(E);
     *out = (int)(v < 0 ? v + in->ndim : v);
     return 0;
 }
@@ -520,6 +532,7 @@ static int check_rnn(sema_ctx *E, sema_scope *s, layer *L)
         return sema_fail(E);
     if (!r->bias && L->w.has_binit) {
         diag_error(E->d, L->sp[A_BIAS_INIT], "bias_init is given but the layer has bias = false");
+        diag_hint(E->d, "remove bias_init: a layer with bias = false has no bias to initialise");
         return sema_fail(E);
     }
     int64_t h = r->hidden * (L->bidir ? 2 : 1);
@@ -672,6 +685,8 @@ static int elab_join(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int 
     int *in = ins + 1;
     if (n == 0) {
         diag_error(E->d, el->span, "%s needs values, e.g. %s(x, y)", el->name, el->name);
+        diag_hint(E->d, "name the values first (x = ..., y = ...), then %s(x, y, ...) joins them; "
+                  "%s(x) joins the current value with x", el->name, el->name);
         return sema_fail(E);
     }
     if (n == 1) {
@@ -700,6 +715,11 @@ static int elab_join(sema_ctx *E, sema_scope *s, int k, const ast_elem *el, int 
                               shape_str(&E->nodes[in[i]].shape, b, sizeof b));
         diag_error(E->d, el->span, k == K_ADD ? "add needs equal shapes, got %s"
                                               : "concat needs equal shapes but for the channels, got %s", list);
+        diag_hint(E->d, k == K_ADD ? "bring every value to one shape first (a conv of kernel 1 "
+                                     "changes the channels, crop or pad = same the spatial size), "
+                                     "or concat them"
+                                   : "bring the spatial dims to one size first (crop, pad = same, "
+                                     "a pool)");
         return sema_fail(E);
     }
     const char *ln = sema_make_name(E, s, name, specs[k].base, 0, el->span, "layer");
@@ -721,16 +741,16 @@ static int check_lrn(sema_ctx *E, sema_scope *s, layer *L)
     ir_lrn *r = &L->node.a.lrn;
     double alpha = 1e-4, beta = 0.75, k = 1.0;
     char b[96];
-    if (need(E, slot[A_SIZE], L->el, "size", "lrn(5) or lrn(256, alpha = 1e-4, beta = 0.75, k = 1)") ||
-        sema_get_int(E, s->env, slot[A_SIZE], 1, FE_MAX_SIZE, "size", &r->size) ||
-        (slot[A_ALPHA] && sema_get_num(E, s->env, slot[A_ALPHA], 0, 1e6, "alpha", &alpha)) ||
-        (slot[A_BETA] && sema_get_num(E, s->env, slot[A_BETA], 0, 1e6, "beta", &beta)) ||
-        (slot[A_K] && sema_get_num(E, s->env, slot[A_K], 1e-30, 1e6, "k", &k))) {
-        if (slot[A_SIZE])
-            diag_hint(E->d, "as PyTorch's LocalResponseNorm: size >= 1 channels (any, even or odd), "
-                      "alpha >= 0, beta >= 0, k > 0");
+    if (need(E, slot[A_SIZE], L->el, "size", "lrn(5) or lrn(256, alpha = 1e-4, beta = 0.75, k = 1)"))
         return sema_fail(E);
-    }
+    E->arg_hint = "as PyTorch's LocalResponseNorm: size >= 1 channels (any, even or odd), "
+                  "alpha >= 0, beta >= 0, k > 0";
+    int bad = sema_get_int(E, s->env, slot[A_SIZE], 1, FE_MAX_SIZE, "size", &r->size) ||
+              (slot[A_ALPHA] && sema_get_num(E, s->env, slot[A_ALPHA], 0, 1e6, "alpha", &alpha)) ||
+              (slot[A_BETA] && sema_get_num(E, s->env, slot[A_BETA], 0, 1e6, "beta", &beta)) ||
+              (slot[A_K] && sema_get_num(E, s->env, slot[A_K], 1e-30, 1e6, "k", &k));
+    E->arg_hint = NULL;
+    if (bad) return sema_fail(E);
     if (L->in.ndim < 2) {
         diag_error(E->d, L->el->span, "lrn normalises across the channels of each position: it needs "
                    "[C, H, W] or [C, D, H, W], but its input is %s", shape_str(&L->in, b, sizeof b));
@@ -761,7 +781,12 @@ static int crop_list(sema_ctx *E, sema_scope *s, const ast_expr *x, const ir_sha
         return 1;
     }
     int64_t t[3];
-    if (sema_get_ints(E, s->env, x, n, is_size, is_size ? "crop size" : "crop offset", t)) return 1;
+    E->arg_hint = is_size ? "crop(3) keeps the centre 3x3; crop([3, 5]) gives H and W"
+                          : "the offset is the window's first index per dim, from 0; leave it out "
+                            "for the centre";
+    int bad = sema_get_ints(E, s->env, x, n, is_size, is_size ? "crop size" : "crop offset", t);
+    E->arg_hint = NULL;
+    if (bad) return 1;
     for (int i = 0; i < nsp; i++) out[i] = is_size ? in->d[1 + i] : 0;   /* D kept when not given */
     for (int i = 0; i < n; i++) out[nsp - n + i] = t[i];
     return 0;

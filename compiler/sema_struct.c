@@ -144,6 +144,10 @@ static int elab_branch(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
             list = mem_printf(E->a, "%s%s%s", list, i ? ", " : "", shape_str(&E->nodes[outs[i]].shape, b, sizeof b));
         diag_error(E->d, el->span, "the arms of this branch give %s: %s", list,
                    is_add ? "add needs equal shapes" : "concat needs all dims but the channels equal");
+        diag_hint(E->d, is_add ? "end every arm with the same shape (a conv of kernel 1 sets the "
+                                 "channels, pad = same keeps the spatial size), or join them with "
+                                 "concat"
+                               : "keep the spatial size equal in every arm (pad = same, crop)");
         return sema_fail(E);
     }
     if (el->arms.n == 1) {

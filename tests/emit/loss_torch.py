@@ -2,9 +2,10 @@
 against PyTorch (the same net written with torch.nn.functional, the same weights and batch).
 
 loss_torch.py NET FILE.safetensors, where FILE was written by loss_torch.c for the emitted
-netdef NET (tests/emit/fd_two_heads.hsn or fd_pixel.hsn). Checks the classification logits,
-the loss (cross-entropy with label smoothing and ignored labels, mse, l1, their weights) and
-every gradient. Exit status: 0 pass, 1 a mismatch (printed), 77 torch missing.
+netdef NET (tests/emit/fd_two_heads.hsn, fd_pixel.hsn or torch_layers.hsn). Checks the classification
+logits, the loss (cross-entropy with label smoothing and ignored labels, mse, l1, their weights;
+torch_layers: leaky ReLU, n-ary add, LRN, ceil_mode pools, crop, PReLU, softmax) and every gradient.
+Exit status: 0 pass, 1 a mismatch (printed), 77 torch missing.
 """
 import os
 import sys
@@ -58,7 +59,23 @@ def pixel(p, x, y):
     return m[:, :, m.shape[2] // 2, m.shape[3] // 2], loss
 
 
-NETS = {"fd_two_heads": two_heads, "fd_pixel": pixel}
+def ops(p, x, y):
+    """tests/emit/torch_layers.hsn"""
+    a = F.leaky_relu(conv(x, p, "c1", padding=1), 0.1)
+    a = F.relu(a + torch.tanh(conv(a, p, "c2", padding=1)) + conv(a, p, "c3"))
+    a = F.local_response_norm(a, 4, alpha=0.5, beta=0.75, k=1.5)
+    a = F.max_pool2d(a, 3, 2, 1, ceil_mode=True)
+    a = a[:, :, 1:5, 0:4]
+    a = F.prelu(conv(a, p, "c4"), p["pr.weight"])
+    a = F.local_response_norm(a, 3, alpha=0.3, beta=0.75, k=1.0)
+    a = F.avg_pool2d(a, 3, 2, 1, ceil_mode=True, count_include_pad=True)
+    a = F.softmax(a, dim=1)
+    a = F.prelu(conv(a, p, "c5"), p["pr1.weight"])
+    logits = dense(a, p, "fc")   # the final softmax is the inference output: the loss reads logits
+    return logits, F.cross_entropy(logits, y.long())
+
+
+NETS = {"fd_two_heads": two_heads, "fd_pixel": pixel, "torch_layers": ops}
 
 
 def close(what, a, b, rtol, atol):

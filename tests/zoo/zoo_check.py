@@ -7,8 +7,8 @@
   zoo_check.py logits --trainer T --work DIR --model M --bands B --classes K [--patch P]
       random weights (the trainer's `init` file, every tensor redrawn: weights of unit gain,
       biases, BN affine and running statistics away from their initial values) and a random
-      batch: `T forward` (eval mode) against the port through tests/torch/compare_logits.py,
-      within 1e-4 of the largest logit. With --grads (nets without dropout) also `T grad` in
+      batch: `T forward` (eval mode) on both backends (oneDNN on the batch of 4, the reference
+      kernels on its first 2 samples) against the port through tests/torch/compare_logits.py, within 1e-4 of the largest logit. With --grads (nets without dropout) also `T grad` in
       training mode on the same batch: logits, the loss (with a reconstruction head the weighted
       total) and every parameter's gradient within 1e-3 of the tensor's largest value.
   zoo_check.py train --trainer T --work DIR [--set k=v ...]
@@ -112,7 +112,7 @@ def logits(a):
     w = os.path.abspath(a.work)
     shutil.rmtree(w, ignore_errors=True)
     os.makedirs(w)
-    p = {k: os.path.join(w, k) for k in ("init.safetensors", "w.safetensors", "x.npy", "l.npy")}
+    p = {k: os.path.join(w, k) for k in ("init.safetensors", "w.safetensors", "x.npy")}
     run([a.trainer, "init", "--out", p["init.safetensors"]])
     tensors, order = st_io.read(p["init.safetensors"])
     rng = np.random.RandomState(a.seed)
@@ -124,13 +124,19 @@ def logits(a):
              "--patch", str(patch)]
     shape = tuple(torch_zoo.build(a.model, a.bands, a.classes, patch).shape)
     np.save(p["x.npy"], rng.standard_normal((a.n,) + shape).astype(np.float32))
-    run([a.trainer, "forward", "--weights", p["w.safetensors"], "--input", p["x.npy"],
-         "--out", p["l.npy"]])
-    argv = flags + ["--weights", p["w.safetensors"], "--input", p["x.npy"], "--logits", p["l.npy"],
-                    "--mode", "eval", "--rtol", "1e-4", "--atol", "0"]
-    print("$ compare_logits " + " ".join(argv), flush=True)
-    if compare_logits.main(argv) != 0:
-        raise Failure("the emitted net's logits differ from the PyTorch port's")
+    # both backends; the reference kernels (naive loops: minutes for Chen and Luo at batch 4)
+    # on the first 2 samples
+    xs = {"dnnl": p["x.npy"], "ref": os.path.join(w, "x2.npy")}
+    np.save(xs["ref"], np.load(p["x.npy"])[:2])
+    for be in ("dnnl", "ref"):
+        lb = os.path.join(w, "l_%s.npy" % be)
+        run([a.trainer, "forward", "--backend", be, "--weights", p["w.safetensors"], "--input",
+             xs[be], "--out", lb])
+        argv = flags + ["--weights", p["w.safetensors"], "--input", xs[be], "--logits", lb,
+                        "--mode", "eval", "--rtol", "1e-4", "--atol", "0"]
+        print("$ compare_logits " + " ".join(argv) + "   # backend " + be, flush=True)
+        if compare_logits.main(argv) != 0:
+            raise Failure("the emitted net's logits (backend %s) differ from the PyTorch port's" % be)
     if a.grads:
         # training mode (batch statistics) on the same batch: the loss (with a reconstruction
         # head: the weighted total) and every parameter's gradient
