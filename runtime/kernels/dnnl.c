@@ -1243,6 +1243,8 @@ const char *hk_dnnl_bn_impl(const hsi_op *op)
 {
     const dn_bn *bn = op->impl;
     if (!bn->own) return "onednn";
+    if (hk_bnorm_columns(&bn->g))
+        return strcmp(hk_bnorm_isa(), "avx2") ? "bnorm:generic:nc" : "bnorm:avx2:nc";
     return strcmp(hk_bnorm_isa(), "avx2") ? "bnorm:generic" : "bnorm:avx2";
 }
 

@@ -110,8 +110,8 @@ hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
  * For tests. */
 const char *hk_dnnl_conv_impl(const hsi_op *op);
 
-/* Which code a DNNL training BN op runs: "bnorm:avx2", "bnorm:generic" (bnorm.c) or "onednn".
- * For tests. */
+/* Which code a DNNL training BN op runs: "bnorm:avx2", "bnorm:generic" (bnorm.c; ":nc" appended
+ * on its [N, C] path, hk_bnorm_columns) or "onednn". For tests. */
 const char *hk_dnnl_bn_impl(const hsi_op *op);
 
 /* hsi_kernels_set_dp's setting (NULL: one process). */

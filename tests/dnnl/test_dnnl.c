@@ -315,6 +315,12 @@ static const shape_spec bn_specs[] = {
     /* channels-last (the im2col conv's output: the contextual CNN's 3x3 bank) */
     {"nhwc_relu", 2, 4, {16, 128, 3, 3}, 1, 0},
     {"nhwc_c20_common_dy", 2, 5, {4, 20, 5, 3, 3}, 4, 0},
+    /* 16 channels at a time, then the channels past the last 16 */
+    {"nhwc_c40_relu_common_dy", 2, 4, {8, 40, 3, 3}, 3, 0},
+    /* [N, C] (bnorm.c's per-16-channels path; 40: a tail of 8 channels) */
+    {"ctx_plain_spatial1_relu_common_dy", 0, 4, {128, 128, 1, 1}, 3, 0},
+    {"nc_c40_relu", 0, 2, {64, 40}, 1, 0},
+    {"nc_c40_common_dy", 0, 2, {40, 40}, 4, 0},
 };
 
 static void s_bn(hsi_rt *rt, outs *o, int v)
@@ -327,8 +333,16 @@ static void s_bn(hsi_rt *rt, outs *o, int v)
         /* training BN on the layouts bnorm.c walks is its, unless HSICC_DNNL_BN=onednn */
         const char *impl = hk_dnnl_bn_impl(op), *e = getenv("HSICC_DNNL_BN");
         int want = !(e && !strcmp(e, "onednn")), generic = getenv("HSICC_KERNEL_ISA") != NULL;
+        /* bnorm.c's [N, C] path: plain, one spatial element, 16 channels or more, unless
+         * HSICC_BN_COLUMNS=0 */
+        const char *ce = getenv("HSICC_BN_COLUMNS");
+        int64_t sp = 1;
+        for (int d = 2; d < c->ndim; d++) sp *= c->dims[d];
+        int nc = want && !c->blocked && sp == 1 && c->dims[1] >= 16 && !(ce && !strcmp(ce, "0"));
+        size_t il = strlen(impl);
         if (want != !strncmp(impl, "bnorm:", 6)
-            || (want && generic && strcmp(impl, "bnorm:generic"))) {
+            || (want && generic && strncmp(impl, "bnorm:generic", 13))
+            || nc != (il > 3 && !strcmp(impl + il - 3, ":nc"))) {
             printf("  FAIL: %s runs %s\n", c->name, impl);
             failures++;
         }
