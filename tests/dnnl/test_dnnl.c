@@ -16,6 +16,7 @@
 
 #include "hsi_kernels.h"
 #include "kernels_impl.h"
+#include "tapconv.h"
 
 #define TOL_FWD 1e-4
 #define TOL_GRAD 1e-3
@@ -416,6 +417,7 @@ static const shape_spec drop_specs[] = {
     {"ssrn_blocked", 1, 5, {16, 24, 1, 1, 1}, 0, 0.5f},
     {"ctx_blocked", 1, 4, {128, 128, 1, 1}, 0, 0.5f},
     {"plain", 0, 2, {7, 13}, 0, 0.3f},
+    {"plain_8k_p0.7", 0, 2, {64, 131}, 0, 0.7f},
 };
 
 static void s_dropout(hsi_rt *rt, outs *o, int v)
@@ -424,6 +426,17 @@ static void s_dropout(hsi_rt *rt, outs *o, int v)
     const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
     hsi_op *op = hsi_dropout_create(rt, l, c->f);
     check_op(rt, op, c->name);
+    if (hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
+        /* the AVX2 mask loop where the CPU has it, unless HSICC_KERNEL_ISA=generic or
+         * HSICC_DROPOUT_AVX2=0 */
+        const char *impl = hk_dnnl_dropout_impl(op), *e = getenv("HSICC_DROPOUT_AVX2");
+        int forced = getenv("HSICC_KERNEL_ISA") || (e && !strcmp(e, "0"));
+        int avx2 = !strcmp(impl, "avx2");
+        if (forced ? avx2 || strcmp(impl, "scalar") : avx2 != !strcmp(hk_tap_isa(), "avx2")) {
+            printf("  FAIL: %s runs %s\n", c->name, impl);
+            failures++;
+        }
+    }
     const hsi_layout *ld = hsi_op_dst(op);
     int64_t n = lnumel(l);
     float *x = tin(l, 1, 0.5f, 2), *y = tbuf(ld), *yi = tbuf(ld), *dy = tin(ld, 2, -1, 1);
