@@ -7,7 +7,11 @@
  * floats are taken L = max(B, 8) at a time into L double accumulators (lane j is channel j % B),
  * which the compiler turns into vector code; the loops are compiled twice, for AVX2 + FMA and
  * portable, and chosen at run time as tapconv.c chooses (HSICC_KERNEL_ISA=generic forces the
- * portable ones).
+ * portable ones). The backward's sums run 16 channels at a time (brows_*: float runs of BN_RUN
+ * rows, each added in double; AVX2 intrinsics), blocks wider than 16 (channels-last) 16 of
+ * their channels at a time. [N, C] (one spatial element, hk_bnorm_columns): a work item is 16
+ * channels over every sample instead of one sample (the forward's sums: the same additions in
+ * the same order; the backward's: float runs of BN_RUN samples, each added in double).
  */
 #include "bnorm.h"
 #include "tapconv.h"
