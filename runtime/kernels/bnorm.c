@@ -7,7 +7,11 @@
  * floats are taken L = max(B, 8) at a time into L double accumulators (lane j is channel j % B),
  * which the compiler turns into vector code; the loops are compiled twice, for AVX2 + FMA and
  * portable, and chosen at run time as tapconv.c chooses (HSICC_KERNEL_ISA=generic forces the
- * portable ones).
+ * portable ones). The backward's sums run 16 channels at a time (brows_*: float runs of BN_RUN
+ * rows, each added in double; AVX2 intrinsics), blocks wider than 16 (channels-last) 16 of
+ * their channels at a time. [N, C] (one spatial element, hk_bnorm_columns): a work item is 16
+ * channels over every sample instead of one sample (the forward's sums: the same additions in
+ * the same order; the backward's: float runs of BN_RUN samples, each added in double).
  */
 #include "bnorm.h"
 #include "tapconv.h"
@@ -23,6 +27,7 @@
 #endif
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <immintrin.h>
 #define BN_X86 1
 #else
 #define BN_X86 0
@@ -37,6 +42,19 @@
 static int bn_avx2(void) { return BN_X86 && !strcmp(hk_tap_isa(), "avx2"); }
 
 const char *hk_bnorm_isa(void) { return bn_avx2() ? "avx2" : "generic"; }
+
+/* 1: [N, C] (one spatial element, one block of every channel): the passes' sums run per 16
+ * channels over every sample (a sample per work item made them several times slower).
+ * HSICC_BN_COLUMNS=0 keeps a sample per work item (for A/B runs). */
+int hk_bnorm_columns(const hk_bnorm *g)
+{
+    static int off = -1;
+    if (off < 0) {
+        const char *e = getenv("HSICC_BN_COLUMNS");
+        off = e && !strcmp(e, "0");
+    }
+    return !off && g->s == 1 && g->b == g->c && g->c >= 16;
+}
 
 static int64_t bn_blocks(const hk_bnorm *g) { return (g->c + g->b - 1) / g->b; }
 
@@ -58,21 +76,134 @@ static void bn_fold(const double *a1, const double *a2, int B, double *o1, doubl
     }
 }
 
+/* The backward's sums over rows rows of 16 lanes, stride floats apart (lane j: the constants'
+ * entry j), into the double accumulators a1, a2: float runs of BN_RUN rows, each added in
+ * double. The ReLU mask is a select (a branch mispredicts on half the elements). */
+static void brows_c(const float *x, const float *dy, int64_t rows, int64_t stride,
+                    const float *lsc, const float *lsh, const float *lmu, const float *linv,
+                    int relu, double *a1, double *a2)
+{
+    enum { L = 16 };
+    for (int64_t r0 = 0; r0 < rows; r0 += BN_RUN) {
+        float f1[L] = {0}, f2[L] = {0};
+        int64_t r1 = rows - r0 > BN_RUN ? r0 + BN_RUN : rows;
+        for (int64_t r = r0; r < r1; r++) {
+            const float *xr = x + r * stride, *dr = dy + r * stride;
+            for (int j = 0; j < L; j++) {
+                float xv = xr[j], y = xv * lsc[j] + lsh[j];
+                float d = relu && !(y > 0) ? 0.0f : dr[j];
+                f1[j] += d;
+                f2[j] += d * ((xv - lmu[j]) * linv[j]);
+            }
+        }
+        for (int j = 0; j < L; j++) {
+            a1[j] += f1[j];
+            a2[j] += f2[j];
+        }
+    }
+}
+
+#if BN_X86
+/* brows_c in AVX2 (the same operations in the same order: separate multiply and add, as the
+ * forward's; GCC left the per-run double additions scalar, through the stack). */
+__attribute__((target("avx2,fma"))) static void
+brows_avx2(const float *x, const float *dy, int64_t rows, int64_t stride, const float *lsc,
+           const float *lsh, const float *lmu, const float *linv, int relu, double *a1,
+           double *a2)
+{
+    const __m256 sc0 = _mm256_loadu_ps(lsc), sc1 = _mm256_loadu_ps(lsc + 8);
+    const __m256 sh0 = _mm256_loadu_ps(lsh), sh1 = _mm256_loadu_ps(lsh + 8);
+    const __m256 mu0 = _mm256_loadu_ps(lmu), mu1 = _mm256_loadu_ps(lmu + 8);
+    const __m256 iv0 = _mm256_loadu_ps(linv), iv1 = _mm256_loadu_ps(linv + 8);
+    const __m256 zero = _mm256_setzero_ps(), all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    __m256d s[8];
+    for (int q = 0; q < 4; q++) {
+        s[q] = _mm256_loadu_pd(a1 + 4 * q);
+        s[4 + q] = _mm256_loadu_pd(a2 + 4 * q);
+    }
+    for (int64_t r0 = 0; r0 < rows; r0 += BN_RUN) {
+        __m256 f10 = zero, f11 = zero, f20 = zero, f21 = zero;
+        int64_t r1 = rows - r0 > BN_RUN ? r0 + BN_RUN : rows;
+        for (int64_t r = r0; r < r1; r++) {
+            const float *xr = x + r * stride, *dr = dy + r * stride;
+            __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + 8);
+            __m256 d0 = _mm256_loadu_ps(dr), d1 = _mm256_loadu_ps(dr + 8);
+            __m256 k0 = all, k1 = all;
+            if (relu) {
+                k0 = _mm256_cmp_ps(_mm256_add_ps(_mm256_mul_ps(x0, sc0), sh0), zero, _CMP_GT_OQ);
+                k1 = _mm256_cmp_ps(_mm256_add_ps(_mm256_mul_ps(x1, sc1), sh1), zero, _CMP_GT_OQ);
+            }
+            d0 = _mm256_and_ps(d0, k0);
+            d1 = _mm256_and_ps(d1, k1);
+            f10 = _mm256_add_ps(f10, d0);
+            f11 = _mm256_add_ps(f11, d1);
+            f20 = _mm256_add_ps(f20, _mm256_mul_ps(d0, _mm256_mul_ps(_mm256_sub_ps(x0, mu0), iv0)));
+            f21 = _mm256_add_ps(f21, _mm256_mul_ps(d1, _mm256_mul_ps(_mm256_sub_ps(x1, mu1), iv1)));
+        }
+        const __m256 f[4] = {f10, f11, f20, f21};
+        for (int q = 0; q < 4; q++) {
+            s[2 * q] = _mm256_add_pd(s[2 * q], _mm256_cvtps_pd(_mm256_castps256_ps128(f[q])));
+            s[2 * q + 1] = _mm256_add_pd(s[2 * q + 1], _mm256_cvtps_pd(_mm256_extractf128_ps(f[q], 1)));
+        }
+    }
+    for (int q = 0; q < 4; q++) {
+        _mm256_storeu_pd(a1 + 4 * q, s[q]);
+        _mm256_storeu_pd(a2 + 4 * q, s[4 + q]);
+    }
+}
+#endif
+
+typedef void bn_rows_fn(const float *x, const float *dy, int64_t rows, int64_t stride,
+                        const float *lsc, const float *lsh, const float *lmu, const float *linv,
+                        int relu, double *a1, double *a2);
+
+/* The backward's sums of W channels (consts indexed by channel) over rows rows stride floats
+ * apart, into o1[0..W), o2[0..W): 16 channels at a time by rows_fn, the rest one by one. */
+static inline void bn_wide(bn_rows_fn *rows_fn, const float *x, const float *dy, int64_t rows,
+                           int64_t stride, int W, const float *sc, const float *sh,
+                           const float *mu, const float *inv, int relu, double *o1, double *o2)
+{
+    int c0 = 0;
+    for (; c0 + 16 <= W; c0 += 16) {
+        double a1[16] = {0}, a2[16] = {0};
+        rows_fn(x + c0, dy + c0, rows, stride, sc + c0, sh + c0, mu + c0, inv + c0, relu, a1, a2);
+        memcpy(o1 + c0, a1, sizeof a1);
+        memcpy(o2 + c0, a2, sizeof a2);
+    }
+    for (; c0 < W; c0++) { /* the channels past the last 16 */
+        double a1 = 0, a2 = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            float xv = x[r * stride + c0], y = xv * sc[c0] + sh[c0];
+            float d = relu && !(y > 0) ? 0.0f : dy[r * stride + c0];
+            a1 += d;
+            a2 += (double)d * (double)((xv - mu[c0]) * inv[c0]);
+        }
+        o1[c0] = a1;
+        o2[c0] = a2;
+    }
+}
+
 /* Per item: statistics pass (sum x, sum x^2), the normalise pass, and the backward's two
  * passes. p: the item's S * B floats; lanes L; per-channel constants indexed by lane % B.
  * Wider blocks (channels-last) accumulate per channel in the item's output slots. */
-#define BN_ITEM_KERNELS(SUF, ATTR)                                                            \
+#define BN_ITEM_KERNELS(SUF, ATTR, BROWS)                                                            \
+    /* sums of W channels over rows rows stride floats apart, in double, rows in order */      \
+    ATTR static void scols_##SUF(const float *p, int64_t rows, int64_t stride, int W,          \
+                                 double *o1, double *o2)                                      \
+    {                                                                                         \
+        for (int b = 0; b < W; b++) o1[b] = o2[b] = 0;                                        \
+        for (int64_t r = 0; r < rows; r++)                                                    \
+            for (int b = 0; b < W; b++) {                                                     \
+                double v = p[r * stride + b];                                                 \
+                o1[b] += v;                                                                   \
+                o2[b] += v * v;                                                               \
+            }                                                                                 \
+    }                                                                                         \
     ATTR static void stats_##SUF(const float *p, int64_t len, int B, double *o1, double *o2)    \
     {                                                                                         \
         enum { L = 16 };                                                                      \
         if (B > L || L % B) { /* channels-last: the item accumulates in its output slots */ \
-            for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                    \
-            for (int64_t i = 0; i < len; i += B)                                              \
-                for (int b = 0; b < B; b++) {                                                 \
-                    double v = p[i + b];                                                      \
-                    o1[b] += v;                                                               \
-                    o2[b] += v * v;                                                           \
-                }                                                                             \
+            scols_##SUF(p, len / B, B, B, o1, o2);                                            \
             return;                                                                           \
         }                                                                                     \
         double a1[L] = {0}, a2[L] = {0};                                                      \
@@ -104,41 +235,20 @@ static void bn_fold(const double *a1, const double *a2, int B, double *o1, doubl
                                  const float *inv, int relu, double *o1, double *o2)          \
     {                                                                                         \
         enum { L = 16 };                                                                      \
-        if (B > L || L % B) {                                                                 \
-            for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;                                    \
-            for (int64_t i = 0; i < len; i += B)                                              \
-                for (int b = 0; b < B; b++) {                                                 \
-                    float xv = x[i + b], d = dy[i + b];                                       \
-                    if (relu && !(xv * scale[b] + shift[b] > 0)) d = 0;                       \
-                    o1[b] += d;                                                               \
-                    o2[b] += (double)d * (double)((xv - mean[b]) * inv[b]);                   \
-                }                                                                             \
+        float lsc[L], lsh[L], lmu[L], linv[L];                                                \
+        if (B > L || L % B) { /* channels-last: 16 channels at a time over the item's rows */ \
+            bn_wide(BROWS, x, dy, len / B, B, B, scale, shift, mean, inv, relu, o1, o2);      \
             return;                                                                           \
         }                                                                                     \
         double a1[L] = {0}, a2[L] = {0};                                                      \
-        float lsc[L], lsh[L], lmu[L], linv[L]; /* per lane: lane j is channel j % B */        \
-        for (int j = 0; j < L; j++) {                                                         \
+        for (int j = 0; j < L; j++) { /* per lane: lane j is channel j % B */                \
             lsc[j] = scale[j % B];                                                            \
             lsh[j] = shift[j % B];                                                            \
             lmu[j] = mean[j % B];                                                             \
             linv[j] = inv[j % B];                                                             \
         }                                                                                     \
-        int64_t i = 0;                                                                        \
-        while (i + L <= len) { /* float runs of BN_RUN lanes-rows, each added in double */    \
-            float f1[L] = {0}, f2[L] = {0};                                                   \
-            int64_t end = len - i > BN_RUN * L ? i + BN_RUN * L : len;                         \
-            for (; i + L <= end; i += L)                                                      \
-                for (int j = 0; j < L; j++) {                                                 \
-                    float xv = x[i + j], y = xv * lsc[j] + lsh[j];                            \
-                    float d = relu && !(y > 0) ? 0.0f : dy[i + j];                            \
-                    f1[j] += d;                                                               \
-                    f2[j] += d * ((xv - lmu[j]) * linv[j]);                                   \
-                }                                                                             \
-            for (int j = 0; j < L; j++) {                                                     \
-                a1[j] += f1[j];                                                               \
-                a2[j] += f2[j];                                                               \
-            }                                                                                 \
-        }                                                                                     \
+        int64_t i = len / L * L;                                                              \
+        BROWS(x, dy, len / L, L, lsc, lsh, lmu, linv, relu, a1, a2);                    \
         for (int j = 0; i < len; i++, j++) {                                                  \
             float xv = x[i], y = xv * lsc[j] + lsh[j];                                        \
             float d = relu && !(y > 0) ? 0.0f : dy[i];                                        \
@@ -160,9 +270,9 @@ static void bn_fold(const double *a1, const double *a2, int B, double *o1, doubl
             }                                                                                 \
     }
 
-BN_ITEM_KERNELS(generic, )
+BN_ITEM_KERNELS(generic, , brows_c)
 #if BN_X86
-BN_ITEM_KERNELS(avx2, __attribute__((target("avx2,fma"))))
+BN_ITEM_KERNELS(avx2, __attribute__((target("avx2,fma"))), brows_avx2)
 #endif
 
 /* Per-channel float constants, Cp each (zero past C, so padded channels come out 0):
@@ -226,17 +336,31 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
     const int B = (int)g->b, avx2 = bn_avx2();
     double *part = scratch, *tot = scratch + items * g->b * 2;
     float *k = bn_consts(g, scratch);
-    BN_OMP("omp parallel for schedule(static)")
-    for (int64_t it = 0; it < items; it++) {
-        double *q = part + it * g->b * 2;
-        const float *p = x + it * len;
+    if (hk_bnorm_columns(g)) {
+        /* [N, C]: 16 channels per work item over every sample, straight into the totals (the
+         * same additions in the same order as per sample and bn_total) */
+        BN_OMP("omp parallel for schedule(static)")
+        for (int64_t c0 = 0; c0 < g->c; c0 += 16) {
+            int W = g->c - c0 < 16 ? (int)(g->c - c0) : 16;
 #if BN_X86
-        if (avx2) stats_avx2(p, len, B, q, q + B);
-        else
+            if (avx2) scols_avx2(x + c0, g->n, g->c, W, tot + c0, tot + cp + c0);
+            else
 #endif
-            stats_generic(p, len, B, q, q + B);
+                scols_generic(x + c0, g->n, g->c, W, tot + c0, tot + cp + c0);
+        }
+    } else {
+        BN_OMP("omp parallel for schedule(static)")
+        for (int64_t it = 0; it < items; it++) {
+            double *q = part + it * g->b * 2;
+            const float *p = x + it * len;
+#if BN_X86
+            if (avx2) stats_avx2(p, len, B, q, q + B);
+            else
+#endif
+                stats_generic(p, len, B, q, q + B);
+        }
+        bn_total(g, part, tot);
     }
-    bn_total(g, part, tot);
     double m = bn_reduce(g, tot, (double)(g->n * g->s), reduce, ctx);
     *count = m;
     for (int64_t c = 0; c < g->c; c++) {
@@ -269,20 +393,33 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
     bn_affine(g, gamma, beta, mean, var, k);
     const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp, *mu = k + K_MEAN * cp;
     const float *inv = k + K_INV * cp;
-    BN_OMP("omp parallel for schedule(static)")
-    for (int64_t it = 0; it < items; it++) {
-        int64_t c0 = (it % nb) * B;
-        double *q = part + it * g->b * 2;
+    if (hk_bnorm_columns(g)) {
+        /* [N, C]: 16 channels per work item over every sample (float runs of BN_RUN samples,
+         * then double), straight into the totals */
+        bn_rows_fn *rows_fn = brows_c;
 #if BN_X86
-        if (avx2)
-            bsums_avx2(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0, inv + c0,
-                       g->relu, q, q + B);
-        else
+        if (avx2) rows_fn = brows_avx2;
 #endif
-            bsums_generic(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
-                          inv + c0, g->relu, q, q + B);
+        BN_OMP("omp parallel for schedule(static)")
+        for (int64_t c0 = 0; c0 < g->c; c0 += 16)
+            bn_wide(rows_fn, x + c0, dy + c0, g->n, g->c, g->c - c0 < 16 ? (int)(g->c - c0) : 16,
+                    sc + c0, sh + c0, mu + c0, inv + c0, g->relu, tot + c0, tot + cp + c0);
+    } else {
+        BN_OMP("omp parallel for schedule(static)")
+        for (int64_t it = 0; it < items; it++) {
+            int64_t c0 = (it % nb) * B;
+            double *q = part + it * g->b * 2;
+#if BN_X86
+            if (avx2)
+                bsums_avx2(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
+                           inv + c0, g->relu, q, q + B);
+            else
+#endif
+                bsums_generic(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
+                              inv + c0, g->relu, q, q + B);
+        }
+        bn_total(g, part, tot);
     }
-    bn_total(g, part, tot);
     /* dgamma, dbeta: this process's sums (the trainer adds the processes' gradients) */
     for (int64_t c = 0; c < g->c; c++) {
         if (dbeta) dbeta[c] += (float)tot[c];

@@ -32,6 +32,10 @@ typedef struct hk_bnorm {
 /* "avx2" or "generic": the loops this machine (and HSICC_KERNEL_ISA) runs. */
 const char *hk_bnorm_isa(void);
 
+/* 1: the [N, C] path (one spatial element, B = C >= 16): 16 channels per work item over every
+ * sample instead of a sample per work item (HSICC_BN_COLUMNS=0 turns it off). */
+int hk_bnorm_columns(const hk_bnorm *g);
+
 /* Doubles of scratch the two calls need. */
 size_t hk_bnorm_scratch_doubles(const hk_bnorm *g);
 

@@ -1243,6 +1243,8 @@ const char *hk_dnnl_bn_impl(const hsi_op *op)
 {
     const dn_bn *bn = op->impl;
     if (!bn->own) return "onednn";
+    if (hk_bnorm_columns(&bn->g))
+        return strcmp(hk_bnorm_isa(), "avx2") ? "bnorm:generic:nc" : "bnorm:avx2:nc";
     return strcmp(hk_bnorm_isa(), "avx2") ? "bnorm:generic" : "bnorm:avx2";
 }
 
@@ -1419,6 +1421,69 @@ hsi_op *hk_dnnl_dropout_create(hsi_rt *rt, const hsi_layout *src, float p)
 
 static float dn_drop_scale(float p) { return p < 1 ? 1.f / (1.f - p) : 0.f; }
 
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define DN_X86 1
+#include <immintrin.h>
+
+/* The mask loop 8 elements at a time in AVX2: splitmix64 on 4 64-bit lanes (products from
+ * 32-bit ones, wrapping as the scalar's), the same top 24 bits as the same float, so the mask
+ * and dst are bit for bit the scalar loop's. HSICC_DROPOUT_AVX2=0 keeps the scalar loop. */
+static int dn_drop_avx2(void)
+{
+    const char *e = getenv("HSICC_DROPOUT_AVX2");
+    return !(e && !strcmp(e, "0")) && !strcmp(hk_tap_isa(), "avx2");
+}
+
+__attribute__((target("avx2"))) static inline __m256i dn_mul64(__m256i a, uint64_t b)
+{
+    const __m256i bl = _mm256_set1_epi64x((long long)(b & 0xFFFFFFFFu));
+    const __m256i bh = _mm256_set1_epi64x((long long)(b >> 32));
+    __m256i lo = _mm256_mul_epu32(a, bl);
+    __m256i mid = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), bl),
+                                   _mm256_mul_epu32(a, bh));
+    return _mm256_add_epi64(lo, _mm256_slli_epi64(mid, 32));
+}
+
+/* 4 lanes of hk_dropout_u's top 24 bits (as int32 in the low 128 bits' order) */
+__attribute__((target("avx2"))) static inline __m128i dn_drop_bits(__m256i z)
+{
+    z = dn_mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), 0xBF58476D1CE4E5B9ULL);
+    z = dn_mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), 0x94D049BB133111EBULL);
+    z = _mm256_srli_epi64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 31)), 40);
+    z = _mm256_permutevar8x32_epi32(z, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
+    return _mm256_castsi256_si128(z);
+}
+
+/* Elements [0, n - n % 8) of the mask loop; returns how many it did. */
+__attribute__((target("avx2"))) static int64_t dn_drop_avx2_run(const float *x, float *dst,
+                                                                 unsigned char *mask, int64_t n,
+                                                                 uint64_t key, uint64_t base,
+                                                                 float p, float scale)
+{
+    const uint64_t g = 0x9E3779B97F4A7C15ULL;
+    /* lane j of element i: key + (base + i + 1) g, stepped by 8 g */
+    __m256i z0 = _mm256_setr_epi64x((long long)(key + (base + 1) * g),
+                                    (long long)(key + (base + 2) * g),
+                                    (long long)(key + (base + 3) * g),
+                                    (long long)(key + (base + 4) * g));
+    const __m256i four = _mm256_set1_epi64x((long long)(4 * g));
+    const __m256i eight = _mm256_set1_epi64x((long long)(8 * g));
+    const __m256 vp = _mm256_set1_ps(p), vs = _mm256_set1_ps(scale);
+    const __m256 unit = _mm256_set1_ps(1.0f / 16777216.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i lo = dn_drop_bits(z0), hi = dn_drop_bits(_mm256_add_epi64(z0, four));
+        z0 = _mm256_add_epi64(z0, eight);
+        __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_set_m128i(hi, lo)), unit);
+        __m256 keep = _mm256_cmp_ps(u, vp, _CMP_GE_OQ);
+        _mm256_storeu_ps(dst + i, _mm256_and_ps(keep, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs)));
+        int bits = _mm256_movemask_ps(keep);
+        for (int j = 0; j < 8; j++) mask[i + j] = (unsigned char)(bits >> j & 1);
+    }
+    return i;
+}
+#endif
+
 void hk_dnnl_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *src, float *dst,
                              void *ws)
 {
@@ -1436,10 +1501,23 @@ void hk_dnnl_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *
     float scale = dn_drop_scale(dr->p);
     const uint64_t base = hk_dropout_base(op->dst), key = hk_mix64(seed);
     const float p = dr->p;
-    for (int64_t i = 0; i < dr->n; i++) {
+    int64_t i = 0;
+#if DN_X86
+    if (dn_drop_avx2()) i = dn_drop_avx2_run(x, dst, mask, dr->n, key, base, p, scale);
+#endif
+    for (; i < dr->n; i++) {
         mask[i] = hk_dropout_u(key, base + (uint64_t)i) >= p;
         dst[i] = mask[i] ? x[i] * scale : 0.f;
     }
+}
+
+const char *hk_dnnl_dropout_impl(const hsi_op *op)
+{
+    (void)op;
+#if DN_X86
+    if (dn_drop_avx2()) return "avx2";
+#endif
+    return "scalar";
 }
 
 void hk_dnnl_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)

@@ -110,9 +110,12 @@ hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
  * For tests. */
 const char *hk_dnnl_conv_impl(const hsi_op *op);
 
-/* Which code a DNNL training BN op runs: "bnorm:avx2", "bnorm:generic" (bnorm.c) or "onednn".
- * For tests. */
+/* Which code a DNNL training BN op runs: "bnorm:avx2", "bnorm:generic" (bnorm.c; ":nc" appended
+ * on its [N, C] path, hk_bnorm_columns) or "onednn". For tests. */
 const char *hk_dnnl_bn_impl(const hsi_op *op);
+/* The training mask loop a DNNL dropout op runs: "avx2" or "scalar" (the same bits). For
+ * tests. */
+const char *hk_dnnl_dropout_impl(const hsi_op *op);
 
 /* hsi_kernels_set_dp's setting (NULL: one process). */
 extern const hsi_dp *hk_dp;

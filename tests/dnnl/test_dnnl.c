@@ -16,6 +16,7 @@
 
 #include "hsi_kernels.h"
 #include "kernels_impl.h"
+#include "tapconv.h"
 
 #define TOL_FWD 1e-4
 #define TOL_GRAD 1e-3
@@ -315,6 +316,12 @@ static const shape_spec bn_specs[] = {
     /* channels-last (the im2col conv's output: the contextual CNN's 3x3 bank) */
     {"nhwc_relu", 2, 4, {16, 128, 3, 3}, 1, 0},
     {"nhwc_c20_common_dy", 2, 5, {4, 20, 5, 3, 3}, 4, 0},
+    /* 16 channels at a time, then the channels past the last 16 */
+    {"nhwc_c40_relu_common_dy", 2, 4, {8, 40, 3, 3}, 3, 0},
+    /* [N, C] (bnorm.c's per-16-channels path; 40: a tail of 8 channels) */
+    {"ctx_plain_spatial1_relu_common_dy", 0, 4, {128, 128, 1, 1}, 3, 0},
+    {"nc_c40_relu", 0, 2, {64, 40}, 1, 0},
+    {"nc_c40_common_dy", 0, 2, {40, 40}, 4, 0},
 };
 
 static void s_bn(hsi_rt *rt, outs *o, int v)
@@ -327,8 +334,16 @@ static void s_bn(hsi_rt *rt, outs *o, int v)
         /* training BN on the layouts bnorm.c walks is its, unless HSICC_DNNL_BN=onednn */
         const char *impl = hk_dnnl_bn_impl(op), *e = getenv("HSICC_DNNL_BN");
         int want = !(e && !strcmp(e, "onednn")), generic = getenv("HSICC_KERNEL_ISA") != NULL;
+        /* bnorm.c's [N, C] path: plain, one spatial element, 16 channels or more, unless
+         * HSICC_BN_COLUMNS=0 */
+        const char *ce = getenv("HSICC_BN_COLUMNS");
+        int64_t sp = 1;
+        for (int d = 2; d < c->ndim; d++) sp *= c->dims[d];
+        int nc = want && !c->blocked && sp == 1 && c->dims[1] >= 16 && !(ce && !strcmp(ce, "0"));
+        size_t il = strlen(impl);
         if (want != !strncmp(impl, "bnorm:", 6)
-            || (want && generic && strcmp(impl, "bnorm:generic"))) {
+            || (want && generic && strncmp(impl, "bnorm:generic", 13))
+            || nc != (il > 3 && !strcmp(impl + il - 3, ":nc"))) {
             printf("  FAIL: %s runs %s\n", c->name, impl);
             failures++;
         }
@@ -402,6 +417,7 @@ static const shape_spec drop_specs[] = {
     {"ssrn_blocked", 1, 5, {16, 24, 1, 1, 1}, 0, 0.5f},
     {"ctx_blocked", 1, 4, {128, 128, 1, 1}, 0, 0.5f},
     {"plain", 0, 2, {7, 13}, 0, 0.3f},
+    {"plain_8k_p0.7", 0, 2, {64, 131}, 0, 0.7f},
 };
 
 static void s_dropout(hsi_rt *rt, outs *o, int v)
@@ -410,6 +426,17 @@ static void s_dropout(hsi_rt *rt, outs *o, int v)
     const hsi_layout *l = layout(rt, c->blocked, c->ndim, c->dims);
     hsi_op *op = hsi_dropout_create(rt, l, c->f);
     check_op(rt, op, c->name);
+    if (hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
+        /* the AVX2 mask loop where the CPU has it, unless HSICC_KERNEL_ISA=generic or
+         * HSICC_DROPOUT_AVX2=0 */
+        const char *impl = hk_dnnl_dropout_impl(op), *e = getenv("HSICC_DROPOUT_AVX2");
+        int forced = getenv("HSICC_KERNEL_ISA") || (e && !strcmp(e, "0"));
+        int avx2 = !strcmp(impl, "avx2");
+        if (forced ? avx2 || strcmp(impl, "scalar") : avx2 != !strcmp(hk_tap_isa(), "avx2")) {
+            printf("  FAIL: %s runs %s\n", c->name, impl);
+            failures++;
+        }
+    }
     const hsi_layout *ld = hsi_op_dst(op);
     int64_t n = lnumel(l);
     float *x = tin(l, 1, 0.5f, 2), *y = tbuf(ld), *yi = tbuf(ld), *dy = tin(ld, 2, -1, 1);
