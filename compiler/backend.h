@@ -53,6 +53,8 @@ typedef struct be_op {
                                     goes to a temporary and is accumulated) */
     /* plan: buffer ids (-1 none) */
     int act, grad, ws;
+    int recomp;               /* BN: the buffer its output is recomputed into for the backward
+                                 readers (hsi_bn_recompute), or -1 (the output is kept) */
     int tmp[BE_MAX_IN];       /* temporaries for accumulated input gradients */
     int inplace;              /* activation computed in place over its input */
     int grad_share[BE_MAX_IN];/* BE_ADD: slot i's input gradient may live in this op's output
@@ -66,7 +68,10 @@ typedef struct be_op {
     double flops;
 } be_op;
 
-typedef enum be_buf_kind { BE_BUF_ACT, BE_BUF_GRAD, BE_BUF_WS, BE_BUF_TMP } be_buf_kind;
+/* BE_BUF_RECOMP: a BN's output recomputed from its input for the backward (the forward's copy
+ * is dead after its last forward reader); on a backend that keeps the output instead
+ * (hsi_bn_recomputes 0) create() aliases it to the activation. */
+typedef enum be_buf_kind { BE_BUF_ACT, BE_BUF_GRAD, BE_BUF_WS, BE_BUF_TMP, BE_BUF_RECOMP } be_buf_kind;
 
 typedef struct be_buf {
     be_buf_kind kind;

@@ -258,13 +258,14 @@ enum {   /* ops of domain 0; one output tensor each */
     N_OPS
 };
 
-enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to accumulate */
+enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to accumulate,
+            R a BN output recomputed for the backward */
     A_input,                                 /* live steps 0..76 */
     A_bank1,                                 /* live steps 1..75 */
-    A_bank1_bn,                              /* live steps 2..3 */
+    A_bank1_bn,                              /* live steps 1..3 */
     A_maxpool0,                              /* live steps 3..10 */
     A_bank3,                                 /* live steps 4..72 */
-    A_bank3_bn,                              /* live steps 5..6 */
+    A_bank3_bn,                              /* live steps 4..6 */
     A_maxpool1,                              /* live steps 6..10 */
     A_bank5,                                 /* live steps 7..8 */
     A_bank5_out,                             /* live steps 8..68 */
@@ -272,17 +273,17 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     A_branch0,                               /* live steps 10..66 */
     A_c2,                                    /* live steps 11..12 */
     A_c2_out,                                /* live steps 12..64 */
-    A_c2_bn,                                 /* live steps 13..63 */
+    A_c2_bn,                                 /* live steps 13..20 */
     A_trunk_0_conv_a,                        /* live steps 14..15 */
     A_trunk_0_conv_a_out,                    /* live steps 15..61 */
-    A_trunk_0_bn_a,                          /* live steps 16..60 */
+    A_trunk_0_bn_a,                          /* live steps 16..17 */
     A_trunk_0_conv_b,                        /* live steps 17..18 */
     A_trunk_0_conv_b_out,                    /* live steps 18..58 */
     A_trunk_0_bn_b,                          /* live steps 19..20 */
     A_trunk_0_res0,                          /* live steps 20..57 */
     A_trunk_1_conv_a,                        /* live steps 21..22 */
     A_trunk_1_conv_a_out,                    /* live steps 22..54 */
-    A_trunk_1_bn_a,                          /* live steps 23..53 */
+    A_trunk_1_bn_a,                          /* live steps 23..24 */
     A_trunk_1_conv_b,                        /* live steps 24..25 */
     A_trunk_1_conv_b_out,                    /* live steps 25..51 */
     A_trunk_1_bn_b,                          /* live steps 26..27 */
@@ -350,6 +351,9 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     G_c9_out,                                /* live steps 39..40 */
     T_trunk_0_conv_a_0,                      /* live steps 63..63 */
     T_trunk_1_conv_a_0,                      /* live steps 56..56 */
+    R_c2_bn,                                 /* live steps 63..63 */
+    R_trunk_0_bn_a,                          /* live steps 60..60 */
+    R_trunk_1_bn_a,                          /* live steps 53..53 */
     N_BUFS
 };
 
@@ -635,10 +639,10 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     for (int i = 0; i < N_BUFS; i++) alias[i] = -1;
     b[A_input] = (hsi_buf){hsi_layout_bytes(lay[OP_input]), 0, 76};
     b[A_bank1] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1]), 1, 75};
-    b[A_bank1_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1_bn]), 2, 3};
+    b[A_bank1_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1_bn]), 1, 3};
     b[A_maxpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool0]), 3, 10};
     b[A_bank3] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3]), 4, 72};
-    b[A_bank3_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3_bn]), 5, 6};
+    b[A_bank3_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3_bn]), 4, 6};
     b[A_maxpool1] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool1]), 6, 10};
     b[A_bank5] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5]), 7, 8};
     b[A_bank5_out] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5_out]), 8, 68};
@@ -646,17 +650,17 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     b[A_branch0] = (hsi_buf){hsi_layout_bytes(lay[OP_branch0]), 10, 66};
     b[A_c2] = (hsi_buf){hsi_layout_bytes(lay[OP_c2]), 11, 12};
     b[A_c2_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_out]), 12, 64};
-    b[A_c2_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_bn]), 13, 63};
+    b[A_c2_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_bn]), 13, 20};
     b[A_trunk_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_a]), 14, 15};
     b[A_trunk_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_a_out]), 15, 61};
-    b[A_trunk_0_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_bn_a]), 16, 60};
+    b[A_trunk_0_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_bn_a]), 16, 17};
     b[A_trunk_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_b]), 17, 18};
     b[A_trunk_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_conv_b_out]), 18, 58};
     b[A_trunk_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_bn_b]), 19, 20};
     b[A_trunk_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_res0]), 20, 57};
     b[A_trunk_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_a]), 21, 22};
     b[A_trunk_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_a_out]), 22, 54};
-    b[A_trunk_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_bn_a]), 23, 53};
+    b[A_trunk_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_bn_a]), 23, 24};
     b[A_trunk_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_b]), 24, 25};
     b[A_trunk_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_conv_b_out]), 25, 51};
     b[A_trunk_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_bn_b]), 26, 27};
@@ -724,6 +728,12 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     b[G_c9_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c9_out]), 39, 40};
     b[T_trunk_0_conv_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_bn]), 63, 63};
     b[T_trunk_1_conv_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_res0]), 56, 56};
+    b[R_c2_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_c2_bn]), 63, 63};
+    if (!hsi_bn_recomputes(s->op[OP_c2_bn])) alias[R_c2_bn] = A_c2_bn;
+    b[R_trunk_0_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_0_bn_a]), 60, 60};
+    if (!hsi_bn_recomputes(s->op[OP_trunk_0_bn_a])) alias[R_trunk_0_bn_a] = A_trunk_0_bn_a;
+    b[R_trunk_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_trunk_1_bn_a]), 53, 53};
+    if (!hsi_bn_recomputes(s->op[OP_trunk_1_bn_a])) alias[R_trunk_1_bn_a] = A_trunk_1_bn_a;
     /* reshapes that oneDNN can do without moving data share their input's memory */
     if (hsi_op_is_view(s->op[OP_bank5_out])) {
         alias[A_bank5_out] = A_bank5;
@@ -1024,9 +1034,11 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /* trunk_1_conv_b_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:21) */
     /*   dense output back to the conv's shape */
     hsi_reshape_backward(s->op[OP_trunk_1_conv_b_out], s->buf[G_trunk_1_conv_b_out], s->buf[G_trunk_1_conv_b]);   /* no-op when a view */
+    /* trunk_1_bn_a: its output again, for the backward (not kept from the forward) */
+    hsi_bn_recompute(s->op[OP_trunk_1_bn_a], s->buf[A_trunk_1_conv_a_out], V(P_trunk_1_bn_a_weight), V(P_trunk_1_bn_a_bias), s->buf[W_trunk_1_bn_a], s->buf[R_trunk_1_bn_a]);
     /* trunk_1_conv_b: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:21) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
-    hsi_dense_backward(s->op[OP_trunk_1_conv_b], s->buf[A_trunk_1_bn_a], V(P_trunk_1_conv_b_weight), s->buf[G_trunk_1_conv_b], s->buf[G_trunk_1_bn_a], D(P_trunk_1_conv_b_weight), D(P_trunk_1_conv_b_bias));
+    hsi_dense_backward(s->op[OP_trunk_1_conv_b], s->buf[R_trunk_1_bn_a], V(P_trunk_1_conv_b_weight), s->buf[G_trunk_1_conv_b], s->buf[G_trunk_1_bn_a], D(P_trunk_1_conv_b_weight), D(P_trunk_1_conv_b_bias));
     /* trunk_1_bn_a: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:20) */
     hsi_bn_backward(s->op[OP_trunk_1_bn_a], s->buf[A_trunk_1_conv_a_out], V(P_trunk_1_bn_a_weight), s->buf[G_trunk_1_bn_a], s->buf[W_trunk_1_bn_a], s->buf[G_trunk_1_conv_a_out], D(P_trunk_1_bn_a_weight), D(P_trunk_1_bn_a_bias));
     /* trunk_1_conv_a_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:19) */
@@ -1043,17 +1055,21 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /* trunk_0_conv_b_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:21) */
     /*   dense output back to the conv's shape */
     hsi_reshape_backward(s->op[OP_trunk_0_conv_b_out], s->buf[G_trunk_0_conv_b_out], s->buf[G_trunk_0_conv_b]);   /* no-op when a view */
+    /* trunk_0_bn_a: its output again, for the backward (not kept from the forward) */
+    hsi_bn_recompute(s->op[OP_trunk_0_bn_a], s->buf[A_trunk_0_conv_a_out], V(P_trunk_0_bn_a_weight), V(P_trunk_0_bn_a_bias), s->buf[W_trunk_0_bn_a], s->buf[R_trunk_0_bn_a]);
     /* trunk_0_conv_b: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:21) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
-    hsi_dense_backward(s->op[OP_trunk_0_conv_b], s->buf[A_trunk_0_bn_a], V(P_trunk_0_conv_b_weight), s->buf[G_trunk_0_conv_b], s->buf[G_trunk_0_bn_a], D(P_trunk_0_conv_b_weight), D(P_trunk_0_conv_b_bias));
+    hsi_dense_backward(s->op[OP_trunk_0_conv_b], s->buf[R_trunk_0_bn_a], V(P_trunk_0_conv_b_weight), s->buf[G_trunk_0_conv_b], s->buf[G_trunk_0_bn_a], D(P_trunk_0_conv_b_weight), D(P_trunk_0_conv_b_bias));
     /* trunk_0_bn_a: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:20) */
     hsi_bn_backward(s->op[OP_trunk_0_bn_a], s->buf[A_trunk_0_conv_a_out], V(P_trunk_0_bn_a_weight), s->buf[G_trunk_0_bn_a], s->buf[W_trunk_0_bn_a], s->buf[G_trunk_0_conv_a_out], D(P_trunk_0_bn_a_weight), D(P_trunk_0_bn_a_bias));
     /* trunk_0_conv_a_out: reshape  [128] -> [128,1,1]  (netdefs/contextual.hsn:19) */
     /*   dense output back to the conv's shape */
     hsi_reshape_backward(s->op[OP_trunk_0_conv_a_out], s->buf[G_trunk_0_conv_a_out], s->buf[G_trunk_0_conv_a]);   /* no-op when a view */
+    /* c2_bn: its output again, for the backward (not kept from the forward) */
+    hsi_bn_recompute(s->op[OP_c2_bn], s->buf[A_c2_out], V(P_c2_bn_weight), V(P_c2_bn_bias), s->buf[W_c2_bn], s->buf[R_c2_bn]);
     /* trunk_0_conv_a: dense  [128,1,1] -> [128]  (netdefs/contextual.hsn:19) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
-    hsi_dense_backward(s->op[OP_trunk_0_conv_a], s->buf[A_c2_bn], V(P_trunk_0_conv_a_weight), s->buf[G_trunk_0_conv_a], s->buf[T_trunk_0_conv_a_0], D(P_trunk_0_conv_a_weight), D(P_trunk_0_conv_a_bias));
+    hsi_dense_backward(s->op[OP_trunk_0_conv_a], s->buf[R_c2_bn], V(P_trunk_0_conv_a_weight), s->buf[G_trunk_0_conv_a], s->buf[T_trunk_0_conv_a_0], D(P_trunk_0_conv_a_weight), D(P_trunk_0_conv_a_bias));
     hsi_accum(s->acc[T_trunk_0_conv_a_0], s->buf[G_c2_bn], s->buf[T_trunk_0_conv_a_0]);
     /* c2_bn: bn+relu  [128,1,1] -> [128,1,1]  (netdefs/contextual.hsn:35) */
     hsi_bn_backward(s->op[OP_c2_bn], s->buf[A_c2_out], V(P_c2_bn_weight), s->buf[G_c2_bn], s->buf[W_c2_bn], s->buf[G_c2_out], D(P_c2_bn_weight), D(P_c2_bn_bias));

@@ -280,17 +280,18 @@ enum {   /* ops of domain 0; one output tensor each */
     N_OPS
 };
 
-enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to accumulate */
+enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to accumulate,
+            R a BN output recomputed for the backward */
     A_input,                                 /* live steps 0..84 */
     A_conv1,                                 /* live steps 1..83 */
-    A_bn1,                                   /* live steps 2..82 */
+    A_bn1,                                   /* live steps 1..6 */
     A_spectral_0_conv_a,                     /* live steps 3..81 */
-    A_spectral_0_bn_b,                       /* live steps 4..80 */
+    A_spectral_0_bn_b,                       /* live steps 3..5 */
     A_spectral_0_conv_b,                     /* live steps 5..6 */
     A_spectral_0_res0,                       /* live steps 6..78 */
-    A_spectral_1_bn_a,                       /* live steps 7..77 */
+    A_spectral_1_bn_a,                       /* live steps 7..8 */
     A_spectral_1_conv_a,                     /* live steps 8..76 */
-    A_spectral_1_bn_b,                       /* live steps 9..75 */
+    A_spectral_1_bn_b,                       /* live steps 8..10 */
     A_spectral_1_conv_b,                     /* live steps 10..11 */
     A_spectral_1_res0,                       /* live steps 11..73 */
     A_spectral_bn,                           /* live steps 12..13 */
@@ -381,6 +382,10 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     T_spectral_1_bn_a_0,                     /* live steps 78..78 */
     T_spatial_0_conv_a_in_0,                 /* live steps 64..64 */
     T_spatial_1_bn_a_0,                      /* live steps 56..56 */
+    R_bn1,                                   /* live steps 82..82 */
+    R_spectral_0_bn_b,                       /* live steps 80..80 */
+    R_spectral_1_bn_a,                       /* live steps 77..77 */
+    R_spectral_1_bn_b,                       /* live steps 75..75 */
     N_BUFS
 };
 
@@ -722,14 +727,14 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     for (int i = 0; i < N_BUFS; i++) alias[i] = -1;
     b[A_input] = (hsi_buf){hsi_layout_bytes(lay[OP_input]), 0, 84};
     b[A_conv1] = (hsi_buf){hsi_layout_bytes(lay[OP_conv1]), 1, 83};
-    b[A_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 2, 82};
+    b[A_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 1, 6};
     b[A_spectral_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_a]), 3, 81};
-    b[A_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 4, 80};
+    b[A_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 3, 5};
     b[A_spectral_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_b]), 5, 6};
     b[A_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 6, 78};
-    b[A_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 7, 77};
+    b[A_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 7, 8};
     b[A_spectral_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_a]), 8, 76};
-    b[A_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 9, 75};
+    b[A_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 8, 10};
     b[A_spectral_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_b]), 10, 11};
     b[A_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 11, 73};
     b[A_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 12, 13};
@@ -820,6 +825,14 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     b[T_spectral_1_bn_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 78, 78};
     b[T_spatial_0_conv_a_in_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 64, 64};
     b[T_spatial_1_bn_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 56, 56};
+    b[R_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 82, 82};
+    if (!hsi_bn_recomputes(s->op[OP_bn1])) alias[R_bn1] = A_bn1;
+    b[R_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 80, 80};
+    if (!hsi_bn_recomputes(s->op[OP_spectral_0_bn_b])) alias[R_spectral_0_bn_b] = A_spectral_0_bn_b;
+    b[R_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 77, 77};
+    if (!hsi_bn_recomputes(s->op[OP_spectral_1_bn_a])) alias[R_spectral_1_bn_a] = A_spectral_1_bn_a;
+    b[R_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 75, 75};
+    if (!hsi_bn_recomputes(s->op[OP_spectral_1_bn_b])) alias[R_spectral_1_bn_b] = A_spectral_1_bn_b;
     /* reshapes that oneDNN can do without moving data share their input's memory */
     if (hsi_op_is_view(s->op[OP_conv2_in])) {
         alias[A_conv2_in] = A_spectral_bn;
@@ -1205,23 +1218,31 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     hsi_bn_backward(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), s->buf[G_spectral_bn], s->buf[W_spectral_bn], s->buf[G_spectral_1_res0], D(P_spectral_bn_weight), D(P_spectral_bn_bias));
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
     hsi_add_backward(s->op[OP_spectral_1_res0], s->buf[A_spectral_1_res0], s->buf[G_spectral_1_res0], s->buf[G_spectral_0_res0], s->buf[G_spectral_1_conv_b]);
+    /* spectral_1_bn_b: its output again, for the backward (not kept from the forward) */
+    hsi_bn_recompute(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), s->buf[W_spectral_1_bn_b], s->buf[R_spectral_1_bn_b]);
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:33) */
-    hsi_conv_backward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), s->buf[G_spectral_1_conv_b], s->buf[G_spectral_1_bn_b], D(P_spectral_1_conv_b_weight), D(P_spectral_1_conv_b_bias));
+    hsi_conv_backward(s->op[OP_spectral_1_conv_b], s->buf[R_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), s->buf[G_spectral_1_conv_b], s->buf[G_spectral_1_bn_b], D(P_spectral_1_conv_b_weight), D(P_spectral_1_conv_b_bias));
     /* spectral_1_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:32) */
     hsi_bn_backward(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), s->buf[G_spectral_1_bn_b], s->buf[W_spectral_1_bn_b], s->buf[G_spectral_1_conv_a], D(P_spectral_1_bn_b_weight), D(P_spectral_1_bn_b_bias));
+    /* spectral_1_bn_a: its output again, for the backward (not kept from the forward) */
+    hsi_bn_recompute(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), s->buf[W_spectral_1_bn_a], s->buf[R_spectral_1_bn_a]);
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
-    hsi_conv_backward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), s->buf[G_spectral_1_conv_a], s->buf[G_spectral_1_bn_a], D(P_spectral_1_conv_a_weight), D(P_spectral_1_conv_a_bias));
+    hsi_conv_backward(s->op[OP_spectral_1_conv_a], s->buf[R_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), s->buf[G_spectral_1_conv_a], s->buf[G_spectral_1_bn_a], D(P_spectral_1_conv_a_weight), D(P_spectral_1_conv_a_bias));
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
     hsi_bn_backward(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), s->buf[G_spectral_1_bn_a], s->buf[W_spectral_1_bn_a], s->buf[T_spectral_1_bn_a_0], D(P_spectral_1_bn_a_weight), D(P_spectral_1_bn_a_bias));
     hsi_accum(s->acc[T_spectral_1_bn_a_0], s->buf[G_spectral_0_res0], s->buf[T_spectral_1_bn_a_0]);
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
     hsi_add_backward(s->op[OP_spectral_0_res0], s->buf[A_spectral_0_res0], s->buf[G_spectral_0_res0], s->buf[G_bn1], s->buf[G_spectral_0_conv_b]);
+    /* spectral_0_bn_b: its output again, for the backward (not kept from the forward) */
+    hsi_bn_recompute(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), s->buf[W_spectral_0_bn_b], s->buf[R_spectral_0_bn_b]);
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:25) */
-    hsi_conv_backward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), s->buf[G_spectral_0_conv_b], s->buf[G_spectral_0_bn_b], D(P_spectral_0_conv_b_weight), D(P_spectral_0_conv_b_bias));
+    hsi_conv_backward(s->op[OP_spectral_0_conv_b], s->buf[R_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), s->buf[G_spectral_0_conv_b], s->buf[G_spectral_0_bn_b], D(P_spectral_0_conv_b_weight), D(P_spectral_0_conv_b_bias));
     /* spectral_0_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:24) */
     hsi_bn_backward(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), s->buf[G_spectral_0_bn_b], s->buf[W_spectral_0_bn_b], s->buf[G_spectral_0_conv_a], D(P_spectral_0_bn_b_weight), D(P_spectral_0_bn_b_bias));
+    /* bn1: its output again, for the backward (not kept from the forward) */
+    hsi_bn_recompute(s->op[OP_bn1], s->buf[A_conv1], V(P_bn1_weight), V(P_bn1_bias), s->buf[W_bn1], s->buf[R_bn1]);
     /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
-    hsi_conv_backward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
+    hsi_conv_backward(s->op[OP_spectral_0_conv_a], s->buf[R_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
     hsi_accum(s->acc[T_spectral_0_conv_a_0], s->buf[G_bn1], s->buf[T_spectral_0_conv_a_0]);
     /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:44) */
     hsi_bn_backward(s->op[OP_bn1], s->buf[A_conv1], V(P_bn1_weight), s->buf[G_bn1], s->buf[W_bn1], s->buf[G_conv1], D(P_bn1_weight), D(P_bn1_bias));

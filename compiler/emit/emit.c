@@ -166,7 +166,7 @@ static const char *bufname(emitter *e, int id)
     r = (r + 1) % EMIT_RING;
     const be_buf *u = &e->g->bufs[id];
     const char *k = u->kind == BE_BUF_ACT ? "A" : u->kind == BE_BUF_GRAD ? "G"
-                  : u->kind == BE_BUF_WS ? "W" : "T";
+                  : u->kind == BE_BUF_WS ? "W" : u->kind == BE_BUF_RECOMP ? "R" : "T";
     if (u->kind == BE_BUF_TMP)
         snprintf(b[r], sizeof b[r], "%s%s_%s_%d", e->pre, k, e->g->ops[u->op].cname, u->slot);
     else
@@ -281,7 +281,8 @@ static void emit_enums(emitter *e)
     out(e, "    %sN_OPS", e->pre);
     out(e, "};");
     out(e, "");
-    out(e, "enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to accumulate */");
+    out(e, "enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to accumulate,");
+    out(e, "            R a BN output recomputed for the backward */");
     for (int b = 0; b < g->n_bufs; b++)
         out(e, "    %s,%*s/* live steps %d..%d */", bufname(e, b), (int)(40 - strlen(bufname(e, b))), "",
             g->bufs[b].first, g->bufs[b].last);
@@ -522,6 +523,9 @@ static void emit_buffers(emitter *e)
             snprintf(size, sizeof size, "hsi_layout_bytes(lay[%s])", opname(e, u->op));
         out(e, "    b[%s] = (hsi_buf){%s, %d, %d};", bufname(e, id), size, u->first, u->last);
         if (u->alias >= 0) out(e, "    alias[%s] = %s;", bufname(e, id), bufname(e, u->alias));
+        if (u->kind == BE_BUF_RECOMP)   /* a backend that keeps the output: it lives on */
+            out(e, "    if (!hsi_bn_recomputes(s->op[%s])) alias[%s] = %s;", opname(e, u->op),
+                bufname(e, id), bufname(e, o->act));
     }
     out(e, "    /* reshapes that oneDNN can do without moving data share their input's memory */");
     for (int i = 0; i < g->n_ops; i++) {
@@ -767,6 +771,24 @@ static void emit_loss_backward(emitter *e, int i)
     emit_accumulate(e, o);
 }
 
+/* Before the first backward reader of a recomputed BN output: the output again, from the BN's
+ * input and workspace (a no-op on a backend that kept it). */
+static void emit_recompute(emitter *e, const be_op *o)
+{
+    for (int j = 0; j < o->n_in; j++) {
+        const be_op *p = &e->g->ops[o->in[j]];
+        int dup = 0;
+        for (int k = 0; k < j; k++) dup |= o->in[k] == o->in[j];
+        if (p->recomp < 0 || dup || e->g->bufs[p->recomp].first != o->bwd_step) continue;
+        char w[EMIT_PARAM_MAX], dw[EMIT_PARAM_MAX], b[EMIT_PARAM_MAX], db[EMIT_PARAM_MAX];
+        param_args(e, p, 0, w, dw, sizeof w);
+        param_args(e, p, 1, b, db, sizeof b);
+        out(e, "    /* %s: its output again, for the backward (not kept from the forward) */", p->cname);
+        out(e, "    hsi_bn_recompute(s->op[%s], %s, %s, %s, %s, %s);", opname(e, o->in[j]),
+            B(e, e->g->ops[p->in[0]].act), w, b, B(e, p->ws), B(e, p->recomp));
+    }
+}
+
 static void emit_backward_op(emitter *e, int i)
 {
     const be_op *o = &e->g->ops[i];
@@ -775,7 +797,9 @@ static void emit_backward_op(emitter *e, int i)
         return;
     }
     if (!o->need_grad || o->kind == BE_INPUT) return;
-    const char *src = o->n_in ? B(e, e->g->ops[o->in[0]].act) : "";
+    emit_recompute(e, o);
+    const be_op *in0 = o->n_in ? &e->g->ops[o->in[0]] : NULL;
+    const char *src = !in0 ? "" : B(e, in0->recomp >= 0 ? in0->recomp : in0->act);
     const char *ddst = B(e, o->grad);
     char w[EMIT_PARAM_MAX], dw[EMIT_PARAM_MAX], b[EMIT_PARAM_MAX], db[EMIT_PARAM_MAX];
     param_args(e, o, 0, w, dw, sizeof w);

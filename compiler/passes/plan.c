@@ -4,10 +4,14 @@
  * loss first. An activation lives from its forward step to its last reader, forward or
  * backward (conv/bn/dense read their input in backward, activations and add+ReLU their
  * output); a workspace from forward to backward; a gradient from its first writer to its op's
- * backward. In-place activations alias their input when nothing else needs it. Byte sizes
+ * backward. A trained BN's output whose backward readers all read it as their input (conv,
+ * dense, BN, ...) is not kept: it lives to its last forward reader, and a recompute buffer
+ * (from the BN's input and workspace, hsi_bn_recompute) from the first to the last backward
+ * reader. In-place activations alias their input when nothing else needs it. Byte sizes
  * here are plain layouts; create() re-plans with the sizes oneDNN actually chose, using the
  * same planner (hsi_arena_plan) and the same live ranges.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -41,17 +45,38 @@ static int64_t ws_estimate(const be_graph *g, const be_op *o, int64_t batch)
 {
     int64_t n = be_numel(&o->shape) * batch;
     switch (o->kind) {
-    case BE_BN: return 2 * 4 * o->shape.d[0] + (o->relu ? n : 0);
+    case BE_BN: return 3 * 4 * o->shape.d[0];   /* mean, variance, beta (bnorm.c: no mask) */
     case BE_POOL: return o->ir->a.pool.max ? 4 * n : 0;
     case BE_DROPOUT: return be_numel(&g->ops[o->in[0]].shape) * batch;
     default: return 0;
     }
 }
 
+/* 1 when op i is a trained BN whose output is recomputed for the backward: every reader of it in
+ * the backward reads it as its input (no loss reads it), there is at least one, and the BN's
+ * own input is kept (not itself recomputed). */
+static int recomputable(const be_graph *g, int i)
+{
+    const be_op *o = &g->ops[i];
+    if (o->kind != BE_BN || !o->need_grad || i == g->logits || g->ops[o->in[0]].recomp >= 0)
+        return 0;
+    int readers = 0;
+    for (int c = i + 1; c < g->n_ops; c++)
+        for (int j = 0; j < g->ops[c].n_in; j++) {
+            const be_op *r = &g->ops[c];
+            if (r->in[j] != i) continue;
+            if (r->kind == BE_XENT) return 0;
+            readers += r->need_grad && reads_input_in_backward(r);
+        }
+    return readers > 0;
+}
+
 void plan_buffers(be_graph *g, const be_options *opt)
 {
     int n = g->n_ops;
     int64_t batch = opt->batch > 0 ? opt->batch : 1;
+    int *rc = malloc(sizeof *rc * 2 * (size_t)(n ? n : 1));   /* recompute range per op */
+    if (!rc) abort();
     g->n_steps = 2 * n;
     for (int i = 0; i < n; i++) {
         g->ops[i].fwd_step = i;
@@ -60,20 +85,29 @@ void plan_buffers(be_graph *g, const be_options *opt)
     /* activations */
     for (int i = 0; i < n; i++) {
         be_op *o = &g->ops[i];
+        rc[2 * i] = INT_MAX;
+        rc[2 * i + 1] = -1;
         if (o->kind == BE_XENT) continue;
-        int last = i;
+        int last = i, re = recomputable(g, i);
         for (int c = i + 1; c < n; c++) {
             const be_op *r = &g->ops[c];
             for (int j = 0; j < r->n_in; j++) {
                 if (r->in[j] != i) continue;
                 if (c > last) last = c;
                 if (r->kind == BE_XENT && r->bwd_step > last) last = r->bwd_step;   /* a loss */
-                else if (r->need_grad && reads_input_in_backward(r) && r->bwd_step > last)
+                else if (r->need_grad && reads_input_in_backward(r) && re) {
+                    if (r->bwd_step < rc[2 * i]) rc[2 * i] = r->bwd_step;
+                    if (r->bwd_step > rc[2 * i + 1]) rc[2 * i + 1] = r->bwd_step;
+                } else if (r->need_grad && reads_input_in_backward(r) && r->bwd_step > last)
                     last = r->bwd_step;
             }
         }
         if (o->need_grad && reads_output_in_backward(o) && o->bwd_step > last) last = o->bwd_step;
-        o->act = add_buf(g, BE_BUF_ACT, i, 0, i, last, 4 * be_numel(&o->shape) * batch);
+        /* a BN folded into a conv for inference: forward_infer writes its output at the conv's
+         * step (reading the conv's input there) */
+        int first = o->kind == BE_BN && o->fold >= 0 ? o->fold : i;
+        o->act = add_buf(g, BE_BUF_ACT, i, 0, first, last, 4 * be_numel(&o->shape) * batch);
+        if (re) o->recomp = INT_MAX;   /* marked; the buffer follows the temporaries */
     }
     /* workspaces */
     for (int i = 0; i < n; i++) {
@@ -100,6 +134,11 @@ void plan_buffers(be_graph *g, const be_options *opt)
                 o->tmp[j] = add_buf(g, BE_BUF_TMP, i, j, o->bwd_step, o->bwd_step,
                                     4 * be_numel(&g->ops[o->in[j]].shape) * batch);
     }
+    for (int i = 0; i < n; i++)
+        if (g->ops[i].recomp >= 0)
+            g->ops[i].recomp = add_buf(g, BE_BUF_RECOMP, i, 0, rc[2 * i], rc[2 * i + 1],
+                                       4 * be_numel(&g->ops[i].shape) * batch);
+    free(rc);
     if (!opt->fuse) return;
     /* residual adds: d(a + b) is the output gradient (masked by ReLU): an input gradient the
      * add writes first can be that memory. Either slot alone is safe (the output gradient is

@@ -94,6 +94,16 @@ void hsi_bn_train(hsi_op *op, const float *src, const float *gamma, const float 
                   float *running_mean, float *running_var, float momentum, float *dst, void *ws);
 void hsi_bn_infer(hsi_op *op, const float *src, const float *gamma, const float *beta,
                   const float *running_mean, const float *running_var, float *dst);
+/* 1 when the training output dst need not be kept for the backward: hsi_bn_recompute writes it
+ * again, bit for bit, from src and ws (the oneDNN backend with bnorm.c's BN, unless
+ * HSICC_NO_BN_RECOMPUTE=1 at create); 0: keep dst (the reference backend, oneDNN's own BN).
+ * The caller's arena then lets dst die after its last forward reader and places the recompute
+ * buffer from its first backward reader to its last. */
+int hsi_bn_recomputes(const hsi_op *op);
+/* dst = the last hsi_bn_train's output again, from the same src, gamma, beta and the ws it
+ * saved; a no-op when hsi_bn_recomputes(op) is 0. */
+void hsi_bn_recompute(hsi_op *op, const float *src, const float *gamma, const float *beta,
+                      const void *ws, float *dst);
 
 /* ---- element-wise activations (in place allowed: dst == src, dsrc == ddst) ---------------- */
 typedef enum hsi_act_kind {

@@ -446,3 +446,22 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
                           mu + c0, inv + c0, k1 + c0, m1 + c0, m2 + c0, g->relu);
     }
 }
+
+void hk_bnorm_apply(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                    const float *mean, const float *var, float *y, double *scratch)
+{
+    const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
+    const int B = (int)g->b, avx2 = bn_avx2();
+    float *k = bn_consts(g, scratch);
+    bn_affine(g, gamma, beta, mean, var, k);
+    const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp;
+    BN_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        int64_t c0 = (it % nb) * B;
+#if BN_X86
+        if (avx2) norm_avx2(x + it * len, y + it * len, len, B, sc + c0, sh + c0, g->relu);
+        else
+#endif
+            norm_generic(x + it * len, y + it * len, len, B, sc + c0, sh + c0, g->relu);
+    }
+}

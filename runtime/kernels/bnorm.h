@@ -54,4 +54,9 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
                        float *dgamma, float *dbeta, double *scratch, hk_bnorm_reduce reduce,
                        void *ctx);
 
+/* y = the forward's output again from x and the mean and var it returned, bit for bit (the
+ * same per-channel constants and loops): for a backward that did not keep y. */
+void hk_bnorm_apply(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                    const float *mean, const float *var, float *y, double *scratch);
+
 #endif

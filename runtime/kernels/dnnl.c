@@ -1161,25 +1161,35 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
         if (dn_stage(rt, &used, hk_bnorm_scratch_doubles(&bn->g) * sizeof(double), &bn->own_off))
             return NULL;
     }
-    if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, md,
-                                                                eps, flags), "bn"))
-        return NULL;
-    const_dnnl_primitive_desc_t tpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "bn training");
     const int targs[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT,
                          DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_WORKSPACE};
-    if (dn_build(rt, &bn->train, tpd, fuse_relu ? 7 : 6, targs, "bn training")) return NULL;
     bn->var_off = dn_align((size_t)bn->C * sizeof(float));
     bn->mask_off = 2 * bn->var_off;
     size_t ws = bn->mask_off;
-    if (bn->own) ws += (size_t)bn->C * sizeof(float);   /* beta, for the backward's ReLU mask */
-    else if (fuse_relu) ws += dnnl_memory_desc_get_size(dn_md(tpd, DNNL_ARG_WORKSPACE));
-
     if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(
                          &desc, dnnl_forward_inference, md, eps, flags | dnnl_use_global_stats),
                  "bn"))
         return NULL;
     const_dnnl_primitive_desc_t ipd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "bn inference");
     if (dn_build(rt, &bn->infer, ipd, 6, targs, "bn inference")) return NULL;
+    if (bn->own) {
+        /* bnorm.c trains: no oneDNN training or backward primitives, nor their staging; the
+         * output is recomputed for the backward unless HSICC_NO_BN_RECOMPUTE=1 */
+        const char *nr = getenv("HSICC_NO_BN_RECOMPUTE");
+        ws += (size_t)bn->C * sizeof(float);   /* beta, for the backward's ReLU mask */
+        hsi_op *op = dn_op(rt, HK_BN, src, bn);
+        if (op) {
+            op->ws_bytes = ws;
+            op->recompute = !(nr && *nr && strcmp(nr, "0"));
+        }
+        return op;
+    }
+    if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, md,
+                                                                eps, flags), "bn"))
+        return NULL;
+    const_dnnl_primitive_desc_t tpd = dn_pd(rt, &desc, dn_attr(rt, 0, 0), NULL, "bn training");
+    if (dn_build(rt, &bn->train, tpd, fuse_relu ? 7 : 6, targs, "bn training")) return NULL;
+    if (fuse_relu) ws += dnnl_memory_desc_get_size(dn_md(tpd, DNNL_ARG_WORKSPACE));
 
     if (dn_check(rt, dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, md, md,
                                                                  eps, flags), "bn backward"))
@@ -1193,7 +1203,7 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
         || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dscale_off)
         || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dshift_off))
         return NULL;
-    if (hk_bn_sync() && !bn->own) {
+    if (hk_bn_sync()) {
         if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(
                              &desc, dnnl_forward_training, md, eps, flags | dnnl_use_global_stats),
                      "bn (synchronized)")
@@ -1237,6 +1247,16 @@ static void dn_bn_global_stats(dn_bn *bn, float *mean, float *var)
     hk_dp->sum(r + C, (int)C, hk_dp->ctx);
     for (int64_t c = 0; c < C; c++) var[c] = (float)(r[C + c] / M);
     bn->gcount = M;
+}
+
+void hk_dnnl_bn_recompute(hsi_op *op, const float *src, const float *gamma, const float *beta,
+                          const void *ws, float *dst)
+{
+    dn_bn *bn = op->impl;
+    const char *w = ws;
+    (void)beta;   /* the forward's, kept in ws (the same values) */
+    hk_bnorm_apply(&bn->g, src, gamma, (const float *)(w + bn->mask_off), (const float *)w,
+                   (const float *)(w + bn->var_off), dst, dn_tmp(op->rt, bn->own_off));
 }
 
 const char *hk_dnnl_bn_impl(const hsi_op *op)

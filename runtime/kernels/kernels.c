@@ -338,6 +338,21 @@ void hsi_bn_infer(hsi_op *op, const float *src, const float *gamma, const float 
                    NULL);
 }
 
+int hsi_bn_recomputes(const hsi_op *op) { return op && op->kind == HK_BN && op->recompute; }
+
+void hsi_bn_recompute(hsi_op *op, const float *src, const float *gamma, const float *beta,
+                      const void *ws, float *dst)
+{
+    if (!hsi_bn_recomputes(op)) return;
+#ifdef HSICC_WITH_DNNL
+    double t0 = op->rt->prof ? hk_now() : 0;
+    hk_dnnl_bn_recompute(op, src, gamma, beta, ws, dst);
+    if (op->rt->prof) hk_prof_add(op, 1, gamma, t0);   /* part of the backward */
+#else
+    (void)src, (void)gamma, (void)beta, (void)ws, (void)dst;
+#endif
+}
+
 hsi_op *hsi_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, float alpha)
 {
     if (!rt) return NULL;

@@ -71,6 +71,7 @@ struct hsi_op {
     size_t ws_bytes;
     int view;
     int grad_shares;     /* add: bit j set when input j's gradient may be ddst's memory */
+    int recompute;       /* bn: hsi_bn_recompute rewrites dst for the backward (see there) */
     void *impl;          /* backend-specific state, allocated with hk_alloc */
     struct hsi_op *next;
     double macs, macs_bwd;          /* conv / dense: multiply-adds of a forward, a backward */
@@ -116,6 +117,10 @@ const char *hk_dnnl_bn_impl(const hsi_op *op);
 /* The training mask loop a DNNL dropout op runs: "avx2" or "scalar" (the same bits). For
  * tests. */
 const char *hk_dnnl_dropout_impl(const hsi_op *op);
+
+/* hsi_bn_recompute on the oneDNN backend (ops with recompute set: bnorm.c's BN). */
+void hk_dnnl_bn_recompute(hsi_op *op, const float *src, const float *gamma, const float *beta,
+                          const void *ws, float *dst);
 
 /* hsi_kernels_set_dp's setting (NULL: one process). */
 extern const hsi_dp *hk_dp;

@@ -380,6 +380,23 @@ static void s_bn(hsi_rt *rt, outs *o, int v)
     keep_plain(o, "running var", rv, C, TOL_FWD);
     hsi_bn_backward(op, x, gamma, dy, ws, dx, dg, dbt);
     keep(o, "dsrc", l, dx, TOL_GRAD);
+    /* bnorm.c's BN recomputes dst for the backward (unless HSICC_NO_BN_RECOMPUTE=1): the same
+     * bytes as the forward's, padding included; the others keep dst (no-op) */
+    const char *nr = getenv("HSICC_NO_BN_RECOMPUTE");
+    int recomp = hsi_rt_backend(rt) == HSI_BACKEND_DNNL && !strncmp(hk_dnnl_bn_impl(op), "bnorm:", 6)
+                 && !(nr && *nr && strcmp(nr, "0"));
+    float *yr = tbuf(l);
+    memset(yr, 0x7f, l->bytes);
+    hsi_bn_recompute(op, x, gamma, beta, ws, yr);
+    int bad = hsi_bn_recomputes(op) != recomp;
+    if (recomp) bad |= memcmp(yr, y, l->bytes) != 0;
+    else   /* untouched */
+        for (size_t k = 0; k < l->bytes; k++) bad |= ((unsigned char *)yr)[k] != 0x7f;
+    if (bad) {
+        printf("  FAIL: %s: recomputes %d (want %d), recomputed dst %s the forward's\n", c->name,
+               hsi_bn_recomputes(op), recomp, memcmp(yr, y, l->bytes) ? "differs from" : "is");
+        failures++;
+    }
     keep_plain(o, "dgamma (+=)", dg, C, TOL_GRAD);
     keep_plain(o, "dbeta (+=)", dbt, C, TOL_GRAD);
     hsi_bn_forward(op, 0, x, gamma, beta, rm, rv, 0.1f, yi, NULL);
