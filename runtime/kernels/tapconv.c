@@ -523,3 +523,72 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
     if (db)
         for (int64_t o = 0; o < g->oc; o++) db[o] += part[kco + o];
 }
+
+/* ---- the fold of C2's input ----------------------------------------------------------------
+ * Per pixel, blocks of 8 planes x 8 channels are transposed: 8 rows of x (planes d .. d+7, one
+ * vector of 8 channels each) become 8 runs of y (channel l: planes d .. d+7). Work items:
+ * (sample, channel block). */
+#if TC_X86 && defined(__GNUC__)
+/* 8 vectors at a (a_step floats apart) -> their transpose at b (b_step floats apart) */
+static TC_AVX2 void tc_t8x8(const float *a, int64_t a_step, float *b, int64_t b_step)
+{
+    __m256 r[8], s[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(a + i * a_step);
+    for (int i = 0; i < 8; i += 2) {
+        s[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        s[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(s[i], s[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(s[i], s[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(s[i + 1], s[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(s[i + 1], s[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(b + i * b_step, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(b + (i + 4) * b_step, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+#endif
+
+static void tc_fold(int64_t n, int64_t c, int64_t d, int64_t hw, float *x, float *y, int back)
+{
+    int avx2 = tc_avx2();
+    int64_t cb = c / 8, items = n * cb;
+    /* the source is read in order (the prefetchers follow it); the item's destination, 1 / N
+     * of the tensor, stays in L2: fold runs down the planes, unfold along the pixels */
+    int64_t outer = back ? hw : (d + 7) / 8, inner = back ? (d + 7) / 8 : hw;
+    TC_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        int64_t s = it / cb, b = it % cb;
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t p = back ? o : i, k = 8 * (back ? i : o);
+                float *xs = x + ((s * cb + b) * d * hw + p) * 8;    /* plane 0 at pixel p */
+                float *ys = y + (s * hw + p) * c * d + b * 8 * d;  /* channel b * 8, plane 0 */
+#if TC_X86 && defined(__GNUC__)
+                if (avx2 && k + 8 <= d) {
+                    if (back) tc_t8x8(ys + k, d, xs + k * hw * 8, hw * 8);
+                    else tc_t8x8(xs + k * hw * 8, hw * 8, ys + k, d);
+                    continue;
+                }
+#endif
+                for (int64_t e = k + 8 < d ? k + 8 : d; k < e; k++)
+                    for (int l = 0; l < 8; l++) {
+                        if (back) xs[k * hw * 8 + l] = ys[l * d + k];
+                        else ys[l * d + k] = xs[k * hw * 8 + l];
+                    }
+            }
+    }
+    (void)avx2;
+}
+
+void hk_tap_fold(int64_t n, int64_t c, int64_t d, int64_t hw, const float *x, float *y)
+{
+    tc_fold(n, c, d, hw, (float *)x, y, 0);
+}
+
+void hk_tap_unfold(int64_t n, int64_t c, int64_t d, int64_t hw, const float *y, float *x)
+{
+    tc_fold(n, c, d, hw, x, (float *)y, 1);
+}
