@@ -410,25 +410,37 @@ static void tc_weights_sample_c1(const hk_tap *g, const float *x, const float *d
     }
 }
 
-/* Sample n's contribution to db [OC] (dy [OC/8, rows, 8]). */
-static void tc_bias_sample(const hk_tap *g, const float *dy, int64_t n, float *db)
+/* db [OC] += the rows [r0, r1) of one sample's dy [OC/8, rows, 8] (dyn), in 4 interleaved
+ * partial sums per channel (independent additions: the loop is not bound by their latency). */
+static void tc_bias_rows(const hk_tap *g, const float *dyn, int64_t r0, int64_t r1, float *db)
 {
     int64_t rows = g->dout * g->hw;
-    const float *dyn = dy + n * g->oc * rows;
-    for (int64_t ob = 0; ob < g->oc / 8; ob++)
-        for (int64_t r = 0; r < rows; r++)
-            for (int l = 0; l < 8; l++) db[ob * 8 + l] += dyn[ob * rows * 8 + r * 8 + l];
+    for (int64_t ob = 0; ob < g->oc / 8; ob++) {
+        const float *d = dyn + ob * rows * 8;
+        float a[4][8] = {{0}};
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4)
+            for (int i = 0; i < 4; i++)
+                for (int l = 0; l < 8; l++) a[i][l] += d[(r + i) * 8 + l];
+        for (; r < r1; r++)
+            for (int l = 0; l < 8; l++) a[0][l] += d[r * 8 + l];
+        for (int l = 0; l < 8; l++) db[ob * 8 + l] += (a[0][l] + a[1][l]) + (a[2][l] + a[3][l]);
+    }
 }
 
-/* Sample n's contribution to dwp [K][C][OC] and db [OC]. */
+/* Sample n's contribution to dwp [K][C][OC] and db [OC] (NULL: none): db from each chunk of
+ * dy rows first, which brings them to L1 for the weights (a pass of its own over dy read the
+ * whole tensor from memory again). */
 static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, int64_t n,
-                              float *dwp, int avx2)
+                              float *dwp, float *db, int avx2)
 {
     int64_t hw = g->hw, rows = g->dout * hw;
     int64_t xbs = g->din * hw * 8, dybs = rows * 8;
     const float *xn = x + n * g->c * g->din * hw, *dyn = dy + n * g->oc * rows;
     for (int64_t c0 = 0; c0 < rows; c0 += TC_CHUNK) {
         int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
+        if (db) tc_bias_rows(g, dyn, c0, c1, db);
+        if (!dwp) continue;
         for (int64_t k = 0; k < g->k; k++) {
             /* output planes o with 0 <= o + k - pad < din */
             int64_t olo = g->pad - k > 0 ? g->pad - k : 0, ohi = g->din + g->pad - k;
@@ -508,9 +520,13 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
         int64_t lo = g->n * t / nt, hi = g->n * (t + 1) / nt;
         float *pw = part + (size_t)t * per;
         for (int64_t n = lo; n < hi; n++) {
-            if (dw && g->c == 1) tc_weights_sample_c1(g, x, dy, n, pw, avx2);
-            else if (dw) tc_weights_sample(g, x, dy, n, pw, avx2);
-            if (db) tc_bias_sample(g, dy, n, pw + kco);
+            float *pb = db ? pw + kco : NULL;
+            if (g->c == 1) {
+                if (dw) tc_weights_sample_c1(g, x, dy, n, pw, avx2);
+                if (pb) tc_bias_rows(g, dy + n * g->oc * g->dout * g->hw, 0, g->dout * g->hw, pb);
+            } else {
+                tc_weights_sample(g, x, dy, n, dw ? pw : NULL, pb, avx2);
+            }
         }
     }
     for (int t = 1; t < T; t++)
