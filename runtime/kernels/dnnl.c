@@ -169,7 +169,20 @@ static int dn_same(const md_t *a, const md_t *b)
     if (a->ndims != b->ndims || a->data_type != b->data_type) return 0;
     for (int i = 0; i < a->ndims; i++)
         if (a->dims[i] != b->dims[i]) return 0;
-    return dn_rowmajor(a) && dn_rowmajor(b);
+    if (dn_rowmajor(a) && dn_rowmajor(b)) return 1;
+    /* blocked alike but for the strides of size-1 dims (a reshape's view of channels-last
+     * [N, C, H, W] as [N, C, 1, H, W] against the acdeb tag) */
+    const dnnl_blocking_desc_t *x = &a->format_desc.blocking, *y = &b->format_desc.blocking;
+    if (a->format_kind != dnnl_blocked || b->format_kind != dnnl_blocked
+        || a->offset0 != b->offset0 || x->inner_nblks != y->inner_nblks)
+        return 0;
+    for (int i = 0; i < x->inner_nblks; i++)
+        if (x->inner_blks[i] != y->inner_blks[i] || x->inner_idxs[i] != y->inner_idxs[i]) return 0;
+    for (int i = 0; i < a->ndims; i++)
+        if (a->padded_dims[i] != b->padded_dims[i]
+            || (a->dims[i] != 1 && x->strides[i] != y->strides[i]))
+            return 0;
+    return 1;
 }
 
 static const md_t *dn_lmd(const hsi_layout *l) { return l->md; }
@@ -479,7 +492,14 @@ typedef struct dn_wl {
     dn_port w_bd, ddst_bd, dsrc_out;         /* backward data */
     dn_port src_bw, ddst_bw, dw_acc, db_acc; /* backward weights */
     dn_col col;
-    struct { int on; int64_t n, k, oc; int bias; } mm;   /* dense as one sgemm (dn_mm_wanted) */
+    struct {                                 /* dense as one sgemm (dn_mm_wanted) */
+        int on;
+        int64_t n, k, oc;
+        int bias;
+        int64_t b8;                          /* > 0: dst nChw8c, b8 pixels per sample, the
+                                                GEMM's [n, oc] in tmp at off (dn_nhwc1x1) */
+        size_t off;
+    } mm;
     struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
     struct { int on, w1; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c
                                                           (w1: only its weights' gradient) */
@@ -667,18 +687,82 @@ static int dn_mm_wanted(const hsi_layout *src)
     return !(off && *off && strcmp(off, "0")) && dn_rowmajor(dn_lmd(src));
 }
 
-/* dst: the plain layout of [N, OC] (dense) or of the conv's [N, OC, 1, ...] */
-static hsi_op *dn_mm_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, int64_t oc,
-                            int bias, int ndst, const int64_t *ddims)
+/* rows x k times [oc, k]^T; dst: its layout (a row-major [rows, oc]) */
+static hsi_op *dn_mm_make(hsi_rt *rt, hk_kind kind, int64_t rows, int64_t k, int64_t oc,
+                          int bias, const hsi_layout *dst)
 {
     dn_wl *wl = dn_impl_alloc(rt, sizeof *wl);
     if (!wl) return NULL;
     wl->mm.on = 1;
-    wl->mm.n = src->dims[0];
-    wl->mm.k = hk_numel(src->ndim, src->dims) / src->dims[0];
+    wl->mm.n = rows;
+    wl->mm.k = k;
     wl->mm.oc = oc;
     wl->mm.bias = bias;
-    return dn_op(rt, kind, hk_dnnl_layout_plain(rt, ndst, ddims), wl);
+    return dn_op(rt, kind, dst, wl);
+}
+
+/* dst: the plain layout of [N, OC] (dense) or of the conv's [N, OC, 1, ...] */
+static hsi_op *dn_mm_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, int64_t oc,
+                            int bias, int ndst, const int64_t *ddims)
+{
+    return dn_mm_make(rt, kind, src->dims[0], hk_numel(src->ndim, src->dims) / src->dims[0], oc,
+                      bias, hk_dnnl_layout_plain(rt, ndst, ddims));
+}
+
+/* ---- 1x1 convolutions on channels-last tensors as one GEMM --------------------------------
+ * A 2-D 1x1 convolution (stride 1, no padding, ungrouped) on an NHWC src is the dense GEMM
+ * above over N*H*W rows of C: dst NHWC = [N*H*W, OC] (SSRN's C2 on the fold reshape's
+ * channels-last output, hk_dnnl_reshape_create). oneDNN's direct conv reached 66-70 % of the
+ * FMA peak on C2 and staged its 7.3 MB input in another layout every step.
+ * HSICC_DNNL_NO_FOLD_GEMM=1 turns it off, and the fold's channels-last output (for A/B runs). */
+static int dn_fold_gemm_off(void)
+{
+    const char *off = getenv("HSICC_DNNL_NO_FOLD_GEMM");
+    return off && *off && strcmp(off, "0");
+}
+
+static int dn_nhwc1x1_wanted(const hsi_layout *src, const hsi_conv_desc *cd)
+{
+    md_t last;
+    if (dn_fold_gemm_off() || cd->nsp != 2 || cd->groups != 1 || src->ndim != 4) return 0;
+    for (int i = 0; i < 2; i++)
+        if (cd->kernel[i] != 1 || cd->stride[i] != 1 || cd->dilation[i] != 1 || cd->pad_lo[i]
+            || cd->pad_hi[i])
+            return 0;
+    return !dn_md_tag(&last, 4, src->dims, dnnl_acdb) && dn_same(&last, dn_lmd(src));
+}
+
+/* dst nChw8c when OC is a multiple of 8 (what oneDNN's conv handed the layers after SSRN's C2:
+ * its BN on channels-last took 5 times as long), moved from and to the GEMM's NHWC in tmp */
+static hsi_op *dn_nhwc1x1_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd)
+{
+    int64_t ddims[4] = {src->dims[0], cd->out_ch, src->dims[2], src->dims[3]};
+    int64_t rows = src->dims[0] * src->dims[2] * src->dims[3];
+    int b8 = cd->out_ch % 8 == 0;
+    md_t dmd;
+    size_t used = 0;
+    if (dn_md_tag(&dmd, 4, ddims, b8 ? dnnl_aBcd8b : dnnl_acdb))
+        return hk_fail(rt, "conv: bad shapes");
+    hsi_op *op = dn_mm_make(rt, HK_CONV, rows, src->dims[1], cd->out_ch, cd->bias,
+                            dn_layout(rt, &dmd));
+    if (!op || !b8) return op;
+    dn_wl *wl = op->impl;
+    wl->mm.b8 = src->dims[2] * src->dims[3];
+    return dn_stage(rt, &used, (size_t)(rows * cd->out_ch) * sizeof(float), &wl->mm.off) ? NULL
+                                                                                        : op;
+}
+
+/* t [rows, oc] (rows = samples x px pixels) <-> b [samples, oc / 8, px, 8] */
+static void dn_b8_move(const dn_wl *wl, float *t, float *b, int to_b)
+{
+    int64_t px = wl->mm.b8, oc = wl->mm.oc, ns = wl->mm.n / px;
+    DN_OMP("omp parallel for schedule(static)")
+    for (int64_t s = 0; s < ns; s++)
+        for (int64_t ob = 0; ob < oc / 8; ob++)
+            for (int64_t p = 0; p < px; p++) {
+                float *x = t + (s * px + p) * oc + ob * 8, *y = b + ((s * oc / 8 + ob) * px + p) * 8;
+                memcpy(to_b ? y : x, to_b ? x : y, 8 * sizeof *x);
+            }
 }
 
 static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const float *b,
@@ -687,10 +771,12 @@ static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const fl
     const dn_wl *wl = op->impl;
     int64_t n = wl->mm.n, k = wl->mm.k, oc = wl->mm.oc;
     int add_b = wl->mm.bias && b;
+    float *d = wl->mm.b8 ? dn_tmp(op->rt, wl->mm.off) : dst;
     if (add_b)
-        for (int64_t r = 0; r < n; r++) memcpy(dst + r * oc, b, (size_t)oc * sizeof *b);
-    dn_ok(dnnl_sgemm('N', 'T', n, oc, k, 1.f, src, k, w, k, add_b ? 1.f : 0.f, dst, oc),
+        for (int64_t r = 0; r < n; r++) memcpy(d + r * oc, b, (size_t)oc * sizeof *b);
+    dn_ok(dnnl_sgemm('N', 'T', n, oc, k, 1.f, src, k, w, k, add_b ? 1.f : 0.f, d, oc),
           "gemm dense");
+    if (wl->mm.b8) dn_b8_move(wl, d, dst, 1);
 }
 
 static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
@@ -698,6 +784,11 @@ static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const f
 {
     const dn_wl *wl = op->impl;
     int64_t n = wl->mm.n, k = wl->mm.k, oc = wl->mm.oc;
+    if (wl->mm.b8 && (dsrc || dw || (db && wl->mm.bias))) {
+        float *t = dn_tmp(op->rt, wl->mm.off);
+        dn_b8_move(wl, t, (float *)ddst, 0);
+        ddst = t;
+    }
     if (dsrc)
         dn_ok(dnnl_sgemm('N', 'N', n, k, oc, 1.f, ddst, oc, w, k, 0.f, dsrc, k),
               "gemm dense (data)");
@@ -971,6 +1062,7 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     }
     md_t tap_dst;
     if (dn_tap_wanted(src, cd, &tap_dst)) return dn_tap_create(rt, src, cd, &tap_dst);
+    if (dn_nhwc1x1_wanted(src, cd)) return dn_nhwc1x1_create(rt, src, cd);
     /* The geometry the primitives see. A 3-D conv that is pointwise in H and W (SSRN's
      * spectral [k,1,1]) runs as 2-D over [D, H*W], where oneDNN's kernels block better. */
     hsi_conv_desc pc = *cd;
@@ -2027,8 +2119,13 @@ void hk_dnnl_concat_backward(hsi_op *op, const float *ddst, float *const *dsrcs)
 
 /* ---- reshape ------------------------------------------------------------------------------ */
 
-/* A view when oneDNN can reshape the src descriptor; otherwise src -> plain, then viewed. */
-typedef struct dn_reshape { dn_prim fwd, bwd; } dn_reshape;
+/* A view when oneDNN can reshape the src descriptor; otherwise src -> plain, then viewed.
+ * fold: SSRN's fold of nCdhw8c [N, C, D, H, W] into the channels-last [N, C*D, H, W]. */
+typedef struct dn_reshape {
+    dn_prim fwd, bwd;
+    int fold;
+    int64_t n, c, d, hw;
+} dn_reshape;
 
 hsi_op *hk_dnnl_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const int64_t *dims)
 {
@@ -2045,6 +2142,18 @@ hsi_op *hk_dnnl_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, cons
         hsi_op *op = dn_op(rt, HK_RESHAPE, dn_layout(rt, &view), rs);
         if (op) op->view = 1;
         return op;
+    }
+    /* SSRN's fold of an nCdhw8c [N, C, D, H, W] into [N, C*D, H, W] (the input of C2, a conv
+     * over the whole depth): channels-last, where C2 is one GEMM (dn_nhwc1x1_wanted), by
+     * tapconv.c's 8 x 8 transposes (oneDNN's reorder to that layout took twice its time) */
+    md_t blk, last;
+    if (src->ndim == 5 && ndim == 4 && dims[1] == src->dims[1] * src->dims[2]
+        && dims[2] == src->dims[3] && dims[3] == src->dims[4] && src->dims[1] % 8 == 0
+        && !dn_fold_gemm_off() && !dn_md_tag(&blk, 5, src->dims, dnnl_aBcde8b)
+        && dn_same(&blk, dn_lmd(src)) && !dn_md_tag(&last, 4, dims, dnnl_acdb)) {
+        *rs = (dn_reshape){.fold = 1, .n = src->dims[0], .c = src->dims[1], .d = src->dims[2],
+                           .hw = src->dims[3] * src->dims[4]};
+        return dn_op(rt, HK_RESHAPE, dn_layout(rt, &last), rs);
     }
     const md_t *plain = dn_plain_of(rt, src);
     if (!plain || dn_reorder(rt, &rs->fwd, dn_lmd(src), plain, 0)
@@ -2065,12 +2174,14 @@ hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src)
 void hk_dnnl_reshape_forward(hsi_op *op, const float *src, float *dst)
 {
     dn_reshape *rs = op->impl;
+    if (rs->fold) hk_tap_fold(rs->n, rs->c, rs->d, rs->hw, src, dst);
     if (rs->fwd.p) dn_run(op->rt, &rs->fwd, (const void *[]){src, dst});
 }
 
 void hk_dnnl_reshape_backward(hsi_op *op, const float *ddst, float *dsrc)
 {
     dn_reshape *rs = op->impl;
+    if (rs->fold) hk_tap_unfold(rs->n, rs->c, rs->d, rs->hw, ddst, dsrc);
     if (rs->bwd.p) dn_run(op->rt, &rs->bwd, (const void *[]){ddst, dsrc});
 }
 

@@ -410,25 +410,37 @@ static void tc_weights_sample_c1(const hk_tap *g, const float *x, const float *d
     }
 }
 
-/* Sample n's contribution to db [OC] (dy [OC/8, rows, 8]). */
-static void tc_bias_sample(const hk_tap *g, const float *dy, int64_t n, float *db)
+/* db [OC] += the rows [r0, r1) of one sample's dy [OC/8, rows, 8] (dyn), in 4 interleaved
+ * partial sums per channel (independent additions: the loop is not bound by their latency). */
+static void tc_bias_rows(const hk_tap *g, const float *dyn, int64_t r0, int64_t r1, float *db)
 {
     int64_t rows = g->dout * g->hw;
-    const float *dyn = dy + n * g->oc * rows;
-    for (int64_t ob = 0; ob < g->oc / 8; ob++)
-        for (int64_t r = 0; r < rows; r++)
-            for (int l = 0; l < 8; l++) db[ob * 8 + l] += dyn[ob * rows * 8 + r * 8 + l];
+    for (int64_t ob = 0; ob < g->oc / 8; ob++) {
+        const float *d = dyn + ob * rows * 8;
+        float a[4][8] = {{0}};
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4)
+            for (int i = 0; i < 4; i++)
+                for (int l = 0; l < 8; l++) a[i][l] += d[(r + i) * 8 + l];
+        for (; r < r1; r++)
+            for (int l = 0; l < 8; l++) a[0][l] += d[r * 8 + l];
+        for (int l = 0; l < 8; l++) db[ob * 8 + l] += (a[0][l] + a[1][l]) + (a[2][l] + a[3][l]);
+    }
 }
 
-/* Sample n's contribution to dwp [K][C][OC] and db [OC]. */
+/* Sample n's contribution to dwp [K][C][OC] and db [OC] (NULL: none): db from each chunk of
+ * dy rows first, which brings them to L1 for the weights (a pass of its own over dy read the
+ * whole tensor from memory again). */
 static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, int64_t n,
-                              float *dwp, int avx2)
+                              float *dwp, float *db, int avx2)
 {
     int64_t hw = g->hw, rows = g->dout * hw;
     int64_t xbs = g->din * hw * 8, dybs = rows * 8;
     const float *xn = x + n * g->c * g->din * hw, *dyn = dy + n * g->oc * rows;
     for (int64_t c0 = 0; c0 < rows; c0 += TC_CHUNK) {
         int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
+        if (db) tc_bias_rows(g, dyn, c0, c1, db);
+        if (!dwp) continue;
         for (int64_t k = 0; k < g->k; k++) {
             /* output planes o with 0 <= o + k - pad < din */
             int64_t olo = g->pad - k > 0 ? g->pad - k : 0, ohi = g->din + g->pad - k;
@@ -508,9 +520,13 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
         int64_t lo = g->n * t / nt, hi = g->n * (t + 1) / nt;
         float *pw = part + (size_t)t * per;
         for (int64_t n = lo; n < hi; n++) {
-            if (dw && g->c == 1) tc_weights_sample_c1(g, x, dy, n, pw, avx2);
-            else if (dw) tc_weights_sample(g, x, dy, n, pw, avx2);
-            if (db) tc_bias_sample(g, dy, n, pw + kco);
+            float *pb = db ? pw + kco : NULL;
+            if (g->c == 1) {
+                if (dw) tc_weights_sample_c1(g, x, dy, n, pw, avx2);
+                if (pb) tc_bias_rows(g, dy + n * g->oc * g->dout * g->hw, 0, g->dout * g->hw, pb);
+            } else {
+                tc_weights_sample(g, x, dy, n, dw ? pw : NULL, pb, avx2);
+            }
         }
     }
     for (int t = 1; t < T; t++)
@@ -522,4 +538,73 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
                     dw[(o * g->c + c) * g->k + k] += part[(k * g->c + c) * g->oc + o];
     if (db)
         for (int64_t o = 0; o < g->oc; o++) db[o] += part[kco + o];
+}
+
+/* ---- the fold of C2's input ----------------------------------------------------------------
+ * Per pixel, blocks of 8 planes x 8 channels are transposed: 8 rows of x (planes d .. d+7, one
+ * vector of 8 channels each) become 8 runs of y (channel l: planes d .. d+7). Work items:
+ * (sample, channel block). */
+#if TC_X86 && defined(__GNUC__)
+/* 8 vectors at a (a_step floats apart) -> their transpose at b (b_step floats apart) */
+static TC_AVX2 void tc_t8x8(const float *a, int64_t a_step, float *b, int64_t b_step)
+{
+    __m256 r[8], s[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(a + i * a_step);
+    for (int i = 0; i < 8; i += 2) {
+        s[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        s[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(s[i], s[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(s[i], s[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(s[i + 1], s[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(s[i + 1], s[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(b + i * b_step, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(b + (i + 4) * b_step, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+#endif
+
+static void tc_fold(int64_t n, int64_t c, int64_t d, int64_t hw, float *x, float *y, int back)
+{
+    int avx2 = tc_avx2();
+    int64_t cb = c / 8, items = n * cb;
+    /* the source is read in order (the prefetchers follow it); the item's destination, 1 / N
+     * of the tensor, stays in L2: fold runs down the planes, unfold along the pixels */
+    int64_t outer = back ? hw : (d + 7) / 8, inner = back ? (d + 7) / 8 : hw;
+    TC_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        int64_t s = it / cb, b = it % cb;
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t p = back ? o : i, k = 8 * (back ? i : o);
+                float *xs = x + ((s * cb + b) * d * hw + p) * 8;    /* plane 0 at pixel p */
+                float *ys = y + (s * hw + p) * c * d + b * 8 * d;  /* channel b * 8, plane 0 */
+#if TC_X86 && defined(__GNUC__)
+                if (avx2 && k + 8 <= d) {
+                    if (back) tc_t8x8(ys + k, d, xs + k * hw * 8, hw * 8);
+                    else tc_t8x8(xs + k * hw * 8, hw * 8, ys + k, d);
+                    continue;
+                }
+#endif
+                for (int64_t e = k + 8 < d ? k + 8 : d; k < e; k++)
+                    for (int l = 0; l < 8; l++) {
+                        if (back) xs[k * hw * 8 + l] = ys[l * d + k];
+                        else ys[l * d + k] = xs[k * hw * 8 + l];
+                    }
+            }
+    }
+    (void)avx2;
+}
+
+void hk_tap_fold(int64_t n, int64_t c, int64_t d, int64_t hw, const float *x, float *y)
+{
+    tc_fold(n, c, d, hw, (float *)x, y, 0);
+}
+
+void hk_tap_unfold(int64_t n, int64_t c, int64_t d, int64_t hw, const float *y, float *x)
+{
+    tc_fold(n, c, d, hw, x, (float *)y, 1);
 }

@@ -45,4 +45,10 @@ void hk_tap_forward(const hk_tap *g, const float *x, const float *w, const float
 void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const float *dy, float *dx,
                      float *dw, float *db, float *scratch);
 
+/* The fold of a conv over the whole depth (SSRN's C2): x [N, C/8, D, HW, 8] (nCdhw8c) ->
+ * y [N, HW, C*D] (the channels-last [N, C*D, H, W], channel c*D + d), or back (unfold:
+ * y -> x). Overwrites the destination; C a multiple of 8. */
+void hk_tap_fold(int64_t n, int64_t c, int64_t d, int64_t hw, const float *x, float *y);
+void hk_tap_unfold(int64_t n, int64_t c, int64_t d, int64_t hw, const float *y, float *x);
+
 #endif

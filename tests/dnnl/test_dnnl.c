@@ -144,9 +144,17 @@ static void check_op(hsi_rt *rt, const void *op, const char *what)
 /* A tensor layout on rt: plain (kind 0, and always on the reference backend), channels
  * blocked by 16 like nChw16c (kind 1), channels-last like nhwc (kind 2), SSRN's fold
  * (kind 3): the view a reshape makes of [N, D, C, ...] in kind 1 (C and D swapped), or
- * channels blocked by 8 like nCdhw8c (kind 4, what AVX2 oneDNN gives SSRN's spectral part). */
+ * channels blocked by 8 like nCdhw8c (kind 4, what AVX2 oneDNN gives SSRN's spectral part),
+ * SSRN's fold before C2 (kind 5): what a reshape makes of kind 4 [N, C, D, H, W] as
+ * [N, C*D, H, W] (C = 24 when it divides C*D, else 8). */
 static const hsi_layout *layout(hsi_rt *rt, int kind, int ndim, const int64_t *dims)
 {
+    if (kind == 5 && ndim == 4 && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
+        int64_t c = dims[1] % 24 ? 8 : 24, d5[5] = {dims[0], c, dims[1] / c, dims[2], dims[3]};
+        hsi_op *fold = hsi_reshape_create(rt, layout(rt, 4, 5, d5), ndim, dims);
+        check_op(rt, fold, "fold reshape");
+        return hsi_op_dst(fold);
+    }
     if (kind == 3 && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
         int64_t swapped[5];
         memcpy(swapped, dims, sizeof swapped);
@@ -240,6 +248,13 @@ static const conv_spec conv_specs[] = {
     {"sc_odd_stride_nobias", 0, 4, {5, 43, 6, 5}, 19, 1, {3, 2}, {2, 1}, {0}, {0}, {1, 1}, 0},
     {"sc_oc40_k2s2", 0, 4, {3, 67, 4, 5}, 40, 1, {2, 2}, {2, 2}, {0}, {0}, {1, 1}, 1},
     {"sc_k_chunks_2px", 0, 4, {7, 150, 3, 4}, 24, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    /* 1x1 convs on channels-last (checked: these must take one GEMM): SSRN's C2 on the fold
+     * of nCdhw8c (its dst nChw8c); odd sizes, 12 outputs (dst channels-last), no bias */
+    {"gemm_1x1_ssrn_c2_fold", 5, 4, {16, 2328, 7, 7}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
+     1},
+    {"gemm_1x1_fold_odd_nobias", 5, 4, {3, 40, 2, 3}, 12, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
+     0},
+    {"gemm_1x1_nhwc", 2, 4, {5, 24, 3, 4}, 16, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
     /* the 1x1 bank stays on oneDNN without dsrc */
     {"ctx_1x1_nodsrc_onednn", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
      1},
@@ -274,6 +289,11 @@ static void s_conv(hsi_rt *rt, outs *o, int v)
             printf("  FAIL: %s runs %s, not %s\n", c->name, impl, full);
             failures++;
         }
+    }
+    if (!strncmp(c->name, "gemm_", 5) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL
+        && strcmp(hk_dnnl_conv_impl(op), "gemm")) {
+        printf("  FAIL: %s runs %s, not gemm\n", c->name, hk_dnnl_conv_impl(op));
+        failures++;
     }
     const hsi_layout *ld = hsi_op_dst(op);
     float *x = tin(ls, 1, -1, 1), *w = rnd(wn, 2, -0.3f, 0.3f), *b = rnd(c->oc, 3, -1, 1);
@@ -659,6 +679,10 @@ static const reshape_spec reshape_specs[] = {
     {"ssrn_squeeze", 1, 5, 4, {16, 128, 1, 7, 7}, {16, 128, 7, 7}},
     {"plain_flatten", 0, 5, 2, {16, 24, 1, 1, 1}, {16, 24}},
     {"blocked_flatten", 1, 5, 2, {16, 24, 1, 1, 1}, {16, 24}},
+    /* SSRN's fold before C2 of nCdhw8c (checked: channels-last, by 8 x 8 transposes); planes
+     * not a multiple of 8 (13 = 8 + 5), two channel blocks, pixels 2 x 3 */
+    {"ssrn_c2_fold8", 4, 5, 4, {16, 24, 97, 7, 7}, {16, 2328, 7, 7}},
+    {"fold8_odd", 4, 5, 4, {3, 16, 13, 2, 3}, {3, 208, 2, 3}},
 };
 
 static void s_reshape(hsi_rt *rt, outs *o, int v)
@@ -668,6 +692,16 @@ static void s_reshape(hsi_rt *rt, outs *o, int v)
     hsi_op *op = hsi_reshape_create(rt, l, c->ndim2, c->dims2);
     check_op(rt, op, c->name);
     const hsi_layout *ld = hsi_op_dst(op);
+    if (strstr(c->name, "fold8") && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
+        dnnl_memory_desc_t last;
+        dnnl_dims_t d = {0};
+        memcpy(d, c->dims2, 4 * sizeof *d);
+        dnnl_memory_desc_init_by_tag(&last, 4, d, dnnl_f32, dnnl_acdb);
+        if (!dnnl_memory_desc_equal(&last, ld->md)) {
+            printf("  FAIL: %s: the fold is not channels-last\n", c->name);
+            failures++;
+        }
+    }
     float *x = tin(l, 1, -1, 1), *y = tbuf(ld), *dy = tin(ld, 2, -1, 1), *dx = tbuf(l);
     if (hsi_op_is_view(op)) {
         y = x;
