@@ -603,6 +603,13 @@ static void dn_col_forward(hsi_op *op, const float *src, const float *w, const f
 static void dn_col_backward_weights(hsi_op *op, const float *src, const float *ddst, float *dw,
                                     float *db);
 
+/* Rows per dnnl_sgemm call: oneDNN's GEMM packs its operands in buffers of its own, as large
+ * as the rows it is given (SSRN's C2: 784 rows of 2,328 floats); in blocks of rows they stay
+ * small. Weights' gradients add up block by block (beta = 1), in a fixed order. */
+#ifndef DN_MM_ROWS
+#define DN_MM_ROWS 256
+#endif
+
 static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const float *b,
                           float *dst);
 static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
@@ -774,8 +781,12 @@ static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const fl
     float *d = wl->mm.b8 ? dn_tmp(op->rt, wl->mm.off) : dst;
     if (add_b)
         for (int64_t r = 0; r < n; r++) memcpy(d + r * oc, b, (size_t)oc * sizeof *b);
-    dn_ok(dnnl_sgemm('N', 'T', n, oc, k, 1.f, src, k, w, k, add_b ? 1.f : 0.f, d, oc),
-          "gemm dense");
+    for (int64_t r0 = 0; r0 < n; r0 += DN_MM_ROWS) {
+        int64_t m = n - r0 < DN_MM_ROWS ? n - r0 : DN_MM_ROWS;
+        dn_ok(dnnl_sgemm('N', 'T', m, oc, k, 1.f, src + r0 * k, k, w, k, add_b ? 1.f : 0.f,
+                         d + r0 * oc, oc),
+              "gemm dense");
+    }
     if (wl->mm.b8) dn_b8_move(wl, d, dst, 1);
 }
 
@@ -789,12 +800,17 @@ static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const f
         dn_b8_move(wl, t, (float *)ddst, 0);
         ddst = t;
     }
-    if (dsrc)
-        dn_ok(dnnl_sgemm('N', 'N', n, k, oc, 1.f, ddst, oc, w, k, 0.f, dsrc, k),
-              "gemm dense (data)");
-    if (dw)
-        dn_ok(dnnl_sgemm('T', 'N', oc, k, n, 1.f, ddst, oc, src, k, 1.f, dw, k),
-              "gemm dense (weights)");
+    for (int64_t r0 = 0; r0 < n; r0 += DN_MM_ROWS) {
+        int64_t m = n - r0 < DN_MM_ROWS ? n - r0 : DN_MM_ROWS;
+        if (dsrc)
+            dn_ok(dnnl_sgemm('N', 'N', m, k, oc, 1.f, ddst + r0 * oc, oc, w, k, 0.f,
+                             dsrc + r0 * k, k),
+                  "gemm dense (data)");
+        if (dw)
+            dn_ok(dnnl_sgemm('T', 'N', oc, k, m, 1.f, ddst + r0 * oc, oc, src + r0 * k, k, 1.f,
+                             dw, k),
+                  "gemm dense (weights)");
+    }
     if (db && wl->mm.bias)
         for (int64_t r = 0; r < n; r++)
             for (int64_t o = 0; o < oc; o++) db[o] += ddst[r * oc + o];
