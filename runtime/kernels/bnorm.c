@@ -335,7 +335,6 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
     const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
     const int B = (int)g->b, avx2 = bn_avx2();
     double *part = scratch, *tot = scratch + items * g->b * 2;
-    float *k = bn_consts(g, scratch);
     if (hk_bnorm_columns(g)) {
         /* [N, C]: 16 channels per work item over every sample, straight into the totals (the
          * same additions in the same order as per sample and bn_total) */
@@ -368,17 +367,7 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
         mean[c] = (float)mu;
         var[c] = (float)(v > 0 ? v : 0);
     }
-    bn_affine(g, gamma, beta, mean, var, k);
-    const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp;
-    BN_OMP("omp parallel for schedule(static)")
-    for (int64_t it = 0; it < items; it++) {
-        int64_t c0 = (it % nb) * B;
-#if BN_X86
-        if (avx2) norm_avx2(x + it * len, y + it * len, len, B, sc + c0, sh + c0, g->relu);
-        else
-#endif
-            norm_generic(x + it * len, y + it * len, len, B, sc + c0, sh + c0, g->relu);
-    }
+    hk_bnorm_apply(g, x, gamma, beta, mean, var, y, scratch);
 }
 
 void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
