@@ -3,13 +3,16 @@
  * A work item is one sample's channel block: S * B contiguous floats (channels-last is one
  * block of all C channels). Its sums go to its own
  * slot of the scratch (per channel of the block), and the slots are added per channel in
- * sample order afterwards, so the result is the same for any thread count. Within an item the
- * floats are taken L = max(B, 8) at a time into L double accumulators (lane j is channel j % B),
- * which the compiler turns into vector code; the loops are compiled twice, for AVX2 + FMA and
- * portable, and chosen at run time as tapconv.c chooses (HSICC_KERNEL_ISA=generic forces the
- * portable ones). The backward's sums run 16 channels at a time (brows_*: float runs of BN_RUN
- * rows, each added in double; AVX2 intrinsics), blocks wider than 16 (channels-last) 16 of
- * their channels at a time. [N, C] (one spatial element, hk_bnorm_columns): a work item is 16
+ * sample order afterwards, so the result is the same for any thread count. Within an item of a
+ * block dividing 16 (B = 1, 2, 4, 8, 16) the floats are taken 16 at a time, lane j being
+ * channel j % B: the statistics into 16 double accumulators per sum, the normalisation and the
+ * backward's data pass with per-lane constants; in AVX2 + FMA intrinsics (GCC's own vector code
+ * for the per-channel loops over a run-time B ran 2-3 times the memory traffic's time) or
+ * portable C, the same operations in the same order (the same bits), chosen at run time as
+ * tapconv.c chooses (HSICC_KERNEL_ISA=generic forces the portable ones); other blocks
+ * (channels-last) loop per channel. The backward's sums run 16 channels at a time (brows_*:
+ * float runs of BN_RUN rows, each added in double; AVX2 intrinsics), blocks wider than 16
+ * (channels-last) 16 of their channels at a time. [N, C] (one spatial element, hk_bnorm_columns): a work item is 16
  * channels over every sample instead of one sample (the forward's sums: the same additions in
  * the same order; the backward's: float runs of BN_RUN samples, each added in double).
  */
@@ -183,10 +186,145 @@ static inline void bn_wide(bn_rows_fn *rows_fn, const float *x, const float *dy,
     }
 }
 
+/* Per-channel float constants, Cp each (zero past C, so padded channels come out 0):
+ * [scale][shift][mean][inv][k1][m1][m2]; after the doubles of the scratch. */
+enum { K_SCALE, K_SHIFT, K_MEAN, K_INV, K_K1, K_M1, K_M2, K_N };
+
+/* The lane kernels of blocks that divide 16 (B = 1, 2, 4, 8, 16): an item's floats 16 at a
+ * time, lane j being channel j % B, its per-channel constants given per lane (bn_lanes). The
+ * portable ones are plain C; the AVX2 ones below do the same operations in the same order
+ * (separate multiplies and adds, as the C is compiled without contraction), so both give the
+ * same bits, and every pass of the forward and its recompute run the same loop. */
+static void bn_lanes(const float *k, int B, float *l)
+{
+    for (int j = 0; j < 16; j++) l[j] = k[j % B];
+}
+
+/* sum x and sum x^2 of lane j into a1[j], a2[j] (double; x^2 is exact in double). */
+static void statsl_c(const float *p, int64_t len, double *a1, double *a2)
+{
+    for (int64_t i = 0; i < len; i += 16)
+        for (int j = 0; j < 16 && i + j < len; j++) {
+            double v = p[i + j];
+            a1[j] += v;
+            a2[j] += v * v;
+        }
+}
+
+static void norml_c(const float *x, float *y, int64_t len, const float *lsc, const float *lsh,
+                    int relu)
+{
+    for (int64_t i = 0; i < len; i += 16)
+        for (int j = 0; j < 16 && i + j < len; j++) {
+            float v = x[i + j] * lsc[j] + lsh[j];
+            y[i + j] = relu && !(v > 0) ? 0.0f : v;
+        }
+}
+
+/* l: the lanes of [scale][shift][mean][inv][k1][m1][m2], 16 each (K_N rows). */
+static void bdatal_c(const float *x, const float *dy, float *dx, int64_t len, const float *l,
+                     int relu)
+{
+    const float *sc = l, *sh = l + 16, *mu = l + 32, *inv = l + 48, *k1 = l + 64, *m1 = l + 80;
+    const float *m2 = l + 96;
+    for (int64_t i = 0; i < len; i += 16)
+        for (int j = 0; j < 16 && i + j < len; j++) {
+            float xv = x[i + j], d = dy[i + j];
+            if (relu && !(xv * sc[j] + sh[j] > 0)) d = 0;
+            dx[i + j] = k1[j] * (d - m1[j] - (xv - mu[j]) * inv[j] * m2[j]);
+        }
+}
+
+#if BN_X86
+/* statsl_c: 4 x 4 double lanes, the tail by statsl_c (lane 0 again at a multiple of 16). */
+__attribute__((target("avx2,fma"))) static void statsl_avx2(const float *p, int64_t len,
+                                                            double *a1, double *a2)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0, q0 = s0, q1 = s0, q2 = s0,
+            q3 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        __m256d v0 = _mm256_cvtps_pd(_mm_loadu_ps(p + i)), v1 = _mm256_cvtps_pd(_mm_loadu_ps(p + i + 4));
+        __m256d v2 = _mm256_cvtps_pd(_mm_loadu_ps(p + i + 8)), v3 = _mm256_cvtps_pd(_mm_loadu_ps(p + i + 12));
+        s0 = _mm256_add_pd(s0, v0);
+        s1 = _mm256_add_pd(s1, v1);
+        s2 = _mm256_add_pd(s2, v2);
+        s3 = _mm256_add_pd(s3, v3);
+        q0 = _mm256_fmadd_pd(v0, v0, q0);   /* v * v exact: the same as a multiply, then add */
+        q1 = _mm256_fmadd_pd(v1, v1, q1);
+        q2 = _mm256_fmadd_pd(v2, v2, q2);
+        q3 = _mm256_fmadd_pd(v3, v3, q3);
+    }
+    const __m256d s[8] = {s0, s1, s2, s3, q0, q1, q2, q3};
+    for (int q = 0; q < 4; q++) {
+        _mm256_storeu_pd(a1 + 4 * q, _mm256_add_pd(_mm256_loadu_pd(a1 + 4 * q), s[q]));
+        _mm256_storeu_pd(a2 + 4 * q, _mm256_add_pd(_mm256_loadu_pd(a2 + 4 * q), s[4 + q]));
+    }
+    statsl_c(p + i, len - i, a1, a2);
+}
+
+/* x * scale + shift, and the ReLU as a mask (NaN and -0 give +0, as the C's select). */
+__attribute__((target("avx2"))) static inline __m256 bn_affine8(__m256 x, __m256 sc, __m256 sh,
+                                                               int relu, __m256 *keep)
+{
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(x, sc), sh);
+    *keep = relu ? _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)
+                 : _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    return v;
+}
+
+__attribute__((target("avx2"))) static void norml_avx2(const float *x, float *y, int64_t len,
+                                                       const float *lsc, const float *lsh,
+                                                       int relu)
+{
+    const __m256 sc0 = _mm256_loadu_ps(lsc), sc1 = _mm256_loadu_ps(lsc + 8);
+    const __m256 sh0 = _mm256_loadu_ps(lsh), sh1 = _mm256_loadu_ps(lsh + 8);
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        __m256 k0, k1;
+        __m256 v0 = bn_affine8(_mm256_loadu_ps(x + i), sc0, sh0, relu, &k0);
+        __m256 v1 = bn_affine8(_mm256_loadu_ps(x + i + 8), sc1, sh1, relu, &k1);
+        _mm256_storeu_ps(y + i, _mm256_and_ps(v0, k0));
+        _mm256_storeu_ps(y + i + 8, _mm256_and_ps(v1, k1));
+    }
+    norml_c(x + i, y + i, len - i, lsc, lsh, relu);
+}
+
+/* 8 lanes of bdatal_c from lane row offset o (0 or 8) of the constants l. */
+__attribute__((target("avx2"))) static inline __m256 bn_bdata8(__m256 xv, __m256 d,
+                                                              const float *l, int o, int relu)
+{
+    __m256 keep;
+    bn_affine8(xv, _mm256_loadu_ps(l + o), _mm256_loadu_ps(l + 16 + o), relu, &keep);
+    d = _mm256_and_ps(d, keep);
+    __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(xv, _mm256_loadu_ps(l + 32 + o)),
+                                           _mm256_loadu_ps(l + 48 + o)),
+                             _mm256_loadu_ps(l + 96 + o));
+    __m256 u = _mm256_sub_ps(_mm256_sub_ps(d, _mm256_loadu_ps(l + 80 + o)), t);
+    return _mm256_mul_ps(_mm256_loadu_ps(l + 64 + o), u);
+}
+
+__attribute__((target("avx2"))) static void bdatal_avx2(const float *x, const float *dy,
+                                                        float *dx, int64_t len, const float *l,
+                                                        int relu)
+{
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        __m256 r0 = bn_bdata8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(dy + i), l, 0, relu);
+        __m256 r1 = bn_bdata8(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(dy + i + 8), l, 8, relu);
+        _mm256_storeu_ps(dx + i, r0);
+        _mm256_storeu_ps(dx + i + 8, r1);
+    }
+    bdatal_c(x + i, dy + i, dx + i, len - i, l, relu);
+}
+#endif
+
 /* Per item: statistics pass (sum x, sum x^2), the normalise pass, and the backward's two
- * passes. p: the item's S * B floats; lanes L; per-channel constants indexed by lane % B.
- * Wider blocks (channels-last) accumulate per channel in the item's output slots. */
-#define BN_ITEM_KERNELS(SUF, ATTR, BROWS)                                                            \
+ * passes. p: the item's S * B floats; per-channel constants indexed by channel of the block.
+ * Blocks dividing 16 run the lane kernels (STATSL, NORML, BDATAL); wider blocks and those not
+ * dividing 16 (channels-last) accumulate per channel in the item's output slots. */
+#define BN_LANES(B) ((B) <= 16 && 16 % (B) == 0)
+#define BN_ITEM_KERNELS(SUF, ATTR, BROWS, STATSL, NORML, BDATAL)                              \
     /* sums of W channels over rows rows stride floats apart, in double, rows in order */      \
     ATTR static void scols_##SUF(const float *p, int64_t rows, int64_t stride, int W,          \
                                  double *o1, double *o2)                                      \
@@ -199,31 +337,26 @@ static inline void bn_wide(bn_rows_fn *rows_fn, const float *x, const float *dy,
                 o2[b] += v * v;                                                               \
             }                                                                                 \
     }                                                                                         \
-    ATTR static void stats_##SUF(const float *p, int64_t len, int B, double *o1, double *o2)    \
+    ATTR static void stats_##SUF(const float *p, int64_t len, int B, double *o1, double *o2)  \
     {                                                                                         \
-        enum { L = 16 };                                                                      \
-        if (B > L || L % B) { /* channels-last: the item accumulates in its output slots */ \
+        if (!BN_LANES(B)) { /* channels-last: the item accumulates in its output slots */     \
             scols_##SUF(p, len / B, B, B, o1, o2);                                            \
             return;                                                                           \
         }                                                                                     \
-        double a1[L] = {0}, a2[L] = {0};                                                      \
-        int64_t i = 0;                                                                        \
-        for (; i + L <= len; i += L)                                                          \
-            for (int j = 0; j < L; j++) {                                                     \
-                double v = p[i + j];                                                          \
-                a1[j] += v;                                                                   \
-                a2[j] += v * v;                                                               \
-            }                                                                                 \
-        for (int j = 0; i < len; i++, j++) {                                                  \
-            double v = p[i];                                                                  \
-            a1[j] += v;                                                                       \
-            a2[j] += v * v;                                                                   \
-        }                                                                                     \
+        double a1[16] = {0}, a2[16] = {0};                                                    \
+        STATSL(p, len, a1, a2);                                                               \
         bn_fold(a1, a2, B, o1, o2);                                                           \
     }                                                                                         \
     ATTR static void norm_##SUF(const float *x, float *y, int64_t len, int B,                 \
                                 const float *scale, const float *shift, int relu)             \
     {                                                                                         \
+        if (BN_LANES(B)) {                                                                    \
+            float lsc[16], lsh[16];                                                           \
+            bn_lanes(scale, B, lsc);                                                          \
+            bn_lanes(shift, B, lsh);                                                          \
+            NORML(x, y, len, lsc, lsh, relu);                                                 \
+            return;                                                                           \
+        }                                                                                     \
         for (int64_t i = 0; i < len; i += B)                                                  \
             for (int b = 0; b < B; b++) {                                                     \
                 float v = x[i + b] * scale[b] + shift[b];                                     \
@@ -236,19 +369,17 @@ static inline void bn_wide(bn_rows_fn *rows_fn, const float *x, const float *dy,
     {                                                                                         \
         enum { L = 16 };                                                                      \
         float lsc[L], lsh[L], lmu[L], linv[L];                                                \
-        if (B > L || L % B) { /* channels-last: 16 channels at a time over the item's rows */ \
+        if (!BN_LANES(B)) { /* channels-last: 16 channels at a time over the item's rows */   \
             bn_wide(BROWS, x, dy, len / B, B, B, scale, shift, mean, inv, relu, o1, o2);      \
             return;                                                                           \
         }                                                                                     \
         double a1[L] = {0}, a2[L] = {0};                                                      \
-        for (int j = 0; j < L; j++) { /* per lane: lane j is channel j % B */                \
-            lsc[j] = scale[j % B];                                                            \
-            lsh[j] = shift[j % B];                                                            \
-            lmu[j] = mean[j % B];                                                             \
-            linv[j] = inv[j % B];                                                             \
-        }                                                                                     \
+        bn_lanes(scale, B, lsc);                                                              \
+        bn_lanes(shift, B, lsh);                                                              \
+        bn_lanes(mean, B, lmu);                                                               \
+        bn_lanes(inv, B, linv);                                                               \
         int64_t i = len / L * L;                                                              \
-        BROWS(x, dy, len / L, L, lsc, lsh, lmu, linv, relu, a1, a2);                    \
+        BROWS(x, dy, len / L, L, lsc, lsh, lmu, linv, relu, a1, a2);                          \
         for (int j = 0; i < len; i++, j++) {                                                  \
             float xv = x[i], y = xv * lsc[j] + lsh[j];                                        \
             float d = relu && !(y > 0) ? 0.0f : dy[i];                                        \
@@ -257,11 +388,19 @@ static inline void bn_wide(bn_rows_fn *rows_fn, const float *x, const float *dy,
         }                                                                                     \
         bn_fold(a1, a2, B, o1, o2);                                                           \
     }                                                                                         \
+    /* k: the K_N per-channel constant rows, cp floats apart, at the item's first channel */  \
     ATTR static void bdata_##SUF(const float *x, const float *dy, float *dx, int64_t len,     \
-                                 int B, const float *scale, const float *shift,               \
-                                 const float *mean, const float *inv, const float *k1,        \
-                                 const float *m1, const float *m2, int relu)                  \
+                                 int B, const float *k, int64_t cp, int relu)                 \
     {                                                                                         \
+        const float *scale = k + K_SCALE * cp, *shift = k + K_SHIFT * cp;                     \
+        const float *mean = k + K_MEAN * cp, *inv = k + K_INV * cp, *k1 = k + K_K1 * cp;      \
+        const float *m1 = k + K_M1 * cp, *m2 = k + K_M2 * cp;                                 \
+        if (BN_LANES(B)) {                                                                    \
+            float l[K_N * 16];                                                                \
+            for (int r = 0; r < K_N; r++) bn_lanes(k + r * cp, B, l + 16 * r);               \
+            BDATAL(x, dy, dx, len, l, relu);                                                  \
+            return;                                                                           \
+        }                                                                                     \
         for (int64_t i = 0; i < len; i += B)                                                  \
             for (int b = 0; b < B; b++) {                                                     \
                 float xv = x[i + b], d = dy[i + b];                                           \
@@ -270,14 +409,12 @@ static inline void bn_wide(bn_rows_fn *rows_fn, const float *x, const float *dy,
             }                                                                                 \
     }
 
-BN_ITEM_KERNELS(generic, , brows_c)
+BN_ITEM_KERNELS(generic, , brows_c, statsl_c, norml_c, bdatal_c)
 #if BN_X86
-BN_ITEM_KERNELS(avx2, __attribute__((target("avx2,fma"))), brows_avx2)
+BN_ITEM_KERNELS(avx2, __attribute__((target("avx2,fma"))), brows_avx2, statsl_avx2, norml_avx2,
+                bdatal_avx2)
 #endif
 
-/* Per-channel float constants, Cp each (zero past C, so padded channels come out 0):
- * [scale][shift][mean][inv][k1][m1][m2]; after the doubles of the scratch. */
-enum { K_SCALE, K_SHIFT, K_MEAN, K_INV, K_K1, K_M1, K_M2, K_N };
 
 static float *bn_consts(const hk_bnorm *g, double *scratch)
 {
@@ -427,12 +564,11 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
         int64_t c0 = (it % nb) * B;
 #if BN_X86
         if (avx2)
-            bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, sc + c0, sh + c0,
-                       mu + c0, inv + c0, k1 + c0, m1 + c0, m2 + c0, g->relu);
+            bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, g->relu);
         else
 #endif
-            bdata_generic(x + it * len, dy + it * len, dx + it * len, len, B, sc + c0, sh + c0,
-                          mu + c0, inv + c0, k1 + c0, m1 + c0, m2 + c0, g->relu);
+            bdata_generic(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp,
+                          g->relu);
     }
 }
 
