@@ -117,6 +117,10 @@ const char *hk_dnnl_bn_impl(const hsi_op *op);
 /* The training mask loop a DNNL dropout op runs: "avx2" or "scalar" (the same bits). For
  * tests. */
 const char *hk_dnnl_dropout_impl(const hsi_op *op);
+/* The loop a DNNL add (forward) or accumulation runs: "avx2", "generic" (dnnl.c's own, one
+ * layout for all operands) or "onednn" (mixed layouts, or HSICC_DNNL_OWN_ADD=0). For tests. */
+const char *hk_dnnl_add_impl(const hsi_op *op);
+const char *hk_dnnl_accum_impl(const hsi_op *op);
 
 /* hsi_bn_recompute on the oneDNN backend (ops with recompute set: bnorm.c's BN). */
 void hk_dnnl_bn_recompute(hsi_op *op, const float *src, const float *gamma, const float *beta,

@@ -581,7 +581,24 @@ static const shape_spec add_specs[] = {
     {"ctx_relu_db_only", 1, 4, {128, 128, 1, 1}, 1 | 8, 0},
     {"mixed_norelu", 1, 4, {4, 20, 5, 5}, 2, 0},
     {"fold_relu", 3, 5, {4, 1, 16, 5, 5}, 1, 0},   /* blocked on D, not C: no ReLU post-op */
+    /* one layout for a, b and dst: dnnl.c's own loop (a tail past the last 32 floats) */
+    {"b8_relu_tail", 4, 5, {3, 20, 7, 3, 3}, 1, 0},
+    {"plain_relu_tail", 0, 3, {3, 5, 7}, 1, 0},
 };
+
+/* dnnl.c's own loop runs a DNNL add or accumulation when every operand has one layout, unless
+ * HSICC_DNNL_OWN_ADD=0; "generic" under HSICC_KERNEL_ISA=generic. */
+static void check_sum_impl(hsi_rt *rt, const char *name, const char *impl, int same)
+{
+    if (hsi_rt_backend(rt) != HSI_BACKEND_DNNL) return;
+    const char *e = getenv("HSICC_DNNL_OWN_ADD"), *isa = getenv("HSICC_KERNEL_ISA");
+    int own = same && !(e && !strcmp(e, "0"));
+    const char *want = !own ? "onednn" : isa && !strcmp(isa, "generic") ? "generic" : NULL;
+    if (want ? strcmp(impl, want) : strcmp(impl, "avx2") && strcmp(impl, "generic")) {
+        printf("  FAIL: %s runs %s, want %s\n", name, impl, want ? want : "avx2 or generic");
+        failures++;
+    }
+}
 
 static void s_add(hsi_rt *rt, outs *o, int v)
 {
@@ -591,6 +608,8 @@ static void s_add(hsi_rt *rt, outs *o, int v)
                                   c->dims);
     hsi_op *op = hsi_add_create(rt, la, lb, c->flag & 1);
     check_op(rt, op, c->name);
+    if (hsi_rt_backend(rt) == HSI_BACKEND_DNNL)
+        check_sum_impl(rt, c->name, hk_dnnl_add_impl(op), !(c->flag & (2 | 16)));
     const hsi_layout *ld = hsi_op_dst(op);
     float *a = tin(la, 1, -1, 1), *b = tin(lb, 2, -1, 1), *y = tbuf(ld);
     float *dy = tin(ld, 3, -1, 1), *da = tbuf(la), *db = tbuf(lb);
@@ -615,21 +634,25 @@ static void s_add(hsi_rt *rt, outs *o, int v)
     keep(o, "dst (aliasing a)", ld, a, TOL_FWD);
 }
 
-/* flag: layout kind of acc in bits 0-1, of g in bits 2-3 (see layout()) */
+/* flag: layout kind of acc in bits 0-3, of g in bits 4-7 (see layout()) */
 static const shape_spec accum_specs[] = {
-    {"same_blocked", 1, 5, {4, 24, 9, 7, 7}, 1 | 1 << 2, 0},
+    {"same_blocked", 1, 5, {4, 24, 9, 7, 7}, 1 | 1 << 4, 0},
     {"acc_blocked_g_plain", 1, 5, {4, 24, 9, 7, 7}, 1, 0},
-    {"acc_plain_g_blocked", 1, 4, {4, 20, 5, 5}, 1 << 2, 0},
-    {"acc_nhwc_g_blocked", 1, 4, {4, 20, 5, 5}, 2 | 1 << 2, 0},
+    {"acc_plain_g_blocked", 1, 4, {4, 20, 5, 5}, 1 << 4, 0},
+    {"acc_nhwc_g_blocked", 1, 4, {4, 20, 5, 5}, 2 | 1 << 4, 0},
+    {"same_8b_tail", 1, 5, {3, 20, 7, 3, 3}, 4 | 4 << 4, 0},
+    {"same_plain_tail", 1, 3, {3, 5, 7}, 0, 0},
 };
 
 static void s_accum(hsi_rt *rt, outs *o, int v)
 {
     const shape_spec *c = &accum_specs[v];
-    const hsi_layout *la = layout(rt, c->flag & 3, c->ndim, c->dims);
-    const hsi_layout *lg = layout(rt, c->flag >> 2 & 3, c->ndim, c->dims);
+    const hsi_layout *la = layout(rt, c->flag & 15, c->ndim, c->dims);
+    const hsi_layout *lg = layout(rt, c->flag >> 4 & 15, c->ndim, c->dims);
     hsi_op *op = hsi_accum_create(rt, la, lg);
     check_op(rt, op, c->name);
+    if (hsi_rt_backend(rt) == HSI_BACKEND_DNNL)
+        check_sum_impl(rt, c->name, hk_dnnl_accum_impl(op), (c->flag & 15) == (c->flag >> 4 & 15));
     float *acc = tin(la, 1, -1, 1), *g = tin(lg, 2, -1, 1);
     hsi_accum(op, acc, g);
     hsi_accum(op, acc, g);
