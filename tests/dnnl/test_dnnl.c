@@ -942,6 +942,32 @@ static void run_case(const char *group, const char *name, scenario fn, int v)
     free_all();
 }
 
+/* "bn_bits": every BN case on the DNNL rt only, one line per case with a hash (FNV-1a) of all
+ * its outputs' bytes; dnnl.bn_same_bits compares the lines of the AVX2 and the portable loops
+ * (bnorm.c: the same operations in the same order). */
+static void bn_bits(void)
+{
+    for (int i = 0; i < (int)(sizeof bn_specs / sizeof bn_specs[0]); i++) {
+        outs d = {0};
+        hsi_rt *D = hsi_rt_create(HSI_BACKEND_DNNL);
+        if (!D) {
+            fprintf(stderr, "FAIL: cannot create the runtime\n");
+            exit(1);
+        }
+        s_bn(D, &d, i);
+        uint64_t h = 14695981039346656037ULL;
+        for (int k = 0; k < d.n; k++) {
+            const unsigned char *b = (const unsigned char *)d.v[k];
+            for (size_t j = 0; j < (size_t)d.len[k] * sizeof(float); j++)
+                h = (h ^ b[j]) * 1099511628211ULL;
+        }
+        printf("%s %d outputs %016llx\n", bn_specs[i].name, d.n, (unsigned long long)h);
+        outs_free(&d);
+        hsi_rt_destroy(D);
+        free_all();
+    }
+}
+
 #define NSPEC(a) ((int)(sizeof a / sizeof a[0]))
 #define GROUP(nm, fn, specs) \
     if (!strcmp(which, "all") || !strcmp(which, nm)) { \
@@ -968,6 +994,10 @@ int main(int argc, char **argv)
     GROUP("reshape", s_reshape, reshape_specs)
     GROUP("xent", s_xent, xent_specs)
     GROUP("xop", s_xop, xop_specs)
+    if (!strcmp(which, "bn_bits")) {
+        bn_bits();
+        found = 1;
+    }
     if (!strcmp(which, "all") || !strcmp(which, "chain")) {
         run_case("chain", "ssrn_mini", s_chain, 0);
         found = 1;
@@ -976,7 +1006,7 @@ int main(int argc, char **argv)
     dnnl_engine_destroy(eng);
     if (!found) {
         fprintf(stderr, "usage: test_dnnl all|conv|bn|act|dropout|pool|dense|add|accum|concat|"
-                        "reshape|xent|xop|chain\n");
+                        "reshape|xent|xop|chain|bn_bits\n");
         return 2;
     }
     if (failures) printf("%d comparison(s) FAILED\n", failures);
