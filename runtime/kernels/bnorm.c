@@ -29,6 +29,15 @@
 #define BN_OMP(x)
 #endif
 
+/* The lane kernels' portable loops, inlined (as AVX code) into the AVX2 ones' tails: a call
+ * from AVX code into SSE code with the upper halves of the vector registers in use cost about
+ * as much as a 16-channel item's whole pass. */
+#ifdef __GNUC__
+#define BN_INLINE static inline __attribute__((always_inline))
+#else
+#define BN_INLINE static inline
+#endif
+
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #include <immintrin.h>
 #define BN_X86 1
@@ -64,18 +73,19 @@ static int64_t bn_blocks(const hk_bnorm *g) { return (g->c + g->b - 1) / g->b; }
 size_t hk_bnorm_scratch_doubles(const hk_bnorm *g)
 {
     /* per item and channel of its block: 2 sums; per channel: 2 totals, 1 count; then the
-     * per-channel float constants (K_N of them, in doubles: K_N / 2 + 1 per channel) */
-    int64_t cp = bn_blocks(g) * g->b;
-    return (size_t)(g->n * cp * 2 + 2 * cp + 1 + (cp * 7 + 1) / 2 + 1);
+     * per-channel float constants (7 rows of Cp) and, per block, their 16 lanes (7 x 16) */
+    int64_t cp = bn_blocks(g) * g->b, floats = 7 * cp + bn_blocks(g) * 7 * 16;
+    return (size_t)(g->n * cp * 2 + 2 * cp + 1 + (floats + 1) / 2 + 1);
 }
 
-/* The 16 lane accumulators of an item into its B channels' sums (lane j is channel j % B). */
+/* The 16 lane accumulators of an item into its B channels' sums (lane j is channel j % B;
+ * B divides 16, a power of 2). */
 static void bn_fold(const double *a1, const double *a2, int B, double *o1, double *o2)
 {
     for (int b = 0; b < B; b++) o1[b] = o2[b] = 0;
     for (int j = 0; j < 16; j++) {
-        o1[j % B] += a1[j];
-        o2[j % B] += a2[j];
+        o1[j & (B - 1)] += a1[j];
+        o2[j & (B - 1)] += a2[j];
     }
 }
 
@@ -197,11 +207,11 @@ enum { K_SCALE, K_SHIFT, K_MEAN, K_INV, K_K1, K_M1, K_M2, K_N };
  * same bits, and every pass of the forward and its recompute run the same loop. */
 static void bn_lanes(const float *k, int B, float *l)
 {
-    for (int j = 0; j < 16; j++) l[j] = k[j % B];
+    for (int j = 0; j < 16; j++) l[j] = k[j & (B - 1)];   /* B divides 16: a power of 2 */
 }
 
 /* sum x and sum x^2 of lane j into a1[j], a2[j] (double; x^2 is exact in double). */
-static void statsl_c(const float *p, int64_t len, double *a1, double *a2)
+BN_INLINE void statsl_c(const float *p, int64_t len, double *a1, double *a2)
 {
     for (int64_t i = 0; i < len; i += 16)
         for (int j = 0; j < 16 && i + j < len; j++) {
@@ -211,7 +221,7 @@ static void statsl_c(const float *p, int64_t len, double *a1, double *a2)
         }
 }
 
-static void norml_c(const float *x, float *y, int64_t len, const float *lsc, const float *lsh,
+BN_INLINE void norml_c(const float *x, float *y, int64_t len, const float *lsc, const float *lsh,
                     int relu)
 {
     for (int64_t i = 0; i < len; i += 16)
@@ -222,7 +232,7 @@ static void norml_c(const float *x, float *y, int64_t len, const float *lsc, con
 }
 
 /* l: the lanes of [scale][shift][mean][inv][k1][m1][m2], 16 each (K_N rows). */
-static void bdatal_c(const float *x, const float *dy, float *dx, int64_t len, const float *l,
+BN_INLINE void bdatal_c(const float *x, const float *dy, float *dx, int64_t len, const float *l,
                      int relu)
 {
     const float *sc = l, *sh = l + 16, *mu = l + 32, *inv = l + 48, *k1 = l + 64, *m1 = l + 80;
@@ -260,7 +270,7 @@ __attribute__((target("avx2,fma"))) static void statsl_avx2(const float *p, int6
         _mm256_storeu_pd(a1 + 4 * q, _mm256_add_pd(_mm256_loadu_pd(a1 + 4 * q), s[q]));
         _mm256_storeu_pd(a2 + 4 * q, _mm256_add_pd(_mm256_loadu_pd(a2 + 4 * q), s[4 + q]));
     }
-    statsl_c(p + i, len - i, a1, a2);
+    if (i < len) statsl_c(p + i, len - i, a1, a2);
 }
 
 /* x * scale + shift, and the ReLU as a mask (NaN and -0 give +0, as the C's select). */
@@ -287,7 +297,7 @@ __attribute__((target("avx2"))) static void norml_avx2(const float *x, float *y,
         _mm256_storeu_ps(y + i, _mm256_and_ps(v0, k0));
         _mm256_storeu_ps(y + i + 8, _mm256_and_ps(v1, k1));
     }
-    norml_c(x + i, y + i, len - i, lsc, lsh, relu);
+    if (i < len) norml_c(x + i, y + i, len - i, lsc, lsh, relu);
 }
 
 /* 8 lanes of bdatal_c from lane row offset o (0 or 8) of the constants l. */
@@ -315,7 +325,7 @@ __attribute__((target("avx2"))) static void bdatal_avx2(const float *x, const fl
         _mm256_storeu_ps(dx + i, r0);
         _mm256_storeu_ps(dx + i + 8, r1);
     }
-    bdatal_c(x + i, dy + i, dx + i, len - i, l, relu);
+    if (i < len) bdatal_c(x + i, dy + i, dx + i, len - i, l, relu);
 }
 #endif
 
@@ -347,14 +357,13 @@ __attribute__((target("avx2"))) static void bdatal_avx2(const float *x, const fl
         STATSL(p, len, a1, a2);                                                               \
         bn_fold(a1, a2, B, o1, o2);                                                           \
     }                                                                                         \
+    /* lt: the block's lane table (bn_lane_table), for blocks dividing 16 */                \
     ATTR static void norm_##SUF(const float *x, float *y, int64_t len, int B,                 \
-                                const float *scale, const float *shift, int relu)             \
+                                const float *scale, const float *shift, const float *lt,      \
+                                int relu)                                                     \
     {                                                                                         \
         if (BN_LANES(B)) {                                                                    \
-            float lsc[16], lsh[16];                                                           \
-            bn_lanes(scale, B, lsc);                                                          \
-            bn_lanes(shift, B, lsh);                                                          \
-            NORML(x, y, len, lsc, lsh, relu);                                                 \
+            NORML(x, y, len, lt + 16 * K_SCALE, lt + 16 * K_SHIFT, relu);                     \
             return;                                                                           \
         }                                                                                     \
         for (int64_t i = 0; i < len; i += B)                                                  \
@@ -365,19 +374,17 @@ __attribute__((target("avx2"))) static void bdatal_avx2(const float *x, const fl
     }                                                                                         \
     ATTR static void bsums_##SUF(const float *x, const float *dy, int64_t len, int B,         \
                                  const float *scale, const float *shift, const float *mean,   \
-                                 const float *inv, int relu, double *o1, double *o2)          \
+                                 const float *inv, const float *lt, int relu, double *o1,     \
+                                 double *o2)                                                  \
     {                                                                                         \
         enum { L = 16 };                                                                      \
-        float lsc[L], lsh[L], lmu[L], linv[L];                                                \
         if (!BN_LANES(B)) { /* channels-last: 16 channels at a time over the item's rows */   \
             bn_wide(BROWS, x, dy, len / B, B, B, scale, shift, mean, inv, relu, o1, o2);      \
             return;                                                                           \
         }                                                                                     \
         double a1[L] = {0}, a2[L] = {0};                                                      \
-        bn_lanes(scale, B, lsc);                                                              \
-        bn_lanes(shift, B, lsh);                                                              \
-        bn_lanes(mean, B, lmu);                                                               \
-        bn_lanes(inv, B, linv);                                                               \
+        const float *lsc = lt + 16 * K_SCALE, *lsh = lt + 16 * K_SHIFT;                       \
+        const float *lmu = lt + 16 * K_MEAN, *linv = lt + 16 * K_INV;                         \
         int64_t i = len / L * L;                                                              \
         BROWS(x, dy, len / L, L, lsc, lsh, lmu, linv, relu, a1, a2);                          \
         for (int j = 0; i < len; i++, j++) {                                                  \
@@ -390,15 +397,13 @@ __attribute__((target("avx2"))) static void bdatal_avx2(const float *x, const fl
     }                                                                                         \
     /* k: the K_N per-channel constant rows, cp floats apart, at the item's first channel */  \
     ATTR static void bdata_##SUF(const float *x, const float *dy, float *dx, int64_t len,     \
-                                 int B, const float *k, int64_t cp, int relu)                 \
+                                 int B, const float *k, int64_t cp, const float *lt, int relu) \
     {                                                                                         \
         const float *scale = k + K_SCALE * cp, *shift = k + K_SHIFT * cp;                     \
         const float *mean = k + K_MEAN * cp, *inv = k + K_INV * cp, *k1 = k + K_K1 * cp;      \
         const float *m1 = k + K_M1 * cp, *m2 = k + K_M2 * cp;                                 \
         if (BN_LANES(B)) {                                                                    \
-            float l[K_N * 16];                                                                \
-            for (int r = 0; r < K_N; r++) bn_lanes(k + r * cp, B, l + 16 * r);               \
-            BDATAL(x, dy, dx, len, l, relu);                                                  \
+            BDATAL(x, dy, dx, len, lt, relu);                                                 \
             return;                                                                           \
         }                                                                                     \
         for (int64_t i = 0; i < len; i += B)                                                  \
@@ -419,6 +424,20 @@ BN_ITEM_KERNELS(avx2, __attribute__((target("avx2,fma"))), brows_avx2, statsl_av
 static float *bn_consts(const hk_bnorm *g, double *scratch)
 {
     return (float *)(scratch + g->n * bn_blocks(g) * g->b * 2 + 2 * bn_blocks(g) * g->b + 1);
+}
+
+/* Blocks dividing 16: rows [r0, r1) of the constants k as 16 lanes per block (lane j: channel
+ * j % B), the block's K_N x 16 floats after the K_N rows of Cp; once per call, not per item
+ * (an [N, C] tensor in 16-channel blocks has items of 16 floats). Returns the table. */
+static float *bn_lane_table(const hk_bnorm *g, float *k, int r0, int r1)
+{
+    const int64_t nb = bn_blocks(g), cp = nb * g->b;
+    float *lt = k + K_N * cp;
+    if (BN_LANES(g->b))
+        for (int64_t cb = 0; cb < nb; cb++)
+            for (int r = r0; r < r1; r++)
+                bn_lanes(k + r * cp + cb * g->b, (int)g->b, lt + (cb * K_N + r) * 16);
+    return lt;
 }
 
 /* The forward's scale and shift (float, the same in both passes), mean and 1/sqrt(var + eps). */
@@ -531,18 +550,20 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
             bn_wide(rows_fn, x + c0, dy + c0, g->n, g->c, g->c - c0 < 16 ? (int)(g->c - c0) : 16,
                     sc + c0, sh + c0, mu + c0, inv + c0, g->relu, tot + c0, tot + cp + c0);
     } else {
+        const float *lt = bn_lane_table(g, k, K_SCALE, K_INV + 1);
         BN_OMP("omp parallel for schedule(static)")
         for (int64_t it = 0; it < items; it++) {
             int64_t c0 = (it % nb) * B;
+            const float *l = lt + (it % nb) * K_N * 16;
             double *q = part + it * g->b * 2;
 #if BN_X86
             if (avx2)
                 bsums_avx2(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
-                           inv + c0, g->relu, q, q + B);
+                           inv + c0, l, g->relu, q, q + B);
             else
 #endif
                 bsums_generic(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
-                              inv + c0, g->relu, q, q + B);
+                              inv + c0, l, g->relu, q, q + B);
         }
         bn_total(g, part, tot);
     }
@@ -559,15 +580,17 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
         m1[c] = (float)(tot[c] / m);
         m2[c] = (float)(tot[cp + c] / m);
     }
+    const float *lt = bn_lane_table(g, k, K_SCALE, K_N);
     BN_OMP("omp parallel for schedule(static)")
     for (int64_t it = 0; it < items; it++) {
         int64_t c0 = (it % nb) * B;
+        const float *l = lt + (it % nb) * K_N * 16;
 #if BN_X86
         if (avx2)
-            bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, g->relu);
+            bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l, g->relu);
         else
 #endif
-            bdata_generic(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp,
+            bdata_generic(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l,
                           g->relu);
     }
 }
@@ -580,13 +603,15 @@ void hk_bnorm_apply(const hk_bnorm *g, const float *x, const float *gamma, const
     float *k = bn_consts(g, scratch);
     bn_affine(g, gamma, beta, mean, var, k);
     const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp;
+    const float *lt = bn_lane_table(g, k, K_SCALE, K_SHIFT + 1);
     BN_OMP("omp parallel for schedule(static)")
     for (int64_t it = 0; it < items; it++) {
         int64_t c0 = (it % nb) * B;
+        const float *l = lt + (it % nb) * K_N * 16;
 #if BN_X86
-        if (avx2) norm_avx2(x + it * len, y + it * len, len, B, sc + c0, sh + c0, g->relu);
+        if (avx2) norm_avx2(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);
         else
 #endif
-            norm_generic(x + it * len, y + it * len, len, B, sc + c0, sh + c0, g->relu);
+            norm_generic(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);
     }
 }
