@@ -154,7 +154,8 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_mk_avx2(const tc_mk
                 /* the rows two calls ahead (tc_run's next blocks): the taps' rows span
                  * (K - 1) planes, more than L1 keeps beside the weights, and the hardware
                  * prefetchers do not follow these K x C/8 interleaved streams. SSRN's shape,
-                 * 1 thread, CPU time: forward and backward data 4-7 % faster */
+                 * 1 thread, CPU time: alone forward and backward data 4-7 % faster; in
+                 * bench_ops' SSRN chain forward 3.5 %, backward (data + weights) 2 % */
                 _mm_prefetch((const char *)(xp + TC_PF), _MM_HINT_T0);
                 _mm_prefetch((const char *)(xp + TC_PF + 16), _MM_HINT_T0);
             }
