@@ -255,6 +255,9 @@ static const conv_spec conv_specs[] = {
     {"gemm_1x1_fold_odd_nobias", 5, 4, {3, 40, 2, 3}, 12, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
      0},
     {"gemm_1x1_nhwc", 2, 4, {5, 24, 3, 4}, 16, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    /* 294 rows (> 256 a call): dsrc in 2 blocks of rows, dw in 2 of columns (32 + 8) */
+    {"gemm_1x1_nhwc_row_col_blocks", 2, 4, {7, 40, 7, 6}, 20, 1, {1, 1}, {1, 1}, {0}, {0},
+     {1, 1}, 1},
     /* the 1x1 bank stays on oneDNN without dsrc */
     {"ctx_1x1_nodsrc_onednn", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
      1},
