@@ -828,8 +828,9 @@ static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const f
  * whose BN amplifies float rounding, the 1- and 2-rank loss curves then drifted apart by
  * 5e-3), or a 1x1 kernel over at least 128 channels: on the 1x1 bank the kernel alone is about
  * as fast as oneDNN's direct conv (2.0 / 2.4 ms against 2.2 / 2.5, tests/dnnl/bench_ops ctx,
- * 1 thread), but its NHWC dst makes the BN and the 5x5 max pool after it faster (whole training
- * step at 1 thread: 0.95 of the CPU time, paired runs). HSICC_DNNL_NO_SMALL_CONV=1 turns it
+ * 1 thread), but its NHWC dst makes the 5x5 max pool after it faster (0.11 ms against 0.22)
+ * and the BN channels-last (whole training run at 1 thread: 0.95-0.99 of the CPU time, paired
+ * runs on a loaded machine, bench/BENCH.md). HSICC_DNNL_NO_SMALL_CONV=1 turns it
  * off (for A/B runs). dst is NHWC. */
 static int dn_sc_wanted(const hsi_layout *src, const hsi_conv_desc *pc, int64_t oh, int64_t ow,
                         int need_dsrc)
