@@ -821,24 +821,30 @@ static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const f
 }
 
 /* ---- first-layer convolutions with few output pixels by smallconv.c ------------------------
- * The contextual CNN's 3x3 filter bank (200 bands of a 5x5 patch, no input gradient): an
+ * The contextual CNN's 3x3 and 1x1 filter banks (200 bands of a 5x5 patch, no input gradient): an
  * implicit GEMM straight from the plain NCHW input, where the im2col + GEMM path first
  * reorders the input to NHWC and then copies it into columns (twice a step, the
  * weights' gradient redoes both). Measured on the 3x3 bank at 1 thread (loaded machine, best of
  * 30): forward 6.1-7.1 ms against 8.1-9.0, weights 6.2-7.0 against 8.0-8.7. Taken for 2-D
  * ungrouped, unpadded, undilated convolutions on a row-major src, no input gradient, at most
- * 64 output pixels, a kernel of more than one pixel (a 1x1 kernel measured no faster than
- * oneDNN's direct one) and a reduction of at least 256 (as the im2col path; smaller ones stay
- * oneDNN's: on the 17-band domain of tests/mpi/dp2.yaml, whose BN amplifies float rounding,
- * the 1- and 2-rank loss curves then drifted apart by 5e-3). HSICC_DNNL_NO_SMALL_CONV=1 turns
- * it off (for A/B runs). dst is NHWC. */
+ * 64 output pixels, and a kernel of more than one pixel with a reduction of at least 256 (as
+ * the im2col path; smaller ones stay oneDNN's: on the 17-band domain of tests/mpi/dp2.yaml,
+ * whose BN amplifies float rounding, the 1- and 2-rank loss curves then drifted apart by
+ * 5e-3), or a 1x1 kernel over at least 128 channels: on the 1x1 bank the kernel alone is about
+ * as fast as oneDNN's direct conv (2.0 / 2.4 ms against 2.2 / 2.5, tests/dnnl/bench_ops ctx,
+ * 1 thread), but its NHWC dst makes the 5x5 max pool after it faster (0.11 ms against 0.22)
+ * and the BN channels-last (whole training run at 1 thread: 0.95-0.99 of the CPU time, paired
+ * runs on a loaded machine, bench/BENCH.md). HSICC_DNNL_NO_SMALL_CONV=1 turns it
+ * off (for A/B runs). dst is NHWC. */
 static int dn_sc_wanted(const hsi_layout *src, const hsi_conv_desc *pc, int64_t oh, int64_t ow,
                         int need_dsrc)
 {
     const char *off = getenv("HSICC_DNNL_NO_SMALL_CONV");
     if ((off && *off && strcmp(off, "0")) || need_dsrc || pc->nsp != 2 || pc->groups != 1
-        || oh * ow > 64 || pc->kernel[0] * pc->kernel[1] < 2
-        || src->dims[1] * pc->kernel[0] * pc->kernel[1] < 256 || !dn_rowmajor(dn_lmd(src)))
+        || oh * ow > 64
+        || (pc->kernel[0] * pc->kernel[1] > 1 ? src->dims[1] * pc->kernel[0] * pc->kernel[1] < 256
+                                              : src->dims[1] < 128)
+        || !dn_rowmajor(dn_lmd(src)))
         return 0;
     for (int i = 0; i < 2; i++)
         if (pc->pad_lo[i] || pc->pad_hi[i] || pc->dilation[i] != 1) return 0;

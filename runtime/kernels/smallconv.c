@@ -2,7 +2,8 @@
  * smallconv.h). Forward: blocks of SC_MR rows x SC_NR output channels, 12 AVX2 accumulators,
  * each input value broadcast once per 2 FMAs; the reduction in chunks of SC_KC (the chunk of
  * packed weights, [OC/16][K][16], packed at every call, stays in L1 over all rows), the
- * partial sums in a padded [rows][OC] buffer. Weights' gradient: blocks of SC_MR reduction
+ * partial sums in y itself when OC is a multiple of 16 (the rows of a last partial block in a
+ * [6][OC] buffer), else in a padded [rows][OC] buffer. Weights' gradient: blocks of SC_MR reduction
  * indices x SC_NR channels over chunks of SC_RC rows (that chunk of the packed dy,
  * [OC/16][rows][16], stays in L1 over the whole reduction), partial sums in a [OC/16][K][16]
  * buffer added to dw at the end.
@@ -172,7 +173,11 @@ void hk_sc_forward(const hk_sc *g, const float *x, const float *w, const float *
 {
     int64_t k = sc_k(g), rows = sc_rows(g), ocp = sc_ocp(g), nob = ocp / SC_NR;
     int64_t nrb = sc_up(rows) / SC_MR;
-    float *wp = scratch, *bp = scratch + ocp * k, *yp = bp + ocp;
+    float *wp = scratch, *bp = scratch + ocp * k, *tail = bp + ocp;
+    /* y itself when no channel is padding, but for the rows of a last partial block (in tail) */
+    int direct = ocp == g->oc;
+    float *yp = direct ? y : tail;
+    int64_t tail_r0 = direct && rows % SC_MR ? rows / SC_MR * SC_MR : rows;
     int avx2 = sc_avx2();
     SC_OMP("omp parallel for schedule(static)")
     for (int64_t ob = 0; ob < nob; ob++)
@@ -191,13 +196,15 @@ void hk_sc_forward(const hk_sc *g, const float *x, const float *w, const float *
     for (int64_t k0 = 0; k0 < k; k0 += SC_KC) {
         int64_t kn = k - k0 < SC_KC ? k - k0 : SC_KC;
         for (int64_t ob0 = 0; ob0 < (rows_outer ? 1 : nob); ob0++) {
-            SC_OMP("omp for schedule(static)")
+            /* nowait: every pass hands the same row blocks to the same thread (static, the
+             * same count), and a block's sums are that thread's alone */
+            SC_OMP("omp for schedule(static) nowait")
             for (int64_t rb = 0; rb < nrb; rb++) {
                 int64_t r0 = rb * SC_MR;
                 const float *a[SC_MR];
                 for (int q = 0; q < SC_MR; q++) a[q] = x + g->rowoff[r0 + q < rows ? r0 + q : r0];
                 for (int64_t ob = rows_outer ? 0 : ob0; ob < (rows_outer ? nob : ob0 + 1); ob++) {
-                    float *acc = yp + r0 * ocp + ob * SC_NR;
+                    float *acc = (r0 == tail_r0 ? tail : yp + r0 * ocp) + ob * SC_NR;
                     (avx2 ? sc_fwd_avx2 : sc_fwd_c)(a, g->koff + k0, kn,
                                                     wp + (ob * k + k0) * SC_NR,
                                                     k0 ? acc : bp + ob * SC_NR, k0 ? ocp : 0,
@@ -206,9 +213,12 @@ void hk_sc_forward(const hk_sc *g, const float *x, const float *w, const float *
             }
         }
     }
-    SC_OMP("omp parallel for schedule(static)")
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(y + r * g->oc, yp + r * ocp, (size_t)g->oc * sizeof *y);
+    if (!direct) {
+        SC_OMP("omp parallel for schedule(static)")
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(y + r * g->oc, yp + r * ocp, (size_t)g->oc * sizeof *y);
+    } else if (tail_r0 < rows)
+        memcpy(y + tail_r0 * ocp, tail, (size_t)((rows - tail_r0) * ocp) * sizeof *y);
 }
 
 void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, float *dw,
@@ -234,7 +244,8 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
     for (int64_t r0 = 0; r0 < rows; r0 += SC_RC) {
         int64_t rn = rows - r0 < SC_RC ? rows - r0 : SC_RC;
         for (int64_t ob = 0; ob < nob; ob++) {
-            SC_OMP("omp for schedule(static)")
+            /* nowait: the same blocks of dw to the same thread in every pass (as forward) */
+            SC_OMP("omp for schedule(static) nowait")
             for (int64_t kb = 0; kb < nkb; kb++) {
                 int64_t k0 = kb * SC_MR, ko[SC_MR];
                 for (int q = 0; q < SC_MR; q++) ko[q] = g->koff[k0 + q < k ? k0 + q : k0];

@@ -248,6 +248,11 @@ static const conv_spec conv_specs[] = {
     {"sc_odd_stride_nobias", 0, 4, {5, 43, 6, 5}, 19, 1, {3, 2}, {2, 1}, {0}, {0}, {1, 1}, 0},
     {"sc_oc40_k2s2", 0, 4, {3, 67, 4, 5}, 40, 1, {2, 2}, {2, 2}, {0}, {0}, {1, 1}, 1},
     {"sc_k_chunks_2px", 0, 4, {7, 150, 3, 4}, 24, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    /* 1x1 kernels over at least 128 channels: the contextual CNN's 1x1 bank (3,200 rows,
+     * written into y straight, the last 2 rows of a partial block apart); 45 rows and 32
+     * outputs (the same, 3 rows apart) */
+    {"sc_ctx_1x1", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"sc_1x1_tail_rows", 0, 4, {5, 130, 3, 3}, 32, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
     /* 1x1 convs on channels-last (checked: these must take one GEMM): SSRN's C2 on the fold
      * of nCdhw8c (its dst nChw8c); odd sizes, 12 outputs (dst channels-last), no bias */
     {"gemm_1x1_ssrn_c2_fold", 5, 4, {16, 2328, 7, 7}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
@@ -258,8 +263,8 @@ static const conv_spec conv_specs[] = {
     /* 294 rows (> 256 a call): dsrc in 2 blocks of rows, dw in 2 of columns (32 + 8) */
     {"gemm_1x1_nhwc_row_col_blocks", 2, 4, {7, 40, 7, 6}, 20, 1, {1, 1}, {1, 1}, {0}, {0},
      {1, 1}, 1},
-    /* the 1x1 bank stays on oneDNN without dsrc */
-    {"ctx_1x1_nodsrc_onednn", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
+    /* a 1x1 conv over fewer than 128 channels stays on oneDNN without dsrc */
+    {"few_ch_1x1_nodsrc_onednn", 0, 4, {16, 17, 5, 5}, 24, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
      1},
 };
 
@@ -296,6 +301,12 @@ static void s_conv(hsi_rt *rt, outs *o, int v)
     if (!strncmp(c->name, "gemm_", 5) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL
         && strcmp(hk_dnnl_conv_impl(op), "gemm")) {
         printf("  FAIL: %s runs %s, not gemm\n", c->name, hk_dnnl_conv_impl(op));
+        failures++;
+    }
+    size_t nl = strlen(c->name);
+    if (nl > 7 && !strcmp(c->name + nl - 7, "_onednn") && hsi_rt_backend(rt) == HSI_BACKEND_DNNL
+        && strcmp(hk_dnnl_conv_impl(op), "onednn")) {
+        printf("  FAIL: %s runs %s, not onednn\n", c->name, hk_dnnl_conv_impl(op));
         failures++;
     }
     const hsi_layout *ld = hsi_op_dst(op);
@@ -559,6 +570,12 @@ static void s_dense(hsi_rt *rt, outs *o, int v)
     if (!strncmp(c->name, "gemm_", 5) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL
         && strcmp(hk_dnnl_conv_impl(op), "gemm")) {
         printf("  FAIL: %s runs %s, not gemm\n", c->name, hk_dnnl_conv_impl(op));
+        failures++;
+    }
+    size_t nl = strlen(c->name);
+    if (nl > 7 && !strcmp(c->name + nl - 7, "_onednn") && hsi_rt_backend(rt) == HSI_BACKEND_DNNL
+        && strcmp(hk_dnnl_conv_impl(op), "onednn")) {
+        printf("  FAIL: %s runs %s, not onednn\n", c->name, hk_dnnl_conv_impl(op));
         failures++;
     }
     const hsi_layout *ld = hsi_op_dst(op);
