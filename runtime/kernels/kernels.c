@@ -53,15 +53,15 @@ static void hk_prof_add(hsi_op *op, int phase, const void *key, double t0)
     if (key && !op->prof_key) op->prof_key = key;
 }
 
-/* ---- small convs on one thread ------------------------------------------------------------
- * A windowed conv (a kernel wider than 1, more than one output pixel: not a single GEMM) with
- * at most HK_SERIAL_PIXELS output pixels a sample and fewer than HK_SERIAL_MACS multiply-adds
- * a forward runs on the calling thread alone: OpenMP's thread count is 1 while it is created
- * (oneDNN fixes a primitive's thread count then) and while it runs. Split over two threads,
- * such a conv's work items are too small to pay for the fork/join, the per-thread setup and
- * the reduction of per-thread weight gradients: SSRN's 3x3 convs on 5x5 pixels (2 and 11 M
- * multiply-adds) took more CPU time on the longer of two threads than on one thread alone
- * (README, "Threads"). HSICC_SERIAL_SMALL=0 runs them on all threads. */
+/* ---- small convs on one thread (HSICC_SERIAL_SMALL=1) --------------------------------------
+ * With HSICC_SERIAL_SMALL=1, a windowed conv (a kernel wider than 1, more than one output
+ * pixel: not a single GEMM) with at most HK_SERIAL_PIXELS output pixels a sample and fewer than
+ * HK_SERIAL_MACS multiply-adds a forward runs on the calling thread alone: OpenMP's thread count
+ * is 1 while it is created (oneDNN fixes a primitive's thread count then) and while it runs.
+ * SSRN's 3x3 convs on 5x5 pixels (2 and 11 M multiply-adds): on a heavily loaded machine they
+ * took more CPU time on the longer of two threads than on one thread alone, but with the
+ * machine less loaded the step was ~3 % slower with them on one thread (README, "Threads"),
+ * so it is off by default. */
 #define HK_SERIAL_MACS 16e6
 #define HK_SERIAL_PIXELS 64
 
@@ -73,7 +73,7 @@ static int hk_serial_wanted(const hsi_rt *rt, double macs, double pixels, double
     static int off = -1;
     if (off < 0) {
         const char *e = getenv("HSICC_SERIAL_SMALL");
-        off = e && !strcmp(e, "0");
+        off = !(e && !strcmp(e, "1"));
     }
     return !off && rt->backend == HSI_BACKEND_DNNL && macs < HK_SERIAL_MACS && pixels > 1
            && pixels <= HK_SERIAL_PIXELS && taps > 1 && omp_get_max_threads() > 1;
