@@ -165,8 +165,9 @@ void hsi_solver_set_steps(hsi_solver *s, int64_t steps) { s->steps = steps; }
 /* ---- updates, one param at a time ---------------------------------------------------------- */
 
 /* SGD and RMSProp update every parameter in one OpenMP region (when solver.c is compiled with
- * it), all their elements one after another split evenly over the threads: one fork/join a
- * step instead of one per large parameter (SSRN has 23), and the small ones split too. The
+ * it), all their elements one after another split evenly over the threads: one region a step
+ * instead of one per parameter (SSRN has 46; a small one's was a one-thread team), and the
+ * small ones split too. The
  * update is element-wise, so the results do not depend on the thread count. */
 #ifdef _OPENMP
 #include <omp.h>
