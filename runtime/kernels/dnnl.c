@@ -1665,7 +1665,15 @@ void hk_dnnl_dropout_backward(hsi_op *op, const float *ddst, const void *ws, flo
     float scale = dn_drop_scale(dr->p);
     if (!dsrc) return;
     float *g = dn_out(op->rt, &dr->dsrc_out, dsrc);
-    for (int64_t i = 0; i < dr->n; i++) g[i] = mask[i] ? ddst[i] * scale : 0.f;
+    /* without a branch (a random mask mispredicts half of them): the product's bits and-ed
+     * with all ones or zero, exactly the select's result (+0.0f where dropped) */
+    for (int64_t i = 0; i < dr->n; i++) {
+        float v = ddst[i] * scale;
+        uint32_t b;
+        memcpy(&b, &v, sizeof b);
+        b &= 0u - (uint32_t)mask[i];
+        memcpy(&g[i], &b, sizeof b);
+    }
     dn_out_done(op->rt, &dr->dsrc_out, dsrc);
 }
 

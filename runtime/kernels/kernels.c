@@ -17,20 +17,26 @@
 #include "kernels_impl.h"
 #include "ref.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* HK_CALL: kernels_impl.h */
 
 /* A run call, timed when the rt profiles (HSI_PROFILE set when it was created): phase 0 is the
- * forward pass, 1 the backward; key is the op's first parameter (weights, BN gamma) or NULL.
- * Off, it costs one predictable branch per kernel call. */
-#define HK_RUN(op, phase, key, fn, ...)                    \
-    do {                                                   \
-        if (!(op)->rt->prof) {                             \
-            HK_CALL((op)->rt, fn, __VA_ARGS__);            \
-            break;                                         \
-        }                                                  \
-        double t0_ = hk_now();                             \
-        HK_CALL((op)->rt, fn, __VA_ARGS__);                \
-        hk_prof_add(op, phase, key, t0_);                  \
+ * forward pass, 1 the backward; key is the op's first parameter (weights, BN gamma) or NULL;
+ * on one thread when op->serial (small convs, below). Neither: one predictable branch. */
+#define HK_RUN(op, phase, key, fn, ...)                          \
+    do {                                                         \
+        if (!(op)->rt->prof && !(op)->serial) {                  \
+            HK_CALL((op)->rt, fn, __VA_ARGS__);                  \
+            break;                                               \
+        }                                                        \
+        int th_ = hk_serial_begin((op)->serial);                 \
+        double t0_ = (op)->rt->prof ? hk_now() : 0;              \
+        HK_CALL((op)->rt, fn, __VA_ARGS__);                      \
+        if ((op)->rt->prof) hk_prof_add(op, phase, key, t0_);    \
+        hk_serial_end(th_);                                      \
     } while (0)
 
 static double hk_now(void)
@@ -45,6 +51,59 @@ static void hk_prof_add(hsi_op *op, int phase, const void *key, double t0)
     op->prof_s[phase] += hk_now() - t0;
     op->prof_n[phase]++;
     if (key && !op->prof_key) op->prof_key = key;
+}
+
+/* ---- small convs on one thread (HSICC_SERIAL_SMALL=1) --------------------------------------
+ * With HSICC_SERIAL_SMALL=1, a windowed conv (a kernel wider than 1, more than one output
+ * pixel: not a single GEMM) with at most HK_SERIAL_PIXELS output pixels a sample and fewer than
+ * HK_SERIAL_MACS multiply-adds a forward runs on the calling thread alone: OpenMP's thread count
+ * is 1 while it is created (oneDNN fixes a primitive's thread count then) and while it runs.
+ * SSRN's 3x3 convs on 5x5 pixels (2 and 11 M multiply-adds): on a heavily loaded machine they
+ * took more CPU time on the longer of two threads than on one thread alone, but with the
+ * machine less loaded the step was ~3 % slower with them on one thread (README, "Threads"),
+ * so it is off by default. */
+#define HK_SERIAL_MACS 16e6
+#define HK_SERIAL_PIXELS 64
+
+/* 1 when a conv of macs multiply-adds, pixels output pixels a sample and a kernel of area
+ * taps runs on one thread (oneDNN backend, more than one thread). */
+static int hk_serial_wanted(const hsi_rt *rt, double macs, double pixels, double taps)
+{
+#ifdef _OPENMP
+    static int off = -1;
+    if (off < 0) {
+        const char *e = getenv("HSICC_SERIAL_SMALL");
+        off = !(e && !strcmp(e, "1"));
+    }
+    return !off && rt->backend == HSI_BACKEND_DNNL && macs < HK_SERIAL_MACS && pixels > 1
+           && pixels <= HK_SERIAL_PIXELS && taps > 1 && omp_get_max_threads() > 1;
+#else
+    (void)rt, (void)macs, (void)pixels, (void)taps;
+    return 0;
+#endif
+}
+
+/* Sets OpenMP's thread count to 1 when serial; returns what to restore (0: nothing). */
+static int hk_serial_begin(int serial)
+{
+#ifdef _OPENMP
+    if (!serial) return 0;
+    int t = omp_get_max_threads();
+    omp_set_num_threads(1);
+    return t;
+#else
+    (void)serial;
+    return 0;
+#endif
+}
+
+static void hk_serial_end(int threads)
+{
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
 }
 
 /* ---- the rt and its memory ---------------------------------------------------------------- */
@@ -281,11 +340,21 @@ hsi_op *hsi_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *
         return hk_fail(rt, "conv: groups %lld must divide both the input channels of %s and the "
                            "%lld output channels", (long long)d->groups, DIMS(src),
                        (long long)d->out_ch);
+    /* multiply-adds of one pass: every output element, (in / groups) x kernel */
+    double macs = (double)(src->dims[1] / d->groups) * (double)(src->dims[0] * d->out_ch);
+    double pixels = 1, taps = 1;
+    for (int i = 0; i < d->nsp; i++) {
+        pixels *= (double)ref_out_size(src->dims[2 + i], d->kernel[i], d->stride[i],
+                                       d->pad_lo[i], d->pad_hi[i], d->dilation[i]);
+        taps *= (double)d->kernel[i];
+    }
+    macs *= pixels * taps;
+    int serial = hk_serial_wanted(rt, macs, pixels, taps), th = hk_serial_begin(serial);
     hsi_op *op = HK_CALL(rt, conv_create, rt, src, d, need_dsrc, need_dw);
-    if (op) {   /* multiply-adds of one pass: every output element, (in / groups) x kernel */
-        double k = (double)(src->dims[1] / d->groups);
-        for (int i = 0; i < d->nsp; i++) k *= (double)d->kernel[i];
-        op->macs = k * (double)hk_numel(op->dst->ndim, op->dst->dims);
+    hk_serial_end(th);
+    if (op) {
+        op->serial = serial;
+        op->macs = macs;
         op->macs_bwd = op->macs * ((need_dsrc != 0) + (need_dw != 0));
     }
     return op;

@@ -72,6 +72,7 @@ struct hsi_op {
     int view;
     int grad_shares;     /* add: bit j set when input j's gradient may be ddst's memory */
     int recompute;       /* bn: hsi_bn_recompute rewrites dst for the backward (see there) */
+    int serial;          /* created and run with OpenMP's thread count 1 (kernels.c) */
     void *impl;          /* backend-specific state, allocated with hk_alloc */
     struct hsi_op *next;
     double macs, macs_bwd;          /* conv / dense: multiply-adds of a forward, a backward */

@@ -14,6 +14,30 @@
 
 #include "hsi_model.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#define MODEL_PAR _Pragma("omp parallel if (total >= MODEL_PAR_MIN)")   /* total: the floats */
+#else
+#define MODEL_PAR
+#endif
+/* The input's staging and the gradients' zeroing move several MB a step (the contextual CNN's
+ * batch of 128: 2.6 MB in, 4.2 MB of gradients) on the calling thread alone while the others
+ * wait: from this many floats they are split over OpenMP's threads, one region each. */
+#define MODEL_PAR_MIN 65536
+
+/* The calling thread's part [*lo, *hi) of n floats split evenly (at 16-float bounds, a cache
+ * line) over the threads of the current region. */
+static void model_part(int64_t n, int64_t *lo, int64_t *hi)
+{
+    int t = 0, nt = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    *lo = t ? n * t / nt / 16 * 16 : 0;
+    *hi = t + 1 < nt ? n * (t + 1) / nt / 16 * 16 : n;
+}
+
 int hsi_model_fail(const hsi_model *m, const char *layer, char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s: layer '%s': %s", m->spec->name, layer, hsi_rt_error(m->rt));
@@ -30,10 +54,16 @@ void hsi_dstate_plan(hsi_dstate *s, int n_bufs, const hsi_buf *bufs, const int *
 
 void hsi_model_input(const hsi_model *m, float *dst, const float *x, int n, int64_t per_sample)
 {
-    memcpy(dst, x, sizeof(float) * (size_t)n * (size_t)per_sample);
-    if (n < m->batch)
-        memset(dst + (size_t)n * (size_t)per_sample, 0,
-               sizeof(float) * (size_t)(m->batch - n) * (size_t)per_sample);
+    int64_t nx = (int64_t)n * per_sample, total = (int64_t)m->batch * per_sample;
+    if (nx > total) nx = total;
+    MODEL_PAR
+    {
+        int64_t lo, hi;
+        model_part(total, &lo, &hi);
+        int64_t mid = hi < nx ? hi : lo > nx ? lo : nx;   /* [lo, mid) copied, [mid, hi) zero */
+        if (mid > lo) memcpy(dst + lo, x + lo, sizeof(float) * (size_t)(mid - lo));
+        if (hi > mid) memset(dst + mid, 0, sizeof(float) * (size_t)(hi - mid));
+    }
 }
 
 /* splitmix64's finaliser over the three keys. */
@@ -227,9 +257,21 @@ int hsi_model_params(hsi_model *m, hsi_param **out)
 
 void hsi_model_zero_grad(hsi_model *m)
 {
+    int64_t total = 0;
     for (int i = 0; i < m->spec->n_params; i++)
-        if (m->params[i].grad)
-            memset(m->params[i].grad, 0, sizeof(float) * (size_t)m->params[i].numel);
+        if (m->params[i].grad) total += m->params[i].numel;
+    MODEL_PAR
+    {
+        int64_t lo, hi, at = 0;   /* this thread's part of the gradients one after another */
+        model_part(total, &lo, &hi);
+        for (int i = 0; i < m->spec->n_params && at < hi; i++) {
+            const hsi_param *p = &m->params[i];
+            if (!p->grad) continue;
+            int64_t a = lo > at ? lo : at, b = hi < at + p->numel ? hi : at + p->numel;
+            if (a < b) memset(p->grad + (a - at), 0, sizeof(float) * (size_t)(b - a));
+            at += p->numel;
+        }
+    }
 }
 
 void hsi_model_trim(hsi_model *m)

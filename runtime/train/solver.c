@@ -164,57 +164,87 @@ void hsi_solver_set_steps(hsi_solver *s, int64_t steps) { s->steps = steps; }
 
 /* ---- updates, one param at a time ---------------------------------------------------------- */
 
-/* SGD and RMSProp split a large parameter over OpenMP's threads (when solver.c is compiled
- * with it): the update is element-wise, so the results do not depend on the thread count. */
+/* SGD and RMSProp update every parameter in one OpenMP region (when solver.c is compiled with
+ * it), all their elements one after another split evenly over the threads: one region a step
+ * instead of one per parameter (SSRN has 46; a small one's was a one-thread team), and the
+ * small ones split too. The
+ * update is element-wise, so the results do not depend on the thread count. */
 #ifdef _OPENMP
-#define SV_PAR(n) _Pragma("omp parallel for schedule(static) if (n >= SV_PAR_MIN)")
+#include <omp.h>
+#define SV_PAR _Pragma("omp parallel if (total >= SV_PAR_MIN)")   /* total: the floats */
 #else
-#define SV_PAR(n)
+#define SV_PAR
 #endif
 #define SV_PAR_MIN 65536
 
-static void sgd(const hsi_solver_opts *o, const slot *sl, float lr, float wd)
+/* Elements [a, b) of sl's parameter. */
+static void sgd(const hsi_solver_opts *o, const slot *sl, float lr, float wd, int64_t a, int64_t b)
 {
     hsi_param *p = sl->p;
     float *w = p->value, *m = sl->m;
     const float *g = p->grad;
     float mu = o->momentum;
-    int64_t n = p->numel;
     int nesterov = o->nesterov;
     if (!m) {
-        SV_PAR(n)
-        for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
+        for (int64_t i = a; i < b; i++) w[i] -= lr * (g[i] + wd * w[i]);
         return;
     }
     if (o->momentum_style == HSI_MOMENTUM_CAFFE) {
-        SV_PAR(n)
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = a; i < b; i++) {
             float prev = m[i];
             m[i] = mu * m[i] + lr * (g[i] + wd * w[i]);
             w[i] -= nesterov ? (1.0f + mu) * m[i] - mu * prev : m[i];
         }
         return;
     }
-    SV_PAR(n)
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = a; i < b; i++) {
         float d = g[i] + wd * w[i];
         m[i] = mu * m[i] + d;
         w[i] -= lr * (nesterov ? d + mu * m[i] : m[i]);
     }
 }
 
-static void rmsprop(const hsi_solver_opts *o, const slot *sl, float lr, float wd)
+static void rmsprop(const hsi_solver_opts *o, const slot *sl, float lr, float wd, int64_t a,
+                    int64_t b)
 {
     hsi_param *p = sl->p;
-    float *w = p->value, *a = sl->v;
+    float *w = p->value, *v = sl->v;
     const float *g = p->grad;
     float rho = o->rho, eps = o->eps;
-    int64_t n = p->numel;
-    SV_PAR(n)
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = a; i < b; i++) {
         float d = g[i] + wd * w[i];
-        a[i] = rho * a[i] + (1.0f - rho) * d * d;
-        w[i] -= lr * d / (sqrtf(a[i]) + eps);
+        v[i] = rho * v[i] + (1.0f - rho) * d * d;
+        w[i] -= lr * d / (sqrtf(v[i]) + eps);
+    }
+}
+
+/* SGD or RMSProp over every active slot (see SV_PAR). */
+static void step_elementwise(hsi_solver *s, float lr)
+{
+    int64_t total = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->slots[i].lr_scale != 0.0f) total += s->slots[i].p->numel;
+    SV_PAR
+    {
+        int t = 0, nt = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        nt = omp_get_num_threads();
+#endif
+        /* this thread's part [lo, hi) of the elements, at 16-float (cache line) bounds */
+        int64_t lo = t ? total * t / nt / 16 * 16 : 0;
+        int64_t hi = t + 1 < nt ? total * (t + 1) / nt / 16 * 16 : total, at = 0;
+        for (int i = 0; i < s->n && at < hi; i++) {
+            const slot *sl = &s->slots[i];
+            if (sl->lr_scale == 0.0f) continue;
+            int64_t n = sl->p->numel, a = lo > at ? lo - at : 0, b = hi < at + n ? hi - at : n;
+            at += n;
+            if (a >= b) continue;
+            float lr_i = lr * sl->p->lr_mult * sl->lr_scale;
+            float wd_i = s->o.weight_decay * sl->p->decay_mult;
+            if (s->o.type == HSI_SOLVER_SGD) sgd(&s->o, sl, lr_i, wd_i, a, b);
+            else rmsprop(&s->o, sl, lr_i, wd_i, a, b);
+        }
     }
 }
 
@@ -271,14 +301,19 @@ static void adadelta(const hsi_solver_opts *o, const slot *sl, float lr, float w
 
 void hsi_solver_step(hsi_solver *s, float lr)
 {
+    if (s->o.type == HSI_SOLVER_SGD || s->o.type == HSI_SOLVER_RMSPROP) {
+        step_elementwise(s, lr);
+        s->steps++;
+        return;
+    }
     for (int i = 0; i < s->n; i++) {
         const slot *sl = &s->slots[i];
         if (sl->lr_scale == 0.0f) continue;
         float lr_i = lr * sl->p->lr_mult * sl->lr_scale;
         float wd_i = s->o.weight_decay * sl->p->decay_mult;
         switch (s->o.type) {
-        case HSI_SOLVER_SGD: sgd(&s->o, sl, lr_i, wd_i); break;
-        case HSI_SOLVER_RMSPROP: rmsprop(&s->o, sl, lr_i, wd_i); break;
+        case HSI_SOLVER_SGD:
+        case HSI_SOLVER_RMSPROP: break;   /* step_elementwise */
         case HSI_SOLVER_ADAM: adam(&s->o, sl, lr_i, wd_i, 0); break;
         case HSI_SOLVER_ADAMW: adam(&s->o, sl, lr_i, wd_i, 1); break;
         case HSI_SOLVER_ADAGRAD: adagrad(&s->o, sl, lr_i, wd_i); break;

@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "hsi_kernels.h"
 #include "kernels_impl.h"
@@ -310,6 +313,22 @@ static void s_conv(hsi_rt *rt, outs *o, int v)
         failures++;
     }
     const hsi_layout *ld = hsi_op_dst(op);
+#ifdef _OPENMP
+    /* on more than one thread with HSICC_SERIAL_SMALL=1: SSRN's 3x3 convs on 5x5 pixels (2 and
+     * 11 M multiply-adds) run on one, SSRN's and the contextual CNN's large convs on all
+     * (kernels.c); by default all on all; the small test shapes may go either way */
+    const char *on = getenv("HSICC_SERIAL_SMALL");
+    int threads = omp_get_max_threads();
+    int small = !strcmp(c->name, "ssrn_spatial") || !strncmp(c->name, "ssrn_c3", 7);
+    int large = !small && (strstr(c->name, "ssrn_") || strstr(c->name, "ctx_"));
+    int want = hsi_rt_backend(rt) == HSI_BACKEND_DNNL && threads > 1 && small && on
+               && !strcmp(on, "1");
+    if ((small || large) && op->serial != want) {
+        printf("  FAIL: %s runs on %s thread(s) of %d\n", c->name, op->serial ? "one" : "all",
+               threads);
+        failures++;
+    }
+#endif
     float *x = tin(ls, 1, -1, 1), *w = rnd(wn, 2, -0.3f, 0.3f), *b = rnd(c->oc, 3, -1, 1);
     float *y = tbuf(ld), *dy = tin(ld, 4, -1, 1), *dx = tbuf(ls);
     float *dw = rnd(wn, 5, -1, 1), *db = rnd(c->oc, 6, -1, 1);
@@ -319,6 +338,12 @@ static void s_conv(hsi_rt *rt, outs *o, int v)
     if (!w1) keep(o, "dsrc", ls, dx, TOL_GRAD);
     keep_plain(o, "dw (+=)", dw, wn, TOL_GRAD);
     if (c->bias) keep_plain(o, "db (+=)", db, c->oc, TOL_GRAD);
+#ifdef _OPENMP
+    if (omp_get_max_threads() != threads) {
+        printf("  FAIL: %s left %d thread(s), not %d\n", c->name, omp_get_max_threads(), threads);
+        failures++;
+    }
+#endif
 }
 
 typedef struct shape_spec {

@@ -176,6 +176,89 @@ static void test_rmsprop_adam(void)
     two_steps("adadelta", &so, 1.0f, 0.99683779, 0.99359342);
 }
 
+/* SGD (both momentum styles, Nesterov) and RMSProp over params of 70001, 5, 40000 (lr scale 0),
+ * 33 and 100003 elements (more than the 65536 from which the step is split over OpenMP's
+ * threads, at bounds inside params; the suite runs it on 2 threads too, train.solver_threads2):
+ * three steps, every element against the update written out in double. A lost or doubled
+ * element of the split, or a wrong param's lr or decay, is off by far more than float rounding. */
+static void test_split(void)
+{
+    enum { NP = 5, STEPS = 3 };
+    static const int64_t sizes[NP] = {70001, 5, 40000, 33, 100003};
+    static const float scale[NP] = {1.0f, 0.5f, 0.0f, 2.0f, 1.0f};
+    static const float lr_mult[NP] = {1.0f, 2.0f, 1.0f, 1.0f, 0.5f};
+    static const float decay_mult[NP] = {1.0f, 0.0f, 1.0f, 1.0f, 2.0f};
+    struct { hsi_solver_type t; hsi_momentum_style style; int nesterov; float mu; } cfg[] = {
+        {HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 0, 0.9f}, {HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 1, 0.9f},
+        {HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 0, 0.8f}, {HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 1, 0.8f},
+        {HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 0, 0.0f}, {HSI_SOLVER_RMSPROP, 0, 0, 0.0f}};
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        hsi_param ps[NP];
+        float *w[NP], *g[NP];
+        double *rw[NP], *rm[NP];
+        memset(ps, 0, sizeof ps);
+        for (int k = 0; k < NP; k++) {
+            size_t n = (size_t)sizes[k];
+            w[k] = malloc(sizeof(float) * n);
+            g[k] = malloc(sizeof(float) * n);
+            rw[k] = malloc(sizeof(double) * n);
+            rm[k] = calloc(n, sizeof(double));
+            if (!w[k] || !g[k] || !rw[k] || !rm[k]) exit(1);
+            for (size_t i = 0; i < n; i++) rw[k][i] = w[k][i] = (float)(0.5 * cos(0.37 * (double)i + k));
+            ps[k].name = "p";
+            ps[k].ndim = 1;
+            ps[k].dims[0] = ps[k].numel = sizes[k];
+            ps[k].value = w[k];
+            ps[k].grad = g[k];
+            ps[k].lr_mult = lr_mult[k];
+            ps[k].decay_mult = decay_mult[k];
+        }
+        hsi_solver_opts so = hsi_solver_defaults(cfg[c].t);
+        so.momentum = cfg[c].mu;
+        so.momentum_style = cfg[c].style;
+        so.nesterov = cfg[c].nesterov;
+        so.weight_decay = 0.01f;
+        hsi_solver *s = make(&so, ps, NP, scale);
+        for (int t = 0; t < STEPS; t++) {
+            for (int k = 0; k < NP; k++)
+                for (int64_t i = 0; i < sizes[k]; i++) g[k][i] = (float)sin(0.11 * (double)i + t + 3 * k);
+            hsi_solver_step(s, 0.05f);
+            for (int k = 0; k < NP; k++) {
+                double lr = 0.05 * lr_mult[k] * scale[k], wd = 0.01 * decay_mult[k], mu = cfg[c].mu;
+                for (int64_t i = 0; scale[k] != 0.0f && i < sizes[k]; i++) {
+                    double *x = &rw[k][i], *m = &rm[k][i], d = g[k][i] + wd * *x;
+                    if (cfg[c].t == HSI_SOLVER_RMSPROP) {
+                        *m = so.rho * *m + (1 - so.rho) * d * d;
+                        *x -= lr * d / (sqrt(*m) + so.eps);
+                    } else if (mu == 0) {
+                        *x -= lr * d;
+                    } else if (cfg[c].style == HSI_MOMENTUM_CAFFE) {
+                        double prev = *m;
+                        *m = mu * *m + lr * d;
+                        *x -= cfg[c].nesterov ? (1 + mu) * *m - mu * prev : *m;
+                    } else {
+                        *m = mu * *m + d;
+                        *x -= lr * (cfg[c].nesterov ? d + mu * *m : *m);
+                    }
+                }
+            }
+        }
+        int bad = 0;
+        for (int k = 0; k < NP; k++) {
+            for (int64_t i = 0; i < sizes[k]; i++)
+                if (fabs(w[k][i] - rw[k][i]) > 1e-5 && bad++ < 3)
+                    printf("FAIL split %s cfg %zu: param %d element %lld: %.9g, want %.9g\n",
+                           hsi_solver_type_name(cfg[c].t), c, k, (long long)i, w[k][i], rw[k][i]);
+            free(w[k]);
+            free(g[k]);
+            free(rw[k]);
+            free(rm[k]);
+        }
+        failures += bad != 0;
+        hsi_solver_free(s);
+    }
+}
+
 /* Two steps, save the state, continue in a fresh solver after restoring: bit-exact, for a
  * solver with per-param step counts (Adagrad, lr_decay) and one with two averages (Adadelta). */
 static void resume_exact(hsi_solver_type type, const char *const *names, int n_names)
@@ -344,6 +427,7 @@ int main(int argc, char **argv)
     test_mults_and_frozen();
     test_rmsprop_adam();
     test_state();
+    test_split();
     printf("%s\n", failures ? "FAILED" : "ok");
     return failures != 0;
 }

@@ -2,7 +2,8 @@
  * a shared parameter's gradient is the sum of the domains' gradients (and matches finite
  * differences of the summed loss); parameter ownership by probing; per-phase lr scales (1/N for
  * shared, 0 for inactive / frozen) as seen in one real solver update; fine-tune loading of
- * exactly the matched tensors, with its load map; the shape-mismatch message.
+ * exactly the matched tensors, with its load map; the shape-mismatch message; the model's
+ * input staging and gradient zeroing on sizes they split over OpenMP's threads.
  * usage: test_trainer_unit TMPDIR
  */
 #include <math.h>
@@ -13,6 +14,7 @@
 
 #include "hsi_init.h"
 #include "hsi_io.h"
+#include "hsi_model.h"
 #include "hsi_trainer.h"
 #include "tiny_net.h"
 
@@ -246,6 +248,58 @@ static void test_init_load(void)
     n->destroy(src);
 }
 
+/* hsi_model_input and hsi_model_zero_grad from 65536 floats run split over OpenMP's threads
+ * (model.c; trainer.unit_threads2 runs this on two): every element copied or zeroed, samples
+ * past n zero, gradients of params without one (NULL) and memory around them untouched. */
+static void test_model_split(void)
+{
+    enum { PER = 9801, BATCH = 16, NP = 4 };
+    hsi_model_spec spec = {.name = "split", .n_params = NP};
+    hsi_model m = {.spec = &spec, .batch = BATCH};
+    float *x = malloc(sizeof(float) * PER * BATCH), *dst = malloc(sizeof(float) * PER * BATCH);
+    CHECK(x && dst, "out of memory");
+    if (!x || !dst) return;
+    for (int n = BATCH; n >= BATCH - 5; n -= 5) {
+        for (int i = 0; i < PER * BATCH; i++) {
+            x[i] = (float)i + 0.5f;
+            dst[i] = -1.0f;
+        }
+        hsi_model_input(&m, dst, x, n, PER);
+        int bad = 0;
+        for (int i = 0; i < PER * BATCH; i++) bad += dst[i] != (i < n * PER ? x[i] : 0.0f);
+        CHECK(!bad, "input of %d samples: %d elements wrong", n, bad);
+    }
+    /* gradients: 70001, none, 3 and 50000 floats in one block with guards between */
+    static const int64_t numel[NP] = {70001, 7, 3, 50000};
+    hsi_param ps[NP];
+    memset(ps, 0, sizeof ps);
+    float *g = malloc(sizeof(float) * 120020);
+    CHECK(g != NULL, "out of memory");
+    if (!g) return;
+    for (int i = 0; i < 120020; i++) g[i] = 1.0f;
+    int64_t at = 1;
+    for (int k = 0; k < NP; k++) {
+        ps[k].numel = numel[k];
+        ps[k].grad = k == 1 ? NULL : g + at;
+        if (k != 1) at += numel[k] + 1;   /* one guard float after each */
+    }
+    m.params = ps;
+    hsi_model_zero_grad(&m);
+    int bad = 0, guards = 0;
+    at = 1;
+    for (int k = 0; k < NP; k++) {
+        if (k == 1) continue;
+        for (int64_t i = 0; i < numel[k]; i++) bad += g[at + i] != 0.0f;
+        guards += g[at - 1] != 1.0f;
+        at += numel[k] + 1;
+    }
+    guards += g[at - 1] != 1.0f;
+    CHECK(!bad && !guards, "zero_grad: %d gradient elements not zero, %d guards touched", bad, guards);
+    free(g);
+    free(x);
+    free(dst);
+}
+
 int main(int argc, char **argv)
 {
     TMP = argc > 1 ? argv[1] : "tmp_unit";
@@ -253,6 +307,7 @@ int main(int argc, char **argv)
     test_shared_grad();
     test_lr_scales();
     test_init_load();
+    test_model_split();
     if (failures) printf("%d failure(s)\n", failures);
     else printf("ok\n");
     return failures != 0;
