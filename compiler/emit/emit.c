@@ -1344,8 +1344,9 @@ static int copy_file(const char *from, const char *to)
 static const char *const infer_runtime[] = {
     "include/hsi.h", "include/hsi_kernels.h", "include/hsi_infer.h", "include/hsi_prep.h",
     "include/hsi_data.h", "include/hsi_io.h", "include/hsi_model.h", "kernels/kernels_impl.h",
-    "kernels/ref.h", "model/model.c", "kernels/kernels.c", "kernels/ref.c", "kernels/seq.c",
-    "kernels/arena.c", "kernels/dnnl.c", "kernels/tapconv.h", "kernels/tapconv.c", "kernels/bnorm.h",
+    "kernels/ref.h", "model/thread_part.h", "model/model.c", "kernels/kernels.c", "kernels/ref.c",
+    "kernels/seq.c", "kernels/arena.c", "kernels/dnnl.c", "kernels/tapconv.h", "kernels/tapconv.c",
+    "kernels/bnorm.h",
     "kernels/bnorm.c", "kernels/smallconv.h", "kernels/smallconv.c", "eval/scene.c",
     "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
 

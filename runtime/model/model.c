@@ -13,9 +13,9 @@
 #include <sys/mman.h>
 
 #include "hsi_model.h"
+#include "thread_part.h"
 
 #ifdef _OPENMP
-#include <omp.h>
 #define MODEL_PAR _Pragma("omp parallel if (total >= MODEL_PAR_MIN)")   /* total: the floats */
 #else
 #define MODEL_PAR
@@ -24,19 +24,6 @@
  * batch of 128: 2.6 MB in, 4.2 MB of gradients) on the calling thread alone while the others
  * wait: from this many floats they are split over OpenMP's threads, one region each. */
 #define MODEL_PAR_MIN 65536
-
-/* The calling thread's part [*lo, *hi) of n floats split evenly (at 16-float bounds, a cache
- * line) over the threads of the current region. */
-static void model_part(int64_t n, int64_t *lo, int64_t *hi)
-{
-    int t = 0, nt = 1;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-    nt = omp_get_num_threads();
-#endif
-    *lo = t ? n * t / nt / 16 * 16 : 0;
-    *hi = t + 1 < nt ? n * (t + 1) / nt / 16 * 16 : n;
-}
 
 int hsi_model_fail(const hsi_model *m, const char *layer, char *err, size_t errlen)
 {
@@ -59,7 +46,7 @@ void hsi_model_input(const hsi_model *m, float *dst, const float *x, int n, int6
     MODEL_PAR
     {
         int64_t lo, hi;
-        model_part(total, &lo, &hi);
+        hsi_thread_part(total, &lo, &hi);
         int64_t mid = hi < nx ? hi : lo > nx ? lo : nx;   /* [lo, mid) copied, [mid, hi) zero */
         if (mid > lo) memcpy(dst + lo, x + lo, sizeof(float) * (size_t)(mid - lo));
         if (hi > mid) memset(dst + mid, 0, sizeof(float) * (size_t)(hi - mid));
@@ -263,7 +250,7 @@ void hsi_model_zero_grad(hsi_model *m)
     MODEL_PAR
     {
         int64_t lo, hi, at = 0;   /* this thread's part of the gradients one after another */
-        model_part(total, &lo, &hi);
+        hsi_thread_part(total, &lo, &hi);
         for (int i = 0; i < m->spec->n_params && at < hi; i++) {
             const hsi_param *p = &m->params[i];
             if (!p->grad) continue;

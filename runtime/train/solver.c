@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hsi_train.h"
+#include "../model/thread_part.h"
 
 /* Per-param solver data. */
 typedef struct slot {
@@ -170,7 +171,6 @@ void hsi_solver_set_steps(hsi_solver *s, int64_t steps) { s->steps = steps; }
  * small ones split too. The
  * update is element-wise, so the results do not depend on the thread count. */
 #ifdef _OPENMP
-#include <omp.h>
 #define SV_PAR _Pragma("omp parallel if (total >= SV_PAR_MIN)")   /* total: the floats */
 #else
 #define SV_PAR
@@ -226,14 +226,8 @@ static void step_elementwise(hsi_solver *s, float lr)
         if (s->slots[i].lr_scale != 0.0f) total += s->slots[i].p->numel;
     SV_PAR
     {
-        int t = 0, nt = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        nt = omp_get_num_threads();
-#endif
-        /* this thread's part [lo, hi) of the elements, at 16-float (cache line) bounds */
-        int64_t lo = t ? total * t / nt / 16 * 16 : 0;
-        int64_t hi = t + 1 < nt ? total * (t + 1) / nt / 16 * 16 : total, at = 0;
+        int64_t lo, hi, at = 0;   /* this thread's part of the elements one after another */
+        hsi_thread_part(total, &lo, &hi);
         for (int i = 0; i < s->n && at < hi; i++) {
             const slot *sl = &s->slots[i];
             if (sl->lr_scale == 0.0f) continue;
