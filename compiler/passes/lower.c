@@ -2,7 +2,9 @@
  * makes possible. Each IR node becomes one be_op except:
  *  - conv3d whose kernel spans the whole input depth (no depth padding) -> reshape
  *    [C,D,H,W] -> [C*D,H,W], conv2d, reshape back to [O,1,H',W'] (weights are the same bytes:
- *    OIDHW [O,C,D,kh,kw] is OIHW [O,C*D,kh,kw]);
+ *    OIDHW [O,C,D,kh,kw] is OIHW [O,C*D,kh,kw]), except when it is pointwise in H and W with
+ *    channel counts that are multiples of 8 (SSRN's C2): a [D,1,1] conv, which the runtime runs
+ *    on the channel-blocked tensor as it is (dnnl.c's tapconv), with no reshape passes;
  *  - a conv without padding whose kernel covers its whole input -> dense + reshape [O,1,..];
  *  - relu after bn or add, when it is the only reader -> fused into that op;
  *  - reshape after reshape -> one reshape;
@@ -73,6 +75,22 @@ static int add_reshape(be_graph *g, const ir_node *ir, int in, ir_shape shape, c
     return r;
 }
 
+/* A conv3d over the whole depth kept as it is: a [D, 1, 1] kernel (stride 1, no H/W padding)
+ * with input and output channels multiples of 8. dnnl.c runs it as a k x 1 x 1 conv with
+ * D taps on the nCdhw8c tensor the spectral convs leave (tapconv.c); the rewrite's fold of
+ * that tensor into channels-last and back cost SSRN 3.4 ms of a 140 ms step (1 thread) beside
+ * the conv. Without the tapconv (HSICC_DNNL_NO_TAP_CONV=1) oneDNN runs it as a [D, 1] 2-D conv
+ * over [D, H*W]; the reference backend has conv3d. */
+static int depth_conv_pointwise(const ir_conv *c, const ir_shape *s)
+{
+    if (s->d[0] % 8 || c->out_ch % 8) return 0;
+    for (int i = 1; i < 3; i++)
+        if (c->kernel[i] != 1 || c->stride[i] != 1 || c->dilation[i] != 1 || c->pad_lo[i] ||
+            c->pad_hi[i])
+            return 0;
+    return 1;
+}
+
 /* conv3d spanning the depth: returns the op producing [O,1,H',W'], or -1 if not applicable. */
 static int rewrite_depth_conv(be_graph *g, const ir_node *n, int in)
 {
@@ -81,6 +99,7 @@ static int rewrite_depth_conv(be_graph *g, const ir_node *n, int in)
     if (c->nsp != 3 || c->groups != 1 || s->ndim != 4 || c->kernel[0] != s->d[1] ||
         c->pad_lo[0] || c->pad_hi[0] || c->dilation[0] != 1)
         return -1;
+    if (depth_conv_pointwise(c, s)) return -1;
     ir_shape flat = {3, {s->d[0] * s->d[1], s->d[2], s->d[3], 0}};
     int r = add_reshape(g, n, in, flat, "conv3d over the whole depth: fold depth into channels");
     int cv = be_add_op(g, BE_CONV, n);

@@ -719,9 +719,11 @@ static hsi_op *dn_mm_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, int
 
 /* ---- 1x1 convolutions on channels-last tensors as one GEMM --------------------------------
  * A 2-D 1x1 convolution (stride 1, no padding, ungrouped) on an NHWC src is the dense GEMM
- * above over N*H*W rows of C: dst NHWC = [N*H*W, OC] (SSRN's C2 on the fold reshape's
- * channels-last output, hk_dnnl_reshape_create). oneDNN's direct conv reached 66-70 % of the
- * FMA peak on C2 and staged its 7.3 MB input in another layout every step.
+ * above over N*H*W rows of C: dst NHWC = [N*H*W, OC] (a conv over the whole depth that
+ * lower.c folds into channels, on the fold reshape's channels-last output,
+ * hk_dnnl_reshape_create: SSRN's C2 did before lower.c kept it a conv3d for the tapconv; a
+ * [D, 1, 1] one with output channels not a multiple of 8 still does). oneDNN's direct conv
+ * reached 66-70 % of the FMA peak on C2 and staged its 7.3 MB input in another layout.
  * HSICC_DNNL_NO_FOLD_GEMM=1 turns it off, and the fold's channels-last output (for A/B runs). */
 static int dn_fold_gemm_off(void)
 {
@@ -996,16 +998,19 @@ static hsi_op *dn_col_create(hsi_rt *rt, const md_t *smd, const hsi_conv_desc *p
 /* ---- k x 1 x 1 convolutions by tapconv.c ------------------------------------------------
  * SSRN's spectral convs ([7,1,1], 24 channels, pad 3 along the bands) on the nCdhw8c tensors
  * the rest of the net hands them: oneDNN's direct kernels reach about 65 % of the FMA peak
- * forward and 45 % for the weights on these shapes. Taken for ungrouped 3-D convs with kernel
- * [K, 1, 1], unit strides and dilations, no H/W padding, input and output channels multiples
- * of 8, K * C <= 512 (a chunk's weights stay in L2; not C2 over the whole depth) and the src
- * in exactly that layout (so nothing is reordered); the dst gets it too.
- * HSICC_DNNL_NO_TAP_CONV=1 turns it off (for A/B runs). */
+ * forward and 45 % for the weights on these shapes. Also SSRN's C2, [97, 1, 1] over the whole
+ * depth (the compiler keeps it a conv3d, lower.c): one output plane, its reduction by blocks
+ * of taps (tapconv.c), no fold of its input into channels-last and back (the GEMM path below,
+ * dn_nhwc1x1, with hk_tap_fold: 3.4 ms of a 140 ms step besides the conv, 1 thread). Taken
+ * for ungrouped 3-D convs with kernel [K, 1, 1], unit strides and dilations, no H/W padding,
+ * input and output channels multiples of 8 and the src in exactly that layout (so nothing is
+ * reordered); the dst gets it too. HSICC_DNNL_NO_TAP_CONV=1 turns it off (for A/B runs; C2
+ * then runs on oneDNN as a [97, 1] 2-D conv over [D, H*W]). */
 static int dn_tap_wanted(const hsi_layout *src, const hsi_conv_desc *cd, md_t *dst)
 {
     const char *off = getenv("HSICC_DNNL_NO_TAP_CONV");
     if ((off && *off && strcmp(off, "0")) || cd->nsp != 3 || cd->groups != 1 || src->ndim != 5
-        || src->dims[1] % 8 || cd->out_ch % 8 || cd->kernel[0] * src->dims[1] > 512)
+        || src->dims[1] % 8 || cd->out_ch % 8)
         return 0;
     for (int i = 0; i < 3; i++)
         if (cd->stride[i] != 1 || cd->dilation[i] != 1

@@ -3,8 +3,10 @@
  * One routine, tc_rows, computes out[r, :] = bias + sum_k sum_c in[r + (k - pad) * HW, c] *
  * wp[k][c][:] for the rows r of every sample: the forward (wp = w as [K][C][OC]) and the
  * backward data (in = dy, wp = w flipped in k as [K][OC][C], pad' = K - 1 - pad). The
- * micro-kernel computes 4 rows x 24 output channels (3 vectors of 8) over all taps and input
- * channels the rows' planes see: 12 accumulators, each input value broadcast once per 3 FMAs.
+ * micro-kernel computes 4 rows x 24 output channels (3 vectors of 8) over the taps and input
+ * channels the rows' planes see: 12 accumulators, each input value broadcast once per 3 FMAs;
+ * a long reduction (SSRN's C2: 97 taps over the whole depth, one output plane) goes by blocks
+ * of taps whose weights stay in L1, adding to the outputs.
  * Backward weights, per tap and group of 4 input channels, keeps a 4 x 24 block of dw in
  * registers over a chunk of TC_CHUNK rows.
  */
@@ -67,12 +69,13 @@ static int tc_avx2(void)
 
 const char *hk_tap_isa(void) { return tc_avx2() ? "avx2" : "generic"; }
 
-/* Scratch: [wp: K*C*OC] [wd: K*OC*C] [per thread: dw K*C*OC, db OC] x threads. */
+/* Scratch: [wp (forward) or wd (backward data): K*C*OC] [per thread: dw K*C*OC, db OC] x
+ * threads (C2: 1.2 MB each). */
 size_t hk_tap_scratch_floats(hk_tap *g)
 {
     size_t kco = (size_t)(g->k * g->c * g->oc);
     g->threads = tc_threads();
-    return 2 * kco + (size_t)g->threads * (kco + (size_t)g->oc);
+    return kco + (size_t)g->threads * (kco + (size_t)g->oc);
 }
 
 /* ---- the row kernel ----------------------------------------------------------------------- */
@@ -97,13 +100,15 @@ typedef struct tc_mk {
     float *y;                     /* the first row, output block oc0 / 8 */
     int64_t ybs;
     const float *b;               /* bias + oc0 or NULL */
+    int acc;                      /* 1: add to y (a later block of taps), else overwrite */
 } tc_mk;
 
 static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
 {
     float acc[4][24];
     for (int r = 0; r < R; r++)
-        for (int j = 0; j < NV * 8; j++) acc[r][j] = m->b ? m->b[j] : 0.f;
+        for (int j = 0; j < NV * 8; j++)
+            acc[r][j] = m->acc ? m->y[j / 8 * m->ybs + r * 8 + j % 8] : m->b ? m->b[j] : 0.f;
     for (int t = 0; t < m->ntap; t++)
         for (int cb = 0; cb < m->ncb; cb++) {
             const float *xp = m->x + t * m->ts + cb * m->bs;
@@ -128,6 +133,12 @@ static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
         if (NV > 1) a##r##1 = _mm256_fmadd_ps(xv, w1, a##r##1);                                \
         if (NV > 2) a##r##2 = _mm256_fmadd_ps(xv, w2, a##r##2);                                \
     }
+#define TC_ACC_LOAD(r)                                                                         \
+    if (R > r) {                                                                               \
+        a##r##0 = _mm256_loadu_ps(m->y + r * 8);                                               \
+        if (NV > 1) a##r##1 = _mm256_loadu_ps(m->y + m->ybs + r * 8);                          \
+        if (NV > 2) a##r##2 = _mm256_loadu_ps(m->y + 2 * m->ybs + r * 8);                      \
+    }
 #define TC_ACC_STORE(r)                                                                        \
     if (R > r) {                                                                               \
         _mm256_storeu_ps(m->y + r * 8, a##r##0);                                               \
@@ -145,6 +156,7 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_mk_avx2(const tc_mk
     }
     __m256 a00 = b0, a01 = b1, a02 = b2, a10 = b0, a11 = b1, a12 = b2;
     __m256 a20 = b0, a21 = b1, a22 = b2, a30 = b0, a31 = b1, a32 = b2;
+    if (m->acc) { TC_ACC_LOAD(0) TC_ACC_LOAD(1) TC_ACC_LOAD(2) TC_ACC_LOAD(3) }
     const float *wq = m->w;
     for (int t = 0; t < m->ntap; t++) {
         const float *xt = m->x + t * m->ts;
@@ -171,6 +183,7 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_mk_avx2(const tc_mk
     TC_ACC_STORE(0) TC_ACC_STORE(1) TC_ACC_STORE(2) TC_ACC_STORE(3)
 }
 #undef TC_ACC_FMA
+#undef TC_ACC_LOAD
 #undef TC_ACC_STORE
 
 #define TC_MK(R, NV) \
@@ -202,27 +215,49 @@ static void tc_taps(const tc_geo *g, int64_t o, int64_t *k0, int64_t *k1)
     if (*k1 < *k0) *k1 = *k0;
 }
 
-/* Rows [r0, r1) of sample n, all of whose planes see the taps [k0, k1). */
-static void tc_run(const tc_geo *g, int64_t n, int64_t r0, int64_t r1, int64_t k0, int64_t k1,
-                   int avx2)
+/* Taps a row kernel call runs through before its outputs go back to y: as many as keep a
+ * chunk's weights (taps x cin x 24 floats) in TC_KB_BYTES, half of L1d, so that the rows of a
+ * run reuse them from L1. SSRN's spectral convs (7 taps x 24 channels, 16 KB) take all their
+ * taps at once; C2 (97 taps over the whole depth, 223 KB a chunk) goes by 7: its forward, one
+ * thread, 9.4 -> 7.0 ms (8 KB: about the same; 4 KB or 32 KB and more: slower). */
+#ifndef TC_KB_BYTES
+#define TC_KB_BYTES 16384
+#endif
+
+/* Rows [r0, r1) of samples [n0, n1), all of whose planes see the taps [k0, k1): per block of
+ * taps, per chunk of outputs, every sample's row blocks (the first block of taps overwrites
+ * y), so that the samples share the chunk's weights in L1. */
+static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t r1, int64_t k0,
+                   int64_t k1, int avx2)
 {
-    const float *xin = g->in + n * g->in_ns + (k0 - g->pad) * g->hw * 8;
-    float *yout = g->out + n * g->out_ns;
-    tc_mk m = {.ts = g->hw * 8, .bs = g->in_bs, .ntap = (int)(k1 - k0),
-               .ncb = (int)(g->cin / 8), .ybs = g->out_bs};
-    for (int64_t oc0 = 0; oc0 < g->cout; oc0 += 24) {
-        int nv = g->cout - oc0 >= 24 ? 3 : (int)((g->cout - oc0) / 8);
-        m.w = g->wp + oc0 * g->k * g->cin + k0 * g->cin * nv * 8;
-        m.b = g->bias ? g->bias + oc0 : NULL;
-        for (int64_t r = r0; r < r1;) {
-            int R = r1 - r >= 4 ? 4 : 1;
-            m.x = xin + r * 8;
-            m.y = yout + (oc0 / 8) * g->out_bs + r * 8;
-            tc_mk_run(&m, R, nv, avx2);
-            r += R;
+    int64_t kb = TC_KB_BYTES / (g->cin * 24 * (int64_t)sizeof(float));
+    if (kb < 1) kb = 1;
+    for (int64_t t0 = k0; t0 < k1; t0 += kb) {
+        int64_t t1 = t0 + kb < k1 ? t0 + kb : k1;
+        tc_mk m = {.ts = g->hw * 8, .bs = g->in_bs, .ntap = (int)(t1 - t0),
+                   .ncb = (int)(g->cin / 8), .ybs = g->out_bs, .acc = t0 > k0};
+        for (int64_t oc0 = 0; oc0 < g->cout; oc0 += 24) {
+            int nv = g->cout - oc0 >= 24 ? 3 : (int)((g->cout - oc0) / 8);
+            m.w = g->wp + oc0 * g->k * g->cin + t0 * g->cin * nv * 8;
+            m.b = g->bias && t0 == k0 ? g->bias + oc0 : NULL;
+            for (int64_t n = n0; n < n1; n++) {
+                const float *xin = g->in + n * g->in_ns + (t0 - g->pad) * g->hw * 8;
+                float *yout = g->out + n * g->out_ns + (oc0 / 8) * g->out_bs;
+                for (int64_t r = r0; r < r1;) {
+                    int R = r1 - r >= 4 ? 4 : 1;
+                    m.x = xin + r * 8;
+                    m.y = yout + r * 8;
+                    tc_mk_run(&m, R, nv, avx2);
+                    r += R;
+                }
+            }
         }
     }
 }
+
+/* Samples per work item of the row kernel: 1, or when a sample has few rows (C2: one output
+ * plane of 49), about TC_CHUNK rows' worth. */
+static int64_t tc_per(int64_t rows) { return rows * 2 > TC_CHUNK ? 1 : TC_CHUNK / rows; }
 
 /* Work items: (sample, chunk of TC_CHUNK rows), the rows in order (the input streams through
  * the prefetchers; running down the planes instead, so that taps reuse rows in L1, measured
@@ -231,10 +266,20 @@ static void tc_rows(const tc_geo *g, int64_t n_samples)
 {
     int avx2 = tc_avx2();
     int64_t rows = g->dout * g->hw, nch = (rows + TC_CHUNK - 1) / TC_CHUNK;
-    int64_t items = n_samples * nch;
+    int64_t items = n_samples * nch, per = tc_per(rows);
+    if (per > 1) {
+        /* few rows a sample (C2: one output plane of 49): items of about TC_CHUNK rows from
+         * consecutive samples, as many for every thread */
+        int64_t t = tc_threads(), groups = (n_samples + t * per - 1) / (t * per);
+        items = t * groups < n_samples ? t * groups : n_samples;
+    }
     TC_OMP("omp parallel for schedule(static)")
     for (int64_t it = 0; it < items; it++) {
-        int64_t n = it / nch, c0 = it % nch * TC_CHUNK;
+        int64_t n = it / nch, n1 = n + 1, c0 = it % nch * TC_CHUNK;
+        if (per > 1) {
+            n = n_samples * it / items;
+            n1 = n_samples * (it + 1) / items;
+        }
         int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
         for (int64_t r = c0; r < c1;) {
             int64_t k0, k1, a, b, e = (r / g->hw + 1) * g->hw;
@@ -245,7 +290,7 @@ static void tc_rows(const tc_geo *g, int64_t n_samples)
                 e += g->hw;
             }
             if (e > c1) e = c1;
-            tc_run(g, n, r, e, k0, k1, avx2);
+            tc_run(g, n, n1, r, e, k0, k1, avx2);
             r = e;
         }
     }
@@ -475,16 +520,32 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, 
  * [OC, C, K]; transposed: inputs and outputs swapped and the taps flipped (backward data). */
 static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
 {
-    int64_t cin = transposed ? g->oc : g->c, cout = transposed ? g->c : g->oc, K = g->k;
-    for (int64_t o = 0; o < cout; o++) {
-        int64_t oc0 = o / 24 * 24, width = cout - oc0 < 24 ? cout - oc0 : 24;
-        float *chunk = wp + oc0 * K * cin;
-        for (int64_t c = 0; c < cin; c++)
-            for (int64_t k = 0; k < K; k++) {
-                float v = transposed ? w[(c * g->c + o) * K + (K - 1 - k)] : w[(o * g->c + c) * K + k];
-                chunk[(k * cin + c) * width + o - oc0] = v;
-            }
+    int64_t cin = transposed ? g->oc : g->c, cout = transposed ? g->c : g->oc, K = g->k, C = g->c;
+    /* forward per chunk of 24 outputs, written in order (its rows of w stay in L2: 223 KB for
+     * C2); transposed per input, a block of w read in order (one output at a time it wrote
+     * K * cin * 24 floats apart: C2's transposed pack of 1.2 MB took 1.5 ms, now 0.12-0.2;
+     * forward 0.27 -> 0.24, 1 thread) */
+    if (!transposed) {
+        TC_OMP("omp parallel for schedule(static)")
+        for (int64_t oc0 = 0; oc0 < cout; oc0 += 24) {
+            int64_t width = cout - oc0 < 24 ? cout - oc0 : 24;
+            float *chunk = wp + oc0 * K * cin;
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t c = 0; c < cin; c++)
+                    for (int64_t o = 0; o < width; o++)
+                        chunk[(k * cin + c) * width + o] = w[((oc0 + o) * C + c) * K + k];
+        }
+        return;
     }
+    TC_OMP("omp parallel for schedule(static)")
+    for (int64_t c = 0; c < cin; c++)
+        for (int64_t oc0 = 0; oc0 < cout; oc0 += 24) {
+            int64_t width = cout - oc0 < 24 ? cout - oc0 : 24;
+            float *chunk = wp + oc0 * K * cin;
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t o = 0; o < width; o++)
+                    chunk[(k * cin + c) * width + o] = w[(c * C + oc0 + o) * K + K - 1 - k];
+        }
 }
 
 void hk_tap_forward(const hk_tap *g, const float *x, const float *w, const float *b, float *y,
@@ -505,7 +566,7 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
 {
     size_t kco = (size_t)(g->k * g->c * g->oc);
     if (dx && g->c % 8 == 0 && g->stride <= 1) {
-        float *wd = scratch + kco;
+        float *wd = scratch;
         tc_pack(g, w, 1, wd);
         tc_geo geo = {.in = dy, .in_bs = g->dout * g->hw * 8, .in_ns = g->oc * g->dout * g->hw,
                       .cin = g->oc, .out = dx, .out_bs = g->din * g->hw * 8,
@@ -517,7 +578,7 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
     if (!g->bias) db = NULL;
     if (!dw && !db) return;
     int avx2 = tc_avx2(), T = tc_threads() < g->threads ? tc_threads() : g->threads;
-    float *part = scratch + 2 * kco;
+    float *part = scratch + kco;
     size_t per = kco + (size_t)g->oc;
     memset(part, 0, (size_t)T * per * sizeof *part);
     /* samples split in T contiguous ranges; partial sums reduced in thread order below */
@@ -539,15 +600,28 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
             }
         }
     }
-    for (int t = 1; t < T; t++)
-        for (size_t i = 0; i < per; i++) part[i] += part[(size_t)t * per + i];
-    if (dw)
-        for (int64_t o = 0; o < g->oc; o++)
-            for (int64_t c = 0; c < g->c; c++)
+    /* the threads' partial sums in thread order, from [K][C][OC] to dw's [OC][C][K], per input
+     * channel and 16 outputs: down the taps, each row of part (C * OC floats apart) gives a
+     * cache line at once (output by output, the line was gone when the next output came) */
+    if (dw) {
+        int64_t ob = g->oc % 16 ? 8 : 16;
+        TC_OMP("omp parallel for schedule(static)")
+        for (int64_t c = 0; c < g->c; c++)
+            for (int64_t o0 = 0; o0 < g->oc; o0 += ob)
                 for (int64_t k = 0; k < g->k; k++)
-                    dw[(o * g->c + c) * g->k + k] += part[(k * g->c + c) * g->oc + o];
+                    for (int64_t o = o0; o < o0 + ob; o++) {
+                        size_t i = (size_t)((k * g->c + c) * g->oc + o);
+                        float v = part[i];
+                        for (int t = 1; t < T; t++) v += part[(size_t)t * per + i];
+                        dw[(o * g->c + c) * g->k + k] += v;
+                    }
+    }
     if (db)
-        for (int64_t o = 0; o < g->oc; o++) db[o] += part[kco + o];
+        for (int64_t o = 0; o < g->oc; o++) {
+            float v = part[kco + (size_t)o];
+            for (int t = 1; t < T; t++) v += part[(size_t)t * per + kco + (size_t)o];
+            db[o] += v;
+        }
 }
 
 /* ---- the fold of C2's input ----------------------------------------------------------------

@@ -1,4 +1,5 @@
-/* tapconv.h — k x 1 x 1 convolutions (SSRN's spectral convs) on channel-blocked tensors.
+/* tapconv.h — k x 1 x 1 convolutions (SSRN's spectral convs, and C2 over the whole depth) on
+ * channel-blocked tensors.
  *
  * A 3-D convolution whose kernel is [K, 1, 1] (stride 1, no dilation, no padding in H and W)
  * is, per sample, a sum over the K taps of GEMMs over the rows (depth, pixel): tap k reads the

@@ -237,6 +237,16 @@ static const conv_spec conv_specs[] = {
      1},
     {"tap_wide_pad", 4, 5, {5, 8, 3, 1, 1}, 16, 1, {7, 1, 1}, {1, 1, 1}, {6, 0, 0}, {6, 0, 0},
      {1, 1, 1}, 1},
+    /* SSRN's C2 as the compiler leaves it (a conv3d over the whole depth, one output plane):
+     * 97 taps in blocks of 7 (the last 6), dw in blocks of 10 taps (the last 7), 128 outputs
+     * (5 x 24 + 8), 49 rows a sample (12 blocks of 4 + 1), the 3 samples in one work item;
+     * backward data: 97 planes of one tap each over 128 channels */
+    {"tap_ssrn_c2", 4, 5, {3, 24, 97, 7, 7}, 128, 1, {97, 1, 1}, {1, 1, 1}, {0}, {0}, {1, 1, 1},
+     1},
+    /* few rows a sample (18) with padding: work items of several samples whose planes see
+     * different taps; 11 samples over the items of 2 threads */
+    {"tap_few_rows_pad", 4, 5, {11, 8, 9, 1, 2}, 16, 1, {5, 1, 1}, {1, 1, 1}, {2, 0, 0},
+     {2, 0, 0}, {1, 1, 1}, 0},
     /* one plain input channel, stride along D (SSRN's C1; weights' gradient by tapconv.c, no
      * dsrc: tap_w1_* runs without it); 5 taps in groups of 4 + 1, 40 outputs, padding */
     {"tap_w1_ssrn_c1", 0, 5, {16, 1, 200, 7, 7}, 24, 1, {7, 1, 1}, {2, 1, 1}, {0}, {0},
