@@ -379,9 +379,7 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     G_dropout0,                              /* live steps 44..45 */
     G_fc,                                    /* live steps 43..44 */
     T_spectral_0_conv_a_0,                   /* live steps 82..82 */
-    T_spectral_1_bn_a_0,                     /* live steps 78..78 */
     T_spatial_0_conv_a_in_0,                 /* live steps 64..64 */
-    T_spatial_1_bn_a_0,                      /* live steps 56..56 */
     R_bn1,                                   /* live steps 82..82 */
     R_spectral_0_bn_b,                       /* live steps 80..80 */
     R_spectral_1_bn_a,                       /* live steps 77..77 */
@@ -822,9 +820,7 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     b[G_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 44, 45};
     b[G_fc] = (hsi_buf){hsi_layout_bytes(lay[OP_fc]), 43, 44};
     b[T_spectral_0_conv_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 82, 82};
-    b[T_spectral_1_bn_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 78, 78};
     b[T_spatial_0_conv_a_in_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 64, 64};
-    b[T_spatial_1_bn_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 56, 56};
     b[R_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 82, 82};
     if (!hsi_bn_recomputes(s->op[OP_bn1])) alias[R_bn1] = A_bn1;
     b[R_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 80, 80};
@@ -894,12 +890,8 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     hsi_dstate_plan(s, N_BUFS, b, alias);
     s->acc[T_spectral_0_conv_a_0] = hsi_accum_create(rt, lay[OP_bn1], lay[OP_bn1]);
     if (!s->acc[T_spectral_0_conv_a_0]) return hsi_model_fail(m, "spectral_0_conv_a (gradient accumulation)", err, errlen);
-    s->acc[T_spectral_1_bn_a_0] = hsi_accum_create(rt, lay[OP_spectral_0_res0], lay[OP_spectral_0_res0]);
-    if (!s->acc[T_spectral_1_bn_a_0]) return hsi_model_fail(m, "spectral_1_bn_a (gradient accumulation)", err, errlen);
     s->acc[T_spatial_0_conv_a_in_0] = hsi_accum_create(rt, lay[OP_bn3], lay[OP_bn3]);
     if (!s->acc[T_spatial_0_conv_a_in_0]) return hsi_model_fail(m, "spatial_0_conv_a_in (gradient accumulation)", err, errlen);
-    s->acc[T_spatial_1_bn_a_0] = hsi_accum_create(rt, lay[OP_spatial_0_res0], lay[OP_spatial_0_res0]);
-    if (!s->acc[T_spatial_1_bn_a_0]) return hsi_model_fail(m, "spatial_1_bn_a (gradient accumulation)", err, errlen);
     return 0;
 }
 
@@ -1163,8 +1155,7 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_backward(s->op[OP_spatial_1_conv_a_in], s->buf[G_spatial_1_conv_a_in], s->buf[G_spatial_1_bn_a]);   /* no-op when a view */
     /* spatial_1_bn_a: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:30) */
-    hsi_bn_backward(s->op[OP_spatial_1_bn_a], s->buf[A_spatial_0_res0], V(P_spatial_1_bn_a_weight), s->buf[G_spatial_1_bn_a], s->buf[W_spatial_1_bn_a], s->buf[T_spatial_1_bn_a_0], D(P_spatial_1_bn_a_weight), D(P_spatial_1_bn_a_bias));
-    hsi_accum(s->acc[T_spatial_1_bn_a_0], s->buf[G_spatial_0_res0], s->buf[T_spatial_1_bn_a_0]);
+    hsi_bn_backward_add(s->op[OP_spatial_1_bn_a], s->buf[A_spatial_0_res0], V(P_spatial_1_bn_a_weight), s->buf[G_spatial_1_bn_a], s->buf[W_spatial_1_bn_a], s->buf[G_spatial_0_res0], D(P_spatial_1_bn_a_weight), D(P_spatial_1_bn_a_bias));
     /* spatial_0_res0: add  [24,1,5,5] + [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:22) */
     hsi_add_backward(s->op[OP_spatial_0_res0], s->buf[A_spatial_0_res0], s->buf[G_spatial_0_res0], s->buf[G_bn3], s->buf[G_spatial_0_conv_b_out]);
     /* spatial_0_conv_b_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:25) */
@@ -1229,8 +1220,7 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
     hsi_conv_backward(s->op[OP_spectral_1_conv_a], s->buf[R_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), s->buf[G_spectral_1_conv_a], s->buf[G_spectral_1_bn_a], D(P_spectral_1_conv_a_weight), D(P_spectral_1_conv_a_bias));
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
-    hsi_bn_backward(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), s->buf[G_spectral_1_bn_a], s->buf[W_spectral_1_bn_a], s->buf[T_spectral_1_bn_a_0], D(P_spectral_1_bn_a_weight), D(P_spectral_1_bn_a_bias));
-    hsi_accum(s->acc[T_spectral_1_bn_a_0], s->buf[G_spectral_0_res0], s->buf[T_spectral_1_bn_a_0]);
+    hsi_bn_backward_add(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), s->buf[G_spectral_1_bn_a], s->buf[W_spectral_1_bn_a], s->buf[G_spectral_0_res0], D(P_spectral_1_bn_a_weight), D(P_spectral_1_bn_a_bias));
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
     hsi_add_backward(s->op[OP_spectral_0_res0], s->buf[A_spectral_0_res0], s->buf[G_spectral_0_res0], s->buf[G_bn1], s->buf[G_spectral_0_conv_b]);
     /* spectral_0_bn_b: its output again, for the backward (not kept from the forward) */
