@@ -4,7 +4,10 @@
  * (frozen parameters and BN running statistics do not count): gradients nobody needs — the
  * input's, those upstream of a frozen stem — are never computed. Where a tensor is read by
  * several ops, the backward step that runs first (the latest reader; slots in order within an
- * op) writes its gradient, the others write a temporary that is accumulated. The backward
+ * op) writes its gradient, the others write a temporary that is accumulated — except a BN,
+ * whose backward adds into the gradient itself (hsi_bn_backward_add: SSRN's residual blocks
+ * read a tensor by a BN and an add; a separate accumulation read and wrote two tensors of
+ * 7.3 MB for it). The backward
  * code itself is one call per op (hsi_kernels.h has a backward for each forward); emit.c
  * writes them in reverse order.
  */
@@ -46,6 +49,11 @@ void ad_mark(be_graph *g, const ir_program *p)
                     g->ops[c].first_writer[j] = 1;
                     done = 1;
                 }
+    }
+    for (int i = 0; i < g->n_ops; i++) {
+        be_op *o = &g->ops[i];
+        for (int j = 0; j < o->n_in; j++)
+            o->adds[j] = o->kind == BE_BN && o->need_dsrc[j] && !o->first_writer[j];
     }
     free(req);
 }

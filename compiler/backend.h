@@ -50,7 +50,9 @@ typedef struct be_op {
     int need_dsrc[BE_MAX_IN]; /* the gradient wrt input slot i is needed */
     int need_dw;              /* parameter gradients are computed (trainable and not frozen) */
     int first_writer[BE_MAX_IN]; /* slot i's backward writes the input's gradient first (else it
-                                    goes to a temporary and is accumulated) */
+                                    goes to a temporary and is accumulated, or adds itself) */
+    int adds[BE_MAX_IN];      /* slot i's backward adds into the input's gradient itself (not
+                                 first writer; BN: hsi_bn_backward_add): no temporary */
     /* plan: buffer ids (-1 none) */
     int act, grad, ws;
     int recomp;               /* BN: the buffer its output is recomputed into for the backward

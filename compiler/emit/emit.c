@@ -735,11 +735,12 @@ static void emit_forward_op(emitter *e, int i, int train)
     }
 }
 
-/* Where slot j's input gradient goes: the input's G buffer, or a T buffer to accumulate. */
+/* Where slot j's input gradient goes: the input's G buffer (written first, or added to by the
+ * op itself), or a T buffer to accumulate. */
 static const char *dsrc_of(emitter *e, const be_op *o, int j)
 {
     if (!o->need_dsrc[j]) return "NULL";
-    return o->first_writer[j] ? B(e, e->g->ops[o->in[j]].grad) : B(e, o->tmp[j]);
+    return o->first_writer[j] || o->adds[j] ? B(e, e->g->ops[o->in[j]].grad) : B(e, o->tmp[j]);
 }
 
 static void emit_accumulate(emitter *e, const be_op *o)
@@ -816,8 +817,8 @@ static void emit_backward_op(emitter *e, int i)
             dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
         break;
     case BE_BN:
-        out(e, "    hsi_bn_backward(s->op[%s], %s, %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
-            B(e, o->ws), dsrc_of(e, o, 0), dw, db);
+        out(e, "    hsi_bn_backward%s(s->op[%s], %s, %s, %s, %s, %s, %s, %s);",
+            o->adds[0] ? "_add" : "", op, src, w, ddst, B(e, o->ws), dsrc_of(e, o, 0), dw, db);
         break;
     case BE_ACT:
         out(e, "    hsi_act_backward(s->op[%s], %s, %s, %s);", op, B(e, o->act), ddst, dsrc_of(e, o, 0));

@@ -130,7 +130,7 @@ void plan_buffers(be_graph *g, const be_options *opt)
     for (int i = 0; i < n; i++) {
         be_op *o = &g->ops[i];
         for (int j = 0; j < o->n_in; j++)
-            if (o->need_dsrc[j] && !o->first_writer[j])
+            if (o->need_dsrc[j] && !o->first_writer[j] && !o->adds[j])
                 o->tmp[j] = add_buf(g, BE_BUF_TMP, i, j, o->bwd_step, o->bwd_step,
                                     4 * be_numel(&g->ops[o->in[j]].shape) * batch);
     }

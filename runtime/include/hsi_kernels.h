@@ -88,6 +88,11 @@ void hsi_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
                     float *dst, void *ws);
 void hsi_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
                      const void *ws, float *dsrc, float *dgamma, float *dbeta);
+/* hsi_bn_backward adding its dsrc into dsrc (dsrc += the gradient, bit for bit what hsi_accum
+ * of hsi_bn_backward's dsrc gives): for a tensor read by the BN and something else, whose
+ * gradient already holds the other reader's part. dsrc may be ddst itself. */
+void hsi_bn_backward_add(hsi_op *op, const float *src, const float *gamma, const float *ddst,
+                         const void *ws, float *dsrc, float *dgamma, float *dbeta);
 /* hsi_bn_forward with train = 1 (batch statistics, running ones updated, ws saved for backward)
  * and train = 0 (the running statistics; no workspace). */
 void hsi_bn_train(hsi_op *op, const float *src, const float *gamma, const float *beta,

@@ -9,10 +9,13 @@
  * backward's data pass with per-lane constants; in AVX2 + FMA intrinsics (GCC's own vector code
  * for the per-channel loops over a run-time B ran 2-3 times the memory traffic's time) or
  * portable C, the same operations in the same order (the same bits), chosen at run time as
- * tapconv.c chooses (HSICC_KERNEL_ISA=generic forces the portable ones); other blocks
+ * tapconv.c chooses (HSICC_KERNEL_ISA=generic forces the portable ones); the AVX2 data pass
+ * is instantiated per ReLU / add / block case with its constants in registers; other blocks
  * (channels-last) loop per channel. The backward's sums run 16 channels at a time (brows_*:
  * float runs of BN_RUN rows, each added in double; AVX2 intrinsics), blocks wider than 16
- * (channels-last) 16 of their channels at a time. [N, C] (one spatial element, hk_bnorm_columns): a work item is 16
+ * (channels-last) 16 of their channels at a time. The data pass reads x and dy (the ReLU mask
+ * and xhat recomputed from x) and writes dx, or adds to it (hk_bnorm_backward's add: no
+ * separate accumulation pass over two tensors). [N, C] (one spatial element, hk_bnorm_columns): a work item is 16
  * channels over every sample instead of one sample (the forward's sums: the same additions in
  * the same order; the backward's: float runs of BN_RUN samples, each added in double).
  */
@@ -233,7 +236,7 @@ BN_INLINE void norml_c(const float *x, float *y, int64_t len, const float *lsc, 
 
 /* l: the lanes of [scale][shift][mean][inv][k1][m1][m2], 16 each (K_N rows). */
 BN_INLINE void bdatal_c(const float *x, const float *dy, float *dx, int64_t len, const float *l,
-                     int relu)
+                     int relu, int add)
 {
     const float *sc = l, *sh = l + 16, *mu = l + 32, *inv = l + 48, *k1 = l + 64, *m1 = l + 80;
     const float *m2 = l + 96;
@@ -241,7 +244,8 @@ BN_INLINE void bdatal_c(const float *x, const float *dy, float *dx, int64_t len,
         for (int j = 0; j < 16 && i + j < len; j++) {
             float xv = x[i + j], d = dy[i + j];
             if (relu && !(xv * sc[j] + sh[j] > 0)) d = 0;
-            dx[i + j] = k1[j] * (d - m1[j] - (xv - mu[j]) * inv[j] * m2[j]);
+            float r = k1[j] * (d - m1[j] - (xv - mu[j]) * inv[j] * m2[j]);
+            dx[i + j] = add ? dx[i + j] + r : r;
         }
 }
 
@@ -300,32 +304,70 @@ __attribute__((target("avx2"))) static void norml_avx2(const float *x, float *y,
     if (i < len) norml_c(x + i, y + i, len - i, lsc, lsh, relu);
 }
 
-/* 8 lanes of bdatal_c from lane row offset o (0 or 8) of the constants l. */
+/* One half (8 lanes, from lane o = 0 or 8) of bdatal_c's constants l, in registers. */
+typedef struct bn_bk { __m256 sc, sh, mu, inv, k1, m1, m2; } bn_bk;
+
+__attribute__((target("avx2"))) static inline bn_bk bn_bk_load(const float *l, int o)
+{
+    return (bn_bk){_mm256_loadu_ps(l + o), _mm256_loadu_ps(l + 16 + o),
+                   _mm256_loadu_ps(l + 32 + o), _mm256_loadu_ps(l + 48 + o),
+                   _mm256_loadu_ps(l + 64 + o), _mm256_loadu_ps(l + 80 + o),
+                   _mm256_loadu_ps(l + 96 + o)};
+}
+
+/* 8 lanes of bdatal_c (the same operations in the same order). */
 __attribute__((target("avx2"))) static inline __m256 bn_bdata8(__m256 xv, __m256 d,
-                                                              const float *l, int o, int relu)
+                                                              const bn_bk *k, int relu)
 {
     __m256 keep;
-    bn_affine8(xv, _mm256_loadu_ps(l + o), _mm256_loadu_ps(l + 16 + o), relu, &keep);
+    bn_affine8(xv, k->sc, k->sh, relu, &keep);
     d = _mm256_and_ps(d, keep);
-    __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(xv, _mm256_loadu_ps(l + 32 + o)),
-                                           _mm256_loadu_ps(l + 48 + o)),
-                             _mm256_loadu_ps(l + 96 + o));
-    __m256 u = _mm256_sub_ps(_mm256_sub_ps(d, _mm256_loadu_ps(l + 80 + o)), t);
-    return _mm256_mul_ps(_mm256_loadu_ps(l + 64 + o), u);
+    __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(xv, k->mu), k->inv), k->m2);
+    __m256 u = _mm256_sub_ps(_mm256_sub_ps(d, k->m1), t);
+    return _mm256_mul_ps(k->k1, u);
+}
+
+/* bdatal_c's rows of 16 with relu, add and same (lanes 8..15 repeat lanes 0..7: B <= 8) fixed
+ * per instance, so that the constants stay in registers and the loop has no branches (loading
+ * the 14 constant rows from the table every row, with the tests, took about a cycle a float
+ * with the data in cache, near the pass's memory time). Returns the floats done. */
+__attribute__((target("avx2"), always_inline)) static inline int64_t
+bdatal_rows(const float *x, const float *dy, float *dx, int64_t len, const float *l, int relu,
+            int add, int same)
+{
+    const bn_bk k0 = bn_bk_load(l, 0), k1 = same ? k0 : bn_bk_load(l, 8);
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        __m256 r0 = bn_bdata8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(dy + i), &k0, relu);
+        __m256 r1 = bn_bdata8(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(dy + i + 8), &k1, relu);
+        if (add) { /* dy is read above, so dx may be dy itself */
+            r0 = _mm256_add_ps(_mm256_loadu_ps(dx + i), r0);
+            r1 = _mm256_add_ps(_mm256_loadu_ps(dx + i + 8), r1);
+        }
+        _mm256_storeu_ps(dx + i, r0);
+        _mm256_storeu_ps(dx + i + 8, r1);
+    }
+    return i;
 }
 
 __attribute__((target("avx2"))) static void bdatal_avx2(const float *x, const float *dy,
                                                         float *dx, int64_t len, const float *l,
-                                                        int relu)
+                                                        int relu, int add)
 {
-    int64_t i = 0;
-    for (; i + 16 <= len; i += 16) {
-        __m256 r0 = bn_bdata8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(dy + i), l, 0, relu);
-        __m256 r1 = bn_bdata8(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(dy + i + 8), l, 8, relu);
-        _mm256_storeu_ps(dx + i, r0);
-        _mm256_storeu_ps(dx + i + 8, r1);
+    int same = 1;
+    for (int r = 0; r < K_N; r++) same &= !memcmp(l + 16 * r, l + 16 * r + 8, 8 * sizeof *l);
+    int64_t i;
+    switch ((relu ? 4 : 0) + (add ? 2 : 0) + same) {
+    case 0: i = bdatal_rows(x, dy, dx, len, l, 0, 0, 0); break;
+    case 1: i = bdatal_rows(x, dy, dx, len, l, 0, 0, 1); break;
+    case 2: i = bdatal_rows(x, dy, dx, len, l, 0, 1, 0); break;
+    case 3: i = bdatal_rows(x, dy, dx, len, l, 0, 1, 1); break;
+    case 4: i = bdatal_rows(x, dy, dx, len, l, 1, 0, 0); break;
+    case 5: i = bdatal_rows(x, dy, dx, len, l, 1, 0, 1); break;
+    case 6: i = bdatal_rows(x, dy, dx, len, l, 1, 1, 0); break;
+    default: i = bdatal_rows(x, dy, dx, len, l, 1, 1, 1); break;
     }
-    if (i < len) bdatal_c(x + i, dy + i, dx + i, len - i, l, relu);
+    if (i < len) bdatal_c(x + i, dy + i, dx + i, len - i, l, relu, add);
 }
 #endif
 
@@ -397,20 +439,22 @@ __attribute__((target("avx2"))) static void bdatal_avx2(const float *x, const fl
     }                                                                                         \
     /* k: the K_N per-channel constant rows, cp floats apart, at the item's first channel */  \
     ATTR static void bdata_##SUF(const float *x, const float *dy, float *dx, int64_t len,     \
-                                 int B, const float *k, int64_t cp, const float *lt, int relu) \
+                                 int B, const float *k, int64_t cp, const float *lt, int relu, \
+                                 int add)                                                     \
     {                                                                                         \
         const float *scale = k + K_SCALE * cp, *shift = k + K_SHIFT * cp;                     \
         const float *mean = k + K_MEAN * cp, *inv = k + K_INV * cp, *k1 = k + K_K1 * cp;      \
         const float *m1 = k + K_M1 * cp, *m2 = k + K_M2 * cp;                                 \
         if (BN_LANES(B)) {                                                                    \
-            BDATAL(x, dy, dx, len, lt, relu);                                                 \
+            BDATAL(x, dy, dx, len, lt, relu, add);                                            \
             return;                                                                           \
         }                                                                                     \
         for (int64_t i = 0; i < len; i += B)                                                  \
             for (int b = 0; b < B; b++) {                                                     \
                 float xv = x[i + b], d = dy[i + b];                                           \
                 if (relu && !(xv * scale[b] + shift[b] > 0)) d = 0;                           \
-                dx[i + b] = k1[b] * (d - m1[b] - (xv - mean[b]) * inv[b] * m2[b]);            \
+                float r = k1[b] * (d - m1[b] - (xv - mean[b]) * inv[b] * m2[b]);              \
+                dx[i + b] = add ? dx[i + b] + r : r;                                          \
             }                                                                                 \
     }
 
@@ -528,8 +572,8 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
 
 void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
                        const float *mean, const float *var, const float *dy, float *dx,
-                       float *dgamma, float *dbeta, double *scratch, hk_bnorm_reduce reduce,
-                       void *ctx)
+                       int add, float *dgamma, float *dbeta, double *scratch,
+                       hk_bnorm_reduce reduce, void *ctx)
 {
     const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
     const int B = (int)g->b, avx2 = bn_avx2();
@@ -587,11 +631,12 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
         const float *l = lt + (it % nb) * K_N * 16;
 #if BN_X86
         if (avx2)
-            bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l, g->relu);
+            bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l, g->relu,
+                       add);
         else
 #endif
             bdata_generic(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l,
-                          g->relu);
+                          g->relu, add);
     }
 }
 

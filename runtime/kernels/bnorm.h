@@ -48,9 +48,12 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
                       float *y, float *mean, float *var, double *count, double *scratch,
                       hk_bnorm_reduce reduce, void *ctx);
 
-/* dx = the gradient through BN [and ReLU] (may be dy itself); dgamma, dbeta += (NULL: not). */
+/* dx = the gradient through BN [and ReLU], or with add dx += it (a gradient that already holds
+ * another reader's part: the same float additions as a separate pass adding it, without that
+ * pass's reading and writing of both tensors); dx may be dy itself; dgamma, dbeta += (NULL:
+ * not). */
 void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
-                       const float *mean, const float *var, const float *dy, float *dx,
+                       const float *mean, const float *var, const float *dy, float *dx, int add,
                        float *dgamma, float *dbeta, double *scratch, hk_bnorm_reduce reduce,
                        void *ctx);
 

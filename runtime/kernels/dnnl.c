@@ -1222,12 +1222,15 @@ typedef struct dn_bn {
     double *red;                  /* [2C] sums reduced over the processes */
     double gcount;                /* elements per channel of the global batch (last forward) */
     size_t corr_floats;           /* floats of a tensor in md (padding included) */
+    size_t floats;                /* the same, for hk_dnnl_bn_backward's add with oneDNN's BN */
     float eps;
     /* training by bnorm.c (double sums) when the layout is one it walks (synchronized BN
      * included); HSICC_DNNL_BN=onednn keeps oneDNN's */
     int own;
     hk_bnorm g;
     size_t own_off;               /* its scratch (doubles) in tmp */
+    size_t add_off;               /* HSICC_DNNL_NO_BN_ADD=1: dsrc staged, then added (in tmp) */
+    int add_staged;
 } dn_bn;
 
 static size_t dn_align(size_t n) { return (n + 63) / 64 * 64; }
@@ -1283,6 +1286,14 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
                            .relu = fuse_relu};
         if (dn_stage(rt, &used, hk_bnorm_scratch_doubles(&bn->g) * sizeof(double), &bn->own_off))
             return NULL;
+        /* hsi_bn_backward_add: bnorm.c adds dx in its data pass; HSICC_DNNL_NO_BN_ADD=1 writes
+         * it to a staging and adds that in a second pass, as the accumulation it replaced (for
+         * A/B runs) */
+        const char *na = getenv("HSICC_DNNL_NO_BN_ADD");
+        bn->add_staged = na && *na && strcmp(na, "0");
+        if (bn->add_staged && dn_stage(rt, &used, dnnl_memory_desc_get_size(md), &bn->add_off))
+            return NULL;
+        bn->floats = dnnl_memory_desc_get_size(md) / sizeof(float);
     }
     const int targs[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT,
                          DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_WORKSPACE};
@@ -1326,6 +1337,7 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
         || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dscale_off)
         || dn_stage(rt, &used, (size_t)bn->C * sizeof(float), &bn->dshift_off))
         return NULL;
+    bn->floats = dnnl_memory_desc_get_size(md) / sizeof(float);
     if (hk_bn_sync()) {
         if (dn_check(rt, dnnl_batch_normalization_forward_desc_init(
                              &desc, dnnl_forward_training, md, eps, flags | dnnl_use_global_stats),
@@ -1437,20 +1449,23 @@ void hk_dnnl_bn_forward(hsi_op *op, int train, const float *src, const float *ga
 }
 
 void hk_dnnl_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
-                         const void *ws, float *dsrc, float *dgamma, float *dbeta)
+                         const void *ws, float *dsrc, int add, float *dgamma, float *dbeta)
 {
     dn_bn *bn = op->impl;
     hsi_rt *rt = op->rt;
     const char *w = ws;
     if (bn->own) {
-        int sync = hk_bn_sync();
+        int sync = hk_bn_sync(), staged = add && dsrc && bn->add_staged;
+        float *d = staged ? dn_tmp(rt, bn->add_off) : dsrc;
         hk_bnorm_backward(&bn->g, src, gamma, (const float *)(w + bn->mask_off),
-                          (const float *)w, (const float *)(w + bn->var_off), ddst, dsrc, dgamma,
-                          dbeta, dn_tmp(rt, bn->own_off), sync ? hk_dp->sum : NULL,
-                          sync ? hk_dp->ctx : NULL);
+                          (const float *)w, (const float *)(w + bn->var_off), ddst, d,
+                          add && !staged, dgamma, dbeta, dn_tmp(rt, bn->own_off),
+                          sync ? hk_dp->sum : NULL, sync ? hk_dp->ctx : NULL);
+        for (size_t i = 0; staged && i < bn->floats; i++) dsrc[i] += d[i];
         return;
     }
-    float *ds = dn_out(rt, &bn->dsrc_out, dsrc);
+    /* add: into the staging (always there), added to dsrc after the correction below */
+    float *ds = add ? dn_tmp(rt, bn->dsrc_out.off) : dn_out(rt, &bn->dsrc_out, dsrc);
     float *dscale = dn_tmp(rt, bn->dscale_off), *dshift = dn_tmp(rt, bn->dshift_off);
     /* oneDNN wants a SHIFT argument here but does not read it (the ReLU mask is in ws). */
     dn_run(rt, &bn->bwd, (const void *[]){src, ddst, gamma, gamma, w, w + bn->var_off, ds,
@@ -1482,6 +1497,7 @@ void hk_dnnl_bn_backward(hsi_op *op, const float *src, const float *gamma, const
         size_t n = bn->corr_floats;
         for (size_t i = 0; i < n; i++) ds[i] += y[i];
     }
+    for (size_t i = 0; add && dsrc && i < bn->floats; i++) dsrc[i] += ds[i];
 }
 
 /* ---- element-wise activations ------------------------------------------------------------- */

@@ -390,7 +390,13 @@ void hsi_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,
 void hsi_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
                      const void *ws, float *dsrc, float *dgamma, float *dbeta)
 {
-    HK_RUN(op, 1, gamma, bn_backward, op, src, gamma, ddst, ws, dsrc, dgamma, dbeta);
+    HK_RUN(op, 1, gamma, bn_backward, op, src, gamma, ddst, ws, dsrc, 0, dgamma, dbeta);
+}
+
+void hsi_bn_backward_add(hsi_op *op, const float *src, const float *gamma, const float *ddst,
+                         const void *ws, float *dsrc, float *dgamma, float *dbeta)
+{
+    HK_RUN(op, 1, gamma, bn_backward, op, src, gamma, ddst, ws, dsrc, 1, dgamma, dbeta);
 }
 
 void hsi_bn_train(hsi_op *op, const float *src, const float *gamma, const float *beta,

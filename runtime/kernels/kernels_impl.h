@@ -150,7 +150,7 @@ const hsi_layout *hk_dnnl_layout_plain(hsi_rt *rt, int ndim, const int64_t *dims
     void hk_##be##_bn_forward(hsi_op *, int, const float *, const float *, const float *,      \
                               float *, float *, float, float *, void *);                        \
     void hk_##be##_bn_backward(hsi_op *, const float *, const float *, const float *,          \
-                               const void *, float *, float *, float *);                       \
+                               const void *, float *, int, float *, float *);                  \
     hsi_op *hk_##be##_act_create(hsi_rt *, const hsi_layout *, hsi_act_kind, float);           \
     void hk_##be##_act_forward(hsi_op *, const float *, float *);                              \
     void hk_##be##_act_backward(hsi_op *, const float *, const float *, float *);              \

@@ -771,7 +771,7 @@ void hk_ref_bn_forward(hsi_op *op, int train, const float *src, const float *gam
 }
 
 void hk_ref_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
-                        const void *ws, float *dsrc, float *dgamma, float *dbeta)
+                        const void *ws, float *dsrc, int add, float *dgamma, float *dbeta)
 {
     ref_bn_op *r = op->impl;
     int64_t numel = lnumel(op->dst), c = r->b.c;
@@ -794,7 +794,7 @@ void hk_ref_bn_backward(hsi_op *op, const float *src, const float *gamma, const 
             bn_dx(&r->b, ch, r->x, r->gamma, r->mean, r->var, mask, r->y, r->red[ch],
                   r->red[c + ch], r->count, r->dx);
     }
-    if (dsrc) to_f(dsrc, r->dx, numel);
+    if (dsrc) (add ? acc_f : to_f)(dsrc, r->dx, numel);   /* add: as hk_ref_accum of to_f's */
     if (dgamma) acc_f(dgamma, r->dgamma, c);
     if (dbeta) acc_f(dbeta, r->dbeta, c);
 }

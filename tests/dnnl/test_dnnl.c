@@ -393,6 +393,31 @@ static const shape_spec bn_specs[] = {
     {"nc_c40_common_dy", 0, 2, {40, 40}, 4, 0},
 };
 
+/* hsi_bn_backward_add into a gradient g holding another part, and into dy itself (dsrc ==
+ * ddst): bit for bit g + dx and dy + dx (dx: hsi_bn_backward's, the float additions hsi_accum
+ * of it does) on either backend; the tolerance-checked dx stays hsi_bn_backward's. */
+static void bn_backward_add(hsi_rt *rt, hsi_op *op, const char *name, const hsi_layout *l,
+                            const float *x, const float *gamma, const float *dy, const void *ws,
+                            const float *dx)
+{
+    size_t n = l->bytes / sizeof(float);
+    float *g = tin(l, 9, -1, 1), *d = tbuf(l), *want = tbuf(l), *want_d = tbuf(l);
+    memcpy(d, dy, l->bytes);
+    for (size_t i = 0; i < n; i++) {
+        want[i] = g[i] + dx[i];
+        want_d[i] = dy[i] + dx[i];
+    }
+    hsi_bn_backward_add(op, x, gamma, dy, ws, g, NULL, NULL);
+    hsi_bn_backward_add(op, x, gamma, d, ws, d, NULL, NULL);
+    int bad_g = memcmp(g, want, l->bytes) != 0, bad_d = memcmp(d, want_d, l->bytes) != 0;
+    if (bad_g || bad_d) {
+        printf("  FAIL: %s (%s): hsi_bn_backward_add is not g + dx bit for bit (%s)\n", name,
+               hsi_rt_backend(rt) == HSI_BACKEND_DNNL ? "dnnl" : "ref",
+               bad_g ? "into another gradient" : "into ddst itself");
+        failures++;
+    }
+}
+
 static void s_bn(hsi_rt *rt, outs *o, int v)
 {
     const shape_spec *c = &bn_specs[v];
@@ -468,6 +493,7 @@ static void s_bn(hsi_rt *rt, outs *o, int v)
     }
     keep_plain(o, "dgamma (+=)", dg, C, TOL_GRAD);
     keep_plain(o, "dbeta (+=)", dbt, C, TOL_GRAD);
+    bn_backward_add(rt, op, c->name, l, x, gamma, dy, ws, dx);
     hsi_bn_forward(op, 0, x, gamma, beta, rm, rv, 0.1f, yi, NULL);
     keep(o, "dst (inference)", l, yi, TOL_FWD);
 }
