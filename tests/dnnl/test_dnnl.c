@@ -564,6 +564,9 @@ static void s_pool(hsi_rt *rt, outs *o, int v)
     const hsi_layout *ld = hsi_op_dst(op);
     float *x = tin(l, 1, -1, 1), *y = tbuf(ld), *yi = tbuf(ld), *dy = tin(ld, 2, -1, 1);
     float *dx = tbuf(l);
+    /* dsrc is overwritten, not accumulated: stale values must not survive (the global max
+     * pool's zeroing) */
+    for (size_t i = 0; i < l->bytes / sizeof *dx; i++) dx[i] = 7.f;
     void *ws = zalloc(hsi_op_ws_bytes(op));
     hsi_pool_forward(op, 1, x, y, ws);
     keep(o, "dst", ld, y, TOL_FWD);
