@@ -4,10 +4,10 @@
  * packed weights, [OC/16][K][16], packed at every call, stays in L1 over all rows), the
  * partial sums in y itself when OC is a multiple of 16 (the rows of a last partial block in a
  * [6][OC] buffer), else in a padded [rows][OC] buffer. Weights' gradient: blocks of SC_MR reduction
- * indices x SC_NR channels over chunks of SC_RC rows (that chunk of dy's 16 channels, read in
- * place when OC is a multiple of 16, else packed [OC/16][rows][16], stays in L1 over the whole
- * reduction), partial sums in a [OC/16][K][16] buffer added to dw at the end by the thread that
- * made them; db, dy's packing and dw in one OpenMP region.
+ * indices x SC_NR channels over chunks of SC_RC rows (that chunk of the packed dy,
+ * [OC/16][rows][16], stays in L1 over the whole reduction), partial sums in a [OC/16][K][16]
+ * buffer added to dw at the end by the thread that made them; db, dy's packing and dw in one
+ * OpenMP region.
  */
 #include "smallconv.h"
 #include "tapconv.h"
@@ -89,16 +89,16 @@ static void sc_fwd_c(const float *const *a, const int64_t *koff, int64_t k, cons
         for (int o = 0; o < SC_NR; o++) acc[q * lda + o] = t[q][o];
 }
 
-/* acc[q][:] = (zero ? 0 : acc[q][:]) + sum_{r < rows} x[rowoff[r] + ko[q]] * dpan[r * ldd][:]
+/* acc[q][:] = (zero ? 0 : acc[q][:]) + sum_{r < rows} x[rowoff[r] + ko[q]] * dpan[r][:]
  * (acc contiguous 6 x 16) */
 static void sc_bww_c(const float *x, const int64_t *rowoff, int64_t rows, const int64_t *ko,
-                     const float *dpan, int64_t ldd, int zero, float *acc)
+                     const float *dpan, int zero, float *acc)
 {
     float t[SC_MR][SC_NR];
     if (zero) memset(t, 0, sizeof t);
     else memcpy(t, acc, sizeof t);
     for (int64_t r = 0; r < rows; r++) {
-        const float *p = x + rowoff[r], *d = dpan + r * ldd;
+        const float *p = x + rowoff[r], *d = dpan + r * SC_NR;
         for (int q = 0; q < SC_MR; q++) {
             float v = p[ko[q]];
             for (int o = 0; o < SC_NR; o++) t[q][o] += v * d[o];
@@ -151,8 +151,7 @@ SC_AVX2 static void sc_fwd_avx2(const float *const *a, const int64_t *koff, int6
 }
 
 SC_AVX2 static void sc_bww_avx2(const float *x, const int64_t *rowoff, int64_t rows,
-                                const int64_t *ko, const float *dpan, int64_t ldd, int zero,
-                                float *acc)
+                                const int64_t *ko, const float *dpan, int zero, float *acc)
 {
     int64_t o0 = ko[0], o1 = ko[1], o2 = ko[2], o3 = ko[3], o4 = ko[4], o5 = ko[5];
     static const float zeros[SC_NR] = {0};
@@ -162,7 +161,7 @@ SC_AVX2 static void sc_bww_avx2(const float *x, const int64_t *rowoff, int64_t r
     SC_LOAD(3, a, lda); SC_LOAD(4, a, lda); SC_LOAD(5, a, lda);
     for (int64_t r = 0; r < rows; r++) {
         const float *p = x + rowoff[r];
-        __m256 w0 = _mm256_loadu_ps(dpan + r * ldd), w1 = _mm256_loadu_ps(dpan + r * ldd + 8);
+        __m256 w0 = _mm256_loadu_ps(dpan + r * SC_NR), w1 = _mm256_loadu_ps(dpan + r * SC_NR + 8);
         SC_6(p + o0, p + o1, p + o2, p + o3, p + o4, p + o5, w0, w1);
     }
     SC_STORE(0, acc, SC_NR); SC_STORE(1, acc, SC_NR); SC_STORE(2, acc, SC_NR);
@@ -235,35 +234,28 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
     int64_t kp = sc_up(k), nkb = kp / SC_MR;
     int bias = db && g->bias;
     if (!dw && !bias) return;
-    /* dy as the micro-kernel reads it: straight, rows of OC floats, when no channel is padding
-     * (the contextual CNN's banks: no packing pass over the 1.6 MB of the 1x1 bank's dy), else
-     * packed; a 16-channel panel ob's row r at dpan + ob * pstep + r * ldd */
-    int direct = ocp == oc;
-    const float *dpan = direct ? dy : scratch;
-    int64_t ldd = direct ? ocp : SC_NR, pstep = direct ? SC_NR : rows * SC_NR;
-    float *dwt = scratch + ocp * rows;
+    float *dp = scratch, *dwt = scratch + ocp * rows;
     int avx2 = sc_avx2();
     /* One region, no barrier but the packing's: db by channel blocks, each summed over the rows
-     * in order; dw by blocks of 6 reduction indices, every pass of the static loops handing the
+     * in order, as dy is packed; dw by blocks of 6 reduction indices, every pass of the static loops handing the
      * same blocks to the same thread (the same count), which also adds them into dw at the end.
      * Every sum in the order of one thread: the bits do not depend on the thread count. */
     SC_OMP("omp parallel")
     {
-        if (dw && !direct) {
-            SC_OMP("omp for schedule(static)")
-            for (int64_t ob = 0; ob < nob; ob++)
-                for (int64_t r = 0; r < rows; r++)
-                    for (int64_t o = 0; o < SC_NR; o++) {
-                        int64_t c = ob * SC_NR + o;
-                        scratch[(ob * rows + r) * SC_NR + o] = c < oc ? dy[r * oc + c] : 0.f;
-                    }
-        }
-        if (bias) {
-            SC_OMP("omp for schedule(static) nowait")
-            for (int64_t ob = 0; ob < nob; ob++) {
-                int64_t c0 = ob * SC_NR, cn = oc - c0 < SC_NR ? oc - c0 : SC_NR;
-                for (int64_t r = 0; r < rows; r++)
-                    for (int64_t o = 0; o < cn; o++) db[c0 + o] += dy[r * oc + c0 + o];
+        /* dy packed [OC/16][rows][16] (read in place, at a stride of OC floats, the 128
+         * rows of a chunk conflicted in L1: the 3x3 bank 15 % slower), db on the way */
+        SC_OMP("omp for schedule(static)")
+        for (int64_t ob = 0; ob < nob; ob++) {
+            int64_t c0 = ob * SC_NR, cn = oc - c0 < SC_NR ? oc - c0 : SC_NR;
+            for (int64_t r = 0; r < rows; r++) {
+                const float *src = dy + r * oc + c0;
+                float *d = dp + (ob * rows + r) * SC_NR;
+                if (dw) {
+                    memcpy(d, src, (size_t)cn * sizeof *d);
+                    for (int64_t o = cn; o < SC_NR; o++) d[o] = 0.f;
+                }
+                if (bias)
+                    for (int64_t o = 0; o < cn; o++) db[c0 + o] += src[o];
             }
         }
         for (int64_t r0 = 0; dw && r0 < rows; r0 += SC_RC) {
@@ -274,7 +266,7 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
                     int64_t k0 = kb * SC_MR, ko[SC_MR];
                     for (int q = 0; q < SC_MR; q++) ko[q] = g->koff[k0 + q < k ? k0 + q : k0];
                     (avx2 ? sc_bww_avx2 : sc_bww_c)(x, g->rowoff + r0, rn, ko,
-                                                    dpan + ob * pstep + r0 * ldd, ldd, r0 == 0,
+                                                    dp + (ob * rows + r0) * SC_NR, r0 == 0,
                                                     dwt + (ob * kp + k0) * SC_NR);
                 }
             }
