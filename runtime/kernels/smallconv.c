@@ -242,8 +242,8 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
      * Every sum in the order of one thread: the bits do not depend on the thread count. */
     SC_OMP("omp parallel")
     {
-        /* dy packed [OC/16][rows][16] (read in place, at a stride of OC floats, the 128
-         * rows of a chunk conflicted in L1: the 3x3 bank 15 % slower), db on the way */
+        /* dy packed [OC/16][rows][16] (read in place, at a stride of 128 floats, a chunk's
+         * 128 rows would fall into 8 of L1's 64 sets), db summed on the way */
         SC_OMP("omp for schedule(static)")
         for (int64_t ob = 0; ob < nob; ob++) {
             int64_t c0 = ob * SC_NR, cn = oc - c0 < SC_NR ? oc - c0 : SC_NR;
