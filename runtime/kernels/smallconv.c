@@ -6,8 +6,7 @@
  * [6][OC] buffer), else in a padded [rows][OC] buffer. Weights' gradient: blocks of SC_MR reduction
  * indices x SC_NR channels over chunks of SC_RC rows (that chunk of the packed dy,
  * [OC/16][rows][16], stays in L1 over the whole reduction), partial sums in a [OC/16][K][16]
- * buffer added to dw at the end by the thread that made them; db, dy's packing and dw in one
- * OpenMP region.
+ * buffer added to dw at the end; db, dy's packing and dw in one OpenMP region.
  */
 #include "smallconv.h"
 #include "tapconv.h"
@@ -236,10 +235,11 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
     if (!dw && !bias) return;
     float *dp = scratch, *dwt = scratch + ocp * rows;
     int avx2 = sc_avx2();
-    /* One region, no barrier but the packing's: db by channel blocks, each summed over the rows
-     * in order, as dy is packed; dw by blocks of 6 reduction indices, every pass of the static loops handing the
-     * same blocks to the same thread (the same count), which also adds them into dw at the end.
-     * Every sum in the order of one thread: the bits do not depend on the thread count. */
+    /* One region, barriers after the packing and before the sums go into dw: db by channel
+     * blocks, each summed over the rows in order as dy is packed; dwt by blocks of 6 reduction
+     * indices, every pass of the static loop handing the same blocks to the same thread (the
+     * same count); dw += dwt by channels. Every sum in the order of one thread: the bits do not
+     * depend on the thread count. */
     SC_OMP("omp parallel")
     {
         /* dy packed [OC/16][rows][16] (read in place, at a stride of 128 floats, a chunk's
@@ -250,10 +250,8 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
             for (int64_t r = 0; r < rows; r++) {
                 const float *src = dy + r * oc + c0;
                 float *d = dp + (ob * rows + r) * SC_NR;
-                if (dw) {
-                    memcpy(d, src, (size_t)cn * sizeof *d);
-                    for (int64_t o = cn; o < SC_NR; o++) d[o] = 0.f;
-                }
+                if (dw)
+                    for (int64_t o = 0; o < SC_NR; o++) d[o] = o < cn ? src[o] : 0.f;
                 if (bias)
                     for (int64_t o = 0; o < cn; o++) db[c0 + o] += src[o];
             }
@@ -271,14 +269,13 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
                 }
             }
         }
-        if (dw) {
+        if (dw) {   /* by channels: dw's rows written whole */
+            SC_OMP("omp barrier")
             SC_OMP("omp for schedule(static) nowait")
-            for (int64_t kb = 0; kb < nkb; kb++)
-                for (int64_t c = 0; c < oc; c++) {
-                    const float *t = dwt + ((c / SC_NR) * kp + kb * SC_MR) * SC_NR + c % SC_NR;
-                    for (int64_t i = kb * SC_MR; i < k && i < (kb + 1) * SC_MR; i++)
-                        dw[c * k + i] += t[(i - kb * SC_MR) * SC_NR];
-                }
+            for (int64_t c = 0; c < oc; c++) {
+                const float *t = dwt + ((c / SC_NR) * kp) * SC_NR + c % SC_NR;
+                for (int64_t i = 0; i < k; i++) dw[c * k + i] += t[i * SC_NR];
+            }
         }
     }
 }
