@@ -247,13 +247,15 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
         SC_OMP("omp for schedule(static)")
         for (int64_t ob = 0; ob < nob; ob++) {
             int64_t c0 = ob * SC_NR, cn = oc - c0 < SC_NR ? oc - c0 : SC_NR;
-            for (int64_t r = 0; r < rows; r++) {
-                const float *src = dy + r * oc + c0;
-                float *d = dp + (ob * rows + r) * SC_NR;
-                if (dw)
+            for (int64_t r = 0; r < rows; r++) {   /* restrict: vectorised */
+                const float *restrict src = dy + r * oc + c0;
+                float *restrict d = dp + (ob * rows + r) * SC_NR, *restrict b = db + c0;
+                if (dw && cn == SC_NR)
+                    for (int64_t o = 0; o < SC_NR; o++) d[o] = src[o];
+                else if (dw)
                     for (int64_t o = 0; o < SC_NR; o++) d[o] = o < cn ? src[o] : 0.f;
                 if (bias)
-                    for (int64_t o = 0; o < cn; o++) db[c0 + o] += src[o];
+                    for (int64_t o = 0; o < cn; o++) b[o] += src[o];
             }
         }
         for (int64_t r0 = 0; dw && r0 < rows; r0 += SC_RC) {
