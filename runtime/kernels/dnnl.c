@@ -1822,15 +1822,22 @@ static void dn_gmax_forward(const dn_pool *pl, const float *src, float *dst, int
     }
 }
 
+/* Each sample's dsrc zeroed by the thread that scatters into it when the samples tile dsrc
+ * (N outermost, no padding past them): one memset of all of it first left the lines in the
+ * cache of one core, whose partner then had to fetch every line it wrote (pool#3 of the
+ * contextual CNN, 1.6 MB: 0.27 ms on 2 threads against 0.17 on 1). */
 static void dn_gmax_backward(const dn_pool *pl, const float *ddst, const int32_t *arg,
                              float *dsrc)
 {
-    int64_t C = pl->g.c;
-    memset(dsrc, 0, pl->g.src_bytes);
+    int64_t C = pl->g.c, sn = pl->g.sn;
+    int tiled = (size_t)(pl->g.n * sn) * sizeof *dsrc == pl->g.src_bytes;
+    if (!tiled) memset(dsrc, 0, pl->g.src_bytes);
     DN_OMP("omp parallel for schedule(static)")
-    for (int64_t n = 0; n < pl->g.n; n++)
+    for (int64_t n = 0; n < pl->g.n; n++) {
+        if (tiled) memset(dsrc + n * sn, 0, (size_t)sn * sizeof *dsrc);
         for (int64_t c = 0; c < C; c++)
-            dsrc[n * pl->g.sn + pl->g.co[c] + pl->g.po[arg[n * C + c]]] = ddst[n * C + c];
+            dsrc[n * sn + pl->g.co[c] + pl->g.po[arg[n * C + c]]] = ddst[n * C + c];
+    }
 }
 
 /* scale[] of a ceil_mode average with count_include_pad; 0 when no window needs one */

@@ -6,7 +6,7 @@
  * [6][OC] buffer), else in a padded [rows][OC] buffer. Weights' gradient: blocks of SC_MR reduction
  * indices x SC_NR channels over chunks of SC_RC rows (that chunk of the packed dy,
  * [OC/16][rows][16], stays in L1 over the whole reduction), partial sums in a [OC/16][K][16]
- * buffer added to dw at the end.
+ * buffer added to dw at the end; db, dy's packing and dw in one OpenMP region.
  */
 #include "smallconv.h"
 #include "tapconv.h"
@@ -88,12 +88,14 @@ static void sc_fwd_c(const float *const *a, const int64_t *koff, int64_t k, cons
         for (int o = 0; o < SC_NR; o++) acc[q * lda + o] = t[q][o];
 }
 
-/* acc[q][:] += sum_{r < rows} x[rowoff[r] + ko[q]] * dpan[r][:] (acc contiguous 6 x 16) */
+/* acc[q][:] = (zero ? 0 : acc[q][:]) + sum_{r < rows} x[rowoff[r] + ko[q]] * dpan[r][:]
+ * (acc contiguous 6 x 16) */
 static void sc_bww_c(const float *x, const int64_t *rowoff, int64_t rows, const int64_t *ko,
-                     const float *dpan, float *acc)
+                     const float *dpan, int zero, float *acc)
 {
     float t[SC_MR][SC_NR];
-    memcpy(t, acc, sizeof t);
+    if (zero) memset(t, 0, sizeof t);
+    else memcpy(t, acc, sizeof t);
     for (int64_t r = 0; r < rows; r++) {
         const float *p = x + rowoff[r], *d = dpan + r * SC_NR;
         for (int q = 0; q < SC_MR; q++) {
@@ -148,11 +150,14 @@ SC_AVX2 static void sc_fwd_avx2(const float *const *a, const int64_t *koff, int6
 }
 
 SC_AVX2 static void sc_bww_avx2(const float *x, const int64_t *rowoff, int64_t rows,
-                                const int64_t *ko, const float *dpan, float *acc)
+                                const int64_t *ko, const float *dpan, int zero, float *acc)
 {
     int64_t o0 = ko[0], o1 = ko[1], o2 = ko[2], o3 = ko[3], o4 = ko[4], o5 = ko[5];
-    SC_LOAD(0, acc, SC_NR); SC_LOAD(1, acc, SC_NR); SC_LOAD(2, acc, SC_NR);
-    SC_LOAD(3, acc, SC_NR); SC_LOAD(4, acc, SC_NR); SC_LOAD(5, acc, SC_NR);
+    static const float zeros[SC_NR] = {0};
+    const float *a = zero ? zeros : acc;
+    int64_t lda = zero ? 0 : SC_NR;
+    SC_LOAD(0, a, lda); SC_LOAD(1, a, lda); SC_LOAD(2, a, lda);
+    SC_LOAD(3, a, lda); SC_LOAD(4, a, lda); SC_LOAD(5, a, lda);
     for (int64_t r = 0; r < rows; r++) {
         const float *p = x + rowoff[r];
         __m256 w0 = _mm256_loadu_ps(dpan + r * SC_NR), w1 = _mm256_loadu_ps(dpan + r * SC_NR + 8);
@@ -224,40 +229,55 @@ void hk_sc_forward(const hk_sc *g, const float *x, const float *w, const float *
 void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, float *dw,
                             float *db, float *scratch)
 {
-    int64_t k = sc_k(g), rows = sc_rows(g), ocp = sc_ocp(g), nob = ocp / SC_NR;
+    int64_t k = sc_k(g), rows = sc_rows(g), ocp = sc_ocp(g), nob = ocp / SC_NR, oc = g->oc;
     int64_t kp = sc_up(k), nkb = kp / SC_MR;
-    if (db && g->bias)
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t o = 0; o < g->oc; o++) db[o] += dy[r * g->oc + o];
-    if (!dw) return;
+    int bias = db && g->bias;
+    if (!dw && !bias) return;
     float *dp = scratch, *dwt = scratch + ocp * rows;
     int avx2 = sc_avx2();
-    memset(dwt, 0, sizeof *dwt * (size_t)(ocp * kp));
-    SC_OMP("omp parallel for schedule(static)")
-    for (int64_t ob = 0; ob < nob; ob++)
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t o = 0; o < SC_NR; o++) {
-                int64_t oc = ob * SC_NR + o;
-                dp[(ob * rows + r) * SC_NR + o] = oc < g->oc ? dy[r * g->oc + oc] : 0.f;
-            }
+    /* One region, barriers after the packing and before the sums go into dw: db by channel
+     * blocks, each summed over the rows in order as dy is packed; dwt by blocks of 6 reduction
+     * indices, every pass of the static loop handing the same blocks to the same thread (the
+     * same count); dw += dwt by channels. Every sum in the order of one thread: the bits do not
+     * depend on the thread count. */
     SC_OMP("omp parallel")
-    for (int64_t r0 = 0; r0 < rows; r0 += SC_RC) {
-        int64_t rn = rows - r0 < SC_RC ? rows - r0 : SC_RC;
+    {
+        /* dy packed [OC/16][rows][16] (read in place, at a stride of 128 floats, a chunk's
+         * 128 rows would fall into 8 of L1's 64 sets), db summed on the way */
+        SC_OMP("omp for schedule(static)")
         for (int64_t ob = 0; ob < nob; ob++) {
-            /* nowait: the same blocks of dw to the same thread in every pass (as forward) */
-            SC_OMP("omp for schedule(static) nowait")
-            for (int64_t kb = 0; kb < nkb; kb++) {
-                int64_t k0 = kb * SC_MR, ko[SC_MR];
-                for (int q = 0; q < SC_MR; q++) ko[q] = g->koff[k0 + q < k ? k0 + q : k0];
-                (avx2 ? sc_bww_avx2 : sc_bww_c)(x, g->rowoff + r0, rn, ko,
-                                                dp + (ob * rows + r0) * SC_NR,
-                                                dwt + (ob * kp + k0) * SC_NR);
+            int64_t c0 = ob * SC_NR, cn = oc - c0 < SC_NR ? oc - c0 : SC_NR;
+            for (int64_t r = 0; r < rows; r++) {   /* restrict: vectorised */
+                const float *restrict src = dy + r * oc + c0;
+                float *restrict d = dp + (ob * rows + r) * SC_NR, *restrict b = db + c0;
+                if (dw && cn == SC_NR)
+                    for (int64_t o = 0; o < SC_NR; o++) d[o] = src[o];
+                else if (dw)
+                    for (int64_t o = 0; o < SC_NR; o++) d[o] = o < cn ? src[o] : 0.f;
+                if (bias)
+                    for (int64_t o = 0; o < cn; o++) b[o] += src[o];
             }
         }
-    }
-    SC_OMP("omp parallel for schedule(static)")
-    for (int64_t oc = 0; oc < g->oc; oc++) {
-        const float *t = dwt + ((oc / SC_NR) * kp) * SC_NR + oc % SC_NR;
-        for (int64_t i = 0; i < k; i++) dw[oc * k + i] += t[i * SC_NR];
+        for (int64_t r0 = 0; dw && r0 < rows; r0 += SC_RC) {
+            int64_t rn = rows - r0 < SC_RC ? rows - r0 : SC_RC;
+            for (int64_t ob = 0; ob < nob; ob++) {
+                SC_OMP("omp for schedule(static) nowait")
+                for (int64_t kb = 0; kb < nkb; kb++) {
+                    int64_t k0 = kb * SC_MR, ko[SC_MR];
+                    for (int q = 0; q < SC_MR; q++) ko[q] = g->koff[k0 + q < k ? k0 + q : k0];
+                    (avx2 ? sc_bww_avx2 : sc_bww_c)(x, g->rowoff + r0, rn, ko,
+                                                    dp + (ob * rows + r0) * SC_NR, r0 == 0,
+                                                    dwt + (ob * kp + k0) * SC_NR);
+                }
+            }
+        }
+        if (dw) {   /* by channels: dw's rows written whole */
+            SC_OMP("omp barrier")
+            SC_OMP("omp for schedule(static) nowait")
+            for (int64_t c = 0; c < oc; c++) {
+                const float *t = dwt + ((c / SC_NR) * kp) * SC_NR + c % SC_NR;
+                for (int64_t i = 0; i < k; i++) dw[c * k + i] += t[i * SC_NR];
+            }
+        }
     }
 }

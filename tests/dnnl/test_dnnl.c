@@ -600,6 +600,9 @@ static void s_pool(hsi_rt *rt, outs *o, int v)
     const hsi_layout *ld = hsi_op_dst(op);
     float *x = tin(l, 1, -1, 1), *y = tbuf(ld), *yi = tbuf(ld), *dy = tin(ld, 2, -1, 1);
     float *dx = tbuf(l);
+    /* dsrc is overwritten, not accumulated: stale values must not survive (the global max
+     * pool's zeroing) */
+    for (size_t i = 0; i < l->bytes / sizeof *dx; i++) dx[i] = 7.f;
     void *ws = zalloc(hsi_op_ws_bytes(op));
     hsi_pool_forward(op, 1, x, y, ws);
     keep(o, "dst", ld, y, TOL_FWD);
@@ -1023,29 +1026,48 @@ static void run_case(const char *group, const char *name, scenario fn, int v)
     free_all();
 }
 
-/* "bn_bits": every BN case on the DNNL rt only, one line per case with a hash (FNV-1a) of all
- * its outputs' bytes; dnnl.bn_same_bits compares the lines of the AVX2 and the portable loops
- * (bnorm.c: the same operations in the same order). */
-static void bn_bits(void)
+/* One line per case of fn whose name starts with prefix, on the DNNL rt only: the case's name
+ * and a hash (FNV-1a) of all its outputs' bytes. */
+static void case_bits(scenario fn, const char *const *names, int n, const char *prefix)
 {
-    for (int i = 0; i < (int)(sizeof bn_specs / sizeof bn_specs[0]); i++) {
+    for (int i = 0; i < n; i++) {
+        if (strncmp(names[i], prefix, strlen(prefix))) continue;
         outs d = {0};
         hsi_rt *D = hsi_rt_create(HSI_BACKEND_DNNL);
         if (!D) {
             fprintf(stderr, "FAIL: cannot create the runtime\n");
             exit(1);
         }
-        s_bn(D, &d, i);
+        fn(D, &d, i);
         uint64_t h = 14695981039346656037ULL;
         for (int k = 0; k < d.n; k++) {
             const unsigned char *b = (const unsigned char *)d.v[k];
             for (size_t j = 0; j < (size_t)d.len[k] * sizeof(float); j++)
                 h = (h ^ b[j]) * 1099511628211ULL;
         }
-        printf("%s %d outputs %016llx\n", bn_specs[i].name, d.n, (unsigned long long)h);
+        printf("%s %d outputs %016llx\n", names[i], d.n, (unsigned long long)h);
         outs_free(&d);
         hsi_rt_destroy(D);
         free_all();
+    }
+}
+
+/* "bn_bits": every BN case; dnnl.bn_same_bits compares the lines of the AVX2 and the portable
+ * loops (bnorm.c: the same operations in the same order). "sc_bits": the smallconv.c cases
+ * (sc_*); dnnl.sc_same_bits_threads compares 1 and 2 threads (smallconv.h: every output
+ * element summed by one thread in a fixed order). */
+static void spec_bits(const char *which)
+{
+    const char *names[64];
+    int n = 0;
+    if (!strcmp(which, "bn_bits")) {
+        for (; n < (int)(sizeof bn_specs / sizeof bn_specs[0]) && n < 64; n++)
+            names[n] = bn_specs[n].name;
+        case_bits(s_bn, names, n, "");
+    } else {
+        for (; n < (int)(sizeof conv_specs / sizeof conv_specs[0]) && n < 64; n++)
+            names[n] = conv_specs[n].name;
+        case_bits(s_conv, names, n, "sc_");
     }
 }
 
@@ -1075,8 +1097,8 @@ int main(int argc, char **argv)
     GROUP("reshape", s_reshape, reshape_specs)
     GROUP("xent", s_xent, xent_specs)
     GROUP("xop", s_xop, xop_specs)
-    if (!strcmp(which, "bn_bits")) {
-        bn_bits();
+    if (!strcmp(which, "bn_bits") || !strcmp(which, "sc_bits")) {
+        spec_bits(which);
         found = 1;
     }
     if (!strcmp(which, "all") || !strcmp(which, "chain")) {
@@ -1087,7 +1109,7 @@ int main(int argc, char **argv)
     dnnl_engine_destroy(eng);
     if (!found) {
         fprintf(stderr, "usage: test_dnnl all|conv|bn|act|dropout|pool|dense|add|accum|concat|"
-                        "reshape|xent|xop|chain|bn_bits\n");
+                        "reshape|xent|xop|chain|bn_bits|sc_bits\n");
         return 2;
     }
     if (failures) printf("%d comparison(s) FAILED\n", failures);
