@@ -247,9 +247,7 @@ enum {   /* ops of domain 0; one output tensor each */
     OP_spectral_1_conv_b,                    /* conv3d [24,97,7,7] */
     OP_spectral_1_res0,                      /* add [24,97,7,7] */
     OP_spectral_bn,                          /* bn+relu [24,97,7,7] */
-    OP_conv2_in,                             /* reshape [2328,7,7] */
-    OP_conv2,                                /* conv2d [128,7,7] */
-    OP_conv2_out,                            /* reshape [128,1,7,7] */
+    OP_conv2,                                /* conv3d [128,1,7,7] */
     OP_bn2,                                  /* bn+relu [128,1,7,7] */
     OP_conv3_in,                             /* reshape [128,7,7] */
     OP_conv3,                                /* conv2d [24,5,5] */
@@ -282,110 +280,105 @@ enum {   /* ops of domain 0; one output tensor each */
 
 enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to accumulate,
             R a BN output recomputed for the backward */
-    A_input,                                 /* live steps 0..84 */
-    A_conv1,                                 /* live steps 1..83 */
+    A_input,                                 /* live steps 0..80 */
+    A_conv1,                                 /* live steps 1..79 */
     A_bn1,                                   /* live steps 1..6 */
-    A_spectral_0_conv_a,                     /* live steps 3..81 */
+    A_spectral_0_conv_a,                     /* live steps 3..77 */
     A_spectral_0_bn_b,                       /* live steps 3..5 */
     A_spectral_0_conv_b,                     /* live steps 5..6 */
-    A_spectral_0_res0,                       /* live steps 6..78 */
+    A_spectral_0_res0,                       /* live steps 6..74 */
     A_spectral_1_bn_a,                       /* live steps 7..8 */
-    A_spectral_1_conv_a,                     /* live steps 8..76 */
+    A_spectral_1_conv_a,                     /* live steps 8..72 */
     A_spectral_1_bn_b,                       /* live steps 8..10 */
     A_spectral_1_conv_b,                     /* live steps 10..11 */
-    A_spectral_1_res0,                       /* live steps 11..73 */
+    A_spectral_1_res0,                       /* live steps 11..69 */
     A_spectral_bn,                           /* live steps 12..13 */
-    A_conv2_in,                              /* live steps 13..71 */
-    A_conv2,                                 /* live steps 14..15 */
-    A_conv2_out,                             /* live steps 15..69 */
-    A_bn2,                                   /* live steps 16..17 */
-    A_conv3_in,                              /* live steps 17..67 */
-    A_conv3,                                 /* live steps 18..19 */
-    A_conv3_out,                             /* live steps 19..65 */
-    A_bn3,                                   /* live steps 20..28 */
-    A_spatial_0_conv_a_in,                   /* live steps 21..63 */
-    A_spatial_0_conv_a,                      /* live steps 22..23 */
-    A_spatial_0_conv_a_out,                  /* live steps 23..61 */
-    A_spatial_0_bn_b,                        /* live steps 24..25 */
-    A_spatial_0_conv_b_in,                   /* live steps 25..59 */
-    A_spatial_0_conv_b,                      /* live steps 26..27 */
-    A_spatial_0_conv_b_out,                  /* live steps 27..28 */
-    A_spatial_0_res0,                        /* live steps 28..56 */
-    A_spatial_1_bn_a,                        /* live steps 29..30 */
-    A_spatial_1_conv_a_in,                   /* live steps 30..54 */
-    A_spatial_1_conv_a,                      /* live steps 31..32 */
-    A_spatial_1_conv_a_out,                  /* live steps 32..52 */
-    A_spatial_1_bn_b,                        /* live steps 33..34 */
-    A_spatial_1_conv_b_in,                   /* live steps 34..50 */
-    A_spatial_1_conv_b,                      /* live steps 35..36 */
-    A_spatial_1_conv_b_out,                  /* live steps 36..37 */
-    A_spatial_1_res0,                        /* live steps 37..47 */
-    A_spatial_bn,                            /* live steps 38..39 */
-    A_avgpool0,                              /* live steps 39..40 */
-    A_dropout0,                              /* live steps 40..44 */
-    A_fc,                                    /* live steps 41..43 */
-    W_bn1,                                   /* live steps 2..83 */
-    W_spectral_0_bn_b,                       /* live steps 4..81 */
-    W_spectral_1_bn_a,                       /* live steps 7..78 */
-    W_spectral_1_bn_b,                       /* live steps 9..76 */
-    W_spectral_bn,                           /* live steps 12..73 */
-    W_bn2,                                   /* live steps 16..69 */
-    W_bn3,                                   /* live steps 20..65 */
-    W_spatial_0_bn_b,                        /* live steps 24..61 */
-    W_spatial_1_bn_a,                        /* live steps 29..56 */
-    W_spatial_1_bn_b,                        /* live steps 33..52 */
-    W_spatial_bn,                            /* live steps 38..47 */
-    W_avgpool0,                              /* live steps 39..46 */
-    W_dropout0,                              /* live steps 40..45 */
-    G_conv1,                                 /* live steps 83..84 */
-    G_bn1,                                   /* live steps 79..83 */
-    G_spectral_0_conv_a,                     /* live steps 81..82 */
-    G_spectral_0_bn_b,                       /* live steps 80..81 */
-    G_spectral_0_conv_b,                     /* live steps 79..80 */
-    G_spectral_0_res0,                       /* live steps 74..79 */
-    G_spectral_1_bn_a,                       /* live steps 77..78 */
-    G_spectral_1_conv_a,                     /* live steps 76..77 */
-    G_spectral_1_bn_b,                       /* live steps 75..76 */
-    G_spectral_1_conv_b,                     /* live steps 74..75 */
-    G_spectral_1_res0,                       /* live steps 73..74 */
-    G_spectral_bn,                           /* live steps 72..73 */
-    G_conv2_in,                              /* live steps 71..72 */
-    G_conv2,                                 /* live steps 70..71 */
-    G_conv2_out,                             /* live steps 69..70 */
-    G_bn2,                                   /* live steps 68..69 */
-    G_conv3_in,                              /* live steps 67..68 */
-    G_conv3,                                 /* live steps 66..67 */
-    G_conv3_out,                             /* live steps 65..66 */
-    G_bn3,                                   /* live steps 57..65 */
-    G_spatial_0_conv_a_in,                   /* live steps 63..64 */
-    G_spatial_0_conv_a,                      /* live steps 62..63 */
-    G_spatial_0_conv_a_out,                  /* live steps 61..62 */
-    G_spatial_0_bn_b,                        /* live steps 60..61 */
-    G_spatial_0_conv_b_in,                   /* live steps 59..60 */
-    G_spatial_0_conv_b,                      /* live steps 58..59 */
-    G_spatial_0_conv_b_out,                  /* live steps 57..58 */
-    G_spatial_0_res0,                        /* live steps 48..57 */
-    G_spatial_1_bn_a,                        /* live steps 55..56 */
-    G_spatial_1_conv_a_in,                   /* live steps 54..55 */
-    G_spatial_1_conv_a,                      /* live steps 53..54 */
-    G_spatial_1_conv_a_out,                  /* live steps 52..53 */
-    G_spatial_1_bn_b,                        /* live steps 51..52 */
-    G_spatial_1_conv_b_in,                   /* live steps 50..51 */
-    G_spatial_1_conv_b,                      /* live steps 49..50 */
-    G_spatial_1_conv_b_out,                  /* live steps 48..49 */
-    G_spatial_1_res0,                        /* live steps 47..48 */
-    G_spatial_bn,                            /* live steps 46..47 */
-    G_avgpool0,                              /* live steps 45..46 */
-    G_dropout0,                              /* live steps 44..45 */
-    G_fc,                                    /* live steps 43..44 */
-    T_spectral_0_conv_a_0,                   /* live steps 82..82 */
-    T_spectral_1_bn_a_0,                     /* live steps 78..78 */
-    T_spatial_0_conv_a_in_0,                 /* live steps 64..64 */
-    T_spatial_1_bn_a_0,                      /* live steps 56..56 */
-    R_bn1,                                   /* live steps 82..82 */
-    R_spectral_0_bn_b,                       /* live steps 80..80 */
-    R_spectral_1_bn_a,                       /* live steps 77..77 */
-    R_spectral_1_bn_b,                       /* live steps 75..75 */
+    A_conv2,                                 /* live steps 13..67 */
+    A_bn2,                                   /* live steps 13..15 */
+    A_conv3_in,                              /* live steps 15..65 */
+    A_conv3,                                 /* live steps 16..17 */
+    A_conv3_out,                             /* live steps 17..63 */
+    A_bn3,                                   /* live steps 18..26 */
+    A_spatial_0_conv_a_in,                   /* live steps 19..61 */
+    A_spatial_0_conv_a,                      /* live steps 20..21 */
+    A_spatial_0_conv_a_out,                  /* live steps 21..59 */
+    A_spatial_0_bn_b,                        /* live steps 22..23 */
+    A_spatial_0_conv_b_in,                   /* live steps 23..57 */
+    A_spatial_0_conv_b,                      /* live steps 24..25 */
+    A_spatial_0_conv_b_out,                  /* live steps 25..26 */
+    A_spatial_0_res0,                        /* live steps 26..54 */
+    A_spatial_1_bn_a,                        /* live steps 27..28 */
+    A_spatial_1_conv_a_in,                   /* live steps 28..52 */
+    A_spatial_1_conv_a,                      /* live steps 29..30 */
+    A_spatial_1_conv_a_out,                  /* live steps 30..50 */
+    A_spatial_1_bn_b,                        /* live steps 31..32 */
+    A_spatial_1_conv_b_in,                   /* live steps 32..48 */
+    A_spatial_1_conv_b,                      /* live steps 33..34 */
+    A_spatial_1_conv_b_out,                  /* live steps 34..35 */
+    A_spatial_1_res0,                        /* live steps 35..45 */
+    A_spatial_bn,                            /* live steps 36..37 */
+    A_avgpool0,                              /* live steps 37..38 */
+    A_dropout0,                              /* live steps 38..42 */
+    A_fc,                                    /* live steps 39..41 */
+    W_bn1,                                   /* live steps 2..79 */
+    W_spectral_0_bn_b,                       /* live steps 4..77 */
+    W_spectral_1_bn_a,                       /* live steps 7..74 */
+    W_spectral_1_bn_b,                       /* live steps 9..72 */
+    W_spectral_bn,                           /* live steps 12..69 */
+    W_bn2,                                   /* live steps 14..67 */
+    W_bn3,                                   /* live steps 18..63 */
+    W_spatial_0_bn_b,                        /* live steps 22..59 */
+    W_spatial_1_bn_a,                        /* live steps 27..54 */
+    W_spatial_1_bn_b,                        /* live steps 31..50 */
+    W_spatial_bn,                            /* live steps 36..45 */
+    W_avgpool0,                              /* live steps 37..44 */
+    W_dropout0,                              /* live steps 38..43 */
+    G_conv1,                                 /* live steps 79..80 */
+    G_bn1,                                   /* live steps 75..79 */
+    G_spectral_0_conv_a,                     /* live steps 77..78 */
+    G_spectral_0_bn_b,                       /* live steps 76..77 */
+    G_spectral_0_conv_b,                     /* live steps 75..76 */
+    G_spectral_0_res0,                       /* live steps 70..75 */
+    G_spectral_1_bn_a,                       /* live steps 73..74 */
+    G_spectral_1_conv_a,                     /* live steps 72..73 */
+    G_spectral_1_bn_b,                       /* live steps 71..72 */
+    G_spectral_1_conv_b,                     /* live steps 70..71 */
+    G_spectral_1_res0,                       /* live steps 69..70 */
+    G_spectral_bn,                           /* live steps 68..69 */
+    G_conv2,                                 /* live steps 67..68 */
+    G_bn2,                                   /* live steps 66..67 */
+    G_conv3_in,                              /* live steps 65..66 */
+    G_conv3,                                 /* live steps 64..65 */
+    G_conv3_out,                             /* live steps 63..64 */
+    G_bn3,                                   /* live steps 55..63 */
+    G_spatial_0_conv_a_in,                   /* live steps 61..62 */
+    G_spatial_0_conv_a,                      /* live steps 60..61 */
+    G_spatial_0_conv_a_out,                  /* live steps 59..60 */
+    G_spatial_0_bn_b,                        /* live steps 58..59 */
+    G_spatial_0_conv_b_in,                   /* live steps 57..58 */
+    G_spatial_0_conv_b,                      /* live steps 56..57 */
+    G_spatial_0_conv_b_out,                  /* live steps 55..56 */
+    G_spatial_0_res0,                        /* live steps 46..55 */
+    G_spatial_1_bn_a,                        /* live steps 53..54 */
+    G_spatial_1_conv_a_in,                   /* live steps 52..53 */
+    G_spatial_1_conv_a,                      /* live steps 51..52 */
+    G_spatial_1_conv_a_out,                  /* live steps 50..51 */
+    G_spatial_1_bn_b,                        /* live steps 49..50 */
+    G_spatial_1_conv_b_in,                   /* live steps 48..49 */
+    G_spatial_1_conv_b,                      /* live steps 47..48 */
+    G_spatial_1_conv_b_out,                  /* live steps 46..47 */
+    G_spatial_1_res0,                        /* live steps 45..46 */
+    G_spatial_bn,                            /* live steps 44..45 */
+    G_avgpool0,                              /* live steps 43..44 */
+    G_dropout0,                              /* live steps 42..43 */
+    G_fc,                                    /* live steps 41..42 */
+    T_spectral_0_conv_a_0,                   /* live steps 78..78 */
+    T_spatial_0_conv_a_in_0,                 /* live steps 62..62 */
+    R_bn1,                                   /* live steps 78..78 */
+    R_spectral_0_bn_b,                       /* live steps 76..76 */
+    R_spectral_1_bn_a,                       /* live steps 73..73 */
+    R_spectral_1_bn_b,                       /* live steps 71..71 */
+    R_spectral_bn,                           /* live steps 68..68 */
     N_BUFS
 };
 
@@ -497,37 +490,24 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     if (!s->op[OP_spectral_bn]) return hsi_model_fail(m, "spectral.bn", err, errlen);
     lay[OP_spectral_bn] = hsi_op_dst(s->op[OP_spectral_bn]);
 
-    /* conv2_in: reshape  [24,97,7,7] -> [2328,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   conv3d over the whole depth: fold depth into channels */
+    /* conv2: conv3d  [24,97,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
     {
-        const int64_t dims[] = {N, 2328, 7, 7};
-        s->op[OP_conv2_in] = hsi_reshape_create(rt, lay[OP_spectral_bn], 4, dims);
-    }
-    if (!s->op[OP_conv2_in]) return hsi_model_fail(m, "conv2", err, errlen);
-    lay[OP_conv2_in] = hsi_op_dst(s->op[OP_conv2_in]);
-
-    /* conv2: conv2d  [2328,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   rewritten from conv3d: the kernel spans the whole depth */
-    {
-        const hsi_conv_desc d = {2, 128, 1, {1, 1, 0}, {1, 1, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 0}, 1};
-        s->op[OP_conv2] = hsi_conv_create(rt, lay[OP_conv2_in], &d, 1, 1);
+        const hsi_conv_desc d = {3, 128, 1, {97, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1};
+        s->op[OP_conv2] = hsi_conv_create(rt, lay[OP_spectral_bn], &d, 1, 1);
     }
     if (!s->op[OP_conv2]) return hsi_model_fail(m, "conv2", err, errlen);
     lay[OP_conv2] = hsi_op_dst(s->op[OP_conv2]);
 
-    /* conv2_out: reshape  [128,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   conv2d output back to [O,1,H,W] */
-    {
-        const int64_t dims[] = {N, 128, 1, 7, 7};
-        s->op[OP_conv2_out] = hsi_reshape_create(rt, lay[OP_conv2], 5, dims);
-    }
-    if (!s->op[OP_conv2_out]) return hsi_model_fail(m, "conv2", err, errlen);
-    lay[OP_conv2_out] = hsi_op_dst(s->op[OP_conv2_out]);
-
     /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
-    s->op[OP_bn2] = hsi_bn_create(rt, lay[OP_conv2_out], 0.00100000005f, 1);
+    s->op[OP_bn2] = hsi_bn_create(rt, lay[OP_conv2], 0.00100000005f, 1);
     if (!s->op[OP_bn2]) return hsi_model_fail(m, "bn2", err, errlen);
     lay[OP_bn2] = hsi_op_dst(s->op[OP_bn2]);
+    /*   for inference bn2 is folded into conv2: its weights scaled, its bias shifted */
+    s->wf[OP_bn2] = malloc(sizeof(float) * 297984);
+    s->bf[OP_bn2] = malloc(sizeof(float) * 128);
+    if (!s->wf[OP_bn2] || !s->bf[OP_bn2]) return hsi_model_fail(m, "bn2 (inference)", err, errlen);
+    s->infer_relu[OP_bn2] = hsi_act_create(rt, lay[OP_bn2], HSI_ACT_RELU, 0.0f);
+    if (!s->infer_relu[OP_bn2]) return hsi_model_fail(m, "bn2 (inference)", err, errlen);
 
     /* conv3_in: reshape  [128,1,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:54) */
     /*   conv3d over the whole depth: fold depth into channels */
@@ -725,123 +705,111 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     hsi_buf b[N_BUFS];
     int alias[N_BUFS];   /* -1: memory of its own; else the buffer whose memory it shares */
     for (int i = 0; i < N_BUFS; i++) alias[i] = -1;
-    b[A_input] = (hsi_buf){hsi_layout_bytes(lay[OP_input]), 0, 84};
-    b[A_conv1] = (hsi_buf){hsi_layout_bytes(lay[OP_conv1]), 1, 83};
+    b[A_input] = (hsi_buf){hsi_layout_bytes(lay[OP_input]), 0, 80};
+    b[A_conv1] = (hsi_buf){hsi_layout_bytes(lay[OP_conv1]), 1, 79};
     b[A_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 1, 6};
-    b[A_spectral_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_a]), 3, 81};
+    b[A_spectral_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_a]), 3, 77};
     b[A_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 3, 5};
     b[A_spectral_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_b]), 5, 6};
-    b[A_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 6, 78};
+    b[A_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 6, 74};
     b[A_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 7, 8};
-    b[A_spectral_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_a]), 8, 76};
+    b[A_spectral_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_a]), 8, 72};
     b[A_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 8, 10};
     b[A_spectral_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_b]), 10, 11};
-    b[A_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 11, 73};
+    b[A_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 11, 69};
     b[A_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 12, 13};
-    b[A_conv2_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2_in]), 13, 71};
-    b[A_conv2] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2]), 14, 15};
-    b[A_conv2_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2_out]), 15, 69};
-    b[A_bn2] = (hsi_buf){hsi_layout_bytes(lay[OP_bn2]), 16, 17};
-    b[A_conv3_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_in]), 17, 67};
-    b[A_conv3] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3]), 18, 19};
-    b[A_conv3_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_out]), 19, 65};
-    b[A_bn3] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 20, 28};
-    b[A_spatial_0_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_in]), 21, 63};
-    b[A_spatial_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a]), 22, 23};
-    b[A_spatial_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_out]), 23, 61};
-    b[A_spatial_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_bn_b]), 24, 25};
-    b[A_spatial_0_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_in]), 25, 59};
-    b[A_spatial_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b]), 26, 27};
-    b[A_spatial_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_out]), 27, 28};
-    b[A_spatial_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 28, 56};
-    b[A_spatial_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_a]), 29, 30};
-    b[A_spatial_1_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_in]), 30, 54};
-    b[A_spatial_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a]), 31, 32};
-    b[A_spatial_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_out]), 32, 52};
-    b[A_spatial_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_b]), 33, 34};
-    b[A_spatial_1_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_in]), 34, 50};
-    b[A_spatial_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b]), 35, 36};
-    b[A_spatial_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_out]), 36, 37};
-    b[A_spatial_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_res0]), 37, 47};
-    b[A_spatial_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_bn]), 38, 39};
-    b[A_avgpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_avgpool0]), 39, 40};
-    b[A_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 40, 44};
-    b[A_fc] = (hsi_buf){hsi_layout_bytes(lay[OP_fc]), 41, 43};
-    b[W_bn1] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn1]), 2, 83};
-    b[W_spectral_0_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_0_bn_b]), 4, 81};
-    b[W_spectral_1_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_1_bn_a]), 7, 78};
-    b[W_spectral_1_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_1_bn_b]), 9, 76};
-    b[W_spectral_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_bn]), 12, 73};
-    b[W_bn2] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn2]), 16, 69};
-    b[W_bn3] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn3]), 20, 65};
-    b[W_spatial_0_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_0_bn_b]), 24, 61};
-    b[W_spatial_1_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_1_bn_a]), 29, 56};
-    b[W_spatial_1_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_1_bn_b]), 33, 52};
-    b[W_spatial_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_bn]), 38, 47};
-    b[W_avgpool0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_avgpool0]), 39, 46};
-    b[W_dropout0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_dropout0]), 40, 45};
-    b[G_conv1] = (hsi_buf){hsi_layout_bytes(lay[OP_conv1]), 83, 84};
-    b[G_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 79, 83};
-    b[G_spectral_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_a]), 81, 82};
-    b[G_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 80, 81};
-    b[G_spectral_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_b]), 79, 80};
-    b[G_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 74, 79};
-    b[G_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 77, 78};
-    b[G_spectral_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_a]), 76, 77};
-    b[G_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 75, 76};
-    b[G_spectral_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_b]), 74, 75};
-    b[G_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 73, 74};
-    b[G_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 72, 73};
-    b[G_conv2_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2_in]), 71, 72};
-    b[G_conv2] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2]), 70, 71};
-    b[G_conv2_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2_out]), 69, 70};
-    b[G_bn2] = (hsi_buf){hsi_layout_bytes(lay[OP_bn2]), 68, 69};
-    b[G_conv3_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_in]), 67, 68};
-    b[G_conv3] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3]), 66, 67};
-    b[G_conv3_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_out]), 65, 66};
-    b[G_bn3] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 57, 65};
-    b[G_spatial_0_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_in]), 63, 64};
-    b[G_spatial_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a]), 62, 63};
-    b[G_spatial_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_out]), 61, 62};
-    b[G_spatial_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_bn_b]), 60, 61};
-    b[G_spatial_0_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_in]), 59, 60};
-    b[G_spatial_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b]), 58, 59};
-    b[G_spatial_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_out]), 57, 58};
-    b[G_spatial_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 48, 57};
-    b[G_spatial_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_a]), 55, 56};
-    b[G_spatial_1_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_in]), 54, 55};
-    b[G_spatial_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a]), 53, 54};
-    b[G_spatial_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_out]), 52, 53};
-    b[G_spatial_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_b]), 51, 52};
-    b[G_spatial_1_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_in]), 50, 51};
-    b[G_spatial_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b]), 49, 50};
-    b[G_spatial_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_out]), 48, 49};
-    b[G_spatial_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_res0]), 47, 48};
-    b[G_spatial_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_bn]), 46, 47};
-    b[G_avgpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_avgpool0]), 45, 46};
-    b[G_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 44, 45};
-    b[G_fc] = (hsi_buf){hsi_layout_bytes(lay[OP_fc]), 43, 44};
-    b[T_spectral_0_conv_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 82, 82};
-    b[T_spectral_1_bn_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 78, 78};
-    b[T_spatial_0_conv_a_in_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 64, 64};
-    b[T_spatial_1_bn_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 56, 56};
-    b[R_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 82, 82};
+    b[A_conv2] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2]), 13, 67};
+    b[A_bn2] = (hsi_buf){hsi_layout_bytes(lay[OP_bn2]), 13, 15};
+    b[A_conv3_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_in]), 15, 65};
+    b[A_conv3] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3]), 16, 17};
+    b[A_conv3_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_out]), 17, 63};
+    b[A_bn3] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 18, 26};
+    b[A_spatial_0_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_in]), 19, 61};
+    b[A_spatial_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a]), 20, 21};
+    b[A_spatial_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_out]), 21, 59};
+    b[A_spatial_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_bn_b]), 22, 23};
+    b[A_spatial_0_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_in]), 23, 57};
+    b[A_spatial_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b]), 24, 25};
+    b[A_spatial_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_out]), 25, 26};
+    b[A_spatial_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 26, 54};
+    b[A_spatial_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_a]), 27, 28};
+    b[A_spatial_1_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_in]), 28, 52};
+    b[A_spatial_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a]), 29, 30};
+    b[A_spatial_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_out]), 30, 50};
+    b[A_spatial_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_b]), 31, 32};
+    b[A_spatial_1_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_in]), 32, 48};
+    b[A_spatial_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b]), 33, 34};
+    b[A_spatial_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_out]), 34, 35};
+    b[A_spatial_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_res0]), 35, 45};
+    b[A_spatial_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_bn]), 36, 37};
+    b[A_avgpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_avgpool0]), 37, 38};
+    b[A_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 38, 42};
+    b[A_fc] = (hsi_buf){hsi_layout_bytes(lay[OP_fc]), 39, 41};
+    b[W_bn1] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn1]), 2, 79};
+    b[W_spectral_0_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_0_bn_b]), 4, 77};
+    b[W_spectral_1_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_1_bn_a]), 7, 74};
+    b[W_spectral_1_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_1_bn_b]), 9, 72};
+    b[W_spectral_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spectral_bn]), 12, 69};
+    b[W_bn2] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn2]), 14, 67};
+    b[W_bn3] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bn3]), 18, 63};
+    b[W_spatial_0_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_0_bn_b]), 22, 59};
+    b[W_spatial_1_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_1_bn_a]), 27, 54};
+    b[W_spatial_1_bn_b] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_1_bn_b]), 31, 50};
+    b[W_spatial_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_spatial_bn]), 36, 45};
+    b[W_avgpool0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_avgpool0]), 37, 44};
+    b[W_dropout0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_dropout0]), 38, 43};
+    b[G_conv1] = (hsi_buf){hsi_layout_bytes(lay[OP_conv1]), 79, 80};
+    b[G_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 75, 79};
+    b[G_spectral_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_a]), 77, 78};
+    b[G_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 76, 77};
+    b[G_spectral_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_b]), 75, 76};
+    b[G_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 70, 75};
+    b[G_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 73, 74};
+    b[G_spectral_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_a]), 72, 73};
+    b[G_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 71, 72};
+    b[G_spectral_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_b]), 70, 71};
+    b[G_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 69, 70};
+    b[G_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 68, 69};
+    b[G_conv2] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2]), 67, 68};
+    b[G_bn2] = (hsi_buf){hsi_layout_bytes(lay[OP_bn2]), 66, 67};
+    b[G_conv3_in] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_in]), 65, 66};
+    b[G_conv3] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3]), 64, 65};
+    b[G_conv3_out] = (hsi_buf){hsi_layout_bytes(lay[OP_conv3_out]), 63, 64};
+    b[G_bn3] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 55, 63};
+    b[G_spatial_0_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_in]), 61, 62};
+    b[G_spatial_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a]), 60, 61};
+    b[G_spatial_0_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_a_out]), 59, 60};
+    b[G_spatial_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_bn_b]), 58, 59};
+    b[G_spatial_0_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_in]), 57, 58};
+    b[G_spatial_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b]), 56, 57};
+    b[G_spatial_0_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_conv_b_out]), 55, 56};
+    b[G_spatial_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_0_res0]), 46, 55};
+    b[G_spatial_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_a]), 53, 54};
+    b[G_spatial_1_conv_a_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_in]), 52, 53};
+    b[G_spatial_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a]), 51, 52};
+    b[G_spatial_1_conv_a_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_a_out]), 50, 51};
+    b[G_spatial_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_bn_b]), 49, 50};
+    b[G_spatial_1_conv_b_in] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_in]), 48, 49};
+    b[G_spatial_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b]), 47, 48};
+    b[G_spatial_1_conv_b_out] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_conv_b_out]), 46, 47};
+    b[G_spatial_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_1_res0]), 45, 46};
+    b[G_spatial_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spatial_bn]), 44, 45};
+    b[G_avgpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_avgpool0]), 43, 44};
+    b[G_dropout0] = (hsi_buf){hsi_layout_bytes(lay[OP_dropout0]), 42, 43};
+    b[G_fc] = (hsi_buf){hsi_layout_bytes(lay[OP_fc]), 41, 42};
+    b[T_spectral_0_conv_a_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 78, 78};
+    b[T_spatial_0_conv_a_in_0] = (hsi_buf){hsi_layout_bytes(lay[OP_bn3]), 62, 62};
+    b[R_bn1] = (hsi_buf){hsi_layout_bytes(lay[OP_bn1]), 78, 78};
     if (!hsi_bn_recomputes(s->op[OP_bn1])) alias[R_bn1] = A_bn1;
-    b[R_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 80, 80};
+    b[R_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 76, 76};
     if (!hsi_bn_recomputes(s->op[OP_spectral_0_bn_b])) alias[R_spectral_0_bn_b] = A_spectral_0_bn_b;
-    b[R_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 77, 77};
+    b[R_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 73, 73};
     if (!hsi_bn_recomputes(s->op[OP_spectral_1_bn_a])) alias[R_spectral_1_bn_a] = A_spectral_1_bn_a;
-    b[R_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 75, 75};
+    b[R_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 71, 71};
     if (!hsi_bn_recomputes(s->op[OP_spectral_1_bn_b])) alias[R_spectral_1_bn_b] = A_spectral_1_bn_b;
+    b[R_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 68, 68};
+    if (!hsi_bn_recomputes(s->op[OP_spectral_bn])) alias[R_spectral_bn] = A_spectral_bn;
     /* reshapes that oneDNN can do without moving data share their input's memory */
-    if (hsi_op_is_view(s->op[OP_conv2_in])) {
-        alias[A_conv2_in] = A_spectral_bn;
-        alias[G_spectral_bn] = G_conv2_in;
-    }
-    if (hsi_op_is_view(s->op[OP_conv2_out])) {
-        alias[A_conv2_out] = A_conv2;
-        alias[G_conv2] = G_conv2_out;
-    }
     if (hsi_op_is_view(s->op[OP_conv3_in])) {
         alias[A_conv3_in] = A_bn2;
         alias[G_bn2] = G_conv3_in;
@@ -894,12 +862,8 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     hsi_dstate_plan(s, N_BUFS, b, alias);
     s->acc[T_spectral_0_conv_a_0] = hsi_accum_create(rt, lay[OP_bn1], lay[OP_bn1]);
     if (!s->acc[T_spectral_0_conv_a_0]) return hsi_model_fail(m, "spectral_0_conv_a (gradient accumulation)", err, errlen);
-    s->acc[T_spectral_1_bn_a_0] = hsi_accum_create(rt, lay[OP_spectral_0_res0], lay[OP_spectral_0_res0]);
-    if (!s->acc[T_spectral_1_bn_a_0]) return hsi_model_fail(m, "spectral_1_bn_a (gradient accumulation)", err, errlen);
     s->acc[T_spatial_0_conv_a_in_0] = hsi_accum_create(rt, lay[OP_bn3], lay[OP_bn3]);
     if (!s->acc[T_spatial_0_conv_a_in_0]) return hsi_model_fail(m, "spatial_0_conv_a_in (gradient accumulation)", err, errlen);
-    s->acc[T_spatial_1_bn_a_0] = hsi_accum_create(rt, lay[OP_spatial_0_res0], lay[OP_spatial_0_res0]);
-    if (!s->acc[T_spatial_1_bn_a_0]) return hsi_model_fail(m, "spatial_1_bn_a (gradient accumulation)", err, errlen);
     return 0;
 }
 
@@ -931,17 +895,10 @@ static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, 
     hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
     hsi_bn_train(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), 0.00999999978f, s->buf[A_spectral_bn], s->buf[W_spectral_bn]);
-    /* conv2_in: reshape  [24,97,7,7] -> [2328,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   conv3d over the whole depth: fold depth into channels */
-    hsi_reshape_forward(s->op[OP_conv2_in], s->buf[A_spectral_bn], s->buf[A_conv2_in]);
-    /* conv2: conv2d  [2328,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   rewritten from conv3d: the kernel spans the whole depth */
-    hsi_conv_forward(s->op[OP_conv2], s->buf[A_conv2_in], V(P_conv2_weight), V(P_conv2_bias), s->buf[A_conv2]);
-    /* conv2_out: reshape  [128,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   conv2d output back to [O,1,H,W] */
-    hsi_reshape_forward(s->op[OP_conv2_out], s->buf[A_conv2], s->buf[A_conv2_out]);
+    /* conv2: conv3d  [24,97,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
+    hsi_conv_forward(s->op[OP_conv2], s->buf[A_spectral_bn], V(P_conv2_weight), V(P_conv2_bias), s->buf[A_conv2]);
     /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
-    hsi_bn_train(s->op[OP_bn2], s->buf[A_conv2_out], V(P_bn2_weight), V(P_bn2_bias), V(P_bn2_running_mean), V(P_bn2_running_var), 0.00999999978f, s->buf[A_bn2], s->buf[W_bn2]);
+    hsi_bn_train(s->op[OP_bn2], s->buf[A_conv2], V(P_bn2_weight), V(P_bn2_bias), V(P_bn2_running_mean), V(P_bn2_running_var), 0.00999999978f, s->buf[A_bn2], s->buf[W_bn2]);
     /* conv3_in: reshape  [128,1,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:54) */
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_forward(s->op[OP_conv3_in], s->buf[A_bn2], s->buf[A_conv3_in]);
@@ -1048,17 +1005,13 @@ static void forward_infer_0(hsi_model *m, hsi_dstate *s, const float *x, int n)
     hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
     hsi_bn_infer(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), s->buf[A_spectral_bn]);
-    /* conv2_in: reshape  [24,97,7,7] -> [2328,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   conv3d over the whole depth: fold depth into channels */
-    hsi_reshape_forward(s->op[OP_conv2_in], s->buf[A_spectral_bn], s->buf[A_conv2_in]);
-    /* conv2: conv2d  [2328,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   rewritten from conv3d: the kernel spans the whole depth */
-    hsi_conv_forward(s->op[OP_conv2], s->buf[A_conv2_in], V(P_conv2_weight), V(P_conv2_bias), s->buf[A_conv2]);
-    /* conv2_out: reshape  [128,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   conv2d output back to [O,1,H,W] */
-    hsi_reshape_forward(s->op[OP_conv2_out], s->buf[A_conv2], s->buf[A_conv2_out]);
+    /* conv2: conv3d  [24,97,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
+    /*   runs with bn2 folded into its weights: below */
     /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
-    hsi_bn_infer(s->op[OP_bn2], s->buf[A_conv2_out], V(P_bn2_weight), V(P_bn2_bias), V(P_bn2_running_mean), V(P_bn2_running_var), s->buf[A_bn2]);
+    /*   conv2 with the BN folded into its weights */
+    hsi_fold_bn(128, 2328, V(P_conv2_weight), V(P_conv2_bias), V(P_bn2_weight), V(P_bn2_bias), V(P_bn2_running_mean), V(P_bn2_running_var), 0.00100000005f, s->wf[OP_bn2], s->bf[OP_bn2]);
+    hsi_conv_forward(s->op[OP_conv2], s->buf[A_spectral_bn], s->wf[OP_bn2], s->bf[OP_bn2], s->buf[A_bn2]);
+    hsi_act_forward(s->infer_relu[OP_bn2], s->buf[A_bn2], s->buf[A_bn2]);
     /* conv3_in: reshape  [128,1,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:54) */
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_forward(s->op[OP_conv3_in], s->buf[A_bn2], s->buf[A_conv3_in]);
@@ -1163,8 +1116,7 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_backward(s->op[OP_spatial_1_conv_a_in], s->buf[G_spatial_1_conv_a_in], s->buf[G_spatial_1_bn_a]);   /* no-op when a view */
     /* spatial_1_bn_a: bn+relu  [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:30) */
-    hsi_bn_backward(s->op[OP_spatial_1_bn_a], s->buf[A_spatial_0_res0], V(P_spatial_1_bn_a_weight), s->buf[G_spatial_1_bn_a], s->buf[W_spatial_1_bn_a], s->buf[T_spatial_1_bn_a_0], D(P_spatial_1_bn_a_weight), D(P_spatial_1_bn_a_bias));
-    hsi_accum(s->acc[T_spatial_1_bn_a_0], s->buf[G_spatial_0_res0], s->buf[T_spatial_1_bn_a_0]);
+    hsi_bn_backward_add(s->op[OP_spatial_1_bn_a], s->buf[A_spatial_0_res0], V(P_spatial_1_bn_a_weight), s->buf[G_spatial_1_bn_a], s->buf[W_spatial_1_bn_a], s->buf[G_spatial_0_res0], D(P_spatial_1_bn_a_weight), D(P_spatial_1_bn_a_bias));
     /* spatial_0_res0: add  [24,1,5,5] + [24,1,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:22) */
     hsi_add_backward(s->op[OP_spatial_0_res0], s->buf[A_spatial_0_res0], s->buf[G_spatial_0_res0], s->buf[G_bn3], s->buf[G_spatial_0_conv_b_out]);
     /* spatial_0_conv_b_out: reshape  [24,5,5] -> [24,1,5,5]  (netdefs/ssrn.hsn:25) */
@@ -1204,16 +1156,11 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /*   conv3d over the whole depth: fold depth into channels */
     hsi_reshape_backward(s->op[OP_conv3_in], s->buf[G_conv3_in], s->buf[G_bn2]);   /* no-op when a view */
     /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
-    hsi_bn_backward(s->op[OP_bn2], s->buf[A_conv2_out], V(P_bn2_weight), s->buf[G_bn2], s->buf[W_bn2], s->buf[G_conv2_out], D(P_bn2_weight), D(P_bn2_bias));
-    /* conv2_out: reshape  [128,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   conv2d output back to [O,1,H,W] */
-    hsi_reshape_backward(s->op[OP_conv2_out], s->buf[G_conv2_out], s->buf[G_conv2]);   /* no-op when a view */
-    /* conv2: conv2d  [2328,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   rewritten from conv3d: the kernel spans the whole depth */
-    hsi_conv_backward(s->op[OP_conv2], s->buf[A_conv2_in], V(P_conv2_weight), s->buf[G_conv2], s->buf[G_conv2_in], D(P_conv2_weight), D(P_conv2_bias));
-    /* conv2_in: reshape  [24,97,7,7] -> [2328,7,7]  (netdefs/ssrn.hsn:49) */
-    /*   conv3d over the whole depth: fold depth into channels */
-    hsi_reshape_backward(s->op[OP_conv2_in], s->buf[G_conv2_in], s->buf[G_spectral_bn]);   /* no-op when a view */
+    hsi_bn_backward(s->op[OP_bn2], s->buf[A_conv2], V(P_bn2_weight), s->buf[G_bn2], s->buf[W_bn2], s->buf[G_conv2], D(P_bn2_weight), D(P_bn2_bias));
+    /* spectral_bn: its output again, for the backward (not kept from the forward) */
+    hsi_bn_recompute(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), s->buf[W_spectral_bn], s->buf[R_spectral_bn]);
+    /* conv2: conv3d  [24,97,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
+    hsi_conv_backward(s->op[OP_conv2], s->buf[R_spectral_bn], V(P_conv2_weight), s->buf[G_conv2], s->buf[G_spectral_bn], D(P_conv2_weight), D(P_conv2_bias));
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
     hsi_bn_backward(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), s->buf[G_spectral_bn], s->buf[W_spectral_bn], s->buf[G_spectral_1_res0], D(P_spectral_bn_weight), D(P_spectral_bn_bias));
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
@@ -1229,8 +1176,7 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
     hsi_conv_backward(s->op[OP_spectral_1_conv_a], s->buf[R_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), s->buf[G_spectral_1_conv_a], s->buf[G_spectral_1_bn_a], D(P_spectral_1_conv_a_weight), D(P_spectral_1_conv_a_bias));
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
-    hsi_bn_backward(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), s->buf[G_spectral_1_bn_a], s->buf[W_spectral_1_bn_a], s->buf[T_spectral_1_bn_a_0], D(P_spectral_1_bn_a_weight), D(P_spectral_1_bn_a_bias));
-    hsi_accum(s->acc[T_spectral_1_bn_a_0], s->buf[G_spectral_0_res0], s->buf[T_spectral_1_bn_a_0]);
+    hsi_bn_backward_add(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), s->buf[G_spectral_1_bn_a], s->buf[W_spectral_1_bn_a], s->buf[G_spectral_0_res0], D(P_spectral_1_bn_a_weight), D(P_spectral_1_bn_a_bias));
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
     hsi_add_backward(s->op[OP_spectral_0_res0], s->buf[A_spectral_0_res0], s->buf[G_spectral_0_res0], s->buf[G_bn1], s->buf[G_spectral_0_conv_b]);
     /* spectral_0_bn_b: its output again, for the backward (not kept from the forward) */
@@ -1265,35 +1211,33 @@ static const int scene_in[] = {
     9,   /* spectral_1_conv_b */
     6, 10,   /* spectral_1_res0 */
     11,   /* spectral_bn */
-    12,   /* conv2_in */
-    13,   /* conv2 */
-    14,   /* conv2_out */
-    15,   /* bn2 */
-    16,   /* conv3_in */
-    17,   /* conv3 */
-    18,   /* conv3_out */
-    19,   /* bn3 */
-    20,   /* spatial_0_conv_a_in */
-    21,   /* spatial_0_conv_a */
-    22,   /* spatial_0_conv_a_out */
-    23,   /* spatial_0_bn_b */
-    24,   /* spatial_0_conv_b_in */
-    25,   /* spatial_0_conv_b */
-    26,   /* spatial_0_conv_b_out */
-    20, 27,   /* spatial_0_res0 */
-    28,   /* spatial_1_bn_a */
-    29,   /* spatial_1_conv_a_in */
-    30,   /* spatial_1_conv_a */
-    31,   /* spatial_1_conv_a_out */
-    32,   /* spatial_1_bn_b */
-    33,   /* spatial_1_conv_b_in */
-    34,   /* spatial_1_conv_b */
-    35,   /* spatial_1_conv_b_out */
-    28, 36,   /* spatial_1_res0 */
-    37,   /* spatial_bn */
-    38,   /* avgpool0 */
-    39,   /* dropout0 */
-    40,   /* fc */
+    12,   /* conv2 */
+    13,   /* bn2 */
+    14,   /* conv3_in */
+    15,   /* conv3 */
+    16,   /* conv3_out */
+    17,   /* bn3 */
+    18,   /* spatial_0_conv_a_in */
+    19,   /* spatial_0_conv_a */
+    20,   /* spatial_0_conv_a_out */
+    21,   /* spatial_0_bn_b */
+    22,   /* spatial_0_conv_b_in */
+    23,   /* spatial_0_conv_b */
+    24,   /* spatial_0_conv_b_out */
+    18, 25,   /* spatial_0_res0 */
+    26,   /* spatial_1_bn_a */
+    27,   /* spatial_1_conv_a_in */
+    28,   /* spatial_1_conv_a */
+    29,   /* spatial_1_conv_a_out */
+    30,   /* spatial_1_bn_b */
+    31,   /* spatial_1_conv_b_in */
+    32,   /* spatial_1_conv_b */
+    33,   /* spatial_1_conv_b_out */
+    26, 34,   /* spatial_1_res0 */
+    35,   /* spatial_bn */
+    36,   /* avgpool0 */
+    37,   /* dropout0 */
+    38,   /* fc */
 };
 static const hsi_scene_op scene_ops[] = {
     /* name, kind, region, sh, sw, n_in, in, ndim, dims, nsp, out_ch, groups, kernel, stride,
@@ -1325,63 +1269,59 @@ static const hsi_scene_op scene_ops[] = {
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
     {"spectral.bn", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 13, 4, {24, 97, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
      {P_spectral_bn_weight, P_spectral_bn_bias, P_spectral_bn_running_mean, P_spectral_bn_running_var}, 0, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"conv2", HSI_SOP_RESHAPE, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 14, 3, {2328, 7, 7, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"conv2", HSI_SOP_CONV, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 14, 4, {128, 1, 7, 7}, 3, 128, 1, {97, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+     {P_conv2_weight, P_conv2_bias, -1, -1}, 14, 29202432.0, 0.0f, 0.0f, {0, 0, 0, 0}},
+    {"bn2", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 15, 4, {128, 1, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+     {P_bn2_weight, P_bn2_bias, P_bn2_running_mean, P_bn2_running_var}, 1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
+    {"conv3", HSI_SOP_RESHAPE, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 16, 3, {128, 7, 7, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"conv2", HSI_SOP_CONV, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 15, 3, {128, 7, 7, 0}, 2, 128, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
-     {P_conv2_weight, P_conv2_bias, -1, -1}, -1, 29202432.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"conv2", HSI_SOP_RESHAPE, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 16, 4, {128, 1, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
-     {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"bn2", HSI_SOP_BN, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 17, 4, {128, 1, 7, 7}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
-     {P_bn2_weight, P_bn2_bias, P_bn2_running_mean, P_bn2_running_var}, 0, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"conv3", HSI_SOP_RESHAPE, HSI_REGION_PIXEL, 7, 7, 1, scene_in + 18, 3, {128, 7, 7, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
-     {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"conv3", HSI_SOP_CONV, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 19, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"conv3", HSI_SOP_CONV, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 17, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
      {P_conv3_weight, P_conv3_bias, -1, -1}, -1, 1382400.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"conv3", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 20, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"conv3", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 18, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"bn3", HSI_SOP_BN, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 21, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+    {"bn3", HSI_SOP_BN, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 19, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
      {P_bn3_weight, P_bn3_bias, P_bn3_running_mean, P_bn3_running_var}, 0, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.0.conv_a", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 22, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.0.conv_a", HSI_SOP_RESHAPE, HSI_REGION_WINDOW, 5, 5, 1, scene_in + 20, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.0.conv_a", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 23, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.0.conv_a", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 21, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
      {P_spatial_0_conv_a_weight, P_spatial_0_conv_a_bias, -1, -1}, -1, 259200.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.0.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 24, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.0.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 22, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.0.bn_b", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 25, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+    {"spatial.0.bn_b", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 23, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
      {P_spatial_0_bn_b_weight, P_spatial_0_bn_b_bias, P_spatial_0_bn_b_running_mean, P_spatial_0_bn_b_running_var}, 0, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.0.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 26, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.0.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 24, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.0.conv_b", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 27, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.0.conv_b", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 25, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
      {P_spatial_0_conv_b_weight, P_spatial_0_conv_b_bias, -1, -1}, -1, 259200.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.0.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 28, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.0.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 26, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.0.res0", HSI_SOP_ADD, HSI_REGION_PATCH, 0, 0, 2, scene_in + 29, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.0.res0", HSI_SOP_ADD, HSI_REGION_PATCH, 0, 0, 2, scene_in + 27, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.bn_a", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 31, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+    {"spatial.1.bn_a", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 29, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
      {P_spatial_1_bn_a_weight, P_spatial_1_bn_a_bias, P_spatial_1_bn_a_running_mean, P_spatial_1_bn_a_running_var}, 0, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 32, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.1.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 30, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.conv_a", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 33, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.1.conv_a", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 31, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
      {P_spatial_1_conv_a_weight, P_spatial_1_conv_a_bias, -1, -1}, -1, 259200.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 34, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.1.conv_a", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 32, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.bn_b", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 35, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+    {"spatial.1.bn_b", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 33, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
      {P_spatial_1_bn_b_weight, P_spatial_1_bn_b_bias, P_spatial_1_bn_b_running_mean, P_spatial_1_bn_b_running_var}, 0, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 36, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.1.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 34, 3, {24, 5, 5, 0}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.conv_b", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 37, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.1.conv_b", HSI_SOP_CONV, HSI_REGION_PATCH, 0, 0, 1, scene_in + 35, 3, {24, 5, 5, 0}, 2, 24, 1, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {1, 1, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
      {P_spatial_1_conv_b_weight, P_spatial_1_conv_b_bias, -1, -1}, -1, 259200.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 38, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.1.conv_b", HSI_SOP_RESHAPE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 36, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.1.res0", HSI_SOP_ADD, HSI_REGION_PATCH, 0, 0, 2, scene_in + 39, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"spatial.1.res0", HSI_SOP_ADD, HSI_REGION_PATCH, 0, 0, 2, scene_in + 37, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"spatial.bn", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 41, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
+    {"spatial.bn", HSI_SOP_BN, HSI_REGION_PATCH, 0, 0, 1, scene_in + 39, 4, {24, 1, 5, 5}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.00100000005f, 1,
      {P_spatial_bn_weight, P_spatial_bn_bias, P_spatial_bn_running_mean, P_spatial_bn_running_var}, 0, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"avgpool0", HSI_SOP_POOL, HSI_REGION_PATCH, 0, 0, 1, scene_in + 42, 4, {24, 1, 1, 1}, 3, 0, 1, {1, 5, 5}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 1, 0, 0.0f, 0.0f, 0,
+    {"avgpool0", HSI_SOP_POOL, HSI_REGION_PATCH, 0, 0, 1, scene_in + 40, 4, {24, 1, 1, 1}, 3, 0, 1, {1, 5, 5}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 1, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"dropout0", HSI_SOP_IDENTITY, HSI_REGION_PATCH, 0, 0, 1, scene_in + 43, 4, {24, 1, 1, 1}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"dropout0", HSI_SOP_IDENTITY, HSI_REGION_PATCH, 0, 0, 1, scene_in + 41, 4, {24, 1, 1, 1}, 0, 0, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0.0f, 0.0f, 0,
      {-1, -1, -1, -1}, -1, 0.0, 0.0f, 0.0f, {0, 0, 0, 0}},
-    {"fc", HSI_SOP_DENSE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 44, 1, {16, 0, 0, 0}, 3, 16, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
+    {"fc", HSI_SOP_DENSE, HSI_REGION_PATCH, 0, 0, 1, scene_in + 42, 1, {16, 0, 0, 0}, 3, 16, 1, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1, 0, 0, 0, 0.0f, 0.0f, 0,
      {P_fc_weight, P_fc_bias, -1, -1}, -1, 768.0, 0.0f, 0.0f, {0, 0, 0, 0}},
 };
 
@@ -1391,7 +1331,7 @@ static const hsi_domain domains[] = {
 };
 
 static const hsi_scene_prog scene_progs[] = {
-    {HSI_SCENE_HOISTED, 42, scene_ops, 41, 7, 186532176.0, 4850256.0},
+    {HSI_SCENE_HOISTED, 40, scene_ops, 39, 7, 186532176.0, 4850256.0},
 };
 
 static const hsi_domain_code code[] = {
