@@ -81,6 +81,7 @@ static void print_profile(const hsi_op_profile *prof, int nops, const hsi_param 
                 if (peak > 0) printf(" %s_peak_pct=%.1f", k ? "bwd" : "fwd", 100 * g / peak);
             }
         }
+        if (p->impl) printf(" impl=%s", p->impl);
         printf("\n");
     }
 }

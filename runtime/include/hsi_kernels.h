@@ -334,6 +334,8 @@ typedef struct hsi_op_profile {
     double flops[2];         /* per forward call, per backward call */
     double seconds[2];       /* summed since create or hsi_rt_profile_reset: forward, backward */
     int64_t calls[2];
+    const char *impl;        /* the path it runs on where a backend has several ("tapconv:avx512",
+                                "onednn", "bnorm:avx2", ...); NULL */
 } hsi_op_profile;
 int hsi_rt_profiling(const hsi_rt *rt);
 /* The rt's ops in creation order into out[0..max-1]; returns how many ops there are. */

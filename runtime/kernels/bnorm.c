@@ -53,10 +53,10 @@
  * elements that keeps the cancellation error near 1e-6 (all float: ~1e-3 and more). */
 #define BN_RUN 32
 
-/* 1: the AVX2 + FMA loops; the same run-time choice as tapconv.c's (HSICC_KERNEL_ISA). */
-static int bn_avx2(void) { return BN_X86 && !strcmp(hk_tap_isa(), "avx2"); }
+/* 1: the AVX2 + FMA loops (the best path bnorm.c has); 0: portable C (hk_isa, HSICC_KERNEL_ISA). */
+static int bn_avx2(void) { return BN_X86 && hk_isa() >= HK_ISA_AVX2; }
 
-const char *hk_bnorm_isa(void) { return bn_avx2() ? "avx2" : "generic"; }
+const char *hk_bnorm_isa(void) { return hk_isa_name(bn_avx2() ? HK_ISA_AVX2 : HK_ISA_GENERIC); }
 
 /* 1: [N, C] (one spatial element, one block of every channel): the passes' sums run per 16
  * channels over every sample (a sample per work item made them several times slower).

@@ -1006,10 +1006,15 @@ static hsi_op *dn_col_create(hsi_rt *rt, const md_t *smd, const hsi_conv_desc *p
  * input and output channels multiples of 8 and the src in exactly that layout (so nothing is
  * reordered); the dst gets it too. HSICC_DNNL_NO_TAP_CONV=1 turns it off (for A/B runs; C2
  * then runs on oneDNN as a [97, 1] 2-D conv over [D, H*W]). */
-static int dn_tap_wanted(const hsi_layout *src, const hsi_conv_desc *cd, md_t *dst)
+static int dn_tap_off(void)
 {
     const char *off = getenv("HSICC_DNNL_NO_TAP_CONV");
-    if ((off && *off && strcmp(off, "0")) || cd->nsp != 3 || cd->groups != 1 || src->ndim != 5
+    return off && *off && strcmp(off, "0");
+}
+
+static int dn_tap_wanted(const hsi_layout *src, const hsi_conv_desc *cd, md_t *dst)
+{
+    if (dn_tap_off() || cd->nsp != 3 || cd->groups != 1 || src->ndim != 5
         || src->dims[1] % 8 || cd->out_ch % 8)
         return 0;
     for (int i = 0; i < 3; i++)
@@ -1045,9 +1050,8 @@ static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_d
 static int dn_tap_w1(hsi_rt *rt, hsi_op *op, const hsi_layout *src, const hsi_conv_desc *cd,
                      int need_dsrc, int need_dw)
 {
-    const char *off = getenv("HSICC_DNNL_NO_TAP_CONV");
     dn_wl *wl = op->impl;
-    if ((off && *off && strcmp(off, "0")) || need_dsrc || !need_dw || wl->col.on
+    if (dn_tap_off() || need_dsrc || !need_dw || wl->col.on
         || cd->nsp != 3 || cd->groups != 1 || src->dims[1] != 1 || cd->out_ch % 8
         || !dn_rowmajor(dn_lmd(src)))
         return 0;
@@ -1144,22 +1148,38 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     if (!full && !fold && dn_col_wanted(&pc, C, pdims[2], pdims[3], pddims[2], pddims[3]))
         return dn_col_create(rt, smd, &pc, &g, pdims, pddims[2], pddims[3], need_dsrc, need_dw);
     md_t w_plain, dst;
+    /* SSRN's C1 (one input channel, [K, 1, 1], 2-D after the fold): its dst in nCdhw8c, the
+     * layout tapconv.c's convs downstream read, also where oneDNN would choose 16 channels
+     * (AVX-512), so the whole spectral stack stays in one layout without reorders. */
+    dnnl_format_tag_t dtag = full ? dnnl_ab : dnnl_format_tag_any;
+    if (!full && fold && G == 1 && C == 1 && OC % 8 == 0 && need_dw && !need_dsrc && !dn_tap_off())
+        dtag = dnnl_aBcd8b;
     if (dn_md_tag(&w_plain, wn, wdims, dnnl_format_tag_undef)
-        || dn_md_tag(&dst, full ? 2 : pc.nsp + 2, pddims, full ? dnnl_ab : dnnl_format_tag_any))
+        || dn_md_tag(&dst, full ? 2 : pc.nsp + 2, pddims, dtag))
         return hk_fail(rt, "conv: bad shapes");
     hsi_op *op = dn_wl_create(rt, HK_CONV, src, smd, &g, &w_plain, cd->bias ? OC : 0, &dst,
                               full || fold ? ddims : NULL, need_dsrc, need_dw, "conv");
     return op && dn_tap_w1(rt, op, src, cd, need_dsrc, need_dw) ? NULL : op;
 }
 
+/* 0, 1, 2: the index of a kernel's path name ("generic", "avx2", "avx512"). */
+static int dn_isa_index(const char *isa)
+{
+    return !strcmp(isa, "avx512") ? HK_ISA_AVX512 : !strcmp(isa, "avx2") ? HK_ISA_AVX2
+                                                                           : HK_ISA_GENERIC;
+}
+
 const char *hk_dnnl_conv_impl(const hsi_op *op)
 {
     const dn_wl *wl = op->impl;
-    if (wl->tap.on) return strcmp(hk_tap_isa(), "avx2") ? "tapconv:generic" : "tapconv:avx2";
-    if (wl->sc.on) return strcmp(hk_sc_isa(), "avx2") ? "smallconv:generic" : "smallconv:avx2";
-    if (wl->tap.w1)
-        return strcmp(hk_tap_isa(), "avx2") ? "onednn, weights tapconv:generic"
-                                            : "onednn, weights tapconv:avx2";
+    static const char *const tap[] = {"tapconv:generic", "tapconv:avx2", "tapconv:avx512"};
+    static const char *const sc[] = {"smallconv:generic", "smallconv:avx2", "smallconv:avx512"};
+    static const char *const w1[] = {"onednn, weights tapconv:generic",
+                                     "onednn, weights tapconv:avx2",
+                                     "onednn, weights tapconv:avx512"};
+    if (wl->tap.on) return tap[dn_isa_index(hk_tap_isa())];
+    if (wl->sc.on) return sc[dn_isa_index(hk_sc_isa())];
+    if (wl->tap.w1) return w1[dn_isa_index(hk_tap_isa())];
     return wl->col.on || wl->mm.on ? "gemm" : "onednn";
 }
 
@@ -1398,9 +1418,10 @@ const char *hk_dnnl_bn_impl(const hsi_op *op)
 {
     const dn_bn *bn = op->impl;
     if (!bn->own) return "onednn";
-    if (hk_bnorm_columns(&bn->g))
-        return strcmp(hk_bnorm_isa(), "avx2") ? "bnorm:generic:nc" : "bnorm:avx2:nc";
-    return strcmp(hk_bnorm_isa(), "avx2") ? "bnorm:generic" : "bnorm:avx2";
+    static const char *const nc[] = {"bnorm:generic:nc", "bnorm:avx2:nc", "bnorm:avx512:nc"};
+    static const char *const blk[] = {"bnorm:generic", "bnorm:avx2", "bnorm:avx512"};
+    int i = dn_isa_index(hk_bnorm_isa());
+    return hk_bnorm_columns(&bn->g) ? nc[i] : blk[i];
 }
 
 /* The running statistics' update from a training batch's (count elements per channel). */
@@ -1590,7 +1611,7 @@ static float dn_drop_scale(float p) { return p < 1 ? 1.f / (1.f - p) : 0.f; }
 static int dn_drop_avx2(void)
 {
     const char *e = getenv("HSICC_DROPOUT_AVX2");
-    return !(e && !strcmp(e, "0")) && !strcmp(hk_tap_isa(), "avx2");
+    return !(e && !strcmp(e, "0")) && hk_isa() >= HK_ISA_AVX2;
 }
 
 __attribute__((target("avx2"))) static inline __m256i dn_mul64(__m256i a, uint64_t b)
@@ -2027,7 +2048,7 @@ static int dn_own_sum(void)
 static int dn_sum_avx2(void)
 {
 #if DN_X86
-    return !strcmp(hk_tap_isa(), "avx2");
+    return hk_isa() >= HK_ISA_AVX2;
 #else
     return 0;
 #endif

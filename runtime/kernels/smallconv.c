@@ -33,11 +33,10 @@
 #define SC_RC 128                   /* rows per weights' gradient chunk */
 #define SC_L2 (256 * 1024)          /* bytes of input a forward chunk may read to stay in L2 */
 
-/* 1: AVX2 + FMA; 0: portable C: the decision of tapconv.c (one for all own kernels, the same
- * HSICC_KERNEL_ISA). */
-static int sc_avx2(void) { return !strcmp(hk_tap_isa(), "avx2"); }
+/* 1: AVX2 + FMA (the best path smallconv.c has); 0: portable C (hk_isa, HSICC_KERNEL_ISA). */
+static int sc_avx2(void) { return hk_isa() >= HK_ISA_AVX2; }
 
-const char *hk_sc_isa(void) { return sc_avx2() ? "avx2" : "generic"; }
+const char *hk_sc_isa(void) { return hk_isa_name(sc_avx2() ? HK_ISA_AVX2 : HK_ISA_GENERIC); }
 
 static int64_t sc_rows(const hk_sc *g) { return g->n * g->oh * g->ow; }
 static int64_t sc_k(const hk_sc *g) { return g->c * g->kh * g->kw; }

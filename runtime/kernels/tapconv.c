@@ -50,24 +50,37 @@ static int tc_thread(void)
 #endif
 }
 
-/* 1: AVX2 + FMA; 0: portable C. Decided once. */
-static int tc_avx2(void)
+int hk_isa(void)
 {
     static int isa = -1;
     if (isa < 0) {
         const char *e = getenv("HSICC_KERNEL_ISA");
-        int want = !(e && !strcmp(e, "generic"));
+        int cap = !e || !*e ? HK_ISA_AVX512 : !strcmp(e, "generic") ? HK_ISA_GENERIC
+                : !strcmp(e, "avx2") ? HK_ISA_AVX2 : HK_ISA_AVX512;
+        int have = HK_ISA_GENERIC;
 #if TC_X86 && defined(__GNUC__)
-        isa = want && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-        (void)want;
-        isa = 0;
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            have = HK_ISA_AVX2;
+            if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+                && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+                have = HK_ISA_AVX512;
+        }
 #endif
+        isa = have < cap ? have : cap;
     }
     return isa;
 }
 
-const char *hk_tap_isa(void) { return tc_avx2() ? "avx2" : "generic"; }
+const char *hk_isa_name(int isa)
+{
+    return isa >= HK_ISA_AVX512 ? "avx512" : isa == HK_ISA_AVX2 ? "avx2" : "generic";
+}
+
+/* 1: AVX2 + FMA (the best path tapconv.c has); 0: portable C. */
+static int tc_avx2(void) { return hk_isa() >= HK_ISA_AVX2; }
+
+const char *hk_tap_isa(void) { return hk_isa_name(tc_avx2() ? HK_ISA_AVX2 : HK_ISA_GENERIC); }
 
 /* Scratch: [wp (forward) or wd (backward data): K*C*OC] [per thread: dw K*C*OC, db OC] x
  * threads (C2: 1.2 MB each). */

@@ -11,8 +11,8 @@
  * reduces in thread order, so results are deterministic for a given thread count.
  *
  * ISA: AVX2+FMA micro-kernels when the CPU has them, else portable C (the same blocking, the
- * compiler's own vectorisation). HSICC_KERNEL_ISA=generic forces the portable path (to test it
- * on AVX2 machines). Threads: OpenMP when the runtime is compiled with it.
+ * compiler's own vectorisation); see hk_isa. HSICC_KERNEL_ISA=generic forces the portable path
+ * (to test it on AVX2 machines). Threads: OpenMP when the runtime is compiled with it.
  */
 #ifndef HSI_TAPCONV_H
 #define HSI_TAPCONV_H
@@ -29,7 +29,15 @@ typedef struct hk_tap {
     int threads;                  /* set by hk_tap_scratch_floats: the scratch's thread count */
 } hk_tap;
 
-/* "avx2" or "generic": the path the kernels take on this machine (and environment). */
+/* The vector ISA every own kernel (tapconv.c, smallconv.c, bnorm.c, dnnl.c's loops) may use,
+ * decided once: the highest of AVX-512 (F, VL, BW, DQ), AVX2 + FMA and portable C the CPU has,
+ * at most the one HSICC_KERNEL_ISA names (generic | avx2 | avx512), so the lower paths can be
+ * tested on a machine that has the higher ones. A kernel runs min(hk_isa(), its best path). */
+enum { HK_ISA_GENERIC, HK_ISA_AVX2, HK_ISA_AVX512 };
+int hk_isa(void);
+const char *hk_isa_name(int isa);       /* "generic", "avx2", "avx512" */
+
+/* The path tapconv's kernels take on this machine (and environment): hk_isa_name(...). */
 const char *hk_tap_isa(void);
 
 /* Floats of scratch hk_tap_forward / _backward need (packed weights, per-thread partials),
