@@ -77,8 +77,11 @@ const char *hk_isa_name(int isa)
     return isa >= HK_ISA_AVX512 ? "avx512" : isa == HK_ISA_AVX2 ? "avx2" : "generic";
 }
 
-/* 1: AVX2 + FMA (the best path tapconv.c has); 0: portable C. */
+/* 1: AVX2 + FMA; 0: portable C. */
 static int tc_avx2(void) { return hk_isa() >= HK_ISA_AVX2; }
+
+/* 1: AVX-512 (F, VL, BW, DQ) micro-kernels (TC_AVX512 functions may run). */
+static __attribute__((unused)) int tc_avx512(void) { return hk_isa() >= HK_ISA_AVX512; }
 
 const char *hk_tap_isa(void) { return hk_isa_name(tc_avx2() ? HK_ISA_AVX2 : HK_ISA_GENERIC); }
 
@@ -138,6 +141,7 @@ static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
 
 #if TC_X86 && defined(__GNUC__)
 #define TC_AVX2 __attribute__((target("avx2,fma")))
+#define TC_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 /* Named accumulators (an array of __m256 ends up on the stack): row r, vector j = a##r##j. */
 #define TC_ACC_FMA(r)                                                                          \
     if (R > r) {                                                                               \
