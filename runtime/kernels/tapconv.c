@@ -2,9 +2,10 @@
  *
  * One routine, tc_rows, computes out[r, :] = bias + sum_k sum_c in[r + (k - pad) * HW, c] *
  * wp[k][c][:] for the rows r of every sample: the forward (wp = w as [K][C][OC]) and the
- * backward data (in = dy, wp = w flipped in k as [K][OC][C], pad' = K - 1 - pad). The
+ * backward data (in = dy, wp = w flipped in k as [K][OC][C], pad' = K - 1 - pad). The AVX2
  * micro-kernel computes 4 rows x 24 output channels (3 vectors of 8) over the taps and input
  * channels the rows' planes see: 12 accumulators, each input value broadcast once per 3 FMAs;
+ * the AVX-512 one up to 12 rows x 24 (a zmm and a ymm a row) or 32 (two zmm) outputs;
  * a long reduction (SSRN's C2: 97 taps over the whole depth, one output plane) goes by blocks
  * of taps whose weights stay in L1, adding to the outputs.
  * Backward weights, per tap and group of 4 input channels, keeps a 4 x 24 block of dw in
@@ -83,7 +84,8 @@ static int tc_avx2(void) { return hk_isa() >= HK_ISA_AVX2; }
 /* 1: AVX-512 (F, VL, BW, DQ) micro-kernels (TC_AVX512 functions may run). */
 static __attribute__((unused)) int tc_avx512(void) { return hk_isa() >= HK_ISA_AVX512; }
 
-const char *hk_tap_isa(void) { return hk_isa_name(tc_avx2() ? HK_ISA_AVX2 : HK_ISA_GENERIC); }
+/* The row kernel's level (forward and backward data), every level hk_isa gives. */
+const char *hk_tap_isa(void) { return hk_isa_name(hk_isa()); }
 
 /* Scratch: [wp (forward) or wd (backward data): K*C*OC] [per thread: dw K*C*OC, db OC] x
  * threads (C2: 1.2 MB each). */
@@ -102,12 +104,12 @@ typedef struct tc_geo {
     float *out;
     int64_t out_bs, out_ns, cout;
     int64_t din, dout, hw, k, pad;
-    const float *wp;              /* per chunk of 24 outputs: [K][cin][24] (tc_pack) */
+    const float *wp;              /* per chunk of outputs: [K][cin][width] (tc_pack, tc_cw) */
     const float *bias;            /* [cout] or NULL */
 } tc_geo;
 
-/* One micro-kernel call: R rows x NV vectors of 8 outputs, ntap taps from k0. Weights of an
- * output-channel chunk (width 8 NV) are packed [k][c][8 NV], so every offset is a constant. */
+/* One micro-kernel call: R rows x a chunk of outputs, ntap taps from k0. Weights of an
+ * output-channel chunk (width W) are packed [k][c][W], so every offset is a constant. */
 typedef struct tc_mk {
     const float *x;               /* the first row at tap k0, block 0 (rows 8 floats apart) */
     int64_t ts, bs;               /* floats between taps (hw * 8), between input blocks */
@@ -209,18 +211,143 @@ TC_MK(4, 1) TC_MK(4, 2) TC_MK(4, 3) TC_MK(1, 1) TC_MK(1, 2) TC_MK(1, 3)
 #undef TC_MK
 static void (*const tc_mk_tab[2][3])(const tc_mk *) = {
     {tc_mk_1_1, tc_mk_1_2, tc_mk_1_3}, {tc_mk_4_1, tc_mk_4_2, tc_mk_4_3}};
+
+/* AVX-512: R <= 12 rows x (NZ zmm + NY ymm) outputs, W = 16 NZ + 8 NY = the chunk's width (8,
+ * 16, 24 or 32; tc_cw). A zmm holds 16 consecutive outputs of one row, i.e. two 8-blocks of y
+ * that lie ybs floats apart: they are joined at the accumulators' load and split at their
+ * store, once per call. Up to 24 accumulators; each weight vector is loaded once per step l
+ * for all R rows, each input value broadcast from memory (the FMAs' {1to16} operands: an
+ * explicit broadcast to a register measured the same). SSRN's spectral convs (W = 24: a zmm
+ * and a ymm a row, 75 % of the lanes) forward 94 -> 145 GFLOP/s, one thread (AVX2 kernel ->
+ * this); C2 (W = 32) forward 81 -> 128, backward data (W = 24) 87 -> 125. */
+static inline __attribute__((always_inline)) TC_AVX512 void tc_mk_avx512(const tc_mk *m,
+                                                                         const int R,
+                                                                         const int NZ,
+                                                                         const int NY)
+{
+    const int W = 16 * NZ + 8 * NY;
+    const int64_t ybs = m->ybs;
+    __m512 az[12][4];
+    __m256 ay[12];
+    __m512 bz[4];
+    __m256 by = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int j = 0; j < NZ; j++)
+        bz[j] = m->b ? _mm512_loadu_ps(m->b + 16 * j) : _mm512_setzero_ps();
+    if (NY && m->b) by = _mm256_loadu_ps(m->b + 16 * NZ);
+    if (m->acc) {
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+#pragma GCC unroll 4
+            for (int j = 0; j < NZ; j++) {
+                const float *yq = m->y + 2 * j * ybs + r * 8;
+                az[r][j] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(yq)),
+                                              _mm256_loadu_ps(yq + ybs), 1);
+            }
+            if (NY) ay[r] = _mm256_loadu_ps(m->y + 2 * NZ * ybs + r * 8);
+        }
+    } else {
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+#pragma GCC unroll 4
+            for (int j = 0; j < NZ; j++) az[r][j] = bz[j];
+            ay[r] = by;
+        }
+    }
+    const float *wq = m->w;
+    for (int t = 0; t < m->ntap; t++) {
+        const float *xt = m->x + t * m->ts;
+        for (int cb = 0; cb < m->ncb; cb++, wq += 8 * W) {
+            const float *xp = xt + cb * m->bs;
+            /* the next call's rows (see tc_mk_avx2) */
+#pragma GCC unroll 12
+            for (int i = 0; i < R / 2; i++)
+                _mm_prefetch((const char *)(xp + R * 8 + 16 * i), _MM_HINT_T0);
+#pragma GCC unroll 8
+            for (int l = 0; l < 8; l++) {
+                __m512 wz[4];
+                __m256 wy = _mm256_setzero_ps();
+#pragma GCC unroll 4
+                for (int j = 0; j < NZ; j++) wz[j] = _mm512_loadu_ps(wq + l * W + 16 * j);
+                if (NY) wy = _mm256_loadu_ps(wq + l * W + 16 * NZ);
+#pragma GCC unroll 12
+                for (int r = 0; r < R; r++) {
+                    if (NZ) {
+                        __m512 xv = _mm512_set1_ps(xp[r * 8 + l]);
+#pragma GCC unroll 4
+                        for (int j = 0; j < NZ; j++)
+                            az[r][j] = _mm512_fmadd_ps(xv, wz[j], az[r][j]);
+                        if (NY) ay[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(xv), wy, ay[r]);
+                    } else if (NY) {
+                        ay[r] = _mm256_fmadd_ps(_mm256_set1_ps(xp[r * 8 + l]), wy, ay[r]);
+                    }
+                }
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+#pragma GCC unroll 4
+        for (int j = 0; j < NZ; j++) {
+            float *yq = m->y + 2 * j * ybs + r * 8;
+            _mm256_storeu_ps(yq, _mm512_castps512_ps256(az[r][j]));
+            _mm256_storeu_ps(yq + ybs, _mm512_extractf32x8_ps(az[r][j], 1));
+        }
+        if (NY) _mm256_storeu_ps(m->y + 2 * NZ * ybs + r * 8, ay[r]);
+    }
+}
+
+#define TC_MK5(R, NZ, NY)                                                                      \
+    static TC_AVX512 void tc_mk5_##R##_##NZ##_##NY(const tc_mk *m)                             \
+    {                                                                                          \
+        tc_mk_avx512(m, R, NZ, NY);                                                            \
+    }
+#define TC_MK5_12(NZ, NY)                                                                      \
+    TC_MK5(1, NZ, NY) TC_MK5(2, NZ, NY) TC_MK5(3, NZ, NY) TC_MK5(4, NZ, NY) TC_MK5(5, NZ, NY) \
+    TC_MK5(6, NZ, NY) TC_MK5(7, NZ, NY) TC_MK5(8, NZ, NY) TC_MK5(9, NZ, NY) TC_MK5(10, NZ, NY) \
+    TC_MK5(11, NZ, NY) TC_MK5(12, NZ, NY)
+TC_MK5_12(0, 1) TC_MK5_12(1, 0) TC_MK5_12(1, 1) TC_MK5_12(2, 0)
+#define TC_E5(R, NZ, NY) tc_mk5_##R##_##NZ##_##NY,
+#define TC_E5_12(NZ, NY)                                                                       \
+    TC_E5(1, NZ, NY) TC_E5(2, NZ, NY) TC_E5(3, NZ, NY) TC_E5(4, NZ, NY) TC_E5(5, NZ, NY)      \
+    TC_E5(6, NZ, NY) TC_E5(7, NZ, NY) TC_E5(8, NZ, NY) TC_E5(9, NZ, NY) TC_E5(10, NZ, NY)     \
+    TC_E5(11, NZ, NY) TC_E5(12, NZ, NY)
+/* [width / 8 - 1][R - 1] */
+static void (*const tc_mk5_tab[4][12])(const tc_mk *) = {
+    {TC_E5_12(0, 1)}, {TC_E5_12(1, 0)}, {TC_E5_12(1, 1)}, {TC_E5_12(2, 0)}};
+#undef TC_MK5
+#undef TC_MK5_12
+#undef TC_E5
+#undef TC_E5_12
 #endif
 
-static void tc_mk_run(const tc_mk *m, int R, int NV, int avx2)
+/* Rows a micro-kernel call takes at most on this ISA. */
+static int tc_rmax(int isa) { return isa >= HK_ISA_AVX512 ? 12 : 4; }
+
+/* The width of the chunks of outputs (the last one: what remains, a multiple of 8). AVX2 and
+ * generic: 24 (3 vectors). AVX-512: 32 when the outputs are a multiple of 16 and more than 24
+ * (C2's 128: 4 chunks of 2 zmm a row, every lane used; remainder 16), else 24 (one zmm and one
+ * ymm a row: SSRN's 24 channels; remainders 8, 16). C2's forward, one thread: 64-wide chunks
+ * (4 zmm x 6 rows) 112 GFLOP/s, 32-wide 116 (median of 6 alternating runs). */
+static int64_t tc_cw(int64_t cout, int isa)
+{
+    return isa >= HK_ISA_AVX512 && cout > 24 && cout % 16 == 0 ? 32 : 24;
+}
+
+static void tc_mk_run(const tc_mk *m, int R, int W, int isa)
 {
 #if TC_X86 && defined(__GNUC__)
-    if (avx2) {
-        tc_mk_tab[R == 4][NV - 1](m);
+    if (isa >= HK_ISA_AVX512) {
+        tc_mk5_tab[W / 8 - 1][R - 1](m);
+        return;
+    }
+    if (isa >= HK_ISA_AVX2) {
+        tc_mk_tab[R == 4][W / 8 - 1](m);
         return;
     }
 #endif
-    (void)avx2;
-    tc_mk_generic(m, R, NV);
+    (void)isa;
+    tc_mk_generic(m, R, W / 8);
 }
 
 /* Taps of output plane o that read an input plane: [*k0, *k1). */
@@ -233,38 +360,55 @@ static void tc_taps(const tc_geo *g, int64_t o, int64_t *k0, int64_t *k1)
 }
 
 /* Taps a row kernel call runs through before its outputs go back to y: as many as keep a
- * chunk's weights (taps x cin x 24 floats) in TC_KB_BYTES, half of L1d, so that the rows of a
- * run reuse them from L1. SSRN's spectral convs (7 taps x 24 channels, 16 KB) take all their
- * taps at once; C2 (97 taps over the whole depth, 223 KB a chunk) goes by 7: its forward, one
- * thread, 9.4 -> 7.0 ms (8 KB: about the same; 4 KB or 32 KB and more: slower). */
+ * chunk's weights (taps x cin x width floats) in TC_KB_BYTES, a third of L1d, so that the rows
+ * of a run reuse them from L1. SSRN's spectral convs (7 taps x 24 channels x 24 outputs,
+ * 16 KB) take all their taps at once; C2 (97 taps over the whole depth, 223 KB a chunk of 24)
+ * goes by 7 (AVX2; by 5 in the AVX-512 chunks of 32): its forward, one thread, 9.4 -> 7.0 ms
+ * (8 KB: about the same; 4 KB or 32 KB and more: slower; AVX-512 8-32 KB: the same within the
+ * noise). */
 #ifndef TC_KB_BYTES
 #define TC_KB_BYTES 16384
 #endif
 
 /* Rows [r0, r1) of samples [n0, n1), all of whose planes see the taps [k0, k1): per block of
  * taps, per chunk of outputs, every sample's row blocks (the first block of taps overwrites
- * y), so that the samples share the chunk's weights in L1. */
+ * y), so that the samples share the chunk's weights in L1. A run of rows goes in calls of at
+ * most tc_rmax rows, as even as they come (AVX-512: 49 rows = 10 + 10 + 10 + 10 + 9, not
+ * 4 x 12 + 1, whose one row would run at the FMA latency). */
 static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t r1, int64_t k0,
-                   int64_t k1, int avx2)
+                   int64_t k1, int isa)
 {
-    int64_t kb = TC_KB_BYTES / (g->cin * 24 * (int64_t)sizeof(float));
+    int64_t cw = tc_cw(g->cout, isa);
+    int64_t kb = TC_KB_BYTES / (g->cin * cw * (int64_t)sizeof(float));
     if (kb < 1) kb = 1;
     for (int64_t t0 = k0; t0 < k1; t0 += kb) {
         int64_t t1 = t0 + kb < k1 ? t0 + kb : k1;
         tc_mk m = {.ts = g->hw * 8, .bs = g->in_bs, .ntap = (int)(t1 - t0),
                    .ncb = (int)(g->cin / 8), .ybs = g->out_bs, .acc = t0 > k0};
-        for (int64_t oc0 = 0; oc0 < g->cout; oc0 += 24) {
-            int nv = g->cout - oc0 >= 24 ? 3 : (int)((g->cout - oc0) / 8);
-            m.w = g->wp + oc0 * g->k * g->cin + t0 * g->cin * nv * 8;
+        for (int64_t oc0 = 0; oc0 < g->cout; oc0 += cw) {
+            int w = (int)(g->cout - oc0 >= cw ? cw : g->cout - oc0);
+            int rmax = tc_rmax(isa);
+            m.w = g->wp + oc0 * g->k * g->cin + t0 * g->cin * w;
             m.b = g->bias && t0 == k0 ? g->bias + oc0 : NULL;
+            int64_t nr = r1 - r0, nb = (nr + rmax - 1) / rmax;
             for (int64_t n = n0; n < n1; n++) {
                 const float *xin = g->in + n * g->in_ns + (t0 - g->pad) * g->hw * 8;
                 float *yout = g->out + n * g->out_ns + (oc0 / 8) * g->out_bs;
-                for (int64_t r = r0; r < r1;) {
-                    int R = r1 - r >= 4 ? 4 : 1;
+                if (isa < HK_ISA_AVX512) {
+                    for (int64_t r = r0; r < r1;) {
+                        int R = r1 - r >= 4 ? 4 : 1;
+                        m.x = xin + r * 8;
+                        m.y = yout + r * 8;
+                        tc_mk_run(&m, R, w, isa);
+                        r += R;
+                    }
+                    continue;
+                }
+                for (int64_t b = 0, r = r0; b < nb; b++) {
+                    int R = (int)(nr / nb + (b < nr % nb));
                     m.x = xin + r * 8;
                     m.y = yout + r * 8;
-                    tc_mk_run(&m, R, nv, avx2);
+                    tc_mk_run(&m, R, w, isa);
                     r += R;
                 }
             }
@@ -281,7 +425,7 @@ static int64_t tc_per(int64_t rows) { return rows * 2 > TC_CHUNK ? 1 : TC_CHUNK 
  * slower). Inside a chunk, runs of planes with the same taps go to tc_run together. */
 static void tc_rows(const tc_geo *g, int64_t n_samples)
 {
-    int avx2 = tc_avx2();
+    int isa = hk_isa();
     int64_t rows = g->dout * g->hw, nch = (rows + TC_CHUNK - 1) / TC_CHUNK;
     int64_t items = n_samples * nch, per = tc_per(rows);
     if (per > 1) {
@@ -307,7 +451,7 @@ static void tc_rows(const tc_geo *g, int64_t n_samples)
                 e += g->hw;
             }
             if (e > c1) e = c1;
-            tc_run(g, n, n1, r, e, k0, k1, avx2);
+            tc_run(g, n, n1, r, e, k0, k1, isa);
             r = e;
         }
     }
@@ -533,19 +677,20 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, 
 
 /* ---- public entry points ------------------------------------------------------------------ */
 
-/* wp for tc_rows: chunks of 24 outputs (the last 8 or 16), each [K][cin][width], from w plain
+/* wp for tc_rows: chunks of tc_cw outputs (the last what remains), each [K][cin][width], from w plain
  * [OC, C, K]; transposed: inputs and outputs swapped and the taps flipped (backward data). */
 static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
 {
     int64_t cin = transposed ? g->oc : g->c, cout = transposed ? g->c : g->oc, K = g->k, C = g->c;
-    /* forward per chunk of 24 outputs, written in order (its rows of w stay in L2: 223 KB for
+    int64_t cw = tc_cw(cout, hk_isa());
+    /* forward per chunk of outputs, written in order (its rows of w stay in L2: 223 KB for
      * C2); transposed per input, a block of w read in order (one output at a time it wrote
      * K * cin * 24 floats apart: C2's transposed pack of 1.2 MB took 1.5 ms, now 0.12-0.2;
      * forward 0.27 -> 0.24, 1 thread) */
     if (!transposed) {
         TC_OMP("omp parallel for schedule(static)")
-        for (int64_t oc0 = 0; oc0 < cout; oc0 += 24) {
-            int64_t width = cout - oc0 < 24 ? cout - oc0 : 24;
+        for (int64_t oc0 = 0; oc0 < cout; oc0 += cw) {
+            int64_t width = cout - oc0 < cw ? cout - oc0 : cw;
             float *chunk = wp + oc0 * K * cin;
             for (int64_t k = 0; k < K; k++)
                 for (int64_t c = 0; c < cin; c++)
@@ -556,8 +701,8 @@ static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
     }
     TC_OMP("omp parallel for schedule(static)")
     for (int64_t c = 0; c < cin; c++)
-        for (int64_t oc0 = 0; oc0 < cout; oc0 += 24) {
-            int64_t width = cout - oc0 < 24 ? cout - oc0 : 24;
+        for (int64_t oc0 = 0; oc0 < cout; oc0 += cw) {
+            int64_t width = cout - oc0 < cw ? cout - oc0 : cw;
             float *chunk = wp + oc0 * K * cin;
             for (int64_t k = 0; k < K; k++)
                 for (int64_t o = 0; o < width; o++)

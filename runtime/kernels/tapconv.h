@@ -10,8 +10,9 @@
  * the flipped, transposed weights; backward weights accumulates per thread (over samples) and
  * reduces in thread order, so results are deterministic for a given thread count.
  *
- * ISA: AVX2+FMA micro-kernels when the CPU has them, else portable C (the same blocking, the
- * compiler's own vectorisation); see hk_isa. HSICC_KERNEL_ISA=generic forces the portable path
+ * ISA: AVX2+FMA micro-kernels when the CPU has them (AVX-512 ones for the forward and backward
+ * data when it has those), else portable C (the same blocking, the compiler's own
+ * vectorisation); see hk_isa. HSICC_KERNEL_ISA=generic forces the portable path
  * (to test it on AVX2 machines). Threads: OpenMP when the runtime is compiled with it.
  */
 #ifndef HSI_TAPCONV_H

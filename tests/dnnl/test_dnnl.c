@@ -247,6 +247,25 @@ static const conv_spec conv_specs[] = {
      * different taps; 11 samples over the items of 2 threads */
     {"tap_few_rows_pad", 4, 5, {11, 8, 9, 1, 2}, 16, 1, {5, 1, 1}, {1, 1, 1}, {2, 0, 0},
      {2, 0, 0}, {1, 1, 1}, 0},
+    /* AVX-512 row blocks (at most 12 rows, split evenly; chunks of 32 outputs when OC is a
+     * multiple of 16 above 24, else 24): 48 outputs (32 + 16; backward data 16) on runs of 13
+     * and 65 rows; backward data into 32 channels (forward 24), runs of 9 rows; a C2-like
+     * reduction over the whole depth in blocks of 16 + 16 + 8 taps into 32 + 16 outputs (backward
+     * data: 8 outputs, one tap a plane); 24 outputs in tap blocks of 2 + 2 + 1 (64 inputs),
+     * backward data 64 = 2 x 32; 128 inputs into 8 outputs one tap a block (backward data
+     * 128 = 4 x 32, 5 rows a sample); 16 outputs, 23 rows a plane (12 + 11) */
+    {"tap_oc48_rows13", 4, 5, {5, 16, 7, 1, 13}, 48, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0},
+     {1, 0, 0}, {1, 1, 1}, 1},
+    {"tap_c32_oc24_rows9", 4, 5, {3, 32, 10, 3, 3}, 24, 1, {4, 1, 1}, {1, 1, 1}, {2, 0, 0},
+     {1, 0, 0}, {1, 1, 1}, 0},
+    {"tap_c2_like_oc48", 4, 5, {6, 8, 40, 1, 5}, 48, 1, {40, 1, 1}, {1, 1, 1}, {0}, {0},
+     {1, 1, 1}, 1},
+    {"tap_c64_oc24_tap_blocks", 4, 5, {2, 64, 9, 1, 3}, 24, 1, {5, 1, 1}, {1, 1, 1}, {2, 0, 0},
+     {2, 0, 0}, {1, 1, 1}, 1},
+    {"tap_c128_oc8", 4, 5, {2, 128, 6, 1, 5}, 8, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0}, {1, 0, 0},
+     {1, 1, 1}, 1},
+    {"tap_oc16_rows23", 4, 5, {2, 24, 30, 1, 23}, 16, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0},
+     {1, 0, 0}, {1, 1, 1}, 0},
     /* one plain input channel, stride along D (SSRN's C1; weights' gradient by tapconv.c, no
      * dsrc: tap_w1_* runs without it); 5 taps in groups of 4 + 1, 40 outputs, padding */
     {"tap_w1_ssrn_c1", 0, 5, {16, 1, 200, 7, 7}, 24, 1, {7, 1, 1}, {2, 1, 1}, {0}, {0},
