@@ -25,8 +25,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define SC_X86 1
+#define SC_ALIGN64 __attribute__((aligned(64)))
 #else
 #define SC_X86 0
+#define SC_ALIGN64
 #endif
 
 #define SC_MR 6                     /* rows (forward) or reduction indices (weights) per block */
@@ -35,13 +37,14 @@
 #define SC_RC 128                   /* rows per weights' gradient chunk */
 #define SC_L2 (256 * 1024)          /* bytes of input a forward chunk may read to stay in L2 */
 
-/* the AVX-512 blocks: SC5_MR x SC5_NR (SC5_NV zmm); chunks of SC5_KC reduction indices (the
- * forward's packed weights, SC5_KC x SC5_NR floats, in L1) and SC5_RC rows (the weights'
- * gradient's packed dy) */
+/* the AVX-512 blocks: SC5_MR x SC5_NR (SC5_NV zmm; 6 x 64 beat 12 x 32 and 8 x 32 by 3-10
+ * points of the peak); the forward's reduction in chunks of up to SC5_WL2 bytes of packed
+ * weights (in L2), the weights' gradient's rows in chunks of SC5_RC (that chunk of packed dy,
+ * SC5_RC x SC5_NR floats, in L1; 64 to 512 alike) */
 #define SC5_MR 6
 #define SC5_NV 4
 #define SC5_NR (16 * SC5_NV)
-#define SC5_KC 128
+#define SC5_WL2 (1024 * 1024)
 #define SC5_RC 128
 #define SC_MRMAX 16                 /* the most rows a block of any path has */
 
@@ -179,6 +182,7 @@ SC_AVX512 static void sc_fwd_avx512(const float *const *a, const int64_t *koff, 
 #pragma GCC unroll 16
         for (int v = 0; v < SC5_NV; v++) c[q][v] = _mm512_loadu_ps(init + q * ldi + 16 * v);
     }
+#pragma GCC unroll 2
     for (int64_t i = 0; i < k; i++) {
         int64_t o = koff[i];
         __m512 w[SC5_NV];
@@ -209,6 +213,7 @@ SC_AVX512 static void sc_bww_avx512(const float *x, const int64_t *rowoff, int64
         for (int v = 0; v < SC5_NV; v++)
             c[q][v] = zero ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + q * SC5_NR + 16 * v);
     }
+#pragma GCC unroll 2
     for (int64_t r = 0; r < rows; r++) {
         const float *p = x + rowoff[r];
         __m512 w[SC5_NV];
@@ -250,7 +255,8 @@ const char *hk_sc_isa(void)
 
 /* a path's blocking and micro-kernels */
 typedef struct sc_blk {
-    int64_t mr, nr, kc, rc;
+    int64_t mr, nr, kc, rc;   /* kc 0: the AVX-512 forward's order (hk_sc_forward) */
+    int chunk_pack;           /* 1: dy packed chunk by chunk (hk_sc_backward_weights) */
     void (*fwd)(const float *const *, const int64_t *, int64_t, const float *, const float *,
                 int64_t, float *, int64_t);
     void (*bww)(const float *, const int64_t *, int64_t, const int64_t *, const float *, int,
@@ -259,10 +265,10 @@ typedef struct sc_blk {
 
 static sc_blk sc_blk_of(int path)
 {
-    sc_blk b = {SC_MR, SC_NR, SC_KC, SC_RC, sc_fwd_c, sc_bww_c};
+    sc_blk b = {SC_MR, SC_NR, SC_KC, SC_RC, 0, sc_fwd_c, sc_bww_c};
     if (path == 1) b.fwd = sc_fwd_avx2, b.bww = sc_bww_avx2;
     if (path == 2)
-        b = (sc_blk){SC5_MR, SC5_NR, SC5_KC, SC5_RC, sc_fwd_avx512, sc_bww_avx512};
+        b = (sc_blk){SC5_MR, SC5_NR, 0, SC5_RC, 1, sc_fwd_avx512, sc_bww_avx512};
     return b;
 }
 
@@ -288,7 +294,8 @@ void hk_sc_forward(const hk_sc *g, const float *x, const float *w, const float *
                    float *scratch)
 {
     sc_blk bl = sc_blk_of(sc_path());
-    const int64_t MR = bl.mr, NR = bl.nr, KC = bl.kc;
+    const int64_t MR = bl.mr, NR = bl.nr;
+    int64_t KC = bl.kc;
     int64_t k = sc_k(g), rows = sc_rows(g), ocp = sc_ocp(g, NR), nob = ocp / NR;
     int64_t nrb = sc_up(rows, MR) / MR;
     float *wp = scratch, *bp = scratch + ocp * k, *tail = bp + ocp;
@@ -309,11 +316,23 @@ void hk_sc_forward(const hk_sc *g, const float *x, const float *w, const float *
             }
         }
     for (int64_t o = 0; o < ocp; o++) bp[o] = g->bias && b && o < g->oc ? b[o] : 0.f;
-    /* The input a chunk reads: when it fits in L2, the output blocks go round it channel
-     * block by channel block (the chunk of weights stays in L1); else row block by row block
-     * (the rows' input stays in L1 over all channel blocks). */
-    int64_t chunk = KC < k ? KC : k, planes = (chunk + g->kh * g->kw - 1) / (g->kh * g->kw);
-    int rows_outer = planes * g->h * g->w * g->n * (int64_t)sizeof(float) > SC_L2;
+    /* AVX2 and C: the input a chunk reads: when it fits in L2, the output blocks go round it
+     * channel block by channel block (the chunk of weights stays in L1); else row block by
+     * row block (the rows' input stays in L1 over all channel blocks). AVX-512: row block by
+     * row block over chunks of up to SC5_WL2 bytes of packed weights (all of both banks'),
+     * the weights streaming from L2: the partial sums go to memory and back once a chunk,
+     * and on the 6 x 64 block that cost more than the weights' L2 traffic (bank3's forward
+     * 83 % of the peak in one chunk, 78 % in chunks of 128 in L1 channel block by channel
+     * block; bank1's 80 % and 73 %: paired runs of the kernel alone). */
+    int rows_outer;
+    if (bl.kc) {
+        int64_t chunk = KC < k ? KC : k, planes = (chunk + g->kh * g->kw - 1) / (g->kh * g->kw);
+        rows_outer = planes * g->h * g->w * g->n * (int64_t)sizeof(float) > SC_L2;
+    } else {
+        rows_outer = 1;
+        KC = SC5_WL2 / (ocp * (int64_t)sizeof(float));
+        KC = KC < 16 ? 16 : KC;
+    }
     SC_OMP("omp parallel")
     for (int64_t k0 = 0; k0 < k; k0 += KC) {
         int64_t kn = k - k0 < KC ? k - k0 : KC;
@@ -358,7 +377,11 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
      * depend on the thread count. */
     SC_OMP("omp parallel")
     {
-        /* dy packed [OC/16][rows][16] (read in place, at a stride of 128 floats, a chunk's
+        /* AVX-512: every thread packs each chunk of dy it works on into its own buffer (in L1
+         * when the kernel reads it; packing all of dy up front, 1.6 MB for bank1, took 15 % of
+         * bank1's weights' gradient) */
+        SC_ALIGN64 float chunk_buf[SC5_RC * SC5_NR];
+        /* dy packed [OC/NR][rows][NR] (read in place, at a stride of 128 floats, a chunk's
          * 128 rows would fall into 8 of L1's 64 sets), db summed on the way */
         SC_OMP("omp for schedule(static)")
         for (int64_t ob = 0; ob < nob; ob++) {
@@ -366,7 +389,9 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
             for (int64_t r = 0; r < rows; r++) {   /* restrict: vectorised */
                 const float *restrict src = dy + r * oc + c0;
                 float *restrict d = dp + (ob * rows + r) * NR, *restrict b = db + c0;
-                if (dw && cn == NR)
+                if (dw && bl.chunk_pack)
+                    ;
+                else if (dw && cn == NR)
                     for (int64_t o = 0; o < NR; o++) d[o] = src[o];
                 else if (dw)
                     for (int64_t o = 0; o < NR; o++) d[o] = o < cn ? src[o] : 0.f;
@@ -377,12 +402,24 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
         for (int64_t r0 = 0; dw && r0 < rows; r0 += RC) {
             int64_t rn = rows - r0 < RC ? rows - r0 : RC;
             for (int64_t ob = 0; ob < nob; ob++) {
+                const float *pan = dp + (ob * rows + r0) * NR;
+                if (bl.chunk_pack) {
+                    int64_t c0 = ob * NR, cn = oc - c0 < NR ? oc - c0 : NR;
+                    for (int64_t r = 0; r < rn; r++) {
+                        const float *restrict src = dy + (r0 + r) * oc + c0;
+                        float *restrict d = chunk_buf + r * NR;
+                        if (cn == NR)
+                            for (int64_t o = 0; o < NR; o++) d[o] = src[o];
+                        else
+                            for (int64_t o = 0; o < NR; o++) d[o] = o < cn ? src[o] : 0.f;
+                    }
+                    pan = chunk_buf;
+                }
                 SC_OMP("omp for schedule(static) nowait")
                 for (int64_t kb = 0; kb < nkb; kb++) {
                     int64_t k0 = kb * MR, ko[SC_MRMAX];
                     for (int q = 0; q < MR; q++) ko[q] = g->koff[k0 + q < k ? k0 + q : k0];
-                    bl.bww(x, g->rowoff + r0, rn, ko, dp + (ob * rows + r0) * NR, r0 == 0,
-                           dwt + (ob * kp + k0) * NR);
+                    bl.bww(x, g->rowoff + r0, rn, ko, pan, r0 == 0, dwt + (ob * kp + k0) * NR);
                 }
             }
         }
