@@ -267,7 +267,7 @@ static const conv_spec conv_specs[] = {
     {"sc_ctx_1x1", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
     {"sc_1x1_tail_rows", 0, 4, {5, 130, 3, 3}, 32, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
     /* the AVX-512 blocks (6 rows x 64 outputs, reduction chunks of 128, dw over chunks of 128
-     * rows): 8 outputs (one block mostly padding), 16 rows (2 + 4 apart), a reduction of 333
+     * rows): 8 outputs (one block mostly padding), 16 rows (2 blocks + 4), a reduction of 333
      * (128 + 128 + 77); 16 outputs, 18 rows, 131 = 128 + 3; 192 outputs (3 blocks, y written
      * straight), 20 rows (2 apart), 258 = 2 x 128 + 2; 80 outputs (64 + 16), 176 rows (2 dw
      * row chunks, 2 rows apart), 261 = 2 x 128 + 5; 64 outputs and 4 rows (fewer than a
