@@ -4,14 +4,15 @@
  * Rows r = (n, y, x) of the output, columns the output channels; the reduction runs over
  * k = (c, i, j) in the weights' own order, reading x[n, c, y*sh + i, x*sw + j] through two
  * offset tables (row offsets, reduction offsets) instead of an im2col matrix or a layout
- * reorder. The forward keeps a 6-row x 16-channel block of y in registers over the whole
- * reduction (weights packed per 16 channels, per call); the weights' gradient keeps a
- * 6-k x 16-channel block of dw over all rows (dy packed per 16 channels). No padding, no
+ * reorder. The forward keeps a 6-row x 16-channel (AVX-512: 64-channel) block of y in
+ * registers over a chunk of the reduction (weights packed per block of channels, per call);
+ * the weights' gradient keeps a 6-k x 16-channel (64) block of dw over a chunk of rows (dy
+ * packed per block of channels). No padding, no
  * dilation, no groups, no input gradient (a first layer). Every output element is computed by
  * one thread in a fixed order: results do not depend on the thread count.
  *
- * ISA: AVX2+FMA micro-kernels when the CPU has them, else portable C (the same blocking): the
- * choice tapconv.c makes (HSICC_KERNEL_ISA=generic forces the portable path for both).
+ * ISA: AVX-512 micro-kernels when the CPU has them, else AVX2+FMA ones, else portable C (the
+ * AVX2 blocking), by hk_isa (HSICC_KERNEL_ISA=avx2 or =generic caps it).
  * Threads: OpenMP when compiled with it.
  */
 #ifndef HSI_SMALLCONV_H
@@ -29,7 +30,7 @@ typedef struct hk_sc {
     int64_t *koff;                /* [C*KH*KW], filled by hk_sc_init */
 } hk_sc;
 
-/* "avx2" or "generic": the path the kernels take on this machine (and environment). */
+/* "avx512", "avx2" or "generic": the path the kernels take on this machine (and environment). */
 const char *hk_sc_isa(void);
 
 /* Fills the offset tables (g->rowoff and g->koff point to caller-owned arrays of

@@ -285,6 +285,17 @@ static const conv_spec conv_specs[] = {
      * outputs (the same, 3 rows apart) */
     {"sc_ctx_1x1", 0, 4, {128, 200, 5, 5}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
     {"sc_1x1_tail_rows", 0, 4, {5, 130, 3, 3}, 32, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    /* the AVX-512 blocks (6 rows x 64 outputs, reduction chunks of 128, dw over chunks of 128
+     * rows): 8 outputs (one block mostly padding), 16 rows (2 blocks + 4), a reduction of 333
+     * (128 + 128 + 77); 16 outputs, 18 rows, 131 = 128 + 3; 192 outputs (3 blocks, y written
+     * straight), 20 rows (2 apart), 258 = 2 x 128 + 2; 80 outputs (64 + 16), 176 rows (2 dw
+     * row chunks, 2 rows apart), 261 = 2 x 128 + 5; 64 outputs and 4 rows (fewer than a
+     * block), 256 = 2 x 128 */
+    {"sc_oc8_k333", 0, 4, {4, 37, 4, 4}, 8, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"sc_1x1_oc16_k131", 0, 4, {3, 131, 2, 3}, 16, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"sc_oc192_tail_nobias", 0, 4, {5, 43, 4, 3}, 192, 1, {3, 2}, {1, 1}, {0}, {0}, {1, 1}, 0},
+    {"sc_oc80_row_chunks", 0, 4, {11, 29, 6, 6}, 80, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"sc_oc64_few_rows", 0, 4, {1, 64, 3, 3}, 64, 1, {2, 2}, {1, 1}, {0}, {0}, {1, 1}, 1},
     /* 1x1 convs on channels-last (checked: these must take one GEMM): SSRN's C2 on the fold
      * of nCdhw8c (its dst nChw8c); odd sizes, 12 outputs (dst channels-last), no bias */
     {"gemm_1x1_ssrn_c2_fold", 5, 4, {16, 2328, 7, 7}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
