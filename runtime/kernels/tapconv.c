@@ -522,7 +522,7 @@ static TC_AVX512 void tc_wz_pack(const hk_tap *g, const float *dy, int64_t n, in
 
 /* The AVX-512 kernel's input channels from channel ci of C (ci a multiple of 4) for NV blocks
  * of outputs, at most 24 accumulators (NC / 2 x NV): 12 + 12 for 24 channels (and for the
- * first 24 of more with NV 4), else 24 (NV < 3), 16 (NV 3) or 8; 12 at offset 4 only after
+ * first 24 of more with NV 4), else 24 (NV < 3), 16 (NV < 4) or 8; 12 at offset 4 only after
  * 12 at offset 0. */
 static int tc_wz_group(int64_t C, int64_t ci, int nv)
 {
@@ -530,7 +530,7 @@ static int tc_wz_group(int64_t C, int64_t ci, int nv)
     if (ci % 8) return 12;
     if (nv < 3 && rem >= 24) return 24;
     if (rem == 24 || (nv == 4 && rem >= 24)) return 12;
-    return nv == 3 && rem >= 16 ? 16 : 8;
+    return nv < 4 && rem >= 16 ? 16 : 8;
 }
 
 /* One input channel (SSRN's C1: a plain [N, 1, D, H*W] input, any stride along D):
@@ -595,12 +595,129 @@ static void (*const tc_w1_tab[4][3])(const tc_w1 *) = {
     {tc_w1_3_1, tc_w1_3_2, tc_w1_3_3}, {tc_w1_4_1, tc_w1_4_2, tc_w1_4_3}};
 #endif
 
+#if TC_X86 && defined(__GNUC__)
+/* AVX-512, one input channel: NI taps x NV blocks of outputs over np output planes, by pairs
+ * of pixels p, p + 1: dy's two rows interleaved (d_p0 d_p+1,0 d_p1 d_p+1,1 ..., one permute of
+ * a 16-float load per block) times the broadcast pair x[p], x[p + 1] of each tap (vbroadcastsd:
+ * the plain input has the pixels side by side), lanes 2 l and 2 l + 1 summed at the end; an
+ * odd last pixel with the second row 0. NI * NV accumulators (SSRN's C1: 7 x 3), NV permutes
+ * for NI * NV FMAs of 16 lanes; the AVX2 kernel's 4 taps x 24 outputs had 3 broadcast-fed
+ * ymm FMAs a pixel and tap. */
+typedef struct tc_w1z {
+    const float *x, *dy;          /* x: tap k0's plane of the first output plane; dy: its rows */
+    int64_t xi, xo, dybs, hw;     /* floats between taps, between output planes (stride * hw) */
+    int np;                       /* output planes */
+    float *dw;                    /* dwp + k0 * cout + oc0 */
+    int64_t wc;                   /* cout */
+} tc_w1z;
+
+static inline __attribute__((always_inline)) TC_AVX512 void tc_w1_avx512(const tc_w1z *m,
+                                                                         const int NI,
+                                                                         const int NV)
+{
+    __m512 a[8][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < NI; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; j++) a[i][j] = _mm512_setzero_ps();
+    const __m512i ilv = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+    const int64_t hw = m->hw, xi = m->xi, dybs = m->dybs;
+    for (int q = 0; q < m->np; q++) {
+        const float *x = m->x + q * m->xo, *dy = m->dy + q * hw * 8;
+        int64_t p = 0;
+        for (; p + 2 <= hw; p += 2) {
+            __m512 e[3];
+#pragma GCC unroll 3
+            for (int j = 0; j < NV; j++)
+                e[j] = _mm512_permutexvar_ps(ilv, _mm512_loadu_ps(dy + j * dybs + p * 8));
+#pragma GCC unroll 8
+            for (int i = 0; i < NI; i++) {
+                double t;
+                memcpy(&t, x + i * xi + p, sizeof t);
+                __m512 xv = _mm512_castpd_ps(_mm512_set1_pd(t));
+#pragma GCC unroll 3
+                for (int j = 0; j < NV; j++) a[i][j] = _mm512_fmadd_ps(xv, e[j], a[i][j]);
+            }
+        }
+        if (p < hw) {
+            __m512 e[3];
+#pragma GCC unroll 3
+            for (int j = 0; j < NV; j++)
+                e[j] = _mm512_permutexvar_ps(ilv, _mm512_maskz_loadu_ps(0xff, dy + j * dybs + p * 8));
+#pragma GCC unroll 8
+            for (int i = 0; i < NI; i++) {
+                __m512 xv = _mm512_set1_ps(x[i * xi + p]);
+#pragma GCC unroll 3
+                for (int j = 0; j < NV; j++) a[i][j] = _mm512_fmadd_ps(xv, e[j], a[i][j]);
+            }
+        }
+    }
+    const __m512i deint = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+#pragma GCC unroll 8
+    for (int i = 0; i < NI; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; j++) {
+            __m512 v = _mm512_permutexvar_ps(deint, a[i][j]);
+            float *w = m->dw + i * m->wc + 8 * j;
+            _mm256_storeu_ps(w, _mm256_add_ps(_mm256_loadu_ps(w),
+                                              _mm256_add_ps(_mm512_castps512_ps256(v),
+                                                            _mm512_extractf32x8_ps(v, 1))));
+        }
+}
+#define TC_W1Z(NI) \
+    static TC_AVX512 void tc_w1z_##NI##_1(const tc_w1z *m) { tc_w1_avx512(m, NI, 1); } \
+    static TC_AVX512 void tc_w1z_##NI##_2(const tc_w1z *m) { tc_w1_avx512(m, NI, 2); } \
+    static TC_AVX512 void tc_w1z_##NI##_3(const tc_w1z *m) { tc_w1_avx512(m, NI, 3); }
+TC_W1Z(1) TC_W1Z(2) TC_W1Z(3) TC_W1Z(4) TC_W1Z(5) TC_W1Z(6) TC_W1Z(7) TC_W1Z(8)
+#undef TC_W1Z
+static void (*const tc_w1z_tab[8][3])(const tc_w1z *) = {
+    {tc_w1z_1_1, tc_w1z_1_2, tc_w1z_1_3}, {tc_w1z_2_1, tc_w1z_2_2, tc_w1z_2_3},
+    {tc_w1z_3_1, tc_w1z_3_2, tc_w1z_3_3}, {tc_w1z_4_1, tc_w1z_4_2, tc_w1z_4_3},
+    {tc_w1z_5_1, tc_w1z_5_2, tc_w1z_5_3}, {tc_w1z_6_1, tc_w1z_6_2, tc_w1z_6_3},
+    {tc_w1z_7_1, tc_w1z_7_2, tc_w1z_7_3}, {tc_w1z_8_1, tc_w1z_8_2, tc_w1z_8_3}};
+#endif
+
+/* Taps [*k0, *k1) of output plane o that read an input plane (one input channel, stride) */
+static void tc_taps1(const hk_tap *g, int64_t o, int64_t *k0, int64_t *k1)
+{
+    int64_t lo = g->pad - o * g->stride, hi = g->din + g->pad - o * g->stride;
+    *k0 = lo > 0 ? lo : 0;
+    *k1 = hi < g->k ? hi : g->k;
+}
+
 /* Sample n's contribution to dwp [K][1][OC] (one input channel, plain, stride along D). */
 static void tc_weights_sample_c1(const hk_tap *g, const float *x, const float *dy, int64_t n,
-                                 float *dwp, int avx2)
+                                 float *dwp, int isa)
 {
     int64_t hw = g->hw, dybs = g->dout * hw * 8, s = g->stride;
     const float *xn = x + n * g->din * hw, *dyn = dy + n * g->oc * g->dout * hw;
+    int avx2 = isa >= HK_ISA_AVX2;
+#if TC_X86 && defined(__GNUC__)
+    if (isa >= HK_ISA_AVX512) {
+        /* runs of output planes with the same taps (SSRN's C1: all 97), per 8 taps and 24
+         * outputs, each one call */
+        for (int64_t o = 0, o1; o < g->dout; o = o1) {
+            int64_t k0, k1, a, b;
+            tc_taps1(g, o, &k0, &k1);
+            for (o1 = o + 1; o1 < g->dout; o1++) {
+                tc_taps1(g, o1, &a, &b);
+                if (a != k0 || b != k1) break;
+            }
+            for (int64_t k = k0; k < k1; k += 8) {
+                int ni = k1 - k >= 8 ? 8 : (int)(k1 - k);
+                for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
+                    int nv = g->oc - oc0 >= 24 ? 3 : (int)((g->oc - oc0) / 8);
+                    tc_w1z m = {.x = xn + (o * s + k - g->pad) * hw, .xi = hw, .xo = s * hw,
+                                .dy = dyn + (oc0 / 8) * dybs + o * hw * 8, .dybs = dybs,
+                                .hw = hw, .np = (int)(o1 - o), .dw = dwp + k * g->oc + oc0,
+                                .wc = g->oc};
+                    tc_w1z_tab[ni - 1][nv - 1](&m);
+                }
+            }
+        }
+        return;
+    }
+#endif
     for (int64_t o = 0; o < g->dout; o++) {
         int64_t lo = g->pad - o * s, hi = g->din + g->pad - o * s;
         int64_t k0 = lo > 0 ? lo : 0, k1 = hi < g->k ? hi : g->k;
@@ -807,7 +924,7 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
     }
     if (!g->bias) db = NULL;
     if (!dw && !db) return;
-    int isa = hk_isa(), avx2 = isa >= HK_ISA_AVX2;
+    int isa = hk_isa();
     int T = tc_threads() < g->threads ? tc_threads() : g->threads;
     float *part = scratch + TC_R16(kco);
     size_t per = TC_R16(kco) + TC_R16(g->oc) + TC_WPACK(g);
@@ -826,7 +943,7 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
         float *pb = db ? pw + kco : NULL;
         if (g->c == 1) {
             for (int64_t n = lo; n < hi; n++) {
-                if (dw) tc_weights_sample_c1(g, x, dy, n, pw, avx2);
+                if (dw) tc_weights_sample_c1(g, x, dy, n, pw, isa);
                 if (pb) tc_bias_rows(g, dy + n * g->oc * g->dout * g->hw, 0, g->dout * g->hw, pb);
             }
         } else {
