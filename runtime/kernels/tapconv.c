@@ -9,7 +9,9 @@
  * a long reduction (SSRN's C2: 97 taps over the whole depth, one output plane) goes by blocks
  * of taps whose weights stay in L1, adding to the outputs.
  * Backward weights, per tap and group of 4 input channels, keeps a 4 x 24 block of dw in
- * registers over a chunk of TC_CHUNK rows.
+ * registers over a chunk of TC_CHUNK rows; on AVX-512, per tap and group of 8-24 input
+ * channels, up to 24 zmm of dw (pairs of channels x 8 outputs) over a chunk of TC_WCHUNK rows
+ * of dy packed once per chunk (tc_wz_avx512).
  */
 #include "tapconv.h"
 
@@ -87,13 +89,19 @@ static __attribute__((unused)) int tc_avx512(void) { return hk_isa() >= HK_ISA_A
 /* The row kernel's level (forward and backward data), every level hk_isa gives. */
 const char *hk_tap_isa(void) { return hk_isa_name(hk_isa()); }
 
-/* Scratch: [wp (forward) or wd (backward data): K*C*OC] [per thread: dw K*C*OC, db OC] x
- * threads (C2: 1.2 MB each). */
+/* Scratch: [wp (forward) or wd (backward data): K*C*OC] [per thread: dw K*C*OC, db OC, the
+ * AVX-512 weights kernel's packed dy rows TC_WPACK] x threads (C2: 1.2 MB each). */
+#define TC_WCHUNK 128               /* rows of dy the AVX-512 weights kernel packs at a time */
+#define TC_WPACK(g) ((size_t)TC_WCHUNK * 2 * (size_t)(g)->oc)
+/* n floats rounded up to a cache line: every thread's partial sums and packed rows start on
+ * one (the scratch does: 64-byte aligned), so that none of the AVX-512 kernel's zmm loads
+ * spans two lines */
+#define TC_R16(n) (((size_t)(n) + 15) / 16 * 16)
 size_t hk_tap_scratch_floats(hk_tap *g)
 {
     size_t kco = (size_t)(g->k * g->c * g->oc);
     g->threads = tc_threads();
-    return kco + (size_t)g->threads * (kco + (size_t)g->oc);
+    return TC_R16(kco) + (size_t)g->threads * (TC_R16(kco) + TC_R16(g->oc) + TC_WPACK(g));
 }
 
 /* ---- the row kernel ----------------------------------------------------------------------- */
@@ -536,6 +544,145 @@ static void tc_wk_run(const tc_wk *m, int NV, int avx2)
     tc_wk_generic(m, NV);
 }
 
+/* AVX-512. A chunk's dy rows are first packed doubled (tc_wz_pack: per row and block of 8
+ * outputs, d0 d0 d1 d1 ... d7 d7), then per tap and group of NC input channels (from offset XO
+ * of a block, so that every x address is a constant from one pointer) and NV blocks of
+ * outputs, for every row: one zmm of that per block (a plain load), one broadcast pair x[c],
+ * x[c + 1] (vbroadcastsd, a load) per two channels, NV FMAs of 16 lanes per pair. A zmm holds
+ * dw of channels c, c + 1 (lanes 2 l and 2 l + 1) for 8 outputs l: the per-thread partial sums
+ * are kept so (tc_zidx) and deinterleaved only by the reduction. No shuffle in the loop
+ * (packing: one permute a row and block, for K x C / NC calls), each x load feeds NV FMAs and
+ * each dy load NC / 2. In L1, one thread, % of the AVX-512 FMA peak: NC 12 x NV 3 (SSRN's
+ * 24 x 24) 77-79, NC 12 x NV 4 (C2's 24 x 128) 77-81, NC 16 x NV 3 82; a kernel of zmm +
+ * ymm per channel (16 outputs by an insert, 8 by a ymm FMA, the broadcast x feeding both) 65:
+ * 21 loads a row for 18 FMAs, load-bound (16 broadcast-fed FMAs with one load each reach 75,
+ * with two FMAs a broadcast 86). Weights + bias gradient, batch 16, 1 thread, AVX2 ->
+ * AVX-512: SSRN's spectral conv 6.8 -> 4.0 ms (88 -> 150 GFLOP/s, 70 % of 213), C2 5.9 ->
+ * 3.3 ms (80 -> 141). */
+typedef struct tc_wz {
+    const float *x;               /* row 0 of the tap's shifted input, the group's block */
+    int64_t xbs;                  /* floats between input blocks */
+    const float *dp;              /* row 0 of the packed dy, block oc0 / 8 (may point before
+                                   * the buffer: it holds the rows from c0) */
+    int64_t pbs;                  /* floats between packed blocks */
+    int64_t r0, r1;
+    int ns;                       /* samples (the same rows of each) */
+    int64_t xns, pns;             /* floats between samples of x, of the packed dy */
+    float *dw;                    /* tc_zidx(k, c0, oc0) of the partial sums */
+    int64_t ps;                   /* floats between channel pairs of dw (2 OC) */
+} tc_wz;
+
+/* Where the AVX-512 partial sums keep dw[k][c][o]: [K][C/2][OC/8][8 outputs][2 channels]. */
+static inline int64_t tc_zidx(const hk_tap *g, int64_t k, int64_t c, int64_t o)
+{
+    return (k * g->c + c / 2 * 2) * g->oc + o / 8 * 16 + o % 8 * 2 + c % 2;
+}
+
+#if TC_X86 && defined(__GNUC__)
+static inline __attribute__((always_inline)) TC_AVX512 void tc_wz_avx512(const tc_wz *m,
+                                                                         const int NC,
+                                                                         const int XO,
+                                                                         const int NV)
+{
+    __m512 a[12][4];
+#pragma GCC unroll 12
+    for (int p = 0; p < NC / 2; p++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; j++) a[p][j] = _mm512_loadu_ps(m->dw + p * m->ps + 16 * j);
+    const int64_t xbs = m->xbs, pbs = m->pbs;
+    for (int s = 0; s < m->ns; s++) {
+    const float *x = m->x + s * m->xns + m->r0 * 8, *dp = m->dp + s * m->pns + m->r0 * 16;
+    for (int64_t r = m->r0; r < m->r1; r++, x += 8, dp += 16) {
+        __m512 e[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; j++) e[j] = _mm512_loadu_ps(dp + j * pbs);
+#pragma GCC unroll 12
+        for (int p = 0; p < NC / 2; p++) {
+            double t;
+            memcpy(&t, x + ((XO + 2 * p) >> 3) * xbs + ((XO + 2 * p) & 7), sizeof t);
+            __m512 xv = _mm512_castpd_ps(_mm512_set1_pd(t));
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; j++) a[p][j] = _mm512_fmadd_ps(xv, e[j], a[p][j]);
+        }
+    }
+    }
+#pragma GCC unroll 12
+    for (int p = 0; p < NC / 2; p++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; j++) _mm512_storeu_ps(m->dw + p * m->ps + 16 * j, a[p][j]);
+}
+#define TC_WZ(NC, XO, NV) \
+    static TC_AVX512 void tc_wz_##NC##_##XO##_##NV(const tc_wz *m) { tc_wz_avx512(m, NC, XO, NV); }
+TC_WZ(8, 0, 1) TC_WZ(8, 0, 2) TC_WZ(8, 0, 3) TC_WZ(8, 0, 4)
+TC_WZ(12, 0, 1) TC_WZ(12, 0, 2) TC_WZ(12, 0, 3) TC_WZ(12, 0, 4)
+TC_WZ(12, 4, 1) TC_WZ(12, 4, 2) TC_WZ(12, 4, 3) TC_WZ(12, 4, 4)
+TC_WZ(16, 0, 1) TC_WZ(16, 0, 2) TC_WZ(16, 0, 3)
+TC_WZ(24, 0, 1) TC_WZ(24, 0, 2)
+#undef TC_WZ
+/* [group: 8, 12 at offset 0, 12 at offset 4, 16, 24][NV - 1]; NULL: more than 24 accumulators
+ * (tc_wz_group never picks them) */
+static void (*const tc_wz_tab[5][4])(const tc_wz *) = {
+    {tc_wz_8_0_1, tc_wz_8_0_2, tc_wz_8_0_3, tc_wz_8_0_4},
+    {tc_wz_12_0_1, tc_wz_12_0_2, tc_wz_12_0_3, tc_wz_12_0_4},
+    {tc_wz_12_4_1, tc_wz_12_4_2, tc_wz_12_4_3, tc_wz_12_4_4},
+    {tc_wz_16_0_1, tc_wz_16_0_2, tc_wz_16_0_3, NULL},
+    {tc_wz_24_0_1, tc_wz_24_0_2, NULL, NULL}};
+
+/* rows [c0, c1) of dy, samples [n, n + ns) -> dp [OC / 8][ns][c1 - c0][16], each row's 8
+ * values doubled; db (NULL: none) += their column sums (4 partial sums a block and sample,
+ * added in a fixed order: the pass brings the rows to L1 anyway) */
+static TC_AVX512 void tc_wz_pack(const hk_tap *g, const float *dy, int64_t n, int ns,
+                                 int64_t c0, int64_t c1, float *dp, float *db)
+{
+    const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    int64_t rows = g->dout * g->hw, ob = g->oc / 8;
+    for (int64_t bs = 0; bs < ob * ns; bs++) {
+        int64_t b = bs / ns;
+        const float *d = dy + (n + bs % ns) * g->oc * rows + b * rows * 8;
+        float *o = dp + bs * (c1 - c0) * 16 - c0 * 16;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        int64_t r = c0;
+        for (; r + 4 <= c1; r += 4) {
+            __m256 v0 = _mm256_loadu_ps(d + r * 8), v1 = _mm256_loadu_ps(d + r * 8 + 8);
+            __m256 v2 = _mm256_loadu_ps(d + r * 8 + 16), v3 = _mm256_loadu_ps(d + r * 8 + 24);
+            s0 = _mm256_add_ps(s0, v0);
+            s1 = _mm256_add_ps(s1, v1);
+            s2 = _mm256_add_ps(s2, v2);
+            s3 = _mm256_add_ps(s3, v3);
+            _mm512_storeu_ps(o + r * 16, _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(v0)));
+            _mm512_storeu_ps(o + r * 16 + 16,
+                             _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(v1)));
+            _mm512_storeu_ps(o + r * 16 + 32,
+                             _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(v2)));
+            _mm512_storeu_ps(o + r * 16 + 48,
+                             _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(v3)));
+        }
+        for (; r < c1; r++) {
+            __m256 v = _mm256_loadu_ps(d + r * 8);
+            s0 = _mm256_add_ps(s0, v);
+            _mm512_storeu_ps(o + r * 16, _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(v)));
+        }
+        if (db)
+            _mm256_storeu_ps(db + b * 8, _mm256_add_ps(_mm256_loadu_ps(db + b * 8),
+                                                       _mm256_add_ps(_mm256_add_ps(s0, s1),
+                                                                     _mm256_add_ps(s2, s3))));
+    }
+}
+#endif
+
+/* The AVX-512 kernel's input channels from channel ci of C (ci a multiple of 4) for NV blocks
+ * of outputs, at most 24 accumulators (NC / 2 x NV): 12 + 12 for 24 channels (and for the
+ * first 24 of more with NV 4), else 24 (NV < 3), 16 (NV < 4) or 8; 12 at offset 4 only after
+ * 12 at offset 0. */
+static int tc_wz_group(int64_t C, int64_t ci, int nv)
+{
+    int64_t rem = C - ci;
+    if (ci % 8) return 12;
+    if (nv < 3 && rem >= 24) return 24;
+    if (rem == 24 || (nv == 4 && rem >= 24)) return 12;
+    return nv < 4 && rem >= 16 ? 16 : 8;
+}
+
 /* One input channel (SSRN's C1: a plain [N, 1, D, H*W] input, any stride along D):
  * dwp[k0 + i][oc0 + 8 j + l] += sum_p x[i * xi + p] dy[p, oc0 + 8 j + l] over the H*W pixels
  * of one output plane, ni <= 4 taps (xi = H*W floats apart) at a time. */
@@ -598,12 +745,130 @@ static void (*const tc_w1_tab[4][3])(const tc_w1 *) = {
     {tc_w1_3_1, tc_w1_3_2, tc_w1_3_3}, {tc_w1_4_1, tc_w1_4_2, tc_w1_4_3}};
 #endif
 
+#if TC_X86 && defined(__GNUC__)
+/* AVX-512, one input channel: NI taps x NV blocks of outputs over np output planes, by pairs
+ * of pixels p, p + 1: dy's two rows interleaved (d_p0 d_p+1,0 d_p1 d_p+1,1 ..., one permute of
+ * a 16-float load per block) times the broadcast pair x[p], x[p + 1] of each tap (vbroadcastsd:
+ * the plain input has the pixels side by side), lanes 2 l and 2 l + 1 summed at the end; an
+ * odd last pixel with the second row 0. NI * NV accumulators (SSRN's C1: 7 x 3), NV permutes
+ * for NI * NV FMAs of 16 lanes; the AVX2 kernel's 4 taps x 24 outputs had 3 broadcast-fed
+ * ymm FMAs a pixel and tap. C1's weights + bias, batch 16, 1 thread: 0.44 -> 0.37 ms (bound
+ * by reading dy's 7.3 MB: 2 passes, this and the bias's). */
+typedef struct tc_w1z {
+    const float *x, *dy;          /* x: tap k0's plane of the first output plane; dy: its rows */
+    int64_t xi, xo, dybs, hw;     /* floats between taps, between output planes (stride * hw) */
+    int np;                       /* output planes */
+    float *dw;                    /* dwp + k0 * cout + oc0 */
+    int64_t wc;                   /* cout */
+} tc_w1z;
+
+static inline __attribute__((always_inline)) TC_AVX512 void tc_w1_avx512(const tc_w1z *m,
+                                                                         const int NI,
+                                                                         const int NV)
+{
+    __m512 a[8][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < NI; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; j++) a[i][j] = _mm512_setzero_ps();
+    const __m512i ilv = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+    const int64_t hw = m->hw, xi = m->xi, dybs = m->dybs;
+    for (int q = 0; q < m->np; q++) {
+        const float *x = m->x + q * m->xo, *dy = m->dy + q * hw * 8;
+        int64_t p = 0;
+        for (; p + 2 <= hw; p += 2) {
+            __m512 e[3];
+#pragma GCC unroll 3
+            for (int j = 0; j < NV; j++)
+                e[j] = _mm512_permutexvar_ps(ilv, _mm512_loadu_ps(dy + j * dybs + p * 8));
+#pragma GCC unroll 8
+            for (int i = 0; i < NI; i++) {
+                double t;
+                memcpy(&t, x + i * xi + p, sizeof t);
+                __m512 xv = _mm512_castpd_ps(_mm512_set1_pd(t));
+#pragma GCC unroll 3
+                for (int j = 0; j < NV; j++) a[i][j] = _mm512_fmadd_ps(xv, e[j], a[i][j]);
+            }
+        }
+        if (p < hw) {
+            __m512 e[3];
+#pragma GCC unroll 3
+            for (int j = 0; j < NV; j++)
+                e[j] = _mm512_permutexvar_ps(ilv, _mm512_maskz_loadu_ps(0xff, dy + j * dybs + p * 8));
+#pragma GCC unroll 8
+            for (int i = 0; i < NI; i++) {
+                __m512 xv = _mm512_set1_ps(x[i * xi + p]);
+#pragma GCC unroll 3
+                for (int j = 0; j < NV; j++) a[i][j] = _mm512_fmadd_ps(xv, e[j], a[i][j]);
+            }
+        }
+    }
+    const __m512i deint = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+#pragma GCC unroll 8
+    for (int i = 0; i < NI; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; j++) {
+            __m512 v = _mm512_permutexvar_ps(deint, a[i][j]);
+            float *w = m->dw + i * m->wc + 8 * j;
+            _mm256_storeu_ps(w, _mm256_add_ps(_mm256_loadu_ps(w),
+                                              _mm256_add_ps(_mm512_castps512_ps256(v),
+                                                            _mm512_extractf32x8_ps(v, 1))));
+        }
+}
+#define TC_W1Z(NI) \
+    static TC_AVX512 void tc_w1z_##NI##_1(const tc_w1z *m) { tc_w1_avx512(m, NI, 1); } \
+    static TC_AVX512 void tc_w1z_##NI##_2(const tc_w1z *m) { tc_w1_avx512(m, NI, 2); } \
+    static TC_AVX512 void tc_w1z_##NI##_3(const tc_w1z *m) { tc_w1_avx512(m, NI, 3); }
+TC_W1Z(1) TC_W1Z(2) TC_W1Z(3) TC_W1Z(4) TC_W1Z(5) TC_W1Z(6) TC_W1Z(7) TC_W1Z(8)
+#undef TC_W1Z
+static void (*const tc_w1z_tab[8][3])(const tc_w1z *) = {
+    {tc_w1z_1_1, tc_w1z_1_2, tc_w1z_1_3}, {tc_w1z_2_1, tc_w1z_2_2, tc_w1z_2_3},
+    {tc_w1z_3_1, tc_w1z_3_2, tc_w1z_3_3}, {tc_w1z_4_1, tc_w1z_4_2, tc_w1z_4_3},
+    {tc_w1z_5_1, tc_w1z_5_2, tc_w1z_5_3}, {tc_w1z_6_1, tc_w1z_6_2, tc_w1z_6_3},
+    {tc_w1z_7_1, tc_w1z_7_2, tc_w1z_7_3}, {tc_w1z_8_1, tc_w1z_8_2, tc_w1z_8_3}};
+#endif
+
+/* Taps [*k0, *k1) of output plane o that read an input plane (one input channel, stride) */
+static inline void tc_taps1(const hk_tap *g, int64_t o, int64_t *k0, int64_t *k1)
+{
+    int64_t lo = g->pad - o * g->stride, hi = g->din + g->pad - o * g->stride;
+    *k0 = lo > 0 ? lo : 0;
+    *k1 = hi < g->k ? hi : g->k;
+}
+
 /* Sample n's contribution to dwp [K][1][OC] (one input channel, plain, stride along D). */
 static void tc_weights_sample_c1(const hk_tap *g, const float *x, const float *dy, int64_t n,
-                                 float *dwp, int avx2)
+                                 float *dwp, int isa)
 {
     int64_t hw = g->hw, dybs = g->dout * hw * 8, s = g->stride;
     const float *xn = x + n * g->din * hw, *dyn = dy + n * g->oc * g->dout * hw;
+    int avx2 = isa >= HK_ISA_AVX2;
+#if TC_X86 && defined(__GNUC__)
+    if (isa >= HK_ISA_AVX512) {
+        /* runs of output planes with the same taps (SSRN's C1: all 97), per 8 taps and 24
+         * outputs, each one call */
+        for (int64_t o = 0, o1; o < g->dout; o = o1) {
+            int64_t k0, k1, a, b;
+            tc_taps1(g, o, &k0, &k1);
+            for (o1 = o + 1; o1 < g->dout; o1++) {
+                tc_taps1(g, o1, &a, &b);
+                if (a != k0 || b != k1) break;
+            }
+            for (int64_t k = k0; k < k1; k += 8) {
+                int ni = k1 - k >= 8 ? 8 : (int)(k1 - k);
+                for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
+                    int nv = g->oc - oc0 >= 24 ? 3 : (int)((g->oc - oc0) / 8);
+                    tc_w1z m = {.x = xn + (o * s + k - g->pad) * hw, .xi = hw, .xo = s * hw,
+                                .dy = dyn + (oc0 / 8) * dybs + o * hw * 8, .dybs = dybs,
+                                .hw = hw, .np = (int)(o1 - o), .dw = dwp + k * g->oc + oc0,
+                                .wc = g->oc};
+                    tc_w1z_tab[ni - 1][nv - 1](&m);
+                }
+            }
+        }
+        return;
+    }
+#endif
     for (int64_t o = 0; o < g->dout; o++) {
         int64_t lo = g->pad - o * s, hi = g->din + g->pad - o * s;
         int64_t k0 = lo > 0 ? lo : 0, k1 = hi < g->k ? hi : g->k;
@@ -647,6 +912,45 @@ static void tc_bias_rows(const hk_tap *g, const float *dyn, int64_t r0, int64_t 
 /* Sample n's contribution to dwp [K][C][OC] and db [OC] (NULL: none): db from each chunk of
  * dy rows first, which brings them to L1 for the weights (a pass of its own over dy read the
  * whole tensor from memory again). */
+/* The rows [*r0, *r1) of [c0, c1) whose tap k reads an input plane (not padding) */
+static void tc_wrows(const hk_tap *g, int64_t c0, int64_t c1, int64_t k, int64_t *r0, int64_t *r1)
+{
+    int64_t hw = g->hw, olo = g->pad - k > 0 ? g->pad - k : 0, ohi = g->din + g->pad - k;
+    if (ohi > g->dout) ohi = g->dout;
+    *r0 = olo * hw > c0 ? olo * hw : c0;
+    *r1 = ohi * hw < c1 ? ohi * hw : c1;
+}
+
+#if TC_X86 && defined(__GNUC__)
+/* The rows [c0, c1) of samples [n, n + ns) (dp: their packed dy, tc_wz_pack) into the partial
+ * sums dwz (tc_zidx layout): per tap, per block of outputs, per group of input channels. */
+static void tc_wz_chunk(const hk_tap *g, const float *x, int64_t n, int ns, const float *dp,
+                        int64_t c0, int64_t c1, float *dwz)
+{
+    int64_t hw = g->hw, xbs = g->din * hw * 8, xns = g->c * g->din * hw;
+    int64_t pns = (c1 - c0) * 16, pbs = ns * pns;
+    const float *xn = x + n * xns;
+    for (int64_t k = 0; k < g->k; k++) {
+        int64_t r0, r1;
+        tc_wrows(g, c0, c1, k, &r0, &r1);
+        if (r1 <= r0) continue;
+        for (int64_t oc0 = 0; oc0 < g->oc;) {
+            int nv = g->oc - oc0 >= 32 ? 4 : (int)((g->oc - oc0) / 8);
+            for (int64_t ci = 0; ci < g->c;) {
+                int nc = tc_wz_group(g->c, ci, nv);
+                tc_wz m = {.x = xn + (ci / 8) * xbs + (k - g->pad) * hw * 8, .xbs = xbs,
+                           .dp = dp + oc0 / 8 * pbs - c0 * 16, .pbs = pbs, .r0 = r0, .r1 = r1,
+                           .ns = ns, .xns = xns, .pns = pns,
+                           .dw = dwz + tc_zidx(g, k, ci, oc0), .ps = 2 * g->oc};
+                tc_wz_tab[nc == 8 ? 0 : nc == 16 ? 3 : nc == 24 ? 4 : ci % 8 ? 2 : 1][nv - 1](&m);
+                ci += nc;
+            }
+            oc0 += nv * 8;
+        }
+    }
+}
+#endif
+
 static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, int64_t n,
                               float *dwp, float *db, int avx2)
 {
@@ -659,9 +963,8 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, 
         if (!dwp) continue;
         for (int64_t k = 0; k < g->k; k++) {
             /* output planes o with 0 <= o + k - pad < din */
-            int64_t olo = g->pad - k > 0 ? g->pad - k : 0, ohi = g->din + g->pad - k;
-            if (ohi > g->dout) ohi = g->dout;
-            int64_t r0 = olo * hw > c0 ? olo * hw : c0, r1 = ohi * hw < c1 ? ohi * hw : c1;
+            int64_t r0, r1;
+            tc_wrows(g, c0, c1, k, &r0, &r1);
             if (r1 <= r0) continue;
             for (int64_t ci = 0; ci < g->c; ci += 4)
                 for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
@@ -673,6 +976,31 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, 
                 }
         }
     }
+}
+
+/* Samples [n0, n1)'s contribution to dwp and db (as tc_weights_sample); AVX-512: by chunks of
+ * TC_WCHUNK rows, and when a sample has fewer (C2: 49), of several samples (ns, into the
+ * same registers: 24 accumulators loaded and stored per call of 98 rows, not 49; C2, 1
+ * thread: within the noise of one sample a call). dpk: the thread's TC_WPACK floats. */
+static void tc_weights_samples(const hk_tap *g, const float *x, const float *dy, int64_t n0,
+                               int64_t n1, float *dwp, float *db, float *dpk, int isa)
+{
+#if TC_X86 && defined(__GNUC__)
+    if (isa >= HK_ISA_AVX512 && dwp) {
+        int64_t rows = g->dout * g->hw, per = rows * 2 <= TC_WCHUNK ? TC_WCHUNK / rows : 1;
+        for (int64_t n = n0; n < n1; n += per) {
+            int ns = (int)(n1 - n < per ? n1 - n : per);
+            for (int64_t c0 = 0; c0 < rows; c0 += TC_WCHUNK) {
+                int64_t c1 = c0 + TC_WCHUNK < rows ? c0 + TC_WCHUNK : rows;
+                tc_wz_pack(g, dy, n, ns, c0, c1, dpk, db);
+                tc_wz_chunk(g, x, n, ns, dpk, c0, c1, dwp);
+            }
+        }
+        return;
+    }
+#endif
+    (void)dpk;
+    for (int64_t n = n0; n < n1; n++) tc_weights_sample(g, x, dy, n, dwp, db, isa >= HK_ISA_AVX2);
 }
 
 /* ---- public entry points ------------------------------------------------------------------ */
@@ -739,9 +1067,12 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
     }
     if (!g->bias) db = NULL;
     if (!dw && !db) return;
-    int avx2 = tc_avx2(), T = tc_threads() < g->threads ? tc_threads() : g->threads;
-    float *part = scratch + kco;
-    size_t per = kco + (size_t)g->oc;
+    int isa = hk_isa();
+    int T = tc_threads() < g->threads ? tc_threads() : g->threads;
+    float *part = scratch + TC_R16(kco);
+    size_t per = TC_R16(kco) + TC_R16(g->oc) + TC_WPACK(g);
+    /* AVX-512 (C a multiple of 8): partial sums in tc_wz's layout */
+    int zl = isa >= HK_ISA_AVX512 && g->c % 8 == 0 && TC_X86;
     memset(part, 0, (size_t)T * per * sizeof *part);
     /* samples split in T contiguous ranges; partial sums reduced in thread order below */
     TC_OMP("omp parallel num_threads(T)")
@@ -752,20 +1083,39 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
 #endif
         int64_t lo = g->n * t / nt, hi = g->n * (t + 1) / nt;
         float *pw = part + (size_t)t * per;
-        for (int64_t n = lo; n < hi; n++) {
-            float *pb = db ? pw + kco : NULL;
-            if (g->c == 1) {
-                if (dw) tc_weights_sample_c1(g, x, dy, n, pw, avx2);
+        float *pb = db ? pw + kco : NULL;
+        if (g->c == 1) {
+            for (int64_t n = lo; n < hi; n++) {
+                if (dw) tc_weights_sample_c1(g, x, dy, n, pw, isa);
                 if (pb) tc_bias_rows(g, dy + n * g->oc * g->dout * g->hw, 0, g->dout * g->hw, pb);
-            } else {
-                tc_weights_sample(g, x, dy, n, dw ? pw : NULL, pb, avx2);
             }
+        } else {
+            tc_weights_samples(g, x, dy, lo, hi, dw ? pw : NULL, pb,
+                               pw + TC_R16(kco) + TC_R16(g->oc), isa);
         }
     }
     /* the threads' partial sums in thread order, from [K][C][OC] to dw's [OC][C][K], per input
      * channel and 16 outputs: down the taps, each row of part (C * OC floats apart) gives a
      * cache line at once (output by output, the line was gone when the next output came) */
-    if (dw) {
+    if (dw && zl) {
+        /* tc_zidx's layout: per pair of channels and 8 outputs, down the taps, 16 floats (one
+         * line) a tap; dw's 16 rows of taps stay in L1 meanwhile (per element, the index
+         * arithmetic took 0.45 ms of C2's 4.1, 1 thread) */
+        int64_t np = g->c / 2 * (g->oc / 8), cko = g->c * g->oc;
+        TC_OMP("omp parallel for schedule(static)")
+        for (int64_t it = 0; it < np; it++) {
+            int64_t c = it / (g->oc / 8) * 2, o = it % (g->oc / 8) * 8;
+            const float *src = part + c * g->oc + o * 2;
+            float *dst = dw + (o * g->c + c) * g->k;
+            for (int64_t k = 0; k < g->k; k++) {
+                float v[16];
+                for (int l = 0; l < 16; l++) v[l] = src[k * cko + l];
+                for (int t = 1; t < T; t++)
+                    for (int l = 0; l < 16; l++) v[l] += src[(size_t)t * per + k * cko + l];
+                for (int l = 0; l < 16; l++) dst[(l / 2 * g->c + l % 2) * g->k + k] += v[l];
+            }
+        }
+    } else if (dw) {
         int64_t ob = g->oc % 16 ? 8 : 16;
         TC_OMP("omp parallel for schedule(static)")
         for (int64_t c = 0; c < g->c; c++)

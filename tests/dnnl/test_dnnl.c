@@ -266,12 +266,34 @@ static const conv_spec conv_specs[] = {
      {1, 1, 1}, 1},
     {"tap_oc16_rows23", 4, 5, {2, 24, 30, 1, 23}, 16, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0},
      {1, 0, 0}, {1, 1, 1}, 0},
+    /* the AVX-512 weights kernel's blocks and tails (channel groups 16 + 16, 12 + 12 at 3 and 4
+     * output blocks, 24 + 16, 24 at one block; 32 x 128 in groups 12 + 12 + 8): rows per
+     * sample past chunks of 128 (195 = 128 + 67, 319 = 2 x 128 + 63); few rows a sample (9, a
+     * reduction over 40 planes; 49) in calls of several samples, with a tail of samples */
+    {"tap_c32_oc24_row_tail", 4, 5, {3, 32, 13, 5, 3}, 24, 1, {7, 1, 1}, {1, 1, 1}, {3, 0, 0},
+     {3, 0, 0}, {1, 1, 1}, 1},
+    {"tap_c24_oc128_row_tail", 4, 5, {2, 24, 11, 1, 29}, 128, 1, {5, 1, 1}, {1, 1, 1}, {2, 0, 0},
+     {2, 0, 0}, {1, 1, 1}, 1},
+    {"tap_c40_oc16_nobias", 4, 5, {3, 40, 9, 4, 5}, 16, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0},
+     {1, 0, 0}, {1, 1, 1}, 0},
+    {"tap_c24_oc40", 4, 5, {2, 24, 6, 3, 3}, 40, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0}, {1, 0, 0},
+     {1, 1, 1}, 1},
+    {"tap_c8_oc48_long_samples", 4, 5, {17, 8, 40, 3, 3}, 48, 1, {40, 1, 1}, {1, 1, 1}, {0},
+     {0}, {1, 1, 1}, 1},
+    {"tap_c32_oc128_c2like", 4, 5, {5, 32, 20, 7, 7}, 128, 1, {20, 1, 1}, {1, 1, 1}, {0}, {0},
+     {1, 1, 1}, 1},
     /* one plain input channel, stride along D (SSRN's C1; weights' gradient by tapconv.c, no
      * dsrc: tap_w1_* runs without it); 5 taps in groups of 4 + 1, 40 outputs, padding */
     {"tap_w1_ssrn_c1", 0, 5, {16, 1, 200, 7, 7}, 24, 1, {7, 1, 1}, {2, 1, 1}, {0}, {0},
      {1, 1, 1}, 1},
     {"tap_w1_pad_stride3", 0, 5, {3, 1, 17, 2, 3}, 40, 1, {5, 1, 1}, {3, 1, 1}, {2, 0, 0},
      {1, 0, 0}, {1, 1, 1}, 0},
+    /* AVX-512: 9 taps (8 + 1 a call), runs of planes with the same taps, an odd pixel count
+     * (pairs + 1); 128 outputs (5 x 24 + 8), an even one */
+    {"tap_w1_oc16_k9_odd_hw", 0, 5, {3, 1, 30, 3, 3}, 16, 1, {9, 1, 1}, {2, 1, 1}, {3, 0, 0},
+     {2, 0, 0}, {1, 1, 1}, 1},
+    {"tap_w1_oc128_even_hw", 0, 5, {2, 1, 21, 2, 4}, 128, 1, {7, 1, 1}, {2, 1, 1}, {0}, {0},
+     {1, 1, 1}, 1},
     /* first-layer convs (no dsrc) with few output pixels on a plain input by smallconv.c
      * (checked: these must take it): the contextual CNN's 3x3 bank; rows not a multiple of 6
      * and 19 outputs (16 + 3), strides, no bias; 40 outputs, a 2x2 stride-2; a reduction of
