@@ -10,10 +10,10 @@
  * the flipped, transposed weights; backward weights accumulates per thread (over samples) and
  * reduces in thread order, so results are deterministic for a given thread count.
  *
- * ISA: AVX2+FMA micro-kernels when the CPU has them (AVX-512 ones for the forward and backward
- * data when it has those), else portable C (the same blocking, the compiler's own
- * vectorisation); see hk_isa. HSICC_KERNEL_ISA=generic forces the portable path
- * (to test it on AVX2 machines). Threads: OpenMP when the runtime is compiled with it.
+ * ISA: AVX-512 micro-kernels (forward, backward data, weights: tapconv.c's header) when the CPU
+ * has them, else AVX2+FMA ones, else portable C (the same blocking, the compiler's own
+ * vectorisation); see hk_isa. HSICC_KERNEL_ISA=avx2 or =generic forces a lower path (to test it
+ * on the higher machines). Threads: OpenMP when the runtime is compiled with it.
  */
 #ifndef HSI_TAPCONV_H
 #define HSI_TAPCONV_H
