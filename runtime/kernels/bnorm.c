@@ -6,16 +6,28 @@
  * sample order afterwards, so the result is the same for any thread count. Within an item of a
  * block dividing 16 (B = 1, 2, 4, 8, 16) the floats are taken 16 at a time, lane j being
  * channel j % B: the statistics into 16 double accumulators per sum, the normalisation and the
- * backward's data pass with per-lane constants; in AVX2 + FMA intrinsics (GCC's own vector code
- * for the per-channel loops over a run-time B ran 2-3 times the memory traffic's time) or
- * portable C, the same operations in the same order (the same bits), chosen at run time as
- * tapconv.c chooses (HSICC_KERNEL_ISA=generic forces the portable ones); the AVX2 data pass
- * is instantiated per ReLU / add / block case with its constants in registers; other blocks
- * (channels-last) loop per channel. The backward's sums run 16 channels at a time (brows_*:
- * float runs of BN_RUN rows, each added in double; AVX2 intrinsics), blocks wider than 16
+ * backward's data pass with per-lane constants; in AVX-512 or AVX2 + FMA intrinsics (GCC's own
+ * vector code for the per-channel loops over a run-time B ran 2-3 times the memory traffic's
+ * time) or portable C, the same operations in the same order (the same bits), chosen at run
+ * time as tapconv.c chooses (hk_isa; HSICC_KERNEL_ISA=avx2 / generic caps it); the AVX2 and
+ * AVX-512 data passes are instantiated per ReLU / add (/ block) case with their constants in
+ * registers; other blocks (channels-last) loop per channel. The backward's sums run 16 channels
+ * at a time (brows_*: float runs of BN_RUN rows, each added in double), blocks wider than 16
  * (channels-last) 16 of their channels at a time. The data pass reads x and dy (the ReLU mask
  * and xhat recomputed from x) and writes dx, or adds to it (hk_bnorm_backward's add: no
- * separate accumulation pass over two tensors). [N, C] (one spatial element, hk_bnorm_columns): a work item is 16
+ * separate accumulation pass over two tensors).
+ *
+ * Passes over an item's floats: forward 2 (the sums: read x; normalise: read x, write y),
+ * backward 2 (the sums: read x, dy; dx: read x, dy [, dx], write dx), and hk_bnorm_apply's 1
+ * (the forward's y again for a backward that did not keep it). The sums need every item before
+ * any y or dx, so on SSRN's 7.3 MB tensors (batch 16) each pass streams from memory: in the
+ * 1-thread training step each moved 14-22 GB/s (counting the reads of the lines written), the
+ * memory's rate here (a plain 1-thread read of such a tensor, not in cache: ~13 GB/s), once the
+ * AVX-512 path (see BN_AVX512) made the two sum passes memory-bound. Streaming (non-temporal) stores of y and dx made those passes faster
+ * (forward normalise 1.0 -> 0.8 ms) but not the training step (paired 1-thread user time
+ * 1.008, 11 pairs): their readers, next, then read them from memory. Walking a pass's items
+ * backwards, to start on those the last pass left in cache, changed nothing measurable
+ * either. [N, C] (one spatial element, hk_bnorm_columns): a work item is 16
  * channels over every sample instead of one sample (the forward's sums: the same additions in
  * the same order; the backward's: float runs of BN_RUN samples, each added in double).
  */
@@ -53,10 +65,11 @@
  * elements that keeps the cancellation error near 1e-6 (all float: ~1e-3 and more). */
 #define BN_RUN 32
 
-/* 1: the AVX2 + FMA loops (the best path bnorm.c has); 0: portable C (hk_isa, HSICC_KERNEL_ISA). */
-static int bn_avx2(void) { return BN_X86 && hk_isa() >= HK_ISA_AVX2; }
+/* The loops bnorm.c runs: HK_ISA_AVX512, HK_ISA_AVX2 (+ FMA) or HK_ISA_GENERIC (portable C),
+ * as hk_isa (and HSICC_KERNEL_ISA) allows. */
+static int bn_isa(void) { return BN_X86 ? hk_isa() : HK_ISA_GENERIC; }
 
-const char *hk_bnorm_isa(void) { return hk_isa_name(bn_avx2() ? HK_ISA_AVX2 : HK_ISA_GENERIC); }
+const char *hk_bnorm_isa(void) { return hk_isa_name(bn_isa()); }
 
 /* 1: [N, C] (one spatial element, one block of every channel): the passes' sums run per 16
  * channels over every sample (a sample per work item made them several times slower).
@@ -371,6 +384,154 @@ __attribute__((target("avx2"))) static void bdatal_avx2(const float *x, const fl
 }
 #endif
 
+#if BN_X86
+/* The AVX-512 lane kernels: the 16 lanes of a row in one register (lane j: channel j % B), the
+ * same operations in the same order as the portable and AVX2 ones (the same bits; the ReLU's
+ * select a zeroing mask move, +0 where !(v > 0), as the AND with a compare mask), and a
+ * prefetch BN_PF floats ahead in each stream read. SSRN's spectral BNs (7.3 MB, 8c; 1 thread,
+ * per call, CPU time in the training step): the forward's sums 0.75 -> 0.45 ms (the AVX2 loop,
+ * 12 instructions a row, kept too few rows in flight for memory not in cache: 7.5 GB/s against
+ * 12-13 GB/s for a plain read; without the prefetch 0.82, with 0.63-0.65 ms on a cold tensor
+ * in a loop of its own), the backward's sums 1.33 -> 1.02 ms, the dx pass 1.49 -> 1.25-1.4 ms;
+ * the normalise pass (~1.0 ms) was and is memory-bound. */
+#define BN_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define BN_PF 1024
+#define BN_PREFETCH(p) _mm_prefetch((const char *)(p) + 4 * BN_PF, _MM_HINT_T0)
+
+/* statsl_c: lanes 0..7 and 8..15 in two double registers per sum. */
+BN_AVX512 static void statsl_avx512(const float *p, int64_t len, double *a1, double *a2)
+{
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        BN_PREFETCH(p + i);
+        __m512d v0 = _mm512_cvtps_pd(_mm256_loadu_ps(p + i));
+        __m512d v1 = _mm512_cvtps_pd(_mm256_loadu_ps(p + i + 8));
+        s0 = _mm512_add_pd(s0, v0);
+        s1 = _mm512_add_pd(s1, v1);
+        q0 = _mm512_fmadd_pd(v0, v0, q0);   /* v * v exact: the same as a multiply, then add */
+        q1 = _mm512_fmadd_pd(v1, v1, q1);
+    }
+    _mm512_storeu_pd(a1, _mm512_add_pd(_mm512_loadu_pd(a1), s0));
+    _mm512_storeu_pd(a1 + 8, _mm512_add_pd(_mm512_loadu_pd(a1 + 8), s1));
+    _mm512_storeu_pd(a2, _mm512_add_pd(_mm512_loadu_pd(a2), q0));
+    _mm512_storeu_pd(a2 + 8, _mm512_add_pd(_mm512_loadu_pd(a2 + 8), q1));
+    if (i < len) statsl_c(p + i, len - i, a1, a2);
+}
+
+/* x * scale + shift with the ReLU (a zeroing move: +0 for NaN, -0 and below, as the C). */
+BN_AVX512 static inline __m512 bn_affine16(__m512 x, __m512 sc, __m512 sh, int relu)
+{
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(x, sc), sh);
+    return relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v)
+                : v;
+}
+
+__attribute__((always_inline)) BN_AVX512 static inline int64_t
+norml_rows512(const float *x, float *y, int64_t len, const float *lsc, const float *lsh, int relu)
+{
+    const __m512 sc = _mm512_loadu_ps(lsc), sh = _mm512_loadu_ps(lsh);
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        BN_PREFETCH(x + i);
+        _mm512_storeu_ps(y + i, bn_affine16(_mm512_loadu_ps(x + i), sc, sh, relu));
+    }
+    return i;
+}
+
+BN_AVX512 static void norml_avx512(const float *x, float *y, int64_t len, const float *lsc,
+                                   const float *lsh, int relu)
+{
+    int64_t i = relu ? norml_rows512(x, y, len, lsc, lsh, 1)
+                     : norml_rows512(x, y, len, lsc, lsh, 0);
+    if (i < len) norml_c(x + i, y + i, len - i, lsc, lsh, relu);
+}
+
+/* brows_c: the float runs in one register per sum, each run added in double (two registers
+ * per sum: lanes 0..7, 8..15). */
+__attribute__((always_inline)) BN_AVX512 static inline void
+brows_rows512(const float *x, const float *dy, int64_t rows, int64_t stride, const float *lsc,
+              const float *lsh, const float *lmu, const float *linv, int relu, double *a1,
+              double *a2)
+{
+    const __m512 sc = _mm512_loadu_ps(lsc), sh = _mm512_loadu_ps(lsh);
+    const __m512 mu = _mm512_loadu_ps(lmu), iv = _mm512_loadu_ps(linv);
+    __m512d s10 = _mm512_loadu_pd(a1), s11 = _mm512_loadu_pd(a1 + 8);
+    __m512d s20 = _mm512_loadu_pd(a2), s21 = _mm512_loadu_pd(a2 + 8);
+    for (int64_t r0 = 0; r0 < rows; r0 += BN_RUN) {
+        __m512 f1 = _mm512_setzero_ps(), f2 = f1;
+        int64_t r1 = rows - r0 > BN_RUN ? r0 + BN_RUN : rows;
+        for (int64_t r = r0; r < r1; r++) {
+            const float *xr = x + r * stride, *dr = dy + r * stride;
+            BN_PREFETCH(xr);
+            BN_PREFETCH(dr);
+            __m512 xv = _mm512_loadu_ps(xr), d = _mm512_loadu_ps(dr);
+            if (relu)
+                d = _mm512_maskz_mov_ps(
+                    _mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(xv, sc), sh),
+                                       _mm512_setzero_ps(), _CMP_GT_OQ), d);
+            f1 = _mm512_add_ps(f1, d);
+            f2 = _mm512_add_ps(f2, _mm512_mul_ps(d, _mm512_mul_ps(_mm512_sub_ps(xv, mu), iv)));
+        }
+        s10 = _mm512_add_pd(s10, _mm512_cvtps_pd(_mm512_castps512_ps256(f1)));
+        s11 = _mm512_add_pd(s11, _mm512_cvtps_pd(_mm512_extractf32x8_ps(f1, 1)));
+        s20 = _mm512_add_pd(s20, _mm512_cvtps_pd(_mm512_castps512_ps256(f2)));
+        s21 = _mm512_add_pd(s21, _mm512_cvtps_pd(_mm512_extractf32x8_ps(f2, 1)));
+    }
+    _mm512_storeu_pd(a1, s10);
+    _mm512_storeu_pd(a1 + 8, s11);
+    _mm512_storeu_pd(a2, s20);
+    _mm512_storeu_pd(a2 + 8, s21);
+}
+
+BN_AVX512 static void brows_avx512(const float *x, const float *dy, int64_t rows, int64_t stride,
+                                   const float *lsc, const float *lsh, const float *lmu,
+                                   const float *linv, int relu, double *a1, double *a2)
+{
+    if (relu) brows_rows512(x, dy, rows, stride, lsc, lsh, lmu, linv, 1, a1, a2);
+    else brows_rows512(x, dy, rows, stride, lsc, lsh, lmu, linv, 0, a1, a2);
+}
+
+/* bdatal_c's rows with relu and add fixed per instance, the constants in registers. */
+__attribute__((always_inline)) BN_AVX512 static inline int64_t
+bdatal_rows512(const float *x, const float *dy, float *dx, int64_t len, const float *l, int relu,
+               int add)
+{
+    const __m512 sc = _mm512_loadu_ps(l), sh = _mm512_loadu_ps(l + 16);
+    const __m512 mu = _mm512_loadu_ps(l + 32), iv = _mm512_loadu_ps(l + 48);
+    const __m512 k1 = _mm512_loadu_ps(l + 64), m1 = _mm512_loadu_ps(l + 80);
+    const __m512 m2 = _mm512_loadu_ps(l + 96);
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        BN_PREFETCH(x + i);
+        BN_PREFETCH(dy + i);
+        if (add) BN_PREFETCH(dx + i);
+        __m512 xv = _mm512_loadu_ps(x + i), d = _mm512_loadu_ps(dy + i);
+        if (relu)
+            d = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_add_ps(_mm512_mul_ps(xv, sc), sh),
+                                                       _mm512_setzero_ps(), _CMP_GT_OQ), d);
+        __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(xv, mu), iv), m2);
+        __m512 r = _mm512_mul_ps(k1, _mm512_sub_ps(_mm512_sub_ps(d, m1), t));
+        if (add) r = _mm512_add_ps(_mm512_loadu_ps(dx + i), r);   /* dy read: dx may be dy */
+        _mm512_storeu_ps(dx + i, r);
+    }
+    return i;
+}
+
+BN_AVX512 static void bdatal_avx512(const float *x, const float *dy, float *dx, int64_t len,
+                                    const float *l, int relu, int add)
+{
+    int64_t i;
+    switch ((relu ? 2 : 0) + (add ? 1 : 0)) {
+    case 0: i = bdatal_rows512(x, dy, dx, len, l, 0, 0); break;
+    case 1: i = bdatal_rows512(x, dy, dx, len, l, 0, 1); break;
+    case 2: i = bdatal_rows512(x, dy, dx, len, l, 1, 0); break;
+    default: i = bdatal_rows512(x, dy, dx, len, l, 1, 1); break;
+    }
+    if (i < len) bdatal_c(x + i, dy + i, dx + i, len - i, l, relu, add);
+}
+#endif
+
 /* Per item: statistics pass (sum x, sum x^2), the normalise pass, and the backward's two
  * passes. p: the item's S * B floats; per-channel constants indexed by channel of the block.
  * Blocks dividing 16 run the lane kernels (STATSL, NORML, BDATAL); wider blocks and those not
@@ -462,6 +623,7 @@ BN_ITEM_KERNELS(generic, , brows_c, statsl_c, norml_c, bdatal_c)
 #if BN_X86
 BN_ITEM_KERNELS(avx2, __attribute__((target("avx2,fma"))), brows_avx2, statsl_avx2, norml_avx2,
                 bdatal_avx2)
+BN_ITEM_KERNELS(avx512, BN_AVX512, brows_avx512, statsl_avx512, norml_avx512, bdatal_avx512)
 #endif
 
 
@@ -533,7 +695,7 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
                       hk_bnorm_reduce reduce, void *ctx)
 {
     const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
-    const int B = (int)g->b, avx2 = bn_avx2();
+    const int B = (int)g->b, isa = bn_isa();
     double *part = scratch, *tot = scratch + items * g->b * 2;
     if (hk_bnorm_columns(g)) {
         /* [N, C]: 16 channels per work item over every sample, straight into the totals (the
@@ -542,7 +704,8 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
         for (int64_t c0 = 0; c0 < g->c; c0 += 16) {
             int W = g->c - c0 < 16 ? (int)(g->c - c0) : 16;
 #if BN_X86
-            if (avx2) scols_avx2(x + c0, g->n, g->c, W, tot + c0, tot + cp + c0);
+            if (isa >= HK_ISA_AVX512) scols_avx512(x + c0, g->n, g->c, W, tot + c0, tot + cp + c0);
+            else if (isa == HK_ISA_AVX2) scols_avx2(x + c0, g->n, g->c, W, tot + c0, tot + cp + c0);
             else
 #endif
                 scols_generic(x + c0, g->n, g->c, W, tot + c0, tot + cp + c0);
@@ -553,7 +716,8 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
             double *q = part + it * g->b * 2;
             const float *p = x + it * len;
 #if BN_X86
-            if (avx2) stats_avx2(p, len, B, q, q + B);
+            if (isa >= HK_ISA_AVX512) stats_avx512(p, len, B, q, q + B);
+            else if (isa == HK_ISA_AVX2) stats_avx2(p, len, B, q, q + B);
             else
 #endif
                 stats_generic(p, len, B, q, q + B);
@@ -576,7 +740,7 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
                        hk_bnorm_reduce reduce, void *ctx)
 {
     const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
-    const int B = (int)g->b, avx2 = bn_avx2();
+    const int B = (int)g->b, isa = bn_isa();
     double *part = scratch, *tot = scratch + items * g->b * 2;
     float *k = bn_consts(g, scratch);
     bn_affine(g, gamma, beta, mean, var, k);
@@ -587,7 +751,8 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
          * then double), straight into the totals */
         bn_rows_fn *rows_fn = brows_c;
 #if BN_X86
-        if (avx2) rows_fn = brows_avx2;
+        if (isa >= HK_ISA_AVX512) rows_fn = brows_avx512;
+        else if (isa == HK_ISA_AVX2) rows_fn = brows_avx2;
 #endif
         BN_OMP("omp parallel for schedule(static)")
         for (int64_t c0 = 0; c0 < g->c; c0 += 16)
@@ -601,7 +766,10 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
             const float *l = lt + (it % nb) * K_N * 16;
             double *q = part + it * g->b * 2;
 #if BN_X86
-            if (avx2)
+            if (isa >= HK_ISA_AVX512)
+                bsums_avx512(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
+                             inv + c0, l, g->relu, q, q + B);
+            else if (isa == HK_ISA_AVX2)
                 bsums_avx2(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
                            inv + c0, l, g->relu, q, q + B);
             else
@@ -630,7 +798,10 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
         int64_t c0 = (it % nb) * B;
         const float *l = lt + (it % nb) * K_N * 16;
 #if BN_X86
-        if (avx2)
+        if (isa >= HK_ISA_AVX512)
+            bdata_avx512(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l,
+                         g->relu, add);
+        else if (isa == HK_ISA_AVX2)
             bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l, g->relu,
                        add);
         else
@@ -644,7 +815,7 @@ void hk_bnorm_apply(const hk_bnorm *g, const float *x, const float *gamma, const
                     const float *mean, const float *var, float *y, double *scratch)
 {
     const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
-    const int B = (int)g->b, avx2 = bn_avx2();
+    const int B = (int)g->b, isa = bn_isa();
     float *k = bn_consts(g, scratch);
     bn_affine(g, gamma, beta, mean, var, k);
     const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp;
@@ -654,7 +825,10 @@ void hk_bnorm_apply(const hk_bnorm *g, const float *x, const float *gamma, const
         int64_t c0 = (it % nb) * B;
         const float *l = lt + (it % nb) * K_N * 16;
 #if BN_X86
-        if (avx2) norm_avx2(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);
+        if (isa >= HK_ISA_AVX512)
+            norm_avx512(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);
+        else if (isa == HK_ISA_AVX2)
+            norm_avx2(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);
         else
 #endif
             norm_generic(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);

@@ -29,7 +29,7 @@ typedef struct hk_bnorm {
     int relu;
 } hk_bnorm;
 
-/* "avx2" or "generic": the loops this machine (and HSICC_KERNEL_ISA) runs. */
+/* "avx512", "avx2" or "generic": the loops this machine (and HSICC_KERNEL_ISA) runs. */
 const char *hk_bnorm_isa(void);
 
 /* 1: the [N, C] path (one spatial element, B = C >= 16): 16 channels per work item over every

@@ -444,6 +444,13 @@ static const shape_spec bn_specs[] = {
     {"ctx_plain_spatial1_relu_common_dy", 0, 4, {128, 128, 1, 1}, 3, 0},
     {"nc_c40_relu", 0, 2, {64, 40}, 1, 0},
     {"nc_c40_common_dy", 0, 2, {40, 40}, 4, 0},
+    /* bnorm.c's lane kernels (AVX-512: a row of 16 floats a register): rows then a rest (8b,
+     * S odd: 8 floats; plain, S = 4851: 3 and rows on no alignment), fewer rows than a float
+     * run (BN_RUN); SSRN's own layout (8b) with the ReLU */
+    {"c8_8b_s15_relu", 4, 4, {4, 8, 3, 5}, 1, 0},
+    {"c24_8b_s7_common_dy", 4, 4, {3, 24, 7, 1}, 4, 0},
+    {"plain_big_relu_common_dy", 0, 5, {16, 24, 99, 7, 7}, 3, 0},
+    {"ssrn_8b_relu", 4, 5, {16, 24, 97, 7, 7}, 1, 0},
 };
 
 /* hsi_bn_backward_add into a gradient g holding another part, and into dy itself (dsrc ==
