@@ -954,8 +954,10 @@ int hsi_rt_profile(const hsi_rt *rt, hsi_op_profile *out, int max)
         p->ndim = op->dst ? op->dst->ndim : 0;
         p->dims = op->dst ? op->dst->dims : NULL;
         p->impl = NULL;
+#ifdef HSICC_WITH_DNNL
         if (rt->backend == HSI_BACKEND_DNNL && op->kind == HK_CONV) p->impl = hk_dnnl_conv_impl(op);
         if (rt->backend == HSI_BACKEND_DNNL && op->kind == HK_BN) p->impl = hk_dnnl_bn_impl(op);
+#endif
         p->flops[0] = 2 * op->macs;
         p->flops[1] = 2 * op->macs_bwd;
         for (int k = 0; k < 2; k++) {
