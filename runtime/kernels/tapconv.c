@@ -15,6 +15,7 @@
  */
 #include "tapconv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,9 @@ int hk_isa(void)
         const char *e = getenv("HSICC_KERNEL_ISA");
         int cap = !e || !*e ? HK_ISA_AVX512 : !strcmp(e, "generic") ? HK_ISA_GENERIC
                 : !strcmp(e, "avx2") ? HK_ISA_AVX2 : HK_ISA_AVX512;
+        if (e && *e && strcmp(e, "generic") && strcmp(e, "avx2") && strcmp(e, "avx512"))
+            fprintf(stderr, "hsicc: HSICC_KERNEL_ISA=%s is none of generic, avx2, avx512: the "
+                            "CPU's best is used\n", e);
         int have = HK_ISA_GENERIC;
 #if TC_X86 && defined(__GNUC__)
         __builtin_cpu_init();
