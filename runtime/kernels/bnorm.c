@@ -69,7 +69,7 @@
  * as hk_isa (and HSICC_KERNEL_ISA) allows. */
 static int bn_isa(void) { return BN_X86 ? hk_isa() : HK_ISA_GENERIC; }
 
-const char *hk_bnorm_isa(void) { return hk_isa_name(bn_isa()); }
+int hk_bnorm_isa(void) { return bn_isa(); }
 
 /* 1: [N, C] (one spatial element, one block of every channel): the passes' sums run per 16
  * channels over every sample (a sample per work item made them several times slower).

@@ -29,8 +29,8 @@ typedef struct hk_bnorm {
     int relu;
 } hk_bnorm;
 
-/* "avx512", "avx2" or "generic": the loops this machine (and HSICC_KERNEL_ISA) runs. */
-const char *hk_bnorm_isa(void);
+/* The level (HK_ISA_*, tapconv.h) of the loops this machine (and HSICC_KERNEL_ISA) runs. */
+int hk_bnorm_isa(void);
 
 /* 1: the [N, C] path (one spatial element, B = C >= 16): 16 channels per work item over every
  * sample instead of a sample per work item (HSICC_BN_COLUMNS=0 turns it off). */

@@ -1162,13 +1162,6 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     return op && dn_tap_w1(rt, op, src, cd, need_dsrc, need_dw) ? NULL : op;
 }
 
-/* 0, 1, 2: the index of a kernel's path name ("generic", "avx2", "avx512"). */
-static int dn_isa_index(const char *isa)
-{
-    return !strcmp(isa, "avx512") ? HK_ISA_AVX512 : !strcmp(isa, "avx2") ? HK_ISA_AVX2
-                                                                           : HK_ISA_GENERIC;
-}
-
 const char *hk_dnnl_conv_impl(const hsi_op *op)
 {
     const dn_wl *wl = op->impl;
@@ -1177,9 +1170,9 @@ const char *hk_dnnl_conv_impl(const hsi_op *op)
     static const char *const w1[] = {"onednn, weights tapconv:generic",
                                      "onednn, weights tapconv:avx2",
                                      "onednn, weights tapconv:avx512"};
-    if (wl->tap.on) return tap[dn_isa_index(hk_tap_isa())];
-    if (wl->sc.on) return sc[dn_isa_index(hk_sc_isa())];
-    if (wl->tap.w1) return w1[dn_isa_index(hk_tap_isa())];
+    if (wl->tap.on) return tap[hk_tap_isa()];
+    if (wl->sc.on) return sc[hk_sc_isa()];
+    if (wl->tap.w1) return w1[hk_tap_isa()];
     return wl->col.on || wl->mm.on ? "gemm" : "onednn";
 }
 
@@ -1420,7 +1413,7 @@ const char *hk_dnnl_bn_impl(const hsi_op *op)
     if (!bn->own) return "onednn";
     static const char *const nc[] = {"bnorm:generic:nc", "bnorm:avx2:nc", "bnorm:avx512:nc"};
     static const char *const blk[] = {"bnorm:generic", "bnorm:avx2", "bnorm:avx512"};
-    int i = dn_isa_index(hk_bnorm_isa());
+    int i = hk_bnorm_isa();
     return hk_bnorm_columns(&bn->g) ? nc[i] : blk[i];
 }
 

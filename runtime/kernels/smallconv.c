@@ -250,18 +250,16 @@ SC_AVX512 static void sc_bww_avx512(const float *x, const int64_t *rowoff, int64
 #define SC_HAVE512 0
 #endif
 
-/* the path: 2 AVX-512, 1 AVX2 + FMA, 0 portable C (hk_isa, HSICC_KERNEL_ISA) */
+/* the path: HK_ISA_AVX512, HK_ISA_AVX2 (+ FMA) or HK_ISA_GENERIC (hk_isa, HSICC_KERNEL_ISA) */
 static int sc_path(void)
 {
     int isa = hk_isa();
-    return isa >= HK_ISA_AVX512 && SC_HAVE512 ? 2 : isa >= HK_ISA_AVX2 ? 1 : 0;
+    return isa >= HK_ISA_AVX512 && SC_HAVE512 ? HK_ISA_AVX512
+           : isa >= HK_ISA_AVX2               ? HK_ISA_AVX2
+                                              : HK_ISA_GENERIC;
 }
 
-const char *hk_sc_isa(void)
-{
-    static const int isa[3] = {HK_ISA_GENERIC, HK_ISA_AVX2, HK_ISA_AVX512};
-    return hk_isa_name(isa[sc_path()]);
-}
+int hk_sc_isa(void) { return sc_path(); }
 
 /* a path's blocking and micro-kernels */
 typedef struct sc_blk {
@@ -276,8 +274,8 @@ typedef struct sc_blk {
 static sc_blk sc_blk_of(int path)
 {
     sc_blk b = {SC_MR, SC_NR, SC_KC, SC_RC, 0, sc_fwd_c, sc_bww_c};
-    if (path == 1) b.fwd = sc_fwd_avx2, b.bww = sc_bww_avx2;
-    if (path == 2)
+    if (path == HK_ISA_AVX2) b.fwd = sc_fwd_avx2, b.bww = sc_bww_avx2;
+    if (path == HK_ISA_AVX512)
         b = (sc_blk){SC5_MR, SC5_NR, 0, SC5_RC, 1, sc_fwd_avx512, sc_bww_avx512};
     return b;
 }

@@ -30,8 +30,8 @@ typedef struct hk_sc {
     int64_t *koff;                /* [C*KH*KW], filled by hk_sc_init */
 } hk_sc;
 
-/* "avx512", "avx2" or "generic": the path the kernels take on this machine (and environment). */
-const char *hk_sc_isa(void);
+/* The level (HK_ISA_*, tapconv.h) the kernels run at on this machine (and environment). */
+int hk_sc_isa(void);
 
 /* Fills the offset tables (g->rowoff and g->koff point to caller-owned arrays of
  * N*OH*OW and C*KH*KW entries). */

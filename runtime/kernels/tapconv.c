@@ -79,19 +79,11 @@ int hk_isa(void)
     return isa;
 }
 
-const char *hk_isa_name(int isa)
-{
-    return isa >= HK_ISA_AVX512 ? "avx512" : isa == HK_ISA_AVX2 ? "avx2" : "generic";
-}
-
 /* 1: AVX2 + FMA; 0: portable C. */
 static int tc_avx2(void) { return hk_isa() >= HK_ISA_AVX2; }
 
-/* 1: AVX-512 (F, VL, BW, DQ) micro-kernels (TC_AVX512 functions may run). */
-static __attribute__((unused)) int tc_avx512(void) { return hk_isa() >= HK_ISA_AVX512; }
-
 /* The row kernel's level (forward and backward data), every level hk_isa gives. */
-const char *hk_tap_isa(void) { return hk_isa_name(hk_isa()); }
+int hk_tap_isa(void) { return hk_isa(); }
 
 /* Scratch: [wp (forward) or wd (backward data): K*C*OC] [per thread: dw K*C*OC, db OC, the
  * AVX-512 weights kernel's packed dy rows TC_WPACK] x threads (C2: 1.2 MB each). */

@@ -36,10 +36,9 @@ typedef struct hk_tap {
  * tested on a machine that has the higher ones. A kernel runs min(hk_isa(), its best path). */
 enum { HK_ISA_GENERIC, HK_ISA_AVX2, HK_ISA_AVX512 };
 int hk_isa(void);
-const char *hk_isa_name(int isa);       /* "generic", "avx2", "avx512" */
 
-/* The path tapconv's kernels take on this machine (and environment): hk_isa_name(...). */
-const char *hk_tap_isa(void);
+/* The level (HK_ISA_*) tapconv's kernels run at on this machine (and environment). */
+int hk_tap_isa(void);
 
 /* Floats of scratch hk_tap_forward / _backward need (packed weights, per-thread partials),
  * for the threads OpenMP would run now (at most that many run later). */
