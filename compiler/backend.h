@@ -59,6 +59,12 @@ typedef struct be_op {
                                  readers (hsi_bn_recompute), or -1 (the output is kept) */
     int tmp[BE_MAX_IN];       /* temporaries for accumulated input gradients */
     int inplace;              /* activation computed in place over its input */
+    int bn_in;                /* BE_CONV (fuse): the trained BN its input is the output of, when
+                                 that output is recomputed for this conv's backward alone; or -1.
+                                 The runtime may let the conv read the BN's input and apply the BN
+                                 (with its ReLU) itself (hsi_conv_takes_bn): no recompute */
+    int bn_fwd;               /* bn_in >= 0 and the conv is the BN's only reader: in the forward
+                                 too, the BN then only computes its statistics */
     int grad_share[BE_MAX_IN];/* BE_ADD: slot i's input gradient may live in this op's output
                                  gradient's memory (d(a+b) is the output gradient itself: no
                                  copy), when the runtime's layouts allow (hsi_add_grad_shares) */

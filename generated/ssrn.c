@@ -878,25 +878,49 @@ static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, 
     /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
     hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], V(P_spectral_0_conv_a_weight), V(P_spectral_0_conv_a_bias), s->buf[A_spectral_0_conv_a]);
     /* spectral_0_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:24) */
-    hsi_bn_train(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_0_bn_b], s->buf[W_spectral_0_bn_b]);
+    if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]))   /* spectral_0_conv_b applies it */
+        hsi_bn_train_stats(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00999999978f, s->buf[W_spectral_0_bn_b]);
+    else
+        hsi_bn_train(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_0_bn_b], s->buf[W_spectral_0_bn_b]);
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:25) */
-    hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
+    if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]))   /* spectral_0_bn_b applied as it reads */
+        hsi_conv_forward_bn(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_conv_a], s->op[OP_spectral_0_bn_b], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), s->buf[W_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
+    else
+        hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
     hsi_add_forward(s->op[OP_spectral_0_res0], s->buf[A_bn1], s->buf[A_spectral_0_conv_b], s->buf[A_spectral_0_res0]);
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
-    hsi_bn_train(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_a], s->buf[W_spectral_1_bn_a]);
+    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_a], s->op[OP_spectral_1_bn_a]))   /* spectral_1_conv_a applies it */
+        hsi_bn_train_stats(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), 0.00999999978f, s->buf[W_spectral_1_bn_a]);
+    else
+        hsi_bn_train(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_a], s->buf[W_spectral_1_bn_a]);
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
-    hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), s->buf[A_spectral_1_conv_a]);
+    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_a], s->op[OP_spectral_1_bn_a]))   /* spectral_1_bn_a applied as it reads */
+        hsi_conv_forward_bn(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_0_res0], s->op[OP_spectral_1_bn_a], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), s->buf[W_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), s->buf[A_spectral_1_conv_a]);
+    else
+        hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), V(P_spectral_1_conv_a_bias), s->buf[A_spectral_1_conv_a]);
     /* spectral_1_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:32) */
-    hsi_bn_train(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_b], s->buf[W_spectral_1_bn_b]);
+    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]))   /* spectral_1_conv_b applies it */
+        hsi_bn_train_stats(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00999999978f, s->buf[W_spectral_1_bn_b]);
+    else
+        hsi_bn_train(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_b], s->buf[W_spectral_1_bn_b]);
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:33) */
-    hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
+    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]))   /* spectral_1_bn_b applied as it reads */
+        hsi_conv_forward_bn(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_conv_a], s->op[OP_spectral_1_bn_b], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), s->buf[W_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
+    else
+        hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
     hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
-    hsi_bn_train(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), 0.00999999978f, s->buf[A_spectral_bn], s->buf[W_spectral_bn]);
+    if (hsi_conv_takes_bn(s->op[OP_conv2], s->op[OP_spectral_bn]))   /* conv2 applies it */
+        hsi_bn_train_stats(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), 0.00999999978f, s->buf[W_spectral_bn]);
+    else
+        hsi_bn_train(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), 0.00999999978f, s->buf[A_spectral_bn], s->buf[W_spectral_bn]);
     /* conv2: conv3d  [24,97,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
-    hsi_conv_forward(s->op[OP_conv2], s->buf[A_spectral_bn], V(P_conv2_weight), V(P_conv2_bias), s->buf[A_conv2]);
+    if (hsi_conv_takes_bn(s->op[OP_conv2], s->op[OP_spectral_bn]))   /* spectral_bn applied as it reads */
+        hsi_conv_forward_bn(s->op[OP_conv2], s->buf[A_spectral_1_res0], s->op[OP_spectral_bn], V(P_spectral_bn_weight), V(P_spectral_bn_bias), s->buf[W_spectral_bn], V(P_conv2_weight), V(P_conv2_bias), s->buf[A_conv2]);
+    else
+        hsi_conv_forward(s->op[OP_conv2], s->buf[A_spectral_bn], V(P_conv2_weight), V(P_conv2_bias), s->buf[A_conv2]);
     /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
     hsi_bn_train(s->op[OP_bn2], s->buf[A_conv2], V(P_bn2_weight), V(P_bn2_bias), V(P_bn2_running_mean), V(P_bn2_running_var), 0.00999999978f, s->buf[A_bn2], s->buf[W_bn2]);
     /* conv3_in: reshape  [128,1,7,7] -> [128,7,7]  (netdefs/ssrn.hsn:54) */
@@ -1158,37 +1182,57 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /* bn2: bn+relu  [128,1,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:50) */
     hsi_bn_backward(s->op[OP_bn2], s->buf[A_conv2], V(P_bn2_weight), s->buf[G_bn2], s->buf[W_bn2], s->buf[G_conv2], D(P_bn2_weight), D(P_bn2_bias));
     /* spectral_bn: its output again, for the backward (not kept from the forward) */
-    hsi_bn_recompute(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), s->buf[W_spectral_bn], s->buf[R_spectral_bn]);
+    if (!hsi_conv_takes_bn(s->op[OP_conv2], s->op[OP_spectral_bn]))
+        hsi_bn_recompute(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), s->buf[W_spectral_bn], s->buf[R_spectral_bn]);
     /* conv2: conv3d  [24,97,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */
-    hsi_conv_backward(s->op[OP_conv2], s->buf[R_spectral_bn], V(P_conv2_weight), s->buf[G_conv2], s->buf[G_spectral_bn], D(P_conv2_weight), D(P_conv2_bias));
+    if (hsi_conv_takes_bn(s->op[OP_conv2], s->op[OP_spectral_bn]))   /* spectral_bn applied as it reads */
+        hsi_conv_backward_bn(s->op[OP_conv2], s->buf[A_spectral_1_res0], s->op[OP_spectral_bn], V(P_spectral_bn_weight), V(P_spectral_bn_bias), s->buf[W_spectral_bn], V(P_conv2_weight), s->buf[G_conv2], s->buf[G_spectral_bn], D(P_conv2_weight), D(P_conv2_bias));
+    else
+        hsi_conv_backward(s->op[OP_conv2], s->buf[R_spectral_bn], V(P_conv2_weight), s->buf[G_conv2], s->buf[G_spectral_bn], D(P_conv2_weight), D(P_conv2_bias));
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
     hsi_bn_backward(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), s->buf[G_spectral_bn], s->buf[W_spectral_bn], s->buf[G_spectral_1_res0], D(P_spectral_bn_weight), D(P_spectral_bn_bias));
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
     hsi_add_backward(s->op[OP_spectral_1_res0], s->buf[A_spectral_1_res0], s->buf[G_spectral_1_res0], s->buf[G_spectral_0_res0], s->buf[G_spectral_1_conv_b]);
     /* spectral_1_bn_b: its output again, for the backward (not kept from the forward) */
-    hsi_bn_recompute(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), s->buf[W_spectral_1_bn_b], s->buf[R_spectral_1_bn_b]);
+    if (!hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]))
+        hsi_bn_recompute(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), s->buf[W_spectral_1_bn_b], s->buf[R_spectral_1_bn_b]);
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:33) */
-    hsi_conv_backward(s->op[OP_spectral_1_conv_b], s->buf[R_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), s->buf[G_spectral_1_conv_b], s->buf[G_spectral_1_bn_b], D(P_spectral_1_conv_b_weight), D(P_spectral_1_conv_b_bias));
+    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]))   /* spectral_1_bn_b applied as it reads */
+        hsi_conv_backward_bn(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_conv_a], s->op[OP_spectral_1_bn_b], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), s->buf[W_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), s->buf[G_spectral_1_conv_b], s->buf[G_spectral_1_bn_b], D(P_spectral_1_conv_b_weight), D(P_spectral_1_conv_b_bias));
+    else
+        hsi_conv_backward(s->op[OP_spectral_1_conv_b], s->buf[R_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), s->buf[G_spectral_1_conv_b], s->buf[G_spectral_1_bn_b], D(P_spectral_1_conv_b_weight), D(P_spectral_1_conv_b_bias));
     /* spectral_1_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:32) */
     hsi_bn_backward(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), s->buf[G_spectral_1_bn_b], s->buf[W_spectral_1_bn_b], s->buf[G_spectral_1_conv_a], D(P_spectral_1_bn_b_weight), D(P_spectral_1_bn_b_bias));
     /* spectral_1_bn_a: its output again, for the backward (not kept from the forward) */
-    hsi_bn_recompute(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), s->buf[W_spectral_1_bn_a], s->buf[R_spectral_1_bn_a]);
+    if (!hsi_conv_takes_bn(s->op[OP_spectral_1_conv_a], s->op[OP_spectral_1_bn_a]))
+        hsi_bn_recompute(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), s->buf[W_spectral_1_bn_a], s->buf[R_spectral_1_bn_a]);
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
-    hsi_conv_backward(s->op[OP_spectral_1_conv_a], s->buf[R_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), s->buf[G_spectral_1_conv_a], s->buf[G_spectral_1_bn_a], D(P_spectral_1_conv_a_weight), D(P_spectral_1_conv_a_bias));
+    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_a], s->op[OP_spectral_1_bn_a]))   /* spectral_1_bn_a applied as it reads */
+        hsi_conv_backward_bn(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_0_res0], s->op[OP_spectral_1_bn_a], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), s->buf[W_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), s->buf[G_spectral_1_conv_a], s->buf[G_spectral_1_bn_a], D(P_spectral_1_conv_a_weight), D(P_spectral_1_conv_a_bias));
+    else
+        hsi_conv_backward(s->op[OP_spectral_1_conv_a], s->buf[R_spectral_1_bn_a], V(P_spectral_1_conv_a_weight), s->buf[G_spectral_1_conv_a], s->buf[G_spectral_1_bn_a], D(P_spectral_1_conv_a_weight), D(P_spectral_1_conv_a_bias));
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
     hsi_bn_backward_add(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), s->buf[G_spectral_1_bn_a], s->buf[W_spectral_1_bn_a], s->buf[G_spectral_0_res0], D(P_spectral_1_bn_a_weight), D(P_spectral_1_bn_a_bias));
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
     hsi_add_backward(s->op[OP_spectral_0_res0], s->buf[A_spectral_0_res0], s->buf[G_spectral_0_res0], s->buf[G_bn1], s->buf[G_spectral_0_conv_b]);
     /* spectral_0_bn_b: its output again, for the backward (not kept from the forward) */
-    hsi_bn_recompute(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), s->buf[W_spectral_0_bn_b], s->buf[R_spectral_0_bn_b]);
+    if (!hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]))
+        hsi_bn_recompute(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), s->buf[W_spectral_0_bn_b], s->buf[R_spectral_0_bn_b]);
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:25) */
-    hsi_conv_backward(s->op[OP_spectral_0_conv_b], s->buf[R_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), s->buf[G_spectral_0_conv_b], s->buf[G_spectral_0_bn_b], D(P_spectral_0_conv_b_weight), D(P_spectral_0_conv_b_bias));
+    if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]))   /* spectral_0_bn_b applied as it reads */
+        hsi_conv_backward_bn(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_conv_a], s->op[OP_spectral_0_bn_b], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), s->buf[W_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), s->buf[G_spectral_0_conv_b], s->buf[G_spectral_0_bn_b], D(P_spectral_0_conv_b_weight), D(P_spectral_0_conv_b_bias));
+    else
+        hsi_conv_backward(s->op[OP_spectral_0_conv_b], s->buf[R_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), s->buf[G_spectral_0_conv_b], s->buf[G_spectral_0_bn_b], D(P_spectral_0_conv_b_weight), D(P_spectral_0_conv_b_bias));
     /* spectral_0_bn_b: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:24) */
     hsi_bn_backward(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), s->buf[G_spectral_0_bn_b], s->buf[W_spectral_0_bn_b], s->buf[G_spectral_0_conv_a], D(P_spectral_0_bn_b_weight), D(P_spectral_0_bn_b_bias));
     /* bn1: its output again, for the backward (not kept from the forward) */
-    hsi_bn_recompute(s->op[OP_bn1], s->buf[A_conv1], V(P_bn1_weight), V(P_bn1_bias), s->buf[W_bn1], s->buf[R_bn1]);
+    if (!hsi_conv_takes_bn(s->op[OP_spectral_0_conv_a], s->op[OP_bn1]))
+        hsi_bn_recompute(s->op[OP_bn1], s->buf[A_conv1], V(P_bn1_weight), V(P_bn1_bias), s->buf[W_bn1], s->buf[R_bn1]);
     /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
-    hsi_conv_backward(s->op[OP_spectral_0_conv_a], s->buf[R_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
+    if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_a], s->op[OP_bn1]))   /* bn1 applied as it reads */
+        hsi_conv_backward_bn(s->op[OP_spectral_0_conv_a], s->buf[A_conv1], s->op[OP_bn1], V(P_bn1_weight), V(P_bn1_bias), s->buf[W_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
+    else
+        hsi_conv_backward(s->op[OP_spectral_0_conv_a], s->buf[R_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
     hsi_accum(s->acc[T_spectral_0_conv_a_0], s->buf[G_bn1], s->buf[T_spectral_0_conv_a_0]);
     /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:44) */
     hsi_bn_backward(s->op[OP_bn1], s->buf[A_conv1], V(P_bn1_weight), s->buf[G_bn1], s->buf[W_bn1], s->buf[G_conv1], D(P_bn1_weight), D(P_bn1_bias));

@@ -604,6 +604,14 @@ static int folded_by(const be_graph *g, int i)
     return -1;
 }
 
+/* The conv that applies BN op i itself in the forward (be_op.bn_fwd), or -1. */
+static int bn_reader_fused(const be_graph *g, int i)
+{
+    for (int j = i + 1; j < g->n_ops; j++)
+        if (g->ops[j].kind == BE_CONV && g->ops[j].bn_in == i && g->ops[j].bn_fwd) return j;
+    return -1;
+}
+
 /* One op of forward_train_<d> (train: batch statistics, dropout masks, workspaces saved for
  * the backward pass) or of forward_infer_<d> (running statistics, BN folded where the compiler
  * folded it, dropout the identity, no workspace). */
@@ -630,6 +638,21 @@ static void emit_forward_op(emitter *e, int i, int train)
             out(e, "    /*   runs with %s folded into its weights: below */", e->g->ops[j].cname);
             return;
         }
+        if (train && o->kind == BE_CONV && o->bn_fwd) {
+            const be_op *p = &e->g->ops[o->bn_in];
+            char pw[EMIT_PARAM_MAX], pb[EMIT_PARAM_MAX], x[EMIT_PARAM_MAX];
+            param_args(e, p, 0, pw, x, sizeof pw);
+            param_args(e, p, 1, pb, x, sizeof pb);
+            out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applied as it reads */",
+                op, opname(e, o->bn_in), p->cname);
+            out(e, "        hsi_conv_forward_bn(s->op[%s], %s, s->op[%s], %s, %s, %s, %s, %s, %s);", op,
+                B(e, e->g->ops[p->in[0]].act), opname(e, o->bn_in), pw, pb, B(e, p->ws), w,
+                o->bias ? b : "NULL", dst);
+            out(e, "    else");
+            out(e, "        hsi_conv_forward(s->op[%s], %s, %s, %s, %s);", op, src, w, o->bias ? b : "NULL",
+                dst);
+            return;
+        }
         out(e, "    hsi_%s_forward(s->op[%s], %s, %s, %s, %s);", o->kind == BE_CONV ? "conv" : "dense", op,
             src, w, o->bias ? b : "NULL", dst);
         return;
@@ -640,6 +663,17 @@ static void emit_forward_op(emitter *e, int i, int train)
         param_args(e, o, 3, rv, x2, sizeof rv);
         op_comment(e, i);
         if (train) {
+            int c = bn_reader_fused(e->g, i);
+            if (c >= 0) {
+                out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applies it */",
+                    opname(e, c), op, e->g->ops[c].cname);
+                out(e, "        hsi_bn_train_stats(s->op[%s], %s, %s, %s, %s, %s, %s, %s);", op, src, w, b,
+                    rm, rv, flt(o->ir->a.bn.momentum), ws);
+                out(e, "    else");
+                out(e, "        hsi_bn_train(s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b, rm,
+                    rv, flt(o->ir->a.bn.momentum), dst, ws);
+                return;
+            }
             out(e, "    hsi_bn_train(s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);", op, src, w, b, rm, rv,
                 flt(o->ir->a.bn.momentum), dst, ws);
             return;
@@ -785,8 +819,12 @@ static void emit_recompute(emitter *e, const be_op *o)
         param_args(e, p, 0, w, dw, sizeof w);
         param_args(e, p, 1, b, db, sizeof b);
         out(e, "    /* %s: its output again, for the backward (not kept from the forward) */", p->cname);
-        out(e, "    hsi_bn_recompute(s->op[%s], %s, %s, %s, %s, %s);", opname(e, o->in[j]),
-            B(e, e->g->ops[p->in[0]].act), w, b, B(e, p->ws), B(e, p->recomp));
+        int cond = o->kind == BE_CONV && o->bn_in == o->in[j];   /* else the conv applies it */
+        if (cond)
+            out(e, "    if (!hsi_conv_takes_bn(s->op[%s], s->op[%s]))", opname(e, (int)(o - e->g->ops)),
+                opname(e, o->in[j]));
+        out(e, "%shsi_bn_recompute(s->op[%s], %s, %s, %s, %s, %s);", cond ? "        " : "    ",
+            opname(e, o->in[j]), B(e, e->g->ops[p->in[0]].act), w, b, B(e, p->ws), B(e, p->recomp));
     }
 }
 
@@ -809,6 +847,21 @@ static void emit_backward_op(emitter *e, int i)
     op_comment(e, i);
     switch (o->kind) {
     case BE_CONV:
+        if (o->bn_in >= 0) {
+            const be_op *p = &e->g->ops[o->bn_in];
+            char pw[EMIT_PARAM_MAX], pb[EMIT_PARAM_MAX], x[EMIT_PARAM_MAX];
+            param_args(e, p, 0, pw, x, sizeof pw);
+            param_args(e, p, 1, pb, x, sizeof pb);
+            out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applied as it reads */",
+                op, opname(e, o->bn_in), p->cname);
+            out(e, "        hsi_conv_backward_bn(s->op[%s], %s, s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);",
+                op, B(e, e->g->ops[p->in[0]].act), opname(e, o->bn_in), pw, pb, B(e, p->ws), w, ddst,
+                dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
+            out(e, "    else");
+            out(e, "        hsi_conv_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
+                dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
+            break;
+        }
         out(e, "    hsi_conv_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
             dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
         break;

@@ -140,6 +140,21 @@ void plan_buffers(be_graph *g, const be_options *opt)
                                        4 * be_numel(&g->ops[i].shape) * batch);
     free(rc);
     if (!opt->fuse) return;
+    /* convs that may apply their input's BN themselves: the BN's output is recomputed, and this
+     * conv is its only reader in the backward (in the forward too: bn_fwd) */
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind != BE_CONV || o->n_in != 1 || !o->need_grad) continue;
+        int p = o->in[0], readers = 0;
+        if (g->ops[p].kind != BE_BN || g->ops[p].recomp < 0) continue;
+        for (int c = p + 1; c < n; c++)
+            for (int j = 0; j < g->ops[c].n_in; j++)
+                readers += g->ops[c].in[j] == p && g->ops[c].need_grad &&
+                           reads_input_in_backward(&g->ops[c]);
+        if (readers != 1) continue;
+        o->bn_in = p;
+        o->bn_fwd = be_consumers(g, p, NULL, 0) == 1 && p != g->logits;
+    }
     /* residual adds: d(a + b) is the output gradient (masked by ReLU): an input gradient the
      * add writes first can be that memory. Either slot alone is safe (the output gradient is
      * dead after the add's backward); both only when b's gradient is read (at b's backward)

@@ -110,6 +110,28 @@ int hsi_bn_recomputes(const hsi_op *op);
 void hsi_bn_recompute(hsi_op *op, const float *src, const float *gamma, const float *beta,
                       const void *ws, float *dst);
 
+/* ---- a training BN (+ ReLU) applied by the conv that reads its output ---------------------
+ * 1 when conv (whose input is bn's output) can read bn's INPUT and apply bn itself, with the
+ * statistics and beta the last hsi_bn_train or hsi_bn_train_stats saved in bn's workspace: the
+ * same bits as the conv of bn's output, without that output written in the forward or
+ * recomputed for the backward (a memory pass each). The oneDNN backend's k x 1 x 1 convs on
+ * tapconv.c after a BN on bnorm.c that recomputes its output (hsi_bn_recomputes); 0 elsewhere
+ * (the reference backend) and with HSICC_NO_BN_FOLD=1 at create. The caller then uses the
+ * calls below (the compiler emits both forms, chosen by this at run time). */
+int hsi_conv_takes_bn(const hsi_op *conv, const hsi_op *bn);
+/* hsi_bn_train without dst: statistics, running statistics and ws only (bn's only reader is a
+ * conv that takes it). Only when hsi_conv_takes_bn(that conv, bn). */
+void hsi_bn_train_stats(hsi_op *bn, const float *src, const float *gamma, const float *beta,
+                        float *running_mean, float *running_var, float momentum, void *ws);
+/* hsi_conv_forward / _backward of bn's output, given bn's input bn_src, gamma, beta and its
+ * workspace bn_ws. Only when hsi_conv_takes_bn(conv, bn). */
+void hsi_conv_forward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
+                         const float *beta, const void *bn_ws, const float *w, const float *b,
+                         float *dst);
+void hsi_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
+                          const float *beta, const void *bn_ws, const float *w, const float *ddst,
+                          float *dsrc, float *dw, float *db);
+
 /* ---- element-wise activations (in place allowed: dst == src, dsrc == ddst) ---------------- */
 typedef enum hsi_act_kind {
     HSI_ACT_RELU, HSI_ACT_LEAKY_RELU /* alpha = negative slope */, HSI_ACT_ELU /* alpha */,

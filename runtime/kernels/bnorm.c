@@ -646,6 +646,18 @@ static float *bn_lane_table(const hk_bnorm *g, float *k, int r0, int r1)
     return lt;
 }
 
+/* Channel c's 1/sqrt(var + eps), scale and shift: the one formula of bn_affine and
+ * hk_bnorm_affine (a conv applying the BN as it reads must see bnorm's own y). */
+static inline float bn_channel(const hk_bnorm *g, const float *gamma, const float *beta,
+                               const float *mean, const float *var, int64_t c, float *scale,
+                               float *shift)
+{
+    float inv = (float)(1.0 / sqrt((double)var[c] + g->eps));
+    *scale = gamma[c] * inv;
+    *shift = beta[c] - mean[c] * *scale;
+    return inv;
+}
+
 /* The forward's scale and shift (float, the same in both passes), mean and 1/sqrt(var + eps). */
 static void bn_affine(const hk_bnorm *g, const float *gamma, const float *beta, const float *mean,
                       const float *var, float *k)
@@ -653,12 +665,17 @@ static void bn_affine(const hk_bnorm *g, const float *gamma, const float *beta, 
     int64_t cp = bn_blocks(g) * g->b;
     memset(k, 0, (size_t)(K_N * cp) * sizeof *k);
     for (int64_t c = 0; c < g->c; c++) {
-        float inv = (float)(1.0 / sqrt((double)var[c] + g->eps));
-        k[K_INV * cp + c] = inv;
+        k[K_INV * cp + c] = bn_channel(g, gamma, beta, mean, var, c, &k[K_SCALE * cp + c],
+                                       &k[K_SHIFT * cp + c]);
         k[K_MEAN * cp + c] = mean[c];
-        k[K_SCALE * cp + c] = gamma[c] * inv;
-        k[K_SHIFT * cp + c] = beta[c] - mean[c] * k[K_SCALE * cp + c];
     }
+}
+
+void hk_bnorm_affine(const hk_bnorm *g, const float *gamma, const float *beta, const float *mean,
+                     const float *var, float *scale, float *shift)
+{
+    for (int64_t c = 0; c < g->c; c++)
+        bn_channel(g, gamma, beta, mean, var, c, &scale[c], &shift[c]);
 }
 
 /* Per channel: the items' sums added in sample order, into tot[0..Cp) and tot[Cp..2Cp). */
@@ -731,7 +748,7 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
         mean[c] = (float)mu;
         var[c] = (float)(v > 0 ? v : 0);
     }
-    hk_bnorm_apply(g, x, gamma, beta, mean, var, y, scratch);
+    if (y) hk_bnorm_apply(g, x, gamma, beta, mean, var, y, scratch);
 }
 
 void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,

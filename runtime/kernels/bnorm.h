@@ -43,7 +43,8 @@ size_t hk_bnorm_scratch_doubles(const hk_bnorm *g);
 typedef void (*hk_bnorm_reduce)(double *v, int n, void *ctx);
 
 /* y = gamma (x - mean) / sqrt(var + eps) + beta [ReLU]; mean, var: [C] out; *count: the
- * elements per channel (of the global batch with reduce). */
+ * elements per channel (of the global batch with reduce). y NULL: the statistics only (a conv
+ * applies the BN as it reads x: hk_bnorm_affine). */
 void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
                       float *y, float *mean, float *var, double *count, double *scratch,
                       hk_bnorm_reduce reduce, void *ctx);
@@ -57,6 +58,10 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
                        float *dgamma, float *dbeta, double *scratch, hk_bnorm_reduce reduce,
                        void *ctx);
 
+/* The per-channel scale and shift [C] the forward and hk_bnorm_apply compute y with, as
+ * y = x * scale + shift (a multiply, then an add) [ReLU: y > 0 ? y : 0]. */
+void hk_bnorm_affine(const hk_bnorm *g, const float *gamma, const float *beta, const float *mean,
+                     const float *var, float *scale, float *shift);
 /* y = the forward's output again from x and the mean and var it returned, bit for bit (the
  * same per-channel constants and loops): for a backward that did not keep y. */
 void hk_bnorm_apply(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,

@@ -501,8 +501,9 @@ typedef struct dn_wl {
         size_t off;
     } mm;
     struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
-    struct { int on, w1; hk_tap g; size_t off; } tap;   /* k x 1 x 1 conv by tapconv.c
-                                                          (w1: only its weights' gradient) */
+    struct { int on, w1; hk_tap g; size_t off; float *pre; } tap;   /* k x 1 x 1 conv by
+                                 tapconv.c (w1: only its weights' gradient); pre: the scale and
+                                 shift [2C] of a BN it applies (hsi_conv_forward_bn) */
 } dn_wl;
 
 static void dn_md_any(md_t *out, const md_t *like)
@@ -633,7 +634,7 @@ static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const fl
         return;
     }
     if (wl->tap.on) {
-        hk_tap_forward(&wl->tap.g, src, w, b, dst, dn_tmp(op->rt, wl->tap.off));
+        hk_tap_forward(&wl->tap.g, src, NULL, w, b, dst, dn_tmp(op->rt, wl->tap.off));
         return;
     }
     const void *s = dn_in(op->rt, &wl->src_in, src), *wt = dn_in(op->rt, &wl->w_in, w);
@@ -655,7 +656,7 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         return;
     }
     if (wl->tap.on) {
-        hk_tap_backward(&wl->tap.g, src, w, ddst, dsrc, dw, db, dn_tmp(rt, wl->tap.off));
+        hk_tap_backward(&wl->tap.g, src, NULL, w, ddst, dsrc, dw, db, dn_tmp(rt, wl->tap.off));
         return;
     }
     if (dsrc && wl->bwd_data.p) {
@@ -669,7 +670,8 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         return;
     }
     if (wl->tap.w1) {
-        if (dw || db) hk_tap_backward(&wl->tap.g, src, w, ddst, NULL, dw, db, dn_tmp(rt, wl->tap.off));
+        if (dw || db)
+            hk_tap_backward(&wl->tap.g, src, NULL, w, ddst, NULL, dw, db, dn_tmp(rt, wl->tap.off));
         return;
     }
     int has_bias = wl->bwd_w.nargs == 4;
@@ -1028,6 +1030,8 @@ static int dn_tap_wanted(const hsi_layout *src, const hsi_conv_desc *cd, md_t *d
            && !dn_md_tag(dst, 5, ddims, dnnl_aBcde8b);
 }
 
+static int dn_bn_fold_off(void);
+
 static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *cd,
                              const md_t *dst)
 {
@@ -1041,6 +1045,10 @@ static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_d
     size_t used = 0;
     if (dn_stage(rt, &used, hk_tap_scratch_floats(&wl->tap.g) * sizeof(float), &wl->tap.off))
         return NULL;
+    if (!dn_bn_fold_off()) {   /* decided at create: a model made with it set keeps it off */
+        wl->tap.pre = hk_alloc(rt, 2 * (size_t)wl->tap.g.c * sizeof(float));
+        if (!wl->tap.pre) return hk_fail(rt, "conv: out of memory");
+    }
     return dn_op(rt, HK_CONV, dn_layout(rt, dst), wl);
 }
 
@@ -1405,6 +1413,74 @@ void hk_dnnl_bn_recompute(hsi_op *op, const float *src, const float *gamma, cons
     (void)beta;   /* the forward's, kept in ws (the same values) */
     hk_bnorm_apply(&bn->g, src, gamma, (const float *)(w + bn->mask_off), (const float *)w,
                    (const float *)(w + bn->var_off), dst, dn_tmp(op->rt, bn->own_off));
+}
+
+/* ---- a BN applied by the k x 1 x 1 conv that reads its output (hsi_conv_takes_bn) --------
+ * The BN trains on bnorm.c and recomputes its output for the backward, the conv runs on
+ * tapconv.c, and both see the same nCdhw8c tensor (bnorm.c's blocks of 8 over N, C, D*H*W):
+ * tapconv.c reads the BN's input through the BN's scale, shift and ReLU (hk_tap_pre), the same
+ * floats as bnorm.c's y. HSICC_NO_BN_FOLD=1 turns it off (for A/B runs). */
+static int dn_bn_fold_off(void)
+{
+    const char *e = getenv("HSICC_NO_BN_FOLD");
+    return e && *e && strcmp(e, "0");
+}
+
+static void dn_bn_running(const dn_bn *bn, const float *mean, const float *var, double count,
+                          float momentum, float *running_mean, float *running_var);
+
+int hk_dnnl_conv_takes_bn(const hsi_op *conv, const hsi_op *bn)
+{
+    const dn_wl *wl = conv->impl;
+    const dn_bn *b = bn->impl;
+    if (!wl->tap.on || !wl->tap.pre || !b->own || !bn->recompute) return 0;
+    const hk_tap *t = &wl->tap.g;
+    /* bnorm.c's [N, C/8, S, 8] over the same N, C, S: the conv's nCdhw8c src */
+    return b->g.b == 8 && b->g.n == t->n && b->g.c == t->c && b->g.s == t->din * t->hw;
+}
+
+void hk_dnnl_bn_train_stats(hsi_op *bn, const float *src, const float *gamma, const float *beta,
+                            float *running_mean, float *running_var, float momentum, void *ws)
+{
+    dn_bn *b = bn->impl;
+    float *mean = ws, *var = (float *)((char *)ws + b->var_off);
+    double count;
+    memcpy((char *)ws + b->mask_off, beta, (size_t)b->C * sizeof(float));
+    int sync = hk_bn_sync();
+    hk_bnorm_forward(&b->g, src, gamma, beta, NULL, mean, var, &count, dn_tmp(bn->rt, b->own_off),
+                     sync ? hk_dp->sum : NULL, sync ? hk_dp->ctx : NULL);
+    dn_bn_running(b, mean, var, count, momentum, running_mean, running_var);
+}
+
+/* The BN's scale and shift into the conv's pre, from gamma and what ws saved. */
+static hk_tap_pre dn_bn_pre(const hsi_op *conv, const hsi_op *bn, const float *gamma,
+                            const void *ws)
+{
+    const dn_wl *wl = conv->impl;
+    const dn_bn *b = bn->impl;
+    const char *w = ws;
+    float *sc = wl->tap.pre, *sh = sc + wl->tap.g.c;
+    hk_bnorm_affine(&b->g, gamma, (const float *)(w + b->mask_off), (const float *)w,
+                    (const float *)(w + b->var_off), sc, sh);
+    return (hk_tap_pre){.scale = sc, .shift = sh, .relu = b->g.relu};
+}
+
+void hk_dnnl_conv_forward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
+                             const void *bn_ws, const float *w, const float *b, float *dst)
+{
+    dn_wl *wl = conv->impl;
+    hk_tap_pre pre = dn_bn_pre(conv, bn, gamma, bn_ws);
+    hk_tap_forward(&wl->tap.g, bn_src, &pre, w, b, dst, dn_tmp(conv->rt, wl->tap.off));
+}
+
+void hk_dnnl_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
+                              const void *bn_ws, const float *w, const float *ddst, float *dsrc,
+                              float *dw, float *db)
+{
+    dn_wl *wl = conv->impl;
+    hk_tap_pre pre = dn_bn_pre(conv, bn, gamma, bn_ws);
+    hk_tap_backward(&wl->tap.g, bn_src, &pre, w, ddst, dsrc, dw, db,
+                    dn_tmp(conv->rt, wl->tap.off));
 }
 
 const char *hk_dnnl_bn_impl(const hsi_op *op)

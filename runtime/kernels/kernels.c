@@ -428,6 +428,75 @@ void hsi_bn_recompute(hsi_op *op, const float *src, const float *gamma, const fl
 #endif
 }
 
+int hsi_conv_takes_bn(const hsi_op *conv, const hsi_op *bn)
+{
+#ifdef HSICC_WITH_DNNL
+    return conv && bn && conv->kind == HK_CONV && bn->kind == HK_BN && conv->rt == bn->rt &&
+           conv->rt->backend == HSI_BACKEND_DNNL && hk_dnnl_conv_takes_bn(conv, bn);
+#else
+    (void)conv, (void)bn;
+    return 0;
+#endif
+}
+
+/* The three calls below exist only where hsi_conv_takes_bn said 1 (the oneDNN backend); a
+ * caller that did not ask gets a message, never a silently missing output. */
+static void hk_not_taken(const char *fn)
+{
+    fprintf(stderr, "hsicc: %s called for a conv that does not take its BN (hsi_conv_takes_bn)\n",
+            fn);
+    abort();
+}
+
+static void hk_ref_bn_train_stats(hsi_op *bn, const float *src, const float *gamma,
+                                  const float *beta, float *rm, float *rv, float momentum, void *ws)
+{
+    (void)bn, (void)src, (void)gamma, (void)beta, (void)rm, (void)rv, (void)momentum, (void)ws;
+    hk_not_taken("hsi_bn_train_stats");
+}
+
+static void hk_ref_conv_forward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn,
+                                   const float *gamma, const void *bn_ws, const float *w,
+                                   const float *b, float *dst)
+{
+    (void)conv, (void)bn_src, (void)bn, (void)gamma, (void)bn_ws, (void)w, (void)b, (void)dst;
+    hk_not_taken("hsi_conv_forward_bn");
+}
+
+static void hk_ref_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn,
+                                    const float *gamma, const void *bn_ws, const float *w,
+                                    const float *ddst, float *dsrc, float *dw, float *db)
+{
+    (void)conv, (void)bn_src, (void)bn, (void)gamma, (void)bn_ws, (void)w, (void)ddst;
+    (void)dsrc, (void)dw, (void)db;
+    hk_not_taken("hsi_conv_backward_bn");
+}
+
+void hsi_bn_train_stats(hsi_op *bn, const float *src, const float *gamma, const float *beta,
+                        float *running_mean, float *running_var, float momentum, void *ws)
+{
+    HK_RUN(bn, 0, gamma, bn_train_stats, bn, src, gamma, beta, running_mean, running_var,
+           momentum, ws);
+}
+
+void hsi_conv_forward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
+                         const float *beta, const void *bn_ws, const float *w, const float *b,
+                         float *dst)
+{
+    (void)beta;   /* the forward's, kept in bn_ws (the same values) */
+    if (!hsi_conv_takes_bn(conv, bn)) hk_not_taken("hsi_conv_forward_bn");
+    HK_RUN(conv, 0, w, conv_forward_bn, conv, bn_src, bn, gamma, bn_ws, w, b, dst);
+}
+
+void hsi_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
+                          const float *beta, const void *bn_ws, const float *w, const float *ddst,
+                          float *dsrc, float *dw, float *db)
+{
+    (void)beta;
+    if (!hsi_conv_takes_bn(conv, bn)) hk_not_taken("hsi_conv_backward_bn");
+    HK_RUN(conv, 1, w, conv_backward_bn, conv, bn_src, bn, gamma, bn_ws, w, ddst, dsrc, dw, db);
+}
+
 hsi_op *hsi_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, float alpha)
 {
     if (!rt) return NULL;

@@ -127,6 +127,16 @@ const char *hk_dnnl_accum_impl(const hsi_op *op);
 void hk_dnnl_bn_recompute(hsi_op *op, const float *src, const float *gamma, const float *beta,
                           const void *ws, float *dst);
 
+/* hsi_conv_takes_bn and its calls on the oneDNN backend (kernels.c checks the kinds). */
+int hk_dnnl_conv_takes_bn(const hsi_op *conv, const hsi_op *bn);
+void hk_dnnl_bn_train_stats(hsi_op *bn, const float *src, const float *gamma, const float *beta,
+                            float *running_mean, float *running_var, float momentum, void *ws);
+void hk_dnnl_conv_forward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
+                             const void *bn_ws, const float *w, const float *b, float *dst);
+void hk_dnnl_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
+                              const void *bn_ws, const float *w, const float *ddst, float *dsrc,
+                              float *dw, float *db);
+
 /* hsi_kernels_set_dp's setting (NULL: one process). */
 extern const hsi_dp *hk_dp;
 /* 1 when training BN reduces over every process. */
