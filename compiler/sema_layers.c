@@ -344,6 +344,19 @@ static int check_pool(sema_ctx *E, sema_scope *s, layer *L)
         if ((slot[A_STRIDE] && sema_get_ints(E, s->env, slot[A_STRIDE], nsp, 1, "stride", p->stride)) ||
             (slot[A_PAD] && sema_get_pad(E, s->env, slot[A_PAD], nsp, &pm, p->pad_lo, p->pad_hi)))
             return sema_fail(E);
+        /* a window wholly in the padding has no max and no average of real cells (PyTorch
+         * refuses such padding too) */
+        for (int i = 0; slot[A_PAD] && pm != PAD_SAME && i < nsp; i++) {
+            int64_t worst = p->pad_lo[i] > p->pad_hi[i] ? p->pad_lo[i] : p->pad_hi[i];
+            if (2 * worst > p->kernel[i]) {
+                diag_error(E->d, L->sp[A_PAD], "%s padding %lld is more than half its kernel %lld "
+                           "(spatial dim %d): a window could lie wholly in the padding",
+                           el->name, (long long)worst, (long long)p->kernel[i], i + 1);
+                diag_hint(E->d, "use at most kernel / 2 (%lld), or pad = same",
+                          (long long)(p->kernel[i] / 2));
+                return sema_fail(E);
+            }
+        }
     }
     if (slot[A_CIP] && sema_get_bool(E, s->env, slot[A_CIP], "count_include_pad", &p->count_include_pad))
         return sema_fail(E);
