@@ -809,6 +809,16 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     if (!hsi_bn_recomputes(s->op[OP_spectral_1_bn_b])) alias[R_spectral_1_bn_b] = A_spectral_1_bn_b;
     b[R_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 68, 68};
     if (!hsi_bn_recomputes(s->op[OP_spectral_bn])) alias[R_spectral_bn] = A_spectral_bn;
+    if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_a], s->op[OP_bn1]))   /* spectral_0_conv_a applies bn1 */
+        b[R_bn1].bytes = 0;
+    if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]))   /* spectral_0_conv_b applies spectral_0_bn_b */
+        b[R_spectral_0_bn_b].bytes = 0;
+    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_a], s->op[OP_spectral_1_bn_a]))   /* spectral_1_conv_a applies spectral_1_bn_a */
+        b[R_spectral_1_bn_a].bytes = 0;
+    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]))   /* spectral_1_conv_b applies spectral_1_bn_b */
+        b[R_spectral_1_bn_b].bytes = 0;
+    if (hsi_conv_takes_bn(s->op[OP_conv2], s->op[OP_spectral_bn]))   /* conv2 applies spectral_bn */
+        b[R_spectral_bn].bytes = 0;
     /* reshapes that oneDNN can do without moving data share their input's memory */
     if (hsi_op_is_view(s->op[OP_conv3_in])) {
         alias[A_conv3_in] = A_bn2;

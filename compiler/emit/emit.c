@@ -527,6 +527,16 @@ static void emit_buffers(emitter *e)
             out(e, "    if (!hsi_bn_recomputes(s->op[%s])) alias[%s] = %s;", opname(e, u->op),
                 bufname(e, id), bufname(e, o->act));
     }
+    /* a BN applied by the conv reading its output: the recompute buffer is never written (the
+     * output itself is: the inference pass writes it) */
+    for (int i = 0; i < g->n_ops; i++) {
+        const be_op *o = &g->ops[i];
+        if (o->kind != BE_CONV || o->bn_in < 0) continue;
+        const be_op *p = &g->ops[o->bn_in];
+        out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applies %s */", opname(e, i),
+            opname(e, o->bn_in), o->cname, p->cname);
+        out(e, "        b[%s].bytes = 0;", bufname(e, p->recomp));
+    }
     out(e, "    /* reshapes that oneDNN can do without moving data share their input's memory */");
     for (int i = 0; i < g->n_ops; i++) {
         const be_op *o = &g->ops[i];
