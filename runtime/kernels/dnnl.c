@@ -633,7 +633,7 @@ static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const fl
         return;
     }
     if (wl->tap.on) {
-        hk_tap_forward(&wl->tap.g, src, w, b, dst, dn_tmp(op->rt, wl->tap.off));
+        hk_tap_forward(&wl->tap.g, src, NULL, w, b, dst, dn_tmp(op->rt, wl->tap.off));
         return;
     }
     const void *s = dn_in(op->rt, &wl->src_in, src), *wt = dn_in(op->rt, &wl->w_in, w);
@@ -655,7 +655,7 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         return;
     }
     if (wl->tap.on) {
-        hk_tap_backward(&wl->tap.g, src, w, ddst, dsrc, dw, db, dn_tmp(rt, wl->tap.off));
+        hk_tap_backward(&wl->tap.g, src, NULL, w, ddst, dsrc, dw, db, dn_tmp(rt, wl->tap.off));
         return;
     }
     if (dsrc && wl->bwd_data.p) {
@@ -669,7 +669,7 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         return;
     }
     if (wl->tap.w1) {
-        if (dw || db) hk_tap_backward(&wl->tap.g, src, w, ddst, NULL, dw, db, dn_tmp(rt, wl->tap.off));
+        if (dw || db) hk_tap_backward(&wl->tap.g, src, NULL, w, ddst, NULL, dw, db, dn_tmp(rt, wl->tap.off));
         return;
     }
     int has_bias = wl->bwd_w.nargs == 4;
