@@ -14,7 +14,9 @@
  *                                (24 -> 24 channels, 97 planes of 7 x 7, 7 taps, pad 3), MODE:
  *                                fwd_plain (the conv alone), fwd_unfused (BN apply, conv of y),
  *                                fwd_fused (conv of x through pre), bwd_plain, bwd_unfused,
- *                                bwd_fused (the same for the weights' and bias' gradients)
+ *                                bwd_fused (the same for the weights' and bias' gradients);
+ *                                c2_MODE: the same on C2 (24 x 97 planes of 7 x 7 -> 128
+ *                                channels, one output plane)
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bnorm.h"
@@ -241,22 +243,27 @@ static double cpu_ms(void)
 
 static int bench(const char *mode, int reps)
 {
-    const int64_t N = getenv("TAP_PRE_BENCH_N") ? atoi(getenv("TAP_PRE_BENCH_N")) : 16, C = 24, D = 97, HW = 49;
-    hk_tap g = {.n = N, .c = C, .oc = C, .din = D, .dout = D, .hw = HW, .k = 7, .pad = 3,
-                .stride = 1, .bias = 1};
+    const int64_t N = 16, C = 24, D = 97, HW = 49;
+    int c2 = !strncmp(mode, "c2_", 3);
+    if (c2) mode += 3;
+    /* SSRN's spectral conv, or C2 (24 x 97 planes -> 128, one output plane) */
+    hk_tap g = {.n = N, .c = C, .oc = c2 ? 128 : C, .din = D, .dout = c2 ? 1 : D, .hw = HW,
+                .k = c2 ? D : 7, .pad = c2 ? 0 : 3, .stride = 1, .bias = 1};
     hk_bnorm bg = {.n = N, .c = C, .b = 8, .s = D * HW, .eps = 1e-3f, .relu = 1};
-    size_t nx = (size_t)(N * C * D * HW), nw = (size_t)(C * C * 7), ns = hk_tap_scratch_floats(&g);
-    float *x = falloc(nx), *y = falloc(nx), *o = falloc(nx), *w = falloc(nw), *b = falloc(C);
-    float *dw = falloc(nw), *db = falloc(C), *scr = falloc(ns);
+    size_t nx = (size_t)(N * C * D * HW), ny = (size_t)(N * g.oc * g.dout * HW);
+    size_t nw = (size_t)(g.oc * C * g.k), ns = hk_tap_scratch_floats(&g);
+    size_t no = nx > ny ? nx : ny;
+    float *x = falloc(nx), *y = falloc(no), *o = falloc(no), *w = falloc(nw), *b = falloc(g.oc);
+    float *dw = falloc(nw), *db = falloc(g.oc), *scr = falloc(ns);
     float gamma[24], beta[24], mean[24], var[24], sc[24], sh[24];
     double *bscr = malloc(hk_bnorm_scratch_doubles(&bg) * sizeof(double));
     fill(x, nx, 2.0f);
-    fill(o, nx, 1.0f);   /* dy for the backward modes */
+    fill(o, no, 1.0f);   /* dy for the backward modes */
     fill(w, nw, 0.5f);
-    fill(b, C, 0.5f);
+    fill(b, g.oc, 0.5f);
     memset(dw, 0, nw * sizeof(float));
-    memset(db, 0, C * sizeof(float));
-    memset(y, 0, nx * sizeof(float));
+    memset(db, 0, g.oc * sizeof(float));
+    memset(y, 0, no * sizeof(float));
     memset(scr, 0, ns * sizeof(float));
     for (int c = 0; c < 24; c++) {
         gamma[c] = 1.0f + 0.3f * urand();
@@ -278,12 +285,12 @@ static int bench(const char *mode, int reps)
     double t0 = cpu_ms();
     for (int r = 0; r < reps; r++) {
         switch (m) {
-        case 0: hk_tap_forward(&g, x, NULL, w, b, y, scr); break;
+        case 0: hk_tap_forward(&g, x, NULL, w, b, o, scr); break;
         case 1:
             hk_bnorm_apply(&bg, x, gamma, beta, mean, var, y, bscr);
             hk_tap_forward(&g, y, NULL, w, b, o, scr);
             break;
-        case 2: hk_tap_forward(&g, x, &pre, w, b, y, scr); break;
+        case 2: hk_tap_forward(&g, x, &pre, w, b, o, scr); break;
         case 3: hk_tap_backward(&g, x, NULL, w, dy, NULL, dw, db, scr); break;
         case 4:
             hk_bnorm_apply(&bg, x, gamma, beta, mean, var, y, bscr);
@@ -293,7 +300,8 @@ static int bench(const char *mode, int reps)
         }
     }
     double t1 = cpu_ms();
-    printf("%s: %.3f ms CPU per repetition (%d)\n", mode, (t1 - t0) / reps, reps);
+    printf("%s%s: %.3f ms CPU per repetition (%d)\n", c2 ? "c2_" : "", mode, (t1 - t0) / reps,
+           reps);
     free(x); free(y); free(o); free(w); free(b); free(dw); free(db); free(scr); free(bscr);
     return 0;
 }
@@ -325,6 +333,9 @@ int main(int argc, char **argv)
         /* rows not a multiple of the chunks, long runs of edge planes */
         {2, 16, 24, 40, 13, 13, 6, 40, 1},
         {2, 8, 24, 300, 1, 3, 1, 300, 1},
+        /* many taps a sample (a window of a chunk and its halo, several blocks of taps) */
+        {1, 8, 8, 120, 40, 50, 0, 71, 1},
+        {2, 16, 8, 120, 40, 50, 49, 169, 0},
     };
     int nc = (int)(sizeof cases / sizeof cases[0]), runs = 0;
     for (int i = 0; i < nc; i++)
