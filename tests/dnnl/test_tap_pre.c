@@ -17,6 +17,7 @@
  *                                bwd_fused (the same for the weights' and bias' gradients);
  *                                c2_MODE: the same on C2 (24 x 97 planes of 7 x 7 -> 128
  *                                channels, one output plane)
+ *   test_tap_pre bench fwd|bwd|c2_fwd|c2_bwd [R]   plain, unfused and fused in turn, R rounds
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bnorm.h"
@@ -274,7 +275,8 @@ static int bench(const char *mode, int reps)
         sh[c] = beta[c] - mean[c] * sc[c];
     }
     hk_tap_pre pre = {.scale = sc, .shift = sh, .relu = 1};
-    int m = !strcmp(mode, "fwd_plain") ? 0 : !strcmp(mode, "fwd_unfused") ? 1
+    int cmp = !strcmp(mode, "fwd") ? 1 : !strcmp(mode, "bwd") ? 2 : 0;
+    int m = cmp ? 3 * (cmp - 1) : !strcmp(mode, "fwd_plain") ? 0 : !strcmp(mode, "fwd_unfused") ? 1
           : !strcmp(mode, "fwd_fused") ? 2 : !strcmp(mode, "bwd_plain") ? 3
           : !strcmp(mode, "bwd_unfused") ? 4 : !strcmp(mode, "bwd_fused") ? 5 : -1;
     if (m < 0) {
@@ -282,6 +284,45 @@ static int bench(const char *mode, int reps)
         return 2;
     }
     float *dy = o;
+    if (cmp) {
+        /* plain, unfused and fused in turn, reps rounds of 5 calls each: the median of each
+         * one's rounds (the rounds of the three see the same machine) */
+        enum { MAXR = 200 };
+        double t[3][MAXR];
+        if (reps > MAXR) reps = MAXR;
+        for (int r = 0; r < reps; r++)
+            for (int k = 0; k < 3; k++) {
+                double a = cpu_ms();
+                for (int i = 0; i < 5; i++) {
+                    if (cmp == 1 && k == 0) hk_tap_forward(&g, x, NULL, w, b, o, scr);
+                    if (cmp == 1 && k == 1) {
+                        hk_bnorm_apply(&bg, x, gamma, beta, mean, var, y, bscr);
+                        hk_tap_forward(&g, y, NULL, w, b, o, scr);
+                    }
+                    if (cmp == 1 && k == 2) hk_tap_forward(&g, x, &pre, w, b, o, scr);
+                    if (cmp == 2 && k == 0) hk_tap_backward(&g, x, NULL, w, dy, NULL, dw, db, scr);
+                    if (cmp == 2 && k == 1) {
+                        hk_bnorm_apply(&bg, x, gamma, beta, mean, var, y, bscr);
+                        hk_tap_backward(&g, y, NULL, w, dy, NULL, dw, db, scr);
+                    }
+                    if (cmp == 2 && k == 2) hk_tap_backward(&g, x, &pre, w, dy, NULL, dw, db, scr);
+                }
+                t[k][r] = (cpu_ms() - a) / 5;
+            }
+        static const char *names[3] = {"plain", "BN apply + conv", "fused"};
+        for (int k = 0; k < 3; k++) {
+            for (int i = 1; i < reps; i++)   /* insertion sort */
+                for (int j = i; j > 0 && t[k][j] < t[k][j - 1]; j--) {
+                    double v = t[k][j];
+                    t[k][j] = t[k][j - 1];
+                    t[k][j - 1] = v;
+                }
+            printf("%s%s %s: median %.3f ms, min %.3f (%d rounds of 5)\n", c2 ? "c2_" : "", mode,
+                   names[k], t[k][reps / 2], t[k][0], reps);
+        }
+        free(x); free(y); free(o); free(w); free(b); free(dw); free(db); free(scr); free(bscr);
+        return 0;
+    }
     double t0 = cpu_ms();
     for (int r = 0; r < reps; r++) {
         switch (m) {
