@@ -12,6 +12,9 @@
  * registers over a chunk of TC_CHUNK rows; on AVX-512, per tap and group of 8-24 input
  * channels, up to 24 zmm of dw (pairs of channels x 8 outputs) over a chunk of TC_WCHUNK rows
  * of dy packed once per chunk (tc_wz_avx512).
+ * hk_tap_pre (a BN + ReLU folded into the conv): the rows a block of taps reads (forward: a
+ * run's rows and the taps' halo; weights: a chunk's, for a block of taps) are transformed into
+ * a per-thread buffer (tc_pre_rows), which the same micro-kernels then read with its strides.
  */
 #include "tapconv.h"
 
@@ -31,6 +34,11 @@
 #define TC_X86 1
 #else
 #define TC_X86 0
+#endif
+
+#if TC_X86 && defined(__GNUC__)
+#define TC_AVX2 __attribute__((target("avx2,fma")))
+#define TC_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 #endif
 
 #define TC_CHUNK 256                /* rows per work item (a multiple of 4) */
@@ -86,18 +94,206 @@ static int tc_avx2(void) { return hk_isa() >= HK_ISA_AVX2; }
 int hk_tap_isa(void) { return hk_isa(); }
 
 /* Scratch: [wp (forward) or wd (backward data): K*C*OC] [per thread: dw K*C*OC, db OC, the
- * AVX-512 weights kernel's packed dy rows TC_WPACK] x threads (C2: 1.2 MB each). */
+ * AVX-512 weights kernel's packed dy rows TC_WPACK] x threads (C2: 1.2 MB each) [per thread:
+ * hk_tap_pre's transformed rows, tc_pre_floats] x threads. */
 #define TC_WCHUNK 128               /* rows of dy the AVX-512 weights kernel packs at a time */
 #define TC_WPACK(g) ((size_t)TC_WCHUNK * 2 * (size_t)(g)->oc)
 /* n floats rounded up to a cache line: every thread's partial sums and packed rows start on
  * one (the scratch does: 64-byte aligned), so that none of the AVX-512 kernel's zmm loads
  * spans two lines */
 #define TC_R16(n) (((size_t)(n) + 15) / 16 * 16)
+/* Taps a row kernel call runs through before its outputs go back to y: as many as keep a
+ * chunk's weights (taps x cin x width floats) in TC_KB_BYTES, a third of L1d, so that the rows
+ * of a run reuse them from L1. SSRN's spectral convs (7 taps x 24 channels x 24 outputs,
+ * 16 KB) take all their taps at once; C2 (97 taps over the whole depth, 223 KB a chunk of 24)
+ * goes by 7 (AVX2; by 5 in the AVX-512 chunks of 32): its forward, one thread, 9.4 -> 7.0 ms
+ * (8 KB: about the same; 4 KB or 32 KB and more: slower; AVX-512 8-32 KB: the same within the
+ * noise). */
+#ifndef TC_KB_BYTES
+#define TC_KB_BYTES 16384
+#endif
+/* hk_tap_pre in the weights' gradient: the taps whose rows are transformed at once, as many as
+ * fit in TC_PRE_WBYTES (SSRN's spectral convs: all 7, a chunk's 128 + 6 x 49 rows x 24
+ * channels, 40 KB; C2: 6 of its 97 taps, 2 samples x 49 rows each) */
+#define TC_PRE_WBYTES 65536
+static int64_t tc_per(int64_t rows);
+static int64_t tc_win_cap(const hk_tap *g);
+static int64_t tc_wkblk(const hk_tap *g, int64_t ns, int64_t nr)
+{
+    int64_t kb = 1;
+    while (kb < g->k && ns * g->c * (nr + kb * g->hw) * (int64_t)sizeof(float) <= TC_PRE_WBYTES)
+        kb++;
+    return kb;
+}
+/* Floats of one thread's hk_tap_pre buffer: the most rows x channels x samples a transform
+ * writes (tc_run's block of taps: a run of at most TC_CHUNK rows, or tc_per samples' rows,
+ * and the taps' halo; the weights' block of taps, tc_wkblk, or one tap of a chunk). */
+static size_t tc_pre_floats(const hk_tap *g)
+{
+    if (g->c % 8) return 0;
+    int64_t rows = g->dout * g->hw, din = g->din * g->hw;
+    int64_t kb = TC_KB_BYTES / (g->c * 24 * (int64_t)sizeof(float));   /* tc_run's, width >= 24 */
+    if (kb < 1) kb = 1;
+    if (kb > g->k) kb = g->k;
+    int64_t nr = rows < TC_CHUNK ? rows : TC_CHUNK, span = nr + (kb - 1) * g->hw;
+    int64_t need = tc_per(rows) * g->c * (span < din ? span : din);
+    int64_t ns5 = rows * 2 <= TC_WCHUNK ? TC_WCHUNK / rows : 1;
+    int64_t w5 = ns5 * g->c * (rows < TC_WCHUNK ? rows : TC_WCHUNK), w2 = g->c * nr;
+    int64_t wl = TC_PRE_WBYTES / (int64_t)sizeof(float);
+    if (w5 > need) need = w5;
+    if (w2 > need) need = w2;
+    if (wl > need) need = wl;
+    /* the window (tc_win) of a whole sample: forward with one sample a work item, weights with
+     * one sample a chunk */
+    if ((tc_per(rows) == 1 || ns5 == 1) && g->c * tc_win_cap(g) > need) need = g->c * tc_win_cap(g);
+    return TC_R16(need);
+}
 size_t hk_tap_scratch_floats(hk_tap *g)
 {
     size_t kco = (size_t)(g->k * g->c * g->oc);
     g->threads = tc_threads();
-    return TC_R16(kco) + (size_t)g->threads * (TC_R16(kco) + TC_R16(g->oc) + TC_WPACK(g));
+    return TC_R16(kco) + (size_t)g->threads * (TC_R16(kco) + TC_R16(g->oc) + TC_WPACK(g))
+           + (size_t)g->threads * tc_pre_floats(g);
+}
+/* Thread t's hk_tap_pre buffer in the scratch */
+static float *tc_pre_buf(const hk_tap *g, float *scratch, int t)
+{
+    size_t kco = (size_t)(g->k * g->c * g->oc);
+    return scratch + TC_R16(kco) + (size_t)g->threads * (TC_R16(kco) + TC_R16(g->oc) + TC_WPACK(g))
+           + (size_t)t * tc_pre_floats(g);
+}
+
+/* ---- hk_tap_pre: the input's per-channel affine + ReLU ---------------------------------------
+ * As bnorm.c's forward computes its output (norml_c, bn_affine8, bn_affine16): x * scale, then
+ * + shift, each rounded (no FMA: the file is compiled in ISO C mode, whose default is
+ * -ffp-contract=off, as bnorm.c's), then the ReLU as v > 0 ? v : +0 (NaN and -0 give +0). */
+static void tc_pre_c(const float *s, float *d, int64_t len, const float *sc, const float *sh,
+                     int relu)
+{
+    for (int64_t i = 0; i < len; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float v = s[i + l] * sc[l];
+            v = v + sh[l];
+            d[i + l] = relu && !(v > 0) ? 0.0f : v;
+        }
+}
+
+#if TC_X86 && defined(__GNUC__)
+static TC_AVX2 void tc_pre_avx2(const float *s, float *d, int64_t len, const float *sc,
+                                const float *sh, int relu)
+{
+    const __m256 a = _mm256_loadu_ps(sc), b = _mm256_loadu_ps(sh), z = _mm256_setzero_ps();
+    for (int64_t i = 0; i < len; i += 8) {
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(s + i), a), b);
+        if (relu) v = _mm256_and_ps(v, _mm256_cmp_ps(v, z, _CMP_GT_OQ));
+        _mm256_storeu_ps(d + i, v);
+    }
+}
+
+static TC_AVX512 void tc_pre_avx512(const float *s, float *d, int64_t len, const float *sc,
+                                    const float *sh, int relu)
+{
+    const __m512 a = _mm512_broadcast_f32x8(_mm256_loadu_ps(sc));
+    const __m512 b = _mm512_broadcast_f32x8(_mm256_loadu_ps(sh)), z = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+        __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(s + i), a), b);
+        if (relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, z, _CMP_GT_OQ), v);
+        _mm512_storeu_ps(d + i, v);
+    }
+    if (i < len) {
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(s + i), _mm512_castps512_ps256(a)),
+                                 _mm512_castps512_ps256(b));
+        if (relu) v = _mm256_maskz_mov_ps(_mm256_cmp_ps_mask(v, _mm256_setzero_ps(), _CMP_GT_OQ), v);
+        _mm256_storeu_ps(d + i, v);
+    }
+}
+#endif
+
+/* Rows [lo, hi) of ns samples (src: sample 0, block 0; sbs, sns: floats between its blocks,
+ * samples) and ncb channel blocks, transformed -> dst [ns][ncb][hi - lo][8]. */
+/* len floats of channel block cb from a to d */
+static void tc_pre_run(const hk_tap_pre *pre, int64_t cb, const float *a, float *d, int64_t len,
+                       int isa)
+{
+    const float *sc = pre->scale + cb * 8, *sh = pre->shift + cb * 8;
+#if TC_X86 && defined(__GNUC__)
+    if (isa >= HK_ISA_AVX512) {
+        tc_pre_avx512(a, d, len, sc, sh, pre->relu);
+        return;
+    }
+    if (isa >= HK_ISA_AVX2) {
+        tc_pre_avx2(a, d, len, sc, sh, pre->relu);
+        return;
+    }
+#endif
+    (void)isa;
+    tc_pre_c(a, d, len, sc, sh, pre->relu);
+}
+
+static void tc_pre_rows(const hk_tap_pre *pre, int64_t ncb, const float *src, int64_t sbs,
+                        int64_t sns, int64_t ns, int64_t lo, int64_t hi, float *dst, int isa)
+{
+    int64_t len = (hi - lo) * 8;
+    for (int64_t s = 0; s < ns; s++)
+        for (int64_t cb = 0; cb < ncb; cb++)
+            tc_pre_run(pre, cb, src + s * sns + cb * sbs + lo * 8, dst + (s * ncb + cb) * len,
+                       len, isa);
+}
+
+/* One sample a work item (SSRN's spectral convs): the thread's buffer (a window) holds up to
+ * cap rows of one sample, [C/8][cap][8], from row lo to hi, all transformed; the work items
+ * run down the rows, so each reads the rows the ones before it transformed and transforms only
+ * its new ones (and, when the window is full, starts again at its first row: at most
+ * 6 x 49 of 2048 rows twice): every row about once, not once per item with the taps' halo (a
+ * forward chunk of 256 rows read 256 + 6 x 49, a weights chunk 128 + 6 x 49). SSRN's spectral
+ * conv, batch 16, 1 thread, CPU time per call: forward 5.07 ms that way, 4.6 so (the conv of
+ * y alone 4.2, BN apply + conv 5.0); weights 5.15 -> 4.3 (alone 3.96). Windows of 1024 rows,
+ * 2048 or the whole sample: the same. What remains is the transform itself (reading x from
+ * memory, writing the buffer in L2: 8 % of the forward's samples; a prefetch of the rows to L2
+ * during the FMAs, spread over the calls, changed nothing). Several samples a work item (C2:
+ * one output plane) transform by blocks of taps instead, each row once too (C2's forward,
+ * batch 16: the same prefetch of the next block's rows, 118 KB, to L2 spread over the calls:
+ * paired 1-thread CPU time 0.996, not kept). */
+typedef struct tc_win { int64_t n, lo, hi, cap; } tc_win;
+
+#ifndef TC_WIN_ROWS
+#define TC_WIN_ROWS 2048
+#endif
+/* The rows a window holds: TC_WIN_ROWS, at least a block's (a chunk and the taps' halo), at
+ * most the sample's */
+static int64_t tc_win_cap(const hk_tap *g)
+{
+    int64_t cap = TC_CHUNK + (g->k - 1) * g->hw, all = g->din * g->hw;
+    if (cap < TC_WIN_ROWS) cap = TC_WIN_ROWS;
+    return cap < all ? cap : all;
+}
+
+/* A block that reads rows [lo, hi) of sample n: the window starts again at lo unless it
+ * holds rows up to lo (of sample n) and has room up to hi. The buffer is then [C/8][w->cap][8]
+ * from row w->lo (until the next tc_win_start), filled by tc_win_fill. */
+static void tc_win_start(tc_win *w, int64_t n, int64_t lo, int64_t hi)
+{
+    if (w->n != n || lo < w->lo || lo > w->hi || hi - w->lo > w->cap) {
+        w->n = n;
+        w->lo = w->hi = lo;
+    }
+}
+
+/* The window's rows up to hi (<= the block's hi) transformed from xn (its sample's block 0;
+ * xbs: floats between blocks). Called just before the kernels read the rows (forward: per
+ * call, weights: per tap), so that they find them in L1: SSRN's spectral conv, batch 16, 1
+ * thread, paired CPU time against a block's rows at once: weights 0.978, forward 0.995.
+ * Software prefetches of the source rows 128 or 256 rows ahead: 0.98-0.99 (within the noise,
+ * not kept). */
+static void tc_win_fill(const hk_tap_pre *pre, tc_win *w, float *buf, const float *xn,
+                        int64_t xbs, int64_t ncb, int64_t hi, int isa)
+{
+    if (hi <= w->hi) return;
+    for (int64_t cb = 0; cb < ncb; cb++)
+        tc_pre_run(pre, cb, xn + cb * xbs + w->hi * 8, buf + (cb * w->cap + w->hi - w->lo) * 8,
+                   (hi - w->hi) * 8, isa);
+    w->hi = hi;
 }
 
 /* ---- the row kernel ----------------------------------------------------------------------- */
@@ -110,6 +306,11 @@ typedef struct tc_geo {
     int64_t din, dout, hw, k, pad;
     const float *wp;              /* per chunk of outputs: [K][cin][width] (tc_pack, tc_cw) */
     const float *bias;            /* [cout] or NULL */
+    const hk_tap_pre *pre;        /* NULL, or in is transformed (tc_pre_rows) into: */
+    float *pbuf;                  /* thread 0's buffer, */
+    int64_t pstride;              /* floats between the threads' buffers */
+    int nthr;                     /* threads (at most those the scratch has buffers for) */
+    int64_t wcap;                 /* rows of a window (tc_win) */
 } tc_geo;
 
 /* One micro-kernel call: R rows x a chunk of outputs, ntap taps from k0. Weights of an
@@ -146,8 +347,6 @@ static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
 }
 
 #if TC_X86 && defined(__GNUC__)
-#define TC_AVX2 __attribute__((target("avx2,fma")))
-#define TC_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 /* Named accumulators (an array of __m256 ends up on the stack): row r, vector j = a##r##j. */
 #define TC_ACC_FMA(r)                                                                          \
     if (R > r) {                                                                               \
@@ -363,24 +562,13 @@ static void tc_taps(const tc_geo *g, int64_t o, int64_t *k0, int64_t *k1)
     if (*k1 < *k0) *k1 = *k0;
 }
 
-/* Taps a row kernel call runs through before its outputs go back to y: as many as keep a
- * chunk's weights (taps x cin x width floats) in TC_KB_BYTES, a third of L1d, so that the rows
- * of a run reuse them from L1. SSRN's spectral convs (7 taps x 24 channels x 24 outputs,
- * 16 KB) take all their taps at once; C2 (97 taps over the whole depth, 223 KB a chunk of 24)
- * goes by 7 (AVX2; by 5 in the AVX-512 chunks of 32): its forward, one thread, 9.4 -> 7.0 ms
- * (8 KB: about the same; 4 KB or 32 KB and more: slower; AVX-512 8-32 KB: the same within the
- * noise). */
-#ifndef TC_KB_BYTES
-#define TC_KB_BYTES 16384
-#endif
-
 /* Rows [r0, r1) of samples [n0, n1), all of whose planes see the taps [k0, k1): per block of
  * taps, per chunk of outputs, every sample's row blocks (the first block of taps overwrites
  * y), so that the samples share the chunk's weights in L1. A run of rows goes in calls of at
  * most tc_rmax rows, as even as they come (AVX-512: 49 rows = 10 + 10 + 10 + 10 + 9, not
  * 4 x 12 + 1, whose one row would run at the FMA latency). */
 static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t r1, int64_t k0,
-                   int64_t k1, int isa)
+                   int64_t k1, int isa, tc_win *win)
 {
     int64_t cw = tc_cw(g->cout, isa);
     int64_t kb = TC_KB_BYTES / (g->cin * cw * (int64_t)sizeof(float));
@@ -389,6 +577,29 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
         int64_t t1 = t0 + kb < k1 ? t0 + kb : k1;
         tc_mk m = {.ts = g->hw * 8, .bs = g->in_bs, .ntap = (int)(t1 - t0),
                    .ncb = (int)(g->cin / 8), .ybs = g->out_bs, .acc = t0 > k0};
+        /* sample n's row 0 at tap t0: in0 + (n - nb) * ins + off */
+        const float *in0 = g->in;
+        float *buf = NULL;
+        int64_t ins = g->in_ns, off = (t0 - g->pad) * g->hw * 8, nb0 = 0;
+        if (g->pre) {
+            /* the rows the block reads, [r0 + (t0 - pad) HW, r1 + (t1 - 1 - pad) HW): input
+             * planes only (tc_taps), so the padding is never read, nor transformed */
+            int64_t lo = r0 + (t0 - g->pad) * g->hw, hi = r1 + (t1 - 1 - g->pad) * g->hw;
+            buf = g->pbuf + (size_t)tc_thread() * (size_t)g->pstride;
+            if (win) {   /* n1 = n0 + 1; filled call by call below */
+                tc_win_start(win, n0, lo, hi);
+                m.bs = win->cap * 8;
+                off -= win->lo * 8;
+            } else {
+                tc_pre_rows(g->pre, g->cin / 8, g->in + n0 * g->in_ns, g->in_bs, g->in_ns,
+                            n1 - n0, lo, hi, buf, isa);
+                m.bs = (hi - lo) * 8;
+                ins = g->cin * (hi - lo);
+                off -= lo * 8;
+            }
+            in0 = buf;
+            nb0 = n0;
+        }
         for (int64_t oc0 = 0; oc0 < g->cout; oc0 += cw) {
             int w = (int)(g->cout - oc0 >= cw ? cw : g->cout - oc0);
             int rmax = tc_rmax(isa);
@@ -396,13 +607,16 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
             m.b = g->bias && t0 == k0 ? g->bias + oc0 : NULL;
             int64_t nr = r1 - r0, nb = (nr + rmax - 1) / rmax;
             for (int64_t n = n0; n < n1; n++) {
-                const float *xin = g->in + n * g->in_ns + (t0 - g->pad) * g->hw * 8;
+                const float *xin = in0 + (n - nb0) * ins + off;
                 float *yout = g->out + n * g->out_ns + (oc0 / 8) * g->out_bs;
                 if (isa < HK_ISA_AVX512) {
                     for (int64_t r = r0; r < r1;) {
                         int R = r1 - r >= 4 ? 4 : 1;
                         m.x = xin + r * 8;
                         m.y = yout + r * 8;
+                        if (win)
+                            tc_win_fill(g->pre, win, buf, g->in + n0 * g->in_ns, g->in_bs,
+                                        g->cin / 8, r + R + (t1 - 1 - g->pad) * g->hw, isa);
                         tc_mk_run(&m, R, w, isa);
                         r += R;
                     }
@@ -412,6 +626,9 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
                     int R = (int)(nr / nb + (b < nr % nb));
                     m.x = xin + r * 8;
                     m.y = yout + r * 8;
+                    if (win)
+                        tc_win_fill(g->pre, win, buf, g->in + n0 * g->in_ns, g->in_bs,
+                                    g->cin / 8, r + R + (t1 - 1 - g->pad) * g->hw, isa);
                     tc_mk_run(&m, R, w, isa);
                     r += R;
                 }
@@ -438,7 +655,12 @@ static void tc_rows(const tc_geo *g, int64_t n_samples)
         int64_t t = tc_threads(), groups = (n_samples + t * per - 1) / (t * per);
         items = t * groups < n_samples ? t * groups : n_samples;
     }
-    TC_OMP("omp parallel for schedule(static)")
+    int nthr = g->pre ? g->nthr : tc_threads();
+    (void)nthr;
+    TC_OMP("omp parallel num_threads(nthr)")
+    {
+    tc_win win = {.n = -1, .cap = g->wcap}, *wp = g->pre && per == 1 ? &win : NULL;
+    TC_OMP("omp for schedule(static)")
     for (int64_t it = 0; it < items; it++) {
         int64_t n = it / nch, n1 = n + 1, c0 = it % nch * TC_CHUNK;
         if (per > 1) {
@@ -455,9 +677,10 @@ static void tc_rows(const tc_geo *g, int64_t n_samples)
                 e += g->hw;
             }
             if (e > c1) e = c1;
-            tc_run(g, n, n1, r, e, k0, k1, isa);
+            tc_run(g, n, n1, r, e, k0, k1, isa, wp);
             r = e;
         }
+    }
     }
 }
 
@@ -917,59 +1140,119 @@ static void tc_wrows(const hk_tap *g, int64_t c0, int64_t c1, int64_t k, int64_t
     *r1 = ohi * hw < c1 ? ohi * hw : c1;
 }
 
+/* hk_tap_pre in the weights' gradient: the rows taps [ka, kz) of the chunk [c0, c1) read
+ * (tc_wrows: input planes only, never the padding) of ns samples from *xn (sample n; strides
+ * *xbs, *xns) transformed into buf (win: its window of sample n), and *xn, *xbs, *xns, *rlo
+ * made its view: row r of block b of sample n + s at *xn + s * *xns + b * *xbs + (r - *rlo) * 8.
+ * 0: none of the taps reads a row. */
+static int tc_wpre(const hk_tap *g, const hk_tap_pre *pre, float *buf, tc_win *win, int64_t n,
+                   int64_t ns, int64_t c0, int64_t c1, int64_t ka, int64_t kz, const float **xn,
+                   int64_t *xbs, int64_t *xns, int64_t *rlo, int isa)
+{
+    int64_t hw = g->hw, lo = c0 + (ka - g->pad) * hw, hi = c1 + (kz - 1 - g->pad) * hw;
+    if (lo < 0) lo = 0;
+    if (hi > g->din * hw) hi = g->din * hw;
+    if (hi <= lo) return 0;
+    if (win) {   /* ns = 1: the sample's window, filled tap by tap (tc_wfill) */
+        tc_win_start(win, n, lo, hi);
+        *xn = buf;
+        *xbs = win->cap * 8;
+        *rlo = win->lo;
+        return 1;
+    }
+    tc_pre_rows(pre, g->c / 8, *xn, *xbs, *xns, ns, lo, hi, buf, isa);
+    *xn = buf;
+    *xbs = (hi - lo) * 8;
+    *xns = g->c * (hi - lo);
+    *rlo = lo;
+    return 1;
+}
+
 #if TC_X86 && defined(__GNUC__)
 /* The rows [c0, c1) of samples [n, n + ns) (dp: their packed dy, tc_wz_pack) into the partial
  * sums dwz (tc_zidx layout): per tap, per block of outputs, per group of input channels. */
-static void tc_wz_chunk(const hk_tap *g, const float *x, int64_t n, int ns, const float *dp,
-                        int64_t c0, int64_t c1, float *dwz)
+/* the window's rows up to those tap k of the chunk [c0, c1) reads, of sample n */
+static void tc_wfill(const hk_tap *g, const float *x, const hk_tap_pre *pre, float *pbuf,
+                     tc_win *win, int64_t n, int64_t c1, int64_t k, int isa)
 {
-    int64_t hw = g->hw, xbs = g->din * hw * 8, xns = g->c * g->din * hw;
-    int64_t pns = (c1 - c0) * 16, pbs = ns * pns;
-    const float *xn = x + n * xns;
-    for (int64_t k = 0; k < g->k; k++) {
-        int64_t r0, r1;
-        tc_wrows(g, c0, c1, k, &r0, &r1);
-        if (r1 <= r0) continue;
-        for (int64_t oc0 = 0; oc0 < g->oc;) {
-            int nv = g->oc - oc0 >= 32 ? 4 : (int)((g->oc - oc0) / 8);
-            for (int64_t ci = 0; ci < g->c;) {
-                int nc = tc_wz_group(g->c, ci, nv);
-                tc_wz m = {.x = xn + (ci / 8) * xbs + (k - g->pad) * hw * 8, .xbs = xbs,
-                           .dp = dp + oc0 / 8 * pbs - c0 * 16, .pbs = pbs, .r0 = r0, .r1 = r1,
-                           .ns = ns, .xns = xns, .pns = pns,
-                           .dw = dwz + tc_zidx(g, k, ci, oc0), .ps = 2 * g->oc};
-                tc_wz_tab[nc == 8 ? 0 : nc == 16 ? 3 : nc == 24 ? 4 : ci % 8 ? 2 : 1][nv - 1](&m);
-                ci += nc;
+    int64_t hi = c1 + (k - g->pad) * g->hw;
+    if (hi > g->din * g->hw) hi = g->din * g->hw;
+    tc_win_fill(pre, win, pbuf, x + n * g->c * g->din * g->hw, g->din * g->hw * 8, g->c / 8, hi,
+                isa);
+}
+
+static void tc_wz_chunk(const hk_tap *g, const float *x, const hk_tap_pre *pre, float *pbuf,
+                        tc_win *win, int64_t n, int ns, const float *dp, int64_t c0, int64_t c1,
+                        float *dwz)
+{
+    int64_t hw = g->hw, pns = (c1 - c0) * 16, pbs = ns * pns;
+    int64_t kb = pre && !win ? tc_wkblk(g, ns, c1 - c0) : g->k;
+    for (int64_t ka = 0; ka < g->k; ka += kb) {
+        int64_t kz = ka + kb < g->k ? ka + kb : g->k;
+        const float *xn = x + n * g->c * g->din * hw;
+        int64_t xbs = g->din * hw * 8, xns = g->c * g->din * hw, rlo = 0;
+        if (pre && !tc_wpre(g, pre, pbuf, win, n, ns, c0, c1, ka, kz, &xn, &xbs, &xns, &rlo,
+                            HK_ISA_AVX512))
+            continue;
+        for (int64_t k = ka; k < kz; k++) {
+            int64_t r0, r1;
+            tc_wrows(g, c0, c1, k, &r0, &r1);
+            if (r1 <= r0) continue;
+            if (win) tc_wfill(g, x, pre, pbuf, win, n, c1, k, HK_ISA_AVX512);
+            const float *xk = xn + ((k - g->pad) * hw - rlo) * 8;
+            for (int64_t oc0 = 0; oc0 < g->oc;) {
+                int nv = g->oc - oc0 >= 32 ? 4 : (int)((g->oc - oc0) / 8);
+                for (int64_t ci = 0; ci < g->c;) {
+                    int nc = tc_wz_group(g->c, ci, nv);
+                    tc_wz m = {.x = xk + (ci / 8) * xbs, .xbs = xbs,
+                               .dp = dp + oc0 / 8 * pbs - c0 * 16, .pbs = pbs, .r0 = r0,
+                               .r1 = r1, .ns = ns, .xns = xns, .pns = pns,
+                               .dw = dwz + tc_zidx(g, k, ci, oc0), .ps = 2 * g->oc};
+                    tc_wz_tab[nc == 8 ? 0 : nc == 16 ? 3 : nc == 24 ? 4 : ci % 8 ? 2 : 1][nv - 1](&m);
+                    ci += nc;
+                }
+                oc0 += nv * 8;
             }
-            oc0 += nv * 8;
         }
     }
 }
 #endif
 
-static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, int64_t n,
-                              float *dwp, float *db, int avx2)
+static void tc_weights_sample(const hk_tap *g, const float *x, const hk_tap_pre *pre,
+                              float *pbuf, tc_win *win, const float *dy, int64_t n, float *dwp,
+                              float *db, int isa)
 {
-    int64_t hw = g->hw, rows = g->dout * hw;
-    int64_t xbs = g->din * hw * 8, dybs = rows * 8;
-    const float *xn = x + n * g->c * g->din * hw, *dyn = dy + n * g->oc * rows;
+    int64_t hw = g->hw, rows = g->dout * hw, dybs = rows * 8;
+    const float *dyn = dy + n * g->oc * rows;
+    int avx2 = isa >= HK_ISA_AVX2;
     for (int64_t c0 = 0; c0 < rows; c0 += TC_CHUNK) {
         int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
         if (db) tc_bias_rows(g, dyn, c0, c1, db);
         if (!dwp) continue;
-        for (int64_t k = 0; k < g->k; k++) {
-            /* output planes o with 0 <= o + k - pad < din */
-            int64_t r0, r1;
-            tc_wrows(g, c0, c1, k, &r0, &r1);
-            if (r1 <= r0) continue;
-            for (int64_t ci = 0; ci < g->c; ci += 4)
-                for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
-                    int nv = g->oc - oc0 >= 24 ? 3 : (int)((g->oc - oc0) / 8);
-                    tc_wk m = {.x = xn + (ci / 8) * xbs + (k - g->pad) * hw * 8 + ci % 8,
-                               .dy = dyn + (oc0 / 8) * dybs, .dybs = dybs, .r0 = r0, .r1 = r1,
-                               .dw = dwp + (k * g->c + ci) * g->oc + oc0, .wc = g->oc};
-                    tc_wk_run(&m, nv, avx2);
-                }
+        int64_t kb = pre && !win ? tc_wkblk(g, 1, c1 - c0) : g->k;
+        for (int64_t ka = 0; ka < g->k; ka += kb) {
+            int64_t kz = ka + kb < g->k ? ka + kb : g->k;
+            const float *xn = x + n * g->c * g->din * hw;
+            int64_t xbs = g->din * hw * 8, xns = 0, rlo = 0;
+            if (pre && !tc_wpre(g, pre, pbuf, win, n, 1, c0, c1, ka, kz, &xn, &xbs, &xns, &rlo,
+                                isa))
+                continue;
+            for (int64_t k = ka; k < kz; k++) {
+                /* output planes o with 0 <= o + k - pad < din */
+                int64_t r0, r1;
+                tc_wrows(g, c0, c1, k, &r0, &r1);
+                if (r1 <= r0) continue;
+                if (win) tc_wfill(g, x, pre, pbuf, win, n, c1, k, isa);
+                const float *xk = xn + ((k - g->pad) * hw - rlo) * 8;
+                for (int64_t ci = 0; ci < g->c; ci += 4)
+                    for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
+                        int nv = g->oc - oc0 >= 24 ? 3 : (int)((g->oc - oc0) / 8);
+                        tc_wk m = {.x = xk + (ci / 8) * xbs + ci % 8, .dy = dyn + (oc0 / 8) * dybs,
+                                   .dybs = dybs, .r0 = r0, .r1 = r1,
+                                   .dw = dwp + (k * g->c + ci) * g->oc + oc0, .wc = g->oc};
+                        tc_wk_run(&m, nv, avx2);
+                    }
+            }
         }
     }
 }
@@ -978,9 +1261,13 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const float *dy, 
  * TC_WCHUNK rows, and when a sample has fewer (C2: 49), of several samples (ns, into the
  * same registers: 24 accumulators loaded and stored per call of 98 rows, not 49; C2, 1
  * thread: within the noise of one sample a call). dpk: the thread's TC_WPACK floats. */
-static void tc_weights_samples(const hk_tap *g, const float *x, const float *dy, int64_t n0,
-                               int64_t n1, float *dwp, float *db, float *dpk, int isa)
+static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre *pre,
+                               float *pbuf, const float *dy, int64_t n0, int64_t n1, float *dwp,
+                               float *db, float *dpk, int isa)
 {
+    /* hk_tap_pre: the window of one sample (tc_win) when a chunk takes one sample */
+    int64_t wrows = g->dout * g->hw;
+    tc_win wd = {.n = -1, .cap = tc_win_cap(g)}, *win = pre && wrows * 2 > TC_WCHUNK ? &wd : NULL;
 #if TC_X86 && defined(__GNUC__)
     if (isa >= HK_ISA_AVX512 && dwp) {
         int64_t rows = g->dout * g->hw, per = rows * 2 <= TC_WCHUNK ? TC_WCHUNK / rows : 1;
@@ -989,14 +1276,15 @@ static void tc_weights_samples(const hk_tap *g, const float *x, const float *dy,
             for (int64_t c0 = 0; c0 < rows; c0 += TC_WCHUNK) {
                 int64_t c1 = c0 + TC_WCHUNK < rows ? c0 + TC_WCHUNK : rows;
                 tc_wz_pack(g, dy, n, ns, c0, c1, dpk, db);
-                tc_wz_chunk(g, x, n, ns, dpk, c0, c1, dwp);
+                tc_wz_chunk(g, x, pre, pbuf, win, n, ns, dpk, c0, c1, dwp);
             }
         }
         return;
     }
 #endif
     (void)dpk;
-    for (int64_t n = n0; n < n1; n++) tc_weights_sample(g, x, dy, n, dwp, db, isa >= HK_ISA_AVX2);
+    for (int64_t n = n0; n < n1; n++)
+        tc_weights_sample(g, x, pre, pbuf, win, dy, n, dwp, db, isa);
 }
 
 /* ---- public entry points ------------------------------------------------------------------ */
@@ -1034,22 +1322,34 @@ static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
         }
 }
 
-void hk_tap_forward(const hk_tap *g, const float *x, const float *w, const float *b, float *y,
-                    float *scratch)
+void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
+                    const float *b, float *y, float *scratch)
 {
+    if (pre && g->c % 8) {
+        fprintf(stderr, "hk_tap_forward: an input transform needs C a multiple of 8\n");
+        abort();
+    }
     float *wp = scratch;
     tc_pack(g, w, 0, wp);
     tc_geo geo = {.in = x, .in_bs = g->din * g->hw * 8, .in_ns = g->c * g->din * g->hw,
                   .cin = g->c, .out = y, .out_bs = g->dout * g->hw * 8,
                   .out_ns = g->oc * g->dout * g->hw, .cout = g->oc, .din = g->din,
                   .dout = g->dout, .hw = g->hw, .k = g->k, .pad = g->pad, .wp = wp,
-                  .bias = g->bias ? b : NULL};
+                  .bias = g->bias ? b : NULL, .pre = pre,
+                  .pbuf = pre ? tc_pre_buf(g, scratch, 0) : NULL,
+                  .pstride = (int64_t)tc_pre_floats(g),
+                  .nthr = tc_threads() < g->threads ? tc_threads() : g->threads,
+                  .wcap = tc_win_cap(g)};
     tc_rows(&geo, g->n);
 }
 
-void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const float *dy, float *dx,
-                     float *dw, float *db, float *scratch)
+void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
+                     const float *dy, float *dx, float *dw, float *db, float *scratch)
 {
+    if (pre && g->c % 8) {
+        fprintf(stderr, "hk_tap_backward: an input transform needs C a multiple of 8\n");
+        abort();
+    }
     size_t kco = (size_t)(g->k * g->c * g->oc);
     if (dx && g->c % 8 == 0 && g->stride <= 1) {
         float *wd = scratch;
@@ -1086,8 +1386,8 @@ void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const floa
                 if (pb) tc_bias_rows(g, dy + n * g->oc * g->dout * g->hw, 0, g->dout * g->hw, pb);
             }
         } else {
-            tc_weights_samples(g, x, dy, lo, hi, dw ? pw : NULL, pb,
-                               pw + TC_R16(kco) + TC_R16(g->oc), isa);
+            tc_weights_samples(g, x, pre, pre ? tc_pre_buf(g, scratch, t) : NULL, dy, lo, hi,
+                               dw ? pw : NULL, pb, pw + TC_R16(kco) + TC_R16(g->oc), isa);
         }
     }
     /* the threads' partial sums in thread order, from [K][C][OC] to dw's [OC][C][K], per input

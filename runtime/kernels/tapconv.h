@@ -40,19 +40,29 @@ int hk_isa(void);
 /* The level (HK_ISA_*) tapconv's kernels run at on this machine (and environment). */
 int hk_tap_isa(void);
 
-/* Floats of scratch hk_tap_forward / _backward need (packed weights, per-thread partials),
+/* Floats of scratch hk_tap_forward / _backward need (packed weights, per-thread partials and
+ * transformed input rows for hk_tap_pre),
  * for the threads OpenMP would run now (at most that many run later). */
 size_t hk_tap_scratch_floats(hk_tap *g);
 
-/* y = conv(x, w) + b; w plain [OC, C, K] (the [OC, C, K, 1, 1] weights), b NULL or [OC]. */
-void hk_tap_forward(const hk_tap *g, const float *x, const float *w, const float *b, float *y,
-                    float *scratch);
+/* A per-input-channel transform of x applied as the kernels read it: the conv sees
+ * x'[.., c, ..] = relu ? max(x*scale[c] + shift[c], 0) : x*scale[c] + shift[c], computed as
+ * bnorm.c's forward computes its output (a multiply, then an add, not an FMA; ReLU as
+ * v > 0 ? v : 0), so a conv of x' gives the same bits as the conv of bnorm's y. The zero padding
+ * along D pads x' (it stays zero). scale, shift: [C] (C = hk_tap.c, a multiple of 8). */
+typedef struct hk_tap_pre { const float *scale, *shift; int relu; } hk_tap_pre;
+
+/* y = conv(x', w) + b (x' = x, or pre's transform of x); w plain [OC, C, K] (the
+ * [OC, C, K, 1, 1] weights), b NULL or [OC]. */
+void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
+                    const float *b, float *y, float *scratch);          /* pre NULL: as today */
 
 /* dx = conv^T(dy, w) (overwrites; dx NULL: skipped); dw += dL/dw (plain, NULL: skipped);
  * db += column sums of dy (NULL or no bias: skipped). With c == 1 (a plain [N, 1, D, H, W]
  * input, any stride: SSRN's C1) only dw and db: dx must be NULL. */
-void hk_tap_backward(const hk_tap *g, const float *x, const float *w, const float *dy, float *dx,
-                     float *dw, float *db, float *scratch);
+void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
+                     const float *dy, float *dx, float *dw, float *db, float *scratch);
+/* pre is used for dw only (dx does not read x); with c == 1 (the C1 path) pre must be NULL. */
 
 /* The fold of a conv over the whole depth (SSRN's C2): x [N, C/8, D, HW, 8] (nCdhw8c) ->
  * y [N, HW, C*D] (the channels-last [N, C*D, H, W], channel c*D + d), or back (unfold:
