@@ -282,6 +282,22 @@ static const conv_spec conv_specs[] = {
      {0}, {1, 1, 1}, 1},
     {"tap_c32_oc128_c2like", 4, 5, {5, 32, 20, 7, 7}, 128, 1, {20, 1, 1}, {1, 1, 1}, {0}, {0},
      {1, 1, 1}, 1},
+    /* AVX-512 channel-pair kernel (chunks of 24 outputs, tc_mc_avx512): one row a plane (runs
+     * of 1 row at the depth edges), batch 1; 9 taps with pad 8 = k - 1 into 16 outputs (12 +
+     * 6 rows a run of 18 = 2 planes), backward data 16; 64 inputs (tap blocks 2 + 2 + 1, the
+     * later ones adding to y), an even H*W of 8, runs of 8 = odd... 8, 16, 24 rows; one tap,
+     * 15 rows a plane (8 + 7: an odd call); padding past the kernel (planes that read no
+     * input: the bias alone; backward data pad' = -2) */
+    {"tap_pair_hw1_edge_runs", 4, 5, {1, 8, 5, 1, 1}, 24, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0},
+     {1, 0, 0}, {1, 1, 1}, 1},
+    {"tap_pair_k9_pad8_oc16", 4, 5, {2, 16, 11, 3, 3}, 16, 1, {9, 1, 1}, {1, 1, 1}, {8, 0, 0},
+     {0, 0, 0}, {1, 1, 1}, 0},
+    {"tap_pair_c64_even_hw", 4, 5, {3, 64, 7, 2, 4}, 24, 1, {5, 1, 1}, {1, 1, 1}, {2, 0, 0},
+     {3, 0, 0}, {1, 1, 1}, 1},
+    {"tap_pair_k1_hw15", 4, 5, {3, 8, 9, 5, 3}, 24, 1, {1, 1, 1}, {1, 1, 1}, {0}, {0},
+     {1, 1, 1}, 1},
+    {"tap_pair_pad_past_kernel", 4, 5, {2, 8, 4, 1, 3}, 24, 1, {3, 1, 1}, {1, 1, 1}, {4, 0, 0},
+     {0, 0, 0}, {1, 1, 1}, 1},
     /* one plain input channel, stride along D (SSRN's C1; weights' gradient by tapconv.c, no
      * dsrc: tap_w1_* runs without it); 5 taps in groups of 4 + 1, 40 outputs, padding */
     {"tap_w1_ssrn_c1", 0, 5, {16, 1, 200, 7, 7}, 24, 1, {7, 1, 1}, {2, 1, 1}, {0}, {0},
