@@ -1093,21 +1093,19 @@ static inline __attribute__((always_inline)) TC_AVX512 void tc_mc_avx512(const t
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const int64_t ybs = m->ybs;
+#define TC_SPREAD(p) _mm512_maskz_permutexvar_ps(0x5555, spread, \
+                                                 _mm512_castps256_ps512(_mm256_loadu_ps(p)))
     __m512 a[TC_PMAX][3];
     if (m->acc) {
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++)
 #pragma GCC unroll 3
-            for (int j = 0; j < NV; j++)
-                a[r][j] = _mm512_maskz_permutexvar_ps(
-                    0x5555, spread, _mm512_castps256_ps512(_mm256_loadu_ps(m->y + j * ybs + r * 8)));
+            for (int j = 0; j < NV; j++) a[r][j] = TC_SPREAD(m->y + j * ybs + r * 8);
     } else {
         __m512 bz[3];
 #pragma GCC unroll 3
-        for (int j = 0; j < NV; j++)
-            bz[j] = m->b ? _mm512_maskz_permutexvar_ps(
-                               0x5555, spread, _mm512_castps256_ps512(_mm256_loadu_ps(m->b + 8 * j)))
-                         : _mm512_setzero_ps();
+        for (int j = 0; j < NV; j++) bz[j] = m->b ? TC_SPREAD(m->b + 8 * j) : _mm512_setzero_ps();
+#undef TC_SPREAD
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++)
 #pragma GCC unroll 3

@@ -282,12 +282,13 @@ static const conv_spec conv_specs[] = {
      {0}, {1, 1, 1}, 1},
     {"tap_c32_oc128_c2like", 4, 5, {5, 32, 20, 7, 7}, 128, 1, {20, 1, 1}, {1, 1, 1}, {0}, {0},
      {1, 1, 1}, 1},
-    /* AVX-512 channel-pair kernel (chunks of 24 outputs, tc_mc_avx512): one row a plane (runs
-     * of 1 row at the depth edges), batch 1; 9 taps with pad 8 = k - 1 into 16 outputs (12 +
-     * 6 rows a run of 18 = 2 planes), backward data 16; 64 inputs (tap blocks 2 + 2 + 1, the
-     * later ones adding to y), an even H*W of 8, runs of 8 = odd... 8, 16, 24 rows; one tap,
-     * 15 rows a plane (8 + 7: an odd call); padding past the kernel (planes that read no
-     * input: the bias alone; backward data pad' = -2) */
+    /* AVX-512 channel-pair kernel (chunks of 24 outputs or fewer, tc_mc_avx512): one row a
+     * plane (runs of 1 row at the depth edges), batch 1, backward data into 8 channels; 9 taps
+     * with pad 8 = k - 1 into 16 outputs (runs of 9 rows: calls of an odd row count, and 27 =
+     * 9 + 9 + 9); 64 inputs (tap blocks of 2 + 2 + 1, the later ones adding to y), an even
+     * H*W of 8; one tap, 15 rows a plane, 135 rows a run (8-row calls and 7-row ones;
+     * backward data 12 and 11); padding past the kernel (planes that read no input: the bias
+     * alone; backward data pad' = -2) */
     {"tap_pair_hw1_edge_runs", 4, 5, {1, 8, 5, 1, 1}, 24, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0},
      {1, 0, 0}, {1, 1, 1}, 1},
     {"tap_pair_k9_pad8_oc16", 4, 5, {2, 16, 11, 3, 3}, 16, 1, {9, 1, 1}, {1, 1, 1}, {8, 0, 0},
