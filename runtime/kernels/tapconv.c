@@ -7,7 +7,9 @@
  * channels the rows' planes see: 12 accumulators, each input value broadcast once per 3 FMAs;
  * the AVX-512 one up to 12 rows x 24 (a zmm and a ymm a row) or 32 (two zmm) outputs;
  * a long reduction (SSRN's C2: 97 taps over the whole depth, one output plane) goes by blocks
- * of taps whose weights stay in L1, adding to the outputs.
+ * of taps whose weights stay in L1, adding to the outputs. On AVX-512, chunks of 24 outputs
+ * (SSRN's spectral convs, C2's backward data) go to tc_rows_pair instead: up to 8 rows x 24
+ * outputs in 3 zmm a row, each holding 8 outputs for two input channels (every lane used).
  * Backward weights, per tap and group of 4 input channels, keeps a 4 x 24 block of dw in
  * registers over a chunk of TC_CHUNK rows; on AVX-512, per tap and group of 8-24 input
  * channels, up to 24 zmm of dw (pairs of channels x 8 outputs) over a chunk of TC_WCHUNK rows
@@ -148,12 +150,13 @@ static size_t tc_pre_floats(const hk_tap *g)
     if ((tc_per(rows) == 1 || ns5 == 1) && g->c * tc_win_cap(g) > need) need = g->c * tc_win_cap(g);
     return TC_R16(need);
 }
+static size_t tc_pair_floats(const hk_tap *g);
 size_t hk_tap_scratch_floats(hk_tap *g)
 {
     size_t kco = (size_t)(g->k * g->c * g->oc);
     g->threads = tc_threads();
     return TC_R16(kco) + (size_t)g->threads * (TC_R16(kco) + TC_R16(g->oc) + TC_WPACK(g))
-           + (size_t)g->threads * tc_pre_floats(g);
+           + (size_t)g->threads * tc_pre_floats(g) + tc_pair_floats(g);
 }
 /* Thread t's hk_tap_pre buffer in the scratch */
 static float *tc_pre_buf(const hk_tap *g, float *scratch, int t)
@@ -573,7 +576,7 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
     int64_t cw = tc_cw(g->cout, isa);
     int64_t kb = TC_KB_BYTES / (g->cin * cw * (int64_t)sizeof(float));
     if (kb < 1) kb = 1;
-    for (int64_t t0 = k0; t0 < k1; t0 += kb) {
+    for (int64_t t0 = k0; t0 == k0 || t0 < k1; t0 += kb) { /* no taps: the bias alone */
         int64_t t1 = t0 + kb < k1 ? t0 + kb : k1;
         tc_mk m = {.ts = g->hw * 8, .bs = g->in_bs, .ntap = (int)(t1 - t0),
                    .ncb = (int)(g->cin / 8), .ybs = g->out_bs, .acc = t0 > k0};
@@ -1287,6 +1290,326 @@ static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre
         tc_weights_sample(g, x, pre, pbuf, win, dy, n, dwp, db, isa);
 }
 
+/* ---- the channel-pair row kernel (AVX-512, chunks of 24 outputs) --------------------------
+ * tc_mk_avx512 gives a row of 24 outputs a zmm and a ymm: with 512-bit FMAs in flight the ymm
+ * one takes a whole FMA slot, so a quarter of the lanes idle (SSRN's spectral convs, forward
+ * and backward data, ran at 69-71 % of the FMA peak). Here, as in tc_wz_avx512, a zmm holds 8
+ * outputs of a row for TWO input channels: lane 2 o + h adds x[r][2 m + h] w[2 m + h][o], so
+ * the multiplier is the pair {x[r][2 m], x[r][2 m + 1]} repeated 8 times, one vbroadcastsd
+ * (a load-port op) straight from the input (the channels of a row are adjacent in nCdhw8c),
+ * against weights packed by channel pairs (tc_pack_pair: 16 floats per pair and 8 outputs,
+ * the same count as tc_pack's). 24 outputs of a row are 3 zmm, every lane used; the two
+ * halves of each output are added at the store, once per call. No input is packed, the
+ * taps shift rows by any amount, and every plane keeps tc_taps' taps.
+ * (A first version paired two rows in a zmm instead: that needs the input packed per work
+ * item as {x[r][c], x[r + 1][c]} for both parities of r (the shifts (k - pad) HW are odd
+ * when HW is), and that packing, L2-bound, took 20 % of SSRN's forward: 121 GFLOP/s
+ * against the old kernel's 148; the micro-kernel alone ran at 88 % of the peak.) */
+#define TC_PMAX 12                  /* rows a micro-kernel call takes at most */
+
+/* 1: hk_tap_forward (dir 0) / the backward data (dir 1) of g run on the channel-pair kernel:
+ * AVX-512 and chunks of 24 outputs (C2's 32-wide chunks use every lane already) */
+static int tc_pair_on(const hk_tap *g, int dir, int isa)
+{
+    int64_t cin = dir ? g->oc : g->c, cout = dir ? g->c : g->oc;
+    return TC_X86 && isa >= HK_ISA_AVX512 && cin % 8 == 0 && cout % 8 == 0
+           && tc_cw(cout, isa) == 24 && g->stride <= 1;
+}
+
+/* Input rows an item of TC_CHUNK output rows reads, at most (and no more than the input has) */
+static size_t tc_pq_rows(int64_t din, int64_t hw, int64_t k)
+{
+    int64_t q = TC_CHUNK + (k - 1) * hw;
+    return (size_t)(q < din * hw ? q : din * hw);
+}
+
+/* The per-thread buffer of an item's transformed input (tc_pq_pack), floats: after the
+ * scratch of the other kernels */
+static size_t tc_pq_floats(const hk_tap *g, int isa)
+{
+    size_t f = 0;
+    if (tc_pair_on(g, 0, isa)) f = (size_t)g->c * tc_pq_rows(g->din, g->hw, g->k);
+    if (tc_pair_on(g, 1, isa)) {
+        size_t b = (size_t)g->oc * tc_pq_rows(g->dout, g->hw, g->k);
+        if (b > f) f = b;
+    }
+    return TC_R16(f);
+}
+
+static size_t tc_pair_floats(const hk_tap *g)
+{
+    return (size_t)g->threads * tc_pq_floats(g, hk_isa());
+}
+
+static float *tc_pair_scratch(const hk_tap *g, float *scratch)
+{
+    return tc_pre_buf(g, scratch, 0) + (size_t)g->threads * tc_pre_floats(g);
+}
+
+/* wp for the channel-pair kernel: chunks of 24 outputs (the last what remains), each
+ * [K][cin / 2][width][2]: per tap, pair of input channels c = 2 m, 2 m + 1 and output o,
+ * w[c][o] at 2 o and w[c + 1][o] at 2 o + 1; from w plain [OC, C, K], transposed as
+ * tc_pack's. */
+static void tc_pack_pair(const hk_tap *g, const float *w, int transposed, float *wp)
+{
+    int64_t cin = transposed ? g->oc : g->c, cout = transposed ? g->c : g->oc, K = g->k, C = g->c;
+    TC_OMP("omp parallel for schedule(static)")
+    for (int64_t c = 0; c < cin; c++)
+        for (int64_t oc0 = 0; oc0 < cout; oc0 += 24) {
+            int64_t width = cout - oc0 < 24 ? cout - oc0 : 24;
+            float *chunk = wp + oc0 * K * cin;
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t o = 0; o < width; o++)
+                    chunk[(k * cin + c / 2 * 2) * width + 2 * o + c % 2] =
+                        transposed ? w[(c * C + oc0 + o) * K + K - 1 - k]
+                                   : w[((oc0 + o) * C + c) * K + k];
+        }
+}
+
+#if TC_X86 && defined(__GNUC__)
+/* R rows x NV blocks of 8 outputs (tc_mk's call; weights tc_pack_pair's) */
+static inline __attribute__((always_inline)) TC_AVX512 void tc_mc_avx512(const tc_mk *m,
+                                                                         const int R,
+                                                                         const int NV)
+{
+    /* spread: 8 values to the even lanes (odd: 0); ev / od: the even / odd lanes of two
+     * accumulators, a row's 8 outputs each (y's rows r and r + 1: 16 consecutive floats) */
+    const __m512i spread = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const int64_t ybs = m->ybs;
+#define TC_SPREAD(p) _mm512_maskz_permutexvar_ps(0x5555, spread, \
+                                                 _mm512_castps256_ps512(_mm256_loadu_ps(p)))
+    __m512 a[TC_PMAX][3];
+    if (m->acc) {
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 3
+            for (int j = 0; j < NV; j++) a[r][j] = TC_SPREAD(m->y + j * ybs + r * 8);
+    } else {
+        __m512 bz[3];
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; j++) bz[j] = m->b ? TC_SPREAD(m->b + 8 * j) : _mm512_setzero_ps();
+#undef TC_SPREAD
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 3
+            for (int j = 0; j < NV; j++) a[r][j] = bz[j];
+    }
+    const float *wq = m->w;
+    for (int t = 0; t < m->ntap; t++) {
+        const float *xt = m->x + t * m->ts;
+        for (int cb = 0; cb < m->ncb; cb++, wq += 64 * NV) {
+            const float *xp = xt + cb * m->bs;
+            /* the next call's rows (see tc_mk_avx2) */
+#pragma GCC unroll 12
+            for (int i = 0; i < (R + 1) / 2; i++)
+                _mm_prefetch((const char *)(xp + R * 8 + 16 * i), _MM_HINT_T0);
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++) {
+                __m512 wz[3];
+#pragma GCC unroll 3
+                for (int j = 0; j < NV; j++) wz[j] = _mm512_loadu_ps(wq + p * 16 * NV + 16 * j);
+#pragma GCC unroll 12
+                for (int r = 0; r < R; r++) {
+                    double t2;
+                    memcpy(&t2, xp + r * 8 + 2 * p, sizeof t2);
+                    __m512 xv = _mm512_castpd_ps(_mm512_set1_pd(t2));
+#pragma GCC unroll 3
+                    for (int j = 0; j < NV; j++) a[r][j] = _mm512_fmadd_ps(xv, wz[j], a[r][j]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r + 1 < R; r += 2)
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; j++)
+            _mm512_storeu_ps(m->y + j * ybs + r * 8,
+                             _mm512_add_ps(_mm512_permutex2var_ps(a[r][j], ev, a[r + 1][j]),
+                                           _mm512_permutex2var_ps(a[r][j], od, a[r + 1][j])));
+    if (R % 2) {
+        const __m512 z = _mm512_setzero_ps();
+#pragma GCC unroll 3
+        for (int j = 0; j < NV; j++)
+            _mm256_storeu_ps(m->y + j * ybs + (R - 1) * 8,
+                             _mm512_castps512_ps256(_mm512_add_ps(
+                                 _mm512_permutex2var_ps(a[R - 1][j], ev, z),
+                                 _mm512_permutex2var_ps(a[R - 1][j], od, z))));
+    }
+}
+
+#define TC_MC(R, NV) \
+    static TC_AVX512 void tc_mc_##R##_##NV(const tc_mk *m) { tc_mc_avx512(m, R, NV); }
+#define TC_MC8(NV)                                                                             \
+    TC_MC(1, NV) TC_MC(2, NV) TC_MC(3, NV) TC_MC(4, NV) TC_MC(5, NV) TC_MC(6, NV) TC_MC(7, NV) \
+    TC_MC(8, NV)
+TC_MC8(1) TC_MC8(2) TC_MC8(3)
+TC_MC(9, 1) TC_MC(10, 1) TC_MC(11, 1) TC_MC(12, 1)
+TC_MC(9, 2) TC_MC(10, 2) TC_MC(11, 2) TC_MC(12, 2)
+#define TC_EC8(NV)                                                                             \
+    tc_mc_1_##NV, tc_mc_2_##NV, tc_mc_3_##NV, tc_mc_4_##NV, tc_mc_5_##NV, tc_mc_6_##NV,        \
+    tc_mc_7_##NV, tc_mc_8_##NV
+/* [NV - 1][R - 1]: at most 24 accumulators (NV 3: 8 rows) */
+static void (*const tc_mc_tab[3][TC_PMAX])(const tc_mk *) = {
+    {TC_EC8(1), tc_mc_9_1, tc_mc_10_1, tc_mc_11_1, tc_mc_12_1},
+    {TC_EC8(2), tc_mc_9_2, tc_mc_10_2, tc_mc_11_2, tc_mc_12_2},
+    {TC_EC8(3), NULL, NULL, NULL, NULL}};
+#undef TC_MC
+#undef TC_MC8
+#undef TC_EC8
+
+/* Input rows [a, b) of one sample (x: its block 0, blocks xbs floats apart) into q (row a at
+ * index 0, blocks nq rows apart: x's layout) with every value v of channel c becoming
+ * v * scale[c] + shift[c] (a multiply, then an add: not fused), then max(v, 0) if relu;
+ * scale NULL: a plain copy. (A per-channel transform of the input applied per work item:
+ * hk_tap_pre.) */
+static TC_AVX512 void tc_pq_pack(const float *x, int64_t xbs, int64_t ncb, int64_t a, int64_t b,
+                                 float *q, int64_t nq, const float *scale, const float *shift,
+                                 int relu)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t cb = 0; cb < ncb; cb++) {
+        const float *xb = x + cb * xbs + a * 8;
+        float *o = q + cb * nq * 8;
+        int64_t n = (b - a) * 8, i = 0;
+        if (!scale) {
+            memcpy(o, xb, (size_t)n * sizeof *o);
+            continue;
+        }
+        __m512 sc = _mm512_broadcast_f32x8(_mm256_loadu_ps(scale + cb * 8));
+        __m512 sh = _mm512_broadcast_f32x8(_mm256_loadu_ps(shift + cb * 8));
+        for (; i < n; i += 16) {
+            /* two rows at a time; the last one alone */
+            __mmask16 k = n - i >= 16 ? 0xFFFF : 0x00FF;
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, xb + i), sc), sh);
+            if (relu) v = _mm512_max_ps(v, zero);
+            _mm512_mask_storeu_ps(o + i, k, v);
+        }
+    }
+}
+#endif
+
+/* Taps a call runs through before its outputs go back to y (as TC_KB_BYTES) */
+#ifndef TC_PKB_BYTES
+#define TC_PKB_BYTES TC_KB_BYTES
+#endif
+
+/* tc_run on the channel-pair kernel: rows [r0, r1) of samples [n0, n1) whose planes see the
+ * taps [k0, k1), per block of taps, per chunk of 24 outputs, every sample's rows in calls of
+ * at most 8 rows (12 for 8 and 16 outputs), as even as they come. With k1 == k0 (planes that
+ * read only padding: pad >= K) one call per row block writes the bias. */
+static void tc_run_pair(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t r1,
+                        int64_t k0, int64_t k1)
+{
+#if TC_X86 && defined(__GNUC__)
+    int64_t kb = TC_PKB_BYTES / (g->cin * 24 * (int64_t)sizeof(float));
+    if (kb < 1) kb = 1;
+    for (int64_t t0 = k0; t0 == k0 || t0 < k1; t0 += kb) {
+        int64_t t1 = t0 + kb < k1 ? t0 + kb : k1;
+        tc_mk m = {.ts = g->hw * 8, .bs = g->in_bs, .ntap = (int)(t1 - t0),
+                   .ncb = (int)(g->cin / 8), .ybs = g->out_bs, .acc = t0 > k0};
+        for (int64_t oc0 = 0; oc0 < g->cout; oc0 += 24) {
+            int nv = (int)(g->cout - oc0 >= 24 ? 3 : (g->cout - oc0) / 8);
+            int rmax = nv == 3 ? 8 : TC_PMAX;
+            m.w = g->wp + oc0 * g->k * g->cin + t0 * g->cin * 8 * nv;
+            m.b = g->bias && t0 == k0 ? g->bias + oc0 : NULL;
+            int64_t nr = r1 - r0, nb = (nr + rmax - 1) / rmax;
+            for (int64_t n = n0; n < n1; n++) {
+                const float *xin = g->in + n * g->in_ns + (t0 - g->pad) * g->hw * 8;
+                float *yout = g->out + n * g->out_ns + (oc0 / 8) * g->out_bs;
+                for (int64_t b = 0, r = r0; b < nb; b++) {
+                    int R = (int)(nr / nb + (b < nr % nb));
+                    m.x = xin + r * 8;
+                    m.y = yout + r * 8;
+                    tc_mc_tab[nv - 1][R - 1](&m);
+                    r += R;
+                }
+            }
+        }
+    }
+#else
+    (void)g, (void)n0, (void)n1, (void)r0, (void)r1, (void)k0, (void)k1;
+#endif
+}
+
+/* The input rows [*q0, *q1) the output rows [c0, c1) of a sample read (tc_taps' taps) */
+static void tc_pq_range(const tc_geo *g, int64_t c0, int64_t c1, int64_t *q0, int64_t *q1)
+{
+    int64_t hw = g->hw;
+    *q0 = g->din * hw;
+    *q1 = 0;
+    for (int64_t r = c0; r < c1;) {
+        int64_t k0, k1, e = (r / hw + 1) * hw;
+        tc_taps(g, r / hw, &k0, &k1);
+        if (e > c1) e = c1;
+        if (k1 > k0) {
+            int64_t lo = r + (k0 - g->pad) * hw, hi = e + (k1 - 1 - g->pad) * hw;
+            if (lo < *q0) *q0 = lo;
+            if (hi > *q1) *q1 = hi;
+        }
+        r = e;
+    }
+    if (*q1 < *q0) *q1 = *q0;
+}
+
+/* tc_rows on the channel-pair kernel (wp: tc_pack_pair's), the same work items and runs.
+ * scale (NULL: none), shift, relu: a per-channel transform of the input (tc_pq_pack), applied
+ * per item and sample to the rows it reads, into the thread's buffer pq + t * pqs (T
+ * threads at most). */
+static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t pqs, int T,
+                         const float *scale, const float *shift, int relu)
+{
+    int64_t rows = g->dout * g->hw, nch = (rows + TC_CHUNK - 1) / TC_CHUNK;
+    int64_t items = n_samples * nch, per = tc_per(rows);
+    if (per > 1) {
+        int64_t t = T, groups = (n_samples + t * per - 1) / (t * per);
+        items = t * groups < n_samples ? t * groups : n_samples;
+    }
+    TC_OMP("omp parallel for num_threads(T) schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        int64_t n = it / nch, n1 = n + 1, c0 = it % nch * TC_CHUNK;
+        if (per > 1) {
+            n = n_samples * it / items;
+            n1 = n_samples * (it + 1) / items;
+        }
+        int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
+        tc_geo gi = *g;
+        int64_t q0 = 0, q1 = 0;
+        if (scale) {
+            /* per sample: the rows it reads transformed, at their offsets from q0 */
+            tc_pq_range(g, c0, c1, &q0, &q1);
+            gi.in_bs = (q1 - q0) * 8;
+            gi.in_ns = 0;
+        }
+        for (int64_t s = n; s < (scale ? n1 : n + 1); s++) {
+            int64_t sa = scale ? 0 : n, sb = scale ? 1 : n1;
+            if (scale) {
+                float *q = pq + (size_t)tc_thread() * pqs;
+#if TC_X86 && defined(__GNUC__)
+                tc_pq_pack(g->in + s * g->in_ns, g->in_bs, g->cin / 8, q0, q1, q, q1 - q0, scale,
+                           shift, relu);
+#endif
+                gi.in = q - q0 * 8;
+                gi.out = g->out + s * g->out_ns;
+            }
+            for (int64_t r = c0; r < c1;) {
+                int64_t k0, k1, a, b, e = (r / g->hw + 1) * g->hw;
+                tc_taps(g, r / g->hw, &k0, &k1);
+                while (e < c1) {
+                    tc_taps(g, e / g->hw, &a, &b);
+                    if (a != k0 || b != k1) break;
+                    e += g->hw;
+                }
+                if (e > c1) e = c1;
+                tc_run_pair(&gi, sa, sb, r, e, k0, k1);
+                r = e;
+            }
+        }
+    }
+    (void)pq, (void)pqs, (void)shift, (void)relu;
+}
+
 /* ---- public entry points ------------------------------------------------------------------ */
 
 /* wp for tc_rows: chunks of tc_cw outputs (the last what remains), each [K][cin][width], from w plain
@@ -1322,6 +1645,18 @@ static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
         }
 }
 
+/* geo (dir 0: forward, 1: backward data) on the channel-pair kernel: its weights where
+ * tc_pack's go, the per-thread buffers (tc_pq_pack) after the other kernels' scratch */
+static void tc_pair_run(const hk_tap *g, tc_geo *geo, const float *w, int dir, float *scratch,
+                        const float *scale, const float *shift, int relu)
+{
+    tc_pack_pair(g, w, dir, scratch);
+    geo->wp = scratch;
+    int T = tc_threads() < g->threads ? tc_threads() : g->threads;
+    tc_rows_pair(geo, g->n, tc_pair_scratch(g, scratch), tc_pq_floats(g, hk_isa()), T, scale,
+                 shift, relu);
+}
+
 void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                     const float *b, float *y, float *scratch)
 {
@@ -1340,6 +1675,11 @@ void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, cons
                   .pstride = (int64_t)tc_pre_floats(g),
                   .nthr = tc_threads() < g->threads ? tc_threads() : g->threads,
                   .wcap = tc_win_cap(g)};
+    if (tc_pair_on(g, 0, hk_isa())) {
+        tc_pair_run(g, &geo, w, 0, scratch, pre ? pre->scale : NULL, pre ? pre->shift : NULL,
+                    pre ? pre->relu : 0);
+        return;
+    }
     tc_rows(&geo, g->n);
 }
 
@@ -1353,13 +1693,15 @@ void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, con
     size_t kco = (size_t)(g->k * g->c * g->oc);
     if (dx && g->c % 8 == 0 && g->stride <= 1) {
         float *wd = scratch;
-        tc_pack(g, w, 1, wd);
+        int pair = tc_pair_on(g, 1, hk_isa());
+        if (!pair) tc_pack(g, w, 1, wd);
         tc_geo geo = {.in = dy, .in_bs = g->dout * g->hw * 8, .in_ns = g->oc * g->dout * g->hw,
                       .cin = g->oc, .out = dx, .out_bs = g->din * g->hw * 8,
                       .out_ns = g->c * g->din * g->hw, .cout = g->c, .din = g->dout,
                       .dout = g->din, .hw = g->hw, .k = g->k, .pad = g->k - 1 - g->pad,
                       .wp = wd, .bias = NULL};
-        tc_rows(&geo, g->n);
+        if (pair) tc_pair_run(g, &geo, w, 1, scratch, NULL, NULL, 0);
+        else tc_rows(&geo, g->n);
     }
     if (!g->bias) db = NULL;
     if (!dw && !db) return;

@@ -282,6 +282,23 @@ static const conv_spec conv_specs[] = {
      {0}, {1, 1, 1}, 1},
     {"tap_c32_oc128_c2like", 4, 5, {5, 32, 20, 7, 7}, 128, 1, {20, 1, 1}, {1, 1, 1}, {0}, {0},
      {1, 1, 1}, 1},
+    /* AVX-512 channel-pair kernel (chunks of 24 outputs or fewer, tc_mc_avx512): one row a
+     * plane (runs of 1 row at the depth edges), batch 1, backward data into 8 channels; 9 taps
+     * with pad 8 = k - 1 into 16 outputs (runs of 9 rows: calls of an odd row count, and 27 =
+     * 9 + 9 + 9); 64 inputs (tap blocks of 2 + 2 + 1, the later ones adding to y), an even
+     * H*W of 8; one tap, 15 rows a plane, 135 rows a run (8-row calls and 7-row ones;
+     * backward data 12 and 11); padding past the kernel (planes that read no input: the bias
+     * alone; backward data pad' = -2) */
+    {"tap_pair_hw1_edge_runs", 4, 5, {1, 8, 5, 1, 1}, 24, 1, {3, 1, 1}, {1, 1, 1}, {1, 0, 0},
+     {1, 0, 0}, {1, 1, 1}, 1},
+    {"tap_pair_k9_pad8_oc16", 4, 5, {2, 16, 11, 3, 3}, 16, 1, {9, 1, 1}, {1, 1, 1}, {8, 0, 0},
+     {0, 0, 0}, {1, 1, 1}, 0},
+    {"tap_pair_c64_even_hw", 4, 5, {3, 64, 7, 2, 4}, 24, 1, {5, 1, 1}, {1, 1, 1}, {2, 0, 0},
+     {3, 0, 0}, {1, 1, 1}, 1},
+    {"tap_pair_k1_hw15", 4, 5, {3, 8, 9, 5, 3}, 24, 1, {1, 1, 1}, {1, 1, 1}, {0}, {0},
+     {1, 1, 1}, 1},
+    {"tap_pair_pad_past_kernel", 4, 5, {2, 8, 4, 1, 3}, 24, 1, {3, 1, 1}, {1, 1, 1}, {4, 0, 0},
+     {0, 0, 0}, {1, 1, 1}, 1},
     /* one plain input channel, stride along D (SSRN's C1; weights' gradient by tapconv.c, no
      * dsrc: tap_w1_* runs without it); 5 taps in groups of 4 + 1, 40 outputs, padding */
     {"tap_w1_ssrn_c1", 0, 5, {16, 1, 200, 7, 7}, 24, 1, {7, 1, 1}, {2, 1, 1}, {0}, {0},
