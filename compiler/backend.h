@@ -65,6 +65,11 @@ typedef struct be_op {
                                  (with its ReLU) itself (hsi_conv_takes_bn): no recompute */
     int bn_fwd;               /* bn_in >= 0 and the conv is the BN's only reader: in the forward
                                  too, the BN then only computes its statistics */
+    int res_add;              /* BE_CONV (fuse): the add (no ReLU) right after it, its only
+                                 reader, which the runtime may let the conv do as it stores its
+                                 output (hsi_conv_takes_residual), or -1; res_slot: the add's
+                                 other input (the skip) */
+    int res_slot;
     int grad_share[BE_MAX_IN];/* BE_ADD: slot i's input gradient may live in this op's output
                                  gradient's memory (d(a+b) is the output gradient itself: no
                                  copy), when the runtime's layouts allow (hsi_add_grad_shares) */

@@ -286,12 +286,12 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     A_spectral_0_conv_a,                     /* live steps 3..77 */
     A_spectral_0_bn_b,                       /* live steps 3..5 */
     A_spectral_0_conv_b,                     /* live steps 5..6 */
-    A_spectral_0_res0,                       /* live steps 6..74 */
+    A_spectral_0_res0,                       /* live steps 5..74 */
     A_spectral_1_bn_a,                       /* live steps 7..8 */
     A_spectral_1_conv_a,                     /* live steps 8..72 */
     A_spectral_1_bn_b,                       /* live steps 8..10 */
     A_spectral_1_conv_b,                     /* live steps 10..11 */
-    A_spectral_1_res0,                       /* live steps 11..69 */
+    A_spectral_1_res0,                       /* live steps 10..69 */
     A_spectral_bn,                           /* live steps 12..13 */
     A_conv2,                                 /* live steps 13..67 */
     A_bn2,                                   /* live steps 13..15 */
@@ -711,12 +711,12 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     b[A_spectral_0_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_a]), 3, 77};
     b[A_spectral_0_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_bn_b]), 3, 5};
     b[A_spectral_0_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_conv_b]), 5, 6};
-    b[A_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 6, 74};
+    b[A_spectral_0_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_0_res0]), 5, 74};
     b[A_spectral_1_bn_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_a]), 7, 8};
     b[A_spectral_1_conv_a] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_a]), 8, 72};
     b[A_spectral_1_bn_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_bn_b]), 8, 10};
     b[A_spectral_1_conv_b] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_conv_b]), 10, 11};
-    b[A_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 11, 69};
+    b[A_spectral_1_res0] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_1_res0]), 10, 69};
     b[A_spectral_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_spectral_bn]), 12, 13};
     b[A_conv2] = (hsi_buf){hsi_layout_bytes(lay[OP_conv2]), 13, 67};
     b[A_bn2] = (hsi_buf){hsi_layout_bytes(lay[OP_bn2]), 13, 15};
@@ -893,12 +893,17 @@ static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, 
     else
         hsi_bn_train(s->op[OP_spectral_0_bn_b], s->buf[A_spectral_0_conv_a], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), V(P_spectral_0_bn_b_running_mean), V(P_spectral_0_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_0_bn_b], s->buf[W_spectral_0_bn_b]);
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:25) */
-    if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]))   /* spectral_0_bn_b applied as it reads */
-        hsi_conv_forward_bn(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_conv_a], s->op[OP_spectral_0_bn_b], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), s->buf[W_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
-    else
-        hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
+    if (hsi_conv_takes_residual(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_res0]))   /* spectral_0_res0 done as it stores */
+        hsi_conv_forward_res(s->op[OP_spectral_0_conv_b], hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]) ? s->buf[A_spectral_0_conv_a] : s->buf[A_spectral_0_bn_b], hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]) ? s->op[OP_spectral_0_bn_b] : NULL, V(P_spectral_0_bn_b_weight), s->buf[W_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_bn1], s->buf[A_spectral_0_res0]);
+    else {
+        if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_bn_b]))   /* spectral_0_bn_b applied as it reads */
+            hsi_conv_forward_bn(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_conv_a], s->op[OP_spectral_0_bn_b], V(P_spectral_0_bn_b_weight), V(P_spectral_0_bn_b_bias), s->buf[W_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
+        else
+            hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
+    }
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
-    hsi_add_forward(s->op[OP_spectral_0_res0], s->buf[A_bn1], s->buf[A_spectral_0_conv_b], s->buf[A_spectral_0_res0]);
+    if (!hsi_conv_takes_residual(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_res0]))   /* else done by spectral_0_conv_b */
+        hsi_add_forward(s->op[OP_spectral_0_res0], s->buf[A_bn1], s->buf[A_spectral_0_conv_b], s->buf[A_spectral_0_res0]);
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
     if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_a], s->op[OP_spectral_1_bn_a]))   /* spectral_1_conv_a applies it */
         hsi_bn_train_stats(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), 0.00999999978f, s->buf[W_spectral_1_bn_a]);
@@ -915,12 +920,17 @@ static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, 
     else
         hsi_bn_train(s->op[OP_spectral_1_bn_b], s->buf[A_spectral_1_conv_a], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), V(P_spectral_1_bn_b_running_mean), V(P_spectral_1_bn_b_running_var), 0.00999999978f, s->buf[A_spectral_1_bn_b], s->buf[W_spectral_1_bn_b]);
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:33) */
-    if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]))   /* spectral_1_bn_b applied as it reads */
-        hsi_conv_forward_bn(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_conv_a], s->op[OP_spectral_1_bn_b], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), s->buf[W_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
-    else
-        hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
+    if (hsi_conv_takes_residual(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_res0]))   /* spectral_1_res0 done as it stores */
+        hsi_conv_forward_res(s->op[OP_spectral_1_conv_b], hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]) ? s->buf[A_spectral_1_conv_a] : s->buf[A_spectral_1_bn_b], hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]) ? s->op[OP_spectral_1_bn_b] : NULL, V(P_spectral_1_bn_b_weight), s->buf[W_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_0_res0], s->buf[A_spectral_1_res0]);
+    else {
+        if (hsi_conv_takes_bn(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_bn_b]))   /* spectral_1_bn_b applied as it reads */
+            hsi_conv_forward_bn(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_conv_a], s->op[OP_spectral_1_bn_b], V(P_spectral_1_bn_b_weight), V(P_spectral_1_bn_b_bias), s->buf[W_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
+        else
+            hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
+    }
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
-    hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
+    if (!hsi_conv_takes_residual(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_res0]))   /* else done by spectral_1_conv_b */
+        hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
     if (hsi_conv_takes_bn(s->op[OP_conv2], s->op[OP_spectral_bn]))   /* conv2 applies it */
         hsi_bn_train_stats(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), 0.00999999978f, s->buf[W_spectral_bn]);

@@ -648,23 +648,48 @@ static void emit_forward_op(emitter *e, int i, int train)
             out(e, "    /*   runs with %s folded into its weights: below */", e->g->ops[j].cname);
             return;
         }
+        if (train && o->kind == BE_CONV && o->res_add >= 0) {
+            const be_op *a = &e->g->ops[o->res_add];
+            const char *skip = B(e, e->g->ops[a->in[o->res_slot]].act), *bnop = "NULL";
+            char csrc[3 * EMIT_ITEM_MAX], cbn[3 * EMIT_ITEM_MAX], pw[EMIT_PARAM_MAX] = "NULL";
+            char x[EMIT_PARAM_MAX], bws[EMIT_ITEM_MAX] = "NULL";
+            snprintf(csrc, sizeof csrc, "%s", src);
+            snprintf(cbn, sizeof cbn, "NULL");
+            if (o->bn_fwd) {   /* the BN applied as it reads, when the runtime takes it */
+                const be_op *p = &e->g->ops[o->bn_in];
+                param_args(e, p, 0, pw, x, sizeof pw);
+                snprintf(bws, sizeof bws, "%s", B(e, p->ws));
+                bnop = opname(e, o->bn_in);
+                snprintf(csrc, sizeof csrc, "hsi_conv_takes_bn(s->op[%s], s->op[%s]) ? %s : %s", op,
+                         bnop, B(e, e->g->ops[p->in[0]].act), src);
+                snprintf(cbn, sizeof cbn, "hsi_conv_takes_bn(s->op[%s], s->op[%s]) ? s->op[%s] : NULL",
+                         op, bnop, bnop);
+            }
+            out(e, "    if (hsi_conv_takes_residual(s->op[%s], s->op[%s]))   /* %s done as it stores */",
+                op, opname(e, o->res_add), a->cname);
+            out(e, "        hsi_conv_forward_res(s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);", op, csrc,
+                cbn, pw, bws, w, o->bias ? b : "NULL", skip, B(e, a->act));
+            out(e, "    else%s", o->bn_fwd ? " {" : "");
+        }
+        const char *ind = train && o->kind == BE_CONV && o->res_add >= 0 ? "    " : "";
         if (train && o->kind == BE_CONV && o->bn_fwd) {
             const be_op *p = &e->g->ops[o->bn_in];
             char pw[EMIT_PARAM_MAX], pb[EMIT_PARAM_MAX], x[EMIT_PARAM_MAX];
             param_args(e, p, 0, pw, x, sizeof pw);
             param_args(e, p, 1, pb, x, sizeof pb);
-            out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applied as it reads */",
-                op, opname(e, o->bn_in), p->cname);
-            out(e, "        hsi_conv_forward_bn(s->op[%s], %s, s->op[%s], %s, %s, %s, %s, %s, %s);", op,
-                B(e, e->g->ops[p->in[0]].act), opname(e, o->bn_in), pw, pb, B(e, p->ws), w,
+            out(e, "%s    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applied as it reads */",
+                ind, op, opname(e, o->bn_in), p->cname);
+            out(e, "%s        hsi_conv_forward_bn(s->op[%s], %s, s->op[%s], %s, %s, %s, %s, %s, %s);", ind,
+                op, B(e, e->g->ops[p->in[0]].act), opname(e, o->bn_in), pw, pb, B(e, p->ws), w,
                 o->bias ? b : "NULL", dst);
-            out(e, "    else");
-            out(e, "        hsi_conv_forward(s->op[%s], %s, %s, %s, %s);", op, src, w, o->bias ? b : "NULL",
-                dst);
+            out(e, "%s    else", ind);
+            out(e, "%s        hsi_conv_forward(s->op[%s], %s, %s, %s, %s);", ind, op, src, w,
+                o->bias ? b : "NULL", dst);
+            if (*ind) out(e, "    }");
             return;
         }
-        out(e, "    hsi_%s_forward(s->op[%s], %s, %s, %s, %s);", o->kind == BE_CONV ? "conv" : "dense", op,
-            src, w, o->bias ? b : "NULL", dst);
+        out(e, "%s    hsi_%s_forward(s->op[%s], %s, %s, %s, %s);", ind, o->kind == BE_CONV ? "conv" : "dense",
+            op, src, w, o->bias ? b : "NULL", dst);
         return;
     }
     case BE_BN: {
@@ -744,10 +769,19 @@ static void emit_forward_op(emitter *e, int i, int train)
         out(e, "    }");
         return;
     }
-    case BE_ADD:
+    case BE_ADD: {
+        int c = i - 1;   /* the conv that may do it (be_op.res_add) */
         op_comment(e, i);
+        if (train && c >= 0 && e->g->ops[c].kind == BE_CONV && e->g->ops[c].res_add == i) {
+            out(e, "    if (!hsi_conv_takes_residual(s->op[%s], s->op[%s]))   /* else done by %s */",
+                opname(e, c), op, e->g->ops[c].cname);
+            out(e, "        hsi_add_forward(s->op[%s], %s, %s, %s);", op, src,
+                B(e, e->g->ops[o->in[1]].act), dst);
+            return;
+        }
         out(e, "    hsi_add_forward(s->op[%s], %s, %s, %s);", op, src, B(e, e->g->ops[o->in[1]].act), dst);
         return;
+    }
     case BE_PERMUTE:
         op_comment(e, i);
         out(e, "    hsi_permute_forward(s->op[%s], %s, %s);", op, src, dst);

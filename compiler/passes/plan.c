@@ -155,6 +155,22 @@ void plan_buffers(be_graph *g, const be_options *opt)
         o->bn_in = p;
         o->bn_fwd = be_consumers(g, p, NULL, 0) == 1 && p != g->logits;
     }
+    /* residual adds the conv right before them may do as it stores (SSRN's conv_b + skip):
+     * the add's output is then written at the conv's step, so it lives from there */
+    for (int i = 1; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind != BE_ADD || o->n_in != 2 || o->relu || o->in[0] == o->in[1]) continue;
+        for (int j = 1; j >= 0; j--) {
+            be_op *c = &g->ops[o->in[j]];
+            if (o->in[j] != i - 1 || c->kind != BE_CONV || be_consumers(g, i - 1, NULL, 0) != 1 ||
+                i - 1 == g->logits)
+                continue;
+            c->res_add = i;
+            c->res_slot = 1 - j;
+            if (g->bufs[o->act].first > i - 1) g->bufs[o->act].first = i - 1;
+            break;
+        }
+    }
     /* residual adds: d(a + b) is the output gradient (masked by ReLU): an input gradient the
      * add writes first can be that memory. Either slot alone is safe (the output gradient is
      * dead after the add's backward); both only when b's gradient is read (at b's backward)

@@ -132,6 +132,21 @@ void hsi_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const f
                           const float *beta, const void *bn_ws, const float *w, const float *ddst,
                           float *dsrc, float *dw, float *db);
 
+/* ---- a residual add done by the conv before it -------------------------------------------
+ * 1 when add (dst = skip + conv's output, no ReLU) can be done by conv as it stores its output:
+ * hsi_conv_forward_res writes skip + the conv straight into the add's dst (the same bits as the
+ * conv and then the add; the conv's own output is not written) and the caller skips
+ * hsi_add_forward. The oneDNN backend's tapconv.c channel-pair path (AVX-512, 24-wide output
+ * chunks) with the add on dnnl.c's own loop in the conv's layout; 0 elsewhere and with
+ * HSICC_NO_ADD_FOLD=1 at the conv's create. */
+int hsi_conv_takes_residual(const hsi_op *conv, const hsi_op *add);
+/* The conv's forward (of bn's output applied as it reads when bn is not NULL: then as
+ * hsi_conv_forward_bn, gamma and bn_ws bn's) plus res, into dst. Only when
+ * hsi_conv_takes_residual(conv, that add). */
+void hsi_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,
+                          const void *bn_ws, const float *w, const float *b, const float *res,
+                          float *dst);
+
 /* ---- element-wise activations (in place allowed: dst == src, dsrc == ddst) ---------------- */
 typedef enum hsi_act_kind {
     HSI_ACT_RELU, HSI_ACT_LEAKY_RELU /* alpha = negative slope */, HSI_ACT_ELU /* alpha */,

@@ -501,9 +501,10 @@ typedef struct dn_wl {
         size_t off;
     } mm;
     struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
-    struct { int on, w1; hk_tap g; size_t off; float *pre; } tap;   /* k x 1 x 1 conv by
-                                 tapconv.c (w1: only its weights' gradient); pre: the scale and
-                                 shift [2C] of a BN it applies (hsi_conv_forward_bn) */
+    struct { int on, w1; hk_tap g; size_t off; float *pre; int res; } tap;   /* k x 1 x 1 conv
+                                 by tapconv.c (w1: only its weights' gradient); pre: the scale
+                                 and shift [2C] of a BN it applies (hsi_conv_forward_bn); res: it
+                                 may add a residual as it stores (hsi_conv_forward_res) */
 } dn_wl;
 
 static void dn_md_any(md_t *out, const md_t *like)
@@ -1045,6 +1046,8 @@ static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_d
     size_t used = 0;
     if (dn_stage(rt, &used, hk_tap_scratch_floats(&wl->tap.g) * sizeof(float), &wl->tap.off))
         return NULL;
+    const char *af = getenv("HSICC_NO_ADD_FOLD");
+    wl->tap.res = !(af && *af && strcmp(af, "0")) && hk_tap_residual_ok(&wl->tap.g);
     if (!dn_bn_fold_off()) {   /* decided at create: a model made with it set keeps it off */
         wl->tap.pre = hk_alloc(rt, 2 * (size_t)wl->tap.g.c * sizeof(float));
         if (!wl->tap.pre) return hk_fail(rt, "conv: out of memory");
@@ -1481,6 +1484,25 @@ void hk_dnnl_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, con
     hk_tap_pre pre = dn_bn_pre(conv, bn, gamma, bn_ws);
     hk_tap_backward(&wl->tap.g, bn_src, &pre, w, ddst, dsrc, dw, db,
                     dn_tmp(conv->rt, wl->tap.off));
+}
+
+static int dn_add_fold(const hsi_op *add, const hsi_op *conv);
+
+int hk_dnnl_conv_takes_residual(const hsi_op *conv, const hsi_op *add)
+{
+    const dn_wl *wl = conv->impl;
+    return wl->tap.on && wl->tap.res && dn_add_fold(add, conv);
+}
+
+void hk_dnnl_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,
+                              const void *bn_ws, const float *w, const float *b, const float *res,
+                              float *dst)
+{
+    dn_wl *wl = conv->impl;
+    hk_tap_pre pre;
+    if (bn) pre = dn_bn_pre(conv, bn, gamma, bn_ws);
+    hk_tap_forward_res(&wl->tap.g, src, bn ? &pre : NULL, w, b, res, dst,
+                       dn_tmp(conv->rt, wl->tap.off));
 }
 
 const char *hk_dnnl_bn_impl(const hsi_op *op)
@@ -2163,6 +2185,13 @@ static void dn_sum(const float *a, const float *b, float *y, int64_t n, int relu
 #endif
         dn_sum_c(a + c0, b + c0, y + c0, m, relu);
     }
+}
+
+/* add: dst = a + conv's output on dnnl.c's own loop (no ReLU), all in the conv's layout */
+static int dn_add_fold(const hsi_op *add, const hsi_op *conv)
+{
+    const dn_add *ad = add->impl;
+    return ad->own && !ad->relu && dn_same(dn_lmd(add->dst), dn_lmd(conv->dst));
 }
 
 static const char *dn_sum_impl(int own)

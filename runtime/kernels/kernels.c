@@ -443,8 +443,8 @@ int hsi_conv_takes_bn(const hsi_op *conv, const hsi_op *bn)
  * caller that did not ask gets a message, never a silently missing output. */
 static void hk_not_taken(const char *fn)
 {
-    fprintf(stderr, "hsicc: %s called for a conv that does not take its BN (hsi_conv_takes_bn)\n",
-            fn);
+    fprintf(stderr, "hsicc: %s called for a conv that does not take its BN or residual "
+                    "(hsi_conv_takes_bn, hsi_conv_takes_residual)\n", fn);
     abort();
 }
 
@@ -495,6 +495,34 @@ void hsi_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const f
     (void)beta;
     if (!hsi_conv_takes_bn(conv, bn)) hk_not_taken("hsi_conv_backward_bn");
     HK_RUN(conv, 1, w, conv_backward_bn, conv, bn_src, bn, gamma, bn_ws, w, ddst, dsrc, dw, db);
+}
+
+int hsi_conv_takes_residual(const hsi_op *conv, const hsi_op *add)
+{
+#ifdef HSICC_WITH_DNNL
+    return conv && add && conv->kind == HK_CONV && add->kind == HK_ADD && conv->rt == add->rt &&
+           conv->rt->backend == HSI_BACKEND_DNNL && hk_dnnl_conv_takes_residual(conv, add);
+#else
+    (void)conv, (void)add;
+    return 0;
+#endif
+}
+
+static void hk_ref_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn,
+                                    const float *gamma, const void *bn_ws, const float *w,
+                                    const float *b, const float *res, float *dst)
+{
+    (void)conv, (void)src, (void)bn, (void)gamma, (void)bn_ws, (void)w, (void)b, (void)res;
+    (void)dst;
+    hk_not_taken("hsi_conv_forward_res");
+}
+
+void hsi_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,
+                          const void *bn_ws, const float *w, const float *b, const float *res,
+                          float *dst)
+{
+    if (bn && !hsi_conv_takes_bn(conv, bn)) hk_not_taken("hsi_conv_forward_res");
+    HK_RUN(conv, 0, w, conv_forward_res, conv, src, bn, gamma, bn_ws, w, b, res, dst);
 }
 
 hsi_op *hsi_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, float alpha)

@@ -137,6 +137,12 @@ void hk_dnnl_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, con
                               const void *bn_ws, const float *w, const float *ddst, float *dsrc,
                               float *dw, float *db);
 
+/* hsi_conv_takes_residual and hsi_conv_forward_res on the oneDNN backend. */
+int hk_dnnl_conv_takes_residual(const hsi_op *conv, const hsi_op *add);
+void hk_dnnl_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,
+                              const void *bn_ws, const float *w, const float *b, const float *res,
+                              float *dst);
+
 /* hsi_kernels_set_dp's setting (NULL: one process). */
 extern const hsi_dp *hk_dp;
 /* 1 when training BN reduces over every process. */

@@ -309,6 +309,8 @@ typedef struct tc_geo {
     int64_t din, dout, hw, k, pad;
     const float *wp;              /* per chunk of outputs: [K][cin][width] (tc_pack, tc_cw) */
     const float *bias;            /* [cout] or NULL */
+    const float *res;             /* NULL, or a residual in out's layout added at the store
+                                     (hk_tap_forward_res: channel-pair kernel only) */
     const hk_tap_pre *pre;        /* NULL, or in is transformed (tc_pre_rows) into: */
     float *pbuf;                  /* thread 0's buffer, */
     int64_t pstride;              /* floats between the threads' buffers */
@@ -327,6 +329,8 @@ typedef struct tc_mk {
     int64_t ybs;
     const float *b;               /* bias + oc0 or NULL */
     int acc;                      /* 1: add to y (a later block of taps), else overwrite */
+    const float *res;             /* NULL, or rows added to the outputs as they are stored (y's
+                                     layout; the last block of taps; channel-pair kernel) */
 } tc_mk;
 
 static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
@@ -1421,21 +1425,27 @@ static inline __attribute__((always_inline)) TC_AVX512 void tc_mc_avx512(const t
             }
         }
     }
+    /* the output (the halves added), then the residual: the same float additions as the
+     * conv's store followed by a separate add of the residual (hsi_conv_forward_res) */
 #pragma GCC unroll 6
     for (int r = 0; r + 1 < R; r += 2)
 #pragma GCC unroll 3
-        for (int j = 0; j < NV; j++)
-            _mm512_storeu_ps(m->y + j * ybs + r * 8,
-                             _mm512_add_ps(_mm512_permutex2var_ps(a[r][j], ev, a[r + 1][j]),
-                                           _mm512_permutex2var_ps(a[r][j], od, a[r + 1][j])));
+        for (int j = 0; j < NV; j++) {
+            __m512 v = _mm512_add_ps(_mm512_permutex2var_ps(a[r][j], ev, a[r + 1][j]),
+                                     _mm512_permutex2var_ps(a[r][j], od, a[r + 1][j]));
+            if (m->res) v = _mm512_add_ps(_mm512_loadu_ps(m->res + j * ybs + r * 8), v);
+            _mm512_storeu_ps(m->y + j * ybs + r * 8, v);
+        }
     if (R % 2) {
         const __m512 z = _mm512_setzero_ps();
 #pragma GCC unroll 3
-        for (int j = 0; j < NV; j++)
-            _mm256_storeu_ps(m->y + j * ybs + (R - 1) * 8,
-                             _mm512_castps512_ps256(_mm512_add_ps(
-                                 _mm512_permutex2var_ps(a[R - 1][j], ev, z),
-                                 _mm512_permutex2var_ps(a[R - 1][j], od, z))));
+        for (int j = 0; j < NV; j++) {
+            __m256 v = _mm512_castps512_ps256(_mm512_add_ps(
+                _mm512_permutex2var_ps(a[R - 1][j], ev, z),
+                _mm512_permutex2var_ps(a[R - 1][j], od, z)));
+            if (m->res) v = _mm256_add_ps(_mm256_loadu_ps(m->res + j * ybs + (R - 1) * 8), v);
+            _mm256_storeu_ps(m->y + j * ybs + (R - 1) * 8, v);
+        }
     }
 }
 
@@ -1518,10 +1528,13 @@ static void tc_run_pair(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int
             for (int64_t n = n0; n < n1; n++) {
                 const float *xin = g->in + n * g->in_ns + (t0 - g->pad) * g->hw * 8;
                 float *yout = g->out + n * g->out_ns + (oc0 / 8) * g->out_bs;
+                const float *rin = g->res && t1 >= k1
+                                       ? g->res + n * g->out_ns + (oc0 / 8) * g->out_bs : NULL;
                 for (int64_t b = 0, r = r0; b < nb; b++) {
                     int R = (int)(nr / nb + (b < nr % nb));
                     m.x = xin + r * 8;
                     m.y = yout + r * 8;
+                    m.res = rin ? rin + r * 8 : NULL;
                     tc_mc_tab[nv - 1][R - 1](&m);
                     r += R;
                 }
@@ -1598,6 +1611,7 @@ static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t p
             gi.in = buf - win.lo * 8;
             gi.in_bs = win.cap * 8;
             gi.out = g->out + n * g->out_ns;
+            gi.res = g->res ? g->res + n * g->out_ns : NULL;
         }
         for (int64_t s = n; s < (scale ? n1 : n + 1); s++) {
             int64_t sa = scale ? 0 : n, sb = scale ? 1 : n1;
@@ -1609,6 +1623,7 @@ static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t p
 #endif
                 gi.in = q - q0 * 8;
                 gi.out = g->out + s * g->out_ns;
+                gi.res = g->res ? g->res + s * g->out_ns : NULL;
             }
             for (int64_t r = c0; r < c1;) {
                 int64_t k0, k1, a, b, e = (r / g->hw + 1) * g->hw;
@@ -1675,9 +1690,21 @@ static void tc_pair_run(const hk_tap *g, tc_geo *geo, const float *w, int dir, f
                  shift, relu);
 }
 
+int hk_tap_residual_ok(const hk_tap *g) { return tc_pair_on(g, 0, hk_isa()); }
+
 void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                     const float *b, float *y, float *scratch)
 {
+    hk_tap_forward_res(g, x, pre, w, b, NULL, y, scratch);
+}
+
+void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
+                        const float *b, const float *res, float *y, float *scratch)
+{
+    if (res && !hk_tap_residual_ok(g)) {
+        fprintf(stderr, "hk_tap_forward_res: a residual needs the channel-pair kernel\n");
+        abort();
+    }
     if (pre && g->c % 8) {
         fprintf(stderr, "hk_tap_forward: an input transform needs C a multiple of 8\n");
         abort();
@@ -1688,7 +1715,7 @@ void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, cons
                   .cin = g->c, .out = y, .out_bs = g->dout * g->hw * 8,
                   .out_ns = g->oc * g->dout * g->hw, .cout = g->oc, .din = g->din,
                   .dout = g->dout, .hw = g->hw, .k = g->k, .pad = g->pad, .wp = wp,
-                  .bias = g->bias ? b : NULL, .pre = pre,
+                  .bias = g->bias ? b : NULL, .res = res, .pre = pre,
                   .pbuf = pre ? tc_pre_buf(g, scratch, 0) : NULL,
                   .pstride = (int64_t)tc_pre_floats(g),
                   .nthr = tc_threads() < g->threads ? tc_threads() : g->threads,

@@ -60,6 +60,14 @@ void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, cons
 /* dx = conv^T(dy, w) (overwrites; dx NULL: skipped); dw += dL/dw (plain, NULL: skipped);
  * db += column sums of dy (NULL or no bias: skipped). With c == 1 (a plain [N, 1, D, H, W]
  * input, any stride: SSRN's C1) only dw and db: dx must be NULL. */
+/* 1 when hk_tap_forward_res may take a residual (the AVX-512 channel-pair kernel: 24-wide
+ * output chunks). */
+int hk_tap_residual_ok(const hk_tap *g);
+/* hk_tap_forward with y = conv + b + res (res: y's layout; the sum rounded as the conv's
+ * output and then a separate addition of res), when hk_tap_residual_ok; res NULL: as
+ * hk_tap_forward. */
+void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
+                        const float *b, const float *res, float *y, float *scratch);
 void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                      const float *dy, float *dx, float *dw, float *db, float *scratch);
 /* pre is used for dw only (dx does not read x); with c == 1 (the C1 path) pre must be NULL. */
