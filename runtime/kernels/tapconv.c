@@ -648,20 +648,53 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
  * plane of 49), about TC_CHUNK rows' worth. */
 static int64_t tc_per(int64_t rows) { return rows * 2 > TC_CHUNK ? 1 : TC_CHUNK / rows; }
 
+/* Work items of the row kernels over n_samples samples of rows rows each, t threads: (sample,
+ * chunk of TC_CHUNK rows), or with few rows a sample (C2: one output plane of 49) items of
+ * about TC_CHUNK rows from consecutive samples, as many for every thread. */
+static int64_t tc_items(int64_t rows, int64_t n_samples, int64_t t)
+{
+    int64_t per = tc_per(rows);
+    if (per == 1) return n_samples * ((rows + TC_CHUNK - 1) / TC_CHUNK);
+    int64_t groups = (n_samples + t * per - 1) / (t * per);
+    return t * groups < n_samples ? t * groups : n_samples;
+}
+
+/* Item it of items: samples [*n, *n1), rows [*c0, *c1). */
+static void tc_item(int64_t it, int64_t items, int64_t rows, int64_t n_samples, int64_t *n,
+                    int64_t *n1, int64_t *c0, int64_t *c1)
+{
+    int64_t nch = (rows + TC_CHUNK - 1) / TC_CHUNK;
+    *n = it / nch;
+    *n1 = *n + 1;
+    *c0 = it % nch * TC_CHUNK;
+    if (tc_per(rows) > 1) {
+        *n = n_samples * it / items;
+        *n1 = n_samples * (it + 1) / items;
+    }
+    *c1 = *c0 + TC_CHUNK < rows ? *c0 + TC_CHUNK : rows;
+}
+
+/* The end (at most c1) of the run of planes from row r that see the same taps [*k0, *k1). */
+static int64_t tc_run_end(const tc_geo *g, int64_t r, int64_t c1, int64_t *k0, int64_t *k1)
+{
+    int64_t a, b, e = (r / g->hw + 1) * g->hw;
+    tc_taps(g, r / g->hw, k0, k1);
+    while (e < c1) {
+        tc_taps(g, e / g->hw, &a, &b);
+        if (a != *k0 || b != *k1) break;
+        e += g->hw;
+    }
+    return e < c1 ? e : c1;
+}
+
 /* Work items: (sample, chunk of TC_CHUNK rows), the rows in order (the input streams through
  * the prefetchers; running down the planes instead, so that taps reuse rows in L1, measured
  * slower). Inside a chunk, runs of planes with the same taps go to tc_run together. */
 static void tc_rows(const tc_geo *g, int64_t n_samples)
 {
     int isa = hk_isa();
-    int64_t rows = g->dout * g->hw, nch = (rows + TC_CHUNK - 1) / TC_CHUNK;
-    int64_t items = n_samples * nch, per = tc_per(rows);
-    if (per > 1) {
-        /* few rows a sample (C2: one output plane of 49): items of about TC_CHUNK rows from
-         * consecutive samples, as many for every thread */
-        int64_t t = tc_threads(), groups = (n_samples + t * per - 1) / (t * per);
-        items = t * groups < n_samples ? t * groups : n_samples;
-    }
+    int64_t rows = g->dout * g->hw, items = tc_items(rows, n_samples, tc_threads());
+    int64_t per = tc_per(rows);
     int nthr = g->pre ? g->nthr : tc_threads();
     (void)nthr;
     TC_OMP("omp parallel num_threads(nthr)")
@@ -669,23 +702,11 @@ static void tc_rows(const tc_geo *g, int64_t n_samples)
     tc_win win = {.n = -1, .cap = g->wcap}, *wp = g->pre && per == 1 ? &win : NULL;
     TC_OMP("omp for schedule(static)")
     for (int64_t it = 0; it < items; it++) {
-        int64_t n = it / nch, n1 = n + 1, c0 = it % nch * TC_CHUNK;
-        if (per > 1) {
-            n = n_samples * it / items;
-            n1 = n_samples * (it + 1) / items;
-        }
-        int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
-        for (int64_t r = c0; r < c1;) {
-            int64_t k0, k1, a, b, e = (r / g->hw + 1) * g->hw;
-            tc_taps(g, r / g->hw, &k0, &k1);
-            while (e < c1) {
-                tc_taps(g, e / g->hw, &a, &b);
-                if (a != k0 || b != k1) break;
-                e += g->hw;
-            }
-            if (e > c1) e = c1;
+        int64_t n, n1, c0, c1, k0, k1;
+        tc_item(it, items, rows, n_samples, &n, &n1, &c0, &c1);
+        for (int64_t r = c0, e; r < c1; r = e) {
+            e = tc_run_end(g, r, c1, &k0, &k1);
             tc_run(g, n, n1, r, e, k0, k1, isa, wp);
-            r = e;
         }
     }
     }
@@ -1327,17 +1348,13 @@ static size_t tc_pq_rows(int64_t din, int64_t hw, int64_t k)
     return (size_t)(q < din * hw ? q : din * hw);
 }
 
-/* The per-thread buffer of an item's transformed input (tc_pq_pack), floats: after the
- * scratch of the other kernels */
+/* The per-thread buffer of a sample's transformed input rows for an item (hk_tap_pre on the
+ * forward, several samples an item: tc_rows_pair; one sample an item takes the window),
+ * floats: after the scratch of the other kernels */
 static size_t tc_pq_floats(const hk_tap *g, int isa)
 {
-    size_t f = 0;
-    if (tc_pair_on(g, 0, isa)) f = (size_t)g->c * tc_pq_rows(g->din, g->hw, g->k);
-    if (tc_pair_on(g, 1, isa)) {
-        size_t b = (size_t)g->oc * tc_pq_rows(g->dout, g->hw, g->k);
-        if (b > f) f = b;
-    }
-    return TC_R16(f);
+    if (!tc_pair_on(g, 0, isa) || g->c % 8 || tc_per(g->dout * g->hw) == 1) return 0;
+    return TC_R16((size_t)g->c * tc_pq_rows(g->din, g->hw, g->k));
 }
 
 static size_t tc_pair_floats(const hk_tap *g)
@@ -1469,35 +1486,6 @@ static void (*const tc_mc_tab[3][TC_PMAX])(const tc_mk *) = {
 #undef TC_MC8
 #undef TC_EC8
 
-/* Input rows [a, b) of one sample (x: its block 0, blocks xbs floats apart) into q (row a at
- * index 0, blocks nq rows apart: x's layout) with every value v of channel c becoming
- * v * scale[c] + shift[c] (a multiply, then an add: not fused), then max(v, 0) if relu;
- * scale NULL: a plain copy. (A per-channel transform of the input applied per work item:
- * hk_tap_pre.) */
-static TC_AVX512 void tc_pq_pack(const float *x, int64_t xbs, int64_t ncb, int64_t a, int64_t b,
-                                 float *q, int64_t nq, const float *scale, const float *shift,
-                                 int relu)
-{
-    const __m512 zero = _mm512_setzero_ps();
-    for (int64_t cb = 0; cb < ncb; cb++) {
-        const float *xb = x + cb * xbs + a * 8;
-        float *o = q + cb * nq * 8;
-        int64_t n = (b - a) * 8, i = 0;
-        if (!scale) {
-            memcpy(o, xb, (size_t)n * sizeof *o);
-            continue;
-        }
-        __m512 sc = _mm512_broadcast_f32x8(_mm256_loadu_ps(scale + cb * 8));
-        __m512 sh = _mm512_broadcast_f32x8(_mm256_loadu_ps(shift + cb * 8));
-        for (; i < n; i += 16) {
-            /* two rows at a time; the last one alone */
-            __mmask16 k = n - i >= 16 ? 0xFFFF : 0x00FF;
-            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, xb + i), sc), sh);
-            if (relu) v = _mm512_max_ps(v, zero);
-            _mm512_mask_storeu_ps(o + i, k, v);
-        }
-    }
-}
 #endif
 
 /* Taps a call runs through before its outputs go back to y (as TC_KB_BYTES) */
@@ -1552,95 +1540,69 @@ static void tc_pq_range(const tc_geo *g, int64_t c0, int64_t c1, int64_t *q0, in
     int64_t hw = g->hw;
     *q0 = g->din * hw;
     *q1 = 0;
-    for (int64_t r = c0; r < c1;) {
-        int64_t k0, k1, e = (r / hw + 1) * hw;
-        tc_taps(g, r / hw, &k0, &k1);
-        if (e > c1) e = c1;
+    for (int64_t r = c0, e; r < c1; r = e) {
+        int64_t k0, k1;
+        e = tc_run_end(g, r, c1, &k0, &k1);
         if (k1 > k0) {
             int64_t lo = r + (k0 - g->pad) * hw, hi = e + (k1 - 1 - g->pad) * hw;
             if (lo < *q0) *q0 = lo;
             if (hi > *q1) *q1 = hi;
         }
-        r = e;
     }
     if (*q1 < *q0) *q1 = *q0;
 }
 
-/* tc_rows on the channel-pair kernel (wp: tc_pack_pair's), the same work items and runs.
- * scale (NULL: none), shift, relu: a per-channel transform of the input (tc_pq_pack), applied
- * per item and sample to the rows it reads, into the thread's buffer pq + t * pqs (T
- * threads at most). */
-static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t pqs, int T,
-                         const float *scale, const float *shift, int relu)
+/* tc_rows on the channel-pair kernel (wp: tc_pack_pair's), the same work items and runs, T
+ * threads at most. With g->pre the rows an item reads are transformed first: one sample an
+ * item (SSRN's spectral convs) into the thread's window (tc_win, as tc_run: each row once, not
+ * once per item with the taps' halo: the fused forward, batch 16, 1 thread, 4.11 -> 4.00 ms,
+ * the plain conv 3.54), several (C2-like) per sample into the thread's buffer pq + t * pqs. */
+static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t pqs, int T)
 {
-    int64_t rows = g->dout * g->hw, nch = (rows + TC_CHUNK - 1) / TC_CHUNK;
-    int64_t items = n_samples * nch, per = tc_per(rows);
-    if (per > 1) {
-        int64_t t = T, groups = (n_samples + t * per - 1) / (t * per);
-        items = t * groups < n_samples ? t * groups : n_samples;
-    }
+    int64_t rows = g->dout * g->hw, items = tc_items(rows, n_samples, T);
+    const int win1 = g->pre && tc_per(rows) == 1;
     (void)T;
     TC_OMP("omp parallel num_threads(T)")
     {
-    /* one sample a work item (SSRN's spectral convs): hk_tap_pre's window (tc_win), each row
-     * transformed once, not once per item with the taps' halo (tc_pq_pack): the fused forward,
-     * batch 16, 1 thread, 4.11 ms against the plain conv's 3.54 with tc_pq_pack */
     tc_win win = {.n = -1, .cap = g->wcap};
-    int use_win = scale && g->pre && g->pbuf && per == 1;
     TC_OMP("omp for schedule(static)")
     for (int64_t it = 0; it < items; it++) {
-        int64_t n = it / nch, n1 = n + 1, c0 = it % nch * TC_CHUNK;
-        if (per > 1) {
-            n = n_samples * it / items;
-            n1 = n_samples * (it + 1) / items;
-        }
-        int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
+        int64_t n, n1, c0, c1, k0, k1, q0 = 0, q1 = 0;
+        tc_item(it, items, rows, n_samples, &n, &n1, &c0, &c1);
         tc_geo gi = *g;
-        int64_t q0 = 0, q1 = 0;
-        if (scale) {
+        if (g->pre) {
             /* per sample: the rows it reads transformed, at their offsets from q0 */
             tc_pq_range(g, c0, c1, &q0, &q1);
-            gi.in_bs = (q1 - q0) * 8;
             gi.in_ns = 0;
         }
-        if (use_win) {
+        if (win1) {
             float *buf = g->pbuf + (size_t)tc_thread() * (size_t)g->pstride;
             tc_win_start(&win, n, q0, q1);
             tc_win_fill(g->pre, &win, buf, g->in + n * g->in_ns, g->in_bs, g->cin / 8, q1,
                         HK_ISA_AVX512);
             gi.in = buf - win.lo * 8;
             gi.in_bs = win.cap * 8;
-            gi.out = g->out + n * g->out_ns;
-            gi.res = g->res ? g->res + n * g->out_ns : NULL;
         }
-        for (int64_t s = n; s < (scale ? n1 : n + 1); s++) {
-            int64_t sa = scale ? 0 : n, sb = scale ? 1 : n1;
-            if (scale && !use_win) {
-                float *q = pq + (size_t)tc_thread() * pqs;
-#if TC_X86 && defined(__GNUC__)
-                tc_pq_pack(g->in + s * g->in_ns, g->in_bs, g->cin / 8, q0, q1, q, q1 - q0, scale,
-                           shift, relu);
-#endif
-                gi.in = q - q0 * 8;
+        for (int64_t s = n; s < (g->pre ? n1 : n + 1); s++) {
+            int64_t sa = g->pre ? 0 : n, sb = g->pre ? 1 : n1;
+            if (g->pre) {
+                if (!win1) {
+                    float *q = pq + (size_t)tc_thread() * pqs;
+                    tc_pre_rows(g->pre, g->cin / 8, g->in + s * g->in_ns, g->in_bs, 0, 1, q0, q1,
+                                q, HK_ISA_AVX512);
+                    gi.in = q - q0 * 8;
+                    gi.in_bs = (q1 - q0) * 8;
+                }
                 gi.out = g->out + s * g->out_ns;
                 gi.res = g->res ? g->res + s * g->out_ns : NULL;
             }
-            for (int64_t r = c0; r < c1;) {
-                int64_t k0, k1, a, b, e = (r / g->hw + 1) * g->hw;
-                tc_taps(g, r / g->hw, &k0, &k1);
-                while (e < c1) {
-                    tc_taps(g, e / g->hw, &a, &b);
-                    if (a != k0 || b != k1) break;
-                    e += g->hw;
-                }
-                if (e > c1) e = c1;
+            for (int64_t r = c0, e; r < c1; r = e) {
+                e = tc_run_end(g, r, c1, &k0, &k1);
                 tc_run_pair(&gi, sa, sb, r, e, k0, k1);
-                r = e;
             }
         }
     }
     }
-    (void)pq, (void)pqs, (void)shift, (void)relu;
 }
 
 /* ---- public entry points ------------------------------------------------------------------ */
@@ -1680,14 +1642,12 @@ static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
 
 /* geo (dir 0: forward, 1: backward data) on the channel-pair kernel: its weights where
  * tc_pack's go, the per-thread buffers (tc_pq_pack) after the other kernels' scratch */
-static void tc_pair_run(const hk_tap *g, tc_geo *geo, const float *w, int dir, float *scratch,
-                        const float *scale, const float *shift, int relu)
+static void tc_pair_run(const hk_tap *g, tc_geo *geo, const float *w, int dir, float *scratch)
 {
     tc_pack_pair(g, w, dir, scratch);
     geo->wp = scratch;
     int T = tc_threads() < g->threads ? tc_threads() : g->threads;
-    tc_rows_pair(geo, g->n, tc_pair_scratch(g, scratch), tc_pq_floats(g, hk_isa()), T, scale,
-                 shift, relu);
+    tc_rows_pair(geo, g->n, tc_pair_scratch(g, scratch), tc_pq_floats(g, hk_isa()), T);
 }
 
 int hk_tap_residual_ok(const hk_tap *g) { return tc_pair_on(g, 0, hk_isa()); }
@@ -1721,8 +1681,7 @@ void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
                   .nthr = tc_threads() < g->threads ? tc_threads() : g->threads,
                   .wcap = tc_win_cap(g)};
     if (tc_pair_on(g, 0, hk_isa())) {
-        tc_pair_run(g, &geo, w, 0, scratch, pre ? pre->scale : NULL, pre ? pre->shift : NULL,
-                    pre ? pre->relu : 0);
+        tc_pair_run(g, &geo, w, 0, scratch);
         return;
     }
     tc_rows(&geo, g->n);
@@ -1745,7 +1704,7 @@ void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, con
                       .out_ns = g->c * g->din * g->hw, .cout = g->c, .din = g->dout,
                       .dout = g->din, .hw = g->hw, .k = g->k, .pad = g->k - 1 - g->pad,
                       .wp = wd, .bias = NULL};
-        if (pair) tc_pair_run(g, &geo, w, 1, scratch, NULL, NULL, 0);
+        if (pair) tc_pair_run(g, &geo, w, 1, scratch);
         else tc_rows(&geo, g->n);
     }
     if (!g->bias) db = NULL;
