@@ -70,6 +70,9 @@ typedef struct be_op {
                                  output (hsi_conv_takes_residual), or -1; res_slot: the add's
                                  other input (the skip) */
     int res_slot;
+    int sums_conv, sums_add;  /* BE_BN (fuse): the conv whose output is its input, or that does
+                                 the add sums_add whose output is (res_add), or -1: the runtime
+                                 may let the conv sum its output for the BN (hsi_bn_sums_from) */
     int grad_share[BE_MAX_IN];/* BE_ADD: slot i's input gradient may live in this op's output
                                  gradient's memory (d(a+b) is the output gradient itself: no
                                  copy), when the runtime's layouts allow (hsi_add_grad_shares) */

@@ -782,6 +782,8 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     if (!s->acc[T_trunk_0_conv_a_0]) return hsi_model_fail(m, "trunk_0_conv_a (gradient accumulation)", err, errlen);
     s->acc[T_trunk_1_conv_a_0] = hsi_accum_create(rt, lay[OP_trunk_0_res0], lay[OP_trunk_0_res0]);
     if (!s->acc[T_trunk_1_conv_a_0]) return hsi_model_fail(m, "trunk_1_conv_a (gradient accumulation)", err, errlen);
+    (void)hsi_bn_sums_from(s->op[OP_bank1_bn], s->op[OP_bank1], NULL);   /* bank1 sums bank1_bn */
+    (void)hsi_bn_sums_from(s->op[OP_bank3_bn], s->op[OP_bank3], NULL);   /* bank3 sums bank3_bn */
     return 0;
 }
 

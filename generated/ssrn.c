@@ -874,6 +874,16 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     if (!s->acc[T_spectral_0_conv_a_0]) return hsi_model_fail(m, "spectral_0_conv_a (gradient accumulation)", err, errlen);
     s->acc[T_spatial_0_conv_a_in_0] = hsi_accum_create(rt, lay[OP_bn3], lay[OP_bn3]);
     if (!s->acc[T_spatial_0_conv_a_in_0]) return hsi_model_fail(m, "spatial_0_conv_a_in (gradient accumulation)", err, errlen);
+    (void)hsi_bn_sums_from(s->op[OP_bn1], s->op[OP_conv1], NULL);   /* conv1 sums bn1 */
+    (void)hsi_bn_sums_from(s->op[OP_spectral_0_bn_b], s->op[OP_spectral_0_conv_a], NULL);   /* spectral_0_conv_a sums spectral_0_bn_b */
+    (void)hsi_bn_grad_sums_from(s->op[OP_spectral_0_bn_b], s->op[OP_spectral_0_conv_b]);   /* spectral_0_conv_b's backward sums spectral_0_bn_b */
+    (void)hsi_bn_sums_from(s->op[OP_spectral_1_bn_a], s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_res0]);   /* spectral_0_conv_b sums spectral_1_bn_a */
+    (void)hsi_bn_grad_sums_from(s->op[OP_spectral_1_bn_a], s->op[OP_spectral_1_conv_a]);   /* spectral_1_conv_a's backward sums spectral_1_bn_a */
+    (void)hsi_bn_sums_from(s->op[OP_spectral_1_bn_b], s->op[OP_spectral_1_conv_a], NULL);   /* spectral_1_conv_a sums spectral_1_bn_b */
+    (void)hsi_bn_grad_sums_from(s->op[OP_spectral_1_bn_b], s->op[OP_spectral_1_conv_b]);   /* spectral_1_conv_b's backward sums spectral_1_bn_b */
+    (void)hsi_bn_sums_from(s->op[OP_spectral_bn], s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_res0]);   /* spectral_1_conv_b sums spectral_bn */
+    (void)hsi_bn_grad_sums_from(s->op[OP_spectral_bn], s->op[OP_conv2]);   /* conv2's backward sums spectral_bn */
+    (void)hsi_bn_sums_from(s->op[OP_bn2], s->op[OP_conv2], NULL);   /* conv2 sums bn2 */
     return 0;
 }
 

@@ -573,6 +573,25 @@ static void emit_buffers(emitter *e)
     }
 }
 
+/* BNs whose sums the conv before them may take (be_op.sums_conv; and in the backward, the
+ * convs that apply a BN they alone read: be_op.bn_fwd) */
+static void emit_sums_links(emitter *e)
+{
+    const be_graph *g = e->g;
+    for (int i = 0; i < g->n_ops; i++) {
+        const be_op *o = &g->ops[i];
+        if (o->kind == BE_BN && o->sums_conv >= 0) {
+            char add[96] = "NULL";
+            if (o->sums_add >= 0) snprintf(add, sizeof add, "s->op[%s]", opname(e, o->sums_add));
+            out(e, "    (void)hsi_bn_sums_from(s->op[%s], s->op[%s], %s);   /* %s sums %s */",
+                opname(e, i), opname(e, o->sums_conv), add, g->ops[o->sums_conv].cname, o->cname);
+        }
+        if (o->kind == BE_CONV && o->bn_in >= 0 && o->bn_fwd)
+            out(e, "    (void)hsi_bn_grad_sums_from(s->op[%s], s->op[%s]);   /* %s's backward sums %s */",
+                opname(e, o->bn_in), opname(e, i), o->cname, g->ops[o->bn_in].cname);
+    }
+}
+
 static void emit_create(emitter *e)
 {
     const be_graph *g = e->g;
@@ -587,6 +606,7 @@ static void emit_create(emitter *e)
         out(e, "");
     }
     emit_buffers(e);
+    emit_sums_links(e);
     out(e, "    return 0;");
     out(e, "}");
     out(e, "");

@@ -171,6 +171,22 @@ void plan_buffers(be_graph *g, const be_options *opt)
             break;
         }
     }
+    /* trained BNs whose input a conv writes (itself, or the residual add it does): the conv
+     * may sum it for the BN as it finishes it */
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind != BE_BN || o->n_in != 1) continue;
+        int p = o->in[0];
+        if (g->ops[p].kind == BE_CONV) {
+            o->sums_conv = p;
+        } else if (g->ops[p].kind == BE_ADD) {
+            for (int c = 0; c < p; c++)
+                if (g->ops[c].kind == BE_CONV && g->ops[c].res_add == p) {
+                    o->sums_conv = c;
+                    o->sums_add = p;
+                }
+        }
+    }
     /* residual adds: d(a + b) is the output gradient (masked by ReLU): an input gradient the
      * add writes first can be that memory. Either slot alone is safe (the output gradient is
      * dead after the add's backward); both only when b's gradient is read (at b's backward)

@@ -147,6 +147,25 @@ void hsi_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const floa
                           const void *bn_ws, const float *w, const float *b, const float *res,
                           float *dst);
 
+/* ---- a training BN's sums taken by the conv before it --------------------------------------
+ * BN's statistics (forward) and its backward's two sums need a pass over the whole tensor
+ * before anything else. A conv that finishes its output chunk by chunk (the oneDNN backend's
+ * tapconv.c row kernels) can sum each chunk for the BN right then, while it is in cache, as
+ * the BN's pass would (the same pieces, added in the same order: the same bits), and the BN
+ * skips that pass.
+ * hsi_bn_sums_from(bn, conv, add): bn's input is conv's output, or with add (not NULL) the
+ * output of add done by conv (hsi_conv_takes_residual(conv, add)); conv's forward then sums
+ * it for bn's training forward (hsi_bn_train, hsi_bn_train_stats).
+ * hsi_bn_grad_sums_from(bn, conv): conv applies bn (hsi_conv_takes_bn) and is the ONLY reader
+ * of bn's output, so the dsrc of hsi_conv_backward_bn is the whole gradient of bn's output;
+ * conv's backward then gives hsi_bn_backward's sums.
+ * Called once, after both ops are created; 1 when linked (bnorm.c's BN in 8-channel blocks
+ * over the conv's tensor), else 0 and nothing changes (the reference backend; and with
+ * HSICC_NO_SUMS_FOLD=1). The BN uses the sums only when called with the very tensors the conv
+ * summed last (else it sums them itself): nothing else to call. */
+int hsi_bn_sums_from(hsi_op *bn, hsi_op *conv, const hsi_op *add);
+int hsi_bn_grad_sums_from(hsi_op *bn, hsi_op *conv);
+
 /* ---- element-wise activations (in place allowed: dst == src, dsrc == ddst) ---------------- */
 typedef enum hsi_act_kind {
     HSI_ACT_RELU, HSI_ACT_LEAKY_RELU /* alpha = negative slope */, HSI_ACT_ELU /* alpha */,

@@ -86,12 +86,30 @@ int hk_bnorm_columns(const hk_bnorm *g)
 
 static int64_t bn_blocks(const hk_bnorm *g) { return (g->c + g->b - 1) / g->b; }
 
+/* The sums' pieces: chunks of HK_BNORM_CHUNK positions of a sample's block (the last what
+ * remains), piece it = (sample * blocks + block) * chunks + chunk. */
+static int64_t bn_chunks(const hk_bnorm *g)
+{
+    return (g->s + HK_BNORM_CHUNK - 1) / HK_BNORM_CHUNK;
+}
+
+static int64_t bn_pieces(const hk_bnorm *g) { return g->n * bn_blocks(g) * bn_chunks(g); }
+
+/* Piece it's first float in x (a tensor of g's shape) and its length in floats. */
+static int64_t bn_piece(const hk_bnorm *g, int64_t it, int64_t *len)
+{
+    int64_t nch = bn_chunks(g), r0 = it % nch * HK_BNORM_CHUNK;
+    int64_t r1 = r0 + HK_BNORM_CHUNK < g->s ? r0 + HK_BNORM_CHUNK : g->s;
+    *len = (r1 - r0) * g->b;
+    return it / nch * g->s * g->b + r0 * g->b;
+}
+
 size_t hk_bnorm_scratch_doubles(const hk_bnorm *g)
 {
-    /* per item and channel of its block: 2 sums; per channel: 2 totals, 1 count; then the
+    /* per piece and channel of its block: 2 sums; per channel: 2 totals, 1 count; then the
      * per-channel float constants (7 rows of Cp) and, per block, their 16 lanes (7 x 16) */
     int64_t cp = bn_blocks(g) * g->b, floats = 7 * cp + bn_blocks(g) * 7 * 16;
-    return (size_t)(g->n * cp * 2 + 2 * cp + 1 + (floats + 1) / 2 + 1);
+    return (size_t)(bn_pieces(g) * g->b * 2 + 2 * cp + 1 + (floats + 1) / 2 + 1);
 }
 
 /* The 16 lane accumulators of an item into its B channels' sums (lane j is channel j % B;
@@ -629,7 +647,7 @@ BN_ITEM_KERNELS(avx512, BN_AVX512, brows_avx512, statsl_avx512, norml_avx512, bd
 
 static float *bn_consts(const hk_bnorm *g, double *scratch)
 {
-    return (float *)(scratch + g->n * bn_blocks(g) * g->b * 2 + 2 * bn_blocks(g) * g->b + 1);
+    return (float *)(scratch + bn_pieces(g) * g->b * 2 + 2 * bn_blocks(g) * g->b + 1);
 }
 
 /* Blocks dividing 16: rows [r0, r1) of the constants k as 16 lanes per block (lane j: channel
@@ -678,19 +696,95 @@ void hk_bnorm_affine(const hk_bnorm *g, const float *gamma, const float *beta, c
         bn_channel(g, gamma, beta, mean, var, c, &scale[c], &shift[c]);
 }
 
-/* Per channel: the items' sums added in sample order, into tot[0..Cp) and tot[Cp..2Cp). */
+/* Per channel: the pieces' sums added in sample, then chunk order, into tot[0..Cp) and
+ * tot[Cp..2Cp). */
 static void bn_total(const hk_bnorm *g, const double *part, double *tot)
 {
-    int64_t nb = bn_blocks(g), cp = nb * g->b;
+    int64_t nb = bn_blocks(g), cp = nb * g->b, nch = bn_chunks(g);
     for (int64_t c = 0; c < 2 * cp; c++) tot[c] = 0;
     for (int64_t n = 0; n < g->n; n++)
-        for (int64_t cb = 0; cb < nb; cb++) {
-            const double *q = part + ((n * nb + cb) * g->b) * 2;
-            for (int64_t b = 0; b < g->b; b++) {
-                tot[cb * g->b + b] += q[b];
-                tot[cp + cb * g->b + b] += q[g->b + b];
+        for (int64_t cb = 0; cb < nb; cb++)
+            for (int64_t ch = 0; ch < nch; ch++) {
+                const double *q = part + (((n * nb + cb) * nch + ch) * g->b) * 2;
+                for (int64_t b = 0; b < g->b; b++) {
+                    tot[cb * g->b + b] += q[b];
+                    tot[cp + cb * g->b + b] += q[g->b + b];
+                }
             }
-        }
+}
+
+/* Piece it's forward sums (x: the whole tensor) into its slot of part. */
+static void bn_stats_piece(const hk_bnorm *g, const float *x, int64_t it, double *part, int isa)
+{
+    int64_t len;
+    const float *p = x + bn_piece(g, it, &len);
+    double *q = part + it * g->b * 2;
+    const int B = (int)g->b;
+#if BN_X86
+    if (isa >= HK_ISA_AVX512) stats_avx512(p, len, B, q, q + B);
+    else if (isa == HK_ISA_AVX2) stats_avx2(p, len, B, q, q + B);
+    else
+#endif
+        stats_generic(p, len, B, q, q + B);
+    (void)isa;
+}
+
+/* Piece it's backward sums into its slot of part; k: the constants (bn_affine), lt their lane
+ * table (bn_lane_table, rows K_SCALE..K_INV). */
+static void bn_bsums_piece(const hk_bnorm *g, const float *x, const float *dy, int64_t it,
+                           const float *k, const float *lt, double *part, int isa)
+{
+    int64_t len, off = bn_piece(g, it, &len), nb = bn_blocks(g), cp = nb * g->b;
+    int64_t cb = it / bn_chunks(g) % nb, c0 = cb * g->b;
+    const float *sc = k + K_SCALE * cp + c0, *sh = k + K_SHIFT * cp + c0;
+    const float *mu = k + K_MEAN * cp + c0, *inv = k + K_INV * cp + c0, *l = lt + cb * K_N * 16;
+    double *q = part + it * g->b * 2;
+    const int B = (int)g->b;
+#if BN_X86
+    if (isa >= HK_ISA_AVX512)
+        bsums_avx512(x + off, dy + off, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
+    else if (isa == HK_ISA_AVX2)
+        bsums_avx2(x + off, dy + off, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
+    else
+#endif
+        bsums_generic(x + off, dy + off, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
+    (void)isa;
+}
+
+/* The pieces of rows [r0, r1) of sample n (every block): r0 a multiple of HK_BNORM_CHUNK, r1
+ * the end of a chunk; fn(it) for each. */
+#define BN_ROWS_PIECES(g, n, r0, r1, it, body)                                                 \
+    do {                                                                                      \
+        int64_t nch_ = bn_chunks(g), nb_ = bn_blocks(g);                                      \
+        for (int64_t cb_ = 0; cb_ < nb_; cb_++)                                               \
+            for (int64_t ch_ = (r0) / HK_BNORM_CHUNK; ch_ * HK_BNORM_CHUNK < (r1); ch_++) {   \
+                int64_t it = ((n) * nb_ + cb_) * nch_ + ch_;                                  \
+                body;                                                                         \
+            }                                                                                 \
+    } while (0)
+
+void hk_bnorm_stats_rows(const hk_bnorm *g, const float *x, int64_t n, int64_t r0, int64_t r1,
+                         double *scratch)
+{
+    int isa = bn_isa();
+    BN_ROWS_PIECES(g, n, r0, r1, it, bn_stats_piece(g, x, it, scratch, isa));
+}
+
+void hk_bnorm_backward_begin(const hk_bnorm *g, const float *gamma, const float *beta,
+                             const float *mean, const float *var, double *scratch)
+{
+    float *k = bn_consts(g, scratch);
+    bn_affine(g, gamma, beta, mean, var, k);
+    bn_lane_table(g, k, K_SCALE, K_INV + 1);
+}
+
+void hk_bnorm_bsums_rows(const hk_bnorm *g, const float *x, const float *dy, int64_t n,
+                         int64_t r0, int64_t r1, double *scratch)
+{
+    int isa = bn_isa();
+    float *k = bn_consts(g, scratch);
+    const float *lt = k + K_N * bn_blocks(g) * g->b;
+    BN_ROWS_PIECES(g, n, r0, r1, it, bn_bsums_piece(g, x, dy, it, k, lt, scratch, isa));
 }
 
 /* tot (channels at [0, Cp) and [Cp, 2Cp)) and the count m summed over the processes. */
@@ -708,12 +802,12 @@ static double bn_reduce(const hk_bnorm *g, double *tot, double m, hk_bnorm_reduc
 }
 
 void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
-                      float *y, float *mean, float *var, double *count, double *scratch,
-                      hk_bnorm_reduce reduce, void *ctx)
+                      float *y, float *mean, float *var, double *count, int summed,
+                      double *scratch, hk_bnorm_reduce reduce, void *ctx)
 {
-    const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
-    const int B = (int)g->b, isa = bn_isa();
-    double *part = scratch, *tot = scratch + items * g->b * 2;
+    const int64_t nb = bn_blocks(g), cp = nb * g->b, pieces = bn_pieces(g);
+    const int isa = bn_isa();
+    double *part = scratch, *tot = scratch + pieces * g->b * 2;
     if (hk_bnorm_columns(g)) {
         /* [N, C]: 16 channels per work item over every sample, straight into the totals (the
          * same additions in the same order as per sample and bn_total) */
@@ -728,16 +822,9 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
                 scols_generic(x + c0, g->n, g->c, W, tot + c0, tot + cp + c0);
         }
     } else {
-        BN_OMP("omp parallel for schedule(static)")
-        for (int64_t it = 0; it < items; it++) {
-            double *q = part + it * g->b * 2;
-            const float *p = x + it * len;
-#if BN_X86
-            if (isa >= HK_ISA_AVX512) stats_avx512(p, len, B, q, q + B);
-            else if (isa == HK_ISA_AVX2) stats_avx2(p, len, B, q, q + B);
-            else
-#endif
-                stats_generic(p, len, B, q, q + B);
+        if (!summed) {
+            BN_OMP("omp parallel for schedule(static)")
+            for (int64_t it = 0; it < pieces; it++) bn_stats_piece(g, x, it, part, isa);
         }
         bn_total(g, part, tot);
     }
@@ -753,12 +840,13 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
 
 void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
                        const float *mean, const float *var, const float *dy, float *dx,
-                       int add, float *dgamma, float *dbeta, double *scratch,
+                       int add, float *dgamma, float *dbeta, int summed, double *scratch,
                        hk_bnorm_reduce reduce, void *ctx)
 {
     const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
     const int B = (int)g->b, isa = bn_isa();
-    double *part = scratch, *tot = scratch + items * g->b * 2;
+    const int64_t pieces = bn_pieces(g);
+    double *part = scratch, *tot = scratch + pieces * g->b * 2;
     float *k = bn_consts(g, scratch);
     bn_affine(g, gamma, beta, mean, var, k);
     const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp, *mu = k + K_MEAN * cp;
@@ -777,22 +865,10 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
                     sc + c0, sh + c0, mu + c0, inv + c0, g->relu, tot + c0, tot + cp + c0);
     } else {
         const float *lt = bn_lane_table(g, k, K_SCALE, K_INV + 1);
-        BN_OMP("omp parallel for schedule(static)")
-        for (int64_t it = 0; it < items; it++) {
-            int64_t c0 = (it % nb) * B;
-            const float *l = lt + (it % nb) * K_N * 16;
-            double *q = part + it * g->b * 2;
-#if BN_X86
-            if (isa >= HK_ISA_AVX512)
-                bsums_avx512(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
-                             inv + c0, l, g->relu, q, q + B);
-            else if (isa == HK_ISA_AVX2)
-                bsums_avx2(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
-                           inv + c0, l, g->relu, q, q + B);
-            else
-#endif
-                bsums_generic(x + it * len, dy + it * len, len, B, sc + c0, sh + c0, mu + c0,
-                              inv + c0, l, g->relu, q, q + B);
+        if (!summed) {
+            BN_OMP("omp parallel for schedule(static)")
+            for (int64_t it = 0; it < pieces; it++)
+                bn_bsums_piece(g, x, dy, it, k, lt, part, isa);
         }
         bn_total(g, part, tot);
     }

@@ -38,25 +38,43 @@ int hk_bnorm_columns(const hk_bnorm *g);
 
 /* Doubles of scratch the two calls need. */
 size_t hk_bnorm_scratch_doubles(const hk_bnorm *g);
+/* Blocked tensors are summed in pieces: HK_BNORM_CHUNK positions of one sample's block (the
+ * last chunk what remains), each piece's sums kept, the pieces added in a fixed order. A conv
+ * whose work items are such chunks can sum them as it finishes them, in L1 (tapconv.c's item
+ * hook): hk_bnorm_stats_rows / hk_bnorm_bsums_rows compute exactly what the pass would, and
+ * the call with summed = 1 skips its sums pass. Not for the [N, C] path (hk_bnorm_columns). */
+#define HK_BNORM_CHUNK 256
+/* The forward's sums of x's rows [r0, r1) of sample n, every block (r0 a multiple of
+ * HK_BNORM_CHUNK, r1 a chunk's end), into scratch. */
+void hk_bnorm_stats_rows(const hk_bnorm *g, const float *x, int64_t n, int64_t r0, int64_t r1,
+                         double *scratch);
+/* The backward's per-channel constants into scratch, then (per rows, as above) its sums of dy
+ * [masked by the ReLU] and of dy * xhat. */
+void hk_bnorm_backward_begin(const hk_bnorm *g, const float *gamma, const float *beta,
+                             const float *mean, const float *var, double *scratch);
+void hk_bnorm_bsums_rows(const hk_bnorm *g, const float *x, const float *dy, int64_t n,
+                         int64_t r0, int64_t r1, double *scratch);
 
 /* reduce(v, n, ctx): v[0..n) summed in place over every process (NULL: one process). */
 typedef void (*hk_bnorm_reduce)(double *v, int n, void *ctx);
 
 /* y = gamma (x - mean) / sqrt(var + eps) + beta [ReLU]; mean, var: [C] out; *count: the
- * elements per channel (of the global batch with reduce). y NULL: the statistics only (a conv
+ * elements per channel (of the global batch with reduce); summed: every piece's sums are in
+ * scratch already (hk_bnorm_stats_rows). y NULL: the statistics only (a conv
  * applies the BN as it reads x: hk_bnorm_affine). */
 void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
-                      float *y, float *mean, float *var, double *count, double *scratch,
-                      hk_bnorm_reduce reduce, void *ctx);
+                      float *y, float *mean, float *var, double *count, int summed,
+                      double *scratch, hk_bnorm_reduce reduce, void *ctx);
 
-/* dx = the gradient through BN [and ReLU], or with add dx += it (a gradient that already holds
+/* dx = the gradient through BN [and ReLU] (summed: after hk_bnorm_backward_begin and
+ * hk_bnorm_bsums_rows over every row, with the same x, dy, gamma, beta, mean, var), or with add dx += it (a gradient that already holds
  * another reader's part: the same float additions as a separate pass adding it, without that
  * pass's reading and writing of both tensors); dx may be dy itself; dgamma, dbeta += (NULL:
  * not). */
 void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
                        const float *mean, const float *var, const float *dy, float *dx, int add,
-                       float *dgamma, float *dbeta, double *scratch, hk_bnorm_reduce reduce,
-                       void *ctx);
+                       float *dgamma, float *dbeta, int summed, double *scratch,
+                       hk_bnorm_reduce reduce, void *ctx);
 
 /* The per-channel scale and shift [C] the forward and hk_bnorm_apply compute y with, as
  * y = x * scale + shift (a multiply, then an add) [ReLU: y > 0 ? y : 0]. */

@@ -501,7 +501,9 @@ typedef struct dn_wl {
         size_t off;
     } mm;
     struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
-    struct { int on, w1; hk_tap g; size_t off; float *pre; int res; } tap;   /* k x 1 x 1 conv
+    struct { int on, w1; hk_tap g; size_t off; float *pre; int res; } tap;
+    hsi_op *sums_fwd, *sums_bwd;  /* BNs whose sums the tapconv forward / backward data take
+                                     (hsi_bn_sums_from, hsi_bn_grad_sums_from) */   /* k x 1 x 1 conv
                                  by tapconv.c (w1: only its weights' gradient); pre: the scale
                                  and shift [2C] of a BN it applies (hsi_conv_forward_bn); res: it
                                  may add a residual as it stores (hsi_conv_forward_res) */
@@ -618,6 +620,36 @@ static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const fl
 static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
                            float *dsrc, float *dw, float *db);
 
+/* ---- a BN's sums taken by the tapconv conv before it (hsi_bn_sums_from) -----------------
+ * The conv's item hook sums each chunk of rows it finishes for the BN, into the BN's kept
+ * scratch, as bnorm.c's pass would (its pieces); the BN then skips that pass. */
+typedef struct dn_sums {
+    hk_tap_hook hook;
+    const hk_bnorm *g;
+    const float *x, *dy;          /* forward: x the conv's output; backward: the BN's src, dy
+                                     the conv's dsrc */
+    double *scratch;
+    struct dn_bn *bn;             /* the BN told when done (NULL: no sums taken) */
+} dn_sums;
+
+static void dn_sums_fwd_rows(void *ctx, int64_t n, int64_t r0, int64_t r1)
+{
+    const dn_sums *sm = ctx;
+    hk_bnorm_stats_rows(sm->g, sm->x, n, r0, r1, sm->scratch);
+}
+
+static void dn_sums_bwd_rows(void *ctx, int64_t n, int64_t r0, int64_t r1)
+{
+    const dn_sums *sm = ctx;
+    hk_bnorm_bsums_rows(sm->g, sm->x, sm->dy, n, r0, r1, sm->scratch);
+}
+
+static const hk_tap_hook *dn_sums_fwd(const struct dn_wl *wl, const float *dst, dn_sums *sm);
+static const hk_tap_hook *dn_sums_bwd(const struct dn_wl *wl, const hsi_op *bn,
+                                      const float *gamma, const void *bn_ws,
+                                      const float *bn_src, const float *dsrc, dn_sums *sm);
+static void dn_sums_done(const dn_sums *sm);
+
 static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const float *b,
                           float *dst)
 {
@@ -635,7 +667,10 @@ static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const fl
         return;
     }
     if (wl->tap.on) {
-        hk_tap_forward(&wl->tap.g, src, NULL, w, b, dst, dn_tmp(op->rt, wl->tap.off));
+        dn_sums sm;
+        hk_tap_forward_res(&wl->tap.g, src, NULL, w, b, NULL, dst, dn_tmp(op->rt, wl->tap.off),
+                           dn_sums_fwd(wl, dst, &sm));
+        dn_sums_done(&sm);
         return;
     }
     const void *s = dn_in(op->rt, &wl->src_in, src), *wt = dn_in(op->rt, &wl->w_in, w);
@@ -1253,9 +1288,36 @@ typedef struct dn_bn {
     int own;
     hk_bnorm g;
     size_t own_off;               /* its scratch (doubles) in tmp */
+    double *keep;                 /* or, when a conv takes its sums, its own (kept between the
+                                     conv's call and the BN's) */
+    const float *sum_x;           /* the src whose forward sums keep holds (NULL: none) */
+    const float *bsum_x, *bsum_dy;   /* the src and ddst whose backward sums it holds */
     size_t add_off;               /* HSICC_DNNL_NO_BN_ADD=1: dsrc staged, then added (in tmp) */
     int add_staged;
 } dn_bn;
+
+/* bnorm.c's scratch: keep when a conv takes the BN's sums, else in the shared tmp */
+static double *dn_bn_scratch(const hsi_op *op)
+{
+    const dn_bn *bn = op->impl;
+    return bn->keep ? bn->keep : dn_tmp(op->rt, bn->own_off);
+}
+
+/* 1 when keep holds src's forward sums (a conv's, hsi_bn_sums_from); used once */
+static int dn_bn_summed(dn_bn *bn, const float *src)
+{
+    int r = bn->sum_x && bn->sum_x == src;
+    bn->sum_x = NULL;
+    return r;
+}
+
+/* 1 when keep holds the backward sums of (src, ddst) (hsi_bn_grad_sums_from); used once */
+static int dn_bn_bsummed(dn_bn *bn, const float *src, const float *ddst)
+{
+    int r = bn->bsum_dy && bn->bsum_x == src && bn->bsum_dy == ddst;
+    bn->bsum_x = bn->bsum_dy = NULL;
+    return r;
+}
 
 static size_t dn_align(size_t n) { return (n + 63) / 64 * 64; }
 
@@ -1415,7 +1477,7 @@ void hk_dnnl_bn_recompute(hsi_op *op, const float *src, const float *gamma, cons
     const char *w = ws;
     (void)beta;   /* the forward's, kept in ws (the same values) */
     hk_bnorm_apply(&bn->g, src, gamma, (const float *)(w + bn->mask_off), (const float *)w,
-                   (const float *)(w + bn->var_off), dst, dn_tmp(op->rt, bn->own_off));
+                   (const float *)(w + bn->var_off), dst, dn_bn_scratch(op));
 }
 
 /* ---- a BN applied by the k x 1 x 1 conv that reads its output (hsi_conv_takes_bn) --------
@@ -1450,8 +1512,8 @@ void hk_dnnl_bn_train_stats(hsi_op *bn, const float *src, const float *gamma, co
     double count;
     memcpy((char *)ws + b->mask_off, beta, (size_t)b->C * sizeof(float));
     int sync = hk_bn_sync();
-    hk_bnorm_forward(&b->g, src, gamma, beta, NULL, mean, var, &count, dn_tmp(bn->rt, b->own_off),
-                     sync ? hk_dp->sum : NULL, sync ? hk_dp->ctx : NULL);
+    hk_bnorm_forward(&b->g, src, gamma, beta, NULL, mean, var, &count, dn_bn_summed(b, src),
+                     dn_bn_scratch(bn), sync ? hk_dp->sum : NULL, sync ? hk_dp->ctx : NULL);
     dn_bn_running(b, mean, var, count, momentum, running_mean, running_var);
 }
 
@@ -1473,7 +1535,10 @@ void hk_dnnl_conv_forward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, cons
 {
     dn_wl *wl = conv->impl;
     hk_tap_pre pre = dn_bn_pre(conv, bn, gamma, bn_ws);
-    hk_tap_forward(&wl->tap.g, bn_src, &pre, w, b, dst, dn_tmp(conv->rt, wl->tap.off));
+    dn_sums sm;
+    hk_tap_forward_res(&wl->tap.g, bn_src, &pre, w, b, NULL, dst, dn_tmp(conv->rt, wl->tap.off),
+                       dn_sums_fwd(wl, dst, &sm));
+    dn_sums_done(&sm);
 }
 
 void hk_dnnl_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const float *gamma,
@@ -1482,8 +1547,11 @@ void hk_dnnl_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, con
 {
     dn_wl *wl = conv->impl;
     hk_tap_pre pre = dn_bn_pre(conv, bn, gamma, bn_ws);
-    hk_tap_backward(&wl->tap.g, bn_src, &pre, w, ddst, dsrc, dw, db,
-                    dn_tmp(conv->rt, wl->tap.off));
+    dn_sums sm;
+    hk_tap_backward_hook(&wl->tap.g, bn_src, &pre, w, ddst, dsrc, dw, db,
+                         dn_tmp(conv->rt, wl->tap.off),
+                         dn_sums_bwd(wl, bn, gamma, bn_ws, bn_src, dsrc, &sm));
+    dn_sums_done(&sm);
 }
 
 static int dn_add_fold(const hsi_op *add, const hsi_op *conv);
@@ -1501,8 +1569,93 @@ void hk_dnnl_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const 
     dn_wl *wl = conv->impl;
     hk_tap_pre pre;
     if (bn) pre = dn_bn_pre(conv, bn, gamma, bn_ws);
+    dn_sums sm;
     hk_tap_forward_res(&wl->tap.g, src, bn ? &pre : NULL, w, b, res, dst,
-                       dn_tmp(conv->rt, wl->tap.off));
+                       dn_tmp(conv->rt, wl->tap.off), dn_sums_fwd(wl, dst, &sm));
+    dn_sums_done(&sm);
+}
+
+/* HSICC_NO_SUMS_FOLD=1: BNs sum their tensors themselves (for A/B runs) */
+static int dn_sums_off(void)
+{
+    const char *e = getenv("HSICC_NO_SUMS_FOLD");
+    return e && *e && strcmp(e, "0");
+}
+
+/* bn's scratch of its own, kept between the conv's call and bn's; 0: out of memory */
+static int dn_bn_keep(hsi_op *bn)
+{
+    dn_bn *b = bn->impl;
+    if (!b->keep) b->keep = hk_alloc(bn->rt, hk_bnorm_scratch_doubles(&b->g) * sizeof(double));
+    return b->keep != NULL;
+}
+
+/* bnorm.c's BN in 8-channel blocks over the conv's output (dir 0) or input (dir 1) shape */
+static int dn_sums_fit(const dn_wl *wl, const dn_bn *b, int dir)
+{
+    const hk_tap *t = &wl->tap.g;
+    if (!wl->tap.on || !b->own || b->g.b != 8 || hk_bnorm_columns(&b->g) ||
+        !hk_tap_hook_ok(t, dir))
+        return 0;
+    return b->g.n == t->n && (dir ? b->g.c == t->c && b->g.s == t->din * t->hw
+                                  : b->g.c == t->oc && b->g.s == t->dout * t->hw);
+}
+
+int hk_dnnl_bn_sums_from(hsi_op *bn, hsi_op *conv, const hsi_op *add)
+{
+    dn_wl *wl = conv->impl;
+    if (dn_sums_off() || !dn_sums_fit(wl, bn->impl, 0)) return 0;
+    if (add && !hk_dnnl_conv_takes_residual(conv, add)) return 0;
+    if (!dn_bn_keep(bn)) return 0;
+    wl->sums_fwd = bn;
+    return 1;
+}
+
+int hk_dnnl_bn_grad_sums_from(hsi_op *bn, hsi_op *conv)
+{
+    dn_wl *wl = conv->impl;
+    if (dn_sums_off() || !hk_dnnl_conv_takes_bn(conv, bn) || !dn_sums_fit(wl, bn->impl, 1) ||
+        !dn_bn_keep(bn))
+        return 0;
+    wl->sums_bwd = bn;
+    return 1;
+}
+
+static const hk_tap_hook *dn_sums_fwd(const dn_wl *wl, const float *dst, dn_sums *sm)
+{
+    sm->bn = NULL;
+    if (!wl->sums_fwd) return NULL;
+    dn_bn *b = wl->sums_fwd->impl;
+    *sm = (dn_sums){.hook = {dn_sums_fwd_rows, sm}, .g = &b->g, .x = dst, .scratch = b->keep,
+                    .bn = b};
+    return &sm->hook;
+}
+
+static const hk_tap_hook *dn_sums_bwd(const dn_wl *wl, const hsi_op *bn, const float *gamma,
+                                      const void *bn_ws, const float *bn_src, const float *dsrc,
+                                      dn_sums *sm)
+{
+    sm->bn = NULL;
+    if (wl->sums_bwd != bn || !dsrc) return NULL;
+    dn_bn *b = bn->impl;
+    const char *w = bn_ws;
+    hk_bnorm_backward_begin(&b->g, gamma, (const float *)(w + b->mask_off), (const float *)w,
+                            (const float *)(w + b->var_off), b->keep);
+    *sm = (dn_sums){.hook = {dn_sums_bwd_rows, sm}, .g = &b->g, .x = bn_src, .dy = dsrc,
+                    .scratch = b->keep, .bn = b};
+    return &sm->hook;
+}
+
+/* The BN told whose tensors' sums its keep now holds */
+static void dn_sums_done(const dn_sums *sm)
+{
+    if (!sm->bn) return;
+    if (sm->dy) {
+        sm->bn->bsum_x = sm->x;
+        sm->bn->bsum_dy = sm->dy;
+    } else {
+        sm->bn->sum_x = sm->x;
+    }
 }
 
 const char *hk_dnnl_bn_impl(const hsi_op *op)
@@ -1543,7 +1696,7 @@ void hk_dnnl_bn_forward(hsi_op *op, int train, const float *src, const float *ga
         memcpy((char *)ws + bn->mask_off, beta, (size_t)bn->C * sizeof(float));
         int sync = hk_bn_sync();
         hk_bnorm_forward(&bn->g, src, gamma, beta, dst, mean, var, &count,
-                         dn_tmp(op->rt, bn->own_off), sync ? hk_dp->sum : NULL,
+                         dn_bn_summed(bn, src), dn_bn_scratch(op), sync ? hk_dp->sum : NULL,
                          sync ? hk_dp->ctx : NULL);
         dn_bn_running(bn, mean, var, count, momentum, running_mean, running_var);
         return;
@@ -1571,7 +1724,8 @@ void hk_dnnl_bn_backward(hsi_op *op, const float *src, const float *gamma, const
         float *d = staged ? dn_tmp(rt, bn->add_off) : dsrc;
         hk_bnorm_backward(&bn->g, src, gamma, (const float *)(w + bn->mask_off),
                           (const float *)w, (const float *)(w + bn->var_off), ddst, d,
-                          add && !staged, dgamma, dbeta, dn_tmp(rt, bn->own_off),
+                          add && !staged, dgamma, dbeta, dn_bn_bsummed(bn, src, ddst),
+                          dn_bn_scratch(op),
                           sync ? hk_dp->sum : NULL, sync ? hk_dp->ctx : NULL);
         for (size_t i = 0; staged && i < bn->floats; i++) dsrc[i] += d[i];
         return;

@@ -508,6 +508,29 @@ int hsi_conv_takes_residual(const hsi_op *conv, const hsi_op *add)
 #endif
 }
 
+int hsi_bn_sums_from(hsi_op *bn, hsi_op *conv, const hsi_op *add)
+{
+#ifdef HSICC_WITH_DNNL
+    return bn && conv && bn->kind == HK_BN && conv->kind == HK_CONV && conv->rt == bn->rt &&
+           (!add || (add->kind == HK_ADD && add->rt == bn->rt)) &&
+           conv->rt->backend == HSI_BACKEND_DNNL && hk_dnnl_bn_sums_from(bn, conv, add);
+#else
+    (void)bn, (void)conv, (void)add;
+    return 0;
+#endif
+}
+
+int hsi_bn_grad_sums_from(hsi_op *bn, hsi_op *conv)
+{
+#ifdef HSICC_WITH_DNNL
+    return bn && conv && bn->kind == HK_BN && conv->kind == HK_CONV && conv->rt == bn->rt &&
+           conv->rt->backend == HSI_BACKEND_DNNL && hk_dnnl_bn_grad_sums_from(bn, conv);
+#else
+    (void)bn, (void)conv;
+    return 0;
+#endif
+}
+
 static void hk_ref_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn,
                                     const float *gamma, const void *bn_ws, const float *w,
                                     const float *b, const float *res, float *dst)

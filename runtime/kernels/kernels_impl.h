@@ -143,6 +143,10 @@ void hk_dnnl_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const 
                               const void *bn_ws, const float *w, const float *b, const float *res,
                               float *dst);
 
+/* hsi_bn_sums_from and hsi_bn_grad_sums_from on the oneDNN backend. */
+int hk_dnnl_bn_sums_from(hsi_op *bn, hsi_op *conv, const hsi_op *add);
+int hk_dnnl_bn_grad_sums_from(hsi_op *bn, hsi_op *conv);
+
 /* hsi_kernels_set_dp's setting (NULL: one process). */
 extern const hsi_dp *hk_dp;
 /* 1 when training BN reduces over every process. */

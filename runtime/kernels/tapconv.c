@@ -43,7 +43,7 @@
 #define TC_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 #endif
 
-#define TC_CHUNK 256                /* rows per work item (a multiple of 4) */
+#define TC_CHUNK HK_TAP_CHUNK       /* rows per work item (a multiple of 4) */
 #define TC_PF 64                    /* floats ahead the row kernel prefetches its input */
 
 static int tc_threads(void)
@@ -316,6 +316,7 @@ typedef struct tc_geo {
     int64_t pstride;              /* floats between the threads' buffers */
     int nthr;                     /* threads (at most those the scratch has buffers for) */
     int64_t wcap;                 /* rows of a window (tc_win) */
+    const hk_tap_hook *hook;      /* NULL, or told of each item's finished rows (tc_item_done) */
 } tc_geo;
 
 /* One micro-kernel call: R rows x a chunk of outputs, ntap taps from k0. Weights of an
@@ -674,6 +675,14 @@ static void tc_item(int64_t it, int64_t items, int64_t rows, int64_t n_samples, 
     *c1 = *c0 + TC_CHUNK < rows ? *c0 + TC_CHUNK : rows;
 }
 
+/* An item's rows are final: the hook, per sample (items of several samples have all their
+ * rows, fewer than a chunk's) */
+static void tc_item_done(const tc_geo *g, int64_t n, int64_t n1, int64_t c0, int64_t c1)
+{
+    if (g->hook)
+        for (int64_t s = n; s < n1; s++) g->hook->fn(g->hook->ctx, s, c0, c1);
+}
+
 /* The end (at most c1) of the run of planes from row r that see the same taps [*k0, *k1). */
 static int64_t tc_run_end(const tc_geo *g, int64_t r, int64_t c1, int64_t *k0, int64_t *k1)
 {
@@ -708,6 +717,7 @@ static void tc_rows(const tc_geo *g, int64_t n_samples)
             e = tc_run_end(g, r, c1, &k0, &k1);
             tc_run(g, n, n1, r, e, k0, k1, isa, wp);
         }
+        tc_item_done(g, n, n1, c0, c1);
     }
     }
 }
@@ -1601,6 +1611,7 @@ static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t p
                 tc_run_pair(&gi, sa, sb, r, e, k0, k1);
             }
         }
+        tc_item_done(g, n, n1, c0, c1);
     }
     }
 }
@@ -1652,15 +1663,25 @@ static void tc_pair_run(const hk_tap *g, tc_geo *geo, const float *w, int dir, f
 
 int hk_tap_residual_ok(const hk_tap *g) { return tc_pair_on(g, 0, hk_isa()); }
 
+int hk_tap_hook_ok(const hk_tap *g, int dir)
+{
+    return g->stride <= 1 && (dir == 0 || g->c % 8 == 0);
+}
+
 void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                     const float *b, float *y, float *scratch)
 {
-    hk_tap_forward_res(g, x, pre, w, b, NULL, y, scratch);
+    hk_tap_forward_res(g, x, pre, w, b, NULL, y, scratch, NULL);
 }
 
 void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
-                        const float *b, const float *res, float *y, float *scratch)
+                        const float *b, const float *res, float *y, float *scratch,
+                        const hk_tap_hook *hook)
 {
+    if (hook && !hk_tap_hook_ok(g, 0)) {
+        fprintf(stderr, "hk_tap_forward_res: a hook needs the row kernels\n");
+        abort();
+    }
     if (res && !hk_tap_residual_ok(g)) {
         fprintf(stderr, "hk_tap_forward_res: a residual needs the channel-pair kernel\n");
         abort();
@@ -1679,7 +1700,7 @@ void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
                   .pbuf = pre ? tc_pre_buf(g, scratch, 0) : NULL,
                   .pstride = (int64_t)tc_pre_floats(g),
                   .nthr = tc_threads() < g->threads ? tc_threads() : g->threads,
-                  .wcap = tc_win_cap(g)};
+                  .wcap = tc_win_cap(g), .hook = hook};
     if (tc_pair_on(g, 0, hk_isa())) {
         tc_pair_run(g, &geo, w, 0, scratch);
         return;
@@ -1690,6 +1711,17 @@ void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
 void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                      const float *dy, float *dx, float *dw, float *db, float *scratch)
 {
+    hk_tap_backward_hook(g, x, pre, w, dy, dx, dw, db, scratch, NULL);
+}
+
+void hk_tap_backward_hook(const hk_tap *g, const float *x, const hk_tap_pre *pre,
+                          const float *w, const float *dy, float *dx, float *dw, float *db,
+                          float *scratch, const hk_tap_hook *hook)
+{
+    if (hook && (!dx || !hk_tap_hook_ok(g, 1))) {
+        fprintf(stderr, "hk_tap_backward_hook: a hook needs dx on the row kernels\n");
+        abort();
+    }
     if (pre && g->c % 8) {
         fprintf(stderr, "hk_tap_backward: an input transform needs C a multiple of 8\n");
         abort();
@@ -1703,7 +1735,7 @@ void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, con
                       .cin = g->oc, .out = dx, .out_bs = g->din * g->hw * 8,
                       .out_ns = g->c * g->din * g->hw, .cout = g->c, .din = g->dout,
                       .dout = g->din, .hw = g->hw, .k = g->k, .pad = g->k - 1 - g->pad,
-                      .wp = wd, .bias = NULL};
+                      .wp = wd, .bias = NULL, .hook = hook};
         if (pair) tc_pair_run(g, &geo, w, 1, scratch);
         else tc_rows(&geo, g->n);
     }

@@ -52,6 +52,20 @@ size_t hk_tap_scratch_floats(hk_tap *g);
  * along D pads x' (it stays zero). scale, shift: [C] (C = hk_tap.c, a multiple of 8). */
 typedef struct hk_tap_pre { const float *scale, *shift; int relu; } hk_tap_pre;
 
+/* Called by the row kernels as a work item's outputs are final: every output channel of rows
+ * [r0, r1) (of D*H*W) of sample n, on the thread that computed them, while they are still in
+ * its cache. r0 is a multiple of HK_TAP_CHUNK and r1 = min(r0 + HK_TAP_CHUNK, rows): a
+ * consumer summing by such chunks (bnorm.c's pieces) sees every chunk once, whatever the
+ * thread count. */
+#define HK_TAP_CHUNK 256
+typedef struct hk_tap_hook {
+    void (*fn)(void *ctx, int64_t n, int64_t r0, int64_t r1);
+    void *ctx;
+} hk_tap_hook;
+/* 1 when the forward (dir 0) / the backward data (dir 1) runs on the row kernels, which call
+ * a hook (else hk_tap_forward_res / hk_tap_backward_hook refuse one). */
+int hk_tap_hook_ok(const hk_tap *g, int dir);
+
 /* y = conv(x', w) + b (x' = x, or pre's transform of x); w plain [OC, C, K] (the
  * [OC, C, K, 1, 1] weights), b NULL or [OC]. */
 void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
@@ -65,11 +79,16 @@ void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, cons
 int hk_tap_residual_ok(const hk_tap *g);
 /* hk_tap_forward with y = conv + b + res (res: y's layout; the sum rounded as the conv's
  * output and then a separate addition of res), when hk_tap_residual_ok; res NULL: as
- * hk_tap_forward. */
+ * hk_tap_forward. hook (NULL: none) sees y's rows as they are final. */
 void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
-                        const float *b, const float *res, float *y, float *scratch);
+                        const float *b, const float *res, float *y, float *scratch,
+                        const hk_tap_hook *hook);
 void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                      const float *dy, float *dx, float *dw, float *db, float *scratch);
+/* hk_tap_backward with hook (NULL: none) seeing dx's rows as they are final (dx not NULL). */
+void hk_tap_backward_hook(const hk_tap *g, const float *x, const hk_tap_pre *pre,
+                          const float *w, const float *dy, float *dx, float *dw, float *db,
+                          float *scratch, const hk_tap_hook *hook);
 /* pre is used for dw only (dx does not read x); with c == 1 (the C1 path) pre must be NULL. */
 
 /* The fold of a conv over the whole depth (SSRN's C2): x [N, C/8, D, HW, 8] (nCdhw8c) ->

@@ -271,14 +271,18 @@ int main(void)
     hsi_model *dn = make(&NET, HSI_BACKEND_DNNL);
     if (!dn) return 1;
     copy_params(dn, &NET, ref, &NET);
-    /* the same backend with no conv applying its input's BN (hsi_conv_takes_bn) nor doing the
-     * residual add after it (hsi_conv_takes_residual): the BN writes its output and recomputes
-     * it for the backward, the add runs on its own; the results must be the same bits */
+    /* the same backend with no conv applying its input's BN (hsi_conv_takes_bn), doing the
+     * residual add after it (hsi_conv_takes_residual) or summing its output for a BN
+     * (hsi_bn_sums_from, hsi_bn_grad_sums_from): the BN writes its output, recomputes it for
+     * the backward and sums its tensors in passes of its own, the add runs on its own; the
+     * results must be the same bits */
     setenv("HSICC_NO_BN_FOLD", "1", 1);
     setenv("HSICC_NO_ADD_FOLD", "1", 1);
+    setenv("HSICC_NO_SUMS_FOLD", "1", 1);
     hsi_model *unfold = make(&NET, HSI_BACKEND_DNNL);
     unsetenv("HSICC_NO_BN_FOLD");
     unsetenv("HSICC_NO_ADD_FOLD");
+    unsetenv("HSICC_NO_SUMS_FOLD");
     if (!unfold) return 1;
 #endif
 #ifdef NET_PLAIN
@@ -311,7 +315,7 @@ int main(void)
         }
         ok &= dok;
         copy_params(dn, &NET, ref, &NET);   /* the step above moved the running statistics */
-        ok &= compare_models("oneDNN, BN and residual add done by convs vs not", &NET, dn, &NET, unfold, dom, x, y,
+        ok &= compare_models("oneDNN, BN, residual add and BN sums done by convs vs not", &NET, dn, &NET, unfold, dom, x, y,
                              0, 0);
 #endif
 #ifdef NET_PLAIN
