@@ -99,7 +99,21 @@ int hk_tap_isa(void) { return hk_isa(); }
  * AVX-512 weights kernel's packed dy rows TC_WPACK] x threads (C2: 1.2 MB each) [per thread:
  * hk_tap_pre's transformed rows, tc_pre_floats] x threads. */
 #define TC_WCHUNK 128               /* rows of dy the AVX-512 weights kernel packs at a time */
-#define TC_WPACK(g) ((size_t)TC_WCHUNK * 2 * (size_t)(g)->oc)
+/* ... and when a sample has at most TC_WCHUNK / 2 rows (C2: 49), whole samples up to TC_WMULTI
+ * rows: C2's weights gradient, batch 16, 1 thread: 4.0 ms with 2 samples a chunk (98 rows),
+ * 3.45 with 5, 3.4 with 10 (512 rows), 3.6 with 15 or 20; SSRN's spectral convs (4,753 rows a
+ * sample) are fastest at 128 (3.7 ms; 256: 4.1). */
+#define TC_WMULTI 512
+/* Samples a chunk of the weights kernel takes: 1 (then TC_WCHUNK rows at a time) or several */
+static int64_t tc_wper(const hk_tap *g)
+{
+    int64_t rows = g->dout * g->hw;
+    return rows * 2 <= TC_WCHUNK ? TC_WMULTI / rows : 1;
+}
+/* Floats of a thread's packed dy rows: a chunk's rows, each doubled, per output channel */
+#define TC_WPACK(g)                                                                            \
+    ((size_t)(tc_wper(g) > 1 ? tc_wper(g) * (g)->dout * (g)->hw : TC_WCHUNK) * 2 *          \
+     (size_t)(g)->oc)
 /* n floats rounded up to a cache line: every thread's partial sums and packed rows start on
  * one (the scratch does: 64-byte aligned), so that none of the AVX-512 kernel's zmm loads
  * spans two lines */
@@ -139,7 +153,7 @@ static size_t tc_pre_floats(const hk_tap *g)
     if (kb > g->k) kb = g->k;
     int64_t nr = rows < TC_CHUNK ? rows : TC_CHUNK, span = nr + (kb - 1) * g->hw;
     int64_t need = tc_per(rows) * g->c * (span < din ? span : din);
-    int64_t ns5 = rows * 2 <= TC_WCHUNK ? TC_WCHUNK / rows : 1;
+    int64_t ns5 = tc_wper(g);
     int64_t w5 = ns5 * g->c * (rows < TC_WCHUNK ? rows : TC_WCHUNK), w2 = g->c * nr;
     int64_t wl = TC_PRE_WBYTES / (int64_t)sizeof(float);
     if (w5 > need) need = w5;
@@ -1296,9 +1310,10 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const hk_tap_pre 
 }
 
 /* Samples [n0, n1)'s contribution to dwp and db (as tc_weights_sample); AVX-512: by chunks of
- * TC_WCHUNK rows, and when a sample has fewer (C2: 49), of several samples (ns, into the
- * same registers: 24 accumulators loaded and stored per call of 98 rows, not 49; C2, 1
- * thread: within the noise of one sample a call). dpk: the thread's TC_WPACK floats. */
+ * TC_WCHUNK rows, and when a sample has fewer (C2: 49), of several samples (tc_wper: ns into
+ * the same registers, the accumulators loaded and stored once per call of up to TC_WMULTI
+ * rows; each dw element still sums the samples' rows in order: the same bits as one sample a
+ * call). dpk: the thread's TC_WPACK floats. */
 static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre *pre,
                                float *pbuf, const float *dy, int64_t n0, int64_t n1, float *dwp,
                                float *db, float *dpk, int isa)
@@ -1308,7 +1323,7 @@ static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre
     tc_win wd = {.n = -1, .cap = tc_win_cap(g)}, *win = pre && wrows * 2 > TC_WCHUNK ? &wd : NULL;
 #if TC_X86 && defined(__GNUC__)
     if (isa >= HK_ISA_AVX512 && dwp) {
-        int64_t rows = g->dout * g->hw, per = rows * 2 <= TC_WCHUNK ? TC_WCHUNK / rows : 1;
+        int64_t rows = g->dout * g->hw, per = tc_wper(g);
         for (int64_t n = n0; n < n1; n += per) {
             int ns = (int)(n1 - n < per ? n1 - n : per);
             for (int64_t c0 = 0; c0 < rows; c0 += TC_WCHUNK) {
