@@ -501,12 +501,12 @@ typedef struct dn_wl {
         size_t off;
     } mm;
     struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
-    struct { int on, w1; hk_tap g; size_t off; float *pre; int res; } tap;
-    hsi_op *sums_fwd, *sums_bwd;  /* BNs whose sums the tapconv forward / backward data take
-                                     (hsi_bn_sums_from, hsi_bn_grad_sums_from) */   /* k x 1 x 1 conv
+    struct { int on, w1; hk_tap g; size_t off; float *pre; int res; } tap;   /* k x 1 x 1 conv
                                  by tapconv.c (w1: only its weights' gradient); pre: the scale
                                  and shift [2C] of a BN it applies (hsi_conv_forward_bn); res: it
                                  may add a residual as it stores (hsi_conv_forward_res) */
+    hsi_op *sums_fwd, *sums_bwd;  /* BNs whose sums the tapconv forward / backward data take
+                                     (hsi_bn_sums_from, hsi_bn_grad_sums_from) */
 } dn_wl;
 
 static void dn_md_any(md_t *out, const md_t *like)
@@ -1291,6 +1291,9 @@ typedef struct dn_bn {
     double *keep;                 /* or, when a conv takes its sums, its own (kept between the
                                      conv's call and the BN's) */
     const float *sum_x;           /* the src whose forward sums keep holds (NULL: none) */
+    int want;                     /* 1: the last forward call trained (hsi_bn_sums_from's conv
+                                     sums for the next one; after an inference forward it does
+                                     not, until the BN trains again: no sums in evaluation) */
     const float *bsum_x, *bsum_dy;   /* the src and ddst whose backward sums it holds */
     size_t add_off;               /* HSICC_DNNL_NO_BN_ADD=1: dsrc staged, then added (in tmp) */
     int add_staged;
@@ -1308,6 +1311,7 @@ static int dn_bn_summed(dn_bn *bn, const float *src)
 {
     int r = bn->sum_x && bn->sum_x == src;
     bn->sum_x = NULL;
+    bn->want = 1;   /* a training forward: the conv sums for the next */
     return r;
 }
 
@@ -1608,6 +1612,7 @@ int hk_dnnl_bn_sums_from(hsi_op *bn, hsi_op *conv, const hsi_op *add)
     if (add && !hk_dnnl_conv_takes_residual(conv, add)) return 0;
     if (!dn_bn_keep(bn)) return 0;
     wl->sums_fwd = bn;
+    ((dn_bn *)bn->impl)->want = 1;
     return 1;
 }
 
@@ -1626,6 +1631,8 @@ static const hk_tap_hook *dn_sums_fwd(const dn_wl *wl, const float *dst, dn_sums
     sm->bn = NULL;
     if (!wl->sums_fwd) return NULL;
     dn_bn *b = wl->sums_fwd->impl;
+    if (!b->want) return NULL;
+    b->want = 0;   /* again only after the BN trains (an inference forward does not) */
     *sm = (dn_sums){.hook = {dn_sums_fwd_rows, sm}, .g = &b->g, .x = dst, .scratch = b->keep,
                     .bn = b};
     return &sm->hook;
