@@ -1259,11 +1259,18 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     if (!hsi_conv_takes_bn(s->op[OP_spectral_0_conv_a], s->op[OP_bn1]))
         hsi_bn_recompute(s->op[OP_bn1], s->buf[A_conv1], V(P_bn1_weight), V(P_bn1_bias), s->buf[W_bn1], s->buf[R_bn1]);
     /* spectral_0_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:23) */
-    if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_a], s->op[OP_bn1]))   /* bn1 applied as it reads */
-        hsi_conv_backward_bn(s->op[OP_spectral_0_conv_a], s->buf[A_conv1], s->op[OP_bn1], V(P_bn1_weight), V(P_bn1_bias), s->buf[W_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
-    else
-        hsi_conv_backward(s->op[OP_spectral_0_conv_a], s->buf[R_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
-    hsi_accum(s->acc[T_spectral_0_conv_a_0], s->buf[G_bn1], s->buf[T_spectral_0_conv_a_0]);
+    if (hsi_conv_adds_dsrc(s->op[OP_spectral_0_conv_a])) {   /* the input gradient added as it is stored */
+        if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_a], s->op[OP_bn1]))
+            hsi_conv_backward_add(s->op[OP_spectral_0_conv_a], s->buf[A_conv1], s->op[OP_bn1], V(P_bn1_weight), V(P_bn1_bias), s->buf[W_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[G_bn1], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
+        else
+            hsi_conv_backward_add(s->op[OP_spectral_0_conv_a], s->buf[R_bn1], NULL, NULL, NULL, NULL, V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[G_bn1], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
+    } else {
+        if (hsi_conv_takes_bn(s->op[OP_spectral_0_conv_a], s->op[OP_bn1]))   /* bn1 applied as it reads */
+            hsi_conv_backward_bn(s->op[OP_spectral_0_conv_a], s->buf[A_conv1], s->op[OP_bn1], V(P_bn1_weight), V(P_bn1_bias), s->buf[W_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
+        else
+            hsi_conv_backward(s->op[OP_spectral_0_conv_a], s->buf[R_bn1], V(P_spectral_0_conv_a_weight), s->buf[G_spectral_0_conv_a], s->buf[T_spectral_0_conv_a_0], D(P_spectral_0_conv_a_weight), D(P_spectral_0_conv_a_bias));
+        hsi_accum(s->acc[T_spectral_0_conv_a_0], s->buf[G_bn1], s->buf[T_spectral_0_conv_a_0]);
+    }
     /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:44) */
     hsi_bn_backward(s->op[OP_bn1], s->buf[A_conv1], V(P_bn1_weight), s->buf[G_bn1], s->buf[W_bn1], s->buf[G_conv1], D(P_bn1_weight), D(P_bn1_bias));
     /* conv1: conv3d  [1,200,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:43) */

@@ -892,6 +892,63 @@ static void emit_recompute(emitter *e, const be_op *o)
     }
 }
 
+/* A conv's backward: with its input's BN applied as it reads (be_op.bn_in) or not, and where
+ * its input gradient is accumulated through a temporary, also the form that adds it into the
+ * gradient as it stores (hsi_conv_adds_dsrc), both chosen at run time. */
+static void emit_conv_backward(emitter *e, int i, const char *src_, const char *ddst_,
+                               const char *w, const char *dw, const char *db)
+{
+    const be_op *o = &e->g->ops[i];
+    char op[128], src[160], ddst[160], bsrc[160] = "", bop[128] = "", bws[160] = "";
+    char pw[EMIT_PARAM_MAX], pb[EMIT_PARAM_MAX], x[EMIT_PARAM_MAX], dsrc[160], gin[160] = "";
+    snprintf(op, sizeof op, "%s", opname(e, i));
+    snprintf(src, sizeof src, "%s", src_);
+    snprintf(ddst, sizeof ddst, "%s", ddst_);
+    snprintf(dsrc, sizeof dsrc, "%s", dsrc_of(e, o, 0));
+    int add = o->need_dsrc[0] && o->tmp[0] >= 0;
+    if (add) snprintf(gin, sizeof gin, "%s", B(e, e->g->ops[o->in[0]].grad));
+    if (o->bn_in >= 0) {
+        const be_op *p = &e->g->ops[o->bn_in];
+        param_args(e, p, 0, pw, x, sizeof pw);
+        param_args(e, p, 1, pb, x, sizeof pb);
+        snprintf(bsrc, sizeof bsrc, "%s", B(e, e->g->ops[p->in[0]].act));
+        snprintf(bop, sizeof bop, "%s", opname(e, o->bn_in));
+        snprintf(bws, sizeof bws, "%s", B(e, p->ws));
+    }
+    const char *ind = add ? "    " : "";
+    if (add) {
+        out(e, "    if (hsi_conv_adds_dsrc(s->op[%s])) {   /* the input gradient added as it is stored */", op);
+        if (o->bn_in >= 0) {
+            out(e, "        if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))", op, bop);
+            out(e, "            hsi_conv_backward_add(s->op[%s], %s, s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);",
+                op, bsrc, bop, pw, pb, bws, w, ddst, gin, dw, db);
+            out(e, "        else");
+        }
+        out(e, "%s        hsi_conv_backward_add(s->op[%s], %s, NULL, NULL, NULL, NULL, %s, %s, %s, %s, %s);",
+            o->bn_in >= 0 ? "    " : "", op, src, w, ddst, gin, dw, db);
+        out(e, "    } else {");
+    }
+    if (o->bn_in >= 0) {
+        out(e, "%s    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applied as it reads */", ind,
+            op, bop, e->g->ops[o->bn_in].cname);
+        out(e, "%s        hsi_conv_backward_bn(s->op[%s], %s, s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);",
+            ind, op, bsrc, bop, pw, pb, bws, w, ddst, dsrc, dw, db);
+        out(e, "%s    else", ind);
+        out(e, "%s        hsi_conv_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", ind, op, src, w, ddst,
+            dsrc, dw, db);
+    } else {
+        out(e, "%s    hsi_conv_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", ind, op, src, w, ddst, dsrc,
+            dw, db);
+    }
+    if (add) {
+        out(e, "        hsi_accum(s->acc[%s], %s, %s);", bufname(e, o->tmp[0]), gin,
+            B(e, o->tmp[0]));
+        out(e, "    }");
+    } else {
+        emit_accumulate(e, o);
+    }
+}
+
 static void emit_backward_op(emitter *e, int i)
 {
     const be_op *o = &e->g->ops[i];
@@ -911,24 +968,8 @@ static void emit_backward_op(emitter *e, int i)
     op_comment(e, i);
     switch (o->kind) {
     case BE_CONV:
-        if (o->bn_in >= 0) {
-            const be_op *p = &e->g->ops[o->bn_in];
-            char pw[EMIT_PARAM_MAX], pb[EMIT_PARAM_MAX], x[EMIT_PARAM_MAX];
-            param_args(e, p, 0, pw, x, sizeof pw);
-            param_args(e, p, 1, pb, x, sizeof pb);
-            out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applied as it reads */",
-                op, opname(e, o->bn_in), p->cname);
-            out(e, "        hsi_conv_backward_bn(s->op[%s], %s, s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);",
-                op, B(e, e->g->ops[p->in[0]].act), opname(e, o->bn_in), pw, pb, B(e, p->ws), w, ddst,
-                dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
-            out(e, "    else");
-            out(e, "        hsi_conv_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
-                dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
-            break;
-        }
-        out(e, "    hsi_conv_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
-            dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
-        break;
+        emit_conv_backward(e, i, src, ddst, w, dw, o->bias ? db : "NULL");
+        return;
     case BE_DENSE:
         out(e, "    hsi_dense_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
             dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");

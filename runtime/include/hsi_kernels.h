@@ -147,6 +147,21 @@ void hsi_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const floa
                           const void *bn_ws, const float *w, const float *b, const float *res,
                           float *dst);
 
+/* ---- a conv's input gradient added as it is stored -----------------------------------------
+ * 1 when conv's backward data can add the input gradient into dsrc as it stores it
+ * (hsi_conv_backward_add: dsrc += the gradient, each element the same float addition as
+ * hsi_conv_backward into a temporary followed by hsi_accum), for an input that other readers
+ * give gradient too (SSRN's bn1: conv_a of the first spectral block and the residual add): the
+ * oneDNN backend's tapconv.c channel-pair kernel with every tap in one block; 0 elsewhere and
+ * with HSICC_NO_ACCUM_FOLD=1 at the conv's create. The compiler emits both forms. */
+int hsi_conv_adds_dsrc(const hsi_op *conv);
+/* hsi_conv_backward (bn NULL: src the conv's input) or hsi_conv_backward_bn (bn not NULL: src
+ * bn's input, bn applied as it reads; gamma, beta, bn_ws bn's) with dsrc += the input gradient.
+ * Only when hsi_conv_adds_dsrc(conv) (and hsi_conv_takes_bn(conv, bn) with bn). */
+void hsi_conv_backward_add(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,
+                           const float *beta, const void *bn_ws, const float *w,
+                           const float *ddst, float *dsrc, float *dw, float *db);
+
 /* ---- a training BN's sums taken by the conv before it --------------------------------------
  * BN's statistics (forward) and its backward's two sums need a pass over the whole tensor
  * before anything else. A conv that finishes its output chunk by chunk (the oneDNN backend's

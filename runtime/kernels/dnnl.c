@@ -501,10 +501,11 @@ typedef struct dn_wl {
         size_t off;
     } mm;
     struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
-    struct { int on, w1; hk_tap g; size_t off; float *pre; int res; } tap;   /* k x 1 x 1 conv
-                                 by tapconv.c (w1: only its weights' gradient); pre: the scale
+    struct { int on, w1; hk_tap g; size_t off; float *pre; int res, dadd; } tap;   /* k x 1 x 1
+                                 conv by tapconv.c (w1: only its weights' gradient); pre: the scale
                                  and shift [2C] of a BN it applies (hsi_conv_forward_bn); res: it
-                                 may add a residual as it stores (hsi_conv_forward_res) */
+                                 may add a residual as it stores (hsi_conv_forward_res); dadd: its
+                                 backward data may add into dsrc (hsi_conv_backward_add) */
     hsi_op *sums_fwd, *sums_bwd;  /* BNs whose sums the tapconv forward / backward data take
                                      (hsi_bn_sums_from, hsi_bn_grad_sums_from) */
 } dn_wl;
@@ -1083,6 +1084,8 @@ static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_d
         return NULL;
     const char *af = getenv("HSICC_NO_ADD_FOLD");
     wl->tap.res = !(af && *af && strcmp(af, "0")) && hk_tap_residual_ok(&wl->tap.g);
+    const char *cf = getenv("HSICC_NO_ACCUM_FOLD");
+    wl->tap.dadd = !(cf && *cf && strcmp(cf, "0")) && hk_tap_dx_add_ok(&wl->tap.g);
     if (!dn_bn_fold_off()) {   /* decided at create: a model made with it set keeps it off */
         wl->tap.pre = hk_alloc(rt, 2 * (size_t)wl->tap.g.c * sizeof(float));
         if (!wl->tap.pre) return hk_fail(rt, "conv: out of memory");
@@ -1552,10 +1555,28 @@ void hk_dnnl_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, con
     dn_wl *wl = conv->impl;
     hk_tap_pre pre = dn_bn_pre(conv, bn, gamma, bn_ws);
     dn_sums sm;
-    hk_tap_backward_hook(&wl->tap.g, bn_src, &pre, w, ddst, dsrc, dw, db,
+    hk_tap_backward_hook(&wl->tap.g, bn_src, &pre, w, ddst, dsrc, 0, dw, db,
                          dn_tmp(conv->rt, wl->tap.off),
                          dn_sums_bwd(wl, bn, gamma, bn_ws, bn_src, dsrc, &sm));
     dn_sums_done(&sm);
+}
+
+int hk_dnnl_conv_adds_dsrc(const hsi_op *conv)
+{
+    const dn_wl *wl = conv->impl;
+    return wl->tap.on && !wl->tap.w1 && wl->tap.dadd;
+}
+
+void hk_dnnl_conv_backward_add(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,
+                               const void *bn_ws, const float *w, const float *ddst, float *dsrc,
+                               float *dw, float *db)
+{
+    dn_wl *wl = conv->impl;
+    hk_tap_pre pre;
+    if (bn) pre = dn_bn_pre(conv, bn, gamma, bn_ws);
+    /* no sums hook: a gradient that others add to is never a BN's whole one (bn_fwd) */
+    hk_tap_backward_hook(&wl->tap.g, src, bn ? &pre : NULL, w, ddst, dsrc, 1, dw, db,
+                         dn_tmp(conv->rt, wl->tap.off), NULL);
 }
 
 static int dn_add_fold(const hsi_op *add, const hsi_op *conv);

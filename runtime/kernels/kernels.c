@@ -508,6 +508,36 @@ int hsi_conv_takes_residual(const hsi_op *conv, const hsi_op *add)
 #endif
 }
 
+int hsi_conv_adds_dsrc(const hsi_op *conv)
+{
+#ifdef HSICC_WITH_DNNL
+    return conv && conv->kind == HK_CONV && conv->rt->backend == HSI_BACKEND_DNNL &&
+           hk_dnnl_conv_adds_dsrc(conv);
+#else
+    (void)conv;
+    return 0;
+#endif
+}
+
+static void hk_ref_conv_backward_add(hsi_op *conv, const float *src, hsi_op *bn,
+                                     const float *gamma, const void *bn_ws, const float *w,
+                                     const float *ddst, float *dsrc, float *dw, float *db)
+{
+    (void)conv, (void)src, (void)bn, (void)gamma, (void)bn_ws, (void)w, (void)ddst, (void)dsrc;
+    (void)dw, (void)db;
+    hk_not_taken("hsi_conv_backward_add");
+}
+
+void hsi_conv_backward_add(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,
+                           const float *beta, const void *bn_ws, const float *w,
+                           const float *ddst, float *dsrc, float *dw, float *db)
+{
+    (void)beta;   /* the forward's, kept in bn_ws */
+    if (!hsi_conv_adds_dsrc(conv) || (bn && !hsi_conv_takes_bn(conv, bn)))
+        hk_not_taken("hsi_conv_backward_add");
+    HK_RUN(conv, 1, w, conv_backward_add, conv, src, bn, gamma, bn_ws, w, ddst, dsrc, dw, db);
+}
+
 int hsi_bn_sums_from(hsi_op *bn, hsi_op *conv, const hsi_op *add)
 {
 #ifdef HSICC_WITH_DNNL

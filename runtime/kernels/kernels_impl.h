@@ -143,6 +143,12 @@ void hk_dnnl_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const 
                               const void *bn_ws, const float *w, const float *b, const float *res,
                               float *dst);
 
+/* hsi_conv_adds_dsrc and hsi_conv_backward_add on the oneDNN backend. */
+int hk_dnnl_conv_adds_dsrc(const hsi_op *conv);
+void hk_dnnl_conv_backward_add(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,
+                               const void *bn_ws, const float *w, const float *ddst, float *dsrc,
+                               float *dw, float *db);
+
 /* hsi_bn_sums_from and hsi_bn_grad_sums_from on the oneDNN backend. */
 int hk_dnnl_bn_sums_from(hsi_op *bn, hsi_op *conv, const hsi_op *add);
 int hk_dnnl_bn_grad_sums_from(hsi_op *bn, hsi_op *conv);

@@ -1678,6 +1678,15 @@ static void tc_pair_run(const hk_tap *g, tc_geo *geo, const float *w, int dir, f
 
 int hk_tap_residual_ok(const hk_tap *g) { return tc_pair_on(g, 0, hk_isa()); }
 
+/* The backward data adds into dx at the channel-pair kernel's store (geo.res = dx), which is
+ * right only when every tap goes in one block: a second block would find dx overwritten by the
+ * first block's partial sums */
+int hk_tap_dx_add_ok(const hk_tap *g)
+{
+    return tc_pair_on(g, 1, hk_isa()) && g->c % 8 == 0 &&
+           g->k * g->oc * 24 * (int64_t)sizeof(float) <= TC_PKB_BYTES;
+}
+
 int hk_tap_hook_ok(const hk_tap *g, int dir)
 {
     return g->stride <= 1 && (dir == 0 || g->c % 8 == 0);
@@ -1726,15 +1735,19 @@ void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
 void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                      const float *dy, float *dx, float *dw, float *db, float *scratch)
 {
-    hk_tap_backward_hook(g, x, pre, w, dy, dx, dw, db, scratch, NULL);
+    hk_tap_backward_hook(g, x, pre, w, dy, dx, 0, dw, db, scratch, NULL);
 }
 
 void hk_tap_backward_hook(const hk_tap *g, const float *x, const hk_tap_pre *pre,
-                          const float *w, const float *dy, float *dx, float *dw, float *db,
-                          float *scratch, const hk_tap_hook *hook)
+                          const float *w, const float *dy, float *dx, int dx_add, float *dw,
+                          float *db, float *scratch, const hk_tap_hook *hook)
 {
     if (hook && (!dx || !hk_tap_hook_ok(g, 1))) {
         fprintf(stderr, "hk_tap_backward_hook: a hook needs dx on the row kernels\n");
+        abort();
+    }
+    if (dx_add && (!dx || !hk_tap_dx_add_ok(g))) {
+        fprintf(stderr, "hk_tap_backward_hook: dx += needs hk_tap_dx_add_ok\n");
         abort();
     }
     if (pre && g->c % 8) {
@@ -1750,7 +1763,7 @@ void hk_tap_backward_hook(const hk_tap *g, const float *x, const hk_tap_pre *pre
                       .cin = g->oc, .out = dx, .out_bs = g->din * g->hw * 8,
                       .out_ns = g->c * g->din * g->hw, .cout = g->c, .din = g->dout,
                       .dout = g->din, .hw = g->hw, .k = g->k, .pad = g->k - 1 - g->pad,
-                      .wp = wd, .bias = NULL, .hook = hook};
+                      .wp = wd, .bias = NULL, .res = dx_add ? dx : NULL, .hook = hook};
         if (pair) tc_pair_run(g, &geo, w, 1, scratch);
         else tc_rows(&geo, g->n);
     }

@@ -85,10 +85,15 @@ void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
                         const hk_tap_hook *hook);
 void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                      const float *dy, float *dx, float *dw, float *db, float *scratch);
-/* hk_tap_backward with hook (NULL: none) seeing dx's rows as they are final (dx not NULL). */
+/* 1 when the backward data may add into dx (hk_tap_backward_hook's dx_add): the AVX-512
+ * channel-pair kernel with every tap in one block (SSRN's spectral convs). */
+int hk_tap_dx_add_ok(const hk_tap *g);
+/* hk_tap_backward with dx += the gradient when dx_add (each element the gradient's float plus
+ * dx's, as a separate accumulation adds them; only when hk_tap_dx_add_ok), and hook (NULL:
+ * none) seeing dx's rows as they are final (dx not NULL). */
 void hk_tap_backward_hook(const hk_tap *g, const float *x, const hk_tap_pre *pre,
-                          const float *w, const float *dy, float *dx, float *dw, float *db,
-                          float *scratch, const hk_tap_hook *hook);
+                          const float *w, const float *dy, float *dx, int dx_add, float *dw,
+                          float *db, float *scratch, const hk_tap_hook *hook);
 /* pre is used for dw only (dx does not read x); with c == 1 (the C1 path) pre must be NULL. */
 
 /* The fold of a conv over the whole depth (SSRN's C2): x [N, C/8, D, HW, 8] (nCdhw8c) ->

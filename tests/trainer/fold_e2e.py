@@ -4,9 +4,11 @@
 usage: fold_e2e.py HSICC SSRN_NETDEF SYNTH_SCENE_PY WORKDIR
 On a small synthetic int16 ENVI scene (bench/synth_scene.py), SSRN (hsicc build, the oneDNN
 backend) trains twice with one thread, validating after every epoch: as built (its k x 1 x 1
-convs apply the BN before them, do the residual add after them and sum their outputs for the BNs:
-hsi_conv_takes_bn, hsi_conv_takes_residual, hsi_bn_sums_from, hsi_bn_grad_sums_from) and with
-HSICC_NO_BN_FOLD=1 HSICC_NO_ADD_FOLD=1 HSICC_NO_SUMS_FOLD=1 (every op on its own). Checked: the
+convs apply the BN before them, do the residual add after them, sum their outputs for the BNs
+and add their input gradient into the one the residual add gave: hsi_conv_takes_bn,
+hsi_conv_takes_residual, hsi_bn_sums_from, hsi_bn_grad_sums_from, hsi_conv_adds_dsrc) and with
+HSICC_NO_BN_FOLD=1 HSICC_NO_ADD_FOLD=1 HSICC_NO_SUMS_FOLD=1 HSICC_NO_ACCUM_FOLD=1 (every op on
+its own). Checked: the
 weights, metrics, masks and confusion matrices are the same bytes. The validation passes between
 the epochs' training steps run the inference forward on the same ops, so this also checks that
 switching between training and evaluation never leaves a BN with another tensor's sums.
@@ -20,7 +22,8 @@ from e2e_common import check, run, same_results  # noqa: E402
 
 HSICC, SSRN, SYNTH, WORK = sys.argv[1:5]
 H, W, B = 48, 85, 24   # synth_scene.py puts all 16 classes in 48 x 85
-OFF = {"HSICC_NO_BN_FOLD": "1", "HSICC_NO_ADD_FOLD": "1", "HSICC_NO_SUMS_FOLD": "1"}
+OFF = {"HSICC_NO_BN_FOLD": "1", "HSICC_NO_ADD_FOLD": "1", "HSICC_NO_SUMS_FOLD": "1",
+       "HSICC_NO_ACCUM_FOLD": "1"}
 
 
 def main():
