@@ -428,23 +428,32 @@ void hsi_bn_recompute(hsi_op *op, const float *src, const float *gamma, const fl
 #endif
 }
 
-int hsi_conv_takes_bn(const hsi_op *conv, const hsi_op *bn)
-{
+/* The fusions below ask the oneDNN backend only (HK_IF_DNNL: 0 in a build without it) about
+ * ops of one runtime: a of kind ka, and b of kind kb unless b is NULL. */
 #ifdef HSICC_WITH_DNNL
-    return conv && bn && conv->kind == HK_CONV && bn->kind == HK_BN && conv->rt == bn->rt &&
-           conv->rt->backend == HSI_BACKEND_DNNL && hk_dnnl_conv_takes_bn(conv, bn);
+#define HK_IF_DNNL(x) (x)
 #else
-    (void)conv, (void)bn;
-    return 0;
+#define HK_IF_DNNL(x) 0
 #endif
+static int hk_on_dnnl(const hsi_op *a, hk_kind ka, const hsi_op *b, hk_kind kb)
+{
+    return a && a->kind == ka && a->rt->backend == HSI_BACKEND_DNNL &&
+           (!b || (b->kind == kb && b->rt == a->rt));
 }
 
-/* The three calls below exist only where hsi_conv_takes_bn said 1 (the oneDNN backend); a
- * caller that did not ask gets a message, never a silently missing output. */
+int hsi_conv_takes_bn(const hsi_op *conv, const hsi_op *bn)
+{
+    return bn && hk_on_dnnl(conv, HK_CONV, bn, HK_BN) &&
+           HK_IF_DNNL(hk_dnnl_conv_takes_bn(conv, bn));
+}
+
+/* The calls below exist only where their query said 1 (the oneDNN backend); a caller that
+ * did not ask gets a message, never a silently missing output. */
 static void hk_not_taken(const char *fn)
 {
-    fprintf(stderr, "hsicc: %s called for a conv that does not take its BN or residual "
-                    "(hsi_conv_takes_bn, hsi_conv_takes_residual)\n", fn);
+    fprintf(stderr, "hsicc: %s called for a conv that does not take its BN, residual or input "
+                    "gradient (hsi_conv_takes_bn, hsi_conv_takes_residual, hsi_conv_adds_dsrc)\n",
+            fn);
     abort();
 }
 
@@ -499,24 +508,13 @@ void hsi_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const f
 
 int hsi_conv_takes_residual(const hsi_op *conv, const hsi_op *add)
 {
-#ifdef HSICC_WITH_DNNL
-    return conv && add && conv->kind == HK_CONV && add->kind == HK_ADD && conv->rt == add->rt &&
-           conv->rt->backend == HSI_BACKEND_DNNL && hk_dnnl_conv_takes_residual(conv, add);
-#else
-    (void)conv, (void)add;
-    return 0;
-#endif
+    return add && hk_on_dnnl(conv, HK_CONV, add, HK_ADD) &&
+           HK_IF_DNNL(hk_dnnl_conv_takes_residual(conv, add));
 }
 
 int hsi_conv_adds_dsrc(const hsi_op *conv)
 {
-#ifdef HSICC_WITH_DNNL
-    return conv && conv->kind == HK_CONV && conv->rt->backend == HSI_BACKEND_DNNL &&
-           hk_dnnl_conv_adds_dsrc(conv);
-#else
-    (void)conv;
-    return 0;
-#endif
+    return hk_on_dnnl(conv, HK_CONV, NULL, HK_CONV) && HK_IF_DNNL(hk_dnnl_conv_adds_dsrc(conv));
 }
 
 static void hk_ref_conv_backward_add(hsi_op *conv, const float *src, hsi_op *bn,
@@ -540,25 +538,14 @@ void hsi_conv_backward_add(hsi_op *conv, const float *src, hsi_op *bn, const flo
 
 int hsi_bn_sums_from(hsi_op *bn, hsi_op *conv, const hsi_op *add)
 {
-#ifdef HSICC_WITH_DNNL
-    return bn && conv && bn->kind == HK_BN && conv->kind == HK_CONV && conv->rt == bn->rt &&
-           (!add || (add->kind == HK_ADD && add->rt == bn->rt)) &&
-           conv->rt->backend == HSI_BACKEND_DNNL && hk_dnnl_bn_sums_from(bn, conv, add);
-#else
-    (void)bn, (void)conv, (void)add;
-    return 0;
-#endif
+    return conv && hk_on_dnnl(bn, HK_BN, conv, HK_CONV) && hk_on_dnnl(conv, HK_CONV, add, HK_ADD) &&
+           HK_IF_DNNL(hk_dnnl_bn_sums_from(bn, conv, add));
 }
 
 int hsi_bn_grad_sums_from(hsi_op *bn, hsi_op *conv)
 {
-#ifdef HSICC_WITH_DNNL
-    return bn && conv && bn->kind == HK_BN && conv->kind == HK_CONV && conv->rt == bn->rt &&
-           conv->rt->backend == HSI_BACKEND_DNNL && hk_dnnl_bn_grad_sums_from(bn, conv);
-#else
-    (void)bn, (void)conv;
-    return 0;
-#endif
+    return conv && hk_on_dnnl(bn, HK_BN, conv, HK_CONV) &&
+           HK_IF_DNNL(hk_dnnl_bn_grad_sums_from(bn, conv));
 }
 
 static void hk_ref_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn,
