@@ -324,7 +324,7 @@ typedef struct tc_geo {
     const float *wp;              /* per chunk of outputs: [K][cin][width] (tc_pack, tc_cw) */
     const float *bias;            /* [cout] or NULL */
     const float *res;             /* NULL, or a residual in out's layout added at the store
-                                     (hk_tap_forward_res: channel-pair kernel only) */
+                                     (hk_tap_forward_res; backward data: dx itself) */
     const hk_tap_pre *pre;        /* NULL, or in is transformed (tc_pre_rows) into: */
     float *pbuf;                  /* thread 0's buffer, */
     int64_t pstride;              /* floats between the threads' buffers */
@@ -345,7 +345,7 @@ typedef struct tc_mk {
     const float *b;               /* bias + oc0 or NULL */
     int acc;                      /* 1: add to y (a later block of taps), else overwrite */
     const float *res;             /* NULL, or rows added to the outputs as they are stored (y's
-                                     layout; the last block of taps; channel-pair kernel) */
+                                     layout; the last block of taps; every micro-kernel) */
 } tc_mk;
 
 static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
@@ -365,7 +365,12 @@ static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
                 }
         }
     for (int j = 0; j < NV; j++)
-        for (int r = 0; r < R; r++) memcpy(m->y + j * m->ybs + r * 8, &acc[r][j * 8], 32);
+        for (int r = 0; r < R; r++)
+            for (int l = 0; l < 8; l++) {
+                float v = acc[r][j * 8 + l];
+                if (m->res) v = v + m->res[j * m->ybs + r * 8 + l];
+                m->y[j * m->ybs + r * 8 + l] = v;
+            }
 }
 
 #if TC_X86 && defined(__GNUC__)
@@ -382,6 +387,13 @@ static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
         a##r##0 = _mm256_loadu_ps(m->y + r * 8);                                               \
         if (NV > 1) a##r##1 = _mm256_loadu_ps(m->y + m->ybs + r * 8);                          \
         if (NV > 2) a##r##2 = _mm256_loadu_ps(m->y + 2 * m->ybs + r * 8);                      \
+    }
+#define TC_ACC_RES(r)                                                                          \
+    if (R > r) {                                                                               \
+        a##r##0 = _mm256_add_ps(a##r##0, _mm256_loadu_ps(m->res + r * 8));                    \
+        if (NV > 1) a##r##1 = _mm256_add_ps(a##r##1, _mm256_loadu_ps(m->res + m->ybs + r * 8)); \
+        if (NV > 2)                                                                            \
+            a##r##2 = _mm256_add_ps(a##r##2, _mm256_loadu_ps(m->res + 2 * m->ybs + r * 8));    \
     }
 #define TC_ACC_STORE(r)                                                                        \
     if (R > r) {                                                                               \
@@ -424,11 +436,13 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_mk_avx2(const tc_mk
             }
         }
     }
+    if (m->res) { TC_ACC_RES(0) TC_ACC_RES(1) TC_ACC_RES(2) TC_ACC_RES(3) }
     TC_ACC_STORE(0) TC_ACC_STORE(1) TC_ACC_STORE(2) TC_ACC_STORE(3)
 }
 #undef TC_ACC_FMA
 #undef TC_ACC_LOAD
 #undef TC_ACC_STORE
+#undef TC_ACC_RES
 
 #define TC_MK(R, NV) \
     static TC_AVX2 void tc_mk_##R##_##NV(const tc_mk *m) { tc_mk_avx2(m, R, NV); }
@@ -515,10 +529,20 @@ static inline __attribute__((always_inline)) TC_AVX512 void tc_mk_avx512(const t
 #pragma GCC unroll 4
         for (int j = 0; j < NZ; j++) {
             float *yq = m->y + 2 * j * ybs + r * 8;
-            _mm256_storeu_ps(yq, _mm512_castps512_ps256(az[r][j]));
-            _mm256_storeu_ps(yq + ybs, _mm512_extractf32x8_ps(az[r][j], 1));
+            __m256 lo = _mm512_castps512_ps256(az[r][j]), hi = _mm512_extractf32x8_ps(az[r][j], 1);
+            if (m->res) {
+                const float *rq = m->res + 2 * j * ybs + r * 8;
+                lo = _mm256_add_ps(lo, _mm256_loadu_ps(rq));
+                hi = _mm256_add_ps(hi, _mm256_loadu_ps(rq + ybs));
+            }
+            _mm256_storeu_ps(yq, lo);
+            _mm256_storeu_ps(yq + ybs, hi);
         }
-        if (NY) _mm256_storeu_ps(m->y + 2 * NZ * ybs + r * 8, ay[r]);
+        if (NY) {
+            __m256 v = ay[r];
+            if (m->res) v = _mm256_add_ps(v, _mm256_loadu_ps(m->res + 2 * NZ * ybs + r * 8));
+            _mm256_storeu_ps(m->y + 2 * NZ * ybs + r * 8, v);
+        }
     }
 }
 
@@ -631,11 +655,15 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
             for (int64_t n = n0; n < n1; n++) {
                 const float *xin = in0 + (n - nb0) * ins + off;
                 float *yout = g->out + n * g->out_ns + (oc0 / 8) * g->out_bs;
+                /* the residual at the last block of taps' store (see tc_run_pair) */
+                const float *rin = g->res && t1 >= k1
+                                       ? g->res + n * g->out_ns + (oc0 / 8) * g->out_bs : NULL;
                 if (isa < HK_ISA_AVX512) {
                     for (int64_t r = r0; r < r1;) {
                         int R = r1 - r >= 4 ? 4 : 1;
                         m.x = xin + r * 8;
                         m.y = yout + r * 8;
+                        m.res = rin ? rin + r * 8 : NULL;
                         if (win)
                             tc_win_fill(g->pre, win, buf, g->in + n0 * g->in_ns, g->in_bs,
                                         g->cin / 8, r + R + (t1 - 1 - g->pad) * g->hw, isa);
@@ -648,6 +676,7 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
                     int R = (int)(nr / nb + (b < nr % nb));
                     m.x = xin + r * 8;
                     m.y = yout + r * 8;
+                    m.res = rin ? rin + r * 8 : NULL;
                     if (win)
                         tc_win_fill(g->pre, win, buf, g->in + n0 * g->in_ns, g->in_bs,
                                     g->cin / 8, r + R + (t1 - 1 - g->pad) * g->hw, isa);
@@ -1676,15 +1705,21 @@ static void tc_pair_run(const hk_tap *g, tc_geo *geo, const float *w, int dir, f
     tc_rows_pair(geo, g->n, tc_pair_scratch(g, scratch), tc_pq_floats(g, hk_isa()), T);
 }
 
-int hk_tap_residual_ok(const hk_tap *g) { return tc_pair_on(g, 0, hk_isa()); }
+/* Every row kernel (AVX-512 channel-pair and 12-row, AVX2, portable C) adds the residual at the
+ * store of the last block of taps: the forward takes one whenever it runs (C and OC multiples
+ * of 8). On the AVX2 path, SSRN's spectral convs, 1 thread: the separate add took 1.4 ms each. */
+int hk_tap_residual_ok(const hk_tap *g) { return g->c % 8 == 0 && g->oc % 8 == 0; }
 
-/* The backward data adds into dx at the channel-pair kernel's store (geo.res = dx), which is
- * right only when every tap goes in one block: a second block would find dx overwritten by the
- * first block's partial sums */
+/* The backward data adds into dx at the store (geo.res = dx), which is right only when every
+ * tap goes in one block: a second block would find dx overwritten by the first block's
+ * partial sums. The blocks: tc_run_pair's (TC_PKB_BYTES, 24 outputs a chunk) or tc_run's
+ * (TC_KB_BYTES, tc_cw outputs) over oc input channels. */
 int hk_tap_dx_add_ok(const hk_tap *g)
 {
-    return tc_pair_on(g, 1, hk_isa()) && g->c % 8 == 0 &&
-           g->k * g->oc * 24 * (int64_t)sizeof(float) <= TC_PKB_BYTES;
+    int isa = hk_isa();
+    if (g->c % 8 || g->oc % 8 || g->stride > 1) return 0;
+    if (tc_pair_on(g, 1, isa)) return g->k * g->oc * 24 * (int64_t)sizeof(float) <= TC_PKB_BYTES;
+    return g->k * g->oc * tc_cw(g->c, isa) * (int64_t)sizeof(float) <= TC_KB_BYTES;
 }
 
 int hk_tap_hook_ok(const hk_tap *g, int dir)
@@ -1707,7 +1742,7 @@ void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
         abort();
     }
     if (res && !hk_tap_residual_ok(g)) {
-        fprintf(stderr, "hk_tap_forward_res: a residual needs the channel-pair kernel\n");
+        fprintf(stderr, "hk_tap_forward_res: a residual needs C and OC multiples of 8\n");
         abort();
     }
     if (pre && g->c % 8) {

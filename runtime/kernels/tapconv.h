@@ -74,8 +74,8 @@ void hk_tap_forward(const hk_tap *g, const float *x, const hk_tap_pre *pre, cons
 /* dx = conv^T(dy, w) (overwrites; dx NULL: skipped); dw += dL/dw (plain, NULL: skipped);
  * db += column sums of dy (NULL or no bias: skipped). With c == 1 (a plain [N, 1, D, H, W]
  * input, any stride: SSRN's C1) only dw and db: dx must be NULL. */
-/* 1 when hk_tap_forward_res may take a residual (the AVX-512 channel-pair kernel: 24-wide
- * output chunks). */
+/* 1 when hk_tap_forward_res may take a residual: C and OC multiples of 8 (every ISA's row
+ * kernel adds it at its store). */
 int hk_tap_residual_ok(const hk_tap *g);
 /* hk_tap_forward with y = conv + b + res (res: y's layout; the sum rounded as the conv's
  * output and then a separate addition of res), when hk_tap_residual_ok; res NULL: as
@@ -85,8 +85,8 @@ void hk_tap_forward_res(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
                         const hk_tap_hook *hook);
 void hk_tap_backward(const hk_tap *g, const float *x, const hk_tap_pre *pre, const float *w,
                      const float *dy, float *dx, float *dw, float *db, float *scratch);
-/* 1 when the backward data may add into dx (hk_tap_backward_hook's dx_add): the AVX-512
- * channel-pair kernel with every tap in one block (SSRN's spectral convs). */
+/* 1 when the backward data may add into dx (hk_tap_backward_hook's dx_add): every tap in one
+ * block of the row kernel (SSRN's spectral convs, on every ISA). */
 int hk_tap_dx_add_ok(const hk_tap *g);
 /* hk_tap_backward with dx += the gradient when dx_add (each element the gradient's float plus
  * dx's, as a separate accumulation adds them; only when hk_tap_dx_add_ok), and hook (NULL:

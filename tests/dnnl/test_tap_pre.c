@@ -7,7 +7,8 @@
  * ReLU as v > 0 ? v : 0); hk_tap_forward(x, pre) must give the same bits as hk_tap_forward(y),
  * hk_tap_backward(x, pre)'s dw, db and dx the same bits as hk_tap_backward(y)'s (dx does not
  * read x), and both agree with a naive double-precision conv of y (so that both cannot be
- * wrong the same way).
+ * wrong the same way). Where the kernels take them, a residual added at the forward's store
+ * and a backward data added into dx must give the bits of the separate additions.
  *
  *   test_tap_pre                 the cases (exit status 1 on a failure)
  *   test_tap_pre bench MODE [R]  R (default 50) repetitions on SSRN's spectral conv at batch 16
@@ -78,7 +79,7 @@ typedef struct tcase {
     int bias;
 } tcase;
 
-static int fails;
+static int fails, dx_adds;
 
 static int same(const char *what, const tcase *t, int relu, const float *a, const float *b,
                 size_t n)
@@ -227,6 +228,35 @@ static void run_case(const tcase *t, int relu, int naive)
     hk_tap_backward(&g, x, &pre, w, dy, NULL, dw2, db2, scr);
     same("backward dw (no dx) fused vs unfused", t, relu, dw1, dw2, nw);
     if (t->bias) same("backward db (no dx) fused vs unfused", t, relu, db1, db2, (size_t)t->oc);
+
+    /* the residual added at the store (hk_tap_forward_res): the conv's float, then + res, as a
+     * separate add; and the backward data added into dx (dx_add): dx's float + the gradient's.
+     * Every ISA's row kernel takes both where hk_tap_residual_ok / hk_tap_dx_add_ok say. */
+    if (hk_tap_residual_ok(&g)) {
+        float *res = falloc(ny), *o3 = falloc(ny);
+        fill(res, ny, 3.0f);
+        fill(o3, ny, 9.0f);
+        fill(scr, ns, 9.0f);
+        hk_tap_forward_res(&g, x, &pre, w, b, res, o3, scr, NULL);
+        for (size_t i = 0; i < ny; i++) o1[i] = o2[i] + res[i];
+        same("forward + residual at the store vs a separate add", t, relu, o1, o3, ny);
+        free(res);
+        free(o3);
+    } else if (t->c % 8 == 0 && t->oc % 8 == 0) {
+        fprintf(stderr, "FAIL: no residual at the store for C %lld OC %lld\n", (long long)t->c,
+                (long long)t->oc);
+        fails++;
+    }
+    if (hk_tap_dx_add_ok(&g)) {
+        float *dx3 = falloc(nx);
+        fill(dx3, nx, 4.0f);
+        for (size_t i = 0; i < nx; i++) dx1[i] = dx3[i] + dx2[i];
+        fill(scr, ns, 9.0f);
+        hk_tap_backward_hook(&g, x, &pre, w, dy, dx3, 1, NULL, NULL, scr, NULL);
+        same("backward dx added into dx vs a separate add", t, relu, dx1, dx3, nx);
+        free(dx3);
+        dx_adds++;
+    }
 
     if (naive) naive_check(t, relu, y, w, b, o2, dy, dw0, dw2, db0, db2);
 
@@ -388,6 +418,12 @@ int main(int argc, char **argv)
             run_case(t, relu, i < 3 || cost < 2e7);
             runs++;
         }
-    printf("test_tap_pre (ISA level %d): %d runs, %d failures\n", hk_tap_isa(), runs, fails);
+    /* SSRN's spectral convs (the first two cases) add into dx on every ISA */
+    if (dx_adds < 4) {
+        fprintf(stderr, "FAIL: the backward data added into dx in only %d runs\n", dx_adds);
+        fails++;
+    }
+    printf("test_tap_pre (ISA level %d): %d runs (%d adding into dx), %d failures\n",
+           hk_tap_isa(), runs, dx_adds, fails);
     return fails ? 1 : 0;
 }
