@@ -7,17 +7,22 @@
 # backward weights, from the compiled net's shapes), % of the FMA peak, each PyTorch mode and the
 # ratio to PyTorch's best mode.
 #   bench/train_bench.sh [--seconds S] [--rounds R] [--threads "2 1"] [--nets "ssrn contextual"]
-#                        [--depth-sweep] [--roofline [ITERS]] [--no-torch]
+#                        [--depth-sweep] [--roofline [ITERS]] [--no-torch] [--isa avx2]
 #   --depth-sweep   also the contextual CNN at depth 1, 2, 4, 8 (rounds interleaved, at least 5;
 #                   per-step medians): each residual module's marginal time against its FLOP share
 #   --roofline      also per layer, forward and backward: hsicc's time, GFLOP/s and % of peak
 #                   (HSI_PROFILE, ITERS steps, default 20), then PyTorch's eager layer profile
+#   --isa avx2      an AVX2 machine on an AVX-512 one: hsicc's own kernels on their AVX2 path
+#                   (HSICC_KERNEL_ISA=avx2), oneDNN in hsicc and in PyTorch at most AVX2
+#                   (ONEDNN_MAX_CPU_ISA), PyTorch's ATen and OpenBLAS at AVX2 (ATEN_CPU_CAPABILITY,
+#                   OPENBLAS_CORETYPE=Haswell), the FMA peak 8-wide; same cores, so a stand-in
+#                   for an AVX2 machine, not one (its clock and caches are this machine's)
 # The FMA peak is read before and after each thread count's rounds; the summary's % uses the
 # higher reading. Defaults: 5 s per measurement, 3 rounds, 2 then 1 thread. Quote only figures
 # from an idle machine (the load average is printed before every round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=5 rounds=3 threads="2 1" nets="ssrn contextual" sweep=0 roof=0 torch=1
+secs=5 rounds=3 threads="2 1" nets="ssrn contextual" sweep=0 roof=0 torch=1 isa=
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) secs=$2; shift 2 ;;
@@ -27,9 +32,16 @@ while [ $# -gt 0 ]; do
     --depth-sweep) sweep=1; shift ;;
     --roofline) roof=20; if [[ ${2:-} =~ ^[0-9]+$ ]]; then roof=$2; shift; fi; shift ;;
     --no-torch) torch=0; shift ;;
-    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+    --isa) isa=$2; shift 2 ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
   esac
 done
+case $isa in
+  '') ;;
+  avx2) export HSICC_KERNEL_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 \
+               ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell ;;
+  *) echo "train_bench.sh: --isa takes avx2 (the default is the machine's best)" >&2; exit 2 ;;
+esac
 build=${BUILD:-build}
 targets="bench_fma"
 for n in $nets; do targets="$targets bench_$n"; done
@@ -38,7 +50,7 @@ cmake --build "$build" --target $targets -j "$(nproc)" >/dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 opts() { if [ "$1" = ssrn ]; then echo "--batch 16 --solver rmsprop"; else echo "--batch 128 --solver sgd"; fi; }
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs${isa:+, kernels forced to $isa}"
 for t in $threads; do
   export OMP_NUM_THREADS=$t
   peak=$("$build/bench/bench_fma" "$t" | tee -a "$log" | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p')
