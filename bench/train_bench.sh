@@ -18,8 +18,10 @@
 #                   OPENBLAS_CORETYPE=Haswell), the FMA peak 8-wide; same cores, so a stand-in
 #                   for an AVX2 machine, not one (its clock and caches are this machine's)
 # The FMA peak is read before and after each thread count's rounds; the summary's % uses the
-# higher reading. Defaults: 5 s per measurement, 3 rounds, 2 then 1 thread. Quote only figures
-# from an idle machine (the load average is printed before every round).
+# higher reading. It is also read just before and after every hsicc run: "[per run: M % (A-B %
+# of P-Q)]" is the median over the rounds of each run against the higher of its own readings.
+# Defaults: 5 s per measurement, 3 rounds, 2 then 1 thread. Quote only figures from an idle
+# machine (the load average is printed before every round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=5 rounds=3 threads="2 1" nets="ssrn contextual" sweep=0 roof=0 torch=1 isa=
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
     --roofline) roof=20; if [[ ${2:-} =~ ^[0-9]+$ ]]; then roof=$2; shift; fi; shift ;;
     --no-torch) torch=0; shift ;;
     --isa) isa=$2; shift 2 ;;
-    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,25p' "$0" >&2; exit 2 ;;
   esac
 done
 case $isa in
@@ -58,8 +60,14 @@ for t in $threads; do
   for r in $(seq "$rounds"); do
     echo "threads $t round $r: load $(cut -d' ' -f1-3 /proc/loadavg)"
     for n in $nets; do
+      # the peak read just before and just after this run too (0.1 s each): the machine's speed
+      # drifts by 10-25 % within minutes here, the kernels' and the FMA loop's alike, so each
+      # run is also set against the higher of its own two readings (the summary's "per run")
+      pa=$("$build/bench/bench_fma" "$t" | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p')
       "$build/bench/bench_$n" $(opts "$n") --seconds "$secs" --peak "$peak" | grep train_step \
           | sed "s/^/T$t /" | tee -a "$log"
+      pb=$("$build/bench/bench_fma" "$t" | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p')
+      echo "T$t run_peak net=$n before=$pa after=$pb" | tee -a "$log"
       if [ $torch = 1 ]; then
         for m in eager channels_last torchscript; do
           (cd bench && /usr/bin/python3 torch_step.py --net "$n" --seconds "$secs" --threads "$t" \
@@ -98,8 +106,16 @@ done
 echo "# summary (medians over rounds)"
 /usr/bin/python3 - "$log" <<'PY'
 import re, statistics, sys
-rates, flops, peaks, sweep = {}, {}, {}, {}
+rates, flops, peaks, sweep, runpct = {}, {}, {}, {}, {}
+last = {}   # (threads, net) -> GFLOP/s of the last hsicc run, set against the run_peak line after it
 for line in open(sys.argv[1]):
+    m = re.match(r"T(\d+) run_peak net=(\w+) before=([\d.]+) after=([\d.]+)", line)
+    if m:
+        t, net = int(m.group(1)), m.group(2)
+        if (t, net) in last:
+            p = max(float(m.group(3)), float(m.group(4)))
+            runpct.setdefault((t, net), []).append((100 * last.pop((t, net)) / p, p))
+        continue
     m = re.match(r"machine fma_peak_gflops=([\d.]+) threads=(\d+)", line)
     if m:
         t = int(m.group(2))   # read before and after the rounds: the higher (the conservative %)
@@ -117,6 +133,8 @@ for line in open(sys.argv[1]):
         sweep.setdefault((t, int(depth)), []).append(float(re.search(r"median_ms=([\d.]+)", line).group(1)))
         continue
     mode = re.search(r"mode=(\w+)", line)
+    if who == "hsicc":
+        last[(t, net)] = sps * flops[(net, None)]
     rates.setdefault((t, net, who if who == "hsicc" else mode.group(1)), []).append(sps)
 for t in sorted(peaks, reverse=True):
     for net in ("ssrn", "contextual"):
@@ -127,6 +145,11 @@ for t in sorted(peaks, reverse=True):
         g = sps * flops[(net, None)]
         line = (f"{net} {t} thread(s): hsicc {sps:.1f} samples/s = {g:.1f} GFLOP/s = "
                 f"{100 * g / peaks[t]:.1f} % of the FMA peak ({peaks[t]:.1f})")
+        rp = runpct.get((t, net))
+        if rp:   # each run against the peak read around it: median, and the runs' range
+            line += (f" [per run: {statistics.median(x for x, _ in rp):.1f} % "
+                     f"({min(x for x, _ in rp):.1f}-{max(x for x, _ in rp):.1f} % of "
+                     f"{min(p for _, p in rp):.1f}-{max(p for _, p in rp):.1f})]")
         modes = {m: statistics.median(rates[(t, net, m)]) for m in ("eager", "channels_last", "torchscript")
                  if (t, net, m) in rates}
         if modes:
