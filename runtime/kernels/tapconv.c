@@ -418,7 +418,7 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_mk_avx2(const tc_mk
         const float *xt = m->x + t * m->ts;
         for (int cb = 0; cb < m->ncb; cb++, wq += 64 * NV) {
             const float *xp = xt + cb * m->bs;
-            if (R == 4) {
+            if (R >= 3) {
                 /* the rows two calls ahead (tc_run's next blocks): the taps' rows span
                  * (K - 1) planes, more than L1 keeps beside the weights, and the hardware
                  * prefetchers do not follow these K x C/8 interleaved streams. SSRN's shape,
@@ -446,10 +446,13 @@ static inline __attribute__((always_inline)) TC_AVX2 void tc_mk_avx2(const tc_mk
 
 #define TC_MK(R, NV) \
     static TC_AVX2 void tc_mk_##R##_##NV(const tc_mk *m) { tc_mk_avx2(m, R, NV); }
-TC_MK(4, 1) TC_MK(4, 2) TC_MK(4, 3) TC_MK(1, 1) TC_MK(1, 2) TC_MK(1, 3)
+TC_MK(1, 1) TC_MK(1, 2) TC_MK(1, 3) TC_MK(2, 1) TC_MK(2, 2) TC_MK(2, 3)
+TC_MK(3, 1) TC_MK(3, 2) TC_MK(3, 3) TC_MK(4, 1) TC_MK(4, 2) TC_MK(4, 3)
 #undef TC_MK
-static void (*const tc_mk_tab[2][3])(const tc_mk *) = {
-    {tc_mk_1_1, tc_mk_1_2, tc_mk_1_3}, {tc_mk_4_1, tc_mk_4_2, tc_mk_4_3}};
+/* [R - 1][NV - 1] */
+static void (*const tc_mk_tab[4][3])(const tc_mk *) = {
+    {tc_mk_1_1, tc_mk_1_2, tc_mk_1_3}, {tc_mk_2_1, tc_mk_2_2, tc_mk_2_3},
+    {tc_mk_3_1, tc_mk_3_2, tc_mk_3_3}, {tc_mk_4_1, tc_mk_4_2, tc_mk_4_3}};
 
 /* AVX-512: R <= 12 rows x (NZ zmm + NY ymm) outputs, W = 16 NZ + 8 NY = the chunk's width (8,
  * 16, 24 or 32; tc_cw). A zmm holds 16 consecutive outputs of one row, i.e. two 8-blocks of y
@@ -583,6 +586,33 @@ static int64_t tc_cw(int64_t cout, int isa)
     return isa >= HK_ISA_AVX512 && cout > 24 && cout % 16 == 0 ? 32 : 24;
 }
 
+/* The width of the chunk of outputs from oc0: tc_cw's, the last what remains, except on the
+ * paths of at most 4 rows a call (AVX2, portable C) where a remainder of 8 would leave that
+ * chunk 4 accumulators, fewer than the FMAs' latency needs: there the last 32 outputs go as
+ * 16 + 16 (C2's 128 = 4 x 24 + 16 + 16). */
+static int tc_tail16(int64_t cout, int isa)
+{
+    return tc_cw(cout, isa) == 24 && tc_rmax(isa) <= 4 && cout > 24 && cout % 24 == 8;
+}
+static int64_t tc_chunk_w(int64_t cout, int64_t oc0, int isa)
+{
+    int64_t cw = tc_cw(cout, isa), rem = cout - oc0;
+    if (tc_tail16(cout, isa) && rem <= 32) return 16;
+    return rem < cw ? rem : cw;
+}
+/* Chunks of the outputs, and chunk i's first output (*oc0) and width */
+static int64_t tc_nchunks(int64_t cout, int isa)
+{
+    int64_t cw = tc_cw(cout, isa);
+    return tc_tail16(cout, isa) ? (cout - 32) / 24 + 2 : (cout + cw - 1) / cw;
+}
+static int64_t tc_chunk(int64_t cout, int isa, int64_t i, int64_t *oc0)
+{
+    int64_t cw = tc_cw(cout, isa), n24 = (cout - 32) / 24;
+    *oc0 = tc_tail16(cout, isa) && i > n24 ? 24 * n24 + 16 * (i - n24) : i * cw;
+    return tc_chunk_w(cout, *oc0, isa);
+}
+
 static void tc_mk_run(const tc_mk *m, int R, int W, int isa)
 {
 #if TC_X86 && defined(__GNUC__)
@@ -591,7 +621,7 @@ static void tc_mk_run(const tc_mk *m, int R, int W, int isa)
         return;
     }
     if (isa >= HK_ISA_AVX2) {
-        tc_mk_tab[R == 4][W / 8 - 1](m);
+        tc_mk_tab[R - 1][W / 8 - 1](m);
         return;
     }
 #endif
@@ -646,8 +676,8 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
             in0 = buf;
             nb0 = n0;
         }
-        for (int64_t oc0 = 0; oc0 < g->cout; oc0 += cw) {
-            int w = (int)(g->cout - oc0 >= cw ? cw : g->cout - oc0);
+        for (int64_t oc0 = 0, w; oc0 < g->cout; oc0 += w) {
+            w = tc_chunk_w(g->cout, oc0, isa);
             int rmax = tc_rmax(isa);
             m.w = g->wp + oc0 * g->k * g->cin + t0 * g->cin * w;
             m.b = g->bias && t0 == k0 ? g->bias + oc0 : NULL;
@@ -658,20 +688,6 @@ static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t 
                 /* the residual at the last block of taps' store (see tc_run_pair) */
                 const float *rin = g->res && t1 >= k1
                                        ? g->res + n * g->out_ns + (oc0 / 8) * g->out_bs : NULL;
-                if (isa < HK_ISA_AVX512) {
-                    for (int64_t r = r0; r < r1;) {
-                        int R = r1 - r >= 4 ? 4 : 1;
-                        m.x = xin + r * 8;
-                        m.y = yout + r * 8;
-                        m.res = rin ? rin + r * 8 : NULL;
-                        if (win)
-                            tc_win_fill(g->pre, win, buf, g->in + n0 * g->in_ns, g->in_bs,
-                                        g->cin / 8, r + R + (t1 - 1 - g->pad) * g->hw, isa);
-                        tc_mk_run(&m, R, w, isa);
-                        r += R;
-                    }
-                    continue;
-                }
                 for (int64_t b = 0, r = r0; b < nb; b++) {
                     int R = (int)(nr / nb + (b < nr % nb));
                     m.x = xin + r * 8;
@@ -1326,12 +1342,14 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const hk_tap_pre 
                 if (win) tc_wfill(g, x, pre, pbuf, win, n, c1, k, isa);
                 const float *xk = xn + ((k - g->pad) * hw - rlo) * 8;
                 for (int64_t ci = 0; ci < g->c; ci += 4)
-                    for (int64_t oc0 = 0; oc0 < g->oc; oc0 += 24) {
-                        int nv = g->oc - oc0 >= 24 ? 3 : (int)((g->oc - oc0) / 8);
+                    for (int64_t oc0 = 0, nv; oc0 < g->oc; oc0 += 8 * nv) {
+                        /* 24 outputs a block; a last 32 as 16 + 16 (tc_chunk_w) */
+                        nv = g->oc - oc0 >= 24 ? 3 : (g->oc - oc0) / 8;
+                        if (tc_tail16(g->oc, isa) && g->oc - oc0 <= 32) nv = 2;
                         tc_wk m = {.x = xk + (ci / 8) * xbs + ci % 8, .dy = dyn + (oc0 / 8) * dybs,
                                    .dybs = dybs, .r0 = r0, .r1 = r1,
                                    .dw = dwp + (k * g->c + ci) * g->oc + oc0, .wc = g->oc};
-                        tc_wk_run(&m, nv, avx2);
+                        tc_wk_run(&m, (int)nv, avx2);
                     }
             }
         }
@@ -1667,15 +1685,16 @@ static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t p
 static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
 {
     int64_t cin = transposed ? g->oc : g->c, cout = transposed ? g->c : g->oc, K = g->k, C = g->c;
-    int64_t cw = tc_cw(cout, hk_isa());
+    int isa = hk_isa();
+    int64_t nch = tc_nchunks(cout, isa);
     /* forward per chunk of outputs, written in order (its rows of w stay in L2: 223 KB for
      * C2); transposed per input, a block of w read in order (one output at a time it wrote
      * K * cin * 24 floats apart: C2's transposed pack of 1.2 MB took 1.5 ms, now 0.12-0.2;
      * forward 0.27 -> 0.24, 1 thread) */
     if (!transposed) {
         TC_OMP("omp parallel for schedule(static)")
-        for (int64_t oc0 = 0; oc0 < cout; oc0 += cw) {
-            int64_t width = cout - oc0 < cw ? cout - oc0 : cw;
+        for (int64_t i = 0; i < nch; i++) {
+            int64_t oc0, width = tc_chunk(cout, isa, i, &oc0);
             float *chunk = wp + oc0 * K * cin;
             for (int64_t k = 0; k < K; k++)
                 for (int64_t c = 0; c < cin; c++)
@@ -1686,8 +1705,8 @@ static void tc_pack(const hk_tap *g, const float *w, int transposed, float *wp)
     }
     TC_OMP("omp parallel for schedule(static)")
     for (int64_t c = 0; c < cin; c++)
-        for (int64_t oc0 = 0; oc0 < cout; oc0 += cw) {
-            int64_t width = cout - oc0 < cw ? cout - oc0 : cw;
+        for (int64_t i = 0; i < nch; i++) {
+            int64_t oc0, width = tc_chunk(cout, isa, i, &oc0);
             float *chunk = wp + oc0 * K * cin;
             for (int64_t k = 0; k < K; k++)
                 for (int64_t o = 0; o < width; o++)
