@@ -3,8 +3,9 @@
  * One routine, tc_rows, computes out[r, :] = bias + sum_k sum_c in[r + (k - pad) * HW, c] *
  * wp[k][c][:] for the rows r of every sample: the forward (wp = w as [K][C][OC]) and the
  * backward data (in = dy, wp = w flipped in k as [K][OC][C], pad' = K - 1 - pad). The AVX2
- * micro-kernel computes 4 rows x 24 output channels (3 vectors of 8) over the taps and input
- * channels the rows' planes see: 12 accumulators, each input value broadcast once per 3 FMAs;
+ * micro-kernel computes up to 4 rows x 24 output channels (3 vectors of 8) over the taps and
+ * input channels the rows' planes see: 12 accumulators, each input value broadcast once per 3
+ * FMAs;
  * the AVX-512 one up to 12 rows x 24 (a zmm and a ymm a row) or 32 (two zmm) outputs;
  * a long reduction (SSRN's C2: 97 taps over the whole depth, one output plane) goes by blocks
  * of taps whose weights stay in L1, adding to the outputs. On AVX-512, chunks of 24 outputs
@@ -642,7 +643,8 @@ static void tc_taps(const tc_geo *g, int64_t o, int64_t *k0, int64_t *k1)
  * taps, per chunk of outputs, every sample's row blocks (the first block of taps overwrites
  * y), so that the samples share the chunk's weights in L1. A run of rows goes in calls of at
  * most tc_rmax rows, as even as they come (AVX-512: 49 rows = 10 + 10 + 10 + 10 + 9, not
- * 4 x 12 + 1, whose one row would run at the FMA latency). */
+ * 4 x 12 + 1, whose one row would run at the FMA latency; AVX2: 4 x 10 + 3 x 3, not
+ * 4 x 12 + 1). */
 static void tc_run(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int64_t r1, int64_t k0,
                    int64_t k1, int isa, tc_win *win)
 {
