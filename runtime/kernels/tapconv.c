@@ -601,16 +601,18 @@ static int64_t tc_chunk_w(int64_t cout, int64_t oc0, int isa)
     if (tc_tail16(cout, isa) && rem <= 32) return 16;
     return rem < cw ? rem : cw;
 }
-/* Chunks of the outputs, and chunk i's first output (*oc0) and width */
+/* Chunks of the outputs, and chunk i's first output (*oc0) and width: tc_chunk_w's, walked
+ * from 0 (a few steps: at most cout / 8) */
 static int64_t tc_nchunks(int64_t cout, int isa)
 {
-    int64_t cw = tc_cw(cout, isa);
-    return tc_tail16(cout, isa) ? (cout - 32) / 24 + 2 : (cout + cw - 1) / cw;
+    int64_t n = 0;
+    for (int64_t oc0 = 0; oc0 < cout; oc0 += tc_chunk_w(cout, oc0, isa)) n++;
+    return n;
 }
 static int64_t tc_chunk(int64_t cout, int isa, int64_t i, int64_t *oc0)
 {
-    int64_t cw = tc_cw(cout, isa), n24 = (cout - 32) / 24;
-    *oc0 = tc_tail16(cout, isa) && i > n24 ? 24 * n24 + 16 * (i - n24) : i * cw;
+    *oc0 = 0;
+    for (int64_t j = 0; j < i; j++) *oc0 += tc_chunk_w(cout, *oc0, isa);
     return tc_chunk_w(cout, *oc0, isa);
 }
 
@@ -1345,9 +1347,9 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const hk_tap_pre 
                 const float *xk = xn + ((k - g->pad) * hw - rlo) * 8;
                 for (int64_t ci = 0; ci < g->c; ci += 4)
                     for (int64_t oc0 = 0, nv; oc0 < g->oc; oc0 += 8 * nv) {
-                        /* 24 outputs a block; a last 32 as 16 + 16 (tc_chunk_w) */
-                        nv = g->oc - oc0 >= 24 ? 3 : (g->oc - oc0) / 8;
-                        if (tc_tail16(g->oc, isa) && g->oc - oc0 <= 32) nv = 2;
+                        /* the chunks of tc_wk's 4 x 24 kernel: tc_chunk_w's at AVX2 (24
+                         * outputs; a last 32 as 16 + 16) */
+                        nv = tc_chunk_w(g->oc, oc0, isa < HK_ISA_AVX2 ? isa : HK_ISA_AVX2) / 8;
                         tc_wk m = {.x = xk + (ci / 8) * xbs + ci % 8, .dy = dyn + (oc0 / 8) * dybs,
                                    .dybs = dybs, .r0 = r0, .r1 = r1,
                                    .dw = dwp + (k * g->c + ci) * g->oc + oc0, .wc = g->oc};
