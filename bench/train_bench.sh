@@ -51,11 +51,16 @@ for n in $nets; do targets="$targets bench_$n"; done
 cmake --build "$build" --target $targets -j "$(nproc)" >/dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# the FMA peak at $t threads (GFLOP/s), its bench_fma line also appended to the file $1 if given
+fma() {
+  "$build/bench/bench_fma" "$t" | tee -a "${1:-/dev/null}" \
+      | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p'
+}
 opts() { if [ "$1" = ssrn ]; then echo "--batch 16 --solver rmsprop"; else echo "--batch 128 --solver sgd"; fi; }
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs${isa:+, kernels forced to $isa}"
 for t in $threads; do
   export OMP_NUM_THREADS=$t
-  peak=$("$build/bench/bench_fma" "$t" | tee -a "$log" | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p')
+  peak=$(fma "$log")
   echo "threads $t: FMA peak $peak GFLOP/s"
   for r in $(seq "$rounds"); do
     echo "threads $t round $r: load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -63,10 +68,10 @@ for t in $threads; do
       # the peak read just before and just after this run too (0.1 s each): the machine's speed
       # drifts by 10-25 % within minutes here, the kernels' and the FMA loop's alike, so each
       # run is also set against the higher of its own two readings (the summary's "per run")
-      pa=$("$build/bench/bench_fma" "$t" | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p')
+      pa=$(fma)
       "$build/bench/bench_$n" $(opts "$n") --seconds "$secs" --peak "$peak" | grep train_step \
           | sed "s/^/T$t /" | tee -a "$log"
-      pb=$("$build/bench/bench_fma" "$t" | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p')
+      pb=$(fma)
       echo "T$t run_peak net=$n before=$pa after=$pb" | tee -a "$log"
       if [ $torch = 1 ]; then
         for m in eager channels_last torchscript; do
@@ -78,7 +83,7 @@ for t in $threads; do
   done
   # the peak again after the rounds: a reading taken while the machine was slower (a neighbour,
   # the clock) would flatter every % of it; the summary divides by the higher of the two
-  peak2=$("$build/bench/bench_fma" "$t" | tee -a "$log" | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p')
+  peak2=$(fma "$log")
   echo "threads $t: FMA peak after the rounds $peak2 GFLOP/s"
   if [ $sweep = 1 ]; then
     # interleaved (each round runs every depth in turn, so a drift of the machine's speed hits
