@@ -65,6 +65,11 @@ typedef struct be_op {
                                  (with its ReLU) itself (hsi_conv_takes_bn): no recompute */
     int bn_fwd;               /* bn_in >= 0 and the conv is the BN's only reader: in the forward
                                  too, the BN then only computes its statistics */
+    int pool_bn;              /* BE_POOL (fuse): a max pool over its whole unpadded input whose
+                                 input is a trained BN's output, which it alone reads: the BN,
+                                 which the runtime may let the pool apply itself
+                                 (hsi_pool_takes_bn); the pool's output gradient and workspace
+                                 then live until the BN's backward, where both run as one; or -1 */
     int res_add;              /* BE_CONV (fuse): the add (no ReLU) right after it, its only
                                  reader, which the runtime may let the conv do as it stores its
                                  output (hsi_conv_takes_residual), or -1; res_slot: the add's

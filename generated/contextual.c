@@ -299,9 +299,9 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     A_c9,                                    /* live steps 36..37 */
     A_c9_out,                                /* live steps 37..39 */
     W_bank1_bn,                              /* live steps 2..75 */
-    W_maxpool0,                              /* live steps 3..74 */
+    W_maxpool0,                              /* live steps 3..75 */
     W_bank3_bn,                              /* live steps 5..72 */
-    W_maxpool1,                              /* live steps 6..71 */
+    W_maxpool1,                              /* live steps 6..72 */
     W_bank5_bn,                              /* live steps 9..68 */
     W_c2_bn,                                 /* live steps 13..64 */
     W_trunk_0_bn_a,                          /* live steps 16..61 */
@@ -314,10 +314,10 @@ enum {   /* buffers: A activation, G its gradient, W workspace, T gradient to ac
     W_dropout1,                              /* live steps 35..42 */
     G_bank1,                                 /* live steps 75..76 */
     G_bank1_bn,                              /* live steps 74..75 */
-    G_maxpool0,                              /* live steps 67..74 */
+    G_maxpool0,                              /* live steps 67..75 */
     G_bank3,                                 /* live steps 72..73 */
     G_bank3_bn,                              /* live steps 71..72 */
-    G_maxpool1,                              /* live steps 67..71 */
+    G_maxpool1,                              /* live steps 67..72 */
     G_bank5,                                 /* live steps 69..70 */
     G_bank5_out,                             /* live steps 68..69 */
     G_bank5_bn,                              /* live steps 67..68 */
@@ -676,9 +676,9 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     b[A_c9] = (hsi_buf){hsi_layout_bytes(lay[OP_c9]), 36, 37};
     b[A_c9_out] = (hsi_buf){hsi_layout_bytes(lay[OP_c9_out]), 37, 39};
     b[W_bank1_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bank1_bn]), 2, 75};
-    b[W_maxpool0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_maxpool0]), 3, 74};
+    b[W_maxpool0] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_maxpool0]), 3, 75};
     b[W_bank3_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bank3_bn]), 5, 72};
-    b[W_maxpool1] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_maxpool1]), 6, 71};
+    b[W_maxpool1] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_maxpool1]), 6, 72};
     b[W_bank5_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_bank5_bn]), 9, 68};
     b[W_c2_bn] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_c2_bn]), 13, 64};
     b[W_trunk_0_bn_a] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_trunk_0_bn_a]), 16, 61};
@@ -691,10 +691,10 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     b[W_dropout1] = (hsi_buf){hsi_op_ws_bytes(s->op[OP_dropout1]), 35, 42};
     b[G_bank1] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1]), 75, 76};
     b[G_bank1_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank1_bn]), 74, 75};
-    b[G_maxpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool0]), 67, 74};
+    b[G_maxpool0] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool0]), 67, 75};
     b[G_bank3] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3]), 72, 73};
     b[G_bank3_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank3_bn]), 71, 72};
-    b[G_maxpool1] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool1]), 67, 71};
+    b[G_maxpool1] = (hsi_buf){hsi_layout_bytes(lay[OP_maxpool1]), 67, 72};
     b[G_bank5] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5]), 69, 70};
     b[G_bank5_out] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5_out]), 68, 69};
     b[G_bank5_bn] = (hsi_buf){hsi_layout_bytes(lay[OP_bank5_bn]), 67, 68};
@@ -794,15 +794,27 @@ static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, 
     /* bank1: conv2d  [200,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
     hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], V(P_bank1_weight), V(P_bank1_bias), s->buf[A_bank1]);
     /* bank1_bn: bn+relu  [128,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
-    hsi_bn_train(s->op[OP_bank1_bn], s->buf[A_bank1], V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 0.100000001f, s->buf[A_bank1_bn], s->buf[W_bank1_bn]);
+    if (hsi_pool_takes_bn(s->op[OP_maxpool0], s->op[OP_bank1_bn]))   /* maxpool0 applies it */
+        hsi_bn_train_stats(s->op[OP_bank1_bn], s->buf[A_bank1], V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 0.100000001f, s->buf[W_bank1_bn]);
+    else
+        hsi_bn_train(s->op[OP_bank1_bn], s->buf[A_bank1], V(P_bank1_bn_weight), V(P_bank1_bn_bias), V(P_bank1_bn_running_mean), V(P_bank1_bn_running_var), 0.100000001f, s->buf[A_bank1_bn], s->buf[W_bank1_bn]);
     /* maxpool0: maxpool  [128,5,5] -> [128,1,1]  (netdefs/contextual.hsn:31) */
-    hsi_pool_train(s->op[OP_maxpool0], s->buf[A_bank1_bn], s->buf[A_maxpool0], s->buf[W_maxpool0]);
+    if (hsi_pool_takes_bn(s->op[OP_maxpool0], s->op[OP_bank1_bn]))   /* bank1_bn applied as it reads */
+        hsi_pool_forward_bn(s->op[OP_maxpool0], s->buf[A_bank1], s->op[OP_bank1_bn], V(P_bank1_bn_weight), V(P_bank1_bn_bias), s->buf[W_bank1_bn], s->buf[A_maxpool0], s->buf[W_maxpool0]);
+    else
+        hsi_pool_train(s->op[OP_maxpool0], s->buf[A_bank1_bn], s->buf[A_maxpool0], s->buf[W_maxpool0]);
     /* bank3: conv2d  [200,5,5] -> [128,3,3]  (netdefs/contextual.hsn:32) */
     hsi_conv_forward(s->op[OP_bank3], s->buf[A_input], V(P_bank3_weight), V(P_bank3_bias), s->buf[A_bank3]);
     /* bank3_bn: bn+relu  [128,3,3] -> [128,3,3]  (netdefs/contextual.hsn:32) */
-    hsi_bn_train(s->op[OP_bank3_bn], s->buf[A_bank3], V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 0.100000001f, s->buf[A_bank3_bn], s->buf[W_bank3_bn]);
+    if (hsi_pool_takes_bn(s->op[OP_maxpool1], s->op[OP_bank3_bn]))   /* maxpool1 applies it */
+        hsi_bn_train_stats(s->op[OP_bank3_bn], s->buf[A_bank3], V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 0.100000001f, s->buf[W_bank3_bn]);
+    else
+        hsi_bn_train(s->op[OP_bank3_bn], s->buf[A_bank3], V(P_bank3_bn_weight), V(P_bank3_bn_bias), V(P_bank3_bn_running_mean), V(P_bank3_bn_running_var), 0.100000001f, s->buf[A_bank3_bn], s->buf[W_bank3_bn]);
     /* maxpool1: maxpool  [128,3,3] -> [128,1,1]  (netdefs/contextual.hsn:32) */
-    hsi_pool_train(s->op[OP_maxpool1], s->buf[A_bank3_bn], s->buf[A_maxpool1], s->buf[W_maxpool1]);
+    if (hsi_pool_takes_bn(s->op[OP_maxpool1], s->op[OP_bank3_bn]))   /* bank3_bn applied as it reads */
+        hsi_pool_forward_bn(s->op[OP_maxpool1], s->buf[A_bank3], s->op[OP_bank3_bn], V(P_bank3_bn_weight), V(P_bank3_bn_bias), s->buf[W_bank3_bn], s->buf[A_maxpool1], s->buf[W_maxpool1]);
+    else
+        hsi_pool_train(s->op[OP_maxpool1], s->buf[A_bank3_bn], s->buf[A_maxpool1], s->buf[W_maxpool1]);
     /* bank5: dense  [200,5,5] -> [128]  (netdefs/contextual.hsn:33) */
     /*   rewritten from conv: the kernel covers the whole input: dense */
     hsi_dense_forward(s->op[OP_bank5], s->buf[A_input], V(P_bank5_weight), V(P_bank5_bias), s->buf[A_bank5]);
@@ -1095,15 +1107,23 @@ static float loss_backward_0(hsi_model *m, hsi_dstate *s, const int32_t *labels,
     /*   rewritten from conv: the kernel covers the whole input: dense */
     hsi_dense_backward(s->op[OP_bank5], s->buf[A_input], V(P_bank5_weight), s->buf[G_bank5], NULL, D(P_bank5_weight), D(P_bank5_bias));
     /* maxpool1: maxpool  [128,3,3] -> [128,1,1]  (netdefs/contextual.hsn:32) */
-    hsi_pool_backward(s->op[OP_maxpool1], s->buf[G_maxpool1], s->buf[W_maxpool1], s->buf[G_bank3_bn]);
+    if (!hsi_pool_takes_bn(s->op[OP_maxpool1], s->op[OP_bank3_bn]))   /* else with bank3_bn's backward */
+        hsi_pool_backward(s->op[OP_maxpool1], s->buf[G_maxpool1], s->buf[W_maxpool1], s->buf[G_bank3_bn]);
     /* bank3_bn: bn+relu  [128,3,3] -> [128,3,3]  (netdefs/contextual.hsn:32) */
-    hsi_bn_backward(s->op[OP_bank3_bn], s->buf[A_bank3], V(P_bank3_bn_weight), s->buf[G_bank3_bn], s->buf[W_bank3_bn], s->buf[G_bank3], D(P_bank3_bn_weight), D(P_bank3_bn_bias));
+    if (hsi_pool_takes_bn(s->op[OP_maxpool1], s->op[OP_bank3_bn]))   /* with maxpool1's backward */
+        hsi_pool_backward_bn(s->op[OP_maxpool1], s->buf[G_maxpool1], s->buf[W_maxpool1], s->op[OP_bank3_bn], s->buf[A_bank3], V(P_bank3_bn_weight), V(P_bank3_bn_bias), s->buf[W_bank3_bn], s->buf[G_bank3], D(P_bank3_bn_weight), D(P_bank3_bn_bias));
+    else
+        hsi_bn_backward(s->op[OP_bank3_bn], s->buf[A_bank3], V(P_bank3_bn_weight), s->buf[G_bank3_bn], s->buf[W_bank3_bn], s->buf[G_bank3], D(P_bank3_bn_weight), D(P_bank3_bn_bias));
     /* bank3: conv2d  [200,5,5] -> [128,3,3]  (netdefs/contextual.hsn:32) */
     hsi_conv_backward(s->op[OP_bank3], s->buf[A_input], V(P_bank3_weight), s->buf[G_bank3], NULL, D(P_bank3_weight), D(P_bank3_bias));
     /* maxpool0: maxpool  [128,5,5] -> [128,1,1]  (netdefs/contextual.hsn:31) */
-    hsi_pool_backward(s->op[OP_maxpool0], s->buf[G_maxpool0], s->buf[W_maxpool0], s->buf[G_bank1_bn]);
+    if (!hsi_pool_takes_bn(s->op[OP_maxpool0], s->op[OP_bank1_bn]))   /* else with bank1_bn's backward */
+        hsi_pool_backward(s->op[OP_maxpool0], s->buf[G_maxpool0], s->buf[W_maxpool0], s->buf[G_bank1_bn]);
     /* bank1_bn: bn+relu  [128,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
-    hsi_bn_backward(s->op[OP_bank1_bn], s->buf[A_bank1], V(P_bank1_bn_weight), s->buf[G_bank1_bn], s->buf[W_bank1_bn], s->buf[G_bank1], D(P_bank1_bn_weight), D(P_bank1_bn_bias));
+    if (hsi_pool_takes_bn(s->op[OP_maxpool0], s->op[OP_bank1_bn]))   /* with maxpool0's backward */
+        hsi_pool_backward_bn(s->op[OP_maxpool0], s->buf[G_maxpool0], s->buf[W_maxpool0], s->op[OP_bank1_bn], s->buf[A_bank1], V(P_bank1_bn_weight), V(P_bank1_bn_bias), s->buf[W_bank1_bn], s->buf[G_bank1], D(P_bank1_bn_weight), D(P_bank1_bn_bias));
+    else
+        hsi_bn_backward(s->op[OP_bank1_bn], s->buf[A_bank1], V(P_bank1_bn_weight), s->buf[G_bank1_bn], s->buf[W_bank1_bn], s->buf[G_bank1], D(P_bank1_bn_weight), D(P_bank1_bn_bias));
     /* bank1: conv2d  [200,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
     hsi_conv_backward(s->op[OP_bank1], s->buf[A_input], V(P_bank1_weight), s->buf[G_bank1], NULL, D(P_bank1_weight), D(P_bank1_bias));
     return loss;

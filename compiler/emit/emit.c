@@ -642,6 +642,14 @@ static int bn_reader_fused(const be_graph *g, int i)
     return -1;
 }
 
+/* The global max pool that may apply BN op i itself (be_op.pool_bn), or -1. */
+static int bn_pool_fused(const be_graph *g, int i)
+{
+    for (int j = i + 1; j < g->n_ops; j++)
+        if (g->ops[j].kind == BE_POOL && g->ops[j].pool_bn == i) return j;
+    return -1;
+}
+
 /* One op of forward_train_<d> (train: batch statistics, dropout masks, workspaces saved for
  * the backward pass) or of forward_infer_<d> (running statistics, BN folded where the compiler
  * folded it, dropout the identity, no workspace). */
@@ -718,10 +726,14 @@ static void emit_forward_op(emitter *e, int i, int train)
         param_args(e, o, 3, rv, x2, sizeof rv);
         op_comment(e, i);
         if (train) {
-            int c = bn_reader_fused(e->g, i);
-            if (c >= 0) {
-                out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applies it */",
-                    opname(e, c), op, e->g->ops[c].cname);
+            int c = bn_reader_fused(e->g, i), pl = bn_pool_fused(e->g, i);
+            if (c >= 0 || pl >= 0) {
+                if (c >= 0)
+                    out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applies it */",
+                        opname(e, c), op, e->g->ops[c].cname);
+                else
+                    out(e, "    if (hsi_pool_takes_bn(s->op[%s], s->op[%s]))   /* %s applies it */",
+                        opname(e, pl), op, e->g->ops[pl].cname);
                 out(e, "        hsi_bn_train_stats(s->op[%s], %s, %s, %s, %s, %s, %s, %s);", op, src, w, b,
                     rm, rv, flt(o->ir->a.bn.momentum), ws);
                 out(e, "    else");
@@ -767,7 +779,18 @@ static void emit_forward_op(emitter *e, int i, int train)
         return;
     case BE_POOL:
         op_comment(e, i);
-        if (train)
+        if (train && o->pool_bn >= 0) {
+            const be_op *p = &e->g->ops[o->pool_bn];
+            char pw[EMIT_PARAM_MAX], pb[EMIT_PARAM_MAX], x[EMIT_PARAM_MAX];
+            param_args(e, p, 0, pw, x, sizeof pw);
+            param_args(e, p, 1, pb, x, sizeof pb);
+            out(e, "    if (hsi_pool_takes_bn(s->op[%s], s->op[%s]))   /* %s applied as it reads */", op,
+                opname(e, o->pool_bn), p->cname);
+            out(e, "        hsi_pool_forward_bn(s->op[%s], %s, s->op[%s], %s, %s, %s, %s, %s);", op,
+                B(e, e->g->ops[p->in[0]].act), opname(e, o->pool_bn), pw, pb, B(e, p->ws), dst, ws);
+            out(e, "    else");
+            out(e, "        hsi_pool_train(s->op[%s], %s, %s, %s);", op, src, dst, ws);
+        } else if (train)
             out(e, "    hsi_pool_train(s->op[%s], %s, %s, %s);", op, src, dst, ws);
         else
             out(e, "    hsi_pool_infer(s->op[%s], %s, %s);", op, src, dst);
@@ -974,10 +997,21 @@ static void emit_backward_op(emitter *e, int i)
         out(e, "    hsi_dense_backward(s->op[%s], %s, %s, %s, %s, %s, %s);", op, src, w, ddst,
             dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
         break;
-    case BE_BN:
-        out(e, "    hsi_bn_backward%s(s->op[%s], %s, %s, %s, %s, %s, %s, %s);",
+    case BE_BN: {
+        int pl = bn_pool_fused(e->g, i);
+        if (pl >= 0) {
+            const be_op *q = &e->g->ops[pl];
+            out(e, "    if (hsi_pool_takes_bn(s->op[%s], s->op[%s]))   /* with %s's backward */",
+                opname(e, pl), op, q->cname);
+            out(e, "        hsi_pool_backward_bn(s->op[%s], %s, %s, s->op[%s], %s, %s, %s, %s, %s, %s, %s);",
+                opname(e, pl), B(e, q->grad), B(e, q->ws), op, src, w, b, B(e, o->ws),
+                dsrc_of(e, o, 0), dw, db);
+            out(e, "    else");
+        }
+        out(e, "%s    hsi_bn_backward%s(s->op[%s], %s, %s, %s, %s, %s, %s, %s);", pl >= 0 ? "    " : "",
             o->adds[0] ? "_add" : "", op, src, w, ddst, B(e, o->ws), dsrc_of(e, o, 0), dw, db);
         break;
+    }
     case BE_ACT:
         out(e, "    hsi_act_backward(s->op[%s], %s, %s, %s);", op, B(e, o->act), ddst, dsrc_of(e, o, 0));
         break;
@@ -985,7 +1019,11 @@ static void emit_backward_op(emitter *e, int i)
         out(e, "    hsi_dropout_backward(s->op[%s], %s, %s, %s);", op, ddst, B(e, o->ws), dsrc_of(e, o, 0));
         break;
     case BE_POOL:
-        out(e, "    hsi_pool_backward(s->op[%s], %s, %s, %s);", op, ddst, B(e, o->ws), dsrc_of(e, o, 0));
+        if (o->pool_bn >= 0)
+            out(e, "    if (!hsi_pool_takes_bn(s->op[%s], s->op[%s]))   /* else with %s's backward */", op,
+                opname(e, o->pool_bn), e->g->ops[o->pool_bn].cname);
+        out(e, "%s    hsi_pool_backward(s->op[%s], %s, %s, %s);", o->pool_bn >= 0 ? "    " : "", op, ddst,
+            B(e, o->ws), dsrc_of(e, o, 0));
         break;
     case BE_RESHAPE:
         if (!o->need_dsrc[0]) break;

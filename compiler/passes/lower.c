@@ -40,7 +40,7 @@ int be_add_op(be_graph *g, be_kind kind, const ir_node *ir)
     o->kind = kind;
     o->ir = ir;
     o->act = o->grad = o->ws = o->fold = o->recomp = o->bn_in = o->res_add = -1;
-    o->sums_conv = o->sums_add = -1;
+    o->sums_conv = o->sums_add = o->pool_bn = -1;
     for (int i = 0; i < BE_MAX_IN; i++) o->tmp[i] = -1;
     return g->n_ops++;
 }

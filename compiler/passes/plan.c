@@ -155,6 +155,26 @@ void plan_buffers(be_graph *g, const be_options *opt)
         o->bn_in = p;
         o->bn_fwd = be_consumers(g, p, NULL, 0) == 1 && p != g->logits;
     }
+    /* global max pools that may apply the trained BN before them (the contextual CNN's filter
+     * banks): the BN's only reader, and the BN's backward writes its input gradient (not an add) */
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind != BE_POOL || o->n_in != 1 || !o->ir || !o->ir->a.pool.max || !o->need_grad ||
+            !o->need_dsrc[0])
+            continue;
+        const ir_pool *pl = &o->ir->a.pool;
+        int p = o->in[0], global = g->ops[p].shape.ndim == pl->nsp + 1;
+        for (int d = 0; global && d < pl->nsp; d++)
+            global = pl->kernel[d] == g->ops[p].shape.d[d + 1] && !pl->pad_lo[d] && !pl->pad_hi[d] &&
+                     !pl->ceil_extra[d];
+        const be_op *bn = &g->ops[p];
+        if (!global || bn->kind != BE_BN || bn->n_in != 1 || !bn->need_grad || bn->adds[0] ||
+            p == g->logits || be_consumers(g, p, NULL, 0) != 1 || bn->bwd_step < o->bwd_step)
+            continue;
+        o->pool_bn = p;
+        if (g->bufs[o->grad].last < bn->bwd_step) g->bufs[o->grad].last = bn->bwd_step;
+        if (g->bufs[o->ws].last < bn->bwd_step) g->bufs[o->ws].last = bn->bwd_step;
+    }
     /* residual adds the conv right before them may do as it stores (SSRN's conv_b + skip):
      * the add's output is then written at the conv's step, so it lives from there */
     for (int i = 1; i < n; i++) {

@@ -132,6 +132,26 @@ void hsi_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const f
                           const float *beta, const void *bn_ws, const float *w, const float *ddst,
                           float *dsrc, float *dw, float *db);
 
+/* ---- a training BN (+ ReLU) applied by the global max pool that reads its output ----------
+ * 1 when pool (a max pool whose window is its whole unpadded input, bn's output its input and
+ * bn's only reader) can read bn's INPUT and apply bn itself, with the statistics and beta the
+ * last hsi_bn_train_stats saved in bn's workspace: the same bits as the two ops, without bn's
+ * output written in the forward or the pool's input gradient in the backward (the contextual
+ * CNN's BN + ReLU + 5x5 and 3x3 max pools). The oneDNN backend's global max pool after a BN
+ * on bnorm.c in the same layout (not synchronized over processes); 0 elsewhere and with
+ * HSICC_NO_POOL_BN_FOLD=1 at the pool's create. The compiler emits both forms, chosen by this at run time. */
+int hsi_pool_takes_bn(const hsi_op *pool, const hsi_op *bn);
+/* hsi_pool_train of bn's output, given bn's input bn_src, gamma, beta and its workspace bn_ws
+ * (after hsi_bn_train_stats); ws the pool's. Only when hsi_pool_takes_bn(pool, bn). */
+void hsi_pool_forward_bn(hsi_op *pool, const float *bn_src, hsi_op *bn, const float *gamma,
+                         const float *beta, const void *bn_ws, float *dst, void *ws);
+/* hsi_pool_backward into a temporary, then hsi_bn_backward of it into dsrc (bn's input
+ * gradient, written: not added), dgamma and dbeta (+=), in one. Only when
+ * hsi_pool_takes_bn(pool, bn). */
+void hsi_pool_backward_bn(hsi_op *pool, const float *ddst, const void *ws, hsi_op *bn,
+                          const float *bn_src, const float *gamma, const float *beta,
+                          const void *bn_ws, float *dsrc, float *dgamma, float *dbeta);
+
 /* ---- a residual add done by the conv before it -------------------------------------------
  * 1 when add (dst = skip + conv's output, no ReLU) can be done by conv as it stores its output:
  * hsi_conv_forward_res writes skip + the conv straight into the add's dst (the same bits as the

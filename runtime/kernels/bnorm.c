@@ -729,26 +729,34 @@ static void bn_stats_piece(const hk_bnorm *g, const float *x, int64_t it, double
     (void)isa;
 }
 
-/* Piece it's backward sums into its slot of part; k: the constants (bn_affine), lt their lane
- * table (bn_lane_table, rows K_SCALE..K_INV). */
-static void bn_bsums_piece(const hk_bnorm *g, const float *x, const float *dy, int64_t it,
-                           const float *k, const float *lt, double *part, int isa)
+/* The backward's sums of len floats of block cb's item (x and dy at the piece's first float)
+ * into q; k: the constants (bn_affine), lt their lane table (bn_lane_table, rows
+ * K_SCALE..K_INV). */
+static void bn_bsums_at(const hk_bnorm *g, const float *x, const float *dy, int64_t len,
+                        int64_t cb, const float *k, const float *lt, double *q, int isa)
 {
-    int64_t len, off = bn_piece(g, it, &len), nb = bn_blocks(g), cp = nb * g->b;
-    int64_t cb = it / bn_chunks(g) % nb, c0 = cb * g->b;
+    int64_t cp = bn_blocks(g) * g->b, c0 = cb * g->b;
     const float *sc = k + K_SCALE * cp + c0, *sh = k + K_SHIFT * cp + c0;
     const float *mu = k + K_MEAN * cp + c0, *inv = k + K_INV * cp + c0, *l = lt + cb * K_N * 16;
-    double *q = part + it * g->b * 2;
     const int B = (int)g->b;
 #if BN_X86
     if (isa >= HK_ISA_AVX512)
-        bsums_avx512(x + off, dy + off, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
+        bsums_avx512(x, dy, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
     else if (isa == HK_ISA_AVX2)
-        bsums_avx2(x + off, dy + off, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
+        bsums_avx2(x, dy, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
     else
 #endif
-        bsums_generic(x + off, dy + off, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
+        bsums_generic(x, dy, len, B, sc, sh, mu, inv, l, g->relu, q, q + B);
     (void)isa;
+}
+
+/* Piece it's backward sums (x, dy: the whole tensors) into its slot of part. */
+static void bn_bsums_piece(const hk_bnorm *g, const float *x, const float *dy, int64_t it,
+                           const float *k, const float *lt, double *part, int isa)
+{
+    int64_t len, off = bn_piece(g, it, &len);
+    bn_bsums_at(g, x + off, dy + off, len, it / bn_chunks(g) % bn_blocks(g), k, lt,
+                part + it * g->b * 2, isa);
 }
 
 /* The pieces of rows [r0, r1) of sample n (every block): r0 a multiple of HK_BNORM_CHUNK, r1
@@ -838,14 +846,78 @@ void hk_bnorm_forward(const hk_bnorm *g, const float *x, const float *gamma, con
     if (y) hk_bnorm_apply(g, x, gamma, beta, mean, var, y, scratch);
 }
 
-void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
-                       const float *mean, const float *var, const float *dy, float *dx,
-                       int add, float *dgamma, float *dbeta, int summed, double *scratch,
-                       hk_bnorm_reduce reduce, void *ctx)
+/* ---- a global max pool reading the BN's output (hk_bnorm_apply_gmax, _backward_gmax) ------
+ * The pool's gradient is one value per sample and channel, at its argmax position: each piece
+ * of dy the BN's passes read is built in a thread's buffer of BN_GMAX_FLOATS (zeros and those
+ * values, what the pool's backward would have written there), so no dy tensor is written or
+ * read; y likewise goes through the buffer into the running max. */
+#define BN_GMAX_FLOATS 8192
+#ifdef __GNUC__
+#define BN_ALIGN64 __attribute__((aligned(64)))
+#else
+#define BN_ALIGN64
+#endif
+
+typedef struct bn_gsrc {
+    const float *v;               /* [N, C] the pool's output gradient */
+    const int32_t *arg;           /* [N, C] the position of each max */
+} bn_gsrc;
+
+int hk_bnorm_gmax_ok(const hk_bnorm *g)
+{
+    int64_t rows = g->s < HK_BNORM_CHUNK ? g->s : HK_BNORM_CHUNK;
+    return !hk_bnorm_columns(g) && rows * g->b <= BN_GMAX_FLOATS;
+}
+
+/* dy of item it's rows [r0, r0 + rn) into buf: the pool's gradient at each channel's argmax
+ * there, 0 elsewhere (padded channels too) */
+static void bn_gmax_dy(const hk_bnorm *g, const bn_gsrc *gs, int64_t it, int64_t r0, int64_t rn,
+                       float *buf)
+{
+    int64_t nb = bn_blocks(g), n = it / nb, c0 = it % nb * g->b;
+    int64_t cn = g->c - c0 < g->b ? g->c - c0 : g->b;
+    memset(buf, 0, (size_t)(rn * g->b) * sizeof *buf);
+    for (int64_t b = 0; b < cn; b++) {
+        int64_t p = gs->arg[n * g->c + c0 + b];
+        if (p >= r0 && p < r0 + rn) buf[(p - r0) * g->b + b] = gs->v[n * g->c + c0 + b];
+    }
+}
+
+/* rows of an item a buffer of BN_GMAX_FLOATS holds (B | 16: a multiple of 16 floats) */
+static int64_t bn_gmax_rows(const hk_bnorm *g)
+{
+    int64_t r = BN_GMAX_FLOATS / g->b;
+    return r < g->s ? r : g->s;
+}
+
+/* The backward's data pass over len floats of an item of block c0 / B (x, dy, dx at its first
+ * float); k: every constant row, lt the block's lanes. */
+static void bn_bdata_at(const hk_bnorm *g, const float *x, const float *dy, float *dx,
+                        int64_t len, int64_t c0, const float *k, const float *l, int add, int isa)
+{
+    const int64_t cp = bn_blocks(g) * g->b;
+    const int B = (int)g->b;
+#if BN_X86
+    if (isa >= HK_ISA_AVX512)
+        bdata_avx512(x, dy, dx, len, B, k + c0, cp, l, g->relu, add);
+    else if (isa == HK_ISA_AVX2)
+        bdata_avx2(x, dy, dx, len, B, k + c0, cp, l, g->relu, add);
+    else
+#endif
+        bdata_generic(x, dy, dx, len, B, k + c0, cp, l, g->relu, add);
+    (void)isa;
+}
+
+/* hk_bnorm_backward, dy either given or (gs not NULL) built piece by piece (not for the [N, C]
+ * path: hk_bnorm_gmax_ok) */
+static void bn_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                        const float *mean, const float *var, const float *dy, const bn_gsrc *gs,
+                        float *dx, int add, float *dgamma, float *dbeta, int summed,
+                        double *scratch, hk_bnorm_reduce reduce, void *ctx)
 {
     const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
     const int B = (int)g->b, isa = bn_isa();
-    const int64_t pieces = bn_pieces(g);
+    const int64_t pieces = bn_pieces(g), nch = bn_chunks(g);
     double *part = scratch, *tot = scratch + pieces * g->b * 2;
     float *k = bn_consts(g, scratch);
     bn_affine(g, gamma, beta, mean, var, k);
@@ -865,7 +937,16 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
                     sc + c0, sh + c0, mu + c0, inv + c0, g->relu, tot + c0, tot + cp + c0);
     } else {
         const float *lt = bn_lane_table(g, k, K_SCALE, K_INV + 1);
-        if (!summed) {
+        if (gs) {
+            BN_OMP("omp parallel for schedule(static)")
+            for (int64_t it = 0; it < pieces; it++) {
+                BN_ALIGN64 float buf[BN_GMAX_FLOATS];
+                int64_t plen, off = bn_piece(g, it, &plen), r0 = it % nch * HK_BNORM_CHUNK;
+                bn_gmax_dy(g, gs, it / nch, r0, plen / g->b, buf);
+                bn_bsums_at(g, x + off, buf, plen, it / nch % nb, k, lt, part + it * g->b * 2,
+                            isa);
+            }
+        } else if (!summed) {
             BN_OMP("omp parallel for schedule(static)")
             for (int64_t it = 0; it < pieces; it++)
                 bn_bsums_piece(g, x, dy, it, k, lt, part, isa);
@@ -886,44 +967,118 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
         m2[c] = (float)(tot[cp + c] / m);
     }
     const float *lt = bn_lane_table(g, k, K_SCALE, K_N);
+    const int64_t rows = gs ? bn_gmax_rows(g) : g->s;
     BN_OMP("omp parallel for schedule(static)")
     for (int64_t it = 0; it < items; it++) {
         int64_t c0 = (it % nb) * B;
         const float *l = lt + (it % nb) * K_N * 16;
+        if (!gs) {
+            bn_bdata_at(g, x + it * len, dy + it * len, dx + it * len, len, c0, k, l, add, isa);
+            continue;
+        }
+        BN_ALIGN64 float buf[BN_GMAX_FLOATS];
+        for (int64_t r0 = 0; r0 < g->s; r0 += rows) {   /* element-wise: any split of rows */
+            int64_t rn = g->s - r0 < rows ? g->s - r0 : rows, off = it * len + r0 * B;
+            bn_gmax_dy(g, gs, it, r0, rn, buf);
+            bn_bdata_at(g, x + off, buf, dx + off, rn * B, c0, k, l, add, isa);
+        }
+    }
+}
+
+void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                       const float *mean, const float *var, const float *dy, float *dx,
+                       int add, float *dgamma, float *dbeta, int summed, double *scratch,
+                       hk_bnorm_reduce reduce, void *ctx)
+{
+    bn_backward(g, x, gamma, beta, mean, var, dy, NULL, dx, add, dgamma, dbeta, summed, scratch,
+                reduce, ctx);
+}
+
+void hk_bnorm_backward_gmax(const hk_bnorm *g, const float *x, const float *gamma,
+                            const float *beta, const float *mean, const float *var,
+                            const float *dmax, const int32_t *arg, float *dx, float *dgamma,
+                            float *dbeta, double *scratch, hk_bnorm_reduce reduce, void *ctx)
+{
+    const bn_gsrc gs = {dmax, arg};
+    bn_backward(g, x, gamma, beta, mean, var, NULL, &gs, dx, 0, dgamma, dbeta, 0, scratch, reduce,
+                ctx);
+}
+
+/* The normalise pass's constants (bn_affine) in scratch, and their lane table in *lt. */
+static const float *bn_norm_begin(const hk_bnorm *g, const float *gamma, const float *beta,
+                                  const float *mean, const float *var, double *scratch,
+                                  const float **lt)
+{
+    float *k = bn_consts(g, scratch);
+    bn_affine(g, gamma, beta, mean, var, k);
+    *lt = bn_lane_table(g, k, K_SCALE, K_SHIFT + 1);
+    return k;
+}
+
+/* The normalise pass over len floats of an item of block c0 / B (x, y at its first float);
+ * k: bn_norm_begin's constants, l the block's lanes. */
+static void bn_norm_at(const hk_bnorm *g, const float *x, float *y, int64_t len, int64_t c0,
+                       const float *k, const float *l, int isa)
+{
+    const int64_t cp = bn_blocks(g) * g->b;
+    const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp;
+    const int B = (int)g->b;
 #if BN_X86
-        if (isa >= HK_ISA_AVX512)
-            bdata_avx512(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l,
-                         g->relu, add);
-        else if (isa == HK_ISA_AVX2)
-            bdata_avx2(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l, g->relu,
-                       add);
-        else
+    if (isa >= HK_ISA_AVX512)
+        norm_avx512(x, y, len, B, sc + c0, sh + c0, l, g->relu);
+    else if (isa == HK_ISA_AVX2)
+        norm_avx2(x, y, len, B, sc + c0, sh + c0, l, g->relu);
+    else
 #endif
-            bdata_generic(x + it * len, dy + it * len, dx + it * len, len, B, k + c0, cp, l,
-                          g->relu, add);
+        norm_generic(x, y, len, B, sc + c0, sh + c0, l, g->relu);
+    (void)isa;
+}
+
+void hk_bnorm_apply_gmax(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                         const float *mean, const float *var, float *ymax, int32_t *arg,
+                         double *scratch)
+{
+    const int64_t nb = bn_blocks(g), len = g->s * g->b, items = g->n * nb;
+    const int64_t B = g->b, rows = bn_gmax_rows(g);
+    const int isa = bn_isa();
+    const float *lt, *k = bn_norm_begin(g, gamma, beta, mean, var, scratch, &lt);
+    BN_OMP("omp parallel for schedule(static)")
+    for (int64_t it = 0; it < items; it++) {
+        BN_ALIGN64 float buf[BN_GMAX_FLOATS];
+        int64_t n = it / nb, c0 = (it % nb) * B, cn = g->c - c0 < B ? g->c - c0 : B;
+        float *restrict m = ymax + n * g->c + c0;
+        int32_t *restrict a = arg + n * g->c + c0;
+        for (int64_t r0 = 0; r0 < g->s; r0 += rows) {
+            int64_t rn = g->s - r0 < rows ? g->s - r0 : rows;
+            bn_norm_at(g, x + it * len + r0 * B, buf, rn * B, c0, k, lt + (it % nb) * K_N * 16,
+                       isa);
+            for (int64_t r = 0; r < rn; r++) {
+                const float *restrict v = buf + r * B;
+                int32_t p = (int32_t)(r0 + r);
+                if (p == 0) {   /* the first position, then a strict > (the pool's ties) */
+                    for (int64_t b = 0; b < cn; b++) m[b] = v[b], a[b] = 0;
+                    continue;
+                }
+                BN_OMP("omp simd")
+                for (int64_t b = 0; b < cn; b++) {   /* branch-free (vectorised) */
+                    float vb = v[b], mb = m[b];
+                    int32_t gt = -(int32_t)(vb > mb);   /* all ones where v wins */
+                    m[b] = vb > mb ? vb : mb;
+                    a[b] = (p & gt) | (a[b] & ~gt);
+                }
+            }
+        }
     }
 }
 
 void hk_bnorm_apply(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
                     const float *mean, const float *var, float *y, double *scratch)
 {
-    const int64_t nb = bn_blocks(g), cp = nb * g->b, len = g->s * g->b, items = g->n * nb;
-    const int B = (int)g->b, isa = bn_isa();
-    float *k = bn_consts(g, scratch);
-    bn_affine(g, gamma, beta, mean, var, k);
-    const float *sc = k + K_SCALE * cp, *sh = k + K_SHIFT * cp;
-    const float *lt = bn_lane_table(g, k, K_SCALE, K_SHIFT + 1);
+    const int64_t nb = bn_blocks(g), len = g->s * g->b, items = g->n * nb;
+    const int isa = bn_isa();
+    const float *lt, *k = bn_norm_begin(g, gamma, beta, mean, var, scratch, &lt);
     BN_OMP("omp parallel for schedule(static)")
-    for (int64_t it = 0; it < items; it++) {
-        int64_t c0 = (it % nb) * B;
-        const float *l = lt + (it % nb) * K_N * 16;
-#if BN_X86
-        if (isa >= HK_ISA_AVX512)
-            norm_avx512(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);
-        else if (isa == HK_ISA_AVX2)
-            norm_avx2(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);
-        else
-#endif
-            norm_generic(x + it * len, y + it * len, len, B, sc + c0, sh + c0, l, g->relu);
-    }
+    for (int64_t it = 0; it < items; it++)
+        bn_norm_at(g, x + it * len, y + it * len, len, (it % nb) * g->b, k,
+                   lt + (it % nb) * K_N * 16, isa);
 }

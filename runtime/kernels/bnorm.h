@@ -76,6 +76,25 @@ void hk_bnorm_backward(const hk_bnorm *g, const float *x, const float *gamma, co
                        float *dgamma, float *dbeta, int summed, double *scratch,
                        hk_bnorm_reduce reduce, void *ctx);
 
+/* A max pool over all S positions reading the BN's output (the contextual CNN's 5x5 and 3x3
+ * pools to 1x1 after bank1's and bank3's BN + ReLU), done by the BN's passes so that neither
+ * y nor the pool's dsrc is written:
+ * hk_bnorm_apply_gmax: ymax[n, c] = max over s of y[n, c, s] and arg[n, c] = the first s where
+ * it is (the same floats as hk_bnorm_apply's y; ymax, arg [N, C] row-major), after
+ * hk_bnorm_forward's statistics (y NULL).
+ * hk_bnorm_backward_gmax: hk_bnorm_backward (add 0, not summed) of dy = dmax[n, c] at
+ * (n, c, arg[n, c]) and 0 elsewhere, bit for bit.
+ * Only when hk_bnorm_gmax_ok(g): not the [N, C] path, and a piece of the sums (up to
+ * HK_BNORM_CHUNK positions of a block) fits a thread's 8192-float buffer. */
+int hk_bnorm_gmax_ok(const hk_bnorm *g);
+void hk_bnorm_apply_gmax(const hk_bnorm *g, const float *x, const float *gamma, const float *beta,
+                         const float *mean, const float *var, float *ymax, int32_t *arg,
+                         double *scratch);
+void hk_bnorm_backward_gmax(const hk_bnorm *g, const float *x, const float *gamma,
+                            const float *beta, const float *mean, const float *var,
+                            const float *dmax, const int32_t *arg, float *dx, float *dgamma,
+                            float *dbeta, double *scratch, hk_bnorm_reduce reduce, void *ctx);
+
 /* The per-channel scale and shift [C] the forward and hk_bnorm_apply compute y with, as
  * y = x * scale + shift (a multiply, then an add) [ReLU: y > 0 ? y : 0]. */
 void hk_bnorm_affine(const hk_bnorm *g, const float *gamma, const float *beta, const float *mean,

@@ -2009,6 +2009,7 @@ typedef struct dn_pool {
         int64_t *co, *po;         /* offset of channel c, of pixel p within a sample */
         int32_t *arg;             /* argmax when the caller has no workspace (inference) */
         size_t src_bytes;
+        int no_bn;                /* HSICC_NO_POOL_BN_FOLD=1 at create (hsi_pool_takes_bn) */
     } g;
 } dn_pool;
 
@@ -2042,6 +2043,8 @@ static hsi_op *dn_gmax_create(hsi_rt *rt, const hsi_layout *src, int nsp)
     if (!pl) return NULL;
     memset(pl, 0, sizeof *pl);
     pl->g.on = 1;
+    const char *nb = getenv("HSICC_NO_POOL_BN_FOLD");
+    pl->g.no_bn = nb && *nb && strcmp(nb, "0");
     pl->g.n = src->dims[0];
     pl->g.c = src->dims[1];
     pl->g.px = 1;
@@ -2255,6 +2258,52 @@ void hk_dnnl_pool_backward(hsi_op *op, const float *ddst, const void *ws, float 
         ddst = pl->tmp;
     }
     dn_run(op->rt, &pl->bwd, (const void *[]){ddst, dsrc, ws});
+}
+
+/* ---- a training BN read by a global max pool alone (hsi_pool_takes_bn) --------------------
+ * bnorm.c's BN whose [N, Cp/B, S, B] tensor is the pool's src, position s its pixel s: the
+ * pool's max and argmax come from the BN's normalise pass (hk_bnorm_apply_gmax: y is not
+ * written, nor read back by the pool), and its backward builds dy from the pool's gradient as
+ * it goes (hk_bnorm_backward_gmax: the pool's dsrc, all zeros but one value per sample and
+ * channel, is not written, nor read twice by the BN). The same bits as the two ops.
+ * HSICC_NO_POOL_BN_FOLD=1 at the pool's create turns it off (for A/B runs). */
+int hk_dnnl_pool_takes_bn(const hsi_op *pool, const hsi_op *bn)
+{
+    const dn_pool *pl = pool->impl;
+    const dn_bn *b = bn->impl;
+    if (!pl->g.on || pl->g.no_bn || !b->own || hk_bn_sync()
+        || !hk_bnorm_gmax_ok(&b->g) || b->g.n != pl->g.n || b->g.c != pl->g.c
+        || b->g.s != pl->g.px)
+        return 0;
+    const int64_t B = b->g.b, S = b->g.s, nb = (b->g.c + B - 1) / B;
+    if (pl->g.sn != nb * S * B) return 0;
+    for (int64_t c = 0; c < pl->g.c; c++)
+        if (pl->g.co[c] != c / B * S * B + c % B) return 0;
+    for (int64_t p = 0; p < pl->g.px; p++)
+        if (pl->g.po[p] != p * B) return 0;
+    return 1;
+}
+
+void hk_dnnl_pool_forward_bn(hsi_op *pool, const float *bn_src, hsi_op *bn, const float *gamma,
+                             const void *bn_ws, float *dst, void *ws)
+{
+    const dn_bn *b = bn->impl;
+    const char *w = bn_ws;
+    hk_bnorm_apply_gmax(&b->g, bn_src, gamma, (const float *)(w + b->mask_off), (const float *)w,
+                        (const float *)(w + b->var_off), dst, ws, dn_bn_scratch(bn));
+    (void)pool;
+}
+
+void hk_dnnl_pool_backward_bn(hsi_op *pool, const float *ddst, const void *ws, hsi_op *bn,
+                              const float *bn_src, const float *gamma, const void *bn_ws,
+                              float *dsrc, float *dgamma, float *dbeta)
+{
+    const dn_bn *b = bn->impl;
+    const char *w = bn_ws;
+    hk_bnorm_backward_gmax(&b->g, bn_src, gamma, (const float *)(w + b->mask_off),
+                           (const float *)w, (const float *)(w + b->var_off), ddst, ws, dsrc,
+                           dgamma, dbeta, dn_bn_scratch(bn), NULL, NULL);
+    (void)pool;
 }
 
 /* ---- residual add ------------------------------------------------------------------------- */

@@ -506,6 +506,53 @@ void hsi_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, const f
     HK_RUN(conv, 1, w, conv_backward_bn, conv, bn_src, bn, gamma, bn_ws, w, ddst, dsrc, dw, db);
 }
 
+int hsi_pool_takes_bn(const hsi_op *pool, const hsi_op *bn)
+{
+    return bn && hk_on_dnnl(pool, HK_POOL, bn, HK_BN) &&
+           HK_IF_DNNL(hk_dnnl_pool_takes_bn(pool, bn));
+}
+
+static void hk_pool_not_taken(const char *fn)
+{
+    fprintf(stderr, "hsicc: %s called for a pool that does not take its BN (hsi_pool_takes_bn)\n",
+            fn);
+    abort();
+}
+
+static void hk_ref_pool_forward_bn(hsi_op *pool, const float *bn_src, hsi_op *bn,
+                                   const float *gamma, const void *bn_ws, float *dst, void *ws)
+{
+    (void)pool, (void)bn_src, (void)bn, (void)gamma, (void)bn_ws, (void)dst, (void)ws;
+    hk_pool_not_taken("hsi_pool_forward_bn");
+}
+
+static void hk_ref_pool_backward_bn(hsi_op *pool, const float *ddst, const void *ws, hsi_op *bn,
+                                    const float *bn_src, const float *gamma, const void *bn_ws,
+                                    float *dsrc, float *dgamma, float *dbeta)
+{
+    (void)pool, (void)ddst, (void)ws, (void)bn, (void)bn_src, (void)gamma, (void)bn_ws;
+    (void)dsrc, (void)dgamma, (void)dbeta;
+    hk_pool_not_taken("hsi_pool_backward_bn");
+}
+
+void hsi_pool_forward_bn(hsi_op *pool, const float *bn_src, hsi_op *bn, const float *gamma,
+                         const float *beta, const void *bn_ws, float *dst, void *ws)
+{
+    (void)beta;   /* the forward's, kept in bn_ws */
+    if (!hsi_pool_takes_bn(pool, bn)) hk_pool_not_taken("hsi_pool_forward_bn");
+    HK_RUN(pool, 0, NULL, pool_forward_bn, pool, bn_src, bn, gamma, bn_ws, dst, ws);
+}
+
+void hsi_pool_backward_bn(hsi_op *pool, const float *ddst, const void *ws, hsi_op *bn,
+                          const float *bn_src, const float *gamma, const float *beta,
+                          const void *bn_ws, float *dsrc, float *dgamma, float *dbeta)
+{
+    (void)beta;
+    if (!hsi_pool_takes_bn(pool, bn)) hk_pool_not_taken("hsi_pool_backward_bn");
+    HK_RUN(bn, 1, gamma, pool_backward_bn, pool, ddst, ws, bn, bn_src, gamma, bn_ws, dsrc, dgamma,
+           dbeta);
+}
+
 int hsi_conv_takes_residual(const hsi_op *conv, const hsi_op *add)
 {
     return add && hk_on_dnnl(conv, HK_CONV, add, HK_ADD) &&

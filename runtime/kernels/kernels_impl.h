@@ -137,6 +137,14 @@ void hk_dnnl_conv_backward_bn(hsi_op *conv, const float *bn_src, hsi_op *bn, con
                               const void *bn_ws, const float *w, const float *ddst, float *dsrc,
                               float *dw, float *db);
 
+/* hsi_pool_takes_bn and its calls on the oneDNN backend. */
+int hk_dnnl_pool_takes_bn(const hsi_op *pool, const hsi_op *bn);
+void hk_dnnl_pool_forward_bn(hsi_op *pool, const float *bn_src, hsi_op *bn, const float *gamma,
+                             const void *bn_ws, float *dst, void *ws);
+void hk_dnnl_pool_backward_bn(hsi_op *pool, const float *ddst, const void *ws, hsi_op *bn,
+                              const float *bn_src, const float *gamma, const void *bn_ws,
+                              float *dsrc, float *dgamma, float *dbeta);
+
 /* hsi_conv_takes_residual and hsi_conv_forward_res on the oneDNN backend. */
 int hk_dnnl_conv_takes_residual(const hsi_op *conv, const hsi_op *add);
 void hk_dnnl_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const float *gamma,

@@ -689,6 +689,109 @@ static void s_pool(hsi_rt *rt, outs *o, int v)
     keep(o, "dst (inference)", ld, yi, TOL_FWD);
 }
 
+/* A training BN (+ ReLU) read by a global max pool alone (hsi_pool_takes_bn), oneDNN backend:
+ * the pool applying the BN (hsi_bn_train_stats, hsi_pool_forward_bn, hsi_pool_backward_bn)
+ * gives the same bits as the two ops (hsi_bn_train, hsi_pool_train, hsi_pool_backward,
+ * hsi_bn_backward): pool output and argmax, running statistics, the BN's input gradient,
+ * dgamma, dbeta. flag: 1 ReLU (x mostly below the threshold: ties at 0), 0 none; f: 1 when the
+ * fold must be taken, 0 when it must not (a piece too big for bnorm.c's buffer). */
+static const shape_spec poolbn_specs[] = {
+    {"ctx_bank1_nhwc_relu", 2, 4, {128, 128, 5, 5}, 1, 1},
+    {"ctx_bank3_nhwc_relu", 2, 4, {128, 128, 3, 3}, 1, 1},
+    {"nhwc_c40_odd", 2, 4, {5, 40, 3, 5}, 0, 1},
+    {"blocked16_c20_relu", 1, 4, {6, 20, 5, 5}, 1, 1},
+    {"blocked8_c20_3d", 4, 5, {3, 20, 3, 2, 2}, 1, 1},
+    {"plain_c7", 0, 4, {4, 7, 2, 5}, 0, 1},
+    /* more positions than a thread's buffer holds: the forward and data passes in pieces */
+    {"blocked16_big_s", 1, 4, {2, 20, 32, 33}, 0, 1},
+    {"plain_big_s_relu", 0, 4, {2, 3, 100, 90}, 1, 1},
+    {"nhwc_too_wide", 2, 4, {2, 512, 5, 5}, 1, 0},
+};
+
+static void poolbn_case(const shape_spec *c)
+{
+    hsi_rt *D = hsi_rt_create(HSI_BACKEND_DNNL), *R = hsi_rt_create(HSI_BACKEND_REF);
+    if (!D || !R) {
+        fprintf(stderr, "FAIL: cannot create the runtimes\n");
+        exit(1);
+    }
+    printf("poolbn.%s\n", c->name);
+    int64_t C = c->dims[1], N = c->dims[0];
+    hsi_pool_desc pd = {c->ndim - 2, 1, {0}, {1, 1, 1}, {0}, {0}, 1};
+    for (int d = 2; d < c->ndim; d++) pd.kernel[d - 2] = c->dims[d];
+    hsi_op *bn[2], *pool[2];
+    const hsi_layout *l = layout(D, c->blocked, c->ndim, c->dims);
+    for (int k = 0; k < 2; k++) {   /* the same ops twice: fused and apart */
+        bn[k] = hsi_bn_create(D, l, 1e-3f, c->flag);
+        check_op(D, bn[k], c->name);
+        pool[k] = hsi_pool_create(D, hsi_op_dst(bn[k]), &pd);
+        check_op(D, pool[k], c->name);
+    }
+    const hsi_layout *rl = layout(R, c->blocked, c->ndim, c->dims);
+    hsi_op *rbn = hsi_bn_create(R, rl, 1e-3f, c->flag);
+    hsi_op *rpool = rbn ? hsi_pool_create(R, hsi_op_dst(rbn), &pd) : NULL;
+    check_op(R, rpool, c->name);
+    if (hsi_pool_takes_bn(pool[0], bn[0]) != (int)c->f || hsi_pool_takes_bn(rpool, rbn)) {
+        printf("  FAIL: %s: hsi_pool_takes_bn %d (reference %d), want %d\n", c->name,
+               hsi_pool_takes_bn(pool[0], bn[0]), hsi_pool_takes_bn(rpool, rbn), (int)c->f);
+        failures++;
+    }
+    const hsi_layout *ld = hsi_op_dst(pool[0]);
+    int64_t n = lnumel(l);
+    float *u = rnd(n, 21, -1, 1);
+    for (int64_t i = 0; i < n; i++) u[i] = u[i] * u[i] * u[i];   /* skewed: the ReLU cuts most */
+    float *x = tbuf(l);
+    convert(l, 0, x, u);
+    float *gamma = rnd(C, 22, 0.5f, 1.5f), *beta = rnd(C, 23, -0.5f, 0.1f);
+    float *dy = tin(ld, 24, -1, 1), *rm[2], *rv[2], *dg[2], *db[2], *y[2], *dx[2];
+    void *bws[2], *pws[2];
+    for (int k = 0; k < 2; k++) {
+        rm[k] = rnd(C, 25, -1, 1), rv[k] = rnd(C, 26, 0.5f, 2);
+        dg[k] = rnd(C, 27, -1, 1), db[k] = rnd(C, 28, -1, 1);
+        y[k] = tbuf(ld), dx[k] = tbuf(l);
+        for (int64_t i = 0; i < (int64_t)(l->bytes / sizeof(float)); i++) dx[k][i] = 7.f;
+        bws[k] = zalloc(hsi_op_ws_bytes(bn[k]));
+        pws[k] = zalloc(hsi_op_ws_bytes(pool[k]));
+    }
+    float *gy = tbuf(l), *gb = tbuf(l);
+    hsi_bn_train(bn[1], x, gamma, beta, rm[1], rv[1], 0.1f, gy, bws[1]);
+    hsi_pool_train(pool[1], gy, y[1], pws[1]);
+    hsi_pool_backward(pool[1], dy, pws[1], gb);
+    hsi_bn_backward(bn[1], x, gamma, gb, bws[1], dx[1], dg[1], db[1]);
+    if (!hsi_pool_takes_bn(pool[0], bn[0])) return;
+    hsi_bn_train_stats(bn[0], x, gamma, beta, rm[0], rv[0], 0.1f, bws[0]);
+    hsi_pool_forward_bn(pool[0], x, bn[0], gamma, beta, bws[0], y[0], pws[0]);
+    hsi_pool_backward_bn(pool[0], dy, pws[0], bn[0], x, gamma, beta, bws[0], dx[0], dg[0], db[0]);
+    struct { const char *what; const void *a, *b; size_t bytes; } cmp[] = {
+        {"pool output", y[0], y[1], ld->bytes},
+        {"pool argmax", pws[0], pws[1], hsi_op_ws_bytes(pool[0])},
+        {"running mean", rm[0], rm[1], (size_t)C * sizeof(float)},
+        {"running var", rv[0], rv[1], (size_t)C * sizeof(float)},
+        {"dsrc", dx[0], dx[1], l->bytes},
+        {"dgamma", dg[0], dg[1], (size_t)C * sizeof(float)},
+        {"dbeta", db[0], db[1], (size_t)C * sizeof(float)},
+    };
+    for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++)
+        if (memcmp(cmp[i].a, cmp[i].b, cmp[i].bytes)) {
+            printf("  FAIL: %s: %s of the pool applying the BN differs from the two ops'\n",
+                   c->name, cmp[i].what);
+            failures++;
+        }
+    /* the ReLU cases over few positions must have ties at 0 (argmax 0 by the first position) and
+     * maxima elsewhere */
+    const int32_t *arg = pws[0];
+    int64_t at0 = 0;
+    for (int64_t i = 0; i < N * C; i++) at0 += arg[i] == 0;
+    if (c->flag && lnumel(l) / (N * C) <= 25 && (at0 == 0 || at0 == N * C)) {
+        printf("  FAIL: %s: %lld of %lld maxima at position 0: the case tests no ties\n", c->name,
+               (long long)at0, (long long)(N * C));
+        failures++;
+    }
+    hsi_rt_destroy(R);
+    hsi_rt_destroy(D);
+    free_all();
+}
+
 static const shape_spec dense_specs[] = {
     {"ssrn_blocked5d", 1, 5, {16, 24, 1, 1, 1}, 1, 16},
     {"blocked4d", 1, 4, {16, 128, 7, 7}, 1, 10},
@@ -1178,6 +1281,10 @@ int main(int argc, char **argv)
         spec_bits(which);
         found = 1;
     }
+    if (!strcmp(which, "all") || !strcmp(which, "poolbn")) {
+        for (int i = 0; i < NSPEC(poolbn_specs); i++) poolbn_case(&poolbn_specs[i]);
+        found = 1;
+    }
     if (!strcmp(which, "all") || !strcmp(which, "chain")) {
         run_case("chain", "ssrn_mini", s_chain, 0);
         found = 1;
@@ -1186,7 +1293,7 @@ int main(int argc, char **argv)
     dnnl_engine_destroy(eng);
     if (!found) {
         fprintf(stderr, "usage: test_dnnl all|conv|bn|act|dropout|pool|dense|add|accum|concat|"
-                        "reshape|xent|xop|chain|bn_bits|sc_bits\n");
+                        "reshape|xent|xop|chain|poolbn|bn_bits|sc_bits\n");
         return 2;
     }
     if (failures) printf("%d comparison(s) FAILED\n", failures);
