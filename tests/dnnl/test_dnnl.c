@@ -801,6 +801,10 @@ static const shape_spec dense_specs[] = {
      * bank5 ([200, 5, 5] -> 128), odd sizes without bias */
     {"gemm_ctx_bank5", 0, 4, {128, 200, 5, 5}, 1, 128},
     {"gemm_odd_nobias", 0, 4, {7, 3, 5, 3}, 0, 11},
+    /* a long reduction over few rows: the forward in two halves of k (dnnl.c's ksplit), an odd
+     * k (2,107: halves of 1,053 and 1,054), with and without bias */
+    {"gemm_ksplit_odd_nobias", 0, 4, {5, 43, 7, 7}, 0, 9},
+    {"gemm_ksplit_odd", 0, 4, {6, 43, 7, 7}, 1, 24},
     {"gemm_plain2d_odd", 0, 2, {13, 29}, 1, 5},
 };
 
@@ -1235,7 +1239,8 @@ static void case_bits(scenario fn, const char *const *names, int n, const char *
 /* "bn_bits": every BN case; dnnl.bn_same_bits compares the lines of the AVX2 and the portable
  * loops (bnorm.c: the same operations in the same order). "sc_bits": the smallconv.c cases
  * (sc_*); dnnl.sc_same_bits_threads compares 1 and 2 threads (smallconv.h: every output
- * element summed by one thread in a fixed order). */
+ * element summed by one thread in a fixed order). "gemm_bits": the dense cases on one GEMM
+ * (gemm_*), dnnl.gemm_same_bits_threads: 1, 2 and 3 threads. */
 static void spec_bits(const char *which)
 {
     const char *names[64];
@@ -1244,6 +1249,10 @@ static void spec_bits(const char *which)
         for (; n < (int)(sizeof bn_specs / sizeof bn_specs[0]) && n < 64; n++)
             names[n] = bn_specs[n].name;
         case_bits(s_bn, names, n, "");
+    } else if (!strcmp(which, "gemm_bits")) {
+        for (; n < (int)(sizeof dense_specs / sizeof dense_specs[0]) && n < 64; n++)
+            names[n] = dense_specs[n].name;
+        case_bits(s_dense, names, n, "gemm_");
     } else {
         for (; n < (int)(sizeof conv_specs / sizeof conv_specs[0]) && n < 64; n++)
             names[n] = conv_specs[n].name;
@@ -1277,7 +1286,7 @@ int main(int argc, char **argv)
     GROUP("reshape", s_reshape, reshape_specs)
     GROUP("xent", s_xent, xent_specs)
     GROUP("xop", s_xop, xop_specs)
-    if (!strcmp(which, "bn_bits") || !strcmp(which, "sc_bits")) {
+    if (!strcmp(which, "bn_bits") || !strcmp(which, "sc_bits") || !strcmp(which, "gemm_bits")) {
         spec_bits(which);
         found = 1;
     }
@@ -1293,7 +1302,7 @@ int main(int argc, char **argv)
     dnnl_engine_destroy(eng);
     if (!found) {
         fprintf(stderr, "usage: test_dnnl all|conv|bn|act|dropout|pool|dense|add|accum|concat|"
-                        "reshape|xent|xop|chain|poolbn|bn_bits|sc_bits\n");
+                        "reshape|xent|xop|chain|poolbn|bn_bits|sc_bits|gemm_bits\n");
         return 2;
     }
     if (failures) printf("%d comparison(s) FAILED\n", failures);
