@@ -4,13 +4,13 @@
  * (the chunk of packed weights, [OC/NR][K][NR], packed at every call, stays in L1 over all
  * rows), the partial sums in y itself when OC is a multiple of NR (the rows of a last partial
  * block in a [MR][OC] buffer), else in a padded [rows][OC] buffer. Weights' gradient: blocks
- * of MR reduction indices x NR channels over chunks of RC rows (that chunk of the packed dy,
- * [OC/NR][rows][NR], stays in L1 over the whole reduction), partial sums in a [OC/NR][K][NR]
- * buffer added to dw at the end; db, dy's packing and dw in one OpenMP region.
+ * of MR reduction indices x NR channels over chunks of RC rows (that chunk of dy, packed
+ * [rows][NR] per channel block into a buffer of each thread's, db summed on the way, stays in
+ * L1 over the whole reduction), partial sums in a [OC/NR][K][NR] buffer added to dw at the
+ * end; db, dy's packing and dw in one OpenMP region.
  * Blocks (sc_blk_of): AVX2 and portable C 6 x 16 (12 ymm accumulators), KC 240, RC 128;
  * AVX-512 6 x 64 (24 zmm accumulators), the forward row block by row block over the whole
- * reduction (up to 1 MB of packed weights a chunk, in L2), RC 128 with dy packed chunk by
- * chunk into a buffer of each thread's (db summed on the way). Kernel alone, 1 thread, batch
+ * reduction (up to 1 MB of packed weights a chunk, in L2), RC 128. Kernel alone, 1 thread, batch
  * 128, % of the 213 GFLOP/s AVX-512 peak (AVX2 path in brackets): bank1 (1x1, 200 -> 128 over
  * 5x5) forward 78-82 (49), weights' gradient 70-72 (43); bank3 (3x3, 5x5 -> 3x3) 80-84 (47)
  * and 80-83 (50).
@@ -264,7 +264,6 @@ int hk_sc_isa(void) { return sc_path(); }
 /* a path's blocking and micro-kernels */
 typedef struct sc_blk {
     int64_t mr, nr, kc, rc;   /* kc 0: the AVX-512 forward's order (hk_sc_forward) */
-    int chunk_pack;           /* 1: dy packed chunk by chunk (hk_sc_backward_weights) */
     void (*fwd)(const float *const *, const int64_t *, int64_t, const float *, const float *,
                 int64_t, float *, int64_t);
     void (*bww)(const float *, const int64_t *, int64_t, const int64_t *, const float *, int,
@@ -273,15 +272,15 @@ typedef struct sc_blk {
 
 static sc_blk sc_blk_of(int path)
 {
-    sc_blk b = {SC_MR, SC_NR, SC_KC, SC_RC, 0, sc_fwd_c, sc_bww_c};
+    sc_blk b = {SC_MR, SC_NR, SC_KC, SC_RC, sc_fwd_c, sc_bww_c};
     if (path == HK_ISA_AVX2) b.fwd = sc_fwd_avx2, b.bww = sc_bww_avx2;
     if (path == HK_ISA_AVX512)
-        b = (sc_blk){SC5_MR, SC5_NR, 0, SC5_RC, 1, sc_fwd_avx512, sc_bww_avx512};
+        b = (sc_blk){SC5_MR, SC5_NR, 0, SC5_RC, sc_fwd_avx512, sc_bww_avx512};
     return b;
 }
 
-/* forward: packed weights, bias, padded partial sums; weights' gradient: packed dy, partial
- * sums of dw (the two never coexist) */
+/* forward: packed weights, bias, padded partial sums; weights' gradient: partial sums of dw
+ * (the two never coexist; dy is packed chunk by chunk into a buffer of each thread's) */
 size_t hk_sc_scratch_floats(const hk_sc *g)
 {
     size_t most = 0;
@@ -289,7 +288,7 @@ size_t hk_sc_scratch_floats(const hk_sc *g)
         sc_blk bl = sc_blk_of(path);
         size_t ocp = (size_t)sc_ocp(g, bl.nr), k = (size_t)sc_k(g), rows = (size_t)sc_rows(g);
         size_t fwd = ocp * k + ocp + (size_t)sc_up((int64_t)rows, bl.mr) * ocp;
-        size_t bwd = ocp * rows + ocp * (size_t)sc_up((int64_t)k, bl.mr);
+        size_t bwd = ocp * (size_t)sc_up((int64_t)k, bl.mr);
         most = fwd > most ? fwd : most;
         most = bwd > most ? bwd : most;
     }
@@ -404,59 +403,45 @@ void hk_sc_backward_weights(const hk_sc *g, const float *x, const float *dy, flo
     int64_t kp = sc_up(k, MR), nkb = kp / MR;
     int bias = db && g->bias;
     if (!dw && !bias) return;
-    float *dp = scratch, *dwt = scratch + ocp * rows;
-    /* One region, barriers after the packing and before the sums go into dw: db by channel
-     * blocks, each summed over the rows in order as dy is packed; dwt by blocks of 6 reduction
-     * indices, every pass of the static loop handing the same blocks to the same thread (the
-     * same count); dw += dwt by channels. Every sum in the order of one thread: the bits do not
-     * depend on the thread count. */
+    float *dwt = scratch;
+    /* One region, a barrier before the sums go into dw: each thread packs the chunk of dy it
+     * works on into its own buffer (in L1 when the kernel reads it), db summed on the way by one
+     * thread a channel block, in row order; dwt by blocks of MR reduction indices, every pass of
+     * the static loop handing the same blocks to the same thread (the same count); dw += dwt by
+     * channels. Every sum in the order of one thread: the bits do not depend on the thread
+     * count. */
     SC_OMP("omp parallel")
     {
-        /* AVX-512: every thread packs each chunk of dy it works on into its own buffer (in L1
-         * when the kernel reads it), db summed on the way: one pass over dy, not two (packing
-         * all of dy up front, 1.6 MB for bank1, then db; bank1's weights' gradient 68 -> 72 %
-         * of the peak, paired runs of the kernel alone) */
+        /* dy packed chunk by chunk: one pass over dy, not two (packing all of dy up front, 1.6
+         * MB for bank1, then db: bank1's weights' gradient 68 -> 72 % of the peak on AVX-512;
+         * on AVX2 1.77-1.80 -> 1.64-1.69 ms on 1 thread, 1.04-1.07 -> 0.94-0.95 on 2; paired
+         * runs of the kernel alone); read in place, at a stride of 128 floats, a chunk's 128 rows
+         * would fall into 8 of L1's 64 sets */
         SC_ALIGN64 float chunk_buf[SC5_RC * SC5_NR];
-        /* dy packed [OC/NR][rows][NR] (read in place, at a stride of 128 floats, a chunk's
-         * 128 rows would fall into 8 of L1's 64 sets), db summed on the way */
-        SC_OMP("omp for schedule(static)")
-        for (int64_t ob = 0; ob < nob; ob++) {
-            int64_t c0 = ob * NR, cn = oc - c0 < NR ? oc - c0 : NR;
-            for (int64_t r = 0; r < rows; r++) {   /* restrict: vectorised */
-                const float *restrict src = dy + r * oc + c0;
-                float *restrict d = dp + (ob * rows + r) * NR, *restrict b = db + c0;
-                if (dw && bl.chunk_pack)
-                    ;
-                else if (dw && cn == NR)
-                    for (int64_t o = 0; o < NR; o++) d[o] = src[o];
-                else if (dw)
-                    for (int64_t o = 0; o < NR; o++) d[o] = o < cn ? src[o] : 0.f;
-                if (bias && !(dw && bl.chunk_pack))
-                    for (int64_t o = 0; o < cn; o++) b[o] += src[o];
-            }
-        }
-        /* AVX-512 with as many channel blocks as threads or a multiple: each thread takes
-         * whole channel blocks, packing only its own part of dy (with the reduction blocks
-         * split, every thread packed all of it: bank1's weights' gradient at 2 threads 0.60 ->
-         * 0.55 ms, bank3's 1.44 -> 1.38, kernel alone, best of 200); the same sums in the
-         * same order either way */
-        int own = bl.chunk_pack && nob % sc_nthreads() == 0;
-        for (int64_t r0 = 0; dw && r0 < rows; r0 += RC) {
+        /* with as many channel blocks as threads or a multiple, each thread takes whole channel
+         * blocks, packing only its own part of dy (with the reduction blocks split, every
+         * thread packed all of it: on AVX-512 bank1's weights' gradient at 2 threads 0.60 ->
+         * 0.55 ms, bank3's 1.44 -> 1.38, kernel alone, best of 200); the same sums in the same
+         * order either way */
+        int own = nob % sc_nthreads() == 0;
+        for (int64_t r0 = 0; r0 < rows; r0 += RC) {
             int64_t rn = rows - r0 < RC ? rows - r0 : RC;
             for (int64_t ob = own ? sc_thread() : 0; ob < nob; ob += own ? sc_nthreads() : 1) {
-                const float *pan = dp + (ob * rows + r0) * NR;
-                if (bl.chunk_pack) {   /* db on the way, by one thread a channel block */
-                    sc_pack_chunk(dy, oc, ob * NR, NR, r0, rn, chunk_buf,
-                                  bias && ob % sc_nthreads() == sc_thread() ? db : NULL);
-                    pan = chunk_buf;
+                float *sums = bias && ob % sc_nthreads() == sc_thread() ? db : NULL;
+                if (!dw) {   /* db alone: its thread's channel blocks */
+                    if (sums) sc_pack_chunk(dy, oc, ob * NR, NR, r0, rn, chunk_buf, sums);
+                    continue;
                 }
+                sc_pack_chunk(dy, oc, ob * NR, NR, r0, rn, chunk_buf, sums);
                 if (own)
                     for (int64_t kb = 0; kb < nkb; kb++)
-                        sc_bww_block(&bl, g, x, r0, rn, kb, pan, dwt + (ob * kp + kb * MR) * NR);
+                        sc_bww_block(&bl, g, x, r0, rn, kb, chunk_buf,
+                                     dwt + (ob * kp + kb * MR) * NR);
                 else {
                     SC_OMP("omp for schedule(static) nowait")
                     for (int64_t kb = 0; kb < nkb; kb++)
-                        sc_bww_block(&bl, g, x, r0, rn, kb, pan, dwt + (ob * kp + kb * MR) * NR);
+                        sc_bww_block(&bl, g, x, r0, rn, kb, chunk_buf,
+                                     dwt + (ob * kp + kb * MR) * NR);
                 }
             }
         }

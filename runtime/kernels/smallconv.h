@@ -7,7 +7,7 @@
  * reorder. The forward keeps a 6-row x 16-channel (AVX-512: 64-channel) block of y in
  * registers over a chunk of the reduction (weights packed per block of channels, per call);
  * the weights' gradient keeps a 6-k x 16-channel (64) block of dw over a chunk of rows (dy
- * packed per block of channels). No padding, no
+ * packed per block of channels, chunk by chunk). No padding, no
  * dilation, no groups, no input gradient (a first layer). Every output element is computed by
  * one thread in a fixed order: results do not depend on the thread count.
  *
