@@ -19,8 +19,7 @@ int drv_parse_define(const char *arg, fe_define *out)
     if (!name) return 1;
     memcpy(name, arg, n);
     name[n] = 0;
-    out->name = name;
-    out->value = eq + 1;
+    *out = (fe_define){.name = name, .value = eq + 1};   /* no file position, no YAML key path */
     return 0;
 }
 
