@@ -1544,7 +1544,8 @@ static const char *const infer_runtime[] = {
     "kernels/ref.h", "model/thread_part.h", "model/model.c", "kernels/kernels.c", "kernels/ref.c",
     "kernels/seq.c", "kernels/arena.c", "kernels/dnnl.c", "kernels/tapconv.h", "kernels/tapconv.c",
     "kernels/bnorm.h",
-    "kernels/bnorm.c", "kernels/smallconv.h", "kernels/smallconv.c", "eval/scene.c",
+    "kernels/bnorm.c", "kernels/smallconv.h", "kernels/smallconv.c", "kernels/dnnl_wino.h",
+    "kernels/dnnl_wino.c", "eval/scene.c",
     "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
 
 static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)

@@ -14,6 +14,7 @@
 
 #include "kernels_impl.h"
 #include "bnorm.h"
+#include "dnnl_wino.h"
 #include "smallconv.h"
 #include "tapconv.h"
 
@@ -502,7 +503,12 @@ typedef struct dn_wl {
         size_t ksplit_off;                   /* ksplit: the second half's [n, oc] in tmp */
         int ksplit;                          /* dn_mm_ksplit */
     } mm;
-    struct { int on; hk_sc g; size_t off; } sc;          /* smallconv.c (dn_sc_wanted) */
+    struct {
+        int on;
+        int wino;                                    /* dnnl_wino.c instead (hk_wino_ok) */
+        hk_sc g;
+        size_t off;
+    } sc;                                            /* smallconv.c (dn_sc_wanted) */
     struct { int on, w1; hk_tap g; size_t off; float *pre; int res, dadd; } tap;   /* k x 1 x 1
                                  conv by tapconv.c (w1: only its weights' gradient); pre: the scale
                                  and shift [2C] of a BN it applies (hsi_conv_forward_bn); res: it
@@ -661,6 +667,12 @@ static void dn_wl_forward(hsi_op *op, const float *src, const float *w, const fl
         dn_mm_forward(op, src, w, b, dst);
         return;
     }
+    if (wl->sc.on && wl->sc.wino) {
+        dn_ok((dnnl_status_t)hk_wino_forward(&wl->sc.g, src, w, b, dst,
+                                             dn_tmp(op->rt, wl->sc.off)),
+              "winograd gemm");
+        return;
+    }
     if (wl->sc.on) {
         hk_sc_forward(&wl->sc.g, src, w, b, dst, dn_tmp(op->rt, wl->sc.off));
         return;
@@ -690,7 +702,11 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         return;
     }
     if (wl->sc.on) {   /* created without an input gradient: dsrc is never wanted */
-        if (dw || (db && wl->sc.g.bias))
+        if (wl->sc.wino && (dw || (db && wl->sc.g.bias)))
+            dn_ok((dnnl_status_t)hk_wino_backward_weights(&wl->sc.g, src, ddst, dw, db,
+                                                          dn_tmp(rt, wl->sc.off)),
+                  "winograd gemm (weights)");
+        else if (dw || (db && wl->sc.g.bias))
             hk_sc_backward_weights(&wl->sc.g, src, ddst, dw, db, dn_tmp(rt, wl->sc.off));
         return;
     }
@@ -939,11 +955,13 @@ static hsi_op *dn_sc_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     if (!g->rowoff || !g->koff) return NULL;
     hk_sc_init(g);
     wl->sc.on = 1;
+    wl->sc.wino = hk_wino_ok(g);
     int64_t ddims[4] = {g->n, g->oc, oh, ow};
     md_t d_nhwc;
     size_t used = 0;
     if (dn_md_tag(&d_nhwc, 4, ddims, dnnl_acdb)) return hk_fail(rt, "conv: bad shapes");
-    if (dn_stage(rt, &used, hk_sc_scratch_floats(g) * sizeof(float), &wl->sc.off)) return NULL;
+    size_t scratch = wl->sc.wino ? hk_wino_scratch_floats(g) : hk_sc_scratch_floats(g);
+    if (dn_stage(rt, &used, scratch * sizeof(float), &wl->sc.off)) return NULL;
     return dn_op(rt, HK_CONV, dn_layout(rt, &d_nhwc), wl);
 }
 
@@ -1248,11 +1266,12 @@ const char *hk_dnnl_conv_impl(const hsi_op *op)
     const dn_wl *wl = op->impl;
     static const char *const tap[] = {"tapconv:generic", "tapconv:avx2", "tapconv:avx512"};
     static const char *const sc[] = {"smallconv:generic", "smallconv:avx2", "smallconv:avx512"};
+    static const char *const wino[] = {"winograd:generic", "winograd:avx2", "winograd:avx512"};
     static const char *const w1[] = {"onednn, weights tapconv:generic",
                                      "onednn, weights tapconv:avx2",
                                      "onednn, weights tapconv:avx512"};
     if (wl->tap.on) return tap[hk_tap_isa()];
-    if (wl->sc.on) return sc[hk_sc_isa()];
+    if (wl->sc.on) return wl->sc.wino ? wino[hk_isa()] : sc[hk_sc_isa()];
     if (wl->tap.w1) return w1[hk_tap_isa()];
     return wl->col.on || wl->mm.on ? "gemm" : "onednn";
 }

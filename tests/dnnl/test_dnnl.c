@@ -315,7 +315,7 @@ static const conv_spec conv_specs[] = {
      * (checked: these must take it): the contextual CNN's 3x3 bank; rows not a multiple of 6
      * and 19 outputs (16 + 3), strides, no bias; 40 outputs, a 2x2 stride-2; a reduction of
      * 1350 > one forward chunk (240) and 2 output pixels per sample */
-    {"sc_ctx_3x3", 0, 4, {128, 200, 5, 5}, 128, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"sc_wino_ctx_3x3", 0, 4, {128, 200, 5, 5}, 128, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
     {"sc_odd_stride_nobias", 0, 4, {5, 43, 6, 5}, 19, 1, {3, 2}, {2, 1}, {0}, {0}, {1, 1}, 0},
     {"sc_oc40_k2s2", 0, 4, {3, 67, 4, 5}, 40, 1, {2, 2}, {2, 2}, {0}, {0}, {1, 1}, 1},
     {"sc_k_chunks_2px", 0, 4, {7, 150, 3, 4}, 24, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
@@ -335,6 +335,14 @@ static const conv_spec conv_specs[] = {
     {"sc_oc192_tail_nobias", 0, 4, {5, 43, 4, 3}, 192, 1, {3, 2}, {1, 1}, {0}, {0}, {1, 1}, 0},
     {"sc_oc80_row_chunks", 0, 4, {11, 29, 6, 6}, 80, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
     {"sc_oc64_few_rows", 0, 4, {1, 64, 3, 3}, 64, 1, {2, 2}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    /* 3x3 convs whose outputs are whole 3x3 tiles by dnnl_wino.c's Winograd F(3x3, 3x3)
+     * (checked: sc_wino_* must take it, smallconv.c's direct kernel under
+     * HSICC_DNNL_NO_WINOGRAD=1): with the contextual CNN's 3x3 bank above, 2 x 3 tiles a
+     * sample, 37 channels (16 + 16 + 5 lanes) and 19 outputs; 3 x 2 tiles and 128 outputs; no
+     * bias, 40 outputs (16 + 16 + 8) */
+    {"sc_wino_tiles_2x3", 0, 4, {3, 37, 8, 11}, 19, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"sc_wino_tiles_3x2", 0, 4, {5, 64, 11, 8}, 128, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 1},
+    {"sc_wino_oc40_nobias", 0, 4, {2, 29, 5, 5}, 40, 1, {3, 3}, {1, 1}, {0}, {0}, {1, 1}, 0},
     /* 1x1 convs on channels-last (checked: these must take one GEMM): SSRN's C2 on the fold
      * of nCdhw8c (its dst nChw8c); odd sizes, 12 outputs (dst channels-last), no bias */
     {"gemm_1x1_ssrn_c2_fold", 5, 4, {16, 2328, 7, 7}, 128, 1, {1, 1}, {1, 1}, {0}, {0}, {1, 1},
@@ -370,7 +378,9 @@ static void s_conv(hsi_rt *rt, outs *o, int v)
     check_op(rt, op, c->name);
     if ((sc || !strncmp(c->name, "tap_", 4)) && hsi_rt_backend(rt) == HSI_BACKEND_DNNL) {
         const char *impl = hk_dnnl_conv_impl(op), *want = getenv("HSICC_KERNEL_ISA");
-        const char *kern = sc ? "smallconv" : "tapconv";
+        const char *nowino = getenv("HSICC_DNNL_NO_WINOGRAD");
+        int wino = !strncmp(c->name, "sc_wino_", 8) && !(nowino && strcmp(nowino, "0"));
+        const char *kern = wino ? "winograd" : sc ? "smallconv" : "tapconv";
         int generic = want && !strcmp(want, "generic");
         char full[32];
         snprintf(full, sizeof full, "%s:%s", kern, generic ? "generic" : "");
