@@ -11,6 +11,10 @@
  * (median_ms: the median of the loop's per-step times, robust to a few slow steps)
  * FLOPs of a step: forward + backward data + backward weights of every conv and dense op, from
  * the compiled net's shapes (hsi_rt_profile); --peak (bench_fma's figure) adds peak_pct=.
+ * Executed FLOPs (exec_gflop_per_step=, exec_gflops=, exec_peak_pct=): the same with the convs on
+ * Winograd's F(3x3, 3x3) (impl=winograd:*) counted at the multiply-adds their GEMMs run, 25 of
+ * every 81 (the transforms' few percent not counted): the rate the FMA units see. The nominal
+ * figures are the network's, as PyTorch's are.
  * --profile ITERS: HSI_PROFILE on, ITERS more training steps timed per kernel call, then one
  * line per op (the roofline of bench/BENCH.md):
  *   hsicc ssrn op <layer> <kind>[dims] fwd_ms=.. fwd_gflops=.. fwd_pct=.. bwd_ms=.. bwd_gflops=.. bwd_pct=..
@@ -55,6 +59,13 @@ static void op_name(const hsi_op_profile *p, int i, const hsi_param *ps, int np,
         }
 }
 
+/* The share of an op's nominal FLOPs its kernels multiply-add: 25 / 81 on Winograd's F(3x3,
+ * 3x3), else 1 */
+static double wino_share(const hsi_op_profile *p)
+{
+    return p->impl && !strncmp(p->impl, "winograd", 8) ? 25.0 / 81.0 : 1.0;
+}
+
 static void print_profile(const hsi_op_profile *prof, int nops, const hsi_param *ps, int np,
                           int iters, double peak)
 {
@@ -79,6 +90,8 @@ static void print_profile(const hsi_op_profile *prof, int nops, const hsi_param 
             if (p->flops[k] > 0) {
                 printf(" %s_gflops=%.1f", k ? "bwd" : "fwd", g);
                 if (peak > 0) printf(" %s_peak_pct=%.1f", k ? "bwd" : "fwd", 100 * g / peak);
+                if (wino_share(p) < 1)
+                    printf(" %s_exec_gflops=%.1f", k ? "bwd" : "fwd", g * wino_share(p));
             }
         }
         if (p->impl) printf(" impl=%s", p->impl);
@@ -143,7 +156,11 @@ int main(int argc, char **argv)
     hsi_op_profile *prof = calloc((size_t)nops + 1, sizeof *prof);
     hsi_rt_profile(rt, prof, nops);
     double step_flops = 0;
-    for (int i = 0; i < nops; i++) step_flops += prof[i].flops[0] + prof[i].flops[1];
+    double exec_flops = 0;
+    for (int i = 0; i < nops; i++) {
+        step_flops += prof[i].flops[0] + prof[i].flops[1];
+        exec_flops += (prof[i].flops[0] + prof[i].flops[1]) * wino_share(&prof[i]);
+    }
     double *steps = NULL;   /* per-step times (train_step loop): their median */
     int cap = 0;
     for (int with_step = 0; with_step < 2; with_step++) {
@@ -187,6 +204,11 @@ int main(int argc, char **argv)
                1e3 * fwd / iters, 1e3 * bwd / iters, 1e3 * upd / iters, batch, iters,
                step_flops / 1e9, g, 1e3 * med);
         if (peak > 0) printf(" peak_pct=%.1f", 100 * g / peak);
+        if (exec_flops < step_flops) {
+            double ge = exec_flops / per_batch / 1e9;
+            printf(" exec_gflop_per_step=%.4f exec_gflops=%.1f", exec_flops / 1e9, ge);
+            if (peak > 0) printf(" exec_peak_pct=%.1f", 100 * ge / peak);
+        }
         printf("\n");
         fflush(stdout);
     }

@@ -5,7 +5,9 @@
 # 16 classes, RMSprop) and the contextual CNN (batch 128, [200, 5, 5], 8 classes, SGD momentum).
 # Prints per net and thread count: samples/s, GFLOP/s (conv and dense forward + backward data +
 # backward weights, from the compiled net's shapes), % of the FMA peak, each PyTorch mode and the
-# ratio to PyTorch's best mode.
+# ratio to PyTorch's best mode. A net with convs on Winograd's F(3x3, 3x3) (the contextual CNN's
+# 3x3 bank) also gets "[executed: ...]": its rate in the multiply-adds the kernels run (those
+# convs at 25/81 of their nominal FLOPs); the % of the peak beside it is the nominal one.
 #   bench/train_bench.sh [--seconds S] [--rounds R] [--threads "2 1"] [--nets "ssrn contextual"]
 #                        [--depth-sweep] [--roofline [ITERS]] [--no-torch] [--isa avx2]
 #   --depth-sweep   also the contextual CNN at depth 1, 2, 4, 8 (rounds interleaved, at least 5;
@@ -111,7 +113,7 @@ done
 echo "# summary (medians over rounds)"
 /usr/bin/python3 - "$log" <<'PY'
 import re, statistics, sys
-rates, flops, peaks, sweep, runpct = {}, {}, {}, {}, {}
+rates, flops, xflops, peaks, sweep, runpct = {}, {}, {}, {}, {}, {}
 last = {}   # (threads, net) -> GFLOP/s of the last hsicc run, set against the run_peak line after it
 for line in open(sys.argv[1]):
     m = re.match(r"T(\d+) run_peak net=(\w+) before=([\d.]+) after=([\d.]+)", line)
@@ -131,9 +133,12 @@ for line in open(sys.argv[1]):
         continue
     t, depth, who, net, sps = int(m.group(1)), m.group(3), m.group(4), m.group(5), float(m.group(6))
     batch = int(re.search(r" batch=(\d+)", line).group(1))
-    g = re.search(r"gflop_per_step=([\d.]+)", line)
+    g = re.search(r" gflop_per_step=([\d.]+)", line)
     if g:
         flops[(net, depth)] = float(g.group(1)) / batch      # GFLOP per sample
+    g = re.search(r"exec_gflop_per_step=([\d.]+)", line)   # Winograd convs at their GEMMs' work
+    if g and who == "hsicc":
+        xflops[(net, depth)] = float(g.group(1)) / batch
     if depth:   # per-step median (ms) of the run
         sweep.setdefault((t, int(depth)), []).append(float(re.search(r"median_ms=([\d.]+)", line).group(1)))
         continue
@@ -150,6 +155,10 @@ for t in sorted(peaks, reverse=True):
         g = sps * flops[(net, None)]
         line = (f"{net} {t} thread(s): hsicc {sps:.1f} samples/s = {g:.1f} GFLOP/s = "
                 f"{100 * g / peaks[t]:.1f} % of the FMA peak ({peaks[t]:.1f})")
+        if (net, None) in xflops:   # the same rate in the multiply-adds the kernels run
+            xg = sps * xflops[(net, None)]
+            line += (f" [executed: {xg:.1f} GFLOP/s = {100 * xg / peaks[t]:.1f} %, Winograd's"
+                     f" convs at 25/81 of their FLOPs]")
         rp = runpct.get((t, net))
         if rp:   # each run against the peak read around it: median, and the runs' range
             line += (f" [per run: {statistics.median(x for x, _ in rp):.1f} % "
