@@ -369,11 +369,14 @@ static int wn_gemms(char ta, char tb, int64_t m, int64_t n, int64_t k, const flo
     return status;
 }
 
+size_t hk_wino_kept_floats(const hk_sc *g) { return wn_r16(25 * wn_tiles(g) * g->c) + 16; }
+
 int hk_wino_forward(const hk_sc *g, const float *x, const float *w, const float *b, float *y,
-                    float *scratch)
+                    float *scratch, float *keep)
 {
     int64_t T = wn_tiles(g), C = g->c, OC = g->oc;
     float *V = wn_al(scratch), *U = V + wn_r16(25 * T * C), *M = U + wn_r16(25 * OC * C);
+    if (keep) V = wn_al(keep);
     WN_RUN(in, g, x, V);
     WN_RUN(wt, g, w, U);
     int status = wn_gemms('N', 'T', T, OC, C, V, C, U, C, M, OC);   /* M = V U^T */
@@ -383,13 +386,16 @@ int hk_wino_forward(const hk_sc *g, const float *x, const float *w, const float 
 }
 
 int hk_wino_backward_weights(const hk_sc *g, const float *x, const float *dy, float *dw,
-                             float *db, float *scratch)
+                             float *db, float *scratch, const float *kept)
 {
     int64_t T = wn_tiles(g), C = g->c, OC = g->oc;
     float *V = wn_al(scratch), *P = V + wn_r16(25 * T * C), *Q = P + wn_r16(25 * OC * C);
     if (db && g->bias) WN_RUN(db, g, dy, db);
     if (!dw) return dnnl_success;
-    WN_RUN(in, g, x, V);
+    if (kept)
+        V = wn_al((float *)kept);   /* read only */
+    else
+        WN_RUN(in, g, x, V);
     WN_RUN(dy, g, dy, Q);
     int status = wn_gemms('T', 'N', OC, C, T, Q, OC, V, C, P, C);   /* P = Q^T V */
     if (status != dnnl_success) return status;

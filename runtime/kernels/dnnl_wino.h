@@ -26,17 +26,21 @@
  * are whole 3x3 tiles (OH, OW multiples of 3), and HSICC_DNNL_NO_WINOGRAD is unset or 0. */
 int hk_wino_ok(const hk_sc *g);
 
-/* Floats of scratch hk_wino_forward / hk_wino_backward_weights need. */
+/* Floats of scratch hk_wino_forward / hk_wino_backward_weights need, and of the transformed
+ * input a forward may keep for the backward (hk_wino_kept_floats). */
 size_t hk_wino_scratch_floats(const hk_sc *g);
+size_t hk_wino_kept_floats(const hk_sc *g);
 
-/* y = conv(x, w) + b (b NULL or no bias: none); x NCHW, w [OC, C, 3, 3], y NHWC. Returns
- * dnnl_success (0), or the first failed dnnl_sgemm's status. */
+/* y = conv(x, w) + b (b NULL or no bias: none); x NCHW, w [OC, C, 3, 3], y NHWC. keep: NULL,
+ * or hk_wino_kept_floats floats where the transformed input is left for a backward of the same
+ * x. Returns dnnl_success (0), or the first failed dnnl_sgemm's status. */
 int hk_wino_forward(const hk_sc *g, const float *x, const float *w, const float *b, float *y,
-                    float *scratch);
+                    float *scratch, float *keep);
 
 /* dw += dL/dw ([OC, C, 3, 3]; NULL: skipped), db += column sums of dy (NULL or no bias:
- * skipped, summed in row order); dy NHWC like y. Returns as hk_wino_forward. */
+ * skipped, summed in row order); dy NHWC like y. kept: NULL (x is transformed again), or a
+ * forward's keep of this x (the same bits either way). Returns as hk_wino_forward. */
 int hk_wino_backward_weights(const hk_sc *g, const float *x, const float *dy, float *dw,
-                             float *db, float *scratch);
+                             float *db, float *scratch, const float *kept);
 
 #endif
