@@ -222,19 +222,20 @@ static void wn_gather(int isa, const float *base, const int *off, int k, int str
     /* x's windows -> V [25][T][C]: lanes over 16 channels of one tile */                     \
     ATTR static void wn_in_##SUF(const hk_sc *g, const float *x, float *V)                    \
     {                                                                                         \
-        int64_t T = wn_tiles(g), C = g->c, ncg = (C + WN_L - 1) / WN_L;                       \
+        int64_t T = wn_tiles(g), C = g->c;                                                    \
         int off[25];                                                                          \
         for (int r = 0; r < 5; r++)                                                           \
             for (int s = 0; s < 5; s++) off[5 * r + s] = (int)(r * g->w + s);                 \
         WN_OMP("omp parallel for schedule(static)")                                           \
-        for (int64_t it = 0; it < T * ncg; it++) {                                            \
-            int64_t t = it / ncg, c0 = it % ncg * WN_L;                                       \
-            int nv = wn_nv(C, c0);                                                            \
-            wn_v v[25];                                                                       \
-            wn_gather(ISA, x + wn_xoff(g, t) + c0 * g->h * g->w, off, 25,                     \
-                      (int)(g->h * g->w), nv, v);                                             \
-            wn_tf_in(v);                                                                      \
-            for (int q = 0; q < 25; q++) wn_st(V + (q * T + t) * C + c0, v + q, nv);          \
+        for (int64_t t = 0; t < T; t++) {                                                     \
+            const float *xt = x + wn_xoff(g, t);                                              \
+            for (int64_t c0 = 0; c0 < C; c0 += WN_L) {                                        \
+                int nv = wn_nv(C, c0);                                                        \
+                wn_v v[25];                                                                   \
+                wn_gather(ISA, xt + c0 * g->h * g->w, off, 25, (int)(g->h * g->w), nv, v);    \
+                wn_tf_in(v);                                                                  \
+                for (int q = 0; q < 25; q++) wn_st(V + (q * T + t) * C + c0, v + q, nv);     \
+            }                                                                                 \
         }                                                                                     \
     }                                                                                         \
     /* w [OC][C][3][3] -> U [25][OC][C]: lanes over 16 consecutive filters (o, c) */          \
@@ -255,35 +256,38 @@ static void wn_gather(int isa, const float *base, const int *off, int k, int str
     /* M [25][T][OC] -> y NHWC (+ b): lanes over 16 output channels */                        \
     ATTR static void wn_out_##SUF(const hk_sc *g, const float *M, const float *b, float *y)   \
     {                                                                                         \
-        int64_t T = wn_tiles(g), OC = g->oc, nog = (OC + WN_L - 1) / WN_L;                    \
+        int64_t T = wn_tiles(g), OC = g->oc;                                                  \
         WN_OMP("omp parallel for schedule(static)")                                           \
-        for (int64_t it = 0; it < T * nog; it++) {                                            \
-            int64_t t = it / nog, o0 = it % nog * WN_L, row = wn_yrow(g, t);                  \
-            int nv = wn_nv(OC, o0);                                                           \
-            wn_v m[25], o[9], bv = {0};                                                       \
-            if (b) wn_ld(&bv, b + o0, nv);                                                    \
-            for (int q = 0; q < 25; q++) wn_ld(m + q, M + (q * T + t) * OC + o0, nv);         \
-            wn_tf_out(m, o);                                                                  \
-            for (int k = 0; k < 9; k++) {                                                     \
-                wn_v v = o[k] + bv;                                                           \
-                wn_st(y + (row + k / 3 * g->ow + k % 3) * OC + o0, &v, nv);                   \
+        for (int64_t t = 0; t < T; t++) {                                                     \
+            float *yt = y + wn_yrow(g, t) * OC;                                               \
+            for (int64_t o0 = 0; o0 < OC; o0 += WN_L) {                                       \
+                int nv = wn_nv(OC, o0);                                                       \
+                wn_v m[25], o[9], bv = {0};                                                   \
+                if (b) wn_ld(&bv, b + o0, nv);                                                \
+                for (int q = 0; q < 25; q++) wn_ld(m + q, M + (q * T + t) * OC + o0, nv);     \
+                wn_tf_out(m, o);                                                              \
+                for (int k = 0; k < 9; k++) {                                                 \
+                    wn_v v = o[k] + bv;                                                       \
+                    wn_st(yt + (k / 3 * g->ow + k % 3) * OC + o0, &v, nv);                    \
+                }                                                                             \
             }                                                                                 \
         }                                                                                     \
     }                                                                                         \
     /* dy NHWC -> Q [25][T][OC]: lanes over 16 output channels */                             \
     ATTR static void wn_dy_##SUF(const hk_sc *g, const float *dy, float *Q)                   \
     {                                                                                         \
-        int64_t T = wn_tiles(g), OC = g->oc, nog = (OC + WN_L - 1) / WN_L;                    \
+        int64_t T = wn_tiles(g), OC = g->oc;                                                  \
         WN_OMP("omp parallel for schedule(static)")                                           \
-        for (int64_t it = 0; it < T * nog; it++) {                                            \
-            int64_t t = it / nog, o0 = it % nog * WN_L, row = wn_yrow(g, t);                  \
-            int nv = wn_nv(OC, o0);                                                           \
-            wn_v f[9], q[25];                                                                 \
-            for (int i = 0; i < 3; i++)                                                       \
-                for (int j = 0; j < 3; j++)                                                   \
-                    wn_ld(f + 3 * i + j, dy + (row + i * g->ow + j) * OC + o0, nv);           \
-            wn_tf_g(f, q);                                                                    \
-            for (int k = 0; k < 25; k++) wn_st(Q + (k * T + t) * OC + o0, q + k, nv);         \
+        for (int64_t t = 0; t < T; t++) {                                                     \
+            const float *dt = dy + wn_yrow(g, t) * OC;                                        \
+            for (int64_t o0 = 0; o0 < OC; o0 += WN_L) {                                       \
+                int nv = wn_nv(OC, o0);                                                       \
+                wn_v f[9], q[25];                                                             \
+                for (int k = 0; k < 9; k++)                                                   \
+                    wn_ld(f + k, dt + (k / 3 * g->ow + k % 3) * OC + o0, nv);                 \
+                wn_tf_g(f, q);                                                                \
+                for (int k = 0; k < 25; k++) wn_st(Q + (k * T + t) * OC + o0, q + k, nv);     \
+            }                                                                                 \
         }                                                                                     \
     }                                                                                         \
     /* P [25][OC][C] -> dw [OC][C][3][3] (+=): lanes over 16 consecutive filters */           \
