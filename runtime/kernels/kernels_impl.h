@@ -107,7 +107,8 @@ int64_t hk_numel(int ndim, const int64_t *dims);
 hsi_op *hk_dnnl_plain_create(hsi_rt *rt, const hsi_layout *src);
 
 /* Which code a DNNL conv or dense op runs: "tapconv:avx2", "tapconv:generic" (tapconv.c),
- * "smallconv:avx2", "smallconv:generic" (smallconv.c),
+ * "smallconv:avx2", "smallconv:generic" (smallconv.c), "winograd:avx512", "winograd:avx2",
+ * "winograd:generic" (dnnl_wino.c; ":avx512" also for the others on AVX-512),
  * "gemm" (im2col + GEMM, or one GEMM on a row-major src) or "onednn" (oneDNN's primitives).
  * For tests. */
 const char *hk_dnnl_conv_impl(const hsi_op *op);
