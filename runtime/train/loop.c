@@ -389,7 +389,9 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
         lr = step_lr(&sched, s);
         hsi_solver_step(c->solver, lr);
         s->step++;
-        const char *bad = nonfinite_param(c);
+        /* the solver's own check of what it wrote (a full scan of the parameters took 0.6 ms
+         * of the contextual CNN's 7 ms step), the scan when it has none or to name the tensor */
+        const char *bad = hsi_solver_nonfinite(c->solver) == 0 ? NULL : nonfinite_param(c);
         if (bad) {
             char what[600];
             snprintf(what, sizeof what, "parameter '%.500s' is not finite", bad);

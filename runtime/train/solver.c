@@ -5,6 +5,7 @@
  * allocates nothing. Params with grad == NULL (state, frozen) and params whose lr scale is 0
  * (inactive in this phase, frozen by the experiment) are not touched at all.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct hsi_solver {
     int n_state;
     hsi_solver_tensor *state;
     int64_t steps;
+    int nonfinite;     /* the last step: 1 wrote a non-finite weight, 0 none, -1 not tracked */
     float *mem;        /* every state buffer, one block */
     char *names;       /* every state name, one block */
 };
@@ -172,61 +174,79 @@ void hsi_solver_set_steps(hsi_solver *s, int64_t steps) { s->steps = steps; }
  * update is element-wise, so the results do not depend on the thread count. */
 #ifdef _OPENMP
 #define SV_PAR _Pragma("omp parallel if (total >= SV_PAR_MIN)")   /* total: the floats */
+#define SV_ATOMIC _Pragma("omp atomic write")
 #else
 #define SV_PAR
+#define SV_ATOMIC
 #endif
 #define SV_PAR_MIN 65536
 
 /* Elements [a, b) of sl's parameter. */
-static void sgd(const hsi_solver_opts *o, const slot *sl, float lr, float wd, int64_t a, int64_t b)
+/* 1 when v is not finite (NaN or an infinity): one compare the loops below vectorise */
+#define SV_BAD(v) (!(fabsf(v) <= FLT_MAX))
+
+/* The element loops return 1 when they wrote a non-finite weight (hsi_solver_nonfinite). */
+static int sgd(const hsi_solver_opts *o, const slot *sl, float lr, float wd, int64_t a, int64_t b)
 {
     hsi_param *p = sl->p;
     float *w = p->value, *m = sl->m;
     const float *g = p->grad;
     float mu = o->momentum;
-    int nesterov = o->nesterov;
+    int nesterov = o->nesterov, bad = 0;
     if (!m) {
-        for (int64_t i = a; i < b; i++) w[i] -= lr * (g[i] + wd * w[i]);
-        return;
+        for (int64_t i = a; i < b; i++) {
+            w[i] -= lr * (g[i] + wd * w[i]);
+            bad |= SV_BAD(w[i]);
+        }
+        return bad;
     }
     if (o->momentum_style == HSI_MOMENTUM_CAFFE) {
         for (int64_t i = a; i < b; i++) {
             float prev = m[i];
             m[i] = mu * m[i] + lr * (g[i] + wd * w[i]);
             w[i] -= nesterov ? (1.0f + mu) * m[i] - mu * prev : m[i];
+            bad |= SV_BAD(w[i]);
         }
-        return;
+        return bad;
     }
     for (int64_t i = a; i < b; i++) {
         float d = g[i] + wd * w[i];
         m[i] = mu * m[i] + d;
         w[i] -= lr * (nesterov ? d + mu * m[i] : m[i]);
+        bad |= SV_BAD(w[i]);
     }
+    return bad;
 }
 
-static void rmsprop(const hsi_solver_opts *o, const slot *sl, float lr, float wd, int64_t a,
-                    int64_t b)
+static int rmsprop(const hsi_solver_opts *o, const slot *sl, float lr, float wd, int64_t a,
+                   int64_t b)
 {
     hsi_param *p = sl->p;
     float *w = p->value, *v = sl->v;
     const float *g = p->grad;
     float rho = o->rho, eps = o->eps;
+    int bad = 0;
     for (int64_t i = a; i < b; i++) {
         float d = g[i] + wd * w[i];
         v[i] = rho * v[i] + (1.0f - rho) * d * d;
         w[i] -= lr * d / (sqrtf(v[i]) + eps);
+        bad |= SV_BAD(w[i]);
     }
+    return bad;
 }
 
-/* SGD or RMSProp over every active slot (see SV_PAR). */
+/* SGD or RMSProp over every active slot (see SV_PAR); s->nonfinite: whether a weight it wrote
+ * is not finite. */
 static void step_elementwise(hsi_solver *s, float lr)
 {
     int64_t total = 0;
+    int bad = 0;
     for (int i = 0; i < s->n; i++)
         if (s->slots[i].lr_scale != 0.0f) total += s->slots[i].p->numel;
     SV_PAR
     {
         int64_t lo, hi, at = 0;   /* this thread's part of the elements one after another */
+        int mine = 0;
         hsi_thread_part(total, &lo, &hi);
         for (int i = 0; i < s->n && at < hi; i++) {
             const slot *sl = &s->slots[i];
@@ -236,10 +256,15 @@ static void step_elementwise(hsi_solver *s, float lr)
             if (a >= b) continue;
             float lr_i = lr * sl->p->lr_mult * sl->lr_scale;
             float wd_i = s->o.weight_decay * sl->p->decay_mult;
-            if (s->o.type == HSI_SOLVER_SGD) sgd(&s->o, sl, lr_i, wd_i, a, b);
-            else rmsprop(&s->o, sl, lr_i, wd_i, a, b);
+            if (s->o.type == HSI_SOLVER_SGD) mine |= sgd(&s->o, sl, lr_i, wd_i, a, b);
+            else mine |= rmsprop(&s->o, sl, lr_i, wd_i, a, b);
+        }
+        if (mine) {
+            SV_ATOMIC
+            bad = 1;
         }
     }
+    s->nonfinite = bad;
 }
 
 /* torch.optim.Adam's single-tensor path: bias corrections in double, the rest in float. */
@@ -300,6 +325,7 @@ void hsi_solver_step(hsi_solver *s, float lr)
         s->steps++;
         return;
     }
+    s->nonfinite = -1;   /* the other solvers' loops do not track it */
     for (int i = 0; i < s->n; i++) {
         const slot *sl = &s->slots[i];
         if (sl->lr_scale == 0.0f) continue;
@@ -316,6 +342,8 @@ void hsi_solver_step(hsi_solver *s, float lr)
     }
     s->steps++;
 }
+
+int hsi_solver_nonfinite(const hsi_solver *s) { return s->steps ? s->nonfinite : -1; }
 
 /* ---- state ------------------------------------------------------------------------------------ */
 

@@ -417,6 +417,61 @@ static void trace(void)
     }
 }
 
+/* hsi_solver_nonfinite: SGD (every momentum form) and RMSProp report a non-finite weight they
+ * wrote, wherever it lies in the threads' parts (a NaN gradient in the last element, an
+ * overflow to infinity in the first); the other solvers and a solver before its first step
+ * report -1 (unknown). */
+static void test_nonfinite(void)
+{
+    enum { N = 150001 };   /* above SV_PAR_MIN: the threaded loop */
+    struct { hsi_solver_type t; hsi_momentum_style style; int nesterov; float mu; } cfg[] = {
+        {HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 0, 0.9f}, {HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 1, 0.9f},
+        {HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 0, 0.9f}, {HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 1, 0.9f},
+        {HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 0, 0.0f}, {HSI_SOLVER_RMSPROP, 0, 0, 0.0f},
+        {HSI_SOLVER_ADAM, 0, 0, 0.0f}};
+    float *w = malloc(sizeof(float) * N), *g = malloc(sizeof(float) * N);
+    if (!w || !g) exit(1);
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        char label[96];
+        for (int i = 0; i < N; i++) {
+            w[i] = 0.25f;
+            g[i] = 0.5f;
+        }
+        hsi_param p = {.name = "p", .ndim = 1, .dims = {N}, .numel = N, .value = w, .grad = g,
+                       .lr_mult = 1.0f, .decay_mult = 1.0f};
+        hsi_solver_opts so = hsi_solver_defaults(cfg[c].t);
+        so.momentum = cfg[c].mu;
+        so.momentum_style = cfg[c].style;
+        so.nesterov = cfg[c].nesterov;
+        hsi_solver *s = make(&so, &p, 1, NULL);
+        int tracked = cfg[c].t != HSI_SOLVER_ADAM;
+        snprintf(label, sizeof label, "nonfinite before a step, config %zu", c);
+        near(label, hsi_solver_nonfinite(s), -1);
+        hsi_solver_step(s, 0.01f);
+        snprintf(label, sizeof label, "nonfinite after a finite step, config %zu", c);
+        near(label, hsi_solver_nonfinite(s), tracked ? 0 : -1);
+        g[N - 1] = NAN;
+        hsi_solver_step(s, 0.01f);
+        snprintf(label, sizeof label, "nonfinite after a NaN gradient, config %zu", c);
+        near(label, hsi_solver_nonfinite(s), tracked ? 1 : -1);
+        g[N - 1] = 0.5f;
+        w[N - 1] = 0.25f;
+        if (cfg[c].t == HSI_SOLVER_SGD) {   /* w - lr * g overflows: an infinity, not a NaN */
+            hsi_solver_free(s);
+            for (int i = 0; i < N; i++) w[i] = 0.25f;
+            s = make(&so, &p, 1, NULL);
+            g[0] = 3e38f;
+            hsi_solver_step(s, 100.0f);
+            snprintf(label, sizeof label, "nonfinite after an overflow, config %zu", c);
+            near(label, hsi_solver_nonfinite(s), 1);
+            g[0] = 0.5f;
+        }
+        hsi_solver_free(s);
+    }
+    free(w);
+    free(g);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--trace") == 0) {
@@ -428,6 +483,7 @@ int main(int argc, char **argv)
     test_rmsprop_adam();
     test_state();
     test_split();
+    test_nonfinite();
     printf("%s\n", failures ? "FAILED" : "ok");
     return failures != 0;
 }
