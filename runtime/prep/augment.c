@@ -1,6 +1,25 @@
 /* augment.c — the 8 dihedral transforms (rotations, flips, transposes) of a [bands, p, p]
  * patch; the batcher picks which one per sample. It does not add noise or change spectra. */
+#include <stdlib.h>
+
 #include "hsi_prep.h"
+
+/* Output (i, j) of a p x p plane under transform t reads position *src (row-major). */
+static void hsi_dihedral_map(int i, int j, int p, int t, int *src)
+{
+    int q = p - 1, si, sj;
+    switch (t & 7) {
+    case 0: si = i; sj = j; break;
+    case 1: si = j; sj = q - i; break;
+    case 2: si = q - i; sj = q - j; break;
+    case 3: si = q - j; sj = i; break;
+    case 4: si = i; sj = q - j; break;
+    case 5: si = q - i; sj = j; break;
+    case 6: si = j; sj = i; break;
+    default: si = q - j; sj = q - i; break;
+    }
+    *src = si * p + sj;
+}
 
 const char *hsi_dihedral_name(int t)
 {
@@ -10,23 +29,24 @@ const char *hsi_dihedral_name(int t)
     return t >= 0 && t < HSI_DIHEDRAL_COUNT ? names[t] : "?";
 }
 
+/* The source of every output position of one p x p plane under transform t, then one gather
+ * loop per band (the switch per element took 4 % of the contextual trainer's CPU time). */
 void hsi_dihedral(const float *in, float *out, int bands, int p, int t)
 {
-    int q = p - 1;
-    for (int b = 0; b < bands; b++, in += p * p)
-        for (int i = 0; i < p; i++)
-            for (int j = 0; j < p; j++) {
-                int si, sj;
-                switch (t & 7) {
-                case 0: si = i; sj = j; break;
-                case 1: si = j; sj = q - i; break;
-                case 2: si = q - i; sj = q - j; break;
-                case 3: si = q - j; sj = i; break;
-                case 4: si = i; sj = q - j; break;
-                case 5: si = q - i; sj = j; break;
-                case 6: si = j; sj = i; break;
-                default: si = q - j; sj = q - i; break;
-                }
-                *out++ = in[si * p + sj];
+    int pp = p * p;
+    int small[64], *map = pp <= 64 ? small : malloc(sizeof(int) * (size_t)pp);
+    if (!map) {   /* out of memory for a huge patch: the map computed per element */
+        for (int b = 0; b < bands; b++, in += pp)
+            for (int k = 0; k < pp; k++) {
+                int src;
+                hsi_dihedral_map(k / p, k % p, p, t, &src);
+                *out++ = in[src];
             }
+        return;
+    }
+    for (int i = 0; i < p; i++)
+        for (int j = 0; j < p; j++) hsi_dihedral_map(i, j, p, t, map + i * p + j);
+    for (int b = 0; b < bands; b++, in += pp, out += pp)
+        for (int k = 0; k < pp; k++) out[k] = in[map[k]];
+    if (map != small) free(map);
 }

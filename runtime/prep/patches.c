@@ -58,6 +58,16 @@ void hsi_patch(const hsi_cube *c, int r, int col, int p, hsi_pad pad, float *out
     size_t hw = (size_t)h * (size_t)w;
     if (r - half >= 0 && r + half < h && col - half >= 0 && col + half < w) {
         size_t at = (size_t)(r - half) * w + (col - half);
+        if (!c->data && !c->s16_unsigned) {   /* compact int16: a band's window in one loop */
+            const int16_t *s = (const int16_t *)c->s16 + at;
+            for (int b = 0; b < c->bands; b++, s += hw) {
+                double m = c->mean[b], sd = c->std[b];
+                for (int i = 0; i < p; i++, out += p)
+                    for (int j = 0; j < p; j++)
+                        out[j] = hsi_standardize_value(s[(size_t)i * w + j], m, sd);
+            }
+            return;
+        }
         for (int b = 0; b < c->bands; b++)
             for (int i = 0; i < p; i++, out += p)
                 hsi_cube_span(c, b, at + (size_t)i * w, (size_t)p, out);

@@ -84,5 +84,27 @@ int main(void)
         float cp = p[0] + p[4] + p[20] + p[24], cq = q[0] + q[4] + q[20] + q[24];
         CHECK(cp == cq);
     }
+
+    /* 9 x 9 over 3 bands (81 positions: the transform's map on the heap, not the stack) and 7 x
+     * 7 (49, on the stack): each against the transforms' definition written out per element */
+    static const int sizes[2] = {9, 7};
+    for (int z = 0; z < 2; z++) {
+        int n = sizes[z], nn = n * n, m = n - 1;
+        float big[3 * 81], got[3 * 81];
+        for (int i = 0; i < 3 * nn; i++)
+            big[i] = (float)(i * 7 % 101);
+        for (int t = 0; t < 8; t++) {
+            hsi_dihedral(big, got, 3, n, t);
+            int bad = 0;
+            for (int b = 0; b < 3; b++)
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < n; j++) {
+                        int si[8] = {i, j, m - i, m - j, i, m - i, j, m - j};
+                        int sj[8] = {j, m - i, m - j, i, m - j, j, i, m - i};
+                        bad += got[b * nn + i * n + j] != big[b * nn + si[t] * n + sj[t]];
+                    }
+            CHECK_EQ(bad, 0);
+        }
+    }
     return t_done("data.augment");
 }
