@@ -507,7 +507,7 @@ typedef struct dn_wl {
         int on;
         int wino;                                    /* dnnl_wino.c instead (hk_wino_ok) */
         float *kept;                                 /* wino: the last forward's transformed */
-        const float *kept_src;                       /* input, and that forward's src */
+        const float *kept_src;                       /* input (NULL: none kept), its src */
         hk_sc g;
         size_t off;
     } sc;                                            /* smallconv.c (dn_sc_wanted) */
@@ -626,15 +626,6 @@ static void dn_col_backward_weights(hsi_op *op, const float *src, const float *d
 #define DN_MM_ROWS 256
 #endif
 
-/* A Winograd conv's backward takes the transformed input its forward kept when given the same
- * src (a backward's input is its forward's, unchanged); HSICC_DNNL_WINO_REKEEP=1 transforms it
- * again instead (for A/B runs and the tests: the same bits). */
-static int dn_wino_rekeep(void)
-{
-    const char *e = getenv("HSICC_DNNL_WINO_REKEEP");
-    return e && *e && strcmp(e, "0");
-}
-
 static void dn_mm_forward(hsi_op *op, const float *src, const float *w, const float *b,
                           float *dst);
 static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
@@ -717,7 +708,7 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
         if (wl->sc.wino && (dw || (db && wl->sc.g.bias)))
             dn_ok((dnnl_status_t)hk_wino_backward_weights(
                       &wl->sc.g, src, ddst, dw, db, dn_tmp(rt, wl->sc.off),
-                      src == wl->sc.kept_src && !dn_wino_rekeep() ? wl->sc.kept : NULL),
+                      src == wl->sc.kept_src ? wl->sc.kept : NULL),
                   "winograd gemm (weights)");
         else if (dw || (db && wl->sc.g.bias))
             hk_sc_backward_weights(&wl->sc.g, src, ddst, dw, db, dn_tmp(rt, wl->sc.off));
@@ -969,7 +960,12 @@ static hsi_op *dn_sc_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     hk_sc_init(g);
     wl->sc.on = 1;
     wl->sc.wino = hk_wino_ok(g);
-    if (wl->sc.wino && !(wl->sc.kept = dn_impl_alloc(rt, hk_wino_kept_floats(g) * sizeof(float))))
+    /* The backward takes the transformed input its forward kept when given the same src (a
+     * backward's input is its forward's, unchanged); HSICC_DNNL_WINO_REKEEP=1 keeps none and
+     * transforms again (for A/B runs and the tests: the same bits). */
+    const char *rekeep = getenv("HSICC_DNNL_WINO_REKEEP");
+    if (wl->sc.wino && !(rekeep && *rekeep && strcmp(rekeep, "0"))
+        && !(wl->sc.kept = dn_impl_alloc(rt, hk_wino_kept_floats(g) * sizeof(float))))
         return NULL;
     int64_t ddims[4] = {g->n, g->oc, oh, ow};
     md_t d_nhwc;

@@ -98,6 +98,7 @@ hsi_solver *hsi_solver_create(const hsi_solver_opts *opts, hsi_param *params, in
     hsi_solver *s = calloc(1, sizeof *s);
     if (!s) goto oom;
     s->o = *opts;
+    s->nonfinite = -1;   /* no step yet (also after hsi_solver_set_steps on resume) */
     size_t floats = 0, chars = 0;
     for (int i = 0; i < n; i++) {
         if (!params[i].grad) continue;
@@ -181,11 +182,11 @@ void hsi_solver_set_steps(hsi_solver *s, int64_t steps) { s->steps = steps; }
 #endif
 #define SV_PAR_MIN 65536
 
-/* Elements [a, b) of sl's parameter. */
 /* 1 when v is not finite (NaN or an infinity): one compare the loops below vectorise */
 #define SV_BAD(v) (!(fabsf(v) <= FLT_MAX))
 
-/* The element loops return 1 when they wrote a non-finite weight (hsi_solver_nonfinite). */
+/* Elements [a, b) of sl's parameter; 1 when a weight written is not finite
+ * (hsi_solver_nonfinite). */
 static int sgd(const hsi_solver_opts *o, const slot *sl, float lr, float wd, int64_t a, int64_t b)
 {
     hsi_param *p = sl->p;
@@ -343,7 +344,7 @@ void hsi_solver_step(hsi_solver *s, float lr)
     s->steps++;
 }
 
-int hsi_solver_nonfinite(const hsi_solver *s) { return s->steps ? s->nonfinite : -1; }
+int hsi_solver_nonfinite(const hsi_solver *s) { return s->nonfinite; }
 
 /* ---- state ------------------------------------------------------------------------------------ */
 

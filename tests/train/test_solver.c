@@ -447,6 +447,9 @@ static void test_nonfinite(void)
         int tracked = cfg[c].t != HSI_SOLVER_ADAM;
         snprintf(label, sizeof label, "nonfinite before a step, config %zu", c);
         near(label, hsi_solver_nonfinite(s), -1);
+        hsi_solver_set_steps(s, 5);   /* a resumed solver has not stepped in this process */
+        snprintf(label, sizeof label, "nonfinite resumed before a step, config %zu", c);
+        near(label, hsi_solver_nonfinite(s), -1);
         hsi_solver_step(s, 0.01f);
         snprintf(label, sizeof label, "nonfinite after a finite step, config %zu", c);
         near(label, hsi_solver_nonfinite(s), tracked ? 0 : -1);
