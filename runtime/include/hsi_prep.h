@@ -86,6 +86,14 @@ static inline float hsi_standardize_value(double x, double mean, double std)
 int hsi_cube_compact(hsi_cube *c, const float *mean, const float *std);
 /* n values of band b from pixel offset off (= r * w + c) on, as floats. */
 void hsi_cube_span(const hsi_cube *c, int b, size_t off, size_t n, float *out);
+/* n 16-bit samples s (int16_t, or uint16_t when uns) standardised: out[i] =
+ * hsi_standardize_value(s[i], mean, std), bit for bit, on AVX-512 or AVX2 where hk_isa allows
+ * (HSICC_KERNEL_ISA=avx2|generic forces a lower path). */
+void hsi_standardize_s16(const void *s, int uns, size_t n, double mean, double std, float *out);
+/* The same on a window: rows x cols samples, rows `stride` samples apart, into rows x cols
+ * floats (a band of a patch: on AVX-512 a row a vector when cols <= 8). */
+void hsi_standardize_s16_window(const void *s, int uns, size_t stride, int rows, int cols,
+                                double mean, double std, float *out);
 
 /* ---- PCA (pca.c) -------------------------------------------------------------------------- */
 typedef struct hsi_pca_opts {
@@ -128,6 +136,13 @@ int hsi_pad_parse(const char *name, hsi_pad *out);
 /* out[b][i][j] = cube(band b, row r - p/2 + i, col c - p/2 + j), padded as `pad` says.
  * p odd >= 1; out has bands * p * p floats. */
 void hsi_patch(const hsi_cube *c, int r, int col, int p, hsi_pad pad, float *out);
+/* Bands ahead whose rows an interior patch of a compact cube prefetches: a band's p rows lie a
+ * plane apart (a page or more), which the hardware prefetchers do not follow. */
+#define HSI_PATCH_AHEAD 8
+/* hsi_patch under the dihedral transform t (hsi_dihedral): out = t(patch), tmp bands * p * p
+ * floats of scratch (unused for an interior patch of a compact cube with p <= 8). */
+void hsi_patch_dihedral(const hsi_cube *c, int r, int col, int p, hsi_pad pad, int t, float *out,
+                        float *tmp);
 /* n patches around pixel indices pix[k] (= r * w + c) into out [n, bands, p, p]. */
 void hsi_patches(const hsi_cube *c, const int32_t *pix, int64_t n, int p, hsi_pad pad, float *out);
 
@@ -219,7 +234,10 @@ typedef struct hsi_batcher_opts {
     hsi_augment augment;
     uint64_t seed;
     int prefetch;             /* 1: a thread prepares the next batch while the caller works;
-                                 0: batches made in hsi_batcher_next. Same batches either way. */
+                                 0: batches made in hsi_batcher_next, the patches on OpenMP's
+                                 threads; -1: 1 when the CPUs outnumber OpenMP's threads, else 0
+                                 (HSICC_BATCH_PREFETCH=0|1 decides instead). Same batches in
+                                 every case. */
     /* A per-pixel loss: label_patch L >= 1 (odd, <= patch) adds to each sample the L x L window
      * of window_labels (h * w; -1 outside the scene) centred on its pixel, transformed like its
      * patch (hsi_batch.yw). Pass labels of training pixels only: others must be -1. */
@@ -258,6 +276,9 @@ const hsi_batch *hsi_batcher_next(hsi_batcher *b);
 void hsi_batcher_get_state(const hsi_batcher *b, hsi_batcher_state *out);
 /* Continue from a saved state (discards prefetched work). Error: a different seed. */
 int hsi_batcher_set_state(hsi_batcher *b, const hsi_batcher_state *s, char *err, size_t errlen);
+/* 1 when a thread of its own makes the batches (prefetch 1, or -1 decided so), 0 when
+ * hsi_batcher_next makes them. */
+int hsi_batcher_prefetching(const hsi_batcher *b);
 /* Samples per epoch: n, or 8n with HSI_AUG_EXPAND8. */
 int64_t hsi_batcher_epoch_size(const hsi_batcher *b);
 void hsi_batcher_free(hsi_batcher *b);

@@ -1,15 +1,32 @@
 /* batcher.c — training batches (patches + labels, shuffled per epoch, augmented, always full)
- * made by a prefetch thread into two buffers while the caller's step runs; the sample stream is
- * a pure function of the seed and the cursor, so thread timing never changes it and a saved
+ * made by a prefetch thread into two buffers while the caller's step runs, or, when the step's
+ * OpenMP threads already take every CPU, in hsi_batcher_next on those threads; the sample stream
+ * is a pure function of the seed and the cursor, so thread timing never changes it and a saved
  * cursor resumes bit-exactly. Also the in-order evaluation iterator. It does not standardise
  * (the cube is already) and does not balance classes. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE   /* sched_getaffinity */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hsi_prep.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+/* produce()'s patch loop: split over OpenMP's threads unless on the prefetch thread */
+#define BT_PAR _Pragma("omp parallel for schedule(static) num_threads(b->ntmp) if (!b->o.prefetch)")
+#define BT_EVAL_PAR _Pragma("omp parallel for schedule(static)")
+static int bt_thread(void) { return omp_get_thread_num(); }
+static int bt_max_threads(void) { return omp_get_max_threads(); }
+#else
+#define BT_PAR
+#define BT_EVAL_PAR
+static int bt_thread(void) { return 0; }
+static int bt_max_threads(void) { return 1; }
+#endif
 
 enum { AUG_KEY = 0x61756775 };   /* decorrelates augmentation draws from epoch permutations */
 
@@ -29,7 +46,9 @@ struct hsi_batcher {
     int32_t *perm;             /* producer's permutation of the epoch perm_epoch */
     uint64_t perm_epoch;
     int perm_valid;
-    float *tmp;                /* one un-augmented patch */
+    float *tmp;                /* an un-augmented patch per thread (ntmp) */
+    int ntmp;
+    int *tr;                   /* the batch's transforms */
     float *wtmp;               /* label_patch: a label window as floats, and its transform */
     slot slots[2];
     hsi_batcher_state prod;    /* cursor of the next batch to produce */
@@ -89,17 +108,18 @@ static void produce(hsi_batcher *b, slot *s)
             t = (int)(sample / o->n);
         else if (o->augment == HSI_AUG_RANDOM)
             t = (int)(hsi_hash64(o->seed ^ AUG_KEY, st->step * (uint64_t)o->batch + (uint64_t)k) & 7);
-        float *dst = s->x + (size_t)k * b->per;
         int r = pix / o->cube->w, c = pix % o->cube->w;
-        if (t == 0) {
-            hsi_patch(o->cube, r, c, o->patch, o->pad, dst);
-        } else {
-            hsi_patch(o->cube, r, c, o->patch, o->pad, b->tmp);
-            hsi_dihedral(b->tmp, dst, o->cube->bands, o->patch, t);
-        }
+        b->tr[k] = t;
         s->y[k] = o->labels[pix];
         s->pix[k] = pix;
         if (o->label_patch) label_window(b, r, c, t, s->yw + (size_t)k * (size_t)(o->label_patch * o->label_patch));
+    }
+    /* the patches: on the prefetch thread one after another, else split over OpenMP's */
+    BT_PAR
+    for (int k = 0; k < o->batch; k++) {
+        int pix = s->pix[k], r = pix / o->cube->w, c = pix % o->cube->w;
+        hsi_patch_dihedral(o->cube, r, c, o->patch, o->pad, b->tr[k], s->x + (size_t)k * b->per,
+                           b->tmp + (size_t)bt_thread() * b->per);
     }
     st->step++;
     s->batch = (hsi_batch){s->x, s->y, s->pix, o->batch, o->label_patch ? s->yw : NULL};
@@ -189,11 +209,25 @@ hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t err
     b->per = (size_t)o->cube->bands * (size_t)o->patch * (size_t)o->patch;
     b->index = malloc(sizeof *b->index * (size_t)o->n);
     b->perm = malloc(sizeof *b->perm * (size_t)b->epoch_size);
-    b->tmp = malloc(sizeof *b->tmp * b->per);
+    if (b->o.prefetch < 0) {
+        /* A thread of its own only beside the step's threads, not on their CPUs: on 2 cores
+         * with 2 OpenMP threads it took turns with them, and each of its turns held the other
+         * thread at the step's next barrier (the contextual trainer, Salinas-A, 2 threads: the
+         * whole run 0.88-0.93 of the time with the batches on the step's threads). CPUs: those
+         * this process may run on (a Slurm job's cpuset, taskset), as OpenMP counts them. */
+        cpu_set_t set;
+        long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                                : sysconf(_SC_NPROCESSORS_ONLN);
+        const char *e = getenv("HSICC_BATCH_PREFETCH");
+        b->o.prefetch = e && *e ? strcmp(e, "0") != 0 : cpus > bt_max_threads();
+    }
+    b->ntmp = b->o.prefetch ? 1 : bt_max_threads();
+    b->tr = malloc(sizeof *b->tr * (size_t)o->batch);
+    b->tmp = malloc(sizeof *b->tmp * b->per * (size_t)b->ntmp);
     b->wtmp = malloc(sizeof *b->wtmp * (size_t)(2 * o->label_patch * o->label_patch + 1));
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
-    if (!b->index || !b->perm || !b->tmp || !b->wtmp)
+    if (!b->index || !b->perm || !b->tmp || !b->wtmp || !b->tr)
         goto oom;
     memcpy(b->index, o->index, sizeof *b->index * (size_t)o->n);
     if (b->per > SIZE_MAX / 2 / sizeof(float) / (size_t)o->batch)   /* the size would wrap */
@@ -271,6 +305,11 @@ int hsi_batcher_set_state(hsi_batcher *b, const hsi_batcher_state *s, char *err,
     return 0;
 }
 
+int hsi_batcher_prefetching(const hsi_batcher *b)
+{
+    return b->o.prefetch;
+}
+
 int64_t hsi_batcher_epoch_size(const hsi_batcher *b)
 {
     return b->epoch_size;
@@ -292,6 +331,7 @@ void hsi_batcher_free(hsi_batcher *b)
     free(b->index);
     free(b->perm);
     free(b->tmp);
+    free(b->tr);
     free(b->wtmp);
     free(b);
 }
@@ -337,7 +377,12 @@ const hsi_batch *hsi_evaliter_next(hsi_evaliter *it)
         return NULL;
     int64_t m = it->n - it->pos < it->batch ? it->n - it->pos : it->batch;
     const int32_t *pix = it->index + it->pos;
-    hsi_patches(it->cube, pix, m, it->patch, it->pad, it->x);
+    size_t per = (size_t)it->cube->bands * (size_t)it->patch * (size_t)it->patch;
+    int w = it->cube->w;
+    /* the caller waits for the batch: its patches on OpenMP's threads, as hsi_patches makes them */
+    BT_EVAL_PAR
+    for (int64_t k = 0; k < m; k++)
+        hsi_patch(it->cube, pix[k] / w, pix[k] % w, it->patch, it->pad, it->x + (size_t)k * per);
     for (int64_t k = 0; k < m; k++)
         it->y[k] = it->labels ? it->labels[pix[k]] : -1;
     it->pos += m;

@@ -751,6 +751,11 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
         int64_t tot = total_steps(c);
         hsi_progress_init(&c->pg, stderr, tot, 0, c->x->train.batch, (int)(tot / 20 > 0 ? tot / 20 : 1));
         if (c->r == 0 && hsi_threads_note()) hsi_progress_note(&c->pg, "threads: %s", hsi_threads_note());
+        if (c->r == 0 && c->D->n > 0 && c->D->d[0].batcher)
+            hsi_progress_note(&c->pg, "batches: %s",
+                              hsi_batcher_prefetching(c->D->d[0].batcher)
+                                  ? "made on a thread of their own during the step"
+                                  : "made on the step's threads (no CPU to spare for their own)");
         if (c->r == 0) memory_note(c);
         hsi_progress_note(&c->pg, "run %d/%d (seed %" PRIu64 "): %s", c->r + 1, c->x->runs.count,
                           res->seed, c->dir);

@@ -578,7 +578,7 @@ int hsi_tr_data_batchers(hsi_tr_data *D, const hsi_experiment *x, uint64_t seed,
         bo.augment = x->augment == HSI_EXP_AUG_DIHEDRAL ? HSI_AUG_RANDOM
                    : x->augment == HSI_EXP_AUG_DIHEDRAL_X8 ? HSI_AUG_EXPAND8 : HSI_AUG_NONE;
         bo.seed = hsi_hash64(seed, (uint64_t)d);
-        bo.prefetch = 1;
+        bo.prefetch = -1;   /* no thread of its own when the step's take every CPU (batcher.c) */
         if (!(dm->batcher = hsi_batcher_create(&bo, err, errlen))) return -1;
     }
     return 0;

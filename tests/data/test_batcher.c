@@ -4,7 +4,8 @@
  * identical streams for the same seed with or without the prefetch thread and whatever the
  * consumer's timing, bit-exact resume from a saved cursor, label windows for a per-pixel loss
  * (the labels around each sample, -1 outside the scene, transformed like its patch), and
- * in-order evaluation with a partial last batch. */
+ * in-order evaluation with a partial last batch; a compact cube's stream is its float twin's on
+ * the prefetch thread and on OpenMP's threads. */
 #include "tdata.h"
 
 #include <time.h>
@@ -133,6 +134,41 @@ static void stream_checks(hsi_augment aug)
     hsi_batcher_free(bd);
 }
 
+/* A compact cube (16-bit samples standardised as they are read: hsi_patch_dihedral's fused
+ * path) gives the stream of its float twin, on the prefetch thread, on the caller's OpenMP
+ * threads (data.batcher_threads3 runs this with 3) and as the automatic choice (-1). */
+static void compact_streams(void)
+{
+    static float f[NB * H * W];
+    float *g = malloc(sizeof f);   /* the compact cube frees its floats */
+    CHECK(g != NULL);
+    for (int i = 0; i < NB * H * W; i++) f[i] = g[i] = (float)((i * 37 + 11) % 101 - 50);
+    hsi_cube fc = {.h = H, .w = W, .bands = NB, .data = f}, sc = {.h = H, .w = W, .bands = NB,
+                                                                  .data = g};
+    float mean[NB], sd[NB];
+    char err[256];
+    CHECK(hsi_standardize(&fc, NULL, mean, sd, err, sizeof err) == 0);
+    CHECK(hsi_cube_compact(&sc, mean, sd) == 0 && sc.s16 != NULL);
+    static rec r[4];
+    const hsi_cube *cubes[4] = {&fc, &sc, &sc, &sc};
+    int modes[4] = {1, 1, 0, -1};
+    for (int k = 0; k < 4; k++) {
+        hsi_batcher_opts o = {.cube = cubes[k], .labels = labels, .index = index_, .n = 37,
+                              .batch = B, .patch = 5, .pad = HSI_PAD_REFLECT,
+                              .augment = HSI_AUG_RANDOM, .seed = 7, .prefetch = modes[k]};
+        hsi_batcher *b = hsi_batcher_create(&o, err, sizeof err);
+        CHECK(b != NULL);
+        for (int s = 0; s < STEPS; s++) {   /* patch 5: the first B * 3 * 9 floats of x */
+            const hsi_batch *bt = hsi_batcher_next(b);
+            memcpy(r[k].x[s], bt->x, sizeof r[k].x[s]);
+            memcpy(r[k].pix[s], bt->pix, sizeof r[k].pix[s]);
+        }
+        hsi_batcher_free(b);
+    }
+    for (int k = 1; k < 4; k++) CHECK(memcmp(&r[0], &r[k], sizeof r[0]) == 0);
+    hsi_cube_free(&sc);
+}
+
 /* label_patch: each sample's window of wl is the L x L labels around its pixel (-1 outside the
  * scene) under the transform that made its patch. */
 static void window_checks(void)
@@ -202,6 +238,7 @@ int main(void)
     stream_checks(HSI_AUG_RANDOM);
     stream_checks(HSI_AUG_EXPAND8);
     window_checks();
+    compact_streams();
 
     /* Bad options. */
     char err[256];

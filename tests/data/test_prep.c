@@ -2,7 +2,8 @@
  * population std from numpy; train-only statistics; re-applying saved statistics is bit-exact)
  * and patch extraction (hand-written 3x3 / 5x5 patches for zero, reflect and replicate borders;
  * every pixel of a small scene against a padded-image oracle); a compact cube (16-bit samples,
- * standardised when read) gives the float cube's bits in every read and patch, and a cube that
+ * standardised when read) gives the float cube's bits in every read and patch (under every
+ * dihedral transform too), and hsi_standardize_s16 the division's on every 16-bit sample; a cube that
  * 16-bit integers cannot hold exactly stays float. */
 #include "tdata.h"
 
@@ -195,6 +196,25 @@ static void compact(void)
                     bad += memcmp(a, b, sizeof a) != 0;
                 }
             CHECK_EQ(bad, 0);
+            /* every transform fused into the patch (hsi_patch_dihedral) against the float cube's
+             * patch moved by hsi_dihedral: p 1 to 9 (the row kernel's p <= 8 and past it) */
+            for (int pp = 1; pp <= 9; pp += 2) {
+                size_t per = (size_t)NB * pp * pp;
+                float *pa = malloc(sizeof *pa * per), *pb = malloc(sizeof *pb * per),
+                      *pt = malloc(sizeof *pt * per), *tmp = malloc(sizeof *tmp * per);
+                for (int t = 0; t < HSI_DIHEDRAL_COUNT; t++)
+                    for (int px = 0; px < H * W; px++) {
+                        hsi_patch(&fc, px / W, px % W, pp, HSI_PAD_REFLECT, pa);
+                        hsi_dihedral(pa, pt, NB, pp, t);
+                        hsi_patch_dihedral(&sc, px / W, px % W, pp, HSI_PAD_REFLECT, t, pb, tmp);
+                        bad += memcmp(pt, pb, sizeof *pb * per) != 0;
+                    }
+                free(pa);
+                free(pb);
+                free(pt);
+                free(tmp);
+            }
+            CHECK_EQ(bad, 0);
             CHECK(hsi_cube_compact(&sc, NULL, NULL) == 1);   /* already compact */
             hsi_cube_free(&sc);
             free(f);
@@ -209,8 +229,75 @@ static void compact(void)
     }
 }
 
+/* hsi_standardize_s16 against the division, bit for bit: every int16 and every uint16 under
+ * means and deviations of real bands' size and small ones, odd lengths (the vector paths'
+ * tails), and samples whose product by 1 / std rounds to another float than the quotient (found
+ * by a search: there the vector paths must divide). The ISA paths: data.prep_avx2 and
+ * data.prep_generic run this on the lower ones (HSICC_KERNEL_ISA). */
+static void standardize_s16(void)
+{
+    static const struct { int x; double m, sd; } hard[] = {
+        {24433, 0x1.647f1a5cp-2, 0x1.ada408p+9},   {6445, 0x1.f28bc20f6cp+3, 0x1.f6c33cp+9},
+        {45509, 0x1.76fa77caep+4, 0x1.ef9268p+9},  {54919, 0x1.85ff78cf24p+5, 0x1.bfaafap+9},
+        {44808, 0x1.6659208a88p+5, 0x1.6282bcp+10},
+    };
+    static const double stats[][2] = {{0, 1},          {4523.25, 1307.875}, {-13.5, 0.3125},
+                                      {1e-3, 3},       {32767.5, 1e-3},     {-1234.56789, 987.654321},
+                                      {0.1, 0x1.8p-3}, {65535, 7}};
+    enum { N = 65536 };
+    int16_t *a = malloc(sizeof *a * N);
+    uint16_t *u = malloc(sizeof *u * N);
+    float *got = malloc(sizeof *got * N);
+    for (int i = 0; i < N; i++) {
+        a[i] = (int16_t)(i - 32768);
+        u[i] = (uint16_t)i;
+    }
+    int bad = 0;
+    for (size_t k = 0; k < sizeof stats / sizeof *stats; k++)
+        for (int uns = 0; uns < 2; uns++) {
+            double m = stats[k][0], sd = stats[k][1];
+            hsi_standardize_s16(uns ? (const void *)u : (const void *)a, uns, N, m, sd, got);
+            for (int i = 0; i < N; i++) {
+                float want = hsi_standardize_value(uns ? (double)u[i] : (double)a[i], m, sd);
+                bad += memcmp(&got[i], &want, sizeof want) != 0;
+            }
+            for (size_t n = 1; n <= 19; n++) {   /* lengths around the vectors' 4 and 8 */
+                float t[20];
+                t[n] = 42.0f;
+                hsi_standardize_s16(uns ? (const void *)(u + 1000) : (const void *)(a + 1000), uns,
+                                    n, m, sd, t);
+                for (size_t i = 0; i < n; i++) bad += memcmp(&t[i], &got[1000 + i], sizeof *t) != 0;
+                bad += t[n] != 42.0f;   /* nothing written past n */
+            }
+        }
+    for (size_t k = 0; k < sizeof hard / sizeof *hard; k++) {
+        int x = hard[k].x, uns = x > 32767;
+        double q = ((double)x - hard[k].m) * (1.0 / hard[k].sd);
+        float want = hsi_standardize_value(x, hard[k].m, hard[k].sd), t[9];
+        CHECK((float)q != want);   /* the product alone would be wrong */
+        int16_t s[9];
+        uint16_t us[9];
+        for (int i = 0; i < 9; i++) {
+            s[i] = (int16_t)(x - i * 3);
+            us[i] = (uint16_t)(x - i * 3);
+        }
+        hsi_standardize_s16(uns ? (const void *)us : (const void *)s, uns, 9, hard[k].m, hard[k].sd,
+                            t);
+        for (int i = 0; i < 9; i++) {
+            float w = hsi_standardize_value(x - i * 3, hard[k].m, hard[k].sd);
+            bad += memcmp(&t[i], &w, sizeof w) != 0;
+        }
+    }
+    if (bad) fprintf(stderr, "hsi_standardize_s16: %d values differ from the division\n", bad);
+    CHECK_EQ(bad, 0);
+    free(a);
+    free(u);
+    free(got);
+}
+
 int main(void)
 {
+    standardize_s16();
     standardisation(t_shared());
     patches();
     compact();

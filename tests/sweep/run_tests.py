@@ -357,9 +357,13 @@ def t_threads():
           header(err) == "1 (SLURM_CPUS_PER_TASK=1)", "a bad OMP_NUM_THREADS:\n" + err)
     # OpenMP runs what was chosen (it read no OMP_NUM_THREADS): n threads more for n + 1 than for 1
     big = usable + 1
+    # (the batches get a thread of their own only when a CPU is left over: with 1, not with n + 1)
     err1, t1 = train({"SLURM_CPUS_PER_TASK": "1"}, iterations=50)
     errb, tb = train({"SLURM_CPUS_PER_TASK": str(big)}, iterations=50)
-    check(tb - t1 == big - 1, "threads seen: %d with 1, %d with %d" % (t1, tb, big))
+    own1, ownb = ("batches: made on a thread of their own" in e for e in (err1, errb))
+    check(own1 and not ownb and "batches: made on the step's threads" in errb,
+          "batch thread with 1 and %d threads:\n%s\n%s" % (big, err1, errb))
+    check(tb - t1 == big - 1 - 1, "threads seen: %d with 1, %d with %d" % (t1, tb, big))
     check("warning: %d threads on %d usable CPU" % (big, usable) in errb and "oversubscribed" in errb
           and "oversubscribed" not in err1, "oversubscription warning:\n" + errb)
     # hsicc sweep -j: the cores divided among the jobs; more threads than cores warned about
