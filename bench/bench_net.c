@@ -1,7 +1,8 @@
 /* bench_net.c — training-step speed of an emitted network, as bench/torch_step.py measures
  * PyTorch: forward (batch statistics, dropout) + loss + backward, then the same plus the
- * optimizer step (RMSProp for SSRN, SGD+momentum for the contextual CNN). Random data; the
- * numbers are throughput, never accuracy. Built with -DNET=<stem>_net.
+ * optimizer step (RMSProp for SSRN, SGD+momentum for the contextual CNN), which zeroes the
+ * gradients for the next step as the trainer's does (hsi_solver_step_zero: no zero_grad pass).
+ * Random data; the numbers are throughput, never accuracy. Built with -DNET=<stem>_net.
  *
  *   bench_<stem> [--batch N] [--seconds S] [--iters N] [--solver rmsprop|sgd] [--backend dnnl|ref]
  *                [--peak GFLOPS] [--profile ITERS]
@@ -172,14 +173,16 @@ int main(int argc, char **argv)
             NET.loss_backward(m, 0, y, batch, 1.0f);
         }
         double t0 = now();
+        int clean = 0;   /* as the trainer: the step leaves the gradients zero */
         while (fixed > 0 ? iters < fixed : now() - t0 < seconds) {
             double a = now();
-            NET.zero_grad(m);
+            if (!clean) NET.zero_grad(m);
             NET.forward(m, 0, x, batch, 1, (uint64_t)iters);
             double b = now();
             NET.loss_backward(m, 0, y, batch, 1.0f);
             double c = now();
-            if (with_step) hsi_solver_step(s, 1e-4f);
+            if (with_step) hsi_solver_step_zero(s, 1e-4f);
+            clean = with_step;
             double e = now();
             fwd += b - a;
             bwd += c - b;
@@ -214,11 +217,11 @@ int main(int argc, char **argv)
     }
     if (profile > 0) {
         hsi_rt_profile_reset(rt);
+        NET.zero_grad(m);
         for (int it = 0; it < profile; it++) {
-            NET.zero_grad(m);
             NET.forward(m, 0, x, batch, 1, (uint64_t)it);
             NET.loss_backward(m, 0, y, batch, 1.0f);
-            hsi_solver_step(s, 1e-4f);
+            hsi_solver_step_zero(s, 1e-4f);
         }
         hsi_rt_profile(rt, prof, nops);
         print_profile(prof, nops, ps, np, profile, peak);

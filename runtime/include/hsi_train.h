@@ -111,6 +111,10 @@ void hsi_solver_free(hsi_solver *s);
 void hsi_solver_set_lr_scale(hsi_solver *s, const float *lr_scale);
 /* One update of every active param at base rate lr (lr_mult etc. applied inside). */
 void hsi_solver_step(hsi_solver *s, float lr);
+/* hsi_solver_step, and every param's gradient (frozen ones too) left zero: what zero_grad
+ * would do before the next step, done by the update's own loops as they read the gradients
+ * (SGD, RMSProp). The same weights and moments as hsi_solver_step. */
+void hsi_solver_step_zero(hsi_solver *s, float lr);
 /* Whether the last hsi_solver_step wrote a non-finite weight (NaN or an infinity): 1 yes, 0 no
  * (SGD and RMSProp check every value they write, in their own loops), -1 not known (the other
  * solvers, or no step yet: scan the parameters). */

@@ -475,6 +475,69 @@ static void test_nonfinite(void)
     free(g);
 }
 
+/* hsi_solver_step_zero: the weights and moments of hsi_solver_step bit for bit, and every
+ * gradient zero after it (the frozen param's too), for every solver, the SGD forms and sizes
+ * that split over the threads (train.solver_threads2 runs this on 2). */
+static void test_step_zero(void)
+{
+    enum { NP = 4, STEPS = 3 };
+    static const int64_t sizes[NP] = {70001, 5, 40000, 100003};
+    static const float scale[NP] = {1.0f, 0.5f, 0.0f, 1.0f};
+    struct { hsi_solver_type t; hsi_momentum_style style; int nesterov; float mu; } cfg[] = {
+        {HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 0, 0.9f}, {HSI_SOLVER_SGD, HSI_MOMENTUM_CAFFE, 1, 0.8f},
+        {HSI_SOLVER_SGD, HSI_MOMENTUM_PYTORCH, 0, 0.0f}, {HSI_SOLVER_RMSPROP, 0, 0, 0.0f},
+        {HSI_SOLVER_ADAM, 0, 0, 0.0f}, {HSI_SOLVER_ADAMW, 0, 0, 0.0f},
+        {HSI_SOLVER_ADAGRAD, 0, 0, 0.0f}, {HSI_SOLVER_ADADELTA, 0, 0, 0.0f}};
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        hsi_param ps[2][NP];
+        memset(ps, 0, sizeof ps);
+        for (int v = 0; v < 2; v++)
+            for (int k = 0; k < NP; k++) {
+                size_t n = (size_t)sizes[k];
+                hsi_param *p = &ps[v][k];
+                p->value = malloc(sizeof(float) * n);
+                p->grad = malloc(sizeof(float) * n);
+                if (!p->value || !p->grad) exit(1);
+                for (size_t i = 0; i < n; i++) p->value[i] = (float)(0.5 * cos(0.37 * (double)i + k));
+                p->name = "p";
+                p->ndim = 1;
+                p->dims[0] = p->numel = sizes[k];
+                p->lr_mult = p->decay_mult = 1.0f;
+            }
+        hsi_solver_opts so = hsi_solver_defaults(cfg[c].t);
+        so.momentum = cfg[c].mu;
+        so.momentum_style = cfg[c].style;
+        so.nesterov = cfg[c].nesterov;
+        so.weight_decay = 0.01f;
+        hsi_solver *s[2] = {make(&so, ps[0], NP, scale), make(&so, ps[1], NP, scale)};
+        int bad = 0;
+        for (int t = 0; t < STEPS; t++) {
+            for (int k = 0; k < NP; k++)
+                for (int64_t i = 0; i < sizes[k]; i++)
+                    ps[0][k].grad[i] = ps[1][k].grad[i] = (float)sin(0.11 * (double)i + t + 3 * k);
+            hsi_solver_step(s[0], 0.05f);
+            hsi_solver_step_zero(s[1], 0.05f);
+            for (int k = 0; k < NP; k++) {
+                size_t bytes = sizeof(float) * (size_t)sizes[k];
+                bad += memcmp(ps[0][k].value, ps[1][k].value, bytes) != 0;
+                for (int64_t i = 0; i < sizes[k]; i++) bad += ps[1][k].grad[i] != 0.0f;
+                memset(ps[0][k].grad, 0x7f, bytes);   /* overwritten at the next step */
+            }
+        }
+        if (bad)
+            printf("FAIL step_zero %s cfg %zu: %d values differ or gradients not zero\n",
+                   hsi_solver_type_name(cfg[c].t), c, bad);
+        failures += bad != 0;
+        for (int v = 0; v < 2; v++) {
+            hsi_solver_free(s[v]);
+            for (int k = 0; k < NP; k++) {
+                free(ps[v][k].value);
+                free(ps[v][k].grad);
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--trace") == 0) {
@@ -487,6 +550,7 @@ int main(int argc, char **argv)
     test_state();
     test_split();
     test_nonfinite();
+    test_step_zero();
     printf("%s\n", failures ? "FAILED" : "ok");
     return failures != 0;
 }
