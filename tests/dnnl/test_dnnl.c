@@ -617,6 +617,7 @@ static const shape_spec drop_specs[] = {
     {"ctx_blocked", 1, 4, {128, 128, 1, 1}, 0, 0.5f},
     {"plain", 0, 2, {7, 13}, 0, 0.3f},
     {"plain_8k_p0.7", 0, 2, {64, 131}, 0, 0.7f},
+    {"plain_3chunks_odd", 0, 2, {3, 4099}, 0, 0.5f},   /* dnnl.c's chunks of 4096, a tail of 9 */
 };
 
 static void s_dropout(hsi_rt *rt, outs *o, int v)
@@ -947,6 +948,9 @@ typedef struct concat_spec {
 static const concat_spec concat_specs[] = {
     {"ctx_bank", 3, 4, {1, 1, 1}, {{128, 128, 1, 1}, {128, 128, 1, 1}, {128, 128, 1, 1}}},
     {"unaligned_mixed", 3, 4, {1, 0, 1}, {{4, 24, 5, 5}, {4, 8, 5, 5}, {4, 16, 5, 5}}},
+    /* every src plain: dnnl.c's own copy (the contextual CNN's branches, and with pixels) */
+    {"plain_rows", 3, 4, {0, 0, 0}, {{128, 128, 1, 1}, {128, 128, 1, 1}, {128, 128, 1, 1}}},
+    {"plain_pixels", 2, 4, {0, 0}, {{3, 5, 2, 3}, {3, 7, 2, 3}}},
 };
 
 static void s_concat(hsi_rt *rt, outs *o, int v)
