@@ -51,8 +51,9 @@ int hsi_pad_index(int i, int n, hsi_pad pad)
  * the double the division rounds to (t / std within 2^-53). When q - d and q + d (d = |q| 2^-50,
  * wider than both errors) round to the same float, every value between them does (rounding is
  * monotonic), the division's among them: that float is the result, bit for bit. Otherwise (a
- * quotient near the middle between two floats: about 4 values in 100,000 on real means and
- * deviations; never a NaN or infinity, which fail the compare) the lane is divided as before. */
+ * quotient near the middle between two floats: 46,445 of 1.31 G values over 20,000 random
+ * means and deviations and every int16; always a NaN or infinity, which fail the compare) the
+ * lane is divided as before. */
 #if PT_X86
 #define PT_TOL 0x1p-50
 
