@@ -68,16 +68,35 @@ static void pt_redo(const void *s, int uns, size_t i, int lanes, unsigned ok, do
                 m, sd);
 }
 
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) static void
+pt_std_avx512(const void *s, int uns, size_t n, double m, double sd, float *out)
+{
+    const __m512d vm = _mm512_set1_pd(m), vr = _mm512_set1_pd(1.0 / sd),
+                  tol = _mm512_set1_pd(PT_TOL);
+    const int16_t *p = s;
+    for (size_t i = 0; i < n; i += 8) {
+        __mmask8 k = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+        __m128i v = _mm_maskz_loadu_epi16(k, p + i);
+        __m256i w = uns ? _mm256_cvtepu16_epi32(v) : _mm256_cvtepi16_epi32(v);
+        __m512d q = _mm512_mul_pd(_mm512_sub_pd(_mm512_cvtepi32_pd(w), vm), vr);
+        __m512d d = _mm512_mul_pd(_mm512_abs_pd(q), tol);
+        __m256 lo = _mm512_cvtpd_ps(_mm512_sub_pd(q, d)), hi = _mm512_cvtpd_ps(_mm512_add_pd(q, d));
+        __mmask8 ok = _mm256_cmp_ps_mask(lo, hi, _CMP_EQ_OQ);
+        _mm256_mask_storeu_ps(out + i, k, _mm512_cvtpd_ps(q));
+        if ((ok & k) != k) pt_redo(s, uns, i, n - i >= 8 ? 8 : (int)(n - i), ok, m, sd, out);
+    }
+}
+
 /* rows x p samples (p <= 8) at a stride of `stride` samples, into rows x p floats: one masked
  * load a row (lanes past p neither read nor written) */
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) static void
-pt_rows_avx512(const int16_t *s, size_t stride, int64_t rows, int p, int uns, double m,
-               double sd, float *out)
+pt_rows_avx512(const int16_t *s, size_t stride, int rows, int p, int uns, double m, double sd,
+               float *out)
 {
     const __m512d vm = _mm512_set1_pd(m), vr = _mm512_set1_pd(1.0 / sd),
                   tol = _mm512_set1_pd(PT_TOL);
     const __mmask8 k = (__mmask8)((1u << p) - 1);
-    for (int64_t i = 0; i < rows; i++, s += stride, out += p) {
+    for (int i = 0; i < rows; i++, s += stride, out += p) {
         __m128i v = _mm_maskz_loadu_epi16(k, s);
         __m256i w = uns ? _mm256_cvtepu16_epi32(v) : _mm256_cvtepi16_epi32(v);
         __m512d q = _mm512_mul_pd(_mm512_sub_pd(_mm512_cvtepi32_pd(w), vm), vr);
@@ -87,16 +106,6 @@ pt_rows_avx512(const int16_t *s, size_t stride, int64_t rows, int p, int uns, do
         _mm256_mask_storeu_ps(out, k, _mm512_cvtpd_ps(q));
         if ((ok & k) != k) pt_redo(s, uns, 0, p, ok, m, sd, out);
     }
-}
-
-/* n contiguous samples: rows of 8, then a row of the rest */
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) static void
-pt_std_avx512(const void *s, int uns, size_t n, double m, double sd, float *out)
-{
-    size_t full = n / 8 * 8;
-    pt_rows_avx512(s, 8, (int64_t)(n / 8), 8, uns, m, sd, out);
-    if (n > full)
-        pt_rows_avx512((const int16_t *)s + full, 8, 1, (int)(n - full), uns, m, sd, out + full);
 }
 
 __attribute__((target("avx2"))) static size_t pt_std_avx2(const void *s, int uns, size_t n,
