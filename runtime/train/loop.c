@@ -28,11 +28,46 @@
 #include "trainer_internal.h"
 
 static volatile sig_atomic_t g_stop;   /* SIGINT / SIGTERM: finish the step, save, exit 130 */
+static int g_caught;                    /* hsi_trainer_catch_stops: for the process's life */
 
 static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
+}
+
+static void catch_stops(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+static void release_stops(const struct sigaction *old_int, const struct sigaction *old_term)
+{
+    sigaction(SIGINT, old_int, NULL);
+    sigaction(SIGTERM, old_term, NULL);
+}
+
+/* A trainer process's stop requests are caught from its start to its exit: a SIGTERM while it
+ * loads the data, or a second one (Slurm's and the job script's) after the state was saved,
+ * ends it as a stop (exit 130, its message said) and not by the signal's default (143, nothing
+ * said, and the job script then does not requeue). */
+void hsi_trainer_catch_stops(void)
+{
+    if (g_caught) return;
+    catch_stops(NULL, NULL);
+    /* blocked where it was started (the mask is inherited across exec): a stop asked for
+     * then, pending, arrives now */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    g_caught = 1;
 }
 
 static double now(void)
@@ -874,6 +909,14 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     env.log = log;
     hsi_tr_data D;
     memset(&D, 0, sizeof D);
+    /* stops: caught for the process's life (hsi_trainer_catch_stops, the trainer's CLI), else
+     * from here to the return (a caller of the library keeps its own handlers after) */
+    struct sigaction old_int, old_term;
+    const int own = !g_caught;
+    if (own) {
+        g_stop = 0;
+        catch_stops(&old_int, &old_term);
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/experiment.yaml", o->out_dir);
     /* rank 0 first: a dataset it copies from the mirror or downloads is then there for all */
@@ -885,6 +928,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
                                     hsi_experiment_write(x, path, err, errlen), err))) {
         hsi_tr_data_free(&D);
         tr_dp_done(&dp);
+        if (own) release_stops(&old_int, &old_term);
         return 1;
     }
     int runs = x->runs.count, rc = 0;
@@ -895,13 +939,13 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         rc = 1;
     }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    g_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    /* a stop asked for while the data loaded: before the first step (the ranks agree) */
+    double stop0 = dp.comm ? tr_dp_sum1(&dp, g_stop) : g_stop;
+    if (rc == 0 && stop0 > 0) {
+        snprintf(err, errlen, "stopped before the training started; nothing changed: continue "
+                 "with  train --resume %s", o->out_dir);
+        rc = 130;
+    }
     for (int r = 0; r < runs && rc == 0; r++) {
         run_ctx c;
         memset(&c, 0, sizeof c);
@@ -928,8 +972,6 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
             rc = 1;
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     /* every run finished before this (a resumed finished training): its metrics.json, with the
      * wall time of the training, stays as it is */
     int trained = 0;
@@ -945,5 +987,6 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     free(res);
     hsi_tr_data_free(&D);
     tr_dp_done(&dp);
+    if (own) release_stops(&old_int, &old_term);
     return rc;
 }

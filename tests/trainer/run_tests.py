@@ -561,6 +561,72 @@ def t_lock():
     run(TINY, "train", "--resume", out, "--quiet", "--stop-after", "5", code=130)   # free again
 
 
+def t_stop_signals():
+    """A stop request at any moment of a trainer's life ends it as a stop: exit 130 with its
+    message, never by the signal's default (143, nothing said). Found under Slurm: scancel and
+    scontrol requeue send SIGTERM to the trainer and to the job script, whose trap sends another;
+    the second came after the state was saved, when the trainer had put the default handler
+    back, and killed it before it said so (the job script then does not requeue)."""
+    e = dict(os.environ, HSICC_DATASETS=REG, HSICC_DATA=DATA)
+    e.pop("HSICC_DATA_MIRROR", None)
+    long = ["--set", "train.iterations=100000000", "--set", "train.val_every=100000000"]
+
+    # 1. asked before the trainer started (blocked and pending across exec, as a launcher that
+    #    blocks signals leaves it): it loads the data, trains nothing and says so
+    def pending_term():
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
+        os.kill(os.getpid(), signal.SIGTERM)
+    a = os.path.join(WORK, "pending")
+    try:
+        p = subprocess.run([TINY, "train", "--out", a, *long], env=e, cwd=WORK, capture_output=True,
+                           text=True, timeout=60, preexec_fn=pending_term)
+    except subprocess.TimeoutExpired:   # (run kills it)
+        fail("a stop pending at start: still training after 60 s (the signal stayed blocked)")
+    check(p.returncode == 130 and "stopped before the training started; nothing changed: "
+          "continue with  train --resume %s" % a in p.stderr and p.stderr.count("\n") <= 8,
+          "a stop pending at start: exit %d\n%s" % (p.returncode, p.stderr[-2000:]))
+    check(not os.path.exists(os.path.join(a, "run0", "state.safetensors")), "a state was saved")
+    # its folder resumes: the training starts from step 0
+    p = run(TINY, "train", "--resume", a, "--stop-after", "3", "--quiet", code=130)
+    check("stopped at step 3 of run 0" in p.stderr, "resumed after a stop before training:\n" + p.stderr)
+
+    # 2. SIGTERM as fast as they can be sent, from the trainer's first step to its exit (the
+    #    later ones arrive while it saves and while it ends), and from the moment it catches
+    #    them (/proc's SigCgt; before that, in exec and the loader, any program dies of one)
+    def catches_term(pid):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                cgt = [l for l in f if l.startswith("SigCgt:")][0].split()[1]
+            return int(cgt, 16) >> (signal.SIGTERM - 1) & 1
+        except (OSError, IndexError):
+            return False
+    for tag, wait_run in (("storm_training", True), ("storm_start", False)):
+        out = os.path.join(WORK, tag)
+        pr = subprocess.Popen([TINY, "train", "--out", out, *long], env=e, cwd=WORK,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        t0 = time.time()
+        while not catches_term(pr.pid) and pr.poll() is None and time.time() - t0 < 60:
+            pass
+        while wait_run and not os.path.isfile(os.path.join(out, "run0", "log.csv")) and \
+                pr.poll() is None and time.time() - t0 < 60:
+            time.sleep(0.002)
+        sent = 0
+        while pr.poll() is None and time.time() - t0 < 60:
+            pr.send_signal(signal.SIGTERM)
+            sent += 1
+        err = pr.stderr.read()
+        check(pr.returncode == 130, "%s: exit %s after %d SIGTERMs\n%s" % (tag, pr.returncode, sent, err))
+        saved = os.path.exists(os.path.join(out, "run0", "state.safetensors"))
+        said = "the state is saved" in err if saved else "stopped before the training started" in err
+        check(said and err.count("error") == 0, "%s (state saved: %s): message\n%s" % (tag, saved, err))
+        check(saved or not wait_run, "%s: stopped during training without saving the state" % tag)
+        check(not [f for f in os.listdir(out) if ".tmp." in f], "%s: temp files left" % tag)
+        if saved:   # and it resumes from there
+            step = int(err.split("stopped at step ")[1].split()[0])
+            p = run(TINY, "train", "--resume", out, "--stop-after", str(step + 2), "--quiet", code=130)
+            check("stopped at step %d of run 0" % (step + 2) in p.stderr, "resumed:\n" + p.stderr)
+
+
 def t_numerics():
     """Silently wrong, now said: lr 1e30 trained a one-class model and exited 0 (divergence guard);
     a NaN checkpoint was accepted as init, weights or state; a class without training pixels and
