@@ -19,6 +19,8 @@
  * --profile ITERS: HSI_PROFILE on, ITERS more training steps timed per kernel call, then one
  * line per op (the roofline of bench/BENCH.md):
  *   hsicc ssrn op <layer> <kind>[dims] fwd_ms=.. fwd_gflops=.. fwd_pct=.. bwd_ms=.. bwd_gflops=.. bwd_pct=..
+ * --infer ITERS: also ITERS inference forwards (running statistics, folded BN: what validation
+ * and patch-by-patch prediction run), their samples/s, and with --profile their per-op lines.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -107,7 +109,7 @@ int main(int argc, char **argv)
     const char *solver = "rmsprop";
     hsi_backend be = HSI_BACKEND_DNNL;
     double peak = 0;
-    int profile = 0, fixed = 0;
+    int profile = 0, fixed = 0, infer = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
@@ -116,8 +118,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--peak")) peak = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--iters")) fixed = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--infer")) infer = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--iters N] [--peak GFLOPS] [--profile ITERS]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--iters N] [--peak GFLOPS] [--profile ITERS] [--infer ITERS]\n", argv[0]);
             return 2;
         }
     }
@@ -225,6 +228,23 @@ int main(int argc, char **argv)
         }
         hsi_rt_profile(rt, prof, nops);
         print_profile(prof, nops, ps, np, profile, peak);
+    }
+    if (infer > 0) {   /* inference forwards: the forward FLOPs of every conv / dense op */
+        double fl = 0;
+        for (int i = 0; i < nops; i++) fl += prof[i].flops[0];
+        for (int w = 0; w < 5; w++) NET.forward(m, 0, x, batch, 0, 0);
+        if (profile > 0) hsi_rt_profile_reset(rt);
+        double t0 = now();
+        for (int it = 0; it < infer; it++) NET.forward(m, 0, x, batch, 0, 0);
+        double t = (now() - t0) / infer;
+        printf("hsicc %s infer ms_per_batch=%.3f samples_per_s=%.1f batch=%d iters=%d "
+               "gflops=%.1f", NET.name, 1e3 * t, batch / t, batch, infer, fl / t / 1e9);
+        if (peak > 0) printf(" peak_pct=%.1f", 100 * fl / t / 1e9 / peak);
+        printf("\n");
+        if (profile > 0) {
+            hsi_rt_profile(rt, prof, nops);
+            print_profile(prof, nops, ps, np, infer, peak);
+        }
     }
     free(prof);
     free(steps);

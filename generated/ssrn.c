@@ -1041,9 +1041,13 @@ static void forward_infer_0(hsi_model *m, hsi_dstate *s, const float *x, int n)
     hsi_conv_forward(s->op[OP_spectral_0_conv_a], s->buf[A_bn1], s->wf[OP_spectral_0_bn_b], s->bf[OP_spectral_0_bn_b], s->buf[A_spectral_0_bn_b]);
     hsi_act_forward(s->infer_relu[OP_spectral_0_bn_b], s->buf[A_spectral_0_bn_b], s->buf[A_spectral_0_bn_b]);
     /* spectral_0_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:25) */
-    hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
+    if (hsi_conv_takes_residual(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_res0]))   /* spectral_0_res0 done as it stores */
+        hsi_conv_forward_res(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], NULL, NULL, NULL, V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_bn1], s->buf[A_spectral_0_res0]);
+    else
+        hsi_conv_forward(s->op[OP_spectral_0_conv_b], s->buf[A_spectral_0_bn_b], V(P_spectral_0_conv_b_weight), V(P_spectral_0_conv_b_bias), s->buf[A_spectral_0_conv_b]);
     /* spectral_0_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:22) */
-    hsi_add_forward(s->op[OP_spectral_0_res0], s->buf[A_bn1], s->buf[A_spectral_0_conv_b], s->buf[A_spectral_0_res0]);
+    if (!hsi_conv_takes_residual(s->op[OP_spectral_0_conv_b], s->op[OP_spectral_0_res0]))   /* else done by spectral_0_conv_b */
+        hsi_add_forward(s->op[OP_spectral_0_res0], s->buf[A_bn1], s->buf[A_spectral_0_conv_b], s->buf[A_spectral_0_res0]);
     /* spectral_1_bn_a: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:30) */
     hsi_bn_infer(s->op[OP_spectral_1_bn_a], s->buf[A_spectral_0_res0], V(P_spectral_1_bn_a_weight), V(P_spectral_1_bn_a_bias), V(P_spectral_1_bn_a_running_mean), V(P_spectral_1_bn_a_running_var), s->buf[A_spectral_1_bn_a]);
     /* spectral_1_conv_a: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:31) */
@@ -1054,9 +1058,13 @@ static void forward_infer_0(hsi_model *m, hsi_dstate *s, const float *x, int n)
     hsi_conv_forward(s->op[OP_spectral_1_conv_a], s->buf[A_spectral_1_bn_a], s->wf[OP_spectral_1_bn_b], s->bf[OP_spectral_1_bn_b], s->buf[A_spectral_1_bn_b]);
     hsi_act_forward(s->infer_relu[OP_spectral_1_bn_b], s->buf[A_spectral_1_bn_b], s->buf[A_spectral_1_bn_b]);
     /* spectral_1_conv_b: conv3d  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:33) */
-    hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
+    if (hsi_conv_takes_residual(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_res0]))   /* spectral_1_res0 done as it stores */
+        hsi_conv_forward_res(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], NULL, NULL, NULL, V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_0_res0], s->buf[A_spectral_1_res0]);
+    else
+        hsi_conv_forward(s->op[OP_spectral_1_conv_b], s->buf[A_spectral_1_bn_b], V(P_spectral_1_conv_b_weight), V(P_spectral_1_conv_b_bias), s->buf[A_spectral_1_conv_b]);
     /* spectral_1_res0: add  [24,97,7,7] + [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:29) */
-    hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
+    if (!hsi_conv_takes_residual(s->op[OP_spectral_1_conv_b], s->op[OP_spectral_1_res0]))   /* else done by spectral_1_conv_b */
+        hsi_add_forward(s->op[OP_spectral_1_res0], s->buf[A_spectral_0_res0], s->buf[A_spectral_1_conv_b], s->buf[A_spectral_1_res0]);
     /* spectral_bn: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:36) */
     hsi_bn_infer(s->op[OP_spectral_bn], s->buf[A_spectral_1_res0], V(P_spectral_bn_weight), V(P_spectral_bn_bias), V(P_spectral_bn_running_mean), V(P_spectral_bn_running_var), s->buf[A_spectral_bn]);
     /* conv2: conv3d  [24,97,7,7] -> [128,1,7,7]  (netdefs/ssrn.hsn:49) */

@@ -676,14 +676,14 @@ static void emit_forward_op(emitter *e, int i, int train)
             out(e, "    /*   runs with %s folded into its weights: below */", e->g->ops[j].cname);
             return;
         }
-        if (train && o->kind == BE_CONV && o->res_add >= 0) {
+        if (o->kind == BE_CONV && o->res_add >= 0) {   /* (inference too: no BN on read) */
             const be_op *a = &e->g->ops[o->res_add];
             const char *skip = B(e, e->g->ops[a->in[o->res_slot]].act), *bnop = "NULL";
             char csrc[3 * EMIT_ITEM_MAX], cbn[3 * EMIT_ITEM_MAX], pw[EMIT_PARAM_MAX] = "NULL";
             char x[EMIT_PARAM_MAX], bws[EMIT_ITEM_MAX] = "NULL";
             snprintf(csrc, sizeof csrc, "%s", src);
             snprintf(cbn, sizeof cbn, "NULL");
-            if (o->bn_fwd) {   /* the BN applied as it reads, when the runtime takes it */
+            if (train && o->bn_fwd) {   /* the BN applied as it reads, when the runtime takes it */
                 const be_op *p = &e->g->ops[o->bn_in];
                 param_args(e, p, 0, pw, x, sizeof pw);
                 snprintf(bws, sizeof bws, "%s", B(e, p->ws));
@@ -697,9 +697,9 @@ static void emit_forward_op(emitter *e, int i, int train)
                 op, opname(e, o->res_add), a->cname);
             out(e, "        hsi_conv_forward_res(s->op[%s], %s, %s, %s, %s, %s, %s, %s, %s);", op, csrc,
                 cbn, pw, bws, w, o->bias ? b : "NULL", skip, B(e, a->act));
-            out(e, "    else%s", o->bn_fwd ? " {" : "");
+            out(e, "    else%s", train && o->bn_fwd ? " {" : "");
         }
-        const char *ind = train && o->kind == BE_CONV && o->res_add >= 0 ? "    " : "";
+        const char *ind = o->kind == BE_CONV && o->res_add >= 0 ? "    " : "";
         if (train && o->kind == BE_CONV && o->bn_fwd) {
             const be_op *p = &e->g->ops[o->bn_in];
             char pw[EMIT_PARAM_MAX], pb[EMIT_PARAM_MAX], x[EMIT_PARAM_MAX];
@@ -815,7 +815,7 @@ static void emit_forward_op(emitter *e, int i, int train)
     case BE_ADD: {
         int c = i - 1;   /* the conv that may do it (be_op.res_add) */
         op_comment(e, i);
-        if (train && c >= 0 && e->g->ops[c].kind == BE_CONV && e->g->ops[c].res_add == i) {
+        if (c >= 0 && e->g->ops[c].kind == BE_CONV && e->g->ops[c].res_add == i) {
             out(e, "    if (!hsi_conv_takes_residual(s->op[%s], s->op[%s]))   /* else done by %s */",
                 opname(e, c), op, e->g->ops[c].cname);
             out(e, "        hsi_add_forward(s->op[%s], %s, %s, %s);", op, src,
