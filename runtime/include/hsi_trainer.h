@@ -217,9 +217,9 @@ typedef struct hsi_train_opts {
  * summary. Returns 0, or 1 with err set (input error), or 130 when stopped (state saved). */
 int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen);
 
-/* SIGINT and SIGTERM ask the training to stop (finish the step, save, 130) from now until the
- * process exits; without it hsi_trainer_train catches them while it runs and then restores the
- * caller's handlers. The trainer's CLI calls it first thing for `train`. */
+/* SIGINT, SIGTERM and SIGHUP ask the training to stop (finish the step, save, 130) from now
+ * until the process exits; without it hsi_trainer_train catches them while it runs and then
+ * restores the caller's handlers. The trainer's CLI calls it first thing for `train`. */
 void hsi_trainer_catch_stops(void);
 
 #ifdef __cplusplus

@@ -27,7 +27,7 @@
 #include "hsi_trainer.h"
 #include "trainer_internal.h"
 
-static volatile sig_atomic_t g_stop;   /* SIGINT / SIGTERM: finish the step, save, exit 130 */
+static volatile sig_atomic_t g_stop;   /* SIGINT / SIGTERM / SIGHUP: finish the step, save, 130 */
 static int g_caught;                    /* hsi_trainer_catch_stops: for the process's life */
 
 static void on_signal(int sig)
@@ -36,20 +36,23 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static void catch_stops(struct sigaction *old_int, struct sigaction *old_term)
+/* The stop signals: Ctrl-C, kill / Slurm / mpirun, and the terminal closing (an ssh session
+ * that drops: the state is saved rather than lost since the last validation). */
+static const int g_stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+enum { N_STOP_SIGNALS = sizeof g_stop_signals / sizeof *g_stop_signals };
+
+static void catch_stops(struct sigaction *old)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, old_int);
-    sigaction(SIGTERM, &sa, old_term);
+    for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(g_stop_signals[i], &sa, old ? &old[i] : NULL);
 }
 
-static void release_stops(const struct sigaction *old_int, const struct sigaction *old_term)
+static void release_stops(const struct sigaction *old)
 {
-    sigaction(SIGINT, old_int, NULL);
-    sigaction(SIGTERM, old_term, NULL);
+    for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(g_stop_signals[i], &old[i], NULL);
 }
 
 /* A trainer process's stop requests are caught from its start to its exit: a SIGTERM while it
@@ -59,13 +62,12 @@ static void release_stops(const struct sigaction *old_int, const struct sigactio
 void hsi_trainer_catch_stops(void)
 {
     if (g_caught) return;
-    catch_stops(NULL, NULL);
+    catch_stops(NULL);
     /* blocked where it was started (the mask is inherited across exec): a stop asked for
      * then, pending, arrives now */
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    for (int i = 0; i < N_STOP_SIGNALS; i++) sigaddset(&set, g_stop_signals[i]);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     g_caught = 1;
 }
@@ -911,11 +913,11 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     memset(&D, 0, sizeof D);
     /* stops: caught for the process's life (hsi_trainer_catch_stops, the trainer's CLI), else
      * from here to the return (a caller of the library keeps its own handlers after) */
-    struct sigaction old_int, old_term;
+    struct sigaction old_stops[N_STOP_SIGNALS];
     const int own = !g_caught;
     if (own) {
         g_stop = 0;
-        catch_stops(&old_int, &old_term);
+        catch_stops(old_stops);
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/experiment.yaml", o->out_dir);
@@ -928,7 +930,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
                                     hsi_experiment_write(x, path, err, errlen), err))) {
         hsi_tr_data_free(&D);
         tr_dp_done(&dp);
-        if (own) release_stops(&old_int, &old_term);
+        if (own) release_stops(old_stops);
         return 1;
     }
     int runs = x->runs.count, rc = 0;
@@ -987,6 +989,6 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     free(res);
     hsi_tr_data_free(&D);
     tr_dp_done(&dp);
-    if (own) release_stops(&old_int, &old_term);
+    if (own) release_stops(old_stops);
     return rc;
 }

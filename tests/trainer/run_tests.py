@@ -562,8 +562,8 @@ def t_lock():
 
 
 def t_stop_signals():
-    """A stop request at any moment of a trainer's life ends it as a stop: exit 130 with its
-    message, never by the signal's default (143, nothing said). Found under Slurm: scancel and
+    """A stop request (SIGINT, SIGTERM, SIGHUP) at any moment of a trainer's life ends it as a
+    stop: exit 130 with its message, never by the signal's default (143, nothing said). Found under Slurm: scancel and
     scontrol requeue send SIGTERM to the trainer and to the job script, whose trap sends another;
     the second came after the state was saved, when the trainer had put the default handler
     back, and killed it before it said so (the job script then does not requeue)."""
@@ -625,6 +625,26 @@ def t_stop_signals():
             step = int(err.split("stopped at step ")[1].split()[0])
             p = run(TINY, "train", "--resume", out, "--stop-after", str(step + 2), "--quiet", code=130)
             check("stopped at step %d of run 0" % (step + 2) in p.stderr, "resumed:\n" + p.stderr)
+
+    # 3. the terminal closing (SIGHUP: an ssh session that drops) stops it the same way, with
+    #    the state saved (it ended the trainer, losing the steps since the last validation)
+    out = os.path.join(WORK, "hangup")
+    pr = subprocess.Popen([TINY, "train", "--out", out, *long], env=e, cwd=WORK,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not os.path.isfile(os.path.join(out, "run0", "log.csv")) and pr.poll() is None and \
+            time.time() - t0 < 60:
+        time.sleep(0.01)
+    pr.send_signal(signal.SIGHUP)
+    try:
+        rc = pr.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pr.kill()
+        fail("SIGHUP: still training after 60 s")
+    err = pr.stderr.read()
+    check(rc == 130 and "the state is saved" in err and
+          os.path.exists(os.path.join(out, "run0", "state.safetensors")),
+          "SIGHUP: exit %s\n%s" % (rc, err))
 
 
 def t_numerics():
