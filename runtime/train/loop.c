@@ -47,7 +47,8 @@ static void catch_stops(struct sigaction *old)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(g_stop_signals[i], &sa, old ? &old[i] : NULL);
+    for (int i = 0; i < N_STOP_SIGNALS; i++)
+        sigaction(g_stop_signals[i], &sa, old ? &old[i] : NULL);
 }
 
 static void release_stops(const struct sigaction *old)
