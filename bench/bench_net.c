@@ -19,6 +19,9 @@
  * --profile ITERS: HSI_PROFILE on, ITERS more training steps timed per kernel call, then one
  * line per op (the roofline of bench/BENCH.md):
  *   hsicc ssrn op <layer> <kind>[dims] fwd_ms=.. fwd_gflops=.. fwd_pct=.. bwd_ms=.. bwd_gflops=.. bwd_pct=..
+ * --gemm (with --profile): beside each conv / dense pass, oneDNN's GEMM on the same multiply-adds
+ * (fwd_gemm_gflops=, bwd_gemm_gflops=; gemm_for), and a gemm_reference line: the ops' time
+ * with those passes at the GEMM's rate.
  * --infer ITERS: also ITERS inference forwards (running statistics, folded BN: what validation
  * and patch-by-patch prediction run), their samples/s, and with --profile their per-op lines.
  */
@@ -69,8 +72,76 @@ static double wino_share(const hsi_op_profile *p)
     return p->impl && !strncmp(p->impl, "winograd", 8) ? 25.0 / 81.0 : 1.0;
 }
 
+/* --gemm: oneDNN's own GEMM (dnnl_sgemm, the threads OpenMP runs) on each conv / dense op's
+ * multiply-adds as one GEMM: M = the output's elements per channel (batch x spatial), N = its
+ * channels, K = forward FLOPs / (2 M N) (a k x 1 x 1 conv: C x k; a dense op: its inputs);
+ * forward Y = X W^T, backward data dX = dY W, backward weights dW = dY^T X, every matrix dense
+ * row-major. The rate a vendor GEMM reaches on the same work with no layout or halo to handle:
+ * a reference for the op's own GFLOP/s, not a bound. 0: no oneDNN, or not a conv / dense op. */
+typedef struct gemm_rate { double fwd, bwd; int64_t m, n, k; } gemm_rate;
+#ifdef HSICC_WITH_DNNL
+#include <dnnl.h>
+
+/* Median seconds of one call, over 5 rounds of calls totalling at least 20 ms each */
+static double gemm_time(char ta, char tb, int64_t m, int64_t n, int64_t k, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc)
+{
+    double t[5];
+    int reps = 1;
+    for (int r = -1; r < 5; r++) {   /* round -1: warm-up and the calls per round */
+        double a0 = now();
+        for (int i = 0; i < reps; i++)
+            dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+        double e = now() - a0;
+        if (r < 0) {
+            reps = e > 0.02 ? 1 : (int)(0.02 / (e > 1e-6 ? e : 1e-6)) + 1;
+            continue;
+        }
+        t[r] = e / reps;
+    }
+    qsort(t, 5, sizeof *t, cmp_double);
+    return t[2];
+}
+
+static gemm_rate gemm_for(const hsi_op_profile *p)
+{
+    gemm_rate g = {0, 0, 0, 0, 0};
+    if ((strcmp(p->kind, "conv") && strcmp(p->kind, "dense")) || p->flops[0] <= 0 || p->ndim < 2)
+        return g;
+    int64_t n = p->dims[1], m = 1;
+    for (int d = 0; d < p->ndim; d++) m *= d == 1 ? 1 : p->dims[d];
+    int64_t k = (int64_t)(p->flops[0] / (2.0 * (double)m * (double)n) + 0.5);
+    if (m < 1 || n < 1 || k < 1) return g;
+    size_t na = (size_t)(m * k), nb = (size_t)(n * k), nc = (size_t)(m * n);
+    float *a = malloc(sizeof(float) * na), *b = malloc(sizeof(float) * nb);
+    float *c = malloc(sizeof(float) * nc);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return g;
+    }
+    for (size_t i = 0; i < na; i++) a[i] = (float)(i % 17) * 0.01f - 0.08f;
+    for (size_t i = 0; i < nb; i++) b[i] = (float)(i % 13) * 0.01f - 0.06f;
+    for (size_t i = 0; i < nc; i++) c[i] = (float)(i % 11) * 0.01f - 0.05f;
+    double f = 2.0 * (double)m * (double)n * (double)k;
+    g.m = m, g.n = n, g.k = k;
+    g.fwd = f / gemm_time('N', 'T', m, n, k, a, k, b, k, c, n) / 1e9;
+    /* the backward the op runs: weights (flops[1] = f), data and weights (2 f) */
+    double tb = gemm_time('T', 'N', n, k, m, c, n, a, k, b, k);
+    if (p->flops[1] > 1.5 * f) tb += gemm_time('N', 'N', m, k, n, c, n, b, k, a, k);
+    if (p->flops[1] > 0) g.bwd = p->flops[1] / tb / 1e9;
+    free(a), free(b), free(c);
+    return g;
+}
+#else
+static gemm_rate gemm_for(const hsi_op_profile *p)
+{
+    (void)p;
+    return (gemm_rate){0, 0, 0, 0, 0};
+}
+#endif
+
 static void print_profile(const hsi_op_profile *prof, int nops, const hsi_param *ps, int np,
-                          int iters, double peak)
+                          int iters, double peak, const gemm_rate *gemm)
 {
     double tot[2] = {0, 0};
     for (int i = 0; i < nops; i++)
@@ -95,11 +166,47 @@ static void print_profile(const hsi_op_profile *prof, int nops, const hsi_param 
                 if (peak > 0) printf(" %s_peak_pct=%.1f", k ? "bwd" : "fwd", 100 * g / peak);
                 if (wino_share(p) < 1)
                     printf(" %s_exec_gflops=%.1f", k ? "bwd" : "fwd", g * wino_share(p));
+                double gg = gemm ? (k ? gemm[i].bwd : gemm[i].fwd) : 0;
+                if (gg > 0) printf(" %s_gemm_gflops=%.1f", k ? "bwd" : "fwd", gg);
             }
         }
+        if (gemm && gemm[i].fwd > 0)
+            printf(" gemm=%lldx%lldx%lld", (long long)gemm[i].m, (long long)gemm[i].n,
+                   (long long)gemm[i].k);
         if (p->impl) printf(" impl=%s", p->impl);
         printf("\n");
     }
+    if (!gemm) return;
+    /* the ops' time with every conv / dense pass at the GEMM's rate (the others as measured),
+     * and the conv / dense passes alone, both sides */
+    double own = 0, at = 0, fl = 0, own_fl = 0, at_fl = 0;
+    int all = 1;
+    for (int i = 0; i < nops; i++)
+        for (int k = 0; k < 2; k++) {
+            const hsi_op_profile *p = &prof[i];
+            double t = p->seconds[k] / iters, gg = k ? gemm[i].bwd : gemm[i].fwd;
+            own += t;
+            if (p->flops[k] <= 0 || !p->calls[k]) {
+                at += t;
+                continue;
+            }
+            double f = p->flops[k] * (double)p->calls[k] / iters;
+            if (gg <= 0) all = 0;
+            double tg = gg > 0 ? f / gg / 1e9 : t;
+            at += tg;
+            fl += f;
+            own_fl += t;
+            at_fl += tg;
+        }
+    printf("hsicc %s gemm_reference ops_ms=%.3f ops_at_gemm_ms=%.3f flop_ops_ms=%.3f "
+           "flop_ops_at_gemm_ms=%.3f flop_ops_gflops=%.1f flop_ops_gemm_gflops=%.1f",
+           NET.name, 1e3 * own, 1e3 * at, 1e3 * own_fl, 1e3 * at_fl,
+           own_fl > 0 ? fl / own_fl / 1e9 : 0, at_fl > 0 ? fl / at_fl / 1e9 : 0);
+    if (peak > 0 && own_fl > 0 && at_fl > 0)
+        printf(" flop_ops_peak_pct=%.1f flop_ops_gemm_peak_pct=%.1f", 100 * fl / own_fl / 1e9 / peak,
+               100 * fl / at_fl / 1e9 / peak);
+    if (!all) printf(" partial=1");
+    printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -109,8 +216,14 @@ int main(int argc, char **argv)
     const char *solver = "rmsprop";
     hsi_backend be = HSI_BACKEND_DNNL;
     double peak = 0;
-    int profile = 0, fixed = 0, infer = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    int profile = 0, fixed = 0, infer = 0, gemm = 0;
+    for (int i = 1; i < argc; i += 2) {
+        if (!strcmp(argv[i], "--gemm")) {   /* a flag: no value */
+            gemm = 1;
+            i--;
+            continue;
+        }
+        if (i + 1 >= argc) argv[i] = "";   /* a last option without its value: the usage */
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--solver")) solver = argv[i + 1];
@@ -120,7 +233,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--iters")) fixed = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--infer")) infer = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--iters N] [--peak GFLOPS] [--profile ITERS] [--infer ITERS]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--iters N] [--peak GFLOPS] [--profile ITERS [--gemm]] [--infer ITERS]\n", argv[0]);
             return 2;
         }
     }
@@ -227,7 +340,17 @@ int main(int argc, char **argv)
             hsi_solver_step_zero(s, 1e-4f);
         }
         hsi_rt_profile(rt, prof, nops);
-        print_profile(prof, nops, ps, np, profile, peak);
+        gemm_rate *gr = gemm ? calloc((size_t)nops + 1, sizeof *gr) : NULL;
+        for (int i = 0; gr && i < nops; i++) {   /* the same shape once (SSRN's 4 spectral convs) */
+            for (int j = 0; j < i && !gr[i].fwd; j++)
+                if (prof[j].ndim == prof[i].ndim && prof[j].flops[0] == prof[i].flops[0]
+                    && prof[j].flops[1] == prof[i].flops[1] && !strcmp(prof[j].kind, prof[i].kind)
+                    && !memcmp(prof[j].dims, prof[i].dims, sizeof(int64_t) * (size_t)prof[i].ndim))
+                    gr[i] = gr[j];
+            if (!gr[i].fwd) gr[i] = gemm_for(&prof[i]);
+        }
+        print_profile(prof, nops, ps, np, profile, peak, gr);
+        free(gr);
     }
     if (infer > 0) {   /* inference forwards: the forward FLOPs of every conv / dense op */
         double fl = 0;
@@ -243,7 +366,7 @@ int main(int argc, char **argv)
         printf("\n");
         if (profile > 0) {
             hsi_rt_profile(rt, prof, nops);
-            print_profile(prof, nops, ps, np, infer, peak);
+            print_profile(prof, nops, ps, np, infer, peak, NULL);
         }
     }
     free(prof);

@@ -13,7 +13,9 @@
 #   --depth-sweep   also the contextual CNN at depth 1, 2, 4, 8 (rounds interleaved, at least 5;
 #                   per-step medians): each residual module's marginal time against its FLOP share
 #   --roofline      also per layer, forward and backward: hsicc's time, GFLOP/s and % of peak
-#                   (HSI_PROFILE, ITERS steps, default 20), then PyTorch's eager layer profile
+#                   (HSI_PROFILE, ITERS steps, default 20), beside each conv / dense pass
+#                   oneDNN's GEMM on the same multiply-adds (bench_<net> --gemm), then PyTorch's
+#                   eager layer profile
 #   --isa avx2      an AVX2 machine on an AVX-512 one: hsicc's own kernels on their AVX2 path
 #                   (HSICC_KERNEL_ISA=avx2), oneDNN in hsicc and in PyTorch at most AVX2
 #                   (ONEDNN_MAX_CPU_ISA), PyTorch's ATen and OpenBLAS at AVX2 (ATEN_CPU_CAPABILITY,
@@ -100,8 +102,8 @@ for t in $threads; do
   if [ "$roof" -gt 0 ]; then
     for n in $nets; do
       echo "# roofline, hsicc $n, $t threads: per op, forward and backward (HSI_PROFILE, $roof steps)"
-      "$build/bench/bench_$n" $(opts "$n") --seconds 1 --peak "$peak" --profile "$roof" \
-          | grep -E " op |op_total"
+      "$build/bench/bench_$n" $(opts "$n") --seconds 1 --peak "$peak" --profile "$roof" --gemm \
+          | grep -E " op |op_total|gemm_reference"
       if [ $torch = 1 ]; then
         echo "# PyTorch eager per-layer profile, $n, $t threads (module hooks; compare shares)"
         (cd bench && /usr/bin/python3 torch_step.py --net "$n" --seconds 1 --threads "$t" \
