@@ -152,13 +152,6 @@ int cmd_onnx(int argc, char **argv)
                             "gives the same net), or pad so the windows fit\n");
             goto done;
         }
-        if (n->op == IR_RNN) {
-            fprintf(stderr, "%s:%d:%d: error: %s: %s layers are not exported to ONNX\n",
-                    n->span.file, n->span.line, n->span.col, n->name, n->a.rnn.lstm ? "lstm" : "gru");
-            fprintf(stderr, "hint: ONNX's GRU and LSTM take [L, N, F] and other gate orders; export "
-                            "the net without it, or run it with the trainer or `hsicc build --infer`\n");
-            goto done;
-        }
     }
     onnx_used_params(p, g, used);
     if (emit_read_weights(p, weights, used, w)) goto done;

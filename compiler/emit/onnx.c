@@ -20,7 +20,7 @@
 
 /* onnx.proto enums */
 enum { T_FLOAT = 1, T_INT64 = 7 };                        /* TensorProto.DataType */
-enum { A_FLOAT = 1, A_INT = 2, A_INTS = 7 };              /* AttributeProto.AttributeType */
+enum { A_FLOAT = 1, A_INT = 2, A_STRING = 3, A_INTS = 7 }; /* AttributeProto.AttributeType */
 
 typedef struct ctx {
     const ir_program *p;
@@ -33,6 +33,7 @@ typedef struct ctx {
     onnx_stats *st;
     const char *out;          /* the output: "logits", or "probabilities" when the net ends in
                                  softmax (right before its loss) */
+    const float *const *w;    /* per parameter: its values (the RNNs' are written reordered) */
 } ctx;
 
 static void *xalloc(size_t n)
@@ -174,6 +175,13 @@ static void attr_int(ctx *c, const char *name, int64_t v)
 {
     size_t m = attr_begin(c, name, A_INT);
     pb_int(c->b, 3, v);
+    pb_end(c->b, m);
+}
+
+static void attr_str(ctx *c, const char *name, const char *v)
+{
+    size_t m = attr_begin(c, name, A_STRING);
+    pb_str(c->b, 4, v);   /* s = 4 */
     pb_end(c->b, m);
 }
 
@@ -380,6 +388,78 @@ static void emit_prelu(ctx *c, const ir_node *n, const char *x, const char *y)
     node_end(c, node_begin(c, "PRelu", y, 2, in));
 }
 
+/* ---- gru, lstm --------------------------------------------------------------------------
+ * One IR_RNN node is one layer and direction of PyTorch's nn.GRU / nn.LSTM over x [N, F, L]
+ * (sema_layers.c's elab_rnn: stacked and bidirectional layers are several nodes and concats).
+ * ONNX's GRU / LSTM (opset 7) read [L, N, F] and order the gates otherwise: GRU z, r, h
+ * (PyTorch r, z, n), LSTM i, o, f, c (PyTorch i, f, g, o); PyTorch's GRU applies the reset gate
+ * after W_hn h + b_hn, ONNX's linear_before_reset = 1. So: Transpose to [L, N, F], the layer
+ * with W [1, G*H, F], R [1, G*H, H] and B [1, 2 G*H] (bias_ih then bias_hh, zeros without
+ * bias) in ONNX's gate order, then every hidden state Y [L, 1, N, H] squeezed and transposed
+ * back to [N, H, L], or the last state Y_h [1, N, H] (for the reverse direction the state after
+ * step 0, as PyTorch's h_n and the trainer's) squeezed to [N, H]. */
+/* v [G*H, cols] (PyTorch's gate order) with its G blocks of H rows in ONNX's order into t */
+static void rnn_reorder(const float *v, int64_t G, int64_t H, int64_t cols, const int *order,
+                        float *t)
+{
+    for (int64_t gb = 0; gb < G; gb++)
+        memcpy(t + gb * H * cols, v + (int64_t)order[gb] * H * cols,
+               sizeof(float) * (size_t)(H * cols));
+}
+
+static void emit_rnn(ctx *c, const ir_node *n, const char *x, const char *y)
+{
+    const ir_rnn *r = &n->a.rnn;
+    static const int gru_order[3] = {1, 0, 2}, lstm_order[4] = {0, 3, 1, 2};
+    const int *order = r->lstm ? lstm_order : gru_order;
+    const int64_t H = r->hidden, G = r->lstm ? 4 : 3, GH = G * H;
+    const int64_t F = c->g->nodes[n->in[0]].shape.d[0];   /* x: [F, L] a sample */
+    const int64_t wide = F > H ? F : H > 2 ? H : 2;
+    float *t = xalloc(sizeof(float) * (size_t)(GH * wide));
+    const char *W = part(c, y, "W"), *R = part(c, y, "R"), *B = part(c, y, "B");
+    rnn_reorder(c->w[n->param[0]], G, H, F, order, t);
+    tensor_f32(c, W, 3, (const int64_t[3]){1, GH, F}, t, GH * F);
+    rnn_reorder(c->w[n->param[1]], G, H, H, order, t);
+    tensor_f32(c, R, 3, (const int64_t[3]){1, GH, H}, t, GH * H);
+    memset(t, 0, sizeof(float) * (size_t)(2 * GH));
+    if (r->bias) {
+        rnn_reorder(c->w[n->param[2]], G, H, 1, order, t);
+        rnn_reorder(c->w[n->param[3]], G, H, 1, order, t + GH);
+    }
+    tensor_f32(c, B, 2, (const int64_t[2]){1, 2 * GH}, t, 2 * GH);
+    free(t);
+    const int64_t to_steps[3] = {2, 0, 1};
+    const char *xt = part(c, y, "steps");
+    size_t m = node_begin(c, "Transpose", xt, 1, &x);
+    attr_ints(c, "perm", 3, to_steps, NULL);
+    node_end(c, m);
+    /* outputs Y, Y_h: the one not used left unnamed ("") */
+    const char *ys = r->sequence ? part(c, y, "states") : "";
+    const char *yh = r->sequence ? "" : part(c, y, "last");
+    m = pb_begin(c->b, 1);   /* GraphProto.node, as node_begin's with two outputs */
+    const char *ins[4] = {xt, W, R, B};
+    for (int i = 0; i < 4; i++) pb_str(c->b, 1, ins[i]);
+    pb_str(c->b, 2, ys);
+    pb_str(c->b, 2, yh);
+    pb_str(c->b, 3, r->sequence ? ys : yh);
+    pb_str(c->b, 4, r->lstm ? "LSTM" : "GRU");
+    c->st->nodes++;
+    attr_int(c, "hidden_size", H);
+    attr_str(c, "direction", r->reverse ? "reverse" : "forward");
+    if (!r->lstm) attr_int(c, "linear_before_reset", 1);
+    node_end(c, m);
+    const int64_t axis = r->sequence ? 1 : 0;   /* Y's num_directions, Y_h's */
+    const char *sq[2] = {r->sequence ? ys : yh, ints_init(c, y, "axes", 1, &axis)};
+    const char *sy = r->sequence ? part(c, y, "states_lnh") : y;
+    node_end(c, node_begin(c, "Squeeze", sy, 2, sq));
+    if (r->sequence) {   /* [L, N, H] -> [N, H, L] */
+        const int64_t back[3] = {1, 2, 0};
+        m = node_begin(c, "Transpose", y, 1, &sy);
+        attr_ints(c, "perm", 3, back, NULL);
+        node_end(c, m);
+    }
+}
+
 static void emit_node(ctx *c, int i)
 {
     const ir_node *n = &c->g->nodes[i];
@@ -416,8 +496,7 @@ static void emit_node(ctx *c, int i)
         node_end(c, m);
         return;
     }
-    case IR_RNN:   /* refused by cmd_onnx.c before encoding */
-        return;
+    case IR_RNN: emit_rnn(c, n, x, y); return;
     case IR_LRN: emit_lrn(c, n, x, y); return;
     case IR_CROP: emit_crop(c, n, x, y); return;
     case IR_PRELU: emit_prelu(c, n, x, y); return;
@@ -497,7 +576,8 @@ int onnx_encode(const ir_program *p, int gi, const float *const *weights, const 
     const ir_graph *g = &p->graphs[gi];
     memset(st, 0, sizeof *st);
     ctx c = {p, g, b, xalloc((size_t)g->n_nodes), xalloc(sizeof(char *) * (size_t)g->n_nodes),
-             NULL, 0, 0, st, g->nodes[g->logits].op == IR_SOFTMAX ? "probabilities" : "logits"};
+             NULL, 0, 0, st, g->nodes[g->logits].op == IR_SOFTMAX ? "probabilities" : "logits",
+             weights};
     mark_live(g, c.live);
     unsigned char *used = xalloc((size_t)p->n_params);
     onnx_used_params(p, gi, used);
@@ -537,6 +617,10 @@ int onnx_encode(const ir_program *p, int gi, const float *const *weights, const 
     char gname[300];
     snprintf(gname, sizeof gname, "%.140s%s%.140s", p->net, *g->domain ? "." : "", g->domain);
     pb_str(b, 2, gname);
+    /* an RNN's parameters go in as its node writes them (emit_rnn: ONNX's gate order) */
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; c.live[i] && g->nodes[i].op == IR_RNN && k < g->nodes[i].n_param; k++)
+            used[g->nodes[i].param[k]] = 0;
     for (int i = 0; i < p->n_params; i++)
         if (used[i])
             tensor_f32(&c, p->params[i].name, p->params[i].ndim, p->params[i].dims, weights[i],
