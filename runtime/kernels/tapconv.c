@@ -12,7 +12,8 @@
  * (SSRN's spectral convs, C2's backward data) go to tc_rows_pair instead: up to 8 rows x 24
  * outputs in 3 zmm a row, each holding 8 outputs for two input channels (every lane used).
  * Backward weights, per tap and group of 4 input channels, keeps a 4 x 24 block of dw in
- * registers over a chunk of TC_CHUNK rows; on AVX-512, per tap and group of 8-24 input
+ * registers over a chunk of TC_CHUNK rows (or over up to TC_WMULTI rows of several samples when
+ * a sample has few: C2, tc_weights_group); on AVX-512, per tap and group of 8-24 input
  * channels, up to 24 zmm of dw (pairs of channels x 8 outputs) over a chunk of TC_WCHUNK rows
  * of dy packed once per chunk (tc_wz_avx512).
  * hk_tap_pre (a BN + ReLU folded into the conv): the rows a block of taps reads (forward: a
@@ -788,24 +789,30 @@ static void tc_rows(const tc_geo *g, int64_t n_samples)
 /* ---- backward weights --------------------------------------------------------------------- */
 
 /* dwp[k][c0 + i][oc0 + 8 j + l] += sum_r x[r + shift, c0 + i] dy[r, oc0 + 8 j + l] over rows
- * [r0, r1) of one sample; x at block c0 / 8, offset c0 % 8 (4 channels), dy at block oc0 / 8. */
+ * [r0, r1) of ns samples (each sample's rows in order, the samples in order: the same sums as
+ * one call a sample); x at block c0 / 8, offset c0 % 8 (4 channels), dy at block oc0 / 8. */
 typedef struct tc_wk {
     const float *x, *dy;          /* x: row 0 of the tap's shifted input; dy: row 0 */
     int64_t dybs;
     int64_t r0, r1;
     float *dw;                    /* dwp + (k * cin + c0) * cout + oc0 */
     int64_t wc;                   /* cout */
+    int64_t ns, xns, dyns;        /* samples (0: 1), floats between samples' x, dy */
 } tc_wk;
 
 static inline void tc_wk_generic(const tc_wk *m, int NV)
 {
+    int64_t ns = m->ns > 1 ? m->ns : 1;
     for (int i = 0; i < 4; i++) {
         float acc[24];
         memcpy(acc, m->dw + i * m->wc, (size_t)NV * 32);
-        for (int64_t r = m->r0; r < m->r1; r++) {
-            float xv = m->x[r * 8 + i];
-            for (int j = 0; j < NV; j++)
-                for (int l = 0; l < 8; l++) acc[j * 8 + l] += xv * m->dy[j * m->dybs + r * 8 + l];
+        for (int64_t s = 0; s < ns; s++) {
+            const float *x = m->x + s * m->xns, *d = m->dy + s * m->dyns;
+            for (int64_t r = m->r0; r < m->r1; r++) {
+                float xv = x[r * 8 + i];
+                for (int j = 0; j < NV; j++)
+                    for (int l = 0; l < 8; l++) acc[j * 8 + l] += xv * d[j * m->dybs + r * 8 + l];
+            }
         }
         memcpy(m->dw + i * m->wc, acc, (size_t)NV * 32);
     }
@@ -824,7 +831,7 @@ static inline void tc_wk_generic(const tc_wk *m, int NV)
     if (NV > 2) a##i##2 = _mm256_loadu_ps(m->dw + i * m->wc + 16);
 #define TC_WFMA(i)                                                                             \
     {                                                                                          \
-        __m256 xv = _mm256_broadcast_ss(m->x + r * 8 + i);                                     \
+        __m256 xv = _mm256_broadcast_ss(xs + r * 8 + i);                                       \
         a##i##0 = _mm256_fmadd_ps(xv, d0, a##i##0);                                            \
         if (NV > 1) a##i##1 = _mm256_fmadd_ps(xv, d1, a##i##1);                                \
         if (NV > 2) a##i##2 = _mm256_fmadd_ps(xv, d2, a##i##2);                                \
@@ -836,9 +843,13 @@ static inline void tc_wk_generic(const tc_wk *m, int NV)
 static inline __attribute__((always_inline)) TC_AVX2 void tc_wk_avx2(const tc_wk *m, const int NV)
 {
     TC_WACC(0) TC_WACC(1) TC_WACC(2) TC_WACC(3)
-    for (int64_t r = m->r0; r < m->r1; r++) {
-        TC_DY_LOAD(m->dy + r * 8)
-        TC_WFMA(0) TC_WFMA(1) TC_WFMA(2) TC_WFMA(3)
+    int64_t ns = m->ns > 1 ? m->ns : 1;
+    for (int64_t s = 0; s < ns; s++) {
+        const float *xs = m->x + s * m->xns, *ds = m->dy + s * m->dyns;
+        for (int64_t r = m->r0; r < m->r1; r++) {
+            TC_DY_LOAD(ds + r * 8)
+            TC_WFMA(0) TC_WFMA(1) TC_WFMA(2) TC_WFMA(3)
+        }
     }
     TC_WSTORE(0) TC_WSTORE(1) TC_WSTORE(2) TC_WSTORE(3)
 }
@@ -1365,6 +1376,48 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const hk_tap_pre 
  * the same registers, the accumulators loaded and stored once per call of up to TC_WMULTI
  * rows; each dw element still sums the samples' rows in order: the same bits as one sample a
  * call). dpk: the thread's TC_WPACK floats. */
+/* Below AVX-512, samples of few rows (tc_wper > 1: C2's 49): samples [n, n + ns) a call of
+ * the 4 x 24 kernel, so that each block of the thread's partial sums (C2: 1.2 MB) is loaded and
+ * stored once per ns samples instead of once a sample; the same bits as tc_weights_sample
+ * sample by sample. */
+static void tc_weights_group(const hk_tap *g, const float *x, const hk_tap_pre *pre,
+                             float *pbuf, const float *dy, int64_t n, int64_t ns, float *dwp,
+                             float *db, int isa)
+{
+    int64_t hw = g->hw, rows = g->dout * hw, dybs = rows * 8, dyns = g->oc * rows;
+    const float *dyn = dy + n * dyns;
+    int avx2 = isa >= HK_ISA_AVX2;
+    for (int64_t s = 0; db && s < ns; s++) tc_bias_rows(g, dyn + s * dyns, 0, rows, db);
+    if (!dwp) return;
+    int64_t kb = pre ? tc_wkblk(g, ns, rows) : g->k;
+    for (int64_t ka = 0; ka < g->k; ka += kb) {
+        int64_t kz = ka + kb < g->k ? ka + kb : g->k;
+        const float *xn = x + n * g->c * g->din * hw;
+        int64_t xbs = g->din * hw * 8, xns = g->c * g->din * hw, rlo = 0;
+        if (pre && !tc_wpre(g, pre, pbuf, NULL, n, ns, 0, rows, ka, kz, &xn, &xbs, &xns, &rlo,
+                            isa))
+            continue;
+        for (int64_t k = ka; k < kz; k++) {
+            int64_t r0, r1;
+            tc_wrows(g, 0, rows, k, &r0, &r1);
+            if (r1 <= r0) continue;
+            const float *xk = xn + ((k - g->pad) * hw - rlo) * 8;
+            /* per chunk of outputs, every input channel: the chunk's dy rows (C2, 10 samples:
+             * 47 KB) read from L1 by the channels' calls, not from L2 once per call */
+            for (int64_t oc0 = 0, nv; oc0 < g->oc; oc0 += 8 * nv) {
+                nv = tc_chunk_w(g->oc, oc0, isa < HK_ISA_AVX2 ? isa : HK_ISA_AVX2) / 8;
+                for (int64_t ci = 0; ci < g->c; ci += 4) {
+                    tc_wk m = {.x = xk + (ci / 8) * xbs + ci % 8, .dy = dyn + (oc0 / 8) * dybs,
+                               .dybs = dybs, .r0 = r0, .r1 = r1,
+                               .dw = dwp + (k * g->c + ci) * g->oc + oc0, .wc = g->oc,
+                               .ns = ns, .xns = xns, .dyns = dyns};
+                    tc_wk_run(&m, (int)nv, avx2);
+                }
+            }
+        }
+    }
+}
+
 static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre *pre,
                                float *pbuf, const float *dy, int64_t n0, int64_t n1, float *dwp,
                                float *db, float *dpk, int isa)
@@ -1387,6 +1440,12 @@ static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre
     }
 #endif
     (void)dpk;
+    int64_t per = tc_wper(g);
+    if (per > 1 && !win) {
+        for (int64_t n = n0; n < n1; n += per)
+            tc_weights_group(g, x, pre, pbuf, dy, n, n1 - n < per ? n1 - n : per, dwp, db, isa);
+        return;
+    }
     for (int64_t n = n0; n < n1; n++)
         tc_weights_sample(g, x, pre, pbuf, win, dy, n, dwp, db, isa);
 }
