@@ -141,18 +141,6 @@ int cmd_onnx(int argc, char **argv)
                         "(predict) or export a net that ends in softmax_cross_entropy\n");
         goto done;
     }
-    for (int i = 0; i < p->graphs[g].n_nodes; i++) {
-        const ir_node *n = &p->graphs[g].nodes[i];
-        const ir_pool *q = &n->a.pool;
-        if (n->op == IR_POOL && (q->ceil_extra[0] || q->ceil_extra[1] || q->ceil_extra[2])) {
-            fprintf(stderr, "%s:%d:%d: error: %s: a ceil_mode pool whose last window runs past "
-                    "its padding is not exported to ONNX\n", n->span.file, n->span.line,
-                    n->span.col, n->name);
-            fprintf(stderr, "hint: choose sizes where ceil_mode changes nothing (ceil_mode = false "
-                            "gives the same net), or pad so the windows fit\n");
-            goto done;
-        }
-    }
     onnx_used_params(p, g, used);
     if (emit_read_weights(p, weights, used, w)) goto done;
     onnx_options o = {batch, weights};

@@ -111,9 +111,15 @@ static void tensor_f32(ctx *c, const char *name, int ndim, const int64_t *dims, 
     c->st->values += numel;
 }
 
+/* n: at most 2 (IR_MAX_DIMS + 1), a Pad's begins and ends over [N, per-sample dims] */
+#define I64_MAX_N (2 * (IR_MAX_DIMS + 1))
 static void tensor_i64(ctx *c, const char *name, int n, const int64_t *v)
 {
-    uint8_t raw[8 * (IR_MAX_DIMS + 1)];
+    uint8_t raw[8 * I64_MAX_N];
+    if (n < 0 || n > I64_MAX_N) {   /* a caller's bug, not an input error */
+        fprintf(stderr, "hsicc: internal error: an int64 initializer of %d values\n", n);
+        abort();
+    }
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 8; k++) raw[8 * i + k] = (uint8_t)((uint64_t)v[i] >> (8 * k));
     size_t m = pb_begin(c->b, 5);
@@ -231,6 +237,9 @@ static void emit_conv(ctx *c, const ir_node *n, const char *x, const char *y)
     node_end(c, m);
 }
 
+static const char *ints_init(ctx *c, const char *y, const char *what, int n, const int64_t *v);
+static const char *part(ctx *c, const char *y, const char *what);
+
 static void emit_pool(ctx *c, const ir_node *n, const char *x, const char *y)
 {
     const ir_pool *a = &n->a.pool;
@@ -240,10 +249,37 @@ static void emit_pool(ctx *c, const ir_node *n, const char *x, const char *y)
         unary(c, a->max ? "GlobalMaxPool" : "GlobalAveragePool", x, y);
         return;
     }
+    /* ceil_mode (PyTorch's): the last window may run past the right padding by ceil_extra
+     * cells that count for nothing. ONNX gets them as more right padding (ceil_mode 0: the
+     * same output size): a max never takes a padded cell; an average excludes them with
+     * count_include_pad = 0, so one that counts its real padding gets that padding as zeros
+     * from a Pad node first, and then only the extra cells as ONNX padding. */
+    int64_t hi[3], lo[3], extra = 0;
+    for (int i = 0; i < a->nsp; i++) {
+        lo[i] = a->pad_lo[i];
+        hi[i] = a->pad_hi[i] + a->ceil_extra[i];
+        extra |= a->ceil_extra[i];
+    }
+    int cip = a->count_include_pad;
+    if (!a->max && extra && cip) {
+        if (padded) {   /* Pad: [begins of every axis, ends of every axis], the batch and C 0 */
+            int64_t pads[2 * (IR_MAX_DIMS + 1)] = {0};
+            const int rank = a->nsp + 2;
+            for (int i = 0; i < a->nsp; i++) {
+                pads[2 + i] = a->pad_lo[i];
+                pads[rank + 2 + i] = a->pad_hi[i];
+            }
+            const char *in[2] = {x, ints_init(c, y, "pads", 2 * rank, pads)};
+            const char *xp = part(c, y, "padded");
+            node_end(c, node_begin(c, "Pad", xp, 2, in));   /* mode constant, value 0 */
+            x = xp;
+            for (int i = 0; i < a->nsp; i++) lo[i] = 0, hi[i] = a->ceil_extra[i];
+        }
+        cip = 0;   /* only the real cells (and the zeros of the Pad) count */
+    }
     size_t m = node_begin(c, a->max ? "MaxPool" : "AveragePool", y, 1, &x);
-    window_attrs(c, a->nsp, a->kernel, a->stride, a->pad_lo, a->pad_hi);   /* no ceil_mode extra:
-                                                                               cmd_onnx.c */
-    if (!a->max) attr_int(c, "count_include_pad", a->count_include_pad);
+    window_attrs(c, a->nsp, a->kernel, a->stride, lo, hi);
+    if (!a->max) attr_int(c, "count_include_pad", cip);
     node_end(c, m);
 }
 
