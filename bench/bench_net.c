@@ -217,21 +217,21 @@ int main(int argc, char **argv)
     hsi_backend be = HSI_BACKEND_DNNL;
     double peak = 0;
     int profile = 0, fixed = 0, infer = 0, gemm = 0;
-    for (int i = 1; i < argc; i += 2) {
-        if (!strcmp(argv[i], "--gemm")) {   /* a flag: no value */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--gemm")) {   /* a flag; every other option takes a value */
             gemm = 1;
-            i--;
             continue;
         }
-        if (i + 1 >= argc) argv[i] = "";   /* a last option without its value: the usage */
-        if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--solver")) solver = argv[i + 1];
-        else if (!strcmp(argv[i], "--backend")) be = strcmp(argv[i + 1], "ref") ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;
-        else if (!strcmp(argv[i], "--peak")) peak = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--iters")) fixed = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--infer")) infer = atoi(argv[i + 1]);
+        const char *v = ++i < argc ? argv[i] : NULL;
+        if (v && !strcmp(a, "--batch")) batch = atoi(v);
+        else if (v && !strcmp(a, "--seconds")) seconds = atof(v);
+        else if (v && !strcmp(a, "--solver")) solver = v;
+        else if (v && !strcmp(a, "--backend")) be = strcmp(v, "ref") ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;
+        else if (v && !strcmp(a, "--peak")) peak = atof(v);
+        else if (v && !strcmp(a, "--profile")) profile = atoi(v);
+        else if (v && !strcmp(a, "--iters")) fixed = atoi(v);
+        else if (v && !strcmp(a, "--infer")) infer = atoi(v);
         else {
             fprintf(stderr, "usage: %s [--batch N] [--seconds S] [--solver rmsprop|sgd] [--backend dnnl|ref] [--iters N] [--peak GFLOPS] [--profile ITERS [--gemm]] [--infer ITERS]\n", argv[0]);
             return 2;

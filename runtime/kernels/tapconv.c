@@ -13,7 +13,7 @@
  * outputs in 3 zmm a row, each holding 8 outputs for two input channels (every lane used).
  * Backward weights, per tap and group of 4 input channels, keeps a 4 x 24 block of dw in
  * registers over a chunk of TC_CHUNK rows (or over up to TC_WMULTI rows of several samples when
- * a sample has few: C2, tc_weights_group); on AVX-512, per tap and group of 8-24 input
+ * a sample has few: C2, tc_weights_rows); on AVX-512, per tap and group of 8-24 input
  * channels, up to 24 zmm of dw (pairs of channels x 8 outputs) over a chunk of TC_WCHUNK rows
  * of dy packed once per chunk (tc_wz_avx512).
  * hk_tap_pre (a BN + ReLU folded into the conv): the rows a block of taps reads (forward: a
@@ -1330,23 +1330,32 @@ static void tc_wz_chunk(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
 }
 #endif
 
-static void tc_weights_sample(const hk_tap *g, const float *x, const hk_tap_pre *pre,
-                              float *pbuf, tc_win *win, const float *dy, int64_t n, float *dwp,
-                              float *db, int isa)
+/* Samples [n, n + ns)'s contribution to dwp [K][C][OC] and db [OC] (NULL: none), by chunks of
+ * TC_CHUNK rows: db from each chunk of dy rows first, which brings them to L1 for the weights
+ * (a pass of its own over dy read the whole tensor from memory again); then per tap, per
+ * chunk of outputs, every group of 4 input channels: the 4 x 24 kernel over the chunk's rows of
+ * all ns samples. ns > 1 (below AVX-512, samples of few rows, tc_wper: C2's 49) loads and
+ * stores each block of the thread's partial sums (C2: 1.2 MB) once per ns samples instead of
+ * once a sample, with the same bits (each dw element sums the samples' rows in order); the
+ * chunk's dy rows of an output chunk (C2, 10 samples: 47 KB) are read from L1 by the channels'
+ * calls. win (ns = 1): hk_tap_pre's window of the sample. */
+static void tc_weights_rows(const hk_tap *g, const float *x, const hk_tap_pre *pre,
+                            float *pbuf, tc_win *win, const float *dy, int64_t n, int64_t ns,
+                            float *dwp, float *db, int isa)
 {
-    int64_t hw = g->hw, rows = g->dout * hw, dybs = rows * 8;
-    const float *dyn = dy + n * g->oc * rows;
+    int64_t hw = g->hw, rows = g->dout * hw, dybs = rows * 8, dyns = g->oc * rows;
+    const float *dyn = dy + n * dyns;
     int avx2 = isa >= HK_ISA_AVX2;
     for (int64_t c0 = 0; c0 < rows; c0 += TC_CHUNK) {
         int64_t c1 = c0 + TC_CHUNK < rows ? c0 + TC_CHUNK : rows;
-        if (db) tc_bias_rows(g, dyn, c0, c1, db);
+        for (int64_t s = 0; db && s < ns; s++) tc_bias_rows(g, dyn + s * dyns, c0, c1, db);
         if (!dwp) continue;
-        int64_t kb = pre && !win ? tc_wkblk(g, 1, c1 - c0) : g->k;
+        int64_t kb = pre && !win ? tc_wkblk(g, ns, c1 - c0) : g->k;
         for (int64_t ka = 0; ka < g->k; ka += kb) {
             int64_t kz = ka + kb < g->k ? ka + kb : g->k;
             const float *xn = x + n * g->c * g->din * hw;
-            int64_t xbs = g->din * hw * 8, xns = 0, rlo = 0;
-            if (pre && !tc_wpre(g, pre, pbuf, win, n, 1, c0, c1, ka, kz, &xn, &xbs, &xns, &rlo,
+            int64_t xbs = g->din * hw * 8, xns = g->c * g->din * hw, rlo = 0;
+            if (pre && !tc_wpre(g, pre, pbuf, win, n, ns, c0, c1, ka, kz, &xn, &xbs, &xns, &rlo,
                                 isa))
                 continue;
             for (int64_t k = ka; k < kz; k++) {
@@ -1356,68 +1365,28 @@ static void tc_weights_sample(const hk_tap *g, const float *x, const hk_tap_pre 
                 if (r1 <= r0) continue;
                 if (win) tc_wfill(g, x, pre, pbuf, win, n, c1, k, isa);
                 const float *xk = xn + ((k - g->pad) * hw - rlo) * 8;
-                for (int64_t ci = 0; ci < g->c; ci += 4)
-                    for (int64_t oc0 = 0, nv; oc0 < g->oc; oc0 += 8 * nv) {
-                        /* the chunks of tc_wk's 4 x 24 kernel: tc_chunk_w's at AVX2 (24
-                         * outputs; a last 32 as 16 + 16) */
-                        nv = tc_chunk_w(g->oc, oc0, isa < HK_ISA_AVX2 ? isa : HK_ISA_AVX2) / 8;
-                        tc_wk m = {.x = xk + (ci / 8) * xbs + ci % 8, .dy = dyn + (oc0 / 8) * dybs,
-                                   .dybs = dybs, .r0 = r0, .r1 = r1,
-                                   .dw = dwp + (k * g->c + ci) * g->oc + oc0, .wc = g->oc};
+                /* the chunks of tc_wk's 4 x 24 kernel: tc_chunk_w's at AVX2 (24 outputs; a
+                 * last 32 as 16 + 16) */
+                for (int64_t oc0 = 0, nv; oc0 < g->oc; oc0 += 8 * nv) {
+                    nv = tc_chunk_w(g->oc, oc0, isa < HK_ISA_AVX2 ? isa : HK_ISA_AVX2) / 8;
+                    for (int64_t ci = 0; ci < g->c; ci += 4) {
+                        tc_wk m = {.x = xk + (ci / 8) * xbs + ci % 8,
+                                   .dy = dyn + (oc0 / 8) * dybs, .dybs = dybs, .r0 = r0,
+                                   .r1 = r1, .dw = dwp + (k * g->c + ci) * g->oc + oc0,
+                                   .wc = g->oc, .ns = ns, .xns = xns, .dyns = dyns};
                         tc_wk_run(&m, (int)nv, avx2);
                     }
-            }
-        }
-    }
-}
-
-/* Samples [n0, n1)'s contribution to dwp and db (as tc_weights_sample); AVX-512: by chunks of
- * TC_WCHUNK rows, and when a sample has fewer (C2: 49), of several samples (tc_wper: ns into
- * the same registers, the accumulators loaded and stored once per call of up to TC_WMULTI
- * rows; each dw element still sums the samples' rows in order: the same bits as one sample a
- * call). dpk: the thread's TC_WPACK floats. */
-/* Below AVX-512, samples of few rows (tc_wper > 1: C2's 49): samples [n, n + ns) a call of
- * the 4 x 24 kernel, so that each block of the thread's partial sums (C2: 1.2 MB) is loaded and
- * stored once per ns samples instead of once a sample; the same bits as tc_weights_sample
- * sample by sample. */
-static void tc_weights_group(const hk_tap *g, const float *x, const hk_tap_pre *pre,
-                             float *pbuf, const float *dy, int64_t n, int64_t ns, float *dwp,
-                             float *db, int isa)
-{
-    int64_t hw = g->hw, rows = g->dout * hw, dybs = rows * 8, dyns = g->oc * rows;
-    const float *dyn = dy + n * dyns;
-    int avx2 = isa >= HK_ISA_AVX2;
-    for (int64_t s = 0; db && s < ns; s++) tc_bias_rows(g, dyn + s * dyns, 0, rows, db);
-    if (!dwp) return;
-    int64_t kb = pre ? tc_wkblk(g, ns, rows) : g->k;
-    for (int64_t ka = 0; ka < g->k; ka += kb) {
-        int64_t kz = ka + kb < g->k ? ka + kb : g->k;
-        const float *xn = x + n * g->c * g->din * hw;
-        int64_t xbs = g->din * hw * 8, xns = g->c * g->din * hw, rlo = 0;
-        if (pre && !tc_wpre(g, pre, pbuf, NULL, n, ns, 0, rows, ka, kz, &xn, &xbs, &xns, &rlo,
-                            isa))
-            continue;
-        for (int64_t k = ka; k < kz; k++) {
-            int64_t r0, r1;
-            tc_wrows(g, 0, rows, k, &r0, &r1);
-            if (r1 <= r0) continue;
-            const float *xk = xn + ((k - g->pad) * hw - rlo) * 8;
-            /* per chunk of outputs, every input channel: the chunk's dy rows (C2, 10 samples:
-             * 47 KB) read from L1 by the channels' calls, not from L2 once per call */
-            for (int64_t oc0 = 0, nv; oc0 < g->oc; oc0 += 8 * nv) {
-                nv = tc_chunk_w(g->oc, oc0, isa < HK_ISA_AVX2 ? isa : HK_ISA_AVX2) / 8;
-                for (int64_t ci = 0; ci < g->c; ci += 4) {
-                    tc_wk m = {.x = xk + (ci / 8) * xbs + ci % 8, .dy = dyn + (oc0 / 8) * dybs,
-                               .dybs = dybs, .r0 = r0, .r1 = r1,
-                               .dw = dwp + (k * g->c + ci) * g->oc + oc0, .wc = g->oc,
-                               .ns = ns, .xns = xns, .dyns = dyns};
-                    tc_wk_run(&m, (int)nv, avx2);
                 }
             }
         }
     }
 }
 
+/* Samples [n0, n1)'s contribution to dwp and db (tc_weights_rows); AVX-512: by chunks of
+ * TC_WCHUNK rows, and when a sample has fewer (C2: 49), of several samples (tc_wper: ns into
+ * the same registers, the accumulators loaded and stored once per call of up to TC_WMULTI
+ * rows; each dw element still sums the samples' rows in order: the same bits as one sample a
+ * call). dpk: the thread's TC_WPACK floats. */
 static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre *pre,
                                float *pbuf, const float *dy, int64_t n0, int64_t n1, float *dwp,
                                float *db, float *dpk, int isa)
@@ -1440,14 +1409,9 @@ static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre
     }
 #endif
     (void)dpk;
-    int64_t per = tc_wper(g);
-    if (per > 1 && !win) {
-        for (int64_t n = n0; n < n1; n += per)
-            tc_weights_group(g, x, pre, pbuf, dy, n, n1 - n < per ? n1 - n : per, dwp, db, isa);
-        return;
-    }
-    for (int64_t n = n0; n < n1; n++)
-        tc_weights_sample(g, x, pre, pbuf, win, dy, n, dwp, db, isa);
+    int64_t per = win ? 1 : tc_wper(g);
+    for (int64_t n = n0; n < n1; n += per)
+        tc_weights_rows(g, x, pre, pbuf, win, dy, n, n1 - n < per ? n1 - n : per, dwp, db, isa);
 }
 
 /* ---- the channel-pair row kernel (AVX-512, chunks of 24 outputs) --------------------------
