@@ -29,6 +29,15 @@ static sema_scope child(sema_ctx *E, const sema_scope *s, const char *name)
     return c;
 }
 
+/* The scope of an unnamed residual's body or shortcut, or a branch's arm: the enclosing one's
+ * names, but never the net's own body (input and loss belong there, not in a nested body). */
+static sema_scope inner(const sema_scope *s)
+{
+    sema_scope c = *s;
+    c.top = 0;
+    return c;
+}
+
 /* The named arguments of residual or branch into slot[] (in the order of allowed). */
 static int take_arg(sema_ctx *E, const ast_elem *el, const char *const *allowed, int n, const ast_expr **slot)
 {
@@ -78,7 +87,7 @@ static int elab_residual(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cu
     if (take_arg(E, el, allowed, 2, slot)) return 1;
     const char *ln = sema_make_name(E, s, slot[0], "res", 0, el->span, "residual");
     if (!ln) return sema_fail(E);
-    sema_scope c = slot[0] ? child(E, s, ln) : *s;
+    sema_scope c = slot[0] ? child(E, s, ln) : inner(s);
     int x = *cur, y = x, sc = x;
     if (elab_body(E, &c, el->body, &y)) return 1;
     if (slot[1] && elab_shortcut(E, &c, slot[1], &sc)) return 1;
@@ -120,10 +129,10 @@ static int elab_branch(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
     }
     const char *ln = sema_make_name(E, s, slot[0], "branch", 0, el->span, "branch");
     if (!ln) return sema_fail(E);
-    sema_scope c = slot[0] ? child(E, s, ln) : *s;
+    sema_scope c = slot[0] ? child(E, s, ln) : inner(s);
     int outs[IR_MAX_IN];
     for (int i = 0; i < el->arms.n; i++) {
-        sema_scope arm = slot[0] ? child(E, &c, mem_printf(E->a, "%d", i)) : *s;
+        sema_scope arm = slot[0] ? child(E, &c, mem_printf(E->a, "%d", i)) : inner(s);
         outs[i] = *cur;
         if (elab_body(E, &arm, el->arms.v[i], &outs[i])) return 1;
     }
