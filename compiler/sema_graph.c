@@ -108,6 +108,17 @@ int sema_add_node(sema_ctx *E, ir_op op, const char *name, src_span sp, int n_in
         sema_fail(E);
         return -1;
     }
+    /* every size is at most FE_MAX_SIZE, also one made here: a concat's channels, a flatten,
+     * a reshape's -1, a bidirectional gru's 2 * hidden (the arguments are checked where given) */
+    for (int i = 0; i < shape->ndim; i++)
+        if (shape->d[i] > FE_MAX_SIZE) {
+            diag_error(E->d, sp, "the output %s of this layer has a size larger than %d",
+                       shape_str(shape, b, sizeof b), FE_MAX_SIZE);
+            diag_hint(E->d, "every size (channels, features, spatial dims) is at most %d: keep "
+                      "fewer features before it, e.g. pool before flatten or dense", FE_MAX_SIZE);
+            sema_fail(E);
+            return -1;
+        }
     E->nodes = reserve(E->a, E->nodes, E->n_nodes, &E->cap_nodes, sizeof *E->nodes);
     ir_node *nd = &E->nodes[E->n_nodes];
     nd->op = op;
