@@ -80,11 +80,17 @@ int cmd_domain_arg(const char *val)
     char *colon = strchr(dom_names[d], ':');
     if (colon) {
         *colon = 0;
-        for (char *kv = strtok(colon + 1, ","); kv; kv = strtok(NULL, ","))
-            if (n_dom_defs[d] == MAX_DEFS || drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
+        for (char *kv = strtok(colon + 1, ","); kv; kv = strtok(NULL, ",")) {
+            if (n_dom_defs[d] == MAX_DEFS) {   /* not "expected k=v": this one may be fine */
+                fprintf(stderr, "hsicc: error: --domain %s: more than %d values\n", dom_names[d],
+                        MAX_DEFS);
+                return 2;
+            }
+            if (drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
                 fprintf(stderr, "hsicc: error: --domain %s: expected k=v, got '%s'\n", val, kv);
                 return 2;
             }
+        }
     }
     return 0;
 }
