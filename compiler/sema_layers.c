@@ -434,9 +434,11 @@ static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
     if (known > FE_MAX_NUMEL) {   /* the product of the sizes, saturated: more than any input has */
         diag_error(E->d, x->span, "reshape to %s needs more than 2^40 elements, but its input %s has %lld",
                    sema_val_str(E, &v), shape_str(&L->in, b, sizeof b), (long long)n);
-        diag_hint(E->d, "the sizes must multiply to %lld%s", (long long)n,
-                  infer < 0 ? "; write -1 for one of them to have it computed (e.g. reshape [channels, -1])"
-                            : "");
+        if (infer < 0)
+            diag_hint(E->d, "the sizes must multiply to %lld; write -1 for one of them to have it "
+                      "computed (e.g. reshape [channels, -1])", (long long)n);
+        else
+            diag_hint(E->d, "the sizes other than -1 must multiply to a divisor of %lld", (long long)n);
         return sema_fail(E);
     }
     if (infer >= 0 && n % known == 0) out->d[infer] = n / known;
