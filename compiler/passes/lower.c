@@ -57,13 +57,15 @@ int be_consumers(const be_graph *g, int op, int *out, int max)
     return n;
 }
 
-static int ir_consumers(const ir_graph *ig, int node)
+/* uses[v]: how many inputs of the graph's nodes read node v (every reader comes after it),
+ * counted once for the graph rather than by a scan per node */
+static int *ir_uses(const ir_graph *ig)
 {
-    int n = 0;
-    for (int i = node + 1; i < ig->n_nodes; i++)
-        for (int j = 0; j < ig->nodes[i].n_in; j++)
-            n += ig->nodes[i].in[j] == node;
-    return n;
+    int *uses = calloc((size_t)ig->n_nodes + 1, sizeof *uses);
+    if (!uses) { perror("hsicc"); exit(1); }
+    for (int i = 0; i < ig->n_nodes; i++)
+        for (int j = 0; j < ig->nodes[i].n_in; j++) uses[ig->nodes[i].in[j]]++;
+    return uses;
 }
 
 static int add_reshape(be_graph *g, const ir_node *ir, int in, ir_shape shape, const char *note)
@@ -153,7 +155,7 @@ static void copy_params(be_op *o, const ir_node *n)
 void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_options *opt)
 {
     (void)p;
-    int *map = calloc((size_t)ig->n_nodes, sizeof *map);
+    int *map = calloc((size_t)ig->n_nodes, sizeof *map), *uses = ir_uses(ig);
     if (!map) { perror("hsicc"); exit(1); }
     for (int i = 0; i < ig->n_nodes; i++) {
         const ir_node *n = &ig->nodes[i];
@@ -161,7 +163,7 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
         int op = -1;
         if (opt->fuse && n->op == IR_ACT && n->a.act.kind == IR_RELU && i != ig->logits) {
             be_op *prod = &g->ops[in0];
-            int sole = ir_consumers(ig, n->in[0]) == 1 && n->in[0] != ig->logits;
+            int sole = uses[n->in[0]] == 1 && n->in[0] != ig->logits;
             if (sole && !prod->relu && (prod->kind == BE_BN || prod->kind == BE_ADD)) {
                 prod->relu = 1;
                 map[i] = in0;
@@ -248,6 +250,7 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
         map[i] = op;
     }
     free(map);
+    free(uses);
     /* reshape of a reshape read by nothing else: one reshape */
     for (int i = 0; i < g->n_ops; i++) {
         be_op *o = &g->ops[i];
