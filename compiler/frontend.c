@@ -344,6 +344,7 @@ static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, cons
         E->nodes = NULL;
         E->names = (sema_map){0};
         E->counters = (sema_map){0};
+        E->body_values = (sema_map){0};
         E->failed = 0;
         int errs = c->d.errors;
         sema_bind *env = bind_net_params(E, net, dom, g);
