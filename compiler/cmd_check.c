@@ -133,20 +133,22 @@ void check_print(FILE *f, const ir_program *p)
     char b1[128], b2[96], b3[32];
     for (int gi = 0; gi < p->n_graphs; gi++) {
         const ir_graph *g = &p->graphs[gi];
-        int w = 22;                /* the op column: as wide as its widest entry */
+        int w = 22, wn = 32;       /* the op and name columns: as wide as their widest entry */
         for (int i = 0; i < g->n_nodes; i++) {
             int l = (int)strlen(op_text(&g->nodes[i], b1, sizeof b1));
             if (l > w) w = l;
+            l = (int)strlen(g->nodes[i].name);
+            if (l > wn) wn = l;
         }
         fprintf(f, "net %s%s%s:", p->net, *g->domain ? ", domain " : "", g->domain);
         for (int i = 0; i < g->n_values; i++) fprintf(f, " %s=%s", g->value_names[i], g->value_text[i]);
-        fprintf(f, "\n  %-32s %-*s %-20s %12s\n", "layer", w, "op", "output", "params");
+        fprintf(f, "\n  %-*s %-*s %-20s %12s\n", wn, "layer", w, "op", "output", "params");
         for (int i = 0; i < g->n_nodes; i++) {
             const ir_node *n = &g->nodes[i];
             long long cnt = 0;
             for (int k = 0; k < n->n_param; k++)
                 if (p->params[n->param[k]].trainable) cnt += p->params[n->param[k]].numel;
-            fprintf(f, "  %-32s %-*s %-20s %12s\n", n->name, w, op_text(n, b1, sizeof b1),
+            fprintf(f, "  %-*s %-*s %-20s %12s\n", wn, n->name, w, op_text(n, b1, sizeof b1),
                     shape_str(&n->shape, b2, sizeof b2), drv_thousands(cnt, b3, sizeof b3));
         }
     }

@@ -80,11 +80,17 @@ int cmd_domain_arg(const char *val)
     char *colon = strchr(dom_names[d], ':');
     if (colon) {
         *colon = 0;
-        for (char *kv = strtok(colon + 1, ","); kv; kv = strtok(NULL, ","))
-            if (n_dom_defs[d] == MAX_DEFS || drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
+        for (char *kv = strtok(colon + 1, ","); kv; kv = strtok(NULL, ",")) {
+            if (n_dom_defs[d] == MAX_DEFS) {   /* not "expected k=v": this one may be fine */
+                fprintf(stderr, "hsicc: error: --domain %s: more than %d values\n", dom_names[d],
+                        MAX_DEFS);
+                return 2;
+            }
+            if (drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
                 fprintf(stderr, "hsicc: error: --domain %s: expected k=v, got '%s'\n", val, kv);
                 return 2;
             }
+        }
     }
     return 0;
 }
@@ -213,15 +219,17 @@ int cmd_emit(int argc, char **argv)
         fprintf(stderr, "hsicc: error: emit needs -o DIR\n");
         return usage();
     }
-    ir_program *p = fe_compile(c.file, NULL, 0, c.net, c.n_domains, c.domains, stderr);
-    if (!p) return 1;
-    if (mkdir(c.out_dir, 0777) && errno != EEXIST) {
-        fprintf(stderr, "hsicc: error: cannot create %s: %s\n", c.out_dir, strerror(errno));
-        fe_free(p);
-        return 1;
+    /* usage errors first: they create nothing (no DIR) and compile nothing */
+    if (c.weights && !c.infer) {
+        fprintf(stderr, "hsicc: error: --weights goes with --infer (the inference module)\n");
+        return 2;
     }
-    be_program *bp = be_lower(p, &c.opt);
     char stem[128];
+    if (c.stem && strlen(c.stem) >= sizeof stem) {   /* not cut short into another name */
+        fprintf(stderr, "hsicc: error: --name is %zu characters long, at most %zu\n", strlen(c.stem),
+                sizeof stem - 1);
+        return 2;
+    }
     if (c.stem) snprintf(stem, sizeof stem, "%s", c.stem);
     else default_stem(c.file, stem, sizeof stem);
     int word = stem[0] && !(stem[0] >= '0' && stem[0] <= '9');
@@ -231,20 +239,23 @@ int cmd_emit(int argc, char **argv)
     if (!word) {   /* <stem>_net, <stem>_create ... are C identifiers */
         fprintf(stderr, "hsicc: error: --name '%s' is not a C identifier (letters, digits, _; not "
                         "starting with a digit)\n", stem);
-        be_free(bp);
-        fe_free(p);
         return 2;
     }
+    ir_program *p = fe_compile(c.file, NULL, 0, c.net, c.n_domains, c.domains, stderr);
+    if (!p) return 1;
+    if (mkdir(c.out_dir, 0777) && errno != EEXIST) {
+        fprintf(stderr, "hsicc: error: cannot create %s: %s\n", c.out_dir, strerror(errno));
+        fe_free(p);
+        return 1;
+    }
+    be_program *bp = be_lower(p, &c.opt);
     char cmdline[2048];
     int k = snprintf(cmdline, sizeof cmdline, "hsicc emit");
     for (int i = 1; i < argc && k < (int)sizeof cmdline - 200; i++) {
         if (!strcmp(argv[i], "-o")) { i++; continue; }   /* keep the output path out: golden files */
         k += snprintf(cmdline + k, sizeof cmdline - (size_t)k, " %s", argv[i]);
     }
-    if (c.weights && !c.infer) {
-        fprintf(stderr, "hsicc: error: --weights goes with --infer (the inference module)\n");
-        rc = 2;
-    } else if (c.infer) {
+    if (c.infer) {
         char err[4096];
         const hsicc_paths *rt = hsicc_locate(err, sizeof err);
         if (!rt) fprintf(stderr, "%s\n", err);

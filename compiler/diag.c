@@ -16,9 +16,20 @@ static void quote(diag *d, src_span sp)
     const char *p;
     long len = d->text ? hsi_diag_line(d->text, d->len, sp.line, &p) : -1;
     if (len < 0) return;
-    const char *e = p + (len < QUOTE_MAX ? len : QUOTE_MAX);
-    fprintf(d->out, "%5d | ", sp.line);
-    for (const char *q = p; q < e;) {
+    /* a line longer than QUOTE_MAX bytes is quoted from a little before the column on, so the
+     * caret stays under the place it names ("..." marks the cut) */
+    const char *s = p, *end = p + len;
+    int col = sp.col, cut = 0;
+    if (len > QUOTE_MAX && sp.col > QUOTE_MAX / 4) {
+        for (int skip = sp.col - QUOTE_MAX / 8; skip > 0 && s < end; skip--, col--) {
+            size_t k = hsi_utf8_len((const unsigned char *)s, (size_t)(end - s));
+            s += k ? k : 1;   /* a column per character, or per invalid byte, as the lexer counts */
+        }
+        cut = 1;
+    }
+    const char *e = s + (end - s < QUOTE_MAX ? end - s : QUOTE_MAX);
+    fprintf(d->out, "%5d | %s", sp.line, cut ? "..." : "");
+    for (const char *q = s; q < e;) {
         unsigned char c = (unsigned char)*q;
         size_t k = hsi_utf8_len((const unsigned char *)q, (size_t)(e - q));
         if (k > 1) {
@@ -30,8 +41,8 @@ static void quote(diag *d, src_span sp)
         q++;
     }
     char pad[QUOTE_MAX + 1];
-    hsi_diag_caret_pad(p, (size_t)(e - p), sp.col, pad, sizeof pad);
-    fprintf(d->out, "\n      | %s", pad);
+    hsi_diag_caret_pad(s, (size_t)(e - s), col, pad, sizeof pad);
+    fprintf(d->out, "\n      | %s%s", cut ? "   " : "", pad);
     int n = sp.end_line == sp.line && sp.end_col >= sp.col ? sp.end_col - sp.col + 1 : 1;
     if (n > QUOTE_MAX) n = QUOTE_MAX;
     fputc('^', d->out);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,8 +221,15 @@ static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_dom
                                  df->name ? df->name : "", df->name ? df->name : "",
                                  df->value ? df->value : "");
             if (!df->name || !diag_did_you_mean(E->d, df->name, cands, np)) {
-                const char *list = "";
-                for (int j = 0; j < np; j++) list = mem_printf(E->a, "%s%s%s", list, j ? ", " : "", cands[j]);
+                /* the first names only: a net can have a hundred thousand parameters, and
+                 * joining them all one by one would cost quadratic time and memory */
+                char list[512];
+                size_t k = 0;
+                int j = 0;
+                list[0] = 0;
+                for (; j < np && k + strlen(cands[j]) + 40 < sizeof list; j++)
+                    k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", j ? ", " : "", cands[j]);
+                if (j < np) snprintf(list + k, sizeof list - k, ", ... (%d in all)", np);
                 diag_hint(E->d, np ? "its parameters are: %s" : "it has no parameters%s", list);
             }
         }
@@ -336,6 +344,7 @@ static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, cons
         E->nodes = NULL;
         E->names = (sema_map){0};
         E->counters = (sema_map){0};
+        E->body_values = (sema_map){0};
         E->failed = 0;
         int errs = c->d.errors;
         sema_bind *env = bind_net_params(E, net, dom, g);

@@ -53,6 +53,8 @@ typedef struct sema_ctx {
     ir_node *nodes;
     sema_map names;            /* full layer/scope paths used -> span */
     sema_map counters;         /* automatic name counters per scope and kind */
+    sema_map body_values;      /* "<body>\x01<value name>" -> defined in that body (duplicates) */
+    int n_bodies;              /* bodies elaborated: their numbers in body_values */
     int input, logits, loss;   /* loss: the classification loss node, or -1 */
     int n_losses;              /* every loss node, in order */
     int losses[FE_MAX_LOSSES];

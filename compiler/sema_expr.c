@@ -54,28 +54,73 @@ sema_ent *sema_map_put(mem_arena *a, sema_map *m, const char *key)
 static const char *const shape_vars[] = {"channels", "depth", "height", "width", "length"};
 #define N_SHAPE_VARS 5
 
+/* The text of a value, at most VAL_TEXT_MAX characters: a longer list is cut after its last
+ * item that fits and ends in "...]" (a default or an argument can be a list of a million
+ * items: built item by item into one bounded buffer, its text costs neither quadratic time nor
+ * memory, and a message quoting it stays one line). */
+#define VAL_TEXT_MAX 160
+
+/* Appends text t to buf (used *k of n bytes); 1 when it does not fit. */
+static int put(char *buf, size_t n, size_t *k, const char *t)
+{
+    size_t m = strlen(t);
+    if (*k + m >= n) return 1;
+    memcpy(buf + *k, t, m + 1);
+    *k += m;
+    return 0;
+}
+
+/* Appends the text of v; 1 when it does not fit (buf then left as it was). */
+static int val_put(char *buf, size_t n, size_t *k, const sema_val *v)
+{
+    size_t k0 = *k;
+    int bad;
+    if (v->k == V_LIST) {
+        bad = put(buf, n, k, "[");
+        for (int i = 0; !bad && i < v->n; i++)
+            bad = (i && put(buf, n, k, ", ")) || val_put(buf, n, k, &v->items[i]);
+        bad = bad || put(buf, n, k, "]");
+    } else {
+        char t[48];
+        if (v->k == V_INT) snprintf(t, sizeof t, "%lld", (long long)v->i);
+        else if (v->k == V_BOOL) snprintf(t, sizeof t, "%s", v->i ? "true" : "false");
+        else {
+            for (int prec = 1; prec <= 17; prec++) {
+                snprintf(t, sizeof t, "%.*g", prec, v->f);
+                if (strtod(t, NULL) == v->f) break;
+            }
+            if (!strpbrk(t, ".eEni")) strcat(t, ".0");
+        }
+        bad = put(buf, n, k, t);
+    }
+    if (bad) buf[*k = k0] = 0;
+    return bad;
+}
+
+/* A list too long for buf: its first items that fit, then "...]". */
+static void list_cut(char *buf, size_t n, const sema_val *v)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    put(buf, n, &k, "[");
+    int i = 0;
+    for (; i < v->n; i++) {
+        size_t k0 = k;
+        if ((i && put(buf, n - 6, &k, ", ")) || val_put(buf, n - 6, &k, &v->items[i])) {   /* ", ...]" */
+            buf[k = k0] = 0;
+            break;
+        }
+    }
+    put(buf, n, &k, i ? ", ...]" : "...]");
+}
+
 const char *sema_val_str(sema_ctx *E, const sema_val *v)
 {
-    switch (v->k) {
-    case V_INT: return mem_printf(E->a, "%lld", (long long)v->i);
-    case V_BOOL: return v->i ? "true" : "false";
-    case V_FLOAT: {
-        char buf[40];
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(buf, sizeof buf, "%.*g", prec, v->f);
-            if (strtod(buf, NULL) == v->f) break;
-        }
-        if (!strpbrk(buf, ".eEni")) strcat(buf, ".0");
-        return mem_strdup(E->a, buf);
-    }
-    case V_LIST: {
-        const char *s = "[";
-        for (int i = 0; i < v->n; i++)
-            s = mem_printf(E->a, "%s%s%s", s, i ? ", " : "", sema_val_str(E, &v->items[i]));
-        return mem_printf(E->a, "%s]", s);
-    }
-    }
-    return "?";
+    char buf[VAL_TEXT_MAX + 1];
+    size_t k = 0;
+    buf[0] = 0;
+    if (val_put(buf, sizeof buf, &k, v)) list_cut(buf, sizeof buf, v);   /* only a list is this long */
+    return mem_strdup(E->a, buf);
 }
 
 static const char *kind_str(sema_vkind k)

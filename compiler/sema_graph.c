@@ -108,6 +108,17 @@ int sema_add_node(sema_ctx *E, ir_op op, const char *name, src_span sp, int n_in
         sema_fail(E);
         return -1;
     }
+    /* every size is at most FE_MAX_SIZE, also one made here: a concat's channels, a flatten,
+     * a reshape's -1, a bidirectional gru's 2 * hidden (the arguments are checked where given) */
+    for (int i = 0; i < shape->ndim; i++)
+        if (shape->d[i] > FE_MAX_SIZE) {
+            diag_error(E->d, sp, "the output %s of this layer has a size larger than %d",
+                       shape_str(shape, b, sizeof b), FE_MAX_SIZE);
+            diag_hint(E->d, "every size (channels, features, spatial dims) is at most %d: keep "
+                      "fewer features before it, e.g. pool before flatten or dense", FE_MAX_SIZE);
+            sema_fail(E);
+            return -1;
+        }
     E->nodes = reserve(E->a, E->nodes, E->n_nodes, &E->cap_nodes, sizeof *E->nodes);
     ir_node *nd = &E->nodes[E->n_nodes];
     nd->op = op;
@@ -126,7 +137,7 @@ static const char *const role_names[] = {"weight", "bias", "weight", "bias", "ru
 /* Parameter q met again under its name: only a shared block's, with the same dims, is found
  * again (its index); anything else is an error (-1). */
 static int param_again(sema_ctx *E, const sema_scope *s, int q_idx, const char *name, int ndim,
-                       const int64_t *dims, src_span sp)
+                       const int64_t *dims, sema_init init, const sema_wattr *w, src_span sp)
 {
     ir_param *q = &E->params[q_idx];
     if (!s->shared || !q->shared) {
@@ -145,6 +156,22 @@ static int param_again(sema_ctx *E, const sema_scope *s, int q_idx, const char *
                    name, sa, *E->domain ? " (domain '" : "", E->domain, *E->domain ? "')" : "", sc);
         if (q->span.line != sp.line || q->span.col != sp.col) diag_note(E->d, q->span, "first made here");
         diag_hint(E->d, "a shared block must see the same input shape wherever it is used");
+        return sema_fail(E), -1;
+    }
+    /* one weight set has one init and one set of training attributes: a use asking for others
+     * (init = gaussian(sd) with another sd, lr_mult, decay_mult, freeze of the call) would be
+     * silently ignored */
+    float lr = w->lr * s->lr, decay = w->decay * s->decay;
+    int freeze = w->freeze || s->freeze;
+    const char *what = q->init != init.kind || q->init_a != init.a || q->init_b != init.b ? "init"
+                     : q->lr_mult != lr ? "lr_mult" : q->decay_mult != decay ? "decay_mult"
+                     : q->freeze != freeze ? "freeze" : NULL;
+    if (what) {
+        diag_error(E->d, sp, "shared parameter '%s' gets another %s here%s%s%s than where it was first "
+                   "made", name, what, *E->domain ? " (domain '" : "", E->domain, *E->domain ? "')" : "");
+        if (q->span.line != sp.line || q->span.col != sp.col) diag_note(E->d, q->span, "first made here");
+        diag_hint(E->d, "a shared block's parameters are one set: give every use of it the same init, "
+                  "lr_mult, decay_mult and freeze");
         return sema_fail(E), -1;
     }
     return q_idx;
@@ -195,7 +222,7 @@ int sema_add_param_as(sema_ctx *E, const sema_scope *s, const char *layer, const
             return sema_fail(E), -1;
         }
     sema_ent *e = sema_map_put(E->a, &E->pmap, name);
-    if (e->val >= 0) return param_again(E, s, e->val, name, ndim, dims, sp);
+    if (e->val >= 0) return param_again(E, s, e->val, name, ndim, dims, init, w, sp);
     if (c_name_clash(E, name, sp)) return -1;
     E->params = reserve(E->a, E->params, E->n_params, &E->cap_params, sizeof *E->params);
     ir_param *p = &E->params[E->n_params];

@@ -50,6 +50,7 @@ typedef struct sema_scope {
     sema_value *values, *body_start; /* values visible; those from body_start on are outer */
     float lr, decay;
     int freeze;
+    int body;                   /* the number of the body being elaborated (E->n_bodies) */
 } sema_scope;
 
 /* the weight attributes of a layer with parameters (init, bias_init, lr_mult, ...) */

@@ -427,10 +427,20 @@ static int check_reshape(sema_ctx *E, sema_scope *s, layer *L)
         int64_t d = v.items[i].i;
         if (d == -1 && infer < 0) infer = i;
         else if (d < 1 || d > FE_MAX_SIZE) goto bad;
-        else known *= d;
+        else if (__builtin_mul_overflow(known, d, &known) || known > FE_MAX_NUMEL) known = FE_MAX_NUMEL + 1;
         out->d[i] = d;
     }
     int64_t n = shape_numel(&L->in);
+    if (known > FE_MAX_NUMEL) {   /* the product of the sizes, saturated: more than any input has */
+        diag_error(E->d, x->span, "reshape to %s needs more than 2^40 elements, but its input %s has %lld",
+                   sema_val_str(E, &v), shape_str(&L->in, b, sizeof b), (long long)n);
+        if (infer < 0)
+            diag_hint(E->d, "the sizes must multiply to %lld; write -1 for one of them to have it "
+                      "computed (e.g. reshape [channels, -1])", (long long)n);
+        else
+            diag_hint(E->d, "the sizes other than -1 must multiply to a divisor of %lld", (long long)n);
+        return sema_fail(E);
+    }
     if (infer >= 0 && n % known == 0) out->d[infer] = n / known;
     if (infer >= 0 && n % known != 0) {
         diag_error(E->d, x->span, "reshape to %s: the %lld elements of its input %s do not divide "
@@ -614,14 +624,19 @@ static int elab_rnn(sema_ctx *E, sema_scope *s, const layer *L, const char *ln, 
 static int conv_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd, const char *lname)
 {
     const ir_conv *c = &nd->a.conv;
-    int64_t dims[5] = {c->out_ch, L->in.d[0] / c->groups}, rf = 1;
-    for (int i = 0; i < c->nsp; i++) rf *= dims[2 + i] = c->kernel[i];
-    if (__builtin_mul_overflow(rf, dims[1], &rf) && (rf = -1)) {}
-    if (rf < 0 || rf > FE_MAX_NUMEL) {
+    int64_t dims[5] = {c->out_ch, L->in.d[0] / c->groups}, rf = dims[1];
+    int big = 0;   /* the receptive field C/groups * prod(kernel), checked at every factor */
+    for (int i = 0; i < c->nsp; i++) {
+        dims[2 + i] = c->kernel[i];
+        big |= __builtin_mul_overflow(rf, c->kernel[i], &rf) || rf > FE_MAX_NUMEL;
+    }
+    if (big) {
         diag_error(E->d, L->el->span, "the kernel of this layer is too large");
         return sema_fail(E);
     }
-    return weight_bias(E, s, nd, lname, &L->w, 2 + c->nsp, dims, c->bias, rf, rf / dims[1] * c->out_ch);
+    int64_t fan_out;   /* prod(kernel) * out; past int64 the weight is refused as too large anyway */
+    if (__builtin_mul_overflow(rf / dims[1], c->out_ch, &fan_out)) fan_out = INT64_MAX;
+    return weight_bias(E, s, nd, lname, &L->w, 2 + c->nsp, dims, c->bias, rf, fan_out);
 }
 
 static int dense_params(sema_ctx *E, sema_scope *s, const layer *L, ir_node *nd, const char *lname)

@@ -29,6 +29,15 @@ static sema_scope child(sema_ctx *E, const sema_scope *s, const char *name)
     return c;
 }
 
+/* The scope of an unnamed residual's body or shortcut, or a branch's arm: the enclosing one's
+ * names, but never the net's own body (input and loss belong there, not in a nested body). */
+static sema_scope inner(const sema_scope *s)
+{
+    sema_scope c = *s;
+    c.top = 0;
+    return c;
+}
+
 /* The named arguments of residual or branch into slot[] (in the order of allowed). */
 static int take_arg(sema_ctx *E, const ast_elem *el, const char *const *allowed, int n, const ast_expr **slot)
 {
@@ -78,7 +87,7 @@ static int elab_residual(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cu
     if (take_arg(E, el, allowed, 2, slot)) return 1;
     const char *ln = sema_make_name(E, s, slot[0], "res", 0, el->span, "residual");
     if (!ln) return sema_fail(E);
-    sema_scope c = slot[0] ? child(E, s, ln) : *s;
+    sema_scope c = slot[0] ? child(E, s, ln) : inner(s);
     int x = *cur, y = x, sc = x;
     if (elab_body(E, &c, el->body, &y)) return 1;
     if (slot[1] && elab_shortcut(E, &c, slot[1], &sc)) return 1;
@@ -120,10 +129,10 @@ static int elab_branch(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
     }
     const char *ln = sema_make_name(E, s, slot[0], "branch", 0, el->span, "branch");
     if (!ln) return sema_fail(E);
-    sema_scope c = slot[0] ? child(E, s, ln) : *s;
+    sema_scope c = slot[0] ? child(E, s, ln) : inner(s);
     int outs[IR_MAX_IN];
     for (int i = 0; i < el->arms.n; i++) {
-        sema_scope arm = slot[0] ? child(E, &c, mem_printf(E->a, "%d", i)) : *s;
+        sema_scope arm = slot[0] ? child(E, &c, mem_printf(E->a, "%d", i)) : inner(s);
         outs[i] = *cur;
         if (elab_body(E, &arm, el->arms.v[i], &outs[i])) return 1;
     }
@@ -352,13 +361,13 @@ static int elab_elem(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
     case EL_BRANCH: return elab_branch(E, s, el, cur);
     case EL_CALL: break;
     }
-    if (!el->parens)
+    int k = sema_layer_kind(el->name);   /* a layer's or block's name is never a value's */
+    if (!el->parens && k < 0 && !sema_map_get(&E->decls, el->name))   /* (define_value): no search */
         for (sema_value *v = s->values; v; v = v->next)
             if (!strcmp(v->name, el->name)) {
                 *cur = v->node;
                 return 0;
             }
-    int k = sema_layer_kind(el->name);
     if (k >= 0) return sema_layer(E, s, k, el, cur);
     sema_ent *d = sema_map_get(&E->decls, el->name);
     if (d) {
@@ -381,12 +390,16 @@ static int define_value(sema_ctx *E, sema_scope *s, const char *name, src_span s
                    sema_is_builtin(name) ? "built-in layer" : "block");
         return sema_fail(E);
     }
-    for (sema_value *v = s->values; v && v != s->body_start; v = v->next)
-        if (!strcmp(v->name, name)) {
-            diag_error(E->d, sp, "value '%s' is defined twice", name);
-            diag_note(E->d, v->span, "first defined here");
-            return sema_fail(E);
-        }
+    /* a second definition in the same body, found by hashing (body, name): searching the
+     * body's values for every definition was quadratic (60,000 values: a minute) */
+    sema_ent *e = sema_map_put(E->a, &E->body_values, mem_printf(E->a, "%d\x01%s", s->body, name));
+    if (e->val >= 0) {
+        diag_error(E->d, sp, "value '%s' is defined twice", name);
+        diag_note(E->d, e->span, "first defined here");
+        return sema_fail(E);
+    }
+    e->val = 1;
+    e->span = sp;
     sema_value *v = mem_alloc(E->a, sizeof *v);
     v->name = name;
     v->node = node;
@@ -670,6 +683,7 @@ static int elab_body(sema_ctx *E, sema_scope *s, const ast_body *b, int *cur)
 {
     sema_scope body = *s;
     body.body_start = s->values;
+    body.body = ++E->n_bodies;
     for (int i = 0; i < b->stmts.n; i++) {
         const ast_stmt *st = b->stmts.v[i];
         if (E->failed || E->d->stop) return 1;
@@ -698,7 +712,7 @@ static int elab_body(sema_ctx *E, sema_scope *s, const ast_body *b, int *cur)
 
 int sema_net_body(sema_ctx *E, const ast_decl *net, sema_bind *env)
 {
-    sema_scope s = {"", E->pprefix, 0, 1, env, NULL, NULL, 1, 1, 0};
+    sema_scope s = {"", E->pprefix, 0, 1, env, NULL, NULL, 1, 1, 0, 0};
     int cur = -1;
     E->input = E->logits = E->loss = -1;
     E->n_losses = 0;

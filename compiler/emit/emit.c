@@ -1475,6 +1475,19 @@ int emit_read_weights(const ir_program *p, const char *path, const unsigned char
     for (int i = 0; i < p->n_params && !rc; i++) {
         if (want && !want[i]) continue;
         const ir_param *q = &p->params[i];
+        /* the file's tensor first: a missing one or one of another shape is that error, not
+         * an allocation of the net's size (up to 2^40 floats) before it; a tensor of the
+         * right shape is in the file (hsi_st_open checked its offsets), so its size is real */
+        const hsi_st_info *t = hsi_st_find(f, q->name);
+        int fits = t && t->ndim == q->ndim;
+        for (int d = 0; fits && d < q->ndim; d++) fits = t->dims[d] == q->dims[d];
+        if (!fits) {   /* hsi_st_read says why (no such tensor, its shape) before reading */
+            float none[1];
+            hsi_st_read(f, q->name, q->ndim, q->dims, none, err, sizeof err);
+            fprintf(stderr, "hsicc: error: %s\n", err);
+            rc = 1;
+            continue;
+        }
         float *v = w[i] = malloc(sizeof(float) * (size_t)(q->numel ? q->numel : 1));
         /* hsi_st_read refuses non-finite values too (the one check for every weights file) */
         if (!v || hsi_st_read(f, q->name, q->ndim, q->dims, v, err, sizeof err)) {

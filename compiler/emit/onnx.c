@@ -643,8 +643,8 @@ int onnx_encode(const ir_program *p, int gi, const float *const *weights, const 
     size_t vl = 0;
     for (int i = 0; i < g->n_values; i++) vl += strlen(g->value_names[i]) + strlen(g->value_text[i]) + 2;
     char *values = xalloc(vl + 1);
-    for (int i = 0; i < g->n_values; i++)
-        sprintf(values + strlen(values), "%s%s=%s", i ? " " : "", g->value_names[i], g->value_text[i]);
+    for (size_t i = 0, k = 0; i < (size_t)g->n_values; i++)   /* k: its end (no strlen per value) */
+        k += (size_t)sprintf(values + k, "%s%s=%s", i ? " " : "", g->value_names[i], g->value_text[i]);
     meta(b, "hsicc.values", values);   /* the net's parameters after -D: "bands=200 classes=16 ..." */
     free(values);
 

@@ -57,13 +57,15 @@ int be_consumers(const be_graph *g, int op, int *out, int max)
     return n;
 }
 
-static int ir_consumers(const ir_graph *ig, int node)
+/* uses[v]: how many inputs of the graph's nodes read node v (every reader comes after it),
+ * counted once for the graph rather than by a scan per node */
+static int *ir_uses(const ir_graph *ig)
 {
-    int n = 0;
-    for (int i = node + 1; i < ig->n_nodes; i++)
-        for (int j = 0; j < ig->nodes[i].n_in; j++)
-            n += ig->nodes[i].in[j] == node;
-    return n;
+    int *uses = calloc((size_t)ig->n_nodes + 1, sizeof *uses);
+    if (!uses) { perror("hsicc"); exit(1); }
+    for (int i = 0; i < ig->n_nodes; i++)
+        for (int j = 0; j < ig->nodes[i].n_in; j++) uses[ig->nodes[i].in[j]]++;
+    return uses;
 }
 
 static int add_reshape(be_graph *g, const ir_node *ir, int in, ir_shape shape, const char *note)
@@ -153,7 +155,7 @@ static void copy_params(be_op *o, const ir_node *n)
 void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_options *opt)
 {
     (void)p;
-    int *map = calloc((size_t)ig->n_nodes, sizeof *map);
+    int *map = calloc((size_t)ig->n_nodes, sizeof *map), *uses = ir_uses(ig);
     if (!map) { perror("hsicc"); exit(1); }
     for (int i = 0; i < ig->n_nodes; i++) {
         const ir_node *n = &ig->nodes[i];
@@ -161,7 +163,7 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
         int op = -1;
         if (opt->fuse && n->op == IR_ACT && n->a.act.kind == IR_RELU && i != ig->logits) {
             be_op *prod = &g->ops[in0];
-            int sole = ir_consumers(ig, n->in[0]) == 1 && n->in[0] != ig->logits;
+            int sole = uses[n->in[0]] == 1 && n->in[0] != ig->logits;
             if (sole && !prod->relu && (prod->kind == BE_BN || prod->kind == BE_ADD)) {
                 prod->relu = 1;
                 map[i] = in0;
@@ -248,6 +250,7 @@ void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_opt
         map[i] = op;
     }
     free(map);
+    free(uses);
     /* reshape of a reshape read by nothing else: one reshape */
     for (int i = 0; i < g->n_ops; i++) {
         be_op *o = &g->ops[i];
@@ -308,9 +311,34 @@ void be_compact(be_graph *g)
     free(newidx);
 }
 
-/* C identifier for every op's output: the layer name with dots as underscores, unique. */
+/* An open-addressing string table (keys not owned), for name_ops: a name's slot, the key's
+ * or the empty one where it goes. */
+typedef struct name_tab { size_t cap; const char **key; int *val; } name_tab;
+
+static size_t name_slot_of(const name_tab *t, const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = s; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    size_t i = (size_t)h & (t->cap - 1);
+    while (t->key[i] && strcmp(t->key[i], s)) i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+/* C identifier for every op's output: the layer name with dots as underscores, unique (the
+ * first free of base, base_2, base_3, ...). Names cut at 60 characters can all clash (long
+ * scope paths): the taken names and, per base, the next number to try are hashed, so naming
+ * stays linear instead of scanning every earlier op for every number tried (cubic: 3,000 such
+ * layers took 20 s). */
 static void name_ops(be_graph *g)
 {
+    name_tab taken = {16, NULL, NULL}, next = {16, NULL, NULL};
+    while (taken.cap < 4 * (size_t)g->n_ops) taken.cap *= 2;
+    next.cap = taken.cap;
+    taken.key = calloc(taken.cap, sizeof *taken.key);
+    next.key = calloc(next.cap, sizeof *next.key);
+    next.val = calloc(next.cap, sizeof *next.val);
+    char (*bases)[96] = calloc((size_t)g->n_ops + 1, sizeof *bases);   /* next's keys */
+    if (!taken.key || !next.key || !next.val || !bases) { perror("hsicc"); exit(1); }
     for (int i = 0; i < g->n_ops; i++) {
         be_op *o = &g->ops[i];
         const char *base = o->ir && o->ir->name && o->ir->name[0] ? o->ir->name : "t";
@@ -329,13 +357,25 @@ static void name_ops(be_graph *g)
             suffix = i + 1 < g->n_ops && g->ops[i + 1].ir == o->ir ? "_in" : "_out";
         if (o->kind == BE_ADD && i + 1 < g->n_ops && g->ops[i + 1].ir == o->ir) suffix = "_partial";
         snprintf(o->cname, sizeof o->cname, "%s%s", tmp, suffix);
-        for (int n = 2, clash = 1; clash; n++) {
-            clash = 0;
-            for (int j = 0; j < i; j++)
-                if (!strcmp(g->ops[j].cname, o->cname)) clash = 1;
-            if (clash) snprintf(o->cname, sizeof o->cname, "%s%s_%d", tmp, suffix, n);
+        size_t at = name_slot_of(&taken, o->cname);
+        if (taken.key[at]) {   /* taken: base_n from the first n not tried for this base yet */
+            snprintf(bases[i], sizeof bases[i], "%s", o->cname);
+            size_t b = name_slot_of(&next, bases[i]);
+            int n = next.key[b] ? next.val[b] : 2;
+            for (;; n++) {
+                snprintf(o->cname, sizeof o->cname, "%s%s_%d", tmp, suffix, n);
+                at = name_slot_of(&taken, o->cname);
+                if (!taken.key[at]) break;
+            }
+            if (!next.key[b]) next.key[b] = bases[i];
+            next.val[b] = n + 1;
         }
+        taken.key[at] = o->cname;
     }
+    free(taken.key);
+    free(next.key);
+    free(next.val);
+    free(bases);
 }
 
 be_program *be_lower(const ir_program *p, const be_options *opt)
