@@ -971,15 +971,22 @@ static int build_region(V *v, const cfg_node *r, const char *path, const hsi_dat
     if (rect->kind != CFG_SEQ || rect->n != 4)
         return cfg_error(v->c, &rect->mark, "key '%s': expected [row, col, height, width], got %s",
                          rp, got(v, rect));
+    /* rows and columns are ints: each value, and each corner (row + height, col + width,
+     * summed in 64 bits), stays within int32 so no later sum or cast can wrap */
+    static const range r_start = {0, INT32_MAX, 0, 0}, r_size = {1, INT32_MAX, 0, 0};
     for (int i = 0; i < 4; i++) {
         double x;
-        if (node_number(v, rect->kids[i], join_index(v, rp, i), i < 2 ? R_NONNEG : R_ONE_UP, 1,
+        if (node_number(v, rect->kids[i], join_index(v, rp, i), i < 2 ? r_start : r_size, 1,
                         &x) < 0)
             return -1;
         d->region_rect[i] = (int)x;
     }
-    if (ds && ds->h && (d->region_rect[0] + d->region_rect[2] > ds->h ||
-                        d->region_rect[1] + d->region_rect[3] > ds->w))
+    const int64_t bottom = (int64_t)d->region_rect[0] + d->region_rect[2],
+                  right = (int64_t)d->region_rect[1] + d->region_rect[3];
+    if (bottom > INT32_MAX || right > INT32_MAX)
+        return cfg_error(v->c, &rect->mark, "key '%s': the rectangle ends at row %lld, column "
+                         "%lld, past any scene", rp, (long long)bottom, (long long)right);
+    if (ds && ds->h && (bottom > ds->h || right > ds->w))
         return cfg_error(v->c, &rect->mark, "key '%s': the rectangle leaves the %d x %d scene",
                          rp, ds->h, ds->w);
     return 0;
