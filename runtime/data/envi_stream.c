@@ -92,7 +92,9 @@ static void bswap(uint8_t *b, size_t n)
 }
 
 /* count elements at src, src + stride, ... (bytes) into dst[0..count-1]; nd[c] = 1 where the
- * value is NaN, Inf or the ignore value (nd may be NULL). Floats compare with the ignore value
+ * value is NaN, Inf or the ignore value (nd may be NULL). What is tested is the float the
+ * caller gets: a float64 beyond float's range (1e300) is Inf there, so it is nodata too, not a
+ * value that would make the band statistics Inf and NaN every pixel's logits. Floats compare with the ignore value
  * rounded to their own precision, as the file stores it. */
 static void convert_run(const envi_hdr *h, const uint8_t *src, size_t stride, int count,
                         float *dst, uint8_t *nd)
@@ -108,8 +110,8 @@ static void convert_run(const envi_hdr *h, const uint8_t *src, size_t stride, in
             bswap(b, sizeof b);                                                   \
         memcpy(&v, b, sizeof v);                                                  \
         double d = (double)v;                                                     \
-        dst[c] = (float)d;                                                        \
-        if (nd && (!isfinite(d) || (ig_on && d == ig)))                           \
+        dst[c] = (float)d;   /* a float64 beyond float's range becomes Inf here */ \
+        if (nd && (!isfinite(dst[c]) || (ig_on && d == ig)))                      \
             nd[c] = 1;                                                            \
     }                                                                             \
     break
