@@ -22,6 +22,7 @@
 
 #include "config_internal.h"
 #include "hsi_data.h"
+#include "hsi_io.h"
 
 typedef struct V {
     cfg_ctx *c;
@@ -521,7 +522,7 @@ static const key_def train_keys[] = {
     {.key = "val_every", .type = K_INT, .off = TRAIN(val_every), .r = RANGE_ONE_UP},
     {.key = "select", .type = K_ENUM, .off = TRAIN(select), .e = &E_SELECT},
     {.key = "early_stopping", .type = K_CODE, .sub = &early_stopping, .put = put_early_stopping},
-    {.key = "threads", .type = K_INT, .off = TRAIN(threads), .r = RANGE_NONNEG},
+    {.key = "threads", .type = K_INT, .off = TRAIN(threads), .r = {0, HSI_THREADS_MAX, 0, 0}},
     {.key = "bn_sync", .type = K_BOOL, .off = TRAIN(bn_sync), .dflt = "true", .omit = omit_bn_sync_default},
 };
 SECTION(train, -1, NULL);
