@@ -312,6 +312,11 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     dm->h = sc.cube.h;
     dm->w = sc.cube.w;
     dm->k = xd->n_labels ? xd->n_labels : dm->ds->n_classes;
+    if (nd->classes != dm->k) {   /* before the classes are looked up, one by one, by id */
+        hsi_scene_free(&sc);
+        return tr_fail(err, errlen, "domain '%s': the experiment has %d classes but the trainer's "
+                       "net was compiled for %d" REBUILD, dm->name, dm->k, nd->classes);
+    }
     int32_t *ids = malloc(sizeof *ids * (size_t)(dm->ds->n_classes + dm->k));
     dm->y = malloc(sizeof *dm->y * (size_t)dm->h * (size_t)dm->w);
     dm->class_names = malloc(sizeof *dm->class_names * (size_t)dm->k);
