@@ -943,7 +943,7 @@ static int build_bands(V *v, const cfg_node *b, const char *path, const hsi_data
                        hsi_exp_domain *d)
 {
     if (open_map(v, b, path, &bands)) return -1;
-    int total = ds ? ds->bands : INT32_MAX;
+    int total = ds && ds->bands > 0 ? ds->bands : INT32_MAX;   /* bands is optional */
     const cfg_node *r = cfg_get(b, "range");
     if (r) {
         const char *rp = join(v, path, "range");
