@@ -200,8 +200,8 @@ static int parse_file(yctx *c, yaml_node_t *ds, const char *key, const char *pat
         || get_int(c, n, "size", p, 0, 0, INT64_MAX, -1, &size))
         return -1;
     f->size = size;
-    if (strchr(f->file, '/'))
-        return yerr(c, n, p, "'file' must be a plain file name (no '/')");
+    if (strchr(f->file, '/') || !strcmp(f->file, ".") || !strcmp(f->file, "..") || !f->file[0])
+        return yerr(c, n, p, "'file' must be a plain file name (no '/', not '.' or '..')");
     if (f->sha256) {
         int ok = strlen(f->sha256) == 64;
         for (char *s = f->sha256; *s && ok; s++) {
@@ -333,8 +333,10 @@ static int parse_dataset(yctx *c, yaml_node_t *n, int idx, hsi_dataset *d)
         d->folder = strdup(d->name);
     if (!d->sensor)
         d->sensor = strdup("");
-    if (strchr(d->folder, '/'))
-        return yerr(c, n, path, "'folder' must be a plain folder name (no '/')");
+    /* "..": hsi-fetch would write the files beside the data folder, not in it */
+    if (strchr(d->folder, '/') || !strcmp(d->folder, ".") || !strcmp(d->folder, "..") ||
+        !d->folder[0])
+        return yerr(c, n, path, "'folder' must be a plain folder name (no '/', not '.' or '..')");
     long long v[64];
     int cnt;
     int rc = get_list(c, n, "shape", path, 2, 2, 1, INT32_MAX, v, &cnt);
