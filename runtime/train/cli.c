@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -594,6 +595,17 @@ static int cmd_tensor(const cli *a, const hsi_netdesc *net, const hsi_experiment
         tr_fail(err, errlen, "%s: expected [n, %s] samples for domain %d (%" PRId64 " values "
                 "each, 1 <= n <= %d), got an array of shape %s", a->input, shape + 1, d, per,
                 INT32_MAX, hsi_st_shape_str(X.ndim, X.dims, xs, sizeof xs));
+        goto done;
+    }
+    /* as a cube's are when it is loaded: NaN and Inf (a float64 beyond float32's range is Inf
+     * here) are refused, not run: ReLU turned an all-NaN input into ordinary-looking logits */
+    int64_t bad = 0, first_bad = -1;
+    for (int64_t i = 0; i < n * per; i++)
+        if (!isfinite(((const float *)X.data)[i]) && bad++ == 0) first_bad = i;
+    if (bad) {
+        tr_fail(err, errlen, "%s: %" PRId64 " values are not finite (NaN or Inf as float32), the "
+                "first in sample %" PRId64 " (flat index %" PRId64 "): the net's input must be "
+                "finite", a->input, bad, first_bad / per, first_bad);
         goto done;
     }
     if (a->cmd == C_GRAD) {
