@@ -73,6 +73,11 @@ const char *hsi_envi_warning(const hsi_envi_stream *s)
     return s->warn;
 }
 
+const char *hsi_envi_path(const hsi_envi_stream *s, int data)
+{
+    return data ? s->h.dat_path : s->h.hdr_path;
+}
+
 int hsi_envi_ignore_value(const hsi_envi_stream *s, double *v)
 {
     if (s->h.has_ignore && v)
