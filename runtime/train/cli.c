@@ -141,6 +141,9 @@ static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
         }
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v) return usage_error(prog, "option '%s' needs a value", s);
+        /* an empty path is not the current folder: "" + "/run0/..." is the root (--out "" trained
+         * into /) */
+        if (!*v) return usage_error(prog, "option '%s' needs a value, got an empty one", s);
         if (!strcmp(o->name, "set"))
             a->sets[a->n_sets++] = v;
         else
