@@ -391,7 +391,10 @@ static int is_index(const char *s)
 int cfg_put_path(cfg_ctx *c, cfg_node *root, const char *path, cfg_node *val, const cfg_mark *m)
 {
     char buf[512];
-    if (strlen(path) >= sizeof buf || !*path)
+    if (strlen(path) >= sizeof buf)
+        return cfg_error(c, m, "'%.60s...' is too long for a key path (%zu characters, at most "
+                         "%zu)", path, strlen(path), sizeof buf - 1);
+    if (!*path)
         return cfg_error(c, m, "'%s' is not a key path (keys separated by dots)", path);
     strcpy(buf, path);
     cfg_node *at = root;
@@ -435,9 +438,16 @@ int cfg_put_path(cfg_ctx *c, cfg_node *root, const char *path, cfg_node *val, co
 
 int cfg_apply_set(cfg_ctx *c, cfg_node *root, const char *set)
 {
-    char *where = cfg_alloc(c->arena, strlen(set) + 8);
+    /* every message starts with this: a long --set is cut here, or the message itself would be
+     * cut off the end of the caller's buffer (a 5000-character key path left only its echo) */
+    enum { SHOWN = 160 };
+    size_t len = strlen(set);
+    char *where = cfg_alloc(c->arena, SHOWN + 64);
     if (!where) return -1;
-    sprintf(where, "--set %s", set);
+    if (len > SHOWN)
+        snprintf(where, SHOWN + 64, "--set %.*s... (%zu characters)", SHOWN, set, len);
+    else
+        snprintf(where, SHOWN + 64, "--set %s", set);
     cfg_mark m = {where, NULL, 0, 0, 0};
     const char *eq = strchr(set, '=');
     if (!eq || eq == set)
