@@ -250,12 +250,32 @@ int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char
     }
     snprintf(what, whatlen, "%s: variable '%s'", path, name);
     matvar_t *v = Mat_VarRead(mat, name);
-    Mat_Close(mat);
-    if (!v) {
+    if (!v) {   /* absent, or there but unreadable: matio says neither, its header tells */
+        matvar_t *info = Mat_VarReadInfo(mat, name);
+        Mat_Close(mat);
+        if (info) {
+            static const int csize[] = {0, 0, 0, 0, 0, 0, 8, 4, 1, 1, 2, 2, 4, 4, 8, 8};
+            int64_t dims[8], n = 1;
+            int rank = info->rank < 8 ? info->rank : 8, cs = (int)info->class_type >= 0 &&
+                       (size_t)info->class_type < sizeof csize / sizeof *csize ? csize[info->class_type] : 0;
+            for (int k = 0; k < rank; k++) {
+                dims[k] = (int64_t)info->dims[k];
+                n = dims[k] && n > INT64_MAX / 8 / dims[k] ? INT64_MAX / 8 : n * dims[k];
+            }
+            char sh[96];
+            struct stat st;
+            long long fsize = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+            data_shape_str(dims, rank, sh, sizeof sh);
+            Mat_VarFree(info);
+            return data_err(err, errlen, "%s: variable '%s' (%s) could not be read: its header "
+                            "declares %lld bytes of values, the file has %lld bytes (out of memory, "
+                            "or the file is corrupt)", path, name, sh, (long long)(n * cs), fsize);
+        }
         char vars[1024];
         list_vars(path, vars, sizeof vars);
         return data_err(err, errlen, "%s: no variable '%s' (variables: %s)", path, name, vars);
     }
+    Mat_Close(mat);
     data_type t;
     if (!numeric_class(v->class_type) || v->isComplex || map_type(v->data_type, &t) != 0
         || !v->data) {
