@@ -688,8 +688,8 @@ static int cmd_init(const cli *a, const hsi_netdesc *net, char *err, size_t errl
     uint64_t seed = a->seed ? strtoull(a->seed, &end, 10) : 1;
     /* strtoull takes "-1" as 2^64 - 1 and clamps past 2^64 - 1 (ERANGE): both silently */
     if (a->seed && (end == a->seed || *end || *a->seed < '0' || *a->seed > '9' || errno == ERANGE))
-        return tr_fail(err, errlen, "--seed: expected a whole number from 0 to %" PRIu64 ", got "
-                       "'%s'", UINT64_MAX, a->seed), 2;
+        return tr_fail(err, errlen, "--seed: expected a whole number, got '%s' (a seed is 0 to %"
+                       PRIu64 ")", a->seed, UINT64_MAX), 2;
     hsi_model_opts mo = {0, HSI_BACKEND_REF, seed};   /* parameters only */
     char e2[512];
     hsi_model *m = net->create(&mo, e2, sizeof e2);
