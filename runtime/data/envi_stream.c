@@ -73,6 +73,11 @@ const char *hsi_envi_warning(const hsi_envi_stream *s)
     return s->warn;
 }
 
+const char *hsi_envi_path(const hsi_envi_stream *s, int data)
+{
+    return data ? s->h.dat_path : s->h.hdr_path;
+}
+
 int hsi_envi_ignore_value(const hsi_envi_stream *s, double *v)
 {
     if (s->h.has_ignore && v)
@@ -92,7 +97,9 @@ static void bswap(uint8_t *b, size_t n)
 }
 
 /* count elements at src, src + stride, ... (bytes) into dst[0..count-1]; nd[c] = 1 where the
- * value is NaN, Inf or the ignore value (nd may be NULL). Floats compare with the ignore value
+ * value is NaN, Inf or the ignore value (nd may be NULL). What is tested is the float the
+ * caller gets: a float64 beyond float's range (1e300) is Inf there, so it is nodata too, not a
+ * value that would make the band statistics Inf and NaN every pixel's logits. Floats compare with the ignore value
  * rounded to their own precision, as the file stores it. */
 static void convert_run(const envi_hdr *h, const uint8_t *src, size_t stride, int count,
                         float *dst, uint8_t *nd)
@@ -108,8 +115,8 @@ static void convert_run(const envi_hdr *h, const uint8_t *src, size_t stride, in
             bswap(b, sizeof b);                                                   \
         memcpy(&v, b, sizeof v);                                                  \
         double d = (double)v;                                                     \
-        dst[c] = (float)d;                                                        \
-        if (nd && (!isfinite(d) || (ig_on && d == ig)))                           \
+        dst[c] = (float)d;   /* a float64 beyond float's range becomes Inf here */ \
+        if (nd && (!isfinite(dst[c]) || (ig_on && d == ig)))                      \
             nd[c] = 1;                                                            \
     }                                                                             \
     break

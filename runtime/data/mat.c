@@ -107,6 +107,72 @@ static uint32_t u32(const uint8_t *p, int little)
                   : (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
 }
 
+/* The bytes of one element of MATLAB data type t (miINT8 .. miUINT64), 0 if not numeric. */
+static int mi_size(uint32_t t)
+{
+    static const int size[] = {0, 1, 1, 2, 2, 4, 4, 4, 0, 8, 0, 0, 8, 8};
+    return t < sizeof size / sizeof *size ? size[t] : 0;
+}
+
+/* One subelement tag at p (n bytes left): its type, byte count and the size of the tag (4 in
+ * the small format, whose data sits in the tag's second word; else 8); -1 if it does not fit. */
+static int sub_tag(const uint8_t *p, size_t n, int little, uint32_t *type, uint32_t *nb)
+{
+    if (n < 8) return -1;
+    uint32_t w = u32(p, little);
+    if (w >> 16) {
+        *type = w & 0xffff;
+        *nb = w >> 16;
+        return 4;
+    }
+    *type = w;
+    *nb = u32(p + 4, little);
+    return 8;
+}
+
+/* An uncompressed numeric variable (miMATRIX at off, nb bytes) whose dimensions ask for more
+ * values than its real part holds: matio reads it with the missing values as zeros (a forged or
+ * corrupted header gave a cube with a band of zeros). What cannot be parsed here is left to
+ * matio. */
+static int check_v5_matrix(int fd, int64_t off, uint32_t nb, int little, int64_t k,
+                           const char *path, char *err, size_t errlen)
+{
+    uint8_t b[1024];
+    size_t n = nb < sizeof b ? nb : sizeof b, pos = 0;
+    uint32_t type, len, flags = 0;
+    if (data_pread_full(fd, b, n, off + 8, path, err, errlen) != 0) return -1;
+    int64_t nelems = 1;
+    for (int part = 0; part < 4; part++) {   /* flags, dims, name, real part */
+        int t = sub_tag(b + pos, n - pos, little, &type, &len);
+        if (t < 0) return 0;
+        const uint8_t *d = b + pos + (t == 4 ? 4 : 8);
+        if (part == 0) {
+            if (len < 4 || (size_t)(d - b) + 4 > n) return 0;
+            flags = u32(d, little) & 0xff;    /* the class: mxDOUBLE_CLASS (6) .. mxUINT64 (15) */
+            if (flags < 6 || flags > 15 || (u32(d, little) & 0x800)) return 0;   /* or complex */
+        } else if (part == 1) {
+            if (type != 5 || len % 4 || (size_t)(d - b) + len > n) return 0;
+            for (uint32_t i = 0; i < len / 4; i++) {
+                int64_t dim = (int32_t)u32(d + 4 * i, little);
+                if (dim < 0 || (dim && nelems > INT64_MAX / 8 / dim)) return 0;
+                nelems *= dim;
+            }
+        } else if (part == 3) {
+            int es = mi_size(type);
+            if (!es || t == 4) return 0;
+            if (nelems > (int64_t)len / es)
+                return data_err(err, errlen, "%s: variable %lld (byte %lld) is corrupt: its "
+                                "dimensions give %lld values, its data holds %lld", path,
+                                (long long)k, (long long)off, (long long)nelems,
+                                (long long)(len / es));
+            return 0;
+        }
+        pos += t == 4 ? 8 : 8 + ((len + 7) / 8) * 8;
+        if (pos >= n) return 0;
+    }
+    return 0;
+}
+
 /* A v5 file is a 128-byte header and top-level data elements (type, byte count, data); matio
  * reads a variable cut short by a truncated file as if it were whole (the rest zeros or
  * garbage). Every element must therefore end inside the file. v7.3 (HDF5) checks itself. */
@@ -147,6 +213,8 @@ static int check_v5_extent(const char *path, char *err, size_t errlen)
                               (long long)off, (long long)(8 + (int64_t)nb), (long long)(size - off));
                 break;
             }
+            if (type == 14 && (rc = check_v5_matrix(fd, off, nb, little, k, path, err, errlen)))
+                break;
             off = end;
         }
     }
@@ -182,12 +250,32 @@ int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char
     }
     snprintf(what, whatlen, "%s: variable '%s'", path, name);
     matvar_t *v = Mat_VarRead(mat, name);
-    Mat_Close(mat);
-    if (!v) {
+    if (!v) {   /* absent, or there but unreadable: matio says neither, its header tells */
+        matvar_t *info = Mat_VarReadInfo(mat, name);
+        Mat_Close(mat);
+        if (info) {
+            static const int csize[] = {0, 0, 0, 0, 0, 0, 8, 4, 1, 1, 2, 2, 4, 4, 8, 8};
+            int64_t dims[8], n = 1;
+            int rank = info->rank < 8 ? info->rank : 8, cs = (int)info->class_type >= 0 &&
+                       (size_t)info->class_type < sizeof csize / sizeof *csize ? csize[info->class_type] : 0;
+            for (int k = 0; k < rank; k++) {
+                dims[k] = (int64_t)info->dims[k];
+                n = dims[k] && n > INT64_MAX / 8 / dims[k] ? INT64_MAX / 8 : n * dims[k];
+            }
+            char sh[96];
+            struct stat st;
+            long long fsize = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+            data_shape_str(dims, rank, sh, sizeof sh);
+            Mat_VarFree(info);
+            return data_err(err, errlen, "%s: variable '%s' (%s) could not be read: its header "
+                            "declares %lld bytes of values, the file has %lld bytes (out of memory, "
+                            "or the file is corrupt)", path, name, sh, (long long)(n * cs), fsize);
+        }
         char vars[1024];
         list_vars(path, vars, sizeof vars);
         return data_err(err, errlen, "%s: no variable '%s' (variables: %s)", path, name, vars);
     }
+    Mat_Close(mat);
     data_type t;
     if (!numeric_class(v->class_type) || v->isComplex || map_type(v->data_type, &t) != 0
         || !v->data) {

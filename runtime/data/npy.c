@@ -36,7 +36,9 @@ static const char *dict_value(const char *hdr, const char *key)
 
 static int parse_descr(const char *d, data_type *t, int *swap)
 {
-    if (*d != '\'')
+    /* each character is looked at only after the one before it was not the end: the text may
+     * stop anywhere (a header cut or forged after "'descr': '") */
+    if (d[0] != '\'' || !d[1] || !d[2] || d[3] < '0' || d[3] > '9')
         return -1;
     char order = d[1], kind = d[2];
     int size = atoi(d + 3);
@@ -144,6 +146,13 @@ int data_npy_load(const char *path, data_raw *r, char *err, size_t errlen)
     }
     free(hdr);
     data_raw_strides(r, fortran);
+    /* The data starts where the header ends, which numpy pads to 64 bytes but a file need not:
+     * the readers load whole elements through typed pointers, so data at an offset that is not
+     * a multiple of the element size is moved to the start of the (malloc-aligned) buffer. */
+    if ((hstart + hlen) % data_type_size(r->type) != 0) {
+        memmove(buf, buf + hstart + hlen, need);
+        hstart = hlen = 0;
+    }
     r->data = buf + hstart + hlen;
     r->owner = buf;
     r->release = release_buf;

@@ -128,7 +128,7 @@ static int get_ints(yctx *c, yaml_node_t *n, const char *path, int want, int cap
         return yerr(c, n, path, "expected a list [ ... ]");
     int k = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, k++) {
-        char p[300];
+        char p[340];
         snprintf(p, sizeof p, "%s[%d]", path, k);
         if (k >= cap)
             return yerr(c, n, path, "list too long");
@@ -148,7 +148,7 @@ static int get_ints(yctx *c, yaml_node_t *n, const char *path, int want, int cap
 static int get_list(yctx *c, yaml_node_t *map, const char *key, const char *path, int want,
                     int cap, long long lo, long long hi, long long *out, int *count)
 {
-    char p[256];
+    char p[320];   /* a class path is up to 300 bytes (parse_classes) */
     yaml_node_t *n = map_get(c, map, key);
     *count = 0;
     if (!n || is_null(n))
@@ -200,8 +200,8 @@ static int parse_file(yctx *c, yaml_node_t *ds, const char *key, const char *pat
         || get_int(c, n, "size", p, 0, 0, INT64_MAX, -1, &size))
         return -1;
     f->size = size;
-    if (strchr(f->file, '/'))
-        return yerr(c, n, p, "'file' must be a plain file name (no '/')");
+    if (strchr(f->file, '/') || !strcmp(f->file, ".") || !strcmp(f->file, "..") || !f->file[0])
+        return yerr(c, n, p, "'file' must be a plain file name (no '/', not '.' or '..')");
     if (f->sha256) {
         int ok = strlen(f->sha256) == 64;
         for (char *s = f->sha256; *s && ok; s++) {
@@ -228,6 +228,31 @@ static int parse_file(yctx *c, yaml_node_t *ds, const char *key, const char *pat
         f->urls[f->n_urls++] = strdup((char *)s->data.scalar.value);
     }
     return 0;
+}
+
+typedef struct id_at { int32_t id; int i; } id_at;
+
+static int by_id_then_place(const void *a, const void *b)
+{
+    const id_at *x = a, *y = b;
+    return x->id != y->id ? (x->id > y->id) - (x->id < y->id) : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The place of the first class whose id an earlier class has, or -1 (-2: out of memory). The
+ * ids are sorted once: a search among the classes before each one took most of a minute on a
+ * list of 200000. */
+static int first_repeated_id(const hsi_dataset *d)
+{
+    if (d->n_classes < 2) return -1;
+    id_at *v = malloc(sizeof *v * (size_t)d->n_classes);
+    if (!v) return -2;
+    for (int i = 0; i < d->n_classes; i++) v[i] = (id_at){d->classes[i].id, i};
+    qsort(v, (size_t)d->n_classes, sizeof *v, by_id_then_place);
+    int at = -1;
+    for (int j = 1; j < d->n_classes; j++)
+        if (v[j].id == v[j - 1].id && (at < 0 || v[j].i < at)) at = v[j].i;
+    free(v);
+    return at;
 }
 
 static int parse_classes(yctx *c, yaml_node_t *ds, const char *path, hsi_dataset *d)
@@ -269,9 +294,15 @@ static int parse_classes(yctx *c, yaml_node_t *ds, const char *path, hsi_dataset
             k->rgb[1] = (uint8_t)(hsh >> 16);
             k->rgb[2] = (uint8_t)(hsh >> 8);
         }
-        for (int j = 0; j < i; j++)
-            if (d->classes[j].id == k->id)
-                return yerr(c, e, pi, "class id repeated");
+    }
+    int rep = first_repeated_id(d);
+    if (rep == -2)
+        return yerr(c, n, p, "out of memory");
+    if (rep >= 0) {
+        char pi[300];
+        snprintf(pi, sizeof pi, "%s[%d]", p, rep);
+        return yerr(c, yaml_document_get_node(c->doc, n->data.sequence.items.start[rep]), pi,
+                    "class id repeated");
     }
     return 0;
 }
@@ -302,8 +333,10 @@ static int parse_dataset(yctx *c, yaml_node_t *n, int idx, hsi_dataset *d)
         d->folder = strdup(d->name);
     if (!d->sensor)
         d->sensor = strdup("");
-    if (strchr(d->folder, '/'))
-        return yerr(c, n, path, "'folder' must be a plain folder name (no '/')");
+    /* "..": hsi-fetch would write the files beside the data folder, not in it */
+    if (strchr(d->folder, '/') || !strcmp(d->folder, ".") || !strcmp(d->folder, "..") ||
+        !d->folder[0])
+        return yerr(c, n, path, "'folder' must be a plain folder name (no '/', not '.' or '..')");
     long long v[64];
     int cnt;
     int rc = get_list(c, n, "shape", path, 2, 2, 1, INT32_MAX, v, &cnt);
@@ -360,6 +393,25 @@ int hsi_registry_add_yaml(hsi_registry *reg, const char *text, size_t len, const
         yerr(&c, list ? list : root, "datasets", "expected a list of datasets");
         goto done;
     }
+    /* every entry is looked up among the ones before it (a name given again replaces the
+     * entry), so their number is bounded; and the array grows once, not by one per entry
+     * (200000 entries took minutes) */
+    long count = (long)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (count > HSI_REGISTRY_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%ld datasets, more than the %d a registry file may hold", count,
+                 HSI_REGISTRY_MAX);
+        yerr(&c, list, "datasets", msg);
+        goto done;
+    }
+    if (count > 0) {
+        hsi_dataset *g = realloc(reg->ds, sizeof *g * (size_t)(reg->n + count));
+        if (!g) {
+            data_err(err, errlen, "%s: out of memory", origin);
+            goto done;
+        }
+        reg->ds = g;
+    }
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
         hsi_dataset d;
         int idx = (int)(it - list->data.sequence.items.start);
@@ -372,14 +424,7 @@ int hsi_registry_add_yaml(hsi_registry *reg, const char *text, size_t len, const
             if (strcmp(reg->ds[i].name, d.name) == 0)
                 slot = i;
         if (slot == reg->n) {
-            hsi_dataset *g = realloc(reg->ds, sizeof *g * (size_t)(reg->n + 1));
-            if (!g) {
-                dataset_free(&d);
-                data_err(err, errlen, "%s: out of memory", origin);
-                goto done;
-            }
-            reg->ds = g;
-            reg->n++;
+            reg->n++;   /* room was made above */
         } else {
             dataset_free(&reg->ds[slot]);
         }

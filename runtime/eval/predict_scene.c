@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +106,35 @@ static int logits_out(void *ctx, int r0, int n, const float *z, char *err, size_
     return 0;
 }
 
+/* An output that is the scene's own header or data file (predict --scene DIR/map.hdr --out
+ * DIR): its rename would replace the input, which is then lost. -1 with the message. */
+static int outputs_spare_input(const hsi_envi_stream *in, const char *out_dir,
+                               const hsi_predict_opts *o, char *err, size_t errlen)
+{
+    struct stat si[2];
+    for (int k = 0; k < 2; k++)
+        if (stat(hsi_envi_path(in, k), &si[k]) != 0) si[k].st_ino = 0;
+    const struct { const char *name; int on; } outs[] = {
+        {"map.tif", o->geotiff}, {"map.envi", o->envi}, {"map.hdr", o->envi},
+        {"prob.tif", o->prob}, {"confidence.tif", o->confidence}, {"pred.npy", o->npy},
+        {"map_pred.png", o->png},
+    };
+    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
+        char path[4300];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", out_dir, outs[i].name);
+        if (!outs[i].on || stat(path, &st) != 0) continue;
+        for (int k = 0; k < 2; k++)
+            if (si[k].st_ino && st.st_dev == si[k].st_dev && st.st_ino == si[k].st_ino) {
+                snprintf(err, errlen, "%s is the scene's %s (%s): writing it would replace the "
+                         "input; give another --out", path, k ? "data file" : "header",
+                         hsi_envi_path(in, k));
+                return -1;
+            }
+    }
+    return 0;
+}
+
 int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const char *cube,
                       const char *out_dir, const hsi_predict_opts *o, hsi_predict_summary *sum,
                       char *err, size_t errlen)
@@ -134,6 +164,7 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
                  c.pca->k, dm->bands);
         goto done;
     }
+    if (outputs_spare_input(c.in, out_dir, o, err, errlen)) goto done;
     if (hsi_envi_warning(c.in)[0])
         fprintf(stderr, "warning: %s: %s; the outputs carry no georeference\n", cube,
                 hsi_envi_warning(c.in));

@@ -144,6 +144,9 @@ typedef struct hsi_dataset {
     int32_t *ignored;    /* label values that are never a class (0) */
 } hsi_dataset;
 
+/* A registry file holds at most HSI_REGISTRY_MAX datasets (each name is looked up among the
+ * ones before it). */
+#define HSI_REGISTRY_MAX 10000
 typedef struct hsi_registry {
     int n;
     hsi_dataset *ds;

@@ -102,6 +102,8 @@ const hsi_georef *hsi_envi_georef(const hsi_envi_stream *s);
 /* Header problems that did not stop the read (a malformed georeference or 'data ignore
  * value'), or "". */
 const char *hsi_envi_warning(const hsi_envi_stream *s);
+/* The header (data 0) or the data file (data 1) of the scene, as found. */
+const char *hsi_envi_path(const hsi_envi_stream *s, int data);
 /* 'data ignore value' of the header: 1 and *v set if there is one, else 0. */
 int hsi_envi_ignore_value(const hsi_envi_stream *s, double *v);
 void hsi_envi_close(hsi_envi_stream *s);

@@ -51,7 +51,11 @@ void hsi_unlock_dir(int fd);
  * warn gets a warning or "" (more threads than usable CPUs; an OMP_NUM_THREADS that is not a
  * number, which is then ignored). Returns the count.
  * hsi_threads_note: "2 (2 CPUs in the affinity mask)": the count and why, for a log; NULL before
- * hsi_threads_setup. */
+ * hsi_threads_setup.
+ * No source gets more than HSI_THREADS_MAX threads (train.threads refuses more; the others are
+ * cut to it, with a warning): libgomp puts every thread's start data on the stack when a team
+ * starts, so 100000 threads were a segfault in the first parallel region. */
+#define HSI_THREADS_MAX 4096
 int hsi_cpus_usable(char *why, size_t whylen);
 int hsi_threads_setup(int configured, char *warn, size_t warnlen);
 const char *hsi_threads_note(void);

@@ -178,6 +178,39 @@ static cfg_mark mark_at(const load_state *s, yaml_mark_t ym)
     return m;
 }
 
+typedef struct key_at { const char *key; long i; } key_at;
+
+static int by_key_then_place(const void *a, const void *b)
+{
+    const key_at *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The place of the first key of a mapping that repeats an earlier one (*first: that earlier
+ * one's place), -1 if none, -2 out of memory. Its keys are sorted once: a search among the keys
+ * before each key took minutes on a mapping of 200000 keys, the time of a hang. */
+static long first_repeat(load_state *s, yaml_node_t *yn, long *first)
+{
+    long n = (long)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start), m = 0, at = -1;
+    if (n < 2) return -1;
+    key_at *v = malloc(sizeof *v * (size_t)n);
+    if (!v) return -2;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *k = yaml_document_get_node(s->doc, yn->data.mapping.pairs.start[i].key);
+        if (k && k->type == YAML_SCALAR_NODE) v[m++] = (key_at){(const char *)k->data.scalar.value, i};
+    }
+    qsort(v, (size_t)m, sizeof *v, by_key_then_place);
+    for (long j = 1; j < m; j++)   /* the second of a run of equal keys: its first repeat */
+        if (!strcmp(v[j].key, v[j - 1].key) && (j < 2 || strcmp(v[j - 1].key, v[j - 2].key)) &&
+            (at < 0 || v[j].i < at)) {
+            at = v[j].i;
+            *first = v[j - 1].i;
+        }
+    free(v);
+    return at;
+}
+
 static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *path)
 {
     cfg_mark m = mark_at(s, yn->start_mark);
@@ -213,6 +246,11 @@ static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *
     if (yn->type != YAML_MAPPING_NODE) return NULL;
     cfg_node *n = new_node(s->c, CFG_MAP, &m);
     if (!n) return NULL;
+    long first = -1, repeat = first_repeat(s, yn, &first);
+    if (repeat == -2) {
+        cfg_error(s->c, &m, "out of memory");
+        return NULL;
+    }
     for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(s->doc, p->key);
         cfg_mark km = mark_at(s, k->start_mark);
@@ -224,10 +262,9 @@ static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *
         const char *key = (const char *)k->data.scalar.value;
         char sub[512];
         snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
-        int prev = cfg_index(n, key);
-        if (prev >= 0) {
+        if (p - yn->data.mapping.pairs.start == repeat) {
             cfg_error(s->c, &km, "duplicate key '%s' (first given at line %d)", sub,
-                      n->key_marks[prev].line);
+                      n->key_marks[first].line);
             return NULL;
         }
         cfg_node *kid = convert(s, yaml_document_get_node(s->doc, p->value), depth + 1, sub);
@@ -354,7 +391,10 @@ static int is_index(const char *s)
 int cfg_put_path(cfg_ctx *c, cfg_node *root, const char *path, cfg_node *val, const cfg_mark *m)
 {
     char buf[512];
-    if (strlen(path) >= sizeof buf || !*path)
+    if (strlen(path) >= sizeof buf)
+        return cfg_error(c, m, "'%.60s...' is too long for a key path (%zu characters, at most "
+                         "%zu)", path, strlen(path), sizeof buf - 1);
+    if (!*path)
         return cfg_error(c, m, "'%s' is not a key path (keys separated by dots)", path);
     strcpy(buf, path);
     cfg_node *at = root;
@@ -398,9 +438,16 @@ int cfg_put_path(cfg_ctx *c, cfg_node *root, const char *path, cfg_node *val, co
 
 int cfg_apply_set(cfg_ctx *c, cfg_node *root, const char *set)
 {
-    char *where = cfg_alloc(c->arena, strlen(set) + 8);
+    /* every message starts with this: a long --set is cut here, or the message itself would be
+     * cut off the end of the caller's buffer (a 5000-character key path left only its echo) */
+    enum { SHOWN = 160 };
+    size_t len = strlen(set);
+    char *where = cfg_alloc(c->arena, SHOWN + 64);
     if (!where) return -1;
-    sprintf(where, "--set %s", set);
+    if (len > SHOWN)
+        snprintf(where, SHOWN + 64, "--set %.*s... (%zu characters)", SHOWN, set, len);
+    else
+        snprintf(where, SHOWN + 64, "--set %s", set);
     cfg_mark m = {where, NULL, 0, 0, 0};
     const char *eq = strchr(set, '=');
     if (!eq || eq == set)

@@ -22,6 +22,7 @@
 
 #include "config_internal.h"
 #include "hsi_data.h"
+#include "hsi_io.h"
 
 typedef struct V {
     cfg_ctx *c;
@@ -292,6 +293,8 @@ enum {
     KF_LIST = 8,       /* K_CODE: a list whose items are maps of sub's keys */
     KF_LAST = 16,      /* KF_REQUIRED: reported after the section's other keys are read (a
                           wrong value given with it is named first); else where the key comes */
+    KF_F32 = 32,       /* K_DOUBLE whose value the float32 arithmetic gets (a rate): it must be a
+                          float as K_FLOAT's values must */
 };
 
 typedef struct enum_names { const char *const *s; int n; } enum_names;
@@ -455,7 +458,7 @@ static const key_def solver_keys[] = {   /* into hsi_experiment: lr is the sched
     {.key = "type", .type = K_ENUM, .off = EXP(solver.type), .e = &E_SOLVER, .flags = KF_REQUIRED,
      .why = " (sgd, rmsprop, adam, adamw, adagrad or adadelta)"},
     {.key = "lr", .type = K_DOUBLE, .off = EXP(schedule.base_lr), .r = RANGE_POS,
-     .flags = KF_REQUIRED, .why = " (the base learning rate)"},
+     .flags = KF_REQUIRED | KF_F32, .why = " (the base learning rate)"},
     {.key = "weight_decay", .type = K_FLOAT, .off = EXP(solver.weight_decay), .r = RANGE_NONNEG},
     {.key = "momentum", .type = K_FLOAT, .off = EXP(solver.momentum), .r = RANGE_UNIT_HALF_OPEN,
      .only = SGD},
@@ -521,7 +524,7 @@ static const key_def train_keys[] = {
     {.key = "val_every", .type = K_INT, .off = TRAIN(val_every), .r = RANGE_ONE_UP},
     {.key = "select", .type = K_ENUM, .off = TRAIN(select), .e = &E_SELECT},
     {.key = "early_stopping", .type = K_CODE, .sub = &early_stopping, .put = put_early_stopping},
-    {.key = "threads", .type = K_INT, .off = TRAIN(threads), .r = RANGE_NONNEG},
+    {.key = "threads", .type = K_INT, .off = TRAIN(threads), .r = {0, HSI_THREADS_MAX, 0, 0}},
     {.key = "bn_sync", .type = K_BOOL, .off = TRAIN(bn_sync), .dflt = "true", .omit = omit_bn_sync_default},
 };
 SECTION(train, -1, NULL);
@@ -534,7 +537,7 @@ static const key_def phase_keys[] = {
     {.key = "iterations", .type = K_I64, .off = PHASE(iterations), .r = RANGE_ONE_UP,
      .flags = KF_SET},
     {.key = "schedule", .type = K_MAP, .off = PHASE(schedule), .sub = &schedule, .after = "lr"},
-    {.key = "lr", .type = K_DOUBLE, .off = PHASE(schedule.base_lr), .r = RANGE_POS},
+    {.key = "lr", .type = K_DOUBLE, .off = PHASE(schedule.base_lr), .r = RANGE_POS, .flags = KF_F32},
 };
 SECTION(phase, -1, NULL);
 
@@ -669,6 +672,13 @@ static int read_key(V *v, const cfg_node *map, const char *prefix, const key_def
     case K_FLOAT:
     case K_DOUBLE:
         if (node_number(v, n, path, r, 0, &d) < 0) return -1;
+        /* in range as a double is not enough where float32 arithmetic gets the value: 1e-50
+         * became 0 (a rate that never trains) and 1e300 Inf (a NaN step, "diverged") */
+        if ((k->type == K_FLOAT || (k->flags & KF_F32)) &&
+            (!isfinite((float)d) || (d != 0 && (float)d == 0)))
+            return cfg_error(v->c, &n->mark, "key '%s': %s is outside the range of a 32-bit "
+                             "float (about 1e-45 to 3.4e38 in magnitude), which the solver "
+                             "computes in", path, got(v, n));
         if (k->type == K_FLOAT) *(float *)f = (float)d;
         else *(double *)f = d;
         break;
@@ -933,7 +943,7 @@ static int build_bands(V *v, const cfg_node *b, const char *path, const hsi_data
                        hsi_exp_domain *d)
 {
     if (open_map(v, b, path, &bands)) return -1;
-    int total = ds ? ds->bands : INT32_MAX;
+    int total = ds && ds->bands > 0 ? ds->bands : INT32_MAX;   /* bands is optional */
     const cfg_node *r = cfg_get(b, "range");
     if (r) {
         const char *rp = join(v, path, "range");
@@ -971,15 +981,22 @@ static int build_region(V *v, const cfg_node *r, const char *path, const hsi_dat
     if (rect->kind != CFG_SEQ || rect->n != 4)
         return cfg_error(v->c, &rect->mark, "key '%s': expected [row, col, height, width], got %s",
                          rp, got(v, rect));
+    /* rows and columns are ints: each value, and each corner (row + height, col + width,
+     * summed in 64 bits), stays within int32 so no later sum or cast can wrap */
+    static const range r_start = {0, INT32_MAX, 0, 0}, r_size = {1, INT32_MAX, 0, 0};
     for (int i = 0; i < 4; i++) {
         double x;
-        if (node_number(v, rect->kids[i], join_index(v, rp, i), i < 2 ? R_NONNEG : R_ONE_UP, 1,
+        if (node_number(v, rect->kids[i], join_index(v, rp, i), i < 2 ? r_start : r_size, 1,
                         &x) < 0)
             return -1;
         d->region_rect[i] = (int)x;
     }
-    if (ds && ds->h && (d->region_rect[0] + d->region_rect[2] > ds->h ||
-                        d->region_rect[1] + d->region_rect[3] > ds->w))
+    const int64_t bottom = (int64_t)d->region_rect[0] + d->region_rect[2],
+                  right = (int64_t)d->region_rect[1] + d->region_rect[3];
+    if (bottom > INT32_MAX || right > INT32_MAX)
+        return cfg_error(v->c, &rect->mark, "key '%s': the rectangle ends at row %lld, column "
+                         "%lld, past any scene", rp, (long long)bottom, (long long)right);
+    if (ds && ds->h && (bottom > ds->h || right > ds->w))
         return cfg_error(v->c, &rect->mark, "key '%s': the rectangle leaves the %d x %d scene",
                          rp, ds->h, ds->w);
     return 0;
@@ -1502,9 +1519,9 @@ int cfg_build(cfg_ctx *c, cfg_node *root, const char *origin, const hsi_experime
     const cfg_node *sl = cfg_get(root, "shared_lr_scale");
     if (sl && !(sl->kind == CFG_SCALAR && strcmp(sl->str, "1/N") == 0)) {
         double d;
-        if (!scalar_number(sl, 0, &d) || d <= 0)
+        if (!scalar_number(sl, 0, &d) || d <= 0 || !isfinite((float)d) || (float)d == 0)
             return cfg_error(c, &sl->mark, "key 'shared_lr_scale': expected 1/N or a positive "
-                             "number, got %s", got(&v, sl));
+                             "number (a 32-bit float), got %s", got(&v, sl));
         x->shared_lr_scale = (float)d;
     }
     return build_init(&v, root, x) || build_runs(&v, root, x) || build_outputs(&v, root, x) ? -1 : 0;

@@ -176,6 +176,11 @@ static int choose(int configured, char *why, size_t whylen, char *warn, size_t w
     if (!n) {
         n = usable;
         snprintf(why, whylen, "%s", usable_why);
+    }
+    if (n > HSI_THREADS_MAX) {   /* see hsi_io.h: more is a crash in the OpenMP runtime */
+        snprintf(warn, warnlen, "%d threads (%s) is more than the %d this runtime starts: it "
+                 "runs %d", n, why, HSI_THREADS_MAX, HSI_THREADS_MAX);
+        n = HSI_THREADS_MAX;
     } else if (n > usable && !warn[0]) {
         snprintf(warn, warnlen, "%d threads on %d usable CPU%s (%s): oversubscribed, each thread "
                  "waits for the others; set OMP_NUM_THREADS to at most %d", n, usable,

@@ -226,6 +226,11 @@ static int transform_from_map_info(char **f, int nf, const char *rotation, doubl
     gt[5] = -v[5] * c;
     gt[0] = v[2] - refx * gt[1] - refy * gt[2];
     gt[3] = v[3] - refx * gt[4] - refy * gt[5];
+    for (int k = 0; k < 6; k++)   /* finite fields can still overflow (a reference pixel of -1e308) */
+        if (!isfinite(gt[k])) {
+            *why = "its numbers give a geotransform that is not finite";
+            return -1;
+        }
     return 0;
 }
 

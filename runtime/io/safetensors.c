@@ -81,13 +81,13 @@ static int save_all(const char *path, const hsi_st_tensor *const *ts, int n,
         const hsi_st_tensor *t = ts[i];
         if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0 || t->ndim < 0 ||
             t->ndim > HSI_ST_MAXDIM || !t->data) {
-            snprintf(err, errlen, "%s: cannot save tensor '%s': bad name, rank or data", path,
+            snprintf(err, errlen, "%s: cannot save tensor '%.200s': bad name, rank or data", path,
                      t->name ? t->name : "(null)");
             return -1;
         }
         for (int d = 0; d < t->ndim; d++)
             if (t->dims[d] < 0) {
-                snprintf(err, errlen, "%s: cannot save tensor '%s': negative dimension in %s",
+                snprintf(err, errlen, "%s: cannot save tensor '%.200s': negative dimension in %s",
                          path, t->name, hsi_st_shape_str(t->ndim, t->dims, shape, sizeof shape));
                 return -1;
             }
@@ -238,19 +238,19 @@ static int parse_entry(hsi_st_file *f, const char *name, const hsi_jval *v, hsi_
     if (v->type != HSI_JOBJECT || !dt || dt->type != HSI_JSTRING || !sh ||
         sh->type != HSI_JARRAY || !off || off->type != HSI_JARRAY || off->n != 2) {
         snprintf(err, errlen,
-                 "%s: bad header: tensor '%s' needs \"dtype\" (string), \"shape\" (array) and "
+                 "%s: bad header: tensor '%.200s' needs \"dtype\" (string), \"shape\" (array) and "
                  "\"data_offsets\" ([begin, end])", f->path, name);
         return -1;
     }
     int dsize = dtype_size(dt->str);
     if (!dsize || dt->n >= sizeof info->dtype) {
-        snprintf(err, errlen, "%s: bad header: tensor '%s' has unknown dtype '%.20s'", f->path,
+        snprintf(err, errlen, "%s: bad header: tensor '%.200s' has unknown dtype '%.20s'", f->path,
                  name, dt->str);
         return -1;
     }
     memcpy(info->dtype, dt->str, dt->n + 1);
     if (sh->n > HSI_ST_MAXDIM) {
-        snprintf(err, errlen, "%s: tensor '%s' has %zu dimensions (at most %d supported)", f->path,
+        snprintf(err, errlen, "%s: tensor '%.200s' has %zu dimensions (at most %d supported)", f->path,
                  name, sh->n, HSI_ST_MAXDIM);
         return -1;
     }
@@ -260,7 +260,7 @@ static int parse_entry(hsi_st_file *f, const char *name, const hsi_jval *v, hsi_
     for (size_t d = 0; d < sh->n; d++) {
         const hsi_jval *x = &sh->items[d];
         if (x->type != HSI_JNUMBER || !x->is_int || x->i < 0 || x->i > ((int64_t)1 << 40)) {
-            snprintf(err, errlen, "%s: bad header: tensor '%s' has a bad shape", f->path, name);
+            snprintf(err, errlen, "%s: bad header: tensor '%.200s' has a bad shape", f->path, name);
             return -1;
         }
         info->dims[d] = x->i;
@@ -268,7 +268,7 @@ static int parse_entry(hsi_st_file *f, const char *name, const hsi_jval *v, hsi_
     }
     for (size_t d = 0; d < sh->n && !empty; d++) {   /* checked before each product: no wrap */
         if (info->numel > ((int64_t)1 << 40) / info->dims[d]) {
-            snprintf(err, errlen, "%s: bad header: tensor '%s' is impossibly large", f->path, name);
+            snprintf(err, errlen, "%s: bad header: tensor '%.200s' is impossibly large", f->path, name);
             return -1;
         }
         info->numel *= info->dims[d];
@@ -276,21 +276,21 @@ static int parse_entry(hsi_st_file *f, const char *name, const hsi_jval *v, hsi_
     if (empty) info->numel = 0;
     for (int b = 0; b < 2; b++)
         if (off->items[b].type != HSI_JNUMBER || !off->items[b].is_int || off->items[b].i < 0) {
-            snprintf(err, errlen, "%s: bad header: tensor '%s' has bad data_offsets", f->path, name);
+            snprintf(err, errlen, "%s: bad header: tensor '%.200s' has bad data_offsets", f->path, name);
             return -1;
         }
     info->begin = (uint64_t)off->items[0].i;
     info->end = (uint64_t)off->items[1].i;
     if (info->begin > info->end || info->end > f->data_len) {
         snprintf(err, errlen,
-                 "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] are outside the data "
+                 "%s: tensor '%.200s': data_offsets [%" PRIu64 ", %" PRIu64 "] are outside the data "
                  "(%" PRIu64 " bytes; is the file truncated?)",
                  f->path, name, info->begin, info->end, f->data_len);
         return -1;
     }
     if (info->end - info->begin != (uint64_t)info->numel * (uint64_t)dsize) {
         snprintf(err, errlen,
-                 "%s: tensor '%s': data_offsets span %" PRIu64 " bytes, but %" PRId64 " %s "
+                 "%s: tensor '%.200s': data_offsets span %" PRIu64 " bytes, but %" PRId64 " %s "
                  "values need %" PRIu64, f->path, name, info->end - info->begin, info->numel,
                  info->dtype, (uint64_t)info->numel * (uint64_t)dsize);
         return -1;
@@ -312,7 +312,7 @@ static int parse_metadata(hsi_st_file *f, const hsi_jval *v, char *err, size_t e
     }
     for (size_t i = 0; i < v->n; i++) {
         if (v->items[i].type != HSI_JSTRING) {
-            snprintf(err, errlen, "%s: bad header: metadata '%s' is not a string", f->path,
+            snprintf(err, errlen, "%s: bad header: metadata '%.200s' is not a string", f->path,
                      v->keys[i]);
             return -1;
         }
@@ -350,10 +350,37 @@ static int check_overlap(hsi_st_file *f, char *err, size_t errlen)
     int rc = 0;
     for (int i = 1; i < k && !rc; i++)
         if (v[i]->begin < v[i - 1]->end) {
-            snprintf(err, errlen, "%s: bad header: tensors '%s' (data_offsets [%" PRIu64 ", %"
-                     PRIu64 "]) and '%s' ([%" PRIu64 ", %" PRIu64 "]) overlap", f->path,
+            snprintf(err, errlen, "%s: bad header: tensors '%.200s' (data_offsets [%" PRIu64 ", %"
+                     PRIu64 "]) and '%.200s' ([%" PRIu64 ", %" PRIu64 "]) overlap", f->path,
                      v[i - 1]->name, v[i - 1]->begin, v[i - 1]->end, v[i]->name, v[i]->begin,
                      v[i]->end);
+            rc = -1;
+        }
+    free(v);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const hsi_st_info *const *)a)->name, (*(const hsi_st_info *const *)b)->name);
+}
+
+/* No name twice. Sorted, not searched per entry: a header of 200000 names took minutes with a
+ * linear search for each (a 100 MB header: hours), the time of a hang. */
+static int check_duplicates(hsi_st_file *f, char *err, size_t errlen)
+{
+    if (f->n < 2) return 0;
+    const hsi_st_info **v = malloc(sizeof *v * (size_t)f->n);
+    if (!v) {
+        snprintf(err, errlen, "%s: out of memory", f->path);
+        return -1;
+    }
+    for (int i = 0; i < f->n; i++) v[i] = &f->infos[i];
+    qsort(v, (size_t)f->n, sizeof *v, by_name);
+    int rc = 0;
+    for (int i = 1; i < f->n && !rc; i++)
+        if (strcmp(v[i]->name, v[i - 1]->name) == 0) {
+            snprintf(err, errlen, "%s: bad header: tensor '%.200s' appears twice", f->path, v[i]->name);
             rc = -1;
         }
     free(v);
@@ -385,10 +412,6 @@ static int parse_header(hsi_st_file *f, const char *text, size_t len, char *err,
                 goto out;
             continue;
         }
-        if (hsi_st_find(f, name)) {
-            snprintf(err, errlen, "%s: bad header: tensor '%s' appears twice", f->path, name);
-            goto out;
-        }
         hsi_st_info *info = &f->infos[f->n];
         if (parse_entry(f, name, &root->items[i], info, err, errlen))
             goto out;
@@ -399,7 +422,7 @@ static int parse_header(hsi_st_file *f, const char *text, size_t len, char *err,
         }
         f->n++;
     }
-    rc = check_overlap(f, err, errlen);
+    rc = check_duplicates(f, err, errlen) || check_overlap(f, err, errlen) ? -1 : 0;
 out:
     hsi_jval_free(root);
     return rc;
@@ -493,7 +516,7 @@ int hsi_st_read(hsi_st_file *f, const char *name, int ndim, const int64_t *dims,
 {
     const hsi_st_info *t = hsi_st_find(f, name);
     if (!t) {
-        snprintf(err, errlen, "%s: no tensor '%s' (the file has %d tensors)", f->path, name, f->n);
+        snprintf(err, errlen, "%s: no tensor '%.200s' (the file has %d tensors)", f->path, name, f->n);
         return -1;
     }
     int same = t->ndim == ndim;
@@ -501,19 +524,19 @@ int hsi_st_read(hsi_st_file *f, const char *name, int ndim, const int64_t *dims,
         same = t->dims[d] == dims[d];
     if (!same) {
         char a[160], b[160];
-        snprintf(err, errlen, "%s: tensor '%s': checkpoint has %s, the net expects %s", f->path,
+        snprintf(err, errlen, "%s: tensor '%.200s': checkpoint has %s, the net expects %s", f->path,
                  name, hsi_st_shape_str(t->ndim, t->dims, a, sizeof a),
                  hsi_st_shape_str(ndim, dims, b, sizeof b));
         return -1;
     }
     if (strcmp(t->dtype, "F32") != 0) {
-        snprintf(err, errlen, "%s: tensor '%s': dtype %s, only F32 can be loaded", f->path, name,
+        snprintf(err, errlen, "%s: tensor '%.200s': dtype %s, only F32 can be loaded", f->path, name,
                  t->dtype);
         return -1;
     }
     if (fseeko(f->fp, (off_t)(f->data_start + t->begin), SEEK_SET) != 0 ||
         fread(out, 4, (size_t)t->numel, f->fp) != (size_t)t->numel) {
-        snprintf(err, errlen, "%s: tensor '%s': read failed (file changed or truncated?)", f->path,
+        snprintf(err, errlen, "%s: tensor '%.200s': read failed (file changed or truncated?)", f->path,
                  name);
         return -1;
     }
@@ -529,7 +552,7 @@ int hsi_st_read(hsi_st_file *f, const char *name, int ndim, const int64_t *dims,
     for (int64_t i = 0; i < t->numel; i++)
         if (!isfinite(out[i]) && bad++ == 0) first = i;
     if (bad) {   /* the weights of a diverged training: refused as weights, init or resume */
-        snprintf(err, errlen, "%s: tensor '%s' holds %" PRId64 " non-finite values (NaN or Inf; "
+        snprintf(err, errlen, "%s: tensor '%.200s' holds %" PRId64 " non-finite values (NaN or Inf; "
                  "the first at index %" PRId64 "): these weights come from a diverged training",
                  f->path, name, bad, first);
         return -1;

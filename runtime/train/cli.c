@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,9 @@ static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
         }
         const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!v) return usage_error(prog, "option '%s' needs a value", s);
+        /* an empty path is not the current folder: "" + "/run0/..." is the root (--out "" trained
+         * into /) */
+        if (!*v) return usage_error(prog, "option '%s' needs a value, got an empty one", s);
         if (!strcmp(o->name, "set"))
             a->sets[a->n_sets++] = v;
         else
@@ -596,6 +600,17 @@ static int cmd_tensor(const cli *a, const hsi_netdesc *net, const hsi_experiment
                 INT32_MAX, hsi_st_shape_str(X.ndim, X.dims, xs, sizeof xs));
         goto done;
     }
+    /* as a cube's are when it is loaded: NaN and Inf (a float64 beyond float32's range is Inf
+     * here) are refused, not run: ReLU turned an all-NaN input into ordinary-looking logits */
+    int64_t bad = 0, first_bad = -1;
+    for (int64_t i = 0; i < n * per; i++)
+        if (!isfinite(((const float *)X.data)[i]) && bad++ == 0) first_bad = i;
+    if (bad) {
+        tr_fail(err, errlen, "%s: %" PRId64 " values are not finite (NaN or Inf as float32), the "
+                "first in sample %" PRId64 " (flat index %" PRId64 "): the net's input must be "
+                "finite", a->input, bad, first_bad / per, first_bad);
+        goto done;
+    }
     if (a->cmd == C_GRAD) {
         if (hsi_npy_read(a->labels, HSI_DT_I32, &Y, err, errlen)) goto done;
         int64_t L = nd->label_patch;   /* a per-pixel loss: [n, L, L], -1 unlabelled */
@@ -669,9 +684,12 @@ static int cmd_init(const cli *a, const hsi_netdesc *net, char *err, size_t errl
 {
     if (!a->out) return tr_fail(err, errlen, "init needs --out W.safetensors"), 2;
     char *end = NULL;
+    errno = 0;
     uint64_t seed = a->seed ? strtoull(a->seed, &end, 10) : 1;
-    if (a->seed && (end == a->seed || *end))
-        return tr_fail(err, errlen, "--seed: expected a whole number, got '%s'", a->seed), 2;
+    /* strtoull takes "-1" as 2^64 - 1 and clamps past 2^64 - 1 (ERANGE): both silently */
+    if (a->seed && (end == a->seed || *end || *a->seed < '0' || *a->seed > '9' || errno == ERANGE))
+        return tr_fail(err, errlen, "--seed: expected a whole number, got '%s' (a seed is 0 to %"
+                       PRIu64 ")", a->seed, UINT64_MAX), 2;
     hsi_model_opts mo = {0, HSI_BACKEND_REF, seed};   /* parameters only */
     char e2[512];
     hsi_model *m = net->create(&mo, e2, sizeof e2);

@@ -56,7 +56,8 @@ static int apply_region(hsi_scene *sc, const hsi_exp_domain *xd, char *err, size
 {
     const int *rc = xd->region_rect;
     if (rc[2] > 0) {
-        if (rc[0] < 0 || rc[1] < 0 || rc[0] + rc[2] > sc->cube.h || rc[1] + rc[3] > sc->cube.w)
+        if (rc[0] < 0 || rc[1] < 0 || rc[3] < 1 || (int64_t)rc[0] + rc[2] > sc->cube.h ||
+            (int64_t)rc[1] + rc[3] > sc->cube.w)   /* 64-bit sums: a corner past int32 wraps */
             return tr_fail(err, errlen, "domain '%s': region.rect [%d, %d, %d, %d] is outside "
                            "the %d x %d scene", xd->name, rc[0], rc[1], rc[2], rc[3],
                            sc->cube.h, sc->cube.w);
@@ -311,6 +312,11 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     dm->h = sc.cube.h;
     dm->w = sc.cube.w;
     dm->k = xd->n_labels ? xd->n_labels : dm->ds->n_classes;
+    if (nd->classes != dm->k) {   /* before the classes are looked up, one by one, by id */
+        hsi_scene_free(&sc);
+        return tr_fail(err, errlen, "domain '%s': the experiment has %d classes but the trainer's "
+                       "net was compiled for %d" REBUILD, dm->name, dm->k, nd->classes);
+    }
     int32_t *ids = malloc(sizeof *ids * (size_t)(dm->ds->n_classes + dm->k));
     dm->y = malloc(sizeof *dm->y * (size_t)dm->h * (size_t)dm->w);
     dm->class_names = malloc(sizeof *dm->class_names * (size_t)dm->k);
@@ -481,7 +487,8 @@ static int make_split(hsi_tr_domain *dm, const hsi_experiment *x, uint64_t seed,
                            "(e.g. 0.3), got %lld pixels", (long long)s->train.count);
         o.kind = HSI_SPLIT_BLOCKS;
         int side = dm->h > dm->w ? dm->h : dm->w;
-        o.block = (side + s->spatial_blocks - 1) / s->spatial_blocks;
+        /* 64 bits: a grid finer than the scene (up to INT32_MAX blocks) gives blocks of 1 */
+        o.block = (int)(((int64_t)side + s->spatial_blocks - 1) / s->spatial_blocks);
     } else {
         o.kind = s->train.is_fraction ? HSI_SPLIT_FRACTION : HSI_SPLIT_COUNT;
     }

@@ -9,7 +9,9 @@
         [--rename T=U] [--meta k=v] [--truncate N] [--hlen N]
       a safetensors file from W with one thing changed
   mk.py st-raw OUT HEADER_JSON [--data N] [--hlen N]
-  mk.py npy OUT SHAPE [--dtype DT] [--header TEXT] [--truncate N]
+  mk.py npy OUT SHAPE [--dtype DT] [--header TEXT [--unpadded] [--data-from X.npy]] [--truncate N]
+      --unpadded: the header text as given (+ a newline), so the data may start at any offset;
+      --data-from: the data bytes of X.npy after it instead of 64 zero bytes
 """
 import json
 import os
@@ -161,15 +163,20 @@ def npy(args):
     dt = opt(args, "--dtype", "<f4")
     header = opt(args, "--header")
     trunc = opt(args, "--truncate", None, int)
+    unpadded = flag(args, "--unpadded")
+    data_from = opt(args, "--data-from")
     if header is None:
         a = np.random.default_rng(2).normal(0, 1, shape).astype(dt) if dt[-2] in "fi" else \
             np.zeros(shape, dt)
         np.save(out, a)
     else:
         h = header.encode()
-        h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
+        if not unpadded:
+            h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64)
+        h += b"\n"
+        data = np.load(data_from).tobytes() if data_from else b"\0" * 64
         with open(out, "wb") as f:
-            f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + b"\0" * 64)
+            f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + data)
     if trunc is not None:
         raw = open(out, "rb").read()
         open(out, "wb").write(raw[:trunc])
