@@ -48,6 +48,16 @@ int main(int argc, char **argv)
         printf("hsicc %s\n", HSICC_VERSION);
         return DRV_OK;
     }
+    /* No option value or file of any command is the empty string; taken as a path, "" made
+     * `build -o ""` write ".src" into the current folder and hand the C compiler an empty
+     * output name */
+    for (int i = 2; i < argc; i++)
+        if (!argv[i][0]) {
+            fprintf(stderr, "hsicc: error: argument %d is empty%s%s%s\n", i - 1,
+                    argv[i - 1][0] == '-' ? " (the value of '" : "",
+                    argv[i - 1][0] == '-' ? argv[i - 1] : "", argv[i - 1][0] == '-' ? "')" : "");
+            return DRV_USAGE;
+        }
     const char *names[N_COMMANDS];
     for (int i = 0; i < N_COMMANDS; i++) {
         if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
