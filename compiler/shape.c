@@ -44,6 +44,15 @@ int shape_window(diag *d, src_span sp, const char *what, const ir_shape *in, int
     for (int i = 0; i < nsp; i++) {
         int64_t n = in->d[off + i];
         int64_t eff = dilation[i] * (kernel[i] - 1) + 1;
+        if (eff > FE_MAX_SIZE) {
+            /* a size like any other: pad = same would make paddings of up to eff - 1 (2^62 for
+             * a kernel and dilation of 2^31 - 1) */
+            diag_error(d, sp, "%s kernel %lld with dilation %lld spans %lld positions, more than "
+                       "the largest size", what, (long long)kernel[i], (long long)dilation[i],
+                       (long long)eff);
+            diag_hint(d, "sizes are at most %d", FE_MAX_SIZE);
+            return 1;
+        }
         if (pad == PAD_VALID) {
             lo[i] = hi[i] = 0;
         } else if (pad == PAD_SAME) {
