@@ -548,8 +548,15 @@ static int finish_run(run_ctx *c, run_result *res, char *err, size_t errlen)
     hsi_ckpt_keep keep = x->outputs.checkpoints;
     if ((keep == HSI_CKPT_LAST || keep == HSI_CKPT_BOTH) && save_weights(c, "last.safetensors", "last", err, errlen))
         return -1;
-    if (x->train.select != HSI_SELECT_LAST && c->s.has_best)
-        copy_values(c->ps, c->np, c->s.best_values, 1);
+    /* the selection asked for needs a validation that gave a finite value: with none (masks
+     * without validation pixels, no validation before the end, every loss NaN) the last step's
+     * weights are kept, and said so (metrics.json's "select" is what was done) */
+    hsi_select sel = c->s.has_best ? x->train.select : HSI_SELECT_LAST;
+    if (sel != HSI_SELECT_LAST) copy_values(c->ps, c->np, c->s.best_values, 1);
+    else if (x->train.select != HSI_SELECT_LAST)
+        fprintf(stderr, "warning: run %d: train.select is %s, but no validation gave a value "
+                "(no validation pixels, or none before the end): the last step's weights are "
+                "kept\n", c->r, hsi_select_names[x->train.select]);
     if ((keep == HSI_CKPT_BEST || keep == HSI_CKPT_BOTH) && save_weights(c, "best.safetensors", "best", err, errlen))
         return -1;
     hsi_json j;
@@ -558,9 +565,13 @@ static int finish_run(run_ctx *c, run_result *res, char *err, size_t errlen)
     hsi_json_key(&j, "run"); hsi_json_int(&j, c->r);
     hsi_json_key(&j, "seed"); hsi_json_int(&j, (int64_t)c->s.seed);
     hsi_json_key(&j, "steps"); hsi_json_int(&j, c->s.step);
-    hsi_json_key(&j, "select"); hsi_json_string(&j, hsi_select_names[x->train.select]);
+    hsi_json_key(&j, "select"); hsi_json_string(&j, hsi_select_names[sel]);
+    if (sel != x->train.select) {
+        hsi_json_key(&j, "select_asked");
+        hsi_json_string(&j, hsi_select_names[x->train.select]);
+    }
     hsi_json_key(&j, "selected_step");
-    hsi_json_int(&j, x->train.select != HSI_SELECT_LAST && c->s.has_best ? c->s.best_step : c->s.step);
+    hsi_json_int(&j, sel != HSI_SELECT_LAST ? c->s.best_step : c->s.step);
     hsi_json_key(&j, "train_seconds"); hsi_json_double(&j, c->s.train_seconds);
     hsi_json_key(&j, "train_samples"); hsi_json_int(&j, c->s.samples);
     hsi_json_key(&j, "samples_per_s");
