@@ -292,6 +292,12 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
             every = int_opt(prog, "state-every", a->state_every, 0);
     if (runs < 0 || stop < 0 || every < 0) return 2;
     if (a->runs && runs == 0) return usage_error(prog, "--runs: expected at least 1 run, got '%s'", a->runs);
+    /* 0 is the default's "no limit" / "never": given, it would train to the end (or never write
+     * the state) without a word */
+    if (a->stop_after && stop == 0)
+        return usage_error(prog, "--stop-after: expected at least 1 step, got '%s'", a->stop_after);
+    if (a->state_every && every == 0)
+        return usage_error(prog, "--state-every: expected at least 1 step, got '%s'", a->state_every);
     if (runs > INT32_MAX) return usage_error(prog, "--runs: %s is too many runs", a->runs);
     if (runs) {
         if (x->runs.seeds && runs > x->runs.n_seeds)
