@@ -3,6 +3,7 @@
  * the elaborator (sema_struct.c) build one graph per domain over one parameter table.
  * Memory: one arena per compilation; the ir_program lives in it and fe_free releases it.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -178,7 +179,9 @@ static int parse_literal(const char *s, sema_val *v)
         *v = (sema_val){V_BOOL, s[0] == 't', 0, 0, NULL};
         return 0;
     }
-    if (!*s || strlen(s) > 64) return 1;
+    /* strtoll and strtod skip leading white space but the end must be the string's: ' 3' was
+     * taken and '3 ' refused; neither is a value */
+    if (!*s || isspace((unsigned char)*s) || strlen(s) > 64) return 1;
     errno = 0;
     long long i = strtoll(s, &end, 10);
     if (!*end && !errno) {
