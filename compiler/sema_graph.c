@@ -221,6 +221,15 @@ int sema_add_param_as(sema_ctx *E, const sema_scope *s, const char *layer, const
             diag_error(E->d, sp, "parameter '%s' is too large (more than 2^40 elements)", name);
             return sema_fail(E), -1;
         }
+    /* a size like any other (a dense layer's input features: every value of its input) */
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] > FE_MAX_SIZE) {
+            diag_error(E->d, sp, "parameter '%s' would have a size of %lld, larger than %d", name,
+                       (long long)dims[i], FE_MAX_SIZE);
+            diag_hint(E->d, "every size is at most %d: give the layer fewer input features "
+                      "(pool or a smaller layer before it)", FE_MAX_SIZE);
+            return sema_fail(E), -1;
+        }
     sema_ent *e = sema_map_put(E->a, &E->pmap, name);
     if (e->val >= 0) return param_again(E, s, e->val, name, ndim, dims, init, w, sp);
     if (c_name_clash(E, name, sp)) return -1;
