@@ -31,6 +31,11 @@ int hsi_check_input(const char *path, char *err, size_t errlen);
  * replace. A directory, FIFO or device (--out /dev/full, a FIFO) is refused with its kind: the
  * rename over it would put a regular file in its place. */
 int hsi_check_output(const char *path, char *err, size_t errlen);
+/* 0 unless out and in (links followed) are the same existing file: -1 with "OUT is the WHAT
+ * (IN): writing it would replace the input; give another path". For every output a command
+ * writes beside the inputs it read (-o MODEL.onnx naming the weights or the netdef). */
+int hsi_check_not_input(const char *out, const char *in, const char *what, char *err,
+                        size_t errlen);
 
 /* ---- lock.c: a folder in use ------------------------------------------------------------------
  * An exclusive lock on DIR/NAME (created; DIR must exist) for as long as the returned descriptor
