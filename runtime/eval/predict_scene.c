@@ -174,9 +174,8 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
         goto done;
     }
     if (outputs_spare_input(c.in, out_dir, o, err, errlen)) goto done;
-    if (hsi_envi_warning(c.in)[0])
-        fprintf(stderr, "warning: %s: %s; the outputs carry no georeference\n", cube,
-                hsi_envi_warning(c.in));
+    if (hsi_envi_warning(c.in)[0])   /* each warning says what it costs the outputs */
+        fprintf(stderr, "warning: %s: %s\n", cube, hsi_envi_warning(c.in));
     size_t npx = (size_t)c.h * (size_t)c.w;
     c.nodata = calloc(npx ? npx : 1, 1);
     c.row_nd = calloc((size_t)c.w, 1);
