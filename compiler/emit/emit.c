@@ -1591,14 +1591,17 @@ static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
                " * the weights embedded at emit time. use_onednn: 1 oneDNN (if compiled in), 0 reference.\n"
                " * NULL on error (message in err: the file, the tensor and both shapes). */\n");
     fprintf(h, "%s_model *%s_create(const char *weights, int use_onednn, char *err, size_t errlen);\n\n", stem, stem);
-    fprintf(h, "/* The net on n patches x [n, input dims] (standardised as in training): logits [n, classes]. */\n");
+    fprintf(h, "/* The net on n patches x [n, input dims] (standardised as in training): logits [n, classes].\n"
+               " * -1 with a message in err (truncated to errlen; err may be NULL when errlen is 0) for a\n"
+               " * NULL model, x or logits (n > 0), a negative n or an unknown domain. */\n");
     fprintf(h, "int %s_classify_patches(%s_model *m, int domain, const float *x, int64_t n, float *logits,\n"
                "                        char *err, size_t errlen);\n\n", stem, stem);
     fprintf(h, "/* Every pixel of a scene: cube band-major [bands][h][w] (standardised as in training), pad\n"
-               " * as the patches of training; classes [h * w] (0..k-1), logits [h * w][k] or NULL. */\n");
+               " * as the patches of training; classes [h * w] (0..k-1), logits [h * w][k] (either may be\n"
+               " * NULL, not both). -1 with a message for a NULL model or cube, h or w < 1, a bad pad. */\n");
     fprintf(h, "int %s_classify_scene(%s_model *m, int domain, const float *cube, int h, int w, int pad,\n"
                "                     int32_t *classes, float *logits, char *err, size_t errlen);\n\n", stem, stem);
-    fprintf(h, "/* Bands, classes and patch size of a domain. */\n");
+    fprintf(h, "/* Bands, classes and patch size of a domain (0s for a domain the model does not have). */\n");
     fprintf(h, "void %s_shape(int domain, int *bands, int *classes, int *patch);\n", stem);
     fprintf(h, "void %s_destroy(%s_model *m);\n\n", stem, stem);
     fprintf(h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
@@ -1735,15 +1738,18 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "");
     out(&e, "void %s_shape(int domain, int *bands, int *classes, int *patch)", stem);
     out(&e, "{");
-    out(&e, "    const hsi_domain *d = &domains[domain >= 0 && domain < %d ? domain : 0];", bp->n_graphs);
-    out(&e, "    if (bands) *bands = d->bands;");
-    out(&e, "    if (classes) *classes = d->classes;");
-    out(&e, "    if (patch) *patch = d->patch;");
+    out(&e, "    const hsi_domain *d = domain >= 0 && domain < %d ? &domains[domain] : NULL;   /* else 0s */", bp->n_graphs);
+    out(&e, "    if (bands) *bands = d ? d->bands : 0;");
+    out(&e, "    if (classes) *classes = d ? d->classes : 0;");
+    out(&e, "    if (patch) *patch = d ? d->patch : 0;");
     out(&e, "}");
     out(&e, "");
     out(&e, "int %s_classify_patches(%s_model *mm, int domain, const float *x, int64_t n, float *logits,", stem, stem);
     out(&e, "                        char *err, size_t errlen)");
     out(&e, "{");
+    out(&e, "    if (!mm || (n > 0 && (!x || !logits)) || n < 0)");
+    out(&e, "        return snprintf(err, errlen, \"%s_classify_patches: %%s\", !mm ? \"no model (NULL)\" : n < 0 ? \"a negative patch count\"", stem);
+    out(&e, "                        : !x ? \"no patches (x is NULL)\" : \"nowhere to put the logits (NULL)\"), -1;");
     out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
     out(&e, "    if (!mm->patches[domain]) {");
     out(&e, "        hsi_infer_opts o = {mm->backend, 0, 16, 0, 0};");
@@ -1775,6 +1781,9 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "                     int32_t *classes, float *logits, char *err, size_t errlen)");
     out(&e, "{");
     out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
+    out(&e, "    if (!mm || !cube || (!classes && !logits))");
+    out(&e, "        return snprintf(err, errlen, \"%s_classify_scene: %%s\", !mm ? \"no model (NULL)\" : !cube ? \"no cube (NULL)\"", stem);
+    out(&e, "                        : \"nowhere to put the result (classes and logits are NULL)\"), -1;");
     out(&e, "    if (pad < 0 || pad > 2) return snprintf(err, errlen, \"%s: pad must be 0, 1 or 2\"), -1;", stem);
     out(&e, "    hsi_infer_opts o = {mm->backend, pad, 0, 0, 0};");
     out(&e, "    hsi_infer *s = hsi_infer_create(&net_desc, mm->m, domain, h, w, &o, err, errlen);");
