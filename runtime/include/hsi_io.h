@@ -260,6 +260,9 @@ int hsi_csv_open(hsi_csv *c, const char *path, const char *const *cols, int ncol
 int hsi_csv_row(hsi_csv *c, const double *vals, char *err, size_t errlen);
 /* Text fields, quoted (RFC 4180) when they hold a comma, quote or newline; NULL is empty. */
 int hsi_csv_row_text(hsi_csv *c, const char *const *fields, char *err, size_t errlen);
+/* One field as the rows above write it: quoted when it holds a comma, quote or line break
+ * (RFC 4180), for the other CSV files (confusion.csv's class names). */
+void hsi_csv_field(FILE *fp, const char *s);
 void hsi_csv_close(hsi_csv *c);
 
 /* ---- progress.c ------------------------------------------------------------------------------
