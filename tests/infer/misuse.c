@@ -1,5 +1,5 @@
 /* misuse.c — the inference module's C API (hsicc emit --infer) given what its header documents
- * as errors: NULL model / cube / outputs, h or w < 1, a negative count, an unknown domain, a
+ * as errors: NULL model / cube / outputs, h or w < 1 (or too large to pad), a negative count, an unknown domain, a
  * too-small or absent error buffer. Each call must return -1 (or NULL) with a message, never
  * crash, and the model must still work afterwards. Built against the bad corpus's tiny net
  * (tests/bad/cases/commands.cases, infer-module-misuse):
@@ -42,6 +42,9 @@ int main(int argc, char **argv)
     expect("scene: h 0", tiny_classify_scene(m, 0, cube, 0, 5, 0, cls, NULL, err, sizeof err), err);
     err[0] = 0;
     expect("scene: w -1", tiny_classify_scene(m, 0, cube, 4, -1, 0, cls, NULL, err, sizeof err), err);
+    err[0] = 0;   /* padded for the patch, 2^31 - 2 columns overflowed int (checked before the cube is read) */
+    expect("scene: w 2^31 - 2", tiny_classify_scene(m, 0, cube, 1, 2147483646, 0, cls, NULL, err, sizeof err), err);
+    if (!strstr(err, "rows or columns")) bad = 1;
     err[0] = 0;
     expect("scene: domain 1", tiny_classify_scene(m, 1, cube, 4, 5, 0, cls, NULL, err, sizeof err), err);
     err[0] = 0;
