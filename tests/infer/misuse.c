@@ -1,6 +1,6 @@
 /* misuse.c — the inference module's C API (hsicc emit --infer) given what its header documents
  * as errors: NULL model / cube / outputs, h or w < 1 (or too large to pad), a negative count, an unknown domain, a
- * too-small or absent error buffer. Each call must return -1 (or NULL) with a message, never
+ * too-small or absent error buffer, a NaN / Inf in the input. Each call must return -1 (or NULL) with a message, never
  * crash, and the model must still work afterwards. Built against the bad corpus's tiny net
  * (tests/bad/cases/commands.cases, infer-module-misuse):
  *   misuse WEIGHTS   exit 0 and "all misuses refused", else 1 */
@@ -66,6 +66,18 @@ int main(int argc, char **argv)
     tiny_shape(5, &b2, &k2, &p2);   /* a domain it does not have: 0s, not domain 0's */
     printf("%-34s %d %d %d\n", "shape of domain 5", b2, k2, p2);
     if (b2 || k2 || p2) bad = 1;
+    /* a NaN in the input was classified silently (relu turned it into 0, or its NaN logits argmax
+     * said class 0) */
+    cube[2 * 20 + 7] = 0.0f / 0.0f;
+    err[0] = 0;
+    expect("scene: a NaN in the cube", tiny_classify_scene(m, 0, cube, 4, 5, 0, cls, NULL, err, sizeof err), err);
+    if (!strstr(err, "cube band 2 (element 7 of it) is NaN")) bad = 1;
+    cube[2 * 20 + 7] = 0.0f;
+    x[4] = 1.0f / 0.0f;
+    err[0] = 0;
+    expect("patches: an Inf in the patch", tiny_classify_patches(m, 0, x, 1, z, err, sizeof err), err);
+    if (!strstr(err, "patch 0 (element 4 of it) is Inf")) bad = 1;
+    x[4] = 0.0f;
     /* and the API still works after all that */
     rc = tiny_classify_scene(m, 0, cube, 4, 5, 0, cls, NULL, err, sizeof err);
     printf("%-34s rc %d\n", "scene: a good call", rc);
