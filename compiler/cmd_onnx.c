@@ -120,6 +120,12 @@ int cmd_onnx(int argc, char **argv)
         fprintf(stderr, "hsicc: error: onnx needs %s\n", need);
         return usage();
     }
+    char err[1024];
+    if (hsi_check_not_input(out, com.file, "netdef", err, sizeof err)
+        || hsi_check_not_input(out, weights, "weights file", err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: -o %s\n", err);
+        return DRV_INPUT_ERROR;
+    }
     int n_domains;
     const fe_domain *doms = cmd_domains(&com, &n_domains);
     ir_program *p = fe_compile(com.file, NULL, 0, com.net, n_domains, doms, stderr);
@@ -129,7 +135,6 @@ int cmd_onnx(int argc, char **argv)
     unsigned char *used = calloc((size_t)p->n_params + 1, 1);
     pb_buf model = {0};
     onnx_stats st;
-    char err[1024];
     if (g < 0 || !w || !used) goto done;
     const ir_node *cl = &p->graphs[g].nodes[p->graphs[g].loss];
     if (cl->a.loss.kind == IR_LOSS_PIXEL_XENT) {   /* the other heads are simply not exported */

@@ -1591,14 +1591,19 @@ static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
                " * the weights embedded at emit time. use_onednn: 1 oneDNN (if compiled in), 0 reference.\n"
                " * NULL on error (message in err: the file, the tensor and both shapes). */\n");
     fprintf(h, "%s_model *%s_create(const char *weights, int use_onednn, char *err, size_t errlen);\n\n", stem, stem);
-    fprintf(h, "/* The net on n patches x [n, input dims] (standardised as in training): logits [n, classes]. */\n");
+    fprintf(h, "/* The net on n patches x [n, input dims] (standardised as in training): logits [n, classes].\n"
+               " * -1 with a message in err (truncated to errlen; err may be NULL when errlen is 0) for a\n"
+               " * NULL model, x or logits (n > 0), a negative n, an unknown domain, or a patch whose logits\n"
+               " * are not finite (a NaN / Inf in it). */\n");
     fprintf(h, "int %s_classify_patches(%s_model *m, int domain, const float *x, int64_t n, float *logits,\n"
                "                        char *err, size_t errlen);\n\n", stem, stem);
     fprintf(h, "/* Every pixel of a scene: cube band-major [bands][h][w] (standardised as in training), pad\n"
-               " * as the patches of training; classes [h * w] (0..k-1), logits [h * w][k] or NULL. */\n");
+               " * as the patches of training; classes [h * w] (0..k-1), logits [h * w][k] (either may be\n"
+               " * NULL, not both). -1 with a message for a NULL model or cube, h or w < 1, a bad pad, or a\n"
+               " * pixel whose logits are not finite (a NaN / Inf in the cube). */\n");
     fprintf(h, "int %s_classify_scene(%s_model *m, int domain, const float *cube, int h, int w, int pad,\n"
                "                     int32_t *classes, float *logits, char *err, size_t errlen);\n\n", stem, stem);
-    fprintf(h, "/* Bands, classes and patch size of a domain. */\n");
+    fprintf(h, "/* Bands, classes and patch size of a domain (0s for a domain the model does not have). */\n");
     fprintf(h, "void %s_shape(int domain, int *bands, int *classes, int *patch);\n", stem);
     fprintf(h, "void %s_destroy(%s_model *m);\n\n", stem, stem);
     fprintf(h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
@@ -1735,22 +1740,54 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "");
     out(&e, "void %s_shape(int domain, int *bands, int *classes, int *patch)", stem);
     out(&e, "{");
-    out(&e, "    const hsi_domain *d = &domains[domain >= 0 && domain < %d ? domain : 0];", bp->n_graphs);
-    out(&e, "    if (bands) *bands = d->bands;");
-    out(&e, "    if (classes) *classes = d->classes;");
-    out(&e, "    if (patch) *patch = d->patch;");
+    out(&e, "    const hsi_domain *d = domain >= 0 && domain < %d ? &domains[domain] : NULL;   /* else 0s */", bp->n_graphs);
+    out(&e, "    if (bands) *bands = d ? d->bands : 0;");
+    out(&e, "    if (classes) *classes = d ? d->classes : 0;");
+    out(&e, "    if (patch) *patch = d ? d->patch : 0;");
     out(&e, "}");
     out(&e, "");
+    {   /* floats per patch of each domain: the input's shape without n */
+        char list[1024] = "";
+        size_t len = 0;
+        for (int d = 0; d < bp->n_graphs && len < sizeof list - 32; d++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%lld", d ? ", " : "",
+                                    (long long)numel(&bp->graphs[d].ops[bp->graphs[d].input].shape));
+        out(&e, "static const int64_t patch_floats[%d] = {%s};", bp->n_graphs, list);
+        out(&e, "");
+        out(&e, "/* -1 with the message if x[0 .. count) holds a NaN or Inf: the net would classify it silently */");
+        out(&e, "static int check_finite(const char *fn, const char *what, const float *x, int64_t count, int64_t per,");
+        out(&e, "                        char *err, size_t errlen)");
+        out(&e, "{");
+        out(&e, "    for (int64_t i = 0; i < count; i++)");
+        out(&e, "        if (!isfinite(x[i]))");
+        out(&e, "            return snprintf(err, errlen, \"%%s: %%s %%lld (element %%lld of it) is %%s: the net would classify it \"");
+        out(&e, "                            \"silently; give nodata pixels a value (e.g. 0, the band mean)\", fn, what,");
+        out(&e, "                            (long long)(i / per), (long long)(i %% per), isnan(x[i]) ? \"NaN\" : \"Inf\"), -1;");
+        out(&e, "    return 0;");
+        out(&e, "}");
+        out(&e, "");
+    }
     out(&e, "int %s_classify_patches(%s_model *mm, int domain, const float *x, int64_t n, float *logits,", stem, stem);
     out(&e, "                        char *err, size_t errlen)");
     out(&e, "{");
+    out(&e, "    if (!mm || (n > 0 && (!x || !logits)) || n < 0)");
+    out(&e, "        return snprintf(err, errlen, \"%s_classify_patches: %%s\", !mm ? \"no model (NULL)\" : n < 0 ? \"a negative patch count\"", stem);
+    out(&e, "                        : !x ? \"no patches (x is NULL)\" : \"nowhere to put the logits (NULL)\"), -1;");
     out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
     out(&e, "    if (!mm->patches[domain]) {");
     out(&e, "        hsi_infer_opts o = {mm->backend, 0, 16, 0, 0};");
     out(&e, "        mm->patches[domain] = hsi_infer_patches_create(&net_desc, mm->m, domain, &o, err, errlen);");
     out(&e, "        if (!mm->patches[domain]) return -1;");
     out(&e, "    }");
-    out(&e, "    return hsi_infer_patches(mm->patches[domain], x, n, logits, err, errlen);");
+    out(&e, "    if (check_finite(\"%s_classify_patches\", \"patch\", x, n * patch_floats[domain], patch_floats[domain], err, errlen))", stem);
+    out(&e, "        return -1;");
+    out(&e, "    if (hsi_infer_patches(mm->patches[domain], x, n, logits, err, errlen)) return -1;");
+    out(&e, "    int k = domains[domain].classes;");
+    out(&e, "    for (int64_t i = 0; i < n * k; i++)   /* NaN logits would argmax to class 0, silently */");
+    out(&e, "        if (!isfinite(logits[i]))");
+    out(&e, "            return snprintf(err, errlen, \"%s_classify_patches: patch %%lld: its logits are not finite (a NaN \"", stem);
+    out(&e, "                            \"or Inf in it, or values far from the standardised range)\", (long long)(i / k)), -1;");
+    out(&e, "    return 0;");
     out(&e, "}");
     out(&e, "");
     out(&e, "typedef struct scene_out { int w, k; int32_t *classes; float *logits; } scene_out;");
@@ -1759,10 +1796,14 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "{");
     out(&e, "    const scene_out *s = ctx;");
     out(&e, "    int k = s->k;");
-    out(&e, "    (void)err, (void)errlen;");
     out(&e, "    for (int64_t i = 0; i < (int64_t)n * s->w; i++) {");
     out(&e, "        const float *zi = z + i * k;");
     out(&e, "        int best = 0;");
+    out(&e, "        for (int c = 0; c < k; c++)   /* NaN logits would argmax to class 0, silently */");
+    out(&e, "            if (!isfinite(zi[c]))");
+    out(&e, "                return snprintf(err, errlen, \"%s_classify_scene: pixel (%%lld, %%lld): its logits are not \"", stem);
+    out(&e, "                                \"finite (a NaN or Inf in the cube near it, or values far from the \"");
+    out(&e, "                                \"standardised range)\", (long long)(r0 + i / s->w), (long long)(i %% s->w)), -1;");
     out(&e, "        for (int c = 1; c < k; c++)");
     out(&e, "            if (zi[c] > zi[best]) best = c;");
     out(&e, "        if (s->classes) s->classes[(int64_t)r0 * s->w + i] = best;");
@@ -1775,10 +1816,19 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "                     int32_t *classes, float *logits, char *err, size_t errlen)");
     out(&e, "{");
     out(&e, "    if (domain < 0 || domain >= %d) return snprintf(err, errlen, \"%s: no domain %%d\", domain), -1;", bp->n_graphs, stem);
+    out(&e, "    if (!mm || !cube || (!classes && !logits))");
+    out(&e, "        return snprintf(err, errlen, \"%s_classify_scene: %%s\", !mm ? \"no model (NULL)\" : !cube ? \"no cube (NULL)\"", stem);
+    out(&e, "                        : \"nowhere to put the result (classes and logits are NULL)\"), -1;");
     out(&e, "    if (pad < 0 || pad > 2) return snprintf(err, errlen, \"%s: pad must be 0, 1 or 2\"), -1;", stem);
     out(&e, "    hsi_infer_opts o = {mm->backend, pad, 0, 0, 0};");
     out(&e, "    hsi_infer *s = hsi_infer_create(&net_desc, mm->m, domain, h, w, &o, err, errlen);");
     out(&e, "    if (!s) return -1;");
+    out(&e, "    /* after create: h and w are known to be sane */");
+    out(&e, "    if (check_finite(\"%s_classify_scene\", \"cube band\", cube, (int64_t)domains[domain].bands * h * w,", stem);
+    out(&e, "                     (int64_t)h * w, err, errlen)) {");
+    out(&e, "        hsi_infer_free(s);");
+    out(&e, "        return -1;");
+    out(&e, "    }");
     out(&e, "    hsi_cube in = {.h = h, .w = w, .bands = domains[domain].bands, .data = (float *)cube};   /* read only */");
     out(&e, "    scene_out so = {w, domains[domain].classes, classes, logits};");
     out(&e, "    int rc = hsi_infer_run(s, hsi_cube_rows, &in, scene_take, &so, err, errlen);");

@@ -10,6 +10,7 @@
 
 #include "hsi_eval.h"
 #include "hsi_infer.h"
+#include "hsi_io.h"
 #include "hsi_model.h"
 #include "hsi_trainer.h"
 #include "train/trainer_internal.h"
@@ -79,11 +80,14 @@ int tr_confusion_csv(const char *path, const hsi_metrics *mt, const char *const 
 {
     hsi_atomic_file af;
     if (hsi_atomic_open(&af, path, err, errlen)) return -1;
-    fprintf(af.fp, "true\\predicted");
-    for (int p = 0; p < mt->k; p++) fprintf(af.fp, ",%s", names[p]);
+    fprintf(af.fp, "true\\predicted");   /* class names quoted: "Corn, mown" is one column */
+    for (int p = 0; p < mt->k; p++) {
+        fputc(',', af.fp);
+        hsi_csv_field(af.fp, names[p]);
+    }
     fprintf(af.fp, "\n");
     for (int t = 0; t < mt->k; t++) {
-        fprintf(af.fp, "%s", names[t]);
+        hsi_csv_field(af.fp, names[t]);
         for (int p = 0; p < mt->k; p++) fprintf(af.fp, ",%lld", (long long)mt->cm[t * mt->k + p]);
         fprintf(af.fp, "\n");
     }

@@ -52,7 +52,12 @@ int hsi_map_render(const int32_t *labels, int h, int w, int k, const hsi_map_sty
     }
     int side = h > w ? h : w;
     int scale = st && st->scale > 0 ? st->scale : (AUTO_SIDE / side > 1 ? AUTO_SIDE / side : 1);
-    if ((int64_t)side * scale > MAX_SIDE) {
+    /* The automatic scale of a scene longer than MAX_SIDE (a flight line of 20000 rows) draws
+     * every step-th pixel, the smallest step that fits: the PNG is a preview (the GIS outputs
+     * keep every pixel), and a valid scene must not fail at its preview. */
+    int step = st && st->scale > 0 ? 1 : (side - 1) / MAX_SIDE + 1;
+    int dh = (h - 1) / step + 1, dw = (w - 1) / step + 1;   /* drawn pixels */
+    if ((int64_t)(dh > dw ? dh : dw) * scale > MAX_SIDE) {
         snprintf(err, errlen, "map: %dx%d at scale %d is larger than %d pixels", h, w, scale,
                  MAX_SIDE);
         return -1;
@@ -67,7 +72,7 @@ int hsi_map_render(const int32_t *labels, int h, int w, int k, const hsi_map_sty
     legend_w += SWATCH + 8;
     const char *title = st ? st->title : NULL;
     int top = MARGIN + (title ? LINE_H + 6 : 0);
-    int map_w = w * scale, map_h = h * scale;
+    int map_w = dw * scale, map_h = dh * scale;
     int legend_h = k * ROW_H;
     int img_w = MARGIN + map_w + 2 * MARGIN + legend_w + MARGIN;
     int title_w = title ? hsi_text_width(title, TEXT_SCALE) + 2 * MARGIN : 0;
@@ -82,9 +87,9 @@ int hsi_map_render(const int32_t *labels, int h, int w, int k, const hsi_map_sty
     /* A grey frame just outside the map shows its extent on the black background. */
     hsi_draw_rect(out, MARGIN - 1, top - 1, map_w + 2, map_h + 2, GREY);
     hsi_draw_rect(out, MARGIN, top, map_w, map_h, (const uint8_t[3]){ 0, 0, 0 });
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            int32_t l = labels[(size_t)y * (size_t)w + (size_t)x];
+    for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++) {
+            int32_t l = labels[(size_t)y * (size_t)step * (size_t)w + (size_t)x * (size_t)step];
             if (l >= 0 && l < k)
                 hsi_draw_rect(out, MARGIN + x * scale, top + y * scale, scale, scale, pal + 3 * l);
         }

@@ -41,6 +41,8 @@ typedef struct pctx {
     int tile_rows;
     hsi_mapwriter *mw;
     int64_t *count;             /* [k] pixels per class */
+    int64_t nonfinite;          /* pixels whose logits were NaN or Inf: written as nodata */
+    int64_t first_nonfinite;    /* the first of them (row * w + col) */
     int tty;
     double t0, last;
 } pctx;
@@ -82,10 +84,17 @@ static int logits_out(void *ctx, int r0, int n, const float *z, char *err, size_
     for (int64_t i = 0; i < (int64_t)n * c->w; i++) {
         const float *zi = z + i * k;
         int64_t px = (int64_t)r0 * c->w + i;
-        int best = hsi_argmax(zi, k);
-        c->pred[px] = c->nodata[px] ? -1 : best;
-        if (!c->nodata[px]) c->count[best]++;
-        if (c->prob) {   /* softmax */
+        int best = hsi_argmax(zi, k), finite = 1;
+        for (int j = 0; j < k; j++) finite &= isfinite(zi[j]) != 0;
+        if (!finite && !c->nodata[px] && c->nonfinite++ == 0) c->first_nonfinite = px;
+        /* NaN or Inf logits (values too large for the net: an unstandardised cube, an undeclared
+         * nodata value like -3.4e38) have no class and no probabilities: nodata, not class 0 */
+        c->pred[px] = c->nodata[px] || !finite ? -1 : best;
+        if (c->pred[px] >= 0) c->count[best]++;
+        if (c->prob && !finite) {
+            float *p = c->prob + (c->whole ? px : i) * k;
+            for (int j = 0; j < k; j++) p[j] = 0.0f;   /* -1 in the files: the pixel is nodata */
+        } else if (c->prob) {   /* softmax */
             float *p = c->prob + (c->whole ? px : i) * k;
             double s = 0;
             for (int j = 0; j < k; j++) s += p[j] = (float)exp((double)zi[j] - zi[best]);
@@ -165,9 +174,8 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
         goto done;
     }
     if (outputs_spare_input(c.in, out_dir, o, err, errlen)) goto done;
-    if (hsi_envi_warning(c.in)[0])
-        fprintf(stderr, "warning: %s: %s; the outputs carry no georeference\n", cube,
-                hsi_envi_warning(c.in));
+    if (hsi_envi_warning(c.in)[0])   /* each warning says what it costs the outputs */
+        fprintf(stderr, "warning: %s: %s\n", cube, hsi_envi_warning(c.in));
     size_t npx = (size_t)c.h * (size_t)c.w;
     c.nodata = calloc(npx ? npx : 1, 1);
     c.row_nd = calloc((size_t)c.w, 1);
@@ -249,6 +257,12 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
             hsi_mapwriter_rows(c.mw, 0, c.h, c.pred, c.prob, err, errlen))
             goto done;
     }
+    if (c.nonfinite)
+        fprintf(stderr, "warning: %s: %lld pixel(s) got NaN or Inf logits (the first at row %lld, "
+                "column %lld): values too large for the net (an undeclared nodata value such as "
+                "-3.4e38? a cube that is not standardised, with --no-standardize?); written as "
+                "nodata\n", cube, (long long)c.nonfinite, (long long)(c.first_nonfinite / c.w),
+                (long long)(c.first_nonfinite % c.w));
     sum->nodata = hsi_mapwriter_nodata(c.mw);
     if (hsi_mapwriter_close(c.mw, err, errlen)) {
         c.mw = NULL;

@@ -11,6 +11,7 @@
  * of pixel (r0 + i, c) starts at row i, column c: that is why no offsets appear below.
  * It does not read files, standardise or write results (the caller's callbacks do).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,6 +423,12 @@ hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, in
 {
     if (h < 1 || w < 1)
         return snprintf(err, errlen, "scene inference: a %d x %d scene has no pixel", h, w), NULL;
+    /* the padded scene is (h + patch - 1) x (w + patch - 1) in int: a header's 2^31 - 2 samples
+     * overflowed it (UB) and came out as "out of memory (25769803704 bytes held)" */
+    int patch = net->domains[domain].patch;
+    if (h > INT_MAX - patch || w > INT_MAX - patch)
+        return snprintf(err, errlen, "scene inference: a %d x %d scene padded for %d x %d patches "
+                        "has more than %d rows or columns", h, w, patch, patch, INT_MAX), NULL;
     hsi_infer *s = create(net, m, domain, h, w, o, 0, err, errlen);
     if (!s || o->tile_pixels > 0 || s->force || s->th == 1) return s;
     /* the default tile: as large as the memory budget lets the row arenas be */

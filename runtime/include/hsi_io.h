@@ -31,6 +31,11 @@ int hsi_check_input(const char *path, char *err, size_t errlen);
  * replace. A directory, FIFO or device (--out /dev/full, a FIFO) is refused with its kind: the
  * rename over it would put a regular file in its place. */
 int hsi_check_output(const char *path, char *err, size_t errlen);
+/* 0 unless out and in (links followed) are the same existing file: -1 with "OUT is the WHAT
+ * (IN): writing it would replace the input; give another path". For every output a command
+ * writes beside the inputs it read (-o MODEL.onnx naming the weights or the netdef). */
+int hsi_check_not_input(const char *out, const char *in, const char *what, char *err,
+                        size_t errlen);
 
 /* ---- lock.c: a folder in use ------------------------------------------------------------------
  * An exclusive lock on DIR/NAME (created; DIR must exist) for as long as the returned descriptor
@@ -255,6 +260,9 @@ int hsi_csv_open(hsi_csv *c, const char *path, const char *const *cols, int ncol
 int hsi_csv_row(hsi_csv *c, const double *vals, char *err, size_t errlen);
 /* Text fields, quoted (RFC 4180) when they hold a comma, quote or newline; NULL is empty. */
 int hsi_csv_row_text(hsi_csv *c, const char *const *fields, char *err, size_t errlen);
+/* One field as the rows above write it: quoted when it holds a comma, quote or line break
+ * (RFC 4180), for the other CSV files (confusion.csv's class names). */
+void hsi_csv_field(FILE *fp, const char *s);
 void hsi_csv_close(hsi_csv *c);
 
 /* ---- progress.c ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 #include "hsi_io.h"
 
 /* Writes one field, quoted when it holds a separator, quote or line break (RFC 4180). */
-static void put_field(FILE *fp, const char *s)
+void hsi_csv_field(FILE *fp, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, fp);
@@ -38,7 +38,7 @@ static char *header_line(const char *const *cols, int ncols)
     for (int i = 0; i < ncols; i++) {
         if (i)
             fputc(',', mem);
-        put_field(mem, cols[i]);
+        hsi_csv_field(mem, cols[i]);
     }
     fclose(mem);
     return buf;
@@ -120,7 +120,7 @@ int hsi_csv_row_text(hsi_csv *c, const char *const *fields, char *err, size_t er
         if (i)
             fputc(',', c->fp);
         if (fields[i])
-            put_field(c->fp, fields[i]);
+            hsi_csv_field(c->fp, fields[i]);
     }
     return end_row(c, err, errlen);
 }

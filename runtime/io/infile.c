@@ -73,3 +73,14 @@ int hsi_check_output(const char *path, char *err, size_t errlen)
              kind_of(st.st_mode));
     return -1;
 }
+
+int hsi_check_not_input(const char *out, const char *in, const char *what, char *err,
+                        size_t errlen)
+{
+    struct stat so, si;
+    if (!out || !in || stat(out, &so) != 0 || stat(in, &si) != 0) return 0;
+    if (so.st_dev != si.st_dev || so.st_ino != si.st_ino) return 0;
+    snprintf(err, errlen, "%s is the %s (%s): writing it would replace the input; give another "
+             "path", out, what, in);
+    return -1;
+}

@@ -159,6 +159,16 @@ static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
         if (end == a->point || *end || pt < 0 || pt > INT32_MAX || errno == ERANGE)
             return usage_error(prog, "--point: expected a sweep point index, got '%s'", a->point);
     }
+    /* predict's options of one mode given to the other were silently ignored (--prob without
+     * --scene wrote no prob.tif and exited 0) */
+    const char *scene_only = a->prob ? "--prob" : a->confidence ? "--confidence"
+                           : a->no_std ? "--no-standardize" : NULL;
+    const char *not_scene = a->masks ? "--masks" : a->save_cube ? "--save-cube" : NULL;
+    if (a->cmd == C_PREDICT && !a->scene && scene_only)
+        return usage_error(prog, "option '%s' applies to predict --scene CUBE.hdr only", scene_only);
+    if (a->cmd == C_PREDICT && a->scene && not_scene)
+        return usage_error(prog, "option '%s' does not apply to predict --scene (the cube is "
+                           "classified whole: no split, no preprocessed cube)", not_scene);
     return 0;
 }
 
