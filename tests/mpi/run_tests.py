@@ -262,9 +262,44 @@ def t_bad():
           "a bad train.bn_sync, said once:\n" + p.stderr)
 
 
+def t_rank_fails():
+    """One rank alone meets an error or has other arguments. A rank that failed its arguments
+    (a usage error, --help, --stop-after on it alone) or its experiment (--resume DIR it cannot
+    read) went its own way before the first collective: the others waited in it for ever, or
+    the job died in MPI ("message truncated"). A rank that alone could not load its data ended
+    the job with status 1 and no message. Now: one error, status 1, at once."""
+    t = build("dp1.yaml", "dp1")
+    base = [MPIRUN, "--oversubscribe", "--bind-to", "none", "-x", "OMP_NUM_THREADS"]
+    args = ["train", "--out", "o", "--quiet", "--set", "train.iterations=200"]
+    for extra in (["--stop-after", "3"], ["--help"], ["--bogus"]):
+        p = run(base + ["-np", "1", t] + args + [":", "-np", "1", t] + args + extra, code=1,
+                timeout=60)
+        msg = "the MPI ranks disagree: 1 of the 2 were started with another command line"
+        check(p.stderr.count(msg) == 1, "%s on rank 1 alone:\n%s" % (extra, p.stderr))
+    # rank 1 cannot read the training it is to resume (another working directory)
+    part = os.path.join(WORK, "part")
+    mpirun(2, t, "train", "--out", part, "--quiet", "--stop-after", "2", code=130)
+    os.makedirs(os.path.join(WORK, "elsewhere"))
+    one = ["train", "--resume", "part", "--quiet"]
+    p = run(base + ["-np", "1", t] + one + [":", "-np", "1", "sh", "-c",
+                                          'cd elsewhere && exec "$0" "$@"', t] + one,
+            code=1, timeout=60)
+    check(p.stderr.count("rank 1: --resume part: no training to resume there") == 1,
+          "rank 1 without the run folder:\n" + p.stderr)
+    # rank 1 alone finds no data: said by rank 1
+    empty = os.path.join(WORK, "nodata")
+    os.makedirs(empty)
+    p = run(base + ["-np", "1", t, "train", "--out", "d", "--quiet", "--no-download", ":", "-np",
+                    "1", "env", "-u", "HSICC_DATA_MIRROR", "HSICC_DATA=" + empty, t, "train",
+                    "--out", "d", "--quiet", "--no-download"], code=1, timeout=60)
+    check("rank 1: dataset 'SalinasA' not found in " + empty in p.stderr,
+          "rank 1's missing data, unsaid:\n" + p.stderr)
+
+
 TESTS = {"train_ref": lambda: t_train("ref"), "train_dnnl": lambda: t_train("dnnl"),
          "domains_ref": lambda: t_domains("ref"), "domains_dnnl": lambda: t_domains("dnnl"),
-         "bn_local": t_bn_local, "resume": t_resume, "predict": t_predict, "bad": t_bad}
+         "bn_local": t_bn_local, "resume": t_resume, "predict": t_predict, "bad": t_bad,
+         "rank_fails": t_rank_fails}
 
 if __name__ == "__main__":
     shutil.rmtree(WORK, ignore_errors=True)
