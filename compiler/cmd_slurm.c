@@ -572,10 +572,15 @@ int sw_slurm_submit(sweep *w, char *const *opts, int n_opts)
         sw_point *p = &w->p[i];
         char *dir = sw_path(w->out, p->label), *metrics = sw_path(dir, "metrics.json"), dep[128];
         const char *ended = NULL;   /* the state of a producer job that can no longer write */
+        int results = p->state == SW_FAILED ? 1 : sw_point_results(w, p);
         if (p->state == SW_FAILED) {
             failed++;
-        } else if (sw_exists(metrics)) {
+        } else if (results == 0) {
             printf("%s: done already\n", p->label);
+        } else if (results < 0) {
+            fprintf(stderr, "%s: FAILED: %s\n", p->label, p->why);
+            p->state = SW_FAILED;
+            failed++;
         } else if (p->checkpoint && !sw_exists(p->checkpoint) &&
                    producer(p->checkpoint, dep, sizeof dep)) {
             fprintf(stderr, "%s: FAILED: init.checkpoint %s does not exist, and no Slurm job of "
@@ -716,8 +721,9 @@ int sw_status(const char *dir)
         const sl_job *sj = id && id[0] ? find_job(&js, id) : NULL;
         char *pdir = sw_path(dir, label), *metrics = sw_path(pdir, "metrics.json");
         char *ey = sw_path(pdir, "experiment.yaml");
-        int s;
-        if (sw_exists(metrics)) s = 0;
+        int s, results = sw_point_results(&w, &w.p[i]);
+        if (results == 0) s = 0;
+        else if (results < 0) s = 3;   /* a metrics.json that holds no results */
         else if (sj && !strcmp(state_class(sj->state), "running")) s = 1;
         else if (sj && !strcmp(state_class(sj->state), "pending")) s = 2;
         else if (sj) s = 3;
@@ -730,7 +736,9 @@ int sw_status(const char *dir)
                                   sj ? sj->state : "(not known to Slurm any more)",
                                   sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "",
                                   sj && sj->reason[0] ? ")" : "");
-        if (s == 3 && sw_exists(log) && m < sizeof more)
+        if (results < 0 && m < sizeof more)
+            snprintf(more + m, sizeof more - m, "  %s", w.p[i].why);
+        else if (s == 3 && sw_exists(log) && m < sizeof more)
             snprintf(more + m, sizeof more - m, "  log %s", log);
         if (s == 4) snprintf(more, sizeof more, "  (running here, or stopped: hsicc sweep resumes it)");
         free(log);

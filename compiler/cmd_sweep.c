@@ -288,29 +288,87 @@ done:
 
 static double jnum(const hsi_jval *v) { return v && v->type == HSI_JNUMBER ? v->num : NAN; }
 
-/* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
-static void collect_point(const sweep *w, sw_point *p)
+/* A number of a trainer's metrics.json: NaN when absent or not a number. */
+static int jfinite(const hsi_jval *v, double lo, double hi, double *out)
+{
+    *out = jnum(v);
+    return isfinite(*out) && *out >= lo && *out <= hi;
+}
+
+int sw_point_results(const sweep *w, sw_point *p)
 {
     char *dir = sw_path(w->out, p->label), *path = sw_path(dir, "metrics.json");
     char err[512];
-    hsi_jval *m = sw_exists(path) ? sw_json_load(path, err, sizeof err) : NULL;
-    if (m) {
-        for (int k = 0; k < 3; k++) {
-            p->mean[k] = jnum(hsi_jval_get(hsi_jval_get(m, "mean"), METRIC[k]));
-            p->std[k] = jnum(hsi_jval_get(hsi_jval_get(m, "std"), METRIC[k]));
-        }
-        const hsi_jval *runs = hsi_jval_get(m, "runs");
-        p->runs = runs && runs->type == HSI_JARRAY ? (int)runs->n : 0;
-        p->wall = jnum(hsi_jval_get(m, "wall_seconds"));
-        p->state = SW_OK;
-        hsi_jval_free(m);
-    } else if (p->state != SW_FAILED) {
-        p->state = SW_MISSING;
-        snprintf(p->why, sizeof p->why, "no %s (not run yet, or stopped: see %s/train.log)",
-                 path, dir);
+    int rc = -1;
+    if (!sw_exists(path)) {
+        free(path);
+        free(dir);
+        return 1;
     }
+    /* a trainer writes it atomically and whole: anything else was edited or made by hand, and
+     * a row "ok" without numbers (or a point "already done") would claim a run that is not
+     * there */
+    hsi_jval *m = sw_json_load(path, err, sizeof err);
+    const hsi_jval *mean = m ? hsi_jval_get(m, "mean") : NULL, *sd = m ? hsi_jval_get(m, "std") : NULL;
+    const hsi_jval *runs = m ? hsi_jval_get(m, "runs") : NULL;
+    const char *bad = NULL;
+    char what[64];
+    if (!m) {
+        snprintf(p->why, sizeof p->why, "%.500s", err);
+        goto done;
+    }
+    if (!runs || runs->type != HSI_JARRAY || runs->n < 1)
+        bad = "'runs' is not a list of runs";
+    for (int k = 0; k < 3 && !bad; k++) {
+        double lo = k == 2 ? -1 : 0;   /* kappa may be below 0 */
+        if (!jfinite(hsi_jval_get(mean, METRIC[k]), lo, 1, &p->mean[k])) {
+            snprintf(what, sizeof what, "'mean.%s' is not a number in [%g, 1]", METRIC[k], lo);
+            bad = what;
+            break;
+        }
+        const hsi_jval *s = hsi_jval_get(sd, METRIC[k]);
+        p->std[k] = jnum(s);   /* null with one run */
+        if (!s || (s->type != HSI_JNULL && !jfinite(s, 0, 2, &p->std[k]))) {
+            snprintf(what, sizeof what, "'std.%s' is neither a number nor null", METRIC[k]);
+            bad = what;
+        }
+    }
+    if (!bad && !jfinite(hsi_jval_get(m, "wall_seconds"), 0, INFINITY, &p->wall))
+        bad = "'wall_seconds' is not a number";
+    if (bad && !mean && runs == NULL && jnum(hsi_jval_get(m, "n_runs")) >= 1) {
+        snprintf(p->why, sizeof p->why, "%.400s: the training has no test metrics (the split "
+                 "left the target domain no test pixel)", path);
+        goto done;
+    }
+    if (bad) {
+        snprintf(p->why, sizeof p->why, "%.400s: not the results of a training (%s); remove it "
+                 "and run the sweep again to recompute it", path, bad);
+        goto done;
+    }
+    p->runs = (int)runs->n;
+    rc = 0;
+done:
+    hsi_jval_free(m);
     free(path);
     free(dir);
+    return rc;
+}
+
+/* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
+static void collect_point(const sweep *w, sw_point *p)
+{
+    int k = sw_point_results(w, p);
+    if (k == 0) {
+        p->state = SW_OK;
+    } else if (k < 0) {
+        p->state = SW_FAILED;
+    } else if (p->state != SW_FAILED) {
+        char *dir = sw_path(w->out, p->label);
+        p->state = SW_MISSING;
+        snprintf(p->why, sizeof p->why, "no %.250s/metrics.json (not run yet, or stopped: see "
+                 "%.250s/train.log)", dir, dir);
+        free(dir);
+    }
 }
 
 void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s)
@@ -669,10 +727,14 @@ static void run_points(sweep *w, int jobs)
             char *dir = sw_path(w->out, p->label), *metrics = sw_path(dir, "metrics.json");
             char *ey = sw_path(dir, "experiment.yaml"), *log = sw_path(dir, "train.log");
             char *tr = sw_path(dir, "build/trainer");
+            int results = p->state == SW_FAILED ? 1 : sw_point_results(w, p);
             if (p->state == SW_FAILED) {
                 done++;
-            } else if (sw_exists(metrics)) {
+            } else if (results == 0) {
                 printf("[%d/%d] %s: already done (%s)\n", ++done, w->n, p->label, metrics);
+            } else if (results < 0) {   /* not run again: its runs may be there */
+                p->state = SW_FAILED;
+                fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
             } else if (p->checkpoint && !sw_exists(p->checkpoint)) {
                 p->state = SW_FAILED;
                 snprintf(p->why, sizeof p->why, "init.checkpoint %s does not exist (run the "
