@@ -546,6 +546,105 @@ static int collect(sweep *w)
 
 /* ---- preparing the points ----------------------------------------------------------------- */
 
+/* The resolved experiment as YAML with what does not change a point's training left out (its
+ * file, its output folder, the threads, the sweep itself), to compare a point with the
+ * training in its folder. */
+static char *comparable_yaml(const hsi_experiment *x, char *err, size_t errlen)
+{
+    hsi_experiment c = *x;
+    c.path = "";
+    c.outputs.dir = "";
+    c.train.threads = 0;
+    c.sweep_point = -1;
+    c.sweep_label = NULL;
+    c.n_sweep = 0;
+    return hsi_experiment_to_yaml(&c, err, errlen);
+}
+
+/* Line i of text (NUL-separated lines, n of them), or "" past the end. */
+static const char *line_at(char **lines, int n, int i) { return i < n ? lines[i] : ""; }
+
+/* The value of a line "  key: value" ("(none)" for no line). */
+static const char *value_of(const char *line)
+{
+    const char *v = strstr(line, ": ");
+    return !line[0] ? "(none)" : v ? v + 2 : line + strspn(line, " -");
+}
+
+/* Splits text in place into lines. */
+static int split_lines(char *text, char ***lines)
+{
+    int n = 0, cap = 0;
+    *lines = NULL;
+    for (char *c = text; c && *c;) {
+        if (n == cap) *lines = realloc(*lines, sizeof **lines * (size_t)(cap = 2 * cap + 64));
+        (*lines)[n++] = c;
+        c = strchr(c, '\n');
+        if (c) *c++ = 0;
+    }
+    return n;
+}
+
+/* The key path of line i of hsi_experiment_to_yaml's text ("solver.type"): its key and those
+ * of the lines above it with less indentation (list items by their list's key). */
+static void key_path(char **lines, int n, int i, char *out, size_t len)
+{
+    out[0] = 0;
+    int need = 1 << 30;
+    for (int j = i < n ? i : n - 1; j >= 0; j--) {
+        const char *l = lines[j];
+        int ind = (int)strspn(l, " ");
+        if (!strncmp(l + ind, "- ", 2)) ind += 2;
+        const char *colon = strchr(l + ind, ':');
+        if (l[ind] == '#' || !colon || ind >= need) continue;
+        char tmp[600];
+        snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(colon - l - ind), l + ind, out[0] ? "." : "", out);
+        snprintf(out, len, "%s", tmp);
+        need = ind;
+        if (!ind) break;
+    }
+}
+
+/* 0 when OUT/label holds no training or a training of exactly this point; else -1 with the
+ * first difference in err: the sweep would take that training's results (or resume it) as
+ * this point's. */
+static int same_training(const char *dir, const hsi_experiment *x, const hsi_experiment_opts *base,
+                         char *err, size_t errlen)
+{
+    char *ey = sw_path(dir, "experiment.yaml"), e2[2048];
+    if (!sw_exists(ey)) {
+        free(ey);
+        return 0;
+    }
+    hsi_experiment_opts o = {ey, NULL, 0, -1, base->registry};
+    hsi_experiment *there = hsi_experiment_load(&o, e2, sizeof e2);
+    char *a = there ? comparable_yaml(there, e2, sizeof e2) : NULL;
+    char *b = a ? comparable_yaml(x, e2, sizeof e2) : NULL;
+    int rc = 0;
+    if (!b) {
+        snprintf(err, errlen, "%s: the training in this point's folder cannot be read (%s); "
+                 "remove the folder to run the point again", ey, e2);
+        rc = -1;
+    } else if (strcmp(a, b)) {
+        char **la, **lb, path[600];
+        int na = split_lines(a, &la), nb = split_lines(b, &lb), i = 0;
+        while (i < na && i < nb && !strcmp(la[i], lb[i])) i++;
+        key_path(i < nb ? lb : la, i < nb ? nb : na, i, path, sizeof path);
+        snprintf(err, errlen, "%s holds a training of another experiment than this sweep point: "
+                 "'%s' is %s there, %s in the point; its results would be taken as the "
+                 "point's. Remove the folder to run the point again, or sweep into another --out",
+                 ey, path, value_of(line_at(la, na, i)), value_of(line_at(lb, nb, i)));
+        free(la);
+        free(lb);
+        rc = -1;
+    }
+    free(a);
+    free(b);
+    hsi_experiment_free(there);
+    free(ey);
+    return rc;
+}
+
 /* Loads point k, names it, fills the checkpoint placeholders; with `write`, writes its resolved
  * experiment OUT/label/build/point.yaml and builds OUT/label/build/trainer from it; else only
  * checks it (the net is compiled in memory). */
@@ -588,7 +687,12 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     char *dir = sw_path(w->out, p->label), *bdir = sw_path(dir, "build");
     char *yaml = sw_path(bdir, "point.yaml"), *trainer = sw_path(bdir, "trainer");
     /* the point is this sweep's while it builds and trains it (its trainer locks the run too) */
-    if (!rc && write && (hsi_mkdirs(bdir, err, sizeof err) ||
+    /* the point's folder holds another experiment's training (the file was edited, --set
+     * changed): its results are not this point's, and its trainer and point.yaml stay */
+    if (!rc && write && same_training(dir, x, base, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: %s\n", err);
+        rc = -2;
+    } else if (!rc && write && (hsi_mkdirs(bdir, err, sizeof err) ||
                          (p->lock = hsi_lock_dir(dir, ".sweep.lock", "hsicc sweep", err, sizeof err)) < 0 ||
                          hsi_experiment_write(x, yaml, err, sizeof err))) {
         fprintf(stderr, "hsicc: error: %s\n", err);
@@ -836,8 +940,10 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
         goto done;
     }
     for (int k = 0; k < w.n; k++) {
-        if (prepare_point(&w, k, &xo, bo, !dry)) {
-            if (!w.p[k].label) goto done;   /* the point itself does not load */
+        int prc = prepare_point(&w, k, &xo, bo, !dry);
+        if (prc) {
+            /* the point itself does not load, or its folder holds another training */
+            if (!w.p[k].label || prc == -2) goto done;
             w.p[k].state = SW_FAILED;
             if (!w.p[k].why[0])
                 snprintf(w.p[k].why, sizeof w.p[k].why, "its trainer could not be built");
