@@ -647,11 +647,20 @@ int sw_slurm_submit(sweep *w, char *const *opts, int n_opts)
         snprintf(name, sizeof name, "--job-name=hsicc:%s:collect", base ? base + 1 : w->out);
         snprintf(out, sizeof out, "--output=%s", couts);
         const char *cours[] = {cdep, name, out, "--open-mode=append"};
-        if (sbatch(cours, 4, opts, n_opts, collect, coll, sizeof coll)) goto done;
+        /* the array is in the queue whatever happens now: it is recorded below, so that
+         * --status follows it and a second submission does not train its points again */
+        if (sbatch(cours, 4, opts, n_opts, collect, coll, sizeof coll)) coll[0] = 0;
     }
-    if (record_write(w, n_idx ? array : NULL, n_idx ? coll : NULL, job, after, n_after, err,
-                     sizeof err)) {
-        fprintf(stderr, "hsicc: error: %s\n", err);
+    if (record_write(w, n_idx ? array : NULL, n_idx && coll[0] ? coll : NULL, job, after,
+                     n_after, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: %s%s%s%s\n", err, n_idx ? " (job array " : "",
+                n_idx ? array : "", n_idx ? " is submitted: cancel it with scancel)" : "");
+        goto done;
+    }
+    if (n_idx && !coll[0]) {
+        fprintf(stderr, "hsicc: error: the collect job was not submitted (above), but job array %s "
+                "is (recorded in %s/%s): cancel it (scancel %s) and submit again, or run hsicc "
+                "sweep --collect %s once it has ended\n", array, w->out, JOBS, array, w->out);
         goto done;
     }
     if (n_idx) {
