@@ -236,6 +236,11 @@ hsi_jval *sw_json_load(const char *path, char *err, size_t errlen)
 
 const char *sw_jstr(const hsi_jval *v) { return v && v->type == HSI_JSTRING ? v->str : NULL; }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
 {
     char *path = sw_path(dir, MANIFEST);
@@ -247,8 +252,10 @@ int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
         snprintf(err + strlen(err), errlen - strlen(err), " (is %s the folder of a sweep?)", dir);
         goto done;
     }
-    if (!keys || keys->type != HSI_JARRAY || !pts || pts->type != HSI_JARRAY || !sw_jstr(hsi_jval_get(m, "experiment"))) {
-        snprintf(err, errlen, "%s: not a sweep manifest (keys, points, experiment)", path);
+    if (!keys || keys->type != HSI_JARRAY || !pts || pts->type != HSI_JARRAY || pts->n < 1 ||
+        !sw_jstr(hsi_jval_get(m, "experiment"))) {
+        snprintf(err, errlen, "%s: not a sweep manifest (keys, points, experiment)%s", path,
+                 pts && pts->type == HSI_JARRAY && !pts->n ? ": no points" : "");
         goto done;
     }
     w->exp = strdup(sw_jstr(hsi_jval_get(m, "experiment")));
@@ -272,11 +279,29 @@ int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
                      i, keys->n);
             goto done;
         }
+        /* a label is a folder of DIR (an edited "../x" was read, and with --collect
+         * reported, another folder's results as this point's) */
+        if (!label[0] || strchr(label, '/') || !strcmp(label, ".") || !strcmp(label, "..")) {
+            snprintf(err, errlen, "%s: point %zu: label '%.200s' is not a folder name (one name, "
+                     "not . or ..)", path, i, label);
+            goto done;
+        }
         sw_point *p = &w->p[w->n++];
         p->label = strdup(label);
         p->vals = calloc(keys->n + 1, sizeof *p->vals);
         for (size_t k = 0; k < keys->n; k++) p->vals[k] = xstrdup(sw_jstr(&vals->items[k]));
     }
+    /* and each point's own folder: two points of one label were one folder's results twice */
+    const char **sorted = malloc(sizeof *sorted * (size_t)(w->n + 1));
+    for (int i = 0; sorted && i < w->n; i++) sorted[i] = w->p[i].label;
+    if (sorted) qsort(sorted, (size_t)w->n, sizeof *sorted, cmp_str);
+    for (int i = 1; sorted && i < w->n; i++)
+        if (!strcmp(sorted[i - 1], sorted[i])) {
+            snprintf(err, errlen, "%s: label '%.200s' is the label of two points", path, sorted[i]);
+            free(sorted);
+            goto done;
+        }
+    free(sorted);
     rc = 0;
 done:
     free(path);
