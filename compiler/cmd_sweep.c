@@ -150,15 +150,27 @@ static char *fill_placeholders(const char *s, const sweep *w, const sw_point *p,
             out[n++] = *c++;
             continue;
         }
-        int found = -1;
-        for (int k = 0; k < w->n_keys && found < 0; k++) {
+        int found = -1, by_last = -1, n_last = 0;
+        size_t len = (size_t)(e - c - 1);
+        for (int k = 0; k < w->n_keys; k++) {
             const char *key = w->keys[k], *last = strrchr(key, '.');
             last = last ? last + 1 : key;
-            size_t len = (size_t)(e - c - 1);
-            if ((strlen(key) == len && !strncmp(c + 1, key, len)) ||
-                (strlen(last) == len && !strncmp(c + 1, last, len)))
-                found = k;
+            if (found < 0 && strlen(key) == len && !strncmp(c + 1, key, len)) found = k;
+            if (strlen(last) == len && !strncmp(c + 1, last, len)) by_last = k, n_last++;
         }
+        if (found < 0 && n_last > 1) {   /* {depth} with a.depth and b.depth swept */
+            int m = snprintf(err, errlen, "init.checkpoint %s: placeholder %.*s names %d sweep "
+                             "keys; write the whole key path:", s, (int)(e - c + 1), c, n_last);
+            for (int k = 0; k < w->n_keys && m > 0 && (size_t)m < errlen; k++) {
+                const char *last = strrchr(w->keys[k], '.');
+                last = last ? last + 1 : w->keys[k];
+                if (strlen(last) == len && !strncmp(c + 1, last, len))
+                    m += snprintf(err + m, errlen - (size_t)m, " {%s}", w->keys[k]);
+            }
+            free(out);
+            return NULL;
+        }
+        if (found < 0) found = by_last;
         if (found < 0) {
             int m = snprintf(err, errlen, "init.checkpoint %s: unknown placeholder %.*s; the "
                              "sweep keys are:", s, (int)(e - c + 1), c);
@@ -167,9 +179,9 @@ static char *fill_placeholders(const char *s, const sweep *w, const sw_point *p,
             free(out);
             return NULL;
         }
-        size_t len = strlen(p->vals[found]);
-        memcpy(out + n, p->vals[found], len);
-        n += len;
+        size_t vlen = strlen(p->vals[found]);
+        memcpy(out + n, p->vals[found], vlen);
+        n += vlen;
         c = e + 1;
     }
     out[n] = 0;
