@@ -953,6 +953,21 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
                         "or add sweep: {key.path: [values]})\n", exp);
         goto done;
     }
+    /* --set comes before the point: on a swept key (or inside one) the point's value would
+     * replace it, and the sweep would run without what was asked on its command line */
+    for (int i = 0; i < n_sets; i++) {
+        size_t klen = strcspn(sets[i], "=");
+        for (int k = 0; k < x->n_sweep; k++) {
+            size_t n = strlen(x->sweep[k].key);
+            if (klen >= n && !strncmp(sets[i], x->sweep[k].key, n) &&
+                (klen == n || sets[i][n] == '.')) {
+                fprintf(stderr, "hsicc: error: --set %s: %s is a sweep key: every point sets it, and this value "
+                        "would be ignored; change its values under sweep: instead\n", sets[i],
+                        x->sweep[k].key);
+                goto done;
+            }
+        }
+    }
     w.exp = strdup(exp);
     const char *o = out_opt ? out_opt : x->outputs.dir;
     char cwd[4096];
