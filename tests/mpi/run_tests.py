@@ -294,6 +294,19 @@ def t_rank_fails():
                     "--out", "d", "--quiet", "--no-download"], code=1, timeout=60)
     check("rank 1: dataset 'SalinasA' not found in " + empty in p.stderr,
           "rank 1's missing data, unsaid:\n" + p.stderr)
+    # predict --scene: rank 1 cannot read the weights (relative path, another directory); it
+    # returned before the first collective and the job died in MPI_Allreduce (truncated)
+    run([t, "init", "--out", "w.safetensors"], cwd=WORK)
+    np.random.default_rng(0).random((34, 9, 8)).astype("<f4").tofile(os.path.join(WORK, "sc.raw"))
+    with open(os.path.join(WORK, "sc.hdr"), "w") as f:
+        f.write("ENVI\nsamples = 8\nlines = 9\nbands = 34\nheader offset = 0\ndata type = 4\n"
+                "interleave = bsq\nbyte order = 0\n")
+    pr = ["predict", "--weights", "w.safetensors", "--scene", os.path.join(WORK, "sc.hdr"),
+          "--out", "ps", "--no-standardize"]
+    p = run(base + ["-np", "1", t] + pr + [":", "-np", "1", "sh", "-c", 'cd elsewhere && exec "$0" "$@"',
+                                         t] + pr, code=1, timeout=60)
+    check("rank 1: w.safetensors: cannot open: No such file or directory" in p.stderr and
+          "MPI_ERR" not in p.stderr, "predict --scene, rank 1 without the weights:\n" + p.stderr)
 
 
 TESTS = {"train_ref": lambda: t_train("ref"), "train_dnnl": lambda: t_train("dnnl"),
