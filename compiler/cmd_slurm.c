@@ -175,6 +175,7 @@ typedef struct sl_job {
 typedef struct sl_jobs {
     sl_job *j;
     int n, cap;
+    char err[300];             /* why Slurm gave no answer (squeue failed), or "" */
 } sl_jobs;
 
 /* Adds the rows "id|state|reason" of text (squeue -o "%i|%T|%r", sacct -P -o JobID,State). */
@@ -203,14 +204,21 @@ static int query_job(sl_jobs *js, const char *id)
     char *out, *errs, ids[80];
     snprintf(ids, sizeof ids, "--jobs=%s", id);
     int before = js->n;
-    if (run_capture((char *[]){"squeue", "-h", "-r", "-t", "all", ids, "-o", "%i|%T|%r", NULL},
-                    &out, &errs) == 0)
+    int st = run_capture_limit((char *[]){"squeue", "-h", "-r", "-t", "all", ids, "-o", "%i|%T|%r",
+                                          NULL}, &out, &errs, 60);
+    if (st == 0) {
         add_rows(js, out);
+    } else if (!js->err[0]) {   /* no answer is not "no such job": say it, do not guess */
+        char line[250];
+        first_line(st == -2 ? "no answer after 60 s" : errs && errs[0] ? errs : "no message",
+                   line, sizeof line);
+        snprintf(js->err, sizeof js->err, "squeue: %s", line);
+    }
     free(out);
     free(errs);
     if (js->n == before && on_path("sacct")) {
-        if (run_capture((char *[]){"sacct", "-n", "-X", "-P", ids, "-o", "JobID,State", NULL},
-                        &out, &errs) == 0)
+        if (run_capture_limit((char *[]){"sacct", "-n", "-X", "-P", ids, "-o", "JobID,State",
+                                         NULL}, &out, &errs, 60) == 0)
             add_rows(js, out);
         free(out);
         free(errs);
@@ -299,7 +307,7 @@ static int record_read(sl_record *r, const char *dir, char *err, size_t errlen)
 static void record_states(const sl_record *r, sl_jobs *js)
 {
     if (r->array) query_job(js, r->array);
-    if (r->collect) query_job(js, r->collect);
+    if (r->collect && !js->err[0]) query_job(js, r->collect);   /* once is enough to not answer */
 }
 
 int sw_slurm_busy(const sweep *w)
@@ -313,6 +321,14 @@ int sw_slurm_busy(const sweep *w)
     }
     sl_jobs js = {0};
     record_states(&r, &js);
+    if (js.err[0]) {   /* they may still run: a second array would train their points again */
+        fprintf(stderr, "hsicc: error: %s: cannot tell whether the jobs of an earlier submission "
+                "(array %s) still wait or run: Slurm does not answer (%s)\n", w->out,
+                r.array ? r.array : "-", js.err);
+        free(js.j);
+        record_free(&r);
+        return -1;
+    }
     char busy[512] = "";
     size_t n = 0;
     for (int i = 0; i < js.n && n < sizeof busy - 80; i++)
@@ -371,7 +387,7 @@ static const char *job_ended(const char *id)
     query_job(&js, id);
     const sl_job *j = find_job(&js, id);
     const char *rc = NULL;
-    if (!j) rc = "(forgotten by Slurm)";
+    if (!j && !js.err[0]) rc = "(forgotten by Slurm)";   /* no answer: Slurm judges the afterok */
     else if (!strcmp(state_class(j->state), "ended")) rc = strcpy(state, j->state);
     free(js.j);
     return rc;
@@ -742,14 +758,16 @@ int sw_status(const char *dir)
         size_t m = 0;
         if (id && id[0])
             m += (size_t)snprintf(more, sizeof more, "  job %s %s%s%s%s", id,
-                                  sj ? sj->state : "(not known to Slurm any more)",
+                                  sj ? sj->state : js.err[0] ? "(Slurm does not answer)"
+                                                             : "(not known to Slurm any more)",
                                   sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "",
                                   sj && sj->reason[0] ? ")" : "");
         if (results < 0 && m < sizeof more)
             snprintf(more + m, sizeof more - m, "  %s", w.p[i].why);
         else if (s == 3 && sw_exists(log) && m < sizeof more)
             snprintf(more + m, sizeof more - m, "  log %s", log);
-        if (s == 4) snprintf(more, sizeof more, "  (running here, or stopped: hsicc sweep resumes it)");
+        if (s == 4 && !(sj == NULL && id && id[0] && js.err[0]))
+            snprintf(more, sizeof more, "  (running here, or stopped: hsicc sweep resumes it)");
         free(log);
         if (more[0]) printf("  %-*s  %-11s%s\n", (int)width, label, names[s], more);
         else printf("  %-*s  %s\n", (int)width, label, names[s]);
@@ -762,13 +780,20 @@ int sw_status(const char *dir)
         printf("  %-*s  %-11s  job %s %s%s%s%s\n", (int)width, "(collect)",
                sj ? (strcmp(state_class(sj->state), "ended") ? state_class(sj->state) :
                      !strcmp(sj->state, "COMPLETED") ? "done" : "failed") : "",
-               r.collect, sj ? sj->state : "(not known to Slurm any more)",
+               r.collect, sj ? sj->state : js.err[0] ? "(Slurm does not answer)"
+                                                     : "(not known to Slurm any more)",
                sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "", sj && sj->reason[0] ? ")" : "");
     }
     printf("%d done, %d running, %d pending, %d failed, %d started, %d not started\n", count[0],
            count[1], count[2], count[3], count[4], count[5]);
+    int rc = 0;
+    if (js.err[0]) {   /* the states of the points with jobs are the folders' alone */
+        fprintf(stderr, "hsicc: error: Slurm does not answer (%s): the states of the points "
+                "without results are not known (is slurmctld running?)\n", js.err);
+        rc = 1;
+    }
     free(js.j);
     if (have > 0) record_free(&r);
     sw_free(&w);
-    return 0;
+    return rc;
 }
