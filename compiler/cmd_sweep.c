@@ -1103,6 +1103,16 @@ int cmd_sweep(int argc, char **argv)
                 collect_dir ? "--collect" : "--status");
         return 2;
     }
+    /* --status and --collect only read DIR: an option for running a sweep given with them
+     * was dropped without a word (--collect DIR --out X did not collect X) */
+    const char *extra = !(status_dir || collect_dir) ? NULL : jobs_given ? "-j" : out ? "--out"
+                      : jobs_file ? "--jobs-file" : n_sets ? "--set" : dry ? "--dry-run"
+                      : bo.cc ? "--cc" : NULL;
+    if (extra) {
+        fprintf(stderr, "hsicc: error: %s DIR reads a sweep's folder: it does not go with %s\n",
+                status_dir ? "--status" : "--collect", extra);
+        return usage();
+    }
     if (status_dir) {
         if (exp || collect_dir) return usage();
         return sw_status(status_dir);
