@@ -175,6 +175,7 @@ typedef struct sl_job {
 typedef struct sl_jobs {
     sl_job *j;
     int n, cap;
+    char err[300];             /* why Slurm gave no answer (squeue failed), or "" */
 } sl_jobs;
 
 /* Adds the rows "id|state|reason" of text (squeue -o "%i|%T|%r", sacct -P -o JobID,State). */
@@ -203,14 +204,21 @@ static int query_job(sl_jobs *js, const char *id)
     char *out, *errs, ids[80];
     snprintf(ids, sizeof ids, "--jobs=%s", id);
     int before = js->n;
-    if (run_capture((char *[]){"squeue", "-h", "-r", "-t", "all", ids, "-o", "%i|%T|%r", NULL},
-                    &out, &errs) == 0)
+    int st = run_capture_limit((char *[]){"squeue", "-h", "-r", "-t", "all", ids, "-o", "%i|%T|%r",
+                                          NULL}, &out, &errs, 60);
+    if (st == 0) {
         add_rows(js, out);
+    } else if (!js->err[0]) {   /* no answer is not "no such job": say it, do not guess */
+        char line[250];
+        first_line(st == -2 ? "no answer after 60 s" : errs && errs[0] ? errs : "no message",
+                   line, sizeof line);
+        snprintf(js->err, sizeof js->err, "squeue: %s", line);
+    }
     free(out);
     free(errs);
     if (js->n == before && on_path("sacct")) {
-        if (run_capture((char *[]){"sacct", "-n", "-X", "-P", ids, "-o", "JobID,State", NULL},
-                        &out, &errs) == 0)
+        if (run_capture_limit((char *[]){"sacct", "-n", "-X", "-P", ids, "-o", "JobID,State",
+                                         NULL}, &out, &errs, 60) == 0)
             add_rows(js, out);
         free(out);
         free(errs);
@@ -299,7 +307,7 @@ static int record_read(sl_record *r, const char *dir, char *err, size_t errlen)
 static void record_states(const sl_record *r, sl_jobs *js)
 {
     if (r->array) query_job(js, r->array);
-    if (r->collect) query_job(js, r->collect);
+    if (r->collect && !js->err[0]) query_job(js, r->collect);   /* once is enough to not answer */
 }
 
 int sw_slurm_busy(const sweep *w)
@@ -313,6 +321,14 @@ int sw_slurm_busy(const sweep *w)
     }
     sl_jobs js = {0};
     record_states(&r, &js);
+    if (js.err[0]) {   /* they may still run: a second array would train their points again */
+        fprintf(stderr, "hsicc: error: %s: cannot tell whether the jobs of an earlier submission "
+                "(array %s) still wait or run: Slurm does not answer (%s)\n", w->out,
+                r.array ? r.array : "-", js.err);
+        free(js.j);
+        record_free(&r);
+        return -1;
+    }
     char busy[512] = "";
     size_t n = 0;
     for (int i = 0; i < js.n && n < sizeof busy - 80; i++)
@@ -371,7 +387,7 @@ static const char *job_ended(const char *id)
     query_job(&js, id);
     const sl_job *j = find_job(&js, id);
     const char *rc = NULL;
-    if (!j) rc = "(forgotten by Slurm)";
+    if (!j && !js.err[0]) rc = "(forgotten by Slurm)";   /* no answer: Slurm judges the afterok */
     else if (!strcmp(state_class(j->state), "ended")) rc = strcpy(state, j->state);
     free(js.j);
     return rc;
@@ -572,10 +588,15 @@ int sw_slurm_submit(sweep *w, char *const *opts, int n_opts)
         sw_point *p = &w->p[i];
         char *dir = sw_path(w->out, p->label), *metrics = sw_path(dir, "metrics.json"), dep[128];
         const char *ended = NULL;   /* the state of a producer job that can no longer write */
+        int results = p->state == SW_FAILED ? 1 : sw_point_results(w, p);
         if (p->state == SW_FAILED) {
             failed++;
-        } else if (sw_exists(metrics)) {
+        } else if (results == 0) {
             printf("%s: done already\n", p->label);
+        } else if (results < 0) {
+            fprintf(stderr, "%s: FAILED: %s\n", p->label, p->why);
+            p->state = SW_FAILED;
+            failed++;
         } else if (p->checkpoint && !sw_exists(p->checkpoint) &&
                    producer(p->checkpoint, dep, sizeof dep)) {
             fprintf(stderr, "%s: FAILED: init.checkpoint %s does not exist, and no Slurm job of "
@@ -642,11 +663,20 @@ int sw_slurm_submit(sweep *w, char *const *opts, int n_opts)
         snprintf(name, sizeof name, "--job-name=hsicc:%s:collect", base ? base + 1 : w->out);
         snprintf(out, sizeof out, "--output=%s", couts);
         const char *cours[] = {cdep, name, out, "--open-mode=append"};
-        if (sbatch(cours, 4, opts, n_opts, collect, coll, sizeof coll)) goto done;
+        /* the array is in the queue whatever happens now: it is recorded below, so that
+         * --status follows it and a second submission does not train its points again */
+        if (sbatch(cours, 4, opts, n_opts, collect, coll, sizeof coll)) coll[0] = 0;
     }
-    if (record_write(w, n_idx ? array : NULL, n_idx ? coll : NULL, job, after, n_after, err,
-                     sizeof err)) {
-        fprintf(stderr, "hsicc: error: %s\n", err);
+    if (record_write(w, n_idx ? array : NULL, n_idx && coll[0] ? coll : NULL, job, after,
+                     n_after, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: %s%s%s%s\n", err, n_idx ? " (job array " : "",
+                n_idx ? array : "", n_idx ? " is submitted: cancel it with scancel)" : "");
+        goto done;
+    }
+    if (n_idx && !coll[0]) {
+        fprintf(stderr, "hsicc: error: the collect job was not submitted (above), but job array %s "
+                "is (recorded in %s/%s): cancel it (scancel %s) and submit again, or run hsicc "
+                "sweep --collect %s once it has ended\n", array, w->out, JOBS, array, w->out);
         goto done;
     }
     if (n_idx) {
@@ -716,8 +746,9 @@ int sw_status(const char *dir)
         const sl_job *sj = id && id[0] ? find_job(&js, id) : NULL;
         char *pdir = sw_path(dir, label), *metrics = sw_path(pdir, "metrics.json");
         char *ey = sw_path(pdir, "experiment.yaml");
-        int s;
-        if (sw_exists(metrics)) s = 0;
+        int s, results = sw_point_results(&w, &w.p[i]);
+        if (results == 0) s = 0;
+        else if (results < 0) s = 3;   /* a metrics.json that holds no results */
         else if (sj && !strcmp(state_class(sj->state), "running")) s = 1;
         else if (sj && !strcmp(state_class(sj->state), "pending")) s = 2;
         else if (sj) s = 3;
@@ -727,12 +758,16 @@ int sw_status(const char *dir)
         size_t m = 0;
         if (id && id[0])
             m += (size_t)snprintf(more, sizeof more, "  job %s %s%s%s%s", id,
-                                  sj ? sj->state : "(not known to Slurm any more)",
+                                  sj ? sj->state : js.err[0] ? "(Slurm does not answer)"
+                                                             : "(not known to Slurm any more)",
                                   sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "",
                                   sj && sj->reason[0] ? ")" : "");
-        if (s == 3 && sw_exists(log) && m < sizeof more)
+        if (results < 0 && m < sizeof more)
+            snprintf(more + m, sizeof more - m, "  %s", w.p[i].why);
+        else if (s == 3 && sw_exists(log) && m < sizeof more)
             snprintf(more + m, sizeof more - m, "  log %s", log);
-        if (s == 4) snprintf(more, sizeof more, "  (running here, or stopped: hsicc sweep resumes it)");
+        if (s == 4 && !(sj == NULL && id && id[0] && js.err[0]))
+            snprintf(more, sizeof more, "  (running here, or stopped: hsicc sweep resumes it)");
         free(log);
         if (more[0]) printf("  %-*s  %-11s%s\n", (int)width, label, names[s], more);
         else printf("  %-*s  %s\n", (int)width, label, names[s]);
@@ -745,13 +780,20 @@ int sw_status(const char *dir)
         printf("  %-*s  %-11s  job %s %s%s%s%s\n", (int)width, "(collect)",
                sj ? (strcmp(state_class(sj->state), "ended") ? state_class(sj->state) :
                      !strcmp(sj->state, "COMPLETED") ? "done" : "failed") : "",
-               r.collect, sj ? sj->state : "(not known to Slurm any more)",
+               r.collect, sj ? sj->state : js.err[0] ? "(Slurm does not answer)"
+                                                     : "(not known to Slurm any more)",
                sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "", sj && sj->reason[0] ? ")" : "");
     }
     printf("%d done, %d running, %d pending, %d failed, %d started, %d not started\n", count[0],
            count[1], count[2], count[3], count[4], count[5]);
+    int rc = 0;
+    if (js.err[0]) {   /* the states of the points with jobs are the folders' alone */
+        fprintf(stderr, "hsicc: error: Slurm does not answer (%s): the states of the points "
+                "without results are not known (is slurmctld running?)\n", js.err);
+        rc = 1;
+    }
     free(js.j);
     if (have > 0) record_free(&r);
     sw_free(&w);
-    return 0;
+    return rc;
 }

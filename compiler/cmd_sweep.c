@@ -150,15 +150,27 @@ static char *fill_placeholders(const char *s, const sweep *w, const sw_point *p,
             out[n++] = *c++;
             continue;
         }
-        int found = -1;
-        for (int k = 0; k < w->n_keys && found < 0; k++) {
+        int found = -1, by_last = -1, n_last = 0;
+        size_t len = (size_t)(e - c - 1);
+        for (int k = 0; k < w->n_keys; k++) {
             const char *key = w->keys[k], *last = strrchr(key, '.');
             last = last ? last + 1 : key;
-            size_t len = (size_t)(e - c - 1);
-            if ((strlen(key) == len && !strncmp(c + 1, key, len)) ||
-                (strlen(last) == len && !strncmp(c + 1, last, len)))
-                found = k;
+            if (found < 0 && strlen(key) == len && !strncmp(c + 1, key, len)) found = k;
+            if (strlen(last) == len && !strncmp(c + 1, last, len)) by_last = k, n_last++;
         }
+        if (found < 0 && n_last > 1) {   /* {depth} with a.depth and b.depth swept */
+            int m = snprintf(err, errlen, "init.checkpoint %s: placeholder %.*s names %d sweep "
+                             "keys; write the whole key path:", s, (int)(e - c + 1), c, n_last);
+            for (int k = 0; k < w->n_keys && m > 0 && (size_t)m < errlen; k++) {
+                const char *last = strrchr(w->keys[k], '.');
+                last = last ? last + 1 : w->keys[k];
+                if (strlen(last) == len && !strncmp(c + 1, last, len))
+                    m += snprintf(err + m, errlen - (size_t)m, " {%s}", w->keys[k]);
+            }
+            free(out);
+            return NULL;
+        }
+        if (found < 0) found = by_last;
         if (found < 0) {
             int m = snprintf(err, errlen, "init.checkpoint %s: unknown placeholder %.*s; the "
                              "sweep keys are:", s, (int)(e - c + 1), c);
@@ -167,9 +179,9 @@ static char *fill_placeholders(const char *s, const sweep *w, const sw_point *p,
             free(out);
             return NULL;
         }
-        size_t len = strlen(p->vals[found]);
-        memcpy(out + n, p->vals[found], len);
-        n += len;
+        size_t vlen = strlen(p->vals[found]);
+        memcpy(out + n, p->vals[found], vlen);
+        n += vlen;
         c = e + 1;
     }
     out[n] = 0;
@@ -236,6 +248,11 @@ hsi_jval *sw_json_load(const char *path, char *err, size_t errlen)
 
 const char *sw_jstr(const hsi_jval *v) { return v && v->type == HSI_JSTRING ? v->str : NULL; }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
 {
     char *path = sw_path(dir, MANIFEST);
@@ -247,8 +264,10 @@ int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
         snprintf(err + strlen(err), errlen - strlen(err), " (is %s the folder of a sweep?)", dir);
         goto done;
     }
-    if (!keys || keys->type != HSI_JARRAY || !pts || pts->type != HSI_JARRAY || !sw_jstr(hsi_jval_get(m, "experiment"))) {
-        snprintf(err, errlen, "%s: not a sweep manifest (keys, points, experiment)", path);
+    if (!keys || keys->type != HSI_JARRAY || !pts || pts->type != HSI_JARRAY || pts->n < 1 ||
+        !sw_jstr(hsi_jval_get(m, "experiment"))) {
+        snprintf(err, errlen, "%s: not a sweep manifest (keys, points, experiment)%s", path,
+                 pts && pts->type == HSI_JARRAY && !pts->n ? ": no points" : "");
         goto done;
     }
     w->exp = strdup(sw_jstr(hsi_jval_get(m, "experiment")));
@@ -272,11 +291,29 @@ int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen)
                      i, keys->n);
             goto done;
         }
+        /* a label is a folder of DIR (an edited "../x" was read, and with --collect
+         * reported, another folder's results as this point's) */
+        if (!label[0] || strchr(label, '/') || !strcmp(label, ".") || !strcmp(label, "..")) {
+            snprintf(err, errlen, "%s: point %zu: label '%.200s' is not a folder name (one name, "
+                     "not . or ..)", path, i, label);
+            goto done;
+        }
         sw_point *p = &w->p[w->n++];
         p->label = strdup(label);
         p->vals = calloc(keys->n + 1, sizeof *p->vals);
         for (size_t k = 0; k < keys->n; k++) p->vals[k] = xstrdup(sw_jstr(&vals->items[k]));
     }
+    /* and each point's own folder: two points of one label were one folder's results twice */
+    const char **sorted = malloc(sizeof *sorted * (size_t)(w->n + 1));
+    for (int i = 0; sorted && i < w->n; i++) sorted[i] = w->p[i].label;
+    if (sorted) qsort(sorted, (size_t)w->n, sizeof *sorted, cmp_str);
+    for (int i = 1; sorted && i < w->n; i++)
+        if (!strcmp(sorted[i - 1], sorted[i])) {
+            snprintf(err, errlen, "%s: label '%.200s' is the label of two points", path, sorted[i]);
+            free(sorted);
+            goto done;
+        }
+    free(sorted);
     rc = 0;
 done:
     free(path);
@@ -288,29 +325,87 @@ done:
 
 static double jnum(const hsi_jval *v) { return v && v->type == HSI_JNUMBER ? v->num : NAN; }
 
-/* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
-static void collect_point(const sweep *w, sw_point *p)
+/* A number of a trainer's metrics.json: NaN when absent or not a number. */
+static int jfinite(const hsi_jval *v, double lo, double hi, double *out)
+{
+    *out = jnum(v);
+    return isfinite(*out) && *out >= lo && *out <= hi;
+}
+
+int sw_point_results(const sweep *w, sw_point *p)
 {
     char *dir = sw_path(w->out, p->label), *path = sw_path(dir, "metrics.json");
     char err[512];
-    hsi_jval *m = sw_exists(path) ? sw_json_load(path, err, sizeof err) : NULL;
-    if (m) {
-        for (int k = 0; k < 3; k++) {
-            p->mean[k] = jnum(hsi_jval_get(hsi_jval_get(m, "mean"), METRIC[k]));
-            p->std[k] = jnum(hsi_jval_get(hsi_jval_get(m, "std"), METRIC[k]));
-        }
-        const hsi_jval *runs = hsi_jval_get(m, "runs");
-        p->runs = runs && runs->type == HSI_JARRAY ? (int)runs->n : 0;
-        p->wall = jnum(hsi_jval_get(m, "wall_seconds"));
-        p->state = SW_OK;
-        hsi_jval_free(m);
-    } else if (p->state != SW_FAILED) {
-        p->state = SW_MISSING;
-        snprintf(p->why, sizeof p->why, "no %s (not run yet, or stopped: see %s/train.log)",
-                 path, dir);
+    int rc = -1;
+    if (!sw_exists(path)) {
+        free(path);
+        free(dir);
+        return 1;
     }
+    /* a trainer writes it atomically and whole: anything else was edited or made by hand, and
+     * a row "ok" without numbers (or a point "already done") would claim a run that is not
+     * there */
+    hsi_jval *m = sw_json_load(path, err, sizeof err);
+    const hsi_jval *mean = m ? hsi_jval_get(m, "mean") : NULL, *sd = m ? hsi_jval_get(m, "std") : NULL;
+    const hsi_jval *runs = m ? hsi_jval_get(m, "runs") : NULL;
+    const char *bad = NULL;
+    char what[64];
+    if (!m) {
+        snprintf(p->why, sizeof p->why, "%.500s", err);
+        goto done;
+    }
+    if (!runs || runs->type != HSI_JARRAY || runs->n < 1)
+        bad = "'runs' is not a list of runs";
+    for (int k = 0; k < 3 && !bad; k++) {
+        double lo = k == 2 ? -1 : 0;   /* kappa may be below 0 */
+        if (!jfinite(hsi_jval_get(mean, METRIC[k]), lo, 1, &p->mean[k])) {
+            snprintf(what, sizeof what, "'mean.%s' is not a number in [%g, 1]", METRIC[k], lo);
+            bad = what;
+            break;
+        }
+        const hsi_jval *s = hsi_jval_get(sd, METRIC[k]);
+        p->std[k] = jnum(s);   /* null with one run */
+        if (!s || (s->type != HSI_JNULL && !jfinite(s, 0, 2, &p->std[k]))) {
+            snprintf(what, sizeof what, "'std.%s' is neither a number nor null", METRIC[k]);
+            bad = what;
+        }
+    }
+    if (!bad && !jfinite(hsi_jval_get(m, "wall_seconds"), 0, INFINITY, &p->wall))
+        bad = "'wall_seconds' is not a number";
+    if (bad && !mean && runs == NULL && jnum(hsi_jval_get(m, "n_runs")) >= 1) {
+        snprintf(p->why, sizeof p->why, "%.400s: the training has no test metrics (the split "
+                 "left the target domain no test pixel)", path);
+        goto done;
+    }
+    if (bad) {
+        snprintf(p->why, sizeof p->why, "%.400s: not the results of a training (%s); remove it "
+                 "and run the sweep again to recompute it", path, bad);
+        goto done;
+    }
+    p->runs = (int)runs->n;
+    rc = 0;
+done:
+    hsi_jval_free(m);
     free(path);
     free(dir);
+    return rc;
+}
+
+/* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
+static void collect_point(const sweep *w, sw_point *p)
+{
+    int k = sw_point_results(w, p);
+    if (k == 0) {
+        p->state = SW_OK;
+    } else if (k < 0) {
+        p->state = SW_FAILED;
+    } else if (p->state != SW_FAILED) {
+        char *dir = sw_path(w->out, p->label);
+        p->state = SW_MISSING;
+        snprintf(p->why, sizeof p->why, "no %.250s/metrics.json (not run yet, or stopped: see "
+                 "%.250s/train.log)", dir, dir);
+        free(dir);
+    }
 }
 
 void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s)
@@ -488,6 +583,105 @@ static int collect(sweep *w)
 
 /* ---- preparing the points ----------------------------------------------------------------- */
 
+/* The resolved experiment as YAML with what does not change a point's training left out (its
+ * file, its output folder, the threads, the sweep itself), to compare a point with the
+ * training in its folder. */
+static char *comparable_yaml(const hsi_experiment *x, char *err, size_t errlen)
+{
+    hsi_experiment c = *x;
+    c.path = "";
+    c.outputs.dir = "";
+    c.train.threads = 0;
+    c.sweep_point = -1;
+    c.sweep_label = NULL;
+    c.n_sweep = 0;
+    return hsi_experiment_to_yaml(&c, err, errlen);
+}
+
+/* Line i of text (NUL-separated lines, n of them), or "" past the end. */
+static const char *line_at(char **lines, int n, int i) { return i < n ? lines[i] : ""; }
+
+/* The value of a line "  key: value" ("(none)" for no line). */
+static const char *value_of(const char *line)
+{
+    const char *v = strstr(line, ": ");
+    return !line[0] ? "(none)" : v ? v + 2 : line + strspn(line, " -");
+}
+
+/* Splits text in place into lines. */
+static int split_lines(char *text, char ***lines)
+{
+    int n = 0, cap = 0;
+    *lines = NULL;
+    for (char *c = text; c && *c;) {
+        if (n == cap) *lines = realloc(*lines, sizeof **lines * (size_t)(cap = 2 * cap + 64));
+        (*lines)[n++] = c;
+        c = strchr(c, '\n');
+        if (c) *c++ = 0;
+    }
+    return n;
+}
+
+/* The key path of line i of hsi_experiment_to_yaml's text ("solver.type"): its key and those
+ * of the lines above it with less indentation (list items by their list's key). */
+static void key_path(char **lines, int n, int i, char *out, size_t len)
+{
+    out[0] = 0;
+    int need = 1 << 30;
+    for (int j = i < n ? i : n - 1; j >= 0; j--) {
+        const char *l = lines[j];
+        int ind = (int)strspn(l, " ");
+        if (!strncmp(l + ind, "- ", 2)) ind += 2;
+        const char *colon = strchr(l + ind, ':');
+        if (l[ind] == '#' || !colon || ind >= need) continue;
+        char tmp[600];
+        snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(colon - l - ind), l + ind, out[0] ? "." : "", out);
+        snprintf(out, len, "%s", tmp);
+        need = ind;
+        if (!ind) break;
+    }
+}
+
+/* 0 when OUT/label holds no training or a training of exactly this point; else -1 with the
+ * first difference in err: the sweep would take that training's results (or resume it) as
+ * this point's. */
+static int same_training(const char *dir, const hsi_experiment *x, const hsi_experiment_opts *base,
+                         char *err, size_t errlen)
+{
+    char *ey = sw_path(dir, "experiment.yaml"), e2[2048];
+    if (!sw_exists(ey)) {
+        free(ey);
+        return 0;
+    }
+    hsi_experiment_opts o = {ey, NULL, 0, -1, base->registry};
+    hsi_experiment *there = hsi_experiment_load(&o, e2, sizeof e2);
+    char *a = there ? comparable_yaml(there, e2, sizeof e2) : NULL;
+    char *b = a ? comparable_yaml(x, e2, sizeof e2) : NULL;
+    int rc = 0;
+    if (!b) {
+        snprintf(err, errlen, "%s: the training in this point's folder cannot be read (%s); "
+                 "remove the folder to run the point again", ey, e2);
+        rc = -1;
+    } else if (strcmp(a, b)) {
+        char **la, **lb, path[600];
+        int na = split_lines(a, &la), nb = split_lines(b, &lb), i = 0;
+        while (i < na && i < nb && !strcmp(la[i], lb[i])) i++;
+        key_path(i < nb ? lb : la, i < nb ? nb : na, i, path, sizeof path);
+        snprintf(err, errlen, "%s holds a training of another experiment than this sweep point: "
+                 "'%s' is %s there, %s in the point; its results would be taken as the "
+                 "point's. Remove the folder to run the point again, or sweep into another --out",
+                 ey, path, value_of(line_at(la, na, i)), value_of(line_at(lb, nb, i)));
+        free(la);
+        free(lb);
+        rc = -1;
+    }
+    free(a);
+    free(b);
+    hsi_experiment_free(there);
+    free(ey);
+    return rc;
+}
+
 /* Loads point k, names it, fills the checkpoint placeholders; with `write`, writes its resolved
  * experiment OUT/label/build/point.yaml and builds OUT/label/build/trainer from it; else only
  * checks it (the net is compiled in memory). */
@@ -530,7 +724,12 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     char *dir = sw_path(w->out, p->label), *bdir = sw_path(dir, "build");
     char *yaml = sw_path(bdir, "point.yaml"), *trainer = sw_path(bdir, "trainer");
     /* the point is this sweep's while it builds and trains it (its trainer locks the run too) */
-    if (!rc && write && (hsi_mkdirs(bdir, err, sizeof err) ||
+    /* the point's folder holds another experiment's training (the file was edited, --set
+     * changed): its results are not this point's, and its trainer and point.yaml stay */
+    if (!rc && write && same_training(dir, x, base, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: %s\n", err);
+        rc = -2;
+    } else if (!rc && write && (hsi_mkdirs(bdir, err, sizeof err) ||
                          (p->lock = hsi_lock_dir(dir, ".sweep.lock", "hsicc sweep", err, sizeof err)) < 0 ||
                          hsi_experiment_write(x, yaml, err, sizeof err))) {
         fprintf(stderr, "hsicc: error: %s\n", err);
@@ -669,10 +868,14 @@ static void run_points(sweep *w, int jobs)
             char *dir = sw_path(w->out, p->label), *metrics = sw_path(dir, "metrics.json");
             char *ey = sw_path(dir, "experiment.yaml"), *log = sw_path(dir, "train.log");
             char *tr = sw_path(dir, "build/trainer");
+            int results = p->state == SW_FAILED ? 1 : sw_point_results(w, p);
             if (p->state == SW_FAILED) {
                 done++;
-            } else if (sw_exists(metrics)) {
+            } else if (results == 0) {
                 printf("[%d/%d] %s: already done (%s)\n", ++done, w->n, p->label, metrics);
+            } else if (results < 0) {   /* not run again: its runs may be there */
+                p->state = SW_FAILED;
+                fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
             } else if (p->checkpoint && !sw_exists(p->checkpoint)) {
                 p->state = SW_FAILED;
                 snprintf(p->why, sizeof p->why, "init.checkpoint %s does not exist (run the "
@@ -750,6 +953,21 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
                         "or add sweep: {key.path: [values]})\n", exp);
         goto done;
     }
+    /* --set comes before the point: on a swept key (or inside one) the point's value would
+     * replace it, and the sweep would run without what was asked on its command line */
+    for (int i = 0; i < n_sets; i++) {
+        size_t klen = strcspn(sets[i], "=");
+        for (int k = 0; k < x->n_sweep; k++) {
+            size_t n = strlen(x->sweep[k].key);
+            if (klen >= n && !strncmp(sets[i], x->sweep[k].key, n) &&
+                (klen == n || sets[i][n] == '.')) {
+                fprintf(stderr, "hsicc: error: --set %s: %s is a sweep key: every point sets it, and this value "
+                        "would be ignored; change its values under sweep: instead\n", sets[i],
+                        x->sweep[k].key);
+                goto done;
+            }
+        }
+    }
     w.exp = strdup(exp);
     const char *o = out_opt ? out_opt : x->outputs.dir;
     char cwd[4096];
@@ -774,8 +992,10 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
         goto done;
     }
     for (int k = 0; k < w.n; k++) {
-        if (prepare_point(&w, k, &xo, bo, !dry)) {
-            if (!w.p[k].label) goto done;   /* the point itself does not load */
+        int prc = prepare_point(&w, k, &xo, bo, !dry);
+        if (prc) {
+            /* the point itself does not load, or its folder holds another training */
+            if (!w.p[k].label || prc == -2) goto done;
             w.p[k].state = SW_FAILED;
             if (!w.p[k].why[0])
                 snprintf(w.p[k].why, sizeof w.p[k].why, "its trainer could not be built");
@@ -882,6 +1102,16 @@ int cmd_sweep(int argc, char **argv)
                 jobs_given ? "-j" : jobs_file ? "--jobs-file" : dry ? "--dry-run" :
                 collect_dir ? "--collect" : "--status");
         return 2;
+    }
+    /* --status and --collect only read DIR: an option for running a sweep given with them
+     * was dropped without a word (--collect DIR --out X did not collect X) */
+    const char *extra = !(status_dir || collect_dir) ? NULL : jobs_given ? "-j" : out ? "--out"
+                      : jobs_file ? "--jobs-file" : n_sets ? "--set" : dry ? "--dry-run"
+                      : bo.cc ? "--cc" : NULL;
+    if (extra) {
+        fprintf(stderr, "hsicc: error: %s DIR reads a sweep's folder: it does not go with %s\n",
+                status_dir ? "--status" : "--collect", extra);
+        return usage();
     }
     if (status_dir) {
         if (exp || collect_dir) return usage();

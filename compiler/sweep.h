@@ -47,6 +47,10 @@ int sw_json_finish(hsi_json *j, const char *dir, const char *name, char *err, si
 const char *sw_jstr(const hsi_jval *v);                          /* a string value, or NULL */
 /* Reads DIR/sweep.json into w (points without results). 0, or -1 with a message. */
 int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen);
+/* The results in OUT/<label>/metrics.json into p (mean, std, runs, wall): 0 when they are a
+ * trainer's summary, 1 when there is no such file, -1 when it is there but unreadable or not a
+ * summary of finished runs (p->why names the file and what is wrong). */
+int sw_point_results(const sweep *w, sw_point *p);
 void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s);   /* appends to a growing buffer */
 void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s);  /* appends 's', quoted for sh */
 

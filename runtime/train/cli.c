@@ -268,6 +268,27 @@ static uint64_t fnv(uint64_t h, const char *s)
     return (h ^ 0xff) * 1099511628211ull;
 }
 
+/* Collective, before a rank parses its arguments: every rank was started with rank 0's. A
+ * rank whose arguments differ parses, fails or stops otherwise (a usage error, --help or
+ * --stop-after on one rank alone) and leaves the others in a collective it never joins: the
+ * job hung, or died in MPI with "message truncated". All refuse, rank 0 says it. */
+static int same_args(const hsi_comm *comm, int argc, char **argv, const char *prog)
+{
+    if (!several(comm)) return 0;
+    uint64_t mine = 1469598103934665603ull, root;
+    for (int i = 1; i < argc; i++) mine = fnv(mine, argv[i]);
+    root = mine;
+    comm->bcast(comm->ctx, &root, sizeof root);
+    double differ = root != mine;
+    comm->sum_d(comm->ctx, &differ, 1);
+    if (differ == 0) return 0;
+    if (comm->rank == 0)
+        fprintf(stderr, "%s: error: the MPI ranks disagree: %.0f of the %d were started with "
+                "another command line than rank 0; start every rank with the same command\n",
+                prog, differ, comm->size);
+    return 1;
+}
+
 /* Collective: every rank trains what rank 0 trains (the same net, experiment, runs, folder),
  * else all refuse (rank 0 says it). */
 static int ranks_agree(const hsi_comm *comm, const hsi_netdesc *net, const hsi_experiment *x,
@@ -403,25 +424,27 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
 {
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
     int d = find_domain(net, a->domain, err, errlen);
-    if (d < 0) return 1;
     const char *out = a->out ? a->out : "predict";
     hsi_trainer_env env = env_of(a);
     hsi_tr_classes cl;
     hsi_param *ps;
     hsi_pca pca;
     int np, rc = 1;
-    if (tr_pca_load_scene(a->weights, x, x->domains[d].name, net->domains[d].bands, &pca, err,
-                          errlen))
-        return 1;
-    if (hsi_tr_domain_classes(x, d, &env, &cl, err, errlen)) {
-        hsi_pca_free(&pca);
-        return 1;
-    }
+    memset(&cl, 0, sizeof cl);
+    memset(&pca, 0, sizeof pca);
     /* The scene program has its own kernels and buffers: the model only holds the weights
      * (batch 0: no kernel, no buffer of its own). A per-pixel loss's logits (the centre of its
-     * map) come from the patch net's forward: batches of 128 pixels, scene.c's default. */
-    hsi_model *m = make_model(net, net->domains[d].label_patch ? 128 : 0, x->backend, hsi_experiment_run_seed(x, 0), a->weights, &ps,
-                              &np, err, errlen);
+     * map) come from the patch net's forward: batches of 128 pixels, scene.c's default.
+     * Every step up to the model reads files a rank may find otherwise than rank 0: the ranks
+     * agree on them all at once (a rank that returned alone left the others in a collective). */
+    hsi_model *m = d < 0 ||
+                   tr_pca_load_scene(a->weights, x, x->domains[d].name, net->domains[d].bands,
+                                     &pca, err, errlen) ||
+                   hsi_tr_domain_classes(x, d, &env, &cl, err, errlen)
+                       ? NULL
+                       : make_model(net, net->domains[d].label_patch ? 128 : 0, x->backend,
+                                    hsi_experiment_run_seed(x, 0), a->weights, &ps, &np, err,
+                                    errlen);
     const int r0 = !several(comm) || comm->rank == 0;
     if (tr_comm_agree(comm, !m, err, errlen) && m) {   /* another rank could not load them */
         net->destroy(m);
@@ -772,6 +795,7 @@ int hsi_trainer_main_comm(const hsi_netdesc *net, const char *exp_text, const ch
                     "(docs/MPI.md), or start it without mpirun\n", prog, launched, var, launched);
         return 1;
     }
+    if (same_args(comm, argc, argv, prog)) return 1;
     int rc = parse_args(&a, net, argc, argv);
     if (rc) {
         free(a.sets);
@@ -782,6 +806,12 @@ int hsi_trainer_main_comm(const hsi_netdesc *net, const char *exp_text, const ch
     /* rank 0 alone runs the commands that are not data-parallel (their files are written once) */
     int idle = several(comm) && comm->rank > 0 && a.cmd != C_TRAIN && a.cmd != C_PREDICT;
     hsi_experiment *x = load_experiment(&a, exp_text, exp_path, a.cmd & C_DATA, err, sizeof err);
+    /* --experiment FILE and --resume DIR are read by every rank: one that cannot read them
+     * must not go its own way while the others wait in the first collective */
+    if (several(comm) && tr_comm_agree(comm, !x, err, sizeof err) && x) {
+        hsi_experiment_free(x);
+        x = NULL;
+    }
     if (x) set_threads(x);
     if (!x) {
         rc = 1;
@@ -797,7 +827,10 @@ int hsi_trainer_main_comm(const hsi_netdesc *net, const char *exp_text, const ch
         rc = cmd_tensor(&a, net, x, prog, err, sizeof err);
     }
     if (several(comm)) {   /* an error every rank met is said once, by rank 0 */
-        double r0_failed = comm->rank == 0 && rc;
+        /* rank 0 says it when it has a message: after an agreement on another rank's error
+         * (tr_comm_agree) it has none, and that rank says its own (it was silenced, and a rank
+         * that could not load its data ended the job with status 1 and no word) */
+        double r0_failed = comm->rank == 0 && rc && err[0];
         comm->sum_d(comm->ctx, &r0_failed, 1);
         if (comm->rank > 0 && r0_failed > 0) err[0] = 0;
         if (comm->rank > 0 && err[0]) fprintf(stderr, "%s: rank %d: %s\n", prog, comm->rank, err);

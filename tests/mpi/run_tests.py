@@ -262,9 +262,57 @@ def t_bad():
           "a bad train.bn_sync, said once:\n" + p.stderr)
 
 
+def t_rank_fails():
+    """One rank alone meets an error or has other arguments. A rank that failed its arguments
+    (a usage error, --help, --stop-after on it alone) or its experiment (--resume DIR it cannot
+    read) went its own way before the first collective: the others waited in it for ever, or
+    the job died in MPI ("message truncated"). A rank that alone could not load its data ended
+    the job with status 1 and no message. Now: one error, status 1, at once."""
+    t = build("dp1.yaml", "dp1")
+    base = [MPIRUN, "--oversubscribe", "--bind-to", "none", "-x", "OMP_NUM_THREADS"]
+    args = ["train", "--out", "o", "--quiet", "--set", "train.iterations=200"]
+    for extra in (["--stop-after", "3"], ["--help"], ["--bogus"]):
+        p = run(base + ["-np", "1", t] + args + [":", "-np", "1", t] + args + extra, code=1,
+                timeout=60)
+        msg = "the MPI ranks disagree: 1 of the 2 were started with another command line"
+        check(p.stderr.count(msg) == 1, "%s on rank 1 alone:\n%s" % (extra, p.stderr))
+    # rank 1 cannot read the training it is to resume (another working directory)
+    part = os.path.join(WORK, "part")
+    mpirun(2, t, "train", "--out", part, "--quiet", "--stop-after", "2", code=130)
+    os.makedirs(os.path.join(WORK, "elsewhere"))
+    one = ["train", "--resume", "part", "--quiet"]
+    p = run(base + ["-np", "1", t] + one + [":", "-np", "1", "sh", "-c",
+                                          'cd elsewhere && exec "$0" "$@"', t] + one,
+            code=1, timeout=60)
+    check(p.stderr.count("rank 1: --resume part: no training to resume there") == 1,
+          "rank 1 without the run folder:\n" + p.stderr)
+    # rank 1 alone finds no data: said by rank 1
+    empty = os.path.join(WORK, "nodata")
+    os.makedirs(empty)
+    p = run(base + ["-np", "1", t, "train", "--out", "d", "--quiet", "--no-download", ":", "-np",
+                    "1", "env", "-u", "HSICC_DATA_MIRROR", "HSICC_DATA=" + empty, t, "train",
+                    "--out", "d", "--quiet", "--no-download"], code=1, timeout=60)
+    check("rank 1: dataset 'SalinasA' not found in " + empty in p.stderr,
+          "rank 1's missing data, unsaid:\n" + p.stderr)
+    # predict --scene: rank 1 cannot read the weights (relative path, another directory); it
+    # returned before the first collective and the job died in MPI_Allreduce (truncated)
+    run([t, "init", "--out", "w.safetensors"], cwd=WORK)
+    np.random.default_rng(0).random((34, 9, 8)).astype("<f4").tofile(os.path.join(WORK, "sc.raw"))
+    with open(os.path.join(WORK, "sc.hdr"), "w") as f:
+        f.write("ENVI\nsamples = 8\nlines = 9\nbands = 34\nheader offset = 0\ndata type = 4\n"
+                "interleave = bsq\nbyte order = 0\n")
+    pr = ["predict", "--weights", "w.safetensors", "--scene", os.path.join(WORK, "sc.hdr"),
+          "--out", "ps", "--no-standardize"]
+    p = run(base + ["-np", "1", t] + pr + [":", "-np", "1", "sh", "-c", 'cd elsewhere && exec "$0" "$@"',
+                                         t] + pr, code=1, timeout=60)
+    check("rank 1: w.safetensors: cannot open: No such file or directory" in p.stderr and
+          "MPI_ERR" not in p.stderr, "predict --scene, rank 1 without the weights:\n" + p.stderr)
+
+
 TESTS = {"train_ref": lambda: t_train("ref"), "train_dnnl": lambda: t_train("dnnl"),
          "domains_ref": lambda: t_domains("ref"), "domains_dnnl": lambda: t_domains("dnnl"),
-         "bn_local": t_bn_local, "resume": t_resume, "predict": t_predict, "bad": t_bad}
+         "bn_local": t_bn_local, "resume": t_resume, "predict": t_predict, "bad": t_bad,
+         "rank_fails": t_rank_fails}
 
 if __name__ == "__main__":
     shutil.rmtree(WORK, ignore_errors=True)
