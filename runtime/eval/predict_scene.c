@@ -115,6 +115,19 @@ static int logits_out(void *ctx, int r0, int n, const float *z, char *err, size_
     return 0;
 }
 
+/* The files predict --scene may write in its folder, and whether these options write them */
+typedef struct pred_out { const char *name; int on; } pred_out;
+#define PRED_OUTS 7
+static void pred_outs(const hsi_predict_opts *o, pred_out *outs)
+{
+    const pred_out all[PRED_OUTS] = {
+        {"map.tif", o->geotiff}, {"map.envi", o->envi}, {"map.hdr", o->envi},
+        {"prob.tif", o->prob}, {"confidence.tif", o->confidence}, {"pred.npy", o->npy},
+        {"map_pred.png", o->png},
+    };
+    memcpy(outs, all, sizeof all);
+}
+
 /* An output that is the scene's own header or data file (predict --scene DIR/map.hdr --out
  * DIR): its rename would replace the input, which is then lost. -1 with the message. */
 static int outputs_spare_input(const hsi_envi_stream *in, const char *out_dir,
@@ -123,12 +136,9 @@ static int outputs_spare_input(const hsi_envi_stream *in, const char *out_dir,
     struct stat si[2];
     for (int k = 0; k < 2; k++)
         if (stat(hsi_envi_path(in, k), &si[k]) != 0) si[k].st_ino = 0;
-    const struct { const char *name; int on; } outs[] = {
-        {"map.tif", o->geotiff}, {"map.envi", o->envi}, {"map.hdr", o->envi},
-        {"prob.tif", o->prob}, {"confidence.tif", o->confidence}, {"pred.npy", o->npy},
-        {"map_pred.png", o->png},
-    };
-    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
+    pred_out outs[PRED_OUTS];
+    pred_outs(o, outs);
+    for (size_t i = 0; i < PRED_OUTS; i++) {
         char path[4300];
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", out_dir, outs[i].name);
@@ -279,6 +289,17 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
         hsi_map_style st = {0, o->palette, o->class_names, NULL};
         snprintf(path, sizeof path, "%s/map_pred.png", out_dir);
         if (hsi_map_write_png(path, c.pred, c.h, c.w, c.k, &st, err, errlen)) goto done;
+    }
+    {   /* an earlier run's output this one did not write (prob.tif of a run with --prob
+         * beside this run's maps without it) would be taken for this scene's: said */
+        pred_out outs[PRED_OUTS];
+        pred_outs(o, outs);
+        for (size_t i = 0; i < PRED_OUTS; i++) {
+            snprintf(path, sizeof path, "%s/%s", out_dir, outs[i].name);
+            if (!outs[i].on && access(path, F_OK) == 0)
+                fprintf(stderr, "warning: %s is not from this run (an earlier one wrote it; "
+                        "these options do not): remove it, or use another --out\n", path);
+        }
     }
     sum->h = c.h, sum->w = c.w, sum->bands = c.bands;
     sum->pixels = (int64_t)npx;
