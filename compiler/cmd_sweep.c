@@ -583,18 +583,11 @@ static int collect(sweep *w)
 
 /* ---- preparing the points ----------------------------------------------------------------- */
 
-/* The resolved experiment as YAML with what does not change a point's training left out (its
- * file, its output folder, the threads, the sweep itself), to compare a point with the
- * training in its folder. */
+/* The resolved experiment as YAML with what does not change a point's training left out
+ * (hsi_experiment_training), to compare a point with the training in its folder. */
 static char *comparable_yaml(const hsi_experiment *x, char *err, size_t errlen)
 {
-    hsi_experiment c = *x;
-    c.path = "";
-    c.outputs.dir = "";
-    c.train.threads = 0;
-    c.sweep_point = -1;
-    c.sweep_label = NULL;
-    c.n_sweep = 0;
+    hsi_experiment c = hsi_experiment_training(x);
     return hsi_experiment_to_yaml(&c, err, errlen);
 }
 
@@ -723,9 +716,10 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     }
     char *dir = sw_path(w->out, p->label), *bdir = sw_path(dir, "build");
     char *yaml = sw_path(bdir, "point.yaml"), *trainer = sw_path(bdir, "trainer");
-    /* the point is this sweep's while it builds and trains it (its trainer locks the run too) */
-    /* the point's folder holds another experiment's training (the file was edited, --set
-     * changed): its results are not this point's, and its trainer and point.yaml stay */
+    /* a point's folder holding another experiment's training (the file was edited, --set
+     * changed) is refused: its results are not this point's, and its trainer and point.yaml
+     * stay; else the point is this sweep's (locked) while it builds and trains it (its trainer
+     * locks the run too) */
     if (!rc && write && same_training(dir, x, base, err, sizeof err)) {
         fprintf(stderr, "hsicc: error: %s\n", err);
         rc = -2;

@@ -235,6 +235,10 @@ void hsi_experiment_free(hsi_experiment *x);
 /* The resolved experiment (every default filled in, overrides and the sweep point applied,
  * paths absolute) as YAML text (malloc'd, NUL-terminated), which loads back to the same struct. */
 char *hsi_experiment_to_yaml(const hsi_experiment *x, char *err, size_t errlen);
+/* x without what does not change how it trains (its file, output folder and threads, the sweep
+ * itself): a shallow copy whose hsi_experiment_to_yaml text compares two trainings (a
+ * checkpoint's hash, a sweep point against the training in its folder). */
+hsi_experiment hsi_experiment_training(const hsi_experiment *x);
 /* hsi_experiment_to_yaml written atomically to path. */
 int hsi_experiment_write(const hsi_experiment *x, const char *path, char *err, size_t errlen);
 

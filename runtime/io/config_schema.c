@@ -1899,6 +1899,17 @@ static void put_seeds(cfg_buf *b, int indent, const void *field, const hsi_exper
     if (r->seeds) put_ints(b, indent, "seeds", r->seeds, r->n_seeds, sizeof *r->seeds);
 }
 
+hsi_experiment hsi_experiment_training(const hsi_experiment *x)
+{
+    hsi_experiment c = *x;
+    c.path = "";
+    c.outputs.dir = "";
+    c.train.threads = 0;
+    c.sweep_point = -1;      /* a point's values are applied; its resolved file has no sweep */
+    c.n_sweep = 0;
+    return c;
+}
+
 char *hsi_experiment_to_yaml(const hsi_experiment *x, char *err, size_t errlen)
 {
     cfg_buf b = {0};

@@ -416,13 +416,8 @@ static int meta_int(hsi_st_file *f, const char *path, const char *key, uint64_t 
 
 uint64_t tr_experiment_hash(const hsi_experiment *x)
 {
-    hsi_experiment c = *x;   /* what does not change how a run trains is left out */
-    c.path = "";
-    c.outputs.dir = "";
+    hsi_experiment c = hsi_experiment_training(x);   /* and one run: a state is a run's */
     c.runs = (hsi_exp_runs){1, 0, NULL, 0};
-    c.train.threads = 0;
-    c.sweep_point = -1;      /* a point's values are applied; its resolved file has no sweep */
-    c.n_sweep = 0;
     char e[64];
     char *text = hsi_experiment_to_yaml(&c, e, sizeof e);
     if (!text) return 0;
