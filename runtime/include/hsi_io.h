@@ -43,6 +43,13 @@ int hsi_check_not_input(const char *out, const char *in, const char *what, char 
  * -1 with "DIR is in use by another process (trainer, pid 123): ..." when another holds it. */
 int hsi_lock_dir(const char *dir, const char *name, const char *who, char *err, size_t errlen);
 void hsi_unlock_dir(int fd);
+/* A command's output folder given back when the command failed before writing in it: top =
+ * hsi_dir_first_missing(dir) taken before hsi_mkdirs (the first folder of the path that did not
+ * exist, malloc'd; NULL when dir existed, or on doubt), then hsi_unlock_dir_unmade(fd, dir,
+ * NAME, top) removes NAME (the lock, still held), dir and its parents down to top while each
+ * is empty, and unlocks. With top NULL it only unlocks: a folder the user made stays. */
+char *hsi_dir_first_missing(const char *path);
+void hsi_unlock_dir_unmade(int fd, const char *dir, const char *name, const char *top);
 
 /* ---- cpus.c: CPUs and compute threads --------------------------------------------------------
  * hsi_cpus_usable: the CPUs this process may run on: the affinity mask's count (sched_getaffinity;

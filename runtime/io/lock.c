@@ -9,7 +9,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hsi_io.h"
@@ -49,4 +52,59 @@ int hsi_lock_dir(const char *dir, const char *name, const char *who, char *err, 
 void hsi_unlock_dir(int fd)
 {
     if (fd >= 0) close(fd);
+}
+
+char *hsi_dir_first_missing(const char *path)
+{
+    size_t n = strlen(path);
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0') continue;
+        char saved = p[i];
+        struct stat st;
+        p[i] = '\0';
+        if (stat(p, &st) != 0) {
+            if (errno == ENOENT) return p;   /* p is that prefix */
+            break;                           /* not ours to judge: nothing is given back */
+        }
+        p[i] = saved;
+    }
+    free(p);
+    return NULL;
+}
+
+/* DIR holds nothing but NAME */
+static int holds_only(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int only = d != NULL;
+    while (only && (e = readdir(d)))
+        only = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, name);
+    if (d) closedir(d);
+    return only;
+}
+
+void hsi_unlock_dir_unmade(int fd, const char *dir, const char *name, const char *top)
+{
+    char path[4200];
+    int ok = fd >= 0 && top && snprintf(path, sizeof path, "%s", dir) < (int)sizeof path &&
+             holds_only(dir, name);
+    size_t n = ok ? strlen(path) : 0, ntop = top ? strlen(top) : 0;
+    while (n > 1 && path[n - 1] == '/') path[--n] = '\0';
+    if (ok) {
+        char lock[4300];
+        snprintf(lock, sizeof lock, "%s/%s", path, name);
+        /* removed while still held: a process that opened it meanwhile finds the folder gone */
+        ok = unlink(lock) == 0;
+    }
+    /* the folder, then each parent the command made, while empty */
+    while (ok && n >= ntop && rmdir(path) == 0) {
+        while (n > 0 && path[n - 1] != '/') n--;
+        while (n > 1 && path[n - 1] == '/') n--;
+        path[n] = '\0';
+    }
+    hsi_unlock_dir(fd);
 }

@@ -312,6 +312,17 @@ static int ranks_agree(const hsi_comm *comm, const hsi_netdesc *net, const hsi_e
                    "start every rank with the same command", differ, comm->size), 1;
 }
 
+/* The output folder's lock let go; a command that failed gives back the folders it made for
+ * its outputs while they hold nothing but the lock (a missing dataset, scene or file, found
+ * after the folder was made, left an empty folder with a .lock behind). made: what
+ * hsi_dir_first_missing gave before the folder was made (freed). */
+static void release_out(int lock, const char *out, char *made, int failed)
+{
+    if (failed) hsi_unlock_dir_unmade(lock, out, ".lock", made);
+    else hsi_unlock_dir(lock);
+    free(made);
+}
+
 static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, const char *prog,
                      const hsi_comm *comm, char *err, size_t errlen)
 {
@@ -342,9 +353,13 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     if (ranks_agree(comm, net, x, out, a->resume != NULL, err, errlen)) return 1;
     /* one trainer per run folder, for as long as it runs (under MPI: rank 0 holds it) */
     int lock = -1, r0 = !several(comm) || comm->rank == 0;
+    char *made = r0 ? hsi_dir_first_missing(out) : NULL;
     int bad = r0 && (hsi_mkdirs(out, err, errlen) ||
                      (lock = hsi_lock_dir(out, ".lock", "trainer", err, errlen)) < 0);
-    if (from_rank0(comm, bad, err, errlen)) return 1;
+    if (from_rank0(comm, bad, err, errlen)) {
+        free(made);
+        return 1;
+    }
     /* the folder is ours: temp files of a trainer killed while writing (kill -9) go */
     if (r0) hsi_remove_stale_temps(out, 2);
     char path[4200];
@@ -361,7 +376,7 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
                             comm};
         rc = hsi_trainer_train(&o, err, errlen);
     }
-    hsi_unlock_dir(lock);
+    release_out(lock, out, made, rc);
     return rc;
 }
 
@@ -398,15 +413,17 @@ static int find_domain(const hsi_netdesc *net, const char *name, char *err, size
  * it (a trainer working there keeps us out); never a training's own folder, whose
  * metrics.json, confusion and maps the command would overwrite. Under MPI rank 0 alone writes,
  * so it alone holds the lock; the ranks agree on the outcome. Collective. */
-static int lock_out(const char *out, const char *what, const hsi_comm *comm, int *lock, char *err,
-                    size_t errlen)
+static int lock_out(const char *out, const char *what, const hsi_comm *comm, int *lock,
+                    char **made, char *err, size_t errlen)
 {
     int bad = 0;
     *lock = -1;
+    *made = NULL;
     if (!several(comm) || comm->rank == 0) {
         char who[32], path[4200];
         snprintf(who, sizeof who, "trainer %s", what);
         snprintf(path, sizeof path, "%s/experiment.yaml", out);
+        *made = hsi_dir_first_missing(out);
         bad = hsi_mkdirs(out, err, errlen) || (*lock = hsi_lock_dir(out, ".lock", who, err, errlen)) < 0;
         if (!bad && file_exists(path)) {
             hsi_unlock_dir(*lock);
@@ -451,7 +468,8 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
         m = NULL;
     }
     int lock = -1;
-    if (m && !lock_out(out, "predict", comm, &lock, err, errlen)) {
+    char *made = NULL;
+    if (m && !lock_out(out, "predict", comm, &lock, &made, err, errlen)) {
         int std = !a->no_std && x->standardize != HSI_EXP_STD_NONE;
         hsi_predict_opts o = {x->backend, (int)x->padding, std, cl.names, cl.palette,
                               1, 1, a->prob, a->confidence, 1, 1, 1, 0, comm,
@@ -474,7 +492,7 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
                 printf("  %-28s %10lld pixels\n", cl.names[c], (long long)s.count[c]);
         }
     }
-    hsi_unlock_dir(lock);
+    release_out(lock, out, made, rc != 0);
     if (m) net->destroy(m);
     hsi_tr_classes_free(&cl);
     hsi_pca_free(&pca);
@@ -496,8 +514,12 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     int np;
     const char *out = a->out ? a->out : a->cmd == C_EVAL ? NULL : "predict";
     int lock = -1, bad = 0;
-    if (out && lock_out(out, a->cmd == C_EVAL ? "eval" : "predict", comm, &lock, err, errlen))
+    char *made = NULL;
+    if (out && lock_out(out, a->cmd == C_EVAL ? "eval" : "predict", comm, &lock, &made, err,
+                        errlen)) {
+        release_out(lock, out, made, 1);
         return 1;
+    }
     hsi_json j;
     hsi_json_init(&j);
     hsi_json_begin_object(&j);
@@ -593,7 +615,7 @@ done:
     hsi_json_free(&j);
     if (m) net->destroy(m);
     hsi_tr_data_free(&D);
-    hsi_unlock_dir(lock);
+    release_out(lock, out, made, rc != 0);
     return rc;
 }
 
