@@ -322,6 +322,11 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
             be_free(bp);
             goto done;
         }
+        if (hsi_check_out_dir(bo->infer_dir, err, sizeof err)) {
+            fprintf(stderr, "hsicc: error: %s\n", err);
+            be_free(bp);
+            goto done;
+        }
         const hsicc_paths *rt = hsicc_locate(err, sizeof err);
         if (!rt) fprintf(stderr, "%s\n", err);
         rc = !rt || emit_infer_module(bp, bo->infer_dir, p->net, bo->weights, rt->include,

@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "driver.h"
 #include "frontend.h"
+#include "hsi_io.h"
 
 #define MAX_DEFS 256
 #define MAX_DOMAINS 32
@@ -243,8 +244,14 @@ int cmd_emit(int argc, char **argv)
     }
     ir_program *p = fe_compile(c.file, NULL, 0, c.net, c.n_domains, c.domains, stderr);
     if (!p) return 1;
+    char rerr[400];
     if (mkdir(c.out_dir, 0777) && errno != EEXIST) {
         fprintf(stderr, "hsicc: error: cannot create %s: %s\n", c.out_dir, strerror(errno));
+        fe_free(p);
+        return 1;
+    }
+    if (hsi_check_out_dir(c.out_dir, rerr, sizeof rerr)) {
+        fprintf(stderr, "hsicc: error: %s\n", rerr);
         fe_free(p);
         return 1;
     }

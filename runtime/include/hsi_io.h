@@ -84,6 +84,10 @@ const char *hsi_write_strerror(int e);
 
 /* Creates path and every missing parent directory (mode 0777 & umask). Existing dirs are fine. */
 int hsi_mkdirs(const char *path, char *err, size_t errlen);
+/* -1 with "DIR: the filesystem's root is not a folder for outputs" when DIR is / (however
+ * spelled: "//", "/tmp/..", a link to it): as root, `train --out /` wrote its run folders and
+ * lock into /. hsi_mkdirs checks it; so does every command that makes an output folder. */
+int hsi_check_out_dir(const char *dir, char *err, size_t errlen);
 
 /* Writes n bytes to path atomically: temp file in the same directory, fflush, fsync, rename.
  * On failure the temp file is removed and an existing file at path is left untouched. */

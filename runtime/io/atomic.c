@@ -152,6 +152,21 @@ int hsi_mkdirs(const char *path, char *err, size_t errlen)
         p[i] = saved;
     }
     free(p);
+    /* every folder made here is one to write outputs in */
+    return hsi_check_out_dir(path, err, errlen);
+}
+
+int hsi_check_out_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st, root;
+    char shown[320];
+    if (stat(dir, &st) == 0 && stat("/", &root) == 0 && st.st_dev == root.st_dev &&
+        st.st_ino == root.st_ino) {
+        short_path(dir, shown, sizeof shown);
+        snprintf(err, errlen, "%s: the filesystem's root is not a folder for outputs; give another",
+                 shown);
+        return -1;
+    }
     return 0;
 }
 
