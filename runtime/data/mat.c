@@ -130,33 +130,53 @@ static int sub_tag(const uint8_t *p, size_t n, int little, uint32_t *type, uint3
     return 8;
 }
 
-/* An uncompressed numeric variable (miMATRIX at off, nb bytes) whose dimensions ask for more
- * values than its real part holds: matio reads it with the missing values as zeros (a forged or
- * corrupted header gave a cube with a band of zeros). What cannot be parsed here is left to
- * matio. */
+/* An uncompressed variable (miMATRIX at off, nb bytes) whose header asks for more than its
+ * bytes hold. A numeric one whose dimensions give more values than its real part holds: matio
+ * reads it with the missing values as zeros (a forged or corrupted header gave a cube with a
+ * band of zeros). A subelement longer than the variable, or a cell (char) array with more
+ * elements than its bytes can describe (8 bytes a cell at least, 1 a character): matio
+ * allocates what the header declares and walks it (a 360-byte file with a dims subelement of
+ * 4 GB, or a cell array of 7e8 elements, took 16 s and 8 GB of address space to refuse). What
+ * cannot be parsed here is left to matio. */
 static int check_v5_matrix(int fd, int64_t off, uint32_t nb, int little, int64_t k,
                            const char *path, char *err, size_t errlen)
 {
+    static const char *const part_name[] = {"array flags", "dimensions", "name", "real part"};
     uint8_t b[1024];
     size_t n = nb < sizeof b ? nb : sizeof b, pos = 0;
-    uint32_t type, len, flags = 0;
+    uint32_t type, len, cls = 0;
     if (data_pread_full(fd, b, n, off + 8, path, err, errlen) != 0) return -1;
     int64_t nelems = 1;
     for (int part = 0; part < 4; part++) {   /* flags, dims, name, real part */
         int t = sub_tag(b + pos, n - pos, little, &type, &len);
         if (t < 0) return 0;
-        const uint8_t *d = b + pos + (t == 4 ? 4 : 8);
+        size_t body = pos + (t == 4 ? 4 : 8);
+        const uint8_t *d = b + body;
+        if ((int64_t)body + len > (int64_t)nb)
+            return data_err(err, errlen, "%s: variable %lld (byte %lld) is corrupt: its %s "
+                            "subelement claims %lu bytes from byte %lu of the variable, which "
+                            "holds %lu", path, (long long)k, (long long)off, part_name[part],
+                            (unsigned long)len, (unsigned long)body, (unsigned long)nb);
         if (part == 0) {
-            if (len < 4 || (size_t)(d - b) + 4 > n) return 0;
-            flags = u32(d, little) & 0xff;    /* the class: mxDOUBLE_CLASS (6) .. mxUINT64 (15) */
-            if (flags < 6 || flags > 15 || (u32(d, little) & 0x800)) return 0;   /* or complex */
+            if (len < 4 || body + 4 > n) return 0;
+            cls = u32(d, little) & 0xff;   /* mxCELL_CLASS 1, mxCHAR_CLASS 4, numeric 6 .. 15 */
+            if (cls != 1 && cls != 4 && (cls < 6 || cls > 15 || (u32(d, little) & 0x800)))
+                return 0;                  /* structs, objects, sparse, complex: matio's */
         } else if (part == 1) {
-            if (type != 5 || len % 4 || (size_t)(d - b) + len > n) return 0;
+            if (type != 5 || len % 4 || body + len > n) return 0;
             for (uint32_t i = 0; i < len / 4; i++) {
                 int64_t dim = (int32_t)u32(d + 4 * i, little);
-                if (dim < 0 || (dim && nelems > INT64_MAX / 8 / dim)) return 0;
-                nelems *= dim;
+                if (dim < 0) return 0;
+                nelems = dim && nelems > INT64_MAX / 8 / dim ? INT64_MAX / 8 : nelems * dim;
             }
+            int64_t least = cls == 1 ? 8 : cls == 4 ? 1 : 0;   /* bytes an element needs */
+            if (least && nelems > (int64_t)nb / least)
+                return data_err(err, errlen, "%s: variable %lld (byte %lld) is corrupt: its "
+                                "dimensions give %lld %s, its %lu bytes hold at most %lld", path,
+                                (long long)k, (long long)off, (long long)nelems,
+                                cls == 1 ? "cells" : "characters", (unsigned long)nb,
+                                (long long)(nb / least));
+            if (least) return 0;
         } else if (part == 3) {
             int es = mi_size(type);
             if (!es || t == 4) return 0;
