@@ -157,9 +157,9 @@ def netx(x, i):
     three0 = three
     body, names, emit = [], [], []
     if two_dom:
+        b2 = max(2, bands + x.randint(-3, 3)) if not three else bands + 4   # (softmax: 2 channels)
         emit = ["--domain", "a:bands=%d,classes=%d" % (bands, classes),
-                "--domain", "b:bands=%d,classes=%d" % (bands + x.randint(-3, 3) if not three else bands + 4,
-                                                       x.randint(2, 5))]
+                "--domain", "b:bands=%d,classes=%d" % (b2, x.randint(2, 5))]
 
     def sp():
         return sh[-2:]
