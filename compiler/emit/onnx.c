@@ -370,18 +370,28 @@ static const char *binary(ctx *c, const char *op, const char *a, const char *b, 
 static void emit_lrn(ctx *c, const ir_node *n, const char *x, const char *y)
 {
     const ir_lrn *r = &n->a.lrn;
+    int64_t back[IR_MAX_DIMS + 1] = {0};   /* Reshape to x's shape: [0 (the batch), dims...] */
+    for (int i = 0; i < n->shape.ndim; i++) back[i + 1] = n->shape.d[i];
     if (r->size % 2) {
-        size_t m = node_begin(c, "LRN", y, 1, &x);
+        /* ONNX Runtime's LRN kernel takes [N, C, H, W] only: another rank ([C, D, H, W], a
+         * [C, L] sequence) runs as [N, C, 1, rest], the same windows over the channels */
+        const char *in = x, *out = y;
+        if (n->shape.ndim != 3) {
+            const int64_t s4[4] = {0, n->shape.d[0], 1, -1};
+            in = binary(c, "Reshape", x, ints_init(c, y, "shape4", 4, s4), part(c, y, "x4"));
+            out = part(c, y, "lrn4");
+        }
+        size_t m = node_begin(c, "LRN", out, 1, &in);
         attr_float(c, "alpha", r->alpha);
         attr_float(c, "beta", r->beta);
         attr_float(c, "bias", r->k);
         attr_int(c, "size", r->size);
         node_end(c, m);
+        if (out != y)
+            binary(c, "Reshape", out, ints_init(c, y, "shape", n->shape.ndim + 1, back), y);
         return;
     }
     const int64_t sq_shape[4] = {0, 1, n->shape.d[0], -1};
-    int64_t back[IR_MAX_DIMS + 1] = {0};
-    for (int i = 0; i < n->shape.ndim; i++) back[i + 1] = n->shape.d[i];
     const char *sq = binary(c, "Mul", x, x, part(c, y, "square"));
     const char *sq4 = binary(c, "Reshape", sq, ints_init(c, y, "square_shape", 4, sq_shape), part(c, y, "square4"));
     const char *avg4 = part(c, y, "window_mean");

@@ -2529,14 +2529,14 @@ hsi_op *hk_dnnl_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b,
     if (!ad || dn_port_in(rt, &used, &ad->b_in, dn_lmd(b), am)
         || dn_check(rt, dnnl_binary_desc_init(&desc, dnnl_binary_add, am, am, am), "add"))
         return NULL;
-    /* oneDNN 2.6 computes an in-place binary with an eltwise post-op wrongly when the channels
-     * are padded to the block (e.g. 24 in nCdhw16c), and any binary with a post-op when the
-     * block is on another dim than the channels (abCde8c: a fold's view of a conv2d output):
-     * such layouts get a separate ReLU. */
-    int separate = 0;
-    for (int i = 0; i < am->ndims; i++) separate |= am->padded_dims[i] != am->dims[i];
-    for (int i = 0; am->format_kind == dnnl_blocked && i < am->format_desc.blocking.inner_nblks; i++)
-        separate |= am->format_desc.blocking.inner_idxs[i] != 1;
+    /* oneDNN 2.6's binary (jit:uni) with an eltwise post-op computes wrong sums, and writes
+     * past the end of dst, on blocked layouts whose block is not the ISA's vector: nChw4c and
+     * nChw8c under AVX-512, nChw4c with an odd number of blocks under AVX2 (a grouped conv's
+     * output: tests/scene/add_relu_blocked.hsn); it also failed on channels padded to the block
+     * (24 in nCdhw16c) and on blocks on another dim than the channels (abCde8c: a fold's view).
+     * Only layouts without inner blocks (nchw, nhwc, ...: every case right) keep the post-op;
+     * blocked ones get a separate ReLU in place. */
+    int separate = am->format_kind != dnnl_blocked || am->format_desc.blocking.inner_nblks > 0;
     const int args[] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST};
     ad->own = dn_own_sum() && dn_same(am, dn_lmd(b));
     ad->relu = relu;

@@ -5,9 +5,13 @@
  * it classifies every pixel twice: with the compiled scene program (hsi_infer) and with the
  * patch net's own forward on every patch (force_patch: the path the trainer used before).
  * Both backends, every padding, tiles of a couple of rows (many tiles, halos crossing tile
- * borders) and the default tile. Contract: logits within 1e-4 of the largest |logit| and the
+ * borders) and the default tile, the scene split in 2 and 3 bands of rows (hsi_infer_run_band,
+ * as MPI ranks run it); the patch net on oneDNN against the patch net on the reference loops.
+ * Contract: logits within 1e-4 of the largest |logit| and the
  * same argmax on every pixel (a pixel whose two best logits are within that tolerance in the
  * reference is a tie, counted and allowed).
+ * `scene_check H W` (the fuzz runs, tests/scene/fuzz.py) classifies an H x W scene instead, with
+ * 1-row tiles and 5 bands too.
  */
 #include <math.h>
 #include <stdio.h>
@@ -59,6 +63,27 @@ static int classify(hsi_model *m, int d, scene *sc, hsi_backend be, int pad, int
     return rc;
 }
 
+/* The scene in `parts` bands (hsi_infer_band with a halo of patch - 1), each classified by a
+ * program of its own rows, into z. */
+static int classify_bands(hsi_model *m, int d, scene *sc, hsi_backend be, int pad, int parts, float *z)
+{
+    char err[512] = "";
+    hsi_infer_opts o = {be, pad, 5, 1, 0};
+    sink sk = {sc->w, NET.domains[d].classes, z};
+    for (int part = 0; part < parts; part++) {
+        hsi_band b = hsi_infer_band(sc->h, NET.domains[d].patch - 1, part, parts);
+        if (b.b1 <= b.b0) continue;
+        hsi_infer *inf = hsi_infer_create(&NET, m, d, b.e1 - b.e0, sc->w, &o, err, sizeof err);
+        if (!inf || hsi_infer_run_band(inf, &b, hsi_cube_rows, sc, take, &sk, err, sizeof err)) {
+            printf("  band %d of %d failed: %s\n", part, parts, err);
+            hsi_infer_free(inf);
+            return -1;
+        }
+        hsi_infer_free(inf);
+    }
+    return 0;
+}
+
 static int compare(const char *what, const float *a, const float *ref, int64_t npx, int k)
 {
     double scale = 1e-6, worst = 0;
@@ -82,10 +107,14 @@ static int compare(const char *what, const float *a, const float *ref, int64_t n
     return ok ? 0 : 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    int fails = 0;
+    int fails = 0, sh = argc == 3 ? atoi(argv[1]) : 0, sw = argc == 3 ? atoi(argv[2]) : 0;
     hsi_backend bes[2] = {HSI_BACKEND_REF, HSI_BACKEND_DNNL};
+    /* the patch net's logits on the reference loops, per domain and padding: oneDNN's must
+     * equal them too (the same weights and scene on both backends) */
+    enum { MAXD = 16 };
+    float *ref_loops[MAXD][3] = {{0}};
     for (int bi = 0; bi < 2; bi++) {
         hsi_model_opts mo = {4, bes[bi], 7};
         char err[512] = "";
@@ -113,7 +142,8 @@ int main(void)
         }
         for (int d = 0; d < NET.n_domains; d++) {
             const hsi_domain *dm = &NET.domains[d];
-            scene sc = {.h = dm->patch + 6, .w = dm->patch + 4, .bands = dm->bands};
+            scene sc = {.h = sh > 0 ? sh : dm->patch + 6, .w = sw > 0 ? sw : dm->patch + 4,
+                        .bands = dm->bands};
             int64_t npx = (int64_t)sc.h * sc.w;
             sc.data = malloc(sizeof(float) * (size_t)npx * sc.bands);
             float *ref = malloc(sizeof(float) * (size_t)npx * dm->classes);
@@ -124,11 +154,23 @@ int main(void)
                 printf("%s domain %d (%s), %dx%dx%d scene, pad %s:\n", bi ? "dnnl" : "ref", d,
                        dm->name, sc.h, sc.w, sc.bands, pad == 0 ? "zero" : pad == 1 ? "reflect" : "replicate");
                 if (classify(m, d, &sc, bes[bi], pad, 1, 0, ref)) { fails++; continue; }
-                int tiles[2] = {2 * (sc.w + dm->patch - 1), 0};
-                for (int t = 0; t < 2; t++) {
+                if (d < MAXD && !bi && (ref_loops[d][pad] = malloc(sizeof(float) * (size_t)npx * dm->classes)))
+                    memcpy(ref_loops[d][pad], ref, sizeof(float) * (size_t)npx * dm->classes);
+                if (d < MAXD && bi && ref_loops[d][pad])
+                    fails += compare("patch net, oneDNN vs the reference loops", ref, ref_loops[d][pad],
+                                     npx, dm->classes);
+                int tiles[3] = {2 * (sc.w + dm->patch - 1), 0, 1};
+                for (int t = 0; t < (sh > 0 ? 3 : 2); t++) {
                     char what[96];
-                    snprintf(what, sizeof what, "scene program, %s tiles", t ? "default" : "2-row");
+                    snprintf(what, sizeof what, "scene program, %s tiles", t == 1 ? "default" : t ? "1-row" : "2-row");
                     if (classify(m, d, &sc, bes[bi], pad, 0, tiles[t], got)) { fails++; continue; }
+                    fails += compare(what, got, ref, npx, dm->classes);
+                }
+                for (int parts = 2; parts <= (sh > 0 ? 5 : 3); parts += parts == 3 ? 2 : 1) {
+                    char what[96];
+                    snprintf(what, sizeof what, "scene program, %d bands of rows", parts);
+                    memset(got, 0, sizeof(float) * (size_t)npx * dm->classes);
+                    if (classify_bands(m, d, &sc, bes[bi], pad, parts, got)) { fails++; continue; }
                     fails += compare(what, got, ref, npx, dm->classes);
                 }
             }
@@ -161,6 +203,8 @@ int main(void)
         }
         NET.destroy(m);
     }
+    for (int d = 0; d < MAXD; d++)
+        for (int pad = 0; pad < 3; pad++) free(ref_loops[d][pad]);
     printf("%s\n", fails ? "FAILED" : "all equal");
     return fails ? 1 : 0;
 }
