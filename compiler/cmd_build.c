@@ -266,6 +266,18 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
                     shape_str(in, sh, sizeof sh), exp_path);
             goto done;
         }
+        if (have == bands && square && in->d[in->ndim - 1] % 2 == 0) {
+            /* the experiment's preprocess.patch is odd (checked with the key); the netdef's own
+             * default is not, and the trainer refused it only when it made its first batch */
+            fprintf(stderr, "%s:%d:%d: error: the net's input%s%s is %s: a %lld x %lld patch has "
+                    "no centre pixel, and a trainer labels a patch by its centre (%s)\nhint: set "
+                    "preprocess.patch to an odd size, or give the netdef's patch an odd default\n",
+                    inn->span.file, inn->span.line, inn->span.col,
+                    p->n_graphs > 1 ? " for domain " : "", p->graphs[d].domain,
+                    shape_str(in, sh, sizeof sh), (long long)in->d[in->ndim - 1],
+                    (long long)in->d[in->ndim - 1], exp_path);
+            goto done;
+        }
         if (bands <= 0 || (have == bands && (!spectral || in->ndim == 1 || in->d[0] == 1 ||
                                              in->d[1] == 1)))
             continue;
