@@ -207,7 +207,7 @@ static void fd_one(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, 
 {
     hsi_param *p;
     d->params(m, &p);
-    train_step(d, m, dom, x, y);
+    double f0 = train_step(d, m, dom, x, y);
     float *v = malloc(sizeof(float) * (size_t)p[i].numel);
     double s = max_abs(p[i].value, p[i].numel) + 1e-2, vv = 0;
     *gv = 0;
@@ -226,8 +226,12 @@ static void fd_one(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, 
         for (int64_t k = 0; k < p[i].numel; k++) p[i].value[k] -= (float)(sgn * h * v[k]);
     }
     *fd = (f[0] - f[1]) / (2 * h);
-    /* the loss is a float: differences below a few ulps of it are noise */
-    *noise = 8 * FLT_EPSILON * fabs(f[0]) / (2 * h);
+    /* the loss is a float: differences below a few ulps of it are noise, and so is what the
+     * second difference f+ + f- - 2 f0 measures: for a smooth loss it is h^2 v'Hv, far below the
+     * first difference at this h, so beyond that it is the rounding of the loss itself, which
+     * can be tens of ulps (a BN of an input nearly constant over the batch divides it by a
+     * small std) */
+    *noise = (8 * FLT_EPSILON * fabs(f[0]) + fabs(f[0] + f[1] - 2 * f0)) / (2 * h);
     free(v);
 }
 
