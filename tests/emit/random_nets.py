@@ -9,15 +9,17 @@ and sequence ops on [C, L]: spectral nets (input [1, bands]) and 2-D / 3-D nets 
 [C, L] part way, with conv1d (strided, padded, dilated), 1-D pools, transpose / permute, and
 gru / lstm (stacked, bidirectional, every state or the last one). The sequence decisions draw
 from a second generator, so a net that takes none is the one its seed gave before.
-Every net is emitted twice, as shipped and with --no-rewrite, and net_check.c (built with both)
-compares them on the reference backend (and oneDNN against the reference): logits, loss, every
-gradient, inference. A failing seed prints its netdef; rerun one with --first SEED --count 1.
+Every net is emitted twice, as shipped and with --no-rewrite (--ext, --fd: and --no-fuse), and
+net_check.c (built with both) compares them on the reference backend (and oneDNN against the
+reference): logits, loss, every gradient, inference. A failing seed prints its netdef; rerun
+one with --first SEED --count 1.
 
 --ext adds the ops and attributes the nets above never take, drawn from a third generator (so
 the default mode's nets are unchanged): convs with strides, dilations, groups, explicit and
 asymmetric paddings, pad = same with strides, no bias, frozen; pools with strides, paddings,
 ceil_mode, count_include_pad = false, global max pools; every activation (sigmoid, elu,
-leaky_relu, prelu, softmax), dropout, lrn, crop; flatten / dense mid-net and ops on [F];
+leaky_relu, prelu, softmax), dropout, lrn, crop; BNs with eps, momentum, freeze (a fifth
+generator: bn_attrs); flatten / dense mid-net and ops on [F];
 residuals with a projected shortcut; named values joined by add / concat (the same value
 twice), a restart from a named value (the ops after it dead); blocks and shared blocks (with a
 repeat) called twice; softmax before the loss, label smoothing, an mse / l1 head, a per-pixel
@@ -603,6 +605,19 @@ class Gen:
         self.lines.append(f"  conv2d({c}, 1, name = adapt)")
         return ('2d', c, s[2], s[3])
 
+    def bn_attrs(self, text):
+        """--ext, --fd: some BNs get eps, momentum, freeze (batch statistics without a trained
+        scale and shift), lr_mult; from a generator of their own (the ops drawn are the same)."""
+        b = random.Random(self.seed + 4000037)
+
+        def one(m):
+            a = "".join([", eps = 0.001" if b.random() < 0.2 else "",
+                         ", momentum = 0.3" if b.random() < 0.2 else "",
+                         ", freeze = true" if b.random() < 0.15 else "",
+                         ", lr_mult = 0.5" if b.random() < 0.05 else ""])
+            return f"bn({a[2:]}, name = {m.group(1)})" if a else m.group(0)
+        return re.sub(r"\bbn\(name = (\w+)\)", one, text)
+
     def smooth(self, text):
         """--fd: the base generator's ReLUs and max pools made smooth."""
         text = re.sub(r"\brelu\b", lambda m: self.x.choice(['tanh', 'sigmoid', 'elu']), text)
@@ -638,6 +653,7 @@ class Gen:
                 + "".join(self.blocks)
                 + f"net rnd(bands = {bands}, classes = {classes}, patch = {patch}) {{\n"
                 f"  inp = input {inp}\n{body}\n{heads}}}\n")
+        text = self.bn_attrs(text)
         return self.smooth(text) if self.fd else text
 
 
@@ -654,7 +670,8 @@ def check_seed(a, seed):
     with open(hsn, "w") as f:
         f.write(text)
     steps = [[a.hsicc, "emit", hsn, "-o", d, "--name", "rw", *g.flags],
-             [a.hsicc, "emit", hsn, "-o", d, "--name", "plain", "--no-rewrite", *g.flags]]
+             [a.hsicc, "emit", hsn, "-o", d, "--name", "plain", "--no-rewrite", *g.flags,
+              *(["--no-fuse"] if g.x else [])]]
     exe = os.path.join(d, "net_check")
     defs = ["-DNET=rw_net", "-DNET_PLAIN=plain_net", f"-DFD_CHECK={int(a.fd)}"] + (["-DHSICC_WITH_DNNL=1"] if a.dnnl else [])
     steps.append([a.cc, "-std=c11", "-O1", *defs, "-I", a.include, "-I", d, a.net_check,
