@@ -19,13 +19,13 @@ the default mode's nets are unchanged): convs with strides, dilations, groups, e
 asymmetric paddings, pad = same with strides, no bias, frozen; pools with strides, paddings,
 ceil_mode, count_include_pad = false, global max pools; every activation (sigmoid, elu,
 leaky_relu, prelu, softmax), dropout, lrn, crop; BNs with eps, momentum, freeze (a fifth
-generator: bn_attrs); flatten / dense mid-net and ops on [F];
-residuals with a projected shortcut; named values joined by add / concat (the same value
-twice), a restart from a named value (the ops after it dead); blocks and shared blocks (with a
-repeat) called twice; softmax before the loss, label smoothing, an mse / l1 head, a per-pixel
-cross-entropy on a logit map; a second domain (other classes; or, from a fourth generator,
-other bands too, behind a first layer per domain that brings the input to one shape), shared
-blocks shared across.
+generator: bn_attrs); flatten / dense mid-net and ops on [F]; residuals with a projected
+shortcut, residuals in residuals (a sixth generator); named values joined by add / concat (the
+same value twice), a restart from a named value (the ops after it dead); blocks and shared
+blocks (with a repeat) called twice; softmax before the loss, label smoothing, an mse / l1 head,
+a per-pixel cross-entropy on a logit map; a second domain (other classes; or, from a fourth
+generator, other bands too, behind a first layer per domain that brings the input to one shape),
+shared blocks shared across.
 No conv window lies wholly in the padding (see sees_input). --fd is --ext with smooth
 activations only (tanh, sigmoid, elu, softmax; average pools; mse), built with FD_CHECK: every
 gradient is also checked against whole-network finite differences.
@@ -60,6 +60,7 @@ class Gen:
         # the default mode are the ones every seed gave before
         self.x = random.Random(seed + 2000003) if ext or fd else None
         self.seed = seed
+        self.nest = random.Random(seed + 5000011)   # nested residuals (--ext, --fd)
         self.fd = fd
         self.lines = []
         self.n = 0
@@ -466,6 +467,21 @@ class Gen:
             return t
         return None
 
+    def nested_residual(self, s, ind):
+        """Residuals in residuals at the end of the body: gradients of one tensor summed over
+        several paths, the adds' gradient sharing (plan.c) on sums of sums. Drawn from a
+        generator of its own: the ops before are those the seed gave without."""
+        x, self.x = self.x, self.nest   # keep_shape and act_for draw from self.x
+        try:
+            inner = "".join(f"residual {{ {self.keep_shape(s)} }} " for _ in range(self.x.randint(1, 2)))
+            tail = self.keep_shape(s) if self.x.random() < 0.5 else ""
+            self.lines.append(f"{ind}residual {{ {inner}{tail} }}")
+            if self.x.random() < 0.3:
+                self.lines.append(f"{ind}{self.act_for(s)}")
+        finally:
+            self.x = x
+        return s
+
     def ext_branch(self, s, ind):
         """A branch of 2 to 16 arms that keep the spatial shape: convs (pad = same), pools
         (stride 1, padded), activations, BNs, dropout; concat, or add when the channels agree."""
@@ -640,6 +656,8 @@ class Gen:
             if s[0] == 'vec' and not self.x:
                 break
             s = self.step(s, "  ", 0)
+        if self.x and self.nest.random() < 0.3:
+            s = self.nested_residual(s, "  ")
         if s[0] != 'vec' and r.random() < 0.5:
             self.lines.append("  avgpool(global)")
         body = "\n".join(self.lines)
