@@ -232,14 +232,17 @@ void plan_buffers(be_graph *g, const be_options *opt)
         o->grad_share[1] = ok;
     }
     /* in-place activations: the input is read by nothing else and its producer's backward
-     * does not read its own output */
+     * does not read its own output (reads_output_in_backward, the liveness's own test: the act
+     * would overwrite it; a softmax's backward read tanh(softmax) when the list here was its
+     * own), nor is the producer a reshape, an add or the input */
     for (int i = 0; i < n; i++) {
         be_op *o = &g->ops[i];
         if (o->kind != BE_ACT) continue;
         int t = o->in[0];
         const be_op *p = &g->ops[t];
         if (be_consumers(g, t, NULL, 0) != 1 || t == g->logits || i == g->logits) continue;
-        if (p->kind == BE_ACT || p->kind == BE_RESHAPE || p->kind == BE_ADD || p->kind == BE_INPUT)
+        if (reads_output_in_backward(p) || p->kind == BE_RESHAPE || p->kind == BE_ADD ||
+            p->kind == BE_INPUT)
             continue;
         o->inplace = 1;
         g->bufs[o->act].alias = p->act;

@@ -186,6 +186,47 @@ static int dn_same(const md_t *a, const md_t *b)
     return 1;
 }
 
+/* 1 when every padded dim of md (padded_dims > dims) is the channel dim (dim 1). */
+static int dn_pads_channels_only(const md_t *md)
+{
+    for (int i = 0; i < md->ndims; i++)
+        if (md->padded_dims[i] != md->dims[i] && i != 1) return 0;
+    return 1;
+}
+
+/* in viewed with other dims (the same bytes, the batch first): dnnl_memory_desc_reshape, kept
+ * only where its padding means what in's does. Where the padded channel dim is 1 and other dims
+ * are 1 too, oneDNN may move the channel block onto another size-1 dim (aBcd16b [N, 1, 1, 1]
+ * as [N, 1, 1, 1, 1] padded [N, 1, 1, 1, 16]): a descriptor of the same size whose padding a
+ * reorder into it zero-fills far past the tensor (a conv's input gradient through it wrote
+ * 1156 bytes into a 256-byte buffer, over the gradients planned after it). A channel-blocked
+ * in (aBc..8b / 16b) keeping N and C is then described afresh with the same block; anything
+ * else padded is no view (-1: the caller copies instead). */
+static int dn_reshape_md(md_t *out, const md_t *in, int ndim, const int64_t *dims)
+{
+    dnnl_dims_t d = {0};
+    if (ndim < 1 || ndim > DNNL_MAX_NDIMS) return -1;
+    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    if (dnnl_memory_desc_reshape(out, in, ndim, d) != dnnl_success) return -1;
+    if (dn_pads_channels_only(in) && dn_pads_channels_only(out)
+        && (in->padded_dims[1] == in->dims[1]
+            || (ndim > 1 && dims[0] == in->dims[0] && dims[1] == in->dims[1]
+                && out->padded_dims[1] == in->padded_dims[1])))
+        return 0;
+    static const dnnl_format_tag_t b8[] = {dnnl_aBc8b, dnnl_aBcd8b, dnnl_aBcde8b},
+                                   b16[] = {dnnl_aBc16b, dnnl_aBcd16b, dnnl_aBcde16b};
+    md_t blk;
+    if (in->ndims < 3 || in->ndims > 5 || ndim < 3 || ndim > 5 || dims[0] != in->dims[0]
+        || dims[1] != in->dims[1])
+        return -1;
+    for (int k = 0; k < 2; k++) {
+        const dnnl_format_tag_t *t = k ? b16 : b8;
+        if (!dn_md_tag(&blk, in->ndims, in->dims, t[in->ndims - 3]) && dn_same(&blk, in))
+            return dn_md_tag(out, ndim, dims, t[ndim - 3]);
+    }
+    return -1;
+}
+
 static const md_t *dn_lmd(const hsi_layout *l) { return l->md; }
 
 /* A layout owned by the rt for md; row-major descriptors become the canonical plain one. */
@@ -581,11 +622,8 @@ static hsi_op *dn_wl_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, con
         || dn_port_in(rt, &used, &wl->w_in, w_plain, dn_md(fwd, DNNL_ARG_WEIGHTS)))
         return NULL;
     const md_t *dm = dn_md(fwd, DNNL_ARG_DST);   /* the dst tensor, as the primitives see it */
-    if (view_dims) {
-        dnnl_dims_t vd = {0};
-        memcpy(vd, view_dims, (size_t)src->ndim * sizeof *vd);
-        if (dn_check(rt, dnnl_memory_desc_reshape(&view, dm, src->ndim, vd), what)) return NULL;
-    }
+    if (view_dims && dn_reshape_md(&view, dm, src->ndim, view_dims))
+        return hk_fail(rt, "%s: no view of the output with the input's rank", what);
     const hsi_layout *dl = dn_layout(rt, view_dims ? &view : dm);
     if (!dl) return NULL;
     if (need_dsrc) {
@@ -1224,9 +1262,7 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
         pdims[3] = src->dims[3] * src->dims[4];
         pc.kernel[1] = pc.stride[1] = pc.dilation[1] = 1;
         pc.pad_lo[1] = pc.pad_hi[1] = 0;
-        dnnl_dims_t d = {0};
-        memcpy(d, pdims, 4 * sizeof *d);
-        fold = dnnl_memory_desc_reshape(&sview, smd, 4, d) == dnnl_success;
+        fold = dn_reshape_md(&sview, smd, 4, pdims) == 0;
         if (fold) smd = &sview;
         else pc = *cd;
     }
@@ -2776,10 +2812,8 @@ hsi_op *hk_dnnl_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, cons
                        ndim);
     dn_reshape *rs = dn_impl_alloc(rt, sizeof *rs);
     md_t view;
-    dnnl_dims_t d = {0};
     if (!rs) return NULL;
-    memcpy(d, dims, (size_t)ndim * sizeof *d);
-    if (dnnl_memory_desc_reshape(&view, dn_lmd(src), ndim, d) == dnnl_success) {
+    if (dn_reshape_md(&view, dn_lmd(src), ndim, dims) == 0) {
         hsi_op *op = dn_op(rt, HK_RESHAPE, dn_layout(rt, &view), rs);
         if (op) op->view = 1;
         return op;

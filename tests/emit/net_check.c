@@ -201,13 +201,14 @@ static int infer_check(const hsi_netdesc *d, hsi_model *m, int dom, const float 
 
 #if FD_CHECK
 /* Directional derivative of the loss along a random v over one parameter tensor, central
- * differences, against the backward pass's grad . v (both returned). */
+ * differences with the step h and with 10 h (fd[0], fd[1], their noise[0], noise[1]), against
+ * the backward pass's grad . v (all returned). */
 static void fd_one(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, const int32_t *y,
                    int i, double *fd, double *gv, double *noise)
 {
     hsi_param *p;
     d->params(m, &p);
-    train_step(d, m, dom, x, y);
+    double f0 = train_step(d, m, dom, x, y);
     float *v = malloc(sizeof(float) * (size_t)p[i].numel);
     double s = max_abs(p[i].value, p[i].numel) + 1e-2, vv = 0;
     *gv = 0;
@@ -217,38 +218,47 @@ static void fd_one(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, 
         vv += (double)v[k] * v[k];
     }
     /* each element moves by about 1e-4 of the tensor's scale: clear of most ReLU kinks, large
-     * enough for float losses */
-    double h = 1e-4 / sqrt(vv / (double)p[i].numel + 1e-12), f[2];
-    for (int side = 0; side < 2; side++) {
-        double sgn = side ? -1.0 : 1.0;
-        for (int64_t k = 0; k < p[i].numel; k++) p[i].value[k] += (float)(sgn * h * v[k]);
-        f[side] = train_step(d, m, dom, x, y);
-        for (int64_t k = 0; k < p[i].numel; k++) p[i].value[k] -= (float)(sgn * h * v[k]);
+     * enough for float losses; and by 1e-3, where the loss's rounding weighs 10 times less and
+     * a smooth loss's curvature still little (a wrong gradient is wrong at both steps) */
+    for (int t = 0; t < 2; t++) {
+        double h = (t ? 1e-3 : 1e-4) / sqrt(vv / (double)p[i].numel + 1e-12), f[2];
+        for (int side = 0; side < 2; side++) {
+            double sgn = side ? -1.0 : 1.0;
+            for (int64_t k = 0; k < p[i].numel; k++) p[i].value[k] += (float)(sgn * h * v[k]);
+            f[side] = train_step(d, m, dom, x, y);
+            for (int64_t k = 0; k < p[i].numel; k++) p[i].value[k] -= (float)(sgn * h * v[k]);
+        }
+        fd[t] = (f[0] - f[1]) / (2 * h);
+        /* the loss is a float: differences below a few ulps of it are noise, and so is what
+         * the second difference f+ + f- - 2 f0 measures: for a smooth loss it is h^2 v'Hv, far
+         * below the first difference at these h, so beyond that it is the rounding of the loss
+         * itself, which can be tens of ulps (a BN of an input nearly constant over the batch
+         * divides it by a small std) */
+        noise[t] = (8 * FLT_EPSILON * fabs(f[0]) + fabs(f[0] + f[1] - 2 * f0)) / (2 * h);
     }
-    *fd = (f[0] - f[1]) / (2 * h);
-    /* the loss is a float: differences below a few ulps of it are noise */
-    *noise = 8 * FLT_EPSILON * fabs(f[0]) / (2 * h);
     free(v);
 }
 
-/* Every trainable tensor: |fd - grad.v| <= 2% of |grad.v| + the float resolution of the
- * difference quotient (a bias feeding a BN has an exact zero gradient: noise must not count). */
+/* Every trainable tensor, at either step: |fd - grad.v| <= 2% of |grad.v| + the float
+ * resolution of the difference quotient (a bias feeding a BN has an exact zero gradient: noise
+ * must not count). */
 static int fd_check(const hsi_netdesc *d, hsi_model *m, int dom, const float *x, const int32_t *y)
 {
     hsi_param *p;
     int n = d->params(m, &p), ok = 1, checked = 0;
-    double *fd = calloc((size_t)n, sizeof *fd), *gv = calloc((size_t)n, sizeof *gv);
-    double *noise = calloc((size_t)n, sizeof *noise);
+    double *fd = calloc(2 * (size_t)n, sizeof *fd), *gv = calloc((size_t)n, sizeof *gv);
+    double *noise = calloc(2 * (size_t)n, sizeof *noise);
     for (int i = 0; i < n; i++)
-        if (p[i].grad) fd_one(d, m, dom, x, y, i, &fd[i], &gv[i], &noise[i]);
+        if (p[i].grad) fd_one(d, m, dom, x, y, i, &fd[2 * i], &gv[i], &noise[2 * i]);
     for (int i = 0; i < n; i++) {
         if (!p[i].grad) continue;
         checked++;
-        double err = fabs(fd[i] - gv[i]);
-        int good = err <= 2e-2 * fabs(gv[i]) + noise[i];
+        int good = 0;
+        for (int t = 0; t < 2; t++)
+            good |= fabs(fd[2 * i + t] - gv[i]) <= 2e-2 * fabs(gv[i]) + noise[2 * i + t];
         if (!good || getenv("NET_CHECK_VERBOSE"))
-            printf("  %s %-40s finite differences %.6g, backward %.6g\n", good ? "ok  " : "FAIL",
-                   p[i].name, fd[i], gv[i]);
+            printf("  %s %-40s finite differences %.6g (10x step: %.6g), backward %.6g\n",
+                   good ? "ok  " : "FAIL", p[i].name, fd[2 * i], fd[2 * i + 1], gv[i]);
         ok &= good;
     }
     printf("finite differences domain %d: %d parameter tensors: %s\n", dom, checked, ok ? "ok" : "FAIL");
