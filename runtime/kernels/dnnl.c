@@ -1263,8 +1263,12 @@ hsi_op *hk_dnnl_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
         pc.kernel[1] = pc.stride[1] = pc.dilation[1] = 1;
         pc.pad_lo[1] = pc.pad_hi[1] = 0;
         fold = dn_reshape_md(&sview, smd, 4, pdims) == 0;
-        if (fold) smd = &sview;
-        else pc = *cd;
+        if (fold) {
+            smd = &sview;
+        } else {   /* no view of src over [D, H*W]: the conv stays 3-D, on src's own sizes */
+            pc = *cd;
+            memcpy(pdims, src->dims, sizeof pdims);
+        }
     }
     /* A kernel covering the whole unpadded input is an inner product (a plain GEMM). */
     int full = G == 1;
