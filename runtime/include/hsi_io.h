@@ -44,11 +44,10 @@ int hsi_check_not_input(const char *out, const char *in, const char *what, char 
 int hsi_lock_dir(const char *dir, const char *name, const char *who, char *err, size_t errlen);
 void hsi_unlock_dir(int fd);
 /* A command's output folder given back when the command failed before writing in it: top =
- * hsi_dir_first_missing(dir) taken before hsi_mkdirs (the first folder of the path that did not
- * exist, malloc'd; NULL when dir existed, or on doubt), then hsi_unlock_dir_unmade(fd, dir,
- * NAME, top) removes NAME (the lock, still held), dir and its parents down to top while each
- * is empty, and unlocks. With top NULL it only unlocks: a folder the user made stays. */
-char *hsi_dir_first_missing(const char *path);
+ * the first folder hsi_mkdirs_made made for dir (NULL when dir existed), then
+ * hsi_unlock_dir_unmade(fd, dir, NAME, top) removes NAME (the lock, still held), dir and its
+ * parents down to top while each is empty, and unlocks. With top NULL it only unlocks: a
+ * folder the user made stays. */
 void hsi_unlock_dir_unmade(int fd, const char *dir, const char *name, const char *top);
 
 /* ---- cpus.c: CPUs and compute threads --------------------------------------------------------
@@ -84,6 +83,8 @@ const char *hsi_write_strerror(int e);
 
 /* Creates path and every missing parent directory (mode 0777 & umask). Existing dirs are fine. */
 int hsi_mkdirs(const char *path, char *err, size_t errlen);
+/* Same; *made = the first folder of the path this call created (malloc'd), NULL if none. */
+int hsi_mkdirs_made(const char *path, char **made, char *err, size_t errlen);
 /* -1 with "DIR: the filesystem's root is not a folder for outputs" when DIR is / (however
  * spelled: "//", "/tmp/..", a link to it): as root, `train --out /` wrote its run folders and
  * lock into /. hsi_mkdirs checks it; so does every command that makes an output folder. */

@@ -118,7 +118,13 @@ static void short_path(const char *p, char *buf, size_t n)
 
 int hsi_mkdirs(const char *path, char *err, size_t errlen)
 {
+    return hsi_mkdirs_made(path, NULL, err, errlen);
+}
+
+int hsi_mkdirs_made(const char *path, char **made, char *err, size_t errlen)
+{
     char shown[320];
+    if (made) *made = NULL;
     size_t n = strlen(path);
     char *p = malloc(n + 1);
     if (!p) {
@@ -132,7 +138,9 @@ int hsi_mkdirs(const char *path, char *err, size_t errlen)
         char saved = p[i];
         p[i] = '\0';
         struct stat st;
-        if (mkdir(p, 0777) != 0) {
+        if (mkdir(p, 0777) == 0) {
+            if (made && !*made) *made = strdup(p);   /* the first folder this call made */
+        } else {
             int e = errno;
             short_path(p, shown, sizeof shown);
             if (e == EEXIST && stat(p, &st) != 0) {   /* a link to nothing, or a link loop */

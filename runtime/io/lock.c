@@ -10,9 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <dirent.h>
-#include <stdlib.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hsi_io.h"
@@ -52,27 +50,6 @@ int hsi_lock_dir(const char *dir, const char *name, const char *who, char *err, 
 void hsi_unlock_dir(int fd)
 {
     if (fd >= 0) close(fd);
-}
-
-char *hsi_dir_first_missing(const char *path)
-{
-    size_t n = strlen(path);
-    char *p = malloc(n + 1);
-    if (!p) return NULL;
-    memcpy(p, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0') continue;
-        char saved = p[i];
-        struct stat st;
-        p[i] = '\0';
-        if (stat(p, &st) != 0) {
-            if (errno == ENOENT) return p;   /* p is that prefix */
-            break;                           /* not ours to judge: nothing is given back */
-        }
-        p[i] = saved;
-    }
-    free(p);
-    return NULL;
 }
 
 /* DIR holds nothing but NAME */

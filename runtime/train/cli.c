@@ -314,8 +314,8 @@ static int ranks_agree(const hsi_comm *comm, const hsi_netdesc *net, const hsi_e
 
 /* The output folder's lock let go; a command that failed gives back the folders it made for
  * its outputs while they hold nothing but the lock (a missing dataset, scene or file, found
- * after the folder was made, left an empty folder with a .lock behind). made: what
- * hsi_dir_first_missing gave before the folder was made (freed). */
+ * after the folder was made, left an empty folder with a .lock behind). made: the first folder
+ * hsi_mkdirs_made made (freed). */
 static void release_out(int lock, const char *out, char *made, int failed)
 {
     if (failed) hsi_unlock_dir_unmade(lock, out, ".lock", made);
@@ -353,8 +353,8 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     if (ranks_agree(comm, net, x, out, a->resume != NULL, err, errlen)) return 1;
     /* one trainer per run folder, for as long as it runs (under MPI: rank 0 holds it) */
     int lock = -1, r0 = !several(comm) || comm->rank == 0;
-    char *made = r0 ? hsi_dir_first_missing(out) : NULL;
-    int bad = r0 && (hsi_mkdirs(out, err, errlen) ||
+    char *made = NULL;
+    int bad = r0 && (hsi_mkdirs_made(out, &made, err, errlen) ||
                      (lock = hsi_lock_dir(out, ".lock", "trainer", err, errlen)) < 0);
     if (from_rank0(comm, bad, err, errlen)) {
         free(made);
@@ -423,8 +423,8 @@ static int lock_out(const char *out, const char *what, const hsi_comm *comm, int
         char who[32], path[4200];
         snprintf(who, sizeof who, "trainer %s", what);
         snprintf(path, sizeof path, "%s/experiment.yaml", out);
-        *made = hsi_dir_first_missing(out);
-        bad = hsi_mkdirs(out, err, errlen) || (*lock = hsi_lock_dir(out, ".lock", who, err, errlen)) < 0;
+        bad = hsi_mkdirs_made(out, made, err, errlen)
+              || (*lock = hsi_lock_dir(out, ".lock", who, err, errlen)) < 0;
         if (!bad && file_exists(path)) {
             hsi_unlock_dir(*lock);
             *lock = -1;
