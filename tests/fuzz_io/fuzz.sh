@@ -15,7 +15,7 @@ CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$build" --target hsirt -j2 >/dev/null
 clang -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined -I"$root/runtime/include" \
     "$root/tests/fuzz_io/fuzz_readers.c" "$build/runtime/libhsirt.a" \
-    -lyaml -lmatio -lpng -ldnnl -lcurl -lm -ldl -lpthread -o "$build/fuzz_readers"
+    -lyaml -lmatio -lpng -lz -ldnnl -lcurl -lm -ldl -lpthread -o "$build/fuzz_readers"
 rm -rf "$build/fuzz-seeds"
 /usr/bin/python3 "$root/tests/fuzz_io/seeds.py" "$build/fuzz-seeds"
 cd "$build"
