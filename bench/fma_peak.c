@@ -3,7 +3,8 @@
  * print their GFLOP/s as a fraction of it (scene_bench.c, bench_net.c). With
  * HSICC_KERNEL_ISA=avx2 it measures the 8-wide peak even where the CPU has AVX-512. Built with
  * -DFMA_PEAK_MAIN it is the tool bench_fma:  bench_fma [THREADS]  (default OMP_NUM_THREADS, else
- * every online CPU) prints "machine fma_peak_gflops=.. threads=.. width=..". */
+ * every online CPU) prints "machine fma_peak_gflops=.. threads=.. width=.."; bench_fma --xcore
+ * prints "machine xcore_round_trip_ns=.." (xcore_round_trip_ns, below). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
@@ -91,6 +92,44 @@ double fma_peak(int threads, int *width)
 #endif
 }
 
+/* ---- cross-core round trip: two threads hand a cache line back and forth ------------------
+ * On a VM the two CPUs a process gets can share a last-level cache or not, and that changes
+ * over tens of seconds (seen on a 2-vCPU AMD EPYC VM, 2026-12-05: 70-80 ns or 800-1400 ns):
+ * a net whose ops hand tensors between the threads (the contextual CNN at batch 128: 7.5 or
+ * 11.5 ms a step) runs at one of two speeds while the FMA peak stays the same. The benches
+ * print it beside their runs so that such a run can be told apart. ns per round trip, the
+ * best of 3 runs of 20,000. */
+static _Alignas(64) volatile int xc_flag;
+static void *xc_thread(void *p)
+{
+    long n = *(long *)p;
+    for (long i = 0; i < n; i++) {
+        while (__atomic_load_n(&xc_flag, __ATOMIC_ACQUIRE) != (int)(2 * i + 1)) {}
+        __atomic_store_n(&xc_flag, (int)(2 * i + 2), __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+double xcore_round_trip_ns(void)
+{
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        long n = 20000;
+        pthread_t t;
+        __atomic_store_n(&xc_flag, 0, __ATOMIC_RELEASE);
+        if (pthread_create(&t, NULL, xc_thread, &n)) return 0;
+        double t0 = now();
+        for (long i = 0; i < n; i++) {
+            __atomic_store_n(&xc_flag, (int)(2 * i + 1), __ATOMIC_RELEASE);
+            while (__atomic_load_n(&xc_flag, __ATOMIC_ACQUIRE) != (int)(2 * i + 2)) {}
+        }
+        double ns = (now() - t0) / (double)n * 1e9;
+        pthread_join(t, NULL);
+        if (rep == 0 || ns < best) best = ns;
+    }
+    return best;
+}
+
 int fma_threads(void)
 {
     const char *omp = getenv("OMP_NUM_THREADS");
@@ -100,6 +139,10 @@ int fma_threads(void)
 #ifdef FMA_PEAK_MAIN
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--xcore")) {   /* the round trip alone */
+        printf("machine xcore_round_trip_ns=%.0f\n", xcore_round_trip_ns());
+        return 0;
+    }
     int threads = argc > 1 ? atoi(argv[1]) : fma_threads(), width = 0;
     if (threads < 1 || threads > 64) {
         fprintf(stderr, "usage: %s [THREADS 1..64]\n", argv[0]);

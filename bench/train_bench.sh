@@ -60,6 +60,9 @@ fma() {
   "$build/bench/bench_fma" "$t" | tee -a "${1:-/dev/null}" \
       | sed -n 's/.*fma_peak_gflops=\([0-9.]*\).*/\1/p'
 }
+# the cross-core round trip (ns; bench_fma --xcore): on a VM it can change between runs, and
+# with it the speed of nets that hand tensors between threads (fma_peak.c)
+xcore() { "$build/bench/bench_fma" --xcore | sed -n 's/.*xcore_round_trip_ns=\([0-9.]*\).*/\1/p'; }
 opts() { if [ "$1" = ssrn ]; then echo "--batch 16 --solver rmsprop"; else echo "--batch 128 --solver sgd"; fi; }
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs${isa:+, kernels forced to $isa}"
 for t in $threads; do
@@ -72,11 +75,11 @@ for t in $threads; do
       # the peak read just before and just after this run too (0.1 s each): the machine's speed
       # drifts by 10-25 % within minutes here, the kernels' and the FMA loop's alike, so each
       # run is also set against the higher of its own two readings (the summary's "per run")
-      pa=$(fma)
+      pa=$(fma) xa=$(xcore)
       "$build/bench/bench_$n" $(opts "$n") --seconds "$secs" --peak "$peak" | grep train_step \
           | sed "s/^/T$t /" | tee -a "$log"
-      pb=$(fma)
-      echo "T$t run_peak net=$n before=$pa after=$pb" | tee -a "$log"
+      pb=$(fma) xb=$(xcore)
+      echo "T$t run_peak net=$n before=$pa after=$pb xcore_ns=$xa/$xb" | tee -a "$log"
       if [ $torch = 1 ]; then
         for m in eager channels_last torchscript; do
           (cd bench && /usr/bin/python3 torch_step.py --net "$n" --seconds "$secs" --threads "$t" \
@@ -94,8 +97,9 @@ for t in $threads; do
     # all depths alike); at least 5 rounds; each run reports its per-step median
     for r in $(seq $(( rounds > 5 ? rounds : 5 ))); do
       for d in 1 2 4 8; do
+        x=$(xcore)
         "$build/bench/bench_contextual_d$d" $(opts contextual) --seconds "$secs" --peak "$peak" \
-            | grep train_step | sed "s/^/T$t depth=$d /" | tee -a "$log"
+            | grep train_step | sed "s/^/T$t depth=$d /; s/\$/ xcore_ns=$x/" | tee -a "$log"
       done
     done
   fi
@@ -115,9 +119,12 @@ done
 echo "# summary (medians over rounds)"
 /usr/bin/python3 - "$log" <<'PY'
 import re, statistics, sys
-rates, flops, xflops, peaks, sweep, runpct = {}, {}, {}, {}, {}, {}
+rates, flops, xflops, peaks, sweep, runpct, xcore = {}, {}, {}, {}, {}, {}, {}
 last = {}   # (threads, net) -> GFLOP/s of the last hsicc run, set against the run_peak line after it
 for line in open(sys.argv[1]):
+    for x in re.findall(r"xcore_ns=([\d./]+)", line):
+        t = int(re.match(r"T(\d+)", line).group(1))
+        xcore.setdefault(t, []).extend(float(v) for v in x.split("/") if v)
     m = re.match(r"T(\d+) run_peak net=(\w+) before=([\d.]+) after=([\d.]+)", line)
     if m:
         t, net = int(m.group(1)), m.group(2)
@@ -173,6 +180,11 @@ for t in sorted(peaks, reverse=True):
             line += "; PyTorch " + ", ".join(f"{m} {v:.1f}" for m, v in modes.items())
             line += f"; ratio to PyTorch's best ({best}) {sps / modes[best]:.2f}x"
         print(line)
+for t in sorted(xcore, reverse=True):
+    if t > 1 and xcore[t]:
+        print(f"cross-core round trip during the {t}-thread runs: {min(xcore[t]):.0f}-{max(xcore[t]):.0f} ns "
+              f"(median {statistics.median(xcore[t]):.0f}; a VM whose CPUs share no cache at times "
+              f"reads several hundred: runs then hand tensors between threads slower)")
 for t in sorted({t for t, _ in sweep}, reverse=True):
     depths = sorted(d for tt, d in sweep if tt == t)
     ms = {d: statistics.median(sweep[(t, d)]) for d in depths}   # ms per batch: median of runs' medians
