@@ -72,8 +72,9 @@ static int recomputable(const be_graph *g, int i)
 }
 
 /* Every op's readers, once for the graph (which planning does not change): op i's are
- * rd[rs[i] .. rs[i+1]-1], each a reading op (ascending) and the input slot it reads i by; scans
- * of all later ops per op made planning quadratic (a 60,000-layer netdef: 14.6 s). */
+ * op / slot [rs[i] .. rs[i+1]-1], each a reading op (ascending) and the input slot it reads i
+ * by (an op reading i twice is there twice); scans of all later ops per op made planning
+ * quadratic (a 60,000-layer netdef: 14.6 s). */
 typedef struct readers { int *rs, *op, *slot; } readers;
 
 static readers readers_of(const be_graph *g)
@@ -123,15 +124,13 @@ void plan_buffers(be_graph *g, const be_options *opt)
         for (int k = rd.rs[i]; k < rd.rs[i + 1]; k++) {
             int c = rd.op[k];
             const be_op *r = &g->ops[c];
-            {
-                if (c > last) last = c;
-                if (r->kind == BE_XENT && r->bwd_step > last) last = r->bwd_step;   /* a loss */
-                else if (r->need_grad && reads_input_in_backward(r) && re) {
-                    if (r->bwd_step < rc[2 * i]) rc[2 * i] = r->bwd_step;
-                    if (r->bwd_step > rc[2 * i + 1]) rc[2 * i + 1] = r->bwd_step;
-                } else if (r->need_grad && reads_input_in_backward(r) && r->bwd_step > last)
-                    last = r->bwd_step;
-            }
+            if (c > last) last = c;
+            if (r->kind == BE_XENT && r->bwd_step > last) last = r->bwd_step;   /* a loss */
+            else if (r->need_grad && reads_input_in_backward(r) && re) {
+                if (r->bwd_step < rc[2 * i]) rc[2 * i] = r->bwd_step;
+                if (r->bwd_step > rc[2 * i + 1]) rc[2 * i + 1] = r->bwd_step;
+            } else if (r->need_grad && reads_input_in_backward(r) && r->bwd_step > last)
+                last = r->bwd_step;
         }
         if (o->need_grad && reads_output_in_backward(o) && o->bwd_step > last) last = o->bwd_step;
         /* a BN folded into a conv for inference: forward_infer writes its output at the conv's

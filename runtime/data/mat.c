@@ -132,13 +132,13 @@ static int sub_tag(const uint8_t *p, size_t n, int little, uint32_t *type, uint3
 }
 
 /* A variable (miMATRIX at off, nb bytes; b: its first n bytes after the tag) whose header asks
- * for more than its bytes hold. A numeric one whose dimensions give more values than its real part holds: matio
- * reads it with the missing values as zeros (a forged or corrupted header gave a cube with a
- * band of zeros). A subelement longer than the variable, or a cell (char) array with more
- * elements than its bytes can describe (8 bytes a cell at least, 1 a character): matio
- * allocates what the header declares and walks it (a 360-byte file with a dims subelement of
- * 4 GB, or a cell array of 7e8 elements, took 16 s and 8 GB of address space to refuse). What
- * cannot be parsed here is left to matio. */
+ * for more than its bytes hold. A numeric one whose dimensions give more values than its real
+ * part holds: matio reads it with the missing values as zeros (a forged or corrupted header
+ * gave a cube with a band of zeros). A subelement longer than the variable, or a cell (char)
+ * array with more elements than its bytes can describe (8 bytes a cell at least, 1 a
+ * character): matio allocates what the header declares and walks it (a 360-byte file with a
+ * dims subelement of 4 GB, or a cell array of 7e8 elements, took 16 s and 8 GB of address space
+ * to refuse). What cannot be parsed here is left to matio. */
 static int check_v5_matrix(const uint8_t *b, size_t n, uint32_t nb, int little, int64_t k,
                            int64_t off, const char *path, char *err, size_t errlen)
 {
@@ -203,7 +203,7 @@ static int check_v5_matrix(const uint8_t *b, size_t n, uint32_t nb, int little, 
  * miMATRIX): its head inflated and checked as an uncompressed one, against the bytes its header
  * declares, which nb compressed bytes can hold only up to deflate's largest ratio (1032:1).
  * matio allocates what the header declares before it inflates the values: a 208-byte file
- * whose dimensions said 20000 x 20000 x 6 held a trainer for minutes over a 9.6 GB
+ * whose dimensions said 20000 x 20000 x 6 held a trainer for more than 20 s over a 9.6 GB
  * allocation. A stream zlib cannot inflate is left to matio (which says so). */
 static int check_v5_compressed(int fd, int64_t off, uint32_t nb, int little, int64_t k,
                                const char *path, char *err, size_t errlen)
