@@ -93,8 +93,9 @@ double fma_peak(int threads, int *width)
 }
 
 /* ---- cross-core round trip: two threads hand a cache line back and forth ------------------
- * On a VM the two CPUs a process gets can share a last-level cache or not, and that changes
- * over tens of seconds (seen on a 2-vCPU AMD EPYC VM, 2026-12-05: 70-80 ns or 800-1400 ns):
+ * On a VM the two CPUs a process gets may share a last-level cache or not (a guess), and that
+ * changes over tens of seconds (seen on a 2-vCPU AMD EPYC VM, 2026-12-05: about 55 ns, or
+ * 315-345 and up to 795 ns):
  * a net whose ops hand tensors between the threads (the contextual CNN at batch 128: 7.5 or
  * 11.5 ms a step) runs at one of two speeds while the FMA peak stays the same. The benches
  * print it beside their runs so that such a run can be told apart. ns per round trip, the

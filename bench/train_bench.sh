@@ -183,7 +183,7 @@ for t in sorted(peaks, reverse=True):
 for t in sorted(xcore, reverse=True):
     if t > 1 and xcore[t]:
         print(f"cross-core round trip during the {t}-thread runs: {min(xcore[t]):.0f}-{max(xcore[t]):.0f} ns "
-              f"(median {statistics.median(xcore[t]):.0f}; a VM whose CPUs share no cache at times "
+              f"(median {statistics.median(xcore[t]):.0f}; probably a VM whose CPUs at times share no cache "
               f"reads several hundred: runs then hand tensors between threads slower)")
 for t in sorted({t for t, _ in sweep}, reverse=True):
     depths = sorted(d for tt, d in sweep if tt == t)

@@ -79,14 +79,14 @@ typedef struct readers { int *rs, *op, *slot; } readers;
 
 static readers readers_of(const be_graph *g)
 {
-    int n = g->n_ops, total = 0;
+    int n = g->n_ops;
     readers r = {calloc((size_t)n + 2, sizeof(int)), NULL, NULL};
     if (!r.rs) abort();
     for (int c = 0; c < n; c++)
-        for (int j = 0; j < g->ops[c].n_in; j++) r.rs[g->ops[c].in[j] + 1]++, total++;
+        for (int j = 0; j < g->ops[c].n_in; j++) r.rs[g->ops[c].in[j] + 1]++;
     for (int i = 0; i < n; i++) r.rs[i + 1] += r.rs[i];
-    r.op = malloc(sizeof(int) * (size_t)(total + 1));
-    r.slot = malloc(sizeof(int) * (size_t)(total + 1));
+    r.op = malloc(sizeof(int) * (size_t)(r.rs[n] + 1));
+    r.slot = malloc(sizeof(int) * (size_t)(r.rs[n] + 1));
     int *at = malloc(sizeof(int) * (size_t)(n + 1));
     if (!r.op || !r.slot || !at) abort();
     for (int i = 0; i < n; i++) at[i] = r.rs[i];
@@ -101,6 +101,13 @@ static readers readers_of(const be_graph *g)
 }
 
 static int n_readers(const readers *r, int i) { return r->rs[i + 1] - r->rs[i]; }
+
+static void readers_free(readers *r)
+{
+    free(r->rs);
+    free(r->op);
+    free(r->slot);
+}
 
 void plan_buffers(be_graph *g, const be_options *opt)
 {
@@ -170,9 +177,7 @@ void plan_buffers(be_graph *g, const be_options *opt)
                                        4 * be_numel(&g->ops[i].shape) * batch);
     free(rc);
     if (!opt->fuse) {
-        free(rd.rs);
-        free(rd.op);
-        free(rd.slot);
+        readers_free(&rd);
         return;
     }
     /* convs that may apply their input's BN themselves: the BN's output is recomputed, and this
@@ -284,9 +289,7 @@ void plan_buffers(be_graph *g, const be_options *opt)
         g->bufs[o->act].alias = p->act;
         if (o->need_dsrc[0] && p->grad >= 0) g->bufs[p->grad].alias = o->grad;
     }
-    free(rd.rs);
-    free(rd.op);
-    free(rd.slot);
+    readers_free(&rd);
 }
 
 /* a + b, or INT64_MAX (printed as "more than") when it does not fit: huge nets and batches must

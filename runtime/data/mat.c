@@ -214,7 +214,7 @@ static int check_v5_compressed(int fd, int64_t off, uint32_t nb, int little, int
     if (inflateInit(&z) != Z_OK) return 0;
     z.next_out = out;
     z.avail_out = sizeof out;
-    int zr = Z_OK, rc = 0;
+    int zr = Z_OK;
     for (uint32_t done = 0; zr == Z_OK && z.avail_out && done < nb;) {
         uInt chunk = nb - done < sizeof in ? (uInt)(nb - done) : (uInt)sizeof in;
         if (data_pread_full(fd, in, chunk, off + 8 + done, path, err, errlen) != 0) {
@@ -236,8 +236,7 @@ static int check_v5_compressed(int fd, int64_t off, uint32_t nb, int little, int
                         "at most 1032-fold)", path, (long long)k, (long long)off,
                         (unsigned long)inner, (unsigned long)nb);
     size_t n = got - 8 < inner ? got - 8 : inner;
-    rc = check_v5_matrix(out + 8, n, inner, little, k, off, path, err, errlen);
-    return rc;
+    return check_v5_matrix(out + 8, n, inner, little, k, off, path, err, errlen);
 }
 
 /* A v5 file is a 128-byte header and top-level data elements (type, byte count, data); matio

@@ -31,14 +31,16 @@ extern const hsi_netdesc NET_PLAIN;
 #define BATCH 4
 #endif
 
-static uint64_t rs = 0x243F6A8885A308D3ull;
-static double urand(void)
+static uint64_t xorshift(uint64_t *s)
 {
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return (double)(rs >> 11) / 9007199254740992.0;
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
 }
+
+static uint64_t rs = 0x243F6A8885A308D3ull;
+static double urand(void) { return (double)(xorshift(&rs) >> 11) / 9007199254740992.0; }
 static double nrand(void)
 {
     double u = urand() + 1e-12, v = urand();
@@ -166,23 +168,20 @@ static float *oracle_noise(const hsi_netdesc *db, hsi_model *b, int dom, const f
     for (int i = 0; i < n; i++) total += p[i].grad ? (size_t)p[i].numel : 0;
     float *xp = malloc(sizeof(float) * (size_t)(per * BATCH)), *g = malloc(sizeof(float) * (total + 1));
     uint64_t r = 0x9E3779B97F4A7C15ull;   /* its own stream: the draws stay those of main */
-    for (int64_t k = 0; k < per * BATCH; k++) {
-        r ^= r << 13;
-        r ^= r >> 7;
-        r ^= r << 17;
-        xp[k] = x[k] * (float)(1.0 + (r >> 63 ? -1e-6 : 1e-6));
-    }
+    for (int64_t k = 0; k < per * BATCH; k++)
+        xp[k] = x[k] * (float)(1.0 + (xorshift(&r) >> 63 ? -1e-6 : 1e-6));
     train_step(db, b, dom, x, y);
-    for (int i = 0, o = 0; i < n; i++)
+    size_t o = 0;
+    for (int i = 0; i < n; i++)
         if (p[i].grad) {
             memcpy(g + o, p[i].grad, sizeof(float) * (size_t)p[i].numel);
-            o += (int)p[i].numel;
+            o += (size_t)p[i].numel;
         }
     train_step(db, b, dom, xp, y);
-    for (int i = 0, o = 0; i < n; i++)
-        if (p[i].grad) {
-            for (int64_t k = 0; k < p[i].numel; k++, o++) g[o] = 4 * fabsf(g[o] - p[i].grad[k]);
-        }
+    o = 0;
+    for (int i = 0; i < n; i++)
+        for (int64_t k = 0; p[i].grad && k < p[i].numel; k++, o++)
+            g[o] = 4 * fabsf(g[o] - p[i].grad[k]);
     free(xp);
     return g;
 }
