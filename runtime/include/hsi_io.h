@@ -117,6 +117,14 @@ void hsi_atomic_abort(hsi_atomic_file *af);   /* closes and removes the temp fil
  * Returns the slot for hsi_temp_unregister, or -1 when all slots are taken. */
 int hsi_temp_register(const char *path);
 void hsi_temp_unregister(int slot);
+/* SIGINT, SIGTERM and SIGHUP taken by a thread of their own, blocked in the calling thread and
+ * so in every thread started after this call (call it first, before threads): no signal
+ * handler ever runs on a thread that computes (oneDNN 2.6's AVX-512 GEMM kernels point the
+ * stack pointer at the heap while they run; a handler's frame there corrupts the heap: see
+ * atomic.c). on_signal NULL: a signal removes the registered temps and ends the process as it
+ * would have; else on_signal(sig) is called on that thread (not a handler: any call is safe).
+ * Once per process; -1 (nothing changed) when the thread cannot start. */
+int hsi_signals_take(void (*on_signal)(int sig));
 /* Removes the temp files ("NAME.tmp.XXXXXX") a killed writer left in dir and its folders up to
  * depth levels down; for a folder whose lock is held (no other writer). Returns how many. */
 int hsi_remove_stale_temps(const char *dir, int depth);
@@ -298,6 +306,8 @@ typedef struct hsi_progress {
 
 void hsi_progress_init(hsi_progress *p, FILE *out, int64_t total_steps, int epochs, int batch,
                        int every);
+/* A run resumed at step: its samples/s counts the steps after it (not those before the resume). */
+void hsi_progress_resume(hsi_progress *p, int64_t step);
 /* After each training step (step counts from 1). */
 void hsi_progress_step(hsi_progress *p, int64_t step, int epoch, double loss);
 /* After each validation: always prints (a full line in both modes). */

@@ -218,8 +218,11 @@ typedef struct hsi_train_opts {
 int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen);
 
 /* SIGINT, SIGTERM and SIGHUP ask the training to stop (finish the step, save, 130) from now
- * until the process exits; without it hsi_trainer_train catches them while it runs and then
- * restores the caller's handlers. The trainer's CLI calls it first thing for `train`. */
+ * until the process exits, taken by a thread of their own (hsi_signals_take). Without it
+ * hsi_trainer_train catches them while it runs, with handlers on whichever thread they land,
+ * and then restores the caller's handlers: a handler run inside oneDNN 2.6's AVX-512 GEMM
+ * corrupts the heap, so a program that calls hsi_trainer_train should call this first, before
+ * it starts threads. The trainer's CLI calls it first thing for `train`. */
 void hsi_trainer_catch_stops(void);
 
 #ifdef __cplusplus

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -64,14 +65,19 @@ static void remove_flat_folder(const char *p)
     rmdir(p);
 }
 
-/* Removes every registered name (a folder with its files), then ends the process as the signal
- * would have. Only async-signal-safe calls. */
-static void on_terminating_signal(int sig)
+/* Removes every registered name (a folder with its files). Only async-signal-safe calls. */
+static void remove_temps(void)
 {
     for (int i = TEMP_SLOTS - 1; i >= 0; i--) {
         const char *p = atomic_load(&g_temps[i]);
         if (p && unlink(p) != 0 && (errno == EISDIR || errno == EPERM)) remove_flat_folder(p);
     }
+}
+
+/* Removes the registered names, then ends the process as the signal would have. */
+static void on_terminating_signal(int sig)
+{
+    remove_temps();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -90,6 +96,78 @@ static void install_temp_handlers(void)
         sigfillset(&sa.sa_mask);
         sigaction(g_term_signals[i], &sa, NULL);
     }
+}
+
+/* ---- terminating signals taken by a thread of their own ---------------------------------
+ * oneDNN 2.6's JIT GEMM kernels (jit_avx512_common_gemm_f32, what dnnl_sgemm and the inner
+ * products run on AVX-512) point rsp at a heap buffer while they run: a signal handled on such
+ * a thread has its frame pushed there, over the heap (oneDNN issue 4845, fixed in 3.x). Here:
+ * "corrupted size vs. prev_size while consolidating" when Slurm stopped a trainer, and the same
+ * in a plain loop of dnnl_sgemm under a no-op SIGUSR2 handler, never with oneDNN at AVX2. So
+ * no handler may run on a thread that computes: the signals are blocked in the calling thread
+ * (and thereby in every thread it starts afterwards: OpenMP's, the batcher's) and a thread of
+ * their own waits for them. */
+static void (*g_on_signal)(int);
+
+static void take_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof g_term_signals / sizeof *g_term_signals; i++)
+        sigaddset(set, g_term_signals[i]);
+}
+
+static void *signal_taker(void *arg)
+{
+    (void)arg;
+    sigset_t set;
+    take_set(&set);
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (g_on_signal) {
+            g_on_signal(sig);
+            continue;
+        }
+        /* one ignored where the program started (nohup; SIGINT of a background job) stays
+         * ignored: blocked, it is queued rather than dropped */
+        struct sigaction cur;
+        if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == SIG_IGN) continue;
+        /* the temps removed, then the process ends as the signal says (unblocked here, at its
+         * default action, raised on this thread) */
+        remove_temps();
+        signal(sig, SIG_DFL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        raise(sig);
+    }
+    return NULL;
+}
+
+int hsi_signals_take(void (*on_signal)(int sig))
+{
+    static int started;
+    if (started) return 0;
+    sigset_t set, old;
+    take_set(&set);
+    g_on_signal = on_signal;
+    /* threads started before this call keep a handler: on_signal's, or the temps' */
+    if (!on_signal) install_temp_handlers();
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 64 << 10);
+    int rc = pthread_create(&th, &at, signal_taker, NULL);
+    pthread_attr_destroy(&at);
+    if (rc != 0) {   /* no thread: the handlers take them, as before */
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
+    started = 1;
+    return 0;
 }
 
 int hsi_temp_register(const char *path)

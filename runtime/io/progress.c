@@ -37,6 +37,11 @@ void hsi_progress_init(hsi_progress *p, FILE *out, int64_t total_steps, int epoc
     p->val_oa = NAN;
 }
 
+void hsi_progress_resume(hsi_progress *p, int64_t step)
+{
+    p->rate_step = step;
+}
+
 static void fmt_duration(char *buf, size_t n, double s)
 {
     if (!isfinite(s) || s < 0)

@@ -823,7 +823,9 @@ int hsi_trainer_main_comm(const hsi_netdesc *net, const char *exp_text, const ch
         free(a.sets);
         return rc == 1 ? 0 : 2;
     }
+    /* before any thread starts: stop signals to a thread of their own (hsi_signals_take) */
     if (a.cmd == C_TRAIN) hsi_trainer_catch_stops();
+    else hsi_signals_take(NULL);
     char err[2048] = "";
     /* rank 0 alone runs the commands that are not data-parallel (their files are written once) */
     int idle = several(comm) && comm->rank > 0 && a.cmd != C_TRAIN && a.cmd != C_PREDICT;

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@
 #include "hsi_trainer.h"
 #include "trainer_internal.h"
 
-static volatile sig_atomic_t g_stop;   /* SIGINT / SIGTERM / SIGHUP: finish the step, save, 130 */
+static _Atomic int g_stop;   /* SIGINT / SIGTERM / SIGHUP: finish the step, save, 130 */
 static int g_caught;                    /* hsi_trainer_catch_stops: for the process's life */
 
 static void on_signal(int sig)
@@ -59,17 +60,21 @@ static void release_stops(const struct sigaction *old)
 /* A trainer process's stop requests are caught from its start to its exit: a SIGTERM while it
  * loads the data, or a second one (Slurm's and the job script's) after the state was saved,
  * ends it as a stop (exit 130, its message said) and not by the signal's default (143, nothing
- * said, and the job script then does not requeue). */
+ * said, and the job script then does not requeue). They are taken by a thread of their own
+ * (hsi_signals_take): a handler run on the step's thread inside oneDNN's AVX-512 GEMM wrote
+ * its frame over the heap (atomic.c); the handler stays for threads started before (MPI's). */
 void hsi_trainer_catch_stops(void)
 {
     if (g_caught) return;
     catch_stops(NULL);
     /* blocked where it was started (the mask is inherited across exec): a stop asked for
-     * then, pending, arrives now */
-    sigset_t set;
-    sigemptyset(&set);
-    for (int i = 0; i < N_STOP_SIGNALS; i++) sigaddset(&set, g_stop_signals[i]);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+     * then, pending, arrives now, at the thread; with no thread, at the handler */
+    if (hsi_signals_take(on_signal) != 0) {
+        sigset_t set;
+        sigemptyset(&set);
+        for (int i = 0; i < N_STOP_SIGNALS; i++) sigaddset(&set, g_stop_signals[i]);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    }
     g_caught = 1;
 }
 
@@ -802,6 +807,7 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
     if (c->use_pg) {
         int64_t tot = total_steps(c);
         hsi_progress_init(&c->pg, stderr, tot, 0, c->x->train.batch, (int)(tot / 20 > 0 ? tot / 20 : 1));
+        hsi_progress_resume(&c->pg, c->s.step);   /* the first line's samples/s: this run's steps */
         if (c->r == 0 && hsi_threads_note()) hsi_progress_note(&c->pg, "threads: %s", hsi_threads_note());
         if (c->r == 0 && c->D->n > 0 && c->D->d[0].batcher)
             hsi_progress_note(&c->pg, "batches: %s",

@@ -54,6 +54,21 @@ int main(void)
     CHECK(!strchr(out, '\r'));
     fclose(f);
 
+    /* Resumed at step 4000 of 10000: the first line's rate counts the 100 steps since then
+     * (1600 samples/s), not the 4100 steps since step 0 (it said 65600). */
+    f = tmpfile();
+    hsi_progress_init(&p, f, 10000, 0, 16, 100);
+    p.clock = fake_clock;
+    fake_now = p.t0 = p.last_draw = p.rate_t = 0;
+    hsi_progress_resume(&p, 4000);
+    for (int s = 4001; s <= 4100; s++) {
+        fake_now = (s - 4000) * 0.01;
+        hsi_progress_step(&p, s, 1, 0.5);
+    }
+    out = contents(f);
+    CHECK_MSG(out, "epoch 1 step 4100/10000 loss 0.5000 1600 samples/s ETA 0m59s\n");
+    fclose(f);
+
     /* Terminal mode: 1000 steps over 10 s, redraws at most every 0.2 s (about 50 + the last). */
     f = tmpfile();
     hsi_progress_init(&p, f, 1000, 10, 16, 100);
