@@ -162,6 +162,7 @@ int hsi_signals_take(void (*on_signal)(int sig))
     pthread_attr_setstacksize(&at, 64 << 10);
     int rc = pthread_create(&th, &at, signal_taker, NULL);
     pthread_attr_destroy(&at);
+    if (rc == 0) pthread_setname_np(th, "hsi-signals");   /* as ps and /proc show it */
     if (rc != 0) {   /* no thread: the handlers take them, as before */
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;

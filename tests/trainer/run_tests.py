@@ -646,6 +646,43 @@ def t_stop_signals():
           os.path.exists(os.path.join(out, "run0", "state.safetensors")),
           "SIGHUP: exit %s\n%s" % (rc, err))
 
+    # 4. no thread that computes can take them: while it trains (2 OpenMP threads, the batcher's
+    #    thread), every thread but the one named hsi-signals blocks all three (a handler run
+    #    inside oneDNN's AVX-512 GEMM writes its frame over the heap: runtime/io/atomic.c)
+    out = os.path.join(WORK, "threads")
+    e2 = dict(e, OMP_NUM_THREADS="2", HSICC_BATCH_PREFETCH="1")
+    pr = subprocess.Popen([TINY, "train", "--out", out, *long], env=e2, cwd=WORK,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not os.path.isfile(os.path.join(out, "run0", "log.csv")) and pr.poll() is None and \
+            time.time() - t0 < 60:
+        time.sleep(0.01)
+    t1 = time.time()   # OpenMP's thread, if its kernels start one, with the first step's
+    while len(os.listdir("/proc/%d/task" % pr.pid)) < 4 and pr.poll() is None and \
+            time.time() - t1 < 2:
+        time.sleep(0.01)
+    stops = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGHUP - 1))
+    threads = []
+    for tid in os.listdir("/proc/%d/task" % pr.pid):
+        try:
+            name = open("/proc/%d/task/%s/comm" % (pr.pid, tid)).read().strip()
+            blk = [l for l in open("/proc/%d/task/%s/status" % (pr.pid, tid))
+                   if l.startswith("SigBlk:")][0].split()[1]
+        except (OSError, IndexError):
+            continue
+        threads.append((name, int(blk, 16) & stops == stops))
+    pr.send_signal(signal.SIGTERM)
+    try:
+        rc = pr.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pr.kill()
+        fail("threads: still training after 60 s")
+    takers = [t for t in threads if t[0] == "hsi-signals"]
+    check(len(threads) >= 3 and len(takers) == 1 and not takers[0][1] and
+          all(blocked for name, blocked in threads if name != "hsi-signals"),
+          "threads (name, stop signals blocked): %s" % threads)
+    check(rc == 130, "threads: exit %s\n%s" % (rc, pr.stderr.read()))
+
 
 def t_numerics():
     """Silently wrong, now said: lr 1e30 trained a one-class model and exited 0 (divergence guard);
