@@ -628,19 +628,25 @@ def t_stop_signals():
 
     # 3. the terminal closing (SIGHUP: an ssh session that drops) stops it the same way, with
     #    the state saved (it ended the trainer, losing the steps since the last validation)
-    out = os.path.join(WORK, "hangup")
-    pr = subprocess.Popen([TINY, "train", "--out", out, *long], env=e, cwd=WORK,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    t0 = time.time()
-    while not os.path.isfile(os.path.join(out, "run0", "log.csv")) and pr.poll() is None and \
-            time.time() - t0 < 60:
-        time.sleep(0.01)
-    pr.send_signal(signal.SIGHUP)
-    try:
-        rc = pr.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        pr.kill()
-        fail("SIGHUP: still training after 60 s")
+    def training(tag, env):   # a trainer started into WORK/tag, once its first run has begun
+        out = os.path.join(WORK, tag)
+        pr = subprocess.Popen([TINY, "train", "--out", out, *long], env=env, cwd=WORK,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        t0 = time.time()
+        while not os.path.isfile(os.path.join(out, "run0", "log.csv")) and pr.poll() is None \
+                and time.time() - t0 < 60:
+            time.sleep(0.01)
+        return out, pr
+
+    def stopped(pr, sig, what):   # its exit status once sig was sent
+        pr.send_signal(sig)
+        try:
+            return pr.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pr.kill()
+            fail("%s: still training after 60 s" % what)
+    out, pr = training("hangup", e)
+    rc = stopped(pr, signal.SIGHUP, "SIGHUP")
     err = pr.stderr.read()
     check(rc == 130 and "the state is saved" in err and
           os.path.exists(os.path.join(out, "run0", "state.safetensors")),
@@ -649,14 +655,7 @@ def t_stop_signals():
     # 4. no thread that computes can take them: while it trains (2 OpenMP threads, the batcher's
     #    thread), every thread but the one named hsi-signals blocks all three (a handler run
     #    inside oneDNN's AVX-512 GEMM writes its frame over the heap: runtime/io/atomic.c)
-    out = os.path.join(WORK, "threads")
-    e2 = dict(e, OMP_NUM_THREADS="2", HSICC_BATCH_PREFETCH="1")
-    pr = subprocess.Popen([TINY, "train", "--out", out, *long], env=e2, cwd=WORK,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    t0 = time.time()
-    while not os.path.isfile(os.path.join(out, "run0", "log.csv")) and pr.poll() is None and \
-            time.time() - t0 < 60:
-        time.sleep(0.01)
+    out, pr = training("threads", dict(e, OMP_NUM_THREADS="2", HSICC_BATCH_PREFETCH="1"))
     t1 = time.time()   # OpenMP's thread, if its kernels start one, with the first step's
     while len(os.listdir("/proc/%d/task" % pr.pid)) < 4 and pr.poll() is None and \
             time.time() - t1 < 2:
@@ -671,12 +670,7 @@ def t_stop_signals():
         except (OSError, IndexError):
             continue
         threads.append((name, int(blk, 16) & stops == stops))
-    pr.send_signal(signal.SIGTERM)
-    try:
-        rc = pr.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        pr.kill()
-        fail("threads: still training after 60 s")
+    rc = stopped(pr, signal.SIGTERM, "threads")
     takers = [t for t in threads if t[0] == "hsi-signals"]
     check(len(threads) >= 3 and len(takers) == 1 and not takers[0][1] and
           all(blocked for name, blocked in threads if name != "hsi-signals"),
