@@ -122,16 +122,23 @@ static void *signal_taker(void *arg)
     sigset_t set;
     take_set(&set);
     for (;;) {
-        int sig;
-        if (sigwait(&set, &sig) != 0) continue;
+        siginfo_t info;
+        int sig = sigwaitinfo(&set, &info);
+        if (sig < 0) continue;
         if (g_on_signal) {
             g_on_signal(sig);
             continue;
         }
         /* one ignored where the program started (nohup; SIGINT of a background job) stays
-         * ignored: blocked, it is queued rather than dropped */
+         * ignored: blocked, it is queued rather than dropped; a program's own handler is
+         * called here, on this thread */
         struct sigaction cur;
-        if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == SIG_IGN) continue;
+        if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler != SIG_DFL
+            && cur.sa_handler != on_terminating_signal) {
+            if (cur.sa_flags & SA_SIGINFO) cur.sa_sigaction(sig, &info, NULL);
+            else if (cur.sa_handler != SIG_IGN) cur.sa_handler(sig);
+            continue;
+        }
         /* the temps removed, then the process ends as the signal says (unblocked here, at its
          * default action, raised on this thread) */
         remove_temps();
@@ -162,11 +169,11 @@ int hsi_signals_take(void (*on_signal)(int sig))
     pthread_attr_setstacksize(&at, 64 << 10);
     int rc = pthread_create(&th, &at, signal_taker, NULL);
     pthread_attr_destroy(&at);
-    if (rc == 0) pthread_setname_np(th, "hsi-signals");   /* as ps and /proc show it */
     if (rc != 0) {   /* no thread: the handlers take them, as before */
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
+    pthread_setname_np(th, "hsi-signals");   /* as ps and /proc show it */
     started = 1;
     return 0;
 }

@@ -7,6 +7,11 @@
  *                              while a child sends SIGTERM and SIGHUP every 20 us: every product
  *                              the same bits as before the signals, every signal taken on the
  *                              taker thread (not the computing one), at least one taken.
+ *   test_signals terminate     the mode of every other command (hsi_signals_take(NULL)), in
+ *                              child processes: SIGTERM removes a registered temp file and
+ *                              ends the process by SIGTERM; a SIGHUP ignored at start stays
+ *                              ignored; a program's own SIGINT handler is called, on the
+ *                              taker thread, and the process goes on.
  *   test_signals handler SECS  the same with a plain handler (what the trainer had): on an
  *                              AVX-512 machine it corrupts the heap. Not a CTest test (it ends
  *                              in an abort): on the AMD EPYC (Zen 4) VM, 'corrupted size vs.
@@ -61,10 +66,64 @@ static void gemm(const shape *s, const float *a, const float *b, float *c)
     }
 }
 
+static atomic_int g_own;
+static void own_handler(int sig)
+{
+    (void)sig;
+    atomic_store(&g_own, pthread_equal(pthread_self(), g_main) ? 2 : 1);
+}
+
+/* One child: what = 0 SIGTERM with a temp registered, 1 SIGHUP ignored at start, 2 SIGINT with
+ * the program's own handler. Returns the child's wait status; *left: the temp file remained. */
+static int terminate_child(int what, const char *tmp, int *left)
+{
+    unlink(tmp);
+    pid_t c = fork();
+    if (c == 0) {
+        g_main = pthread_self();
+        FILE *f = fopen(tmp, "w");
+        if (!f) _exit(3);
+        fclose(f);
+        if (what == 1) signal(SIGHUP, SIG_IGN);
+        if (what == 2) signal(SIGINT, own_handler);
+        if (hsi_temp_register(tmp) < 0 || hsi_signals_take(NULL) != 0) _exit(3);
+        kill(getpid(), what == 0 ? SIGTERM : what == 1 ? SIGHUP : SIGINT);
+        for (int i = 0; i < 200 && (what != 2 || !atomic_load(&g_own)); i++) usleep(5000);
+        _exit(what == 2 ? 10 + atomic_load(&g_own) : 0);
+    }
+    int st = 0;
+    waitpid(c, &st, 0);
+    *left = access(tmp, F_OK) == 0;
+    unlink(tmp);
+    return st;
+}
+
+static int terminate_tests(void)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "test_signals.%d.tmp", (int)getpid());
+    int left, bad = 0;
+    int st = terminate_child(0, tmp, &left);
+    printf("SIGTERM: %s %d, temp file %s\n", WIFSIGNALED(st) ? "signal" : "exit",
+           WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), left ? "left" : "removed");
+    bad |= !(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM && !left);
+    st = terminate_child(1, tmp, &left);
+    printf("SIGHUP ignored at start: %s %d\n", WIFSIGNALED(st) ? "signal" : "exit",
+           WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    bad |= !(WIFEXITED(st) && WEXITSTATUS(st) == 0 && left);
+    st = terminate_child(2, tmp, &left);   /* exit 11: called, not on the main thread */
+    printf("SIGINT with its own handler: %s %d\n", WIFSIGNALED(st) ? "signal" : "exit",
+           WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    bad |= !(WIFEXITED(st) && WEXITSTATUS(st) == 11 && left);
+    printf("%s\n", bad ? "FAIL" : "PASS");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "terminate")) return terminate_tests();
     if (argc != 3 || (strcmp(argv[1], "take") && strcmp(argv[1], "handler"))) {
-        fprintf(stderr, "usage: %s take|handler SECONDS\n", argv[0]);
+        fprintf(stderr, "usage: %s take|handler SECONDS | terminate\n", argv[0]);
         return 2;
     }
     int take = !strcmp(argv[1], "take"), secs = atoi(argv[2]);
