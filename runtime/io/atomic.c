@@ -116,6 +116,33 @@ static void take_set(sigset_t *set)
         sigaddset(set, g_term_signals[i]);
 }
 
+/* What one signal taken does: on_signal, or the terminating mode. */
+static void take_one(int sig, siginfo_t *info)
+{
+    if (g_on_signal) {
+        g_on_signal(sig);
+        return;
+    }
+    /* one ignored where the program started (nohup; SIGINT of a background job) stays ignored:
+     * blocked, it is queued rather than dropped; a program's own handler is called here */
+    struct sigaction cur;
+    if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler != SIG_DFL
+        && cur.sa_handler != on_terminating_signal) {
+        if (cur.sa_flags & SA_SIGINFO) cur.sa_sigaction(sig, info, NULL);
+        else if (cur.sa_handler != SIG_IGN) cur.sa_handler(sig);
+        return;
+    }
+    /* the temps removed, then the process ends as the signal says (unblocked on this thread,
+     * at its default action, raised here) */
+    remove_temps();
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    raise(sig);
+}
+
 static void *signal_taker(void *arg)
 {
     (void)arg;
@@ -124,30 +151,7 @@ static void *signal_taker(void *arg)
     for (;;) {
         siginfo_t info;
         int sig = sigwaitinfo(&set, &info);
-        if (sig < 0) continue;
-        if (g_on_signal) {
-            g_on_signal(sig);
-            continue;
-        }
-        /* one ignored where the program started (nohup; SIGINT of a background job) stays
-         * ignored: blocked, it is queued rather than dropped; a program's own handler is
-         * called here, on this thread */
-        struct sigaction cur;
-        if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler != SIG_DFL
-            && cur.sa_handler != on_terminating_signal) {
-            if (cur.sa_flags & SA_SIGINFO) cur.sa_sigaction(sig, &info, NULL);
-            else if (cur.sa_handler != SIG_IGN) cur.sa_handler(sig);
-            continue;
-        }
-        /* the temps removed, then the process ends as the signal says (unblocked here, at its
-         * default action, raised on this thread) */
-        remove_temps();
-        signal(sig, SIG_DFL);
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, sig);
-        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-        raise(sig);
+        if (sig > 0) take_one(sig, &info);
     }
     return NULL;
 }
@@ -162,6 +166,11 @@ int hsi_signals_take(void (*on_signal)(int sig))
     /* threads started before this call keep a handler: on_signal's, or the temps' */
     if (!on_signal) install_temp_handlers();
     pthread_sigmask(SIG_BLOCK, &set, &old);
+    /* one already pending (blocked where the program was started, as a launcher may leave it)
+     * is taken now, before this returns, not whenever the thread first runs */
+    const struct timespec now = {0, 0};
+    siginfo_t info;
+    for (int sig; (sig = sigtimedwait(&set, &info, &now)) > 0;) take_one(sig, &info);
     pthread_t th;
     pthread_attr_t at;
     pthread_attr_init(&at);

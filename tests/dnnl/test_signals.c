@@ -11,7 +11,8 @@
  *                              child processes: SIGTERM removes a registered temp file and
  *                              ends the process by SIGTERM; a SIGHUP ignored at start stays
  *                              ignored; a program's own SIGINT handler is called, on the
- *                              taker thread, and the process goes on.
+ *                              taker thread, and the process goes on; a SIGTERM pending at
+ *                              start ends it within hsi_signals_take.
  *   test_signals handler SECS  the same with a plain handler (what the trainer had): on an
  *                              AVX-512 machine it corrupts the heap. Not a CTest test (it ends
  *                              in an abort): on the AMD EPYC (Zen 4) VM, 'corrupted size vs.
@@ -74,7 +75,7 @@ static void own_handler(int sig)
 }
 
 /* One child: what = 0 SIGTERM with a temp registered, 1 SIGHUP ignored at start, 2 SIGINT with
- * the program's own handler. Returns the child's wait status; *left: the temp file remained. */
+ * the program's own handler, 3 SIGTERM pending (blocked) before hsi_signals_take. Returns the child's wait status; *left: the temp file remained. */
 static int terminate_child(int what, const char *tmp, int *left)
 {
     unlink(tmp);
@@ -86,7 +87,15 @@ static int terminate_child(int what, const char *tmp, int *left)
         fclose(f);
         if (what == 1) signal(SIGHUP, SIG_IGN);
         if (what == 2) signal(SIGINT, own_handler);
+        if (what == 3) {   /* pending before the call: taken in it, before it returns */
+            sigset_t term;
+            sigemptyset(&term);
+            sigaddset(&term, SIGTERM);
+            sigprocmask(SIG_BLOCK, &term, NULL);
+            kill(getpid(), SIGTERM);
+        }
         if (hsi_temp_register(tmp) < 0 || hsi_signals_take(NULL) != 0) _exit(3);
+        if (what == 3) _exit(4);
         kill(getpid(), what == 0 ? SIGTERM : what == 1 ? SIGHUP : SIGINT);
         for (int i = 0; i < 200 && (what != 2 || !atomic_load(&g_own)); i++) usleep(5000);
         _exit(what == 2 ? 10 + atomic_load(&g_own) : 0);
@@ -115,6 +124,10 @@ static int terminate_tests(void)
     printf("SIGINT with its own handler: %s %d\n", WIFSIGNALED(st) ? "signal" : "exit",
            WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
     bad |= !(WIFEXITED(st) && WEXITSTATUS(st) == 11 && left);
+    st = terminate_child(3, tmp, &left);
+    printf("SIGTERM pending at start: %s %d, temp file %s\n", WIFSIGNALED(st) ? "signal" : "exit",
+           WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), left ? "left" : "removed");
+    bad |= !(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM && !left);
     printf("%s\n", bad ? "FAIL" : "PASS");
     return bad;
 }
