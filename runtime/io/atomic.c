@@ -5,7 +5,9 @@
  * Temporary names are registered while they exist: SIGINT, SIGTERM or SIGHUP arriving while a
  * write is open (and not caught by the program) removes them before the process ends as the
  * signal says, so an interrupted writer leaves no "NAME.tmp.XXXXXX" behind (SIGKILL still can:
- * hsi_remove_stale_temps clears those under a held lock).
+ * hsi_remove_stale_temps clears those under a held lock). In a program that computes
+ * (the trainers) those signals are taken by a thread of their own instead of a handler
+ * (hsi_signals_take), which does the same.
  * Not here: fsync of the directory after rename (a power cut may lose the new name, never the
  * content of either version), and locking against concurrent writers of the same path.
  */

@@ -7,16 +7,16 @@
  *                              while a child sends SIGTERM and SIGHUP every 20 us: every product
  *                              the same bits as before the signals, every signal taken on the
  *                              taker thread (not the computing one), at least one taken.
+ *   test_signals handler SECS  the same with a plain handler (what the trainer had): on an
+ *                              AVX-512 machine it corrupts the heap. Not a CTest test (it ends
+ *                              in an abort): on the AMD EPYC (Zen 4) VM, 'corrupted size vs.
+ *                              prev_size' or 'free(): invalid pointer' within 5 s.
  *   test_signals terminate     the mode of every other command (hsi_signals_take(NULL)), in
  *                              child processes: SIGTERM removes a registered temp file and
  *                              ends the process by SIGTERM; a SIGHUP ignored at start stays
  *                              ignored; a program's own SIGINT handler is called, on the
  *                              taker thread, and the process goes on; a SIGTERM pending at
  *                              start ends it within hsi_signals_take.
- *   test_signals handler SECS  the same with a plain handler (what the trainer had): on an
- *                              AVX-512 machine it corrupts the heap. Not a CTest test (it ends
- *                              in an abort): on the AMD EPYC (Zen 4) VM, 'corrupted size vs.
- *                              prev_size' or 'free(): invalid pointer' within 5 s.
  */
 #define _GNU_SOURCE
 #include <dnnl.h>
@@ -40,11 +40,6 @@ static void on_taken(int sig)
     (void)sig;
     atomic_fetch_add(&g_taken, 1);
     if (pthread_equal(pthread_self(), g_main)) atomic_fetch_add(&g_on_main, 1);
-}
-
-static void on_handler(int sig)
-{
-    on_taken(sig);
 }
 
 typedef struct shape {
@@ -149,7 +144,7 @@ int main(int argc, char **argv)
     } else {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_handler;
+        sa.sa_handler = on_taken;   /* on whichever thread the signal lands */
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL);
     }
