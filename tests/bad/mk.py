@@ -16,11 +16,11 @@
       a MAT v5 file whose one variable 'cube' is H x W x B single-precision zeros, compressed
       (deflate at its ~1030:1: 512 MB of values in 0.5 MB), made without holding the values
 """
-import zlib
 import json
 import os
 import struct
 import sys
+import zlib
 
 import numpy as np
 
