@@ -251,7 +251,8 @@ int main(int argc, char **argv)
     const hsi_domain *d = &NET.domains[0];
     int64_t per = 1;
     for (int k = 0; k < d->ndim; k++) per *= d->in_dims[k];
-    float *x = malloc(sizeof(float) * (size_t)(per * batch));
+    /* 64-byte aligned, as the trainer's batches: the model reads a full batch in place */
+    float *x = aligned_alloc(64, (sizeof(float) * (size_t)(per * batch) + 63) / 64 * 64);
     int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
     srand(1);
     for (int64_t k = 0; k < per * batch; k++) x[k] = (float)rand() / RAND_MAX - 0.5f;

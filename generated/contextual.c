@@ -789,8 +789,8 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
 
 static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, uint64_t rng)
 {
-    /* input: the batch, copied in; samples past n are zero */
-    hsi_model_input(m, s->buf[A_input], x, n, 5000);
+    /* input: the batch, read in place or copied in; samples past n are zero */
+    hsi_model_input_to(m, s, A_input, x, n, 5000);
     /* bank1: conv2d  [200,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
     hsi_conv_forward(s->op[OP_bank1], s->buf[A_input], V(P_bank1_weight), V(P_bank1_bias), s->buf[A_bank1]);
     /* bank1_bn: bn+relu  [128,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
@@ -904,8 +904,8 @@ static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, 
 
 static void forward_infer_0(hsi_model *m, hsi_dstate *s, const float *x, int n)
 {
-    /* input: the batch, copied in; samples past n are zero */
-    hsi_model_input(m, s->buf[A_input], x, n, 5000);
+    /* input: the batch, read in place or copied in; samples past n are zero */
+    hsi_model_input_to(m, s, A_input, x, n, 5000);
     /* bank1: conv2d  [200,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */
     /*   runs with bank1_bn folded into its weights: below */
     /* bank1_bn: bn+relu  [128,5,5] -> [128,5,5]  (netdefs/contextual.hsn:31) */

@@ -889,8 +889,8 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
 
 static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, uint64_t rng)
 {
-    /* input: the batch, copied in; samples past n are zero */
-    hsi_model_input(m, s->buf[A_input], x, n, 9800);
+    /* input: the batch, read in place or copied in; samples past n are zero */
+    hsi_model_input_to(m, s, A_input, x, n, 9800);
     /* conv1: conv3d  [1,200,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:43) */
     hsi_conv_forward(s->op[OP_conv1], s->buf[A_input], V(P_conv1_weight), V(P_conv1_bias), s->buf[A_conv1]);
     /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:44) */
@@ -1024,8 +1024,8 @@ static void forward_train_0(hsi_model *m, hsi_dstate *s, const float *x, int n, 
 
 static void forward_infer_0(hsi_model *m, hsi_dstate *s, const float *x, int n)
 {
-    /* input: the batch, copied in; samples past n are zero */
-    hsi_model_input(m, s->buf[A_input], x, n, 9800);
+    /* input: the batch, read in place or copied in; samples past n are zero */
+    hsi_model_input_to(m, s, A_input, x, n, 9800);
     /* conv1: conv3d  [1,200,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:43) */
     /*   runs with bn1 folded into its weights: below */
     /* bn1: bn+relu  [24,97,7,7] -> [24,97,7,7]  (netdefs/ssrn.hsn:44) */

@@ -665,8 +665,8 @@ static void emit_forward_op(emitter *e, int i, int train)
     const char *op = opname(e, i);
     switch (o->kind) {
     case BE_INPUT:
-        out(e, "    /* %s: the batch, copied in; samples past n are zero */", o->cname);
-        out(e, "    hsi_model_input(m, %s, x, n, %lld);", dst, (long long)numel(&o->shape));
+        out(e, "    /* %s: the batch, read in place or copied in; samples past n are zero */", o->cname);
+        out(e, "    hsi_model_input_to(m, s, %s, x, n, %lld);", bufname(e, o->act), (long long)numel(&o->shape));
         return;
     case BE_CONV:
     case BE_DENSE: {

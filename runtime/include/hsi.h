@@ -165,7 +165,9 @@ typedef struct hsi_netdesc {
     /* Builds every primitive and plans the arena. NULL on failure, with a message in err. */
     hsi_model *(*create)(const hsi_model_opts *opts, char *err, size_t errlen);
     /* x: [n, in_dims...]; train: 1 batch statistics + dropout, 0 inference.
-     * rng_counter: the runtime's step counter (dropout masks depend on it, so resume is exact). */
+     * rng_counter: the runtime's step counter (dropout masks depend on it, so resume is exact).
+     * x may be read in place (emitted nets: a full batch at a 64-byte aligned address, see
+     * hsi_model_input_to): keep it unchanged until this domain's loss_backward has run. */
     void (*forward)(hsi_model *, int domain, const float *x, int n, int train, uint64_t rng_counter);
     /* After forward(train=1) of the same domain: the net's loss (softmax cross-entropy mean over
      * n, or the sum of its losses times their netdef weights), its gradient scaled by weight;

@@ -39,6 +39,7 @@ typedef struct hsi_dstate {
     float **wf, **bf;      /* [n_ops] BN ops folded for inference: weights, biases (malloc'd) */
     hsi_op **infer_relu;   /* [n_ops] and their ReLU, when fused */
     size_t *off;           /* [n_bufs] arena offsets (hsi_dstate_plan) */
+    unsigned char *grouped;/* [n_bufs] 1: shares its memory with another buffer (alias) */
     float **buf;           /* [n_bufs] the buffers: arena + off */
     float *logits;         /* plain [batch, classes] */
     size_t arena, sum;     /* this domain's arena bytes; the sum of its buffers' bytes */
@@ -103,6 +104,13 @@ void hsi_dstate_plan(hsi_dstate *s, int n_bufs, const hsi_buf *bufs, const int *
 /* The input buffer: n samples of per_sample floats copied in, samples past n (to the batch)
  * zero. */
 void hsi_model_input(const hsi_model *m, float *dst, const float *x, int n, int64_t per_sample);
+/* The input buffer `buf` of domain state s for n samples at x: a full batch (n = the model's
+ * batch) at a 64-byte aligned x, into a buffer that shares its memory with no other, is read
+ * in place (s->buf[buf] = x: the batch is not copied, and x must stay unchanged until the
+ * domain's loss_backward has run); otherwise s->buf[buf] is its arena memory again and
+ * hsi_model_input copies x there. HSICC_NO_INPUT_BORROW=1 always copies. */
+void hsi_model_input_to(const hsi_model *m, hsi_dstate *s, int buf, const float *x, int n,
+                        int64_t per_sample);
 /* A dropout layer's mask seed at step rng: depends on (seed, step, layer-name hash) only, so a
  * resumed run draws the same masks. */
 uint64_t hsi_model_dropout_seed(const hsi_model *m, uint64_t rng, uint64_t layer);

@@ -37,6 +37,33 @@ void hsi_dstate_plan(hsi_dstate *s, int n_bufs, const hsi_buf *bufs, const int *
     for (int i = 0; i < n_bufs; i++) sum += bufs[i].bytes;
     s->sum = sum;
     s->arena = hsi_arena_plan_aliased(n_bufs, bufs, alias, 64, s->off);
+    for (int i = 0; alias && i < n_bufs; i++)   /* every buffer of a group of several */
+        for (int j = i, k = 0; alias[i] >= 0 && j >= 0 && j < n_bufs && k <= n_bufs;
+             j = alias[j], k++)
+            s->grouped[j] = 1;
+}
+
+/* HSICC_NO_INPUT_BORROW=1: the input is always copied (for A/B runs). */
+static int borrow_off(void)
+{
+    static int off = -1;
+    if (off < 0) {
+        const char *e = getenv("HSICC_NO_INPUT_BORROW");
+        off = e && *e && strcmp(e, "0");
+    }
+    return off;
+}
+
+void hsi_model_input_to(const hsi_model *m, hsi_dstate *s, int buf, const float *x, int n,
+                        int64_t per_sample)
+{
+    float *own = (float *)((char *)m->arena + s->off[buf]);
+    if (n == m->batch && x && !s->grouped[buf] && (uintptr_t)x % 64 == 0 && !borrow_off()) {
+        s->buf[buf] = (float *)x;   /* read in place: nothing writes the input buffer */
+        return;
+    }
+    s->buf[buf] = own;
+    hsi_model_input(m, own, x, n, per_sample);
 }
 
 void hsi_model_input(const hsi_model *m, float *dst, const float *x, int n, int64_t per_sample)
@@ -73,6 +100,7 @@ static void free_state(hsi_dstate *s, int n_ops)
     free(s->bf);
     free(s->infer_relu);
     free(s->off);
+    free(s->grouped);
     free(s->buf);
 }
 
@@ -86,9 +114,11 @@ static int alloc_state(hsi_dstate *s, int n_ops, int n_bufs, size_t logits)
     s->bf = calloc(no, sizeof *s->bf);
     s->infer_relu = calloc(no, sizeof *s->infer_relu);
     s->off = calloc(nb, sizeof *s->off);
+    s->grouped = calloc(nb, sizeof *s->grouped);
     s->buf = calloc(nb, sizeof *s->buf);
     s->logits = malloc(sizeof(float) * (logits ? logits : 1));
-    return !s->op || !s->acc || !s->wf || !s->bf || !s->infer_relu || !s->off || !s->buf
+    return !s->op || !s->acc || !s->wf || !s->bf || !s->infer_relu || !s->off || !s->grouped
+           || !s->buf
            || !s->logits;
 }
 

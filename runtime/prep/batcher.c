@@ -175,6 +175,13 @@ static int start(hsi_batcher *b, const hsi_batcher_state *st)
     return 0;
 }
 
+/* A batch's values, 64-byte aligned: a model reads a full batch at such an address in place
+ * (hsi_model_input_to) instead of copying it. */
+static float *batch_floats(size_t n)
+{
+    return aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+}
+
 hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t errlen)
 {
     const char *bad = NULL;
@@ -234,7 +241,7 @@ hsi_batcher *hsi_batcher_create(const hsi_batcher_opts *o, char *err, size_t err
         goto oom;
     for (int k = 0; k < 2; k++) {
         slot *s = &b->slots[k];
-        s->x = malloc(sizeof *s->x * b->per * (size_t)o->batch);
+        s->x = batch_floats(b->per * (size_t)o->batch);
         s->y = malloc(sizeof *s->y * (size_t)o->batch);
         s->pix = malloc(sizeof *s->pix * (size_t)o->batch);
         s->yw = malloc(sizeof *s->yw * (size_t)(o->batch * o->label_patch * o->label_patch + 1));
@@ -350,8 +357,8 @@ int hsi_evaliter_init(hsi_evaliter *it, const hsi_cube *cube, const int32_t *lab
         return -1;
     }
     size_t per = (size_t)cube->bands * (size_t)patch * (size_t)patch;
-    it->x = per <= SIZE_MAX / sizeof(float) / (size_t)batch ? malloc(sizeof *it->x * per * (size_t)batch)
-                                                            : NULL;   /* the size would wrap */
+    it->x = per <= SIZE_MAX / 2 / sizeof(float) / (size_t)batch ? batch_floats(per * (size_t)batch)
+                                                                : NULL;   /* the size would wrap */
     it->y = malloc(sizeof *it->y * (size_t)batch);
     if (!it->x || !it->y) {
         hsi_evaliter_free(it);
