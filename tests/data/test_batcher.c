@@ -30,6 +30,7 @@ static void record(hsi_batcher *b, rec *r, int from, int to, int jitter)
     for (int s = from; s < to; s++) {
         const hsi_batch *bt = hsi_batcher_next(b);
         CHECK_EQ(bt->n, B);
+        CHECK((uintptr_t)bt->x % 64 == 0);   /* a model reads it in place (hsi_model_input_to) */
         memcpy(r->x[s], bt->x, sizeof r->x[s]);
         memcpy(r->y[s], bt->y, sizeof r->y[s]);
         memcpy(r->pix[s], bt->pix, sizeof r->pix[s]);
@@ -259,6 +260,7 @@ int main(void)
     float p[NB * 25];
     while ((bt = hsi_evaliter_next(&it)) != NULL) {
         CHECK_EQ(bt->n, nb < 4 ? B : 5);
+        CHECK((uintptr_t)bt->x % 64 == 0);
         for (int j = 0; j < bt->n; j++, k++) {
             CHECK_EQ(bt->pix[j], index_[k]);
             CHECK_EQ(bt->y[j], labels[index_[k]]);
