@@ -118,8 +118,7 @@ static int alloc_state(hsi_dstate *s, int n_ops, int n_bufs, size_t logits)
     s->buf = calloc(nb, sizeof *s->buf);
     s->logits = malloc(sizeof(float) * (logits ? logits : 1));
     return !s->op || !s->acc || !s->wf || !s->bf || !s->infer_relu || !s->off || !s->grouped
-           || !s->buf
-           || !s->logits;
+           || !s->buf || !s->logits;
 }
 
 void hsi_model_destroy(hsi_model *m)
