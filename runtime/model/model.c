@@ -37,10 +37,12 @@ void hsi_dstate_plan(hsi_dstate *s, int n_bufs, const hsi_buf *bufs, const int *
     for (int i = 0; i < n_bufs; i++) sum += bufs[i].bytes;
     s->sum = sum;
     s->arena = hsi_arena_plan_aliased(n_bufs, bufs, alias, 64, s->off);
-    for (int i = 0; alias && i < n_bufs; i++)   /* every buffer of a group of several */
-        for (int j = i, k = 0; alias[i] >= 0 && j >= 0 && j < n_bufs && k <= n_bufs;
-             j = alias[j], k++)
+    /* every buffer of a group of several: an aliasing buffer and the chain it points along */
+    for (int i = 0; alias && i < n_bufs; i++) {
+        if (alias[i] < 0) continue;
+        for (int j = i, k = 0; j >= 0 && j < n_bufs && k <= n_bufs; j = alias[j], k++)
             s->grouped[j] = 1;
+    }
 }
 
 /* HSICC_NO_INPUT_BORROW=1: the input is always copied (for A/B runs). */
