@@ -139,8 +139,12 @@ int hsi_mapwriter_rows(hsi_mapwriter *mw, int r0, int n, const int32_t *cls, con
                        char *err, size_t errlen);
 /* Pixels written with cls = -1 so far. */
 int64_t hsi_mapwriter_nodata(const hsi_mapwriter *mw);
+/* The temporary folder the outputs are made in: a file the caller writes there (pred.npy, a
+ * PNG) is renamed into o->dir by close with the maps, all of them or none. */
+const char *hsi_mapwriter_dir(const hsi_mapwriter *mw);
 /* Checks every row was written, flushes and fsyncs every file, then renames them to their final
- * names and removes the temporary folder; frees mw. On an error (rows missing; a write, flush or
+ * names (in one commit section: a terminating signal waits for the last rename, hsi_io.h) and
+ * removes the temporary folder; frees mw. On an error (rows missing; a write, flush or
  * fsync failing: disk full, file size limit): one message naming the file, temporaries removed,
  * nothing renamed, so no final name holds a partial file; mw freed either way. */
 int hsi_mapwriter_close(hsi_mapwriter *mw, char *err, size_t errlen);

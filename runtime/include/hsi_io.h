@@ -117,6 +117,13 @@ void hsi_atomic_abort(hsi_atomic_file *af);   /* closes and removes the temp fil
  * Returns the slot for hsi_temp_unregister, or -1 when all slots are taken. */
 int hsi_temp_register(const char *path);
 void hsi_temp_unregister(int slot);
+/* A commit section (nestable, per thread): a terminating signal waits until it ends, so a
+ * writer makes and registers a temporary, or renames its temporaries to their final names and
+ * unregisters them, as one step. The signal then removes all of them or finds them all in
+ * place: never a set of outputs half renamed, never a temporary made after its removal pass.
+ * Keep the section to those calls (no long I/O): the signal waits for it. */
+void hsi_temp_hold(void);
+void hsi_temp_release(void);
 /* SIGINT, SIGTERM and SIGHUP taken by a thread of their own, blocked in the calling thread and
  * so in every thread started after this call (call it first, before threads): no signal
  * handler ever runs on a thread that computes (oneDNN 2.6's AVX-512 GEMM kernels point the
