@@ -94,7 +94,8 @@ static void envi_name(FILE *f, const char *s)
         fputc(*s == ',' || *s == '{' || *s == '}' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
 }
 
-/* The ENVI classification header: class 0 = Unclassified, class c+1 = the net's class c. */
+/* The ENVI classification header: class 0 = Unclassified, class c+1 = the net's class c; 0 is
+ * also the data ignore value, so that GDAL reads it as nodata, as it reads map.tif. */
 static int write_envi_header(hsi_mapwriter *mw, const hsi_mapwriter_opts *o,
                              const uint8_t (*pal)[3], char *err, size_t errlen)
 {
@@ -105,7 +106,8 @@ static int write_envi_header(hsi_mapwriter *mw, const hsi_mapwriter_opts *o,
         return fail(mw, F_HDR, "cannot write", strerror(errno), err, errlen);
     fprintf(f, "ENVI\ndescription = {hsicc classification map}\nsamples = %d\nlines = %d\n"
                "bands = 1\nheader offset = 0\nfile type = ENVI Classification\ndata type = %d\n"
-               "interleave = bsq\nbyte order = 0\nclasses = %d\nclass names = {Unclassified",
+               "interleave = bsq\nbyte order = 0\ndata ignore value = 0\nclasses = %d\n"
+               "class names = {Unclassified",
             mw->w, mw->h, mw->wide ? 12 : 1, mw->k + 1);
     for (int c = 0; c < mw->k; c++) {
         fputs(", ", f);
