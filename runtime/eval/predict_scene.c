@@ -224,6 +224,15 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
             if (!err[0]) snprintf(err, errlen, "predict: out of memory");
             goto done;
         }
+        double fv;
+        int fr, fc;
+        int64_t fn = hsi_envi_fill_pixels(c.in, &fv, &fr, &fc);
+        if (fn > 0)   /* classified as data and in the statistics: said, with the remedy */
+            fprintf(stderr, "warning: %s: %lld pixel(s) hold %.9g in every band, the extreme of "
+                    "every band (the first at row %d, column %d): a fill value the header does "
+                    "not declare? They are classified and enter the band statistics; if they "
+                    "are no data, add 'data ignore value = %.9g' to the header\n", cube,
+                    (long long)fn, fv, fr, fc, fv);
     }
     hsi_infer_opts io = {o->backend, o->pad, 0, o->tile_pixels, 0};
     hsi_band band = hsi_infer_band(c.h, dm->patch - 1, comm ? comm->rank : 0, comm ? comm->size : 1);
