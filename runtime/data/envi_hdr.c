@@ -107,8 +107,9 @@ static int hdr_key(const char *path, int line, const char *key, char *val, int l
             continue;
         long long v;
         if (list || whole(val, nums[k].lo, nums[k].hi, &v) != 0)
-            return data_err(err, errlen, "%s:%d: '%s = %.40s': expected a whole number from %lld "
-                            "to %lld", path, line, nums[k].key, val, nums[k].lo, nums[k].hi);
+            return data_err(err, errlen, "%s:%d: '%s = %s%.40s%s': expected a whole number from "
+                            "%lld to %lld", path, line, nums[k].key, list ? "{" : "", val,
+                            list ? "}" : "", nums[k].lo, nums[k].hi);
         if (dst[k])
             *dst[k] = v;
         else
@@ -148,9 +149,26 @@ static int hdr_key(const char *path, int line, const char *key, char *val, int l
     return 0;
 }
 
-/* Parses the header text (modified in place). */
+/* A key as written ("Data  Type", "data\ttype") with each run of blanks made one space. */
+static char *squeeze_key(char *key)
+{
+    char *o = key;
+    for (const char *i = key; *i; i++)
+        if (!isspace((unsigned char)*i) || (o > key && o[-1] != ' '))
+            *o++ = isspace((unsigned char)*i) ? ' ' : *i;
+    *o = 0;
+    return key;
+}
+
+/* Parses the header text (modified in place). Lines may end in \n, \r\n or \r alone (classic
+ * Mac), and a UTF-8 byte-order mark (Windows editors) may precede 'ENVI'. */
 static int parse_hdr(const char *path, char *text, envi_hdr *h, char *err, size_t errlen)
 {
+    if (strncmp(text, "\xef\xbb\xbf", 3) == 0)
+        text += 3;
+    for (char *c = text; *c; c++)
+        if (*c == '\r' && c[1] != '\n')
+            *c = '\n';
     if (strncmp(trim(text), "ENVI", 4) != 0)
         return data_err(err, errlen, "%s: not an ENVI header (first line must be 'ENVI')", path);
     int line = 1;
@@ -184,7 +202,7 @@ static int parse_hdr(const char *path, char *text, envi_hdr *h, char *err, size_
         } else if (eol) {
             *eol = 0;
         }
-        if (hdr_key(path, key_line, trim(p), trim(val), list, h, err, errlen) != 0)
+        if (hdr_key(path, key_line, squeeze_key(trim(p)), trim(val), list, h, err, errlen) != 0)
             return -1;
         p = next;
     }

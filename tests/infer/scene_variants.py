@@ -5,8 +5,9 @@ corpus's tiny trainer (tests/bad: 6 bands, 3 classes, 3 x 3 patches, synthetic 1
 - the trainer's own `predict` on the registry scene (--save-cube: the cube it classified and
   its map) and `forward` on the patches cut here with numpy, patch by patch;
 - the same cube written as ENVI in every interleave, byte order and data type, with a header
-  offset, CRLF lines, odd key case and spacing, multi-line {} lists, band names and wavelengths
-  of the wrong length, .dat / no-extension / .img.hdr names: the same map on every pixel;
+  offset, CRLF or CR-only lines and a byte-order mark, odd key case and spacing (tabs, double
+  spaces inside keys), multi-line {} lists, band names and wavelengths of the wrong length,
+  .dat / no-extension / .img.hdr names: the same map on every pixel;
 - an integer cube standardised by predict --scene itself: the same map in all nine types and
   the map of the patches standardised here; scenes smaller than the patch (1 x 1, one row, one
   column) in every padding; nodata (the ignore value, NaN, Inf): -1 there, the rest unchanged;
@@ -68,14 +69,18 @@ def write_envi(stem, cube, dt=4, il="bsq", bo=0, offset=0, ext=".img", hdr=None,
     lines = ["%s = %s" % kv for kv in keys]
     nl = "\n"
     if style == "odd":     # keys in other case and spacing, values padded, CRLF line ends
-        lines = ["%s\t=   %s  " % (k.upper() if i % 2 else k.title(), str(v).upper() if k == "interleave" else v)
+        lines = ["%s\t=   %s  " % ((k.upper() if i % 2 else k.title()).replace(" ", " \t" if i % 3 else "  "),
+                                   str(v).upper() if k == "interleave" else v)
                  for i, (k, v) in enumerate(keys)]
         nl = "\r\n"
+    if style == "mac":     # a UTF-8 byte-order mark (Windows editors), CR line ends (classic Mac)
+        lines[0] = "\ufeffENVI\r" + lines[0]
+        nl = "\r"
     if style == "lists":   # {} lists over several lines (with '=' inside), of the wrong length
         extra += ("description = {\n  made by hand, gain = 2 }\nband names = {\n a, b,\n c}\n"
                   "wavelength = {400, 410, 420, 430, 440, 450, 460, 470}\nfwhm = {}\n")
-    with open(hdr or stem + ".hdr", "w", newline="") as f:
-        f.write(nl.join(["ENVI"] + lines) + nl + extra.replace("\n", nl))
+    with open(hdr or stem + ".hdr", "w", newline="", encoding="utf-8") as f:
+        f.write(nl.join(([] if style == "mac" else ["ENVI"]) + lines) + nl + extra.replace("\n", nl))
 
 
 def predict(hdr, out, *opts):
@@ -151,7 +156,7 @@ def part_maps(q):
         (4, "bip", 0, 0, ".img", None, None), (4, "bsq", 1, 0, ".img", None, None),
         (4, "bil", 1, 128, ".dat", None, "odd"), (4, "bip", 1, 3, "", None, "lists"),
         (5, "bsq", 0, 0, ".img", ".img.hdr", None), (5, "bil", 1, 5, ".img", None, "odd"),
-        (5, "bip", 0, 0, ".bip", None, "lists"),
+        (5, "bip", 0, 0, ".bip", None, "lists"), (4, "bil", 0, 0, ".img", None, "mac"),
     ]
     bad = []
     for i, (dt, il, bo, off, ext, hdr, style) in enumerate(variants):
@@ -162,7 +167,8 @@ def part_maps(q):
         if not same_map(got, ref):
             bad.append("%s: type %d %s byte order %d offset %d %s%s" % (stem, dt, il, bo, off, ext, style or ""))
     check(not bad, "the registry's cube as ENVI in %d layouts (f4/f8, bsq/bil/bip, both byte orders, "
-          "offsets, CRLF and odd keys, multi-line lists, .dat / no extension / .img.hdr): the same "
+          "offsets, CRLF / CR / BOM and odd keys, multi-line lists, .dat / no extension / .img.hdr): "
+              "the same "
           "map %s" % (len(variants), bad))
 
     # ---- 3. an integer cube standardised by predict --scene: 9 types, one map, the oracle's -----
