@@ -133,7 +133,8 @@ void hsi_temp_release(void);
  * Once per process; -1 (nothing changed) when the thread cannot start. */
 int hsi_signals_take(void (*on_signal)(int sig));
 /* Removes the temp files ("NAME.tmp.XXXXXX") a killed writer left in dir and its folders up to
- * depth levels down; for a folder whose lock is held (no other writer). Returns how many. */
+ * depth levels down, and the map writer's temporary folders (".STEM.tmp.XXXXXX", with the files
+ * in them); for a folder whose lock is held (no other writer). Returns how many. */
 int hsi_remove_stale_temps(const char *dir, int depth);
 
 /* ---- json.c: writer -------------------------------------------------------------------------

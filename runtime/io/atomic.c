@@ -433,8 +433,14 @@ int hsi_remove_stale_temps(const char *dir, int depth)
         snprintf(p, len, "%s/%s", dir, e->d_name);
         struct stat st;
         if (lstat(p, &st) == 0) {
-            if (S_ISREG(st.st_mode) && is_atomic_temp(e->d_name)) n += remove(p) == 0;
-            else if (S_ISDIR(st.st_mode) && depth > 0) n += hsi_remove_stale_temps(p, depth - 1);
+            if (S_ISREG(st.st_mode) && is_atomic_temp(e->d_name)) {
+                n += remove(p) == 0;
+            } else if (S_ISDIR(st.st_mode) && e->d_name[0] == '.' && is_atomic_temp(e->d_name)) {
+                remove_flat_folder(p);   /* a map writer's ".STEM.tmp.XXXXXX" and its files */
+                n += access(p, F_OK) != 0;
+            } else if (S_ISDIR(st.st_mode) && depth > 0) {
+                n += hsi_remove_stale_temps(p, depth - 1);
+            }
         }
         free(p);
     }
