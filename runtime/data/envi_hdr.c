@@ -278,6 +278,23 @@ static char *read_hdr_text(const char *path, char *err, size_t errlen)
     return text;
 }
 
+/* The warning for a data file of file_size bytes where the header describes need. */
+static void longer_than_described(envi_hdr *h, int64_t file_size, int64_t need)
+{
+    size_t used = strlen(h->warn);
+    int64_t data = file_size - h->offset;
+    char times[160] = "";
+    if (data % h->data_bytes == 0)
+        snprintf(times, sizeof times, "; it holds %lld times the data the header describes: is "
+                 "'data type' or 'bands' wrong?", (long long)(data / h->data_bytes));
+    snprintf(h->warn + used, sizeof h->warn - used, "%s%.300s: %lld bytes, %lld more than the "
+             "header describes (%lld x %lld x %lld %s + offset %lld); they are not read, and a "
+             "header that does not match the file classifies garbage%s", used ? "; " : "",
+             h->dat_path, (long long)file_size, (long long)(file_size - need),
+             (long long)h->lines, (long long)h->samples, (long long)h->bands,
+             data_type_name(h->type), (long long)h->offset, times);
+}
+
 void envi_hdr_free(envi_hdr *h)
 {
     free(h->map_info);
@@ -337,5 +354,8 @@ int envi_hdr_open(const char *path, envi_hdr *h, int *fd, char *err, size_t errl
         envi_hdr_free(h);
         return -1;
     }
+    if (file_size > need)   /* read as the header says, but said: float64 data under 'data
+                             * type = 4' is twice as long, and reads as garbage */
+        longer_than_described(h, file_size, need);
     return 0;
 }

@@ -19,7 +19,7 @@ struct hsi_envi_stream {
     envi_hdr h;
     int fd;              /* the data file */
     hsi_georef geo;
-    char warn[1100];     /* header problems that did not stop the read, or "" */
+    char warn[1600];     /* header problems that did not stop the read, or "" */
     int64_t fill_n;      /* hsi_envi_band_stats: pixels of one value in every band, the extreme */
     int64_t fill_first;  /*   of every band (an undeclared fill?), the first (row * w + col) */
     double fill_v;       /*   and the value */
