@@ -348,14 +348,16 @@ static int parse_dataset(yctx *c, yaml_node_t *n, int idx, hsi_dataset *d)
     }
     if ((rc = get_list(c, n, "ignored", path, -1, 64, INT32_MIN, INT32_MAX, v, &cnt)) < 0)
         return -1;
-    if (rc > 0) {
-        d->ignored = malloc(sizeof *d->ignored * (size_t)(cnt ? cnt : 1));
-        if (!d->ignored)
-            return yerr(c, n, path, "out of memory");
-        for (int i = 0; i < cnt; i++)
-            d->ignored[i] = (int32_t)v[i];
-        d->n_ignored = cnt;
+    if (rc == 0) {   /* absent: 0, the unlabelled value of every shipped gt ('ignored: []': none) */
+        v[0] = 0;
+        cnt = 1;
     }
+    d->ignored = malloc(sizeof *d->ignored * (size_t)(cnt ? cnt : 1));
+    if (!d->ignored)
+        return yerr(c, n, path, "out of memory");
+    for (int i = 0; i < cnt; i++)
+        d->ignored[i] = (int32_t)v[i];
+    d->n_ignored = cnt;
     return 0;
 }
 
