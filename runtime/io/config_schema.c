@@ -222,7 +222,7 @@ static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **
     for (int i = 0; i < d->n; i++) {
         const char *k = d->keys[i];
         if (!ident_ok(k))
-            return cfg_error(v->c, &d->key_marks[i], "key '%s': '%s' is not a net parameter name",
+            return cfg_error(v->c, &d->key_marks[i], "key '%s': '%.200s' is not a net parameter name",
                              path, k);
         if (strcmp(k, "bands") == 0 || strcmp(k, "classes") == 0)
             return cfg_error(v->c, &d->key_marks[i], "key '%s.%s': derived from the data (the "
@@ -857,10 +857,10 @@ static const hsi_dataset *find_dataset(V *v, const cfg_node *n, const char *path
     }
     const char *s = names ? cfg_suggest(name, names, r->n) : NULL;
     if (s)
-        cfg_error(v->c, &n->mark, "key '%s': no dataset '%s' in the registry; did you mean '%s'?",
+        cfg_error(v->c, &n->mark, "key '%s': no dataset '%.200s' in the registry; did you mean '%s'?",
                   path, name, s);
     else
-        cfg_error(v->c, &n->mark, "key '%s': no dataset '%s' in the registry (known: %s)", path,
+        cfg_error(v->c, &n->mark, "key '%s': no dataset '%.200s' in the registry (known: %s)", path,
                   name, b.s ? b.s : "");
     free(b.s);
     return NULL;
@@ -872,7 +872,7 @@ static int label_id(V *v, const cfg_node *n, const cfg_mark *m, const char *text
     char *end;
     long id = strtol(text, &end, 10);
     if (!is_int_text(text) || *end || id < 1 || id > INT32_MAX || (n && n->quoted))
-        return cfg_error(v->c, m, "key '%s': expected a raw label id (an integer >= 1), got \"%s\"",
+        return cfg_error(v->c, m, "key '%s': expected a raw label id (an integer >= 1), got \"%.60s\"",
                          path, text);
     if (ds) {
         int found = 0;
@@ -1047,7 +1047,7 @@ static int build_domains(V *v, const cfg_node *root, hsi_experiment *x)
         if (build_domain(v, l->kids[i], join_index(v, "domains", i), &x->domains[i])) return -1;
         for (int j = 0; j < i; j++)
             if (strcmp(x->domains[i].name, x->domains[j].name) == 0)
-                return cfg_error(v->c, &l->kids[i]->mark, "key 'domains.%d': the name '%s' is "
+                return cfg_error(v->c, &l->kids[i]->mark, "key 'domains.%d': the name '%.200s' is "
                                  "already used by domains.%d; give each a distinct 'name'",
                                  i, x->domains[i].name, j);
     }
