@@ -604,7 +604,24 @@ static const key_def *key_of(const section *s, const char *key)
     return NULL;
 }
 
-/* Unknown keys: "unknown key 'solver.lrr'; did you mean 'solver.lr'?" */
+/* The places below section `at` (at path) where key is read, except in section `skip`: up to 3,
+ * "solver.lr, phases.N.lr" into b (N: a list's index). */
+static void key_elsewhere(const section *at, const char *path, const char *key,
+                          const section *skip, cfg_buf *b, int *found)
+{
+    for (int i = 0; i < at->n && *found < 3; i++) {
+        const key_def *k = &at->k[i];
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s%s%s%s", path, *path ? "." : "", k->key,
+                 k->flags & KF_LIST ? ".N" : "");
+        if (at != skip && strcmp(k->key, key) == 0)
+            cfg_buf_printf(b, "%s%s", (*found)++ ? ", " : "", sub);
+        if (k->sub) key_elsewhere(k->sub, sub, key, skip, b, found);
+    }
+}
+
+/* Unknown keys: "unknown key 'solver.lrr'; did you mean 'solver.lr'?", or the keys known there
+ * and, for a key of another section ('lr' under train), where it is read. */
 static int keys_check(V *v, const cfg_node *map, const char *prefix, const section *s)
 {
     const char *names[32];
@@ -616,11 +633,15 @@ static int keys_check(V *v, const cfg_node *map, const char *prefix, const secti
         if (sug)
             return cfg_error(v->c, &map->key_marks[i], "unknown key '%s'; did you mean '%s'?",
                              join(v, prefix, map->keys[i]), join(v, prefix, sug));
-        cfg_buf b = {0};
+        cfg_buf b = {0}, w = {0};
         for (int j = 0; j < n; j++) cfg_buf_printf(&b, "%s%s", j ? ", " : "", names[j]);
-        int rc = cfg_error(v->c, &map->key_marks[i], "unknown key '%s' (known here: %s)%s",
-                           join(v, prefix, map->keys[i]), b.s ? b.s : "", s->hint ? s->hint : "");
+        int found = 0;
+        key_elsewhere(&top, "", map->keys[i], s, &w, &found);
+        int rc = cfg_error(v->c, &map->key_marks[i], "unknown key '%s' (known here: %s)%s%s%s%s",
+                           join(v, prefix, map->keys[i]), b.s ? b.s : "", s->hint ? s->hint : "",
+                           found ? " (it is read as " : "", found ? w.s : "", found ? ")" : "");
         free(b.s);
+        free(w.s);
         return rc;
     }
     return 0;
