@@ -131,10 +131,18 @@ static int is_int_text(const char *s)
     return 1;
 }
 
+/* "010", "-07": YAML 1.1 (PyYAML) reads an integer with a leading 0 as octal (8), YAML 1.2 and
+ * strtod as decimal (10); such a number is refused rather than read one of the two ways. */
+static int octal_looking(const char *s)
+{
+    if (*s == '-' || *s == '+') s++;
+    return s[0] == '0' && s[1] && is_int_text(s);
+}
+
 /* 1 if n is a plain scalar holding a finite number (an integer when integer is set). */
 static int scalar_number(const cfg_node *n, int integer, double *out)
 {
-    if (n->kind != CFG_SCALAR || n->quoted || !n->str[0]) return 0;
+    if (n->kind != CFG_SCALAR || n->quoted || !n->str[0] || octal_looking(n->str)) return 0;
     char *end;
     *out = strtod(n->str, &end);
     return !*end && isfinite(*out) && (!integer || (is_int_text(n->str) && fabs(*out) < 9e15));
@@ -154,6 +162,10 @@ static int node_number(V *v, const cfg_node *n, const char *path, range r, int i
             return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s (quoted, so a text; "
                              "remove the quotes)", path, want, got(v, n));
     }
+    if (n->kind == CFG_SCALAR && !n->quoted && octal_looking(n->str))
+        return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s, with a leading 0 that "
+                         "YAML readers differ on (010 is 8 in YAML 1.1, 10 in YAML 1.2); write it "
+                         "without", path, want, got(v, n));
     if (!scalar_number(n, integer, &x) || !in_range(x, r))
         return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s", path, want, got(v, n));
     *out = x;
