@@ -187,16 +187,17 @@ typedef struct hsi_jval {
     double num;              /* HSI_JNUMBER */
     int is_int;              /* HSI_JNUMBER written as an integer that fits int64: i holds it */
     int64_t i;
-    char *str;               /* HSI_JSTRING: NUL-terminated UTF-8 (may hold \0 if escaped) */
+    char *str;               /* HSI_JSTRING: NUL-terminated UTF-8 (no \u0000: refused) */
     size_t n;                /* HSI_JSTRING: bytes; HSI_JARRAY/HSI_JOBJECT: count */
     struct hsi_jval *items;  /* HSI_JARRAY/HSI_JOBJECT: n values */
     char **keys;             /* HSI_JOBJECT: n keys */
 } hsi_jval;
 
-/* Parses text[0..len). NULL on failure with "byte <offset>: <what>" in err. */
+/* Parses text[0..len). NULL on failure with "byte <offset>: <what>" in err; a key given twice in
+ * one object and a \u0000 in a string are failures too. */
 hsi_jval *hsi_json_parse(const char *text, size_t len, char *err, size_t errlen);
 void hsi_jval_free(hsi_jval *v);
-/* Member of an object by key (first match), or NULL (also when v is not an object). */
+/* Member of an object by key (keys are unique), or NULL (also when v is not an object). */
 const hsi_jval *hsi_jval_get(const hsi_jval *v, const char *key);
 
 /* ---- safetensors.c --------------------------------------------------------------------------
