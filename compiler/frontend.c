@@ -313,6 +313,24 @@ static const ast_decl *pick_net(sema_ctx *E, const char *net)
     return pick;
 }
 
+/* After an error in a named domain's graph (one of several, each with its own values): which
+ * domain, and the values it gives the net's parameters, in their order (the error's place is in
+ * the netdef, the same for every domain). */
+static void domain_note(diag *d, const ast_decl *net, const fe_domain *dom, const char *dname)
+{
+    char list[320];
+    size_t k = 0;
+    list[0] = 0;
+    for (int j = 0; j < net->params.n && k < sizeof list; j++) {
+        const char *name = ((ast_param *)net->params.v[j])->name;
+        const fe_define *df = find_define(dom, name);
+        if (df) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s=%s", k ? ", " : "", name,
+                                      df->value ? df->value : "");
+    }
+    if (k >= sizeof list) memcpy(list + sizeof list - 4, "...", 4);
+    diag_note_noloc(d, "in domain '%s'%s%s%s", dname, k ? " (" : "", list, k ? ")" : "");
+}
+
 static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, const fe_domain *domains,
                              ir_program *prog)
 {
@@ -351,8 +369,10 @@ static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, cons
         E->failed = 0;
         int errs = c->d.errors;
         sema_bind *env = bind_net_params(E, net, dom, g);
-        if (c->d.errors > errs || (!env && net->params.n)) return 1;
-        if (sema_net_body(E, net, env)) return 1;
+        if (c->d.errors > errs || (!env && net->params.n) || sema_net_body(E, net, env)) {
+            if (*dname) domain_note(&c->d, net, dom, dname);
+            return 1;
+        }
         g->n_nodes = E->n_nodes;
         g->nodes = E->nodes;
         g->input = E->input;

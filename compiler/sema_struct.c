@@ -316,7 +316,14 @@ static int elab_repeat(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
     for (int64_t i = first; i < first + n; i++) {
         if (count_work(E, el->span)) return 1;
         sema_scope c = child(E, s, mem_printf(E->a, "%lld", (long long)i));
-        if (elab_body(E, &c, el->body, cur)) return 1;
+        if (elab_body(E, &c, el->body, cur)) {
+            /* the body's error points at its source, the same for every iteration: which one
+             * it was (shapes change from one to the next) */
+            if (n > 1)
+                diag_note(E->d, el->span, "in iteration %lld of this repeat (%lld to %lld)", (long long)i,
+                          (long long)first, (long long)(first + n - 1));
+            return 1;
+        }
     }
     return 0;
 }
