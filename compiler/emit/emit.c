@@ -1140,8 +1140,10 @@ static void emit_scene(emitter *e)
     out(e, "/* Whole-scene inference of domain %d: %s; FLOPs per pixel %.3f M (patch net %.3f M). */",
         e->dom, g->scene_kind == 0 ? "fully convolutional" : g->scene_kind == 1 ? "hoisted prefix"
         : "patch by patch", g->flops_scene / 1e6, g->flops_patch / 1e6);
-    out(e, "static const int %sscene_in[] = {", e->pre);
     int total = 0;
+    for (int i = 0; i < n; i++) total += g->ops[i].n_in;
+    /* no table when no op has an input (the logits are the input): unused, -Wall warns */
+    if (total) out(e, "static const int %sscene_in[] = {", e->pre);
     for (int i = 0; i < n; i++) {
         const be_op *o = &g->ops[i];
         if (!o->n_in) continue;
@@ -1150,10 +1152,8 @@ static void emit_scene(emitter *e)
         for (int j = 0; j < o->n_in && k < (int)sizeof list - 16; j++)
             k += snprintf(list + k, sizeof list - (size_t)k, "%d, ", o->in[j]);
         out(e, "    %s  /* %s */", list, o->cname);
-        total += o->n_in;
     }
-    if (!total) out(e, "    0");
-    out(e, "};");
+    if (total) out(e, "};");
     out(e, "static const hsi_scene_op %sscene_ops[] = {", e->pre);
     out(e, "    /* name, kind, region, sh, sw, n_in, in, ndim, dims, nsp, out_ch, groups, kernel, stride,");
     out(e, "       pad_lo, pad_hi, dilation, bias, max, count_include_pad, act, alpha, eps, relu, param,");
@@ -1264,6 +1264,11 @@ static void emit_param_table(emitter *e)
     out(e, "    N_PARAMS");
     out(e, "};");
     out(e, "");
+    if (!p->n_params) {   /* a net of no parameters: ISO C has no empty array (nor {}) */
+        out(e, "static const hsi_param param_table[1];   /* none: N_PARAMS is 0 */");
+        out(e, "");
+        return;
+    }
     out(e, "static const hsi_param param_table[N_PARAMS] = {");
     out(e, "    /* name, ndim, dims, numel, value, grad, role, lr_mult, decay_mult, shared, frozen,");
     out(e, "       init {kind, a, b, fan_in, fan_out} */");
@@ -1517,8 +1522,9 @@ static int emit_weights(emitter *e, const char *path)
     }
     free(w);
     if (rc) return 1;
-    out(e, "static const float *const embedded[N_PARAMS] = {");
+    out(e, "static const float *const embedded[N_PARAMS + 1] = {");
     for (int i = 0; i < p->n_params; i++) out(e, "    W%d,", i);
+    out(e, "    NULL");
     out(e, "};");
     return 0;
 }
@@ -1672,7 +1678,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
             return 1;
         }
     } else {
-        out(&e, "static const float *const embedded[N_PARAMS] = {0};");
+        out(&e, "static const float *const embedded[N_PARAMS + 1] = {0};   /* none: weights from a file */");
     }
     out(&e, "");
     out(&e, "/* The runtime's model (hsi_model.h) of the parameters only: no kernel, no buffer. */");
@@ -1720,7 +1726,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "            %s_destroy(mm);", stem);
     out(&e, "            return NULL;");
     out(&e, "        }");
-    out(&e, "    } else if (!embedded[0]) {");
+    out(&e, "    } else if (N_PARAMS && !embedded[0]) {");
     out(&e, "        snprintf(err, errlen, \"%s: no weights embedded (emitted without --weights): give a file\");", stem);
     out(&e, "        %s_destroy(mm);", stem);
     out(&e, "        return NULL;");
