@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "paths.h"
@@ -245,7 +246,8 @@ int cmd_emit(int argc, char **argv)
     ir_program *p = fe_compile(c.file, NULL, 0, c.net, c.n_domains, c.domains, stderr);
     if (!p) return 1;
     char rerr[400];
-    if (mkdir(c.out_dir, 0777) && errno != EEXIST) {
+    int made = mkdir(c.out_dir, 0777) == 0;   /* removed again if nothing is written into it */
+    if (!made && errno != EEXIST) {
         fprintf(stderr, "hsicc: error: cannot create %s: %s\n", c.out_dir, strerror(errno));
         fe_free(p);
         return 1;
@@ -281,6 +283,7 @@ int cmd_emit(int argc, char **argv)
         be_print_memory(stdout, bp);
         be_print_scene(stdout, bp);
     }
+    if (rc && made) rmdir(c.out_dir);   /* a failed emission leaves nothing behind */
     be_free(bp);
     fe_free(p);
     return rc;
