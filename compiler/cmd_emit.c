@@ -79,6 +79,12 @@ int cmd_domain_arg(const char *val)
     }
     int d = n_doms++;
     dom_names[d] = strdup(val);
+    char *dom_origin = malloc(strlen(val) + sizeof "--domain ");   /* for messages; kept */
+    if (!dom_names[d] || !dom_origin) {
+        perror("hsicc");
+        exit(1);
+    }
+    snprintf(dom_origin, strlen(val) + sizeof "--domain ", "--domain %s", val);
     char *colon = strchr(dom_names[d], ':');
     if (colon) {
         *colon = 0;
@@ -88,10 +94,11 @@ int cmd_domain_arg(const char *val)
                         MAX_DEFS);
                 return 2;
             }
-            if (drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
+            if (drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]])) {
                 fprintf(stderr, "hsicc: error: --domain %s: expected k=v, got '%s'\n", val, kv);
                 return 2;
             }
+            dom_defs[d][n_dom_defs[d]++].origin = dom_origin;
         }
     }
     return 0;

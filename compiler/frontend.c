@@ -205,6 +205,13 @@ static const fe_define *find_define(const fe_domain *dom, const char *name)
     return last;
 }
 
+/* How a define without a place was given: its origin, or "-D name=value". */
+static const char *define_origin(sema_ctx *E, const fe_define *df)
+{
+    if (df->origin) return df->origin;
+    return mem_printf(E->a, "-D %s=%s", df->name ? df->name : "", df->value ? df->value : "");
+}
+
 /* Binds the net's parameters for one domain; fills the graph's value_names/value_text. */
 static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_domain *dom, ir_graph *g)
 {
@@ -220,9 +227,8 @@ static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_dom
                 diag_error_at(E->d, df->where, "key '%s': net '%s' has no parameter '%s'", df->path,
                               net->name, df->name ? df->name : "");
             else
-                diag_error_noloc(E->d, "net '%s' has no parameter '%s' (-D %s=%s)", net->name,
-                                 df->name ? df->name : "", df->name ? df->name : "",
-                                 df->value ? df->value : "");
+                diag_error_noloc(E->d, "net '%s' has no parameter '%s' (%s)", net->name,
+                                 df->name ? df->name : "", define_origin(E, df));
             if (!df->name || !diag_did_you_mean(E->d, df->name, cands, np)) {
                 /* the first names only: a net can have a hundred thousand parameters, and
                  * joining them all one by one would cost quadratic time and memory */
@@ -262,6 +268,10 @@ static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_dom
                     diag_error_at(E->d, df->where, "key '%s': bad value '%s' for parameter '%s' of net "
                                   "'%s': expected %s", df->path, df->value ? df->value : "", p->name,
                                   net->name, want);
+                else if (df->origin)
+                    diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s' (%s): "
+                                     "expected %s", df->value ? df->value : "", p->name, net->name,
+                                     df->origin, want);
                 else
                     diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s': expected %s",
                                      df->value ? df->value : "", p->name, net->name, want);

@@ -13,8 +13,10 @@
 
 #include "ir.h"
 
-/* -D name=value; or from an experiment's `defines:` (where: "file:line:col", path: the key). */
-typedef struct fe_define { const char *name, *value, *where, *path; } fe_define;
+/* -D name=value; or from an experiment's `defines:` (where: "file:line:col", path: the key).
+ * origin: how a value without a place was given, for messages ("--domain a:k=2", "set by hsicc
+ * build from the data..."); NULL: "-D name=value". */
+typedef struct fe_define { const char *name, *value, *where, *path, *origin; } fe_define;
 typedef struct fe_domain { const char *name; int n_defines; const fe_define *defines; } fe_domain;
 
 /* Parse, elaborate and shape-check `path` (or the in-memory text when text != NULL) once per
