@@ -243,7 +243,10 @@ static int call_env(sema_ctx *E, const sema_scope *s, const ast_decl *blk, const
             if (sema_eval(E, s->env, given[j], &b->v)) return sema_fail(E);
         } else if (p->def) {
             const ir_shape *save = E->cur_shape;
-            if (sema_eval(E, env, p->def, &b->v)) return sema_fail(E);
+            if (sema_eval(E, env, p->def, &b->v)) {   /* at the default: which call it was */
+                diag_note(E->d, el->span, "in block '%s' called here", blk->name);
+                return sema_fail(E);
+            }
             E->cur_shape = save;
         } else {
             diag_error(E->d, el->span, "block '%s' needs a value for its parameter '%s'", blk->name, p->name);
