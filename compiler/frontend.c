@@ -70,6 +70,15 @@ static void check_decls(sema_ctx *E)
         for (int j = 0; j < dc->params.n; j++) {
             const ast_param *p = dc->params.v[j];
             if (sema_bad_c_name(E, p->name, p->span, "parameter")) continue;
+            if (!strcmp(p->name, "same") || !strcmp(p->name, "valid") || !strcmp(p->name, "global")) {
+                /* `pad = same`, `maxpool(global)` are the keywords, never such a parameter */
+                diag_error(E->d, p->span, "a parameter cannot be named '%s': %s is %s, never the "
+                           "parameter", p->name, p->name[0] == 'g' ? "maxpool(global)" :
+                           p->name[0] == 's' ? "pad = same" : "pad = valid",
+                           p->name[0] == 'g' ? "global pooling" : "a padding mode");
+                diag_hint(E->d, "rename it");
+                continue;
+            }
             sema_ent *q = sema_map_put(E->a, &seen, p->name);
             if (q->val >= 0) {
                 diag_error(E->d, p->span, "parameter '%s' is declared twice", p->name);
