@@ -69,6 +69,7 @@ int cmd_missing_value(const char *a, const char *const *opts)
 static fe_define dom_defs[MAX_DOMAINS][MAX_DEFS];
 static int n_dom_defs[MAX_DOMAINS];
 static char *dom_names[MAX_DOMAINS];
+static char *dom_origins[MAX_DOMAINS];   /* "--domain NAME:k=v,...": where its values come from */
 static int n_doms;
 
 int cmd_domain_arg(const char *val)
@@ -79,7 +80,7 @@ int cmd_domain_arg(const char *val)
     }
     int d = n_doms++;
     dom_names[d] = strdup(val);
-    char *dom_origin = malloc(strlen(val) + sizeof "--domain ");   /* for messages; kept */
+    char *dom_origin = dom_origins[d] = malloc(strlen(val) + sizeof "--domain ");
     if (!dom_names[d] || !dom_origin) {
         perror("hsicc");
         exit(1);
