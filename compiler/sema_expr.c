@@ -457,7 +457,8 @@ int sema_get_num(sema_ctx *E, sema_bind *env, const ast_expr *x, double lo, doub
     if (eval_kind(E, env, x, 1u << V_INT | 1u << V_FLOAT, what, "a number", &v)) return 1;
     double f = v.k == V_INT ? (double)v.i : v.f;
     if (!(f >= lo && f <= hi) || fabs(f) > 3.4e38) {
-        diag_error(E->d, x->span, "%s must be between %g and %g, got %g", what, lo, hi, f);
+        /* the value as written (%g said "got 1" for 0.9999999 against a bound of 0.999999) */
+        diag_error(E->d, x->span, "%s must be between %g and %g, got %s", what, lo, hi, sema_val_str(E, &v));
         range_hint(E, what, mem_printf(E->a, "a number from %g to %g", lo, hi));
         return 1;
     }
