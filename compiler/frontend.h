@@ -34,6 +34,7 @@ void fe_free(ir_program *p);
 #define FE_MAX_NODES 100000          /* IR nodes of a program, all graphs together */
 #define FE_MAX_ITERATIONS 200000     /* repeat iterations + block calls of a program */
 #define FE_MAX_BLOCK_DEPTH 32        /* nested block calls */
+#define FE_MAX_NEST 256              /* repeat, residual, branch, block calls nested, all told */
 #define FE_MAX_SIZE 2147483647       /* any size, kernel, stride, padding, channel count */
 #define FE_MAX_LOSSES 16             /* loss statements of a net */
 #define FE_MAX_NUMEL ((int64_t)1 << 40) /* elements of one tensor */
