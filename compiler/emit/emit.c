@@ -35,6 +35,8 @@ typedef struct emitter {
     const be_graph *g;
     int dom;
     char pre[16];   /* "" or "D1_" */
+    int *links;     /* per op of g, 3 ints: the BN folded into it, the conv and the global max
+                       pool that apply it (a BN), or -1 (use_graph); NULL: found by scanning */
 } emitter;
 
 static void out(emitter *e, const char *fmt, ...)
@@ -629,28 +631,53 @@ static void param_args(emitter *e, const be_op *o, int k, char *v, char *gd, siz
 }
 
 /* The BN op folded into op i for inference, or -1. */
-static int folded_by(const be_graph *g, int i)
+/* Which later op links back to op i: link 0, a BN folded into it (be_op.fold); 1, a conv that
+ * applies BN op i itself in the forward (be_op.bn_in, bn_fwd); 2, the global max pool that may
+ * apply BN op i itself (be_op.pool_bn). The first such op, or -1. */
+static int link_scan(const be_graph *g, int i, int link)
 {
-    for (int j = i + 1; j < g->n_ops; j++)
-        if (g->ops[j].kind == BE_BN && g->ops[j].fold == i) return j;
+    for (int j = i + 1; j < g->n_ops; j++) {
+        const be_op *o = &g->ops[j];
+        if (link == 0 ? o->kind == BE_BN && o->fold == i
+            : link == 1 ? o->kind == BE_CONV && o->bn_in == i && o->bn_fwd
+            : o->kind == BE_POOL && o->pool_bn == i)
+            return j;
+    }
     return -1;
 }
 
+/* Makes graph d the current one, with every op's links found once: a scan of the later ops
+ * for every op was quadratic (100,000 ops: minutes). */
+static void use_graph(emitter *e, int d)
+{
+    e->g = &e->bp->graphs[d];
+    e->dom = d;
+    snprintf(e->pre, sizeof e->pre, "%s", pre_of(e->bp, d));
+    const be_graph *g = e->g;
+    free(e->links);
+    e->links = malloc(sizeof *e->links * 3 * (size_t)(g->n_ops + 1));
+    if (!e->links) return;   /* scanned then */
+    for (int i = 0; i < 3 * g->n_ops; i++) e->links[i] = -1;
+    for (int j = g->n_ops - 1; j >= 0; j--) {   /* downwards: the first op after i wins */
+        const be_op *o = &g->ops[j];
+        int to[3] = {o->kind == BE_BN ? o->fold : -1, o->kind == BE_CONV && o->bn_fwd ? o->bn_in : -1,
+                     o->kind == BE_POOL ? o->pool_bn : -1};
+        for (int k = 0; k < 3; k++)
+            if (to[k] >= 0 && to[k] < j) e->links[3 * to[k] + k] = j;
+    }
+}
+
+static int link_of(const emitter *e, int i, int link)
+{
+    return e->links ? e->links[3 * i + link] : link_scan(e->g, i, link);
+}
+
+/* The BN op folded into conv/dense op i (be_op.fold), or -1. */
+static int folded_by(const emitter *e, int i) { return link_of(e, i, 0); }
 /* The conv that applies BN op i itself in the forward (be_op.bn_fwd), or -1. */
-static int bn_reader_fused(const be_graph *g, int i)
-{
-    for (int j = i + 1; j < g->n_ops; j++)
-        if (g->ops[j].kind == BE_CONV && g->ops[j].bn_in == i && g->ops[j].bn_fwd) return j;
-    return -1;
-}
-
+static int bn_reader_fused(const emitter *e, int i) { return link_of(e, i, 1); }
 /* The global max pool that may apply BN op i itself (be_op.pool_bn), or -1. */
-static int bn_pool_fused(const be_graph *g, int i)
-{
-    for (int j = i + 1; j < g->n_ops; j++)
-        if (g->ops[j].kind == BE_POOL && g->ops[j].pool_bn == i) return j;
-    return -1;
-}
+static int bn_pool_fused(const emitter *e, int i) { return link_of(e, i, 2); }
 
 /* One op of forward_train_<d> (train: batch statistics, dropout masks, workspaces saved for
  * the backward pass) or of forward_infer_<d> (running statistics, BN folded where the compiler
@@ -672,7 +699,7 @@ static void emit_forward_op(emitter *e, int i, int train)
         return;
     case BE_CONV:
     case BE_DENSE: {
-        int j = folded_by(e->g, i);
+        int j = folded_by(e, i);
         op_comment(e, i);
         if (j >= 0 && !train) {
             out(e, "    /*   runs with %s folded into its weights: below */", e->g->ops[j].cname);
@@ -728,7 +755,7 @@ static void emit_forward_op(emitter *e, int i, int train)
         param_args(e, o, 3, rv, x2, sizeof rv);
         op_comment(e, i);
         if (train) {
-            int c = bn_reader_fused(e->g, i), pl = bn_pool_fused(e->g, i);
+            int c = bn_reader_fused(e, i), pl = bn_pool_fused(e, i);
             if (c >= 0 || pl >= 0) {
                 if (c >= 0)
                     out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applies it */",
@@ -1000,7 +1027,7 @@ static void emit_backward_op(emitter *e, int i)
             dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
         break;
     case BE_BN: {
-        int pl = bn_pool_fused(e->g, i);
+        int pl = bn_pool_fused(e, i);
         if (pl >= 0) {
             const be_op *q = &e->g->ops[pl];
             out(e, "    if (hsi_pool_takes_bn(s->op[%s], s->op[%s]))   /* with %s's backward */",
@@ -1223,7 +1250,7 @@ static void emit_scene(emitter *e)
             q += snprintf(prm + q, sizeof prm - (size_t)q, "%s%s", d ? ", " : "",
                           d < o->n_param ? pname(e, o->param[d]) : "-1");
         snprintf(prm + q, sizeof prm - (size_t)q, "}");
-        int fold = o->kind == BE_BN ? o->fold >= 0 : folded_by(g, i);
+        int fold = o->kind == BE_BN ? o->fold >= 0 : folded_by(e, i);
         char inref[64];
         if (o->n_in) snprintf(inref, sizeof inref, "%sscene_in + %d", e->pre, off);
         else snprintf(inref, sizeof inref, "NULL");
@@ -1482,27 +1509,24 @@ int emit_program(const be_program *bp, const char *dir, const char *stem, const 
             bp->ir->net, bp->n_graphs, stem, stem);
     fflush(h);   /* written now, in the order of the files (a failure stays in ferror) */
 
-    emitter e = {f, bp, NULL, 0, ""};
+    emitter e = {f, bp, NULL, 0, "", NULL};
     emit_prologue(&e, stem, backend, command_line);
     emit_param_table(&e);
     for (int d = 0; d < bp->n_graphs; d++) {
-        e.g = &bp->graphs[d];
-        e.dom = d;
-        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        use_graph(&e, d);
         out(&e, "/* ==== domain %d%s%s%s ======================================================== */", d,
             e.g->ir->domain[0] ? " \"" : "", e.g->ir->domain, e.g->ir->domain[0] ? "\"" : "");
         emit_enums(&e);
     }
     emit_macros(&e);
     for (int d = 0; d < bp->n_graphs; d++) {
-        e.g = &bp->graphs[d];
-        e.dom = d;
-        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        use_graph(&e, d);
         emit_create(&e);
         emit_passes(&e);
         emit_scene(&e);
     }
     emit_descriptor(&e, stem);
+    free(e.links);
     return set_commit(&set);
 }
 
@@ -1701,7 +1725,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     if (!h) return infer_fail(&set, made ? rt_dir : NULL);
     emit_infer_header(h, bp, stem);
     fflush(h);
-    emitter e = {f, bp, NULL, 0, ""};
+    emitter e = {f, bp, NULL, 0, "", NULL};
     const ir_program *p = bp->ir;
     out(&e, "/* %s_infer.c — generated by hsicc %s; do not edit (regenerate instead).", stem, HSICC_VERSION);
     out(&e, " *");
@@ -1730,11 +1754,11 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "");
     emit_param_table(&e);
     for (int d = 0; d < bp->n_graphs; d++) {
-        e.g = &bp->graphs[d];
-        e.dom = d;
-        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        use_graph(&e, d);
         emit_scene(&e);
     }
+    free(e.links);
+    e.links = NULL;
     emit_domains(&e);
     if (weights) {
         if (emit_weights(&e, weights)) return infer_fail(&set, made ? rt_dir : NULL);
