@@ -39,17 +39,17 @@ void ad_mark(be_graph *g, const ir_program *p)
         o->need_grad = req[i] && o->kind != BE_XENT;
         for (int j = 0; j < o->n_in; j++) o->need_dsrc[j] = req[o->in[j]];
     }
-    /* first writer of each input gradient: latest reader, lowest slot */
-    for (int t = 0; t < g->n_ops; t++) {
-        if (!g->ops[t].need_grad) continue;
-        int done = 0;
-        for (int c = g->n_ops - 1; c > t && !done; c--)
-            for (int j = 0; j < g->ops[c].n_in && !done; j++)
-                if (g->ops[c].in[j] == t && g->ops[c].need_dsrc[j]) {
-                    g->ops[c].first_writer[j] = 1;
-                    done = 1;
-                }
-    }
+    /* first writer of each input gradient: latest reader, lowest slot (one pass over the
+     * readers from the last; a scan of them per op was quadratic) */
+    for (int i = 0; i < g->n_ops; i++) req[i] = 0;   /* now: the gradient has its first writer */
+    for (int c = g->n_ops - 1; c >= 0; c--)
+        for (int j = 0; j < g->ops[c].n_in; j++) {
+            int t = g->ops[c].in[j];
+            if (t < c && g->ops[t].need_grad && g->ops[c].need_dsrc[j] && !req[t]) {
+                g->ops[c].first_writer[j] = 1;
+                req[t] = 1;
+            }
+        }
     for (int i = 0; i < g->n_ops; i++) {
         be_op *o = &g->ops[i];
         for (int j = 0; j < o->n_in; j++)

@@ -210,6 +210,7 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     int nd = x->n_domains;
     fe_domain *doms = calloc((size_t)nd, sizeof *doms);
     char (*num)[2][24] = calloc((size_t)nd, sizeof *num);
+    char (*origin)[200] = calloc((size_t)nd, sizeof *origin);   /* where bands, classes come from */
     for (int d = 0; d < nd; d++) {
         const hsi_exp_domain *xd = &x->domains[d];
         const hsi_dataset *ds = hsi_registry_find(reg, xd->dataset);
@@ -218,6 +219,7 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         if (xd->resample > 0) bands = xd->resample;
         if (pca_bands(exp_path, x, d, &bands)) {
             free(num);
+            free(origin);
             free(doms);
             hsi_experiment_free(x);
             hsi_registry_free(reg);
@@ -228,13 +230,17 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         hsi_define *tmp = calloc((size_t)max + 1, sizeof *tmp);
         int n = tmp ? hsi_experiment_domain_defines(x, d, tmp, max) : 0;
         fe_define *defs = calloc((size_t)n + 2, sizeof *defs);
-        for (int k = 0; k < n; k++)
-            defs[k] = (fe_define){tmp[k].key, tmp[k].value, tmp[k].where, tmp[k].path};
+        for (int k = 0; k < n; k++)   /* a define of no place: `patch` from preprocess.patch */
+            defs[k] = (fe_define){tmp[k].key, tmp[k].value, tmp[k].where, tmp[k].path,
+                                  tmp[k].where || tmp[k].path ? NULL
+                                  : "set by hsicc build from the experiment's preprocess.patch"};
         free(tmp);
         snprintf(num[d][0], sizeof num[d][0], "%d", bands);
         snprintf(num[d][1], sizeof num[d][1], "%d", classes);
-        defs[n] = (fe_define){.name = "bands", .value = num[d][0]};
-        defs[n + 1] = (fe_define){.name = "classes", .value = num[d][1]};
+        snprintf(origin[d], sizeof origin[d], "set by hsicc build from the data of domain '%.60s' "
+                 "(dataset %.60s)", xd->name, xd->dataset);
+        defs[n] = (fe_define){.name = "bands", .value = num[d][0], .origin = origin[d]};
+        defs[n + 1] = (fe_define){.name = "classes", .value = num[d][1], .origin = origin[d]};
         doms[d] = (fe_domain){nd == 1 ? "" : xd->name, n + 2, defs};
     }
     ir_program *p = fe_compile(x->net, NULL, 0, NULL, nd, doms, stderr);
@@ -440,6 +446,7 @@ done:
     for (int d = 0; d < nd; d++) free((void *)doms[d].defines);
     free(doms);
     free(num);
+    free(origin);
     hsi_experiment_free(x);
     hsi_registry_free(reg);
     return rc;

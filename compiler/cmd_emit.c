@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "paths.h"
@@ -68,6 +69,7 @@ int cmd_missing_value(const char *a, const char *const *opts)
 static fe_define dom_defs[MAX_DOMAINS][MAX_DEFS];
 static int n_dom_defs[MAX_DOMAINS];
 static char *dom_names[MAX_DOMAINS];
+static char *dom_origins[MAX_DOMAINS];   /* "--domain NAME:k=v,...": where its values come from */
 static int n_doms;
 
 int cmd_domain_arg(const char *val)
@@ -78,6 +80,12 @@ int cmd_domain_arg(const char *val)
     }
     int d = n_doms++;
     dom_names[d] = strdup(val);
+    char *dom_origin = dom_origins[d] = malloc(strlen(val) + sizeof "--domain ");
+    if (!dom_names[d] || !dom_origin) {
+        perror("hsicc");
+        exit(1);
+    }
+    snprintf(dom_origin, strlen(val) + sizeof "--domain ", "--domain %s", val);
     char *colon = strchr(dom_names[d], ':');
     if (colon) {
         *colon = 0;
@@ -87,10 +95,11 @@ int cmd_domain_arg(const char *val)
                         MAX_DEFS);
                 return 2;
             }
-            if (drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]++])) {
+            if (drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]])) {
                 fprintf(stderr, "hsicc: error: --domain %s: expected k=v, got '%s'\n", val, kv);
                 return 2;
             }
+            dom_defs[d][n_dom_defs[d]++].origin = dom_origin;
         }
     }
     return 0;
@@ -245,7 +254,8 @@ int cmd_emit(int argc, char **argv)
     ir_program *p = fe_compile(c.file, NULL, 0, c.net, c.n_domains, c.domains, stderr);
     if (!p) return 1;
     char rerr[400];
-    if (mkdir(c.out_dir, 0777) && errno != EEXIST) {
+    int made = mkdir(c.out_dir, 0777) == 0;   /* removed again if nothing is written into it */
+    if (!made && errno != EEXIST) {
         fprintf(stderr, "hsicc: error: cannot create %s: %s\n", c.out_dir, strerror(errno));
         fe_free(p);
         return 1;
@@ -281,6 +291,7 @@ int cmd_emit(int argc, char **argv)
         be_print_memory(stdout, bp);
         be_print_scene(stdout, bp);
     }
+    if (rc && made) rmdir(c.out_dir);   /* a failed emission leaves nothing behind */
     be_free(bp);
     fe_free(p);
     return rc;

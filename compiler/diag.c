@@ -117,6 +117,11 @@ void diag_note(diag *d, src_span sp, const char *fmt, ...)
     if (d->shown) MESSAGE(&sp, "note");
 }
 
+void diag_note_noloc(diag *d, const char *fmt, ...)
+{
+    if (d->shown) MESSAGE(NULL, "note: ");
+}
+
 void diag_hint(diag *d, const char *fmt, ...)
 {
     if (d->shown) MESSAGE(NULL, "hint: ");

@@ -34,6 +34,8 @@ void diag_error_noloc(diag *d, const char *fmt, ...) __attribute__((format(print
 void diag_error_at(diag *d, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* `file:line:col: note: ...` + quoted source, attached to the last error. */
 void diag_note(diag *d, src_span sp, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* `note: ...` without a source place (which domain...), attached to the last error. */
+void diag_note_noloc(diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* `hint: ...`, attached to the last error. */
 void diag_hint(diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -70,6 +70,15 @@ static void check_decls(sema_ctx *E)
         for (int j = 0; j < dc->params.n; j++) {
             const ast_param *p = dc->params.v[j];
             if (sema_bad_c_name(E, p->name, p->span, "parameter")) continue;
+            if (!strcmp(p->name, "same") || !strcmp(p->name, "valid") || !strcmp(p->name, "global")) {
+                /* `pad = same`, `maxpool(global)` are the keywords, never such a parameter */
+                diag_error(E->d, p->span, "a parameter cannot be named '%s': %s is %s, never the "
+                           "parameter", p->name, p->name[0] == 'g' ? "maxpool(global)" :
+                           p->name[0] == 's' ? "pad = same" : "pad = valid",
+                           p->name[0] == 'g' ? "global pooling" : "a padding mode");
+                diag_hint(E->d, "rename it");
+                continue;
+            }
             sema_ent *q = sema_map_put(E->a, &seen, p->name);
             if (q->val >= 0) {
                 diag_error(E->d, p->span, "parameter '%s' is declared twice", p->name);
@@ -205,6 +214,13 @@ static const fe_define *find_define(const fe_domain *dom, const char *name)
     return last;
 }
 
+/* How a define without a place was given: its origin, or "-D name=value". */
+static const char *define_origin(sema_ctx *E, const fe_define *df)
+{
+    if (df->origin) return df->origin;
+    return mem_printf(E->a, "-D %s=%s", df->name ? df->name : "", df->value ? df->value : "");
+}
+
 /* Binds the net's parameters for one domain; fills the graph's value_names/value_text. */
 static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_domain *dom, ir_graph *g)
 {
@@ -220,9 +236,8 @@ static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_dom
                 diag_error_at(E->d, df->where, "key '%s': net '%s' has no parameter '%s'", df->path,
                               net->name, df->name ? df->name : "");
             else
-                diag_error_noloc(E->d, "net '%s' has no parameter '%s' (-D %s=%s)", net->name,
-                                 df->name ? df->name : "", df->name ? df->name : "",
-                                 df->value ? df->value : "");
+                diag_error_noloc(E->d, "net '%s' has no parameter '%s' (%s)", net->name,
+                                 df->name ? df->name : "", define_origin(E, df));
             if (!df->name || !diag_did_you_mean(E->d, df->name, cands, np)) {
                 /* the first names only: a net can have a hundred thousand parameters, and
                  * joining them all one by one would cost quadratic time and memory */
@@ -262,6 +277,10 @@ static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_dom
                     diag_error_at(E->d, df->where, "key '%s': bad value '%s' for parameter '%s' of net "
                                   "'%s': expected %s", df->path, df->value ? df->value : "", p->name,
                                   net->name, want);
+                else if (df->origin)
+                    diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s' (%s): "
+                                     "expected %s", df->value ? df->value : "", p->name, net->name,
+                                     df->origin, want);
                 else
                     diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s': expected %s",
                                      df->value ? df->value : "", p->name, net->name, want);
@@ -313,6 +332,24 @@ static const ast_decl *pick_net(sema_ctx *E, const char *net)
     return pick;
 }
 
+/* After an error in a named domain's graph (one of several, each with its own values): which
+ * domain, and the values it gives the net's parameters, in their order (the error's place is in
+ * the netdef, the same for every domain). */
+static void domain_note(diag *d, const ast_decl *net, const fe_domain *dom, const char *dname)
+{
+    char list[320];
+    size_t k = 0;
+    list[0] = 0;
+    for (int j = 0; j < net->params.n && k < sizeof list; j++) {
+        const char *name = ((ast_param *)net->params.v[j])->name;
+        const fe_define *df = find_define(dom, name);
+        if (df) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s=%s", k ? ", " : "", name,
+                                      df->value ? df->value : "");
+    }
+    if (k >= sizeof list) memcpy(list + sizeof list - 4, "...", 4);
+    diag_note_noloc(d, "in domain '%s'%s%s%s", dname, k ? " (" : "", list, k ? ")" : "");
+}
+
 static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, const fe_domain *domains,
                              ir_program *prog)
 {
@@ -351,8 +388,10 @@ static int elaborate_domains(fe_ctx *c, const ast_decl *net, int n_domains, cons
         E->failed = 0;
         int errs = c->d.errors;
         sema_bind *env = bind_net_params(E, net, dom, g);
-        if (c->d.errors > errs || (!env && net->params.n)) return 1;
-        if (sema_net_body(E, net, env)) return 1;
+        if (c->d.errors > errs || (!env && net->params.n) || sema_net_body(E, net, env)) {
+            if (*dname) domain_note(&c->d, net, dom, dname);
+            return 1;
+        }
         g->n_nodes = E->n_nodes;
         g->nodes = E->nodes;
         g->input = E->input;

@@ -13,8 +13,10 @@
 
 #include "ir.h"
 
-/* -D name=value; or from an experiment's `defines:` (where: "file:line:col", path: the key). */
-typedef struct fe_define { const char *name, *value, *where, *path; } fe_define;
+/* -D name=value; or from an experiment's `defines:` (where: "file:line:col", path: the key).
+ * origin: how a value without a place was given, for messages ("--domain a:k=2", "set by hsicc
+ * build from the data..."); NULL: "-D name=value". */
+typedef struct fe_define { const char *name, *value, *where, *path, *origin; } fe_define;
 typedef struct fe_domain { const char *name; int n_defines; const fe_define *defines; } fe_domain;
 
 /* Parse, elaborate and shape-check `path` (or the in-memory text when text != NULL) once per
@@ -32,6 +34,7 @@ void fe_free(ir_program *p);
 #define FE_MAX_NODES 100000          /* IR nodes of a program, all graphs together */
 #define FE_MAX_ITERATIONS 200000     /* repeat iterations + block calls of a program */
 #define FE_MAX_BLOCK_DEPTH 32        /* nested block calls */
+#define FE_MAX_NEST 256              /* repeat, residual, branch, block calls nested, all told */
 #define FE_MAX_SIZE 2147483647       /* any size, kernel, stride, padding, channel count */
 #define FE_MAX_LOSSES 16             /* loss statements of a net */
 #define FE_MAX_NUMEL ((int64_t)1 << 40) /* elements of one tensor */

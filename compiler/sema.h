@@ -61,6 +61,7 @@ typedef struct sema_ctx {
     src_span loss_span;        /* the first loss statement */
     const char *blocks[FE_MAX_BLOCK_DEPTH + 1];   /* block call stack */
     int n_blocks;
+    int nest;                  /* elements being elaborated, one inside the other (FE_MAX_NEST) */
     const ir_shape *cur_shape; /* shape variables (channels, depth, height, width) */
     const char *arg_hint;      /* the hint of a getter's range error (sema_get_int...) instead
                                   of its generic one; the caller sets and clears it */

@@ -236,6 +236,18 @@ static const char *op_str(int op)
 static int is_num(const sema_val *v) { return v->k == V_INT || v->k == V_FLOAT; }
 static double num(const sema_val *v) { return v->k == V_INT ? (double)v->i : v->f; }
 
+/* -1, 0, 1: the integer i <=> the number f, exactly (as doubles, 2^53 + 1 equalled 2^53.0).
+ * Rounded values that differ order as the exact ones do (the rounding error is less than the
+ * spacing of doubles there); equal ones are integers, compared as such. */
+static int cmp_int_float(int64_t i, double f)
+{
+    double d = (double)i;
+    if (d != f) return (d > f) - (d < f);
+    if (f >= 9223372036854775808.0) return -1;   /* i rounded up to 2^63 */
+    int64_t g = (int64_t)f;
+    return (i > g) - (i < g);
+}
+
 /* < <= > >= on numbers; == != on numbers or on booleans: a boolean */
 static int compare(sema_ctx *E, const ast_expr *x, const sema_val *l, const sema_val *r, sema_val *out)
 {
@@ -243,7 +255,9 @@ static int compare(sema_ctx *E, const ast_expr *x, const sema_val *l, const sema
     int c;   /* -1, 0, 1: l <=> r */
     if (is_num(l) && is_num(r)) {
         if (l->k == V_INT && r->k == V_INT) c = (l->i > r->i) - (l->i < r->i);
-        else c = (num(l) > num(r)) - (num(l) < num(r));
+        else if (l->k == V_INT) c = cmp_int_float(l->i, r->f);
+        else if (r->k == V_INT) c = -cmp_int_float(r->i, l->f);
+        else c = (l->f > r->f) - (l->f < r->f);
     } else if (eq_op && l->k == V_BOOL && r->k == V_BOOL) {
         c = l->i != r->i;
     } else {
@@ -457,7 +471,8 @@ int sema_get_num(sema_ctx *E, sema_bind *env, const ast_expr *x, double lo, doub
     if (eval_kind(E, env, x, 1u << V_INT | 1u << V_FLOAT, what, "a number", &v)) return 1;
     double f = v.k == V_INT ? (double)v.i : v.f;
     if (!(f >= lo && f <= hi) || fabs(f) > 3.4e38) {
-        diag_error(E->d, x->span, "%s must be between %g and %g, got %g", what, lo, hi, f);
+        /* the value as written (%g said "got 1" for 0.9999999 against a bound of 0.999999) */
+        diag_error(E->d, x->span, "%s must be between %g and %g, got %s", what, lo, hi, sema_val_str(E, &v));
         range_hint(E, what, mem_printf(E->a, "a number from %g to %g", lo, hi));
         return 1;
     }

@@ -589,7 +589,8 @@ static int elab_rnn(sema_ctx *E, sema_scope *s, const layer *L, const char *ln, 
             r.sequence = last ? a->sequence : 1;
             ir_shape sh = r.sequence ? (ir_shape){2, {H, xin.d[1]}} : (ir_shape){1, {H}};
             const char *sfx = mem_printf(E->a, "l%d%s", l, d ? "_reverse" : "");
-            const char *nn = single ? ln : mem_printf(E->a, "%s.%s", ln, sfx);
+            /* the layer's last node has the layer's name (its concat, with two directions) */
+            const char *nn = single || (last && dirs == 1) ? ln : mem_printf(E->a, "%s.%s", ln, sfx);
             int id = sema_add_node(E, IR_RNN, sema_full_name(E, s, nn), L->el->span, 1, &x, &sh);
             if (id < 0) return 1;
             E->nodes[id].a.rnn = r;

@@ -243,7 +243,10 @@ static int call_env(sema_ctx *E, const sema_scope *s, const ast_decl *blk, const
             if (sema_eval(E, s->env, given[j], &b->v)) return sema_fail(E);
         } else if (p->def) {
             const ir_shape *save = E->cur_shape;
-            if (sema_eval(E, env, p->def, &b->v)) return sema_fail(E);
+            if (sema_eval(E, env, p->def, &b->v)) {   /* at the default: which call it was */
+                diag_note(E->d, el->span, "in block '%s' called here", blk->name);
+                return sema_fail(E);
+            }
             E->cur_shape = save;
         } else {
             diag_error(E->d, el->span, "block '%s' needs a value for its parameter '%s'", blk->name, p->name);
@@ -316,7 +319,14 @@ static int elab_repeat(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
     for (int64_t i = first; i < first + n; i++) {
         if (count_work(E, el->span)) return 1;
         sema_scope c = child(E, s, mem_printf(E->a, "%lld", (long long)i));
-        if (elab_body(E, &c, el->body, cur)) return 1;
+        if (elab_body(E, &c, el->body, cur)) {
+            /* the body's error points at its source, the same for every iteration: which one
+             * it was (shapes change from one to the next) */
+            if (n > 1)
+                diag_note(E->d, el->span, "in iteration %lld of this repeat (%lld to %lld)", (long long)i,
+                          (long long)first, (long long)(first + n - 1));
+            return 1;
+        }
     }
     return 0;
 }
@@ -352,9 +362,8 @@ static int unknown_layer(sema_ctx *E, const sema_scope *s, const ast_elem *el)
 
 /* One element of a statement: repeat, residual, branch, or a call: a value named earlier (no
  * parentheses), a built-in layer or a block. */
-static int elab_elem(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
+static int elab_elem_at(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
 {
-    if (E->failed || E->d->stop) return 1;
     switch (el->kind) {
     case EL_REPEAT: return elab_repeat(E, s, el, cur);
     case EL_RESIDUAL: return elab_residual(E, s, el, cur);
@@ -378,6 +387,23 @@ static int elab_elem(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
         return sema_fail(E);
     }
     return unknown_layer(E, s, el);
+}
+
+/* Elaboration recurses once per level of nesting, through the blocks called too (each may nest
+ * its brackets 64 deep, 32 blocks deep: thousands of levels, megabytes of stack, a segfault
+ * under ASan): the levels are counted. */
+static int elab_elem(sema_ctx *E, sema_scope *s, const ast_elem *el, int *cur)
+{
+    if (E->failed || E->d->stop) return 1;
+    if (E->nest >= FE_MAX_NEST) {
+        diag_error(E->d, el->span, "structures nested more than %d deep (repeat, residual, branch "
+                   "and block calls, counted through the blocks called)", FE_MAX_NEST);
+        return sema_fail(E);
+    }
+    E->nest++;
+    int r = elab_elem_at(E, s, el, cur);
+    E->nest--;
+    return r;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -423,7 +449,7 @@ static int fixed_name(sema_ctx *E, const char *name, src_span sp)
     return 0;
 }
 
-static int elab_input(sema_ctx *E, sema_scope *s, const ast_stmt *st, int *cur)
+__attribute__((noinline)) static int elab_input(sema_ctx *E, sema_scope *s, const ast_stmt *st, int *cur)
 {
     if (!s->top) {
         diag_error(E->d, st->span, "'input' belongs to the net's own body");
@@ -616,7 +642,7 @@ static int xent_head(sema_ctx *E, const ast_stmt *st, int kind, int head)
     return 0;
 }
 
-static int elab_loss(sema_ctx *E, sema_scope *s, const ast_stmt *st, int *cur)
+__attribute__((noinline)) static int elab_loss(sema_ctx *E, sema_scope *s, const ast_stmt *st, int *cur)
 {
     if (!s->top) {
         diag_error(E->d, st->span, "'loss' belongs to the net's own body, after its last layer");

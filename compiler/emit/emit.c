@@ -9,6 +9,7 @@
  * function of the program, so the committed files under generated/ can be diffed. It does not format numbers by locale and
  * does not print paths other than the netdef's as given.
  */
+#define _POSIX_C_SOURCE 200809L   /* fileno, fsync, rmdir */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include <math.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "hsi_io.h"
@@ -33,6 +35,8 @@ typedef struct emitter {
     const be_graph *g;
     int dom;
     char pre[16];   /* "" or "D1_" */
+    int *links;     /* per op of g, 3 ints: the BN folded into it, the conv and the global max
+                       pool that apply it (a BN), or -1 (use_graph); NULL: found by scanning */
 } emitter;
 
 static void out(emitter *e, const char *fmt, ...)
@@ -627,28 +631,53 @@ static void param_args(emitter *e, const be_op *o, int k, char *v, char *gd, siz
 }
 
 /* The BN op folded into op i for inference, or -1. */
-static int folded_by(const be_graph *g, int i)
+/* Which later op links back to op i: link 0, a BN folded into it (be_op.fold); 1, a conv that
+ * applies BN op i itself in the forward (be_op.bn_in, bn_fwd); 2, the global max pool that may
+ * apply BN op i itself (be_op.pool_bn). The first such op, or -1. */
+static int link_scan(const be_graph *g, int i, int link)
 {
-    for (int j = i + 1; j < g->n_ops; j++)
-        if (g->ops[j].kind == BE_BN && g->ops[j].fold == i) return j;
+    for (int j = i + 1; j < g->n_ops; j++) {
+        const be_op *o = &g->ops[j];
+        if (link == 0 ? o->kind == BE_BN && o->fold == i
+            : link == 1 ? o->kind == BE_CONV && o->bn_in == i && o->bn_fwd
+            : o->kind == BE_POOL && o->pool_bn == i)
+            return j;
+    }
     return -1;
 }
 
+/* Makes graph d the current one, with every op's links found once: a scan of the later ops
+ * for every op was quadratic (100,000 ops: minutes). */
+static void use_graph(emitter *e, int d)
+{
+    e->g = &e->bp->graphs[d];
+    e->dom = d;
+    snprintf(e->pre, sizeof e->pre, "%s", pre_of(e->bp, d));
+    const be_graph *g = e->g;
+    free(e->links);
+    e->links = malloc(sizeof *e->links * 3 * (size_t)(g->n_ops + 1));
+    if (!e->links) return;   /* scanned then */
+    for (int i = 0; i < 3 * g->n_ops; i++) e->links[i] = -1;
+    for (int j = g->n_ops - 1; j >= 0; j--) {   /* downwards: the first op after i wins */
+        const be_op *o = &g->ops[j];
+        int to[3] = {o->kind == BE_BN ? o->fold : -1, o->kind == BE_CONV && o->bn_fwd ? o->bn_in : -1,
+                     o->kind == BE_POOL ? o->pool_bn : -1};
+        for (int k = 0; k < 3; k++)
+            if (to[k] >= 0 && to[k] < j) e->links[3 * to[k] + k] = j;
+    }
+}
+
+static int link_of(const emitter *e, int i, int link)
+{
+    return e->links ? e->links[3 * i + link] : link_scan(e->g, i, link);
+}
+
+/* The BN op folded into conv/dense op i (be_op.fold), or -1. */
+static int folded_by(const emitter *e, int i) { return link_of(e, i, 0); }
 /* The conv that applies BN op i itself in the forward (be_op.bn_fwd), or -1. */
-static int bn_reader_fused(const be_graph *g, int i)
-{
-    for (int j = i + 1; j < g->n_ops; j++)
-        if (g->ops[j].kind == BE_CONV && g->ops[j].bn_in == i && g->ops[j].bn_fwd) return j;
-    return -1;
-}
-
+static int bn_reader_fused(const emitter *e, int i) { return link_of(e, i, 1); }
 /* The global max pool that may apply BN op i itself (be_op.pool_bn), or -1. */
-static int bn_pool_fused(const be_graph *g, int i)
-{
-    for (int j = i + 1; j < g->n_ops; j++)
-        if (g->ops[j].kind == BE_POOL && g->ops[j].pool_bn == i) return j;
-    return -1;
-}
+static int bn_pool_fused(const emitter *e, int i) { return link_of(e, i, 2); }
 
 /* One op of forward_train_<d> (train: batch statistics, dropout masks, workspaces saved for
  * the backward pass) or of forward_infer_<d> (running statistics, BN folded where the compiler
@@ -670,7 +699,7 @@ static void emit_forward_op(emitter *e, int i, int train)
         return;
     case BE_CONV:
     case BE_DENSE: {
-        int j = folded_by(e->g, i);
+        int j = folded_by(e, i);
         op_comment(e, i);
         if (j >= 0 && !train) {
             out(e, "    /*   runs with %s folded into its weights: below */", e->g->ops[j].cname);
@@ -726,7 +755,7 @@ static void emit_forward_op(emitter *e, int i, int train)
         param_args(e, o, 3, rv, x2, sizeof rv);
         op_comment(e, i);
         if (train) {
-            int c = bn_reader_fused(e->g, i), pl = bn_pool_fused(e->g, i);
+            int c = bn_reader_fused(e, i), pl = bn_pool_fused(e, i);
             if (c >= 0 || pl >= 0) {
                 if (c >= 0)
                     out(e, "    if (hsi_conv_takes_bn(s->op[%s], s->op[%s]))   /* %s applies it */",
@@ -998,7 +1027,7 @@ static void emit_backward_op(emitter *e, int i)
             dsrc_of(e, o, 0), dw, o->bias ? db : "NULL");
         break;
     case BE_BN: {
-        int pl = bn_pool_fused(e->g, i);
+        int pl = bn_pool_fused(e, i);
         if (pl >= 0) {
             const be_op *q = &e->g->ops[pl];
             out(e, "    if (hsi_pool_takes_bn(s->op[%s], s->op[%s]))   /* with %s's backward */",
@@ -1140,8 +1169,10 @@ static void emit_scene(emitter *e)
     out(e, "/* Whole-scene inference of domain %d: %s; FLOPs per pixel %.3f M (patch net %.3f M). */",
         e->dom, g->scene_kind == 0 ? "fully convolutional" : g->scene_kind == 1 ? "hoisted prefix"
         : "patch by patch", g->flops_scene / 1e6, g->flops_patch / 1e6);
-    out(e, "static const int %sscene_in[] = {", e->pre);
     int total = 0;
+    for (int i = 0; i < n; i++) total += g->ops[i].n_in;
+    /* no table when no op has an input (the logits are the input): unused, -Wall warns */
+    if (total) out(e, "static const int %sscene_in[] = {", e->pre);
     for (int i = 0; i < n; i++) {
         const be_op *o = &g->ops[i];
         if (!o->n_in) continue;
@@ -1150,10 +1181,8 @@ static void emit_scene(emitter *e)
         for (int j = 0; j < o->n_in && k < (int)sizeof list - 16; j++)
             k += snprintf(list + k, sizeof list - (size_t)k, "%d, ", o->in[j]);
         out(e, "    %s  /* %s */", list, o->cname);
-        total += o->n_in;
     }
-    if (!total) out(e, "    0");
-    out(e, "};");
+    if (total) out(e, "};");
     out(e, "static const hsi_scene_op %sscene_ops[] = {", e->pre);
     out(e, "    /* name, kind, region, sh, sw, n_in, in, ndim, dims, nsp, out_ch, groups, kernel, stride,");
     out(e, "       pad_lo, pad_hi, dilation, bias, max, count_include_pad, act, alpha, eps, relu, param,");
@@ -1221,7 +1250,7 @@ static void emit_scene(emitter *e)
             q += snprintf(prm + q, sizeof prm - (size_t)q, "%s%s", d ? ", " : "",
                           d < o->n_param ? pname(e, o->param[d]) : "-1");
         snprintf(prm + q, sizeof prm - (size_t)q, "}");
-        int fold = o->kind == BE_BN ? o->fold >= 0 : folded_by(g, i);
+        int fold = o->kind == BE_BN ? o->fold >= 0 : folded_by(e, i);
         char inref[64];
         if (o->n_in) snprintf(inref, sizeof inref, "%sscene_in + %d", e->pre, off);
         else snprintf(inref, sizeof inref, "NULL");
@@ -1264,6 +1293,11 @@ static void emit_param_table(emitter *e)
     out(e, "    N_PARAMS");
     out(e, "};");
     out(e, "");
+    if (!p->n_params) {   /* a net of no parameters: ISO C has no empty array (nor {}) */
+        out(e, "static const hsi_param param_table[1];   /* none: N_PARAMS is 0 */");
+        out(e, "");
+        return;
+    }
     out(e, "static const hsi_param param_table[N_PARAMS] = {");
     out(e, "    /* name, ndim, dims, numel, value, grad, role, lr_mult, decay_mult, shared, frozen,");
     out(e, "       init {kind, a, b, fan_in, fan_out} */");
@@ -1395,67 +1429,105 @@ static void emit_descriptor(emitter *e, const char *stem)
     out(e, "};");
 }
 
-/* Emitted files are written atomically (a temp file renamed over DIR/STEM.EXT by close_out): a
- * full disk or the file-size limit leaves the previous file or none, never a cut one, and says
- * which file and why. */
-static FILE *open_out(hsi_atomic_file *af, const char *dir, const char *stem, const char *ext,
-                      char *path, size_t n)
+/* The files of one emission: each is written to a temporary file beside its place, and all are
+ * renamed into place only once every one is written in full and synced. A full disk or the
+ * file-size limit leaves the previous files or none, never a cut one, nor a new .h beside an
+ * old .c, nor a module without its runtime; the message says which file and why. */
+#define OUT_SET_MAX 40   /* an inference module: its .c, its .h and the runtime subset */
+typedef struct out_set { int n; hsi_atomic_file f[OUT_SET_MAX]; } out_set;
+
+static FILE *set_open(out_set *s, const char *path)
 {
     char err[4400];
-    snprintf(path, n, "%s/%s%s", dir, stem, ext);
-    if (hsi_atomic_open(af, path, err, sizeof err)) {
+    if (s->n == OUT_SET_MAX) {   /* a new file in infer_runtime past the limit */
+        fprintf(stderr, "hsicc: error: %s: more than %d files in one emission\n", path, OUT_SET_MAX);
+        return NULL;
+    }
+    if (hsi_atomic_open(&s->f[s->n], path, err, sizeof err)) {
         fprintf(stderr, "hsicc: error: %s\n", err);
         return NULL;
     }
-    return af->fp;
+    return s->f[s->n++].fp;
 }
 
-static int close_out(hsi_atomic_file *af)
+static FILE *open_out(out_set *s, const char *dir, const char *stem, const char *ext, char *path,
+                      size_t n)
+{
+    snprintf(path, n, "%s/%s%s", dir, stem, ext);
+    return set_open(s, path);
+}
+
+/* Removes every temporary file of the set; returns 1. */
+static int set_abort(out_set *s)
+{
+    while (s->n > 0) hsi_atomic_abort(&s->f[--s->n]);
+    return 1;
+}
+
+static int set_commit(out_set *s)
 {
     char err[4400];
-    if (hsi_atomic_commit(af, err, sizeof err) == 0) return 0;
-    fprintf(stderr, "hsicc: error: %s\n", err);
-    return 1;
+    /* a write that failed names its file (the commit finds out why and says so), before one that
+     * fails only now, when a buffer is flushed */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < s->n; i++)
+            if (ferror(s->f[i].fp) || (pass && fflush(s->f[i].fp))) {
+                if (hsi_atomic_commit(&s->f[i], err, sizeof err)) fprintf(stderr, "hsicc: error: %s\n", err);
+                return set_abort(s);
+            }
+    for (int i = 0; i < s->n; i++) {
+        hsi_atomic_file *af = &s->f[i];
+        if (fsync(fileno(af->fp))) {
+            fprintf(stderr, "hsicc: error: %s: fsync failed: %s (the previous file, if any, is "
+                    "unchanged)\n", af->path, hsi_write_strerror(errno));
+            return set_abort(s);
+        }
+    }
+    for (int i = 0; i < s->n; i++)
+        if (hsi_atomic_commit(&s->f[i], err, sizeof err)) {   /* a rename failed: rare */
+            fprintf(stderr, "hsicc: error: %s\n", err);
+            for (int j = i + 1; j < s->n; j++) hsi_atomic_abort(&s->f[j]);
+            s->n = 0;
+            return 1;
+        }
+    s->n = 0;
+    return 0;
 }
 
 int emit_program(const be_program *bp, const char *dir, const char *stem, const char *backend,
                  const char *command_line)
 {
     char path[4096];
-    hsi_atomic_file ah, af;
-    FILE *h = open_out(&ah, dir, stem, ".h", path, sizeof path);
-    if (!h) return 1;
+    out_set set = {0};
+    FILE *h = open_out(&set, dir, stem, ".h", path, sizeof path);
+    FILE *f = h ? open_out(&set, dir, stem, ".c", path, sizeof path) : NULL;
+    if (!f) return set_abort(&set);
     fprintf(h, "/* %s.h — generated by hsicc %s from %s; do not edit. */\n", stem, HSICC_VERSION,
             bp->ir->file ? in_comment(bp->ir->file) : "?");
     fprintf(h, "#ifndef HSIGEN_%s_H\n#define HSIGEN_%s_H\n\n#include \"hsi.h\"\n\n", stem, stem);
     fprintf(h, "/* net %s: %d domain(s); see %s.c */\nextern const hsi_netdesc %s_net;\n\n#endif\n",
             bp->ir->net, bp->n_graphs, stem, stem);
-    if (close_out(&ah)) return 1;
+    fflush(h);   /* written now, in the order of the files (a failure stays in ferror) */
 
-    FILE *f = open_out(&af, dir, stem, ".c", path, sizeof path);
-    if (!f) return 1;
-    emitter e = {f, bp, NULL, 0, ""};
+    emitter e = {f, bp, NULL, 0, "", NULL};
     emit_prologue(&e, stem, backend, command_line);
     emit_param_table(&e);
     for (int d = 0; d < bp->n_graphs; d++) {
-        e.g = &bp->graphs[d];
-        e.dom = d;
-        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        use_graph(&e, d);
         out(&e, "/* ==== domain %d%s%s%s ======================================================== */", d,
             e.g->ir->domain[0] ? " \"" : "", e.g->ir->domain, e.g->ir->domain[0] ? "\"" : "");
         emit_enums(&e);
     }
     emit_macros(&e);
     for (int d = 0; d < bp->n_graphs; d++) {
-        e.g = &bp->graphs[d];
-        e.dom = d;
-        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        use_graph(&e, d);
         emit_create(&e);
         emit_passes(&e);
         emit_scene(&e);
     }
     emit_descriptor(&e, stem);
-    return close_out(&af);
+    free(e.links);
+    return set_commit(&set);
 }
 
 /* ---- the inference module (hsicc emit --infer) ---------------------------------------------- */
@@ -1517,33 +1589,30 @@ static int emit_weights(emitter *e, const char *path)
     }
     free(w);
     if (rc) return 1;
-    out(e, "static const float *const embedded[N_PARAMS] = {");
+    out(e, "static const float *const embedded[N_PARAMS + 1] = {");
     for (int i = 0; i < p->n_params; i++) out(e, "    W%d,", i);
+    out(e, "    NULL");
     out(e, "};");
     return 0;
 }
 
-static int copy_file(const char *from, const char *to)
+/* Copies the file `from` into the set, as `to`. */
+static int copy_file(out_set *s, const char *from, const char *to)
 {
     char err[4400];
-    hsi_atomic_file af;
     FILE *a = hsi_open_input(from, err, sizeof err);
-    if (!a || hsi_atomic_open(&af, to, err, sizeof err)) {
+    if (!a) {
         fprintf(stderr, "hsicc: error: cannot copy %s: %s\n", from, err);
-        if (a) fclose(a);
         return 1;
     }
+    FILE *o = set_open(s, to);
     char buf[65536];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, a)) > 0 && fwrite(buf, 1, n, af.fp) == n) {}
-    int rc = ferror(a);
+    while (o && (n = fread(buf, 1, sizeof buf, a)) > 0 && fwrite(buf, 1, n, o) == n) {}
+    int rc = !o || ferror(a);
+    if (o && rc) fprintf(stderr, "hsicc: error: cannot copy %s: read error\n", from);
     fclose(a);
-    if (rc) {
-        hsi_atomic_abort(&af);
-        fprintf(stderr, "hsicc: error: cannot copy %s: read error\n", from);
-        return 1;
-    }
-    return close_out(&af);
+    return rc;
 }
 
 /* The runtime subset an inference module compiles with: kernels (reference, and oneDNN when
@@ -1560,6 +1629,15 @@ static const char *const infer_runtime[] = {
     "kernels/bnorm.c", "kernels/smallconv.h", "kernels/smallconv.c", "kernels/dnnl_wino.h",
     "kernels/dnnl_wino.c", "eval/scene.c",
     "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
+
+/* A failed inference module: its files' temporaries removed, and the runtime folder when this
+ * emission made it (made_dir; it is then empty). Returns 1. */
+static int infer_fail(out_set *s, const char *made_dir)
+{
+    set_abort(s);
+    if (made_dir) rmdir(made_dir);
+    return 1;
+}
 
 static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
 {
@@ -1624,14 +1702,30 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
         }
     }
     snprintf(name, sizeof name, "%s_infer", stem);
-    hsi_atomic_file ah, af;
-    FILE *h = open_out(&ah, dir, name, ".h", path, sizeof path);
-    if (!h) return 1;
+    /* the runtime subset beside it, in the same set: renamed into place with the module's files */
+    char rt_dir[4096];
+    snprintf(rt_dir, sizeof rt_dir, "%s/hsirt", dir);
+    int made = mkdir(rt_dir, 0777) == 0;
+    if (!made && errno != EEXIST) {
+        fprintf(stderr, "hsicc: error: cannot create %s: %s\n", rt_dir, strerror(errno));
+        return 1;
+    }
+    out_set set = {0};
+    int bad = 0;
+    for (const char *const *r = infer_runtime; *r && !bad; r++) {
+        char from[4096], to[4200];
+        const char *base = strrchr(*r, '/') + 1;
+        int header = !strncmp(*r, "include/", 8);
+        snprintf(from, sizeof from, "%s/%s", header ? runtime_include : runtime_src, header ? *r + 8 : *r);
+        snprintf(to, sizeof to, "%s/%s", rt_dir, base);
+        bad = copy_file(&set, from, to);
+    }
+    FILE *f = bad ? NULL : open_out(&set, dir, name, ".c", path, sizeof path);
+    FILE *h = f ? open_out(&set, dir, name, ".h", path, sizeof path) : NULL;
+    if (!h) return infer_fail(&set, made ? rt_dir : NULL);
     emit_infer_header(h, bp, stem);
-    if (close_out(&ah)) return 1;
-    FILE *f = open_out(&af, dir, name, ".c", path, sizeof path);
-    if (!f) return 1;
-    emitter e = {f, bp, NULL, 0, ""};
+    fflush(h);
+    emitter e = {f, bp, NULL, 0, "", NULL};
     const ir_program *p = bp->ir;
     out(&e, "/* %s_infer.c — generated by hsicc %s; do not edit (regenerate instead).", stem, HSICC_VERSION);
     out(&e, " *");
@@ -1660,19 +1754,16 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "");
     emit_param_table(&e);
     for (int d = 0; d < bp->n_graphs; d++) {
-        e.g = &bp->graphs[d];
-        e.dom = d;
-        snprintf(e.pre, sizeof e.pre, "%s", pre_of(bp, d));
+        use_graph(&e, d);
         emit_scene(&e);
     }
+    free(e.links);
+    e.links = NULL;
     emit_domains(&e);
     if (weights) {
-        if (emit_weights(&e, weights)) {
-            hsi_atomic_abort(&af);
-            return 1;
-        }
+        if (emit_weights(&e, weights)) return infer_fail(&set, made ? rt_dir : NULL);
     } else {
-        out(&e, "static const float *const embedded[N_PARAMS] = {0};");
+        out(&e, "static const float *const embedded[N_PARAMS + 1] = {0};   /* none: weights from a file */");
     }
     out(&e, "");
     out(&e, "/* The runtime's model (hsi_model.h) of the parameters only: no kernel, no buffer. */");
@@ -1720,7 +1811,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "            %s_destroy(mm);", stem);
     out(&e, "            return NULL;");
     out(&e, "        }");
-    out(&e, "    } else if (!embedded[0]) {");
+    out(&e, "    } else if (N_PARAMS && !embedded[0]) {");
     out(&e, "        snprintf(err, errlen, \"%s: no weights embedded (emitted without --weights): give a file\");", stem);
     out(&e, "        %s_destroy(mm);", stem);
     out(&e, "        return NULL;");
@@ -1835,20 +1926,5 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "    hsi_infer_free(s);");
     out(&e, "    return rc;");
     out(&e, "}");
-    if (close_out(&af)) return 1;
-    /* the runtime subset, beside it */
-    snprintf(path, sizeof path, "%s/hsirt", dir);
-    if (mkdir(path, 0777) && errno != EEXIST) {
-        fprintf(stderr, "hsicc: error: cannot create %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    for (const char *const *r = infer_runtime; *r; r++) {
-        char from[4096], to[4096];
-        const char *base = strrchr(*r, '/') + 1;
-        int header = !strncmp(*r, "include/", 8);
-        snprintf(from, sizeof from, "%s/%s", header ? runtime_include : runtime_src, header ? *r + 8 : *r);
-        snprintf(to, sizeof to, "%s/hsirt/%s", dir, base);
-        if (copy_file(from, to)) return 1;
-    }
-    return 0;
+    return set_commit(&set) ? infer_fail(&set, made ? rt_dir : NULL) : 0;
 }

@@ -5,7 +5,6 @@
 #include "../backend.h"
 
 int be_add_op(be_graph *g, be_kind kind, const ir_node *ir);   /* zeroed op, returns index */
-int be_consumers(const be_graph *g, int op, int *out, int max); /* ops reading op's output */
 void be_build(be_graph *g, const ir_program *p, const ir_graph *ig, const be_options *opt);
 void be_compact(be_graph *g);        /* drop ops nothing reads (keeps input and losses); the
                                         logits' ancestors first */

@@ -52,25 +52,6 @@ static int64_t ws_estimate(const be_graph *g, const be_op *o, int64_t batch)
     }
 }
 
-/* 1 when op i is a trained BN whose output is recomputed for the backward: every reader of it in
- * the backward reads it as its input (no loss reads it), there is at least one, and the BN's
- * own input is kept (not itself recomputed). */
-static int recomputable(const be_graph *g, int i)
-{
-    const be_op *o = &g->ops[i];
-    if (o->kind != BE_BN || !o->need_grad || i == g->logits || g->ops[o->in[0]].recomp >= 0)
-        return 0;
-    int readers = 0;
-    for (int c = i + 1; c < g->n_ops; c++)
-        for (int j = 0; j < g->ops[c].n_in; j++) {
-            const be_op *r = &g->ops[c];
-            if (r->in[j] != i) continue;
-            if (r->kind == BE_XENT) return 0;
-            readers += r->need_grad && reads_input_in_backward(r);
-        }
-    return readers > 0;
-}
-
 /* Every op's readers, once for the graph (which planning does not change): op i's are
  * op / slot [rs[i] .. rs[i+1]-1], each a reading op (ascending) and the input slot it reads i
  * by (an op reading i twice is there twice); scans of all later ops per op made planning
@@ -109,6 +90,24 @@ static void readers_free(readers *r)
     free(r->slot);
 }
 
+/* 1 when op i is a trained BN whose output is recomputed for the backward: every reader of it in
+ * the backward reads it as its input (no loss reads it), there is at least one, and the BN's
+ * own input is kept (not itself recomputed). Its readers from rd (a scan of every later op
+ * per BN was quadratic: minutes for 50,000 BNs). */
+static int recomputable(const be_graph *g, const readers *rd, int i)
+{
+    const be_op *o = &g->ops[i];
+    if (o->kind != BE_BN || !o->need_grad || i == g->logits || g->ops[o->in[0]].recomp >= 0)
+        return 0;
+    int n = 0;
+    for (int k = rd->rs[i]; k < rd->rs[i + 1]; k++) {
+        const be_op *r = &g->ops[rd->op[k]];
+        if (r->kind == BE_XENT) return 0;
+        n += r->need_grad && reads_input_in_backward(r);
+    }
+    return n > 0;
+}
+
 void plan_buffers(be_graph *g, const be_options *opt)
 {
     int n = g->n_ops;
@@ -127,7 +126,7 @@ void plan_buffers(be_graph *g, const be_options *opt)
         rc[2 * i] = INT_MAX;
         rc[2 * i + 1] = -1;
         if (o->kind == BE_XENT) continue;
-        int last = i, re = recomputable(g, i);
+        int last = i, re = recomputable(g, &rd, i);
         for (int k = rd.rs[i]; k < rd.rs[i + 1]; k++) {
             int c = rd.op[k];
             const be_op *r = &g->ops[c];

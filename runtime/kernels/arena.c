@@ -9,8 +9,17 @@
  * 7.3 MB), and which of them goes first decides the fragmentation: ordered by first step,
  * SSRN's arena at batch 16 is the largest sum of buffers live at one step (82.5 MB), by index
  * 89.4 MB. Not optimal in general: the problem is NP-hard.
+ *
+ * First-fit compares each buffer with every placed one whose life overlaps its own: quadratic,
+ * and a net of 100,000 layers (its activations all live until the backward pass) took minutes,
+ * in the compiler's report and in every trainer's create(). Past a budget of comparisons
+ * (FIT_BUDGET: never reached by a net of a few thousand layers) the plan is made instead in
+ * time order, as an allocator would (each buffer at the lowest free offset when its life
+ * starts, its bytes free again after its last step): about linear, deterministic too.
  */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hsi_kernels.h"
 
@@ -49,9 +58,13 @@ static void sort_idx(int *idx, int *tmp, int n, const hsi_buf *bufs, int order)
 
 static size_t align_up(size_t x, size_t a) { return a ? (x + a - 1) / a * a : x; }
 
-/* First-fit in one order: the total (HSI_ARENA_TOO_LARGE when it does not fit), offsets in off. */
+#define FIT_BUDGET ((int64_t)1 << 28)   /* comparisons of first-fit, all orders together */
+#define OVER_BUDGET SIZE_MAX
+
+/* First-fit in one order: the total (HSI_ARENA_TOO_LARGE when it does not fit; OVER_BUDGET
+ * when *work passes FIT_BUDGET), offsets in off. */
 static size_t first_fit(int n, const hsi_buf *bufs, size_t align, int order, int *idx, int *tmp,
-                        placed *done, size_t *off_out)
+                        placed *done, size_t *off_out, int64_t *work)
 {
     for (int i = 0; i < n; i++) idx[i] = i;
     sort_idx(idx, tmp, n, bufs, order);
@@ -66,6 +79,7 @@ static size_t first_fit(int n, const hsi_buf *bufs, size_t align, int order, int
          * scan whenever off moves, since an earlier buffer may now collide. */
         for (int moved = 1; moved;) {
             moved = 0;
+            if ((*work += n_done) > FIT_BUDGET) return OVER_BUDGET;
             for (int j = 0; j < n_done; j++) {
                 const placed *p = &done[j];
                 if (p->last < b->first || b->last < p->first) continue;
@@ -83,6 +97,113 @@ static size_t first_fit(int n, const hsi_buf *bufs, size_t align, int order, int
     return total;
 }
 
+/* The free bytes of the time-ordered plan: ranges [off, end), by offset, none adjacent. */
+typedef struct span { size_t off, end; } span;
+typedef struct free_list { int n, cap; span *v; } free_list;
+
+/* Makes [off, end) free, merged with its neighbours. 0, or -1 out of memory. */
+static int release(free_list *fl, size_t off, size_t end)
+{
+    int lo = 0, hi = fl->n;   /* the first range after off */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (fl->v[mid].off < off) lo = mid + 1;
+        else hi = mid;
+    }
+    int join_prev = lo > 0 && fl->v[lo - 1].end == off, join_next = lo < fl->n && fl->v[lo].off == end;
+    if (join_prev && join_next) {
+        fl->v[lo - 1].end = fl->v[lo].end;
+        memmove(&fl->v[lo], &fl->v[lo + 1], sizeof *fl->v * (size_t)(fl->n - lo - 1));
+        fl->n--;
+    } else if (join_prev) {
+        fl->v[lo - 1].end = end;
+    } else if (join_next) {
+        fl->v[lo].off = off;
+    } else {
+        if (fl->n == fl->cap) {
+            int cap = fl->cap ? 2 * fl->cap : 64;
+            span *v = realloc(fl->v, sizeof *v * (size_t)cap);
+            if (!v) return -1;
+            fl->v = v;
+            fl->cap = cap;
+        }
+        memmove(&fl->v[lo + 1], &fl->v[lo], sizeof *fl->v * (size_t)(fl->n - lo));
+        fl->v[lo] = (span){off, end};
+        fl->n++;
+    }
+    return 0;
+}
+
+/* Time order: at each step the buffers whose life ended are freed, then those whose life
+ * starts take the lowest free range that holds them (or the top of the arena). idx, tmp: n
+ * ints each. The total (HSI_ARENA_TOO_LARGE when it does not fit, or out of memory). */
+static size_t time_fit(int n, const hsi_buf *bufs, size_t align, int *idx, int *tmp, size_t *off)
+{
+    int *by_last = malloc(sizeof *by_last * (size_t)n);
+    free_list fl = {0};
+    size_t top = 0, total = 0;
+    if (!by_last) return HSI_ARENA_TOO_LARGE;
+    for (int i = 0; i < n; i++) idx[i] = by_last[i] = i;
+    /* idx by first step, by_last by last step (then by index: keys of no size) */
+    hsi_buf *key = malloc(sizeof *key * (size_t)n);
+    if (!key) {
+        free(by_last);
+        return HSI_ARENA_TOO_LARGE;
+    }
+    for (int i = 0; i < n; i++) key[i] = (hsi_buf){0, bufs[i].first, bufs[i].last};
+    sort_idx(idx, tmp, n, key, ORDER_FIRST);
+    for (int i = 0; i < n; i++) key[i].first = bufs[i].last;
+    sort_idx(by_last, tmp, n, key, ORDER_FIRST);
+    free(key);
+    int freed = 0;
+    for (int k = 0; k < n && total != HSI_ARENA_TOO_LARGE; k++) {
+        const hsi_buf *b = &bufs[idx[k]];
+        if (b->bytes > HSI_ARENA_TOO_LARGE) {
+            total = HSI_ARENA_TOO_LARGE;
+            break;
+        }
+        size_t size = align_up(b->bytes ? b->bytes : 1, align);
+        if (b->first > b->last) {   /* lives nowhere: at 0, as first-fit puts it */
+            off[idx[k]] = 0;
+            if (size > total) total = size;
+            continue;
+        }
+        for (; freed < n && bufs[by_last[freed]].last < b->first; freed++) {
+            const hsi_buf *d = &bufs[by_last[freed]];
+            if (d->first <= d->last &&
+                release(&fl, off[by_last[freed]], off[by_last[freed]] + align_up(d->bytes ? d->bytes : 1, align))) {
+                total = HSI_ARENA_TOO_LARGE;
+                break;
+            }
+        }
+        if (total == HSI_ARENA_TOO_LARGE) break;
+        int j = 0;
+        while (j < fl.n && fl.v[j].end - fl.v[j].off < size && fl.v[j].end != top) j++;
+        size_t at;
+        if (j < fl.n) {   /* a free range that holds it, or the last one, below the top */
+            at = fl.v[j].off;
+            if (fl.v[j].end - at > size) fl.v[j].off = at + size;
+            else {
+                if (at + size > top) top = at + size;
+                memmove(&fl.v[j], &fl.v[j + 1], sizeof *fl.v * (size_t)(fl.n - j - 1));
+                fl.n--;
+            }
+        } else {
+            at = top;
+            if (at > HSI_ARENA_TOO_LARGE - size) {
+                total = HSI_ARENA_TOO_LARGE;
+                break;
+            }
+            top = at + size;
+        }
+        off[idx[k]] = at;
+        if (top > total) total = top;
+    }
+    free(fl.v);
+    free(by_last);
+    return total;
+}
+
 size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets)
 {
     if (n <= 0) return 0;
@@ -90,9 +211,14 @@ size_t hsi_arena_plan(int n, const hsi_buf *bufs, size_t align, size_t *offsets)
     placed *done = malloc(sizeof *done * (size_t)n);
     size_t *off = malloc(sizeof *off * (size_t)n);
     size_t best = 0;
+    int64_t work = 0;
     if (idx && tmp && done && off)
         for (int order = 0; order < N_ORDERS; order++) {
-            size_t total = first_fit(n, bufs, align, order, idx, tmp, done, off);
+            size_t total = first_fit(n, bufs, align, order, idx, tmp, done, off, &work);
+            if (total == OVER_BUDGET) {   /* the plan in time order, for every buffer */
+                best = time_fit(n, bufs, align, idx, tmp, offsets);
+                break;
+            }
             if (order == 0 || total < best) {
                 best = total;
                 for (int i = 0; i < n; i++) offsets[i] = off[i];

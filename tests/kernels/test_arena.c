@@ -10,6 +10,66 @@
 static unsigned long long rng = 88172645463325252ULL;
 static unsigned rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (unsigned)rng; }
 
+/* Two placed buffers whose lives and bytes overlap, among n: by offset, each compared with
+ * the ones that start before it ends (few, in a good plan). */
+static const hsi_buf *g_b;
+static const size_t *g_o;
+static int by_off(const void *x, const void *y)
+{
+    size_t a = g_o[*(const int *)x], b = g_o[*(const int *)y];
+    return (a > b) - (a < b);
+}
+
+static int overlaps(int n, const hsi_buf *b, const size_t *o)
+{
+    int *ix = malloc(sizeof *ix * (size_t)n), bad = 0;
+    for (int i = 0; i < n; i++) ix[i] = i;
+    g_b = b, g_o = o;
+    qsort(ix, (size_t)n, sizeof *ix, by_off);
+    for (int k = 0; k < n && !bad; k++) {
+        const hsi_buf *p = &b[ix[k]];
+        if (p->first > p->last) continue;
+        for (int m = k + 1; m < n && o[ix[m]] < o[ix[k]] + p->bytes; m++) {
+            const hsi_buf *q = &b[ix[m]];
+            if (q->first <= q->last && !(p->last < q->first || q->last < p->first)) bad = 1;
+        }
+    }
+    free(ix);
+    return bad;
+}
+
+/* A net of 40,000 layers in training: the forward activations live until the backward uses
+ * them (nested lives: all of them at once at the turn), the gradients a step or two, some
+ * buffers aliased away (lives nowhere). First-fit compared each buffer with every placed one
+ * (minutes); past its budget the plan is made in time order: still no two live buffers share
+ * bytes, and this one fits in the most bytes live at one step. */
+static int big_net(void)
+{
+    enum { L = 40000, N = 2 * L + 1000 };
+    hsi_buf *b = malloc(sizeof *b * N);
+    size_t *o = malloc(sizeof *o * N);
+    int n = 0;
+    for (int i = 0; i < L; i++) b[n++] = (hsi_buf){1000, i, 2 * L - i};           /* activations */
+    for (int i = 0; i < L; i++) b[n++] = (hsi_buf){1000, 2 * L - i, 2 * L - i + 1}; /* gradients */
+    for (int i = 0; i < 1000; i++) b[n++] = (hsi_buf){0, -1, -2};                  /* aliased */
+    size_t total = hsi_arena_plan(n, b, 64, o);
+    size_t most = (size_t)(L + 1) * 1024;   /* at step 2L - 1: L activations (one ends there)... */
+    int fails = 0;
+    if (overlaps(n, b, o)) {
+        printf("big net: two live buffers share bytes\n");
+        fails++;
+    }
+    for (int i = 0; i < n; i++)
+        if (o[i] % 64 || o[i] + b[i].bytes > total) fails++;
+    if (total > most) {
+        printf("big net: total %zu, most live at one step %zu\n", total, most);
+        fails++;
+    }
+    free(b);
+    free(o);
+    return fails;
+}
+
 int main(void)
 {
     int fails = 0;
@@ -67,6 +127,7 @@ int main(void)
             }
         }
     }
+    fails += big_net();
     printf("%s\n", fails ? "FAIL" : "ok");
     return fails != 0;
 }
