@@ -1815,7 +1815,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "            %s_destroy(mm);", stem);
     out(&e, "            return NULL;");
     out(&e, "        }");
-    out(&e, "    } else if (N_PARAMS && !embedded[0]) {");
+    out(&e, "    } else if (N_PARAMS > 0 && !embedded[0]) {");
     out(&e, "        snprintf(err, errlen, \"%s: no weights embedded (emitted without --weights): give a file\");", stem);
     out(&e, "        %s_destroy(mm);", stem);
     out(&e, "        return NULL;");
