@@ -1666,8 +1666,10 @@ static void emit_infer_header(FILE *h, const be_program *bp, const char *stem)
     fprintf(h, "enum { %s_PAD_ZERO = 0, %s_PAD_REFLECT = 1, %s_PAD_REPLICATE = 2 };\n\n", stem, stem, stem);
     fprintf(h, "typedef struct %s_model %s_model;\n\n", stem, stem);
     fprintf(h, "/* weights: a safetensors file written by the trainer (names as in the netdef), or NULL for\n"
-               " * the weights embedded at emit time. use_onednn: 1 oneDNN (if compiled in), 0 reference.\n"
-               " * NULL on error (message in err: the file, the tensor and both shapes). */\n");
+               " * the weights embedded at emit time. use_onednn: 1 oneDNN, 0 reference kernels.\n"
+               " * NULL on error (message in err: the file, the tensor and both shapes; oneDNN asked of\n"
+               " * a build without -DHSICC_WITH_DNNL). A model serves one thread at a time; models of\n"
+               " * their own (of this net or another) may run on threads of their own at once. */\n");
     fprintf(h, "%s_model *%s_create(const char *weights, int use_onednn, char *err, size_t errlen);\n\n", stem, stem);
     fprintf(h, "/* The net on n patches x [n, input dims] (standardised as in training): logits [n, classes].\n"
                " * -1 with a message in err (truncated to errlen; err may be NULL when errlen is 0) for a\n"
@@ -1796,7 +1798,9 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "        return NULL;");
     out(&e, "    }");
     out(&e, "    mm->backend = use_onednn ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;");
-    out(&e, "    const hsi_model_opts params_only = {0, HSI_BACKEND_REF, 0};   /* batch 0: no kernel runs */");
+    out(&e, "    /* batch 0: no kernel runs; the backend's runtime is made all the same, so that oneDNN");
+    out(&e, "     * asked of a build without it is refused here, not by every classify call */");
+    out(&e, "    const hsi_model_opts params_only = {0, mm->backend, 0};");
     out(&e, "    mm->m = hsi_model_create(&spec, &params_only, err, errlen);");
     out(&e, "    if (!mm->m) {");
     out(&e, "        %s_destroy(mm);", stem);
@@ -1811,7 +1815,7 @@ int emit_infer_module(const be_program *bp, const char *dir, const char *stem, c
     out(&e, "            %s_destroy(mm);", stem);
     out(&e, "            return NULL;");
     out(&e, "        }");
-    out(&e, "    } else if (N_PARAMS && !embedded[0]) {");
+    out(&e, "    } else if (N_PARAMS > 0 && !embedded[0]) {");
     out(&e, "        snprintf(err, errlen, \"%s: no weights embedded (emitted without --weights): give a file\");", stem);
     out(&e, "        %s_destroy(mm);", stem);
     out(&e, "        return NULL;");

@@ -91,7 +91,8 @@ typedef struct envi_hdr {
     int has_ignore;                  /* 1: 'data ignore value' given, in ignore */
     double ignore;
     char *map_info, *cs_string;      /* {}-list values without the braces, malloc'd, or NULL */
-    char warn[512];                  /* a key that was skipped because it was malformed, or "" */
+    char warn[1024];                 /* a key skipped because it was malformed; a data file
+                                        longer than the header says; or "" */
 } envi_hdr;
 
 /* path: the .hdr or the data file (the other is looked for beside it). Parses the header and

@@ -107,8 +107,9 @@ static int hdr_key(const char *path, int line, const char *key, char *val, int l
             continue;
         long long v;
         if (list || whole(val, nums[k].lo, nums[k].hi, &v) != 0)
-            return data_err(err, errlen, "%s:%d: '%s = %.40s': expected a whole number from %lld "
-                            "to %lld", path, line, nums[k].key, val, nums[k].lo, nums[k].hi);
+            return data_err(err, errlen, "%s:%d: '%s = %s%.40s%s': expected a whole number from "
+                            "%lld to %lld", path, line, nums[k].key, list ? "{" : "", val,
+                            list ? "}" : "", nums[k].lo, nums[k].hi);
         if (dst[k])
             *dst[k] = v;
         else
@@ -148,9 +149,26 @@ static int hdr_key(const char *path, int line, const char *key, char *val, int l
     return 0;
 }
 
-/* Parses the header text (modified in place). */
+/* A key as written ("Data  Type", "data\ttype") with each run of blanks made one space. */
+static char *squeeze_key(char *key)
+{
+    char *o = key;
+    for (const char *i = key; *i; i++)
+        if (!isspace((unsigned char)*i) || (o > key && o[-1] != ' '))
+            *o++ = isspace((unsigned char)*i) ? ' ' : *i;
+    *o = 0;
+    return key;
+}
+
+/* Parses the header text (modified in place). Lines may end in \n, \r\n or \r alone (classic
+ * Mac), and a UTF-8 byte-order mark (Windows editors) may precede 'ENVI'. */
 static int parse_hdr(const char *path, char *text, envi_hdr *h, char *err, size_t errlen)
 {
+    if (strncmp(text, "\xef\xbb\xbf", 3) == 0)
+        text += 3;
+    for (char *c = text; *c; c++)
+        if (*c == '\r' && c[1] != '\n')
+            *c = '\n';
     if (strncmp(trim(text), "ENVI", 4) != 0)
         return data_err(err, errlen, "%s: not an ENVI header (first line must be 'ENVI')", path);
     int line = 1;
@@ -184,7 +202,7 @@ static int parse_hdr(const char *path, char *text, envi_hdr *h, char *err, size_
         } else if (eol) {
             *eol = 0;
         }
-        if (hdr_key(path, key_line, trim(p), trim(val), list, h, err, errlen) != 0)
+        if (hdr_key(path, key_line, squeeze_key(trim(p)), trim(val), list, h, err, errlen) != 0)
             return -1;
         p = next;
     }
@@ -260,6 +278,23 @@ static char *read_hdr_text(const char *path, char *err, size_t errlen)
     return text;
 }
 
+/* The warning for a data file of file_size bytes where the header describes need. */
+static void longer_than_described(envi_hdr *h, int64_t file_size, int64_t need)
+{
+    size_t used = strlen(h->warn);
+    int64_t data = file_size - h->offset;
+    char times[160] = "";
+    if (data % h->data_bytes == 0)
+        snprintf(times, sizeof times, "; it holds %lld times the data the header describes: is "
+                 "'data type' or 'bands' wrong?", (long long)(data / h->data_bytes));
+    snprintf(h->warn + used, sizeof h->warn - used, "%s%.300s: %lld bytes, %lld more than the "
+             "header describes (%lld x %lld x %lld %s + offset %lld); they are not read, and a "
+             "header that does not match the file classifies garbage%s", used ? "; " : "",
+             h->dat_path, (long long)file_size, (long long)(file_size - need),
+             (long long)h->lines, (long long)h->samples, (long long)h->bands,
+             data_type_name(h->type), (long long)h->offset, times);
+}
+
 void envi_hdr_free(envi_hdr *h)
 {
     free(h->map_info);
@@ -319,5 +354,8 @@ int envi_hdr_open(const char *path, envi_hdr *h, int *fd, char *err, size_t errl
         envi_hdr_free(h);
         return -1;
     }
+    if (file_size > need)   /* read as the header says, but said: float64 data under 'data
+                             * type = 4' is twice as long, and reads as garbage */
+        longer_than_described(h, file_size, need);
     return 0;
 }

@@ -19,7 +19,10 @@ struct hsi_envi_stream {
     envi_hdr h;
     int fd;              /* the data file */
     hsi_georef geo;
-    char warn[1100];     /* header problems that did not stop the read, or "" */
+    char warn[1600];     /* header problems that did not stop the read, or "" */
+    int64_t fill_n;      /* hsi_envi_band_stats: pixels of one value in every band, the extreme */
+    int64_t fill_first;  /*   of every band (an undeclared fill?), the first (row * w + col) */
+    double fill_v;       /*   and the value */
     uint8_t *buf;        /* one chunk of file bytes */
     size_t cap;
 };
@@ -96,16 +99,23 @@ static void bswap(uint8_t *b, size_t n)
     }
 }
 
+#define F32_NEAR_MAX 3.4e38   /* |v| from here on is the float32 limit, as a header writes it */
+
 /* count elements at src, src + stride, ... (bytes) into dst[0..count-1]; nd[c] = 1 where the
  * value is NaN, Inf or the ignore value (nd may be NULL). What is tested is the float the
  * caller gets: a float64 beyond float's range (1e300) is Inf there, so it is nodata too, not a
  * value that would make the band statistics Inf and NaN every pixel's logits. Floats compare with the ignore value
- * rounded to their own precision, as the file stores it. */
+ * rounded to their own precision, as the file stores it. A float32 ignore value at the type's
+ * limit (|v| >= 3.4e38) stands for the limit itself: -FLT_MAX, the usual float fill, is written
+ * in headers with fewer digits than it takes (ENVI's -3.40282e+038), which as a float is
+ * another value, so no pixel matched it and the fill entered the statistics as data. */
 static void convert_run(const envi_hdr *h, const uint8_t *src, size_t stride, int count,
                         float *dst, uint8_t *nd)
 {
     const int swap = h->swap, ig_on = h->has_ignore && nd;
     const double ig = h->type == DATA_F32 ? (double)(float)h->ignore : h->ignore;
+    const double lim = h->type == DATA_F32 && fabs(h->ignore) >= F32_NEAR_MAX
+                       ? copysign(F32_NEAR_MAX, h->ignore) : 0;   /* 0: no limit */
 #define RUN(T_)                                                                   \
     for (int c = 0; c < count; c++) {                                             \
         uint8_t b[sizeof(T_)];                                                    \
@@ -116,7 +126,8 @@ static void convert_run(const envi_hdr *h, const uint8_t *src, size_t stride, in
         memcpy(&v, b, sizeof v);                                                  \
         double d = (double)v;                                                     \
         dst[c] = (float)d;   /* a float64 beyond float's range becomes Inf here */ \
-        if (nd && (!isfinite(dst[c]) || (ig_on && d == ig)))                      \
+        if (nd && (!isfinite(dst[c])                                              \
+                   || (ig_on && (d == ig || (lim < 0 ? d <= lim : lim > 0 && d >= lim))))) \
             nd[c] = 1;                                                            \
     }                                                                             \
     break
@@ -182,6 +193,34 @@ int hsi_envi_read_rows(hsi_envi_stream *s, int r0, int n, float *dst, uint8_t *n
     return 0;
 }
 
+/* ---- statistics ---------------------------------------------------------------------------- */
+
+enum { FILL_CANDIDATES = 4 };
+typedef struct fill_cand { float v; int64_t n, first; } fill_cand;
+
+/* Pixels i of a block (x band-major, m pixels, nd flags) whose value is the same in every band
+ * are counted per value, for the first FILL_CANDIDATES values seen (first: pixel p0 + i). */
+static void count_flat_pixels(const float *x, const uint8_t *nd, size_t m, int nb, int64_t p0,
+                              fill_cand *fc, int *nfc)
+{
+    for (size_t i = 0; i < m && nb > 1; i++) {
+        if (nd[i])
+            continue;
+        int b = 1;
+        while (b < nb && x[(size_t)b * m + i] == x[i])
+            b++;
+        if (b < nb)
+            continue;
+        int k = 0;
+        while (k < *nfc && fc[k].v != x[i])
+            k++;
+        if (k < *nfc)
+            fc[k].n++;
+        else if (*nfc < FILL_CANDIDATES)
+            fc[(*nfc)++] = (fill_cand){x[i], 1, p0 + (int64_t)i};
+    }
+}
+
 int hsi_envi_band_stats(hsi_envi_stream *s, double *mean, double *std, int64_t *n_valid,
                         int64_t *n_nodata, char *err, size_t errlen)
 {
@@ -191,14 +230,22 @@ int hsi_envi_band_stats(hsi_envi_stream *s, double *mean, double *std, int64_t *
     float *x = malloc(sizeof *x * (size_t)per * w * nb);
     uint8_t *nd = malloc((size_t)per * w);
     double *m2 = calloc((size_t)nb, sizeof *m2);
-    if (!x || !nd || !m2) {
+    float *lo = malloc(sizeof *lo * (size_t)nb), *hi = malloc(sizeof *hi * (size_t)nb);
+    if (!x || !nd || !m2 || !lo || !hi) {
         free(x);
         free(nd);
         free(m2);
+        free(lo);
+        free(hi);
         return data_err(err, errlen, "%s: out of memory for the statistics pass", s->h.dat_path);
     }
-    for (int b = 0; b < nb; b++)
+    fill_cand fc[FILL_CANDIDATES];
+    int nfc = 0;
+    for (int b = 0; b < nb; b++) {
         mean[b] = 0;
+        lo[b] = INFINITY;
+        hi[b] = -INFINITY;
+    }
     int64_t cnt = 0, bad = 0;
     int rc = 0;
     /* Chan et al.'s pairwise update: each block's mean and squared deviations (two passes over
@@ -214,12 +261,16 @@ int hsi_envi_band_stats(hsi_envi_stream *s, double *mean, double *std, int64_t *
         bad += (int64_t)n * w - nbk;
         if (nbk == 0)
             continue;
+        count_flat_pixels(x, nd, (size_t)n * w, nb, (int64_t)r0 * w, fc, &nfc);
         for (int b = 0; b < nb; b++) {
             const float *xb = x + (size_t)b * n * w;
             double sum = 0, ss = 0;
             for (size_t i = 0; i < (size_t)n * w; i++)
-                if (!nd[i])
+                if (!nd[i]) {
                     sum += xb[i];
+                    lo[b] = xb[i] < lo[b] ? xb[i] : lo[b];
+                    hi[b] = xb[i] > hi[b] ? xb[i] : hi[b];
+                }
             double mb = sum / (double)nbk;
             for (size_t i = 0; i < (size_t)n * w; i++)
                 if (!nd[i])
@@ -241,8 +292,36 @@ int hsi_envi_band_stats(hsi_envi_stream *s, double *mean, double *std, int64_t *
         *n_valid = cnt;
     if (n_nodata)
         *n_nodata = bad;
+    /* A flat pixel whose value is the lowest or the highest of every band is a fill (0, -9999,
+     * -3.4e38 around a georectified flight line) far more often than a spectrum */
+    s->fill_n = 0;
+    for (int k = 0; k < nfc; k++) {
+        int b = 0;
+        while (b < nb && (fc[k].v == lo[b] || fc[k].v == hi[b]))
+            b++;
+        if (b == nb && fc[k].n > s->fill_n) {
+            s->fill_n = fc[k].n;
+            s->fill_v = fc[k].v;
+            s->fill_first = fc[k].first;
+        }
+    }
     free(x);
     free(nd);
     free(m2);
+    free(lo);
+    free(hi);
     return rc;
+}
+
+int64_t hsi_envi_fill_pixels(const hsi_envi_stream *s, double *value, int *row, int *col)
+{
+    if (s->fill_n > 0) {
+        if (value)
+            *value = s->fill_v;
+        if (row)
+            *row = (int)(s->fill_first / s->h.samples);
+        if (col)
+            *col = (int)(s->fill_first % s->h.samples);
+    }
+    return s->fill_n;
 }

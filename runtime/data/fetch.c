@@ -1,7 +1,8 @@
 /* fetch.c — the data folder: makes sure a registered dataset's files are present and verified
  * (size + SHA-256, cached in a <file>.sha256 sidecar keyed by size and mtime), copying them from
  * a local mirror or downloading them with libcurl into a temporary file that is verified, then
- * renamed. Also loads a scene (cube + gt) and checks their shapes. It never deletes a user's
+ * renamed. Also loads a scene (cube + gt) and checks their shapes and that every gt value is a
+ * class or an ignored value of the registry entry. It never deletes a user's
  * file: a present file with the wrong hash is an error, not a re-download. */
 #define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
@@ -301,6 +302,63 @@ int hsi_scene_read(const char *cube_path, const char *cube_var, const char *gt_p
     return 0;
 }
 
+static int by_id(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* "1, 2, 3" into buf[n]: as many ids as fit, then ", ..." */
+static void id_list(const int32_t *ids, int count, char *buf, size_t n)
+{
+    size_t u = 0;
+    buf[0] = 0;
+    for (int k = 0; k < count; k++) {
+        char one[16];
+        int m = snprintf(one, sizeof one, "%s%d", k ? ", " : "", (int)ids[k]);
+        if (u + (size_t)m + 6 > n) {
+            snprintf(buf + u, n - u, ", ...");
+            return;
+        }
+        memcpy(buf + u, one, (size_t)m + 1);
+        u += (size_t)m;
+    }
+}
+
+/* Every gt value is a class id or an ignored value of the registry entry. A value that is
+ * neither (a class left out of the list, another dataset's gt) was unlabelled without a word:
+ * its pixels never trained or scored, the metrics over the other classes only. */
+static int check_gt_labels(const hsi_dataset *ds, const hsi_labels *gt, const char *path,
+                           char *err, size_t errlen)
+{
+    int n = ds->n_classes + ds->n_ignored;
+    int32_t *known = malloc(sizeof *known * (size_t)(n > 0 ? n : 1));
+    if (!known)
+        return data_err(err, errlen, "dataset '%s': out of memory", ds->name);
+    for (int k = 0; k < ds->n_classes; k++) known[k] = ds->classes[k].id;
+    for (int k = 0; k < ds->n_ignored; k++) known[ds->n_classes + k] = ds->ignored[k];
+    char cls[160], ign[80], more[64] = "";
+    id_list(known, ds->n_classes, cls, sizeof cls);
+    id_list(ds->ignored, ds->n_ignored, ign, sizeof ign);
+    qsort(known, (size_t)n, sizeof *known, by_id);
+    size_t npx = (size_t)gt->h * (size_t)gt->w, first = npx, count = 0, other = 0;
+    for (size_t i = 0; i < npx; i++) {
+        if (bsearch(&gt->gt[i], known, (size_t)n, sizeof *known, by_id)) continue;
+        if (first == npx) first = i;
+        if (gt->gt[i] == gt->gt[first]) count++;
+        else other++;
+    }
+    free(known);
+    if (first == npx) return 0;
+    if (other) snprintf(more, sizeof more, " (and %zu pixel(s) of other such labels)", other);
+    return data_err(err, errlen, "dataset '%s': %s holds label %d, neither a class id of the "
+                    "registry (%s) nor an ignored value (%s): %zu pixel(s), the first at row %zu, "
+                    "column %zu%s; add it to 'classes', or to 'ignored' if it marks no class",
+                    ds->name, path, (int)gt->gt[first], cls,
+                    ds->n_ignored ? ign : "its 'ignored' list is empty", count,
+                    first / (size_t)gt->w, first % (size_t)gt->w, more);
+}
+
 int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene *out,
                    char *err, size_t errlen)
 {
@@ -322,6 +380,10 @@ int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene 
                  "registry says %d x %d x %d: the %s differs", ds->name, cp, out->cube.h,
                  out->cube.w, out->cube.bands, ds->h > 0 ? ds->h : out->cube.h,
                  ds->h > 0 ? ds->w : out->cube.w, ds->bands > 0 ? ds->bands : out->cube.bands, bad);
+        hsi_scene_free(out);
+        return -1;
+    }
+    if (check_gt_labels(ds, &out->gt, gp, err, errlen)) {
         hsi_scene_free(out);
         return -1;
     }

@@ -239,9 +239,52 @@ static int check_v5_compressed(int fd, int64_t off, uint32_t nb, int little, int
     return check_v5_matrix(out + 8, n, inner, little, k, off, path, err, errlen);
 }
 
+static uint64_t le_u(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int b = n - 1; b >= 0; b--) v = v << 8 | p[b];
+    return v;
+}
+
+/* A v7.3 file is HDF5 after a 512-byte user block that starts with the MAT header. Cut short,
+ * matio opened it and listed no variable ("no 3-D numeric variable in the file (variables:
+ * none)"): the HDF5 superblock records where the file ends (an absolute offset, as HDF5 itself
+ * compares it), so a shorter file is said to be truncated. A superblock of a version or offset
+ * size HDF5 does not write is left to HDF5. */
+static int check_v73_extent(int fd, int64_t size, const char *path, char *err, size_t errlen)
+{
+    uint8_t sb[64];
+    if (size < 512 + 8 || data_pread_full(fd, sb, 8, 512, path, err, errlen) != 0 ||
+        memcmp(sb, "\x89HDF\r\n\x1a\n", 8))
+        return data_err(err, errlen, "%s: truncated or corrupt: its header says MAT v7.3, but no "
+                        "HDF5 signature follows at byte 512 (the file has %lld bytes)", path,
+                        (long long)size);
+    int64_t n = size - 512 < (int64_t)sizeof sb ? size - 512 : (int64_t)sizeof sb;
+    if (data_pread_full(fd, sb, (size_t)n, 512, path, err, errlen) != 0)
+        return -1;
+    int version = n > 8 ? sb[8] : -1, osize, at;   /* at: the end-of-file address in sb */
+    if (version == 0 || version == 1)
+        osize = n > 13 ? sb[13] : 0, at = (version ? 28 : 24) + 2 * osize;
+    else if (version == 2 || version == 3)
+        osize = n > 9 ? sb[9] : 0, at = 12 + 2 * osize;
+    else
+        return 0;
+    if (osize != 2 && osize != 4 && osize != 8 && n >= 14)
+        return 0;
+    if (osize == 0 || at + osize > n)
+        return data_err(err, errlen, "%s: truncated: the file (%lld bytes) ends inside the HDF5 "
+                        "superblock of this MAT v7.3 file", path, (long long)size);
+    uint64_t eof = le_u(sb + at, osize);
+    if (eof > (uint64_t)size)
+        return data_err(err, errlen, "%s: truncated: the HDF5 superblock of this MAT v7.3 file "
+                        "says it ends at byte %llu, the file has %lld bytes", path,
+                        (unsigned long long)eof, (long long)size);
+    return 0;
+}
+
 /* A v5 file is a 128-byte header and top-level data elements (type, byte count, data); matio
  * reads a variable cut short by a truncated file as if it were whole (the rest zeros or
- * garbage). Every element must therefore end inside the file. v7.3 (HDF5) checks itself. */
+ * garbage). Every element must therefore end inside the file. v7.3 (HDF5): check_v73_extent. */
 static int check_v5_extent(const char *path, char *err, size_t errlen)
 {
     int fd;
@@ -255,9 +298,9 @@ static int check_v5_extent(const char *path, char *err, size_t errlen)
                                    "(the header alone is 128)", path, (long long)size) : -1;
     } else if ((h[126] == 'I' && h[127] == 'M') || (h[126] == 'M' && h[127] == 'I')) {
         int little = h[126] == 'I';
-        uint8_t hsig[4];
-        int hdf5 = size >= 516 && data_pread_full(fd, hsig, 4, 512, path, err, errlen) == 0
-                   && !memcmp(hsig, "\x89HDF", 4);
+        int hdf5 = (little ? h[124] | h[125] << 8 : h[124] << 8 | h[125]) == 0x0200;
+        if (hdf5)
+            rc = check_v73_extent(fd, size, path, err, errlen);
         for (int64_t off = 128, k = 0; !hdf5 && off < size; k++) {
             uint8_t tag[8];
             if (size - off < 8) {

@@ -41,20 +41,30 @@ static yaml_node_t *map_get(yctx *c, yaml_node_t *map, const char *key)
     return NULL;
 }
 
-/* Every key of map must be in allowed (NULL-terminated). */
+/* Every key of map must be in allowed (NULL-terminated, at most 16), once: of two values for a
+ * key the first was read without a word ('bands: 6' then 'bands: 7', a class's 'id' twice). */
 static int check_keys(yctx *c, yaml_node_t *map, const char *path, const char *const *allowed)
 {
+    yaml_node_t *seen[16] = {0};
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         const char *ks = k && k->type == YAML_SCALAR_NODE ? (char *)k->data.scalar.value : "";
-        int ok = 0;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strcmp(ks, *a) == 0;
+        int ok = 0, a = 0;
+        for (; allowed[a] && !ok; a++)
+            ok = strcmp(ks, allowed[a]) == 0;
+        if (ok && a - 1 < 16 && seen[a - 1]) {
+            char msg[320];
+            snprintf(msg, sizeof msg, "key '%s' given twice (first at line %zu)", ks,
+                     seen[a - 1]->start_mark.line + 1);
+            return yerr(c, k, path, msg);
+        }
+        if (ok && a - 1 < 16)
+            seen[a - 1] = k;
         if (!ok) {
             char msg[512];
             size_t used = (size_t)snprintf(msg, sizeof msg, "unknown key '%s' (expected one of:", ks);
-            for (const char *const *a = allowed; *a && used < sizeof msg; a++)
-                used += (size_t)snprintf(msg + used, sizeof msg - used, " %s", *a);
+            for (const char *const *w = allowed; *w && used < sizeof msg; w++)
+                used += (size_t)snprintf(msg + used, sizeof msg - used, " %s", *w);
             if (used < sizeof msg)
                 snprintf(msg + used, sizeof msg - used, ")");
             return yerr(c, k, path, msg);
@@ -348,14 +358,16 @@ static int parse_dataset(yctx *c, yaml_node_t *n, int idx, hsi_dataset *d)
     }
     if ((rc = get_list(c, n, "ignored", path, -1, 64, INT32_MIN, INT32_MAX, v, &cnt)) < 0)
         return -1;
-    if (rc > 0) {
-        d->ignored = malloc(sizeof *d->ignored * (size_t)(cnt ? cnt : 1));
-        if (!d->ignored)
-            return yerr(c, n, path, "out of memory");
-        for (int i = 0; i < cnt; i++)
-            d->ignored[i] = (int32_t)v[i];
-        d->n_ignored = cnt;
+    if (rc == 0) {   /* absent: 0, the unlabelled value of every shipped gt ('ignored: []': none) */
+        v[0] = 0;
+        cnt = 1;
     }
+    d->ignored = malloc(sizeof *d->ignored * (size_t)(cnt ? cnt : 1));
+    if (!d->ignored)
+        return yerr(c, n, path, "out of memory");
+    for (int i = 0; i < cnt; i++)
+        d->ignored[i] = (int32_t)v[i];
+    d->n_ignored = cnt;
     return 0;
 }
 

@@ -2,7 +2,8 @@
  * standardised per band with its own statistics (valid pixels only), projected onto the PCA of
  * training when there was one (preprocess.pca), classified by the compiled
  * scene program in row tiles, written as it goes (class-map GeoTIFF and ENVI classification with
- * the input's georeference, optional probabilities and confidence), then pred.npy and a PNG.
+ * the input's georeference, optional probabilities and confidence), then pred.npy and a PNG
+ * beside them in the writer's temporary folder, all renamed into place together.
  * Nodata pixels (the header's `data ignore value`, NaN, Inf in any band) are classified as 0
  * (the band mean) so they do not disturb their neighbours' patches, and written as nodata.
  * Peak memory: the tile's buffers, one row of the cube, h * w labels and bytes.
@@ -154,6 +155,17 @@ static int outputs_spare_input(const hsi_envi_stream *in, const char *out_dir,
     return 0;
 }
 
+/* A message that starts with "TMP/" (a file in the map writer's temporary folder) names the
+ * file in DIR instead: that is the name the user will look for. */
+static void final_name(char *err, size_t errlen, const char *tmp, const char *dir)
+{
+    size_t n = strlen(tmp);
+    if (strncmp(err, tmp, n) != 0 || err[n] != '/') return;
+    char rest[2048];
+    snprintf(rest, sizeof rest, "%s", err + n);
+    snprintf(err, errlen, "%s%s", dir, rest);
+}
+
 int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const char *cube,
                       const char *out_dir, const hsi_predict_opts *o, hsi_predict_summary *sum,
                       char *err, size_t errlen)
@@ -212,6 +224,15 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
             if (!err[0]) snprintf(err, errlen, "predict: out of memory");
             goto done;
         }
+        double fv;
+        int fr, fc;
+        int64_t fn = hsi_envi_fill_pixels(c.in, &fv, &fr, &fc);
+        if (fn > 0)   /* classified as data and in the statistics: said, with the remedy */
+            fprintf(stderr, "warning: %s: %lld pixel(s) hold %.9g in every band, the extreme of "
+                    "every band (the first at row %d, column %d): a fill value the header does "
+                    "not declare? They are classified and enter the band statistics; if they "
+                    "are no data, add 'data ignore value = %.9g' to the header\n", cube,
+                    (long long)fn, fv, fr, fc, fv);
     }
     hsi_infer_opts io = {o->backend, o->pad, 0, o->tile_pixels, 0};
     hsi_band band = hsi_infer_band(c.h, dm->patch - 1, comm ? comm->rank : 0, comm ? comm->size : 1);
@@ -274,22 +295,26 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
                 "nodata\n", cube, (long long)c.nonfinite, (long long)(c.first_nonfinite / c.w),
                 (long long)(c.first_nonfinite % c.w));
     sum->nodata = hsi_mapwriter_nodata(c.mw);
+    /* pred.npy and the PNG are made in the writer's folder and renamed with the maps, all of
+     * them or none: an interrupted run (or a failed write) never leaves this run's maps beside
+     * an earlier run's pred.npy, or a set with the PNG missing */
+    char path[4300];
+    const char *tmp = hsi_mapwriter_dir(c.mw);
+    if (o->npy) {
+        hsi_array arr = {2, {c.h, c.w}, HSI_DT_I32, c.pred};
+        snprintf(path, sizeof path, "%s/pred.npy", tmp);
+        if (hsi_npy_write(path, &arr, err, errlen)) goto named;
+    }
+    if (o->png) {
+        hsi_map_style st = {0, o->palette, o->class_names, NULL};
+        snprintf(path, sizeof path, "%s/map_pred.png", tmp);
+        if (hsi_map_write_png(path, c.pred, c.h, c.w, c.k, &st, err, errlen)) goto named;
+    }
     if (hsi_mapwriter_close(c.mw, err, errlen)) {
         c.mw = NULL;
         goto done;
     }
     c.mw = NULL;
-    char path[4300];
-    if (o->npy) {
-        hsi_array arr = {2, {c.h, c.w}, HSI_DT_I32, c.pred};
-        snprintf(path, sizeof path, "%s/pred.npy", out_dir);
-        if (hsi_npy_write(path, &arr, err, errlen)) goto done;
-    }
-    if (o->png) {
-        hsi_map_style st = {0, o->palette, o->class_names, NULL};
-        snprintf(path, sizeof path, "%s/map_pred.png", out_dir);
-        if (hsi_map_write_png(path, c.pred, c.h, c.w, c.k, &st, err, errlen)) goto done;
-    }
     {   /* an earlier run's output this one did not write (prob.tif of a run with --prob
          * beside this run's maps without it) would be taken for this scene's: said */
         pred_out outs[PRED_OUTS];
@@ -309,6 +334,9 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
     sum->seconds = now() - t0;
     for (int j = 0; j < c.k && j < HSI_PREDICT_MAX_CLASSES; j++) sum->count[j] = c.count[j];
     rc = 0;
+    goto done;
+named:   /* a write into the writer's folder failed: its message names the final file */
+    final_name(err, errlen, tmp, out_dir);
 done:
     if (c.mw) hsi_mapwriter_abort(c.mw);
     hsi_infer_free(inf);

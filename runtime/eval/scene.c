@@ -341,7 +341,7 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
     s->rt = hsi_rt_create(o->backend);
     if (!s->op) goto oom;
     if (!s->rt) {
-        snprintf(err, errlen, "scene inference: backend %d is not built in", (int)o->backend);
+        snprintf(err, errlen, "scene inference: %s", hsi_rt_create_failure(o->backend));
         goto fail;
     }
     net->params(m, &s->ps);

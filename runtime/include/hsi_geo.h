@@ -88,7 +88,8 @@ int hsi_envi_dims(const hsi_envi_stream *s, int *h, int *w, int *bands);
  * are converted exactly as hsi_cube_read does and written even for nodata pixels (NaN stays
  * NaN: replace nodata pixels before a net sees them). nodata (n*w bytes, or NULL) gets
  * nodata[i*w + c] = 1 when any band of the pixel equals the header's 'data ignore value' or is
- * NaN or +-Inf, else 0. Reads with pread in blocks of at most 8 MiB, whatever n is. */
+ * NaN or +-Inf, else 0 (a float32 ignore value at the limit, |v| >= 3.4e38, as headers write
+ * -FLT_MAX with few digits, matches every value of its sign from 3.4e38 on). Reads with pread in blocks of at most 8 MiB, whatever n is. */
 int hsi_envi_read_rows(hsi_envi_stream *s, int r0, int n, float *dst, uint8_t *nodata, char *err,
                        size_t errlen);
 /* Per-band mean and population std over the pixels that are not nodata, reading the file in
@@ -97,6 +98,12 @@ int hsi_envi_read_rows(hsi_envi_stream *s, int r0, int n, float *dst, uint8_t *n
  * where every pixel is nodata is an error. */
 int hsi_envi_band_stats(hsi_envi_stream *s, double *mean, double *std, int64_t *n_valid,
                         int64_t *n_nodata, char *err, size_t errlen);
+/* After hsi_envi_band_stats: the pixels (not nodata) that hold one value in every band, that
+ * value being the lowest or the highest of every band: what an undeclared fill value looks
+ * like (0 or -9999 around a georectified flight line). Their count (0: none; with several such
+ * values, the most frequent of the first four seen), the value and the first pixel's row and
+ * column (any pointer may be NULL). Bands >= 2 only. */
+int64_t hsi_envi_fill_pixels(const hsi_envi_stream *s, double *value, int *row, int *col);
 /* The georeference from the header (map info, coordinate system string); never NULL. */
 const hsi_georef *hsi_envi_georef(const hsi_envi_stream *s);
 /* Header problems that did not stop the read (a malformed georeference or 'data ignore
@@ -139,8 +146,12 @@ int hsi_mapwriter_rows(hsi_mapwriter *mw, int r0, int n, const int32_t *cls, con
                        char *err, size_t errlen);
 /* Pixels written with cls = -1 so far. */
 int64_t hsi_mapwriter_nodata(const hsi_mapwriter *mw);
+/* The temporary folder the outputs are made in: a file the caller writes there (pred.npy, a
+ * PNG) is renamed into o->dir by close with the maps, all of them or none. */
+const char *hsi_mapwriter_dir(const hsi_mapwriter *mw);
 /* Checks every row was written, flushes and fsyncs every file, then renames them to their final
- * names and removes the temporary folder; frees mw. On an error (rows missing; a write, flush or
+ * names (in one commit section: a terminating signal waits for the last rename, hsi_io.h) and
+ * removes the temporary folder; frees mw. On an error (rows missing; a write, flush or
  * fsync failing: disk full, file size limit): one message naming the file, temporaries removed,
  * nothing renamed, so no final name holds a partial file; mw freed either way. */
 int hsi_mapwriter_close(hsi_mapwriter *mw, char *err, size_t errlen);

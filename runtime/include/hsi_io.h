@@ -117,6 +117,13 @@ void hsi_atomic_abort(hsi_atomic_file *af);   /* closes and removes the temp fil
  * Returns the slot for hsi_temp_unregister, or -1 when all slots are taken. */
 int hsi_temp_register(const char *path);
 void hsi_temp_unregister(int slot);
+/* A commit section (nestable, per thread): a terminating signal waits until it ends, so a
+ * writer makes and registers a temporary, or renames its temporaries to their final names and
+ * unregisters them, as one step. The signal then removes all of them or finds them all in
+ * place: never a set of outputs half renamed, never a temporary made after its removal pass.
+ * Keep the section to those calls (no long I/O): the signal waits for it. */
+void hsi_temp_hold(void);
+void hsi_temp_release(void);
 /* SIGINT, SIGTERM and SIGHUP taken by a thread of their own, blocked in the calling thread and
  * so in every thread started after this call (call it first, before threads): no signal
  * handler ever runs on a thread that computes (oneDNN 2.6's AVX-512 GEMM kernels point the
@@ -126,7 +133,8 @@ void hsi_temp_unregister(int slot);
  * Once per process; -1 (nothing changed) when the thread cannot start. */
 int hsi_signals_take(void (*on_signal)(int sig));
 /* Removes the temp files ("NAME.tmp.XXXXXX") a killed writer left in dir and its folders up to
- * depth levels down; for a folder whose lock is held (no other writer). Returns how many. */
+ * depth levels down, and the map writer's temporary folders (".STEM.tmp.XXXXXX", with the files
+ * in them); for a folder whose lock is held (no other writer). Returns how many. */
 int hsi_remove_stale_temps(const char *dir, int depth);
 
 /* ---- json.c: writer -------------------------------------------------------------------------
@@ -179,16 +187,17 @@ typedef struct hsi_jval {
     double num;              /* HSI_JNUMBER */
     int is_int;              /* HSI_JNUMBER written as an integer that fits int64: i holds it */
     int64_t i;
-    char *str;               /* HSI_JSTRING: NUL-terminated UTF-8 (may hold \0 if escaped) */
+    char *str;               /* HSI_JSTRING: NUL-terminated UTF-8 (no \u0000: refused) */
     size_t n;                /* HSI_JSTRING: bytes; HSI_JARRAY/HSI_JOBJECT: count */
     struct hsi_jval *items;  /* HSI_JARRAY/HSI_JOBJECT: n values */
     char **keys;             /* HSI_JOBJECT: n keys */
 } hsi_jval;
 
-/* Parses text[0..len). NULL on failure with "byte <offset>: <what>" in err. */
+/* Parses text[0..len). NULL on failure with "byte <offset>: <what>" in err; a key given twice in
+ * one object and a \u0000 in a string are failures too. */
 hsi_jval *hsi_json_parse(const char *text, size_t len, char *err, size_t errlen);
 void hsi_jval_free(hsi_jval *v);
-/* Member of an object by key (first match), or NULL (also when v is not an object). */
+/* Member of an object by key (keys are unique), or NULL (also when v is not an object). */
 const hsi_jval *hsi_jval_get(const hsi_jval *v, const char *key);
 
 /* ---- safetensors.c --------------------------------------------------------------------------

@@ -38,6 +38,9 @@ typedef struct hsi_op hsi_op;         /* one created kernel (owned by the rt) */
 
 /* NULL if the backend is not built in (e.g. DNNL in a reference-only build). */
 hsi_rt *hsi_rt_create(hsi_backend backend);
+/* Why hsi_rt_create(backend) gives NULL, for a message: "oneDNN is not built in (...)", an
+ * unknown backend, or oneDNN's engine failing / out of memory. */
+const char *hsi_rt_create_failure(hsi_backend backend);
 void hsi_rt_destroy(hsi_rt *rt);
 hsi_backend hsi_rt_backend(const hsi_rt *rt);
 const char *hsi_rt_error(const hsi_rt *rt);   /* last create failure, "" if none */

@@ -7,7 +7,8 @@
  * signal says, so an interrupted writer leaves no "NAME.tmp.XXXXXX" behind (SIGKILL still can:
  * hsi_remove_stale_temps clears those under a held lock). In a program that computes
  * (the trainers) those signals are taken by a thread of their own instead of a handler
- * (hsi_signals_take), which does the same.
+ * (hsi_signals_take), which does the same once the commit in progress, if any, is done
+ * (hsi_temp_hold: temporaries made and registered, or renamed and unregistered, as one step).
  * Not here: fsync of the directory after rename (a power cut may lose the new name, never the
  * content of either version), and locking against concurrent writers of the same path.
  */
@@ -44,6 +45,13 @@ const char *hsi_write_strerror(int e)
 static _Atomic(const char *) g_temps[TEMP_SLOTS];
 static const int g_term_signals[] = {SIGINT, SIGTERM, SIGHUP};
 static atomic_int g_handlers_installed;
+/* Held while temporaries are made and registered, or renamed and unregistered (hsi_temp_hold),
+ * and taken for good by the signal thread before it removes them: it removes all of a commit's
+ * temporaries or none, and no name is made after its removal pass. Recursive: register and
+ * unregister take it too, inside a hold. */
+static pthread_mutex_t g_temp_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static _Thread_local int t_hold_depth;
+static _Thread_local sigset_t t_hold_mask;
 
 /* Removes the files of folder p (one level: a writer's temporary folder), then p; with raw
  * getdents64 records, since opendir/readdir may allocate and are not async-signal-safe. */
@@ -135,7 +143,9 @@ static void take_one(int sig, siginfo_t *info)
         return;
     }
     /* the temps removed, then the process ends as the signal says (unblocked on this thread,
-     * at its default action, raised here) */
+     * at its default action, raised here). The lock is never given back: a commit in progress
+     * on another thread finishes first, and none starts after */
+    pthread_mutex_lock(&g_temp_mu);
     remove_temps();
     signal(sig, SIG_DFL);
     sigset_t one;
@@ -189,19 +199,40 @@ int hsi_signals_take(void (*on_signal)(int sig))
     return 0;
 }
 
+void hsi_temp_hold(void)
+{
+    if (t_hold_depth++ == 0) {   /* a handler (no signal thread) on this thread waits too */
+        sigset_t set;
+        take_set(&set);
+        pthread_sigmask(SIG_BLOCK, &set, &t_hold_mask);
+    }
+    pthread_mutex_lock(&g_temp_mu);
+}
+
+void hsi_temp_release(void)
+{
+    pthread_mutex_unlock(&g_temp_mu);
+    if (--t_hold_depth == 0) pthread_sigmask(SIG_SETMASK, &t_hold_mask, NULL);
+}
+
 int hsi_temp_register(const char *path)
 {
     install_temp_handlers();
-    for (int i = 0; i < TEMP_SLOTS; i++) {
+    int slot = -1;
+    hsi_temp_hold();
+    for (int i = 0; i < TEMP_SLOTS && slot < 0; i++) {
         const char *none = NULL;
-        if (atomic_compare_exchange_strong(&g_temps[i], &none, path)) return i;
+        if (atomic_compare_exchange_strong(&g_temps[i], &none, path)) slot = i;
     }
-    return -1;   /* more than TEMP_SLOTS open at once: that one is left to hsi_remove_stale_temps */
+    hsi_temp_release();
+    return slot;   /* -1: more than TEMP_SLOTS open at once, left to hsi_remove_stale_temps */
 }
 
 void hsi_temp_unregister(int slot)
 {
+    hsi_temp_hold();   /* not while the signal thread reads the name: it is freed after this */
     if (slot >= 0 && slot < TEMP_SLOTS) atomic_store(&g_temps[slot], NULL);
+    hsi_temp_release();
 }
 
 /* A path in a message: as it is, or (past 200 bytes) its start, its end and its length, so
@@ -292,8 +323,10 @@ int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t err
     memcpy(af->path, path, n + 1);
     memcpy(af->tmp, path, n);
     memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    hsi_temp_hold();   /* registered and made as one step: a signal removes it or finds none */
     af->slot = hsi_temp_register(af->tmp);
     int fd = mkstemp(af->tmp);
+    hsi_temp_release();
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
                  strerror(errno));
@@ -349,8 +382,12 @@ int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen)
         af->fp = NULL;
         if (rc != 0)
             what = "close failed", e = errno;
-        else if (rename(af->tmp, af->path) != 0)
-            what = "rename failed", e = errno;
+        else {
+            hsi_temp_hold();   /* renamed and unregistered as one step */
+            if (rename(af->tmp, af->path) != 0) what = "rename failed", e = errno;
+            else hsi_temp_unregister(af->slot);
+            hsi_temp_release();
+        }
     }
     if (what) {
         snprintf(err, errlen, "%s: %s: %s (the previous file, if any, is unchanged)", af->path,
@@ -358,7 +395,6 @@ int hsi_atomic_commit(hsi_atomic_file *af, char *err, size_t errlen)
         hsi_atomic_abort(af);
         return -1;
     }
-    hsi_temp_unregister(af->slot);   /* after the rename: a signal in between removes nothing */
     free(af->tmp);
     free(af->path);
     memset(af, 0, sizeof *af);
@@ -397,8 +433,14 @@ int hsi_remove_stale_temps(const char *dir, int depth)
         snprintf(p, len, "%s/%s", dir, e->d_name);
         struct stat st;
         if (lstat(p, &st) == 0) {
-            if (S_ISREG(st.st_mode) && is_atomic_temp(e->d_name)) n += remove(p) == 0;
-            else if (S_ISDIR(st.st_mode) && depth > 0) n += hsi_remove_stale_temps(p, depth - 1);
+            if (S_ISREG(st.st_mode) && is_atomic_temp(e->d_name)) {
+                n += remove(p) == 0;
+            } else if (S_ISDIR(st.st_mode) && e->d_name[0] == '.' && is_atomic_temp(e->d_name)) {
+                remove_flat_folder(p);   /* a map writer's ".STEM.tmp.XXXXXX" and its files */
+                n += access(p, F_OK) != 0;
+            } else if (S_ISDIR(st.st_mode) && depth > 0) {
+                n += hsi_remove_stale_temps(p, depth - 1);
+            }
         }
         free(p);
     }

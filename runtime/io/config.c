@@ -211,11 +211,37 @@ static long first_repeat(load_state *s, yaml_node_t *yn, long *first)
     return at;
 }
 
+/* A node's tag when it is not one of YAML's core schema (libyaml gives an untagged node the
+ * core tag of its kind): "!foo sgd" was read as sgd, and a numpy float that PyYAML dumped as
+ * "!!python/object/apply:numpy..." was "expected a number, got a list". NULL when it is core. */
+static const char yaml_prefix[] = "tag:yaml.org,2002:";   /* what "!!" stands for */
+
+static const char *foreign_tag(const yaml_node_t *yn)
+{
+    static const char *const core[] = {"str", "int", "float", "bool", "null", "seq", "map"};
+    const char *t = (const char *)yn->tag;
+    if (!t) return NULL;
+    if (strncmp(t, yaml_prefix, sizeof yaml_prefix - 1)) return t;
+    for (size_t i = 0; i < sizeof core / sizeof *core; i++)
+        if (!strcmp(t + sizeof yaml_prefix - 1, core[i])) return NULL;
+    return t;
+}
+
 static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *path)
 {
     cfg_mark m = mark_at(s, yn->start_mark);
     if (++s->nodes > CFG_MAX_NODES || depth > CFG_MAX_DEPTH) {
         cfg_error(s->c, &m, "the document is too large or too deeply nested (aliases?)");
+        return NULL;
+    }
+    const char *tag = foreign_tag(yn);
+    if (tag) {
+        int core_prefix = !strncmp(tag, yaml_prefix, sizeof yaml_prefix - 1);
+        cfg_error(s->c, &m, "key '%s': a value tagged '%s%.100s'; an experiment holds plain values "
+                  "(the only tags read are !!str, !!int, !!float, !!bool, !!null, !!seq, !!map)%s",
+                  path, core_prefix ? "!!" : "", tag + (core_prefix ? sizeof yaml_prefix - 1 : 0),
+                  strstr(tag, "python/") ? "; a Python or numpy object dumped by PyYAML? "
+                  "convert it to a plain number, text or list first" : "");
         return NULL;
     }
     if (yn->type == YAML_SCALAR_NODE) {
@@ -262,6 +288,12 @@ static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *
         const char *key = (const char *)k->data.scalar.value;
         char sub[512];
         snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
+        if (!strcmp(key, "<<") && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+            cfg_error(s->c, &km, "key '%s': YAML merge keys ('<<: *anchor') are not read; write "
+                      "the keys out (an alias of a whole value, such as 'solver: *anchor', is read)",
+                      sub);
+            return NULL;
+        }
         if (p - yn->data.mapping.pairs.start == repeat) {
             cfg_error(s->c, &km, "duplicate key '%s' (first given at line %d)", sub,
                       n->key_marks[first].line);

@@ -131,10 +131,18 @@ static int is_int_text(const char *s)
     return 1;
 }
 
+/* "010", "-07": YAML 1.1 (PyYAML) reads an integer with a leading 0 as octal (8), YAML 1.2 and
+ * strtod as decimal (10); such a number is refused rather than read one of the two ways. */
+static int octal_looking(const char *s)
+{
+    if (*s == '-' || *s == '+') s++;
+    return s[0] == '0' && s[1] && is_int_text(s);
+}
+
 /* 1 if n is a plain scalar holding a finite number (an integer when integer is set). */
 static int scalar_number(const cfg_node *n, int integer, double *out)
 {
-    if (n->kind != CFG_SCALAR || n->quoted || !n->str[0]) return 0;
+    if (n->kind != CFG_SCALAR || n->quoted || !n->str[0] || octal_looking(n->str)) return 0;
     char *end;
     *out = strtod(n->str, &end);
     return !*end && isfinite(*out) && (!integer || (is_int_text(n->str) && fabs(*out) < 9e15));
@@ -154,6 +162,10 @@ static int node_number(V *v, const cfg_node *n, const char *path, range r, int i
             return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s (quoted, so a text; "
                              "remove the quotes)", path, want, got(v, n));
     }
+    if (n->kind == CFG_SCALAR && !n->quoted && octal_looking(n->str))
+        return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s, with a leading 0 that "
+                         "YAML readers differ on (010 is 8 in YAML 1.1, 10 in YAML 1.2); write it "
+                         "without", path, want, got(v, n));
     if (!scalar_number(n, integer, &x) || !in_range(x, r))
         return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s", path, want, got(v, n));
     *out = x;
@@ -222,7 +234,7 @@ static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **
     for (int i = 0; i < d->n; i++) {
         const char *k = d->keys[i];
         if (!ident_ok(k))
-            return cfg_error(v->c, &d->key_marks[i], "key '%s': '%s' is not a net parameter name",
+            return cfg_error(v->c, &d->key_marks[i], "key '%s': '%.200s' is not a net parameter name",
                              path, k);
         if (strcmp(k, "bands") == 0 || strcmp(k, "classes") == 0)
             return cfg_error(v->c, &d->key_marks[i], "key '%s.%s': derived from the data (the "
@@ -604,7 +616,24 @@ static const key_def *key_of(const section *s, const char *key)
     return NULL;
 }
 
-/* Unknown keys: "unknown key 'solver.lrr'; did you mean 'solver.lr'?" */
+/* The places below section `at` (at path) where key is read, except in section `skip`: up to 3,
+ * "solver.lr, phases.N.lr" into b (N: a list's index). */
+static void key_elsewhere(const section *at, const char *path, const char *key,
+                          const section *skip, cfg_buf *b, int *found)
+{
+    for (int i = 0; i < at->n && *found < 3; i++) {
+        const key_def *k = &at->k[i];
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s%s%s%s", path, *path ? "." : "", k->key,
+                 k->flags & KF_LIST ? ".N" : "");
+        if (at != skip && strcmp(k->key, key) == 0)
+            cfg_buf_printf(b, "%s%s", (*found)++ ? ", " : "", sub);
+        if (k->sub) key_elsewhere(k->sub, sub, key, skip, b, found);
+    }
+}
+
+/* Unknown keys: "unknown key 'solver.lrr'; did you mean 'solver.lr'?", or the keys known there
+ * and, for a key of another section ('lr' under train), where it is read. */
 static int keys_check(V *v, const cfg_node *map, const char *prefix, const section *s)
 {
     const char *names[32];
@@ -616,11 +645,15 @@ static int keys_check(V *v, const cfg_node *map, const char *prefix, const secti
         if (sug)
             return cfg_error(v->c, &map->key_marks[i], "unknown key '%s'; did you mean '%s'?",
                              join(v, prefix, map->keys[i]), join(v, prefix, sug));
-        cfg_buf b = {0};
+        cfg_buf b = {0}, w = {0};
         for (int j = 0; j < n; j++) cfg_buf_printf(&b, "%s%s", j ? ", " : "", names[j]);
-        int rc = cfg_error(v->c, &map->key_marks[i], "unknown key '%s' (known here: %s)%s",
-                           join(v, prefix, map->keys[i]), b.s ? b.s : "", s->hint ? s->hint : "");
+        int found = 0;
+        key_elsewhere(&top, "", map->keys[i], s, &w, &found);
+        int rc = cfg_error(v->c, &map->key_marks[i], "unknown key '%s' (known here: %s)%s%s%s%s",
+                           join(v, prefix, map->keys[i]), b.s ? b.s : "", s->hint ? s->hint : "",
+                           found ? " (it is read as " : "", found ? w.s : "", found ? ")" : "");
         free(b.s);
+        free(w.s);
         return rc;
     }
     return 0;
@@ -857,10 +890,10 @@ static const hsi_dataset *find_dataset(V *v, const cfg_node *n, const char *path
     }
     const char *s = names ? cfg_suggest(name, names, r->n) : NULL;
     if (s)
-        cfg_error(v->c, &n->mark, "key '%s': no dataset '%s' in the registry; did you mean '%s'?",
+        cfg_error(v->c, &n->mark, "key '%s': no dataset '%.200s' in the registry; did you mean '%s'?",
                   path, name, s);
     else
-        cfg_error(v->c, &n->mark, "key '%s': no dataset '%s' in the registry (known: %s)", path,
+        cfg_error(v->c, &n->mark, "key '%s': no dataset '%.200s' in the registry (known: %s)", path,
                   name, b.s ? b.s : "");
     free(b.s);
     return NULL;
@@ -872,7 +905,7 @@ static int label_id(V *v, const cfg_node *n, const cfg_mark *m, const char *text
     char *end;
     long id = strtol(text, &end, 10);
     if (!is_int_text(text) || *end || id < 1 || id > INT32_MAX || (n && n->quoted))
-        return cfg_error(v->c, m, "key '%s': expected a raw label id (an integer >= 1), got \"%s\"",
+        return cfg_error(v->c, m, "key '%s': expected a raw label id (an integer >= 1), got \"%.60s\"",
                          path, text);
     if (ds) {
         int found = 0;
@@ -1047,7 +1080,7 @@ static int build_domains(V *v, const cfg_node *root, hsi_experiment *x)
         if (build_domain(v, l->kids[i], join_index(v, "domains", i), &x->domains[i])) return -1;
         for (int j = 0; j < i; j++)
             if (strcmp(x->domains[i].name, x->domains[j].name) == 0)
-                return cfg_error(v->c, &l->kids[i]->mark, "key 'domains.%d': the name '%s' is "
+                return cfg_error(v->c, &l->kids[i]->mark, "key 'domains.%d': the name '%.200s' is "
                                  "already used by domains.%d; give each a distinct 'name'",
                                  i, x->domains[i].name, j);
     }

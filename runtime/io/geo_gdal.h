@@ -45,6 +45,7 @@
     X(OSRImportFromWkt) \
     X(OSRMorphToESRI) \
     X(OSRNewSpatialReference) \
+    X(OSRSetLinearUnitsAndUpdateParameters) \
     X(OSRSetUTM) \
     X(OSRSetWellKnownGeogCS) \
     X(VSIFree)
@@ -93,6 +94,7 @@ int geo_gdal_load(char *why, size_t n);
 #define OSRImportFromWkt geo_gdal.OSRImportFromWkt
 #define OSRMorphToESRI geo_gdal.OSRMorphToESRI
 #define OSRNewSpatialReference geo_gdal.OSRNewSpatialReference
+#define OSRSetLinearUnitsAndUpdateParameters geo_gdal.OSRSetLinearUnitsAndUpdateParameters
 #define OSRSetUTM geo_gdal.OSRSetUTM
 #define OSRSetWellKnownGeogCS geo_gdal.OSRSetWellKnownGeogCS
 #define VSIFree geo_gdal.VSIFree

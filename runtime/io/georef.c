@@ -154,9 +154,25 @@ static const char *datum_name(const char *envi)
     return NULL;
 }
 
-/* The CRS a map info names (UTM or Geographic Lat/Lon with a known datum). *why gets a reason
- * when it names none. f: positional fields, nf of them (>= 7). */
-static char *crs_from_map_info(char **f, int nf, const char **why)
+/* The length in metres of an ENVI linear unit (a map info's "units="), or 0 if unknown. */
+static double linear_unit(const char *envi, const char **gdal_name)
+{
+    static const struct { const char *envi, *gdal; double metres; } map[] = {
+        {"Meters", "metre", 1}, {"Feet", "foot", 0.3048}, {"Km", "kilometre", 1000},
+        {"Yards", "yard", 0.9144}, {"Miles", "mile", 1609.344}, {"Nautical Miles", "nautical mile", 1852},
+    };
+    for (size_t k = 0; k < sizeof map / sizeof *map; k++)
+        if (strcasecmp(envi, map[k].envi) == 0) {
+            *gdal_name = map[k].gdal;
+            return map[k].metres;
+        }
+    return 0;
+}
+
+/* The CRS a map info names (UTM or Geographic Lat/Lon with a known datum), in its units
+ * (units: the "units=" value, or NULL: metres for UTM, degrees for Geographic). *why gets a
+ * reason when it names none. f: positional fields, nf of them (>= 7). */
+static char *crs_from_map_info(char **f, int nf, const char *units, const char **why)
 {
     int utm = strcasecmp(f[0], "UTM") == 0;
     int geog = strcasecmp(f[0], "Geographic Lat/Lon") == 0;
@@ -174,16 +190,34 @@ static char *crs_from_map_info(char **f, int nf, const char **why)
         *why = "its UTM zone or hemisphere is missing or malformed";
         return NULL;
     }
+    /* A UTM map info without a datum is read as NAD27 by GDAL's ENVI driver and as WGS-84 by
+     * other software: a guess either way, and the two differ by up to ~200 m. */
+    if (utm && nf <= di) {
+        *why = "it names no datum (GDAL reads that as NAD27, other software as WGS-84) and there "
+               "is no 'coordinate system string'";
+        return NULL;
+    }
     const char *datum = datum_name(nf > di ? f[di] : "WGS-84");
     if (!datum) {
         *why = "its datum is not one of WGS-84, WGS-72, North America 1983/1927 and there is no "
                "'coordinate system string'";
         return NULL;
     }
+    /* The coordinates are in the map info's units: a UTM CRS in metres under coordinates in
+     * feet would put the map 3.28 times too far from the origin. */
+    const char *unit_name = "metre";
+    double unit = utm ? (units ? linear_unit(units, &unit_name) : 1) : 0;
+    if (utm ? unit == 0 : units && strcasecmp(units, "Degrees") != 0) {
+        *why = utm ? "its units= is not Meters, Feet, Km, Yards, Miles or Nautical Miles"
+                   : "its units= is not Degrees";
+        return NULL;
+    }
     OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
     char *out = NULL;
     if (srs && OSRSetWellKnownGeogCS(srs, datum) == OGRERR_NONE
-        && (!utm || OSRSetUTM(srs, (int)zone, strcasecmp(f[8], "North") == 0) == OGRERR_NONE))
+        && (!utm || OSRSetUTM(srs, (int)zone, strcasecmp(f[8], "North") == 0) == OGRERR_NONE)
+        && (!utm || unit == 1
+            || OSRSetLinearUnitsAndUpdateParameters(srs, unit_name, unit) == OGRERR_NONE))
         out = export_wkt(srs, 0);
     if (srs)
         OSRDestroySpatialReference(srs);
@@ -255,7 +289,7 @@ void hsi_georef_from_envi(const char *map_info, const char *cs_string, hsi_geore
         why = "out of memory";
     } else if (buf) {
         char *all[MI_MAX_FIELDS], *pos[MI_MAX_FIELDS];
-        const char *rotation = NULL;
+        const char *rotation = NULL, *units = NULL;
         int na = split_fields(buf, all, MI_MAX_FIELDS), np = 0;
         for (int k = 0; k < na; k++) {           /* "key=value" fields are named, not positional */
             char *eq = strchr(all[k], '=');
@@ -266,11 +300,12 @@ void hsi_georef_from_envi(const char *map_info, const char *cs_string, hsi_geore
             char *val = eq + 1;
             while (eq > all[k] && isspace((unsigned char)eq[-1]))
                 eq--;
-            if ((size_t)(eq - all[k]) == 8 && strncasecmp(all[k], "rotation", 8) == 0) {
-                while (isspace((unsigned char)*val))
-                    val++;
+            while (isspace((unsigned char)*val))
+                val++;
+            if ((size_t)(eq - all[k]) == 8 && strncasecmp(all[k], "rotation", 8) == 0)
                 rotation = val;
-            }
+            else if ((size_t)(eq - all[k]) == 5 && strncasecmp(all[k], "units", 5) == 0)
+                units = val;
         }
         if (transform_from_map_info(pos, np, rotation, g->gt, &why) == 0) {
             g->has_transform = 1;
@@ -278,7 +313,7 @@ void hsi_georef_from_envi(const char *map_info, const char *cs_string, hsi_geore
                 why = "out of memory";
             if (!cs_string && !why) {
                 const char *crs_why;
-                g->wkt = crs_from_map_info(pos, np, &crs_why);
+                g->wkt = crs_from_map_info(pos, np, units, &crs_why);
                 if (crs_why && warn)
                     snprintf(warn, warnlen, "map info = {%.200s}: no CRS, %s; the outputs get the "
                              "geotransform only", map_info, crs_why);

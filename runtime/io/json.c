@@ -1,7 +1,9 @@
 /* json.c — a small JSON writer (metrics.json, safetensors headers) and a small strict reader
- * (safetensors headers). The reader is recursive descent with a depth limit and bounds checks on
- * every byte, so garbage gives an error, never a crash. Not here: streaming, comments, NaN
- * literals, or preserving number spelling (numbers become double, plus int64 when integral).
+ * (safetensors headers, metrics.json, sweep manifests). The reader is recursive descent with a
+ * depth limit and bounds checks on every byte, so garbage gives an error, never a crash; it also
+ * refuses what C strings cannot hold or a reader could take two ways: a key given twice in an
+ * object, a \u0000 in a string. Not here: streaming, comments, NaN literals, or preserving
+ * number spelling (numbers become double, plus int64 when integral).
  */
 #include <assert.h>
 #include <errno.h>
@@ -305,6 +307,11 @@ static int parse_string(parser *p, char **out, size_t *outlen)
                 free(o);
                 return fail(p, "bad \\u escape");
             }
+            if (cp == 0) {   /* keys and values are C strings: "a\u0000b" would read as "a" */
+                p->pos -= 6;
+                free(o);
+                return fail(p, "a NUL character (\\u0000) in a string");
+            }
             if (cp >= 0xD800 && cp < 0xDC00 && p->pos + 6 <= end && p->s[p->pos] == '\\' &&
                 p->s[p->pos + 1] == 'u') {
                 p->pos += 2;
@@ -379,7 +386,8 @@ static int parse_number(parser *p, hsi_jval *v)
 
 static int parse_value(parser *p, hsi_jval *v, int depth);
 
-static int grow(parser *p, hsi_jval *v, size_t *cap, int with_keys)
+/* Room for one more member; an object's keys and their byte offsets (*at) grow with it. */
+static int grow(parser *p, hsi_jval *v, size_t *cap, int with_keys, size_t **at)
 {
     if (v->n < *cap)
         return 0;
@@ -393,9 +401,49 @@ static int grow(parser *p, hsi_jval *v, size_t *cap, int with_keys)
         if (!keys)
             return fail(p, "out of memory");
         v->keys = keys;
+        size_t *a = realloc(*at, c * sizeof *a);
+        if (!a)
+            return fail(p, "out of memory");
+        *at = a;
     }
     *cap = c;
     return 0;
+}
+
+typedef struct key_at { const char *key; size_t at; } key_at;
+
+static int by_key_then_offset(const void *a, const void *b)
+{
+    const key_at *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* An object's keys are unique: of two values for one key a reader takes one (the first here,
+ * the last in Python's json), and a safetensors header with "__metadata__" twice overran the
+ * metadata arrays (a crash). The keys are sorted once (at[i]: key i's byte offset), not searched
+ * per key: headers of 200000 tensors. The error is at the first key that repeats one before. */
+static int unique_keys(parser *p, const hsi_jval *v, const size_t *at)
+{
+    if (v->n < 2)
+        return 0;
+    key_at *s = malloc(v->n * sizeof *s);
+    if (!s)
+        return fail(p, "out of memory");
+    for (size_t i = 0; i < v->n; i++)
+        s[i] = (key_at){v->keys[i], at[i]};
+    qsort(s, v->n, sizeof *s, by_key_then_offset);
+    const key_at *dup = NULL;
+    for (size_t i = 1; i < v->n; i++)
+        if (!strcmp(s[i].key, s[i - 1].key) && (!dup || s[i].at < dup->at))
+            dup = &s[i];
+    int rc = 0;
+    if (dup) {
+        p->pos = dup->at;
+        rc = fail(p, "key '%.200s' appears twice", dup->key);
+    }
+    free(s);
+    return rc;
 }
 
 /* "[" or "{" at p->pos; v->type already set. Elements are appended as they parse, so on
@@ -404,7 +452,8 @@ static int parse_container(parser *p, hsi_jval *v, int depth)
 {
     int obj = v->type == HSI_JOBJECT;
     char close = obj ? '}' : ']';
-    size_t cap = 0;
+    size_t cap = 0, *at = NULL;
+    int rc = -1;
     p->pos++;
     skip_ws(p);
     if (peek(p) == close) {
@@ -412,19 +461,23 @@ static int parse_container(parser *p, hsi_jval *v, int depth)
         return 0;
     }
     for (;;) {
-        if (grow(p, v, &cap, obj))
-            return -1;
+        if (grow(p, v, &cap, obj, &at))
+            break;
         char *key = NULL;
         if (obj) {
             size_t klen;
-            if (peek(p) != '"')
-                return fail(p, "expected a string key");
+            if (peek(p) != '"') {
+                fail(p, "expected a string key");
+                break;
+            }
+            at[v->n] = p->pos;
             if (parse_string(p, &key, &klen))
-                return -1;
+                break;
             skip_ws(p);
             if (peek(p) != ':') {
                 free(key);
-                return fail(p, "expected ':'");
+                fail(p, "expected ':'");
+                break;
             }
             p->pos++;
         }
@@ -434,7 +487,7 @@ static int parse_container(parser *p, hsi_jval *v, int depth)
             v->keys[v->n] = key;
         v->n++;
         if (parse_value(p, item, depth + 1))
-            return -1;
+            break;
         skip_ws(p);
         if (peek(p) == ',') {
             p->pos++;
@@ -443,10 +496,14 @@ static int parse_container(parser *p, hsi_jval *v, int depth)
         }
         if (peek(p) == close) {
             p->pos++;
-            return 0;
+            rc = obj ? unique_keys(p, v, at) : 0;
+        } else {
+            fail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
         }
-        return fail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+        break;
     }
+    free(at);
+    return rc;
 }
 
 static int parse_value(parser *p, hsi_jval *v, int depth)

@@ -94,7 +94,8 @@ static void envi_name(FILE *f, const char *s)
         fputc(*s == ',' || *s == '{' || *s == '}' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
 }
 
-/* The ENVI classification header: class 0 = Unclassified, class c+1 = the net's class c. */
+/* The ENVI classification header: class 0 = Unclassified, class c+1 = the net's class c; 0 is
+ * also the data ignore value, so that GDAL reads it as nodata, as it reads map.tif. */
 static int write_envi_header(hsi_mapwriter *mw, const hsi_mapwriter_opts *o,
                              const uint8_t (*pal)[3], char *err, size_t errlen)
 {
@@ -105,7 +106,8 @@ static int write_envi_header(hsi_mapwriter *mw, const hsi_mapwriter_opts *o,
         return fail(mw, F_HDR, "cannot write", strerror(errno), err, errlen);
     fprintf(f, "ENVI\ndescription = {hsicc classification map}\nsamples = %d\nlines = %d\n"
                "bands = 1\nheader offset = 0\nfile type = ENVI Classification\ndata type = %d\n"
-               "interleave = bsq\nbyte order = 0\nclasses = %d\nclass names = {Unclassified",
+               "interleave = bsq\nbyte order = 0\ndata ignore value = 0\nclasses = %d\n"
+               "class names = {Unclassified",
             mw->w, mw->h, mw->wide ? 12 : 1, mw->k + 1);
     for (int c = 0; c < mw->k; c++) {
         fputs(", ", f);
@@ -289,15 +291,19 @@ hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t
         hsi_mapwriter_abort(mw);
         return NULL;
     }
-    if (!mkdtemp(mw->tmp)) {
+    hsi_temp_hold();   /* made and registered as one step: a signal removes it or finds none */
+    int made = mkdtemp(mw->tmp) != NULL, e = errno;
+    if (made)
+        mw->tmp_slot = hsi_temp_register(mw->tmp);
+    hsi_temp_release();
+    if (!made) {
         snprintf(err, errlen, "%s: cannot create a temporary folder there: %s", o->dir,
-                 strerror(errno));
+                 strerror(e));
         free(mw->tmp);
         mw->tmp = NULL;
         hsi_mapwriter_abort(mw);
         return NULL;
     }
-    mw->tmp_slot = hsi_temp_register(mw->tmp);
     char p[4096];
     int rc = 0;
     if (o->geotiff)
@@ -490,8 +496,6 @@ static void free_writer(hsi_mapwriter *mw)
     for (int f = 0; f < F_N; f++)
         free(mw->name[f]);
     free(mw->dir);
-    if (mw->tmp)
-        hsi_temp_unregister(mw->tmp_slot);
     free(mw->tmp);
     free(mw->cls_buf);
     free(mw->prob_buf);
@@ -511,8 +515,10 @@ void hsi_mapwriter_abort(hsi_mapwriter *mw)
     geo_gdal_end(&m);
     if (mw->envi_fd >= 0)
         close(mw->envi_fd);
-    if (mw->tmp)
+    if (mw->tmp) {
         empty_tmp(mw, 0, NULL, 0);
+        hsi_temp_unregister(mw->tmp_slot);
+    }
     free_writer(mw);
 }
 
@@ -528,7 +534,21 @@ int hsi_mapwriter_close(hsi_mapwriter *mw, char *err, size_t errlen)
         hsi_mapwriter_abort(mw);
         return -1;
     }
+    hsi_temp_hold();   /* every output renamed, then unregistered, as one step: a signal during
+                        * the renames waits, so it never leaves some outputs new and some gone */
     int rc = empty_tmp(mw, 1, err, errlen);
+    if (rc == 0)
+        hsi_temp_unregister(mw->tmp_slot);
+    hsi_temp_release();
+    if (rc != 0) {   /* a rename failed: the rest stays in the folder, removed here */
+        hsi_mapwriter_abort(mw);
+        return -1;
+    }
     free_writer(mw);
-    return rc;
+    return 0;
+}
+
+const char *hsi_mapwriter_dir(const hsi_mapwriter *mw)
+{
+    return mw->tmp;
 }

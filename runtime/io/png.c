@@ -91,6 +91,8 @@ int hsi_png_write(const char *path, const hsi_image *im, char *err, size_t errle
     char msg[128] = "";
     int rc = encode(af.fp, im, msg, rows);
     free(rows);
+    if (rc && ferror(af.fp))   /* libpng's "Write Error": the disk's reason (ENOSPC, EFBIG) instead */
+        return hsi_atomic_commit(&af, err, errlen);
     if (rc) {
         snprintf(err, errlen, "%s: PNG encoding failed: %s", path, msg);
         hsi_atomic_abort(&af);

@@ -360,33 +360,6 @@ static int check_overlap(hsi_st_file *f, char *err, size_t errlen)
     return rc;
 }
 
-static int by_name(const void *a, const void *b)
-{
-    return strcmp((*(const hsi_st_info *const *)a)->name, (*(const hsi_st_info *const *)b)->name);
-}
-
-/* No name twice. Sorted, not searched per entry: a header of 200000 names took minutes with a
- * linear search for each (a 100 MB header: hours), the time of a hang. */
-static int check_duplicates(hsi_st_file *f, char *err, size_t errlen)
-{
-    if (f->n < 2) return 0;
-    const hsi_st_info **v = malloc(sizeof *v * (size_t)f->n);
-    if (!v) {
-        snprintf(err, errlen, "%s: out of memory", f->path);
-        return -1;
-    }
-    for (int i = 0; i < f->n; i++) v[i] = &f->infos[i];
-    qsort(v, (size_t)f->n, sizeof *v, by_name);
-    int rc = 0;
-    for (int i = 1; i < f->n && !rc; i++)
-        if (strcmp(v[i]->name, v[i - 1]->name) == 0) {
-            snprintf(err, errlen, "%s: bad header: tensor '%.200s' appears twice", f->path, v[i]->name);
-            rc = -1;
-        }
-    free(v);
-    return rc;
-}
-
 static int parse_header(hsi_st_file *f, const char *text, size_t len, char *err, size_t errlen)
 {
     char jerr[160];
@@ -422,7 +395,7 @@ static int parse_header(hsi_st_file *f, const char *text, size_t len, char *err,
         }
         f->n++;
     }
-    rc = check_duplicates(f, err, errlen) || check_overlap(f, err, errlen) ? -1 : 0;
+    rc = check_overlap(f, err, errlen) ? -1 : 0;   /* names are unique: hsi_json_parse */
 out:
     hsi_jval_free(root);
     return rc;

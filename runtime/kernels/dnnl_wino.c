@@ -408,4 +408,8 @@ int hk_wino_backward_weights(const hk_sc *g, const float *x, const float *dy, fl
     WN_RUN(dw, g, P, dw);
     return dnnl_success;
 }
+#else
+/* ISO C wants a declaration in every translation unit (-pedantic): an inference module's
+ * hsirt/ copies this file, and its users compile every .c of it, oneDNN or not */
+typedef int hsi_dnnl_wino_absent;
 #endif

@@ -193,6 +193,18 @@ hsi_rt *hsi_rt_create(hsi_backend backend)
     return rt;
 }
 
+const char *hsi_rt_create_failure(hsi_backend backend)
+{
+    if (backend != HSI_BACKEND_REF && backend != HSI_BACKEND_DNNL) return "no such backend";
+#ifndef HSICC_WITH_DNNL
+    if (backend == HSI_BACKEND_DNNL)
+        return "oneDNN is not built in (this build has the reference kernels only: compile with "
+               "-DHSICC_WITH_DNNL=1 and link -ldnnl, or use the reference kernels)";
+#endif
+    return backend == HSI_BACKEND_DNNL ? "oneDNN's CPU engine could not be created, or out of memory"
+                                       : "out of memory";
+}
+
 void hsi_rt_destroy(hsi_rt *rt)
 {
     if (!rt) return;

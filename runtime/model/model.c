@@ -228,7 +228,7 @@ hsi_model *hsi_model_create(const hsi_model_spec *spec, const hsi_model_opts *o,
     m->seed = o->seed;
     m->rt = hsi_rt_create(o->backend);
     if (!m->rt) {
-        snprintf(err, errlen, "%s: backend %d is not built in", spec->name, (int)o->backend);
+        snprintf(err, errlen, "%s: %s", spec->name, hsi_rt_create_failure(o->backend));
         hsi_model_destroy(m);
         return NULL;
     }

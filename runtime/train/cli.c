@@ -432,6 +432,10 @@ static int lock_out(const char *out, const char *what, const hsi_comm *comm, int
             tr_fail(err, errlen, "--out %s holds a training (experiment.yaml): %s would overwrite "
                     "its results; give another --out", out, what);
         }
+        /* the folder is ours: what an earlier eval / predict killed while writing (kill -9)
+         * left goes, in it and in its domains' folders (the map writer's folder of a whole
+         * scene: as large as the maps) */
+        if (!bad) hsi_remove_stale_temps(out, 1);
     }
     return from_rank0(comm, bad, err, errlen);
 }

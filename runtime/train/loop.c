@@ -956,7 +956,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     for (int r = 0; res && r < runs; r++)
         if (!(res[r].m = calloc((size_t)D.n, sizeof *res[r].m))) rc = 1;
     if (!res || rc) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "out of memory for the results of %d runs (runs.count, --runs)", runs);
         rc = 1;
     }
     /* a stop asked for while the data loaded: before the first step (the ranks agree) */

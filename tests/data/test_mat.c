@@ -248,6 +248,33 @@ static void written_files(const char *dir)
     CHECK(hsi_cube_read(path, NULL, &cb, err, sizeof err) == -1);
     CHECK_HAS(err, "no 3-D numeric variable");
 
+    /* A v7.3 file cut short: matio opened it and listed no variable ("no 3-D numeric variable
+     * in the file (variables: none)"); now the HDF5 superblock's end of file is checked. */
+    snprintf(path, sizeof path, "%s/t_v73_8.mat", dir);
+    FILE *fp = fopen(path, "rb");
+    CHECK(fp != NULL);
+    static unsigned char whole[1 << 16];
+    size_t n = fp ? fread(whole, 1, sizeof whole, fp) : 0;
+    if (fp) fclose(fp);
+    CHECK(n > 1000 && n < sizeof whole);
+    char cut[4096], want[256];
+    snprintf(cut, sizeof cut, "%s/cut.mat", dir);
+    static const struct { size_t len; const char *msg; } cuts[] = {
+        {300, "truncated or corrupt: its header says MAT v7.3, but no HDF5 signature follows at "
+              "byte 512 (the file has 300 bytes)"},
+        {530, "truncated: the file (530 bytes) ends inside the HDF5 superblock"},
+        {700, NULL}, {0, NULL}};   /* 0: one byte short */
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        size_t len = cuts[i].len ? cuts[i].len : n - 1;
+        fp = fopen(cut, "wb");
+        fwrite(whole, 1, len, fp);
+        fclose(fp);
+        snprintf(want, sizeof want, "truncated: the HDF5 superblock of this MAT v7.3 file says it "
+                 "ends at byte %zu, the file has %zu bytes", n, len);
+        CHECK(hsi_cube_read(cut, "cube", &cb, err, sizeof err) == -1);
+        CHECK_HAS(err, cuts[i].msg ? cuts[i].msg : want);
+    }
+
     /* Missing file; not a MAT file. */
     snprintf(path, sizeof path, "%s/missing.mat", dir);
     CHECK(hsi_labels_read(path, NULL, &l, err, sizeof err) == -1);

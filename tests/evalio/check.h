@@ -4,8 +4,10 @@
 #ifndef EVALIO_CHECK_H
 #define EVALIO_CHECK_H
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static int check_failures;
 
@@ -36,6 +38,18 @@ static int check_failures;
             check_failures++;                                                               \
         }                                                                                   \
     } while (0)
+
+/* Lowers the file-size limit (ulimit -f) to bytes with SIGXFSZ ignored, so that a write past it
+ * fails with EFBIG; *saved gets the limit to put back (setrlimit(RLIMIT_FSIZE, saved)). */
+static inline int fsize_limit(rlim_t bytes, struct rlimit *saved)
+{
+    struct rlimit small;
+    getrlimit(RLIMIT_FSIZE, saved);
+    small = *saved;
+    small.rlim_cur = bytes;
+    signal(SIGXFSZ, SIG_IGN);
+    return setrlimit(RLIMIT_FSIZE, &small);
+}
 
 #define CHECK_DONE()                                                   \
     do {                                                               \

@@ -103,12 +103,8 @@ int main(int argc, char **argv)
     CHECK(same_content(path, "old contents\n"));
 
     /* Writer fails midway: 1 MiB against a 64 KiB file size limit. */
-    struct rlimit saved, small;
-    getrlimit(RLIMIT_FSIZE, &saved);
-    small = saved;
-    small.rlim_cur = 64 * 1024;
-    signal(SIGXFSZ, SIG_IGN);
-    CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    struct rlimit saved;
+    CHECK(fsize_limit(64 * 1024, &saved) == 0);
     size_t big = 1 << 20;
     char *junk = malloc(big);
     memset(junk, 'x', big);
@@ -159,6 +155,25 @@ int main(int argc, char **argv)
     int status = killed_writer(SIGTERM, 0, 1);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
     CHECK(same_content(at("killed.json"), "{\"half\": ") && temp_files() == 0);
+
+    /* What writers killed by SIGKILL left, removed under the folder's lock: temp files in it
+     * and one level down, and a map writer's hidden temporary folder with its files (it stayed
+     * for good: 1 GB of partial maps for a large scene); a folder of the user's that only looks
+     * like one (not hidden), and a temp file deeper than asked, stay. */
+    const char *made[] = {"stale/.map.tmp.XyZ789", "stale/keep.tmp.QwE456", "stale/sub/deep"};
+    for (int i = 0; i < 3; i++)
+        CHECK(hsi_mkdirs(at(made[i]), err, sizeof err) == 0);
+    const char *files[] = {"stale/a.json.tmp.AbC123", "stale/.map.tmp.XyZ789/map.tif",
+                           "stale/.map.tmp.XyZ789/pred.npy.tmp.Qw1234", "stale/sub/b.tmp.Zx9Yw8",
+                           "stale/sub/deep/c.tmp.Zx9Yw8", "stale/keep.tmp.QwE456/mine.txt"};
+    for (int i = 0; i < 6; i++)
+        CHECK(hsi_atomic_write(at(files[i]), "x", 1, err, sizeof err) == 0);
+    CHECK(hsi_remove_stale_temps(at("stale"), 1) == 3);
+    CHECK(stat(at("stale/.map.tmp.XyZ789"), &st) != 0);
+    CHECK(stat(at("stale/a.json.tmp.AbC123"), &st) != 0);
+    CHECK(stat(at("stale/sub/b.tmp.Zx9Yw8"), &st) != 0);
+    CHECK(stat(at("stale/sub/deep/c.tmp.Zx9Yw8"), &st) == 0);
+    CHECK(stat(at("stale/keep.tmp.QwE456/mine.txt"), &st) == 0);
 
     /* A file where a directory should be. */
     CHECK(hsi_mkdirs(at("metrics.json/sub"), err, sizeof err) == -1);

@@ -97,6 +97,13 @@ static void test_reader(void)
         { "\"a\tb\"", "control character" },
         { "", "unexpected end of input" },
         { "{\"a\" 1}", "expected ':'" },
+        /* a key twice, at any depth (the first repeat is named, where it stands) */
+        { "{\"a\": 1, \"b\": 2, \"a\": 3}", "byte 17: key 'a' appears twice" },
+        { "{\"m\": {\"x\": 1, \"y\": {}, \"y\": 2, \"x\": 0}}", "byte 24: key 'y' appears twice" },
+        { "[{}, {\"k\": [], \"k\": []}]", "byte 15: key 'k' appears twice" },
+        /* C strings: a \u0000 would end a key or a value early */
+        { "{\"a\\u0000b\": 1}", "byte 3: a NUL character (\\u0000) in a string" },
+        { "[\"\\u0000\"]", "byte 2: a NUL character" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';

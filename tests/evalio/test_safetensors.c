@@ -177,7 +177,7 @@ static void test_bad_files(void)
           "tensor 'w' has a bad shape" },
         { "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
           "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-          "tensor 'w' appears twice" },
+          "bad header (JSON at byte 54: key 'w' appears twice)" },
         { "{\"__metadata__\":{\"k\":1}}", 0, "metadata 'k' is not a string" },
         /* 2^40 * 2^40 wrapped to 0 elements before the product was checked */
         { "{\"w\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],"

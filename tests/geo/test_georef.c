@@ -109,6 +109,14 @@ static void test_like_gdal(void)
                              "North America 1983, units=Meters}\n");
     check_like_gdal("geog", "map info = {Geographic Lat/Lon, 1.0, 1.0, -120.5, 38.25, "
                             "0.001, 0.002, WGS-84, units=Degrees}\n");
+    /* Coordinates in the map info's units: a CRS in metres under them put the map 3.28 times
+     * (feet) or 1000 times (km) too far from the origin */
+    check_like_gdal("feet", "map info = {UTM, 1, 1, 1916000.0, 13320000.0, 12.0, 12.0, 10, "
+                            "North, WGS-84, units=Feet}\n");
+    check_like_gdal("km", "map info = {UTM, 1, 1, 584.0, 4060.0, 0.03, 0.03, 33, South, "
+                          "North America 1983, units=Km}\n");
+    check_like_gdal("yards", "map info = {UTM, 1, 1, 638000.0, 4440000.0, 30, 30, 17, North, "
+                             "WGS-84, units=Yards}\n");
     snprintf(extra, sizeof extra, "map info = {UTM, 1, 1, 400000, 9000000, 5, 5, 33, South, "
              "WGS-84}\ncoordinate system string = {%s}\n", esri_utm33s);
     check_like_gdal("esri", extra);
@@ -155,6 +163,10 @@ static void test_malformed(void)
         {"UTM, 1, 1, 5, 6, 30, 30, 99, North, WGS-84", NULL, "UTM zone", 1},
         {"UTM, 1, 1, 5, 6, 30, 30, 11, Up, WGS-84", NULL, "hemisphere", 1},
         {"UTM, 1, 1, 5, 6, 30, 30, 11, North, Clarke 1866", NULL, "datum", 1},
+        {"UTM, 1, 1, 5, 6, 30, 30, 11, North", NULL, "names no datum", 1},
+        {"UTM, 1, 1, 5, 6, 30, 30, 11, North, units=Meters", NULL, "names no datum", 1},
+        {"UTM, 1, 1, 5, 6, 30, 30, 11, North, WGS-84, units=Furlongs", NULL, "units=", 1},
+        {"Geographic Lat/Lon, 1, 1, 5, 6, 0.1, 0.1, WGS-84, units=Radians", NULL, "units=", 1},
         {"State Plane (NAD 83), 1, 1, 5, 6, 30, 30", NULL, "no 'coordinate system string'", 1},
         {NULL, "/etc/passwd", "not a CRS", 0},   /* a file name is not read as a CRS */
     };

@@ -192,7 +192,7 @@ static void check_class_map(const char *path, const hsi_mapwriter_opts *o, const
     GDALClose(ds);
 }
 
-static void check_tif_nodata0(const char *path)
+static void check_nodata0(const char *path)
 {
     GDALDatasetH ds = GDALOpen(path, GA_ReadOnly);
     int has = 0;
@@ -268,11 +268,12 @@ static void check_case(const char *base, const char *name, hsi_mapwriter_opts *o
     if (o->geotiff) {
         snprintf(p, sizeof p, "%s/map.tif", dir);
         check_class_map(p, o, "unclassified");
-        check_tif_nodata0(p);
+        check_nodata0(p);
     }
     if (o->envi) {
         snprintf(p, sizeof p, "%s/map.envi", dir);
         check_class_map(p, o, "Unclassified");
+        check_nodata0(p);   /* GDAL read no nodata from map.hdr: 0 was a class in QGIS */
     }
     if (o->prob && o->confidence)
         check_prob(dir, o);

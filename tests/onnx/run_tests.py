@@ -4,6 +4,9 @@
 Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
 
   shipped:NAME   netdefs/NAME.hsn at 20 bands and 5 classes (Salinas-A, resampled)
+  zoo:NAME       netdefs/zoo/NAME.hsn at 20 bands (more where its layers need them) and 5
+                 classes, from the trainer's `init` weights (no training: Chen's test pass
+                 alone takes minutes)
   netdef:PATH    the netdef at PATH (relative to the source tree) at 20 bands and 5 classes
   random:SEED    the net random_net.make(SEED) generates
   domains        the contextual CNN with two domains (other bands and classes each), both
@@ -64,12 +67,15 @@ def run(*args, code=0):
     return p
 
 
-def experiment(name, netdef, domains):
-    """An experiment YAML on Salinas-A: domains = [(name, labels, bands)]; 2 SGD steps."""
+def experiment(name, netdef, domains, patch=None):
+    """An experiment YAML on Salinas-A: domains = [(name, labels, bands)]; 2 SGD steps; patch:
+    preprocess.patch (default: the netdef's)."""
     text = "name: onnx-%s\nnet: %s\ndomains:\n" % (name, netdef)
     for dname, labels, bands in domains:
         text += "  - name: %s\n    dataset: SalinasA\n    labels: %s\n    bands: {resample: %d}\n" \
                 % (dname, labels, bands)
+    if patch:
+        text += "preprocess: {patch: %d}\n" % patch
     text += ("split: {train: 3}\nsolver: {type: sgd, lr: 0.01}\n"
              "train: {batch: 8, iterations: 2, select: last}\nruns: {count: 1, seed: 3}\n"
              "outputs: {maps: false, curves: false, checkpoints: last}\n")
@@ -79,14 +85,20 @@ def experiment(name, netdef, domains):
     return path
 
 
-def trained_weights(exp):
-    """Builds and trains the experiment's trainer; returns (trainer, weights path): the trained
+def trained_weights(exp, train=True):
+    """Builds and trains the experiment's trainer (train=False: only its `init` weights, for
+    the nets whose test pass would take minutes); returns (trainer, weights path): the trained
     weights with every conv/dense weight drawn anew (He-scaled) and every bias and BN tensor
     perturbed, so no BN is an identity and the logits depend on the input."""
     tr = os.path.join(WORK, "trainer")
     run(HSICC, "build", exp, "-o", tr)
-    run(tr, "train", "--out", os.path.join(WORK, "run"), "--quiet")
-    tensors, order = st_io.read(os.path.join(WORK, "run", "run0", "last.safetensors"))
+    if train:
+        run(tr, "train", "--out", os.path.join(WORK, "run"), "--quiet")
+        first = os.path.join(WORK, "run", "run0", "last.safetensors")
+    else:
+        first = os.path.join(WORK, "init.safetensors")
+        run(tr, "init", "--out", first)
+    tensors, order = st_io.read(first)
     rng = np.random.default_rng(7)
     out = []
     for name in order:
@@ -196,11 +208,13 @@ def softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def check_net(name, netdef, batch=0, probs=False):
+def check_net(name, netdef, batch=0, probs=False, bands=20, patch=None, train=True):
     """Trainer forward vs the exported model in ORT, for a single-domain net (probs: the net
-    ends in softmax before its loss, the model outputs the softmax of the trainer's logits)."""
-    defines = ["bands=20", "classes=5"]
-    tr, w = trained_weights(experiment(name, netdef, [("a", "[10, 11, 12, 13, 14]", 20)]))
+    ends in softmax before its loss, the model outputs the softmax of the trainer's logits) at
+    `bands` bands and 5 classes (patch: the experiment's preprocess.patch, else the netdef's)."""
+    defines = ["bands=%d" % bands, "classes=5"] + (["patch=%d" % patch] if patch else [])
+    tr, w = trained_weights(experiment(name, netdef, [("a", "[10, 11, 12, 13, 14]", bands)], patch),
+                            train)
     shape = input_shape(netdef, defines)
     x = np.random.default_rng(11).standard_normal([N] + shape).astype(np.float32)
     xp = os.path.join(WORK, "x.npy")
@@ -424,6 +438,11 @@ def t_coverage():
     print("%d features covered by %d random nets" % (len(seen), len(RANDOM_SEEDS)))
 
 
+# netdefs/zoo models whose layers need more than 20 bands, or an odd patch (a trainer labels a
+# patch by its centre pixel): (bands, patch); the others at 20 bands and their own patch
+ZOO = {"chen": (100, None), "luo": (50, None), "sharma": (20, 65)}
+
+
 def main():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
@@ -431,6 +450,10 @@ def main():
     if kind == "shipped":
         # one shipped net gets a fixed batch: the others keep the symbolic N
         check_net(arg, os.path.join(ROOT, "netdefs", arg + ".hsn"), N if arg == "ssrn-spa" else 0)
+    elif kind == "zoo":
+        bands, patch = ZOO.get(arg, (20, None))
+        check_net(arg, os.path.join(ROOT, "netdefs", "zoo", arg + ".hsn"), bands=bands, patch=patch,
+                  train=False)
     elif kind == "netdef":   # a netdef of the tree (it takes bands and classes)
         check_net(os.path.splitext(os.path.basename(arg))[0], os.path.join(ROOT, arg))
     elif kind == "random":

@@ -482,6 +482,70 @@ def t_atomic():
     check(os.path.isfile(os.path.join(out, "metrics.json")), "resume after kill -9")
 
 
+def t_kill_resume():
+    """Resuming is bit-exact (TRAINER.md) after kill -9 too, not only after a stop: a training
+    killed at random moments of its training (a fixed seed: each time some time after a state
+    was written, while it trains, validates or writes) and resumed each time ends with the
+    weights, state, log and metrics of a straight run, and no file is ever half-written."""
+    import random
+    sets = ["--set", "train.iterations=300", "--set", "train.val_every=23", "--runs", "2",
+            "--set", "outputs.checkpoints=both", "--set", "solver={type: adam, lr: 0.01}",
+            "--set", "augment=dihedral"]
+    a, b = os.path.join(WORK, "straight"), os.path.join(WORK, "killed")
+    run(TINY, "train", "--out", a, "--quiet", *sets)
+    e = dict(os.environ, HSICC_DATASETS=REG, HSICC_DATA=DATA)
+    e.pop("HSICC_DATA_MIRROR", None)
+    rng = random.Random(5)
+    kills, resumed, args = 0, 0, ["train", "--out", b] + sets
+
+    def states():   # (run, mtime) of the state files there
+        return {r: os.stat(os.path.join(b, r, "state.safetensors")).st_mtime_ns
+                for r in ("run0", "run1") if os.path.isfile(os.path.join(b, r, "state.safetensors"))}
+    while True:
+        before = states()
+        p = subprocess.Popen([TINY] + args, env=e, cwd=WORK, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        t0 = time.time()
+        while kills < 5 and p.poll() is None and states() == before and time.time() - t0 < 60:
+            time.sleep(0.002)   # a new state: the training runs
+        if kills < 5 and p.poll() is None:
+            time.sleep(rng.uniform(0, 0.08))
+            p.send_signal(signal.SIGKILL)
+        err = p.communicate(timeout=300)[1]
+        if p.returncode == 0:
+            break
+        check(p.returncode == -signal.SIGKILL, "exit %d after %d kills\n%s" % (p.returncode, kills, err))
+        kills += 1
+        resumed += "resuming at step" in err
+        for root, _, files in os.walk(b):
+            for f in files:
+                if f.endswith(".safetensors") and ".tmp." not in f:
+                    read_st(os.path.join(root, f))
+                elif f.endswith(".json") and ".tmp." not in f:
+                    load_json(os.path.join(root, f))
+        args = ["train", "--resume", b]
+    check(kills == 5 and resumed >= 3, "%d kills, %d of them after a resume from a state: the "
+          "training ended first" % (kills, resumed))
+    timing = ("train_seconds", "wall_seconds", "samples_per_s", "train_samples_per_s")
+    for r in ("run0", "run1"):
+        for f in ("best.safetensors", "last.safetensors", "state.safetensors"):
+            wa, ma = read_st(os.path.join(a, r, f))
+            wb, mb = read_st(os.path.join(b, r, f))
+            check(set(wa) == set(wb) and all(np.array_equal(wa[k], wb[k]) for k in wa),
+                  "%s/%s: tensors differ after %d kills" % (r, f, kills))
+            for k in set(ma) | set(mb):
+                if k not in timing + ("log", "row_seconds"):
+                    check(ma.get(k) == mb.get(k), "%s/%s: metadata %s %r vs %r" % (r, f, k, ma.get(k), mb.get(k)))
+        keep = ["step", "epoch", "phase", "lr", "train_loss", "val_loss", "val_oa"]
+        _, ra = read_log(os.path.join(a, r, "log.csv"))
+        _, rb = read_log(os.path.join(b, r, "log.csv"))
+        check([[x[k] for k in keep] for x in ra] == [[x[k] for k in keep] for x in rb],
+              "%s/log.csv differs after %d kills" % (r, kills))
+    ma, mb = load_json(os.path.join(a, "metrics.json")), load_json(os.path.join(b, "metrics.json"))
+    check([x["oa"] for x in ma["runs"]] == [x["oa"] for x in mb["runs"]], "metrics differ")
+    check(not [f for _, _, fs in os.walk(b) for f in fs if ".tmp." in f], "temporary files left")
+
+
 def t_not_regular():
     """A FIFO (or a directory) where a file is expected: refused at once, never blocked on (open()
     of a FIFO without a writer waited for ever), with what it is."""
