@@ -251,10 +251,29 @@ size_t hsi_arena_plan_aliased(int n, const hsi_buf *bufs, const int *alias, size
         free(root);
         return 0;
     }
+    /* roots by following each chain once, the roots found kept in memo (root_of per buffer
+     * walked long chains of in-place buffers again for every link: quadratic); a chain that
+     * does not end within n links (a cycle) as root_of, remembered nowhere */
+    int *memo = malloc(sizeof *memo * (size_t)n);
+    if (!memo) {
+        free(roots);
+        free(roff);
+        free(root);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) memo[i] = -1;
     for (int i = 0; i < n; i++) {
-        root[i] = root_of(alias, i, n);
+        int j = i, hops = 0;
+        while (memo[j] < 0 && alias[j] >= 0 && hops < n) j = alias[j], hops++;
+        if (memo[j] < 0 && alias[j] >= 0) {
+            root[i] = root_of(alias, i, n);
+        } else {
+            root[i] = memo[j] >= 0 ? memo[j] : j;
+            for (int k = i; memo[k] < 0; k = alias[k] >= 0 ? alias[k] : k) memo[k] = root[i];
+        }
         roots[i] = (hsi_buf){0, bufs[i].first, bufs[i].last};
     }
+    free(memo);
     for (int i = 0; i < n; i++) {
         hsi_buf *r = &roots[root[i]];
         if (bufs[i].bytes > r->bytes) r->bytes = bufs[i].bytes;

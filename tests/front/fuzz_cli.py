@@ -262,12 +262,14 @@ def onnx_stage(args, path, defs, ecmd, odir, cfile, problems):
     sys.path.insert(0, os.path.join(ROOT, 'tests', 'torch'))
     import st_io
     with open(os.path.join(odir, cfile)) as f:
-        rows = PARAM_ROW.findall(f.read())
+        text = f.read()
+    at = text.find('param_table[N_PARAMS] = {')   # the parameter table only (not the domains')
+    rows = PARAM_ROW.findall(text[at:text.find('\n};', at)]) if at >= 0 else []
     rng = np.random.default_rng(len(rows))
     items = []
     for name, nd, dims, numel in rows:
         shape = [int(x) for x in dims.split(',')][:int(nd)]
-        if int(numel) > 1 << 24:
+        if int(np.prod(shape, dtype=np.float64)) > 1 << 24:
             return   # too large to write here
         a = rng.standard_normal(shape).astype(np.float32) * 0.1
         if name.endswith('running_var'):
