@@ -335,13 +335,15 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     char cmdline[512];
     snprintf(cmdline, sizeof cmdline, "hsicc build %s", exp_path);
     if (bo->infer_dir) {   /* the trainer's net as an inference module: no trainer */
-        if (mkdir(bo->infer_dir, 0777) && errno != EEXIST) {
+        int made = mkdir(bo->infer_dir, 0777) == 0;   /* removed again if the emission fails */
+        if (!made && errno != EEXIST) {
             fprintf(stderr, "hsicc: error: cannot create %s: %s\n", bo->infer_dir, strerror(errno));
             be_free(bp);
             goto done;
         }
         if (hsi_check_out_dir(bo->infer_dir, err, sizeof err)) {
             fprintf(stderr, "hsicc: error: %s\n", err);
+            if (made) rmdir(bo->infer_dir);
             be_free(bp);
             goto done;
         }
@@ -349,6 +351,7 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         if (!rt) fprintf(stderr, "%s\n", err);
         rc = !rt || emit_infer_module(bp, bo->infer_dir, p->net, bo->weights, rt->include,
                                       rt->runtime_src, cmdline);
+        if (rc && made) rmdir(bo->infer_dir);   /* a failed emission leaves nothing behind */
         if (!rc)
             printf("wrote %s/%s_infer.c, %s/%s_infer.h and %s/hsirt/ (weights %s)\n", bo->infer_dir,
                    p->net, bo->infer_dir, p->net, bo->infer_dir, bo->weights ? "embedded" : "from a file at create");

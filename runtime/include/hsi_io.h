@@ -255,8 +255,14 @@ const char *hsi_st_metadata(const hsi_st_file *f, const char *key);  /* NULL if 
  * "<file>: tensor 'x' holds 3 non-finite values (NaN or Inf; ...)" (weights, init, state). */
 int hsi_st_read(hsi_st_file *f, const char *name, int ndim, const int64_t *dims, float *out,
                 char *err, size_t errlen);
-/* hsi_st_read(f, p->name, p->ndim, p->dims, p->value). */
+/* hsi_st_read(f, p->name, p->ndim, p->dims, p->value), and for a BN's running variance
+ * hsi_st_check_variance. */
 int hsi_st_read_param(hsi_st_file *f, const hsi_param *p, char *err, size_t errlen);
+/* -1 with "<file>: tensor 'x' holds 2 negative values (the first at index 5, -3.1): a running
+ * variance is never negative..." if one of v[0..n) is below 0 (a BN would scale by NaN, and a
+ * ReLU after it hide that as 0s); else 0. */
+int hsi_st_check_variance(const hsi_st_file *f, const char *name, const float *v, int64_t n,
+                          char *err, size_t errlen);
 /* Formats dims as "[a,b,c]" into buf; returns buf. */
 const char *hsi_st_shape_str(int ndim, const int64_t *dims, char *buf, size_t buflen);
 

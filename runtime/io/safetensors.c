@@ -533,7 +533,21 @@ int hsi_st_read(hsi_st_file *f, const char *name, int ndim, const int64_t *dims,
     return 0;
 }
 
+int hsi_st_check_variance(const hsi_st_file *f, const char *name, const float *v, int64_t n,
+                          char *err, size_t errlen)
+{
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (v[i] < 0.0f && bad++ == 0) first = i;
+    if (bad)
+        snprintf(err, errlen, "%s: tensor '%.200s' holds %" PRId64 " negative values (the first at "
+                 "index %" PRId64 ", %g): a running variance is never negative; the file is damaged "
+                 "or not a trainer's", f->path, name, bad, first, (double)v[first]);
+    return bad ? -1 : 0;
+}
+
 int hsi_st_read_param(hsi_st_file *f, const hsi_param *p, char *err, size_t errlen)
 {
-    return hsi_st_read(f, p->name, p->ndim, p->dims, p->value, err, errlen);
+    if (hsi_st_read(f, p->name, p->ndim, p->dims, p->value, err, errlen)) return -1;
+    return p->role == HSI_ROLE_BN_VAR ? hsi_st_check_variance(f, p->name, p->value, p->numel, err, errlen) : 0;
 }

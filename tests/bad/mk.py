@@ -6,8 +6,9 @@
       a 6-band, 3-class scene (the class is a linear function of the spectrum) in DATA/NAME,
       and its entry appended to REG.yaml; --nan/--inf put N non-finite values in band B
   mk.py st OUT --from W [--drop T] [--dtype T=DT] [--shape T=a,b] [--nan T] [--inf T]
-        [--rename T=U] [--meta k=v] [--truncate N] [--hlen N]
-      a safetensors file from W with one thing changed
+        [--rename T=U] [--meta k=v] [--truncate N] [--hlen N] [--negative T]
+      a safetensors file from W with one thing changed (--nan, --inf, --negative: the middle
+      element of T set to NaN, -Inf, -3)
   mk.py st-raw OUT HEADER_JSON [--data N] [--hlen N]
   mk.py npy OUT SHAPE [--dtype DT] [--header TEXT [--unpadded] [--data-from X.npy]] [--truncate N]
       --unpadded: the header text as given (+ a newline), so the data may start at any offset;
@@ -138,7 +139,7 @@ def st(args):
         t[n][1] = shape
         t[n][2] = np.zeros(shape, "<f4").tobytes() if all(x >= 0 for x in shape) and \
             np.prod(shape, dtype=np.float64) < 1e7 else b""
-    for which, v in (("--nan", np.nan), ("--inf", -np.inf)):
+    for which, v in (("--nan", np.nan), ("--inf", -np.inf), ("--negative", -3.0)):
         for n in opts(args, which):
             a = np.frombuffer(t[n][2], "<f4").copy()
             a[len(a) // 2] = v
