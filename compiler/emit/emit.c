@@ -1532,6 +1532,32 @@ int emit_program(const be_program *bp, const char *dir, const char *stem, const 
 
 /* ---- the inference module (hsicc emit --infer) ---------------------------------------------- */
 
+/* A hint after "no tensor NAME" when the file holds it under another domain prefix: the
+ * weights of a multi-domain trainer given to a single-domain compile ('a.stem.weight' for
+ * 'stem.weight'), or of a single-domain trainer given to several --domain ('stem.weight' for
+ * 'a.stem.weight'). */
+static void hint_domains(const ir_program *p, const hsi_st_file *f, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; p->n_graphs == 1 && i < hsi_st_count(f); i++) {
+        const char *t = hsi_st_at(f, i)->name, *dot = strchr(t, '.');
+        if (dot && !strcmp(dot + 1, name) && dot + 1 == t + strlen(t) - n) {
+            fprintf(stderr, "hint: the file has '%s': the weights of a multi-domain trainer? give each "
+                            "of its domains with --domain NAME:k=v,... in the experiment's order\n", t);
+            return;
+        }
+    }
+    for (int g = 0; p->n_graphs > 1 && g < p->n_graphs; g++) {
+        size_t d = strlen(p->graphs[g].domain);
+        if (!strncmp(name, p->graphs[g].domain, d) && name[d] == '.' && hsi_st_find(f, name + d + 1)) {
+            fprintf(stderr, "hint: the file has '%s' (no domain prefix): the weights of a "
+                            "single-domain trainer? leave --domain out and give its values with -D\n",
+                    name + d + 1);
+            return;
+        }
+    }
+}
+
 int emit_read_weights(const ir_program *p, const char *path, const unsigned char *want, float **w)
 {
     char err[1024];
@@ -1557,6 +1583,7 @@ int emit_read_weights(const ir_program *p, const char *path, const unsigned char
             float none[1];
             hsi_st_read(f, q->name, q->ndim, q->dims, none, err, sizeof err);
             fprintf(stderr, "hsicc: error: %s\n", err);
+            if (!t) hint_domains(p, f, q->name);
             rc = 1;
             continue;
         }
