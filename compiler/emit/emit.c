@@ -1558,6 +1558,24 @@ static void hint_domains(const ir_program *p, const hsi_st_file *f, const char *
     }
 }
 
+/* A hint after a shape error when the weights come from a trainer with preprocess.pca (tensors
+ * pca.<domain>.components [K, bands]): its net takes the K components, so bands=K. */
+static void hint_pca(const hsi_st_file *f)
+{
+    for (int i = 0; i < hsi_st_count(f); i++) {
+        const hsi_st_info *t = hsi_st_at(f, i);
+        size_t n = strlen(t->name);
+        if (!strncmp(t->name, "pca.", 4) && n > 15 && !strcmp(t->name + n - 11, ".components")
+            && t->ndim == 2) {
+            fprintf(stderr, "hint: the weights come from a trainer with preprocess.pca ('%s' is "
+                            "[%lld, %lld]): its net's bands are the %lld components (-D bands=%lld)\n",
+                    t->name, (long long)t->dims[0], (long long)t->dims[1], (long long)t->dims[0],
+                    (long long)t->dims[0]);
+            return;
+        }
+    }
+}
+
 int emit_read_weights(const ir_program *p, const char *path, const unsigned char *want, float **w)
 {
     char err[1024];
@@ -1584,6 +1602,7 @@ int emit_read_weights(const ir_program *p, const char *path, const unsigned char
             hsi_st_read(f, q->name, q->ndim, q->dims, none, err, sizeof err);
             fprintf(stderr, "hsicc: error: %s\n", err);
             if (!t) hint_domains(p, f, q->name);
+            else hint_pca(f);
             rc = 1;
             continue;
         }
