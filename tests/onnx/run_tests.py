@@ -17,6 +17,8 @@ Usage: run_tests.py TEST HSICC WORKDIR ORTDIR, TEST one of
                  named `logits`, against numpy
   bad            weights missing a tensor, with a wrong shape or a NaN, -o into a missing folder, a
                  failing export leaves an existing model alone, usage errors (no ORT needed)
+  infer_setup    the fixture of the module checks: an inference module's hsirt/ compiled into
+                 $HSICC_INFER_OBJS
   coverage       the random nets of the CTest seeds cover every feature random_net knows
   ops            lrn (even and odd sizes), crop (centre, window), prelu (per channel, shared),
                  softmax in the middle; and a net ending in softmax before its loss, whose model
@@ -28,7 +30,9 @@ the logits depend on the input (checked), `TRAINER forward` on random X, export
 (`hsicc onnx`), check the file with onnx.checker (full_check), run it in onnxruntime-node
 (ORTDIR/node_modules, installed by the onnx.setup test) with its graph optimizations on and
 off, and require max |ORT - forward| <= 1e-4 * max |forward| for the forward of either backend
-(oneDNN and the reference loops). Dynamic-batch models also run on one sample.
+(oneDNN and the reference loops). Dynamic-batch models also run on one sample. The experiment's
+inference module (hsicc build --infer) too: classify_patches on both backends, linked with the
+hsirt/ objects of infer_setup, within the same tolerance of each forward.
 Needs the Salinas-A cube (HSICC_DATA_MIRROR) like the sweep tests. Exit 0 pass, 1 fail.
 """
 import json
@@ -179,8 +183,8 @@ def ort(jobs):
 
 def compare(what, ref, results):
     """Every ORT result within TOL of ref (relative to max |ref|)."""
-    for level, got in results:
-        label = "%s, ORT optimizations %s" % (what, level)
+    for level, got in results:   # level None: not ORT's
+        label = what if level is None else "%s, ORT optimizations %s" % (what, level)
         if ref.shape != got.shape:
             fail("%s: ONNX Runtime gives %s, the reference %s" % (label, got.shape, ref.shape))
         err = float(np.abs(ref.astype(np.float64) - got).max() / np.abs(ref).max())
@@ -203,6 +207,63 @@ def forward(tr, w, xp, stem, *more):
     return refs
 
 
+INFER_OBJS = os.environ.get("HSICC_INFER_OBJS")   # the onnx.infer_setup fixture's hsirt objects
+INFER_DNNL = os.environ.get("HSICC_ONNX_BACKENDS", "dnnl,ref").startswith("dnnl")
+
+
+def cc_module(mod, stem, sources, out, *extra):
+    """Compiles an inference module's <stem>_infer.c with sources into out."""
+    defs = ["-DHSICC_WITH_DNNL=1"] if INFER_DNNL else []
+    run("cc", "-std=c11", "-O2", "-fopenmp", *defs, "-I" + mod, "-I" + os.path.join(mod, "hsirt"),
+        "-DSTEM=" + stem, '-DHEADER="%s_infer.h"' % stem, os.path.join(mod, stem + "_infer.c"),
+        *sources, *extra, "-o", out, *(["-ldnnl"] if INFER_DNNL else []), "-lm", "-lpthread")
+
+
+def t_infer_setup():
+    """The fixture of the module checks: hsirt/ of an inference module compiled once, into
+    HSICC_INFER_OBJS (the objects every net's module links with)."""
+    netdef = os.path.join(WORK, "t.hsn")
+    with open(netdef, "w") as f:
+        f.write(TINY)
+    mod = os.path.join(WORK, "mod")
+    run(HSICC, "emit", netdef, "--infer", "-o", mod)
+    shutil.rmtree(INFER_OBJS, ignore_errors=True)
+    os.makedirs(INFER_OBJS)
+    hsirt = os.path.join(mod, "hsirt")
+    files = [os.path.join(hsirt, f) for f in sorted(os.listdir(hsirt))
+             if f.endswith(".c") and (INFER_DNNL or f != "dnnl.c")]
+    defs = ["-DHSICC_WITH_DNNL=1"] if INFER_DNNL else []
+    for src in files:
+        run("cc", "-std=c11", "-O2", "-fopenmp", *defs, "-I" + hsirt, "-c", src, "-o",
+            os.path.join(INFER_OBJS, os.path.basename(src)[:-2] + ".o"))
+
+
+def check_module(exp, w, domains):
+    """The experiment's inference module (hsicc build --infer) against the trainer's forward:
+    domains = [(index, X path, [(backend, logits)])]; classify_patches on each backend built,
+    within TOL of each forward (the reference kernels' module is expected bit for bit, which is
+    printed). Skipped without the onnx.infer_setup fixture (HSICC_INFER_OBJS)."""
+    if not INFER_OBJS:
+        print("inference module: not checked (no HSICC_INFER_OBJS)")
+        return
+    mod = os.path.join(WORK, "infmod")
+    shutil.rmtree(mod, ignore_errors=True)
+    run(HSICC, "build", exp, "--infer", mod)
+    stem = [f for f in os.listdir(mod) if f.endswith("_infer.h")][0][:-len("_infer.h")]
+    exe = os.path.join(WORK, "patches")
+    objs = sorted(os.path.join(INFER_OBJS, f) for f in os.listdir(INFER_OBJS))
+    cc_module(mod, stem, [os.path.join(HERE, "..", "infer", "patches.c")], exe, *objs)
+    for d, xp, refs in domains:
+        for onednn in ((1, 0) if INFER_DNNL else (0,)):
+            out = os.path.join(WORK, "module_%d_%d.npy" % (d, onednn))
+            run(exe, w, xp, out, onednn, d)
+            got = np.load(out)
+            what = "inference module (%s, domain %d)" % ("oneDNN" if onednn else "reference", d)
+            for backend, ref in refs:
+                compare("%s vs forward (%s)%s" % (what, backend, ", bit for bit" if
+                                                  np.array_equal(ref, got) else ""), ref, [(None, got)])
+
+
 def softmax(z):
     e = np.exp(z.astype(np.float64) - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -220,6 +281,7 @@ def check_net(name, netdef, batch=0, probs=False, bands=20, patch=None, train=Tr
     xp = os.path.join(WORK, "x.npy")
     np.save(xp, x)
     refs = forward(tr, w, xp, "logits")
+    check_module(os.path.join(WORK, "experiment.yaml"), w, [(0, xp, refs)])
     if probs:
         refs = [(b, softmax(r)) for b, r in refs]
     model = os.path.join(WORK, name + ".onnx")
@@ -258,6 +320,8 @@ def t_domains():
     for (what, by_backend), got in zip(refs, ort(jobs)):
         for backend, ref in by_backend:
             compare("%s vs forward (%s)" % (what, backend), ref, got)
+    check_module(os.path.join(WORK, "experiment.yaml"), w,
+                 [(1, jobs[0][1], refs[0][1]), (0, jobs[1][1], refs[1][1])])
     p = run(HSICC, "onnx", netdef, *specs, "--domain-name", "c", "--weights", w, "-o",
             os.path.join(WORK, "c.onnx"), code=1)
     if "0 ('a'), 1 ('b')" not in p.stderr:
@@ -465,6 +529,8 @@ def main():
         check_net("rnd" + arg, netdef)
     elif kind == "domains":
         t_domains()
+    elif kind == "infer_setup":
+        t_infer_setup()
     elif kind == "bad":
         t_bad()
     elif kind == "edge":
