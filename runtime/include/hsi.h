@@ -57,7 +57,8 @@ typedef struct hsi_param {
     int64_t dims[5];       /* PyTorch layout */
     int64_t numel;
     float *value;          /* numel floats, owned by the model */
-    float *grad;           /* numel floats; NULL for state and frozen parameters */
+    float *grad;           /* numel floats; NULL for state and frozen parameters, and in a
+                              model of batch 0 (hsi_model_opts) */
     hsi_param_role role;
     float lr_mult, decay_mult;
     int shared;            /* 1: from a `shared block`: one tensor for every domain */

@@ -143,9 +143,12 @@ static int create_params(hsi_model *m, char *err, size_t errlen)
 {
     const hsi_model_spec *sp = m->spec;
     size_t nv = 0, ng = 0;
+    /* a model of batch 0 (the parameters only: inference) has no gradients, which would double
+     * its memory (Luo's 104M parameters: 415 MB more) */
+    int grads = m->batch > 0;
     for (int i = 0; i < sp->n_params; i++) {
         nv += (size_t)sp->params[i].numel;
-        if (sp->params[i].role < HSI_ROLE_BN_MEAN && !sp->params[i].frozen)
+        if (grads && sp->params[i].role < HSI_ROLE_BN_MEAN && !sp->params[i].frozen)
             ng += (size_t)sp->params[i].numel;
     }
     m->values = calloc(nv ? nv : 1, sizeof(float));
@@ -162,7 +165,7 @@ static int create_params(hsi_model *m, char *err, size_t errlen)
         *q = sp->params[i];
         q->value = v;
         v += q->numel;
-        if (q->role < HSI_ROLE_BN_MEAN && !q->frozen) {
+        if (grads && q->role < HSI_ROLE_BN_MEAN && !q->frozen) {
             q->grad = g;
             g += q->numel;
         }

@@ -3,7 +3,8 @@
  * differences of the summed loss); parameter ownership by probing; per-phase lr scales (1/N for
  * shared, 0 for inactive / frozen) as seen in one real solver update; fine-tune loading of
  * exactly the matched tensors, with its load map; the shape-mismatch message; the model's
- * input staging and gradient zeroing on sizes they split over OpenMP's threads.
+ * input staging and gradient zeroing on sizes they split over OpenMP's threads; a model of
+ * batch 0 without gradients.
  * usage: test_trainer_unit TMPDIR
  */
 #include <math.h>
@@ -300,6 +301,30 @@ static void test_model_split(void)
     free(dst);
 }
 
+/* A model of batch 0 (the parameters only: predict --scene, an inference module) has no
+ * gradients: they doubled an inference model's memory. */
+static void test_params_only(void)
+{
+    static const hsi_param table[2] = {
+        {"c.weight", 2, {4, 3}, 12, NULL, NULL, HSI_ROLE_WEIGHT, 1.0f, 1.0f, 0, 0,
+         {HSI_INIT_ZEROS, 0.0f, 0.0f, 3, 4}},
+        {"b.running_var", 1, {4}, 4, NULL, NULL, HSI_ROLE_BN_VAR, 1.0f, 1.0f, 0, 0,
+         {HSI_INIT_ONES, 0.0f, 0.0f, 4, 4}},
+    };
+    static const hsi_domain dom = {"", 1, {3, 0, 0, 0}, 3, 4, 1, 0};
+    static const hsi_model_spec spec = {"params_only", 2, table, 1, &dom, NULL};
+    const hsi_model_opts o = {0, HSI_BACKEND_REF, 7};
+    char err[256];
+    hsi_model *m = hsi_model_create(&spec, &o, err, sizeof err);
+    CHECK(m, "create: %s", err);
+    if (!m) return;
+    hsi_param *ps;
+    int np = hsi_model_params(m, &ps);
+    CHECK(np == 2 && ps[0].value && !ps[0].grad && !ps[1].grad && ps[1].value[3] == 1.0f,
+          "batch 0: %d parameters, c.weight's gradient %p", np, (void *)ps[0].grad);
+    hsi_model_destroy(m);
+}
+
 int main(int argc, char **argv)
 {
     TMP = argc > 1 ? argv[1] : "tmp_unit";
@@ -308,6 +333,7 @@ int main(int argc, char **argv)
     test_lr_scales();
     test_init_load();
     test_model_split();
+    test_params_only();
     if (failures) printf("%d failure(s)\n", failures);
     else printf("ok\n");
     return failures != 0;
