@@ -128,7 +128,7 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS="2")
     for kind, files, defs in kinds:
         exe = "two_" + kind
-        run(cc, *STRICT, "-O1", "-fopenmp", *defs, *inc, *sources, *files, "-o", exe, "-lm", "-lpthread",
+        run(cc, *STRICT, "-O0", "-fopenmp", *defs, *inc, *sources, *files, "-o", exe, "-lm", "-lpthread",
             *(["-ldnnl"] if defs else []))
         for onednn in ((0, 1) if defs else (0,)):
             out = run("./" + exe, "alpha.safetensors", onednn, env=env)
