@@ -1607,8 +1607,10 @@ int emit_read_weights(const ir_program *p, const char *path, const unsigned char
             continue;
         }
         float *v = w[i] = malloc(sizeof(float) * (size_t)(q->numel ? q->numel : 1));
-        /* hsi_st_read refuses non-finite values too (the one check for every weights file) */
-        if (!v || hsi_st_read(f, q->name, q->ndim, q->dims, v, err, sizeof err)) {
+        /* hsi_st_read refuses non-finite values too (the one check for every weights file), and
+         * a running variance below 0 is refused as hsi_st_read_param does for the trainer */
+        if (!v || hsi_st_read(f, q->name, q->ndim, q->dims, v, err, sizeof err)
+            || (q->role == IR_RUNNING_VAR && hsi_st_check_variance(f, q->name, v, q->numel, err, sizeof err))) {
             fprintf(stderr, "hsicc: error: %s\n", v ? err : "out of memory");
             rc = 1;
         }
