@@ -137,6 +137,28 @@ int hsi_signals_take(void (*on_signal)(int sig));
  * in them); for a folder whose lock is held (no other writer). Returns how many. */
 int hsi_remove_stale_temps(const char *dir, int depth);
 
+/* ---- outset.c: a command's result files replaced as one set ------------------------------
+ *   hsi_outset s;
+ *   hsi_outset_init(&s, "predict");
+ *   const char *t = hsi_outset_dir(&s, dir, err, errlen);   // write DIR's files into t instead
+ *   ... hsi_npy_write(t/pred.npy) ...
+ *   hsi_outset_commit(&s, err, errlen);   // or hsi_outset_abort(&s)
+ * Each destination folder gets a registered temporary folder ".WHAT.tmp.XXXXXX" in it; the
+ * commit renames every file into its folder in one commit section (hsi_temp_hold): a
+ * terminating signal leaves the previous set or the new one, never the two mixed. After commit
+ * (success or not) or abort, s holds nothing. */
+#define HSI_OUTSET_MAX 64
+typedef struct hsi_outset {
+    char what[32];
+    int n;
+    struct { char *dir, *tmp; int slot; } f[HSI_OUTSET_MAX];
+} hsi_outset;
+void hsi_outset_init(hsi_outset *s, const char *what);
+/* The temporary folder for dir (made on the first call for it), NULL with err on failure. */
+const char *hsi_outset_dir(hsi_outset *s, const char *dir, char *err, size_t errlen);
+int hsi_outset_commit(hsi_outset *s, char *err, size_t errlen);
+void hsi_outset_abort(hsi_outset *s);
+
 /* ---- json.c: writer -------------------------------------------------------------------------
  * Builds a JSON text in memory. Objects put one member per line; arrays stay on one line unless
  * they hold containers (so a confusion matrix prints one row per line). Floats are written with

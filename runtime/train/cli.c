@@ -524,6 +524,8 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
         release_out(lock, out, made, 1);
         return 1;
     }
+    hsi_outset set;
+    hsi_outset_init(&set, a->cmd == C_EVAL ? "eval" : "predict");
     hsi_json j;
     hsi_json_init(&j);
     hsi_json_begin_object(&j);
@@ -544,10 +546,13 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     int evaluated = 0;
     for (int d = 0; d < D.n; d++) {
         const hsi_tr_domain *dm = &D.d[d];
-        char dir[4200], path[4300];
-        if (out) {
+        char dir[4200], wdir[4200], path[4300];
+        if (out) {   /* written into wdir, a temporary folder, and moved into dir at the end */
             out_dir_of(&D, out, d, dir, sizeof dir);
-            if (from_rank0(comm, part == 0 && hsi_mkdirs(dir, err, errlen), err, errlen)) goto done;
+            const char *t = NULL;
+            bad = part == 0 && (hsi_mkdirs(dir, err, errlen) || !(t = hsi_outset_dir(&set, dir, err, errlen)));
+            if (from_rank0(comm, bad, err, errlen)) goto done;
+            snprintf(wdir, sizeof wdir, "%s", t ? t : dir);
         }
         if (a->cmd == C_EVAL) {
             if (!dm->n_test) {   /* said, so an empty split is not a silent success */
@@ -561,7 +566,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
                    mt.oa, mt.aa, mt.kappa, mt.total);
             hsi_json_key(&j, dm->name);
             hsi_metrics_json(&j, &mt, dm->class_names);
-            snprintf(path, sizeof path, "%s/confusion.csv", dir);
+            snprintf(path, sizeof path, "%s/confusion.csv", wdir);
             int bad = out && tr_confusion_csv(path, &mt, dm->class_names, err, errlen);
             hsi_metrics_free(&mt);
             if (bad) goto done;
@@ -569,7 +574,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
             size_t npx = (size_t)dm->h * (size_t)dm->w;
             int32_t *pred = malloc(sizeof *pred * (npx ? npx : 1));
             hsi_array arr = {2, {dm->h, dm->w}, HSI_DT_I32, pred};
-            snprintf(path, sizeof path, "%s/pred.npy", dir);
+            snprintf(path, sizeof path, "%s/pred.npy", wdir);
             for (size_t i = 0; pred && parts > 1 && i < npx; i++) pred[i] = INT32_MIN;
             bad = !pred ? tr_fail(err, errlen, "out of memory") :
                   tr_scene_predict_part(net, m, x->backend, x->train.batch, &D, d, part, parts,
@@ -584,12 +589,12 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
                 continue;
             }
             bad = bad || hsi_npy_write(path, &arr, err, errlen) ||
-                  tr_write_maps(dir, dm, pred, 0, err, errlen);
+                  tr_write_maps(wdir, dm, pred, 0, err, errlen);
             if (!bad && a->save_cube) {   /* what a deployed model must be given, band-major */
                 size_t n = (size_t)dm->cube.bands * (size_t)dm->h * (size_t)dm->w;
                 float *f = dm->cube.data ? dm->cube.data : malloc(sizeof *f * (n ? n : 1));
                 hsi_array cube = {3, {dm->cube.bands, dm->h, dm->w}, HSI_DT_F32, f};
-                snprintf(path, sizeof path, "%s/cube.npy", dir);
+                snprintf(path, sizeof path, "%s/cube.npy", wdir);
                 if (f && f != dm->cube.data)   /* compact: its floats, band by band */
                     for (int b = 0; b < dm->cube.bands; b++)
                         hsi_cube_span(&dm->cube, b, 0, (size_t)dm->h * dm->w,
@@ -611,11 +616,16 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     hsi_json_end_object(&j);
     if (a->cmd == C_EVAL && out) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/metrics.json", out);
+        const char *t = hsi_outset_dir(&set, out, err, errlen);
+        if (!t) goto done;
+        snprintf(path, sizeof path, "%s/metrics.json", t);
         if (hsi_json_write_file(&j, path, err, errlen)) goto done;
     }
+    /* every file of the command in place at once: an interrupted run leaves the earlier set */
+    if (tr_comm_rank0(comm, hsi_outset_commit(&set, err, errlen), err)) goto done;
     rc = 0;
 done:
+    hsi_outset_abort(&set);   /* nothing left after a commit */
     hsi_json_free(&j);
     if (m) net->destroy(m);
     hsi_tr_data_free(&D);
@@ -758,7 +768,7 @@ static int cmd_init(const cli *a, const hsi_netdesc *net, char *err, size_t errl
     hsi_model_opts mo = {0, HSI_BACKEND_REF, seed};   /* parameters only */
     char e2[512];
     hsi_model *m = net->create(&mo, e2, sizeof e2);
-    if (!m) return tr_fail(err, errlen, "cannot create the net: %s", e2);
+    if (!m) return tr_fail(err, errlen, "cannot create the net: %s", e2), 1;
     hsi_param *ps;
     int np = net->params(m, &ps);
     hsi_init_params(ps, np, seed);
@@ -854,6 +864,7 @@ int hsi_trainer_main_comm(const hsi_netdesc *net, const char *exp_text, const ch
     } else {
         rc = cmd_tensor(&a, net, x, prog, err, sizeof err);
     }
+    if (rc < 0) rc = 1;   /* the exit statuses are 0, 1, 2 and 130 (a -1 exited 255) */
     if (several(comm)) {   /* an error every rank met is said once, by rank 0 */
         /* rank 0 says it when it has a message: after an agreement on another rank's error
          * (tr_comm_agree) it has none, and that rank says its own (it was silenced, and a rank

@@ -617,6 +617,93 @@ def t_fsize():
         check(not tmp, "limit %d: temporary files left: %s" % (n, tmp))
 
 
+def t_result_sets():
+    """eval and predict replace their result files as one set: a write that failed half way left
+    the new pred.npy and maps beside the old cube.npy (eval: new confusion.csv files beside the
+    old metrics.json), exit 1, and a folder that mixed two models' results. Now a failure, or a
+    terminating signal at any moment, leaves the previous set whole, or the new one."""
+    import hashlib
+    import random
+    import resource
+
+    def limit(n):
+        return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+
+    def files(d):   # {relative path: sha256} of the results in d; temporaries fail the test
+        got = {}
+        for root, dirs, fs in os.walk(d):
+            for f in fs + dirs:
+                check(".tmp." not in f, "%s: temporary left: %s" % (d, os.path.join(root, f)))
+            for f in fs:
+                if f != ".lock":
+                    with open(os.path.join(root, f), "rb") as fh:
+                        got[os.path.relpath(os.path.join(root, f), d)] = hashlib.sha256(fh.read()).hexdigest()
+        return got
+    e = dict(os.environ, HSICC_DATASETS=REG, HSICC_DATA=DATA)
+    e.pop("HSICC_DATA_MIRROR", None)
+    # trained weights and initial ones: two models whose results differ
+    for tr, name in ((TINY, "one"), (TINY2, "two")):
+        run(tr, "train", "--out", os.path.join(WORK, name), "--quiet")
+        run(tr, "init", "--out", os.path.join(WORK, name + "0.safetensors"))
+    cases = [(TINY, "predict", "one", ["--save-cube"], 8000),   # pred.npy 2.4 kB, cube.npy 14 kB
+             (TINY2, "eval", "two", ["--masks", os.path.join(WORK, "two", "run0")], 300)]
+    for tr, cmd, name, extra, lim in cases:
+        trained = os.path.join(WORK, name, "run0", "best.safetensors")
+        init = os.path.join(WORK, name + "0.safetensors")
+        old_dir, new_dir, d = (os.path.join(WORK, "%s_%s" % (cmd, k)) for k in ("old", "new", "x"))
+        run(tr, cmd, "--weights", trained, "--out", old_dir, *extra)
+        run(tr, cmd, "--weights", init, "--out", new_dir, *extra)
+        old, new = files(old_dir), files(new_dir)
+        differ = sorted(k for k in old if old[k] != new.get(k))   # the model's (not cube, gt map)
+        check(set(old) == set(new) and len(old) >= 3 and len(differ) >= 2,
+              "%s: the two models' results must differ: %s of %s" % (cmd, differ, sorted(old)))
+        # a write fails half way (the file-size limit): the old set stays whole
+        run(tr, cmd, "--weights", trained, "--out", d, *extra)
+        p = subprocess.run([tr, cmd, "--weights", init, "--out", d] + extra, capture_output=True,
+                           text=True, env=e, cwd=WORK, timeout=120, preexec_fn=limit(lim))
+        check(p.returncode == 1 and "File too large" in p.stderr,
+              "%s under ulimit -f %d: exit %d\n%s" % (cmd, lim, p.returncode, p.stderr))
+        check(files(d) == old, "%s: a failed write left a mixed set: %s" % (
+            cmd, sorted(k for k, v in files(d).items() if old.get(k) != v)))
+        # a folder where a result file goes: refused before any file is replaced
+        os.remove(os.path.join(d, sorted(old)[-1]))
+        os.mkdir(os.path.join(d, sorted(old)[-1]))
+        p = run(tr, cmd, "--weights", init, "--out", d, *extra, code=1)
+        check("is a folder, where the result file goes" in p.stderr, "%s: message\n%s" % (cmd, p.stderr))
+        check(all(files(d)[k] == old[k] for k in old if k != sorted(old)[-1]),
+              "%s: a refused commit replaced files" % cmd)
+        os.rmdir(os.path.join(d, sorted(old)[-1]))
+        # SIGTERM at random moments: the previous set or the new one, never both
+        run(tr, cmd, "--weights", trained, "--out", d, *extra)
+        t0 = time.time()
+        run(tr, cmd, "--weights", init, "--out", new_dir, *extra)
+        span = time.time() - t0
+        rng = random.Random(3)
+        seen = {True: 0, False: 0}   # signals that found the new set (the run finished) / the old
+        for k in range(40):
+            if k >= 12 and all(seen.values()):
+                break
+            cur = files(d)
+            pr = subprocess.Popen([tr, cmd, "--weights", init if cur == old else trained, "--out", d]
+                                  + extra, env=e, cwd=WORK, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0, span))
+            pr.send_signal(signal.SIGTERM)
+            pr.wait(timeout=60)
+            now = files(d)
+            check(now in (old, new), "%s: SIGTERM left a mixed set: %s" % (
+                cmd, sorted(k for k in now if now[k] != old.get(k))))
+            seen[now != cur] += 1
+            # the machine's load changes a run's time: keep the signals spread over all of it
+            if k % 4 == 3 and not seen[True]:
+                span *= 2
+            elif k % 4 == 3 and not seen[False]:
+                span /= 2
+        check(all(seen.values()), "%s: of 40 SIGTERMs, %d stopped a run and %d came after it "
+              "ended: the signals never hit %s" % (cmd, seen[False], seen[True],
+                                                   "its end" if not seen[True] else "a run"))
+
+
 def t_lock():
     """Two trainers on one run folder: both exited 0 and the first one's results were lost. The
     folder is locked while a trainer runs; the second is refused at once, with the owner's pid."""

@@ -60,8 +60,8 @@ static int add_param(hsi_model *m, const char *dom, const char *name, int64_t d0
 
 static hsi_model *create(const hsi_netdesc *net, const hsi_model_opts *o, char *err, size_t errlen)
 {
-    if (o->batch < 1) {
-        snprintf(err, errlen, "tiny: batch must be >= 1");
+    if (o->batch < 0) {   /* 0: the parameters only (init), as an emitted net takes it */
+        snprintf(err, errlen, "tiny: batch must be >= 0");
         return NULL;
     }
     hsi_model *m = calloc(1, sizeof *m);
