@@ -84,6 +84,11 @@ struct hsi_model {
  * same. */
 hsi_model *hsi_model_create(const hsi_model_spec *spec, const hsi_model_opts *opts, char *err,
                             size_t errlen);
+/* The same; with opts->batch 0 and values not NULL, parameter i's values are values[i],
+ * borrowed for the model's life and never written (an inference module's embedded weights: no
+ * second copy). A model with a batch ignores values (training writes its parameters). */
+hsi_model *hsi_model_create_on(const hsi_model_spec *spec, const hsi_model_opts *opts,
+                               const float *const *values, char *err, size_t errlen);
 void hsi_model_forward(hsi_model *m, int domain, const float *x, int n, int train, uint64_t rng);
 float hsi_model_loss_backward(hsi_model *m, int domain, const int32_t *labels, int n, float weight);
 const float *hsi_model_logits(hsi_model *m, int domain);

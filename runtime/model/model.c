@@ -139,15 +139,16 @@ void hsi_model_destroy(hsi_model *m)
 
 /* The parameters: value and gradient blocks, the table's entries pointing into them, constant
  * initialisations done (random ones are the runtime's, seeded). */
-static int create_params(hsi_model *m, char *err, size_t errlen)
+static int create_params(hsi_model *m, const float *const *borrow, char *err, size_t errlen)
 {
     const hsi_model_spec *sp = m->spec;
     size_t nv = 0, ng = 0;
+    if (m->batch > 0) borrow = NULL;   /* a model that trains writes its values */
     /* a model of batch 0 (the parameters only: inference) has no gradients, which would double
      * its memory (Luo's 104M parameters: 415 MB more) */
     int grads = m->batch > 0;
     for (int i = 0; i < sp->n_params; i++) {
-        nv += (size_t)sp->params[i].numel;
+        nv += borrow ? 0 : (size_t)sp->params[i].numel;
         if (grads && sp->params[i].role < HSI_ROLE_BN_MEAN && !sp->params[i].frozen)
             ng += (size_t)sp->params[i].numel;
     }
@@ -163,6 +164,10 @@ static int create_params(hsi_model *m, char *err, size_t errlen)
     for (int i = 0; i < sp->n_params; i++) {
         hsi_param *q = &m->params[i];
         *q = sp->params[i];
+        if (borrow) {   /* read only: every reader of a batch-0 model takes const floats */
+            q->value = (float *)borrow[i];
+            continue;
+        }
         q->value = v;
         v += q->numel;
         if (grads && q->role < HSI_ROLE_BN_MEAN && !q->frozen) {
@@ -216,6 +221,12 @@ static int create_domains(hsi_model *m, char *err, size_t errlen)
 hsi_model *hsi_model_create(const hsi_model_spec *spec, const hsi_model_opts *o, char *err,
                             size_t errlen)
 {
+    return hsi_model_create_on(spec, o, NULL, err, errlen);
+}
+
+hsi_model *hsi_model_create_on(const hsi_model_spec *spec, const hsi_model_opts *o,
+                               const float *const *values, char *err, size_t errlen)
+{
     hsi_model *m = calloc(1, sizeof *m);
     if (m) {
         m->spec = spec;
@@ -235,7 +246,7 @@ hsi_model *hsi_model_create(const hsi_model_spec *spec, const hsi_model_opts *o,
         hsi_model_destroy(m);
         return NULL;
     }
-    if (create_params(m, err, errlen) || (o->batch > 0 && create_domains(m, err, errlen))) {
+    if (create_params(m, values, err, errlen) || (o->batch > 0 && create_domains(m, err, errlen))) {
         hsi_model_destroy(m);
         return NULL;
     }
