@@ -463,7 +463,9 @@ int cmd_build(int argc, char **argv)
     if (cmd_wants_help(argc, argv)) return print_usage(stdout), 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-o") && v) out = argv[++i];
+        if (!strcmp(a, "-o") && v) {
+            if (drv_once("-o", &out, argv[++i])) return 2;
+        }
         else if (!strcmp(a, "--set") && v && o.n_sets < MAX_SETS) sets[o.n_sets++] = argv[++i];
         else if (!strcmp(a, "--sweep-point") && v) {
             if (cmd_int_arg(argv[++i], 0, INT32_MAX, &o.sweep_point)) {
@@ -475,11 +477,16 @@ int cmd_build(int argc, char **argv)
         else if (!strcmp(a, "--emit-only")) o.stage = BUILD_EMIT;
         else if (!strcmp(a, "--no-fuse")) o.be.fuse = 0;
         else if (!strcmp(a, "--no-rewrite")) o.be.rewrite = 0;
-        else if (!strcmp(a, "--cc") && v) o.cc = argv[++i];
+        else if (!strcmp(a, "--cc") && v) {
+            if (drv_once("--cc", &o.cc, argv[++i])) return 2;
+        }
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
         else if (!strcmp(a, "--mpi")) o.mpi = 1;
-        else if (!strcmp(a, "--infer") && v) o.infer_dir = argv[++i];
-        else if (!strcmp(a, "--weights") && v) o.weights = argv[++i];
+        else if (!strcmp(a, "--infer") && v) {
+            if (drv_once("--infer", &o.infer_dir, argv[++i])) return 2;
+        } else if (!strcmp(a, "--weights") && v) {
+            if (drv_once("--weights", &o.weights, argv[++i])) return 2;
+        }
         else if (!strcmp(a, "--set") && v) {
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;

@@ -71,7 +71,7 @@ static int pick_graph(const ir_program *p, const char *which)
 int cmd_onnx(int argc, char **argv)
 {
     drv_common com = {0};
-    const char *out = NULL, *weights = NULL, *which = NULL;
+    const char *out = NULL, *weights = NULL, *which = NULL, *batch_arg = NULL;
     int64_t batch = 0;
     for (int i = 1; i < argc; i++) {   /* argv[0] is the subcommand */
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -84,15 +84,16 @@ int cmd_onnx(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             return help();
         } else if (!strcmp(a, "-o") && val) {
-            out = argv[++i];
+            if (drv_once("-o", &out, argv[++i])) return DRV_USAGE;
         } else if (!strcmp(a, "--weights") && val) {
-            weights = argv[++i];
+            if (drv_once("--weights", &weights, argv[++i])) return DRV_USAGE;
         } else if (!strcmp(a, "--domain-name") && val) {
-            which = argv[++i];
+            if (drv_once("--domain-name", &which, argv[++i])) return DRV_USAGE;
         } else if (!strcmp(a, "--domain") && val) {
             if (cmd_domain_arg(argv[++i])) return usage();
         } else if (!strcmp(a, "--batch") && val) {
             int n;
+            if (drv_once("--batch", &batch_arg, val)) return DRV_USAGE;
             if (!strcmp(val, "dynamic")) batch = 0;
             else if (!cmd_int_arg(val, 1, INT32_MAX, &n)) batch = n;
             else {
