@@ -503,6 +503,9 @@ int cmd_build(int argc, char **argv)
         }
     }
     if (!exp_path) return fprintf(stderr, "hsicc: error: build needs an experiment (YAML)\n"), usage();
+    if (drv_not_stdout("-o", out, "build writes a trainer program")
+        || drv_not_stdout("--infer", o.infer_dir, "build --infer writes a folder (the module)"))
+        return 2;
     char err[4400];
     if (out && hsi_check_output(out, err, sizeof err))   /* -o a directory, a FIFO, a device */
         return fprintf(stderr, "hsicc: error: -o %s\n", err), 1;

@@ -251,6 +251,7 @@ int cmd_emit(int argc, char **argv)
         fprintf(stderr, "hsicc: error: emit needs -o DIR\n");
         return usage();
     }
+    if (drv_not_stdout("-o", c.out_dir, "emit writes a folder (<stem>.c and .h)")) return 2;
     /* usage errors first: they create nothing (no DIR) and compile nothing */
     if (c.weights && !c.infer) {
         fprintf(stderr, "hsicc: error: --weights goes with --infer (the inference module)\n");

@@ -7,15 +7,18 @@
  * Compiles the netdef as `emit` does (the same -D and --domain, so parameter names match the
  * trainer's), reads every parameter the chosen domain's graph uses from the safetensors file by
  * its netdef name (emit_read_weights: shape checked, finite), and writes the model atomically
- * (emit/onnx.c translates).
+ * (emit/onnx.c translates), or with -o - to standard output (the summary then on stderr).
  * It does not check that -D matches the experiment the weights were trained with beyond the
  * parameter shapes. Exit status: 0, 1 errors in the input (netdef, weights, output), 2 usage.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "cmd.h"
@@ -121,8 +124,16 @@ int cmd_onnx(int argc, char **argv)
         fprintf(stderr, "hsicc: error: onnx needs %s\n", need);
         return usage();
     }
+    int to_stdout = !strcmp(out, "-");
+    if (to_stdout && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "hsicc: error: -o -: standard output is a terminal; send it to a file or a "
+                        "pipe (or give -o MODEL.onnx)\n");
+        return DRV_USAGE;
+    }
     char err[1024];
-    if (hsi_check_not_input(out, com.file, "netdef", err, sizeof err)
+    if (to_stdout) {
+        /* the model is the only thing on stdout */
+    } else if (hsi_check_not_input(out, com.file, "netdef", err, sizeof err)
         || hsi_check_not_input(out, weights, "weights file", err, sizeof err)) {
         fprintf(stderr, "hsicc: error: -o %s\n", err);
         return DRV_INPUT_ERROR;
@@ -159,21 +170,31 @@ int cmd_onnx(int argc, char **argv)
                         "2 GiB (weights in external data files are not supported)\n", model.len);
         goto done;
     }
-    if (hsi_atomic_write(out, model.p, model.len, err, sizeof err)) {
+    if (to_stdout) {
+        signal(SIGPIPE, SIG_IGN);   /* a reader gone is a write error (EPIPE), not a signal */
+        errno = 0;
+        if (fwrite(model.p, 1, model.len, stdout) != model.len || fflush(stdout) != 0) {
+            fprintf(stderr, "hsicc: error: standard output: write failed: %s\n",
+                    hsi_write_strerror(errno ? errno : EIO));
+            goto done;
+        }
+    } else if (hsi_atomic_write(out, model.p, model.len, err, sizeof err)) {
         fprintf(stderr, "hsicc: error: %s\n", err);
         goto done;
     }
+    FILE *info = to_stdout ? stderr : stdout;
     const ir_graph *ig = &p->graphs[g];
     const ir_shape *in = &ig->nodes[ig->input].shape;
     char num[32], n_str[24] = "N";
     if (batch) snprintf(n_str, sizeof n_str, "%lld", (long long)batch);
-    printf("wrote %s: net %s%s%s, opset %d, %d nodes, %s parameter values; input [%s", out,
+    fprintf(info, "wrote %s: net %s%s%s, opset %d, %d nodes, %s parameter values; input [%s",
+           to_stdout ? "the model to standard output" : out,
            p->net, *ig->domain ? " domain " : "", ig->domain, ONNX_OPSET, st.nodes,
            drv_thousands(st.values, num, sizeof num), n_str);
-    for (int i = 0; i < in->ndim; i++) printf(", %lld", (long long)in->d[i]);
+    for (int i = 0; i < in->ndim; i++) fprintf(info, ", %lld", (long long)in->d[i]);
     int64_t k = 1;
     for (int i = 0; i < ig->nodes[ig->logits].shape.ndim; i++) k *= ig->nodes[ig->logits].shape.d[i];
-    printf("], %s [%s, %lld]\n", ig->nodes[ig->logits].op == IR_SOFTMAX ? "probabilities" : "logits",
+    fprintf(info, "], %s [%s, %lld]\n", ig->nodes[ig->logits].op == IR_SOFTMAX ? "probabilities" : "logits",
            n_str, (long long)k);
     rc = DRV_OK;
 done:

@@ -1135,6 +1135,7 @@ int cmd_sweep(int argc, char **argv)
         return rc;
     }
     if (!exp) return fprintf(stderr, "hsicc: error: sweep needs an experiment (YAML), --collect DIR or --status DIR\n"), usage();
+    if (drv_not_stdout("--out", out, "sweep writes a folder of runs")) return 2;
     if (slurm && sw_slurm_check()) return 1;
     return sweep_run(exp, out, jobs_file, jobs, dry, sets, n_sets, &bo, slurm, n_slurm);
 }

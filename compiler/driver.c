@@ -40,6 +40,14 @@ int drv_once(const char *opt, const char **slot, const char *val)
     return 0;
 }
 
+int drv_not_stdout(const char *opt, const char *val, const char *what)
+{
+    if (!val || strcmp(val, "-")) return 0;
+    fprintf(stderr, "hsicc: error: %s -: %s, not a stream to standard output ('./-' names a "
+                    "path named '-')\n", opt, what);
+    return 1;
+}
+
 int drv_take_common(int argc, char **argv, int *i, drv_common *c)
 {
     const char *a = argv[*i], *val = NULL;

@@ -28,6 +28,9 @@ const fe_define *drv_find_define(const fe_define *defs, int n, const char *name)
 /* An option that takes one value: *slot = val, or 1 after "OPT is given twice: 'a' and 'b'"
  * on stderr when *slot is already set (the later value silently won). */
 int drv_once(const char *opt, const char **slot, const char *val);
+/* 1 after "OPT -: WHAT, not a stream to standard output" on stderr when val is "-": an output
+ * that cannot be a stream (a folder, a program) is refused rather than written to a file "-". */
+int drv_not_stdout(const char *opt, const char *val, const char *what);
 void drv_common_free(drv_common *c);
 /* "364,168" */
 const char *drv_thousands(long long v, char *buf, int n);
