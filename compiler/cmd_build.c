@@ -431,19 +431,54 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     add_list(av, &n, 250, rt->link);
     if (bo->mpi) add_list(av, &n, 250, rt->mpi_link);
     int link1 = n;
-    av[n++] = "-o";
-    av[n++] = (char *)out;
-    av[n] = NULL;
-    rc = run(av, bo->verbose);
-    for (int k = cflags0; k < cflags1; k++) free(av[k]);
-    for (int k = link0; k < link1; k++) free(av[k]);
-    if (rc) {
-        fprintf(stderr, "hsicc: error: the C compiler failed (status %d) building %s; rerun with "
-                        "--verbose to see the command\n", rc, out);
+    /* linked to a temporary name beside the trainer (the target of a link at out), then
+     * renamed: a failed or interrupted link leaves the previous trainer, and a link stays one */
+    char lerr[600], *target = hsi_output_target(out, lerr, sizeof lerr);
+    char *tmp = target ? malloc(strlen(target) + sizeof ".tmp.XXXXXX") : NULL;
+    int fd = -1, slot = -1, e = ENOMEM;
+    if (tmp) {
+        sprintf(tmp, "%s.tmp.XXXXXX", target);
+        hsi_temp_hold();   /* made and registered as one step */
+        slot = hsi_temp_register(tmp);
+        fd = mkstemp(tmp);
+        e = errno;
+        hsi_temp_release();
+    }
+    if (fd < 0) {
+        if (!target) fprintf(stderr, "hsicc: error: %s\n", lerr);
+        else if (!tmp) fprintf(stderr, "hsicc: error: %s: out of memory\n", out);
+        else fprintf(stderr, "hsicc: error: %s: cannot create a temporary file beside %s: %s\n", out,
+                     target, strerror(e));
+        if (tmp) hsi_temp_unregister(slot);
         rc = 1;
     } else {
-        printf("built %s (sources in %s/)\n", out, src);
+        mode_t um = umask(0);   /* a program, as the linker makes one (mkstemp gives 0600) */
+        umask(um);
+        fchmod(fd, 0777 & ~um);
+        close(fd);
+        av[n++] = "-o";
+        av[n++] = tmp;
+        av[n] = NULL;
+        rc = run(av, bo->verbose);
+        if (rc) {
+            fprintf(stderr, "hsicc: error: the C compiler failed (status %d) building %s; rerun with "
+                            "--verbose to see the command\n", rc, out);
+            rc = 1;
+        } else if (rename(tmp, target) != 0) {
+            fprintf(stderr, "hsicc: error: %s: rename failed: %s\n", out, strerror(errno));
+            rc = 1;
+        } else {
+            printf("built %s (sources in %s/)\n", out, src);
+        }
+        hsi_temp_hold();
+        if (rc) remove(tmp);
+        hsi_temp_unregister(slot);
+        hsi_temp_release();
     }
+    free(tmp);
+    free(target);
+    for (int k = cflags0; k < cflags1; k++) free(av[k]);
+    for (int k = link0; k < link1; k++) free(av[k]);
 done:
     if (p) fe_free(p);
     for (int d = 0; d < nd; d++) free((void *)doms[d].defines);
