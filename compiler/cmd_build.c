@@ -431,19 +431,54 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     add_list(av, &n, 250, rt->link);
     if (bo->mpi) add_list(av, &n, 250, rt->mpi_link);
     int link1 = n;
-    av[n++] = "-o";
-    av[n++] = (char *)out;
-    av[n] = NULL;
-    rc = run(av, bo->verbose);
-    for (int k = cflags0; k < cflags1; k++) free(av[k]);
-    for (int k = link0; k < link1; k++) free(av[k]);
-    if (rc) {
-        fprintf(stderr, "hsicc: error: the C compiler failed (status %d) building %s; rerun with "
-                        "--verbose to see the command\n", rc, out);
+    /* linked to a temporary name beside the trainer (the target of a link at out), then
+     * renamed: a failed or interrupted link leaves the previous trainer, and a link stays one */
+    char lerr[600], *target = hsi_output_target(out, lerr, sizeof lerr);
+    char *tmp = target ? malloc(strlen(target) + sizeof ".tmp.XXXXXX") : NULL;
+    int fd = -1, slot = -1, e = ENOMEM;
+    if (tmp) {
+        sprintf(tmp, "%s.tmp.XXXXXX", target);
+        hsi_temp_hold();   /* made and registered as one step */
+        slot = hsi_temp_register(tmp);
+        fd = mkstemp(tmp);
+        e = errno;
+        hsi_temp_release();
+    }
+    if (fd < 0) {
+        if (!target) fprintf(stderr, "hsicc: error: %s\n", lerr);
+        else if (!tmp) fprintf(stderr, "hsicc: error: %s: out of memory\n", out);
+        else fprintf(stderr, "hsicc: error: %s: cannot create a temporary file beside %s: %s\n", out,
+                     target, strerror(e));
+        if (tmp) hsi_temp_unregister(slot);
         rc = 1;
     } else {
-        printf("built %s (sources in %s/)\n", out, src);
+        mode_t um = umask(0);   /* a program, as the linker makes one (mkstemp gives 0600) */
+        umask(um);
+        fchmod(fd, 0777 & ~um);
+        close(fd);
+        av[n++] = "-o";
+        av[n++] = tmp;
+        av[n] = NULL;
+        rc = run(av, bo->verbose);
+        if (rc) {
+            fprintf(stderr, "hsicc: error: the C compiler failed (status %d) building %s; rerun with "
+                            "--verbose to see the command\n", rc, out);
+            rc = 1;
+        } else if (rename(tmp, target) != 0) {
+            fprintf(stderr, "hsicc: error: %s: rename failed: %s\n", out, strerror(errno));
+            rc = 1;
+        } else {
+            printf("built %s (sources in %s/)\n", out, src);
+        }
+        hsi_temp_hold();
+        if (rc) remove(tmp);
+        hsi_temp_unregister(slot);
+        hsi_temp_release();
     }
+    free(tmp);
+    free(target);
+    for (int k = cflags0; k < cflags1; k++) free(av[k]);
+    for (int k = link0; k < link1; k++) free(av[k]);
 done:
     if (p) fe_free(p);
     for (int d = 0; d < nd; d++) free((void *)doms[d].defines);
@@ -463,7 +498,9 @@ int cmd_build(int argc, char **argv)
     if (cmd_wants_help(argc, argv)) return print_usage(stdout), 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-o") && v) out = argv[++i];
+        if (!strcmp(a, "-o") && v) {
+            if (drv_once("-o", &out, argv[++i])) return 2;
+        }
         else if (!strcmp(a, "--set") && v && o.n_sets < MAX_SETS) sets[o.n_sets++] = argv[++i];
         else if (!strcmp(a, "--sweep-point") && v) {
             if (cmd_int_arg(argv[++i], 0, INT32_MAX, &o.sweep_point)) {
@@ -475,11 +512,16 @@ int cmd_build(int argc, char **argv)
         else if (!strcmp(a, "--emit-only")) o.stage = BUILD_EMIT;
         else if (!strcmp(a, "--no-fuse")) o.be.fuse = 0;
         else if (!strcmp(a, "--no-rewrite")) o.be.rewrite = 0;
-        else if (!strcmp(a, "--cc") && v) o.cc = argv[++i];
+        else if (!strcmp(a, "--cc") && v) {
+            if (drv_once("--cc", &o.cc, argv[++i])) return 2;
+        }
         else if (!strcmp(a, "--verbose")) o.verbose = 1;
         else if (!strcmp(a, "--mpi")) o.mpi = 1;
-        else if (!strcmp(a, "--infer") && v) o.infer_dir = argv[++i];
-        else if (!strcmp(a, "--weights") && v) o.weights = argv[++i];
+        else if (!strcmp(a, "--infer") && v) {
+            if (drv_once("--infer", &o.infer_dir, argv[++i])) return 2;
+        } else if (!strcmp(a, "--weights") && v) {
+            if (drv_once("--weights", &o.weights, argv[++i])) return 2;
+        }
         else if (!strcmp(a, "--set") && v) {
             fprintf(stderr, "hsicc: error: more than %d --set options\n", MAX_SETS);
             return 2;
@@ -496,6 +538,9 @@ int cmd_build(int argc, char **argv)
         }
     }
     if (!exp_path) return fprintf(stderr, "hsicc: error: build needs an experiment (YAML)\n"), usage();
+    if (drv_not_stdout("-o", out, "build writes a trainer program")
+        || drv_not_stdout("--infer", o.infer_dir, "build --infer writes a folder (the module)"))
+        return 2;
     char err[4400];
     if (out && hsi_check_output(out, err, sizeof err))   /* -o a directory, a FIFO, a device */
         return fprintf(stderr, "hsicc: error: -o %s\n", err), 1;

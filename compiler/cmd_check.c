@@ -167,11 +167,16 @@ int cmd_check(int argc, char **argv)
 {
     drv_common c = {0};
     int rc = DRV_OK, batch = 16;
+    const char *batch_arg = NULL;
     for (int i = 1; i < argc;) {
         int t = drv_take_common(argc, argv, &i, &c);
         if (t < 0) { rc = DRV_USAGE; goto out; }
         if (t) continue;
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            if (drv_once("--batch", &batch_arg, argv[i + 1])) {
+                rc = DRV_USAGE;
+                goto out;
+            }
             char *end;
             long v = strtol(argv[i + 1], &end, 10);
             if (*end || v <= 0 || v > 1 << 20) {

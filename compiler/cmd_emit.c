@@ -78,30 +78,54 @@ int cmd_domain_arg(const char *val)
         fprintf(stderr, "hsicc: error: more than %d --domain options\n", MAX_DOMAINS);
         return 2;
     }
-    int d = n_doms++;
-    dom_names[d] = strdup(val);
+    int d = n_doms;
+    char *name = dom_names[d] = strdup(val);
     char *dom_origin = dom_origins[d] = malloc(strlen(val) + sizeof "--domain ");
-    if (!dom_names[d] || !dom_origin) {
+    if (!name || !dom_origin) {
         perror("hsicc");
         exit(1);
     }
     snprintf(dom_origin, strlen(val) + sizeof "--domain ", "--domain %s", val);
-    char *colon = strchr(dom_names[d], ':');
-    if (colon) {
-        *colon = 0;
-        for (char *kv = strtok(colon + 1, ","); kv; kv = strtok(NULL, ",")) {
+    char *colon = strchr(name, ':');
+    if (colon) *colon = 0;
+    /* the name prefixes parameter names and lands in the emitted C */
+    int word = *name && !(*name >= '0' && *name <= '9');
+    for (const char *q = name; *q; q++)
+        word &= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+                *q == '_';
+    if (!word) {
+        fprintf(stderr, "hsicc: error: --domain '%s': '%s' is not a domain name (letters, digits, _; "
+                        "not starting with a digit)\n", val, name);
+        return 2;
+    }
+    for (int e = 0; e < d; e++)
+        if (!strcmp(dom_names[e], name)) {
+            fprintf(stderr, "hsicc: error: domain '%s' is given twice: '%s' and '%s'\n", name,
+                    dom_origins[e], dom_origin);
+            return 2;
+        }
+    if (colon) {   /* k=v,k=v: no empty item ("a:", "a:k=1,,j=2"), each name once */
+        for (char *kv = colon + 1, *next; kv; kv = next) {
+            next = strchr(kv, ',');
+            if (next) *next++ = 0;
             if (n_dom_defs[d] == MAX_DEFS) {   /* not "expected k=v": this one may be fine */
-                fprintf(stderr, "hsicc: error: --domain %s: more than %d values\n", dom_names[d],
-                        MAX_DEFS);
+                fprintf(stderr, "hsicc: error: --domain %s: more than %d values\n", name, MAX_DEFS);
                 return 2;
             }
-            if (drv_parse_define(kv, &dom_defs[d][n_dom_defs[d]])) {
+            fe_define *df = &dom_defs[d][n_dom_defs[d]];
+            if (drv_parse_define(kv, df)) {
                 fprintf(stderr, "hsicc: error: --domain %s: expected k=v, got '%s'\n", val, kv);
                 return 2;
             }
-            dom_defs[d][n_dom_defs[d]++].origin = dom_origin;
+            if (drv_find_define(dom_defs[d], n_dom_defs[d], df->name)) {
+                fprintf(stderr, "hsicc: error: --domain %s: '%s' is given twice\n", val, df->name);
+                return 2;
+            }
+            df->origin = dom_origin;
+            n_dom_defs[d]++;
         }
     }
+    n_doms++;
     return 0;
 }
 
@@ -130,10 +154,10 @@ const fe_domain *cmd_domains(const drv_common *com, int *n)
 int cmd_compile_args(int argc, char **argv, cmd_compile *c)
 {
     static drv_common com;
+    const char *backend = NULL, *batch = NULL;   /* as given, to refuse them given twice */
     memset(c, 0, sizeof *c);
     c->batch = 16;
     c->opt = (be_options){1, 1, 16};
-    c->backend = "dnnl";
     for (int i = 1; i < argc; i++) {   /* argv[0] is the subcommand */
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -144,17 +168,15 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
             continue;
         }
         if (!strcmp(a, "-o") && val) {
-            c->out_dir = val;
-            i++;
+            if (drv_once("-o", &c->out_dir, argv[++i])) return 2;
         } else if (!strcmp(a, "--name") && val) {
-            c->stem = val;
-            i++;
+            if (drv_once("--name", &c->stem, argv[++i])) return 2;
         } else if (!strcmp(a, "--backend") && val) {
-            c->backend = val;
-            i++;
+            if (drv_once("--backend", &backend, argv[++i])) return 2;
         } else if (!strncmp(a, "--backend=", 10)) {
-            c->backend = a + 10;
+            if (drv_once("--backend", &backend, a + 10)) return 2;
         } else if (!strcmp(a, "--batch") && val) {
+            if (drv_once("--batch", &batch, val)) return 2;
             if (cmd_int_arg(val, 1, 1 << 20, &c->batch)) {
                 fprintf(stderr, "hsicc: error: --batch expects a positive integer, got '%s'\n", val);
                 return 2;
@@ -163,8 +185,7 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
         } else if (!strcmp(a, "--infer")) {
             c->infer = 1;
         } else if (!strcmp(a, "--weights") && val) {
-            c->weights = val;
-            i++;
+            if (drv_once("--weights", &c->weights, argv[++i])) return 2;
         } else if (!strcmp(a, "--no-fuse")) {
             c->opt.fuse = 0;
         } else if (!strcmp(a, "--no-rewrite")) {
@@ -187,6 +208,7 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
         }
     }
     if (!c->file) return usage();
+    c->backend = backend ? backend : "dnnl";
     if (c->batch <= 0) {
         fprintf(stderr, "hsicc: error: --batch must be a positive integer\n");
         return 2;
@@ -229,6 +251,7 @@ int cmd_emit(int argc, char **argv)
         fprintf(stderr, "hsicc: error: emit needs -o DIR\n");
         return usage();
     }
+    if (drv_not_stdout("-o", c.out_dir, "emit writes a folder (<stem>.c and .h)")) return 2;
     /* usage errors first: they create nothing (no DIR) and compile nothing */
     if (c.weights && !c.infer) {
         fprintf(stderr, "hsicc: error: --weights goes with --infer (the inference module)\n");

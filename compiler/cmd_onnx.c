@@ -7,15 +7,18 @@
  * Compiles the netdef as `emit` does (the same -D and --domain, so parameter names match the
  * trainer's), reads every parameter the chosen domain's graph uses from the safetensors file by
  * its netdef name (emit_read_weights: shape checked, finite), and writes the model atomically
- * (emit/onnx.c translates).
+ * (emit/onnx.c translates), or with -o - to standard output (the summary then on stderr).
  * It does not check that -D matches the experiment the weights were trained with beyond the
  * parameter shapes. Exit status: 0, 1 errors in the input (netdef, weights, output), 2 usage.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "cmd.h"
@@ -71,7 +74,7 @@ static int pick_graph(const ir_program *p, const char *which)
 int cmd_onnx(int argc, char **argv)
 {
     drv_common com = {0};
-    const char *out = NULL, *weights = NULL, *which = NULL;
+    const char *out = NULL, *weights = NULL, *which = NULL, *batch_arg = NULL;
     int64_t batch = 0;
     for (int i = 1; i < argc; i++) {   /* argv[0] is the subcommand */
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -84,15 +87,16 @@ int cmd_onnx(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             return help();
         } else if (!strcmp(a, "-o") && val) {
-            out = argv[++i];
+            if (drv_once("-o", &out, argv[++i])) return DRV_USAGE;
         } else if (!strcmp(a, "--weights") && val) {
-            weights = argv[++i];
+            if (drv_once("--weights", &weights, argv[++i])) return DRV_USAGE;
         } else if (!strcmp(a, "--domain-name") && val) {
-            which = argv[++i];
+            if (drv_once("--domain-name", &which, argv[++i])) return DRV_USAGE;
         } else if (!strcmp(a, "--domain") && val) {
             if (cmd_domain_arg(argv[++i])) return usage();
         } else if (!strcmp(a, "--batch") && val) {
             int n;
+            if (drv_once("--batch", &batch_arg, val)) return DRV_USAGE;
             if (!strcmp(val, "dynamic")) batch = 0;
             else if (!cmd_int_arg(val, 1, INT32_MAX, &n)) batch = n;
             else {
@@ -120,8 +124,16 @@ int cmd_onnx(int argc, char **argv)
         fprintf(stderr, "hsicc: error: onnx needs %s\n", need);
         return usage();
     }
+    int to_stdout = !strcmp(out, "-");
+    if (to_stdout && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "hsicc: error: -o -: standard output is a terminal; send it to a file or a "
+                        "pipe (or give -o MODEL.onnx)\n");
+        return DRV_USAGE;
+    }
     char err[1024];
-    if (hsi_check_not_input(out, com.file, "netdef", err, sizeof err)
+    if (to_stdout) {
+        /* the model is the only thing on stdout */
+    } else if (hsi_check_not_input(out, com.file, "netdef", err, sizeof err)
         || hsi_check_not_input(out, weights, "weights file", err, sizeof err)) {
         fprintf(stderr, "hsicc: error: -o %s\n", err);
         return DRV_INPUT_ERROR;
@@ -158,21 +170,31 @@ int cmd_onnx(int argc, char **argv)
                         "2 GiB (weights in external data files are not supported)\n", model.len);
         goto done;
     }
-    if (hsi_atomic_write(out, model.p, model.len, err, sizeof err)) {
+    if (to_stdout) {
+        signal(SIGPIPE, SIG_IGN);   /* a reader gone is a write error (EPIPE), not a signal */
+        errno = 0;
+        if (fwrite(model.p, 1, model.len, stdout) != model.len || fflush(stdout) != 0) {
+            fprintf(stderr, "hsicc: error: standard output: write failed: %s\n",
+                    hsi_write_strerror(errno ? errno : EIO));
+            goto done;
+        }
+    } else if (hsi_atomic_write(out, model.p, model.len, err, sizeof err)) {
         fprintf(stderr, "hsicc: error: %s\n", err);
         goto done;
     }
+    FILE *info = to_stdout ? stderr : stdout;
     const ir_graph *ig = &p->graphs[g];
     const ir_shape *in = &ig->nodes[ig->input].shape;
     char num[32], n_str[24] = "N";
     if (batch) snprintf(n_str, sizeof n_str, "%lld", (long long)batch);
-    printf("wrote %s: net %s%s%s, opset %d, %d nodes, %s parameter values; input [%s", out,
+    fprintf(info, "wrote %s: net %s%s%s, opset %d, %d nodes, %s parameter values; input [%s",
+           to_stdout ? "the model to standard output" : out,
            p->net, *ig->domain ? " domain " : "", ig->domain, ONNX_OPSET, st.nodes,
            drv_thousands(st.values, num, sizeof num), n_str);
-    for (int i = 0; i < in->ndim; i++) printf(", %lld", (long long)in->d[i]);
+    for (int i = 0; i < in->ndim; i++) fprintf(info, ", %lld", (long long)in->d[i]);
     int64_t k = 1;
     for (int i = 0; i < ig->nodes[ig->logits].shape.ndim; i++) k *= ig->nodes[ig->logits].shape.d[i];
-    printf("], %s [%s, %lld]\n", ig->nodes[ig->logits].op == IR_SOFTMAX ? "probabilities" : "logits",
+    fprintf(info, "], %s [%s, %lld]\n", ig->nodes[ig->logits].op == IR_SOFTMAX ? "probabilities" : "logits",
            n_str, (long long)k);
     rc = DRV_OK;
 done:

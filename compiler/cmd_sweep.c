@@ -1061,13 +1061,20 @@ int cmd_sweep(int argc, char **argv)
         jobs_given |= !strncmp(a, "-j", 2);
         if (!strcmp(a, "-j") && v) jobs = parse_jobs(argv[++i]);
         else if (!strncmp(a, "-j", 2) && a[2]) jobs = parse_jobs(a + 2);
-        else if (!strcmp(a, "--out") && v) out = argv[++i];
-        else if (!strcmp(a, "--jobs-file") && v) jobs_file = argv[++i];
-        else if (!strcmp(a, "--collect") && v) collect_dir = argv[++i];
-        else if (!strcmp(a, "--status") && v) status_dir = argv[++i];
+        else if (!strcmp(a, "--out") && v) {
+            if (drv_once("--out", &out, argv[++i])) return 2;
+        } else if (!strcmp(a, "--jobs-file") && v) {
+            if (drv_once("--jobs-file", &jobs_file, argv[++i])) return 2;
+        } else if (!strcmp(a, "--collect") && v) {
+            if (drv_once("--collect", &collect_dir, argv[++i])) return 2;
+        } else if (!strcmp(a, "--status") && v) {
+            if (drv_once("--status", &status_dir, argv[++i])) return 2;
+        }
         else if (!strcmp(a, "--set") && v && n_sets < MAX_SETS) sets[n_sets++] = argv[++i];
         else if (!strcmp(a, "--dry-run")) dry = 1;
-        else if (!strcmp(a, "--cc") && v) bo.cc = argv[++i];
+        else if (!strcmp(a, "--cc") && v) {
+            if (drv_once("--cc", &bo.cc, argv[++i])) return 2;
+        }
         else if (!strcmp(a, "--verbose")) bo.verbose = 1;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) return print_usage(stdout), 0;
         else if (!strcmp(a, "--set") && v) {
@@ -1128,6 +1135,7 @@ int cmd_sweep(int argc, char **argv)
         return rc;
     }
     if (!exp) return fprintf(stderr, "hsicc: error: sweep needs an experiment (YAML), --collect DIR or --status DIR\n"), usage();
+    if (drv_not_stdout("--out", out, "sweep writes a folder of runs")) return 2;
     if (slurm && sw_slurm_check()) return 1;
     return sweep_run(exp, out, jobs_file, jobs, dry, sets, n_sets, &bo, slurm, n_slurm);
 }

@@ -23,6 +23,31 @@ int drv_parse_define(const char *arg, fe_define *out)
     return 0;
 }
 
+const fe_define *drv_find_define(const fe_define *defs, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (defs[i].name && !strcmp(defs[i].name, name)) return &defs[i];
+    return NULL;
+}
+
+int drv_once(const char *opt, const char **slot, const char *val)
+{
+    if (*slot) {
+        fprintf(stderr, "hsicc: error: %s is given twice: '%s' and '%s'\n", opt, *slot, val);
+        return 1;
+    }
+    *slot = val;
+    return 0;
+}
+
+int drv_not_stdout(const char *opt, const char *val, const char *what)
+{
+    if (!val || strcmp(val, "-")) return 0;
+    fprintf(stderr, "hsicc: error: %s -: %s, not a stream to standard output ('./-' names a "
+                    "path named '-')\n", opt, what);
+    return 1;
+}
+
 int drv_take_common(int argc, char **argv, int *i, drv_common *c)
 {
     const char *a = argv[*i], *val = NULL;
@@ -34,16 +59,13 @@ int drv_take_common(int argc, char **argv, int *i, drv_common *c)
         val = argv[++*i];
     } else if (!strncmp(a, "-D", 2)) {
         val = a + 2;
-    } else if (!strcmp(a, "--net")) {
-        if (*i + 1 >= argc) {
+    } else if (!strcmp(a, "--net") || !strncmp(a, "--net=", 6)) {
+        const char *net = a[5] == '=' ? a + 6 : *i + 1 < argc ? argv[++*i] : NULL;
+        if (!net) {
             fprintf(stderr, "hsicc: error: --net needs a name\n");
             return -1;
         }
-        c->net = argv[++*i];
-        ++*i;
-        return 1;
-    } else if (!strncmp(a, "--net=", 6)) {
-        c->net = a + 6;
+        if (drv_once("--net", &c->net, net)) return -1;
         ++*i;
         return 1;
     } else {
@@ -56,8 +78,16 @@ int drv_take_common(int argc, char **argv, int *i, drv_common *c)
         c->defines = v;
         c->cap_defines = cap;
     }
-    if (drv_parse_define(val, &c->defines[c->n_defines])) {
+    fe_define *df = &c->defines[c->n_defines];
+    if (drv_parse_define(val, df)) {
         fprintf(stderr, "hsicc: error: -D expects name=value, got '%s'\n", val);
+        return -1;
+    }
+    const fe_define *twice = drv_find_define(c->defines, c->n_defines, df->name);
+    if (twice) {   /* the later one silently won: a typo in a long command line */
+        fprintf(stderr, "hsicc: error: -D %s is given twice: '%s=%s' and '%s=%s'\n", df->name,
+                twice->name, twice->value, df->name, df->value);
+        free((char *)df->name);
         return -1;
     }
     c->n_defines++;

@@ -13,15 +13,24 @@ typedef struct drv_common {
     const char *file;        /* the netdef (first positional argument) */
     const char *net;         /* --net NAME, or NULL (the last net of the file) */
     int n_defines, cap_defines;
-    fe_define *defines;      /* -D name=value, in command-line order (the last one wins) */
+    fe_define *defines;      /* -D name=value, in command-line order, each name once */
 } drv_common;
 
 /* Consumes argv[*i] (and its value) if it is -D k=v, -Dk=v, --define k=v, --net NAME or
  * --net=NAME, advancing *i past it. Returns 1 if consumed, 0 if not one of these, -1 after
- * printing a usage error to stderr. Strings point into argv. */
+ * printing a usage error to stderr (a malformed k=v, a name given twice, --net twice). Strings
+ * point into argv. */
 int drv_take_common(int argc, char **argv, int *i, drv_common *c);
 /* Splits "name=value" (name a non-empty identifier); 0 ok, 1 malformed. */
 int drv_parse_define(const char *arg, fe_define *out);
+/* The first of defs[0..n) named `name`, or NULL. */
+const fe_define *drv_find_define(const fe_define *defs, int n, const char *name);
+/* An option that takes one value: *slot = val, or 1 after "OPT is given twice: 'a' and 'b'"
+ * on stderr when *slot is already set (the later value silently won). */
+int drv_once(const char *opt, const char **slot, const char *val);
+/* 1 after "OPT -: WHAT, not a stream to standard output" on stderr when val is "-": an output
+ * that cannot be a stream (a folder, a program) is refused rather than written to a file "-". */
+int drv_not_stdout(const char *opt, const char *val, const char *what);
 void drv_common_free(drv_common *c);
 /* "364,168" */
 const char *drv_thousands(long long v, char *buf, int n);

@@ -221,6 +221,36 @@ static const char *define_origin(sema_ctx *E, const fe_define *df)
     return mem_printf(E->a, "-D %s=%s", df->name ? df->name : "", df->value ? df->value : "");
 }
 
+/* Parses the value `df` gives parameter p into *v, of the kind of p's default (def; NULL when
+ * it has none or it failed); 0, else 1 after an error naming the value and where it came from. */
+static int check_define(sema_ctx *E, const ast_decl *net, const ast_param *p, const fe_define *df,
+                        const sema_val *def, sema_val *v)
+{
+    const char *want = NULL;
+    if (!df->value || parse_literal(df->value, v)) want = "a number, true or false";
+    else if (def && def->k == V_LIST) want = "a list (which -D cannot give)";
+    else if (def && def->k == V_INT && v->k != V_INT) want = "an integer";
+    else if (def && def->k == V_BOOL && v->k != V_BOOL) want = "true or false";
+    else if (def && def->k == V_FLOAT && v->k != V_FLOAT && v->k != V_INT) want = "a number";
+    if (!want) {
+        if (def && def->k == V_FLOAT && v->k == V_INT) *v = (sema_val){V_FLOAT, 0, (double)v->i, 0, NULL};
+        return 0;
+    }
+    if (df->path)
+        diag_error_at(E->d, df->where, "key '%s': bad value '%s' for parameter '%s' of net "
+                      "'%s': expected %s", df->path, df->value ? df->value : "", p->name,
+                      net->name, want);
+    else if (df->origin)
+        diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s' (%s): "
+                         "expected %s", df->value ? df->value : "", p->name, net->name,
+                         df->origin, want);
+    else
+        diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s': expected %s",
+                         df->value ? df->value : "", p->name, net->name, want);
+    diag_note(E->d, p->span, "'%s' is declared here", p->name);
+    return 1;
+}
+
 /* Binds the net's parameters for one domain; fills the graph's value_names/value_text. */
 static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_domain *dom, ir_graph *g)
 {
@@ -262,32 +292,29 @@ static sema_bind *bind_net_params(sema_ctx *E, const ast_decl *net, const fe_dom
         sema_bind *b = mem_alloc(E->a, sizeof *b);
         b->name = p->name;
         b->span = p->span;
+        /* A given value replaces the default: the default is evaluated silently then, only for
+         * its kind (an integer parameter takes no 1.5), and one that fails (w = 1/0) is
+         * skipped. Without a value the default's errors are the errors. */
         sema_val def = {V_INT, 0, 0, 0, NULL};
-        if (p->def && sema_eval(E, env, p->def, &def)) return NULL;
+        int have_def = 0;
+        if (p->def && df) {
+            diag saved = *E->d;
+            E->d->out = NULL;
+            have_def = !sema_eval(E, env, p->def, &def);
+            *E->d = saved;
+        } else if (p->def) {
+            if (sema_eval(E, env, p->def, &def)) return NULL;
+            have_def = 1;
+        }
+        /* every value given for it is checked, the ones a later value replaces too (a -D that
+         * each --domain overrides is still a mistake when it is not a number) */
+        sema_val v = {V_INT, 0, 0, 0, NULL};
+        for (int i = 0; i < dom->n_defines; i++) {
+            const fe_define *dv = &dom->defines[i];
+            if (!dv->name || strcmp(dv->name, p->name)) continue;
+            if (check_define(E, net, p, dv, have_def ? &def : NULL, &v)) return NULL;
+        }
         if (df) {
-            sema_val v;
-            const char *want = NULL;
-            if (!df->value || parse_literal(df->value, &v)) want = "a number, true or false";
-            else if (p->def && def.k == V_LIST) want = "a list (which -D cannot give)";
-            else if (p->def && def.k == V_INT && v.k != V_INT) want = "an integer";
-            else if (p->def && def.k == V_BOOL && v.k != V_BOOL) want = "true or false";
-            else if (p->def && def.k == V_FLOAT && v.k != V_FLOAT && v.k != V_INT) want = "a number";
-            if (want) {
-                if (df->path)
-                    diag_error_at(E->d, df->where, "key '%s': bad value '%s' for parameter '%s' of net "
-                                  "'%s': expected %s", df->path, df->value ? df->value : "", p->name,
-                                  net->name, want);
-                else if (df->origin)
-                    diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s' (%s): "
-                                     "expected %s", df->value ? df->value : "", p->name, net->name,
-                                     df->origin, want);
-                else
-                    diag_error_noloc(E->d, "bad value '%s' for parameter '%s' of net '%s': expected %s",
-                                     df->value ? df->value : "", p->name, net->name, want);
-                diag_note(E->d, p->span, "'%s' is declared here", p->name);
-                return NULL;
-            }
-            if (p->def && def.k == V_FLOAT && v.k == V_INT) v = (sema_val){V_FLOAT, 0, (double)v.i, 0, NULL};
             b->v = v;
         } else if (p->def) {
             b->v = def;

@@ -31,6 +31,7 @@ void fe_free(ir_program *p);
 
 /* Limits that keep any input from hanging or exhausting memory (see LANGUAGE.md). */
 #define FE_MAX_SOURCE (16 << 20)     /* bytes of a netdef */
+#define FE_MAX_AST_BYTES (160 << 20) /* the syntax tree of a netdef, checked at every token */
 #define FE_MAX_NODES 100000          /* IR nodes of a program, all graphs together */
 #define FE_MAX_ITERATIONS 200000     /* repeat iterations + block calls of a program */
 #define FE_MAX_BLOCK_DEPTH 32        /* nested block calls */

@@ -32,6 +32,7 @@ typedef struct lex_ctx {
     char stack[LEX_MAX_NEST];      /* open brackets */
     src_span open[LEX_MAX_NEST];   /* where each was opened */
     int eof_reported;              /* the lexer already explained the end of file */
+    size_t arena_start;            /* arena bytes before the parse (FE_MAX_AST_BYTES) */
     int depth;
     src_span comment_start;
     ast_file *file_ast;            /* the result */
@@ -59,6 +60,26 @@ int yylex(YYSTYPE *lval, YYLTYPE *lloc, void *scanner);
 
 %code {
 #include <string.h>
+
+#include "frontend.h"   /* FE_MAX_AST_BYTES, FE_MAX_NODES */
+
+/* yylex, and the syntax tree's memory checked at every token: reading stops at the limit with
+ * one error there (a 16 MiB file of 'relu' lines took the compiler's whole 1 GiB, then "out of
+ * memory" without a place). */
+static int lex_counted(YYSTYPE *lval, YYLTYPE *lloc, void *scanner, lex_ctx *x)
+{
+    int t = (yylex)(lval, lloc, scanner);
+    if (t == END || x->arena->used_total - x->arena_start <= FE_MAX_AST_BYTES) return t;
+    if (!x->d->errors) {   /* after a syntax error, the rest is skipped: stop without a word */
+        diag_error(x->d, *lloc, "the netdef is too large: its syntax tree passes %d MiB here",
+                   FE_MAX_AST_BYTES >> 20);
+        diag_hint(x->d, "a net takes at most %d layers; write repeated layers with repeat N { ... }",
+                  FE_MAX_NODES);
+    }
+    x->eof_reported = 1;   /* no "unexpected end of file" after it */
+    return END;
+}
+#define yylex(lval, lloc, scanner) lex_counted(lval, lloc, scanner, x)
 
 /* Brackets nest at most LEX_MAX_NEST deep, so only a chain of unary '-' (right-recursive:
  * "- - - ... 1") can fill the parser's stack; it is reported as the expression depth it is,
@@ -354,6 +375,7 @@ expr
 
 %%
 
+#undef yylex   /* lex_counted's: lexer.h declares the real one */
 #include "lexer.h"
 
 ast_file *parse_text(mem_arena *a, diag *d, const char *file, const char *text, size_t len)
@@ -363,6 +385,7 @@ ast_file *parse_text(mem_arena *a, diag *d, const char *file, const char *text, 
     x.d = d;
     x.file = file;
     x.line = x.col = 1;
+    x.arena_start = a->used_total;
     x.file_ast = mem_alloc(a, sizeof *x.file_ast);
     yyscan_t scanner;
     if (yylex_init_extra(&x, &scanner)) return NULL;

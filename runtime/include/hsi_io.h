@@ -90,8 +90,14 @@ int hsi_mkdirs_made(const char *path, char **made, char *err, size_t errlen);
  * lock into /. hsi_mkdirs checks it; so does every command that makes an output folder. */
 int hsi_check_out_dir(const char *dir, char *err, size_t errlen);
 
+/* The file a write to path replaces: path, or, when path is a symbolic link, the end of its
+ * chain of links (which may not exist yet; a relative link is taken from its own folder).
+ * malloc'd; NULL with the reason in err (a loop of links, out of memory). */
+char *hsi_output_target(const char *path, char *err, size_t errlen);
 /* Writes n bytes to path atomically: temp file in the same directory, fflush, fsync, rename.
- * On failure the temp file is removed and an existing file at path is left untouched. */
+ * A symbolic link at path is written through (hsi_output_target): its target is replaced, the
+ * temp file beside the target, and the link stays. On failure the temp file is removed and an
+ * existing file at path is left untouched. */
 int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, size_t errlen);
 
 /* Streaming variant: open, write through fp (any stdio call), then commit or abort.
@@ -102,7 +108,7 @@ int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, s
  * After commit (success or not) or abort, af holds nothing and needs no other call. */
 typedef struct hsi_atomic_file {
     FILE *fp;      /* the temp file; write through it */
-    char *path;    /* final name (owned copy) */
+    char *path;    /* final name (owned): path, or the target of the link at path */
     char *tmp;     /* temp name "<path>.tmp.XXXXXX" in the same directory (owned) */
     int slot;      /* its hsi_temp_register slot */
 } hsi_atomic_file;

@@ -306,30 +306,74 @@ int hsi_check_out_dir(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+char *hsi_output_target(const char *path, char *err, size_t errlen)
+{
+    char *cur = strdup(path);
+    for (int hops = 0; cur; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;   /* new, or not a link */
+        if (hops == 40) {   /* the kernel's own limit for a chain of links */
+            snprintf(err, errlen, "%s: %s", path, strerror(ELOOP));
+            free(cur);
+            return NULL;
+        }
+        size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+        char *to = malloc(cap);
+        ssize_t k = to ? readlink(cur, to, cap) : -1;
+        if (k < 0 || (size_t)k >= cap) {   /* gone or changed since lstat: the error says it */
+            snprintf(err, errlen, "%s: cannot read the link: %s", path,
+                     k < 0 && to ? strerror(errno) : "it changed while being read");
+            free(to);
+            free(cur);
+            return NULL;
+        }
+        to[k] = 0;
+        const char *slash = strrchr(cur, '/');
+        size_t dir = to[0] != '/' && slash ? (size_t)(slash - cur) + 1 : 0;   /* relative: to the link's folder */
+        char *next = malloc(dir + (size_t)k + 1);
+        if (next) {
+            memcpy(next, cur, dir);
+            memcpy(next + dir, to, (size_t)k + 1);
+        }
+        free(to);
+        free(cur);
+        cur = next;
+    }
+    snprintf(err, errlen, "%s: out of memory", path);
+    return NULL;
+}
+
 int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t errlen)
 {
     memset(af, 0, sizeof *af);
     af->slot = -1;
     if (hsi_check_output(path, err, errlen))
         return -1;
-    size_t n = strlen(path);
-    af->path = malloc(n + 1);
+    /* a link is written through: its target is replaced (the temp file beside the target, on
+     * its filesystem) and the link stays a link */
+    af->path = hsi_output_target(path, err, errlen);
+    if (!af->path)
+        return -1;
+    size_t n = strlen(af->path);
     af->tmp = malloc(n + sizeof ".tmp.XXXXXX");
-    if (!af->path || !af->tmp) {
+    if (!af->tmp) {
         snprintf(err, errlen, "%s: out of memory", path);
         hsi_atomic_abort(af);
         return -1;
     }
-    memcpy(af->path, path, n + 1);
-    memcpy(af->tmp, path, n);
+    memcpy(af->tmp, af->path, n);
     memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     hsi_temp_hold();   /* registered and made as one step: a signal removes it or finds none */
     af->slot = hsi_temp_register(af->tmp);
     int fd = mkstemp(af->tmp);
     hsi_temp_release();
     if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
-                 strerror(errno));
+        if (strcmp(path, af->path))   /* a link: the folder is the target's */
+            snprintf(err, errlen, "%s: cannot create a temporary file beside its target %s: %s",
+                     path, af->path, strerror(errno));
+        else
+            snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
+                     strerror(errno));
         hsi_temp_unregister(af->slot);
         free(af->tmp);
         af->tmp = NULL;

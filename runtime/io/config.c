@@ -632,6 +632,21 @@ void cfg_buf_flow(cfg_buf *b, const cfg_node *n)
 
 /* ---- entry points ---------------------------------------------------------------------------- */
 
+/* -1 after an error when sets[i] sets the key of an earlier one (the later value silently won:
+ * a typo in a long command line); a key and a key inside it (solver={...} then solver.lr=...)
+ * are two keys, applied in order. */
+static int set_twice(cfg_ctx *c, const char *const *sets, int i)
+{
+    size_t k = strcspn(sets[i], "=");
+    for (int j = 0; j < i; j++)
+        if (strcspn(sets[j], "=") == k && !strncmp(sets[j], sets[i], k) && sets[i][k] == '=') {
+            cfg_mark m = {"--set", NULL, 0, 0, 0};
+            return cfg_error(c, &m, "key '%.*s' is given twice: '%.160s' and '%.160s'", (int)k,
+                             sets[i], sets[j], sets[i]);
+        }
+    return 0;
+}
+
 /* One full load: parse, --set, build (which applies the sweep point). */
 static hsi_experiment *load_once(const char *text, size_t len, const char *origin,
                                  const hsi_experiment_opts *o, int point, char *err,
@@ -651,7 +666,7 @@ static hsi_experiment *load_once(const char *text, size_t len, const char *origi
         root = NULL;
     }
     for (int i = 0; root && i < o->n_sets; i++)
-        if (cfg_apply_set(&c, root, o->sets[i])) root = NULL;
+        if (set_twice(&c, o->sets, i) || cfg_apply_set(&c, root, o->sets[i])) root = NULL;
     if (root) {
         x->arena = a;
         hsi_experiment_opts po = *o;

@@ -230,6 +230,36 @@ static char *join(const char *a, const char *b)
     return s;
 }
 
+/* An output that is a symbolic link is written through (its target replaced, the link kept):
+ * the file is renamed from the temporary folder onto the target, which must then be on the
+ * same filesystem as the folder. Checked before anything is computed: -1 with the reason. */
+static int check_output_link(const char *dir, const char *name, char *err, size_t errlen)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char *t = hsi_output_target(p, err, errlen);
+    if (!t)
+        return -1;
+    int rc = 0;
+    if (strcmp(t, p) != 0) {
+        char *slash = strrchr(t, '/');
+        char *td = slash ? strndup(t, slash == t ? 1 : (size_t)(slash - t)) : strdup(".");
+        struct stat sd, st;
+        if (!td || stat(td, &st) != 0) {
+            snprintf(err, errlen, "%s: a symbolic link to %s, whose folder is missing", p, t);
+            rc = -1;
+        } else if (stat(dir, &sd) == 0 && sd.st_dev != st.st_dev) {
+            snprintf(err, errlen, "%s: a symbolic link to %s, on another filesystem: the maps are "
+                     "renamed into place from a folder beside them; remove the link or give "
+                     "another --out", p, t);
+            rc = -1;
+        }
+        free(td);
+    }
+    free(t);
+    return rc;
+}
+
 hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t errlen)
 {
     if (!o || !o->dir || !o->stem || !*o->stem || strchr(o->stem, '/') || o->h < 1 || o->w < 1
@@ -286,6 +316,12 @@ hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t
     if (oom || !mw->cls_buf || ((o->prob || o->confidence) && !mw->prob_buf)
         || (o->confidence && !mw->conf_buf)) {
         snprintf(err, errlen, "map writer: out of memory");
+        oom = 1;
+    }
+    for (int f = 0; f < F_N && !oom; f++)
+        if (mw->name[f] && check_output_link(o->dir, mw->name[f], err, errlen))
+            oom = 1;   /* not memory: the message says what */
+    if (oom) {
         free(mw->tmp);
         mw->tmp = NULL;   /* nothing created yet */
         hsi_mapwriter_abort(mw);
@@ -479,10 +515,16 @@ static int empty_tmp(hsi_mapwriter *mw, int final, char *err, size_t errlen)
         snprintf(to, sizeof to, "%s/%s", mw->dir, de->d_name);
         if (!final) {
             unlink(from);
-        } else if (rename(from, to) != 0 && rc == 0) {
-            snprintf(err, errlen, "%s: rename failed: %s", to, strerror(errno));
+            continue;
+        }
+        char why[600];   /* a link is written through: renamed onto its target (checked at open) */
+        char *target = hsi_output_target(to, why, sizeof why);
+        if (!target || rename(from, target) != 0) {
+            if (rc == 0)
+                snprintf(err, errlen, "%s: rename failed: %s", to, target ? strerror(errno) : why);
             rc = -1;
         }
+        free(target);
     }
     if (d)
         closedir(d);
