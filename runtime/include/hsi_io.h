@@ -164,6 +164,13 @@ void hsi_outset_init(hsi_outset *s, const char *what);
 const char *hsi_outset_dir(hsi_outset *s, const char *dir, char *err, size_t errlen);
 int hsi_outset_commit(hsi_outset *s, char *err, size_t errlen);
 void hsi_outset_abort(hsi_outset *s);
+/* -1 with the reason if a file renamed into dir/name would fail there: a folder at the path
+ * (or at a link's target), a link into a missing folder or onto another filesystem. */
+int hsi_output_check(const char *dir, const char *name, char *err, size_t errlen);
+/* Renames (final 1) every file of folder tmp onto dir/<same name> (a symbolic link there is
+ * written through: renamed onto its target), or removes them (final 0); then removes tmp
+ * when that went through. -1 with the first failure's reason. */
+int hsi_move_files(const char *tmp, const char *dir, int final, char *err, size_t errlen);
 
 /* ---- json.c: writer -------------------------------------------------------------------------
  * Builds a JSON text in memory. Objects put one member per line; arrays stay on one line unless

@@ -235,29 +235,7 @@ static char *join(const char *a, const char *b)
  * same filesystem as the folder. Checked before anything is computed: -1 with the reason. */
 static int check_output_link(const char *dir, const char *name, char *err, size_t errlen)
 {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    char *t = hsi_output_target(p, err, errlen);
-    if (!t)
-        return -1;
-    int rc = 0;
-    if (strcmp(t, p) != 0) {
-        char *slash = strrchr(t, '/');
-        char *td = slash ? strndup(t, slash == t ? 1 : (size_t)(slash - t)) : strdup(".");
-        struct stat sd, st;
-        if (!td || stat(td, &st) != 0) {
-            snprintf(err, errlen, "%s: a symbolic link to %s, whose folder is missing", p, t);
-            rc = -1;
-        } else if (stat(dir, &sd) == 0 && sd.st_dev != st.st_dev) {
-            snprintf(err, errlen, "%s: a symbolic link to %s, on another filesystem: the maps are "
-                     "renamed into place from a folder beside them; remove the link or give "
-                     "another --out", p, t);
-            rc = -1;
-        }
-        free(td);
-    }
-    free(t);
-    return rc;
+    return hsi_output_check(dir, name, err, errlen);
 }
 
 hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t errlen)
@@ -505,32 +483,7 @@ static int finish_files(hsi_mapwriter *mw, char *err, size_t errlen)
 /* Renames (final 1) or removes (final 0) every file of the temporary folder, then removes it. */
 static int empty_tmp(hsi_mapwriter *mw, int final, char *err, size_t errlen)
 {
-    char from[4096], to[4096];
-    int rc = 0;
-    DIR *d = opendir(mw->tmp);
-    for (struct dirent *de; d && (de = readdir(d));) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(from, sizeof from, "%s/%s", mw->tmp, de->d_name);
-        snprintf(to, sizeof to, "%s/%s", mw->dir, de->d_name);
-        if (!final) {
-            unlink(from);
-            continue;
-        }
-        char why[600];   /* a link is written through: renamed onto its target (checked at open) */
-        char *target = hsi_output_target(to, why, sizeof why);
-        if (!target || rename(from, target) != 0) {
-            if (rc == 0)
-                snprintf(err, errlen, "%s: rename failed: %s", to, target ? strerror(errno) : why);
-            rc = -1;
-        }
-        free(target);
-    }
-    if (d)
-        closedir(d);
-    if (rc == 0)
-        rmdir(mw->tmp);
-    return rc;
+    return hsi_move_files(mw->tmp, mw->dir, final, err, errlen);
 }
 
 static void free_writer(hsi_mapwriter *mw)

@@ -54,25 +54,59 @@ const char *hsi_outset_dir(hsi_outset *s, const char *dir, char *err, size_t err
     return s->f[s->n++].tmp;
 }
 
-/* Moves (final) or removes the files of folder i, then removes the folder (if emptied). */
-static int empty_folder(hsi_outset *s, int i, int final, char *err, size_t errlen)
+int hsi_output_check(const char *dir, const char *name, char *err, size_t errlen)
+{
+    char p[4608];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    char *t = hsi_output_target(p, err, errlen);
+    if (!t) return -1;
+    int rc = 0;
+    struct stat st, sd, sf;
+    if (lstat(t, &sf) == 0 && S_ISDIR(sf.st_mode)) {
+        snprintf(err, errlen, "%s: is a folder, where the result file goes", t);
+        rc = -1;
+    } else if (strcmp(t, p) != 0) {
+        char *slash = strrchr(t, '/');
+        char *td = slash ? strndup(t, slash == t ? 1 : (size_t)(slash - t)) : strdup(".");
+        if (!td || stat(td, &st) != 0) {
+            snprintf(err, errlen, "%s: a symbolic link to %s, whose folder is missing", p, t);
+            rc = -1;
+        } else if (stat(dir, &sd) == 0 && sd.st_dev != st.st_dev) {
+            snprintf(err, errlen, "%s: a symbolic link to %s, on another filesystem: the results "
+                     "are renamed into place from a folder beside them; remove the link or give "
+                     "another --out", p, t);
+            rc = -1;
+        }
+        free(td);
+    }
+    free(t);
+    return rc;
+}
+
+int hsi_move_files(const char *tmp, const char *dir, int final, char *err, size_t errlen)
 {
     char from[4608], to[4608];
     int rc = 0;
-    DIR *d = opendir(s->f[i].tmp);
+    DIR *d = opendir(tmp);
     for (struct dirent *de; d && (de = readdir(d));) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        snprintf(from, sizeof from, "%s/%s", s->f[i].tmp, de->d_name);
-        snprintf(to, sizeof to, "%s/%s", s->f[i].dir, de->d_name);
+        snprintf(from, sizeof from, "%s/%s", tmp, de->d_name);
+        snprintf(to, sizeof to, "%s/%s", dir, de->d_name);
         if (!final) {
             unlink(from);
-        } else if (rename(from, to) != 0 && rc == 0) {
-            snprintf(err, errlen, "%s: rename failed: %s", to, strerror(errno));
+            continue;
+        }
+        char why[600];   /* a link is written through: renamed onto its target */
+        char *target = hsi_output_target(to, why, sizeof why);
+        if (!target || rename(from, target) != 0) {
+            if (rc == 0)
+                snprintf(err, errlen, "%s: rename failed: %s", to, target ? strerror(errno) : why);
             rc = -1;
         }
+        free(target);
     }
     if (d) closedir(d);
-    if (rc == 0) rmdir(s->f[i].tmp);
+    if (rc == 0) rmdir(tmp);
     return rc;
 }
 
@@ -86,26 +120,20 @@ static void forget(hsi_outset *s)
     s->n = 0;
 }
 
-/* What would make a rename of folder i fail half way: a folder where a file goes, or a
- * destination we may not write in. Checked for every file before the first rename. */
+/* What would make a rename of folder i fail half way: a folder where a file goes, a link into
+ * a missing folder or onto another filesystem, a destination we may not write in. Checked for
+ * every file before the first rename. */
 static int check_folder(const hsi_outset *s, int i, char *err, size_t errlen)
 {
-    char to[4608];
     int rc = 0;
     if (access(s->f[i].dir, W_OK | X_OK) != 0) {
         snprintf(err, errlen, "%s: cannot write there: %s", s->f[i].dir, strerror(errno));
         return -1;
     }
     DIR *d = opendir(s->f[i].tmp);
-    for (struct dirent *de; d && rc == 0 && (de = readdir(d));) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        snprintf(to, sizeof to, "%s/%s", s->f[i].dir, de->d_name);
-        struct stat st;
-        if (lstat(to, &st) == 0 && S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "%s: is a folder, where the result file goes", to);
-            rc = -1;
-        }
-    }
+    for (struct dirent *de; d && rc == 0 && (de = readdir(d));)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            rc = hsi_output_check(s->f[i].dir, de->d_name, err, errlen);
     if (d) closedir(d);
     return rc;
 }
@@ -121,7 +149,7 @@ int hsi_outset_commit(hsi_outset *s, char *err, size_t errlen)
     }
     hsi_temp_hold();   /* every folder's files renamed, then unregistered, as one step */
     for (int i = 0; i < s->n && rc == 0; i++)
-        rc = empty_folder(s, i, 1, err, errlen);
+        rc = hsi_move_files(s->f[i].tmp, s->f[i].dir, 1, err, errlen);
     if (rc == 0) forget(s);
     hsi_temp_release();
     if (rc != 0) hsi_outset_abort(s);   /* a rename failed: what was not moved goes */
@@ -132,6 +160,6 @@ void hsi_outset_abort(hsi_outset *s)
 {
     char e[8];
     for (int i = 0; i < s->n; i++)
-        empty_folder(s, i, 0, e, sizeof e);
+        hsi_move_files(s->f[i].tmp, s->f[i].dir, 0, e, sizeof e);
     forget(s);
 }

@@ -673,6 +673,15 @@ def t_result_sets():
         check(all(files(d)[k] == old[k] for k in old if k != sorted(old)[-1]),
               "%s: a refused commit replaced files" % cmd)
         os.rmdir(os.path.join(d, sorted(old)[-1]))
+        # a result that is a symbolic link is written through: the target replaced, the link kept
+        target = os.path.join(WORK, "%s_elsewhere" % cmd)
+        shutil.copy(os.path.join(old_dir, sorted(old)[-1]), target)
+        os.symlink(target, os.path.join(d, sorted(old)[-1]))
+        run(tr, cmd, "--weights", init, "--out", d, *extra)
+        check(os.path.islink(os.path.join(d, sorted(old)[-1])) and files(d) == new,
+              "%s: a symbolic link among the results was not written through" % cmd)
+        os.remove(os.path.join(d, sorted(old)[-1]))
+        shutil.copy(target, os.path.join(d, sorted(old)[-1]))
         # SIGTERM at random moments: the previous set or the new one, never both
         run(tr, cmd, "--weights", trained, "--out", d, *extra)
         t0 = time.time()
