@@ -120,9 +120,10 @@ static int write_envi_header(hsi_mapwriter *mw, const hsi_mapwriter_opts *o,
     for (int c = 0; c < mw->k; c++)
         fprintf(f, ", %d, %d, %d", pal[c][0], pal[c][1], pal[c][2]);
     fputs("}\n", f);
-    /* The input's own text when it came from ENVI, else the same georeference said in ENVI. */
-    char *mi = o->geo && o->geo->envi_map_info ? strdup(o->geo->envi_map_info)
-                                               : geo_envi_map_info(o->geo);
+    /* The map info said from the geotransform map.tif gets (the input's projection fields
+     * kept): the input's own text would be read differently by GDAL when it has a rotation and
+     * a reference pixel other than (1, 1). The CRS text is the input's own when it had one. */
+    char *mi = geo_envi_map_info(o->geo);
     char *cs = o->geo && o->geo->envi_cs ? strdup(o->geo->envi_cs) : geo_envi_cs_string(o->geo);
     if (mi)
         fprintf(f, "map info = {%s}\n", mi);
