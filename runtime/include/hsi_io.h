@@ -103,7 +103,7 @@ int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, s
 typedef struct hsi_atomic_file {
     FILE *fp;      /* the temp file; write through it */
     char *path;    /* final name (owned copy) */
-    char *tmp;     /* temp name "<path>.tmp.XXXXXX" in the same directory (owned) */
+    char *tmp;     /* temp name "<path>.tmp.hsicc-PID-XXXXXX" in the same directory (owned) */
     int slot;      /* its hsi_temp_register slot */
 } hsi_atomic_file;
 
@@ -132,9 +132,13 @@ void hsi_temp_release(void);
  * would have; else on_signal(sig) is called on that thread (not a handler: any call is safe).
  * Once per process; -1 (nothing changed) when the thread cannot start. */
 int hsi_signals_take(void (*on_signal)(int sig));
-/* Removes the temp files ("NAME.tmp.XXXXXX") a killed writer left in dir and its folders up to
- * depth levels down, and the map writer's temporary folders (".STEM.tmp.XXXXXX", with the files
- * in them); for a folder whose lock is held (no other writer). Returns how many. */
+/* The name template of every temporary this project makes, for mkstemp / mkdtemp:
+ * "<prefix>.tmp.hsicc-<pid>-XXXXXX" (malloc'd, NULL when out of memory). */
+char *hsi_temp_template(const char *prefix);
+/* Removes the temp files ("NAME.tmp.hsicc-PID-XXXXXX", of a process that no longer runs) a
+ * killed writer left in dir and its folders up to depth levels down, and the map writer's
+ * temporary folders (".STEM.tmp.hsicc-PID-XXXXXX", with the files in them); for a folder whose
+ * lock is held (no other writer). No other name is touched. Returns how many. */
 int hsi_remove_stale_temps(const char *dir, int depth);
 
 /* ---- json.c: writer -------------------------------------------------------------------------

@@ -264,13 +264,11 @@ hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t
     mw->wide = o->k >= 255;
     mw->envi_fd = -1;
     mw->dir = strdup(o->dir);
-    char *tmpl = join(".", o->stem);
-    char *tmpn = tmpl ? join(tmpl, ".tmp.XXXXXX") : NULL;
-    mw->tmp = tmpn ? malloc(strlen(o->dir) + strlen(tmpn) + 2) : NULL;
-    if (mw->tmp)
-        sprintf(mw->tmp, "%s/%s", o->dir, tmpn);
+    char *tmpl = malloc(strlen(o->dir) + strlen(o->stem) + 3);
+    if (tmpl)
+        sprintf(tmpl, "%s/.%s", o->dir, o->stem);
+    mw->tmp = tmpl ? hsi_temp_template(tmpl) : NULL;
     free(tmpl);
-    free(tmpn);
     const char *ext[F_N] = {".tif", ".envi", ".hdr", NULL, NULL};
     const int want[F_N] = {o->geotiff, o->envi, o->envi, o->prob, o->confidence};
     int oom = !mw->dir || !mw->tmp;
