@@ -447,6 +447,7 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
     int d = find_domain(net, a->domain, err, errlen);
     const char *out = a->out ? a->out : "predict";
     hsi_trainer_env env = env_of(a);
+    env.log = several(comm) && comm->rank != 0 ? NULL : stderr;   /* the data's warnings */
     hsi_tr_classes cl;
     hsi_param *ps;
     hsi_pca pca;
@@ -510,6 +511,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     if (a->cmd == C_PREDICT && a->scene) return cmd_predict_scene(a, net, x, comm, err, errlen);
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
     hsi_trainer_env env = env_of(a);
+    env.log = several(comm) && comm->rank != 0 ? NULL : stderr;   /* the data's warnings */
     env.pca_weights = a->weights;   /* preprocess.pca: the PCA the weights were trained with */
     hsi_tr_data D;
     int rc = 1;
