@@ -318,6 +318,7 @@ static int ranks_agree(const hsi_comm *comm, const hsi_netdesc *net, const hsi_e
  * hsi_mkdirs_made made (freed). */
 static void release_out(int lock, const char *out, char *made, int failed)
 {
+    hsi_out_folder_unregister();
     if (failed) hsi_unlock_dir_unmade(lock, out, ".lock", made);
     else hsi_unlock_dir(lock);
     free(made);
@@ -436,6 +437,8 @@ static int lock_out(const char *out, const char *what, const hsi_comm *comm, int
          * left goes, in it and in its domains' folders (the map writer's folder of a whole
          * scene: as large as the maps) */
         if (!bad) hsi_remove_stale_temps(out, 1);
+        /* SIGTERM while we compute: the folder given back as a failure gives it back */
+        if (!bad) hsi_out_folder_register(*lock, out, ".lock", *made);
     }
     return from_rank0(comm, bad, err, errlen);
 }
