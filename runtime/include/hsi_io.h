@@ -49,13 +49,10 @@ void hsi_unlock_dir(int fd);
  * parents down to top while each is empty, and unlocks. With top NULL it only unlocks: a
  * folder the user made stays. */
 void hsi_unlock_dir_unmade(int fd, const char *dir, const char *name, const char *top);
-/* The output folder a command locked (fd, dir, NAME, top as for hsi_unlock_dir_unmade; the
- * strings must stay valid until unregistered): a SIGINT, SIGTERM or SIGHUP taken by the signal
- * thread (hsi_signals_take(NULL)) gives it back as hsi_unlock_dir_unmade does, after the
- * temporaries go: the lock file and the folders the command made leave with it when nothing
- * else is in them. Unregister before unlocking it yourself. */
-void hsi_out_folder_register(int fd, const char *dir, const char *name, const char *top);
-void hsi_out_folder_unregister(void);
+/* fn (NULL: none) is called on a SIGINT, SIGTERM or SIGHUP taken by the signal thread
+ * (hsi_signals_take(NULL)), after the temporaries go and before the process ends: a command
+ * gives back the output folder it made (hsi_unlock_dir_unmade). Not called from a handler. */
+void hsi_signal_cleanup(void (*fn)(void));
 
 /* ---- cpus.c: CPUs and compute threads --------------------------------------------------------
  * hsi_cpus_usable: the CPUs this process may run on: the affinity mask's count (sched_getaffinity;

@@ -126,19 +126,14 @@ static void take_set(sigset_t *set)
         sigaddset(set, g_term_signals[i]);
 }
 
-/* The output folder of hsi_out_folder_register: given back on a terminating signal. */
-static struct { int fd; const char *dir, *name, *top; } g_out = {-1, NULL, NULL, NULL};
+/* hsi_signal_cleanup's function, or NULL. */
+static void (*g_cleanup)(void);
 
-void hsi_out_folder_register(int fd, const char *dir, const char *name, const char *top)
+void hsi_signal_cleanup(void (*fn)(void))
 {
-    pthread_mutex_lock(&g_temp_mu);
-    g_out.fd = fd, g_out.dir = dir, g_out.name = name, g_out.top = top;
+    pthread_mutex_lock(&g_temp_mu);   /* not while the signal thread runs it */
+    g_cleanup = fn;
     pthread_mutex_unlock(&g_temp_mu);
-}
-
-void hsi_out_folder_unregister(void)
-{
-    hsi_out_folder_register(-1, NULL, NULL, NULL);
 }
 
 /* What one signal taken does: on_signal, or the terminating mode. */
@@ -163,7 +158,7 @@ static void take_one(int sig, siginfo_t *info)
     pthread_mutex_lock(&g_temp_mu);
     remove_temps();
     /* not a handler: a thread of its own, where opendir and the rest are safe */
-    if (g_out.dir) hsi_unlock_dir_unmade(g_out.fd, g_out.dir, g_out.name, g_out.top);
+    if (g_cleanup) g_cleanup();
     signal(sig, SIG_DFL);
     sigset_t one;
     sigemptyset(&one);

@@ -316,9 +316,17 @@ static int ranks_agree(const hsi_comm *comm, const hsi_netdesc *net, const hsi_e
  * its outputs while they hold nothing but the lock (a missing dataset, scene or file, found
  * after the folder was made, left an empty folder with a .lock behind). made: the first folder
  * hsi_mkdirs_made made (freed). */
+static struct { int lock; const char *out, *made; } g_out = {-1, NULL, NULL};
+
+/* A terminating signal while eval / predict compute: the folder given back as a failure's. */
+static void give_back_out(void)
+{
+    hsi_unlock_dir_unmade(g_out.lock, g_out.out, ".lock", g_out.made);
+}
+
 static void release_out(int lock, const char *out, char *made, int failed)
 {
-    hsi_out_folder_unregister();
+    hsi_signal_cleanup(NULL);
     if (failed) hsi_unlock_dir_unmade(lock, out, ".lock", made);
     else hsi_unlock_dir(lock);
     free(made);
@@ -438,7 +446,10 @@ static int lock_out(const char *out, const char *what, const hsi_comm *comm, int
          * scene: as large as the maps) */
         if (!bad) hsi_remove_stale_temps(out, 1);
         /* SIGTERM while we compute: the folder given back as a failure gives it back */
-        if (!bad) hsi_out_folder_register(*lock, out, ".lock", *made);
+        if (!bad) {
+            g_out.lock = *lock, g_out.out = out, g_out.made = *made;
+            hsi_signal_cleanup(give_back_out);
+        }
     }
     return from_rank0(comm, bad, err, errlen);
 }
