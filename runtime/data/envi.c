@@ -1,11 +1,13 @@
 /* envi.c — ENVI raster reader, whole cube: the header is parsed and checked by envi_hdr.c (sizes
  * against overflow and the data file), the data bytes are read into one buffer and viewed as
- * (lines, samples, bands) for raw.c. Scenes too large for memory are read by rows with
+ * (lines, samples, bands) for raw.c; the header's ignore value and warnings are given by
+ * hsi_envi_notes, for the trainer to act on. Scenes too large for memory are read by rows with
  * hsi_envi_open (envi_stream.c). It does not read complex types (6, 9) and does not write ENVI. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "data_internal.h"
@@ -58,5 +60,28 @@ int data_envi_load(const char *path, data_raw *r, char *err, size_t errlen)
     r->data = buf;
     r->owner = buf;
     r->release = release_buf;
+    return 0;
+}
+
+int hsi_envi_notes(const char *path, int *has_ignore, double *ignore, char *warn, size_t warnlen,
+                   char *err, size_t errlen)
+{
+    size_t n = strlen(path);
+    *has_ignore = 0;
+    *ignore = 0;
+    if (warn && warnlen)
+        warn[0] = 0;
+    if (n >= 4 && (strcasecmp(path + n - 4, ".mat") == 0 || strcasecmp(path + n - 4, ".npy") == 0))
+        return 0;   /* the readers' own dispatch (raw.c): only the rest is ENVI */
+    envi_hdr h;
+    int fd;
+    if (envi_hdr_open(path, &h, &fd, err, errlen) != 0)
+        return -1;
+    close(fd);
+    envi_hdr_free(&h);
+    *has_ignore = h.has_ignore;
+    *ignore = h.ignore;
+    if (warn && warnlen)
+        snprintf(warn, warnlen, "%s", h.warn);
     return 0;
 }

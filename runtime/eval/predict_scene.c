@@ -288,6 +288,15 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
             hsi_mapwriter_rows(c.mw, 0, c.h, c.pred, c.prob, err, errlen))
             goto done;
     }
+    if (!comm) {   /* standardised, the statistics pass said it; not standardised, said here */
+        size_t valid = 0;
+        for (size_t i = 0; i < npx; i++) valid += !c.nodata[i];
+        if (valid == 0) {
+            snprintf(err, errlen, "%s: every pixel is nodata (data ignore value, NaN or Inf in "
+                     "some band): nothing to classify", cube);
+            goto done;
+        }
+    }
     if (c.nonfinite)
         fprintf(stderr, "warning: %s: %lld pixel(s) got NaN or Inf logits (the first at row %lld, "
                 "column %lld): values too large for the net (an undeclared nodata value such as "

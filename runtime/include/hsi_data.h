@@ -102,6 +102,12 @@ int hsi_cube_read(const char *path, const char *var, hsi_cube *out, char *err, s
  * model without a word: the trainer refuses it unless preprocess.nonfinite is zero). */
 int hsi_cube_check_finite(const hsi_cube *c, const char *what, char *err, size_t errlen);
 int hsi_labels_read(const char *path, const char *var, hsi_labels *out, char *err, size_t errlen);
+/* What an ENVI header says that hsi_cube_read and hsi_labels_read do not act on (the trainer
+ * does): *has_ignore and *ignore its 'data ignore value'; warn its warnings (a data file longer
+ * than the header describes, a malformed ignore value; "" when none, as for a path that is not
+ * ENVI: .mat, .npy). -1 with err when the header cannot be read. */
+int hsi_envi_notes(const char *path, int *has_ignore, double *ignore, char *warn, size_t warnlen,
+                   char *err, size_t errlen);
 
 /* .npy: read any numeric dtype converted to `want` (F32, I32 or I8; integer targets reject
  * non-integral values and out-of-range ones), in C order whatever the file's order. */

@@ -132,8 +132,8 @@ typedef struct hsi_mapwriter_opts {
     int confidence;                   /* 1: dir/confidence.tif, float32 max probability */
 } hsi_mapwriter_opts;
 
-/* Creates every output under a temporary folder dir/.<stem>.tmp.XXXXXX (same file system, so
- * close can rename). Ignores SIGXFSZ if it has its default action, so that exceeding the file
+/* Creates every output under a temporary folder dir/.<stem>.tmp.hsicc-PID-XXXXXX (same file
+ * system, so close can rename). Ignores SIGXFSZ if it has its default action, so that exceeding the file
  * size limit (ulimit -f) is a write error (EFBIG), not a killed process. */
 hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t errlen);
 /* Rows r0..r0+n-1, in order (r0 = the number of rows written so far). cls[i*w + c] is a class in

@@ -49,6 +49,10 @@ void hsi_unlock_dir(int fd);
  * parents down to top while each is empty, and unlocks. With top NULL it only unlocks: a
  * folder the user made stays. */
 void hsi_unlock_dir_unmade(int fd, const char *dir, const char *name, const char *top);
+/* fn (NULL: none) is called on a SIGINT, SIGTERM or SIGHUP taken by the signal thread
+ * (hsi_signals_take(NULL)), after the temporaries go and before the process ends: a command
+ * gives back the output folder it made (hsi_unlock_dir_unmade). Not called from a handler. */
+void hsi_signal_cleanup(void (*fn)(void));
 
 /* ---- cpus.c: CPUs and compute threads --------------------------------------------------------
  * hsi_cpus_usable: the CPUs this process may run on: the affinity mask's count (sched_getaffinity;
@@ -109,7 +113,7 @@ int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, s
 typedef struct hsi_atomic_file {
     FILE *fp;      /* the temp file; write through it */
     char *path;    /* final name (owned): path, or the target of the link at path */
-    char *tmp;     /* temp name "<path>.tmp.XXXXXX" in the same directory (owned) */
+    char *tmp;     /* temp name "<path>.tmp.hsicc-PID-XXXXXX" in the same directory (owned) */
     int slot;      /* its hsi_temp_register slot */
 } hsi_atomic_file;
 
@@ -138,9 +142,13 @@ void hsi_temp_release(void);
  * would have; else on_signal(sig) is called on that thread (not a handler: any call is safe).
  * Once per process; -1 (nothing changed) when the thread cannot start. */
 int hsi_signals_take(void (*on_signal)(int sig));
-/* Removes the temp files ("NAME.tmp.XXXXXX") a killed writer left in dir and its folders up to
- * depth levels down, and the map writer's temporary folders (".STEM.tmp.XXXXXX", with the files
- * in them); for a folder whose lock is held (no other writer). Returns how many. */
+/* The name template of every temporary this project makes, for mkstemp / mkdtemp:
+ * "<prefix>.tmp.hsicc-<pid>-XXXXXX" (malloc'd, NULL when out of memory). */
+char *hsi_temp_template(const char *prefix);
+/* Removes the temp files ("NAME.tmp.hsicc-PID-XXXXXX", of a process that no longer runs) a
+ * killed writer left in dir and its folders up to depth levels down, and the map writer's
+ * temporary folders (".STEM.tmp.hsicc-PID-XXXXXX", with the files in them); for a folder whose
+ * lock is held (no other writer). No other name is touched. Returns how many. */
 int hsi_remove_stale_temps(const char *dir, int depth);
 
 /* ---- outset.c: a command's result files replaced as one set ------------------------------
@@ -149,7 +157,8 @@ int hsi_remove_stale_temps(const char *dir, int depth);
  *   const char *t = hsi_outset_dir(&s, dir, err, errlen);   // write DIR's files into t instead
  *   ... hsi_npy_write(t/pred.npy) ...
  *   hsi_outset_commit(&s, err, errlen);   // or hsi_outset_abort(&s)
- * Each destination folder gets a registered temporary folder ".WHAT.tmp.XXXXXX" in it; the
+ * Each destination folder gets a registered temporary folder ".WHAT.tmp.hsicc-PID-XXXXXX" in
+ * it (hsi_temp_template); the
  * commit renames every file into its folder in one commit section (hsi_temp_hold): a
  * terminating signal leaves the previous set or the new one, never the two mixed. After commit
  * (success or not) or abort, s holds nothing. */

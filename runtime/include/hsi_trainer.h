@@ -98,6 +98,8 @@ typedef struct hsi_tr_domain {
     int label_patch;           /* the net's per-pixel loss reads L x L label windows (0: none) */
     int32_t *ytrain;           /* label_patch: [h * w] the labels of training pixels, -1 elsewhere
                                   (validation and test labels never reach the loss) */
+    uint8_t *valid;            /* [h * w] 0 at nodata pixels (the ENVI cube's data ignore value),
+                                  or NULL: every pixel is valid */
 } hsi_tr_domain;
 
 typedef struct hsi_tr_data {

@@ -4,7 +4,7 @@
  * the file-size limit is a failed write like a full disk (hsicc links this file too).
  * Temporary names are registered while they exist: SIGINT, SIGTERM or SIGHUP arriving while a
  * write is open (and not caught by the program) removes them before the process ends as the
- * signal says, so an interrupted writer leaves no "NAME.tmp.XXXXXX" behind (SIGKILL still can:
+ * signal says, so an interrupted writer leaves no "NAME.tmp.hsicc-PID-XXXXXX" behind (SIGKILL still can:
  * hsi_remove_stale_temps clears those under a held lock). In a program that computes
  * (the trainers) those signals are taken by a thread of their own instead of a handler
  * (hsi_signals_take), which does the same once the commit in progress, if any, is done
@@ -126,6 +126,16 @@ static void take_set(sigset_t *set)
         sigaddset(set, g_term_signals[i]);
 }
 
+/* hsi_signal_cleanup's function, or NULL. */
+static void (*g_cleanup)(void);
+
+void hsi_signal_cleanup(void (*fn)(void))
+{
+    pthread_mutex_lock(&g_temp_mu);   /* not while the signal thread runs it */
+    g_cleanup = fn;
+    pthread_mutex_unlock(&g_temp_mu);
+}
+
 /* What one signal taken does: on_signal, or the terminating mode. */
 static void take_one(int sig, siginfo_t *info)
 {
@@ -147,6 +157,8 @@ static void take_one(int sig, siginfo_t *info)
      * on another thread finishes first, and none starts after */
     pthread_mutex_lock(&g_temp_mu);
     remove_temps();
+    /* not a handler: a thread of its own, where opendir and the rest are safe */
+    if (g_cleanup) g_cleanup();
     signal(sig, SIG_DFL);
     sigset_t one;
     sigemptyset(&one);
@@ -354,15 +366,12 @@ int hsi_atomic_open(hsi_atomic_file *af, const char *path, char *err, size_t err
     af->path = hsi_output_target(path, err, errlen);
     if (!af->path)
         return -1;
-    size_t n = strlen(af->path);
-    af->tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    af->tmp = hsi_temp_template(af->path);
     if (!af->tmp) {
         snprintf(err, errlen, "%s: out of memory", path);
         hsi_atomic_abort(af);
         return -1;
     }
-    memcpy(af->tmp, af->path, n);
-    memcpy(af->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
     hsi_temp_hold();   /* registered and made as one step: a signal removes it or finds none */
     af->slot = hsi_temp_register(af->tmp);
     int fd = mkstemp(af->tmp);
@@ -454,14 +463,32 @@ int hsi_atomic_write(const char *path, const void *bytes, size_t n, char *err, s
     return hsi_atomic_commit(&af, err, errlen);   /* reports a failed fwrite (ferror) */
 }
 
-/* A name hsi_atomic_open makes: "<name>.tmp." and mkstemp's 6 characters. */
-static int is_atomic_temp(const char *name)
+#define TEMP_MARK ".tmp.hsicc-"
+
+char *hsi_temp_template(const char *prefix)
 {
-    const char *t = strstr(name, ".tmp.");
-    if (!t || t == name || strlen(t + 5) != 6) return 0;
-    for (const char *c = t + 5; *c; c++)
+    size_t n = strlen(prefix) + sizeof TEMP_MARK + 24 + sizeof "-XXXXXX";
+    char *t = malloc(n);
+    if (t)
+        snprintf(t, n, "%s" TEMP_MARK "%ld-XXXXXX", prefix, (long)getpid());
+    return t;
+}
+
+/* A name hsi_temp_template makes, "<name>.tmp.hsicc-<pid>-" and mkstemp's 6 characters, whose
+ * process is gone: 1 (a user's "notes.tmp.backup" or "run.tmp.abc123" is never one). */
+static int is_stale_temp(const char *name)
+{
+    const char *t = strstr(name, TEMP_MARK), *c;
+    if (!t || t == name) return 0;
+    long pid = 0;
+    for (c = t + strlen(TEMP_MARK); *c >= '0' && *c <= '9' && pid < 1L << 40; c++)
+        pid = pid * 10 + (*c - '0');
+    if (c == t + strlen(TEMP_MARK) || *c != '-' || pid < 1 || pid >= 1L << 40
+        || strlen(c + 1) != 6) return 0;
+    for (c++; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))) return 0;
-    return 1;
+    /* a live process's (this one's, or another writing there without the folder's lock) stays */
+    return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 int hsi_remove_stale_temps(const char *dir, int depth)
@@ -477,10 +504,10 @@ int hsi_remove_stale_temps(const char *dir, int depth)
         snprintf(p, len, "%s/%s", dir, e->d_name);
         struct stat st;
         if (lstat(p, &st) == 0) {
-            if (S_ISREG(st.st_mode) && is_atomic_temp(e->d_name)) {
+            if (S_ISREG(st.st_mode) && is_stale_temp(e->d_name)) {
                 n += remove(p) == 0;
-            } else if (S_ISDIR(st.st_mode) && e->d_name[0] == '.' && is_atomic_temp(e->d_name)) {
-                remove_flat_folder(p);   /* a map writer's ".STEM.tmp.XXXXXX" and its files */
+            } else if (S_ISDIR(st.st_mode) && e->d_name[0] == '.' && is_stale_temp(e->d_name)) {
+                remove_flat_folder(p);   /* a map writer's ".STEM.tmp.hsicc-PID-XXXXXX" and its files */
                 n += access(p, F_OK) != 0;
             } else if (S_ISDIR(st.st_mode) && depth > 0) {
                 n += hsi_remove_stale_temps(p, depth - 1);

@@ -26,8 +26,9 @@ int geo_gdal_begin(geo_gdal_msgs *m);
 int geo_gdal_end(geo_gdal_msgs *m);
 
 /* 'map info' (braces excluded) for g's geotransform: ENVI's reference pixel (1, 1), pixel
- * sizes and a rotation; NULL if g has no transform or it is sheared / flipped (ENVI cannot say
- * that). malloc'd. */
+ * sizes and a rotation, after the projection name (and before the zone, hemisphere, datum and
+ * units=) of g's own ENVI map info, "Arbitrary" without one; NULL if g has no transform or it is
+ * sheared / flipped (ENVI cannot say that). malloc'd. */
 char *geo_envi_map_info(const hsi_georef *g);
 /* g's CRS as the ESRI WKT ENVI writes in 'coordinate system string', or NULL. malloc'd. */
 char *geo_envi_cs_string(const hsi_georef *g);

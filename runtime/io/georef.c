@@ -318,6 +318,20 @@ void hsi_georef_from_envi(const char *map_info, const char *cs_string, hsi_geore
                     snprintf(warn, warnlen, "map info = {%.200s}: no CRS, %s; the outputs get the "
                              "geotransform only", map_info, crs_why);
             }
+            double rx, ry, sx, sy;
+            number(pos[1], &rx);
+            number(pos[2], &ry);
+            number(pos[5], &sx);
+            number(pos[6], &sy);
+            size_t used = warn ? strlen(warn) : 0;
+            if (!why && warn && used + 1 < warnlen && (g->gt[2] != 0 || g->gt[4] != 0)
+                && (sx != sy || rx != 1 || ry != 1))
+                snprintf(warn + used, warnlen - used, "%smap info = {%.200s}: rotated with %s; "
+                         "GDAL's ENVI reader (QGIS) places such a header elsewhere than its "
+                         "definition: the outputs follow the definition (map.hdr is rewritten "
+                         "with reference pixel (1, 1)), so in GDAL-based software they may not "
+                         "overlay the input", used ? "; " : "", map_info,
+                         sx != sy ? "non-square pixels" : "a reference pixel other than (1, 1)");
         }
         free(buf);
     }
@@ -374,6 +388,35 @@ int hsi_georef_from_file(const char *path, hsi_georef *g, char *warn, size_t war
 
 /* ---- back to ENVI -------------------------------------------------------------------------- */
 
+/* The fields of the input's map info that say which projection the numbers are in (its name,
+ * UTM zone and hemisphere, datum, units=), in out: "UTM" / ", 10, North, WGS-84, units=Meters".
+ * "Arbitrary" and nothing when g did not come from an ENVI header. */
+static void projection_fields(const hsi_georef *g, char *name, size_t namelen, char *tail,
+                              size_t taillen)
+{
+    snprintf(name, namelen, "Arbitrary");
+    tail[0] = 0;
+    char *buf = g->envi_map_info ? strdup(g->envi_map_info) : NULL;
+    if (!buf)
+        return;
+    char *all[MI_MAX_FIELDS];
+    int na = split_fields(buf, all, MI_MAX_FIELDS), np = 0;
+    size_t used = 0;
+    for (int k = 0; k < na; k++) {
+        int named = strchr(all[k], '=') != NULL;
+        if (!named && np++ == 0)
+            snprintf(name, namelen, "%s", all[k]);
+        /* positional fields after the 7 numbers (zone, hemisphere, datum) and units= are kept;
+         * the reference pixel, coordinates, sizes and rotation= come from the geotransform */
+        int keep = named ? strncasecmp(all[k], "units", 5) == 0 : np > 7;
+        if (keep && used < taillen)
+            used += (size_t)snprintf(tail + used, taillen - used, ", %s", all[k]);
+    }
+    if (used >= taillen)   /* cut: better no extra fields than half of one */
+        tail[0] = 0;
+    free(buf);
+}
+
 char *geo_envi_map_info(const hsi_georef *g)
 {
     if (!g || !g->has_transform)
@@ -387,11 +430,14 @@ char *geo_envi_map_info(const hsi_georef *g)
     if (fabs(t[2] - dy * s) > 1e-9 * dy || fabs(t[5] + dy * c) > 1e-9 * dy)
         return NULL;
     double rot = atan2(s, c) * 180.0 / HSI_PI;
-    char buf[256], rb[48] = "";
+    char name[128], tail[512], buf[1024], rb[48] = "";
+    projection_fields(g, name, sizeof name, tail, sizeof tail);
     if (fabs(rot) > 1e-12)
         snprintf(rb, sizeof rb, ", rotation=%.17g", rot);
-    snprintf(buf, sizeof buf, "Arbitrary, 1, 1, %.17g, %.17g, %.17g, %.17g%s", t[0], t[3], dx, dy,
-             rb);
+    /* Reference pixel (1, 1), the upper-left corner of the first pixel: GDAL's ENVI reader and
+     * the definition agree on it for any rotation (they differ for other reference pixels). */
+    snprintf(buf, sizeof buf, "%s, 1, 1, %.17g, %.17g, %.17g, %.17g%s%s", name, t[0], t[3], dx,
+             dy, tail, rb);
     return strdup(buf);
 }
 

@@ -120,9 +120,10 @@ static int write_envi_header(hsi_mapwriter *mw, const hsi_mapwriter_opts *o,
     for (int c = 0; c < mw->k; c++)
         fprintf(f, ", %d, %d, %d", pal[c][0], pal[c][1], pal[c][2]);
     fputs("}\n", f);
-    /* The input's own text when it came from ENVI, else the same georeference said in ENVI. */
-    char *mi = o->geo && o->geo->envi_map_info ? strdup(o->geo->envi_map_info)
-                                               : geo_envi_map_info(o->geo);
+    /* The map info said from the geotransform map.tif gets (the input's projection fields
+     * kept): the input's own text would be read differently by GDAL when it has a rotation and
+     * a reference pixel other than (1, 1). The CRS text is the input's own when it had one. */
+    char *mi = geo_envi_map_info(o->geo);
     char *cs = o->geo && o->geo->envi_cs ? strdup(o->geo->envi_cs) : geo_envi_cs_string(o->geo);
     if (mi)
         fprintf(f, "map info = {%s}\n", mi);
@@ -271,13 +272,11 @@ hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t
     mw->wide = o->k >= 255;
     mw->envi_fd = -1;
     mw->dir = strdup(o->dir);
-    char *tmpl = join(".", o->stem);
-    char *tmpn = tmpl ? join(tmpl, ".tmp.XXXXXX") : NULL;
-    mw->tmp = tmpn ? malloc(strlen(o->dir) + strlen(tmpn) + 2) : NULL;
-    if (mw->tmp)
-        sprintf(mw->tmp, "%s/%s", o->dir, tmpn);
+    char *tmpl = malloc(strlen(o->dir) + strlen(o->stem) + 3);
+    if (tmpl)
+        sprintf(tmpl, "%s/.%s", o->dir, o->stem);
+    mw->tmp = tmpl ? hsi_temp_template(tmpl) : NULL;
     free(tmpl);
-    free(tmpn);
     const char *ext[F_N] = {".tif", ".envi", ".hdr", NULL, NULL};
     const int want[F_N] = {o->geotiff, o->envi, o->envi, o->prob, o->confidence};
     int oom = !mw->dir || !mw->tmp;

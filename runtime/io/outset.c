@@ -1,9 +1,10 @@
 /* outset.c — a command's result files replaced as one set. Each destination folder gets a
- * registered temporary folder ".WHAT.tmp.XXXXXX" beside the results; writers write there (with
- * the usual atomic writes, names as final); hsi_outset_commit renames every file into its
- * folder inside one commit section (hsi_temp_hold), so a terminating signal finds either the
- * old set or the new one, never old and new files mixed. SIGKILL can leave a temporary folder,
- * which hsi_remove_stale_temps clears under the folder's lock (its name is one it removes).
+ * registered temporary folder ".WHAT.tmp.hsicc-PID-XXXXXX" beside the results; writers write
+ * there (with the usual atomic writes, names as final); hsi_outset_commit renames every file
+ * into its folder inside one commit section (hsi_temp_hold), so a terminating signal finds
+ * either the old set or the new one, never old and new files mixed. SIGKILL can leave a
+ * temporary folder, which hsi_remove_stale_temps clears under the folder's lock (its name is
+ * one it removes).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -30,15 +31,19 @@ const char *hsi_outset_dir(hsi_outset *s, const char *dir, char *err, size_t err
         snprintf(err, errlen, "%s: more than %d output folders in one command", dir, HSI_OUTSET_MAX);
         return NULL;
     }
-    size_t n = strlen(dir) + strlen(s->what) + sizeof "/..tmp.XXXXXX";
-    char *d = strdup(dir), *t = malloc(n);
+    size_t n = strlen(dir) + strlen(s->what) + sizeof "/.";
+    char *d = strdup(dir), *prefix = malloc(n), *t = NULL;
+    if (prefix) {
+        snprintf(prefix, n, "%s/.%s", dir, s->what);
+        t = hsi_temp_template(prefix);   /* a name hsi_remove_stale_temps knows as ours */
+    }
+    free(prefix);
     if (!d || !t) {
         free(d);
         free(t);
         snprintf(err, errlen, "%s: out of memory", dir);
         return NULL;
     }
-    snprintf(t, n, "%s/.%s.tmp.XXXXXX", dir, s->what);
     hsi_temp_hold();   /* made and registered as one step: a signal removes it or finds none */
     int made = mkdtemp(t) != NULL, e = errno, slot = made ? hsi_temp_register(t) : -1;
     hsi_temp_release();

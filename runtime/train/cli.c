@@ -316,8 +316,17 @@ static int ranks_agree(const hsi_comm *comm, const hsi_netdesc *net, const hsi_e
  * its outputs while they hold nothing but the lock (a missing dataset, scene or file, found
  * after the folder was made, left an empty folder with a .lock behind). made: the first folder
  * hsi_mkdirs_made made (freed). */
+static struct { int lock; const char *out, *made; } g_out = {-1, NULL, NULL};
+
+/* A terminating signal while eval / predict compute: the folder given back as a failure's. */
+static void give_back_out(void)
+{
+    hsi_unlock_dir_unmade(g_out.lock, g_out.out, ".lock", g_out.made);
+}
+
 static void release_out(int lock, const char *out, char *made, int failed)
 {
+    hsi_signal_cleanup(NULL);
     if (failed) hsi_unlock_dir_unmade(lock, out, ".lock", made);
     else hsi_unlock_dir(lock);
     free(made);
@@ -436,6 +445,11 @@ static int lock_out(const char *out, const char *what, const hsi_comm *comm, int
          * left goes, in it and in its domains' folders (the map writer's folder of a whole
          * scene: as large as the maps) */
         if (!bad) hsi_remove_stale_temps(out, 1);
+        /* SIGTERM while we compute: the folder given back as a failure gives it back */
+        if (!bad) {
+            g_out.lock = *lock, g_out.out = out, g_out.made = *made;
+            hsi_signal_cleanup(give_back_out);
+        }
     }
     return from_rank0(comm, bad, err, errlen);
 }
@@ -447,6 +461,7 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
     int d = find_domain(net, a->domain, err, errlen);
     const char *out = a->out ? a->out : "predict";
     hsi_trainer_env env = env_of(a);
+    env.log = several(comm) && comm->rank != 0 ? NULL : stderr;   /* the data's warnings */
     hsi_tr_classes cl;
     hsi_param *ps;
     hsi_pca pca;
@@ -510,6 +525,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     if (a->cmd == C_PREDICT && a->scene) return cmd_predict_scene(a, net, x, comm, err, errlen);
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
     hsi_trainer_env env = env_of(a);
+    env.log = several(comm) && comm->rank != 0 ? NULL : stderr;   /* the data's warnings */
     env.pca_weights = a->weights;   /* preprocess.pca: the PCA the weights were trained with */
     hsi_tr_data D;
     int rc = 1;

@@ -226,16 +226,98 @@ void hsi_tr_classes_free(hsi_tr_classes *c)
     memset(c, 0, sizeof *c);
 }
 
-/* The scene of a domain: region, bands and the nonfinite policy applied. */
+/* An ENVI cube's 'data ignore value' (and the warnings of the cube's and the gt's headers, said
+ * on log): the pixels holding it in any band of the file (within the region; before bands are
+ * selected or resampled, which would blend it) are nodata. Their labels are dropped (they are
+ * never training, validation or test pixels) and *valid gets the other pixels (NULL: every pixel
+ * is valid), for the standardisation statistics. */
+static int nodata_pixels(hsi_scene *sc, const hsi_dataset *ds, const char *data_dir,
+                         const hsi_exp_domain *xd, FILE *log, uint8_t **valid, char *err,
+                         size_t errlen)
+{
+    char path[2][4600], warn[1100];
+    int has = 0;
+    double ignore = 0;
+    *valid = NULL;
+    snprintf(path[0], sizeof path[0], "%s/%s/%s", data_dir, ds->folder, ds->gt.file);
+    snprintf(path[1], sizeof path[1], "%s/%s/%s", data_dir, ds->folder, ds->cube.file);
+    for (int f = 0; f < 2; f++) {   /* the cube's ignore value last: it is the one kept */
+        if (hsi_envi_notes(path[f], &has, &ignore, warn, sizeof warn, err, errlen)) return -1;
+        if (warn[0] && log) fprintf(log, "warning: %s\n", warn);
+    }
+    if (!has) return 0;
+    const hsi_cube *c = &sc->cube;
+    size_t plane = (size_t)c->h * (size_t)c->w;
+    uint8_t *ok = malloc(plane ? plane : 1);
+    if (!ok) return tr_fail(err, errlen, "out of memory");
+    const float v = (float)ignore;   /* the value as the cube holds it, converted to float */
+    int64_t nodata = 0, labelled = 0;
+    for (size_t i = 0; i < plane; i++) {
+        int nd = 0;
+        for (int b = 0; b < c->bands && !nd; b++) {
+            float x = c->data[(size_t)b * plane + i];
+            nd = isnan(v) ? isnan(x) : x == v;
+        }
+        ok[i] = !nd;
+        nodata += nd;
+        labelled += nd && sc->gt.gt[i] != 0;
+        if (nd) sc->gt.gt[i] = INT32_MIN;   /* no class has it: -1 once remapped */
+    }
+    if (nodata == (int64_t)plane) {
+        free(ok);
+        return tr_fail(err, errlen, "%s (domain '%s'): every pixel%s holds the data ignore value "
+                       "%g in some band: there is no data to train on", path[1], xd->name,
+                       xd->region_rect[2] > 0 || xd->region_half != HSI_HALF_NONE
+                       ? " of the region" : "", ignore);
+    }
+    if (!nodata) {
+        free(ok);
+        return 0;
+    }
+    if (log)
+        fprintf(log, "warning: domain '%s': %lld of %lld pixels hold the data ignore value %g "
+                "in some band (%s): nodata, left out of the standardisation statistics and of "
+                "the samples (%lld of them labelled)\n", xd->name, (long long)nodata,
+                (long long)plane, ignore, path[1], (long long)labelled);
+    *valid = ok;
+    return 0;
+}
+
+/* Nodata pixels get the mean of the valid pixels, band by band: 0 once standardised, as
+ * predict --scene gives them to their neighbours' patches. */
+static int fill_nodata(hsi_cube *c, const uint8_t *valid)
+{
+    size_t plane = (size_t)c->h * (size_t)c->w;
+    for (int b = 0; valid && b < c->bands; b++) {
+        float *x = c->data + (size_t)b * plane;
+        double s = 0;
+        size_t n = 0;
+        for (size_t i = 0; i < plane; i++)
+            if (valid[i]) s += x[i], n++;
+        for (size_t i = 0; i < plane; i++)
+            if (!valid[i]) x[i] = (float)(s / (double)n);
+    }
+    return 0;
+}
+
+/* The scene of a domain: region, nodata, bands and the nonfinite policy applied. *valid: the
+ * pixels that are not nodata (NULL: all; malloc'd). */
 static int load_scene(const hsi_dataset *ds, const hsi_experiment *x, const hsi_exp_domain *xd,
-                      const hsi_trainer_env *env, hsi_scene *sc, char *err, size_t errlen)
+                      const hsi_trainer_env *env, hsi_scene *sc, uint8_t **valid, char *err,
+                      size_t errlen)
 {
     hsi_fetch_opts fo = {env->data_dir, env->mirror, env->download, 0};
     memset(sc, 0, sizeof *sc);
+    *valid = NULL;
     if (hsi_scene_load(ds, &fo, sc, err, errlen)) return -1;
-    if (apply_region(sc, xd, err, errlen) || apply_bands(&sc->cube, xd, err, errlen) ||
+    if (apply_region(sc, xd, err, errlen) ||
+        nodata_pixels(sc, ds, hsi_data_dir(&fo), xd, env->log, valid, err, errlen) ||
+        apply_bands(&sc->cube, xd, err, errlen) ||
+        fill_nodata(&sc->cube, *valid) ||
         nonfinite_policy(&sc->cube, x, xd, hsi_data_dir(&fo), ds, env->log, err, errlen)) {
         hsi_scene_free(sc);
+        free(*valid);
+        *valid = NULL;
         return -1;
     }
     return 0;
@@ -249,9 +331,10 @@ int hsi_tr_pca_components(const hsi_experiment *x, int d, const hsi_trainer_env 
     if (!reg) return -1;
     const hsi_dataset *ds = hsi_registry_find(reg, xd->dataset);
     hsi_scene sc;
+    uint8_t *valid = NULL;
     int rc = !ds ? tr_fail(err, errlen, "domain '%s': no dataset '%s' in the registry", xd->name,
                            xd->dataset)
-                 : load_scene(ds, x, xd, env, &sc, err, errlen);
+                 : load_scene(ds, x, xd, env, &sc, &valid, err, errlen);
     if (rc) {
         hsi_registry_free(reg);
         return -1;
@@ -260,7 +343,8 @@ int hsi_tr_pca_components(const hsi_experiment *x, int d, const hsi_trainer_env 
     hsi_pca_opts po = {x->pca.components, x->pca.variance, 0};
     char e2[256];
     if (x->standardize == HSI_EXP_STD_ALL)
-        rc = hsi_standardize(&sc.cube, NULL, NULL, NULL, err, errlen);
+        rc = hsi_standardize(&sc.cube, valid, NULL, NULL, err, errlen);
+    free(valid);
     if (rc == 0 && hsi_pca_fit(&sc.cube, NULL, &po, &p, e2, sizeof e2))
         rc = tr_fail(err, errlen, "domain '%s': %s", xd->name, e2);
     if (rc == 0) {
@@ -285,7 +369,7 @@ static int compact_domain(hsi_tr_domain *dm, int std, char *err, size_t errlen)
     float *m = std ? malloc(sizeof *m * (size_t)c->bands) : NULL;
     float *sd = std ? malloc(sizeof *sd * (size_t)c->bands) : NULL;
     int rc = std && (!m || !sd) ? tr_fail(err, errlen, "out of memory")
-           : std ? hsi_standardize_stats(c, NULL, m, sd, err, errlen) : 0;
+           : std ? hsi_standardize_stats(c, dm->valid, m, sd, err, errlen) : 0;
     if (rc == 0 && (keep_float || hsi_cube_compact(c, m, sd)) && std) hsi_standardize_apply(c, m, sd);
     free(m);
     free(sd);
@@ -308,7 +392,7 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
         return tr_fail(err, errlen, "domain '%s': no dataset '%s' in the registry (add it with "
                        "--datasets FILE or $HSICC_DATASETS)", xd->name, xd->dataset);
     hsi_scene sc;
-    if (load_scene(dm->ds, x, xd, env, &sc, err, errlen)) return -1;
+    if (load_scene(dm->ds, x, xd, env, &sc, &dm->valid, err, errlen)) return -1;
     dm->h = sc.cube.h;
     dm->w = sc.cube.w;
     dm->k = xd->n_labels ? xd->n_labels : dm->ds->n_classes;
@@ -357,7 +441,7 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     if (!pca && !per_split)   /* tr_pca_domain: only the check that weights hold no PCA */
         return compact_domain(dm, x->standardize == HSI_EXP_STD_ALL, err, errlen)
                    ? -1 : tr_pca_domain(D, d, x, NULL, err, errlen);
-    if (x->standardize == HSI_EXP_STD_ALL && hsi_standardize(&dm->cube, NULL, NULL, NULL, err, errlen))
+    if (x->standardize == HSI_EXP_STD_ALL && hsi_standardize(&dm->cube, dm->valid, NULL, NULL, err, errlen))
         return -1;
     if (per_split)
         return copy_cube(&dm->raw, &dm->cube) ? tr_fail(err, errlen, "out of memory") : 0;
@@ -601,6 +685,7 @@ void hsi_tr_data_free(hsi_tr_data *D)
         hsi_cube_free(&dm->cube);
         hsi_pca_free(&dm->pca);
         free(dm->y);
+        free(dm->valid);
         free(dm->ytrain);
         free(dm->class_names);
         free(dm->palette);

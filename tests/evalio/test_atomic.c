@@ -21,7 +21,7 @@ static char dir[512];
 
 static const char *at(const char *name)
 {
-    static char buf[2][640];
+    static char buf[2][4096];
     static int k;
     k ^= 1;
     snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
@@ -159,21 +159,58 @@ int main(int argc, char **argv)
     /* What writers killed by SIGKILL left, removed under the folder's lock: temp files in it
      * and one level down, and a map writer's hidden temporary folder with its files (it stayed
      * for good: 1 GB of partial maps for a large scene); a folder of the user's that only looks
-     * like one (not hidden), and a temp file deeper than asked, stay. */
-    const char *made[] = {"stale/.map.tmp.XyZ789", "stale/keep.tmp.QwE456", "stale/sub/deep"};
-    for (int i = 0; i < 3; i++)
-        CHECK(hsi_mkdirs(at(made[i]), err, sizeof err) == 0);
-    const char *files[] = {"stale/a.json.tmp.AbC123", "stale/.map.tmp.XyZ789/map.tif",
-                           "stale/.map.tmp.XyZ789/pred.npy.tmp.Qw1234", "stale/sub/b.tmp.Zx9Yw8",
-                           "stale/sub/deep/c.tmp.Zx9Yw8", "stale/keep.tmp.QwE456/mine.txt"};
-    for (int i = 0; i < 6; i++)
-        CHECK(hsi_atomic_write(at(files[i]), "x", 1, err, sizeof err) == 0);
+     * like one (not hidden), and a temp file deeper than asked, stay. Only names this project
+     * makes ("NAME.tmp.hsicc-PID-XXXXXX") of a process that is gone: a user's files named like
+     * temporaries of other programs, and the temporaries of a live process, stay. */
+    char rm[4200];   /* a fresh folder: the build tree keeps the last run's */
+    snprintf(rm, sizeof rm, "rm -rf '%s'", at("stale"));
+    CHECK(system(rm) == 0);
+    pid_t gone = fork();
+    if (gone == 0) _exit(0);
+    waitpid(gone, NULL, 0);
+    char dead[64], live[64], own[64];
+    snprintf(dead, sizeof dead, "tmp.hsicc-%ld-", (long)gone);
+    snprintf(live, sizeof live, "tmp.hsicc-%ld-", (long)getppid());
+    snprintf(own, sizeof own, "tmp.hsicc-%ld-", (long)getpid());
+    char names[16][160];
+    const char *fmt[16][2] = {
+        {"stale/.map.", "XyZ789"},                 /* 0: dirs, removed */
+        {"stale/keep.", "QwE456"},                 /* 1: kept (not hidden) */
+        {"stale/sub/deep", NULL},                  /* 2 */
+        {"stale/.maps.tmp.abc123", NULL},          /* 3: a user's hidden folder: kept */
+        {"stale/a.json.", "AbC123"},               /* 4: files, removed */
+        {"stale/.map.", "XyZ789/map.tif"},         /* 5: removed with its folder */
+        {"stale/.map.", "XyZ789/pred.npy"},        /* 6 */
+        {"stale/sub/b.", "Zx9Yw8"},                /* 7: removed */
+        {"stale/sub/deep/c.", "Zx9Yw8"},           /* 8: kept (too deep) */
+        {"stale/keep.", "QwE456/mine.txt"},        /* 9: kept */
+        {"stale/notes.tmp.backup", NULL},          /* 10: the user's, kept */
+        {"stale/run.tmp.abc123", NULL},            /* 11: kept */
+        {"stale/.maps.tmp.abc123/mine.txt", NULL}, /* 12: kept */
+        {"stale/sub/x.tmp.Zx9Yw8", NULL},          /* 13: kept */
+        {"stale/l.json.", "AbC123"},               /* 14: a live process's: kept */
+        {"stale/o.json.", "AbC123"},               /* 15: this process's: kept */
+    };
+    for (int i = 0; i < 16; i++)
+        snprintf(names[i], sizeof names[i], "%s%s%s", fmt[i][0],
+                 !fmt[i][1] ? "" : i == 14 ? live : i == 15 ? own : dead,
+                 fmt[i][1] ? fmt[i][1] : "");
+    for (int i = 0; i < 4; i++)
+        CHECK(hsi_mkdirs(at(names[i]), err, sizeof err) == 0);
+    for (int i = 4; i < 16; i++)
+        CHECK(hsi_atomic_write(at(names[i]), "x", 1, err, sizeof err) == 0);
     CHECK(hsi_remove_stale_temps(at("stale"), 1) == 3);
-    CHECK(stat(at("stale/.map.tmp.XyZ789"), &st) != 0);
-    CHECK(stat(at("stale/a.json.tmp.AbC123"), &st) != 0);
-    CHECK(stat(at("stale/sub/b.tmp.Zx9Yw8"), &st) != 0);
-    CHECK(stat(at("stale/sub/deep/c.tmp.Zx9Yw8"), &st) == 0);
-    CHECK(stat(at("stale/keep.tmp.QwE456/mine.txt"), &st) == 0);
+    const int removed[] = {0, 4, 7}, kept[] = {2, 3, 8, 9, 10, 11, 12, 13, 14, 15};
+    for (int i = 0; i < 3; i++)
+        if (stat(at(names[removed[i]]), &st) == 0) {
+            fprintf(stderr, "%s: still there\n", names[removed[i]]);
+            CHECK(0);
+        }
+    for (int i = 0; i < 10; i++)
+        if (stat(at(names[kept[i]]), &st) != 0) {
+            fprintf(stderr, "%s: removed\n", names[kept[i]]);
+            CHECK(0);
+        }
 
     /* A file where a directory should be. */
     CHECK(hsi_mkdirs(at("metrics.json/sub"), err, sizeof err) == -1);

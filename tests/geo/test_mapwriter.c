@@ -323,6 +323,21 @@ static void test_outputs(const char *base)
     o.geo = &rot;
     check_case(base, "rotated", &o);
 
+    /* A window of a scene whose map info has a rotation and another reference pixel: the
+     * geotransform moved to the window's corner, the input's map info text kept (as a program
+     * cutting a window of hsi_envi_georef gets it). map.hdr said the input's corner and
+     * reference pixel, which GDAL reads elsewhere: both class maps must read as the window. */
+    hsi_georef win;
+    o = base_opts();
+    hsi_georef_from_envi("UTM, 2.5, 4.5, 500000.0, 4000000.0, 10.0, 10.0, 33, North, WGS-84, "
+                         "rotation=30.0", NULL, &win, warn, sizeof warn);
+    CHECK(win.has_transform && win.envi_map_info);
+    win.gt[0] += 2 * win.gt[1] + 3 * win.gt[2];   /* from column 2, row 3 on */
+    win.gt[3] += 2 * win.gt[4] + 3 * win.gt[5];
+    o.geo = &win;
+    check_case(base, "window", &o);
+    hsi_georef_free(&win);
+
     /* From GeoTIFFs: the ENVI header gets a map info and an ESRI WKT written from them. */
     static const double gt1[6] = {300000, 8.6602540378443873, 5, 5000000, 5, -8.6602540378443873};
     static const double gt2[6] = {300000, 2, 0, 5000000, 0, -3};

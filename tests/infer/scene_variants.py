@@ -211,6 +211,26 @@ def part_maps(q):
     check(same_map(got, w, t), "float32 with NaN, Inf and -Inf there: the same map")
 
 
+def mi_fields(text):
+    return [x.strip() for x in text[text.index("{") + 1:text.index("}")].split(",")]
+
+
+def definition_gt(text):
+    """The geotransform an ENVI 'map info' line means: the reference pixel (1-based, (1, 1) the
+    upper-left corner of the first pixel) at (easting, northing), columns dx long and rows dy
+    long, the image turned counter-clockwise by rotation= degrees about the reference pixel."""
+    f = mi_fields(text)
+    pos = [x for x in f if "=" not in x]
+    rot = [float(x.split("=")[1]) for x in f if x.replace(" ", "").startswith("rotation=")]
+    rx, ry, e, n, dx, dy = map(float, pos[1:7])
+    a = np.radians(rot[0] if rot else 0.0)
+    c, s = np.cos(a), np.sin(a)
+    g = [0, dx * c, dy * s, 0, dx * s, -dy * c]
+    g[0] = e - (rx - 1) * g[1] - (ry - 1) * g[2]
+    g[3] = n - (rx - 1) * g[4] - (ry - 1) * g[5]
+    return np.array(g)
+
+
 def part_gis(q):
     # ---- 6. the GIS files, read back with GDAL --------------------------------------------------
     wkt_cs = osr.SpatialReference()
@@ -224,15 +244,34 @@ def part_gis(q):
         "feet": "map info = {UTM, 1, 1, 1916000, 13320000, 12, 12, 10, North, WGS-84, units=Feet}\n",
         "wkt": "map info = {UTM, 1, 1, 400000, 9000000, 5, 5, 33, North, WGS-84}\n"
                "coordinate system string = {%s}\n" % wkt_cs.ExportToWkt(),
+        # where GDAL 3.6's ENVI reader departs from the definition: a rotation with a reference
+        # pixel other than (1, 1) or with non-square pixels (and non-square alone, which agrees)
+        "rot_ref": "map info = {UTM, 2.5, 4.5, 500000, 4000000, 10, 10, 33, North, WGS-84, rotation=30}\n",
+        "rot_ns": "map info = {UTM, 1, 1, 500000, 4000000, 10, 20, 33, North, WGS-84, rotation=-40}\n",
+        "rot_ns_ref": "map info = {UTM, 3, 2, 500000, 4000000, 4, 12, 33, North, WGS-84, units=Meters, rotation=115}\n",
+        "ns_ref": "map info = {UTM, 3, 2, 500000, 4000000, 4, 12, 33, North, WGS-84}\n",
     }
     for name, extra in geos.items():
         stem = "g_" + name
         write_envi(stem, q, 12, "bsq", extra=extra)
         out = "o_" + stem
         pred = predict(stem + ".hdr", out, "--prob", "--confidence")
-        src = gdal.Open(stem + ".img")   # GDAL's own reading of the cube: the reference
-        sgt, ssr = np.array(src.GetGeoTransform()), src.GetSpatialRef()
+        src = gdal.Open(stem + ".img")   # GDAL's own reading of the cube: the CRS reference
+        ggt, ssr = np.array(src.GetGeoTransform()), src.GetSpatialRef()
+        sgt = definition_gt(extra)       # the geotransform the header means
+        rotated = "rotation" in extra
         problems = []
+        if not rotated or name == "rot":   # where GDAL follows the definition, it is the same
+            if not np.allclose(ggt, sgt, rtol=0, atol=1e-6):
+                problems.append("GDAL reads the input as %s, the definition %s" % (ggt.tolist(), sgt.tolist()))
+        hdr = open(out + "/map.hdr").read()
+        mi = [l for l in hdr.splitlines() if l.startswith("map info")]
+        if len(mi) != 1 or not np.allclose(definition_gt(mi[0]), sgt, rtol=0, atol=1e-6) \
+                or mi_fields(mi[0])[:3] != [mi_fields(extra)[0], "1", "1"] \
+                or [x for x in mi_fields(extra)[7:] if "rotation" not in x] != \
+                   [x for x in mi_fields(mi[0])[7:] if "rotation" not in x]:
+            problems.append("map.hdr's %s: not the input's geotransform at reference pixel (1, 1) "
+                            "in its projection" % mi)
         for f, bands, typ, nodata in (("map.tif", 1, "Byte", 0), ("map.envi", 1, "Byte", 0),
                                       ("prob.tif", 3, "Float32", -1), ("confidence.tif", 1, "Float32", -1)):
             info = json.loads(subprocess.run(["gdalinfo", "-json", out + "/" + f], capture_output=True,
@@ -243,8 +282,13 @@ def part_gis(q):
                     or any(x.get("noDataValue") != nodata for x in b):
                 problems.append("%s: size %s, %d bands of %s, nodata %s" % (
                     f, info["size"], len(b), b[0]["type"], [x.get("noDataValue") for x in b]))
-            if not np.allclose(ds.GetGeoTransform(), sgt, rtol=0, atol=1e-6):
-                problems.append("%s: geotransform %s, the cube's %s" % (f, ds.GetGeoTransform(), sgt.tolist()))
+            # GDAL 3.6 cannot read a rotated non-square map info as rectangular pixels: map.hdr
+            # (the definition, for ENVI) is read by GDAL as the input itself is read
+            want = sgt
+            if f == "map.envi" and name.startswith("rot_ns"):   # (rot_ns_ref: neither)
+                want = ggt if name == "rot_ns" else None
+            if want is not None and not np.allclose(ds.GetGeoTransform(), want, rtol=0, atol=1e-6):
+                problems.append("%s: geotransform %s, expected %s" % (f, ds.GetGeoTransform(), want.tolist()))
             sr = ds.GetSpatialRef()
             if sr is None or not sr.IsSame(ssr, ["CRITERION=EQUIVALENT_EXCEPT_AXIS_ORDER_GEOGCRS",
                                                       "IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES"]):
