@@ -569,14 +569,19 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
         }
         rc = hsi_st_read(f, sv[i].name, sv[i].ndim, sv[i].dims, sv[i].data, err, errlen);
     }
+    if (rc == 0) hsi_solver_set_steps(solver, s->step);
+    char e2[400];
+    if (rc == 0 && hsi_solver_check_state(solver, e2, sizeof e2))
+        rc = tr_fail(err, errlen, "%s: bad training state: %s", path, e2);
     float *bv = s->best_values;
     for (int i = 0; i < np && rc == 0 && s->has_best; i++) {
         char name[512];
         snprintf(name, sizeof name, "best.%s", ps[i].name);
         rc = hsi_st_read(f, name, ps[i].ndim, ps[i].dims, bv, err, errlen);
+        if (rc == 0 && ps[i].role == HSI_ROLE_BN_VAR)   /* as the params' own (hsi_st_read_param) */
+            rc = hsi_st_check_variance(f, name, bv, ps[i].numel, err, errlen);
         bv += ps[i].numel;
     }
-    if (rc == 0) hsi_solver_set_steps(solver, s->step);
     hsi_st_close(f);
     return rc;
 }
