@@ -92,9 +92,13 @@ static int check_tags(yctx *c, yaml_node_t *n, const char *path, int depth)
     } else if (n->type == YAML_MAPPING_NODE) {
         for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
             yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-            if (check_tags(c, k, path, depth + 1)) return -1;
             snprintf(sub, sizeof sub, "%s%s%.200s", path, *path ? "." : "",
                      k->type == YAML_SCALAR_NODE ? (char *)k->data.scalar.value : "?");
+            if (hsi_yaml_tag_check(&c->tags, c->doc, k, "a dataset registry", why, sizeof why) < 0) {
+                char msg[420];
+                snprintf(msg, sizeof msg, "the key is %s", why);   /* '!foo bands: 6' */
+                return yerr(c, k, sub, msg);
+            }
             if (check_tags(c, yaml_document_get_node(c->doc, p->value), sub, depth + 1)) return -1;
         }
     }

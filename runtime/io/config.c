@@ -271,6 +271,10 @@ static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *
         const char *key = (const char *)k->data.scalar.value;
         char sub[512];
         snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
+        if (hsi_yaml_tag_check(s->tags, s->doc, k, "an experiment", why, sizeof why) < 0) {
+            cfg_error(s->c, &km, "key '%s': the key is %s", sub, why);   /* '!foo lr: 0.01' */
+            return NULL;
+        }
         if (!strcmp(key, "<<") && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
             cfg_error(s->c, &km, "key '%s': YAML merge keys ('<<: *anchor') are not read; write "
                       "the keys out (an alias of a whole value, such as 'solver: *anchor', is read)",
