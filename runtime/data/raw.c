@@ -4,6 +4,7 @@
  * It does not parse any format itself (mat.c, envi.c, npy.c do). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,19 @@ static double raw_get(const data_raw *r, int64_t off)
     return 0;
 }
 
+/* The least magnitude a float64 rounds to Inf from as a float32 (FLT_MAX and half its ulp). */
+#define F32_OVERFLOW 0x1.ffffffp+127
+
+/* A finite float64 that becomes Inf as a float32: the message (what, where) says so, not that
+ * the value is "not finite" later on. 0 when v fits. */
+static int f32_overflow(double v, const char *what, const char *where, char *err, size_t errlen)
+{
+    if (!isfinite(v) || fabs(v) < F32_OVERFLOW) return 0;
+    return data_err(err, errlen, "%s: %s is %g, which does not fit float32 (at most %g in "
+                    "magnitude): a float64 value out of float32's range; rescale the data, or "
+                    "write NaN where it marks no data", what, where, v, (double)FLT_MAX);
+}
+
 static int64_t numel(const int64_t *dims, int ndim)
 {
     int64_t n = 1;
@@ -125,6 +139,18 @@ int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *e
         return data_err(err, errlen, "%s: unusable cube shape %s", what,
                         data_shape_str(r->dims, 3, sh, sizeof sh));
     int h = (int)r->dims[0], w = (int)r->dims[1], nb = (int)r->dims[2];
+    if (r->type == DATA_F64)   /* before the conversion, where it would be Inf */
+        for (int b = 0; b < nb; b++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    char where[96];
+                    double v = raw_get(r, b * r->stride[2] + y * r->stride[0] + x * r->stride[1]);
+                    if (isfinite(v) && fabs(v) >= F32_OVERFLOW) {
+                        snprintf(where, sizeof where, "the value at row %d, column %d, band %d "
+                                 "(0-based)", y, x, b);
+                        return f32_overflow(v, what, where, err, errlen);
+                    }
+                }
     float *d = malloc(sizeof *d * (size_t)h * (size_t)w * (size_t)nb);
     if (!d)
         return data_err(err, errlen, "%s: out of memory for a %s cube", what,
@@ -224,6 +250,9 @@ int data_raw_to_array(const data_raw *r, const char *what, hsi_dtype want, hsi_a
         double v = raw_get(r, off);
         int64_t iv = 0;
         if (want == HSI_DT_F32) {
+            char where[48];
+            snprintf(where, sizeof where, "element %lld", (long long)i);
+            if (f32_overflow(v, what, where, err, errlen)) goto fail;
             ((float *)d)[i] = (float)v;
         } else if (want == HSI_DT_I32) {
             if (to_int(v, INT32_MIN, INT32_MAX, what, i, &iv, err, errlen) != 0)

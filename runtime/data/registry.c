@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "data_internal.h"
+#include "io/yaml_tags.h"
 
 extern const unsigned char hsi_builtin_datasets_yaml[];   /* generated from datasets.yaml (embed.cmake) */
 
@@ -20,6 +21,7 @@ const char *hsi_registry_builtin_yaml(void)
 /* Parsing context: the document, where it came from, the error buffer. */
 typedef struct yctx {
     yaml_document_t *doc;
+    hsi_yaml_tags tags;        /* which nodes have a tag in the text */
     const char *origin;
     char *err;
     size_t errlen;
@@ -73,9 +75,47 @@ static int check_keys(yctx *c, yaml_node_t *map, const char *path, const char *c
     return 0;
 }
 
-static int is_null(yaml_node_t *n)
+/* Every node's tag (yaml_tags.h), before any value is read; path as the entries' own:
+ * datasets[0].classes[1].id. A registry is a few levels deep: deeper is refused, not recursed. */
+static int check_tags(yctx *c, yaml_node_t *n, const char *path, int depth)
 {
-    if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    char why[400];
+    if (depth > 16) return yerr(c, n, path, "nested too deeply for a dataset registry");
+    if (hsi_yaml_tag_check(&c->tags, c->doc, n, "a dataset registry", why, sizeof why) < 0)
+        return yerr(c, n, path, why);
+    char sub[512];
+    if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            snprintf(sub, sizeof sub, "%s[%d]", path, (int)(it - n->data.sequence.items.start));
+            if (check_tags(c, yaml_document_get_node(c->doc, *it), sub, depth + 1)) return -1;
+        }
+    } else if (n->type == YAML_MAPPING_NODE) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+            snprintf(sub, sizeof sub, "%s%s%.200s", path, *path ? "." : "",
+                     k->type == YAML_SCALAR_NODE ? (char *)k->data.scalar.value : "?");
+            if (hsi_yaml_tag_check(&c->tags, c->doc, k, "a dataset registry", why, sizeof why) < 0) {
+                char msg[420];
+                snprintf(msg, sizeof msg, "the key is %s", why);   /* '!foo bands: 6' */
+                return yerr(c, k, sub, msg);
+            }
+            if (check_tags(c, yaml_document_get_node(c->doc, p->value), sub, depth + 1)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* A scalar read as text: quoted (and not tagged as a value), or tagged !!str. */
+static int is_text(yctx *c, yaml_node_t *n)
+{
+    char why[8];
+    int tag = hsi_yaml_tag_check(&c->tags, c->doc, n, "", why, sizeof why);
+    return tag == HSI_YTAG_TEXT || (tag == HSI_YTAG_NONE && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE);
+}
+
+static int is_null(yctx *c, yaml_node_t *n)
+{
+    if (!n || n->type != YAML_SCALAR_NODE || is_text(c, n))
         return 0;
     const char *s = (char *)n->data.scalar.value;
     return !*s || strcmp(s, "null") == 0 || strcmp(s, "~") == 0;
@@ -89,7 +129,7 @@ static int get_str(yctx *c, yaml_node_t *map, const char *key, const char *path,
     yaml_node_t *n = map_get(c, map, key);
     snprintf(p, sizeof p, "%s.%s", path, key);
     *out = NULL;
-    if (!n || is_null(n)) {
+    if (!n || is_null(c, n)) {
         if (required)
             return yerr(c, map, p, "missing (required)");
         return 0;
@@ -103,14 +143,16 @@ static int get_str(yctx *c, yaml_node_t *map, const char *key, const char *path,
 static int scalar_int(yctx *c, yaml_node_t *n, const char *path, long long lo, long long hi,
                       long long *out)
 {
-    char msg[128];
+    char msg[200];
     if (!n || n->type != YAML_SCALAR_NODE)
         return yerr(c, n, path, "expected an integer");
     const char *s = (char *)n->data.scalar.value;
     char *end;
     long long v = strtoll(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) {
-        snprintf(msg, sizeof msg, "expected an integer in [%lld, %lld], got '%s'", lo, hi, s);
+    if (end == s || *end || v < lo || v > hi || is_text(c, n)) {
+        snprintf(msg, sizeof msg, "expected an integer in [%lld, %lld], got '%.40s'%s", lo, hi, s,
+                 is_text(c, n) ? " (quoted or tagged !!str, so a text; remove the quotes or the "
+                 "tag)" : "");
         return yerr(c, n, path, msg);
     }
     *out = v;
@@ -125,7 +167,7 @@ static int get_int(yctx *c, yaml_node_t *map, const char *key, const char *path,
     yaml_node_t *n = map_get(c, map, key);
     snprintf(p, sizeof p, "%s.%s", path, key);
     *out = dflt;
-    if (!n || is_null(n))
+    if (!n || is_null(c, n))
         return required ? yerr(c, map, p, "missing (required)") : 0;
     return scalar_int(c, n, p, lo, hi, out);
 }
@@ -161,7 +203,7 @@ static int get_list(yctx *c, yaml_node_t *map, const char *key, const char *path
     char p[320];   /* a class path is up to 300 bytes (parse_classes) */
     yaml_node_t *n = map_get(c, map, key);
     *count = 0;
-    if (!n || is_null(n))
+    if (!n || is_null(c, n))
         return 0;
     snprintf(p, sizeof p, "%s.%s", path, key);
     return get_ints(c, n, p, want, cap, lo, hi, out, count) == 0 ? 1 : -1;
@@ -223,7 +265,7 @@ static int parse_file(yctx *c, yaml_node_t *ds, const char *key, const char *pat
             return yerr(c, map_get(c, n, "sha256"), p, "sha256 must be 64 hex digits");
     }
     yaml_node_t *u = map_get(c, n, "urls");
-    if (!u || is_null(u))
+    if (!u || is_null(c, u))
         return 0;
     if (u->type != YAML_SEQUENCE_NODE)
         return yerr(c, u, p, "'urls' must be a list");
@@ -376,7 +418,7 @@ int hsi_registry_add_yaml(hsi_registry *reg, const char *text, size_t len, const
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    yctx c = {&doc, origin, err, errlen};
+    yctx c = {&doc, {NULL, 0}, origin, err, errlen};
     int rc = -1;
     if (!yaml_parser_initialize(&parser))
         return data_err(err, errlen, "%s: cannot initialise the YAML parser", origin);
@@ -394,6 +436,11 @@ int hsi_registry_add_yaml(hsi_registry *reg, const char *text, size_t len, const
         rc = 0;                                /* an empty file adds nothing */
         goto done;
     }
+    if (hsi_yaml_tags_scan(text, len, &c.tags)) {
+        data_err(err, errlen, "%s: out of memory", origin);
+        goto done;
+    }
+    if (check_tags(&c, root, "", 0)) goto done;
     if (root->type != YAML_MAPPING_NODE) {
         yerr(&c, root, "(top)", "expected a mapping with a 'datasets' list");
         goto done;
@@ -444,6 +491,7 @@ int hsi_registry_add_yaml(hsi_registry *reg, const char *text, size_t len, const
     }
     rc = 0;
 done:
+    hsi_yaml_tags_free(&c.tags);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     return rc;

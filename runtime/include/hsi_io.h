@@ -21,7 +21,8 @@ extern "C" {
 /* ---- infile.c: input files ------------------------------------------------------------------
  * Every file a user names for reading is opened through these: a FIFO, directory, device or
  * socket is refused at once ("PATH: is a directory", "PATH: is a FIFO (named pipe), not a
- * regular file"), never blocked on. */
+ * regular file"), never blocked on; an empty path is named "'' (empty path)" (here and in
+ * hsi_check_output). */
 FILE *hsi_open_input(const char *path, char *err, size_t errlen);   /* "rb"; NULL + message */
 /* The same as a descriptor (blocking mode, close-on-exec) and the file's size: fd, or -1. */
 int hsi_open_regular(const char *path, int64_t *size, char *err, size_t errlen);

@@ -119,6 +119,10 @@ void hsi_solver_step_zero(hsi_solver *s, float lr);
  * (SGD and RMSProp check every value they write, in their own loops), -1 not known (the other
  * solvers, or no step yet: scan the parameters). */
 int hsi_solver_nonfinite(const hsi_solver *s);
+/* A state loaded into the solver that no training writes (0 / -1, the message names the
+ * tensor): a negative second moment or accumulator (opt.v., opt.d.: sqrt of it is NaN at the
+ * next step), a step count (opt.t.) that is not a whole number from 0 to hsi_solver_steps. */
+int hsi_solver_check_state(const hsi_solver *s, char *err, size_t errlen);
 /* Number of hsi_solver_step calls so far (restored by hsi_solver_set_steps on resume). */
 int64_t hsi_solver_steps(const hsi_solver *s);
 void hsi_solver_set_steps(hsi_solver *s, int64_t steps);

@@ -17,6 +17,7 @@
 #include "config_internal.h"
 #include "hsi_diagtext.h"
 #include "hsi_io.h"
+#include "io/yaml_tags.h"
 
 /* ---- arena ----------------------------------------------------------------------------------- */
 
@@ -167,6 +168,7 @@ int cfg_map_set(cfg_ctx *c, cfg_node *map, const char *key, const cfg_mark *km, 
 typedef struct load_state {
     cfg_ctx *c;
     yaml_document_t *doc;
+    const hsi_yaml_tags *tags;   /* which nodes have a tag in the text */
     const char *origin, *text;
     size_t len;
     long nodes;
@@ -211,22 +213,6 @@ static long first_repeat(load_state *s, yaml_node_t *yn, long *first)
     return at;
 }
 
-/* A node's tag when it is not one of YAML's core schema (libyaml gives an untagged node the
- * core tag of its kind): "!foo sgd" was read as sgd, and a numpy float that PyYAML dumped as
- * "!!python/object/apply:numpy..." was "expected a number, got a list". NULL when it is core. */
-static const char yaml_prefix[] = "tag:yaml.org,2002:";   /* what "!!" stands for */
-
-static const char *foreign_tag(const yaml_node_t *yn)
-{
-    static const char *const core[] = {"str", "int", "float", "bool", "null", "seq", "map"};
-    const char *t = (const char *)yn->tag;
-    if (!t) return NULL;
-    if (strncmp(t, yaml_prefix, sizeof yaml_prefix - 1)) return t;
-    for (size_t i = 0; i < sizeof core / sizeof *core; i++)
-        if (!strcmp(t + sizeof yaml_prefix - 1, core[i])) return NULL;
-    return t;
-}
-
 static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *path)
 {
     cfg_mark m = mark_at(s, yn->start_mark);
@@ -234,14 +220,10 @@ static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *
         cfg_error(s->c, &m, "the document is too large or too deeply nested (aliases?)");
         return NULL;
     }
-    const char *tag = foreign_tag(yn);
-    if (tag) {
-        int core_prefix = !strncmp(tag, yaml_prefix, sizeof yaml_prefix - 1);
-        cfg_error(s->c, &m, "key '%s': a value tagged '%s%.100s'; an experiment holds plain values "
-                  "(the only tags read are !!str, !!int, !!float, !!bool, !!null, !!seq, !!map)%s",
-                  path, core_prefix ? "!!" : "", tag + (core_prefix ? sizeof yaml_prefix - 1 : 0),
-                  strstr(tag, "python/") ? "; a Python or numpy object dumped by PyYAML? "
-                  "convert it to a plain number, text or list first" : "");
+    char why[400];
+    int tag = hsi_yaml_tag_check(s->tags, s->doc, yn, "an experiment", why, sizeof why);
+    if (tag < 0) {
+        cfg_error(s->c, &m, "key '%s': %s", path, why);
         return NULL;
     }
     if (yn->type == YAML_SCALAR_NODE) {
@@ -249,7 +231,8 @@ static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *
         if (!n) return NULL;
         n->str = cfg_strndup(s->c->arena, (const char *)yn->data.scalar.value,
                              yn->data.scalar.length);
-        n->quoted = yn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+        n->quoted = tag == HSI_YTAG_TEXT ? 2
+                    : tag == HSI_YTAG_NONE && yn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
         if (n->str && strlen(n->str) != yn->data.scalar.length) {
             cfg_error(s->c, &m, "key '%s': a NUL character inside a value", path);
             return NULL;
@@ -288,6 +271,10 @@ static cfg_node *convert(load_state *s, yaml_node_t *yn, int depth, const char *
         const char *key = (const char *)k->data.scalar.value;
         char sub[512];
         snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
+        if (hsi_yaml_tag_check(s->tags, s->doc, k, "an experiment", why, sizeof why) < 0) {
+            cfg_error(s->c, &km, "key '%s': the key is %s", sub, why);   /* '!foo lr: 0.01' */
+            return NULL;
+        }
         if (!strcmp(key, "<<") && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
             cfg_error(s->c, &km, "key '%s': YAML merge keys ('<<: *anchor') are not read; write "
                       "the keys out (an alias of a whole value, such as 'solver: *anchor', is read)",
@@ -389,8 +376,16 @@ cfg_node *cfg_parse(cfg_ctx *c, const char *text, size_t len, const char *origin
         cfg_error(c, &top, "the file is empty; an experiment needs at least 'net', 'domains', "
                            "'split', 'solver' and 'train'");
     } else {
-        load_state s = {c, &doc, origin, text, len, 0};
+        hsi_yaml_tags tags;
+        load_state s = {c, &doc, &tags, origin, text, len, 0};
+        if (hsi_yaml_tags_scan(text, len, &tags)) {
+            cfg_error(c, &top, "out of memory");
+            yaml_document_delete(&doc);
+            yaml_parser_delete(&parser);
+            return NULL;
+        }
         root = convert(&s, yroot, 0, "");
+        hsi_yaml_tags_free(&tags);
         yaml_document_t next;
         if (root && yaml_parser_load(&parser, &next)) {
             yaml_node_t *r2 = yaml_document_get_root_node(&next);

@@ -34,7 +34,8 @@ struct cfg_node {
     cfg_kind kind;
     cfg_mark mark;
     char *str;                 /* CFG_SCALAR: the text */
-    int quoted;                /* CFG_SCALAR: written quoted or as a block scalar */
+    int quoted;                /* CFG_SCALAR: a text: 1 written quoted or as a block scalar,
+                                  2 tagged !!str */
     int n, cap;
     char **keys;               /* CFG_MAP: n keys, file order */
     cfg_mark *key_marks;       /* CFG_MAP: where each key is */

@@ -159,8 +159,9 @@ static int node_number(V *v, const cfg_node *n, const char *path, range r, int i
         cfg_node plain = *n;
         plain.quoted = 0;
         if (scalar_number(&plain, integer, &x))
-            return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s (quoted, so a text; "
-                             "remove the quotes)", path, want, got(v, n));
+            return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s (%s, so a text; "
+                             "remove the %s)", path, want, got(v, n),
+                             n->quoted == 2 ? "tagged !!str" : "quoted", n->quoted == 2 ? "tag" : "quotes");
     }
     if (n->kind == CFG_SCALAR && !n->quoted && octal_looking(n->str))
         return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s, with a leading 0 that "

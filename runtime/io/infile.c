@@ -24,8 +24,16 @@ static const char *kind_of(mode_t m)
                        : "is not a regular file";
 }
 
+/* An empty path printed as itself left the message without a name (": cannot open: ..."). */
+static int no_path(const char *path, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", path ? "'' (empty path)" : "(no path: NULL)", what);
+    return -1;
+}
+
 int hsi_open_regular(const char *path, int64_t *size, char *err, size_t errlen)
 {
+    if (!path || !*path) return no_path(path, "cannot open: no file name given", err, errlen);
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -67,6 +75,7 @@ int hsi_check_input(const char *path, char *err, size_t errlen)
 
 int hsi_check_output(const char *path, char *err, size_t errlen)
 {
+    if (!path || !*path) return no_path(path, "no file name to write to", err, errlen);
     struct stat st;
     if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;   /* new, or a file to replace */
     snprintf(err, errlen, "%s: %s; a result file would replace it: give another path", path,

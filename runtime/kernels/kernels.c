@@ -322,7 +322,7 @@ static int check_window(hsi_rt *rt, const char *what, const hsi_layout *src, int
                     (long long)k[i]);
             return 0;
         }
-        if (ref_out_size(src->dims[2 + i], k[i], s[i], lo[i], hi[i], d) < 1) {
+        if (hsi_ref_out_size(src->dims[2 + i], k[i], s[i], lo[i], hi[i], d) < 1) {
             hk_fail(rt, "%s: the window (kernel %lld, dilation %lld) does not fit spatial dim %d "
                         "of input %s padded by %lld/%lld", what, (long long)k[i], (long long)d, i,
                     DIMS(src), (long long)lo[i], (long long)hi[i]);
@@ -356,8 +356,8 @@ hsi_op *hsi_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_desc *
     double macs = (double)(src->dims[1] / d->groups) * (double)(src->dims[0] * d->out_ch);
     double pixels = 1, taps = 1;
     for (int i = 0; i < d->nsp; i++) {
-        pixels *= (double)ref_out_size(src->dims[2 + i], d->kernel[i], d->stride[i],
-                                       d->pad_lo[i], d->pad_hi[i], d->dilation[i]);
+        pixels *= (double)hsi_ref_out_size(src->dims[2 + i], d->kernel[i], d->stride[i],
+                                           d->pad_lo[i], d->pad_hi[i], d->dilation[i]);
         taps *= (double)d->kernel[i];
     }
     macs *= pixels * taps;

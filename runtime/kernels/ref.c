@@ -13,8 +13,8 @@
 
 /* ---- the double cores -------------------------------------------------------------------- */
 
-int64_t ref_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi,
-                     int64_t dilation)
+int64_t hsi_ref_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi,
+                         int64_t dilation)
 {
     int64_t span = in + pad_lo + pad_hi - dilation * (k - 1) - 1;
     return span < 0 ? 0 : span / stride + 1;
@@ -33,13 +33,13 @@ static int spatial3(int nsp, const int64_t *sp_in, const int64_t *k, const int64
         s3[i] = j < 0 ? 1 : s[j];
         plo3[i] = j < 0 ? 0 : plo[j];
         dil3[i] = j < 0 || !dil ? 1 : dil[j];
-        out3[i] = ref_out_size(in3[i], k3[i], s3[i], plo3[i], j < 0 ? 0 : phi[j], dil3[i]);
+        out3[i] = hsi_ref_out_size(in3[i], k3[i], s3[i], plo3[i], j < 0 ? 0 : phi[j], dil3[i]);
         if (out3[i] < 1) return -1;
     }
     return 0;
 }
 
-int ref_conv_init(ref_conv *c, int ndim, const int64_t *src_dims, const hsi_conv_desc *d)
+int hsi_ref_conv_init(hsi_ref_conv *c, int ndim, const int64_t *src_dims, const hsi_conv_desc *d)
 {
     memset(c, 0, sizeof *c);
     c->n = src_dims[0];
@@ -51,16 +51,16 @@ int ref_conv_init(ref_conv *c, int ndim, const int64_t *src_dims, const hsi_conv
                     d->dilation, c->in, c->out, c->k, c->s, c->plo, c->dil);
 }
 
-void ref_dense_init(ref_conv *c, int64_t n, int64_t f, int64_t o, int bias)
+void hsi_ref_dense_init(hsi_ref_conv *c, int64_t n, int64_t f, int64_t o, int bias)
 {
-    *c = (ref_conv){.n = n, .c = f, .o = o, .g = 1, .bias = bias};
+    *c = (hsi_ref_conv){.n = n, .c = f, .o = o, .g = 1, .bias = bias};
     for (int i = 0; i < 3; i++) c->in[i] = c->out[i] = c->k[i] = c->s[i] = c->dil[i] = 1;
 }
 
 static int64_t prod3(const int64_t *v) { return v[0] * v[1] * v[2]; }
-int64_t ref_conv_src_numel(const ref_conv *c) { return c->n * c->c * prod3(c->in); }
-int64_t ref_conv_dst_numel(const ref_conv *c) { return c->n * c->o * prod3(c->out); }
-int64_t ref_conv_w_numel(const ref_conv *c) { return c->o * (c->c / c->g) * prod3(c->k); }
+int64_t hsi_ref_conv_src_numel(const hsi_ref_conv *c) { return c->n * c->c * prod3(c->in); }
+int64_t hsi_ref_conv_dst_numel(const hsi_ref_conv *c) { return c->n * c->o * prod3(c->out); }
+int64_t hsi_ref_conv_w_numel(const hsi_ref_conv *c) { return c->o * (c->c / c->g) * prod3(c->k); }
 
 typedef enum conv_mode { CONV_FWD, CONV_BWD_DATA, CONV_BWD_W } conv_mode;
 
@@ -70,7 +70,7 @@ typedef enum conv_mode { CONV_FWD, CONV_BWD_DATA, CONV_BWD_W } conv_mode;
  *   CONV_BWD_DATA  dx[i] += w[t] * y[o]   (y holds dy)
  *   CONV_BWD_W     dw[t] += x[i] * y[o]   (y holds dy)
  * Taps outside, output positions inside, so the innermost loop runs along a row of outputs. */
-static void conv_walk(const ref_conv *c, conv_mode mode, const double *x, const double *w,
+static void conv_walk(const hsi_ref_conv *c, conv_mode mode, const double *x, const double *w,
                       double *y, double *dx, double *dw)
 {
     const int64_t cpg = c->c / c->g, opg = c->o / c->g;
@@ -107,8 +107,8 @@ static void conv_walk(const ref_conv *c, conv_mode mode, const double *x, const 
             }
 }
 
-void ref_conv_fwd_d(const ref_conv *c, const double *x, const double *w, const double *b,
-                    double *y)
+void hsi_ref_conv_fwd_d(const hsi_ref_conv *c, const double *x, const double *w, const double *b,
+                        double *y)
 {
     const int64_t osz = prod3(c->out);
     for (int64_t n = 0; n < c->n; n++)
@@ -117,14 +117,14 @@ void ref_conv_fwd_d(const ref_conv *c, const double *x, const double *w, const d
     conv_walk(c, CONV_FWD, x, w, y, NULL, NULL);
 }
 
-void ref_conv_bwd_data_d(const ref_conv *c, const double *w, const double *dy, double *dx)
+void hsi_ref_conv_bwd_data_d(const hsi_ref_conv *c, const double *w, const double *dy, double *dx)
 {
-    memset(dx, 0, sizeof *dx * (size_t)ref_conv_src_numel(c));
+    memset(dx, 0, sizeof *dx * (size_t)hsi_ref_conv_src_numel(c));
     conv_walk(c, CONV_BWD_DATA, NULL, w, (double *)dy, dx, NULL);
 }
 
-void ref_conv_bwd_w_d(const ref_conv *c, const double *x, const double *dy, double *dw,
-                      double *db)
+void hsi_ref_conv_bwd_w_d(const hsi_ref_conv *c, const double *x, const double *dy, double *dw,
+                          double *db)
 {
     if (dw) conv_walk(c, CONV_BWD_W, x, NULL, (double *)dy, NULL, dw);
     if (!db || !c->bias) return;
@@ -139,7 +139,7 @@ void ref_conv_bwd_w_d(const ref_conv *c, const double *x, const double *dy, doub
 
 /* Batch mean and biased variance per channel (two passes); with dp, over every process's
  * shard (the sums reduced), and *count the elements per channel over all of them. */
-static void bn_stats(const ref_bn *b, const double *x, double *mean, double *var, double *count,
+static void bn_stats(const hsi_ref_bn *b, const double *x, double *mean, double *var, double *count,
                      const hsi_dp *dp)
 {
     double m = (double)(b->n * b->sp);
@@ -166,9 +166,9 @@ static void bn_stats(const ref_bn *b, const double *x, double *mean, double *var
     if (count) *count = m;
 }
 
-void ref_bn_fwd_d(const ref_bn *b, int train, const double *x, const double *gamma,
-                  const double *beta, double *mean, double *var, double *y,
-                  unsigned char *relu_mask)
+void hsi_ref_bn_fwd_d(const hsi_ref_bn *b, int train, const double *x, const double *gamma,
+                      const double *beta, double *mean, double *var, double *y,
+                      unsigned char *relu_mask)
 {
     if (train) bn_stats(b, x, mean, var, NULL, NULL);
     for (int64_t ch = 0; ch < b->c; ch++) {
@@ -189,7 +189,7 @@ void ref_bn_fwd_d(const ref_bn *b, int train, const double *x, const double *gam
 #define BN_G(at) (b->relu && !relu_mask[at] ? 0.0 : dy[at])
 
 /* dx of one channel from the sums of g and g * xhat over m elements (of every shard). */
-static void bn_dx(const ref_bn *b, int64_t ch, const double *x, const double *gamma,
+static void bn_dx(const hsi_ref_bn *b, int64_t ch, const double *x, const double *gamma,
                   const double *mean, const double *var, const unsigned char *relu_mask,
                   const double *dy, double sg, double sgx, double m, double *dx)
 {
@@ -203,9 +203,9 @@ static void bn_dx(const ref_bn *b, int64_t ch, const double *x, const double *ga
         }
 }
 
-void ref_bn_bwd_d(const ref_bn *b, const double *x, const double *gamma, const double *mean,
-                  const double *var, const unsigned char *relu_mask, const double *dy,
-                  double *dx, double *dgamma, double *dbeta)
+void hsi_ref_bn_bwd_d(const hsi_ref_bn *b, const double *x, const double *gamma, const double *mean,
+                      const double *var, const unsigned char *relu_mask, const double *dy,
+                      double *dx, double *dgamma, double *dbeta)
 {
     const double m = (double)(b->n * b->sp);
     for (int64_t ch = 0; ch < b->c; ch++) {
@@ -225,7 +225,7 @@ void ref_bn_bwd_d(const ref_bn *b, const double *x, const double *gamma, const d
 #undef BN_G
 
 /* r = (1 - momentum) r + momentum * batch over m elements per channel. */
-static void bn_running(const ref_bn *b, double m, const double *mean, const double *var,
+static void bn_running(const hsi_ref_bn *b, double m, const double *mean, const double *var,
                        double momentum, double *running_mean, double *running_var)
 {
     const double unbias = m > 1 ? m / (m - 1) : 1.0;
@@ -235,13 +235,13 @@ static void bn_running(const ref_bn *b, double m, const double *mean, const doub
     }
 }
 
-void ref_bn_running_d(const ref_bn *b, const double *mean, const double *var, double momentum,
-                      double *running_mean, double *running_var)
+void hsi_ref_bn_running_d(const hsi_ref_bn *b, const double *mean, const double *var,
+                          double momentum, double *running_mean, double *running_var)
 {
     bn_running(b, (double)(b->n * b->sp), mean, var, momentum, running_mean, running_var);
 }
 
-void ref_act_fwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *x, double *y)
+void hsi_ref_act_fwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *x, double *y)
 {
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
@@ -255,8 +255,8 @@ void ref_act_fwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *x, 
     }
 }
 
-void ref_act_bwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *y,
-                   const double *dy, double *dx)
+void hsi_ref_act_bwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *y,
+                       const double *dy, double *dx)
 {
     for (int64_t i = 0; i < n; i++) {
         double v = y[i];
@@ -270,14 +270,14 @@ void ref_act_bwd_d(hsi_act_kind kind, double alpha, int64_t n, const double *y,
     }
 }
 
-void ref_dropout_fwd_d(int64_t n, double p, uint64_t seed, const double *x, double *y,
-                       unsigned char *mask)
+void hsi_ref_dropout_fwd_d(int64_t n, double p, uint64_t seed, const double *x, double *y,
+                           unsigned char *mask)
 {
-    ref_dropout_fwd_at_d(n, 0, p, seed, x, y, mask);
+    hsi_ref_dropout_fwd_at_d(n, 0, p, seed, x, y, mask);
 }
 
-void ref_dropout_fwd_at_d(int64_t n, uint64_t base, double p, uint64_t seed, const double *x,
-                          double *y, unsigned char *mask)
+void hsi_ref_dropout_fwd_at_d(int64_t n, uint64_t base, double p, uint64_t seed, const double *x,
+                              double *y, unsigned char *mask)
 {
     const double scale = 1 / (1 - p);
     for (int64_t i = 0; i < n; i++) {
@@ -287,14 +287,14 @@ void ref_dropout_fwd_at_d(int64_t n, uint64_t base, double p, uint64_t seed, con
     }
 }
 
-void ref_dropout_bwd_d(int64_t n, double p, const unsigned char *mask, const double *dy,
-                       double *dx)
+void hsi_ref_dropout_bwd_d(int64_t n, double p, const unsigned char *mask, const double *dy,
+                           double *dx)
 {
     const double scale = 1 / (1 - p);
     for (int64_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0;
 }
 
-int ref_pool_init(ref_pool *p, int ndim, const int64_t *src_dims, const hsi_pool_desc *d)
+int hsi_ref_pool_init(hsi_ref_pool *p, int ndim, const int64_t *src_dims, const hsi_pool_desc *d)
 {
     memset(p, 0, sizeof *p);
     p->n = src_dims[0];
@@ -314,17 +314,17 @@ int ref_pool_init(ref_pool *p, int ndim, const int64_t *src_dims, const hsi_pool
     return 0;
 }
 
-void ref_pool_ceil(ref_pool *p, int nsp, const int64_t *extra)
+void hsi_ref_pool_ceil(hsi_ref_pool *p, int nsp, const int64_t *extra)
 {
     for (int j = 0; extra && j < nsp; j++) p->cend[3 - nsp + j] -= extra[j];
 }
 
-int64_t ref_pool_src_numel(const ref_pool *p) { return p->n * p->c * prod3(p->in); }
-int64_t ref_pool_dst_numel(const ref_pool *p) { return p->n * p->c * prod3(p->out); }
+int64_t hsi_ref_pool_src_numel(const hsi_ref_pool *p) { return p->n * p->c * prod3(p->in); }
+int64_t hsi_ref_pool_dst_numel(const hsi_ref_pool *p) { return p->n * p->c * prod3(p->out); }
 
 /* The window of output cell (od, oh, ow) clipped to the input: [lo[i], hi[i]) per dim.
  * Returns the average's divisor. Every window holds a real cell, since pad < k. */
-static double pool_window(const ref_pool *p, const int64_t *o3, int64_t *lo, int64_t *hi)
+static double pool_window(const hsi_ref_pool *p, const int64_t *o3, int64_t *lo, int64_t *hi)
 {
     double cells = 1, full = 1;
     for (int i = 0; i < 3; i++) {
@@ -339,7 +339,7 @@ static double pool_window(const ref_pool *p, const int64_t *o3, int64_t *lo, int
 
 /* The one loop nest of pooling: forward (dy == NULL) writes y and argmax; backward (dy set)
  * scatters dy into dx, which the caller zeroed. */
-static void pool_walk(const ref_pool *p, const double *x, double *y, int32_t *argmax,
+static void pool_walk(const hsi_ref_pool *p, const double *x, double *y, int32_t *argmax,
                       const double *dy, const int32_t *argmax_in, double *dx)
 {
     const int64_t isz = prod3(p->in), osz = prod3(p->out);
@@ -373,18 +373,18 @@ static void pool_walk(const ref_pool *p, const double *x, double *y, int32_t *ar
     }
 }
 
-void ref_pool_fwd_d(const ref_pool *p, const double *x, double *y, int32_t *argmax)
+void hsi_ref_pool_fwd_d(const hsi_ref_pool *p, const double *x, double *y, int32_t *argmax)
 {
     pool_walk(p, x, y, argmax, NULL, NULL, NULL);
 }
 
-void ref_pool_bwd_d(const ref_pool *p, const double *dy, const int32_t *argmax, double *dx)
+void hsi_ref_pool_bwd_d(const hsi_ref_pool *p, const double *dy, const int32_t *argmax, double *dx)
 {
-    memset(dx, 0, sizeof *dx * (size_t)ref_pool_src_numel(p));
+    memset(dx, 0, sizeof *dx * (size_t)hsi_ref_pool_src_numel(p));
     pool_walk(p, NULL, NULL, NULL, dy, argmax, dx);
 }
 
-void ref_add_fwd_d(int64_t n, int relu, const double *a, const double *b, double *y)
+void hsi_ref_add_fwd_d(int64_t n, int relu, const double *a, const double *b, double *y)
 {
     for (int64_t i = 0; i < n; i++) {
         double v = a[i] + b[i];
@@ -392,8 +392,8 @@ void ref_add_fwd_d(int64_t n, int relu, const double *a, const double *b, double
     }
 }
 
-void ref_add_bwd_d(int64_t n, int relu, const double *y, const double *dy, double *da,
-                   double *db)
+void hsi_ref_add_bwd_d(int64_t n, int relu, const double *y, const double *dy, double *da,
+                       double *db)
 {
     for (int64_t i = 0; i < n; i++) {
         double g = relu && !(y[i] > 0) ? 0.0 : dy[i];
@@ -402,8 +402,8 @@ void ref_add_bwd_d(int64_t n, int relu, const double *y, const double *dy, doubl
     }
 }
 
-void ref_concat_move(const ref_concat *c, size_t elem, int to_whole, void *const *parts,
-                     void *whole)
+void hsi_ref_concat_move(const hsi_ref_concat *c, size_t elem, int to_whole, void *const *parts,
+                         void *whole)
 {
     char *w = whole;
     for (int64_t n = 0; n < c->batch; n++) {
@@ -420,8 +420,8 @@ void ref_concat_move(const ref_concat *c, size_t elem, int to_whole, void *const
     }
 }
 
-double ref_xent_d(int64_t n_all, int64_t k, const double *logits, const int32_t *labels, int n,
-                  double weight, double *dlogits)
+double hsi_ref_xent_d(int64_t n_all, int64_t k, const double *logits, const int32_t *labels, int n,
+                      double weight, double *dlogits)
 {
     int64_t m = 0;
     for (int i = 0; i < n; i++) m += labels[i] >= 0 && labels[i] < k;
@@ -465,8 +465,8 @@ static void lrn_scale(int64_t c, int64_t sp, int64_t size, double alpha, double 
     }
 }
 
-void ref_lrn_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha, double beta,
-                   double k, const double *x, double *y, double *t)
+void hsi_ref_lrn_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha, double beta,
+                       double k, const double *x, double *y, double *t)
 {
     for (int64_t b = 0; b < n; b++)
         for (int64_t p = 0; p < sp; p++) {
@@ -477,8 +477,8 @@ void ref_lrn_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha,
         }
 }
 
-void ref_lrn_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha, double beta,
-                   double k, const double *x, const double *dy, double *dx, double *t)
+void hsi_ref_lrn_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha, double beta,
+                       double k, const double *x, const double *dy, double *dx, double *t)
 {
     for (int64_t b = 0; b < n; b++)
         for (int64_t p = 0; p < sp; p++) {
@@ -500,8 +500,8 @@ void ref_lrn_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t size, double alpha,
         }
 }
 
-void ref_prelu_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const double *x,
-                     const double *a, double *y)
+void hsi_ref_prelu_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const double *x,
+                         const double *a, double *y)
 {
     for (int64_t i = 0; i < n * c * sp; i++) {
         double s = a[slopes == 1 ? 0 : i / sp % c];
@@ -509,8 +509,8 @@ void ref_prelu_fwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const dou
     }
 }
 
-void ref_prelu_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const double *x,
-                     const double *a, const double *dy, double *dx, double *da)
+void hsi_ref_prelu_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const double *x,
+                         const double *a, const double *dy, double *dx, double *da)
 {
     for (int64_t i = 0; i < n * c * sp; i++) {
         int64_t ch = slopes == 1 ? 0 : i / sp % c;
@@ -519,7 +519,7 @@ void ref_prelu_bwd_d(int64_t n, int64_t c, int64_t sp, int64_t slopes, const dou
     }
 }
 
-void ref_softmax_fwd_d(int64_t n, int64_t c, int64_t sp, const double *x, double *y)
+void hsi_ref_softmax_fwd_d(int64_t n, int64_t c, int64_t sp, const double *x, double *y)
 {
     for (int64_t b = 0; b < n; b++)
         for (int64_t p = 0; p < sp; p++) {
@@ -532,8 +532,8 @@ void ref_softmax_fwd_d(int64_t n, int64_t c, int64_t sp, const double *x, double
         }
 }
 
-void ref_softmax_bwd_d(int64_t n, int64_t c, int64_t sp, const double *y, const double *dy,
-                       double *dx)
+void hsi_ref_softmax_bwd_d(int64_t n, int64_t c, int64_t sp, const double *y, const double *dy,
+                           double *dx)
 {
     for (int64_t b = 0; b < n; b++)
         for (int64_t p = 0; p < sp; p++) {
@@ -544,8 +544,8 @@ void ref_softmax_bwd_d(int64_t n, int64_t c, int64_t sp, const double *y, const 
         }
 }
 
-void ref_crop_move(int ndim, const int64_t *dims, const hsi_crop_desc *d, int to_window,
-                   double *whole, double *win)
+void hsi_ref_crop_move(int ndim, const int64_t *dims, const hsi_crop_desc *d, int to_window,
+                       double *whole, double *win)
 {
     /* walked as [planes, D, H, W] with leading spatial dims of size 1 */
     int64_t in[3] = {1, 1, 1}, off[3] = {0, 0, 0}, sz[3] = {1, 1, 1}, planes = dims[0] * dims[1];
@@ -616,25 +616,25 @@ static hsi_op *new_op(hsi_rt *rt, hk_kind kind, const hsi_layout *dst, size_t im
     return op;
 }
 
-/* conv and dense share one impl: a ref_conv and its scratch. */
-typedef struct ref_conv_op {
-    ref_conv c;
+/* conv and dense share one impl: a hsi_ref_conv and its scratch. */
+typedef struct hsi_ref_conv_op {
+    hsi_ref_conv c;
     double *x, *w, *b, *y, *dx, *dw, *db;
-} ref_conv_op;
+} hsi_ref_conv_op;
 
-static hsi_op *conv_op_new(hsi_rt *rt, hk_kind kind, const ref_conv *c, const hsi_layout *dst,
+static hsi_op *conv_op_new(hsi_rt *rt, hk_kind kind, const hsi_ref_conv *c, const hsi_layout *dst,
                            int need_dsrc, int need_dw)
 {
     if (!dst) return NULL;
-    hsi_op *op = new_op(rt, kind, dst, sizeof(ref_conv_op));
+    hsi_op *op = new_op(rt, kind, dst, sizeof(hsi_ref_conv_op));
     if (!op) return NULL;
-    ref_conv_op *r = op->impl;
+    hsi_ref_conv_op *r = op->impl;
     r->c = *c;
-    int64_t nw = ref_conv_w_numel(c);
-    if (!(r->x = scratch(rt, ref_conv_src_numel(c))) || !(r->w = scratch(rt, nw)) ||
-        !(r->b = scratch(rt, c->o)) || !(r->y = scratch(rt, ref_conv_dst_numel(c))))
+    int64_t nw = hsi_ref_conv_w_numel(c);
+    if (!(r->x = scratch(rt, hsi_ref_conv_src_numel(c))) || !(r->w = scratch(rt, nw)) ||
+        !(r->b = scratch(rt, c->o)) || !(r->y = scratch(rt, hsi_ref_conv_dst_numel(c))))
         return NULL;
-    if (need_dsrc && !(r->dx = scratch(rt, ref_conv_src_numel(c)))) return NULL;
+    if (need_dsrc && !(r->dx = scratch(rt, hsi_ref_conv_src_numel(c)))) return NULL;
     if (need_dw && (!(r->dw = scratch(rt, nw)) || !(r->db = scratch(rt, c->o)))) return NULL;
     return op;
 }
@@ -642,30 +642,30 @@ static hsi_op *conv_op_new(hsi_rt *rt, hk_kind kind, const ref_conv *c, const hs
 void hk_ref_conv_forward(hsi_op *op, const float *src, const float *w, const float *b,
                          float *dst)
 {
-    ref_conv_op *r = op->impl;
-    to_d(r->x, src, ref_conv_src_numel(&r->c));
-    to_d(r->w, w, ref_conv_w_numel(&r->c));
+    hsi_ref_conv_op *r = op->impl;
+    to_d(r->x, src, hsi_ref_conv_src_numel(&r->c));
+    to_d(r->w, w, hsi_ref_conv_w_numel(&r->c));
     if (r->c.bias) to_d(r->b, b, r->c.o);
-    ref_conv_fwd_d(&r->c, r->x, r->w, r->b, r->y);
-    to_f(dst, r->y, ref_conv_dst_numel(&r->c));
+    hsi_ref_conv_fwd_d(&r->c, r->x, r->w, r->b, r->y);
+    to_f(dst, r->y, hsi_ref_conv_dst_numel(&r->c));
 }
 
 void hk_ref_conv_backward(hsi_op *op, const float *src, const float *w, const float *ddst,
                           float *dsrc, float *dw, float *db)
 {
-    ref_conv_op *r = op->impl;
-    int64_t nw = ref_conv_w_numel(&r->c);
-    to_d(r->y, ddst, ref_conv_dst_numel(&r->c));
+    hsi_ref_conv_op *r = op->impl;
+    int64_t nw = hsi_ref_conv_w_numel(&r->c);
+    to_d(r->y, ddst, hsi_ref_conv_dst_numel(&r->c));
     if (dsrc && r->dx) {
         to_d(r->w, w, nw);
-        ref_conv_bwd_data_d(&r->c, r->w, r->y, r->dx);
-        to_f(dsrc, r->dx, ref_conv_src_numel(&r->c));
+        hsi_ref_conv_bwd_data_d(&r->c, r->w, r->y, r->dx);
+        to_f(dsrc, r->dx, hsi_ref_conv_src_numel(&r->c));
     }
     if ((!dw && !(db && r->c.bias)) || !r->dw) return;
-    to_d(r->x, src, ref_conv_src_numel(&r->c));
+    to_d(r->x, src, hsi_ref_conv_src_numel(&r->c));
     memset(r->dw, 0, sizeof(double) * (size_t)nw);
     memset(r->db, 0, sizeof(double) * (size_t)r->c.o);
-    ref_conv_bwd_w_d(&r->c, r->x, r->y, dw ? r->dw : NULL, r->db);
+    hsi_ref_conv_bwd_w_d(&r->c, r->x, r->y, dw ? r->dw : NULL, r->db);
     if (dw) acc_f(dw, r->dw, nw);
     if (db && r->c.bias) acc_f(db, r->db, r->c.o);
 }
@@ -674,8 +674,8 @@ hsi_op *hk_ref_conv_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_des
                            int need_dsrc, int need_dw)
 {
     if (!need_plain(rt, "conv", src)) return NULL;
-    ref_conv c;
-    if (ref_conv_init(&c, src->ndim, src->dims, d))
+    hsi_ref_conv c;
+    if (hsi_ref_conv_init(&c, src->ndim, src->dims, d))
         return hk_fail(rt, "conv: the kernel does not fit the input");
     int64_t dims[5] = {c.n, c.o};
     for (int i = 0; i < d->nsp; i++) dims[2 + i] = c.out[3 - d->nsp + i];
@@ -687,8 +687,8 @@ hsi_op *hk_ref_dense_create(hsi_rt *rt, const hsi_layout *src, int64_t out, int 
                             int need_dsrc, int need_dw)
 {
     if (!need_plain(rt, "dense", src)) return NULL;
-    ref_conv c;
-    ref_dense_init(&c, src->dims[0], lnumel(src) / src->dims[0], out, bias);
+    hsi_ref_conv c;
+    hsi_ref_dense_init(&c, src->dims[0], lnumel(src) / src->dims[0], out, bias);
     int64_t dims[2] = {c.n, out};
     return conv_op_new(rt, HK_DENSE, &c, hk_ref_layout_plain(rt, 2, dims), need_dsrc, need_dw);
 }
@@ -707,21 +707,21 @@ void hk_ref_dense_backward(hsi_op *op, const float *src, const float *w, const f
 
 /* BN workspace: double mean[C], double var[C] (biased batch statistics), then, with fuse_relu,
  * one byte per element: 1 where the output is > 0. */
-typedef struct ref_bn_op {
-    ref_bn b;
+typedef struct hsi_ref_bn_op {
+    hsi_ref_bn b;
     double *x, *y, *dx, *gamma, *beta, *mean, *var, *dgamma, *dbeta;
     double *red;       /* [2c]: sums reduced over every process (synchronized BN) */
     double count;      /* elements per channel of the last training forward, every shard */
-} ref_bn_op;
+} hsi_ref_bn_op;
 
 hsi_op *hk_ref_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_relu)
 {
     if (!need_plain(rt, "bn", src)) return NULL;
-    hsi_op *op = new_op(rt, HK_BN, src, sizeof(ref_bn_op));
+    hsi_op *op = new_op(rt, HK_BN, src, sizeof(hsi_ref_bn_op));
     if (!op) return NULL;
-    ref_bn_op *r = op->impl;
+    hsi_ref_bn_op *r = op->impl;
     int64_t numel = lnumel(src);
-    r->b = (ref_bn){src->dims[0], src->dims[1], numel / (src->dims[0] * src->dims[1]), eps,
+    r->b = (hsi_ref_bn){src->dims[0], src->dims[1], numel / (src->dims[0] * src->dims[1]), eps,
                     fuse_relu};
     int64_t c = r->b.c;
     if (!(r->x = scratch(rt, numel)) || !(r->y = scratch(rt, numel)) ||
@@ -738,7 +738,7 @@ void hk_ref_bn_forward(hsi_op *op, int train, const float *src, const float *gam
                        const float *beta, float *running_mean, float *running_var,
                        float momentum, float *dst, void *ws)
 {
-    ref_bn_op *r = op->impl;
+    hsi_ref_bn_op *r = op->impl;
     int64_t numel = lnumel(op->dst), c = r->b.c;
     to_d(r->x, src, numel);
     to_d(r->gamma, gamma, c);
@@ -746,7 +746,7 @@ void hk_ref_bn_forward(hsi_op *op, int train, const float *src, const float *gam
     if (!train) {
         to_d(r->mean, running_mean, c);
         to_d(r->var, running_var, c);
-        ref_bn_fwd_d(&r->b, 0, r->x, r->gamma, r->beta, r->mean, r->var, r->y, NULL);
+        hsi_ref_bn_fwd_d(&r->b, 0, r->x, r->gamma, r->beta, r->mean, r->var, r->y, NULL);
         to_f(dst, r->y, numel);
         return;
     }
@@ -755,7 +755,7 @@ void hk_ref_bn_forward(hsi_op *op, int train, const float *src, const float *gam
     /* the statistics of this batch, or of the global batch (then used as given) */
     r->count = (double)(r->b.n * r->b.sp);
     if (dp) bn_stats(&r->b, r->x, r->mean, r->var, &r->count, dp);
-    ref_bn_fwd_d(&r->b, !dp, r->x, r->gamma, r->beta, r->mean, r->var, r->y, mask);
+    hsi_ref_bn_fwd_d(&r->b, !dp, r->x, r->gamma, r->beta, r->mean, r->var, r->y, mask);
     to_f(dst, r->y, numel);
     if (ws) {
         memcpy(ws, r->mean, sizeof(double) * (size_t)c);
@@ -773,7 +773,7 @@ void hk_ref_bn_forward(hsi_op *op, int train, const float *src, const float *gam
 void hk_ref_bn_backward(hsi_op *op, const float *src, const float *gamma, const float *ddst,
                         const void *ws, float *dsrc, int add, float *dgamma, float *dbeta)
 {
-    ref_bn_op *r = op->impl;
+    hsi_ref_bn_op *r = op->impl;
     int64_t numel = lnumel(op->dst), c = r->b.c;
     to_d(r->x, src, numel);
     to_d(r->gamma, gamma, c);
@@ -784,8 +784,8 @@ void hk_ref_bn_backward(hsi_op *op, const float *src, const float *gamma, const 
     memset(r->dgamma, 0, sizeof(double) * (size_t)c);
     memset(r->dbeta, 0, sizeof(double) * (size_t)c);
     const int sync = hk_bn_sync();
-    ref_bn_bwd_d(&r->b, r->x, r->gamma, r->mean, r->var, mask, r->y,
-                 dsrc && !sync ? r->dx : NULL, r->dgamma, r->dbeta);
+    hsi_ref_bn_bwd_d(&r->b, r->x, r->gamma, r->mean, r->var, mask, r->y,
+                     dsrc && !sync ? r->dx : NULL, r->dgamma, r->dbeta);
     if (dsrc && sync) {   /* dx from the sums over the global batch; dgamma, dbeta stay local */
         memcpy(r->red, r->dbeta, sizeof(double) * (size_t)c);
         memcpy(r->red + c, r->dgamma, sizeof(double) * (size_t)c);
@@ -800,19 +800,19 @@ void hk_ref_bn_backward(hsi_op *op, const float *src, const float *gamma, const 
 }
 
 /* Element-wise ops (act, dropout, add) share one impl: two or three arrays of scratch. */
-typedef struct ref_ew_op {
+typedef struct hsi_ref_ew_op {
     int64_t n;
     hsi_act_kind kind;
     double alpha;      /* act: alpha; dropout: p */
     int relu;          /* add */
     double *u, *v, *w;
-} ref_ew_op;
+} hsi_ref_ew_op;
 
 static hsi_op *ew_op_new(hsi_rt *rt, hk_kind kind, const hsi_layout *l, int arrays)
 {
-    hsi_op *op = new_op(rt, kind, l, sizeof(ref_ew_op));
+    hsi_op *op = new_op(rt, kind, l, sizeof(hsi_ref_ew_op));
     if (!op) return NULL;
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     r->n = lnumel(l);
     if (!(r->u = scratch(rt, r->n)) || !(r->v = scratch(rt, r->n)) ||
         (arrays > 2 && !(r->w = scratch(rt, r->n))))
@@ -825,7 +825,7 @@ hsi_op *hk_ref_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, 
     if (!need_plain(rt, "activation", src)) return NULL;
     hsi_op *op = ew_op_new(rt, HK_ACT, src, 2);
     if (!op) return NULL;
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     r->kind = kind;
     r->alpha = alpha;
     return op;
@@ -833,18 +833,18 @@ hsi_op *hk_ref_act_create(hsi_rt *rt, const hsi_layout *src, hsi_act_kind kind, 
 
 void hk_ref_act_forward(hsi_op *op, const float *src, float *dst)
 {
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     to_d(r->u, src, r->n);
-    ref_act_fwd_d(r->kind, r->alpha, r->n, r->u, r->v);
+    hsi_ref_act_fwd_d(r->kind, r->alpha, r->n, r->u, r->v);
     to_f(dst, r->v, r->n);
 }
 
 void hk_ref_act_backward(hsi_op *op, const float *dst, const float *ddst, float *dsrc)
 {
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     to_d(r->u, dst, r->n);
     to_d(r->v, ddst, r->n);
-    ref_act_bwd_d(r->kind, r->alpha, r->n, r->u, r->v, r->v);
+    hsi_ref_act_bwd_d(r->kind, r->alpha, r->n, r->u, r->v, r->v);
     to_f(dsrc, r->v, r->n);
 }
 
@@ -854,7 +854,7 @@ hsi_op *hk_ref_dropout_create(hsi_rt *rt, const hsi_layout *src, float p)
     if (!need_plain(rt, "dropout", src)) return NULL;
     hsi_op *op = ew_op_new(rt, HK_DROPOUT, src, 2);
     if (!op) return NULL;
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     r->alpha = p;
     op->ws_bytes = (size_t)r->n;
     return op;
@@ -863,45 +863,45 @@ hsi_op *hk_ref_dropout_create(hsi_rt *rt, const hsi_layout *src, float p)
 void hk_ref_dropout_forward(hsi_op *op, int train, uint64_t seed, const float *src, float *dst,
                             void *ws)
 {
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     if (!train) {
         if (dst != src) memcpy(dst, src, sizeof(float) * (size_t)r->n);
         return;
     }
     to_d(r->u, src, r->n);
-    ref_dropout_fwd_at_d(r->n, hk_dropout_base(op->dst), r->alpha, seed, r->u, r->v, ws);
+    hsi_ref_dropout_fwd_at_d(r->n, hk_dropout_base(op->dst), r->alpha, seed, r->u, r->v, ws);
     to_f(dst, r->v, r->n);
 }
 
 void hk_ref_dropout_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
 {
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     to_d(r->u, ddst, r->n);
-    ref_dropout_bwd_d(r->n, r->alpha, ws, r->u, r->v);
+    hsi_ref_dropout_bwd_d(r->n, r->alpha, ws, r->u, r->v);
     to_f(dsrc, r->v, r->n);
 }
 
 /* Max-pool workspace: one int32 per output, the argmax's offset within its (n, c) input plane
  * (row-major over the spatial dims). Average pooling needs none. */
-typedef struct ref_pool_op {
-    ref_pool p;
+typedef struct hsi_ref_pool_op {
+    hsi_ref_pool p;
     double *x, *y;
-} ref_pool_op;
+} hsi_ref_pool_op;
 
 hsi_op *hk_ref_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_desc *d,
                            const int64_t *ceil_extra)
 {
     if (!need_plain(rt, "pool", src)) return NULL;
-    ref_pool p;
-    if (ref_pool_init(&p, src->ndim, src->dims, d))
+    hsi_ref_pool p;
+    if (hsi_ref_pool_init(&p, src->ndim, src->dims, d))
         return hk_fail(rt, "pool: the window does not fit the input");
-    ref_pool_ceil(&p, d->nsp, ceil_extra);
+    hsi_ref_pool_ceil(&p, d->nsp, ceil_extra);
     int64_t dims[5] = {p.n, p.c};
     for (int i = 0; i < d->nsp; i++) dims[2 + i] = p.out[3 - d->nsp + i];
     const hsi_layout *dst = hk_ref_layout_plain(rt, src->ndim, dims);
-    hsi_op *op = dst ? new_op(rt, HK_POOL, dst, sizeof(ref_pool_op)) : NULL;
+    hsi_op *op = dst ? new_op(rt, HK_POOL, dst, sizeof(hsi_ref_pool_op)) : NULL;
     if (!op) return NULL;
-    ref_pool_op *r = op->impl;
+    hsi_ref_pool_op *r = op->impl;
     r->p = p;
     if (!(r->x = scratch(rt, lnumel(src))) || !(r->y = scratch(rt, lnumel(dst)))) return NULL;
     op->ws_bytes = p.max ? sizeof(int32_t) * (size_t)lnumel(dst) : 0;
@@ -910,18 +910,18 @@ hsi_op *hk_ref_pool_create(hsi_rt *rt, const hsi_layout *src, const hsi_pool_des
 
 void hk_ref_pool_forward(hsi_op *op, int train, const float *src, float *dst, void *ws)
 {
-    ref_pool_op *r = op->impl;
-    to_d(r->x, src, ref_pool_src_numel(&r->p));
-    ref_pool_fwd_d(&r->p, r->x, r->y, train && r->p.max ? ws : NULL);
-    to_f(dst, r->y, ref_pool_dst_numel(&r->p));
+    hsi_ref_pool_op *r = op->impl;
+    to_d(r->x, src, hsi_ref_pool_src_numel(&r->p));
+    hsi_ref_pool_fwd_d(&r->p, r->x, r->y, train && r->p.max ? ws : NULL);
+    to_f(dst, r->y, hsi_ref_pool_dst_numel(&r->p));
 }
 
 void hk_ref_pool_backward(hsi_op *op, const float *ddst, const void *ws, float *dsrc)
 {
-    ref_pool_op *r = op->impl;
-    to_d(r->y, ddst, ref_pool_dst_numel(&r->p));
-    ref_pool_bwd_d(&r->p, r->y, ws, r->x);
-    to_f(dsrc, r->x, ref_pool_src_numel(&r->p));
+    hsi_ref_pool_op *r = op->impl;
+    to_d(r->y, ddst, hsi_ref_pool_dst_numel(&r->p));
+    hsi_ref_pool_bwd_d(&r->p, r->y, ws, r->x);
+    to_f(dsrc, r->x, hsi_ref_pool_src_numel(&r->p));
 }
 
 hsi_op *hk_ref_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, int relu)
@@ -929,26 +929,26 @@ hsi_op *hk_ref_add_create(hsi_rt *rt, const hsi_layout *a, const hsi_layout *b, 
     if (!need_plain(rt, "add", a) || !need_plain(rt, "add", b)) return NULL;
     hsi_op *op = ew_op_new(rt, HK_ADD, a, 3);
     if (!op) return NULL;
-    ((ref_ew_op *)op->impl)->relu = relu;
+    ((hsi_ref_ew_op *)op->impl)->relu = relu;
     op->grad_shares = 3;   /* plain layouts; the backward reads ddst before writing */
     return op;
 }
 
 void hk_ref_add_forward(hsi_op *op, const float *a, const float *b, float *dst)
 {
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     to_d(r->u, a, r->n);
     to_d(r->v, b, r->n);
-    ref_add_fwd_d(r->n, r->relu, r->u, r->v, r->w);
+    hsi_ref_add_fwd_d(r->n, r->relu, r->u, r->v, r->w);
     to_f(dst, r->w, r->n);
 }
 
 void hk_ref_add_backward(hsi_op *op, const float *dst, const float *ddst, float *da, float *db)
 {
-    ref_ew_op *r = op->impl;
+    hsi_ref_ew_op *r = op->impl;
     to_d(r->u, dst, r->n);
     to_d(r->v, ddst, r->n);
-    ref_add_bwd_d(r->n, r->relu, r->u, r->v, r->w, NULL);
+    hsi_ref_add_bwd_d(r->n, r->relu, r->u, r->v, r->w, NULL);
     if (db) to_f(db, r->w, r->n);
     if (da) to_f(da, r->w, r->n);
 }
@@ -968,10 +968,10 @@ void hk_ref_accum(hsi_op *op, float *acc, const float *g)
     for (int64_t i = 0; i < n; i++) acc[i] += g[i];
 }
 
-typedef struct ref_concat_op {
-    ref_concat c;
+typedef struct hsi_ref_concat_op {
+    hsi_ref_concat c;
     int64_t ch[];
-} ref_concat_op;
+} hsi_ref_concat_op;
 
 hsi_op *hk_ref_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs)
 {
@@ -983,25 +983,25 @@ hsi_op *hk_ref_concat_create(hsi_rt *rt, int n, const hsi_layout *const *srcs)
         dims[1] += srcs[i]->dims[1];
     }
     const hsi_layout *dst = hk_ref_layout_plain(rt, srcs[0]->ndim, dims);
-    size_t bytes = sizeof(ref_concat_op) + sizeof(int64_t) * (size_t)n;
+    size_t bytes = sizeof(hsi_ref_concat_op) + sizeof(int64_t) * (size_t)n;
     hsi_op *op = dst ? new_op(rt, HK_CONCAT, dst, bytes) : NULL;
     if (!op) return NULL;
-    ref_concat_op *r = op->impl;
+    hsi_ref_concat_op *r = op->impl;
     for (int i = 0; i < n; i++) r->ch[i] = srcs[i]->dims[1];
-    r->c = (ref_concat){n, dims[0], lnumel(dst) / (dims[0] * dims[1]), dims[1], r->ch};
+    r->c = (hsi_ref_concat){n, dims[0], lnumel(dst) / (dims[0] * dims[1]), dims[1], r->ch};
     return op;
 }
 
 void hk_ref_concat_forward(hsi_op *op, const float *const *srcs, float *dst)
 {
-    ref_concat_op *r = op->impl;
-    ref_concat_move(&r->c, sizeof(float), 1, (void *const *)srcs, dst);
+    hsi_ref_concat_op *r = op->impl;
+    hsi_ref_concat_move(&r->c, sizeof(float), 1, (void *const *)srcs, dst);
 }
 
 void hk_ref_concat_backward(hsi_op *op, const float *ddst, float *const *dsrcs)
 {
-    ref_concat_op *r = op->impl;
-    ref_concat_move(&r->c, sizeof(float), 0, (void *const *)dsrcs, (void *)ddst);
+    hsi_ref_concat_op *r = op->impl;
+    hsi_ref_concat_move(&r->c, sizeof(float), 0, (void *const *)dsrcs, (void *)ddst);
 }
 
 hsi_op *hk_ref_reshape_create(hsi_rt *rt, const hsi_layout *src, int ndim, const int64_t *dims)
@@ -1025,19 +1025,19 @@ void hk_ref_reshape_backward(hsi_op *op, const float *ddst, float *dsrc)
     (void)op, (void)ddst, (void)dsrc;
 }
 
-typedef struct ref_xent_op {
+typedef struct hsi_ref_xent_op {
     int64_t n, k;
     double *z, *dz;
-} ref_xent_op;
+} hsi_ref_xent_op;
 
 hsi_op *hk_ref_xent_create(hsi_rt *rt, const hsi_layout *logits)
 {
     if (!need_plain(rt, "softmax cross-entropy", logits)) return NULL;
     int64_t dims[2] = {logits->dims[0], logits->dims[1]};
     const hsi_layout *dst = hk_ref_layout_plain(rt, 2, dims);
-    hsi_op *op = dst ? new_op(rt, HK_XENT, dst, sizeof(ref_xent_op)) : NULL;
+    hsi_op *op = dst ? new_op(rt, HK_XENT, dst, sizeof(hsi_ref_xent_op)) : NULL;
     if (!op) return NULL;
-    ref_xent_op *r = op->impl;
+    hsi_ref_xent_op *r = op->impl;
     r->n = dims[0];
     r->k = dims[1];
     if (!(r->z = scratch(rt, r->n * r->k)) || !(r->dz = scratch(rt, r->n * r->k))) return NULL;
@@ -1047,16 +1047,16 @@ hsi_op *hk_ref_xent_create(hsi_rt *rt, const hsi_layout *logits)
 float hk_ref_xent_forward_backward(hsi_op *op, const float *logits, const int32_t *labels, int n,
                                    float weight, float *dlogits)
 {
-    ref_xent_op *r = op->impl;
+    hsi_ref_xent_op *r = op->impl;
     to_d(r->z, logits, (int64_t)n * r->k);
-    double loss = ref_xent_d(r->n, r->k, r->z, labels, n, weight, dlogits ? r->dz : NULL);
+    double loss = hsi_ref_xent_d(r->n, r->k, r->z, labels, n, weight, dlogits ? r->dz : NULL);
     if (dlogits) to_f(dlogits, r->dz, r->n * r->k);
     return (float)loss;
 }
 
 void hk_ref_xent_plain_logits(hsi_op *op, const float *logits, float *plain)
 {
-    ref_xent_op *r = op->impl;
+    hsi_ref_xent_op *r = op->impl;
     memcpy(plain, logits, sizeof(float) * (size_t)(r->n * r->k));
 }
 
@@ -1088,17 +1088,17 @@ void hk_xop_forward(hk_xop *x, const float *src, const float *w, float *dst)
     to_d(x->x, src, ns);
     switch (d->kind) {
     case HK_XOP_LRN:
-        ref_lrn_fwd_d(x->n, x->c, x->sp, d->size, d->alpha, d->beta, d->k, x->x, x->y, x->t);
+        hsi_ref_lrn_fwd_d(x->n, x->c, x->sp, d->size, d->alpha, d->beta, d->k, x->x, x->y, x->t);
         break;
     case HK_XOP_CROP:
-        ref_crop_move(x->ndim, x->src_dims, &d->crop, 1, x->x, x->y);
+        hsi_ref_crop_move(x->ndim, x->src_dims, &d->crop, 1, x->x, x->y);
         to_f(dst, x->y, hk_numel(x->ndim, x->dst_dims));
         return;
     case HK_XOP_PRELU:
         to_d(x->w, w, d->slopes);
-        ref_prelu_fwd_d(x->n, x->c, x->sp, d->slopes, x->x, x->w, x->y);
+        hsi_ref_prelu_fwd_d(x->n, x->c, x->sp, d->slopes, x->x, x->w, x->y);
         break;
-    case HK_XOP_SOFTMAX: ref_softmax_fwd_d(x->n, x->c, x->sp, x->x, x->y); break;
+    case HK_XOP_SOFTMAX: hsi_ref_softmax_fwd_d(x->n, x->c, x->sp, x->x, x->y); break;
     }
     to_f(dst, x->y, ns);
 }
@@ -1113,25 +1113,25 @@ void hk_xop_backward(hk_xop *x, const float *src, const float *dst, const float 
     case HK_XOP_LRN:
         if (!dsrc) return;
         to_d(x->x, src, ns);
-        ref_lrn_bwd_d(x->n, x->c, x->sp, d->size, d->alpha, d->beta, d->k, x->x, x->y, x->g, x->t);
+        hsi_ref_lrn_bwd_d(x->n, x->c, x->sp, d->size, d->alpha, d->beta, d->k, x->x, x->y, x->g, x->t);
         break;
     case HK_XOP_CROP:
         if (!dsrc) return;
-        ref_crop_move(x->ndim, x->src_dims, &d->crop, 0, x->g, x->y);
+        hsi_ref_crop_move(x->ndim, x->src_dims, &d->crop, 0, x->g, x->y);
         break;
     case HK_XOP_PRELU:
         to_d(x->x, src, ns);
         to_d(x->w, w, d->slopes);
         memset(x->dw, 0, sizeof *x->dw * (size_t)d->slopes);
-        ref_prelu_bwd_d(x->n, x->c, x->sp, d->slopes, x->x, x->w, x->y, dsrc ? x->g : NULL,
-                        dw ? x->dw : NULL);
+        hsi_ref_prelu_bwd_d(x->n, x->c, x->sp, d->slopes, x->x, x->w, x->y, dsrc ? x->g : NULL,
+                            dw ? x->dw : NULL);
         if (dw) acc_f(dw, x->dw, d->slopes);
         if (!dsrc) return;
         break;
     case HK_XOP_SOFTMAX:
         if (!dsrc) return;
         to_d(x->x, dst, ns);
-        ref_softmax_bwd_d(x->n, x->c, x->sp, x->x, x->y, x->g);
+        hsi_ref_softmax_bwd_d(x->n, x->c, x->sp, x->x, x->y, x->g);
         break;
     }
     to_f(dsrc, x->g, ns);
@@ -1162,10 +1162,10 @@ void hk_ref_xop_backward(hsi_op *op, const float *src, const float *dst, const f
 
 /* ---- sequence ops: permute and one recurrent layer (the math in seq.c) -------------------- */
 
-typedef struct ref_perm_op {
+typedef struct hsi_ref_perm_op {
     int nd, perm[4];
     int64_t dims[5];           /* the src's */
-} ref_perm_op;
+} hsi_ref_perm_op;
 
 hsi_op *hk_ref_permute_create(hsi_rt *rt, const hsi_layout *src, int n, const int *perm)
 {
@@ -1173,9 +1173,9 @@ hsi_op *hk_ref_permute_create(hsi_rt *rt, const hsi_layout *src, int n, const in
     int64_t dims[5] = {src->dims[0]};
     for (int i = 0; i < n; i++) dims[1 + i] = src->dims[1 + perm[i]];
     const hsi_layout *dst = hk_ref_layout_plain(rt, src->ndim, dims);
-    hsi_op *op = dst ? new_op(rt, HK_PERMUTE, dst, sizeof(ref_perm_op)) : NULL;
+    hsi_op *op = dst ? new_op(rt, HK_PERMUTE, dst, sizeof(hsi_ref_perm_op)) : NULL;
     if (!op) return NULL;
-    ref_perm_op *r = op->impl;
+    hsi_ref_perm_op *r = op->impl;
     r->nd = src->ndim;
     memcpy(r->perm, perm, sizeof(int) * (size_t)n);
     memcpy(r->dims, src->dims, sizeof(int64_t) * (size_t)src->ndim);
@@ -1184,38 +1184,38 @@ hsi_op *hk_ref_permute_create(hsi_rt *rt, const hsi_layout *src, int n, const in
 
 void hk_ref_permute_forward(hsi_op *op, const float *src, float *dst)
 {
-    const ref_perm_op *r = op->impl;
-    ref_permute_move(r->nd, r->dims, r->perm, 0, sizeof(float), src, dst);
+    const hsi_ref_perm_op *r = op->impl;
+    hsi_ref_permute_move(r->nd, r->dims, r->perm, 0, sizeof(float), src, dst);
 }
 
 void hk_ref_permute_backward(hsi_op *op, const float *ddst, float *dsrc)
 {
-    const ref_perm_op *r = op->impl;
-    if (dsrc) ref_permute_move(r->nd, r->dims, r->perm, 1, sizeof(float), ddst, dsrc);
+    const hsi_ref_perm_op *r = op->impl;
+    if (dsrc) hsi_ref_permute_move(r->nd, r->dims, r->perm, 1, sizeof(float), ddst, dsrc);
 }
 
-typedef struct ref_rnn_op {
-    ref_rnn r;
+typedef struct hsi_ref_rnn_op {
+    hsi_ref_rnn r;
     double *x, *wih, *whh, *bih, *bhh, *y, *ws, *tmp, *dx, *dwih, *dwhh, *dbih, *dbhh;
-} ref_rnn_op;
+} hsi_ref_rnn_op;
 
 hsi_op *hk_ref_rnn_create(hsi_rt *rt, const hsi_layout *src, const hsi_rnn_desc *d,
                           int need_dsrc, int need_dw)
 {
     if (!need_plain(rt, "rnn", src)) return NULL;
-    ref_rnn rr = {src->dims[0], src->dims[1], src->dims[2], d->hidden, d->lstm, d->reverse,
+    hsi_ref_rnn rr = {src->dims[0], src->dims[1], src->dims[2], d->hidden, d->lstm, d->reverse,
                   d->sequence, d->bias};
     int64_t dims[3] = {rr.n, rr.h, rr.l};
     const hsi_layout *dst = hk_ref_layout_plain(rt, d->sequence ? 3 : 2, dims);
-    hsi_op *op = dst ? new_op(rt, HK_RNN, dst, sizeof(ref_rnn_op)) : NULL;
+    hsi_op *op = dst ? new_op(rt, HK_RNN, dst, sizeof(hsi_ref_rnn_op)) : NULL;
     if (!op) return NULL;
-    ref_rnn_op *r = op->impl;
+    hsi_ref_rnn_op *r = op->impl;
     r->r = rr;
-    int64_t G = ref_rnn_gates(&rr), nx = rr.n * rr.f * rr.l;
+    int64_t G = hsi_ref_rnn_gates(&rr), nx = rr.n * rr.f * rr.l;
     if (!(r->x = scratch(rt, nx)) || !(r->wih = scratch(rt, G * rr.f)) ||
         !(r->whh = scratch(rt, G * rr.h)) || !(r->bih = scratch(rt, G)) ||
         !(r->bhh = scratch(rt, G)) || !(r->y = scratch(rt, lnumel(dst))) ||
-        !(r->ws = scratch(rt, ref_rnn_ws_numel(&rr))) || !(r->tmp = scratch(rt, 2 * rr.h + 2 * G)))
+        !(r->ws = scratch(rt, hsi_ref_rnn_ws_numel(&rr))) || !(r->tmp = scratch(rt, 2 * rr.h + 2 * G)))
         return NULL;
     if (need_dsrc && !(r->dx = scratch(rt, nx))) return NULL;
     if (need_dw && (!(r->dwih = scratch(rt, G * rr.f)) || !(r->dwhh = scratch(rt, G * rr.h)) ||
@@ -1225,11 +1225,11 @@ hsi_op *hk_ref_rnn_create(hsi_rt *rt, const hsi_layout *src, const hsi_rnn_desc 
 }
 
 /* x and the parameters into the op's doubles, then the forward into y and ws */
-static void rnn_run(ref_rnn_op *r, const float *src, const float *w_ih, const float *w_hh,
+static void rnn_run(hsi_ref_rnn_op *r, const float *src, const float *w_ih, const float *w_hh,
                     const float *b_ih, const float *b_hh)
 {
-    const ref_rnn *rr = &r->r;
-    int64_t G = ref_rnn_gates(rr);
+    const hsi_ref_rnn *rr = &r->r;
+    int64_t G = hsi_ref_rnn_gates(rr);
     to_d(r->x, src, rr->n * rr->f * rr->l);
     to_d(r->wih, w_ih, G * rr->f);
     to_d(r->whh, w_hh, G * rr->h);
@@ -1237,13 +1237,13 @@ static void rnn_run(ref_rnn_op *r, const float *src, const float *w_ih, const fl
         to_d(r->bih, b_ih, G);
         to_d(r->bhh, b_hh, G);
     }
-    ref_rnn_fwd_d(rr, r->x, r->wih, r->whh, r->bih, r->bhh, r->y, r->ws);
+    hsi_ref_rnn_fwd_d(rr, r->x, r->wih, r->whh, r->bih, r->bhh, r->y, r->ws);
 }
 
 void hk_ref_rnn_forward(hsi_op *op, const float *src, const float *w_ih, const float *w_hh,
                         const float *b_ih, const float *b_hh, float *dst)
 {
-    ref_rnn_op *r = op->impl;
+    hsi_ref_rnn_op *r = op->impl;
     rnn_run(r, src, w_ih, w_hh, b_ih, b_hh);
     to_f(dst, r->y, lnumel(op->dst));
 }
@@ -1252,9 +1252,9 @@ void hk_ref_rnn_backward(hsi_op *op, const float *src, const float *w_ih, const 
                          const float *b_ih, const float *b_hh, const float *ddst, float *dsrc,
                          float *dw_ih, float *dw_hh, float *db_ih, float *db_hh)
 {
-    ref_rnn_op *r = op->impl;
-    const ref_rnn *rr = &r->r;
-    int64_t G = ref_rnn_gates(rr);
+    hsi_ref_rnn_op *r = op->impl;
+    const hsi_ref_rnn *rr = &r->r;
+    int64_t G = hsi_ref_rnn_gates(rr);
     int dw = r->dwih != NULL;
     rnn_run(r, src, w_ih, w_hh, b_ih, b_hh);   /* the states again: no workspace kept */
     to_d(r->y, ddst, lnumel(op->dst));
@@ -1264,10 +1264,10 @@ void hk_ref_rnn_backward(hsi_op *op, const float *src, const float *w_ih, const 
         memset(r->dbih, 0, sizeof(double) * (size_t)G);
         memset(r->dbhh, 0, sizeof(double) * (size_t)G);
     }
-    ref_rnn_bwd_d(rr, r->x, r->wih, r->whh, r->ws, r->y, dsrc ? r->dx : NULL,
-                  dw && dw_ih ? r->dwih : NULL, dw && dw_hh ? r->dwhh : NULL,
-                  dw && db_ih && rr->bias ? r->dbih : NULL, dw && db_hh && rr->bias ? r->dbhh : NULL,
-                  r->tmp);
+    hsi_ref_rnn_bwd_d(rr, r->x, r->wih, r->whh, r->ws, r->y, dsrc ? r->dx : NULL,
+                      dw && dw_ih ? r->dwih : NULL, dw && dw_hh ? r->dwhh : NULL,
+                      dw && db_ih && rr->bias ? r->dbih : NULL, dw && db_hh && rr->bias ? r->dbhh : NULL,
+                      r->tmp);
     if (dsrc && r->dx) to_f(dsrc, r->dx, rr->n * rr->f * rr->l);
     if (!dw) return;
     if (dw_ih) acc_f(dw_ih, r->dwih, G * rr->f);

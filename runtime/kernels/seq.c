@@ -2,7 +2,7 @@
  * layer (PyTorch's nn.GRU / nn.LSTM, one layer, one direction). The public functions check
  * their arguments and dispatch to the backend (ref.c's float wrappers, dnnl.c's, which run the
  * same reference math on plain copies); the reference math itself, in double, is here
- * (ref.h: ref_permute_move, ref_rnn_fwd_d, ref_rnn_bwd_d), so the gradient checks of
+ * (ref.h: hsi_ref_permute_move, hsi_ref_rnn_fwd_d, hsi_ref_rnn_bwd_d), so the gradient checks of
  * tests/kernels call it directly.
  */
 #include <math.h>
@@ -14,8 +14,8 @@
 
 /* ---- permute ------------------------------------------------------------------------------- */
 
-void ref_permute_move(int nd, const int64_t *dims, const int *perm, int inverse, size_t elem,
-                      const void *from, void *to)
+void hsi_ref_permute_move(int nd, const int64_t *dims, const int *perm, int inverse, size_t elem,
+                          const void *from, void *to)
 {
     /* dst axis 1 + i is src axis 1 + perm[i]; walk dst in row-major order */
     int64_t sstride[5], odims[5], n = 1;
@@ -47,11 +47,11 @@ void ref_permute_move(int nd, const int64_t *dims, const int *perm, int inverse,
 
 /* ---- one recurrent layer ----------------------------------------------------------------- */
 
-int64_t ref_rnn_gates(const ref_rnn *r) { return (r->lstm ? 4 : 3) * r->h; }
+int64_t hsi_ref_rnn_gates(const hsi_ref_rnn *r) { return (r->lstm ? 4 : 3) * r->h; }
 
-int64_t ref_rnn_ws_numel(const ref_rnn *r)
+int64_t hsi_ref_rnn_ws_numel(const hsi_ref_rnn *r)
 {
-    return r->n * r->l * (ref_rnn_gates(r) + 2 * r->h);
+    return r->n * r->l * (hsi_ref_rnn_gates(r) + 2 * r->h);
 }
 
 static double sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
@@ -59,15 +59,15 @@ static double sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
 /* ws per sample and processing step s (time t = reverse ? l-1-s : s), [G*H + 2H] doubles:
  *   GRU  r, z, n, hn (= W_hn h_prev + b_hn), h
  *   LSTM i, f, g, o, c, h */
-static double *ws_at(const ref_rnn *r, double *ws, int64_t b, int64_t s)
+static double *ws_at(const hsi_ref_rnn *r, double *ws, int64_t b, int64_t s)
 {
-    return ws + (b * r->l + s) * (ref_rnn_gates(r) + 2 * r->h);
+    return ws + (b * r->l + s) * (hsi_ref_rnn_gates(r) + 2 * r->h);
 }
 
-void ref_rnn_fwd_d(const ref_rnn *r, const double *x, const double *wih, const double *whh,
-                   const double *bih, const double *bhh, double *y, double *ws)
+void hsi_ref_rnn_fwd_d(const hsi_ref_rnn *r, const double *x, const double *wih, const double *whh,
+                       const double *bih, const double *bhh, double *y, double *ws)
 {
-    const int64_t H = r->h, F = r->f, L = r->l, G = ref_rnn_gates(r);
+    const int64_t H = r->h, F = r->f, L = r->l, G = hsi_ref_rnn_gates(r);
     for (int64_t b = 0; b < r->n; b++) {
         const double *xb = x + b * F * L;
         for (int64_t s = 0; s < L; s++) {
@@ -113,11 +113,11 @@ void ref_rnn_fwd_d(const ref_rnn *r, const double *x, const double *wih, const d
     }
 }
 
-void ref_rnn_bwd_d(const ref_rnn *r, const double *x, const double *wih, const double *whh,
-                   const double *ws, const double *dy, double *dx, double *dwih, double *dwhh,
-                   double *dbih, double *dbhh, double *tmp)
+void hsi_ref_rnn_bwd_d(const hsi_ref_rnn *r, const double *x, const double *wih, const double *whh,
+                       const double *ws, const double *dy, double *dx, double *dwih, double *dwhh,
+                       double *dbih, double *dbhh, double *tmp)
 {
-    const int64_t H = r->h, F = r->f, L = r->l, G = ref_rnn_gates(r);
+    const int64_t H = r->h, F = r->f, L = r->l, G = hsi_ref_rnn_gates(r);
     double *dh = tmp, *dc = tmp + H, *ga = tmp + 2 * H, *gh = tmp + 2 * H + G;  /* 2H + 2G */
     if (dx) memset(dx, 0, sizeof(double) * (size_t)(r->n * F * L));
     for (int64_t b = 0; b < r->n; b++) {

@@ -295,12 +295,24 @@ void hsi_batcher_get_state(const hsi_batcher *b, hsi_batcher_state *out)
 
 int hsi_batcher_set_state(hsi_batcher *b, const hsi_batcher_state *s, char *err, size_t errlen)
 {
-    if (s->seed != b->o.seed || s->pos > (uint64_t)b->epoch_size) {
+    /* every batch takes the next B samples, over epoch ends: a cursor is where `step` batches
+     * end, epoch * epoch_size + pos = step * B */
+    const uint64_t E = (uint64_t)b->epoch_size, B = (uint64_t)b->o.batch;
+    if (s->seed != b->o.seed || s->pos > E) {
         if (err && errlen)
             snprintf(err, errlen, "batcher: saved cursor (seed %llu, position %llu) does not fit "
                      "this batcher (seed %llu, %lld samples per epoch)",
                      (unsigned long long)s->seed, (unsigned long long)s->pos,
                      (unsigned long long)b->o.seed, (long long)b->epoch_size);
+        return -1;
+    }
+    if (s->step > UINT64_MAX / B || s->epoch > (UINT64_MAX - s->pos) / E ||
+        s->epoch * E + s->pos != s->step * B) {
+        if (err && errlen)
+            snprintf(err, errlen, "batcher: saved cursor (epoch %llu, position %llu) is not where "
+                     "%llu batches of %llu end (%llu samples per epoch)",
+                     (unsigned long long)s->epoch, (unsigned long long)s->pos,
+                     (unsigned long long)s->step, (unsigned long long)B, (unsigned long long)E);
         return -1;
     }
     stop(b);

@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <float.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <math.h>
@@ -284,17 +285,30 @@ static char *log_text(const tr_state *s)
     return t;
 }
 
-static int parse_log(tr_state *s, const char *t)
+/* The log rows of a state: steps in order and at most the state's, phases at most its phase,
+ * elapsed times finite and >= 0. */
+static int parse_log(tr_state *s, const char *path, const char *t, char *err, size_t errlen)
 {
     double row[TR_LOG_COLS];
     while (t && *t) {
         for (int c = 0; c < TR_LOG_COLS; c++) {
             char *end;
             row[c] = strtod(t, &end);
-            if (end == t || (*end != ',' && *end != ';')) return -1;
+            if (end == t || (*end != ',' && *end != ';'))
+                return tr_fail(err, errlen, "%s: bad log in the state (row %d is not %d numbers)",
+                               path, s->log_rows + 1, TR_LOG_COLS);
             t = end + 1;
         }
-        if (tr_state_log_row(s, row)) return -1;
+        double st = row[TR_LOG_STEP], prev = s->log_rows ? s->log[(s->log_rows - 1) * TR_LOG_COLS] : 0;
+        if (!(st >= prev && st <= (double)s->step && st == floor(st)) ||
+            !(row[TR_LOG_PHASE] >= 0 && row[TR_LOG_PHASE] <= s->phase &&
+              row[TR_LOG_PHASE] == floor(row[TR_LOG_PHASE])) ||
+            !(isfinite(row[TR_LOG_ELAPSED]) && row[TR_LOG_ELAPSED] >= 0))
+            return tr_fail(err, errlen, "%s: bad log in the state: row %d has step %g, phase %g, "
+                           "elapsed %g (steps in order up to the state's %" PRId64 ", phases up "
+                           "to its %d, elapsed seconds >= 0)", path, s->log_rows + 1, st,
+                           row[TR_LOG_PHASE], row[TR_LOG_ELAPSED], s->step, s->phase);
+        if (tr_state_log_row(s, row)) return tr_fail(err, errlen, "out of memory");
     }
     return 0;
 }
@@ -387,14 +401,17 @@ static int bad_meta(const char *path, const char *key, const char *v, const char
                    path, key, v, want);
 }
 
-static int meta_num(hsi_st_file *f, const char *path, const char *key, double *out, char *err,
-                    size_t errlen)
+/* A real number of the state in [lo, hi] (infinite only where a bound is), or NaN if nan_ok;
+ * want says which in the message. */
+static int meta_num(hsi_st_file *f, const char *path, const char *key, double *out, double lo,
+                    double hi, int nan_ok, const char *want, char *err, size_t errlen)
 {
     const char *v = meta(f, path, key, err, errlen);
     if (!v) return -1;
     char *end;
     *out = strtod(v, &end);
-    return end == v || *end ? bad_meta(path, key, v, "a number", err, errlen) : 0;
+    if (end != v && !*end && (isnan(*out) ? nan_ok : *out >= lo && *out <= hi)) return 0;
+    return bad_meta(path, key, v, want, err, errlen);
 }
 
 /* Every integer of the state is >= 0 (seeds use the full uint64 range); at most max. */
@@ -414,6 +431,15 @@ static int meta_int(hsi_st_file *f, const char *path, const char *key, uint64_t 
     return 0;
 }
 
+/* Two counters of the state that cannot be in the other order. */
+static int meta_le(const char *path, const char *ka, uint64_t a, const char *kb, uint64_t b,
+                   char *err, size_t errlen)
+{
+    if (a <= b) return 0;
+    return tr_fail(err, errlen, "%s: bad training state: metadata '%s' (%" PRIu64 ") is more "
+                   "than '%s' (%" PRIu64 ")", path, ka, a, kb, b);
+}
+
 uint64_t tr_experiment_hash(const hsi_experiment *x)
 {
     hsi_experiment c = hsi_experiment_training(x);   /* and one run: a state is a run's */
@@ -431,7 +457,10 @@ uint64_t tr_experiment_hash(const hsi_experiment *x)
 static int experiment_matches(const hsi_st_file *f, uint64_t want)
 {
     const char *v = hsi_st_metadata(f, "experiment");
-    return !v || !want || strtoull(v, NULL, 16) == want;
+    if (!v) return 1;
+    size_t n = strspn(v, "0123456789abcdef");
+    if (n != 16 || v[n]) return -1;
+    return !want || strtoull(v, NULL, 16) == want;
 }
 
 int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solver *solver,
@@ -448,6 +477,9 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
         rc = tr_fail(err, errlen, "%s: not a training state (metadata 'kind' is %s%.40s%s, not "
                      "'hsicc training state')", path, kind ? "'" : "", kind ? kind : "missing",
                      kind ? "'" : "");
+    else if (experiment_matches(f, s->experiment) < 0)
+        rc = bad_meta(path, "experiment", hsi_st_metadata(f, "experiment"),
+                      "16 hexadecimal digits (the experiment's hash)", err, errlen);
     else if (!experiment_matches(f, s->experiment))
         rc = tr_fail(err, errlen, "%s: the run folder's experiment.yaml was changed after this "
                      "state was written (batch, lr, ...): put it back as it was, or train the "
@@ -457,31 +489,34 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
         meta_int(f, path, "phase", &phase, I32, err, errlen) ||
         meta_int(f, path, "phase_it", &phase_it, I64, err, errlen) ||
         meta_int(f, path, "has_best", &has_best, 1, err, errlen) ||
-        meta_num(f, path, "best", &s->best, err, errlen) ||
+        meta_num(f, path, "best", &s->best, 0, INFINITY, 0, "a number >= 0", err, errlen) ||
         meta_int(f, path, "best_step", &best_step, I64, err, errlen) ||
-        meta_num(f, path, "es_best", &s->es_best, err, errlen) ||
+        meta_num(f, path, "es_best", &s->es_best, 0, INFINITY, 1, "nan or a number >= 0", err, errlen) ||
         meta_int(f, path, "es_bad", &es_bad, I32, err, errlen) ||
-        meta_num(f, path, "loss_sum", &s->loss_sum, err, errlen) ||
+        meta_num(f, path, "loss_sum", &s->loss_sum, 0, DBL_MAX, 0, "a finite number >= 0", err, errlen) ||
         meta_int(f, path, "loss_n", &loss_n, I64, err, errlen) ||
-        meta_num(f, path, "train_seconds", &s->train_seconds, err, errlen) ||
+        meta_num(f, path, "train_seconds", &s->train_seconds, 0, DBL_MAX, 0, "a finite number >= 0", err, errlen) ||
         meta_int(f, path, "samples", &samples, I64, err, errlen) ||
-        meta_num(f, path, "row_seconds", &s->row_seconds, err, errlen) ||
+        meta_num(f, path, "row_seconds", &s->row_seconds, 0, DBL_MAX, 0, "a finite number >= 0", err, errlen) ||
         meta_int(f, path, "row_samples", &row_samples, I64, err, errlen))
         rc = -1;
-    if (rc == 0 && (phase_it > step || best_step > step))
-        rc = tr_fail(err, errlen, "%s: bad training state: step %" PRIu64 " is before the "
-                     "phase's iteration %" PRIu64 " or the best step %" PRIu64, path, step,
-                     phase_it, best_step);
+    if (rc == 0)
+        rc = meta_le(path, "phase_it", phase_it, "step", step, err, errlen) ||
+             meta_le(path, "best_step", best_step, "step", step, err, errlen) ||
+             meta_le(path, "loss_n", loss_n, "step", step, err, errlen) ||
+             meta_le(path, "row_samples", row_samples, "samples", samples, err, errlen) ? -1 : 0;
     /* the batch of every step is sharded over the ranks: a state continues only with as many
      * (states without the key were written by one process) */
-    const char *rk = hsi_st_metadata(f, "ranks");
-    long ranks = rk ? strtol(rk, NULL, 10) : 1;
+    uint64_t ranks = 1;
     int want = s->ranks > 1 ? s->ranks : 1;
-    if (rc == 0 && ranks != want) {
+    if (rc == 0 && hsi_st_metadata(f, "ranks") && meta_int(f, path, "ranks", &ranks, I32, err, errlen))
+        rc = -1;
+    if (rc == 0 && ranks == 0) rc = bad_meta(path, "ranks", "0", "an integer >= 1", err, errlen);
+    if (rc == 0 && ranks != (uint64_t)want) {
         char how[64] = "one process (no mpirun, or mpirun -np 1)";
-        if (ranks > 1) snprintf(how, sizeof how, "mpirun -np %ld", ranks);
-        rc = tr_fail(err, errlen, "%s: this training state was written by a run on %ld MPI "
-                     "rank%s, this one has %d: resume it with %s (the same ranks share every "
+        if (ranks > 1) snprintf(how, sizeof how, "mpirun -np %" PRIu64, ranks);
+        rc = tr_fail(err, errlen, "%s: this training state was written by a run on %" PRIu64
+                     " MPI rank%s, this one has %d: resume it with %s (the same ranks share every "
                      "batch the same way), or train into a new folder", path, ranks,
                      ranks == 1 ? "" : "s", want, how);
     }
@@ -500,9 +535,14 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
     /* reduce-on-plateau: lr, best, bad, cooldown (states of older trainers have none: they
      * cannot have trained with policy plateau, whose state starts over then) */
     const char *pl = hsi_st_metadata(f, "plateau");
-    if (rc == 0 && pl && sscanf(pl, "%lf %lf %d %d", &s->plateau.lr, &s->plateau.best,
-                                &s->plateau.bad, &s->plateau.cooldown) != 4)
-        rc = bad_meta(path, "plateau", pl, "'lr best bad cooldown'", err, errlen);
+    int pl_end = 0;
+    if (rc == 0 && pl &&
+        (sscanf(pl, "%lf %lf %d %d%n", &s->plateau.lr, &s->plateau.best, &s->plateau.bad,
+                &s->plateau.cooldown, &pl_end) != 4 || pl[pl_end] || !isfinite(s->plateau.lr) ||
+         s->plateau.lr < 0 || isnan(s->plateau.best) || s->plateau.bad < 0 ||
+         s->plateau.cooldown < 0))
+        rc = bad_meta(path, "plateau", pl, "'lr best bad cooldown' (lr finite and >= 0, best a "
+                      "number, bad and cooldown integers >= 0)", err, errlen);
     const char *b = hsi_st_metadata(f, "batchers");
     for (int d = 0; rc == 0 && d < s->n_dom; d++) {
         int used = 0;
@@ -512,9 +552,11 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
         else
             b += used;
     }
+    if (rc == 0 && b && *b)
+        rc = tr_fail(err, errlen, "%s: bad batcher cursors in the state: more than the %d "
+                     "domain(s) of this experiment ('%.40s' is left over)", path, s->n_dom, b);
     s->log_rows = 0;
-    if (rc == 0 && parse_log(s, hsi_st_metadata(f, "log")))
-        rc = tr_fail(err, errlen, "%s: bad log in the state", path);
+    if (rc == 0) rc = parse_log(s, path, hsi_st_metadata(f, "log"), err, errlen);
     for (int i = 0; i < np && rc == 0; i++) rc = hsi_st_read_param(f, &ps[i], err, errlen);
     const hsi_solver_tensor *sv;
     int nsv = hsi_solver_state(solver, &sv);
@@ -527,14 +569,19 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
         }
         rc = hsi_st_read(f, sv[i].name, sv[i].ndim, sv[i].dims, sv[i].data, err, errlen);
     }
+    if (rc == 0) hsi_solver_set_steps(solver, s->step);
+    char e2[400];
+    if (rc == 0 && hsi_solver_check_state(solver, e2, sizeof e2))
+        rc = tr_fail(err, errlen, "%s: bad training state: %s", path, e2);
     float *bv = s->best_values;
     for (int i = 0; i < np && rc == 0 && s->has_best; i++) {
         char name[512];
         snprintf(name, sizeof name, "best.%s", ps[i].name);
         rc = hsi_st_read(f, name, ps[i].ndim, ps[i].dims, bv, err, errlen);
+        if (rc == 0 && ps[i].role == HSI_ROLE_BN_VAR)   /* as the params' own (hsi_st_read_param) */
+            rc = hsi_st_check_variance(f, name, bv, ps[i].numel, err, errlen);
         bv += ps[i].numel;
     }
-    if (rc == 0) hsi_solver_set_steps(solver, s->step);
     hsi_st_close(f);
     return rc;
 }

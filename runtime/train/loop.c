@@ -144,6 +144,7 @@ static int64_t epoch_iters(const run_ctx *c, const hsi_exp_phase *P)
     int64_t best = 1, B = c->x->train.batch;
     for (int i = 0; i < P->n_domains; i++) {
         const hsi_tr_domain *dm = &c->D->d[P->domains[i]];
+        if (!dm->batcher) continue;   /* no training pixels: run_phase says so */
         int64_t e = (hsi_batcher_epoch_size(dm->batcher) + B - 1) / B;
         best = e > best ? e : best;
     }
@@ -259,6 +260,44 @@ static int diverged(const run_ctx *c, int ph, int64_t step, const char *what, ch
                    c->r, ph, c->x->phases[ph].name, kept);
 }
 
+/* The loaded state against the experiment (tr_state_load checked the file on its own): the
+ * steps the phases allow, the selection and early-stopping values of its metrics, the plateau's
+ * counters. */
+static int check_state(const run_ctx *c, const char *path, char *err, size_t errlen)
+{
+    const tr_state *s = &c->s;
+    const hsi_experiment *x = c->x;
+    const hsi_exp_train *t = &x->train;
+    int64_t most = s->phase_it;   /* early stopping ends phases sooner, never later */
+    for (int p = 0; p < s->phase && p < x->n_phases; p++) most += phase_iters(c, &x->phases[p]);
+    if (s->step > most)
+        return tr_fail(err, errlen, "%s: bad training state: metadata 'step' is %" PRId64 ", but "
+                       "the experiment's phases before phase %d and its iteration %" PRId64
+                       " make at most %" PRId64 " steps", path, s->step, s->phase, s->phase_it,
+                       most);
+    const char *bad = NULL, *why = NULL;
+    double v = 0, hi = 0;
+    if (s->has_best && t->select == HSI_SELECT_VAL_OA && s->best > 1)
+        bad = "best", v = s->best, hi = 1, why = "an OA, as train.select is val_oa";
+    else if (!isnan(s->es_best) && t->stop_metric == HSI_SELECT_VAL_OA && s->es_best > 1)
+        bad = "es_best", v = s->es_best, hi = 1, why = "an OA, as early_stopping.metric is val_oa";
+    else if (s->es_bad > t->patience)
+        bad = "es_bad", v = s->es_bad, hi = t->patience, why = "train.early_stopping.patience";
+    if (bad)
+        return tr_fail(err, errlen, "%s: bad training state: metadata '%s' is %.17g, more than "
+                       "%.17g (%s)", path, bad, v, hi, why);
+    if (s->phase < x->n_phases) {
+        const hsi_schedule *sc = &x->phases[s->phase].schedule;
+        if (sc->policy == HSI_LR_PLATEAU &&
+            (s->plateau.bad > sc->patience || s->plateau.cooldown > sc->cooldown))
+            return tr_fail(err, errlen, "%s: bad training state: metadata 'plateau' has bad %d "
+                           "and cooldown %d, more than the schedule's patience %d or cooldown "
+                           "%d", path, s->plateau.bad, s->plateau.cooldown, sc->patience,
+                           sc->cooldown);
+    }
+    return 0;
+}
+
 /* Restores a saved state, rewrites log.csv from it; 1 if there was one, 0 if not, -1 error. */
 static int load_state(run_ctx *c, char *err, size_t errlen)
 {
@@ -272,10 +311,18 @@ static int load_state(run_ctx *c, char *err, size_t errlen)
         return tr_fail(err, errlen, "%s: bad training state: phase %d, iteration %" PRId64
                        ", but the experiment has %d phase(s)%s", path, c->s.phase, c->s.phase_it,
                        x->n_phases, c->s.phase < x->n_phases ? " and that phase is shorter" : "");
-    for (int d = 0; d < c->D->n; d++)
+    if (check_state(c, path, err, errlen)) return -1;
+    for (int d = 0; d < c->D->n; d++) {
+        char e2[400];
+        if (c->s.bst[d].step > (uint64_t)c->s.step)
+            return tr_fail(err, errlen, "%s: bad training state: domain '%s' has had %" PRIu64
+                           " batches, more than the state's %" PRId64 " steps", path,
+                           c->D->d[d].name, c->s.bst[d].step, c->s.step);
         if (c->D->d[d].batcher &&
-            hsi_batcher_set_state(c->D->d[d].batcher, &c->s.bst[d], err, errlen))
-            return -1;
+            hsi_batcher_set_state(c->D->d[d].batcher, &c->s.bst[d], e2, sizeof e2))
+            return tr_fail(err, errlen, "%s: bad training state: domain '%s': %s", path,
+                           c->D->d[d].name, e2);
+    }
     if (c->s.log_rows) c->wall_base = c->s.log[(c->s.log_rows - 1) * TR_LOG_COLS + TR_LOG_ELAPSED];
     c->saved_step = c->s.step;
     if (c->log)

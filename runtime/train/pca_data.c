@@ -60,6 +60,11 @@ static int load_pca(const char *path, const char *domain, hsi_pca *p, char *err,
                  hsi_st_read(f, nm[1], 2, c->dims, p->comp, err, errlen) ||
                  hsi_st_read(f, nm[2], 1, kd, p->scale, err, errlen))
             rc = -1;
+        for (int j = 0; rc == 0 && j < p->k; j++)   /* 1, or 1/sqrt(variance) when whitened */
+            if (!(p->scale[j] > 0))
+                rc = tr_fail(err, errlen, "%s: tensor '%s' holds %g at index %d: a PCA's scale is "
+                             "1 or 1/sqrt(a variance), never <= 0; the file is damaged", path,
+                             nm[2], (double)p->scale[j], j);
     }
     hsi_st_close(f);
     if (rc) hsi_pca_free(p);

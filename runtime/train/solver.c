@@ -6,6 +6,7 @@
  * (inactive in this phase, frozen by the experiment) are not touched at all.
  */
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,33 @@ void hsi_solver_set_lr_scale(hsi_solver *s, const float *lr_scale)
 {
     for (int i = 0; i < s->n; i++)
         s->slots[i].lr_scale = lr_scale ? lr_scale[s->slots[i].index] : 1.0f;
+}
+
+/* The first element of a state buffer that is below 0 (or, integer set, not a whole number),
+ * or -1. */
+static int64_t first_bad(const float *x, int64_t n, int integer)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] < 0 || (integer && x[i] != floorf(x[i]))) return i;
+    return -1;
+}
+
+int hsi_solver_check_state(const hsi_solver *s, char *err, size_t errlen)
+{
+    for (int i = 0; i < s->n_state; i++) {
+        const hsi_solver_tensor *t = &s->state[i];
+        int count = !strncmp(t->name, "opt.t.", 6);   /* steps taken: 0..steps */
+        int square = !strncmp(t->name, "opt.v.", 6) || !strncmp(t->name, "opt.d.", 6);
+        int64_t at = count || square ? first_bad(t->data, t->numel, count) : -1;
+        if (at < 0 && !(count && t->data[0] > (float)s->steps)) continue;
+        if (at < 0) at = 0;
+        snprintf(err, errlen, "tensor '%.200s' holds %g at index %" PRId64 ": %s", t->name,
+                 (double)t->data[at], at,
+                 count ? "a count of steps is a whole number from 0 to the state's step count"
+                       : "a sum or mean of squares is never negative; the state is damaged");
+        return -1;
+    }
+    return 0;
 }
 
 int64_t hsi_solver_steps(const hsi_solver *s) { return s->steps; }

@@ -1,6 +1,6 @@
 /* misuse.c — the inference module's C API (hsicc emit --infer) given what its header documents
  * as errors: NULL model / cube / outputs, h or w < 1 (or too large to pad), a negative count, an unknown domain, a
- * too-small or absent error buffer, a NaN / Inf in the input. Each call must return -1 (or NULL) with a message, never
+ * too-small or absent error buffer, a NaN / Inf in the input, an empty weights path. Each call must return -1 (or NULL) with a message, never
  * crash, and the model must still work afterwards. Built against the bad corpus's tiny net
  * (tests/bad/cases/commands.cases, infer-module-misuse):
  *   misuse WEIGHTS   exit 0 and "all misuses refused", else 1 */
@@ -26,6 +26,12 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("%-34s '%s'\n", "create: no weights, 8-byte buffer", err);
+    /* an empty path was not shown: ": cannot open: No such file or directory" */
+    if (tiny_create("", 0, err, sizeof err) || !strstr(err, "'' (empty path)")) {
+        printf("create(\"\"): '%s', not named as an empty path\n", err);
+        return 1;
+    }
+    printf("%-34s '%s'\n", "create: empty path", err);
     tiny_model *m = tiny_create(argc > 1 ? argv[1] : NULL, 0, err, sizeof err);
     if (!m) return printf("create: %s\n", err), 1;
     int bands, classes, patch;

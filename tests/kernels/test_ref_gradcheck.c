@@ -80,29 +80,29 @@ static double check(objective obj, void *ctx, double *x, int64_t n, const double
 /* ---- convolution (and dense, which is a 1x1x1 convolution) ------------------------------- */
 
 typedef struct conv_ctx {
-    ref_conv c;
+    hsi_ref_conv c;
     double *x, *w, *b, *r, *y;
 } conv_ctx;
 
 static double conv_obj(void *p)
 {
     conv_ctx *t = p;
-    ref_conv_fwd_d(&t->c, t->x, t->w, t->b, t->y);
-    return dot(t->y, t->r, ref_conv_dst_numel(&t->c));
+    hsi_ref_conv_fwd_d(&t->c, t->x, t->w, t->b, t->y);
+    return dot(t->y, t->r, hsi_ref_conv_dst_numel(&t->c));
 }
 
 /* Checks dx, dw, db of the convolution t->c; wrong_by scales the analytic dx (self test). */
 static double check_conv(const char *name, conv_ctx *t, double wrong_by)
 {
-    int64_t nx = ref_conv_src_numel(&t->c), nw = ref_conv_w_numel(&t->c);
+    int64_t nx = hsi_ref_conv_src_numel(&t->c), nw = hsi_ref_conv_w_numel(&t->c);
     t->x = vec(nx, -1, 1);
     t->w = vec(nw, -1, 1);
     t->b = vec(t->c.o, -1, 1);
-    t->r = vec(ref_conv_dst_numel(&t->c), -1, 1);
-    t->y = vec(ref_conv_dst_numel(&t->c), 0, 0);
+    t->r = vec(hsi_ref_conv_dst_numel(&t->c), -1, 1);
+    t->y = vec(hsi_ref_conv_dst_numel(&t->c), 0, 0);
     double *dx = vec(nx, 0, 0), *dw = vec(nw, 0, 0), *db = vec(t->c.o, 0, 0);
-    ref_conv_bwd_data_d(&t->c, t->w, t->r, dx);
-    ref_conv_bwd_w_d(&t->c, t->x, t->r, dw, db);
+    hsi_ref_conv_bwd_data_d(&t->c, t->w, t->r, dx);
+    hsi_ref_conv_bwd_w_d(&t->c, t->x, t->r, dw, db);
     for (int64_t i = 0; i < nx; i++) dx[i] *= wrong_by;
     double worst = check(conv_obj, t, t->x, nx, dx, "%s dsrc", name);
     check(conv_obj, t, t->w, nw, dw, "%s dw", name);
@@ -116,7 +116,7 @@ static double check_conv(const char *name, conv_ctx *t, double wrong_by)
 static void conv_case(const char *name, int ndim, const int64_t *dims, hsi_conv_desc d)
 {
     conv_ctx t;
-    if (ref_conv_init(&t.c, ndim, dims, &d)) {
+    if (hsi_ref_conv_init(&t.c, ndim, dims, &d)) {
         printf("%s: bad case\n", name);
         fails++;
         return;
@@ -141,9 +141,9 @@ static void test_conv(void)
 static void test_dense(void)
 {
     conv_ctx t;
-    ref_dense_init(&t.c, 3, 12, 5, 1);
+    hsi_ref_dense_init(&t.c, 3, 12, 5, 1);
     check_conv("dense [3,2,2,3] -> 5, bias", &t, 1.0);
-    ref_dense_init(&t.c, 2, 7, 3, 0);
+    hsi_ref_dense_init(&t.c, 2, 7, 3, 0);
     check_conv("dense [2,7] -> 3, no bias", &t, 1.0);
 }
 
@@ -151,7 +151,7 @@ static void test_dense(void)
 static void test_selftest(void)
 {
     conv_ctx t;
-    ref_dense_init(&t.c, 2, 3, 2, 1);
+    hsi_ref_dense_init(&t.c, 2, 3, 2, 1);
     int before = fails;
     double worst = check_conv("self test (FAIL expected): dense dsrc x1.001", &t, 1.001);
     fails = before;
@@ -166,36 +166,36 @@ static void test_selftest(void)
 /* ---- batch normalisation ------------------------------------------------------------------ */
 
 typedef struct bn_ctx {
-    ref_bn b;
+    hsi_ref_bn b;
     double *x, *gamma, *beta, *r, *y, *mean, *var;
 } bn_ctx;
 
 static double bn_obj(void *p)
 {
     bn_ctx *t = p;
-    ref_bn_fwd_d(&t->b, 1, t->x, t->gamma, t->beta, t->mean, t->var, t->y, NULL);
+    hsi_ref_bn_fwd_d(&t->b, 1, t->x, t->gamma, t->beta, t->mean, t->var, t->y, NULL);
     return dot(t->y, t->r, t->b.n * t->b.c * t->b.sp);
 }
 
-static void bn_case(const char *name, ref_bn b)
+static void bn_case(const char *name, hsi_ref_bn b)
 {
     int64_t n = b.n * b.c * b.sp;
     bn_ctx t = {b, vec(n, -2, 2), vec(b.c, 0.5, 1.5), vec(b.c, -0.5, 0.5), vec(n, -1, 1),
                 vec(n, 0, 0), vec(b.c, 0, 0), vec(b.c, 0, 0)};
     unsigned char *mask = calloc((size_t)n, 1);
     /* Keep the pre-activation clear of the ReLU kink. */
-    ref_bn plain = b;
+    hsi_ref_bn plain = b;
     plain.relu = 0;
-    ref_bn_fwd_d(&plain, 1, t.x, t.gamma, t.beta, t.mean, t.var, t.y, NULL);
+    hsi_ref_bn_fwd_d(&plain, 1, t.x, t.gamma, t.beta, t.mean, t.var, t.y, NULL);
     double gap = INFINITY;
     for (int64_t i = 0; i < n; i++) gap = fmin(gap, fabs(t.y[i]));
     if (b.relu && gap < 1e-4) {
         printf("%s: pre-activation %.1e too close to the ReLU kink; change the seed\n", name, gap);
         fails++;
     }
-    ref_bn_fwd_d(&b, 1, t.x, t.gamma, t.beta, t.mean, t.var, t.y, mask);
+    hsi_ref_bn_fwd_d(&b, 1, t.x, t.gamma, t.beta, t.mean, t.var, t.y, mask);
     double *dx = vec(n, 0, 0), *dg = vec(b.c, 0, 0), *dbeta = vec(b.c, 0, 0);
-    ref_bn_bwd_d(&b, t.x, t.gamma, t.mean, t.var, mask, t.r, dx, dg, dbeta);
+    hsi_ref_bn_bwd_d(&b, t.x, t.gamma, t.mean, t.var, mask, t.r, dx, dg, dbeta);
     check(bn_obj, &t, t.x, n, dx, "%s dsrc", name);
     check(bn_obj, &t, t.gamma, b.c, dg, "%s dgamma", name);
     check(bn_obj, &t, t.beta, b.c, dbeta, "%s dbeta", name);
@@ -205,9 +205,9 @@ static void bn_case(const char *name, ref_bn b)
 
 static void test_bn(void)
 {
-    bn_case("bn [3,4,5] train", (ref_bn){3, 4, 5, 1e-5, 0});
-    bn_case("bn [2,3,2,3,2] train + relu", (ref_bn){2, 3, 12, 1e-5, 1});
-    bn_case("bn [4,2] train + relu, eps 0.1", (ref_bn){4, 2, 1, 0.1, 1});
+    bn_case("bn [3,4,5] train", (hsi_ref_bn){3, 4, 5, 1e-5, 0});
+    bn_case("bn [2,3,2,3,2] train + relu", (hsi_ref_bn){2, 3, 12, 1e-5, 1});
+    bn_case("bn [4,2] train + relu, eps 0.1", (hsi_ref_bn){4, 2, 1, 0.1, 1});
 }
 
 /* ---- element-wise ops --------------------------------------------------------------------- */
@@ -225,9 +225,9 @@ typedef struct ew_ctx {
 static double ew_obj(void *p)
 {
     ew_ctx *t = p;
-    if (t->which == 0) ref_act_fwd_d(t->kind, t->alpha, t->n, t->x, t->y);
-    else if (t->which == 1) ref_dropout_fwd_d(t->n, t->alpha, t->seed, t->x, t->y, NULL);
-    else ref_add_fwd_d(t->n, t->relu, t->x, t->x2, t->y);
+    if (t->which == 0) hsi_ref_act_fwd_d(t->kind, t->alpha, t->n, t->x, t->y);
+    else if (t->which == 1) hsi_ref_dropout_fwd_d(t->n, t->alpha, t->seed, t->x, t->y, NULL);
+    else hsi_ref_add_fwd_d(t->n, t->relu, t->x, t->x2, t->y);
     return dot(t->y, t->r, t->n);
 }
 
@@ -254,14 +254,14 @@ static void test_act(void)
         t.alpha = cases[k].alpha;
         double *dx = vec(t.n, 0, 0);
         ew_obj(&t);
-        ref_act_bwd_d(t.kind, t.alpha, t.n, t.y, t.r, dx);
+        hsi_ref_act_bwd_d(t.kind, t.alpha, t.n, t.y, t.r, dx);
         check(ew_obj, &t, t.x, t.n, dx, "%s", cases[k].name);
         /* In place: dst == src, dsrc == ddst. */
         double *buf = vec(t.n, 0, 0);
         memcpy(buf, t.x, sizeof *buf * (size_t)t.n);
-        ref_act_fwd_d(t.kind, t.alpha, t.n, buf, buf);
+        hsi_ref_act_fwd_d(t.kind, t.alpha, t.n, buf, buf);
         memcpy(t.y, t.r, sizeof *buf * (size_t)t.n);
-        ref_act_bwd_d(t.kind, t.alpha, t.n, buf, t.y, t.y);
+        hsi_ref_act_bwd_d(t.kind, t.alpha, t.n, buf, t.y, t.y);
         if (memcmp(t.y, dx, sizeof *dx * (size_t)t.n)) {
             printf("%s: in-place backward differs\n", cases[k].name);
             fails++;
@@ -278,8 +278,8 @@ static void test_dropout(void)
     t.seed = 12345;
     unsigned char *mask = calloc((size_t)t.n, 1);
     double *dx = vec(t.n, 0, 0);
-    ref_dropout_fwd_d(t.n, t.alpha, t.seed, t.x, t.y, mask);
-    ref_dropout_bwd_d(t.n, t.alpha, mask, t.r, dx);
+    hsi_ref_dropout_fwd_d(t.n, t.alpha, t.seed, t.x, t.y, mask);
+    hsi_ref_dropout_bwd_d(t.n, t.alpha, mask, t.r, dx);
     check(ew_obj, &t, t.x, t.n, dx, "dropout p=0.3");
     free(mask), free(dx);
     ew_free(&t);
@@ -294,7 +294,7 @@ static void test_add(void)
             if (fabs(t.x[i] + t.x2[i]) < 1e-2) t.x2[i] += 0.1;
         double *da = vec(t.n, 0, 0), *db = vec(t.n, 0, 0);
         ew_obj(&t);
-        ref_add_bwd_d(t.n, relu, t.y, t.r, da, db);
+        hsi_ref_add_bwd_d(t.n, relu, t.y, t.r, da, db);
         check(ew_obj, &t, t.x, t.n, da, "add%s da", relu ? " + relu" : "");
         check(ew_obj, &t, t.x2, t.n, db, "add%s db", relu ? " + relu" : "");
         free(da), free(db);
@@ -305,26 +305,26 @@ static void test_add(void)
 /* ---- pooling ------------------------------------------------------------------------------ */
 
 typedef struct pool_ctx {
-    ref_pool p;
+    hsi_ref_pool p;
     double *x, *r, *y;
 } pool_ctx;
 
 static double pool_obj(void *v)
 {
     pool_ctx *t = v;
-    ref_pool_fwd_d(&t->p, t->x, t->y, NULL);
-    return dot(t->y, t->r, ref_pool_dst_numel(&t->p));
+    hsi_ref_pool_fwd_d(&t->p, t->x, t->y, NULL);
+    return dot(t->y, t->r, hsi_ref_pool_dst_numel(&t->p));
 }
 
 static void pool_case(const char *name, int ndim, const int64_t *dims, hsi_pool_desc d)
 {
     pool_ctx t;
-    if (ref_pool_init(&t.p, ndim, dims, &d)) {
+    if (hsi_ref_pool_init(&t.p, ndim, dims, &d)) {
         printf("%s: bad case\n", name);
         fails++;
         return;
     }
-    int64_t nx = ref_pool_src_numel(&t.p), ny = ref_pool_dst_numel(&t.p);
+    int64_t nx = hsi_ref_pool_src_numel(&t.p), ny = hsi_ref_pool_dst_numel(&t.p);
     /* Distinct values 0.01 apart in random order: no max-pool ties within h. */
     t.x = vec(nx, 0, 0);
     for (int64_t i = 0; i < nx; i++) t.x[i] = 0.01 * (double)i - 0.005 * (double)nx;
@@ -337,8 +337,8 @@ static void pool_case(const char *name, int ndim, const int64_t *dims, hsi_pool_
     t.y = vec(ny, 0, 0);
     int32_t *arg = calloc((size_t)ny, sizeof *arg);
     double *dx = vec(nx, 0, 0);
-    ref_pool_fwd_d(&t.p, t.x, t.y, arg);
-    ref_pool_bwd_d(&t.p, t.r, arg, dx);
+    hsi_ref_pool_fwd_d(&t.p, t.x, t.y, arg);
+    hsi_ref_pool_bwd_d(&t.p, t.r, arg, dx);
     check(pool_obj, &t, t.x, nx, dx, "%s", name);
     free(t.x), free(t.r), free(t.y), free(arg), free(dx);
 }
@@ -362,14 +362,14 @@ static void test_pool(void)
 /* ---- concat ------------------------------------------------------------------------------- */
 
 typedef struct concat_ctx {
-    ref_concat c;
+    hsi_ref_concat c;
     double *parts[3], *r, *whole;
 } concat_ctx;
 
 static double concat_obj(void *v)
 {
     concat_ctx *t = v;
-    ref_concat_move(&t->c, sizeof(double), 1, (void *const *)t->parts, t->whole);
+    hsi_ref_concat_move(&t->c, sizeof(double), 1, (void *const *)t->parts, t->whole);
     return dot(t->whole, t->r, t->c.batch * t->c.total_ch * t->c.inner);
 }
 
@@ -385,7 +385,7 @@ static void test_concat(void)
     }
     t.r = vec(nw, -1, 1);
     t.whole = vec(nw, 0, 0);
-    ref_concat_move(&t.c, sizeof(double), 0, (void *const *)grads, t.r);
+    hsi_ref_concat_move(&t.c, sizeof(double), 0, (void *const *)grads, t.r);
     for (int i = 0; i < 3; i++) {
         check(concat_obj, &t, t.parts[i], t.c.batch * ch[i] * t.c.inner, grads[i],
               "concat [2,{1,3,2},2,3] part %d", i);
@@ -406,7 +406,7 @@ typedef struct xent_ctx {
 static double xent_obj(void *v)
 {
     xent_ctx *t = v;
-    return t->weight * ref_xent_d(t->n_all, t->k, t->z, t->labels, t->n, 1.0, NULL);
+    return t->weight * hsi_ref_xent_d(t->n_all, t->k, t->z, t->labels, t->n, 1.0, NULL);
 }
 
 static void test_xent(void)
@@ -415,7 +415,7 @@ static void test_xent(void)
     static const int32_t labels[6] = {2, -1, 0, 3, 4, 1};
     xent_ctx t = {6, 4, 5, labels, 0.7, vec(24, -3, 3)};
     double *dz = vec(24, 0, 0);
-    ref_xent_d(t.n_all, t.k, t.z, labels, t.n, t.weight, dz);
+    hsi_ref_xent_d(t.n_all, t.k, t.z, labels, t.n, t.weight, dz);
     check(xent_obj, &t, t.z, 24, dz, "softmax xent (ignored labels, n < N)");
     free(t.z), free(dz);
 }
@@ -431,7 +431,7 @@ typedef struct perm_ctx {
 static double perm_obj(void *v)
 {
     perm_ctx *t = v;
-    ref_permute_move(t->nd, t->dims, t->perm, 0, sizeof(double), t->x, t->y);
+    hsi_ref_permute_move(t->nd, t->dims, t->perm, 0, sizeof(double), t->x, t->y);
     return dot(t->y, t->r, t->n);
 }
 
@@ -439,34 +439,34 @@ static void test_permute(void)
 {
     perm_ctx t = {4, {2, 0, 1}, {2, 3, 4, 5}, 120, vec(120, -1, 1), vec(120, -1, 1), vec(120, 0, 0)};
     double *dx = vec(t.n, 0, 0);
-    ref_permute_move(t.nd, t.dims, t.perm, 1, sizeof(double), t.r, dx);
+    hsi_ref_permute_move(t.nd, t.dims, t.perm, 1, sizeof(double), t.r, dx);
     check(perm_obj, &t, t.x, t.n, dx, "permute [2,3,4,5] (2,0,1) dsrc");
     free(t.x), free(t.r), free(t.y), free(dx);
 }
 
 typedef struct rnn_ctx {
-    ref_rnn r;
+    hsi_ref_rnn r;
     double *x, *wih, *whh, *bih, *bhh, *ry, *y, *ws;
 } rnn_ctx;
 
 static double rnn_obj(void *v)
 {
     rnn_ctx *t = v;
-    ref_rnn_fwd_d(&t->r, t->x, t->wih, t->whh, t->bih, t->bhh, t->y, t->ws);
+    hsi_ref_rnn_fwd_d(&t->r, t->x, t->wih, t->whh, t->bih, t->bhh, t->y, t->ws);
     return dot(t->y, t->ry, t->r.n * t->r.h * (t->r.sequence ? t->r.l : 1));
 }
 
-static void rnn_case(const char *name, ref_rnn r)
+static void rnn_case(const char *name, hsi_ref_rnn r)
 {
-    int64_t g = ref_rnn_gates(&r), nx = r.n * r.f * r.l, ny = r.n * r.h * (r.sequence ? r.l : 1);
+    int64_t g = hsi_ref_rnn_gates(&r), nx = r.n * r.f * r.l, ny = r.n * r.h * (r.sequence ? r.l : 1);
     rnn_ctx t = {r, vec(nx, -1, 1), vec(g * r.f, -0.7, 0.7), vec(g * r.h, -0.7, 0.7),
                  vec(g, -0.5, 0.5), vec(g, -0.5, 0.5), vec(ny, -1, 1), vec(ny, 0, 0),
-                 vec(ref_rnn_ws_numel(&r), 0, 0)};
+                 vec(hsi_ref_rnn_ws_numel(&r), 0, 0)};
     double *dx = vec(nx, 0, 0), *dwih = vec(g * r.f, 0, 0), *dwhh = vec(g * r.h, 0, 0);
     double *dbih = vec(g, 0, 0), *dbhh = vec(g, 0, 0), *tmp = vec(2 * r.h + 2 * g, 0, 0);
     rnn_obj(&t);   /* the states of the forward into ws */
-    ref_rnn_bwd_d(&r, t.x, t.wih, t.whh, t.ws, t.ry, dx, dwih, dwhh, r.bias ? dbih : NULL,
-                  r.bias ? dbhh : NULL, tmp);
+    hsi_ref_rnn_bwd_d(&r, t.x, t.wih, t.whh, t.ws, t.ry, dx, dwih, dwhh, r.bias ? dbih : NULL,
+                      r.bias ? dbhh : NULL, tmp);
     check(rnn_obj, &t, t.x, nx, dx, "%s dsrc", name);
     check(rnn_obj, &t, t.wih, g * r.f, dwih, "%s dw_ih", name);
     check(rnn_obj, &t, t.whh, g * r.h, dwhh, "%s dw_hh", name);
@@ -481,12 +481,12 @@ static void rnn_case(const char *name, ref_rnn r)
 static void test_rnn(void)
 {
     /* n, f, l, h, lstm, reverse, sequence, bias */
-    rnn_case("gru [2,3,5] h4 sequence", (ref_rnn){2, 3, 5, 4, 0, 0, 1, 1});
-    rnn_case("gru [2,2,6] h3 reverse last", (ref_rnn){2, 2, 6, 3, 0, 1, 0, 1});
-    rnn_case("gru [1,1,7] h5 no bias", (ref_rnn){1, 1, 7, 5, 0, 0, 1, 0});
-    rnn_case("lstm [2,3,5] h4 sequence", (ref_rnn){2, 3, 5, 4, 1, 0, 1, 1});
-    rnn_case("lstm [2,2,6] h3 reverse last", (ref_rnn){2, 2, 6, 3, 1, 1, 0, 1});
-    rnn_case("lstm [1,4,4] h2 last no bias", (ref_rnn){1, 4, 4, 2, 1, 0, 0, 0});
+    rnn_case("gru [2,3,5] h4 sequence", (hsi_ref_rnn){2, 3, 5, 4, 0, 0, 1, 1});
+    rnn_case("gru [2,2,6] h3 reverse last", (hsi_ref_rnn){2, 2, 6, 3, 0, 1, 0, 1});
+    rnn_case("gru [1,1,7] h5 no bias", (hsi_ref_rnn){1, 1, 7, 5, 0, 0, 1, 0});
+    rnn_case("lstm [2,3,5] h4 sequence", (hsi_ref_rnn){2, 3, 5, 4, 1, 0, 1, 1});
+    rnn_case("lstm [2,2,6] h3 reverse last", (hsi_ref_rnn){2, 2, 6, 3, 1, 1, 0, 1});
+    rnn_case("lstm [1,4,4] h2 last no bias", (hsi_ref_rnn){1, 4, 4, 2, 1, 0, 0, 0});
 }
 
 /* ---- lrn, prelu, softmax on [n, c, sp] ----------------------------------------------------- */
@@ -502,9 +502,9 @@ static double xop_obj(void *v)
 {
     xop_ctx *t = v;
     int64_t m = t->n * t->c * t->sp;
-    if (t->which == 0) ref_lrn_fwd_d(t->n, t->c, t->sp, t->size, t->alpha, t->beta, t->k, t->x, t->y, t->t);
-    else if (t->which == 1) ref_prelu_fwd_d(t->n, t->c, t->sp, t->slopes, t->x, t->a, t->y);
-    else ref_softmax_fwd_d(t->n, t->c, t->sp, t->x, t->y);
+    if (t->which == 0) hsi_ref_lrn_fwd_d(t->n, t->c, t->sp, t->size, t->alpha, t->beta, t->k, t->x, t->y, t->t);
+    else if (t->which == 1) hsi_ref_prelu_fwd_d(t->n, t->c, t->sp, t->slopes, t->x, t->a, t->y);
+    else hsi_ref_softmax_fwd_d(t->n, t->c, t->sp, t->x, t->y);
     return dot(t->y, t->r, m);
 }
 
@@ -515,11 +515,11 @@ static void xop_case(const char *name, xop_ctx t)
     t.a = vec(t.c, -0.5, 0.5);
     if (t.which == 1) away_from_zero(t.x, m, 1e-3);
     double *dx = vec(m, 0, 0), *da = vec(t.c, 0, 0);
-    if (t.which == 0) ref_lrn_bwd_d(t.n, t.c, t.sp, t.size, t.alpha, t.beta, t.k, t.x, t.r, dx, t.t);
-    else if (t.which == 1) ref_prelu_bwd_d(t.n, t.c, t.sp, t.slopes, t.x, t.a, t.r, dx, da);
+    if (t.which == 0) hsi_ref_lrn_bwd_d(t.n, t.c, t.sp, t.size, t.alpha, t.beta, t.k, t.x, t.r, dx, t.t);
+    else if (t.which == 1) hsi_ref_prelu_bwd_d(t.n, t.c, t.sp, t.slopes, t.x, t.a, t.r, dx, da);
     else {
         xop_obj(&t);
-        ref_softmax_bwd_d(t.n, t.c, t.sp, t.y, t.r, dx);
+        hsi_ref_softmax_bwd_d(t.n, t.c, t.sp, t.y, t.r, dx);
     }
     check(xop_obj, &t, t.x, m, dx, "%s dx", name);
     if (t.which == 1) check(xop_obj, &t, t.a, t.slopes, da, "%s da", name);

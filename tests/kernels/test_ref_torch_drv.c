@@ -1,5 +1,5 @@
 /* test_ref_torch_drv.c — runs one reference kernel (float API, HSI_BACKEND_REF) on tensors that
- * ref_vs_torch.py wrote, and writes the results back for it to compare with PyTorch.
+ * hsi_ref_vs_torch.py wrote, and writes the results back for it to compare with PyTorch.
  *
  * Usage: test_ref_torch_drv conv|bn|pool|dense|act|lrn|crop|prelu|softmax|permute|rnn DIR. DIR/cfg.txt holds the shape and options
  * (see each run_* below); inputs and outputs are raw little-endian float32 files NAME.f32.

@@ -244,9 +244,9 @@ static void test_dropout(void)
 
 /* Conv (or dense) forward and backward through the API against the cores. calls = 2 runs the
  * backward twice: dw, db must double (+=) while dsrc stays (overwritten). */
-static void api_conv(const char *name, hsi_op *op, const ref_conv *c, int dense, int calls)
+static void api_conv(const char *name, hsi_op *op, const hsi_ref_conv *c, int dense, int calls)
 {
-    int64_t nx = ref_conv_src_numel(c), ny = ref_conv_dst_numel(c), nw = ref_conv_w_numel(c);
+    int64_t nx = hsi_ref_conv_src_numel(c), ny = hsi_ref_conv_dst_numel(c), nw = hsi_ref_conv_w_numel(c);
     float *x = fvec(nx, -1, 1), *w = fvec(nw, -1, 1), *b = fvec(c->o, -1, 1);
     float *y = fvec(ny, 0, 0), *dy = fvec(ny, -1, 1), *dx = fvec(nx, 0, 0);
     float *dw = fvec(nw, 0, 0), *db = fvec(c->o, 0, 0);
@@ -257,9 +257,9 @@ static void api_conv(const char *name, hsi_op *op, const ref_conv *c, int dense,
     (dense ? hsi_dense_forward : hsi_conv_forward)(op, x, w, b, y);
     for (int k = 0; k < calls; k++)
         (dense ? hsi_dense_backward : hsi_conv_backward)(op, x, w, dy, dx, dw, db);
-    ref_conv_fwd_d(c, xd, wd, bd, yd);
-    ref_conv_bwd_data_d(c, wd, dyd, dxd);
-    for (int k = 0; k < calls; k++) ref_conv_bwd_w_d(c, xd, dyd, dwd, dbd);
+    hsi_ref_conv_fwd_d(c, xd, wd, bd, yd);
+    hsi_ref_conv_bwd_data_d(c, wd, dyd, dxd);
+    for (int k = 0; k < calls; k++) hsi_ref_conv_bwd_w_d(c, xd, dyd, dwd, dbd);
     near(y, yd, ny, FTOL, "%s forward", name);
     near(dx, dxd, nx, FTOL, "%s dsrc (%d calls)", name, calls);
     near(dw, dwd, nw, FTOL, "%s dw (%d calls)", name, calls);
@@ -272,11 +272,11 @@ static void api_conv_cases(hsi_rt *rt, int calls)
 {
     const int64_t dims[5] = {2, 4, 7, 5, 6};
     const hsi_conv_desc d = {3, 6, 2, {3, 2, 3}, {2, 1, 2}, {1, 0, 1}, {0, 1, 2}, {1, 2, 1}, 1};
-    ref_conv c;
-    ref_conv_init(&c, 5, dims, &d);
+    hsi_ref_conv c;
+    hsi_ref_conv_init(&c, 5, dims, &d);
     api_conv("conv3d", must(rt, hsi_conv_create(rt, plain(rt, 5, dims), &d, 1, 1)), &c, 0, calls);
     const int64_t ddims[4] = {3, 2, 3, 4};
-    ref_dense_init(&c, 3, 24, 5, 1);
+    hsi_ref_dense_init(&c, 3, 24, 5, 1);
     api_conv("dense", must(rt, hsi_dense_create(rt, plain(rt, 4, ddims), 5, 1, 1, 1)), &c, 1,
              calls);
 }
@@ -288,7 +288,7 @@ static void api_bn(hsi_rt *rt, int relu, int calls)
     const int64_t dims[5] = {3, 4, 2, 3, 2};
     const int64_t n = 144, c = 4;
     hsi_op *op = must(rt, hsi_bn_create(rt, plain(rt, 5, dims), 1e-3f, relu));
-    ref_bn b = {3, 4, 12, (double)1e-3f, relu};
+    hsi_ref_bn b = {3, 4, 12, (double)1e-3f, relu};
     float *x = fvec(n, -2, 2), *g = fvec(c, 0.5f, 1.5f), *be = fvec(c, -0.5f, 0.5f);
     float *rm = fvec(c, -0.1f, 0.1f), *rv = fvec(c, 0.9f, 1.1f), *y = fvec(n, 0, 0);
     float *dy = fvec(n, -1, 1), *dx = fvec(n, 0, 0), *dg = fvec(c, 0, 0), *dbe = fvec(c, 0, 0);
@@ -299,9 +299,9 @@ static void api_bn(hsi_rt *rt, int relu, int calls)
     unsigned char *ws = calloc(hsi_op_ws_bytes(op), 1), *mask = calloc((size_t)n, 1);
     hsi_bn_forward(op, 1, x, g, be, rm, rv, 0.1f, y, ws);
     for (int k = 0; k < calls; k++) hsi_bn_backward(op, x, g, dy, ws, dx, dg, dbe);
-    ref_bn_fwd_d(&b, 1, xd, gd, bed, mean, var, yd, mask);
-    ref_bn_running_d(&b, mean, var, (double)0.1f, rmd, rvd);
-    for (int k = 0; k < calls; k++) ref_bn_bwd_d(&b, xd, gd, mean, var, mask, dyd, dxd, dgd, dbed);
+    hsi_ref_bn_fwd_d(&b, 1, xd, gd, bed, mean, var, yd, mask);
+    hsi_ref_bn_running_d(&b, mean, var, (double)0.1f, rmd, rvd);
+    for (int k = 0; k < calls; k++) hsi_ref_bn_bwd_d(&b, xd, gd, mean, var, mask, dyd, dxd, dgd, dbed);
     const char *tag = relu ? "bn+relu" : "bn";
     near(y, yd, n, FTOL, "%s train forward", tag);
     near(rm, rmd, c, FTOL, "%s running mean", tag);
@@ -311,7 +311,7 @@ static void api_bn(hsi_rt *rt, int relu, int calls)
     near(dbe, dbed, c, FTOL, "%s dbeta (%d calls)", tag, calls);
     hsi_bn_forward(op, 0, x, g, be, rm, rv, 0.1f, y, NULL);
     for (int64_t i = 0; i < c; i++) rmd[i] = rm[i], rvd[i] = rv[i];
-    ref_bn_fwd_d(&b, 0, xd, gd, bed, rmd, rvd, yd, NULL);
+    hsi_ref_bn_fwd_d(&b, 0, xd, gd, bed, rmd, rvd, yd, NULL);
     near(y, yd, n, FTOL, "%s inference forward", tag);
     free(x), free(g), free(be), free(rm), free(rv), free(y), free(dy), free(dx), free(dg);
     free(dbe), free(xd), free(gd), free(bed), free(rmd), free(rvd), free(yd), free(dyd);
@@ -334,23 +334,23 @@ static void api_elementwise(hsi_rt *rt)
         /* in place, as the emitted code may run it */
         memcpy(buf, x, sizeof *x * (size_t)n);
         hsi_act_forward(op, buf, buf);
-        ref_act_fwd_d(kinds[k], (double)0.2f, n, xd, yd);
+        hsi_ref_act_fwd_d(kinds[k], (double)0.2f, n, xd, yd);
         near(buf, yd, n, FTOL, "act forward (in place)");
         memcpy(dx, dy, sizeof *dy * (size_t)n);
         hsi_act_backward(op, buf, dx, dx);
         for (int64_t i = 0; i < n; i++) yd[i] = buf[i];
-        ref_act_bwd_d(kinds[k], (double)0.2f, n, yd, dyd, dxd);
+        hsi_ref_act_bwd_d(kinds[k], (double)0.2f, n, yd, dyd, dxd);
         near(dx, dxd, n, FTOL, "act backward (in place)");
     }
     for (int relu = 0; relu <= 1; relu++) {
         hsi_op *op = must(rt, hsi_add_create(rt, l, l, relu));
         hsi_add_forward(op, x, x2, y);
-        ref_add_fwd_d(n, relu, xd, x2d, yd);
+        hsi_ref_add_fwd_d(n, relu, xd, x2d, yd);
         near(y, yd, n, FTOL, "add forward");
         /* da aliases ddst, db separate; then db alone. */
         memcpy(dx, dy, sizeof *dy * (size_t)n);
         hsi_add_backward(op, y, dx, dx, buf);
-        ref_add_bwd_d(n, relu, yd, dyd, dxd, dbd);
+        hsi_ref_add_bwd_d(n, relu, yd, dyd, dxd, dbd);
         near(dx, dxd, n, FTOL, "add da (aliasing ddst)");
         near(buf, dbd, n, FTOL, "add db");
         memset(buf, 0, sizeof *buf * (size_t)n);
@@ -368,10 +368,10 @@ static void api_elementwise(hsi_rt *rt)
 
 static void api_pool(hsi_rt *rt, const char *name, int ndim, const int64_t *dims, hsi_pool_desc d)
 {
-    ref_pool p;
-    ref_pool_init(&p, ndim, dims, &d);
+    hsi_ref_pool p;
+    hsi_ref_pool_init(&p, ndim, dims, &d);
     hsi_op *op = must(rt, hsi_pool_create(rt, plain(rt, ndim, dims), &d));
-    int64_t nx = ref_pool_src_numel(&p), ny = ref_pool_dst_numel(&p);
+    int64_t nx = hsi_ref_pool_src_numel(&p), ny = hsi_ref_pool_dst_numel(&p);
     EXPECT(numel(hsi_op_dst(op)) == ny, "%s dst numel", name);
     EXPECT(hsi_op_ws_bytes(op) == (d.max ? sizeof(int32_t) * (size_t)ny : 0), "%s ws", name);
     float *x = fvec(nx, -1, 1), *y = fvec(ny, 0, 0), *dy = fvec(ny, -1, 1), *dx = fvec(nx, 0, 0);
@@ -379,8 +379,8 @@ static void api_pool(hsi_rt *rt, const char *name, int ndim, const int64_t *dims
     int32_t *ws = calloc((size_t)ny, sizeof *ws), *arg = calloc((size_t)ny, sizeof *arg);
     hsi_pool_forward(op, 1, x, y, ws);
     hsi_pool_backward(op, dy, ws, dx);
-    ref_pool_fwd_d(&p, xd, yd, arg);
-    ref_pool_bwd_d(&p, dyd, arg, dxd);
+    hsi_ref_pool_fwd_d(&p, xd, yd, arg);
+    hsi_ref_pool_bwd_d(&p, dyd, arg, dxd);
     near(y, yd, ny, FTOL, "%s forward", name);
     near(dx, dxd, nx, FTOL, "%s backward", name);
     free(x), free(y), free(dy), free(dx), free(xd), free(yd), free(dyd), free(dxd), free(ws);
@@ -415,7 +415,7 @@ static void api_shape_ops(hsi_rt *rt)
     double *zd = dvec(z, 35), dzd[35];
     const int32_t labels[5] = {3, 0, 7, -2, 6};
     float loss = hsi_xent_forward_backward(xe, z, labels, 5, 0.5f, dz);
-    double want = ref_xent_d(5, 7, zd, labels, 5, 0.5, dzd);
+    double want = hsi_ref_xent_d(5, 7, zd, labels, 5, 0.5, dzd);
     near(&loss, &want, 1, FTOL, "xent loss");
     near(dz, dzd, 35, FTOL, "xent dlogits");
     free(z), free(zd);
