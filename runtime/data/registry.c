@@ -127,7 +127,7 @@ static int get_str(yctx *c, yaml_node_t *map, const char *key, const char *path,
 {
     char p[256];
     yaml_node_t *n = map_get(c, map, key);
-    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(p, sizeof p, "%.190s.%.60s", path, key);   /* a message's key path */
     *out = NULL;
     if (!n || is_null(c, n)) {
         if (required)
@@ -165,7 +165,7 @@ static int get_int(yctx *c, yaml_node_t *map, const char *key, const char *path,
 {
     char p[256];
     yaml_node_t *n = map_get(c, map, key);
-    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(p, sizeof p, "%.190s.%.60s", path, key);   /* a message's key path */
     *out = dflt;
     if (!n || is_null(c, n))
         return required ? yerr(c, map, p, "missing (required)") : 0;
@@ -205,7 +205,7 @@ static int get_list(yctx *c, yaml_node_t *map, const char *key, const char *path
     *count = 0;
     if (!n || is_null(c, n))
         return 0;
-    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(p, sizeof p, "%.190s.%.60s", path, key);   /* a message's key path */
     return get_ints(c, n, p, want, cap, lo, hi, out, count) == 0 ? 1 : -1;
 }
 
@@ -241,7 +241,7 @@ static int parse_file(yctx *c, yaml_node_t *ds, const char *key, const char *pat
     static const char *const keys[] = {"file", "var", "size", "sha256", "urls", NULL};
     char p[256];
     yaml_node_t *n = map_get(c, ds, key);
-    snprintf(p, sizeof p, "%s.%s", path, key);
+    snprintf(p, sizeof p, "%.190s.%.60s", path, key);   /* a message's key path */
     if (!n)
         return yerr(c, ds, p, "missing (required)");
     if (n->type != YAML_MAPPING_NODE)
