@@ -973,7 +973,9 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     const int r0 = dp.rank == 0;
     FILE *log = o->quiet || !r0 ? NULL : stderr;
     hsi_trainer_env env = o->env;
-    env.log = log;
+    env.log = r0 ? stderr : NULL;   /* what the data holds (nodata, non-finite values, a file
+                                     * longer than its header) is said with --quiet too, as the
+                                     * split's warnings are */
     hsi_tr_data D;
     memset(&D, 0, sizeof D);
     /* stops: caught for the process's life (hsi_trainer_catch_stops, the trainer's CLI), else
