@@ -98,6 +98,11 @@ int cmd_domain_arg(const char *val)
                         "not starting with a digit)\n", val, name);
         return 2;
     }
+    if (strlen(name) > 63) {   /* it prefixes parameter names and lands in the emitted C */
+        fprintf(stderr, "hsicc: error: --domain '%.40s...': a domain name of %zu characters (at most "
+                        "63, as a netdef's identifiers)\n", name, strlen(name));
+        return 2;
+    }
     for (int e = 0; e < d; e++)
         if (!strcmp(dom_names[e], name)) {
             fprintf(stderr, "hsicc: error: domain '%s' is given twice: '%s' and '%s'\n", name,

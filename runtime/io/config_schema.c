@@ -1050,6 +1050,10 @@ static int build_domain(V *v, const cfg_node *n, const char *path, hsi_exp_domai
         return cfg_error(v->c, &(cfg_get(n, "name") ? cfg_get(n, "name") : cfg_get(n, "dataset"))->mark,
                          "key '%s.name': '%s' is not a name (letters, digits, _; not starting "
                          "with a digit)", path, d->name);
+    if (strlen(d->name) > 63)   /* it names the net's parameters and the emitted C's symbols */
+        return cfg_error(v->c, &(cfg_get(n, "name") ? cfg_get(n, "name") : cfg_get(n, "dataset"))->mark,
+                         "key '%s.name': '%.40s...' has %zu characters; a domain name has at most "
+                         "63, as a netdef's identifiers", path, d->name, strlen(d->name));
     const cfg_node *l = cfg_get(n, "labels");
     if (l && build_labels(v, l, join(v, path, "labels"), ds, d)) return -1;
     const cfg_node *b = cfg_get(n, "bands");
