@@ -92,7 +92,8 @@ int hsi_mkdirs(const char *path, char *err, size_t errlen);
 int hsi_mkdirs_made(const char *path, char **made, char *err, size_t errlen);
 /* -1 with "DIR: the filesystem's root is not a folder for outputs" when DIR is / (however
  * spelled: "//", "/tmp/..", a link to it): as root, `train --out /` wrote its run folders and
- * lock into /. hsi_mkdirs checks it; so does every command that makes an output folder. */
+ * lock into /. hsi_mkdirs checks it; so does every command that makes an output folder. Also
+ * -1 with "DIR: a symbolic link to T, which does not exist" for a dangling link. */
 int hsi_check_out_dir(const char *dir, char *err, size_t errlen);
 
 /* The file a write to path replaces: path, or, when path is a symbolic link, the end of its

@@ -315,6 +315,17 @@ int hsi_check_out_dir(const char *dir, char *err, size_t errlen)
                  shown);
         return -1;
     }
+    if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) && stat(dir, &root) != 0) {
+        /* a link to a folder that does not exist: said here, not as a temporary file's failure */
+        int e = errno;
+        char to[4096];
+        ssize_t k = readlink(dir, to, sizeof to - 1);
+        to[k > 0 ? k : 0] = 0;
+        short_path(dir, shown, sizeof shown);
+        snprintf(err, errlen, "%s: a symbolic link to %.300s, which %s", shown, to,
+                 e == ENOENT ? "does not exist: make that folder, or give another" : strerror(e));
+        return -1;
+    }
     return 0;
 }
 
