@@ -315,7 +315,8 @@ int hsi_check_out_dir(const char *dir, char *err, size_t errlen)
                  shown);
         return -1;
     }
-    if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) && stat(dir, &root) != 0) {
+    struct stat target;
+    if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) && stat(dir, &target) != 0) {
         /* a link to a folder that does not exist: said here, not as a temporary file's failure */
         int e = errno;
         char to[4096];

@@ -231,14 +231,6 @@ static char *join(const char *a, const char *b)
     return s;
 }
 
-/* An output that is a symbolic link is written through (its target replaced, the link kept):
- * the file is renamed from the temporary folder onto the target, which must then be on the
- * same filesystem as the folder. Checked before anything is computed: -1 with the reason. */
-static int check_output_link(const char *dir, const char *name, char *err, size_t errlen)
-{
-    return hsi_output_check(dir, name, err, errlen);
-}
-
 hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t errlen)
 {
     if (!o || !o->dir || !o->stem || !*o->stem || strchr(o->stem, '/') || o->h < 1 || o->w < 1
@@ -296,7 +288,7 @@ hsi_mapwriter *hsi_mapwriter_open(const hsi_mapwriter_opts *o, char *err, size_t
         oom = 1;
     }
     for (int f = 0; f < F_N && !oom; f++)
-        if (mw->name[f] && check_output_link(o->dir, mw->name[f], err, errlen))
+        if (mw->name[f] && hsi_output_check(o->dir, mw->name[f], err, errlen))
             oom = 1;   /* not memory: the message says what */
     if (oom) {
         free(mw->tmp);
@@ -479,12 +471,6 @@ static int finish_files(hsi_mapwriter *mw, char *err, size_t errlen)
     return rc;
 }
 
-/* Renames (final 1) or removes (final 0) every file of the temporary folder, then removes it. */
-static int empty_tmp(hsi_mapwriter *mw, int final, char *err, size_t errlen)
-{
-    return hsi_move_files(mw->tmp, mw->dir, final, err, errlen);
-}
-
 static void free_writer(hsi_mapwriter *mw)
 {
     for (int f = 0; f < F_N; f++)
@@ -510,7 +496,7 @@ void hsi_mapwriter_abort(hsi_mapwriter *mw)
     if (mw->envi_fd >= 0)
         close(mw->envi_fd);
     if (mw->tmp) {
-        empty_tmp(mw, 0, NULL, 0);
+        hsi_move_files(mw->tmp, mw->dir, 0, NULL, 0);   /* the files go, then the folder */
         hsi_temp_unregister(mw->tmp_slot);
     }
     free_writer(mw);
@@ -530,7 +516,7 @@ int hsi_mapwriter_close(hsi_mapwriter *mw, char *err, size_t errlen)
     }
     hsi_temp_hold();   /* every output renamed, then unregistered, as one step: a signal during
                         * the renames waits, so it never leaves some outputs new and some gone */
-    int rc = empty_tmp(mw, 1, err, errlen);
+    int rc = hsi_move_files(mw->tmp, mw->dir, 1, err, errlen);
     if (rc == 0)
         hsi_temp_unregister(mw->tmp_slot);
     hsi_temp_release();

@@ -163,8 +163,7 @@ int hsi_outset_commit(hsi_outset *s, char *err, size_t errlen)
 
 void hsi_outset_abort(hsi_outset *s)
 {
-    char e[8];
-    for (int i = 0; i < s->n; i++)
-        hsi_move_files(s->f[i].tmp, s->f[i].dir, 0, e, sizeof e);
+    for (int i = 0; i < s->n; i++)   /* removing says nothing: no message buffer */
+        hsi_move_files(s->f[i].tmp, s->f[i].dir, 0, NULL, 0);
     forget(s);
 }

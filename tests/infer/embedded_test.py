@@ -11,16 +11,13 @@ the test checks too, so the measure is known to see it), and both models' logits
 Exit 0 pass, 1 fail.
 """
 import os
-import re
 import shutil
 import subprocess
 import sys
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "torch"))
-import st_io  # noqa: E402
+from module_weights import random_weights  # noqa: E402
 
 HSICC, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 NET = """net big(bands = 8, classes = 5, patch = 3) {
@@ -52,18 +49,10 @@ def main():
     with open(os.path.join(WORK, "big.hsn"), "w") as f:
         f.write(NET)
     run(HSICC, "emit", "big.hsn", "--infer", "-o", "plain")
-    table = re.findall(r'^    \{"([^"]+)", \d, \{([\d, ]+)\}, \d+, NULL',
-                       open(os.path.join(WORK, "plain", "big_infer.c")).read(), re.M)
-    rng = np.random.default_rng(1)
-    tensors = []
-    for name, dims in table:
-        shape = [int(d) for d in dims.split(",")]
-        t = rng.uniform(0.5, 1.5, shape) if name.endswith("running_var") else rng.standard_normal(shape) * 0.05
-        tensors.append((name, t.astype(np.float32)))
-    n = sum(t.size for _, t in tensors)
+    n = random_weights(os.path.join(WORK, "plain", "big_infer.c"), os.path.join(WORK, "w.safetensors"),
+                       scale=0.05, seed=1)
     if n < 1_000_000:
         fail("the net has %d parameters: too few to see a copy" % n)
-    st_io.write(os.path.join(WORK, "w.safetensors"), tensors, {"format": "pt"})
     run(HSICC, "emit", "big.hsn", "--infer", "--weights", "w.safetensors", "-o", "m")
     rt = sorted(os.path.join("m", "hsirt", f) for f in os.listdir(os.path.join(WORK, "m", "hsirt"))
                 if f.endswith(".c") and f != "dnnl.c")

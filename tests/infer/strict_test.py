@@ -18,16 +18,13 @@ one hsirt/ (the two copies are identical).
 No data set needed (the weights are drawn here). Exit 0 pass, 1 fail.
 """
 import os
-import re
 import shutil
 import subprocess
 import sys
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "torch"))
-import st_io  # noqa: E402
+from module_weights import random_weights  # noqa: E402
 
 HSICC, WORK, DNNL = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3] == "1"
 STRICT = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"]
@@ -69,21 +66,6 @@ def run(*args, env=None):
     return p.stdout
 
 
-def weights_for(module_c, path):
-    """Random weights for every parameter of a module's table (a running variance positive),
-    so that no BN is an identity."""
-    rng = np.random.default_rng(3)
-    table = re.findall(r'^    \{"([^"]+)", \d, \{([\d, ]+)\}, \d+, NULL', open(module_c).read(), re.M)
-    if not table:
-        fail("%s: no parameter table found" % module_c)
-    out = []
-    for name, dims in table:
-        shape = [int(d) for d in dims.split(",")]
-        t = rng.uniform(0.5, 1.5, shape) if name.endswith("running_var") else rng.standard_normal(shape) * 0.5
-        out.append((name, t.astype(np.float32)))
-    st_io.write(path, out, {"format": "pt"})
-
-
 def compilers():
     found = [(c, cxx) for c, cxx in (("gcc", "g++"), ("clang", "clang++")) if shutil.which(c)]
     if not found:
@@ -98,9 +80,9 @@ def main():
         with open(os.path.join(WORK, name), "w") as f:
             f.write(text)
     run(HSICC, "emit", "alpha.hsn", "--infer", "--name", "alpha", "-o", "a")
-    weights_for(os.path.join(WORK, "a", "alpha_infer.c"), os.path.join(WORK, "alpha.safetensors"))
+    random_weights(os.path.join(WORK, "a", "alpha_infer.c"), os.path.join(WORK, "alpha.safetensors"))
     run(HSICC, "emit", "beta.hsn", *BETA_DOMAINS, "--infer", "--name", "beta", "-o", "b0")
-    weights_for(os.path.join(WORK, "b0", "beta_infer.c"), os.path.join(WORK, "beta.safetensors"))
+    random_weights(os.path.join(WORK, "b0", "beta_infer.c"), os.path.join(WORK, "beta.safetensors"))
     run(HSICC, "emit", "beta.hsn", *BETA_DOMAINS, "--infer", "--name", "beta", "-o", "b",
         "--weights", "beta.safetensors")
     run("diff", "-r", "a/hsirt", "b/hsirt")   # one hsirt/ serves both modules
