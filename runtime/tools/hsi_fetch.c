@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "hsi_data.h"
+#include "hsi_diagtext.h"
 #include "hsi_io.h"
 
 static void usage(FILE *f)
@@ -93,7 +94,13 @@ int main(int argc, char **argv)
         int all = !strcmp(names[k], "all");
         const hsi_dataset *one = all ? NULL : hsi_registry_find(reg, names[k]);
         if (!all && !one) {
-            fprintf(stderr, "hsi-fetch: error: no dataset '%s' in the registry (known:", names[k]);
+            const char **known = malloc(sizeof *known * (size_t)(reg->n + 1));
+            for (int i = 0; known && i < reg->n; i++) known[i] = reg->ds[i].name;
+            const char *s = known ? hsi_suggest(names[k], known, reg->n, 2, 1) : NULL;
+            free(known);   /* s points into the registry */
+            fprintf(stderr, "hsi-fetch: error: no dataset '%s' in the registry", names[k]);
+            if (s) fprintf(stderr, "; did you mean '%s'?", s);
+            fprintf(stderr, " (known:");
             for (int i = 0; i < reg->n; i++)
                 fprintf(stderr, " %s", reg->ds[i].name);
             fprintf(stderr, ")\n");
