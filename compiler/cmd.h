@@ -34,6 +34,9 @@ int cmd_int_arg(const char *s, long lo, long hi, int *out);
 /* 1 (after "hsicc: error: OPT needs a value" on stderr) if a is one of the NULL-terminated
  * opts, i.e. an option given last without its value; else 0. */
 int cmd_missing_value(const char *a, const char *const *opts);
+/* "hsicc: error: unknown option 'a'" on stderr, and a hint with the closest of the
+ * NULL-terminated known options when one is close. */
+void cmd_unknown_option(const char *a, const char *const *known);
 /* 1 if argv[1..] holds -h or --help (the command then prints its usage to stdout, exit 0). */
 int cmd_wants_help(int argc, char **argv);
 

@@ -529,7 +529,10 @@ int cmd_build(int argc, char **argv)
                                                                      "--cc", "--infer", "--weights", NULL})) {
             return usage();
         } else if (a[0] == '-') {
-            fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
+            cmd_unknown_option(a, (const char *const[]){"-o", "--set", "--sweep-point", "--emit-only",
+                                                        "--no-fuse", "--no-rewrite", "--cc",
+                                                        "--verbose", "--mpi", "--infer", "--weights",
+                                                        "--help", NULL});
             return usage();
         } else if (!exp_path) exp_path = a;
         else {

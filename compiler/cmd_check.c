@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cmd.h"
 #include "commands.h"
 #include "driver.h"
 #include "frontend.h"
@@ -202,8 +203,12 @@ int cmd_check(int argc, char **argv)
             goto out;
         }
         if (argv[i][0] == '-' || c.file) {
-            fprintf(stderr, "hsicc: error: %s '%s'\nusage: hsicc check FILE.hsn [-D name=value ...] [--net NAME]\n",
-                    argv[i][0] == '-' ? "unknown option" : "unexpected argument", argv[i]);
+            if (argv[i][0] == '-')
+                cmd_unknown_option(argv[i], (const char *const[]){"-D", "--define", "--net",
+                                                                  "--batch", "--help", NULL});
+            else
+                fprintf(stderr, "hsicc: error: unexpected argument '%s'\n", argv[i]);
+            fprintf(stderr, "usage: hsicc check FILE.hsn [-D name=value ...] [--net NAME]\n");
             rc = DRV_USAGE;
             goto out;
         }

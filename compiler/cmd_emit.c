@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "paths.h"
 #include "cmd.h"
+#include "diag.h"
 #include "driver.h"
 #include "frontend.h"
 #include "hsi_io.h"
@@ -63,6 +64,15 @@ int cmd_missing_value(const char *a, const char *const *opts)
             return 1;
         }
     return 0;
+}
+
+void cmd_unknown_option(const char *a, const char *const *known)
+{
+    int n = 0;
+    while (known[n]) n++;
+    fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
+    const char *s = diag_suggest(a, known, n);
+    if (s) fprintf(stderr, "hint: did you mean '%s'?\n", s);
 }
 
 /* The --domain options seen so far (one command per process: static). */
@@ -202,7 +212,10 @@ int cmd_compile_args(int argc, char **argv, cmd_compile *c)
                                                                        "--batch", "--domain", NULL})) {
             return usage();
         } else if (a[0] == '-') {
-            fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
+            cmd_unknown_option(a, (const char *const[]){"-o", "-D", "--define", "--net", "--name",
+                                                        "--backend", "--batch", "--infer",
+                                                        "--weights", "--no-fuse", "--no-rewrite",
+                                                        "--domain", "--help", NULL});
             return usage();
         } else if (!c->file) {
             c->file = a;

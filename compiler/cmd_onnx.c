@@ -109,7 +109,9 @@ int cmd_onnx(int argc, char **argv)
                        "--domain-name", "--domain", "--batch", NULL})) {
             return usage();
         } else if (a[0] == '-') {
-            fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
+            cmd_unknown_option(a, (const char *const[]){"-o", "-D", "--define", "--net", "--weights",
+                                                        "--domain-name", "--domain", "--batch",
+                                                        "--help", NULL});
             return usage();
         } else if (!com.file) {
             com.file = a;

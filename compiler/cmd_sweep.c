@@ -1085,7 +1085,9 @@ int cmd_sweep(int argc, char **argv)
                                                                      NULL})) {
             return usage();
         } else if (a[0] == '-') {
-            fprintf(stderr, "hsicc: error: unknown option '%s'\n", a);
+            cmd_unknown_option(a, (const char *const[]){"--slurm", "-j", "--out", "--jobs-file",
+                                                        "--collect", "--status", "--set", "--dry-run",
+                                                        "--cc", "--verbose", "--help", NULL});
             return usage();
         } else if (!exp) exp = a;
         else {

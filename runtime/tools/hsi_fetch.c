@@ -62,7 +62,12 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (a[0] == '-') {
-            fprintf(stderr, "hsi-fetch: unknown or incomplete option '%s'\n", a);
+            static const char *const known[] = {"--from", "--data", "--datasets", "--no-download",
+                                                "--list", "--help"};
+            const char *s = hsi_suggest(a, known, (int)(sizeof known / sizeof *known), 2, 1);
+            fprintf(stderr, "hsi-fetch: unknown or incomplete option '%s'", a);
+            if (s) fprintf(stderr, "; did you mean '%s'?", s);
+            fprintf(stderr, "\n");
             usage(stderr);
             return 2;
         } else

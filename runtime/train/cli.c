@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hsi_diagtext.h"
 #include "hsi_eval.h"
 #include "hsi_io.h"
 #include "hsi_infer.h"
@@ -111,6 +112,17 @@ static int usage_error(const char *prog, const char *fmt, const char *arg)
     return 2;
 }
 
+/* An unknown command or option, with the closest known one (as hsicc's own command line) */
+static int unknown_error(const char *prog, const char *what, const char *arg, const char *dashes,
+                         const char *word, const char *const *known, int n)
+{
+    const char *s = hsi_suggest(word, known, n, 2, 1);
+    fprintf(stderr, "%s: unknown %s '%s'", prog, what, arg);
+    if (s) fprintf(stderr, "; did you mean '%s%s'?", dashes, s);
+    fprintf(stderr, "\n(run %s --help for the commands and options)\n", prog);
+    return 2;
+}
+
 /* 0 ok, 1 help printed, 2 usage error (printed). */
 static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
 {
@@ -121,7 +133,12 @@ static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
         return usage(stdout, prog, net), 1;
     for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++)
         if (!strcmp(argv[1], cmds[c].name)) a->cmd = cmds[c].cmd;
-    if (!a->cmd) return usage_error(prog, "unknown command '%s'", argv[1]);
+    if (!a->cmd) {
+        const char *known[sizeof cmds / sizeof *cmds];
+        for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++) known[c] = cmds[c].name;
+        return unknown_error(prog, "command", argv[1], "", argv[1], known,
+                             (int)(sizeof cmds / sizeof *cmds));
+    }
     if (!(a->sets = calloc((size_t)argc, sizeof *a->sets))) return 2;
     for (int i = 2; i < argc; i++) {
         const char *s = argv[i];
@@ -132,7 +149,14 @@ static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
         const opt *o = NULL;
         for (size_t k = 0; k < sizeof opts / sizeof *opts; k++)
             if (strlen(opts[k].name) == len && !strncmp(opts[k].name, s + 2, len)) o = &opts[k];
-        if (!o) return usage_error(prog, "unknown option '%s'", s);
+        if (!o) {
+            const char *known[sizeof opts / sizeof *opts];
+            char word[64];
+            snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), s + 2);
+            for (size_t k = 0; k < sizeof opts / sizeof *opts; k++) known[k] = opts[k].name;
+            return unknown_error(prog, "option", s, "--", word, known,
+                                 (int)(sizeof opts / sizeof *opts));
+        }
         if (!(o->cmds & a->cmd)) return usage_error(prog, "option '%s' does not apply to this command", s);
         if (o->flag) {
             if (eq) return usage_error(prog, "option '%s' takes no value", s);
@@ -144,10 +168,18 @@ static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
         /* an empty path is not the current folder: "" + "/run0/..." is the root (--out "" trained
          * into /) */
         if (!*v) return usage_error(prog, "option '%s' needs a value, got an empty one", s);
-        if (!strcmp(o->name, "set"))
+        if (!strcmp(o->name, "set")) {
             a->sets[a->n_sets++] = v;
-        else
-            *(const char **)((char *)a + o->off) = v;
+            continue;
+        }
+        /* one value: given twice, the later one silently won (hsicc refuses the same) */
+        const char **slot = (const char **)((char *)a + o->off);
+        if (*slot) {
+            fprintf(stderr, "%s: option '--%s' is given twice: '%s' and '%s'\n(run %s --help for "
+                    "the commands and options)\n", prog, o->name, *slot, v, prog);
+            return 2;
+        }
+        *slot = v;
     }
     /* option values with a fixed form are usage errors (2), like the numbers of int_opt */
     if (a->backend && strcmp(a->backend, "dnnl") && strcmp(a->backend, "ref"))
