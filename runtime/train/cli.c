@@ -67,7 +67,7 @@ static const opt opts[] = {
     {"save-cube", C_PREDICT, F(save_cube), "  also write cube.npy: the preprocessed cube the net classified"},
     {"input", C_FORWARD | C_GRAD, S(input), "X.npy  inputs [n, sample dims...]"},
     {"labels", C_GRAD, S(labels), "Y.npy  labels [n], 0..classes-1 ([n, L, L] windows, -1 unlabelled, for a per-pixel loss)"},
-    {"domain", C_FORWARD | C_GRAD | C_PREDICT, S(domain), "NAME  domain of a multi-domain net"},
+    {"domain", C_FORWARD | C_GRAD | C_PREDICT, S(domain), "NAME  one domain of the experiment (predict: its scene only)"},
     {"train-mode", C_FORWARD, F(train_mode), "  batch statistics and dropout (forward(train=1))"},
     {"seed", C_FORWARD | C_GRAD | C_INIT, S(seed), "S  model seed for dropout masks (init: of the weights; default 1)"},
     {"counter", C_FORWARD | C_GRAD, S(counter), "C  rng counter for dropout masks (default 0)"},
@@ -447,7 +447,8 @@ static void out_dir_of(const hsi_tr_data *D, const char *out, int d, char *buf, 
     else snprintf(buf, n, "%s/%s", out, D->d[d].name);
 }
 
-static int find_domain(const hsi_netdesc *net, const char *name, char *err, size_t errlen);
+static int find_domain(const hsi_netdesc *net, const hsi_experiment *x, const char *name,
+                       char *err, size_t errlen);
 
 /* predict --scene: an ENVI cube from disk to GIS maps, by rows (eval/predict_scene.c). */
 /* The output folder of eval and predict: made, and locked like a run folder while we write in
@@ -490,7 +491,7 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
                              const hsi_comm *comm, char *err, size_t errlen)
 {
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
-    int d = find_domain(net, a->domain, err, errlen);
+    int d = find_domain(net, x, a->domain, err, errlen);
     const char *out = a->out ? a->out : "predict";
     hsi_trainer_env env = env_of(a);
     env.log = several(comm) && comm->rank != 0 ? NULL : stderr;   /* the data's warnings */
@@ -556,6 +557,9 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
 {
     if (a->cmd == C_PREDICT && a->scene) return cmd_predict_scene(a, net, x, comm, err, errlen);
     if (!a->weights) return tr_fail(err, errlen, "--weights W.safetensors is required"), 2;
+    /* predict --domain NAME: that domain's scene only (it was ignored: every domain's) */
+    int only = a->domain ? find_domain(net, x, a->domain, err, errlen) : -1;
+    if (a->domain && only < 0) return 1;
     hsi_trainer_env env = env_of(a);
     env.log = several(comm) && comm->rank != 0 ? NULL : stderr;   /* the data's warnings */
     env.pca_weights = a->weights;   /* preprocess.pca: the PCA the weights were trained with */
@@ -593,6 +597,7 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
                 hsi_experiment_run_seed(x, 0));
     int evaluated = 0;
     for (int d = 0; d < D.n; d++) {
+        if (only >= 0 && d != only) continue;
         const hsi_tr_domain *dm = &D.d[d];
         char dir[4200], wdir[4200], path[4300];
         if (out) {   /* written into wdir, a temporary folder, and moved into dir at the end */
@@ -681,15 +686,32 @@ done:
     return rc;
 }
 
-static int find_domain(const hsi_netdesc *net, const char *name, char *err, size_t errlen)
+/* The domain called name: the experiment's name for it (domains.N.name, by default the
+ * dataset's: what eval / predict print) or the net's (a single-domain net's is ""); NULL: the
+ * only one. -1 (err set) if there is none. */
+#define TR_DOMAINS_LISTED 64
+static int find_domain(const hsi_netdesc *net, const hsi_experiment *x, const char *name,
+                       char *err, size_t errlen)
 {
     if (!name) {
         if (net->n_domains == 1) return 0;
         return tr_fail(err, errlen, "this net has %d domains: give --domain NAME", net->n_domains);
     }
-    for (int d = 0; d < net->n_domains; d++)
-        if (!strcmp(net->domains[d].name, name)) return d;
-    return tr_fail(err, errlen, "--domain: the net has no domain '%s'", name);
+    const char *known[TR_DOMAINS_LISTED] = {0};
+    int n = 0;
+    for (int d = 0; d < net->n_domains; d++) {
+        const char *xn = x && d < x->n_domains ? x->domains[d].name : NULL;
+        if (!strcmp(net->domains[d].name, name) || (xn && !strcmp(xn, name))) return d;
+        const char *shown = xn && *xn ? xn : net->domains[d].name;
+        if (*shown && n < TR_DOMAINS_LISTED) known[n++] = shown;
+    }
+    /* one or two letters are within two edits of any short name: no guess there */
+    const char *s = strlen(name) > 2 ? hsi_suggest(name, known, n, 2, 1) : NULL;
+    char list[512] = "";
+    for (int d = 0; d < n; d++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s'%s'", d ? ", " : "", known[d]);
+    return tr_fail(err, errlen, "--domain: the net has no domain '%.200s' (its domains: %s)%s%s%s",
+                   name, list, s ? "; did you mean '" : "", s ? s : "", s ? "'?" : "");
 }
 
 /* forward and grad. */
@@ -701,7 +723,7 @@ static int cmd_tensor(const cli *a, const hsi_netdesc *net, const hsi_experiment
     if (need) return tr_fail(err, errlen, "%s is required", need), 2;
     int64_t seed = int_opt(prog, "seed", a->seed, 1), counter = int_opt(prog, "counter", a->counter, 0);
     if (seed < 0 || counter < 0) return 2;
-    int d = find_domain(net, a->domain, err, errlen);
+    int d = find_domain(net, x, a->domain, err, errlen);
     if (d < 0) return 1;
     const hsi_domain *nd = &net->domains[d];
     hsi_array X = {0}, Y = {0};

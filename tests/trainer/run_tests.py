@@ -339,6 +339,21 @@ def t_phases():
     w, _ = read_st(os.path.join(out, "run0", "best.safetensors"))
     check(sum(k.startswith("trunk.") for k in w) == 2 and "a.head.weight" in w and "b.head.weight" in w,
           "one shared trunk, per-domain heads: %s" % sorted(w))
+    # predict --domain NAME: that domain's scene only, the same bits as in a predict of all
+    # (it was ignored: every domain was predicted); an unknown name lists the domains
+    best = os.path.join(out, "run0", "best.safetensors")
+    pall, pb = os.path.join(WORK, "pall"), os.path.join(WORK, "pb")
+    run(TINY2, "predict", "--weights", best, "--out", pall)
+    run(TINY2, "predict", "--weights", best, "--out", pb, "--domain", "b")
+    made = sorted(f for f in os.listdir(pb) if f != ".lock")
+    check(made == ["b"], "predict --domain b wrote %s" % made)
+    with open(os.path.join(pall, "b", "pred.npy"), "rb") as f1, \
+            open(os.path.join(pb, "b", "pred.npy"), "rb") as f2:
+        check(f1.read() == f2.read(), "predict --domain b: pred.npy differs from predict's")
+    p = run(TINY2, "predict", "--weights", best, "--out", os.path.join(WORK, "pc"), "--domain", "c",
+            code=1)
+    check("no domain 'c' (its domains: 'a', 'b')" in p.stderr, "unknown --domain:\n" + p.stderr)
+    check(not os.path.exists(os.path.join(WORK, "pc")), "predict --domain c made its --out")
 
 
 def t_missing_dataset():
