@@ -371,6 +371,11 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
         return usage_error(prog, "%s", a->n_sets ? "--set cannot be combined with --resume (a run "
                            "continues with its saved experiment.yaml)" : "--experiment cannot be "
                            "combined with --resume (a run continues with its saved experiment.yaml)");
+    /* both were ignored: the run went on in the --resume folder */
+    if (a->resume && (a->out || a->overwrite))
+        return usage_error(prog, "%s", a->out ? "--out cannot be combined with --resume (a run "
+                           "continues in the folder it resumes)" : "--overwrite cannot be "
+                           "combined with --resume (a run continues its own results)");
     int64_t runs = int_opt(prog, "runs", a->runs, 0), stop = int_opt(prog, "stop-after", a->stop_after, 0),
             every = int_opt(prog, "state-every", a->state_every, 0);
     if (runs < 0 || stop < 0 || every < 0) return 2;
