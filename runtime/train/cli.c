@@ -196,6 +196,10 @@ static int parse_args(cli *a, const hsi_netdesc *net, int argc, char **argv)
     const char *scene_only = a->prob ? "--prob" : a->confidence ? "--confidence"
                            : a->no_std ? "--no-standardize" : NULL;
     const char *not_scene = a->masks ? "--masks" : a->save_cube ? "--save-cube" : NULL;
+    /* forward without --train-mode has no dropout: its masks' seed and counter did nothing */
+    if (a->cmd == C_FORWARD && !a->train_mode && (a->seed || a->counter))
+        return usage_error(prog, "option '%s' applies to forward --train-mode only (dropout "
+                           "masks; without it dropout is off)", a->seed ? "--seed" : "--counter");
     if (a->cmd == C_PREDICT && !a->scene && scene_only)
         return usage_error(prog, "option '%s' applies to predict --scene CUBE.hdr only", scene_only);
     if (a->cmd == C_PREDICT && a->scene && not_scene)
