@@ -553,5 +553,18 @@ int cmd_build(int argc, char **argv)
         fprintf(stderr, "hsicc: error: --mpi builds a trainer; it cannot be combined with --infer\n");
         return 2;
     }
+    /* each was ignored: --infer wrote the module and no trainer (-o), compiled nothing (--cc,
+     * --emit-only); a trainer took no --weights */
+    const char *trainer_only = out ? "-o TRAINER" : o.cc ? "--cc" : o.stage == BUILD_EMIT ? "--emit-only" : NULL;
+    if (o.infer_dir && trainer_only) {
+        fprintf(stderr, "hsicc: error: %s goes with a trainer build; --infer writes the inference "
+                        "module's C and compiles nothing\n", trainer_only);
+        return 2;
+    }
+    if (o.weights && !o.infer_dir) {
+        fprintf(stderr, "hsicc: error: --weights goes with --infer (the inference module); a "
+                        "trainer takes its weights at run time (eval/predict --weights)\n");
+        return 2;
+    }
     return build_trainer(exp_path, out, &o);
 }
