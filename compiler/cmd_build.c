@@ -22,6 +22,7 @@
 
 #include "backend.h"
 #include "cmd.h"
+#include "driver.h"
 #include "frontend.h"
 #include "hsi_config.h"
 #include "hsi_data.h"
@@ -247,6 +248,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     int rc = 1;
     if (!p) {
         fprintf(stderr, "hsicc: note: while building %s (net %s)\n", exp_path, x->net);
+        goto done;
+    }
+    if (drv_stem_reserved(p->net)) {   /* the trainer's <net>.c, .h, <net>_net; a module's too */
+        fprintf(stderr, "%s:%d:%d: error: net '%s': %s\nhint: rename the net (%s)\n",
+                p->net_span.file, p->net_span.line, p->net_span.col, p->net, DRV_STEM_RESERVED_WHY,
+                exp_path);
         goto done;
     }
     /* a netdef whose input ignores `bands` (when the registry gives the band count; the trainer
