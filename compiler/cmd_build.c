@@ -362,6 +362,14 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         if (!rc)
             printf("wrote %s/%s_infer.c, %s/%s_infer.h and %s/hsirt/ (weights %s)\n", bo->infer_dir,
                    p->net, bo->infer_dir, p->net, bo->infer_dir, bo->weights ? "embedded" : "from a file at create");
+        /* the module has no PCA: its net takes the components, which the caller projects */
+        for (int d = 0; !rc && (x->pca.components || x->pca.variance > 0) && d < nd; d++)
+            fprintf(stderr, "hsicc: note: %s: preprocess.pca: the module's net takes %s principal "
+                    "components (domain '%s'), not the cube's bands; classify_scene and "
+                    "classify_patches need them projected as the trainer does: y = scale * C (x - "
+                    "mean) after standardising, with the tensors pca.%s.mean, .components and "
+                    ".scale of the weights file (runtime/io/EXPERIMENTS.md)\n", exp_path,
+                    num[d][0], x->domains[d].name, x->domains[d].name);
         be_free(bp);
         goto done;
     }
