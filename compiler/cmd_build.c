@@ -22,6 +22,7 @@
 
 #include "backend.h"
 #include "cmd.h"
+#include "driver.h"
 #include "frontend.h"
 #include "hsi_config.h"
 #include "hsi_data.h"
@@ -249,6 +250,12 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         fprintf(stderr, "hsicc: note: while building %s (net %s)\n", exp_path, x->net);
         goto done;
     }
+    if (drv_stem_reserved(p->net)) {   /* the trainer's <net>.c, .h, <net>_net; a module's too */
+        fprintf(stderr, "%s:%d:%d: error: net '%s': %s\nhint: rename the net (%s)\n",
+                p->net_span.file, p->net_span.line, p->net_span.col, p->net, DRV_STEM_RESERVED_WHY,
+                exp_path);
+        goto done;
+    }
     /* a netdef whose input ignores `bands` (when the registry gives the band count; the trainer
      * checks the cube when it loads it), or is no square patch (checked before the patch: the
      * input [1, bands, 1] is a 1-channel image, not a spectrum). A trainer feeds [bands, p, p]
@@ -355,6 +362,14 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         if (!rc)
             printf("wrote %s/%s_infer.c, %s/%s_infer.h and %s/hsirt/ (weights %s)\n", bo->infer_dir,
                    p->net, bo->infer_dir, p->net, bo->infer_dir, bo->weights ? "embedded" : "from a file at create");
+        /* the module has no PCA: its net takes the components, which the caller projects */
+        for (int d = 0; !rc && (x->pca.components || x->pca.variance > 0) && d < nd; d++)
+            fprintf(stderr, "hsicc: note: %s: preprocess.pca: the module's net takes %s principal "
+                    "components (domain '%s'), not the cube's bands; classify_scene and "
+                    "classify_patches need them projected as the trainer does: y = scale * C (x - "
+                    "mean) after standardising, with the tensors pca.%s.mean, .components and "
+                    ".scale of the weights file (runtime/io/EXPERIMENTS.md)\n", exp_path,
+                    num[d][0], x->domains[d].name, x->domains[d].name);
         be_free(bp);
         goto done;
     }

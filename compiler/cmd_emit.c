@@ -292,6 +292,13 @@ int cmd_emit(int argc, char **argv)
                         "starting with a digit)\n", stem);
         return 2;
     }
+    if (drv_stem_reserved(stem)) {   /* <stem>.h beside <stem>.c, <stem>_create: the runtime's */
+        if (c.stem) fprintf(stderr, "hsicc: error: --name '%s': %s; choose another\n", stem,
+                            DRV_STEM_RESERVED_WHY);
+        else fprintf(stderr, "hsicc: error: %s: the stem '%s' (from the file name): %s\n"
+                             "hint: give another with --name STEM\n", c.file, stem, DRV_STEM_RESERVED_WHY);
+        return c.stem ? 2 : 1;
+    }
     ir_program *p = fe_compile(c.file, NULL, 0, c.net, c.n_domains, c.domains, stderr);
     if (!p) return 1;
     char rerr[400];

@@ -48,6 +48,16 @@ int drv_not_stdout(const char *opt, const char *val, const char *what)
     return 1;
 }
 
+int drv_stem_reserved(const char *stem)
+{
+    static const char *const owned[] = {"hsi", "hk", "hsirt"};
+    for (size_t i = 0; i < sizeof owned / sizeof *owned; i++) {
+        size_t n = strlen(owned[i]);
+        if (!strncmp(stem, owned[i], n) && (stem[n] == 0 || stem[n] == '_')) return 1;
+    }
+    return 0;
+}
+
 int drv_take_common(int argc, char **argv, int *i, drv_common *c)
 {
     const char *a = argv[*i], *val = NULL;

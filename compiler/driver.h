@@ -31,6 +31,15 @@ int drv_once(const char *opt, const char **slot, const char *val);
 /* 1 after "OPT -: WHAT, not a stream to standard output" on stderr when val is "-": an output
  * that cannot be a stream (a folder, a program) is refused rather than written to a file "-". */
 int drv_not_stdout(const char *opt, const char *val, const char *what);
+/* 1 when `stem` (the prefix of an emitted trainer's or inference module's files and symbols)
+ * is the runtime's: hsi, hk, hsirt, or a name starting with hsi_, hk_ or hsirt_. Every header
+ * and global symbol of libhsirt and of a module's hsirt/ is named so: <stem>.h would shadow
+ * hsi.h (or hsi_model.h...) beside <stem>.c, <stem>_create would be hsi_model_create... */
+int drv_stem_reserved(const char *stem);
+/* What a message says after a reserved stem or net name: why, in one clause. */
+#define DRV_STEM_RESERVED_WHY "names hsi, hk, hsirt and those starting with hsi_, hk_ or hsirt_ " \
+    "are the runtime's (its headers and symbols: hsi.h, hsi_model_create...), and the C emitted " \
+    "under one would not compile"
 void drv_common_free(drv_common *c);
 /* "364,168" */
 const char *drv_thousands(long long v, char *buf, int n);

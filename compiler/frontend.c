@@ -470,6 +470,7 @@ ir_program *fe_compile(const char *path, const char *text_arg, size_t len, const
         if (nd) {
             u = mem_alloc(&c->a, sizeof *u);
             u->prog.net = nd->name;
+            u->prog.net_span = nd->span;
             u->prog.file = c->d.file;  /* an arena copy */
             if (elaborate_domains(c, nd, n_domains > 0 ? n_domains : 1, n_domains > 0 ? domains : &one, &u->prog))
                 u = NULL;

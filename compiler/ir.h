@@ -170,6 +170,7 @@ typedef struct ir_graph {
 
 typedef struct ir_program {
     const char *net;               /* net name */
+    src_span net_span;             /* of the net's name in its netdef */
     const char *file;              /* netdef path */
     int n_graphs;
     ir_graph *graphs;
