@@ -3,7 +3,8 @@
  * too-small or absent error buffer, a NaN / Inf in the input, an empty weights path. Each call must return -1 (or NULL) with a message, never
  * crash, and the model must still work afterwards. Built against the bad corpus's tiny net
  * (tests/bad/cases/commands.cases, infer-module-misuse):
- *   misuse WEIGHTS   exit 0 and "all misuses refused", else 1 */
+ *   misuse WEIGHTS [NAN_WEIGHTS]   exit 0 and "all misuses refused", else 1 (NAN_WEIGHTS:
+ *   weights whose bn0.weight holds a NaN, which create must refuse naming the tensor) */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,14 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("%-34s '%s'\n", "create: empty path", err);
+    /* weights with a NaN: refused at create, naming the file and the tensor */
+    if (argc > 2) {
+        if (tiny_create(argv[2], 0, err, sizeof err) || !strstr(err, "tensor 'bn0.weight'")) {
+            printf("create(NaN weights): '%s', the tensor not named\n", err);
+            return 1;
+        }
+        printf("%-34s '%s'\n", "create: a NaN in the weights", err);
+    }
     tiny_model *m = tiny_create(argc > 1 ? argv[1] : NULL, 0, err, sizeof err);
     if (!m) return printf("create: %s\n", err), 1;
     int bands, classes, patch;
