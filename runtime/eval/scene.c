@@ -11,6 +11,9 @@
  * of pixel (r0 + i, c) starts at row i, column c: that is why no offsets appear below.
  * It does not read files, standardise or write results (the caller's callbacks do).
  */
+#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L
+#error "hsicc's runtime is C11 (aligned_alloc, _Atomic, _Thread_local): compile it with -std=c11, gnu11 or later"
+#endif
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

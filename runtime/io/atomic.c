@@ -13,6 +13,9 @@
  * content of either version), and locking against concurrent writers of the same path.
  */
 #define _GNU_SOURCE   /* syscall(SYS_getdents64) in the signal handler */
+#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L
+#error "hsicc's runtime is C11 (aligned_alloc, _Atomic, _Thread_local): compile it with -std=c11, gnu11 or later"
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

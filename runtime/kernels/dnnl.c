@@ -4,6 +4,9 @@
  * temporaries and the user-mode scratchpad live in two buffers shared by the rt's ops, sized at
  * create by their largest user (ops of one rt run one at a time). Not done: types other than
  * f32, concurrent ops on one rt. */
+#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L
+#error "hsicc's runtime is C11 (aligned_alloc, _Atomic, _Thread_local): compile it with -std=c11, gnu11 or later"
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

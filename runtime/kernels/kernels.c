@@ -7,6 +7,9 @@
  * ops), and never looks inside a backend's op state.
  */
 #define _POSIX_C_SOURCE 200809L
+#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L
+#error "hsicc's runtime is C11 (aligned_alloc, _Atomic, _Thread_local): compile it with -std=c11, gnu11 or later"
+#endif
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
