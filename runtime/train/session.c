@@ -570,9 +570,11 @@ static int make_split(hsi_tr_domain *dm, const hsi_experiment *x, uint64_t seed,
             return tr_fail(err, errlen, "split.spatial_blocks needs split.train as a fraction "
                            "(e.g. 0.3), got %lld pixels", (long long)s->train.count);
         o.kind = HSI_SPLIT_BLOCKS;
-        int side = dm->h > dm->w ? dm->h : dm->w;
-        /* 64 bits: a grid finer than the scene (up to INT32_MAX blocks) gives blocks of 1 */
-        o.block = (int)(((int64_t)side + s->spatial_blocks - 1) / s->spatial_blocks);
+        /* an N x N grid whatever the scene's aspect (Botswana, 1476 x 256, cut by squares of
+         * the longer side, was N x 1 strips: 2 blocks for N = 2); 64 bits: a grid finer than
+         * the scene (up to INT32_MAX blocks) gives blocks of 1 */
+        o.block = (int)(((int64_t)dm->h + s->spatial_blocks - 1) / s->spatial_blocks);
+        o.block_w = (int)(((int64_t)dm->w + s->spatial_blocks - 1) / s->spatial_blocks);
     } else {
         o.kind = s->train.is_fraction ? HSI_SPLIT_FRACTION : HSI_SPLIT_COUNT;
     }
