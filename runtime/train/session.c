@@ -165,6 +165,19 @@ static int nonfinite_policy(hsi_cube *c, const hsi_experiment *x, const hsi_exp_
     return 0;
 }
 
+void tr_untested_classes(FILE *f, const char *who, const int64_t *test, int k,
+                         const char *const *names)
+{
+    int n = 0;
+    for (int c = 0; c < k; c++) n += !test[c];
+    if (!n || !f) return;
+    fprintf(f, "warning: %s: class%s", who, n > 1 ? "es" : "");
+    for (int c = 0, i = 0; c < k; c++)
+        if (!test[c]) fprintf(f, "%s %d (%s)", i++ ? "," : "", c, names[c]);
+    fprintf(f, " ha%s no test pixel: AA averages the other %d of %d classes\n", n > 1 ? "ve" : "s",
+            k - n, k);
+}
+
 static const char *class_name(const hsi_dataset *ds, int32_t id, const uint8_t **rgb)
 {
     for (int c = 0; c < ds->n_classes; c++)
