@@ -302,10 +302,17 @@ int hsi_split_load(const char *path, const int32_t *y, int h, int w, hsi_split *
     int8_t *m = a.data;
     for (int64_t i = 0; i < (int64_t)h * w; i++)
         if (m[i] < 0 || m[i] > 3 || (y && m[i] != HSI_MASK_UNUSED && y[i] < 0)) {
-            if (err && errlen)
-                snprintf(err, errlen, "%s: pixel (%lld, %lld) has mask %d%s", path,
-                         (long long)(i / w), (long long)(i % w), m[i],
-                         m[i] < 0 || m[i] > 3 ? " (expected 0..3)" : " but is not labelled");
+            static const char *const what[4] = {"", "train", "val", "test"};
+            /* y < 0: unlabelled, or a class the experiment leaves out (Indian Pines' 16-class
+             * masks on its 8-class subset: a pixel labelled 15 is context only there) */
+            if (err && errlen && (m[i] < 0 || m[i] > 3))
+                snprintf(err, errlen, "%s: pixel (%lld, %lld) has mask %d (expected 0..3)", path,
+                         (long long)(i / w), (long long)(i % w), m[i]);
+            else if (err && errlen)
+                snprintf(err, errlen, "%s: pixel (%lld, %lld) has mask %d (%s) but is not labelled "
+                         "with one of the experiment's classes (unlabelled, or of a class it "
+                         "leaves out: masks of another class list or scene?)", path,
+                         (long long)(i / w), (long long)(i % w), m[i], what[m[i]]);
             hsi_array_free(&a);
             return -1;
         }
