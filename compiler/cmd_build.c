@@ -7,9 +7,10 @@
  * runtime library. The sources stay in TRAINER.src/ for reading. It does not fetch data:
  * only the registry's metadata is needed to build.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* realpath; POSIX 2008 */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -389,9 +390,25 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     int resolved = bo->n_sets > 0 || bo->sweep_point >= 0;
     char *text = resolved ? hsi_experiment_to_yaml(x, err, sizeof err) : read_all(exp_path, &len);
     if (text && resolved) len = strlen(text);
-    char embed[4200];
+    char embed[4200], shown[4200], abs_src[PATH_MAX];
     snprintf(embed, sizeof embed, "%s/experiment.c", src);
-    if (!text || write_embed(embed, text, len, exp_path, p->net, err, sizeof err)) {
+    /* the resolved text is not the file's: its lines and columns are those of
+     * TRAINER.src/experiment.yaml, written beside the sources, which its messages name */
+    const char *embed_origin = exp_path;
+    if (text && resolved) {
+        hsi_atomic_file af;
+        snprintf(shown, sizeof shown, "%s/experiment.yaml",
+                 realpath(src, abs_src) ? abs_src : src);
+        if (hsi_atomic_open(&af, shown, err, sizeof err) ||
+            (fputs(text, af.fp), hsi_atomic_commit(&af, err, sizeof err) != 0)) {
+            fprintf(stderr, "hsicc: error: %s\n", err);
+            free(text);
+            rc = 1;
+            goto done;
+        }
+        embed_origin = shown;
+    }
+    if (!text || write_embed(embed, text, len, embed_origin, p->net, err, sizeof err)) {
         fprintf(stderr, "hsicc: error: %s\n", text || resolved ? err : "reading the experiment again failed");
         free(text);
         rc = 1;
@@ -399,7 +416,8 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     }
     free(text);
     if (bo->stage == BUILD_EMIT) {
-        printf("wrote %s/%s.c, %s/%s.h, %s/experiment.c\n", src, p->net, src, p->net, src);
+        printf("wrote %s/%s.c, %s/%s.h, %s/experiment.c%s\n", src, p->net, src, p->net, src,
+               resolved ? ", experiment.yaml" : "");
         rc = 0;
         goto done;
     }

@@ -158,7 +158,8 @@ typedef enum hsi_split_kind {
     /* The SSRN code's rule: per class, train_c = n_c - floor(s * n_c) with s = train (0.8 for
      * Indian Pines, 0.9 for Pavia University); validation is drawn from the pooled rest. */
     HSI_SPLIT_SSRN,
-    /* Spatially disjoint: the scene is cut into block x block squares; whole blocks (in a seeded
+    /* Spatially disjoint: the scene is cut into block x block_w rectangles (block x block
+     * squares when block_w is 0); whole blocks (in a seeded
      * random order) go to training until it holds >= train * (labelled pixels), then to
      * validation until val is reached; the remaining blocks are test. */
     HSI_SPLIT_BLOCKS
@@ -172,7 +173,8 @@ typedef struct hsi_split_opts {
                              non-training pixels, the rest is test. */
     int val_stratified;   /* 1: validation per class (proportional, largest remainder);
                              0: from the pooled rest (the SSRN code); BLOCKS ignores it */
-    int block;            /* BLOCKS: block side in pixels (>= 1) */
+    int block;            /* BLOCKS: block height (rows) in pixels (>= 1) */
+    int block_w;          /* BLOCKS: block width (columns) in pixels; 0: block (squares) */
     uint64_t seed;
 } hsi_split_opts;
 

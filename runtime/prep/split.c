@@ -152,8 +152,8 @@ done:
 static int split_blocks(const int32_t *y, int h, int w, const hsi_split_opts *o, int8_t *mask,
                         char *err, size_t errlen)
 {
-    int bs = o->block;
-    int bh = (h + bs - 1) / bs, bw = (w + bs - 1) / bs;
+    int bs = o->block, bsw = o->block_w > 0 ? o->block_w : o->block;
+    int bh = (h + bs - 1) / bs, bw = (w + bsw - 1) / bsw;
     int64_t nb = (int64_t)bh * bw, total = 0;
     int32_t *order = malloc(sizeof *order * (size_t)nb);
     int64_t *lab = calloc((size_t)nb, sizeof *lab);
@@ -165,7 +165,7 @@ static int split_blocks(const int32_t *y, int h, int w, const hsi_split_opts *o,
     for (int r = 0; r < h; r++)
         for (int c = 0; c < w; c++)
             if (y[(size_t)r * w + c] >= 0) {
-                lab[(r / bs) * bw + c / bs]++;
+                lab[(r / bs) * bw + c / bsw]++;
                 total++;
             }
     for (int64_t k = 0; k < nb; k++)
@@ -193,9 +193,9 @@ static int split_blocks(const int32_t *y, int h, int w, const hsi_split_opts *o,
                 m = HSI_MASK_TEST;
             }
         }
-        int r0 = (b / bw) * bs, c0 = (b % bw) * bs;
+        int r0 = (b / bw) * bs, c0 = (b % bw) * bsw;
         for (int r = r0; r < r0 + bs && r < h; r++)
-            for (int c = c0; c < c0 + bs && c < w; c++)
+            for (int c = c0; c < c0 + bsw && c < w; c++)
                 if (y[(size_t)r * w + c] >= 0)
                     mask[(size_t)r * w + c] = m;
     }
@@ -223,7 +223,7 @@ int hsi_split_make(const int32_t *y, int h, int w, int n_classes, const hsi_spli
     case HSI_SPLIT_SSRN:
         if (!(o->train > 0 && o->train < 1))
             return fail(err, errlen, "train must be a fraction in (0, 1)");
-        if (o->kind == HSI_SPLIT_BLOCKS && o->block < 1)
+        if (o->kind == HSI_SPLIT_BLOCKS && (o->block < 1 || o->block_w < 0))
             return fail(err, errlen, "block size must be >= 1");
         break;
     default:
@@ -302,10 +302,17 @@ int hsi_split_load(const char *path, const int32_t *y, int h, int w, hsi_split *
     int8_t *m = a.data;
     for (int64_t i = 0; i < (int64_t)h * w; i++)
         if (m[i] < 0 || m[i] > 3 || (y && m[i] != HSI_MASK_UNUSED && y[i] < 0)) {
-            if (err && errlen)
-                snprintf(err, errlen, "%s: pixel (%lld, %lld) has mask %d%s", path,
-                         (long long)(i / w), (long long)(i % w), m[i],
-                         m[i] < 0 || m[i] > 3 ? " (expected 0..3)" : " but is not labelled");
+            static const char *const what[4] = {"", "train", "val", "test"};
+            /* y < 0: unlabelled, or a class the experiment leaves out (Indian Pines' 16-class
+             * masks on its 8-class subset: a pixel labelled 15 is context only there) */
+            if (err && errlen && (m[i] < 0 || m[i] > 3))
+                snprintf(err, errlen, "%s: pixel (%lld, %lld) has mask %d (expected 0..3)", path,
+                         (long long)(i / w), (long long)(i % w), m[i]);
+            else if (err && errlen)
+                snprintf(err, errlen, "%s: pixel (%lld, %lld) has mask %d (%s) but is not labelled "
+                         "with one of the experiment's classes (unlabelled, or of a class it "
+                         "leaves out: masks of another class list or scene?)", path,
+                         (long long)(i / w), (long long)(i % w), m[i], what[m[i]]);
             hsi_array_free(&a);
             return -1;
         }

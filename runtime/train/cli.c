@@ -626,6 +626,9 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
             if (tr_test_metrics(net, m, x->backend, x->train.batch, &D, d, NULL, &mt, err, errlen)) goto done;
             printf("%s: OA %.4f  AA %.4f  kappa %.4f  (%" PRId64 " test pixels)\n", dm->name,
                    mt.oa, mt.aa, mt.kappa, mt.total);
+            char who[300];   /* as train says it of the split */
+            snprintf(who, sizeof who, "domain '%s'", dm->name);
+            tr_untested_classes(stderr, who, mt.support, mt.k, dm->class_names);
             hsi_json_key(&j, dm->name);
             hsi_metrics_json(&j, &mt, dm->class_names);
             snprintf(path, sizeof path, "%s/confusion.csv", wdir);

@@ -730,19 +730,24 @@ static int load_finished(const run_ctx *c, run_result *res, char *err, size_t er
 
 /* ---- one run -------------------------------------------------------------------------------- */
 
-/* A split that trains no pixel of a class, or tests none at all, is said (even with --quiet):
- * the run still goes on, its metrics say less than they seem to. */
+/* A split that trains no pixel of a class, tests none of a class, or tests none at all, is said
+ * (even with --quiet): the run still goes on, its metrics say less than they seem to (AA leaves
+ * a class without test pixels out). */
 static void split_warnings(const run_ctx *c, int d)
 {
     const hsi_tr_domain *dm = &c->D->d[d];
     const hsi_split *sp = &dm->split;
-    int64_t *per = calloc((size_t)dm->k + 1, sizeof *per);
+    int64_t *per = calloc(2 * ((size_t)dm->k + 1), sizeof *per), *test = per ? per + dm->k + 1 : NULL;
     for (int64_t i = 0; per && i < (int64_t)sp->h * sp->w; i++)
-        if (sp->mask[i] == HSI_MASK_TRAIN && dm->y[i] >= 0) per[dm->y[i]]++;
+        if (dm->y[i] >= 0 && (sp->mask[i] == HSI_MASK_TRAIN || sp->mask[i] == HSI_MASK_TEST))
+            (sp->mask[i] == HSI_MASK_TRAIN ? per : test)[dm->y[i]]++;
     for (int k = 0; per && k < dm->k; k++)
         if (!per[k])
             fprintf(stderr, "warning: run %d, domain '%s': class %d (%s) has no training pixel: "
                     "the net never sees it\n", c->r, dm->name, k, dm->class_names[k]);
+    char who[300];
+    snprintf(who, sizeof who, "run %d, domain '%s'", c->r, dm->name);
+    if (per && sp->n_test) tr_untested_classes(stderr, who, test, dm->k, dm->class_names);
     free(per);
     if (!sp->n_test)
         fprintf(stderr, "warning: run %d, domain '%s': the split leaves no test pixel: it is not "

@@ -165,6 +165,19 @@ static int nonfinite_policy(hsi_cube *c, const hsi_experiment *x, const hsi_exp_
     return 0;
 }
 
+void tr_untested_classes(FILE *f, const char *who, const int64_t *test, int k,
+                         const char *const *names)
+{
+    int n = 0;
+    for (int c = 0; c < k; c++) n += !test[c];
+    if (!n || !f) return;
+    fprintf(f, "warning: %s: class%s", who, n > 1 ? "es" : "");
+    for (int c = 0, i = 0; c < k; c++)
+        if (!test[c]) fprintf(f, "%s %d (%s)", i++ ? "," : "", c, names[c]);
+    fprintf(f, " ha%s no test pixel: AA averages the other %d of %d classes\n", n > 1 ? "ve" : "s",
+            k - n, k);
+}
+
 static const char *class_name(const hsi_dataset *ds, int32_t id, const uint8_t **rgb)
 {
     for (int c = 0; c < ds->n_classes; c++)
@@ -570,9 +583,11 @@ static int make_split(hsi_tr_domain *dm, const hsi_experiment *x, uint64_t seed,
             return tr_fail(err, errlen, "split.spatial_blocks needs split.train as a fraction "
                            "(e.g. 0.3), got %lld pixels", (long long)s->train.count);
         o.kind = HSI_SPLIT_BLOCKS;
-        int side = dm->h > dm->w ? dm->h : dm->w;
-        /* 64 bits: a grid finer than the scene (up to INT32_MAX blocks) gives blocks of 1 */
-        o.block = (int)(((int64_t)side + s->spatial_blocks - 1) / s->spatial_blocks);
+        /* an N x N grid whatever the scene's aspect (Botswana, 1476 x 256, cut by squares of
+         * the longer side, was N x 1 strips: 2 blocks for N = 2); 64 bits: a grid finer than
+         * the scene (up to INT32_MAX blocks) gives blocks of 1 */
+        o.block = (int)(((int64_t)dm->h + s->spatial_blocks - 1) / s->spatial_blocks);
+        o.block_w = (int)(((int64_t)dm->w + s->spatial_blocks - 1) / s->spatial_blocks);
     } else {
         o.kind = s->train.is_fraction ? HSI_SPLIT_FRACTION : HSI_SPLIT_COUNT;
     }

@@ -109,6 +109,10 @@ int tr_pca_load_scene(const char *weights, const hsi_experiment *x, const char *
 /* Test metrics of domain d; with pred (h * w ints) the whole scene is classified too, in the same
  * pass. Whole scenes run the compiled scene program (BN folded once, pixels shared between
  * patches); a handful of test pixels, or a net without a scene program, run patch by patch. */
+/* "warning: WHO: class 2 (x) has no test pixel: AA averages the other N of K classes" (one line
+ * for every such class: "classes 2 (x), 5 (y) have"); nothing when every class has one. */
+void tr_untested_classes(FILE *f, const char *who, const int64_t *test, int k,
+                         const char *const *names);
 int tr_test_metrics(const hsi_netdesc *net, hsi_model *m, hsi_backend be, int batch,
                     const hsi_tr_data *D, int d, int32_t *pred, hsi_metrics *out, char *err,
                     size_t errlen);
