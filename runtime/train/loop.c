@@ -749,7 +749,9 @@ static void split_warnings(const run_ctx *c, int d)
     snprintf(who, sizeof who, "run %d, domain '%s'", c->r, dm->name);
     if (per && sp->n_test) tr_untested_classes(stderr, who, test, dm->k, dm->class_names);
     free(per);
-    if (!sp->n_test)
+    /* split.train: all (pre-training) leaves none by design: said for every domain, it was noise */
+    const hsi_amount *tr = &c->x->split.train;
+    if (!sp->n_test && !(tr->is_fraction && tr->fraction >= 1.0))
         fprintf(stderr, "warning: run %d, domain '%s': the split leaves no test pixel: it is not "
                 "evaluated\n", c->r, dm->name);
 }
