@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "data_internal.h"
@@ -254,6 +255,12 @@ static int parse_file(yctx *c, yaml_node_t *ds, const char *key, const char *pat
     f->size = size;
     if (strchr(f->file, '/') || !strcmp(f->file, ".") || !strcmp(f->file, "..") || !f->file[0])
         return yerr(c, n, p, "'file' must be a plain file name (no '/', not '.' or '..')");
+    /* read only from a .mat (raw.c's dispatch by suffix): beside an ENVI or .npy file it was
+     * silently ignored */
+    size_t fl = strlen(f->file);
+    if (f->var && !(fl >= 4 && strcasecmp(f->file + fl - 4, ".mat") == 0))
+        return yerr(c, map_get(c, n, "var"), p, "'var' names a variable of a .mat file; an ENVI "
+                    "or .npy file holds one array (leave 'var' out)");
     if (f->sha256) {
         int ok = strlen(f->sha256) == 64;
         for (char *s = f->sha256; *s && ok; s++) {
