@@ -391,6 +391,15 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
     if (a->state_every && every == 0)
         return usage_error(prog, "--state-every: expected at least 1 step, got '%s'", a->state_every);
     if (runs > INT32_MAX) return usage_error(prog, "--runs: %s is too many runs", a->runs);
+    /* resumed with fewer runs: the finished runs past the new count left the summary unsaid */
+    for (int64_t r = runs; a->resume && runs && r < x->runs.count; r++) {
+        char done[4200];
+        snprintf(done, sizeof done, "%s/run%" PRId64 "/metrics.json", a->resume, r);
+        if (file_exists(done))
+            return tr_fail(err, errlen, "--runs %" PRId64 ": run %" PRId64 " of %s is finished "
+                           "(run%" PRId64 "/metrics.json); resuming can add runs or drop runs "
+                           "not yet finished, not finished ones", runs, r, a->resume, r), 1;
+    }
     if (runs) {
         if (x->runs.seeds && runs > x->runs.n_seeds)
             return tr_fail(err, errlen, "--runs %" PRId64 ": the experiment lists only %d seeds "
