@@ -391,6 +391,47 @@ done:
     return rc;
 }
 
+void sw_failed_note(const sweep *w, const sw_point *p)
+{
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_FAILED_NOTE), err[1024];
+    char line[sizeof p->why + 1];
+    int n = snprintf(line, sizeof line, "%s\n", p->why);
+    /* no folder: the point failed before it had one (it does not load), nothing to keep */
+    if (sw_exists(dir) && hsi_atomic_write(path, line, (size_t)n, err, sizeof err))
+        fprintf(stderr, "hsicc: warning: %s (--collect and --status will not know that %s "
+                        "failed)\n", err, p->label);
+    free(path);
+    free(dir);
+}
+
+void sw_failed_clear(const sweep *w, const sw_point *p)
+{
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_FAILED_NOTE);
+    if (unlink(path) && errno != ENOENT)
+        fprintf(stderr, "hsicc: warning: %s: cannot remove: %s\n", path, strerror(errno));
+    free(path);
+    free(dir);
+}
+
+int sw_failed_read(const sweep *w, sw_point *p)
+{
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_FAILED_NOTE);
+    FILE *f = fopen(path, "rb");
+    int rc = 0;
+    if (f) {
+        char line[sizeof p->why] = "";
+        size_t n = fread(line, 1, sizeof line - 1, f);
+        line[n] = 0;
+        line[strcspn(line, "\n")] = 0;
+        fclose(f);
+        snprintf(p->why, sizeof p->why, "%s (%s)", line[0] ? line : "failed", path);
+        rc = 1;
+    }
+    free(path);
+    free(dir);
+    return rc;
+}
+
 /* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
 static void collect_point(const sweep *w, sw_point *p)
 {
@@ -399,6 +440,8 @@ static void collect_point(const sweep *w, sw_point *p)
         p->state = SW_OK;
     } else if (k < 0) {
         p->state = SW_FAILED;
+    } else if (p->state != SW_FAILED && sw_failed_read(w, p)) {
+        p->state = SW_FAILED;   /* its last run failed (a run of the sweep or an earlier one) */
     } else if (p->state != SW_FAILED) {
         char *dir = sw_path(w->out, p->label);
         p->state = SW_MISSING;
@@ -773,13 +816,15 @@ static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen
         char *dir = sw_path(w->out, w->p[i].label), *tr = sw_path(dir, "build/trainer");
         char *ey = sw_path(dir, "experiment.yaml"), *log = sw_path(dir, "train.log");
         /* literal text, then a quoted path, in turn */
-        const char *parts[] = {"if [ -f ", ey, " ]; then ", tr, " train --resume ", dir,
-                               "; else ", tr, " train --out ", dir, "; fi >> ", log};
-        for (int k = 0; k < 12; k++) {
+        char *note = sw_path(dir, SW_FAILED_NOTE);   /* the point runs again */
+        const char *parts[] = {"rm -f ", note, "; if [ -f ", ey, " ]; then ", tr, " train --resume ",
+                               dir, "; else ", tr, " train --out ", dir, "; fi >> ", log};
+        for (int k = 0; k < 14; k++) {
             if (k % 2) sw_sh_quote(&b, &n, &cap, parts[k]);
             else sw_buf_add(&b, &n, &cap, parts[k]);
         }
         sw_buf_add(&b, &n, &cap, " 2>&1\n");
+        free(note);
         free(dir);
         free(tr);
         free(ey);
@@ -825,6 +870,7 @@ static void report_done(const sweep *w, sw_point *p, int st, int done, double se
     } else {
         p->state = SW_FAILED;
         snprintf(p->why, sizeof p->why, "trainer exit status %d; log %s", p->exit_code, log);
+        sw_failed_note(w, p);
         fprintf(stderr, "[%d/%d] %s: FAILED (exit status %d); its log is %s:\n", done, w->n,
                 p->label, p->exit_code, log);
         print_tail(log, 4);
@@ -866,6 +912,7 @@ static void run_points(sweep *w, int jobs)
             if (p->state == SW_FAILED) {
                 done++;
             } else if (results == 0) {
+                sw_failed_clear(w, p);
                 printf("[%d/%d] %s: already done (%s)\n", ++done, w->n, p->label, metrics);
             } else if (results < 0) {   /* not run again: its runs may be there */
                 p->state = SW_FAILED;
@@ -874,17 +921,20 @@ static void run_points(sweep *w, int jobs)
                 p->state = SW_FAILED;
                 snprintf(p->why, sizeof p->why, "init.checkpoint %s does not exist (run the "
                          "pre-training first)", p->checkpoint);
+                sw_failed_note(w, p);
                 fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
             } else {
                 int resume = sw_exists(ey);
                 char *av[] = {tr, "train", resume ? "--resume" : "--out", dir, NULL};
                 int slot = 0;
                 while (pids[slot]) slot++;
+                sw_failed_clear(w, p);
                 pids[slot] = cmd_spawn(av, log, omp);
                 if (pids[slot] < 0) {
                     pids[slot] = 0;
                     p->state = SW_FAILED;
                     snprintf(p->why, sizeof p->why, "cannot start %s: %s", tr, strerror(errno));
+                    sw_failed_note(w, p);
                     fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
                 } else {
                     who[slot] = (int)(p - w->p);
@@ -993,6 +1043,7 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
             w.p[k].state = SW_FAILED;
             if (!w.p[k].why[0])
                 snprintf(w.p[k].why, sizeof w.p[k].why, "its trainer could not be built");
+            if (!dry && w.p[k].lock >= 0) sw_failed_note(&w, &w.p[k]);   /* its folder is ours */
             bad++;
         }
         if (dry) {
