@@ -745,6 +745,13 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     p->label = malloc(cap);
     for (int i = 0; i < w->n_keys; i++)
         n += (size_t)sprintf(p->label + n, "%s%s=%s", i ? "," : "", w->keys[i], p->vals[i]);
+    if (n > 255) {   /* NAME_MAX: no folder of that name can be made, in any run of the sweep */
+        fprintf(stderr, "%s: error: sweep point %d (%s): its folder name is %zu bytes, more than "
+                "the 255 a file name may have; shorten the swept values (a list or map of maps "
+                "is named by their name: fields)\n", w->exp, k, p->label, n);
+        hsi_experiment_free(x);
+        return -2;
+    }
     int rc = 0;
     char *orig = x->init.checkpoint;
     if (orig && strchr(orig, '{')) {
@@ -1038,7 +1045,8 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
     for (int k = 0; k < w.n; k++) {
         int prc = prepare_point(&w, k, &xo, bo, !dry);
         if (prc) {
-            /* the point itself does not load, or its folder holds another training */
+            /* the point itself does not load, cannot be a folder, or its folder holds another
+             * training */
             if (!w.p[k].label || prc == -2) goto done;
             w.p[k].state = SW_FAILED;
             if (!w.p[k].why[0])
