@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,9 +87,17 @@ void sw_free(sweep *s)
 
 /* ---- point labels and placeholders -------------------------------------------------------- */
 
+/* A character of a value in a folder name: '/', ',', blanks, control characters and the
+ * backslash of an escape (the flow text of "c\nd" is c\nd) become '_'. */
+static char name_char(char c)
+{
+    return c == '/' || c == ',' || c == '\\' || isspace((unsigned char)c) ||
+                   iscntrl((unsigned char)c) ? '_' : c;
+}
+
 /* A value as it appears in folder names, the CSV and the plot legend: a scalar as written
- * (quotes dropped, '/' ',' and blanks made '_'); a list or map by the `name:` of its maps
- * joined with '+' (a `phases` or `domains` value: "step1+step2"); an `init` map with a
+ * (quotes dropped, other characters as name_char makes them); a list or map by the `name:` of
+ * its maps joined with '+' (a `phases` or `domains` value: "step1+step2"); an `init` map with a
  * checkpoint "pretrained"; another list or map "<last key part>#<index>". */
 static char *short_value(const char *key, const char *v, int j)
 {
@@ -101,7 +110,7 @@ static char *short_value(const char *key, const char *v, int j)
             c += 7;
             if (n) buf[n++] = '+';
             while (*c && *c != ',' && *c != '}' && n < sizeof buf - 1)
-                if (*c != '"' && *c != '\'') buf[n++] = *c++ == '/' ? '_' : c[-1];
+                if (*c != '"' && *c != '\'') buf[n++] = name_char(*c++);
                 else c++;
         }
         buf[n] = 0;
@@ -113,7 +122,7 @@ static char *short_value(const char *key, const char *v, int j)
     }
     for (const char *c = v; *c && n < sizeof buf - 1; c++) {
         if (*c == '"' || *c == '\'') continue;
-        buf[n++] = (*c == '/' || *c == ' ' || *c == ',') ? '_' : *c;
+        buf[n++] = name_char(*c);
     }
     buf[n] = 0;
     return strdup(buf);
