@@ -883,12 +883,25 @@ static void report_done(const sweep *w, sw_point *p, int st, int done, double se
     p->exit_code = cmd_status(st);
     if (p->exit_code == 0) {
         printf("[%d/%d] %s: done in %.0f s\n", done, w->n, p->label, secs);
+    } else if (WIFEXITED(st) && p->exit_code == 130) {
+        /* the trainer was stopped (a signal to it alone): its state is saved, the point is not
+         * failed but unfinished, and the sweep run again resumes it */
+        fprintf(stderr, "[%d/%d] %s: stopped (exit status 130), its state saved; run the sweep "
+                "again to resume it (log %s)\n", done, w->n, p->label, log);
     } else {
         p->state = SW_FAILED;
-        snprintf(p->why, sizeof p->why, "trainer exit status %d; log %s", p->exit_code, log);
+        if (WIFSIGNALED(st))   /* the kernel's OOM killer, a kill -9: nothing saved */
+            snprintf(p->why, sizeof p->why, "trainer killed by signal %d, %s; log %s",
+                     WTERMSIG(st), strsignal(WTERMSIG(st)), log);
+        else
+            snprintf(p->why, sizeof p->why, "trainer exit status %d; log %s", p->exit_code, log);
         sw_failed_note(w, p);
-        fprintf(stderr, "[%d/%d] %s: FAILED (exit status %d); its log is %s:\n", done, w->n,
-                p->label, p->exit_code, log);
+        char how[96];
+        if (WIFSIGNALED(st))
+            snprintf(how, sizeof how, "killed by signal %d, %s", WTERMSIG(st), strsignal(WTERMSIG(st)));
+        else
+            snprintf(how, sizeof how, "exit status %d", p->exit_code);
+        fprintf(stderr, "[%d/%d] %s: FAILED (%s); its log is %s:\n", done, w->n, p->label, how, log);
         print_tail(log, 4);
     }
     fflush(stdout);
