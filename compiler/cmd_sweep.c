@@ -1041,6 +1041,13 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
             }
         }
     }
+    /* before a point is built: the job lines would replace an input (the experiment itself),
+     * or cannot be written at all (a folder) */
+    if (jobs_file && !dry && cmd_out_not_input("--jobs-file", jobs_file, exp, x)) goto done;
+    if (jobs_file && !dry && hsi_check_output(jobs_file, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: --jobs-file %s\n", err);
+        goto done;
+    }
     w.exp = strdup(exp);
     const char *o = out_opt ? out_opt : x->outputs.dir;
     char cwd[4096];
