@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "driver.h"
 #include "frontend.h"
+#include "hsi_config.h"
 
 typedef struct cmd_compile {
     const char *file, *net, *out_dir, *stem, *backend;
@@ -60,6 +61,12 @@ typedef struct build_opts {
 /* hsicc build's work (cmd_build.c): experiment -> trainer OUT (sources in OUT.src/), the
  * experiment file embedded as written. Diagnostics on stderr; returns 0 or 1. */
 int build_trainer(const char *exp_path, const char *out, const build_opts *o);
+/* 0 unless out, a file the command writes (named by flag: "-o", "--jobs-file"), is one of the
+ * inputs of the experiment x loaded from exp_path: the experiment, its netdef, the dataset
+ * registry of $HSICC_DATASETS, its init.checkpoint. Then one error on stderr and 1: the write
+ * would replace the input. */
+int cmd_out_not_input(const char *flag, const char *out, const char *exp_path,
+                      const hsi_experiment *x);
 
 /* fork + exec argv[0] (PATH searched). log_path: stdout and stderr appended there (NULL:
  * inherited); omp_threads: OMP_NUM_THREADS for the child (NULL: inherited). Returns the pid,

@@ -182,6 +182,22 @@ static void add_list(char **argv, int *n, int max, const char *list)
     free(copy);
 }
 
+int cmd_out_not_input(const char *flag, const char *out, const char *exp_path,
+                      const hsi_experiment *x)
+{
+    const char *reg = getenv("HSICC_DATASETS");
+    const char *in[4] = {exp_path, x->net, reg && *reg ? reg : NULL, x->init.checkpoint};
+    static const char *const what[4] = {"experiment", "netdef", "dataset registry ($HSICC_DATASETS)",
+                                        "init.checkpoint"};
+    char err[4400];
+    for (int i = 0; i < 4; i++)
+        if (hsi_check_not_input(out, in[i], what[i], err, sizeof err)) {
+            fprintf(stderr, "hsicc: error: %s %s\n", flag, err);
+            return 1;
+        }
+    return 0;
+}
+
 int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
 {
     const char *cc = bo->cc ? bo->cc : getenv("CC");
@@ -203,6 +219,11 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     hsi_experiment *x = hsi_experiment_load(&xo, err, sizeof err);
     if (!x) {
         fprintf(stderr, "%s\n", err);
+        hsi_registry_free(reg);
+        return 1;
+    }
+    if (bo->stage == BUILD_TRAINER && cmd_out_not_input("-o", out, exp_path, x)) {
+        hsi_experiment_free(x);
         hsi_registry_free(reg);
         return 1;
     }

@@ -615,6 +615,7 @@ int sw_slurm_submit(sweep *w, char *const *opts, int n_opts)
                 add_unique(&after[i], &n_after[i], dep);
                 add_unique(&all, &n_all, dep);
             }
+            sw_failed_clear(w, p);   /* a failure of a local run: the job runs it again */
             idx[n_idx++] = i;
         }
         free(dir);
@@ -752,6 +753,7 @@ int sw_status(const char *dir)
         else if (sj && !strcmp(state_class(sj->state), "running")) s = 1;
         else if (sj && !strcmp(state_class(sj->state), "pending")) s = 2;
         else if (sj) s = 3;
+        else if (sw_failed_read(&w, &w.p[i])) s = 3;   /* its last local run failed */
         else s = sw_exists(ey) ? 4 : 5;
         count[s]++;
         char more[1200] = "", *log = sw_path(pdir, "train.log");
@@ -762,7 +764,7 @@ int sw_status(const char *dir)
                                                              : "(not known to Slurm any more)",
                                   sj && sj->reason[0] ? " (" : "", sj ? sj->reason : "",
                                   sj && sj->reason[0] ? ")" : "");
-        if (results < 0 && m < sizeof more)
+        if ((results < 0 || (s == 3 && !sj)) && m < sizeof more)
             snprintf(more + m, sizeof more - m, "  %s", w.p[i].why);
         else if (s == 3 && sw_exists(log) && m < sizeof more)
             snprintf(more + m, sizeof more - m, "  log %s", log);

@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,9 +87,17 @@ void sw_free(sweep *s)
 
 /* ---- point labels and placeholders -------------------------------------------------------- */
 
+/* A character of a value in a folder name: '/', ',', blanks, control characters and the
+ * backslash of an escape (the flow text of "c\nd" is c\nd) become '_'. */
+static char name_char(char c)
+{
+    return c == '/' || c == ',' || c == '\\' || isspace((unsigned char)c) ||
+                   iscntrl((unsigned char)c) ? '_' : c;
+}
+
 /* A value as it appears in folder names, the CSV and the plot legend: a scalar as written
- * (quotes dropped, '/' ',' and blanks made '_'); a list or map by the `name:` of its maps
- * joined with '+' (a `phases` or `domains` value: "step1+step2"); an `init` map with a
+ * (quotes dropped, other characters as name_char makes them); a list or map by the `name:` of
+ * its maps joined with '+' (a `phases` or `domains` value: "step1+step2"); an `init` map with a
  * checkpoint "pretrained"; another list or map "<last key part>#<index>". */
 static char *short_value(const char *key, const char *v, int j)
 {
@@ -101,7 +110,7 @@ static char *short_value(const char *key, const char *v, int j)
             c += 7;
             if (n) buf[n++] = '+';
             while (*c && *c != ',' && *c != '}' && n < sizeof buf - 1)
-                if (*c != '"' && *c != '\'') buf[n++] = *c++ == '/' ? '_' : c[-1];
+                if (*c != '"' && *c != '\'') buf[n++] = name_char(*c++);
                 else c++;
         }
         buf[n] = 0;
@@ -113,7 +122,7 @@ static char *short_value(const char *key, const char *v, int j)
     }
     for (const char *c = v; *c && n < sizeof buf - 1; c++) {
         if (*c == '"' || *c == '\'') continue;
-        buf[n++] = (*c == '/' || *c == ' ' || *c == ',') ? '_' : *c;
+        buf[n++] = name_char(*c);
     }
     buf[n] = 0;
     return strdup(buf);
@@ -391,6 +400,47 @@ done:
     return rc;
 }
 
+void sw_failed_note(const sweep *w, const sw_point *p)
+{
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_FAILED_NOTE), err[1024];
+    char line[sizeof p->why + 1];
+    int n = snprintf(line, sizeof line, "%s\n", p->why);
+    /* no folder: the point failed before it had one (it does not load), nothing to keep */
+    if (sw_exists(dir) && hsi_atomic_write(path, line, (size_t)n, err, sizeof err))
+        fprintf(stderr, "hsicc: warning: %s (--collect and --status will not know that %s "
+                        "failed)\n", err, p->label);
+    free(path);
+    free(dir);
+}
+
+void sw_failed_clear(const sweep *w, const sw_point *p)
+{
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_FAILED_NOTE);
+    if (unlink(path) && errno != ENOENT)
+        fprintf(stderr, "hsicc: warning: %s: cannot remove: %s\n", path, strerror(errno));
+    free(path);
+    free(dir);
+}
+
+int sw_failed_read(const sweep *w, sw_point *p)
+{
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_FAILED_NOTE);
+    FILE *f = fopen(path, "rb");
+    int rc = 0;
+    if (f) {
+        char line[sizeof p->why] = "";
+        size_t n = fread(line, 1, sizeof line - 1, f);
+        line[n] = 0;
+        line[strcspn(line, "\n")] = 0;
+        fclose(f);
+        snprintf(p->why, sizeof p->why, "%s (%s)", line[0] ? line : "failed", path);
+        rc = 1;
+    }
+    free(path);
+    free(dir);
+    return rc;
+}
+
 /* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
 static void collect_point(const sweep *w, sw_point *p)
 {
@@ -399,6 +449,8 @@ static void collect_point(const sweep *w, sw_point *p)
         p->state = SW_OK;
     } else if (k < 0) {
         p->state = SW_FAILED;
+    } else if (p->state != SW_FAILED && sw_failed_read(w, p)) {
+        p->state = SW_FAILED;   /* its last run failed (a run of the sweep or an earlier one) */
     } else if (p->state != SW_FAILED) {
         char *dir = sw_path(w->out, p->label);
         p->state = SW_MISSING;
@@ -702,6 +754,13 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     p->label = malloc(cap);
     for (int i = 0; i < w->n_keys; i++)
         n += (size_t)sprintf(p->label + n, "%s%s=%s", i ? "," : "", w->keys[i], p->vals[i]);
+    if (n > 255) {   /* NAME_MAX: no folder of that name can be made, in any run of the sweep */
+        fprintf(stderr, "%s: error: sweep point %d (%s): its folder name is %zu bytes, more than "
+                "the 255 a file name may have; shorten the swept values (a list or map of maps "
+                "is named by their name: fields)\n", w->exp, k, p->label, n);
+        hsi_experiment_free(x);
+        return -2;
+    }
     int rc = 0;
     char *orig = x->init.checkpoint;
     if (orig && strchr(orig, '{')) {
@@ -773,13 +832,15 @@ static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen
         char *dir = sw_path(w->out, w->p[i].label), *tr = sw_path(dir, "build/trainer");
         char *ey = sw_path(dir, "experiment.yaml"), *log = sw_path(dir, "train.log");
         /* literal text, then a quoted path, in turn */
-        const char *parts[] = {"if [ -f ", ey, " ]; then ", tr, " train --resume ", dir,
-                               "; else ", tr, " train --out ", dir, "; fi >> ", log};
-        for (int k = 0; k < 12; k++) {
+        char *note = sw_path(dir, SW_FAILED_NOTE);   /* the point runs again */
+        const char *parts[] = {"rm -f ", note, "; if [ -f ", ey, " ]; then ", tr, " train --resume ",
+                               dir, "; else ", tr, " train --out ", dir, "; fi >> ", log};
+        for (int k = 0; k < 14; k++) {
             if (k % 2) sw_sh_quote(&b, &n, &cap, parts[k]);
             else sw_buf_add(&b, &n, &cap, parts[k]);
         }
         sw_buf_add(&b, &n, &cap, " 2>&1\n");
+        free(note);
         free(dir);
         free(tr);
         free(ey);
@@ -822,11 +883,25 @@ static void report_done(const sweep *w, sw_point *p, int st, int done, double se
     p->exit_code = cmd_status(st);
     if (p->exit_code == 0) {
         printf("[%d/%d] %s: done in %.0f s\n", done, w->n, p->label, secs);
+    } else if (WIFEXITED(st) && p->exit_code == 130) {
+        /* the trainer was stopped (a signal to it alone): its state is saved, the point is not
+         * failed but unfinished, and the sweep run again resumes it */
+        fprintf(stderr, "[%d/%d] %s: stopped (exit status 130), its state saved; run the sweep "
+                "again to resume it (log %s)\n", done, w->n, p->label, log);
     } else {
         p->state = SW_FAILED;
-        snprintf(p->why, sizeof p->why, "trainer exit status %d; log %s", p->exit_code, log);
-        fprintf(stderr, "[%d/%d] %s: FAILED (exit status %d); its log is %s:\n", done, w->n,
-                p->label, p->exit_code, log);
+        if (WIFSIGNALED(st))   /* the kernel's OOM killer, a kill -9: nothing saved */
+            snprintf(p->why, sizeof p->why, "trainer killed by signal %d, %s; log %s",
+                     WTERMSIG(st), strsignal(WTERMSIG(st)), log);
+        else
+            snprintf(p->why, sizeof p->why, "trainer exit status %d; log %s", p->exit_code, log);
+        sw_failed_note(w, p);
+        char how[96];
+        if (WIFSIGNALED(st))
+            snprintf(how, sizeof how, "killed by signal %d, %s", WTERMSIG(st), strsignal(WTERMSIG(st)));
+        else
+            snprintf(how, sizeof how, "exit status %d", p->exit_code);
+        fprintf(stderr, "[%d/%d] %s: FAILED (%s); its log is %s:\n", done, w->n, p->label, how, log);
         print_tail(log, 4);
     }
     fflush(stdout);
@@ -866,6 +941,7 @@ static void run_points(sweep *w, int jobs)
             if (p->state == SW_FAILED) {
                 done++;
             } else if (results == 0) {
+                sw_failed_clear(w, p);
                 printf("[%d/%d] %s: already done (%s)\n", ++done, w->n, p->label, metrics);
             } else if (results < 0) {   /* not run again: its runs may be there */
                 p->state = SW_FAILED;
@@ -874,17 +950,20 @@ static void run_points(sweep *w, int jobs)
                 p->state = SW_FAILED;
                 snprintf(p->why, sizeof p->why, "init.checkpoint %s does not exist (run the "
                          "pre-training first)", p->checkpoint);
+                sw_failed_note(w, p);
                 fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
             } else {
                 int resume = sw_exists(ey);
                 char *av[] = {tr, "train", resume ? "--resume" : "--out", dir, NULL};
                 int slot = 0;
                 while (pids[slot]) slot++;
+                sw_failed_clear(w, p);
                 pids[slot] = cmd_spawn(av, log, omp);
                 if (pids[slot] < 0) {
                     pids[slot] = 0;
                     p->state = SW_FAILED;
                     snprintf(p->why, sizeof p->why, "cannot start %s: %s", tr, strerror(errno));
+                    sw_failed_note(w, p);
                     fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
                 } else {
                     who[slot] = (int)(p - w->p);
@@ -962,6 +1041,13 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
             }
         }
     }
+    /* before a point is built: the job lines would replace an input (the experiment itself),
+     * or cannot be written at all (a folder) */
+    if (jobs_file && !dry && cmd_out_not_input("--jobs-file", jobs_file, exp, x)) goto done;
+    if (jobs_file && !dry && hsi_check_output(jobs_file, err, sizeof err)) {
+        fprintf(stderr, "hsicc: error: --jobs-file %s\n", err);
+        goto done;
+    }
     w.exp = strdup(exp);
     const char *o = out_opt ? out_opt : x->outputs.dir;
     char cwd[4096];
@@ -988,11 +1074,13 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
     for (int k = 0; k < w.n; k++) {
         int prc = prepare_point(&w, k, &xo, bo, !dry);
         if (prc) {
-            /* the point itself does not load, or its folder holds another training */
+            /* the point itself does not load, cannot be a folder, or its folder holds another
+             * training */
             if (!w.p[k].label || prc == -2) goto done;
             w.p[k].state = SW_FAILED;
             if (!w.p[k].why[0])
                 snprintf(w.p[k].why, sizeof w.p[k].why, "its trainer could not be built");
+            if (!dry && w.p[k].lock >= 0) sw_failed_note(&w, &w.p[k]);   /* its folder is ours */
             bad++;
         }
         if (dry) {

@@ -51,6 +51,14 @@ int sw_manifest_read(sweep *w, const char *dir, char *err, size_t errlen);
  * trainer's summary, 1 when there is no such file, -1 when it is there but unreadable or not a
  * summary of finished runs (p->why names the file and what is wrong). */
 int sw_point_results(const sweep *w, sw_point *p);
+/* A point's failure in a local run (trainer exit status, missing checkpoint, no trainer) is kept
+ * in OUT/<label>/sweep-failed.txt until the point is started again, so that --collect and
+ * --status report it as failed, not as missing or started. */
+#define SW_FAILED_NOTE "sweep-failed.txt"
+void sw_failed_note(const sweep *w, const sw_point *p);    /* writes p->why (atomically) */
+void sw_failed_clear(const sweep *w, const sw_point *p);   /* the point runs again */
+/* 1 and p->why = the note when the point's last local run failed, else 0. */
+int sw_failed_read(const sweep *w, sw_point *p);
 void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s);   /* appends to a growing buffer */
 void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s);  /* appends 's', quoted for sh */
 

@@ -810,6 +810,16 @@ static int not_applying(const cfg_node *map, const section *s, int sel)
 
 /* ---- sweep ----------------------------------------------------------------------------------- */
 
+/* Two values of a sweep key (flow text) that are the same: the same text, or plain numbers
+ * of equal value ("0.001" and "1e-3"). */
+static int same_sweep_value(const char *a, const char *b)
+{
+    if (!strcmp(a, b)) return 1;
+    char *ea, *eb;
+    double x = strtod(a, &ea), y = strtod(b, &eb);
+    return ea != a && eb != b && !*ea && !*eb && isfinite(x) && x == y;
+}
+
 static int build_sweep(V *v, cfg_node *root, hsi_experiment *x, int point)
 {
     x->sweep_points = 1;
@@ -846,6 +856,13 @@ static int build_sweep(V *v, cfg_node *root, hsi_experiment *x, int point)
             k->values[j] = b.s ? cfg_strdup(v->a, b.s) : NULL;
             free(b.s);
             if (!k->values[j]) return -1;
+            /* the same value twice (0.001 and 1e-3 too): two folders training the same, and
+             * two points at one place of the plot */
+            for (int m = 0; m < j; m++)
+                if (same_sweep_value(k->values[m], k->values[j]))
+                    return cfg_error(v->c, &l->kids[j]->mark, "key '%s': value %d (%s) is value %d "
+                                     "(%s) again: both points would train the same; remove one",
+                                     path, j, k->values[j], m, k->values[m]);
         }
         points *= l->n;
         if (points > 100000)
