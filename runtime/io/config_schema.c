@@ -12,6 +12,7 @@
  * It does not read datasets: with a registry it checks names and class ids only.
  */
 #define _XOPEN_SOURCE 700   /* realpath, getcwd */
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -1470,6 +1471,12 @@ static int build_runs(V *v, const cfg_node *root, hsi_experiment *x)
         if (node_number(v, s->kids[i], join_index(v, "runs.seeds", i), R_NONNEG, 1, &d) < 0)
             return -1;
         r->seeds[i] = (uint64_t)d;
+        for (int j = 0; j < i; j++)   /* a repeated seed repeats its run: a std of 0 that is none */
+            if (r->seeds[j] == r->seeds[i])
+                return cfg_error(v->c, &s->kids[i]->mark, "key 'runs.seeds.%d': seed %" PRIu64
+                                 " is given twice (runs.seeds.%d too), so runs %d and %d would be "
+                                 "the same run and mean \u00b1 std would count it twice", i,
+                                 r->seeds[i], j, j, i);
     }
     return 0;
 }

@@ -305,6 +305,14 @@ static int load_state(run_ctx *c, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/state.safetensors", c->dir);
     if (!c->o->resume || !exists(path)) return 0;
     if (tr_state_load(path, &c->s, c->ps, c->np, c->solver, err, errlen)) return -1;
+    /* the kernels split their sums by thread: another count continues, but not bit for bit */
+    int now = hsi_threads_count();
+    if (c->r0 && c->s.threads && now && c->s.threads != now)
+        fprintf(stderr, "warning: %s was written by a training on %d thread%s, this one runs %d: it "
+                "goes on, but not bit for bit as the uninterrupted run would (the kernels' sums "
+                "are split by thread); OMP_NUM_THREADS=%d continues it exactly\n", path,
+                c->s.threads, c->s.threads == 1 ? "" : "s", now, c->s.threads);
+    c->s.threads = now;
     const hsi_experiment *x = c->x;
     if (c->s.phase > x->n_phases ||
         (c->s.phase < x->n_phases && c->s.phase_it > phase_iters(c, &x->phases[c->s.phase])))
@@ -802,6 +810,8 @@ static int setup_run(run_ctx *c, char *err, size_t errlen)
         return -1;
     if (!(c->solver = hsi_solver_create(&x->solver, c->ps, c->np, NULL, err, errlen))) return -1;
     c->s.ranks = c->dp->size;
+    c->s.backend = (int)x->backend;
+    c->s.threads = hsi_threads_count();
     int rc = load_state(c, err, errlen);
     if (rc < 0 || open_log(c, err, errlen)) return -1;
     return 0;
