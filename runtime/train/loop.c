@@ -458,6 +458,10 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
                           P->name, P->n_domains, iters);
     const int per_step = B * P->n_domains;
     if (s->phase_it == 0) hsi_plateau_init(&s->plateau, &sched);   /* per phase, as the count */
+    char unused[400];   /* said once, by the first run: the others have the same schedule */
+    if (c->r0 && c->r == 0 && s->phase_it == 0 && hsi_schedule_unused(&P->schedule, iters, unused,
+                                                                       sizeof unused))
+        fprintf(stderr, "warning: phase %d '%s': %s\n", ph, P->name, unused);
     float lr = step_lr(&sched, s);
     int clean = 0;   /* the last step left every gradient zero (hsi_solver_step_zero) */
     while (s->phase_it < iters) {
