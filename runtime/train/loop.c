@@ -255,9 +255,16 @@ static int diverged(const run_ctx *c, int ph, int64_t step, const char *what, ch
                  "%s/state.safetensors", c->saved_step, c->dir);
     else
         snprintf(kept, sizeof kept, "no state was written before it");
+    /* a decay of lr * weight_decay >= 1 per step more than removes the weights (coupled: they
+     * oscillate and grow once it passes 2): then it is the decay to lower, not only the lr */
+    const double lr = c->x->phases[ph].schedule.base_lr, wd = c->x->solver.weight_decay;
+    char hint[200] = "lower solver.lr or check the data";
+    if (lr * wd >= 1)
+        snprintf(hint, sizeof hint, "solver.weight_decay %g times the lr %g is %g, at least 1 (each "
+                 "step takes more than the weights): lower solver.weight_decay", wd, lr, lr * wd);
     return tr_fail(err, errlen, "training diverged: %s at step %" PRId64 " (run %d, phase %d "
-                   "'%s'); stopped, %s; lower solver.lr or check the data", what, step,
-                   c->r, ph, c->x->phases[ph].name, kept);
+                   "'%s'); stopped, %s; %s", what, step, c->r, ph, c->x->phases[ph].name, kept,
+                   hint);
 }
 
 /* The loaded state against the experiment (tr_state_load checked the file on its own): the
