@@ -756,10 +756,31 @@ static void split_warnings(const run_ctx *c, int d)
 {
     const hsi_tr_domain *dm = &c->D->d[d];
     const hsi_split *sp = &dm->split;
-    int64_t *per = calloc(2 * ((size_t)dm->k + 1), sizeof *per), *test = per ? per + dm->k + 1 : NULL;
-    for (int64_t i = 0; per && i < (int64_t)sp->h * sp->w; i++)
+    int64_t *per = calloc(3 * ((size_t)dm->k + 1), sizeof *per), *test = per ? per + dm->k + 1 : NULL;
+    int64_t *all = per ? test + dm->k + 1 : NULL;
+    for (int64_t i = 0; per && i < (int64_t)sp->h * sp->w; i++) {
+        if (dm->y[i] >= 0) all[dm->y[i]]++;
         if (dm->y[i] >= 0 && (sp->mask[i] == HSI_MASK_TRAIN || sp->mask[i] == HSI_MASK_TEST))
             (sp->mask[i] == HSI_MASK_TRAIN ? per : test)[dm->y[i]]++;
+    }
+    /* a count takes at most half a class (hsi_split_opts): said, once, where that is fewer */
+    const hsi_exp_split *xs = &c->x->split;
+    if (per && c->r == 0 && !xs->masks && xs->rule == HSI_EXP_SPLIT_RANDOM && !xs->spatial_blocks &&
+        !xs->train.is_fraction) {
+        char list[1200] = "";
+        size_t len = 0;
+        int n = 0;
+        for (int k = 0; k < dm->k; k++)
+            if (all[k] && per[k] < xs->train.count && len < sizeof list)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%sclass %d (%s) %" PRId64
+                                        " of %" PRId64, n++ ? ", " : "", k, dm->class_names[k],
+                                        per[k], all[k]);
+        if (n)
+            fprintf(stderr, "warning: domain '%s': split.train is %" PRId64 " per class, more than "
+                    "half of %d class%s, which train%s on half (at most half a class goes to "
+                    "training, so that it keeps test pixels): %s\n", dm->name, xs->train.count, n,
+                    n == 1 ? "" : "es", n == 1 ? "s" : "", list);
+    }
     for (int k = 0; per && k < dm->k; k++)
         if (!per[k])
             fprintf(stderr, "warning: run %d, domain '%s': class %d (%s) has no training pixel: "
