@@ -1047,6 +1047,14 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
         if (own) release_stops(old_stops);
         return 1;
     }
+    /* the 8 flips and transposes of a 1 x 1 patch are itself: the augmentation does nothing
+     * (dihedral_x8: every pixel 8 times, an epoch 8 times as long with nothing new) */
+    if (r0 && x->augment != HSI_EXP_AUG_NONE && D.patch == 1)
+        fprintf(stderr, "warning: augment is %s, but the patch is 1 x 1, which every flip and "
+                "transpose leaves as it is: it %s; use augment: none\n",
+                x->augment == HSI_EXP_AUG_DIHEDRAL ? "dihedral" : "dihedral_x8",
+                x->augment == HSI_EXP_AUG_DIHEDRAL ? "changes nothing"
+                                                   : "repeats each pixel 8 times per epoch");
     int runs = x->runs.count, rc = 0;
     run_result *res = calloc((size_t)runs, sizeof *res);
     for (int r = 0; res && r < runs; r++)
