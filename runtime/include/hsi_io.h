@@ -68,6 +68,8 @@ void hsi_signal_cleanup(void (*fn)(void));
  * number, which is then ignored). Returns the count.
  * hsi_threads_note: "2 (2 CPUs in the affinity mask)": the count and why, for a log; NULL before
  * hsi_threads_setup.
+ * hsi_threads_count: the threads the kernels run on (what OpenMP took; 1 without an OpenMP
+ * runtime); 0 before hsi_threads_setup.
  * No source gets more than HSI_THREADS_MAX threads (train.threads refuses more; the others are
  * cut to it, with a warning): libgomp puts every thread's start data on the stack when a team
  * starts, so 100000 threads were a segfault in the first parallel region. */
@@ -75,6 +77,7 @@ void hsi_signal_cleanup(void (*fn)(void));
 int hsi_cpus_usable(char *why, size_t whylen);
 int hsi_threads_setup(int configured, char *warn, size_t warnlen);
 const char *hsi_threads_note(void);
+int hsi_threads_count(void);
 
 /* ---- atomic.c: files appear whole or not at all ------------------------------------------- */
 

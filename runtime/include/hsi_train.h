@@ -212,6 +212,11 @@ const char *hsi_lr_policy_name(hsi_lr_policy p);
 int hsi_lr_policy_parse(const char *s);
 /* 0 if the fields the policy uses are in range, else -1 with a message naming the field. */
 int hsi_schedule_check(const hsi_schedule *s, char *err, size_t errlen);
+/* 1 and a message naming the key when a setting of s never takes effect in a phase of iters
+ * iterations (0..iters-1): a step (stepsize) or milestones (steps) at or past its end, a warmup
+ * longer than it, a poly / cosine max_iter shorter than it (the rest run at 0 / min_lr); else 0.
+ * For a warning: the training is what the schedule says, perhaps not what was meant. */
+int hsi_schedule_unused(const hsi_schedule *s, int64_t iters, char *msg, size_t n);
 /* The learning rate for iteration iter >= 0 (PLATEAU: base_lr with warmup; the trainer passes
  * a copy whose base_lr is hsi_plateau.lr). */
 float hsi_schedule_lr(const hsi_schedule *s, int64_t iter);

@@ -12,6 +12,7 @@
  * It does not read datasets: with a registry it checks names and class ids only.
  */
 #define _XOPEN_SOURCE 700   /* realpath, getcwd */
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -167,8 +168,16 @@ static int node_number(V *v, const cfg_node *n, const char *path, range r, int i
         return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s, with a leading 0 that "
                          "YAML readers differ on (010 is 8 in YAML 1.1, 10 in YAML 1.2); write it "
                          "without", path, want, got(v, n));
-    if (!scalar_number(n, integer, &x) || !in_range(x, r))
+    if (!scalar_number(n, integer, &x) || !in_range(x, r)) {
+        /* an integer past the bound that range_text leaves out (INT32_MAX for counts, 9e15 where
+         * a double still holds every integer): "expected an integer >= 1" alone was no reason */
+        double hi = fmin(r.hi, 9e15);
+        if (r.hi >= INT32_MAX && n->kind == CFG_SCALAR && !n->quoted && integer &&
+            is_int_text(n->str) && strtod(n->str, NULL) > hi)
+            return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s, more than the largest "
+                             "allowed, %.0f", path, want, got(v, n), r.hi <= 9e15 ? r.hi : 9e15 - 1);
         return cfg_error(v->c, &n->mark, "key '%s': expected %s, got %s", path, want, got(v, n));
+    }
     *out = x;
     return 1;
 }
@@ -1487,6 +1496,12 @@ static int build_runs(V *v, const cfg_node *root, hsi_experiment *x)
         if (node_number(v, s->kids[i], join_index(v, "runs.seeds", i), R_NONNEG, 1, &d) < 0)
             return -1;
         r->seeds[i] = (uint64_t)d;
+        for (int j = 0; j < i; j++)   /* a repeated seed repeats its run: a std of 0 that is none */
+            if (r->seeds[j] == r->seeds[i])
+                return cfg_error(v->c, &s->kids[i]->mark, "key 'runs.seeds.%d': seed %" PRIu64
+                                 " is given twice (runs.seeds.%d too), so runs %d and %d would be "
+                                 "the same run and mean \u00b1 std would count it twice", i,
+                                 r->seeds[i], j, j, i);
     }
     return 0;
 }

@@ -190,6 +190,7 @@ static int choose(int configured, char *why, size_t whylen, char *warn, size_t w
 }
 
 static char g_note[400];   /* what hsi_threads_setup chose, for the log */
+static int g_threads;      /* the threads the kernels run on (1 without an OpenMP runtime) */
 
 int hsi_threads_setup(int configured, char *warn, size_t warnlen)
 {
@@ -209,7 +210,13 @@ int hsi_threads_setup(int configured, char *warn, size_t warnlen)
     if (got && got != n) snprintf(g_note, sizeof g_note, "%d (%s; OpenMP runs %d)", n, why, got);
     else if (!got) snprintf(g_note, sizeof g_note, "%d (%s; no OpenMP runtime: the kernels run on one)", n, why);
     else snprintf(g_note, sizeof g_note, "%d (%s)", n, why);
+    g_threads = got ? got : 1;
     return n;
+}
+
+int hsi_threads_count(void)
+{
+    return g_threads;
 }
 
 const char *hsi_threads_note(void)

@@ -255,8 +255,8 @@ int tr_state_log_row(tr_state *s, const double *row)
 
 /* Metadata values are text; doubles with %.17g round-trip exactly. */
 typedef struct metabuf {
-    hsi_st_meta m[24];
-    char text[20][64];
+    hsi_st_meta m[28];   /* text's entries and the two of their own (batchers, log) */
+    char text[26][64];
     int n;
 } metabuf;
 
@@ -264,6 +264,7 @@ static void put_meta(metabuf *b, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void put_meta(metabuf *b, const char *key, const char *fmt, ...)
 {
+    if (b->n >= (int)(sizeof b->text / sizeof b->text[0])) abort();   /* a key added past it */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(b->text[b->n], sizeof b->text[b->n], fmt, ap);
@@ -373,6 +374,8 @@ int tr_state_save(const char *path, const tr_state *s, const hsi_param *ps, int 
     put_meta(&mb, "row_seconds", "%.17g", s->row_seconds);
     put_meta(&mb, "row_samples", "%" PRId64, s->row_samples);
     put_meta(&mb, "ranks", "%d", s->ranks > 1 ? s->ranks : 1);
+    put_meta(&mb, "backend", "%s", s->backend == HSI_BACKEND_REF ? "ref" : "dnnl");
+    if (s->threads > 0) put_meta(&mb, "threads", "%d", s->threads);
     put_meta(&mb, "plateau", "%.17g %.17g %d %d", s->plateau.lr, s->plateau.best, s->plateau.bad,
              s->plateau.cooldown);
     mb.m[mb.n++] = (hsi_st_meta){"batchers", bst};
@@ -473,6 +476,8 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
     int rc = 0;
     const uint64_t I64 = INT64_MAX, I32 = INT32_MAX;
     const char *kind = hsi_st_metadata(f, "kind");
+    const char *backend = hsi_st_metadata(f, "backend");   /* states before it: not recorded */
+    const char *want_backend = s->backend == HSI_BACKEND_REF ? "ref" : "dnnl";
     if (!kind || strcmp(kind, "hsicc training state"))
         rc = tr_fail(err, errlen, "%s: not a training state (metadata 'kind' is %s%.40s%s, not "
                      "'hsicc training state')", path, kind ? "'" : "", kind ? kind : "missing",
@@ -480,6 +485,14 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
     else if (experiment_matches(f, s->experiment) < 0)
         rc = bad_meta(path, "experiment", hsi_st_metadata(f, "experiment"),
                       "16 hexadecimal digits (the experiment's hash)", err, errlen);
+    else if (backend && strcmp(backend, "dnnl") && strcmp(backend, "ref"))
+        rc = bad_meta(path, "backend", backend, "dnnl or ref", err, errlen);
+    /* the backend is part of the experiment's hash: said before the hash, which it would fail */
+    else if (backend && strcmp(backend, want_backend))
+        rc = tr_fail(err, errlen, "%s: this training state was written by the %s backend, this run "
+                     "uses %s (--backend or the experiment's backend): resume it with --backend %s "
+                     "(the backends' floats differ, so a switch would not continue bit for bit), or "
+                     "train into a new folder", path, backend, want_backend, backend);
     else if (!experiment_matches(f, s->experiment))
         rc = tr_fail(err, errlen, "%s: the run folder's experiment.yaml was changed after this "
                      "state was written (batch, lr, ...): put it back as it was, or train the "
@@ -507,6 +520,13 @@ int tr_state_load(const char *path, tr_state *s, hsi_param *ps, int np, hsi_solv
              meta_le(path, "row_samples", row_samples, "samples", samples, err, errlen) ? -1 : 0;
     /* the batch of every step is sharded over the ranks: a state continues only with as many
      * (states without the key were written by one process) */
+    uint64_t threads = 0;   /* not recorded: 0 */
+    if (rc == 0 && hsi_st_metadata(f, "threads") &&
+        meta_int(f, path, "threads", &threads, HSI_THREADS_MAX, err, errlen))
+        rc = -1;
+    if (rc == 0 && hsi_st_metadata(f, "threads") && threads == 0)
+        rc = bad_meta(path, "threads", "0", "an integer >= 1", err, errlen);
+    s->threads = (int)threads;
     uint64_t ranks = 1;
     int want = s->ranks > 1 ? s->ranks : 1;
     if (rc == 0 && hsi_st_metadata(f, "ranks") && meta_int(f, path, "ranks", &ranks, I32, err, errlen))

@@ -268,8 +268,18 @@ static hsi_experiment *load_experiment(const cli *a, const char *text, const cha
         hsi_experiment_free(x);
         return NULL;
     }
-    if (x && a->backend)
-        x->backend = strcmp(a->backend, "ref") ? HSI_BACKEND_DNNL : HSI_BACKEND_REF;
+    hsi_backend want = a->backend && !strcmp(a->backend, "ref") ? HSI_BACKEND_REF : HSI_BACKEND_DNNL;
+    if (x && a->backend && a->resume && x->backend != want) {
+        /* the backend's floats differ: it would not continue bit for bit, and the resumed run
+         * rewrites experiment.yaml, so the next plain --resume would meet the other backend */
+        tr_fail(err, errlen, "--backend %s: the training in %s runs on the %s backend (its "
+                "experiment.yaml); a resume continues it as it was: drop --backend, or train "
+                "into a new folder", a->backend, a->resume,
+                x->backend == HSI_BACKEND_REF ? "ref" : "dnnl");
+        hsi_experiment_free(x);
+        return NULL;
+    }
+    if (x && a->backend) x->backend = want;
     return x;
 }
 

@@ -255,9 +255,16 @@ static int diverged(const run_ctx *c, int ph, int64_t step, const char *what, ch
                  "%s/state.safetensors", c->saved_step, c->dir);
     else
         snprintf(kept, sizeof kept, "no state was written before it");
+    /* a decay of lr * weight_decay >= 1 per step more than removes the weights (coupled: they
+     * oscillate and grow once it passes 2): then it is the decay to lower, not only the lr */
+    const double lr = c->x->phases[ph].schedule.base_lr, wd = c->x->solver.weight_decay;
+    char hint[200] = "lower solver.lr or check the data";
+    if (lr * wd >= 1)
+        snprintf(hint, sizeof hint, "solver.weight_decay %g times the lr %g is %g, at least 1 (each "
+                 "step takes more than the weights): lower solver.weight_decay", wd, lr, lr * wd);
     return tr_fail(err, errlen, "training diverged: %s at step %" PRId64 " (run %d, phase %d "
-                   "'%s'); stopped, %s; lower solver.lr or check the data", what, step,
-                   c->r, ph, c->x->phases[ph].name, kept);
+                   "'%s'); stopped, %s; %s", what, step, c->r, ph, c->x->phases[ph].name, kept,
+                   hint);
 }
 
 /* The loaded state against the experiment (tr_state_load checked the file on its own): the
@@ -305,6 +312,14 @@ static int load_state(run_ctx *c, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/state.safetensors", c->dir);
     if (!c->o->resume || !exists(path)) return 0;
     if (tr_state_load(path, &c->s, c->ps, c->np, c->solver, err, errlen)) return -1;
+    /* the kernels split their sums by thread: another count continues, but not bit for bit */
+    int now = hsi_threads_count();
+    if (c->r0 && c->s.threads && now && c->s.threads != now)
+        fprintf(stderr, "warning: %s was written by a training on %d thread%s, this one runs %d: it "
+                "goes on, but not bit for bit as the uninterrupted run would (the kernels' sums "
+                "are split by thread); OMP_NUM_THREADS=%d continues it exactly\n", path,
+                c->s.threads, c->s.threads == 1 ? "" : "s", now, c->s.threads);
+    c->s.threads = now;
     const hsi_experiment *x = c->x;
     if (c->s.phase > x->n_phases ||
         (c->s.phase < x->n_phases && c->s.phase_it > phase_iters(c, &x->phases[c->s.phase])))
@@ -450,6 +465,10 @@ static int run_phase(run_ctx *c, int ph, char *err, size_t errlen)
                           P->name, P->n_domains, iters);
     const int per_step = B * P->n_domains;
     if (s->phase_it == 0) hsi_plateau_init(&s->plateau, &sched);   /* per phase, as the count */
+    char unused[400];   /* said once, by the first run: the others have the same schedule */
+    if (c->r0 && c->r == 0 && s->phase_it == 0 && hsi_schedule_unused(&P->schedule, iters, unused,
+                                                                       sizeof unused))
+        fprintf(stderr, "warning: phase %d '%s': %s\n", ph, P->name, unused);
     float lr = step_lr(&sched, s);
     int clean = 0;   /* the last step left every gradient zero (hsi_solver_step_zero) */
     while (s->phase_it < iters) {
@@ -737,10 +756,31 @@ static void split_warnings(const run_ctx *c, int d)
 {
     const hsi_tr_domain *dm = &c->D->d[d];
     const hsi_split *sp = &dm->split;
-    int64_t *per = calloc(2 * ((size_t)dm->k + 1), sizeof *per), *test = per ? per + dm->k + 1 : NULL;
-    for (int64_t i = 0; per && i < (int64_t)sp->h * sp->w; i++)
+    int64_t *per = calloc(3 * ((size_t)dm->k + 1), sizeof *per), *test = per ? per + dm->k + 1 : NULL;
+    int64_t *all = per ? test + dm->k + 1 : NULL;
+    for (int64_t i = 0; per && i < (int64_t)sp->h * sp->w; i++) {
+        if (dm->y[i] >= 0) all[dm->y[i]]++;
         if (dm->y[i] >= 0 && (sp->mask[i] == HSI_MASK_TRAIN || sp->mask[i] == HSI_MASK_TEST))
             (sp->mask[i] == HSI_MASK_TRAIN ? per : test)[dm->y[i]]++;
+    }
+    /* a count takes at most half a class (hsi_split_opts): said, once, where that is fewer */
+    const hsi_exp_split *xs = &c->x->split;
+    if (per && c->r == 0 && !xs->masks && xs->rule == HSI_EXP_SPLIT_RANDOM && !xs->spatial_blocks &&
+        !xs->train.is_fraction) {
+        char list[1200] = "";
+        size_t len = 0;
+        int n = 0;
+        for (int k = 0; k < dm->k; k++)
+            if (all[k] && per[k] < xs->train.count && len < sizeof list)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%sclass %d (%s) %" PRId64
+                                        " of %" PRId64, n++ ? ", " : "", k, dm->class_names[k],
+                                        per[k], all[k]);
+        if (n)
+            fprintf(stderr, "warning: domain '%s': split.train is %" PRId64 " per class, more than "
+                    "half of %d class%s, which train%s on half (at most half a class goes to "
+                    "training, so that it keeps test pixels): %s\n", dm->name, xs->train.count, n,
+                    n == 1 ? "" : "es", n == 1 ? "s" : "", list);
+    }
     for (int k = 0; per && k < dm->k; k++)
         if (!per[k])
             fprintf(stderr, "warning: run %d, domain '%s': class %d (%s) has no training pixel: "
@@ -804,6 +844,8 @@ static int setup_run(run_ctx *c, char *err, size_t errlen)
         return -1;
     if (!(c->solver = hsi_solver_create(&x->solver, c->ps, c->np, NULL, err, errlen))) return -1;
     c->s.ranks = c->dp->size;
+    c->s.backend = (int)x->backend;
+    c->s.threads = hsi_threads_count();
     int rc = load_state(c, err, errlen);
     if (rc < 0 || open_log(c, err, errlen)) return -1;
     return 0;
@@ -1007,6 +1049,14 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
         if (own) release_stops(old_stops);
         return 1;
     }
+    /* the 8 flips and transposes of a 1 x 1 patch are itself: the augmentation does nothing
+     * (dihedral_x8: every pixel 8 times, an epoch 8 times as long with nothing new) */
+    if (r0 && x->augment != HSI_EXP_AUG_NONE && D.patch == 1)
+        fprintf(stderr, "warning: augment is %s, but the patch is 1 x 1, which every flip and "
+                "transpose leaves as it is: it %s; use augment: none\n",
+                x->augment == HSI_EXP_AUG_DIHEDRAL ? "dihedral" : "dihedral_x8",
+                x->augment == HSI_EXP_AUG_DIHEDRAL ? "changes nothing"
+                                                   : "repeats each pixel 8 times per epoch");
     int runs = x->runs.count, rc = 0;
     run_result *res = calloc((size_t)runs, sizeof *res);
     for (int r = 0; res && r < runs; r++)

@@ -5,6 +5,7 @@
  * No state but the plateau's (a few numbers the trainer saves): resuming at iteration k gives
  * the same rate as never stopping. Phases restart the count; that is the trainer's business.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,33 @@ int hsi_lr_policy_parse(const char *s)
     for (int i = 0; i <= HSI_LR_LAST; i++)
         if (strcmp(s, hsi_lr_policy_names[i]) == 0) return i;
     return -1;
+}
+
+int hsi_schedule_unused(const hsi_schedule *s, int64_t iters, char *msg, size_t n)
+{
+    int late = 0;
+    if (s->policy == HSI_LR_MULTISTEP)
+        while (late < s->n_steps && s->steps[s->n_steps - 1 - late] >= iters) late++;
+    if (s->policy == HSI_LR_STEP && s->stepsize >= iters)
+        snprintf(msg, n, "schedule.stepsize is %" PRId64 ", but the phase has %" PRId64
+                 " iterations (0..%" PRId64 "): the lr never drops", s->stepsize, iters, iters - 1);
+    else if (late)
+        snprintf(msg, n, "schedule.steps.%d is %" PRId64 ", but the phase has %" PRId64
+                 " iterations (0..%" PRId64 "): %s never come%s", s->n_steps - late,
+                 s->steps[s->n_steps - late], iters, iters - 1,
+                 late > 1 ? "it and the steps after it" : "that drop", late > 1 ? "" : "s");
+    else if ((s->policy == HSI_LR_POLY || s->policy == HSI_LR_COSINE) && s->max_iter &&
+             s->max_iter < iters)
+        snprintf(msg, n, "schedule.max_iter is %" PRId64 ", but the phase has %" PRId64
+                 " iterations: the last %" PRId64 " run at %s", s->max_iter, iters,
+                 iters - s->max_iter, s->policy == HSI_LR_POLY ? "lr 0" : "schedule.min_lr");
+    else if (s->warmup > iters)
+        snprintf(msg, n, "schedule.warmup is %" PRId64 ", but the phase has %" PRId64
+                 " iterations: the warmup never ends (the lr stays below the schedule's)",
+                 s->warmup, iters);
+    else
+        return 0;
+    return 1;
 }
 
 int hsi_schedule_check(const hsi_schedule *s, char *err, size_t errlen)

@@ -37,6 +37,9 @@ typedef struct tr_state {
     double row_seconds;        /* the same two since the last log row */
     int64_t row_samples;
     int ranks;                 /* MPI ranks the run trains with (checked on load) */
+    int backend;               /* hsi_backend of the run (checked on load: the floats differ) */
+    int threads;               /* compute threads (hsi_threads_count; 0 unknown); on load, the
+                                  count the state was written with (0: not recorded) */
     int n_dom;
     hsi_batcher_state *bst;    /* [n_dom] cursors (unused for domains without a batcher) */
     int log_rows, log_cap;
