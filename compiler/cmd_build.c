@@ -609,7 +609,8 @@ int cmd_build(int argc, char **argv)
     }
     /* each was ignored: --infer wrote the module and no trainer (-o), compiled nothing (--cc,
      * --emit-only); a trainer took no --weights */
-    const char *trainer_only = out ? "-o TRAINER" : o.cc ? "--cc" : o.stage == BUILD_EMIT ? "--emit-only" : NULL;
+    const char *trainer_only = out ? "-o TRAINER" : o.cc ? "--cc"
+                             : o.stage == BUILD_EMIT ? "--emit-only" : NULL;
     if (o.infer_dir && trainer_only) {
         fprintf(stderr, "hsicc: error: %s goes with a trainer build; --infer writes the inference "
                         "module's C and compiles nothing\n", trainer_only);
