@@ -10,8 +10,9 @@
 # convs at 25/81 of their nominal FLOPs); the % of the peak beside it is the nominal one.
 #   bench/train_bench.sh [--seconds S] [--rounds R] [--threads "2 1"] [--nets "ssrn contextual"]
 #                        [--depth-sweep] [--roofline [ITERS]] [--no-torch] [--isa avx2]
-#   --depth-sweep   also the contextual CNN at depth 1, 2, 4, 8 (rounds interleaved, at least 5;
-#                   per-step medians): each residual module's marginal time against its FLOP share
+#   --depth-sweep   also the contextual CNN at depth 1, 2, 4, 8, in one process taking turns
+#                   every 4 steps (bench_depth; 4 x S x max(R, 5) seconds): each residual
+#                   module's cost (the median of paired slices) against its FLOP share
 #   --roofline      also per layer, forward and backward: hsicc's time, GFLOP/s and % of peak
 #                   (HSI_PROFILE, ITERS steps, default 20), beside each conv / dense pass
 #                   oneDNN's GEMM on the same multiply-adds (bench_<net> --gemm), then PyTorch's
@@ -51,7 +52,7 @@ esac
 build=${BUILD:-build}
 targets="bench_fma"
 for n in $nets; do targets="$targets bench_$n"; done
-[ $sweep = 1 ] && targets="$targets bench_contextual_d1 bench_contextual_d2 bench_contextual_d4 bench_contextual_d8"
+[ $sweep = 1 ] && targets="$targets bench_depth"
 cmake --build "$build" --target $targets -j "$(nproc)" >/dev/null
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -93,15 +94,13 @@ for t in $threads; do
   peak2=$(fma "$log")
   echo "threads $t: FMA peak after the rounds $peak2 GFLOP/s"
   if [ $sweep = 1 ]; then
-    # interleaved (each round runs every depth in turn, so a drift of the machine's speed hits
-    # all depths alike); at least 5 rounds; each run reports its per-step median
-    for r in $(seq $(( rounds > 5 ? rounds : 5 ))); do
-      for d in 1 2 4 8; do
-        x=$(xcore)
-        "$build/bench/bench_contextual_d$d" $(opts contextual) --seconds "$secs" --peak "$peak" \
-            | grep train_step | sed "s/^/T$t depth=$d /; s/\$/ xcore_ns=$x/" | tee -a "$log"
-      done
-    done
+    # the four depths in one process, taking turns every few steps (bench_depth.c), so that a
+    # change of the machine's speed falls on every depth alike; each module's cost is the
+    # median over the slices of the paired difference between two depths' steps
+    x=$("$build/bench/bench_fma" --xcore | sed -n 's/.*xcore_round_trip_ns=\([0-9.]*\).*/\1/p')
+    "$build/bench/bench_depth" --seconds "$(awk -v s="$secs" -v r="$rounds" 'BEGIN { print s * 4 * (r > 5 ? r : 5) }')" \
+        --peak "$peak" \
+        | sed "s/^/T$t /; s/\$/ xcore_ns=$x/" | tee -a "$log"
   fi
   if [ "$roof" -gt 0 ]; then
     for n in $nets; do
@@ -119,7 +118,7 @@ done
 echo "# summary (medians over rounds)"
 /usr/bin/python3 - "$log" <<'PY'
 import re, statistics, sys
-rates, flops, xflops, peaks, sweep, runpct, xcore = {}, {}, {}, {}, {}, {}, {}
+rates, flops, xflops, peaks, sweep, runpct, xcore, modules = {}, {}, {}, {}, {}, {}, {}, {}
 last = {}   # (threads, net) -> GFLOP/s of the last hsicc run, set against the run_peak line after it
 for line in open(sys.argv[1]):
     for x in re.findall(r"xcore_ns=([\d./]+)", line):
@@ -137,10 +136,19 @@ for line in open(sys.argv[1]):
         t = int(m.group(2))   # read before and after the rounds: the higher (the conservative %)
         peaks[t] = max(peaks.get(t, 0.0), float(m.group(1)))
         continue
-    m = re.match(r"T(\d+) (depth=(\d+) )?(hsicc|torch) (\w+) train_step .*samples_per_s=([\d.]+)", line)
+    m = re.match(r"T(\d+) hsicc contextual depth_step depth=(\d+) median_ms=([\d.]+)", line)
+    if m:
+        sweep.setdefault(int(m.group(1)), {})[int(m.group(2))] = float(m.group(3))
+        continue
+    m = re.match(r"T(\d+) hsicc contextual depth_module from=(\d+) to=(\d+) paired_ms=([-\d.]+) "
+                 r"share_pct=([-\d.]+) flop_share_pct=([\d.]+) slices=(\d+)", line)
+    if m:
+        modules.setdefault(int(m.group(1)), []).append(m.groups()[1:])
+        continue
+    m = re.match(r"T(\d+) (hsicc|torch) (\w+) train_step .*samples_per_s=([\d.]+)", line)
     if not m:
         continue
-    t, depth, who, net, sps = int(m.group(1)), m.group(3), m.group(4), m.group(5), float(m.group(6))
+    t, depth, who, net, sps = int(m.group(1)), None, m.group(2), m.group(3), float(m.group(4))
     batch = int(re.search(r" batch=(\d+)", line).group(1))
     g = re.search(r" gflop_per_step=([\d.]+)", line)
     if g:
@@ -148,9 +156,6 @@ for line in open(sys.argv[1]):
     g = re.search(r"exec_gflop_per_step=([\d.]+)", line)   # Winograd convs at their GEMMs' work
     if g and who == "hsicc":
         xflops[(net, depth)] = float(g.group(1)) / batch
-    if depth:   # per-step median (ms) of the run
-        sweep.setdefault((t, int(depth)), []).append(float(re.search(r"median_ms=([\d.]+)", line).group(1)))
-        continue
     mode = re.search(r"mode=(\w+)", line)
     if who == "hsicc":
         last[(t, net)] = sps * flops[(net, None)]
@@ -185,24 +190,17 @@ for t in sorted(xcore, reverse=True):
         print(f"cross-core round trip during the {t}-thread runs: {min(xcore[t]):.0f}-{max(xcore[t]):.0f} ns "
               f"(median {statistics.median(xcore[t]):.0f}; probably a VM whose CPUs at times share no cache "
               f"reads several hundred: runs then hand tensors between threads slower)")
-# Two readings of each depth's step: the median over the rounds (of each run's per-step median),
-# and the fastest round's. A machine that switches between a fast and a slow speed in streaks
-# (the VM above) can give one depth mostly slow rounds and the next mostly fast ones, which moves
-# the medians by more than a module costs; interference only adds time, so the fastest round is
-# the step's own cost, and the module's cost is then read from both.
-for t, (how, pick) in ((t, e) for t in sorted({t for t, _ in sweep}, reverse=True)
-                       for e in (("median over rounds", statistics.median), ("fastest round", min))):
-    depths = sorted(d for tt, d in sweep if tt == t)
-    ms = {d: pick(sweep[(t, d)]) for d in depths}   # ms per batch
-    fl = {d: flops[("contextual", str(d))] * 128 for d in depths}           # GFLOP per batch
-    print(f"depth sweep, contextual, {t} thread(s), {how}: " +
-          ", ".join(f"depth {d} {128e3 / ms[d]:.0f} samples/s ({ms[d]:.2f} ms/batch)" for d in depths))
-    for a, b in zip(depths, depths[1:]):
-        k = b - a
-        tshare = (ms[b] - ms[a]) / k / ms[b]          # one module's share of the depth-b step time
-        fshare = (fl[b] - fl[a]) / k / fl[b]          # and of its FLOPs
-        verdict = "ok" if tshare <= fshare + 0.10 else "OVER"   # issue 13: FLOP share + 10 %
-        print(f"  module {a}->{b}: {(ms[b] - ms[a]) / k:.2f} ms each = {100 * tshare:.1f} % of the "
-              f"depth-{b} step; FLOP share {100 * fshare:.1f} %, limit {100 * (fshare + 0.10):.1f} % "
-              f"{verdict} (time/FLOP share {tshare / fshare:.2f})")
+# The depth sweep (bench_depth: the depths interleaved every few steps in one process): each
+# depth's median step, and each module's cost as the median over the slices of the paired
+# difference between the two depths' steps, against its FLOP share (issue 13: FLOP share + 10 %)
+for t in sorted(sweep, reverse=True):
+    ms = sweep[t]
+    print(f"depth sweep, contextual, {t} thread(s), depths interleaved: " +
+          ", ".join(f"depth {d} {128e3 / ms[d]:.0f} samples/s ({ms[d]:.2f} ms/batch)" for d in sorted(ms)))
+    for a, b, pms, share, fshare, slices in modules.get(t, []):
+        share, fshare = float(share), float(fshare)
+        verdict = "ok" if share <= fshare + 10 else "OVER"
+        print(f"  module {a}->{b}: {float(pms):.2f} ms each = {share:.1f} % of the depth-{b} step "
+              f"(median of {slices} paired slices); FLOP share {fshare:.1f} %, limit "
+              f"{fshare + 10:.1f} % {verdict} (time/FLOP share {share / fshare:.2f})")
 PY

@@ -1069,7 +1069,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     double stop0 = dp.comm ? tr_dp_sum1(&dp, g_stop) : g_stop;
     if (rc == 0 && stop0 > 0) {
         snprintf(err, errlen, "stopped before the training started; nothing changed: continue "
-                 "with  train --resume %s", o->out_dir);
+                 "with: train --resume %s", o->out_dir);
         rc = 130;
     }
     for (int r = 0; r < runs && rc == 0; r++) {
@@ -1092,7 +1092,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
         free_run(&c);
         if (k == 130) {
             snprintf(err, errlen, "stopped at step %" PRId64 " of run %d; the state is saved: "
-                     "continue with  train --resume %s", step, r, o->out_dir);
+                     "continue with: train --resume %s", step, r, o->out_dir);
             rc = 130;
         } else if (k) {
             rc = 1;

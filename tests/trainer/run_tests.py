@@ -772,7 +772,7 @@ def t_stop_signals():
     except subprocess.TimeoutExpired:   # (run kills it)
         fail("a stop pending at start: still training after 60 s (the signal stayed blocked)")
     check(p.returncode == 130 and "stopped before the training started; nothing changed: "
-          "continue with  train --resume %s" % a in p.stderr and p.stderr.count("\n") <= 8,
+          "continue with: train --resume %s" % a in p.stderr and p.stderr.count("\n") <= 8,
           "a stop pending at start: exit %d\n%s" % (p.returncode, p.stderr[-2000:]))
     check(not os.path.exists(os.path.join(a, "run0", "state.safetensors")), "a state was saved")
     # its folder resumes: the training starts from step 0
