@@ -43,7 +43,14 @@ typedef struct data_raw {
     const void *data;
     void *owner;           /* what holds data: freed by release(owner) (data_raw_release) */
     void (*release)(void *owner);
+    /* NULL, or: detaches the malloc'd block that holds data (data at or after its start) from
+     * *owner and returns it (the caller frees it); *owner may become NULL. release(owner) then
+     * frees the rest. data_raw_to_cube16 converts such a block in place. */
+    void *(*take)(void **owner);
 } data_raw;
+
+/* The take of a reader whose owner is the malloc'd block itself (ENVI, .npy). */
+void *data_take_block(void **owner);
 
 /* Writes a message into err (NUL-terminated, truncated to errlen); returns -1. */
 int data_err(char *err, size_t errlen, const char *fmt, ...)
@@ -60,6 +67,15 @@ const char *data_shape_str(const int64_t *dims, int ndim, char *buf, size_t n);
 
 /* what names the origin in messages, e.g. "x.mat: variable 'gt'". */
 int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *err, size_t errlen);
+/* A cube of 8- or 16-bit integer samples (int8, uint8, logical, int16, uint16), or of a wider
+ * type whose every value is one as a float (MATLAB's double class holding int16 data), into
+ * the 16-bit band-major form (hsi_cube.s16; data, mean and std NULL: not standardised): int16,
+ * or uint16 when a sample exceeds 32767 (hsi_cube_compact's rule). With r->take the reader's
+ * buffer becomes the cube (narrowed, byte-swapped, widened, transposed in place: one plane or a
+ * bitmap of one bit per sample beside it), else an 8/16-bit one is copied. Returns 1 (nothing
+ * done) for other types and values; the shape errors are data_raw_to_cube's. r stays to be
+ * released either way. */
+int data_raw_to_cube16(data_raw *r, const char *what, hsi_cube *out, char *err, size_t errlen);
 int data_raw_to_labels(const data_raw *r, const char *what, hsi_labels *out, char *err, size_t errlen);
 int data_raw_to_array(const data_raw *r, const char *what, hsi_dtype want, hsi_array *out,
                       char *err, size_t errlen);

@@ -60,6 +60,7 @@ int data_envi_load(const char *path, data_raw *r, char *err, size_t errlen)
     r->data = buf;
     r->owner = buf;
     r->release = release_buf;
+    r->take = data_take_block;
     return 0;
 }
 

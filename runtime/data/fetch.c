@@ -282,11 +282,11 @@ int hsi_dataset_ensure(const hsi_dataset *ds, const hsi_fetch_opts *opts, char *
 
 /* ---- scenes -------------------------------------------------------------------------------- */
 
-int hsi_scene_read(const char *cube_path, const char *cube_var, const char *gt_path,
-                   const char *gt_var, hsi_scene *out, char *err, size_t errlen)
+static int scene_read(const char *cube_path, const char *cube_var, const char *gt_path,
+                      const char *gt_var, int keep16, hsi_scene *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (hsi_cube_read(cube_path, cube_var, &out->cube, err, errlen) != 0)
+    if ((keep16 ? hsi_cube_read16 : hsi_cube_read)(cube_path, cube_var, &out->cube, err, errlen))
         return -1;
     if (hsi_labels_read(gt_path, gt_var, &out->gt, err, errlen) != 0) {
         hsi_scene_free(out);
@@ -300,6 +300,12 @@ int hsi_scene_read(const char *cube_path, const char *cube_var, const char *gt_p
         return -1;
     }
     return 0;
+}
+
+int hsi_scene_read(const char *cube_path, const char *cube_var, const char *gt_path,
+                   const char *gt_var, hsi_scene *out, char *err, size_t errlen)
+{
+    return scene_read(cube_path, cube_var, gt_path, gt_var, 0, out, err, errlen);
 }
 
 static int by_id(const void *a, const void *b)
@@ -359,8 +365,8 @@ static int check_gt_labels(const hsi_dataset *ds, const hsi_labels *gt, const ch
                     first / (size_t)gt->w, first % (size_t)gt->w, more);
 }
 
-int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene *out,
-                   char *err, size_t errlen)
+static int scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, int keep16,
+                      hsi_scene *out, char *err, size_t errlen)
 {
     char cp[4400], gp[4400];
     memset(out, 0, sizeof *out);
@@ -368,7 +374,7 @@ int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene 
         return -1;
     snprintf(cp, sizeof cp, "%s/%s/%s", hsi_data_dir(opts), ds->folder, ds->cube.file);
     snprintf(gp, sizeof gp, "%s/%s/%s", hsi_data_dir(opts), ds->folder, ds->gt.file);
-    if (hsi_scene_read(cp, ds->cube.var, gp, ds->gt.var, out, err, errlen) != 0)
+    if (scene_read(cp, ds->cube.var, gp, ds->gt.var, keep16, out, err, errlen) != 0)
         return -1;
     const char *bad = NULL;
     if (ds->bands > 0 && out->cube.bands != ds->bands)
@@ -389,4 +395,16 @@ int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene 
     }
     out->ds = ds;
     return 0;
+}
+
+int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene *out,
+                   char *err, size_t errlen)
+{
+    return scene_load(ds, opts, 0, out, err, errlen);
+}
+
+int hsi_scene_load16(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene *out,
+                     char *err, size_t errlen)
+{
+    return scene_load(ds, opts, 1, out, err, errlen);
 }

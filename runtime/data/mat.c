@@ -349,6 +349,16 @@ static void release_var(void *owner)
     Mat_VarFree(owner);
 }
 
+/* The variable's values (matio allocates them with malloc), detached: Mat_VarFree then frees
+ * the rest. */
+static void *take_values(void **owner)
+{
+    matvar_t *v = *owner;
+    void *d = v->data;
+    v->data = NULL;
+    return d;
+}
+
 int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char *what,
                   size_t whatlen, char *err, size_t errlen)
 {
@@ -416,5 +426,6 @@ int data_mat_load(const char *path, const char *var, int rank, data_raw *r, char
     r->data = v->data;
     r->owner = v;
     r->release = release_var;
+    r->take = v->mem_conserve ? NULL : take_values;
     return 0;
 }

@@ -156,6 +156,7 @@ int data_npy_load(const char *path, data_raw *r, char *err, size_t errlen)
     r->data = buf + hstart + hlen;
     r->owner = buf;
     r->release = release_buf;
+    r->take = data_take_block;
     return 0;
 fail:
     free(hdr);

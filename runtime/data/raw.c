@@ -127,10 +127,10 @@ static int64_t numel(const int64_t *dims, int ndim)
     return n;
 }
 
-int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *err, size_t errlen)
+/* The checks of a cube's shape (3-D, each size in 1..INT32_MAX), for both conversions. */
+static int cube_shape(const data_raw *r, const char *what, char *err, size_t errlen)
 {
     char sh[96];
-    memset(out, 0, sizeof *out);
     if (r->ndim != 3)
         return data_err(err, errlen, "%s: a cube must be 3-D (rows x cols x bands), found %s",
                         what, data_shape_str(r->dims, r->ndim, sh, sizeof sh));
@@ -138,6 +138,14 @@ int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *e
         || r->dims[1] > INT32_MAX || r->dims[2] > INT32_MAX)
         return data_err(err, errlen, "%s: unusable cube shape %s", what,
                         data_shape_str(r->dims, 3, sh, sizeof sh));
+    return 0;
+}
+
+int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *err, size_t errlen)
+{
+    char sh[96];
+    memset(out, 0, sizeof *out);
+    if (cube_shape(r, what, err, errlen)) return -1;
     int h = (int)r->dims[0], w = (int)r->dims[1], nb = (int)r->dims[2];
     if (r->type == DATA_F64)   /* before the conversion, where it would be Inf */
         for (int b = 0; b < nb; b++)
@@ -188,6 +196,172 @@ int data_raw_to_cube(const data_raw *r, const char *what, hsi_cube *out, char *e
     out->w = w;
     out->bands = nb;
     out->data = d;
+    return 0;
+}
+
+void *data_take_block(void **owner)
+{
+    void *b = *owner;
+    *owner = NULL;
+    return b;
+}
+
+/* x holds an A x B row-major matrix of e-byte elements; in place it becomes its B x A
+ * transpose. Cycle following: the element that belongs at p is at p * B mod (A * B - 1);
+ * one bit per element marks those moved. -1: out of memory (x unchanged). */
+static int transpose_in_place(uint8_t *x, size_t A, size_t B, size_t e)
+{
+    size_t n = A * B;
+    if (A < 2 || B < 2) return 0;
+    uint8_t *moved = calloc(n / 8 + 1, 1), *t = malloc(e);
+    if (!moved || !t) {
+        free(moved);
+        free(t);
+        return -1;
+    }
+    for (size_t s = 1; s + 1 < n; s++) {
+        if (moved[s >> 3] >> (s & 7) & 1) continue;
+        memcpy(t, x + s * e, e);
+        for (size_t j = s;;) {
+            moved[j >> 3] |= (uint8_t)(1u << (j & 7));
+            size_t from = (size_t)((uint64_t)j * B % (n - 1));
+            if (from == s) {
+                memcpy(x + j * e, t, e);
+                break;
+            }
+            memcpy(x + j * e, x + from * e, e);
+            j = from;
+        }
+    }
+    free(moved);
+    free(t);
+    return 0;
+}
+
+/* The 16-bit samples of r (an 8/16-bit type), band-major, copied into a new buffer. */
+static int16_t *gather16(const data_raw *r, int h, int w, int nb)
+{
+    int16_t *d = malloc(2 * (size_t)h * (size_t)w * (size_t)nb);
+    for (int b = 0; d && b < nb; b++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)   /* as uint16 bits: a uint16 above 32767 keeps them */
+                d[((size_t)b * h + y) * w + x] = (int16_t)(uint16_t)(int32_t)raw_get(
+                    r, b * r->stride[2] + y * r->stride[0] + x * r->stride[1]);
+    return d;
+}
+
+/* The taken block u (the samples at its start, n of them, in r's type and layout) turned into
+ * band-major 16-bit samples in place; NULL (u freed) when out of memory. Wider types (whose
+ * values wide16_kind found 16-bit) are narrowed first, front to back: sample i lands on bytes
+ * 2i, 2i + 1, which held samples before it. */
+static int16_t *convert16_in_place(const data_raw *r, uint8_t *u, int h, int w, int nb)
+{
+    size_t n = (size_t)h * w * nb, es = data_type_size(r->type), plane = (size_t)h * w;
+    if (es > 2) {
+        data_raw at = *r;
+        at.data = u;
+        for (size_t i = 0; i < n; i++) {
+            int16_t v = (int16_t)(uint16_t)(int32_t)(float)raw_get(&at, (int64_t)i);
+            memcpy(u + 2 * i, &v, 2);
+        }
+    }
+    uint8_t *g = realloc(u, 2 * n);   /* grows an 8-bit block, trims a wider one (or a .npy
+                                         file's header room) */
+    if (!g) {
+        free(u);
+        return NULL;
+    }
+    if (es == 1)   /* widened from the end: sample i lands on bytes 2i, 2i+1, read already */
+        for (size_t i = n; i-- > 0;)
+            ((int16_t *)g)[i] = r->type == DATA_I8 ? (int8_t)g[i] : (int16_t)g[i];
+    else if (r->swap && es == 2)
+        for (size_t i = 0; i < n; i++) {
+            uint8_t t = g[2 * i];
+            g[2 * i] = g[2 * i + 1];
+            g[2 * i + 1] = t;
+        }
+    const int64_t *st = r->stride;
+    int rc = 0;
+    if (st[0] == 1 && st[1] == h && st[2] == (int64_t)plane && h > 1 && w > 1) {
+        /* column-major (MATLAB, Fortran-order .npy): each band a w x h plane to transpose */
+        int16_t *tmp = malloc(2 * plane);
+        for (int b = 0; tmp && b < nb; b++) {
+            int16_t *p = (int16_t *)g + (size_t)b * plane;
+            memcpy(tmp, p, 2 * plane);
+            for (int y0 = 0; y0 < h; y0 += 64)   /* 64 x 64 tiles: both sides stay in cache */
+                for (int x0 = 0; x0 < w; x0 += 64)
+                    for (int y = y0; y < h && y < y0 + 64; y++)
+                        for (int x = x0; x < w && x < x0 + 64; x++)
+                            p[(size_t)y * w + x] = tmp[(size_t)x * h + y];
+        }
+        rc = tmp ? 0 : -1;
+        free(tmp);
+    } else if (st[2] == w && st[1] == 1 && st[0] == (int64_t)nb * w) {   /* ENVI bil */
+        rc = transpose_in_place(g, (size_t)h, (size_t)nb, 2 * (size_t)w);
+    } else if (st[2] == 1 && st[1] == nb && st[0] == (int64_t)nb * w) {  /* bip, C-order .npy */
+        rc = transpose_in_place(g, plane, (size_t)nb, 2);
+    }   /* else band-major already (ENVI bsq, or a single row / column / band) */
+    if (rc) {
+        free(g);
+        return NULL;
+    }
+    return (int16_t *)g;
+}
+
+/* A wider type's samples as the float cube would hold them: 1 all int16, 2 all uint16 (some
+ * above 32767), 0 not 16-bit integers (a fraction, a -0, out of range, NaN): hsi_cube_compact's
+ * rule, so that the same scenes are kept in 16 bits. */
+static int wide16_kind(const data_raw *r)
+{
+    int64_t n = r->dims[0] * r->dims[1] * r->dims[2];
+    float lo = 0, hi = 0;
+    data_raw at = *r;   /* dense: element i of the buffer, whatever its axis */
+    for (int64_t i = 0; i < n; i++) {
+        float v = (float)raw_get(&at, i);
+        if (!(v >= -32768.f && v <= 65535.f) || v != (float)(int32_t)v || (v == 0 && signbit(v)))
+            return 0;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    return hi <= 32767.f ? 1 : lo >= 0 ? 2 : 0;
+}
+
+int data_raw_to_cube16(data_raw *r, const char *what, hsi_cube *out, char *err, size_t errlen)
+{
+    char sh[96];
+    memset(out, 0, sizeof *out);
+    data_type t = r->type;
+    int narrow = t != DATA_I8 && t != DATA_U8 && t != DATA_BOOL && t != DATA_I16 && t != DATA_U16;
+    if (narrow && (!r->take || r->ndim != 3)) return 1;
+    if (cube_shape(r, what, err, errlen)) return -1;
+    int h = (int)r->dims[0], w = (int)r->dims[1], nb = (int)r->dims[2];
+    size_t n = (size_t)h * w * nb, es = data_type_size(t), plane = (size_t)h * w;
+    const int64_t *st = r->stride;
+    /* the layouts convert16_in_place knows: any permutation of dense (rows, cols, bands) that a
+     * reader gives (bsq, bil, bip, column-major) */
+    int dense = (st[0] == w && st[1] == 1 && st[2] == (int64_t)plane) ||
+                (st[0] == 1 && st[1] == h && st[2] == (int64_t)plane) ||
+                (st[2] == w && st[1] == 1 && st[0] == (int64_t)nb * w) ||
+                (st[2] == 1 && st[1] == nb && st[0] == (int64_t)nb * w);
+    int kind = narrow && dense ? wide16_kind(r) : 0;
+    if (narrow && !kind) return 1;   /* floats, as hsi_cube_read gives them */
+    int16_t *d;
+    if (r->take && dense) {
+        uint8_t *u = r->take(&r->owner);
+        size_t off = (size_t)((const uint8_t *)r->data - u);
+        r->data = NULL;
+        if (off) memmove(u, u + off, n * es);
+        d = convert16_in_place(r, u, h, w, nb);
+    } else {
+        d = gather16(r, h, w, nb);
+    }
+    if (!d)
+        return data_err(err, errlen, "%s: out of memory for a %s cube", what,
+                        data_shape_str(r->dims, 3, sh, sizeof sh));
+    int uns = kind == 2;
+    for (size_t i = 0; t == DATA_U16 && i < n && !uns; i++)   /* hsi_cube_compact's choice */
+        uns = (uint16_t)d[i] > 32767;
+    *out = (hsi_cube){.h = h, .w = w, .bands = nb, .s16 = d, .s16_unsigned = uns};
     return 0;
 }
 
@@ -299,16 +473,18 @@ static int load_any(const char *path, const char *var, int rank, data_raw *r, ch
     return data_envi_load(path, r, err, errlen);
 }
 
-/* Reads path and converts to a cube (rank 3) or labels (rank 2). */
-static int read_as(const char *path, const char *var, int rank, hsi_cube *cube, hsi_labels *lab,
-                   char *err, size_t errlen)
+/* Reads path and converts to a cube (rank 3; keep16: 8/16-bit samples in the 16-bit form) or
+ * labels (rank 2). */
+static int read_as(const char *path, const char *var, int rank, int keep16, hsi_cube *cube,
+                   hsi_labels *lab, char *err, size_t errlen)
 {
     data_raw r;
     char what[1024];
     if (load_any(path, var, rank, &r, what, sizeof what, err, errlen) != 0)
         return -1;
-    int rc = rank == 3 ? data_raw_to_cube(&r, what, cube, err, errlen)
-                       : data_raw_to_labels(&r, what, lab, err, errlen);
+    int rc = rank == 2 ? data_raw_to_labels(&r, what, lab, err, errlen)
+           : keep16 ? data_raw_to_cube16(&r, what, cube, err, errlen) : 1;
+    if (rc == 1) rc = data_raw_to_cube(&r, what, cube, err, errlen);
     data_raw_release(&r);
     return rc;
 }
@@ -316,13 +492,19 @@ static int read_as(const char *path, const char *var, int rank, hsi_cube *cube, 
 int hsi_cube_read(const char *path, const char *var, hsi_cube *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    return read_as(path, var, 3, out, NULL, err, errlen);
+    return read_as(path, var, 3, 0, out, NULL, err, errlen);
+}
+
+int hsi_cube_read16(const char *path, const char *var, hsi_cube *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return read_as(path, var, 3, 1, out, NULL, err, errlen);
 }
 
 int hsi_labels_read(const char *path, const char *var, hsi_labels *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    return read_as(path, var, 2, NULL, out, err, errlen);
+    return read_as(path, var, 2, 0, NULL, out, err, errlen);
 }
 
 int hsi_npy_read(const char *path, hsi_dtype want, hsi_array *out, char *err, size_t errlen)

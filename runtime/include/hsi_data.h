@@ -97,6 +97,14 @@ void hsi_array_free(hsi_array *a);
  *              order, either endianness. var is ignored.
  * Label values must be integers (a float gt with 2.5 in it is an error). */
 int hsi_cube_read(const char *path, const char *var, hsi_cube *out, char *err, size_t errlen);
+/* As hsi_cube_read, but a cube of 8- or 16-bit integer samples (int8, uint8, logical, int16,
+ * uint16), or of a wider type whose values all are such integers as floats (a MATLAB double
+ * variable holding int16 data), comes in the 16-bit form (s16 set: int16, or uint16 when a
+ * sample exceeds 32767, hsi_cube_compact's rule; data, mean and std NULL: the samples as they
+ * are), the reader's buffer converted in place: no float copy, so the peak is about the 16-bit
+ * cube (an 8-bit one's: 1.5 times; a wider one's: its own buffer). Other cubes come as floats,
+ * as from hsi_cube_read. hsi_cube_widen (hsi_prep.h) makes the floats. */
+int hsi_cube_read16(const char *path, const char *var, hsi_cube *out, char *err, size_t errlen);
 /* 0 if every value of the cube is finite; else -1 and "<what>: N values are not finite (NaN or
  * Inf) in K band(s); band B has M, the first at row r, column c" (a NaN trains a one-class
  * model without a word: the trainer refuses it unless preprocess.nonfinite is zero). */
@@ -197,6 +205,9 @@ int hsi_scene_read(const char *cube_path, const char *cube_var, const char *gt_p
 /* ensure + hsi_scene_read + check the registry's bands and shape. */
 int hsi_scene_load(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene *out,
                    char *err, size_t errlen);
+/* The same with the cube read by hsi_cube_read16 (the 16-bit form when its samples are). */
+int hsi_scene_load16(const hsi_dataset *ds, const hsi_fetch_opts *opts, hsi_scene *out,
+                     char *err, size_t errlen);
 
 /* ---- SHA-256 ------------------------------------------------------------------------------- */
 typedef struct hsi_sha256 {

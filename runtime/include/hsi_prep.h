@@ -68,7 +68,8 @@ int hsi_standardize(hsi_cube *c, const uint8_t *use, float *mean, float *std, ch
                     size_t errlen);
 /* Apply given statistics (e.g. from a checkpoint) to every pixel. */
 void hsi_standardize_apply(hsi_cube *c, const float *mean, const float *std);
-/* hsi_standardize's statistics alone (the cube is left as it is). */
+/* hsi_standardize's statistics alone (the cube is left as it is; a 16-bit cube not yet
+ * standardised gives those of its float cube, bit for bit). */
 int hsi_standardize_stats(const hsi_cube *c, const uint8_t *use, float *mean, float *std,
                           char *err, size_t errlen);
 /* One standardised value: x - mean over std (std 0 taken as 1), in double, rounded once. */
@@ -84,6 +85,22 @@ static inline float hsi_standardize_value(double x, double mean, double std)
  * Only patch extraction and row reads (hsi_cube_span) know the compact form: standardise
  * again, PCA or band selection need the floats. */
 int hsi_cube_compact(hsi_cube *c, const float *mean, const float *std);
+/* A cube read in the 16-bit form (hsi_cube_read16: mean and std NULL) becomes compact with
+ * these statistics (NULL: not standardised), as hsi_cube_compact would make it from its floats.
+ * -1: not such a cube, or out of memory (nothing changed). */
+int hsi_cube_compact_set(hsi_cube *c, const float *mean, const float *std);
+/* Sample i (= (b * h + r) * w + c) of a float cube, or of a 16-bit one as it is held (without
+ * its mean and std): the value a float cube read from the same file holds there. */
+static inline float hsi_cube_sample(const hsi_cube *c, size_t i)
+{
+    return c->data ? c->data[i] : c->s16_unsigned ? (float)((const uint16_t *)c->s16)[i]
+                                                  : (float)((const int16_t *)c->s16)[i];
+}
+/* A cube in the 16-bit form not standardised (hsi_cube_read16: mean and std NULL) becomes the
+ * float cube of the same values, in place (the buffer reallocated to floats and converted from
+ * its end: at the peak about the float cube, when realloc can grow it where it is). A float cube
+ * is left as it is. -1: out of memory or a standardised compact cube (the cube unchanged). */
+int hsi_cube_widen(hsi_cube *c);
 /* n values of band b from pixel offset off (= r * w + c) on, as floats. */
 void hsi_cube_span(const hsi_cube *c, int b, size_t off, size_t n, float *out);
 /* n 16-bit samples s (int16_t, or uint16_t when uns) standardised: out[i] =

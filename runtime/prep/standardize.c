@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hsi_prep.h"
 
@@ -41,16 +42,23 @@ int hsi_standardize_stats(const hsi_cube *c, const uint8_t *use, float *m, float
             snprintf(err, errlen, "standardisation: no pixel selected for the statistics");
         return -1;
     }
+    if (!c->data && c->mean) {   /* a compact cube's samples are not the values it gives */
+        if (err && errlen)
+            snprintf(err, errlen, "standardisation: the cube is standardised already");
+        return -1;
+    }
     for (int b = 0; b < c->bands; b++) {
-        const float *x = c->data + (size_t)b * hw;
+        size_t at = (size_t)b * hw;
         double s = 0, ss = 0;
         for (size_t i = 0; i < hw; i++)
             if (!use || use[i])
-                s += x[i];
+                s += hsi_cube_sample(c, at + i);
         double mu = s / (double)cnt;
         for (size_t i = 0; i < hw; i++)
-            if (!use || use[i])
-                ss += (x[i] - mu) * (x[i] - mu);
+            if (!use || use[i]) {
+                float x = hsi_cube_sample(c, at + i);
+                ss += (x - mu) * (x - mu);
+            }
         double dev = sqrt(ss / (double)cnt);
         m[b] = (float)mu;
         sd[b] = dev > 0 ? (float)dev : 1.0f;
@@ -83,22 +91,36 @@ static int int16_kind(const float *x, size_t n)
     return hi <= 32767.f ? 1 : lo >= 0 ? 2 : 0;
 }
 
+int hsi_cube_compact_set(hsi_cube *c, const float *mean, const float *std)
+{
+    if (!c->s16 || c->mean) return -1;
+    double *m = malloc(sizeof *m * (size_t)c->bands), *sd = malloc(sizeof *sd * (size_t)c->bands);
+    if (!m || !sd) {
+        free(m);
+        free(sd);
+        return -1;
+    }
+    for (int b = 0; b < c->bands; b++) {   /* as hsi_standardize_apply takes them */
+        m[b] = mean ? mean[b] : 0;
+        sd[b] = std && std[b] != 0 ? std[b] : 1;
+    }
+    c->mean = m;
+    c->std = sd;
+    return 0;
+}
+
 int hsi_cube_compact(hsi_cube *c, const float *mean, const float *std)
 {
     size_t hw = (size_t)c->h * (size_t)c->w, n = hw * (size_t)c->bands;
     int kind = c->data && !c->s16 ? int16_kind(c->data, n) : 0;
     if (!kind) return 1;
     void *s = malloc(2 * (n ? n : 1));
-    double *m = malloc(sizeof *m * (size_t)c->bands), *sd = malloc(sizeof *sd * (size_t)c->bands);
-    if (!s || !m || !sd) {
+    if (!s) return 1;
+    c->s16 = s;
+    if (hsi_cube_compact_set(c, mean, std)) {
+        c->s16 = NULL;
         free(s);
-        free(m);
-        free(sd);
         return 1;
-    }
-    for (int b = 0; b < c->bands; b++) {   /* as hsi_standardize_apply takes them */
-        m[b] = mean ? mean[b] : 0;
-        sd[b] = std && std[b] != 0 ? std[b] : 1;
     }
     if (kind == 1)
         for (size_t i = 0; i < n; i++) ((int16_t *)s)[i] = (int16_t)c->data[i];
@@ -106,9 +128,33 @@ int hsi_cube_compact(hsi_cube *c, const float *mean, const float *std)
         for (size_t i = 0; i < n; i++) ((uint16_t *)s)[i] = (uint16_t)c->data[i];
     free(c->data);
     c->data = NULL;
-    c->s16 = s;
     c->s16_unsigned = kind == 2;
-    c->mean = m;
-    c->std = sd;
+    return 0;
+}
+
+int hsi_cube_widen(hsi_cube *c)
+{
+    if (c->data || !c->s16) return 0;
+    if (c->mean) return -1;
+    size_t n = (size_t)c->bands * (size_t)c->h * (size_t)c->w;
+    unsigned char *g = realloc(c->s16, 4 * (n ? n : 1));
+    if (!g) return -1;
+    /* from the end: float i overwrites samples 2i and 2i + 1, which are at or after i (read) */
+    for (size_t i = n; i-- > 0;) {
+        float f;
+        if (c->s16_unsigned) {
+            uint16_t v;
+            memcpy(&v, g + 2 * i, 2);
+            f = v;
+        } else {
+            int16_t v;
+            memcpy(&v, g + 2 * i, 2);
+            f = v;
+        }
+        memcpy(g + 4 * i, &f, 4);
+    }
+    c->data = (float *)g;
+    c->s16 = NULL;
+    c->s16_unsigned = 0;
     return 0;
 }

@@ -25,28 +25,37 @@ int tr_fail(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- scene edits ---------------------------------------------------------------------------- */
 
-/* Keeps rows r0..r0+hh-1 and columns c0..c0+ww-1 of the cube and the gt. */
-static int crop(hsi_scene *sc, int r0, int c0, int hh, int ww, char *err, size_t errlen)
+/* The samples of a band-major cube (floats, or the 16-bit form) and their size. */
+static unsigned char *cube_bytes(const hsi_cube *c, size_t *es)
+{
+    *es = c->data ? sizeof *c->data : 2;
+    return c->data ? (unsigned char *)c->data : c->s16;
+}
+
+/* The buffer of a cube, trimmed in place to n samples (a failed trim keeps the larger one). */
+static void cube_trim(hsi_cube *c, size_t n)
+{
+    size_t es;
+    unsigned char *d = cube_bytes(c, &es), *p = realloc(d, es * (n ? n : 1));
+    if (p && c->data) c->data = (float *)p;
+    else if (p) c->s16 = p;
+}
+
+/* Keeps rows r0..r0+hh-1 and columns c0..c0+ww-1 of the cube and the gt, in place (each row
+ * moves to an offset at or before its own, in order). */
+static int crop(hsi_scene *sc, int r0, int c0, int hh, int ww)
 {
     hsi_cube *c = &sc->cube;
-    float *data = malloc(sizeof *data * (size_t)c->bands * (size_t)hh * (size_t)ww);
-    int32_t *gt = malloc(sizeof *gt * (size_t)hh * (size_t)ww);
-    if (!data || !gt) {
-        free(data);
-        free(gt);
-        return tr_fail(err, errlen, "out of memory cropping the scene");
-    }
+    size_t es;
+    unsigned char *d = cube_bytes(c, &es);
     for (int b = 0; b < c->bands; b++)
         for (int r = 0; r < hh; r++)
-            memcpy(data + ((size_t)b * hh + r) * ww,
-                   c->data + ((size_t)b * c->h + r0 + r) * c->w + c0, sizeof *data * (size_t)ww);
+            memmove(d + es * (((size_t)b * hh + r) * ww),
+                    d + es * (((size_t)b * c->h + r0 + r) * c->w + c0), es * (size_t)ww);
     for (int r = 0; r < hh; r++)
-        memcpy(gt + (size_t)r * ww, sc->gt.gt + (size_t)(r0 + r) * sc->gt.w + c0,
-               sizeof *gt * (size_t)ww);
-    free(c->data);
-    free(sc->gt.gt);
-    c->data = data;
-    sc->gt.gt = gt;
+        memmove(sc->gt.gt + (size_t)r * ww, sc->gt.gt + (size_t)(r0 + r) * sc->gt.w + c0,
+                sizeof *sc->gt.gt * (size_t)ww);
+    cube_trim(c, (size_t)c->bands * hh * ww);
     c->h = sc->gt.h = hh;
     c->w = sc->gt.w = ww;
     return 0;
@@ -61,14 +70,14 @@ static int apply_region(hsi_scene *sc, const hsi_exp_domain *xd, char *err, size
             return tr_fail(err, errlen, "domain '%s': region.rect [%d, %d, %d, %d] is outside "
                            "the %d x %d scene", xd->name, rc[0], rc[1], rc[2], rc[3],
                            sc->cube.h, sc->cube.w);
-        if (crop(sc, rc[0], rc[1], rc[2], rc[3], err, errlen)) return -1;
+        crop(sc, rc[0], rc[1], rc[2], rc[3]);
     }
     int h = sc->cube.h, w = sc->cube.w;
     switch (xd->region_half) {
-    case HSI_HALF_LEFT: return crop(sc, 0, 0, h, w / 2, err, errlen);
-    case HSI_HALF_RIGHT: return crop(sc, 0, w / 2, h, w - w / 2, err, errlen);
-    case HSI_HALF_TOP: return crop(sc, 0, 0, h / 2, w, err, errlen);
-    case HSI_HALF_BOTTOM: return crop(sc, h / 2, 0, h - h / 2, w, err, errlen);
+    case HSI_HALF_LEFT: return crop(sc, 0, 0, h, w / 2);
+    case HSI_HALF_RIGHT: return crop(sc, 0, w / 2, h, w - w / 2);
+    case HSI_HALF_TOP: return crop(sc, 0, 0, h / 2, w);
+    case HSI_HALF_BOTTOM: return crop(sc, h / 2, 0, h - h / 2, w);
     case HSI_HALF_NONE: break;
     }
     return 0;
@@ -88,19 +97,30 @@ static int apply_bands(hsi_cube *c, const hsi_exp_domain *xd, char *err, size_t 
                        "selected", xd->name, R, n);
     if (start == 0 && n == c->bands && R == n) return 0;
     size_t plane = (size_t)c->h * (size_t)c->w;
-    float *out = calloc((size_t)R * plane, sizeof *out);
+    if (R == n && !c->data) {   /* a range of 16-bit planes: moved to the front, in place */
+        size_t es;
+        unsigned char *d = cube_bytes(c, &es);
+        memmove(d, d + es * plane * (size_t)start, es * plane * (size_t)n);
+        cube_trim(c, plane * (size_t)n);
+        c->bands = n;
+        return 0;
+    }
+    float *out = calloc((size_t)R * plane, sizeof *out);   /* means: floats from either form */
     if (!out) return tr_fail(err, errlen, "out of memory resampling bands");
     for (int j = 0; j < R; j++) {
         int b0 = (int)((int64_t)j * n / R), b1 = (int)((int64_t)(j + 1) * n / R);
         float *o = out + (size_t)j * plane;
         for (int b = b0; b < b1; b++) {
-            const float *src = c->data + (size_t)(start + b) * plane;
-            for (size_t i = 0; i < plane; i++) o[i] += src[i];
+            size_t at = (size_t)(start + b) * plane;
+            for (size_t i = 0; i < plane; i++) o[i] += hsi_cube_sample(c, at + i);
         }
         for (size_t i = 0; i < plane; i++) o[i] /= (float)(b1 - b0);
     }
     free(c->data);
+    free(c->s16);
     c->data = out;
+    c->s16 = NULL;
+    c->s16_unsigned = 0;
     c->bands = R;
     return 0;
 }
@@ -150,6 +170,7 @@ static int nonfinite_policy(hsi_cube *c, const hsi_experiment *x, const hsi_exp_
                             const char *data_dir, const hsi_dataset *ds, FILE *log, char *err,
                             size_t errlen)
 {
+    if (!c->data) return 0;   /* 16-bit samples are finite */
     if (x->nonfinite == HSI_EXP_NONFINITE_ERROR) {
         char what[4600];
         snprintf(what, sizeof what, "%s/%s/%s (domain '%s')", data_dir, ds->folder, ds->cube.file,
@@ -268,7 +289,7 @@ static int nodata_pixels(hsi_scene *sc, const hsi_dataset *ds, const char *data_
     for (size_t i = 0; i < plane; i++) {
         int nd = 0;
         for (int b = 0; b < c->bands && !nd; b++) {
-            float x = c->data[(size_t)b * plane + i];
+            float x = hsi_cube_sample(c, (size_t)b * plane + i);
             nd = isnan(v) ? isnan(x) : x == v;
         }
         ok[i] = !nd;
@@ -297,19 +318,35 @@ static int nodata_pixels(hsi_scene *sc, const hsi_dataset *ds, const char *data_
 }
 
 /* Nodata pixels get the mean of the valid pixels, band by band: 0 once standardised, as
- * predict --scene gives them to their neighbours' patches. */
-static int fill_nodata(hsi_cube *c, const uint8_t *valid)
+ * predict --scene gives them to their neighbours' patches. A 16-bit cube keeps its form when
+ * every band's mean is a whole number (then in the band's range), else becomes floats. */
+static int fill_nodata(hsi_cube *c, const uint8_t *valid, char *err, size_t errlen)
 {
     size_t plane = (size_t)c->h * (size_t)c->w;
-    for (int b = 0; valid && b < c->bands; b++) {
-        float *x = c->data + (size_t)b * plane;
+    if (!valid) return 0;
+    float *fill = malloc(sizeof *fill * (size_t)c->bands);
+    if (!fill) return tr_fail(err, errlen, "out of memory");
+    int whole = 1;
+    for (int b = 0; b < c->bands; b++) {
         double s = 0;
         size_t n = 0;
         for (size_t i = 0; i < plane; i++)
-            if (valid[i]) s += x[i], n++;
-        for (size_t i = 0; i < plane; i++)
-            if (!valid[i]) x[i] = (float)(s / (double)n);
+            if (valid[i]) s += hsi_cube_sample(c, (size_t)b * plane + i), n++;
+        fill[b] = (float)(s / (double)n);   /* a 16-bit cube's: within its samples' range */
+        whole &= c->data || fill[b] == (float)(int32_t)fill[b];
     }
+    if (!c->data && !whole && hsi_cube_widen(c)) {
+        free(fill);
+        return tr_fail(err, errlen, "out of memory");
+    }
+    for (int b = 0; b < c->bands; b++)
+        for (size_t i = 0, k = (size_t)b * plane; i < plane; i++, k++) {
+            if (valid[i]) continue;
+            if (c->data) c->data[k] = fill[b];
+            else if (c->s16_unsigned) ((uint16_t *)c->s16)[k] = (uint16_t)fill[b];
+            else ((int16_t *)c->s16)[k] = (int16_t)fill[b];
+        }
+    free(fill);
     return 0;
 }
 
@@ -322,11 +359,11 @@ static int load_scene(const hsi_dataset *ds, const hsi_experiment *x, const hsi_
     hsi_fetch_opts fo = {env->data_dir, env->mirror, env->download, 0};
     memset(sc, 0, sizeof *sc);
     *valid = NULL;
-    if (hsi_scene_load(ds, &fo, sc, err, errlen)) return -1;
+    if (hsi_scene_load16(ds, &fo, sc, err, errlen)) return -1;   /* 16-bit: no float copy */
     if (apply_region(sc, xd, err, errlen) ||
         nodata_pixels(sc, ds, hsi_data_dir(&fo), xd, env->log, valid, err, errlen) ||
         apply_bands(&sc->cube, xd, err, errlen) ||
-        fill_nodata(&sc->cube, *valid) ||
+        fill_nodata(&sc->cube, *valid, err, errlen) ||
         nonfinite_policy(&sc->cube, x, xd, hsi_data_dir(&fo), ds, env->log, err, errlen)) {
         hsi_scene_free(sc);
         free(*valid);
@@ -355,7 +392,9 @@ int hsi_tr_pca_components(const hsi_experiment *x, int d, const hsi_trainer_env 
     hsi_pca p;
     hsi_pca_opts po = {x->pca.components, x->pca.variance, 0};
     char e2[256];
-    if (x->standardize == HSI_EXP_STD_ALL)
+    if (hsi_cube_widen(&sc.cube))   /* the PCA fit reads floats */
+        rc = tr_fail(err, errlen, "domain '%s': out of memory", xd->name);
+    if (rc == 0 && x->standardize == HSI_EXP_STD_ALL)
         rc = hsi_standardize(&sc.cube, valid, NULL, NULL, err, errlen);
     free(valid);
     if (rc == 0 && hsi_pca_fit(&sc.cube, NULL, &po, &p, e2, sizeof e2))
@@ -372,8 +411,9 @@ int hsi_tr_pca_components(const hsi_experiment *x, int d, const hsi_trainer_env 
 }
 
 /* The cube the net sees, when neither PCA nor the split changes it: standardised (std: over all
- * pixels) and kept compact when its samples are 16-bit integers (hsi_cube_compact: half the
- * memory, the same values read); HSICC_FLOAT_CUBE=1 keeps the floats (for A/B runs). */
+ * pixels) and kept compact when its samples are 16-bit integers (read so from the file, or
+ * hsi_cube_compact: half the memory, the same values read); HSICC_FLOAT_CUBE=1 keeps the
+ * floats (for A/B runs). */
 static int compact_domain(hsi_tr_domain *dm, int std, char *err, size_t errlen)
 {
     hsi_cube *c = &dm->cube;
@@ -383,7 +423,10 @@ static int compact_domain(hsi_tr_domain *dm, int std, char *err, size_t errlen)
     float *sd = std ? malloc(sizeof *sd * (size_t)c->bands) : NULL;
     int rc = std && (!m || !sd) ? tr_fail(err, errlen, "out of memory")
            : std ? hsi_standardize_stats(c, dm->valid, m, sd, err, errlen) : 0;
-    if (rc == 0 && (keep_float || hsi_cube_compact(c, m, sd)) && std) hsi_standardize_apply(c, m, sd);
+    if (rc == 0 && c->s16 && (keep_float ? hsi_cube_widen(c) : hsi_cube_compact_set(c, m, sd)))
+        rc = tr_fail(err, errlen, "out of memory");
+    if (rc == 0 && c->data && (keep_float || hsi_cube_compact(c, m, sd)) && std)
+        hsi_standardize_apply(c, m, sd);
     free(m);
     free(sd);
     return rc ? -1 : 0;
@@ -446,7 +489,7 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
         return -1;
     }
     dm->cube = sc.cube;
-    sc.cube.data = NULL;
+    memset(&sc.cube, 0, sizeof sc.cube);
     hsi_scene_free(&sc);
     /* order: nonfinite, standardisation, PCA; what depends on the split waits for it */
     int per_split = x->standardize == HSI_EXP_STD_TRAIN ||
@@ -454,6 +497,8 @@ static int load_domain(hsi_tr_data *D, int d, const hsi_experiment *x, const hsi
     if (!pca && !per_split)   /* tr_pca_domain: only the check that weights hold no PCA */
         return compact_domain(dm, x->standardize == HSI_EXP_STD_ALL, err, errlen)
                    ? -1 : tr_pca_domain(D, d, x, NULL, err, errlen);
+    if (hsi_cube_widen(&dm->cube))   /* standardisation per split and PCA change the floats */
+        return tr_fail(err, errlen, "out of memory loading domain '%s'", xd->name);
     if (x->standardize == HSI_EXP_STD_ALL && hsi_standardize(&dm->cube, dm->valid, NULL, NULL, err, errlen))
         return -1;
     if (per_split)

@@ -5,6 +5,7 @@
 
 #include "hsi_data.h"
 #include "tenvi.h"
+#include "tread16.h"
 
 enum { L = 3, S = 4, NB = 2 };   /* lines (rows), samples (cols), bands */
 
@@ -37,6 +38,17 @@ int main(void)
         CHECK(c.h == L && c.w == S && c.bands == NB);
         t_failures += t_envi_check(c.data, L, S, NB, &k, val, path);
         hsi_cube_free(&c);
+        t_failures += t_read16(path, NULL, 0);
+    }
+    /* Larger odd sizes for the in-place conversions of hsi_cube_read16 (bil: blocks of a row,
+     * bip: single samples moved along cycles): 37 lines x 23 samples x 5 bands. */
+    for (int n = 0; n < T_ENVI_CASES; n++) {
+        t_envi_case k = t_envi_case_at(n);
+        if (k.type != 1 && k.type != 2 && k.type != 12) continue;
+        snprintf(stem, sizeof stem, "%s/big%d", dir, n);
+        t_envi_write(stem, ".img", k.type, k.il, k.big, 0, 37, 23, 5, val, NULL);
+        snprintf(path, sizeof path, "%s.hdr", stem);
+        t_failures += t_read16(path, NULL, 1);
     }
 
     /* A 1-band integer file as a ground truth. */

@@ -8,6 +8,7 @@
 #include <matio.h>
 
 #include "hsi_data.h"
+#include "tread16.h"
 
 /* ---- real files ---------------------------------------------------------------------------- */
 
@@ -113,6 +114,8 @@ static void real_files(const char *sh)
     CHECK_EQ(mx, 8373);
     hsi_cube_free(&c);
 
+    t_failures += t_read16(path, "salinasA_corrected", 1);   /* int16: the 16-bit form */
+
     /* The same cube with no variable name: the only 3-D variable. */
     CHECK(hsi_cube_read(path, NULL, &c, err, sizeof err) == 0);
     CHECK_EQ(c.bands, 204);
@@ -207,6 +210,7 @@ static void written_files(const char *dir)
                         for (int c = 0; c < C; c++)
                             CHECK_EQ(cb.data[(b * R + r) * C + c], cube_val(r, c, b));
                 hsi_cube_free(&cb);
+                t_failures += t_read16(path, "cube", 1);
             }
             ok = hsi_labels_read(path, NULL, &l, err, sizeof err) == 0;   /* the only 2-D one */
             if (!ok)

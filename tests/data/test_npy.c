@@ -5,6 +5,7 @@
 #include "tdata.h"
 
 #include "hsi_data.h"
+#include "tread16.h"
 
 /* Writes a .npy with the given header dict and raw data bytes (format major version ver). */
 static void craft(const char *path, int ver, const char *dict, const void *data, size_t n)
@@ -103,6 +104,24 @@ int main(void)
             for (int k = 0; k < 2; k++)
                 CHECK(cb.data[(k * 2 + r) * 3 + c] == (float)(r + 0.1 * c + 0.01 * k));
     hsi_cube_free(&cb);
+
+    /* 16- and 8-bit cubes in C and Fortran order, either endianness (13 x 7 x 3), read16. */
+    static const struct { const char *descr; int es; } c16[] = {
+        {"<i2", 2}, {">i2", 2}, {"<u2", 2}, {">u2", 2}, {"|u1", 1}, {"|i1", 1}, {"<i4", 4}};
+    for (size_t k = 0; k < sizeof c16 / sizeof *c16; k++)
+        for (int fo = 0; fo < 2; fo++) {
+            unsigned char raw[13 * 7 * 3 * 4];
+            for (int i = 0; i < 13 * 7 * 3; i++) {   /* any bytes: every value is valid */
+                for (int j = 0; j < c16[k].es; j++)
+                    raw[i * c16[k].es + j] = (unsigned char)(i * 37 + j * 101 + 7 * (int)k);
+            }
+            char dict[128];
+            snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': %s, 'shape': (13, 7, "
+                     "3), }", c16[k].descr, fo ? "True" : "False");
+            snprintf(path, sizeof path, "%s/c16_%zu_%d.npy", dir, k, fo);
+            craft(path, 1, dict, raw, (size_t)13 * 7 * 3 * c16[k].es);
+            t_failures += t_read16(path, NULL, 0);
+        }
 
     /* uint8, uint64 and bool. */
     uint8_t u8[4] = {0, 1, 200, 255};
