@@ -793,10 +793,12 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     hsi_experiment_free(x);
     if (!rc) {
         build_opts o = *bo;
+        build_reuse reuse = {0, ""};
         if (write) {
             o.sets = NULL;
             o.n_sets = 0;
             o.sweep_point = -1;
+            o.reuse = &reuse;   /* a trainer from the same inputs is not compiled again */
         } else {
             o.sweep_point = k;
             o.stage = BUILD_CHECK;
@@ -804,6 +806,13 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
         if (build_trainer(write ? yaml : w->exp, trainer, &o)) {
             fprintf(stderr, "hsicc: note: while building sweep point %d (%s)\n", k, p->label);
             rc = -1;
+        } else if (write) {
+            if (reuse.reused) w->reused++;
+            else w->built++;
+            printf("%s: trainer %s%s%s\n", p->label, reuse.reused ? "reused (its inputs are "
+                   "unchanged)" : !strcmp(reuse.why, "none yet") ? "built" : "rebuilt",
+                   reuse.reused ? "" : !strcmp(reuse.why, "none yet") ? " (none yet)" : ": ",
+                   reuse.reused || !strcmp(reuse.why, "none yet") ? "" : reuse.why);
         }
     }
     free(dir);
@@ -823,7 +832,10 @@ void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s)
     sw_buf_add(b, n, cap, "'");
 }
 
-/* One line per point: train into the point's folder, or resume it when a training is there. */
+/* One line per point: train into the point's folder, or resume it when a training is there.
+ * A trainer that fails (neither 0 nor 130, stopped with its state saved) leaves its reason in
+ * the point's sweep-failed.txt, as in a local run, for --collect and --status; the line ends
+ * with the trainer's exit status. */
 static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen)
 {
     char *b = NULL;
@@ -834,12 +846,18 @@ static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen
         /* literal text, then a quoted path, in turn */
         char *note = sw_path(dir, SW_FAILED_NOTE);   /* the point runs again */
         const char *parts[] = {"rm -f ", note, "; if [ -f ", ey, " ]; then ", tr, " train --resume ",
-                               dir, "; else ", tr, " train --out ", dir, "; fi >> ", log};
-        for (int k = 0; k < 14; k++) {
+                               dir, "; else ", tr, " train --out ", dir, "; fi >> ", log,
+                               " 2>&1; rc=$?; if [ $rc -ne 0 ] && [ $rc -ne 130 ]; then if [ $rc "
+                               "-gt 128 ]; then h=\"killed by signal $((rc - 128)) ($(kill -l "
+                               "$((rc - 128))))\"; else h=\"exit status $rc\"; fi; echo \"trainer "
+                               "$h (a --jobs-file line, on $(uname -n)); log \"", log, " > ", note,
+                               ".tmp.$$ && mv -f ", note, ".tmp.$$ ", note,
+                               "; fi; (exit $rc)"};
+        for (int k = 0; k < (int)(sizeof parts / sizeof *parts); k++) {
             if (k % 2) sw_sh_quote(&b, &n, &cap, parts[k]);
             else sw_buf_add(&b, &n, &cap, parts[k]);
         }
-        sw_buf_add(&b, &n, &cap, " 2>&1\n");
+        sw_buf_add(&b, &n, &cap, "\n");
         free(note);
         free(dir);
         free(tr);
@@ -1096,6 +1114,8 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
         rc = bad ? 1 : 0;
         goto done;
     }
+    printf("trainers: %d built, %d reused (inputs unchanged since they were built)\n", w.built,
+           w.reused);
     if (manifest_write(&w, err, sizeof err)) {
         fprintf(stderr, "hsicc: error: %s\n", err);
         goto done;

@@ -35,6 +35,7 @@ typedef struct sweep {
     char **keys;
     int n;
     sw_point *p;               /* [n], in manifest order: point i is array task i */
+    int built, reused;         /* trainers built, and kept from an earlier run (inputs unchanged) */
 } sweep;
 
 /* ---- cmd_sweep.c ---- */
