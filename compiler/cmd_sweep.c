@@ -413,14 +413,17 @@ void sw_failed_note(const sweep *w, const sw_point *p)
     free(dir);
 }
 
-void sw_failed_clear(const sweep *w, const sw_point *p)
+/* Removes the note OUT/<label>/name (a warning when it is there and cannot go). */
+static void note_remove(const sweep *w, const sw_point *p, const char *name)
 {
-    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_FAILED_NOTE);
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, name);
     if (unlink(path) && errno != ENOENT)
         fprintf(stderr, "hsicc: warning: %s: cannot remove: %s\n", path, strerror(errno));
     free(path);
     free(dir);
 }
+
+void sw_failed_clear(const sweep *w, const sw_point *p) { note_remove(w, p, SW_FAILED_NOTE); }
 
 int sw_failed_read(const sweep *w, sw_point *p)
 {
@@ -439,6 +442,108 @@ int sw_failed_read(const sweep *w, sw_point *p)
     free(path);
     free(dir);
     return rc;
+}
+
+/* The start time of process pid (clock ticks after boot, /proc/PID/stat field 22) into ticks,
+ * and whether it is alive (not a zombie): 0, or -1 when there is no such process. */
+static int proc_start(long pid, unsigned long long *ticks, int *alive)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *c = strrchr(text, ')');   /* the name may hold blanks and parentheses */
+    if (!c || c[1] != ' ') return -1;
+    char state = c[2];
+    c += 3;
+    for (int field = 4; field < 22 && c; field++) c = strchr(c + 1, ' ');   /* to field 22 */
+    if (!c || sscanf(c, " %llu", ticks) != 1) return -1;
+    *alive = state != 'Z' && state != 'X';
+    return 0;
+}
+
+/* This boot's id (another boot reuses pids and start times) into id. */
+static void boot_id(char *id, size_t len)
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "rb");
+    id[0] = 0;
+    if (f) {
+        if (fgets(id, (int)len, f)) id[strcspn(id, "\n")] = 0;
+        fclose(f);
+    }
+}
+
+void sw_running_note(const sweep *w, const sw_point *p, long pid)
+{
+    char host[256] = "", boot[64], since[64] = "", text[1024], err[1024];
+    unsigned long long ticks = 0;
+    int alive;
+    if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = 0;
+    boot_id(boot, sizeof boot);
+    time_t t = time(NULL);
+    struct tm tm;
+    if (localtime_r(&t, &tm)) strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S", &tm);
+    if (proc_start(pid, &ticks, &alive)) return;   /* it is gone already: nothing runs */
+    int n = snprintf(text, sizeof text, "pid %ld\nhost %s\nboot %s\nstart %llu\nsince %s\n", pid,
+                     host, boot, ticks, since);
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_RUNNING_NOTE);
+    if (hsi_atomic_write(path, text, (size_t)n, err, sizeof err))
+        fprintf(stderr, "hsicc: warning: %s (--status will not know that %s runs)\n", err, p->label);
+    free(path);
+    free(dir);
+}
+
+void sw_running_clear(const sweep *w, const sw_point *p) { note_remove(w, p, SW_RUNNING_NOTE); }
+
+/* The value of the line "name value" of text into v. */
+static void note_field(const char *text, const char *name, char *v, size_t len)
+{
+    size_t n = strlen(name);
+    v[0] = 0;
+    for (const char *l = text; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, name, n) && l[n] == ' ') {
+            snprintf(v, len, "%.*s", (int)strcspn(l + n + 1, "\n"), l + n + 1);
+            return;
+        }
+}
+
+int sw_running_read(const sweep *w, const sw_point *p, char *text, size_t len)
+{
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_RUNNING_NOTE);
+    char note[1024] = "", spid[32], host[256], boot[64], start[32], since[64], me[256] = "", now[64];
+    FILE *f = fopen(path, "rb");
+    free(path);
+    free(dir);
+    if (!f) return -1;
+    note[fread(note, 1, sizeof note - 1, f)] = 0;
+    fclose(f);
+    note_field(note, "pid", spid, sizeof spid);
+    note_field(note, "host", host, sizeof host);
+    note_field(note, "boot", boot, sizeof boot);
+    note_field(note, "start", start, sizeof start);
+    note_field(note, "since", since, sizeof since);
+    long pid = strtol(spid, NULL, 10);
+    if (pid <= 0) return -1;   /* not a record of a start */
+    if (gethostname(me, sizeof me)) me[0] = 0;
+    me[sizeof me - 1] = 0;
+    if (strcmp(host, me)) {
+        snprintf(text, len, "pid %ld on host %s, since %s", pid, host, since);
+        return 2;
+    }
+    unsigned long long ticks;
+    int alive = 0;
+    boot_id(now, sizeof now);
+    /* that pid, and the very process: started at the recorded tick of this boot (a pid is
+     * reused by later processes) */
+    int same = !strcmp(boot, now) && !proc_start(pid, &ticks, &alive) &&
+               ticks == strtoull(start, NULL, 10) && alive;
+    if (same) snprintf(text, len, "pid %ld on this host, since %s", pid, since);
+    else snprintf(text, len, "pid %ld on this host", pid);
+    return same;
 }
 
 /* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
@@ -984,6 +1089,7 @@ static void run_points(sweep *w, int jobs)
                     sw_failed_note(w, p);
                     fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
                 } else {
+                    sw_running_note(w, p, (long)pids[slot]);   /* for --status */
                     who[slot] = (int)(p - w->p);
                     t0[slot] = now();
                     running++;
@@ -1008,6 +1114,7 @@ static void run_points(sweep *w, int jobs)
             if (pids[s] == pid) {
                 pids[s] = 0;
                 running--;
+                sw_running_clear(w, &w->p[who[s]]);
                 report_done(w, &w->p[who[s]], st, ++done, now() - t0[s]);
             }
     }

@@ -60,6 +60,16 @@ void sw_failed_note(const sweep *w, const sw_point *p);    /* writes p->why (ato
 void sw_failed_clear(const sweep *w, const sw_point *p);   /* the point runs again */
 /* 1 and p->why = the note when the point's last local run failed, else 0. */
 int sw_failed_read(const sweep *w, sw_point *p);
+/* A trainer the sweep started here is recorded in OUT/<label>/sweep-running.txt (pid, host,
+ * boot, the process's start time) until the sweep sees it end, so that --status tells a point
+ * that trains from one whose trainer is gone (the sweep killed, the machine rebooted). */
+#define SW_RUNNING_NOTE "sweep-running.txt"
+void sw_running_note(const sweep *w, const sw_point *p, long pid);
+void sw_running_clear(const sweep *w, const sw_point *p);
+/* -1: no record; 1: that very process runs on this host (text: "pid N on this host, since T");
+ * 0: it has ended (text: "pid N on this host"); 2: it was started on another host (text:
+ * "pid N on host H, since T"), which cannot be checked from here. */
+int sw_running_read(const sweep *w, const sw_point *p, char *text, size_t len);
 void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s);   /* appends to a growing buffer */
 void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s);  /* appends 's', quoted for sh */
 

@@ -17,6 +17,12 @@ Salinas-A cube (from HSICC_DATA_MIRROR). Usage: run_tests.py TEST HSICC WORKDIR.
                mask, cgroup quota), SLURM_CPUS_PER_TASK, train.threads, OMP_NUM_THREADS (which
                wins); OpenMP really runs that many; oversubscription warned about, by the
                trainer and by hsicc sweep -j
+  reuse        a second run keeps every trainer (same inode, mtime); one point's edited input
+               rebuilds that point alone; truncated, altered or unrecorded trainers are rebuilt
+  jobs_file_failing  a --jobs-file line's failure (exit status, kill -9) kept for --collect
+               and --status, the line's exit status the trainer's
+  status_running     --status: running with the trainer's pid while it runs, not for a pid
+               reused by another process, stopped once it has ended
 """
 import csv
 import json
