@@ -434,6 +434,7 @@ static int write_train_script(const sweep *w, const char *path, char *err, size_
                "  *) echo \"$0: no sweep point ${SLURM_ARRAY_TASK_ID:-} (run it as a job array task)\" >&2; exit 1 ;;\n"
                "esac\n"
                "if [ -f \"$p/metrics.json\" ]; then echo \"$p: done already\"; exit 0; fi\n"
+               "rm -f \"$p/" SW_FAILED_NOTE "\"   # the point runs again\n"
                "# --cpus-per-task: the trainer runs that many threads (SLURM_CPUS_PER_TASK), not an\n"
                "# OMP_NUM_THREADS exported from where the sweep was submitted\n"
                "if [ -n \"${SLURM_CPUS_PER_TASK:-}\" ]; then unset OMP_NUM_THREADS; fi\n"
@@ -450,6 +451,12 @@ static int write_train_script(const sweep *w, const char *path, char *err, size_
                "# between the interrupted wait and the check)\n"
                "while :; do wait \"$pid\"; kill -0 \"$pid\" 2>/dev/null || break; done\n"
                "wait \"$pid\"; rc=$?\n"
+               "# a failure is kept in the point's folder, as a local run keeps it (--collect, and\n"
+               "# --status once Slurm has forgotten the job)\n");
+    sw_sh_failure_note(&b, &n, &cap, "\"$p/" SW_FAILED_NOTE "\"", "\"$p/train.log\"",
+                       "Slurm job ${SLURM_JOB_ID:-}");
+    sw_buf_add(&b, &n, &cap,
+               "\n"
                "if [ \"$rc\" -eq 130 ] && [ \"$requeue\" -eq 1 ]; then\n"
                "  echo \"== time limit near: state saved, requeueing job $SLURM_JOB_ID\" >> \"$p/train.log\"\n"
                "  scontrol requeue \"$SLURM_JOB_ID\"\n"

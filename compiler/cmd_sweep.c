@@ -929,6 +929,17 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
 
 /* ---- running ------------------------------------------------------------------------------ */
 
+void sw_sh_failure_note(char **b, size_t *n, size_t *cap, const char *note, const char *log,
+                        const char *where)
+{
+    const char *parts[] = {"if [ \"$rc\" -ne 0 ] && [ \"$rc\" -ne 130 ]; then if [ \"$rc\" -gt 128 ]; "
+                           "then h=\"killed by signal $((rc - 128)) ($(kill -l $((rc - 128))))\"; "
+                           "else h=\"exit status $rc\"; fi; echo \"trainer $h (", where,
+                           ", on $(uname -n)); log \"", log, " > ", note, ".tmp.$$ && mv -f ", note,
+                           ".tmp.$$ ", note, "; fi"};
+    for (size_t k = 0; k < sizeof parts / sizeof *parts; k++) sw_buf_add(b, n, cap, parts[k]);
+}
+
 /* Single-quoted for sh. */
 void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s)
 {
@@ -952,17 +963,19 @@ static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen
         char *note = sw_path(dir, SW_FAILED_NOTE);   /* the point runs again */
         const char *parts[] = {"rm -f ", note, "; if [ -f ", ey, " ]; then ", tr, " train --resume ",
                                dir, "; else ", tr, " train --out ", dir, "; fi >> ", log,
-                               " 2>&1; rc=$?; if [ $rc -ne 0 ] && [ $rc -ne 130 ]; then if [ $rc "
-                               "-gt 128 ]; then h=\"killed by signal $((rc - 128)) ($(kill -l "
-                               "$((rc - 128))))\"; else h=\"exit status $rc\"; fi; echo \"trainer "
-                               "$h (a --jobs-file line, on $(uname -n)); log \"", log, " > ", note,
-                               ".tmp.$$ && mv -f ", note, ".tmp.$$ ", note,
-                               "; fi; (exit $rc)"};
+                               " 2>&1; rc=$?; "};
         for (int k = 0; k < (int)(sizeof parts / sizeof *parts); k++) {
             if (k % 2) sw_sh_quote(&b, &n, &cap, parts[k]);
             else sw_buf_add(&b, &n, &cap, parts[k]);
         }
-        sw_buf_add(&b, &n, &cap, "\n");
+        char *qnote = NULL, *qlog = NULL;
+        size_t nn = 0, cn = 0, nl = 0, cl = 0;
+        sw_sh_quote(&qnote, &nn, &cn, note);
+        sw_sh_quote(&qlog, &nl, &cl, log);
+        sw_sh_failure_note(&b, &n, &cap, qnote, qlog, "a --jobs-file line");
+        sw_buf_add(&b, &n, &cap, "; (exit $rc)\n");
+        free(qnote);
+        free(qlog);
         free(note);
         free(dir);
         free(tr);

@@ -72,6 +72,13 @@ void sw_running_clear(const sweep *w, const sw_point *p);
 int sw_running_read(const sweep *w, const sw_point *p, char *text, size_t len);
 void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s);   /* appends to a growing buffer */
 void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s);  /* appends 's', quoted for sh */
+/* Appends shell text that, after rc=$? of a trainer, keeps its failure (an exit status other
+ * than 0 and 130, the stop with its state saved; a signal by number and name) in the note, as
+ * "trainer exit status 1 (WHERE, on HOST); log LOG" (a temporary file, then mv): note and log
+ * are shell words ('quoted' or "$p/..."), where text for inside double quotes. A --jobs-file
+ * line and the Slurm job script keep failures as a local run does. */
+void sw_sh_failure_note(char **b, size_t *n, size_t *cap, const char *note, const char *log,
+                        const char *where);
 
 /* ---- cmd_slurm.c ---- */
 /* 0 when sbatch is installed and the controller answers; else one error on stderr and -1. */
