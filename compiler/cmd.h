@@ -45,6 +45,12 @@ int cmd_wants_help(int argc, char **argv);
  * written); also emit OUT.src/; also run the C compiler into the executable OUT. */
 typedef enum build_stage { BUILD_CHECK, BUILD_EMIT, BUILD_TRAINER } build_stage;
 
+/* hsicc sweep's reuse of a trainer built before (cmd_trainerkey.c): set by build_trainer. */
+typedef struct build_reuse {
+    int reused;                /* 1: OUT was there, built from the same inputs, and is kept */
+    char why[300];             /* else why it was built: "none yet", "its inputs changed", ... */
+} build_reuse;
+
 typedef struct build_opts {
     const char *const *sets;   /* --set overrides for the experiment */
     int n_sets;
@@ -56,6 +62,8 @@ typedef struct build_opts {
     const char *infer_dir;     /* --infer DIR: write the inference module there, no trainer */
     const char *weights;       /* --weights W.safetensors: embedded in the inference module */
     int mpi;                   /* --mpi: an MPI data-parallel trainer (docs/MPI.md) */
+    build_reuse *reuse;        /* non-NULL: keep OUT when OUT.key says it was built from the
+                                * same inputs and it is unchanged since (hsicc sweep) */
 } build_opts;
 
 /* hsicc build's work (cmd_build.c): experiment -> trainer OUT (sources in OUT.src/), the
@@ -67,6 +75,19 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *o);
  * would replace the input. */
 int cmd_out_not_input(const char *flag, const char *out, const char *exp_path,
                       const hsi_experiment *x);
+
+/* The build key of a compiler command av (NULL-terminated, without its -o): a SHA-256 over this
+ * hsicc, the compiler program, its search-path variables, every word of av and the content of
+ * every file and -I folder it names, as 64 hex digits into key. 0, or -1 when a file it names
+ * cannot be read (then nothing is reused). */
+int trainer_key(char *const *av, char key[65]);
+/* 1 when trainer and its record trainer.key show a finished build from key, with the trainer
+ * file unchanged since (its SHA-256); else 0 and why it must be built into why. */
+int trainer_reusable(const char *trainer, const char *key, char *why, size_t whylen);
+/* Writes trainer.key (atomically; a warning when it cannot) after trainer was built from key;
+ * drop removes it before a build. */
+void trainer_record_write(const char *trainer, const char *key);
+void trainer_record_drop(const char *trainer);
 
 /* fork + exec argv[0] (PATH searched). log_path: stdout and stderr appended there (NULL:
  * inherited); omp_threads: OMP_NUM_THREADS for the child (NULL: inherited). Returns the pid,

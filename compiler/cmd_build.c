@@ -490,6 +490,22 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
     char lerr[600], *target = hsi_output_target(out, lerr, sizeof lerr);
     char *tmp = target ? malloc(strlen(target) + sizeof ".tmp.XXXXXX") : NULL;
     int fd = -1, slot = -1, e = ENOMEM;
+    /* hsicc sweep: a trainer built from exactly these inputs, unchanged since, is kept */
+    char key[65] = "";
+    if (bo->reuse && target) {
+        av[n] = NULL;
+        bo->reuse->reused = 0;
+        if (trainer_key(av, key)) {
+            key[0] = 0;
+            snprintf(bo->reuse->why, sizeof bo->reuse->why, "a file of its build cannot be read");
+        } else if (trainer_reusable(target, key, bo->reuse->why, sizeof bo->reuse->why)) {
+            bo->reuse->reused = 1;
+            free(tmp);
+            tmp = NULL;   /* nothing to build */
+            rc = 0;
+        }
+        if (!bo->reuse->reused) trainer_record_drop(target);
+    }
     if (tmp) {
         sprintf(tmp, "%s.tmp.XXXXXX", target);
         hsi_temp_hold();   /* made and registered as one step */
@@ -498,7 +514,9 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
         e = errno;
         hsi_temp_release();
     }
-    if (fd < 0) {
+    if (bo->reuse && bo->reuse->reused) {
+        /* kept: sources rewritten (the same), executable untouched */
+    } else if (fd < 0) {
         if (!target) fprintf(stderr, "hsicc: error: %s\n", lerr);
         else if (!tmp) fprintf(stderr, "hsicc: error: %s: out of memory\n", out);
         else fprintf(stderr, "hsicc: error: %s: cannot create a temporary file beside %s: %s\n", out,
@@ -523,6 +541,7 @@ int build_trainer(const char *exp_path, const char *out, const build_opts *bo)
             rc = 1;
         } else {
             printf("built %s (sources in %s/)\n", out, src);
+            if (bo->reuse && key[0]) trainer_record_write(target, key);
         }
         hsi_temp_hold();
         if (rc) remove(tmp);

@@ -434,6 +434,7 @@ static int write_train_script(const sweep *w, const char *path, char *err, size_
                "  *) echo \"$0: no sweep point ${SLURM_ARRAY_TASK_ID:-} (run it as a job array task)\" >&2; exit 1 ;;\n"
                "esac\n"
                "if [ -f \"$p/metrics.json\" ]; then echo \"$p: done already\"; exit 0; fi\n"
+               "rm -f \"$p/" SW_FAILED_NOTE "\"   # the point runs again\n"
                "# --cpus-per-task: the trainer runs that many threads (SLURM_CPUS_PER_TASK), not an\n"
                "# OMP_NUM_THREADS exported from where the sweep was submitted\n"
                "if [ -n \"${SLURM_CPUS_PER_TASK:-}\" ]; then unset OMP_NUM_THREADS; fi\n"
@@ -450,6 +451,12 @@ static int write_train_script(const sweep *w, const char *path, char *err, size_
                "# between the interrupted wait and the check)\n"
                "while :; do wait \"$pid\"; kill -0 \"$pid\" 2>/dev/null || break; done\n"
                "wait \"$pid\"; rc=$?\n"
+               "# a failure is kept in the point's folder, as a local run keeps it (--collect, and\n"
+               "# --status once Slurm has forgotten the job)\n");
+    sw_sh_failure_note(&b, &n, &cap, "\"$p/" SW_FAILED_NOTE "\"", "\"$p/train.log\"",
+                       "Slurm job ${SLURM_JOB_ID:-}");
+    sw_buf_add(&b, &n, &cap,
+               "\n"
                "if [ \"$rc\" -eq 130 ] && [ \"$requeue\" -eq 1 ]; then\n"
                "  echo \"== time limit near: state saved, requeueing job $SLURM_JOB_ID\" >> \"$p/train.log\"\n"
                "  scontrol requeue \"$SLURM_JOB_ID\"\n"
@@ -747,12 +754,14 @@ int sw_status(const char *dir)
         const sl_job *sj = id && id[0] ? find_job(&js, id) : NULL;
         char *pdir = sw_path(dir, label), *metrics = sw_path(pdir, "metrics.json");
         char *ey = sw_path(pdir, "experiment.yaml");
-        int s, results = sw_point_results(&w, &w.p[i]);
+        int s, results = sw_point_results(&w, &w.p[i]), here = -1;
+        char ran[400] = "";   /* the trainer a local sweep started, when it recorded one */
         if (results == 0) s = 0;
         else if (results < 0) s = 3;   /* a metrics.json that holds no results */
         else if (sj && !strcmp(state_class(sj->state), "running")) s = 1;
         else if (sj && !strcmp(state_class(sj->state), "pending")) s = 2;
         else if (sj) s = 3;
+        else if ((here = sw_running_read(&w, &w.p[i], ran, sizeof ran)) == 1) s = 1;
         else if (sw_failed_read(&w, &w.p[i])) s = 3;   /* its last local run failed */
         else s = sw_exists(ey) ? 4 : 5;
         count[s]++;
@@ -768,7 +777,15 @@ int sw_status(const char *dir)
             snprintf(more + m, sizeof more - m, "  %s", w.p[i].why);
         else if (s == 3 && sw_exists(log) && m < sizeof more)
             snprintf(more + m, sizeof more - m, "  log %s", log);
-        if (s == 4 && !(sj == NULL && id && id[0] && js.err[0]))
+        if (s == 1 && here == 1)
+            snprintf(more, sizeof more, "  %s", ran);
+        else if (s == 4 && here == 0)
+            snprintf(more, sizeof more, "  (stopped: its trainer, %s, has ended; hsicc sweep "
+                     "resumes it)", ran);
+        else if (s == 4 && here == 2)
+            snprintf(more, sizeof more, "  (its trainer was started as %s: whether it still runs "
+                     "cannot be seen from here; hsicc sweep resumes it once stopped)", ran);
+        else if (s == 4 && !(sj == NULL && id && id[0] && js.err[0]))
             snprintf(more, sizeof more, "  (running here, or stopped: hsicc sweep resumes it)");
         free(log);
         if (more[0]) printf("  %-*s  %-11s%s\n", (int)width, label, names[s], more);

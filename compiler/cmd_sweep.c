@@ -413,14 +413,17 @@ void sw_failed_note(const sweep *w, const sw_point *p)
     free(dir);
 }
 
-void sw_failed_clear(const sweep *w, const sw_point *p)
+/* Removes the note OUT/<label>/name (a warning when it is there and cannot go). */
+static void note_remove(const sweep *w, const sw_point *p, const char *name)
 {
-    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_FAILED_NOTE);
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, name);
     if (unlink(path) && errno != ENOENT)
         fprintf(stderr, "hsicc: warning: %s: cannot remove: %s\n", path, strerror(errno));
     free(path);
     free(dir);
 }
+
+void sw_failed_clear(const sweep *w, const sw_point *p) { note_remove(w, p, SW_FAILED_NOTE); }
 
 int sw_failed_read(const sweep *w, sw_point *p)
 {
@@ -439,6 +442,108 @@ int sw_failed_read(const sweep *w, sw_point *p)
     free(path);
     free(dir);
     return rc;
+}
+
+/* The start time of process pid (clock ticks after boot, /proc/PID/stat field 22) into ticks,
+ * and whether it is alive (not a zombie): 0, or -1 when there is no such process. */
+static int proc_start(long pid, unsigned long long *ticks, int *alive)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *c = strrchr(text, ')');   /* the name may hold blanks and parentheses */
+    if (!c || c[1] != ' ') return -1;
+    char state = c[2];
+    c += 3;
+    for (int field = 4; field < 22 && c; field++) c = strchr(c + 1, ' ');   /* to field 22 */
+    if (!c || sscanf(c, " %llu", ticks) != 1) return -1;
+    *alive = state != 'Z' && state != 'X';
+    return 0;
+}
+
+/* This boot's id (another boot reuses pids and start times) into id. */
+static void boot_id(char *id, size_t len)
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "rb");
+    id[0] = 0;
+    if (f) {
+        if (fgets(id, (int)len, f)) id[strcspn(id, "\n")] = 0;
+        fclose(f);
+    }
+}
+
+void sw_running_note(const sweep *w, const sw_point *p, long pid)
+{
+    char host[256] = "", boot[64], since[64] = "", text[1024], err[1024];
+    unsigned long long ticks = 0;
+    int alive;
+    if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = 0;
+    boot_id(boot, sizeof boot);
+    time_t t = time(NULL);
+    struct tm tm;
+    if (localtime_r(&t, &tm)) strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S", &tm);
+    if (proc_start(pid, &ticks, &alive)) return;   /* it is gone already: nothing runs */
+    int n = snprintf(text, sizeof text, "pid %ld\nhost %s\nboot %s\nstart %llu\nsince %s\n", pid,
+                     host, boot, ticks, since);
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_RUNNING_NOTE);
+    if (hsi_atomic_write(path, text, (size_t)n, err, sizeof err))
+        fprintf(stderr, "hsicc: warning: %s (--status will not know that %s runs)\n", err, p->label);
+    free(path);
+    free(dir);
+}
+
+void sw_running_clear(const sweep *w, const sw_point *p) { note_remove(w, p, SW_RUNNING_NOTE); }
+
+/* The value of the line "name value" of text into v. */
+static void note_field(const char *text, const char *name, char *v, size_t len)
+{
+    size_t n = strlen(name);
+    v[0] = 0;
+    for (const char *l = text; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, name, n) && l[n] == ' ') {
+            snprintf(v, len, "%.*s", (int)strcspn(l + n + 1, "\n"), l + n + 1);
+            return;
+        }
+}
+
+int sw_running_read(const sweep *w, const sw_point *p, char *text, size_t len)
+{
+    char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_RUNNING_NOTE);
+    char note[1024] = "", spid[32], host[256], boot[64], start[32], since[64], me[256] = "", now[64];
+    FILE *f = fopen(path, "rb");
+    free(path);
+    free(dir);
+    if (!f) return -1;
+    note[fread(note, 1, sizeof note - 1, f)] = 0;
+    fclose(f);
+    note_field(note, "pid", spid, sizeof spid);
+    note_field(note, "host", host, sizeof host);
+    note_field(note, "boot", boot, sizeof boot);
+    note_field(note, "start", start, sizeof start);
+    note_field(note, "since", since, sizeof since);
+    long pid = strtol(spid, NULL, 10);
+    if (pid <= 0) return -1;   /* not a record of a start */
+    if (gethostname(me, sizeof me)) me[0] = 0;
+    me[sizeof me - 1] = 0;
+    if (strcmp(host, me)) {
+        snprintf(text, len, "pid %ld on host %s, since %s", pid, host, since);
+        return 2;
+    }
+    unsigned long long ticks;
+    int alive = 0;
+    boot_id(now, sizeof now);
+    /* that pid, and the very process: started at the recorded tick of this boot (a pid is
+     * reused by later processes) */
+    int same = !strcmp(boot, now) && !proc_start(pid, &ticks, &alive) &&
+               ticks == strtoull(start, NULL, 10) && alive;
+    if (same) snprintf(text, len, "pid %ld on this host, since %s", pid, since);
+    else snprintf(text, len, "pid %ld on this host", pid);
+    return same;
 }
 
 /* Reads OUT/label/metrics.json into p (state OK), or leaves p failed / missing. */
@@ -793,10 +898,12 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
     hsi_experiment_free(x);
     if (!rc) {
         build_opts o = *bo;
+        build_reuse reuse = {0, ""};
         if (write) {
             o.sets = NULL;
             o.n_sets = 0;
             o.sweep_point = -1;
+            o.reuse = &reuse;   /* a trainer from the same inputs is not compiled again */
         } else {
             o.sweep_point = k;
             o.stage = BUILD_CHECK;
@@ -804,6 +911,13 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
         if (build_trainer(write ? yaml : w->exp, trainer, &o)) {
             fprintf(stderr, "hsicc: note: while building sweep point %d (%s)\n", k, p->label);
             rc = -1;
+        } else if (write) {
+            if (reuse.reused) w->reused++;
+            else w->built++;
+            printf("%s: trainer %s%s%s\n", p->label, reuse.reused ? "reused (its inputs are "
+                   "unchanged)" : !strcmp(reuse.why, "none yet") ? "built" : "rebuilt",
+                   reuse.reused ? "" : !strcmp(reuse.why, "none yet") ? " (none yet)" : ": ",
+                   reuse.reused || !strcmp(reuse.why, "none yet") ? "" : reuse.why);
         }
     }
     free(dir);
@@ -815,6 +929,17 @@ static int prepare_point(sweep *w, int k, const hsi_experiment_opts *base, const
 
 /* ---- running ------------------------------------------------------------------------------ */
 
+void sw_sh_failure_note(char **b, size_t *n, size_t *cap, const char *note, const char *log,
+                        const char *where)
+{
+    const char *parts[] = {"if [ \"$rc\" -ne 0 ] && [ \"$rc\" -ne 130 ]; then if [ \"$rc\" -gt 128 ]; "
+                           "then h=\"killed by signal $((rc - 128)) ($(kill -l $((rc - 128))))\"; "
+                           "else h=\"exit status $rc\"; fi; echo \"trainer $h (", where,
+                           ", on $(uname -n)); log \"", log, " > ", note, ".tmp.$$ && mv -f ", note,
+                           ".tmp.$$ ", note, "; fi"};
+    for (size_t k = 0; k < sizeof parts / sizeof *parts; k++) sw_buf_add(b, n, cap, parts[k]);
+}
+
 /* Single-quoted for sh. */
 void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s)
 {
@@ -823,7 +948,10 @@ void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s)
     sw_buf_add(b, n, cap, "'");
 }
 
-/* One line per point: train into the point's folder, or resume it when a training is there. */
+/* One line per point: train into the point's folder, or resume it when a training is there.
+ * A trainer that fails (neither 0 nor 130, stopped with its state saved) leaves its reason in
+ * the point's sweep-failed.txt, as in a local run, for --collect and --status; the line ends
+ * with the trainer's exit status. */
 static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen)
 {
     char *b = NULL;
@@ -834,12 +962,20 @@ static int write_jobs(const sweep *w, const char *file, char *err, size_t errlen
         /* literal text, then a quoted path, in turn */
         char *note = sw_path(dir, SW_FAILED_NOTE);   /* the point runs again */
         const char *parts[] = {"rm -f ", note, "; if [ -f ", ey, " ]; then ", tr, " train --resume ",
-                               dir, "; else ", tr, " train --out ", dir, "; fi >> ", log};
-        for (int k = 0; k < 14; k++) {
+                               dir, "; else ", tr, " train --out ", dir, "; fi >> ", log,
+                               " 2>&1; rc=$?; "};
+        for (int k = 0; k < (int)(sizeof parts / sizeof *parts); k++) {
             if (k % 2) sw_sh_quote(&b, &n, &cap, parts[k]);
             else sw_buf_add(&b, &n, &cap, parts[k]);
         }
-        sw_buf_add(&b, &n, &cap, " 2>&1\n");
+        char *qnote = NULL, *qlog = NULL;
+        size_t nn = 0, cn = 0, nl = 0, cl = 0;
+        sw_sh_quote(&qnote, &nn, &cn, note);
+        sw_sh_quote(&qlog, &nl, &cl, log);
+        sw_sh_failure_note(&b, &n, &cap, qnote, qlog, "a --jobs-file line");
+        sw_buf_add(&b, &n, &cap, "; (exit $rc)\n");
+        free(qnote);
+        free(qlog);
         free(note);
         free(dir);
         free(tr);
@@ -966,6 +1102,7 @@ static void run_points(sweep *w, int jobs)
                     sw_failed_note(w, p);
                     fprintf(stderr, "[%d/%d] %s: FAILED: %s\n", ++done, w->n, p->label, p->why);
                 } else {
+                    sw_running_note(w, p, (long)pids[slot]);   /* for --status */
                     who[slot] = (int)(p - w->p);
                     t0[slot] = now();
                     running++;
@@ -990,6 +1127,7 @@ static void run_points(sweep *w, int jobs)
             if (pids[s] == pid) {
                 pids[s] = 0;
                 running--;
+                sw_running_clear(w, &w->p[who[s]]);
                 report_done(w, &w->p[who[s]], st, ++done, now() - t0[s]);
             }
     }
@@ -1096,6 +1234,8 @@ static int sweep_run(const char *exp, const char *out_opt, const char *jobs_file
         rc = bad ? 1 : 0;
         goto done;
     }
+    printf("trainers: %d built, %d reused (inputs unchanged since they were built)\n", w.built,
+           w.reused);
     if (manifest_write(&w, err, sizeof err)) {
         fprintf(stderr, "hsicc: error: %s\n", err);
         goto done;

@@ -35,6 +35,7 @@ typedef struct sweep {
     char **keys;
     int n;
     sw_point *p;               /* [n], in manifest order: point i is array task i */
+    int built, reused;         /* trainers built, and kept from an earlier run (inputs unchanged) */
 } sweep;
 
 /* ---- cmd_sweep.c ---- */
@@ -59,8 +60,25 @@ void sw_failed_note(const sweep *w, const sw_point *p);    /* writes p->why (ato
 void sw_failed_clear(const sweep *w, const sw_point *p);   /* the point runs again */
 /* 1 and p->why = the note when the point's last local run failed, else 0. */
 int sw_failed_read(const sweep *w, sw_point *p);
+/* A trainer the sweep started here is recorded in OUT/<label>/sweep-running.txt (pid, host,
+ * boot, the process's start time) until the sweep sees it end, so that --status tells a point
+ * that trains from one whose trainer is gone (the sweep killed, the machine rebooted). */
+#define SW_RUNNING_NOTE "sweep-running.txt"
+void sw_running_note(const sweep *w, const sw_point *p, long pid);
+void sw_running_clear(const sweep *w, const sw_point *p);
+/* -1: no record; 1: that very process runs on this host (text: "pid N on this host, since T");
+ * 0: it has ended (text: "pid N on this host"); 2: it was started on another host (text:
+ * "pid N on host H, since T"), which cannot be checked from here. */
+int sw_running_read(const sweep *w, const sw_point *p, char *text, size_t len);
 void sw_buf_add(char **b, size_t *n, size_t *cap, const char *s);   /* appends to a growing buffer */
 void sw_sh_quote(char **b, size_t *n, size_t *cap, const char *s);  /* appends 's', quoted for sh */
+/* Appends shell text that, after rc=$? of a trainer, keeps its failure (an exit status other
+ * than 0 and 130, the stop with its state saved; a signal by number and name) in the note, as
+ * "trainer exit status 1 (WHERE, on HOST); log LOG" (a temporary file, then mv): note and log
+ * are shell words ('quoted' or "$p/..."), where text for inside double quotes. A --jobs-file
+ * line and the Slurm job script keep failures as a local run does. */
+void sw_sh_failure_note(char **b, size_t *n, size_t *cap, const char *note, const char *log,
+                        const char *where);
 
 /* ---- cmd_slurm.c ---- */
 /* 0 when sbatch is installed and the controller answers; else one error on stderr and -1. */

@@ -194,6 +194,12 @@ def t_broken_chain():
     for task, st in want.items():
         check(states["%s_%s" % (ft["array"], task)][0] == st, "fine-tuning task %s: %s" % (task, states))
     check(states["%s_0" % pre["array"]][0] == "FAILED", "pre-training: %s" % states)
+    # the failure is kept in the point's folder (as a local run and a --jobs-file line keep it):
+    # the collect job, and --status once Slurm has forgotten the job, report it
+    rows = table(os.path.join(WORK, "pre", "sweep.csv"))
+    check([r["status"] for r in rows] == ["failed", "failed"], "pre-training table %s" % rows)
+    note = open(os.path.join(WORK, "pre", "defines.depth=1", "sweep-failed.txt")).read()
+    check(note.startswith("trainer exit status 1 (Slurm job ") and "train.log" in note, "note: %r" % note)
     rows = table(os.path.join(WORK, "ft", "sweep.csv"))
     check([r["status"] for r in rows] == ["ok", "missing", "ok", "missing"], "table %s" % rows)
     p = run(HSICC, "sweep", "--status", os.path.join(WORK, "ft"))

@@ -17,6 +17,12 @@ Salinas-A cube (from HSICC_DATA_MIRROR). Usage: run_tests.py TEST HSICC WORKDIR.
                mask, cgroup quota), SLURM_CPUS_PER_TASK, train.threads, OMP_NUM_THREADS (which
                wins); OpenMP really runs that many; oversubscription warned about, by the
                trainer and by hsicc sweep -j
+  reuse        a second run keeps every trainer (same inode, mtime); one point's edited input
+               rebuilds that point alone; truncated, altered or unrecorded trainers are rebuilt
+  jobs_file_failing  a --jobs-file line's failure (exit status, kill -9) kept for --collect
+               and --status, the line's exit status the trainer's
+  status_running     --status: running with the trainer's pid while it runs, not for a pid
+               reused by another process, stopped once it has ended
 """
 import csv
 import json
@@ -131,7 +137,8 @@ def t_jobs_file():
     check("defines.depth=1" in p.stdout and "missing" in p.stdout, "report:\n" + p.stdout)
 
 
-def t_failing():
+def failing_exp():
+    """WORK/failing.yaml: points init=scratch and init=pretrained, whose checkpoint is garbage."""
     bad = os.path.join(WORK, "garbage.safetensors")
     with open(bad, "wb") as f:
         f.write(b"this is not a safetensors file")
@@ -140,6 +147,11 @@ def t_failing():
     y = y.replace("../../netdefs", os.path.join(HERE, "../../netdefs"))
     exp = os.path.join(WORK, "failing.yaml")
     open(exp, "w").write(y)
+    return exp
+
+
+def t_failing():
+    exp = failing_exp()
     out = os.path.join(WORK, "sw")
     p = run(HSICC, "sweep", exp, "--out", out, code=1)
     log = os.path.join(out, "init=pretrained", "train.log")
@@ -375,6 +387,146 @@ def t_threads():
     for d in ["defines.depth=1", "defines.depth=2"]:
         log = open(os.path.join(out, d, "train.log")).read()
         check("threads: %d (OMP_NUM_THREADS=%d)" % (usable, usable) in log, "%s: %s" % (d, log))
+
+
+def t_reuse():
+    """A sweep run again rebuilt every point's trainer (a C compile each). A trainer whose inputs
+    are unchanged is reused now; a point whose input changed is rebuilt, and so is a trainer file
+    that is not the one built (truncated, or a byte changed with its mtime kept)."""
+    y = open(os.path.join(HERE, "tiny-sweep.yaml")).read().replace(
+        "../../netdefs", os.path.join(HERE, "../../netdefs"))
+    one = "{type: sgd, lr: 0.01, momentum: 0.9}"
+    y = y.replace("  defines.depth: [1, 2]",
+                  "  solver: [%s, {type: sgd, lr: 0.02, momentum: 0.9}]" % one)
+    exp, out, jobs = (os.path.join(WORK, n) for n in ("reuse.yaml", "sw", "jobs.txt"))
+    open(exp, "w").write(y)
+    pts = ["solver=solver#0", "solver=solver#1"]
+    trainers = [os.path.join(out, d, "build", "trainer") for d in pts]
+
+    def ident():
+        return [(os.stat(t).st_ino, os.stat(t).st_mtime_ns) for t in trainers]
+
+    def sweep(*extra, code=0):
+        return run(HSICC, "sweep", exp, "--out", out, *extra, code=code)
+
+    p = sweep("--jobs-file", jobs)
+    check(p.stdout.count("trainer built (none yet)") == 2 and "reused" not in p.stdout.replace(
+        "0 reused", ""), "first run:\n" + p.stdout)
+    check("trainers: 2 built, 0 reused" in p.stdout, "first run's summary:\n" + p.stdout)
+    first = ident()
+    p = sweep("--jobs-file", jobs)
+    check(ident() == first, "trainers rewritten by a second run:\n" + p.stdout)
+    for d in pts:
+        check("%s: trainer reused (its inputs are unchanged)" % d in p.stdout, "second run:\n" + p.stdout)
+    check("trainers: 0 built, 2 reused" in p.stdout, "second run's summary:\n" + p.stdout)
+    # one point's input changed: that point alone is rebuilt
+    open(exp, "w").write(y.replace("lr: 0.02", "lr: 0.03"))
+    p = sweep("--jobs-file", jobs)
+    now = ident()
+    check(now[0] == first[0] and now[1] != first[1], "only point 1 rebuilt:\n" + p.stdout)
+    check("solver=solver#0: trainer reused" in p.stdout and
+          "solver=solver#1: trainer rebuilt: its inputs changed" in p.stdout, "third run:\n" + p.stdout)
+    # a trainer truncated, and one with a byte changed (its mtime kept): both rebuilt, then run
+    with open(trainers[0], "r+b") as f:
+        f.truncate(os.path.getsize(trainers[0]) // 2)
+    st = os.stat(trainers[1])
+    with open(trainers[1], "r+b") as f:
+        f.seek(st.st_size // 2)
+        b = f.read(1)
+        f.seek(st.st_size // 2)
+        f.write(bytes([b[0] ^ 0xFF]))
+    os.utime(trainers[1], ns=(st.st_atime_ns, st.st_mtime_ns))
+    p = sweep()
+    for d in pts:
+        check("%s: trainer rebuilt: the trainer file is not the one built" % d in p.stdout,
+              "damaged trainers:\n" + p.stdout)
+    rows = read_csv(os.path.join(out, "sweep.csv"))
+    check([r["status"] for r in rows] == ["ok", "ok"], "statuses %s" % rows)
+    # no record, or a record of a build that did not finish: rebuilt, never taken on trust
+    os.remove(trainers[0] + ".key")
+    p = sweep()
+    check("solver=solver#0: trainer rebuilt: no record of a finished build" in p.stdout,
+          "no key:\n" + p.stdout)
+
+
+def t_jobs_file_failing():
+    """A --jobs-file line whose trainer failed left no trace a later --collect or --status saw:
+    the point was "missing" / "started". The line keeps the failure in sweep-failed.txt now, as a
+    local run does, and still exits with the trainer's status."""
+    import signal
+    import time
+    exp, out, jobs = failing_exp(), os.path.join(WORK, "sw"), os.path.join(WORK, "jobs.txt")
+    run(HSICC, "sweep", exp, "--out", out, "--jobs-file", jobs)
+    lines = open(jobs).read().splitlines()
+    note = os.path.join(out, "init=pretrained", "sweep-failed.txt")
+    p = subprocess.run(["sh", "-c", lines[1]], cwd="/")
+    check(p.returncode == 1, "the line's exit status is the trainer's: %d" % p.returncode)
+    check(os.path.isfile(note) and "trainer exit status 1" in open(note).read(), "no failure kept")
+    subprocess.run(["sh", "-c", lines[0]], cwd="/", check=True)
+    check(not os.path.exists(os.path.join(out, "init=scratch", "sweep-failed.txt")), "ok point noted")
+    p = run(HSICC, "sweep", "--collect", out, code=1)
+    rows = read_csv(os.path.join(out, "sweep.csv"))
+    check([r["status"] for r in rows] == ["ok", "failed"], "statuses %s" % rows)
+    check("FAILED: trainer exit status 1 (a --jobs-file line" in p.stdout, "collect:\n" + p.stdout)
+    p = run(HSICC, "sweep", "--status", out)
+    check("init=pretrained  failed" in p.stdout and "trainer exit status 1" in p.stdout,
+          "status:\n" + p.stdout)
+    # a trainer killed by a signal (the OOM killer) under a line
+    out2, jobs2 = os.path.join(WORK, "sw2"), os.path.join(WORK, "jobs2.txt")
+    run(HSICC, "sweep", os.path.join(HERE, "tiny-sweep.yaml"), "--out", out2, "--jobs-file", jobs2,
+        "--set", "train.iterations=10000000")
+    line = open(jobs2).read().splitlines()[0]
+    a = subprocess.Popen(["sh", "-c", line], cwd="/")
+    lock = os.path.join(out2, "defines.depth=1", ".lock")
+    for _ in range(600):
+        if os.path.isfile(lock) and open(lock).read().startswith("trainer, pid "):
+            break
+        time.sleep(0.1)
+    os.kill(int(open(lock).read().split("pid ")[1]), signal.SIGKILL)
+    check(a.wait() == 137, "killed: the line's status %d" % a.returncode)
+    p = run(HSICC, "sweep", "--status", out2)
+    check("defines.depth=1  failed" in p.stdout and "trainer killed by signal 9" in p.stdout,
+          "status after a kill -9:\n" + p.stdout)
+
+
+def t_status_running():
+    """--status said "started (running here, or stopped ...)" for a point whose trainer ran, and
+    the same for one whose trainer had ended. The sweep records the trainer it starts (pid, host,
+    start time); --status says running only while that very process lives."""
+    import re
+    import signal
+    import time
+    out = os.path.join(WORK, "sw")
+    args = [HSICC, "sweep", os.path.join(HERE, "tiny-sweep.yaml"), "--out", out,
+            "--set", "train.iterations=10000000"]
+    a = subprocess.Popen(args, cwd=WORK, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = os.path.join(out, "defines.depth=1", ".lock")
+    masks = os.path.join(out, "defines.depth=1", "run0", "masks.npy")
+    for _ in range(600):
+        if os.path.isfile(masks) and open(lock).read().startswith("trainer, pid "):
+            break
+        time.sleep(0.1)
+    pid = int(open(lock).read().split("pid ")[1])
+    p = run(HSICC, "sweep", "--status", out)
+    check(re.search(r"defines\.depth=1  running +pid %d on this host, since " % pid, p.stdout) and
+          "0 done, 1 running," in p.stdout, "while it trains:\n" + p.stdout)
+    rec = os.path.join(out, "defines.depth=1", "sweep-running.txt")
+    text = open(rec).read()
+    # a record whose pid is alive but another process (pid reuse): not running
+    open(rec, "w").write(re.sub(r"(?m)^pid \d+$", "pid %d" % os.getpid(), text))
+    p = run(HSICC, "sweep", "--status", out)
+    check("running" not in p.stdout.split("\n", 1)[1].split("\n")[0] and "0 running" in p.stdout,
+          "another process of that pid:\n" + p.stdout)
+    open(rec, "w").write(text)
+    a.send_signal(signal.SIGKILL)   # the trainer gets SIGTERM, saves its state and ends
+    a.wait()
+    for _ in range(300):
+        if not os.path.exists("/proc/%d" % pid):
+            break
+        time.sleep(0.1)
+    p = run(HSICC, "sweep", "--status", out)
+    check(re.search(r"defines\.depth=1  started +\(stopped: its trainer, pid %d on this host, has "
+                    r"ended" % pid, p.stdout) and "0 running" in p.stdout, "after it ended:\n" + p.stdout)
 
 
 if __name__ == "__main__":
