@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hsi_io.h"
 #include "hsi_model.h"
 #include "thread_part.h"
 
@@ -203,6 +204,14 @@ static int create_domains(hsi_model *m, char *err, size_t errlen)
         if (s->arena > arena) arena = s->arena;
     }
     m->arena_bytes = arena;
+    /* the arena grows with the batch: one past the memory there is would be mapped (the kernel
+     * overcommits) and end in the OOM killer at its first touch, not in a message */
+    char what[96];
+    snprintf(what, sizeof what, "%s: the activations of a batch of %d samples", sp->name, m->batch);
+    if (arena > (size_t)INT64_MAX || hsi_mem_check((int64_t)arena, 0, what, err, errlen)) {
+        if (arena > (size_t)INT64_MAX) hsi_mem_check(-1, 0, what, err, errlen);
+        return 1;
+    }
     /* Its own anonymous mapping: page-aligned, zero-filled, and its pages can be handed back
      * (hsi_model_trim) and come back zero on the next touch. */
     m->arena_map = (arena + 63) / 64 * 64 + 64;
