@@ -923,6 +923,43 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
 
 /* ---- all runs ------------------------------------------------------------------------------- */
 
+/* A decoupled weight decay (AdamW: w *= 1 - lr * weight_decay before the step) with
+ * lr * weight_decay >= 1 zeroes or flips every weight at each step: nothing diverges (the
+ * weights stay finite), so diverged()'s hint never says it. Warned once, at the first phase whose lr (its peak:
+ * the base lr, or the last step's of a schedule that grows, gamma > 1) reaches it. */
+static void decay_warning(const hsi_experiment *x)
+{
+    const double wd = x->solver.weight_decay;
+    if (x->solver.type != HSI_SOLVER_ADAMW || !(wd > 0)) return;
+    for (int ph = 0; ph < x->n_phases; ph++) {
+        const hsi_exp_phase *P = &x->phases[ph];
+        const hsi_schedule *S = &P->schedule;
+        double peak = S->base_lr;
+        int grows = S->gamma > 1 && (S->policy == HSI_LR_STEP || S->policy == HSI_LR_MULTISTEP ||
+                                     S->policy == HSI_LR_EXP);
+        if (grows && P->iterations > 0) {
+            double last = hsi_schedule_lr(S, P->iterations - 1);
+            peak = last > peak ? last : peak;
+        }
+        if (!(peak * wd >= 1)) continue;   /* grows over epochs: unknown here, not guessed */
+        char lr[160];
+        if (!x->phases_given)
+            snprintf(lr, sizeof lr, "solver.lr %g", S->base_lr);
+        else
+            snprintf(lr, sizeof lr, "the lr %g of phase '%s'", S->base_lr, P->name);
+        if (peak > S->base_lr) {
+            size_t k = strlen(lr);
+            snprintf(lr + k, sizeof lr - k, ", which schedule.gamma %g raises to %g by the last step", S->gamma, peak);
+        }
+        fprintf(stderr, "warning: solver.type adamw decays every weight by lr x weight_decay at "
+                "each step, decoupled from the gradient: %s times solver.weight_decay %g is %g, at "
+                "least 1, which multiplies every weight by %g before each step's update (at 0 only "
+                "that update is left; below 0 the weights change sign); lower "
+                "solver.weight_decay or the lr\n", lr, wd, peak * wd, 1 - peak * wd);
+        return;
+    }
+}
+
 /* The memory train.batch decides, checked before anything is written: per domain two prefetched
  * batches and an evaluation batch of bands x patch x patch floats, and the net's activation
  * arena for this rank's shard (the net is made here to know it, its arena only mapped, and
@@ -1103,6 +1140,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
                 x->augment == HSI_EXP_AUG_DIHEDRAL ? "dihedral" : "dihedral_x8",
                 x->augment == HSI_EXP_AUG_DIHEDRAL ? "changes nothing"
                                                    : "repeats each pixel 8 times per epoch");
+    if (r0) decay_warning(x);
     int runs = x->runs.count, rc = 0;
     run_result *res = calloc((size_t)runs, sizeof *res);
     for (int r = 0; res && r < runs; r++)
