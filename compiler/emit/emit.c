@@ -1676,7 +1676,8 @@ static const char *const infer_runtime[] = {
     "kernels/bnorm.h",
     "kernels/bnorm.c", "kernels/smallconv.h", "kernels/smallconv.c", "kernels/dnnl_wino.h",
     "kernels/dnnl_wino.c", "eval/scene.c",
-    "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/safetensors.c", NULL};
+    "prep/patches.c", "io/atomic.c", "io/infile.c", "io/json.c", "io/memlimit.c",
+    "io/safetensors.c", NULL};
 
 /* A failed inference module: its files' temporaries removed, and the runtime folder when this
  * emission made it (made_dir; it is then empty). Returns 1. */

@@ -79,6 +79,24 @@ int hsi_threads_setup(int configured, char *warn, size_t warnlen);
 const char *hsi_threads_note(void);
 int hsi_threads_count(void);
 
+/* ---- memlimit.c: sizes that settings decide, against the memory there is ---------------------
+ * hsi_mem_ceiling: the most memory this process can have, in bytes: RAM plus swap
+ * (sysconf(_SC_PHYS_PAGES), SwapTotal), lowered by ulimit -v / -d and a cgroup v2 memory.max;
+ * -1: unknown. why gets which of them it is ("RAM", "the address-space limit, ulimit -v").
+ * hsi_mem_mul / hsi_mem_add: *acc times f / plus b, or -1 (in *acc too, and kept by the next
+ * calls) when it would pass INT64_MAX or an operand is negative: a size computed with them is
+ * either exact or -1.
+ * hsi_mem_check: 0 when bytes fits under the ceiling; else 1 with err "WHAT: needs N bytes
+ * (12.3 GB), more than this process can still take: M bytes (4.1 GB: RAM and swap, less the
+ * 0.2 GB this process holds; F GB available now)": the ceiling less what the process holds
+ * (VmSize against ulimit -v, else VmRSS). mapped: the part of bytes mapped already but not yet
+ * touched (an arena), which VmSize holds and VmRSS does not.
+ * (bytes -1: "WHAT: the size does not fit in 64 bits"). what names the setting and its value. */
+int64_t hsi_mem_ceiling(char *why, size_t whylen);
+int hsi_mem_mul(int64_t *acc, int64_t f);
+int hsi_mem_add(int64_t *acc, int64_t b);
+int hsi_mem_check(int64_t bytes, int64_t mapped, const char *what, char *err, size_t errlen);
+
 /* ---- atomic.c: files appear whole or not at all ------------------------------------------- */
 
 /* Makes a write past the file-size limit (ulimit -f) fail with EFBIG, reported like a full disk,

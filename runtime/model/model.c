@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hsi_io.h"
 #include "hsi_model.h"
 #include "thread_part.h"
 
@@ -203,6 +204,15 @@ static int create_domains(hsi_model *m, char *err, size_t errlen)
         if (s->arena > arena) arena = s->arena;
     }
     m->arena_bytes = arena;
+    /* the arena grows with the batch: one past the memory there is would be mapped (the kernel
+     * overcommits) and end in the OOM killer at its first touch, not in a message */
+    char what[128];
+    size_t ws = hsi_rt_buffer_bytes(m->rt);   /* the backend's buffers: allocated, maybe untouched */
+    snprintf(what, sizeof what, "%s: the activations and backend buffers of a batch of %d samples",
+             sp->name, m->batch);
+    int64_t need = arena <= (size_t)INT64_MAX ? (int64_t)arena : -1;
+    hsi_mem_add(&need, ws <= (size_t)INT64_MAX ? (int64_t)ws : -1);
+    if (hsi_mem_check(need, (int64_t)ws, what, err, errlen)) return 1;
     /* Its own anonymous mapping: page-aligned, zero-filled, and its pages can be handed back
      * (hsi_model_trim) and come back zero on the next touch. */
     m->arena_map = (arena + 63) / 64 * 64 + 64;

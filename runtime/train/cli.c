@@ -451,14 +451,17 @@ static int cmd_train(const cli *a, const hsi_netdesc *net, hsi_experiment *x, co
 
 /* ---- commands on saved weights -------------------------------------------------------------- */
 
-static hsi_model *make_model(const hsi_netdesc *net, int batch, hsi_backend backend, uint64_t seed,
-                             const char *weights, hsi_param **ps, int *np, char *err, size_t errlen)
+/* what: the setting that decided the batch ("key 'train.batch' (N)"), said first when the net
+ * cannot be made (its buffers grow with the batch); NULL: none did. */
+static hsi_model *make_model(const hsi_netdesc *net, int batch, const char *what,
+                             hsi_backend backend, uint64_t seed, const char *weights,
+                             hsi_param **ps, int *np, char *err, size_t errlen)
 {
     hsi_model_opts mo = {batch, backend, seed};
     char e2[512];
     hsi_model *m = net->create(&mo, e2, sizeof e2);
     if (!m) {
-        tr_fail(err, errlen, "cannot create the net: %s", e2);
+        tr_fail(err, errlen, "%s%scannot create the net: %s", what ? what : "", what ? ": " : "", e2);
         return NULL;
     }
     *np = net->params(m, ps);
@@ -539,7 +542,7 @@ static int cmd_predict_scene(const cli *a, const hsi_netdesc *net, hsi_experimen
                                      &pca, err, errlen) ||
                    hsi_tr_domain_classes(x, d, &env, &cl, err, errlen)
                        ? NULL
-                       : make_model(net, net->domains[d].label_patch ? 128 : 0, x->backend,
+                       : make_model(net, net->domains[d].label_patch ? 128 : 0, NULL, x->backend,
                                     hsi_experiment_run_seed(x, 0), a->weights, &ps, &np, err,
                                     errlen);
     const int r0 = !several(comm) || comm->rank == 0;
@@ -615,10 +618,13 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     hsi_json_begin_object(&j);
     /* predict under MPI: each rank classifies a band of rows, rank 0 writes (eval: rank 0 only) */
     const int parts = several(comm) ? comm->size : 1, part = parts > 1 ? comm->rank : 0;
+    char what[600];
+    snprintf(what, sizeof what, "key 'train.batch' (%d, in %s)", x->train.batch,
+             x->path ? x->path : "the experiment");
     bad = hsi_tr_data_load(&D, x, net, &env, err, errlen) ||
               hsi_tr_data_split(&D, x, hsi_experiment_run_seed(x, 0), a->masks, err, errlen) ||
-              !(m = make_model(net, x->train.batch, x->backend, hsi_experiment_run_seed(x, 0),
-                               a->weights, &ps, &np, err, errlen));
+              !(m = make_model(net, x->train.batch, what, x->backend,
+                               hsi_experiment_run_seed(x, 0), a->weights, &ps, &np, err, errlen));
     if (tr_comm_agree(comm, bad, err, errlen)) goto done;
     if (!a->masks && !x->split.masks && a->cmd == C_EVAL)
         fprintf(stderr, "note: no --masks: using the split of run 0 (seed %" PRIu64 ")\n",
@@ -810,7 +816,11 @@ static int cmd_tensor(const cli *a, const hsi_netdesc *net, const hsi_experiment
     }
     int whole = a->cmd == C_GRAD || a->train_mode;   /* one forward over all n: batch statistics */
     int batch = whole ? (int)n : (int)(n < 256 ? n : 256);
-    if (!(m = make_model(net, batch, x->backend, (uint64_t)seed, a->weights, &ps, &np, err, errlen)))
+    char what[4200];
+    snprintf(what, sizeof what, "%s: its %" PRId64 " samples in one batch (%s)", a->input, n,
+             a->cmd == C_GRAD ? "grad" : "--train-mode");
+    if (!(m = make_model(net, batch, whole ? what : NULL, x->backend, (uint64_t)seed, a->weights,
+                         &ps, &np, err, errlen)))
         goto done;
     float *logits = malloc(sizeof *logits * (size_t)(n * nd->classes));
     if (!logits) {

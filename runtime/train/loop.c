@@ -923,6 +923,88 @@ static int run_one(run_ctx *c, run_result *res, char *err, size_t errlen)
 
 /* ---- all runs ------------------------------------------------------------------------------- */
 
+/* A decoupled weight decay (AdamW: w *= 1 - lr * weight_decay before the step) with
+ * lr * weight_decay >= 1 zeroes or flips every weight at each step: nothing diverges (the
+ * weights stay finite), so diverged()'s hint never says it. Warned once, at the first phase whose lr (its peak:
+ * the base lr, or the last step's of a schedule that grows, gamma > 1) reaches it. */
+static void decay_warning(const hsi_experiment *x)
+{
+    const double wd = x->solver.weight_decay;
+    if (x->solver.type != HSI_SOLVER_ADAMW || !(wd > 0)) return;
+    for (int ph = 0; ph < x->n_phases; ph++) {
+        const hsi_exp_phase *P = &x->phases[ph];
+        const hsi_schedule *S = &P->schedule;
+        double peak = S->base_lr;
+        int grows = S->gamma > 1 && (S->policy == HSI_LR_STEP || S->policy == HSI_LR_MULTISTEP ||
+                                     S->policy == HSI_LR_EXP);
+        if (grows && P->iterations > 0) {
+            double last = hsi_schedule_lr(S, P->iterations - 1);
+            peak = last > peak ? last : peak;
+        }
+        if (!(peak * wd >= 1)) continue;   /* grows over epochs: unknown here, not guessed */
+        char lr[160];
+        if (!x->phases_given)
+            snprintf(lr, sizeof lr, "solver.lr %g", S->base_lr);
+        else
+            snprintf(lr, sizeof lr, "the lr %g of phase '%s'", S->base_lr, P->name);
+        if (peak > S->base_lr) {
+            size_t k = strlen(lr);
+            snprintf(lr + k, sizeof lr - k, ", which schedule.gamma %g raises to %g by the last step", S->gamma, peak);
+        }
+        fprintf(stderr, "warning: solver.type adamw decays every weight by lr x weight_decay at "
+                "each step, decoupled from the gradient: %s times solver.weight_decay %g is %g, at "
+                "least 1, which multiplies every weight by %g before each step's update (at 0 only "
+                "that update is left; below 0 the weights change sign); lower "
+                "solver.weight_decay or the lr\n", lr, wd, peak * wd, 1 - peak * wd);
+        return;
+    }
+}
+
+/* The memory train.batch decides, checked before anything is written: per domain two prefetched
+ * batches and an evaluation batch of bands x patch x patch floats, and the net's activation
+ * arena for this rank's shard (the net is made here to know it, its arena only mapped, and
+ * freed). A batch past the memory there is was an "out of memory" after the
+ * output folder was filled, or the OOM killer. 0, or 1 with the message. */
+static int batch_memory(const hsi_train_opts *o, const hsi_tr_data *D, int mb, uint64_t seed,
+                        char *err, size_t errlen)
+{
+    const hsi_experiment *x = o->x;
+    char what[600], e2[1200];
+    int k = snprintf(what, sizeof what, "key 'train.batch' (%d, in %s): ", x->train.batch,
+                     x->path ? x->path : "the experiment");
+    snprintf(what + k, sizeof what - k, "its batches of %s%d x %d patches",
+             D->n > 1 ? "bands x " : "", D->patch, D->patch);
+    if (D->n == 1)
+        snprintf(what + k, sizeof what - k, "its batches of %d x %d x %d patches",
+                 D->d[0].cube.bands, D->patch, D->patch);
+    int64_t need = 0;
+    for (int d = 0; d < D->n; d++) {
+        int64_t b = D->d[d].cube.bands;
+        hsi_mem_mul(&b, D->patch);
+        hsi_mem_mul(&b, D->patch);
+        hsi_mem_mul(&b, 3 * (int64_t)sizeof(float));
+        hsi_mem_mul(&b, x->train.batch);
+        hsi_mem_add(&need, b);
+    }
+    if (hsi_mem_check(need, 0, what, e2, sizeof e2)) return tr_fail(err, errlen, "%s", e2);
+    hsi_model_opts mo = {mb, x->backend, seed};
+    what[k] = 0;
+    hsi_model *m = o->net->create(&mo, e2, sizeof e2);
+    if (!m) return tr_fail(err, errlen, "%scannot create the net: %s", what, e2);
+    snprintf(what + k, sizeof what - k, "its batches and the net's activations for them");
+    hsi_memory_report r = {0};
+    if (o->net->memory) o->net->memory(m, &r);
+    /* the arena is only mapped and the backend's buffers are held: both count */
+    int64_t arena = r.activations_arena <= (size_t)INT64_MAX / 2 ? (int64_t)r.activations_arena : -1;
+    hsi_mem_add(&need, arena);
+    int bad = hsi_mem_check(need, arena, what, e2, sizeof e2);
+    o->net->destroy(m);   /* each run makes its own (a net made here trained other numbers) */
+    if (bad)
+        return tr_fail(err, errlen, "%s; the activations take %.1f MB, the batches %.1f MB", e2,
+                       (double)arena / 1e6, (double)(need - arena) / 1e6);
+    return 0;
+}
+
 /* Prints the summary and, with write_file, writes it as metrics.json. */
 static int write_summary(const hsi_train_opts *o, const hsi_tr_data *D, run_result *res, int runs,
                          double wall, int write_file, char *err, size_t errlen)
@@ -1041,6 +1123,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
     int bad = r0 && hsi_tr_data_load(&D, x, o->net, &env, err, errlen);
     if (!tr_dp_agree(&dp, bad, err, errlen))
         bad = !r0 && hsi_tr_data_load(&D, x, o->net, &env, err, errlen);
+    if (!bad) bad = batch_memory(o, &D, dp.n, hsi_experiment_run_seed(x, 0), err, errlen);
     if (tr_dp_agree(&dp, bad, err, errlen) ||
         (r0 && tr_dp_rank0(&dp, hsi_mkdirs(o->out_dir, err, errlen) ||
                                     hsi_experiment_write(x, path, err, errlen), err))) {
@@ -1057,6 +1140,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
                 x->augment == HSI_EXP_AUG_DIHEDRAL ? "dihedral" : "dihedral_x8",
                 x->augment == HSI_EXP_AUG_DIHEDRAL ? "changes nothing"
                                                    : "repeats each pixel 8 times per epoch");
+    if (r0) decay_warning(x);
     int runs = x->runs.count, rc = 0;
     run_result *res = calloc((size_t)runs, sizeof *res);
     for (int r = 0; res && r < runs; r++)

@@ -374,10 +374,12 @@ def t_bad_set():
     p = run(TINY, "train", "--out", os.path.join(WORK, "r"), "--stop-after", "1", "--quiet", code=130)
     p = run(TINY, "train", "--resume", os.path.join(WORK, "r"), "--experiment", "x.yaml", code=2)
     check("--experiment cannot be combined with --resume" in p.stderr, "--resume --experiment:\n" + p.stderr)
-    # a batch too large to allocate says how many bytes it tried ("batcher: out of memory")
+    # a batch past the memory there is names the key and the bytes, before anything is written
+    # (was "batcher: out of memory", after experiment.yaml and run0/)
     p = run(TINY, "train", "--out", os.path.join(WORK, "big"), "--set", "train.batch=2000000000", code=1)
-    check("batcher: out of memory: two batches of 2000000000 samples of 54 values take "
-          "864000000000 bytes" in p.stderr, "out-of-memory message:\n" + p.stderr)
+    check("key 'train.batch' (2000000000, in " in p.stderr and "its batches of 6 x 3 x 3 patches: "
+          "needs 1296000000000 bytes (1296.0 GB), more than this process can still take: " in p.stderr
+          and not os.path.exists(os.path.join(WORK, "big")), "out-of-memory message:\n" + p.stderr)
     p = run(TINY, "--help")
     for c in ["train", "eval", "predict", "forward", "grad"]:
         check(c in p.stdout, "--help lacks " + c)
