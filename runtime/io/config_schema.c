@@ -236,6 +236,15 @@ static int node_strings(V *v, const cfg_node *l, const char *path, char ***out, 
 }
 
 /* `defines:` a map from identifiers to single values. */
+/* "file:line:col" of a mark, or its origin (the --set text), or "experiment" */
+static char *mark_where(V *v, const cfg_mark *m)
+{
+    char where[4200];
+    if (m->line > 0) snprintf(where, sizeof where, "%s:%d:%d", m->origin, m->line, m->col);
+    else snprintf(where, sizeof where, "%s", m->origin ? m->origin : "experiment");
+    return cfg_strdup(v->a, where);
+}
+
 static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **out, int *n)
 {
     if (need_kind(v, d, path, CFG_MAP)) return -1;
@@ -255,11 +264,7 @@ static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **
                              "got %s", path, k, got(v, d->kids[i]));
         (*out)[i].key = d->keys[i];
         (*out)[i].value = d->kids[i]->str;
-        const cfg_mark *m = &d->key_marks[i];
-        char where[4200];
-        if (m->line > 0) snprintf(where, sizeof where, "%s:%d:%d", m->origin, m->line, m->col);
-        else snprintf(where, sizeof where, "%s", m->origin ? m->origin : "experiment");
-        (*out)[i].where = cfg_strdup(v->a, where);
+        (*out)[i].where = mark_where(v, &d->key_marks[i]);
         (*out)[i].path = join(v, path, k);
     }
     *n = d->n;
@@ -1324,6 +1329,8 @@ static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
     const cfg_node *n = top_map(v, root, "train", &rc);
     if (!n) return rc;
     if (read_keys(v, n, "train", &train, t)) return -1;
+    for (int i = 0; i < n->n; i++)   /* where train.batch is, for the trainer's later checks */
+        if (!strcmp(n->keys[i], "batch")) t->batch_where = mark_where(v, &n->kids[i]->mark);
     if (t->epochs && t->iterations)
         return cfg_error(v->c, &cfg_get(n, "iterations")->mark, "key 'train.iterations': give "
                          "either train.epochs or train.iterations, not both");
@@ -1644,6 +1651,11 @@ int hsi_experiment_domain_defines(const hsi_experiment *x, int d, hsi_define *ou
     }
     for (int j = 0; j < dom->n_defines && n < max; j++) out[n++] = dom->defines[j];
     return n;
+}
+
+const char *hsi_experiment_batch_where(const hsi_experiment *x)
+{
+    return x->train.batch_where ? x->train.batch_where : x->path ? x->path : "the experiment";
 }
 
 uint64_t hsi_experiment_run_seed(const hsi_experiment *x, int r)

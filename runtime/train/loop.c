@@ -970,8 +970,8 @@ static int batch_memory(const hsi_train_opts *o, const hsi_tr_data *D, int mb, u
 {
     const hsi_experiment *x = o->x;
     char what[600], e2[1200];
-    int k = snprintf(what, sizeof what, "key 'train.batch' (%d, in %s): ", x->train.batch,
-                     x->path ? x->path : "the experiment");
+    int k = snprintf(what, sizeof what, "%s: key 'train.batch' (%d): ",
+                     hsi_experiment_batch_where(x), x->train.batch);
     snprintf(what + k, sizeof what - k, "its batches of %s%d x %d patches",
              D->n > 1 ? "bands x " : "", D->patch, D->patch);
     if (D->n == 1)
