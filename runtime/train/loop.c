@@ -1132,8 +1132,7 @@ int hsi_trainer_train(const hsi_train_opts *o, char *err, size_t errlen)
         int64_t need = runs;
         hsi_mem_mul(&need, (int64_t)(sizeof *res + sizeof *res->m * (size_t)D.n));
         char what[600];
-        snprintf(what, sizeof what, "key 'runs.count' (%d, in %s): the results of its runs", runs,
-                 x->path ? x->path : "the experiment");
+        snprintf(what, sizeof what, "the results of %d runs (runs.count, --runs)", runs);
         bad = hsi_mem_check(need, 0, what, err, errlen);
     }
     if (!bad) {
