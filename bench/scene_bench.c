@@ -78,7 +78,7 @@ static double run(hsi_model *m, scene *sc, hsi_infer_opts *o, float *z, double *
 int main(int argc, char **argv)
 {
     int h = 145, w = 145, runs = 3, patch_batch = 0;
-    hsi_infer_opts o = {HSI_BACKEND_DNNL, 0, 0, 0, 0};
+    hsi_infer_opts o = {HSI_BACKEND_DNNL, 0, 0, 0, 0, NULL};
     const char *dump = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--h")) h = atoi(argv[i + 1]);

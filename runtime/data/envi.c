@@ -25,7 +25,22 @@ int data_envi_load(const char *path, data_raw *r, char *err, size_t errlen)
     if (envi_hdr_open(path, &h, &fd, err, errlen) != 0)
         return -1;
     envi_hdr_free(&h);   /* the georeference strings are not needed here */
-    /* data_bytes fits in the (regular) data file, so it is a size this machine can address. */
+    /* data_bytes fits in the (regular) data file, so it is a size this machine can address; the
+     * file's bytes and the cube they become (16-bit for 8/16-bit samples at least, else float)
+     * must fit in memory too: a header whose lines x samples x bands a sparse or huge file
+     * matches was read whole (minutes of I/O) before the cube's allocation failed, or the OOM
+     * killer ended the run */
+    int64_t need = h.lines;
+    hsi_mem_mul(&need, h.samples), hsi_mem_mul(&need, h.bands), hsi_mem_mul(&need, h.es <= 2 ? 2 : 4);
+    hsi_mem_add(&need, h.data_bytes);
+    char what[4400];
+    snprintf(what, sizeof what, "%s: %lld lines x %lld samples x %lld bands of %s: the data and the "
+             "cube it becomes", h.hdr_path, (long long)h.lines, (long long)h.samples,
+             (long long)h.bands, data_type_name(h.type));
+    if (hsi_mem_check(need, 0, what, err, errlen)) {
+        close(fd);
+        return -1;
+    }
     void *buf = malloc(h.data_bytes > 0 ? (size_t)h.data_bytes : 1);
     if (!buf) {
         close(fd);

@@ -227,6 +227,15 @@ int hsi_envi_band_stats(hsi_envi_stream *s, double *mean, double *std, int64_t *
     const int h = (int)s->h.lines, w = (int)s->h.samples, nb = (int)s->h.bands;
     int per = (int)(CHUNK_BYTES / ((size_t)w * nb * sizeof(float)));
     per = per < 1 ? 1 : per > h ? h : per;
+    /* at least one row of every band: a header's samples x bands past memory was "out of
+     * memory" naming neither, or an overcommitted allocation */
+    int64_t need = per;
+    hsi_mem_mul(&need, w), hsi_mem_mul(&need, (int64_t)nb * (int64_t)(sizeof(float) + s->h.es) + 1);
+    char what[4400];
+    snprintf(what, sizeof what, "%s: the band statistics over rows of %d samples x %d bands",
+             s->h.hdr_path, w, nb);
+    if (hsi_mem_check(need, 0, what, err, errlen))
+        return -1;
     float *x = malloc(sizeof *x * (size_t)per * w * nb);
     uint8_t *nd = malloc((size_t)per * w);
     double *m2 = calloc((size_t)nb, sizeof *m2);

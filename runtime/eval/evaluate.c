@@ -133,7 +133,7 @@ static int scene_classify(const hsi_netdesc *net, hsi_model *m, hsi_backend be, 
                           const hsi_band *band, char *err, size_t errlen)
 {
     const hsi_tr_domain *dm = &D->d[d];
-    hsi_infer_opts o = {be, D->pad, 0, 0, 0};
+    hsi_infer_opts o = {be, D->pad, 0, 0, 0, NULL};
     hsi_band whole = {0, dm->h, 0, dm->h};
     if (!band) band = &whole;
     /* The scene program needs the parameters, not the patch net's activations: an emitted

@@ -199,6 +199,19 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
     if (hsi_envi_warning(c.in)[0])   /* each warning says what it costs the outputs */
         fprintf(stderr, "warning: %s: %s\n", cube, hsi_envi_warning(c.in));
     size_t npx = (size_t)c.h * (size_t)c.w;
+    {   /* the class map and the nodata mask are whole-scene (pred.npy, the PNG and the MPI
+         * merge need the map), as are the probabilities with several ranks: a header's lines x
+         * samples past memory was "out of memory" naming neither, or an allocation the kernel
+         * overcommitted and the OOM killer ended after the statistics pass */
+        int64_t need = (int64_t)npx, per = 1 + (int64_t)sizeof *c.pred;
+        if (comm && (o->prob || o->confidence)) per += (int64_t)sizeof(float) * c.k;
+        hsi_mem_mul(&need, per);
+        char what[1400];
+        snprintf(what, sizeof what, "%s: a %d x %d scene (lines x samples): its class map and "
+                 "nodata mask%s, %lld bytes a pixel", hsi_envi_path(c.in, 0), c.h, c.w,
+                 per > 5 ? " and the class probabilities of every rank" : "", (long long)per);
+        if (hsi_mem_check(need, 0, what, err, errlen)) goto done;
+    }
     c.nodata = calloc(npx ? npx : 1, 1);
     c.row_nd = calloc((size_t)c.w, 1);
     c.pred = malloc(sizeof *c.pred * (npx ? npx : 1));
@@ -234,7 +247,7 @@ int hsi_predict_scene(const hsi_netdesc *net, hsi_model *m, int domain, const ch
                     "are no data, add 'data ignore value = %.9g' to the header\n", cube,
                     (long long)fn, fv, fr, fc, fv);
     }
-    hsi_infer_opts io = {o->backend, o->pad, 0, o->tile_pixels, 0};
+    hsi_infer_opts io = {o->backend, o->pad, 0, o->tile_pixels, 0, hsi_envi_path(c.in, 0)};
     hsi_band band = hsi_infer_band(c.h, dm->patch - 1, comm ? comm->rank : 0, comm ? comm->size : 1);
     if (!(inf = hsi_infer_create(net, m, domain, band.e1 - band.e0, c.w, &io, err, errlen)))
         goto done;

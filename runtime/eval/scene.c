@@ -22,6 +22,7 @@
 #include "hsi_kernels.h"
 #include "hsi_prep.h"
 #include "hsi_infer.h"
+#include "hsi_io.h"
 
 typedef struct sc_op {
     const hsi_scene_op *t;
@@ -68,9 +69,14 @@ struct hsi_infer {
     void *arena[3];
     size_t arena_bytes[3], bytes;
     int next_g;                /* first padded row of the next block */
+    char *err;                 /* create's message buffer: a buffer refused (xcalloc) */
+    size_t errlen;
+    int refused;
+    const char *name;          /* hsi_infer_opts.name */
 };
 
 static void run_op(hsi_infer *s, int i);
+static int affordable(hsi_infer *s, int64_t bytes);
 
 int hsi_cube_rows(void *cube, int r0, int n, float *dst, char *err, size_t errlen)
 {
@@ -279,10 +285,13 @@ static int plan_region(hsi_infer *s, int r)
             b[owner[i]].last = s->n;
     }
     size_t bytes = hsi_arena_plan(n, b, 64, off);
+    if (!affordable(s, bytes <= INT64_MAX - 63 ? (int64_t)bytes : -1))
+        return free(b), free(owner), free(off), -1;
     s->arena[r] = bytes ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;
     if (bytes && !s->arena[r]) return free(b), free(owner), free(off), -1;
     if (bytes) memset(s->arena[r], 0, bytes);
     s->arena_bytes[r] = bytes;
+    s->bytes += bytes;
     for (int i = 0, k = 0; i < s->n; i++) {
         sc_op *o = &s->op[i];
         if (region(s, i) != r) continue;
@@ -294,10 +303,48 @@ static int plan_region(hsi_infer *s, int r)
     return 0;
 }
 
-static void *xcalloc(hsi_infer *s, size_t bytes)
+/* bytes of a buffer of a * b * c * d floats, or -1 when that overflows */
+static int64_t floats(int64_t a, int64_t b, int64_t c, int64_t d)
 {
-    s->bytes += bytes;
-    return calloc(1, bytes ? bytes : 1);
+    int64_t n = (int64_t)sizeof(float);
+    hsi_mem_mul(&n, a), hsi_mem_mul(&n, b), hsi_mem_mul(&n, c), hsi_mem_mul(&n, d);
+    return n;
+}
+
+/* 1 when the process can take `bytes` more on top of what create holds (s->bytes); else 0 with
+ * the message in create's err, naming the scene, the tile and the batch that decide the sizes
+ * (a caller's h, w or batch past memory was an allocation the kernel overcommitted and the OOM
+ * killer ended, or "out of memory" naming nothing). Buffers under 1 MiB are not checked on their
+ * own: they count with the next one. */
+static int affordable(hsi_infer *s, int64_t bytes)
+{
+    if (s->refused) return 0;
+    if (bytes >= 0 && bytes < ((int64_t)1 << 20)) return 1;
+    int64_t need = (int64_t)s->bytes;
+    hsi_mem_add(&need, bytes);
+    char what[600];
+    if (s->patches)
+        snprintf(what, sizeof what, "patch inference in batches of %d patches of %d bands",
+                 s->batch, s->bands);
+    else
+        snprintf(what, sizeof what, "scene inference%s%s%s of a %d x %d scene (rows x columns) of "
+                 "%d bands, tiles of %d rows%s", s->name ? " (" : "", s->name ? s->name : "",
+                 s->name ? ")" : "", s->h, s->w, s->bands, s->th,
+                 s->force ? ", batches of patches" : "");
+    if (s->force && !s->patches) {
+        size_t k = strlen(what);
+        snprintf(what + k, sizeof what - k, " of %d", s->batch);
+    }
+    if (!hsi_mem_check(need, (int64_t)s->bytes, what, s->err, s->errlen)) return 1;
+    s->refused = 1;
+    return 0;
+}
+
+static void *xcalloc(hsi_infer *s, int64_t bytes)
+{
+    if (!affordable(s, bytes)) return NULL;
+    s->bytes += (size_t)bytes;
+    return calloc(1, bytes ? (size_t)bytes : 1);
 }
 
 static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h, int w,
@@ -307,6 +354,7 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
     hsi_infer *s = calloc(1, sizeof *s);
     if (!s) return snprintf(err, errlen, "scene inference: out of memory"), NULL;
     s->net = net, s->m = m, s->domain = domain, s->h = h, s->w = w, s->patches = patches;
+    s->err = err, s->errlen = errlen, s->name = o->name;
     s->p = dm->patch, s->half = dm->patch / 2, s->wp = w + dm->patch - 1;
     s->bands = dm->bands, s->k = dm->classes, s->pad = o->pad;
     /* a per-pixel loss's logits are the centre of a map: only the patch net (forward, logits)
@@ -320,16 +368,16 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
     s->row_r = -1;
     int R = s->th + s->p - 1;
     s->colmap = malloc(sizeof *s->colmap * (size_t)s->wp);
-    s->row = xcalloc(s, sizeof(float) * (size_t)s->bands * (size_t)w);
-    s->block = xcalloc(s, sizeof(float) * (size_t)s->bands * (size_t)s->th * (size_t)s->wp);
-    s->z = xcalloc(s, sizeof(float) * (size_t)s->th * (size_t)w * (size_t)s->k);
+    s->row = xcalloc(s, floats(s->bands, w, 1, 1));
+    s->block = xcalloc(s, floats(s->bands, s->th, s->wp, 1));
+    s->z = xcalloc(s, floats(s->th, w, s->k, 1));
     if (!s->colmap || !s->row || !s->block || !s->z) goto oom;
     for (int x = 0; x < s->wp; x++) s->colmap[x] = hsi_pad_index(x - s->half, w, (hsi_pad)s->pad);
     if (s->force) {   /* the patch net: the input's store and batches of patches */
         s->op = calloc(1, sizeof *s->op);
         if (!s->op) goto oom;
-        s->op[0].store = xcalloc(s, sizeof(float) * (size_t)s->bands * (size_t)R * (size_t)s->wp);
-        s->op[0].crop = xcalloc(s, sizeof(float) * (size_t)s->batch * (size_t)s->bands * (size_t)(s->p * s->p));
+        s->op[0].store = xcalloc(s, floats(s->bands, R, s->wp, 1));
+        s->op[0].crop = xcalloc(s, floats(s->batch, s->bands, s->p, s->p));
         if (!s->op[0].store || !s->op[0].crop) goto oom;
         return s;
     }
@@ -371,7 +419,7 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
         if (q->stored) {
             int nd = map_dims(q->t, 1, R, s->wp, d);
             q->store_lay = hsi_layout_plain(s->rt, nd, d);
-            q->store = xcalloc(s, sizeof(float) * (size_t)q->lead * (size_t)R * (size_t)s->wp);
+            q->store = xcalloc(s, floats(q->lead, R, s->wp, 1));
             if (!q->store_lay || !q->store) goto oom;
         }
         if (q->cropped) {
@@ -379,7 +427,7 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
             pt.region = HSI_REGION_PATCH;
             int nd = map_dims(&pt, s->batch, 0, 0, d);
             q->crop_lay = hsi_layout_plain(s->rt, nd, d);
-            q->crop = xcalloc(s, hsi_layout_bytes(q->crop_lay));
+            q->crop = q->crop_lay ? xcalloc(s, (int64_t)hsi_layout_bytes(q->crop_lay)) : NULL;
             if (!q->crop_lay || !q->crop) goto oom;
         }
     }
@@ -397,7 +445,7 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
             goto fail;
         }
         if (!hsi_op_is_view(q->plain)) {
-            q->staging = xcalloc(s, hsi_layout_bytes(q->lay));
+            q->staging = xcalloc(s, (int64_t)hsi_layout_bytes(q->lay));
             if (!q->staging) goto oom;
             q->own_staging = 1;
         }
@@ -412,10 +460,9 @@ static hsi_infer *create(const hsi_netdesc *net, hsi_model *m, int domain, int h
         if (q->tiled) q->tile = q->own_staging ? q->staging : q->out;
         if (q->stored && !q->staging) q->staging = q->out;
     }
-    for (int r = 0; r < 3; r++) s->bytes += s->arena_bytes[r];
     return s;
 oom:
-    snprintf(err, errlen, "scene inference: out of memory (%zu bytes held)", s->bytes);
+    if (!s->refused) snprintf(err, errlen, "scene inference: out of memory (%zu bytes held)", s->bytes);
 fail:
     hsi_infer_free(s);
     return NULL;

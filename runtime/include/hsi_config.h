@@ -114,6 +114,7 @@ typedef struct hsi_exp_split {
 /* `train:` — length, batching, validation and model selection. */
 typedef struct hsi_exp_train {
     int batch;                 /* `batch`: required, >= 1 */
+    const char *batch_where;   /* "file:line:col" of the key, or the --set text; NULL: unknown */
     int epochs;                /* `epochs`: one of epochs / iterations (or `phases`) */
     int64_t iterations;        /* `iterations` */
     int val_every;             /* `val_every`: in epochs if epochs is given, else iterations;
@@ -248,6 +249,8 @@ int hsi_experiment_write(const hsi_experiment *x, const char *path, char *err, s
 int hsi_experiment_domain_defines(const hsi_experiment *x, int d, hsi_define *out, int max);
 /* The seed of run r (0-based). */
 uint64_t hsi_experiment_run_seed(const hsi_experiment *x, int r);
+/* Where train.batch is set, for messages: "file:line:col", the --set text, or the file. */
+const char *hsi_experiment_batch_where(const hsi_experiment *x);
 
 /* One key of the schema, as hsi_experiment_each_key lists them (the schema's tables are the one
  * place keys are declared; the test train.config_doc holds EXPERIMENTS.md to them). */

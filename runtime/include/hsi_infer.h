@@ -46,6 +46,7 @@ typedef struct hsi_infer_opts {
                            buffers would exceed HSI_INFER_BUDGET bytes */
     int force_patch;    /* 1: every pixel through the patch net's own forward (the reference
                            path of the tests); batch must then not exceed the model's batch */
+    const char *name;   /* the scene (a file) in create's messages, or NULL */
 } hsi_infer_opts;
 
 typedef struct hsi_infer hsi_infer;
@@ -53,7 +54,10 @@ typedef struct hsi_infer hsi_infer;
 /* Bytes the row buffers of the default tile may take (pixel and window regions together). */
 #define HSI_INFER_BUDGET ((size_t)24 << 20)
 
-/* The model's current weights are read (and BN folded) here: create again after they change. */
+/* The model's current weights are read (and BN folded) here: create again after they change.
+ * Buffers the process cannot take (hsi_io.h's hsi_mem_check: an h, w or batch past memory) are
+ * refused before they are allocated: NULL, and err names the scene, its tile and batch and the
+ * bytes. */
 hsi_infer *hsi_infer_create(const hsi_netdesc *net, hsi_model *m, int domain, int h, int w,
                             const hsi_infer_opts *o, char *err, size_t errlen);
 int hsi_infer_run(hsi_infer *s, hsi_rows_fn rows, void *rows_ctx, hsi_logits_fn sink,

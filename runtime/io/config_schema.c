@@ -236,6 +236,15 @@ static int node_strings(V *v, const cfg_node *l, const char *path, char ***out, 
 }
 
 /* `defines:` a map from identifiers to single values. */
+/* "file:line:col" of a mark, or its origin (the --set text), or "experiment" */
+static char *mark_where(V *v, const cfg_mark *m)
+{
+    char where[4200];
+    if (m->line > 0) snprintf(where, sizeof where, "%s:%d:%d", m->origin, m->line, m->col);
+    else snprintf(where, sizeof where, "%s", m->origin ? m->origin : "experiment");
+    return cfg_strdup(v->a, where);
+}
+
 static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **out, int *n)
 {
     if (need_kind(v, d, path, CFG_MAP)) return -1;
@@ -255,11 +264,7 @@ static int node_defines(V *v, const cfg_node *d, const char *path, hsi_define **
                              "got %s", path, k, got(v, d->kids[i]));
         (*out)[i].key = d->keys[i];
         (*out)[i].value = d->kids[i]->str;
-        const cfg_mark *m = &d->key_marks[i];
-        char where[4200];
-        if (m->line > 0) snprintf(where, sizeof where, "%s:%d:%d", m->origin, m->line, m->col);
-        else snprintf(where, sizeof where, "%s", m->origin ? m->origin : "experiment");
-        (*out)[i].where = cfg_strdup(v->a, where);
+        (*out)[i].where = mark_where(v, &d->key_marks[i]);
         (*out)[i].path = join(v, path, k);
     }
     *n = d->n;
@@ -821,12 +826,40 @@ static int not_applying(const cfg_node *map, const section *s, int sel)
 
 /* Two values of a sweep key (flow text) that are the same: the same text, or plain numbers
  * of equal value ("0.001" and "1e-3"). */
-static int same_sweep_value(const char *a, const char *b)
+/* Two sweep values are the same when their texts are, or both are finite numbers of one value
+ * (0.001 and 1e-3): values sort by that (numbers first, by value; the rest by text), so that a
+ * list is checked in n log n: pairwise, a list of 20000 values took 25 s to load, and every
+ * point of the sweep loads it again. */
+typedef struct sweep_val { int text; double d; const char *s; int i; } sweep_val;
+
+static int sweep_val_cmp(const void *pa, const void *pb)
 {
-    if (!strcmp(a, b)) return 1;
-    char *ea, *eb;
-    double x = strtod(a, &ea), y = strtod(b, &eb);
-    return ea != a && eb != b && !*ea && !*eb && isfinite(x) && x == y;
+    const sweep_val *a = pa, *b = pb;
+    if (a->text != b->text) return a->text - b->text;
+    int c = a->text ? strcmp(a->s, b->s) : (a->d > b->d) - (a->d < b->d);
+    return c ? c : a->i - b->i;
+}
+
+/* The first value (by index) that repeats an earlier one: 1 with *j and the earlier *m, else 0
+ * (or -1 out of memory). */
+static int sweep_repeat(char *const *values, int n, int *j, int *m)
+{
+    sweep_val *k = malloc(sizeof *k * (size_t)n);
+    if (!k) return -1;
+    for (int i = 0; i < n; i++) {
+        char *e;
+        double d = strtod(values[i], &e);
+        k[i] = (sweep_val){e == values[i] || *e || !isfinite(d), d, values[i], i};
+    }
+    qsort(k, (size_t)n, sizeof *k, sweep_val_cmp);
+    *j = INT_MAX;
+    for (int a = 0, b; a < n; a = b) {   /* runs of equal values, each by index */
+        for (b = a + 1; b < n && k[b].text == k[a].text &&
+                        (k[a].text ? !strcmp(k[a].s, k[b].s) : k[a].d == k[b].d); b++) {}
+        if (b - a > 1 && k[a + 1].i < *j) *j = k[a + 1].i, *m = k[a].i;
+    }
+    free(k);
+    return *j < INT_MAX;
 }
 
 static int build_sweep(V *v, cfg_node *root, hsi_experiment *x, int point)
@@ -846,6 +879,11 @@ static int build_sweep(V *v, cfg_node *root, hsi_experiment *x, int point)
     x->sweep = cfg_alloc(v->a, sizeof *x->sweep * (size_t)s->n);
     if (!x->sweep) return -1;
     int64_t points = 1;
+    /* the count first: a sweep past the bound is refused before any list is read */
+    for (int i = 0; i < s->n && s->kids[i]->kind == CFG_SEQ; i++)
+        if ((points *= s->kids[i]->n ? s->kids[i]->n : 1) > 100000)
+            return cfg_error(v->c, &s->kids[i]->mark, "key 'sweep': more than 100000 points");
+    points = 1;
     for (int i = 0; i < s->n; i++) {
         const char *path = join(v, "sweep", s->keys[i]);
         cfg_node *l = s->kids[i];
@@ -865,17 +903,16 @@ static int build_sweep(V *v, cfg_node *root, hsi_experiment *x, int point)
             k->values[j] = b.s ? cfg_strdup(v->a, b.s) : NULL;
             free(b.s);
             if (!k->values[j]) return -1;
-            /* the same value twice (0.001 and 1e-3 too): two folders training the same, and
-             * two points at one place of the plot */
-            for (int m = 0; m < j; m++)
-                if (same_sweep_value(k->values[m], k->values[j]))
-                    return cfg_error(v->c, &l->kids[j]->mark, "key '%s': value %d (%s) is value %d "
-                                     "(%s) again: both points would train the same; remove one",
-                                     path, j, k->values[j], m, k->values[m]);
         }
+        /* the same value twice (0.001 and 1e-3 too): two folders training the same, and two
+         * points at one place of the plot */
+        int j, m, rep = sweep_repeat(k->values, l->n, &j, &m);
+        if (rep < 0) return -1;
+        if (rep)
+            return cfg_error(v->c, &l->kids[j]->mark, "key '%s': value %d (%s) is value %d (%s) "
+                             "again: both points would train the same; remove one", path, j,
+                             k->values[j], m, k->values[m]);
         points *= l->n;
-        if (points > 100000)
-            return cfg_error(v->c, &l->mark, "key 'sweep': more than 100000 points");
     }
     x->sweep_points = (int)points;
     if (point < 0) return 0;
@@ -1292,6 +1329,8 @@ static int build_train(V *v, const cfg_node *root, hsi_experiment *x)
     const cfg_node *n = top_map(v, root, "train", &rc);
     if (!n) return rc;
     if (read_keys(v, n, "train", &train, t)) return -1;
+    for (int i = 0; i < n->n; i++)   /* where train.batch is, for the trainer's later checks */
+        if (!strcmp(n->keys[i], "batch")) t->batch_where = mark_where(v, &n->kids[i]->mark);
     if (t->epochs && t->iterations)
         return cfg_error(v->c, &cfg_get(n, "iterations")->mark, "key 'train.iterations': give "
                          "either train.epochs or train.iterations, not both");
@@ -1471,7 +1510,8 @@ static int build_runs(V *v, const cfg_node *root, hsi_experiment *x)
     const cfg_node *n = cfg_get(root, "runs");
     if (n && n->kind == CFG_SCALAR) {   /* runs: N */
         double c;
-        if (node_number(v, n, "runs", R_ONE_UP, 1, &c) < 0) return -1;
+        /* as runs.count (an int): 3000000000 became -2147483648 runs */
+        if (node_number(v, n, "runs", (range){1, INT32_MAX, 0, 0}, 1, &c) < 0) return -1;
         r->count = (int)c;
         r->seed = 1;
         return 0;
@@ -1611,6 +1651,11 @@ int hsi_experiment_domain_defines(const hsi_experiment *x, int d, hsi_define *ou
     }
     for (int j = 0; j < dom->n_defines && n < max; j++) out[n++] = dom->defines[j];
     return n;
+}
+
+const char *hsi_experiment_batch_where(const hsi_experiment *x)
+{
+    return x->train.batch_where ? x->train.batch_where : x->path ? x->path : "the experiment";
 }
 
 uint64_t hsi_experiment_run_seed(const hsi_experiment *x, int r)

@@ -619,8 +619,8 @@ static int cmd_data(const cli *a, const hsi_netdesc *net, hsi_experiment *x,
     /* predict under MPI: each rank classifies a band of rows, rank 0 writes (eval: rank 0 only) */
     const int parts = several(comm) ? comm->size : 1, part = parts > 1 ? comm->rank : 0;
     char what[600];
-    snprintf(what, sizeof what, "key 'train.batch' (%d, in %s)", x->train.batch,
-             x->path ? x->path : "the experiment");
+    snprintf(what, sizeof what, "%s: key 'train.batch' (%d)", hsi_experiment_batch_where(x),
+             x->train.batch);
     bad = hsi_tr_data_load(&D, x, net, &env, err, errlen) ||
               hsi_tr_data_split(&D, x, hsi_experiment_run_seed(x, 0), a->masks, err, errlen) ||
               !(m = make_model(net, x->train.batch, what, x->backend,

@@ -1,5 +1,6 @@
 /* misuse.c — the inference module's C API (hsicc emit --infer) given what its header documents
- * as errors: NULL model / cube / outputs, h or w < 1 (or too large to pad), a negative count, an unknown domain, a
+ * as errors: NULL model / cube / outputs, h or w < 1 (or too large to pad, or a cube or patch count
+ * whose size overflows 64 bits), a negative count, an unknown domain, a
  * too-small or absent error buffer, a NaN / Inf in the input, an empty weights path. Each call must return -1 (or NULL) with a message, never
  * crash, and the model must still work afterwards. Built against the bad corpus's tiny net
  * (tests/bad/cases/commands.cases, infer-module-misuse):
@@ -60,6 +61,10 @@ int main(int argc, char **argv)
     err[0] = 0;   /* padded for the patch, 2^31 - 2 columns overflowed int (checked before the cube is read) */
     expect("scene: w 2^31 - 2", tiny_classify_scene(m, 0, cube, 1, 2147483646, 0, cls, NULL, err, sizeof err), err);
     if (!strstr(err, "rows or columns")) bad = 1;
+    err[0] = 0;   /* 6 bands x h x w floats past 64 bits: bands * h * w overflowed (UB) in the
+                   * NaN scan, or the buffers past memory were allocated (the kernel overcommits) */
+    expect("scene: h, w 2^31 - 10", tiny_classify_scene(m, 0, cube, 2147483637, 2147483637, 0, cls, NULL, err, sizeof err), err);
+    if (!strstr(err, "a 2147483637 x 2147483637 cube of 6 bands: its size overflows 64 bits")) bad = 1;
     err[0] = 0;
     expect("scene: domain 1", tiny_classify_scene(m, 1, cube, 4, 5, 0, cls, NULL, err, sizeof err), err);
     err[0] = 0;
@@ -70,6 +75,9 @@ int main(int argc, char **argv)
     expect("patches: logits NULL", tiny_classify_patches(m, 0, x, 1, NULL, err, sizeof err), err);
     err[0] = 0;
     expect("patches: n -1", tiny_classify_patches(m, 0, x, -1, z, err, sizeof err), err);
+    err[0] = 0;   /* n * 54 floats overflowed int64 (UB), then the reads ran off x */
+    expect("patches: n 2^61", tiny_classify_patches(m, 0, x, (int64_t)1 << 61, z, err, sizeof err), err);
+    if (!strstr(err, "2305843009213693952 patches of 54 floats: their size overflows 64 bits")) bad = 1;
     char tiny_err[4] = "";   /* a too-small buffer: truncated, terminated */
     int rc = tiny_classify_patches(m, 0, NULL, 1, z, tiny_err, sizeof tiny_err);
     printf("%-34s rc %d: '%s'\n", "patches: 4-byte error buffer", rc, tiny_err);

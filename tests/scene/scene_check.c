@@ -48,7 +48,7 @@ static int classify(hsi_model *m, int d, scene *sc, hsi_backend be, int pad, int
                     float *z)
 {
     char err[512] = "";
-    hsi_infer_opts o = {be, pad, force ? 4 : 5, tile, force};
+    hsi_infer_opts o = {be, pad, force ? 4 : 5, tile, force, NULL};
     hsi_infer *inf = hsi_infer_create(&NET, m, d, sc->h, sc->w, &o, err, sizeof err);
     if (!inf) {
         printf("  create failed: %s\n", err);
@@ -68,7 +68,7 @@ static int classify(hsi_model *m, int d, scene *sc, hsi_backend be, int pad, int
 static int classify_bands(hsi_model *m, int d, scene *sc, hsi_backend be, int pad, int parts, float *z)
 {
     char err[512] = "";
-    hsi_infer_opts o = {be, pad, 5, 1, 0};
+    hsi_infer_opts o = {be, pad, 5, 1, 0, NULL};
     sink sk = {sc->w, NET.domains[d].classes, z};
     for (int part = 0; part < parts; part++) {
         hsi_band b = hsi_infer_band(sc->h, NET.domains[d].patch - 1, part, parts);
@@ -187,7 +187,7 @@ int main(int argc, char **argv)
                     NET.forward(m, d, x + i0 * per, nb, 0, 0);
                     memcpy(zr + i0 * dm->classes, NET.logits(m, d), sizeof(float) * (size_t)nb * dm->classes);
                 }
-                hsi_infer_opts po = {bes[bi], 0, 5, 0, 0};
+                hsi_infer_opts po = {bes[bi], 0, 5, 0, 0, NULL};
                 hsi_infer *pi = hsi_infer_patches_create(&NET, m, d, &po, err, sizeof err);
                 if (!pi || hsi_infer_patches(pi, x, n, zp, err, sizeof err)) {
                     printf("  patch mode failed: %s\n", err);

@@ -377,7 +377,7 @@ def t_bad_set():
     # a batch past the memory there is names the key and the bytes, before anything is written
     # (was "batcher: out of memory", after experiment.yaml and run0/)
     p = run(TINY, "train", "--out", os.path.join(WORK, "big"), "--set", "train.batch=2000000000", code=1)
-    check("key 'train.batch' (2000000000, in " in p.stderr and "its batches of 6 x 3 x 3 patches: "
+    check("--set train.batch=2000000000: key 'train.batch' (2000000000): " in p.stderr and "its batches of 6 x 3 x 3 patches: "
           "needs 1296000000000 bytes (1296.0 GB), more than this process can still take: " in p.stderr
           and not os.path.exists(os.path.join(WORK, "big")), "out-of-memory message:\n" + p.stderr)
     p = run(TINY, "--help")
