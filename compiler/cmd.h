@@ -88,6 +88,9 @@ int trainer_reusable(const char *trainer, const char *key, char *why, size_t why
  * drop removes it before a build. */
 void trainer_record_write(const char *trainer, const char *key);
 void trainer_record_drop(const char *trainer);
+/* The value of the line "NAME VALUE" of text (a record: trainer.key, a sweep's notes) into v
+ * (len bytes; "" when there is none). */
+void cmd_line_field(const char *text, const char *name, char *v, size_t len);
 
 /* fork + exec argv[0] (PATH searched). log_path: stdout and stderr appended there (NULL:
  * inherited); omp_threads: OMP_NUM_THREADS for the child (NULL: inherited). Returns the pid,

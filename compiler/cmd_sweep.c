@@ -499,18 +499,6 @@ void sw_running_note(const sweep *w, const sw_point *p, long pid)
 
 void sw_running_clear(const sweep *w, const sw_point *p) { note_remove(w, p, SW_RUNNING_NOTE); }
 
-/* The value of the line "name value" of text into v. */
-static void note_field(const char *text, const char *name, char *v, size_t len)
-{
-    size_t n = strlen(name);
-    v[0] = 0;
-    for (const char *l = text; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-        if (!strncmp(l, name, n) && l[n] == ' ') {
-            snprintf(v, len, "%.*s", (int)strcspn(l + n + 1, "\n"), l + n + 1);
-            return;
-        }
-}
-
 int sw_running_read(const sweep *w, const sw_point *p, char *text, size_t len)
 {
     char *dir = sw_path(w->out, p->label), *path = sw_path(dir, SW_RUNNING_NOTE);
@@ -521,11 +509,11 @@ int sw_running_read(const sweep *w, const sw_point *p, char *text, size_t len)
     if (!f) return -1;
     note[fread(note, 1, sizeof note - 1, f)] = 0;
     fclose(f);
-    note_field(note, "pid", spid, sizeof spid);
-    note_field(note, "host", host, sizeof host);
-    note_field(note, "boot", boot, sizeof boot);
-    note_field(note, "start", start, sizeof start);
-    note_field(note, "since", since, sizeof since);
+    cmd_line_field(note, "pid", spid, sizeof spid);
+    cmd_line_field(note, "host", host, sizeof host);
+    cmd_line_field(note, "boot", boot, sizeof boot);
+    cmd_line_field(note, "start", start, sizeof start);
+    cmd_line_field(note, "since", since, sizeof since);
     long pid = strtol(spid, NULL, 10);
     if (pid <= 0) return -1;   /* not a record of a start */
     if (gethostname(me, sizeof me)) me[0] = 0;
@@ -1026,17 +1014,13 @@ static void report_done(const sweep *w, sw_point *p, int st, int done, double se
                 "again to resume it (log %s)\n", done, w->n, p->label, log);
     } else {
         p->state = SW_FAILED;
-        if (WIFSIGNALED(st))   /* the kernel's OOM killer, a kill -9: nothing saved */
-            snprintf(p->why, sizeof p->why, "trainer killed by signal %d, %s; log %s",
-                     WTERMSIG(st), strsignal(WTERMSIG(st)), log);
-        else
-            snprintf(p->why, sizeof p->why, "trainer exit status %d; log %s", p->exit_code, log);
-        sw_failed_note(w, p);
         char how[96];
-        if (WIFSIGNALED(st))
+        if (WIFSIGNALED(st))   /* the kernel's OOM killer, a kill -9: nothing saved */
             snprintf(how, sizeof how, "killed by signal %d, %s", WTERMSIG(st), strsignal(WTERMSIG(st)));
         else
             snprintf(how, sizeof how, "exit status %d", p->exit_code);
+        snprintf(p->why, sizeof p->why, "trainer %s; log %s", how, log);
+        sw_failed_note(w, p);
         fprintf(stderr, "[%d/%d] %s: FAILED (%s); its log is %s:\n", done, w->n, p->label, how, log);
         print_tail(log, 4);
     }

@@ -44,35 +44,26 @@ typedef struct key_memo {
     ino_t ino;
     off_t size;
     struct timespec mtime;
-    uint8_t d[32];
+    char hex[65];
 } key_memo;
 static key_memo memo[64];
 static int n_memo;
 
-static int file_digest(const char *path, const struct stat *st, uint8_t d[32])
+static int file_digest(const char *path, const struct stat *st, char hex[65])
 {
     for (int i = 0; i < n_memo; i++)
         if (!strcmp(memo[i].path, path) && memo[i].dev == st->st_dev && memo[i].ino == st->st_ino &&
             memo[i].size == st->st_size && memo[i].mtime.tv_sec == st->st_mtim.tv_sec &&
             memo[i].mtime.tv_nsec == st->st_mtim.tv_nsec) {
-            memcpy(d, memo[i].d, 32);
+            memcpy(hex, memo[i].hex, 65);
             return 0;
         }
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    hsi_sha256 s;
-    hsi_sha256_init(&s);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) hsi_sha256_update(&s, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) return -1;
-    hsi_sha256_final(&s, d);
+    char err[512];
+    if (hsi_sha256_file(path, hex, err, sizeof err)) return -1;
     if (n_memo < (int)(sizeof memo / sizeof memo[0]) && (memo[n_memo].path = strdup(path))) {
         memo[n_memo] = (key_memo){memo[n_memo].path, st->st_dev, st->st_ino, st->st_size,
-                                  st->st_mtim, {0}};
-        memcpy(memo[n_memo++].d, d, 32);
+                                  st->st_mtim, ""};
+        memcpy(memo[n_memo++].hex, hex, 65);
     }
     return 0;
 }
@@ -81,11 +72,11 @@ static int file_digest(const char *path, const struct stat *st, uint8_t d[32])
 static int add_file(hsi_sha256 *s, const char *path)
 {
     struct stat st;
-    uint8_t d[32];
+    char d[65];
     if (stat(path, &st) || !S_ISREG(st.st_mode)) return 1;
     if (file_digest(path, &st, d)) return -1;
     add_str(s, "file", path);
-    hsi_sha256_update(s, d, sizeof d);
+    add_str(s, "sha256", d);
     return 0;
 }
 
@@ -139,7 +130,7 @@ static void add_compiler(hsi_sha256 *s, const char *cc)
 
 int trainer_key(char *const *av, char key[65])
 {
-    static uint8_t self[32];
+    static char self[65];
     static int have_self = -1;   /* -1: not read yet */
     if (have_self < 0) {
         struct stat st;
@@ -149,7 +140,7 @@ int trainer_key(char *const *av, char key[65])
     hsi_sha256 s;
     hsi_sha256_init(&s);
     add_str(&s, "hsicc trainer key", "1");
-    hsi_sha256_update(&s, self, sizeof self);
+    add_str(&s, "hsicc", self);
     add_compiler(&s, av[0]);
     static const char *const env[] = {"CPATH", "C_INCLUDE_PATH", "LIBRARY_PATH", "COMPILER_PATH",
                                       "GCC_EXEC_PREFIX", NULL};
@@ -175,14 +166,13 @@ static char *record_path(const char *trainer)
     return p;
 }
 
-/* The value of the line "name VALUE" of text into v (65 bytes). */
-static void record_field(const char *text, const char *name, char v[65])
+void cmd_line_field(const char *text, const char *name, char *v, size_t len)
 {
-    v[0] = 0;
     size_t n = strlen(name);
+    v[0] = 0;
     for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
         if (!strncmp(l, name, n) && l[n] == ' ') {
-            snprintf(v, 65, "%.*s", (int)strcspn(l + n + 1, "\n"), l + n + 1);
+            snprintf(v, len, "%.*s", (int)strcspn(l + n + 1, "\n"), l + n + 1);
             return;
         }
 }
@@ -197,8 +187,8 @@ int trainer_reusable(const char *trainer, const char *key, char *why, size_t why
         text[fread(text, 1, sizeof text - 1, f)] = 0;
         fclose(f);
     }
-    record_field(text, "inputs", inputs);
-    record_field(text, "trainer", file);
+    cmd_line_field(text, "inputs", inputs, sizeof inputs);
+    cmd_line_field(text, "trainer", file, sizeof file);
     if (stat(trainer, &st)) {
         snprintf(why, whylen, "none yet");
     } else if (!f || strncmp(text, KEY_HEAD, strlen(KEY_HEAD)) || strlen(inputs) != 64 ||

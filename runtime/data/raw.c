@@ -314,16 +314,11 @@ static int16_t *convert16_in_place(const data_raw *r, uint8_t *u, int h, int w, 
 static int wide16_kind(const data_raw *r)
 {
     int64_t n = r->dims[0] * r->dims[1] * r->dims[2];
-    float lo = 0, hi = 0;
+    hsi_kind16 k = {0, 0};
     data_raw at = *r;   /* dense: element i of the buffer, whatever its axis */
-    for (int64_t i = 0; i < n; i++) {
-        float v = (float)raw_get(&at, i);
-        if (!(v >= -32768.f && v <= 65535.f) || v != (float)(int32_t)v || (v == 0 && signbit(v)))
-            return 0;
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
-    return hi <= 32767.f ? 1 : lo >= 0 ? 2 : 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!hsi_kind16_add(&k, (float)raw_get(&at, i))) return 0;
+    return hsi_kind16_end(&k);
 }
 
 int data_raw_to_cube16(data_raw *r, const char *what, hsi_cube *out, char *err, size_t errlen)

@@ -24,6 +24,7 @@
 #ifndef HSI_DATA_H
 #define HSI_DATA_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,24 @@ typedef struct hsi_cube {
     int s16_unsigned;
     double *mean, *std;   /* bands each, owned: the statistics (0 and 1: not standardised) */
 } hsi_cube;
+
+/* Whether float samples are 16-bit integers, the rule every reader and hsi_cube_compact keep
+ * a cube in 16 bits by: each value fed to hsi_kind16_add (0: it is not one: a fraction, a -0,
+ * out of [-32768, 65535], NaN), then hsi_kind16_end: 1 all int16, 2 all uint16 (some above
+ * 32767), 0 neither. */
+typedef struct hsi_kind16 { float lo, hi; } hsi_kind16;
+static inline int hsi_kind16_add(hsi_kind16 *k, float v)
+{
+    if (!(v >= -32768.f && v <= 65535.f) || v != (float)(int32_t)v || (v == 0 && signbit(v)))
+        return 0;
+    if (v < k->lo) k->lo = v;
+    if (v > k->hi) k->hi = v;
+    return 1;
+}
+static inline int hsi_kind16_end(const hsi_kind16 *k)
+{
+    return k->hi <= 32767.f ? 1 : k->lo >= 0 ? 2 : 0;
+}
 
 /* A ground-truth map with its RAW label values (0 = unlabelled in every shipped dataset). */
 typedef struct hsi_labels {

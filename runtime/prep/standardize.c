@@ -80,15 +80,10 @@ void hsi_standardize_apply(hsi_cube *c, const float *mean, const float *std)
 /* 1: int16, 2: uint16, 0: not 16-bit integers (or a -0, which the integers cannot keep). */
 static int int16_kind(const float *x, size_t n)
 {
-    float lo = 0, hi = 0;
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (!(v >= -32768.f && v <= 65535.f) || v != (float)(int32_t)v || (v == 0 && signbit(v)))
-            return 0;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-    }
-    return hi <= 32767.f ? 1 : lo >= 0 ? 2 : 0;
+    hsi_kind16 k = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        if (!hsi_kind16_add(&k, x[i])) return 0;
+    return hsi_kind16_end(&k);
 }
 
 int hsi_cube_compact_set(hsi_cube *c, const float *mean, const float *std)
