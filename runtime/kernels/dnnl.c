@@ -1764,7 +1764,7 @@ static const hk_tap_hook *dn_sums_fwd(const dn_wl *wl, const float *dst, dn_sums
         return NULL;
     }
     b->want = 0;   /* again only after the BN trains (an inference forward does not) */
-    *sm = (dn_sums){.hook = {dn_sums_fwd_rows, sm}, .g = &b->g, .x = dst, .scratch = b->keep,
+    *sm = (dn_sums){.hook = {dn_sums_fwd_rows, sm, NULL}, .g = &b->g, .x = dst, .scratch = b->keep,
                     .bn = b};
     return &sm->hook;
 }
@@ -1779,7 +1779,7 @@ static const hk_tap_hook *dn_sums_bwd(const dn_wl *wl, const hsi_op *bn, const f
     const char *w = bn_ws;
     hk_bnorm_backward_begin(&b->g, gamma, (const float *)(w + b->mask_off), (const float *)w,
                             (const float *)(w + b->var_off), b->keep);
-    *sm = (dn_sums){.hook = {dn_sums_bwd_rows, sm}, .g = &b->g, .x = bn_src, .dy = dsrc,
+    *sm = (dn_sums){.hook = {dn_sums_bwd_rows, sm, bn_src}, .g = &b->g, .x = bn_src, .dy = dsrc,
                     .scratch = b->keep, .bn = b};
     return &sm->hook;
 }

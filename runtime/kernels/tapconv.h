@@ -61,10 +61,15 @@ typedef struct hk_tap_pre { const float *scale, *shift; int relu; } hk_tap_pre;
 typedef struct hk_tap_hook {
     void (*fn)(void *ctx, int64_t n, int64_t r0, int64_t r1);
     void *ctx;
+    const float *pf;   /* NULL, or a tensor in the output's layout whose rows fn reads:
+                          prefetched while the item's rows are computed */
 } hk_tap_hook;
 /* 1 when the forward (dir 0) / the backward data (dir 1) runs on the row kernels, which call
  * a hook (else hk_tap_forward_res / hk_tap_backward_hook refuse one). */
 int hk_tap_hook_ok(const hk_tap *g, int dir);
+
+/* Tests: when set, told of every address the kernels prefetch ahead (tc_pfc in tapconv.c) */
+extern void (*hk_tap_pf_probe)(const void *p);
 
 /* y = conv(x', w) + b (x' = x, or pre's transform of x); w plain [OC, C, K] (the
  * [OC, C, K, 1, 1] weights), b NULL or [OC]. */

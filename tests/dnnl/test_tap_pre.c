@@ -81,6 +81,33 @@ typedef struct tcase {
 
 static int fails, dx_adds;
 
+/* The prefetch cursors (hk_tap_pf_probe): every address they give must lie in a tensor the
+ * call reads (x, dy, the hook's tensor), never past one; counted per ISA path */
+static const float *pf_lo[4], *pf_hi[4];
+static int pf_n;
+static long long pf_count, pf_stray;
+static void pf_allow(int i, const float *p, size_t n)
+{
+    pf_lo[i] = p;
+    pf_hi[i] = p + n;
+    if (i + 1 > pf_n) pf_n = i + 1;
+}
+static void pf_probe(const void *a)
+{
+    const float *f = a;
+    __atomic_fetch_add(&pf_count, 1, __ATOMIC_RELAXED);   /* the kernels' threads */
+    for (int i = 0; i < pf_n; i++)
+        if (f >= pf_lo[i] && f < pf_hi[i]) return;
+    if (__atomic_fetch_add(&pf_stray, 1, __ATOMIC_RELAXED) < 3) fprintf(stderr, "FAIL: a prefetch outside the tensors read: %p\n", a);
+}
+/* a hook that sums nothing and counts the rows it is told of */
+static long long hook_rows;
+static void hook_count(void *ctx, int64_t n, int64_t r0, int64_t r1)
+{
+    (void)ctx, (void)n;
+    __atomic_fetch_add(&hook_rows, (long long)(r1 - r0), __ATOMIC_RELAXED);
+}
+
 static int same(const char *what, const tcase *t, int relu, const float *a, const float *b,
                 size_t n)
 {
@@ -198,6 +225,10 @@ static void run_case(const tcase *t, int relu, int naive)
     }
     affine(x, y, t->n, t->c, t->din * t->hw, sc, sh, relu);
     hk_tap_pre pre = {.scale = sc, .shift = sh, .relu = relu};
+    pf_n = 0;
+    pf_allow(0, x, nx);
+    pf_allow(1, y, nx);
+    pf_allow(2, dy, ny);
 
     /* forward: garbage in the outputs first (they are overwritten) */
     fill(o1, ny, 9.0f);
@@ -256,6 +287,22 @@ static void run_case(const tcase *t, int relu, int naive)
         same("backward dx added into dx vs a separate add", t, relu, dx1, dx3, nx);
         free(dx3);
         dx_adds++;
+    }
+
+    /* a hook reading x's rows (as a BN's backward sums do): told of every row of dx once */
+    if (hk_tap_hook_ok(&g, 1)) {
+        float *dx4 = falloc(nx);
+        hk_tap_hook hk = {hook_count, NULL, x};
+        hook_rows = 0;
+        fill(scr, ns, 9.0f);
+        hk_tap_backward_hook(&g, x, &pre, w, dy, dx4, 0, NULL, NULL, scr, &hk);
+        same("backward dx with a hook vs without", t, relu, dx2, dx4, nx);
+        if (hook_rows != t->n * t->din * t->hw) {
+            fprintf(stderr, "FAIL: the hook was told of %lld rows of %lld\n", hook_rows,
+                    (long long)(t->n * t->din * t->hw));
+            fails++;
+        }
+        free(dx4);
     }
 
     if (naive) naive_check(t, relu, y, w, b, o2, dy, dw0, dw2, db0, db2);
@@ -409,6 +456,7 @@ int main(int argc, char **argv)
         {2, 16, 8, 120, 40, 50, 49, 169, 0},
     };
     int nc = (int)(sizeof cases / sizeof cases[0]), runs = 0;
+    hk_tap_pf_probe = pf_probe;
     for (int i = 0; i < nc; i++)
         for (int relu = 0; relu < 2; relu++) {
             const tcase *t = &cases[i];
@@ -423,7 +471,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "FAIL: the backward data added into dx in only %d runs\n", dx_adds);
         fails++;
     }
-    printf("test_tap_pre (ISA level %d): %d runs (%d adding into dx), %d failures\n",
-           hk_tap_isa(), runs, dx_adds, fails);
+    /* the cursors run on every x86 path (C2's blocks of taps on the row kernels; AVX-512's
+     * pair kernel, weights and hooks besides), unless HSICC_NO_PREFETCH is set */
+    const char *off = getenv("HSICC_NO_PREFETCH");
+#if defined(__x86_64__) || defined(__i386__)
+    if (!(off && *off && strcmp(off, "0")) && hk_tap_isa() > 0 && pf_count == 0) {
+        fprintf(stderr, "FAIL: no prefetch ahead on ISA level %d\n", hk_tap_isa());
+        fails++;
+    }
+#endif
+    (void)off;
+    if (pf_stray) fails++;
+    printf("test_tap_pre (ISA level %d): %d runs (%d adding into dx), %d failures; %lld "
+           "prefetches ahead, %lld outside the tensors\n",
+           hk_tap_isa(), runs, dx_adds, fails, pf_count, pf_stray);
     return fails ? 1 : 0;
 }
