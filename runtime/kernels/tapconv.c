@@ -332,12 +332,14 @@ static void tc_win_fill(const hk_tap_pre *pre, tc_win *w, float *buf, const floa
  * packed for the weights, the rows a hook sums) comes from memory when the tensors are larger
  * than the last-level cache, and the kernels wait for it: the hardware prefetchers do not run
  * ahead of a burst that follows a long stretch of FMAs. A cursor over those rows (rows [r0, r1)
- * of ncb channel blocks of nsamp samples) issues `per` prefetches after each kernel call of the
- * item before, so the lines arrive while the FMAs run. SSRN on the 2-vCPU EPYC (32 MB L3,
- * 52 MB arena), 1 thread: tc_pre_avx512 7.1 -> 3.5 % and tc_wz_pack 3.7 -> 1.0 % of the step's
- * samples, the backward of each spectral conv 13.5 -> 12.4 ms. */
+ * of ncb channel blocks of nsamp samples) is advanced during the item before, so the lines
+ * arrive while the FMAs run: one line at a time inside the channel-pair kernel (per tap and
+ * input block) and the weights kernel (every TC_WZ_PF rows), `per` lines after each call of
+ * the row kernels (C2's forward). Issued in bursts after each call instead, the prefetches
+ * themselves waited for free miss buffers (2-3 % of the step's samples on them). SSRN on the
+ * 2-vCPU EPYC (32 MB L3, 52 MB arena), 1 thread: tc_pre_avx512 7.1 -> 1.8 % and tc_wz_pack
+ * 3.7 -> 0.8 % of the step's samples; the kernels' FMAs 71 -> 79 %. */
 void (*hk_tap_pf_probe)(const void *p);
-
 typedef struct tc_pfc {
     const float *x;               /* sample 0, block 0, row 0 */
     int64_t bs, sns, ncb, nsamp;  /* floats between blocks / samples; blocks; samples */
@@ -356,25 +358,30 @@ static tc_pfc *tc_pfc_init(tc_pfc *p, const float *x, int64_t bs, int64_t sns, i
     return p;
 }
 
-/* per lines, row by row across the blocks (the streams advance together), sample by sample */
-static inline void tc_pfc_step(tc_pfc *p)
+/* one line (none when done), as tc_pfc_step's order */
+static inline __attribute__((always_inline)) void tc_pfc_one(tc_pfc *p)
 {
 #if TC_X86 && defined(__GNUC__)
-    if (!p) return;
-    for (int64_t k = 0; k < p->per && p->s < p->nsamp; k++) {
-        const float *a = p->x + p->s * p->sns + p->cb * p->bs + p->r * 8;
-        _mm_prefetch((const char *)a, _MM_HINT_T0);
-        if (hk_tap_pf_probe) hk_tap_pf_probe(a);
-        if (++p->cb < p->ncb) continue;
-        p->cb = 0;
-        p->r += 2;
-        if (p->r < p->r1) continue;
-        p->r = p->r0;
-        p->s++;
-    }
+    if (!p || p->s >= p->nsamp) return;
+    const float *a = p->x + p->s * p->sns + p->cb * p->bs + p->r * 8;
+    _mm_prefetch((const char *)a, _MM_HINT_T0);
+    if (hk_tap_pf_probe) hk_tap_pf_probe(a);
+    if (++p->cb < p->ncb) return;
+    p->cb = 0;
+    p->r += 2;
+    if (p->r < p->r1) return;
+    p->r = p->r0;
+    p->s++;
 #else
     (void)p;
 #endif
+}
+
+/* per lines (tc_pfc_one's order: row by row across the blocks, so that the streams advance
+ * together; sample by sample) */
+static inline void tc_pfc_step(tc_pfc *p)
+{
+    for (int64_t k = 0; p && k < p->per && p->s < p->nsamp; k++) tc_pfc_one(p);
 }
 
 /* ---- the row kernel ----------------------------------------------------------------------- */
@@ -410,6 +417,8 @@ typedef struct tc_mk {
     int acc;                      /* 1: add to y (a later block of taps), else overwrite */
     const float *res;             /* NULL, or rows added to the outputs as they are stored (y's
                                      layout; the last block of taps; every micro-kernel) */
+    tc_pfc *pf[2];                /* NULL, or cursors: a line of each per tap and input block
+                                     (the channel-pair kernel) */
 } tc_mk;
 
 static inline void tc_mk_generic(const tc_mk *m, int R, int NV)
@@ -976,7 +985,9 @@ typedef struct tc_wz {
     int64_t xns, pns;             /* floats between samples of x, of the packed dy */
     float *dw;                    /* tc_zidx(k, c0, oc0) of the partial sums */
     int64_t ps;                   /* floats between channel pairs of dw (2 OC) */
+    tc_pfc *pf[2];                /* NULL, or cursors: a line of each every TC_WZ_PF rows */
 } tc_wz;
+#define TC_WZ_PF 4
 
 /* Where the AVX-512 partial sums keep dw[k][c][o]: [K][C/2][OC/8][8 outputs][2 channels]. */
 static inline int64_t tc_zidx(const hk_tap *g, int64_t k, int64_t c, int64_t o)
@@ -999,6 +1010,10 @@ static inline __attribute__((always_inline)) TC_AVX512 void tc_wz_avx512(const t
     for (int s = 0; s < m->ns; s++) {
     const float *x = m->x + s * m->xns + m->r0 * 8, *dp = m->dp + s * m->pns + m->r0 * 16;
     for (int64_t r = m->r0; r < m->r1; r++, x += 8, dp += 16) {
+        if (r % TC_WZ_PF == 0) {   /* spread over the rows: a burst waits for free miss buffers */
+            tc_pfc_one(m->pf[0]);
+            tc_pfc_one(m->pf[1]);
+        }
         __m512 e[4];
 #pragma GCC unroll 4
         for (int j = 0; j < NV; j++) e[j] = _mm512_loadu_ps(dp + j * pbs);
@@ -1381,6 +1396,16 @@ static void tc_wz_chunk(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
         if (pre && !tc_wpre(g, pre, pbuf, win, n, ns, c0, c1, ka, kz, &xn, &xbs, &xns, &rlo,
                             HK_ISA_AVX512))
             continue;
+        /* several samples a chunk (C2): the next block of taps' rows, over this block's
+         * groups of outputs */
+        tc_pfc pn, *pfn = NULL;
+        if (pre && !win && kz < g->k) {
+            int64_t din = g->din * hw, lo = c0 + (kz - g->pad) * hw;
+            int64_t ke = kz + kb < g->k ? kz + kb : g->k, hi = c1 + (ke - 1 - g->pad) * hw;
+            pfn = tc_pfc_init(&pn, x + n * g->c * din, din * 8, g->c * din, ns, g->c / 8,
+                              lo < 0 ? 0 : lo, hi > din ? din : hi,
+                              (kz - ka) * ((g->oc + 31) / 32));
+        }
         for (int64_t k = ka; k < kz; k++) {
             int64_t r0, r1;
             tc_wrows(g, c0, c1, k, &r0, &r1);
@@ -1394,14 +1419,13 @@ static void tc_wz_chunk(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
                     tc_wz m = {.x = xk + (ci / 8) * xbs, .xbs = xbs,
                                .dp = dp + oc0 / 8 * pbs - c0 * 16, .pbs = pbs, .r0 = r0,
                                .r1 = r1, .ns = ns, .xns = xns, .pns = pns,
-                               .dw = dwz + tc_zidx(g, k, ci, oc0), .ps = 2 * g->oc};
+                               .dw = dwz + tc_zidx(g, k, ci, oc0), .ps = 2 * g->oc,
+                               .pf = {pfn ? pfn : pf, pfn ? NULL : pf2}};
                     tc_wz_tab[nc == 8 ? 0 : nc == 16 ? 3 : nc == 24 ? 4 : ci % 8 ? 2 : 1][nv - 1](&m);
                     ci += nc;
                 }
                 oc0 += nv * 8;
             }
-            tc_pfc_step(pf);
-            tc_pfc_step(pf2);
         }
     }
 }
@@ -1615,6 +1639,8 @@ static inline __attribute__((always_inline)) TC_AVX512 void tc_mc_avx512(const t
 #pragma GCC unroll 12
             for (int i = 0; i < (R + 1) / 2; i++)
                 _mm_prefetch((const char *)(xp + R * 8 + 16 * i), _MM_HINT_T0);
+            tc_pfc_one(m->pf[0]);   /* spread: a burst waits for free miss buffers */
+            tc_pfc_one(m->pf[1]);
 #pragma GCC unroll 4
             for (int p = 0; p < 4; p++) {
                 __m512 wz[3];
@@ -1695,7 +1721,8 @@ static void tc_run_pair(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int
     for (int64_t t0 = k0; t0 == k0 || t0 < k1; t0 += kb) {
         int64_t t1 = t0 + kb < k1 ? t0 + kb : k1;
         tc_mk m = {.ts = g->hw * 8, .bs = g->in_bs, .ntap = (int)(t1 - t0),
-                   .ncb = (int)(g->cin / 8), .ybs = g->out_bs, .acc = t0 > k0};
+                   .ncb = (int)(g->cin / 8), .ybs = g->out_bs, .acc = t0 > k0,
+                   .pf = {pf, pf2}};
         for (int64_t oc0 = 0; oc0 < g->cout; oc0 += 24) {
             int nv = (int)(g->cout - oc0 >= 24 ? 3 : (g->cout - oc0) / 8);
             int rmax = nv == 3 ? 8 : TC_PMAX;
@@ -1713,8 +1740,6 @@ static void tc_run_pair(const tc_geo *g, int64_t n0, int64_t n1, int64_t r0, int
                     m.y = yout + r * 8;
                     m.res = rin ? rin + r * 8 : NULL;
                     tc_mc_tab[nv - 1][R - 1](&m);
-                    tc_pfc_step(pf);
-                    tc_pfc_step(pf2);
                     r += R;
                 }
             }
