@@ -43,6 +43,9 @@ hsi_rt *hsi_rt_create(hsi_backend backend);
 const char *hsi_rt_create_failure(hsi_backend backend);
 void hsi_rt_destroy(hsi_rt *rt);
 hsi_backend hsi_rt_backend(const hsi_rt *rt);
+/* The switches read from the environment (HSI_PROFILE, HSICC_NO_*_FOLD, HSICC_NO_PREFETCH, ...):
+ * 1 when the variable is set, not empty and not "0". */
+int hsi_env_flag(const char *name);
 const char *hsi_rt_error(const hsi_rt *rt);   /* last create failure, "" if none */
 /* Bytes of the buffers the rt's ops share (oneDNN: the staging for reorders and the
  * scratchpad, each sized by its largest user at create); 0 for the reference backend. */

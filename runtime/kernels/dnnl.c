@@ -1184,10 +1184,8 @@ static hsi_op *dn_tap_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_d
     size_t used = 0;
     if (dn_stage(rt, &used, hk_tap_scratch_floats(&wl->tap.g) * sizeof(float), &wl->tap.off))
         return NULL;
-    const char *af = getenv("HSICC_NO_ADD_FOLD");
-    wl->tap.res = !(af && *af && strcmp(af, "0")) && hk_tap_residual_ok(&wl->tap.g);
-    const char *cf = getenv("HSICC_NO_ACCUM_FOLD");
-    wl->tap.dadd = !(cf && *cf && strcmp(cf, "0")) && hk_tap_dx_add_ok(&wl->tap.g);
+    wl->tap.res = !hsi_env_flag("HSICC_NO_ADD_FOLD") && hk_tap_residual_ok(&wl->tap.g);
+    wl->tap.dadd = !hsi_env_flag("HSICC_NO_ACCUM_FOLD") && hk_tap_dx_add_ok(&wl->tap.g);
     if (!dn_bn_fold_off()) {   /* decided at create: a model made with it set keeps it off */
         wl->tap.pre = hk_alloc(rt, 2 * (size_t)wl->tap.g.c * sizeof(float));
         if (!wl->tap.pre) return hk_fail(rt, "conv: out of memory");
@@ -1507,12 +1505,11 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
     if (bn->own) {
         /* bnorm.c trains: no oneDNN training or backward primitives, nor their staging; the
          * output is recomputed for the backward unless HSICC_NO_BN_RECOMPUTE=1 */
-        const char *nr = getenv("HSICC_NO_BN_RECOMPUTE");
         ws += (size_t)bn->C * sizeof(float);   /* beta, for the backward's ReLU mask */
         hsi_op *op = dn_op(rt, HK_BN, src, bn);
         if (op) {
             op->ws_bytes = ws;
-            op->recompute = !(nr && *nr && strcmp(nr, "0"));
+            op->recompute = !hsi_env_flag("HSICC_NO_BN_RECOMPUTE");
         }
         return op;
     }
@@ -1599,8 +1596,7 @@ void hk_dnnl_bn_recompute(hsi_op *op, const float *src, const float *gamma, cons
  * floats as bnorm.c's y. HSICC_NO_BN_FOLD=1 turns it off (for A/B runs). */
 static int dn_bn_fold_off(void)
 {
-    const char *e = getenv("HSICC_NO_BN_FOLD");
-    return e && *e && strcmp(e, "0");
+    return hsi_env_flag("HSICC_NO_BN_FOLD");
 }
 
 static void dn_bn_running(const dn_bn *bn, const float *mean, const float *var, double count,
@@ -1708,8 +1704,7 @@ void hk_dnnl_conv_forward_res(hsi_op *conv, const float *src, hsi_op *bn, const 
 /* HSICC_NO_SUMS_FOLD=1: BNs sum their tensors themselves (for A/B runs) */
 static int dn_sums_off(void)
 {
-    const char *e = getenv("HSICC_NO_SUMS_FOLD");
-    return e && *e && strcmp(e, "0");
+    return hsi_env_flag("HSICC_NO_SUMS_FOLD");
 }
 
 /* bn's scratch of its own, kept between the conv's call and bn's; 0: out of memory */
@@ -2175,8 +2170,7 @@ static hsi_op *dn_gmax_create(hsi_rt *rt, const hsi_layout *src, int nsp)
     if (!pl) return NULL;
     memset(pl, 0, sizeof *pl);
     pl->g.on = 1;
-    const char *nb = getenv("HSICC_NO_POOL_BN_FOLD");
-    pl->g.no_bn = nb && *nb && strcmp(nb, "0");
+    pl->g.no_bn = hsi_env_flag("HSICC_NO_POOL_BN_FOLD");
     pl->g.n = src->dims[0];
     pl->g.c = src->dims[1];
     pl->g.px = 1;

@@ -176,6 +176,12 @@ static void rt_free(hsi_rt *rt)
     free(rt);
 }
 
+int hsi_env_flag(const char *name)
+{
+    const char *e = getenv(name);
+    return e && *e && strcmp(e, "0") != 0;
+}
+
 hsi_rt *hsi_rt_create(hsi_backend backend)
 {
     if (backend != HSI_BACKEND_REF && backend != HSI_BACKEND_DNNL) return NULL;
@@ -185,8 +191,7 @@ hsi_rt *hsi_rt_create(hsi_backend backend)
     hsi_rt *rt = calloc(1, sizeof *rt);
     if (!rt) return NULL;
     rt->backend = backend;
-    const char *prof = getenv("HSI_PROFILE");
-    rt->prof = prof && *prof && strcmp(prof, "0") != 0;
+    rt->prof = hsi_env_flag("HSI_PROFILE");
 #ifdef HSICC_WITH_DNNL
     if (backend == HSI_BACKEND_DNNL && hk_dnnl_rt_init(rt) != 0) {
         rt_free(rt);

@@ -22,6 +22,8 @@
  */
 #include "tapconv.h"
 
+#include "hsi_kernels.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +54,7 @@
 static int tc_pf_off(void)
 {
     static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("HSICC_NO_PREFETCH");
-        v = e && *e && strcmp(e, "0");
-    }
+    if (v < 0) v = hsi_env_flag("HSICC_NO_PREFETCH");
     return v;
 }
 
@@ -347,6 +346,7 @@ typedef struct tc_pfc {
     int64_t cb, s;                /* the next line's block and sample */
 } tc_pfc;
 
+/* steps: the tc_pfc_step calls the lines are spread over (0: advanced by tc_pfc_one alone) */
 static tc_pfc *tc_pfc_init(tc_pfc *p, const float *x, int64_t bs, int64_t sns, int64_t nsamp,
                            int64_t ncb, int64_t r0, int64_t r1, int64_t steps)
 {
@@ -1403,8 +1403,7 @@ static void tc_wz_chunk(const hk_tap *g, const float *x, const hk_tap_pre *pre, 
             int64_t din = g->din * hw, lo = c0 + (kz - g->pad) * hw;
             int64_t ke = kz + kb < g->k ? kz + kb : g->k, hi = c1 + (ke - 1 - g->pad) * hw;
             pfn = tc_pfc_init(&pn, x + n * g->c * din, din * 8, g->c * din, ns, g->c / 8,
-                              lo < 0 ? 0 : lo, hi > din ? din : hi,
-                              (kz - ka) * ((g->oc + 31) / 32));
+                              lo < 0 ? 0 : lo, hi > din ? din : hi, 0);
         }
         for (int64_t k = ka; k < kz; k++) {
             int64_t r0, r1;
@@ -1508,12 +1507,12 @@ static void tc_weights_samples(const hk_tap *g, const float *x, const hk_tap_pre
                 if (ns == 1) {
                     int64_t e = c1 + TC_WCHUNK < rows ? c1 + TC_WCHUNK : rows;
                     pfa = tc_pfc_init(&pa, dy + n * g->oc * rows, rows * 8, 0, 1, g->oc / 8, c1,
-                                      e, g->k);
+                                      e, 0);
                     if (win) {
                         int64_t din = g->din * g->hw, q = c1 + (g->k - 1 - g->pad) * g->hw;
                         if (q < 0) q = 0;
                         pfb = tc_pfc_init(&pb, x + n * g->c * din, din * 8, 0, 1, g->c / 8, q,
-                                          q + (c1 - c0) < din ? q + (c1 - c0) : din, g->k);
+                                          q + (c1 - c0) < din ? q + (c1 - c0) : din, 0);
                     }
                 }
                 tc_wz_chunk(g, x, pre, pbuf, win, n, ns, dpk, c0, c1, dwp, pfa, pfb);
@@ -1789,7 +1788,7 @@ static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t p
         /* the rows the hook sums at the item's end, during its calls (one a sample) */
         if (g->hook && g->hook->pf && n1 == n + 1)
             pf2 = tc_pfc_init(&pfc2, g->hook->pf + n * g->out_ns, g->out_bs, 0, 1, g->cout / 8,
-                              c0, c1, (c1 - c0 + 7) / 8);
+                              c0, c1, 0);
         tc_geo gi = *g;
         if (g->pre) {
             /* per sample: the rows it reads transformed, at their offsets from q0 */
@@ -1805,8 +1804,7 @@ static void tc_rows_pair(const tc_geo *g, int64_t n_samples, float *pq, size_t p
             gi.in_bs = win.cap * 8;
             /* the next item's new rows of the sample, during this item's calls */
             pf = tc_pfc_init(&pfc, g->in + n * g->in_ns, g->in_bs, 0, 1, g->cin / 8, q1,
-                             q1 + (c1 - c0) < g->din * g->hw ? q1 + (c1 - c0) : g->din * g->hw,
-                             (c1 - c0 + 7) / 8);
+                             q1 + (c1 - c0) < g->din * g->hw ? q1 + (c1 - c0) : g->din * g->hw, 0);
         }
         for (int64_t s = n; s < (g->pre ? n1 : n + 1); s++) {
             int64_t sa = g->pre ? 0 : n, sb = g->pre ? 1 : n1;

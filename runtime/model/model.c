@@ -50,10 +50,7 @@ void hsi_dstate_plan(hsi_dstate *s, int n_bufs, const hsi_buf *bufs, const int *
 static int borrow_off(void)
 {
     static int off = -1;
-    if (off < 0) {
-        const char *e = getenv("HSICC_NO_INPUT_BORROW");
-        off = e && *e && strcmp(e, "0");
-    }
+    if (off < 0) off = hsi_env_flag("HSICC_NO_INPUT_BORROW");
     return off;
 }
 
