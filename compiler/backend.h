@@ -81,6 +81,10 @@ typedef struct be_op {
     int grad_share[BE_MAX_IN];/* BE_ADD: slot i's input gradient may live in this op's output
                                  gradient's memory (d(a+b) is the output gradient itself: no
                                  copy), when the runtime's layouts allow (hsi_add_grad_shares) */
+    int grad_inplace;         /* BE_BN: its input gradient may live in its output gradient's
+                                 memory (the backward writes each element over the one it
+                                 read), when the runtime allows (hsi_bn_grad_shares): it is
+                                 that gradient's first writer */
     int fwd_step, bwd_step;
     /* scene inference (passes/scene.c): where the op runs when a whole scene is classified
      * (hsi_region: 0 pixel, 1 window, 2 patch), its output's spatial size in the patch net,

@@ -777,6 +777,22 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     /* trunk_1_res0: d(a + b) is the output gradient: no copies */
     if (hsi_add_grad_shares(s->op[OP_trunk_1_res0], 0)) alias[G_trunk_0_res0] = G_trunk_1_res0;
     if (hsi_add_grad_shares(s->op[OP_trunk_1_res0], 1)) alias[G_trunk_1_bn_b] = G_trunk_1_res0;
+    if (hsi_bn_grad_shares(s->op[OP_bank1_bn]))   /* bank1_bn: dx written over dy */
+        alias[G_bank1] = G_bank1_bn;
+    if (hsi_bn_grad_shares(s->op[OP_bank3_bn]))   /* bank3_bn: dx written over dy */
+        alias[G_bank3] = G_bank3_bn;
+    if (hsi_bn_grad_shares(s->op[OP_bank5_bn]))   /* bank5_bn: dx written over dy */
+        alias[G_bank5_out] = G_bank5_bn;
+    if (hsi_bn_grad_shares(s->op[OP_c2_bn]))   /* c2_bn: dx written over dy */
+        alias[G_c2_out] = G_c2_bn;
+    if (hsi_bn_grad_shares(s->op[OP_trunk_0_bn_a]))   /* trunk_0_bn_a: dx written over dy */
+        alias[G_trunk_0_conv_a_out] = G_trunk_0_bn_a;
+    if (hsi_bn_grad_shares(s->op[OP_trunk_1_bn_a]))   /* trunk_1_bn_a: dx written over dy */
+        alias[G_trunk_1_conv_a_out] = G_trunk_1_bn_a;
+    if (hsi_bn_grad_shares(s->op[OP_c7_bn]))   /* c7_bn: dx written over dy */
+        alias[G_c7_out] = G_c7_bn;
+    if (hsi_bn_grad_shares(s->op[OP_c8_bn]))   /* c8_bn: dx written over dy */
+        alias[G_c8_out] = G_c8_bn;
     hsi_dstate_plan(s, N_BUFS, b, alias);
     s->acc[T_trunk_0_conv_a_0] = hsi_accum_create(rt, lay[OP_c2_bn], lay[OP_c2_bn]);
     if (!s->acc[T_trunk_0_conv_a_0]) return hsi_model_fail(m, "trunk_0_conv_a (gradient accumulation)", err, errlen);

@@ -869,6 +869,24 @@ static int create_0(hsi_model *m, hsi_dstate *s, char *err, size_t errlen)
     if (hsi_add_grad_shares(s->op[OP_spatial_0_res0], 0)) alias[G_bn3] = G_spatial_0_res0;
     /* spatial_1_res0: d(a + b) is the output gradient: no copies */
     if (hsi_add_grad_shares(s->op[OP_spatial_1_res0], 0)) alias[G_spatial_0_res0] = G_spatial_1_res0;
+    if (hsi_bn_grad_shares(s->op[OP_bn1]))   /* bn1: dx written over dy */
+        alias[G_conv1] = G_bn1;
+    if (hsi_bn_grad_shares(s->op[OP_spectral_0_bn_b]))   /* spectral_0_bn_b: dx written over dy */
+        alias[G_spectral_0_conv_a] = G_spectral_0_bn_b;
+    if (hsi_bn_grad_shares(s->op[OP_spectral_1_bn_b]))   /* spectral_1_bn_b: dx written over dy */
+        alias[G_spectral_1_conv_a] = G_spectral_1_bn_b;
+    if (hsi_bn_grad_shares(s->op[OP_spectral_bn]))   /* spectral_bn: dx written over dy */
+        alias[G_spectral_1_res0] = G_spectral_bn;
+    if (hsi_bn_grad_shares(s->op[OP_bn2]))   /* bn2: dx written over dy */
+        alias[G_conv2] = G_bn2;
+    if (hsi_bn_grad_shares(s->op[OP_bn3]))   /* bn3: dx written over dy */
+        alias[G_conv3_out] = G_bn3;
+    if (hsi_bn_grad_shares(s->op[OP_spatial_0_bn_b]))   /* spatial_0_bn_b: dx written over dy */
+        alias[G_spatial_0_conv_a_out] = G_spatial_0_bn_b;
+    if (hsi_bn_grad_shares(s->op[OP_spatial_1_bn_b]))   /* spatial_1_bn_b: dx written over dy */
+        alias[G_spatial_1_conv_a_out] = G_spatial_1_bn_b;
+    if (hsi_bn_grad_shares(s->op[OP_spatial_bn]))   /* spatial_bn: dx written over dy */
+        alias[G_spatial_1_res0] = G_spatial_bn;
     hsi_dstate_plan(s, N_BUFS, b, alias);
     s->acc[T_spectral_0_conv_a_0] = hsi_accum_create(rt, lay[OP_bn1], lay[OP_bn1]);
     if (!s->acc[T_spectral_0_conv_a_0]) return hsi_model_fail(m, "spectral_0_conv_a (gradient accumulation)", err, errlen);

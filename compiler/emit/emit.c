@@ -562,6 +562,13 @@ static void emit_buffers(emitter *e)
                     bufname(e, g->ops[o->in[j]].grad), bufname(e, o->grad));
             }
     }
+    for (int i = 0; i < g->n_ops; i++) {
+        const be_op *o = &g->ops[i];
+        if (o->kind != BE_BN || !o->grad_inplace) continue;
+        out(e, "    if (hsi_bn_grad_shares(s->op[%s]))   /* %s: dx written over dy */", opname(e, i),
+            o->cname);
+        out(e, "        alias[%s] = %s;", bufname(e, g->ops[o->in[0]].grad), bufname(e, o->grad));
+    }
     out(e, "    hsi_dstate_plan(s, %sN_BUFS, b, alias);", e->pre);
     /* accumulation ops */
     for (int i = 0; i < g->n_ops; i++) {

@@ -94,6 +94,32 @@ static void readers_free(readers *r)
  * the backward reads it as its input (no loss reads it), there is at least one, and the BN's
  * own input is kept (not itself recomputed). Its readers from rd (a scan of every later op
  * per BN was quadratic: minutes for 50,000 BNs). */
+/* 1 when no gradient still needed after op t's backward shares the memory of t's output
+ * gradient: along the chain of memories it shares (a reader's output gradient through an add's
+ * share, a reshape view or an in-place act; a reader's own alias set in g->bufs or to be set by
+ * the runtime's yes), an add's share of its second input while its first shares too would hold
+ * the first input's gradient, needed after (d(a + b) is the output gradient for both) */
+static int bn_dy_alone(const be_graph *g, const readers *rd, int t)
+{
+    for (int hops = 0; hops <= g->n_ops; hops++) {
+        int next = -1;
+        for (int k = rd->rs[t]; k < rd->rs[t + 1] && next < 0; k++) {
+            const be_op *c = &g->ops[rd->op[k]];
+            int j = rd->slot[k];
+            if (!c->need_dsrc[j] || !c->first_writer[j]) continue;
+            if (c->kind == BE_ADD && c->grad_share[j]) {
+                if (j == 1 && c->grad_share[0]) return 0;
+                next = rd->op[k];
+            } else if (c->kind == BE_RESHAPE || (c->kind == BE_ACT && c->inplace)) {
+                next = rd->op[k];
+            }
+        }
+        if (next < 0) return 1;
+        t = next;
+    }
+    return 0;
+}
+
 static int recomputable(const be_graph *g, const readers *rd, int i)
 {
     const be_op *o = &g->ops[i];
@@ -288,6 +314,20 @@ void plan_buffers(be_graph *g, const be_options *opt)
         g->bufs[o->act].alias = p->act;
         if (o->need_dsrc[0] && p->grad >= 0) g->bufs[p->grad].alias = o->grad;
     }
+    /* BN backward in place: dx over dy, when the BN writes its input's gradient first (not
+     * added to one another reader wrote: those add to it after) and no gradient still needed
+     * after the BN's backward shares dy's memory (bn_dy_alone). Nothing else gives dx's buffer
+     * another's memory (an in-place act, a reshape view or an add's share each need to be its
+     * first writer). SSRN: 4 of its 5 spectral BNs; the backward no longer reads a fresh
+     * 7.3 MB line by line before writing it (1 thread: 0.2-0.45 ms less a BN, measured) */
+    for (int i = 0; i < n; i++) {
+        be_op *o = &g->ops[i];
+        if (o->kind != BE_BN || o->n_in != 1 || !o->need_dsrc[0] || !o->first_writer[0] ||
+            o->grad < 0)
+            continue;
+        int gi = g->ops[o->in[0]].grad;
+        o->grad_inplace = gi >= 0 && g->bufs[gi].alias < 0 && bn_dy_alone(g, &rd, i);
+    }
     readers_free(&rd);
 }
 
@@ -325,6 +365,10 @@ static int64_t plan_arena(const be_graph *g, int64_t *sum)
         for (int j = 0; j < 2; j++)
             if (g->ops[i].kind == BE_ADD && g->ops[i].grad_share[j])
                 alias[g->ops[g->ops[i].in[j]].grad] = g->ops[i].grad;
+    /* and BNs' input gradients written over their output gradients */
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i].kind == BE_BN && g->ops[i].grad_inplace)
+            alias[g->ops[g->ops[i].in[0]].grad] = g->ops[i].grad;
     size_t total = hsi_arena_plan_aliased(n, b, alias, 64, off);
     free(b);
     free(off);

@@ -268,6 +268,11 @@ void hsi_add_backward(hsi_op *op, const float *dst, const float *ddst, float *da
  * db == ddst: the backward then copies nothing): its layout is ddst's. The caller decides
  * whether the two may share (hsicc does when b's gradient is read before a's changes). */
 int hsi_add_grad_shares(const hsi_op *op, int slot);
+/* 1 when a BN's input gradient may be its output gradient's memory (dsrc == ddst: the
+ * backward writes each element over the one it read; both in the BN's layout). hsicc lets it
+ * when the BN writes that gradient first (nothing accumulates into it before). HSICC_NO_BN_INPLACE=1
+ * (read at create) keeps them apart, for A/B runs and the tests. */
+int hsi_bn_grad_shares(const hsi_op *op);
 
 /* ---- accumulate a gradient: acc += g (g in layout gl, acc in layout accl) ------------------ */
 hsi_op *hsi_accum_create(hsi_rt *rt, const hsi_layout *accl, const hsi_layout *gl);

@@ -293,6 +293,11 @@ int hsi_add_grad_shares(const hsi_op *op, int slot)
     return op && op->kind == HK_ADD && slot >= 0 && slot < 2 && (op->grad_shares >> slot & 1);
 }
 
+int hsi_bn_grad_shares(const hsi_op *op)
+{
+    return op && op->kind == HK_BN && op->grad_shares;
+}
+
 /* ---- argument checks shared by both backends ---------------------------------------------- */
 
 static int need_layout(hsi_rt *rt, const char *what, const hsi_layout *l)
@@ -396,7 +401,11 @@ hsi_op *hsi_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse_rel
     if (!rt) return NULL;
     if (!need_layout(rt, "bn", src)) return NULL;
     if (!(eps >= 0)) return hk_fail(rt, "bn: eps %g must be >= 0", eps);
-    return HK_CALL(rt, bn_create, rt, src, eps, fuse_relu);
+    hsi_op *op = HK_CALL(rt, bn_create, rt, src, eps, fuse_relu);
+    /* dsrc over ddst (hsi_bn_grad_shares): both in src's layout, every backward reads ddst
+     * (its sums, then each element) before writing dsrc there */
+    if (op) op->grad_shares = op->dst == src && !hsi_env_flag("HSICC_NO_BN_INPLACE");
+    return op;
 }
 
 void hsi_bn_forward(hsi_op *op, int train, const float *src, const float *gamma,

@@ -70,7 +70,8 @@ struct hsi_op {
     const hsi_layout *dst;
     size_t ws_bytes;
     int view;
-    int grad_shares;     /* add: bit j set when input j's gradient may be ddst's memory */
+    int grad_shares;     /* add: bit j set when input j's gradient may be ddst's memory; bn: 1 when
+                            dsrc may be ddst's memory (hsi_bn_grad_shares) */
     int recompute;       /* bn: hsi_bn_recompute rewrites dst for the backward (see there) */
     int serial;          /* created and run with OpenMP's thread count 1 (kernels.c) */
     void *impl;          /* backend-specific state, allocated with hk_alloc */

@@ -364,21 +364,24 @@ int main(void)
     /* the same backend with no conv applying its input's BN (hsi_conv_takes_bn), doing the
      * residual add after it (hsi_conv_takes_residual), summing its output for a BN
      * (hsi_bn_sums_from, hsi_bn_grad_sums_from) or adding its input gradient as it stores it
-     * (hsi_conv_adds_dsrc), nor a global max pool applying its input's BN (hsi_pool_takes_bn):
+     * (hsi_conv_adds_dsrc), nor a global max pool applying its input's BN (hsi_pool_takes_bn),
+     * nor a BN's input gradient written over its output gradient (hsi_bn_grad_shares):
      * the BN writes its output, recomputes it for the backward and sums
-     * its tensors in passes of its own, the add and the accumulation run on their own; the
-     * results must be the same bits */
+     * its tensors in passes of its own, the add and the accumulation run on their own, every
+     * BN's gradients have memories of their own; the results must be the same bits */
     setenv("HSICC_NO_BN_FOLD", "1", 1);
     setenv("HSICC_NO_ADD_FOLD", "1", 1);
     setenv("HSICC_NO_SUMS_FOLD", "1", 1);
     setenv("HSICC_NO_ACCUM_FOLD", "1", 1);
     setenv("HSICC_NO_POOL_BN_FOLD", "1", 1);
+    setenv("HSICC_NO_BN_INPLACE", "1", 1);
     hsi_model *unfold = make(&NET, HSI_BACKEND_DNNL);
     unsetenv("HSICC_NO_BN_FOLD");
     unsetenv("HSICC_NO_ADD_FOLD");
     unsetenv("HSICC_NO_SUMS_FOLD");
     unsetenv("HSICC_NO_ACCUM_FOLD");
     unsetenv("HSICC_NO_POOL_BN_FOLD");
+    unsetenv("HSICC_NO_BN_INPLACE");
     if (!unfold) return 1;
 #endif
 #ifdef NET_PLAIN

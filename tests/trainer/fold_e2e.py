@@ -11,7 +11,8 @@ convs apply the BN before them, do the residual add after them, sum their output
 and add their input gradient into the one the residual add gave: hsi_conv_takes_bn,
 hsi_conv_takes_residual, hsi_bn_sums_from, hsi_bn_grad_sums_from, hsi_conv_adds_dsrc) and with
 HSICC_NO_BN_FOLD=1 HSICC_NO_ADD_FOLD=1 HSICC_NO_SUMS_FOLD=1 HSICC_NO_ACCUM_FOLD=1 (every op on
-its own). Checked: the
+its own) and HSICC_NO_BN_INPLACE=1 (every BN's input gradient in a memory of its own, not over
+its output gradient: hsi_bn_grad_shares). Checked: the
 weights, metrics, masks and confusion matrices are the same bytes. The validation passes between
 the epochs' training steps run the inference forward on the same ops, so this also checks that
 switching between training and evaluation never leaves a BN with another tensor's sums.
@@ -26,7 +27,7 @@ from e2e_common import check, run, same_results  # noqa: E402
 HSICC, SSRN, SYNTH, WORK = sys.argv[1:5]
 H, W, B = 48, 85, 24   # synth_scene.py puts all 16 classes in 48 x 85
 OFF = {"HSICC_NO_BN_FOLD": "1", "HSICC_NO_ADD_FOLD": "1", "HSICC_NO_SUMS_FOLD": "1",
-       "HSICC_NO_ACCUM_FOLD": "1"}
+       "HSICC_NO_ACCUM_FOLD": "1", "HSICC_NO_BN_INPLACE": "1"}
 if len(sys.argv) > 5:
     OFF = {k: "1" for k in sys.argv[5].split(",") if k}
 
