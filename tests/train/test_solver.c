@@ -3,6 +3,7 @@
  * With --trace it prints several steps of each solver on a fixed gradient sequence for
  * solver_torch.py, which replays them with torch.optim.
  */
+#define _POSIX_C_SOURCE 200809L   /* setenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,8 +181,10 @@ static void test_rmsprop_adam(void)
  * 33 and 100003 elements (more than the 65536 from which the step is split over OpenMP's
  * threads, at bounds inside params; the suite runs it on 2 threads too, train.solver_threads2):
  * three steps, every element against the update written out in double. A lost or doubled
- * element of the split, or a wrong param's lr or decay, is off by far more than float rounding. */
-static void test_split(void)
+ * element of the split, or a wrong param's lr or decay, is off by far more than float rounding.
+ * flat: HSICC_SOLVER_FLAT=1 at create (one split of all params one after another), else each
+ * param of 4096 elements or more split over the threads and the smaller ones dealt whole. */
+static void test_split(int flat)
 {
     enum { NP = 5, STEPS = 3 };
     static const int64_t sizes[NP] = {70001, 5, 40000, 33, 100003};
@@ -218,7 +221,9 @@ static void test_split(void)
         so.momentum_style = cfg[c].style;
         so.nesterov = cfg[c].nesterov;
         so.weight_decay = 0.01f;
+        if (flat) setenv("HSICC_SOLVER_FLAT", "1", 1);
         hsi_solver *s = make(&so, ps, NP, scale);
+        unsetenv("HSICC_SOLVER_FLAT");
         for (int t = 0; t < STEPS; t++) {
             for (int k = 0; k < NP; k++)
                 for (int64_t i = 0; i < sizes[k]; i++) g[k][i] = (float)sin(0.11 * (double)i + t + 3 * k);
@@ -247,8 +252,9 @@ static void test_split(void)
         for (int k = 0; k < NP; k++) {
             for (int64_t i = 0; i < sizes[k]; i++)
                 if (fabs(w[k][i] - rw[k][i]) > 1e-5 && bad++ < 3)
-                    printf("FAIL split %s cfg %zu: param %d element %lld: %.9g, want %.9g\n",
-                           hsi_solver_type_name(cfg[c].t), c, k, (long long)i, w[k][i], rw[k][i]);
+                    printf("FAIL split%s %s cfg %zu: param %d element %lld: %.9g, want %.9g\n",
+                           flat ? " (flat)" : "", hsi_solver_type_name(cfg[c].t), c, k,
+                           (long long)i, w[k][i], rw[k][i]);
             free(w[k]);
             free(g[k]);
             free(rw[k]);
@@ -548,7 +554,8 @@ int main(int argc, char **argv)
     test_mults_and_frozen();
     test_rmsprop_adam();
     test_state();
-    test_split();
+    test_split(0);
+    test_split(1);
     test_nonfinite();
     test_step_zero();
     printf("%s\n", failures ? "FAILED" : "ok");
