@@ -90,10 +90,6 @@ static void readers_free(readers *r)
     free(r->slot);
 }
 
-/* 1 when op i is a trained BN whose output is recomputed for the backward: every reader of it in
- * the backward reads it as its input (no loss reads it), there is at least one, and the BN's
- * own input is kept (not itself recomputed). Its readers from rd (a scan of every later op
- * per BN was quadratic: minutes for 50,000 BNs). */
 /* 1 when no gradient still needed after op t's backward shares the memory of t's output
  * gradient: along the chain of memories it shares (a reader's output gradient through an add's
  * share, a reshape view or an in-place act; a reader's own alias set in g->bufs or to be set by
@@ -120,6 +116,10 @@ static int bn_dy_alone(const be_graph *g, const readers *rd, int t)
     return 0;
 }
 
+/* 1 when op i is a trained BN whose output is recomputed for the backward: every reader of it in
+ * the backward reads it as its input (no loss reads it), there is at least one, and the BN's
+ * own input is kept (not itself recomputed). Its readers from rd (a scan of every later op
+ * per BN was quadratic: minutes for 50,000 BNs). */
 static int recomputable(const be_graph *g, const readers *rd, int i)
 {
     const be_op *o = &g->ops[i];
