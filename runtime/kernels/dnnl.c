@@ -793,8 +793,7 @@ static void dn_wl_backward(hsi_op *op, const float *src, const float *w, const f
  * HSICC_DNNL_NO_GEMM_DENSE=1 turns it off (for A/B runs). */
 static int dn_mm_wanted(const hsi_layout *src)
 {
-    const char *off = getenv("HSICC_DNNL_NO_GEMM_DENSE");
-    return !(off && *off && strcmp(off, "0")) && dn_rowmajor(dn_lmd(src));
+    return !hsi_env_flag("HSICC_DNNL_NO_GEMM_DENSE") && dn_rowmajor(dn_lmd(src));
 }
 
 /* A long reduction over few rows (the contextual CNN's bank5: [128, 5000] x [5000, 128]): the
@@ -806,8 +805,7 @@ static int dn_mm_wanted(const hsi_layout *src)
  * HSICC_DNNL_NO_KSPLIT=1 turns it off (for A/B runs). */
 static int dn_mm_ksplit(int64_t rows, int64_t k)
 {
-    const char *off = getenv("HSICC_DNNL_NO_KSPLIT");
-    return !(off && *off && strcmp(off, "0")) && rows <= DN_MM_ROWS && k >= 2048;
+    return !hsi_env_flag("HSICC_DNNL_NO_KSPLIT") && rows <= DN_MM_ROWS && k >= 2048;
 }
 
 /* rows x k times [oc, k]^T; dst: its layout (a row-major [rows, oc]) */
@@ -847,8 +845,7 @@ static hsi_op *dn_mm_create(hsi_rt *rt, hk_kind kind, const hsi_layout *src, int
  * HSICC_DNNL_NO_FOLD_GEMM=1 turns it off, and the fold's channels-last output (for A/B runs). */
 static int dn_fold_gemm_off(void)
 {
-    const char *off = getenv("HSICC_DNNL_NO_FOLD_GEMM");
-    return off && *off && strcmp(off, "0");
+    return hsi_env_flag("HSICC_DNNL_NO_FOLD_GEMM");
 }
 
 static int dn_nhwc1x1_wanted(const hsi_layout *src, const hsi_conv_desc *cd)
@@ -973,8 +970,7 @@ static void dn_mm_backward(hsi_op *op, const float *src, const float *w, const f
 static int dn_sc_wanted(const hsi_layout *src, const hsi_conv_desc *pc, int64_t oh, int64_t ow,
                         int need_dsrc)
 {
-    const char *off = getenv("HSICC_DNNL_NO_SMALL_CONV");
-    if ((off && *off && strcmp(off, "0")) || need_dsrc || pc->nsp != 2 || pc->groups != 1
+    if (hsi_env_flag("HSICC_DNNL_NO_SMALL_CONV") || need_dsrc || pc->nsp != 2 || pc->groups != 1
         || oh * ow > 64
         || (pc->kernel[0] * pc->kernel[1] > 1 ? src->dims[1] * pc->kernel[0] * pc->kernel[1] < 256
                                               : src->dims[1] < 128)
@@ -1004,8 +1000,7 @@ static hsi_op *dn_sc_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
     /* The backward takes the transformed input its forward kept when given the same src (a
      * backward's input is its forward's, unchanged); HSICC_DNNL_WINO_REKEEP=1 keeps none and
      * transforms again (for A/B runs and the tests: the same bits). */
-    const char *rekeep = getenv("HSICC_DNNL_WINO_REKEEP");
-    if (wl->sc.wino && !(rekeep && *rekeep && strcmp(rekeep, "0"))
+    if (wl->sc.wino && !hsi_env_flag("HSICC_DNNL_WINO_REKEEP")
         && !(wl->sc.kept = dn_impl_alloc(rt, hk_wino_kept_floats(g) * sizeof(float))))
         return NULL;
     int64_t ddims[4] = {g->n, g->oc, oh, ow};
@@ -1027,8 +1022,7 @@ static hsi_op *dn_sc_create(hsi_rt *rt, const hsi_layout *src, const hsi_conv_de
 static int dn_col_wanted(const hsi_conv_desc *pc, int64_t C, int64_t H, int64_t W, int64_t oh,
                          int64_t ow)
 {
-    const char *off = getenv("HSICC_DNNL_NO_GEMM_CONV");
-    if (off && *off && strcmp(off, "0")) return 0;
+    if (hsi_env_flag("HSICC_DNNL_NO_GEMM_CONV")) return 0;
     if (pc->nsp != 2 || pc->groups != 1 || oh * ow > 16 || C * pc->kernel[0] * pc->kernel[1] < 256)
         return 0;
     for (int i = 0; i < 2; i++)
@@ -1149,8 +1143,7 @@ static hsi_op *dn_col_create(hsi_rt *rt, const md_t *smd, const hsi_conv_desc *p
  * then runs on oneDNN as a [97, 1] 2-D conv over [D, H*W]). */
 static int dn_tap_off(void)
 {
-    const char *off = getenv("HSICC_DNNL_NO_TAP_CONV");
-    return off && *off && strcmp(off, "0");
+    return hsi_env_flag("HSICC_DNNL_NO_TAP_CONV");
 }
 
 static int dn_tap_wanted(const hsi_layout *src, const hsi_conv_desc *cd, md_t *dst)
@@ -1485,8 +1478,7 @@ hsi_op *hk_dnnl_bn_create(hsi_rt *rt, const hsi_layout *src, float eps, int fuse
         /* hsi_bn_backward_add: bnorm.c adds dx in its data pass; HSICC_DNNL_NO_BN_ADD=1 writes
          * it to a staging and adds that in a second pass, as the accumulation it replaced (for
          * A/B runs) */
-        const char *na = getenv("HSICC_DNNL_NO_BN_ADD");
-        bn->add_staged = na && *na && strcmp(na, "0");
+        bn->add_staged = hsi_env_flag("HSICC_DNNL_NO_BN_ADD");
         if (bn->add_staged && dn_stage(rt, &used, dnnl_memory_desc_get_size(md), &bn->add_off))
             return NULL;
         bn->floats = dnnl_memory_desc_get_size(md) / sizeof(float);
@@ -2148,10 +2140,9 @@ typedef struct dn_pool {
  * off (for A/B runs). */
 static int dn_gmax_wanted(const hsi_layout *src, const hsi_pool_desc *d, const int64_t *extra)
 {
-    const char *off = getenv("HSICC_DNNL_NO_GLOBAL_POOL");
     const md_t *md = dn_lmd(src);
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    if ((off && *off && strcmp(off, "0")) || !d->max || md->format_kind != dnnl_blocked
+    if (hsi_env_flag("HSICC_DNNL_NO_GLOBAL_POOL") || !d->max || md->format_kind != dnnl_blocked
         || md->offset0 != 0 || b->inner_nblks > 1 || (b->inner_nblks == 1 && b->inner_idxs[0] != 1))
         return 0;
     for (int i = 0; i < d->nsp; i++)

@@ -15,6 +15,7 @@
 #ifdef HSICC_WITH_DNNL   /* (built without oneDNN: nothing; dnnl.c alone calls it) */
 #include "dnnl_wino.h"
 #include "tapconv.h"
+#include "hsi_kernels.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,8 +44,7 @@ typedef float wn_v __attribute__((vector_size(4 * WN_L)));
 
 int hk_wino_ok(const hk_sc *g)
 {
-    const char *off = getenv("HSICC_DNNL_NO_WINOGRAD");
-    if (off && *off && strcmp(off, "0")) return 0;
+    if (hsi_env_flag("HSICC_DNNL_NO_WINOGRAD")) return 0;
     return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->oh > 0 && g->ow > 0
            && g->oh % 3 == 0 && g->ow % 3 == 0 && g->h == g->oh + 2 && g->w == g->ow + 2;
 }
